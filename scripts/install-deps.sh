@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages the build and the tests need, and nothing when
+# they are all present. Run as root (CI is); prints what it would need otherwise.
+set -eu
+
+# Build: compilers, pkg-config and the -dev packages of every library we link.
+# Tests: CUnit, tmux (ncurses UI), valgrind, iproute2 (namespaces), clang's
+# sanitizer and libFuzzer runtimes, the openssl CLI (cross-checks of pedtool).
+PACKAGES="build-essential clang libclang-rt-14-dev pkg-config
+libssl-dev openssl libusb-1.0-0-dev libncurses-dev libconfig-dev libcunit1-dev
+tmux valgrind iproute2 procps"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: missing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: run as root (or: sudo apt-get install$missing)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,55 @@
+# Shared helpers for the shell suites: a private temp dir removed on exit,
+# daemons killed on exit, polling waits (never fixed sleeps), assertions.
+# Source it first thing: . "$(dirname "$0")/../lib.sh"
+set -u
+: "${PED_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build}"
+: "${PED_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+BIN="$PED_BUILD/bin"
+TOOLS="$PED_BUILD/tests"
+export PED_BUILD PED_SRCDIR
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/ped-test.XXXXXX")
+_pids=()
+_cleanup() {
+	local p
+	for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${_pids[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap _cleanup EXIT
+
+# PED_VALGRIND=1 runs the daemons and tools that tests start under valgrind.
+RUN=()
+if [ "${PED_VALGRIND:-0}" = 1 ]; then
+	RUN=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no)
+fi
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+note() { echo "--- $*"; }
+
+# Remember a background process so it is stopped at exit.
+track() { _pids+=("$1"); }
+
+# wait_for SECONDS COMMAND...: poll COMMAND until it succeeds.
+wait_for() {
+	local limit=$1; shift
+	local deadline=$((SECONDS + limit))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.02
+	done
+}
+
+# wait_gone SECONDS PID: poll until PID has exited.
+wait_gone() { wait_for "$1" eval "! kill -0 $2"; }
+
+expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
+expect_contains() { grep -qF -- "$2" <<<"$1" || fail "${3:-output} does not contain '$2': $1"; }
+expect_not_contains() { ! grep -qF -- "$2" <<<"$1" || fail "${3:-output} contains '$2': $1"; }
+# expect_exit CODE COMMAND...: run it and check its exit status; output in $OUT.
+expect_exit() {
+	local want=$1; shift
+	OUT=$("$@" 2>&1); local rc=$?
+	[ "$rc" = "$want" ] || fail "'$*' exited $rc, expected $want: $OUT"
+}

@@ -1,0 +1,39 @@
+# Tests: the CUnit runner (every tests/unit/test_*.c), test tools, fuzz targets.
+
+UNIT_RUNNER  := $(BUILD)/tests/unit-tests
+UNIT_SRCS    := tests/unit/main.c $(wildcard tests/unit/test_*.c)
+# Program libraries that units test (ikey-sim, hsm-sim, ...) add themselves here.
+UNIT_LIBS    ?=
+ALL_OBJS     += $(UNIT_SRCS:%.c=$(OBJ)/%.o)
+
+$(UNIT_RUNNER): $(UNIT_SRCS:%.c=$(OBJ)/%.o) $(UNIT_LIBS) $(LIBPED)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Test tools: small programs the shell tests drive (tests/tools/NAME.c).
+TEST_TOOL_SRCS := $(wildcard tests/tools/*.c)
+TEST_TOOLS     += $(TEST_TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
+ALL_OBJS       += $(TEST_TOOL_SRCS:%.c=$(OBJ)/%.o)
+
+$(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBPED)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Fuzz targets (tests/fuzz/fuzz_NAME.c) with libFuzzer; each has a seed corpus
+# in tests/fuzz/corpus/NAME. FUZZ_SECONDS per target; 0 builds only.
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SANFLAGS="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all" fuzz-targets
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-targets: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_LIBS) $(LIBPED)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+.PHONY: fuzz fuzz-targets
