@@ -63,7 +63,6 @@ $(BIN)/$(1): $$(patsubst %.c,$(OBJ)/%.o,$(2)) $(LIBPED)
 endef
 
 include $(sort $(wildcard */module.mk))
-include tests/module.mk
 
 all: $(PROGRAMS) $(TEST_TOOLS) $(UNIT_RUNNER)
 
