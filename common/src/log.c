@@ -1,0 +1,187 @@
+#include "ped/log.h"
+
+#include "ped/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_LINE_MAX 4096
+#define LOG_PATH_MAX 1024
+
+static struct {
+	char ident[64];
+	unsigned mask;
+	char path[LOG_PATH_MAX];
+	size_t max_size;
+	int fd;        /* -1: stderr */
+	off_t size;    /* bytes in the current file */
+	int failed;    /* file unusable: fell back to stderr */
+} log_state = {"ped", PED_LOG_DEFAULT_MASK, "", 0, -1, 0, 0};
+
+static const char *level_name(enum ped_log_level level)
+{
+	switch (level) {
+	case PED_LOG_ERROR: return "ERROR";
+	case PED_LOG_WARNING: return "WARNING";
+	case PED_LOG_INFO: return "INFO";
+	case PED_LOG_TRACE: return "TRACE";
+	}
+	return "LOG";
+}
+
+static int open_file(void)
+{
+	struct stat st;
+	int fd = open(log_state.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return PED_E_FILE;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return PED_E_FILE;
+	}
+	log_state.fd = fd;
+	log_state.size = st.st_size;
+	return PED_OK;
+}
+
+int ped_log_open(const struct ped_log_config *cfg)
+{
+	ped_log_close();
+	snprintf(log_state.ident, sizeof(log_state.ident), "%s", cfg->ident ? cfg->ident : "ped");
+	log_state.mask = cfg->mask;
+	log_state.max_size = cfg->max_size;
+	log_state.failed = 0;
+	log_state.path[0] = '\0';
+	if (!cfg->file || !cfg->file[0])
+		return PED_OK;
+	if (strlen(cfg->file) >= sizeof(log_state.path))
+		return PED_E_INVALID;
+	memcpy(log_state.path, cfg->file, strlen(cfg->file) + 1);
+	return open_file();
+}
+
+void ped_log_close(void)
+{
+	if (log_state.fd >= 0)
+		close(log_state.fd);
+	log_state.fd = -1;
+	log_state.size = 0;
+}
+
+int ped_log_reopen(void)
+{
+	if (!log_state.path[0])
+		return PED_OK;
+	ped_log_close();
+	log_state.failed = 0;
+	return open_file();
+}
+
+void ped_log_set_mask(unsigned mask)
+{
+	log_state.mask = mask;
+}
+
+unsigned ped_log_get_mask(void)
+{
+	return log_state.mask;
+}
+
+/* Rotation happens between lines, so no line is ever split across files. */
+static void rotate_if_needed(size_t line_len)
+{
+	char old[LOG_PATH_MAX + 2];
+
+	if (log_state.fd < 0 || log_state.max_size == 0)
+		return;
+	if ((size_t)log_state.size + line_len <= log_state.max_size || log_state.size == 0)
+		return;
+	snprintf(old, sizeof(old), "%s.1", log_state.path);
+	close(log_state.fd);
+	log_state.fd = -1;
+	if (rename(log_state.path, old) != 0 && errno != ENOENT) {
+		/* Could not rotate: keep appending rather than lose events. */
+	}
+	if (open_file() != PED_OK)
+		log_state.failed = 1;
+}
+
+/* One event is one line: control characters become \n, \t or \xNN. */
+static size_t append_escaped(char *dst, size_t pos, size_t cap, const char *src)
+{
+	for (; *src && pos + 5 < cap; src++) {
+		unsigned char c = (unsigned char)*src;
+		if (c == '\n') {
+			dst[pos++] = '\\';
+			dst[pos++] = 'n';
+		} else if (c == '\t') {
+			dst[pos++] = '\\';
+			dst[pos++] = 't';
+		} else if (c < 0x20 || c == 0x7f) {
+			pos += (size_t)snprintf(dst + pos, cap - pos, "\\x%02x", c);
+		} else {
+			dst[pos++] = (char)c;
+		}
+	}
+	if (*src && pos + 4 <= cap) {
+		memcpy(dst + pos, "...", 3);
+		pos += 3;
+	}
+	return pos;
+}
+
+void ped_log_write(enum ped_log_level level, const char *func, const char *fmt, ...)
+{
+	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX + 256];
+	struct timeval tv;
+	struct tm tm;
+	size_t pos;
+	va_list ap;
+	int n, saved_errno = errno;
+
+	if (!(log_state.mask & (unsigned)level))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		snprintf(msg, sizeof(msg), "(unformattable message)");
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	pos = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	pos += (size_t)snprintf(line + pos, sizeof(line) - pos, ".%03ldZ %s[%ld] %s %s: ",
+				(long)(tv.tv_usec / 1000), log_state.ident, (long)getpid(),
+				level_name(level), func);
+	pos = append_escaped(line, pos, sizeof(line) - 1, msg);
+	if (n >= (int)sizeof(msg) && pos + 4 < sizeof(line)) {
+		memcpy(line + pos, "...", 3);
+		pos += 3;
+	}
+	line[pos++] = '\n';
+
+	rotate_if_needed(pos);
+	if (log_state.fd >= 0 && !log_state.failed) {
+		ssize_t w = write(log_state.fd, line, pos);
+		if (w == (ssize_t)pos) {
+			log_state.size += w;
+			errno = saved_errno;
+			return;
+		}
+		log_state.failed = 1;
+		dprintf(STDERR_FILENO, "%s: log file %s unwritable (%s); logging to stderr\n",
+			log_state.ident, log_state.path, strerror(errno));
+	}
+	if (write(STDERR_FILENO, line, pos) < 0) {
+		/* nowhere left to report it */
+	}
+	errno = saved_errno;
+}

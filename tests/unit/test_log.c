@@ -1,0 +1,147 @@
+#include "unit.h"
+
+#include "ped/error.h"
+#include "ped/log.h"
+
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char path[512];
+
+static size_t read_file(const char *p, char *buf, size_t cap)
+{
+	FILE *f = fopen(p, "r");
+	size_t n;
+	if (!f)
+		return 0;
+	n = fread(buf, 1, cap - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return n;
+}
+
+static void open_log(const char *name, unsigned mask, size_t max)
+{
+	snprintf(path, sizeof(path), "%s/%s", unit_tmpdir(), name);
+	unlink(path);
+	struct ped_log_config cfg = {"testd", mask, path, max};
+	CU_ASSERT_EQUAL_FATAL(ped_log_open(&cfg), PED_OK);
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void levels_switch_one_by_one(void)
+{
+	static char buf[8192];
+	unsigned masks[] = {PED_LOG_ERROR, PED_LOG_WARNING, PED_LOG_INFO, PED_LOG_TRACE};
+	const char *names[] = {" ERROR ", " WARNING ", " INFO ", " TRACE "};
+	for (int i = 0; i < 4; i++) {
+		open_log("levels.log", masks[i], 0);
+		ped_error("e");
+		ped_warn("w");
+		ped_info("i");
+		ped_trace("t");
+		ped_log_close();
+		read_file(path, buf, sizeof(buf));
+		CU_ASSERT_EQUAL(count_lines(buf), 1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, names[i]));
+	}
+	open_log("none.log", 0, 0);
+	ped_error("nothing");
+	ped_log_close();
+	CU_ASSERT_EQUAL(read_file(path, buf, sizeof(buf)), 0);
+}
+
+static void line_format_carries_time_level_and_function(void)
+{
+	static char buf[8192];
+	regex_t re;
+	open_log("format.log", PED_LOG_INFO, 0);
+	ped_info("hello %d", 42);
+	ped_log_close();
+	read_file(path, buf, sizeof(buf));
+	CU_ASSERT_EQUAL_FATAL(regcomp(&re,
+				      "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+				      "testd\\[[0-9]+\\] INFO "
+				      "line_format_carries_time_level_and_function: hello 42\n$",
+				      REG_EXTENDED),
+			      0);
+	CU_ASSERT_EQUAL(regexec(&re, buf, 0, NULL, 0), 0);
+	regfree(&re);
+	struct stat st;
+	CU_ASSERT_EQUAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+}
+
+static void rotation_keeps_whole_lines(void)
+{
+	static char cur[8192], old[8192];
+	char rotated[600];
+	open_log("rotate.log", PED_LOG_INFO, 1000);
+	for (int i = 0; i < 40; i++)
+		ped_info("message number %02d with some padding text", i);
+	ped_log_close();
+	snprintf(rotated, sizeof(rotated), "%s.1", path);
+	size_t n1 = read_file(path, cur, sizeof(cur));
+	size_t n2 = read_file(rotated, old, sizeof(old));
+	CU_ASSERT(n1 > 0 && n1 <= 1000);
+	CU_ASSERT(n2 > 0 && n2 <= 1000);
+	/* every line in both files is whole: starts with a date, ends with a newline */
+	CU_ASSERT_EQUAL(cur[n1 - 1], '\n');
+	CU_ASSERT_EQUAL(old[n2 - 1], '\n');
+	for (char *p = cur; *p; p = strchr(p, '\n') + 1)
+		CU_ASSERT(strncmp(p, "20", 2) == 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cur, "message number 39"));
+}
+
+static void control_characters_cannot_forge_lines(void)
+{
+	static char buf[8192];
+	open_log("escape.log", PED_LOG_INFO, 0);
+	ped_info("peer said %s", "x\n2026-01-01T00:00:00.000Z fake[1] ERROR forged: y\t\x01");
+	ped_log_close();
+	read_file(path, buf, sizeof(buf));
+	CU_ASSERT_EQUAL(count_lines(buf), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "x\\n2026"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\\t\\x01"));
+}
+
+static void long_messages_are_truncated_visibly(void)
+{
+	static char buf[16384], big[10000];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	open_log("long.log", PED_LOG_INFO, 0);
+	ped_info("%s", big);
+	ped_log_close();
+	size_t n = read_file(path, buf, sizeof(buf));
+	CU_ASSERT_EQUAL(count_lines(buf), 1);
+	CU_ASSERT(n < 4096 + 256);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "a...\n"));
+}
+
+static void unwritable_file_is_an_error(void)
+{
+	struct ped_log_config cfg = {"testd", PED_LOG_INFO, "/nonexistent-dir/x.log", 0};
+	CU_ASSERT_EQUAL(ped_log_open(&cfg), PED_E_FILE);
+	ped_log_close();
+	struct ped_log_config to_stderr = {"unit", PED_LOG_DEFAULT_MASK, NULL, 0};
+	CU_ASSERT_EQUAL(ped_log_open(&to_stderr), PED_OK);
+	ped_log_set_mask(0);
+	CU_ASSERT_EQUAL(ped_log_get_mask(), 0);
+}
+
+UNIT_SUITE(log, NULL, NULL, UNIT_TEST(levels_switch_one_by_one),
+	   UNIT_TEST(line_format_carries_time_level_and_function),
+	   UNIT_TEST(rotation_keeps_whole_lines), UNIT_TEST(control_characters_cannot_forge_lines),
+	   UNIT_TEST(long_messages_are_truncated_visibly), UNIT_TEST(unwritable_file_is_an_error))
