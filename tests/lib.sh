@@ -41,8 +41,17 @@ wait_for() {
 	done
 }
 
+# alive PID: the process exists and is not a zombie waiting to be reaped
+# (PID 1 in some containers reaps late, so kill -0 alone is not enough).
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	local state
+	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$state" != Z ]
+}
+
 # wait_gone SECONDS PID: poll until PID has exited.
-wait_gone() { wait_for "$1" eval "! kill -0 $2"; }
+wait_gone() { wait_for "$1" eval "! alive $2"; }
 
 expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
 expect_contains() { grep -qF -- "$2" <<<"$1" || fail "${3:-output} does not contain '$2': $1"; }

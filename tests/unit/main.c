@@ -20,6 +20,7 @@ struct suite_entry {
 static struct suite_entry suites[MAX_SUITES];
 static size_t suite_count;
 static char tmpdir[256];
+static pid_t tmpdir_owner; /* forked test children must not remove it */
 
 void unit_register(const char *suite, CU_InitializeFunc init, CU_CleanupFunc clean,
 		   const struct unit_test *tests)
@@ -45,7 +46,7 @@ const char *unit_source_dir(void)
 
 static void remove_tmpdir(void)
 {
-	if (tmpdir[0]) {
+	if (tmpdir[0] && getpid() == tmpdir_owner) {
 		char cmd[300];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 		if (system(cmd) != 0)
@@ -62,6 +63,7 @@ const char *unit_tmpdir(void)
 			perror("mkdtemp");
 			abort();
 		}
+		tmpdir_owner = getpid();
 		atexit(remove_tmpdir);
 	}
 	return tmpdir;

@@ -1,0 +1,36 @@
+/* Starting and stopping daemons the way the documented commands expect:
+ * "-mode start" returns only once the background process serves, or prints
+ * why it could not; "-mode stop" returns once it is gone.
+ *
+ *   r = ped_daemon_start(foreground, timeout_ms, &pid, msg, sizeof msg);
+ *   if (r == PED_DAEMON_CHILD) { set up...; ped_daemon_ready(); run loop }
+ *   else if (r == PED_OK) parent: the child (pid) serves
+ *   else parent: r and msg say why it failed (child's own error, or timeout)
+ */
+#ifndef PED_DAEMON_H
+#define PED_DAEMON_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define PED_DAEMON_CHILD 1
+
+/* foreground: no fork; returns PED_DAEMON_CHILD at once, and ready/fail only log. */
+int ped_daemon_start(int foreground, int timeout_ms, pid_t *child, char *msg, size_t msglen);
+/* In the child once it serves: tells the parent, and detaches stdio (stderr
+ * too unless keep_stderr). */
+void ped_daemon_ready(int keep_stderr);
+/* In the child before ready: tells the parent err and the message, then exits 1. */
+__attribute__((noreturn)) void ped_daemon_fail(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* True in a background child that has not yet reported. */
+int ped_daemon_pending(void);
+
+/* Sends SIGTERM to the process holding pidfile and waits up to timeout_ms for
+ * it to exit, then SIGKILL. *killed (if given) tells whether SIGKILL was needed.
+ * PED_E_NOT_FOUND if no live process holds the file. */
+int ped_daemon_stop(const char *pidfile, int timeout_ms, int *killed);
+/* Waits up to timeout_ms for pid to exit (polling kill(pid, 0)). */
+int ped_wait_pid_gone(pid_t pid, int timeout_ms);
+
+#endif

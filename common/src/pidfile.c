@@ -1,0 +1,77 @@
+#include "ped/pidfile.h"
+
+#include "ped/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static pid_t locker_of(int fd)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (fcntl(fd, F_GETLK, &fl) != 0 || fl.l_type == F_UNLCK)
+		return 0;
+	return fl.l_pid;
+}
+
+int ped_pidfile_create(const char *path, struct ped_pidfile *pf, char *msg, size_t msglen)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	char buf[32];
+	int fd, n;
+
+	pf->fd = -1;
+	if (strlen(path) >= sizeof(pf->path)) {
+		snprintf(msg, msglen, "PID file name too long: %s", path);
+		return PED_E_PIDFILE;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(msg, msglen, "cannot open PID file %s: %s", path, strerror(errno));
+		return PED_E_PIDFILE;
+	}
+	if (fcntl(fd, F_SETLK, &fl) != 0) {
+		pid_t holder = locker_of(fd);
+		snprintf(msg, msglen, "already running as pid %ld (PID file %s)", (long)holder, path);
+		close(fd);
+		return PED_E_PIDFILE;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		snprintf(msg, msglen, "cannot write PID file %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return PED_E_PIDFILE;
+	}
+	pf->fd = fd;
+	memcpy(pf->path, path, strlen(path) + 1);
+	return PED_OK;
+}
+
+void ped_pidfile_remove(struct ped_pidfile *pf)
+{
+	if (pf->fd <= 0)
+		return;
+	/* Unlink while still holding the lock so no one sees an unlocked file. */
+	unlink(pf->path);
+	close(pf->fd);
+	pf->fd = -1;
+}
+
+int ped_pidfile_read(const char *path, pid_t *pid)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	pid_t holder;
+
+	if (fd < 0)
+		return PED_E_NOT_FOUND;
+	holder = locker_of(fd);
+	close(fd);
+	if (holder <= 0)
+		return PED_E_NOT_FOUND;
+	*pid = holder;
+	return PED_OK;
+}
