@@ -1,0 +1,124 @@
+#include "unit.h"
+
+#include "ped/config.h"
+#include "ped/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static struct ped_cfg_setting schema[] = {
+	{.name = "ServerPort", .type = PED_CFG_INT, .min = 0, .max = 65535, .dflt = 1503},
+	{.name = "PedWriteLay", .type = PED_CFG_INT, .min = 0, .max = 10000, .dflt = 0},
+	{.name = "logging.info", .type = PED_CFG_BOOL, .dflt = 1},
+	{.name = "logging.file", .type = PED_CFG_STRING, .sdflt = "pedserver.log"},
+	{.name = NULL},
+};
+
+static char path[512], err[512];
+
+static void write_conf(const char *text)
+{
+	snprintf(path, sizeof(path), "%s/test.conf", unit_tmpdir());
+	FILE *f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void defaults_apply_to_missing_settings(void)
+{
+	struct ped_config c;
+	write_conf("ServerPort = 1600;\n");
+	CU_ASSERT_EQUAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_int(&c, "ServerPort"), 1600);
+	CU_ASSERT_EQUAL(ped_config_int(&c, "pedwritelay"), 0);
+	CU_ASSERT_EQUAL(ped_config_int(&c, "logging.info"), 1);
+	CU_ASSERT_STRING_EQUAL(ped_config_str(&c, "logging.file"), "pedserver.log");
+	ped_config_free(&c);
+}
+
+static void every_type_is_read(void)
+{
+	struct ped_config c;
+	write_conf("ServerPort = 0; PedWriteLay = 10000;\nlogging = { info = false; file = \"/var/log/x.log\"; };\n");
+	CU_ASSERT_EQUAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_int(&c, "ServerPort"), 0);
+	CU_ASSERT_EQUAL(ped_config_int(&c, "PedWriteLay"), 10000);
+	CU_ASSERT_EQUAL(ped_config_int(&c, "logging.info"), 0);
+	CU_ASSERT_STRING_EQUAL(ped_config_str(&c, "logging.file"), "/var/log/x.log");
+	ped_config_free(&c);
+}
+
+static void errors_name_file_line_and_setting(void)
+{
+	struct ped_config c;
+	write_conf("# comment\nServerPort = 1503;\nPedWriteLay = 10001;\n");
+	CU_ASSERT_EQUAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "test.conf:3: setting 'PedWriteLay': value 10001 out of range 0-10000");
+	ped_config_free(&c);
+	write_conf("ServerPort = \"high\";\n");
+	CU_ASSERT_EQUAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "test.conf:1: setting 'ServerPort': expected a number");
+	ped_config_free(&c);
+	write_conf("ServerPort = 1503;\n\nlogging = { info = 7; };\n");
+	CU_ASSERT_EQUAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "test.conf:3: setting 'logging.info': expected true/false or 0/1");
+	ped_config_free(&c);
+	write_conf("ServerPort = 1503\nPedWriteLay = ;\n");
+	CU_ASSERT_EQUAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_NSTRING_EQUAL(err, "test.conf:2: syntax error", 25);
+	ped_config_free(&c);
+	snprintf(path, sizeof(path), "%s/missing.conf", unit_tmpdir());
+	CU_ASSERT_EQUAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_E_NOT_FOUND);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot open"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "missing.conf: No such file or directory"));
+	CU_ASSERT_EQUAL(ped_config_int(&c, "ServerPort"), 1503); /* defaults still there */
+	ped_config_free(&c);
+}
+
+static void set_and_save_keep_unknown_settings(void)
+{
+	struct ped_config c;
+	struct stat st;
+	char text[2048];
+	write_conf("# operator notes are kept\nServerPort = 1503;\nVendorThing = \"keep me\";\n"
+		   "extra = { depth = 3; };\n");
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "PedWriteLay", "10001", err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "setting 'PedWriteLay': value 10001 out of range 0-10000");
+	CU_ASSERT_EQUAL(ped_config_set(&c, "nosuch", "1", err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "ServerPort", "12x", err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "pedwritelay", "50", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "logging.file", "/tmp/p.log", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "logging.info", "0", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	ped_config_free(&c);
+	CU_ASSERT_EQUAL(stat(path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+	FILE *f = fopen(path, "r");
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "VendorThing = \"keep me\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "depth = 3"));
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_int(&c, "PedWriteLay"), 50);
+	CU_ASSERT_EQUAL(ped_config_int(&c, "logging.info"), 0);
+	CU_ASSERT_STRING_EQUAL(ped_config_str(&c, "logging.file"), "/tmp/p.log");
+	FILE *mem = fmemopen(text, sizeof(text), "w");
+	ped_config_show(&c, mem);
+	fclose(mem);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "PedWriteLay = 50\n"));
+	ped_config_free(&c);
+	/* no temporary file left beside it */
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -q tmp", unit_tmpdir());
+	CU_ASSERT_NOT_EQUAL(system(cmd), 0);
+}
+
+UNIT_SUITE(config, NULL, NULL, UNIT_TEST(defaults_apply_to_missing_settings),
+	   UNIT_TEST(every_type_is_read), UNIT_TEST(errors_name_file_line_and_setting),
+	   UNIT_TEST(set_and_save_keep_unknown_settings))
