@@ -1,0 +1,30 @@
+/* The HSM's certificates: its root ("HOC", self-signed, ECDSA P-521 with
+ * SHA-512) and the certificates of its static ECDH keys, signed by the HOC.
+ * A PED verifies an HSM's static key against the HOC it trusts; the HSM
+ * verifies the RPV static key from an orange key against its own HOC. */
+#ifndef PED_CERT_H
+#define PED_CERT_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PED_CERT_MAX_DER 4096
+
+/* Self-signed root for an HSM: CN "HOC <serial>", CA:TRUE, keyCertSign. */
+int ped_cert_make_hoc(EVP_PKEY *hoc_key, const char *hsm_serial, X509 **out);
+/* Certificate for an ECDH public key, signed by the HOC: CA:FALSE, keyAgreement. */
+int ped_cert_issue(X509 *hoc, EVP_PKEY *hoc_key, EVP_PKEY *subject_pub, const char *cn,
+		   X509 **out);
+/* Verifies leaf against hoc as the only trust anchor, and that the leaf key is
+ * a valid P-521 key allowed for key agreement. PED_E_CERTIFICATE_INVALID. */
+int ped_cert_verify(X509 *leaf, X509 *hoc);
+/* Checks that hoc is a self-signed CA certificate (a PED's first contact). */
+int ped_cert_verify_root(X509 *hoc);
+
+/* DER encoding into an OPENSSL_malloc'd buffer; decoding with a bound. */
+int ped_cert_to_der(X509 *cert, uint8_t **der, size_t *len);
+int ped_cert_from_der(const uint8_t *der, size_t len, X509 **out);
+
+#endif

@@ -1,0 +1,295 @@
+#include "unit.h"
+
+#include "kas_fixture.h"
+#include "ped/error.h"
+
+#include <openssl/crypto.h>
+#include <string.h>
+
+static struct hsm_identity hsm, other;
+static const uint8_t rpv[32] = "0123456789abcdef0123456789abcdef";
+static const uint8_t wrong_rpv[32] = "0123456789abcdef0123456789abcdeX";
+
+static int setup(void)
+{
+	return fixture_identity(&hsm, "150000") || fixture_identity(&other, "150001");
+}
+
+static int teardown(void)
+{
+	fixture_identity_free(&hsm);
+	fixture_identity_free(&other);
+	return 0;
+}
+
+struct pair {
+	struct ped_kas *u, *v;
+};
+
+static void make_pair(struct pair *p, enum ped_kas_scheme s, const uint8_t *u_secret, size_t ul,
+		      const uint8_t *v_secret, size_t vl, X509 *u_anchor, X509 *u_cert, EVP_PKEY *u_key)
+{
+	struct ped_kas_params up = {PED_KAS_U, s, "PED:0000000000000001", NULL, NULL, u_anchor,
+				    u_secret, ul, NULL, NULL};
+	struct ped_kas_params vp = {PED_KAS_V, s, "HSM:150000", hsm.static_key, hsm.static_cert,
+				    hsm.hoc, v_secret, vl, NULL, NULL};
+	if (s == PED_KAS_2E2S) {
+		up.static_key = u_key;
+		up.static_cert = u_cert;
+	}
+	CU_ASSERT_EQUAL_FATAL(ped_kas_new(&up, &p->u), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(ped_kas_new(&vp, &p->v), PED_OK);
+}
+
+static void free_pair(struct pair *p)
+{
+	ped_kas_free(p->u);
+	ped_kas_free(p->v);
+}
+
+static void expect_matching_keys(struct pair *p)
+{
+	struct ped_channel_keys ku, kv;
+	CU_ASSERT_TRUE(ped_kas_done(p->u));
+	CU_ASSERT_TRUE(ped_kas_done(p->v));
+	CU_ASSERT_EQUAL_FATAL(ped_kas_take_keys(p->u, &ku), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(ped_kas_take_keys(p->v, &kv), PED_OK);
+	CU_ASSERT(memcmp(&ku.tx, &kv.rx, sizeof(ku.tx)) == 0);
+	CU_ASSERT(memcmp(&ku.rx, &kv.tx, sizeof(ku.rx)) == 0);
+	CU_ASSERT(memcmp(ku.tx.dek, ku.rx.dek, PED_DEK_LEN) != 0);
+	CU_ASSERT(memcmp(ku.tx.cwk, ku.rx.cwk, PED_CWK_LEN) != 0);
+	CU_ASSERT_EQUAL(ped_kas_take_keys(p->u, &ku), PED_E_INVALID); /* taken once */
+	ped_channel_keys_cleanse(&ku);
+	ped_channel_keys_cleanse(&kv);
+	CU_ASSERT_STRING_EQUAL(ped_kas_peer_id(p->v), "PED:0000000000000001");
+	CU_ASSERT_STRING_EQUAL(ped_kas_peer_id(p->u), "HSM:150000");
+}
+
+static void local_1e1s_agrees(void)
+{
+	struct pair p;
+	int ue, ve;
+	make_pair(&p, PED_KAS_1E1S, NULL, 0, NULL, 0, NULL, NULL, NULL);
+	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, NULL, NULL, &ue, &ve), PED_OK);
+	expect_matching_keys(&p);
+	free_pair(&p);
+	/* with the HOC known in advance too */
+	make_pair(&p, PED_KAS_1E1S, NULL, 0, NULL, 0, hsm.hoc, NULL, NULL);
+	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, NULL, NULL, &ue, &ve), PED_OK);
+	expect_matching_keys(&p);
+	free_pair(&p);
+}
+
+static void remote_1e1s_password(void)
+{
+	struct pair p;
+	int ue, ve;
+	make_pair(&p, PED_KAS_1E1S, (const uint8_t *)"12345678", 8, (const uint8_t *)"12345678", 8,
+		  NULL, NULL, NULL);
+	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, NULL, NULL, &ue, &ve), PED_OK);
+	expect_matching_keys(&p);
+	free_pair(&p);
+	/* wrong password: U's check of V's tag fails; U alerts V; both report it */
+	make_pair(&p, PED_KAS_1E1S, (const uint8_t *)"12345679", 8, (const uint8_t *)"12345678", 8,
+		  NULL, NULL, NULL);
+	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, NULL, NULL, &ue, &ve), PED_E_KEY_CONFIRM);
+	CU_ASSERT_EQUAL(ue, PED_E_KEY_CONFIRM);
+	CU_ASSERT_EQUAL(ve, PED_E_KEY_CONFIRM);
+	CU_ASSERT_FALSE(ped_kas_done(p.u));
+	free_pair(&p);
+}
+
+static void full_unified_2e2s(void)
+{
+	struct pair p;
+	int ue, ve;
+	make_pair(&p, PED_KAS_2E2S, rpv, 32, rpv, 32, hsm.hoc, hsm.rpv_cert, hsm.rpv_key);
+	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, NULL, NULL, &ue, &ve), PED_OK);
+	expect_matching_keys(&p);
+	free_pair(&p);
+	/* wrong RPV: V catches U's tag, before sending its own; both report it */
+	make_pair(&p, PED_KAS_2E2S, wrong_rpv, 32, rpv, 32, hsm.hoc, hsm.rpv_cert, hsm.rpv_key);
+	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, NULL, NULL, &ue, &ve), PED_E_KEY_CONFIRM);
+	CU_ASSERT_EQUAL(ve, PED_E_KEY_CONFIRM);
+	CU_ASSERT_EQUAL(ue, PED_E_KEY_CONFIRM);
+	free_pair(&p);
+}
+
+static void wrong_certificates_are_refused(void)
+{
+	struct pair p;
+	int ue, ve;
+	/* the PED trusts another HSM's root: V's static key does not chain to it */
+	make_pair(&p, PED_KAS_2E2S, rpv, 32, rpv, 32, other.hoc, hsm.rpv_cert, hsm.rpv_key);
+	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, NULL, NULL, &ue, &ve), PED_E_CERTIFICATE_INVALID);
+	CU_ASSERT_EQUAL(ue, PED_E_CERTIFICATE_INVALID);
+	CU_ASSERT_EQUAL(ve, PED_E_CERTIFICATE_INVALID);
+	free_pair(&p);
+	/* an orange key made by another HSM: V refuses U's static certificate */
+	make_pair(&p, PED_KAS_2E2S, rpv, 32, rpv, 32, hsm.hoc, other.rpv_cert, other.rpv_key);
+	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, NULL, NULL, &ue, &ve), PED_E_CERTIFICATE_INVALID);
+	CU_ASSERT_EQUAL(ve, PED_E_CERTIFICATE_INVALID);
+	free_pair(&p);
+	/* 1e1s with a known HOC and an HSM presenting another root */
+	make_pair(&p, PED_KAS_1E1S, NULL, 0, NULL, 0, other.hoc, NULL, NULL);
+	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, NULL, NULL, &ue, &ve), PED_E_CERTIFICATE_INVALID);
+	free_pair(&p);
+}
+
+/* Flips one bit of one message (dir, index, bit). */
+struct flip {
+	int dir, index;
+	size_t bit;
+	int done;
+};
+
+static void flip_bit(int dir, int index, uint8_t *msg, size_t *len, void *arg)
+{
+	struct flip *f = arg;
+	if (dir == f->dir && index == f->index && f->bit / 8 < *len) {
+		msg[f->bit / 8] ^= (uint8_t)(1u << (f->bit % 8));
+		f->done = 1;
+	}
+}
+
+static void every_flipped_bit_fails(void)
+{
+	/* messages: V->U #0 HELLO_V, U->V #0 KEYSHARE_U, U->V #1 CONFIRM_U, V->U #1 CONFIRM_V */
+	struct {
+		int dir, index;
+	} msgs[] = {{1, 0}, {0, 0}, {0, 1}, {1, 1}};
+	int failures = 0, runs = 0;
+	for (size_t m = 0; m < 4; m++) {
+		/* about 60 bits spread over each message, one in every field */
+		for (size_t i = 0; i < 60; i++) {
+			struct pair p;
+			size_t span = msgs[m].dir == 1 && msgs[m].index == 0 ? 1300 : 300;
+			struct flip f = {msgs[m].dir, msgs[m].index, (i * span / 60) * 8 + i % 8, 0};
+			int ue, ve;
+			make_pair(&p, PED_KAS_2E2S, rpv, 32, rpv, 32, hsm.hoc, hsm.rpv_cert, hsm.rpv_key);
+			int r = fixture_run(p.u, p.v, flip_bit, &f, &ue, &ve);
+			if (f.done) {
+				runs++;
+				/* no tampered handshake may end with both sides done */
+				if (r != PED_OK && !(ped_kas_done(p.u) && ped_kas_done(p.v)))
+					failures++;
+				else
+					CU_FAIL("a flipped bit went unnoticed");
+			}
+			free_pair(&p);
+		}
+	}
+	CU_ASSERT(runs > 100);
+	CU_ASSERT_EQUAL(failures, runs);
+}
+
+struct cut {
+	int dir, index;
+	size_t keep;
+	int done;
+};
+
+static void truncate_msg(int dir, int index, uint8_t *msg, size_t *len, void *arg)
+{
+	struct cut *c = arg;
+	(void)msg;
+	if (dir == c->dir && index == c->index && c->keep < *len) {
+		*len = c->keep;
+		c->done = 1;
+	}
+}
+
+static void every_truncation_fails(void)
+{
+	struct {
+		int dir, index;
+	} msgs[] = {{1, 0}, {0, 0}, {0, 1}, {1, 1}};
+	for (size_t m = 0; m < 4; m++)
+		for (size_t keep = 1;; keep++) {
+			struct pair p;
+			struct cut c = {msgs[m].dir, msgs[m].index, keep, 0};
+			int ue, ve;
+			make_pair(&p, PED_KAS_2E2S, rpv, 32, rpv, 32, hsm.hoc, hsm.rpv_cert, hsm.rpv_key);
+			int r = fixture_run(p.u, p.v, truncate_msg, &c, &ue, &ve);
+			free_pair(&p);
+			if (!c.done)
+				break;
+			CU_ASSERT_NOT_EQUAL(r, PED_OK);
+			if (keep > 8)
+				keep += 37; /* long messages: sample, but every field */
+		}
+}
+
+static uint8_t *saved_hello;
+static size_t saved_len;
+
+static void save_hello(int dir, int index, uint8_t *msg, size_t *len, void *arg)
+{
+	(void)arg;
+	if (dir == 1 && index == 0 && !saved_hello) {
+		saved_hello = OPENSSL_memdup(msg, *len);
+		saved_len = *len;
+	}
+}
+
+static void replay_hello(int dir, int index, uint8_t *msg, size_t *len, void *arg)
+{
+	(void)arg;
+	if (dir == 1 && index == 0 && saved_len == *len)
+		memcpy(msg, saved_hello, *len);
+}
+
+static void replayed_hello_from_another_session_fails(void)
+{
+	struct pair p;
+	int ue, ve;
+	make_pair(&p, PED_KAS_2E2S, rpv, 32, rpv, 32, hsm.hoc, hsm.rpv_cert, hsm.rpv_key);
+	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, save_hello, NULL, &ue, &ve), PED_OK);
+	free_pair(&p);
+	make_pair(&p, PED_KAS_2E2S, rpv, 32, rpv, 32, hsm.hoc, hsm.rpv_cert, hsm.rpv_key);
+	CU_ASSERT_NOT_EQUAL(fixture_run(p.u, p.v, replay_hello, NULL, &ue, &ve), PED_OK);
+	CU_ASSERT_EQUAL(ve, PED_E_KEY_CONFIRM);
+	free_pair(&p);
+	OPENSSL_free(saved_hello);
+	saved_hello = NULL;
+}
+
+static void off_curve_point(int dir, int index, uint8_t *msg, size_t *len, void *arg)
+{
+	(void)arg;
+	/* KEYSHARE_U: type, u16 id length, id, then the point; corrupt Y */
+	if (dir == 0 && index == 0) {
+		size_t idl = (size_t)msg[1] << 8 | msg[2];
+		msg[3 + idl + 132] ^= 1;
+	}
+	(void)len;
+}
+
+static void point_not_on_curve_is_refused(void)
+{
+	struct pair p;
+	int ue, ve;
+	make_pair(&p, PED_KAS_1E1S, NULL, 0, NULL, 0, NULL, NULL, NULL);
+	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, off_curve_point, NULL, &ue, &ve), PED_E_HANDSHAKE);
+	CU_ASSERT_EQUAL(ve, PED_E_HANDSHAKE);
+	free_pair(&p);
+}
+
+static void parameters_are_checked(void)
+{
+	struct ped_kas *k;
+	struct ped_kas_params p = {PED_KAS_V, PED_KAS_1E1S, "HSM:1", NULL, NULL, NULL, NULL, 0, NULL, NULL};
+	CU_ASSERT_EQUAL(ped_kas_new(&p, &k), PED_E_INVALID); /* V needs its keys */
+	p.role = PED_KAS_U;
+	p.scheme = PED_KAS_2E2S;
+	CU_ASSERT_EQUAL(ped_kas_new(&p, &k), PED_E_INVALID); /* 2e2s needs RPV and key */
+	p.scheme = PED_KAS_1E1S;
+	p.id = "";
+	CU_ASSERT_EQUAL(ped_kas_new(&p, &k), PED_E_INVALID);
+}
+
+UNIT_SUITE(kas, setup, teardown, UNIT_TEST(local_1e1s_agrees), UNIT_TEST(remote_1e1s_password),
+	   UNIT_TEST(full_unified_2e2s), UNIT_TEST(wrong_certificates_are_refused),
+	   UNIT_TEST(every_flipped_bit_fails), UNIT_TEST(every_truncation_fails),
+	   UNIT_TEST(replayed_hello_from_another_session_fails),
+	   UNIT_TEST(point_not_on_curve_is_refused), UNIT_TEST(parameters_are_checked))
