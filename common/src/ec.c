@@ -72,6 +72,12 @@ int ped_ec_check_p521(const EVP_PKEY *key)
 					   &gl) != 1 ||
 	    (strcmp(group, "P-521") != 0 && strcmp(group, "secp521r1") != 0))
 		return PED_E_INVALID;
+	/* Named curve only: explicit parameters could smuggle a modified group
+	 * (no cofactor, wrong order) that merely resembles P-521. */
+	if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, group, sizeof(group),
+					   &gl) == 1 &&
+	    strcmp(group, OSSL_PKEY_EC_ENCODING_GROUP) != 0)
+		return PED_E_INVALID;
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, (EVP_PKEY *)key, NULL)) == NULL)
 		return PED_E_CRYPTO;
 	/* Full validation: on the curve, not infinity, right order. */
