@@ -1,0 +1,78 @@
+#include "unit.h"
+
+#include "kas_fixture.h"
+#include "ped/cert.h"
+#include "ped/ec.h"
+#include "ped/error.h"
+
+#include <openssl/crypto.h>
+#include <string.h>
+
+static void chain_verifies_against_its_own_root_only(void)
+{
+	struct hsm_identity a, b;
+	CU_ASSERT_EQUAL_FATAL(fixture_identity(&a, "1"), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(fixture_identity(&b, "2"), PED_OK);
+	CU_ASSERT_EQUAL(ped_cert_verify_root(a.hoc), PED_OK);
+	CU_ASSERT_EQUAL(ped_cert_verify(a.static_cert, a.hoc), PED_OK);
+	CU_ASSERT_EQUAL(ped_cert_verify(a.rpv_cert, a.hoc), PED_OK);
+	CU_ASSERT_EQUAL(ped_cert_verify(a.static_cert, b.hoc), PED_E_CERTIFICATE_INVALID);
+	/* a leaf is no root, and a root is no key-agreement leaf */
+	CU_ASSERT_EQUAL(ped_cert_verify_root(a.static_cert), PED_E_CERTIFICATE_INVALID);
+	CU_ASSERT_EQUAL(ped_cert_verify(a.hoc, a.hoc), PED_E_CERTIFICATE_INVALID);
+	/* DER round trip, and bounded, exact decoding */
+	uint8_t *der, *longer;
+	size_t len;
+	X509 *back;
+	CU_ASSERT_EQUAL_FATAL(ped_cert_to_der(a.static_cert, &der, &len), PED_OK);
+	CU_ASSERT_EQUAL(ped_cert_from_der(der, len, &back), PED_OK);
+	CU_ASSERT_EQUAL(X509_cmp(back, a.static_cert), 0);
+	X509_free(back);
+	for (size_t cut = 0; cut < len; cut += 17)
+		CU_ASSERT_EQUAL(ped_cert_from_der(der, cut, &back), PED_E_CERTIFICATE_INVALID);
+	longer = OPENSSL_malloc(len + 1);
+	memcpy(longer, der, len);
+	longer[len] = 0;
+	CU_ASSERT_EQUAL(ped_cert_from_der(longer, len + 1, &back), PED_E_CERTIFICATE_INVALID);
+	/* a flipped bit in the signed part breaks the signature */
+	der[len / 2] ^= 1;
+	if (ped_cert_from_der(der, len, &back) == PED_OK) {
+		CU_ASSERT_EQUAL(ped_cert_verify(back, a.hoc), PED_E_CERTIFICATE_INVALID);
+		X509_free(back);
+	}
+	OPENSSL_free(longer);
+	OPENSSL_free(der);
+	fixture_identity_free(&a);
+	fixture_identity_free(&b);
+}
+
+static void scalar_and_point_round_trip(void)
+{
+	EVP_PKEY *k, *k2, *pub;
+	uint8_t s[PED_EC_SCALAR_LEN], p[PED_EC_POINT_LEN], p2[PED_EC_POINT_LEN], z1[66], z2[66];
+	CU_ASSERT_EQUAL_FATAL(ped_ec_generate(&k), PED_OK);
+	CU_ASSERT_EQUAL(ped_ec_priv_export(k, s), PED_OK);
+	CU_ASSERT_EQUAL(ped_ec_pub_export(k, p), PED_OK);
+	CU_ASSERT_EQUAL(p[0], 0x04);
+	CU_ASSERT_EQUAL_FATAL(ped_ec_priv_import(s, sizeof(s), &k2), PED_OK);
+	CU_ASSERT_EQUAL(ped_ec_pub_export(k2, p2), PED_OK);
+	CU_ASSERT(memcmp(p, p2, sizeof(p)) == 0);
+	CU_ASSERT_EQUAL_FATAL(ped_ec_pub_import(p, sizeof(p), &pub), PED_OK);
+	CU_ASSERT_EQUAL(ped_ecdh_into(k2, pub, z1), PED_OK);
+	CU_ASSERT_EQUAL(ped_ecdh_into(k, pub, z2), PED_OK);
+	CU_ASSERT(memcmp(z1, z2, 66) == 0);
+	p[100] ^= 1; /* off the curve */
+	EVP_PKEY *bad = NULL;
+	CU_ASSERT_EQUAL(ped_ec_pub_import(p, sizeof(p), &bad), PED_E_INVALID);
+	CU_ASSERT_EQUAL(ped_ec_pub_import(p, 67, &bad), PED_E_INVALID);
+	memset(s, 0, sizeof(s));
+	CU_ASSERT_EQUAL(ped_ec_priv_import(s, sizeof(s), &bad), PED_E_INVALID);
+	memset(s, 0xff, sizeof(s)); /* above the order */
+	CU_ASSERT_EQUAL(ped_ec_priv_import(s, sizeof(s), &bad), PED_E_INVALID);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(pub);
+}
+
+UNIT_SUITE(cert, NULL, NULL, UNIT_TEST(chain_verifies_against_its_own_root_only),
+	   UNIT_TEST(scalar_and_point_round_trip))
