@@ -1,0 +1,138 @@
+/* The HSM simulator's state and the rules chapter 8 of the reference fixes:
+ * roles authenticated by PED keysets, failed-login counting and its
+ * consequences, partition policies, domains. No I/O and no PED here: the
+ * ceremonies hand this code the secrets the PED produced.
+ *
+ * A credential is never stored: the HSM keeps the keyset's M, N and id and a
+ * verifier, SHA-256("OPENPED-CREDENTIAL-v1" || secret), which is safe because
+ * every credential is a 32-byte random secret the HSM itself generated. */
+#ifndef HSM_HSM_H
+#define HSM_HSM_H
+
+#include "ped/app.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HSM_SECRET_LEN 32
+#define HSM_VERIFIER_LEN 32
+#define HSM_LABEL_MAX 32
+#define HSM_SERIAL_MAX 16
+#define HSM_MAX_PARTITIONS 16
+#define HSM_MAX_OBJECTS 64
+#define HSM_OBJECT_MAX 256
+#define HSM_CERT_MAX 4096
+#define HSM_SCALAR_LEN 66
+
+/* Failed-login limits (chapter 8, "Failed Logins"). */
+#define HSM_SO_MAX_FAILURES 3
+#define HSM_PO_MAX_FAILURES 10
+#define HSM_USER_MAX_FAILURES_DEFAULT 10
+
+/* Partition policies we implement (chapter 8 numbering). */
+#define HSM_POLICY_MAX_FAILED_USER_LOGINS 20
+#define HSM_POLICY_ALLOW_ACTIVATION 22
+#define HSM_POLICY_ALLOW_AUTO_ACTIVATION 23
+
+enum hsm_role { HSM_ROLE_SO, HSM_ROLE_PO, HSM_ROLE_CO, HSM_ROLE_CU, HSM_ROLE_AU };
+
+struct hsm_credential {
+	uint8_t set;
+	uint8_t m, n;
+	uint8_t keyset_id[16];
+	uint8_t verifier[HSM_VERIFIER_LEN];
+};
+
+struct hsm_role_state {
+	struct hsm_credential cred;
+	uint32_t failures; /* consecutive */
+	uint8_t locked;
+	uint8_t challenge_set;
+	uint8_t challenge_verifier[HSM_VERIFIER_LEN];
+};
+
+struct hsm_object {
+	uint64_t handle;
+	char label[HSM_LABEL_MAX + 1];
+	uint8_t value[HSM_OBJECT_MAX];
+	size_t len;
+};
+
+struct hsm_partition {
+	char name[HSM_LABEL_MAX + 1];  /* fixed at creation */
+	char label[HSM_LABEL_MAX + 1]; /* set by partition init */
+	uint8_t initialized;
+	struct hsm_credential domain;
+	struct hsm_role_state po, co, cu;
+	uint32_t max_failed_user_logins; /* policy 20 */
+	uint8_t allow_activation;        /* policy 22 */
+	uint8_t allow_auto_activation;   /* policy 23 */
+	uint32_t nobjects;
+	struct hsm_object objects[HSM_MAX_OBJECTS];
+};
+
+struct hsm {
+	char serial[HSM_SERIAL_MAX + 1];
+	char label[HSM_LABEL_MAX + 1];
+	uint8_t initialized;
+	uint8_t is_backup; /* a backup HSM: holds archived partitions */
+	struct hsm_role_state so, au;
+	struct hsm_credential domain;
+	/* the HSM's identity: its root (HOC) and static ECDH key, made once */
+	uint8_t hoc_priv[HSM_SCALAR_LEN], static_priv[HSM_SCALAR_LEN];
+	uint8_t hoc_cert[HSM_CERT_MAX], static_cert[HSM_CERT_MAX];
+	size_t hoc_cert_len, static_cert_len;
+	/* the RPV, once initialized: the HSM needs it to run the 2e2s channel */
+	uint8_t rpv_set;
+	uint8_t rpv[HSM_SECRET_LEN];
+	uint32_t npartitions;
+	struct hsm_partition partitions[HSM_MAX_PARTITIONS];
+};
+
+/* Makes a new, zeroized HSM with a fresh identity (HOC and static key). */
+int hsm_create(struct hsm *h, const char *serial);
+/* Zeroizes: every role, domain, RPV and partition goes; the identity stays. */
+void hsm_zeroize(struct hsm *h);
+void hsm_zeroize_partition(struct hsm_partition *p);
+void hsm_cleanse(struct hsm *h);
+
+/* Credentials */
+void hsm_verifier(const uint8_t *secret, size_t len, uint8_t out[HSM_VERIFIER_LEN]);
+void hsm_credential_set(struct hsm_credential *c, const uint8_t *secret, size_t len, uint8_t m,
+			uint8_t n, const uint8_t keyset_id[16]);
+/* Recombines the splits the PED read into secret (HSM_SECRET_LEN bytes).
+ * Splits of another keyset than the credential's, or too few, are a wrong
+ * secret: PED_E_PIN_INCORRECT. A repeated split is a protocol error. */
+int hsm_combine(const struct hsm_credential *c, const struct ped_app_splits *sp,
+		uint8_t secret[HSM_SECRET_LEN]);
+
+/* The outcome of presenting a secret for a role. */
+struct hsm_login_result {
+	int err;             /* PED_OK, PED_E_PIN_INCORRECT, PED_E_PIN_LOCKED, ... */
+	uint32_t remaining;  /* attempts left before the consequence */
+	int hsm_zeroized;    /* the SO limit was reached */
+	int partition_zeroized;
+	int locked;          /* CO/CU locked by this failure */
+};
+/* Applies chapter 8's rules: a right-type key with a wrong secret or PIN counts
+ * one failure; success resets the count. p is NULL for HSM roles (SO, AU). */
+void hsm_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const uint8_t *secret,
+	       size_t len, struct hsm_login_result *res);
+
+struct hsm_partition *hsm_partition_find(struct hsm *h, const char *name);
+int hsm_partition_create(struct hsm *h, const char *name, struct hsm_partition **out);
+/* Labels: 1-32 printable characters (chapter 8, "Name, Label, and Password Requirements"). */
+int hsm_label_valid(const char *label);
+/* Policy change with range checks: 20 (1-10), 22 and 23 (0-1). */
+int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t value);
+/* Whether two domains are the same cloning domain. */
+int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b);
+
+/* State files: versioned, SHA-256 checked, written atomically with mode 0600;
+ * a damaged file is refused whole (PED_E_CORRUPT with why), never half-loaded. */
+int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len);
+int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t whylen);
+int hsm_save(const struct hsm *h, const char *path);
+int hsm_load(const char *path, struct hsm *h, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,269 @@
+/* Roles, credentials and the failed-login rules of chapter 8. */
+#include "hsm/hsm.h"
+
+#include "ped/cert.h"
+#include "ped/ec.h"
+#include "ped/error.h"
+#include "ped/shamir.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+
+#define VERIFIER_LABEL "OPENPED-CREDENTIAL-v1"
+
+static int export_der(X509 *c, uint8_t *out, size_t *len)
+{
+	uint8_t *der = NULL;
+	size_t l = 0;
+	if (ped_cert_to_der(c, &der, &l) != PED_OK || l > HSM_CERT_MAX) {
+		OPENSSL_free(der);
+		return PED_E_CRYPTO;
+	}
+	memcpy(out, der, l);
+	*len = l;
+	OPENSSL_free(der);
+	return PED_OK;
+}
+
+int hsm_create(struct hsm *h, const char *serial)
+{
+	EVP_PKEY *hoc_key = NULL, *static_key = NULL;
+	X509 *hoc = NULL, *cert = NULL;
+	char cn[64];
+	int r = PED_E_CRYPTO;
+
+	if (!serial || !*serial || strlen(serial) > HSM_SERIAL_MAX)
+		return PED_E_INVALID;
+	memset(h, 0, sizeof(*h));
+	snprintf(h->serial, sizeof(h->serial), "%s", serial);
+	snprintf(cn, sizeof(cn), "HSM %s static", serial);
+	if (ped_ec_generate(&hoc_key) || ped_cert_make_hoc(hoc_key, serial, &hoc) ||
+	    ped_ec_generate(&static_key) || ped_cert_issue(hoc, hoc_key, static_key, cn, &cert) ||
+	    ped_ec_priv_export(hoc_key, h->hoc_priv) || ped_ec_priv_export(static_key, h->static_priv) ||
+	    export_der(hoc, h->hoc_cert, &h->hoc_cert_len) ||
+	    export_der(cert, h->static_cert, &h->static_cert_len))
+		goto out;
+	hsm_zeroize(h);
+	r = PED_OK;
+out:
+	EVP_PKEY_free(hoc_key);
+	EVP_PKEY_free(static_key);
+	X509_free(hoc);
+	X509_free(cert);
+	return r;
+}
+
+void hsm_zeroize_partition(struct hsm_partition *p)
+{
+	char name[HSM_LABEL_MAX + 1];
+	memcpy(name, p->name, sizeof(name));
+	OPENSSL_cleanse(p, sizeof(*p));
+	memcpy(p->name, name, sizeof(name));
+	p->max_failed_user_logins = HSM_USER_MAX_FAILURES_DEFAULT;
+}
+
+void hsm_zeroize(struct hsm *h)
+{
+	OPENSSL_cleanse(h->label, sizeof(h->label));
+	OPENSSL_cleanse(&h->so, sizeof(h->so));
+	OPENSSL_cleanse(&h->au, sizeof(h->au));
+	OPENSSL_cleanse(&h->domain, sizeof(h->domain));
+	OPENSSL_cleanse(h->rpv, sizeof(h->rpv));
+	h->rpv_set = 0;
+	h->initialized = 0;
+	/* Partitions and their objects go with the HSM's domain. */
+	OPENSSL_cleanse(h->partitions, sizeof(h->partitions));
+	h->npartitions = 0;
+}
+
+void hsm_cleanse(struct hsm *h)
+{
+	OPENSSL_cleanse(h, sizeof(*h));
+}
+
+void hsm_verifier(const uint8_t *secret, size_t len, uint8_t out[HSM_VERIFIER_LEN])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int l = 0;
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, VERIFIER_LABEL, sizeof(VERIFIER_LABEL) - 1) != 1 ||
+	    EVP_DigestUpdate(md, secret, len) != 1 || EVP_DigestFinal_ex(md, out, &l) != 1)
+		memset(out, 0xff, HSM_VERIFIER_LEN); /* matches nothing a digest produces */
+	EVP_MD_CTX_free(md);
+}
+
+void hsm_credential_set(struct hsm_credential *c, const uint8_t *secret, size_t len, uint8_t m,
+			uint8_t n, const uint8_t keyset_id[16])
+{
+	c->set = 1;
+	c->m = m;
+	c->n = n;
+	memcpy(c->keyset_id, keyset_id, sizeof(c->keyset_id));
+	hsm_verifier(secret, len, c->verifier);
+}
+
+int hsm_combine(const struct hsm_credential *c, const struct ped_app_splits *sp,
+		uint8_t secret[HSM_SECRET_LEN])
+{
+	struct ped_share shares[PED_APP_MAX_SPLITS];
+	int r;
+
+	if (!c->set)
+		return PED_E_USER_NOT_LOGGED_IN;
+	/* Another keyset's key of the right colour is simply a wrong secret. */
+	for (unsigned i = 0; i < sp->count; i++) {
+		if (sp->s[i].share_len != HSM_SECRET_LEN ||
+		    memcmp(sp->s[i].keyset_id, c->keyset_id, sizeof(c->keyset_id)) != 0)
+			return PED_E_PIN_INCORRECT;
+		shares[i] = (struct ped_share){sp->s[i].index, sp->s[i].share};
+	}
+	if (sp->count < c->m)
+		return PED_E_PIN_INCORRECT;
+	r = ped_shamir_combine(shares, sp->count, c->m, HSM_SECRET_LEN, secret);
+	if (r == PED_E_SHARE_DUPLICATE || r == PED_E_SHARE_INVALID)
+		return PED_E_CALLBACK_ERROR; /* a PED never sends these: the PED misbehaved */
+	return r == PED_OK ? PED_OK : PED_E_PIN_INCORRECT;
+}
+
+static struct hsm_role_state *role_state(struct hsm *h, struct hsm_partition *p, enum hsm_role role)
+{
+	switch (role) {
+	case HSM_ROLE_SO: return &h->so;
+	case HSM_ROLE_AU: return &h->au;
+	case HSM_ROLE_PO: return p ? &p->po : NULL;
+	case HSM_ROLE_CO: return p ? &p->co : NULL;
+	case HSM_ROLE_CU: return p ? &p->cu : NULL;
+	}
+	return NULL;
+}
+
+static uint32_t limit_of(const struct hsm_partition *p, enum hsm_role role)
+{
+	switch (role) {
+	case HSM_ROLE_SO: return HSM_SO_MAX_FAILURES;
+	case HSM_ROLE_PO: return HSM_PO_MAX_FAILURES;
+	case HSM_ROLE_CO:
+	case HSM_ROLE_CU: return p ? p->max_failed_user_logins : HSM_USER_MAX_FAILURES_DEFAULT;
+	case HSM_ROLE_AU: return HSM_USER_MAX_FAILURES_DEFAULT;
+	}
+	return HSM_USER_MAX_FAILURES_DEFAULT;
+}
+
+void hsm_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const uint8_t *secret,
+	       size_t len, struct hsm_login_result *res)
+{
+	struct hsm_role_state *rs = role_state(h, p, role);
+	uint8_t v[HSM_VERIFIER_LEN];
+	uint32_t limit = limit_of(p, role);
+
+	memset(res, 0, sizeof(*res));
+	if (!rs || !rs->cred.set) {
+		res->err = PED_E_USER_NOT_LOGGED_IN;
+		return;
+	}
+	if (rs->locked) {
+		res->err = PED_E_PIN_LOCKED;
+		return;
+	}
+	hsm_verifier(secret, len, v);
+	if (secret && CRYPTO_memcmp(v, rs->cred.verifier, sizeof(v)) == 0) {
+		rs->failures = 0;
+		res->err = PED_OK;
+		res->remaining = limit;
+		return;
+	}
+	rs->failures++;
+	res->err = PED_E_PIN_INCORRECT;
+	res->remaining = rs->failures >= limit ? 0 : limit - rs->failures;
+	if (rs->failures < limit)
+		return;
+	switch (role) {
+	case HSM_ROLE_SO:
+		hsm_zeroize(h);
+		res->hsm_zeroized = 1;
+		break;
+	case HSM_ROLE_PO:
+		hsm_zeroize_partition(p);
+		res->partition_zeroized = 1;
+		break;
+	case HSM_ROLE_CO:
+		/* too many CO failures lock both user roles */
+		p->co.locked = 1;
+		p->cu.locked = 1;
+		res->locked = 1;
+		break;
+	case HSM_ROLE_CU:
+	case HSM_ROLE_AU:
+		rs->locked = 1;
+		res->locked = 1;
+		break;
+	}
+}
+
+struct hsm_partition *hsm_partition_find(struct hsm *h, const char *name)
+{
+	for (uint32_t i = 0; i < h->npartitions; i++)
+		if (strcmp(h->partitions[i].name, name) == 0)
+			return &h->partitions[i];
+	return NULL;
+}
+
+int hsm_label_valid(const char *label)
+{
+	size_t n = label ? strlen(label) : 0;
+	if (n < 1 || n > HSM_LABEL_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)label[i] < 0x20 || (unsigned char)label[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+int hsm_partition_create(struct hsm *h, const char *name, struct hsm_partition **out)
+{
+	struct hsm_partition *p;
+	if (!hsm_label_valid(name))
+		return PED_E_INVALID;
+	if (hsm_partition_find(h, name))
+		return PED_E_EXISTS;
+	if (h->npartitions == HSM_MAX_PARTITIONS)
+		return PED_E_RANGE;
+	p = &h->partitions[h->npartitions++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->max_failed_user_logins = HSM_USER_MAX_FAILURES_DEFAULT;
+	*out = p;
+	return PED_OK;
+}
+
+int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t value)
+{
+	switch (policy) {
+	case HSM_POLICY_MAX_FAILED_USER_LOGINS:
+		/* the Partition SO may only lower the limit */
+		if (value < 1 || value > HSM_USER_MAX_FAILURES_DEFAULT)
+			return PED_E_RANGE;
+		p->max_failed_user_logins = value;
+		return PED_OK;
+	case HSM_POLICY_ALLOW_ACTIVATION:
+		if (value > 1)
+			return PED_E_RANGE;
+		p->allow_activation = (uint8_t)value;
+		if (!value)
+			p->allow_auto_activation = 0;
+		return PED_OK;
+	case HSM_POLICY_ALLOW_AUTO_ACTIVATION:
+		if (value > 1)
+			return PED_E_RANGE;
+		p->allow_auto_activation = (uint8_t)value;
+		return PED_OK;
+	}
+	return PED_E_NOT_FOUND;
+}
+
+int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b)
+{
+	return a->set && b->set && CRYPTO_memcmp(a->verifier, b->verifier, sizeof(a->verifier)) == 0;
+}

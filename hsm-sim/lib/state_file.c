@@ -1,0 +1,250 @@
+/* HSM state files: "OPHS", version, the state, SHA-256 of all before it. */
+#include "hsm/hsm.h"
+
+#include "ped/buf.h"
+#include "ped/error.h"
+#include "ped/fileio.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAGIC "OPHS"
+#define VERSION 1
+#define HASH_LEN 32
+#define STATE_MAX (4u * 1024 * 1024)
+
+static void put_str(struct ped_wbuf *w, const char *s)
+{
+	ped_wbuf_lv16(w, s, strlen(s));
+}
+
+static void get_str(struct ped_rbuf *r, char *out, size_t max)
+{
+	size_t n = 0;
+	const uint8_t *p = ped_rbuf_lv16(r, max, &n);
+	if (!p)
+		return;
+	if (memchr(p, '\0', n)) {
+		r->err = PED_E_INVALID;
+		return;
+	}
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static void put_cred(struct ped_wbuf *w, const struct hsm_credential *c)
+{
+	ped_wbuf_u8(w, c->set);
+	ped_wbuf_u8(w, c->m);
+	ped_wbuf_u8(w, c->n);
+	ped_wbuf_bytes(w, c->keyset_id, sizeof(c->keyset_id));
+	ped_wbuf_bytes(w, c->verifier, sizeof(c->verifier));
+}
+
+static void get_fixed(struct ped_rbuf *r, void *out, size_t n)
+{
+	const uint8_t *p = ped_rbuf_bytes(r, n);
+	if (p)
+		memcpy(out, p, n);
+}
+
+static void get_cred(struct ped_rbuf *r, struct hsm_credential *c)
+{
+	c->set = ped_rbuf_u8(r);
+	c->m = ped_rbuf_u8(r);
+	c->n = ped_rbuf_u8(r);
+	get_fixed(r, c->keyset_id, sizeof(c->keyset_id));
+	get_fixed(r, c->verifier, sizeof(c->verifier));
+	if (c->set > 1 || (c->set && (c->m < 1 || c->m > c->n || c->n > 16)))
+		r->err = PED_E_INVALID;
+}
+
+static void put_role(struct ped_wbuf *w, const struct hsm_role_state *rs)
+{
+	put_cred(w, &rs->cred);
+	ped_wbuf_u32(w, rs->failures);
+	ped_wbuf_u8(w, rs->locked);
+	ped_wbuf_u8(w, rs->challenge_set);
+	ped_wbuf_bytes(w, rs->challenge_verifier, sizeof(rs->challenge_verifier));
+}
+
+static void get_role(struct ped_rbuf *r, struct hsm_role_state *rs)
+{
+	get_cred(r, &rs->cred);
+	rs->failures = ped_rbuf_u32(r);
+	rs->locked = ped_rbuf_u8(r);
+	rs->challenge_set = ped_rbuf_u8(r);
+	get_fixed(r, rs->challenge_verifier, sizeof(rs->challenge_verifier));
+	if (rs->locked > 1 || rs->challenge_set > 1 || rs->failures > 1000)
+		r->err = PED_E_INVALID;
+}
+
+int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len)
+{
+	struct ped_wbuf w;
+	uint8_t hash[HASH_LEN];
+	unsigned int hl = 0;
+	int r;
+
+	ped_wbuf_init(&w, STATE_MAX);
+	ped_wbuf_bytes(&w, MAGIC, 4);
+	ped_wbuf_u8(&w, VERSION);
+	put_str(&w, h->serial);
+	put_str(&w, h->label);
+	ped_wbuf_u8(&w, h->initialized);
+	ped_wbuf_u8(&w, h->is_backup);
+	put_role(&w, &h->so);
+	put_role(&w, &h->au);
+	put_cred(&w, &h->domain);
+	ped_wbuf_bytes(&w, h->hoc_priv, sizeof(h->hoc_priv));
+	ped_wbuf_bytes(&w, h->static_priv, sizeof(h->static_priv));
+	ped_wbuf_lv16(&w, h->hoc_cert, h->hoc_cert_len);
+	ped_wbuf_lv16(&w, h->static_cert, h->static_cert_len);
+	ped_wbuf_u8(&w, h->rpv_set);
+	ped_wbuf_bytes(&w, h->rpv, sizeof(h->rpv));
+	ped_wbuf_u32(&w, h->npartitions);
+	for (uint32_t i = 0; i < h->npartitions && i < HSM_MAX_PARTITIONS; i++) {
+		const struct hsm_partition *p = &h->partitions[i];
+		put_str(&w, p->name);
+		put_str(&w, p->label);
+		ped_wbuf_u8(&w, p->initialized);
+		put_cred(&w, &p->domain);
+		put_role(&w, &p->po);
+		put_role(&w, &p->co);
+		put_role(&w, &p->cu);
+		ped_wbuf_u32(&w, p->max_failed_user_logins);
+		ped_wbuf_u8(&w, p->allow_activation);
+		ped_wbuf_u8(&w, p->allow_auto_activation);
+		ped_wbuf_u32(&w, p->nobjects);
+		for (uint32_t j = 0; j < p->nobjects && j < HSM_MAX_OBJECTS; j++) {
+			ped_wbuf_u64(&w, p->objects[j].handle);
+			put_str(&w, p->objects[j].label);
+			ped_wbuf_lv16(&w, p->objects[j].value, p->objects[j].len);
+		}
+	}
+	if (w.err == 0 && EVP_Digest(w.p, w.len, hash, &hl, EVP_sha256(), NULL) != 1)
+		w.err = PED_E_CRYPTO;
+	ped_wbuf_bytes(&w, hash, sizeof(hash));
+	r = ped_wbuf_take(&w, buf, len);
+	return r;
+}
+
+int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t whylen)
+{
+	struct ped_rbuf r;
+	uint8_t hash[HASH_LEN];
+	unsigned int hl = 0;
+	size_t n;
+	const uint8_t *p;
+
+	memset(h, 0, sizeof(*h));
+	if (len < 5 + HASH_LEN || memcmp(buf, MAGIC, 4) != 0) {
+		snprintf(why, whylen, len >= 4 && !memcmp(buf, MAGIC, 4) ? "truncated" : "not an HSM state file");
+		return PED_E_CORRUPT;
+	}
+	if (buf[4] != VERSION) {
+		snprintf(why, whylen, "unsupported state version %u", buf[4]);
+		return PED_E_CORRUPT;
+	}
+	if (EVP_Digest(buf, len - HASH_LEN, hash, &hl, EVP_sha256(), NULL) != 1 ||
+	    CRYPTO_memcmp(hash, buf + len - HASH_LEN, HASH_LEN) != 0) {
+		snprintf(why, whylen, "checksum mismatch (truncated, damaged or tampered)");
+		return PED_E_CORRUPT;
+	}
+	ped_rbuf_init(&r, buf, len - HASH_LEN);
+	ped_rbuf_bytes(&r, 5);
+	get_str(&r, h->serial, HSM_SERIAL_MAX);
+	get_str(&r, h->label, HSM_LABEL_MAX);
+	h->initialized = ped_rbuf_u8(&r);
+	h->is_backup = ped_rbuf_u8(&r);
+	get_role(&r, &h->so);
+	get_role(&r, &h->au);
+	get_cred(&r, &h->domain);
+	get_fixed(&r, h->hoc_priv, sizeof(h->hoc_priv));
+	get_fixed(&r, h->static_priv, sizeof(h->static_priv));
+	if ((p = ped_rbuf_lv16(&r, HSM_CERT_MAX, &n)) != NULL) {
+		memcpy(h->hoc_cert, p, n);
+		h->hoc_cert_len = n;
+	}
+	if ((p = ped_rbuf_lv16(&r, HSM_CERT_MAX, &n)) != NULL) {
+		memcpy(h->static_cert, p, n);
+		h->static_cert_len = n;
+	}
+	h->rpv_set = ped_rbuf_u8(&r);
+	get_fixed(&r, h->rpv, sizeof(h->rpv));
+	h->npartitions = ped_rbuf_u32(&r);
+	if (h->npartitions > HSM_MAX_PARTITIONS || h->initialized > 1 || h->is_backup > 1 ||
+	    h->rpv_set > 1)
+		r.err = PED_E_INVALID;
+	for (uint32_t i = 0; i < h->npartitions && !r.err; i++) {
+		struct hsm_partition *pt = &h->partitions[i];
+		get_str(&r, pt->name, HSM_LABEL_MAX);
+		get_str(&r, pt->label, HSM_LABEL_MAX);
+		pt->initialized = ped_rbuf_u8(&r);
+		get_cred(&r, &pt->domain);
+		get_role(&r, &pt->po);
+		get_role(&r, &pt->co);
+		get_role(&r, &pt->cu);
+		pt->max_failed_user_logins = ped_rbuf_u32(&r);
+		pt->allow_activation = ped_rbuf_u8(&r);
+		pt->allow_auto_activation = ped_rbuf_u8(&r);
+		pt->nobjects = ped_rbuf_u32(&r);
+		if (pt->nobjects > HSM_MAX_OBJECTS || pt->initialized > 1 || pt->allow_activation > 1 ||
+		    pt->allow_auto_activation > 1 || pt->max_failed_user_logins < 1 ||
+		    pt->max_failed_user_logins > HSM_USER_MAX_FAILURES_DEFAULT)
+			r.err = PED_E_INVALID;
+		for (uint32_t j = 0; j < pt->nobjects && !r.err; j++) {
+			struct hsm_object *o = &pt->objects[j];
+			o->handle = ped_rbuf_u64(&r);
+			get_str(&r, o->label, HSM_LABEL_MAX);
+			if ((p = ped_rbuf_lv16(&r, HSM_OBJECT_MAX, &n)) != NULL) {
+				memcpy(o->value, p, n);
+				o->len = n;
+			}
+		}
+	}
+	if (ped_rbuf_end(&r) != PED_OK || !h->serial[0]) {
+		hsm_cleanse(h);
+		snprintf(why, whylen, "malformed contents");
+		return PED_E_CORRUPT;
+	}
+	return PED_OK;
+}
+
+int hsm_save(const struct hsm *h, const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r = hsm_encode(h, &buf, &len);
+	if (r != PED_OK)
+		return r;
+	r = ped_file_write_atomic(path, buf, len, 0600);
+	OPENSSL_clear_free(buf, len);
+	return r;
+}
+
+int hsm_load(const char *path, struct hsm *h, char *why, size_t whylen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r = ped_file_read_bounded(path, STATE_MAX, &buf, &len);
+
+	if (r == PED_E_NOT_FOUND) {
+		snprintf(why, whylen, "%s: no such file", path);
+		return r;
+	}
+	if (r == PED_E_RANGE) {
+		snprintf(why, whylen, "%s: larger than %u bytes", path, STATE_MAX);
+		return PED_E_CORRUPT;
+	}
+	if (r != PED_OK) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	r = hsm_decode(buf, len, h, why, whylen);
+	OPENSSL_clear_free(buf, len);
+	return r;
+}

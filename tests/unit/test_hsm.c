@@ -1,0 +1,249 @@
+#include "unit.h"
+
+#include "hsm/hsm.h"
+#include "ped/cert.h"
+#include "ped/error.h"
+#include "ped/shamir.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static struct hsm *h, *other;
+
+static int setup(void)
+{
+	h = OPENSSL_zalloc(sizeof(*h));
+	other = OPENSSL_zalloc(sizeof(*other));
+	return !h || !other || hsm_create(h, "150001") || hsm_create(other, "150002");
+}
+
+static int teardown(void)
+{
+	OPENSSL_clear_free(h, sizeof(*h));
+	OPENSSL_clear_free(other, sizeof(*other));
+	return 0;
+}
+
+/* A keyset as the PED would make it: M of N splits of a fresh secret. */
+struct keyset {
+	uint8_t secret[HSM_SECRET_LEN];
+	uint8_t shares[16 * HSM_SECRET_LEN];
+	uint8_t id[16];
+	uint8_t m, n;
+};
+
+static void make_keyset(struct keyset *k, uint8_t m, uint8_t n)
+{
+	RAND_bytes(k->secret, sizeof(k->secret));
+	RAND_bytes(k->id, sizeof(k->id));
+	k->m = m;
+	k->n = n;
+	CU_ASSERT_EQUAL_FATAL(ped_shamir_split(k->secret, HSM_SECRET_LEN, m, n, k->shares), PED_OK);
+}
+
+static void present(const struct keyset *k, const uint8_t *idx, int count, struct ped_app_splits *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->count = (uint8_t)count;
+	for (int i = 0; i < count; i++) {
+		struct ped_app_split *s = &sp->s[i];
+		s->index = idx[i];
+		s->m = k->m;
+		s->n = k->n;
+		memcpy(s->keyset_id, k->id, 16);
+		memcpy(s->share, k->shares + (idx[i] - 1) * HSM_SECRET_LEN, HSM_SECRET_LEN);
+		s->share_len = HSM_SECRET_LEN;
+	}
+}
+
+static void identity_is_a_valid_chain(void)
+{
+	X509 *hoc = NULL, *st = NULL;
+	CU_ASSERT_FALSE(h->initialized);
+	CU_ASSERT_EQUAL(ped_cert_from_der(h->hoc_cert, h->hoc_cert_len, &hoc), PED_OK);
+	CU_ASSERT_EQUAL(ped_cert_from_der(h->static_cert, h->static_cert_len, &st), PED_OK);
+	CU_ASSERT_EQUAL(ped_cert_verify(st, hoc), PED_OK);
+	X509_free(hoc);
+	X509_free(st);
+}
+
+static void splits_combine_and_verify(void)
+{
+	struct keyset ks, wrong;
+	struct ped_app_splits sp;
+	uint8_t secret[HSM_SECRET_LEN];
+	struct hsm_credential c;
+	const uint8_t idx[] = {5, 2, 3}, dup[] = {2, 2, 3};
+	make_keyset(&ks, 3, 5);
+	make_keyset(&wrong, 3, 5);
+	hsm_credential_set(&c, ks.secret, sizeof(ks.secret), 3, 5, ks.id);
+	present(&ks, idx, 3, &sp);
+	CU_ASSERT_EQUAL(hsm_combine(&c, &sp, secret), PED_OK);
+	CU_ASSERT(memcmp(secret, ks.secret, HSM_SECRET_LEN) == 0);
+	present(&ks, idx, 2, &sp);
+	CU_ASSERT_EQUAL(hsm_combine(&c, &sp, secret), PED_E_PIN_INCORRECT); /* too few */
+	present(&wrong, idx, 3, &sp);
+	CU_ASSERT_EQUAL(hsm_combine(&c, &sp, secret), PED_E_PIN_INCORRECT); /* another keyset */
+	present(&ks, dup, 3, &sp);
+	CU_ASSERT_EQUAL(hsm_combine(&c, &sp, secret), PED_E_CALLBACK_ERROR);
+	/* one wrong PIN: a wrong share; only the recombined secret shows it */
+	present(&ks, idx, 3, &sp);
+	sp.s[1].share[0] ^= 0x5a;
+	CU_ASSERT_EQUAL(hsm_combine(&c, &sp, secret), PED_OK);
+	CU_ASSERT(memcmp(secret, ks.secret, HSM_SECRET_LEN) != 0);
+}
+
+static void init_hsm(struct hsm *x, struct keyset *so)
+{
+	struct keyset dom;
+	hsm_zeroize(x);
+	make_keyset(so, 2, 3);
+	make_keyset(&dom, 1, 1);
+	hsm_credential_set(&x->so.cred, so->secret, HSM_SECRET_LEN, 2, 3, so->id);
+	hsm_credential_set(&x->domain, dom.secret, HSM_SECRET_LEN, 1, 1, dom.id);
+	snprintf(x->label, sizeof(x->label), "hsm%s", x->serial);
+	x->initialized = 1;
+}
+
+static void three_wrong_so_logins_zeroize_that_hsm_only(void)
+{
+	struct keyset so, so2;
+	struct hsm_login_result res;
+	struct hsm_partition *p;
+	uint8_t bad[HSM_SECRET_LEN] = {0};
+	init_hsm(h, &so);
+	init_hsm(other, &so2);
+	CU_ASSERT_EQUAL_FATAL(hsm_partition_create(h, "p1", &p), PED_OK);
+	/* a success resets the count */
+	hsm_login(h, NULL, HSM_ROLE_SO, bad, sizeof(bad), &res);
+	CU_ASSERT_EQUAL(res.err, PED_E_PIN_INCORRECT);
+	CU_ASSERT_EQUAL(res.remaining, 2);
+	hsm_login(h, NULL, HSM_ROLE_SO, so.secret, HSM_SECRET_LEN, &res);
+	CU_ASSERT_EQUAL(res.err, PED_OK);
+	CU_ASSERT_EQUAL(h->so.failures, 0);
+	for (uint32_t i = 1; i <= 3; i++) {
+		hsm_login(h, NULL, HSM_ROLE_SO, bad, sizeof(bad), &res);
+		CU_ASSERT_EQUAL(res.err, PED_E_PIN_INCORRECT);
+		CU_ASSERT_EQUAL(res.remaining, 3 - i);
+		CU_ASSERT_EQUAL(res.hsm_zeroized, i == 3);
+	}
+	CU_ASSERT_FALSE(h->initialized);
+	CU_ASSERT_EQUAL(h->npartitions, 0);
+	CU_ASSERT_FALSE(h->so.cred.set);
+	CU_ASSERT(h->hoc_cert_len > 0); /* the identity survives a zeroize */
+	/* and nothing else was touched */
+	CU_ASSERT_TRUE(other->initialized);
+	hsm_login(other, NULL, HSM_ROLE_SO, so2.secret, HSM_SECRET_LEN, &res);
+	CU_ASSERT_EQUAL(res.err, PED_OK);
+	/* after the zeroize there is no SO to log in as */
+	hsm_login(h, NULL, HSM_ROLE_SO, so.secret, HSM_SECRET_LEN, &res);
+	CU_ASSERT_EQUAL(res.err, PED_E_USER_NOT_LOGGED_IN);
+}
+
+static void partition_limits(void)
+{
+	struct keyset so, po, co, cu;
+	struct hsm_login_result res;
+	struct hsm_partition *p1, *p2;
+	uint8_t bad[HSM_SECRET_LEN] = {1};
+	init_hsm(h, &so);
+	CU_ASSERT_EQUAL_FATAL(hsm_partition_create(h, "p1", &p1), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_partition_create(h, "p2", &p2), PED_OK);
+	CU_ASSERT_EQUAL(hsm_partition_create(h, "p2", &p2), PED_E_EXISTS);
+	p2 = hsm_partition_find(h, "p2");
+	make_keyset(&po, 1, 1);
+	make_keyset(&co, 1, 1);
+	make_keyset(&cu, 1, 1);
+	for (int i = 0; i < 2; i++) {
+		struct hsm_partition *p = i ? p2 : p1;
+		hsm_credential_set(&p->po.cred, po.secret, HSM_SECRET_LEN, 1, 1, po.id);
+		hsm_credential_set(&p->co.cred, co.secret, HSM_SECRET_LEN, 1, 1, co.id);
+		hsm_credential_set(&p->cu.cred, cu.secret, HSM_SECRET_LEN, 1, 1, cu.id);
+		p->initialized = 1;
+		p->nobjects = 1;
+	}
+	/* Partition SO: 10 wrong zeroize that partition, not the other */
+	for (int i = 0; i < 10; i++)
+		hsm_login(h, p1, HSM_ROLE_PO, bad, sizeof(bad), &res);
+	CU_ASSERT_TRUE(res.partition_zeroized);
+	CU_ASSERT_FALSE(p1->initialized);
+	CU_ASSERT_EQUAL(p1->nobjects, 0);
+	CU_ASSERT_STRING_EQUAL(p1->name, "p1");
+	CU_ASSERT_TRUE(p2->initialized);
+	CU_ASSERT_TRUE(h->initialized);
+	/* CU: 10 wrong lock CU only */
+	for (int i = 0; i < 10; i++)
+		hsm_login(h, p2, HSM_ROLE_CU, bad, sizeof(bad), &res);
+	CU_ASSERT_TRUE(p2->cu.locked);
+	CU_ASSERT_FALSE(p2->co.locked);
+	hsm_login(h, p2, HSM_ROLE_CU, cu.secret, HSM_SECRET_LEN, &res);
+	CU_ASSERT_EQUAL(res.err, PED_E_PIN_LOCKED); /* even the right key now */
+	CU_ASSERT_EQUAL(p2->cu.failures, 10);       /* and a locked role counts no more */
+	hsm_login(h, p2, HSM_ROLE_CO, co.secret, HSM_SECRET_LEN, &res);
+	CU_ASSERT_EQUAL(res.err, PED_OK);
+	/* policy 20 lowers the CO/CU limit; CO failures lock both */
+	p2->cu.locked = 0;
+	p2->cu.failures = 0;
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 20, 3), PED_OK);
+	for (int i = 0; i < 3; i++)
+		hsm_login(h, p2, HSM_ROLE_CO, bad, sizeof(bad), &res);
+	CU_ASSERT_TRUE(res.locked);
+	CU_ASSERT_TRUE(p2->co.locked && p2->cu.locked);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 20, 11), PED_E_RANGE);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 20, 0), PED_E_RANGE);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 22, 2), PED_E_RANGE);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 23, 1), PED_OK);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 22, 0), PED_OK);
+	CU_ASSERT_FALSE(p2->allow_auto_activation); /* no activation, no auto-activation */
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 99, 1), PED_E_NOT_FOUND);
+	CU_ASSERT_FALSE(hsm_label_valid(""));
+	CU_ASSERT_FALSE(hsm_label_valid("123456789012345678901234567890123"));
+	CU_ASSERT_FALSE(hsm_label_valid("tab\there"));
+	CU_ASSERT_TRUE(hsm_label_valid("my partition"));
+}
+
+static void state_files_round_trip_and_refuse_damage(void)
+{
+	struct keyset so;
+	struct hsm_partition *p;
+	struct hsm *back = OPENSSL_zalloc(sizeof(*back));
+	char path[600], why[160];
+	uint8_t *buf;
+	size_t len;
+	struct stat sb;
+	init_hsm(h, &so);
+	hsm_partition_create(h, "par1", &p);
+	p->initialized = 1;
+	p->nobjects = 1;
+	p->objects[0] = (struct hsm_object){42, "key one", {1, 2, 3}, 3};
+	h->rpv_set = 1;
+	RAND_bytes(h->rpv, sizeof(h->rpv));
+	snprintf(path, sizeof(path), "%s/hsm-150001.state", unit_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_mode & 0777, 0600);
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL(memcmp(back, h, sizeof(*h)), 0);
+	CU_ASSERT_EQUAL_FATAL(hsm_encode(h, &buf, &len), PED_OK);
+	for (size_t i = 0; i < len; i += 7) {
+		buf[i] ^= 0x20;
+		CU_ASSERT_EQUAL(hsm_decode(buf, len, back, why, sizeof(why)), PED_E_CORRUPT);
+		buf[i] ^= 0x20;
+	}
+	for (size_t cut = 0; cut < len; cut += 97)
+		CU_ASSERT_EQUAL(hsm_decode(buf, cut, back, why, sizeof(why)), PED_E_CORRUPT);
+	CU_ASSERT_EQUAL(hsm_decode((const uint8_t *)"OPIK....", 8, back, why, sizeof(why)), PED_E_CORRUPT);
+	CU_ASSERT_STRING_EQUAL(why, "not an HSM state file");
+	/* a refused file leaves nothing half-loaded */
+	CU_ASSERT_FALSE(back->initialized);
+	CU_ASSERT_EQUAL(back->npartitions, 0);
+	OPENSSL_clear_free(buf, len);
+	OPENSSL_clear_free(back, sizeof(*back));
+}
+
+UNIT_SUITE(hsm, setup, teardown, UNIT_TEST(identity_is_a_valid_chain),
+	   UNIT_TEST(splits_combine_and_verify), UNIT_TEST(three_wrong_so_logins_zeroize_that_hsm_only),
+	   UNIT_TEST(partition_limits), UNIT_TEST(state_files_round_trip_and_refuse_damage))
