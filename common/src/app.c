@@ -206,3 +206,40 @@ int ped_app_decode_result(const uint8_t *msg, size_t len, uint32_t *code)
 	*code = ped_rbuf_u32(&r);
 	return ped_rbuf_end(&r) == PED_OK ? PED_OK : PED_E_INVALID;
 }
+
+int ped_app_encode_reused(const struct ped_app_created *c, const uint8_t *secret, size_t len,
+			  uint8_t **out, size_t *olen)
+{
+	struct ped_wbuf w;
+	if (len == 0 || len > PED_APP_SECRET_MAX || c->m < 1 || c->m > c->n ||
+	    c->n > PED_APP_MAX_SPLITS)
+		return PED_E_INVALID;
+	ped_wbuf_init(&w, MSG_MAX);
+	ped_wbuf_u8(&w, PED_APP_REUSED);
+	ped_wbuf_u8(&w, c->m);
+	ped_wbuf_u8(&w, c->n);
+	ped_wbuf_bytes(&w, c->keyset_id, sizeof(c->keyset_id));
+	ped_wbuf_lv16(&w, secret, len);
+	return ped_wbuf_take(&w, out, olen);
+}
+
+int ped_app_decode_reused(const uint8_t *msg, size_t len, struct ped_app_created *c,
+			  const uint8_t **secret, size_t *slen)
+{
+	struct ped_rbuf r;
+	const uint8_t *p;
+	ped_rbuf_init(&r, msg, len);
+	memset(c, 0, sizeof(*c));
+	if (ped_rbuf_u8(&r) != PED_APP_REUSED)
+		return PED_E_INVALID;
+	c->m = ped_rbuf_u8(&r);
+	c->n = ped_rbuf_u8(&r);
+	c->reused = 1;
+	if ((p = ped_rbuf_bytes(&r, sizeof(c->keyset_id))) != NULL)
+		memcpy(c->keyset_id, p, sizeof(c->keyset_id));
+	*secret = ped_rbuf_lv16(&r, PED_APP_SECRET_MAX, slen);
+	if (!*secret || *slen == 0 || ped_rbuf_end(&r) != PED_OK || c->m < 1 || c->m > c->n ||
+	    c->n > PED_APP_MAX_SPLITS)
+		return PED_E_INVALID;
+	return PED_OK;
+}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdlib.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,5 +139,37 @@ int ped_mkdir_p(const char *path, mode_t mode)
 	}
 	if (mkdir(buf, mode) != 0 && errno != EEXIST)
 		return PED_E_FILE;
+	return PED_OK;
+}
+
+int ped_runtime_path(const char *name, char *out, size_t len)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	char dir[768];
+	int r;
+	if (rt && *rt)
+		snprintf(dir, sizeof(dir), "%s/openped", rt);
+	else
+		snprintf(dir, sizeof(dir), "/tmp/openped-%ld", (long)getuid());
+	if ((r = ped_mkdir_p(dir, 0700)) != PED_OK)
+		return r;
+	if ((size_t)snprintf(out, len, "%s/%s", dir, name) >= len)
+		return PED_E_INVALID;
+	return PED_OK;
+}
+
+int ped_data_path(const char *name, char *out, size_t len)
+{
+	const char *dh = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	char dir[768];
+	int r;
+	if (dh && *dh)
+		snprintf(dir, sizeof(dir), "%s/openped", dh);
+	else
+		snprintf(dir, sizeof(dir), "%s/.local/share/openped", home && *home ? home : "/tmp");
+	if ((r = ped_mkdir_p(dir, 0700)) != PED_OK)
+		return r;
+	if ((size_t)snprintf(out, len, "%s/%s", dir, name) >= len)
+		return PED_E_INVALID;
 	return PED_OK;
 }

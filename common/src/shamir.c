@@ -78,8 +78,8 @@ out:
 	return r;
 }
 
-int ped_shamir_combine(const struct ped_share *shares, size_t count, unsigned m, size_t len,
-		       uint8_t *secret_out)
+int ped_shamir_eval(const struct ped_share *shares, size_t count, unsigned m, size_t len,
+		    uint8_t x, uint8_t *out)
 {
 	uint8_t basis[PED_SHAMIR_MAX_SHARES];
 	unsigned seen = 0;
@@ -95,13 +95,13 @@ int ped_shamir_combine(const struct ped_share *shares, size_t count, unsigned m,
 	}
 	if (count < m)
 		return PED_E_SHARE_TOO_FEW;
-	/* Lagrange basis at 0: l_i = prod_{k != i} x_k / (x_k - x_i); minus is xor. */
+	/* Lagrange basis at x: l_i = prod_{k != i} (x - x_k) / (x_i - x_k); minus is xor. */
 	for (unsigned i = 0; i < m; i++) {
 		uint8_t num = 1, den = 1;
 		for (unsigned k = 0; k < m; k++) {
 			if (k == i)
 				continue;
-			num = ped_gf256_mul(num, shares[k].index);
+			num = ped_gf256_mul(num, (uint8_t)(x ^ shares[k].index));
 			den = ped_gf256_mul(den, (uint8_t)(shares[k].index ^ shares[i].index));
 		}
 		basis[i] = ped_gf256_mul(num, ped_gf256_inv(den));
@@ -110,7 +110,13 @@ int ped_shamir_combine(const struct ped_share *shares, size_t count, unsigned m,
 		uint8_t s = 0;
 		for (unsigned i = 0; i < m; i++)
 			s ^= ped_gf256_mul(basis[i], shares[i].data[j]);
-		secret_out[j] = s;
+		out[j] = s;
 	}
 	return PED_OK;
+}
+
+int ped_shamir_combine(const struct ped_share *shares, size_t count, unsigned m, size_t len,
+		       uint8_t *secret_out)
+{
+	return ped_shamir_eval(shares, count, m, len, 0, secret_out);
 }

@@ -64,6 +64,9 @@ int ped_app_encode_secret(uint8_t op, const uint8_t *secret, size_t len, uint8_t
 int ped_app_encode_splits(const struct ped_app_splits *sp, uint8_t **out, size_t *len);
 int ped_app_encode_created(const struct ped_app_created *c, uint8_t **out, size_t *len);
 int ped_app_encode_result(uint32_t code, uint8_t **out, size_t *len);
+/* REUSED: the keyset's M, N and id, then the secret it holds. */
+int ped_app_encode_reused(const struct ped_app_created *c, const uint8_t *secret, size_t len,
+			  uint8_t **out, size_t *olen);
 
 /* Decoders check every bound; PED_E_HANDSHAKE-free: malformed is PED_E_INVALID. */
 int ped_app_decode_request(const uint8_t *msg, size_t len, struct ped_app_request *req);
@@ -73,5 +76,8 @@ int ped_app_decode_secret(const uint8_t *msg, size_t len, uint8_t op, const uint
 int ped_app_decode_splits(const uint8_t *msg, size_t len, struct ped_app_splits *sp);
 int ped_app_decode_created(const uint8_t *msg, size_t len, struct ped_app_created *c);
 int ped_app_decode_result(const uint8_t *msg, size_t len, uint32_t *code);
+/* secret points into msg */
+int ped_app_decode_reused(const uint8_t *msg, size_t len, struct ped_app_created *c,
+			  const uint8_t **secret, size_t *slen);
 
 #endif

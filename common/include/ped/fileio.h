@@ -21,4 +21,11 @@ int ped_file_read_bounded(const char *path, size_t max, uint8_t **out, size_t *o
 /* mkdir -p with mode for every created component. */
 int ped_mkdir_p(const char *path, mode_t mode);
 
+/* Where programs keep sockets and PID files: $XDG_RUNTIME_DIR/openped, else
+ * /tmp/openped-UID; and state: $XDG_DATA_HOME/openped, else
+ * ~/.local/share/openped. The directory is created (mode 0700) and name
+ * appended. */
+int ped_runtime_path(const char *name, char *out, size_t len);
+int ped_data_path(const char *name, char *out, size_t len);
+
 #endif

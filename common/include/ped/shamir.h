@@ -25,6 +25,12 @@ int ped_shamir_split(const uint8_t *secret, size_t len, unsigned m, unsigned n, 
 int ped_shamir_combine(const struct ped_share *shares, size_t count, unsigned m, size_t len,
 		       uint8_t *secret_out);
 
+/* The sharing polynomial at x, from count >= m shares (same checks as
+ * combine): x = 0 is the secret, x = i re-creates split i, which is how the
+ * PED duplicates a whole keyset from a quorum of it. */
+int ped_shamir_eval(const struct ped_share *shares, size_t count, unsigned m, size_t len,
+		    uint8_t x, uint8_t *out);
+
 /* For tests and known-answer checks. */
 uint8_t ped_gf256_mul(uint8_t a, uint8_t b);
 uint8_t ped_gf256_inv(uint8_t a); /* inv(0) = 0 */

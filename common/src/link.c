@@ -1,0 +1,280 @@
+/* Secure link over a socket: framing, handshake pump, records. */
+#include "ped/link.h"
+
+#include "ped/error.h"
+#include "ped/evloop.h"
+#include "ped/log.h"
+#include "ped/net.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+void ped_framer_init(struct ped_framer *f, int fd, uint32_t max_payload)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	ped_frame_decoder_init(&f->dec, max_payload);
+}
+
+void ped_framer_free(struct ped_framer *f)
+{
+	ped_frame_decoder_free(&f->dec);
+	OPENSSL_cleanse(f->buf, sizeof(f->buf));
+	f->pos = f->len = 0;
+}
+
+int ped_framer_pending(const struct ped_framer *f)
+{
+	return f->pos < f->len;
+}
+
+static int remaining_ms(uint64_t deadline)
+{
+	uint64_t now = ped_now_ms();
+	return now >= deadline ? 0 : (int)(deadline - now);
+}
+
+int ped_framer_recv(struct ped_framer *f, uint8_t *type, uint8_t **payload, size_t *len,
+		    int timeout_ms)
+{
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : ped_now_ms() + (uint64_t)timeout_ms;
+	struct ped_frame fr;
+	size_t used;
+	int r;
+
+	*payload = NULL;
+	*len = 0;
+	for (;;) {
+		if (f->pos < f->len) {
+			r = ped_frame_decoder_feed(&f->dec, f->buf + f->pos, f->len - f->pos, &used, &fr);
+			f->pos += used;
+			if (r < 0)
+				return r;
+			if (r == 1) {
+				*type = fr.type;
+				*payload = OPENSSL_malloc(fr.len ? fr.len : 1);
+				if (!*payload)
+					return PED_E_HOST_MEMORY;
+				memcpy(*payload, fr.payload, fr.len);
+				*len = fr.len;
+				return PED_OK;
+			}
+		}
+		struct pollfd p = {.fd = f->fd, .events = POLLIN};
+		int wait = timeout_ms < 0 ? -1 : remaining_ms(deadline);
+		r = poll(&p, 1, wait);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return PED_E_SOCKET;
+		}
+		if (r == 0)
+			return PED_E_TIMED_OUT;
+		ssize_t n = read(f->fd, f->buf, sizeof(f->buf));
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			return errno == ECONNRESET ? PED_E_CLOSED : PED_E_SOCKET;
+		}
+		if (n == 0)
+			return ped_frame_decoder_finish(&f->dec) ? PED_E_FRAME_TRUNCATED : PED_E_CLOSED;
+		f->pos = 0;
+		f->len = (size_t)n;
+	}
+}
+
+int ped_frame_send(int fd, uint8_t type, const void *payload, size_t len, int timeout_ms)
+{
+	uint8_t hdr[PED_FRAME_HEADER_LEN];
+	int r;
+
+	if (len > PED_FRAME_MAX_PAYLOAD)
+		return PED_E_FRAME_OVERSIZE;
+	ped_frame_header_encode(type, (uint32_t)len, hdr);
+	if ((r = ped_write_all(fd, hdr, sizeof(hdr), timeout_ms)) != PED_OK)
+		return r;
+	return len ? ped_write_all(fd, payload, len, timeout_ms) : PED_OK;
+}
+
+static int send_out(int fd, struct ped_kas_out *out, int timeout_ms)
+{
+	int r = PED_OK;
+	for (int i = 0; i < out->count && r == PED_OK; i++)
+		r = ped_frame_send(fd, PED_LINK_KAS, out->msg[i], out->len[i], timeout_ms);
+	ped_kas_out_clear(out);
+	return r;
+}
+
+int ped_link_handshake(struct ped_link *l, int fd, const struct ped_kas_params *p, int timeout_ms)
+{
+	struct ped_kas *k = NULL;
+	struct ped_kas_out out = {0};
+	struct ped_channel_keys keys;
+	uint8_t type, *msg = NULL;
+	size_t len = 0;
+	int r;
+
+	memset(l, 0, sizeof(*l));
+	memset(&keys, 0, sizeof(keys));
+	ped_framer_init(&l->in, fd, PED_FRAME_MAX_PAYLOAD);
+	l->timeout_ms = timeout_ms;
+	if ((r = ped_kas_new(p, &k)) != PED_OK)
+		goto out;
+	if (p->role == PED_KAS_V) {
+		if ((r = ped_kas_start(k, &out)) != PED_OK || (r = send_out(fd, &out, timeout_ms)) != PED_OK)
+			goto out;
+	}
+	while (!ped_kas_done(k)) {
+		if ((r = ped_framer_recv(&l->in, &type, &msg, &len, timeout_ms)) != PED_OK)
+			goto out;
+		if (type != PED_LINK_KAS) {
+			r = PED_E_FRAME_TYPE;
+			goto out;
+		}
+		r = ped_kas_input(k, msg, len, &out);
+		OPENSSL_clear_free(msg, len ? len : 1);
+		msg = NULL;
+		/* An error still leaves an ALERT in out for the peer. */
+		int r2 = send_out(fd, &out, timeout_ms);
+		if (r != PED_OK)
+			goto out;
+		if ((r = r2) != PED_OK)
+			goto out;
+	}
+	snprintf(l->peer_id, sizeof(l->peer_id), "%s", ped_kas_peer_id(k) ? ped_kas_peer_id(k) : "");
+	if (ped_kas_peer_cert(k)) {
+		l->peer_cert = ped_kas_peer_cert(k);
+		X509_up_ref(l->peer_cert);
+	}
+	if ((r = ped_kas_take_keys(k, &keys)) != PED_OK || (r = ped_channel_new(&keys, &l->ch)) != PED_OK)
+		goto out;
+	if (p->role == PED_KAS_U) {
+		r = ped_link_send(l, PED_REC_READY, NULL, 0);
+	} else {
+		uint8_t rt;
+		uint8_t *pt = NULL;
+		size_t pl = 0;
+		r = ped_link_recv(l, &rt, &pt, &pl, timeout_ms, NULL);
+		if (pt)
+			OPENSSL_clear_free(pt, pl ? pl : 1);
+		if (r == PED_OK && rt != PED_REC_READY)
+			r = PED_E_HANDSHAKE;
+	}
+out:
+	ped_channel_keys_cleanse(&keys);
+	ped_kas_out_clear(&out);
+	ped_kas_free(k);
+	if (r != PED_OK) {
+		ped_channel_free(l->ch);
+		l->ch = NULL;
+		X509_free(l->peer_cert);
+		l->peer_cert = NULL;
+		ped_framer_free(&l->in);
+		close(fd);
+		l->in.fd = -1;
+	}
+	return r;
+}
+
+int ped_link_fd(const struct ped_link *l)
+{
+	return l->in.fd;
+}
+
+static int send_record(struct ped_link *l, uint8_t *rec, size_t rl)
+{
+	int r = ped_frame_send(l->in.fd, PED_LINK_RECORD, rec, rl, l->timeout_ms);
+	OPENSSL_free(rec);
+	return r;
+}
+
+int ped_link_send(struct ped_link *l, uint8_t rectype, const uint8_t *pt, size_t len)
+{
+	uint8_t *rec = NULL;
+	size_t rl = 0;
+	int r;
+
+	if (!l->ch)
+		return PED_E_CHANNEL_CLOSED;
+	if ((r = ped_channel_seal(l->ch, rectype, pt, len, &rec, &rl)) != PED_OK)
+		return r;
+	return send_record(l, rec, rl);
+}
+
+int ped_link_send_csp(struct ped_link *l, const uint8_t *csp, size_t len)
+{
+	uint8_t *rec = NULL;
+	size_t rl = 0;
+	int r;
+
+	if (!l->ch)
+		return PED_E_CHANNEL_CLOSED;
+	if ((r = ped_channel_seal_csp(l->ch, csp, len, &rec, &rl)) != PED_OK)
+		return r;
+	return send_record(l, rec, rl);
+}
+
+int ped_link_recv(struct ped_link *l, uint8_t *rectype, uint8_t **pt, size_t *len, int timeout_ms,
+		  uint32_t *close_code)
+{
+	uint8_t type, *frame = NULL, *plain = NULL;
+	size_t flen = 0, plen = 0;
+	int r;
+
+	*pt = NULL;
+	*len = 0;
+	if (!l->ch)
+		return PED_E_CHANNEL_CLOSED;
+	if ((r = ped_framer_recv(&l->in, &type, &frame, &flen, timeout_ms)) != PED_OK)
+		return r;
+	if (type != PED_LINK_RECORD) {
+		r = PED_E_FRAME_TYPE;
+		goto out;
+	}
+	if ((r = ped_channel_open(l->ch, frame, flen, rectype, &plain, &plen)) != PED_OK)
+		goto out;
+	if (*rectype == PED_REC_CLOSE) {
+		if (close_code)
+			*close_code = plen >= 4 ? ((uint32_t)plain[0] << 24 | (uint32_t)plain[1] << 16 |
+						   (uint32_t)plain[2] << 8 | plain[3])
+						: 0;
+		r = PED_E_CLOSED;
+		goto out;
+	}
+	if (*rectype == PED_REC_CSP) {
+		r = ped_channel_unwrap_csp(l->ch, plain, plen, pt, len);
+		goto out;
+	}
+	*pt = plain;
+	*len = plen;
+	plain = NULL;
+out:
+	if (frame)
+		OPENSSL_clear_free(frame, flen ? flen : 1);
+	if (plain)
+		OPENSSL_clear_free(plain, plen ? plen : 1);
+	return r;
+}
+
+void ped_link_close(struct ped_link *l, int reason)
+{
+	if (l->ch && l->in.fd >= 0 && ped_channel_alive(l->ch)) {
+		uint32_t c = ped_err_code(reason);
+		uint8_t b[4] = {(uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
+		int saved = l->timeout_ms;
+		l->timeout_ms = 200;
+		(void)ped_link_send(l, PED_REC_CLOSE, b, sizeof(b));
+		l->timeout_ms = saved;
+	}
+	ped_channel_free(l->ch);
+	l->ch = NULL;
+	X509_free(l->peer_cert);
+	l->peer_cert = NULL;
+	if (l->in.fd >= 0)
+		close(l->in.fd);
+	ped_framer_free(&l->in);
+	l->in.fd = -1;
+}

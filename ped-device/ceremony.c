@@ -1,0 +1,371 @@
+/* Chapter 5's key ceremonies on the PED. */
+#include "ceremony.h"
+
+#include "dialog.h"
+#include "ped/error.h"
+#include "ped/pinmask.h"
+#include "ped/shamir.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define PIN_CAP 64
+#define MAX_WRITTEN (PED_APP_MAX_SPLITS * 8)
+
+static void insert_text(char *buf, size_t len, const struct cer_ask *a, const char *title,
+			const char *what, unsigned done, unsigned total)
+{
+	if (done == 0)
+		snprintf(buf, len, "SLOT\n%s\nInsert a\n%s\nPED Key (%s)\nPress ENTER.", title,
+			 a->prompt, a->colour);
+	else
+		snprintf(buf, len, "SLOT\n%s\n%s: %02u of %02u\nInsert another\n%s\nPED Key (%s)\nPress ENTER.",
+			 title, what, done, total, a->prompt, a->colour);
+}
+
+static int notice(struct ped_device *d, int type, const char *title, const char *msg)
+{
+	char text[256];
+	snprintf(text, sizeof(text), "SLOT\n%s\n%s\nPress ENTER.", title, msg);
+	return dlg_enter(d, DEV_P_ACK, type, text);
+}
+
+/* "SETTING SO PIN..." reads as "READING SO PIN..." once keys are being read. */
+static void reading_title(const char *title, char *out, size_t len)
+{
+	if (!strncmp(title, "SETTING ", 8))
+		snprintf(out, len, "READING %s", title + 8);
+	else
+		snprintf(out, len, "%s", title);
+}
+
+static int read_keyset(struct ped_device *d, const struct cer_ask *a, const char *first_title,
+		       const char *title, struct ped_app_splits *sp)
+{
+	struct ikey_quorum q;
+	struct ikey k;
+	char text[256], pin[PIN_CAP];
+	int r;
+
+	memset(&k, 0, sizeof(k));
+	memset(sp, 0, sizeof(*sp));
+	ikey_quorum_init(&q);
+	for (;;) {
+		insert_text(text, sizeof(text), a, q.count ? title : first_title, "Keys read", q.count,
+			    q.m);
+		if ((r = dlg_insert(d, DEV_P_INSERT_READ, a->type, text, &k)) != PED_OK)
+			goto out;
+		if ((int)k.s.type != a->type) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "  ** WARNING **\nThis PED Key is%s\n%s.", 
+				 k.s.type == IKEY_BLANK ? "" : " for",
+				 ikey_type_name(k.s.type));
+			fw_log(d, "Wrong key: %s", ikey_type_name(k.s.type));
+			ikey_clear(&k);
+			if ((r = notice(d, a->type, title, msg)) != PED_OK)
+				goto out;
+			continue;
+		}
+		r = ikey_quorum_add(&q, &k.s);
+		if (r != PED_OK) {
+			ikey_clear(&k);
+			if ((r = notice(d, a->type, title,
+					r == PED_E_SHARE_DUPLICATE ? "This split was\nalready read."
+								   : "This PED Key is not\nof this keyset.")) != PED_OK)
+				goto out;
+			continue;
+		}
+		pin[0] = '\0';
+		if (k.s.pin_set) {
+			snprintf(text, sizeof(text), "SLOT\n%s\nEnter PED PIN:", title);
+			if ((r = dlg_digits(d, DEV_P_PIN, a->type, text, pin, sizeof(pin))) != PED_OK)
+				goto out;
+		}
+		struct ped_app_split *s = &sp->s[sp->count];
+		s->index = k.s.index;
+		s->m = k.s.m;
+		s->n = k.s.n;
+		memcpy(s->keyset_id, k.s.keyset_id, sizeof(s->keyset_id));
+		s->share_len = k.s.share_len;
+		memcpy(s->share, k.s.share, k.s.share_len);
+		/* A wrong PIN gives a wrong share: only the HSM can tell. */
+		if (k.s.pin_set)
+			ped_pin_mask(pin, k.s.keyset_id, k.s.index, s->share, s->share_len);
+		OPENSSL_cleanse(pin, sizeof(pin));
+		sp->count++;
+		fw_log(d, "Read %s %u/%u", ikey_type_name(k.s.type), q.count, q.m);
+		ikey_clear(&k);
+		if (ikey_quorum_complete(&q))
+			break;
+	}
+	r = PED_OK;
+out:
+	ikey_clear(&k);
+	OPENSSL_cleanse(pin, sizeof(pin));
+	if (r != PED_OK)
+		OPENSSL_cleanse(sp, sizeof(*sp));
+	return r;
+}
+
+int cer_read_keyset(struct ped_device *d, const struct cer_ask *a, struct ped_app_splits *sp)
+{
+	return read_keyset(d, a, a->title, a->title, sp);
+}
+
+static int new_pin(struct ped_device *d, int type, const char *title, char pin[PIN_CAP])
+{
+	char again[PIN_CAP], text[256], stars[PIN_CAP];
+	const char *why = NULL;
+	int r;
+
+	for (;;) {
+		snprintf(text, sizeof(text), "SLOT\n%s\nEnter new PED PIN:", title);
+		if ((r = dlg_digits(d, DEV_P_NEW_PIN, type, text, pin, PIN_CAP)) != PED_OK)
+			return r;
+		size_t n = strlen(pin) > DEV_COLS ? DEV_COLS : strlen(pin);
+		memset(stars, '*', n);
+		stars[n] = '\0';
+		snprintf(text, sizeof(text), "SLOT\n%s\nEnter new PED PIN:\n%s\nConfirm new PED PIN:", title,
+			 stars);
+		if ((r = dlg_digits(d, DEV_P_CONFIRM_PIN, type, text, again, sizeof(again))) != PED_OK)
+			break;
+		int same = strlen(pin) == strlen(again) && CRYPTO_memcmp(pin, again, strlen(pin)) == 0;
+		OPENSSL_cleanse(again, sizeof(again));
+		if (!same) {
+			OPENSSL_cleanse(pin, PIN_CAP);
+			if ((r = notice(d, type, title, "PINs do not match.")) != PED_OK)
+				break;
+			continue;
+		}
+		if (ped_pin_validate(pin, &why) != PED_OK) {
+			char msg[128];
+			OPENSSL_cleanse(pin, PIN_CAP);
+			snprintf(msg, sizeof(msg), "PIN not accepted:\n%s", why ? why : "4-48 digits");
+			if ((r = notice(d, type, title, msg)) != PED_OK)
+				break;
+			continue;
+		}
+		return PED_OK;
+	}
+	OPENSSL_cleanse(pin, PIN_CAP);
+	OPENSSL_cleanse(again, sizeof(again));
+	return r;
+}
+
+int cer_write_key(struct ped_device *d, const struct cer_ask *a, const char *text,
+		  struct ikey_secret *s, int with_pin, char (*avoid)[IKEY_SERIAL_LEN + 1],
+		  size_t navoid, char written[IKEY_SERIAL_LEN + 1])
+{
+	struct ikey k;
+	char msg[256], pin[PIN_CAP] = "";
+	int r, yes;
+
+	memset(&k, 0, sizeof(k));
+	for (;;) {
+		if ((r = dlg_insert(d, DEV_P_INSERT_WRITE, a->type, text, &k)) != PED_OK)
+			goto out;
+		int again = 0;
+		for (size_t i = 0; i < navoid; i++)
+			if (!strcmp(avoid[i], k.serial))
+				again = 1;
+		if (again) {
+			ikey_clear(&k);
+			if ((r = notice(d, a->type, a->title, "This PED Key was\njust used.\nInsert another.")) != PED_OK)
+				goto out;
+			continue;
+		}
+		if (k.s.type == IKEY_BLANK) {
+			snprintf(msg, sizeof(msg), "SLOT\n%s\n  ** WARNING **\nThis PED Key is\nblank.\nOverwrite? YES/NO",
+				 a->title);
+			yes = dlg_yesno(d, DEV_P_OVERWRITE, a->type, msg);
+		} else {
+			snprintf(msg, sizeof(msg),
+				 "SLOT\n%s\n  ** WARNING **\nThis PED Key is for\n%s.\nOverwrite? YES/NO",
+				 a->title, ikey_type_name(k.s.type));
+			yes = dlg_yesno(d, DEV_P_OVERWRITE, a->type, msg);
+			if (yes == 1) {
+				snprintf(msg, sizeof(msg),
+					 "SLOT\n%s\n  ** WARNING **\nAre you sure you\nwant to overwrite\nthis PED key? YES/NO",
+					 a->title);
+				yes = dlg_yesno(d, DEV_P_OVERWRITE, a->type, msg);
+			}
+		}
+		if (yes < 0) {
+			r = yes;
+			goto out;
+		}
+		if (!yes) {
+			ikey_clear(&k);
+			continue;
+		}
+		if (with_pin && (r = new_pin(d, a->type, a->title, pin)) != PED_OK)
+			goto out;
+		ikey_clear(&k); /* keeps serial and label */
+		if ((r = ikey_secret_copy(&k.s, s)) != PED_OK)
+			goto out;
+		if (with_pin) {
+			k.s.pin_set = pin[0] != '\0';
+			k.s.created = (uint64_t)time(NULL);
+			ped_pin_mask(pin, k.s.keyset_id, k.s.index, k.s.share, k.s.share_len);
+		}
+		OPENSSL_cleanse(pin, sizeof(pin));
+		if ((r = ikey_save(&d->store, &k)) != PED_OK) {
+			ikey_clear(&k);
+			if ((r = notice(d, a->type, a->title, "PED Key write\nfailed.")) != PED_OK)
+				goto out;
+			continue;
+		}
+		fw_log(d, "Wrote %s %u/%u", ikey_type_name(k.s.type), k.s.index, k.s.n);
+		snprintf(written, IKEY_SERIAL_LEN + 1, "%s", k.serial);
+		break;
+	}
+	r = PED_OK;
+out:
+	OPENSSL_cleanse(pin, sizeof(pin));
+	ikey_clear(&k);
+	return r;
+}
+
+/* Writes splits 1..n (shares[i-1]) of a keyset, each with its own PIN. */
+static int write_set(struct ped_device *d, const struct cer_ask *a, const uint8_t keyset[16],
+		     unsigned m, unsigned n, const uint8_t *shares, size_t len,
+		     char (*written)[IKEY_SERIAL_LEN + 1], size_t *nwritten)
+{
+	struct ikey_secret s;
+	char text[256];
+	int r = PED_OK;
+
+	for (unsigned i = 1; i <= n && r == PED_OK; i++) {
+		memset(&s, 0, sizeof(s));
+		s.type = (enum ikey_type)a->type;
+		memcpy(s.keyset_id, keyset, sizeof(s.keyset_id));
+		s.m = (uint8_t)m;
+		s.n = (uint8_t)n;
+		s.index = (uint8_t)i;
+		s.share = (uint8_t *)(uintptr_t)(shares + (i - 1) * len);
+		s.share_len = len;
+		insert_text(text, sizeof(text), a, a->title, "Keys write", i - 1, n);
+		char serial[IKEY_SERIAL_LEN + 1];
+		r = cer_write_key(d, a, text, &s, 1, written, *nwritten, serial);
+		if (r == PED_OK && *nwritten < MAX_WRITTEN)
+			memcpy(written[(*nwritten)++], serial, sizeof(serial));
+	}
+	return r;
+}
+
+static int duplicates(struct ped_device *d, const struct cer_ask *a, const char *first_question,
+		      const uint8_t keyset[16], unsigned m, unsigned n, const uint8_t *shares,
+		      size_t len, char (*written)[IKEY_SERIAL_LEN + 1], size_t *nwritten)
+{
+	char text[256];
+	int r, yes;
+
+	snprintf(text, sizeof(text), "SLOT\n%s\n%s", a->title, first_question);
+	for (;;) {
+		if ((yes = dlg_yesno(d, DEV_P_DUPLICATE, a->type, text)) <= 0)
+			return yes;
+		if ((r = write_set(d, a, keyset, m, n, shares, len, written, nwritten)) != PED_OK)
+			return r;
+		snprintf(text, sizeof(text), "SLOT\n%s\nWould you like to\nmake another\nduplicate set?(Y/N)",
+			 a->title);
+	}
+}
+
+int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_reuse,
+		      const uint8_t *secret, size_t len, struct cer_created *out)
+{
+	char (*written)[IKEY_SERIAL_LEN + 1] = NULL;
+	size_t nwritten = 0;
+	uint8_t *shares = NULL;
+	size_t shares_len = 0;
+	struct ped_app_splits sp;
+	char text[256], rtitle[96];
+	int r, m = 1, n = 1;
+
+	memset(out, 0, sizeof(*out));
+	memset(&sp, 0, sizeof(sp));
+	if (len == 0 || len > PED_APP_SECRET_MAX)
+		return PED_E_INVALID;
+	if (!(written = calloc(MAX_WRITTEN, sizeof(*written))))
+		return PED_E_HOST_MEMORY;
+	reading_title(a->title, rtitle, sizeof(rtitle));
+	if (allow_reuse) {
+		snprintf(text, sizeof(text), "SLOT\n%s\nWould you like to\nreuse an existing\nkeyset? (Y/N)",
+			 a->title);
+		int yes = dlg_yesno(d, DEV_P_REUSE, a->type, text);
+		if (yes < 0) {
+			r = yes;
+			goto out;
+		}
+		if (yes) {
+			struct ped_share ps[PED_APP_MAX_SPLITS];
+			if ((r = read_keyset(d, a, a->title, rtitle, &sp)) != PED_OK)
+				goto out;
+			size_t slen = sp.s[0].share_len;
+			for (unsigned i = 0; i < sp.count; i++)
+				ps[i] = (struct ped_share){sp.s[i].index, sp.s[i].share};
+			if ((r = ped_shamir_combine(ps, sp.count, sp.s[0].m, slen, out->secret)) != PED_OK)
+				goto out;
+			out->secret_len = slen;
+			out->info.m = sp.s[0].m;
+			out->info.n = sp.s[0].n;
+			out->info.reused = 1;
+			memcpy(out->info.keyset_id, sp.s[0].keyset_id, 16);
+			/* A duplicate set of a reused keyset: every split, re-made from the quorum. */
+			shares_len = (size_t)out->info.n * slen;
+			if (!(shares = OPENSSL_malloc(shares_len))) {
+				r = PED_E_HOST_MEMORY;
+				goto out;
+			}
+			for (unsigned x = 1; x <= out->info.n; x++)
+				if ((r = ped_shamir_eval(ps, sp.count, out->info.m, slen, (uint8_t)x,
+							 shares + (x - 1) * slen)) != PED_OK)
+					goto out;
+			struct cer_ask ra = *a;
+			ra.title = rtitle;
+			r = duplicates(d, &ra, "Are you duplicating\nthis keyset? (Y/N)\nWarning: You will\nneed all N keys!",
+				       out->info.keyset_id, out->info.m, out->info.n, shares, slen, written,
+				       &nwritten);
+			if (r > 0)
+				r = PED_OK;
+			goto out;
+		}
+	}
+	snprintf(text, sizeof(text), "SLOT\n%s\nM value? (1-16)", a->title);
+	if ((r = dlg_number(d, DEV_P_M, a->type, text, 1, PED_APP_MAX_SPLITS, &m)) != PED_OK)
+		goto out;
+	snprintf(text, sizeof(text), "SLOT\n%s\nN value? (M-16)", a->title);
+	if ((r = dlg_number(d, DEV_P_N, a->type, text, m, PED_APP_MAX_SPLITS, &n)) != PED_OK)
+		goto out;
+	out->info.m = (uint8_t)m;
+	out->info.n = (uint8_t)n;
+	if (RAND_bytes(out->info.keyset_id, sizeof(out->info.keyset_id)) != 1) {
+		r = PED_E_CRYPTO;
+		goto out;
+	}
+	shares_len = (size_t)n * len;
+	if (!(shares = OPENSSL_malloc(shares_len))) {
+		r = PED_E_HOST_MEMORY;
+		goto out;
+	}
+	if ((r = ped_shamir_split(secret, len, (unsigned)m, (unsigned)n, shares)) != PED_OK)
+		goto out;
+	if ((r = write_set(d, a, out->info.keyset_id, (unsigned)m, (unsigned)n, shares, len, written,
+			   &nwritten)) != PED_OK)
+		goto out;
+	r = duplicates(d, a, "Are you duplicating\nthis keyset?(Y/N)", out->info.keyset_id,
+		       (unsigned)m, (unsigned)n, shares, len, written, &nwritten);
+	if (r > 0)
+		r = PED_OK;
+out:
+	if (shares)
+		OPENSSL_clear_free(shares, shares_len);
+	OPENSSL_cleanse(&sp, sizeof(sp));
+	free(written);
+	if (r != PED_OK)
+		OPENSSL_cleanse(out, sizeof(*out));
+	return r;
+}

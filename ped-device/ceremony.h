@@ -1,0 +1,43 @@
+/* The PED's side of chapter 5's ceremonies, as dialogues on the device:
+ * reading a keyset (login, and stage 1 "reuse an existing keyset") and
+ * creating one (stages 2-4: M of N, writing each split with its PIN,
+ * duplicate sets). No link here: modes.c carries the results to the HSM. */
+#ifndef PED_DEVICE_CEREMONY_H
+#define PED_DEVICE_CEREMONY_H
+
+#include "device.h"
+#include "ped/app.h"
+
+struct cer_ask {
+	int type;            /* enum ikey_type */
+	const char *title;   /* "SO LOGIN...", "SETTING SO PIN..." */
+	const char *prompt;  /* "SO / HSM Admin" */
+	const char *colour;  /* "BLUE" */
+};
+
+/* Reads a quorum of splits, each unmasked with the PIN typed for it. A key of
+ * the wrong type, another keyset's key or a split already read is refused on
+ * screen and asked for again; nothing of that reaches the HSM. */
+int cer_read_keyset(struct ped_device *d, const struct cer_ask *a, struct ped_app_splits *sp);
+
+struct cer_created {
+	struct ped_app_created info;
+	uint8_t secret[PED_APP_SECRET_MAX]; /* the reused keyset's secret */
+	size_t secret_len;                  /* 0 unless info.reused */
+};
+
+/* Creates a keyset for secret, or (allow_reuse and the operator says Yes)
+ * reads an existing one and returns its secret instead. */
+int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_reuse,
+		      const uint8_t *secret, size_t len, struct cer_created *out);
+
+/* Writes one key (Admin mode's Duplicate uses it too): asks for a key,
+ * warns once for a blank key and twice for a key holding a secret. With
+ * with_pin, asks for a new PIN and masks s's share with it (s->share must be
+ * the unmasked split); without, writes s as it is. avoid lists serials that
+ * must not be written (count of them in navoid). */
+int cer_write_key(struct ped_device *d, const struct cer_ask *a, const char *insert_text,
+		  struct ikey_secret *s, int with_pin, char (*avoid)[IKEY_SERIAL_LEN + 1],
+		  size_t navoid, char written[IKEY_SERIAL_LEN + 1]);
+
+#endif

@@ -1,0 +1,150 @@
+/* The PED device: its display, keypad, iKey port and log, shared between the
+ * firmware thread (which runs menus and ceremonies, written as the device's
+ * firmware would be: show a screen, wait for a key) and the front end that
+ * is its body (ncurses, headless script, control socket).
+ *
+ * Everything here is guarded by one mutex. Front ends push events (keys,
+ * insert, remove) into a queue; the firmware waits on the queue and, when
+ * attached to an HSM, on the link's socket as well. */
+#ifndef PED_DEVICE_DEVICE_H
+#define PED_DEVICE_DEVICE_H
+
+#include "ikey/ikey.h"
+#include "ped/link.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define DEV_LINES 8
+#define DEV_COLS 20
+#define DEV_LOG_MAX 32
+#define DEV_QUEUE_MAX 256
+
+/* Keypad keys: digits are '0'..'9'. */
+enum dev_key {
+	DEV_KEY_YES = 'Y',
+	DEV_KEY_NO = 'N',
+	DEV_KEY_ENTER = 'E',
+	DEV_KEY_CLEAR = 'C',
+	DEV_KEY_BACK = '<',
+	DEV_KEY_LOG = '>',
+};
+
+enum dev_event_type {
+	DEV_EV_NONE,
+	DEV_EV_KEY,
+	DEV_EV_INSERT,
+	DEV_EV_REMOVE,
+	DEV_EV_RESET, /* Clear held five seconds */
+	DEV_EV_QUIT,
+	DEV_EV_LINK,    /* the HSM link has input */
+	DEV_EV_TIMEOUT,
+};
+
+struct dev_event {
+	enum dev_event_type type;
+	int key;
+};
+
+/* What the firmware waits for, for automatic answerers and the event log:
+ * the meaning of the screen, as a person reading it would understand it. */
+enum dev_prompt {
+	DEV_P_NONE,       /* busy, or showing something that needs no answer */
+	DEV_P_MENU,       /* a menu: digits or < */
+	DEV_P_IDLE,       /* attached to an HSM, awaiting a command */
+	DEV_P_REUSE,      /* Y/N: reuse an existing keyset */
+	DEV_P_INSERT_READ,  /* insert a key of prompt_type to read, Enter */
+	DEV_P_INSERT_WRITE, /* insert a key to write prompt_type onto, Enter */
+	DEV_P_PIN,        /* enter the PIN of the inserted key */
+	DEV_P_NEW_PIN,    /* enter a new PIN */
+	DEV_P_CONFIRM_PIN,
+	DEV_P_M,
+	DEV_P_N,
+	DEV_P_OVERWRITE,  /* Y/N */
+	DEV_P_DUPLICATE,  /* Y/N: make a duplicate set */
+	DEV_P_CONFIRM,    /* Y/N: anything else */
+	DEV_P_ACK,        /* a message: Enter */
+	DEV_P_PASSWORD,   /* the one-time password */
+};
+
+struct dev_config {
+	int key_timeout_ms;     /* key actions (default 200 s) */
+	int link_timeout_ms;    /* each exchange with the HSM */
+	char hsm_socket[512];   /* Local PED-USB: the HSM's local PED link */
+	char start_mode[16];    /* "menu", "usb", "admin" */
+	char update_key[512];   /* PEM public key that signs software updates */
+	char update_file[512];  /* the software update image offered in Admin mode */
+};
+
+struct ped_device {
+	pthread_mutex_t mu;
+	pthread_cond_t changed;
+
+	char screen[DEV_LINES][DEV_COLS + 1];
+	uint64_t screen_gen;
+	enum dev_prompt prompt;
+	int prompt_type;       /* key type the prompt is about (enum ikey_type), or 0 */
+	uint64_t ceremony;     /* counts ceremonies, so answerers know when one starts */
+	int waiting;           /* the firmware is blocked on the keypad or the key port only */
+
+	struct dev_event queue[DEV_QUEUE_MAX];
+	unsigned qhead, qlen;
+	int wake[2]; /* a byte per queued event, so the firmware can poll */
+	int ui_notify; /* written to on each screen change, if >= 0 */
+
+	struct ikey_store store;
+	struct ikey_slot slot;
+	int inserted;
+	char holder[64];
+
+	char log[DEV_LOG_MAX][DEV_COLS + 1];
+	unsigned nlog;
+
+	struct dev_config cfg;
+	FILE *events;
+	uint64_t t0_ms;
+	int quit;
+	int exit_code;
+	pthread_t fw;
+	int fw_started;
+};
+
+int dev_init(struct ped_device *d, const struct dev_config *cfg, const char *store_dir);
+void dev_free(struct ped_device *d);
+int dev_start(struct ped_device *d); /* starts the firmware thread */
+void dev_stop(struct ped_device *d);  /* asks it to quit and joins it */
+
+/* Front-end side. */
+void dev_push(struct ped_device *d, enum dev_event_type type, int key);
+void dev_press(struct ped_device *d, int key);
+/* Inserts a key into the port (removing any key there); 0 or an error with why. */
+int dev_insert(struct ped_device *d, const char *serial, char *why, size_t whylen);
+void dev_remove(struct ped_device *d);
+/* Copies the screen as 8 lines joined by '\n'; returns its generation. */
+uint64_t dev_screen_text(struct ped_device *d, char *out, size_t len);
+/* Waits until the screen generation differs from gen or timeout; returns the new one. */
+uint64_t dev_wait_change(struct ped_device *d, uint64_t gen, int timeout_ms);
+/* Names for the key map and the event log. */
+const char *dev_key_name(int key);
+int dev_key_from_name(const char *name);
+const char *dev_prompt_name(enum dev_prompt p);
+
+/* Event log: one JSON object per line. Thread-safe; d->mu must NOT be held. */
+void dev_event_log(struct ped_device *d, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Firmware side. */
+/* Shows text: lines separated by '\n', each cut to DEV_COLS. */
+void fw_show(struct ped_device *d, enum dev_prompt prompt, int prompt_type, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Waits for a front-end event, or input on link_fd (>= 0), up to timeout_ms. */
+struct dev_event fw_wait(struct ped_device *d, int link_fd, int timeout_ms);
+void fw_log(struct ped_device *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The inserted key's serial, or "" */
+void fw_inserted(struct ped_device *d, char serial[IKEY_SERIAL_LEN + 1]);
+
+/* The firmware's entry point (modes.c). */
+void *fw_main(void *arg);
+
+#endif

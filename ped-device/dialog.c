@@ -1,0 +1,150 @@
+/* Dialogue primitives of the PED firmware. */
+#include "dialog.h"
+
+#include "ped/error.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The next keypad key; insert and remove events come back as key 0. */
+static int next_key(struct ped_device *d, int *key, int timeout_ms)
+{
+	struct dev_event ev = fw_wait(d, -1, timeout_ms);
+	*key = 0;
+	switch (ev.type) {
+	case DEV_EV_KEY:
+		*key = ev.key;
+		return PED_OK;
+	case DEV_EV_TIMEOUT:
+		return PED_E_TIMEOUT;
+	case DEV_EV_RESET:
+	case DEV_EV_QUIT:
+		return PED_E_CANCEL;
+	default:
+		return PED_OK;
+	}
+}
+
+int dlg_yesno(struct ped_device *d, enum dev_prompt p, int type, const char *text)
+{
+	int key, r;
+	fw_show(d, p, type, "%s", text);
+	for (;;) {
+		if ((r = next_key(d, &key, d->cfg.key_timeout_ms)) != PED_OK)
+			return r;
+		if (key == DEV_KEY_YES)
+			return 1;
+		if (key == DEV_KEY_NO)
+			return 0;
+	}
+}
+
+int dlg_enter(struct ped_device *d, enum dev_prompt p, int type, const char *text)
+{
+	int key, r;
+	fw_show(d, p, type, "%s", text);
+	for (;;) {
+		if ((r = next_key(d, &key, d->cfg.key_timeout_ms)) != PED_OK)
+			return r;
+		if (key == DEV_KEY_ENTER)
+			return PED_OK;
+	}
+}
+
+int dlg_insert(struct ped_device *d, enum dev_prompt p, int type, const char *text, struct ikey *k)
+{
+	char serial[IKEY_SERIAL_LEN + 1], why[160], msg[256];
+	int r;
+
+	for (;;) {
+		if ((r = dlg_enter(d, p, type, text)) != PED_OK)
+			return r;
+		fw_inserted(d, serial);
+		if (!serial[0])
+			continue; /* Enter with the port empty: the prompt stands */
+		why[0] = '\0';
+		r = ikey_load(&d->store, serial, k, why, sizeof(why));
+		if (r == PED_OK)
+			return PED_OK;
+		snprintf(msg, sizeof(msg), "  ** ERROR **\nPED Key unreadable.\n%s\nPress ENTER.",
+			 r == PED_E_CORRUPT ? "Data corrupt." : ped_strerror(r));
+		fw_log(d, "Unreadable key");
+		if ((r = dlg_enter(d, DEV_P_ACK, type, msg)) != PED_OK)
+			return r;
+	}
+}
+
+int dlg_number(struct ped_device *d, enum dev_prompt p, int type, const char *text, int min,
+	       int max, int *val)
+{
+	char digits[3] = "";
+	size_t n = 0;
+	int key, r;
+
+	for (;;) {
+		fw_show(d, p, type, "%s\n>%s", text, digits);
+		if ((r = next_key(d, &key, d->cfg.key_timeout_ms)) != PED_OK)
+			return r;
+		if (key >= '0' && key <= '9' && n < 2) {
+			digits[n++] = (char)key;
+			digits[n] = '\0';
+		} else if (key == DEV_KEY_BACK && n > 0) {
+			digits[--n] = '\0';
+		} else if (key == DEV_KEY_CLEAR) {
+			n = 0;
+			digits[0] = '\0';
+		} else if (key == DEV_KEY_ENTER && n > 0) {
+			int v = atoi(digits);
+			if (v >= min && v <= max) {
+				*val = v;
+				return PED_OK;
+			}
+			n = 0;
+			digits[0] = '\0';
+		}
+	}
+}
+
+int dlg_digits(struct ped_device *d, enum dev_prompt p, int type, const char *text, char *out,
+	       size_t cap)
+{
+	char stars[DEV_COLS + 1];
+	size_t n = 0;
+	int key, r;
+
+	out[0] = '\0';
+	for (;;) {
+		size_t shown = n > DEV_COLS ? DEV_COLS : n;
+		memset(stars, '*', shown);
+		stars[shown] = '\0';
+		fw_show(d, p, type, "%s\n%s", text, stars);
+		if ((r = next_key(d, &key, d->cfg.key_timeout_ms)) != PED_OK) {
+			OPENSSL_cleanse(out, cap);
+			return r;
+		}
+		if (key >= '0' && key <= '9' && n + 1 < cap) {
+			out[n++] = (char)key;
+			out[n] = '\0';
+		} else if (key == DEV_KEY_BACK && n > 0) {
+			out[--n] = '\0';
+		} else if (key == DEV_KEY_CLEAR) {
+			OPENSSL_cleanse(out, cap);
+			n = 0;
+		} else if (key == DEV_KEY_ENTER) {
+			return PED_OK;
+		}
+	}
+}
+
+int dlg_menu(struct ped_device *d, const char *text, const char *allowed)
+{
+	int key, r;
+	fw_show(d, DEV_P_MENU, 0, "%s", text);
+	for (;;) {
+		if ((r = next_key(d, &key, -1)) != PED_OK)
+			return r;
+		if (key == DEV_KEY_BACK || (key && strchr(allowed, key)))
+			return key;
+	}
+}

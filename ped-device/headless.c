@@ -1,0 +1,690 @@
+/* Headless PED: scripts and the automatic answerer. */
+#include "headless.h"
+
+#include "ped/error.h"
+#include "ped/evloop.h"
+#include "ped/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the script language ------------------------------------------------ */
+
+enum cmd_kind { C_EXPECT, C_INSERT, C_REMOVE, C_TYPE, C_PRESS, C_HOLD_CLEAR, C_AUTO, C_WAIT_IDLE };
+
+struct script_cmd {
+	enum cmd_kind kind;
+	int line;
+	int timeout_ms; /* expect, wait-idle; 0: the default */
+	char arg[SCRIPT_LINE_MAX];
+};
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Splits "-timeout N rest" off the front of s. */
+static int take_timeout(char **s, int *ms)
+{
+	if (strncmp(*s, "-timeout", 8) || !isspace((unsigned char)(*s)[8]))
+		return 0;
+	char *p = *s + 8, *end;
+	long v = strtol(p, &end, 10);
+	if (end == p || v < 1 || v > 86400)
+		return -1;
+	*ms = (int)v * 1000;
+	*s = trim(end);
+	return 0;
+}
+
+int script_parse(const char *text, size_t len, struct script *s, char *err, size_t errlen)
+{
+	size_t cap = 0;
+	int line = 0;
+	const char *p = text, *end = text + len;
+
+	memset(s, 0, sizeof(*s));
+	if (len > SCRIPT_MAX_BYTES) {
+		snprintf(err, errlen, "script larger than %u bytes", SCRIPT_MAX_BYTES);
+		return PED_E_CONFIG;
+	}
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char buf[SCRIPT_LINE_MAX + 1], *w, *rest;
+		struct script_cmd c;
+
+		line++;
+		if (n > SCRIPT_LINE_MAX) {
+			snprintf(err, errlen, "%d: line longer than %d characters", line, SCRIPT_LINE_MAX);
+			goto fail;
+		}
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		p = nl ? nl + 1 : end;
+		if (memchr(buf, '\0', n)) {
+			snprintf(err, errlen, "%d: NUL byte", line);
+			goto fail;
+		}
+		w = trim(buf);
+		if (!*w || *w == '#')
+			continue;
+		memset(&c, 0, sizeof(c));
+		c.line = line;
+		rest = w;
+		while (*rest && !isspace((unsigned char)*rest))
+			rest++;
+		if (*rest)
+			*rest++ = '\0';
+		rest = trim(rest);
+		if (!strcmp(w, "expect") || !strcmp(w, "wait-idle")) {
+			c.kind = !strcmp(w, "expect") ? C_EXPECT : C_WAIT_IDLE;
+			if (take_timeout(&rest, &c.timeout_ms) < 0) {
+				snprintf(err, errlen, "%d: -timeout wants 1-86400 seconds", line);
+				goto fail;
+			}
+			size_t rl = strlen(rest);
+			if (rl >= 2 && rest[0] == '"' && rest[rl - 1] == '"') {
+				rest[rl - 1] = '\0';
+				rest++;
+			}
+			if (c.kind == C_EXPECT && !*rest) {
+				snprintf(err, errlen, "%d: expect wants the text to wait for", line);
+				goto fail;
+			}
+		} else if (!strcmp(w, "insert")) {
+			c.kind = C_INSERT;
+			if (strlen(rest) != IKEY_SERIAL_LEN || strspn(rest, "0123456789abcdef") != IKEY_SERIAL_LEN) {
+				snprintf(err, errlen, "%d: insert wants a key serial (16 hex digits)", line);
+				goto fail;
+			}
+		} else if (!strcmp(w, "remove") || !strcmp(w, "hold-clear") || !strcmp(w, "auto")) {
+			c.kind = !strcmp(w, "remove") ? C_REMOVE : !strcmp(w, "auto") ? C_AUTO : C_HOLD_CLEAR;
+			if (*rest) {
+				snprintf(err, errlen, "%d: %s takes no argument", line, w);
+				goto fail;
+			}
+		} else if (!strcmp(w, "type") || !strcmp(w, "pin")) {
+			c.kind = C_TYPE;
+			if (strspn(rest, "0123456789") != strlen(rest) || strlen(rest) > 64 ||
+			    (!*rest && !strcmp(w, "type"))) {
+				snprintf(err, errlen, "%d: %s wants digits", line, w);
+				goto fail;
+			}
+			if (!strcmp(w, "pin"))
+				strcat(rest, "E"); /* pin: the digits, then Enter */
+		} else if (!strcmp(w, "press")) {
+			c.kind = C_PRESS;
+			char tmp[SCRIPT_LINE_MAX + 1];
+			snprintf(tmp, sizeof(tmp), "%s", rest);
+			char *save = NULL;
+			int any = 0;
+			for (char *k = strtok_r(tmp, " \t", &save); k; k = strtok_r(NULL, " \t", &save)) {
+				if (dev_key_from_name(k) < 0) {
+					snprintf(err, errlen, "%d: unknown key '%.32s'", line, k);
+					goto fail;
+				}
+				any = 1;
+			}
+			if (!any) {
+				snprintf(err, errlen, "%d: press wants keys", line);
+				goto fail;
+			}
+		} else {
+			snprintf(err, errlen, "%d: unknown command '%.32s'", line, w);
+			goto fail;
+		}
+		snprintf(c.arg, sizeof(c.arg), "%s", rest);
+		if (s->n == cap) {
+			size_t ncap = cap ? cap * 2 : 32;
+			struct script_cmd *nc = realloc(s->cmds, ncap * sizeof(*nc));
+			if (!nc) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			s->cmds = nc;
+			cap = ncap;
+		}
+		s->cmds[s->n++] = c;
+	}
+	return PED_OK;
+fail:
+	script_free(s);
+	return PED_E_CONFIG;
+}
+
+void script_free(struct script *s)
+{
+	free(s->cmds);
+	s->cmds = NULL;
+	s->n = 0;
+}
+
+void screen_flat(const char *screen, char *out, size_t len)
+{
+	size_t o = 0;
+	int space = 0;
+	for (const char *p = screen; *p && o + 1 < len; p++) {
+		if (*p == '\n' || *p == ' ') {
+			space = o > 0;
+			continue;
+		}
+		if (space && o + 2 < len)
+			out[o++] = ' ';
+		space = 0;
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+}
+
+static int screen_has(struct ped_device *d, const char *want, uint64_t *gen)
+{
+	char scr[DEV_LINES * (DEV_COLS + 1) + 1], flat[sizeof(scr)], wflat[SCRIPT_LINE_MAX + 1];
+	*gen = dev_screen_text(d, scr, sizeof(scr));
+	screen_flat(scr, flat, sizeof(flat));
+	screen_flat(want, wflat, sizeof(wflat));
+	return strstr(flat, wflat) != NULL;
+}
+
+/* The screen cannot change until someone acts: the firmware waits on the
+ * keypad alone and nothing is queued. */
+static int device_stuck(struct ped_device *d)
+{
+	pthread_mutex_lock(&d->mu);
+	int stuck = d->waiting && d->qlen == 0 && d->prompt != DEV_P_IDLE;
+	pthread_mutex_unlock(&d->mu);
+	return stuck;
+}
+
+static void print_screen(struct ped_device *d, FILE *f)
+{
+	char scr[DEV_LINES * (DEV_COLS + 1) + 1];
+	dev_screen_text(d, scr, sizeof(scr));
+	fprintf(f, "---- screen ----\n%s\n----------------\n", scr);
+}
+
+static int run_expect(struct ped_device *d, const struct script_cmd *c, int dflt_ms)
+{
+	uint64_t deadline = ped_now_ms() + (uint64_t)(c->timeout_ms ? c->timeout_ms : dflt_ms), gen;
+	for (;;) {
+		if (screen_has(d, c->arg, &gen))
+			return PED_OK;
+		if (device_stuck(d)) {
+			/* Re-read: the screen may have changed while we looked. */
+			if (screen_has(d, c->arg, &gen))
+				return PED_OK;
+			fprintf(stderr, "ped-device: script line %d: expected \"%s\"; the PED waits for input on another screen\n",
+				c->line, c->arg);
+			print_screen(d, stderr);
+			return PED_E_TIMED_OUT;
+		}
+		uint64_t now = ped_now_ms();
+		if (now >= deadline) {
+			fprintf(stderr, "ped-device: script line %d: timed out waiting for \"%s\"\n", c->line,
+				c->arg);
+			print_screen(d, stderr);
+			return PED_E_TIMED_OUT;
+		}
+		uint64_t left = deadline - now;
+		/* wake on a screen change, or every 50 ms to re-check the stuck state */
+		dev_wait_change(d, gen, left < 50 ? (int)left : 50);
+	}
+}
+
+static int wait_idle(struct ped_device *d, const struct script_cmd *c, int dflt_ms)
+{
+	uint64_t deadline = ped_now_ms() + (uint64_t)(c->timeout_ms ? c->timeout_ms : dflt_ms);
+	for (;;) {
+		pthread_mutex_lock(&d->mu);
+		int idle = d->prompt == DEV_P_IDLE && d->qlen == 0;
+		uint64_t gen = d->screen_gen;
+		pthread_mutex_unlock(&d->mu);
+		if (idle)
+			return PED_OK;
+		if (ped_now_ms() >= deadline) {
+			fprintf(stderr, "ped-device: script line %d: the PED did not return to idle\n", c->line);
+			print_screen(d, stderr);
+			return PED_E_TIMED_OUT;
+		}
+		dev_wait_change(d, gen, 100);
+	}
+}
+
+static void press_keys(struct ped_device *d, const char *keys)
+{
+	char tmp[SCRIPT_LINE_MAX + 1], *save = NULL;
+	snprintf(tmp, sizeof(tmp), "%s", keys);
+	for (char *k = strtok_r(tmp, " \t", &save); k; k = strtok_r(NULL, " \t", &save))
+		dev_press(d, dev_key_from_name(k));
+}
+
+static void type_digits(struct ped_device *d, const char *digits)
+{
+	for (const char *p = digits; *p; p++)
+		dev_press(d, *p == 'E' ? DEV_KEY_ENTER : *p);
+}
+
+/* ---- the policy answerer ----------------------------------------------- */
+
+#define POL_MAX_KEYS 64
+#define POL_TYPES 6
+
+struct pol_type {
+	int m, n, reuse, dups;
+	char use[POL_MAX_KEYS][IKEY_SERIAL_LEN + 1];
+	size_t nuse;
+	char write[POL_MAX_KEYS][IKEY_SERIAL_LEN + 1];
+	size_t nwrite;
+	char newpin[POL_MAX_KEYS][49];
+	size_t nnewpin;
+};
+
+struct pol_pin {
+	char serial[IKEY_SERIAL_LEN + 1];
+	char pin[49];
+};
+
+struct policy {
+	struct pol_type t[POL_TYPES];
+	struct pol_pin pins[POL_MAX_KEYS];
+	size_t npins;
+};
+
+static int type_from_name(const char *s)
+{
+	static const char *const names[POL_TYPES] = {"blank", "so", "domain", "rpv", "user", "audit"};
+	static const char *const colours[POL_TYPES] = {"-", "blue", "red", "orange", "black", "white"};
+	for (int i = 1; i < POL_TYPES; i++)
+		if (!strcasecmp(s, names[i]) || !strcasecmp(s, colours[i]))
+			return i;
+	if (!strcasecmp(s, "co") || !strcasecmp(s, "cu") || !strcasecmp(s, "gray"))
+		return IKEY_USER;
+	return -1;
+}
+
+static int serial_ok(const char *s)
+{
+	return strlen(s) == IKEY_SERIAL_LEN && strspn(s, "0123456789abcdef") == IKEY_SERIAL_LEN;
+}
+
+static int pin_ok(const char *s)
+{
+	return !strcmp(s, "none") || (strlen(s) <= 48 && strspn(s, "0123456789") == strlen(s) && *s);
+}
+
+int policy_parse(const char *text, size_t len, struct policy **out, char *err, size_t errlen)
+{
+	struct policy *p = calloc(1, sizeof(*p));
+	const char *q = text, *end = text + len;
+	int line = 0;
+
+	*out = NULL;
+	if (!p)
+		return PED_E_HOST_MEMORY;
+	for (int i = 0; i < POL_TYPES; i++)
+		p->t[i].m = p->t[i].n = 1;
+	if (len > SCRIPT_MAX_BYTES) {
+		snprintf(err, errlen, "policy larger than %u bytes", SCRIPT_MAX_BYTES);
+		goto fail;
+	}
+	while (q < end) {
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		size_t n = nl ? (size_t)(nl - q) : (size_t)(end - q);
+		char buf[SCRIPT_LINE_MAX + 1], *words[POL_MAX_KEYS + 3], *save = NULL;
+		size_t nw = 0;
+
+		line++;
+		if (n > SCRIPT_LINE_MAX || memchr(q, '\0', n)) {
+			snprintf(err, errlen, "%d: line too long or has a NUL byte", line);
+			goto fail;
+		}
+		memcpy(buf, q, n);
+		buf[n] = '\0';
+		q = nl ? nl + 1 : end;
+		char *hash = strchr(buf, '#');
+		if (hash)
+			*hash = '\0';
+		for (char *w = strtok_r(buf, " \t\r,", &save); w; w = strtok_r(NULL, " \t\r,", &save)) {
+			if (nw == sizeof(words) / sizeof(words[0])) {
+				snprintf(err, errlen, "%d: too many words", line);
+				goto fail;
+			}
+			words[nw++] = w;
+		}
+		if (nw == 0)
+			continue;
+		if (!strcmp(words[0], "pin")) {
+			if (nw != 3 || !serial_ok(words[1]) || !pin_ok(words[2]) || p->npins == POL_MAX_KEYS) {
+				snprintf(err, errlen, "%d: pin SERIAL DIGITS", line);
+				goto fail;
+			}
+			snprintf(p->pins[p->npins].serial, sizeof(p->pins[0].serial), "%s", words[1]);
+			snprintf(p->pins[p->npins].pin, sizeof(p->pins[0].pin), "%s",
+				 strcmp(words[2], "none") ? words[2] : "");
+			p->npins++;
+			continue;
+		}
+		int t = nw >= 2 ? type_from_name(words[1]) : -1;
+		if (t < 0) {
+			snprintf(err, errlen, "%d: '%s' wants a key type (so, domain, rpv, user, audit)", line,
+				 words[0]);
+			goto fail;
+		}
+		struct pol_type *pt = &p->t[t];
+		if (!strcmp(words[0], "mofn")) {
+			int m = nw == 4 ? atoi(words[2]) : 0, nn = nw == 4 ? atoi(words[3]) : 0;
+			if (m < 1 || nn < m || nn > 16) {
+				snprintf(err, errlen, "%d: mofn TYPE M N with 1 <= M <= N <= 16", line);
+				goto fail;
+			}
+			pt->m = m;
+			pt->n = nn;
+		} else if (!strcmp(words[0], "reuse")) {
+			if (nw != 3 || (strcmp(words[2], "yes") && strcmp(words[2], "no"))) {
+				snprintf(err, errlen, "%d: reuse TYPE yes|no", line);
+				goto fail;
+			}
+			pt->reuse = !strcmp(words[2], "yes");
+		} else if (!strcmp(words[0], "duplicates")) {
+			int v = nw == 3 ? atoi(words[2]) : -1;
+			if (v < 0 || v > 8) {
+				snprintf(err, errlen, "%d: duplicates TYPE 0-8", line);
+				goto fail;
+			}
+			pt->dups = v;
+		} else if (!strcmp(words[0], "use") || !strcmp(words[0], "write")) {
+			int use = !strcmp(words[0], "use");
+			for (size_t i = 2; i < nw; i++) {
+				if (!serial_ok(words[i])) {
+					snprintf(err, errlen, "%d: '%.20s' is not a key serial", line, words[i]);
+					goto fail;
+				}
+				size_t *cnt = use ? &pt->nuse : &pt->nwrite;
+				if (*cnt == POL_MAX_KEYS) {
+					snprintf(err, errlen, "%d: too many keys", line);
+					goto fail;
+				}
+				snprintf(use ? pt->use[*cnt] : pt->write[*cnt], IKEY_SERIAL_LEN + 1, "%s", words[i]);
+				(*cnt)++;
+			}
+		} else if (!strcmp(words[0], "newpin")) {
+			for (size_t i = 2; i < nw; i++) {
+				if (!pin_ok(words[i]) || pt->nnewpin == POL_MAX_KEYS) {
+					snprintf(err, errlen, "%d: newpin TYPE DIGITS|none ...", line);
+					goto fail;
+				}
+				snprintf(pt->newpin[pt->nnewpin++], 49, "%s", strcmp(words[i], "none") ? words[i] : "");
+			}
+		} else {
+			snprintf(err, errlen, "%d: unknown directive '%.32s'", line, words[0]);
+			goto fail;
+		}
+	}
+	*out = p;
+	return PED_OK;
+fail:
+	free(p);
+	return PED_E_CONFIG;
+}
+
+void policy_free(struct policy *p)
+{
+	if (p)
+		explicit_bzero(p, sizeof(*p));
+	free(p);
+}
+
+/* What the answerer remembers of the ceremony in progress. */
+struct answerer {
+	uint64_t ceremony;
+	char presented[POL_MAX_KEYS][IKEY_SERIAL_LEN + 1];
+	size_t npresented;
+	char written[POL_MAX_KEYS][IKEY_SERIAL_LEN + 1];
+	size_t nwritten;
+	int dups_done;
+	char last_pin[49];
+};
+
+static int in_list(char (*list)[IKEY_SERIAL_LEN + 1], size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], s))
+			return 1;
+	return 0;
+}
+
+/* The first key of type (IKEY_BLANK: blank keys) in the store not in skip. */
+static int pick_from_store(struct ped_device *d, int type, char (*skip)[IKEY_SERIAL_LEN + 1],
+			   size_t nskip, char out[IKEY_SERIAL_LEN + 1])
+{
+	char (*serials)[IKEY_SERIAL_LEN + 1] = NULL;
+	size_t n = 0;
+	int found = 0;
+	if (ikey_store_list(&d->store, &serials, &n) != PED_OK)
+		return 0;
+	for (size_t i = 0; i < n && !found; i++) {
+		struct ikey k;
+		memset(&k, 0, sizeof(k));
+		if (in_list(skip, nskip, serials[i]))
+			continue;
+		if (ikey_inserted_where(&d->store, serials[i], NULL, 0) == 1) {
+			/* inserted elsewhere (another PED): not ours to take */
+			char cur[IKEY_SERIAL_LEN + 1];
+			fw_inserted(d, cur);
+			if (strcmp(cur, serials[i]))
+				continue;
+		}
+		if (ikey_load(&d->store, serials[i], &k, NULL, 0) == PED_OK && (int)k.s.type == type) {
+			memcpy(out, serials[i], IKEY_SERIAL_LEN + 1);
+			found = 1;
+		}
+		ikey_clear(&k);
+	}
+	free(serials);
+	return found;
+}
+
+static int pick_listed(char (*list)[IKEY_SERIAL_LEN + 1], size_t n, char (*skip)[IKEY_SERIAL_LEN + 1],
+		       size_t nskip, char out[IKEY_SERIAL_LEN + 1])
+{
+	for (size_t i = 0; i < n; i++)
+		if (!in_list(skip, nskip, list[i])) {
+			memcpy(out, list[i], IKEY_SERIAL_LEN + 1);
+			return 1;
+		}
+	return 0;
+}
+
+static const char *pin_for(const struct policy *p, const char *serial)
+{
+	for (size_t i = 0; i < p->npins; i++)
+		if (!strcmp(p->pins[i].serial, serial))
+			return p->pins[i].pin;
+	return "";
+}
+
+static void give_up(struct ped_device *d, const char *why)
+{
+	ped_warn("answerer: %s; resetting the operation", why);
+	dev_event_log(d, "answerer", "\"gave_up\":\"%s\"", why);
+	dev_push(d, DEV_EV_RESET, 0);
+}
+
+static void insert_and_enter(struct ped_device *d, const char *serial)
+{
+	char why[160];
+	if (dev_insert(d, serial, why, sizeof(why)) != PED_OK) {
+		give_up(d, why);
+		return;
+	}
+	dev_press(d, DEV_KEY_ENTER);
+}
+
+static void answer(struct ped_device *d, const struct policy *p, struct answerer *a,
+		   enum dev_prompt prompt, int type)
+{
+	const struct pol_type *pt = &p->t[type > 0 && type < POL_TYPES ? type : 0];
+	char serial[IKEY_SERIAL_LEN + 1];
+	char num[8];
+
+	switch (prompt) {
+	case DEV_P_REUSE:
+		dev_press(d, pt->reuse ? DEV_KEY_YES : DEV_KEY_NO);
+		break;
+	case DEV_P_INSERT_READ:
+		if ((pt->nuse ? pick_listed((char (*)[IKEY_SERIAL_LEN + 1])pt->use, pt->nuse, a->presented,
+					    a->npresented, serial)
+			      : pick_from_store(d, type, a->presented, a->npresented, serial)) &&
+		    a->npresented < POL_MAX_KEYS) {
+			memcpy(a->presented[a->npresented++], serial, sizeof(serial));
+			insert_and_enter(d, serial);
+		} else {
+			give_up(d, "no more keys of the type asked for");
+		}
+		break;
+	case DEV_P_PIN:
+		fw_inserted(d, serial);
+		type_digits(d, pin_for(p, serial));
+		dev_press(d, DEV_KEY_ENTER);
+		break;
+	case DEV_P_INSERT_WRITE:
+		if ((pt->nwrite ? pick_listed((char (*)[IKEY_SERIAL_LEN + 1])pt->write, pt->nwrite, a->written,
+					      a->nwritten, serial)
+				: pick_from_store(d, IKEY_BLANK, a->written, a->nwritten, serial)) &&
+		    a->nwritten < POL_MAX_KEYS) {
+			memcpy(a->written[a->nwritten++], serial, sizeof(serial));
+			insert_and_enter(d, serial);
+		} else {
+			give_up(d, "no more keys to write");
+		}
+		break;
+	case DEV_P_OVERWRITE:
+		dev_press(d, DEV_KEY_YES);
+		break;
+	case DEV_P_NEW_PIN:
+		snprintf(a->last_pin, sizeof(a->last_pin), "%s",
+			 pt->nnewpin ? pt->newpin[(a->nwritten ? a->nwritten - 1 : 0) % pt->nnewpin] : "");
+		/* fall through */
+	case DEV_P_CONFIRM_PIN:
+		type_digits(d, a->last_pin);
+		dev_press(d, DEV_KEY_ENTER);
+		break;
+	case DEV_P_M:
+	case DEV_P_N:
+		snprintf(num, sizeof(num), "%d", prompt == DEV_P_M ? pt->m : pt->n);
+		type_digits(d, num);
+		dev_press(d, DEV_KEY_ENTER);
+		break;
+	case DEV_P_DUPLICATE:
+		if (a->dups_done < pt->dups) {
+			a->dups_done++;
+			dev_press(d, DEV_KEY_YES);
+		} else {
+			dev_press(d, DEV_KEY_NO);
+		}
+		break;
+	case DEV_P_ACK:
+		dev_press(d, DEV_KEY_ENTER);
+		break;
+	case DEV_P_CONFIRM:
+		dev_press(d, DEV_KEY_NO);
+		break;
+	default:
+		break;
+	}
+}
+
+static void run_answerer(struct ped_device *d, const struct policy *p)
+{
+	struct answerer *a = calloc(1, sizeof(*a));
+	uint64_t acted = UINT64_MAX;
+	if (!a)
+		return;
+	for (;;) {
+		pthread_mutex_lock(&d->mu);
+		while (!d->quit && !(d->waiting && d->qlen == 0 && d->screen_gen != acted) &&
+		       !(d->prompt == DEV_P_IDLE && d->inserted))
+			pthread_cond_wait(&d->changed, &d->mu);
+		int quit = d->quit;
+		enum dev_prompt prompt = d->prompt;
+		int type = d->prompt_type, inserted = d->inserted;
+		uint64_t gen = d->screen_gen, cer = d->ceremony;
+		pthread_mutex_unlock(&d->mu);
+		if (quit)
+			break;
+		if (prompt == DEV_P_IDLE) {
+			/* A ceremony ended: give the key back so another PED can use it. */
+			if (inserted)
+				dev_remove(d);
+			acted = gen;
+			continue;
+		}
+		if (cer != a->ceremony) {
+			memset(a, 0, sizeof(*a));
+			a->ceremony = cer;
+		}
+		acted = gen;
+		answer(d, p, a, prompt, type);
+	}
+	explicit_bzero(a, sizeof(*a));
+	free(a);
+}
+
+int headless_run(struct ped_device *d, const struct script *s, const struct policy *p,
+		 int expect_timeout_ms)
+{
+	int r = PED_OK;
+	size_t i;
+
+	for (i = 0; s && i < s->n && r == PED_OK; i++) {
+		const struct script_cmd *c = &s->cmds[i];
+		char why[160];
+		switch (c->kind) {
+		case C_EXPECT:
+			r = run_expect(d, c, expect_timeout_ms);
+			break;
+		case C_WAIT_IDLE:
+			r = wait_idle(d, c, expect_timeout_ms);
+			break;
+		case C_INSERT:
+			if ((r = dev_insert(d, c->arg, why, sizeof(why))) != PED_OK)
+				fprintf(stderr, "ped-device: script line %d: %s\n", c->line, why);
+			break;
+		case C_REMOVE:
+			dev_remove(d);
+			break;
+		case C_TYPE:
+			type_digits(d, c->arg);
+			break;
+		case C_PRESS:
+			press_keys(d, c->arg);
+			break;
+		case C_HOLD_CLEAR:
+			dev_event_log(d, "key", "\"key\":\"clear-hold\"");
+			dev_push(d, DEV_EV_RESET, 0);
+			break;
+		case C_AUTO:
+			if (!p) {
+				fprintf(stderr, "ped-device: script line %d: auto needs -policy\n", c->line);
+				r = PED_E_CONFIG;
+				break;
+			}
+			run_answerer(d, p);
+			return 0;
+		}
+	}
+	if (r != PED_OK)
+		return 1;
+	if (p)
+		run_answerer(d, p);
+	return 0;
+}

@@ -1,0 +1,225 @@
+/* ped-device: the PIN Entry Device emulator.
+ *
+ *   ped-device [-mode menu|usb|admin] [-hsm SOCKET] [-store DIR]       ncurses PED
+ *   ped-device -headless [-script FILE] [-policy FILE] [-events FILE]   for CI
+ *   ped-device -dump-screen | -send "press 4" [-control PATH]          drive a running PED
+ *
+ * See docs/ped-device.md. */
+#include "control.h"
+#include "device.h"
+#include "headless.h"
+#include "tui.h"
+
+#include "ped/config.h"
+#include "ped/error.h"
+#include "ped/fileio.h"
+#include "ped/log.h"
+#include "ped/opts.h"
+
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define USAGE "ped-device [-headless [-script FILE] [-policy FILE] [-events FILE]] [-mode menu|usb|admin]\n" \
+	      "           [-hsm SOCKET] [-store DIR] [-control PATH] [-configfile FILE] [-keytimeout S]\n" \
+	      "       ped-device -dump-screen | -send REQUEST [-control PATH]"
+
+static struct ped_cfg_setting schema[] = {
+	{.name = "key_timeout", .type = PED_CFG_INT, .min = 1, .max = 86400, .dflt = 200,
+	 .help = "seconds a key action may wait for the operator"},
+	{.name = "link_timeout", .type = PED_CFG_INT, .min = 1, .max = 3600, .dflt = 30,
+	 .help = "seconds for each exchange with the HSM"},
+	{.name = "hsm_socket", .type = PED_CFG_STRING, .sdflt = "", .help = "the HSM's local PED link (Local PED-USB)"},
+	{.name = "store", .type = PED_CFG_STRING, .sdflt = "", .help = "iKey store directory"},
+	{.name = "update_key", .type = PED_CFG_STRING, .sdflt = "", .help = "PEM public key for software updates"},
+	{.name = "update_file", .type = PED_CFG_STRING, .sdflt = "", .help = "software update image"},
+	{.name = NULL},
+};
+
+static struct ped_device *signal_dev;
+
+static void on_term(int signo)
+{
+	(void)signo;
+	if (signal_dev) {
+		/* dev_push takes a mutex: not async-signal-safe, so just wake the firmware */
+		signal_dev->quit = 1;
+		(void)!write(signal_dev->wake[1], "q", 1);
+		pthread_cond_broadcast(&signal_dev->changed);
+	}
+}
+
+static int read_text(const char *path, char **out, size_t *len, const char *what)
+{
+	uint8_t *buf = NULL;
+	int r = ped_file_read_bounded(path, SCRIPT_MAX_BYTES, &buf, len);
+	if (r != PED_OK) {
+		fprintf(stderr, "ped-device: cannot read %s %s: %s\n", what, path, ped_strerror(r));
+		return r;
+	}
+	*out = (char *)buf;
+	return PED_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const modes[] = {"menu", "usb", "admin", NULL};
+	struct ped_opt opts[] = {
+		{.name = "headless", .kind = PED_OPT_FLAG, .help = "no terminal: run a script and/or the answerer"},
+		{.name = "script", .kind = PED_OPT_STRING, .arg = "FILE", .help = "headless script"},
+		{.name = "policy", .kind = PED_OPT_STRING, .arg = "FILE", .help = "answerer policy"},
+		{.name = "events", .kind = PED_OPT_STRING, .arg = "FILE", .help = "JSON-lines event log"},
+		{.name = "mode", .kind = PED_OPT_ENUM, .choices = modes, .help = "mode at power-on"},
+		{.name = "hsm", .kind = PED_OPT_STRING, .arg = "SOCKET", .help = "HSM local PED link"},
+		{.name = "store", .kind = PED_OPT_STRING, .arg = "DIR", .help = "iKey store"},
+		{.name = "control", .kind = PED_OPT_STRING, .arg = "PATH", .help = "control socket"},
+		{.name = "configfile", .aliases = "c", .kind = PED_OPT_STRING, .arg = "FILE", .help = "configuration file"},
+		{.name = "keytimeout", .kind = PED_OPT_INT, .min = 1, .max = 86400, .arg = "S", .help = "key action timeout"},
+		{.name = "expecttimeout", .kind = PED_OPT_INT, .min = 1, .max = 86400, .arg = "S", .help = "script expect timeout (default 30)"},
+		{.name = "logfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "log file"},
+		{.name = "verbose", .aliases = "v", .kind = PED_OPT_FLAG, .help = "trace logging"},
+		{.name = "dump-screen", .kind = PED_OPT_FLAG, .help = "print a running PED's screen"},
+		{.name = "send", .kind = PED_OPT_STRING, .arg = "REQUEST", .help = "send a control request"},
+		{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
+		{.name = NULL},
+	};
+	struct ped_config cfg = {0};
+	struct dev_config dc;
+	struct ped_device dev;
+	struct script script = {0};
+	struct policy *policy = NULL;
+	struct control *ctl = NULL;
+	char err[512], control_path[512];
+	char *text = NULL;
+	size_t tlen = 0;
+	int r, rc = 1, headless;
+
+	r = ped_opts_parse(opts, argc, argv, 1, NULL, 0, NULL, err, sizeof(err));
+	if (r == PED_OPTS_HELP) {
+		ped_opts_usage(stdout, USAGE, opts);
+		return 0;
+	}
+	if (r != PED_OK) {
+		fprintf(stderr, "ped-device: %s\n%s\n", err, USAGE);
+		return 2;
+	}
+	if (ped_opts_seen(opts, "version")) {
+		printf("ped-device %s (PED V.%s)\n", PED_VERSION, PED_VERSION);
+		return 0;
+	}
+	if (ped_opts_seen(opts, "control"))
+		snprintf(control_path, sizeof(control_path), "%s", ped_opts_str(opts, "control", ""));
+	else if (ped_runtime_path("ped-device.sock", control_path, sizeof(control_path)) != PED_OK) {
+		fprintf(stderr, "ped-device: no runtime directory for the control socket\n");
+		return 1;
+	}
+	if (ped_opts_seen(opts, "dump-screen"))
+		return control_request(control_path, "screen");
+	if (ped_opts_seen(opts, "send"))
+		return control_request(control_path, ped_opts_str(opts, "send", ""));
+
+	headless = ped_opts_seen(opts, "headless");
+	struct ped_log_config lc = {"ped-device", PED_LOG_DEFAULT_MASK, ped_opts_str(opts, "logfile", NULL), 1 << 20};
+	if (ped_opts_seen(opts, "verbose"))
+		lc.mask |= PED_LOG_TRACE;
+	if (!headless && !lc.file)
+		lc.mask = 0; /* stderr is the screen */
+	ped_log_open(&lc);
+
+	const char *cpath = ped_opts_str(opts, "configfile", NULL);
+	r = ped_config_load(&cfg, cpath ? cpath : "/dev/null", schema, err, sizeof(err));
+	if (r != PED_OK && !(r == PED_E_NOT_FOUND && !cpath)) {
+		fprintf(stderr, "ped-device: %s\n", err);
+		goto out;
+	}
+	memset(&dc, 0, sizeof(dc));
+	dc.key_timeout_ms = (int)ped_opts_num(opts, "keytimeout", ped_config_int(&cfg, "key_timeout")) * 1000;
+	dc.link_timeout_ms = (int)ped_config_int(&cfg, "link_timeout") * 1000;
+	snprintf(dc.hsm_socket, sizeof(dc.hsm_socket), "%s",
+		 ped_opts_str(opts, "hsm", ped_config_str(&cfg, "hsm_socket")));
+	snprintf(dc.start_mode, sizeof(dc.start_mode), "%s",
+		 modes[ped_opts_num(opts, "mode", dc.hsm_socket[0] ? 1 : 0)]);
+	snprintf(dc.update_key, sizeof(dc.update_key), "%s", ped_config_str(&cfg, "update_key"));
+	snprintf(dc.update_file, sizeof(dc.update_file), "%s", ped_config_str(&cfg, "update_file"));
+
+	if (ped_opts_seen(opts, "script")) {
+		if (read_text(ped_opts_str(opts, "script", ""), &text, &tlen, "script") != PED_OK)
+			goto out;
+		r = script_parse(text, tlen, &script, err, sizeof(err));
+		free(text);
+		text = NULL;
+		if (r != PED_OK) {
+			fprintf(stderr, "ped-device: %s:%s\n", ped_opts_str(opts, "script", ""), err);
+			goto out;
+		}
+	}
+	if (ped_opts_seen(opts, "policy")) {
+		if (read_text(ped_opts_str(opts, "policy", ""), &text, &tlen, "policy") != PED_OK)
+			goto out;
+		r = policy_parse(text, tlen, &policy, err, sizeof(err));
+		OPENSSL_cleanse(text, tlen);
+		free(text);
+		text = NULL;
+		if (r != PED_OK) {
+			fprintf(stderr, "ped-device: %s:%s\n", ped_opts_str(opts, "policy", ""), err);
+			goto out;
+		}
+	}
+	const char *store = ped_opts_str(opts, "store", ped_config_str(&cfg, "store"));
+	if ((r = dev_init(&dev, &dc, store && *store ? store : NULL)) != PED_OK) {
+		fprintf(stderr, "ped-device: cannot open the key store: %s\n", ped_strerror(r));
+		goto out;
+	}
+	if (ped_opts_seen(opts, "events")) {
+		dev.events = fopen(ped_opts_str(opts, "events", ""), "a");
+		if (!dev.events) {
+			fprintf(stderr, "ped-device: cannot open the event log\n");
+			goto out_dev;
+		}
+	}
+	if ((r = control_start(&dev, control_path, &ctl)) != PED_OK) {
+		fprintf(stderr, "ped-device: control socket %s: %s\n", control_path, ped_strerror(r));
+		goto out_dev;
+	}
+	signal_dev = &dev;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	if (headless) {
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+	}
+	if (dev_start(&dev) != PED_OK)
+		goto out_ctl;
+	dev_event_log(&dev, "start", "\"mode\":\"%s\",\"headless\":%s", dc.start_mode, headless ? "true" : "false");
+	if (headless) {
+		rc = headless_run(&dev, ped_opts_seen(opts, "script") ? &script : NULL, policy,
+				  (int)ped_opts_num(opts, "expecttimeout", 30) * 1000);
+		if (!policy && !ped_opts_seen(opts, "script")) {
+			/* no script, no answerer: a PED driven through the control socket */
+			pthread_mutex_lock(&dev.mu);
+			while (!dev.quit)
+				pthread_cond_wait(&dev.changed, &dev.mu);
+			pthread_mutex_unlock(&dev.mu);
+		}
+	} else {
+		rc = tui_run(&dev);
+	}
+	dev_stop(&dev);
+out_ctl:
+	control_stop(ctl);
+	signal_dev = NULL;
+out_dev:
+	if (dev.events)
+		fclose(dev.events);
+	dev_free(&dev);
+out:
+	script_free(&script);
+	policy_free(policy);
+	ped_config_free(&cfg);
+	ped_log_close();
+	return rc;
+}

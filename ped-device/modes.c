@@ -1,0 +1,216 @@
+/* The PED firmware's top level: the mode menu, Local PED-USB (attached to an
+ * HSM's local PED link), and the requests the HSM sends while attached. */
+#include "ceremony.h"
+#include "dialog.h"
+#include "modes.h"
+
+#include "ped/error.h"
+#include "ped/evloop.h"
+#include "ped/log.h"
+#include "ped/net.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAIN_MENU "Select Mode\n1 Local PED-SCP\n4 Admin\n7 Remote PED\n0 Local PED-USB\n\nPED V." PED_VERSION
+#define RETRY_MS 500
+
+static void show_log(struct ped_device *d)
+{
+	char text[DEV_LINES * (DEV_COLS + 1) + 1] = "PED log";
+	pthread_mutex_lock(&d->mu);
+	unsigned from = d->nlog > DEV_LINES - 2 ? d->nlog - (DEV_LINES - 2) : 0;
+	for (unsigned i = from; i < d->nlog; i++) {
+		strcat(text, "\n");
+		strcat(text, d->log[i]);
+	}
+	pthread_mutex_unlock(&d->mu);
+	if (d->nlog == 0)
+		strcat(text, "\n(empty)");
+	strcat(text, "\nPress ENTER.");
+	(void)dlg_enter(d, DEV_P_ACK, 0, text);
+}
+
+/* Sends a reply to the HSM: an error as RESULT, else what the ceremony made. */
+static int reply_result(struct ped_link *l, int err)
+{
+	uint8_t *m = NULL;
+	size_t len = 0;
+	int r = ped_app_encode_result(ped_err_code(err), &m, &len);
+	if (r == PED_OK)
+		r = ped_link_send(l, PED_REC_DATA, m, len);
+	OPENSSL_free(m);
+	return r;
+}
+
+int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *msg, size_t len)
+{
+	struct ped_app_request req;
+	struct cer_ask ask;
+	uint8_t *out = NULL, rt, *csp = NULL;
+	size_t olen = 0, clen = 0;
+	int r;
+
+	if ((r = ped_app_decode_request(msg, len, &req)) != PED_OK) {
+		ped_warn("malformed request from the HSM");
+		return reply_result(l, PED_E_INVALID);
+	}
+	if (req.op == PED_APP_MESSAGE) {
+		fw_show(d, DEV_P_IDLE, 0, "%s", req.title);
+		return PED_OK;
+	}
+	pthread_mutex_lock(&d->mu);
+	d->ceremony++;
+	pthread_mutex_unlock(&d->mu);
+	ask = (struct cer_ask){req.key_type, req.title, req.prompt, req.colour};
+	dev_event_log(d, "request", "\"op\":\"%s\",\"key_type\":\"%s\",\"title\":\"%s\"",
+		      req.op == PED_APP_AUTH ? "auth" : "create",
+		      ikey_type_name((enum ikey_type)req.key_type), req.title);
+	if (req.op == PED_APP_AUTH) {
+		struct ped_app_splits sp;
+		r = cer_read_keyset(d, &ask, &sp);
+		if (r == PED_OK && (r = ped_app_encode_splits(&sp, &out, &olen)) == PED_OK)
+			r = ped_link_send_csp(l, out, olen);
+		else if (r != PED_OK)
+			r = reply_result(l, r);
+		OPENSSL_cleanse(&sp, sizeof(sp));
+		goto out;
+	}
+	/* CREATE: the secret to split follows in a CSP. */
+	const uint8_t *secret;
+	size_t slen;
+	if ((r = ped_link_recv(l, &rt, &csp, &clen, d->cfg.link_timeout_ms, NULL)) != PED_OK)
+		goto out;
+	if (rt != PED_REC_CSP || ped_app_decode_secret(csp, clen, PED_APP_SECRET, &secret, &slen) != PED_OK) {
+		r = reply_result(l, PED_E_INVALID);
+		goto out;
+	}
+	struct cer_created c;
+	r = cer_create_keyset(d, &ask, req.allow_reuse, secret, slen, &c);
+	if (r != PED_OK)
+		r = reply_result(l, r);
+	else if (c.info.reused) {
+		if ((r = ped_app_encode_reused(&c.info, c.secret, c.secret_len, &out, &olen)) == PED_OK)
+			r = ped_link_send_csp(l, out, olen);
+	} else if ((r = ped_app_encode_created(&c.info, &out, &olen)) == PED_OK) {
+		r = ped_link_send(l, PED_REC_DATA, out, olen);
+	}
+	OPENSSL_cleanse(&c, sizeof(c));
+out:
+	if (out)
+		OPENSSL_clear_free(out, olen);
+	if (csp)
+		OPENSSL_clear_free(csp, clen ? clen : 1);
+	dev_event_log(d, "reply", "\"result\":\"%s\"", ped_err_name(r));
+	return r;
+}
+
+static int attach(struct ped_device *d, struct ped_link *l)
+{
+	struct ped_kas_params p;
+	char id[PED_KAS_ID_MAX];
+	int fd, r;
+
+	if ((r = ped_unix_connect(d->cfg.hsm_socket, &fd)) != PED_OK)
+		return r;
+	snprintf(id, sizeof(id), "PED:%.40s", d->holder);
+	memset(&p, 0, sizeof(p));
+	p.role = PED_KAS_U;
+	p.scheme = PED_KAS_1E1S;
+	p.id = id;
+	if ((r = ped_link_handshake(l, fd, &p, d->cfg.link_timeout_ms)) != PED_OK) {
+		ped_warn("handshake with the HSM at %s failed: %s", d->cfg.hsm_socket, ped_strerror(r));
+		return r;
+	}
+	ped_info("attached to %s", l->peer_id);
+	fw_log(d, "Attached %s", l->peer_id);
+	dev_event_log(d, "attached", "\"hsm\":\"%s\"", l->peer_id);
+	return PED_OK;
+}
+
+/* Local PED-USB: the cable to the HSM is the HSM's local PED socket. */
+static void mode_local_usb(struct ped_device *d)
+{
+	struct ped_link link;
+	int attached = 0, r;
+
+	memset(&link, 0, sizeof(link));
+	link.in.fd = -1;
+	for (;;) {
+		if (!attached && d->cfg.hsm_socket[0])
+			attached = attach(d, &link) == PED_OK;
+		fw_show(d, DEV_P_IDLE, 0, attached ? "Local PED mode\nAwaiting command..."
+						    : "Local PED mode\nNo HSM connected.\n\n< EXIT");
+		struct dev_event ev = fw_wait(d, attached ? ped_link_fd(&link) : -1, attached ? -1 : RETRY_MS);
+		if (ev.type == DEV_EV_QUIT)
+			break;
+		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_LOG) {
+			show_log(d);
+		} else if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
+			/* The firmware warns here too, though no RPK is in use locally. */
+			int yes = dlg_yesno(d, DEV_P_CONFIRM, 0,
+					    "\n** WARNING **\nExiting now will\ninvalidate the RPK.\nConfirm? YES/NO");
+			if (yes != 0)
+				break;
+		} else if (ev.type == DEV_EV_LINK) {
+			uint8_t rt, *msg = NULL;
+			size_t len = 0;
+			r = ped_link_recv(&link, &rt, &msg, &len, d->cfg.link_timeout_ms, NULL);
+			if (r == PED_OK && rt == PED_REC_DATA)
+				r = mode_serve_request(d, &link, msg, len);
+			if (msg)
+				OPENSSL_clear_free(msg, len ? len : 1);
+			if (r != PED_OK && r != PED_E_INVALID) {
+				ped_info("link to the HSM ended: %s", ped_strerror(r));
+				fw_log(d, "Link lost");
+				dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(r));
+				ped_link_close(&link, r);
+				attached = 0;
+			}
+		}
+	}
+	if (attached)
+		ped_link_close(&link, PED_OK);
+}
+
+static void mode_scp(struct ped_device *d)
+{
+	(void)dlg_menu(d, "Local PED-SCP\nNot supported for\nthis HSM generation.\nUse Local PED-USB.\n\n< EXIT", "");
+}
+
+static void mode_remote(struct ped_device *d)
+{
+	/* pedserver drives this mode; without it the PED just waits. */
+	(void)dlg_menu(d, "Remote PED mode\nNo pedserver\nconnected.\n\n< EXIT", "");
+}
+
+void *fw_main(void *arg)
+{
+	struct ped_device *d = arg;
+	const char *start = d->cfg.start_mode;
+
+	if (!strcmp(start, "usb"))
+		mode_local_usb(d);
+	else if (!strcmp(start, "admin"))
+		mode_admin(d);
+	for (;;) {
+		pthread_mutex_lock(&d->mu);
+		int quit = d->quit;
+		pthread_mutex_unlock(&d->mu);
+		if (quit)
+			break;
+		int k = dlg_menu(d, MAIN_MENU, "1470");
+		if (k < 0)
+			break;
+		switch (k) {
+		case '1': mode_scp(d); break;
+		case '4': mode_admin(d); break;
+		case '7': mode_remote(d); break;
+		case '0': mode_local_usb(d); break;
+		default: break;
+		}
+	}
+	fw_show(d, DEV_P_NONE, 0, "PED off");
+	return NULL;
+}

@@ -1,0 +1,13 @@
+/* Modes of the PED firmware (chapter 5, "Modes of Operation"). */
+#ifndef PED_DEVICE_MODES_H
+#define PED_DEVICE_MODES_H
+
+#include "device.h"
+
+/* Admin mode: PED Key (Login, Logout, List types, Duplicate), Backup
+ * Devices, Software Update, Self Test. */
+void mode_admin(struct ped_device *d);
+/* Serves one request from the HSM (a DATA record's plaintext). */
+int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *msg, size_t len);
+
+#endif

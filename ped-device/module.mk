@@ -1,0 +1,17 @@
+# ped-device: the PED emulator (ncurses and headless). Its dialogue code is
+# also linked into the unit tests.
+PED_DEVICE_LIB_SRCS := ped-device/device.c ped-device/dialog.c ped-device/ceremony.c \
+                       ped-device/modes.c ped-device/admin.c ped-device/headless.c \
+                       ped-device/control.c
+PED_DEVICE_SRCS     := $(PED_DEVICE_LIB_SRCS) ped-device/tui.c ped-device/main.c
+LIBPEDDEV           := $(LIBDIR)/libpeddevice.a
+ALL_OBJS            += $(PED_DEVICE_SRCS:%.c=$(OBJ)/%.o)
+UNIT_LIBS           += $(LIBPEDDEV)
+FUZZ_LIBS           += $(LIBPEDDEV)
+
+$(LIBPEDDEV): $(PED_DEVICE_LIB_SRCS:%.c=$(OBJ)/%.o)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(eval $(call program,ped-device,ped-device/tui.c ped-device/main.c $(LIBPEDDEV) $(LIBIKEY),))

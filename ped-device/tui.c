@@ -1,0 +1,326 @@
+/* ncurses front end.
+ *
+ * Key map (docs/ped-device.md): digits; y / n for Yes / No; Enter; Esc is
+ * Clear (held five seconds, or F5, resets the operation); Backspace and '<'
+ * are '<'; '>' shows the log. Up / Down pick a key in the store, i inserts
+ * it, r removes the inserted key, F10 or q quits. The mouse clicks the drawn
+ * keypad and the key list. */
+#include "tui.h"
+
+#include "ped/error.h"
+#include "ped/evloop.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HOLD_MS 5000
+#define REPEAT_GAP_MS 700
+#define LIST_MAX 64
+
+struct button {
+	int key;
+	const char *label;
+	int y, x, w;
+};
+
+static struct button buttons[] = {
+	{'1', " 1 ", 0, 0, 5},   {'2', " 2 ", 0, 6, 5},   {'3', " 3 ", 0, 12, 5}, {DEV_KEY_CLEAR, "Clear", 0, 19, 7},
+	{'4', " 4 ", 2, 0, 5},   {'5', " 5 ", 2, 6, 5},   {'6', " 6 ", 2, 12, 5}, {DEV_KEY_BACK, "  <  ", 2, 19, 7},
+	{'7', " 7 ", 4, 0, 5},   {'8', " 8 ", 4, 6, 5},   {'9', " 9 ", 4, 12, 5}, {DEV_KEY_LOG, "  >  ", 4, 19, 7},
+	{DEV_KEY_NO, "No ", 6, 0, 5}, {'0', " 0 ", 6, 6, 5}, {DEV_KEY_YES, "Yes", 6, 12, 5}, {DEV_KEY_ENTER, "Enter", 6, 19, 7},
+};
+#define NBUTTONS (sizeof(buttons) / sizeof(buttons[0]))
+#define PAD_Y 2
+#define PAD_X 30
+
+struct listed {
+	char serial[IKEY_SERIAL_LEN + 1];
+	char label[24];
+	char what[12];
+};
+
+struct tui {
+	struct ped_device *d;
+	struct listed keys[LIST_MAX];
+	size_t nkeys, sel;
+	char status[80];
+	uint64_t clear_first, clear_last;
+	uint64_t mouse_clear_down;
+	int notify[2];
+};
+
+static volatile sig_atomic_t got_signal;
+static int sig_pipe = -1;
+
+static void on_signal(int signo)
+{
+	got_signal = signo;
+	if (sig_pipe >= 0)
+		(void)!write(sig_pipe, "q", 1);
+}
+
+static void restore_terminal(void)
+{
+	if (!isendwin())
+		endwin();
+}
+
+static void load_keys(struct tui *t)
+{
+	char (*serials)[IKEY_SERIAL_LEN + 1] = NULL;
+	size_t n = 0;
+	t->nkeys = 0;
+	if (ikey_store_list(&t->d->store, &serials, &n) != PED_OK)
+		return;
+	for (size_t i = 0; i < n && t->nkeys < LIST_MAX; i++) {
+		struct ikey k;
+		struct listed *l = &t->keys[t->nkeys++];
+		memset(&k, 0, sizeof(k));
+		snprintf(l->serial, sizeof(l->serial), "%s", serials[i]);
+		if (ikey_load(&t->d->store, serials[i], &k, NULL, 0) == PED_OK) {
+			snprintf(l->label, sizeof(l->label), "%.23s", k.label);
+			snprintf(l->what, sizeof(l->what), "%s",
+				 k.s.type == IKEY_BLANK ? "blank" : ikey_type_colour(k.s.type));
+		} else {
+			snprintf(l->what, sizeof(l->what), "damaged");
+		}
+		ikey_clear(&k);
+	}
+	free(serials);
+	if (t->sel >= t->nkeys)
+		t->sel = t->nkeys ? t->nkeys - 1 : 0;
+}
+
+static void draw(struct tui *t)
+{
+	char scr[DEV_LINES * (DEV_COLS + 1) + 1], inserted[IKEY_SERIAL_LEN + 1];
+	int rows, cols;
+
+	getmaxyx(stdscr, rows, cols);
+	erase();
+	if (rows < 24 || cols < 80) {
+		mvprintw(0, 0, "The PED needs an 80x24 terminal (this one is %dx%d).", cols, rows);
+		refresh();
+		return;
+	}
+	dev_screen_text(t->d, scr, sizeof(scr));
+	attron(A_BOLD);
+	mvprintw(0, 1, "Open PED  PED V.%s", PED_VERSION);
+	attroff(A_BOLD);
+	/* the display */
+	mvaddch(PAD_Y - 1, 1, ACS_ULCORNER);
+	mvhline(PAD_Y - 1, 2, ACS_HLINE, DEV_COLS + 2);
+	mvaddch(PAD_Y - 1, DEV_COLS + 4, ACS_URCORNER);
+	char *line = scr;
+	for (int i = 0; i < DEV_LINES; i++) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		mvaddch(PAD_Y + i, 1, ACS_VLINE);
+		attron(A_REVERSE);
+		mvprintw(PAD_Y + i, 2, " %-*s ", DEV_COLS, line);
+		attroff(A_REVERSE);
+		mvaddch(PAD_Y + i, DEV_COLS + 4, ACS_VLINE);
+		line = nl ? nl + 1 : line + strlen(line);
+	}
+	mvaddch(PAD_Y + DEV_LINES, 1, ACS_LLCORNER);
+	mvhline(PAD_Y + DEV_LINES, 2, ACS_HLINE, DEV_COLS + 2);
+	mvaddch(PAD_Y + DEV_LINES, DEV_COLS + 4, ACS_LRCORNER);
+	/* the keypad */
+	for (size_t i = 0; i < NBUTTONS; i++)
+		mvprintw(PAD_Y + buttons[i].y, PAD_X + buttons[i].x, "[%s]", buttons[i].label);
+	/* the key port */
+	fw_inserted(t->d, inserted);
+	mvprintw(PAD_Y + DEV_LINES + 2, 1, "iKey port: %s", inserted[0] ? inserted : "(empty)");
+	mvprintw(PAD_Y + DEV_LINES + 3, 1, "Keys in the store (Up/Down, i insert, r remove):");
+	int list_y = PAD_Y + DEV_LINES + 4, list_h = rows - list_y - 2;
+	size_t first = t->sel >= (size_t)list_h ? t->sel - (size_t)list_h + 1 : 0;
+	for (int i = 0; i < list_h && first + (size_t)i < t->nkeys; i++) {
+		struct listed *l = &t->keys[first + (size_t)i];
+		if (first + (size_t)i == t->sel)
+			attron(A_REVERSE);
+		mvprintw(list_y + i, 3, "%s  %-8s %-22s%s", l->serial, l->what, l->label,
+			 strcmp(l->serial, inserted) ? "" : " <- inserted");
+		if (first + (size_t)i == t->sel)
+			attroff(A_REVERSE);
+	}
+	if (!t->nkeys)
+		mvprintw(list_y, 3, "(no keys: make some with 'ikey new')");
+	mvprintw(rows - 2, 1, "%s", t->status);
+	mvprintw(rows - 1, 1, "0-9 y n Enter  Esc=Clear (hold 5s / F5 reset)  Bksp=<  >=log  F10/q quit");
+	refresh();
+}
+
+static void press(struct tui *t, int key)
+{
+	t->status[0] = '\0';
+	dev_press(t->d, key);
+}
+
+static void insert_selected(struct tui *t)
+{
+	char why[160];
+	if (!t->nkeys)
+		return;
+	if (dev_insert(t->d, t->keys[t->sel].serial, why, sizeof(why)) != PED_OK)
+		snprintf(t->status, sizeof(t->status), "%.79s", why);
+	else
+		snprintf(t->status, sizeof(t->status), "Inserted %s", t->keys[t->sel].serial);
+}
+
+static void on_clear_key(struct tui *t)
+{
+	uint64_t now = ped_now_ms();
+	/* A held key arrives as autorepeat: a run of Esc with short gaps. */
+	if (!t->clear_first || now - t->clear_last > REPEAT_GAP_MS)
+		t->clear_first = now;
+	t->clear_last = now;
+	if (now - t->clear_first >= HOLD_MS) {
+		dev_push(t->d, DEV_EV_RESET, 0);
+		snprintf(t->status, sizeof(t->status), "Clear held: operation reset");
+		t->clear_first = 0;
+		return;
+	}
+	press(t, DEV_KEY_CLEAR);
+}
+
+static void on_mouse(struct tui *t)
+{
+	MEVENT ev;
+	if (getmouse(&ev) != OK)
+		return;
+	for (size_t i = 0; i < NBUTTONS; i++) {
+		struct button *b = &buttons[i];
+		if (ev.y != PAD_Y + b->y || ev.x < PAD_X + b->x || ev.x >= PAD_X + b->x + b->w)
+			continue;
+		if (b->key == DEV_KEY_CLEAR && (ev.bstate & BUTTON1_PRESSED)) {
+			t->mouse_clear_down = ped_now_ms();
+			return;
+		}
+		if (b->key == DEV_KEY_CLEAR && (ev.bstate & BUTTON1_RELEASED) && t->mouse_clear_down) {
+			uint64_t held = ped_now_ms() - t->mouse_clear_down;
+			t->mouse_clear_down = 0;
+			if (held >= HOLD_MS)
+				dev_push(t->d, DEV_EV_RESET, 0);
+			else
+				press(t, DEV_KEY_CLEAR);
+			return;
+		}
+		if (ev.bstate & (BUTTON1_CLICKED | BUTTON1_RELEASED))
+			press(t, b->key);
+		return;
+	}
+	int list_y = PAD_Y + DEV_LINES + 4;
+	if (ev.y >= list_y && (ev.bstate & (BUTTON1_CLICKED | BUTTON1_RELEASED))) {
+		int rows = getmaxy(stdscr), list_h = rows - list_y - 2;
+		size_t first = t->sel >= (size_t)list_h ? t->sel - (size_t)list_h + 1 : 0;
+		size_t idx = first + (size_t)(ev.y - list_y);
+		if (idx < t->nkeys) {
+			t->sel = idx;
+			insert_selected(t);
+		}
+	}
+}
+
+int tui_run(struct ped_device *d)
+{
+	struct tui t;
+	struct sigaction sa;
+	int quit = 0;
+
+	memset(&t, 0, sizeof(t));
+	t.d = d;
+	if (pipe(t.notify) != 0)
+		return 1;
+	for (int i = 0; i < 2; i++) {
+		fcntl(t.notify[i], F_SETFL, O_NONBLOCK);
+		fcntl(t.notify[i], F_SETFD, FD_CLOEXEC);
+	}
+	sig_pipe = t.notify[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	atexit(restore_terminal);
+	pthread_mutex_lock(&d->mu);
+	d->ui_notify = t.notify[1];
+	pthread_mutex_unlock(&d->mu);
+
+	initscr();
+	cbreak();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	set_escdelay(25);
+	curs_set(0);
+	mousemask(BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON1_CLICKED, NULL);
+	mouseinterval(0);
+	load_keys(&t);
+	draw(&t);
+	while (!quit && !got_signal) {
+		struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = t.notify[0], .events = POLLIN}};
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents) {
+			char b[64];
+			while (read(t.notify[0], b, sizeof(b)) > 0)
+				;
+			load_keys(&t); /* a ceremony may have written keys */
+		}
+		int ch;
+		while ((ch = getch()) != ERR) {
+			if (ch >= '0' && ch <= '9')
+				press(&t, ch);
+			else if (ch == 'y' || ch == 'Y')
+				press(&t, DEV_KEY_YES);
+			else if (ch == 'n' || ch == 'N')
+				press(&t, DEV_KEY_NO);
+			else if (ch == '\r' || ch == '\n' || ch == KEY_ENTER)
+				press(&t, DEV_KEY_ENTER);
+			else if (ch == 27)
+				on_clear_key(&t);
+			else if (ch == KEY_F(5)) {
+				dev_push(d, DEV_EV_RESET, 0);
+				snprintf(t.status, sizeof(t.status), "Clear held: operation reset");
+			} else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8 || ch == '<')
+				press(&t, DEV_KEY_BACK);
+			else if (ch == '>')
+				press(&t, DEV_KEY_LOG);
+			else if (ch == KEY_UP && t.sel > 0)
+				t.sel--;
+			else if (ch == KEY_DOWN && t.sel + 1 < t.nkeys)
+				t.sel++;
+			else if (ch == 'i' || ch == KEY_IC)
+				insert_selected(&t);
+			else if (ch == 'r' || ch == KEY_DC) {
+				dev_remove(d);
+				snprintf(t.status, sizeof(t.status), "Key removed");
+			} else if (ch == KEY_MOUSE)
+				on_mouse(&t);
+			else if (ch == KEY_RESIZE)
+				clear();
+			else if (ch == KEY_F(10) || ch == 'q')
+				quit = 1;
+			else if (ch == 12) /* ^L */
+				clear();
+		}
+		if (!quit)
+			draw(&t);
+	}
+	pthread_mutex_lock(&d->mu);
+	d->ui_notify = -1;
+	pthread_mutex_unlock(&d->mu);
+	sig_pipe = -1;
+	restore_terminal();
+	close(t.notify[0]);
+	close(t.notify[1]);
+	return 0;
+}
