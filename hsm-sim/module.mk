@@ -1,10 +1,12 @@
-# hsm-sim: the HSM simulator's library (libhsm): state, rules, state files.
-# The hsm-sim daemon and the hsmcm shell build on it.
+# hsm-sim: the HSM simulator's library (libhsm: state, rules, state files,
+# control channel), the hsm-sim daemon and the hsmcm shell.
 LIBHSM       := $(LIBDIR)/libhsm.a
 LIBHSM_SRCS  := $(wildcard hsm-sim/lib/*.c)
 LIBHSM_OBJS  := $(LIBHSM_SRCS:%.c=$(OBJ)/%.o)
+HSM_SIM_SRCS := $(wildcard hsm-sim/daemon/*.c)
+HSMCM_SRCS   := hsm-sim/hsmcm/main.c
 CPPFLAGS     += -Ihsm-sim/include
-ALL_OBJS     += $(LIBHSM_OBJS)
+ALL_OBJS     += $(LIBHSM_OBJS) $(HSM_SIM_SRCS:%.c=$(OBJ)/%.o) $(HSMCM_SRCS:%.c=$(OBJ)/%.o)
 UNIT_LIBS    += $(LIBHSM)
 FUZZ_LIBS    += $(LIBHSM)
 
@@ -12,3 +14,6 @@ $(LIBHSM): $(LIBHSM_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
+
+$(eval $(call program,hsm-sim,$(HSM_SIM_SRCS) $(LIBHSM),))
+$(eval $(call program,hsmcm,$(HSMCM_SRCS) $(LIBHSM),))

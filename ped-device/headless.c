@@ -103,7 +103,7 @@ int script_parse(const char *text, size_t len, struct script *s, char *err, size
 			}
 		} else if (!strcmp(w, "insert")) {
 			c.kind = C_INSERT;
-			if (strlen(rest) != IKEY_SERIAL_LEN || strspn(rest, "0123456789abcdef") != IKEY_SERIAL_LEN) {
+			if (strlen(rest) != IKEY_SERIAL_LEN || strspn(rest, "0123456789abcdefABCDEF") != IKEY_SERIAL_LEN) {
 				snprintf(err, errlen, "%d: insert wants a key serial (16 hex digits)", line);
 				goto fail;
 			}
@@ -313,7 +313,7 @@ static int type_from_name(const char *s)
 
 static int serial_ok(const char *s)
 {
-	return strlen(s) == IKEY_SERIAL_LEN && strspn(s, "0123456789abcdef") == IKEY_SERIAL_LEN;
+	return strlen(s) == IKEY_SERIAL_LEN && strspn(s, "0123456789abcdefABCDEF") == IKEY_SERIAL_LEN;
 }
 
 static int pin_ok(const char *s)

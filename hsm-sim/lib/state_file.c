@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define MAGIC "OPHS"
-#define VERSION 1
+#define VERSION 2
 #define HASH_LEN 32
 #define STATE_MAX (4u * 1024 * 1024)
 
@@ -121,6 +121,7 @@ int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len)
 		ped_wbuf_u32(&w, p->nobjects);
 		for (uint32_t j = 0; j < p->nobjects && j < HSM_MAX_OBJECTS; j++) {
 			ped_wbuf_u64(&w, p->objects[j].handle);
+			ped_wbuf_u64(&w, p->objects[j].ouid);
 			put_str(&w, p->objects[j].label);
 			ped_wbuf_lv16(&w, p->objects[j].value, p->objects[j].len);
 		}
@@ -199,6 +200,7 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 		for (uint32_t j = 0; j < pt->nobjects && !r.err; j++) {
 			struct hsm_object *o = &pt->objects[j];
 			o->handle = ped_rbuf_u64(&r);
+			o->ouid = ped_rbuf_u64(&r);
 			get_str(&r, o->label, HSM_LABEL_MAX);
 			if ((p = ped_rbuf_lv16(&r, HSM_OBJECT_MAX, &n)) != NULL) {
 				memcpy(o->value, p, n);

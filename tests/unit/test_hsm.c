@@ -218,7 +218,7 @@ static void state_files_round_trip_and_refuse_damage(void)
 	hsm_partition_create(h, "par1", &p);
 	p->initialized = 1;
 	p->nobjects = 1;
-	p->objects[0] = (struct hsm_object){42, "key one", {1, 2, 3}, 3};
+	p->objects[0] = (struct hsm_object){42, 0x1122334455667788ull, "key one", {1, 2, 3}, 3};
 	h->rpv_set = 1;
 	RAND_bytes(h->rpv, sizeof(h->rpv));
 	snprintf(path, sizeof(path), "%s/hsm-150001.state", unit_tmpdir());

@@ -53,6 +53,7 @@ struct hsm_role_state {
 
 struct hsm_object {
 	uint64_t handle;
+	uint64_t ouid; /* identity kept across backup and restore; handles are per partition */
 	char label[HSM_LABEL_MAX + 1];
 	uint8_t value[HSM_OBJECT_MAX];
 	size_t len;

@@ -1,0 +1,761 @@
+/* The operator commands, in lunacm's syntax (chapter 5, 8 and 12). */
+#include "sim.h"
+
+#include "ped/error.h"
+#include "ped/log.h"
+#include "ped/opts.h"
+
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ARGS 32
+
+/* What the PED shows and which key it wants, per role. */
+struct role_info {
+	const char *name;
+	enum hsm_role role;
+	int key_type;
+	const char *login_title, *set_title, *prompt, *colour;
+};
+
+static const struct role_info roles[] = {
+	{"so", HSM_ROLE_SO, PED_KEY_SO, "SO LOGIN...", "SETTING SO PIN...", "SO / HSM Admin", "BLUE"},
+	{"po", HSM_ROLE_PO, PED_KEY_SO, "PO LOGIN...", "SETTING PO PIN...", "Partition SO", "BLUE"},
+	{"co", HSM_ROLE_CO, PED_KEY_USER, "CO LOGIN...", "SETTING CO PIN...", "Crypto Officer", "BLACK"},
+	{"cu", HSM_ROLE_CU, PED_KEY_USER, "CU LOGIN...", "SETTING CU PIN...", "Crypto User", "BLACK"},
+	{"au", HSM_ROLE_AU, PED_KEY_AUDIT, "AU LOGIN...", "SETTING AU PIN...", "Audit User", "WHITE"},
+};
+
+static const struct role_info *role_named(const char *name)
+{
+	static const struct {
+		const char *alias, *name;
+	} aliases[] = {{"crypto officer", "co"}, {"crypto user", "cu"}, {"partition so", "po"},
+		       {"auditor", "au"}, {"audit", "au"}, {"admin", "so"}};
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (!strcasecmp(name, aliases[i].alias))
+			name = aliases[i].name;
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (!strcasecmp(name, roles[i].name))
+			return &roles[i];
+	return NULL;
+}
+
+static int split_line(char *line, char **argv, int max)
+{
+	int argc = 0;
+	char *p = line;
+	while (*p) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			break;
+		if (argc == max)
+			return -1;
+		if (*p == '"') {
+			argv[argc++] = ++p;
+			while (*p && *p != '"')
+				p++;
+		} else {
+			argv[argc++] = p;
+			while (*p && !isspace((unsigned char)*p))
+				p++;
+		}
+		if (*p)
+			*p++ = '\0';
+	}
+	return argc;
+}
+
+/* Parses options after the command words; prints the error itself. */
+static int parse(struct session *s, struct ped_opt *opts, int argc, char **argv, int first)
+{
+	char err[256];
+	int r = ped_opts_parse(opts, argc, argv, first, NULL, 0, NULL, err, sizeof(err));
+	if (r == PED_OPTS_HELP) {
+		for (const struct ped_opt *o = opts; o->name; o++)
+			sess_out(s, "  -%-12s %s", o->name, o->help ? o->help : "");
+		return 1;
+	}
+	if (r != PED_OK) {
+		sess_out(s, "Error: %s", err);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	return PED_OK;
+}
+
+/* Labels longer than 32 characters are cut to 32, as documented. */
+static int take_label(struct session *s, const char *in, char out[HSM_LABEL_MAX + 1], int partition)
+{
+	snprintf(out, HSM_LABEL_MAX + 1, "%s", in);
+	if (!hsm_label_valid(out) || (partition && strchr(out, '"'))) {
+		sess_out(s, "Error: a label is 1-32 printable characters");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	return PED_OK;
+}
+
+static struct sim_hsm *current(struct session *s, struct hsm_partition **p, int *pi)
+{
+	return sim_slot(s->sim, s->slot, p, pi);
+}
+
+static struct login *login_of(struct session *s, struct sim_hsm *hs)
+{
+	return &s->login[sim_hsm_index(s->sim, hs)];
+}
+
+static int new_credential(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
+			  const char *prompt, const char *colour, struct hsm_credential *c)
+{
+	uint8_t secret[HSM_SECRET_LEN];
+	struct ped_app_created info;
+	int r = pedport_create(s, hs, key_type, title, prompt, colour, 1, secret, &info);
+	if (r == PED_OK)
+		hsm_credential_set(c, secret, HSM_SECRET_LEN, info.m, info.n, info.keyset_id);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+/* ---- slot ---------------------------------------------------------------- */
+
+static void print_slot(struct session *s, int slot, const char *label, const char *serial,
+		       const char *desc)
+{
+	sess_out(s, "Slot Id ->              %d", slot);
+	sess_out(s, "Label ->                %s", label);
+	sess_out(s, "Serial Number ->        %s", serial);
+	sess_out(s, "Model ->                OpenPED HSM simulator %s", PED_VERSION);
+	sess_out(s, "Slot Description ->     %s", desc);
+	sess_out(s, "%s", "");
+}
+
+static int cmd_slot(struct session *s, int argc, char **argv)
+{
+	if (argc >= 2 && !strcasecmp(argv[1], "list")) {
+		for (int i = 0; i < s->sim->nhsms; i++) {
+			struct sim_hsm *hs = &s->sim->hsms[i];
+			print_slot(s, hs->base_slot, hs->h.label[0] ? hs->h.label : "(uninitialized)",
+				   hs->h.serial, hs->h.is_backup ? "Backup HSM Admin Partition" : "Admin Partition");
+			for (uint32_t j = 0; j < hs->h.npartitions; j++) {
+				struct hsm_partition *p = &hs->h.partitions[j];
+				print_slot(s, hs->base_slot + 1 + (int)j, p->label[0] ? p->label : p->name,
+					   hs->h.serial, hs->h.is_backup ? "Backup Partition" : "User Token Slot");
+			}
+		}
+		sess_out(s, "Current Slot Id: %d", s->slot);
+		return PED_OK;
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "set")) {
+		struct ped_opt o[] = {{.name = "slot", .aliases = "s", .kind = PED_OPT_INT, .min = 0, .max = 100000, .help = "slot id"},
+				      {.name = NULL}};
+		int r = parse(s, o, argc, argv, 2);
+		if (r != PED_OK)
+			return r;
+		if (!ped_opts_seen(o, "slot")) {
+			sess_out(s, "Error: -slot is required");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		int slot = (int)ped_opts_num(o, "slot", 0);
+		if (!sim_slot(s->sim, slot, NULL, NULL)) {
+			sess_out(s, "Error: no slot %d", slot);
+			return PED_E_TOKEN_NOT_PRESENT;
+		}
+		s->slot = slot;
+		sess_out(s, "Current Slot Id: %d", slot);
+		return PED_OK;
+	}
+	sess_out(s, "Usage: slot list | slot set -slot N");
+	return PED_E_ARGUMENTS_BAD;
+}
+
+/* ---- hsm ----------------------------------------------------------------- */
+
+static int cmd_hsm(struct session *s, int argc, char **argv)
+{
+	struct hsm_partition *p;
+	struct sim_hsm *hs = current(s, &p, NULL);
+	struct login *lg;
+	int r;
+
+	if (!hs)
+		return PED_E_TOKEN_NOT_PRESENT;
+	lg = login_of(s, hs);
+	if (argc >= 2 && !strcasecmp(argv[1], "init")) {
+		struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "HSM label"},
+				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+				      {.name = NULL}};
+		char label[HSM_LABEL_MAX + 1];
+		struct hsm_credential so, dom;
+		if ((r = parse(s, o, argc, argv, 2)) != PED_OK)
+			return r;
+		if (p) {
+			sess_out(s, "Error: hsm init runs on the admin partition's slot");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (!ped_opts_seen(o, "label")) {
+			sess_out(s, "Error: -label is required");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if ((r = take_label(s, ped_opts_str(o, "label", ""), label, 0)) != PED_OK)
+			return r;
+		if (hs->h.initialized && !lg->so) {
+			sess_out(s, "Error: the HSM is initialized; log in as HSM SO to re-initialize it");
+			return PED_E_USER_NOT_LOGGED_IN;
+		}
+		memset(&so, 0, sizeof(so));
+		memset(&dom, 0, sizeof(dom));
+		sess_out(s, "Please attend to the PED.");
+		if ((r = new_credential(s, hs, PED_KEY_SO, "SETTING SO PIN...", "SO / HSM Admin", "BLUE", &so)) != PED_OK)
+			return r;
+		if ((r = new_credential(s, hs, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", &dom)) != PED_OK)
+			return r;
+		if (hs->h.initialized)
+			hsm_zeroize(&hs->h);
+		hs->h.so.cred = so;
+		hs->h.so.failures = 0;
+		hs->h.domain = dom;
+		snprintf(hs->h.label, sizeof(hs->h.label), "%s", label);
+		hs->h.initialized = 1;
+		memset(lg, 0, sizeof(*lg));
+		if ((r = sim_save(hs)) != PED_OK)
+			return r;
+		sess_out(s, "Successfully initialized the HSM.");
+		return PED_OK;
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "zeroize")) {
+		hsm_zeroize(&hs->h);
+		for (int i = 0; i < SIM_MAX_HSMS; i++)
+			if (&s->sim->hsms[i] == hs)
+				memset(&s->login[i], 0, sizeof(s->login[i]));
+		if ((r = sim_save(hs)) != PED_OK)
+			return r;
+		sess_out(s, "The HSM was successfully zeroized.");
+		return PED_OK;
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "showinfo")) {
+		sess_out(s, "Label -> %s", hs->h.label);
+		sess_out(s, "Serial Number -> %s", hs->h.serial);
+		sess_out(s, "HSM Initialized -> %s", hs->h.initialized ? "yes" : "no (zeroized)");
+		sess_out(s, "SO failed logins -> %u of %u", hs->h.so.failures, HSM_SO_MAX_FAILURES);
+		sess_out(s, "Remote PED vector -> %s", hs->h.rpv_set ? "initialized" : "not initialized");
+		sess_out(s, "Partitions -> %u", hs->h.npartitions);
+		return PED_OK;
+	}
+	sess_out(s, "Usage: hsm init -label L | hsm zeroize | hsm showinfo");
+	return PED_E_ARGUMENTS_BAD;
+}
+
+/* ---- role ---------------------------------------------------------------- */
+
+static int role_target(struct session *s, const struct role_info *ri, struct sim_hsm **hsp,
+		       struct hsm_partition **pp, int *pi)
+{
+	*hsp = current(s, pp, pi);
+	if (!*hsp)
+		return PED_E_TOKEN_NOT_PRESENT;
+	int hsm_role = ri->role == HSM_ROLE_SO || ri->role == HSM_ROLE_AU;
+	if (hsm_role && *pp) {
+		sess_out(s, "Error: role %s belongs to the admin partition's slot", ri->name);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (!hsm_role && !*pp) {
+		sess_out(s, "Error: role %s belongs to an application partition's slot", ri->name);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	return PED_OK;
+}
+
+static uint8_t *login_flag(struct login *lg, enum hsm_role role, int pi)
+{
+	switch (role) {
+	case HSM_ROLE_SO: return &lg->so;
+	case HSM_ROLE_AU: return &lg->au;
+	case HSM_ROLE_PO: return &lg->po[pi];
+	case HSM_ROLE_CO: return &lg->co[pi];
+	case HSM_ROLE_CU: return &lg->cu[pi];
+	}
+	return &lg->so;
+}
+
+static struct hsm_role_state *role_state_of(struct hsm *h, struct hsm_partition *p, enum hsm_role r)
+{
+	switch (r) {
+	case HSM_ROLE_SO: return &h->so;
+	case HSM_ROLE_AU: return &h->au;
+	case HSM_ROLE_PO: return &p->po;
+	case HSM_ROLE_CO: return &p->co;
+	case HSM_ROLE_CU: return &p->cu;
+	}
+	return NULL;
+}
+
+/* Asks the PED for the role's keys and applies chapter 8's rules. */
+int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition *p,
+		     const struct role_info *ri);
+int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition *p,
+		     const struct role_info *ri)
+{
+	struct hsm_role_state *rs = role_state_of(&hs->h, p, ri->role);
+	struct ped_app_splits sp;
+	struct hsm_login_result res;
+	uint8_t secret[HSM_SECRET_LEN];
+	int r;
+
+	if (!rs || !rs->cred.set) {
+		sess_out(s, "Error: role %s is not initialized", ri->name);
+		return PED_E_USER_NOT_LOGGED_IN;
+	}
+	if (rs->locked)
+		return PED_E_PIN_LOCKED;
+	sess_out(s, "Please attend to the PED.");
+	if (ri->role == HSM_ROLE_SO) {
+		uint32_t left = HSM_SO_MAX_FAILURES - hs->h.so.failures;
+		sess_out(s, "Caution: You have only %u so login attempts left. If you fail %u", left, left);
+		sess_out(s, "more consecutive login attempts (i.e. with no successful");
+		sess_out(s, "logins in between) the HSM will be ZEROIZED!!!");
+	}
+	memset(&sp, 0, sizeof(sp));
+	if ((r = pedport_auth(s, hs, ri->key_type, ri->login_title, ri->prompt, ri->colour, &sp)) != PED_OK)
+		goto out;
+	r = hsm_combine(&rs->cred, &sp, secret);
+	if (r == PED_E_CALLBACK_ERROR)
+		goto out;
+	if (r != PED_OK)
+		memset(secret, 0, sizeof(secret)); /* a wrong secret: counted below */
+	hsm_login(&hs->h, p, ri->role, secret, sizeof(secret), &res);
+	r = res.err;
+	if (res.hsm_zeroized)
+		sess_out(s, "Too many failed HSM SO logins: the HSM has been ZEROIZED.");
+	else if (res.partition_zeroized)
+		sess_out(s, "Too many failed Partition SO logins: the partition has been ZEROIZED.");
+	else if (res.locked)
+		sess_out(s, "Too many failed logins: the role is locked.");
+	if (res.hsm_zeroized) {
+		int i = sim_hsm_index(s->sim, hs);
+		memset(&s->login[i], 0, sizeof(s->login[i]));
+	}
+	int r2 = sim_save(hs);
+	if (r == PED_OK)
+		r = r2;
+out:
+	OPENSSL_cleanse(&sp, sizeof(sp));
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+static int need_login(struct session *s, struct login *lg, enum hsm_role role, int pi, const char *who)
+{
+	if (*login_flag(lg, role, pi))
+		return PED_OK;
+	sess_out(s, "Error: log in as %s first", who);
+	return PED_E_USER_NOT_LOGGED_IN;
+}
+
+static int cmd_role(struct session *s, int argc, char **argv)
+{
+	struct ped_opt o[] = {{.name = "name", .aliases = "n", .kind = PED_OPT_STRING, .help = "role: so po co cu au"},
+			      {.name = "password", .aliases = "pwd p", .kind = PED_OPT_OPTIONAL, .help = "challenge secret"},
+			      {.name = "challenge", .aliases = "c", .kind = PED_OPT_STRING, .help = "new challenge secret"},
+			      {.name = NULL}};
+	const struct role_info *ri;
+	struct sim_hsm *hs;
+	struct hsm_partition *p;
+	struct login *lg;
+	int pi = 0, r;
+
+	if (argc < 2) {
+		sess_out(s, "Usage: role init|login|logout|changepw|resetpw|createchallenge|deactivate -name R");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = parse(s, o, argc, argv, 2)) != PED_OK)
+		return r;
+	const char *verb = argv[1];
+	if (!strcasecmp(verb, "logout") && !ped_opts_seen(o, "name")) {
+		hs = current(s, &p, &pi);
+		if (hs)
+			memset(login_of(s, hs), 0, sizeof(struct login));
+		return PED_OK;
+	}
+	if (!ped_opts_seen(o, "name") || !(ri = role_named(ped_opts_str(o, "name", "")))) {
+		sess_out(s, "Error: -name must be so, po, co, cu or au");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = role_target(s, ri, &hs, &p, &pi)) != PED_OK)
+		return r;
+	lg = login_of(s, hs);
+	struct hsm_role_state *rs = role_state_of(&hs->h, p, ri->role);
+
+	if (!strcasecmp(verb, "login")) {
+		if (!hs->h.initialized || (p && !p->initialized)) {
+			sess_out(s, "Error: not initialized");
+			return PED_E_USER_NOT_LOGGED_IN;
+		}
+		if ((r = sim_authenticate(s, hs, p, ri)) != PED_OK)
+			return r;
+		*login_flag(lg, ri->role, pi) = 1;
+		return PED_OK;
+	}
+	if (!strcasecmp(verb, "logout")) {
+		*login_flag(lg, ri->role, pi) = 0;
+		return PED_OK;
+	}
+	if (!strcasecmp(verb, "init")) {
+		if (ri->role == HSM_ROLE_SO || ri->role == HSM_ROLE_PO) {
+			sess_out(s, "Error: the %s is set by %s init", ri->name, p ? "partition" : "hsm");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (ri->role == HSM_ROLE_AU && (r = need_login(s, lg, HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
+			return r;
+		if (ri->role == HSM_ROLE_CO && (r = need_login(s, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
+			return r;
+		if (ri->role == HSM_ROLE_CU && (r = need_login(s, lg, HSM_ROLE_CO, pi, "Crypto Officer")) != PED_OK)
+			return r;
+		struct hsm_credential c;
+		sess_out(s, "Please attend to the PED.");
+		if ((r = new_credential(s, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &c)) != PED_OK)
+			return r;
+		memset(rs, 0, sizeof(*rs));
+		rs->cred = c;
+		return sim_save(hs);
+	}
+	if (!strcasecmp(verb, "changepw")) {
+		if ((r = need_login(s, lg, ri->role, pi, ri->name)) != PED_OK)
+			return r;
+		/* the old keyset first, then the new one */
+		if ((r = sim_authenticate(s, hs, p, ri)) != PED_OK) {
+			*login_flag(lg, ri->role, pi) = 0;
+			return r;
+		}
+		struct hsm_credential c;
+		if ((r = new_credential(s, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &c)) != PED_OK)
+			return r;
+		rs->cred = c;
+		rs->failures = 0;
+		return sim_save(hs);
+	}
+	if (!strcasecmp(verb, "resetpw")) {
+		if (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU) {
+			sess_out(s, "Error: resetpw applies to co and cu");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if ((r = need_login(s, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO, pi,
+				    ri->role == HSM_ROLE_CO ? "Partition SO" : "Crypto Officer")) != PED_OK)
+			return r;
+		struct hsm_credential c;
+		sess_out(s, "Please attend to the PED.");
+		if ((r = new_credential(s, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &c)) != PED_OK)
+			return r;
+		rs->cred = c;
+		rs->failures = 0;
+		rs->locked = 0;
+		return sim_save(hs);
+	}
+	if (!strcasecmp(verb, "createchallenge")) {
+		const char *ch = ped_opts_str(o, "challenge", ped_opts_str(o, "password", NULL));
+		if (!p || (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU)) {
+			sess_out(s, "Error: challenges are for co and cu on a partition");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if ((r = need_login(s, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO, pi,
+				    ri->role == HSM_ROLE_CO ? "Partition SO" : "Crypto Officer")) != PED_OK &&
+		    (r = need_login(s, lg, ri->role, pi, ri->name)) != PED_OK)
+			return r;
+		if (!ch || strlen(ch) < 8 || strlen(ch) > 255 || ch[0] == ' ') {
+			sess_out(s, "Error: a challenge secret is 8-255 characters, not starting with a space (-challenge)");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		hsm_verifier((const uint8_t *)ch, strlen(ch), rs->challenge_verifier);
+		rs->challenge_set = 1;
+		return sim_save(hs);
+	}
+	if (!strcasecmp(verb, "deactivate")) {
+		if ((r = need_login(s, lg, ri->role, pi, ri->name)) != PED_OK)
+			return r;
+		*login_flag(lg, ri->role, pi) = 0;
+		sess_out(s, "Role %s deactivated.", ri->name);
+		return PED_OK;
+	}
+	sess_out(s, "Error: unknown role command '%s'", verb);
+	return PED_E_ARGUMENTS_BAD;
+}
+
+/* ---- partition ----------------------------------------------------------- */
+
+static int cmd_partition(struct session *s, int argc, char **argv)
+{
+	struct hsm_partition *p;
+	int pi = 0, r;
+	struct sim_hsm *hs = current(s, &p, &pi);
+
+	if (!hs)
+		return PED_E_TOKEN_NOT_PRESENT;
+	struct login *lg = login_of(s, hs);
+	if (argc >= 2 && !strcasecmp(argv[1], "archive"))
+		return cmd_archive(s, argc, argv);
+	if (argc >= 2 && !strcasecmp(argv[1], "create")) {
+		struct ped_opt o[] = {{.name = "label", .aliases = "l partition par", .kind = PED_OPT_STRING, .help = "partition name"},
+				      {.name = NULL}};
+		char label[HSM_LABEL_MAX + 1];
+		struct hsm_partition *np;
+		if ((r = parse(s, o, argc, argv, 2)) != PED_OK)
+			return r;
+		if (p) {
+			sess_out(s, "Error: partition create runs on the admin partition's slot");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if ((r = need_login(s, lg, HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
+			return r;
+		if ((r = take_label(s, ped_opts_str(o, "label", "partition"), label, 1)) != PED_OK)
+			return r;
+		if ((r = hsm_partition_create(&hs->h, label, &np)) != PED_OK) {
+			sess_out(s, "Error: %s", r == PED_E_EXISTS ? "a partition with that name exists" : "no room for another partition");
+			return r;
+		}
+		if ((r = sim_save(hs)) != PED_OK)
+			return r;
+		sess_out(s, "New partition created in slot %d.", hs->base_slot + (int)hs->h.npartitions);
+		return PED_OK;
+	}
+	if (!p) {
+		sess_out(s, "Error: select an application partition's slot first");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "init")) {
+		struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "partition label"},
+				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+				      {.name = NULL}};
+		char label[HSM_LABEL_MAX + 1];
+		struct hsm_credential po, dom;
+		if ((r = parse(s, o, argc, argv, 2)) != PED_OK)
+			return r;
+		if ((r = take_label(s, ped_opts_str(o, "label", p->name), label, 1)) != PED_OK)
+			return r;
+		if (p->initialized && (r = need_login(s, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
+			return r;
+		sess_out(s, "Please attend to the PED.");
+		if ((r = new_credential(s, hs, PED_KEY_SO, "SETTING PO PIN...", "Partition SO", "BLUE", &po)) != PED_OK ||
+		    (r = new_credential(s, hs, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", &dom)) != PED_OK)
+			return r;
+		char name[HSM_LABEL_MAX + 1];
+		memcpy(name, p->name, sizeof(name));
+		hsm_zeroize_partition(p);
+		memcpy(p->name, name, sizeof(name));
+		p->po.cred = po;
+		p->domain = dom;
+		snprintf(p->label, sizeof(p->label), "%s", label);
+		p->initialized = 1;
+		lg->po[pi] = lg->co[pi] = lg->cu[pi] = 0;
+		if ((r = sim_save(hs)) != PED_OK)
+			return r;
+		sess_out(s, "Partition initialized.");
+		return PED_OK;
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "changepolicy")) {
+		struct ped_opt o[] = {{.name = "policy", .kind = PED_OPT_INT, .min = 0, .max = 1000, .help = "policy number"},
+				      {.name = "value", .kind = PED_OPT_INT, .min = 0, .max = 1000000, .help = "new value"},
+				      {.name = NULL}};
+		if ((r = parse(s, o, argc, argv, 2)) != PED_OK)
+			return r;
+		if (!ped_opts_seen(o, "policy") || !ped_opts_seen(o, "value")) {
+			sess_out(s, "Error: -policy and -value are required");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if ((r = need_login(s, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
+			return r;
+		r = hsm_partition_set_policy(p, (uint32_t)ped_opts_num(o, "policy", 0), (uint32_t)ped_opts_num(o, "value", 0));
+		if (r != PED_OK) {
+			sess_out(s, "Error: %s", r == PED_E_RANGE ? "value out of range for this policy" : "no such policy (20, 22, 23)");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		return sim_save(hs);
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "showpolicies")) {
+		sess_out(s, "20: Max failed user logins allowed : %u", p->max_failed_user_logins);
+		sess_out(s, "22: Allow activation : %u", p->allow_activation);
+		sess_out(s, "23: Allow auto-activation : %u", p->allow_auto_activation);
+		return PED_OK;
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "contents")) {
+		if ((r = need_login(s, lg, HSM_ROLE_CO, pi, "Crypto Officer")) != PED_OK &&
+		    (r = need_login(s, lg, HSM_ROLE_CU, pi, "Crypto User")) != PED_OK)
+			return r;
+		sess_out(s, "The 'Crypto Officer' is currently logged in. Looking for objects accessible to them.");
+		for (uint32_t i = 0; i < p->nobjects; i++)
+			sess_out(s, "Object Label: %s  Handle: %llu", p->objects[i].label,
+				 (unsigned long long)p->objects[i].handle);
+		sess_out(s, "Number of objects: %u", p->nobjects);
+		return PED_OK;
+	}
+	sess_out(s, "Usage: partition create|init|changepolicy|showpolicies|contents|archive ...");
+	return PED_E_ARGUMENTS_BAD;
+}
+
+/* ---- object (just enough to have something to back up) ------------------- */
+
+static int cmd_object(struct session *s, int argc, char **argv)
+{
+	struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "object label"},
+			      {.name = "value", .kind = PED_OPT_STRING, .help = "object value (text)"},
+			      {.name = NULL}};
+	struct hsm_partition *p;
+	int pi = 0, r;
+	struct sim_hsm *hs = current(s, &p, &pi);
+
+	if (!hs || !p) {
+		sess_out(s, "Error: select an application partition's slot first");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (argc < 2 || strcasecmp(argv[1], "create")) {
+		sess_out(s, "Usage: object create -label L [-value TEXT]");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = parse(s, o, argc, argv, 2)) != PED_OK)
+		return r;
+	if ((r = need_login(s, login_of(s, hs), HSM_ROLE_CO, pi, "Crypto Officer")) != PED_OK)
+		return r;
+	char label[HSM_LABEL_MAX + 1];
+	if ((r = take_label(s, ped_opts_str(o, "label", "object"), label, 0)) != PED_OK)
+		return r;
+	if (p->nobjects == HSM_MAX_OBJECTS)
+		return PED_E_RANGE;
+	struct hsm_object *ob = &p->objects[p->nobjects];
+	memset(ob, 0, sizeof(*ob));
+	uint64_t handle = 1;
+	for (uint32_t i = 0; i < p->nobjects; i++)
+		if (p->objects[i].handle >= handle)
+			handle = p->objects[i].handle + 1;
+	ob->handle = handle;
+	RAND_bytes((uint8_t *)&ob->ouid, sizeof(ob->ouid));
+	snprintf(ob->label, sizeof(ob->label), "%s", label);
+	const char *v = ped_opts_str(o, "value", NULL);
+	if (v) {
+		ob->len = strlen(v) > HSM_OBJECT_MAX ? HSM_OBJECT_MAX : strlen(v);
+		memcpy(ob->value, v, ob->len);
+	} else {
+		ob->len = 32;
+		RAND_bytes(ob->value, 32);
+	}
+	p->nobjects++;
+	if ((r = sim_save(hs)) != PED_OK)
+		return r;
+	sess_out(s, "Object created: handle %llu", (unsigned long long)handle);
+	return PED_OK;
+}
+
+/* ---- ped ----------------------------------------------------------------- */
+
+static int cmd_ped(struct session *s, int argc, char **argv)
+{
+	struct ped_opt o[] = {{.name = "ip", .aliases = "i", .kind = PED_OPT_STRING, .help = "pedserver address"},
+			      {.name = "port", .aliases = "p", .kind = PED_OPT_INT, .min = 1, .max = 65535, .help = "pedserver port"},
+			      {.name = "slot", .aliases = "s", .kind = PED_OPT_INT, .min = 0, .max = 100000, .help = "slot"},
+			      {.name = "password", .aliases = "pwd", .kind = PED_OPT_OPTIONAL, .help = "one-time password"},
+			      {.name = NULL}};
+	int r, first = argc >= 3 && !strcasecmp(argv[1], "vector") ? 3 : 2;
+	if (argc < 2) {
+		sess_out(s, "Usage: ped connect|disconnect|get|set|vector init");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = parse(s, o, argc, argv, first)) != PED_OK)
+		return r;
+	int slot = ped_opts_seen(o, "slot") ? (int)ped_opts_num(o, "slot", 0) : s->slot;
+	struct hsm_partition *p;
+	struct sim_hsm *hs = sim_slot(s->sim, slot, &p, NULL);
+	if (!hs) {
+		sess_out(s, "Error: no slot %d", slot);
+		return PED_E_TOKEN_NOT_PRESENT;
+	}
+	if (!strcasecmp(argv[1], "get")) {
+		char what[96];
+		pedport_describe(hs, what, sizeof(what));
+		sess_out(s, "HSM slot %d listening to %s.", slot, what);
+		return PED_OK;
+	}
+	if (!strcasecmp(argv[1], "set")) {
+		if (ped_opts_seen(o, "ip"))
+			snprintf(hs->remote_ip, sizeof(hs->remote_ip), "%s", ped_opts_str(o, "ip", ""));
+		if (ped_opts_seen(o, "port"))
+			hs->remote_port = (int)ped_opts_num(o, "port", 1503);
+		return PED_OK;
+	}
+	if (!strcasecmp(argv[1], "vector") && first == 3 && !strcasecmp(argv[2], "init")) {
+		if ((r = need_login(s, login_of(s, hs), HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
+			return r;
+		struct hsm_credential c;
+		uint8_t secret[HSM_SECRET_LEN];
+		struct ped_app_created info;
+		sess_out(s, "Please attend to the PED.");
+		r = pedport_create(s, hs, PED_KEY_RPV, "SETTING RPV...", "RPK / Remote", "ORANGE", 1, secret, &info);
+		if (r == PED_OK) {
+			hsm_credential_set(&c, secret, sizeof(secret), info.m, info.n, info.keyset_id);
+			memcpy(hs->h.rpv, secret, sizeof(secret));
+			hs->h.rpv_set = 1;
+			r = sim_save(hs);
+		}
+		OPENSSL_cleanse(secret, sizeof(secret));
+		return r;
+	}
+	if (!strcasecmp(argv[1], "connect")) {
+		if (ped_opts_seen(o, "password") && !ped_opts_str(o, "password", NULL)) {
+			uint8_t rnd[8];
+			char pw[9];
+			RAND_bytes(rnd, sizeof(rnd));
+			for (int i = 0; i < 8; i++)
+				pw[i] = (char)('0' + rnd[i] % 10);
+			pw[8] = '\0';
+			sess_out(s, "Please attend to the PED and enter following password: %s", pw);
+			OPENSSL_cleanse(pw, sizeof(pw));
+		}
+		/* Remote PED goes through pedclient beside the HSM. */
+		sess_out(s, "Error: pedclient is not running beside this HSM.");
+		return PED_E_PED_CLIENT_NOT_RUNNING;
+	}
+	if (!strcasecmp(argv[1], "disconnect")) {
+		sess_out(s, "Error: no remote PED is connected to slot %d.", slot);
+		return PED_E_PED_UNPLUGGED;
+	}
+	sess_out(s, "Error: unknown ped command '%s'", argv[1]);
+	return PED_E_ARGUMENTS_BAD;
+}
+
+int sim_command(struct session *s, const char *line)
+{
+	char buf[4096];
+	char *argv[MAX_ARGS];
+	int argc;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	argc = split_line(buf, argv, MAX_ARGS);
+	if (argc < 0) {
+		sess_out(s, "Error: too many words");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (argc == 0)
+		return PED_OK;
+	if (!strcasecmp(argv[0], "slot"))
+		return cmd_slot(s, argc, argv);
+	if (!strcasecmp(argv[0], "hsm"))
+		return cmd_hsm(s, argc, argv);
+	if (!strcasecmp(argv[0], "role"))
+		return cmd_role(s, argc, argv);
+	if (!strcasecmp(argv[0], "partition") || !strcasecmp(argv[0], "par"))
+		return cmd_partition(s, argc, argv);
+	if (!strcasecmp(argv[0], "object"))
+		return cmd_object(s, argc, argv);
+	if (!strcasecmp(argv[0], "ped"))
+		return cmd_ped(s, argc, argv);
+	sess_out(s, "Error: unknown command '%s' (slot, hsm, role, partition, object, ped)", argv[0]);
+	return PED_E_ARGUMENTS_BAD;
+}
+
+const struct role_info *sim_role(const char *name);
+const struct role_info *sim_role(const char *name)
+{
+	return role_named(name);
+}

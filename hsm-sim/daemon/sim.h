@@ -1,0 +1,84 @@
+/* hsm-sim's runtime: the HSMs it hosts, their PED ports, and the sessions
+ * of hsmcm operators. Commands run one at a time (sim->mu), each in its
+ * session's thread, so a ceremony may block on its PED without holding up
+ * the event loop that accepts connections and signals. */
+#ifndef HSM_SIM_SIM_H
+#define HSM_SIM_SIM_H
+
+#include "hsm/hsm.h"
+#include "hsm/control.h"
+#include "ped/link.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define SIM_MAX_HSMS 8
+#define SIM_SLOTS_PER_HSM 16 /* the admin partition, then up to 15 application partitions */
+
+struct sim_hsm {
+	struct hsm h;
+	int base_slot;       /* the admin partition's slot; partition i is base_slot + 1 + i */
+	char state_path[1024];
+	char ped_path[1024]; /* local PED link */
+	int ped_listen_fd;
+	/* the PED attached to this HSM: guarded by ped_mu */
+	pthread_mutex_t ped_mu;
+	struct ped_link ped;
+	int ped_attached;
+	int ped_busy;        /* a ceremony owns the link */
+	char remote_ip[64];  /* ped set */
+	int remote_port;
+};
+
+struct sim {
+	pthread_mutex_t mu; /* one command at a time */
+	struct sim_hsm hsms[SIM_MAX_HSMS];
+	int nhsms;
+	char socket_path[1024];
+	char state_dir[1024];
+	int ped_timeout_ms;   /* how long a ceremony waits for the PED */
+	int link_timeout_ms;  /* handshake and each send */
+	int remote_idle_timeout_s;
+	int stopping;
+};
+
+/* What a session has logged in to. */
+struct login {
+	uint8_t so, au;
+	uint8_t po[HSM_MAX_PARTITIONS], co[HSM_MAX_PARTITIONS], cu[HSM_MAX_PARTITIONS];
+};
+
+struct session {
+	struct sim *sim;
+	int fd;
+	int slot;
+	struct login login[SIM_MAX_HSMS];
+};
+
+/* Output to the session's operator, one line (no newline needed). */
+void sess_out(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Runs one command line; the result code (PED_OK or an error). */
+int sim_command(struct session *s, const char *line);
+
+/* Slot helpers. */
+struct sim_hsm *sim_slot(struct sim *sim, int slot, struct hsm_partition **part, int *pindex);
+int sim_hsm_index(struct sim *sim, const struct sim_hsm *hs);
+int sim_save(struct sim_hsm *hs);
+
+/* The PED port of an HSM (pedport.c). */
+void pedport_attach(struct sim *sim, struct sim_hsm *hs, int fd);
+int pedport_auth(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
+		 const char *prompt, const char *colour, struct ped_app_splits *sp);
+/* Creates a keyset for a fresh random secret, or adopts the one the operator
+ * chose to reuse; secret gets the credential's secret either way. */
+int pedport_create(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
+		   const char *prompt, const char *colour, int allow_reuse, uint8_t secret[HSM_SECRET_LEN],
+		   struct ped_app_created *info);
+void pedport_describe(struct sim_hsm *hs, char *out, size_t len);
+void pedport_detach(struct sim_hsm *hs);
+
+/* Backup and restore (archive.c). */
+int cmd_archive(struct session *s, int argc, char **argv);
+
+#endif
