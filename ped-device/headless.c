@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- the script language ------------------------------------------------ */
 
@@ -279,9 +280,14 @@ static void type_digits(struct ped_device *d, const char *digits)
 #define POL_TYPES 6
 
 struct pol_type {
-	int m, n, reuse, dups;
+	int m, n, dups;
+	uint8_t reuse[16]; /* answers to successive reuse questions; the last repeats */
+	size_t nreuse;
+	int reuse_rule;    /* which rule set reuse (for counting its questions) */
 	char use[POL_MAX_KEYS][IKEY_SERIAL_LEN + 1];
+	uint8_t use_group[POL_MAX_KEYS]; /* "use T A B / C": A B for the first ceremony, C after */
 	size_t nuse;
+	int ngroups, use_rule;
 	char write[POL_MAX_KEYS][IKEY_SERIAL_LEN + 1];
 	size_t nwrite;
 	char newpin[POL_MAX_KEYS][49];
@@ -293,8 +299,20 @@ struct pol_pin {
 	char pin[49];
 };
 
+/* A rule for screens whose title (the second line) starts with title:
+ * it overrides the key type's rule for the fields it sets. */
+#define POL_MAX_TITLED 32
+enum { SET_MOFN = 1, SET_REUSE = 2, SET_DUPS = 4, SET_USE = 8, SET_WRITE = 16, SET_NEWPIN = 32 };
+struct pol_titled {
+	char title[DEV_COLS + 1];
+	unsigned set;
+	struct pol_type v;
+};
+
 struct policy {
 	struct pol_type t[POL_TYPES];
+	struct pol_titled titled[POL_MAX_TITLED];
+	size_t ntitled;
 	struct pol_pin pins[POL_MAX_KEYS];
 	size_t npins;
 };
@@ -321,6 +339,31 @@ static int pin_ok(const char *s)
 	return !strcmp(s, "none") || (strlen(s) <= 48 && strspn(s, "0123456789") == strlen(s) && *s);
 }
 
+/* Splits a policy line into words; "quoted words" may hold spaces. */
+static size_t words_of(char *buf, char **words, size_t max)
+{
+	size_t nw = 0;
+	char *p = buf;
+	while (*p && nw < max) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		if (*p == '"') {
+			words[nw++] = ++p;
+			while (*p && *p != '"')
+				p++;
+		} else {
+			words[nw++] = p;
+			while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != ',')
+				p++;
+		}
+		if (*p)
+			*p++ = '\0';
+	}
+	return *p ? max + 1 : nw;
+}
+
 int policy_parse(const char *text, size_t len, struct policy **out, char *err, size_t errlen)
 {
 	struct policy *p = calloc(1, sizeof(*p));
@@ -339,8 +382,8 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 	while (q < end) {
 		const char *nl = memchr(q, '\n', (size_t)(end - q));
 		size_t n = nl ? (size_t)(nl - q) : (size_t)(end - q);
-		char buf[SCRIPT_LINE_MAX + 1], *words[POL_MAX_KEYS + 3], *save = NULL;
-		size_t nw = 0;
+		char buf[SCRIPT_LINE_MAX + 1], *words[POL_MAX_KEYS + 3];
+		size_t nw;
 
 		line++;
 		if (n > SCRIPT_LINE_MAX || memchr(q, '\0', n)) {
@@ -353,12 +396,10 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 		char *hash = strchr(buf, '#');
 		if (hash)
 			*hash = '\0';
-		for (char *w = strtok_r(buf, " \t\r,", &save); w; w = strtok_r(NULL, " \t\r,", &save)) {
-			if (nw == sizeof(words) / sizeof(words[0])) {
-				snprintf(err, errlen, "%d: too many words", line);
-				goto fail;
-			}
-			words[nw++] = w;
+		nw = words_of(buf, words, sizeof(words) / sizeof(words[0]));
+		if (nw > sizeof(words) / sizeof(words[0])) {
+			snprintf(err, errlen, "%d: too many words", line);
+			goto fail;
 		}
 		if (nw == 0)
 			continue;
@@ -373,13 +414,34 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 			p->npins++;
 			continue;
 		}
-		int t = nw >= 2 ? type_from_name(words[1]) : -1;
-		if (t < 0) {
-			snprintf(err, errlen, "%d: '%s' wants a key type (so, domain, rpv, user, audit)", line,
-				 words[0]);
+		if (nw < 2) {
+			snprintf(err, errlen, "%d: '%.32s' wants a key type or a screen title", line, words[0]);
 			goto fail;
 		}
-		struct pol_type *pt = &p->t[t];
+		int t = type_from_name(words[1]);
+		struct pol_type *pt;
+		unsigned *set = NULL;
+		if (t >= 0) {
+			pt = &p->t[t];
+		} else {
+			/* a screen title, such as "SETTING DOMAIN" */
+			if (!*words[1] || strlen(words[1]) > DEV_COLS || p->ntitled == POL_MAX_TITLED) {
+				snprintf(err, errlen, "%d: '%.32s' is neither a key type nor a screen title", line, words[1]);
+				goto fail;
+			}
+			struct pol_titled *pt2 = NULL;
+			for (size_t i = 0; i < p->ntitled; i++)
+				if (!strcmp(p->titled[i].title, words[1]))
+					pt2 = &p->titled[i];
+			if (!pt2) {
+				pt2 = &p->titled[p->ntitled++];
+				snprintf(pt2->title, sizeof(pt2->title), "%s", words[1]);
+				pt2->v.m = pt2->v.n = 1;
+			}
+			pt = &pt2->v;
+			set = &pt2->set;
+		}
+		unsigned flag = 0;
 		if (!strcmp(words[0], "mofn")) {
 			int m = nw == 4 ? atoi(words[2]) : 0, nn = nw == 4 ? atoi(words[3]) : 0;
 			if (m < 1 || nn < m || nn > 16) {
@@ -388,12 +450,21 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 			}
 			pt->m = m;
 			pt->n = nn;
+			flag = SET_MOFN;
 		} else if (!strcmp(words[0], "reuse")) {
-			if (nw != 3 || (strcmp(words[2], "yes") && strcmp(words[2], "no"))) {
-				snprintf(err, errlen, "%d: reuse TYPE yes|no", line);
+			if (nw < 3 || nw > 2 + sizeof(pt->reuse)) {
+				snprintf(err, errlen, "%d: reuse TYPE yes|no ...", line);
 				goto fail;
 			}
-			pt->reuse = !strcmp(words[2], "yes");
+			pt->nreuse = 0;
+			for (size_t i = 2; i < nw; i++) {
+				if (strcmp(words[i], "yes") && strcmp(words[i], "no")) {
+					snprintf(err, errlen, "%d: reuse TYPE yes|no ...", line);
+					goto fail;
+				}
+				pt->reuse[pt->nreuse++] = !strcmp(words[i], "yes");
+			}
+			flag = SET_REUSE;
 		} else if (!strcmp(words[0], "duplicates")) {
 			int v = nw == 3 ? atoi(words[2]) : -1;
 			if (v < 0 || v > 8) {
@@ -401,9 +472,18 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 				goto fail;
 			}
 			pt->dups = v;
+			flag = SET_DUPS;
 		} else if (!strcmp(words[0], "use") || !strcmp(words[0], "write")) {
 			int use = !strcmp(words[0], "use");
+			if (use) {
+				pt->nuse = 0;
+				pt->ngroups = 1;
+			}
 			for (size_t i = 2; i < nw; i++) {
+				if (use && !strcmp(words[i], "/")) {
+					pt->ngroups++;
+					continue;
+				}
 				if (!serial_ok(words[i])) {
 					snprintf(err, errlen, "%d: '%.20s' is not a key serial", line, words[i]);
 					goto fail;
@@ -414,8 +494,11 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 					goto fail;
 				}
 				snprintf(use ? pt->use[*cnt] : pt->write[*cnt], IKEY_SERIAL_LEN + 1, "%s", words[i]);
+				if (use)
+					pt->use_group[*cnt] = (uint8_t)(pt->ngroups - 1);
 				(*cnt)++;
 			}
+			flag = use ? SET_USE : SET_WRITE;
 		} else if (!strcmp(words[0], "newpin")) {
 			for (size_t i = 2; i < nw; i++) {
 				if (!pin_ok(words[i]) || pt->nnewpin == POL_MAX_KEYS) {
@@ -424,16 +507,57 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 				}
 				snprintf(pt->newpin[pt->nnewpin++], 49, "%s", strcmp(words[i], "none") ? words[i] : "");
 			}
+			flag = SET_NEWPIN;
 		} else {
 			snprintf(err, errlen, "%d: unknown directive '%.32s'", line, words[0]);
 			goto fail;
 		}
+		if (set)
+			*set |= flag;
 	}
 	*out = p;
 	return PED_OK;
 fail:
 	free(p);
 	return PED_E_CONFIG;
+}
+
+/* The rule for a screen: the key type's, overridden by title rules. */
+static void rule_for(const struct policy *p, int type, const char *title, struct pol_type *out)
+{
+	*out = p->t[type > 0 && type < POL_TYPES ? type : 0];
+	out->reuse_rule = out->use_rule = type > 0 && type < POL_TYPES ? type : 0;
+	for (size_t i = 0; i < p->ntitled; i++) {
+		const struct pol_titled *r = &p->titled[i];
+		if (strncmp(title, r->title, strlen(r->title)))
+			continue;
+		if (r->set & SET_MOFN) {
+			out->m = r->v.m;
+			out->n = r->v.n;
+		}
+		if (r->set & SET_REUSE) {
+			memcpy(out->reuse, r->v.reuse, sizeof(out->reuse));
+			out->nreuse = r->v.nreuse;
+			out->reuse_rule = POL_TYPES + (int)i;
+		}
+		if (r->set & SET_DUPS)
+			out->dups = r->v.dups;
+		if (r->set & SET_USE) {
+			memcpy(out->use, r->v.use, sizeof(out->use));
+			memcpy(out->use_group, r->v.use_group, sizeof(out->use_group));
+			out->nuse = r->v.nuse;
+			out->ngroups = r->v.ngroups;
+			out->use_rule = POL_TYPES + (int)i;
+		}
+		if (r->set & SET_WRITE) {
+			memcpy(out->write, r->v.write, sizeof(out->write));
+			out->nwrite = r->v.nwrite;
+		}
+		if (r->set & SET_NEWPIN) {
+			memcpy(out->newpin, r->v.newpin, sizeof(out->newpin));
+			out->nnewpin = r->v.nnewpin;
+		}
+	}
 }
 
 void policy_free(struct policy *p)
@@ -452,6 +576,9 @@ struct answerer {
 	size_t nwritten;
 	int dups_done;
 	char last_pin[49];
+	unsigned reuse_asked[POL_TYPES + POL_MAX_TITLED]; /* over the answerer's life */
+	unsigned use_asked[POL_TYPES + POL_MAX_TITLED];
+	int group; /* the use group of this ceremony, or -1 before its first read */
 };
 
 static int in_list(char (*list)[IKEY_SERIAL_LEN + 1], size_t n, const char *s)
@@ -493,14 +620,34 @@ static int pick_from_store(struct ped_device *d, int type, char (*skip)[IKEY_SER
 	return found;
 }
 
-static int pick_listed(char (*list)[IKEY_SERIAL_LEN + 1], size_t n, char (*skip)[IKEY_SERIAL_LEN + 1],
-		       size_t nskip, char out[IKEY_SERIAL_LEN + 1])
+static int pick_group(const struct pol_type *pt, int group, char (*skip)[IKEY_SERIAL_LEN + 1],
+		      size_t nskip, char out[IKEY_SERIAL_LEN + 1])
 {
-	for (size_t i = 0; i < n; i++)
-		if (!in_list(skip, nskip, list[i])) {
+	for (size_t i = 0; i < pt->nuse; i++)
+		if (pt->use_group[i] == group && !in_list(skip, nskip, pt->use[i])) {
+			memcpy(out, pt->use[i], IKEY_SERIAL_LEN + 1);
+			return 1;
+		}
+	return 0;
+}
+
+/* The first listed key still blank (so a list can serve several ceremonies). */
+static int pick_blank_listed(struct ped_device *d, char (*list)[IKEY_SERIAL_LEN + 1], size_t n,
+			     char (*skip)[IKEY_SERIAL_LEN + 1], size_t nskip, char out[IKEY_SERIAL_LEN + 1])
+{
+	for (size_t i = 0; i < n; i++) {
+		struct ikey k;
+		int blank;
+		if (in_list(skip, nskip, list[i]))
+			continue;
+		memset(&k, 0, sizeof(k));
+		blank = ikey_load(&d->store, list[i], &k, NULL, 0) == PED_OK && k.s.type == IKEY_BLANK;
+		ikey_clear(&k);
+		if (blank) {
 			memcpy(out, list[i], IKEY_SERIAL_LEN + 1);
 			return 1;
 		}
+	}
 	return 0;
 }
 
@@ -522,7 +669,13 @@ static void give_up(struct ped_device *d, const char *why)
 static void insert_and_enter(struct ped_device *d, const char *serial)
 {
 	char why[160];
-	if (dev_insert(d, serial, why, sizeof(why)) != PED_OK) {
+	int r;
+	/* Another PED may still hold the key for a moment: wait for it, briefly. */
+	for (int tries = 0; (r = dev_insert(d, serial, why, sizeof(why))) == PED_E_BUSY && tries < 100; tries++) {
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	if (r != PED_OK) {
 		give_up(d, why);
 		return;
 	}
@@ -532,17 +685,32 @@ static void insert_and_enter(struct ped_device *d, const char *serial)
 static void answer(struct ped_device *d, const struct policy *p, struct answerer *a,
 		   enum dev_prompt prompt, int type)
 {
-	const struct pol_type *pt = &p->t[type > 0 && type < POL_TYPES ? type : 0];
+	static struct pol_type rule; /* the answerer runs in one thread */
+	char scr[DEV_LINES * (DEV_COLS + 1) + 1], *title;
+	dev_screen_text(d, scr, sizeof(scr));
+	title = strchr(scr, '\n');
+	title = title ? title + 1 : scr;
+	char *eol = strchr(title, '\n');
+	if (eol)
+		*eol = '\0';
+	rule_for(p, type, title, &rule);
+	const struct pol_type *pt = &rule;
 	char serial[IKEY_SERIAL_LEN + 1];
 	char num[8];
 
 	switch (prompt) {
-	case DEV_P_REUSE:
-		dev_press(d, pt->reuse ? DEV_KEY_YES : DEV_KEY_NO);
+	case DEV_P_REUSE: {
+		unsigned k = a->reuse_asked[pt->reuse_rule]++;
+		int yes = pt->nreuse ? pt->reuse[k < pt->nreuse ? k : pt->nreuse - 1] : 0;
+		dev_press(d, yes ? DEV_KEY_YES : DEV_KEY_NO);
 		break;
+	}
 	case DEV_P_INSERT_READ:
-		if ((pt->nuse ? pick_listed((char (*)[IKEY_SERIAL_LEN + 1])pt->use, pt->nuse, a->presented,
-					    a->npresented, serial)
+		if (pt->nuse && a->group < 0) {
+			unsigned k = a->use_asked[pt->use_rule]++;
+			a->group = (int)(k < (unsigned)pt->ngroups ? k : (unsigned)pt->ngroups - 1);
+		}
+		if ((pt->nuse ? pick_group(pt, a->group, a->presented, a->npresented, serial)
 			      : pick_from_store(d, type, a->presented, a->npresented, serial)) &&
 		    a->npresented < POL_MAX_KEYS) {
 			memcpy(a->presented[a->npresented++], serial, sizeof(serial));
@@ -557,7 +725,7 @@ static void answer(struct ped_device *d, const struct policy *p, struct answerer
 		dev_press(d, DEV_KEY_ENTER);
 		break;
 	case DEV_P_INSERT_WRITE:
-		if ((pt->nwrite ? pick_listed((char (*)[IKEY_SERIAL_LEN + 1])pt->write, pt->nwrite, a->written,
+		if ((pt->nwrite ? pick_blank_listed(d, (char (*)[IKEY_SERIAL_LEN + 1])pt->write, pt->nwrite, a->written,
 					      a->nwritten, serial)
 				: pick_from_store(d, IKEY_BLANK, a->written, a->nwritten, serial)) &&
 		    a->nwritten < POL_MAX_KEYS) {
@@ -609,6 +777,7 @@ static void run_answerer(struct ped_device *d, const struct policy *p)
 	uint64_t acted = UINT64_MAX;
 	if (!a)
 		return;
+	a->group = -1;
 	for (;;) {
 		pthread_mutex_lock(&d->mu);
 		while (!d->quit && !(d->waiting && d->qlen == 0 && d->screen_gen != acted) &&
@@ -629,8 +798,14 @@ static void run_answerer(struct ped_device *d, const struct policy *p)
 			continue;
 		}
 		if (cer != a->ceremony) {
+			unsigned keep[POL_TYPES + POL_MAX_TITLED], keep2[POL_TYPES + POL_MAX_TITLED];
+			memcpy(keep, a->reuse_asked, sizeof(keep));
+			memcpy(keep2, a->use_asked, sizeof(keep2));
 			memset(a, 0, sizeof(*a));
+			memcpy(a->reuse_asked, keep, sizeof(keep));
+			memcpy(a->use_asked, keep2, sizeof(keep2));
 			a->ceremony = cer;
+			a->group = -1;
 		}
 		acted = gen;
 		answer(d, p, a, prompt, type);

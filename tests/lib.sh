@@ -12,6 +12,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/ped-test.XXXXXX")
 _pids=()
 _cleanup() {
 	local p
+	set +e # a test's own set -e must not cut the cleanup short
 	for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${_pids[@]}"; do wait "$p" 2>/dev/null; done
 	rm -rf "$T"

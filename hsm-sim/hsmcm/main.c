@@ -71,19 +71,23 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Commands separated by ';' or newlines; '#' starts a comment line. */
+/* Commands separated by newlines or ';'; a line starting with '#' is a comment. */
 static int run_script(int fd, struct ped_framer *in, char *text, int echo)
 {
-	char *save = NULL;
-	for (char *c = strtok_r(text, ";\n", &save); c; c = strtok_r(NULL, ";\n", &save)) {
-		c = trim(c);
-		if (!*c || *c == '#')
+	char *lsave = NULL;
+	for (char *l = strtok_r(text, "\n", &lsave); l; l = strtok_r(NULL, "\n", &lsave)) {
+		char *csave = NULL;
+		if (*trim(l) == '#')
 			continue;
-		if (echo)
-			printf("hsmcm:> %s\n", c);
-		int r = run_command(fd, in, c);
-		if (r != 0)
-			return 1;
+		for (char *c = strtok_r(l, ";", &csave); c; c = strtok_r(NULL, ";", &csave)) {
+			c = trim(c);
+			if (!*c)
+				continue;
+			if (echo)
+				printf("hsmcm:> %s\n", c);
+			if (run_command(fd, in, c) != 0)
+				return 1;
+		}
 	}
 	return 0;
 }

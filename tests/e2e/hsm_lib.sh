@@ -1,0 +1,45 @@
+# Helpers for end-to-end tests of hsm-sim, hsmcm and headless PEDs.
+# Source after ../lib.sh. Everything lives in $T; daemons are tracked and
+# stopped at exit.
+export IKEY_STORE="$T/keys"
+HSM_SOCK="$T/hsm.sock"
+HSM_SERIAL=154438865288
+BACKUP_SERIAL=496771
+
+# new_keys LABEL...: one blank key per label; sets KEY[label]=serial.
+declare -A KEY
+new_keys() {
+	local l s
+	for l in "$@"; do
+		s=$("${RUN[@]}" "$BIN/ikey" new -label "$l") || fail "ikey new $l"
+		KEY[$l]=$s
+	done
+}
+
+start_hsm() {
+	"${RUN[@]}" "$BIN/hsm-sim" -state "$T/state" -socket "$HSM_SOCK" -pidfile "$T/hsm.pid" \
+		-logfile "$T/hsm.log" "$@" &
+	track $!
+	HSM_PID=$!
+	wait_for 20 test -S "$T/ped-$BACKUP_SERIAL.sock" || { cat "$T/hsm.log" >&2; fail "hsm-sim did not start"; }
+}
+
+# start_ped NAME HSM_SERIAL POLICY_FILE [more options]: a headless PED on that HSM's local link.
+start_ped() {
+	local name=$1 serial=$2 policy=$3
+	shift 3
+	"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$serial.sock" -policy "$policy" \
+		-control "$T/$name.ctl" -events "$T/$name.events" -keytimeout 20 "$@" \
+		>"$T/$name.log" 2>&1 &
+	track $!
+	eval "PED_${name}_PID=$!"
+	wait_for 20 grep -q '"event":"attached"' "$T/$name.events" || { cat "$T/$name.log" >&2; fail "PED $name did not attach"; }
+}
+
+# hsmcm ARGS...: runs hsmcm on our socket; output in $OUT, status in $RC.
+hsmcm() {
+	set +e
+	OUT=$(timeout 120 "${RUN[@]}" "$BIN/hsmcm" -socket "$HSM_SOCK" "$@" 2>&1)
+	RC=$?
+	set -e
+}
