@@ -6,8 +6,8 @@ PED_DEVICE_LIB_SRCS := ped-device/device.c ped-device/dialog.c ped-device/ceremo
 PED_DEVICE_SRCS     := $(PED_DEVICE_LIB_SRCS) ped-device/tui.c ped-device/main.c
 LIBPEDDEV           := $(LIBDIR)/libpeddevice.a
 ALL_OBJS            += $(PED_DEVICE_SRCS:%.c=$(OBJ)/%.o)
-UNIT_LIBS           += $(LIBPEDDEV)
-FUZZ_LIBS           += $(LIBPEDDEV)
+UNIT_LIBS           += $(LIBPEDDEV) $(LIBIKEY)
+FUZZ_LIBS           += $(LIBPEDDEV) $(LIBIKEY)
 
 $(LIBPEDDEV): $(PED_DEVICE_LIB_SRCS:%.c=$(OBJ)/%.o)
 	@mkdir -p $(@D)

@@ -1,0 +1,336 @@
+/* The PED's dialogues as state machines: a ceremony runs in its own thread,
+ * as on the device, while the test plays the operator through the same
+ * calls the front ends use (keys, insert, remove) and reads the screen. */
+#include "unit.h"
+
+#include "../../ped-device/ceremony.h"
+#include "../../ped-device/headless.h"
+#include "ped/error.h"
+#include "ped/evloop.h"
+#include "ped/pinmask.h"
+#include "ped/shamir.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+static struct ped_device dev;
+static char store[1024];
+static int counter;
+
+static int setup(void)
+{
+	return 0;
+}
+
+static void fresh_device(int key_timeout_ms)
+{
+	struct dev_config c;
+	memset(&c, 0, sizeof(c));
+	c.key_timeout_ms = key_timeout_ms;
+	c.link_timeout_ms = 1000;
+	snprintf(store, sizeof(store), "%s/store%d", unit_tmpdir(), counter++);
+	CU_ASSERT_EQUAL_FATAL(dev_init(&dev, &c, store), PED_OK);
+}
+
+static void new_key(char serial[IKEY_SERIAL_LEN + 1])
+{
+	CU_ASSERT_EQUAL_FATAL(ikey_new_blank(&dev.store, "test", serial), PED_OK);
+}
+
+/* Waits until the flattened screen contains text and the firmware waits for input. */
+static int see(const char *text)
+{
+	char scr[DEV_LINES * (DEV_COLS + 1) + 1], flat[sizeof(scr)];
+	uint64_t deadline = ped_now_ms() + 5000;
+	for (;;) {
+		uint64_t gen = dev_screen_text(&dev, scr, sizeof(scr));
+		screen_flat(scr, flat, sizeof(flat));
+		pthread_mutex_lock(&dev.mu);
+		int waiting = dev.waiting && dev.qlen == 0;
+		pthread_mutex_unlock(&dev.mu);
+		if (strstr(flat, text) && waiting)
+			return 1;
+		if (ped_now_ms() > deadline) {
+			fprintf(stderr, "\nwanted '%s', screen: %s\n", text, flat);
+			return 0;
+		}
+		dev_wait_change(&dev, gen, 20);
+	}
+}
+
+static void press(const char *keys)
+{
+	for (const char *k = keys; *k; k++)
+		dev_press(&dev, *k == '\n' ? DEV_KEY_ENTER : *k);
+}
+
+static void insert(const char *serial)
+{
+	char why[160];
+	CU_ASSERT_EQUAL(dev_insert(&dev, serial, why, sizeof(why)), PED_OK);
+}
+
+/* ---- a ceremony in its own thread ---- */
+
+struct job {
+	int create;
+	struct cer_ask ask;
+	uint8_t secret[32];
+	struct cer_created created;
+	struct ped_app_splits splits;
+	int r;
+	pthread_t th;
+};
+
+static void *run_job(void *arg)
+{
+	struct job *j = arg;
+	if (j->create)
+		j->r = cer_create_keyset(&dev, &j->ask, 1, j->secret, sizeof(j->secret), &j->created);
+	else
+		j->r = cer_read_keyset(&dev, &j->ask, &j->splits);
+	return NULL;
+}
+
+static void start(struct job *j, int create, int type, const char *title)
+{
+	memset(j, 0, sizeof(*j));
+	j->create = create;
+	j->ask = (struct cer_ask){type, title, type == IKEY_SO ? "SO / HSM Admin" : "Domain",
+				  type == IKEY_SO ? "BLUE" : "RED"};
+	RAND_bytes(j->secret, sizeof(j->secret));
+	pthread_create(&j->th, NULL, run_job, j);
+}
+
+static int finish(struct job *j)
+{
+	pthread_join(j->th, NULL);
+	return j->r;
+}
+
+static void create_2_of_3_with_pins(char k[4][IKEY_SERIAL_LEN + 1], struct job *j)
+{
+	start(j, 1, IKEY_SO, "SETTING SO PIN...");
+	CU_ASSERT(see("SETTING SO PIN... Would you like to reuse an existing keyset? (Y/N)"));
+	press("N");
+	CU_ASSERT(see("M value? (1-16) >"));
+	press("0\n"); /* out of range: asked again */
+	CU_ASSERT(see("M value? (1-16) >"));
+	press("17\n");
+	CU_ASSERT(see("M value? (1-16) >"));
+	press("2\n");
+	CU_ASSERT(see("N value? (M-16) >"));
+	press("1\n"); /* N below M: asked again */
+	CU_ASSERT(see("N value? (M-16) >"));
+	press("3\n");
+	CU_ASSERT(see("SETTING SO PIN... Insert a SO / HSM Admin PED Key (BLUE) Press ENTER."));
+	insert(k[0]);
+	press("\n");
+	CU_ASSERT(see("** WARNING ** This PED Key is blank. Overwrite? YES/NO"));
+	press("Y");
+	CU_ASSERT(see("Enter new PED PIN:"));
+	press("123\n"); /* too short */
+	CU_ASSERT(see("Confirm new PED PIN:"));
+	press("123\n");
+	CU_ASSERT(see("PIN not accepted:"));
+	press("\n");
+	CU_ASSERT(see("Enter new PED PIN:"));
+	press("0123\n"); /* starts with 0 */
+	press("0123\n");
+	CU_ASSERT(see("PIN not accepted:"));
+	press("\n");
+	CU_ASSERT(see("Enter new PED PIN:"));
+	press("4321\n");
+	press("4322\n"); /* mismatch */
+	CU_ASSERT(see("PINs do not match."));
+	press("\n");
+	CU_ASSERT(see("Enter new PED PIN:"));
+	press("4321\n4321\n");
+	CU_ASSERT(see("Keys write: 01 of 03 Insert another SO / HSM Admin PED Key (BLUE)"));
+	press("\n"); /* the same key again */
+	CU_ASSERT(see("This PED Key was just used."));
+	press("\n");
+	CU_ASSERT(see("Keys write: 01 of 03"));
+	insert(k[1]);
+	press("\n");
+	CU_ASSERT(see("This PED Key is blank."));
+	press("Y");
+	CU_ASSERT(see("Enter new PED PIN:"));
+	press("\n\n"); /* no PIN */
+	CU_ASSERT(see("Keys write: 02 of 03"));
+	insert(k[2]);
+	press("\n");
+	CU_ASSERT(see("This PED Key is blank."));
+	press("Y\n\n");
+	CU_ASSERT(see("Are you duplicating this keyset?(Y/N)"));
+	press("N");
+	CU_ASSERT_EQUAL(finish(j), PED_OK);
+	CU_ASSERT_EQUAL(j->created.info.m, 2);
+	CU_ASSERT_EQUAL(j->created.info.n, 3);
+	CU_ASSERT_EQUAL(j->created.info.reused, 0);
+}
+
+static void create_then_login(void)
+{
+	char k[4][IKEY_SERIAL_LEN + 1];
+	struct job j, l;
+	struct ikey key;
+
+	fresh_device(5000);
+	for (int i = 0; i < 4; i++)
+		new_key(k[i]);
+	create_2_of_3_with_pins(k, &j);
+
+	memset(&key, 0, sizeof(key));
+	CU_ASSERT_EQUAL(ikey_load(&dev.store, k[0], &key, NULL, 0), PED_OK);
+	CU_ASSERT_EQUAL(key.s.type, IKEY_SO);
+	CU_ASSERT_EQUAL(key.s.pin_set, 1);
+	ikey_clear(&key);
+
+	/* a non-blank key asks twice before it is overwritten: No keeps it */
+	start(&l, 1, IKEY_DOMAIN, "SETTING DOMAIN...");
+	CU_ASSERT(see("reuse an existing keyset?"));
+	press("N1\n1\n");
+	CU_ASSERT(see("PED Key (RED)"));
+	insert(k[2]);
+	press("\n");
+	CU_ASSERT(see("** WARNING ** This PED Key is for SO. Overwrite? YES/NO"));
+	press("Y");
+	CU_ASSERT(see("Are you sure you want to overwrite this PED key? YES/NO"));
+	press("N");
+	CU_ASSERT(see("PED Key (RED)"));
+	insert(k[3]);
+	press("\nY\n\nN");
+	CU_ASSERT_EQUAL(finish(&l), PED_OK);
+
+	/* login: wrong colour and the same split twice are refused, not counted */
+	start(&l, 0, IKEY_SO, "SO LOGIN...");
+	CU_ASSERT(see("SO LOGIN... Insert a SO / HSM Admin PED Key (BLUE) Press ENTER."));
+	insert(k[3]);
+	press("\n");
+	CU_ASSERT(see("This PED Key is for Domain."));
+	press("\n");
+	insert(k[0]);
+	press("\n");
+	CU_ASSERT(see("SO LOGIN... Enter PED PIN:"));
+	press("4321\n");
+	CU_ASSERT(see("Keys read: 01 of 02 Insert another"));
+	press("\n");
+	CU_ASSERT(see("This split was already read."));
+	press("\n");
+	insert(k[2]);
+	press("\n");
+	CU_ASSERT_EQUAL(finish(&l), PED_OK);
+	CU_ASSERT_EQUAL(l.splits.count, 2);
+	struct ped_share ps[2] = {{l.splits.s[0].index, l.splits.s[0].share},
+				  {l.splits.s[1].index, l.splits.s[1].share}};
+	uint8_t secret[32];
+	CU_ASSERT_EQUAL(ped_shamir_combine(ps, 2, 2, 32, secret), PED_OK);
+	CU_ASSERT_EQUAL(memcmp(secret, j.secret, 32), 0);
+	dev_free(&dev);
+}
+
+static void reuse_returns_the_secret_and_duplicates_every_split(void)
+{
+	char k[7][IKEY_SERIAL_LEN + 1];
+	struct job j, r;
+
+	fresh_device(5000);
+	for (int i = 0; i < 7; i++)
+		new_key(k[i]);
+	create_2_of_3_with_pins(k, &j);
+	start(&r, 1, IKEY_SO, "SETTING SO PIN...");
+	CU_ASSERT(see("reuse an existing keyset? (Y/N)"));
+	press("Y");
+	CU_ASSERT(see("SETTING SO PIN... Insert a SO / HSM Admin PED Key (BLUE)"));
+	insert(k[1]);
+	press("\n");
+	CU_ASSERT(see("READING SO PIN... Keys read: 01 of 02"));
+	insert(k[0]);
+	press("\n");
+	CU_ASSERT(see("READING SO PIN... Enter PED PIN:"));
+	press("4321\n");
+	CU_ASSERT(see("Are you duplicating this keyset? (Y/N) Warning: You will need all N keys!"));
+	press("Y");
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT(see("PED Key (BLUE)"));
+		insert(k[3 + i]);
+		press("\n");
+		CU_ASSERT(see("blank."));
+		press("Y\n\n");
+	}
+	CU_ASSERT(see("Would you like to make another duplicate set?(Y/N)"));
+	press("N");
+	CU_ASSERT_EQUAL(finish(&r), PED_OK);
+	CU_ASSERT_EQUAL(r.created.info.reused, 1);
+	CU_ASSERT_EQUAL(memcmp(r.created.secret, j.secret, 32), 0);
+	CU_ASSERT_EQUAL(memcmp(r.created.info.keyset_id, j.created.info.keyset_id, 16), 0);
+	/* the duplicate of split 3 combines with the original split 2 */
+	struct ikey a, b;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	CU_ASSERT_EQUAL(ikey_load(&dev.store, k[5], &a, NULL, 0), PED_OK);
+	CU_ASSERT_EQUAL(ikey_load(&dev.store, k[1], &b, NULL, 0), PED_OK);
+	CU_ASSERT_EQUAL(a.s.index, 3);
+	struct ped_share ps[2] = {{a.s.index, a.s.share}, {b.s.index, b.s.share}};
+	uint8_t secret[32];
+	CU_ASSERT_EQUAL(ped_shamir_combine(ps, 2, 2, 32, secret), PED_OK);
+	CU_ASSERT_EQUAL(memcmp(secret, j.secret, 32), 0);
+	ikey_clear(&a);
+	ikey_clear(&b);
+	dev_free(&dev);
+}
+
+static void key_actions_time_out_and_clear_held_resets(void)
+{
+	struct job j;
+	fresh_device(200);
+	start(&j, 0, IKEY_SO, "SO LOGIN...");
+	CU_ASSERT_EQUAL(finish(&j), PED_E_TIMEOUT);
+	dev_free(&dev);
+
+	fresh_device(5000);
+	start(&j, 1, IKEY_SO, "SETTING SO PIN...");
+	CU_ASSERT(see("reuse an existing"));
+	press("N");
+	CU_ASSERT(see("M value?"));
+	dev_push(&dev, DEV_EV_RESET, 0);
+	CU_ASSERT_EQUAL(finish(&j), PED_E_CANCEL);
+	dev_free(&dev);
+}
+
+static void scripts_and_policies_are_checked_line_by_line(void)
+{
+	struct script s;
+	struct policy *p = NULL;
+	char err[256];
+	const char *good = "# comment\nexpect -timeout 5 \"Keys read: 01 of 03\"\ninsert 0123456789ABCDEF\n"
+			   "press enter yes no clear < > 7\npin 1234\ntype 99\nremove\nhold-clear\nwait-idle\nauto\n";
+	CU_ASSERT_EQUAL(script_parse(good, strlen(good), &s, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(s.n, 9);
+	script_free(&s);
+	static const char *const bad[] = {"expect\n", "insert 12\n", "press banana\n", "type 12a\n",
+					  "frobnicate\n", "expect -timeout 0 x\n", "remove now\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(script_parse(bad[i], strlen(bad[i]), &s, err, sizeof(err)), PED_E_CONFIG);
+		CU_ASSERT(!strncmp(err, "1: ", 3));
+	}
+	const char *pol = "mofn so 2 3\nreuse \"SETTING DOMAIN\" no yes\nuse \"CO LOGIN\" 0123456789ABCDEF / FEDCBA9876543210\n"
+			  "newpin so 1234 none\npin 0123456789ABCDEF 5678\nduplicates domain 1\n";
+	CU_ASSERT_EQUAL(policy_parse(pol, strlen(pol), &p, err, sizeof(err)), PED_OK);
+	policy_free(p);
+	static const char *const badp[] = {"mofn so 3 2\n", "reuse so maybe\n", "use so 12\n",
+					   "newpin so 12x\n", "pin 0123456789ABCDEF\n", "mofn\n", "sing so\n"};
+	for (size_t i = 0; i < sizeof(badp) / sizeof(badp[0]); i++) {
+		p = NULL;
+		CU_ASSERT_EQUAL(policy_parse(badp[i], strlen(badp[i]), &p, err, sizeof(err)), PED_E_CONFIG);
+		CU_ASSERT_PTR_NULL(p);
+	}
+}
+
+UNIT_SUITE(ped_dialog, setup, NULL, UNIT_TEST(create_then_login),
+	   UNIT_TEST(reuse_returns_the_secret_and_duplicates_every_split),
+	   UNIT_TEST(key_actions_time_out_and_clear_held_resets),
+	   UNIT_TEST(scripts_and_policies_are_checked_line_by_line))
