@@ -110,16 +110,30 @@ static int send_out(int fd, struct ped_kas_out *out, int timeout_ms)
 
 int ped_link_handshake(struct ped_link *l, int fd, const struct ped_kas_params *p, int timeout_ms)
 {
+	struct ped_framer f;
+	int r;
+
+	ped_framer_init(&f, fd, PED_FRAME_MAX_PAYLOAD);
+	if ((r = ped_link_handshake_on(l, &f, p, timeout_ms)) != PED_OK) {
+		ped_framer_free(&f);
+		close(fd);
+	}
+	return r;
+}
+
+int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct ped_kas_params *p,
+			  int timeout_ms)
+{
 	struct ped_kas *k = NULL;
 	struct ped_kas_out out = {0};
 	struct ped_channel_keys keys;
 	uint8_t type, *msg = NULL;
 	size_t len = 0;
-	int r;
+	int fd = f->fd, r;
 
 	memset(l, 0, sizeof(*l));
 	memset(&keys, 0, sizeof(keys));
-	ped_framer_init(&l->in, fd, PED_FRAME_MAX_PAYLOAD);
+	l->in = *f;
 	l->timeout_ms = timeout_ms;
 	if ((r = ped_kas_new(p, &k)) != PED_OK)
 		goto out;
@@ -131,6 +145,9 @@ int ped_link_handshake(struct ped_link *l, int fd, const struct ped_kas_params *
 		if ((r = ped_framer_recv(&l->in, &type, &msg, &len, timeout_ms)) != PED_OK)
 			goto out;
 		if (type != PED_LINK_KAS) {
+			l->foreign = type;
+			OPENSSL_clear_free(msg, len ? len : 1);
+			msg = NULL;
 			r = PED_E_FRAME_TYPE;
 			goto out;
 		}
@@ -172,8 +189,7 @@ out:
 		l->ch = NULL;
 		X509_free(l->peer_cert);
 		l->peer_cert = NULL;
-		ped_framer_free(&l->in);
-		close(fd);
+		*f = l->in; /* the caller's again, with whatever is buffered */
 		l->in.fd = -1;
 	}
 	return r;
@@ -231,6 +247,7 @@ int ped_link_recv(struct ped_link *l, uint8_t *rectype, uint8_t **pt, size_t *le
 	if ((r = ped_framer_recv(&l->in, &type, &frame, &flen, timeout_ms)) != PED_OK)
 		return r;
 	if (type != PED_LINK_RECORD) {
+		l->foreign = type;
 		r = PED_E_FRAME_TYPE;
 		goto out;
 	}
@@ -259,7 +276,7 @@ out:
 	return r;
 }
 
-void ped_link_close(struct ped_link *l, int reason)
+static void end_channel(struct ped_link *l, int reason)
 {
 	if (l->ch && l->in.fd >= 0 && ped_channel_alive(l->ch)) {
 		uint32_t c = ped_err_code(reason);
@@ -273,6 +290,19 @@ void ped_link_close(struct ped_link *l, int reason)
 	l->ch = NULL;
 	X509_free(l->peer_cert);
 	l->peer_cert = NULL;
+}
+
+void ped_link_release(struct ped_link *l, int reason, struct ped_framer *f)
+{
+	end_channel(l, reason);
+	*f = l->in;
+	memset(&l->in, 0, sizeof(l->in));
+	l->in.fd = -1;
+}
+
+void ped_link_close(struct ped_link *l, int reason)
+{
+	end_channel(l, reason);
 	if (l->in.fd >= 0)
 		close(l->in.fd);
 	ped_framer_free(&l->in);

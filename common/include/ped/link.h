@@ -46,10 +46,19 @@ struct ped_link {
 	char peer_id[PED_KAS_ID_MAX + 1];
 	X509 *peer_cert; /* V's static certificate as U saw it, or U's in 2e2s */
 	int timeout_ms;  /* for each send */
+	uint8_t foreign; /* a relay's frame that ended the last receive (PED_E_FRAME_TYPE) */
 };
 
 /* Takes fd (closed by ped_link_close even on failure). */
 int ped_link_handshake(struct ped_link *l, int fd, const struct ped_kas_params *p, int timeout_ms);
+/* The same on a framer that may already hold bytes read after relay
+ * messages. The link takes it over; on failure it is back in *f, socket open,
+ * so a PED attached to pedserver stays attached. */
+int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct ped_kas_params *p,
+			  int timeout_ms);
+/* Ends the channel (CLOSE to the peer) but hands the socket and whatever is
+ * buffered back in *f: the PED keeps its pedserver connection between sessions. */
+void ped_link_release(struct ped_link *l, int reason, struct ped_framer *f);
 int ped_link_send(struct ped_link *l, uint8_t rectype, const uint8_t *pt, size_t len);
 int ped_link_send_csp(struct ped_link *l, const uint8_t *csp, size_t len);
 /* One record; a CSP record's plaintext comes back unwrapped. PED_E_CLOSED

@@ -1,0 +1,542 @@
+/* pedserver's background process. One poll loop: the PED attaches on a
+ * local socket and may come and go at any time; one pedclient session at a
+ * time is relayed to it; the admin port answers show and stop. The relay
+ * passes link frames through as they are: it holds no key and could not
+ * read them. */
+#include "server.h"
+
+#include "ped/admin.h"
+#include "ped/daemon.h"
+#include "ped/error.h"
+#include "ped/evloop.h"
+#include "ped/link.h"
+#include "ped/log.h"
+#include "ped/net.h"
+#include "ped/pidfile.h"
+#include "ped/relay.h"
+
+#include <openssl/crypto.h>
+#include <errno.h>
+#include <strings.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PENDING 16
+#define TICK_MS 250
+
+struct conn {
+	int fd;
+	struct ped_framer in;
+	char peer[96];
+	uint64_t since, last_rx, last_ping, last_data;
+	struct ped_relay_msg hello;
+};
+
+static struct {
+	const struct server_settings *s;
+	struct ped_evloop *loop;
+	int srv_fd, adm_fd, dev_fd;
+	uint16_t srv_port, adm_port;
+	struct conn pending[MAX_PENDING];
+	struct conn ped, client;
+	char rpks[PED_RELAY_INFO_MAX + 1]; /* HSM serials whose RPV the PED holds */
+	uint64_t started, idle_since, total_conn_ms, total_conn_idle_ms;
+	struct ped_timer tick;
+} S;
+
+static int ms(int seconds)
+{
+	return seconds * 1000;
+}
+
+static void conn_init(struct conn *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+static int conn_open(const struct conn *c)
+{
+	return c->fd >= 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->fd < 0)
+		return;
+	ped_evloop_del_fd(S.loop, c->fd);
+	close(c->fd);
+	ped_framer_free(&c->in);
+	conn_init(c);
+}
+
+static int send_to(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
+{
+	if (c == &S.ped && S.s->ped_write_delay_us > 0)
+		usleep((useconds_t)S.s->ped_write_delay_us);
+	return ped_frame_send(c->fd, type, p, len, ms(S.s->write_timeout_s));
+}
+
+static void bye(struct conn *c, int err)
+{
+	if (conn_open(c))
+		(void)ped_relay_send_code(c->fd, PED_RELAY_BYE, ped_err_code(err), ms(S.s->write_timeout_s));
+}
+
+/* Ends the client's session; tells the PED so it returns to waiting. */
+static void end_session(int err, const char *why)
+{
+	if (!conn_open(&S.client))
+		return;
+	uint64_t now = ped_now_ms();
+	S.total_conn_ms += now - S.client.since;
+	S.total_conn_idle_ms += now - S.client.last_data;
+	ped_info("client %s (HSM %s) disconnected: %s", S.client.peer, S.client.hello.id, why);
+	bye(&S.client, err);
+	conn_close(&S.client);
+	bye(&S.ped, err);
+	S.idle_since = now;
+}
+
+static void ped_gone(const char *why)
+{
+	if (!conn_open(&S.ped))
+		return;
+	ped_warn("PED %s disconnected: %s", S.ped.hello.id, why);
+	conn_close(&S.ped);
+	S.rpks[0] = '\0';
+	end_session(PED_E_PED_UNPLUGGED, "the PED went away");
+}
+
+static void on_ped(struct ped_evloop *loop, int fd, unsigned events, void *arg);
+static void on_client(struct ped_evloop *loop, int fd, unsigned events, void *arg);
+
+static void adopt(struct conn *to, struct conn *from, ped_io_cb cb)
+{
+	ped_evloop_del_fd(S.loop, from->fd);
+	*to = *from;
+	conn_init(from);
+	ped_evloop_add_fd(S.loop, to->fd, PED_EV_READ, cb, to);
+}
+
+static void status_reply(struct conn *c)
+{
+	struct ped_relay_msg m;
+	memset(&m, 0, sizeof(m));
+	m.role = PED_RELAY_ROLE_SERVER;
+	m.flags = (uint8_t)((conn_open(&S.ped) ? PED_RELAY_F_PED_ATTACHED : 0) |
+			    (conn_open(&S.client) ? PED_RELAY_F_BUSY : 0));
+	if (conn_open(&S.ped)) {
+		snprintf(m.id, sizeof(m.id), "%s", S.ped.hello.id);
+		snprintf(m.version, sizeof(m.version), "%s", S.ped.hello.version);
+	}
+	snprintf(m.info, sizeof(m.info), "pedserver %s", PEDSERVER_SOFTWARE_VERSION);
+	(void)ped_relay_send(c->fd, PED_RELAY_STATUS, &m, ms(S.s->write_timeout_s));
+}
+
+/* The first message on a new connection says who it is. */
+static void greet(struct conn *c, const struct ped_relay_msg *h)
+{
+	c->hello = *h;
+	if (h->role == PED_RELAY_ROLE_PED) {
+		if (conn_open(&S.ped)) {
+			ped_warn("refused a second PED %s from %s: PED %s is attached", h->id, c->peer, S.ped.hello.id);
+			bye(c, PED_E_BUSY);
+			conn_close(c);
+			return;
+		}
+		ped_info("PED %s (firmware %s) attached", h->id, h->version);
+		adopt(&S.ped, c, on_ped);
+		return;
+	}
+	if (h->role != PED_RELAY_ROLE_CLIENT) {
+		ped_warn("refused %s: not a pedclient (role %u)", c->peer, h->role);
+		bye(c, PED_E_INVALID);
+		conn_close(c);
+		return;
+	}
+	if (h->purpose == PED_RELAY_QUERY) {
+		ped_info("status query from %s", c->peer);
+		status_reply(c);
+		conn_close(c);
+		return;
+	}
+	if (!conn_open(&S.ped)) {
+		ped_warn("refused client %s (HSM %s): no PED attached", c->peer, h->id);
+		bye(c, PED_E_PED_UNPLUGGED);
+		conn_close(c);
+		return;
+	}
+	if (conn_open(&S.client)) {
+		ped_warn("refused client %s (HSM %s): serving %s (HSM %s)", c->peer, h->id, S.client.peer,
+			 S.client.hello.id);
+		bye(c, PED_E_BUSY);
+		conn_close(c);
+		return;
+	}
+	struct ped_relay_msg w, o;
+	memset(&w, 0, sizeof(w));
+	w.role = PED_RELAY_ROLE_SERVER;
+	snprintf(w.id, sizeof(w.id), "%s", S.ped.hello.id);
+	snprintf(w.version, sizeof(w.version), "%s", S.ped.hello.version);
+	snprintf(w.info, sizeof(w.info), "pedserver %s", PEDSERVER_SOFTWARE_VERSION);
+	memset(&o, 0, sizeof(o));
+	o.role = PED_RELAY_ROLE_SERVER;
+	o.auth = h->auth;
+	snprintf(o.id, sizeof(o.id), "%s", h->id);
+	snprintf(o.host, sizeof(o.host), "%.64s", c->peer);
+	if (ped_relay_send(c->fd, PED_RELAY_WELCOME, &w, ms(S.s->write_timeout_s)) != PED_OK) {
+		ped_warn("client %s went away before its session began", c->peer);
+		conn_close(c);
+		return;
+	}
+	adopt(&S.client, c, on_client);
+	uint64_t now = ped_now_ms();
+	S.client.since = S.client.last_rx = S.client.last_ping = S.client.last_data = now;
+	ped_info("client %s (HSM %s) connected; PED %s serves it", S.client.peer, h->id, S.ped.hello.id);
+	if (ped_relay_send(S.ped.fd, PED_RELAY_OPEN, &o, ms(S.s->write_timeout_s)) != PED_OK)
+		ped_gone("write to the PED failed");
+}
+
+/* Reads what a connection has; calls fn for each frame. Returns PED_OK while
+ * the connection lives, else why it ended (it is not closed here). */
+static int pump(struct conn *c, void (*fn)(struct conn *c, uint8_t type, const uint8_t *p, size_t len))
+{
+	for (;;) {
+		uint8_t type, *p = NULL;
+		size_t len = 0;
+		int fd = c->fd;
+		int r = ped_framer_recv(&c->in, &type, &p, &len, 0);
+		if (r == PED_E_TIMED_OUT)
+			return PED_OK;
+		if (r != PED_OK)
+			return r;
+		c->last_rx = ped_now_ms();
+		fn(c, type, p, len);
+		OPENSSL_clear_free(p, len ? len : 1);
+		if (c->fd != fd) /* fn closed or moved it */
+			return PED_OK;
+	}
+}
+
+static void pending_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct ped_relay_msg h;
+	if (type != PED_RELAY_HELLO || ped_relay_decode(p, len, &h) != PED_OK) {
+		ped_warn("malformed greeting from %s (%s frame): closing", c->peer, ped_relay_type_name(type));
+		conn_close(c);
+		return;
+	}
+	greet(c, &h);
+}
+
+static void on_pending(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+{
+	struct conn *c = arg;
+	(void)loop;
+	(void)fd;
+	(void)events;
+	int r = pump(c, pending_frame);
+	if (r != PED_OK && conn_open(c)) {
+		if (r != PED_E_CLOSED)
+			ped_warn("malformed input from %s: %s", c->peer, ped_strerror(r));
+		conn_close(c);
+	}
+}
+
+static void ped_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
+{
+	(void)c;
+	if (type == PED_LINK_KAS || type == PED_LINK_RECORD) {
+		if (!conn_open(&S.client)) {
+			ped_trace("dropped a %s frame from the PED: no session", ped_relay_type_name(type));
+			return;
+		}
+		S.client.last_data = ped_now_ms();
+		if (send_to(&S.client, type, p, len) != PED_OK)
+			end_session(PED_E_SOCKET, "write to the client failed");
+		return;
+	}
+	if (type == PED_RELAY_PING) {
+		(void)ped_relay_send_code(S.ped.fd, PED_RELAY_PONG, 0, ms(S.s->write_timeout_s));
+	} else if (type == PED_RELAY_STATUS) {
+		struct ped_relay_msg m;
+		if (ped_relay_decode(p, len, &m) == PED_OK)
+			snprintf(S.rpks, sizeof(S.rpks), "%s", m.info);
+	} else if (type == PED_RELAY_BYE) {
+		/* The operator left Remote PED mode or cancelled the session key. */
+		struct ped_relay_msg m;
+		int err = ped_relay_decode(p, len, &m) == PED_OK ? ped_err_from_code(m.code) : PED_E_GENERAL;
+		end_session(err == PED_OK ? PED_E_PED_UNPLUGGED : err, "the PED ended the session");
+	} else if (type != PED_RELAY_PONG) {
+		ped_warn("unexpected %s frame from the PED: ignored", ped_relay_type_name(type));
+	}
+}
+
+static void on_ped(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	int r = pump(arg, ped_frame);
+	if (r != PED_OK)
+		ped_gone(r == PED_E_CLOSED ? "end of stream" : ped_strerror(r));
+}
+
+static void client_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
+{
+	(void)c;
+	if (type == PED_LINK_KAS || type == PED_LINK_RECORD) {
+		S.client.last_data = ped_now_ms();
+		if (send_to(&S.ped, type, p, len) != PED_OK)
+			ped_gone("write to the PED failed");
+		return;
+	}
+	if (type == PED_RELAY_PING) {
+		(void)ped_relay_send_code(S.client.fd, PED_RELAY_PONG, 0, ms(S.s->write_timeout_s));
+	} else if (type == PED_RELAY_BYE) {
+		end_session(PED_OK, "the client ended it");
+	} else if (type != PED_RELAY_PONG) {
+		ped_warn("unexpected %s frame from client %s: ignored", ped_relay_type_name(type), S.client.peer);
+	}
+}
+
+static void on_client(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	int r = pump(arg, client_frame);
+	if (r != PED_OK)
+		end_session(PED_E_SOCKET, r == PED_E_CLOSED ? "end of stream" : ped_strerror(r));
+}
+
+static void on_accept(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
+{
+	int fd;
+	(void)events;
+	(void)arg;
+	while (ped_accept(lfd, &fd) == PED_OK) {
+		struct conn *c = NULL;
+		for (int i = 0; i < MAX_PENDING && !c; i++)
+			if (!conn_open(&S.pending[i]))
+				c = &S.pending[i];
+		char peer[96];
+		ped_sock_peer_name(fd, peer, sizeof(peer));
+		if (lfd == S.dev_fd)
+			snprintf(peer, sizeof(peer), "local PED port");
+		if (!c) {
+			ped_warn("refused %s: too many connections waiting to greet", peer);
+			close(fd);
+			continue;
+		}
+		conn_init(c);
+		c->fd = fd;
+		snprintf(c->peer, sizeof(c->peer), "%s", peer);
+		ped_framer_init(&c->in, fd, PED_FRAME_MAX_PAYLOAD);
+		c->since = c->last_rx = ped_now_ms();
+		ped_trace("connection from %s", peer);
+		ped_evloop_add_fd(loop, fd, PED_EV_READ, on_pending, c);
+	}
+}
+
+static const char *yes_no(int v)
+{
+	return v ? "Yes" : "No";
+}
+
+static unsigned pct(uint64_t part, uint64_t whole)
+{
+	return whole ? (unsigned)(part * 100 / whole) : 100;
+}
+
+static void show(FILE *o)
+{
+	uint64_t now = ped_now_ms();
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	uint64_t up = (now - S.started) / 1000;
+	uint64_t idle = conn_open(&S.client) ? 0 : (now - S.idle_since) / 1000;
+	uint64_t cur = conn_open(&S.client) ? now - S.client.since : 0;
+	uint64_t cur_idle = conn_open(&S.client) ? now - S.client.last_data : 0;
+	uint64_t total = S.total_conn_ms + cur, total_idle = S.total_conn_idle_ms + cur_idle;
+
+	fprintf(o, "Server Information:\n");
+	fprintf(o, "  Hostname:                %s\n", host);
+	fprintf(o, "  IP:                      %s\n", S.s->ip[0] ? S.s->ip : S.s->eserver ? "0.0.0.0" : "127.0.0.1");
+	fprintf(o, "  Firmware Version:        %s\n", conn_open(&S.ped) ? S.ped.hello.version : "Not Available");
+	fprintf(o, "  PedII Protocol Version:   %s\n", PEDSERVER_PROTOCOL_VERSION);
+	fprintf(o, "  Software Version:         %s\n", PEDSERVER_SOFTWARE_VERSION);
+	fprintf(o, "\n");
+	fprintf(o, "  Ped2 Connection Status:   %s\n", conn_open(&S.ped) ? "Connected" : "Disconnected");
+	unsigned count = 0;
+	for (const char *p = S.rpks; *p; p++)
+		if (p == S.rpks || p[-1] == ',')
+			count++;
+	fprintf(o, "  Ped2 RPK Count            %u\n", count);
+	fprintf(o, "  Ped2 RPK Serial Numbers   (%s)\n", count ? S.rpks : "none");
+	fprintf(o, "\n");
+	if (conn_open(&S.client)) {
+		fprintf(o, "Client Information:\n");
+		fprintf(o, "  Client Address:           %s\n", S.client.peer);
+		fprintf(o, "  HSM Serial Number:        %s\n", S.client.hello.id);
+		fprintf(o, "  Client Software:          %s\n", S.client.hello.version);
+	} else {
+		fprintf(o, "Client Information:         Not Available\n");
+	}
+	fprintf(o, "\n");
+	fprintf(o, "Operating Information:\n");
+	fprintf(o, "  Server Port:              %u\n", S.srv_port);
+	fprintf(o, "  External Server Interface: %s\n", yes_no(S.s->eserver));
+	fprintf(o, "  Admin Port:               %u\n", S.adm_port);
+	fprintf(o, "  External Admin Interface: %s\n", yes_no(S.s->eadmin));
+	fprintf(o, "\n");
+	fprintf(o, "  Server Up Time:           %llu (secs)\n", (unsigned long long)up);
+	fprintf(o, "  Server Idle Time:         %llu (secs) (%u%%)\n", (unsigned long long)idle,
+		up ? (unsigned)(idle * 100 / up) : (conn_open(&S.client) ? 0 : 100));
+	fprintf(o, "  Idle Timeout Value:       %d (secs)\n", S.s->idle_timeout_s);
+	fprintf(o, "\n");
+	fprintf(o, "  Current Connection Time:   %llu (secs)\n", (unsigned long long)(cur / 1000));
+	fprintf(o, "  Current Connection Idle Time: %llu (secs)\n", (unsigned long long)(cur_idle / 1000));
+	fprintf(o, "  Current Connection Total Idle Time: %llu (secs) (%u%%)\n",
+		(unsigned long long)(cur_idle / 1000), pct(cur_idle, cur));
+	fprintf(o, "  Total Connection Time:     %llu (secs)\n", (unsigned long long)(total / 1000));
+	fprintf(o, "  Total Connection Idle Time: %llu (secs) (%u%%)\n", (unsigned long long)(total_idle / 1000),
+		pct(total_idle, total));
+}
+
+static int on_admin_request(void *arg, const char *line, FILE *out)
+{
+	(void)arg;
+	if (!strcasecmp(line, "show")) {
+		show(out);
+		return PED_OK;
+	}
+	if (!strcasecmp(line, "stop")) {
+		ped_info("stop requested on the admin port");
+		ped_evloop_stop(S.loop);
+		return PED_OK;
+	}
+	fprintf(out, "unknown request\n");
+	return PED_E_INVALID;
+}
+
+static void on_admin(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
+{
+	int fd;
+	(void)loop;
+	(void)events;
+	(void)arg;
+	while (ped_accept(lfd, &fd) == PED_OK)
+		ped_admin_serve(fd, on_admin_request, NULL, ms(S.s->read_timeout_s));
+}
+
+static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
+{
+	uint64_t now = ped_now_ms();
+	(void)loop;
+	(void)t;
+	(void)arg;
+	for (int i = 0; i < MAX_PENDING; i++) {
+		struct conn *c = &S.pending[i];
+		if (conn_open(c) && now - c->since > (uint64_t)ms(S.s->read_timeout_s)) {
+			ped_warn("%s sent no greeting in %d s: closing", c->peer, S.s->read_timeout_s);
+			conn_close(c);
+		}
+	}
+	if (!conn_open(&S.client))
+		return;
+	if (now - S.client.last_rx > (uint64_t)ms(S.s->ping_interval_s + S.s->ping_timeout_s)) {
+		end_session(PED_E_TIMED_OUT, "ping timeout");
+		return;
+	}
+	if (now - S.client.last_data > (uint64_t)ms(S.s->idle_timeout_s)) {
+		end_session(PED_E_TIMED_OUT, "idle timeout");
+		return;
+	}
+	if (now - S.client.last_ping >= (uint64_t)ms(S.s->ping_interval_s)) {
+		S.client.last_ping = now;
+		if (ped_relay_send_code(S.client.fd, PED_RELAY_PING, 0, ms(S.s->write_timeout_s)) != PED_OK)
+			end_session(PED_E_SOCKET, "write to the client failed");
+	}
+}
+
+static void on_term(struct ped_evloop *loop, int signo, void *arg)
+{
+	(void)arg;
+	ped_info("signal %d: stopping", signo);
+	ped_evloop_stop(loop);
+}
+
+int server_run(const struct server_settings *s)
+{
+	struct ped_pidfile pf;
+	char msg[512];
+	const char *srv_ip = s->ip[0] ? s->ip : s->eserver ? "0.0.0.0" : "127.0.0.1";
+	const char *adm_ip = s->eadmin ? "0.0.0.0" : "127.0.0.1";
+	int r;
+
+	memset(&S, 0, sizeof(S));
+	memset(&pf, 0, sizeof(pf));
+	S.s = s;
+	S.srv_fd = S.adm_fd = S.dev_fd = -1;
+	conn_init(&S.ped);
+	conn_init(&S.client);
+	for (int i = 0; i < MAX_PENDING; i++)
+		conn_init(&S.pending[i]);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((r = ped_pidfile_create(s->pidfile, &pf, msg, sizeof(msg))) != PED_OK)
+		ped_daemon_fail(r, "%s", msg);
+	if ((r = ped_tcp_listen(srv_ip, (uint16_t)s->port, &S.srv_fd, &S.srv_port)) != PED_OK) {
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "cannot listen on server port %s:%d: %s", srv_ip, s->port, strerror(errno));
+	}
+	if ((r = ped_tcp_listen(adm_ip, (uint16_t)s->admin_port, &S.adm_fd, &S.adm_port)) != PED_OK) {
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "cannot listen on admin port %s:%d: %s", adm_ip, s->admin_port, strerror(errno));
+	}
+	unlink(s->ped_socket); /* a live pedserver holds the PID file, so this one is stale */
+	if ((r = ped_unix_listen(s->ped_socket, 0600, &S.dev_fd)) != PED_OK) {
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "cannot listen on the PED port %s: %s", s->ped_socket, strerror(errno));
+	}
+	if ((r = ped_admin_port_publish("pedserver", S.adm_port)) != PED_OK) {
+		unlink(s->ped_socket);
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "cannot publish the admin port in the runtime directory");
+	}
+	S.loop = ped_evloop_new();
+	ped_evloop_add_fd(S.loop, S.srv_fd, PED_EV_READ, on_accept, NULL);
+	ped_evloop_add_fd(S.loop, S.dev_fd, PED_EV_READ, on_accept, NULL);
+	ped_evloop_add_fd(S.loop, S.adm_fd, PED_EV_READ, on_admin, NULL);
+	ped_evloop_add_signal(S.loop, SIGTERM, on_term, NULL);
+	ped_evloop_add_signal(S.loop, SIGINT, on_term, NULL);
+	ped_timer_init(&S.tick, on_tick, NULL);
+	ped_timer_start(S.loop, &S.tick, TICK_MS, TICK_MS);
+	S.started = S.idle_since = ped_now_ms();
+	ped_info("serving on %s:%u, admin %s:%u, PED port %s", srv_ip, S.srv_port, adm_ip, S.adm_port,
+		 s->ped_socket);
+	ped_daemon_ready(s->foreground);
+	ped_evloop_run(S.loop);
+
+	end_session(PED_E_PED_UNPLUGGED, "pedserver is stopping");
+	bye(&S.ped, PED_OK);
+	conn_close(&S.ped);
+	for (int i = 0; i < MAX_PENDING; i++)
+		conn_close(&S.pending[i]);
+	ped_timer_stop(S.loop, &S.tick);
+	close(S.srv_fd);
+	close(S.adm_fd);
+	close(S.dev_fd);
+	unlink(s->ped_socket);
+	ped_admin_port_unpublish("pedserver");
+	ped_evloop_free(S.loop);
+	ped_pidfile_remove(&pf);
+	ped_info("stopped");
+	return 0;
+}

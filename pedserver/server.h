@@ -1,0 +1,27 @@
+/* pedserver's background process: the PED's port, the server port where one
+ * pedclient at a time is served, and the admin port. */
+#ifndef PEDSERVER_SERVER_H
+#define PEDSERVER_SERVER_H
+
+#include <stdint.h>
+
+#define PEDSERVER_SOFTWARE_VERSION PED_VERSION " (100)"
+#define PEDSERVER_PROTOCOL_VERSION "1.0.0-0"
+
+struct server_settings {
+	char ip[64];           /* server port interface; "" with eserver: all */
+	int port, admin_port;  /* 0: ephemeral */
+	int eserver, eadmin;   /* listen beyond localhost */
+	int idle_timeout_s;
+	int read_timeout_s, write_timeout_s, shutdown_timeout_s;
+	int ping_interval_s, ping_timeout_s;
+	int ped_write_delay_us;
+	char ped_socket[1024]; /* where the PED attaches */
+	char pidfile[1024];
+	int foreground;
+};
+
+/* Runs in the process that serves; returns the exit status. */
+int server_run(const struct server_settings *s);
+
+#endif
