@@ -72,7 +72,8 @@ struct dev_config {
 	int key_timeout_ms;     /* key actions (default 200 s) */
 	int link_timeout_ms;    /* each exchange with the HSM */
 	char hsm_socket[512];   /* Local PED-USB: the HSM's local PED link */
-	char start_mode[16];    /* "menu", "usb", "admin" */
+	char pedserver_socket[512]; /* Remote PED: where pedserver expects its PED */
+	char start_mode[16];    /* "menu", "usb", "admin", "remote" */
 	char update_key[512];   /* PEM public key that signs software updates */
 	char update_file[512];  /* the software update image offered in Admin mode */
 };

@@ -315,6 +315,7 @@ struct policy {
 	size_t ntitled;
 	struct pol_pin pins[POL_MAX_KEYS];
 	size_t npins;
+	char password[9]; /* Remote PED one-time password, "" if none */
 };
 
 static int type_from_name(const char *s)
@@ -412,6 +413,14 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 			snprintf(p->pins[p->npins].pin, sizeof(p->pins[0].pin), "%s",
 				 strcmp(words[2], "none") ? words[2] : "");
 			p->npins++;
+			continue;
+		}
+		if (!strcmp(words[0], "password")) {
+			if (nw != 2 || strlen(words[1]) != 8 || strspn(words[1], "0123456789") != 8) {
+				snprintf(err, errlen, "%d: password EIGHT-DIGITS", line);
+				goto fail;
+			}
+			memcpy(p->password, words[1], 9);
 			continue;
 		}
 		if (nw < 2) {
@@ -759,6 +768,14 @@ static void answer(struct ped_device *d, const struct policy *p, struct answerer
 		} else {
 			dev_press(d, DEV_KEY_NO);
 		}
+		break;
+	case DEV_P_PASSWORD:
+		if (!p->password[0]) {
+			give_up(d, "the PED asks for a one-time password and the policy has none");
+			break;
+		}
+		type_digits(d, p->password);
+		dev_press(d, DEV_KEY_ENTER);
 		break;
 	case DEV_P_ACK:
 		dev_press(d, DEV_KEY_ENTER);

@@ -1,6 +1,6 @@
 /* ped-device: the PIN Entry Device emulator.
  *
- *   ped-device [-mode menu|usb|admin] [-hsm SOCKET] [-store DIR]       ncurses PED
+ *   ped-device [-mode menu|usb|admin|remote] [-hsm SOCKET] [-store DIR]       ncurses PED
  *   ped-device -headless [-script FILE] [-policy FILE] [-events FILE]   for CI
  *   ped-device -dump-screen | -send "press 4" [-control PATH]          drive a running PED
  *
@@ -23,8 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define USAGE "ped-device [-headless [-script FILE] [-policy FILE] [-events FILE]] [-mode menu|usb|admin]\n" \
-	      "           [-hsm SOCKET] [-store DIR] [-control PATH] [-configfile FILE] [-keytimeout S]\n" \
+#define USAGE "ped-device [-headless [-script FILE] [-policy FILE] [-events FILE]] [-mode menu|usb|admin|remote]\n" \
+	      "           [-hsm SOCKET] [-pedserver SOCKET] [-store DIR] [-control PATH] [-configfile FILE] [-keytimeout S]\n" \
 	      "       ped-device -dump-screen | -send REQUEST [-control PATH]"
 
 static struct ped_cfg_setting schema[] = {
@@ -33,6 +33,7 @@ static struct ped_cfg_setting schema[] = {
 	{.name = "link_timeout", .type = PED_CFG_INT, .min = 1, .max = 3600, .dflt = 30,
 	 .help = "seconds for each exchange with the HSM"},
 	{.name = "hsm_socket", .type = PED_CFG_STRING, .sdflt = "", .help = "the HSM's local PED link (Local PED-USB)"},
+	{.name = "pedserver_socket", .type = PED_CFG_STRING, .sdflt = "", .help = "pedserver's PED port (Remote PED; empty: pedserver-ped.sock in the runtime directory)"},
 	{.name = "store", .type = PED_CFG_STRING, .sdflt = "", .help = "iKey store directory"},
 	{.name = "update_key", .type = PED_CFG_STRING, .sdflt = "", .help = "PEM public key for software updates"},
 	{.name = "update_file", .type = PED_CFG_STRING, .sdflt = "", .help = "software update image"},
@@ -66,7 +67,7 @@ static int read_text(const char *path, char **out, size_t *len, const char *what
 
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = {"menu", "usb", "admin", NULL};
+	static const char *const modes[] = {"menu", "usb", "admin", "remote", NULL};
 	struct ped_opt opts[] = {
 		{.name = "headless", .kind = PED_OPT_FLAG, .help = "no terminal: run a script and/or the answerer"},
 		{.name = "script", .kind = PED_OPT_STRING, .arg = "FILE", .help = "headless script"},
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
 		{.name = "events", .kind = PED_OPT_STRING, .arg = "FILE", .help = "JSON-lines event log"},
 		{.name = "mode", .kind = PED_OPT_ENUM, .choices = modes, .help = "mode at power-on"},
 		{.name = "hsm", .kind = PED_OPT_STRING, .arg = "SOCKET", .help = "HSM local PED link"},
+		{.name = "pedserver", .kind = PED_OPT_STRING, .arg = "SOCKET", .help = "pedserver's PED port (Remote PED)"},
 		{.name = "store", .kind = PED_OPT_STRING, .arg = "DIR", .help = "iKey store"},
 		{.name = "control", .kind = PED_OPT_STRING, .arg = "PATH", .help = "control socket"},
 		{.name = "configfile", .aliases = "c", .kind = PED_OPT_STRING, .arg = "FILE", .help = "configuration file"},
@@ -140,6 +142,11 @@ int main(int argc, char **argv)
 	dc.link_timeout_ms = (int)ped_config_int(&cfg, "link_timeout") * 1000;
 	snprintf(dc.hsm_socket, sizeof(dc.hsm_socket), "%s",
 		 ped_opts_str(opts, "hsm", ped_config_str(&cfg, "hsm_socket")));
+	const char *pss = ped_opts_str(opts, "pedserver", ped_config_str(&cfg, "pedserver_socket"));
+	if (pss && *pss)
+		snprintf(dc.pedserver_socket, sizeof(dc.pedserver_socket), "%s", pss);
+	else if (ped_runtime_path("pedserver-ped.sock", dc.pedserver_socket, sizeof(dc.pedserver_socket)) != PED_OK)
+		dc.pedserver_socket[0] = '\0';
 	snprintf(dc.start_mode, sizeof(dc.start_mode), "%s",
 		 modes[ped_opts_num(opts, "mode", dc.hsm_socket[0] ? 1 : 0)]);
 	snprintf(dc.update_key, sizeof(dc.update_key), "%s", ped_config_str(&cfg, "update_key"));

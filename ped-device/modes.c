@@ -179,11 +179,6 @@ static void mode_scp(struct ped_device *d)
 	(void)dlg_menu(d, "Local PED-SCP\nNot supported for\nthis HSM generation.\nUse Local PED-USB.\n\n< EXIT", "");
 }
 
-static void mode_remote(struct ped_device *d)
-{
-	/* pedserver drives this mode; without it the PED just waits. */
-	(void)dlg_menu(d, "Remote PED mode\nNo pedserver\nconnected.\n\n< EXIT", "");
-}
 
 void *fw_main(void *arg)
 {
@@ -194,6 +189,8 @@ void *fw_main(void *arg)
 		mode_local_usb(d);
 	else if (!strcmp(start, "admin"))
 		mode_admin(d);
+	else if (!strcmp(start, "remote"))
+		mode_remote(d);
 	for (;;) {
 		pthread_mutex_lock(&d->mu);
 		int quit = d->quit;

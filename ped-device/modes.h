@@ -7,6 +7,8 @@
 /* Admin mode: PED Key (Login, Logout, List types, Duplicate), Backup
  * Devices, Software Update, Self Test. */
 void mode_admin(struct ped_device *d);
+/* Remote PED: attached to pedserver, serving the HSM sessions it opens. */
+void mode_remote(struct ped_device *d);
 /* Serves one request from the HSM (a DATA record's plaintext). */
 int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *msg, size_t len);
 

@@ -134,8 +134,10 @@ static int load_config(void)
 	/* Defaults until -mode config -set or -appliance register creates it. */
 	if (r == PED_E_NOT_FOUND && (!given || ped_opts_seen(opts, "set") || ped_opts_seen(opts, "appliance")))
 		return PED_OK;
+	if (r == PED_E_NOT_FOUND)
+		r = PED_E_FILE;
 	if (r != PED_OK)
-		fprintf(stderr, "%s : 0x%08x %s\n", cfg_err, ped_err_code(r), ped_err_name(r));
+		printf("%s : 0x%08x %s\n", cfg_err, ped_err_code(r), ped_err_name(r));
 	return r;
 }
 

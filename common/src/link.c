@@ -246,6 +246,14 @@ int ped_link_recv(struct ped_link *l, uint8_t *rectype, uint8_t **pt, size_t *le
 		return PED_E_CHANNEL_CLOSED;
 	if ((r = ped_framer_recv(&l->in, &type, &frame, &flen, timeout_ms)) != PED_OK)
 		return r;
+	if (type == PED_LINK_KAS && flen == 5 && frame[0] == PED_KAS_ALERT) {
+		/* In 1e1s U may refuse V's key confirmation after V is done. */
+		uint32_t code = (uint32_t)frame[1] << 24 | (uint32_t)frame[2] << 16 | (uint32_t)frame[3] << 8 | frame[4];
+		r = ped_err_from_code(code);
+		if (r == PED_OK || r == PED_E_GENERAL)
+			r = PED_E_HANDSHAKE;
+		goto out;
+	}
 	if (type != PED_LINK_RECORD) {
 		l->foreign = type;
 		r = PED_E_FRAME_TYPE;

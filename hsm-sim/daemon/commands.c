@@ -685,7 +685,8 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 		return PED_OK;
 	}
 	if (!strcasecmp(argv[1], "vector") && first == 3 && !strcasecmp(argv[2], "init")) {
-		if ((r = need_login(s, login_of(s, hs), HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
+		/* A zeroized HSM has no SO yet: remote RPV initialization happens then. */
+		if (hs->h.initialized && (r = need_login(s, login_of(s, hs), HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
 			return r;
 		struct hsm_credential c;
 		uint8_t secret[HSM_SECRET_LEN];
@@ -702,23 +703,59 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 		return r;
 	}
 	if (!strcasecmp(argv[1], "connect")) {
-		if (ped_opts_seen(o, "password") && !ped_opts_str(o, "password", NULL)) {
-			uint8_t rnd[8];
-			char pw[9];
-			RAND_bytes(rnd, sizeof(rnd));
-			for (int i = 0; i < 8; i++)
-				pw[i] = (char)('0' + rnd[i] % 10);
-			pw[8] = '\0';
-			sess_out(s, "Please attend to the PED and enter following password: %s", pw);
-			OPENSSL_cleanse(pw, sizeof(pw));
+		char pw[9] = "";
+		const char *otp = NULL;
+		if (ped_opts_seen(o, "password")) {
+			/* The one-time password keys the session that initializes the RPV remotely. */
+			if (hs->h.initialized || hs->h.rpv_set) {
+				sess_out(s, "Error: -password is only for initializing the RPV of a zeroized HSM; "
+					    "HSM %s %s.", hs->h.serial,
+					 hs->h.rpv_set ? "already has an RPV: connect without -password"
+						       : "is initialized");
+				return PED_E_ARGUMENTS_BAD;
+			}
+			const char *given = ped_opts_str(o, "password", NULL);
+			if (given) {
+				if (strlen(given) != 8 || strspn(given, "0123456789") != 8) {
+					sess_out(s, "Error: the password must be 8 digits.");
+					return PED_E_ARGUMENTS_BAD;
+				}
+				memcpy(pw, given, 9);
+			} else {
+				uint8_t rnd[8];
+				if (RAND_priv_bytes(rnd, sizeof(rnd)) != 1)
+					return PED_E_CRYPTO;
+				for (int i = 0; i < 8; i++)
+					pw[i] = (char)('0' + rnd[i] % 10);
+				OPENSSL_cleanse(rnd, sizeof(rnd));
+			}
+			otp = pw;
+		} else if (!hs->h.rpv_set) {
+			sess_out(s, "Error: the Remote PED vector of HSM %s is not initialized. Initialize it with a "
+				    "local PED (ped vector init), or connect with -password while the HSM is zeroized.",
+				 hs->h.serial);
+			return PED_E_ARGUMENTS_BAD;
 		}
-		/* Remote PED goes through pedclient beside the HSM. */
-		sess_out(s, "Error: pedclient is not running beside this HSM.");
-		return PED_E_PED_CLIENT_NOT_RUNNING;
+		const char *host = ped_opts_seen(o, "ip") ? ped_opts_str(o, "ip", "") : hs->remote_ip;
+		int port = ped_opts_seen(o, "port") ? (int)ped_opts_num(o, "port", 1503)
+			   : hs->remote_port ? hs->remote_port : 1503;
+		r = pedport_remote_connect(s, hs, host, port, otp);
+		if (r == PED_OK && otp)
+			sess_out(s, "Please attend to the PED and enter following password: %s", pw);
+		else if (r == PED_OK)
+			sess_out(s, "Please attend to the PED: present the orange RPK to compute the session key.");
+		OPENSSL_cleanse(pw, sizeof(pw));
+		return r;
 	}
 	if (!strcasecmp(argv[1], "disconnect")) {
-		sess_out(s, "Error: no remote PED is connected to slot %d.", slot);
-		return PED_E_PED_UNPLUGGED;
+		r = pedport_remote_disconnect(hs);
+		if (r == PED_E_PED_UNPLUGGED)
+			sess_out(s, "Error: no Remote PED is connected to slot %d.", slot);
+		else if (r == PED_E_BUSY)
+			sess_out(s, "Error: the Remote PED is in use; try again when the operation ends.");
+		else
+			sess_out(s, "Remote PED connection closed.");
+		return r;
 	}
 	sess_out(s, "Error: unknown ped command '%s'", argv[1]);
 	return PED_E_ARGUMENTS_BAD;

@@ -35,6 +35,8 @@ static struct ped_cfg_setting schema[] = {
 	 .help = "seconds for a PED handshake and each send"},
 	{.name = "remote_idle_timeout", .type = PED_CFG_INT, .min = 1, .max = 86400, .dflt = 1800,
 	 .help = "seconds before an idle remote PED connection ends"},
+	{.name = "pedclient_socket", .type = PED_CFG_STRING, .sdflt = "",
+	 .help = "where pedclient serves this host's HSMs (empty: pedclient.sock in the runtime directory)"},
 	{.name = NULL},
 };
 
@@ -231,6 +233,7 @@ static int load_hsms(struct ped_config *cfg, const char *state_dir, char *err, s
 		memcpy(serial, hs->h.serial, sizeof(serial));
 		snprintf(hs->state_path, sizeof(hs->state_path), "%.990s/hsm-%s.state", state_dir, serial);
 		pthread_mutex_init(&hs->ped_mu, NULL);
+		pthread_cond_init(&hs->remote_cv, NULL);
 		hs->ped.in.fd = -1;
 		r = hsm_load(hs->state_path, &hs->h, why, sizeof(why));
 		if (r == PED_OK) {
@@ -319,6 +322,11 @@ int main(int argc, char **argv)
 	sim.ped_timeout_ms = (int)ped_config_int(&cfg, "ped_timeout") * 1000;
 	sim.link_timeout_ms = (int)ped_config_int(&cfg, "link_timeout") * 1000;
 	sim.remote_idle_timeout_s = (int)ped_config_int(&cfg, "remote_idle_timeout");
+	const char *pcs = ped_config_str(&cfg, "pedclient_socket");
+	if (pcs && *pcs)
+		snprintf(sim.pedclient_socket, sizeof(sim.pedclient_socket), "%s", pcs);
+	else if (ped_runtime_path("pedclient.sock", sim.pedclient_socket, sizeof(sim.pedclient_socket)) != PED_OK)
+		snprintf(sim.pedclient_socket, sizeof(sim.pedclient_socket), "/tmp/pedclient.sock");
 	pthread_mutex_init(&sim.mu, NULL);
 
 	foreground = !ped_opts_seen(opts, "daemon");

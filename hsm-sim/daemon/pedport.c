@@ -5,11 +5,15 @@
 #include "ped/cert.h"
 #include "ped/ec.h"
 #include "ped/error.h"
+#include "ped/evloop.h"
 #include "ped/log.h"
+#include "ped/net.h"
+#include "ped/relay.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <poll.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -68,6 +72,12 @@ static void *attach_thread(void *arg)
 		goto out;
 	}
 	pthread_mutex_lock(&hs->ped_mu);
+	if (hs->remote_state == REMOTE_KEYING || hs->remote_state == REMOTE_UP) {
+		pthread_mutex_unlock(&hs->ped_mu);
+		ped_warn("HSM %s: a Remote PED session is open; local PED %s ignored", hs->h.serial, l.peer_id);
+		ped_link_close(&l, PED_E_BUSY);
+		goto out;
+	}
 	if (hs->ped_attached && (hs->ped_busy || link_alive(&hs->ped))) {
 		pthread_mutex_unlock(&hs->ped_mu);
 		ped_warn("HSM %s: a PED is already attached; refusing %s", hs->h.serial, l.peer_id);
@@ -113,29 +123,70 @@ void pedport_detach(struct sim_hsm *hs)
 	if (hs->ped_attached)
 		ped_link_close(&hs->ped, PED_OK);
 	hs->ped_attached = 0;
+	hs->remote = 0;
+	if (hs->remote_state != REMOTE_KEYING)
+		hs->remote_state = REMOTE_NONE;
 	pthread_mutex_unlock(&hs->ped_mu);
 }
 
 void pedport_describe(struct sim_hsm *hs, char *out, size_t len)
 {
 	pthread_mutex_lock(&hs->ped_mu);
-	if (hs->ped_attached && (hs->ped_busy || link_alive(&hs->ped)))
+	if (hs->remote_state == REMOTE_UP || hs->remote_state == REMOTE_KEYING)
+		snprintf(out, len, "remote PED %.40s via pedserver %.60s%s", hs->remote_ped, hs->remote_server,
+			 hs->remote_state == REMOTE_KEYING ? " (computing the session key)" : "");
+	else if (hs->ped_attached && (hs->ped_busy || link_alive(&hs->ped)))
 		snprintf(out, len, "local PED (PED id=0)");
 	else
 		snprintf(out, len, "local PED (PED id=0), none attached");
 	pthread_mutex_unlock(&hs->ped_mu);
 }
 
-/* Takes the link for one exchange; PED_E_PED_UNPLUGGED when there is none. */
-static int take(struct sim_hsm *hs)
+/* Takes the link for one exchange; PED_E_PED_UNPLUGGED when there is none.
+ * A Remote PED session still being keyed is waited for. */
+static int take(struct session *s, struct sim_hsm *hs)
 {
 	int r = PED_OK;
 	pthread_mutex_lock(&hs->ped_mu);
+	if (hs->remote_state == REMOTE_KEYING) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += s->sim->ped_timeout_ms / 1000;
+		while (hs->remote_state == REMOTE_KEYING)
+			if (pthread_cond_timedwait(&hs->remote_cv, &hs->ped_mu, &until) != 0)
+				break;
+		if (hs->remote_state == REMOTE_KEYING) {
+			pthread_mutex_unlock(&hs->ped_mu);
+			return PED_E_PED_UNPLUGGED;
+		}
+	}
+	if (hs->remote_state == REMOTE_FAILED) {
+		r = hs->remote_err;
+		hs->remote_state = REMOTE_NONE;
+		pthread_mutex_unlock(&hs->ped_mu);
+		return r;
+	}
+	uint64_t now = ped_now_ms();
+	if (hs->remote && hs->ped_attached && now > hs->remote_last_use &&
+	    now - hs->remote_last_use > (uint64_t)s->sim->remote_idle_timeout_s * 1000u) {
+		ped_warn("HSM %s: Remote PED session idle for more than %d s: closed", hs->h.serial,
+			 s->sim->remote_idle_timeout_s);
+		ped_link_close(&hs->ped, PED_E_TIMED_OUT);
+		hs->ped_attached = hs->remote = 0;
+		hs->remote_state = REMOTE_NONE;
+		pthread_mutex_unlock(&hs->ped_mu);
+		return PED_E_PED_UNPLUGGED;
+	}
 	if (!hs->ped_attached) {
 		r = PED_E_PED_UNPLUGGED;
 	} else if (!link_alive(&hs->ped)) {
 		ped_link_close(&hs->ped, PED_E_PED_UNPLUGGED);
 		hs->ped_attached = 0;
+		if (hs->remote) {
+			ped_warn("HSM %s: the Remote PED session ended", hs->h.serial);
+			hs->remote = 0;
+			hs->remote_state = REMOTE_NONE;
+		}
 		r = PED_E_PED_UNPLUGGED;
 	} else {
 		hs->ped_busy = 1;
@@ -155,8 +206,13 @@ static int give(struct sim_hsm *hs, int r)
 		ped_warn("HSM %s: PED link lost: %s", hs->h.serial, ped_strerror(r));
 		ped_link_close(&hs->ped, PED_E_PED_UNPLUGGED);
 		hs->ped_attached = 0;
+		if (hs->remote) {
+			hs->remote = 0;
+			hs->remote_state = REMOTE_NONE;
+		}
 		r = PED_E_PED_UNPLUGGED;
 	}
+	hs->remote_last_use = ped_now_ms();
 	pthread_mutex_unlock(&hs->ped_mu);
 	return r;
 }
@@ -206,7 +262,7 @@ int pedport_auth(struct session *s, struct sim_hsm *hs, int key_type, const char
 	size_t len = 0;
 	int r;
 
-	if ((r = take(hs)) != PED_OK)
+	if ((r = take(s, hs)) != PED_OK)
 		return r;
 	if ((r = send_request(hs, PED_APP_AUTH, key_type, title, prompt, colour, 0)) != PED_OK ||
 	    (r = await(s, hs, &rt, &msg, &len)) != PED_OK)
@@ -231,7 +287,7 @@ int pedport_create(struct session *s, struct sim_hsm *hs, int key_type, const ch
 
 	if (RAND_priv_bytes(secret, HSM_SECRET_LEN) != 1)
 		return PED_E_CRYPTO;
-	if ((r = take(hs)) != PED_OK)
+	if ((r = take(s, hs)) != PED_OK)
 		return r;
 	if ((r = send_request(hs, PED_APP_CREATE, key_type, title, prompt, colour, allow_reuse)) != PED_OK ||
 	    (r = ped_app_encode_secret(PED_APP_SECRET, secret, HSM_SECRET_LEN, &sm, &slen)) != PED_OK ||
@@ -259,4 +315,196 @@ out:
 	if (r != PED_OK)
 		OPENSSL_cleanse(secret, HSM_SECRET_LEN);
 	return give(hs, r);
+}
+
+/* ---- Remote PED through pedclient ---------------------------------------- */
+
+struct keying_job {
+	struct sim *sim;
+	struct sim_hsm *hs;
+	struct ped_framer in;
+	uint8_t secret[HSM_SECRET_LEN];
+	size_t secret_len;
+};
+
+static void *keying_thread(void *arg)
+{
+	struct keying_job *j = arg;
+	struct sim_hsm *hs = j->hs;
+	struct ped_kas_params p;
+	struct ped_link l;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL, *hoc = NULL;
+	char id[PED_KAS_ID_MAX];
+	int r;
+
+	snprintf(id, sizeof(id), "HSM:%s", hs->h.serial);
+	if ((r = identity(hs, &key, &cert, &hoc)) == PED_OK) {
+		memset(&p, 0, sizeof(p));
+		p.role = PED_KAS_V;
+		p.scheme = PED_KAS_1E1S;
+		p.id = id;
+		p.static_key = key;
+		p.static_cert = cert;
+		p.hoc = hoc;
+		p.secret = j->secret;
+		p.secret_len = j->secret_len;
+		/* The operator has the PED's whole key timeout to present the orange key or type the password. */
+		r = ped_link_handshake_on(&l, &j->in, &p, j->sim->ped_timeout_ms);
+		if (r != PED_OK) {
+			ped_framer_free(&j->in);
+			close(j->in.fd);
+		}
+	}
+	pthread_mutex_lock(&hs->ped_mu);
+	if (r == PED_OK) {
+		if (hs->ped_attached)
+			ped_link_close(&hs->ped, PED_E_PED_UNPLUGGED); /* the local PED is ignored now */
+		hs->ped = l;
+		hs->ped.timeout_ms = j->sim->link_timeout_ms;
+		hs->ped_attached = 1;
+		hs->remote = 1;
+		hs->remote_state = REMOTE_UP;
+		hs->remote_last_use = ped_now_ms();
+		ped_info("HSM %s: Remote PED %s session keyed", hs->h.serial, hs->remote_ped);
+	} else {
+		hs->remote_state = REMOTE_FAILED;
+		hs->remote_err = r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE ? r : PED_E_PED_UNPLUGGED;
+		ped_warn("HSM %s: Remote PED session key not computed: %s", hs->h.serial, ped_strerror(r));
+	}
+	pthread_cond_broadcast(&hs->remote_cv);
+	pthread_mutex_unlock(&hs->ped_mu);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	X509_free(hoc);
+	OPENSSL_cleanse(j->secret, sizeof(j->secret));
+	free(j);
+	return NULL;
+}
+
+int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *host, int port, const char *otp)
+{
+	struct keying_job *j = NULL;
+	struct ped_relay_msg h, w;
+	uint8_t type, *msg = NULL;
+	size_t len = 0;
+	int fd = -1, r;
+
+	pthread_mutex_lock(&hs->ped_mu);
+	int open_already = hs->remote_state == REMOTE_KEYING || hs->remote_state == REMOTE_UP;
+	pthread_mutex_unlock(&hs->ped_mu);
+	if (open_already) {
+		sess_out(s, "Error: a Remote PED session is already open for HSM %s (%s); ped disconnect first.",
+			 hs->h.serial, hs->remote_server);
+		return PED_E_BUSY;
+	}
+	if (!(j = calloc(1, sizeof(*j))))
+		return PED_E_HOST_MEMORY;
+	j->sim = s->sim;
+	j->hs = hs;
+	if (otp) {
+		memcpy(j->secret, otp, 8);
+		j->secret_len = 8;
+	} else {
+		memcpy(j->secret, hs->h.rpv, HSM_SECRET_LEN);
+		j->secret_len = HSM_SECRET_LEN;
+	}
+	if (ped_unix_connect(s->sim->pedclient_socket, &fd) != PED_OK) {
+		sess_out(s, "Error: pedclient is not running beside this HSM (%s).", s->sim->pedclient_socket);
+		r = PED_E_PED_CLIENT_NOT_RUNNING;
+		goto fail;
+	}
+	memset(&h, 0, sizeof(h));
+	h.role = PED_RELAY_ROLE_HSM;
+	h.purpose = PED_RELAY_SESSION;
+	h.auth = otp ? PED_RELAY_AUTH_OTP : PED_RELAY_AUTH_RPV;
+	h.port = (uint16_t)port;
+	snprintf(h.id, sizeof(h.id), "%s", hs->h.serial);
+	snprintf(h.version, sizeof(h.version), "hsm-sim %s", PED_VERSION);
+	snprintf(h.host, sizeof(h.host), "%s", host);
+	ped_framer_init(&j->in, fd, PED_FRAME_MAX_PAYLOAD);
+	/* pedclient's own read timeout bounds the dial; allow it and a little more. */
+	if ((r = ped_relay_send(fd, PED_RELAY_HELLO, &h, s->sim->link_timeout_ms)) != PED_OK ||
+	    (r = ped_framer_recv(&j->in, &type, &msg, &len, s->sim->link_timeout_ms + 5000)) != PED_OK) {
+		sess_out(s, "Error: no answer from pedclient: %s", ped_strerror(r));
+		r = r == PED_E_TIMED_OUT ? PED_E_TIMED_OUT : PED_E_PED_UNPLUGGED;
+		goto fail_fd;
+	}
+	if (type == PED_RELAY_BYE) {
+		struct ped_relay_msg b;
+		r = ped_relay_decode(msg, len, &b) == PED_OK ? ped_err_from_code(b.code) : PED_E_PED_UNPLUGGED;
+		if (r == PED_OK || r == PED_E_GENERAL)
+			r = PED_E_PED_UNPLUGGED;
+		if (r == PED_E_NOT_FOUND)
+			sess_out(s, "Error: no PED id is assigned to HSM %s (pedclient -mode assignid), and no -ip given.",
+				 hs->h.serial);
+		else if (r == PED_E_BUSY)
+			sess_out(s, "Error: the PED is serving another HSM.");
+		else if (r == PED_E_SOCKET)
+			sess_out(s, "Error: pedserver %s%s%d cannot be reached.", host, *host ? ":" : "port ", port);
+		else
+			sess_out(s, "Error: the Remote PED is not available: %s", ped_strerror(r));
+		goto fail_fd;
+	}
+	if (type != PED_RELAY_WELCOME || ped_relay_decode(msg, len, &w) != PED_OK) {
+		sess_out(s, "Error: unexpected answer from pedclient");
+		r = PED_E_PED_UNPLUGGED;
+		goto fail_fd;
+	}
+	OPENSSL_free(msg);
+	msg = NULL;
+	pthread_mutex_lock(&hs->ped_mu);
+	hs->remote_state = REMOTE_KEYING;
+	snprintf(hs->remote_ped, sizeof(hs->remote_ped), "%s", w.id);
+	if (*host)
+		snprintf(hs->remote_server, sizeof(hs->remote_server), "%.64s:%d", host, port);
+	else
+		snprintf(hs->remote_server, sizeof(hs->remote_server), "of the PED id assigned to this HSM");
+	pthread_mutex_unlock(&hs->ped_mu);
+
+	pthread_t th;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &a, keying_thread, j) != 0) {
+		pthread_attr_destroy(&a);
+		pthread_mutex_lock(&hs->ped_mu);
+		hs->remote_state = REMOTE_NONE;
+		pthread_mutex_unlock(&hs->ped_mu);
+		r = PED_E_HOST_MEMORY;
+		goto fail_fd;
+	}
+	pthread_attr_destroy(&a);
+	ped_info("HSM %s: Remote PED %s accepted by pedserver; computing the session key", hs->h.serial, w.id);
+	return PED_OK;
+
+fail_fd:
+	if (msg)
+		OPENSSL_free(msg);
+	ped_framer_free(&j->in);
+	close(fd);
+fail:
+	OPENSSL_cleanse(j->secret, sizeof(j->secret));
+	free(j);
+	return r;
+}
+
+int pedport_remote_disconnect(struct sim_hsm *hs)
+{
+	int r = PED_OK;
+	pthread_mutex_lock(&hs->ped_mu);
+	if (hs->remote_state == REMOTE_UP && hs->remote && hs->ped_attached && !hs->ped_busy) {
+		ped_link_close(&hs->ped, PED_OK);
+		hs->ped_attached = hs->remote = 0;
+		hs->remote_state = REMOTE_NONE;
+		ped_info("HSM %s: Remote PED session closed by the operator", hs->h.serial);
+	} else if (hs->remote_state == REMOTE_FAILED) {
+		hs->remote_state = REMOTE_NONE;
+	} else if (hs->remote_state == REMOTE_KEYING || hs->ped_busy) {
+		r = PED_E_BUSY;
+	} else {
+		r = PED_E_PED_UNPLUGGED;
+	}
+	pthread_mutex_unlock(&hs->ped_mu);
+	return r;
 }

@@ -28,7 +28,18 @@ struct sim_hsm {
 	int ped_busy;        /* a ceremony owns the link */
 	char remote_ip[64];  /* ped set */
 	int remote_port;
+	/* Remote PED through pedclient (guarded by ped_mu): while a remote
+	 * session is open or being keyed, the local PED is ignored. */
+	int remote;          /* hs->ped is the remote link */
+	int remote_state;    /* REMOTE_* */
+	int remote_err;      /* why keying failed */
+	pthread_cond_t remote_cv;
+	uint64_t remote_last_use;
+	char remote_ped[72];     /* the PED's serial, as pedserver says */
+	char remote_server[96];  /* host:port, or "PED id mapping" */
 };
+
+enum { REMOTE_NONE, REMOTE_KEYING, REMOTE_UP, REMOTE_FAILED };
 
 struct sim {
 	pthread_mutex_t mu; /* one command at a time */
@@ -39,6 +50,7 @@ struct sim {
 	int ped_timeout_ms;   /* how long a ceremony waits for the PED */
 	int link_timeout_ms;  /* handshake and each send */
 	int remote_idle_timeout_s;
+	char pedclient_socket[1024];
 	int stopping;
 };
 
@@ -77,6 +89,12 @@ int pedport_create(struct session *s, struct sim_hsm *hs, int key_type, const ch
 		   struct ped_app_created *info);
 void pedport_describe(struct sim_hsm *hs, char *out, size_t len);
 void pedport_detach(struct sim_hsm *hs);
+/* Asks pedclient for a Remote PED session to host:port (host "" lets
+ * pedclient use the PED id assigned to this HSM) and starts keying it with
+ * the RPV, or with otp (8 digits) to initialize the RPV remotely. Returns
+ * once pedserver has accepted; the PED then computes the session key. */
+int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *host, int port, const char *otp);
+int pedport_remote_disconnect(struct sim_hsm *hs);
 
 /* Backup and restore (archive.c). */
 int cmd_archive(struct session *s, int argc, char **argv);

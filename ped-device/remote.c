@@ -1,0 +1,326 @@
+/* Remote PED mode: the PED attaches to pedserver and waits. When pedserver
+ * opens a session for an HSM, the PED computes the session key, with the
+ * RPV from the orange key(s) or the one-time password the HSM printed, and
+ * then serves that HSM's requests exactly as over a local cable. Between
+ * sessions the PED stays attached; RPVs it has read stay in its memory
+ * until the operator leaves Remote PED mode ("invalidate the RPK"). */
+#include "ceremony.h"
+#include "dialog.h"
+#include "modes.h"
+
+#include "ped/error.h"
+#include "ped/link.h"
+#include "ped/log.h"
+#include "ped/net.h"
+#include "ped/relay.h"
+#include "ped/shamir.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RETRY_MS 500
+#define MAX_RPKS 8
+
+/* RPVs read in this visit to Remote PED mode, by HSM serial. */
+struct rpk_cache {
+	char hsm[MAX_RPKS][PED_RELAY_ID_MAX + 1];
+	uint8_t rpv[MAX_RPKS][PED_APP_SECRET_MAX];
+	size_t len[MAX_RPKS];
+	int n;
+};
+
+static void cache_forget(struct rpk_cache *c, const char *hsm)
+{
+	for (int i = 0; i < c->n; i++)
+		if (!hsm || !strcmp(c->hsm[i], hsm)) {
+			OPENSSL_cleanse(c->rpv[i], sizeof(c->rpv[i]));
+			c->n--;
+			if (i != c->n) {
+				memcpy(c->hsm[i], c->hsm[c->n], sizeof(c->hsm[i]));
+				memcpy(c->rpv[i], c->rpv[c->n], sizeof(c->rpv[i]));
+				c->len[i] = c->len[c->n];
+				OPENSSL_cleanse(c->rpv[c->n], sizeof(c->rpv[c->n]));
+			}
+			i--;
+		}
+}
+
+static int cache_find(const struct rpk_cache *c, const char *hsm)
+{
+	for (int i = 0; i < c->n; i++)
+		if (!strcmp(c->hsm[i], hsm))
+			return i;
+	return -1;
+}
+
+/* Tells pedserver which HSMs' RPVs the PED holds (serials only). */
+static void report_rpks(int fd, const struct rpk_cache *c, int timeout_ms)
+{
+	struct ped_relay_msg m;
+	memset(&m, 0, sizeof(m));
+	m.role = PED_RELAY_ROLE_PED;
+	for (int i = 0; i < c->n; i++) {
+		size_t used = strlen(m.info);
+		snprintf(m.info + used, sizeof(m.info) - used, "%s%s", i ? "," : "", c->hsm[i]);
+	}
+	(void)ped_relay_send(fd, PED_RELAY_STATUS, &m, timeout_ms);
+}
+
+static int attach(struct ped_device *d, struct ped_framer *f)
+{
+	struct ped_relay_msg h;
+	int fd, r;
+
+	if ((r = ped_unix_connect(d->cfg.pedserver_socket, &fd)) != PED_OK)
+		return r;
+	memset(&h, 0, sizeof(h));
+	h.role = PED_RELAY_ROLE_PED;
+	h.purpose = PED_RELAY_SESSION;
+	snprintf(h.id, sizeof(h.id), "%s", d->holder);
+	snprintf(h.version, sizeof(h.version), "%s", PED_VERSION);
+	if ((r = ped_relay_send(fd, PED_RELAY_HELLO, &h, d->cfg.link_timeout_ms)) != PED_OK) {
+		close(fd);
+		return r;
+	}
+	ped_framer_init(f, fd, PED_FRAME_MAX_PAYLOAD);
+	ped_info("attached to pedserver at %s", d->cfg.pedserver_socket);
+	fw_log(d, "pedserver attached");
+	dev_event_log(d, "pedserver", "\"attached\":true");
+	return PED_OK;
+}
+
+/* The session key's secret: the RPV (cached, or read and recombined from
+ * the orange keys) or the one-time password. */
+static int session_secret(struct ped_device *d, const struct ped_relay_msg *open, struct rpk_cache *c,
+			  uint8_t *secret, size_t *len, int *from_cache)
+{
+	int r;
+	*from_cache = 0;
+	if (open->auth == PED_RELAY_AUTH_OTP) {
+		char pw[PED_APP_TEXT_MAX + 1];
+		for (;;) {
+			r = dlg_digits(d, DEV_P_PASSWORD, 0, "SLOT\nCOMPUTE SESSION KEY.\n\nEnter PED Password.\n",
+				       pw, sizeof(pw));
+			if (r != PED_OK)
+				return r;
+			if (strlen(pw) == 8)
+				break;
+			if ((r = dlg_enter(d, DEV_P_ACK, 0, "SLOT\nCOMPUTE SESSION KEY.\n\nThe password has\n8 digits.\nPress ENTER.")) != PED_OK)
+				return r;
+		}
+		memcpy(secret, pw, 8);
+		*len = 8;
+		OPENSSL_cleanse(pw, sizeof(pw));
+		return PED_OK;
+	}
+	int i = cache_find(c, open->id);
+	if (i >= 0) {
+		memcpy(secret, c->rpv[i], c->len[i]);
+		*len = c->len[i];
+		*from_cache = 1;
+		return PED_OK;
+	}
+	struct cer_ask ask = {IKEY_RPV, "COMPUTE SESSION KEY.", "RPK / Remote", "ORANGE"};
+	struct ped_app_splits sp;
+	struct ped_share ps[PED_APP_MAX_SPLITS];
+	if ((r = cer_read_keyset(d, &ask, &sp)) != PED_OK)
+		return r;
+	for (unsigned k = 0; k < sp.count; k++)
+		ps[k] = (struct ped_share){sp.s[k].index, sp.s[k].share};
+	*len = sp.s[0].share_len;
+	r = ped_shamir_combine(ps, sp.count, sp.s[0].m, *len, secret);
+	OPENSSL_cleanse(&sp, sizeof(sp));
+	OPENSSL_cleanse(ps, sizeof(ps));
+	return r;
+}
+
+static void remember(struct rpk_cache *c, const char *hsm, const uint8_t *rpv, size_t len)
+{
+	cache_forget(c, hsm);
+	if (c->n == MAX_RPKS)
+		cache_forget(c, c->hsm[0]);
+	snprintf(c->hsm[c->n], sizeof(c->hsm[c->n]), "%s", hsm);
+	memcpy(c->rpv[c->n], rpv, len);
+	c->len[c->n] = len;
+	c->n++;
+}
+
+/* One HSM session. Returns PED_OK when it ended and the PED is still
+ * attached to pedserver, or the error that cost the attachment. */
+static int session(struct ped_device *d, struct ped_framer *f, const struct ped_relay_msg *open,
+		   struct rpk_cache *c)
+{
+	uint8_t secret[PED_APP_SECRET_MAX];
+	size_t slen = 0;
+	int cached, r;
+	char id[PED_KAS_ID_MAX];
+	struct ped_kas_params p;
+	struct ped_link link;
+
+	pthread_mutex_lock(&d->mu);
+	d->ceremony++;
+	pthread_mutex_unlock(&d->mu);
+	dev_event_log(d, "session", "\"hsm\":\"%s\",\"auth\":\"%s\"", open->id,
+		      open->auth == PED_RELAY_AUTH_OTP ? "password" : "rpv");
+	fw_log(d, "Session HSM %.12s", open->id);
+	if ((r = session_secret(d, open, c, secret, &slen, &cached)) != PED_OK) {
+		/* Nobody answered, or the operator reset: end the session for the HSM too. */
+		ped_info("no session key for HSM %s: %s", open->id, ped_strerror(r));
+		(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(r), d->cfg.link_timeout_ms);
+		return PED_OK;
+	}
+	fw_show(d, DEV_P_NONE, 0, "SLOT\nCOMPUTE SESSION KEY.\n\nPlease wait...");
+	snprintf(id, sizeof(id), "PED:%.40s", d->holder);
+	memset(&p, 0, sizeof(p));
+	p.role = PED_KAS_U;
+	p.scheme = PED_KAS_1E1S;
+	p.id = id;
+	p.secret = secret;
+	p.secret_len = slen;
+	r = ped_link_handshake_on(&link, f, &p, d->cfg.link_timeout_ms);
+	if (r != PED_OK) {
+		OPENSSL_cleanse(secret, sizeof(secret));
+		if (r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE) {
+			if (cached)
+				cache_forget(c, open->id);
+			ped_warn("session key with HSM %s failed: %s", open->id, ped_strerror(r));
+			fw_log(d, "Session key failed");
+			dev_event_log(d, "session-failed", "\"why\":\"%s\"", ped_err_name(r));
+			(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(r), d->cfg.link_timeout_ms);
+			(void)dlg_enter(d, DEV_P_ACK, 0,
+					open->auth == PED_RELAY_AUTH_OTP
+						? "SLOT\nCOMPUTE SESSION KEY.\nFailed: wrong\npassword.\nPress ENTER."
+						: "SLOT\nCOMPUTE SESSION KEY.\nFailed: wrong RPK\nfor this HSM.\nPress ENTER.");
+			return PED_OK;
+		}
+		/* pedserver ended the session (a relay frame) or went away. */
+		return r == PED_E_FRAME_TYPE ? PED_OK : r;
+	}
+	if (open->auth == PED_RELAY_AUTH_RPV && !cached) {
+		remember(c, open->id, secret, slen);
+		report_rpks(link.in.fd, c, d->cfg.link_timeout_ms);
+	}
+	OPENSSL_cleanse(secret, sizeof(secret));
+	ped_info("session key computed with %s", link.peer_id);
+	dev_event_log(d, "attached", "\"hsm\":\"%s\",\"remote\":true", link.peer_id);
+	fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nToken found");
+
+	for (;;) {
+		struct dev_event ev;
+		if (ped_framer_pending(&link.in))
+			ev.type = DEV_EV_LINK;
+		else
+			ev = fw_wait(d, ped_link_fd(&link), -1);
+		if (ev.type == DEV_EV_QUIT) {
+			r = PED_E_CANCEL;
+			break;
+		}
+		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
+			int yes = dlg_yesno(d, DEV_P_CONFIRM, 0,
+					    "\n** WARNING **\nExiting now will\ninvalidate the RPK.\nConfirm? YES/NO");
+			if (yes != 0) {
+				r = PED_E_CANCEL;
+				break;
+			}
+			fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nToken found");
+			continue;
+		}
+		if (ev.type != DEV_EV_LINK)
+			continue;
+		uint8_t rt, *msg = NULL;
+		size_t len = 0;
+		r = ped_link_recv(&link, &rt, &msg, &len, d->cfg.link_timeout_ms, NULL);
+		if (r == PED_OK && rt == PED_REC_DATA)
+			r = mode_serve_request(d, &link, msg, len);
+		if (msg)
+			OPENSSL_clear_free(msg, len ? len : 1);
+		if (r == PED_OK || r == PED_E_INVALID) {
+			fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nToken found");
+			continue;
+		}
+		break;
+	}
+	/* A relay frame (pedserver's BYE) or the HSM's CLOSE ends just this session. */
+	int ended_by_relay = r == PED_E_FRAME_TYPE || r == PED_E_CLOSED;
+	ped_info("session with HSM %s ended: %s", open->id, ped_strerror(r));
+	fw_log(d, "Session ended");
+	dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(r));
+	ped_link_release(&link, r == PED_E_CANCEL ? PED_E_PED_UNPLUGGED : PED_OK, f);
+	return ended_by_relay ? PED_OK : r;
+}
+
+void mode_remote(struct ped_device *d)
+{
+	struct ped_framer f;
+	struct rpk_cache c;
+	int attached = 0, r;
+
+	memset(&c, 0, sizeof(c));
+	memset(&f, 0, sizeof(f));
+	f.fd = -1;
+	for (;;) {
+		if (!attached && d->cfg.pedserver_socket[0])
+			attached = attach(d, &f) == PED_OK;
+		fw_show(d, DEV_P_IDLE, 0, attached ? "Remote PED mode\nAwaiting command..."
+						    : "Remote PED mode\nNo pedserver\nconnected.\n\n< EXIT");
+		struct dev_event ev;
+		if (attached && ped_framer_pending(&f))
+			ev.type = DEV_EV_LINK;
+		else
+			ev = fw_wait(d, attached ? f.fd : -1, attached ? -1 : RETRY_MS);
+		if (ev.type == DEV_EV_QUIT)
+			break;
+		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
+			int yes = dlg_yesno(d, DEV_P_CONFIRM, 0,
+					    "\n** WARNING **\nExiting now will\ninvalidate the RPK.\nConfirm? YES/NO");
+			if (yes != 0)
+				break;
+			continue;
+		}
+		if (ev.type != DEV_EV_LINK)
+			continue;
+		uint8_t type, *p = NULL;
+		size_t len = 0;
+		struct ped_relay_msg m;
+		r = ped_framer_recv(&f, &type, &p, &len, d->cfg.link_timeout_ms);
+		if (r == PED_OK && type == PED_RELAY_OPEN && ped_relay_decode(p, len, &m) == PED_OK) {
+			OPENSSL_free(p);
+			p = NULL;
+			r = session(d, &f, &m, &c);
+		} else if (r == PED_OK && type == PED_RELAY_PING) {
+			r = ped_relay_send_code(f.fd, PED_RELAY_PONG, 0, d->cfg.link_timeout_ms);
+		} else if (r == PED_OK && type == PED_RELAY_BYE) {
+			struct ped_relay_msg b;
+			if (ped_relay_decode(p, len, &b) == PED_OK && ped_err_from_code(b.code) == PED_E_BUSY) {
+				ped_warn("pedserver already serves another PED");
+				r = PED_E_BUSY;
+			}
+		} else if (r == PED_OK) {
+			ped_trace("ignored a %s frame from pedserver", ped_relay_type_name(type));
+		}
+		if (p)
+			OPENSSL_clear_free(p, len ? len : 1);
+		if (r != PED_OK) {
+			ped_info("pedserver link ended: %s", ped_strerror(r));
+			fw_log(d, "pedserver lost");
+			dev_event_log(d, "pedserver", "\"attached\":false,\"why\":\"%s\"", ped_err_name(r));
+			if (f.fd >= 0)
+				close(f.fd);
+			ped_framer_free(&f);
+			f.fd = -1;
+			attached = 0;
+			if (r == PED_E_CANCEL)
+				break;
+		}
+	}
+	if (attached) {
+		(void)ped_relay_send_code(f.fd, PED_RELAY_BYE, 0, 200);
+		close(f.fd);
+		ped_framer_free(&f);
+	}
+	/* Leaving Remote PED mode invalidates every RPK the PED held. */
+	cache_forget(&c, NULL);
+	OPENSSL_cleanse(&c, sizeof(c));
+}

@@ -1,0 +1,480 @@
+/* pedclient's background process: one poll loop. An HSM (hsm-sim) greets on
+ * the local socket with the pedserver to use (or none: its assigned PED id
+ * says); pedclient dials it without blocking the other sessions, relays the
+ * link frames both ways untouched, pings the server, and ends the session
+ * on a dead server, an idle timeout, or either side leaving. */
+#include "client.h"
+
+#include "ped/admin.h"
+#include "ped/config.h"
+#include "ped/daemon.h"
+#include "ped/error.h"
+#include "ped/evloop.h"
+#include "ped/link.h"
+#include "ped/log.h"
+#include "ped/net.h"
+#include "ped/pidfile.h"
+#include "ped/relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_SESSIONS 32
+#define TICK_MS 250
+
+enum state { S_FREE, S_HELLO, S_DIALING, S_WELCOME, S_RELAY };
+
+struct session {
+	enum state st;
+	int hsm_fd, srv_fd;
+	struct ped_framer hsm_in, srv_in;
+	struct ped_relay_msg hello; /* the HSM's */
+	char server[96];            /* host:port */
+	char ped_serial[PED_RELAY_ID_MAX + 1];
+	uint64_t since, state_since, last_rx, last_ping, last_data;
+};
+
+static struct {
+	const struct client_settings *s;
+	struct ped_evloop *loop;
+	int hsm_lfd, adm_fd;
+	uint16_t adm_port;
+	struct session ss[MAX_SESSIONS];
+	uint64_t started;
+	struct ped_timer tick;
+} C;
+
+static int ms(int seconds)
+{
+	return seconds * 1000;
+}
+
+static void set_state(struct session *x, enum state st)
+{
+	x->st = st;
+	x->state_since = ped_now_ms();
+}
+
+static void end(struct session *x, int err, const char *why)
+{
+	if (x->st == S_FREE)
+		return;
+	ped_info("session for HSM %s with %s ended: %s", x->hello.id[0] ? x->hello.id : "?",
+		 x->server[0] ? x->server : "no server", why);
+	if (x->hsm_fd >= 0) {
+		if (err != PED_OK)
+			(void)ped_relay_send_code(x->hsm_fd, PED_RELAY_BYE, ped_err_code(err), 200);
+		ped_evloop_del_fd(C.loop, x->hsm_fd);
+		close(x->hsm_fd);
+		ped_framer_free(&x->hsm_in);
+	}
+	if (x->srv_fd >= 0) {
+		if (x->st == S_WELCOME || x->st == S_RELAY)
+			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_BYE, 0, 200);
+		ped_evloop_del_fd(C.loop, x->srv_fd);
+		close(x->srv_fd);
+		ped_framer_free(&x->srv_in);
+	}
+	memset(x, 0, sizeof(*x));
+	x->hsm_fd = x->srv_fd = -1;
+	x->st = S_FREE;
+}
+
+static void on_server(struct ped_evloop *loop, int fd, unsigned events, void *arg);
+
+/* A non-blocking connect, so one slow pedserver holds up no other session. */
+static int dial(const char *host, int port, int *fd_out)
+{
+	struct addrinfo hints, *res = NULL;
+	char service[8];
+	int fd = -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(service, sizeof(service), "%d", port);
+	if (getaddrinfo(host, service, &hints, &res) != 0 || !res)
+		return PED_E_SOCKET;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || (connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS)) {
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return PED_E_SOCKET;
+	}
+	freeaddrinfo(res);
+	*fd_out = fd;
+	return PED_OK;
+}
+
+static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+{
+	struct session *x = arg;
+	int err = 0;
+	socklen_t el = sizeof(err);
+	(void)events;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+		ped_warn("cannot reach pedserver %s: %s", x->server, strerror(err ? err : errno));
+		end(x, PED_E_SOCKET, "pedserver unreachable");
+		return;
+	}
+	struct ped_relay_msg h;
+	memset(&h, 0, sizeof(h));
+	h.role = PED_RELAY_ROLE_CLIENT;
+	h.purpose = PED_RELAY_SESSION;
+	h.auth = x->hello.auth;
+	snprintf(h.id, sizeof(h.id), "%s", x->hello.id);
+	snprintf(h.version, sizeof(h.version), "%s", PEDCLIENT_SOFTWARE_VERSION);
+	gethostname(h.info, sizeof(h.info) - 1);
+	(void)ped_set_nonblock(fd, 0);
+	if (ped_relay_send(fd, PED_RELAY_HELLO, &h, ms(C.s->write_timeout_s)) != PED_OK) {
+		end(x, PED_E_SOCKET, "write to pedserver failed");
+		return;
+	}
+	ped_framer_init(&x->srv_in, fd, PED_FRAME_MAX_PAYLOAD);
+	ped_evloop_del_fd(loop, fd);
+	ped_evloop_add_fd(loop, fd, PED_EV_READ, on_server, x);
+	set_state(x, S_WELCOME);
+}
+
+static int forward(int fd, uint8_t type, const uint8_t *p, size_t len)
+{
+	return ped_frame_send(fd, type, p, len, ms(C.s->write_timeout_s));
+}
+
+static void hsm_frame(struct session *x, uint8_t type, const uint8_t *p, size_t len)
+{
+	if (x->st == S_HELLO) {
+		struct ped_relay_msg h;
+		if (type != PED_RELAY_HELLO || ped_relay_decode(p, len, &h) != PED_OK || h.role != PED_RELAY_ROLE_HSM ||
+		    !h.id[0]) {
+			ped_warn("malformed greeting (%s frame) on the HSM socket: closing", ped_relay_type_name(type));
+			end(x, PED_E_INVALID, "malformed greeting");
+			return;
+		}
+		x->hello = h;
+		char host[PED_RELAY_HOST_MAX + 1];
+		int port = h.port;
+		snprintf(host, sizeof(host), "%s", h.host);
+		if (!host[0]) {
+			struct ped_mapping m;
+			if (mappings_for_serial(C.s->config_path, h.id, &m) != PED_OK) {
+				ped_warn("HSM %s asked for its Remote PED, but no PED id is assigned to it", h.id);
+				end(x, PED_E_NOT_FOUND, "no PED id assigned");
+				return;
+			}
+			snprintf(host, sizeof(host), "%s", m.ip);
+			port = m.port;
+			ped_info("HSM %s: PED id %d maps to %s:%d", h.id, m.id, host, port);
+		}
+		snprintf(x->server, sizeof(x->server), "%s:%d", host, port);
+		if (dial(host, port, &x->srv_fd) != PED_OK) {
+			ped_warn("cannot reach pedserver %s for HSM %s", x->server, h.id);
+			end(x, PED_E_SOCKET, "pedserver unreachable");
+			return;
+		}
+		ped_evloop_add_fd(C.loop, x->srv_fd, PED_EV_WRITE, on_dialed, x);
+		set_state(x, S_DIALING);
+		ped_info("HSM %s: connecting to pedserver %s", h.id, x->server);
+		return;
+	}
+	if (type == PED_LINK_KAS || type == PED_LINK_RECORD) {
+		if (x->st != S_RELAY) {
+			ped_warn("HSM %s sent a %s frame before its session began: closing", x->hello.id,
+				 ped_relay_type_name(type));
+			end(x, PED_E_INVALID, "out-of-order frame from the HSM");
+			return;
+		}
+		x->last_data = ped_now_ms();
+		if (forward(x->srv_fd, type, p, len) != PED_OK)
+			end(x, PED_E_PED_UNPLUGGED, "write to pedserver failed");
+		return;
+	}
+	if (type == PED_RELAY_BYE) {
+		end(x, PED_OK, "the HSM ended it");
+		return;
+	}
+	ped_warn("unexpected %s frame from HSM %s: ignored", ped_relay_type_name(type), x->hello.id);
+}
+
+static void server_frame(struct session *x, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct ped_relay_msg m;
+	if (type == PED_LINK_KAS || type == PED_LINK_RECORD) {
+		if (x->st != S_RELAY) {
+			ped_warn("pedserver %s sent a %s frame before welcoming: closing", x->server,
+				 ped_relay_type_name(type));
+			end(x, PED_E_PED_UNPLUGGED, "out-of-order frame from pedserver");
+			return;
+		}
+		x->last_data = ped_now_ms();
+		if (forward(x->hsm_fd, type, p, len) != PED_OK)
+			end(x, PED_OK, "write to the HSM failed");
+		return;
+	}
+	switch (type) {
+	case PED_RELAY_WELCOME:
+		if (x->st != S_WELCOME || ped_relay_decode(p, len, &m) != PED_OK) {
+			end(x, PED_E_PED_UNPLUGGED, "malformed welcome from pedserver");
+			return;
+		}
+		snprintf(x->ped_serial, sizeof(x->ped_serial), "%s", m.id);
+		if (ped_relay_send(x->hsm_fd, PED_RELAY_WELCOME, &m, ms(C.s->write_timeout_s)) != PED_OK) {
+			end(x, PED_OK, "the HSM went away");
+			return;
+		}
+		set_state(x, S_RELAY);
+		x->last_data = x->last_ping = ped_now_ms();
+		ped_info("HSM %s: Remote PED %s via pedserver %s", x->hello.id, m.id, x->server);
+		return;
+	case PED_RELAY_BYE: {
+		int err = ped_relay_decode(p, len, &m) == PED_OK ? ped_err_from_code(m.code) : PED_E_PED_UNPLUGGED;
+		if (err == PED_OK)
+			err = PED_E_PED_UNPLUGGED;
+		ped_warn("pedserver %s ended the session for HSM %s: %s", x->server, x->hello.id, ped_err_name(err));
+		end(x, err, "pedserver ended it");
+		return;
+	}
+	case PED_RELAY_PING:
+		(void)ped_relay_send_code(x->srv_fd, PED_RELAY_PONG, 0, ms(C.s->write_timeout_s));
+		return;
+	case PED_RELAY_PONG:
+		return;
+	default:
+		ped_warn("unexpected %s frame from pedserver %s: ignored", ped_relay_type_name(type), x->server);
+	}
+}
+
+static void pump(struct session *x, struct ped_framer *in, int from_hsm)
+{
+	int fd = in->fd;
+	for (;;) {
+		uint8_t type, *p = NULL;
+		size_t len = 0;
+		int r = ped_framer_recv(in, &type, &p, &len, 0);
+		if (r == PED_E_TIMED_OUT)
+			return;
+		if (r != PED_OK) {
+			if (from_hsm)
+				end(x, PED_OK, r == PED_E_CLOSED ? "the HSM closed its end" : ped_strerror(r));
+			else
+				end(x, PED_E_PED_UNPLUGGED, r == PED_E_CLOSED ? "pedserver closed the connection"
+										: ped_strerror(r));
+			return;
+		}
+		if (!from_hsm)
+			x->last_rx = ped_now_ms();
+		if (from_hsm)
+			hsm_frame(x, type, p, len);
+		else
+			server_frame(x, type, p, len);
+		OPENSSL_clear_free(p, len ? len : 1);
+		if (x->st == S_FREE || (from_hsm ? x->hsm_fd : x->srv_fd) != fd)
+			return;
+	}
+}
+
+static void on_hsm(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+{
+	struct session *x = arg;
+	(void)loop;
+	(void)fd;
+	(void)events;
+	pump(x, &x->hsm_in, 1);
+}
+
+static void on_server(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+{
+	struct session *x = arg;
+	(void)loop;
+	(void)fd;
+	(void)events;
+	x->last_rx = ped_now_ms();
+	pump(x, &x->srv_in, 0);
+}
+
+static void on_accept(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
+{
+	int fd;
+	(void)events;
+	(void)arg;
+	while (ped_accept(lfd, &fd) == PED_OK) {
+		struct session *x = NULL;
+		for (int i = 0; i < MAX_SESSIONS && !x; i++)
+			if (C.ss[i].st == S_FREE)
+				x = &C.ss[i];
+		if (!x) {
+			ped_warn("refused an HSM connection: %d sessions already", MAX_SESSIONS);
+			(void)ped_relay_send_code(fd, PED_RELAY_BYE, ped_err_code(PED_E_BUSY), 200);
+			close(fd);
+			continue;
+		}
+		memset(x, 0, sizeof(*x));
+		x->hsm_fd = fd;
+		x->srv_fd = -1;
+		ped_framer_init(&x->hsm_in, fd, PED_FRAME_MAX_PAYLOAD);
+		x->since = ped_now_ms();
+		set_state(x, S_HELLO);
+		ped_evloop_add_fd(loop, fd, PED_EV_READ, on_hsm, x);
+	}
+}
+
+static const char *state_name(enum state st)
+{
+	static const char *const n[] = {"free", "greeting", "connecting", "waiting for pedserver", "connected"};
+	return n[st];
+}
+
+static int on_admin_request(void *arg, const char *line, FILE *o)
+{
+	(void)arg;
+	if (!strcasecmp(line, "stop")) {
+		ped_info("stop requested on the admin port");
+		ped_evloop_stop(C.loop);
+		return PED_OK;
+	}
+	if (strcasecmp(line, "show") != 0) {
+		fprintf(o, "unknown request\n");
+		return PED_E_INVALID;
+	}
+	uint64_t now = ped_now_ms();
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	int n = 0;
+	for (int i = 0; i < MAX_SESSIONS; i++)
+		n += C.ss[i].st != S_FREE;
+	fprintf(o, "Client Information:\n");
+	fprintf(o, "  Hostname:                 %s\n", host);
+	fprintf(o, "  Software Version:         %s\n", PEDCLIENT_SOFTWARE_VERSION);
+	fprintf(o, "  HSM Socket:               %s\n", C.s->hsm_socket);
+	fprintf(o, "  Admin Port:               %u\n", C.adm_port);
+	fprintf(o, "  External Admin Interface: %s\n", C.s->eadmin ? "Yes" : "No");
+	fprintf(o, "  Up Time:                  %llu (secs)\n", (unsigned long long)((now - C.started) / 1000));
+	fprintf(o, "  Idle Timeout Value:       %d (secs)%s\n", C.s->idle_timeout_s,
+		C.s->ignore_idle ? " (ignored)" : "");
+	fprintf(o, "\nRemote PED Sessions:        %d\n", n);
+	for (int i = 0; i < MAX_SESSIONS; i++) {
+		struct session *x = &C.ss[i];
+		if (x->st == S_FREE)
+			continue;
+		fprintf(o, "  HSM %s -> pedserver %s, PED %s: %s, %llu (secs), idle %llu (secs)\n",
+			x->hello.id[0] ? x->hello.id : "?", x->server[0] ? x->server : "-",
+			x->ped_serial[0] ? x->ped_serial : "-", state_name(x->st),
+			(unsigned long long)((now - x->since) / 1000),
+			(unsigned long long)(x->st == S_RELAY ? (now - x->last_data) / 1000 : 0));
+	}
+	return PED_OK;
+}
+
+static void on_admin(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
+{
+	int fd;
+	(void)loop;
+	(void)events;
+	(void)arg;
+	while (ped_accept(lfd, &fd) == PED_OK)
+		ped_admin_serve(fd, on_admin_request, NULL, ms(C.s->read_timeout_s));
+}
+
+static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
+{
+	uint64_t now = ped_now_ms();
+	(void)loop;
+	(void)t;
+	(void)arg;
+	for (int i = 0; i < MAX_SESSIONS; i++) {
+		struct session *x = &C.ss[i];
+		if (x->st == S_FREE)
+			continue;
+		if (x->st != S_RELAY) {
+			if (now - x->state_since > (uint64_t)ms(C.s->read_timeout_s))
+				end(x, x->st == S_HELLO ? PED_E_TIMED_OUT : PED_E_PED_UNPLUGGED,
+				    x->st == S_HELLO ? "no greeting from the HSM" : "pedserver did not answer in time");
+			continue;
+		}
+		if (now - x->last_rx > (uint64_t)ms(C.s->ping_interval_s + C.s->ping_timeout_s)) {
+			ped_warn("pedserver %s stopped answering pings", x->server);
+			end(x, PED_E_PED_UNPLUGGED, "ping timeout");
+			continue;
+		}
+		if (!C.s->ignore_idle && now - x->last_data > (uint64_t)ms(C.s->idle_timeout_s)) {
+			end(x, PED_E_PED_UNPLUGGED, "idle timeout");
+			continue;
+		}
+		if (now - x->last_ping >= (uint64_t)ms(C.s->ping_interval_s)) {
+			x->last_ping = now;
+			if (ped_relay_send_code(x->srv_fd, PED_RELAY_PING, 0, ms(C.s->write_timeout_s)) != PED_OK)
+				end(x, PED_E_PED_UNPLUGGED, "write to pedserver failed");
+		}
+	}
+}
+
+static void on_term(struct ped_evloop *loop, int signo, void *arg)
+{
+	(void)arg;
+	ped_info("signal %d: stopping", signo);
+	ped_evloop_stop(loop);
+}
+
+int client_run(const struct client_settings *s)
+{
+	struct ped_pidfile pf;
+	char msg[512];
+	int r;
+
+	memset(&C, 0, sizeof(C));
+	memset(&pf, 0, sizeof(pf));
+	C.s = s;
+	for (int i = 0; i < MAX_SESSIONS; i++)
+		C.ss[i].hsm_fd = C.ss[i].srv_fd = -1;
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = ped_pidfile_create(s->pidfile, &pf, msg, sizeof(msg))) != PED_OK)
+		ped_daemon_fail(r, "%s", msg);
+	unlink(s->hsm_socket); /* the PID file is ours, so no live pedclient uses it */
+	if ((r = ped_unix_listen(s->hsm_socket, 0660, &C.hsm_lfd)) != PED_OK) {
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "cannot listen on the HSM socket %s: %s", s->hsm_socket, strerror(errno));
+	}
+	const char *adm_ip = s->eadmin ? "0.0.0.0" : "127.0.0.1";
+	if ((r = ped_tcp_listen(adm_ip, (uint16_t)s->admin_port, &C.adm_fd, &C.adm_port)) != PED_OK) {
+		unlink(s->hsm_socket);
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "cannot listen on admin port %s:%d: %s", adm_ip, s->admin_port, strerror(errno));
+	}
+	if ((r = ped_admin_port_publish("pedclient", C.adm_port)) != PED_OK) {
+		unlink(s->hsm_socket);
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "cannot publish the admin port in the runtime directory");
+	}
+	C.loop = ped_evloop_new();
+	ped_evloop_add_fd(C.loop, C.hsm_lfd, PED_EV_READ, on_accept, NULL);
+	ped_evloop_add_fd(C.loop, C.adm_fd, PED_EV_READ, on_admin, NULL);
+	ped_evloop_add_signal(C.loop, SIGTERM, on_term, NULL);
+	ped_evloop_add_signal(C.loop, SIGINT, on_term, NULL);
+	ped_timer_init(&C.tick, on_tick, NULL);
+	ped_timer_start(C.loop, &C.tick, TICK_MS, TICK_MS);
+	C.started = ped_now_ms();
+	ped_info("serving HSMs on %s, admin %s:%u", s->hsm_socket, adm_ip, C.adm_port);
+	ped_daemon_ready(s->foreground);
+	ped_evloop_run(C.loop);
+
+	for (int i = 0; i < MAX_SESSIONS; i++)
+		end(&C.ss[i], PED_E_PED_CLIENT_NOT_RUNNING, "pedclient is stopping");
+	ped_timer_stop(C.loop, &C.tick);
+	close(C.hsm_lfd);
+	close(C.adm_fd);
+	unlink(s->hsm_socket);
+	ped_admin_port_unpublish("pedclient");
+	ped_evloop_free(C.loop);
+	ped_pidfile_remove(&pf);
+	ped_info("stopped");
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* pedclient's background process: HSMs on this host ask, on a local socket,
+ * for a Remote PED session; each session gets its own pedserver connection. */
+#ifndef PEDCLIENT_CLIENT_H
+#define PEDCLIENT_CLIENT_H
+
+#define PEDCLIENT_SOFTWARE_VERSION PED_VERSION " (100)"
+
+struct client_settings {
+	int admin_port, eadmin;
+	int idle_timeout_s, ignore_idle;
+	int read_timeout_s, write_timeout_s, shutdown_timeout_s;
+	int ping_interval_s, ping_timeout_s;
+	char hsm_socket[1024];
+	char pidfile[1024];
+	char config_path[1024]; /* re-read for PED id mappings at each request */
+	int foreground;
+};
+
+int client_run(const struct client_settings *s);
+
+/* PED id mappings (mappings.c), read from the configuration file. */
+struct ped_mapping {
+	int id;
+	char ip[65];
+	int port;
+	char serial[33]; /* the HSM it is assigned to, or "" */
+};
+#define MAX_MAPPINGS 64
+struct ped_config;
+int mappings_load(struct ped_config *cfg, struct ped_mapping *m, int max);
+/* The mapping assigned to an HSM serial; PED_E_NOT_FOUND if none. */
+int mappings_for_serial(const char *config_path, const char *serial, struct ped_mapping *out);
+
+#endif

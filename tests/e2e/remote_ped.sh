@@ -1,0 +1,115 @@
+#!/bin/bash
+# Remote PED end to end: hsm-sim -> pedclient -> pedserver -> headless PED.
+# The RPV is initialized remotely with a one-time password on a zeroized
+# HSM, the HSM is initialized over the same session, and later sessions are
+# keyed with the orange key. Also: a wrong password, the one-client rule,
+# a PED killed mid-login (CKR_PED_UNPLUGGED within the ping timeout) and a
+# restarted PED served again without restarting pedserver, the idle timeout.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/hsm_lib.sh"
+. "$(dirname "$0")/remote_lib.sh"
+set -e
+
+new_keys rpk so dom
+start_hsm
+start_pedserver A -pinginterval 1 -pingtimeout 2
+start_pedclient -pinginterval 1 -pingtimeout 2
+cat >"$T/A.policy" <<P
+password 12345678
+write rpv ${KEY[rpk]}
+write so ${KEY[so]}
+write domain ${KEY[dom]}
+P
+start_remote_ped A A "$T/A.policy"
+wait_for 10 shown A "Ped2 Connection Status:   Connected" || fail "pedserver does not see the PED: $OUT"
+
+note "without an RPV, ped connect needs the one-time password"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A"
+[ $RC -ne 0 ] || fail "connect without RPV or password succeeded"
+expect_contains "$OUT" "Remote PED vector of HSM $HSM_SERIAL is not initialized"
+
+note "RPV initialized remotely with a one-time password, then the HSM over the same session"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password 12345678; ped vector init; hsm init -label remote; ped disconnect"
+[ $RC -eq 0 ] || fail "remote RPV and HSM init: $OUT"
+expect_contains "$OUT" "Please attend to the PED and enter following password: 12345678"
+expect_contains "$OUT" "Successfully initialized the HSM."
+grep -q '"auth":"password"' "$T/A.events" || fail "the PED did not ask for the password"
+
+note "the one-time password is refused once the HSM is initialized"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password"
+[ $RC -ne 0 ] || fail "-password accepted on an initialized HSM"
+
+note "a session keyed with the orange key; the PED keeps the RPK"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A; role login -name so; ped get"
+[ $RC -eq 0 ] || fail "remote login: $OUT"
+expect_contains "$OUT" "listening to remote PED"
+wait_for 5 shown A "Ped2 RPK Count            1" || fail "RPK count: $OUT"
+expect_contains "$OUT" "Ped2 RPK Serial Numbers   ($HSM_SERIAL)"
+expect_contains "$OUT" "HSM Serial Number:        $HSM_SERIAL"
+
+note "one client at a time: the backup HSM is refused while the session lives"
+hsmcm -c "ped connect -slot 20 -ip 127.0.0.1 -port $PORT_A -password 11112222"
+[ $RC -ne 0 ] || fail "a second client was served"
+expect_contains "$OUT" "the PED is serving another HSM"
+grep -q "refused client" "$T/A.log" || fail "pedserver did not log the refused client"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A"
+[ $RC -ne 0 ] || fail "a second ped connect on the same HSM was accepted"
+expect_contains "$OUT" "already open"
+hsmcm -c "ped disconnect"
+[ $RC -eq 0 ] || fail "ped disconnect: $OUT"
+wait_for 10 shown A "Client Information:         Not Available" || fail "session still shown: $OUT"
+
+note "a wrong one-time password fails on both ends before any CSP moves"
+hsmcm -c "ped connect -slot 20 -ip 127.0.0.1 -port $PORT_A -password 87654321"
+[ $RC -eq 0 ] || fail "connect for the backup HSM: $OUT"
+hsmcm -c "slot set -slot 20; ped vector init"
+[ $RC -ne 0 ] || fail "a session keyed with the wrong password was used"
+expect_contains "$OUT" "PED_E_KEY_CONFIRM"
+wait_for 10 grep -q '"event":"session-failed"' "$T/A.events" || fail "the PED did not report the failure"
+wait_for 10 shown A "Client Information:         Not Available" || fail "failed session still shown: $OUT"
+
+note "the PED killed mid-login: CKR_PED_UNPLUGGED within the ping timeout"
+kill -TERM "$PED_A_PID"; wait_gone 10 "$PED_A_PID"
+cat >"$T/stall.script" <<S
+expect -timeout 20 "COMPUTE SESSION KEY. Insert a RPK / Remote PED Key (ORANGE)"
+insert ${KEY[rpk]}
+press enter
+expect -timeout 20 "SO LOGIN... Insert a SO / HSM Admin PED Key (BLUE)"
+wait-idle -timeout 60
+S
+"${RUN[@]}" "$BIN/ped-device" -headless -mode remote -pedserver "$(ped_socket_of A)" \
+	-script "$T/stall.script" -control "$T/S.ctl" -events "$T/S.events" >"$T/S.log" 2>&1 &
+SPID=$!; track $SPID
+wait_for 20 grep -q '"attached":true' "$T/S.events" || fail "stalling PED did not attach"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A"
+[ $RC -eq 0 ] || fail "connect: $OUT"
+( exec "$BIN/hsmcm" -socket "$HSM_SOCK" -c "role login -name so" >"$T/login.out" 2>&1 ) &
+LPID=$!
+wait_for 20 grep -q "SO LOGIN" "$T/S.events" || fail "the login did not reach the PED"
+kill -KILL "$SPID"; wait "$SPID" 2>/dev/null || true
+start=$SECONDS
+wait "$LPID" && fail "login succeeded without a PED"
+expect_contains "$(cat "$T/login.out")" "CKR_PED_UNPLUGGED"
+[ $((SECONDS - start)) -le 5 ] || fail "CKR_PED_UNPLUGGED took $((SECONDS - start)) s"
+wait_for 10 shown A "Ped2 Connection Status:   Disconnected" || fail "pedserver still shows the PED: $OUT"
+
+note "a restarted PED is served again without restarting pedserver"
+rm -f "$T/A.events"
+start_remote_ped A A "$T/A.policy"
+hsmcm -c "ped disconnect"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A; role login -name so; ped disconnect"
+[ $RC -eq 0 ] || fail "login after the PED came back: $OUT"
+
+note "the idle timeout ends the session; authentication then fails with CKR_PED_UNPLUGGED"
+pedserver_cmd A -mode stop
+[ $RC -eq 0 ] || fail "stop: $OUT"
+wait_for 10 grep -q '"attached":false' "$T/A.events" || fail "the PED did not see pedserver stop"
+start_pedserver A -idletimeout 2 -pinginterval 1 -pingtimeout 2
+wait_for 10 shown A "Ped2 Connection Status:   Connected" || fail "the PED did not come back to the new pedserver"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A; role login -name so"
+[ $RC -eq 0 ] || fail "login before the idle timeout: $OUT"
+wait_for 10 grep -q "idle timeout" "$T/A.log" || fail "pedserver did not time the session out"
+hsmcm -c "role logout; role login -name so"
+[ $RC -ne 0 ] || fail "login after the idle timeout succeeded"
+expect_contains "$OUT" "CKR_PED_UNPLUGGED"
+echo "remote PED ok"
