@@ -196,6 +196,8 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 			return PED_OK;
 		}
 		/* pedserver ended the session (a relay frame) or went away. */
+		ped_info("session with HSM %s ended before its key was computed: %s", open->id, ped_strerror(r));
+		dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(r));
 		return r == PED_E_FRAME_TYPE ? PED_OK : r;
 	}
 	if (open->auth == PED_RELAY_AUTH_RPV && !cached) {

@@ -12,7 +12,7 @@ pedserver_cmd() {
 	mkdir -p "$T/$name-run"
 	[ -e "$T/$name.conf" ] || : >"$T/$name.conf"
 	set +e
-	OUT=$(XDG_RUNTIME_DIR="$T/$name-run" timeout 60 "${RUN[@]}" "$BIN/pedserver" -configfile "$T/$name.conf" "$@" 2>&1)
+	OUT=$(XDG_RUNTIME_DIR="$T/$name-run" timeout 60 "${RUN[@]}" "$BIN/pedserver" "$@" -configfile "$T/$name.conf" 2>&1)
 	RC=$?
 	set -e
 }

@@ -1,0 +1,114 @@
+#!/bin/bash
+# pedclient's command line and daemon: the command lines chapter 5 prints,
+# PED id mappings round trip (persisted atomically), testid with and
+# without a server or a PED, refused options, a missing configuration file,
+# malformed input from the HSM side and from a pedserver (the daemon stays
+# up), the idle timeout and -ignoreidletimeout.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/hsm_lib.sh"
+. "$(dirname "$0")/remote_lib.sh"
+set -e
+PEER="$PED_SRCDIR/tests/e2e/relay_peer.py"
+printf 'AdminPort = 0;\nCustom = "kept";\n' >"$T/pedclient.conf"
+
+note "refused: -winservice, unknown modes, a missing configuration file"
+pedclient_cmd -mode start -winservice
+[ $RC -ne 0 ] || fail "-winservice accepted"
+expect_contains "$OUT" "Windows services do not exist on this platform"
+pedclient_cmd -mode nosuch
+[ $RC -ne 0 ] || fail "unknown mode accepted"
+set +e; OUT=$("$BIN/pedclient" -mode show -configfile "$T/none.conf" 2>&1); RC=$?; set -e
+[ $RC -ne 0 ] || fail "missing config accepted"
+expect_contains "$OUT" "none.conf"
+expect_contains "$OUT" "RC_FILE_ERROR"
+
+note "PED id mappings: setid, assignid, releaseid, deleteid, as printed in the chapter"
+pedclient_cmd -mode setid -id 1234 -id_ip myhostname -id_port 3456
+[ $RC -eq 0 ] || fail "setid: $OUT"
+pedclient_cmd -mode assignid -id 1234 -id_serialnumber 123456789
+[ $RC -eq 0 ] || fail "assignid: $OUT"
+grep -q 'serial = "123456789"' "$T/pedclient.conf" || fail "assignment not stored: $(cat "$T/pedclient.conf")"
+grep -q 'Custom = "kept"' "$T/pedclient.conf" || fail "unknown setting lost"
+[ "$(stat -c %a "$T/pedclient.conf")" = 600 ] || fail "config mode"
+pedclient_cmd -mode assignid -id 99 -id_serialnumber 1
+[ $RC -ne 0 ] || fail "assignid of an undefined id accepted"
+expect_contains "$OUT" "PED id 99 is not defined"
+pedclient_cmd -mode setid -id 7 -id_ip h -id_port 70000
+[ $RC -ne 0 ] || fail "port 70000 accepted"
+pedclient_cmd -mode releaseid -id 1234
+[ $RC -eq 0 ] || fail "releaseid: $OUT"
+grep -q 'serial = ""' "$T/pedclient.conf" || fail "release not stored"
+pedclient_cmd -mode deleteid -id 1234
+[ $RC -eq 0 ] || fail "deleteid: $OUT"
+grep -q '1234' "$T/pedclient.conf" && fail "mapping not deleted"
+pedclient_cmd -mode config -show
+expect_contains "$OUT" "IdleTimeout = 1800"
+pedclient_cmd -mode config -set -idletimeout 2 -pinginterval 1 -pingtimeout 2
+[ $RC -eq 0 ] || fail "config -set: $OUT"
+
+note "testid: no server, a server without a PED, then with a PED"
+start_pedserver A
+pedclient_cmd -mode setid -id 100 -id_ip 127.0.0.1 -id_port 1
+pedclient_cmd -mode testid -id 100
+[ $RC -ne 0 ] || fail "testid without a server succeeded"
+expect_contains "$OUT" "RC_SOCKET_ERROR"
+pedclient_cmd -mode setid -id 100 -id_ip 127.0.0.1 -id_port "$PORT_A"
+pedclient_cmd -mode testid -id 100
+[ $RC -ne 0 ] || fail "testid without a PED succeeded"
+expect_contains "$OUT" "No PED is attached"
+new_keys rpk
+printf 'password 12345678\nwrite rpv %s\n' "${KEY[rpk]}" >"$T/P.policy"
+start_remote_ped P A "$T/P.policy"
+pedclient_cmd -mode testid -id 100
+[ $RC -eq 0 ] || fail "testid: $OUT"
+expect_contains "$OUT" "is attached"
+
+note "start, show, malformed input on the HSM socket"
+start_pedclient
+pedclient_cmd -mode show
+[ $RC -eq 0 ] || fail "show: $OUT"
+expect_contains "$OUT" "Remote PED Sessions:        0"
+HSOCK="$XDG_RUNTIME_DIR/openped/pedclient.sock"
+[ "$(stat -c %a "$HSOCK")" = 660 ] || fail "HSM socket mode $(stat -c %a "$HSOCK")"
+python3 "$PEER" "unix:$HSOCK" raw 474152424147450a closed 5 >/dev/null || fail "garbage on the HSM socket not refused"
+python3 "$PEER" "unix:$HSOCK" hello 3 1 2 1 expect BYE >/dev/null || fail "a non-HSM greeting not refused"
+OUT=$(python3 "$PEER" "unix:$HSOCK" hello 4 1 2 555 expect BYE) || fail "unmapped HSM not refused: $OUT"
+expect_contains "$OUT" "BYE code=0xe000007b"
+grep -q "malformed" "$T/pedclient.log" || fail "malformed input not logged"
+
+note "a pedserver that answers with garbage: the session ends, the daemon stays up"
+python3 - "$T/fake.port" <<'PY' &
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+c, _ = s.accept(); c.recv(4096); c.sendall(b"PD\x01\x31\xff\xff\xff\xffjunk"); c.close()
+PY
+FAKE=$!
+wait_for 5 test -s "$T/fake.port"
+OUT=$(python3 "$PEER" "unix:$HSOCK" hello 4 1 2 556 127.0.0.1 "$(cat "$T/fake.port")" expect BYE) || fail "bad server not reported: $OUT"
+expect_contains "$OUT" "BYE code=0x8000002e"
+wait "$FAKE" || true
+pedclient_cmd -mode show
+[ $RC -eq 0 ] || fail "pedclient died: $OUT"
+
+note "the idle timeout ends an unused session; the HSM sees CKR_PED_UNPLUGGED"
+start_hsm
+pedclient_cmd -mode assignid -id 100 -id_serialnumber $HSM_SERIAL
+hsmcm -c "ped connect -password 12345678"
+[ $RC -eq 0 ] || fail "connect through the mapping: $OUT"
+wait_for 10 grep -q "idle timeout" "$T/pedclient.log" || fail "no idle timeout"
+hsmcm -c "ped vector init"
+[ $RC -ne 0 ] || fail "vector init over a timed-out session"
+expect_contains "$OUT" "CKR_PED_UNPLUGGED"
+
+note "-ignoreidletimeout keeps it"
+pedclient_cmd -mode stop
+[ $RC -eq 0 ] || fail "stop: $OUT"
+start_pedclient -ignoreidletimeout
+hsmcm -c "ped disconnect"
+hsmcm -c "ped connect -password 12345678"
+[ $RC -eq 0 ] || fail "connect: $OUT"
+wait_for 10 shown A "Current Connection Idle Time: 3 (secs)" || fail "session did not stay idle: $OUT"
+hsmcm -c "ped vector init"
+[ $RC -eq 0 ] || fail "vector init after idling with -ignoreidletimeout: $OUT"
+echo "pedclient ok"
