@@ -19,6 +19,7 @@ shopt -s nullglob
 suites=(tests/shell/*.sh tests/e2e/*.sh)
 if [ -n "${PED_TESTS:-}" ]; then suites=($PED_TESTS); fi
 for t in "${suites[@]}"; do
+	case $t in *_lib.sh) continue ;; esac # helpers the suites source
 	name=${t#tests/}; name=${name%.sh}
 	log="$logdir/${name//\//_}.log"
 	start=$EPOCHREALTIME

@@ -12,8 +12,10 @@ pedserver_cmd() {
 	mkdir -p "$T/$name-run"
 	[ -e "$T/$name.conf" ] || : >"$T/$name.conf"
 	set +e
-	OUT=$(XDG_RUNTIME_DIR="$T/$name-run" timeout 60 "${RUN[@]}" "$BIN/pedserver" "$@" -configfile "$T/$name.conf" 2>&1)
+	# A file, not $(...): a daemon started under valgrind keeps valgrind's copy of stderr open.
+	XDG_RUNTIME_DIR="$T/$name-run" timeout 60 "${RUN[@]}" "$BIN/pedserver" "$@" -configfile "$T/$name.conf" >"$T/cmd.out" 2>&1
 	RC=$?
+	OUT=$(cat "$T/cmd.out")
 	set -e
 }
 
@@ -35,8 +37,9 @@ ped_socket_of() { echo "$T/$1-run/openped/pedserver-ped.sock"; }
 pedclient_cmd() {
 	[ -e "$T/pedclient.conf" ] || : >"$T/pedclient.conf"
 	set +e
-	OUT=$(timeout 60 "${RUN[@]}" "$BIN/pedclient" -configfile "$T/pedclient.conf" "$@" 2>&1)
+	timeout 60 "${RUN[@]}" "$BIN/pedclient" -configfile "$T/pedclient.conf" "$@" >"$T/cmd.out" 2>&1
 	RC=$?
+	OUT=$(cat "$T/cmd.out")
 	set -e
 }
 

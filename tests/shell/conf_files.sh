@@ -1,0 +1,21 @@
+#!/bin/bash
+# The configuration files shipped in conf/ load as they are.
+. "$(dirname "$0")/../lib.sh"
+set -e
+export XDG_RUNTIME_DIR="$T/run" XDG_DATA_HOME="$T/data" IKEY_STORE="$T/keys"
+C="$PED_SRCDIR/conf"
+
+expect_exit 0 "$BIN/pedserver" -mode config -show -configfile "$C/pedserver.conf"
+expect_contains "$OUT" "ServerPort = 1503"
+expect_exit 0 "$BIN/pedclient" -mode config -show -configfile "$C/pedclient.conf"
+expect_contains "$OUT" "AdminPort = 1501"
+
+"$BIN/hsm-sim" -configfile "$C/hsm-sim.conf" -state "$T/state" -socket "$T/hsm.sock" -logfile "$T/hsm.log" &
+track $!
+wait_for 20 test -S "$T/ped-496771.sock" || fail "hsm-sim did not start with conf/hsm-sim.conf: $(cat "$T/hsm.log")"
+expect_exit 0 "$BIN/hsmcm" -socket "$T/hsm.sock" -c "slot list"
+expect_contains "$OUT" "154438865288"
+
+printf 'expect -timeout 10 "Select Mode"\n' >"$T/menu.script"
+expect_exit 0 "$BIN/ped-device" -headless -configfile "$C/ped-device.conf" -script "$T/menu.script" -control "$T/ped.ctl"
+echo "conf files ok"
