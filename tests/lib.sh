@@ -15,14 +15,25 @@ _cleanup() {
 	set +e # a test's own set -e must not cut the cleanup short
 	for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${_pids[@]}"; do wait "$p" 2>/dev/null; done
+	# Daemons' valgrind reports go to files: a daemon's exit status reaches no one.
+	local vg bad=0
+	for p in "${_pids[@]}"; do wait_gone 10 "$p"; done
+	for vg in "$T"/valgrind.*.log; do
+		[ -s "$vg" ] || continue
+		echo "valgrind: $vg" >&2
+		cat "$vg" >&2
+		bad=1
+	done
 	rm -rf "$T"
+	[ $bad -eq 0 ] || exit 99
 }
 trap _cleanup EXIT
 
 # PED_VALGRIND=1 runs the daemons and tools that tests start under valgrind.
 RUN=()
 if [ "${PED_VALGRIND:-0}" = 1 ]; then
-	RUN=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no)
+	RUN=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --track-fds=no
+		--log-file="$T/valgrind.%p.log")
 fi
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -396,9 +396,45 @@ static int cmd_role(struct session *s, int argc, char **argv)
 			sess_out(s, "Error: not initialized");
 			return PED_E_USER_NOT_LOGGED_IN;
 		}
+		/* Activation (policy 22) with a challenge secret: the PED secret is
+		 * cached at the first login; later logins need only the challenge. */
+		int activation = p && p->allow_activation && rs->challenge_set &&
+				 (ri->role == HSM_ROLE_CO || ri->role == HSM_ROLE_CU);
+		if (activation) {
+			const char *ch = ped_opts_str(o, "password", ped_opts_str(o, "challenge", NULL));
+			if (!ch) {
+				sess_out(s, "Error: role %s is activated by its challenge secret: give -password", ri->name);
+				return PED_E_ARGUMENTS_BAD;
+			}
+			if (rs->locked)
+				return PED_E_PIN_LOCKED;
+			uint8_t v[HSM_VERIFIER_LEN];
+			hsm_verifier((const uint8_t *)ch, strlen(ch), v);
+			if (CRYPTO_memcmp(v, rs->challenge_verifier, sizeof(v)) != 0) {
+				/* policy 15: failed challenge responses count */
+				struct hsm_login_result res;
+				hsm_login(&hs->h, p, ri->role, NULL, 0, &res);
+				if (res.locked)
+					sess_out(s, "Too many failed logins: the role is locked.");
+				(void)sim_save(hs);
+				return PED_E_PIN_INCORRECT;
+			}
+			if (rs->activated) {
+				sess_out(s, "Role %s is activated: logged in with the challenge secret.", ri->name);
+				rs->failures = 0;
+				*login_flag(lg, ri->role, pi) = 1;
+				return sim_save(hs);
+			}
+		}
 		if ((r = sim_authenticate(s, hs, p, ri)) != PED_OK)
 			return r;
 		*login_flag(lg, ri->role, pi) = 1;
+		if (activation) {
+			rs->activated = 1;
+			sess_out(s, "Role %s activated: the PED key secret is cached%s.", ri->name,
+				 p->allow_auto_activation ? " and survives a restart (auto-activation)" : "");
+			return sim_save(hs);
+		}
 		return PED_OK;
 	}
 	if (!strcasecmp(verb, "logout")) {
@@ -475,11 +511,18 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		return sim_save(hs);
 	}
 	if (!strcasecmp(verb, "deactivate")) {
-		if ((r = need_login(s, lg, ri->role, pi, ri->name)) != PED_OK)
+		/* CO and CU may deactivate their own or each other's role; the Partition SO both. */
+		if (!p || (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU)) {
+			sess_out(s, "Error: activation applies to co and cu on a partition");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (!*login_flag(lg, HSM_ROLE_CO, pi) && !*login_flag(lg, HSM_ROLE_CU, pi) &&
+		    (r = need_login(s, lg, HSM_ROLE_PO, pi, "Partition SO, Crypto Officer or Crypto User")) != PED_OK)
 			return r;
+		rs->activated = 0;
 		*login_flag(lg, ri->role, pi) = 0;
-		sess_out(s, "Role %s deactivated.", ri->name);
-		return PED_OK;
+		sess_out(s, "Role %s deactivated: the cached PED key secret is deleted.", ri->name);
+		return sim_save(hs);
 	}
 	sess_out(s, "Error: unknown role command '%s'", verb);
 	return PED_E_ARGUMENTS_BAD;

@@ -251,8 +251,10 @@ int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t 
 		if (value > 1)
 			return PED_E_RANGE;
 		p->allow_activation = (uint8_t)value;
+		/* Off deletes the cached secrets; policy 23 keeps its value and
+		 * takes effect again when activation is re-enabled (chapter 8). */
 		if (!value)
-			p->allow_auto_activation = 0;
+			p->co.activated = p->cu.activated = 0;
 		return PED_OK;
 	case HSM_POLICY_ALLOW_AUTO_ACTIVATION:
 		if (value > 1)

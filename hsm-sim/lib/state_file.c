@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define MAGIC "OPHS"
-#define VERSION 2
+#define VERSION 3 /* 3: cached activation; 2 is still read */
 #define HASH_LEN 32
 #define STATE_MAX (4u * 1024 * 1024)
 
@@ -118,6 +118,9 @@ int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len)
 		ped_wbuf_u32(&w, p->max_failed_user_logins);
 		ped_wbuf_u8(&w, p->allow_activation);
 		ped_wbuf_u8(&w, p->allow_auto_activation);
+		int keep = p->allow_activation && p->allow_auto_activation;
+		ped_wbuf_u8(&w, (uint8_t)(keep && p->co.activated));
+		ped_wbuf_u8(&w, (uint8_t)(keep && p->cu.activated));
 		ped_wbuf_u32(&w, p->nobjects);
 		for (uint32_t j = 0; j < p->nobjects && j < HSM_MAX_OBJECTS; j++) {
 			ped_wbuf_u64(&w, p->objects[j].handle);
@@ -146,7 +149,7 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 		snprintf(why, whylen, len >= 4 && !memcmp(buf, MAGIC, 4) ? "truncated" : "not an HSM state file");
 		return PED_E_CORRUPT;
 	}
-	if (buf[4] != VERSION) {
+	if (buf[4] != VERSION && buf[4] != 2) {
 		snprintf(why, whylen, "unsupported state version %u", buf[4]);
 		return PED_E_CORRUPT;
 	}
@@ -192,6 +195,12 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 		pt->max_failed_user_logins = ped_rbuf_u32(&r);
 		pt->allow_activation = ped_rbuf_u8(&r);
 		pt->allow_auto_activation = ped_rbuf_u8(&r);
+		if (buf[4] >= 3) {
+			pt->co.activated = ped_rbuf_u8(&r);
+			pt->cu.activated = ped_rbuf_u8(&r);
+			if (pt->co.activated > 1 || pt->cu.activated > 1)
+				r.err = PED_E_INVALID;
+		}
 		pt->nobjects = ped_rbuf_u32(&r);
 		if (pt->nobjects > HSM_MAX_OBJECTS || pt->initialized > 1 || pt->allow_activation > 1 ||
 		    pt->allow_auto_activation > 1 || pt->max_failed_user_logins < 1 ||

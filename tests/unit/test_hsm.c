@@ -195,9 +195,12 @@ static void partition_limits(void)
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 20, 11), PED_E_RANGE);
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 20, 0), PED_E_RANGE);
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 22, 2), PED_E_RANGE);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 22, 1), PED_OK);
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 23, 1), PED_OK);
+	p2->co.activated = 1;
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 22, 0), PED_OK);
-	CU_ASSERT_FALSE(p2->allow_auto_activation); /* no activation, no auto-activation */
+	CU_ASSERT_FALSE(p2->co.activated); /* activation off deletes the cached secret */
+	CU_ASSERT_TRUE(p2->allow_auto_activation); /* kept; in effect again with 22 on */
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 99, 1), PED_E_NOT_FOUND);
 	CU_ASSERT_FALSE(hsm_label_valid(""));
 	CU_ASSERT_FALSE(hsm_label_valid("123456789012345678901234567890123"));
@@ -244,6 +247,34 @@ static void state_files_round_trip_and_refuse_damage(void)
 	OPENSSL_clear_free(back, sizeof(*back));
 }
 
+/* A cached PED secret reaches the disk only with policies 22 and 23. */
+static void activation_is_saved_only_with_auto_activation(void)
+{
+	struct keyset so;
+	struct hsm_partition *p;
+	struct hsm *back = OPENSSL_zalloc(sizeof(*back));
+	char path[600], why[160];
+	init_hsm(h, &so);
+	hsm_partition_create(h, "par1", &p);
+	p->initialized = 1;
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 22, 1), PED_OK);
+	p->co.activated = p->cu.activated = 1;
+	snprintf(path, sizeof(path), "%s/hsm-150002.state", unit_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_FALSE(back->partitions[0].co.activated); /* a restart forgets it */
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 23, 1), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_TRUE(back->partitions[0].co.activated && back->partitions[0].cu.activated);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 22, 0), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_FALSE(back->partitions[0].co.activated);
+	OPENSSL_clear_free(back, sizeof(*back));
+}
+
 UNIT_SUITE(hsm, setup, teardown, UNIT_TEST(identity_is_a_valid_chain),
 	   UNIT_TEST(splits_combine_and_verify), UNIT_TEST(three_wrong_so_logins_zeroize_that_hsm_only),
-	   UNIT_TEST(partition_limits), UNIT_TEST(state_files_round_trip_and_refuse_damage))
+	   UNIT_TEST(partition_limits), UNIT_TEST(state_files_round_trip_and_refuse_damage),
+	   UNIT_TEST(activation_is_saved_only_with_auto_activation))

@@ -49,6 +49,10 @@ struct hsm_role_state {
 	uint8_t locked;
 	uint8_t challenge_set;
 	uint8_t challenge_verifier[HSM_VERIFIER_LEN];
+	/* CO, CU: the PED secret is cached (activation, policy 22). It reaches
+	 * the state file only with auto-activation (policy 23): without it a
+	 * restart forgets it, as a power cycle does. */
+	uint8_t activated;
 };
 
 struct hsm_object {

@@ -1,0 +1,73 @@
+#!/bin/bash
+# Chapter 8 activation: with policy 22 and a challenge secret, the CO's
+# first login caches the PED key secret and later logins need only the
+# challenge; a wrong challenge counts as a failed login; a restart forgets
+# the cache unless auto-activation (policy 23) is on; role deactivate
+# deletes it.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/hsm_lib.sh"
+set -e
+
+new_keys so hdom po pdom co
+start_hsm
+cat >"$T/a.policy" <<P
+write "SETTING SO" ${KEY[so]}
+use "SO LOGIN" ${KEY[so]}
+reuse "SETTING DOMAIN" no no
+write "SETTING DOMAIN" ${KEY[hdom]} ${KEY[pdom]}
+write "SETTING PO" ${KEY[po]}
+use "PO LOGIN" ${KEY[po]}
+write "SETTING CO" ${KEY[co]}
+use "CO LOGIN" ${KEY[co]}
+P
+start_ped A $HSM_SERIAL "$T/a.policy"
+hsmcm -c "hsm init -label act; role login -name so; partition create -label p1; slot set -slot 1; partition init -label p1; role login -name po; role init -name co; role createchallenge -name co -challenge \"open sesame\"; partition changepolicy -policy 22 -value 1"
+[ $RC -eq 0 ] || fail "setup: $OUT"
+logins() { grep -c '"title":"CO LOGIN..."' "$T/A.events" || true; }
+
+note "the first login uses the PED and caches its secret"
+before=$(logins)
+hsmcm -c "slot set -slot 1; role login -name co -password \"open sesame\""
+[ $RC -eq 0 ] || fail "first login: $OUT"
+expect_contains "$OUT" "Role co activated"
+[ "$(logins)" -eq $((before + 1)) ] || fail "the first login did not use the PED"
+
+note "later logins need only the challenge, even with no PED"
+kill -TERM "$PED_A_PID"; wait_gone 10 "$PED_A_PID"
+hsmcm -c "slot set -slot 1; role login -name co -password \"open sesame\"; object create -label k -value v"
+[ $RC -eq 0 ] || fail "activated login: $OUT"
+expect_contains "$OUT" "Role co is activated: logged in with the challenge secret."
+
+note "a wrong challenge is a failed login"
+hsmcm -c "slot set -slot 1; role login -name co -password \"open sesame!\""
+[ $RC -ne 0 ] || fail "wrong challenge accepted"
+expect_contains "$OUT" "CKR_PIN_INCORRECT"
+
+note "a restart forgets the cache without auto-activation"
+kill -TERM "$HSM_PID"; wait_gone 10 "$HSM_PID"
+rm -f "$T/ped-$BACKUP_SERIAL.sock"
+start_hsm
+hsmcm -c "slot set -slot 1; role login -name co -password \"open sesame\""
+[ $RC -ne 0 ] || fail "activation survived a restart without policy 23"
+expect_contains "$OUT" "CKR_PED_UNPLUGGED"
+
+note "with auto-activation the cache survives a restart"
+rm -f "$T/A.events"
+start_ped A $HSM_SERIAL "$T/a.policy"
+hsmcm -c "slot set -slot 1; role login -name po; partition changepolicy -policy 23 -value 1; role logout; role login -name co -password \"open sesame\""
+[ $RC -eq 0 ] || fail "auto-activation setup: $OUT"
+expect_contains "$OUT" "survives a restart (auto-activation)"
+kill -TERM "$PED_A_PID"; wait_gone 10 "$PED_A_PID"
+kill -TERM "$HSM_PID"; wait_gone 10 "$HSM_PID"
+rm -f "$T/ped-$BACKUP_SERIAL.sock"
+start_hsm
+hsmcm -c "slot set -slot 1; role login -name co -password \"open sesame\"; partition contents"
+[ $RC -eq 0 ] || fail "auto-activated login after restart: $OUT"
+expect_contains "$OUT" "Object Label: k"
+
+note "role deactivate deletes the cached secret"
+hsmcm -c "slot set -slot 1; role login -name co -password \"open sesame\"; role deactivate -name co; role login -name co -password \"open sesame\""
+[ $RC -ne 0 ] || fail "login after deactivate did not need the PED"
+expect_contains "$OUT" "Role co deactivated"
+expect_contains "$OUT" "CKR_PED_UNPLUGGED"
+echo "activation ok"
