@@ -15,10 +15,12 @@
 #include "ped/net.h"
 #include "ped/pidfile.h"
 #include "ped/relay.h"
+#include "ped/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +32,22 @@
 
 #define MAX_SESSIONS 32
 #define TICK_MS 250
+#define MAX_PARKED 8
+
+/* A pedserver that dialed in (PED-initiated mode), waiting for an HSM. */
+struct parked {
+	int fd;
+	struct ped_framer in;
+	char cn[80];
+	char ped[PED_RELAY_ID_MAX + 1];
+	int greeted;
+	uint64_t since;
+};
+
+struct tls_result {
+	int fd;
+	char cn[80], why[200], peer[96];
+};
 
 enum state { S_FREE, S_HELLO, S_DIALING, S_WELCOME, S_RELAY };
 
@@ -51,6 +69,10 @@ static struct {
 	struct session ss[MAX_SESSIONS];
 	uint64_t started;
 	struct ped_timer tick;
+	int tls_lfd;
+	uint16_t tls_port;
+	struct parked pk[MAX_PARKED];
+	int tls_pipe[2];
 } C;
 
 static int ms(int seconds)
@@ -150,6 +172,161 @@ static int forward(int fd, uint8_t type, const uint8_t *p, size_t len)
 	return ped_frame_send(fd, type, p, len, ms(C.s->write_timeout_s));
 }
 
+static void on_server(struct ped_evloop *loop, int fd, unsigned events, void *arg);
+static int use_parked(struct session *x);
+
+/* ---- PED-initiated mode ---------------------------------------------------- */
+
+static void drop_parked(struct parked *k, const char *why)
+{
+	ped_info("PED-initiated link from %s closed: %s", k->cn, why);
+	ped_evloop_del_fd(C.loop, k->fd);
+	close(k->fd);
+	ped_framer_free(&k->in);
+	memset(k, 0, sizeof(*k));
+	k->fd = -1;
+}
+
+static void on_parked(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+{
+	struct parked *k = arg;
+	(void)loop;
+	(void)fd;
+	(void)events;
+	for (;;) {
+		uint8_t type, *p = NULL;
+		size_t len = 0;
+		struct ped_relay_msg m;
+		int r = ped_framer_recv(&k->in, &type, &p, &len, 0);
+		if (r == PED_E_TIMED_OUT)
+			return;
+		if (r != PED_OK) {
+			drop_parked(k, r == PED_E_CLOSED ? "pedserver hung up" : ped_strerror(r));
+			return;
+		}
+		if (type == PED_RELAY_HELLO && ped_relay_decode(p, len, &m) == PED_OK && m.role == PED_RELAY_ROLE_SERVER) {
+			k->greeted = 1;
+			snprintf(k->ped, sizeof(k->ped), "%s", m.id);
+			ped_info("pedserver %s dialed in (PED %s): ready for this host's HSMs", k->cn, m.id[0] ? m.id : "-");
+		} else if (type == PED_RELAY_PING) {
+			(void)ped_relay_send_code(k->fd, PED_RELAY_PONG, 0, ms(C.s->write_timeout_s));
+		} else if (type != PED_RELAY_PONG) {
+			ped_warn("unexpected %s frame from PED-initiated link %s: ignored", ped_relay_type_name(type), k->cn);
+		}
+		OPENSSL_clear_free(p, len ? len : 1);
+	}
+}
+
+/* An HSM with no PED id mapping takes a pedserver that dialed in. */
+static int use_parked(struct session *x)
+{
+	for (int i = 0; i < MAX_PARKED; i++) {
+		struct parked *k = &C.pk[i];
+		if (k->fd < 0 || !k->greeted)
+			continue;
+		struct ped_relay_msg h;
+		memset(&h, 0, sizeof(h));
+		h.role = PED_RELAY_ROLE_CLIENT;
+		h.purpose = PED_RELAY_SESSION;
+		h.auth = x->hello.auth;
+		snprintf(h.id, sizeof(h.id), "%s", x->hello.id);
+		snprintf(h.version, sizeof(h.version), "%s", PEDCLIENT_SOFTWARE_VERSION);
+		gethostname(h.info, sizeof(h.info) - 1);
+		ped_evloop_del_fd(C.loop, k->fd);
+		x->srv_fd = k->fd;
+		x->srv_in = k->in;
+		snprintf(x->server, sizeof(x->server), "PED-initiated %.60s", k->cn);
+		memset(k, 0, sizeof(*k));
+		k->fd = -1;
+		if (ped_relay_send(x->srv_fd, PED_RELAY_HELLO, &h, ms(C.s->write_timeout_s)) != PED_OK) {
+			end(x, PED_E_PED_UNPLUGGED, "the PED-initiated link broke");
+			return 1;
+		}
+		ped_evloop_add_fd(C.loop, x->srv_fd, PED_EV_READ, on_server, x);
+		set_state(x, S_WELCOME);
+		ped_info("HSM %s: using %s", x->hello.id, x->server);
+		return 1;
+	}
+	return 0;
+}
+
+static void *tls_accept_thread(void *arg)
+{
+	struct tls_result *res = arg;
+	SSL_CTX *ctx = NULL;
+	int fd = res->fd;
+	res->fd = -1;
+	if (ped_tls_context(1, C.s->cert, C.s->key, C.s->trusted, &ctx, res->why, sizeof(res->why)) != PED_OK)
+		close(fd);
+	else if (ped_tls_proxy(ctx, fd, 1, ms(C.s->read_timeout_s), &res->fd, res->cn, sizeof(res->cn), res->why,
+			       sizeof(res->why)) != PED_OK)
+		res->fd = -1;
+	SSL_CTX_free(ctx);
+	(void)!write(C.tls_pipe[1], &res, sizeof(res));
+	return NULL;
+}
+
+static void on_tls_accept(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
+{
+	int fd;
+	(void)loop;
+	(void)events;
+	(void)arg;
+	while (ped_accept(lfd, &fd) == PED_OK) {
+		struct tls_result *res = calloc(1, sizeof(*res));
+		pthread_t th;
+		pthread_attr_t a;
+		if (!res) {
+			close(fd);
+			continue;
+		}
+		res->fd = fd;
+		ped_sock_peer_name(fd, res->peer, sizeof(res->peer));
+		(void)ped_set_nonblock(fd, 0);
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&th, &a, tls_accept_thread, res) != 0) {
+			close(fd);
+			free(res);
+		}
+		pthread_attr_destroy(&a);
+	}
+}
+
+static void on_tls_ready(struct ped_evloop *loop, int pfd, unsigned events, void *arg)
+{
+	struct tls_result *res = NULL;
+	(void)events;
+	(void)arg;
+	if (read(pfd, &res, sizeof(res)) != (ssize_t)sizeof(res) || !res)
+		return;
+	if (res->fd < 0) {
+		ped_warn("refused a PED-initiated connection from %s: %s", res->peer, res->why);
+		free(res);
+		return;
+	}
+	struct parked *k = NULL;
+	for (int i = 0; i < MAX_PARKED && !k; i++)
+		if (C.pk[i].fd < 0)
+			k = &C.pk[i];
+	if (!k) {
+		ped_warn("refused a PED-initiated connection from %s: %d links already", res->peer, MAX_PARKED);
+		close(res->fd);
+		free(res);
+		return;
+	}
+	memset(k, 0, sizeof(*k));
+	k->fd = res->fd;
+	snprintf(k->cn, sizeof(k->cn), "%s", res->cn);
+	ped_framer_init(&k->in, k->fd, PED_FRAME_MAX_PAYLOAD);
+	k->since = ped_now_ms();
+	ped_evloop_add_fd(loop, k->fd, PED_EV_READ, on_parked, k);
+	/* The first frame confirms to pedserver that its certificate was accepted. */
+	(void)ped_relay_send_code(k->fd, PED_RELAY_PING, 0, ms(C.s->write_timeout_s));
+	ped_info("PED-initiated link from %s (certificate %s) established", res->peer, res->cn);
+	free(res);
+}
+
 static void hsm_frame(struct session *x, uint8_t type, const uint8_t *p, size_t len)
 {
 	if (x->st == S_HELLO) {
@@ -167,6 +344,8 @@ static void hsm_frame(struct session *x, uint8_t type, const uint8_t *p, size_t 
 		if (!host[0]) {
 			struct ped_mapping m;
 			if (mappings_for_serial(C.s->config_path, h.id, &m) != PED_OK) {
+				if (use_parked(x))
+					return;
 				ped_warn("HSM %s asked for its Remote PED, but no PED id is assigned to it", h.id);
 				end(x, PED_E_NOT_FOUND, "no PED id assigned");
 				return;
@@ -360,6 +539,14 @@ static int on_admin_request(void *arg, const char *line, FILE *o)
 	fprintf(o, "  Up Time:                  %llu (secs)\n", (unsigned long long)((now - C.started) / 1000));
 	fprintf(o, "  Idle Timeout Value:       %d (secs)%s\n", C.s->idle_timeout_s,
 		C.s->ignore_idle ? " (ignored)" : "");
+	if (C.tls_lfd >= 0)
+		fprintf(o, "  PED-initiated Port:       %u (TLS 1.3, certificates in %s)\n", C.tls_port, C.s->trusted);
+	else
+		fprintf(o, "  PED-initiated Port:       off\n");
+	for (int i = 0; i < MAX_PARKED; i++)
+		if (C.pk[i].fd >= 0)
+			fprintf(o, "  PED-initiated link:       %s, PED %s, %s\n", C.pk[i].cn, C.pk[i].ped[0] ? C.pk[i].ped : "-",
+				C.pk[i].greeted ? "ready" : "greeting");
 	fprintf(o, "\nRemote PED Sessions:        %d\n", n);
 	for (int i = 0; i < MAX_SESSIONS; i++) {
 		struct session *x = &C.ss[i];
@@ -435,6 +622,9 @@ int client_run(const struct client_settings *s)
 	C.s = s;
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		C.ss[i].hsm_fd = C.ss[i].srv_fd = -1;
+	for (int i = 0; i < MAX_PARKED; i++)
+		C.pk[i].fd = -1;
+	C.tls_lfd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = ped_pidfile_create(s->pidfile, &pf, msg, sizeof(msg))) != PED_OK)
 		ped_daemon_fail(r, "%s", msg);
@@ -454,7 +644,27 @@ int client_run(const struct client_settings *s)
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "cannot publish the admin port in the runtime directory");
 	}
+	if (s->listen_port >= 0) {
+		if (access(s->cert, R_OK) != 0 && (r = ped_tls_make_identity("pedclient", s->cert, s->key)) != PED_OK) {
+			unlink(s->hsm_socket);
+			ped_pidfile_remove(&pf);
+			ped_daemon_fail(r, "cannot make the PED-initiated certificate %s", s->cert);
+		}
+		if (pipe(C.tls_pipe) != 0 ||
+		    (r = ped_tcp_listen(s->listen_ip, (uint16_t)s->listen_port, &C.tls_lfd, &C.tls_port)) != PED_OK) {
+			unlink(s->hsm_socket);
+			ped_pidfile_remove(&pf);
+			ped_daemon_fail(PED_E_SOCKET, "cannot listen on the PED-initiated port %s:%d: %s", s->listen_ip,
+					s->listen_port, strerror(errno));
+		}
+	}
 	C.loop = ped_evloop_new();
+	if (C.tls_lfd >= 0) {
+		ped_evloop_add_fd(C.loop, C.tls_lfd, PED_EV_READ, on_tls_accept, NULL);
+		ped_evloop_add_fd(C.loop, C.tls_pipe[0], PED_EV_READ, on_tls_ready, NULL);
+		ped_info("PED-initiated mode: TLS on %s:%u, certificate %s, registered pedservers in %s", s->listen_ip,
+			 C.tls_port, s->cert, s->trusted);
+	}
 	ped_evloop_add_fd(C.loop, C.hsm_lfd, PED_EV_READ, on_accept, NULL);
 	ped_evloop_add_fd(C.loop, C.adm_fd, PED_EV_READ, on_admin, NULL);
 	ped_evloop_add_signal(C.loop, SIGTERM, on_term, NULL);
@@ -468,6 +678,11 @@ int client_run(const struct client_settings *s)
 
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		end(&C.ss[i], PED_E_PED_CLIENT_NOT_RUNNING, "pedclient is stopping");
+	for (int i = 0; i < MAX_PARKED; i++)
+		if (C.pk[i].fd >= 0)
+			drop_parked(&C.pk[i], "pedclient is stopping");
+	if (C.tls_lfd >= 0)
+		close(C.tls_lfd);
 	ped_timer_stop(C.loop, &C.tick);
 	close(C.hsm_lfd);
 	close(C.adm_fd);

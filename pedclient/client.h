@@ -13,6 +13,11 @@ struct client_settings {
 	char hsm_socket[1024];
 	char pidfile[1024];
 	char config_path[1024]; /* re-read for PED id mappings at each request */
+	/* PED-initiated mode: a TLS 1.3 listener for pedservers that dial in */
+	char listen_ip[64];
+	int listen_port;        /* 0: any free port; -1: off */
+	char cert[1024], key[1024]; /* our certificate, made at first start if missing */
+	char trusted[1024];     /* directory of registered pedserver certificates (*.pem) */
 	int foreground;
 };
 

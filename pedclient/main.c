@@ -48,6 +48,11 @@ static struct ped_cfg_setting schema[] = {
 	{.name = "PingTimeout", .type = PED_CFG_INT, .min = 1, .max = 3600, .dflt = 20, .help = "seconds to wait for pedserver's answer"},
 	{.name = "HsmSocket", .type = PED_CFG_STRING, .sdflt = "", .help = "where HSMs ask for Remote PED (empty: pedclient.sock in the runtime directory)"},
 	{.name = "PidFile", .type = PED_CFG_STRING, .sdflt = "", .help = "PID file (empty: pedclient.pid in the runtime directory)"},
+	{.name = "ListenIP", .type = PED_CFG_STRING, .sdflt = "0.0.0.0", .help = "PED-initiated mode: where pedservers dial in"},
+	{.name = "ListenPort", .type = PED_CFG_INT, .min = -1, .max = 65535, .dflt = 9697, .help = "PED-initiated mode: TLS port (0: any free port, -1: off)"},
+	{.name = "Certificate", .type = PED_CFG_STRING, .sdflt = "", .help = "PED-initiated mode: our certificate (empty: cert/pedclient/pedclient.pem in the data directory, made at first start)"},
+	{.name = "PrivateKey", .type = PED_CFG_STRING, .sdflt = "", .help = "PED-initiated mode: its key"},
+	{.name = "RegisteredPedServers", .type = PED_CFG_STRING, .sdflt = "", .help = "PED-initiated mode: directory of the pedserver certificates accepted (empty: cert/pedservers in the data directory)"},
 	{.name = NULL},
 };
 
@@ -72,6 +77,8 @@ static const struct {
 	{"pingtimeout", "PingTimeout"},
 	{"hsmsocket", "HsmSocket"},
 	{"pidfile", "PidFile"},
+	{"listenip", "ListenIP"},
+	{"listenport", "ListenPort"},
 };
 
 static struct ped_opt opts[] = {
@@ -105,6 +112,8 @@ static struct ped_opt opts[] = {
 	{.name = "foreground", .kind = PED_OPT_FLAG, .help = "with -mode start: serve in this process (service managers)"},
 	{.name = "hsmsocket", .kind = PED_OPT_STRING, .arg = "PATH", .help = "where HSMs ask for Remote PED"},
 	{.name = "pidfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "PID file"},
+	{.name = "listenip", .kind = PED_OPT_STRING, .arg = "ADDRESS", .help = "PED-initiated mode: listening address"},
+	{.name = "listenport", .kind = PED_OPT_INT, .min = -1, .max = 65535, .arg = "PORT", .help = "PED-initiated mode: TLS port (-1: off)"},
 	{.name = NULL},
 };
 
@@ -158,6 +167,28 @@ static void runtime_default(const char *setting, const char *file, char *out, si
 		snprintf(out, len, "/tmp/%s", file);
 }
 
+static void data_default(const char *setting, const char *rel, char *out, size_t len)
+{
+	const char *v = ped_config_str(&cfg, setting);
+	char dir[1024];
+	if (v && *v) {
+		snprintf(out, len, "%s", v);
+		return;
+	}
+	if (ped_data_path(rel, out, len) != PED_OK) {
+		snprintf(out, len, "/tmp/%s", rel);
+		return;
+	}
+	/* make the directory that holds it (or that it is) */
+	snprintf(dir, sizeof(dir), "%s", out);
+	if (strstr(rel, ".pem")) {
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+	}
+	(void)ped_mkdir_p(dir, 0700);
+}
+
 static void log_path(char *out, size_t len)
 {
 	const char *v = ped_config_str(&cfg, "LogFileName");
@@ -199,6 +230,11 @@ static int mode_start(void)
 	runtime_default("HsmSocket", "pedclient.sock", s.hsm_socket, sizeof(s.hsm_socket));
 	runtime_default("PidFile", "pedclient.pid", s.pidfile, sizeof(s.pidfile));
 	snprintf(s.config_path, sizeof(s.config_path), "%s", cfg.path);
+	snprintf(s.listen_ip, sizeof(s.listen_ip), "%s", ped_config_str(&cfg, "ListenIP"));
+	s.listen_port = (int)ped_config_int(&cfg, "ListenPort");
+	data_default("Certificate", "cert/pedclient/pedclient.pem", s.cert, sizeof(s.cert));
+	data_default("PrivateKey", "cert/pedclient/pedclientKey.pem", s.key, sizeof(s.key));
+	data_default("RegisteredPedServers", "cert/pedservers", s.trusted, sizeof(s.trusted));
 	s.foreground = ped_opts_seen(opts, "foreground");
 
 	log_path(logfile, sizeof(logfile));

@@ -6,6 +6,8 @@
 #include "ped/error.h"
 #include "ped/ec.h"
 #include "ped/fileio.h"
+#include "ped/admin.h"
+#include "ped/tls.h"
 
 #include <openssl/pem.h>
 #include <sys/stat.h>
@@ -200,11 +202,7 @@ int appliance_command(int op, struct ped_config *cfg, const char *name, const ch
 int appliance_regen(struct ped_config *cfg, const char *cn, int force)
 {
 	char dir[1024], keypath[1200], certpath[1200];
-	EVP_PKEY *key = NULL;
-	X509 *c = NULL;
-	FILE *f = NULL;
-	int r = 1;
-	(void)cfg;
+	int r;
 
 	if (!cn || !*cn || strlen(cn) > 64 || strchr(cn, '/')) {
 		printf("-regen needs -commonname (1-64 characters, no '/').\n");
@@ -221,54 +219,49 @@ int appliance_regen(struct ped_config *cfg, const char *cn, int force)
 		printf("%s exists; existing links keep working until they end. Use -force to replace it.\n", certpath);
 		return 1;
 	}
-	uint8_t serial[16];
-	if (ped_ec_generate(&key) != PED_OK || !(c = X509_new()) || RAND_bytes(serial, sizeof(serial)) != 1)
-		goto crypto;
-	serial[0] &= 0x7f;
-	BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
-	int ok = bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c));
-	BN_free(bn);
-	X509_NAME *nm = X509_get_subject_name(c);
-	if (!ok || !X509_set_version(c, 2) || !X509_gmtime_adj(X509_getm_notBefore(c), -3600) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(c), 3650L * 86400) || !X509_set_pubkey(c, key) ||
-	    !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) ||
-	    !X509_set_issuer_name(c, nm) || !X509_sign(c, key, EVP_sha512()))
-		goto crypto;
-	char tmp[1300];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", keypath);
-	if (!(f = fopen(tmp, "w")) || fchmod(fileno(f), 0600) != 0 ||
-	    !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
-	    fclose(f) != 0 || rename(tmp, keypath) != 0) {
-		f = NULL;
-		printf("Cannot write %s : 0x%08x %s\n", keypath, ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
-		goto out;
+	if ((r = ped_tls_make_identity(cn, certpath, keypath)) != PED_OK) {
+		printf("Cannot make the client certificate : 0x%08x %s\n", ped_err_code(r), ped_err_name(r));
+		return 1;
 	}
-	f = NULL;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", certpath);
-	if (!(f = fopen(tmp, "w")) || !PEM_write_X509(f, c) || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
-	    fclose(f) != 0 || rename(tmp, certpath) != 0) {
-		f = NULL;
-		printf("Cannot write %s : 0x%08x %s\n", certpath, ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
-		goto out;
+	/* -mode connect presents this certificate. */
+	char err[512];
+	if (cfg->path[0] && (ped_config_set(cfg, "ClientCertificate", certpath, err, sizeof(err)) != PED_OK ||
+			     ped_config_set(cfg, "ClientKey", keypath, err, sizeof(err)) != PED_OK ||
+			     ped_config_save(cfg, err, sizeof(err)) != PED_OK)) {
+		printf("%s\n", err);
+		return 1;
 	}
-	f = NULL;
 	printf("Private Key created and written to: %s\n", keypath);
 	printf("Certificate created and written to: %s\n", certpath);
 	printf("Successfully regenerated the client certificate.\n");
-	r = 0;
-	goto out;
-crypto:
-	printf("Key generation failed : 0x%08x %s\n", ped_err_code(PED_E_CRYPTO), ped_err_name(PED_E_CRYPTO));
-out:
-	if (f)
-		fclose(f);
-	EVP_PKEY_free(key);
-	X509_free(c);
-	return r;
+	return 0;
 }
 
-int appliance_connect(struct ped_config *cfg, int connect, const char *name)
+int appliance_lookup(struct ped_config *cfg, const char *name, char *ip, size_t iplen, int *port, char *cert,
+		     size_t certlen)
 {
+	config_setting_t *l = list_of(cfg, 0);
+	int i = find(l, name);
+	const char *v = NULL;
+	if (i < 0)
+		return PED_E_NOT_FOUND;
+	config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+	if (!config_setting_lookup_string(g, "ip", &v))
+		return PED_E_CONFIG;
+	snprintf(ip, iplen, "%s", v);
+	if (!config_setting_lookup_int(g, "port", port))
+		*port = 9697;
+	if (!config_setting_lookup_string(g, "certificate", &v))
+		return PED_E_CONFIG;
+	snprintf(cert, certlen, "%s", v);
+	return PED_OK;
+}
+
+int appliance_connect(struct ped_config *cfg, int connect, const char *name, const char *admin_host,
+		      uint16_t admin_port, int timeout_ms)
+{
+	char line[128], out[1024];
+	int r;
 	if (!name) {
 		printf("-mode %s needs -name.\n", connect ? "connect" : "disconnect");
 		return 2;
@@ -278,8 +271,36 @@ int appliance_connect(struct ped_config *cfg, int connect, const char *name)
 		       ped_err_name(PED_E_NOT_FOUND));
 		return 1;
 	}
-	/* The TLS 1.3 dialer is not built yet; say so rather than pretend. */
-	printf("PED-initiated connections are not available in this version : 0x%08x %s\n",
-	       ped_err_code(PED_E_UNSUPPORTED), ped_err_name(PED_E_UNSUPPORTED));
+	snprintf(line, sizeof(line), "%s %s", connect ? "connect" : "disconnect", name);
+	if (connect)
+		printf("Connecting to Luna SA. Please wait....\n");
+	fflush(stdout);
+	if ((r = ped_admin_query(admin_host, admin_port, line, out, sizeof(out), timeout_ms)) != PED_OK) {
+		if (r == PED_E_CLOSED || r == PED_E_SOCKET || r == PED_E_NOT_FOUND)
+			printf("Ped Server is not running : 0x%08x %s\n", ped_err_code(PED_E_SOCKET), ped_err_name(PED_E_SOCKET));
+		else
+			printf("%s", out);
+		return 1;
+	}
+	if (!connect) {
+		printf("Connection to Luna SA terminated.\n");
+		return 0;
+	}
+	/* The daemon dials up to 20 times; follow it until it has an answer. */
+	snprintf(line, sizeof(line), "status %s", name);
+	for (int i = 0; i < 600; i++) {
+		if ((r = ped_admin_query(admin_host, admin_port, line, out, sizeof(out), timeout_ms)) != PED_OK)
+			break;
+		if (!strncmp(out, "connected", 9)) {
+			printf("Successfully connected to Luna SA.\n");
+			return 0;
+		}
+		if (!strncmp(out, "failed", 6)) {
+			printf("Failed to connect to Luna SA: %s", out + 6);
+			return 1;
+		}
+		usleep(100000);
+	}
+	printf("Failed to connect to Luna SA : 0x%08x %s\n", ped_err_code(PED_E_TIMED_OUT), ped_err_name(PED_E_TIMED_OUT));
 	return 1;
 }

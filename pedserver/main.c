@@ -52,6 +52,8 @@ static struct ped_cfg_setting schema[] = {
 	{.name = "PingTimeout", .type = PED_CFG_INT, .min = 1, .max = 3600, .dflt = 20, .help = "seconds to wait for a ping's answer"},
 	{.name = "PedSocket", .type = PED_CFG_STRING, .sdflt = "", .help = "where the PED attaches (empty: pedserver-ped.sock in the runtime directory)"},
 	{.name = "PidFile", .type = PED_CFG_STRING, .sdflt = "", .help = "PID file (empty: pedserver.pid in the runtime directory)"},
+	{.name = "ClientCertificate", .type = PED_CFG_STRING, .sdflt = "", .help = "PED-initiated mode: our certificate (set by -regen)"},
+	{.name = "ClientKey", .type = PED_CFG_STRING, .sdflt = "", .help = "PED-initiated mode: our private key (set by -regen)"},
 	{.name = NULL},
 };
 
@@ -217,6 +219,7 @@ static int mode_start(void)
 	runtime_default("PedSocket", "pedserver-ped.sock", s.ped_socket, sizeof(s.ped_socket));
 	runtime_default("PidFile", "pedserver.pid", s.pidfile, sizeof(s.pidfile));
 	s.foreground = ped_opts_seen(opts, "foreground");
+	snprintf(s.config_path, sizeof(s.config_path), "%s", cfg.path);
 
 	printf("Ped Server launched in startup mode.\n");
 	log_path(logfile, sizeof(logfile));
@@ -382,10 +385,15 @@ int main(int argc, char **argv)
 		case M_STOP: rc = mode_stop(); break;
 		case M_SHOW: rc = mode_show(); break;
 		case M_CONFIG: rc = mode_config(); break;
-		default:
+		default: {
+			uint16_t port = 0;
+			if (admin_port(&port) != PED_OK)
+				port = 0;
 			rc = appliance_connect(&cfg, ped_opts_num(opts, "mode", 0) == M_CONNECT,
-					       ped_opts_str(opts, "name", NULL));
+					       ped_opts_str(opts, "name", NULL), "127.0.0.1", port,
+					       (int)ped_config_int(&cfg, "SocketReadTimeout") * 1000);
 			break;
+		}
 		}
 	}
 	ped_config_free(&cfg);

@@ -14,9 +14,13 @@
 #include "ped/net.h"
 #include "ped/pidfile.h"
 #include "ped/relay.h"
+#include "ped/tls.h"
+
+#include "appliance.h"
 
 #include <openssl/crypto.h>
 #include <errno.h>
+#include <pthread.h>
 #include <strings.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +31,30 @@
 
 #define MAX_PENDING 16
 #define TICK_MS 250
+#define MAX_OUTBOUND 8
+#define DIAL_ATTEMPTS 20 /* the reference: "will try connecting to PEDclient 20 times" */
+#define DIAL_PAUSE_MS 250
+
+/* PED-initiated links: pedserver dials an appliance's pedclient over TLS. */
+enum { OUT_NONE, OUT_DIALING, OUT_CONNECTED, OUT_FAILED };
+struct outbound {
+	char name[33];
+	int wanted, state;
+	int refused; /* links closed before the appliance confirmed them */
+	char why[200];
+};
+
+struct dial_job {
+	int idx;
+	char ip[65];
+	int port, timeout_ms, pause_first;
+	SSL_CTX *ctx;
+};
+
+struct dial_result {
+	int fd, idx;
+	char why[200];
+};
 
 struct conn {
 	int fd;
@@ -34,6 +62,7 @@ struct conn {
 	char peer[96];
 	uint64_t since, last_rx, last_ping, last_data;
 	struct ped_relay_msg hello;
+	int outbound; /* 1 + index in S.out for a PED-initiated link, else 0 */
 };
 
 static struct {
@@ -46,7 +75,12 @@ static struct {
 	char rpks[PED_RELAY_INFO_MAX + 1]; /* HSM serials whose RPV the PED holds */
 	uint64_t started, idle_since, total_conn_ms, total_conn_idle_ms;
 	struct ped_timer tick;
+	struct outbound out[MAX_OUTBOUND];
+	int dial_pipe[2];
+	int stopping;
 } S;
+
+static void redial(int idx);
 
 static int ms(int seconds)
 {
@@ -96,10 +130,13 @@ static void end_session(int err, const char *why)
 	S.total_conn_ms += now - S.client.since;
 	S.total_conn_idle_ms += now - S.client.last_data;
 	ped_info("client %s (HSM %s) disconnected: %s", S.client.peer, S.client.hello.id, why);
+	int outbound = S.client.outbound;
 	bye(&S.client, err);
 	conn_close(&S.client);
 	bye(&S.ped, err);
 	S.idle_since = now;
+	if (outbound)
+		redial(outbound - 1);
 }
 
 static void ped_gone(const char *why)
@@ -226,6 +263,18 @@ static int pump(struct conn *c, void (*fn)(struct conn *c, uint8_t type, const u
 static void pending_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 {
 	struct ped_relay_msg h;
+	if (c->outbound && (type == PED_RELAY_PING || type == PED_RELAY_PONG)) {
+		struct outbound *o = &S.out[c->outbound - 1];
+		if (o->state != OUT_CONNECTED) {
+			o->state = OUT_CONNECTED;
+			o->refused = 0;
+			o->why[0] = '\0';
+			ped_info("connected to appliance %s over TLS", o->name);
+		}
+		if (type == PED_RELAY_PING)
+			(void)ped_relay_send_code(c->fd, PED_RELAY_PONG, 0, ms(S.s->write_timeout_s));
+		return;
+	}
 	if (type != PED_RELAY_HELLO || ped_relay_decode(p, len, &h) != PED_OK) {
 		ped_warn("malformed greeting from %s (%s frame): closing", c->peer, ped_relay_type_name(type));
 		conn_close(c);
@@ -240,12 +289,15 @@ static void on_pending(struct ped_evloop *loop, int fd, unsigned events, void *a
 	(void)loop;
 	(void)fd;
 	(void)events;
+	int outbound = c->outbound;
 	int r = pump(c, pending_frame);
 	if (r != PED_OK && conn_open(c)) {
 		if (r != PED_E_CLOSED)
 			ped_warn("malformed input from %s: %s", c->peer, ped_strerror(r));
 		conn_close(c);
 	}
+	if (outbound && !conn_open(c) && !(conn_open(&S.client) && S.client.outbound == outbound))
+		redial(outbound - 1);
 }
 
 static void ped_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
@@ -409,6 +461,211 @@ static void show(FILE *o)
 		pct(total_idle, total));
 }
 
+/* ---- PED-initiated mode ---------------------------------------------------- */
+
+static void *dial_thread(void *arg)
+{
+	struct dial_job *j = arg;
+	struct dial_result res = {-1, j->idx, ""};
+	for (int i = 0; i < DIAL_ATTEMPTS && res.fd < 0; i++) {
+		int fd, plain;
+		char cn[80];
+		if (i || j->pause_first)
+			usleep(DIAL_PAUSE_MS * 1000);
+		if (ped_tcp_connect(j->ip, (uint16_t)j->port, 2000, &fd) != PED_OK) {
+			snprintf(res.why, sizeof(res.why), "cannot reach %s:%d: %s", j->ip, j->port, strerror(errno));
+			continue;
+		}
+		if (ped_tls_proxy(j->ctx, fd, 0, j->timeout_ms, &plain, cn, sizeof(cn), res.why, sizeof(res.why)) == PED_OK)
+			res.fd = plain;
+	}
+	SSL_CTX_free(j->ctx);
+	free(j);
+	(void)!write(S.dial_pipe[1], &res, sizeof(res));
+	return NULL;
+}
+
+static int find_out(const char *name, int create)
+{
+	for (int i = 0; i < MAX_OUTBOUND; i++)
+		if (S.out[i].name[0] && !strcasecmp(S.out[i].name, name))
+			return i;
+	for (int i = 0; create && i < MAX_OUTBOUND; i++)
+		if (!S.out[i].name[0]) {
+			snprintf(S.out[i].name, sizeof(S.out[i].name), "%s", name);
+			return i;
+		}
+	return -1;
+}
+
+/* Reads the appliance and our certificate from the configuration file and
+ * starts dialing; the reference's "-mode connect". */
+static int start_dial(int idx, char *why, size_t whylen)
+{
+	static struct ped_cfg_setting none[] = {{.name = NULL}};
+	struct ped_config cfg;
+	char err[512], ip[65], cert[1024];
+	const char *mine = NULL, *key = NULL;
+	int port, r;
+	struct dial_job *j = NULL;
+	SSL_CTX *ctx = NULL;
+
+	if ((r = ped_config_load(&cfg, S.s->config_path, none, err, sizeof(err))) != PED_OK) {
+		snprintf(why, whylen, "%.190s", err);
+		return r;
+	}
+	if ((r = appliance_lookup(&cfg, S.out[idx].name, ip, sizeof(ip), &port, cert, sizeof(cert))) != PED_OK) {
+		snprintf(why, whylen, "no appliance named %s is registered", S.out[idx].name);
+		goto out;
+	}
+	if (!config_lookup_string(&cfg.tree, "ClientCertificate", &mine) || !*mine ||
+	    !config_lookup_string(&cfg.tree, "ClientKey", &key) || !*key) {
+		snprintf(why, whylen, "no client certificate: run pedserver -regen -commonname CN first");
+		r = PED_E_NOT_FOUND;
+		goto out;
+	}
+	if ((r = ped_tls_context(0, mine, key, cert, &ctx, why, whylen)) != PED_OK)
+		goto out;
+	if (!(j = calloc(1, sizeof(*j)))) {
+		r = PED_E_HOST_MEMORY;
+		goto out;
+	}
+	*j = (struct dial_job){idx, "", port, ms(S.s->read_timeout_s), S.out[idx].refused > 0, ctx};
+	snprintf(j->ip, sizeof(j->ip), "%s", ip);
+	pthread_t th;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &a, dial_thread, j) != 0) {
+		free(j);
+		r = PED_E_HOST_MEMORY;
+	} else {
+		ctx = NULL;
+		S.out[idx].state = OUT_DIALING;
+		ped_info("dialing appliance %s at %s:%d (up to %d attempts)", S.out[idx].name, ip, port, DIAL_ATTEMPTS);
+	}
+	pthread_attr_destroy(&a);
+out:
+	SSL_CTX_free(ctx);
+	ped_config_free(&cfg);
+	return r;
+}
+
+static void redial(int idx)
+{
+	char why[200];
+	if (idx < 0 || idx >= MAX_OUTBOUND || !S.out[idx].wanted || S.stopping)
+		return;
+	/* In TLS 1.3 the appliance checks our certificate after our handshake
+	 * is done: a link it closes before confirming it was refused. */
+	if (S.out[idx].state == OUT_DIALING && ++S.out[idx].refused >= DIAL_ATTEMPTS) {
+		S.out[idx].state = OUT_FAILED;
+		snprintf(S.out[idx].why, sizeof(S.out[idx].why),
+			 "the appliance closed the link %d times before accepting it: is this pedserver's certificate registered there?",
+			 DIAL_ATTEMPTS);
+		ped_warn("appliance %s: %s", S.out[idx].name, S.out[idx].why);
+		return;
+	}
+	if (start_dial(idx, why, sizeof(why)) != PED_OK) {
+		S.out[idx].state = OUT_FAILED;
+		snprintf(S.out[idx].why, sizeof(S.out[idx].why), "%s", why);
+		ped_warn("appliance %s: %s", S.out[idx].name, why);
+	}
+}
+
+static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+{
+	struct dial_result res;
+	(void)events;
+	(void)arg;
+	if (read(fd, &res, sizeof(res)) != (ssize_t)sizeof(res) || res.idx < 0 || res.idx >= MAX_OUTBOUND)
+		return;
+	struct outbound *o = &S.out[res.idx];
+	if (res.fd < 0) {
+		o->state = OUT_FAILED;
+		snprintf(o->why, sizeof(o->why), "%s", res.why);
+		ped_warn("appliance %s: gave up after %d attempts: %s", o->name, DIAL_ATTEMPTS, res.why);
+		return;
+	}
+	struct conn *c = NULL;
+	for (int i = 0; i < MAX_PENDING && !c; i++)
+		if (!conn_open(&S.pending[i]))
+			c = &S.pending[i];
+	if (!o->wanted || !c) {
+		close(res.fd);
+		return;
+	}
+	conn_init(c);
+	c->fd = res.fd;
+	c->outbound = res.idx + 1;
+	snprintf(c->peer, sizeof(c->peer), "appliance %s", o->name);
+	ped_framer_init(&c->in, res.fd, PED_FRAME_MAX_PAYLOAD);
+	c->since = c->last_rx = ped_now_ms();
+	ped_evloop_add_fd(loop, res.fd, PED_EV_READ, on_pending, c);
+	/* Announce ourselves; the appliance's pedclient keeps the link for its HSMs. */
+	struct ped_relay_msg h;
+	memset(&h, 0, sizeof(h));
+	h.role = PED_RELAY_ROLE_SERVER;
+	h.purpose = PED_RELAY_SESSION;
+	if (conn_open(&S.ped))
+		snprintf(h.id, sizeof(h.id), "%s", S.ped.hello.id);
+	snprintf(h.version, sizeof(h.version), "%s", PEDSERVER_SOFTWARE_VERSION);
+	gethostname(h.info, sizeof(h.info) - 1);
+	if (ped_relay_send(res.fd, PED_RELAY_HELLO, &h, ms(S.s->write_timeout_s)) != PED_OK) {
+		conn_close(c);
+		redial(res.idx);
+		return;
+	}
+	/* Connected once the appliance confirms (its first PING). */
+	ped_info("TLS link to appliance %s up; waiting for it to confirm", o->name);
+}
+
+static int outbound_request(const char *line, FILE *out)
+{
+	const char *name = strchr(line, ' ') + 1;
+	char why[200];
+	if (!strncasecmp(line, "status ", 7)) {
+		int i = find_out(name, 0);
+		if (i < 0 || S.out[i].state == OUT_NONE)
+			fprintf(out, "not connected\n");
+		else if (S.out[i].state == OUT_CONNECTED)
+			fprintf(out, "connected\n");
+		else if (S.out[i].state == OUT_DIALING)
+			fprintf(out, "dialing\n");
+		else
+			fprintf(out, "failed %s\n", S.out[i].why);
+		return PED_OK;
+	}
+	int connect = !strncasecmp(line, "connect ", 8);
+	int i = find_out(name, connect);
+	if (i < 0) {
+		fprintf(out, connect ? "too many appliances\n" : "not connected\n");
+		return connect ? PED_E_BUSY : PED_OK;
+	}
+	struct outbound *o = &S.out[i];
+	if (!connect) {
+		o->wanted = 0;
+		o->state = OUT_NONE;
+		if (conn_open(&S.client) && S.client.outbound == i + 1)
+			end_session(PED_E_PED_UNPLUGGED, "pedserver -mode disconnect");
+		for (int k = 0; k < MAX_PENDING; k++)
+			if (S.pending[k].outbound == i + 1)
+				conn_close(&S.pending[k]);
+		ped_info("appliance %s disconnected by the operator", o->name);
+		return PED_OK;
+	}
+	if (o->wanted && (o->state == OUT_DIALING || o->state == OUT_CONNECTED))
+		return PED_OK;
+	o->wanted = 1;
+	o->refused = 0;
+	o->why[0] = '\0';
+	if (start_dial(i, why, sizeof(why)) != PED_OK) {
+		o->state = OUT_FAILED;
+		snprintf(o->why, sizeof(o->why), "%s", why);
+	}
+	return PED_OK;
+}
+
 static int on_admin_request(void *arg, const char *line, FILE *out)
 {
 	(void)arg;
@@ -421,6 +678,9 @@ static int on_admin_request(void *arg, const char *line, FILE *out)
 		ped_evloop_stop(S.loop);
 		return PED_OK;
 	}
+	if (!strncasecmp(line, "connect ", 8) || !strncasecmp(line, "disconnect ", 11) ||
+	    !strncasecmp(line, "status ", 7))
+		return outbound_request(line, out);
 	fprintf(out, "unknown request\n");
 	return PED_E_INVALID;
 }
@@ -443,7 +703,7 @@ static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
 	(void)arg;
 	for (int i = 0; i < MAX_PENDING; i++) {
 		struct conn *c = &S.pending[i];
-		if (conn_open(c) && now - c->since > (uint64_t)ms(S.s->read_timeout_s)) {
+		if (conn_open(c) && !c->outbound && now - c->since > (uint64_t)ms(S.s->read_timeout_s)) {
 			ped_warn("%s sent no greeting in %d s: closing", c->peer, S.s->read_timeout_s);
 			conn_close(c);
 		}
@@ -510,7 +770,13 @@ int server_run(const struct server_settings *s)
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "cannot publish the admin port in the runtime directory");
 	}
+	if (pipe(S.dial_pipe) != 0) {
+		unlink(s->ped_socket);
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(PED_E_GENERAL, "cannot make a pipe: %s", strerror(errno));
+	}
 	S.loop = ped_evloop_new();
+	ped_evloop_add_fd(S.loop, S.dial_pipe[0], PED_EV_READ, on_dialed, NULL);
 	ped_evloop_add_fd(S.loop, S.srv_fd, PED_EV_READ, on_accept, NULL);
 	ped_evloop_add_fd(S.loop, S.dev_fd, PED_EV_READ, on_accept, NULL);
 	ped_evloop_add_fd(S.loop, S.adm_fd, PED_EV_READ, on_admin, NULL);
@@ -524,6 +790,7 @@ int server_run(const struct server_settings *s)
 	ped_daemon_ready(s->foreground);
 	ped_evloop_run(S.loop);
 
+	S.stopping = 1;
 	end_session(PED_E_PED_UNPLUGGED, "pedserver is stopping");
 	bye(&S.ped, PED_OK);
 	conn_close(&S.ped);

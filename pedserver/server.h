@@ -18,6 +18,7 @@ struct server_settings {
 	int ped_write_delay_us;
 	char ped_socket[1024]; /* where the PED attaches */
 	char pidfile[1024];
+	char config_path[1024]; /* PED-initiated mode reads appliances and certificates from it */
 	int foreground;
 };
 

@@ -62,7 +62,7 @@ pids+=($!)
 wait_for test -S "$T/ped-496771.sock" || die "hsm-sim did not start"
 "$BIN/pedserver" -mode start -port 0 -admin 0 -logfile "$T/pedserver.log" -configfile "$T/pedserver.conf" |
 	sed 's/^/   /'
-"$BIN/pedclient" -mode start -admin 0 -logfilename "$T/pedclient.log" -configfile "$T/pedclient.conf" | sed 's/^/   /'
+"$BIN/pedclient" -mode start -admin 0 -listenport -1 -logfilename "$T/pedclient.log" -configfile "$T/pedclient.conf" | sed 's/^/   /'
 port=$("$BIN/pedserver" -mode show -configfile "$T/pedserver.conf" | awk '/Server Port:/{print $3}')
 [ -n "$port" ] || die "pedserver is not serving"
 

@@ -44,7 +44,7 @@ pedclient_cmd() {
 }
 
 start_pedclient() {
-	pedclient_cmd -mode start -admin 0 -logfilename "$T/pedclient.log" "$@"
+	pedclient_cmd -mode start -admin 0 -listenip 127.0.0.1 -listenport 0 -logfilename "$T/pedclient.log" "$@"
 	[ $RC -eq 0 ] || fail "pedclient did not start: $OUT"
 	track "$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")"
 }

@@ -1,0 +1,26 @@
+/* PED-initiated (peer-to-peer) mode: pedserver dials pedclient over TLS 1.3
+ * with both certificates verified against the ones the operators registered.
+ * The relay code stays plain: ped_tls_proxy() runs the TLS session in a
+ * thread and hands back one end of a socket pair carrying the cleartext. */
+#ifndef PED_TLS_H
+#define PED_TLS_H
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+
+/* A TLS 1.3 context with our certificate and key (PEM files) that accepts
+ * only a peer presenting one of the certificates in trusted (a PEM file, or
+ * a directory of them). */
+int ped_tls_context(int server, const char *cert, const char *key, const char *trusted, SSL_CTX **out,
+		    char *why, size_t whylen);
+/* Runs the handshake on a connected socket within timeout_ms; then starts
+ * the proxy thread and returns the plain end in *plain (fd is the thread's).
+ * On failure fd is closed and why says what went wrong. *peer_cn gets the
+ * peer certificate's common name. */
+int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, char *peer_cn, size_t cnlen,
+		  char *why, size_t whylen);
+
+/* A self-signed P-521 certificate for cn, written as PEM (the key mode 0600, atomically). */
+int ped_tls_make_identity(const char *cn, const char *cert_path, const char *key_path);
+
+#endif

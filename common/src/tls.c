@@ -1,0 +1,275 @@
+/* TLS 1.3 for PED-initiated mode: contexts that trust only registered
+ * certificates, and a proxy thread per connection. */
+#include "ped/tls.h"
+
+#include "ped/ec.h"
+#include "ped/error.h"
+#include "ped/evloop.h"
+#include "ped/net.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void ssl_why(char *why, size_t len, const char *what)
+{
+	char e[160] = "";
+	unsigned long code = ERR_peek_last_error();
+	if (code)
+		ERR_error_string_n(code, e, sizeof(e));
+	snprintf(why, len, "%s%s%s", what, e[0] ? ": " : "", e);
+	ERR_clear_error();
+}
+
+static int add_trusted_file(X509_STORE *st, const char *path, int *count)
+{
+	FILE *f = fopen(path, "r");
+	X509 *c;
+	if (!f)
+		return PED_E_FILE;
+	while ((c = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_cert(st, c) == 1)
+			(*count)++;
+		X509_free(c);
+	}
+	ERR_clear_error(); /* the end of the file reads as an error */
+	fclose(f);
+	return PED_OK;
+}
+
+int ped_tls_context(int server, const char *cert, const char *key, const char *trusted, SSL_CTX **out,
+		    char *why, size_t whylen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	struct stat sb;
+	int count = 0;
+
+	*out = NULL;
+	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)) {
+		ssl_why(why, whylen, "cannot make a TLS context");
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		ssl_why(why, whylen, "cannot load our certificate and key");
+		goto fail;
+	}
+	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+	if (stat(trusted, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		DIR *d = opendir(trusted);
+		struct dirent *e;
+		while (d && (e = readdir(d)) != NULL) {
+			size_t n = strlen(e->d_name);
+			if (n > 4 && !strcmp(e->d_name + n - 4, ".pem")) {
+				char p[1200];
+				snprintf(p, sizeof(p), "%s/%s", trusted, e->d_name);
+				(void)add_trusted_file(st, p, &count);
+			}
+		}
+		if (d)
+			closedir(d);
+	} else {
+		(void)add_trusted_file(st, trusted, &count);
+	}
+	if (count == 0) {
+		snprintf(why, whylen, "no trusted peer certificate in %s", trusted);
+		goto fail;
+	}
+	/* Registered certificates are self-signed: trusting exactly them is the policy. */
+	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	*out = ctx;
+	return PED_OK;
+fail:
+	SSL_CTX_free(ctx);
+	return PED_E_CERTIFICATE_INVALID;
+}
+
+struct proxy {
+	SSL *ssl;
+	int net, plain;
+};
+
+static int ssl_write_all(SSL *ssl, int fd, const uint8_t *buf, int n)
+{
+	for (;;) {
+		int r = SSL_write(ssl, buf, n);
+		if (r == n)
+			return 1;
+		int e = SSL_get_error(ssl, r);
+		if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
+			return 0;
+		struct pollfd pf = {.fd = fd, .events = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN};
+		if (poll(&pf, 1, 30000) <= 0)
+			return 0;
+	}
+}
+
+/* Shuttles bytes until either side ends; then closes both. The TLS socket
+ * is non-blocking: a record that carries no data (a TLS 1.3 session ticket)
+ * must not leave the thread blocked in SSL_read while the other way waits. */
+static void *proxy_thread(void *arg)
+{
+	struct proxy *p = arg;
+	uint8_t buf[16384];
+	(void)ped_set_nonblock(p->net, 1);
+	SSL_clear_mode(p->ssl, SSL_MODE_AUTO_RETRY);
+	for (;;) {
+		struct pollfd f[2] = {{.fd = p->net, .events = POLLIN}, {.fd = p->plain, .events = POLLIN}};
+		if (!SSL_pending(p->ssl) && poll(f, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (SSL_pending(p->ssl) || (f[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			int n = SSL_read(p->ssl, buf, sizeof(buf));
+			if (n > 0) {
+				if (ped_write_all(p->plain, buf, (size_t)n, 30000) != PED_OK)
+					break;
+			} else {
+				int e = SSL_get_error(p->ssl, n);
+				if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+					break;
+			}
+		}
+		if (f[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = read(p->plain, buf, sizeof(buf));
+			if (n <= 0 || !ssl_write_all(p->ssl, p->net, buf, (int)n))
+				break;
+		}
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	(void)SSL_shutdown(p->ssl);
+	SSL_free(p->ssl);
+	close(p->net);
+	close(p->plain);
+	free(p);
+	ERR_clear_error();
+	return NULL;
+}
+
+int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, char *peer_cn, size_t cnlen,
+		  char *why, size_t whylen)
+{
+	SSL *ssl = NULL;
+	struct proxy *p = NULL;
+	int sp[2] = {-1, -1}, r;
+	uint64_t deadline = ped_now_ms() + (uint64_t)timeout_ms;
+
+	if (peer_cn && cnlen)
+		peer_cn[0] = '\0';
+	if (!(ssl = SSL_new(ctx)) || SSL_set_fd(ssl, fd) != 1) {
+		ssl_why(why, whylen, "cannot start TLS");
+		goto fail;
+	}
+	(void)ped_set_nonblock(fd, 1);
+	for (;;) {
+		r = server ? SSL_accept(ssl) : SSL_connect(ssl);
+		if (r == 1)
+			break;
+		int e = SSL_get_error(ssl, r);
+		uint64_t now = ped_now_ms();
+		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || now >= deadline) {
+			long v = SSL_get_verify_result(ssl);
+			if (v != X509_V_OK)
+				snprintf(why, whylen, "TLS handshake failed: peer certificate not registered (%s)",
+					 X509_verify_cert_error_string(v));
+			else
+				ssl_why(why, whylen, now >= deadline ? "TLS handshake timed out" : "TLS handshake failed");
+			goto fail;
+		}
+		struct pollfd pf = {.fd = fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
+		(void)poll(&pf, 1, (int)(deadline - now));
+	}
+	(void)ped_set_nonblock(fd, 0);
+	X509 *pc = SSL_get0_peer_certificate(ssl);
+	if (!pc || SSL_get_verify_result(ssl) != X509_V_OK) {
+		snprintf(why, whylen, "TLS peer presented no registered certificate");
+		goto fail;
+	}
+	if (peer_cn && cnlen)
+		X509_NAME_get_text_by_NID(X509_get_subject_name(pc), NID_commonName, peer_cn, (int)cnlen);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0 || !(p = malloc(sizeof(*p)))) {
+		snprintf(why, whylen, "out of resources");
+		goto fail;
+	}
+	*p = (struct proxy){ssl, fd, sp[1]};
+	pthread_t th;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&th, &a, proxy_thread, p);
+	pthread_attr_destroy(&a);
+	if (r != 0) {
+		snprintf(why, whylen, "cannot start the TLS thread");
+		free(p);
+		goto fail;
+	}
+	*plain = sp[0];
+	return PED_OK;
+fail:
+	SSL_free(ssl);
+	close(fd);
+	if (sp[0] >= 0) {
+		close(sp[0]);
+		close(sp[1]);
+	}
+	ERR_clear_error();
+	return PED_E_CERTIFICATE_INVALID;
+}
+
+static int write_pem(const char *path, int is_key, EVP_PKEY *key, X509 *c)
+{
+	char tmp[1200];
+	FILE *f;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (!(f = fopen(tmp, "w")))
+		return PED_E_FILE;
+	int ok = fchmod(fileno(f), is_key ? 0600 : 0644) == 0 &&
+		 (is_key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, c)) &&
+		 fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return PED_E_FILE;
+	}
+	return PED_OK;
+}
+
+int ped_tls_make_identity(const char *cn, const char *cert_path, const char *key_path)
+{
+	EVP_PKEY *key = NULL;
+	X509 *c = NULL;
+	BIGNUM *bn = NULL;
+	uint8_t serial[16];
+	int r = PED_E_CRYPTO;
+
+	if (ped_ec_generate(&key) != PED_OK || !(c = X509_new()) || RAND_bytes(serial, sizeof(serial)) != 1)
+		goto out;
+	serial[0] &= 0x7f;
+	X509_NAME *nm = X509_get_subject_name(c);
+	if (!(bn = BN_bin2bn(serial, sizeof(serial), NULL)) || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c)) ||
+	    !X509_set_version(c, 2) || !X509_gmtime_adj(X509_getm_notBefore(c), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(c), 3650L * 86400) || !X509_set_pubkey(c, key) ||
+	    !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_set_issuer_name(c, nm) || !X509_sign(c, key, EVP_sha512()))
+		goto out;
+	if ((r = write_pem(key_path, 1, key, NULL)) == PED_OK)
+		r = write_pem(cert_path, 0, NULL, c);
+out:
+	BN_free(bn);
+	EVP_PKEY_free(key);
+	X509_free(c);
+	ERR_clear_error();
+	return r;
+}

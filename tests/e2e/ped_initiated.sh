@@ -1,0 +1,63 @@
+#!/bin/bash
+# PED-initiated (peer-to-peer) mode: pedserver dials the appliance's
+# pedclient over TLS 1.3, both certificates verified against the registered
+# ones, and the HSM's Remote PED session runs over that link. An
+# unregistered pedserver is refused; -mode disconnect ends the link.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/hsm_lib.sh"
+. "$(dirname "$0")/remote_lib.sh"
+set -e
+new_keys rpk
+
+note "identities: pedserver -regen, pedclient's own at first start; each registers the other"
+pedserver_cmd S -regen -commonname ps-workstation -force
+[ $RC -eq 0 ] || fail "regen: $OUT"
+crt=$(sed -n 's/^Certificate created and written to: //p' <<<"$OUT")
+mkdir -p "$XDG_DATA_HOME/openped/cert/pedservers"
+cp "$crt" "$XDG_DATA_HOME/openped/cert/pedservers/ps-workstation.pem"
+start_hsm
+start_pedclient
+pedclient_cmd -mode show
+tlsport=$(sed -n 's/^ *PED-initiated Port: *\([0-9]*\) .*/\1/p' <<<"$OUT")
+[ -n "$tlsport" ] || fail "no PED-initiated port: $OUT"
+appcert="$XDG_DATA_HOME/openped/cert/pedclient/pedclient.pem"
+[ -s "$appcert" ] || fail "pedclient made no certificate"
+pedserver_cmd S -appliance register -name hsmhost -certificate "$appcert" -ip 127.0.0.1 -port "$tlsport"
+[ $RC -eq 0 ] || fail "register: $OUT"
+
+start_pedserver S
+printf 'password 24682468\nwrite rpv %s\n' "${KEY[rpk]}" >"$T/P.policy"
+start_remote_ped P S "$T/P.policy"
+
+note "pedserver -mode connect: TLS to the appliance, link parked for its HSMs"
+pedserver_cmd S -mode connect -name hsmhost
+[ $RC -eq 0 ] || fail "connect: $OUT $(tail -5 "$T/S.log")"
+expect_contains "$OUT" "Connecting to Luna SA. Please wait...."
+expect_contains "$OUT" "Successfully connected to Luna SA."
+wait_for 10 eval 'pedclient_cmd -mode show; grep -q "PED-initiated link:       ps-workstation, PED .*, ready" <<<"$OUT"' ||
+	{ cat "$T/S.log" "$T/pedclient.log" >&2; fail "link not parked: $OUT"; }
+
+note "the HSM's session runs over the PED-initiated link"
+hsmcm -c "ped connect -password 24682468; ped get; ped vector init; ped disconnect"
+[ $RC -eq 0 ] || fail "session over the PED-initiated link: $OUT"
+expect_contains "$OUT" "remote PED"
+grep -q '"auth":"password"' "$T/P.events" || fail "the PED saw no session"
+
+note "the link comes back for the next session"
+wait_for 10 eval 'pedclient_cmd -mode show; grep -q "PED-initiated link:       ps-workstation" <<<"$OUT"' ||
+	fail "pedserver did not dial again: $OUT"
+
+note "-mode disconnect ends it"
+pedserver_cmd S -mode disconnect -name hsmhost
+[ $RC -eq 0 ] || fail "disconnect: $OUT"
+expect_contains "$OUT" "Connection to Luna SA terminated."
+wait_for 10 eval 'pedclient_cmd -mode show; ! grep -q "PED-initiated link:" <<<"$OUT"' || { cat "$T/S.log" "$T/pedclient.log" >&2; fail "link still there: $OUT"; }
+
+note "a pedserver whose certificate is not registered is refused"
+rm "$XDG_DATA_HOME/openped/cert/pedservers/ps-workstation.pem"
+cp "$appcert" "$XDG_DATA_HOME/openped/cert/pedservers/other.pem" # something registered, not pedserver's
+pedserver_cmd S -mode connect -name hsmhost
+[ $RC -ne 0 ] || fail "an unregistered pedserver was accepted"
+expect_contains "$OUT" "Failed to connect to Luna SA"
+grep -q "refused a PED-initiated connection" "$T/pedclient.log" || fail "refusal not logged"
+echo "PED-initiated ok"
