@@ -60,7 +60,7 @@ static int login(struct ped_device *d, struct ikey *src)
 
 static void duplicate(struct ped_device *d, struct ikey *src)
 {
-	struct cer_ask a = {src->s.type, "PED Key mode", "", ""};
+	struct cer_ask a = {src->s.type, "PED Key mode", "", "", NULL, NULL};
 	char avoid[1][IKEY_SERIAL_LEN + 1], written[IKEY_SERIAL_LEN + 1];
 	int r;
 

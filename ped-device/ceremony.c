@@ -96,6 +96,15 @@ static int read_keyset(struct ped_device *d, const struct cer_ask *a, const char
 			ped_pin_mask(pin, k.s.keyset_id, k.s.index, s->share, s->share_len);
 		OPENSSL_cleanse(pin, sizeof(pin));
 		sp->count++;
+		if (a->rpv_out && k.s.static_priv && k.s.static_cert && k.s.hoc_cert &&
+		    k.s.static_cert_len <= IKEY_CERT_MAX && k.s.hoc_cert_len <= IKEY_CERT_MAX) {
+			memcpy(a->rpv_out->scalar, k.s.static_priv, IKEY_SCALAR_LEN);
+			memcpy(a->rpv_out->cert, k.s.static_cert, k.s.static_cert_len);
+			a->rpv_out->cert_len = k.s.static_cert_len;
+			memcpy(a->rpv_out->hoc, k.s.hoc_cert, k.s.hoc_cert_len);
+			a->rpv_out->hoc_len = k.s.hoc_cert_len;
+			a->rpv_out->set = 1;
+		}
 		fw_log(d, "Read %s %u/%u", ikey_type_name(k.s.type), q.count, q.m);
 		ikey_clear(&k);
 		if (ikey_quorum_complete(&q))
@@ -247,6 +256,14 @@ static int write_set(struct ped_device *d, const struct cer_ask *a, const uint8_
 		s.index = (uint8_t)i;
 		s.share = (uint8_t *)(uintptr_t)(shares + (i - 1) * len);
 		s.share_len = len;
+		if (a->type == IKEY_RPV && a->rpv_in && a->rpv_in->set) {
+			/* cer_write_key copies them; these point at the caller's buffers */
+			s.static_priv = (uint8_t *)(uintptr_t)a->rpv_in->scalar;
+			s.static_cert = (uint8_t *)(uintptr_t)a->rpv_in->cert;
+			s.static_cert_len = a->rpv_in->cert_len;
+			s.hoc_cert = (uint8_t *)(uintptr_t)a->rpv_in->hoc;
+			s.hoc_cert_len = a->rpv_in->hoc_len;
+		}
 		insert_text(text, sizeof(text), a, a->title, "Keys write", i - 1, n);
 		char serial[IKEY_SERIAL_LEN + 1];
 		r = cer_write_key(d, a, text, &s, 1, written, *nwritten, serial);

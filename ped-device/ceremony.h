@@ -8,11 +8,24 @@
 #include "device.h"
 #include "ped/app.h"
 
+/* What an orange key carries besides its RPV split, for the 2e2s channel:
+ * the RPV static key the HSM made, its certificate, and the HSM's HOC. */
+struct cer_rpv_static {
+	int set;
+	uint8_t scalar[IKEY_SCALAR_LEN];
+	uint8_t cert[IKEY_CERT_MAX];
+	size_t cert_len;
+	uint8_t hoc[IKEY_CERT_MAX];
+	size_t hoc_len;
+};
+
 struct cer_ask {
 	int type;            /* enum ikey_type */
 	const char *title;   /* "SO LOGIN...", "SETTING SO PIN..." */
 	const char *prompt;  /* "SO / HSM Admin" */
 	const char *colour;  /* "BLUE" */
+	const struct cer_rpv_static *rpv_in; /* written onto each orange key, if set */
+	struct cer_rpv_static *rpv_out;      /* read from the orange keys, if given */
 };
 
 /* Reads a quorum of splits, each unmasked with the PIN typed for it. A key of

@@ -63,7 +63,7 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 	pthread_mutex_lock(&d->mu);
 	d->ceremony++;
 	pthread_mutex_unlock(&d->mu);
-	ask = (struct cer_ask){req.key_type, req.title, req.prompt, req.colour};
+	ask = (struct cer_ask){req.key_type, req.title, req.prompt, req.colour, NULL, NULL};
 	dev_event_log(d, "request", "\"op\":\"%s\",\"key_type\":\"%s\",\"title\":\"%s\"",
 		      req.op == PED_APP_AUTH ? "auth" : "create",
 		      ikey_type_name((enum ikey_type)req.key_type), req.title);
@@ -86,8 +86,34 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 		r = reply_result(l, PED_E_INVALID);
 		goto out;
 	}
+	/* Orange keys also carry the RPV static key, its certificate and the HOC. */
+	struct cer_rpv_static *st = NULL;
+	if (req.key_type == PED_KEY_RPV) {
+		uint8_t rt2, *csp2 = NULL;
+		size_t clen2 = 0, cl = 0, hl = 0;
+		const uint8_t *sc, *ce, *ho;
+		if ((r = ped_link_recv(l, &rt2, &csp2, &clen2, d->cfg.link_timeout_ms, NULL)) != PED_OK)
+			goto out;
+		if (rt2 != PED_REC_CSP || ped_app_decode_rpv_key(csp2, clen2, &sc, &ce, &cl, &ho, &hl) != PED_OK ||
+		    cl > IKEY_CERT_MAX || hl > IKEY_CERT_MAX || !(st = OPENSSL_secure_zalloc(sizeof(*st)))) {
+			if (csp2)
+				OPENSSL_clear_free(csp2, clen2 ? clen2 : 1);
+			r = reply_result(l, PED_E_INVALID);
+			goto out;
+		}
+		memcpy(st->scalar, sc, IKEY_SCALAR_LEN);
+		memcpy(st->cert, ce, cl);
+		st->cert_len = cl;
+		memcpy(st->hoc, ho, hl);
+		st->hoc_len = hl;
+		st->set = 1;
+		OPENSSL_clear_free(csp2, clen2);
+		ask.rpv_in = st;
+	}
 	struct cer_created c;
 	r = cer_create_keyset(d, &ask, req.allow_reuse, secret, slen, &c);
+	if (st)
+		OPENSSL_secure_clear_free(st, sizeof(*st));
 	if (r != PED_OK)
 		r = reply_result(l, r);
 	else if (c.info.reused) {

@@ -8,6 +8,8 @@
 #include "dialog.h"
 #include "modes.h"
 
+#include "ped/cert.h"
+#include "ped/ec.h"
 #include "ped/error.h"
 #include "ped/link.h"
 #include "ped/log.h"
@@ -28,6 +30,7 @@ struct rpk_cache {
 	char hsm[MAX_RPKS][PED_RELAY_ID_MAX + 1];
 	uint8_t rpv[MAX_RPKS][PED_APP_SECRET_MAX];
 	size_t len[MAX_RPKS];
+	struct cer_rpv_static st[MAX_RPKS]; /* the RPV static key and certificates, for 2e2s */
 	int n;
 };
 
@@ -36,12 +39,15 @@ static void cache_forget(struct rpk_cache *c, const char *hsm)
 	for (int i = 0; i < c->n; i++)
 		if (!hsm || !strcmp(c->hsm[i], hsm)) {
 			OPENSSL_cleanse(c->rpv[i], sizeof(c->rpv[i]));
+			OPENSSL_cleanse(&c->st[i], sizeof(c->st[i]));
 			c->n--;
 			if (i != c->n) {
 				memcpy(c->hsm[i], c->hsm[c->n], sizeof(c->hsm[i]));
 				memcpy(c->rpv[i], c->rpv[c->n], sizeof(c->rpv[i]));
+				c->st[i] = c->st[c->n];
 				c->len[i] = c->len[c->n];
 				OPENSSL_cleanse(c->rpv[c->n], sizeof(c->rpv[c->n]));
+				OPENSSL_cleanse(&c->st[c->n], sizeof(c->st[c->n]));
 			}
 			i--;
 		}
@@ -94,7 +100,7 @@ static int attach(struct ped_device *d, struct ped_framer *f)
 /* The session key's secret: the RPV (cached, or read and recombined from
  * the orange keys) or the one-time password. */
 static int session_secret(struct ped_device *d, const struct ped_relay_msg *open, struct rpk_cache *c,
-			  uint8_t *secret, size_t *len, int *from_cache)
+			  uint8_t *secret, size_t *len, int *from_cache, struct cer_rpv_static *st)
 {
 	int r;
 	*from_cache = 0;
@@ -119,10 +125,11 @@ static int session_secret(struct ped_device *d, const struct ped_relay_msg *open
 	if (i >= 0) {
 		memcpy(secret, c->rpv[i], c->len[i]);
 		*len = c->len[i];
+		*st = c->st[i];
 		*from_cache = 1;
 		return PED_OK;
 	}
-	struct cer_ask ask = {IKEY_RPV, "COMPUTE SESSION KEY.", "RPK / Remote", "ORANGE"};
+	struct cer_ask ask = {IKEY_RPV, "COMPUTE SESSION KEY.", "RPK / Remote", "ORANGE", NULL, st};
 	struct ped_app_splits sp;
 	struct ped_share ps[PED_APP_MAX_SPLITS];
 	if ((r = cer_read_keyset(d, &ask, &sp)) != PED_OK)
@@ -136,7 +143,8 @@ static int session_secret(struct ped_device *d, const struct ped_relay_msg *open
 	return r;
 }
 
-static void remember(struct rpk_cache *c, const char *hsm, const uint8_t *rpv, size_t len)
+static void remember(struct rpk_cache *c, const char *hsm, const uint8_t *rpv, size_t len,
+		     const struct cer_rpv_static *st)
 {
 	cache_forget(c, hsm);
 	if (c->n == MAX_RPKS)
@@ -144,7 +152,33 @@ static void remember(struct rpk_cache *c, const char *hsm, const uint8_t *rpv, s
 	snprintf(c->hsm[c->n], sizeof(c->hsm[c->n]), "%s", hsm);
 	memcpy(c->rpv[c->n], rpv, len);
 	c->len[c->n] = len;
+	c->st[c->n] = *st;
 	c->n++;
+}
+
+/* 2e2s: the PED's side is the RPV static key from the orange key, its
+ * certificate, and the HSM's HOC as the trust anchor. */
+static int full_channel_params(const struct cer_rpv_static *st, struct ped_kas_params *p, EVP_PKEY **key,
+			       X509 **cert, X509 **hoc)
+{
+	*key = NULL;
+	*cert = *hoc = NULL;
+	if (!st->set)
+		return PED_E_NOT_FOUND;
+	if (ped_ec_priv_import(st->scalar, IKEY_SCALAR_LEN, key) != PED_OK ||
+	    ped_cert_from_der(st->cert, st->cert_len, cert) != PED_OK ||
+	    ped_cert_from_der(st->hoc, st->hoc_len, hoc) != PED_OK) {
+		EVP_PKEY_free(*key);
+		X509_free(*cert);
+		*key = NULL;
+		*cert = NULL;
+		return PED_E_CORRUPT;
+	}
+	p->scheme = PED_KAS_2E2S;
+	p->static_key = *key;
+	p->static_cert = *cert;
+	p->hoc = *hoc;
+	return PED_OK;
 }
 
 /* One HSM session. Returns PED_OK when it ended and the PED is still
@@ -158,6 +192,12 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	char id[PED_KAS_ID_MAX];
 	struct ped_kas_params p;
 	struct ped_link link;
+	struct cer_rpv_static *st = OPENSSL_secure_zalloc(sizeof(*st));
+	EVP_PKEY *skey = NULL;
+	X509 *scert = NULL, *shoc = NULL;
+
+	if (!st)
+		return PED_E_HOST_MEMORY;
 
 	pthread_mutex_lock(&d->mu);
 	d->ceremony++;
@@ -165,11 +205,12 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	dev_event_log(d, "session", "\"hsm\":\"%s\",\"auth\":\"%s\"", open->id,
 		      open->auth == PED_RELAY_AUTH_OTP ? "password" : "rpv");
 	fw_log(d, "Session HSM %.12s", open->id);
-	if ((r = session_secret(d, open, c, secret, &slen, &cached)) != PED_OK) {
+	if ((r = session_secret(d, open, c, secret, &slen, &cached, st)) != PED_OK) {
 		/* Nobody answered, or the operator reset: end the session for the HSM too. */
 		ped_info("no session key for HSM %s: %s", open->id, ped_strerror(r));
 		(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(r), d->cfg.link_timeout_ms);
-		return PED_OK;
+		r = PED_OK;
+		goto out;
 	}
 	fw_show(d, DEV_P_NONE, 0, "SLOT\nCOMPUTE SESSION KEY.\n\nPlease wait...");
 	snprintf(id, sizeof(id), "PED:%.40s", d->holder);
@@ -179,6 +220,16 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	p.id = id;
 	p.secret = secret;
 	p.secret_len = slen;
+	if ((open->flags & PED_RELAY_F_2E2S) && full_channel_params(st, &p, &skey, &scert, &shoc) != PED_OK) {
+		OPENSSL_cleanse(secret, sizeof(secret));
+		ped_warn("HSM %s asks for the full channel; this RPK has no RPV static key", open->id);
+		(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(PED_E_CERTIFICATE_INVALID),
+					  d->cfg.link_timeout_ms);
+		(void)dlg_enter(d, DEV_P_ACK, 0,
+				"SLOT\nCOMPUTE SESSION KEY.\nThis RPK has no\nkey for 2e2s.\nPress ENTER.");
+		r = PED_OK;
+		goto out;
+	}
 	r = ped_link_handshake_on(&link, f, &p, d->cfg.link_timeout_ms);
 	if (r != PED_OK) {
 		OPENSSL_cleanse(secret, sizeof(secret));
@@ -193,20 +244,23 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 					open->auth == PED_RELAY_AUTH_OTP
 						? "SLOT\nCOMPUTE SESSION KEY.\nFailed: wrong\npassword.\nPress ENTER."
 						: "SLOT\nCOMPUTE SESSION KEY.\nFailed: wrong RPK\nfor this HSM.\nPress ENTER.");
-			return PED_OK;
+			r = PED_OK;
+			goto out;
 		}
 		/* pedserver ended the session (a relay frame) or went away. */
 		ped_info("session with HSM %s ended before its key was computed: %s", open->id, ped_strerror(r));
 		dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(r));
-		return r == PED_E_FRAME_TYPE ? PED_OK : r;
+		r = r == PED_E_FRAME_TYPE ? PED_OK : r;
+		goto out;
 	}
 	if (open->auth == PED_RELAY_AUTH_RPV && !cached) {
-		remember(c, open->id, secret, slen);
+		remember(c, open->id, secret, slen, st);
 		report_rpks(link.in.fd, c, d->cfg.link_timeout_ms);
 	}
 	OPENSSL_cleanse(secret, sizeof(secret));
-	ped_info("session key computed with %s", link.peer_id);
-	dev_event_log(d, "attached", "\"hsm\":\"%s\",\"remote\":true", link.peer_id);
+	ped_info("session key computed with %s (%s)", link.peer_id, p.scheme == PED_KAS_2E2S ? "2e2s" : "1e1s");
+	dev_event_log(d, "attached", "\"hsm\":\"%s\",\"remote\":true,\"scheme\":\"%s\"", link.peer_id,
+		      p.scheme == PED_KAS_2E2S ? "2e2s" : "1e1s");
 	fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nToken found");
 
 	for (;;) {
@@ -250,7 +304,13 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	fw_log(d, "Session ended");
 	dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(r));
 	ped_link_release(&link, r == PED_E_CANCEL ? PED_E_PED_UNPLUGGED : PED_OK, f);
-	return ended_by_relay ? PED_OK : r;
+	r = ended_by_relay ? PED_OK : r;
+out:
+	EVP_PKEY_free(skey);
+	X509_free(scert);
+	X509_free(shoc);
+	OPENSSL_secure_clear_free(st, sizeof(*st));
+	return r;
 }
 
 void mode_remote(struct ped_device *d)

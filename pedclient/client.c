@@ -153,6 +153,7 @@ static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *ar
 	h.role = PED_RELAY_ROLE_CLIENT;
 	h.purpose = PED_RELAY_SESSION;
 	h.auth = x->hello.auth;
+	h.flags = x->hello.flags & PED_RELAY_F_2E2S;
 	snprintf(h.id, sizeof(h.id), "%s", x->hello.id);
 	snprintf(h.version, sizeof(h.version), "%s", PEDCLIENT_SOFTWARE_VERSION);
 	gethostname(h.info, sizeof(h.info) - 1);
@@ -229,6 +230,7 @@ static int use_parked(struct session *x)
 		h.role = PED_RELAY_ROLE_CLIENT;
 		h.purpose = PED_RELAY_SESSION;
 		h.auth = x->hello.auth;
+	h.flags = x->hello.flags & PED_RELAY_F_2E2S;
 		snprintf(h.id, sizeof(h.id), "%s", x->hello.id);
 		snprintf(h.version, sizeof(h.version), "%s", PEDCLIENT_SOFTWARE_VERSION);
 		gethostname(h.info, sizeof(h.info) - 1);

@@ -224,6 +224,7 @@ static void greet(struct conn *c, const struct ped_relay_msg *h)
 	memset(&o, 0, sizeof(o));
 	o.role = PED_RELAY_ROLE_SERVER;
 	o.auth = h->auth;
+	o.flags = h->flags & PED_RELAY_F_2E2S;
 	snprintf(o.id, sizeof(o.id), "%s", h->id);
 	snprintf(o.host, sizeof(o.host), "%.64s", c->peer);
 	if (ped_relay_send(c->fd, PED_RELAY_WELCOME, &w, ms(S.s->write_timeout_s)) != PED_OK) {

@@ -243,3 +243,34 @@ int ped_app_decode_reused(const uint8_t *msg, size_t len, struct ped_app_created
 		return PED_E_INVALID;
 	return PED_OK;
 }
+
+int ped_app_encode_rpv_key(const uint8_t *scalar, const uint8_t *cert, size_t cert_len, const uint8_t *hoc,
+			   size_t hoc_len, uint8_t **out, size_t *olen)
+{
+	struct ped_wbuf w;
+	if (!cert_len || cert_len > PED_APP_CERT_MAX || !hoc_len || hoc_len > PED_APP_CERT_MAX)
+		return PED_E_INVALID;
+	ped_wbuf_init(&w, 3 * 2 + 1 + PED_APP_SCALAR_LEN + 2 * PED_APP_CERT_MAX);
+	ped_wbuf_u8(&w, PED_APP_RPV_KEY);
+	ped_wbuf_lv16(&w, scalar, PED_APP_SCALAR_LEN);
+	ped_wbuf_lv16(&w, cert, cert_len);
+	ped_wbuf_lv16(&w, hoc, hoc_len);
+	return ped_wbuf_take(&w, out, olen);
+}
+
+int ped_app_decode_rpv_key(const uint8_t *msg, size_t len, const uint8_t **scalar, const uint8_t **cert,
+			   size_t *cert_len, const uint8_t **hoc, size_t *hoc_len)
+{
+	struct ped_rbuf r;
+	size_t sl = 0;
+	ped_rbuf_init(&r, msg, len);
+	if (ped_rbuf_u8(&r) != PED_APP_RPV_KEY)
+		return PED_E_INVALID;
+	*scalar = ped_rbuf_lv16(&r, PED_APP_SCALAR_LEN, &sl);
+	*cert = ped_rbuf_lv16(&r, PED_APP_CERT_MAX, cert_len);
+	*hoc = ped_rbuf_lv16(&r, PED_APP_CERT_MAX, hoc_len);
+	if (!*scalar || sl != PED_APP_SCALAR_LEN || !*cert || !*cert_len || !*hoc || !*hoc_len ||
+	    ped_rbuf_end(&r) != PED_OK)
+		return PED_E_INVALID;
+	return PED_OK;
+}

@@ -735,11 +735,13 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 		uint8_t secret[HSM_SECRET_LEN];
 		struct ped_app_created info;
 		sess_out(s, "Please attend to the PED.");
-		r = pedport_create(s, hs, PED_KEY_RPV, "SETTING RPV...", "RPK / Remote", "ORANGE", 1, secret, &info);
+		r = pedport_create_rpv(s, hs, secret, &info);
 		if (r == PED_OK) {
 			hsm_credential_set(&c, secret, sizeof(secret), info.m, info.n, info.keyset_id);
 			memcpy(hs->h.rpv, secret, sizeof(secret));
 			hs->h.rpv_set = 1;
+			/* A reused orange keyset carries another HSM's RPV static key: 1e1s then. */
+			hs->h.rpv_2e2s = !info.reused;
 			r = sim_save(hs);
 		}
 		OPENSSL_cleanse(secret, sizeof(secret));

@@ -277,9 +277,9 @@ out:
 	return give(hs, r);
 }
 
-int pedport_create(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
-		   const char *prompt, const char *colour, int allow_reuse, uint8_t secret[HSM_SECRET_LEN],
-		   struct ped_app_created *info)
+static int create_keyset(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
+			 const char *prompt, const char *colour, int allow_reuse, uint8_t secret[HSM_SECRET_LEN],
+			 struct ped_app_created *info, const uint8_t *extra, size_t extra_len)
 {
 	uint8_t rt, *msg = NULL, *sm = NULL;
 	size_t len = 0, slen = 0;
@@ -292,6 +292,7 @@ int pedport_create(struct session *s, struct sim_hsm *hs, int key_type, const ch
 	if ((r = send_request(hs, PED_APP_CREATE, key_type, title, prompt, colour, allow_reuse)) != PED_OK ||
 	    (r = ped_app_encode_secret(PED_APP_SECRET, secret, HSM_SECRET_LEN, &sm, &slen)) != PED_OK ||
 	    (r = ped_link_send_csp(&hs->ped, sm, slen)) != PED_OK ||
+	    (extra && (r = ped_link_send_csp(&hs->ped, extra, extra_len)) != PED_OK) ||
 	    (r = await(s, hs, &rt, &msg, &len)) != PED_OK)
 		goto out;
 	if (rt == PED_REC_CSP) {
@@ -317,6 +318,45 @@ out:
 	return give(hs, r);
 }
 
+int pedport_create(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
+		   const char *prompt, const char *colour, int allow_reuse, uint8_t secret[HSM_SECRET_LEN],
+		   struct ped_app_created *info)
+{
+	return create_keyset(s, hs, key_type, title, prompt, colour, allow_reuse, secret, info, NULL, 0);
+}
+
+int pedport_create_rpv(struct session *s, struct sim_hsm *hs, uint8_t secret[HSM_SECRET_LEN],
+		       struct ped_app_created *info)
+{
+	EVP_PKEY *hoc_key = NULL, *key = NULL;
+	X509 *hoc = NULL, *cert = NULL;
+	uint8_t scalar[PED_APP_SCALAR_LEN], *der = NULL, *msg = NULL;
+	size_t der_len = 0, mlen = 0;
+	char cn[64];
+	int r;
+
+	/* A second static key for the PED's side of 2e2s, certified by this HSM's HOC. */
+	snprintf(cn, sizeof(cn), "RPV %s", hs->h.serial);
+	if ((r = ped_ec_priv_import(hs->h.hoc_priv, HSM_SCALAR_LEN, &hoc_key)) != PED_OK ||
+	    (r = ped_cert_from_der(hs->h.hoc_cert, hs->h.hoc_cert_len, &hoc)) != PED_OK ||
+	    (r = ped_ec_generate(&key)) != PED_OK || (r = ped_ec_priv_export(key, scalar)) != PED_OK ||
+	    (r = ped_cert_issue(hoc, hoc_key, key, cn, &cert)) != PED_OK ||
+	    (r = ped_cert_to_der(cert, &der, &der_len)) != PED_OK ||
+	    (r = ped_app_encode_rpv_key(scalar, der, der_len, hs->h.hoc_cert, hs->h.hoc_cert_len, &msg, &mlen)) != PED_OK)
+		goto out;
+	r = create_keyset(s, hs, PED_KEY_RPV, "SETTING RPV...", "RPK / Remote", "ORANGE", 1, secret, info, msg, mlen);
+out:
+	OPENSSL_cleanse(scalar, sizeof(scalar));
+	if (msg)
+		OPENSSL_clear_free(msg, mlen);
+	OPENSSL_free(der);
+	EVP_PKEY_free(hoc_key);
+	EVP_PKEY_free(key);
+	X509_free(hoc);
+	X509_free(cert);
+	return r;
+}
+
 /* ---- Remote PED through pedclient ---------------------------------------- */
 
 struct keying_job {
@@ -325,6 +365,7 @@ struct keying_job {
 	struct ped_framer in;
 	uint8_t secret[HSM_SECRET_LEN];
 	size_t secret_len;
+	int full; /* 2e2s with the RPV static key on the orange key */
 };
 
 static void *keying_thread(void *arg)
@@ -342,7 +383,7 @@ static void *keying_thread(void *arg)
 	if ((r = identity(hs, &key, &cert, &hoc)) == PED_OK) {
 		memset(&p, 0, sizeof(p));
 		p.role = PED_KAS_V;
-		p.scheme = PED_KAS_1E1S;
+		p.scheme = j->full ? PED_KAS_2E2S : PED_KAS_1E1S;
 		p.id = id;
 		p.static_key = key;
 		p.static_cert = cert;
@@ -366,7 +407,8 @@ static void *keying_thread(void *arg)
 		hs->remote = 1;
 		hs->remote_state = REMOTE_UP;
 		hs->remote_last_use = ped_now_ms();
-		ped_info("HSM %s: Remote PED %s session keyed", hs->h.serial, hs->remote_ped);
+		ped_info("HSM %s: Remote PED %s session keyed (%s)", hs->h.serial, hs->remote_ped,
+			 j->full ? "2e2s" : "1e1s");
 	} else {
 		hs->remote_state = REMOTE_FAILED;
 		hs->remote_err = r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE ? r : PED_E_PED_UNPLUGGED;
@@ -408,6 +450,7 @@ int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *ho
 	} else {
 		memcpy(j->secret, hs->h.rpv, HSM_SECRET_LEN);
 		j->secret_len = HSM_SECRET_LEN;
+		j->full = hs->h.rpv_2e2s;
 	}
 	if (ped_unix_connect(s->sim->pedclient_socket, &fd) != PED_OK) {
 		sess_out(s, "Error: pedclient is not running beside this HSM (%s).", s->sim->pedclient_socket);
@@ -418,6 +461,7 @@ int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *ho
 	h.role = PED_RELAY_ROLE_HSM;
 	h.purpose = PED_RELAY_SESSION;
 	h.auth = otp ? PED_RELAY_AUTH_OTP : PED_RELAY_AUTH_RPV;
+	h.flags = j->full ? PED_RELAY_F_2E2S : 0;
 	h.port = (uint16_t)port;
 	snprintf(h.id, sizeof(h.id), "%s", hs->h.serial);
 	snprintf(h.version, sizeof(h.version), "hsm-sim %s", PED_VERSION);

@@ -87,6 +87,10 @@ int pedport_auth(struct session *s, struct sim_hsm *hs, int key_type, const char
 int pedport_create(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
 		   const char *prompt, const char *colour, int allow_reuse, uint8_t secret[HSM_SECRET_LEN],
 		   struct ped_app_created *info);
+/* ped vector init: the RPV keyset, with a fresh RPV static key and its
+ * certificate (signed by this HSM's HOC) written onto the orange keys. */
+int pedport_create_rpv(struct session *s, struct sim_hsm *hs, uint8_t secret[HSM_SECRET_LEN],
+		       struct ped_app_created *info);
 void pedport_describe(struct sim_hsm *hs, char *out, size_t len);
 void pedport_detach(struct sim_hsm *hs);
 /* Asks pedclient for a Remote PED session to host:port (host "" lets

@@ -72,6 +72,7 @@ void hsm_zeroize(struct hsm *h)
 	OPENSSL_cleanse(&h->domain, sizeof(h->domain));
 	OPENSSL_cleanse(h->rpv, sizeof(h->rpv));
 	h->rpv_set = 0;
+	h->rpv_2e2s = 0;
 	h->initialized = 0;
 	/* Partitions and their objects go with the HSM's domain. */
 	OPENSSL_cleanse(h->partitions, sizeof(h->partitions));

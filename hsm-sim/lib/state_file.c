@@ -105,6 +105,7 @@ int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len)
 	ped_wbuf_lv16(&w, h->static_cert, h->static_cert_len);
 	ped_wbuf_u8(&w, h->rpv_set);
 	ped_wbuf_bytes(&w, h->rpv, sizeof(h->rpv));
+	ped_wbuf_u8(&w, h->rpv_2e2s);
 	ped_wbuf_u32(&w, h->npartitions);
 	for (uint32_t i = 0; i < h->npartitions && i < HSM_MAX_PARTITIONS; i++) {
 		const struct hsm_partition *p = &h->partitions[i];
@@ -179,6 +180,8 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 	}
 	h->rpv_set = ped_rbuf_u8(&r);
 	get_fixed(&r, h->rpv, sizeof(h->rpv));
+	if (buf[4] >= 3 && (h->rpv_2e2s = ped_rbuf_u8(&r)) > 1)
+		r.err = PED_E_INVALID;
 	h->npartitions = ped_rbuf_u32(&r);
 	if (h->npartitions > HSM_MAX_PARTITIONS || h->initialized > 1 || h->is_backup > 1 ||
 	    h->rpv_set > 1)

@@ -98,7 +98,7 @@ static void start(struct job *j, int create, int type, const char *title)
 	memset(j, 0, sizeof(*j));
 	j->create = create;
 	j->ask = (struct cer_ask){type, title, type == IKEY_SO ? "SO / HSM Admin" : "Domain",
-				  type == IKEY_SO ? "BLUE" : "RED"};
+				  type == IKEY_SO ? "BLUE" : "RED", NULL, NULL};
 	RAND_bytes(j->secret, sizeof(j->secret));
 	pthread_create(&j->th, NULL, run_job, j);
 }

@@ -23,6 +23,8 @@ enum ped_app_op {
 	PED_APP_RESULT = 0x8f,  /* the ceremony ended without keys: u32 error code */
 	/* HSM to PED, in a CSP */
 	PED_APP_SECRET = 0x41,  /* the new secret for CREATE */
+	PED_APP_RPV_KEY = 0x42, /* after SECRET when creating orange keys: the RPV static key,
+				 * its certificate and the HSM's HOC, for the 2e2s channel */
 };
 
 #define PED_APP_TEXT_MAX 64
@@ -68,6 +70,14 @@ int ped_app_encode_result(uint32_t code, uint8_t **out, size_t *len);
 int ped_app_encode_reused(const struct ped_app_created *c, const uint8_t *secret, size_t len,
 			  uint8_t **out, size_t *olen);
 
+/* RPV_KEY: lv16 scalar (66 bytes), lv16 certificate DER, lv16 HOC DER. */
+#define PED_APP_SCALAR_LEN 66
+#define PED_APP_CERT_MAX 4096
+int ped_app_encode_rpv_key(const uint8_t *scalar, const uint8_t *cert, size_t cert_len, const uint8_t *hoc,
+			   size_t hoc_len, uint8_t **out, size_t *olen);
+/* The three point into msg. */
+int ped_app_decode_rpv_key(const uint8_t *msg, size_t len, const uint8_t **scalar, const uint8_t **cert,
+			   size_t *cert_len, const uint8_t **hoc, size_t *hoc_len);
 /* Decoders check every bound; PED_E_HANDSHAKE-free: malformed is PED_E_INVALID. */
 int ped_app_decode_request(const uint8_t *msg, size_t len, struct ped_app_request *req);
 /* secret points into msg */

@@ -41,6 +41,9 @@ enum ped_relay_auth { PED_RELAY_AUTH_NONE = 0, PED_RELAY_AUTH_RPV = 1, PED_RELAY
 /* STATUS flags */
 #define PED_RELAY_F_PED_ATTACHED 0x01u
 #define PED_RELAY_F_BUSY 0x02u
+/* HELLO (HSM, pedclient) and OPEN flag: key the session with the Full
+ * Unified 2e2s scheme, the RPV static key from the orange key */
+#define PED_RELAY_F_2E2S 0x04u
 
 #define PED_RELAY_ID_MAX 64
 #define PED_RELAY_VERSION_MAX 32

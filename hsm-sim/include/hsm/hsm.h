@@ -90,6 +90,7 @@ struct hsm {
 	/* the RPV, once initialized: the HSM needs it to run the 2e2s channel */
 	uint8_t rpv_set;
 	uint8_t rpv[HSM_SECRET_LEN];
+	uint8_t rpv_2e2s; /* the orange keys carry an RPV static key this HSM certified */
 	uint32_t npartitions;
 	struct hsm_partition partitions[HSM_MAX_PARTITIONS];
 };
