@@ -43,7 +43,7 @@ pedclient_cmd -mode deleteid -id 1234
 grep -q '1234' "$T/pedclient.conf" && fail "mapping not deleted"
 pedclient_cmd -mode config -show
 expect_contains "$OUT" "IdleTimeout = 1800"
-pedclient_cmd -mode config -set -idletimeout 2 -pinginterval 1 -pingtimeout 2
+pedclient_cmd -mode config -set -idletimeout 4 -pinginterval 1 -pingtimeout 1
 [ $RC -eq 0 ] || fail "config -set: $OUT"
 
 note "testid: no server, a server without a PED, then with a PED"
@@ -90,6 +90,27 @@ expect_contains "$OUT" "BYE code=0x8000002e"
 wait "$FAKE" || true
 pedclient_cmd -mode show
 [ $RC -eq 0 ] || fail "pedclient died: $OUT"
+
+note "a pedserver that stops answering pings: the session ends within the ping timeout"
+python3 - "$T/silent.port" <<'PY' &
+import socket, struct, sys, time
+def lv8(s): return bytes([len(s)]) + s
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+c, _ = s.accept(); c.recv(4096)
+body = bytes([2, 0, 0, 0]) + struct.pack(">HI", 0, 0) + lv8(b"silent-ped") + lv8(b"x") + lv8(b"") + lv8(b"")
+c.sendall(b"PD\x01\x31" + struct.pack(">I", len(body)) + body)
+time.sleep(20)  # never answers a ping
+PY
+SILENT=$!
+track $SILENT
+wait_for 5 test -s "$T/silent.port"
+start=$SECONDS
+OUT=$(python3 "$PEER" "unix:$HSOCK" hello 4 1 1 557 127.0.0.1 "$(cat "$T/silent.port")" expect WELCOME expect BYE 15) ||
+	fail "dead pedserver not reported: $OUT"
+expect_contains "$OUT" "BYE code=0x8000002e"
+[ $((SECONDS - start)) -le 8 ] || fail "took $((SECONDS - start)) s to notice the dead pedserver"
+grep -q "stopped answering pings" "$T/pedclient.log" || fail "ping timeout not logged"
 
 note "the idle timeout ends an unused session; the HSM sees CKR_PED_UNPLUGGED"
 start_hsm
