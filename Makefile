@@ -77,8 +77,13 @@ check: deps
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang OPTFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" all
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@rm -rf build-asan/sanitizer-logs && mkdir -p build-asan/sanitizer-logs
+	@# Reports go to files too: a daemon's stderr is /dev/null once it has detached.
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/build-asan/sanitizer-logs/asan \
+	  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build-asan/sanitizer-logs/ubsan \
 	  tests/check.sh build-asan
+	@if ls build-asan/sanitizer-logs/* >/dev/null 2>&1; then \
+	  echo "sanitizer reports:"; cat build-asan/sanitizer-logs/*; exit 1; fi
 
 check-valgrind: deps
 	@$(MAKE) --no-print-directory all
