@@ -8,7 +8,7 @@ ALL_OBJS     += $(UNIT_SRCS:%.c=$(OBJ)/%.o)
 
 $(UNIT_RUNNER): $(UNIT_SRCS:%.c=$(OBJ)/%.o) $(UNIT_LIBS) $(LIBPED)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
 # Test tools: small programs the shell tests drive (tests/tools/NAME.c).
 TEST_TOOL_SRCS := $(wildcard tests/tools/*.c)
@@ -17,7 +17,7 @@ ALL_OBJS       += $(TEST_TOOL_SRCS:%.c=$(OBJ)/%.o)
 
 $(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBPED)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
 # Fuzz targets (tests/fuzz/fuzz_NAME.c) with libFuzzer; each has a seed corpus
 # in tests/fuzz/corpus/NAME. FUZZ_SECONDS per target; 0 builds only.
@@ -34,6 +34,6 @@ fuzz-targets: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
 $(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_LIBS) $(LIBPED)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $+ $(LDFLAGS) $(LDLIBS)
 
 .PHONY: fuzz fuzz-targets
