@@ -67,6 +67,16 @@ pedserver_cmd S -mode start -port 0 -admin 0
 [ $RC -ne 0 ] || fail "second start succeeded"
 expect_contains "$OUT" "Startup failed."
 
+note "start says why it cannot serve: port in use, log not writable"
+pedserver_cmd T2 -mode start -port "$port" -admin 0 -logfile "$T/T2.log"
+[ $RC -ne 0 ] || fail "start on a port in use succeeded"
+expect_contains "$OUT" "Startup failed. : 0xc0000500 RC_SOCKET_ERROR"
+expect_contains "$OUT" "cannot listen on server port"
+pedserver_cmd T3 -mode start -port 0 -admin 0 -logfile "$T/no/such/dir/T3.log"
+[ $RC -ne 0 ] || fail "start with an unwritable log succeeded"
+expect_contains "$OUT" "Cannot write the log file $T/no/such/dir/T3.log"
+expect_contains "$OUT" "RC_FILE_ERROR"
+
 note "hot-plug: a PED that appears is seen without a restart, and one that leaves too"
 echo "password 12345678" >"$T/P.policy"
 start_remote_ped P S "$T/P.policy"
