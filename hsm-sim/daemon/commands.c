@@ -403,7 +403,7 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		if (activation) {
 			const char *ch = ped_opts_str(o, "password", ped_opts_str(o, "challenge", NULL));
 			if (!ch) {
-				sess_out(s, "Error: role %s is activated by its challenge secret: give -password", ri->name);
+				sess_out(s, "Option -password was not supplied.  It is required.");
 				return PED_E_ARGUMENTS_BAD;
 			}
 			if (rs->locked)
@@ -420,7 +420,7 @@ static int cmd_role(struct session *s, int argc, char **argv)
 				return PED_E_PIN_INCORRECT;
 			}
 			if (rs->activated) {
-				sess_out(s, "Role %s is activated: logged in with the challenge secret.", ri->name);
+				sess_out(s, "User is activated, PED is not required.");
 				rs->failures = 0;
 				*login_flag(lg, ri->role, pi) = 1;
 				return sim_save(hs);
@@ -715,9 +715,12 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 		return PED_E_TOKEN_NOT_PRESENT;
 	}
 	if (!strcasecmp(argv[1], "get")) {
-		char what[96];
-		pedport_describe(hs, what, sizeof(what));
-		sess_out(s, "HSM slot %d listening to %s.", slot, what);
+		char what[160];
+		int remote = pedport_describe(hs, what, sizeof(what));
+		/* the reference's words: PED id 0 is the local PED, 100 the Remote PED */
+		sess_out(s, "HSM slot %d listening to %s PED (PED id=%d).", slot, remote ? "remote" : "local",
+			 remote ? 100 : 0);
+		sess_out(s, "%s", what);
 		return PED_OK;
 	}
 	if (!strcasecmp(argv[1], "set")) {

@@ -129,17 +129,21 @@ void pedport_detach(struct sim_hsm *hs)
 	pthread_mutex_unlock(&hs->ped_mu);
 }
 
-void pedport_describe(struct sim_hsm *hs, char *out, size_t len)
+int pedport_describe(struct sim_hsm *hs, char *out, size_t len)
 {
+	int remote = 0;
 	pthread_mutex_lock(&hs->ped_mu);
-	if (hs->remote_state == REMOTE_UP || hs->remote_state == REMOTE_KEYING)
-		snprintf(out, len, "remote PED %.40s via pedserver %.60s%s", hs->remote_ped, hs->remote_server,
+	if (hs->remote_state == REMOTE_UP || hs->remote_state == REMOTE_KEYING) {
+		snprintf(out, len, "Remote PED %.40s via pedserver %.60s%s", hs->remote_ped, hs->remote_server,
 			 hs->remote_state == REMOTE_KEYING ? " (computing the session key)" : "");
-	else if (hs->ped_attached && (hs->ped_busy || link_alive(&hs->ped)))
-		snprintf(out, len, "local PED (PED id=0)");
-	else
-		snprintf(out, len, "local PED (PED id=0), none attached");
+		remote = 1;
+	} else if (hs->ped_attached && (hs->ped_busy || link_alive(&hs->ped))) {
+		snprintf(out, len, "Local PED attached.");
+	} else {
+		snprintf(out, len, "No local PED attached.");
+	}
 	pthread_mutex_unlock(&hs->ped_mu);
+	return remote;
 }
 
 /* Takes the link for one exchange; PED_E_PED_UNPLUGGED when there is none.

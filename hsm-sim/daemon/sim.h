@@ -91,7 +91,8 @@ int pedport_create(struct session *s, struct sim_hsm *hs, int key_type, const ch
  * certificate (signed by this HSM's HOC) written onto the orange keys. */
 int pedport_create_rpv(struct session *s, struct sim_hsm *hs, uint8_t secret[HSM_SECRET_LEN],
 		       struct ped_app_created *info);
-void pedport_describe(struct sim_hsm *hs, char *out, size_t len);
+/* One line on the PED this HSM listens to; 1 if it is a Remote PED. */
+int pedport_describe(struct sim_hsm *hs, char *out, size_t len);
 void pedport_detach(struct sim_hsm *hs);
 /* Asks pedclient for a Remote PED session to host:port (host "" lets
  * pedclient use the PED id assigned to this HSM) and starts keying it with

@@ -36,7 +36,7 @@ note "later logins need only the challenge, even with no PED"
 kill -TERM "$PED_A_PID"; wait_gone 10 "$PED_A_PID"
 hsmcm -c "slot set -slot 1; role login -name co -password \"open sesame\"; object create -label k -value v"
 [ $RC -eq 0 ] || fail "activated login: $OUT"
-expect_contains "$OUT" "Role co is activated: logged in with the challenge secret."
+expect_contains "$OUT" "User is activated, PED is not required."
 
 note "a wrong challenge is a failed login"
 hsmcm -c "slot set -slot 1; role login -name co -password \"open sesame!\""
