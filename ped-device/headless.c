@@ -213,12 +213,22 @@ static void print_screen(struct ped_device *d, FILE *f)
 	fprintf(f, "---- screen ----\n%s\n----------------\n", scr);
 }
 
+static int quitting(struct ped_device *d)
+{
+	pthread_mutex_lock(&d->mu);
+	int q = d->quit;
+	pthread_mutex_unlock(&d->mu);
+	return q;
+}
+
 static int run_expect(struct ped_device *d, const struct script_cmd *c, int dflt_ms)
 {
 	uint64_t deadline = ped_now_ms() + (uint64_t)(c->timeout_ms ? c->timeout_ms : dflt_ms), gen;
 	for (;;) {
 		if (screen_has(d, c->arg, &gen))
 			return PED_OK;
+		if (quitting(d))
+			return PED_E_CANCEL; /* SIGTERM: dev_wait_change would return at once from now on */
 		if (device_stuck(d)) {
 			/* Re-read: the screen may have changed while we looked. */
 			if (screen_has(d, c->arg, &gen))
@@ -246,11 +256,13 @@ static int wait_idle(struct ped_device *d, const struct script_cmd *c, int dflt_
 	uint64_t deadline = ped_now_ms() + (uint64_t)(c->timeout_ms ? c->timeout_ms : dflt_ms);
 	for (;;) {
 		pthread_mutex_lock(&d->mu);
-		int idle = d->prompt == DEV_P_IDLE && d->qlen == 0;
+		int idle = d->prompt == DEV_P_IDLE && d->qlen == 0, quit = d->quit;
 		uint64_t gen = d->screen_gen;
 		pthread_mutex_unlock(&d->mu);
 		if (idle)
 			return PED_OK;
+		if (quit)
+			return PED_E_CANCEL;
 		if (ped_now_ms() >= deadline) {
 			fprintf(stderr, "ped-device: script line %d: the PED did not return to idle\n", c->line);
 			print_screen(d, stderr);
