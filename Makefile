@@ -38,7 +38,7 @@ LIBPED       := $(LIBDIR)/libped.a
 PROGRAMS     :=
 TEST_TOOLS   :=
 
-.PHONY: all deps check check-asan check-valgrind demo fuzz clean programs-list
+.PHONY: all deps check check-asan check-valgrind demo demo-tui fuzz clean programs-list
 all:
 
 # --- the shared library ----------------------------------------------------
@@ -92,6 +92,10 @@ check-valgrind: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(BUILD)
+
+demo-tui: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh $(BUILD) --tui
 
 programs-list:
 	@for p in $(PROGRAMS); do echo $$p; done

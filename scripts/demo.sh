@@ -5,8 +5,13 @@
 # holders" answer from a policy file; a second PED is cabled to the backup
 # HSM. The PEDs' screens and the HSM shell's output are shown as they
 # happen. Everything runs in a temp dir and is stopped and removed at exit.
+# scripts/demo.sh [BUILD] [--tui]: with --tui (make demo-tui) the remote PED
+# is the ncurses one in this terminal, for a person to press the keys; the
+# HSM shell's steps run behind it and are printed when the PED is closed.
 set -u
 build=${1:-build}
+tui=0
+[ "${2:-}" = --tui ] && tui=1
 top=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$top/$build/bin"
 T=$(mktemp -d "${TMPDIR:-/tmp}/ped-demo.XXXXXX")
@@ -100,14 +105,104 @@ use "PO LOGIN" ${K[bpo]}
 write "SETTING CO" ${K[bco]}
 use "CO LOGIN" ${K[bco]}
 P
-"$BIN/ped-device" -headless -mode remote -policy "$T/remote.policy" -events "$T/remote.events" \
-	-control "$T/remote.ctl" >"$T/remote.log" 2>&1 &
-pids+=($!)
 "$BIN/ped-device" -headless -hsm "$T/ped-496771.sock" -policy "$T/backup.policy" -events "$T/backup.events" \
 	-control "$T/backup.ctl" >"$T/backup.log" 2>&1 &
 pids+=($!)
-wait_for grep -q '"attached":true' "$T/remote.events" || die "the remote PED did not attach to pedserver"
 wait_for grep -q '"event":"attached"' "$T/backup.events" || die "the backup HSM's PED did not attach"
+
+run() {
+	local title=$1 cmds=$2
+	step "$title"
+	printf '%s\n' "$cmds" >"$T/step.cmds"
+	"$BIN/hsmcm" -socket "$T/hsm.sock" -f "$T/step.cmds" >"$T/step.out" 2>&1
+	local rc=$?
+	[ $tui -eq 1 ] || sleep 0.2 # let the screen printer catch up before the shell's output
+	sed -e '/^$/d' -e 's/^/   /' "$T/step.out"
+	[ $rc -eq 0 ] || die "step failed: $title"
+}
+
+ceremony() {
+	run "Remote RPV initialization: a one-time password on the zeroized HSM, then the orange key" \
+		"ped connect -ip 127.0.0.1 -port $port -password 27182818
+	ped vector init"
+	run "HSM init over the same session: blue SO keyset 2 of 3 with PINs, red domain 1 of 1" \
+		"hsm init -label demo-hsm"
+	run "A new Remote PED session keyed with the orange key (the RPK stays in the PED)" \
+		"ped disconnect
+	ped connect -ip 127.0.0.1 -port $port
+	ped get"
+	run "Partition, its PO and CO, objects" \
+		"role login -name so
+	partition create -label payments
+	slot set -slot 1
+	partition init -label payments
+	role login -name po
+	role init -name co
+	role login -name co
+	object create -label master-key -value k1
+	object create -label signing-key -value k2
+	partition contents"
+	run "The backup HSM (local PED) and a backup of the partition" \
+		"slot set -slot 20
+	hsm init -label demo-backup
+	slot set -slot 1
+	role login -name co
+	partition archive backup -slot 20 -partition payments-bk
+	partition archive list -slot 20"
+	run "Restore into a second partition in the same cloning domain" \
+		"slot set -slot 0
+	role login -name so
+	partition create -label restored
+	slot set -slot 2
+	partition init -label restored
+	role login -name po
+	role init -name co
+	role login -name co
+	partition archive restore -slot 20 -partition payments-bk
+	partition contents"
+
+	step "pedserver -mode show"
+	"$BIN/pedserver" -mode show -configfile "$T/pedserver.conf" | sed -n '/Ped2 Connection/,/Client Software/p' | sed 's/^/   /'
+
+	step "Summary"
+	objs=$(grep -c "Object Label" "$T/step.out")
+	echo "   HSM 154438865288 initialized remotely: RPV (orange 1 of 1), SO (blue 2 of 3, PINs), domain (red 1 of 1)"
+	echo "   partition 'payments' with CO; $objs objects backed up to the backup HSM and restored to 'restored'"
+	echo "   keys written: $("$BIN/ikey" list -json | grep -o '"blank":false' | wc -l) of ${#K[@]} (ikey list -json)"
+	[ "$objs" -eq 2 ] || die "expected 2 restored objects, found $objs"
+}
+
+if [ $tui -eq 1 ]; then
+	[ -t 0 ] && [ -t 1 ] || die "demo-tui needs a terminal"
+	step "You are the key holders at the remote PED. It opens in Remote PED mode; answer its screens:"
+	echo "   one-time password     27182818"
+	echo "   orange RPK            label rpk (${K[rpk]}); no PIN"
+	echo "   blue SO, 2 of 3       M=2, N=3; keys so1 so2 so3 with PINs 11112222 33334444 55556666;"
+	echo "                         log in with so1 and so3"
+	echo "   red domain            reuse: No (HSM: hsmdom), No (payments: dom), Yes (restored: present dom)"
+	echo "   blue PO, black CO     payments: po, co; restored: po2, co2; no PIN (Enter twice)"
+	echo "   duplicates            No"
+	echo "   keys: i picks a key to insert, r removes it; q quits once the shell below says it is done"
+	printf '   Press Enter to start the PED... '
+	read -r _
+	(
+		wait_for grep -q '"attached":true' "$T/remote.events" || exit 1
+		ceremony >"$T/ceremony.log" 2>&1
+		echo $? >"$T/ceremony.rc"
+	) &
+	pids+=($!)
+	"$BIN/ped-device" -mode remote -events "$T/remote.events" -control "$T/remote.ctl"
+	[ -s "$T/ceremony.rc" ] || die "the PED was closed before the ceremony ended"
+	cat "$T/ceremony.log"
+	[ "$(cat "$T/ceremony.rc")" = 0 ] || die "the ceremony did not complete"
+	status=0
+	exit 0
+fi
+
+"$BIN/ped-device" -headless -mode remote -policy "$T/remote.policy" -events "$T/remote.events" \
+	-control "$T/remote.ctl" >"$T/remote.log" 2>&1 &
+pids+=($!)
+wait_for grep -q '"attached":true' "$T/remote.events" || die "the remote PED did not attach to pedserver"
 echo "   PED (remote) attached to pedserver; PED (backup) cabled to the backup HSM"
 
 # Each PED screen, as it appears, one line per screen.
@@ -142,63 +237,5 @@ while True:
 PY
 pids+=($!)
 
-run() {
-	local title=$1 cmds=$2
-	step "$title"
-	printf '%s\n' "$cmds" >"$T/step.cmds"
-	"$BIN/hsmcm" -socket "$T/hsm.sock" -f "$T/step.cmds" >"$T/step.out" 2>&1
-	local rc=$?
-	sleep 0.2 # let the screen printer catch up before the shell's output
-	sed -e '/^$/d' -e 's/^/   /' "$T/step.out"
-	[ $rc -eq 0 ] || die "step failed: $title"
-}
-
-run "Remote RPV initialization: a one-time password on the zeroized HSM, then the orange key" \
-	"ped connect -ip 127.0.0.1 -port $port -password 27182818
-ped vector init"
-run "HSM init over the same session: blue SO keyset 2 of 3 with PINs, red domain 1 of 1" \
-	"hsm init -label demo-hsm"
-run "A new Remote PED session keyed with the orange key (the RPK stays in the PED)" \
-	"ped disconnect
-ped connect -ip 127.0.0.1 -port $port
-ped get"
-run "Partition, its PO and CO, objects" \
-	"role login -name so
-partition create -label payments
-slot set -slot 1
-partition init -label payments
-role login -name po
-role init -name co
-role login -name co
-object create -label master-key -value k1
-object create -label signing-key -value k2
-partition contents"
-run "The backup HSM (local PED) and a backup of the partition" \
-	"slot set -slot 20
-hsm init -label demo-backup
-slot set -slot 1
-role login -name co
-partition archive backup -slot 20 -partition payments-bk
-partition archive list -slot 20"
-run "Restore into a second partition in the same cloning domain" \
-	"slot set -slot 0
-role login -name so
-partition create -label restored
-slot set -slot 2
-partition init -label restored
-role login -name po
-role init -name co
-role login -name co
-partition archive restore -slot 20 -partition payments-bk
-partition contents"
-
-step "pedserver -mode show"
-"$BIN/pedserver" -mode show -configfile "$T/pedserver.conf" | sed -n '/Ped2 Connection/,/Client Software/p' | sed 's/^/   /'
-
-step "Summary"
-objs=$(grep -c "Object Label" "$T/step.out")
-echo "   HSM 154438865288 initialized remotely: RPV (orange 1 of 1), SO (blue 2 of 3, PINs), domain (red 1 of 1)"
-echo "   partition 'payments' with CO; $objs objects backed up to the backup HSM and restored to 'restored'"
-echo "   keys written: $("$BIN/ikey" list -json | grep -o '"blank":false' | wc -l) of ${#K[@]} (ikey list -json)"
-[ "$objs" -eq 2 ] || die "expected 2 restored objects, found $objs"
+ceremony || exit 1
 status=0
