@@ -507,7 +507,7 @@ int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *ho
 	if (*host)
 		snprintf(hs->remote_server, sizeof(hs->remote_server), "%.64s:%d", host, port);
 	else
-		snprintf(hs->remote_server, sizeof(hs->remote_server), "of the PED id assigned to this HSM");
+		snprintf(hs->remote_server, sizeof(hs->remote_server), "(this HSM's PED id)");
 	pthread_mutex_unlock(&hs->ped_mu);
 
 	pthread_t th;
