@@ -1,6 +1,6 @@
 #!/bin/bash
-# The ncurses PED through tmux: the mode menu, a key creation with M of N
-# and PINs, a login, Admin mode's List types and Duplicate, and resizing.
+# The ncurses PED through tmux: the mode menu, hsm init with a blue 2-of-3
+# keyset with PINs and a red 1-of-1 (procedure 4), a login, Admin mode's List types and Duplicate, and resizing.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 set -e
@@ -31,7 +31,7 @@ pick() {
 cleanup_tmux() { tm kill-server 2>/dev/null || true; }
 trap 'cleanup_tmux; _cleanup' EXIT
 
-new_keys k1 k2 k3 spare
+new_keys k1 k2 k3 k4 spare
 start_hsm
 tm new-session -d -s "$S" -x 80 -y 24 \
 	"$BIN/ped-device -mode menu -hsm $T/ped-$HSM_SERIAL.sock -control $T/tui.ctl -keytimeout 60; sleep 30"
@@ -47,7 +47,7 @@ tm_wait "Select Mode"
 keys 0
 tm_wait "Awaiting command..."
 
-note "hsm init from the keypad: SO keyset 2 of 2 with PINs, domain 1 of 1"
+note "hsm init from the keypad: SO keyset 2 of 3 with PINs, domain 1 of 1"
 ( timeout 120 "$BIN/hsmcm" -socket "$HSM_SOCK" -c "hsm init -label tmux" >"$T/init.out" 2>&1; echo $? >"$T/init.rc" ) &
 track $!
 tm_wait "reuse an existing"
@@ -55,7 +55,7 @@ keys n
 tm_wait "M value? (1-16)"
 keys 2 Enter
 tm_wait "N value? (M-16)"
-keys 2 Enter
+keys 3 Enter
 tm_wait "PED Key (BLUE)"
 pick "${KEY[k1]}"
 keys Enter
@@ -65,7 +65,7 @@ tm_wait "Enter new PED PIN:"
 keys 1 2 3 4 5 6 Enter
 tm_wait "Confirm new PED PIN:"
 keys 1 2 3 4 5 6 Enter
-tm_wait "Keys write: 01 of 02"
+tm_wait "Keys write: 01 of 03"
 pick "${KEY[k2]}"
 keys Enter
 tm_wait "blank."
@@ -74,6 +74,15 @@ tm_wait "Enter new PED PIN:"
 keys Enter
 tm_wait "Confirm new PED PIN:"
 keys Enter
+tm_wait "Keys write: 02 of 03"
+pick "${KEY[k4]}"
+keys Enter
+tm_wait "blank."
+keys y
+tm_wait "Enter new PED PIN:"
+keys 6 5 4 3 2 1 Enter
+tm_wait "Confirm new PED PIN:"
+keys 6 5 4 3 2 1 Enter
 tm_wait "Are you duplicating"
 keys n
 tm_wait "SETTING DOMAIN..."
