@@ -8,7 +8,7 @@ set -eu
 # sanitizer and libFuzzer runtimes, the openssl CLI (cross-checks of pedtool).
 PACKAGES="build-essential clang libclang-rt-14-dev pkg-config
 libssl-dev openssl libusb-1.0-0-dev libncurses-dev libconfig-dev libcunit1-dev
-tmux valgrind iproute2 procps python3"
+tmux valgrind iproute2 procps python3 groff-base man-db"
 
 missing=""
 for p in $PACKAGES; do
