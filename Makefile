@@ -35,10 +35,13 @@ LDFLAGS      += $(SANFLAGS)
 LDLIBS       += $(PKG_LIBS) -lpthread
 
 LIBPED       := $(LIBDIR)/libped.a
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+SYSCONFDIR   ?=
 PROGRAMS     :=
 TEST_TOOLS   :=
 
-.PHONY: all deps check check-asan check-valgrind demo demo-tui fuzz clean programs-list
+.PHONY: all deps check check-asan check-valgrind demo demo-tui fuzz clean programs-list install uninstall
 all:
 
 # --- the shared library ----------------------------------------------------
@@ -96,6 +99,13 @@ demo: deps
 demo-tui: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(BUILD) --tui
+
+# PREFIX=/usr/local DESTDIR= SYSCONFDIR=PREFIX/etc (or /etc when PREFIX=/usr)
+install: all
+	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" SYSCONFDIR="$(SYSCONFDIR)" scripts/install.sh install $(BUILD)
+
+uninstall:
+	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" SYSCONFDIR="$(SYSCONFDIR)" scripts/install.sh uninstall $(BUILD)
 
 programs-list:
 	@for p in $(PROGRAMS); do echo $$p; done

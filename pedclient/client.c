@@ -453,6 +453,9 @@ static void pump(struct session *x, struct ped_framer *in, int from_hsm)
 		}
 		if (!from_hsm)
 			x->last_rx = ped_now_ms();
+		/* headers only: payloads may be channel records */
+		ped_trace("frame %s (0x%02x), %zu bytes, from %s", ped_relay_type_name(type), type, len,
+			  from_hsm ? "the HSM" : x->server);
 		if (from_hsm)
 			hsm_frame(x, type, p, len);
 		else
@@ -610,6 +613,7 @@ static void on_term(struct ped_evloop *loop, int signo, void *arg)
 {
 	(void)arg;
 	ped_info("signal %d: stopping", signo);
+	(void)ped_daemon_notify("STOPPING=1");
 	ped_evloop_stop(loop);
 }
 

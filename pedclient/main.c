@@ -114,6 +114,7 @@ static struct ped_opt opts[] = {
 	{.name = "pidfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "PID file"},
 	{.name = "listenip", .kind = PED_OPT_STRING, .arg = "ADDRESS", .help = "PED-initiated mode: listening address"},
 	{.name = "listenport", .kind = PED_OPT_INT, .min = -1, .max = 65535, .arg = "PORT", .help = "PED-initiated mode: TLS port (-1: off)"},
+	{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
 	{.name = NULL},
 };
 
@@ -514,6 +515,10 @@ int main(int argc, char **argv)
 	if (r != PED_OK) {
 		printf("%s\n%s\n", err, USAGE);
 		return 2;
+	}
+	if (ped_opts_seen(opts, "version")) {
+		printf("PED Client Version %s\n", PEDCLIENT_SOFTWARE_VERSION);
+		return 0;
 	}
 	if (!ped_opts_seen(opts, "mode")) {
 		printf("%s\n", USAGE);

@@ -118,6 +118,7 @@ static struct ped_opt opts[] = {
 	{.name = "foreground", .kind = PED_OPT_FLAG, .help = "with -mode start: serve in this process (service managers)"},
 	{.name = "pedsocket", .kind = PED_OPT_STRING, .arg = "PATH", .help = "where the PED attaches"},
 	{.name = "pidfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "PID file"},
+	{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
 	{.name = NULL},
 };
 
@@ -360,6 +361,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	printf("Ped Server Version %s\n", PEDSERVER_SOFTWARE_VERSION);
+	if (r == PED_OK && ped_opts_seen(opts, "version"))
+		return 0;
 	if (r != PED_OK) {
 		printf("%s\n%s\n", err, USAGE);
 		return 2;

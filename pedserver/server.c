@@ -254,6 +254,8 @@ static int pump(struct conn *c, void (*fn)(struct conn *c, uint8_t type, const u
 		if (r != PED_OK)
 			return r;
 		c->last_rx = ped_now_ms();
+		/* headers only: payloads may be channel records */
+		ped_trace("frame %s (0x%02x), %zu bytes, from %s", ped_relay_type_name(type), type, len, c->peer);
 		fn(c, type, p, len);
 		OPENSSL_clear_free(p, len ? len : 1);
 		if (c->fd != fd) /* fn closed or moved it */
@@ -730,6 +732,7 @@ static void on_term(struct ped_evloop *loop, int signo, void *arg)
 {
 	(void)arg;
 	ped_info("signal %d: stopping", signo);
+	(void)ped_daemon_notify("STOPPING=1");
 	ped_evloop_stop(loop);
 }
 

@@ -18,6 +18,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* The report the child sends on the pipe: a status and a message. */
@@ -128,8 +131,38 @@ int ped_daemon_start(int foreground, int timeout_ms, pid_t *child, char *msg, si
 	return PED_OK;
 }
 
+int ped_daemon_notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	int fd, r = PED_OK;
+	size_t len;
+
+	if (!path || !*path)
+		return PED_OK;
+	len = strlen(path);
+	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sa.sun_path))
+		return PED_E_INVALID;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0'; /* an abstract socket */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return PED_E_SOCKET;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		r = PED_E_SOCKET;
+	close(fd);
+	return r;
+}
+
 void ped_daemon_ready(int keep_stderr)
 {
+	char state[64];
+	/* systemd's Type=notify, without libsystemd: one datagram. */
+	snprintf(state, sizeof(state), "READY=1\nMAINPID=%ld", (long)getpid());
+	(void)ped_daemon_notify(state);
 	if (foreground_mode || report_fd < 0)
 		return;
 	detach_stdio(keep_stderr);

@@ -169,6 +169,7 @@ static void on_ped(struct ped_evloop *loop, int fd, unsigned ev, void *arg)
 
 static void on_term(struct ped_evloop *loop, int signo, void *arg)
 {
+	(void)ped_daemon_notify("STOPPING=1");
 	(void)signo;
 	(void)arg;
 	ped_info("stopping");

@@ -64,7 +64,7 @@ pedclient_cmd -mode testid -id 100
 expect_contains "$OUT" "is attached"
 
 note "start, show, malformed input on the HSM socket"
-start_pedclient
+start_pedclient -logtrace 1
 pedclient_cmd -mode show
 [ $RC -eq 0 ] || fail "show: $OUT"
 expect_contains "$OUT" "Remote PED Sessions:        0"
@@ -75,6 +75,7 @@ python3 "$PEER" "unix:$HSOCK" hello 3 1 2 1 expect BYE >/dev/null || fail "a non
 OUT=$(python3 "$PEER" "unix:$HSOCK" hello 4 1 2 555 expect BYE) || fail "unmapped HSM not refused: $OUT"
 expect_contains "$OUT" "BYE code=0xe000007b"
 grep -q "malformed" "$T/pedclient.log" || fail "malformed input not logged"
+grep -q "TRACE .*frame HELLO (0x30), [0-9]* bytes, from the HSM" "$T/pedclient.log" || fail "-logtrace 1 logged no frame headers"
 
 note "a pedserver that answers with garbage: the session ends, the daemon stays up"
 python3 - "$T/fake.port" <<'PY' &

@@ -25,6 +25,10 @@ __attribute__((noreturn)) void ped_daemon_fail(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* True in a background child that has not yet reported. */
 int ped_daemon_pending(void);
+/* Sends state ("READY=1", "STOPPING=1") to $NOTIFY_SOCKET if set (systemd's
+ * notify protocol, no libsystemd); PED_OK when there is none. ped_daemon_ready
+ * sends READY=1 itself. */
+int ped_daemon_notify(const char *state);
 
 /* Sends SIGTERM to the process holding pidfile and waits up to timeout_ms for
  * it to exit, then SIGKILL. *killed (if given) tells whether SIGKILL was needed.

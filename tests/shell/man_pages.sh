@@ -1,0 +1,20 @@
+#!/bin/bash
+# Every man page renders without warnings, and every option a program's
+# -help lists is in its man page.
+. "$(dirname "$0")/../lib.sh"
+set -e
+command -v man >/dev/null || skip "man is not installed (make deps installs man-db)"
+M="$PED_SRCDIR/man"
+for f in "$M"/*.[158]; do
+	w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$f" 2>&1 >/dev/null)
+	[ -z "$w" ] || fail "$(basename "$f"): $w"
+done
+for p in ped-device:1 ikey:1 pedtool:1 hsmcm:1 pedserver:8 pedclient:8 hsm-sim:8; do
+	prog=${p%:*} page="$M/${p%:*}.${p#*:}"
+	[ -f "$page" ] || fail "no man page for $prog"
+	text=$(LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$page" 2>/dev/null | col -b)
+	for o in $("$BIN/$prog" -help 2>&1 | sed -n 's/^  \(-[a-z_-]*\).*/\1/p'); do
+		grep -q -- "$o\b" <<<"$text" || fail "$prog: $o is in -help but not in its man page"
+	done
+done
+echo "man pages ok"
