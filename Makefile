@@ -41,7 +41,7 @@ SYSCONFDIR   ?=
 PROGRAMS     :=
 TEST_TOOLS   :=
 
-.PHONY: all deps check check-asan check-valgrind demo demo-tui fuzz clean programs-list install uninstall
+.PHONY: all deps check check-asan check-valgrind bench demo demo-tui fuzz clean programs-list install uninstall
 all:
 
 # --- the shared library ----------------------------------------------------
@@ -95,6 +95,11 @@ check-valgrind: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(BUILD)
+
+# Speed and footprint against the crypto floor, in one run (docs/performance.md).
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/bench.sh $(BUILD)
 
 demo-tui: deps
 	@$(MAKE) --no-print-directory all

@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -126,6 +128,10 @@ static int dial(const char *host, int port, int *fd_out)
 	if (getaddrinfo(host, service, &hints, &res) != 0 || !res)
 		return PED_E_SOCKET;
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0) {
+		int one = 1; /* frames are small and latency is the point */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	if (fd < 0 || (connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS)) {
 		if (fd >= 0)
 			close(fd);

@@ -699,6 +699,7 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 			      {.name = "port", .aliases = "p", .kind = PED_OPT_INT, .min = 1, .max = 65535, .help = "pedserver port"},
 			      {.name = "slot", .aliases = "s", .kind = PED_OPT_INT, .min = 0, .max = 100000, .help = "slot"},
 			      {.name = "password", .aliases = "pwd", .kind = PED_OPT_OPTIONAL, .help = "one-time password"},
+			      {.name = "wait", .kind = PED_OPT_FLAG, .help = "return once the session key is computed"},
 			      {.name = NULL}};
 	int r, first = argc >= 3 && !strcasecmp(argv[1], "vector") ? 3 : 2;
 	if (argc < 2) {
@@ -793,6 +794,9 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 		else if (r == PED_OK)
 			sess_out(s, "Please attend to the PED: present the orange RPK to compute the session key.");
 		OPENSSL_cleanse(pw, sizeof(pw));
+		/* -wait (ours): scripts and benchmarks return once the channel is up */
+		if (r == PED_OK && ped_opts_seen(o, "wait"))
+			r = pedport_remote_wait(s, hs);
 		return r;
 	}
 	if (!strcasecmp(argv[1], "disconnect")) {

@@ -537,6 +537,26 @@ fail:
 	return r;
 }
 
+int pedport_remote_wait(struct session *s, struct sim_hsm *hs)
+{
+	struct timespec until;
+	int r = PED_OK;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += s->sim->ped_timeout_ms / 1000;
+	pthread_mutex_lock(&hs->ped_mu);
+	while (hs->remote_state == REMOTE_KEYING)
+		if (pthread_cond_timedwait(&hs->remote_cv, &hs->ped_mu, &until) != 0)
+			break;
+	if (hs->remote_state == REMOTE_FAILED) {
+		r = hs->remote_err;
+		hs->remote_state = REMOTE_NONE;
+	} else if (hs->remote_state != REMOTE_UP) {
+		r = PED_E_PED_UNPLUGGED;
+	}
+	pthread_mutex_unlock(&hs->ped_mu);
+	return r;
+}
+
 int pedport_remote_disconnect(struct sim_hsm *hs)
 {
 	int r = PED_OK;

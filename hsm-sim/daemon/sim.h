@@ -100,6 +100,8 @@ void pedport_detach(struct sim_hsm *hs);
  * once pedserver has accepted; the PED then computes the session key. */
 int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *host, int port, const char *otp);
 int pedport_remote_disconnect(struct sim_hsm *hs);
+/* Waits (up to the PED timeout) until the session key is computed; its error if that failed. */
+int pedport_remote_wait(struct session *s, struct sim_hsm *hs);
 
 /* Backup and restore (archive.c). */
 int cmd_archive(struct session *s, int argc, char **argv);

@@ -1,0 +1,134 @@
+#!/bin/bash
+# make bench: the suite against the crypto floor, measured in one run on
+# loopback with the real daemons and a headless PED (docs/performance.md).
+# Prints a table and writes BUILD/bench.json; exits non-zero only when it
+# cannot run, never because a figure misses a target.
+set -u
+build=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$top/$build/bin" TOOLS="$top/$build/tests"
+RUNS=${BENCH_RUNS:-200}
+T=$(mktemp -d "${TMPDIR:-/tmp}/ped-bench.XXXXXX")
+export XDG_RUNTIME_DIR="$T/run" XDG_DATA_HOME="$T/data" IKEY_STORE="$T/keys"
+mkdir -p "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME"
+pids=()
+cleanup() {
+	"$BIN/pedclient" -mode stop -configfile "$T/pc.conf" >/dev/null 2>&1
+	"$BIN/pedserver" -mode stop -configfile "$T/ps.conf" >/dev/null 2>&1
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+die() { echo "bench: $*" >&2; exit 1; }
+wait_for() { local n=0; until "$@" >/dev/null 2>&1; do n=$((n + 1)); [ $n -gt 1000 ] && return 1; sleep 0.01; done; }
+for t in bench_floor bench_driver; do [ -x "$TOOLS/$t" ] || die "$TOOLS/$t is missing: make first"; done
+
+# keys: orange, SO 1 of 1, domain, PO 3 of 5 with PINs, CO 16 of 16 with PINs
+declare -A K
+new() { K[$1]=$("$BIN/ikey" new -label "$1") || die "ikey"; }
+for l in rpk so dom pdom; do new $l; done
+for i in 1 2 3 4 5; do new po$i; done
+for i in $(seq 1 16); do new co$i; done
+{
+	echo "password 11223344"
+	echo "write rpv ${K[rpk]}"
+	echo "use rpv ${K[rpk]}"
+	echo "write \"SETTING SO\" ${K[so]}"
+	echo "use \"SO LOGIN\" ${K[so]}"
+	echo "reuse \"SETTING DOMAIN\" no no"
+	echo "write \"SETTING DOMAIN\" ${K[dom]} ${K[pdom]}"
+	echo "mofn \"SETTING PO\" 3 5"
+	echo "write \"SETTING PO\" ${K[po1]} ${K[po2]} ${K[po3]} ${K[po4]} ${K[po5]}"
+	echo "newpin \"SETTING PO\" 11111111 22222222 33333333 44444444 55555555"
+	for i in 1 2 3 4 5; do echo "pin ${K[po$i]} $i$i$i$i$i$i$i$i"; done
+	echo "use \"PO LOGIN\" ${K[po1]} ${K[po3]} ${K[po5]}"
+	echo "mofn \"SETTING CO\" 16 16"
+	printf 'write "SETTING CO"'; for i in $(seq 1 16); do printf ' %s' "${K[co$i]}"; done; echo
+	printf 'newpin "SETTING CO"'; for i in $(seq 1 16); do printf ' %d' $((12345000 + i)); done; echo
+	for i in $(seq 1 16); do echo "pin ${K[co$i]} $((12345000 + i))"; done
+	printf 'use "CO LOGIN"'; for i in $(seq 1 16); do printf ' %s' "${K[co$i]}"; done; echo
+} >"$T/ped.policy"
+
+: >"$T/ps.conf"
+: >"$T/pc.conf"
+"$BIN/hsm-sim" -state "$T/state" -socket "$T/hsm.sock" -logfile "$T/hsm.log" &
+pids+=($!)
+HSM_PID=$!
+wait_for test -S "$T/ped-496771.sock" || die "hsm-sim did not start"
+"$BIN/pedserver" -mode start -port 0 -admin 0 -logfile "$T/ps.log" -configfile "$T/ps.conf" >/dev/null || die "pedserver"
+"$BIN/pedclient" -mode start -admin 0 -listenport -1 -logfilename "$T/pc.log" -configfile "$T/pc.conf" >/dev/null || die "pedclient"
+port=$("$BIN/pedserver" -mode show -configfile "$T/ps.conf" | awk '/Server Port:/{print $3}')
+"$BIN/ped-device" -headless -mode remote -policy "$T/ped.policy" -events /dev/null -control "$T/ped.ctl" \
+	>"$T/ped.log" 2>&1 &
+pids+=($!)
+PED_PID=$!
+attached() { "$BIN/pedserver" -mode show -configfile "$T/ps.conf" | grep -q "Ped2 Connection Status:   Connected"; }
+wait_for attached || die "the PED did not attach"
+"$BIN/hsmcm" -socket "$T/hsm.sock" -c "ped connect -ip 127.0.0.1 -port $port -password 11223344 -wait; ped vector init; hsm init -label bench; ped disconnect; ped connect -ip 127.0.0.1 -port $port -wait; role login -name so; partition create -label p1; slot set -slot 1; partition init -label p1; role login -name po; role init -name co; ped disconnect" \
+	>"$T/setup.out" 2>&1 || { cat "$T/setup.out" >&2; die "setup failed"; }
+
+echo "== make bench ($RUNS runs each; $(nproc) cores; $(openssl version))"
+read -r floor floor99 < <("$TOOLS/bench_floor" "$RUNS") || die "bench_floor"
+connect="ped connect -ip 127.0.0.1 -port $port -wait"
+read -r hs hs99 < <("$TOOLS/bench_driver" "$T/hsm.sock" "$RUNS" "$connect" "ped disconnect") || die "handshake bench"
+read -r l1 l1p < <("$TOOLS/bench_driver" "$T/hsm.sock" -setup "$connect" "$RUNS" "role login -name so" "role logout") ||
+	die "1-of-1 login bench"
+drop() { "$BIN/hsmcm" -socket "$T/hsm.sock" -c "ped disconnect" >/dev/null 2>&1; }
+drop
+read -r l3 l3p < <("$TOOLS/bench_driver" "$T/hsm.sock" -setup "$connect" -setup "slot set -slot 1" "$RUNS" \
+	"role login -name po" "role logout") || die "3-of-5 login bench"
+n16=$((RUNS / 4 > 20 ? RUNS / 4 : 20))
+drop
+read -r l16 l16p < <("$TOOLS/bench_driver" "$T/hsm.sock" -setup "$connect" -setup "slot set -slot 1" "$n16" \
+	"role login -name co" "role logout") || die "16-of-16 login bench"
+
+# footprint: resident memory idle, and CPU while idle for 10 s with a session open
+rss() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ps_pid=$(cat "$XDG_RUNTIME_DIR/openped/pedserver.pid") pc_pid=$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")
+drop
+"$BIN/hsmcm" -socket "$T/hsm.sock" -c "$connect" >/dev/null || die "connect for the idle measure"
+declare -A R C0
+for n in hsm-sim:$HSM_PID pedserver:$ps_pid pedclient:$pc_pid ped-device:$PED_PID; do
+	R[${n%%:*}]=$(rss ${n#*:}); C0[${n%%:*}]=$(cpu ${n#*:})
+done
+sleep "${BENCH_IDLE_SECONDS:-10}"
+hz=$(getconf CLK_TCK)
+declare -A IC
+for n in hsm-sim:$HSM_PID pedserver:$ps_pid pedclient:$pc_pid ped-device:$PED_PID; do
+	IC[${n%%:*}]=$(awk -v a="${C0[${n%%:*}]}" -v b="$(cpu ${n#*:})" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
+done
+
+ratio=$(awk -v a="$hs" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
+printf '\n%-34s %10s %10s %s\n' "measure" "median ms" "p99 ms" "target"
+printf '%-34s %10s %10s %s\n' "crypto floor (2e2s, in-process)" "$floor" "$floor99" ""
+printf '%-34s %10s %10s %s\n' "ped connect to channel ready" "$hs" "$hs99" "ratio $ratio (target <= 1.5)"
+printf '%-34s %10s %10s %s\n' "login 1 of 1, no PIN" "$l1" "$l1p" ""
+printf '%-34s %10s %10s %s\n' "login 3 of 5 with PINs" "$l3" "$l3p" "< 10 ms"
+printf '%-34s %10s %10s %s\n' "login 16 of 16 with PINs" "$l16" "$l16p" "< 50 ms"
+printf '\n%-12s %14s %16s\n' "daemon" "RSS idle KiB" "CPU idle 10 s"
+for n in hsm-sim pedserver pedclient ped-device; do printf '%-12s %14s %16s\n' "$n" "${R[$n]}" "${IC[$n]}"; done
+echo "scale (K HSM slots at once): not measured yet; hsm-sim runs one command at a time"
+
+cat >"$top/$build/bench.json" <<EOF
+{
+  "runs": $RUNS,
+  "floor_ms": $floor,
+  "floor_p99_ms": $floor99,
+  "handshake_median_ms": $hs,
+  "handshake_p99_ms": $hs99,
+  "handshake_ratio": $ratio,
+  "login_1of1_median_ms": $l1,
+  "login_1of1_p99_ms": $l1p,
+  "login_3of5_median_ms": $l3,
+  "login_3of5_p99_ms": $l3p,
+  "login_16of16_median_ms": $l16,
+  "login_16of16_p99_ms": $l16p,
+  "scale": [],
+  "rss_idle_kib": {"hsm-sim": ${R[hsm-sim]}, "pedserver": ${R[pedserver]}, "pedclient": ${R[pedclient]}, "ped-device": ${R[ped-device]}},
+  "rss_load_kib": {},
+  "idle_cpu_s": {"hsm-sim": ${IC[hsm-sim]}, "pedserver": ${IC[pedserver]}, "pedclient": ${IC[pedclient]}, "ped-device": ${IC[ped-device]}}
+}
+EOF
+echo "wrote $build/bench.json"

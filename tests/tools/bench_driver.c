@@ -1,0 +1,95 @@
+/* Times hsm-sim commands from one control session, as hsmcm would send them:
+ *
+ *   bench_driver SOCKET [-setup CMD]... RUNS TIMED_CMD [UNTIMED_CMD]
+ *
+ * runs the setup commands once, then RUNS times the timed command (each
+ * must succeed) followed by the untimed one, and prints the median and the
+ * 99th percentile of the timed command in milliseconds. */
+#include "hsm/control.h"
+#include "ped/error.h"
+#include "ped/link.h"
+#include "ped/net.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct ped_framer in;
+static int fd = -1;
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Sends a command and waits for its result; the output lines are dropped. */
+static int run(const char *cmd)
+{
+	int r = ped_frame_send(fd, HSM_CTL_CMD, cmd, strlen(cmd), 30000);
+	while (r == PED_OK) {
+		uint8_t type, *msg = NULL;
+		size_t len = 0;
+		if ((r = ped_framer_recv(&in, &type, &msg, &len, 300000)) != PED_OK)
+			break;
+		if (type == HSM_CTL_RESULT && len == 4) {
+			uint32_t code = (uint32_t)msg[0] << 24 | (uint32_t)msg[1] << 16 | (uint32_t)msg[2] << 8 | msg[3];
+			OPENSSL_free(msg);
+			if (code)
+				fprintf(stderr, "bench_driver: '%s': %s\n", cmd, ped_err_name(ped_err_from_code(code)));
+			return code ? PED_E_GENERAL : PED_OK;
+		}
+		OPENSSL_free(msg);
+	}
+	fprintf(stderr, "bench_driver: '%s': %s\n", cmd, ped_strerror(r));
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 2;
+	if (argc < 4) {
+		fprintf(stderr, "usage: bench_driver SOCKET [-setup CMD]... RUNS TIMED_CMD [UNTIMED_CMD]\n");
+		return 2;
+	}
+	if (ped_unix_connect(argv[1], &fd) != PED_OK) {
+		fprintf(stderr, "bench_driver: cannot reach %s\n", argv[1]);
+		return 1;
+	}
+	ped_framer_init(&in, fd, PED_FRAME_MAX_PAYLOAD);
+	for (; i + 1 < argc && !strcmp(argv[i], "-setup"); i += 2)
+		if (run(argv[i + 1]) != PED_OK)
+			return 1;
+	if (i + 1 >= argc)
+		return 2;
+	int runs = atoi(argv[i]);
+	const char *timed = argv[i + 1], *after = i + 2 < argc ? argv[i + 2] : NULL;
+	double *t = calloc((size_t)(runs > 0 ? runs : 1), sizeof(*t));
+	if (runs < 1 || !t)
+		return 2;
+	for (int k = 0; k < runs; k++) {
+		double t0 = now_ms();
+		if (run(timed) != PED_OK)
+			return 1;
+		t[k] = now_ms() - t0;
+		if (after && run(after) != PED_OK)
+			return 1;
+	}
+	qsort(t, (size_t)runs, sizeof(*t), cmp);
+	int p99 = (runs * 99) / 100;
+	printf("%.3f %.3f\n", t[runs / 2], t[p99 < runs ? p99 : runs - 1]);
+	free(t);
+	ped_framer_free(&in);
+	close(fd);
+	return 0;
+}
