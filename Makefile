@@ -105,8 +105,9 @@ demo-tui: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(BUILD) --tui
 
-# PREFIX=/usr/local DESTDIR= SYSCONFDIR=PREFIX/etc (or /etc when PREFIX=/usr)
-install: all
+# PREFIX=/usr/local DESTDIR= SYSCONFDIR=PREFIX/etc (or /etc when PREFIX=/usr). Build first (make):
+# install copies what BUILD holds, so it never rebuilds with other flags.
+install:
 	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" SYSCONFDIR="$(SYSCONFDIR)" scripts/install.sh install $(BUILD)
 
 uninstall:
