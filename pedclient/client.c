@@ -32,7 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_SESSIONS 32
+#define MAX_SESSIONS 128 /* one per HSM slot on this host */
 #define TICK_MS 250
 #define MAX_PARKED 8
 

@@ -20,6 +20,7 @@
 
 #include <openssl/crypto.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <strings.h>
 #include <signal.h>
@@ -207,6 +208,12 @@ static void greet(struct conn *c, const struct ped_relay_msg *h)
 		bye(c, PED_E_PED_UNPLUGGED);
 		conn_close(c);
 		return;
+	}
+	if (conn_open(&S.client)) {
+		/* A client that just hung up may not have been read yet: read it now. */
+		struct pollfd pf = {.fd = S.client.fd, .events = POLLIN};
+		if (poll(&pf, 1, 0) > 0)
+			on_client(S.loop, S.client.fd, PED_EV_READ, &S.client);
 	}
 	if (conn_open(&S.client)) {
 		ped_warn("refused client %s (HSM %s): serving %s (HSM %s)", c->peer, h->id, S.client.peer,

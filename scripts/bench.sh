@@ -100,6 +100,74 @@ for n in hsm-sim:$HSM_PID pedserver:$ps_pid pedclient:$pc_pid ped-device:$PED_PI
 	IC[${n%%:*}]=$(awk -v a="${C0[${n%%:*}]}" -v b="$(cpu ${n#*:})" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
 done
 
+# scale: K HSMs (one hsm-sim), one pedclient, K pedservers each with its PED;
+# K sessions log in at once, each on its own HSM through its own PED.
+scale_json=""
+SCALE_KS=${BENCH_SCALE:-1 4 16 64}
+kmax=0; for k in $SCALE_KS; do [ "$k" -gt "$kmax" ] && kmax=$k; done
+S="$T/scale"
+mkdir -p "$S"
+{
+	echo "hsms = ("
+	for i in $(seq 0 $((kmax - 1))); do
+		printf '  { serial = "%d"; slot = %d; type = "hsm"; }%s\n' $((900000 + i)) $((i * 20)) "$([ $i -lt $((kmax - 1)) ] && echo ,)"
+	done
+	echo ");"
+} >"$S/hsm.conf"
+"$BIN/hsm-sim" -configfile "$S/hsm.conf" -state "$S/state" -socket "$S/hsm.sock" -logfile "$S/hsm.log" &
+pids+=($!)
+SCALE_HSM=$!
+wait_for test -S "$S/hsm.sock" || die "scale: hsm-sim did not start"
+declare -a SPORT SPID PEDPID
+for i in $(seq 0 $((kmax - 1))); do
+	mkdir -p "$S/r$i"
+	: >"$S/ps$i.conf"
+	XDG_RUNTIME_DIR="$S/r$i" "$BIN/pedserver" -mode start -port 0 -admin 0 -logfile "$S/ps$i.log" \
+		-configfile "$S/ps$i.conf" >/dev/null || die "scale: pedserver $i"
+	SPID[$i]=$(cat "$S/r$i/openped/pedserver.pid")
+	SPORT[$i]=$(XDG_RUNTIME_DIR="$S/r$i" "$BIN/pedserver" -mode show -configfile "$S/ps$i.conf" | awk '/Server Port:/{print $3}')
+	r=$("$BIN/ikey" new -label "s$i-rpk"); so=$("$BIN/ikey" new -label "s$i-so"); dm=$("$BIN/ikey" new -label "s$i-dom")
+	printf 'password 11223344\nwrite rpv %s\nuse rpv %s\nwrite "SETTING SO" %s\nuse "SO LOGIN" %s\nwrite "SETTING DOMAIN" %s\n' \
+		"$r" "$r" "$so" "$so" "$dm" >"$S/p$i.policy"
+	"$BIN/ped-device" -headless -mode remote -pedserver "$S/r$i/openped/pedserver-ped.sock" -policy "$S/p$i.policy" \
+		-control "$S/c$i.ctl" >"$S/ped$i.log" 2>&1 &
+	PEDPID[$i]=$!
+	pids+=($!)
+done
+for i in $(seq 0 $((kmax - 1))); do
+	ok() { XDG_RUNTIME_DIR="$S/r$1" "$BIN/pedserver" -mode show -configfile "$S/ps$1.conf" | grep -q "Status:   Connected"; }
+	wait_for ok $i || die "scale: PED $i did not attach"
+	"$BIN/hsmcm" -socket "$S/hsm.sock" -c "slot set -slot $((i * 20)); ped connect -slot $((i * 20)) -ip 127.0.0.1 -port ${SPORT[$i]} -password 11223344 -wait; ped vector init; hsm init -label s$i; ped disconnect -slot $((i * 20))" \
+		>"$S/init$i.out" 2>&1 || { cat "$S/init$i.out" >&2; die "scale: HSM $i init"; }
+done
+allcpu() { local t=0 p; for p in $SCALE_HSM $(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid") "${SPID[@]}" "${PEDPID[@]}"; do
+	t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+for k in $SCALE_KS; do
+	n=$((400 / k)); [ $n -lt 5 ] && n=5
+	c0=$(allcpu); t0=$(date +%s.%N)
+	dpids=()
+	for i in $(seq 0 $((k - 1))); do
+		"$TOOLS/bench_driver" "$S/hsm.sock" -setup "ped connect -slot $((i * 20)) -ip 127.0.0.1 -port ${SPORT[$i]} -wait" \
+			-setup "slot set -slot $((i * 20))" $n "role login -name so" "role logout" >"$S/k$k-$i.out" 2>&1 &
+		dpids+=($!)
+	done
+	errors=0 shown=0
+	for i in "${!dpids[@]}"; do
+		wait "${dpids[$i]}" && continue
+		errors=$((errors + 1))
+		[ $shown -lt 3 ] && { echo "   K=$k session $i: $(head -n 1 "$S/k$k-$i.out")"; shown=$((shown + 1)); }
+	done
+	t1=$(date +%s.%N); c1=$(allcpu)
+	for i in $(seq 0 $((k - 1))); do "$BIN/hsmcm" -socket "$S/hsm.sock" -c "ped disconnect -slot $((i * 20))" >/dev/null 2>&1; done
+	lps=$(awk -v n=$((n * k)) -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
+	cpl=$(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n=$((n * k)) 'BEGIN { printf "%.5f", c / hz / n }')
+	printf 'scale K=%-3d %6d logins  %8s logins/s  %8s CPU s/login  %d errors\n' $k $((n * k)) "$lps" "$cpl" "$errors"
+	scale_json="$scale_json${scale_json:+, }{\"k\": $k, \"logins_per_s\": $lps, \"cpu_s_per_login\": $cpl, \"errors\": $errors}"
+done
+rss_load_hsm=$(awk '/^VmRSS:/{print $2}' "/proc/$SCALE_HSM/status")
+rss_load_pc=$(awk '/^VmRSS:/{print $2}' "/proc/$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")/status")
+rss_load_ps=$(awk '/^VmRSS:/{print $2}' "/proc/${SPID[0]}/status")
+
 ratio=$(awk -v a="$hs" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
 printf '\n%-34s %10s %10s %s\n' "measure" "median ms" "p99 ms" "target"
 printf '%-34s %10s %10s %s\n' "crypto floor (2e2s, in-process)" "$floor" "$floor99" ""
@@ -109,7 +177,6 @@ printf '%-34s %10s %10s %s\n' "login 3 of 5 with PINs" "$l3" "$l3p" "< 10 ms"
 printf '%-34s %10s %10s %s\n' "login 16 of 16 with PINs" "$l16" "$l16p" "< 50 ms"
 printf '\n%-12s %14s %16s\n' "daemon" "RSS idle KiB" "CPU idle 10 s"
 for n in hsm-sim pedserver pedclient ped-device; do printf '%-12s %14s %16s\n' "$n" "${R[$n]}" "${IC[$n]}"; done
-echo "scale (K HSM slots at once): not measured yet; hsm-sim runs one command at a time"
 
 cat >"$top/$build/bench.json" <<EOF
 {
@@ -125,9 +192,9 @@ cat >"$top/$build/bench.json" <<EOF
   "login_3of5_p99_ms": $l3p,
   "login_16of16_median_ms": $l16,
   "login_16of16_p99_ms": $l16p,
-  "scale": [],
+  "scale": [$scale_json],
   "rss_idle_kib": {"hsm-sim": ${R[hsm-sim]}, "pedserver": ${R[pedserver]}, "pedclient": ${R[pedclient]}, "ped-device": ${R[ped-device]}},
-  "rss_load_kib": {},
+  "rss_load_kib": {"hsm-sim": $rss_load_hsm, "pedclient": $rss_load_pc, "pedserver": $rss_load_ps},
   "idle_cpu_s": {"hsm-sim": ${IC[hsm-sim]}, "pedserver": ${IC[pedserver]}, "pedclient": ${IC[pedclient]}, "ped-device": ${IC[ped-device]}}
 }
 EOF

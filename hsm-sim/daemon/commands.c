@@ -321,8 +321,19 @@ int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition
 		sess_out(s, "logins in between) the HSM will be ZEROIZED!!!");
 	}
 	memset(&sp, 0, sizeof(sp));
+	char pname[HSM_LABEL_MAX + 1] = "";
+	uint8_t keyset[16];
+	if (p)
+		memcpy(pname, p->name, sizeof(pname));
+	memcpy(keyset, rs->cred.keyset_id, sizeof(keyset));
 	if ((r = pedport_auth(s, hs, ri->key_type, ri->login_title, ri->prompt, ri->colour, &sp)) != PED_OK)
 		goto out;
+	/* The command lock may have been released while the PED was read. */
+	if ((p && strcmp(pname, p->name)) || !rs->cred.set || memcmp(keyset, rs->cred.keyset_id, sizeof(keyset))) {
+		sess_out(s, "Error: the role changed while the PED was being read; try again.");
+		r = PED_E_CALLBACK_ERROR;
+		goto out;
+	}
 	r = hsm_combine(&rs->cred, &sp, secret);
 	if (r == PED_E_CALLBACK_ERROR)
 		goto out;
@@ -426,7 +437,10 @@ static int cmd_role(struct session *s, int argc, char **argv)
 				return sim_save(hs);
 			}
 		}
-		if ((r = sim_authenticate(s, hs, p, ri)) != PED_OK)
+		s->release_lock = 1;
+		r = sim_authenticate(s, hs, p, ri);
+		s->release_lock = 0;
+		if (r != PED_OK)
 			return r;
 		*login_flag(lg, ri->role, pi) = 1;
 		if (activation) {

@@ -148,7 +148,7 @@ int pedport_describe(struct sim_hsm *hs, char *out, size_t len)
 
 /* Takes the link for one exchange; PED_E_PED_UNPLUGGED when there is none.
  * A Remote PED session still being keyed is waited for. */
-static int take(struct session *s, struct sim_hsm *hs)
+static int take_link(struct session *s, struct sim_hsm *hs)
 {
 	int r = PED_OK;
 	pthread_mutex_lock(&hs->ped_mu);
@@ -183,6 +183,8 @@ static int take(struct session *s, struct sim_hsm *hs)
 	}
 	if (!hs->ped_attached) {
 		r = PED_E_PED_UNPLUGGED;
+	} else if (hs->ped_busy) {
+		r = PED_E_BUSY; /* another session's ceremony has this PED */
 	} else if (!link_alive(&hs->ped)) {
 		ped_link_close(&hs->ped, PED_E_PED_UNPLUGGED);
 		hs->ped_attached = 0;
@@ -199,8 +201,22 @@ static int take(struct session *s, struct sim_hsm *hs)
 	return r;
 }
 
-/* Gives the link back; a broken one is dropped. */
-static int give(struct sim_hsm *hs, int r)
+/* A login waits on people: the command lock (sim->mu) is released while
+ * this session owns its PED, so other sessions' commands run meanwhile; the
+ * caller checks what the login brings back again under the lock. */
+static int take(struct session *s, struct sim_hsm *hs)
+{
+	if (!s->release_lock)
+		return take_link(s, hs);
+	pthread_mutex_unlock(&s->sim->mu);
+	int r = take_link(s, hs);
+	if (r != PED_OK)
+		pthread_mutex_lock(&s->sim->mu);
+	return r;
+}
+
+/* Gives the link back; a broken one is dropped. Takes the command lock again. */
+static int give(struct session *s, struct sim_hsm *hs, int r)
 {
 	pthread_mutex_lock(&hs->ped_mu);
 	hs->ped_busy = 0;
@@ -218,6 +234,8 @@ static int give(struct sim_hsm *hs, int r)
 	}
 	hs->remote_last_use = ped_now_ms();
 	pthread_mutex_unlock(&hs->ped_mu);
+	if (s->release_lock)
+		pthread_mutex_lock(&s->sim->mu);
 	return r;
 }
 
@@ -278,7 +296,7 @@ int pedport_auth(struct session *s, struct sim_hsm *hs, int key_type, const char
 out:
 	if (msg)
 		OPENSSL_clear_free(msg, len ? len : 1);
-	return give(hs, r);
+	return give(s, hs, r);
 }
 
 static int create_keyset(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
@@ -319,7 +337,7 @@ out:
 		OPENSSL_clear_free(msg, len ? len : 1);
 	if (r != PED_OK)
 		OPENSSL_cleanse(secret, HSM_SECRET_LEN);
-	return give(hs, r);
+	return give(s, hs, r);
 }
 
 int pedport_create(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
@@ -543,6 +561,7 @@ int pedport_remote_wait(struct session *s, struct sim_hsm *hs)
 	int r = PED_OK;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += s->sim->ped_timeout_ms / 1000;
+	pthread_mutex_unlock(&s->sim->mu); /* the operator may take a while at the PED */
 	pthread_mutex_lock(&hs->ped_mu);
 	while (hs->remote_state == REMOTE_KEYING)
 		if (pthread_cond_timedwait(&hs->remote_cv, &hs->ped_mu, &until) != 0)
@@ -554,6 +573,7 @@ int pedport_remote_wait(struct session *s, struct sim_hsm *hs)
 		r = PED_E_PED_UNPLUGGED;
 	}
 	pthread_mutex_unlock(&hs->ped_mu);
+	pthread_mutex_lock(&s->sim->mu);
 	return r;
 }
 

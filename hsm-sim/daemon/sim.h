@@ -12,7 +12,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define SIM_MAX_HSMS 8
+#define SIM_MAX_HSMS 64
 #define SIM_SLOTS_PER_HSM 16 /* the admin partition, then up to 15 application partitions */
 
 struct sim_hsm {
@@ -64,6 +64,7 @@ struct session {
 	struct sim *sim;
 	int fd;
 	int slot;
+	int release_lock; /* a login: other sessions may run while this one waits on its PED */
 	struct login login[SIM_MAX_HSMS];
 };
 
