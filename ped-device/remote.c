@@ -31,6 +31,9 @@ struct rpk_cache {
 	uint8_t rpv[MAX_RPKS][PED_APP_SECRET_MAX];
 	size_t len[MAX_RPKS];
 	struct cer_rpv_static st[MAX_RPKS]; /* the RPV static key and certificates, for 2e2s */
+	/* ... and as OpenSSL objects, made once: importing a scalar costs a point multiplication */
+	EVP_PKEY *key[MAX_RPKS];
+	X509 *cert[MAX_RPKS], *hoc[MAX_RPKS];
 	int n;
 };
 
@@ -40,11 +43,21 @@ static void cache_forget(struct rpk_cache *c, const char *hsm)
 		if (!hsm || !strcmp(c->hsm[i], hsm)) {
 			OPENSSL_cleanse(c->rpv[i], sizeof(c->rpv[i]));
 			OPENSSL_cleanse(&c->st[i], sizeof(c->st[i]));
+			EVP_PKEY_free(c->key[i]);
+			X509_free(c->cert[i]);
+			X509_free(c->hoc[i]);
+			c->key[i] = NULL;
+			c->cert[i] = c->hoc[i] = NULL;
 			c->n--;
 			if (i != c->n) {
 				memcpy(c->hsm[i], c->hsm[c->n], sizeof(c->hsm[i]));
 				memcpy(c->rpv[i], c->rpv[c->n], sizeof(c->rpv[i]));
 				c->st[i] = c->st[c->n];
+				c->key[i] = c->key[c->n];
+				c->cert[i] = c->cert[c->n];
+				c->hoc[i] = c->hoc[c->n];
+				c->key[c->n] = NULL;
+				c->cert[c->n] = c->hoc[c->n] = NULL;
 				c->len[i] = c->len[c->n];
 				OPENSSL_cleanse(c->rpv[c->n], sizeof(c->rpv[c->n]));
 				OPENSSL_cleanse(&c->st[c->n], sizeof(c->st[c->n]));
@@ -220,7 +233,17 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	p.id = id;
 	p.secret = secret;
 	p.secret_len = slen;
-	if ((open->flags & PED_RELAY_F_2E2S) && full_channel_params(st, &p, &skey, &scert, &shoc) != PED_OK) {
+	int ci = cached ? cache_find(c, open->id) : -1;
+	if ((open->flags & PED_RELAY_F_2E2S) && ci >= 0 && c->key[ci] && EVP_PKEY_up_ref(c->key[ci]) &&
+	    X509_up_ref(c->cert[ci]) && X509_up_ref(c->hoc[ci])) {
+		skey = c->key[ci];
+		scert = c->cert[ci];
+		shoc = c->hoc[ci];
+		p.scheme = PED_KAS_2E2S;
+		p.static_key = skey;
+		p.static_cert = scert;
+		p.hoc = shoc;
+	} else if ((open->flags & PED_RELAY_F_2E2S) && full_channel_params(st, &p, &skey, &scert, &shoc) != PED_OK) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		ped_warn("HSM %s asks for the full channel; this RPK has no RPV static key", open->id);
 		(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(PED_E_CERTIFICATE_INVALID),
@@ -255,6 +278,11 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	}
 	if (open->auth == PED_RELAY_AUTH_RPV && !cached) {
 		remember(c, open->id, secret, slen, st);
+		if (skey && EVP_PKEY_up_ref(skey) && X509_up_ref(scert) && X509_up_ref(shoc)) {
+			c->key[c->n - 1] = skey;
+			c->cert[c->n - 1] = scert;
+			c->hoc[c->n - 1] = shoc;
+		}
 		report_rpks(link.in.fd, c, d->cfg.link_timeout_ms);
 	}
 	OPENSSL_cleanse(secret, sizeof(secret));

@@ -384,6 +384,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < sim.nhsms; i++) {
 		unlink(sim.hsms[i].ped_path);
 		close(sim.hsms[i].ped_listen_fd);
+		EVP_PKEY_free(sim.hsms[i].id_key);
+		X509_free(sim.hsms[i].id_cert);
+		X509_free(sim.hsms[i].id_hoc);
 		hsm_cleanse(&sim.hsms[i].h);
 	}
 	close(control_fd);

@@ -37,6 +37,9 @@ struct sim_hsm {
 	uint64_t remote_last_use;
 	char remote_ped[72];     /* the PED's serial, as pedserver says */
 	char remote_server[96];  /* host:port, or "PED id mapping" */
+	/* the identity as OpenSSL objects, made at first use (pedport.c), under ped_mu */
+	EVP_PKEY *id_key;
+	X509 *id_cert, *id_hoc;
 };
 
 enum { REMOTE_NONE, REMOTE_KEYING, REMOTE_UP, REMOTE_FAILED };
