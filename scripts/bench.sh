@@ -85,13 +85,16 @@ read -r l16 l16p < <("$TOOLS/bench_driver" "$T/hsm.sock" -setup "$connect" -setu
 
 # footprint: resident memory idle, and CPU while idle for 10 s with a session open
 rss() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+# what the process alone holds: anonymous and written pages; RSS adds the
+# shared libraries' text, which the kernel maps in whole folios
+priv() { awk '/^Private_Dirty:/{print $2}' "/proc/$1/smaps_rollup"; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 ps_pid=$(cat "$XDG_RUNTIME_DIR/openped/pedserver.pid") pc_pid=$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")
 drop
 "$BIN/hsmcm" -socket "$T/hsm.sock" -c "$connect" >/dev/null || die "connect for the idle measure"
-declare -A R C0
+declare -A R P C0
 for n in hsm-sim:$HSM_PID pedserver:$ps_pid pedclient:$pc_pid ped-device:$PED_PID; do
-	R[${n%%:*}]=$(rss ${n#*:}); C0[${n%%:*}]=$(cpu ${n#*:})
+	R[${n%%:*}]=$(rss ${n#*:}); P[${n%%:*}]=$(priv ${n#*:}); C0[${n%%:*}]=$(cpu ${n#*:})
 done
 sleep "${BENCH_IDLE_SECONDS:-10}"
 hz=$(getconf CLK_TCK)
@@ -164,9 +167,11 @@ for k in $SCALE_KS; do
 	printf 'scale K=%-3d %6d logins  %8s logins/s  %8s CPU s/login  %d errors\n' $k $((n * k)) "$lps" "$cpl" "$errors"
 	scale_json="$scale_json${scale_json:+, }{\"k\": $k, \"logins_per_s\": $lps, \"cpu_s_per_login\": $cpl, \"errors\": $errors}"
 done
-rss_load_hsm=$(awk '/^VmRSS:/{print $2}' "/proc/$SCALE_HSM/status")
-rss_load_pc=$(awk '/^VmRSS:/{print $2}' "/proc/$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")/status")
-rss_load_ps=$(awk '/^VmRSS:/{print $2}' "/proc/${SPID[0]}/status")
+pc_pid=$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")
+declare -A RL PL
+for n in hsm-sim:$SCALE_HSM pedclient:$pc_pid pedserver:${SPID[0]}; do
+	RL[${n%%:*}]=$(rss ${n#*:}); PL[${n%%:*}]=$(priv ${n#*:})
+done
 
 ratio=$(awk -v a="$hs" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
 printf '\n%-34s %10s %10s %s\n' "measure" "median ms" "p99 ms" "target"
@@ -175,8 +180,11 @@ printf '%-34s %10s %10s %s\n' "ped connect to channel ready" "$hs" "$hs99" "rati
 printf '%-34s %10s %10s %s\n' "login 1 of 1, no PIN" "$l1" "$l1p" ""
 printf '%-34s %10s %10s %s\n' "login 3 of 5 with PINs" "$l3" "$l3p" "< 10 ms"
 printf '%-34s %10s %10s %s\n' "login 16 of 16 with PINs" "$l16" "$l16p" "< 50 ms"
-printf '\n%-12s %14s %16s\n' "daemon" "RSS idle KiB" "CPU idle 10 s"
-for n in hsm-sim pedserver pedclient ped-device; do printf '%-12s %14s %16s\n' "$n" "${R[$n]}" "${IC[$n]}"; done
+printf '\n%-12s %9s %9s %9s %9s %14s\n' "KiB" "RSS idle" "own idle" "RSS K=$kmax" "own K=$kmax" "CPU idle ${BENCH_IDLE_SECONDS:-10} s"
+for n in hsm-sim pedserver pedclient ped-device; do
+	printf '%-12s %9s %9s %9s %9s %14s\n' "$n" "${R[$n]}" "${P[$n]}" "${RL[$n]:--}" "${PL[$n]:--}" "${IC[$n]}"
+done
+echo "(own: Private_Dirty, the memory the process alone holds; target < 4096 idle, < 16384 under load)"
 
 cat >"$top/$build/bench.json" <<EOF
 {
@@ -194,7 +202,9 @@ cat >"$top/$build/bench.json" <<EOF
   "login_16of16_p99_ms": $l16p,
   "scale": [$scale_json],
   "rss_idle_kib": {"hsm-sim": ${R[hsm-sim]}, "pedserver": ${R[pedserver]}, "pedclient": ${R[pedclient]}, "ped-device": ${R[ped-device]}},
-  "rss_load_kib": {"hsm-sim": $rss_load_hsm, "pedclient": $rss_load_pc, "pedserver": $rss_load_ps},
+  "rss_load_kib": {"hsm-sim": ${RL[hsm-sim]}, "pedclient": ${RL[pedclient]}, "pedserver": ${RL[pedserver]}},
+  "private_idle_kib": {"hsm-sim": ${P[hsm-sim]}, "pedserver": ${P[pedserver]}, "pedclient": ${P[pedclient]}, "ped-device": ${P[ped-device]}},
+  "private_load_kib": {"hsm-sim": ${PL[hsm-sim]}, "pedclient": ${PL[pedclient]}, "pedserver": ${PL[pedserver]}},
   "idle_cpu_s": {"hsm-sim": ${IC[hsm-sim]}, "pedserver": ${IC[pedserver]}, "pedclient": ${IC[pedclient]}, "ped-device": ${IC[ped-device]}}
 }
 EOF

@@ -66,10 +66,12 @@ static int copy_objects(struct session *s, struct hsm_partition *dst, const stru
 			*t = *o;
 			t->handle = h;
 		} else {
-			t = &dst->objects[dst->nobjects];
+			uint64_t h = next_handle(dst);
+			int r = hsm_object_add(dst, &t);
+			if (r != PED_OK)
+				return r;
 			*t = *o;
-			t->handle = next_handle(dst);
-			dst->nobjects++;
+			t->handle = h;
 		}
 		sess_out(s, "Cloned object %llu to partition %s (new handle %llu).",
 			 (unsigned long long)o->handle, what, (unsigned long long)t->handle);
@@ -145,10 +147,11 @@ static int backup(struct session *s, struct sim_hsm *src_hs, struct hsm_partitio
 			r = PED_E_CERTIFICATE_INVALID;
 			goto out;
 		}
-		*tmp = *existing; /* work on a copy: all or nothing */
+		if ((r = hsm_partition_copy(tmp, existing)) != PED_OK) /* work on a copy: all or nothing */
+			goto out;
 		target = tmp;
 		if (!append)
-			target->nobjects = 0; /* -replace (the default): a new backup */
+			hsm_partition_clear_objects(target); /* -replace (the default): a new backup */
 		(void)replace;
 	}
 	sess_out(s, "Verifying that all objects can be backed up...");
@@ -160,14 +163,14 @@ static int backup(struct session *s, struct sim_hsm *src_hs, struct hsm_partitio
 		goto out;
 	}
 	if (existing) {
-		*existing = *target;
+		hsm_partition_move(existing, target);
 	} else {
 		struct hsm_partition *np;
 		if ((r = hsm_partition_create(&bh->h, name, &np)) != PED_OK) {
 			sess_out(s, "Error: no room for another backup partition on slot %d", slot);
 			goto out;
 		}
-		*np = *target;
+		hsm_partition_move(np, target);
 	}
 	if ((r = sim_save(bh)) != PED_OK)
 		goto out;
@@ -175,6 +178,7 @@ static int backup(struct session *s, struct sim_hsm *src_hs, struct hsm_partitio
 	sess_out(s, "%d objects have been backed up to partition %s", n, name);
 	sess_out(s, "on slot %d.", slot);
 out:
+	hsm_partition_clear_objects(tmp);
 	OPENSSL_clear_free(tmp, sizeof(*tmp));
 	return r;
 }
@@ -196,19 +200,21 @@ static int restore(struct session *s, struct sim_hsm *hs, struct hsm_partition *
 		sess_out(s, "Error: backup %s and the target partition are in different cloning domains.", name);
 		return PED_E_CERTIFICATE_INVALID;
 	}
-	if (!(copy = malloc(sizeof(*copy))))
+	if (!(copy = OPENSSL_zalloc(sizeof(*copy))) || hsm_partition_copy(copy, p) != PED_OK) {
+		OPENSSL_free(copy);
 		return PED_E_HOST_MEMORY;
-	*copy = *p;
+	}
 	sess_out(s, "Restoring objects...");
 	n = copy_objects(s, copy, bp, replace, replace, p->label[0] ? p->label : p->name);
 	if (n >= 0) {
-		*p = *copy;
+		hsm_partition_move(p, copy);
 		r = sim_save(hs);
 		if (r == PED_OK)
 			sess_out(s, "Restore Complete. %d objects have been restored.", n);
 	} else {
 		r = n;
 	}
+	hsm_partition_clear_objects(copy);
 	OPENSSL_clear_free(copy, sizeof(*copy));
 	return r;
 }
@@ -264,11 +270,7 @@ int cmd_archive(struct session *s, int argc, char **argv)
 		struct hsm_partition *dp = hsm_partition_find(&bh->h, name);
 		if (!dp)
 			return PED_E_ARGUMENTS_BAD;
-		size_t idx = (size_t)(dp - bh->h.partitions);
-		OPENSSL_cleanse(dp, sizeof(*dp));
-		memmove(dp, dp + 1, (bh->h.npartitions - idx - 1) * sizeof(*dp));
-		bh->h.npartitions--;
-		OPENSSL_cleanse(&bh->h.partitions[bh->h.npartitions], sizeof(*dp));
+		hsm_partition_delete(&bh->h, (uint32_t)(dp - bh->h.partitions));
 		sess_out(s, "Backup partition %s deleted.", name);
 		return sim_save(bh);
 	}

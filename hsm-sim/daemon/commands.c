@@ -679,14 +679,15 @@ static int cmd_object(struct session *s, int argc, char **argv)
 	char label[HSM_LABEL_MAX + 1];
 	if ((r = take_label(s, ped_opts_str(o, "label", "object"), label, 0)) != PED_OK)
 		return r;
-	if (p->nobjects == HSM_MAX_OBJECTS)
-		return PED_E_RANGE;
-	struct hsm_object *ob = &p->objects[p->nobjects];
-	memset(ob, 0, sizeof(*ob));
 	uint64_t handle = 1;
 	for (uint32_t i = 0; i < p->nobjects; i++)
 		if (p->objects[i].handle >= handle)
 			handle = p->objects[i].handle + 1;
+	struct hsm_object *ob;
+	if ((r = hsm_object_add(p, &ob)) != PED_OK) {
+		sess_out(s, "Error: %s", r == PED_E_RANGE ? "the partition holds its maximum of objects" : ped_strerror(r));
+		return r;
+	}
 	ob->handle = handle;
 	RAND_bytes((uint8_t *)&ob->ouid, sizeof(ob->ouid));
 	snprintf(ob->label, sizeof(ob->label), "%s", label);
@@ -698,9 +699,13 @@ static int cmd_object(struct session *s, int argc, char **argv)
 		ob->len = 32;
 		RAND_bytes(ob->value, 32);
 	}
-	p->nobjects++;
-	if ((r = sim_save(hs)) != PED_OK)
+	if ((r = sim_save(hs)) != PED_OK) {
+		/* what is not on disk does not exist: a restart would not have it */
+		OPENSSL_cleanse(ob, sizeof(*ob));
+		p->nobjects--;
+		sess_out(s, "Error: the object was not created: the HSM state could not be saved (%s)", ped_strerror(r));
 		return r;
+	}
 	sess_out(s, "Object created: handle %llu", (unsigned long long)handle);
 	return PED_OK;
 }

@@ -55,10 +55,79 @@ out:
 	return r;
 }
 
+void hsm_partition_clear_objects(struct hsm_partition *p)
+{
+	if (p->objects)
+		OPENSSL_clear_free(p->objects, (size_t)p->objects_cap * sizeof(*p->objects));
+	p->objects = NULL;
+	p->nobjects = p->objects_cap = 0;
+}
+
+int hsm_object_add(struct hsm_partition *p, struct hsm_object **out)
+{
+	if (p->nobjects >= HSM_MAX_OBJECTS)
+		return PED_E_RANGE;
+	if (p->nobjects == p->objects_cap) {
+		/* grow by hand: realloc would leave the old copy's values in freed memory */
+		uint32_t cap = p->objects_cap ? p->objects_cap * 2 : 4;
+		if (cap > HSM_MAX_OBJECTS)
+			cap = HSM_MAX_OBJECTS;
+		struct hsm_object *o = OPENSSL_zalloc((size_t)cap * sizeof(*o));
+		if (!o)
+			return PED_E_HOST_MEMORY;
+		if (p->nobjects)
+			memcpy(o, p->objects, (size_t)p->nobjects * sizeof(*o));
+		uint32_t n = p->nobjects;
+		hsm_partition_clear_objects(p);
+		p->objects = o;
+		p->objects_cap = cap;
+		p->nobjects = n;
+	}
+	*out = &p->objects[p->nobjects++];
+	memset(*out, 0, sizeof(**out));
+	return PED_OK;
+}
+
+int hsm_partition_copy(struct hsm_partition *dst, const struct hsm_partition *src)
+{
+	*dst = *src;
+	dst->objects = NULL;
+	dst->objects_cap = 0;
+	if (!src->nobjects)
+		return PED_OK;
+	if (!(dst->objects = OPENSSL_malloc((size_t)src->nobjects * sizeof(*dst->objects)))) {
+		OPENSSL_cleanse(dst, sizeof(*dst));
+		return PED_E_HOST_MEMORY;
+	}
+	memcpy(dst->objects, src->objects, (size_t)src->nobjects * sizeof(*dst->objects));
+	dst->objects_cap = src->nobjects;
+	return PED_OK;
+}
+
+void hsm_partition_move(struct hsm_partition *dst, struct hsm_partition *src)
+{
+	if (dst == src)
+		return;
+	hsm_partition_clear_objects(dst);
+	*dst = *src;
+	OPENSSL_cleanse(src, sizeof(*src));
+}
+
+void hsm_partition_delete(struct hsm *h, uint32_t i)
+{
+	if (i >= h->npartitions)
+		return;
+	hsm_partition_clear_objects(&h->partitions[i]);
+	memmove(&h->partitions[i], &h->partitions[i + 1], (h->npartitions - i - 1) * sizeof(h->partitions[0]));
+	h->npartitions--;
+	OPENSSL_cleanse(&h->partitions[h->npartitions], sizeof(h->partitions[0]));
+}
+
 void hsm_zeroize_partition(struct hsm_partition *p)
 {
 	char name[HSM_LABEL_MAX + 1];
 	memcpy(name, p->name, sizeof(name));
+	hsm_partition_clear_objects(p);
 	OPENSSL_cleanse(p, sizeof(*p));
 	memcpy(p->name, name, sizeof(name));
 	p->max_failed_user_logins = HSM_USER_MAX_FAILURES_DEFAULT;
@@ -75,12 +144,16 @@ void hsm_zeroize(struct hsm *h)
 	h->rpv_2e2s = 0;
 	h->initialized = 0;
 	/* Partitions and their objects go with the HSM's domain. */
-	OPENSSL_cleanse(h->partitions, sizeof(h->partitions));
+	for (uint32_t i = 0; i < h->npartitions && i < HSM_MAX_PARTITIONS; i++)
+		hsm_partition_clear_objects(&h->partitions[i]);
+	OPENSSL_cleanse(h->partitions, h->npartitions * sizeof(h->partitions[0]));
 	h->npartitions = 0;
 }
 
 void hsm_cleanse(struct hsm *h)
 {
+	for (uint32_t i = 0; i < HSM_MAX_PARTITIONS; i++)
+		hsm_partition_clear_objects(&h->partitions[i]);
 	OPENSSL_cleanse(h, sizeof(*h));
 }
 

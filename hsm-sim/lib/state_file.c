@@ -209,8 +209,12 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 		    pt->allow_auto_activation > 1 || pt->max_failed_user_logins < 1 ||
 		    pt->max_failed_user_logins > HSM_USER_MAX_FAILURES_DEFAULT)
 			r.err = PED_E_INVALID;
-		for (uint32_t j = 0; j < pt->nobjects && !r.err; j++) {
-			struct hsm_object *o = &pt->objects[j];
+		uint32_t nobjects = pt->nobjects;
+		pt->nobjects = 0;
+		for (uint32_t j = 0; j < nobjects && !r.err; j++) {
+			struct hsm_object *o;
+			if ((r.err = hsm_object_add(pt, &o)) != PED_OK)
+				break;
 			o->handle = ped_rbuf_u64(&r);
 			o->ouid = ped_rbuf_u64(&r);
 			get_str(&r, o->label, HSM_LABEL_MAX);
@@ -219,6 +223,11 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 				o->len = n;
 			}
 		}
+	}
+	if (r.err == PED_E_HOST_MEMORY) {
+		hsm_cleanse(h);
+		snprintf(why, whylen, "out of memory");
+		return PED_E_HOST_MEMORY;
 	}
 	if (ped_rbuf_end(&r) != PED_OK || !h->serial[0]) {
 		hsm_cleanse(h);

@@ -36,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (hsm_encode(&state, &again, &len) != PED_OK || len != n || memcmp(again, buf, n))
 			abort();
 		OPENSSL_clear_free(again, len);
+		hsm_cleanse(&state);
 	} else if (!why[0]) {
 		abort();
 	}

@@ -22,6 +22,10 @@ static int setup(void)
 
 static int teardown(void)
 {
+	if (h)
+		hsm_cleanse(h);
+	if (other)
+		hsm_cleanse(other);
 	OPENSSL_clear_free(h, sizeof(*h));
 	OPENSSL_clear_free(other, sizeof(*other));
 	return 0;
@@ -163,7 +167,9 @@ static void partition_limits(void)
 		hsm_credential_set(&p->co.cred, co.secret, HSM_SECRET_LEN, 1, 1, co.id);
 		hsm_credential_set(&p->cu.cred, cu.secret, HSM_SECRET_LEN, 1, 1, cu.id);
 		p->initialized = 1;
-		p->nobjects = 1;
+		struct hsm_object *o;
+		CU_ASSERT_EQUAL_FATAL(hsm_object_add(p, &o), PED_OK);
+		o->len = 1;
 	}
 	/* Partition SO: 10 wrong zeroize that partition, not the other */
 	for (int i = 0; i < 10; i++)
@@ -220,8 +226,9 @@ static void state_files_round_trip_and_refuse_damage(void)
 	init_hsm(h, &so);
 	hsm_partition_create(h, "par1", &p);
 	p->initialized = 1;
-	p->nobjects = 1;
-	p->objects[0] = (struct hsm_object){42, 0x1122334455667788ull, "key one", {1, 2, 3}, 3};
+	struct hsm_object *o;
+	CU_ASSERT_EQUAL_FATAL(hsm_object_add(p, &o), PED_OK);
+	*o = (struct hsm_object){42, 0x1122334455667788ull, "key one", {1, 2, 3}, 3};
 	h->rpv_set = 1;
 	RAND_bytes(h->rpv, sizeof(h->rpv));
 	snprintf(path, sizeof(path), "%s/hsm-150001.state", unit_tmpdir());
@@ -229,8 +236,21 @@ static void state_files_round_trip_and_refuse_damage(void)
 	CU_ASSERT_EQUAL(stat(path, &sb), 0);
 	CU_ASSERT_EQUAL(sb.st_mode & 0777, 0600);
 	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
-	CU_ASSERT_EQUAL(memcmp(back, h, sizeof(*h)), 0);
 	CU_ASSERT_EQUAL_FATAL(hsm_encode(h, &buf, &len), PED_OK);
+	{
+		/* what loads is what was saved: the same bytes again, the object whole */
+		uint8_t *again = NULL;
+		size_t again_len = 0;
+		CU_ASSERT_EQUAL_FATAL(hsm_encode(back, &again, &again_len), PED_OK);
+		CU_ASSERT_TRUE(again_len == len && !memcmp(again, buf, len));
+		OPENSSL_clear_free(again, again_len);
+		CU_ASSERT_EQUAL_FATAL(back->npartitions, 1);
+		CU_ASSERT_EQUAL_FATAL(back->partitions[0].nobjects, 1);
+		CU_ASSERT_EQUAL(memcmp(&back->partitions[0].objects[0], o, sizeof(*o)), 0);
+		CU_ASSERT_EQUAL(memcmp(back->static_priv, h->static_priv, sizeof(h->static_priv)), 0);
+		CU_ASSERT_EQUAL(memcmp(back->rpv, h->rpv, sizeof(h->rpv)), 0);
+	}
+	hsm_cleanse(back);
 	for (size_t i = 0; i < len; i += 7) {
 		buf[i] ^= 0x20;
 		CU_ASSERT_EQUAL(hsm_decode(buf, len, back, why, sizeof(why)), PED_E_CORRUPT);
@@ -244,7 +264,42 @@ static void state_files_round_trip_and_refuse_damage(void)
 	CU_ASSERT_FALSE(back->initialized);
 	CU_ASSERT_EQUAL(back->npartitions, 0);
 	OPENSSL_clear_free(buf, len);
+	hsm_cleanse(back);
 	OPENSSL_clear_free(back, sizeof(*back));
+}
+
+/* Objects grow on the heap up to HSM_MAX_OBJECTS; copies are deep and moves
+ * leave the source empty, so no two partitions ever share an array. */
+static void objects_grow_copy_and_move(void)
+{
+	struct hsm_partition a = {0}, b = {0}, c = {0};
+	struct hsm_object *o;
+	for (uint32_t i = 0; i < HSM_MAX_OBJECTS; i++) {
+		CU_ASSERT_EQUAL_FATAL(hsm_object_add(&a, &o), PED_OK);
+		o->handle = i + 1;
+		o->len = 1;
+		o->value[0] = (uint8_t)i;
+	}
+	CU_ASSERT_EQUAL(hsm_object_add(&a, &o), PED_E_RANGE);
+	CU_ASSERT_EQUAL(a.nobjects, HSM_MAX_OBJECTS);
+	for (uint32_t i = 0; i < HSM_MAX_OBJECTS; i++)
+		CU_ASSERT_TRUE(a.objects[i].handle == i + 1 && a.objects[i].value[0] == (uint8_t)i);
+	CU_ASSERT_EQUAL_FATAL(hsm_partition_copy(&b, &a), PED_OK);
+	CU_ASSERT_PTR_NOT_EQUAL(b.objects, a.objects);
+	b.objects[0].value[0] = 0xee;
+	CU_ASSERT_EQUAL(a.objects[0].value[0], 0);
+	hsm_partition_move(&c, &b);
+	CU_ASSERT_PTR_NULL(b.objects);
+	CU_ASSERT_EQUAL(b.nobjects, 0);
+	CU_ASSERT_EQUAL(c.nobjects, HSM_MAX_OBJECTS);
+	CU_ASSERT_EQUAL(c.objects[0].value[0], 0xee);
+	hsm_partition_move(&c, &a); /* c's own array is wiped and freed first */
+	CU_ASSERT_EQUAL(c.objects[0].value[0], 0);
+	hsm_zeroize_partition(&c);
+	CU_ASSERT_PTR_NULL(c.objects);
+	CU_ASSERT_EQUAL(c.nobjects, 0);
+	hsm_partition_clear_objects(&a);
+	hsm_partition_clear_objects(&b);
 }
 
 /* A cached PED secret reaches the disk only with policies 22 and 23. */
@@ -263,10 +318,12 @@ static void activation_is_saved_only_with_auto_activation(void)
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
 	CU_ASSERT_FALSE(back->partitions[0].co.activated); /* a restart forgets it */
+	hsm_cleanse(back);
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 23, 1), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
 	CU_ASSERT_TRUE(back->partitions[0].co.activated && back->partitions[0].cu.activated);
+	hsm_cleanse(back);
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 22, 0), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
@@ -276,5 +333,6 @@ static void activation_is_saved_only_with_auto_activation(void)
 
 UNIT_SUITE(hsm, setup, teardown, UNIT_TEST(identity_is_a_valid_chain),
 	   UNIT_TEST(splits_combine_and_verify), UNIT_TEST(three_wrong_so_logins_zeroize_that_hsm_only),
-	   UNIT_TEST(partition_limits), UNIT_TEST(state_files_round_trip_and_refuse_damage),
+	   UNIT_TEST(partition_limits), UNIT_TEST(objects_grow_copy_and_move),
+	   UNIT_TEST(state_files_round_trip_and_refuse_damage),
 	   UNIT_TEST(activation_is_saved_only_with_auto_activation))

@@ -72,8 +72,12 @@ struct hsm_partition {
 	uint32_t max_failed_user_logins; /* policy 20 */
 	uint8_t allow_activation;        /* policy 22 */
 	uint8_t allow_auto_activation;   /* policy 23 */
-	uint32_t nobjects;
-	struct hsm_object objects[HSM_MAX_OBJECTS];
+	/* Objects live on the heap, grown as they are made: most partitions hold
+	 * few, and 64 HSMs of 16 partitions of HSM_MAX_OBJECTS would otherwise
+	 * pin 21 MiB. A partition owns its array: copy with hsm_partition_copy,
+	 * hand over with hsm_partition_move, never by assignment. */
+	uint32_t nobjects, objects_cap;
+	struct hsm_object *objects;
 };
 
 struct hsm {
@@ -95,12 +99,26 @@ struct hsm {
 	struct hsm_partition partitions[HSM_MAX_PARTITIONS];
 };
 
-/* Makes a new, zeroized HSM with a fresh identity (HOC and static key). */
+/* Makes a new, zeroized HSM with a fresh identity (HOC and static key) in h,
+ * which holds nothing (zeroed, or released with hsm_cleanse). */
 int hsm_create(struct hsm *h, const char *serial);
 /* Zeroizes: every role, domain, RPV and partition goes; the identity stays. */
 void hsm_zeroize(struct hsm *h);
 void hsm_zeroize_partition(struct hsm_partition *p);
+/* Wipes everything and frees the objects: h is then empty, ready for reuse. */
 void hsm_cleanse(struct hsm *h);
+
+/* Objects: a zeroed new object at the end of p (PED_E_RANGE when p holds
+ * HSM_MAX_OBJECTS, PED_E_HOST_MEMORY). */
+int hsm_object_add(struct hsm_partition *p, struct hsm_object **out);
+/* Wipes and frees every object of p. */
+void hsm_partition_clear_objects(struct hsm_partition *p);
+/* dst (holding no objects) becomes a deep copy of src. */
+int hsm_partition_copy(struct hsm_partition *dst, const struct hsm_partition *src);
+/* dst's objects are wiped and dst takes src's contents; src is left empty. */
+void hsm_partition_move(struct hsm_partition *dst, struct hsm_partition *src);
+/* Deletes the partition at index i, its objects wiped, the later ones moving down. */
+void hsm_partition_delete(struct hsm *h, uint32_t i);
 
 /* Credentials */
 void hsm_verifier(const uint8_t *secret, size_t len, uint8_t out[HSM_VERIFIER_LEN]);
@@ -135,7 +153,8 @@ int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t 
 int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b);
 
 /* State files: versioned, SHA-256 checked, written atomically with mode 0600;
- * a damaged file is refused whole (PED_E_CORRUPT with why), never half-loaded. */
+ * a damaged file is refused whole (PED_E_CORRUPT with why), never half-loaded.
+ * Decoding and loading fill an empty h (zeroed, or released with hsm_cleanse). */
 int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len);
 int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t whylen);
 int hsm_save(const struct hsm *h, const char *path);
