@@ -99,6 +99,9 @@ int main(int argc, char **argv)
 	size_t tlen = 0;
 	int r, rc = 1, headless;
 
+	/* A pedserver or HSM that goes away (or a USB PED unplugged) is a link
+	 * error to report, not a signal that kills the PED. */
+	signal(SIGPIPE, SIG_IGN);
 	r = ped_opts_parse(opts, argc, argv, 1, NULL, 0, NULL, err, sizeof(err));
 	if (r == PED_OPTS_HELP) {
 		ped_opts_usage(stdout, USAGE, opts);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <openssl/crypto.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,7 @@ int main(int argc, char **argv)
 	char err[256], path[1024];
 	int fd, r, rc;
 
+	signal(SIGPIPE, SIG_IGN); /* hsm-sim going away is an error to print, not a silent death */
 	r = ped_opts_parse(opts, argc, argv, 1, NULL, 0, NULL, err, sizeof(err));
 	if (r == PED_OPTS_HELP) {
 		ped_opts_usage(stdout, USAGE, opts);
