@@ -198,7 +198,8 @@ int ped_config_set(struct ped_config *c, const char *name, const char *value, ch
 			v = !strcasecmp(value, "true");
 		else {
 			errno = 0;
-			v = strtol(value, &end, 10);
+			int hex = value[0] == '0' && (value[1] == 'x' || value[1] == 'X') && value[2];
+			v = strtol(hex ? value + 2 : value, &end, hex ? 16 : 10);
 			if (errno || !*value || *end) {
 				snprintf(err, errlen, "setting '%s': '%s' is not a number", s->name, value);
 				return PED_E_CONFIG;

@@ -93,7 +93,9 @@ static int parse_long(const char *s, long *out)
 	errno = 0;
 	if (!*s)
 		return -1;
-	*out = strtol(s, &end, 10);
+	/* 0x for ids written in hex (USB vendor and product ids); never octal */
+	int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && s[2];
+	*out = strtol(hex ? s + 2 : s, &end, hex ? 16 : 10);
 	return (errno || *end) ? -1 : 0;
 }
 

@@ -91,7 +91,7 @@ static void set_and_save_keep_unknown_settings(void)
 	CU_ASSERT_STRING_EQUAL(err, "setting 'PedWriteLay': value 10001 out of range 0-10000");
 	CU_ASSERT_EQUAL(ped_config_set(&c, "nosuch", "1", err, sizeof(err)), PED_E_CONFIG);
 	CU_ASSERT_EQUAL(ped_config_set(&c, "ServerPort", "12x", err, sizeof(err)), PED_E_CONFIG);
-	CU_ASSERT_EQUAL(ped_config_set(&c, "pedwritelay", "50", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "pedwritelay", "0x32", err, sizeof(err)), PED_OK); /* hex, as USB ids are written */
 	CU_ASSERT_EQUAL(ped_config_set(&c, "logging.file", "/tmp/p.log", err, sizeof(err)), PED_OK);
 	CU_ASSERT_EQUAL(ped_config_set(&c, "logging.info", "0", err, sizeof(err)), PED_OK);
 	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);

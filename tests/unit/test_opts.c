@@ -74,6 +74,12 @@ static void names_are_case_insensitive_and_abbreviable(void)
 	/* repeated: the last one wins */
 	CU_ASSERT_EQUAL(parse("-port 1 -port 2", NULL, 0, NULL), PED_OK);
 	CU_ASSERT_EQUAL(ped_opts_num(table, "port", 0), 2);
+	/* 0x is hex (USB ids); a leading zero is still decimal, never octal */
+	CU_ASSERT_EQUAL(parse("-port 0x1209 -id 010", NULL, 0, NULL), PED_OK);
+	CU_ASSERT_EQUAL(ped_opts_num(table, "port", 0), 0x1209);
+	CU_ASSERT_EQUAL(ped_opts_num(table, "id", 0), 10);
+	CU_ASSERT_EQUAL(parse("-port 0x", NULL, 0, NULL), PED_E_OPTION);
+	CU_ASSERT_EQUAL(parse("-port 0x-1", NULL, 0, NULL), PED_E_RANGE);
 }
 
 static void errors_name_the_problem(void)
