@@ -50,6 +50,10 @@ static struct ped_cfg_setting schema[] = {
 	{.name = "PedWriteDelay", .type = PED_CFG_INT, .min = 0, .max = 10000, .dflt = 0, .help = "microseconds between writes to the PED"},
 	{.name = "PingInterval", .type = PED_CFG_INT, .min = 1, .max = 3600, .dflt = 10, .help = "seconds between pings"},
 	{.name = "PingTimeout", .type = PED_CFG_INT, .min = 1, .max = 3600, .dflt = 20, .help = "seconds to wait for a ping's answer"},
+	{.name = "UsbPed", .type = PED_CFG_BOOL, .dflt = 1, .help = "look for a PED on USB"},
+	{.name = "UsbVendorId", .type = PED_CFG_INT, .min = 0, .max = 0xffff, .dflt = 0x1209, .help = "the USB PED's vendor id"},
+	{.name = "UsbProductId", .type = PED_CFG_INT, .min = 0, .max = 0xffff, .dflt = 0x0001, .help = "the USB PED's product id"},
+	{.name = "UsbScanInterval", .type = PED_CFG_INT, .min = 1, .max = 3600, .dflt = 2, .help = "seconds between USB enumerations where hotplug is missing, and between retries"},
 	{.name = "PedSocket", .type = PED_CFG_STRING, .sdflt = "", .help = "where the PED attaches (empty: pedserver-ped.sock in the runtime directory)"},
 	{.name = "PidFile", .type = PED_CFG_STRING, .sdflt = "", .help = "PID file (empty: pedserver.pid in the runtime directory)"},
 	{.name = "ClientCertificate", .type = PED_CFG_STRING, .sdflt = "", .help = "PED-initiated mode: our certificate (set by -regen)"},
@@ -80,6 +84,10 @@ static const struct {
 	{"pedwritelay", "PedWriteDelay"},
 	{"pinginterval", "PingInterval"},
 	{"pingtimeout", "PingTimeout"},
+	{"usb", "UsbPed"},
+	{"usbvid", "UsbVendorId"},
+	{"usbpid", "UsbProductId"},
+	{"usbscaninterval", "UsbScanInterval"},
 	{"pedsocket", "PedSocket"},
 	{"pidfile", "PidFile"},
 };
@@ -117,6 +125,10 @@ static struct ped_opt opts[] = {
 	{.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "suppress prompts"},
 	{.name = "foreground", .kind = PED_OPT_FLAG, .help = "with -mode start: serve in this process (service managers)"},
 	{.name = "pedsocket", .kind = PED_OPT_STRING, .arg = "PATH", .help = "where the PED attaches"},
+	{.name = "usb", .kind = PED_OPT_BOOL01, .arg = "0|1", .help = "look for a PED on USB"},
+	{.name = "usbvid", .kind = PED_OPT_INT, .min = 0, .max = 0xffff, .arg = "ID", .help = "the USB PED's vendor id (0x1209)"},
+	{.name = "usbpid", .kind = PED_OPT_INT, .min = 0, .max = 0xffff, .arg = "ID", .help = "the USB PED's product id (0x0001)"},
+	{.name = "usbscaninterval", .kind = PED_OPT_INT, .min = 1, .max = 3600, .arg = "SECONDS", .help = "USB enumeration interval without hotplug"},
 	{.name = "pidfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "PID file"},
 	{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
 	{.name = NULL},
@@ -217,6 +229,12 @@ static int mode_start(void)
 	s.ping_interval_s = (int)ped_config_int(&cfg, "PingInterval");
 	s.ping_timeout_s = (int)ped_config_int(&cfg, "PingTimeout");
 	s.ped_write_delay_us = (int)ped_config_int(&cfg, "PedWriteDelay");
+	s.usb.enabled = (int)ped_config_int(&cfg, "UsbPed");
+	s.usb.vid = (uint16_t)ped_config_int(&cfg, "UsbVendorId");
+	s.usb.pid = (uint16_t)ped_config_int(&cfg, "UsbProductId");
+	s.usb.scan_interval_ms = (int)ped_config_int(&cfg, "UsbScanInterval") * 1000;
+	s.usb.write_timeout_ms = s.write_timeout_s * 1000;
+	s.usb.write_delay_us = s.ped_write_delay_us;
 	runtime_default("PedSocket", "pedserver-ped.sock", s.ped_socket, sizeof(s.ped_socket));
 	runtime_default("PidFile", "pedserver.pid", s.pidfile, sizeof(s.pidfile));
 	s.foreground = ped_opts_seen(opts, "foreground");

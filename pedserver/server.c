@@ -111,8 +111,6 @@ static void conn_close(struct conn *c)
 
 static int send_to(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 {
-	if (c == &S.ped && S.s->ped_write_delay_us > 0)
-		usleep((useconds_t)S.s->ped_write_delay_us);
 	return ped_frame_send(c->fd, type, p, len, ms(S.s->write_timeout_s));
 }
 
@@ -377,33 +375,47 @@ static void on_client(struct ped_evloop *loop, int fd, unsigned events, void *ar
 		end_session(PED_E_SOCKET, r == PED_E_CLOSED ? "end of stream" : ped_strerror(r));
 }
 
+/* A new stream waits for its greeting: a PED, a pedclient, or a query. */
+static void add_pending(int fd, const char *peer)
+{
+	struct conn *c = NULL;
+	for (int i = 0; i < MAX_PENDING && !c; i++)
+		if (!conn_open(&S.pending[i]))
+			c = &S.pending[i];
+	if (!c) {
+		ped_warn("refused %s: too many connections waiting to greet", peer);
+		close(fd);
+		return;
+	}
+	conn_init(c);
+	c->fd = fd;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	ped_framer_init(&c->in, fd, PED_FRAME_MAX_PAYLOAD);
+	c->since = c->last_rx = ped_now_ms();
+	ped_trace("connection from %s", peer);
+	ped_evloop_add_fd(S.loop, fd, PED_EV_READ, on_pending, c);
+}
+
 static void on_accept(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
 {
 	int fd;
+	(void)loop;
 	(void)events;
 	(void)arg;
 	while (ped_accept(lfd, &fd) == PED_OK) {
-		struct conn *c = NULL;
-		for (int i = 0; i < MAX_PENDING && !c; i++)
-			if (!conn_open(&S.pending[i]))
-				c = &S.pending[i];
 		char peer[96];
 		ped_sock_peer_name(fd, peer, sizeof(peer));
 		if (lfd == S.dev_fd)
 			snprintf(peer, sizeof(peer), "local PED port");
-		if (!c) {
-			ped_warn("refused %s: too many connections waiting to greet", peer);
-			close(fd);
-			continue;
-		}
-		conn_init(c);
-		c->fd = fd;
-		snprintf(c->peer, sizeof(c->peer), "%s", peer);
-		ped_framer_init(&c->in, fd, PED_FRAME_MAX_PAYLOAD);
-		c->since = c->last_rx = ped_now_ms();
-		ped_trace("connection from %s", peer);
-		ped_evloop_add_fd(loop, fd, PED_EV_READ, on_pending, c);
+		add_pending(fd, peer);
 	}
+}
+
+static void on_usb_ped(int fd, const char *name)
+{
+	char peer[96];
+	snprintf(peer, sizeof(peer), "USB %s", name);
+	add_pending(fd, peer);
 }
 
 static const char *yes_no(int v)
@@ -435,6 +447,8 @@ static void show(FILE *o)
 	fprintf(o, "  Software Version:         %s\n", PEDSERVER_SOFTWARE_VERSION);
 	fprintf(o, "\n");
 	fprintf(o, "  Ped2 Connection Status:   %s\n", conn_open(&S.ped) ? "Connected" : "Disconnected");
+	if (conn_open(&S.ped))
+		fprintf(o, "  Ped2 Attached On:         %s\n", S.ped.peer);
 	unsigned count = 0;
 	for (const char *p = S.rpks; *p; p++)
 		if (p == S.rpks || p[-1] == ',')
@@ -795,6 +809,7 @@ int server_run(const struct server_settings *s)
 	ped_evloop_add_signal(S.loop, SIGINT, on_term, NULL);
 	ped_timer_init(&S.tick, on_tick, NULL);
 	ped_timer_start(S.loop, &S.tick, TICK_MS, TICK_MS);
+	usb_ped_start(S.loop, &s->usb, on_usb_ped);
 	S.started = S.idle_since = ped_now_ms();
 	ped_info("serving on %s:%u, admin %s:%u, PED port %s", srv_ip, S.srv_port, adm_ip, S.adm_port,
 		 s->ped_socket);
@@ -808,6 +823,7 @@ int server_run(const struct server_settings *s)
 	for (int i = 0; i < MAX_PENDING; i++)
 		conn_close(&S.pending[i]);
 	ped_timer_stop(S.loop, &S.tick);
+	usb_ped_stop();
 	close(S.srv_fd);
 	close(S.adm_fd);
 	close(S.dev_fd);

@@ -3,6 +3,8 @@
 #ifndef PEDSERVER_SERVER_H
 #define PEDSERVER_SERVER_H
 
+#include "usb.h"
+
 #include <stdint.h>
 
 #define PEDSERVER_SOFTWARE_VERSION PED_VERSION " (100)"
@@ -15,7 +17,8 @@ struct server_settings {
 	int idle_timeout_s;
 	int read_timeout_s, write_timeout_s, shutdown_timeout_s;
 	int ping_interval_s, ping_timeout_s;
-	int ped_write_delay_us;
+	int ped_write_delay_us;  /* between bulk OUT transfers to a USB PED */
+	struct usb_ped_settings usb;
 	char ped_socket[1024]; /* where the PED attaches */
 	char pidfile[1024];
 	char config_path[1024]; /* PED-initiated mode reads appliances and certificates from it */
