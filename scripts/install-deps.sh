@@ -5,10 +5,11 @@ set -eu
 
 # Build: compilers, pkg-config and the -dev packages of every library we link.
 # Tests: CUnit, tmux (ncurses UI), valgrind, iproute2 (namespaces), clang's
-# sanitizer and libFuzzer runtimes, the openssl CLI (cross-checks of pedtool).
+# sanitizer and libFuzzer runtimes, the openssl CLI (cross-checks of pedtool),
+# umockdev (the USB PED test bed: library, headers and its preload).
 PACKAGES="build-essential clang libclang-rt-14-dev pkg-config
 libssl-dev openssl libusb-1.0-0-dev libncurses-dev libconfig-dev libcunit1-dev
-tmux valgrind iproute2 procps python3 groff-base man-db"
+tmux valgrind iproute2 procps python3 groff-base man-db libumockdev-dev umockdev"
 
 missing=""
 for p in $PACKAGES; do

@@ -37,3 +37,15 @@ $(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_LIBS) $(LIBPED)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $+ $(LDFLAGS) $(LDLIBS)
 
 .PHONY: fuzz fuzz-targets
+
+# The USB test bed (tests/usb): a umockdev device for pedserver's libusb
+# transport, built when umockdev's library is installed (make deps does).
+UMOCKDEV_CFLAGS := $(shell $(PKG_CONFIG) --cflags umockdev-1.0 glib-2.0 2>/dev/null)
+UMOCKDEV_LIBS   := $(shell $(PKG_CONFIG) --libs umockdev-1.0 glib-2.0 2>/dev/null)
+ifneq ($(UMOCKDEV_LIBS),)
+TEST_TOOLS += $(BUILD)/tests/usb_testbed
+$(BUILD)/tests/usb_testbed: tests/usb/usb_testbed.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(OPTFLAGS) -Wall -Wextra -Werror $(UMOCKDEV_CFLAGS) \
+	  -o $@ $< $(UMOCKDEV_LIBS)
+endif
