@@ -147,13 +147,21 @@ allcpu() { local t=0 p; for p in $SCALE_HSM $(cat "$XDG_RUNTIME_DIR/openped/pedc
 	t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 for k in $SCALE_KS; do
 	n=$((400 / k)); [ $n -lt 5 ] && n=5
-	c0=$(allcpu); t0=$(date +%s.%N)
+	# Each driver connects its PED (a handshake), says ready and waits on the
+	# go FIFO; the clock starts when all are released, so only logins count.
+	rm -f "$S/go" "$S"/ready*; mkfifo "$S/go"
+	exec 9<>"$S/go" # held open read-write: the drivers' opens never block
 	dpids=()
 	for i in $(seq 0 $((k - 1))); do
 		"$TOOLS/bench_driver" "$S/hsm.sock" -setup "ped connect -slot $((i * 20)) -ip 127.0.0.1 -port ${SPORT[$i]} -wait" \
-			-setup "slot set -slot $((i * 20))" $n "role login -name so" "role logout" >"$S/k$k-$i.out" 2>&1 &
+			-setup "slot set -slot $((i * 20))" -ready "$S/ready$i" -go "$S/go" $n "role login -name so" "role logout" >"$S/k$k-$i.out" 2>&1 &
 		dpids+=($!)
 	done
+	all_ready() { local i; for i in $(seq 0 $((k - 1))); do [ -e "$S/ready$i" ] || ! kill -0 "${dpids[$i]}" 2>/dev/null || return 1; done; }
+	wait_for all_ready || die "scale: K=$k sessions did not get ready"
+	c0=$(allcpu); t0=$(date +%s.%N)
+	printf '%*s' $k '' >&9
+	exec 9>&-
 	errors=0 shown=0
 	for i in "${!dpids[@]}"; do
 		wait "${dpids[$i]}" && continue

@@ -1,15 +1,20 @@
 /* Times hsm-sim commands from one control session, as hsmcm would send them:
  *
- *   bench_driver SOCKET [-setup CMD]... RUNS TIMED_CMD [UNTIMED_CMD]
+ *   bench_driver SOCKET [-setup CMD]... [-ready FILE -go FIFO] RUNS TIMED_CMD [UNTIMED_CMD]
  *
  * runs the setup commands once, then RUNS times the timed command (each
  * must succeed) followed by the untimed one, and prints the median and the
- * 99th percentile of the timed command in milliseconds. */
+ * 99th percentile of the timed command in milliseconds. With -ready and -go
+ * it creates FILE once set up and waits for one byte on FIFO before the
+ * runs, so K drivers start together and their setup (a handshake each)
+ * stays out of the measured time. */
 #include "hsm/control.h"
 #include "ped/error.h"
 #include "ped/link.h"
 #include "ped/net.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +75,28 @@ int main(int argc, char **argv)
 	for (; i + 1 < argc && !strcmp(argv[i], "-setup"); i += 2)
 		if (run(argv[i + 1]) != PED_OK)
 			return 1;
-	if (i + 1 >= argc)
+	const char *ready = NULL, *go = NULL;
+	for (; i + 1 < argc && (!strcmp(argv[i], "-ready") || !strcmp(argv[i], "-go")); i += 2)
+		*(!strcmp(argv[i], "-ready") ? &ready : &go) = argv[i + 1];
+	if (i + 1 >= argc || !ready != !go)
 		return 2;
+	if (go) {
+		char b;
+		int g = open(go, O_RDONLY | O_CLOEXEC), rf = open(ready, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		ssize_t n;
+		if (g < 0 || rf < 0) {
+			fprintf(stderr, "bench_driver: %s: %s\n", g < 0 ? go : ready, strerror(errno));
+			return 1;
+		}
+		close(rf);
+		while ((n = read(g, &b, 1)) < 0 && errno == EINTR)
+			;
+		close(g);
+		if (n != 1) {
+			fprintf(stderr, "bench_driver: no start signal on %s\n", go);
+			return 1;
+		}
+	}
 	int runs = atoi(argv[i]);
 	const char *timed = argv[i + 1], *after = i + 2 < argc ? argv[i + 2] : NULL;
 	double *t = calloc((size_t)(runs > 0 ? runs : 1), sizeof(*t));
