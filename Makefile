@@ -5,6 +5,9 @@
 #   make check-asan the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo       install missing packages, build, run the main job
 #   make fuzz       build the libFuzzer targets (clang) and run each FUZZ_SECONDS
+#   make bench      speed and footprint against the crypto floor
+#   make reliability fuzzing, faults, hostile relay and network, capture,
+#                   endurance, brute force: one table (FUZZ_SECONDS, default 20)
 #   make deps       install the Debian packages the build and tests need
 #
 # Each program folder has a module.mk that names its programs and sources; this
@@ -41,7 +44,7 @@ SYSCONFDIR   ?=
 PROGRAMS     :=
 TEST_TOOLS   :=
 
-.PHONY: all deps check check-asan check-valgrind bench demo demo-tui fuzz clean programs-list install uninstall
+.PHONY: all deps check check-asan check-valgrind bench reliability demo demo-tui fuzz clean programs-list install uninstall
 all:
 
 # --- the shared library ----------------------------------------------------
@@ -100,6 +103,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh $(BUILD)
+
+# Fuzzing, faults, hostile peers and networks, endurance (docs/security.md).
+reliability: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/reliability.sh $(BUILD)
 
 demo-tui: deps
 	@$(MAKE) --no-print-directory all
