@@ -72,7 +72,7 @@ int dev_init(struct ped_device *d, const struct dev_config *cfg, const char *sto
 		fcntl(d->wake[i], F_SETFL, O_NONBLOCK);
 	}
 	pthread_mutex_init(&d->mu, NULL);
-	pthread_cond_init(&d->changed, NULL);
+	ped_cond_init_monotonic(&d->changed);
 	return PED_OK;
 }
 
@@ -220,13 +220,7 @@ uint64_t dev_wait_change(struct ped_device *d, uint64_t gen, int timeout_ms)
 {
 	struct timespec ts;
 	uint64_t now;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ped_cond_deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&d->mu);
 	while (d->screen_gen == gen && !d->quit)
 		if (pthread_cond_timedwait(&d->changed, &d->mu, &ts) == ETIMEDOUT)

@@ -234,7 +234,7 @@ static int load_hsms(struct ped_config *cfg, const char *state_dir, char *err, s
 		memcpy(serial, hs->h.serial, sizeof(serial));
 		snprintf(hs->state_path, sizeof(hs->state_path), "%.990s/hsm-%s.state", state_dir, serial);
 		pthread_mutex_init(&hs->ped_mu, NULL);
-		pthread_cond_init(&hs->remote_cv, NULL);
+		ped_cond_init_monotonic(&hs->remote_cv);
 		hs->ped.in.fd = -1;
 		r = hsm_load(hs->state_path, &hs->h, why, sizeof(why));
 		if (r == PED_OK) {
