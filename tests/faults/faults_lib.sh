@@ -35,9 +35,9 @@ CER_STEPS=(
 	"ped vector init"
 	"hsm init -label cer@N@"
 	"role login -name so"
-	"partition create -label p1"
+	"partition create -label pc"
 	"slot set -slot 1"
-	"partition init -label p1"
+	"partition init -label pi"
 	"role login -name po"
 	"role init -name co"
 	"role login -name co"
@@ -149,7 +149,7 @@ check_state() {
 	_expect_fact 1 "Remote PED vector -> initialized" "RPV"
 	_expect_fact 2 "HSM Initialized -> yes" "HSM init"
 	_expect_fact 4 "Partitions -> 1" "partition"
-	_expect_fact 6 "Label ->                p1" "partition init"
+	_expect_fact 6 "Label ->                pi" "partition init"
 	return 0
 }
 

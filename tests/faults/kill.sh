@@ -74,7 +74,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	echo "round $round: SIGKILL $target after ${delay_ms} ms; $done_steps of ${#CER_STEPS[@]} steps done; hsmcm exit $crc"
 	if [ "$done_steps" -lt ${#CER_STEPS[@]} ]; then
 		[ $crc -ne 0 ] || case_fail "hsmcm exited 0 though the ceremony stopped at step $done_steps"
-		grep -q "CKR_[A-Z_]*" "$T/round.out" || case_fail "no CKR_* error from hsmcm: $(tail -n 5 "$T/round.out")"
+		grep -Eq "(CKR|RC)_[A-Z_]+" "$T/round.out" || case_fail "no CKR_* or RC_* error from hsmcm: $(tail -n 5 "$T/round.out")"
 	fi
 	restart $target
 	keys_ok
