@@ -85,9 +85,27 @@ int sim_hsm_index(struct sim *sm, const struct sim_hsm *hs)
 
 int sim_save(struct sim_hsm *hs)
 {
-	int r = hsm_save(&hs->h, hs->state_path);
-	if (r != PED_OK)
-		ped_error("cannot save HSM %s to %s: %s", hs->h.serial, hs->state_path, ped_strerror(r));
+	int r = hsm_save(&hs->h, hs->state_path), e = errno;
+	if (r == PED_OK)
+		return r;
+	ped_error("cannot save HSM %s to %s: %s (%s)", hs->h.serial, hs->state_path, ped_strerror(r), strerror(e));
+	/* What is not on disk does not exist: the running HSM goes back to its
+	 * last saved state, so it never shows or uses a change (a partition, a
+	 * role, an init) that a restart would lose. */
+	struct hsm *old = calloc(1, sizeof(*old));
+	char why[160];
+	if (old && hsm_load(hs->state_path, old, why, sizeof(why)) == PED_OK) {
+		uint8_t backup = hs->h.is_backup;
+		hsm_cleanse(&hs->h);
+		memcpy(&hs->h, old, sizeof(*old));
+		hs->h.is_backup = backup;
+		OPENSSL_cleanse(old, sizeof(*old)); /* its objects now belong to hs->h */
+		ped_warn("HSM %s: back to the state last saved", hs->h.serial);
+	} else if (old) {
+		hsm_cleanse(old);
+	}
+	free(old);
+	errno = e;
 	return r;
 }
 
