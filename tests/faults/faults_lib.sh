@@ -105,7 +105,8 @@ keys_ok() {
 hsm_state_loads() {
 	local d="$T/loadcheck"
 	rm -rf "$d"; mkdir -p "$d"
-	cp -a "$T/state" "$d/state"
+	mkdir -p "$d/state"
+	cp -a "$T/state/." "$d/state/"
 	"$BIN/hsm-sim" -state "$d/state" -socket "$d/hsm.sock" -logfile "$d/hsm.log" &
 	local p=$!
 	if ! wait_for 20 test -S "$d/hsm.sock"; then
@@ -176,6 +177,7 @@ check_objects() {
 
 # fresh_ceremony: zeroize the HSM and run the whole ceremony with new keys: it must succeed.
 fresh_ceremony() {
+	hsmcm -c "ped disconnect"
 	hsmcm -c "hsm zeroize"
 	[ $RC -eq 0 ] || { case_fail "hsm zeroize: $OUT"; return 1; }
 	prepare_ceremony
