@@ -170,7 +170,9 @@ int dev_insert(struct ped_device *d, const char *serial, char *why, size_t whyle
 		ikey_remove(&d->slot);
 		d->inserted = 0;
 	}
+	errno = 0;
 	r = ikey_insert(&d->store, serial, d->holder, &d->slot, who, sizeof(who));
+	int e = errno;
 	if (r == PED_OK)
 		d->inserted = 1;
 	pthread_mutex_unlock(&d->mu);
@@ -179,7 +181,8 @@ int dev_insert(struct ped_device *d, const char *serial, char *why, size_t whyle
 	else if (r == PED_E_NOT_FOUND)
 		snprintf(why, whylen, "no key %s in the store", serial);
 	else if (r != PED_OK)
-		snprintf(why, whylen, "cannot insert key %s: %s", serial, ped_strerror(r));
+		snprintf(why, whylen, "cannot insert key %s: %s%s%s", serial, ped_strerror(r), e ? ": " : "",
+			 e ? strerror(e) : ""); /* "No space left on device", "Read-only file system" */
 	if (r == PED_OK) {
 		dev_event_log(d, "insert", "\"serial\":\"%s\"", serial);
 		dev_push(d, DEV_EV_INSERT, 0);

@@ -88,7 +88,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		grep -Eq "Command Result : 0x[0-9a-f]+ \((CKR|RC)_[A-Z_]+\)" "$T/round.out" || case_fail "no CKR_* error: $(tail -n 5 "$T/round.out")"
 		case $mode in full) why="No space left on device" ;; ro) why="Read-only file system" ;; esac
 		cat "$T/hsm.log" "$T/A.ped.log" "$T/round.out" | grep -qi "$why\|ENOSPC\|EROFS\|no space\|read-only" ||
-			case_fail "the cause ($why) is in no log: $(tail -n 3 "$T/hsm.log")"
+			case_fail "the cause ($why) is in no log: $(tail -n 3 "$T/hsm.log"; tail -n 12 "$T/round.out"; tail -n 5 "$T/A.ped.log"; grep -i "fail\|error" "$T/A.events" | tail -n 5)"
 		(cd "$MNT" && sha256sum --quiet -c "$T/snap") >"$T/sum.out" 2>&1 || case_lost "files changed under the fault: $(cat "$T/sum.out")"
 		keys_ok
 		done_steps=$stopped
