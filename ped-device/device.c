@@ -72,7 +72,7 @@ int dev_init(struct ped_device *d, const struct dev_config *cfg, const char *sto
 		fcntl(d->wake[i], F_SETFL, O_NONBLOCK);
 	}
 	pthread_mutex_init(&d->mu, NULL);
-	pthread_cond_init(&d->changed, NULL);
+	ped_cond_init_monotonic(&d->changed);
 	return PED_OK;
 }
 
@@ -170,7 +170,9 @@ int dev_insert(struct ped_device *d, const char *serial, char *why, size_t whyle
 		ikey_remove(&d->slot);
 		d->inserted = 0;
 	}
+	errno = 0;
 	r = ikey_insert(&d->store, serial, d->holder, &d->slot, who, sizeof(who));
+	int e = errno;
 	if (r == PED_OK)
 		d->inserted = 1;
 	pthread_mutex_unlock(&d->mu);
@@ -179,7 +181,8 @@ int dev_insert(struct ped_device *d, const char *serial, char *why, size_t whyle
 	else if (r == PED_E_NOT_FOUND)
 		snprintf(why, whylen, "no key %s in the store", serial);
 	else if (r != PED_OK)
-		snprintf(why, whylen, "cannot insert key %s: %s", serial, ped_strerror(r));
+		snprintf(why, whylen, "cannot insert key %s: %s%s%s", serial, ped_strerror(r), e ? ": " : "",
+			 e ? strerror(e) : ""); /* "No space left on device", "Read-only file system" */
 	if (r == PED_OK) {
 		dev_event_log(d, "insert", "\"serial\":\"%s\"", serial);
 		dev_push(d, DEV_EV_INSERT, 0);
@@ -220,13 +223,7 @@ uint64_t dev_wait_change(struct ped_device *d, uint64_t gen, int timeout_ms)
 {
 	struct timespec ts;
 	uint64_t now;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ped_cond_deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&d->mu);
 	while (d->screen_gen == gen && !d->quit)
 		if (pthread_cond_timedwait(&d->changed, &d->mu, &ts) == ETIMEDOUT)

@@ -11,13 +11,20 @@ $(UNIT_RUNNER): $(UNIT_SRCS:%.c=$(OBJ)/%.o) $(UNIT_LIBS) $(LIBPED)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
 # Test tools: small programs the shell tests drive (tests/tools/NAME.c).
-TEST_TOOL_SRCS := $(wildcard tests/tools/*.c)
+TEST_TOOL_SRCS := $(filter-out tests/tools/clockjump.c,$(wildcard tests/tools/*.c))
 TEST_TOOLS     += $(TEST_TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
 ALL_OBJS       += $(TEST_TOOL_SRCS:%.c=$(OBJ)/%.o)
 
 $(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBPED)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
+
+# The clock-jump shim (tests/tools/clockjump.c): a shared object that the fault
+# tests LD_PRELOAD into daemons, so built without sanitizers.
+TEST_TOOLS += $(BUILD)/tests/clockjump.so
+$(BUILD)/tests/clockjump.so: tests/tools/clockjump.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -fPIC -shared -Wall -Wextra -Werror -o $@ $< -ldl
 
 # Fuzz targets (tests/fuzz/fuzz_NAME.c) with libFuzzer; each has a seed corpus
 # in tests/fuzz/corpus/NAME. FUZZ_SECONDS per target; 0 builds only.

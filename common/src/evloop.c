@@ -50,6 +50,32 @@ uint64_t ped_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+int ped_cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+	int r = pthread_condattr_init(&a);
+	if (r != 0)
+		return r;
+	r = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	if (r == 0)
+		r = pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+	return r;
+}
+
+void ped_cond_deadline(struct timespec *until, int timeout_ms)
+{
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	clock_gettime(CLOCK_MONOTONIC, until);
+	until->tv_sec += timeout_ms / 1000;
+	until->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until->tv_nsec >= 1000000000L) {
+		until->tv_sec++;
+		until->tv_nsec -= 1000000000L;
+	}
+}
+
 struct ped_evloop *ped_evloop_new(void)
 {
 	struct ped_evloop *loop = calloc(1, sizeof(*loop));

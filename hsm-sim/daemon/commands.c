@@ -700,9 +700,7 @@ static int cmd_object(struct session *s, int argc, char **argv)
 		RAND_bytes(ob->value, 32);
 	}
 	if ((r = sim_save(hs)) != PED_OK) {
-		/* what is not on disk does not exist: a restart would not have it */
-		OPENSSL_cleanse(ob, sizeof(*ob));
-		p->nobjects--;
+		/* sim_save went back to the saved state: the object is gone */
 		sess_out(s, "Error: the object was not created: the HSM state could not be saved (%s)", ped_strerror(r));
 		return r;
 	}

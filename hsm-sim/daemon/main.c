@@ -85,9 +85,27 @@ int sim_hsm_index(struct sim *sm, const struct sim_hsm *hs)
 
 int sim_save(struct sim_hsm *hs)
 {
-	int r = hsm_save(&hs->h, hs->state_path);
-	if (r != PED_OK)
-		ped_error("cannot save HSM %s to %s: %s", hs->h.serial, hs->state_path, ped_strerror(r));
+	int r = hsm_save(&hs->h, hs->state_path), e = errno;
+	if (r == PED_OK)
+		return r;
+	ped_error("cannot save HSM %s to %s: %s (%s)", hs->h.serial, hs->state_path, ped_strerror(r), strerror(e));
+	/* What is not on disk does not exist: the running HSM goes back to its
+	 * last saved state, so it never shows or uses a change (a partition, a
+	 * role, an init) that a restart would lose. */
+	struct hsm *old = calloc(1, sizeof(*old));
+	char why[160];
+	if (old && hsm_load(hs->state_path, old, why, sizeof(why)) == PED_OK) {
+		uint8_t backup = hs->h.is_backup;
+		hsm_cleanse(&hs->h);
+		memcpy(&hs->h, old, sizeof(*old));
+		hs->h.is_backup = backup;
+		OPENSSL_cleanse(old, sizeof(*old)); /* its objects now belong to hs->h */
+		ped_warn("HSM %s: back to the state last saved", hs->h.serial);
+	} else if (old) {
+		hsm_cleanse(old);
+	}
+	free(old);
+	errno = e;
 	return r;
 }
 
@@ -234,7 +252,7 @@ static int load_hsms(struct ped_config *cfg, const char *state_dir, char *err, s
 		memcpy(serial, hs->h.serial, sizeof(serial));
 		snprintf(hs->state_path, sizeof(hs->state_path), "%.990s/hsm-%s.state", state_dir, serial);
 		pthread_mutex_init(&hs->ped_mu, NULL);
-		pthread_cond_init(&hs->remote_cv, NULL);
+		ped_cond_init_monotonic(&hs->remote_cv);
 		hs->ped.in.fd = -1;
 		r = hsm_load(hs->state_path, &hs->h, why, sizeof(why));
 		if (r == PED_OK) {

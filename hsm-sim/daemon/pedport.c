@@ -176,8 +176,7 @@ static int take_link(struct session *s, struct sim_hsm *hs)
 	pthread_mutex_lock(&hs->ped_mu);
 	if (hs->remote_state == REMOTE_KEYING) {
 		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += s->sim->ped_timeout_ms / 1000;
+		ped_cond_deadline(&until, s->sim->ped_timeout_ms);
 		while (hs->remote_state == REMOTE_KEYING)
 			if (pthread_cond_timedwait(&hs->remote_cv, &hs->ped_mu, &until) != 0)
 				break;
@@ -581,8 +580,7 @@ int pedport_remote_wait(struct session *s, struct sim_hsm *hs)
 {
 	struct timespec until;
 	int r = PED_OK;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += s->sim->ped_timeout_ms / 1000;
+	ped_cond_deadline(&until, s->sim->ped_timeout_ms);
 	pthread_mutex_unlock(&s->sim->mu); /* the operator may take a while at the PED */
 	pthread_mutex_lock(&hs->ped_mu);
 	while (hs->remote_state == REMOTE_KEYING)

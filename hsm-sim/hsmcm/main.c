@@ -23,6 +23,17 @@
 #define SCRIPT_MAX (1u << 20)
 #define HISTORY_MAX 500
 
+/* hsm-sim went away mid-command (killed, crashed): the command's outcome is
+ * unknown, reported as the device error it is, with a CKR name like any other
+ * failure, so scripts that look for "Command Result" see it. */
+static void lost(int r)
+{
+	fprintf(stderr, "hsmcm: lost hsm-sim: %s\n", ped_strerror(r));
+	printf("\nError in execution: %s.\n\nCommand Result : 0x%x (%s)\n\n", ped_err_name(PED_E_DEVICE_ERROR),
+	       ped_err_code(PED_E_DEVICE_ERROR), ped_err_name(PED_E_DEVICE_ERROR));
+	fflush(stdout);
+}
+
 static int run_command(int fd, struct ped_framer *in, const char *line)
 {
 	uint8_t type, *msg = NULL;
@@ -30,12 +41,12 @@ static int run_command(int fd, struct ped_framer *in, const char *line)
 	int r;
 
 	if ((r = ped_frame_send(fd, HSM_CTL_CMD, line, strlen(line), 10000)) != PED_OK) {
-		fprintf(stderr, "hsmcm: lost hsm-sim: %s\n", ped_strerror(r));
+		lost(r);
 		return -1;
 	}
 	for (;;) {
 		if ((r = ped_framer_recv(in, &type, &msg, &len, -1)) != PED_OK) {
-			fprintf(stderr, "hsmcm: lost hsm-sim: %s\n", ped_strerror(r));
+			lost(r);
 			return -1;
 		}
 		if (type == HSM_CTL_OUTPUT) {

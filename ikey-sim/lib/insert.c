@@ -51,7 +51,9 @@ int ikey_insert(const struct ikey_store *st, const char *serial, const char *hol
 	}
 	/* Who holds it, for "inserted in" lines; the lock itself is the truth. */
 	if (ftruncate(fd, 0) != 0 || (hl && pwrite(fd, holder, hl, 0) != (ssize_t)hl)) {
+		int e = errno ? errno : ENOSPC; /* a short pwrite sets none */
 		close(fd);
+		errno = e; /* the caller names the cause */
 		return PED_E_FILE;
 	}
 	slot->fd = fd;

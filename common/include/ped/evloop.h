@@ -8,7 +8,9 @@
 #ifndef PED_EVLOOP_H
 #define PED_EVLOOP_H
 
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 struct ped_evloop;
 
@@ -58,5 +60,13 @@ void ped_evloop_stop(struct ped_evloop *loop);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 uint64_t ped_now_ms(void);
+
+/* Condition variables that time out on CLOCK_MONOTONIC: pthread_cond_timedwait
+ * on a default condition measures CLOCK_REALTIME, so a wall-clock jump (NTP
+ * step, operator date change) made timeouts fire hours early or never.
+ * ped_cond_init_monotonic() inits one; ped_cond_deadline() gives the absolute
+ * time timeout_ms from now on the same clock, for pthread_cond_timedwait. */
+int ped_cond_init_monotonic(pthread_cond_t *cv);
+void ped_cond_deadline(struct timespec *until, int timeout_ms);
 
 #endif
