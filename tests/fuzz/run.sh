@@ -8,6 +8,8 @@ set -u
 build=$1 seconds=$2; shift 2
 top=$(cd "$(dirname "$0")/../.." && pwd)
 status=0 decoders=0 total=0 crashes=0
+# Leaks in libraries we cannot fix, each with its reason (lsan.supp).
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$top/tests/fuzz/lsan.supp:print_suppressions=0"
 # SECONDS 0 builds only (tests/module.mk): libFuzzer reads 0 as "no limit".
 [ "$seconds" -gt 0 ] || set --
 for name in "$@"; do
