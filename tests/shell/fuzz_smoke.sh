@@ -37,12 +37,17 @@ for name in "${names[@]}"; do
 	log="$T/$name.log"
 	start=$EPOCHREALTIME
 	if ! "$bin" -v "$corpora/$name" "$mut" >"$log" 2>&1; then
-		last=$(sed -n 's/^replay: \(\/.*\)$/\1/p' "$log" | tail -n 1)
+		tail -n 40 "$log" >&2
+		# A leak is reported at exit, after the last input: one at a time
+		# finds the input to blame whichever way it failed.
+		bad=
+		for f in "$corpora/$name"/* "$mut"/*; do
+			"$bin" "$f" >/dev/null 2>&1 || { bad=$f; break; }
+		done
 		keep="$PED_BUILD/fuzz-smoke-failures/$name"
 		mkdir -p "$keep"
-		[ -n "$last" ] && cp "$last" "$keep/" 2>/dev/null
-		tail -n 40 "$log" >&2
-		fail "$name crashed on ${last:-an unknown input} (copy in $keep; replay: $bin FILE)"
+		[ -n "$bad" ] && cp "$bad" "$keep/"
+		fail "$name failed (crash, leak or sanitizer report) on ${bad:-no single input} (copy in $keep; replay: $bin FILE)"
 	fi
 	count=$(sed -n 's/^replay: \([0-9]*\) inputs$/\1/p' "$log")
 	[ "$count" = $((${#seeds[@]} + MUTATIONS)) ] || fail "$name: replayed ${count:-?} inputs of $((${#seeds[@]} + MUTATIONS))"
