@@ -45,6 +45,19 @@ $(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_LIBS) $(LIBPED)
 
 .PHONY: fuzz fuzz-targets
 
+# The same targets with tests/fuzz/replay_main.c for main, built by every
+# compiler in the default build: make check replays each corpus (and
+# mutations of it) through them in tests/shell/fuzz_smoke.sh.
+FUZZ_REPLAY  := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
+TEST_TOOLS   += $(FUZZ_REPLAY)
+ALL_OBJS     += $(FUZZ_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/tests/fuzz/replay_main.o
+# kept, so their .d files keep pointing at objects that exist
+.SECONDARY: $(FUZZ_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/tests/fuzz/replay_main.o
+
+$(BUILD)/fuzz-replay/%: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/replay_main.o $(FUZZ_LIBS) $(LIBPED)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
+
 # The USB test bed (tests/usb): a umockdev device for pedserver's libusb
 # transport, built when umockdev's library is installed (make deps does).
 UMOCKDEV_CFLAGS := $(shell $(PKG_CONFIG) --cflags umockdev-1.0 glib-2.0 2>/dev/null)

@@ -155,7 +155,10 @@ int ped_config_load(struct ped_config *c, const char *path, struct ped_cfg_setti
 	return PED_OK;
 }
 
-/* Finds or creates the setting at a dotted path, creating groups on the way. */
+/* Finds or creates the setting at a dotted path, creating groups on the way.
+ * A step of the path the file already holds as something other than a group
+ * (logging = (1, 2);) is the operator's and is left alone: libconfig would
+ * add the setting to a list or array nameless, where loading never finds it. */
 static config_setting_t *ensure_setting(config_t *tree, const char *name, int type)
 {
 	config_setting_t *parent = config_root_setting(tree), *cs;
@@ -168,6 +171,8 @@ static config_setting_t *ensure_setting(config_t *tree, const char *name, int ty
 		*next = '\0';
 		cs = config_setting_get_member(parent, part);
 		if (!cs && (cs = config_setting_add(parent, part, CONFIG_TYPE_GROUP)) == NULL)
+			return NULL;
+		if (config_setting_type(cs) != CONFIG_TYPE_GROUP)
 			return NULL;
 		parent = cs;
 	}

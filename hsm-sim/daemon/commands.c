@@ -46,32 +46,6 @@ static const struct role_info *role_named(const char *name)
 	return NULL;
 }
 
-static int split_line(char *line, char **argv, int max)
-{
-	int argc = 0;
-	char *p = line;
-	while (*p) {
-		while (isspace((unsigned char)*p))
-			p++;
-		if (!*p)
-			break;
-		if (argc == max)
-			return -1;
-		if (*p == '"') {
-			argv[argc++] = ++p;
-			while (*p && *p != '"')
-				p++;
-		} else {
-			argv[argc++] = p;
-			while (*p && !isspace((unsigned char)*p))
-				p++;
-		}
-		if (*p)
-			*p++ = '\0';
-	}
-	return argc;
-}
-
 /* Parses options after the command words; prints the error itself. */
 static int parse(struct session *s, struct ped_opt *opts, int argc, char **argv, int first)
 {
@@ -837,7 +811,7 @@ int sim_command(struct session *s, const char *line)
 	int argc;
 
 	snprintf(buf, sizeof(buf), "%s", line);
-	argc = split_line(buf, argv, MAX_ARGS);
+	argc = hsm_ctl_split_words(buf, argv, MAX_ARGS);
 	if (argc < 0) {
 		sess_out(s, "Error: too many words");
 		return PED_E_ARGUMENTS_BAD;

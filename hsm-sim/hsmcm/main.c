@@ -73,35 +73,25 @@ static int run_command(int fd, struct ped_framer *in, const char *line)
 	}
 }
 
-static char *trim(char *s)
+struct script_ctx {
+	int fd;
+	struct ped_framer *in;
+	int echo;
+};
+
+static int script_command(void *arg, char *c)
 {
-	while (*s == ' ' || *s == '\t' || *s == '\r')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-		s[--n] = '\0';
-	return s;
+	struct script_ctx *x = arg;
+	if (x->echo)
+		printf("hsmcm:> %s\n", c);
+	return run_command(x->fd, x->in, c) != 0 ? 1 : 0;
 }
 
 /* Commands separated by newlines or ';'; a line starting with '#' is a comment. */
 static int run_script(int fd, struct ped_framer *in, char *text, int echo)
 {
-	char *lsave = NULL;
-	for (char *l = strtok_r(text, "\n", &lsave); l; l = strtok_r(NULL, "\n", &lsave)) {
-		char *csave = NULL;
-		if (*trim(l) == '#')
-			continue;
-		for (char *c = strtok_r(l, ";", &csave); c; c = strtok_r(NULL, ";", &csave)) {
-			c = trim(c);
-			if (!*c)
-				continue;
-			if (echo)
-				printf("hsmcm:> %s\n", c);
-			if (run_command(fd, in, c) != 0)
-				return 1;
-		}
-	}
-	return 0;
+	struct script_ctx x = {fd, in, echo};
+	return hsm_ctl_script_each(text, script_command, &x);
 }
 
 static void history_path(char *out, size_t len)
@@ -126,7 +116,7 @@ static int interactive(int fd, struct ped_framer *in)
 		fflush(stdout);
 		if (!fgets(line, sizeof(line), stdin))
 			break;
-		char *c = trim(line);
+		char *c = hsm_ctl_trim(line);
 		if (!*c)
 			continue;
 		if (!strcmp(c, "exit") || !strcmp(c, "quit"))
@@ -150,7 +140,7 @@ static int interactive(int fd, struct ped_framer *in)
 			c = NULL;
 			while (fgets(h, sizeof(h), hist))
 				if (++n == want) {
-					snprintf(line, sizeof(line), "%s", trim(h));
+					snprintf(line, sizeof(line), "%s", hsm_ctl_trim(h));
 					c = line;
 					break;
 				}

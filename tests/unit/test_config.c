@@ -119,6 +119,31 @@ static void set_and_save_keep_unknown_settings(void)
 	CU_ASSERT_NOT_EQUAL(system(cmd), 0);
 }
 
-UNIT_SUITE(config, NULL, NULL, UNIT_TEST(defaults_apply_to_missing_settings),
+/* Found by fuzz_config: a group step the file holds as a list took the
+ * setting nameless, so -set said OK and the next start read the default. */
+static void set_refuses_a_path_through_a_non_group(void)
+{
+	struct ped_config c;
+	char text[512];
+	write_conf("logging = ( 1, 2 );\n");
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "logging.file", "/tmp/p.log", err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "setting 'logging.file': cannot be stored");
+	CU_ASSERT_STRING_EQUAL(ped_config_str(&c, "logging.file"), "pedserver.log");
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	ped_config_free(&c);
+	FILE *f = fopen(path, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	CU_ASSERT_PTR_NULL(strstr(text, "/tmp/p.log")); /* the operator's list is untouched */
+	write_conf("logging = 7;\n");
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "logging.info", "1", err, sizeof(err)), PED_E_CONFIG);
+	ped_config_free(&c);
+}
+
+UNIT_SUITE(config, NULL, NULL, UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
 	   UNIT_TEST(every_type_is_read), UNIT_TEST(errors_name_file_line_and_setting),
 	   UNIT_TEST(set_and_save_keep_unknown_settings))

@@ -22,4 +22,16 @@ int hsm_ctl_default_socket(char *out, size_t len);
 /* The local PED link of the HSM with this serial, beside the control socket. */
 void hsm_ctl_ped_socket(const char *control_socket, const char *serial, char *out, size_t len);
 
+/* hsmcm's scripts (-c, -f): commands separated by newlines or ';', a line
+ * whose first non-blank is '#' a comment, blanks around each command cut.
+ * Calls fn on each non-empty command in order, text cut up in place; stops at
+ * the first non-zero fn returns and returns it, else 0. */
+int hsm_ctl_script_each(char *text, int (*fn)(void *arg, char *cmd), void *arg);
+/* s without leading blanks; trailing blanks and newlines cut in place. */
+char *hsm_ctl_trim(char *s);
+/* hsm-sim's words of a command: split at white space, "a quoted word" keeps
+ * its spaces (and loses its quotes). Cuts line in place; the word count, or
+ * -1 when there are more than max. */
+int hsm_ctl_split_words(char *line, char **argv, int max);
+
 #endif

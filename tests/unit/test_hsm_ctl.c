@@ -1,0 +1,54 @@
+#include "unit.h"
+
+#include "hsm/control.h"
+
+#include <string.h>
+
+struct cmds {
+	char got[8][64];
+	int n, stop_at;
+};
+
+static int collect(void *arg, char *cmd)
+{
+	struct cmds *c = arg;
+	snprintf(c->got[c->n], sizeof(c->got[0]), "%s", cmd);
+	return ++c->n == c->stop_at ? 7 : 0;
+}
+
+/* hsmcm -c/-f: the split moved out of hsmcm's main.c keeps its rules */
+static void scripts_cut_at_newlines_and_semicolons(void)
+{
+	char text[] = "  # a comment; not run\r\n\tslot list ;; hsm showinfo\t\r\n\nrole login -name so;x";
+	struct cmds c = {.stop_at = -1};
+	CU_ASSERT_EQUAL(hsm_ctl_script_each(text, collect, &c), 0);
+	CU_ASSERT_EQUAL_FATAL(c.n, 4);
+	CU_ASSERT_STRING_EQUAL(c.got[0], "slot list");
+	CU_ASSERT_STRING_EQUAL(c.got[1], "hsm showinfo");
+	CU_ASSERT_STRING_EQUAL(c.got[2], "role login -name so");
+	CU_ASSERT_STRING_EQUAL(c.got[3], "x");
+
+	char again[] = "a; b; c";
+	struct cmds d = {.stop_at = 2};
+	CU_ASSERT_EQUAL(hsm_ctl_script_each(again, collect, &d), 7); /* stops at the first failure */
+	CU_ASSERT_EQUAL(d.n, 2);
+}
+
+static void words_split_at_blanks_and_keep_quoted_spaces(void)
+{
+	char line[] = " role  createchallenge -challenge \"open sesame\" -name\tco \"\"";
+	char *argv[8];
+	CU_ASSERT_EQUAL_FATAL(hsm_ctl_split_words(line, argv, 8), 7);
+	CU_ASSERT_STRING_EQUAL(argv[0], "role");
+	CU_ASSERT_STRING_EQUAL(argv[3], "open sesame");
+	CU_ASSERT_STRING_EQUAL(argv[5], "co");
+	CU_ASSERT_STRING_EQUAL(argv[6], ""); /* an empty quoted word is a word */
+	char line2[] = "a \"b c";
+	CU_ASSERT_EQUAL_FATAL(hsm_ctl_split_words(line2, argv, 8), 2);
+	CU_ASSERT_STRING_EQUAL(argv[1], "b c"); /* an open quote runs to the end */
+	char line3[] = "a b c";
+	CU_ASSERT_EQUAL(hsm_ctl_split_words(line3, argv, 2), -1);
+}
+
+UNIT_SUITE(hsm_ctl, NULL, NULL, UNIT_TEST(scripts_cut_at_newlines_and_semicolons),
+	   UNIT_TEST(words_split_at_blanks_and_keep_quoted_spaces))
