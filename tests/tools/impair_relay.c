@@ -45,6 +45,7 @@ struct dir { /* one way of a pair: read from `from`, written to `to` */
 	int head, count;
 	int eof;      /* `from` closed: shut `to` down once the queue drains */
 	int shut;     /* done */
+	unsigned long bytes, writes;
 };
 
 struct pair {
@@ -101,7 +102,8 @@ static void close_pair(struct pair *p)
 		for (int k = 0; k < d->count; k++)
 			free(d->q[(d->head + k) % MAX_CHUNKS].data);
 	}
-	fprintf(stderr, "impair_relay: connection %d closed\n", p->id);
+	fprintf(stderr, "impair_relay: connection %d closed: %lu bytes in %lu writes to the target, %lu in %lu back\n",
+		p->id, p->d[0].bytes, p->d[0].writes, p->d[1].bytes, p->d[1].writes);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -165,6 +167,8 @@ static int push(struct pair *p, int i)
 			return -1;
 		}
 		c->off += (size_t)n;
+		d->bytes += (unsigned long)n;
+		d->writes++;
 		if (c->off == c->len) {
 			free(c->data);
 			d->head = (d->head + 1) % MAX_CHUNKS;
