@@ -41,7 +41,7 @@ SYSCONFDIR   ?=
 PROGRAMS     :=
 TEST_TOOLS   :=
 
-.PHONY: all deps check check-asan check-valgrind bench demo demo-tui fuzz clean programs-list install uninstall
+.PHONY: all deps check check-asan check-valgrind bench reliability demo demo-tui fuzz clean programs-list install uninstall
 all:
 
 # --- the shared library ----------------------------------------------------
@@ -100,6 +100,14 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh $(BUILD)
+
+# Long reliability runs, kept out of make check (a 30 s link cut, 10,000
+# logins): tests/reliability/network.sh (needs root) and endurance.sh.
+reliability: deps
+	@$(MAKE) --no-print-directory all
+	@PED_BUILD=$(CURDIR)/$(BUILD) tests/reliability/network.sh; n=$$?; \
+	  PED_BUILD=$(CURDIR)/$(BUILD) tests/reliability/endurance.sh; e=$$?; \
+	  [ $$n -eq 0 -o $$n -eq 77 ] && [ $$e -eq 0 ]
 
 demo-tui: deps
 	@$(MAKE) --no-print-directory all
