@@ -8,23 +8,30 @@
 #   b  the link down 30 s in the middle of a login: CKR_PED_UNPLUGGED
 #      within the ping timeout, then after the link is back ped connect
 #      and the logins succeed, nothing restarted
+#   b2 the link down 1.5 s under an open idle session: it survives
 #   c  through tests/tools/impair_relay between pedclient and pedserver:
 #      200 ms each way; writes split into single bytes; stalls shorter than
 #      the ping timeout (the ceremony must complete); stalls longer than it
 #      (the ceremony completes or fails with CKR_PED_UNPLUGGED, and the next
-#      ped connect works)
+#      ped connect works); the relay killed mid-login (CKR_PED_UNPLUGGED
+#      at once); single bytes and long stalls together (frames held half
+#      delivered)
 # Every hsmcm call is bounded by a timeout. Ends with a result line; exits 0
-# only if every case passed. NET_CASES="a b c1 c2 c3 c4" picks cases.
+# only if every case passed. NET_CASES="a b b2 c1 c2 c3 c4 c5 c6" picks cases.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../e2e/hsm_lib.sh"
 . "$(dirname "$0")/../e2e/remote_lib.sh"
 set -e
 
-CASES=${NET_CASES:-a b c1 c2 c3 c4}
+CASES=${NET_CASES:-a b b2 c1 c2 c3 c4 c5 c6}
 CUT_SECONDS=${CUT_SECONDS:-30}
 # short liveness settings, so a dead link shows in PING_INTERVAL + PING_TIMEOUT s
 PING_INTERVAL=1 PING_TIMEOUT=3
 DEAD_AFTER=$((PING_INTERVAL + PING_TIMEOUT + 2)) # 2 s of slack for the tick and the BYE
+# before pedserver's WELCOME there are no pings: the socket read timeout
+# bounds the greeting instead
+READ_TIMEOUT=5
+STALL_DEAD_AFTER=$((READ_TIMEOUT > PING_INTERVAL + PING_TIMEOUT ? READ_TIMEOUT + 2 : DEAD_AFTER))
 
 [ "$(id -u)" = 0 ] || skip "network namespaces need root"
 command -v ip >/dev/null || skip "no ip command (iproute2)"
@@ -56,6 +63,7 @@ hsmcm_t() {
 	set +e
 	OUT=$(ip netns exec $HH timeout -k 5 "$1" "$BIN/hsmcm" -socket "$HSM_SOCK" -c "$2" 2>&1)
 	RC=$?
+	CER_END=$(date +%s.%N)
 	set -e
 	TOOK=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 }
@@ -65,11 +73,11 @@ ip netns exec $HH "${RUN[@]}" "$BIN/hsm-sim" -state "$T/state" -socket "$HSM_SOC
 track $!
 wait_for 20 test -S "$T/ped-$BACKUP_SERIAL.sock" || fail "hsm-sim did not start"
 : >"$T/pedclient.conf"
-ip netns exec $HH "$BIN/pedclient" -mode start -admin 0 -listenport -1 -pinginterval $PING_INTERVAL -pingtimeout $PING_TIMEOUT \
+ip netns exec $HH "$BIN/pedclient" -mode start -admin 0 -listenport -1 -pinginterval $PING_INTERVAL -pingtimeout $PING_TIMEOUT -socketreadtimeout $READ_TIMEOUT \
 	-configfile "$T/pedclient.conf" -logfilename "$T/pedclient.log" >"$T/out" 2>&1 || fail "pedclient: $(cat "$T/out")"
 track "$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")"
 : >"$T/ws.conf"
-ws "$BIN/pedserver" -mode start -ip $WS_IP -port 0 -admin 0 -pinginterval $PING_INTERVAL -pingtimeout $PING_TIMEOUT \
+ws "$BIN/pedserver" -mode start -ip $WS_IP -port 0 -admin 0 -pinginterval $PING_INTERVAL -pingtimeout $PING_TIMEOUT -socketreadtimeout $READ_TIMEOUT \
 	-configfile "$T/ws.conf" -logfile "$T/ws.log" >"$T/out" 2>&1 || fail "pedserver: $(cat "$T/out")"
 track "$(cat "$WSRUN/openped/pedserver.pid")"
 ws_show() { ws timeout 20 "$BIN/pedserver" -mode show -configfile "$T/ws.conf" 2>&1; }
@@ -148,8 +156,9 @@ case_a() {
 	echo "    over 64 kbit/s ${SLOW_ROUNDS:-6} ceremonies in a row took $took s"
 }
 
-case_b() {
-	local lpid start t_fail rc
+# stalling_ped: a PED that keys the session, then waits at the SO login
+# screen until the session ends (no operator comes)
+stalling_ped() {
 	stopp
 	cat >"$T/stall.script" <<S
 expect -timeout 30 "COMPUTE SESSION KEY. Insert a RPK / Remote PED Key (ORANGE)"
@@ -159,6 +168,11 @@ expect -timeout 30 "SO LOGIN... Insert a SO / HSM Admin PED Key (BLUE)"
 wait-idle -timeout 120
 S
 	startp -script "$T/stall.script"
+}
+
+case_b() {
+	local lpid start t_fail rc
+	stalling_ped
 	hsmcm_t 20 "ped disconnect"
 	hsmcm_t 30 "ped connect -ip $WS_IP -port $PORT"
 	[ $RC -eq 0 ] || { echo "    connect: $OUT"; return 1; }
@@ -197,6 +211,21 @@ S
 	clean_ceremony
 }
 
+# b2: the link down 1.5 s while a session is open and idle: TCP carries
+# the pings over the gap, the session lives and logs in afterwards
+case_b2() {
+	hsmcm_t 20 "ped disconnect"
+	hsmcm_t 30 "ped connect -ip $WS_IP -port $PORT"
+	[ $RC -eq 0 ] || { echo "    connect: $OUT"; return 1; }
+	ip -n $WS link set $VW down
+	sleep 1.5
+	ip -n $WS link set $VW up
+	sleep $((PING_INTERVAL + PING_TIMEOUT + 1)) # past the ping timeout
+	hsmcm_t 60 "role login -name so; role logout; slot set -slot 1; role login -name po; role logout; ped disconnect"
+	[ $RC -eq 0 ] || { echo "    after a 1.5 s blip the open session failed: $OUT"; return 1; }
+	echo "    a 1.5 s blip: the open session lived on and logged in ($TOOK s)"
+}
+
 RELAY_PID=
 # relay ARGS...: an impair_relay on the HSM host in front of pedserver; sets RPORT
 relay() {
@@ -229,8 +258,11 @@ case_c3() { # stalls of 1 s, well inside the ping timeout: nothing may fail
 	relay -stall 1 -stallprob 0.2 -seed 7 && must_pass "1 s stalls"
 	echo "    $(grep -c stalled "$T/relay.log" || true) stalls"
 }
-case_c4() { # stalls of 8 s, past the ping timeout: complete, or CKR_PED_UNPLUGGED and recover
-	relay -stall 8 -stallprob 0.3 -seed 11 || return 1
+case_c4() { long_stalls -stall 8 -stallprob 0.3 -seed 11; }
+# c6: single-byte writes and 8 s stalls, so frames stop half delivered
+case_c6() { long_stalls -split -stall 8 -stallprob 0.1 -seed 5; }
+long_stalls() { # stalls of 8 s, past the ping timeout: complete, or CKR_PED_UNPLUGGED and recover
+	relay "$@" || return 1
 	ceremony 127.0.0.1 "$RPORT" 120
 	local rc=$RC out=$OUT took=$TOOK
 	echo "    $(grep -c stalled "$T/relay.log" || true) stalls"
@@ -238,6 +270,15 @@ case_c4() { # stalls of 8 s, past the ping timeout: complete, or CKR_PED_UNPLUGG
 		echo "    8 s stalls: the ceremony completed in $took s"
 	elif grep -q CKR_PED_UNPLUGGED <<<"$out" && [ $rc -ne 124 ] && [ $rc -ne 137 ]; then
 		echo "    8 s stalls: CKR_PED_UNPLUGGED after $took s"
+		# each stall is fatal, so the first one ends the ceremony within the timeouts
+		local first
+		first=$(awk -v s="$(sed -n 's/^stall-at \([0-9.]*\)$/\1/p' "$T/relay.log" | head -n 1)" -v e="$CER_END" \
+			'BEGIN { printf "%.2f", e - s }')
+		echo "    ended $first s after the first stall began (limit $STALL_DEAD_AFTER s)"
+		if awk -v t="$first" -v l="$STALL_DEAD_AFTER" 'BEGIN { exit !(t > l) }'; then
+			relay_stop
+			return 1
+		fi
 	else
 		echo "    8 s stalls: the ceremony ended with status $rc after $took s, not CKR_PED_UNPLUGGED: $out"
 		relay_stop
@@ -245,6 +286,41 @@ case_c4() { # stalls of 8 s, past the ping timeout: complete, or CKR_PED_UNPLUGG
 	fi
 	kill -USR1 "$RELAY_PID" # impairments off
 	session_gone || { echo "    pedserver still holds the session"; relay_stop; return 1; }
+	clean_ceremony 127.0.0.1 "$RPORT" 60 || { relay_stop; return 1; }
+	relay_stop
+}
+
+# c5: the relay killed mid-login (both TCP connections closed at once):
+# CKR_PED_UNPLUGGED at once, not after the ping timeout; then a new relay
+# and ped connect work
+case_c5() {
+	local lpid rc start t_fail
+	stalling_ped
+	relay || return 1
+	hsmcm_t 20 "ped disconnect"
+	hsmcm_t 30 "ped connect -ip 127.0.0.1 -port $RPORT"
+	[ $RC -eq 0 ] || { echo "    connect: $OUT"; relay_stop; return 1; }
+	(exec ip netns exec $HH timeout -k 5 60 "$BIN/hsmcm" -socket "$HSM_SOCK" -c "role login -name so" >"$T/login.out" 2>&1) &
+	lpid=$!
+	wait_for 30 grep -q "SO LOGIN" "$T/P.events" || { echo "    the login did not reach the PED"; relay_stop; return 1; }
+	kill -KILL "$RELAY_PID"
+	start=$(date +%s.%N)
+	wait "$RELAY_PID" 2>/dev/null || true # reaped here, so bash does not report the kill
+	set +e
+	wait "$lpid"
+	rc=$?
+	set -e
+	t_fail=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+	if [ $rc -eq 0 ] || ! grep -q CKR_PED_UNPLUGGED "$T/login.out"; then
+		echo "    the login through a killed relay ended with status $rc after $t_fail s: $(cat "$T/login.out")"
+		return 1
+	fi
+	echo "    relay killed: CKR_PED_UNPLUGGED after $t_fail s"
+	awk -v t="$t_fail" 'BEGIN { exit !(t < 2) }' || { echo "    that is not at once"; return 1; }
+	session_gone || { echo "    pedserver still holds the session"; return 1; }
+	stopp
+	startp -policy "$T/P.policy"
+	relay || return 1
 	clean_ceremony 127.0.0.1 "$RPORT" 60 || { relay_stop; return 1; }
 	relay_stop
 }
@@ -262,6 +338,7 @@ for c in $CASES; do
 		for l in pedclient.log ws.log hsm.log; do echo "  -- $l"; tail -n 8 "$T/$l" | sed 's/^/  /'; done
 	fi
 done
+[ -z "${NET_LOGS:-}" ] || for l in pedclient.log ws.log hsm.log relay.log; do echo "  -- $l"; cat "$T/$l"; done
 echo "network cases took $((SECONDS - t_all)) s"
 echo "result: net_cases=$ran net_passed=$passed"
 [ $passed -eq $ran ]

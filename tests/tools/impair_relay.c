@@ -13,7 +13,8 @@
  *   -split         data goes on one byte per write (TCP_NODELAY, one segment each)
  * SIGUSR1 turns every impairment off, SIGUSR2 back on. One poll loop, no
  * threads; a side that closes has its queued data delivered, then the
- * other side is shut down. Logs one line per connection and stall on stderr. */
+ * other side is shut down. Logs one line per connection and stall on stderr,
+ * and `stall-at SECONDS` (wall clock) when each stall begins. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -133,7 +134,10 @@ static void pull(struct pair *p, int i)
 	d->count++;
 	if (impaired && stall_s > 0 && p->stall_until <= t && (double)rand() / RAND_MAX < stall_prob) {
 		p->stall_until = t + (uint64_t)stall_s * 1000;
-		fprintf(stderr, "impair_relay: connection %d stalled %d s\n", p->id, stall_s);
+		struct timespec w;
+		clock_gettime(CLOCK_REALTIME, &w); /* for the tests: when, beside date +%s.%N */
+		fprintf(stderr, "impair_relay: connection %d stalled %d s\nstall-at %lld.%03ld\n", p->id, stall_s,
+			(long long)w.tv_sec, w.tv_nsec / 1000000);
 	}
 }
 
