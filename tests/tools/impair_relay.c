@@ -1,7 +1,7 @@
 /* A TCP relay that impairs what it carries, for tests/reliability/network.sh:
  *
  *   impair_relay [-listen IP:PORT] -target IP:PORT [-delay MS] [-stall SECONDS]
- *                [-stallprob P] [-split] [-seed N] [-portfile FILE]
+ *                [-stallprob P] [-split] [-dribble MS] [-off] [-seed N] [-portfile FILE]
  *
  * Accepts connections on -listen (default 127.0.0.1:0; the port it got is
  * written to -portfile) and joins each to a new connection to -target.
@@ -11,7 +11,9 @@
  *                  probability -stallprob, default 0.1) all data of the
  *                  connection, both ways, is held S seconds
  *   -split         data goes on one byte per write (TCP_NODELAY, one segment each)
- * SIGUSR1 turns every impairment off, SIGUSR2 back on. One poll loop, no
+ *   -dribble MS    from the target back only: one byte every MS milliseconds
+ *                  (a peer that trickles, never finishing a frame in time)
+ * SIGUSR1 turns every impairment off, SIGUSR2 back on; -off starts with them off. One poll loop, no
  * threads; a side that closes has its queued data delivered, then the
  * other side is shut down. Logs one line per connection and stall on stderr,
  * and `stall-at SECONDS` (wall clock) when each stall begins. */
@@ -50,6 +52,7 @@ struct dir { /* one way of a pair: read from `from`, written to `to` */
 };
 
 struct pair {
+	uint64_t next_drip; /* -dribble: when the next byte back may go */
 	int used;
 	int fd[2]; /* 0 the accepted side, 1 the target side */
 	struct dir d[2]; /* d[0]: fd[0] -> fd[1], d[1]: fd[1] -> fd[0] */
@@ -58,7 +61,7 @@ struct pair {
 };
 
 static struct pair P[MAX_PAIRS];
-static int delay_ms, stall_s, split;
+static int delay_ms, stall_s, split, dribble_ms;
 static double stall_prob = 0.1;
 static volatile sig_atomic_t impaired = 1;
 
@@ -163,7 +166,13 @@ static int push(struct pair *p, int i)
 			due = 0;
 		if (due > t)
 			return (int)(due - t);
-		size_t want = split && impaired ? 1 : c->len - c->off;
+		if (dribble_ms && impaired && i == 1) {
+			if (p->next_drip > t)
+				return (int)(p->next_drip - t);
+			p->next_drip = t + (uint64_t)dribble_ms;
+		}
+		int one = (split || (dribble_ms && i == 1)) && impaired;
+		size_t want = one ? 1 : c->len - c->off;
 		ssize_t n = write(out, c->data + c->off, want);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -178,8 +187,8 @@ static int push(struct pair *p, int i)
 			d->head = (d->head + 1) % MAX_CHUNKS;
 			d->count--;
 		}
-		if (split && impaired)
-			return 0; /* one byte per poll round: each its own segment */
+		if (one)
+			return dribble_ms && i == 1 ? dribble_ms : 0; /* one byte per poll round: each its own segment */
 	}
 	if (d->eof && !d->shut) {
 		shutdown(out, SHUT_WR);
@@ -196,12 +205,16 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "-split"))
 			split = 1;
+		else if (!strcmp(a, "-off"))
+			impaired = 0;
 		else if (!v)
 			goto usage;
 		else if (!strcmp(a, "-listen"))
 			listen_at = v, i++;
 		else if (!strcmp(a, "-target"))
 			target = v, i++;
+		else if (!strcmp(a, "-dribble"))
+			dribble_ms = atoi(v), i++;
 		else if (!strcmp(a, "-delay"))
 			delay_ms = atoi(v), i++;
 		else if (!strcmp(a, "-stall"))
@@ -270,6 +283,8 @@ int main(int argc, char **argv)
 				struct dir *o = &p->d[!i];
 				if (o->count && !o->shut) {
 					uint64_t due = o->q[o->head].due > p->stall_until ? o->q[o->head].due : p->stall_until;
+					if (impaired && dribble_ms && i == 0 && p->next_drip > due)
+						due = p->next_drip;
 					if (!impaired || due <= now_ms())
 						ev |= POLLOUT;
 				}
@@ -321,6 +336,6 @@ int main(int argc, char **argv)
 	}
 usage:
 	fprintf(stderr, "usage: impair_relay [-listen IP:PORT] -target IP:PORT [-delay MS] [-stall SECONDS] "
-			"[-stallprob P] [-split] [-seed N] [-portfile FILE]\n");
+			"[-stallprob P] [-split] [-dribble MS] [-off] [-seed N] [-portfile FILE]\n");
 	return 2;
 }
