@@ -15,15 +15,16 @@
 #      (the ceremony completes or fails with CKR_PED_UNPLUGGED, and the next
 #      ped connect works); the relay killed mid-login (CKR_PED_UNPLUGGED
 #      at once); single bytes and long stalls together (frames held half
-#      delivered)
+#      delivered); pedserver's frames trickling back a byte at a time
+#      (CKR_PED_UNPLUGGED within the ping timeout)
 # Every hsmcm call is bounded by a timeout. Ends with a result line; exits 0
-# only if every case passed. NET_CASES="a b b2 c1 c2 c3 c4 c5 c6" picks cases.
+# only if every case passed. NET_CASES="a b b2 c1 c2 c3 c4 c5 c6 c7" picks cases.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../e2e/hsm_lib.sh"
 . "$(dirname "$0")/../e2e/remote_lib.sh"
 set -e
 
-CASES=${NET_CASES:-a b b2 c1 c2 c3 c4 c5 c6}
+CASES=${NET_CASES:-a b b2 c1 c2 c3 c4 c5 c6 c7}
 CUT_SECONDS=${CUT_SECONDS:-30}
 # short liveness settings, so a dead link shows in PING_INTERVAL + PING_TIMEOUT s
 PING_INTERVAL=1 PING_TIMEOUT=3
@@ -330,6 +331,28 @@ case_c5() {
 	stopp
 	startp -policy "$T/P.policy"
 	relay || return 1
+	clean_ceremony 127.0.0.1 "$RPORT" 60 || { relay_stop; return 1; }
+	relay_stop
+}
+
+# c7: pedserver's frames trickle back one byte every 400 ms once the session
+# is up: no whole frame within the ping timeout, so CKR_PED_UNPLUGGED
+case_c7() {
+	relay -dribble 400 -off || return 1
+	hsmcm_t 20 "ped disconnect"
+	hsmcm_t 30 "ped connect -ip 127.0.0.1 -port $RPORT"
+	[ $RC -eq 0 ] || { echo "    connect: $OUT"; relay_stop; return 1; }
+	kill -USR2 "$RELAY_PID"
+	hsmcm_t 120 "role login -name so; slot set -slot 1; role login -name po"
+	if [ $RC -eq 0 ] || ! grep -q CKR_PED_UNPLUGGED <<<"$OUT" ||
+		awk -v t="$TOOK" -v l="$DEAD_AFTER" 'BEGIN { exit !(t > l) }'; then
+		echo "    trickle: the logins ended with status $RC after $TOOK s (limit $DEAD_AFTER s): $OUT"
+		relay_stop
+		return 1
+	fi
+	echo "    trickle: CKR_PED_UNPLUGGED after $TOOK s"
+	kill -USR1 "$RELAY_PID"
+	session_gone || { echo "    pedserver still holds the session"; relay_stop; return 1; }
 	clean_ceremony 127.0.0.1 "$RPORT" 60 || { relay_stop; return 1; }
 	relay_stop
 }
