@@ -15,7 +15,10 @@
 # the allocator's own noise (glibc keeps freed chunks in its arenas and
 # trims only from the top, OpenSSL's per-thread and error-queue caches grow
 # to their high-water mark) and the pages of code first touched after the
-# warm-up, which the warm-up keeps to a few dozen KiB.
+# warm-up, which the warm-up keeps to a few dozen KiB. Measured (2 cores):
+# ped-device gains up to ~100 KiB over its first ~1,000 sessions and then
+# stays flat (4,000 more add 28 KiB), hsm-sim ~100 KiB over 30,000 logins,
+# and valgrind finds nothing lost: a high-water mark, not a leak.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../e2e/hsm_lib.sh"
 . "$(dirname "$0")/../e2e/remote_lib.sh"

@@ -152,7 +152,7 @@ case_a() {
 	ip netns exec $HH tc qdisc add dev $VH root tbf rate 64kbit burst 4kb latency 400ms || { echo "    tc on $VH failed"; return 1; }
 	# one ceremony moves about 2 KiB each way, which the 4 KiB burst would
 	# absorb: ROUNDS of them in a row outrun the bucket and meet the rate
-	local i rc=0 out= took=0 t0
+	local i rc=0 out='' took=0 t0
 	t0=$(date +%s.%N)
 	for i in $(seq 1 "${SLOW_ROUNDS:-6}"); do
 		ceremony "" "" 180
