@@ -487,7 +487,8 @@ static void on_server(struct ped_evloop *loop, int fd, unsigned events, void *ar
 	(void)loop;
 	(void)fd;
 	(void)events;
-	x->last_rx = ped_now_ms();
+	/* pump() marks pedserver alive per whole frame: bytes that trickle in
+	 * without ever making one must not keep the session alive */
 	pump(x, &x->srv_in, 0);
 }
 

@@ -5,6 +5,7 @@
 #include "ped/evloop.h"
 #include "ped/log.h"
 #include "ped/net.h"
+#include "ped/relay.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -132,6 +133,18 @@ int ped_link_handshake(struct ped_link *l, int fd, const struct ped_kas_params *
 	return r;
 }
 
+/* A relay's frame in the channel's place ends the receive; a BYE says why
+ * the relays ended the session (a ping timeout, the PED gone), which the
+ * caller reports instead of a bare "unexpected frame". */
+static void note_foreign(struct ped_link *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct ped_relay_msg m;
+	l->foreign = type;
+	l->foreign_err = PED_OK;
+	if (type == PED_RELAY_BYE && ped_relay_decode(p, len, &m) == PED_OK)
+		l->foreign_err = ped_err_from_code(m.code);
+}
+
 int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct ped_kas_params *p,
 			  int timeout_ms)
 {
@@ -156,7 +169,7 @@ int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct
 		if ((r = ped_framer_recv(&l->in, &type, &msg, &len, timeout_ms)) != PED_OK)
 			goto out;
 		if (type != PED_LINK_KAS) {
-			l->foreign = type;
+			note_foreign(l, type, msg, len);
 			OPENSSL_clear_free(msg, len ? len : 1);
 			msg = NULL;
 			r = PED_E_FRAME_TYPE;
@@ -266,7 +279,7 @@ int ped_link_recv(struct ped_link *l, uint8_t *rectype, uint8_t **pt, size_t *le
 		goto out;
 	}
 	if (type != PED_LINK_RECORD) {
-		l->foreign = type;
+		note_foreign(l, type, frame, flen);
 		r = PED_E_FRAME_TYPE;
 		goto out;
 	}

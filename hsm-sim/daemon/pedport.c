@@ -236,6 +236,13 @@ static int take(struct session *s, struct sim_hsm *hs)
 	return r;
 }
 
+/* Why the relays ended a Remote PED session, from the BYE that came in the
+ * channel's place (pedclient's ping timeout, the PED gone, ...). */
+static const char *bye_reason(const struct ped_link *l)
+{
+	return l->foreign_err == PED_OK ? "pedclient closed it" : ped_err_name(l->foreign_err);
+}
+
 /* Gives the link back; a broken one is dropped. Takes the command lock again. */
 static int give(struct session *s, struct sim_hsm *hs, int r)
 {
@@ -244,7 +251,10 @@ static int give(struct session *s, struct sim_hsm *hs, int r)
 	if (r == PED_E_CLOSED || r == PED_E_SOCKET || r == PED_E_TIMED_OUT || r == PED_E_BAD_RECORD ||
 	    r == PED_E_REPLAY || r == PED_E_CHANNEL_CLOSED || r == PED_E_FRAME_TRUNCATED ||
 	    r == PED_E_FRAME_TYPE || r == PED_E_FRAME_MAGIC || r == PED_E_FRAME_OVERSIZE) {
-		ped_warn("HSM %s: PED link lost: %s", hs->h.serial, ped_strerror(r));
+		if (r == PED_E_FRAME_TYPE && hs->ped.foreign == PED_RELAY_BYE)
+			ped_warn("HSM %s: the Remote PED session ended: %s", hs->h.serial, bye_reason(&hs->ped));
+		else
+			ped_warn("HSM %s: PED link lost: %s", hs->h.serial, ped_strerror(r));
 		ped_link_close(&hs->ped, PED_E_PED_UNPLUGGED);
 		hs->ped_attached = 0;
 		if (hs->remote) {
@@ -455,7 +465,11 @@ static void *keying_thread(void *arg)
 	} else {
 		hs->remote_state = REMOTE_FAILED;
 		hs->remote_err = r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE ? r : PED_E_PED_UNPLUGGED;
-		ped_warn("HSM %s: Remote PED session key not computed: %s", hs->h.serial, ped_strerror(r));
+		if (r == PED_E_FRAME_TYPE && l.foreign == PED_RELAY_BYE)
+			ped_warn("HSM %s: Remote PED session key not computed: the session ended: %s", hs->h.serial,
+				 bye_reason(&l));
+		else
+			ped_warn("HSM %s: Remote PED session key not computed: %s", hs->h.serial, ped_strerror(r));
 	}
 	pthread_cond_broadcast(&hs->remote_cv);
 	pthread_mutex_unlock(&hs->ped_mu);

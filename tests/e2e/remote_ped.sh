@@ -94,6 +94,9 @@ start=$SECONDS
 wait "$LPID" && fail "login succeeded without a PED"
 expect_contains "$(cat "$T/login.out")" "CKR_PED_UNPLUGGED"
 [ $((SECONDS - start)) -le 5 ] || fail "CKR_PED_UNPLUGGED took $((SECONDS - start)) s"
+# the HSM's log names why the relays ended the session, not the BYE's frame type
+wait_for 5 grep -q "the Remote PED session ended: CKR_PED_UNPLUGGED" "$T/hsm.log" || fail "hsm.log: $(tail -n 3 "$T/hsm.log")"
+! grep -q PED_E_FRAME_TYPE "$T/hsm.log" || fail "hsm.log reports a relay's BYE as a frame type error"
 wait_for 10 shown A "Ped2 Connection Status:   Disconnected" || fail "pedserver still shows the PED: $OUT"
 
 note "a restarted PED is served again without restarting pedserver"

@@ -95,6 +95,7 @@ wait "$LPID" && fail "login succeeded over a cut link"
 expect_contains "$(cat "$T/login.out")" "CKR_PED_UNPLUGGED"
 [ $((SECONDS - start)) -le 6 ] || fail "CKR_PED_UNPLUGGED took $((SECONDS - start)) s"
 grep -q "stopped answering pings" "$T/pedclient.log" || fail "pedclient did not log the dead pedserver"
+grep -q "the Remote PED session ended: CKR_PED_UNPLUGGED" "$T/hsm.log" || fail "hsm.log: $(tail -n 3 "$T/hsm.log")"
 
 note "the link back: a new ped connect recovers, nothing restarted"
 ip -n $WS link set vws$$ up

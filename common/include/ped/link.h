@@ -47,6 +47,7 @@ struct ped_link {
 	X509 *peer_cert; /* V's static certificate as U saw it, or U's in 2e2s */
 	int timeout_ms;  /* for each send */
 	uint8_t foreign; /* a relay's frame that ended the last receive (PED_E_FRAME_TYPE) */
+	int foreign_err; /* when that frame was a BYE: its reason (PED_OK: asked to, or unreadable) */
 };
 
 /* Takes fd (closed by ped_link_close even on failure). */
