@@ -436,7 +436,11 @@ static void server_frame(struct session *x, uint8_t type, const uint8_t *p, size
 	case PED_RELAY_PONG:
 		return;
 	default:
-		ped_warn("unexpected %s frame from pedserver %s: ignored", ped_relay_type_name(type), x->server);
+		/* Ignoring it would leave the HSM waiting, for its whole PED timeout,
+		 * for a message that this frame may have been: end the session. */
+		ped_warn("unexpected %s frame from pedserver %s: ending the session", ped_relay_type_name(type),
+			 x->server);
+		end(x, PED_E_FRAME_TYPE, "unexpected frame from pedserver");
 	}
 }
 

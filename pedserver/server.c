@@ -361,7 +361,12 @@ static void client_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t 
 	} else if (type == PED_RELAY_BYE) {
 		end_session(PED_OK, "the client ended it");
 	} else if (type != PED_RELAY_PONG) {
-		ped_warn("unexpected %s frame from client %s: ignored", ped_relay_type_name(type), S.client.peer);
+		/* Dropping it would leave both ends of the channel waiting for a
+		 * message that never comes (the HSM for its whole PED timeout): a
+		 * frame the session has no use for means the link is not to be trusted. */
+		ped_warn("unexpected %s frame from client %s: ending the session", ped_relay_type_name(type),
+			 S.client.peer);
+		end_session(PED_E_FRAME_TYPE, "unexpected frame from the client");
 	}
 }
 
