@@ -115,6 +115,11 @@ grep -q "unexpected .* frame from client 127.0.0.1:[0-9]*: ending the session" "
 wait_for 10 eval '[ "$(grep -c "\"event\":\"detached\"" "$T/P.events")" -gt "$n_detached" ]' ||
 	fail "the PED was not told the session ended"
 shown S "Ped2 Connection Status:   Connected" || fail "daemon or PED lost: $OUT"
+# a RECORD frame with two bits of its type flipped (0x11 -> 0x33) reads as a PONG that is not one
+OUT=$(python3 "$PEER" "tcp:127.0.0.1:$port" hello 3 1 2 779 expect WELCOME raw 5044013300000010$(printf '11%.0s' $(seq 16)) expect BYE 5) ||
+	fail "a PONG that is no relay message not answered: $OUT"
+expect_contains "$OUT" "BYE code=0xe0000072"
+grep -q "malformed PONG frame from client 127.0.0.1:[0-9]*: ending the session" "$T/S.log" || fail "malformed PONG not logged"
 
 note "a second client is refused while the first lives (and answers pings)"
 python3 "$PEER" "tcp:127.0.0.1:$port" hello 3 1 2 111 expect WELCOME expect BYE 30 >"$T/first.out" &
