@@ -41,7 +41,7 @@ SYSCONFDIR   ?=
 PROGRAMS     :=
 TEST_TOOLS   :=
 
-.PHONY: all deps check check-asan check-valgrind bench demo demo-tui fuzz clean programs-list install uninstall
+.PHONY: all deps check reliability check-asan check-valgrind bench demo demo-tui fuzz clean programs-list install uninstall
 all:
 
 # --- the shared library ----------------------------------------------------

@@ -49,3 +49,13 @@ $(BUILD)/tests/usb_testbed: tests/usb/usb_testbed.c
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(OPTFLAGS) -Wall -Wextra -Werror $(UMOCKDEV_CFLAGS) \
 	  -o $@ $< $(UMOCKDEV_LIBS)
 endif
+
+# Reliability suites (tests/reliability): the hostile relay and the capture
+# of a ceremony; slower than make check and not part of it. ROUNDS=N sets the
+# hostile relay's rounds per case, SEED=N repeats a run.
+reliability: all
+	@rc=0; for t in $(wildcard tests/reliability/*.sh); do echo "== $$t"; \
+	  PED_BUILD=$(CURDIR)/$(BUILD) PED_SRCDIR=$(CURDIR) bash $$t </dev/null; s=$$?; \
+	  [ $$s -eq 0 ] || [ $$s -eq 77 ] || rc=1; done; exit $$rc
+
+.PHONY: reliability
