@@ -3,7 +3,9 @@
 # TCP link (pedclient dials it, it dials pedserver) and, per case, tampers
 # with one frame of the secure channel at a point picked at random from a
 # recorded good session: bit flips, a truncated frame, a duplicated frame, a
-# frame replayed from the recorded session, two frames swapped, a forged frame.
+# frame replayed from the recorded session, two frames swapped, a forged frame,
+# a frame's type byte changed (to the other channel type, a relay control
+# type or an unknown one).
 # Each case runs ROUNDS times (default 5) on two ceremonies through the relay:
 #  - login:  ped connect + SO login (the PED sends the SO split, a CSP);
 #  - domain: ped connect + partition init reusing the blue and red keysets
@@ -22,7 +24,7 @@
 set -e
 
 ROUNDS=${ROUNDS:-5}
-CASES=${CASES:-bitflip truncate duplicate replay reorder forge}
+CASES=${CASES:-bitflip truncate duplicate replay reorder forge retype}
 CEREMONIES=${CEREMONIES:-login domain}
 SEED=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 HSMCM_TIMEOUT=${HSMCM_TIMEOUT:-40}

@@ -11,7 +11,8 @@
  * -record F, the reference of later cases), bitflip, truncate, duplicate,
  * replay (a frame of the recorded session instead of the live one), reorder
  * (two frames of one direction swapped), forge (a frame made up by the relay,
- * shaped like the real one, sent before it).
+ * shaped like the real one, sent before it), retype (the frame's type byte
+ * changed: the other channel type, a relay control type, an unknown one).
  *
  * The target is a channel frame of the reference session: direction (c2s:
  * pedclient to pedserver, the HSM's side to the PED; s2c the other way) and
@@ -44,9 +45,9 @@
 #define T_RECORD 0x11
 #define HOLD_MS 3000
 
-enum mcase { C_PASS, C_RECORD, C_BITFLIP, C_TRUNCATE, C_DUPLICATE, C_REPLAY, C_REORDER, C_FORGE };
-static const char *const case_names[] = {"pass",      "record", "bitflip", "truncate",
-					 "duplicate", "replay", "reorder", "forge", NULL};
+enum mcase { C_PASS, C_RECORD, C_BITFLIP, C_TRUNCATE, C_DUPLICATE, C_REPLAY, C_REORDER, C_FORGE, C_RETYPE };
+static const char *const case_names[] = {"pass",   "record",  "bitflip", "truncate", "duplicate",
+					 "replay", "reorder", "forge",   "retype",   NULL};
 
 struct ref_frame {
 	uint8_t dir, adjacent; /* adjacent: sent right after the previous frame of its direction */
@@ -302,9 +303,21 @@ static void mutate(struct dirstate *ds, int dir, int out, uint8_t *f, size_t len
 			copy[i] = (uint8_t)rnd();
 		write_all(out, copy, len);
 		write_all(out, f, len);
-		fprintf(stderr, "mutated: forge %s #%zu: made-up frame type 0x%02x (content 0x%02x), %u bytes, sent before the real one\n",
+		fprintf(stderr, "mutated: forge %s #%zu: made-up frame type 0x%02x (first byte 0x%02x), %u bytes, sent before the real one\n",
 			dir_name(dir), target_idx, f[3], plen ? copy[HDR] : 0, plen);
 		free(copy);
+		break;
+	}
+	case C_RETYPE: {
+		/* the other channel type, each relay control type, unknown ones */
+		static const uint8_t types[] = {0x00, 0x12, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x7f};
+		uint8_t was = f[3], t;
+		size_t k = rnd_below(sizeof(types) + 2);
+		t = k < sizeof(types) ? types[k] : k == sizeof(types) ? (uint8_t)(was ^ 0x01) : (uint8_t)(was ^ 0x80);
+		f[3] = t;
+		write_all(out, f, len);
+		fprintf(stderr, "mutated: retype %s #%zu: frame type 0x%02x sent as 0x%02x\n", dir_name(dir), target_idx,
+			was, t);
 		break;
 	}
 	default:
@@ -447,7 +460,7 @@ static void on_signal(int sig)
 static void usage(void)
 {
 	fprintf(stderr, "usage: hostile_relay -connect HOST:PORT [-listen PORT] [-portfile F] -case "
-			"pass|record|bitflip|truncate|duplicate|replay|reorder|forge [-seed N] [-reference F] "
+			"pass|record|bitflip|truncate|duplicate|replay|reorder|forge|retype [-seed N] [-reference F] "
 			"[-record F] [-dump F] [-late]\n");
 	exit(2);
 }
