@@ -497,7 +497,6 @@ static void on_server(struct ped_evloop *loop, int fd, unsigned events, void *ar
 	(void)loop;
 	(void)fd;
 	(void)events;
-	x->last_rx = ped_now_ms();
 	pump(x, &x->srv_in, 0);
 }
 
