@@ -180,7 +180,14 @@ int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct
 	if ((r = ped_kas_take_keys(k, &keys)) != PED_OK || (r = ped_channel_new(&keys, &l->ch)) != PED_OK)
 		goto out;
 	if (p->role == PED_KAS_U) {
-		r = ped_link_send(l, PED_REC_READY, NULL, 0);
+		if ((r = ped_link_send(l, PED_REC_READY, NULL, 0)) != PED_OK) {
+			/* V waits for READY (as long as an operator may take): an ALERT
+			 * tells it at once that none will come (best effort) */
+			uint32_t c = ped_err_code(r);
+			uint8_t a[5] = {PED_KAS_ALERT, (uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8),
+					(uint8_t)c};
+			(void)ped_frame_send(fd, PED_LINK_KAS, a, sizeof(a), 200);
+		}
 	} else {
 		uint8_t rt;
 		uint8_t *pt = NULL;
