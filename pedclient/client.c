@@ -431,12 +431,22 @@ static void server_frame(struct session *x, uint8_t type, const uint8_t *p, size
 		return;
 	}
 	case PED_RELAY_PING:
-		(void)ped_relay_send_code(x->srv_fd, PED_RELAY_PONG, 0, ms(C.s->write_timeout_s));
-		return;
 	case PED_RELAY_PONG:
+		if (ped_relay_decode(p, len, &m) != PED_OK) {
+			/* a channel frame whose type byte was damaged into PING or PONG */
+			ped_warn("malformed %s frame from pedserver %s: ending the session", ped_relay_type_name(type),
+				 x->server);
+			end(x, PED_E_FRAME_TYPE, "malformed frame from pedserver");
+		} else if (type == PED_RELAY_PING) {
+			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_PONG, 0, ms(C.s->write_timeout_s));
+		}
 		return;
 	default:
-		ped_warn("unexpected %s frame from pedserver %s: ignored", ped_relay_type_name(type), x->server);
+		/* Ignoring it would leave the HSM waiting, for its whole PED timeout,
+		 * for a message that this frame may have been: end the session. */
+		ped_warn("unexpected %s frame from pedserver %s: ending the session", ped_relay_type_name(type),
+			 x->server);
+		end(x, PED_E_FRAME_TYPE, "unexpected frame from pedserver");
 	}
 }
 

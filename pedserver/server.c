@@ -356,12 +356,23 @@ static void client_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t 
 			ped_gone("write to the PED failed");
 		return;
 	}
-	if (type == PED_RELAY_PING) {
+	struct ped_relay_msg m;
+	if ((type == PED_RELAY_PING || type == PED_RELAY_PONG) && ped_relay_decode(p, len, &m) != PED_OK) {
+		/* a channel frame whose type byte was damaged into PING or PONG */
+		ped_warn("malformed %s frame from client %s: ending the session", ped_relay_type_name(type),
+			 S.client.peer);
+		end_session(PED_E_FRAME_TYPE, "malformed frame from the client");
+	} else if (type == PED_RELAY_PING) {
 		(void)ped_relay_send_code(S.client.fd, PED_RELAY_PONG, 0, ms(S.s->write_timeout_s));
 	} else if (type == PED_RELAY_BYE) {
 		end_session(PED_OK, "the client ended it");
 	} else if (type != PED_RELAY_PONG) {
-		ped_warn("unexpected %s frame from client %s: ignored", ped_relay_type_name(type), S.client.peer);
+		/* Dropping it would leave both ends of the channel waiting for a
+		 * message that never comes (the HSM for its whole PED timeout): a
+		 * frame the session has no use for means the link is not to be trusted. */
+		ped_warn("unexpected %s frame from client %s: ending the session", ped_relay_type_name(type),
+			 S.client.peer);
+		end_session(PED_E_FRAME_TYPE, "unexpected frame from the client");
 	}
 }
 

@@ -6,10 +6,11 @@ set -eu
 # Build: compilers, pkg-config and the -dev packages of every library we link.
 # Tests: CUnit, tmux (ncurses UI), valgrind, iproute2 (namespaces), clang's
 # sanitizer and libFuzzer runtimes, the openssl CLI (cross-checks of pedtool),
-# umockdev (the USB PED test bed: library, headers and its preload).
+# umockdev (the USB PED test bed: library, headers and its preload), tcpdump
+# (tests/reliability/capture.sh: a ceremony captured on loopback).
 PACKAGES="build-essential clang libclang-rt-14-dev pkg-config
 libssl-dev openssl libusb-1.0-0-dev libncurses-dev libconfig-dev libcunit1-dev
-tmux valgrind iproute2 procps python3 groff-base man-db libumockdev-dev umockdev"
+tmux valgrind iproute2 procps python3 groff-base man-db libumockdev-dev umockdev tcpdump"
 
 missing=""
 for p in $PACKAGES; do

@@ -193,7 +193,14 @@ int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct
 	if ((r = ped_kas_take_keys(k, &keys)) != PED_OK || (r = ped_channel_new(&keys, &l->ch)) != PED_OK)
 		goto out;
 	if (p->role == PED_KAS_U) {
-		r = ped_link_send(l, PED_REC_READY, NULL, 0);
+		if ((r = ped_link_send(l, PED_REC_READY, NULL, 0)) != PED_OK) {
+			/* V waits for READY (as long as an operator may take): an ALERT
+			 * tells it at once that none will come (best effort) */
+			uint32_t c = ped_err_code(r);
+			uint8_t a[5] = {PED_KAS_ALERT, (uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8),
+					(uint8_t)c};
+			(void)ped_frame_send(fd, PED_LINK_KAS, a, sizeof(a), 200);
+		}
 	} else {
 		uint8_t rt;
 		uint8_t *pt = NULL;
@@ -231,6 +238,36 @@ static int send_record(struct ped_link *l, uint8_t *rec, size_t rl)
 	return r;
 }
 
+/* The application is turn by turn: an end point sends when it is its turn
+ * to speak, and the peer has nothing to say until it has been answered.
+ * Whatever is already waiting on the link then (a duplicated, replayed or
+ * forged record, a CLOSE, a relay's BYE) is read first and, whatever it is,
+ * ends the channel before anything leaves: no CSP, and no answer that makes
+ * the other end act on one (CREATED), goes out on a link with evidence of
+ * tampering already in hand. A frame only partly arrived is left for the
+ * next receive. */
+static int quiet_before_send(struct ped_link *l)
+{
+	struct pollfd pf = {.fd = l->in.fd, .events = POLLIN};
+	uint8_t rt, *pt = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!ped_framer_pending(&l->in) && poll(&pf, 1, 0) <= 0)
+		return PED_OK;
+	r = ped_link_recv(l, &rt, &pt, &len, 0, NULL);
+	if (pt)
+		OPENSSL_clear_free(pt, len ? len : 1);
+	if (r == PED_E_TIMED_OUT)
+		return PED_OK;
+	if (r == PED_OK) {
+		/* authentic, but sent out of turn */
+		ped_warn("a record arrived out of turn: ending the channel");
+		r = PED_E_BAD_RECORD;
+	}
+	return r;
+}
+
 int ped_link_send(struct ped_link *l, uint8_t rectype, const uint8_t *pt, size_t len)
 {
 	uint8_t *rec = NULL;
@@ -239,6 +276,10 @@ int ped_link_send(struct ped_link *l, uint8_t rectype, const uint8_t *pt, size_t
 
 	if (!l->ch)
 		return PED_E_CHANNEL_CLOSED;
+	if (rectype != PED_REC_CLOSE && (r = quiet_before_send(l)) != PED_OK) {
+		ped_warn("record not sent: %s", ped_strerror(r));
+		return r;
+	}
 	if ((r = ped_channel_seal(l->ch, rectype, pt, len, &rec, &rl)) != PED_OK)
 		return r;
 	return send_record(l, rec, rl);
@@ -252,6 +293,10 @@ int ped_link_send_csp(struct ped_link *l, const uint8_t *csp, size_t len)
 
 	if (!l->ch)
 		return PED_E_CHANNEL_CLOSED;
+	if ((r = quiet_before_send(l)) != PED_OK) {
+		ped_warn("CSP not sent: %s", ped_strerror(r));
+		return r;
+	}
 	if ((r = ped_channel_seal_csp(l->ch, csp, len, &rec, &rl)) != PED_OK)
 		return r;
 	return send_record(l, rec, rl);

@@ -92,6 +92,64 @@ wait "$FAKE" || true
 pedclient_cmd -mode show
 [ $RC -eq 0 ] || fail "pedclient died: $OUT"
 
+note "a pedserver that sends a frame the session has no use for: the session ends at once"
+python3 - "$T/odd.port" <<'PY' &
+import socket, struct, sys, time
+def lv8(s): return bytes([len(s)]) + s
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+c, _ = s.accept(); c.recv(4096)
+body = bytes([2, 0, 0, 0]) + struct.pack(">HI", 0, 0) + lv8(b"odd-ped") + lv8(b"x") + lv8(b"") + lv8(b"")
+c.sendall(b"PD\x01\x31" + struct.pack(">I", len(body)) + body)
+time.sleep(0.2)
+c.sendall(b"PD\x01\x90\x00\x00\x00\x01\x00")  # a KAS frame with one bit of its type flipped
+c.settimeout(10)
+try:
+    while c.recv(4096):
+        pass
+except OSError:
+    pass
+PY
+ODD=$!
+track $ODD
+wait_for 5 test -s "$T/odd.port"
+start=$SECONDS
+OUT=$(python3 "$PEER" "unix:$HSOCK" hello 4 1 1 558 127.0.0.1 "$(cat "$T/odd.port")" expect WELCOME expect BYE 15) ||
+	fail "unknown frame from pedserver not reported: $OUT"
+expect_contains "$OUT" "BYE code=0xe0000072"
+[ $((SECONDS - start)) -le 3 ] || fail "took $((SECONDS - start)) s to end the session"
+grep -q "unexpected .* frame from pedserver .*: ending the session" "$T/pedclient.log" || fail "unknown frame not logged"
+wait "$ODD" || true
+
+note "a frame whose length was damaged upward: bytes still flowing do not keep the session alive"
+python3 - "$T/long.port" <<'PY' &
+import socket, struct, sys, time
+def lv8(s): return bytes([len(s)]) + s
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+c, _ = s.accept(); c.recv(4096)
+body = bytes([2, 0, 0, 0]) + struct.pack(">HI", 0, 0) + lv8(b"long-ped") + lv8(b"x") + lv8(b"") + lv8(b"")
+c.sendall(b"PD\x01\x31" + struct.pack(">I", len(body)) + body)
+c.sendall(b"PD\x01\x11" + struct.pack(">I", 60000) + bytes(16))  # a record said to be 60000 bytes
+pong = b"PD\x01\x33" + struct.pack(">I", 14) + bytes(14)
+try:
+    for _ in range(60):  # PONGs keep coming, swallowed by the long frame
+        c.sendall(pong)
+        time.sleep(0.25)
+except OSError:
+    pass
+PY
+LONG=$!
+track $LONG
+wait_for 5 test -s "$T/long.port"
+OUT=$(python3 "$PEER" "unix:$HSOCK" hello 4 1 1 559 127.0.0.1 "$(cat "$T/long.port")" expect WELCOME expect BYE 15) ||
+	fail "a stream stuck in a long frame was not given up: $OUT"
+expect_contains "$OUT" "BYE code=0x8000002e"
+# the ping timeout (2 s here), not the idle timeout (4 s), ends it: only whole frames count as life
+grep -q "pedserver 127.0.0.1:$(cat "$T/long.port") stopped answering pings" "$T/pedclient.log" ||
+	fail "not ended by the ping timeout: $(grep 559 "$T/pedclient.log")"
+kill $LONG 2>/dev/null || true
+
 note "a pedserver that stops answering pings: the session ends within the ping timeout"
 python3 - "$T/silent.port" <<'PY' &
 import socket, struct, sys, time

@@ -103,6 +103,24 @@ expect_contains "$OUT" "closed while silent"
 grep -q "client 127.0.0.1:[0-9]* (HSM 777) disconnected: ping timeout" "$T/S.log" || fail "ping timeout not logged"
 wait_for 10 grep -q '"event":"detached"' "$T/P.events" || fail "the PED was not told the session ended"
 
+note "a frame of a type the session has no use for ends it at once, for the client and the PED"
+# (a relay that dropped it would leave both ends waiting for a message that never comes)
+n_detached=$(grep -c '"event":"detached"' "$T/P.events" || true)
+start=$SECONDS
+OUT=$(python3 "$PEER" "tcp:127.0.0.1:$port" hello 3 1 2 778 expect WELCOME raw 504401900000000100 expect BYE 5) ||
+	fail "unknown frame in a session not answered: $OUT"
+expect_contains "$OUT" "BYE code=0xe0000072"
+[ $((SECONDS - start)) -le 3 ] || fail "took $((SECONDS - start)) s to end the session"
+grep -q "unexpected .* frame from client 127.0.0.1:[0-9]*: ending the session" "$T/S.log" || fail "unknown frame not logged"
+wait_for 10 eval '[ "$(grep -c "\"event\":\"detached\"" "$T/P.events")" -gt "$n_detached" ]' ||
+	fail "the PED was not told the session ended"
+shown S "Ped2 Connection Status:   Connected" || fail "daemon or PED lost: $OUT"
+# a RECORD frame with two bits of its type flipped (0x11 -> 0x33) reads as a PONG that is not one
+OUT=$(python3 "$PEER" "tcp:127.0.0.1:$port" hello 3 1 2 779 expect WELCOME raw 5044013300000010$(printf '11%.0s' $(seq 16)) expect BYE 5) ||
+	fail "a PONG that is no relay message not answered: $OUT"
+expect_contains "$OUT" "BYE code=0xe0000072"
+grep -q "malformed PONG frame from client 127.0.0.1:[0-9]*: ending the session" "$T/S.log" || fail "malformed PONG not logged"
+
 note "a second client is refused while the first lives (and answers pings)"
 python3 "$PEER" "tcp:127.0.0.1:$port" hello 3 1 2 111 expect WELCOME expect BYE 30 >"$T/first.out" &
 FIRST=$!
