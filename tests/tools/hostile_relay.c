@@ -459,7 +459,7 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static void usage(void)
+static _Noreturn void usage(void)
 {
 	fprintf(stderr, "usage: hostile_relay -connect HOST:PORT [-listen PORT] [-portfile F] -case "
 			"pass|record|bitflip|truncate|duplicate|replay|reorder|forge|retype [-seed N] [-reference F] "
@@ -470,7 +470,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	const char *connect_to = NULL, *portfile = NULL, *reference = NULL, *record = NULL, *dump = NULL;
-	char host[256], *colon;
+	char host[256], *colon = NULL;
 	int listen_port = 0, lfd, one = 1;
 	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
 	struct sockaddr_in sin = {0};
