@@ -3,6 +3,7 @@
 #include "ped/tls.h"
 
 #include "ped/ec.h"
+#include "ped/cert.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
 #include "ped/net.h"
@@ -88,7 +89,7 @@ int ped_tls_context(int server, const char *cert, const char *key, const char *t
 	}
 	/* Registered certificates are self-signed: trusting exactly them is the policy. */
 	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, ped_cert_verify_cb);
 	*out = ctx;
 	return PED_OK;
 fail:

@@ -46,6 +46,30 @@ static void chain_verifies_against_its_own_root_only(void)
 	fixture_identity_free(&b);
 }
 
+/* re-dates c (seconds from now) and signs it again with the HOC's key */
+static void redate(X509 *c, long not_before, long not_after, EVP_PKEY *hoc_key)
+{
+	CU_ASSERT_PTR_NOT_NULL(X509_gmtime_adj(X509_getm_notBefore(c), not_before));
+	CU_ASSERT_PTR_NOT_NULL(X509_gmtime_adj(X509_getm_notAfter(c), not_after));
+	CU_ASSERT(X509_sign(c, hoc_key, EVP_sha512()) > 0);
+}
+
+/* This host's clock behind the issuer's (a wall-clock step back): a
+ * certificate not valid yet still verifies; an expired one does not. */
+static void clock_behind_is_tolerated_expiry_is_not(void)
+{
+	struct hsm_identity a;
+	CU_ASSERT_EQUAL_FATAL(fixture_identity(&a, "1"), PED_OK);
+	redate(a.static_cert, 5 * 3600, 86400, a.hoc_key);
+	CU_ASSERT_EQUAL(ped_cert_verify(a.static_cert, a.hoc), PED_OK);
+	redate(a.hoc, 5 * 3600, 86400, a.hoc_key);
+	redate(a.static_cert, 5 * 3600, 86400, a.hoc_key);
+	CU_ASSERT_EQUAL(ped_cert_verify(a.static_cert, a.hoc), PED_OK);
+	redate(a.static_cert, -2 * 86400, -86400, a.hoc_key);
+	CU_ASSERT_EQUAL(ped_cert_verify(a.static_cert, a.hoc), PED_E_CERTIFICATE_INVALID);
+	fixture_identity_free(&a);
+}
+
 static void scalar_and_point_round_trip(void)
 {
 	EVP_PKEY *k, *k2, *pub;
@@ -75,4 +99,5 @@ static void scalar_and_point_round_trip(void)
 }
 
 UNIT_SUITE(cert, NULL, NULL, UNIT_TEST(chain_verifies_against_its_own_root_only),
+	   UNIT_TEST(clock_behind_is_tolerated_expiry_is_not),
 	   UNIT_TEST(scalar_and_point_round_trip))

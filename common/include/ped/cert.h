@@ -22,6 +22,9 @@ int ped_cert_issue(X509 *hoc, EVP_PKEY *hoc_key, EVP_PKEY *subject_pub, const ch
 int ped_cert_verify(X509 *leaf, X509 *hoc);
 /* Checks that hoc is a self-signed CA certificate (a PED's first contact). */
 int ped_cert_verify_root(X509 *hoc);
+/* Verify callback for pinned trust (HOCs, registered TLS peers): a
+ * certificate not valid yet is accepted, one that expired is not. */
+int ped_cert_verify_cb(int ok, X509_STORE_CTX *ctx);
 
 /* DER encoding into an OPENSSL_malloc'd buffer; decoding with a bound. */
 int ped_cert_to_der(X509 *cert, uint8_t **der, size_t *len);
