@@ -6,8 +6,10 @@
 # Each script ends with "result: key=value ..." lines; figures of the same
 # key add up. A script that exits 77 was skipped (its last line says why)
 # and counts as nothing; any other non-zero exit fails the run.
-# Usage: reliability.sh BUILD   (FUZZ_SECONDS, default 20; ROUNDS passes on)
+# Usage: reliability.sh BUILD   (FUZZ_SECONDS, default 20; ROUNDS, default 25:
+# rounds per fault and hostile-relay case, each at a random point)
 set -u
+export ROUNDS=${ROUNDS:-25}
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -53,7 +55,7 @@ run() {
 	collect "$name" "$log"
 }
 
-echo "== make reliability (fuzz ${FUZZ_SECONDS:-20} s per target; logs in $logdir)"
+echo "== make reliability (fuzz ${FUZZ_SECONDS:-20} s per target, $ROUNDS rounds per case; logs in $logdir)"
 run fuzz make --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 shopt -s nullglob
 for t in tests/faults/*.sh tests/reliability/*.sh; do
