@@ -60,6 +60,19 @@ static int run(const char *cmd)
 	return r;
 }
 
+/* BENCH_SAMPLES=FILE appends every sample, so runs made in blocks can be
+ * pooled (make bench alternates the floor and the handshake). */
+static void save_samples(const double *t, int n)
+{
+	const char *path = getenv("BENCH_SAMPLES");
+	FILE *f;
+	if (!path || !(f = fopen(path, "a")))
+		return;
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%.6f\n", t[i]);
+	fclose(f);
+}
+
 int main(int argc, char **argv)
 {
 	int i = 2;
@@ -110,6 +123,7 @@ int main(int argc, char **argv)
 		if (after && run(after) != PED_OK)
 			return 1;
 	}
+	save_samples(t, runs);
 	qsort(t, (size_t)runs, sizeof(*t), cmp);
 	int p99 = (runs * 99) / 100;
 	printf("%.3f %.3f\n", t[runs / 2], t[p99 < runs ? p99 : runs - 1]);

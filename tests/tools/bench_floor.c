@@ -51,6 +51,19 @@ static int pump(struct ped_kas *v, struct ped_kas *u, struct ped_kas_out *out)
 	return ped_kas_done(u) && ped_kas_done(v) ? PED_OK : PED_E_HANDSHAKE;
 }
 
+/* BENCH_SAMPLES=FILE appends every sample, so runs made in blocks can be
+ * pooled (make bench alternates the floor and the handshake). */
+static void save_samples(const double *t, int n)
+{
+	const char *path = getenv("BENCH_SAMPLES");
+	FILE *f;
+	if (!path || !(f = fopen(path, "a")))
+		return;
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%.6f\n", t[i]);
+	fclose(f);
+}
+
 int main(int argc, char **argv)
 {
 	int runs = argc > 1 ? atoi(argv[1]) : 200;
@@ -99,6 +112,7 @@ int main(int argc, char **argv)
 		ped_channel_keys_cleanse(&ku);
 		ped_channel_keys_cleanse(&kv);
 	}
+	save_samples(t, runs);
 	qsort(t, (size_t)runs, sizeof(*t), cmp);
 	printf("%.3f %.3f\n", t[runs / 2], t[(runs * 99) / 100 < runs ? (runs * 99) / 100 : runs - 1]);
 	free(t);
