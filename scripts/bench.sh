@@ -75,7 +75,7 @@ connect="ped connect -ip 127.0.0.1 -port $port -wait"
 : >"$T/floor.ms"; : >"$T/hs.ms"
 per=$(( (RUNS + 9) / 10 ))
 for b in 1 2 3 4 5 6 7 8 9 10; do
-	BENCH_SAMPLES="$T/floor.ms" "$TOOLS/bench_floor" "$per" >/dev/null || die "bench_floor"
+	BENCH_SAMPLES="$T/floor.ms" BENCH_RSS="$T/floor.rss" "$TOOLS/bench_floor" "$per" >/dev/null || die "bench_floor"
 	BENCH_SAMPLES="$T/hs.ms" "$TOOLS/bench_driver" "$T/hsm.sock" "$per" "$connect" "ped disconnect" >/dev/null ||
 		die "handshake bench"
 done
@@ -204,7 +204,11 @@ printf '\n%-12s %9s %9s %9s %9s %14s\n' "KiB" "RSS idle" "own idle" "RSS K=$kmax
 for n in hsm-sim pedserver pedclient ped-device; do
 	printf '%-12s %9s %9s %9s %9s %14s\n' "$n" "${R[$n]}" "${P[$n]}" "${RL[$n]:--}" "${PL[$n]:--}" "${IC[$n]}"
 done
-echo "(own: Private_Dirty, the memory the process alone holds; target < 4096 idle, < 16384 under load)"
+rss_floor=$(cat "$T/floor.rss")
+printf '%-12s %9s %9s\n' "crypto floor" "$rss_floor" "-"
+echo "(own: Private_Dirty, the memory the process alone holds; target < 4096 idle, < 16384 under load."
+echo " crypto floor: VmRSS of bench_floor after its handshakes, what any process running this cryptography"
+echo " with this OpenSSL has resident, libcrypto's text included)"
 
 cat >"$top/$build/bench.json" <<EOF
 {
@@ -225,6 +229,7 @@ cat >"$top/$build/bench.json" <<EOF
   "rss_load_kib": {"hsm-sim": ${RL[hsm-sim]}, "pedclient": ${RL[pedclient]}, "pedserver": ${RL[pedserver]}},
   "private_idle_kib": {"hsm-sim": ${P[hsm-sim]}, "pedserver": ${P[pedserver]}, "pedclient": ${P[pedclient]}, "ped-device": ${P[ped-device]}},
   "private_load_kib": {"hsm-sim": ${PL[hsm-sim]}, "pedclient": ${PL[pedclient]}, "pedserver": ${PL[pedserver]}},
+  "rss_floor_kib": $rss_floor,
   "idle_cpu_s": {"hsm-sim": ${IC[hsm-sim]}, "pedserver": ${IC[pedserver]}, "pedclient": ${IC[pedclient]}, "ped-device": ${IC[ped-device]}}
 }
 EOF
