@@ -270,6 +270,13 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 			r = PED_OK;
 			goto out;
 		}
+		if (r == PED_E_FRAME_TYPE && link.foreign == PED_LINK_RECORD) {
+			/* A record before there is a key: a frame damaged or slipped in
+			 * on the link. Unless pedserver hears it, the HSM waits for the
+			 * handshake its whole PED timeout. */
+			ped_warn("HSM %s sent a record before the session key: ending the session", open->id);
+			(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(r), d->cfg.link_timeout_ms);
+		}
 		/* pedserver ended the session (a relay frame) or went away. */
 		ped_info("session with HSM %s ended before its key was computed: %s", open->id, ped_strerror(r));
 		dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(r));

@@ -121,6 +121,20 @@ OUT=$(python3 "$PEER" "tcp:127.0.0.1:$port" hello 3 1 2 779 expect WELCOME raw 5
 expect_contains "$OUT" "BYE code=0xe0000072"
 grep -q "malformed PONG frame from client 127.0.0.1:[0-9]*: ending the session" "$T/S.log" || fail "malformed PONG not logged"
 
+# a KAS frame retyped into a RECORD by a relay reaches the PED mid-handshake:
+# the PED ends the session, and pedserver tells the client at once
+n_detached=$(grep -c '"event":"detached"' "$T/P.events" || true)
+start=$SECONDS
+OUT=$(python3 "$PEER" "tcp:127.0.0.1:$port" hello 3 1 2 780 expect WELCOME raw 5044011100000010$(printf '22%.0s' $(seq 16)) expect BYE 5) ||
+	fail "a record before the session key not answered: $OUT"
+expect_contains "$OUT" "BYE code=0xe0000072"
+[ $((SECONDS - start)) -le 3 ] || fail "took $((SECONDS - start)) s to end the session"
+grep -q "HSM 780 sent a record before the session key" "$T/P.ped.log" ||
+	fail "the PED did not log the early record"
+wait_for 10 eval '[ "$(grep -c "\"event\":\"detached\"" "$T/P.events")" -gt "$n_detached" ]' ||
+	fail "the PED did not leave the session"
+shown S "Ped2 Connection Status:   Connected" || fail "daemon or PED lost: $OUT"
+
 note "a second client is refused while the first lives (and answers pings)"
 python3 "$PEER" "tcp:127.0.0.1:$port" hello 3 1 2 111 expect WELCOME expect BYE 30 >"$T/first.out" &
 FIRST=$!
