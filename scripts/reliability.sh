@@ -6,10 +6,10 @@
 # Each script ends with "result: key=value ..." lines; figures of the same
 # key add up. A script that exits 77 was skipped (its last line says why)
 # and counts as nothing; any other non-zero exit fails the run.
-# Usage: reliability.sh BUILD   (FUZZ_SECONDS, default 20; ROUNDS, default 25:
+# Usage: reliability.sh BUILD   (FUZZ_SECONDS, default 20; ROUNDS, default 20:
 # rounds per fault and hostile-relay case, each at a random point)
 set -u
-export ROUNDS=${ROUNDS:-25}
+export ROUNDS=${ROUNDS:-20}
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
