@@ -78,12 +78,32 @@ static int fail(struct ped_kas *k, int err, struct ped_kas_out *out, int send_al
 	ped_channel_keys_cleanse(&k->keys);
 	k->have_keys = 0;
 	if (send_alert && out) {
-		ped_wbuf_init(&w, 16);
-		ped_wbuf_u8(&w, PED_KAS_ALERT);
-		ped_wbuf_u32(&w, ped_err_code(err));
+		uint8_t a[PED_KAS_ALERT_LEN];
+		ped_kas_alert_encode(err, a);
+		ped_wbuf_init(&w, sizeof(a));
+		ped_wbuf_bytes(&w, a, sizeof(a));
 		(void)out_push(out, &w);
 	}
 	return err;
+}
+
+void ped_kas_alert_encode(int err, uint8_t out[PED_KAS_ALERT_LEN])
+{
+	uint32_t c = ped_err_code(err);
+	out[0] = PED_KAS_ALERT;
+	out[1] = (uint8_t)(c >> 24);
+	out[2] = (uint8_t)(c >> 16);
+	out[3] = (uint8_t)(c >> 8);
+	out[4] = (uint8_t)c;
+}
+
+int ped_kas_alert_error(const uint8_t *msg, size_t len)
+{
+	int r;
+	if (len != PED_KAS_ALERT_LEN || msg[0] != PED_KAS_ALERT)
+		return PED_E_HANDSHAKE;
+	r = ped_err_from_code((uint32_t)msg[1] << 24 | (uint32_t)msg[2] << 16 | (uint32_t)msg[3] << 8 | msg[4]);
+	return r == PED_OK || r == PED_E_GENERAL ? PED_E_HANDSHAKE : r;
 }
 
 int ped_kas_new(const struct ped_kas_params *p, struct ped_kas **out)
@@ -581,15 +601,8 @@ int ped_kas_input(struct ped_kas *k, const uint8_t *msg, size_t len, struct ped_
 	if (len == 0 || len > PED_KAS_MSG_MAX)
 		return fail(k, PED_E_HANDSHAKE, out, 1);
 	/* An ALERT counts even after V is done in 1e1s: U may still refuse V's tag. */
-	if (msg[0] == PED_KAS_ALERT) {
-		struct ped_rbuf rb;
-		uint32_t code;
-		ped_rbuf_init(&rb, msg, len);
-		ped_rbuf_u8(&rb);
-		code = ped_rbuf_u32(&rb);
-		r = ped_rbuf_end(&rb) == PED_OK ? ped_err_from_code(code) : PED_E_HANDSHAKE;
-		return fail(k, r == PED_E_GENERAL ? PED_E_HANDSHAKE : r, out, 0);
-	}
+	if (msg[0] == PED_KAS_ALERT)
+		return fail(k, ped_kas_alert_error(msg, len), out, 0);
 	if (k->state == ST_DONE)
 		return fail(k, PED_E_HANDSHAKE, out, 1);
 	switch (k->state) {

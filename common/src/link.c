@@ -196,9 +196,8 @@ int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct
 		if ((r = ped_link_send(l, PED_REC_READY, NULL, 0)) != PED_OK) {
 			/* V waits for READY (as long as an operator may take): an ALERT
 			 * tells it at once that none will come (best effort) */
-			uint32_t c = ped_err_code(r);
-			uint8_t a[5] = {PED_KAS_ALERT, (uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8),
-					(uint8_t)c};
+			uint8_t a[PED_KAS_ALERT_LEN];
+			ped_kas_alert_encode(r, a);
 			(void)ped_frame_send(fd, PED_LINK_KAS, a, sizeof(a), 200);
 		}
 	} else {
@@ -315,12 +314,9 @@ int ped_link_recv(struct ped_link *l, uint8_t *rectype, uint8_t **pt, size_t *le
 		return PED_E_CHANNEL_CLOSED;
 	if ((r = ped_framer_recv(&l->in, &type, &frame, &flen, timeout_ms)) != PED_OK)
 		return r;
-	if (type == PED_LINK_KAS && flen == 5 && frame[0] == PED_KAS_ALERT) {
+	if (type == PED_LINK_KAS && flen == PED_KAS_ALERT_LEN && frame[0] == PED_KAS_ALERT) {
 		/* In 1e1s U may refuse V's key confirmation after V is done. */
-		uint32_t code = (uint32_t)frame[1] << 24 | (uint32_t)frame[2] << 16 | (uint32_t)frame[3] << 8 | frame[4];
-		r = ped_err_from_code(code);
-		if (r == PED_OK || r == PED_E_GENERAL)
-			r = PED_E_HANDSHAKE;
+		r = ped_kas_alert_error(frame, flen);
 		goto out;
 	}
 	if (type != PED_LINK_RECORD) {

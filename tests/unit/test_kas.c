@@ -275,6 +275,45 @@ static void point_not_on_curve_is_refused(void)
 	free_pair(&p);
 }
 
+/* An ALERT ends the handshake whatever it says: one claiming success (code 0,
+ * as a relay may forge) or malformed is PED_E_HANDSHAKE, never a handshake
+ * left waiting for a message that will not come. */
+static void an_alert_always_ends_the_handshake(void)
+{
+	static const struct {
+		uint8_t msg[PED_KAS_ALERT_LEN + 1];
+		size_t len;
+		int want;
+	} cases[] = {
+		{{PED_KAS_ALERT, 0, 0, 0, 0}, PED_KAS_ALERT_LEN, PED_E_HANDSHAKE},
+		{{PED_KAS_ALERT, 0xff, 0xff, 0xff, 0xff}, PED_KAS_ALERT_LEN, PED_E_HANDSHAKE},
+		{{PED_KAS_ALERT, 0, 0}, 3, PED_E_HANDSHAKE},
+		{{PED_KAS_ALERT, 0, 0, 0, 0, 0}, PED_KAS_ALERT_LEN + 1, PED_E_HANDSHAKE},
+		{{0}, 0, PED_E_KEY_CONFIRM}, /* filled in below: the peer's own reason */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pair p;
+		struct ped_kas_out out = {0};
+		uint8_t msg[PED_KAS_ALERT_LEN + 1];
+		size_t len = cases[i].len;
+
+		memcpy(msg, cases[i].msg, sizeof(msg));
+		if (!len) {
+			ped_kas_alert_encode(PED_E_KEY_CONFIRM, msg);
+			len = PED_KAS_ALERT_LEN;
+		}
+		make_pair(&p, PED_KAS_1E1S, NULL, 0, NULL, 0, NULL, NULL, NULL);
+		CU_ASSERT_EQUAL(ped_kas_start(p.v, &out), PED_OK);
+		ped_kas_out_clear(&out);
+		CU_ASSERT_EQUAL(ped_kas_input(p.v, msg, len, &out), cases[i].want);
+		CU_ASSERT_EQUAL(ped_kas_error(p.v), cases[i].want);
+		CU_ASSERT_EQUAL(out.count, 0); /* no ALERT back for an ALERT */
+		CU_ASSERT_FALSE(ped_kas_done(p.v));
+		ped_kas_out_clear(&out);
+		free_pair(&p);
+	}
+}
+
 static void parameters_are_checked(void)
 {
 	struct ped_kas *k;
@@ -292,4 +331,5 @@ UNIT_SUITE(kas, setup, teardown, UNIT_TEST(local_1e1s_agrees), UNIT_TEST(remote_
 	   UNIT_TEST(full_unified_2e2s), UNIT_TEST(wrong_certificates_are_refused),
 	   UNIT_TEST(every_flipped_bit_fails), UNIT_TEST(every_truncation_fails),
 	   UNIT_TEST(replayed_hello_from_another_session_fails),
-	   UNIT_TEST(point_not_on_curve_is_refused), UNIT_TEST(parameters_are_checked))
+	   UNIT_TEST(point_not_on_curve_is_refused), UNIT_TEST(parameters_are_checked),
+	   UNIT_TEST(an_alert_always_ends_the_handshake))

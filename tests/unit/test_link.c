@@ -5,12 +5,15 @@
 #include "unit.h"
 
 #include "ped/error.h"
+#include "ped/frame.h"
+#include "ped/kas.h"
 #include "ped/link.h"
 
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -136,5 +139,93 @@ static void test_turn_by_turn_unaffected(void)
 	fixture_identity_free(&v.id);
 }
 
+/* Between U and V: passes U's bytes on, and delivers V's second handshake
+ * message (CONFIRM_V in 1e1s) twice in one write, so the copy is already
+ * waiting when U is about to send READY. */
+struct dup_relay {
+	int to_u, to_v;
+};
+
+static void *dup_relay_thread(void *arg)
+{
+	struct dup_relay *d = arg;
+	struct ped_frame_decoder dec;
+	int kas_from_v = 0;
+	size_t cap = 2 * (PED_FRAME_HEADER_LEN + PED_FRAME_MAX_PAYLOAD);
+	uint8_t *out = malloc(cap);
+
+	ped_frame_decoder_init(&dec, PED_FRAME_MAX_PAYLOAD);
+	while (out) {
+		struct pollfd pf[2] = {{.fd = d->to_u, .events = POLLIN}, {.fd = d->to_v, .events = POLLIN}};
+		uint8_t buf[4096];
+		ssize_t n;
+
+		if (poll(pf, 2, 5000) <= 0)
+			break;
+		if (pf[0].revents) {
+			if ((n = read(d->to_u, buf, sizeof(buf))) <= 0 || write(d->to_v, buf, (size_t)n) != n)
+				break;
+		}
+		if (pf[1].revents) {
+			size_t off = 0, used;
+			struct ped_frame f;
+			int r = 0;
+
+			if ((n = read(d->to_v, buf, sizeof(buf))) <= 0)
+				break;
+			while (off < (size_t)n &&
+			       (r = ped_frame_decoder_feed(&dec, buf + off, (size_t)n - off, &used, &f)) >= 0) {
+				off += used;
+				if (r == 1) {
+					size_t l1 = 0, l2 = 0;
+
+					ped_frame_encode(f.type, f.payload, f.len, out, cap, &l1);
+					if (f.type == PED_LINK_KAS && ++kas_from_v == 2)
+						ped_frame_encode(f.type, f.payload, f.len, out + l1, cap - l1, &l2);
+					if (write(d->to_u, out, l1 + l2) != (ssize_t)(l1 + l2))
+						goto out;
+				}
+			}
+			if (r < 0)
+				break;
+		}
+	}
+out:
+	free(out);
+	ped_frame_decoder_free(&dec);
+	close(d->to_u);
+	close(d->to_v);
+	return NULL;
+}
+
+/* U refuses to go on (a copy of CONFIRM_V is waiting): V, which would wait
+ * for READY as long as an operator may take, hears U's reason at once. */
+static void test_refused_ready_tells_v(void)
+{
+	struct v_side v;
+	struct ped_link u;
+	struct dup_relay d;
+	pthread_t tv, tr;
+	int su[2], sv[2];
+	struct ped_kas_params p = {PED_KAS_U, PED_KAS_1E1S, "PED:1", NULL, NULL, NULL, NULL, 0, NULL, NULL};
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&v, 0, sizeof(v));
+	CU_ASSERT_EQUAL_FATAL(fixture_identity(&v.id, "1"), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, su), 0);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	d.to_u = su[1];
+	d.to_v = sv[0];
+	v.fd = sv[1];
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&tr, NULL, dup_relay_thread, &d), 0);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&tv, NULL, v_thread, &v), 0);
+	CU_ASSERT_EQUAL(ped_link_handshake(&u, su[0], &p, 5000), PED_E_FRAME_TYPE);
+	pthread_join(tv, NULL);
+	/* V's own limit is 5 s: without the ALERT it would end PED_E_TIMED_OUT */
+	CU_ASSERT_EQUAL(v.r, PED_E_FRAME_TYPE);
+	pthread_join(tr, NULL); /* both ends closed their sockets on failure */
+	fixture_identity_free(&v.id);
+}
+
 UNIT_SUITE(link, NULL, NULL, UNIT_TEST(test_duplicate_stops_csp), UNIT_TEST(test_duplicate_stops_answer),
-	   UNIT_TEST(test_turn_by_turn_unaffected))
+	   UNIT_TEST(test_turn_by_turn_unaffected), UNIT_TEST(test_refused_ready_tells_v))

@@ -39,6 +39,8 @@ enum ped_kas_msg_type {
 #define PED_KAS_DKM_LEN 320
 #define PED_KAS_SECRET_MAX 64
 #define PED_KAS_MSG_MAX 10240
+/* ALERT: its type byte and the sender's error code (u32, big-endian). */
+#define PED_KAS_ALERT_LEN 5
 
 typedef void (*ped_kas_trace_fn)(void *arg, const char *name, const uint8_t *val, size_t len);
 
@@ -79,5 +81,12 @@ const char *ped_kas_peer_id(const struct ped_kas *k);
 X509 *ped_kas_peer_cert(const struct ped_kas *k);
 void ped_kas_free(struct ped_kas *k);
 void ped_kas_out_clear(struct ped_kas_out *out);
+
+/* An ALERT reporting err, for an end that has no handshake left to fail. */
+void ped_kas_alert_encode(int err, uint8_t out[PED_KAS_ALERT_LEN]);
+/* The error an ALERT (msg[0] == PED_KAS_ALERT) reports: the peer's, or
+ * PED_E_HANDSHAKE when it is malformed or names no particular error (an
+ * ALERT always ends the handshake, even one claiming success). */
+int ped_kas_alert_error(const uint8_t *msg, size_t len);
 
 #endif
