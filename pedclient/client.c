@@ -15,6 +15,7 @@
 #include "ped/net.h"
 #include "ped/pidfile.h"
 #include "ped/relay.h"
+#include "ped/thread.h"
 #include "ped/tls.h"
 
 #include <errno.h>
@@ -22,7 +23,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -282,8 +282,6 @@ static void on_tls_accept(struct ped_evloop *loop, int lfd, unsigned events, voi
 	(void)arg;
 	while (ped_accept(lfd, &fd) == PED_OK) {
 		struct tls_result *res = calloc(1, sizeof(*res));
-		pthread_t th;
-		pthread_attr_t a;
 		if (!res) {
 			close(fd);
 			continue;
@@ -291,13 +289,10 @@ static void on_tls_accept(struct ped_evloop *loop, int lfd, unsigned events, voi
 		res->fd = fd;
 		ped_sock_peer_name(fd, res->peer, sizeof(res->peer));
 		(void)ped_set_nonblock(fd, 0);
-		pthread_attr_init(&a);
-		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&th, &a, tls_accept_thread, res) != 0) {
+		if (ped_thread_spawn(tls_accept_thread, res) != PED_OK) {
 			close(fd);
 			free(res);
 		}
-		pthread_attr_destroy(&a);
 	}
 }
 

@@ -14,6 +14,7 @@
 #include "ped/net.h"
 #include "ped/pidfile.h"
 #include "ped/relay.h"
+#include "ped/thread.h"
 #include "ped/tls.h"
 
 #include "appliance.h"
@@ -21,7 +22,6 @@
 #include <openssl/crypto.h>
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <strings.h>
 #include <signal.h>
 #include <stdio.h>
@@ -567,11 +567,7 @@ static int start_dial(int idx, char *why, size_t whylen)
 	}
 	*j = (struct dial_job){idx, "", port, ms(S.s->read_timeout_s), S.out[idx].refused > 0, ctx};
 	snprintf(j->ip, sizeof(j->ip), "%s", ip);
-	pthread_t th;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &a, dial_thread, j) != 0) {
+	if (ped_thread_spawn(dial_thread, j) != PED_OK) {
 		free(j);
 		r = PED_E_HOST_MEMORY;
 	} else {
@@ -579,7 +575,6 @@ static int start_dial(int idx, char *why, size_t whylen)
 		S.out[idx].state = OUT_DIALING;
 		ped_info("dialing appliance %s at %s:%d (up to %d attempts)", S.out[idx].name, ip, port, DIAL_ATTEMPTS);
 	}
-	pthread_attr_destroy(&a);
 out:
 	SSL_CTX_free(ctx);
 	ped_config_free(&cfg);

@@ -7,6 +7,7 @@
 #include "ped/error.h"
 #include "ped/evloop.h"
 #include "ped/net.h"
+#include "ped/thread.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,13 +206,7 @@ int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, 
 		goto fail;
 	}
 	*p = (struct proxy){ssl, fd, sp[1]};
-	pthread_t th;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	r = pthread_create(&th, &a, proxy_thread, p);
-	pthread_attr_destroy(&a);
-	if (r != 0) {
+	if (ped_thread_spawn(proxy_thread, p) != PED_OK) {
 		snprintf(why, whylen, "cannot start the TLS thread");
 		free(p);
 		goto fail;

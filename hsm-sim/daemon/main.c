@@ -15,6 +15,7 @@
 #include "ped/net.h"
 #include "ped/opts.h"
 #include "ped/pidfile.h"
+#include "ped/thread.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -144,17 +145,6 @@ static void *session_thread(void *arg)
 	return NULL;
 }
 
-static void spawn(void *(*fn)(void *), void *arg)
-{
-	pthread_t th;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &a, fn, arg) != 0)
-		ped_error("cannot start a thread");
-	pthread_attr_destroy(&a);
-}
-
 static void on_control(struct ped_evloop *loop, int fd, unsigned ev, void *arg)
 {
 	int cfd;
@@ -171,7 +161,11 @@ static void on_control(struct ped_evloop *loop, int fd, unsigned ev, void *arg)
 		s->sim = &sim;
 		s->fd = cfd;
 		s->slot = sim.hsms[0].base_slot;
-		spawn(session_thread, s);
+		if (ped_thread_spawn(session_thread, s) != PED_OK) {
+			ped_error("cannot start a thread for a session");
+			close(cfd);
+			free(s);
+		}
 	}
 }
 

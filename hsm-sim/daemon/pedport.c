@@ -9,6 +9,7 @@
 #include "ped/log.h"
 #include "ped/net.h"
 #include "ped/relay.h"
+#include "ped/thread.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -123,20 +124,15 @@ out:
 void pedport_attach(struct sim *sim, struct sim_hsm *hs, int fd)
 {
 	struct attach_job *j = malloc(sizeof(*j));
-	pthread_t th;
-	pthread_attr_t a;
 	if (!j) {
 		close(fd);
 		return;
 	}
 	*j = (struct attach_job){sim, hs, fd};
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &a, attach_thread, j) != 0) {
+	if (ped_thread_spawn(attach_thread, j) != PED_OK) {
 		close(fd);
 		free(j);
 	}
-	pthread_attr_destroy(&a);
 }
 
 void pedport_detach(struct sim_hsm *hs)
@@ -563,19 +559,13 @@ int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *ho
 		snprintf(hs->remote_server, sizeof(hs->remote_server), "(this HSM's PED id)");
 	pthread_mutex_unlock(&hs->ped_mu);
 
-	pthread_t th;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &a, keying_thread, j) != 0) {
-		pthread_attr_destroy(&a);
+	if (ped_thread_spawn(keying_thread, j) != PED_OK) {
 		pthread_mutex_lock(&hs->ped_mu);
 		hs->remote_state = REMOTE_NONE;
 		pthread_mutex_unlock(&hs->ped_mu);
 		r = PED_E_HOST_MEMORY;
 		goto fail_fd;
 	}
-	pthread_attr_destroy(&a);
 	ped_info("HSM %s: Remote PED %s accepted by pedserver; computing the session key", hs->h.serial, w.id);
 	return PED_OK;
 

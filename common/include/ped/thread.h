@@ -1,0 +1,14 @@
+/* Detached worker threads (a handshake, a dial, a TLS proxy, an operator's
+ * session) that leave nothing half-freed when the process exits: a thread
+ * ends by releasing OpenSSL's per-thread state (its DRBGs) itself, and exit
+ * waits for any such release in progress. Without that, a daemon stopped
+ * just as a worker finished exited in the middle of OpenSSL's thread
+ * destructor and valgrind saw the worker's DRBG lost. */
+#ifndef PED_THREAD_H
+#define PED_THREAD_H
+
+/* Runs fn(arg) on a new detached thread. PED_E_HOST_MEMORY if it cannot
+ * start (fn does not run; arg is still the caller's). */
+int ped_thread_spawn(void *(*fn)(void *), void *arg);
+
+#endif
