@@ -94,6 +94,24 @@ static void apply_defaults(struct ped_cfg_setting *schema)
 	}
 }
 
+/* libconfig opens an @include (a line that starts with it) by itself, from
+ * the working directory, past the bound this loader reads within, and a
+ * save would then write the included settings into this file. Our files
+ * are one file each: the line number of the first, or 0. */
+static int include_line(const char *text)
+{
+	int line = 1;
+	for (const char *p = text; *p; line++) {
+		p += strspn(p, " \t");
+		if (!strncmp(p, "@include", 8))
+			return line;
+		if (!(p = strchr(p, '\n')))
+			break;
+		p++;
+	}
+	return 0;
+}
+
 int ped_config_load(struct ped_config *c, const char *path, struct ped_cfg_setting *schema,
 		    char *err, size_t errlen)
 {
@@ -138,6 +156,13 @@ int ped_config_load(struct ped_config *c, const char *path, struct ped_cfg_setti
 		memcpy(text, data, len);
 		text[len] = '\0';
 		OPENSSL_clear_free(data, len);
+		int inc = include_line(text);
+		if (inc) {
+			free(text);
+			snprintf(err, errlen, "%s:%d: @include is not supported: put the settings in this file",
+				 base_name(path), inc);
+			return PED_E_CONFIG;
+		}
 		/* Parse from memory: the file was read once, within the bound. */
 		r = config_read_string(&c->tree, text) == CONFIG_TRUE ? PED_OK : PED_E_CONFIG;
 		free(text);

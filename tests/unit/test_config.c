@@ -144,6 +144,28 @@ static void set_refuses_a_path_through_a_non_group(void)
 	ped_config_free(&c);
 }
 
-UNIT_SUITE(config, NULL, NULL, UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
+static void include_is_refused(void)
+{
+	struct ped_config c;
+	char other[600], text[700];
+	snprintf(other, sizeof(other), "%s/other.conf", unit_tmpdir());
+	FILE *f = fopen(other, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs("ServerPort = 1700;\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), "PedWriteLay = 5;\n  \t@include \"%s\"\n", other);
+	write_conf(text);
+	CU_ASSERT_EQUAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "test.conf:2: @include is not supported: put the settings in this file");
+	CU_ASSERT_EQUAL(ped_config_int(&c, "ServerPort"), 1503); /* nothing read from the other file */
+	ped_config_free(&c);
+	/* in a value it is only text */
+	write_conf("logging = { file = \"@include\"; };\n");
+	CU_ASSERT_EQUAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_STRING_EQUAL(ped_config_str(&c, "logging.file"), "@include");
+	ped_config_free(&c);
+}
+
+UNIT_SUITE(config, NULL, NULL, UNIT_TEST(include_is_refused), UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
 	   UNIT_TEST(every_type_is_read), UNIT_TEST(errors_name_file_line_and_setting),
 	   UNIT_TEST(set_and_save_keep_unknown_settings))
