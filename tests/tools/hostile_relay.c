@@ -234,11 +234,20 @@ static void mutate(struct dirstate *ds, int dir, int out, uint8_t *f, size_t len
 	switch (mcase) {
 	case C_BITFLIP: {
 		int nbits = 1 + (int)rnd_below(3);
+		size_t flipped[3];
 		fprintf(stderr, "mutated: bitflip %s #%zu:", dir_name(dir), target_idx);
 		for (int i = 0; i < nbits; i++) {
 			/* mostly the payload, now and then the header */
 			size_t pos = (plen && rnd_below(8)) ? HDR + rnd_below(plen) : rnd_below(HDR);
-			int bit = (int)rnd_below(8);
+			int bit = (int)rnd_below(8), again = 0;
+			/* the same bit twice would put it back: the frame must change */
+			for (int j = 0; j < i; j++)
+				again |= flipped[j] == pos * 8 + (size_t)bit;
+			if (again) {
+				i--;
+				continue;
+			}
+			flipped[i] = pos * 8 + (size_t)bit;
 			f[pos] ^= (uint8_t)(1u << bit);
 			fprintf(stderr, " byte %zu bit %d", pos, bit);
 		}
