@@ -61,6 +61,7 @@ int dev_init(struct ped_device *d, const struct dev_config *cfg, const char *sto
 	d->slot.fd = -1;
 	d->wake[0] = d->wake[1] = -1;
 	d->ui_notify = -1;
+	d->session_fd = -1;
 	d->t0_ms = ped_now_ms();
 	snprintf(d->holder, sizeof(d->holder), "ped-device:%ld", (long)getpid());
 	if ((r = ikey_store_open(store_dir, &d->store)) != PED_OK)
@@ -320,7 +321,7 @@ static int pop(struct ped_device *d, struct dev_event *ev)
 	return got;
 }
 
-struct dev_event fw_wait(struct ped_device *d, int link_fd, int timeout_ms)
+static struct dev_event wait_event(struct ped_device *d, int link_fd, int timeout_ms, int on_operator)
 {
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : ped_now_ms() + (uint64_t)timeout_ms;
 	struct dev_event ev = {DEV_EV_NONE, 0};
@@ -340,7 +341,7 @@ struct dev_event fw_wait(struct ped_device *d, int link_fd, int timeout_ms)
 		uint64_t now = ped_now_ms();
 		int wait = timeout_ms < 0 ? -1 : now >= deadline ? 0 : (int)(deadline - now);
 		pthread_mutex_lock(&d->mu);
-		d->waiting = link_fd < 0;
+		d->waiting = on_operator;
 		pthread_cond_broadcast(&d->changed);
 		pthread_mutex_unlock(&d->mu);
 		int r = poll(p, link_fd >= 0 ? 2 : 1, wait);
@@ -366,4 +367,14 @@ struct dev_event fw_wait(struct ped_device *d, int link_fd, int timeout_ms)
 		pthread_mutex_unlock(&d->mu);
 	}
 	return ev;
+}
+
+struct dev_event fw_wait(struct ped_device *d, int link_fd, int timeout_ms)
+{
+	return wait_event(d, link_fd, timeout_ms, link_fd < 0);
+}
+
+struct dev_event fw_wait_operator(struct ped_device *d, int timeout_ms)
+{
+	return wait_event(d, d->session_fd, timeout_ms, 1);
 }

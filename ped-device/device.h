@@ -88,6 +88,10 @@ struct ped_device {
 	int prompt_type;       /* key type the prompt is about (enum ikey_type), or 0 */
 	uint64_t ceremony;     /* counts ceremonies, so answerers know when one starts */
 	int waiting;           /* the firmware is blocked on the keypad or the key port only */
+	/* Firmware thread only: while >= 0, dialogues also watch this link and
+	 * end with PED_E_CLOSED when it has input: the session they ask for has
+	 * ended (pedserver's BYE), and nobody is left to answer. */
+	int session_fd;
 
 	struct dev_event queue[DEV_QUEUE_MAX];
 	unsigned qhead, qlen;
@@ -141,6 +145,9 @@ void fw_show(struct ped_device *d, enum dev_prompt prompt, int prompt_type, cons
 	__attribute__((format(printf, 4, 5)));
 /* Waits for a front-end event, or input on link_fd (>= 0), up to timeout_ms. */
 struct dev_event fw_wait(struct ped_device *d, int link_fd, int timeout_ms);
+/* Waits for the operator, up to timeout_ms; input on d->session_fd comes back
+ * as DEV_EV_LINK. Unlike fw_wait, the PED counts as waiting on the operator. */
+struct dev_event fw_wait_operator(struct ped_device *d, int timeout_ms);
 void fw_log(struct ped_device *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The inserted key's serial, or "" */
 void fw_inserted(struct ped_device *d, char serial[IKEY_SERIAL_LEN + 1]);

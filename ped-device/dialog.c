@@ -10,9 +10,11 @@
 /* The next keypad key; insert and remove events come back as key 0. */
 static int next_key(struct ped_device *d, int *key, int timeout_ms)
 {
-	struct dev_event ev = fw_wait(d, -1, timeout_ms);
+	struct dev_event ev = fw_wait_operator(d, timeout_ms);
 	*key = 0;
 	switch (ev.type) {
+	case DEV_EV_LINK:
+		return PED_E_CLOSED;
 	case DEV_EV_KEY:
 		*key = ev.key;
 		return PED_OK;

@@ -1,7 +1,8 @@
 /* The PED's dialogue primitives: each shows a screen and waits for the
  * answer on the keypad or the key port, within the key-action timeout.
- * They return PED_OK, PED_E_TIMEOUT (nobody answered in time) or PED_E_CANCEL
- * (Clear held five seconds, or the device is shutting down). */
+ * They return PED_OK, PED_E_TIMEOUT (nobody answered in time), PED_E_CANCEL
+ * (Clear held five seconds, or the device is shutting down) or PED_E_CLOSED
+ * (input on d->session_fd: the session being served ended). */
 #ifndef PED_DEVICE_DIALOG_H
 #define PED_DEVICE_DIALOG_H
 

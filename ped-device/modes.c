@@ -44,6 +44,17 @@ static int reply_result(struct ped_link *l, int err)
 	return r;
 }
 
+/* The HSM says nothing while the PED asks its operator: input on the link
+ * then is the session ending (pedserver's BYE, the HSM gone) or a frame
+ * slipped in, and takes the prompts down (d->session_fd). The reply that
+ * follows reads it first and ends with its name (ped_link_send). 1 when the
+ * prompts may start: nothing is buffered already. */
+static int watch_link(struct ped_device *d, struct ped_link *l)
+{
+	d->session_fd = ped_link_fd(l);
+	return !ped_framer_pending(&l->in);
+}
+
 int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *msg, size_t len)
 {
 	struct ped_app_request req;
@@ -69,7 +80,8 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 		      ikey_type_name((enum ikey_type)req.key_type), req.title);
 	if (req.op == PED_APP_AUTH) {
 		struct ped_app_splits sp;
-		r = cer_read_keyset(d, &ask, &sp);
+		r = watch_link(d, l) ? cer_read_keyset(d, &ask, &sp) : PED_E_CLOSED;
+		d->session_fd = -1;
 		if (r == PED_OK && (r = ped_app_encode_splits(&sp, &out, &olen)) == PED_OK)
 			r = ped_link_send_csp(l, out, olen);
 		else if (r != PED_OK)
@@ -111,7 +123,8 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 		ask.rpv_in = st;
 	}
 	struct cer_created c;
-	r = cer_create_keyset(d, &ask, req.allow_reuse, secret, slen, &c);
+	r = watch_link(d, l) ? cer_create_keyset(d, &ask, req.allow_reuse, secret, slen, &c) : PED_E_CLOSED;
+	d->session_fd = -1;
 	if (st)
 		OPENSSL_secure_clear_free(st, sizeof(*st));
 	if (r != PED_OK)

@@ -194,6 +194,37 @@ static int full_channel_params(const struct cer_rpv_static *st, struct ped_kas_p
 	return PED_OK;
 }
 
+/* A frame other than the handshake's (r: how reading it went) ended the
+ * session before its key was computed: pedserver's BYE (the HSM went away,
+ * a timeout), or one nothing allows here, which ends it for the HSM too.
+ * PED_OK while the PED is still attached to pedserver, or the error that
+ * cost the attachment. */
+static int ended_before_key(struct ped_device *d, struct ped_framer *f, const char *hsm, int r, uint8_t type,
+			    const uint8_t *p, size_t len)
+{
+	struct ped_relay_msg m;
+	int why = r;
+
+	if (r == PED_OK && type == PED_RELAY_BYE) {
+		why = ped_relay_decode(p, len, &m) == PED_OK ? ped_err_from_code(m.code) : PED_E_GENERAL;
+		if (why == PED_OK) /* code 0: the HSM's side asked to end it */
+			why = PED_E_CLOSED;
+	} else if (r == PED_OK || r == PED_E_TIMED_OUT) {
+		why = r == PED_OK ? PED_E_FRAME_TYPE : r;
+		if (r == PED_OK && type == PED_LINK_RECORD) /* a KAS frame damaged or retyped on the way */
+			ped_warn("HSM %s sent a record before the session key: ending the session", hsm);
+		else if (r == PED_OK)
+			ped_warn("HSM %s: a %s frame before the session key: ending the session", hsm,
+				 ped_relay_type_name(type));
+		(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(why), d->cfg.link_timeout_ms);
+		r = PED_OK;
+	}
+	ped_info("session with HSM %s ended before its key was computed: %s", hsm, ped_strerror(why));
+	fw_log(d, "Session ended");
+	dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(why));
+	return r;
+}
+
 /* One HSM session. Returns PED_OK when it ended and the PED is still
  * attached to pedserver, or the error that cost the attachment. */
 static int session(struct ped_device *d, struct ped_framer *f, const struct ped_relay_msg *open,
@@ -201,7 +232,9 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 {
 	uint8_t secret[PED_APP_SECRET_MAX];
 	size_t slen = 0;
-	int cached, r;
+	int cached = 0, r;
+	uint8_t type = 0, *hello = NULL;
+	size_t hello_len = 0;
 	char id[PED_KAS_ID_MAX];
 	struct ped_kas_params p;
 	struct ped_link link;
@@ -218,7 +251,28 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	dev_event_log(d, "session", "\"hsm\":\"%s\",\"auth\":\"%s\"", open->id,
 		      open->auth == PED_RELAY_AUTH_OTP ? "password" : "rpv");
 	fw_log(d, "Session HSM %.12s", open->id);
-	if ((r = session_secret(d, open, c, secret, &slen, &cached, st)) != PED_OK) {
+	/* The HSM's HELLO_V first: after it nothing comes from the HSM until
+	 * the PED answers, so input on the link while the operator is asked for
+	 * the secret means the session ended (ped disconnect, a timeout), and
+	 * the prompt goes rather than wait for an answer nobody will take. */
+	r = ped_framer_recv(f, &type, &hello, &hello_len, d->cfg.link_timeout_ms);
+	if (r != PED_OK || type != PED_LINK_KAS) {
+		r = ended_before_key(d, f, open->id, r, type, hello, hello_len);
+		goto out;
+	}
+	d->session_fd = f->fd;
+	r = ped_framer_pending(f) ? PED_E_CLOSED : session_secret(d, open, c, secret, &slen, &cached, st);
+	d->session_fd = -1;
+	if (r == PED_E_CLOSED) {
+		uint8_t *what = NULL;
+		size_t len = 0;
+		r = ped_framer_recv(f, &type, &what, &len, d->cfg.link_timeout_ms);
+		r = ended_before_key(d, f, open->id, r, type, what, len);
+		if (what)
+			OPENSSL_clear_free(what, len ? len : 1);
+		goto out;
+	}
+	if (r != PED_OK) {
 		/* Nobody answered, or the operator reset: end the session for the HSM too. */
 		ped_info("no session key for HSM %s: %s", open->id, ped_strerror(r));
 		(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(r), d->cfg.link_timeout_ms);
@@ -253,7 +307,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		r = PED_OK;
 		goto out;
 	}
-	r = ped_link_handshake_on(&link, f, &p, d->cfg.link_timeout_ms);
+	r = ped_link_handshake_after(&link, f, &p, hello, hello_len, d->cfg.link_timeout_ms);
 	if (r != PED_OK) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		if (r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE) {
@@ -335,9 +389,13 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	}
 	/* A relay frame (pedserver's BYE) or the HSM's CLOSE ends just this session. */
 	int ended_by_relay = r == PED_E_FRAME_TYPE || r == PED_E_CLOSED;
-	ped_info("session with HSM %s ended: %s", open->id, ped_strerror(r));
+	/* a BYE says why the relays ended it, rather than its frame type */
+	int why = r == PED_E_FRAME_TYPE && link.foreign == PED_RELAY_BYE
+			  ? (link.foreign_err != PED_OK ? link.foreign_err : PED_E_CLOSED)
+			  : r;
+	ped_info("session with HSM %s ended: %s", open->id, ped_strerror(why));
 	fw_log(d, "Session ended");
-	dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(r));
+	dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(why));
 	ped_link_release(&link, r == PED_E_CANCEL ? PED_E_PED_UNPLUGGED : PED_OK, f);
 	r = ended_by_relay ? PED_OK : r;
 out:
@@ -345,6 +403,8 @@ out:
 	X509_free(scert);
 	X509_free(shoc);
 	OPENSSL_secure_clear_free(st, sizeof(*st));
+	if (hello)
+		OPENSSL_clear_free(hello, hello_len ? hello_len : 1);
 	return r;
 }
 

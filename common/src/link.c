@@ -145,8 +145,18 @@ static void note_foreign(struct ped_link *l, uint8_t type, const uint8_t *p, siz
 		l->foreign_err = ped_err_from_code(m.code);
 }
 
-int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct ped_kas_params *p,
-			  int timeout_ms)
+/* One handshake message in, and whatever it calls for out. */
+static int kas_step(struct ped_kas *k, int fd, const uint8_t *msg, size_t len, int timeout_ms)
+{
+	struct ped_kas_out out = {0};
+	int r = ped_kas_input(k, msg, len, &out);
+	/* An error still leaves an ALERT in out for the peer. */
+	int r2 = send_out(fd, &out, timeout_ms);
+	return r != PED_OK ? r : r2;
+}
+
+static int handshake(struct ped_link *l, struct ped_framer *f, const struct ped_kas_params *p,
+		     const uint8_t *first, size_t first_len, int timeout_ms)
 {
 	struct ped_kas *k = NULL;
 	struct ped_kas_out out = {0};
@@ -165,6 +175,8 @@ int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct
 		if ((r = ped_kas_start(k, &out)) != PED_OK || (r = send_out(fd, &out, timeout_ms)) != PED_OK)
 			goto out;
 	}
+	if (first && (r = kas_step(k, fd, first, first_len, timeout_ms)) != PED_OK)
+		goto out;
 	while (!ped_kas_done(k)) {
 		if ((r = ped_framer_recv(&l->in, &type, &msg, &len, timeout_ms)) != PED_OK)
 			goto out;
@@ -175,14 +187,10 @@ int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct
 			r = PED_E_FRAME_TYPE;
 			goto out;
 		}
-		r = ped_kas_input(k, msg, len, &out);
+		r = kas_step(k, fd, msg, len, timeout_ms);
 		OPENSSL_clear_free(msg, len ? len : 1);
 		msg = NULL;
-		/* An error still leaves an ALERT in out for the peer. */
-		int r2 = send_out(fd, &out, timeout_ms);
 		if (r != PED_OK)
-			goto out;
-		if ((r = r2) != PED_OK)
 			goto out;
 	}
 	snprintf(l->peer_id, sizeof(l->peer_id), "%s", ped_kas_peer_id(k) ? ped_kas_peer_id(k) : "");
@@ -223,6 +231,20 @@ out:
 		l->in.fd = -1;
 	}
 	return r;
+}
+
+int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct ped_kas_params *p,
+			  int timeout_ms)
+{
+	return handshake(l, f, p, NULL, 0, timeout_ms);
+}
+
+int ped_link_handshake_after(struct ped_link *l, struct ped_framer *f, const struct ped_kas_params *p,
+			     const uint8_t *hello_v, size_t len, int timeout_ms)
+{
+	if (p->role != PED_KAS_U)
+		return PED_E_ARGUMENTS_BAD;
+	return handshake(l, f, p, hello_v, len, timeout_ms);
 }
 
 int ped_link_fd(const struct ped_link *l)

@@ -791,7 +791,7 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 		return r;
 	}
 	if (!strcasecmp(argv[1], "disconnect")) {
-		r = pedport_remote_disconnect(hs);
+		r = pedport_remote_disconnect(s->sim, hs);
 		if (r == PED_E_PED_UNPLUGGED)
 			sess_out(s, "Error: no Remote PED is connected to slot %d.", slot);
 		else if (r == PED_E_BUSY)

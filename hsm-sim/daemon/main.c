@@ -248,6 +248,7 @@ static int load_hsms(struct ped_config *cfg, const char *state_dir, char *err, s
 		pthread_mutex_init(&hs->ped_mu, NULL);
 		ped_cond_init_monotonic(&hs->remote_cv);
 		hs->ped.in.fd = -1;
+		hs->keying_fd = -1;
 		r = hsm_load(hs->state_path, &hs->h, why, sizeof(why));
 		if (r == PED_OK) {
 			if (strcmp(hs->h.serial, serial)) {

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <time.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct attach_job {
@@ -441,13 +442,23 @@ static void *keying_thread(void *arg)
 		p.secret_len = j->secret_len;
 		/* The operator has the PED's whole key timeout to present the orange key or type the password. */
 		r = ped_link_handshake_on(&l, &j->in, &p, j->sim->ped_timeout_ms);
-		if (r != PED_OK) {
-			ped_framer_free(&j->in);
-			close(j->in.fd);
-		}
 	}
 	pthread_mutex_lock(&hs->ped_mu);
-	if (r == PED_OK) {
+	/* ped disconnect shuts the socket down while keying_fd names it: the
+	 * descriptor is closed only after it is withdrawn, under ped_mu, so the
+	 * operator's shutdown can never reach a socket that reused the number. */
+	hs->keying_fd = -1;
+	if (r != PED_OK) {
+		ped_framer_free(&j->in);
+		close(j->in.fd);
+	}
+	if (hs->keying_cancelled) {
+		if (r == PED_OK)
+			ped_link_close(&l, PED_OK);
+		hs->remote_state = REMOTE_NONE;
+		ped_info("HSM %s: Remote PED %s session closed by the operator before it was keyed", hs->h.serial,
+			 hs->remote_ped);
+	} else if (r == PED_OK) {
 		if (hs->ped_attached)
 			ped_link_close(&hs->ped, PED_E_PED_UNPLUGGED); /* the local PED is ignored now */
 		hs->ped = l;
@@ -552,6 +563,8 @@ int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *ho
 	msg = NULL;
 	pthread_mutex_lock(&hs->ped_mu);
 	hs->remote_state = REMOTE_KEYING;
+	hs->keying_fd = fd;
+	hs->keying_cancelled = 0;
 	snprintf(hs->remote_ped, sizeof(hs->remote_ped), "%s", w.id);
 	if (*host)
 		snprintf(hs->remote_server, sizeof(hs->remote_server), "%.64s:%d", host, port);
@@ -562,6 +575,7 @@ int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *ho
 	if (ped_thread_spawn(keying_thread, j) != PED_OK) {
 		pthread_mutex_lock(&hs->ped_mu);
 		hs->remote_state = REMOTE_NONE;
+		hs->keying_fd = -1;
 		pthread_mutex_unlock(&hs->ped_mu);
 		r = PED_E_HOST_MEMORY;
 		goto fail_fd;
@@ -601,10 +615,27 @@ int pedport_remote_wait(struct session *s, struct sim_hsm *hs)
 	return r;
 }
 
-int pedport_remote_disconnect(struct sim_hsm *hs)
+int pedport_remote_disconnect(struct sim *sim, struct sim_hsm *hs)
 {
 	int r = PED_OK;
 	pthread_mutex_lock(&hs->ped_mu);
+	if (hs->remote_state == REMOTE_KEYING) {
+		/* The operator need not wait out the key timeout for an orange key
+		 * nobody will present, or a link that went quiet: ending the
+		 * socket fails the handshake at once, and the keying thread closes
+		 * it. It is waited for, so that ped connect may follow at once. */
+		struct timespec until;
+		hs->keying_cancelled = 1;
+		if (hs->keying_fd >= 0)
+			shutdown(hs->keying_fd, SHUT_RDWR);
+		ped_cond_deadline(&until, sim->link_timeout_ms);
+		while (hs->remote_state == REMOTE_KEYING)
+			if (pthread_cond_timedwait(&hs->remote_cv, &hs->ped_mu, &until) != 0)
+				break;
+		r = hs->remote_state == REMOTE_KEYING ? PED_E_BUSY : PED_OK;
+		pthread_mutex_unlock(&hs->ped_mu);
+		return r;
+	}
 	if (hs->remote_state == REMOTE_UP && hs->remote && hs->ped_attached && !hs->ped_busy) {
 		ped_link_close(&hs->ped, PED_OK);
 		hs->ped_attached = hs->remote = 0;
@@ -612,7 +643,7 @@ int pedport_remote_disconnect(struct sim_hsm *hs)
 		ped_info("HSM %s: Remote PED session closed by the operator", hs->h.serial);
 	} else if (hs->remote_state == REMOTE_FAILED) {
 		hs->remote_state = REMOTE_NONE;
-	} else if (hs->remote_state == REMOTE_KEYING || hs->ped_busy) {
+	} else if (hs->ped_busy) {
 		r = PED_E_BUSY;
 	} else {
 		r = PED_E_PED_UNPLUGGED;

@@ -33,6 +33,8 @@ struct sim_hsm {
 	int remote;          /* hs->ped is the remote link */
 	int remote_state;    /* REMOTE_* */
 	int remote_err;      /* why keying failed */
+	int keying_fd;       /* the socket being keyed, -1 when none */
+	int keying_cancelled; /* ped disconnect came while keying */
 	pthread_cond_t remote_cv;
 	uint64_t remote_last_use;
 	char remote_ped[72];     /* the PED's serial, as pedserver says */
@@ -103,7 +105,7 @@ void pedport_detach(struct sim_hsm *hs);
  * the RPV, or with otp (8 digits) to initialize the RPV remotely. Returns
  * once pedserver has accepted; the PED then computes the session key. */
 int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *host, int port, const char *otp);
-int pedport_remote_disconnect(struct sim_hsm *hs);
+int pedport_remote_disconnect(struct sim *sim, struct sim_hsm *hs);
 /* Waits (up to the PED timeout) until the session key is computed; its error if that failed. */
 int pedport_remote_wait(struct session *s, struct sim_hsm *hs);
 

@@ -106,6 +106,54 @@ hsmcm -c "ped disconnect"
 hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A; role login -name so; ped disconnect"
 [ $RC -eq 0 ] || fail "login after the PED came back: $OUT"
 
+note "ped disconnect while the PED waits for the orange key ends the keying at once, twice over"
+start_pedserver B -pinginterval 1 -pingtimeout 2
+cat >"$T/orange.script" <<S
+expect -timeout 20 "COMPUTE SESSION KEY. Insert a RPK / Remote PED Key (ORANGE)"
+wait-idle -timeout 20
+expect -timeout 20 "COMPUTE SESSION KEY. Insert a RPK / Remote PED Key (ORANGE)"
+wait-idle -timeout 20
+expect -timeout 20 "COMPUTE SESSION KEY. Insert a RPK / Remote PED Key (ORANGE)"
+insert ${KEY[rpk]}
+press enter
+expect -timeout 20 "SO LOGIN... Insert a SO / HSM Admin PED Key (BLUE)"
+wait-idle -timeout 5
+S
+"${RUN[@]}" "$BIN/ped-device" -headless -mode remote -pedserver "$(ped_socket_of B)" \
+	-script "$T/orange.script" -control "$T/O.ctl" -events "$T/O.events" >"$T/O.log" 2>&1 &
+OPID=$!; track $OPID
+wait_for 20 grep -q '"attached":true' "$T/O.events" || fail "the PED for the orange-key test did not attach"
+prompts() { grep -c "COMPUTE SESSION KEY" "$T/O.events" || true; }
+for round in 1 2; do
+	before=$(prompts)
+	hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_B"
+	[ $RC -eq 0 ] || fail "connect $round: $OUT"
+	wait_for 20 eval '[ "$(prompts)" -gt "$before" ]' || fail "round $round: the PED did not ask for the orange key: $(tail -n 3 "$T/O.events")"
+	start=$SECONDS
+	hsmcm -c "ped disconnect"
+	[ $RC -eq 0 ] || fail "round $round: ped disconnect during keying: $OUT"
+	expect_contains "$OUT" "Remote PED connection closed."
+	[ $((SECONDS - start)) -le 5 ] || fail "round $round: ped disconnect took $((SECONDS - start)) s"
+	wait_for 10 shown B "Client Information:         Not Available" || fail "round $round: session still shown: $OUT"
+	hsmcm -c "ped get"
+	expect_contains "$OUT" "listening to local PED"
+done
+[ "$(grep -c "closed by the operator before it was keyed" "$T/hsm.log")" -eq 2 ] || fail "hsm.log: $(tail -n 3 "$T/hsm.log")"
+[ "$(grep -c '"event":"detached"' "$T/O.events")" -eq 2 ] || fail "the PED did not see both sessions end: $(cat "$T/O.events")"
+
+note "the session ending under a login takes the PED's prompt down (well within its key timeout)"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_B -wait"
+[ $RC -eq 0 ] || fail "connect with the orange key: $OUT"
+( exec "$BIN/hsmcm" -socket "$HSM_SOCK" -c "role login -name so" >"$T/login.out" 2>&1 ) &
+LPID=$!
+wait_for 20 grep -q "SO LOGIN" "$T/O.events" || fail "the login did not reach the PED"
+kill -KILL "$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")"
+wait "$LPID" && fail "login succeeded without pedclient"
+expect_contains "$(cat "$T/login.out")" "CKR_PED_UNPLUGGED"
+wait "$OPID" || fail "the PED kept asking for the blue key after the session ended: $(cat "$T/O.log")"
+start_pedclient -pinginterval 1 -pingtimeout 2
+hsmcm -c "ped disconnect"
+
 note "the idle timeout ends the session; authentication then fails with CKR_PED_UNPLUGGED"
 pedserver_cmd A -mode stop
 [ $RC -eq 0 ] || fail "stop: $OUT"

@@ -3,7 +3,7 @@
 # workstation), hsm-sim and pedclient in another (the HSM host), joined by a
 # veth pair. A Remote PED login crosses the link; the link is cut in the
 # middle of a ceremony (the HSM sees CKR_PED_UNPLUGGED within the ping
-# timeout) and, once it is back, a new ped connect recovers without
+# timeout, the PED's prompt goes) and, once it is back, a new ped connect recovers without
 # restarting anything.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
@@ -81,7 +81,7 @@ expect -timeout 20 "COMPUTE SESSION KEY. Insert a RPK / Remote PED Key (ORANGE)"
 insert ${KEY[rpk]}
 press enter
 expect -timeout 20 "SO LOGIN... Insert a SO / HSM Admin PED Key (BLUE)"
-wait-idle -timeout 60
+wait-idle -timeout 10
 S
 startp -script "$T/stall.script"
 hsmcm -c "ped connect -ip 10.231.0.1 -port $port"
@@ -96,10 +96,12 @@ expect_contains "$(cat "$T/login.out")" "CKR_PED_UNPLUGGED"
 [ $((SECONDS - start)) -le 6 ] || fail "CKR_PED_UNPLUGGED took $((SECONDS - start)) s"
 grep -q "stopped answering pings" "$T/pedclient.log" || fail "pedclient did not log the dead pedserver"
 grep -q "the Remote PED session ended: CKR_PED_UNPLUGGED" "$T/hsm.log" || fail "hsm.log: $(tail -n 3 "$T/hsm.log")"
+# pedserver's ping timeout ends the session on its side too: the PED's
+# prompt goes with it, well before the PED's 30 s key timeout
+wait "$PPID_" || fail "the PED kept asking for the blue key after pedserver ended the session: $(cat "$T/P.log")"
 
 note "the link back: a new ped connect recovers, nothing restarted"
 ip -n $WS link set vws$$ up
-kill -TERM $PPID_ 2>/dev/null; wait_gone 10 $PPID_
 startp -policy "$T/P.policy"
 wait_for 10 eval 'ws "$BIN/pedserver" -mode show -configfile "$T/ws.conf" | grep -q "Client Information:         Not Available"' ||
 	fail "pedserver still holds the dead session"

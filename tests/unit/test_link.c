@@ -139,6 +139,46 @@ static void test_turn_by_turn_unaffected(void)
 	fixture_identity_free(&v.id);
 }
 
+/* The PED reads HELLO_V before it asks its operator for the secret, then
+ * hands it to the handshake: the channel is the same as in one go. */
+static void test_handshake_after_hello_v(void)
+{
+	struct v_side v;
+	struct ped_link u;
+	struct ped_framer f;
+	struct ped_kas_params p = {PED_KAS_U, PED_KAS_1E1S, "PED:1", NULL, NULL, NULL, NULL, 0, NULL, NULL};
+	uint8_t type, *hello = NULL, rt, *pt = NULL;
+	size_t hello_len = 0, len = 0;
+	static const uint8_t req[] = {0x01, 1, 0};
+	pthread_t t;
+	int sv[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&v, 0, sizeof(v));
+	CU_ASSERT_EQUAL_FATAL(fixture_identity(&v.id, "1"), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	v.fd = sv[1];
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, v_thread, &v), 0);
+	ped_framer_init(&f, sv[0], PED_FRAME_MAX_PAYLOAD);
+	CU_ASSERT_EQUAL_FATAL(ped_framer_recv(&f, &type, &hello, &hello_len, 5000), PED_OK);
+	CU_ASSERT_EQUAL(type, PED_LINK_KAS);
+	p.role = PED_KAS_V; /* only U has a first message to hand over */
+	CU_ASSERT_EQUAL(ped_link_handshake_after(&u, &f, &p, hello, hello_len, 5000), PED_E_ARGUMENTS_BAD);
+	p.role = PED_KAS_U;
+	CU_ASSERT_EQUAL(ped_link_handshake_after(&u, &f, &p, hello, hello_len, 5000), PED_OK);
+	OPENSSL_clear_free(hello, hello_len);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL_FATAL(v.r, PED_OK);
+	CU_ASSERT_EQUAL(ped_link_send(&v.l, PED_REC_DATA, req, sizeof(req)), PED_OK);
+	CU_ASSERT_EQUAL(ped_link_recv(&u, &rt, &pt, &len, 1000, NULL), PED_OK);
+	CU_ASSERT(rt == PED_REC_DATA && len == sizeof(req) && pt && memcmp(pt, req, len) == 0);
+	if (pt)
+		OPENSSL_clear_free(pt, len ? len : 1);
+	ped_link_close(&u, PED_OK);
+	ped_link_close(&v.l, PED_OK);
+	fixture_identity_free(&v.id);
+}
+
 /* Between U and V: passes U's bytes on, and delivers V's second handshake
  * message (CONFIRM_V in 1e1s) twice in one write, so the copy is already
  * waiting when U is about to send READY. */
@@ -228,4 +268,5 @@ static void test_refused_ready_tells_v(void)
 }
 
 UNIT_SUITE(link, NULL, NULL, UNIT_TEST(test_duplicate_stops_csp), UNIT_TEST(test_duplicate_stops_answer),
-	   UNIT_TEST(test_turn_by_turn_unaffected), UNIT_TEST(test_refused_ready_tells_v))
+	   UNIT_TEST(test_turn_by_turn_unaffected), UNIT_TEST(test_refused_ready_tells_v),
+	   UNIT_TEST(test_handshake_after_hello_v))

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct ped_device dev;
 static char store[1024];
@@ -300,6 +301,24 @@ static void key_actions_time_out_and_clear_held_resets(void)
 	dev_free(&dev);
 }
 
+/* Input on the session's link ends a prompt: the session it asks for is
+ * gone. Until then the PED waits on its operator, as answerers expect. */
+static void session_end_ends_the_prompt(void)
+{
+	struct job j;
+	int link[2];
+	fresh_device(5000);
+	CU_ASSERT_EQUAL_FATAL(pipe(link), 0);
+	dev.session_fd = link[0];
+	start(&j, 0, IKEY_SO, "SO LOGIN...");
+	CU_ASSERT(see("SO LOGIN"));
+	CU_ASSERT_EQUAL(write(link[1], "x", 1), 1);
+	CU_ASSERT_EQUAL(finish(&j), PED_E_CLOSED);
+	close(link[0]);
+	close(link[1]);
+	dev_free(&dev);
+}
+
 static void scripts_and_policies_are_checked_line_by_line(void)
 {
 	struct script s;
@@ -332,5 +351,5 @@ static void scripts_and_policies_are_checked_line_by_line(void)
 
 UNIT_SUITE(ped_dialog, setup, NULL, UNIT_TEST(create_then_login),
 	   UNIT_TEST(reuse_returns_the_secret_and_duplicates_every_split),
-	   UNIT_TEST(key_actions_time_out_and_clear_held_resets),
+	   UNIT_TEST(key_actions_time_out_and_clear_held_resets), UNIT_TEST(session_end_ends_the_prompt),
 	   UNIT_TEST(scripts_and_policies_are_checked_line_by_line))

@@ -57,6 +57,11 @@ int ped_link_handshake(struct ped_link *l, int fd, const struct ped_kas_params *
  * so a PED attached to pedserver stays attached. */
 int ped_link_handshake_on(struct ped_link *l, struct ped_framer *f, const struct ped_kas_params *p,
 			  int timeout_ms);
+/* U only: the same when V's first message (HELLO_V) was already read from
+ * f. The PED reads it before it asks the operator for the secret, so that
+ * anything else on the link while it asks means the session has ended. */
+int ped_link_handshake_after(struct ped_link *l, struct ped_framer *f, const struct ped_kas_params *p,
+			     const uint8_t *hello_v, size_t len, int timeout_ms);
 /* Ends the channel (CLOSE to the peer) but hands the socket and whatever is
  * buffered back in *f: the PED keeps its pedserver connection between sessions. */
 void ped_link_release(struct ped_link *l, int reason, struct ped_framer *f);
