@@ -62,6 +62,17 @@ start_remote_ped() {
 	wait_for 20 grep -q '"attached":true' "$T/$name.events" || { cat "$T/$name.ped.log" >&2; fail "PED $name did not attach to pedserver $server"; }
 }
 
+# start_scripted_ped NAME PEDSERVER SCRIPT: a headless PED in Remote PED
+# mode that plays SCRIPT (its log in $T/NAME.log); sets PED_<NAME>_PID.
+start_scripted_ped() {
+	local name=$1 server=$2 script=$3
+	"${RUN[@]}" "$BIN/ped-device" -headless -mode remote -pedserver "$(ped_socket_of "$server")" \
+		-script "$script" -control "$T/$name.ctl" -events "$T/$name.events" >"$T/$name.log" 2>&1 &
+	track $!
+	eval "PED_${name}_PID=$!"
+	wait_for 20 grep -q '"attached":true' "$T/$name.events" || { cat "$T/$name.log" >&2; fail "scripted PED $name did not attach to pedserver $server"; }
+}
+
 # shown NAME TEXT: pedserver NAME's -mode show contains TEXT.
 shown() {
 	pedserver_cmd "$1" -mode show

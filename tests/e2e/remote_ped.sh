@@ -80,16 +80,13 @@ press enter
 expect -timeout 20 "SO LOGIN... Insert a SO / HSM Admin PED Key (BLUE)"
 wait-idle -timeout 60
 S
-"${RUN[@]}" "$BIN/ped-device" -headless -mode remote -pedserver "$(ped_socket_of A)" \
-	-script "$T/stall.script" -control "$T/S.ctl" -events "$T/S.events" >"$T/S.log" 2>&1 &
-SPID=$!; track $SPID
-wait_for 20 grep -q '"attached":true' "$T/S.events" || fail "stalling PED did not attach"
+start_scripted_ped S A "$T/stall.script"
 hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A"
 [ $RC -eq 0 ] || fail "connect: $OUT"
 ( exec "$BIN/hsmcm" -socket "$HSM_SOCK" -c "role login -name so" >"$T/login.out" 2>&1 ) &
 LPID=$!
 wait_for 20 grep -q "SO LOGIN" "$T/S.events" || fail "the login did not reach the PED"
-kill -KILL "$SPID"; wait "$SPID" 2>/dev/null || true
+kill -KILL "$PED_S_PID"; wait "$PED_S_PID" 2>/dev/null || true
 start=$SECONDS
 wait "$LPID" && fail "login succeeded without a PED"
 expect_contains "$(cat "$T/login.out")" "CKR_PED_UNPLUGGED"
@@ -119,10 +116,7 @@ press enter
 expect -timeout 20 "SO LOGIN... Insert a SO / HSM Admin PED Key (BLUE)"
 wait-idle -timeout 5
 S
-"${RUN[@]}" "$BIN/ped-device" -headless -mode remote -pedserver "$(ped_socket_of B)" \
-	-script "$T/orange.script" -control "$T/O.ctl" -events "$T/O.events" >"$T/O.log" 2>&1 &
-OPID=$!; track $OPID
-wait_for 20 grep -q '"attached":true' "$T/O.events" || fail "the PED for the orange-key test did not attach"
+start_scripted_ped O B "$T/orange.script"
 prompts() { grep -c "COMPUTE SESSION KEY" "$T/O.events" || true; }
 for round in 1 2; do
 	before=$(prompts)
@@ -150,7 +144,7 @@ wait_for 20 grep -q "SO LOGIN" "$T/O.events" || fail "the login did not reach th
 kill -KILL "$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")"
 wait "$LPID" && fail "login succeeded without pedclient"
 expect_contains "$(cat "$T/login.out")" "CKR_PED_UNPLUGGED"
-wait "$OPID" || fail "the PED kept asking for the blue key after the session ended: $(cat "$T/O.log")"
+wait "$PED_O_PID" || fail "the PED kept asking for the blue key after the session ended: $(cat "$T/O.log")"
 start_pedclient -pinginterval 1 -pingtimeout 2
 hsmcm -c "ped disconnect"
 
