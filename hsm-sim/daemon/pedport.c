@@ -245,7 +245,14 @@ static int give(struct session *s, struct sim_hsm *hs, int r)
 {
 	pthread_mutex_lock(&hs->ped_mu);
 	hs->ped_busy = 0;
-	if (r == PED_E_CLOSED || r == PED_E_SOCKET || r == PED_E_TIMED_OUT || r == PED_E_BAD_RECORD ||
+	pthread_cond_broadcast(&hs->remote_cv); /* ped disconnect may wait for the link */
+	if (hs->closing && r != PED_OK) {
+		ped_warn("HSM %s: Remote PED session closed by the operator during a PED operation", hs->h.serial);
+		ped_link_close(&hs->ped, PED_E_PED_UNPLUGGED);
+		hs->ped_attached = hs->remote = 0;
+		hs->remote_state = REMOTE_NONE;
+		r = PED_E_PED_UNPLUGGED;
+	} else if (r == PED_E_CLOSED || r == PED_E_SOCKET || r == PED_E_TIMED_OUT || r == PED_E_BAD_RECORD ||
 	    r == PED_E_REPLAY || r == PED_E_CHANNEL_CLOSED || r == PED_E_FRAME_TRUNCATED ||
 	    r == PED_E_FRAME_TYPE || r == PED_E_FRAME_MAGIC || r == PED_E_FRAME_OVERSIZE) {
 		if (r == PED_E_FRAME_TYPE && hs->ped.foreign == PED_RELAY_BYE)
@@ -635,6 +642,28 @@ int pedport_remote_disconnect(struct sim *sim, struct sim_hsm *hs)
 		r = hs->remote_state == REMOTE_KEYING ? PED_E_BUSY : PED_OK;
 		pthread_mutex_unlock(&hs->ped_mu);
 		return r;
+	}
+	if (hs->remote_state == REMOTE_UP && hs->remote && hs->ped_attached && hs->ped_busy) {
+		/* A ceremony waits on the PED (for as long as the PED timeout):
+		 * ending the socket ends that wait at once, and give() closes
+		 * the link when the ceremony hands it back. */
+		struct timespec until;
+		hs->closing = 1;
+		shutdown(ped_link_fd(&hs->ped), SHUT_RDWR);
+		ped_cond_deadline(&until, sim->link_timeout_ms);
+		while (hs->ped_busy)
+			if (pthread_cond_timedwait(&hs->remote_cv, &hs->ped_mu, &until) != 0)
+				break;
+		hs->closing = 0;
+		if (hs->ped_busy) {
+			pthread_mutex_unlock(&hs->ped_mu);
+			return PED_E_BUSY;
+		}
+		if (!hs->ped_attached) { /* give() closed it */
+			pthread_mutex_unlock(&hs->ped_mu);
+			return PED_OK;
+		}
+		/* the ceremony ended just before: the socket is shut down, close it below */
 	}
 	if (hs->remote_state == REMOTE_UP && hs->remote && hs->ped_attached && !hs->ped_busy) {
 		ped_link_close(&hs->ped, PED_OK);

@@ -35,6 +35,7 @@ struct sim_hsm {
 	int remote_err;      /* why keying failed */
 	int keying_fd;       /* the socket being keyed, -1 when none */
 	int keying_cancelled; /* ped disconnect came while keying */
+	int closing;         /* ped disconnect waits for a ceremony to give the link back */
 	pthread_cond_t remote_cv;
 	uint64_t remote_last_use;
 	char remote_ped[72];     /* the PED's serial, as pedserver says */

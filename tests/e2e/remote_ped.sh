@@ -115,6 +115,8 @@ insert ${KEY[rpk]}
 press enter
 expect -timeout 20 "SO LOGIN... Insert a SO / HSM Admin PED Key (BLUE)"
 wait-idle -timeout 5
+expect -timeout 20 "SO LOGIN... Insert a SO / HSM Admin PED Key (BLUE)"
+wait-idle -timeout 5
 S
 start_scripted_ped O B "$T/orange.script"
 prompts() { grep -c "COMPUTE SESSION KEY" "$T/O.events" || true; }
@@ -135,12 +137,29 @@ done
 [ "$(grep -c "closed by the operator before it was keyed" "$T/hsm.log")" -eq 2 ] || fail "hsm.log: $(tail -n 3 "$T/hsm.log")"
 [ "$(grep -c '"event":"detached"' "$T/O.events")" -eq 2 ] || fail "the PED did not see both sessions end: $(cat "$T/O.events")"
 
-note "the session ending under a login takes the PED's prompt down (well within its key timeout)"
+note "ped disconnect under a login ends it at once; the PED's prompt goes too (well within its key timeout)"
+logins() { grep -c "SO LOGIN" "$T/O.events" || true; }
 hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_B -wait"
 [ $RC -eq 0 ] || fail "connect with the orange key: $OUT"
 ( exec "$BIN/hsmcm" -socket "$HSM_SOCK" -c "role login -name so" >"$T/login.out" 2>&1 ) &
 LPID=$!
-wait_for 20 grep -q "SO LOGIN" "$T/O.events" || fail "the login did not reach the PED"
+wait_for 20 eval '[ "$(logins)" -gt 0 ]' || fail "the login did not reach the PED"
+start=$SECONDS
+hsmcm -c "ped disconnect"
+[ $RC -eq 0 ] || fail "ped disconnect under a login: $OUT"
+expect_contains "$OUT" "Remote PED connection closed."
+wait "$LPID" && fail "the login succeeded after ped disconnect"
+expect_contains "$(cat "$T/login.out")" "CKR_PED_UNPLUGGED"
+[ $((SECONDS - start)) -le 5 ] || fail "ending the login took $((SECONDS - start)) s"
+grep -q "closed by the operator during a PED operation" "$T/hsm.log" || fail "hsm.log: $(tail -n 3 "$T/hsm.log")"
+
+note "pedclient dying under a login takes the PED's prompt down too"
+before=$(logins)
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_B -wait" # the PED keeps the RPV: no orange key asked
+[ $RC -eq 0 ] || fail "connect again: $OUT"
+( exec "$BIN/hsmcm" -socket "$HSM_SOCK" -c "role login -name so" >"$T/login.out" 2>&1 ) &
+LPID=$!
+wait_for 20 eval '[ "$(logins)" -gt "$before" ]' || fail "the second login did not reach the PED"
 kill -KILL "$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")"
 wait "$LPID" && fail "login succeeded without pedclient"
 expect_contains "$(cat "$T/login.out")" "CKR_PED_UNPLUGGED"
