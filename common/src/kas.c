@@ -16,7 +16,7 @@
 enum kas_state {
 	ST_START,        /* V: before HELLO_V; U: waiting for HELLO_V */
 	ST_WAIT_KEYSHARE, /* V */
-	ST_WAIT_CONFIRM_U, /* V, 2e2s */
+	ST_WAIT_CONFIRM_U, /* V */
 	ST_WAIT_CONFIRM_V, /* U */
 	ST_DONE,
 	ST_FAILED,
@@ -340,14 +340,18 @@ static int kc_tag(struct ped_kas *k, char who, uint8_t tag[PED_KAS_TAG_LEN])
 	uint8_t *md = NULL;
 	size_t mdl = 0;
 	int r;
-	const char *label = k->p.scheme == PED_KAS_1E1S ? "KC_1_V" : who == 'U' ? "KC_2_U" : "KC_2_V";
+	const char *label = k->p.scheme == PED_KAS_1E1S ? (who == 'U' ? "KC_1_U" : "KC_1_V")
+						       : who == 'U' ? "KC_2_U" : "KC_2_V";
 	const char *own = who == 'U' ? id_u(k) : id_v(k), *other = who == 'U' ? id_v(k) : id_u(k);
 
 	ped_wbuf_init(&w, 1024);
 	ped_wbuf_bytes(&w, label, strlen(label));
 	ped_wbuf_bytes(&w, own, strlen(own));
 	ped_wbuf_bytes(&w, other, strlen(other));
-	if (k->p.scheme == PED_KAS_1E1S) {
+	if (k->p.scheme == PED_KAS_1E1S && who == 'U') {
+		ped_wbuf_bytes(&w, k->q_eu, sizeof(k->q_eu));
+		ped_wbuf_bytes(&w, k->nonce_v, sizeof(k->nonce_v));
+	} else if (k->p.scheme == PED_KAS_1E1S) {
 		ped_wbuf_bytes(&w, k->nonce_v, sizeof(k->nonce_v));
 		ped_wbuf_bytes(&w, k->q_eu, sizeof(k->q_eu));
 	} else if (who == 'U') {
@@ -452,7 +456,7 @@ static int read_id(struct ped_rbuf *rb, char id[PED_KAS_ID_MAX + 1])
 }
 
 /* U receives HELLO_V: checks V's certificate, makes its ephemeral key,
- * derives the keys, and answers KEYSHARE_U (and CONFIRM_U in 2e2s). */
+ * derives the keys, and answers KEYSHARE_U and CONFIRM_U. */
 static int u_on_hello(struct ped_kas *k, const uint8_t *msg, size_t len, struct ped_kas_out *out)
 {
 	struct ped_rbuf rb;
@@ -518,15 +522,16 @@ static int u_on_hello(struct ped_kas *k, const uint8_t *msg, size_t len, struct 
 	out->msg[0] = ks;
 	out->len[0] = ks_len;
 	out->count = 1;
-	if (k->p.scheme == PED_KAS_2E2S) {
-		if ((r = kc_tag(k, 'U', tag)) != PED_OK)
-			return fail(k, r, out, 1);
-		ped_wbuf_init(&w, 128);
-		ped_wbuf_u8(&w, PED_KAS_CONFIRM_U);
-		ped_wbuf_bytes(&w, tag, sizeof(tag));
-		if ((r = out_push(out, &w)) != PED_OK)
-			return fail(k, r, out, 0);
-	}
+	/* U proves the secret first in both schemes: a V that answered a bare
+	 * KEYSHARE_U with tag_V would hand whoever plays the PED an offline test
+	 * of the 10^8 one-time passwords. */
+	if ((r = kc_tag(k, 'U', tag)) != PED_OK)
+		return fail(k, r, out, 1);
+	ped_wbuf_init(&w, 128);
+	ped_wbuf_u8(&w, PED_KAS_CONFIRM_U);
+	ped_wbuf_bytes(&w, tag, sizeof(tag));
+	if ((r = out_push(out, &w)) != PED_OK)
+		return fail(k, r, out, 0);
 	k->state = ST_WAIT_CONFIRM_V;
 	return PED_OK;
 }
@@ -535,9 +540,7 @@ static int u_on_hello(struct ped_kas *k, const uint8_t *msg, size_t len, struct 
 static int v_on_keyshare(struct ped_kas *k, const uint8_t *msg, size_t len, struct ped_kas_out *out)
 {
 	struct ped_rbuf rb;
-	struct ped_wbuf w;
 	const uint8_t *q;
-	uint8_t tag[PED_KAS_TAG_LEN];
 	int r;
 
 	ped_rbuf_init(&rb, msg, len);
@@ -560,18 +563,8 @@ static int v_on_keyshare(struct ped_kas *k, const uint8_t *msg, size_t len, stru
 	}
 	if ((r = derive(k, msg, len)) != PED_OK)
 		return fail(k, r, out, 1);
-	if (k->p.scheme == PED_KAS_2E2S) {
-		k->state = ST_WAIT_CONFIRM_U;
-		return PED_OK;
-	}
-	if ((r = kc_tag(k, 'V', tag)) != PED_OK)
-		return fail(k, r, out, 1);
-	ped_wbuf_init(&w, 128);
-	ped_wbuf_u8(&w, PED_KAS_CONFIRM_V);
-	ped_wbuf_bytes(&w, tag, sizeof(tag));
-	if ((r = out_push(out, &w)) != PED_OK)
-		return fail(k, r, out, 0);
-	finish(k);
+	/* tag_V goes out only for a tag_U that checks (ST_WAIT_CONFIRM_U). */
+	k->state = ST_WAIT_CONFIRM_U;
 	return PED_OK;
 }
 

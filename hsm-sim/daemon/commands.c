@@ -762,12 +762,17 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 				}
 				memcpy(pw, given, 9);
 			} else {
-				uint8_t rnd[8];
-				if (RAND_priv_bytes(rnd, sizeof(rnd)) != 1)
-					return PED_E_CRYPTO;
-				for (int i = 0; i < 8; i++)
-					pw[i] = (char)('0' + rnd[i] % 10);
-				OPENSSL_cleanse(rnd, sizeof(rnd));
+				uint8_t rnd;
+				/* bytes of 250 and over are drawn again: rnd % 10 is then uniform */
+				for (int i = 0; i < 8;) {
+					if (RAND_priv_bytes(&rnd, 1) != 1) {
+						OPENSSL_cleanse(pw, sizeof(pw));
+						return PED_E_CRYPTO;
+					}
+					if (rnd < 250)
+						pw[i++] = (char)('0' + rnd % 10);
+				}
+				OPENSSL_cleanse(&rnd, sizeof(rnd));
 			}
 			otp = pw;
 		} else if (!hs->h.rpv_set) {

@@ -88,12 +88,15 @@ privkey "$(val u_eph_priv)" "$(val u_eph_pub)" "$T/ue.der"
 pubkey "$(val v_static_pub)" "$T/vs.der"
 z=$(ecdh "$T/ue.der" "$T/vs.der"); expect_eq "$z" "$(val z)" "Z (1e1s)"
 dkm=$(sskdf "$z" "$(val fixed_info)" 320); expect_eq "$dkm" "$(val dkm)" "DKM (1e1s)"
+# U proves the password first (tag_U), V answers with tag_V only then
+mdu=$(printf 'KC_1_U' | tohex)$idu$idv$(val u_eph_pub)$(val nonce_v)
 mdv=$(printf 'KC_1_V' | tohex)$idv$idu$(val nonce_v)$(val u_eph_pub)
+expect_eq "$(val mac_data_u)" "$mdu" "MacData_U (1e1s)"
 expect_eq "$(val mac_data_v)" "$mdv" "MacData_V (1e1s)"
+expect_eq "$(hmac "${dkm:0:128}" "$mdu")" "$(val tag_u)" "tag_U (1e1s)"
 expect_eq "$(hmac "${dkm:0:128}" "$mdv")" "$(val tag_v)" "tag_V (1e1s)"
 pw=$(val password | perl -ne 'chomp; print pack("H*", $_)')
 [[ "$pw" =~ ^[0-9]{8}$ ]] || fail "password is not 8 digits: $pw"
-[ -z "$(val tag_u)" ] || fail "1e1s has no tag_U (unilateral confirmation)"
 
 note "legacy"
 "$BIN/pedtool" handshake -scheme legacy -trace >"$T/trace" || fail "legacy handshake failed"

@@ -60,7 +60,11 @@ int main(int argc, char **argv)
 		ped_kas_new(&vp, &v);
 		ped_kas_start(v, &o1);
 		ped_kas_input(u, o1.msg[0], o1.len[0], &o2);
+		/* KEYSHARE_U gets no answer; CONFIRM_U gets CONFIRM_V */
 		ped_kas_input(v, o2.msg[0], o2.len[0], &o3);
+		ped_kas_out_clear(&o3);
+		if (o2.count == 2)
+			ped_kas_input(v, o2.msg[1], o2.len[1], &o3);
 		snprintf(name, sizeof(name), "hello-%d", s);
 		put(hdir, name, mode_hello, o1.msg, o1.len, 1);
 		snprintf(name, sizeof(name), "keyshare-%d", s);

@@ -89,13 +89,46 @@ static void remote_1e1s_password(void)
 	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, NULL, NULL, &ue, &ve), PED_OK);
 	expect_matching_keys(&p);
 	free_pair(&p);
-	/* wrong password: U's check of V's tag fails; U alerts V; both report it */
+	/* wrong password: V's check of U's tag fails; V alerts U; both report it */
 	make_pair(&p, PED_KAS_1E1S, (const uint8_t *)"12345679", 8, (const uint8_t *)"12345678", 8,
 		  NULL, NULL, NULL);
 	CU_ASSERT_EQUAL(fixture_run(p.u, p.v, NULL, NULL, &ue, &ve), PED_E_KEY_CONFIRM);
 	CU_ASSERT_EQUAL(ue, PED_E_KEY_CONFIRM);
 	CU_ASSERT_EQUAL(ve, PED_E_KEY_CONFIRM);
 	CU_ASSERT_FALSE(ped_kas_done(p.u));
+	free_pair(&p);
+}
+
+/* Whoever plays the PED against a zeroized HSM learns nothing it could test
+ * password guesses against offline: V keeps tag_V until U's tag checks. */
+static void hsm_gives_no_password_oracle(void)
+{
+	struct pair p;
+	struct ped_kas_out hello, from_u, from_v;
+
+	make_pair(&p, PED_KAS_1E1S, (const uint8_t *)"00000000", 8, (const uint8_t *)"12345678", 8,
+		  NULL, NULL, NULL);
+	CU_ASSERT_EQUAL_FATAL(ped_kas_start(p.v, &hello), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(ped_kas_input(p.u, hello.msg[0], hello.len[0], &from_u), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(from_u.count, 2);
+	CU_ASSERT_EQUAL(from_u.msg[0][0], PED_KAS_KEYSHARE_U);
+	CU_ASSERT_EQUAL(from_u.msg[1][0], PED_KAS_CONFIRM_U);
+	/* a bare KEYSHARE_U gets no answer */
+	CU_ASSERT_EQUAL(ped_kas_input(p.v, from_u.msg[0], from_u.len[0], &from_v), PED_OK);
+	CU_ASSERT_EQUAL(from_v.count, 0);
+	CU_ASSERT_FALSE(ped_kas_done(p.v));
+	/* a guessed password gets an ALERT, never CONFIRM_V */
+	CU_ASSERT_EQUAL(ped_kas_input(p.v, from_u.msg[1], from_u.len[1], &from_v), PED_E_KEY_CONFIRM);
+	CU_ASSERT_EQUAL_FATAL(from_v.count, 1);
+	CU_ASSERT_EQUAL(from_v.msg[0][0], PED_KAS_ALERT);
+	CU_ASSERT_EQUAL(ped_kas_alert_error(from_v.msg[0], from_v.len[0]), PED_E_KEY_CONFIRM);
+	ped_kas_out_clear(&from_v);
+	/* and V is finished with this password: a second tag is not checked */
+	CU_ASSERT_EQUAL(ped_kas_input(p.v, from_u.msg[1], from_u.len[1], &from_v), PED_E_KEY_CONFIRM);
+	CU_ASSERT_EQUAL(from_v.count, 0);
+	ped_kas_out_clear(&hello);
+	ped_kas_out_clear(&from_u);
+	ped_kas_out_clear(&from_v);
 	free_pair(&p);
 }
 
@@ -328,6 +361,7 @@ static void parameters_are_checked(void)
 }
 
 UNIT_SUITE(kas, setup, teardown, UNIT_TEST(local_1e1s_agrees), UNIT_TEST(remote_1e1s_password),
+	   UNIT_TEST(hsm_gives_no_password_oracle),
 	   UNIT_TEST(full_unified_2e2s), UNIT_TEST(wrong_certificates_are_refused),
 	   UNIT_TEST(every_flipped_bit_fails), UNIT_TEST(every_truncation_fails),
 	   UNIT_TEST(replayed_hello_from_another_session_fails),

@@ -32,7 +32,7 @@ enum ped_kas_msg_type {
 	PED_KAS_ALERT = 5,
 };
 
-#define PED_KAS_PROTO_VERSION 1
+#define PED_KAS_PROTO_VERSION 2
 #define PED_KAS_ID_MAX 64
 #define PED_KAS_NONCE_LEN 64
 #define PED_KAS_TAG_LEN 64
