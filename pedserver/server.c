@@ -64,6 +64,7 @@ struct conn {
 	uint64_t since, last_rx, last_ping, last_data;
 	struct ped_relay_msg hello;
 	int outbound; /* 1 + index in S.out for a PED-initiated link, else 0 */
+	int local;    /* came in on the PED socket or USB: the only way a PED attaches */
 };
 
 static struct {
@@ -179,6 +180,14 @@ static void greet(struct conn *c, const struct ped_relay_msg *h)
 {
 	c->hello = *h;
 	if (h->role == PED_RELAY_ROLE_PED) {
+		if (!c->local) {
+			/* A PED on the network port could take the PED's place for
+			 * the next HSM that connects, and see its keying. */
+			ped_warn("refused %s: a PED attaches on the PED port or USB, not the network", c->peer);
+			bye(c, PED_E_INVALID);
+			conn_close(c);
+			return;
+		}
 		if (conn_open(&S.ped)) {
 			ped_warn("refused a second PED %s from %s: PED %s is attached", h->id, c->peer, S.ped.hello.id);
 			bye(c, PED_E_BUSY);
@@ -387,7 +396,7 @@ static void on_client(struct ped_evloop *loop, int fd, unsigned events, void *ar
 }
 
 /* A new stream waits for its greeting: a PED, a pedclient, or a query. */
-static void add_pending(int fd, const char *peer)
+static void add_pending(int fd, const char *peer, int local)
 {
 	struct conn *c = NULL;
 	for (int i = 0; i < MAX_PENDING && !c; i++)
@@ -401,6 +410,7 @@ static void add_pending(int fd, const char *peer)
 	conn_init(c);
 	c->fd = fd;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->local = local;
 	ped_framer_init(&c->in, fd, PED_FRAME_MAX_PAYLOAD);
 	c->since = c->last_rx = ped_now_ms();
 	ped_trace("connection from %s", peer);
@@ -418,7 +428,7 @@ static void on_accept(struct ped_evloop *loop, int lfd, unsigned events, void *a
 		ped_sock_peer_name(fd, peer, sizeof(peer));
 		if (lfd == S.dev_fd)
 			snprintf(peer, sizeof(peer), "local PED port");
-		add_pending(fd, peer);
+		add_pending(fd, peer, lfd == S.dev_fd);
 	}
 }
 
@@ -426,7 +436,7 @@ static void on_usb_ped(int fd, const char *name)
 {
 	char peer[96];
 	snprintf(peer, sizeof(peer), "USB %s", name);
-	add_pending(fd, peer);
+	add_pending(fd, peer, 1);
 }
 
 static const char *yes_no(int v)

@@ -84,6 +84,11 @@ wait_for 10 shown S "Ped2 Connection Status:   Connected" || fail "PED not seen:
 expect_contains "$OUT" "Firmware Version:        0.1.0"
 kill -TERM "$PED_P_PID"; wait_gone 10 "$PED_P_PID"
 wait_for 10 shown S "Ped2 Connection Status:   Disconnected" || fail "PED still seen: $OUT"
+note "a PED greeting on the network port is refused: a PED attaches on its own port or USB"
+OUT=$(python3 "$PEER" "tcp:127.0.0.1:$port" hello 1 1 0 PED:0000000000000666 expect BYE closed 5) ||
+	fail "network PED not refused: $OUT"
+shown S "Ped2 Connection Status:   Disconnected" || fail "network PED attached: $OUT"
+grep -q "a PED attaches on the PED port or USB, not the network" "$T/S.log" || fail "refusal not logged"
 rm -f "$T/P.events"
 start_remote_ped P S "$T/P.policy"
 wait_for 10 shown S "Ped2 Connection Status:   Connected" || fail "PED not seen again: $OUT"
