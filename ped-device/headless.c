@@ -5,6 +5,8 @@
 #include "ped/evloop.h"
 #include "ped/log.h"
 
+#include <openssl/crypto.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -50,8 +52,11 @@ static int take_timeout(char **s, int *ms)
 int script_parse(const char *text, size_t len, struct script *s, char *err, size_t errlen)
 {
 	size_t cap = 0;
-	int line = 0;
+	int line = 0, r = PED_E_CONFIG;
 	const char *p = text, *end = text + len;
+	/* pin and type lines carry PINs: the buffers are wiped on every way out */
+	char buf[SCRIPT_LINE_MAX + 1], *w, *rest;
+	struct script_cmd c;
 
 	memset(s, 0, sizeof(*s));
 	if (len > SCRIPT_MAX_BYTES) {
@@ -61,8 +66,7 @@ int script_parse(const char *text, size_t len, struct script *s, char *err, size
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		char buf[SCRIPT_LINE_MAX + 1], *w, *rest;
-		struct script_cmd c;
+		int enter = 0;
 
 		line++;
 		if (n > SCRIPT_LINE_MAX) {
@@ -121,8 +125,7 @@ int script_parse(const char *text, size_t len, struct script *s, char *err, size
 				snprintf(err, errlen, "%d: %s wants digits", line, w);
 				goto fail;
 			}
-			if (!strcmp(w, "pin"))
-				strcat(rest, "E"); /* pin: the digits, then Enter */
+			enter = !strcmp(w, "pin"); /* pin: the digits, then Enter */
 		} else if (!strcmp(w, "press")) {
 			c.kind = C_PRESS;
 			char tmp[SCRIPT_LINE_MAX + 1];
@@ -144,30 +147,38 @@ int script_parse(const char *text, size_t len, struct script *s, char *err, size
 			snprintf(err, errlen, "%d: unknown command '%.32s'", line, w);
 			goto fail;
 		}
-		snprintf(c.arg, sizeof(c.arg), "%s", rest);
+		snprintf(c.arg, sizeof(c.arg), "%s%s", rest, enter ? "E" : "");
 		if (s->n == cap) {
+			/* not realloc: it would free the old block, PINs and all, unwiped */
 			size_t ncap = cap ? cap * 2 : 32;
-			struct script_cmd *nc = realloc(s->cmds, ncap * sizeof(*nc));
+			struct script_cmd *nc = OPENSSL_zalloc(ncap * sizeof(*nc));
 			if (!nc) {
 				snprintf(err, errlen, "out of memory");
 				goto fail;
 			}
+			if (s->n)
+				memcpy(nc, s->cmds, s->n * sizeof(*nc));
+			OPENSSL_clear_free(s->cmds, cap * sizeof(*nc));
 			s->cmds = nc;
-			cap = ncap;
+			s->cap = cap = ncap;
 		}
 		s->cmds[s->n++] = c;
 	}
-	return PED_OK;
+	r = PED_OK;
+	goto out;
 fail:
 	script_free(s);
-	return PED_E_CONFIG;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(&c, sizeof(c));
+	return r;
 }
 
 void script_free(struct script *s)
 {
-	free(s->cmds);
+	OPENSSL_clear_free(s->cmds, s->cap * sizeof(*s->cmds));
 	s->cmds = NULL;
-	s->n = 0;
+	s->n = s->cap = 0;
 }
 
 void screen_flat(const char *screen, char *out, size_t len)
@@ -382,6 +393,7 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 	struct policy *p = calloc(1, sizeof(*p));
 	const char *q = text, *end = text + len;
 	int line = 0;
+	char buf[SCRIPT_LINE_MAX + 1]; /* pin and newpin lines: wiped on the way out */
 
 	*out = NULL;
 	if (!p)
@@ -395,7 +407,7 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 	while (q < end) {
 		const char *nl = memchr(q, '\n', (size_t)(end - q));
 		size_t n = nl ? (size_t)(nl - q) : (size_t)(end - q);
-		char buf[SCRIPT_LINE_MAX + 1], *words[POL_MAX_KEYS + 3];
+		char *words[POL_MAX_KEYS + 3];
 		size_t nw;
 
 		line++;
@@ -537,9 +549,11 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 			*set |= flag;
 	}
 	*out = p;
+	OPENSSL_cleanse(buf, sizeof(buf));
 	return PED_OK;
 fail:
-	free(p);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	policy_free(p);
 	return PED_E_CONFIG;
 }
 

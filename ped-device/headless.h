@@ -18,7 +18,7 @@ void policy_free(struct policy *p);
 struct script_cmd;
 struct script {
 	struct script_cmd *cmds;
-	size_t n;
+	size_t n, cap;
 };
 /* Parses a script's text; PED_E_CONFIG with "LINE: why" in err. */
 int script_parse(const char *text, size_t len, struct script *s, char *err, size_t errlen);

@@ -159,6 +159,7 @@ int main(int argc, char **argv)
 		if (read_text(ped_opts_str(opts, "script", ""), &text, &tlen, "script") != PED_OK)
 			goto out;
 		r = script_parse(text, tlen, &script, err, sizeof(err));
+		OPENSSL_cleanse(text, tlen); /* pin lines */
 		free(text);
 		text = NULL;
 		if (r != PED_OK) {

@@ -329,6 +329,15 @@ static void scripts_and_policies_are_checked_line_by_line(void)
 	CU_ASSERT_EQUAL(script_parse(good, strlen(good), &s, err, sizeof(err)), PED_OK);
 	CU_ASSERT_EQUAL(s.n, 9);
 	script_free(&s);
+	/* a pin line at the line limit: the Enter the parser adds must not run off its buffer (ASan) */
+	char longest[SCRIPT_LINE_MAX + 2];
+	memset(longest, ' ', sizeof(longest));
+	memcpy(longest, "pin", 3);
+	memcpy(longest + SCRIPT_LINE_MAX - 4, "1234\n", 6);
+	CU_ASSERT_EQUAL(strlen(longest), SCRIPT_LINE_MAX + 1);
+	CU_ASSERT_EQUAL(script_parse(longest, strlen(longest), &s, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(s.n, 1);
+	script_free(&s);
 	static const char *const bad[] = {"expect\n", "insert 12\n", "press banana\n", "type 12a\n",
 					  "frobnicate\n", "expect -timeout 0 x\n", "remove now\n"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
