@@ -11,6 +11,7 @@
 #include "ped/opts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -106,10 +107,14 @@ static int interactive(int fd, struct ped_framer *in)
 	FILE *hist = NULL;
 
 	history_path(hpath, sizeof(hpath));
-	if (hpath[0])
-		hist = fopen(hpath, "a+");
-	if (hist)
-		fchmod(fileno(hist), 0600);
+	if (hpath[0]) {
+		/* 0600 from the start: a fopen then fchmod left a window at the umask */
+		int hfd = open(hpath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (hfd >= 0 && (hist = fdopen(hfd, "a+")) == NULL)
+			close(hfd);
+		if (hist)
+			fchmod(fileno(hist), 0600);
+	}
 	printf("hsmcm %s (OpenPED). Type 'exit' to quit, 'history' for earlier commands.\n\n", PED_VERSION);
 	for (;;) {
 		printf("hsmcm:> ");
@@ -152,7 +157,7 @@ static int interactive(int fd, struct ped_framer *in)
 			printf("%s\n", c);
 		}
 		/* secrets typed on the command line (challenges) stay out of the history */
-		if (hist && !strstr(c, "-challenge") && !strstr(c, "-password")) {
+		if (hist && !hsm_ctl_line_has_secret(c)) {
 			fprintf(hist, "%s\n", c);
 			fflush(hist);
 		}

@@ -50,5 +50,22 @@ static void words_split_at_blanks_and_keep_quoted_spaces(void)
 	CU_ASSERT_EQUAL(hsm_ctl_split_words(line3, argv, 2), -1);
 }
 
+static void secrets_stay_out_of_the_history(void)
+{
+	static const char *const secret[] = {
+		"role login -name co -password 1234",   "role login -name co -PASSWORD 1234",
+		"role login -name co -pwd 1234",        "role login -name co -p 1234",
+		"role createchallenge -c abc -name co", "role createchallenge -chal abc -name co",
+		"role login -n co --password=1234",     "slot list; role login -pass 1 -n co",
+		"ped connect -pw",                      "role login -name co \"-password\" x",
+	};
+	static const char *const plain[] = {"slot list", "role login -name co", "ped connect -ip 127.0.0.1 -port 0",
+					    "partition create -label pc", "hsm showinfo", ""};
+	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+		CU_ASSERT_TRUE(hsm_ctl_line_has_secret(secret[i]));
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+		CU_ASSERT_FALSE(hsm_ctl_line_has_secret(plain[i]));
+}
+
 UNIT_SUITE(hsm_ctl, NULL, NULL, UNIT_TEST(scripts_cut_at_newlines_and_semicolons),
-	   UNIT_TEST(words_split_at_blanks_and_keep_quoted_spaces))
+	   UNIT_TEST(words_split_at_blanks_and_keep_quoted_spaces), UNIT_TEST(secrets_stay_out_of_the_history))
