@@ -2,15 +2,19 @@
  * certificates, and a proxy thread per connection. */
 #include "ped/tls.h"
 
+#include "ped/fileio.h"
+
 #include "ped/ec.h"
 #include "ped/cert.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
+#include "ped/fileio.h"
 #include "ped/net.h"
 #include "ped/thread.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -224,21 +228,19 @@ fail:
 	return PED_E_CERTIFICATE_INVALID;
 }
 
+/* Through ped_file_write_atomic: the key is 0600 from its first byte, a
+ * crash leaves the old pair or the new one, never a torn or world-readable one. */
 static int write_pem(const char *path, int is_key, EVP_PKEY *key, X509 *c)
 {
-	char tmp[1200];
-	FILE *f;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (!(f = fopen(tmp, "w")))
-		return PED_E_FILE;
-	int ok = fchmod(fileno(f), is_key ? 0600 : 0644) == 0 &&
-		 (is_key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, c)) &&
-		 fflush(f) == 0 && fsync(fileno(f)) == 0;
-	if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return PED_E_FILE;
-	}
-	return PED_OK;
+	BIO *b = BIO_new(BIO_s_secmem()); /* wiped when freed */
+	BUF_MEM *m = NULL;
+	int r = PED_E_CRYPTO;
+
+	if (b && (is_key ? PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) : PEM_write_bio_X509(b, c)) &&
+	    BIO_get_mem_ptr(b, &m) == 1 && m)
+		r = ped_file_write_atomic(path, m->data, m->length, is_key ? 0600 : 0644);
+	BIO_free(b);
+	return r;
 }
 
 int ped_tls_make_identity(const char *cn, const char *cert_path, const char *key_path)

@@ -13,6 +13,9 @@ note "identities: pedserver -regen, pedclient's own at first start; each registe
 pedserver_cmd S -regen -commonname ps-workstation -force
 [ $RC -eq 0 ] || fail "regen: $OUT"
 crt=$(sed -n 's/^Certificate created and written to: //p' <<<"$OUT")
+key=$(sed -n 's/^Private Key created and written to: //p' <<<"$OUT")
+[ "$(stat -c %a "$key")" = 600 ] || fail "private key mode $(stat -c %a "$key")"
+[ -z "$(find "$(dirname "$key")" -name '*.tmp*')" ] || fail "temporary files left beside the key"
 mkdir -p "$XDG_DATA_HOME/openped/cert/pedservers"
 cp "$crt" "$XDG_DATA_HOME/openped/cert/pedservers/ps-workstation.pem"
 start_hsm
