@@ -163,7 +163,8 @@ static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *ar
 	snprintf(h.id, sizeof(h.id), "%s", x->hello.id);
 	snprintf(h.version, sizeof(h.version), "%s", PEDCLIENT_SOFTWARE_VERSION);
 	gethostname(h.info, sizeof(h.info) - 1);
-	(void)ped_set_nonblock(fd, 0);
+	/* The socket stays non-blocking: a pedserver that stops reading must
+	 * cost this session its write timeout, not stall every session. */
 	if (ped_relay_send(fd, PED_RELAY_HELLO, &h, ms(C.s->write_timeout_s)) != PED_OK) {
 		end(x, PED_E_SOCKET, "write to pedserver failed");
 		return;

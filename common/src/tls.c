@@ -129,6 +129,7 @@ static void *proxy_thread(void *arg)
 	struct proxy *p = arg;
 	uint8_t buf[16384];
 	(void)ped_set_nonblock(p->net, 1);
+	(void)ped_set_nonblock(p->plain, 1); /* so the 30 s limit below holds */
 	SSL_clear_mode(p->ssl, SSL_MODE_AUTO_RETRY);
 	for (;;) {
 		struct pollfd f[2] = {{.fd = p->net, .events = POLLIN}, {.fd = p->plain, .events = POLLIN}};
@@ -215,6 +216,8 @@ int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, 
 		free(p);
 		goto fail;
 	}
+	/* for the caller's event loop: a write that cannot go on waits its timeout */
+	(void)ped_set_nonblock(sp[0], 1);
 	*plain = sp[0];
 	return PED_OK;
 fail:

@@ -43,7 +43,7 @@ pedclient_cmd -mode deleteid -id 1234
 grep -q '1234' "$T/pedclient.conf" && fail "mapping not deleted"
 pedclient_cmd -mode config -show
 expect_contains "$OUT" "IdleTimeout = 1800"
-pedclient_cmd -mode config -set -idletimeout 4 -pinginterval 1 -pingtimeout 1
+pedclient_cmd -mode config -set -idletimeout 4 -pinginterval 1 -pingtimeout 1 -socketwritetimeout 2
 [ $RC -eq 0 ] || fail "config -set: $OUT"
 
 note "testid: no server, a server without a PED, then with a PED"
@@ -170,6 +170,30 @@ OUT=$(python3 "$PEER" "unix:$HSOCK" hello 4 1 1 557 127.0.0.1 "$(cat "$T/silent.
 expect_contains "$OUT" "BYE code=0x8000002e"
 [ $((SECONDS - start)) -le 8 ] || fail "took $((SECONDS - start)) s to notice the dead pedserver"
 grep -q "stopped answering pings" "$T/pedclient.log" || fail "ping timeout not logged"
+
+note "a pedserver that stops reading costs its session the write timeout, not the daemon"
+python3 - "$T/deaf.port" <<'PY' &
+import socket, struct, sys, time
+def lv8(s): return bytes([len(s)]) + s
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.bind(("127.0.0.1", 0)); s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+c, _ = s.accept(); c.recv(4096)
+body = bytes([2, 0, 0, 0]) + struct.pack(">HI", 0, 0) + lv8(b"deaf-ped") + lv8(b"x") + lv8(b"") + lv8(b"")
+c.sendall(b"PD\x01\x31" + struct.pack(">I", len(body)) + body)
+time.sleep(60)  # reads nothing more
+PY
+DEAF=$!
+track $DEAF
+wait_for 5 test -s "$T/deaf.port"
+start=$SECONDS
+OUT=$(timeout 60 python3 "$PEER" "unix:$HSOCK" hello 4 1 1 560 127.0.0.1 "$(cat "$T/deaf.port")" expect WELCOME \
+	flood 400 closed 15) || fail "a session stuck writing to a deaf pedserver was not ended: $OUT"
+[ $((SECONDS - start)) -le 10 ] || fail "took $((SECONDS - start)) s to give up on the deaf pedserver"
+grep -q "write to pedserver failed" "$T/pedclient.log" || fail "write failure not logged"
+pedclient_cmd -mode show
+[ $RC -eq 0 ] || fail "pedclient not answering after the deaf pedserver: $OUT"
+kill $DEAF 2>/dev/null || true
 
 note "the idle timeout ends an unused session; the HSM sees CKR_PED_UNPLUGGED"
 start_hsm

@@ -8,6 +8,7 @@ not: it sends what a test asks and reports what comes back.
     expect TYPE [SECONDS]                   wait for a frame of TYPE (name), print it
     silent SECONDS                          read and drop frames for SECONDS, answer nothing
     closed SECONDS                          expect the peer to close within SECONDS
+    flood N                                 send N KAS frames of 60000 bytes, stop when refused
 Exit status 0 if every expectation held."""
 import socket, struct, sys, time
 
@@ -66,7 +67,7 @@ def main():
         if a == "hello":
             role, purpose, auth, ident = (int(args[i + 1]), int(args[i + 2]), int(args[i + 3]), args[i + 4])
             host, port, i = "", 0, i + 5
-            if i + 1 < len(args) and args[i] not in ("hello", "raw", "expect", "silent", "closed"):
+            if i + 1 < len(args) and args[i] not in ("hello", "raw", "expect", "silent", "closed", "flood"):
                 host, port, i = args[i], int(args[i + 1]), i + 2
             body = bytes([role, purpose, auth, 0]) + struct.pack(">HI", port, 0)
             body += lv8(ident) + lv8("relay_peer") + lv8(host) + lv8("")
@@ -100,6 +101,13 @@ def main():
                     return 0
                 if t is None:
                     break
+        elif a == "flood":
+            n, i = int(args[i + 1]), i + 2
+            try:
+                for _ in range(n):
+                    s.sendall(frame(0x10, bytes(60000)))
+            except OSError:
+                pass
         elif a == "closed":
             deadline = time.monotonic() + float(args[i + 1])
             i += 2
