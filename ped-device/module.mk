@@ -1,7 +1,7 @@
 # ped-device: the PED emulator (ncurses and headless). Its dialogue code is
 # also linked into the unit tests.
 PED_DEVICE_LIB_SRCS := ped-device/device.c ped-device/dialog.c ped-device/ceremony.c ped-device/remote.c \
-                       ped-device/modes.c ped-device/admin.c ped-device/headless.c \
+                       ped-device/modes.c ped-device/admin.c ped-device/headless.c ped-device/rpk_cache.c \
                        ped-device/control.c
 PED_DEVICE_SRCS     := $(PED_DEVICE_LIB_SRCS) ped-device/tui.c ped-device/main.c
 LIBPEDDEV           := $(LIBDIR)/libpeddevice.a

@@ -5,6 +5,7 @@
  * sessions the PED stays attached; RPVs it has read stay in its memory
  * until the operator leaves Remote PED mode ("invalidate the RPK"). */
 #include "ceremony.h"
+#include "rpk_cache.h"
 #include "dialog.h"
 #include "modes.h"
 
@@ -23,56 +24,6 @@
 #include <unistd.h>
 
 #define RETRY_MS 500
-#define MAX_RPKS 8
-
-/* RPVs read in this visit to Remote PED mode, by HSM serial. */
-struct rpk_cache {
-	char hsm[MAX_RPKS][PED_RELAY_ID_MAX + 1];
-	uint8_t rpv[MAX_RPKS][PED_APP_SECRET_MAX];
-	size_t len[MAX_RPKS];
-	struct cer_rpv_static st[MAX_RPKS]; /* the RPV static key and certificates, for 2e2s */
-	/* ... and as OpenSSL objects, made once: importing a scalar costs a point multiplication */
-	EVP_PKEY *key[MAX_RPKS];
-	X509 *cert[MAX_RPKS], *hoc[MAX_RPKS];
-	int n;
-};
-
-static void cache_forget(struct rpk_cache *c, const char *hsm)
-{
-	for (int i = 0; i < c->n; i++)
-		if (!hsm || !strcmp(c->hsm[i], hsm)) {
-			OPENSSL_cleanse(c->rpv[i], sizeof(c->rpv[i]));
-			OPENSSL_cleanse(&c->st[i], sizeof(c->st[i]));
-			EVP_PKEY_free(c->key[i]);
-			X509_free(c->cert[i]);
-			X509_free(c->hoc[i]);
-			c->key[i] = NULL;
-			c->cert[i] = c->hoc[i] = NULL;
-			c->n--;
-			if (i != c->n) {
-				memcpy(c->hsm[i], c->hsm[c->n], sizeof(c->hsm[i]));
-				memcpy(c->rpv[i], c->rpv[c->n], sizeof(c->rpv[i]));
-				c->st[i] = c->st[c->n];
-				c->key[i] = c->key[c->n];
-				c->cert[i] = c->cert[c->n];
-				c->hoc[i] = c->hoc[c->n];
-				c->key[c->n] = NULL;
-				c->cert[c->n] = c->hoc[c->n] = NULL;
-				c->len[i] = c->len[c->n];
-				OPENSSL_cleanse(c->rpv[c->n], sizeof(c->rpv[c->n]));
-				OPENSSL_cleanse(&c->st[c->n], sizeof(c->st[c->n]));
-			}
-			i--;
-		}
-}
-
-static int cache_find(const struct rpk_cache *c, const char *hsm)
-{
-	for (int i = 0; i < c->n; i++)
-		if (!strcmp(c->hsm[i], hsm))
-			return i;
-	return -1;
-}
 
 /* Tells pedserver which HSMs' RPVs the PED holds (serials only). */
 static void report_rpks(int fd, const struct rpk_cache *c, int timeout_ms)
@@ -134,7 +85,7 @@ static int session_secret(struct ped_device *d, const struct ped_relay_msg *open
 		OPENSSL_cleanse(pw, sizeof(pw));
 		return PED_OK;
 	}
-	int i = cache_find(c, open->id);
+	int i = rpk_cache_find(c, open->id);
 	if (i >= 0) {
 		memcpy(secret, c->rpv[i], c->len[i]);
 		*len = c->len[i];
@@ -154,19 +105,6 @@ static int session_secret(struct ped_device *d, const struct ped_relay_msg *open
 	OPENSSL_cleanse(&sp, sizeof(sp));
 	OPENSSL_cleanse(ps, sizeof(ps));
 	return r;
-}
-
-static void remember(struct rpk_cache *c, const char *hsm, const uint8_t *rpv, size_t len,
-		     const struct cer_rpv_static *st)
-{
-	cache_forget(c, hsm);
-	if (c->n == MAX_RPKS)
-		cache_forget(c, c->hsm[0]);
-	snprintf(c->hsm[c->n], sizeof(c->hsm[c->n]), "%s", hsm);
-	memcpy(c->rpv[c->n], rpv, len);
-	c->len[c->n] = len;
-	c->st[c->n] = *st;
-	c->n++;
 }
 
 /* 2e2s: the PED's side is the RPV static key from the orange key, its
@@ -287,7 +225,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	p.id = id;
 	p.secret = secret;
 	p.secret_len = slen;
-	int ci = cached ? cache_find(c, open->id) : -1;
+	int ci = cached ? rpk_cache_find(c, open->id) : -1;
 	if ((open->flags & PED_RELAY_F_2E2S) && ci >= 0 && c->key[ci] && EVP_PKEY_up_ref(c->key[ci]) &&
 	    X509_up_ref(c->cert[ci]) && X509_up_ref(c->hoc[ci])) {
 		skey = c->key[ci];
@@ -312,7 +250,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		OPENSSL_cleanse(secret, sizeof(secret));
 		if (r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE) {
 			if (cached)
-				cache_forget(c, open->id);
+				rpk_cache_forget(c, open->id);
 			ped_warn("session key with HSM %s failed: %s", open->id, ped_strerror(r));
 			fw_log(d, "Session key failed");
 			dev_event_log(d, "session-failed", "\"why\":\"%s\"", ped_err_name(r));
@@ -338,11 +276,11 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		goto out;
 	}
 	if (open->auth == PED_RELAY_AUTH_RPV && !cached) {
-		remember(c, open->id, secret, slen, st);
-		if (skey && EVP_PKEY_up_ref(skey) && X509_up_ref(scert) && X509_up_ref(shoc)) {
-			c->key[c->n - 1] = skey;
-			c->cert[c->n - 1] = scert;
-			c->hoc[c->n - 1] = shoc;
+		int at = rpk_cache_remember(c, open->id, secret, slen, st);
+		if (at >= 0 && skey && EVP_PKEY_up_ref(skey) && X509_up_ref(scert) && X509_up_ref(shoc)) {
+			c->key[at] = skey;
+			c->cert[at] = scert;
+			c->hoc[at] = shoc;
 		}
 		report_rpks(link.in.fd, c, d->cfg.link_timeout_ms);
 	}
@@ -478,6 +416,6 @@ void mode_remote(struct ped_device *d)
 		ped_framer_free(&f);
 	}
 	/* Leaving Remote PED mode invalidates every RPK the PED held. */
-	cache_forget(&c, NULL);
+	rpk_cache_forget(&c, NULL);
 	OPENSSL_cleanse(&c, sizeof(c));
 }
