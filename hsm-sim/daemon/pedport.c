@@ -189,6 +189,12 @@ static int take_link(struct session *s, struct sim_hsm *hs)
 		return r;
 	}
 	uint64_t now = ped_now_ms();
+	if (hs->ped_busy) {
+		/* another session's ceremony has this PED, and uses hs->ped outside
+		 * ped_mu: nothing here may close it */
+		pthread_mutex_unlock(&hs->ped_mu);
+		return PED_E_BUSY;
+	}
 	if (hs->remote && hs->ped_attached && now > hs->remote_last_use &&
 	    now - hs->remote_last_use > (uint64_t)s->sim->remote_idle_timeout_s * 1000u) {
 		ped_warn("HSM %s: Remote PED session idle for more than %d s: closed", hs->h.serial,
@@ -201,8 +207,6 @@ static int take_link(struct session *s, struct sim_hsm *hs)
 	}
 	if (!hs->ped_attached) {
 		r = PED_E_PED_UNPLUGGED;
-	} else if (hs->ped_busy) {
-		r = PED_E_BUSY; /* another session's ceremony has this PED */
 	} else if (!link_alive(&hs->ped)) {
 		ped_link_close(&hs->ped, PED_E_PED_UNPLUGGED);
 		hs->ped_attached = 0;
@@ -459,6 +463,19 @@ static void *keying_thread(void *arg)
 		ped_framer_free(&j->in);
 		close(j->in.fd);
 	}
+	if (r == PED_OK && hs->ped_busy) {
+		/* A ceremony on the local PED uses hs->ped outside ped_mu: the
+		 * Remote PED takes its place only once it is given back. */
+		struct timespec until;
+		ped_cond_deadline(&until, j->sim->ped_timeout_ms);
+		while (hs->ped_busy && !hs->keying_cancelled)
+			if (pthread_cond_timedwait(&hs->remote_cv, &hs->ped_mu, &until) != 0)
+				break;
+		if (hs->ped_busy && !hs->keying_cancelled) {
+			ped_link_close(&l, PED_E_BUSY);
+			r = PED_E_BUSY;
+		}
+	}
 	if (hs->keying_cancelled) {
 		if (r == PED_OK)
 			ped_link_close(&l, PED_OK);
@@ -478,7 +495,8 @@ static void *keying_thread(void *arg)
 			 j->full ? "2e2s" : "1e1s");
 	} else {
 		hs->remote_state = REMOTE_FAILED;
-		hs->remote_err = r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE ? r : PED_E_PED_UNPLUGGED;
+		hs->remote_err =
+			r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE || r == PED_E_BUSY ? r : PED_E_PED_UNPLUGGED;
 		if (r == PED_E_FRAME_TYPE && l.foreign == PED_RELAY_BYE)
 			ped_warn("HSM %s: Remote PED session key not computed: the session ended: %s", hs->h.serial,
 				 bye_reason(&l));
@@ -635,6 +653,7 @@ int pedport_remote_disconnect(struct sim *sim, struct sim_hsm *hs)
 		hs->keying_cancelled = 1;
 		if (hs->keying_fd >= 0)
 			shutdown(hs->keying_fd, SHUT_RDWR);
+		pthread_cond_broadcast(&hs->remote_cv); /* a keyed session waiting for the local PED */
 		ped_cond_deadline(&until, sim->link_timeout_ms);
 		while (hs->remote_state == REMOTE_KEYING)
 			if (pthread_cond_timedwait(&hs->remote_cv, &hs->ped_mu, &until) != 0)
