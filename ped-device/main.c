@@ -40,17 +40,26 @@ static struct ped_cfg_setting schema[] = {
 	{.name = NULL},
 };
 
-static struct ped_device *signal_dev;
-
-static void on_term(int signo)
+/* Headless: SIGTERM and SIGINT are blocked in every thread and taken here
+ * with sigwait, so ending the PED runs ordinary code under the device lock
+ * (a handler could neither take the lock nor signal the condition safely). */
+static void *signal_thread(void *arg)
 {
-	(void)signo;
-	if (signal_dev) {
-		/* dev_push takes a mutex: not async-signal-safe, so just wake the firmware */
-		signal_dev->quit = 1;
-		(void)!write(signal_dev->wake[1], "q", 1);
-		pthread_cond_broadcast(&signal_dev->changed);
+	struct ped_device *d = arg;
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigwait(&set, &sig) == 0) {
+		pthread_mutex_lock(&d->mu);
+		d->quit = 1;
+		(void)!write(d->wake[1], "q", 1);
+		pthread_cond_broadcast(&d->changed);
+		pthread_mutex_unlock(&d->mu);
 	}
+	return NULL;
 }
 
 static int read_text(const char *path, char **out, size_t *len, const char *what)
@@ -191,18 +200,18 @@ int main(int argc, char **argv)
 			goto out_dev;
 		}
 	}
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	if (headless) /* before any thread starts, so that all inherit it */
+		pthread_sigmask(SIG_BLOCK, &term, NULL);
 	if ((r = control_start(&dev, control_path, &ctl)) != PED_OK) {
 		fprintf(stderr, "ped-device: control socket %s: %s\n", control_path, ped_strerror(r));
 		goto out_dev;
 	}
-	signal_dev = &dev;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	if (headless) {
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
-	}
+	pthread_t sig_thr;
+	int have_sig_thr = headless && pthread_create(&sig_thr, NULL, signal_thread, &dev) == 0;
 	if (dev_start(&dev) != PED_OK)
 		goto out_ctl;
 	dev_event_log(&dev, "start", "\"mode\":\"%s\",\"headless\":%s", dc.start_mode, headless ? "true" : "false");
@@ -222,7 +231,10 @@ int main(int argc, char **argv)
 	dev_stop(&dev);
 out_ctl:
 	control_stop(ctl);
-	signal_dev = NULL;
+	if (have_sig_thr) {
+		pthread_kill(sig_thr, SIGTERM); /* blocked: sigwait takes it */
+		pthread_join(sig_thr, NULL);
+	}
 out_dev:
 	if (dev.events)
 		fclose(dev.events);
