@@ -17,6 +17,8 @@ cleanup() {
 	"$BIN/pedserver" -mode stop -configfile "$T/ps.conf" >/dev/null 2>&1
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	# daemons are not our children: wait for them to go before removing their files
+	for p in "${pids[@]}"; do for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.01; done; done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -140,6 +142,7 @@ for i in $(seq 0 $((kmax - 1))); do
 	XDG_RUNTIME_DIR="$S/r$i" "$BIN/pedserver" -mode start -port 0 -admin 0 -logfile "$S/ps$i.log" \
 		-configfile "$S/ps$i.conf" >/dev/null || die "scale: pedserver $i"
 	SPID[$i]=$(cat "$S/r$i/openped/pedserver.pid")
+	pids+=("${SPID[$i]}") # daemons, not children: cleanup's TERM is what stops them
 	SPORT[$i]=$(XDG_RUNTIME_DIR="$S/r$i" "$BIN/pedserver" -mode show -configfile "$S/ps$i.conf" | awk '/Server Port:/{print $3}')
 	r=$("$BIN/ikey" new -label "s$i-rpk"); so=$("$BIN/ikey" new -label "s$i-so"); dm=$("$BIN/ikey" new -label "s$i-dom")
 	printf 'password 11223344\nwrite rpv %s\nuse rpv %s\nwrite "SETTING SO" %s\nuse "SO LOGIN" %s\nwrite "SETTING DOMAIN" %s\n' \
