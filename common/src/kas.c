@@ -348,19 +348,11 @@ static int kc_tag(struct ped_kas *k, char who, uint8_t tag[PED_KAS_TAG_LEN])
 	ped_wbuf_bytes(&w, label, strlen(label));
 	ped_wbuf_bytes(&w, own, strlen(own));
 	ped_wbuf_bytes(&w, other, strlen(other));
-	if (k->p.scheme == PED_KAS_1E1S && who == 'U') {
-		ped_wbuf_bytes(&w, k->q_eu, sizeof(k->q_eu));
-		ped_wbuf_bytes(&w, k->nonce_v, sizeof(k->nonce_v));
-	} else if (k->p.scheme == PED_KAS_1E1S) {
-		ped_wbuf_bytes(&w, k->nonce_v, sizeof(k->nonce_v));
-		ped_wbuf_bytes(&w, k->q_eu, sizeof(k->q_eu));
-	} else if (who == 'U') {
-		ped_wbuf_bytes(&w, k->q_eu, sizeof(k->q_eu));
-		ped_wbuf_bytes(&w, k->q_ev, sizeof(k->q_ev));
-	} else {
-		ped_wbuf_bytes(&w, k->q_ev, sizeof(k->q_ev));
-		ped_wbuf_bytes(&w, k->q_eu, sizeof(k->q_eu));
-	}
+	/* the provider's ephemeral data first; V's is nonce_V in 1e1s, Q_eV in 2e2s */
+	const uint8_t *ev = k->p.scheme == PED_KAS_1E1S ? k->nonce_v : k->q_ev;
+	size_t evl = k->p.scheme == PED_KAS_1E1S ? sizeof(k->nonce_v) : sizeof(k->q_ev);
+	ped_wbuf_bytes(&w, who == 'U' ? k->q_eu : ev, who == 'U' ? sizeof(k->q_eu) : evl);
+	ped_wbuf_bytes(&w, who == 'U' ? ev : k->q_eu, who == 'U' ? evl : sizeof(k->q_eu));
 	if ((r = ped_wbuf_take(&w, &md, &mdl)) != PED_OK)
 		return r;
 	trace(k, who == 'U' ? "mac_data_u" : "mac_data_v", md, mdl);
@@ -369,6 +361,23 @@ static int kc_tag(struct ped_kas *k, char who, uint8_t tag[PED_KAS_TAG_LEN])
 		trace(k, who == 'U' ? "tag_u" : "tag_v", tag, PED_KAS_TAG_LEN);
 	OPENSSL_clear_free(md, mdl);
 	return r;
+}
+
+/* Adds who's CONFIRM message to out; on an error, fails the handshake. */
+static int push_confirm(struct ped_kas *k, char who, struct ped_kas_out *out)
+{
+	struct ped_wbuf w;
+	uint8_t tag[PED_KAS_TAG_LEN];
+	int r;
+
+	if ((r = kc_tag(k, who, tag)) != PED_OK)
+		return fail(k, r, out, 1);
+	ped_wbuf_init(&w, 128);
+	ped_wbuf_u8(&w, who == 'U' ? PED_KAS_CONFIRM_U : PED_KAS_CONFIRM_V);
+	ped_wbuf_bytes(&w, tag, sizeof(tag));
+	if ((r = out_push(out, &w)) != PED_OK)
+		return fail(k, r, out, 0);
+	return PED_OK;
 }
 
 static void finish(struct ped_kas *k)
@@ -461,7 +470,7 @@ static int u_on_hello(struct ped_kas *k, const uint8_t *msg, size_t len, struct 
 {
 	struct ped_rbuf rb;
 	struct ped_wbuf w;
-	uint8_t *ks = NULL, tag[PED_KAS_TAG_LEN];
+	uint8_t *ks = NULL;
 	size_t ks_len = 0;
 	X509 *anchor;
 	int r;
@@ -525,13 +534,8 @@ static int u_on_hello(struct ped_kas *k, const uint8_t *msg, size_t len, struct 
 	/* U proves the secret first in both schemes: a V that answered a bare
 	 * KEYSHARE_U with tag_V would hand whoever plays the PED an offline test
 	 * of the 10^8 one-time passwords. */
-	if ((r = kc_tag(k, 'U', tag)) != PED_OK)
-		return fail(k, r, out, 1);
-	ped_wbuf_init(&w, 128);
-	ped_wbuf_u8(&w, PED_KAS_CONFIRM_U);
-	ped_wbuf_bytes(&w, tag, sizeof(tag));
-	if ((r = out_push(out, &w)) != PED_OK)
-		return fail(k, r, out, 0);
+	if ((r = push_confirm(k, 'U', out)) != PED_OK)
+		return r;
 	k->state = ST_WAIT_CONFIRM_V;
 	return PED_OK;
 }
@@ -584,8 +588,6 @@ static int check_tag(struct ped_kas *k, char who, const uint8_t *msg, size_t len
 
 int ped_kas_input(struct ped_kas *k, const uint8_t *msg, size_t len, struct ped_kas_out *out)
 {
-	struct ped_wbuf w;
-	uint8_t tag[PED_KAS_TAG_LEN];
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -612,13 +614,8 @@ int ped_kas_input(struct ped_kas *k, const uint8_t *msg, size_t len, struct ped_
 			break;
 		if ((r = check_tag(k, 'U', msg, len)) != PED_OK)
 			return fail(k, r, out, 1);
-		if ((r = kc_tag(k, 'V', tag)) != PED_OK)
-			return fail(k, r, out, 1);
-		ped_wbuf_init(&w, 128);
-		ped_wbuf_u8(&w, PED_KAS_CONFIRM_V);
-		ped_wbuf_bytes(&w, tag, sizeof(tag));
-		if ((r = out_push(out, &w)) != PED_OK)
-			return fail(k, r, out, 0);
+		if ((r = push_confirm(k, 'V', out)) != PED_OK)
+			return r;
 		finish(k);
 		return PED_OK;
 	case ST_WAIT_CONFIRM_V:

@@ -2,8 +2,6 @@
  * certificates, and a proxy thread per connection. */
 #include "ped/tls.h"
 
-#include "ped/fileio.h"
-
 #include "ped/ec.h"
 #include "ped/cert.h"
 #include "ped/error.h"
