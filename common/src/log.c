@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,9 +17,13 @@
 #define LOG_LINE_MAX 4096
 #define LOG_PATH_MAX 1024
 
+/* hsm-sim and ped-device log from several threads: one lock keeps the
+ * size count, rotation and the fd consistent, so no line is lost or split. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static struct {
 	char ident[64];
-	unsigned mask;
+	atomic_uint mask; /* read unlocked, so a filtered-out trace costs no lock */
 	char path[LOG_PATH_MAX];
 	size_t max_size;
 	int fd;        /* -1: stderr */
@@ -52,23 +58,7 @@ static int open_file(void)
 	return PED_OK;
 }
 
-int ped_log_open(const struct ped_log_config *cfg)
-{
-	ped_log_close();
-	snprintf(log_state.ident, sizeof(log_state.ident), "%s", cfg->ident ? cfg->ident : "ped");
-	log_state.mask = cfg->mask;
-	log_state.max_size = cfg->max_size;
-	log_state.failed = 0;
-	log_state.path[0] = '\0';
-	if (!cfg->file || !cfg->file[0])
-		return PED_OK;
-	if (strlen(cfg->file) >= sizeof(log_state.path))
-		return PED_E_INVALID;
-	memcpy(log_state.path, cfg->file, strlen(cfg->file) + 1);
-	return open_file();
-}
-
-void ped_log_close(void)
+static void close_locked(void)
 {
 	if (log_state.fd >= 0)
 		close(log_state.fd);
@@ -76,23 +66,59 @@ void ped_log_close(void)
 	log_state.size = 0;
 }
 
+int ped_log_open(const struct ped_log_config *cfg)
+{
+	int rc = PED_OK;
+
+	pthread_mutex_lock(&log_lock);
+	close_locked();
+	snprintf(log_state.ident, sizeof(log_state.ident), "%s", cfg->ident ? cfg->ident : "ped");
+	atomic_store(&log_state.mask, cfg->mask);
+	log_state.max_size = cfg->max_size;
+	log_state.failed = 0;
+	log_state.path[0] = '\0';
+	if (!cfg->file || !cfg->file[0])
+		goto out;
+	if (strlen(cfg->file) >= sizeof(log_state.path)) {
+		rc = PED_E_INVALID;
+		goto out;
+	}
+	memcpy(log_state.path, cfg->file, strlen(cfg->file) + 1);
+	rc = open_file();
+out:
+	pthread_mutex_unlock(&log_lock);
+	return rc;
+}
+
+void ped_log_close(void)
+{
+	pthread_mutex_lock(&log_lock);
+	close_locked();
+	pthread_mutex_unlock(&log_lock);
+}
+
 int ped_log_reopen(void)
 {
-	if (!log_state.path[0])
-		return PED_OK;
-	ped_log_close();
-	log_state.failed = 0;
-	return open_file();
+	int rc = PED_OK;
+
+	pthread_mutex_lock(&log_lock);
+	if (log_state.path[0]) {
+		close_locked();
+		log_state.failed = 0;
+		rc = open_file();
+	}
+	pthread_mutex_unlock(&log_lock);
+	return rc;
 }
 
 void ped_log_set_mask(unsigned mask)
 {
-	log_state.mask = mask;
+	atomic_store(&log_state.mask, mask);
 }
 
 unsigned ped_log_get_mask(void)
 {
-	return log_state.mask;
+	return atomic_load(&log_state.mask);
 }
 
 /* Rotation happens between lines, so no line is ever split across files. */
@@ -147,7 +173,7 @@ void ped_log_write(enum ped_log_level level, const char *func, const char *fmt, 
 	va_list ap;
 	int n, saved_errno = errno;
 
-	if (!(log_state.mask & (unsigned)level))
+	if (!(atomic_load_explicit(&log_state.mask, memory_order_relaxed) & (unsigned)level))
 		return;
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -157,6 +183,7 @@ void ped_log_write(enum ped_log_level level, const char *func, const char *fmt, 
 
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
+	pthread_mutex_lock(&log_lock); /* ident may be changing under ped_log_open */
 	pos = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	pos += (size_t)snprintf(line + pos, sizeof(line) - pos, ".%03ldZ %s[%ld] %s %s: ",
 				(long)(tv.tv_usec / 1000), log_state.ident, (long)getpid(),
@@ -173,8 +200,7 @@ void ped_log_write(enum ped_log_level level, const char *func, const char *fmt, 
 		ssize_t w = write(log_state.fd, line, pos);
 		if (w == (ssize_t)pos) {
 			log_state.size += w;
-			errno = saved_errno;
-			return;
+			goto out;
 		}
 		log_state.failed = 1;
 		dprintf(STDERR_FILENO, "%s: log file %s unwritable (%s); logging to stderr\n",
@@ -183,5 +209,7 @@ void ped_log_write(enum ped_log_level level, const char *func, const char *fmt, 
 	if (write(STDERR_FILENO, line, pos) < 0) {
 		/* nowhere left to report it */
 	}
+out:
+	pthread_mutex_unlock(&log_lock);
 	errno = saved_errno;
 }

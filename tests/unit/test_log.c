@@ -3,6 +3,8 @@
 #include "ped/error.h"
 #include "ped/log.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +106,67 @@ static void rotation_keeps_whole_lines(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(cur, "message number 39"));
 }
 
+enum { WRITERS = 4, LINES_PER_WRITER = 500 };
+
+static void *write_lines(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	for (int i = 0; i < LINES_PER_WRITER; i++)
+		ped_info("writer %d line %04d", id, i);
+	return NULL;
+}
+
+/* Count whole "writer W line NNNN" lines in one file; any torn line fails. */
+static int count_whole_lines(const char *p, size_t max, int *bad)
+{
+	static char buf[1 << 16];
+	size_t n = read_file(p, buf, sizeof(buf));
+	int lines = 0;
+	if (n > max)
+		(*bad)++;
+	for (char *s = buf, *nl; *s; s = nl + 1) {
+		int w, l;
+		nl = strchr(s, '\n');
+		if (!nl) {
+			(*bad)++;
+			break;
+		}
+		*nl = '\0';
+		char *m = strstr(s, "write_lines: ");
+		if (strncmp(s, "20", 2) != 0 || !m || sscanf(m, "write_lines: writer %d line %d", &w, &l) != 2)
+			(*bad)++;
+		else
+			lines++;
+	}
+	return lines;
+}
+
+static void threads_share_one_log_without_losing_lines(void)
+{
+	pthread_t t[WRITERS];
+	char rotated[600];
+	int bad = 0, lines;
+
+	/* Large enough that the last rotation leaves both files with whole
+	 * lines and small enough that it rotates many times mid-run. */
+	open_log("threads.log", PED_LOG_INFO, 16384);
+	for (int i = 0; i < WRITERS; i++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, write_lines, (void *)(intptr_t)i), 0);
+	for (int i = 0; i < WRITERS; i++)
+		pthread_join(t[i], NULL);
+	ped_info("writers done");
+	ped_log_close();
+	snprintf(rotated, sizeof(rotated), "%s.1", path);
+	lines = count_whole_lines(rotated, 16384, &bad);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT(lines > 0);
+	/* the current file holds the closing line, written after every writer */
+	static char cur[1 << 16];
+	size_t n = read_file(path, cur, sizeof(cur));
+	CU_ASSERT(n > 0 && n <= 16384);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cur, "writers done"));
+}
+
 static void control_characters_cannot_forge_lines(void)
 {
 	static char buf[8192];
@@ -143,5 +206,7 @@ static void unwritable_file_is_an_error(void)
 
 UNIT_SUITE(log, NULL, NULL, UNIT_TEST(levels_switch_one_by_one),
 	   UNIT_TEST(line_format_carries_time_level_and_function),
-	   UNIT_TEST(rotation_keeps_whole_lines), UNIT_TEST(control_characters_cannot_forge_lines),
+	   UNIT_TEST(rotation_keeps_whole_lines),
+	   UNIT_TEST(threads_share_one_log_without_losing_lines),
+	   UNIT_TEST(control_characters_cannot_forge_lines),
 	   UNIT_TEST(long_messages_are_truncated_visibly), UNIT_TEST(unwritable_file_is_an_error))
