@@ -105,6 +105,7 @@ static int backup(struct session *s, struct sim_hsm *src_hs, struct hsm_partitio
 					secret, &info)) != PED_OK)
 			goto out;
 		hsm_credential_set(&tmp->po.cred, secret, sizeof(secret), info.m, info.n, info.keyset_id);
+		OPENSSL_cleanse(secret, sizeof(secret)); /* before any exit below leaves it on the stack */
 		tmp->initialized = 1;
 		sess_out(s, "Logging into the container %s on slot %d as the user.", name, slot);
 		if ((r = sim_authenticate(s, bh, tmp, sim_role("po"))) != PED_OK)

@@ -809,18 +809,8 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 	return PED_E_ARGUMENTS_BAD;
 }
 
-int sim_command(struct session *s, const char *line)
+static int dispatch(struct session *s, int argc, char **argv)
 {
-	char buf[4096];
-	char *argv[MAX_ARGS];
-	int argc;
-
-	snprintf(buf, sizeof(buf), "%s", line);
-	argc = hsm_ctl_split_words(buf, argv, MAX_ARGS);
-	if (argc < 0) {
-		sess_out(s, "Error: too many words");
-		return PED_E_ARGUMENTS_BAD;
-	}
 	if (argc == 0)
 		return PED_OK;
 	if (!strcasecmp(argv[0], "slot"))
@@ -837,6 +827,24 @@ int sim_command(struct session *s, const char *line)
 		return cmd_ped(s, argc, argv);
 	sess_out(s, "Error: unknown command '%s' (slot, hsm, role, partition, object, ped)", argv[0]);
 	return PED_E_ARGUMENTS_BAD;
+}
+
+int sim_command(struct session *s, const char *line)
+{
+	char buf[HSM_CTL_LINE_MAX + 1];
+	char *argv[MAX_ARGS];
+	int argc, r;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	argc = hsm_ctl_split_words(buf, argv, MAX_ARGS);
+	if (argc < 0) {
+		sess_out(s, "Error: too many words");
+		r = PED_E_ARGUMENTS_BAD;
+	} else {
+		r = dispatch(s, argc, argv);
+	}
+	OPENSSL_cleanse(buf, sizeof(buf)); /* the line may carry -password or -challenge */
+	return r;
 }
 
 const struct role_info *sim_role(const char *name);
