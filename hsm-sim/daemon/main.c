@@ -129,13 +129,29 @@ static void *session_thread(void *arg)
 		memcpy(line, msg, len);
 		line[len] = '\0';
 		OPENSSL_clear_free(msg, len ? len : 1);
+		int r, counted = !sim.stopping;
 		pthread_mutex_lock(&sim.mu);
-		int r = sim.stopping ? PED_E_DEVICE_ERROR : sim_command(s, line);
+		if (!counted || sim.stopping) {
+			counted = 0;
+			sess_out(s, "Error: hsm-sim is shutting down.");
+			r = PED_E_DEVICE_ERROR;
+		} else {
+			sim.in_flight++;
+			r = sim_command(s, line);
+		}
 		pthread_mutex_unlock(&sim.mu);
 		OPENSSL_cleanse(line, sizeof(line));
 		uint32_t c = ped_err_code(r);
 		uint8_t b[4] = {(uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
-		if (ped_frame_send(s->fd, HSM_CTL_RESULT, b, 4, SESSION_IO_TIMEOUT_MS) != PED_OK)
+		int sent = ped_frame_send(s->fd, HSM_CTL_RESULT, b, 4, SESSION_IO_TIMEOUT_MS);
+		if (counted) {
+			/* shutdown waits until the operator has this command's result */
+			pthread_mutex_lock(&sim.mu);
+			if (--sim.in_flight == 0)
+				pthread_cond_broadcast(&sim.idle_cv);
+			pthread_mutex_unlock(&sim.mu);
+		}
+		if (sent != PED_OK)
 			break;
 	}
 	ped_framer_free(&in);
@@ -342,6 +358,7 @@ int main(int argc, char **argv)
 	else if (ped_runtime_path("pedclient.sock", sim.pedclient_socket, sizeof(sim.pedclient_socket)) != PED_OK)
 		snprintf(sim.pedclient_socket, sizeof(sim.pedclient_socket), "/tmp/pedclient.sock");
 	pthread_mutex_init(&sim.mu, NULL);
+	ped_cond_init_monotonic(&sim.idle_cv);
 
 	foreground = !ped_opts_seen(opts, "daemon");
 	r = ped_daemon_start(foreground, 10000, &child, msg, sizeof(msg));
@@ -388,15 +405,38 @@ int main(int argc, char **argv)
 	ped_daemon_ready(foreground);
 	ped_evloop_run(loop);
 
-	/* Let a command in progress reach a consistent state; state files are
-	 * only ever replaced whole, so what is on disk is good either way. */
-	for (int i = 0; i < 50 && pthread_mutex_trylock(&sim.mu) != 0; i++)
-		usleep(20000);
+	/* A ceremony may wait minutes on its PED: end those waits so the
+	 * command in progress fails now, then let it reach a consistent state.
+	 * State files are only ever replaced whole, so what is on disk is good
+	 * either way; but an HSM is wiped only once no command can touch it. */
 	sim.stopping = 1;
+	for (int i = 0; i < sim.nhsms; i++)
+		pedport_abort(&sim.hsms[i]);
+	int locked = 0;
+	for (int waited = 0; !(locked = pthread_mutex_trylock(&sim.mu) == 0) && waited < sim.link_timeout_ms;
+	     waited += 20)
+		usleep(20000);
+	if (locked) {
+		/* Commands still in flight end on their aborted PED wait; each
+		 * operator gets the result before we go. Holding mu after this
+		 * keeps any straggler off the HSMs while they are wiped. */
+		struct timespec until;
+		ped_cond_deadline(&until, sim.link_timeout_ms);
+		while (sim.in_flight > 0)
+			if (pthread_cond_timedwait(&sim.idle_cv, &sim.mu, &until) != 0)
+				break;
+		if (sim.in_flight > 0)
+			ped_warn("%d command(s) did not finish within %d ms", sim.in_flight, sim.link_timeout_ms);
+	} else {
+		ped_warn("a command is still running after %d ms: exiting without wiping the HSMs' memory",
+			 sim.link_timeout_ms);
+	}
 	unlink(sim.socket_path);
 	for (int i = 0; i < sim.nhsms; i++) {
 		unlink(sim.hsms[i].ped_path);
 		close(sim.hsms[i].ped_listen_fd);
+		if (!locked)
+			continue;
 		EVP_PKEY_free(sim.hsms[i].id_key);
 		X509_free(sim.hsms[i].id_cert);
 		X509_free(sim.hsms[i].id_hoc);

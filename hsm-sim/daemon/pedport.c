@@ -170,6 +170,8 @@ int pedport_describe(struct sim_hsm *hs, char *out, size_t len)
 static int take_link(struct session *s, struct sim_hsm *hs)
 {
 	int r = PED_OK;
+	if (s->sim->stopping)
+		return PED_E_CANCEL; /* hsm-sim is shutting down: no new PED wait */
 	pthread_mutex_lock(&hs->ped_mu);
 	if (hs->remote_state == REMOTE_KEYING) {
 		struct timespec until;
@@ -256,6 +258,12 @@ static int give(struct session *s, struct sim_hsm *hs, int r)
 		hs->ped_attached = hs->remote = 0;
 		hs->remote_state = REMOTE_NONE;
 		r = PED_E_PED_UNPLUGGED;
+	} else if (s->sim->stopping && r != PED_OK) {
+		ped_info("HSM %s: PED operation cancelled: hsm-sim is stopping", hs->h.serial);
+		ped_link_close(&hs->ped, PED_E_CANCEL);
+		hs->ped_attached = hs->remote = 0;
+		hs->remote_state = REMOTE_NONE;
+		r = PED_E_CANCEL;
 	} else if (r == PED_E_CLOSED || r == PED_E_SOCKET || r == PED_E_TIMED_OUT || r == PED_E_BAD_RECORD ||
 	    r == PED_E_REPLAY || r == PED_E_CHANNEL_CLOSED || r == PED_E_FRAME_TRUNCATED ||
 	    r == PED_E_FRAME_TYPE || r == PED_E_FRAME_MAGIC || r == PED_E_FRAME_OVERSIZE) {
@@ -346,10 +354,12 @@ static int create_keyset(struct session *s, struct sim_hsm *hs, int key_type, co
 	size_t len = 0, slen = 0;
 	int r;
 
-	if (RAND_priv_bytes(secret, HSM_SECRET_LEN) != 1)
-		return PED_E_CRYPTO;
 	if ((r = take(s, hs)) != PED_OK)
 		return r;
+	if (RAND_priv_bytes(secret, HSM_SECRET_LEN) != 1) {
+		r = PED_E_CRYPTO;
+		goto out;
+	}
 	if ((r = send_request(hs, PED_APP_CREATE, key_type, title, prompt, colour, allow_reuse)) != PED_OK ||
 	    (r = ped_app_encode_secret(PED_APP_SECRET, secret, HSM_SECRET_LEN, &sm, &slen)) != PED_OK ||
 	    (r = ped_link_send_csp(&hs->ped, sm, slen)) != PED_OK ||
@@ -638,6 +648,17 @@ int pedport_remote_wait(struct session *s, struct sim_hsm *hs)
 	pthread_mutex_unlock(&hs->ped_mu);
 	pthread_mutex_lock(&s->sim->mu);
 	return r;
+}
+
+void pedport_abort(struct sim_hsm *hs)
+{
+	pthread_mutex_lock(&hs->ped_mu);
+	if (hs->keying_fd >= 0)
+		shutdown(hs->keying_fd, SHUT_RDWR);
+	if (hs->ped_attached && hs->ped_busy)
+		shutdown(ped_link_fd(&hs->ped), SHUT_RDWR);
+	pthread_cond_broadcast(&hs->remote_cv);
+	pthread_mutex_unlock(&hs->ped_mu);
 }
 
 int pedport_remote_disconnect(struct sim *sim, struct sim_hsm *hs)

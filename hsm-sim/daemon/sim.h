@@ -10,6 +10,7 @@
 #include "ped/link.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define SIM_MAX_HSMS 64
@@ -57,7 +58,9 @@ struct sim {
 	int link_timeout_ms;  /* handshake and each send */
 	int remote_idle_timeout_s;
 	char pedclient_socket[1024];
-	int stopping;
+	atomic_int stopping;  /* set at SIGTERM: no new command starts */
+	int in_flight;        /* commands running or replying (under mu) */
+	pthread_cond_t idle_cv; /* in_flight dropped to 0 */
 };
 
 /* What a session has logged in to. */
@@ -101,6 +104,9 @@ int pedport_create_rpv(struct session *s, struct sim_hsm *hs, uint8_t secret[HSM
 /* One line on the PED this HSM listens to; 1 if it is a Remote PED. */
 int pedport_describe(struct sim_hsm *hs, char *out, size_t len);
 void pedport_detach(struct sim_hsm *hs);
+/* Shutdown: ends the PED wait of a ceremony or keying in progress, so
+ * that its command fails at once instead of after the PED timeout. */
+void pedport_abort(struct sim_hsm *hs);
 /* Asks pedclient for a Remote PED session to host:port (host "" lets
  * pedclient use the PED id assigned to this HSM) and starts keying it with
  * the RPV, or with otp (8 digits) to initialize the RPV remotely. Returns
