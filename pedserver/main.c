@@ -367,12 +367,33 @@ static void normalize(int argc, char **argv)
 		}
 }
 
+/* The reference's troubleshooting writes "-mode config -set LogFileName
+ * FILE": after -set, "Setting value" pairs named as in the file are taken
+ * as the options that set them. */
+static void settings_as_options(int argc, char **argv)
+{
+	static char dashed[16][32];
+	int n = 0, i = 1;
+	while (i < argc && strcasecmp(argv[i], "-set") != 0)
+		i++;
+	for (i++; i + 1 < argc && n < 16 && argv[i][0] != '-'; i += 2) {
+		size_t k, nk = sizeof(option_settings) / sizeof(option_settings[0]);
+		for (k = 0; k < nk && strcasecmp(argv[i], option_settings[k].setting) != 0; k++)
+			;
+		if (k == nk)
+			return; /* not a setting: the parser reports the stray word */
+		snprintf(dashed[n], sizeof(dashed[n]), "-%s", option_settings[k].opt);
+		argv[i] = dashed[n++];
+	}
+}
+
 int main(int argc, char **argv)
 {
 	char err[1024];
 	int r, rc;
 
 	normalize(argc, argv);
+	settings_as_options(argc, argv);
 	r = ped_opts_parse(opts, argc, argv, 1, NULL, 0, NULL, err, sizeof(err));
 	if (r == PED_OPTS_HELP) {
 		ped_opts_usage(stdout, USAGE, opts);

@@ -43,6 +43,15 @@ grep -q 'Vendor = "kept"' "$T/S.conf" || fail "unknown setting lost: $(cat "$T/S
 pedserver_cmd S -mode config -show
 expect_contains "$OUT" "IdleTimeout = 900"
 expect_contains "$OUT" "PedWriteDelay = 250"
+note "the troubleshooting form: -set LogFileName FILE (a setting named as in the file)"
+pedserver_cmd S -mode config -set LogFileName "$T/named.log" maxlogfilesize 64
+[ $RC -eq 0 ] || fail "config -set LogFileName: $OUT"
+pedserver_cmd S -mode config -show
+expect_contains "$OUT" "LogFileName = \"$T/named.log\""
+expect_contains "$OUT" "MaxLogFileSize = 64"
+pedserver_cmd S -mode config -set NoSuchSetting 1
+[ $RC -ne 0 ] || fail "an unknown setting name was accepted"
+expect_contains "$OUT" "unexpected argument 'NoSuchSetting'"
 
 note "the chapter's start line (no dash form too) and the status block"
 pedserver_cmd S mode start -ip 127.0.0.1 -port 0 -admin 0 -socketreadtimeout 2 -logfile "$T/S.log"
