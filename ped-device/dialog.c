@@ -7,10 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The next keypad key; insert and remove events come back as key 0. */
-static int next_key(struct ped_device *d, int *key, int timeout_ms)
+/* A keypad key from an event; insert and remove events come back as key 0. */
+static int key_from(struct dev_event ev, int *key)
 {
-	struct dev_event ev = fw_wait_operator(d, timeout_ms);
 	*key = 0;
 	switch (ev.type) {
 	case DEV_EV_LINK:
@@ -26,6 +25,11 @@ static int next_key(struct ped_device *d, int *key, int timeout_ms)
 	default:
 		return PED_OK;
 	}
+}
+
+static int next_key(struct ped_device *d, int *key, int timeout_ms)
+{
+	return key_from(fw_wait_operator(d, timeout_ms), key);
 }
 
 int dlg_yesno(struct ped_device *d, enum dev_prompt p, int type, const char *text)
@@ -144,7 +148,12 @@ int dlg_menu(struct ped_device *d, const char *text, const char *allowed)
 	int key, r;
 	fw_show(d, DEV_P_MENU, 0, "%s", text);
 	for (;;) {
-		if ((r = next_key(d, &key, -1)) != PED_OK)
+		/* Clear held five seconds resets an operation; "there is no
+		 * effect ... when a menu is open". */
+		struct dev_event ev = fw_wait_operator(d, -1);
+		if (ev.type == DEV_EV_RESET)
+			continue;
+		if ((r = key_from(ev, &key)) != PED_OK)
 			return r;
 		if (key == DEV_KEY_BACK || (key && strchr(allowed, key)))
 			return key;

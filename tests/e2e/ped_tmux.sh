@@ -1,5 +1,5 @@
 #!/bin/bash
-# The ncurses PED through tmux: the mode menu, hsm init with a blue 2-of-3
+# The ncurses PED through tmux: the mode menu (Clear held does nothing there), hsm init with a blue 2-of-3
 # keyset with PINs and a red 1-of-1 (procedure 4), a login, Admin mode's List types and Duplicate, and resizing.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
@@ -40,6 +40,8 @@ tm set-option -t "$S" remain-on-exit on >/dev/null
 note "the mode menu"
 tm_wait "Select Mode"
 for l in "1 Local PED-SCP" "4 Admin" "7 Remote PED" "0 Local PED-USB" "PED V."; do tm_wait "$l"; done
+# Clear held (F5): "no effect ... when a menu is open" (it turned the PED off)
+keys F5
 keys 1
 tm_wait "Not supported for"
 keys BSpace
@@ -125,6 +127,7 @@ keys y
 tm_wait "Select Mode"
 keys 4
 for l in "Admin mode..." "1 PED Key" "5 Backup Devices" "7 Software Update" "9 Self Test"; do tm_wait "$l"; done
+keys F5
 keys 1
 tm_wait "3 List types"
 pick "${KEY[k3]}"
