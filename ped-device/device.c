@@ -293,6 +293,14 @@ void fw_log(struct ped_device *d, const char *fmt, ...)
 	pthread_mutex_unlock(&d->mu);
 }
 
+void fw_log_clear(struct ped_device *d)
+{
+	pthread_mutex_lock(&d->mu);
+	memset(d->log, 0, sizeof(d->log));
+	d->nlog = 0;
+	pthread_mutex_unlock(&d->mu);
+}
+
 void fw_inserted(struct ped_device *d, char serial[IKEY_SERIAL_LEN + 1])
 {
 	pthread_mutex_lock(&d->mu);

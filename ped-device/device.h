@@ -149,6 +149,8 @@ struct dev_event fw_wait(struct ped_device *d, int link_fd, int timeout_ms);
  * as DEV_EV_LINK. Unlike fw_wait, the PED counts as waiting on the operator. */
 struct dev_event fw_wait_operator(struct ped_device *d, int timeout_ms);
 void fw_log(struct ped_device *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The log shows actions "since entering Local or Remote Mode". */
+void fw_log_clear(struct ped_device *d);
 /* The inserted key's serial, or "" */
 void fw_inserted(struct ped_device *d, char serial[IKEY_SERIAL_LEN + 1]);
 

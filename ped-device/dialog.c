@@ -159,3 +159,22 @@ int dlg_menu(struct ped_device *d, const char *text, const char *allowed)
 			return key;
 	}
 }
+
+void dlg_show_log(struct ped_device *d, int link_fd)
+{
+	char text[DEV_LINES * (DEV_COLS + 1) + 1] = "PED log";
+	pthread_mutex_lock(&d->mu);
+	unsigned from = d->nlog > DEV_LINES - 2 ? d->nlog - (DEV_LINES - 2) : 0;
+	for (unsigned i = from; i < d->nlog; i++) {
+		strcat(text, "\n");
+		strcat(text, d->log[i]);
+	}
+	pthread_mutex_unlock(&d->mu);
+	if (d->nlog == 0)
+		strcat(text, "\n(empty)");
+	strcat(text, "\nPress ENTER.");
+	/* a request, a ping or the link's end takes the log down */
+	d->session_fd = link_fd;
+	(void)dlg_enter(d, DEV_P_ACK, 0, text);
+	d->session_fd = -1;
+}

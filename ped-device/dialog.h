@@ -25,5 +25,8 @@ int dlg_digits(struct ped_device *d, enum dev_prompt p, int type, const char *te
 	       size_t cap);
 /* A menu: returns the digit chosen among allowed, or '<'. */
 int dlg_menu(struct ped_device *d, const char *text, const char *allowed);
+/* The > key: the PED log (since entering Local or Remote mode) until Enter,
+ * or until input on link_fd (>= 0) needs the firmware. */
+void dlg_show_log(struct ped_device *d, int link_fd);
 
 #endif

@@ -16,22 +16,6 @@
 #define MAIN_MENU "Select Mode\n1 Local PED-SCP\n4 Admin\n7 Remote PED\n0 Local PED-USB\n\nPED V." PED_VERSION
 #define RETRY_MS 500
 
-static void show_log(struct ped_device *d)
-{
-	char text[DEV_LINES * (DEV_COLS + 1) + 1] = "PED log";
-	pthread_mutex_lock(&d->mu);
-	unsigned from = d->nlog > DEV_LINES - 2 ? d->nlog - (DEV_LINES - 2) : 0;
-	for (unsigned i = from; i < d->nlog; i++) {
-		strcat(text, "\n");
-		strcat(text, d->log[i]);
-	}
-	pthread_mutex_unlock(&d->mu);
-	if (d->nlog == 0)
-		strcat(text, "\n(empty)");
-	strcat(text, "\nPress ENTER.");
-	(void)dlg_enter(d, DEV_P_ACK, 0, text);
-}
-
 /* Sends a reply to the HSM: an error as RESULT, else what the ceremony made. */
 static int reply_result(struct ped_link *l, int err)
 {
@@ -174,6 +158,7 @@ static void mode_local_usb(struct ped_device *d)
 	struct ped_link link;
 	int attached = 0, r;
 
+	fw_log_clear(d);
 	memset(&link, 0, sizeof(link));
 	link.in.fd = -1;
 	for (;;) {
@@ -185,7 +170,7 @@ static void mode_local_usb(struct ped_device *d)
 		if (ev.type == DEV_EV_QUIT)
 			break;
 		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_LOG) {
-			show_log(d);
+			dlg_show_log(d, attached ? ped_link_fd(&link) : -1);
 		} else if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
 			/* The firmware warns here too, though no RPK is in use locally. */
 			int yes = dlg_yesno(d, DEV_P_CONFIRM, 0,

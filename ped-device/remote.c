@@ -300,6 +300,11 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 			r = PED_E_CANCEL;
 			break;
 		}
+		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_LOG) {
+			dlg_show_log(d, ped_link_fd(&link));
+			fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nToken found");
+			continue;
+		}
 		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
 			int yes = dlg_yesno(d, DEV_P_CONFIRM, 0,
 					    "\n** WARNING **\nExiting now will\ninvalidate the RPK.\nConfirm? YES/NO");
@@ -352,6 +357,7 @@ void mode_remote(struct ped_device *d)
 	struct rpk_cache c;
 	int attached = 0, r;
 
+	fw_log_clear(d);
 	memset(&c, 0, sizeof(c));
 	memset(&f, 0, sizeof(f));
 	f.fd = -1;
@@ -367,6 +373,10 @@ void mode_remote(struct ped_device *d)
 			ev = fw_wait(d, attached ? f.fd : -1, attached ? -1 : RETRY_MS);
 		if (ev.type == DEV_EV_QUIT)
 			break;
+		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_LOG) {
+			dlg_show_log(d, attached ? f.fd : -1);
+			continue;
+		}
 		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
 			int yes = dlg_yesno(d, DEV_P_CONFIRM, 0,
 					    "\n** WARNING **\nExiting now will\ninvalidate the RPK.\nConfirm? YES/NO");

@@ -319,6 +319,53 @@ static void session_end_ends_the_prompt(void)
 	dev_free(&dev);
 }
 
+/* Waits until the screen shows text, whether or not the firmware waits on
+ * the operator (an idle mode's screen is not a prompt). */
+static int shows(const char *text)
+{
+	char scr[DEV_LINES * (DEV_COLS + 1) + 1], flat[sizeof(scr)];
+	uint64_t deadline = ped_now_ms() + 5000;
+	for (;;) {
+		uint64_t gen = dev_screen_text(&dev, scr, sizeof(scr));
+		screen_flat(scr, flat, sizeof(flat));
+		if (strstr(flat, text))
+			return 1;
+		if (ped_now_ms() > deadline) {
+			fprintf(stderr, "\nwanted '%s', screen: %s\n", text, flat);
+			return 0;
+		}
+		dev_wait_change(&dev, gen, 20);
+	}
+}
+
+/* The > key shows "the most recent PED actions (since entering Local or
+ * Remote Mode)": it did nothing in Remote PED mode, and the log ran on
+ * across modes. Clear held five seconds does nothing in a menu. */
+static void log_key_and_clear_held_in_modes_and_menus(void)
+{
+	fresh_device(5000);
+	snprintf(dev.cfg.start_mode, sizeof(dev.cfg.start_mode), "remote");
+	fw_log(&dev, "Before remote");
+	CU_ASSERT_EQUAL_FATAL(dev_start(&dev), PED_OK);
+	CU_ASSERT(shows("No pedserver"));
+	press(">");
+	CU_ASSERT(see("PED log (empty) Press ENTER."));
+	press("\n");
+	CU_ASSERT(shows("No pedserver"));
+	press("<");
+	CU_ASSERT(see("invalidate the RPK."));
+	press("Y");
+	CU_ASSERT(see("Select Mode"));
+	dev_push(&dev, DEV_EV_RESET, 0);
+	press("4");
+	CU_ASSERT(see("Admin mode..."));
+	dev_push(&dev, DEV_EV_RESET, 0);
+	press("9");
+	CU_ASSERT(see("Self Test"));
+	dev_stop(&dev);
+	dev_free(&dev);
+}
+
 static void scripts_and_policies_are_checked_line_by_line(void)
 {
 	struct script s;
@@ -361,4 +408,5 @@ static void scripts_and_policies_are_checked_line_by_line(void)
 UNIT_SUITE(ped_dialog, setup, NULL, UNIT_TEST(create_then_login),
 	   UNIT_TEST(reuse_returns_the_secret_and_duplicates_every_split),
 	   UNIT_TEST(key_actions_time_out_and_clear_held_resets), UNIT_TEST(session_end_ends_the_prompt),
+	   UNIT_TEST(log_key_and_clear_held_in_modes_and_menus),
 	   UNIT_TEST(scripts_and_policies_are_checked_line_by_line))
