@@ -3,6 +3,7 @@
 #include "ceremony.h"
 #include "dialog.h"
 #include "modes.h"
+#include "rpk_cache.h"
 
 #include "ped/error.h"
 #include "ped/evloop.h"
@@ -39,7 +40,8 @@ static int watch_link(struct ped_device *d, struct ped_link *l)
 	return !ped_framer_pending(&l->in);
 }
 
-int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *msg, size_t len)
+int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *msg, size_t len,
+		       struct rpk_cache *cache, const char *hsm)
 {
 	struct ped_app_request req;
 	struct cer_ask ask;
@@ -109,8 +111,6 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 	struct cer_created c;
 	r = watch_link(d, l) ? cer_create_keyset(d, &ask, req.allow_reuse, secret, slen, &c) : PED_E_CLOSED;
 	d->session_fd = -1;
-	if (st)
-		OPENSSL_secure_clear_free(st, sizeof(*st));
 	if (r != PED_OK)
 		r = reply_result(l, r);
 	else if (c.info.reused) {
@@ -119,6 +119,16 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 	} else if ((r = ped_app_encode_created(&c.info, &out, &olen)) == PED_OK) {
 		r = ped_link_send(l, PED_REC_DATA, out, olen);
 	}
+	if (r == PED_OK && cache && req.key_type == PED_KEY_RPV) {
+		/* A reused keyset is another HSM's RPV, without this HSM's static key: 1e1s then. */
+		static const struct cer_rpv_static none;
+		if (c.info.reused)
+			(void)rpk_cache_remember(cache, hsm, c.secret, c.secret_len, &none);
+		else
+			(void)rpk_cache_remember(cache, hsm, secret, slen, st ? st : &none);
+	}
+	if (st)
+		OPENSSL_secure_clear_free(st, sizeof(*st));
 	OPENSSL_cleanse(&c, sizeof(c));
 out:
 	if (out)
@@ -182,7 +192,7 @@ static void mode_local_usb(struct ped_device *d)
 			size_t len = 0;
 			r = ped_link_recv(&link, &rt, &msg, &len, d->cfg.link_timeout_ms, NULL);
 			if (r == PED_OK && rt == PED_REC_DATA)
-				r = mode_serve_request(d, &link, msg, len);
+				r = mode_serve_request(d, &link, msg, len, NULL, NULL);
 			if (msg)
 				OPENSSL_clear_free(msg, len ? len : 1);
 			if (r != PED_OK && r != PED_E_INVALID) {

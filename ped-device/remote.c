@@ -320,8 +320,11 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		uint8_t rt, *msg = NULL;
 		size_t len = 0;
 		r = ped_link_recv(&link, &rt, &msg, &len, d->cfg.link_timeout_ms, NULL);
+		unsigned gen = c->gen;
 		if (r == PED_OK && rt == PED_REC_DATA)
-			r = mode_serve_request(d, &link, msg, len);
+			r = mode_serve_request(d, &link, msg, len, c, open->id);
+		if (r == PED_OK && c->gen != gen) /* an RPV made or reused here: the PED holds it now */
+			report_rpks(ped_link_fd(&link), c, d->cfg.link_timeout_ms);
 		if (msg)
 			OPENSSL_clear_free(msg, len ? len : 1);
 		if (r == PED_OK || r == PED_E_INVALID) {

@@ -37,6 +37,7 @@ void rpk_cache_forget(struct rpk_cache *c, const char *hsm)
 			c->hoc[j] = c->hoc[j + 1];
 		}
 		c->n--;
+		c->gen++;
 		/* the last slot is free now, or holds a copy: wipe it */
 		OPENSSL_cleanse(c->rpv[c->n], sizeof(c->rpv[c->n]));
 		OPENSSL_cleanse(&c->st[c->n], sizeof(c->st[c->n]));
@@ -59,5 +60,6 @@ int rpk_cache_remember(struct rpk_cache *c, const char *hsm, const uint8_t *rpv,
 	memcpy(c->rpv[c->n], rpv, len);
 	c->len[c->n] = len;
 	c->st[c->n] = *st;
+	c->gen++;
 	return c->n++;
 }

@@ -22,6 +22,7 @@ struct rpk_cache {
 	EVP_PKEY *key[MAX_RPKS];
 	X509 *cert[MAX_RPKS], *hoc[MAX_RPKS];
 	int n; /* entries 0..n-1, oldest first */
+	unsigned gen; /* changes with every change of the entries */
 };
 
 /* hsm's index, or -1. */

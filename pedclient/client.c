@@ -51,7 +51,8 @@ struct tls_result {
 	char cn[80], why[200], peer[96];
 };
 
-enum state { S_FREE, S_HELLO, S_DIALING, S_WELCOME, S_RELAY };
+/* S_AWAIT_LINK: an HSM with no PED id waits for a pedserver to dial in again. */
+enum state { S_FREE, S_HELLO, S_AWAIT_LINK, S_DIALING, S_WELCOME, S_RELAY };
 
 struct session {
 	enum state st;
@@ -74,6 +75,7 @@ static struct {
 	int tls_lfd;
 	uint16_t tls_port;
 	struct parked pk[MAX_PARKED];
+	int pk_seen; /* a pedserver has dialed in: it dials again after each session */
 	int tls_pipe[2];
 } C;
 
@@ -214,8 +216,18 @@ static void on_parked(struct ped_evloop *loop, int fd, unsigned events, void *ar
 		}
 		if (type == PED_RELAY_HELLO && ped_relay_decode(p, len, &m) == PED_OK && m.role == PED_RELAY_ROLE_SERVER) {
 			k->greeted = 1;
+			C.pk_seen = 1;
 			snprintf(k->ped, sizeof(k->ped), "%s", m.id);
 			ped_info("pedserver %s dialed in (PED %s): ready for this host's HSMs", k->cn, m.id[0] ? m.id : "-");
+			OPENSSL_clear_free(p, len ? len : 1);
+			/* The HSM that waited longest takes it; k is the session's then. */
+			struct session *w = NULL;
+			for (int i = 0; i < MAX_SESSIONS; i++)
+				if (C.ss[i].st == S_AWAIT_LINK && (!w || C.ss[i].state_since < w->state_since))
+					w = &C.ss[i];
+			if (w && use_parked(w) && k->fd < 0)
+				return;
+			continue;
 		} else if (type == PED_RELAY_PING) {
 			(void)ped_relay_send_code(k->fd, PED_RELAY_PONG, 0, ms(C.s->write_timeout_s));
 		} else if (type != PED_RELAY_PONG) {
@@ -350,6 +362,12 @@ static void hsm_frame(struct session *x, uint8_t type, const uint8_t *p, size_t 
 			if (mappings_for_serial(C.s->config_path, h.id, &m) != PED_OK) {
 				if (use_parked(x))
 					return;
+				if (C.pk_seen) {
+					/* a session just ended: its pedserver is dialing in again */
+					set_state(x, S_AWAIT_LINK);
+					ped_info("HSM %s: waiting for a pedserver to dial in", h.id);
+					return;
+				}
 				ped_warn("HSM %s asked for its Remote PED, but no PED id is assigned to it", h.id);
 				end(x, PED_E_NOT_FOUND, "no PED id assigned");
 				return;
@@ -599,6 +617,14 @@ static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
 		struct session *x = &C.ss[i];
 		if (x->st == S_FREE)
 			continue;
+		if (x->st == S_AWAIT_LINK) {
+			if (now - x->state_since > (uint64_t)ms(C.s->read_timeout_s)) {
+				ped_warn("HSM %s asked for its Remote PED: no PED id is assigned to it and no pedserver "
+					 "dialed in within %d s", x->hello.id, C.s->read_timeout_s);
+				end(x, PED_E_NOT_FOUND, "no PED id assigned, no PED-initiated link");
+			}
+			continue;
+		}
 		if (x->st != S_RELAY) {
 			if (now - x->state_since > (uint64_t)ms(C.s->read_timeout_s))
 				end(x, x->st == S_HELLO ? PED_E_TIMED_OUT : PED_E_PED_UNPLUGGED,

@@ -740,6 +740,9 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 			r = sim_save(hs);
 		}
 		OPENSSL_cleanse(secret, sizeof(secret));
+		/* "the HSM establishes a Remote PED connection using the newly-created RPV" */
+		if (r == PED_OK)
+			r = pedport_remote_rekey(s, hs);
 		return r;
 	}
 	if (!strcasecmp(argv[1], "connect")) {

@@ -601,6 +601,9 @@ int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *ho
 	hs->keying_fd = fd;
 	hs->keying_cancelled = 0;
 	snprintf(hs->remote_ped, sizeof(hs->remote_ped), "%s", w.id);
+	snprintf(hs->remote_host, sizeof(hs->remote_host), "%s", host);
+	hs->remote_host_port = port;
+	hs->remote_otp = otp != NULL;
 	if (*host)
 		snprintf(hs->remote_server, sizeof(hs->remote_server), "%.64s:%d", host, port);
 	else
@@ -626,6 +629,35 @@ fail_fd:
 fail:
 	OPENSSL_cleanse(j->secret, sizeof(j->secret));
 	free(j);
+	return r;
+}
+
+int pedport_remote_rekey(struct session *s, struct sim_hsm *hs)
+{
+	char host[64];
+	int port, r;
+
+	pthread_mutex_lock(&hs->ped_mu);
+	if (!(hs->remote && hs->ped_attached && hs->remote_state == REMOTE_UP) || hs->ped_busy) {
+		pthread_mutex_unlock(&hs->ped_mu);
+		return PED_OK;
+	}
+	memcpy(host, hs->remote_host, sizeof(host));
+	port = hs->remote_host_port;
+	ped_link_close(&hs->ped, PED_OK);
+	hs->ped_attached = hs->remote = 0;
+	hs->remote_state = REMOTE_NONE;
+	pthread_mutex_unlock(&hs->ped_mu);
+	ped_info("HSM %s: RPV initialized: keying the Remote PED session again with it", hs->h.serial);
+	sess_out(s, "Re-establishing the Remote PED connection with the new RPV...");
+	if ((r = pedport_remote_connect(s, hs, host, port, NULL)) == PED_OK)
+		r = pedport_remote_wait(s, hs);
+	if (r == PED_OK)
+		sess_out(s, "Remote PED connection re-established (%s).",
+			 hs->h.rpv_2e2s ? "full secure channel, 2e2s" : "RPV, 1e1s");
+	else
+		sess_out(s, "Error: the Remote PED connection was not re-established: %s. "
+			    "The RPV is initialized; connect again with ped connect.", ped_strerror(r));
 	return r;
 }
 

@@ -41,6 +41,9 @@ struct sim_hsm {
 	uint64_t remote_last_use;
 	char remote_ped[72];     /* the PED's serial, as pedserver says */
 	char remote_server[96];  /* host:port, or "PED id mapping" */
+	char remote_host[64];    /* as ped connect gave it ("": the PED id mapping) */
+	int remote_host_port;
+	int remote_otp;          /* keyed with the one-time password, not the RPV */
 	/* the identity as OpenSSL objects, made at first use (pedport.c), under ped_mu */
 	EVP_PKEY *id_key;
 	X509 *id_cert, *id_hoc;
@@ -115,6 +118,10 @@ int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *ho
 int pedport_remote_disconnect(struct sim *sim, struct sim_hsm *hs);
 /* Waits (up to the PED timeout) until the session key is computed; its error if that failed. */
 int pedport_remote_wait(struct session *s, struct sim_hsm *hs);
+/* After ped vector init: a Remote PED session keyed with the password or the
+ * old RPV is closed and keyed again, with the new RPV, to the same pedserver.
+ * PED_OK when there was none. */
+int pedport_remote_rekey(struct session *s, struct sim_hsm *hs);
 
 /* Backup and restore (archive.c). */
 int cmd_archive(struct session *s, int argc, char **argv);

@@ -45,6 +45,9 @@ hsmcm -c "ped connect -password 24682468; ped get; ped vector init; ped disconne
 [ $RC -eq 0 ] || fail "session over the PED-initiated link: $OUT"
 expect_contains "$OUT" "remote PED"
 grep -q '"auth":"password"' "$T/P.events" || fail "the PED saw no session"
+# keyed again with the new RPV over the link pedserver dials in again (pedclient waits for it)
+expect_contains "$OUT" "Remote PED connection re-established (full secure channel, 2e2s)."
+grep -q '"auth":"rpv"' "$T/P.events" || fail "the PED saw no session keyed with the RPV"
 
 note "the link comes back for the next session"
 wait_for 10 eval 'pedclient_cmd -mode show; grep -q "PED-initiated link:       ps-workstation" <<<"$OUT"' ||

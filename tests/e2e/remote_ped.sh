@@ -34,12 +34,18 @@ hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password 12345678; ped vector
 expect_contains "$OUT" "Please attend to the PED and enter following password: 12345678"
 expect_contains "$OUT" "Successfully initialized the HSM."
 grep -q '"auth":"password"' "$T/A.events" || fail "the PED did not ask for the password"
+note "... the HSM keyed the session again with the new RPV before hsm init (full channel, no orange key asked)"
+expect_contains "$OUT" "Remote PED connection re-established (full secure channel, 2e2s)."
+sessions=$(grep -o '"event":"session","hsm":"[0-9]*","auth":"[a-z]*"\|"scheme":"[0-9a-z]*"' "$T/A.events" | tr '\n' ' ')
+expect_eq "$sessions" "\"event\":\"session\",\"hsm\":\"$HSM_SERIAL\",\"auth\":\"password\" \"scheme\":\"1e1s\" \"event\":\"session\",\"hsm\":\"$HSM_SERIAL\",\"auth\":\"rpv\" \"scheme\":\"2e2s\" " "the PED's sessions"
+! grep '"event":"screen"' "$T/A.events" | grep '"key_type":"RPV"' | grep -q "COMPUTE SESSION KEY" ||
+	fail "the PED asked for the orange key to key the session again"
 
 note "the one-time password is refused once the HSM is initialized"
 hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password"
 [ $RC -ne 0 ] || fail "-password accepted on an initialized HSM"
 
-note "a session keyed with the orange key (2e2s: the RPV static key it carries); the PED keeps the RPK"
+note "a later session keyed with the RPV the PED holds (2e2s: the RPV static key on the orange key); the PED reports the RPK"
 hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A; role login -name so; ped get"
 [ $RC -eq 0 ] || fail "remote login: $OUT"
 expect_contains "$OUT" "listening to remote PED"
@@ -102,6 +108,8 @@ start_remote_ped A A "$T/A.policy"
 hsmcm -c "ped disconnect"
 hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A; role login -name so; ped disconnect"
 [ $RC -eq 0 ] || fail "login after the PED came back: $OUT"
+grep '"event":"screen"' "$T/A.events" | grep '"key_type":"RPV"' | grep -q "COMPUTE SESSION KEY" ||
+	fail "a restarted PED keyed the session without its orange key"
 
 note "ped disconnect while the PED waits for the orange key ends the keying at once, twice over"
 start_pedserver B -pinginterval 1 -pingtimeout 2
