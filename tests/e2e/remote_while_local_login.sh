@@ -1,0 +1,68 @@
+#!/bin/bash
+# Regression: a Remote PED session keyed while a login waited on the local
+# PED replaced the PED link at once, under the ceremony that was using it
+# outside the PED lock: the login broke. Now the keyed session waits for
+# the ceremony to give the link back, then takes its place.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/hsm_lib.sh"
+. "$(dirname "$0")/remote_lib.sh"
+set -e
+
+new_keys so dom rpk
+start_hsm
+cat >"$T/init.policy" <<P
+write "SETTING SO" ${KEY[so]}
+write "SETTING DOMAIN" ${KEY[dom]}
+use "SO LOGIN" ${KEY[so]}
+write rpv ${KEY[rpk]}
+P
+start_ped L $HSM_SERIAL "$T/init.policy"
+hsmcm -c "hsm init -label busy; role login -name so; ped vector init"
+[ $RC -eq 0 ] || fail "setup: $OUT"
+kill -TERM "$PED_L_PID"; wait_gone 10 "$PED_L_PID"
+
+# The local PED now has an operator who acts only when told (no policy).
+: >"$T/L.events"
+"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -control "$T/L.ctl" \
+	-events "$T/L.events" -keytimeout 120 >"$T/L.log" 2>&1 &
+track $!
+PED_L_PID=$!
+wait_for 20 grep -q '"event":"attached"' "$T/L.events" || { cat "$T/L.log" >&2; fail "the local PED did not attach"; }
+
+start_pedserver A
+start_pedclient
+echo "use rpv ${KEY[rpk]}" >"$T/R.policy"
+start_remote_ped R A "$T/R.policy"
+
+note "a login waits on the local PED"
+( exec timeout 120 "$BIN/hsmcm" -socket "$HSM_SOCK" -c "role login -name so" >"$T/login.out" 2>&1 ) &
+LOGIN_PID=$!
+wait_for 20 grep -q '"event":"request"' "$T/L.events" || fail "the login never reached the local PED: $(cat "$T/login.out")"
+
+note "meanwhile a Remote PED session is keyed for the same HSM"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A"
+[ $RC -eq 0 ] || fail "ped connect: $OUT"
+wait_for 30 grep -q '"remote":true' "$T/R.events" || fail "the Remote PED session was not keyed: $(cat "$T/R.ped.log")"
+alive "$LOGIN_PID" || fail "the login ended while its PED was taken: $(cat "$T/login.out")"
+hsmcm -c "ped get"
+expect_contains "$OUT" "computing the session key"
+
+note "the operator finishes the login on the local PED: it succeeds"
+"$BIN/ped-device" -send "insert ${KEY[so]}" -control "$T/L.ctl" >/dev/null
+"$BIN/ped-device" -send "press enter" -control "$T/L.ctl" >/dev/null
+set +e
+wait "$LOGIN_PID"
+rc=$?
+set -e
+[ $rc -eq 0 ] || fail "the login broke when the Remote PED was keyed (rc $rc): $(cat "$T/login.out")"
+expect_contains "$(cat "$T/login.out")" "Command Result : No Error"
+expect_not_contains "$(cat "$T/hsm.log")" "PED link lost"
+
+note "then the Remote PED takes the HSM's PED port"
+wait_for 20 eval 'hsmcm -c "ped get"; grep -q "listening to remote PED" <<<"$OUT"' || fail "the Remote PED never took over: $OUT"
+expect_not_contains "$OUT" "computing the session key"
+"$BIN/ped-device" -send "remove" -control "$T/L.ctl" >/dev/null # the blue key goes to the Remote PED
+hsmcm -c "role login -name so"
+[ $RC -eq 0 ] || fail "a login on the Remote PED: $OUT"
+grep -q '"title":"SO LOGIN' "$T/R.events" || fail "the login did not go to the Remote PED"
+echo "remote session while a local login runs ok"
