@@ -713,14 +713,27 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 		sess_out(s, "HSM slot %d listening to %s PED (PED id=%d).", slot, remote ? "remote" : "local",
 			 remote ? 100 : 0);
 		sess_out(s, "%s", what);
+		if (hs->h.ped_ip[0] || hs->h.ped_port)
+			sess_out(s, "Default Remote PED server (ped set): %s:%d", hs->h.ped_ip[0] ? hs->h.ped_ip : "(PED id)",
+				 hs->h.ped_port ? hs->h.ped_port : 1503);
 		return PED_OK;
 	}
 	if (!strcasecmp(argv[1], "set")) {
+		/* Defaults for ped connect, kept in the HSM's state across restarts. */
+		const char *ip = ped_opts_str(o, "ip", "");
+		if (!ped_opts_seen(o, "ip") && !ped_opts_seen(o, "port")) {
+			sess_out(s, "Error: give -ip and/or -port");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (ped_opts_seen(o, "ip") && strlen(ip) > HSM_PED_HOST_MAX) {
+			sess_out(s, "Error: the address is longer than %d characters", HSM_PED_HOST_MAX);
+			return PED_E_ARGUMENTS_BAD;
+		}
 		if (ped_opts_seen(o, "ip"))
-			snprintf(hs->remote_ip, sizeof(hs->remote_ip), "%s", ped_opts_str(o, "ip", ""));
+			snprintf(hs->h.ped_ip, sizeof(hs->h.ped_ip), "%s", ip);
 		if (ped_opts_seen(o, "port"))
-			hs->remote_port = (int)ped_opts_num(o, "port", 1503);
-		return PED_OK;
+			hs->h.ped_port = (uint16_t)ped_opts_num(o, "port", 1503);
+		return sim_save(hs); /* on failure the HSM is back to its saved state */
 	}
 	if (!strcasecmp(argv[1], "vector") && first == 3 && !strcasecmp(argv[2], "init")) {
 		/* A zeroized HSM has no SO yet: remote RPV initialization happens then. */
@@ -784,9 +797,9 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 				 hs->h.serial);
 			return PED_E_ARGUMENTS_BAD;
 		}
-		const char *host = ped_opts_seen(o, "ip") ? ped_opts_str(o, "ip", "") : hs->remote_ip;
+		const char *host = ped_opts_seen(o, "ip") ? ped_opts_str(o, "ip", "") : hs->h.ped_ip;
 		int port = ped_opts_seen(o, "port") ? (int)ped_opts_num(o, "port", 1503)
-			   : hs->remote_port ? hs->remote_port : 1503;
+			   : hs->h.ped_port ? hs->h.ped_port : 1503;
 		r = pedport_remote_connect(s, hs, host, port, otp);
 		if (r == PED_OK && otp)
 			sess_out(s, "Please attend to the PED and enter following password: %s", pw);

@@ -27,8 +27,6 @@ struct sim_hsm {
 	struct ped_link ped;
 	int ped_attached;
 	int ped_busy;        /* a ceremony owns the link */
-	char remote_ip[64];  /* ped set */
-	int remote_port;
 	/* Remote PED through pedclient (guarded by ped_mu): while a remote
 	 * session is open or being keyed, the local PED is ignored. */
 	int remote;          /* hs->ped is the remote link */

@@ -6,6 +6,7 @@
 #include "ped/shamir.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
@@ -214,6 +215,48 @@ static void partition_limits(void)
 	CU_ASSERT_TRUE(hsm_label_valid("my partition"));
 }
 
+/* A version 3 file (before ped set was kept) still loads, without defaults. */
+static void version_3_state_files_still_load(void)
+{
+	struct keyset so;
+	struct hsm *back = OPENSSL_zalloc(sizeof(*back));
+	uint8_t *buf, *v3;
+	size_t len;
+	unsigned int hl;
+	char why[160];
+	init_hsm(h, &so);
+	h->rpv_set = 1;
+	RAND_bytes(h->rpv, sizeof(h->rpv));
+	h->ped_ip[0] = '\0';
+	h->ped_port = 0;
+	CU_ASSERT_EQUAL_FATAL(hsm_encode(h, &buf, &len), PED_OK);
+	/* version 4 put ped_ip (lv16, empty here) and ped_port (u16) after the RPV and its 2e2s flag */
+	uint8_t *at = NULL;
+	for (size_t i = 0; !at && i + sizeof(h->rpv) <= len; i++)
+		if (!memcmp(buf + i, h->rpv, sizeof(h->rpv)))
+			at = buf + i;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+	size_t cut = (size_t)(at - buf) + sizeof(h->rpv) + 1;
+	CU_ASSERT_FATAL(cut + 4 < len && !memcmp(buf + cut, "\0\0\0\0", 4));
+	v3 = OPENSSL_malloc(len - 4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v3);
+	memcpy(v3, buf, cut);
+	memcpy(v3 + cut, buf + cut + 4, len - 4 - cut);
+	v3[4] = 3;
+	CU_ASSERT_FATAL(EVP_Digest(v3, len - 4 - 32, v3 + len - 4 - 32, &hl, EVP_sha256(), NULL) == 1);
+	CU_ASSERT_EQUAL(hsm_decode(v3, len - 4, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_STRING_EQUAL(back->serial, h->serial);
+	CU_ASSERT_EQUAL(memcmp(back->rpv, h->rpv, sizeof(h->rpv)), 0);
+	CU_ASSERT_EQUAL(back->ped_port, 0);
+	v3[4] = 5; /* a version from the future is refused, not misread */
+	CU_ASSERT_EQUAL(hsm_decode(v3, len - 4, back, why, sizeof(why)), PED_E_CORRUPT);
+	CU_ASSERT_STRING_EQUAL(why, "unsupported state version 5");
+	OPENSSL_clear_free(v3, len - 4);
+	OPENSSL_clear_free(buf, len);
+	hsm_cleanse(back);
+	OPENSSL_clear_free(back, sizeof(*back));
+}
+
 static void state_files_round_trip_and_refuse_damage(void)
 {
 	struct keyset so;
@@ -231,6 +274,8 @@ static void state_files_round_trip_and_refuse_damage(void)
 	*o = (struct hsm_object){42, 0x1122334455667788ull, "key one", {1, 2, 3}, 3};
 	h->rpv_set = 1;
 	RAND_bytes(h->rpv, sizeof(h->rpv));
+	snprintf(h->ped_ip, sizeof(h->ped_ip), "192.124.106.100");
+	h->ped_port = 1600;
 	snprintf(path, sizeof(path), "%s/hsm-150001.state", unit_tmpdir());
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
 	CU_ASSERT_EQUAL(stat(path, &sb), 0);
@@ -249,6 +294,8 @@ static void state_files_round_trip_and_refuse_damage(void)
 		CU_ASSERT_EQUAL(memcmp(&back->partitions[0].objects[0], o, sizeof(*o)), 0);
 		CU_ASSERT_EQUAL(memcmp(back->static_priv, h->static_priv, sizeof(h->static_priv)), 0);
 		CU_ASSERT_EQUAL(memcmp(back->rpv, h->rpv, sizeof(h->rpv)), 0);
+		CU_ASSERT_STRING_EQUAL(back->ped_ip, "192.124.106.100");
+		CU_ASSERT_EQUAL(back->ped_port, 1600);
 	}
 	hsm_cleanse(back);
 	for (size_t i = 0; i < len; i += 7) {
@@ -334,5 +381,5 @@ static void activation_is_saved_only_with_auto_activation(void)
 UNIT_SUITE(hsm, setup, teardown, UNIT_TEST(identity_is_a_valid_chain),
 	   UNIT_TEST(splits_combine_and_verify), UNIT_TEST(three_wrong_so_logins_zeroize_that_hsm_only),
 	   UNIT_TEST(partition_limits), UNIT_TEST(objects_grow_copy_and_move),
-	   UNIT_TEST(state_files_round_trip_and_refuse_damage),
+	   UNIT_TEST(state_files_round_trip_and_refuse_damage), UNIT_TEST(version_3_state_files_still_load),
 	   UNIT_TEST(activation_is_saved_only_with_auto_activation))

@@ -18,6 +18,7 @@
 #define HSM_VERIFIER_LEN 32
 #define HSM_LABEL_MAX 32
 #define HSM_SERIAL_MAX 16
+#define HSM_PED_HOST_MAX 63
 #define HSM_MAX_PARTITIONS 16
 #define HSM_MAX_OBJECTS 64
 #define HSM_OBJECT_MAX 256
@@ -95,6 +96,9 @@ struct hsm {
 	uint8_t rpv_set;
 	uint8_t rpv[HSM_SECRET_LEN];
 	uint8_t rpv_2e2s; /* the orange keys carry an RPV static key this HSM certified */
+	/* ped set: where ped connect looks for pedserver by default ("", 0: unset) */
+	char ped_ip[HSM_PED_HOST_MAX + 1];
+	uint16_t ped_port;
 	uint32_t npartitions;
 	struct hsm_partition partitions[HSM_MAX_PARTITIONS];
 };
