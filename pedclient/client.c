@@ -544,7 +544,14 @@ static void on_accept(struct ped_evloop *loop, int lfd, unsigned events, void *a
 
 static const char *state_name(enum state st)
 {
-	static const char *const n[] = {"free", "greeting", "connecting", "waiting for pedserver", "connected"};
+	static const char *const n[] = {
+		[S_FREE] = "free",
+		[S_HELLO] = "greeting",
+		[S_AWAIT_LINK] = "waiting for a pedserver to dial in",
+		[S_DIALING] = "connecting",
+		[S_WELCOME] = "waiting for pedserver",
+		[S_RELAY] = "connected",
+	};
 	return n[st];
 }
 

@@ -215,4 +215,8 @@ hsmcm -c "ped connect -password 12345678"
 wait_for 10 shown A "Current Connection Idle Time: 3 (secs)" || fail "session did not stay idle: $OUT"
 hsmcm -c "ped vector init"
 [ $RC -eq 0 ] || fail "vector init after idling with -ignoreidletimeout: $OUT"
+note "-mode show lists the session (keyed again with the new RPV), connected"
+pedclient_cmd -mode show
+expect_contains "$OUT" "Remote PED Sessions:        1"
+grep -q "^  HSM $HSM_SERIAL -> pedserver 127.0.0.1:$PORT_A, PED .*: connected, " <<<"$OUT" || fail "session line: $OUT"
 echo "pedclient ok"
