@@ -306,15 +306,34 @@ static int admin_port(uint16_t *port)
 	return *port ? PED_OK : PED_E_NOT_FOUND;
 }
 
+/* -name: a registered appliance (PED-initiated mode), or a message and 0. */
+static int named_appliance(const char *cmd, char *ip, size_t iplen, int *port, char *cert, size_t certlen)
+{
+	const char *name = ped_opts_str(opts, "name", NULL);
+	if (appliance_lookup(&cfg, name, ip, iplen, port, cert, certlen) == PED_OK)
+		return 1;
+	printf("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
+	       ped_err_name(PED_E_NOT_FOUND));
+	printf("%s command failed.\n", cmd);
+	return 0;
+}
+
 static int mode_show(void)
 {
-	char out[PED_ADMIN_REPLY_MAX];
+	char out[PED_ADMIN_REPLY_MAX], ip[256] = "", cert[1024], line[160], link[256] = "";
+	const char *name = ped_opts_str(opts, "name", NULL);
 	uint16_t port;
-	int r;
+	int r, app_port = 0, timeout_ms = (int)ped_config_int(&cfg, "SocketReadTimeout") * 1000;
 	printf("Ped Server launched in status mode.\n");
+	if (name && !named_appliance("Show", ip, sizeof(ip), &app_port, cert, sizeof(cert)))
+		return 1;
 	if ((r = admin_port(&port)) == PED_OK)
-		r = ped_admin_query("127.0.0.1", port, "show", out, sizeof(out),
-				    (int)ped_config_int(&cfg, "SocketReadTimeout") * 1000);
+		r = ped_admin_query("127.0.0.1", port, "show", out, sizeof(out), timeout_ms);
+	if (r == PED_OK && name) {
+		snprintf(line, sizeof(line), "status %s", name);
+		r = ped_admin_query("127.0.0.1", port, line, link, sizeof(link), timeout_ms);
+		link[strcspn(link, "\n")] = '\0';
+	}
 	if (r != PED_OK) {
 		if (r == PED_E_NOT_FOUND || r == PED_E_CLOSED)
 			r = PED_E_SOCKET;
@@ -323,6 +342,10 @@ static int mode_show(void)
 		return 1;
 	}
 	fputs(out, stdout);
+	if (name)
+		printf("\nAppliance Information:\n  Name:                     %s\n  Address:                  %s:%d\n"
+		       "  Link Status:              %s\n",
+		       name, ip, app_port, link);
 	printf("\nShow command passed.\n");
 	return 0;
 }
@@ -346,8 +369,16 @@ static int mode_config(void)
 		printf("Configuration file %s updated.\n", cfg.path);
 	}
 	if (ped_opts_seen(opts, "show")) {
+		char ip[256], cert[1024];
+		int app_port;
+		if (ped_opts_seen(opts, "name") &&
+		    !named_appliance("Config", ip, sizeof(ip), &app_port, cert, sizeof(cert)))
+			return 1;
 		printf("Configuration file: %s\n", cfg.path[0] ? cfg.path : "(none: defaults)");
 		ped_config_show(&cfg, stdout);
+		if (ped_opts_seen(opts, "name"))
+			printf("Appliance %s: %s:%d, certificate %s\n", ped_opts_str(opts, "name", ""), ip, app_port,
+			       cert);
 	}
 	printf("Config command passed.\n");
 	return 0;

@@ -39,6 +39,9 @@ expect_contains "$OUT" "Connecting to Luna SA. Please wait...."
 expect_contains "$OUT" "Successfully connected to Luna SA."
 wait_for 10 eval 'pedclient_cmd -mode show; grep -q "PED-initiated link:       ps-workstation, PED .*, ready" <<<"$OUT"' ||
 	{ cat "$T/S.log" "$T/pedclient.log" >&2; fail "link not parked: $OUT"; }
+pedserver_cmd S -mode show -name hsmhost
+[ $RC -eq 0 ] || fail "show -name: $OUT"
+expect_contains "$OUT" "Link Status:              connected"
 
 note "the HSM's session runs over the PED-initiated link"
 hsmcm -c "ped connect -password 24682468; ped get; ped vector init; ped disconnect"
@@ -57,6 +60,8 @@ note "-mode disconnect ends it"
 pedserver_cmd S -mode disconnect -name hsmhost
 [ $RC -eq 0 ] || fail "disconnect: $OUT"
 expect_contains "$OUT" "Connection to Luna SA terminated."
+pedserver_cmd S -mode show -name hsmhost
+expect_contains "$OUT" "Link Status:              not connected"
 wait_for 10 eval 'pedclient_cmd -mode show; ! grep -q "PED-initiated link:" <<<"$OUT"' || { cat "$T/S.log" "$T/pedclient.log" >&2; fail "link still there: $OUT"; }
 
 note "a pedserver whose certificate is not registered is refused"

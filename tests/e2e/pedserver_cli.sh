@@ -181,6 +181,13 @@ expect_contains "$OUT" "Server Name     IP Address          Port Number   Certif
 grep -Eq "^hello +127.0.0.1 +9697 +hellocert$" <<<"$OUT" || fail "list: $OUT"
 pedserver_cmd S -mode config -name hello -show
 [ $RC -eq 0 ] || fail "config -name -show: $OUT"
+expect_contains "$OUT" "Appliance hello: 127.0.0.1:9697, certificate $XDG_DATA_HOME/openped/cert/server/hello.pem"
+pedserver_cmd S -mode config -name nosuch -show
+[ $RC -ne 0 ] || fail "config -show of an unregistered appliance succeeded"
+expect_contains "$OUT" "No appliance named 'nosuch' is registered"
+pedserver_cmd S -mode show -name nosuch
+[ $RC -ne 0 ] || fail "show of an unregistered appliance succeeded"
+expect_contains "$OUT" "No appliance named 'nosuch' is registered"
 pedserver_cmd S -appliance delete -name hello -force
 [ $RC -eq 0 ] || fail "delete: $OUT"
 pedserver_cmd S -appliance list
