@@ -753,9 +753,11 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 			r = sim_save(hs);
 		}
 		OPENSSL_cleanse(secret, sizeof(secret));
-		/* "the HSM establishes a Remote PED connection using the newly-created RPV" */
+		/* "the HSM establishes a Remote PED connection using the newly-created RPV".
+		 * The RPV is saved either way: a session that cannot be keyed again
+		 * is the next PED operation's error (CKR_PED_UNPLUGGED), not this one's. */
 		if (r == PED_OK)
-			r = pedport_remote_rekey(s, hs);
+			(void)pedport_remote_rekey(s, hs);
 		return r;
 	}
 	if (!strcasecmp(argv[1], "connect")) {

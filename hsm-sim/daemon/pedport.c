@@ -656,8 +656,8 @@ int pedport_remote_rekey(struct session *s, struct sim_hsm *hs)
 		sess_out(s, "Remote PED connection re-established (%s).",
 			 hs->h.rpv_2e2s ? "full secure channel, 2e2s" : "RPV, 1e1s");
 	else
-		sess_out(s, "Error: the Remote PED connection was not re-established: %s. "
-			    "The RPV is initialized; connect again with ped connect.", ped_strerror(r));
+		sess_out(s, "Warning: the Remote PED connection was not re-established: %s. "
+			    "The RPV is initialized; ped connect keys a new session with it.", ped_strerror(r));
 	return r;
 }
 

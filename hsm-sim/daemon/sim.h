@@ -118,7 +118,8 @@ int pedport_remote_disconnect(struct sim *sim, struct sim_hsm *hs);
 int pedport_remote_wait(struct session *s, struct sim_hsm *hs);
 /* After ped vector init: a Remote PED session keyed with the password or the
  * old RPV is closed and keyed again, with the new RPV, to the same pedserver.
- * PED_OK when there was none. */
+ * PED_OK when there was none; an error (also told to the operator) leaves no
+ * session. */
 int pedport_remote_rekey(struct session *s, struct sim_hsm *hs);
 
 /* Backup and restore (archive.c). */

@@ -12,7 +12,9 @@
 #            (the PED sends the PO secret and the domain, CSPs);
 #  - otp:    the backup HSM (zeroized) keyed with a one-time password (1e1s)
 #            and ped vector init (the HSM sends the RPV and the RPV static
-#            key, CSPs, to a second PED behind a second pedserver).
+#            key, CSPs, to a second PED behind a second pedserver); the
+#            tampering stays in that session, not the one keyed after it
+#            with the new RPV.
 # After each tampered session: hsmcm got a documented error within the
 # timeout (no hang), no login or CSP was accepted (the ceremony's command
 # failed, hsm-sim's state files are byte for byte unchanged), none of the
@@ -206,7 +208,11 @@ for c in $CASES; do
 			before=$(state_sum)
 			: >"$T/relay.dump"
 			prepare "$cer"
-			start_relay "$cer" "$c" "$round_seed" -reference "$T/ref-$cer.bin"
+			# ped vector init decides in the password session, then keys a new one with the
+			# RPV: that one is a login's kind of session, tampered in the login rounds
+			only_first=()
+			[ "$cer" != otp ] || only_first=(-first-session)
+			start_relay "$cer" "$c" "$round_seed" -reference "$T/ref-$cer.bin" "${only_first[@]}"
 			run_hsmcm "$T/round.out" "$(ceremony_cmd "$cer" "$RELAY_PORT" $TARGET_SLOT)"
 			rc=$RC out=$(cat "$T/round.out")
 			# the session must end when the HSM closes its end, the relay still in place

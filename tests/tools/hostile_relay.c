@@ -17,7 +17,10 @@
  * The target is a channel frame of the reference session: direction (c2s:
  * pedclient to pedserver, the HSM's side to the PED; s2c the other way) and
  * index in that direction, no later than the PED's last frame (after it the
- * ceremony's outcome is decided; -late allows those too). -seed picks it
+ * ceremony's outcome is decided; -late allows those too). -first-session
+ * keeps the target in the first connection that carried the channel: a
+ * ceremony that ends its session and keys another (ped vector init over the
+ * one-time password session) has its outcome decided in the first. -seed picks it
  * (default: from the clock); the choice is printed on stderr as "target: ..." and what was done as
  * "mutated: ...". -dump F appends every byte the relay read, both ways: what
  * a wire tap between the relays would see. */
@@ -51,6 +54,7 @@ static const char *const case_names[] = {"pass",   "record",  "bitflip", "trunca
 
 struct ref_frame {
 	uint8_t dir, adjacent; /* adjacent: sent right after the previous frame of its direction */
+	unsigned session;      /* which connection of the recording carried it, from 0 */
 	uint32_t len;	       /* whole frame */
 	uint8_t *bytes;
 };
@@ -67,6 +71,7 @@ struct dirstate {
 
 struct pair {
 	int fd[2]; /* 0: pedclient side, 1: pedserver side */
+	unsigned seq; /* accept order */
 	struct dirstate d[2]; /* 0: c2s, read from fd[0]; 1: s2c, read from fd[1] */
 };
 
@@ -81,6 +86,9 @@ static size_t chan_count[2]; /* channel frames seen per direction, all pairs */
 static int done;	     /* the mutation has been made */
 static int last_chan_dir = -1;
 static struct pair pairs[MAX_PAIRS];
+static unsigned accepted_pairs;
+static unsigned cur_seq;           /* the pair being read */
+static long long last_recorded_seq = -1;
 
 static uint64_t rnd(void)
 {
@@ -148,7 +156,9 @@ static void load_reference(const char *path)
 	while (nref < MAX_REF && fread(h, 1, 6, f) == 6) {
 		struct ref_frame *r = &ref[nref];
 		r->dir = h[0];
-		r->adjacent = h[1];
+		r->adjacent = h[1] & 1;
+		/* bit 1: the first channel frame of another connection */
+		r->session = (nref ? ref[nref - 1].session : 0) + (nref && (h[1] & 2) ? 1 : 0);
 		r->len = be32(h + 2);
 		if (r->len < HDR || r->len > HDR + MAX_PAYLOAD || !(r->bytes = malloc(r->len)) ||
 		    fread(r->bytes, 1, r->len, f) != r->len) {
@@ -171,6 +181,7 @@ static struct ref_frame *ref_at(int dir, size_t idx)
 }
 
 static int late; /* -late: targets after the PED's last frame too */
+static int first_session; /* -first-session: targets in the first connection only */
 
 static void pick_target(void)
 {
@@ -179,9 +190,11 @@ static void pick_target(void)
 	/* After the PED's last channel frame the ceremony's outcome is decided (what
 	 * follows is the HSM closing the session): by default no target there. */
 	for (size_t i = 0; i < nref; i++)
-		if (ref[i].dir == 1)
+		if (ref[i].dir == 1 && (!first_session || ref[i].session == 0))
 			last = i;
 	for (size_t i = 0; i < nref; i++) {
+		if (first_session && ref[i].session != 0)
+			break;
 		if (!late && last < nref && i > last)
 			break;
 		/* A copy of the PED's last frame comes after the HSM acted on the
@@ -219,6 +232,9 @@ static void record_frame(int dir, const uint8_t *f, size_t len)
 	uint8_t h[6];
 	h[0] = (uint8_t)dir;
 	h[1] = last_chan_dir == dir;
+	if (last_recorded_seq >= 0 && (long long)cur_seq != last_recorded_seq)
+		h[1] |= 2;
+	last_recorded_seq = cur_seq;
 	put32(h + 2, (uint32_t)len);
 	fwrite(h, 1, 6, record_f);
 	fwrite(f, 1, len, record_f);
@@ -398,6 +414,7 @@ static int on_read(struct pair *p, int i)
 	struct dirstate *ds = &p->d[i];
 	int out = p->fd[!i];
 	size_t cap = HDR + MAX_PAYLOAD + 4096;
+	cur_seq = p->seq;
 	ssize_t n;
 	if (!ds->buf && (ds->buf = malloc(cap)) == NULL)
 		die("malloc");
@@ -472,7 +489,7 @@ static _Noreturn void usage(void)
 {
 	fprintf(stderr, "usage: hostile_relay -connect HOST:PORT [-listen PORT] [-portfile F] -case "
 			"pass|record|bitflip|truncate|duplicate|replay|reorder|forge|retype [-seed N] [-reference F] "
-			"[-record F] [-dump F] [-late]\n");
+			"[-record F] [-dump F] [-late] [-first-session]\n");
 	exit(2);
 }
 
@@ -501,6 +518,9 @@ int main(int argc, char **argv)
 			dump = v;
 		else if (!strcmp(a, "-late")) {
 			late = 1;
+			continue;
+		} else if (!strcmp(a, "-first-session")) {
+			first_session = 1;
 			continue;
 		} else if (!strcmp(a, "-seed"))
 			seed = strtoull(v, NULL, 0);
@@ -604,6 +624,7 @@ int main(int argc, char **argv)
 					memset(&pairs[slot], 0, sizeof(pairs[slot]));
 					pairs[slot].fd[0] = cfd;
 					pairs[slot].fd[1] = sfd;
+					pairs[slot].seq = accepted_pairs++;
 					fprintf(stderr, "hostile_relay: connection accepted\n");
 				}
 			}
