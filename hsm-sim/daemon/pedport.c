@@ -153,7 +153,8 @@ int pedport_describe(struct sim_hsm *hs, char *out, size_t len)
 	int remote = 0;
 	pthread_mutex_lock(&hs->ped_mu);
 	if (hs->remote_state == REMOTE_UP || hs->remote_state == REMOTE_KEYING) {
-		snprintf(out, len, "Remote PED %.40s via pedserver %.60s%s", hs->remote_ped, hs->remote_server,
+		snprintf(out, len, "Remote PED %.40s via pedserver %.60s%s%s", hs->remote_ped, hs->remote_server,
+			 hs->remote_otp ? ", one-time password session" : "",
 			 hs->remote_state == REMOTE_KEYING ? " (computing the session key)" : "");
 		remote = 1;
 	} else if (hs->ped_attached && (hs->ped_busy || link_alive(&hs->ped))) {

@@ -44,12 +44,14 @@ pedserver_cmd S -mode show -name hsmhost
 expect_contains "$OUT" "Link Status:              connected"
 
 note "the HSM's session runs over the PED-initiated link"
-hsmcm -c "ped connect -password 24682468; ped get; ped vector init; ped disconnect"
+hsmcm -c "ped connect -password 24682468; ped get; ped vector init; ped get; ped disconnect"
 [ $RC -eq 0 ] || fail "session over the PED-initiated link: $OUT"
 expect_contains "$OUT" "remote PED"
 grep -q '"auth":"password"' "$T/P.events" || fail "the PED saw no session"
 # keyed again with the new RPV over the link pedserver dials in again (pedclient waits for it)
 expect_contains "$OUT" "Remote PED connection re-established (full secure channel, 2e2s)."
+# ped get names the password session, and not the one keyed after it
+[ "$(grep -c ', one-time password session' <<<"$OUT")" = 1 ] || fail "ped get before and after vector init: $OUT"
 grep -q '"auth":"rpv"' "$T/P.events" || fail "the PED saw no session keyed with the RPV"
 
 note "the link comes back for the next session"
