@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 #define MAX_SESSIONS 128 /* one per HSM slot on this host */
-#define TICK_MS 250
 #define MAX_PARKED 8
 
 /* A pedserver that dialed in (PED-initiated mode), waiting for an HSM. */
@@ -84,10 +83,13 @@ static int ms(int seconds)
 	return seconds * 1000;
 }
 
+static void schedule(void);
+
 static void set_state(struct session *x, enum state st)
 {
 	x->st = st;
 	x->state_since = ped_now_ms();
+	schedule(); /* this state's timeout */
 }
 
 static void end(struct session *x, int err, const char *why)
@@ -614,6 +616,37 @@ static void on_admin(struct ped_evloop *loop, int lfd, unsigned events, void *ar
 		ped_admin_serve(fd, on_admin_request, NULL, ms(C.s->read_timeout_s));
 }
 
+/* The timer runs only when something is due for a session (a timeout, the
+ * next ping): with no session pedclient does not wake at all. */
+static void schedule(void)
+{
+	uint64_t due = 0, now = ped_now_ms();
+#define EARLIEST(t)                                  \
+	do {                                         \
+		uint64_t t_ = (t);                   \
+		if (!due || t_ < due)                \
+			due = t_;                    \
+	} while (0)
+	for (int i = 0; i < MAX_SESSIONS; i++) {
+		const struct session *x = &C.ss[i];
+		if (x->st == S_FREE)
+			continue;
+		if (x->st != S_RELAY) {
+			EARLIEST(x->state_since + (uint64_t)ms(C.s->read_timeout_s) + 1);
+			continue;
+		}
+		EARLIEST(x->last_rx + (uint64_t)ms(C.s->ping_interval_s + C.s->ping_timeout_s) + 1);
+		if (!C.s->ignore_idle)
+			EARLIEST(x->last_data + (uint64_t)ms(C.s->idle_timeout_s) + 1);
+		EARLIEST(x->last_ping + (uint64_t)ms(C.s->ping_interval_s));
+	}
+#undef EARLIEST
+	if (!due)
+		ped_timer_stop(C.loop, &C.tick);
+	else /* at least 1 ms: a timer due now would fire again in the same turn */
+		ped_timer_start(C.loop, &C.tick, due > now ? due - now : 1, 0);
+}
+
 static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
 {
 	uint64_t now = ped_now_ms();
@@ -653,6 +686,7 @@ static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
 				end(x, PED_E_PED_UNPLUGGED, "write to pedserver failed");
 		}
 	}
+	schedule();
 }
 
 static void on_term(struct ped_evloop *loop, int signo, void *arg)
@@ -722,7 +756,6 @@ int client_run(const struct client_settings *s)
 	ped_evloop_add_signal(C.loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(C.loop, SIGINT, on_term, NULL);
 	ped_timer_init(&C.tick, on_tick, NULL);
-	ped_timer_start(C.loop, &C.tick, TICK_MS, TICK_MS);
 	C.started = ped_now_ms();
 	ped_info("serving HSMs on %s, admin %s:%u", s->hsm_socket, adm_ip, C.adm_port);
 	ped_daemon_ready(s->foreground);

@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #define MAX_PENDING 16
-#define TICK_MS 250
 #define MAX_OUTBOUND 8
 #define DIAL_ATTEMPTS 20 /* the reference: "will try connecting to PEDclient 20 times" */
 #define DIAL_PAUSE_MS 250
@@ -152,6 +151,8 @@ static void ped_gone(const char *why)
 static void on_ped(struct ped_evloop *loop, int fd, unsigned events, void *arg);
 static void on_client(struct ped_evloop *loop, int fd, unsigned events, void *arg);
 
+static void schedule(void);
+
 static void adopt(struct conn *to, struct conn *from, ped_io_cb cb)
 {
 	ped_evloop_del_fd(S.loop, from->fd);
@@ -249,6 +250,7 @@ static void greet(struct conn *c, const struct ped_relay_msg *h)
 	adopt(&S.client, c, on_client);
 	uint64_t now = ped_now_ms();
 	S.client.since = S.client.last_rx = S.client.last_ping = S.client.last_data = now;
+	schedule(); /* pings and the idle timeout */
 	ped_info("client %s (HSM %s) connected; PED %s serves it", S.client.peer, h->id, S.ped.hello.id);
 	if (ped_relay_send(S.ped.fd, PED_RELAY_OPEN, &o, ms(S.s->write_timeout_s)) != PED_OK)
 		ped_gone("write to the PED failed");
@@ -415,6 +417,7 @@ static void add_pending(int fd, const char *peer, int local)
 	c->since = c->last_rx = ped_now_ms();
 	ped_trace("connection from %s", peer);
 	ped_evloop_add_fd(S.loop, fd, PED_EV_READ, on_pending, c);
+	schedule(); /* its greeting timeout */
 }
 
 static void on_accept(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
@@ -735,12 +738,34 @@ static void on_admin(struct ped_evloop *loop, int lfd, unsigned events, void *ar
 		ped_admin_serve(fd, on_admin_request, NULL, ms(S.s->read_timeout_s));
 }
 
-static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
+/* The timer runs only when something is due: a greeting's, a ping's or the
+ * idle timeout, or the next ping; an idle pedserver does not wake at all. */
+static void schedule(void)
 {
-	uint64_t now = ped_now_ms();
-	(void)loop;
-	(void)t;
-	(void)arg;
+	uint64_t due = 0, now = ped_now_ms();
+#define EARLIEST(t)                                  \
+	do {                                         \
+		uint64_t t_ = (t);                   \
+		if (!due || t_ < due)                \
+			due = t_;                    \
+	} while (0)
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (conn_open(&S.pending[i]) && !S.pending[i].outbound)
+			EARLIEST(S.pending[i].since + (uint64_t)ms(S.s->read_timeout_s) + 1);
+	if (conn_open(&S.client)) {
+		EARLIEST(S.client.last_rx + (uint64_t)ms(S.s->ping_interval_s + S.s->ping_timeout_s) + 1);
+		EARLIEST(S.client.last_data + (uint64_t)ms(S.s->idle_timeout_s) + 1);
+		EARLIEST(S.client.last_ping + (uint64_t)ms(S.s->ping_interval_s));
+	}
+#undef EARLIEST
+	if (!due)
+		ped_timer_stop(S.loop, &S.tick);
+	else /* at least 1 ms: a timer due now would fire again in the same turn */
+		ped_timer_start(S.loop, &S.tick, due > now ? due - now : 1, 0);
+}
+
+static void check_timeouts(uint64_t now)
+{
 	for (int i = 0; i < MAX_PENDING; i++) {
 		struct conn *c = &S.pending[i];
 		if (conn_open(c) && !c->outbound && now - c->since > (uint64_t)ms(S.s->read_timeout_s)) {
@@ -763,6 +788,15 @@ static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
 		if (ped_relay_send_code(S.client.fd, PED_RELAY_PING, 0, ms(S.s->write_timeout_s)) != PED_OK)
 			end_session(PED_E_SOCKET, "write to the client failed");
 	}
+}
+
+static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	(void)arg;
+	check_timeouts(ped_now_ms());
+	schedule();
 }
 
 static void on_term(struct ped_evloop *loop, int signo, void *arg)
@@ -824,7 +858,6 @@ int server_run(const struct server_settings *s)
 	ped_evloop_add_signal(S.loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(S.loop, SIGINT, on_term, NULL);
 	ped_timer_init(&S.tick, on_tick, NULL);
-	ped_timer_start(S.loop, &S.tick, TICK_MS, TICK_MS);
 	usb_ped_start(S.loop, &s->usb, on_usb_ped);
 	S.started = S.idle_since = ped_now_ms();
 	ped_info("serving on %s:%u, admin %s:%u, PED port %s", srv_ip, S.srv_port, adm_ip, S.adm_port,
