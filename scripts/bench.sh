@@ -103,18 +103,21 @@ rss() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 # shared libraries' text, which the kernel maps in whole folios
 priv() { awk '/^Private_Dirty:/{print $2}' "/proc/$1/smaps_rollup"; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# wake-ups: context switches of every thread (a sleeping daemon makes none)
+wakeups() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'; }
 ps_pid=$(cat "$XDG_RUNTIME_DIR/openped/pedserver.pid") pc_pid=$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")
 drop
 "$BIN/hsmcm" -socket "$T/hsm.sock" -c "$connect" >/dev/null || die "connect for the idle measure"
-declare -A R P C0
+declare -A R P C0 W0
 for n in hsm-sim:$HSM_PID pedserver:$ps_pid pedclient:$pc_pid ped-device:$PED_PID; do
-	R[${n%%:*}]=$(rss ${n#*:}); P[${n%%:*}]=$(priv ${n#*:}); C0[${n%%:*}]=$(cpu ${n#*:})
+	R[${n%%:*}]=$(rss ${n#*:}); P[${n%%:*}]=$(priv ${n#*:}); C0[${n%%:*}]=$(cpu ${n#*:}); W0[${n%%:*}]=$(wakeups ${n#*:})
 done
 sleep "${BENCH_IDLE_SECONDS:-10}"
 hz=$(getconf CLK_TCK)
-declare -A IC
+declare -A IC IW
 for n in hsm-sim:$HSM_PID pedserver:$ps_pid pedclient:$pc_pid ped-device:$PED_PID; do
 	IC[${n%%:*}]=$(awk -v a="${C0[${n%%:*}]}" -v b="$(cpu ${n#*:})" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
+	IW[${n%%:*}]=$(($(wakeups ${n#*:}) - ${W0[${n%%:*}]}))
 done
 
 # scale: K HSMs (one hsm-sim), one pedclient, K pedservers each with its PED;
@@ -203,15 +206,16 @@ printf '%-34s %10s %10s %s\n' "ped connect to channel ready" "$hs" "$hs99" "rati
 printf '%-34s %10s %10s %s\n' "login 1 of 1, no PIN" "$l1" "$l1p" ""
 printf '%-34s %10s %10s %s\n' "login 3 of 5 with PINs" "$l3" "$l3p" "< 10 ms"
 printf '%-34s %10s %10s %s\n' "login 16 of 16 with PINs" "$l16" "$l16p" "< 50 ms"
-printf '\n%-12s %9s %9s %9s %9s %14s\n' "KiB" "RSS idle" "own idle" "RSS K=$kmax" "own K=$kmax" "CPU idle ${BENCH_IDLE_SECONDS:-10} s"
+printf '\n%-12s %9s %9s %9s %9s %14s %9s\n' "KiB" "RSS idle" "own idle" "RSS K=$kmax" "own K=$kmax" "CPU idle ${BENCH_IDLE_SECONDS:-10} s" "wake-ups"
 for n in hsm-sim pedserver pedclient ped-device; do
-	printf '%-12s %9s %9s %9s %9s %14s\n' "$n" "${R[$n]}" "${P[$n]}" "${RL[$n]:--}" "${PL[$n]:--}" "${IC[$n]}"
+	printf '%-12s %9s %9s %9s %9s %14s %9s\n' "$n" "${R[$n]}" "${P[$n]}" "${RL[$n]:--}" "${PL[$n]:--}" "${IC[$n]}" "${IW[$n]}"
 done
 rss_floor=$(cat "$T/floor.rss")
 printf '%-12s %9s %9s\n' "crypto floor" "$rss_floor" "-"
 echo "(own: Private_Dirty, the memory the process alone holds; target < 4096 idle, < 16384 under load."
 echo " crypto floor: VmRSS of bench_floor after its handshakes, what any process running this cryptography"
-echo " with this OpenSSL has resident, libcrypto's text included)"
+echo " with this OpenSSL has resident, libcrypto's text included;"
+echo " wake-ups: context switches in the idle window, a Remote PED session open, pinged every PingInterval)"
 
 cat >"$top/$build/bench.json" <<EOF
 {
@@ -233,7 +237,8 @@ cat >"$top/$build/bench.json" <<EOF
   "private_idle_kib": {"hsm-sim": ${P[hsm-sim]}, "pedserver": ${P[pedserver]}, "pedclient": ${P[pedclient]}, "ped-device": ${P[ped-device]}},
   "private_load_kib": {"hsm-sim": ${PL[hsm-sim]}, "pedclient": ${PL[pedclient]}, "pedserver": ${PL[pedserver]}},
   "rss_floor_kib": $rss_floor,
-  "idle_cpu_s": {"hsm-sim": ${IC[hsm-sim]}, "pedserver": ${IC[pedserver]}, "pedclient": ${IC[pedclient]}, "ped-device": ${IC[ped-device]}}
+  "idle_cpu_s": {"hsm-sim": ${IC[hsm-sim]}, "pedserver": ${IC[pedserver]}, "pedclient": ${IC[pedclient]}, "ped-device": ${IC[ped-device]}},
+  "idle_wakeups": {"hsm-sim": ${IW[hsm-sim]}, "pedserver": ${IW[pedserver]}, "pedclient": ${IW[pedclient]}, "ped-device": ${IW[ped-device]}}
 }
 EOF
 echo "wrote $build/bench.json"
