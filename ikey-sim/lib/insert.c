@@ -31,13 +31,15 @@ static void read_holder(int fd, char *who, size_t len)
 int ikey_insert(const struct ikey_store *st, const char *serial, const char *holder,
 		struct ikey_slot *slot, char *holder_out, size_t holder_len)
 {
-	char path[2048], key[2048];
+	char path[2048], key[2048], canon[IKEY_SERIAL_LEN + 1];
 	int fd;
 	size_t hl = holder ? strlen(holder) : 0;
 
 	slot->fd = -1;
-	if (!serial || strlen(serial) != IKEY_SERIAL_LEN)
+	/* the serial names files in the store: hex digits only, never a path */
+	if (ikey_serial_normalise(serial, canon) != PED_OK)
 		return PED_E_INVALID;
+	serial = canon;
 	snprintf(key, sizeof(key), "%s/%.16s.ikey", st->dir, serial);
 	if (access(key, F_OK) != 0)
 		return PED_E_NOT_FOUND;
@@ -75,10 +77,12 @@ void ikey_remove(struct ikey_slot *slot)
 
 int ikey_inserted_where(const struct ikey_store *st, const char *serial, char *who, size_t len)
 {
-	char path[2048];
+	char path[2048], canon[IKEY_SERIAL_LEN + 1];
 	int fd, held;
 
-	lock_path(st, serial, path, sizeof(path));
+	if (ikey_serial_normalise(serial, canon) != PED_OK)
+		return 0;
+	lock_path(st, canon, path, sizeof(path));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
 	held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;

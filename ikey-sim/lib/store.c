@@ -38,8 +38,7 @@ int ikey_store_open(const char *dir, struct ikey_store *st)
 	return ped_mkdir_p(st->dir, 0700);
 }
 
-/* Accepts upper or lower case; writes the canonical upper-case form. */
-static int normalise(const char *serial, char out[IKEY_SERIAL_LEN + 1])
+int ikey_serial_normalise(const char *serial, char out[IKEY_SERIAL_LEN + 1])
 {
 	if (!serial || strlen(serial) != IKEY_SERIAL_LEN)
 		return PED_E_INVALID;
@@ -79,7 +78,7 @@ int ikey_store_list(const struct ikey_store *st, char (**serials)[IKEY_SERIAL_LE
 			continue;
 		memcpy(s, e->d_name, IKEY_SERIAL_LEN);
 		s[IKEY_SERIAL_LEN] = '\0';
-		if (normalise(s, s) != PED_OK)
+		if (ikey_serial_normalise(s, s) != PED_OK)
 			continue;
 		if (count == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -128,7 +127,7 @@ int ikey_save(const struct ikey_store *st, const struct ikey *k)
 	size_t len = 0;
 	int r;
 
-	if ((r = normalise(k->serial, serial)) != PED_OK)
+	if ((r = ikey_serial_normalise(k->serial, serial)) != PED_OK)
 		return r;
 	if ((r = ikey_encode(k, &buf, &len)) != PED_OK)
 		return r;
@@ -152,7 +151,7 @@ int ikey_load(const struct ikey_store *st, const char *serial, struct ikey *k, c
 	}
 	why[0] = '\0';
 	memset(k, 0, sizeof(*k));
-	if ((r = normalise(serial, s)) != PED_OK) {
+	if ((r = ikey_serial_normalise(serial, s)) != PED_OK) {
 		snprintf(why, whylen, "not a serial number (16 hex digits)");
 		return r;
 	}
@@ -216,7 +215,7 @@ int ikey_erase(const struct ikey_store *st, const char *serial)
 	/* A damaged key may be erased too: that is how it is recovered. */
 	if (r == PED_E_CORRUPT) {
 		memset(&k, 0, sizeof(k));
-		if (normalise(serial, k.serial) != PED_OK)
+		if (ikey_serial_normalise(serial, k.serial) != PED_OK)
 			return PED_E_INVALID;
 	} else if (r != PED_OK) {
 		return r;

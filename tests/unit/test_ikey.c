@@ -1,5 +1,7 @@
 #include "unit.h"
 
+#include <ctype.h>
+
 #include "ikey_fixture.h"
 #include "ped/error.h"
 
@@ -257,6 +259,28 @@ static void one_ped_at_a_time(void)
 	ikey_remove(&s2);
 	close(fds[0]);
 	close(fds[1]);
+
+	/* A serial is 16 hex digits: a 16-character path is refused before any
+	 * file is touched (with a key file planted outside the store, it took a
+	 * lock file there), and a lower-case serial names the same key. */
+	char outside[sizeof(st.dir) + 32], planted[sizeof(st.dir) + 32], lower[17];
+	snprintf(planted, sizeof(planted), "%s/../escaped123456.ikey", st.dir);
+	snprintf(outside, sizeof(outside), "%s/../escaped123456.lock", st.dir);
+	FILE *pf = fopen(planted, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pf);
+	fclose(pf);
+	unlink(outside);
+	CU_ASSERT_EQUAL(ikey_insert(&st, "../escaped123456", "x", &s2, who, sizeof(who)), PED_E_INVALID);
+	CU_ASSERT_EQUAL(ikey_insert(&st, "../../../tmp/abc", "x", &s2, who, sizeof(who)), PED_E_INVALID);
+	CU_ASSERT_NOT_EQUAL(access(outside, F_OK), 0);
+	unlink(planted);
+	unlink(outside);
+	for (int i = 0; i < 17; i++)
+		lower[i] = (char)tolower((unsigned char)serial[i]);
+	CU_ASSERT_EQUAL(ikey_insert(&st, lower, "me", &s2, who, sizeof(who)), PED_OK);
+	CU_ASSERT_STRING_EQUAL(s2.serial, serial);
+	CU_ASSERT_EQUAL(ikey_inserted_where(&st, lower, who, sizeof(who)), 1);
+	ikey_remove(&s2);
 
 	/* two processes racing: exactly one wins */
 	for (int round = 0; round < 20; round++) {

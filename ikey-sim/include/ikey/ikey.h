@@ -73,6 +73,9 @@ int ikey_store_list(const struct ikey_store *st, char (**serials)[IKEY_SERIAL_LE
 /* Removes temporary files left by writers that were killed mid-write. */
 int ikey_store_clean(const struct ikey_store *st, size_t *removed);
 
+/* A serial is 16 hex digits, either case: out gets the canonical upper-case
+ * form; anything else (a path, say) is PED_E_INVALID. */
+int ikey_serial_normalise(const char *serial, char out[IKEY_SERIAL_LEN + 1]);
 /* Creates a blank key with a fresh random serial. */
 int ikey_new_blank(const struct ikey_store *st, const char *label, char serial[IKEY_SERIAL_LEN + 1]);
 /* Loads a key. A damaged file is PED_E_CORRUPT with why (if given) saying how. */
