@@ -620,31 +620,21 @@ static void on_admin(struct ped_evloop *loop, int lfd, unsigned events, void *ar
  * next ping): with no session pedclient does not wake at all. */
 static void schedule(void)
 {
-	uint64_t due = 0, now = ped_now_ms();
-#define EARLIEST(t)                                  \
-	do {                                         \
-		uint64_t t_ = (t);                   \
-		if (!due || t_ < due)                \
-			due = t_;                    \
-	} while (0)
+	uint64_t due = 0;
 	for (int i = 0; i < MAX_SESSIONS; i++) {
 		const struct session *x = &C.ss[i];
 		if (x->st == S_FREE)
 			continue;
 		if (x->st != S_RELAY) {
-			EARLIEST(x->state_since + (uint64_t)ms(C.s->read_timeout_s) + 1);
+			ped_deadline_min(&due, x->state_since + (uint64_t)ms(C.s->read_timeout_s) + 1);
 			continue;
 		}
-		EARLIEST(x->last_rx + (uint64_t)ms(C.s->ping_interval_s + C.s->ping_timeout_s) + 1);
+		ped_deadline_min(&due, x->last_rx + (uint64_t)ms(C.s->ping_interval_s + C.s->ping_timeout_s) + 1);
 		if (!C.s->ignore_idle)
-			EARLIEST(x->last_data + (uint64_t)ms(C.s->idle_timeout_s) + 1);
-		EARLIEST(x->last_ping + (uint64_t)ms(C.s->ping_interval_s));
+			ped_deadline_min(&due, x->last_data + (uint64_t)ms(C.s->idle_timeout_s) + 1);
+		ped_deadline_min(&due, x->last_ping + (uint64_t)ms(C.s->ping_interval_s));
 	}
-#undef EARLIEST
-	if (!due)
-		ped_timer_stop(C.loop, &C.tick);
-	else /* at least 1 ms: a timer due now would fire again in the same turn */
-		ped_timer_start(C.loop, &C.tick, due > now ? due - now : 1, 0);
+	ped_timer_at(C.loop, &C.tick, due);
 }
 
 static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)

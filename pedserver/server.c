@@ -742,26 +742,16 @@ static void on_admin(struct ped_evloop *loop, int lfd, unsigned events, void *ar
  * idle timeout, or the next ping; an idle pedserver does not wake at all. */
 static void schedule(void)
 {
-	uint64_t due = 0, now = ped_now_ms();
-#define EARLIEST(t)                                  \
-	do {                                         \
-		uint64_t t_ = (t);                   \
-		if (!due || t_ < due)                \
-			due = t_;                    \
-	} while (0)
+	uint64_t due = 0;
 	for (int i = 0; i < MAX_PENDING; i++)
 		if (conn_open(&S.pending[i]) && !S.pending[i].outbound)
-			EARLIEST(S.pending[i].since + (uint64_t)ms(S.s->read_timeout_s) + 1);
+			ped_deadline_min(&due, S.pending[i].since + (uint64_t)ms(S.s->read_timeout_s) + 1);
 	if (conn_open(&S.client)) {
-		EARLIEST(S.client.last_rx + (uint64_t)ms(S.s->ping_interval_s + S.s->ping_timeout_s) + 1);
-		EARLIEST(S.client.last_data + (uint64_t)ms(S.s->idle_timeout_s) + 1);
-		EARLIEST(S.client.last_ping + (uint64_t)ms(S.s->ping_interval_s));
+		ped_deadline_min(&due, S.client.last_rx + (uint64_t)ms(S.s->ping_interval_s + S.s->ping_timeout_s) + 1);
+		ped_deadline_min(&due, S.client.last_data + (uint64_t)ms(S.s->idle_timeout_s) + 1);
+		ped_deadline_min(&due, S.client.last_ping + (uint64_t)ms(S.s->ping_interval_s));
 	}
-#undef EARLIEST
-	if (!due)
-		ped_timer_stop(S.loop, &S.tick);
-	else /* at least 1 ms: a timer due now would fire again in the same turn */
-		ped_timer_start(S.loop, &S.tick, due > now ? due - now : 1, 0);
+	ped_timer_at(S.loop, &S.tick, due);
 }
 
 static void check_timeouts(uint64_t now)

@@ -210,6 +210,21 @@ void ped_timer_stop(struct ped_evloop *loop, struct ped_timer *t)
 		timer_unlink(loop, t);
 }
 
+void ped_deadline_min(uint64_t *due, uint64_t at)
+{
+	if (!*due || at < *due)
+		*due = at;
+}
+
+void ped_timer_at(struct ped_evloop *loop, struct ped_timer *t, uint64_t due)
+{
+	uint64_t now = ped_now_ms();
+	if (!due)
+		ped_timer_stop(loop, t);
+	else
+		ped_timer_start(loop, t, due > now ? due - now : 1, 0);
+}
+
 static void on_signal(int signo)
 {
 	int saved = errno;

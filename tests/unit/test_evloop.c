@@ -82,6 +82,44 @@ static void timers_cancel_from_callbacks(void)
 	ped_evloop_free(loop);
 }
 
+/* A timer set for a time already past, from its own callback: each turn
+ * fires it once (it never spins within one turn). */
+static int rearm_count;
+
+static void rearm_in_the_past(struct ped_evloop *loop, struct ped_timer *t, void *arg)
+{
+	(void)arg;
+	if (++rearm_count < 3)
+		ped_timer_at(loop, t, ped_now_ms() - 5);
+}
+
+static void deadlines_drive_timers(void)
+{
+	struct ped_evloop *loop = ped_evloop_new();
+	struct ped_timer t;
+	uint64_t due = 0, now = ped_now_ms();
+	ped_deadline_min(&due, now + 30);
+	ped_deadline_min(&due, now + 10);
+	ped_deadline_min(&due, now + 20);
+	CU_ASSERT_EQUAL(due, now + 10);
+	ped_timer_init(&t, rearm_in_the_past, NULL);
+	ped_timer_at(loop, &t, 0);
+	CU_ASSERT_FALSE(t.active); /* nothing due: no timer */
+	ped_timer_at(loop, &t, due);
+	CU_ASSERT_TRUE(t.active);
+	ped_timer_at(loop, &t, 0);
+	CU_ASSERT_FALSE(t.active);
+	rearm_count = 0;
+	ped_timer_at(loop, &t, now - 100);
+	CU_ASSERT_TRUE(t.active);
+	for (int turn = 1; turn <= 3; turn++) {
+		CU_ASSERT_EQUAL(ped_evloop_run_once(loop, 100), PED_OK);
+		CU_ASSERT_EQUAL(rearm_count, turn);
+	}
+	CU_ASSERT_FALSE(t.active);
+	ped_evloop_free(loop);
+}
+
 static char got[16];
 
 static void on_readable(struct ped_evloop *loop, int fd, unsigned events, void *arg)
@@ -140,4 +178,5 @@ static void idle_loop_sleeps_until_timeout(void)
 
 UNIT_SUITE(evloop, NULL, NULL, UNIT_TEST(timers_fire_in_deadline_order),
 	   UNIT_TEST(timers_cancel_from_callbacks), UNIT_TEST(fd_readiness_is_delivered),
-	   UNIT_TEST(signals_arrive_as_callbacks), UNIT_TEST(idle_loop_sleeps_until_timeout))
+	   UNIT_TEST(signals_arrive_as_callbacks), UNIT_TEST(idle_loop_sleeps_until_timeout),
+	   UNIT_TEST(deadlines_drive_timers))

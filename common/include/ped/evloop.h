@@ -47,6 +47,12 @@ void ped_timer_init(struct ped_timer *t, ped_timer_cb cb, void *arg);
 /* (Re)starts a timer: first after ms, then every repeat_ms if non-zero. */
 void ped_timer_start(struct ped_evloop *loop, struct ped_timer *t, uint64_t ms, uint64_t repeat_ms);
 void ped_timer_stop(struct ped_evloop *loop, struct ped_timer *t);
+/* For a timer that runs only when something is due: ped_deadline_min keeps
+ * in *due (0: nothing yet) the earliest of it and at (ped_now_ms() time);
+ * ped_timer_at starts t for due, at least 1 ms away so that it never fires
+ * twice in one turn, or stops it when due is 0. */
+void ped_deadline_min(uint64_t *due, uint64_t at);
+void ped_timer_at(struct ped_evloop *loop, struct ped_timer *t, uint64_t due);
 
 /* Delivers signo as a callback in loop context (self-pipe). Only one loop per
  * process may handle signals. SIGPIPE is ignored once any loop exists. */
