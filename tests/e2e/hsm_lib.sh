@@ -25,10 +25,14 @@ start_hsm() {
 }
 
 # start_ped NAME HSM_SERIAL POLICY_FILE [more options]: a headless PED on that HSM's local link.
+# POLICY_FILE "-": no answerer; nobody presents a key until the test says so
+# (ped-device -send), and every ceremony waits on it meanwhile.
 start_ped() {
 	local name=$1 serial=$2 policy=$3
 	shift 3
-	"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$serial.sock" -policy "$policy" \
+	local answerer=(-policy "$policy")
+	[ "$policy" != - ] || answerer=()
+	"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$serial.sock" "${answerer[@]}" \
 		-control "$T/$name.ctl" -events "$T/$name.events" -keytimeout 20 "$@" \
 		>"$T/$name.log" 2>&1 &
 	track $!

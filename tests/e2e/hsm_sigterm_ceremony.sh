@@ -18,16 +18,9 @@ restart_ped() {
 	: >"$T/A.events"
 	start_ped A $HSM_SERIAL "$@"
 }
-# A PED with no policy and no script: nobody presents a key, so every
-# ceremony waits on it (for the key timeout, ten minutes).
+# A PED with no answerer: every ceremony waits on it (for its key timeout).
 idle_ped() {
-	kill -TERM "$PED_A_PID"; wait_gone 10 "$PED_A_PID"
-	: >"$T/A.events"
-	"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -control "$T/A.ctl" \
-		-events "$T/A.events" -keytimeout 600 >"$T/A.log" 2>&1 &
-	track $!
-	PED_A_PID=$!
-	wait_for 20 grep -q '"event":"attached"' "$T/A.events" || { cat "$T/A.log" >&2; fail "the idle PED did not attach"; }
+	restart_ped - -keytimeout 600
 }
 
 # $1: the command that waits at the PED; $2: a line its result must show.

@@ -21,13 +21,9 @@ hsmcm -c "hsm init -label busy; role login -name so; ped vector init"
 [ $RC -eq 0 ] || fail "setup: $OUT"
 kill -TERM "$PED_L_PID"; wait_gone 10 "$PED_L_PID"
 
-# The local PED now has an operator who acts only when told (no policy).
+# The local PED now has an operator who acts only when told (no answerer).
 : >"$T/L.events"
-"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -control "$T/L.ctl" \
-	-events "$T/L.events" -keytimeout 120 >"$T/L.log" 2>&1 &
-track $!
-PED_L_PID=$!
-wait_for 20 grep -q '"event":"attached"' "$T/L.events" || { cat "$T/L.log" >&2; fail "the local PED did not attach"; }
+start_ped L $HSM_SERIAL - -keytimeout 120
 
 start_pedserver A
 start_pedclient

@@ -39,8 +39,9 @@ static void new_key(char serial[IKEY_SERIAL_LEN + 1])
 	CU_ASSERT_EQUAL_FATAL(ikey_new_blank(&dev.store, "test", serial), PED_OK);
 }
 
-/* Waits until the flattened screen contains text and the firmware waits for input. */
-static int see(const char *text)
+/* Waits until the flattened screen contains text and, with prompt, until
+ * the firmware waits on its operator (an idle mode's screen is no prompt). */
+static int wait_screen(const char *text, int prompt)
 {
 	char scr[DEV_LINES * (DEV_COLS + 1) + 1], flat[sizeof(scr)];
 	uint64_t deadline = ped_now_ms() + 5000;
@@ -50,7 +51,7 @@ static int see(const char *text)
 		pthread_mutex_lock(&dev.mu);
 		int waiting = dev.waiting && dev.qlen == 0;
 		pthread_mutex_unlock(&dev.mu);
-		if (strstr(flat, text) && waiting)
+		if (strstr(flat, text) && (waiting || !prompt))
 			return 1;
 		if (ped_now_ms() > deadline) {
 			fprintf(stderr, "\nwanted '%s', screen: %s\n", text, flat);
@@ -58,6 +59,16 @@ static int see(const char *text)
 		}
 		dev_wait_change(&dev, gen, 20);
 	}
+}
+
+static int see(const char *text)
+{
+	return wait_screen(text, 1);
+}
+
+static int shows(const char *text)
+{
+	return wait_screen(text, 0);
 }
 
 static void press(const char *keys)
@@ -317,25 +328,6 @@ static void session_end_ends_the_prompt(void)
 	close(link[0]);
 	close(link[1]);
 	dev_free(&dev);
-}
-
-/* Waits until the screen shows text, whether or not the firmware waits on
- * the operator (an idle mode's screen is not a prompt). */
-static int shows(const char *text)
-{
-	char scr[DEV_LINES * (DEV_COLS + 1) + 1], flat[sizeof(scr)];
-	uint64_t deadline = ped_now_ms() + 5000;
-	for (;;) {
-		uint64_t gen = dev_screen_text(&dev, scr, sizeof(scr));
-		screen_flat(scr, flat, sizeof(flat));
-		if (strstr(flat, text))
-			return 1;
-		if (ped_now_ms() > deadline) {
-			fprintf(stderr, "\nwanted '%s', screen: %s\n", text, flat);
-			return 0;
-		}
-		dev_wait_change(&dev, gen, 20);
-	}
 }
 
 /* The > key shows "the most recent PED actions (since entering Local or
