@@ -325,6 +325,20 @@ static int result_of(const uint8_t *msg, size_t len)
 	return e == PED_OK ? PED_E_CALLBACK_ERROR : e;
 }
 
+/* The one-time password authenticates the Remote PED "before initializing
+ * the RPV" and for nothing else: other keysets cross only a session keyed
+ * with the RPV (ped vector init keys one at once). Called with the link taken. */
+static int otp_session_refuses(struct session *s, struct sim_hsm *hs, int key_type)
+{
+	pthread_mutex_lock(&hs->ped_mu);
+	int refuse = hs->remote && hs->remote_otp && key_type != PED_KEY_RPV;
+	pthread_mutex_unlock(&hs->ped_mu);
+	if (refuse)
+		sess_out(s, "Error: the Remote PED session of HSM %s is keyed with the one-time password: it serves "
+			    "ped vector init only. Initialize the RPV first.", hs->h.serial);
+	return refuse;
+}
+
 int pedport_auth(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
 		 const char *prompt, const char *colour, struct ped_app_splits *sp)
 {
@@ -334,6 +348,10 @@ int pedport_auth(struct session *s, struct sim_hsm *hs, int key_type, const char
 
 	if ((r = take(s, hs)) != PED_OK)
 		return r;
+	if (otp_session_refuses(s, hs, key_type)) {
+		r = PED_E_DEVICE_ERROR;
+		goto out;
+	}
 	if ((r = send_request(hs, PED_APP_AUTH, key_type, title, prompt, colour, 0)) != PED_OK ||
 	    (r = await(s, hs, &rt, &msg, &len)) != PED_OK)
 		goto out;
@@ -357,6 +375,10 @@ static int create_keyset(struct session *s, struct sim_hsm *hs, int key_type, co
 
 	if ((r = take(s, hs)) != PED_OK)
 		return r;
+	if (otp_session_refuses(s, hs, key_type)) {
+		r = PED_E_DEVICE_ERROR;
+		goto out;
+	}
 	if (RAND_priv_bytes(secret, HSM_SECRET_LEN) != 1) {
 		r = PED_E_CRYPTO;
 		goto out;
