@@ -125,7 +125,7 @@ ceremony() {
 	run "Remote RPV initialization: a one-time password on the zeroized HSM, then the orange key" \
 		"ped connect -ip 127.0.0.1 -port $port -password 27182818
 	ped vector init"
-	run "HSM init over the same session: blue SO keyset 2 of 3 with PINs, red domain 1 of 1" \
+	run "HSM init over the session the HSM keyed with the new RPV: blue SO keyset 2 of 3 with PINs, red domain 1 of 1" \
 		"hsm init -label demo-hsm"
 	run "A new Remote PED session keyed with the orange key (the RPK stays in the PED)" \
 		"ped disconnect

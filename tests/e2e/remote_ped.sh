@@ -1,7 +1,7 @@
 #!/bin/bash
 # Remote PED end to end: hsm-sim -> pedclient -> pedserver -> headless PED.
 # The RPV is initialized remotely with a one-time password on a zeroized
-# HSM, the HSM is initialized over the same session, and later sessions are
+# HSM, which then keys a new session with it for hsm init; later sessions are
 # keyed with the orange key. Also: a wrong password, the one-client rule,
 # a PED killed mid-login (CKR_PED_UNPLUGGED within the ping timeout) and a
 # restarted PED served again without restarting pedserver, the idle timeout.
