@@ -283,7 +283,7 @@ int cmd_archive(struct session *s, int argc, char **argv)
 		sess_out(s, "Error: select the application partition's slot first");
 		return PED_E_ARGUMENTS_BAD;
 	}
-	if (!s->login[sim_hsm_index(s->sim, hs)].co[pi]) {
+	if (!sim_login(s, hs)->co[pi]) {
 		sess_out(s, "Error: log in as the Crypto Officer of the partition first");
 		return PED_E_USER_NOT_LOGGED_IN;
 	}

@@ -79,9 +79,27 @@ static struct sim_hsm *current(struct session *s, struct hsm_partition **p, int 
 	return sim_slot(s->sim, s->slot, p, pi);
 }
 
+struct login *sim_login(struct session *s, struct sim_hsm *hs)
+{
+	struct login *lg = &s->login[sim_hsm_index(s->sim, hs)];
+	if (lg->epoch != hs->epoch) {
+		/* another session re-initialized or zeroized what these were for */
+		OPENSSL_cleanse(lg, sizeof(*lg));
+		lg->epoch = hs->epoch;
+	}
+	return lg;
+}
+
+void sim_logins_end(struct session *s, struct sim_hsm *hs)
+{
+	struct login *lg = sim_login(s, hs);
+	hs->epoch++;
+	lg->epoch = hs->epoch;
+}
+
 static struct login *login_of(struct session *s, struct sim_hsm *hs)
 {
-	return &s->login[sim_hsm_index(s->sim, hs)];
+	return sim_login(s, hs);
 }
 
 static int new_credential(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
@@ -197,6 +215,7 @@ static int cmd_hsm(struct session *s, int argc, char **argv)
 		snprintf(hs->h.label, sizeof(hs->h.label), "%s", label);
 		hs->h.initialized = 1;
 		memset(lg, 0, sizeof(*lg));
+		sim_logins_end(s, hs);
 		if ((r = sim_save(hs)) != PED_OK)
 			return r;
 		sess_out(s, "Successfully initialized the HSM.");
@@ -204,9 +223,8 @@ static int cmd_hsm(struct session *s, int argc, char **argv)
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "zeroize")) {
 		hsm_zeroize(&hs->h);
-		for (int i = 0; i < SIM_MAX_HSMS; i++)
-			if (&s->sim->hsms[i] == hs)
-				memset(&s->login[i], 0, sizeof(s->login[i]));
+		memset(lg, 0, sizeof(*lg));
+		sim_logins_end(s, hs);
 		if ((r = sim_save(hs)) != PED_OK)
 			return r;
 		sess_out(s, "The HSM was successfully zeroized.");
@@ -321,9 +339,14 @@ int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition
 		sess_out(s, "Too many failed Partition SO logins: the partition has been ZEROIZED.");
 	else if (res.locked)
 		sess_out(s, "Too many failed logins: the role is locked.");
-	if (res.hsm_zeroized) {
-		int i = sim_hsm_index(s->sim, hs);
-		memset(&s->login[i], 0, sizeof(s->login[i]));
+	if (res.hsm_zeroized || res.partition_zeroized) {
+		struct login *own = sim_login(s, hs);
+		if (res.hsm_zeroized)
+			memset(own, 0, sizeof(*own));
+		for (int i = 0; !res.hsm_zeroized && i < HSM_MAX_PARTITIONS; i++)
+			if (&hs->h.partitions[i] == p) /* not a backup's partition still being made */
+				own->po[i] = own->co[i] = own->cu[i] = 0;
+		sim_logins_end(s, hs);
 	}
 	int r2 = sim_save(hs);
 	if (r == PED_OK)
@@ -444,6 +467,10 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		sess_out(s, "Please attend to the PED.");
 		if ((r = new_credential(s, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &c)) != PED_OK)
 			return r;
+		if (rs->cred.set) { /* a new keyset for a role in use: its sessions end */
+			*login_flag(lg, ri->role, pi) = 0;
+			sim_logins_end(s, hs);
+		}
 		memset(rs, 0, sizeof(*rs));
 		rs->cred = c;
 		return sim_save(hs);
@@ -478,6 +505,8 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		rs->cred = c;
 		rs->failures = 0;
 		rs->locked = 0;
+		*login_flag(lg, ri->role, pi) = 0;
+		sim_logins_end(s, hs); /* whoever held the lost keyset's login */
 		return sim_save(hs);
 	}
 	if (!strcasecmp(verb, "createchallenge")) {
@@ -582,6 +611,7 @@ static int cmd_partition(struct session *s, int argc, char **argv)
 		snprintf(p->label, sizeof(p->label), "%s", label);
 		p->initialized = 1;
 		lg->po[pi] = lg->co[pi] = lg->cu[pi] = 0;
+		sim_logins_end(s, hs);
 		if ((r = sim_save(hs)) != PED_OK)
 			return r;
 		sess_out(s, "Partition initialized.");

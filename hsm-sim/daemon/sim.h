@@ -42,6 +42,10 @@ struct sim_hsm {
 	char remote_host[64];    /* as ped connect gave it ("": the PED id mapping) */
 	int remote_host_port;
 	int remote_otp;          /* keyed with the one-time password, not the RPV */
+	/* Bumps when credentials are wiped or replaced (hsm init or zeroize, a
+	 * partition re-initialized or zeroized, a role re-initialized or reset):
+	 * every other session's logins to this HSM end (sim_login). */
+	uint64_t epoch;
 	/* the identity as OpenSSL objects, made at first use (pedport.c), under ped_mu */
 	EVP_PKEY *id_key;
 	X509 *id_cert, *id_hoc;
@@ -66,6 +70,7 @@ struct sim {
 
 /* What a session has logged in to. */
 struct login {
+	uint64_t epoch; /* the HSM's epoch when these were made */
 	uint8_t so, au;
 	uint8_t po[HSM_MAX_PARTITIONS], co[HSM_MAX_PARTITIONS], cu[HSM_MAX_PARTITIONS];
 };
@@ -77,6 +82,12 @@ struct session {
 	int release_lock; /* a login: other sessions may run while this one waits on its PED */
 	struct login login[SIM_MAX_HSMS];
 };
+
+/* This session's logins to hs; none if hs's credentials changed since. */
+struct login *sim_login(struct session *s, struct sim_hsm *hs);
+/* Credentials of hs were wiped or replaced: the other sessions' logins to
+ * it end; this session keeps what the caller leaves in its own. */
+void sim_logins_end(struct session *s, struct sim_hsm *hs);
 
 /* Output to the session's operator, one line (no newline needed). */
 void sess_out(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
