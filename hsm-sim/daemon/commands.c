@@ -168,6 +168,8 @@ static int cmd_slot(struct session *s, int argc, char **argv)
 
 /* ---- hsm ----------------------------------------------------------------- */
 
+static int need_login(struct session *s, struct login *lg, enum hsm_role role, int pi, const char *who);
+
 static int cmd_hsm(struct session *s, int argc, char **argv)
 {
 	struct hsm_partition *p;
@@ -239,7 +241,61 @@ static int cmd_hsm(struct session *s, int argc, char **argv)
 		sess_out(s, "Partitions -> %u", hs->h.npartitions);
 		return PED_OK;
 	}
-	sess_out(s, "Usage: hsm init -label L | hsm zeroize | hsm showinfo");
+	if (argc >= 2 && !strcasecmp(argv[1], "showpolicies")) {
+		sess_out(s, "HSM policies:");
+		sess_out(s, "  15: Enable SO reset of partition PIN -> %u", hs->h.so_resets_partition_pin);
+		return PED_OK;
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "changepolicy")) {
+		struct ped_opt o[] = {{.name = "policy", .aliases = "p", .kind = PED_OPT_INT, .min = 0, .max = 255, .help = "policy number"},
+				      {.name = "value", .aliases = "v", .kind = PED_OPT_INT, .min = 0, .max = 1, .help = "0 or 1"},
+				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+				      {.name = NULL}};
+		if ((r = parse(s, o, argc, argv, 2)) != PED_OK)
+			return r;
+		if (!ped_opts_seen(o, "policy") || !ped_opts_seen(o, "value")) {
+			sess_out(s, "Error: give -policy N and -value 0|1");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (ped_opts_num(o, "policy", 0) != 15) {
+			sess_out(s, "Error: HSM policy %ld is not one this HSM has (15: Enable SO reset of partition PIN)",
+				 ped_opts_num(o, "policy", 0));
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (p) {
+			sess_out(s, "Error: HSM policies are changed on the admin partition's slot");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if ((r = need_login(s, lg, HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
+			return r;
+		uint8_t v = (uint8_t)ped_opts_num(o, "value", 0);
+		if (v == hs->h.so_resets_partition_pin) {
+			sess_out(s, "HSM policy 15 is already %u.", v);
+			return PED_OK;
+		}
+		/* "HSM policy 15 is destructive when turned on. All partitions on
+		 * the HSM and their contents will be erased." */
+		if (v && hs->h.npartitions) {
+			if (!ped_opts_seen(o, "force")) {
+				sess_out(s, "CAUTION: turning on HSM policy 15 erases all %u partitions of this HSM and "
+					    "their contents. Give -force to proceed.", hs->h.npartitions);
+				return PED_E_ARGUMENTS_BAD;
+			}
+			hsm_erase_partitions(&hs->h);
+			memset(lg->po, 0, sizeof(lg->po));
+			memset(lg->co, 0, sizeof(lg->co));
+			memset(lg->cu, 0, sizeof(lg->cu));
+			sim_logins_end(s, hs);
+			sess_out(s, "All partitions and their contents were erased.");
+		}
+		hs->h.so_resets_partition_pin = v;
+		if ((r = sim_save(hs)) != PED_OK)
+			return r;
+		sess_out(s, "HSM policy 15 (Enable SO reset of partition PIN) is now %u.", v);
+		return PED_OK;
+	}
+	sess_out(s, "Usage: hsm init -label L | hsm zeroize | hsm showinfo | hsm showpolicies | "
+		    "hsm changepolicy -policy 15 -value 0|1 [-force]");
 	return PED_E_ARGUMENTS_BAD;
 }
 
@@ -498,6 +554,11 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		if ((r = need_login(s, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO, pi,
 				    ri->role == HSM_ROLE_CO ? "Partition SO" : "Crypto Officer")) != PED_OK)
 			return r;
+		if (ri->role == HSM_ROLE_CO && !hs->h.so_resets_partition_pin) {
+			sess_out(s, "Error: HSM policy 15 (Enable SO reset of partition PIN) is 0: the Partition SO "
+				    "cannot reset the Crypto Officer's credential.");
+			return PED_E_ACTION_PROHIBITED;
+		}
 		struct hsm_credential c;
 		sess_out(s, "Please attend to the PED.");
 		if ((r = new_credential(s, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &c)) != PED_OK)

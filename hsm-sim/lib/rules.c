@@ -143,7 +143,13 @@ void hsm_zeroize(struct hsm *h)
 	h->rpv_set = 0;
 	h->rpv_2e2s = 0;
 	h->initialized = 0;
+	h->so_resets_partition_pin = 0; /* policies back to their defaults */
 	/* Partitions and their objects go with the HSM's domain. */
+	hsm_erase_partitions(h);
+}
+
+void hsm_erase_partitions(struct hsm *h)
+{
 	for (uint32_t i = 0; i < h->npartitions && i < HSM_MAX_PARTITIONS; i++)
 		hsm_partition_clear_objects(&h->partitions[i]);
 	OPENSSL_cleanse(h->partitions, h->npartitions * sizeof(h->partitions[0]));

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define MAGIC "OPHS"
-#define VERSION 4 /* 4: ped set defaults; 3: cached activation; 2 and 3 are still read */
+#define VERSION 5 /* 5: HSM policy 15; 4: ped set defaults; 3: cached activation; 2-4 still read */
 #define HASH_LEN 32
 #define STATE_MAX (4u * 1024 * 1024)
 
@@ -108,6 +108,7 @@ int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len)
 	ped_wbuf_u8(&w, h->rpv_2e2s);
 	put_str(&w, h->ped_ip);
 	ped_wbuf_u16(&w, h->ped_port);
+	ped_wbuf_u8(&w, h->so_resets_partition_pin);
 	ped_wbuf_u32(&w, h->npartitions);
 	for (uint32_t i = 0; i < h->npartitions && i < HSM_MAX_PARTITIONS; i++) {
 		const struct hsm_partition *p = &h->partitions[i];
@@ -188,6 +189,8 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 		get_str(&r, h->ped_ip, HSM_PED_HOST_MAX);
 		h->ped_port = ped_rbuf_u16(&r);
 	}
+	if (buf[4] >= 5 && (h->so_resets_partition_pin = ped_rbuf_u8(&r)) > 1)
+		r.err = PED_E_INVALID;
 	h->npartitions = ped_rbuf_u32(&r);
 	if (h->npartitions > HSM_MAX_PARTITIONS || h->initialized > 1 || h->is_backup > 1 ||
 	    h->rpv_set > 1)

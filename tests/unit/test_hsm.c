@@ -215,43 +215,59 @@ static void partition_limits(void)
 	CU_ASSERT_TRUE(hsm_label_valid("my partition"));
 }
 
-/* A version 3 file (before ped set was kept) still loads, without defaults. */
-static void version_3_state_files_still_load(void)
+/* The file as version v (3 or 4) wrote it: version 4 added ped_ip (lv16,
+ * empty here) and ped_port (u16) after the RPV and its 2e2s flag, version 5
+ * the HSM policy 15 byte after them. */
+static uint8_t *older_version(const uint8_t *buf, size_t len, const uint8_t rpv[HSM_SECRET_LEN], int v,
+			      size_t *out_len)
+{
+	size_t drop = v == 3 ? 5 : 1, cut = 0;
+	unsigned int hl;
+	for (size_t i = 0; !cut && i + HSM_SECRET_LEN <= len; i++)
+		if (!memcmp(buf + i, rpv, HSM_SECRET_LEN))
+			cut = i + HSM_SECRET_LEN + 1 + (v == 3 ? 0 : 4);
+	CU_ASSERT_FATAL(cut && cut + drop < len && !memcmp(buf + cut, "\0\0\0\0\0", drop));
+	uint8_t *old = OPENSSL_malloc(len - drop);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(old);
+	memcpy(old, buf, cut);
+	memcpy(old + cut, buf + cut + drop, len - drop - cut);
+	old[4] = (uint8_t)v;
+	*out_len = len - drop;
+	CU_ASSERT_FATAL(EVP_Digest(old, *out_len - 32, old + *out_len - 32, &hl, EVP_sha256(), NULL) == 1);
+	return old;
+}
+
+/* Files of versions 3 and 4 still load, with the later settings at their defaults. */
+static void older_state_files_still_load(void)
 {
 	struct keyset so;
 	struct hsm *back = OPENSSL_zalloc(sizeof(*back));
-	uint8_t *buf, *v3;
-	size_t len;
-	unsigned int hl;
+	uint8_t *buf, *old;
+	size_t len, old_len;
 	char why[160];
 	init_hsm(h, &so);
 	h->rpv_set = 1;
 	RAND_bytes(h->rpv, sizeof(h->rpv));
 	h->ped_ip[0] = '\0';
 	h->ped_port = 0;
+	h->so_resets_partition_pin = 0;
 	CU_ASSERT_EQUAL_FATAL(hsm_encode(h, &buf, &len), PED_OK);
-	/* version 4 put ped_ip (lv16, empty here) and ped_port (u16) after the RPV and its 2e2s flag */
-	uint8_t *at = NULL;
-	for (size_t i = 0; !at && i + sizeof(h->rpv) <= len; i++)
-		if (!memcmp(buf + i, h->rpv, sizeof(h->rpv)))
-			at = buf + i;
-	CU_ASSERT_PTR_NOT_NULL_FATAL(at);
-	size_t cut = (size_t)(at - buf) + sizeof(h->rpv) + 1;
-	CU_ASSERT_FATAL(cut + 4 < len && !memcmp(buf + cut, "\0\0\0\0", 4));
-	v3 = OPENSSL_malloc(len - 4);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(v3);
-	memcpy(v3, buf, cut);
-	memcpy(v3 + cut, buf + cut + 4, len - 4 - cut);
-	v3[4] = 3;
-	CU_ASSERT_FATAL(EVP_Digest(v3, len - 4 - 32, v3 + len - 4 - 32, &hl, EVP_sha256(), NULL) == 1);
-	CU_ASSERT_EQUAL(hsm_decode(v3, len - 4, back, why, sizeof(why)), PED_OK);
-	CU_ASSERT_STRING_EQUAL(back->serial, h->serial);
-	CU_ASSERT_EQUAL(memcmp(back->rpv, h->rpv, sizeof(h->rpv)), 0);
-	CU_ASSERT_EQUAL(back->ped_port, 0);
-	v3[4] = 5; /* a version from the future is refused, not misread */
-	CU_ASSERT_EQUAL(hsm_decode(v3, len - 4, back, why, sizeof(why)), PED_E_CORRUPT);
-	CU_ASSERT_STRING_EQUAL(why, "unsupported state version 5");
-	OPENSSL_clear_free(v3, len - 4);
+	for (int v = 3; v <= 4; v++) {
+		old = older_version(buf, len, h->rpv, v, &old_len);
+		CU_ASSERT_EQUAL(hsm_decode(old, old_len, back, why, sizeof(why)), PED_OK);
+		CU_ASSERT_STRING_EQUAL(back->serial, h->serial);
+		CU_ASSERT_EQUAL(memcmp(back->rpv, h->rpv, sizeof(h->rpv)), 0);
+		CU_ASSERT_EQUAL(back->ped_port, 0);
+		CU_ASSERT_EQUAL(back->so_resets_partition_pin, 0);
+		hsm_cleanse(back);
+		old[4] = 6; /* a version from the future is refused, not misread */
+		CU_ASSERT_EQUAL(hsm_decode(old, old_len, back, why, sizeof(why)), PED_E_CORRUPT);
+		CU_ASSERT_STRING_EQUAL(why, "unsupported state version 6");
+		OPENSSL_clear_free(old, old_len);
+	}
+	h->so_resets_partition_pin = 1;
+	hsm_zeroize(h); /* HSM policies go back to their defaults */
+	CU_ASSERT_EQUAL(h->so_resets_partition_pin, 0);
 	OPENSSL_clear_free(buf, len);
 	hsm_cleanse(back);
 	OPENSSL_clear_free(back, sizeof(*back));
@@ -276,6 +292,7 @@ static void state_files_round_trip_and_refuse_damage(void)
 	RAND_bytes(h->rpv, sizeof(h->rpv));
 	snprintf(h->ped_ip, sizeof(h->ped_ip), "192.124.106.100");
 	h->ped_port = 1600;
+	h->so_resets_partition_pin = 1;
 	snprintf(path, sizeof(path), "%s/hsm-150001.state", unit_tmpdir());
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
 	CU_ASSERT_EQUAL(stat(path, &sb), 0);
@@ -296,6 +313,7 @@ static void state_files_round_trip_and_refuse_damage(void)
 		CU_ASSERT_EQUAL(memcmp(back->rpv, h->rpv, sizeof(h->rpv)), 0);
 		CU_ASSERT_STRING_EQUAL(back->ped_ip, "192.124.106.100");
 		CU_ASSERT_EQUAL(back->ped_port, 1600);
+		CU_ASSERT_EQUAL(back->so_resets_partition_pin, 1);
 	}
 	hsm_cleanse(back);
 	for (size_t i = 0; i < len; i += 7) {
@@ -381,5 +399,5 @@ static void activation_is_saved_only_with_auto_activation(void)
 UNIT_SUITE(hsm, setup, teardown, UNIT_TEST(identity_is_a_valid_chain),
 	   UNIT_TEST(splits_combine_and_verify), UNIT_TEST(three_wrong_so_logins_zeroize_that_hsm_only),
 	   UNIT_TEST(partition_limits), UNIT_TEST(objects_grow_copy_and_move),
-	   UNIT_TEST(state_files_round_trip_and_refuse_damage), UNIT_TEST(version_3_state_files_still_load),
+	   UNIT_TEST(state_files_round_trip_and_refuse_damage), UNIT_TEST(older_state_files_still_load),
 	   UNIT_TEST(activation_is_saved_only_with_auto_activation))

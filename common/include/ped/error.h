@@ -32,6 +32,7 @@
 	X(PED_E_SOCKET, -15, "RC_SOCKET_ERROR", 0xc0000500u, "socket error")                 \
 	X(PED_E_TIMED_OUT, -16, "RC_OPERATION_TIMED_OUT", 0xc0000303u, "operation timed out") \
 	X(PED_E_FILE, -17, "RC_FILE_ERROR", 0xc0000104u, "file error")                        \
+	X(PED_E_ACTION_PROHIBITED, -18, "CKR_ACTION_PROHIBITED", 0x0000001bu, "prohibited by a policy") \
 	/* our own */                                                                         \
 	X(PED_E_INVALID, -100, "PED_E_INVALID", 0xe0000064u, "invalid argument")                        \
 	X(PED_E_IO, -101, "PED_E_IO", 0xe0000065u, "input/output error")                            \

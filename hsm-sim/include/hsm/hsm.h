@@ -99,6 +99,9 @@ struct hsm {
 	/* ped set: where ped connect looks for pedserver by default ("", 0: unset) */
 	char ped_ip[HSM_PED_HOST_MAX + 1];
 	uint16_t ped_port;
+	/* HSM policy 15, "Enable SO reset of partition PIN" (default 0): with it
+	 * the Partition SO may reset the Crypto Officer's credential */
+	uint8_t so_resets_partition_pin;
 	uint32_t npartitions;
 	struct hsm_partition partitions[HSM_MAX_PARTITIONS];
 };
@@ -108,6 +111,8 @@ struct hsm {
 int hsm_create(struct hsm *h, const char *serial);
 /* Zeroizes: every role, domain, RPV and partition goes; the identity stays. */
 void hsm_zeroize(struct hsm *h);
+/* Erases every partition and its objects (HSM zeroization, HSM policy 15). */
+void hsm_erase_partitions(struct hsm *h);
 void hsm_zeroize_partition(struct hsm_partition *p);
 /* Wipes everything and frees the objects: h is then empty, ready for reuse. */
 void hsm_cleanse(struct hsm *h);
