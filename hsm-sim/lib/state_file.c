@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define MAGIC "OPHS"
-#define VERSION 5 /* 5: HSM policy 15; 4: ped set defaults; 3: cached activation; 2-4 still read */
+#define VERSION HSM_STATE_VERSION
 #define HASH_LEN 32
 #define STATE_MAX (4u * 1024 * 1024)
 

@@ -18,6 +18,9 @@
 #define HSM_VERIFIER_LEN 32
 #define HSM_LABEL_MAX 32
 #define HSM_SERIAL_MAX 16
+/* State files: 5 added HSM policy 15, 4 the ped set defaults, 3 cached
+ * activation; versions 2 to 5 are read, and written as 5. */
+#define HSM_STATE_VERSION 5
 #define HSM_PED_HOST_MAX 63
 #define HSM_MAX_PARTITIONS 16
 #define HSM_MAX_OBJECTS 64
