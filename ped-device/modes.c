@@ -166,14 +166,18 @@ static int attach(struct ped_device *d, struct ped_link *l)
 static void mode_local_usb(struct ped_device *d)
 {
 	struct ped_link link;
-	int attached = 0, r;
+	int attached = 0, lost = 0, r;
 
 	fw_log_clear(d);
 	memset(&link, 0, sizeof(link));
 	link.in.fd = -1;
 	for (;;) {
-		if (!attached && d->cfg.hsm_socket[0])
+		/* After a lost link, wait a retry interval: an HSM that takes
+		 * the handshake and drops the PED (a Remote PED session is open)
+		 * would otherwise be redialled in a tight loop. */
+		if (!attached && d->cfg.hsm_socket[0] && !lost)
 			attached = attach(d, &link) == PED_OK;
+		lost = 0;
 		fw_show(d, DEV_P_IDLE, 0, attached ? "Local PED mode\nAwaiting command..."
 						    : "Local PED mode\nNo HSM connected.\n\n< EXIT");
 		struct dev_event ev = fw_wait(d, attached ? ped_link_fd(&link) : -1, attached ? -1 : RETRY_MS);
@@ -201,6 +205,7 @@ static void mode_local_usb(struct ped_device *d)
 				dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(r));
 				ped_link_close(&link, r);
 				attached = 0;
+				lost = 1;
 			}
 		}
 	}

@@ -410,8 +410,11 @@ int main(int argc, char **argv)
 	 * State files are only ever replaced whole, so what is on disk is good
 	 * either way; but an HSM is wiped only once no command can touch it. */
 	sim.stopping = 1;
-	for (int i = 0; i < sim.nhsms; i++)
+	for (int i = 0; i < sim.nhsms; i++) {
+		close(sim.hsms[i].ped_listen_fd); /* no new PED attaches */
+		sim.hsms[i].ped_listen_fd = -1;
 		pedport_abort(&sim.hsms[i]);
+	}
 	int locked = 0;
 	for (int waited = 0; !(locked = pthread_mutex_trylock(&sim.mu) == 0) && waited < sim.link_timeout_ms;
 	     waited += 20)
@@ -431,11 +434,16 @@ int main(int argc, char **argv)
 		ped_warn("a command is still running after %d ms: exiting without wiping the HSMs' memory",
 			 sim.link_timeout_ms);
 	}
+	/* A PED attach or keying thread runs a handshake in OpenSSL: exit()
+	 * would free OpenSSL's globals under it. Such a handshake ends within
+	 * link_timeout; one still running then is left to _exit. */
+	for (int waited = 0; atomic_load(&sim.helpers) > 0 && waited < sim.link_timeout_ms; waited += 20)
+		usleep(20000);
+	int helpers_left = atomic_load(&sim.helpers);
 	unlink(sim.socket_path);
 	for (int i = 0; i < sim.nhsms; i++) {
 		unlink(sim.hsms[i].ped_path);
-		close(sim.hsms[i].ped_listen_fd);
-		if (!locked)
+		if (!locked || helpers_left)
 			continue;
 		EVP_PKEY_free(sim.hsms[i].id_key);
 		X509_free(sim.hsms[i].id_cert);
@@ -446,6 +454,15 @@ int main(int argc, char **argv)
 	ped_evloop_free(loop);
 	ped_pidfile_remove(&pf);
 	ped_config_free(&cfg);
+	if (helpers_left || !locked) {
+		/* exit() would run OpenSSL's cleanup under threads still in it */
+		if (helpers_left)
+			ped_warn("%d PED handshake(s) still running after %d ms: exiting without cleanup",
+				 helpers_left, sim.link_timeout_ms);
+		ped_info("stopped");
+		ped_log_close();
+		_exit(0);
+	}
 	ped_info("stopped");
 	ped_log_close();
 	return 0;

@@ -118,6 +118,7 @@ out:
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	X509_free(hoc);
+	atomic_fetch_sub(&j->sim->helpers, 1);
 	free(j);
 	return NULL;
 }
@@ -130,7 +131,9 @@ void pedport_attach(struct sim *sim, struct sim_hsm *hs, int fd)
 		return;
 	}
 	*j = (struct attach_job){sim, hs, fd};
+	atomic_fetch_add(&sim->helpers, 1);
 	if (ped_thread_spawn(attach_thread, j) != PED_OK) {
+		atomic_fetch_sub(&sim->helpers, 1);
 		close(fd);
 		free(j);
 	}
@@ -542,6 +545,7 @@ static void *keying_thread(void *arg)
 	X509_free(cert);
 	X509_free(hoc);
 	OPENSSL_cleanse(j->secret, sizeof(j->secret));
+	atomic_fetch_sub(&j->sim->helpers, 1);
 	free(j);
 	return NULL;
 }
@@ -633,7 +637,9 @@ int pedport_remote_connect(struct session *s, struct sim_hsm *hs, const char *ho
 		snprintf(hs->remote_server, sizeof(hs->remote_server), "(this HSM's PED id)");
 	pthread_mutex_unlock(&hs->ped_mu);
 
+	atomic_fetch_add(&s->sim->helpers, 1);
 	if (ped_thread_spawn(keying_thread, j) != PED_OK) {
+		atomic_fetch_sub(&s->sim->helpers, 1);
 		pthread_mutex_lock(&hs->ped_mu);
 		hs->remote_state = REMOTE_NONE;
 		hs->keying_fd = -1;

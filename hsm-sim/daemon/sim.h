@@ -65,6 +65,7 @@ struct sim {
 	char pedclient_socket[1024];
 	atomic_int stopping;  /* set at SIGTERM: no new command starts */
 	int in_flight;        /* commands running or replying (under mu) */
+	atomic_int helpers;   /* PED attach and keying threads still running (they use OpenSSL) */
 	pthread_cond_t idle_cv; /* in_flight dropped to 0 */
 };
 
