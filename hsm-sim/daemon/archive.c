@@ -273,8 +273,7 @@ int cmd_archive(struct session *s, int argc, char **argv)
 			return PED_E_ARGUMENTS_BAD;
 		hsm_partition_delete(&bh->h, (uint32_t)(dp - bh->h.partitions));
 		/* the partitions after it moved down a slot: no login may follow them */
-		memset(sim_login(s, bh), 0, sizeof(struct login));
-		sim_logins_end(s, bh);
+		sim_logins_end(s, bh, 0);
 		sess_out(s, "Backup partition %s deleted.", name);
 		return sim_save(bh);
 	}

@@ -90,16 +90,13 @@ struct login *sim_login(struct session *s, struct sim_hsm *hs)
 	return lg;
 }
 
-void sim_logins_end(struct session *s, struct sim_hsm *hs)
+void sim_logins_end(struct session *s, struct sim_hsm *hs, int keep_own)
 {
 	struct login *lg = sim_login(s, hs);
+	if (!keep_own)
+		memset(lg, 0, sizeof(*lg));
 	hs->epoch++;
 	lg->epoch = hs->epoch;
-}
-
-static struct login *login_of(struct session *s, struct sim_hsm *hs)
-{
-	return sim_login(s, hs);
 }
 
 static int new_credential(struct session *s, struct sim_hsm *hs, int key_type, const char *title,
@@ -179,7 +176,7 @@ static int cmd_hsm(struct session *s, int argc, char **argv)
 
 	if (!hs)
 		return PED_E_TOKEN_NOT_PRESENT;
-	lg = login_of(s, hs);
+	lg = sim_login(s, hs);
 	if (argc >= 2 && !strcasecmp(argv[1], "init")) {
 		struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "HSM label"},
 				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
@@ -216,8 +213,7 @@ static int cmd_hsm(struct session *s, int argc, char **argv)
 		hs->h.domain = dom;
 		snprintf(hs->h.label, sizeof(hs->h.label), "%s", label);
 		hs->h.initialized = 1;
-		memset(lg, 0, sizeof(*lg));
-		sim_logins_end(s, hs);
+		sim_logins_end(s, hs, 0);
 		if ((r = sim_save(hs)) != PED_OK)
 			return r;
 		sess_out(s, "Successfully initialized the HSM.");
@@ -225,8 +221,7 @@ static int cmd_hsm(struct session *s, int argc, char **argv)
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "zeroize")) {
 		hsm_zeroize(&hs->h);
-		memset(lg, 0, sizeof(*lg));
-		sim_logins_end(s, hs);
+		sim_logins_end(s, hs, 0);
 		if ((r = sim_save(hs)) != PED_OK)
 			return r;
 		sess_out(s, "The HSM was successfully zeroized.");
@@ -285,7 +280,7 @@ static int cmd_hsm(struct session *s, int argc, char **argv)
 			memset(lg->po, 0, sizeof(lg->po));
 			memset(lg->co, 0, sizeof(lg->co));
 			memset(lg->cu, 0, sizeof(lg->cu));
-			sim_logins_end(s, hs);
+			sim_logins_end(s, hs, 1);
 			sess_out(s, "All partitions and their contents were erased.");
 		}
 		hs->h.so_resets_partition_pin = v;
@@ -395,15 +390,14 @@ int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition
 		sess_out(s, "Too many failed Partition SO logins: the partition has been ZEROIZED.");
 	else if (res.locked)
 		sess_out(s, "Too many failed logins: the role is locked.");
-	if (res.hsm_zeroized || res.partition_zeroized) {
+	if (res.partition_zeroized) {
 		struct login *own = sim_login(s, hs);
-		if (res.hsm_zeroized)
-			memset(own, 0, sizeof(*own));
-		for (int i = 0; !res.hsm_zeroized && i < HSM_MAX_PARTITIONS; i++)
+		for (int i = 0; i < HSM_MAX_PARTITIONS; i++)
 			if (&hs->h.partitions[i] == p) /* not a backup's partition still being made */
 				own->po[i] = own->co[i] = own->cu[i] = 0;
-		sim_logins_end(s, hs);
 	}
+	if (res.hsm_zeroized || res.partition_zeroized)
+		sim_logins_end(s, hs, !res.hsm_zeroized);
 	int r2 = sim_save(hs);
 	if (r == PED_OK)
 		r = r2;
@@ -443,7 +437,7 @@ static int cmd_role(struct session *s, int argc, char **argv)
 	if (!strcasecmp(verb, "logout") && !ped_opts_seen(o, "name")) {
 		hs = current(s, &p, &pi);
 		if (hs)
-			memset(login_of(s, hs), 0, sizeof(struct login));
+			memset(sim_login(s, hs), 0, sizeof(struct login));
 		return PED_OK;
 	}
 	if (!ped_opts_seen(o, "name") || !(ri = role_named(ped_opts_str(o, "name", "")))) {
@@ -452,7 +446,7 @@ static int cmd_role(struct session *s, int argc, char **argv)
 	}
 	if ((r = role_target(s, ri, &hs, &p, &pi)) != PED_OK)
 		return r;
-	lg = login_of(s, hs);
+	lg = sim_login(s, hs);
 	struct hsm_role_state *rs = role_state_of(&hs->h, p, ri->role);
 
 	if (!strcasecmp(verb, "login")) {
@@ -525,7 +519,7 @@ static int cmd_role(struct session *s, int argc, char **argv)
 			return r;
 		if (rs->cred.set) { /* a new keyset for a role in use: its sessions end */
 			*login_flag(lg, ri->role, pi) = 0;
-			sim_logins_end(s, hs);
+			sim_logins_end(s, hs, 1);
 		}
 		memset(rs, 0, sizeof(*rs));
 		rs->cred = c;
@@ -567,7 +561,7 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		rs->failures = 0;
 		rs->locked = 0;
 		*login_flag(lg, ri->role, pi) = 0;
-		sim_logins_end(s, hs); /* whoever held the lost keyset's login */
+		sim_logins_end(s, hs, 1); /* whoever held the lost keyset's login */
 		return sim_save(hs);
 	}
 	if (!strcasecmp(verb, "createchallenge")) {
@@ -616,7 +610,7 @@ static int cmd_partition(struct session *s, int argc, char **argv)
 
 	if (!hs)
 		return PED_E_TOKEN_NOT_PRESENT;
-	struct login *lg = login_of(s, hs);
+	struct login *lg = sim_login(s, hs);
 	if (argc >= 2 && !strcasecmp(argv[1], "archive"))
 		return cmd_archive(s, argc, argv);
 	if (argc >= 2 && !strcasecmp(argv[1], "create")) {
@@ -672,7 +666,7 @@ static int cmd_partition(struct session *s, int argc, char **argv)
 		snprintf(p->label, sizeof(p->label), "%s", label);
 		p->initialized = 1;
 		lg->po[pi] = lg->co[pi] = lg->cu[pi] = 0;
-		sim_logins_end(s, hs);
+		sim_logins_end(s, hs, 1);
 		if ((r = sim_save(hs)) != PED_OK)
 			return r;
 		sess_out(s, "Partition initialized.");
@@ -739,7 +733,7 @@ static int cmd_object(struct session *s, int argc, char **argv)
 	}
 	if ((r = parse(s, o, argc, argv, 2)) != PED_OK)
 		return r;
-	if ((r = need_login(s, login_of(s, hs), HSM_ROLE_CO, pi, "Crypto Officer")) != PED_OK)
+	if ((r = need_login(s, sim_login(s, hs), HSM_ROLE_CO, pi, "Crypto Officer")) != PED_OK)
 		return r;
 	char label[HSM_LABEL_MAX + 1];
 	if ((r = take_label(s, ped_opts_str(o, "label", "object"), label, 0)) != PED_OK)
@@ -828,7 +822,7 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 	}
 	if (!strcasecmp(argv[1], "vector") && first == 3 && !strcasecmp(argv[2], "init")) {
 		/* A zeroized HSM has no SO yet: remote RPV initialization happens then. */
-		if (hs->h.initialized && (r = need_login(s, login_of(s, hs), HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
+		if (hs->h.initialized && (r = need_login(s, sim_login(s, hs), HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
 			return r;
 		struct hsm_credential c;
 		uint8_t secret[HSM_SECRET_LEN];

@@ -129,13 +129,13 @@ static void *session_thread(void *arg)
 		memcpy(line, msg, len);
 		line[len] = '\0';
 		OPENSSL_clear_free(msg, len ? len : 1);
-		int r, counted = !sim.stopping;
+		int r, counted = 0;
 		pthread_mutex_lock(&sim.mu);
-		if (!counted || sim.stopping) {
-			counted = 0;
+		if (sim.stopping) {
 			sess_out(s, "Error: hsm-sim is shutting down.");
 			r = PED_E_DEVICE_ERROR;
 		} else {
+			counted = 1;
 			sim.in_flight++;
 			r = sim_command(s, line);
 		}
@@ -193,6 +193,27 @@ static void on_ped(struct ped_evloop *loop, int fd, unsigned ev, void *arg)
 	(void)ev;
 	while (ped_accept(fd, &cfd) == PED_OK)
 		pedport_attach(&sim, hs, cfd);
+}
+
+/* Shutdown only: polls done every 20 ms, for at most limit_ms. */
+static int wait_until(int (*done)(void), int limit_ms)
+{
+	for (int waited = 0; !done(); waited += 20) {
+		if (waited >= limit_ms)
+			return 0;
+		usleep(20000);
+	}
+	return 1;
+}
+
+static int took_command_lock(void)
+{
+	return pthread_mutex_trylock(&sim.mu) == 0;
+}
+
+static int helpers_done(void)
+{
+	return atomic_load(&sim.helpers) == 0;
 }
 
 static void on_term(struct ped_evloop *loop, int signo, void *arg)
@@ -415,10 +436,7 @@ int main(int argc, char **argv)
 		sim.hsms[i].ped_listen_fd = -1;
 		pedport_abort(&sim.hsms[i]);
 	}
-	int locked = 0;
-	for (int waited = 0; !(locked = pthread_mutex_trylock(&sim.mu) == 0) && waited < sim.link_timeout_ms;
-	     waited += 20)
-		usleep(20000);
+	int locked = wait_until(took_command_lock, sim.link_timeout_ms);
 	if (locked) {
 		/* Commands still in flight end on their aborted PED wait; each
 		 * operator gets the result before we go. Holding mu after this
@@ -437,8 +455,7 @@ int main(int argc, char **argv)
 	/* A PED attach or keying thread runs a handshake in OpenSSL: exit()
 	 * would free OpenSSL's globals under it. Such a handshake ends within
 	 * link_timeout; one still running then is left to _exit. */
-	for (int waited = 0; atomic_load(&sim.helpers) > 0 && waited < sim.link_timeout_ms; waited += 20)
-		usleep(20000);
+	(void)wait_until(helpers_done, sim.link_timeout_ms);
 	int helpers_left = atomic_load(&sim.helpers);
 	unlink(sim.socket_path);
 	for (int i = 0; i < sim.nhsms; i++) {

@@ -87,8 +87,9 @@ struct session {
 /* This session's logins to hs; none if hs's credentials changed since. */
 struct login *sim_login(struct session *s, struct sim_hsm *hs);
 /* Credentials of hs were wiped or replaced: the other sessions' logins to
- * it end; this session keeps what the caller leaves in its own. */
-void sim_logins_end(struct session *s, struct sim_hsm *hs);
+ * it end; this session's too unless keep_own (it keeps what the caller
+ * leaves in its own). */
+void sim_logins_end(struct session *s, struct sim_hsm *hs, int keep_own);
 
 /* Output to the session's operator, one line (no newline needed). */
 void sess_out(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

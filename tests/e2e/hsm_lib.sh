@@ -47,3 +47,24 @@ hsmcm() {
 	RC=$?
 	set -e
 }
+
+# An hsmcm session that stays open, fed one line at a time (its output in
+# $T/session.out): session_open; session_run LINE (waits for its Command
+# Result); session_close (leaves the whole output in $OUT).
+session_open() {
+	mkfifo "$T/session.fifo"
+	( exec timeout 60 "$BIN/hsmcm" -socket "$HSM_SOCK" <"$T/session.fifo" >"$T/session.out" 2>&1 ) &
+	SESSION_PID=$!
+	exec 7>"$T/session.fifo"
+}
+session_results() { grep -c '^Command Result' "$T/session.out" || true; }
+session_run() {
+	local want=$(($(session_results) + 1))
+	echo "$1" >&7
+	wait_for 30 eval '[ $(session_results) -ge '"$want"' ]' || fail "$1: $(cat "$T/session.out")"
+}
+session_close() {
+	exec 7>&-
+	wait "$SESSION_PID" || true
+	OUT=$(cat "$T/session.out")
+}

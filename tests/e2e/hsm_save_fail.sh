@@ -21,19 +21,11 @@ start_ped A $HSM_SERIAL "$T/a.policy"
 hsmcm -c "hsm init -label full"
 [ $RC -eq 0 ] || fail "hsm init: $OUT"
 # One hsmcm session, fed line by line: the SO logs in, then the store fills.
-mkfifo "$T/fifo"
-( exec timeout 60 "$BIN/hsmcm" -socket "$HSM_SOCK" <"$T/fifo" >"$T/s.out" 2>&1 ) &
-CPID=$!
-exec 7>"$T/fifo"
-results() { grep -c '^Command Result' "$T/s.out"; }
-echo "role login -name so" >&7
-wait_for 30 eval '[ $(results) -ge 1 ]' || fail "SO login: $(cat "$T/s.out")"
+session_open
+session_run "role login -name so"
 dd if=/dev/zero of="$MNT/fill" bs=64k 2>/dev/null || true
-echo "partition create -label p1" >&7
-wait_for 30 eval '[ $(results) -ge 2 ]' || fail "partition create: $(cat "$T/s.out")"
-exec 7>&-
-wait $CPID || true
-OUT=$(cat "$T/s.out")
+session_run "partition create -label p1"
+session_close
 expect_contains "$OUT" "Command Result : No Error"
 expect_contains "$OUT" "RC_FILE_ERROR"
 grep -q "No space left on device" "$T/hsm.log" || fail "the cause is not logged: $(cat "$T/hsm.log")"
