@@ -165,6 +165,17 @@ static int cmd_slot(struct session *s, int argc, char **argv)
 
 /* ---- hsm ----------------------------------------------------------------- */
 
+/* HSM policy 15 at 0: "the partition SO cannot reset the CO's credential";
+ * a lost black key leaves only partition re-initialization. */
+static int may_replace_co(struct session *s, const struct sim_hsm *hs)
+{
+	if (hs->h.so_resets_partition_pin)
+		return PED_OK;
+	sess_out(s, "Error: HSM policy 15 (Enable SO reset of partition PIN) is 0: the Partition SO "
+		    "cannot reset the Crypto Officer's credential.");
+	return PED_E_ACTION_PROHIBITED;
+}
+
 static int need_login(struct session *s, struct login *lg, enum hsm_role role, int pi, const char *who);
 
 static int cmd_hsm(struct session *s, int argc, char **argv)
@@ -338,6 +349,27 @@ static struct hsm_role_state *role_state_of(struct hsm *h, struct hsm_partition 
 	return NULL;
 }
 
+/* The failure an attempt would add is on disk before the secret is checked,
+ * as a smart card spends a try before verifying: when the save after a wrong
+ * secret fails (disk full), the rollback to the saved state then cannot give
+ * the guess back, nor undo a zeroization into "not counted". An attempt
+ * whose failure cannot be recorded is not made. */
+static int record_attempt(struct session *s, struct sim_hsm *hs, struct hsm_role_state *rs)
+{
+	int r;
+
+	if (rs->failures >= HSM_FAILURES_MAX)
+		return PED_OK;
+	rs->failures++;
+	if ((r = sim_save(hs)) != PED_OK) { /* memory is back to the saved count */
+		sess_out(s, "Error: the HSM cannot save its state, so it cannot count this login attempt; "
+			    "the attempt is refused.");
+		return r;
+	}
+	rs->failures--;
+	return PED_OK;
+}
+
 /* Asks the PED for the role's keys and applies chapter 8's rules. */
 int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition *p,
 		     const struct role_info *ri);
@@ -380,6 +412,11 @@ int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition
 	r = hsm_combine(&rs->cred, &sp, secret);
 	if (r == PED_E_CALLBACK_ERROR)
 		goto out;
+	int rr = record_attempt(s, hs, rs);
+	if (rr != PED_OK) {
+		r = rr;
+		goto out;
+	}
 	if (r != PED_OK)
 		memset(secret, 0, sizeof(secret)); /* a wrong secret: counted below */
 	hsm_login(&hs->h, p, ri->role, secret, sizeof(secret), &res);
@@ -419,7 +456,8 @@ static int cmd_role(struct session *s, int argc, char **argv)
 {
 	struct ped_opt o[] = {{.name = "name", .aliases = "n", .kind = PED_OPT_STRING, .help = "role: so po co cu au"},
 			      {.name = "password", .aliases = "pwd p", .kind = PED_OPT_OPTIONAL, .help = "challenge secret"},
-			      {.name = "challenge", .aliases = "c", .kind = PED_OPT_STRING, .help = "new challenge secret"},
+			      {.name = "challenge", .aliases = "c challengesecret", .kind = PED_OPT_STRING,
+			       .help = "new challenge secret"},
 			      {.name = NULL}};
 	const struct role_info *ri;
 	struct sim_hsm *hs;
@@ -468,8 +506,14 @@ static int cmd_role(struct session *s, int argc, char **argv)
 				return PED_E_PIN_LOCKED;
 			uint8_t v[HSM_VERIFIER_LEN];
 			hsm_verifier((const uint8_t *)ch, strlen(ch), v);
+			/* partition policy 15 at 1 (the default): a wrong challenge is
+			 * refused but not counted, only failed PED key logins are */
+			int counted = !p->ignore_failed_challenges;
+			if (counted && (r = record_attempt(s, hs, rs)) != PED_OK)
+				return r;
 			if (CRYPTO_memcmp(v, rs->challenge_verifier, sizeof(v)) != 0) {
-				/* policy 15: failed challenge responses count */
+				if (!counted)
+					return PED_E_PIN_INCORRECT;
 				struct hsm_login_result res;
 				hsm_login(&hs->h, p, ri->role, NULL, 0, &res);
 				if (res.locked)
@@ -489,6 +533,11 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		s->release_lock = 0;
 		if (r != PED_OK)
 			return r;
+		/* Another session may have changed the HSM while the PED was read:
+		 * the login counts against the credentials as they are now (which
+		 * sim_authenticate checked), and policy 22 as it is now. */
+		lg = sim_login(s, hs);
+		activation = activation && p->allow_activation && rs->challenge_set;
 		*login_flag(lg, ri->role, pi) = 1;
 		if (activation) {
 			rs->activated = 1;
@@ -512,6 +561,9 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		if (ri->role == HSM_ROLE_CO && (r = need_login(s, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
 			return r;
 		if (ri->role == HSM_ROLE_CU && (r = need_login(s, lg, HSM_ROLE_CO, pi, "Crypto Officer")) != PED_OK)
+			return r;
+		/* over an existing CO this is a reset of its credential */
+		if (ri->role == HSM_ROLE_CO && rs->cred.set && (r = may_replace_co(s, hs)) != PED_OK)
 			return r;
 		struct hsm_credential c;
 		sess_out(s, "Please attend to the PED.");
@@ -538,6 +590,7 @@ static int cmd_role(struct session *s, int argc, char **argv)
 			return r;
 		rs->cred = c;
 		rs->failures = 0;
+		rs->activated = 0; /* the cached secret is the old keyset's */
 		return sim_save(hs);
 	}
 	if (!strcasecmp(verb, "resetpw")) {
@@ -548,11 +601,8 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		if ((r = need_login(s, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO, pi,
 				    ri->role == HSM_ROLE_CO ? "Partition SO" : "Crypto Officer")) != PED_OK)
 			return r;
-		if (ri->role == HSM_ROLE_CO && !hs->h.so_resets_partition_pin) {
-			sess_out(s, "Error: HSM policy 15 (Enable SO reset of partition PIN) is 0: the Partition SO "
-				    "cannot reset the Crypto Officer's credential.");
-			return PED_E_ACTION_PROHIBITED;
-		}
+		if (ri->role == HSM_ROLE_CO && (r = may_replace_co(s, hs)) != PED_OK)
+			return r;
 		struct hsm_credential c;
 		sess_out(s, "Please attend to the PED.");
 		if ((r = new_credential(s, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &c)) != PED_OK)
@@ -560,6 +610,8 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		rs->cred = c;
 		rs->failures = 0;
 		rs->locked = 0;
+		/* the cached secret would let the old challenge in without a key */
+		rs->activated = 0;
 		*login_flag(lg, ri->role, pi) = 0;
 		sim_logins_end(s, hs, 1); /* whoever held the lost keyset's login */
 		return sim_save(hs);
@@ -580,6 +632,12 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		}
 		hsm_verifier((const uint8_t *)ch, strlen(ch), rs->challenge_verifier);
 		rs->challenge_set = 1;
+		/* Set by the Partition SO (or the CO for the CU), the challenge is
+		 * known to someone else: the role's next login needs its PED key. */
+		if (!*login_flag(lg, ri->role, pi) && rs->activated) {
+			rs->activated = 0;
+			sess_out(s, "Role %s deactivated: its next login needs its PED key.", ri->name);
+		}
 		return sim_save(hs);
 	}
 	if (!strcasecmp(verb, "deactivate")) {
@@ -675,6 +733,7 @@ static int cmd_partition(struct session *s, int argc, char **argv)
 	if (argc >= 2 && !strcasecmp(argv[1], "changepolicy")) {
 		struct ped_opt o[] = {{.name = "policy", .kind = PED_OPT_INT, .min = 0, .max = 1000, .help = "policy number"},
 				      {.name = "value", .kind = PED_OPT_INT, .min = 0, .max = 1000000, .help = "new value"},
+				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
 				      {.name = NULL}};
 		if ((r = parse(s, o, argc, argv, 2)) != PED_OK)
 			return r;
@@ -684,14 +743,28 @@ static int cmd_partition(struct session *s, int argc, char **argv)
 		}
 		if ((r = need_login(s, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
 			return r;
-		r = hsm_partition_set_policy(p, (uint32_t)ped_opts_num(o, "policy", 0), (uint32_t)ped_opts_num(o, "value", 0));
-		if (r != PED_OK) {
-			sess_out(s, "Error: %s", r == PED_E_RANGE ? "value out of range for this policy" : "no such policy (20, 22, 23)");
+		uint32_t policy = (uint32_t)ped_opts_num(o, "policy", 0), value = (uint32_t)ped_opts_num(o, "value", 0);
+		/* "Destructive OFF-to-ON" */
+		uint32_t erased = policy == HSM_POLICY_IGNORE_FAILED_CHALLENGES && value == 1 &&
+				  !p->ignore_failed_challenges ? p->nobjects : 0;
+		if (erased && !ped_opts_seen(o, "force")) {
+			sess_out(s, "CAUTION: turning on partition policy 15 erases all %u objects of this partition. "
+				    "Give -force to proceed.", erased);
 			return PED_E_ARGUMENTS_BAD;
 		}
-		return sim_save(hs);
+		r = hsm_partition_set_policy(p, policy, value);
+		if (r != PED_OK) {
+			sess_out(s, "Error: %s", r == PED_E_RANGE ? "value out of range for this policy" : "no such policy (15, 20, 22, 23)");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if ((r = sim_save(hs)) != PED_OK)
+			return r;
+		if (erased)
+			sess_out(s, "All %u objects of the partition were erased.", erased);
+		return PED_OK;
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "showpolicies")) {
+		sess_out(s, "15: Ignore failed challenge responses : %u", p->ignore_failed_challenges);
 		sess_out(s, "20: Max failed user logins allowed : %u", p->max_failed_user_logins);
 		sess_out(s, "22: Allow activation : %u", p->allow_activation);
 		sess_out(s, "23: Allow auto-activation : %u", p->allow_auto_activation);

@@ -23,7 +23,10 @@ void hsm_ctl_ped_socket(const char *control_socket, const char *serial, char *ou
 int hsm_ctl_line_has_secret(const char *line)
 {
 	/* The names and aliases of hsm-sim's options that take a secret. */
-	static const char *const secret[] = {"challenge", "password", "pwd", NULL};
+	static const char *const secret[] = {"challenge", "challengesecret", "password", "pwd", NULL};
+	/* A mistyped or another tool's spelling (-passwrod, -challengeSecret,
+	 * -newpw) is refused by the parser but its value is still a secret. */
+	static const char *const stem[] = {"chal", "pass", "pw", "secret", NULL};
 	const char *p = line;
 
 	while (*p) {
@@ -42,6 +45,10 @@ int hsm_ctl_line_has_secret(const char *line)
 		for (int i = 0; n && secret[i]; i++)
 			if (n <= strlen(secret[i]) && strncasecmp(p, secret[i], n) == 0)
 				return 1;
+		for (int i = 0; stem[i]; i++)
+			for (size_t k = 0; k + strlen(stem[i]) <= n; k++)
+				if (strncasecmp(p + k, stem[i], strlen(stem[i])) == 0)
+					return 1;
 		p += n;
 	}
 	return 0;

@@ -131,6 +131,7 @@ void hsm_zeroize_partition(struct hsm_partition *p)
 	OPENSSL_cleanse(p, sizeof(*p));
 	memcpy(p->name, name, sizeof(name));
 	p->max_failed_user_logins = HSM_USER_MAX_FAILURES_DEFAULT;
+	p->ignore_failed_challenges = 1;
 }
 
 void hsm_zeroize(struct hsm *h)
@@ -247,14 +248,18 @@ void hsm_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const
 		res->err = PED_E_PIN_LOCKED;
 		return;
 	}
-	hsm_verifier(secret, len, v);
-	if (secret && CRYPTO_memcmp(v, rs->cred.verifier, sizeof(v)) == 0) {
-		rs->failures = 0;
-		res->err = PED_OK;
-		res->remaining = limit;
-		return;
+	/* A limit reached earlier whose consequence never reached the disk (a
+	 * failed save) applies now, whatever secret comes with this attempt. */
+	if (rs->failures < limit) {
+		hsm_verifier(secret, len, v);
+		if (secret && CRYPTO_memcmp(v, rs->cred.verifier, sizeof(v)) == 0) {
+			rs->failures = 0;
+			res->err = PED_OK;
+			res->remaining = limit;
+			return;
+		}
+		rs->failures++;
 	}
-	rs->failures++;
 	res->err = PED_E_PIN_INCORRECT;
 	res->remaining = rs->failures >= limit ? 0 : limit - rs->failures;
 	if (rs->failures < limit)
@@ -314,6 +319,7 @@ int hsm_partition_create(struct hsm *h, const char *name, struct hsm_partition *
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->max_failed_user_logins = HSM_USER_MAX_FAILURES_DEFAULT;
+	p->ignore_failed_challenges = 1;
 	*out = p;
 	return PED_OK;
 }
@@ -340,6 +346,14 @@ int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t 
 		if (value > 1)
 			return PED_E_RANGE;
 		p->allow_auto_activation = (uint8_t)value;
+		return PED_OK;
+	case HSM_POLICY_IGNORE_FAILED_CHALLENGES:
+		if (value > 1)
+			return PED_E_RANGE;
+		/* "Destructive OFF-to-ON": the partition's objects go */
+		if (value && !p->ignore_failed_challenges)
+			hsm_partition_clear_objects(p);
+		p->ignore_failed_challenges = (uint8_t)value;
 		return PED_OK;
 	}
 	return PED_E_NOT_FOUND;

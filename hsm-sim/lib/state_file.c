@@ -78,7 +78,7 @@ static void get_role(struct ped_rbuf *r, struct hsm_role_state *rs)
 	rs->locked = ped_rbuf_u8(r);
 	rs->challenge_set = ped_rbuf_u8(r);
 	get_fixed(r, rs->challenge_verifier, sizeof(rs->challenge_verifier));
-	if (rs->locked > 1 || rs->challenge_set > 1 || rs->failures > 1000)
+	if (rs->locked > 1 || rs->challenge_set > 1 || rs->failures > HSM_FAILURES_MAX)
 		r->err = PED_E_INVALID;
 }
 
@@ -122,6 +122,7 @@ int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len)
 		ped_wbuf_u32(&w, p->max_failed_user_logins);
 		ped_wbuf_u8(&w, p->allow_activation);
 		ped_wbuf_u8(&w, p->allow_auto_activation);
+		ped_wbuf_u8(&w, p->ignore_failed_challenges);
 		int keep = p->allow_activation && p->allow_auto_activation;
 		ped_wbuf_u8(&w, (uint8_t)(keep && p->co.activated));
 		ped_wbuf_u8(&w, (uint8_t)(keep && p->cu.activated));
@@ -207,6 +208,7 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 		pt->max_failed_user_logins = ped_rbuf_u32(&r);
 		pt->allow_activation = ped_rbuf_u8(&r);
 		pt->allow_auto_activation = ped_rbuf_u8(&r);
+		pt->ignore_failed_challenges = buf[4] >= 6 ? ped_rbuf_u8(&r) : 1;
 		if (buf[4] >= 3) {
 			pt->co.activated = ped_rbuf_u8(&r);
 			pt->cu.activated = ped_rbuf_u8(&r);
@@ -215,7 +217,8 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 		}
 		pt->nobjects = ped_rbuf_u32(&r);
 		if (pt->nobjects > HSM_MAX_OBJECTS || pt->initialized > 1 || pt->allow_activation > 1 ||
-		    pt->allow_auto_activation > 1 || pt->max_failed_user_logins < 1 ||
+		    pt->allow_auto_activation > 1 || pt->ignore_failed_challenges > 1 ||
+		    pt->max_failed_user_logins < 1 ||
 		    pt->max_failed_user_logins > HSM_USER_MAX_FAILURES_DEFAULT)
 			r.err = PED_E_INVALID;
 		uint32_t nobjects = pt->nobjects;

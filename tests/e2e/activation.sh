@@ -1,7 +1,7 @@
 #!/bin/bash
 # Chapter 8 activation: with policy 22 and a challenge secret, the CO's
 # first login caches the PED key secret and later logins need only the
-# challenge; a wrong challenge counts as a failed login; a restart forgets
+# challenge; a wrong challenge is refused; a restart forgets
 # the cache unless auto-activation (policy 23) is on; role deactivate
 # deletes it.
 . "$(dirname "$0")/../lib.sh"
@@ -38,7 +38,7 @@ hsmcm -c "slot set -slot 1; role login -name co -password \"open sesame\"; objec
 [ $RC -eq 0 ] || fail "activated login: $OUT"
 expect_contains "$OUT" "User is activated, PED is not required."
 
-note "a wrong challenge is a failed login"
+note "a wrong challenge is refused (counted or not: activation_rules.sh)"
 hsmcm -c "slot set -slot 1; role login -name co -password \"open sesame!\""
 [ $RC -ne 0 ] || fail "wrong challenge accepted"
 expect_contains "$OUT" "CKR_PIN_INCORRECT"

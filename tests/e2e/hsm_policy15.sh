@@ -60,4 +60,10 @@ hsmcm -c "slot set -slot 1; role login -name co; object create -label k -value v
 hsmcm -c "slot set -slot 1; role login -name co"
 [ $RC -ne 0 ] || fail "the CO key replaced by the reset still logs in"
 expect_contains "$OUT" "CKR_PIN_INCORRECT"
+
+note "back at 0, role init over the existing CO is a reset too, and refused"
+hsmcm -c "role login -name so; hsm changepolicy -policy 15 -value 0; slot set -slot 1; role login -name po; role init -name co"
+[ $RC -ne 0 ] || fail "role init replaced the CO's credential with policy 15 at 0"
+expect_contains "$OUT" "HSM policy 15 (Enable SO reset of partition PIN) is 0"
+expect_contains "$OUT" "CKR_ACTION_PROHIBITED"
 echo "HSM policy 15 ok"

@@ -4,17 +4,22 @@
 # partition stayed in memory (shown, usable) and vanished at the next restart.
 # Now hsm-sim goes back to the last saved state and logs the cause; and the
 # PED's "cannot insert key" names its cause too (it said only "file error").
+# And a failed login whose count cannot be saved: the rollback gave the guess
+# back (and undid the SO-limit zeroization), so guessing never reached the
+# limit. Now the attempt is on disk before the keys are checked, or not made.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 set -e
-MNT="$T/mnt"
-mkdir -p "$MNT"
+# the state and the key store each on a small tmpfs, filled apart
+MNT="$T/mnt" MNTK="$T/mntk"
+mkdir -p "$MNT" "$MNTK"
 mount -t tmpfs -o size=4m,mode=0700 tmpfs "$MNT" 2>/dev/null || skip "cannot mount a tmpfs (mount not permitted)"
-trap 'for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait_gone 10 "$p"; done; umount "$MNT" || umount -l "$MNT"; _cleanup' EXIT
-mkdir "$MNT/state" "$MNT/keys"
+if ! mount -t tmpfs -o size=4m,mode=0700 tmpfs "$MNTK"; then umount "$MNT"; fail "second tmpfs"; fi
+trap 'set +e; for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait_gone 10 "$p"; done; for m in "$MNT" "$MNTK"; do umount "$m" || umount -l "$m"; done; _cleanup' EXIT
+mkdir "$MNT/state" "$MNTK/keys"
 ln -s "$MNT/state" "$T/state"
-ln -s "$MNT/keys" "$IKEY_STORE"
-new_keys so dom spare
+ln -s "$MNTK/keys" "$IKEY_STORE"
+new_keys so dom spare bso bdom
 start_hsm
 printf 'write "SETTING SO" %s\nuse "SO LOGIN" %s\nwrite "SETTING DOMAIN" %s\n' "${KEY[so]}" "${KEY[so]}" "${KEY[dom]}" >"$T/a.policy"
 start_ped A $HSM_SERIAL "$T/a.policy"
@@ -24,6 +29,7 @@ hsmcm -c "hsm init -label full"
 session_open
 session_run "role login -name so"
 dd if=/dev/zero of="$MNT/fill" bs=64k 2>/dev/null || true
+dd if=/dev/zero of="$MNTK/fill" bs=64k 2>/dev/null || true
 session_run "partition create -label p1"
 session_close
 expect_contains "$OUT" "Command Result : No Error"
@@ -38,8 +44,36 @@ set +e
 set -e
 cat "$T/ins.out" "$T/A.log" | grep -q "cannot insert key ${KEY[spare]}: .*No space left on device" ||
 	fail "no cause for the failed insert: $(cat "$T/ins.out"; tail -n 3 "$T/A.log")"
-rm -f "$MNT/fill"
+rm -f "$MNT/fill" "$MNTK/fill"
 hsmcm -c "role login -name so; partition create -label p2; slot list"
 [ $RC -eq 0 ] || fail "partition create once the store has room: $OUT"
 expect_contains "$OUT" "Label ->                p2"
+
+note "a wrong SO login that cannot be counted is refused, and counting holds"
+printf 'write "SETTING SO" %s\nwrite "SETTING DOMAIN" %s\n' "${KEY[bso]}" "${KEY[bdom]}" >"$T/b.policy"
+start_ped B $BACKUP_SERIAL "$T/b.policy"
+hsmcm -c "slot set -slot 20; hsm init -label backup"
+[ $RC -eq 0 ] || fail "backup hsm init: $OUT"
+kill -TERM "$PED_A_PID"; wait_gone 10 "$PED_A_PID"
+printf 'use "SO LOGIN" %s\n' "${KEY[bso]}" >"$T/a.policy" # the other HSM's blue key: a wrong one here
+: >"$T/A.events"
+start_ped A $HSM_SERIAL "$T/a.policy"
+dd if=/dev/zero of="$MNT/fill" bs=64k 2>/dev/null || true
+for i in 1 2 3 4; do
+	hsmcm -c "role login -name so"
+	[ $RC -ne 0 ] || fail "a wrong SO key logged in: $OUT"
+	expect_contains "$OUT" "cannot count this login attempt"
+	expect_not_contains "$OUT" "CKR_PIN_INCORRECT"
+done
+rm -f "$MNT/fill"
+hsmcm -c "hsm showinfo"
+expect_contains "$OUT" "HSM Initialized -> yes"
+expect_contains "$OUT" "SO failed logins -> 0 of 3"
+for i in 1 2 3; do
+	hsmcm -c "role login -name so"
+	expect_contains "$OUT" "CKR_PIN_INCORRECT"
+done
+expect_contains "$OUT" "the HSM has been ZEROIZED"
+hsmcm -c "hsm showinfo"
+expect_contains "$OUT" "HSM Initialized -> no (zeroized)"
 echo "hsm save failure ok"

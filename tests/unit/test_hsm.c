@@ -146,6 +146,15 @@ static void three_wrong_so_logins_zeroize_that_hsm_only(void)
 	/* after the zeroize there is no SO to log in as */
 	hsm_login(h, NULL, HSM_ROLE_SO, so.secret, HSM_SECRET_LEN, &res);
 	CU_ASSERT_EQUAL(res.err, PED_E_USER_NOT_LOGGED_IN);
+	/* A count at the limit whose zeroization never reached the disk (the
+	 * save failed, the saved count was reloaded) zeroizes at the next
+	 * attempt, even with the right keys. */
+	init_hsm(h, &so);
+	h->so.failures = HSM_SO_MAX_FAILURES;
+	hsm_login(h, NULL, HSM_ROLE_SO, so.secret, HSM_SECRET_LEN, &res);
+	CU_ASSERT_EQUAL(res.err, PED_E_PIN_INCORRECT);
+	CU_ASSERT_TRUE(res.hsm_zeroized);
+	CU_ASSERT_FALSE(h->initialized);
 }
 
 static void partition_limits(void)
@@ -209,6 +218,15 @@ static void partition_limits(void)
 	CU_ASSERT_FALSE(p2->co.activated); /* activation off deletes the cached secret */
 	CU_ASSERT_TRUE(p2->allow_auto_activation); /* kept; in effect again with 22 on */
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 99, 1), PED_E_NOT_FOUND);
+	/* policy 15 (ignore failed challenges): 1 by default; OFF-to-ON is
+	 * destructive, ON-to-OFF is not */
+	CU_ASSERT_EQUAL(p2->ignore_failed_challenges, 1);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 15, 2), PED_E_RANGE);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 15, 0), PED_OK);
+	CU_ASSERT_EQUAL(p2->nobjects, 1);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 15, 1), PED_OK);
+	CU_ASSERT_EQUAL(p2->nobjects, 0);
+	CU_ASSERT_TRUE(p2->initialized); /* the objects go, not the roles */
 	CU_ASSERT_FALSE(hsm_label_valid(""));
 	CU_ASSERT_FALSE(hsm_label_valid("123456789012345678901234567890123"));
 	CU_ASSERT_FALSE(hsm_label_valid("tab\there"));
@@ -260,15 +278,46 @@ static void older_state_files_still_load(void)
 		CU_ASSERT_EQUAL(back->ped_port, 0);
 		CU_ASSERT_EQUAL(back->so_resets_partition_pin, 0);
 		hsm_cleanse(back);
-		old[4] = 6; /* a version from the future is refused, not misread */
+		old[4] = HSM_STATE_VERSION + 1; /* a version from the future is refused, not misread */
 		CU_ASSERT_EQUAL(hsm_decode(old, old_len, back, why, sizeof(why)), PED_E_CORRUPT);
-		CU_ASSERT_STRING_EQUAL(why, "unsupported state version 6");
+		char want[64];
+		snprintf(want, sizeof(want), "unsupported state version %d", HSM_STATE_VERSION + 1);
+		CU_ASSERT_STRING_EQUAL(why, want);
 		OPENSSL_clear_free(old, old_len);
 	}
+	OPENSSL_clear_free(buf, len);
+
+	/* Version 6 added partition policy 15 after policy 23; a version 5
+	 * partition gets its default, 1 (failed challenges not counted). */
+	struct hsm_partition *p;
+	CU_ASSERT_EQUAL_FATAL(hsm_partition_create(h, "p15", &p), PED_OK);
+	CU_ASSERT_EQUAL(p->ignore_failed_challenges, 1);
+	p->max_failed_user_logins = 7;
+	p->allow_activation = p->allow_auto_activation = 1;
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, HSM_POLICY_IGNORE_FAILED_CHALLENGES, 0), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_encode(h, &buf, &len), PED_OK);
+	CU_ASSERT_EQUAL(hsm_decode(buf, len, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL(back->partitions[0].ignore_failed_challenges, 0);
+	hsm_cleanse(back);
+	static const uint8_t policies[] = {0, 0, 0, 7, 1, 1, 0};
+	size_t at = 0;
+	for (size_t i = 0; !at && i + sizeof(policies) <= len; i++)
+		if (!memcmp(buf + i, policies, sizeof(policies)))
+			at = i + sizeof(policies) - 1;
+	CU_ASSERT_FATAL(at != 0);
+	memmove(buf + at, buf + at + 1, len - at - 1);
+	len--;
+	buf[4] = 5;
+	unsigned int hl;
+	CU_ASSERT_FATAL(EVP_Digest(buf, len - 32, buf + len - 32, &hl, EVP_sha256(), NULL) == 1);
+	CU_ASSERT_EQUAL(hsm_decode(buf, len, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL(back->partitions[0].max_failed_user_logins, 7);
+	CU_ASSERT_EQUAL(back->partitions[0].ignore_failed_challenges, 1);
+	OPENSSL_clear_free(buf, len + 1);
+
 	h->so_resets_partition_pin = 1;
 	hsm_zeroize(h); /* HSM policies go back to their defaults */
 	CU_ASSERT_EQUAL(h->so_resets_partition_pin, 0);
-	OPENSSL_clear_free(buf, len);
 	hsm_cleanse(back);
 	OPENSSL_clear_free(back, sizeof(*back));
 }

@@ -58,9 +58,13 @@ static void secrets_stay_out_of_the_history(void)
 		"role createchallenge -c abc -name co", "role createchallenge -chal abc -name co",
 		"role login -n co --password=1234",     "slot list; role login -pass 1 -n co",
 		"ped connect -pw",                      "role login -name co \"-password\" x",
+		/* the reference's spelling, and mistyped options the parser refuses */
+		"role createchallenge -name co -challengeSecret abc", "role login -name co -passwrod 1234",
+		"role login -name co -newpw 1234",
 	};
 	static const char *const plain[] = {"slot list", "role login -name co", "ped connect -ip 127.0.0.1 -port 0",
-					    "partition create -label pc", "hsm showinfo", ""};
+					    "partition create -label pc", "hsm showinfo",
+					    "partition changepolicy -policy 15 -value 0", "ped set -ip 10.0.0.1 -port 9697", ""};
 	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
 		CU_ASSERT_TRUE(hsm_ctl_line_has_secret(secret[i]));
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)

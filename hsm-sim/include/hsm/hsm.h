@@ -20,7 +20,7 @@
 #define HSM_SERIAL_MAX 16
 /* State files: 5 added HSM policy 15, 4 the ped set defaults, 3 cached
  * activation; versions 2 to 5 are read, and written as 5. */
-#define HSM_STATE_VERSION 5
+#define HSM_STATE_VERSION 6
 #define HSM_PED_HOST_MAX 63
 #define HSM_MAX_PARTITIONS 16
 #define HSM_MAX_OBJECTS 64
@@ -32,8 +32,10 @@
 #define HSM_SO_MAX_FAILURES 3
 #define HSM_PO_MAX_FAILURES 10
 #define HSM_USER_MAX_FAILURES_DEFAULT 10
+#define HSM_FAILURES_MAX 1000 /* bound of a saved failure count */
 
 /* Partition policies we implement (chapter 8 numbering). */
+#define HSM_POLICY_IGNORE_FAILED_CHALLENGES 15
 #define HSM_POLICY_MAX_FAILED_USER_LOGINS 20
 #define HSM_POLICY_ALLOW_ACTIVATION 22
 #define HSM_POLICY_ALLOW_AUTO_ACTIVATION 23
@@ -76,6 +78,7 @@ struct hsm_partition {
 	uint32_t max_failed_user_logins; /* policy 20 */
 	uint8_t allow_activation;        /* policy 22 */
 	uint8_t allow_auto_activation;   /* policy 23 */
+	uint8_t ignore_failed_challenges; /* policy 15, default 1 */
 	/* Objects live on the heap, grown as they are made: most partitions hold
 	 * few, and 64 HSMs of 16 partitions of HSM_MAX_OBJECTS would otherwise
 	 * pin 21 MiB. A partition owns its array: copy with hsm_partition_copy,
