@@ -56,13 +56,20 @@ int ped_frame_header_check(const uint8_t header[PED_FRAME_HEADER_LEN], uint32_t 
 	return PED_OK;
 }
 
-/* A prefix of a header can already be wrong: say so before waiting for more. */
-static int header_prefix_check(const uint8_t *h, size_t have)
+/* A prefix of a header can already be wrong: say so before waiting for more
+ * (a length byte that puts the length over the limit whatever follows, too). */
+static int header_prefix_check(const uint8_t *h, size_t have, uint32_t max_payload)
 {
+	uint64_t least = 0;
+
 	if ((have > 0 && h[0] != PED_FRAME_MAGIC0) || (have > 1 && h[1] != PED_FRAME_MAGIC1))
 		return PED_E_FRAME_MAGIC;
 	if (have > 2 && h[2] != PED_FRAME_VERSION)
 		return PED_E_FRAME_VERSION;
+	for (size_t i = 4; i < PED_FRAME_HEADER_LEN; i++)
+		least = least << 8 | (i < have ? h[i] : 0);
+	if (least > effective_limit(max_payload))
+		return PED_E_FRAME_OVERSIZE;
 	return PED_OK;
 }
 
@@ -75,7 +82,7 @@ int ped_frame_decode(const uint8_t *in, size_t in_len, uint32_t max_payload,
 
 	*used = 0;
 	if (in_len < PED_FRAME_HEADER_LEN) {
-		r = header_prefix_check(in, in_len);
+		r = header_prefix_check(in, in_len, max_payload);
 		return r ? r : PED_E_FRAME_TRUNCATED;
 	}
 	if ((r = ped_frame_header_check(in, max_payload, &type, &len)) != PED_OK)
@@ -122,7 +129,7 @@ static int reserve(struct ped_frame_decoder *d, size_t need)
 		cap *= 2;
 	if (cap > d->max_payload)
 		cap = d->max_payload;
-	if ((nb = malloc(cap)) == NULL)
+	if ((nb = OPENSSL_malloc(cap)) == NULL)
 		return PED_E_HOST_MEMORY;
 	/* Old contents are not needed: a new payload starts at offset 0. */
 	OPENSSL_clear_free(d->buf, d->buf_cap);
@@ -157,7 +164,7 @@ int ped_frame_decoder_feed(struct ped_frame_decoder *d, const uint8_t *in, size_
 		off += take;
 		if (d->header_have < PED_FRAME_HEADER_LEN) {
 			*used = off;
-			if ((r = header_prefix_check(d->header, d->header_have)) != PED_OK)
+			if ((r = header_prefix_check(d->header, d->header_have, d->max_payload)) != PED_OK)
 				return d->error = r;
 			return 0;
 		}

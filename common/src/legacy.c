@@ -165,21 +165,39 @@ static int block(struct ped_legacy *l, int enc, const uint8_t in[16], uint8_t ou
 	return ok ? PED_OK : PED_E_CRYPTO;
 }
 
+/* A stream's IV is hashed from the nonces, never R2 || R1 itself: OFB's
+ * first keystream block is E_Ke(IV), and E_Ke(R2 || R1) is NONCE2 on the
+ * wire, which would hand a listener the first 16 bytes of U's first record. */
+static int stream_iv(const char *label, const uint8_t first[8], const uint8_t second[8], uint8_t iv[16])
+{
+	uint8_t h[32];
+	unsigned int hl = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+		 EVP_DigestUpdate(md, label, strlen(label)) == 1 && EVP_DigestUpdate(md, first, 8) == 1 &&
+		 EVP_DigestUpdate(md, second, 8) == 1 && EVP_DigestFinal_ex(md, h, &hl) == 1;
+	EVP_MD_CTX_free(md);
+	memcpy(iv, h, 16);
+	OPENSSL_cleanse(h, sizeof(h));
+	return ok ? PED_OK : PED_E_CRYPTO;
+}
+
 static int streams(struct ped_legacy *l)
 {
 	uint8_t iv_vu[16], iv_uv[16];
-	int is_u = l->role == PED_KAS_U;
-	memcpy(iv_vu, l->r1, 8);
-	memcpy(iv_vu + 8, l->r2, 8);
-	memcpy(iv_uv, l->r2, 8);
-	memcpy(iv_uv + 8, l->r1, 8);
+	int is_u = l->role == PED_KAS_U, r = PED_E_CRYPTO;
+	if (stream_iv("OPENPED-LEGACY-IV-V2U", l->r1, l->r2, iv_vu) != PED_OK ||
+	    stream_iv("OPENPED-LEGACY-IV-U2V", l->r2, l->r1, iv_uv) != PED_OK)
+		goto out;
 	if ((l->tx = EVP_CIPHER_CTX_new()) == NULL || (l->rx = EVP_CIPHER_CTX_new()) == NULL ||
 	    EVP_CipherInit_ex(l->tx, EVP_aes_256_ofb(), NULL, l->ke, is_u ? iv_uv : iv_vu, 1) != 1 ||
 	    EVP_CipherInit_ex(l->rx, EVP_aes_256_ofb(), NULL, l->ke, is_u ? iv_vu : iv_uv, 0) != 1)
-		return PED_E_CRYPTO;
-	OPENSSL_cleanse(l->ke, sizeof(l->ke));
+		goto out;
 	l->state = L_DONE;
-	return PED_OK;
+	r = PED_OK;
+out:
+	OPENSSL_cleanse(l->ke, sizeof(l->ke));
+	return r;
 }
 
 int ped_legacy_start(struct ped_legacy *l, struct ped_kas_out *out)
@@ -260,9 +278,10 @@ int ped_legacy_input(struct ped_legacy *l, const uint8_t *msg, size_t len, struc
 		if (RAND_bytes(plain, 8) != 1)
 			return fail(l, PED_E_CRYPTO, out, 1);
 		memcpy(plain + 8, l->r2, 8);
-		if (block(l, 1, plain, blk) != PED_OK || (r = push(out, PED_LEGACY_NONCE3, blk, 16)) != PED_OK)
+		if (block(l, 1, plain, blk) != PED_OK || (r = push(out, PED_LEGACY_NONCE3, blk, 16)) != PED_OK ||
+		    (r = streams(l)) != PED_OK)
 			return fail(l, PED_E_CRYPTO, out, 1);
-		return streams(l);
+		return PED_OK;
 	case L_WAIT_NONCE3: /* U: check R2 */
 		if (msg[0] != PED_LEGACY_NONCE3 || len != 17)
 			break;
@@ -270,24 +289,26 @@ int ped_legacy_input(struct ped_legacy *l, const uint8_t *msg, size_t len, struc
 			return fail(l, PED_E_CRYPTO, out, 1);
 		if (CRYPTO_memcmp(plain + 8, l->r2, 8) != 0)
 			return fail(l, PED_E_KEY_CONFIRM, out, 1);
-		return streams(l);
+		if (streams(l) != PED_OK)
+			return fail(l, PED_E_CRYPTO, out, 1);
+		return PED_OK;
 	default:
 		break;
 	}
 	return fail(l, PED_E_HANDSHAKE, out, 1);
 }
 
-static void digest(uint64_t seq, const uint8_t *p, size_t n, uint8_t out[32])
+static int digest(uint64_t seq, const uint8_t *p, size_t n, uint8_t out[32])
 {
 	uint8_t s[8];
 	unsigned int ol = 0;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	for (int i = 0; i < 8; i++)
 		s[i] = (uint8_t)(seq >> (56 - 8 * i));
-	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(md, s, 8) != 1 ||
-	    EVP_DigestUpdate(md, p, n) != 1 || EVP_DigestFinal_ex(md, out, &ol) != 1)
-		memset(out, 0, 32);
+	int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, s, 8) == 1 &&
+		 EVP_DigestUpdate(md, p, n) == 1 && EVP_DigestFinal_ex(md, out, &ol) == 1;
 	EVP_MD_CTX_free(md);
+	return ok ? PED_OK : PED_E_CRYPTO;
 }
 
 int ped_legacy_seal(struct ped_legacy *l, const uint8_t *pt, size_t len, uint8_t **rec,
@@ -311,8 +332,8 @@ int ped_legacy_seal(struct ped_legacy *l, const uint8_t *pt, size_t len, uint8_t
 		buf[8 + i] = (uint8_t)(len >> (24 - 8 * i));
 	if (len)
 		memcpy(plain, pt, len);
-	digest(l->tx_seq, pt, len, plain + len);
-	if (EVP_CipherUpdate(l->tx, buf + 12, &n, plain, (int)(len + 32)) != 1 || (size_t)n != len + 32) {
+	if (digest(l->tx_seq, pt, len, plain + len) != PED_OK ||
+	    EVP_CipherUpdate(l->tx, buf + 12, &n, plain, (int)(len + 32)) != 1 || (size_t)n != len + 32) {
 		OPENSSL_clear_free(plain, len + 32);
 		OPENSSL_free(buf);
 		l->state = L_FAILED;
@@ -353,11 +374,11 @@ int ped_legacy_open(struct ped_legacy *l, const uint8_t *rec, size_t len, uint8_
 		OPENSSL_clear_free(plain, body + 32);
 		goto bad;
 	}
-	digest(seq, plain, body, want);
-	if (CRYPTO_memcmp(want, plain + body, 32) != 0) {
+	if (digest(seq, plain, body, want) != PED_OK || CRYPTO_memcmp(want, plain + body, 32) != 0) {
 		OPENSSL_clear_free(plain, body + 32);
 		goto bad;
 	}
+	OPENSSL_cleanse(plain + body, 32); /* the plaintext's digest goes with it */
 	l->rx_seq++;
 	*pt = plain;
 	*pt_len = body;

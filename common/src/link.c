@@ -218,6 +218,7 @@ static int handshake(struct ped_link *l, struct ped_framer *f, const struct ped_
 		if (r == PED_OK && rt != PED_REC_READY)
 			r = PED_E_HANDSHAKE;
 	}
+	l->up = r == PED_OK;
 out:
 	ped_channel_keys_cleanse(&keys);
 	ped_kas_out_clear(&out);
@@ -336,13 +337,17 @@ int ped_link_recv(struct ped_link *l, uint8_t *rectype, uint8_t **pt, size_t *le
 		return PED_E_CHANNEL_CLOSED;
 	if ((r = ped_framer_recv(&l->in, &type, &frame, &flen, timeout_ms)) != PED_OK)
 		return r;
-	if (type == PED_LINK_KAS && flen == PED_KAS_ALERT_LEN && frame[0] == PED_KAS_ALERT) {
+	if (!l->up && type == PED_LINK_KAS && flen == PED_KAS_ALERT_LEN && frame[0] == PED_KAS_ALERT) {
 		/* In 1e1s U may refuse V's key confirmation after V is done. */
 		r = ped_kas_alert_error(frame, flen);
 		goto out;
 	}
 	if (type != PED_LINK_RECORD) {
+		/* Anything but a record once the channel is up, an ALERT too
+		 * (unauthenticated: its code is anyone's choice), ends it with
+		 * one error, never a code read from the wire. */
 		note_foreign(l, type, frame, flen);
+		ped_channel_kill(l->ch);
 		r = PED_E_FRAME_TYPE;
 		goto out;
 	}

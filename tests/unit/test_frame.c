@@ -94,6 +94,18 @@ static void oversize_lengths_are_refused_before_allocation(void)
 		CU_ASSERT_PTR_NULL(d.buf);
 		ped_frame_decoder_free(&d);
 	}
+	/* refused at the length byte that settles it, not after the whole
+	 * header: a peer that sends 50 44 01 10 ff and stalls gets an error,
+	 * not a timeout (protocol.md section 1) */
+	ped_frame_header_encode(4, 0xff000000u, hdr);
+	CU_ASSERT_EQUAL(ped_frame_decode(hdr, 5, 0, &f, &used), PED_E_FRAME_OVERSIZE);
+	ped_frame_decoder_init(&d, 0);
+	for (size_t i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(ped_frame_decoder_feed(&d, hdr + i, 1, &used, &f), 0);
+	CU_ASSERT_EQUAL(ped_frame_decoder_feed(&d, hdr + 4, 1, &used, &f), PED_E_FRAME_OVERSIZE);
+	ped_frame_decoder_free(&d);
+	ped_frame_header_encode(4, 100, hdr); /* a small length waits for its last byte */
+	CU_ASSERT_EQUAL(ped_frame_decode(hdr, 7, 0, &f, &used), PED_E_FRAME_TRUNCATED);
 	/* a decoder's own lower limit applies too */
 	ped_frame_header_encode(4, 101, hdr);
 	ped_frame_decoder_init(&d, 100);

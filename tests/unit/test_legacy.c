@@ -118,5 +118,43 @@ static void tampered_nonces_fail(void)
 	}
 }
 
+static uint8_t seen_nonce[3][16];
+
+static void keep_nonces(int dir, int index, uint8_t *m, size_t len)
+{
+	/* NONCE1 is V's second message (index 1), NONCE2 U's second, NONCE3 V's third */
+	int k = dir == 1 && index == 1 ? 0 : dir == 0 && index == 1 ? 1 : dir == 1 && index == 2 ? 2 : -1;
+	if (k >= 0 && len == 17)
+		memcpy(seen_nonce[k], m + 1, 16);
+}
+
+/* Regression: U's stream used IV R2 || R1, so its first keystream block was
+ * E_Ke(R2 || R1), the NONCE2 body on the wire: a listener XORed it with the
+ * first record and read 16 bytes of plaintext. No handshake block may be
+ * either stream's first keystream block. */
+static void no_handshake_block_is_keystream(void)
+{
+	static const uint8_t msg[32] = "SPLIT:0123456789abcdefghijklmnop";
+	struct ped_legacy *u, *v;
+	uint8_t *rec;
+	size_t rl;
+	int ue, ve;
+	ped_legacy_new(PED_KAS_U, rpv, 32, NULL, NULL, &u);
+	ped_legacy_new(PED_KAS_V, rpv, 32, NULL, NULL, &v);
+	CU_ASSERT_EQUAL_FATAL(run(u, v, keep_nonces, &ue, &ve), PED_OK);
+	for (int side = 0; side < 2; side++) {
+		CU_ASSERT_EQUAL_FATAL(ped_legacy_seal(side ? v : u, msg, sizeof(msg), &rec, &rl), PED_OK);
+		for (int k = 0; k < 3; k++) {
+			uint8_t guess[16];
+			for (int i = 0; i < 16; i++)
+				guess[i] = rec[12 + i] ^ seen_nonce[k][i];
+			CU_ASSERT_NOT_EQUAL(memcmp(guess, msg, 16), 0);
+		}
+		OPENSSL_free(rec);
+	}
+	ped_legacy_free(u);
+	ped_legacy_free(v);
+}
+
 UNIT_SUITE(legacy, NULL, NULL, UNIT_TEST(agree_and_exchange), UNIT_TEST(wrong_rpv_fails_on_both_ends),
-	   UNIT_TEST(tampered_nonces_fail))
+	   UNIT_TEST(tampered_nonces_fail), UNIT_TEST(no_handshake_block_is_keystream))

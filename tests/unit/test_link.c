@@ -139,6 +139,37 @@ static void test_turn_by_turn_unaffected(void)
 	fixture_identity_free(&v.id);
 }
 
+/* An ALERT is the peer's word only while V waits for READY: once the channel
+ * is up, one slipped in (unauthenticated, its code anyone's choice) ends the
+ * channel with one fixed error, never the code it carries. */
+static void test_alert_after_ready_ends_channel(void)
+{
+	struct v_side v;
+	struct ped_link u;
+	uint8_t rt, *pt = NULL, alert[PED_KAS_ALERT_LEN];
+	size_t len = 0;
+	static const uint8_t req[] = {0x01, 1, 0};
+
+	pair(&v, &u);
+	ped_kas_alert_encode(PED_E_PIN_INCORRECT, alert);
+	CU_ASSERT_EQUAL(ped_frame_send(v.l.in.fd, PED_LINK_KAS, alert, sizeof(alert), 1000), PED_OK);
+	CU_ASSERT_EQUAL(ped_link_recv(&u, &rt, &pt, &len, 1000, NULL), PED_E_FRAME_TYPE);
+	CU_ASSERT_PTR_NULL(pt);
+	CU_ASSERT_FALSE(ped_channel_alive(u.ch));
+	CU_ASSERT_EQUAL(ped_link_send(&u, PED_REC_DATA, req, sizeof(req)), PED_E_CHANNEL_CLOSED);
+	/* and one waiting before a send is not "nothing waiting" */
+	ped_link_close(&u, PED_OK);
+	ped_link_close(&v.l, PED_OK);
+	fixture_identity_free(&v.id);
+	pair(&v, &u);
+	ped_kas_alert_encode(PED_E_TIMED_OUT, alert);
+	CU_ASSERT_EQUAL(ped_frame_send(u.in.fd, PED_LINK_KAS, alert, sizeof(alert), 1000), PED_OK);
+	CU_ASSERT_NOT_EQUAL(ped_link_send(&v.l, PED_REC_DATA, req, sizeof(req)), PED_OK);
+	ped_link_close(&u, PED_OK);
+	ped_link_close(&v.l, PED_OK);
+	fixture_identity_free(&v.id);
+}
+
 /* The PED reads HELLO_V before it asks its operator for the secret, then
  * hands it to the handshake: the channel is the same as in one go. */
 static void test_handshake_after_hello_v(void)
@@ -267,6 +298,7 @@ static void test_refused_ready_tells_v(void)
 	fixture_identity_free(&v.id);
 }
 
-UNIT_SUITE(link, NULL, NULL, UNIT_TEST(test_duplicate_stops_csp), UNIT_TEST(test_duplicate_stops_answer),
+UNIT_SUITE(link, NULL, NULL, UNIT_TEST(test_alert_after_ready_ends_channel),
+	   UNIT_TEST(test_duplicate_stops_csp), UNIT_TEST(test_duplicate_stops_answer),
 	   UNIT_TEST(test_turn_by_turn_unaffected), UNIT_TEST(test_refused_ready_tells_v),
 	   UNIT_TEST(test_handshake_after_hello_v))

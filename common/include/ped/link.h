@@ -48,6 +48,7 @@ struct ped_link {
 	int timeout_ms;  /* for each send */
 	uint8_t foreign; /* a relay's frame that ended the last receive (PED_E_FRAME_TYPE) */
 	int foreign_err; /* when that frame was a BYE: its reason (PED_OK: asked to, or unreadable) */
+	uint8_t up;      /* READY sent or received: an ALERT is no longer a peer's word */
 };
 
 /* Takes fd (closed by ped_link_close even on failure). */
