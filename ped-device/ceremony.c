@@ -124,6 +124,22 @@ int cer_read_keyset(struct ped_device *d, const struct cer_ask *a, struct ped_ap
 	return read_keyset(d, a, a->title, a->title, sp);
 }
 
+/* Appends text to out as new lines wrapped at spaces, each at most one
+ * display line wide (fw_show cuts a longer line). */
+static void wrap_into(char *out, size_t cap, const char *text)
+{
+	size_t o = strlen(out), col = DEV_COLS; /* a full line: the first word starts a new one */
+	for (const char *w = text + strspn(text, " "); *w && o < cap;) {
+		size_t n = strcspn(w, " ");
+		size_t show = n > DEV_COLS ? DEV_COLS : n;
+		int fits = col + 1 + show <= DEV_COLS;
+		o += (size_t)snprintf(out + o, cap - o, "%c%.*s", fits ? ' ' : '\n', (int)show, w);
+		col = fits ? col + 1 + show : show;
+		w += n;
+		w += strspn(w, " ");
+	}
+}
+
 static int new_pin(struct ped_device *d, int type, const char *title, char pin[PIN_CAP])
 {
 	char again[PIN_CAP], text[256], stars[PIN_CAP];
@@ -152,7 +168,8 @@ static int new_pin(struct ped_device *d, int type, const char *title, char pin[P
 		if (ped_pin_validate(pin, &why) != PED_OK) {
 			char msg[128];
 			OPENSSL_cleanse(pin, PIN_CAP);
-			snprintf(msg, sizeof(msg), "PIN not accepted:\n%s", why ? why : "4-48 digits");
+			snprintf(msg, sizeof(msg), "PIN not accepted:");
+			wrap_into(msg, sizeof(msg), why ? why : "4-48 digits");
 			if ((r = notice(d, type, title, msg)) != PED_OK)
 				break;
 			continue;

@@ -156,9 +156,31 @@ void dev_push(struct ped_device *d, enum dev_event_type type, int key)
 void dev_press(struct ped_device *d, int key)
 {
 	if (d->events) {
-		dev_event_log(d, "key", "\"key\":\"%s\"", dev_key_name(key));
+		/* The screen shows stars for a PIN or password: the log does too. */
+		pthread_mutex_lock(&d->mu);
+		enum dev_prompt p = d->prompt;
+		pthread_mutex_unlock(&d->mu);
+		int secret = key >= '0' && key <= '9' &&
+			     (p == DEV_P_PIN || p == DEV_P_NEW_PIN || p == DEV_P_CONFIRM_PIN || p == DEV_P_PASSWORD);
+		dev_event_log(d, "key", "\"key\":\"%s\"", secret ? "digit" : dev_key_name(key));
 	}
 	dev_push(d, DEV_EV_KEY, key);
+}
+
+const char *dev_json(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+	for (; *s && o + 7 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			o += (size_t)snprintf(out + o, n - o, "\\%c", c);
+		else if (c < 0x20 || c > 0x7e)
+			o += (size_t)snprintf(out + o, n - o, "\\u%04x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 int dev_insert(struct ped_device *d, const char *serial, char *why, size_t whylen)
@@ -185,7 +207,7 @@ int dev_insert(struct ped_device *d, const char *serial, char *why, size_t whyle
 		snprintf(why, whylen, "cannot insert key %s: %s%s%s", serial, ped_strerror(r), e ? ": " : "",
 			 e ? strerror(e) : ""); /* "No space left on device", "Read-only file system" */
 	if (r == PED_OK) {
-		dev_event_log(d, "insert", "\"serial\":\"%s\"", serial);
+		dev_event_log(d, "insert", "\"serial\":\"%s\"", serial); /* 16 hex digits by now */
 		dev_push(d, DEV_EV_INSERT, 0);
 	}
 	return r;

@@ -123,6 +123,8 @@ void dev_stop(struct ped_device *d);  /* asks it to quit and joins it */
 /* Front-end side. */
 void dev_push(struct ped_device *d, enum dev_event_type type, int key);
 void dev_press(struct ped_device *d, int key);
+/* s as the inside of a JSON string (for the event log), cut to fit out. */
+const char *dev_json(const char *s, char *out, size_t n);
 /* Inserts a key into the port (removing any key there); 0 or an error with why. */
 int dev_insert(struct ped_device *d, const char *serial, char *why, size_t whylen);
 void dev_remove(struct ped_device *d);

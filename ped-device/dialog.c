@@ -46,6 +46,18 @@ int dlg_yesno(struct ped_device *d, enum dev_prompt p, int type, const char *tex
 	}
 }
 
+int dlg_confirm_exit(struct ped_device *d)
+{
+	int yes = dlg_yesno(d, DEV_P_CONFIRM, 0,
+			    "\n** WARNING **\nExiting now will\ninvalidate the RPK.\nConfirm? YES/NO");
+	if (yes == 1)
+		return 1;
+	pthread_mutex_lock(&d->mu);
+	int quitting = d->quit;
+	pthread_mutex_unlock(&d->mu);
+	return quitting;
+}
+
 int dlg_enter(struct ped_device *d, enum dev_prompt p, int type, const char *text)
 {
 	int key, r;

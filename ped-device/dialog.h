@@ -12,6 +12,10 @@
 
 /* 1 for Yes, 0 for No, or a negative error. */
 int dlg_yesno(struct ped_device *d, enum dev_prompt p, int type, const char *text);
+/* The "Exiting now will invalidate the RPK" warning: 1 to leave the mode,
+ * on Yes or when the PED is shutting down; No, no answer before the key
+ * timeout, Clear or link input keep it. */
+int dlg_confirm_exit(struct ped_device *d);
 /* Waits for Enter. */
 int dlg_enter(struct ped_device *d, enum dev_prompt p, int type, const char *text);
 /* Shows text, waits for Enter with a key inserted, and loads it into k

@@ -4,6 +4,7 @@
 #include "ped/error.h"
 #include "ped/evloop.h"
 #include "ped/log.h"
+#include "ped/pinmask.h"
 
 #include <openssl/crypto.h>
 
@@ -353,9 +354,15 @@ static int type_from_name(const char *s)
 	return -1;
 }
 
-static int serial_ok(const char *s)
+/* A serial in either case, made upper case as the store and the slot name
+ * keys: the answerer compares it with the inserted key's. */
+static int serial_ok(char *s)
 {
-	return strlen(s) == IKEY_SERIAL_LEN && strspn(s, "0123456789abcdefABCDEF") == IKEY_SERIAL_LEN;
+	if (strlen(s) != IKEY_SERIAL_LEN || strspn(s, "0123456789abcdefABCDEF") != IKEY_SERIAL_LEN)
+		return 0;
+	for (; *s; s++)
+		*s = (char)toupper((unsigned char)*s);
+	return 1;
 }
 
 static int pin_ok(const char *s)
@@ -534,8 +541,14 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 			flag = use ? SET_USE : SET_WRITE;
 		} else if (!strcmp(words[0], "newpin")) {
 			for (size_t i = 2; i < nw; i++) {
+				const char *why = NULL;
 				if (!pin_ok(words[i]) || pt->nnewpin == POL_MAX_KEYS) {
 					snprintf(err, errlen, "%d: newpin TYPE DIGITS|none ...", line);
+					goto fail;
+				}
+				/* the PED would refuse it and the answerer retype it forever */
+				if (strcmp(words[i], "none") && ped_pin_validate(words[i], &why) != PED_OK) {
+					snprintf(err, errlen, "%d: newpin %.48s: %s", line, words[i], why);
 					goto fail;
 				}
 				snprintf(pt->newpin[pt->nnewpin++], 49, "%s", strcmp(words[i], "none") ? words[i] : "");
@@ -611,6 +624,8 @@ struct answerer {
 	size_t nwritten;
 	int dups_done;
 	char last_pin[49];
+	size_t newpin_key;   /* nwritten when the last new PIN was typed */
+	int newpin_tries;    /* new PINs typed for that key */
 	unsigned reuse_asked[POL_TYPES + POL_MAX_TITLED]; /* over the answerer's life */
 	unsigned use_asked[POL_TYPES + POL_MAX_TITLED];
 	int group; /* the use group of this ceremony, or -1 before its first read */
@@ -774,6 +789,14 @@ static void answer(struct ped_device *d, const struct policy *p, struct answerer
 		dev_press(d, DEV_KEY_YES);
 		break;
 	case DEV_P_NEW_PIN:
+		/* The PED asks again only when it refused the PIN: typing the same
+		 * one for ever would flood the event log and hang the ceremony. */
+		a->newpin_tries = a->newpin_key == a->nwritten ? a->newpin_tries + 1 : 1;
+		a->newpin_key = a->nwritten;
+		if (a->newpin_tries > 3) {
+			give_up(d, "the PED keeps refusing the policy's new PIN");
+			break;
+		}
 		snprintf(a->last_pin, sizeof(a->last_pin), "%s",
 			 pt->nnewpin ? pt->newpin[(a->nwritten ? a->nwritten - 1 : 0) % pt->nnewpin] : "");
 		/* fall through */

@@ -16,6 +16,8 @@
 #include "ped/log.h"
 #include "ped/opts.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -194,9 +196,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (ped_opts_seen(opts, "events")) {
-		dev.events = fopen(ped_opts_str(opts, "events", ""), "a");
-		if (!dev.events) {
-			fprintf(stderr, "ped-device: cannot open the event log\n");
+		/* 0600: it records what the PED shows and which keys are used */
+		const char *ev = ped_opts_str(opts, "events", "");
+		int efd = open(ev, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (efd < 0 || !(dev.events = fdopen(efd, "a"))) {
+			fprintf(stderr, "ped-device: cannot open the event log %s: %s\n", ev, strerror(errno));
+			if (efd >= 0)
+				close(efd);
 			goto out_dev;
 		}
 	}

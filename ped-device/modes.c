@@ -61,9 +61,10 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 	d->ceremony++;
 	pthread_mutex_unlock(&d->mu);
 	ask = (struct cer_ask){req.key_type, req.title, req.prompt, req.colour, NULL, NULL};
+	char js[2 * PED_APP_TEXT_MAX + 8];
 	dev_event_log(d, "request", "\"op\":\"%s\",\"key_type\":\"%s\",\"title\":\"%s\"",
 		      req.op == PED_APP_AUTH ? "auth" : "create",
-		      ikey_type_name((enum ikey_type)req.key_type), req.title);
+		      ikey_type_name((enum ikey_type)req.key_type), dev_json(req.title, js, sizeof(js)));
 	if (req.op == PED_APP_AUTH) {
 		struct ped_app_splits sp;
 		r = watch_link(d, l) ? cer_read_keyset(d, &ask, &sp) : PED_E_CLOSED;
@@ -158,7 +159,8 @@ static int attach(struct ped_device *d, struct ped_link *l)
 	}
 	ped_info("attached to %s", l->peer_id);
 	fw_log(d, "Attached %s", l->peer_id);
-	dev_event_log(d, "attached", "\"hsm\":\"%s\"", l->peer_id);
+	char js[2 * PED_KAS_ID_MAX + 8];
+	dev_event_log(d, "attached", "\"hsm\":\"%s\"", dev_json(l->peer_id, js, sizeof(js)));
 	return PED_OK;
 }
 
@@ -187,9 +189,7 @@ static void mode_local_usb(struct ped_device *d)
 			dlg_show_log(d, attached ? ped_link_fd(&link) : -1);
 		} else if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
 			/* The firmware warns here too, though no RPK is in use locally. */
-			int yes = dlg_yesno(d, DEV_P_CONFIRM, 0,
-					    "\n** WARNING **\nExiting now will\ninvalidate the RPK.\nConfirm? YES/NO");
-			if (yes != 0)
+			if (dlg_confirm_exit(d))
 				break;
 		} else if (ev.type == DEV_EV_LINK) {
 			uint8_t rt, *msg = NULL;

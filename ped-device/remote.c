@@ -186,7 +186,8 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	pthread_mutex_lock(&d->mu);
 	d->ceremony++;
 	pthread_mutex_unlock(&d->mu);
-	dev_event_log(d, "session", "\"hsm\":\"%s\",\"auth\":\"%s\"", open->id,
+	char js[2 * PED_KAS_ID_MAX + 8];
+	dev_event_log(d, "session", "\"hsm\":\"%s\",\"auth\":\"%s\"", dev_json(open->id, js, sizeof(js)),
 		      open->auth == PED_RELAY_AUTH_OTP ? "password" : "rpv");
 	fw_log(d, "Session HSM %.12s", open->id);
 	/* The HSM's HELLO_V first: after it nothing comes from the HSM until
@@ -286,7 +287,8 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	}
 	OPENSSL_cleanse(secret, sizeof(secret));
 	ped_info("session key computed with %s (%s)", link.peer_id, p.scheme == PED_KAS_2E2S ? "2e2s" : "1e1s");
-	dev_event_log(d, "attached", "\"hsm\":\"%s\",\"remote\":true,\"scheme\":\"%s\"", link.peer_id,
+	dev_event_log(d, "attached", "\"hsm\":\"%s\",\"remote\":true,\"scheme\":\"%s\"",
+		      dev_json(link.peer_id, js, sizeof(js)),
 		      p.scheme == PED_KAS_2E2S ? "2e2s" : "1e1s");
 	fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nToken found");
 
@@ -306,9 +308,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 			continue;
 		}
 		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
-			int yes = dlg_yesno(d, DEV_P_CONFIRM, 0,
-					    "\n** WARNING **\nExiting now will\ninvalidate the RPK.\nConfirm? YES/NO");
-			if (yes != 0) {
+			if (dlg_confirm_exit(d)) {
 				r = PED_E_CANCEL;
 				break;
 			}
@@ -381,9 +381,7 @@ void mode_remote(struct ped_device *d)
 			continue;
 		}
 		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
-			int yes = dlg_yesno(d, DEV_P_CONFIRM, 0,
-					    "\n** WARNING **\nExiting now will\ninvalidate the RPK.\nConfirm? YES/NO");
-			if (yes != 0)
+			if (dlg_confirm_exit(d))
 				break;
 			continue;
 		}

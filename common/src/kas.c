@@ -457,8 +457,11 @@ static int read_id(struct ped_rbuf *rb, char id[PED_KAS_ID_MAX + 1])
 {
 	size_t n = 0;
 	const uint8_t *p = ped_rbuf_lv16(rb, PED_KAS_ID_MAX, &n);
-	if (!p || n == 0 || memchr(p, '\0', n))
+	if (!p || n == 0)
 		return PED_E_HANDSHAKE;
+	for (size_t i = 0; i < n; i++) /* section 4: printable ASCII; it reaches logs and screens */
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			return PED_E_HANDSHAKE;
 	memcpy(id, p, n);
 	id[n] = '\0';
 	return PED_OK;

@@ -145,12 +145,12 @@ static void create_2_of_3_with_pins(char k[4][IKEY_SERIAL_LEN + 1], struct job *
 	press("123\n"); /* too short */
 	CU_ASSERT(see("Confirm new PED PIN:"));
 	press("123\n");
-	CU_ASSERT(see("PIN not accepted:"));
+	CU_ASSERT(see("PIN not accepted: PIN must be 4 to 48 digits")); /* wrapped, not cut at 20 */
 	press("\n");
 	CU_ASSERT(see("Enter new PED PIN:"));
 	press("0123\n"); /* starts with 0 */
 	press("0123\n");
-	CU_ASSERT(see("PIN not accepted:"));
+	CU_ASSERT(see("PIN not accepted: PIN must not start with 0"));
 	press("\n");
 	CU_ASSERT(see("Enter new PED PIN:"));
 	press("4321\n");
