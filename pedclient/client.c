@@ -34,6 +34,9 @@
 
 #define MAX_SESSIONS 128 /* one per HSM slot on this host */
 #define MAX_PARKED 8
+/* TLS handshakes in progress at once, each a thread: the port is open to
+ * the network and a handshake is unauthenticated until it completes. */
+#define MAX_TLS_HANDSHAKES 16
 
 /* A pedserver that dialed in (PED-initiated mode), waiting for an HSM. */
 struct parked {
@@ -67,6 +70,7 @@ static struct {
 	const struct client_settings *s;
 	struct ped_evloop *loop;
 	int hsm_lfd, adm_fd;
+	struct ped_admin_server *admin;
 	uint16_t adm_port;
 	struct session ss[MAX_SESSIONS];
 	uint64_t started;
@@ -76,6 +80,8 @@ static struct {
 	struct parked pk[MAX_PARKED];
 	int pk_seen; /* a pedserver has dialed in: it dials again after each session */
 	int tls_pipe[2];
+	int tls_handshakes; /* threads started and not yet reported */
+	uint64_t stop_by;   /* stopping: the ShutdownTimeout deadline */
 } C;
 
 static int ms(int seconds)
@@ -92,6 +98,18 @@ static void set_state(struct session *x, enum state st)
 	schedule(); /* this state's timeout */
 }
 
+/* A goodbye's timeout: 200 ms, and once stopping no more than what is left
+ * of ShutdownTimeout for all of them together. */
+static int bye_budget_ms(void)
+{
+	if (!C.stop_by)
+		return 200;
+	uint64_t now = ped_now_ms();
+	if (now >= C.stop_by)
+		return 1;
+	return C.stop_by - now < 200 ? (int)(C.stop_by - now) : 200;
+}
+
 static void end(struct session *x, int err, const char *why)
 {
 	if (x->st == S_FREE)
@@ -100,14 +118,14 @@ static void end(struct session *x, int err, const char *why)
 		 x->server[0] ? x->server : "no server", why);
 	if (x->hsm_fd >= 0) {
 		if (err != PED_OK)
-			(void)ped_relay_send_code(x->hsm_fd, PED_RELAY_BYE, ped_err_code(err), 200);
+			(void)ped_relay_send_code(x->hsm_fd, PED_RELAY_BYE, ped_err_code(err), bye_budget_ms());
 		ped_evloop_del_fd(C.loop, x->hsm_fd);
 		close(x->hsm_fd);
 		ped_framer_free(&x->hsm_in);
 	}
 	if (x->srv_fd >= 0) {
 		if (x->st == S_WELCOME || x->st == S_RELAY)
-			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_BYE, 0, 200);
+			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_BYE, 0, bye_budget_ms());
 		ped_evloop_del_fd(C.loop, x->srv_fd);
 		close(x->srv_fd);
 		ped_framer_free(&x->srv_in);
@@ -296,6 +314,14 @@ static void on_tls_accept(struct ped_evloop *loop, int lfd, unsigned events, voi
 	(void)events;
 	(void)arg;
 	while (ped_accept(lfd, &fd) == PED_OK) {
+		if (C.tls_handshakes >= MAX_TLS_HANDSHAKES) {
+			char peer[96];
+			ped_sock_peer_name(fd, peer, sizeof(peer));
+			ped_trace("refused a TLS connection from %s: %d handshakes in progress", peer,
+				  MAX_TLS_HANDSHAKES);
+			close(fd);
+			continue;
+		}
 		struct tls_result *res = calloc(1, sizeof(*res));
 		if (!res) {
 			close(fd);
@@ -307,7 +333,9 @@ static void on_tls_accept(struct ped_evloop *loop, int lfd, unsigned events, voi
 		if (ped_thread_spawn(tls_accept_thread, res) != PED_OK) {
 			close(fd);
 			free(res);
+			continue;
 		}
+		C.tls_handshakes++;
 	}
 }
 
@@ -318,6 +346,7 @@ static void on_tls_ready(struct ped_evloop *loop, int pfd, unsigned events, void
 	(void)arg;
 	if (read(pfd, &res, sizeof(res)) != (ssize_t)sizeof(res) || !res)
 		return;
+	C.tls_handshakes--;
 	if (res->fd < 0) {
 		ped_warn("refused a PED-initiated connection from %s: %s", res->peer, res->why);
 		free(res);
@@ -606,16 +635,6 @@ static int on_admin_request(void *arg, const char *line, FILE *o)
 	return PED_OK;
 }
 
-static void on_admin(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
-{
-	int fd;
-	(void)loop;
-	(void)events;
-	(void)arg;
-	while (ped_accept(lfd, &fd) == PED_OK)
-		ped_admin_serve(fd, on_admin_request, NULL, ms(C.s->read_timeout_s));
-}
-
 /* The timer runs only when something is due for a session (a timeout, the
  * next ping): with no session pedclient does not wake at all. */
 static void schedule(void)
@@ -695,6 +714,7 @@ int client_run(const struct client_settings *s)
 
 	memset(&C, 0, sizeof(C));
 	memset(&pf, 0, sizeof(pf));
+	pf.fd = -1; /* no PID file yet (fd 0 may be a real one) */
 	C.s = s;
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		C.ss[i].hsm_fd = C.ss[i].srv_fd = -1;
@@ -742,7 +762,9 @@ int client_run(const struct client_settings *s)
 			 C.tls_port, s->cert, s->trusted);
 	}
 	ped_evloop_add_fd(C.loop, C.hsm_lfd, PED_EV_READ, on_accept, NULL);
-	ped_evloop_add_fd(C.loop, C.adm_fd, PED_EV_READ, on_admin, NULL);
+	if ((r = ped_admin_server_new(C.loop, C.adm_fd, on_admin_request, NULL, ms(C.s->read_timeout_s), &C.admin)) !=
+	    PED_OK)
+		ped_daemon_fail(r, "cannot serve the admin port");
 	ped_evloop_add_signal(C.loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(C.loop, SIGINT, on_term, NULL);
 	ped_timer_init(&C.tick, on_tick, NULL);
@@ -751,6 +773,7 @@ int client_run(const struct client_settings *s)
 	ped_daemon_ready(s->foreground);
 	ped_evloop_run(C.loop);
 
+	C.stop_by = ped_now_ms() + (uint64_t)ms(s->shutdown_timeout_s > 0 ? s->shutdown_timeout_s : 1);
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		end(&C.ss[i], PED_E_PED_CLIENT_NOT_RUNNING, "pedclient is stopping");
 	for (int i = 0; i < MAX_PARKED; i++)
@@ -760,6 +783,7 @@ int client_run(const struct client_settings *s)
 		close(C.tls_lfd);
 	ped_timer_stop(C.loop, &C.tick);
 	close(C.hsm_lfd);
+	ped_admin_server_free(C.admin);
 	close(C.adm_fd);
 	unlink(s->hsm_socket);
 	ped_admin_port_unpublish("pedclient");

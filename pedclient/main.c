@@ -503,6 +503,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	int r, rc;
 
+	ped_stdio_ensure();
 	if (argc >= 2 && !strcasecmp(argv[1], "mode")) {
 		static char dashed[] = "-mode";
 		argv[1] = dashed;

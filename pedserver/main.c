@@ -423,6 +423,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	int r, rc;
 
+	ped_stdio_ensure();
 	normalize(argc, argv);
 	settings_as_options(argc, argv);
 	r = ped_opts_parse(opts, argc, argv, 1, NULL, 0, NULL, err, sizeof(err));

@@ -70,6 +70,7 @@ static struct {
 	const struct server_settings *s;
 	struct ped_evloop *loop;
 	int srv_fd, adm_fd, dev_fd;
+	struct ped_admin_server *admin;
 	uint16_t srv_port, adm_port;
 	struct conn pending[MAX_PENDING];
 	struct conn ped, client;
@@ -79,6 +80,7 @@ static struct {
 	struct outbound out[MAX_OUTBOUND];
 	int dial_pipe[2];
 	int stopping;
+	uint64_t stop_by; /* stopping: the InternalShutdownTimeout deadline */
 } S;
 
 static void redial(int idx);
@@ -114,10 +116,24 @@ static int send_to(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 	return ped_frame_send(c->fd, type, p, len, ms(S.s->write_timeout_s));
 }
 
+/* A write's timeout; while stopping, no more than what is left of the
+ * internal shutdown timeout (peers that stopped reading must not hold the
+ * stop past it, and past -bgprocessshutdowntimeout into a SIGKILL). */
+static int write_budget_ms(void)
+{
+	int want = ms(S.s->write_timeout_s);
+	if (!S.stopping)
+		return want;
+	uint64_t now = ped_now_ms();
+	if (now >= S.stop_by)
+		return 1;
+	return S.stop_by - now < (uint64_t)want ? (int)(S.stop_by - now) : want;
+}
+
 static void bye(struct conn *c, int err)
 {
 	if (conn_open(c))
-		(void)ped_relay_send_code(c->fd, PED_RELAY_BYE, ped_err_code(err), ms(S.s->write_timeout_s));
+		(void)ped_relay_send_code(c->fd, PED_RELAY_BYE, ped_err_code(err), write_budget_ms());
 }
 
 /* Ends the client's session; tells the PED so it returns to waiting. */
@@ -211,17 +227,18 @@ static void greet(struct conn *c, const struct ped_relay_msg *h)
 		conn_close(c);
 		return;
 	}
-	if (!conn_open(&S.ped)) {
-		ped_warn("refused client %s (HSM %s): no PED attached", c->peer, h->id);
-		bye(c, PED_E_PED_UNPLUGGED);
-		conn_close(c);
-		return;
-	}
 	if (conn_open(&S.client)) {
 		/* A client that just hung up may not have been read yet: read it now. */
 		struct pollfd pf = {.fd = S.client.fd, .events = POLLIN};
 		if (poll(&pf, 1, 0) > 0)
 			on_client(S.loop, S.client.fd, PED_EV_READ, &S.client);
+	}
+	/* after that read, which may have cost the PED (a failed write to it) */
+	if (!conn_open(&S.ped)) {
+		ped_warn("refused client %s (HSM %s): no PED attached", c->peer, h->id);
+		bye(c, PED_E_PED_UNPLUGGED);
+		conn_close(c);
+		return;
 	}
 	if (conn_open(&S.client)) {
 		ped_warn("refused client %s (HSM %s): serving %s (HSM %s)", c->peer, h->id, S.client.peer,
@@ -400,10 +417,23 @@ static void on_client(struct ped_evloop *loop, int fd, unsigned events, void *ar
 /* A new stream waits for its greeting: a PED, a pedclient, or a query. */
 static void add_pending(int fd, const char *peer, int local)
 {
-	struct conn *c = NULL;
-	for (int i = 0; i < MAX_PENDING && !c; i++)
-		if (!conn_open(&S.pending[i]))
-			c = &S.pending[i];
+	struct conn *c = NULL, *oldest = NULL;
+	for (int i = 0; i < MAX_PENDING && !c; i++) {
+		struct conn *p = &S.pending[i];
+		if (!conn_open(p))
+			c = p;
+		else if (!p->local && !p->outbound && (!oldest || p->since < oldest->since))
+			oldest = p;
+	}
+	/* Full: the network peer that has waited longest to greet makes room,
+	 * so idle connections from the network (the server port is open to
+	 * all by default) cannot lock out the PED or a pedclient that greets. */
+	if (!c && oldest) {
+		ped_trace("%s has not greeted in %llu ms: dropped for %s", oldest->peer,
+			 (unsigned long long)(ped_now_ms() - oldest->since), peer);
+		conn_close(oldest);
+		c = oldest;
+	}
 	if (!c) {
 		ped_warn("refused %s: too many connections waiting to greet", peer);
 		close(fd);
@@ -728,16 +758,6 @@ static int on_admin_request(void *arg, const char *line, FILE *out)
 	return PED_E_INVALID;
 }
 
-static void on_admin(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
-{
-	int fd;
-	(void)loop;
-	(void)events;
-	(void)arg;
-	while (ped_accept(lfd, &fd) == PED_OK)
-		ped_admin_serve(fd, on_admin_request, NULL, ms(S.s->read_timeout_s));
-}
-
 /* The timer runs only when something is due: a greeting's, a ping's or the
  * idle timeout, or the next ping; an idle pedserver does not wake at all. */
 static void schedule(void)
@@ -807,6 +827,7 @@ int server_run(const struct server_settings *s)
 
 	memset(&S, 0, sizeof(S));
 	memset(&pf, 0, sizeof(pf));
+	pf.fd = -1; /* no PID file yet (fd 0 may be a real one) */
 	S.s = s;
 	S.srv_fd = S.adm_fd = S.dev_fd = -1;
 	conn_init(&S.ped);
@@ -844,7 +865,9 @@ int server_run(const struct server_settings *s)
 	ped_evloop_add_fd(S.loop, S.dial_pipe[0], PED_EV_READ, on_dialed, NULL);
 	ped_evloop_add_fd(S.loop, S.srv_fd, PED_EV_READ, on_accept, NULL);
 	ped_evloop_add_fd(S.loop, S.dev_fd, PED_EV_READ, on_accept, NULL);
-	ped_evloop_add_fd(S.loop, S.adm_fd, PED_EV_READ, on_admin, NULL);
+	if ((r = ped_admin_server_new(S.loop, S.adm_fd, on_admin_request, NULL, ms(S.s->read_timeout_s), &S.admin)) !=
+	    PED_OK)
+		ped_daemon_fail(r, "cannot serve the admin port");
 	ped_evloop_add_signal(S.loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(S.loop, SIGINT, on_term, NULL);
 	ped_timer_init(&S.tick, on_tick, NULL);
@@ -856,6 +879,7 @@ int server_run(const struct server_settings *s)
 	ped_evloop_run(S.loop);
 
 	S.stopping = 1;
+	S.stop_by = ped_now_ms() + (uint64_t)ms(s->shutdown_timeout_s);
 	end_session(PED_E_PED_UNPLUGGED, "pedserver is stopping");
 	bye(&S.ped, PED_OK);
 	conn_close(&S.ped);
@@ -864,6 +888,7 @@ int server_run(const struct server_settings *s)
 	ped_timer_stop(S.loop, &S.tick);
 	usb_ped_stop();
 	close(S.srv_fd);
+	ped_admin_server_free(S.admin);
 	close(S.adm_fd);
 	close(S.dev_fd);
 	unlink(s->ped_socket);

@@ -2,6 +2,7 @@
 #include "ped/admin.h"
 
 #include "ped/error.h"
+#include "ped/evloop.h"
 #include "ped/fileio.h"
 #include "ped/net.h"
 
@@ -9,40 +10,196 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-void ped_admin_serve(int fd, ped_admin_fn fn, void *arg, int timeout_ms)
-{
-	char line[PED_ADMIN_LINE_MAX + 1];
-	char *text = NULL;
-	size_t len = 0, n = 0;
-	FILE *out = NULL;
-	int r;
+/* Connections served at once; a further one replaces the oldest, so local
+ * clients that connect and say nothing cannot shut the port. */
+#define ADMIN_CONNS 8
 
-	(void)ped_set_nonblock(fd, 1);
-	/* One byte at a time: the request is short and we must not read past it. */
-	while (n < PED_ADMIN_LINE_MAX) {
-		if (ped_read_full(fd, line + n, 1, timeout_ms) != PED_OK)
-			goto out;
-		if (line[n] == '\n')
+struct admin_conn {
+	int fd; /* -1: free */
+	uint64_t since, deadline;
+	char in[PED_ADMIN_LINE_MAX + 1];
+	size_t have;
+	char *out; /* the answer, once the request line is in */
+	size_t out_len, out_off;
+};
+
+struct ped_admin_server {
+	struct ped_evloop *loop;
+	int lfd;
+	ped_admin_fn fn;
+	void *arg;
+	int timeout_ms;
+	struct ped_timer timer;
+	struct admin_conn c[ADMIN_CONNS];
+};
+
+static void conn_close(struct ped_admin_server *a, struct admin_conn *c)
+{
+	if (c->fd < 0)
+		return;
+	ped_evloop_del_fd(a->loop, c->fd);
+	close(c->fd);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+static void schedule(struct ped_admin_server *a)
+{
+	uint64_t due = 0;
+	for (int i = 0; i < ADMIN_CONNS; i++)
+		if (a->c[i].fd >= 0)
+			ped_deadline_min(&due, a->c[i].deadline);
+	ped_timer_at(a->loop, &a->timer, due);
+}
+
+static void on_deadline(struct ped_evloop *loop, struct ped_timer *t, void *arg)
+{
+	struct ped_admin_server *a = arg;
+	uint64_t now = ped_now_ms();
+	(void)loop;
+	(void)t;
+	for (int i = 0; i < ADMIN_CONNS; i++)
+		if (a->c[i].fd >= 0 && now >= a->c[i].deadline)
+			conn_close(a, &a->c[i]);
+	schedule(a);
+}
+
+/* Sends what it can of the answer; closes once all of it is out. */
+static void conn_flush(struct ped_admin_server *a, struct admin_conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			ped_evloop_mod_fd(a->loop, c->fd, PED_EV_WRITE);
+			return;
+		}
+		if (n <= 0)
 			break;
-		n++;
+		c->out_off += (size_t)n;
 	}
-	if (n == PED_ADMIN_LINE_MAX)
-		goto out;
-	line[n] = '\0';
-	if (n && line[n - 1] == '\r')
-		line[n - 1] = '\0';
-	if (!(out = open_memstream(&text, &len)))
-		goto out;
-	r = fn(arg, line, out);
+	conn_close(a, c);
+}
+
+static void conn_answer(struct ped_admin_server *a, struct admin_conn *c, size_t n)
+{
+	FILE *out;
+	c->in[n] = '\0';
+	if (n && c->in[n - 1] == '\r')
+		c->in[n - 1] = '\0';
+	if (!(out = open_memstream(&c->out, &c->out_len))) {
+		conn_close(a, c);
+		return;
+	}
+	int r = a->fn(a->arg, c->in, out);
 	fprintf(out, "RESULT %d\n", r);
 	fclose(out);
-	out = NULL;
-	(void)ped_write_all(fd, text, len, timeout_ms);
-out:
-	free(text);
-	close(fd);
+	conn_flush(a, c);
+}
+
+static void on_conn(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+{
+	struct ped_admin_server *a = arg;
+	struct admin_conn *c = NULL;
+	(void)loop;
+	for (int i = 0; i < ADMIN_CONNS && !c; i++)
+		if (a->c[i].fd == fd)
+			c = &a->c[i];
+	if (!c)
+		return;
+	if (c->out) {
+		conn_flush(a, c);
+		return;
+	}
+	if (events & PED_EV_ERROR && !(events & PED_EV_READ)) {
+		conn_close(a, c);
+		return;
+	}
+	ssize_t n = recv(fd, c->in + c->have, PED_ADMIN_LINE_MAX - c->have, 0);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0) {
+		conn_close(a, c);
+		return;
+	}
+	char *nl = memchr(c->in + c->have, '\n', (size_t)n);
+	c->have += (size_t)n;
+	if (nl) /* anything after the line is not ours to read: dropped */
+		conn_answer(a, c, (size_t)(nl - c->in));
+	else if (c->have == PED_ADMIN_LINE_MAX)
+		conn_close(a, c);
+	schedule(a);
+}
+
+static void on_listen(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
+{
+	struct ped_admin_server *a = arg;
+	int fd;
+	(void)loop;
+	(void)events;
+	while (ped_accept(lfd, &fd) == PED_OK) {
+		struct admin_conn *c = &a->c[0];
+		for (int i = 0; i < ADMIN_CONNS; i++) {
+			if (a->c[i].fd < 0) {
+				c = &a->c[i];
+				break;
+			}
+			if (a->c[i].since < c->since)
+				c = &a->c[i];
+		}
+		conn_close(a, c);
+		if (ped_set_nonblock(fd, 1) != PED_OK ||
+		    ped_evloop_add_fd(a->loop, fd, PED_EV_READ, on_conn, a) != PED_OK) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->since = ped_now_ms();
+		c->deadline = c->since + (uint64_t)a->timeout_ms;
+	}
+	schedule(a);
+}
+
+int ped_admin_server_new(struct ped_evloop *loop, int listen_fd, ped_admin_fn fn, void *arg, int timeout_ms,
+			 struct ped_admin_server **out)
+{
+	struct ped_admin_server *a = calloc(1, sizeof(*a));
+	if (!a)
+		return PED_E_HOST_MEMORY;
+	a->loop = loop;
+	a->lfd = listen_fd;
+	a->fn = fn;
+	a->arg = arg;
+	a->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+	for (int i = 0; i < ADMIN_CONNS; i++)
+		a->c[i].fd = -1;
+	ped_timer_init(&a->timer, on_deadline, a);
+	int r = ped_evloop_add_fd(loop, listen_fd, PED_EV_READ, on_listen, a);
+	if (r != PED_OK) {
+		free(a);
+		return r;
+	}
+	*out = a;
+	return PED_OK;
+}
+
+void ped_admin_server_free(struct ped_admin_server *a)
+{
+	if (!a)
+		return;
+	for (int i = 0; i < ADMIN_CONNS; i++)
+		if (a->c[i].fd >= 0 && a->c[i].out)
+			conn_flush(a, &a->c[i]); /* a "stop" answer still goes out */
+	for (int i = 0; i < ADMIN_CONNS; i++)
+		conn_close(a, &a->c[i]);
+	ped_timer_stop(a->loop, &a->timer);
+	ped_evloop_del_fd(a->loop, a->lfd);
+	free(a);
 }
 
 int ped_admin_query(const char *host, uint16_t port, const char *line, char *out, size_t cap,

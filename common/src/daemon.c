@@ -65,6 +65,34 @@ static void detach_stdio(int keep_stderr)
 		close(fd);
 }
 
+void ped_stdio_ensure(void)
+{
+	int fd;
+	/* Started with 0, 1 or 2 closed, our first files would take those
+	 * numbers, and detaching stdio (dup2 of /dev/null) would close them:
+	 * the report pipe (a start that never returns) or the log. */
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= STDERR_FILENO)
+		;
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/* A child that will not report: it must not go on serving behind a start
+ * that said it failed. SIGTERM, a moment to stop, then SIGKILL; reaped. */
+static void stop_child(pid_t pid)
+{
+	int status;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return;
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
 int ped_daemon_start(int foreground, int timeout_ms, pid_t *child, char *msg, size_t msglen)
 {
 	struct report rep;
@@ -106,7 +134,8 @@ int ped_daemon_start(int foreground, int timeout_ms, pid_t *child, char *msg, si
 	} while (r < 0 && errno == EINTR);
 	if (r == 0) {
 		close(pfd[0]);
-		snprintf(msg, msglen, "background process %ld did not report ready within %d ms",
+		stop_child(pid);
+		snprintf(msg, msglen, "background process %ld did not report ready within %d ms (stopped)",
 			 (long)pid, timeout_ms);
 		return PED_E_TIMED_OUT;
 	}
@@ -114,8 +143,20 @@ int ped_daemon_start(int foreground, int timeout_ms, pid_t *child, char *msg, si
 	close(pfd[0]);
 	if (n != (ssize_t)sizeof(rep)) {
 		int status = 0;
-		/* The child died without a word: reap it and say how. */
-		if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status))
+		/* The child died without a word (or closed the pipe and lives on:
+		 * it is stopped): reap it and say how. */
+		pid_t w;
+		for (int i = 0; (w = waitpid(pid, &status, WNOHANG)) == 0 && i < 200; i++) {
+			struct timespec ts = {0, 10 * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+		if (w == 0) {
+			stop_child(pid);
+			snprintf(msg, msglen, "background process %ld closed its report pipe and was stopped",
+				 (long)pid);
+			return PED_E_DAEMON;
+		}
+		if (w == pid && WIFSIGNALED(status))
 			snprintf(msg, msglen, "background process died with signal %d",
 				 WTERMSIG(status));
 		else

@@ -1,6 +1,7 @@
 #include "ped/fileio.h"
 
 #include "ped/error.h"
+#include "ped/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,6 +143,25 @@ int ped_mkdir_p(const char *path, mode_t mode)
 	return PED_OK;
 }
 
+/* Our PID files, sockets and admin-port files go in dir: it must be ours
+ * and not writable by anyone else, or another local user who made it first
+ * (/tmp/openped-UID) could replace them. */
+static int private_dir(const char *dir)
+{
+	struct stat st;
+	if (ped_mkdir_p(dir, 0700) != PED_OK)
+		return PED_E_FILE;
+	if (lstat(dir, &st) != 0)
+		return PED_E_FILE;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		ped_error("%s: not a directory of uid %ld that only it may write to; refusing to use it", dir,
+			  (long)geteuid());
+		errno = EPERM;
+		return PED_E_FILE;
+	}
+	return PED_OK;
+}
+
 int ped_runtime_path(const char *name, char *out, size_t len)
 {
 	const char *rt = getenv("XDG_RUNTIME_DIR");
@@ -151,7 +171,7 @@ int ped_runtime_path(const char *name, char *out, size_t len)
 		snprintf(dir, sizeof(dir), "%s/openped", rt);
 	else
 		snprintf(dir, sizeof(dir), "/tmp/openped-%ld", (long)getuid());
-	if ((r = ped_mkdir_p(dir, 0700)) != PED_OK)
+	if ((r = private_dir(dir)) != PED_OK)
 		return r;
 	if ((size_t)snprintf(out, len, "%s/%s", dir, name) >= len)
 		return PED_E_INVALID;
@@ -165,9 +185,11 @@ int ped_data_path(const char *name, char *out, size_t len)
 	int r;
 	if (dh && *dh)
 		snprintf(dir, sizeof(dir), "%s/openped", dh);
-	else
-		snprintf(dir, sizeof(dir), "%s/.local/share/openped", home && *home ? home : "/tmp");
-	if ((r = ped_mkdir_p(dir, 0700)) != PED_OK)
+	else if (home && *home)
+		snprintf(dir, sizeof(dir), "%s/.local/share/openped", home);
+	else /* not a /tmp/.local that the first user to come would own */
+		snprintf(dir, sizeof(dir), "/tmp/openped-data-%ld", (long)getuid());
+	if ((r = private_dir(dir)) != PED_OK)
 		return r;
 	if ((size_t)snprintf(out, len, "%s/%s", dir, name) >= len)
 		return PED_E_INVALID;

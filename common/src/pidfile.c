@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static pid_t locker_of(int fd)
@@ -28,16 +29,31 @@ int ped_pidfile_create(const char *path, struct ped_pidfile *pf, char *msg, size
 		snprintf(msg, msglen, "PID file name too long: %s", path);
 		return PED_E_PIDFILE;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		snprintf(msg, msglen, "cannot open PID file %s: %s", path, strerror(errno));
-		return PED_E_PIDFILE;
-	}
-	if (fcntl(fd, F_SETLK, &fl) != 0) {
-		pid_t holder = locker_of(fd);
-		snprintf(msg, msglen, "already running as pid %ld (PID file %s)", (long)holder, path);
+	/* A daemon that stops unlinks its file and then lets go of the lock:
+	 * a lock taken on the file we opened just before that unlink is a lock
+	 * on no path, and another start would run beside us. So the locked
+	 * file must still be the one at the path; if not, open it again. */
+	for (int tries = 0;; tries++) {
+		struct stat held, at;
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			snprintf(msg, msglen, "cannot open PID file %s: %s", path, strerror(errno));
+			return PED_E_PIDFILE;
+		}
+		if (fcntl(fd, F_SETLK, &fl) != 0) {
+			pid_t holder = locker_of(fd);
+			snprintf(msg, msglen, "already running as pid %ld (PID file %s)", (long)holder, path);
+			close(fd);
+			return PED_E_PIDFILE;
+		}
+		if (fstat(fd, &held) == 0 && stat(path, &at) == 0 && held.st_dev == at.st_dev &&
+		    held.st_ino == at.st_ino)
+			break;
 		close(fd);
-		return PED_E_PIDFILE;
+		if (tries == 10) {
+			snprintf(msg, msglen, "PID file %s keeps being replaced", path);
+			return PED_E_PIDFILE;
+		}
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
@@ -53,7 +69,7 @@ int ped_pidfile_create(const char *path, struct ped_pidfile *pf, char *msg, size
 
 void ped_pidfile_remove(struct ped_pidfile *pf)
 {
-	if (pf->fd <= 0)
+	if (pf->fd < 0)
 		return;
 	/* Unlink while still holding the lock so no one sees an unlocked file. */
 	unlink(pf->path);

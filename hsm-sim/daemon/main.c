@@ -333,7 +333,9 @@ int main(int argc, char **argv)
 	pid_t child;
 	int r, foreground;
 
+	ped_stdio_ensure();
 	memset(&pf, 0, sizeof(pf));
+	pf.fd = -1; /* no PID file yet (fd 0 may be a real one) */
 	r = ped_opts_parse(opts, argc, argv, 1, NULL, 0, NULL, err, sizeof(err));
 	if (r == PED_OPTS_HELP) {
 		ped_opts_usage(stdout, USAGE, opts);

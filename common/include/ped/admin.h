@@ -17,8 +17,15 @@
  * client sees as the answer's last line "RESULT <code>". */
 typedef int (*ped_admin_fn)(void *arg, const char *line, FILE *out);
 
-/* Reads one line from a freshly accepted fd (bounded by timeout_ms), answers, closes fd. */
-void ped_admin_serve(int fd, ped_admin_fn fn, void *arg, int timeout_ms);
+struct ped_evloop;
+struct ped_admin_server;
+/* Serves the admin port listen_fd in loop: each connection's request line is
+ * read and its answer written as the socket allows, never blocking the
+ * loop, within timeout_ms overall; up to 8 at once, a ninth replacing the
+ * oldest. Free it (in the loop's thread) before closing listen_fd. */
+int ped_admin_server_new(struct ped_evloop *loop, int listen_fd, ped_admin_fn fn, void *arg, int timeout_ms,
+			 struct ped_admin_server **out);
+void ped_admin_server_free(struct ped_admin_server *a);
 /* Sends line to host:port and collects the answer (without the RESULT line);
  * returns the server's result, or a socket error (RC_SOCKET_ERROR when nothing listens). */
 int ped_admin_query(const char *host, uint16_t port, const char *line, char *out, size_t cap,

@@ -15,7 +15,10 @@
 
 #define PED_DAEMON_CHILD 1
 
-/* foreground: no fork; returns PED_DAEMON_CHILD at once, and ready/fail only log. */
+/* First thing in main: opens /dev/null on whichever of fds 0-2 are closed. */
+void ped_stdio_ensure(void);
+/* foreground: no fork; returns PED_DAEMON_CHILD at once, and ready/fail only log.
+ * A child that does not report within timeout_ms is stopped (and reaped). */
 int ped_daemon_start(int foreground, int timeout_ms, pid_t *child, char *msg, size_t msglen);
 /* In the child once it serves: tells the parent, and detaches stdio (stderr
  * too unless keep_stderr). */
