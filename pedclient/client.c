@@ -64,6 +64,7 @@ struct session {
 	char server[96];            /* host:port */
 	char ped_serial[PED_RELAY_ID_MAX + 1];
 	uint64_t since, state_since, last_rx, last_ping, last_data;
+	struct addrinfo *addrs, *next_addr; /* pedserver's addresses, the next to try */
 };
 
 static struct {
@@ -130,6 +131,8 @@ static void end(struct session *x, int err, const char *why)
 		close(x->srv_fd);
 		ped_framer_free(&x->srv_in);
 	}
+	if (x->addrs)
+		freeaddrinfo(x->addrs);
 	memset(x, 0, sizeof(*x));
 	x->hsm_fd = x->srv_fd = -1;
 	x->st = S_FREE;
@@ -137,32 +140,44 @@ static void end(struct session *x, int err, const char *why)
 
 static void on_server(struct ped_evloop *loop, int fd, unsigned events, void *arg);
 
-/* A non-blocking connect, so one slow pedserver holds up no other session. */
-static int dial(const char *host, int port, int *fd_out)
+/* A non-blocking connect, so one slow pedserver holds up no other session,
+ * to the session's next address that takes one; the rest are kept for
+ * on_dialed (a name may resolve to ::1 first while pedserver listens on
+ * 0.0.0.0, as `-mode testid`, which tries them all, would not show). */
+static int dial_next(struct session *x)
 {
-	struct addrinfo hints, *res = NULL;
+	while (x->next_addr) {
+		struct addrinfo *a = x->next_addr;
+		x->next_addr = a->ai_next;
+		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			continue;
+		int one = 1; /* frames are small and latency is the point */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
+			close(fd);
+			continue;
+		}
+		x->srv_fd = fd;
+		return PED_OK;
+	}
+	return PED_E_SOCKET;
+}
+
+static int dial(struct session *x, const char *host, int port)
+{
+	struct addrinfo hints;
 	char service[8];
-	int fd = -1;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(service, sizeof(service), "%d", port);
-	if (getaddrinfo(host, service, &hints, &res) != 0 || !res)
-		return PED_E_SOCKET;
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd >= 0) {
-		int one = 1; /* frames are small and latency is the point */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
-	if (fd < 0 || (connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS)) {
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
+	if (getaddrinfo(host, service, &hints, &x->addrs) != 0 || !x->addrs) {
+		x->addrs = NULL;
 		return PED_E_SOCKET;
 	}
-	freeaddrinfo(res);
-	*fd_out = fd;
-	return PED_OK;
+	x->next_addr = x->addrs;
+	return dial_next(x);
 }
 
 static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *arg)
@@ -172,10 +187,21 @@ static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *ar
 	socklen_t el = sizeof(err);
 	(void)events;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
-		ped_warn("cannot reach pedserver %s: %s", x->server, strerror(err ? err : errno));
+		int e = err ? err : errno;
+		ped_evloop_del_fd(loop, fd);
+		close(fd);
+		x->srv_fd = -1;
+		if (dial_next(x) == PED_OK) {
+			ped_trace("pedserver %s: %s at one address, trying the next", x->server, strerror(e));
+			ped_evloop_add_fd(loop, x->srv_fd, PED_EV_WRITE, on_dialed, x);
+			return;
+		}
+		ped_warn("cannot reach pedserver %s: %s", x->server, strerror(e));
 		end(x, PED_E_SOCKET, "pedserver unreachable");
 		return;
 	}
+	freeaddrinfo(x->addrs);
+	x->addrs = x->next_addr = NULL;
 	struct ped_relay_msg h;
 	memset(&h, 0, sizeof(h));
 	h.role = PED_RELAY_ROLE_CLIENT;
@@ -408,7 +434,7 @@ static void hsm_frame(struct session *x, uint8_t type, const uint8_t *p, size_t 
 			ped_info("HSM %s: PED id %d maps to %s:%d", h.id, m.id, host, port);
 		}
 		snprintf(x->server, sizeof(x->server), "%s:%d", host, port);
-		if (dial(host, port, &x->srv_fd) != PED_OK) {
+		if (dial(x, host, port) != PED_OK) {
 			ped_warn("cannot reach pedserver %s for HSM %s", x->server, h.id);
 			end(x, PED_E_SOCKET, "pedserver unreachable");
 			return;
