@@ -344,10 +344,10 @@ int ped_link_recv(struct ped_link *l, uint8_t *rectype, uint8_t **pt, size_t *le
 	}
 	if (type != PED_LINK_RECORD) {
 		/* Anything but a record once the channel is up, an ALERT too
-		 * (unauthenticated: its code is anyone's choice), ends it with
-		 * one error, never a code read from the wire. */
+		 * (unauthenticated: its code is anyone's choice), is one error
+		 * that ends the session, never a code read from the wire. The
+		 * channel stays usable for the CLOSE that tells the peer. */
 		note_foreign(l, type, frame, flen);
-		ped_channel_kill(l->ch);
 		r = PED_E_FRAME_TYPE;
 		goto out;
 	}

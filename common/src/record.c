@@ -79,12 +79,6 @@ int ped_channel_alive(const struct ped_channel *ch)
 	return ch && !ch->dead;
 }
 
-void ped_channel_kill(struct ped_channel *ch)
-{
-	if (ch)
-		ch->dead = 1;
-}
-
 uint64_t ped_channel_tx_seq(const struct ped_channel *ch)
 {
 	return ch->tx.seq;

@@ -140,8 +140,9 @@ static void test_turn_by_turn_unaffected(void)
 }
 
 /* An ALERT is the peer's word only while V waits for READY: once the channel
- * is up, one slipped in (unauthenticated, its code anyone's choice) ends the
- * channel with one fixed error, never the code it carries. */
+ * is up, one slipped in (unauthenticated, its code anyone's choice) is a
+ * foreign frame, one fixed error that ends the session, never the code it
+ * carries; the channel still carries the CLOSE that tells the peer. */
 static void test_alert_after_ready_ends_channel(void)
 {
 	struct v_side v;
@@ -155,10 +156,10 @@ static void test_alert_after_ready_ends_channel(void)
 	CU_ASSERT_EQUAL(ped_frame_send(v.l.in.fd, PED_LINK_KAS, alert, sizeof(alert), 1000), PED_OK);
 	CU_ASSERT_EQUAL(ped_link_recv(&u, &rt, &pt, &len, 1000, NULL), PED_E_FRAME_TYPE);
 	CU_ASSERT_PTR_NULL(pt);
-	CU_ASSERT_FALSE(ped_channel_alive(u.ch));
-	CU_ASSERT_EQUAL(ped_link_send(&u, PED_REC_DATA, req, sizeof(req)), PED_E_CHANNEL_CLOSED);
+	CU_ASSERT_EQUAL(u.foreign, PED_LINK_KAS);
+	ped_link_close(&u, PED_E_FRAME_TYPE); /* its CLOSE reaches V */
+	CU_ASSERT_EQUAL(ped_link_recv(&v.l, &rt, &pt, &len, 1000, NULL), PED_E_CLOSED);
 	/* and one waiting before a send is not "nothing waiting" */
-	ped_link_close(&u, PED_OK);
 	ped_link_close(&v.l, PED_OK);
 	fixture_identity_free(&v.id);
 	pair(&v, &u);

@@ -37,8 +37,6 @@ int ped_channel_new(const struct ped_channel_keys *keys, struct ped_channel **ou
 void ped_channel_free(struct ped_channel *ch);
 /* 0 once any error, close or exhaustion has ended the channel. */
 int ped_channel_alive(const struct ped_channel *ch);
-/* Ends it: every later seal and open fails. */
-void ped_channel_kill(struct ped_channel *ch);
 
 /* Record bytes into an OPENSSL_malloc'd buffer (free with OPENSSL_free). */
 int ped_channel_seal(struct ped_channel *ch, uint8_t type, const uint8_t *pt, size_t len,
