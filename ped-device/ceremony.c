@@ -290,21 +290,23 @@ static int write_set(struct ped_device *d, const struct cer_ask *a, const uint8_
 	return r;
 }
 
-static int duplicates(struct ped_device *d, const struct cer_ask *a, const char *first_question,
-		      const uint8_t keyset[16], unsigned m, unsigned n, const uint8_t *shares,
-		      size_t len, char (*written)[IKEY_SERIAL_LEN + 1], size_t *nwritten)
+/* The questions carry ask_title (chapter 5: "READING SO PIN..." after a
+ * reused keyset was read), the writes, Stage 3, a's own ("SETTING ..."). */
+static int duplicates(struct ped_device *d, const struct cer_ask *a, const char *ask_title,
+		      const char *first_question, const uint8_t keyset[16], unsigned m, unsigned n,
+		      const uint8_t *shares, size_t len, char (*written)[IKEY_SERIAL_LEN + 1], size_t *nwritten)
 {
 	char text[256];
 	int r, yes;
 
-	snprintf(text, sizeof(text), "SLOT\n%s\n%s", a->title, first_question);
+	snprintf(text, sizeof(text), "SLOT\n%s\n%s", ask_title, first_question);
 	for (;;) {
 		if ((yes = dlg_yesno(d, DEV_P_DUPLICATE, a->type, text)) <= 0)
 			return yes;
 		if ((r = write_set(d, a, keyset, m, n, shares, len, written, nwritten)) != PED_OK)
 			return r;
 		snprintf(text, sizeof(text), "SLOT\n%s\nWould you like to\nmake another\nduplicate set?(Y/N)",
-			 a->title);
+			 ask_title);
 	}
 }
 
@@ -358,9 +360,7 @@ int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_r
 				if ((r = ped_shamir_eval(ps, sp.count, out->info.m, slen, (uint8_t)x,
 							 shares + (x - 1) * slen)) != PED_OK)
 					goto out;
-			struct cer_ask ra = *a;
-			ra.title = rtitle;
-			r = duplicates(d, &ra, "Are you duplicating\nthis keyset? (Y/N)\nWarning: You will\nneed all N keys!",
+			r = duplicates(d, a, rtitle, "Are you duplicating\nthis keyset? (Y/N)\nWarning: You will\nneed all N keys!",
 				       out->info.keyset_id, out->info.m, out->info.n, shares, slen, written,
 				       &nwritten);
 			if (r > 0)
@@ -390,7 +390,7 @@ int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_r
 	if ((r = write_set(d, a, out->info.keyset_id, (unsigned)m, (unsigned)n, shares, len, written,
 			   &nwritten)) != PED_OK)
 		goto out;
-	r = duplicates(d, a, "Are you duplicating\nthis keyset?(Y/N)", out->info.keyset_id,
+	r = duplicates(d, a, a->title, "Are you duplicating\nthis keyset?(Y/N)", out->info.keyset_id,
 		       (unsigned)m, (unsigned)n, shares, len, written, &nwritten);
 	if (r > 0)
 		r = PED_OK;

@@ -263,10 +263,11 @@ static void reuse_returns_the_secret_and_duplicates_every_split(void)
 	press("\n");
 	CU_ASSERT(see("READING SO PIN... Enter PED PIN:"));
 	press("4321\n");
-	CU_ASSERT(see("Are you duplicating this keyset? (Y/N) Warning: You will need all N keys!"));
+	CU_ASSERT(see("READING SO PIN... Are you duplicating this keyset? (Y/N) Warning: You will need all N keys!"));
 	press("Y");
 	for (int i = 0; i < 3; i++) {
-		CU_ASSERT(see("PED Key (BLUE)"));
+		/* the writes are Stage 3 under the setting title (they said READING) */
+		CU_ASSERT(see(i ? "SETTING SO PIN... Keys write:" : "SETTING SO PIN... Insert a SO / HSM Admin PED Key (BLUE)"));
 		insert(k[3 + i]);
 		press("\n");
 		CU_ASSERT(see("blank."));
