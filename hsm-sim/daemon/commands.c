@@ -452,6 +452,16 @@ static int need_login(struct session *s, struct login *lg, enum hsm_role role, i
 	return PED_E_USER_NOT_LOGGED_IN;
 }
 
+/* Either login will do: one error, naming both, only when neither is held. */
+static int need_either(struct session *s, struct login *lg, enum hsm_role a, enum hsm_role b, int pi,
+		       const char *who)
+{
+	if (*login_flag(lg, a, pi) || *login_flag(lg, b, pi))
+		return PED_OK;
+	sess_out(s, "Error: log in as %s first", who);
+	return PED_E_USER_NOT_LOGGED_IN;
+}
+
 static int cmd_role(struct session *s, int argc, char **argv)
 {
 	struct ped_opt o[] = {{.name = "name", .aliases = "n", .kind = PED_OPT_STRING, .help = "role: so po co cu au"},
@@ -622,9 +632,9 @@ static int cmd_role(struct session *s, int argc, char **argv)
 			sess_out(s, "Error: challenges are for co and cu on a partition");
 			return PED_E_ARGUMENTS_BAD;
 		}
-		if ((r = need_login(s, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO, pi,
-				    ri->role == HSM_ROLE_CO ? "Partition SO" : "Crypto Officer")) != PED_OK &&
-		    (r = need_login(s, lg, ri->role, pi, ri->name)) != PED_OK)
+		if ((r = need_either(s, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO, ri->role, pi,
+				       ri->role == HSM_ROLE_CO ? "Partition SO or Crypto Officer"
+							       : "Crypto Officer or Crypto User")) != PED_OK)
 			return r;
 		if (!ch || strlen(ch) < 8 || strlen(ch) > 255 || ch[0] == ' ') {
 			sess_out(s, "Error: a challenge secret is 8-255 characters, not starting with a space (-challenge)");
@@ -771,10 +781,10 @@ static int cmd_partition(struct session *s, int argc, char **argv)
 		return PED_OK;
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "contents")) {
-		if ((r = need_login(s, lg, HSM_ROLE_CO, pi, "Crypto Officer")) != PED_OK &&
-		    (r = need_login(s, lg, HSM_ROLE_CU, pi, "Crypto User")) != PED_OK)
+		if ((r = need_either(s, lg, HSM_ROLE_CO, HSM_ROLE_CU, pi, "Crypto Officer or Crypto User")) != PED_OK)
 			return r;
-		sess_out(s, "The 'Crypto Officer' is currently logged in. Looking for objects accessible to them.");
+		sess_out(s, "The '%s' is currently logged in. Looking for objects accessible to them.",
+			 *login_flag(lg, HSM_ROLE_CO, pi) ? "Crypto Officer" : "Crypto User");
 		for (uint32_t i = 0; i < p->nobjects; i++)
 			sess_out(s, "Object Label: %s  Handle: %llu", p->objects[i].label,
 				 (unsigned long long)p->objects[i].handle);

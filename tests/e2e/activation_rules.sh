@@ -99,6 +99,7 @@ ped_up co2
 hsmcm -c "slot set -slot 1; role login -name co -password \"po knows this\"; role createchallenge -name co -challenge \"co's own\""
 [ $RC -eq 0 ] || fail "CO login and own challenge: $OUT"
 expect_not_contains "$OUT" "deactivated"
+expect_not_contains "$OUT" "Error:" # it said "log in as Partition SO first", then went ahead
 ped_down
 hsmcm -c "slot set -slot 1; role login -name co -password \"co's own\""
 [ $RC -eq 0 ] || fail "the CO's own new challenge: $OUT"
