@@ -13,6 +13,9 @@ _pids=()
 _cleanup() {
 	local p
 	set +e # a test's own set -e must not cut the cleanup short
+	# nor a second SIGTERM (check.sh's timeout signals the suite, then its
+	# whole process group): the temp dir and daemons would outlive it
+	trap '' TERM INT
 	for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${_pids[@]}"; do wait "$p" 2>/dev/null; done
 	# Daemons' valgrind reports go to files: a daemon's exit status reaches no one.
