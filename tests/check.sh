@@ -8,8 +8,9 @@
 # PED_TESTS="tests/e2e/a.sh unit" runs only the suites named ("unit" is the
 # CUnit runner). Each suite gets PED_TEST_TIMEOUT seconds (default 300, 900
 # under valgrind): a hung suite fails with its log instead of hanging the
-# run. At the limit it gets SIGTERM, so its trap still stops its daemons;
-# SIGKILL follows 30 s later.
+# run. At the limit it gets one SIGTERM, so its trap still stops its
+# daemons; SIGKILL follows 30 s later; what is left of its process group
+# when it ends is killed.
 set -u
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +25,18 @@ mkdir -p "$logdir"
 
 limit=${PED_TEST_TIMEOUT:-$([ "${PED_VALGRIND:-0}" = 1 ] && echo 900 || echo 300)}
 
+# bounded COMMAND...: COMMAND in a process group of its own, under timeout.
+# --foreground: the signal goes to COMMAND alone, once (signalled twice, a
+# suite's shell could die inside its EXIT trap and leave its temp dir).
+bounded() {
+	setsid timeout --foreground -k 30 "$limit" "$@" &
+	local pid=$! rc
+	wait "$pid"
+	rc=$?
+	kill -KILL -- "-$pid" 2>/dev/null
+	return $rc
+}
+
 shopt -s nullglob
 suites=(tests/shell/*.sh tests/e2e/*.sh unit)
 if [ -n "${PED_TESTS:-}" ]; then suites=($PED_TESTS); fi
@@ -36,7 +49,7 @@ for t in "${suites[@]}"; do
 	name=${t#tests/}; name=${name%.sh}
 	log="$logdir/${name//\//_}.log"
 	start=$EPOCHREALTIME
-	timeout -k 30 "$limit" bash "$t" >"$log" 2>&1 </dev/null
+	bounded bash "$t" >"$log" 2>&1 </dev/null
 	rc=$?
 	secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 	case $rc in
@@ -56,7 +69,7 @@ done
 if [ -n "$run_unit" ]; then
 	counts="$logdir/unit-counts"
 	rm -f "$counts"
-	UNIT_COUNTS="$counts" timeout -k 30 "$limit" "$build/tests/unit-tests"
+	UNIT_COUNTS="$counts" bounded "$build/tests/unit-tests"
 	unit_rc=$?
 	if [ -s "$counts" ]; then
 		read -r up uf <"$counts"
