@@ -105,21 +105,6 @@ void dev_stop(struct ped_device *d)
 	d->fw_started = 0;
 }
 
-static void json_escape(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", f);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-}
-
 /* fmt produces the rest of the object's members, already JSON. */
 void dev_event_log(struct ped_device *d, const char *type, const char *fmt, ...)
 {
@@ -174,6 +159,8 @@ const char *dev_json(const char *s, char *out, size_t n)
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\')
 			o += (size_t)snprintf(out + o, n - o, "\\%c", c);
+		else if (c == '\n')
+			o += (size_t)snprintf(out + o, n - o, "\\n");
 		else if (c < 0x20 || c > 0x7e)
 			o += (size_t)snprintf(out + o, n - o, "\\u%04x", c);
 		else
@@ -286,14 +273,12 @@ void fw_show(struct ped_device *d, enum dev_prompt prompt, int prompt_type, cons
 		(void)!write(d->ui_notify, "s", 1);
 	pthread_mutex_unlock(&d->mu);
 	if (d->events) {
-		char joined[DEV_LINES * (DEV_COLS + 1) + 8];
+		char joined[DEV_LINES * (DEV_COLS + 1) + 8], esc[6 * sizeof(joined) + 8];
 		dev_screen_text(d, joined, sizeof(joined));
 		pthread_mutex_lock(&d->mu);
-		fprintf(d->events, "{\"ms\":%llu,\"event\":\"screen\",\"prompt\":\"%s\",\"key_type\":\"%s\",\"text\":\"",
+		fprintf(d->events, "{\"ms\":%llu,\"event\":\"screen\",\"prompt\":\"%s\",\"key_type\":\"%s\",\"text\":\"%s\"}\n",
 			(unsigned long long)(ped_now_ms() - d->t0_ms), dev_prompt_name(prompt),
-			prompt_type ? ikey_type_name((enum ikey_type)prompt_type) : "");
-		json_escape(d->events, joined);
-		fputs("\"}\n", d->events);
+			prompt_type ? ikey_type_name((enum ikey_type)prompt_type) : "", dev_json(joined, esc, sizeof(esc)));
 		fflush(d->events);
 		pthread_mutex_unlock(&d->mu);
 	}

@@ -82,7 +82,7 @@ static struct {
 	int pk_seen; /* a pedserver has dialed in: it dials again after each session */
 	int tls_pipe[2];
 	int tls_handshakes; /* threads started and not yet reported */
-	uint64_t stop_by;   /* stopping: the ShutdownTimeout deadline */
+	uint64_t stop_by;   /* stopping: the ShutdownTimeout deadline, shared by its goodbyes */
 } C;
 
 static int ms(int seconds)
@@ -99,18 +99,6 @@ static void set_state(struct session *x, enum state st)
 	schedule(); /* this state's timeout */
 }
 
-/* A goodbye's timeout: 200 ms, and once stopping no more than what is left
- * of ShutdownTimeout for all of them together. */
-static int bye_budget_ms(void)
-{
-	if (!C.stop_by)
-		return 200;
-	uint64_t now = ped_now_ms();
-	if (now >= C.stop_by)
-		return 1;
-	return C.stop_by - now < 200 ? (int)(C.stop_by - now) : 200;
-}
-
 static void end(struct session *x, int err, const char *why)
 {
 	if (x->st == S_FREE)
@@ -119,14 +107,14 @@ static void end(struct session *x, int err, const char *why)
 		 x->server[0] ? x->server : "no server", why);
 	if (x->hsm_fd >= 0) {
 		if (err != PED_OK)
-			(void)ped_relay_send_code(x->hsm_fd, PED_RELAY_BYE, ped_err_code(err), bye_budget_ms());
+			(void)ped_relay_send_code(x->hsm_fd, PED_RELAY_BYE, ped_err_code(err), ped_budget_ms(C.stop_by, 200));
 		ped_evloop_del_fd(C.loop, x->hsm_fd);
 		close(x->hsm_fd);
 		ped_framer_free(&x->hsm_in);
 	}
 	if (x->srv_fd >= 0) {
 		if (x->st == S_WELCOME || x->st == S_RELAY)
-			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_BYE, 0, bye_budget_ms());
+			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_BYE, 0, ped_budget_ms(C.stop_by, 200));
 		ped_evloop_del_fd(C.loop, x->srv_fd);
 		close(x->srv_fd);
 		ped_framer_free(&x->srv_in);
@@ -799,7 +787,7 @@ int client_run(const struct client_settings *s)
 	ped_daemon_ready(s->foreground);
 	ped_evloop_run(C.loop);
 
-	C.stop_by = ped_now_ms() + (uint64_t)ms(s->shutdown_timeout_s > 0 ? s->shutdown_timeout_s : 1);
+	C.stop_by = ped_now_ms() + (uint64_t)ms(s->shutdown_timeout_s);
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		end(&C.ss[i], PED_E_PED_CLIENT_NOT_RUNNING, "pedclient is stopping");
 	for (int i = 0; i < MAX_PARKED; i++)

@@ -80,7 +80,7 @@ static struct {
 	struct outbound out[MAX_OUTBOUND];
 	int dial_pipe[2];
 	int stopping;
-	uint64_t stop_by; /* stopping: the InternalShutdownTimeout deadline */
+	uint64_t stop_by; /* stopping: the InternalShutdownTimeout deadline (0 before) */
 } S;
 
 static void redial(int idx);
@@ -116,24 +116,14 @@ static int send_to(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 	return ped_frame_send(c->fd, type, p, len, ms(S.s->write_timeout_s));
 }
 
-/* A write's timeout; while stopping, no more than what is left of the
- * internal shutdown timeout (peers that stopped reading must not hold the
- * stop past it, and past -bgprocessshutdowntimeout into a SIGKILL). */
-static int write_budget_ms(void)
-{
-	int want = ms(S.s->write_timeout_s);
-	if (!S.stopping)
-		return want;
-	uint64_t now = ped_now_ms();
-	if (now >= S.stop_by)
-		return 1;
-	return S.stop_by - now < (uint64_t)want ? (int)(S.stop_by - now) : want;
-}
-
+/* While stopping, goodbyes share the internal shutdown timeout: peers that
+ * stopped reading must not hold the stop past -bgprocessshutdowntimeout
+ * into a SIGKILL. */
 static void bye(struct conn *c, int err)
 {
 	if (conn_open(c))
-		(void)ped_relay_send_code(c->fd, PED_RELAY_BYE, ped_err_code(err), write_budget_ms());
+		(void)ped_relay_send_code(c->fd, PED_RELAY_BYE, ped_err_code(err),
+					  ped_budget_ms(S.stop_by, ms(S.s->write_timeout_s)));
 }
 
 /* Ends the client's session; tells the PED so it returns to waiting. */

@@ -77,18 +77,26 @@ void ped_stdio_ensure(void)
 		close(fd);
 }
 
+/* Reaps pid if it ends within 2 s: 1, its status in *status; 0 if it lives on. */
+static int reaped(pid_t pid, int *status)
+{
+	for (int i = 0; i < 200; i++) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return 1;
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 /* A child that will not report: it must not go on serving behind a start
  * that said it failed. SIGTERM, a moment to stop, then SIGKILL; reaped. */
 static void stop_child(pid_t pid)
 {
 	int status;
 	kill(pid, SIGTERM);
-	for (int i = 0; i < 200; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return;
-		struct timespec ts = {0, 10 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
+	if (reaped(pid, &status))
+		return;
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 }
@@ -145,18 +153,13 @@ int ped_daemon_start(int foreground, int timeout_ms, pid_t *child, char *msg, si
 		int status = 0;
 		/* The child died without a word (or closed the pipe and lives on:
 		 * it is stopped): reap it and say how. */
-		pid_t w;
-		for (int i = 0; (w = waitpid(pid, &status, WNOHANG)) == 0 && i < 200; i++) {
-			struct timespec ts = {0, 10 * 1000000L};
-			nanosleep(&ts, NULL);
-		}
-		if (w == 0) {
+		if (!reaped(pid, &status)) {
 			stop_child(pid);
 			snprintf(msg, msglen, "background process %ld closed its report pipe and was stopped",
 				 (long)pid);
 			return PED_E_DAEMON;
 		}
-		if (w == pid && WIFSIGNALED(status))
+		if (WIFSIGNALED(status))
 			snprintf(msg, msglen, "background process died with signal %d",
 				 WTERMSIG(status));
 		else

@@ -210,6 +210,16 @@ void ped_timer_stop(struct ped_evloop *loop, struct ped_timer *t)
 		timer_unlink(loop, t);
 }
 
+int ped_budget_ms(uint64_t deadline, int want)
+{
+	if (!deadline)
+		return want;
+	uint64_t now = ped_now_ms();
+	if (now >= deadline)
+		return 1;
+	return deadline - now < (uint64_t)want ? (int)(deadline - now) : want;
+}
+
 void ped_deadline_min(uint64_t *due, uint64_t at)
 {
 	if (!*due || at < *due)

@@ -98,8 +98,7 @@ static int backup(struct session *s, struct sim_hsm *src_hs, struct hsm_partitio
 		struct ped_app_created info;
 		snprintf(tmp->name, sizeof(tmp->name), "%s", name);
 		snprintf(tmp->label, sizeof(tmp->label), "%s", name);
-		tmp->max_failed_user_logins = HSM_USER_MAX_FAILURES_DEFAULT;
-		tmp->ignore_failed_challenges = 1;
+		hsm_partition_defaults(tmp);
 		sess_out(s, "Creating partition %s on slot %d.", name, slot);
 		sess_out(s, "Please attend to the PED.");
 		if ((r = pedport_create(s, bh, PED_KEY_SO, "SETTING PO PIN...", "Partition SO", "BLUE", 1,

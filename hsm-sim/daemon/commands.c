@@ -444,14 +444,6 @@ out:
 	return r;
 }
 
-static int need_login(struct session *s, struct login *lg, enum hsm_role role, int pi, const char *who)
-{
-	if (*login_flag(lg, role, pi))
-		return PED_OK;
-	sess_out(s, "Error: log in as %s first", who);
-	return PED_E_USER_NOT_LOGGED_IN;
-}
-
 /* Either login will do: one error, naming both, only when neither is held. */
 static int need_either(struct session *s, struct login *lg, enum hsm_role a, enum hsm_role b, int pi,
 		       const char *who)
@@ -460,6 +452,11 @@ static int need_either(struct session *s, struct login *lg, enum hsm_role a, enu
 		return PED_OK;
 	sess_out(s, "Error: log in as %s first", who);
 	return PED_E_USER_NOT_LOGGED_IN;
+}
+
+static int need_login(struct session *s, struct login *lg, enum hsm_role role, int pi, const char *who)
+{
+	return need_either(s, lg, role, role, pi, who);
 }
 
 static int cmd_role(struct session *s, int argc, char **argv)
@@ -754,9 +751,7 @@ static int cmd_partition(struct session *s, int argc, char **argv)
 		if ((r = need_login(s, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
 			return r;
 		uint32_t policy = (uint32_t)ped_opts_num(o, "policy", 0), value = (uint32_t)ped_opts_num(o, "value", 0);
-		/* "Destructive OFF-to-ON" */
-		uint32_t erased = policy == HSM_POLICY_IGNORE_FAILED_CHALLENGES && value == 1 &&
-				  !p->ignore_failed_challenges ? p->nobjects : 0;
+		uint32_t erased = hsm_partition_policy_erases(p, policy, value);
 		if (erased && !ped_opts_seen(o, "force")) {
 			sess_out(s, "CAUTION: turning on partition policy 15 erases all %u objects of this partition. "
 				    "Give -force to proceed.", erased);

@@ -473,16 +473,12 @@ int main(int argc, char **argv)
 	ped_evloop_free(loop);
 	ped_pidfile_remove(&pf);
 	ped_config_free(&cfg);
-	if (helpers_left || !locked) {
-		/* exit() would run OpenSSL's cleanup under threads still in it */
-		if (helpers_left)
-			ped_warn("%d PED handshake(s) still running after %d ms: exiting without cleanup",
-				 helpers_left, sim.link_timeout_ms);
-		ped_info("stopped");
-		ped_log_close();
-		_exit(0);
-	}
+	if (helpers_left)
+		ped_warn("%d PED handshake(s) still running after %d ms: exiting without cleanup", helpers_left,
+			 sim.link_timeout_ms);
 	ped_info("stopped");
 	ped_log_close();
+	if (helpers_left || !locked)
+		_exit(0); /* exit() would run OpenSSL's cleanup under threads still in it */
 	return 0;
 }

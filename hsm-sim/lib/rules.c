@@ -130,6 +130,11 @@ void hsm_zeroize_partition(struct hsm_partition *p)
 	hsm_partition_clear_objects(p);
 	OPENSSL_cleanse(p, sizeof(*p));
 	memcpy(p->name, name, sizeof(name));
+	hsm_partition_defaults(p);
+}
+
+void hsm_partition_defaults(struct hsm_partition *p)
+{
 	p->max_failed_user_logins = HSM_USER_MAX_FAILURES_DEFAULT;
 	p->ignore_failed_challenges = 1;
 }
@@ -318,8 +323,7 @@ int hsm_partition_create(struct hsm *h, const char *name, struct hsm_partition *
 	p = &h->partitions[h->npartitions++];
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->max_failed_user_logins = HSM_USER_MAX_FAILURES_DEFAULT;
-	p->ignore_failed_challenges = 1;
+	hsm_partition_defaults(p);
 	*out = p;
 	return PED_OK;
 }
@@ -350,13 +354,20 @@ int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t 
 	case HSM_POLICY_IGNORE_FAILED_CHALLENGES:
 		if (value > 1)
 			return PED_E_RANGE;
-		/* "Destructive OFF-to-ON": the partition's objects go */
-		if (value && !p->ignore_failed_challenges)
+		if (hsm_partition_policy_erases(p, policy, value))
 			hsm_partition_clear_objects(p);
 		p->ignore_failed_challenges = (uint8_t)value;
 		return PED_OK;
 	}
 	return PED_E_NOT_FOUND;
+}
+
+uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t policy, uint32_t value)
+{
+	/* "Destructive OFF-to-ON" */
+	if (policy == HSM_POLICY_IGNORE_FAILED_CHALLENGES && value == 1 && !p->ignore_failed_challenges)
+		return p->nobjects;
+	return 0;
 }
 
 int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b)

@@ -120,6 +120,12 @@ static void deadlines_drive_timers(void)
 	}
 	CU_ASSERT_FALSE(t.active);
 	ped_evloop_free(loop);
+	/* a shared budget: no deadline, the full timeout; else what is left, never 0 */
+	now = ped_now_ms();
+	CU_ASSERT_EQUAL(ped_budget_ms(0, 200), 200);
+	CU_ASSERT(ped_budget_ms(now + 50, 200) <= 50 && ped_budget_ms(now + 50, 200) >= 1);
+	CU_ASSERT_EQUAL(ped_budget_ms(now + 100000, 200), 200);
+	CU_ASSERT_EQUAL(ped_budget_ms(now - 5, 200), 1);
 }
 
 static char got[16];

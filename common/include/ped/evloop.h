@@ -53,6 +53,9 @@ void ped_timer_stop(struct ped_evloop *loop, struct ped_timer *t);
  * twice in one turn, or stops it when due is 0. */
 void ped_deadline_min(uint64_t *due, uint64_t at);
 void ped_timer_at(struct ped_evloop *loop, struct ped_timer *t, uint64_t due);
+/* A timeout of want ms, cut to what is left until deadline (ped_now_ms()
+ * time; 0: none), at least 1 ms: the writes of a stop share its budget. */
+int ped_budget_ms(uint64_t deadline, int want);
 
 /* Delivers signo as a callback in loop context (self-pipe). Only one loop per
  * process may handle signals. SIGPIPE is ignored once any loop exists. */

@@ -18,8 +18,8 @@
 #define HSM_VERIFIER_LEN 32
 #define HSM_LABEL_MAX 32
 #define HSM_SERIAL_MAX 16
-/* State files: 5 added HSM policy 15, 4 the ped set defaults, 3 cached
- * activation; versions 2 to 5 are read, and written as 5. */
+/* State files: 6 added partition policy 15, 5 HSM policy 15, 4 the ped set
+ * defaults, 3 cached activation; versions 2 to 6 are read, and written as 6. */
 #define HSM_STATE_VERSION 6
 #define HSM_PED_HOST_MAX 63
 #define HSM_MAX_PARTITIONS 16
@@ -120,6 +120,8 @@ void hsm_zeroize(struct hsm *h);
 /* Erases every partition and its objects (HSM zeroization, HSM policy 15). */
 void hsm_erase_partitions(struct hsm *h);
 void hsm_zeroize_partition(struct hsm_partition *p);
+/* A partition's policies as created: every place that makes one uses it. */
+void hsm_partition_defaults(struct hsm_partition *p);
 /* Wipes everything and frees the objects: h is then empty, ready for reuse. */
 void hsm_cleanse(struct hsm *h);
 
@@ -162,8 +164,10 @@ struct hsm_partition *hsm_partition_find(struct hsm *h, const char *name);
 int hsm_partition_create(struct hsm *h, const char *name, struct hsm_partition **out);
 /* Labels: 1-32 printable characters (chapter 8, "Name, Label, and Password Requirements"). */
 int hsm_label_valid(const char *label);
-/* Policy change with range checks: 20 (1-10), 22 and 23 (0-1). */
+/* Policy change with range checks: 15, 22 and 23 (0-1), 20 (1-10). */
 int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t value);
+/* How many objects that change would erase (15 OFF-to-ON is destructive). */
+uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t policy, uint32_t value);
 /* Whether two domains are the same cloning domain. */
 int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b);
 
