@@ -3,6 +3,7 @@
 #include "ped/ec.h"
 #include "ped/error.h"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <string.h>
@@ -173,5 +174,34 @@ int ped_cert_from_der(const uint8_t *der, size_t len, X509 **out)
 		return PED_E_CERTIFICATE_INVALID;
 	}
 	*out = c;
+	return PED_OK;
+}
+
+int ped_cert_fingerprint(const uint8_t *der, size_t len, char out[PED_CERT_FPR_LEN + 1])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	uint8_t md[32];
+	size_t o = 0;
+
+	if (EVP_Digest(der, len, md, NULL, EVP_sha256(), NULL) != 1)
+		return PED_E_CRYPTO;
+	for (int i = 0; i < 8; i++) {
+		if (i && i % 2 == 0)
+			out[o++] = ' ';
+		out[o++] = hex[md[i] >> 4];
+		out[o++] = hex[md[i] & 15];
+	}
+	out[o] = '\0';
+	return PED_OK;
+}
+
+int ped_cert_hoc_serial(X509 *hoc, char *out, size_t outlen)
+{
+	char cn[96];
+	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(hoc), NID_commonName, cn, sizeof(cn));
+
+	if (n < 5 || (size_t)n >= sizeof(cn) - 1 || strncmp(cn, "HOC ", 4) || (size_t)n - 4 >= outlen)
+		return PED_E_NOT_FOUND;
+	memcpy(out, cn + 4, (size_t)n - 4 + 1);
 	return PED_OK;
 }

@@ -467,6 +467,41 @@ static int read_id(struct ped_rbuf *rb, char id[PED_KAS_ID_MAX + 1])
 	return PED_OK;
 }
 
+int ped_kas_hello_peek(const uint8_t *msg, size_t len, enum ped_kas_scheme *scheme,
+		       char id[PED_KAS_ID_MAX + 1], X509 **hoc)
+{
+	struct ped_rbuf rb;
+	X509 *leaf = NULL;
+	uint8_t sch;
+	int r;
+
+	*hoc = NULL;
+	if (len == 0 || len > PED_KAS_MSG_MAX)
+		return PED_E_HANDSHAKE;
+	ped_rbuf_init(&rb, msg, len);
+	if (ped_rbuf_u8(&rb) != PED_KAS_HELLO_V || ped_rbuf_u8(&rb) != PED_KAS_PROTO_VERSION)
+		return PED_E_HANDSHAKE;
+	sch = ped_rbuf_u8(&rb);
+	if (sch != PED_KAS_1E1S && sch != PED_KAS_2E2S)
+		return PED_E_HANDSHAKE;
+	if (read_id(&rb, id) != PED_OK)
+		return PED_E_HANDSHAKE;
+	if ((r = read_cert(&rb, &leaf)) != PED_OK || (r = read_cert(&rb, hoc)) != PED_OK) {
+		X509_free(leaf);
+		return r == PED_E_HANDSHAKE ? r : PED_E_CERTIFICATE_INVALID;
+	}
+	X509_free(leaf);
+	/* the whole message, as u_on_hello will read it: nonce_V or Q_eV, then nothing */
+	if (!ped_rbuf_bytes(&rb, sch == PED_KAS_1E1S ? PED_KAS_NONCE_LEN : PED_EC_POINT_LEN) ||
+	    ped_rbuf_end(&rb) != PED_OK) {
+		X509_free(*hoc);
+		*hoc = NULL;
+		return PED_E_HANDSHAKE;
+	}
+	*scheme = (enum ped_kas_scheme)sch;
+	return PED_OK;
+}
+
 /* U receives HELLO_V: checks V's certificate, makes its ephemeral key,
  * derives the keys, and answers KEYSHARE_U and CONFIRM_U. */
 static int u_on_hello(struct ped_kas *k, const uint8_t *msg, size_t len, struct ped_kas_out *out)

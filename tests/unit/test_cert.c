@@ -6,6 +6,8 @@
 #include "ped/error.h"
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdio.h>
 #include <string.h>
 
 static void chain_verifies_against_its_own_root_only(void)
@@ -98,6 +100,38 @@ static void scalar_and_point_round_trip(void)
 	EVP_PKEY_free(pub);
 }
 
+/* What an operator compares: the HSM's serial from its HOC, and 8 bytes of
+ * SHA-256 over the HOC's DER, grouped as the HSM prints them. */
+static void fingerprint_and_serial_name_the_hsm(void)
+{
+	struct hsm_identity a, b;
+	uint8_t *der = NULL, md[32];
+	size_t len = 0;
+	char fpr[PED_CERT_FPR_LEN + 1], want[PED_CERT_FPR_LEN + 1], serial[32];
+
+	CU_ASSERT_EQUAL_FATAL(fixture_identity(&a, "154438865288"), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(fixture_identity(&b, "154438865288"), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(ped_cert_to_der(a.hoc, &der, &len), PED_OK);
+	CU_ASSERT_EQUAL(ped_cert_fingerprint(der, len, fpr), PED_OK);
+	SHA256(der, len, md);
+	snprintf(want, sizeof(want), "%02X%02X %02X%02X %02X%02X %02X%02X", md[0], md[1], md[2], md[3], md[4], md[5],
+		 md[6], md[7]);
+	CU_ASSERT_STRING_EQUAL(fpr, want);
+	OPENSSL_free(der);
+	/* another HSM's root with the same serial in its name shows another fingerprint */
+	CU_ASSERT_EQUAL_FATAL(ped_cert_to_der(b.hoc, &der, &len), PED_OK);
+	CU_ASSERT_EQUAL(ped_cert_fingerprint(der, len, want), PED_OK);
+	CU_ASSERT_STRING_NOT_EQUAL(fpr, want);
+	OPENSSL_free(der);
+	CU_ASSERT_EQUAL(ped_cert_hoc_serial(a.hoc, serial, sizeof(serial)), PED_OK);
+	CU_ASSERT_STRING_EQUAL(serial, "154438865288");
+	CU_ASSERT_EQUAL(ped_cert_hoc_serial(a.hoc, serial, 12), PED_E_NOT_FOUND); /* no room: not cut */
+	CU_ASSERT_EQUAL(ped_cert_hoc_serial(a.static_cert, serial, sizeof(serial)), PED_E_NOT_FOUND);
+	fixture_identity_free(&a);
+	fixture_identity_free(&b);
+}
+
 UNIT_SUITE(cert, NULL, NULL, UNIT_TEST(chain_verifies_against_its_own_root_only),
+	   UNIT_TEST(fingerprint_and_serial_name_the_hsm),
 	   UNIT_TEST(clock_behind_is_tolerated_expiry_is_not),
 	   UNIT_TEST(scalar_and_point_round_trip))

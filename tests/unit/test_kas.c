@@ -360,7 +360,39 @@ static void parameters_are_checked(void)
 	CU_ASSERT_EQUAL(ped_kas_new(&p, &k), PED_E_INVALID);
 }
 
-UNIT_SUITE(kas, setup, teardown, UNIT_TEST(local_1e1s_agrees), UNIT_TEST(remote_1e1s_password),
+/* The PED reads who V says it is before it asks its operator anything. */
+static void hello_peek_shows_what_v_offers(void)
+{
+	struct pair p;
+	struct ped_kas_out out;
+	enum ped_kas_scheme sch = 0;
+	char id[PED_KAS_ID_MAX + 1];
+	X509 *hoc = NULL;
+
+	for (int s = PED_KAS_1E1S; s <= PED_KAS_2E2S; s++) {
+		make_pair(&p, (enum ped_kas_scheme)s, rpv, sizeof(rpv), rpv, sizeof(rpv), hsm.hoc, hsm.rpv_cert,
+			  hsm.rpv_key);
+		CU_ASSERT_EQUAL_FATAL(ped_kas_start(p.v, &out), PED_OK);
+		CU_ASSERT_EQUAL(ped_kas_hello_peek(out.msg[0], out.len[0], &sch, id, &hoc), PED_OK);
+		CU_ASSERT_EQUAL(sch, s);
+		CU_ASSERT_STRING_EQUAL(id, "HSM:150000");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(hoc);
+		CU_ASSERT_EQUAL(X509_cmp(hoc, hsm.hoc), 0);
+		X509_free(hoc);
+		/* every truncation, and another message type, is refused with nothing to free */
+		for (size_t cut = 0; cut < out.len[0]; cut += 7) {
+			hoc = NULL;
+			CU_ASSERT_NOT_EQUAL(ped_kas_hello_peek(out.msg[0], cut, &sch, id, &hoc), PED_OK);
+			CU_ASSERT_PTR_NULL(hoc);
+		}
+		out.msg[0][0] = PED_KAS_KEYSHARE_U;
+		CU_ASSERT_EQUAL(ped_kas_hello_peek(out.msg[0], out.len[0], &sch, id, &hoc), PED_E_HANDSHAKE);
+		ped_kas_out_clear(&out);
+		free_pair(&p);
+	}
+}
+
+UNIT_SUITE(kas, setup, teardown, UNIT_TEST(hello_peek_shows_what_v_offers), UNIT_TEST(local_1e1s_agrees), UNIT_TEST(remote_1e1s_password),
 	   UNIT_TEST(hsm_gives_no_password_oracle),
 	   UNIT_TEST(full_unified_2e2s), UNIT_TEST(wrong_certificates_are_refused),
 	   UNIT_TEST(every_flipped_bit_fails), UNIT_TEST(every_truncation_fails),

@@ -26,6 +26,16 @@ int ped_cert_verify_root(X509 *hoc);
  * certificate not valid yet is accepted, one that expired is not. */
 int ped_cert_verify_cb(int ok, X509_STORE_CTX *ctx);
 
+/* What an operator compares to tell one HSM from another: the first 8 bytes
+ * of SHA-256 over the HOC's DER, as "3F2A 91C0 77DE 1B45". The HSM prints it
+ * at ped connect -password and the PED shows it before the password is
+ * typed; 64 bits, so making a HOC that shows the same costs 2^64 tries. */
+#define PED_CERT_FPR_LEN 19
+int ped_cert_fingerprint(const uint8_t *der, size_t len, char out[PED_CERT_FPR_LEN + 1]);
+/* The HSM serial a HOC names (CN "HOC <serial>"), into out; PED_E_NOT_FOUND
+ * if its CN has another form. */
+int ped_cert_hoc_serial(X509 *hoc, char *out, size_t outlen);
+
 /* DER encoding into an OPENSSL_malloc'd buffer; decoding with a bound. */
 int ped_cert_to_der(X509 *cert, uint8_t **der, size_t *len);
 int ped_cert_from_der(const uint8_t *der, size_t len, X509 **out);

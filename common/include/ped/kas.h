@@ -82,6 +82,14 @@ X509 *ped_kas_peer_cert(const struct ped_kas *k);
 void ped_kas_free(struct ped_kas *k);
 void ped_kas_out_clear(struct ped_kas_out *out);
 
+/* What a HELLO_V says before the handshake runs: the scheme V chose, its
+ * identity and its root. Nothing here is authenticated yet; the PED uses it
+ * to decide what to ask its operator (which HSM, with which fingerprint)
+ * and the handshake then binds the session to that root. *hoc is the
+ * caller's to free. PED_E_HANDSHAKE for a malformed message. */
+int ped_kas_hello_peek(const uint8_t *msg, size_t len, enum ped_kas_scheme *scheme,
+		       char id[PED_KAS_ID_MAX + 1], X509 **hoc);
+
 /* An ALERT reporting err, for an end that has no handshake left to fail. */
 void ped_kas_alert_encode(int err, uint8_t out[PED_KAS_ALERT_LEN]);
 /* The error an ALERT (msg[0] == PED_KAS_ALERT) reports: the peer's, or
