@@ -84,6 +84,7 @@ int main(int argc, char **argv)
 		{.name = "script", .kind = PED_OPT_STRING, .arg = "FILE", .help = "headless script"},
 		{.name = "policy", .kind = PED_OPT_STRING, .arg = "FILE", .help = "answerer policy"},
 		{.name = "events", .kind = PED_OPT_STRING, .arg = "FILE", .help = "JSON-lines event log"},
+		{.name = "notes", .kind = PED_OPT_STRING, .arg = "FILE", .help = "show the last lines of FILE (the HSM shell's output) under the keys"},
 		{.name = "mode", .kind = PED_OPT_ENUM, .choices = modes, .help = "mode at power-on"},
 		{.name = "hsm", .kind = PED_OPT_STRING, .arg = "SOCKET", .help = "HSM local PED link"},
 		{.name = "pedserver", .kind = PED_OPT_STRING, .arg = "SOCKET", .help = "pedserver's PED port (Remote PED)"},
@@ -232,7 +233,7 @@ int main(int argc, char **argv)
 			pthread_mutex_unlock(&dev.mu);
 		}
 	} else {
-		rc = tui_run(&dev);
+		rc = tui_run(&dev, ped_opts_seen(opts, "notes") ? ped_opts_str(opts, "notes", NULL) : NULL);
 	}
 	dev_stop(&dev);
 out_ctl:

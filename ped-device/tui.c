@@ -17,11 +17,15 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define HOLD_MS 5000
 #define REPEAT_GAP_MS 700
 #define LIST_MAX 64
+#define NOTES_LINES 3
+#define NOTES_POLL_MS 200
+#define NOTES_TAIL 4096
 
 struct button {
 	int key;
@@ -53,6 +57,9 @@ struct tui {
 	uint64_t clear_first, clear_last;
 	uint64_t mouse_clear_down;
 	int notify[2];
+	const char *notes_path;
+	char notes[NOTES_LINES][80];
+	off_t notes_size;
 };
 
 static volatile sig_atomic_t got_signal;
@@ -97,6 +104,37 @@ static void load_keys(struct tui *t)
 		t->sel = t->nkeys ? t->nkeys - 1 : 0;
 }
 
+/* The notes file's last NOTES_LINES non-blank lines, re-read when its size
+ * changed. 1 if they changed. */
+static int load_notes(struct tui *t)
+{
+	char buf[NOTES_TAIL + 1], *lines[NOTES_LINES] = {NULL};
+	struct stat st;
+	int fd, changed = 0;
+
+	if (!t->notes_path || (fd = open(t->notes_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size != t->notes_size) {
+		off_t from = st.st_size > NOTES_TAIL ? st.st_size - NOTES_TAIL : 0;
+		ssize_t n = pread(fd, buf, NOTES_TAIL, from);
+		buf[n > 0 ? n : 0] = '\0';
+		for (char *save = NULL, *l = strtok_r(buf, "\r\n", &save); l; l = strtok_r(NULL, "\r\n", &save)) {
+			while (*l == ' ' || *l == '\t')
+				l++;
+			if (!*l)
+				continue;
+			memmove(lines, lines + 1, sizeof(lines) - sizeof(lines[0]));
+			lines[NOTES_LINES - 1] = l;
+		}
+		for (int i = 0; i < NOTES_LINES; i++)
+			snprintf(t->notes[i], sizeof(t->notes[i]), "%s", lines[i] ? lines[i] : "");
+		t->notes_size = st.st_size;
+		changed = 1;
+	}
+	close(fd);
+	return changed;
+}
+
 static void draw(struct tui *t)
 {
 	char scr[DEV_LINES * (DEV_COLS + 1) + 1], inserted[IKEY_SERIAL_LEN + 1];
@@ -139,7 +177,7 @@ static void draw(struct tui *t)
 	fw_inserted(t->d, inserted);
 	mvprintw(PAD_Y + DEV_LINES + 2, 1, "iKey port: %s", inserted[0] ? inserted : "(empty)");
 	mvprintw(PAD_Y + DEV_LINES + 3, 1, "Keys in the store (Up/Down, i insert, r remove):");
-	int list_y = PAD_Y + DEV_LINES + 4, list_h = rows - list_y - 2;
+	int list_y = PAD_Y + DEV_LINES + 4, list_h = rows - list_y - 2 - (t->notes_path ? NOTES_LINES + 1 : 0);
 	size_t first = t->sel >= (size_t)list_h ? t->sel - (size_t)list_h + 1 : 0;
 	for (int i = 0; i < list_h && first + (size_t)i < t->nkeys; i++) {
 		struct listed *l = &t->keys[first + (size_t)i];
@@ -152,6 +190,12 @@ static void draw(struct tui *t)
 	}
 	if (!t->nkeys)
 		mvprintw(list_y, 3, "(no keys: make some with 'ikey new')");
+	if (t->notes_path) {
+		attron(A_BOLD);
+		for (int i = 0; i < NOTES_LINES; i++)
+			mvprintw(rows - 2 - NOTES_LINES + i, 1, "%s%.*s", i ? "     " : "HSM: ", cols - 7, t->notes[i]);
+		attroff(A_BOLD);
+	}
 	mvprintw(rows - 2, 1, "%s", t->status);
 	mvprintw(rows - 1, 1, "0-9 y n Enter  Esc=Clear (hold 5s / F5 reset)  Bksp=<  >=log  F10/q quit");
 	refresh();
@@ -218,7 +262,7 @@ static void on_mouse(struct tui *t)
 	}
 	int list_y = PAD_Y + DEV_LINES + 4;
 	if (ev.y >= list_y && (ev.bstate & (BUTTON1_CLICKED | BUTTON1_RELEASED))) {
-		int rows = getmaxy(stdscr), list_h = rows - list_y - 2;
+		int rows = getmaxy(stdscr), list_h = rows - list_y - 2 - (t->notes_path ? NOTES_LINES + 1 : 0);
 		size_t first = t->sel >= (size_t)list_h ? t->sel - (size_t)list_h + 1 : 0;
 		size_t idx = first + (size_t)(ev.y - list_y);
 		if (idx < t->nkeys) {
@@ -228,7 +272,7 @@ static void on_mouse(struct tui *t)
 	}
 }
 
-int tui_run(struct ped_device *d)
+int tui_run(struct ped_device *d, const char *notes)
 {
 	struct tui t;
 	struct sigaction sa;
@@ -236,6 +280,8 @@ int tui_run(struct ped_device *d)
 
 	memset(&t, 0, sizeof(t));
 	t.d = d;
+	t.notes_path = notes;
+	t.notes_size = -1;
 	if (pipe(t.notify) != 0)
 		return 1;
 	for (int i = 0; i < 2; i++) {
@@ -264,11 +310,19 @@ int tui_run(struct ped_device *d)
 	mousemask(BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON1_CLICKED, NULL);
 	mouseinterval(0);
 	load_keys(&t);
+	load_notes(&t);
 	draw(&t);
 	while (!quit && !got_signal) {
 		struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = t.notify[0], .events = POLLIN}};
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		/* a file has no readiness to poll for: with notes, look every NOTES_POLL_MS */
+		int n = poll(p, 2, notes ? NOTES_POLL_MS : -1);
+		if (n < 0 && errno != EINTR)
 			break;
+		if (n == 0) {
+			if (load_notes(&t))
+				draw(&t);
+			continue;
+		}
 		if (p[1].revents) {
 			char b[64];
 			while (read(t.notify[0], b, sizeof(b)) > 0)
@@ -312,8 +366,10 @@ int tui_run(struct ped_device *d)
 			else if (ch == 12) /* ^L */
 				clear();
 		}
-		if (!quit)
+		if (!quit) {
+			load_notes(&t);
 			draw(&t);
+		}
 	}
 	pthread_mutex_lock(&d->mu);
 	d->ui_notify = -1;

@@ -6,7 +6,10 @@
 
 #include "device.h"
 
-/* Runs until the operator quits (F10 or q) or a signal; returns the exit status. */
-int tui_run(struct ped_device *d);
+/* Runs until the operator quits (F10 or q) or a signal; returns the exit
+ * status. notes (or NULL): a file whose last three lines are shown under the
+ * key list, so an operator at this terminal sees what the HSM's shell says
+ * (the one-time password, the HSM's identity) as it says it. */
+int tui_run(struct ped_device *d, const char *notes);
 
 #endif
