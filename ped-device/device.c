@@ -45,6 +45,7 @@ int dev_key_from_name(const char *name)
 static const char *const prompt_names[] = {
 	"none", "menu", "idle", "reuse", "insert-read", "insert-write", "pin", "new-pin",
 	"confirm-pin", "m", "n", "overwrite", "duplicate", "confirm", "ack", "password",
+	"confirm-hsm", "share-rpk",
 };
 
 const char *dev_prompt_name(enum dev_prompt p)

@@ -66,6 +66,8 @@ enum dev_prompt {
 	DEV_P_CONFIRM,    /* Y/N: anything else */
 	DEV_P_ACK,        /* a message: Enter */
 	DEV_P_PASSWORD,   /* the one-time password */
+	DEV_P_CONFIRM_HSM, /* Y/N: is this the HSM (serial, HOC fingerprint) the operator was shown? */
+	DEV_P_SHARE_RPK,  /* Y/N: use another HSM's orange key for this HSM */
 };
 
 struct dev_config {

@@ -1,5 +1,8 @@
 /* Headless PED: scripts and the automatic answerer. */
 #include "headless.h"
+#include "transcript.h"
+
+#include "ped/cert.h"
 
 #include "ped/error.h"
 #include "ped/evloop.h"
@@ -302,6 +305,7 @@ static void type_digits(struct ped_device *d, const char *digits)
 
 #define POL_MAX_KEYS 64
 #define POL_TYPES 6
+#define POL_MAX_IDS 8
 
 struct pol_type {
 	int m, n, dups;
@@ -340,6 +344,17 @@ struct policy {
 	struct pol_pin pins[POL_MAX_KEYS];
 	size_t npins;
 	char password[9]; /* Remote PED one-time password, "" if none */
+	char password_file[512]; /* ... or the transcript the operator reads it from */
+	/* HSMs whose identity the operator was shown (serial and HOC
+	 * fingerprint), or the transcript that shows them: a password
+	 * session with any other HSM is refused */
+	struct pol_identity {
+		char serial[17];
+		char fpr[PED_CERT_FPR_LEN + 1];
+	} ids[POL_MAX_IDS];
+	size_t nids;
+	char identity_file[512];
+	int share_rpk; /* use one HSM's orange key for another */
 };
 
 static int type_from_name(const char *s)
@@ -363,6 +378,25 @@ static int serial_ok(char *s)
 	for (; *s; s++)
 		*s = (char)toupper((unsigned char)*s);
 	return 1;
+}
+
+/* A HOC fingerprint as the HSM prints it (16 hex digits, spaces anywhere),
+ * into the PED's form "3F2A 91C0 77DE 1B45". */
+static int fingerprint_ok(const char *s, char out[PED_CERT_FPR_LEN + 1])
+{
+	size_t n = 0, o = 0;
+	for (; *s; s++) {
+		if (*s == ' ')
+			continue;
+		if (!isxdigit((unsigned char)*s) || n == 16)
+			return 0;
+		if (n && n % 4 == 0)
+			out[o++] = ' ';
+		out[o++] = (char)toupper((unsigned char)*s);
+		n++;
+	}
+	out[o] = '\0';
+	return n == 16;
 }
 
 static int pin_ok(const char *s)
@@ -447,11 +481,35 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 			continue;
 		}
 		if (!strcmp(words[0], "password")) {
-			if (nw != 2 || strlen(words[1]) != 8 || strspn(words[1], "0123456789") != 8) {
-				snprintf(err, errlen, "%d: password EIGHT-DIGITS", line);
+			if (nw == 2 && strlen(words[1]) == 8 && strspn(words[1], "0123456789") == 8) {
+				memcpy(p->password, words[1], 9);
+			} else if (nw == 2 && strchr(words[1], '/') && strlen(words[1]) < sizeof(p->password_file)) {
+				snprintf(p->password_file, sizeof(p->password_file), "%s", words[1]);
+			} else {
+				snprintf(err, errlen, "%d: password EIGHT-DIGITS|TRANSCRIPT-FILE", line);
 				goto fail;
 			}
-			memcpy(p->password, words[1], 9);
+			continue;
+		}
+		if (!strcmp(words[0], "identity")) {
+			if (nw == 2 && strchr(words[1], '/') && strlen(words[1]) < sizeof(p->identity_file)) {
+				snprintf(p->identity_file, sizeof(p->identity_file), "%s", words[1]);
+				continue;
+			}
+			if (nw != 3 || p->nids == POL_MAX_IDS || !fingerprint_ok(words[2], p->ids[p->nids].fpr) ||
+			    !*words[1] || strlen(words[1]) > 16) {
+				snprintf(err, errlen, "%d: identity SERIAL FINGERPRINT|TRANSCRIPT-FILE", line);
+				goto fail;
+			}
+			snprintf(p->ids[p->nids++].serial, sizeof(p->ids[0].serial), "%s", words[1]);
+			continue;
+		}
+		if (!strcmp(words[0], "share-rpk")) {
+			if (nw != 2 || (strcmp(words[1], "yes") && strcmp(words[1], "no"))) {
+				snprintf(err, errlen, "%d: share-rpk yes|no", line);
+				goto fail;
+			}
+			p->share_rpk = !strcmp(words[1], "yes");
 			continue;
 		}
 		if (nw < 2) {
@@ -629,6 +687,9 @@ struct answerer {
 	unsigned reuse_asked[POL_TYPES + POL_MAX_TITLED]; /* over the answerer's life */
 	unsigned use_asked[POL_TYPES + POL_MAX_TITLED];
 	int group; /* the use group of this ceremony, or -1 before its first read */
+	char used_pw[TRANSCRIPT_PASSWORDS][9]; /* over the answerer's life: each typed once */
+	size_t nused_pw;
+	char hsm[17]; /* the HSM this ceremony's confirm-hsm screen named */
 };
 
 static int in_list(char (*list)[IKEY_SERIAL_LEN + 1], size_t n, const char *s)
@@ -732,6 +793,93 @@ static void insert_and_enter(struct ped_device *d, const char *serial)
 	dev_press(d, DEV_KEY_ENTER);
 }
 
+/* Polls fn until it finds what the operator needs (an HSM prints its lines
+ * as the PED asks), for at most the key timeout. */
+static int poll_transcript(struct ped_device *d, int (*fn)(void *), void *arg)
+{
+	uint64_t deadline = ped_now_ms() + (uint64_t)d->cfg.key_timeout_ms;
+	int r;
+	while ((r = fn(arg)) == PED_E_NOT_FOUND && ped_now_ms() < deadline && !quitting(d)) {
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return r;
+}
+
+struct pw_poll {
+	const char *path;
+	struct answerer *a;
+	char *out;
+};
+
+static int pw_try(void *arg)
+{
+	struct pw_poll *x = arg;
+	return transcript_password(x->path, x->a->hsm, (const char (*)[9])x->a->used_pw, x->a->nused_pw, x->out);
+}
+
+/* The newest password the transcript shows that was not typed before. */
+static int read_password(struct ped_device *d, const struct policy *p, struct answerer *a, char out[9])
+{
+	struct pw_poll x = {p->password_file, a, out};
+	int r = poll_transcript(d, pw_try, &x);
+	if (r == PED_OK) {
+		if (a->nused_pw == TRANSCRIPT_PASSWORDS) {
+			memmove(a->used_pw[0], a->used_pw[1], sizeof(a->used_pw) - sizeof(a->used_pw[0]));
+			a->nused_pw--;
+		}
+		memcpy(a->used_pw[a->nused_pw++], out, 9);
+	}
+	return r;
+}
+
+struct id_poll {
+	const char *path, *serial, *fpr;
+};
+
+static int id_try(void *arg)
+{
+	struct id_poll *x = arg;
+	return transcript_identity(x->path, x->serial, x->fpr);
+}
+
+/* The confirm-hsm screen ("HSM <serial>" on line 3, the fingerprint on line
+ * 5) against what the operator was shown: Yes only for a match. */
+static int hsm_confirmed(struct ped_device *d, const struct policy *p, struct answerer *a)
+{
+	char lines[DEV_LINES][DEV_COLS + 1], screen[DEV_LINES * (DEV_COLS + 1) + 1];
+	int n = 0;
+	const char *q = screen;
+
+	dev_screen_text(d, screen, sizeof(screen));
+	memset(lines, 0, sizeof(lines));
+	while (n < DEV_LINES) {
+		size_t len = strcspn(q, "\n");
+		snprintf(lines[n++], DEV_COLS + 1, "%.*s", (int)(len < DEV_COLS ? len : DEV_COLS), q);
+		if (!q[len])
+			break;
+		q += len + 1;
+	}
+	if (strncmp(lines[2], "HSM ", 4))
+		return 0;
+	const char *serial = lines[2] + 4, *fpr = lines[4];
+	snprintf(a->hsm, sizeof(a->hsm), "%.16s", serial);
+	for (size_t i = 0; i < p->nids; i++)
+		if (!strcmp(p->ids[i].serial, serial) && !strcmp(p->ids[i].fpr, fpr))
+			return 1;
+	if (p->identity_file[0]) {
+		struct id_poll x = {p->identity_file, serial, fpr};
+		int r = poll_transcript(d, id_try, &x);
+		if (r == 1)
+			return 1;
+		dev_event_log(d, "answerer", "\"refused_hsm\":\"%s\"",
+			      r == 0 ? "another fingerprint than the transcript's" : "not in the transcript");
+		return 0;
+	}
+	dev_event_log(d, "answerer", "\"refused_hsm\":\"no identity rule names it\"");
+	return 0;
+}
+
 static void answer(struct ped_device *d, const struct policy *p, struct answerer *a,
 		   enum dev_prompt prompt, int type)
 {
@@ -818,13 +966,27 @@ static void answer(struct ped_device *d, const struct policy *p, struct answerer
 			dev_press(d, DEV_KEY_NO);
 		}
 		break;
-	case DEV_P_PASSWORD:
-		if (!p->password[0]) {
+	case DEV_P_PASSWORD: {
+		char pw[9];
+		if (p->password[0]) {
+			type_digits(d, p->password);
+			dev_press(d, DEV_KEY_ENTER);
+		} else if (!p->password_file[0]) {
 			give_up(d, "the PED asks for a one-time password and the policy has none");
-			break;
+		} else if (read_password(d, p, a, pw) == PED_OK) {
+			type_digits(d, pw);
+			dev_press(d, DEV_KEY_ENTER);
+		} else {
+			give_up(d, "no new one-time password in the transcript");
 		}
-		type_digits(d, p->password);
-		dev_press(d, DEV_KEY_ENTER);
+		OPENSSL_cleanse(pw, sizeof(pw));
+		break;
+	}
+	case DEV_P_CONFIRM_HSM:
+		dev_press(d, hsm_confirmed(d, p, a) ? DEV_KEY_YES : DEV_KEY_NO);
+		break;
+	case DEV_P_SHARE_RPK:
+		dev_press(d, p->share_rpk ? DEV_KEY_YES : DEV_KEY_NO);
 		break;
 	case DEV_P_ACK:
 		dev_press(d, DEV_KEY_ENTER);
@@ -865,11 +1027,17 @@ static void run_answerer(struct ped_device *d, const struct policy *p)
 		}
 		if (cer != a->ceremony) {
 			unsigned keep[POL_TYPES + POL_MAX_TITLED], keep2[POL_TYPES + POL_MAX_TITLED];
+			char keep_pw[TRANSCRIPT_PASSWORDS][9];
+			size_t keep_npw = a->nused_pw;
 			memcpy(keep, a->reuse_asked, sizeof(keep));
 			memcpy(keep2, a->use_asked, sizeof(keep2));
+			memcpy(keep_pw, a->used_pw, sizeof(keep_pw));
 			memset(a, 0, sizeof(*a));
 			memcpy(a->reuse_asked, keep, sizeof(keep));
 			memcpy(a->use_asked, keep2, sizeof(keep2));
+			memcpy(a->used_pw, keep_pw, sizeof(keep_pw));
+			a->nused_pw = keep_npw;
+			OPENSSL_cleanse(keep_pw, sizeof(keep_pw));
 			a->ceremony = cer;
 			a->group = -1;
 		}

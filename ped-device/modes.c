@@ -40,8 +40,32 @@ static int watch_link(struct ped_device *d, struct ped_link *l)
 	return !ped_framer_pending(&l->in);
 }
 
+/* What a password session may not carry: anything but one RPV keyset. A
+ * fake HSM that learnt or cracked the password gets a refusal, and the
+ * operator sees why. */
+static int password_session_refuses(struct ped_device *d, const struct serve_ctx *ctx,
+				    const struct ped_app_request *req)
+{
+	const char *why;
+	char js[2 * PED_KAS_ID_MAX + 8];
+
+	if (!ctx || !ctx->password)
+		return 0;
+	if (req->op == PED_APP_CREATE && req->key_type == PED_KEY_RPV && !ctx->rpv_made)
+		return 0;
+	why = req->op == PED_APP_CREATE && req->key_type == PED_KEY_RPV ? "a second RPV keyset"
+	      : req->op == PED_APP_AUTH					   ? "a login"
+									   : "a keyset other than the RPV";
+	ped_warn("HSM %s asked for %s over a one-time password session: refused", ctx->hsm, why);
+	fw_log(d, "Refused request");
+	dev_event_log(d, "refused", "\"hsm\":\"%s\",\"why\":\"%s over a password session\"",
+		      dev_json(ctx->hsm, js, sizeof(js)), why);
+	fw_show(d, DEV_P_NONE, 0, "SLOT\nREFUSED.\nA password session\nonly writes the\norange RPV key.");
+	return 1;
+}
+
 int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *msg, size_t len,
-		       struct rpk_cache *cache, const char *hsm)
+		       struct serve_ctx *ctx)
 {
 	struct ped_app_request req;
 	struct cer_ask ask;
@@ -56,6 +80,19 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 	if (req.op == PED_APP_MESSAGE) {
 		fw_show(d, DEV_P_IDLE, 0, "%s", req.title);
 		return PED_OK;
+	}
+	if (password_session_refuses(d, ctx, &req)) {
+		/* A CREATE's secret follows in a CSP: it is read and dropped, so
+		 * the HSM's next request is not taken for it. */
+		if (req.op == PED_APP_CREATE) {
+			for (int n = req.key_type == PED_KEY_RPV ? 2 : 1; n > 0; n--) {
+				if ((r = ped_link_recv(l, &rt, &csp, &clen, d->cfg.link_timeout_ms, NULL)) != PED_OK)
+					return r;
+				OPENSSL_clear_free(csp, clen ? clen : 1);
+				csp = NULL;
+			}
+		}
+		return reply_result(l, PED_E_ACTION_PROHIBITED);
 	}
 	pthread_mutex_lock(&d->mu);
 	d->ceremony++;
@@ -120,13 +157,14 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 	} else if ((r = ped_app_encode_created(&c.info, &out, &olen)) == PED_OK) {
 		r = ped_link_send(l, PED_REC_DATA, out, olen);
 	}
-	if (r == PED_OK && cache && req.key_type == PED_KEY_RPV) {
+	if (r == PED_OK && ctx && req.key_type == PED_KEY_RPV) {
 		/* A reused keyset is another HSM's RPV, without this HSM's static key: 1e1s then. */
 		static const struct cer_rpv_static none;
+		ctx->rpv_made = 1;
 		if (c.info.reused)
-			(void)rpk_cache_remember(cache, hsm, c.secret, c.secret_len, &none);
+			(void)rpk_cache_remember(ctx->cache, ctx->hsm, c.secret, c.secret_len, &none);
 		else
-			(void)rpk_cache_remember(cache, hsm, secret, slen, st ? st : &none);
+			(void)rpk_cache_remember(ctx->cache, ctx->hsm, secret, slen, st ? st : &none);
 	}
 	if (st)
 		OPENSSL_secure_clear_free(st, sizeof(*st));
@@ -196,7 +234,7 @@ static void mode_local_usb(struct ped_device *d)
 			size_t len = 0;
 			r = ped_link_recv(&link, &rt, &msg, &len, d->cfg.link_timeout_ms, NULL);
 			if (r == PED_OK && rt == PED_REC_DATA)
-				r = mode_serve_request(d, &link, msg, len, NULL, NULL);
+				r = mode_serve_request(d, &link, msg, len, NULL);
 			if (msg)
 				OPENSSL_clear_free(msg, len ? len : 1);
 			if (r != PED_OK && r != PED_E_INVALID) {

@@ -10,12 +10,22 @@ void mode_admin(struct ped_device *d);
 /* Remote PED: attached to pedserver, serving the HSM sessions it opens. */
 void mode_remote(struct ped_device *d);
 struct rpk_cache;
-/* Serves one request from the HSM (a DATA record's plaintext). In a Remote
- * PED session (cache and hsm given), an RPV keyset made or reused for that
- * HSM is remembered, so the session the HSM keys next with it needs no
- * orange key ("the HSM establishes a Remote PED connection using the
- * newly-created RPV"). */
+/* A Remote PED session, as the requests it serves see it. */
+struct serve_ctx {
+	/* An RPV keyset made or reused for the HSM is remembered here, so the
+	 * session the HSM keys next with it needs no orange key ("the HSM
+	 * establishes a Remote PED connection using the newly-created RPV"). */
+	struct rpk_cache *cache;
+	const char *hsm;  /* the HSM's serial */
+	/* Keyed with the one-time password: the PED itself serves such a
+	 * session for one thing, writing the RPV keyset, and once. Its only
+	 * secret is 8 digits; nothing else may cross it. */
+	int password;
+	int rpv_made;
+};
+/* Serves one request from the HSM (a DATA record's plaintext); ctx is NULL
+ * for a local PED. */
 int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *msg, size_t len,
-		       struct rpk_cache *cache, const char *hsm);
+		       struct serve_ctx *ctx);
 
 #endif

@@ -2,7 +2,7 @@
 # also linked into the unit tests.
 PED_DEVICE_LIB_SRCS := ped-device/device.c ped-device/dialog.c ped-device/ceremony.c ped-device/remote.c \
                        ped-device/modes.c ped-device/admin.c ped-device/headless.c ped-device/rpk_cache.c \
-                       ped-device/control.c
+                       ped-device/control.c ped-device/transcript.c
 PED_DEVICE_SRCS     := $(PED_DEVICE_LIB_SRCS) ped-device/tui.c ped-device/main.c
 LIBPEDDEV           := $(LIBDIR)/libpeddevice.a
 ALL_OBJS            += $(PED_DEVICE_SRCS:%.c=$(OBJ)/%.o)

@@ -61,41 +61,39 @@ static int attach(struct ped_device *d, struct ped_framer *f)
 	return PED_OK;
 }
 
-/* The session key's secret: the RPV (cached, or read and recombined from
- * the orange keys) or the one-time password. */
-static int session_secret(struct ped_device *d, const struct ped_relay_msg *open, struct rpk_cache *c,
-			  uint8_t *secret, size_t *len, int *from_cache, struct cer_rpv_static *st)
+/* The one-time password the HSM printed, typed by the operator. */
+static int ask_password(struct ped_device *d, uint8_t *secret, size_t *len)
 {
+	char pw[PED_APP_TEXT_MAX + 1];
 	int r;
-	*from_cache = 0;
-	if (open->auth == PED_RELAY_AUTH_OTP) {
-		char pw[PED_APP_TEXT_MAX + 1];
-		for (;;) {
-			r = dlg_digits(d, DEV_P_PASSWORD, 0, "SLOT\nCOMPUTE SESSION KEY.\n\nEnter PED Password.\n",
-				       pw, sizeof(pw));
-			if (r != PED_OK)
-				return r;
-			if (strlen(pw) == 8)
-				break;
-			if ((r = dlg_enter(d, DEV_P_ACK, 0, "SLOT\nCOMPUTE SESSION KEY.\n\nThe password has\n8 digits.\nPress ENTER.")) != PED_OK)
-				return r;
+
+	for (;;) {
+		r = dlg_digits(d, DEV_P_PASSWORD, 0, "SLOT\nCOMPUTE SESSION KEY.\n\nEnter PED Password.\n", pw,
+			       sizeof(pw));
+		if (r != PED_OK)
+			break;
+		if (strlen(pw) == 8) {
+			memcpy(secret, pw, 8);
+			*len = 8;
+			break;
 		}
-		memcpy(secret, pw, 8);
-		*len = 8;
-		OPENSSL_cleanse(pw, sizeof(pw));
-		return PED_OK;
+		if ((r = dlg_enter(d, DEV_P_ACK, 0, "SLOT\nCOMPUTE SESSION KEY.\n\nThe password has\n8 digits.\nPress ENTER.")) !=
+		    PED_OK)
+			break;
 	}
-	int i = rpk_cache_find(c, open->id);
-	if (i >= 0) {
-		memcpy(secret, c->rpv[i], c->len[i]);
-		*len = c->len[i];
-		*st = c->st[i];
-		*from_cache = 1;
-		return PED_OK;
-	}
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return r;
+}
+
+/* The RPV read and recombined from the orange key(s), with what the keys
+ * carry for 2e2s (st). */
+static int read_rpv(struct ped_device *d, uint8_t *secret, size_t *len, struct cer_rpv_static *st)
+{
 	struct cer_ask ask = {IKEY_RPV, "COMPUTE SESSION KEY.", "RPK / Remote", "ORANGE", NULL, st};
 	struct ped_app_splits sp;
 	struct ped_share ps[PED_APP_MAX_SPLITS];
+	int r;
+
 	if ((r = cer_read_keyset(d, &ask, &sp)) != PED_OK)
 		return r;
 	for (unsigned k = 0; k < sp.count; k++)
@@ -107,29 +105,37 @@ static int session_secret(struct ped_device *d, const struct ped_relay_msg *open
 	return r;
 }
 
-/* 2e2s: the PED's side is the RPV static key from the orange key, its
- * certificate, and the HSM's HOC as the trust anchor. */
-static int full_channel_params(const struct cer_rpv_static *st, struct ped_kas_params *p, EVP_PKEY **key,
-			       X509 **cert, X509 **hoc)
+/* A password session: before any password is typed, the operator compares
+ * the HSM's serial and HOC fingerprint with what the HSM printed at ped
+ * connect. A fake HSM shows another fingerprint, so the operator's No ends
+ * it before the PED has sent anything it could test passwords against; and
+ * the handshake then binds the session to that HOC. 1 for Yes. */
+static int confirm_hsm(struct ped_device *d, const char *serial, X509 *hoc)
 {
-	*key = NULL;
-	*cert = *hoc = NULL;
-	if (!st->set)
-		return PED_E_NOT_FOUND;
-	if (ped_ec_priv_import(st->scalar, IKEY_SCALAR_LEN, key) != PED_OK ||
-	    ped_cert_from_der(st->cert, st->cert_len, cert) != PED_OK ||
-	    ped_cert_from_der(st->hoc, st->hoc_len, hoc) != PED_OK) {
-		EVP_PKEY_free(*key);
-		X509_free(*cert);
-		*key = NULL;
-		*cert = NULL;
-		return PED_E_CORRUPT;
-	}
-	p->scheme = PED_KAS_2E2S;
-	p->static_key = *key;
-	p->static_cert = *cert;
-	p->hoc = *hoc;
-	return PED_OK;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char fpr[PED_CERT_FPR_LEN + 1], text[160];
+
+	if (ped_cert_to_der(hoc, &der, &len) != PED_OK)
+		return PED_E_CRYPTO;
+	int r = ped_cert_fingerprint(der, len, fpr);
+	OPENSSL_free(der);
+	if (r != PED_OK)
+		return r;
+	snprintf(text, sizeof(text), "SLOT\nCOMPUTE SESSION KEY.\nHSM %.16s\nHOC fingerprint:\n%s\nIs this the HSM?\nYES/NO",
+		 serial, fpr);
+	return dlg_yesno(d, DEV_P_CONFIRM_HSM, 0, text);
+}
+
+/* An orange key made for HSM owner, presented for HSM serial: a keyset
+ * reused across HSMs, or someone claiming another serial to get the 1e1s
+ * channel that a copy of the key would open. The operator decides. */
+static int confirm_shared_rpk(struct ped_device *d, const char *owner, const char *serial)
+{
+	char text[160];
+	snprintf(text, sizeof(text), "SLOT\nCOMPUTE SESSION KEY.\nRPK of HSM\n%.16s\nUse for HSM\n%.16s?\nYES/NO", owner,
+		 serial);
+	return dlg_yesno(d, DEV_P_SHARE_RPK, 0, text);
 }
 
 /* A frame other than the handshake's (r: how reading it went) ended the
@@ -163,22 +169,65 @@ static int ended_before_key(struct ped_device *d, struct ped_framer *f, const ch
 	return r;
 }
 
+/* 2e2s: the PED's side is the RPV static key from the orange key, its
+ * certificate, and the HSM's HOC as the trust anchor. */
+static int full_channel_params(const struct cer_rpv_static *st, EVP_PKEY **key, X509 **cert, X509 **hoc)
+{
+	*key = NULL;
+	*cert = *hoc = NULL;
+	if (ped_ec_priv_import(st->scalar, IKEY_SCALAR_LEN, key) != PED_OK ||
+	    ped_cert_from_der(st->cert, st->cert_len, cert) != PED_OK ||
+	    ped_cert_from_der(st->hoc, st->hoc_len, hoc) != PED_OK) {
+		EVP_PKEY_free(*key);
+		X509_free(*cert);
+		*key = NULL;
+		*cert = NULL;
+		return PED_E_CORRUPT;
+	}
+	return PED_OK;
+}
+
+/* Ends a session before its key: tells the HSM's side why (BYE), and the
+ * operator, who presses Enter. PED_OK: the PED stays attached. */
+static int refuse_session(struct ped_device *d, struct ped_framer *f, const char *hsm, int why, const char *log,
+			  const char *screen)
+{
+	char js[2 * PED_KAS_ID_MAX + 8];
+	ped_warn("session with HSM %s refused: %s", hsm, log);
+	fw_log(d, "Session refused");
+	dev_event_log(d, "session-refused", "\"hsm\":\"%s\",\"why\":\"%s\"", dev_json(hsm, js, sizeof(js)), log);
+	(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(why), d->cfg.link_timeout_ms);
+	if (screen)
+		(void)dlg_enter(d, DEV_P_ACK, 0, screen);
+	return PED_OK;
+}
+
 /* One HSM session. Returns PED_OK when it ended and the PED is still
- * attached to pedserver, or the error that cost the attachment. */
+ * attached to pedserver, or the error that cost the attachment.
+ *
+ * What the HSM must prove comes from what this PED holds for the serial it
+ * names, never from what the HSM (or pedserver) asks for: with the HSM's
+ * HOC in the cache or on the orange key, only the Full Unified 2e2s scheme
+ * runs, so a copy of the RPV alone impersonates nobody; a password session
+ * runs only after the operator confirmed the HSM's identity, and serves
+ * only the RPV keyset. */
 static int session(struct ped_device *d, struct ped_framer *f, const struct ped_relay_msg *open,
 		   struct rpk_cache *c)
 {
 	uint8_t secret[PED_APP_SECRET_MAX];
 	size_t slen = 0;
-	int cached = 0, r;
+	int cached = 0, need_full = 0, r;
 	uint8_t type = 0, *hello = NULL;
 	size_t hello_len = 0;
-	char id[PED_KAS_ID_MAX];
+	char id[PED_KAS_ID_MAX], hello_id[PED_KAS_ID_MAX + 1], want_id[PED_KAS_ID_MAX + 8];
+	char hoc_serial[PED_KAS_ID_MAX + 1];
+	enum ped_kas_scheme offered = PED_KAS_1E1S;
 	struct ped_kas_params p;
 	struct ped_link link;
 	struct cer_rpv_static *st = OPENSSL_secure_zalloc(sizeof(*st));
 	EVP_PKEY *skey = NULL;
-	X509 *scert = NULL, *shoc = NULL;
+	X509 *scert = NULL, *shoc = NULL, *offered_hoc = NULL;
+	int password = open->auth == PED_RELAY_AUTH_OTP;
 
 	if (!st)
 		return PED_E_HOST_MEMORY;
@@ -188,7 +237,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	pthread_mutex_unlock(&d->mu);
 	char js[2 * PED_KAS_ID_MAX + 8];
 	dev_event_log(d, "session", "\"hsm\":\"%s\",\"auth\":\"%s\"", dev_json(open->id, js, sizeof(js)),
-		      open->auth == PED_RELAY_AUTH_OTP ? "password" : "rpv");
+		      password ? "password" : "rpv");
 	fw_log(d, "Session HSM %.12s", open->id);
 	/* The HSM's HELLO_V first: after it nothing comes from the HSM until
 	 * the PED answers, so input on the link while the operator is asked for
@@ -199,8 +248,56 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		r = ended_before_key(d, f, open->id, r, type, hello, hello_len);
 		goto out;
 	}
+	/* The serial pedserver was given, the one the HSM says it is, and the
+	 * one its HOC names must agree: the cache and the operator's checks
+	 * are by serial. */
+	snprintf(want_id, sizeof(want_id), "HSM:%s", open->id);
+	if (ped_kas_hello_peek(hello, hello_len, &offered, hello_id, &offered_hoc) != PED_OK ||
+	    ped_cert_hoc_serial(offered_hoc, hoc_serial, sizeof(hoc_serial)) != PED_OK || strcmp(hello_id, want_id) ||
+	    strcmp(hoc_serial, open->id)) {
+		r = refuse_session(d, f, open->id, PED_E_CERTIFICATE_INVALID, "its identity does not hold together",
+				   "SLOT\nCOMPUTE SESSION KEY.\nRefused: the HSM's\nidentity is not\nconsistent.\nPress ENTER.");
+		goto out;
+	}
+	int ci = rpk_cache_find(c, open->id);
 	d->session_fd = f->fd;
-	r = ped_framer_pending(f) ? PED_E_CLOSED : session_secret(d, open, c, secret, &slen, &cached, st);
+	if (ped_framer_pending(f)) {
+		r = PED_E_CLOSED;
+	} else if (password) {
+		r = confirm_hsm(d, open->id, offered_hoc);
+		if (r == 1)
+			r = ask_password(d, secret, &slen);
+		else if (r == 0)
+			r = PED_E_CANCEL;
+	} else if (ci >= 0) {
+		memcpy(secret, c->rpv[ci], c->len[ci]);
+		slen = c->len[ci];
+		cached = 1;
+		/* an RPV written in this visit: its static key as OpenSSL objects, made once */
+		if (!c->key[ci] && c->st[ci].set) {
+			EVP_PKEY *k;
+			X509 *ce, *h;
+			if ((r = full_channel_params(&c->st[ci], &k, &ce, &h)) == PED_OK) {
+				X509_free(c->hoc[ci]);
+				c->key[ci] = k;
+				c->cert[ci] = ce;
+				c->hoc[ci] = h;
+			}
+		}
+		need_full = c->key[ci] != NULL;
+	} else if ((r = read_rpv(d, secret, &slen, st)) == PED_OK && st->set) {
+		if ((r = full_channel_params(st, &skey, &scert, &shoc)) == PED_OK &&
+		    (r = ped_cert_hoc_serial(shoc, hoc_serial, sizeof(hoc_serial))) == PED_OK) {
+			if (!strcmp(hoc_serial, open->id)) {
+				need_full = 1;
+			} else {
+				r = confirm_shared_rpk(d, hoc_serial, open->id);
+				r = r == 1 ? PED_OK : r == 0 ? PED_E_CANCEL : r;
+			}
+		} else {
+			r = PED_E_CORRUPT;
+		}
+	}
 	d->session_fd = -1;
 	if (r == PED_E_CLOSED) {
 		uint8_t *what = NULL;
@@ -212,10 +309,23 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		goto out;
 	}
 	if (r != PED_OK) {
-		/* Nobody answered, or the operator reset: end the session for the HSM too. */
+		/* Nobody answered, the operator said No or reset: end the session for the HSM too. */
 		ped_info("no session key for HSM %s: %s", open->id, ped_strerror(r));
+		dev_event_log(d, "session-refused", "\"hsm\":\"%s\",\"why\":\"%s\"", dev_json(open->id, js, sizeof(js)),
+			      ped_err_name(r));
 		(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(r), d->cfg.link_timeout_ms);
 		r = PED_OK;
+		goto out;
+	}
+	if (need_full && offered != PED_KAS_2E2S) {
+		r = refuse_session(d, f, open->id, PED_E_CERTIFICATE_INVALID,
+				   "it offered 1e1s; this PED holds its HOC, so it must prove its key (2e2s)",
+				   "SLOT\nCOMPUTE SESSION KEY.\nRefused: the HSM\ndid not prove its\nkey.\nPress ENTER.");
+		goto out;
+	}
+	if (!need_full && offered == PED_KAS_2E2S) {
+		r = refuse_session(d, f, open->id, PED_E_CERTIFICATE_INVALID, "it asks for 2e2s; this RPK has no key for it",
+				   "SLOT\nCOMPUTE SESSION KEY.\nThis RPK has no\nkey for 2e2s.\nPress ENTER.");
 		goto out;
 	}
 	fw_show(d, DEV_P_NONE, 0, "SLOT\nCOMPUTE SESSION KEY.\n\nPlease wait...");
@@ -226,40 +336,44 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	p.id = id;
 	p.secret = secret;
 	p.secret_len = slen;
-	int ci = cached ? rpk_cache_find(c, open->id) : -1;
-	if ((open->flags & PED_RELAY_F_2E2S) && ci >= 0 && c->key[ci] && EVP_PKEY_up_ref(c->key[ci]) &&
-	    X509_up_ref(c->cert[ci]) && X509_up_ref(c->hoc[ci])) {
+	if (need_full && cached) {
+		if (!EVP_PKEY_up_ref(c->key[ci]) || !X509_up_ref(c->cert[ci]) || !X509_up_ref(c->hoc[ci])) {
+			r = PED_E_CRYPTO;
+			goto out;
+		}
 		skey = c->key[ci];
 		scert = c->cert[ci];
 		shoc = c->hoc[ci];
+	}
+	if (need_full) {
 		p.scheme = PED_KAS_2E2S;
 		p.static_key = skey;
 		p.static_cert = scert;
 		p.hoc = shoc;
-	} else if ((open->flags & PED_RELAY_F_2E2S) && full_channel_params(st, &p, &skey, &scert, &shoc) != PED_OK) {
-		OPENSSL_cleanse(secret, sizeof(secret));
-		ped_warn("HSM %s asks for the full channel; this RPK has no RPV static key", open->id);
-		(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(PED_E_CERTIFICATE_INVALID),
-					  d->cfg.link_timeout_ms);
-		(void)dlg_enter(d, DEV_P_ACK, 0,
-				"SLOT\nCOMPUTE SESSION KEY.\nThis RPK has no\nkey for 2e2s.\nPress ENTER.");
-		r = PED_OK;
-		goto out;
+	} else if (password) {
+		/* The root the operator confirmed; or, if this PED already holds
+		 * one for the serial (a zeroized HSM keeps its identity), that. */
+		p.hoc = ci >= 0 && c->hoc[ci] ? c->hoc[ci] : offered_hoc;
+	} else {
+		/* 1e1s with the RPV of a keyset shared between HSMs, or of an
+		 * orange key without a static key: the first session in this visit
+		 * is authenticated by the RPV alone (docs/security.md); its root is
+		 * pinned for the later ones. */
+		p.hoc = ci >= 0 ? c->hoc[ci] : NULL;
 	}
 	r = ped_link_handshake_after(&link, f, &p, hello, hello_len, d->cfg.link_timeout_ms);
 	if (r != PED_OK) {
 		OPENSSL_cleanse(secret, sizeof(secret));
-		if (r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE) {
-			if (cached)
-				rpk_cache_forget(c, open->id);
+		if (r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE || r == PED_E_CERTIFICATE_INVALID) {
+			/* A cached RPK stays: a failed or hostile session must not make
+			 * the operator present the orange key again. */
 			ped_warn("session key with HSM %s failed: %s", open->id, ped_strerror(r));
 			fw_log(d, "Session key failed");
 			dev_event_log(d, "session-failed", "\"why\":\"%s\"", ped_err_name(r));
 			(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(r), d->cfg.link_timeout_ms);
 			(void)dlg_enter(d, DEV_P_ACK, 0,
-					open->auth == PED_RELAY_AUTH_OTP
-						? "SLOT\nCOMPUTE SESSION KEY.\nFailed: wrong\npassword.\nPress ENTER."
-						: "SLOT\nCOMPUTE SESSION KEY.\nFailed: wrong RPK\nfor this HSM.\nPress ENTER.");
+					password ? "SLOT\nCOMPUTE SESSION KEY.\nFailed: wrong\npassword.\nPress ENTER."
+						 : "SLOT\nCOMPUTE SESSION KEY.\nFailed: wrong RPK\nfor this HSM.\nPress ENTER.");
 			r = PED_OK;
 			goto out;
 		}
@@ -276,14 +390,19 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		r = r == PED_E_FRAME_TYPE ? PED_OK : r;
 		goto out;
 	}
-	if (open->auth == PED_RELAY_AUTH_RPV && !cached) {
-		int at = rpk_cache_remember(c, open->id, secret, slen, st);
-		if (at >= 0 && skey && EVP_PKEY_up_ref(skey) && X509_up_ref(scert) && X509_up_ref(shoc)) {
+	if (!password) {
+		static const struct cer_rpv_static none;
+		int at = cached ? ci : rpk_cache_remember(c, open->id, secret, slen, need_full ? st : &none);
+		if (at >= 0 && !cached && need_full && EVP_PKEY_up_ref(skey) && X509_up_ref(scert) &&
+		    X509_up_ref(shoc)) {
 			c->key[at] = skey;
 			c->cert[at] = scert;
 			c->hoc[at] = shoc;
+		} else if (at >= 0 && !need_full && !c->hoc[at] && X509_up_ref(offered_hoc)) {
+			c->hoc[at] = offered_hoc;
 		}
-		report_rpks(link.in.fd, c, d->cfg.link_timeout_ms);
+		if (!cached)
+			report_rpks(link.in.fd, c, d->cfg.link_timeout_ms);
 	}
 	OPENSSL_cleanse(secret, sizeof(secret));
 	ped_info("session key computed with %s (%s)", link.peer_id, p.scheme == PED_KAS_2E2S ? "2e2s" : "1e1s");
@@ -292,6 +411,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		      p.scheme == PED_KAS_2E2S ? "2e2s" : "1e1s");
 	fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nToken found");
 
+	struct serve_ctx ctx = {c, open->id, password, 0};
 	for (;;) {
 		struct dev_event ev;
 		if (ped_framer_pending(&link.in))
@@ -322,7 +442,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		r = ped_link_recv(&link, &rt, &msg, &len, d->cfg.link_timeout_ms, NULL);
 		unsigned gen = c->gen;
 		if (r == PED_OK && rt == PED_REC_DATA)
-			r = mode_serve_request(d, &link, msg, len, c, open->id);
+			r = mode_serve_request(d, &link, msg, len, &ctx);
 		if (r == PED_OK && c->gen != gen) /* an RPV made or reused here: the PED holds it now */
 			report_rpks(ped_link_fd(&link), c, d->cfg.link_timeout_ms);
 		if (msg)
@@ -345,9 +465,11 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	ped_link_release(&link, r == PED_E_CANCEL ? PED_E_PED_UNPLUGGED : PED_OK, f);
 	r = ended_by_relay ? PED_OK : r;
 out:
+	OPENSSL_cleanse(secret, sizeof(secret));
 	EVP_PKEY_free(skey);
 	X509_free(scert);
 	X509_free(shoc);
+	X509_free(offered_hoc);
 	OPENSSL_secure_clear_free(st, sizeof(*st));
 	if (hello)
 		OPENSSL_clear_free(hello, hello_len ? hello_len : 1);

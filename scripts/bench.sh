@@ -33,7 +33,8 @@ for l in rpk so dom pdom; do new $l; done
 for i in 1 2 3 4 5; do new po$i; done
 for i in $(seq 1 16); do new co$i; done
 {
-	echo "password 11223344"
+	echo "password $T/setup.out"
+	echo "identity $T/setup.out"
 	echo "write rpv ${K[rpk]}"
 	echo "use rpv ${K[rpk]}"
 	echo "write \"SETTING SO\" ${K[so]}"
@@ -67,7 +68,7 @@ pids+=($!)
 PED_PID=$!
 attached() { "$BIN/pedserver" -mode show -configfile "$T/ps.conf" | grep -q "Ped2 Connection Status:   Connected"; }
 wait_for attached || die "the PED did not attach"
-"$BIN/hsmcm" -socket "$T/hsm.sock" -c "ped connect -ip 127.0.0.1 -port $port -password 11223344 -wait; ped vector init; hsm init -label bench; ped disconnect; ped connect -ip 127.0.0.1 -port $port -wait; role login -name so; partition create -label p1; slot set -slot 1; partition init -label p1; role login -name po; role init -name co; ped disconnect" \
+"$BIN/hsmcm" -socket "$T/hsm.sock" -c "ped connect -ip 127.0.0.1 -port $port -password -wait; ped vector init; hsm init -label bench; ped disconnect; ped connect -ip 127.0.0.1 -port $port -wait; role login -name so; partition create -label p1; slot set -slot 1; partition init -label p1; role login -name po; role init -name co; ped disconnect" \
 	>"$T/setup.out" 2>&1 || { cat "$T/setup.out" >&2; die "setup failed"; }
 
 echo "== make bench ($RUNS runs each; $(nproc) cores; $(openssl version))"
@@ -148,8 +149,8 @@ for i in $(seq 0 $((kmax - 1))); do
 	pids+=("${SPID[$i]}") # daemons, not children: cleanup's TERM is what stops them
 	SPORT[$i]=$(XDG_RUNTIME_DIR="$S/r$i" "$BIN/pedserver" -mode show -configfile "$S/ps$i.conf" | awk '/Server Port:/{print $3}')
 	r=$("$BIN/ikey" new -label "s$i-rpk"); so=$("$BIN/ikey" new -label "s$i-so"); dm=$("$BIN/ikey" new -label "s$i-dom")
-	printf 'password 11223344\nwrite rpv %s\nuse rpv %s\nwrite "SETTING SO" %s\nuse "SO LOGIN" %s\nwrite "SETTING DOMAIN" %s\n' \
-		"$r" "$r" "$so" "$so" "$dm" >"$S/p$i.policy"
+	printf 'password %s\nidentity %s\nwrite rpv %s\nuse rpv %s\nwrite "SETTING SO" %s\nuse "SO LOGIN" %s\nwrite "SETTING DOMAIN" %s\n' \
+		"$S/init$i.out" "$S/init$i.out" "$r" "$r" "$so" "$so" "$dm" >"$S/p$i.policy"
 	"$BIN/ped-device" -headless -mode remote -pedserver "$S/r$i/openped/pedserver-ped.sock" -policy "$S/p$i.policy" \
 		-control "$S/c$i.ctl" >"$S/ped$i.log" 2>&1 &
 	PEDPID[$i]=$!
@@ -158,7 +159,7 @@ done
 for i in $(seq 0 $((kmax - 1))); do
 	ok() { XDG_RUNTIME_DIR="$S/r$1" "$BIN/pedserver" -mode show -configfile "$S/ps$1.conf" | grep -q "Status:   Connected"; }
 	wait_for ok $i || die "scale: PED $i did not attach"
-	"$BIN/hsmcm" -socket "$S/hsm.sock" -c "slot set -slot $((i * 20)); ped connect -slot $((i * 20)) -ip 127.0.0.1 -port ${SPORT[$i]} -password 11223344 -wait; ped vector init; hsm init -label s$i; ped disconnect -slot $((i * 20))" \
+	"$BIN/hsmcm" -socket "$S/hsm.sock" -c "slot set -slot $((i * 20)); ped connect -slot $((i * 20)) -ip 127.0.0.1 -port ${SPORT[$i]} -password -wait; ped vector init; hsm init -label s$i; ped disconnect -slot $((i * 20))" \
 		>"$S/init$i.out" 2>&1 || { cat "$S/init$i.out" >&2; die "scale: HSM $i init"; }
 done
 allcpu() { local t=0 p; for p in $SCALE_HSM $(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid") "${SPID[@]}" "${PEDPID[@]}"; do

@@ -72,8 +72,11 @@ port=$("$BIN/pedserver" -mode show -configfile "$T/pedserver.conf" | awk '/Serve
 [ -n "$port" ] || die "pedserver is not serving"
 
 # What the key holders at each PED do, as policy files (ped-device -policy).
+# The one-time password and the HSM's identity come from the shell's output,
+# as the operator reads them off the screen.
 cat >"$T/remote.policy" <<P
-password 27182818
+password $T/step.out
+identity $T/step.out
 write rpv ${K[rpk]}
 use rpv ${K[rpk]}
 mofn "SETTING SO" 2 3
@@ -123,7 +126,7 @@ run() {
 
 ceremony() {
 	run "Remote RPV initialization: a one-time password on the zeroized HSM, then the orange key" \
-		"ped connect -ip 127.0.0.1 -port $port -password 27182818
+		"ped connect -ip 127.0.0.1 -port $port -password -wait
 	ped vector init"
 	run "HSM init over the session the HSM keyed with the new RPV: blue SO keyset 2 of 3 with PINs, red domain 1 of 1" \
 		"hsm init -label demo-hsm"
@@ -175,7 +178,9 @@ ceremony() {
 if [ $tui -eq 1 ]; then
 	[ -t 0 ] && [ -t 1 ] || die "demo-tui needs a terminal"
 	step "You are the key holders at the remote PED. It opens in Remote PED mode; answer its screens:"
-	echo "   one-time password     27182818"
+	echo "   HSM identity          the PED shows the HSM's serial and HOC fingerprint: the line"
+	echo "                         'HSM: ... identity' under the keys must match; Yes"
+	echo "   one-time password     the line 'HSM: ... enter following password' under the keys"
 	echo "   orange RPK            label rpk (${K[rpk]}); no PIN"
 	echo "   blue SO, 2 of 3       M=2, N=3; keys so1 so2 so3 with PINs 11112222 33334444 55556666;"
 	echo "                         log in with so1 and so3"
@@ -191,7 +196,8 @@ if [ $tui -eq 1 ]; then
 		echo $? >"$T/ceremony.rc"
 	) &
 	pids+=($!)
-	"$BIN/ped-device" -mode remote -events "$T/remote.events" -control "$T/remote.ctl"
+	: >"$T/step.out"
+	"$BIN/ped-device" -mode remote -events "$T/remote.events" -control "$T/remote.ctl" -notes "$T/step.out"
 	[ -s "$T/ceremony.rc" ] || die "the PED was closed before the ceremony ended"
 	cat "$T/ceremony.log"
 	[ "$(cat "$T/ceremony.rc")" = 0 ] || die "the ceremony did not complete"

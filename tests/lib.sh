@@ -29,7 +29,8 @@ _cleanup() {
 		cat "$vg" >&2
 		bad=1
 	done
-	rm -rf "$T"
+	# PED_KEEP_TMP=1 keeps the temp dir (logs, events, keys) to look at a failure
+	if [ "${PED_KEEP_TMP:-0}" = 1 ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 	[ $bad -eq 0 ] || exit 99
 }
 trap _cleanup EXIT

@@ -1,6 +1,7 @@
 /* The operator commands, in lunacm's syntax (chapter 5, 8 and 12). */
 #include "sim.h"
 
+#include "ped/cert.h"
 #include "ped/error.h"
 #include "ped/log.h"
 #include "ped/opts.h"
@@ -935,26 +936,25 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 						       : "is initialized");
 				return PED_E_ARGUMENTS_BAD;
 			}
-			const char *given = ped_opts_str(o, "password", NULL);
-			if (given) {
-				if (strlen(given) != 8 || strspn(given, "0123456789") != 8) {
-					sess_out(s, "Error: the password must be 8 digits.");
-					return PED_E_ARGUMENTS_BAD;
-				}
-				memcpy(pw, given, 9);
-			} else {
-				uint8_t rnd;
-				/* bytes of 250 and over are drawn again: rnd % 10 is then uniform */
-				for (int i = 0; i < 8;) {
-					if (RAND_priv_bytes(&rnd, 1) != 1) {
-						OPENSSL_cleanse(pw, sizeof(pw));
-						return PED_E_CRYPTO;
-					}
-					if (rnd < 250)
-						pw[i++] = (char)('0' + rnd % 10);
-				}
-				OPENSSL_cleanse(&rnd, sizeof(rnd));
+			/* The HSM makes every password itself, a new one for each
+			 * connect, good for one keying: an operator-chosen or reused
+			 * one would be a secret someone may already know. */
+			if (ped_opts_str(o, "password", NULL)) {
+				sess_out(s, "Error: the HSM makes the one-time password itself, a new one for each "
+					    "ped connect: give -password alone.");
+				return PED_E_ARGUMENTS_BAD;
 			}
+			uint8_t rnd;
+			/* bytes of 250 and over are drawn again: rnd % 10 is then uniform */
+			for (int i = 0; i < 8;) {
+				if (RAND_priv_bytes(&rnd, 1) != 1) {
+					OPENSSL_cleanse(pw, sizeof(pw));
+					return PED_E_CRYPTO;
+				}
+				if (rnd < 250)
+					pw[i++] = (char)('0' + rnd % 10);
+			}
+			OPENSSL_cleanse(&rnd, sizeof(rnd));
 			otp = pw;
 		} else if (!hs->h.rpv_set) {
 			sess_out(s, "Error: the Remote PED vector of HSM %s is not initialized. Initialize it with a "
@@ -965,10 +965,23 @@ static int cmd_ped(struct session *s, int argc, char **argv)
 		const char *host = ped_opts_seen(o, "ip") ? ped_opts_str(o, "ip", "") : hs->h.ped_ip;
 		int port = ped_opts_seen(o, "port") ? (int)ped_opts_num(o, "port", 1503)
 			   : hs->h.ped_port ? hs->h.ped_port : 1503;
-		r = pedport_remote_connect(s, hs, host, port, otp);
-		if (r == PED_OK && otp)
+		if (otp) {
+			/* What the operator checks on the PED before typing the
+			 * password (a fake HSM cannot show this fingerprint), then the
+			 * password, both before the PED asks: a failed connect has
+			 * used its password up, and the next one prints a new one. */
+			char fpr[PED_CERT_FPR_LEN + 1];
+			if ((r = ped_cert_fingerprint(hs->h.hoc_cert, hs->h.hoc_cert_len, fpr)) != PED_OK) {
+				OPENSSL_cleanse(pw, sizeof(pw));
+				return r;
+			}
+			sess_out(s, "The PED shows the HSM's serial and HOC fingerprint: confirm them there, then type "
+				    "the password.");
+			sess_out(s, "HSM %s identity: HOC fingerprint %s", hs->h.serial, fpr);
 			sess_out(s, "Please attend to the PED and enter following password: %s", pw);
-		else if (r == PED_OK)
+		}
+		r = pedport_remote_connect(s, hs, host, port, otp);
+		if (r == PED_OK && !otp)
 			sess_out(s, "Please attend to the PED: present the orange RPK to compute the session key.");
 		OPENSSL_cleanse(pw, sizeof(pw));
 		/* -wait (ours): scripts and benchmarks return once the channel is up */

@@ -49,7 +49,8 @@ LD_PRELOAD="$SHIM" start_hsm
 start_pedserver A
 start_pedclient
 cat >"$T/A.policy" <<P
-password 12345678
+password $T/init.out
+identity $T/init.out
 write rpv ${KEY[rpk]}
 write so ${KEY[so]}
 write domain ${KEY[dom]}
@@ -59,7 +60,7 @@ wait_for 10 shown A "Ped2 Connection Status:   Connected" || fail "pedserver doe
 # The operator is slow: the PED is frozen while hsm-sim waits for the session key.
 kill -STOP "$PED_A_PID"
 ( exec timeout 120 "$BIN/hsmcm" -socket "$HSM_SOCK" \
-	-c "ped connect -ip 127.0.0.1 -port $PORT_A -password 12345678; ped vector init; hsm init -label jump; ped disconnect" \
+	-c "ped connect -ip 127.0.0.1 -port $PORT_A -password; ped vector init; hsm init -label jump; ped disconnect" \
 	>"$T/init.out" 2>&1 ) &
 CPID=$!
 wait_for 20 grep -q "computing the session key" "$T/hsm.log" || fail "the session was not accepted: $(cat "$T/hsm.log")"

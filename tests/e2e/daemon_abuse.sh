@@ -57,7 +57,7 @@ for i in $(seq 20 59); do eval "exec $i>&-"; done
 
 note "idle network connections do not lock the PED out"
 for i in $(seq 20 40); do eval "exec $i<>/dev/tcp/127.0.0.1/$PORT_S"; done
-printf 'password 11223344\n' >"$T/p.policy"
+printf '%s\n' "$OPERATOR" >"$T/p.policy"
 start_remote_ped P S "$T/p.policy"
 wait_for 20 eval 'pedserver_cmd S -mode show; grep -q "Ped2 Connection Status:   Connected" <<<"$OUT"' ||
 	fail "the PED could not attach behind idle network connections: $(tail -n 5 "$T/S.log")"

@@ -40,13 +40,26 @@ start_ped() {
 	wait_for 20 grep -q '"event":"attached"' "$T/$name.events" || { cat "$T/$name.log" >&2; fail "PED $name did not attach"; }
 }
 
-# hsmcm ARGS...: runs hsmcm on our socket; output in $OUT, status in $RC.
+# Everything hsmcm printed, as the operator read it: a PED policy's
+# "password $TRANSCRIPT" and "identity $TRANSCRIPT" take the one-time
+# password and the HSM's identity from it ($OPERATOR holds both lines).
+TRANSCRIPT="$T/hsmcm.transcript"
+: >"$TRANSCRIPT"
+OPERATOR="password $TRANSCRIPT
+identity $TRANSCRIPT"
+
+# hsmcm ARGS...: runs hsmcm on our socket; output in $OUT (and appended to
+# $TRANSCRIPT as it comes), status in $RC.
 hsmcm() {
 	set +e
-	OUT=$(timeout 120 "${RUN[@]}" "$BIN/hsmcm" -socket "$HSM_SOCK" "$@" 2>&1)
+	OUT=$(timeout 120 "${RUN[@]}" "$BIN/hsmcm" -socket "$HSM_SOCK" "$@" 2>&1 | tee -a "$TRANSCRIPT"
+	      exit "${PIPESTATUS[0]}")
 	RC=$?
 	set -e
 }
+
+# The one-time password hsmcm printed last.
+last_password() { grep -o 'enter following password: [0-9]\{8\}' "$TRANSCRIPT" | tail -n 1 | awk '{print $4}'; }
 
 # An hsmcm session that stays open, fed one line at a time (its output in
 # $T/session.out): session_open; session_run LINE (waits for its Command

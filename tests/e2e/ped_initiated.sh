@@ -29,7 +29,7 @@ pedserver_cmd S -appliance register -name hsmhost -certificate "$appcert" -ip 12
 [ $RC -eq 0 ] || fail "register: $OUT"
 
 start_pedserver S
-printf 'password 24682468\nwrite rpv %s\n' "${KEY[rpk]}" >"$T/P.policy"
+printf '%s\nwrite rpv %s\n' "$OPERATOR" "${KEY[rpk]}" >"$T/P.policy"
 start_remote_ped P S "$T/P.policy"
 
 note "pedserver -mode connect: TLS to the appliance, link parked for its HSMs"
@@ -44,7 +44,7 @@ pedserver_cmd S -mode show -name hsmhost
 expect_contains "$OUT" "Link Status:              connected"
 
 note "the HSM's session runs over the PED-initiated link"
-hsmcm -c "ped connect -password 24682468; ped get; ped vector init; ped get; ped disconnect"
+hsmcm -c "ped connect -password; ped get; ped vector init; ped get; ped disconnect"
 [ $RC -eq 0 ] || fail "session over the PED-initiated link: $OUT"
 expect_contains "$OUT" "remote PED"
 grep -q '"auth":"password"' "$T/P.events" || fail "the PED saw no session"

@@ -14,7 +14,7 @@ unshare -m true 2>/dev/null || skip "cannot make a mount namespace (not root, or
 
 start_hsm
 start_pedserver S
-printf 'password 13572468\n' >"$T/P.policy"
+printf '%s\n' "$OPERATOR" >"$T/P.policy"
 start_remote_ped P S "$T/P.policy"
 { printf '::1 dual.test\n127.0.0.1 dual.test\n'; cat /etc/hosts; } >"$T/hosts"
 [ -e "$T/pedclient.conf" ] || : >"$T/pedclient.conf"
@@ -23,6 +23,6 @@ unshare -m --propagation private sh -c 'mount --bind "$1" /etc/hosts && shift &&
 	-logfilename "$T/pedclient.log" >"$T/pc.out" 2>&1 || fail "pedclient: $(cat "$T/pc.out")"
 track "$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")"
 
-hsmcm -c "ped connect -ip dual.test -port $PORT_S -password 13572468 -wait; ped disconnect"
+hsmcm -c "ped connect -ip dual.test -port $PORT_S -password -wait; ped disconnect"
 [ $RC -eq 0 ] || fail "ped connect by a name whose first address refuses: $OUT $(tail -n 5 "$T/pedclient.log")"
 echo "pedclient addresses ok"

@@ -57,7 +57,7 @@ pedclient_cmd -mode testid -id 100
 [ $RC -ne 0 ] || fail "testid without a PED succeeded"
 expect_contains "$OUT" "No PED is attached"
 new_keys rpk
-printf 'password 12345678\nwrite rpv %s\n' "${KEY[rpk]}" >"$T/P.policy"
+printf '%s\nwrite rpv %s\n' "$OPERATOR" "${KEY[rpk]}" >"$T/P.policy"
 start_remote_ped P A "$T/P.policy"
 pedclient_cmd -mode testid -id 100
 [ $RC -eq 0 ] || fail "testid: $OUT"
@@ -198,7 +198,7 @@ kill $DEAF 2>/dev/null || true
 note "the idle timeout ends an unused session; the HSM sees CKR_PED_UNPLUGGED"
 start_hsm
 pedclient_cmd -mode assignid -id 100 -id_serialnumber $HSM_SERIAL
-hsmcm -c "ped connect -password 12345678"
+hsmcm -c "ped connect -password"
 [ $RC -eq 0 ] || fail "connect through the mapping: $OUT"
 wait_for 10 grep -q "idle timeout" "$T/pedclient.log" || fail "no idle timeout"
 hsmcm -c "ped vector init"
@@ -210,7 +210,7 @@ pedclient_cmd -mode stop
 [ $RC -eq 0 ] || fail "stop: $OUT"
 start_pedclient -ignoreidletimeout
 hsmcm -c "ped disconnect"
-hsmcm -c "ped connect -password 12345678"
+hsmcm -c "ped connect -password"
 [ $RC -eq 0 ] || fail "connect: $OUT"
 wait_for 10 shown A "Current Connection Idle Time: 3 (secs)" || fail "session did not stay idle: $OUT"
 hsmcm -c "ped vector init"

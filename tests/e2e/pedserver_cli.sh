@@ -87,7 +87,7 @@ expect_contains "$OUT" "Cannot write the log file $T/no/such/dir/T3.log"
 expect_contains "$OUT" "RC_FILE_ERROR"
 
 note "hot-plug: a PED that appears is seen without a restart, and one that leaves too"
-echo "password 12345678" >"$T/P.policy"
+echo "$OPERATOR" >"$T/P.policy"
 start_remote_ped P S "$T/P.policy"
 wait_for 10 shown S "Ped2 Connection Status:   Connected" || fail "PED not seen: $OUT"
 expect_contains "$OUT" "Firmware Version:        0.1.0"

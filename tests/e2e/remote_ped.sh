@@ -15,7 +15,7 @@ start_hsm
 start_pedserver A -pinginterval 1 -pingtimeout 2
 start_pedclient -pinginterval 1 -pingtimeout 2
 cat >"$T/A.policy" <<P
-password 12345678
+$OPERATOR
 write rpv ${KEY[rpk]}
 write so ${KEY[so]}
 write domain ${KEY[dom]}
@@ -29,7 +29,7 @@ hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A"
 expect_contains "$OUT" "Remote PED vector of HSM $HSM_SERIAL is not initialized"
 
 note "the one-time password session serves ped vector init only: hsm init over it is refused"
-hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password 12345678 -wait; hsm init -label early"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password -wait; hsm init -label early"
 [ $RC -ne 0 ] || fail "hsm init over the password session succeeded: $OUT"
 expect_contains "$OUT" "keyed with the one-time password: it serves ped vector init only"
 expect_contains "$OUT" "CKR_DEVICE_ERROR"
@@ -40,9 +40,9 @@ wait_for 10 shown A "Client Information:         Not Available" || fail "session
 : >"$T/A.events"
 
 note "RPV initialized remotely with a one-time password, then the HSM over a session keyed with it"
-hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password 12345678; ped vector init; hsm init -label remote; ped disconnect"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password; ped vector init; hsm init -label remote; ped disconnect"
 [ $RC -eq 0 ] || fail "remote RPV and HSM init: $OUT"
-expect_contains "$OUT" "Please attend to the PED and enter following password: 12345678"
+grep -q "Please attend to the PED and enter following password: [0-9]\{8\}$" <<<"$OUT" || fail "no password: $OUT"
 expect_contains "$OUT" "Successfully initialized the HSM."
 grep -q '"auth":"password"' "$T/A.events" || fail "the PED did not ask for the password"
 note "... the HSM keyed the session again with the new RPV before hsm init (full channel, no orange key asked)"
@@ -68,7 +68,7 @@ expect_contains "$OUT" "Ped2 RPK Serial Numbers   ($HSM_SERIAL)"
 expect_contains "$OUT" "HSM Serial Number:        $HSM_SERIAL"
 
 note "one client at a time: the backup HSM is refused while the session lives"
-hsmcm -c "ped connect -slot 20 -ip 127.0.0.1 -port $PORT_A -password 11112222"
+hsmcm -c "ped connect -slot 20 -ip 127.0.0.1 -port $PORT_A -password"
 [ $RC -ne 0 ] || fail "a second client was served"
 expect_contains "$OUT" "the PED is serving another HSM"
 grep -q "refused client" "$T/A.log" || fail "pedserver did not log the refused client"
@@ -94,7 +94,10 @@ expect_contains "$OUT" "via pedserver 127.0.0.1:$PORT_A"
 wait_for 10 shown A "Client Information:         Not Available" || fail "session still shown: $OUT"
 
 note "a wrong one-time password fails on both ends before any CSP moves"
-hsmcm -c "ped connect -slot 20 -ip 127.0.0.1 -port $PORT_A -password 87654321"
+kill -TERM "$PED_A_PID"; wait_gone 10 "$PED_A_PID"
+sed "s|^password .*|password 87654321|" "$T/A.policy" >"$T/wrongpw.policy"
+start_remote_ped A A "$T/wrongpw.policy"
+hsmcm -c "ped connect -slot 20 -ip 127.0.0.1 -port $PORT_A -password"
 [ $RC -eq 0 ] || fail "connect for the backup HSM: $OUT"
 hsmcm -c "slot set -slot 20; ped vector init"
 [ $RC -ne 0 ] || fail "a session keyed with the wrong password was used"

@@ -17,7 +17,7 @@ start_hsm
 start_pedserver A -pinginterval 1 -pingtimeout 2
 start_pedclient -pinginterval 1 -pingtimeout 2
 cat >"$T/A.policy" <<P
-password 12345678
+$OPERATOR
 write rpv ${KEY[rpk]}
 use rpv ${KEY[rpk]}
 write so ${KEY[so]}
@@ -25,7 +25,7 @@ use so ${KEY[so]}
 write domain ${KEY[dom]}
 P
 start_remote_ped A A "$T/A.policy"
-hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password 12345678; ped vector init; hsm init -label trickle; ped disconnect"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password; ped vector init; hsm init -label trickle; ped disconnect"
 [ $RC -eq 0 ] || fail "setup: $OUT"
 
 # the relay starts with its impairment off: the greeting goes through whole

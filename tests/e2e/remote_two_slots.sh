@@ -15,7 +15,7 @@ start_pedclient
 for x in A B; do
 	pw=$([ $x = A ] && echo 11111111 || echo 22222222)
 	cat >"$T/$x.policy" <<P
-password $pw
+$OPERATOR
 write rpv ${KEY[rpk$x]}
 use rpv ${KEY[rpk$x]}
 write so ${KEY[so$x]}
@@ -35,7 +35,7 @@ pedclient_cmd -mode testid -id 100
 expect_contains "$OUT" "is attached"
 
 note "both HSMs initialized remotely, each through its own pedserver, sessions open side by side"
-hsmcm -c "ped connect -slot 0 -ip 127.0.0.1 -port $PORT_A -password 11111111; ped connect -slot 20 -password 22222222; slot set -slot 0; ped vector init; hsm init -label main; slot set -slot 20; ped vector init; hsm init -label backup"
+hsmcm -c "ped connect -slot 0 -ip 127.0.0.1 -port $PORT_A -password; ped connect -slot 20 -password; slot set -slot 0; ped vector init; hsm init -label main; slot set -slot 20; ped vector init; hsm init -label backup"
 [ $RC -eq 0 ] || fail "remote init of two HSMs: $OUT"
 pedclient_cmd -mode show
 [ $RC -eq 0 ] || fail "pedclient show: $OUT"

@@ -49,7 +49,7 @@ track "$(cat "$WSRUN/openped/pedserver.pid")"
 ws "$BIN/pedserver" -mode show -configfile "$T/ws.conf" >"$T/out" 2>&1 || fail "show: $(cat "$T/out")"
 port=$(awk '/Server Port:/{print $3}' "$T/out")
 cat >"$T/P.policy" <<P
-password 13572468
+$OPERATOR
 write rpv ${KEY[rpk]}
 use rpv ${KEY[rpk]}
 write "SETTING SO" ${KEY[so]}
@@ -68,7 +68,7 @@ startp() { # the PED on the workstation
 startp -policy "$T/P.policy"
 
 note "across the link: remote RPV init, HSM init, then a 2e2s login"
-hsmcm -c "ped connect -ip 10.231.0.1 -port $port -password 13572468; ped vector init; hsm init -label twohosts; ped disconnect; ped connect -ip 10.231.0.1 -port $port; role login -name so; ped get"
+hsmcm -c "ped connect -ip 10.231.0.1 -port $port -password; ped vector init; hsm init -label twohosts; ped disconnect; ped connect -ip 10.231.0.1 -port $port; role login -name so; ped get"
 [ $RC -eq 0 ] || fail "login across the link: $OUT"
 expect_contains "$OUT" "via pedserver 10.231.0.1:$port"
 grep -q '"scheme":"2e2s"' "$T/P.events" || fail "not 2e2s"

@@ -58,7 +58,7 @@ UMOCKDEV_DIR=$(sed -n 's/^UMOCKDEV_DIR=//p' "$T/usb.env")
 LD_PRELOAD=$PRELOAD UMOCKDEV_DIR=$UMOCKDEV_DIR start_pedserver U -pinginterval 1 -pingtimeout 3 -pedwritelay 50 -logtrace 1
 start_pedclient -pinginterval 1 -pingtimeout 3
 cat >"$T/U.policy" <<P
-password 12345678
+$OPERATOR
 write rpv ${KEY[rpk]}
 write so ${KEY[so]}
 write domain ${KEY[dom]}
@@ -75,7 +75,7 @@ grep -q "USB PED bus 1 device 2 (1209:0001): interface 0, bulk IN 0x81, bulk OUT
 	fail "pedserver did not log the USB PED's endpoints"
 
 note "a full Remote PED ceremony over USB: RPV with a one-time password, HSM init, SO login"
-hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_U -password 12345678; ped vector init; hsm init -label usb; ped disconnect"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_U -password; ped vector init; hsm init -label usb; ped disconnect"
 [ $RC -eq 0 ] || fail "remote RPV and HSM init over USB: $OUT"
 expect_contains "$OUT" "Successfully initialized the HSM."
 login() {

@@ -101,7 +101,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		;;
 	ceremony) # the jump lands mid-ceremony
 		hsmcm -c "hsm zeroize"
-		prepare_ceremony
+		prepare_ceremony "$T/c.out"
 		ped_restart "$CER_POLICY"
 		( exec timeout 120 "$BIN/hsmcm" -socket "$HSM_SOCK" -f "$CER_CMDS" >"$T/c.out" 2>&1 ) &
 		cpid=$!

@@ -62,7 +62,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		hsmcm -c "hsm zeroize"
 		[ $RC -eq 0 ] || fail "zeroize: $OUT"
 		rm -f "$MNT"/keys/*.ikey "$MNT"/keys/*.lock # the last case's keys, checked already
-		prepare_ceremony
+		prepare_ceremony "$T/round.out"
 		ped_restart "$CER_POLICY"
 		rm -f "$T/fifo" "$T/round.out"; mkfifo "$T/fifo"
 		( exec timeout 120 "$BIN/hsmcm" -socket "$HSM_SOCK" <"$T/fifo" >"$T/round.out" 2>&1 ) &

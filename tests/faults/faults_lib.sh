@@ -29,9 +29,11 @@ case_lost() { echo "  DATA LOST: $*" >&2; CASE_OK=0; CASE_LOST=1; }
 # zeroized HSM, the RPV (orange key), HSM init (blue, red), SO login, a
 # partition, its PO (black) and domain (red), its CO (black), CO login,
 # three objects. Each run uses fresh blank keys; the PED is restarted with
-# a policy naming them. Sets CER_CMDS (the hsmcm -f file).
+# a policy naming them. Sets CER_CMDS (the hsmcm -f file). prepare_ceremony
+# [FILE]: the key holders read the one-time password and the HSM's identity
+# off FILE, where the caller writes hsmcm's output (default: $TRANSCRIPT).
 CER_STEPS=(
-	"ped connect -ip 127.0.0.1 -port @PORT@ -password 12345678"
+	"ped connect -ip 127.0.0.1 -port @PORT@ -password"
 	"ped vector init"
 	"hsm init -label cer@N@"
 	"role login -name so"
@@ -51,7 +53,8 @@ prepare_ceremony() {
 	local n=$CEREMONY_NO
 	new_keys "rpk$n" "so$n" "hd$n" "pd$n" "po$n" "co$n"
 	cat >"$T/cer$n.policy" <<P
-password 12345678
+password ${1:-$TRANSCRIPT}
+identity ${1:-$TRANSCRIPT}
 write rpv ${KEY[rpk$n]}
 use rpv ${KEY[rpk$n]}
 write "SETTING SO" ${KEY[so$n]}

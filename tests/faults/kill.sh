@@ -55,7 +55,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	hsmcm -c "ped disconnect"
 	hsmcm -c "hsm zeroize"
 	[ $RC -eq 0 ] || fail "round $round: zeroize before the ceremony: $OUT"
-	prepare_ceremony
+	prepare_ceremony "$T/round.out"
 	ped_restart "$CER_POLICY"
 	victim=$(pid_of $target)
 	( exec timeout 120 "$BIN/hsmcm" -socket "$HSM_SOCK" -f "$CER_CMDS" >"$T/round.out" 2>&1 ) &

@@ -24,7 +24,7 @@ start_hsm
 start_pedserver A -pinginterval 1 -pingtimeout 2
 start_pedclient -pinginterval 1 -pingtimeout 2
 cat >"$T/A.policy" <<P
-password $(printf '4%07d' $((RANDOM * RANDOM % 10000000)))
+$OPERATOR
 write rpv ${KEY[rpk]}
 write "SETTING SO" ${KEY[so]}
 newpin "SETTING SO" $(printf '7%07d' $((RANDOM * RANDOM % 10000000)))
@@ -40,7 +40,6 @@ P
 pin_so=$(awk '$1 == "newpin" && $2 == "\"SETTING" && $3 == "SO\"" {print $4}' "$T/A.policy")
 pin_dom=$(awk '$1 == "newpin" && $2 == "\"SETTING" && $3 == "DOMAIN\"" {print $4}' "$T/A.policy")
 printf 'pin %s %s\npin %s %s\n' "${KEY[so]}" "$pin_so" "${KEY[dom]}" "$pin_dom" >>"$T/A.policy"
-otp=$(awk '$1 == "password" {print $2}' "$T/A.policy")
 start_remote_ped A A "$T/A.policy"
 wait_for 10 shown A "Ped2 Connection Status:   Connected" || fail "pedserver does not see the PED: $OUT"
 admin_port=$(awk '/Admin Port:/{print $3}' <<<"$OUT")
@@ -58,7 +57,7 @@ capturing() { shown A "Ped2 Connection Status" && [ "$(stat -c %s "$T/ceremony.p
 wait_for 20 capturing || fail "tcpdump wrote no packets: $(cat "$T/tcpdump.log")"
 
 note "the ceremony: remote RPV init with the one-time password, HSM init, SO login, a partition with the domain"
-hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password $otp; ped vector init; hsm init -label capture; ped disconnect"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password; ped vector init; hsm init -label capture; ped disconnect"
 [ $RC -eq 0 ] || fail "RPV and HSM init: $OUT"
 expect_contains "$OUT" "Successfully initialized the HSM."
 hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A; role login -name so; partition create -label cap; slot set -slot 1; partition init -label cap; ped disconnect"
@@ -78,7 +77,8 @@ grep "packets captured" "$T/tcpdump.log" | sed 's/^/    /'
 # The secrets: from the policy (PINs, one-time password) and the key files
 # (shares as stored and unmasked, the RPV, the RPV static key).
 {
-	awk '$1 == "pin" {print "pin-" $2 " text:" $3} $1 == "password" {print "one-time-password text:" $2}' "$T/A.policy"
+	awk '$1 == "pin" {print "pin-" $2 " text:" $3}' "$T/A.policy"
+	echo "one-time-password text:$(last_password)"
 	python3 "$PED_SRCDIR/tests/reliability/ikey_secrets.py" "$IKEY_STORE" "${KEY[so]}=$pin_so" "${KEY[dom]}=$pin_dom"
 } >"$T/secrets"
 for want in one-time-password "pin-${KEY[so]}" "pin-${KEY[dom]}" "rpv-${KEY[rpk]}-share" "rpv-${KEY[rpk]}-rpv-static-key" \

@@ -35,7 +35,7 @@ start_hsm
 start_pedserver A
 start_pedclient
 cat >"$T/A.policy" <<P
-password 12345678
+$OPERATOR
 write rpv ${KEY[rpk]}
 use rpv ${KEY[rpk]}
 write "SETTING SO" ${KEY[so]}
@@ -48,7 +48,7 @@ PED_PID=$!
 track $PED_PID
 wait_for 20 shown A "Ped2 Connection Status:   Connected" || fail "the PED did not attach: $(cat "$T/A.ped.log")"
 connect="ped connect -ip 127.0.0.1 -port $PORT_A -wait"
-hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password 12345678 -wait; ped vector init; hsm init -label endure; ped disconnect"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password -wait; ped vector init; hsm init -label endure; ped disconnect"
 [ $RC -eq 0 ] || fail "setup: $OUT"
 
 PS_PID=$(cat "$T/A-run/openped/pedserver.pid")

@@ -43,15 +43,13 @@ echo "seed: $SEED (SEED=$SEED repeats this run)"
 
 PIN_SO=73915862
 PIN_DOM=58204719
-OTP=40617283
-OTP_B=92750316
 new_keys rpk so dom rpk2
 start_hsm
 start_pedserver A -pinginterval 1 -pingtimeout 2
 start_pedserver B -pinginterval 1 -pingtimeout 2
 start_pedclient -pinginterval 1 -pingtimeout 2
 cat >"$T/A.policy" <<P
-password $OTP
+$OPERATOR
 write rpv ${KEY[rpk]}
 use rpv ${KEY[rpk]}
 write "SETTING SO" ${KEY[so]}
@@ -69,12 +67,12 @@ P
 start_remote_ped A A "$T/A.policy"
 wait_for 10 shown A "Ped2 Connection Status:   Connected" || fail "pedserver does not see the PED: $OUT"
 # PED B writes the backup HSM's RPV onto its own orange key
-printf 'password %s\nreuse rpv no\nwrite rpv %s\n' "$OTP_B" "${KEY[rpk2]}" >"$T/B.policy"
+printf '%s\nreuse rpv no\nwrite rpv %s\n' "$OPERATOR" "${KEY[rpk2]}" >"$T/B.policy"
 start_remote_ped B B "$T/B.policy"
 wait_for 10 shown B "Ped2 Connection Status:   Connected" || fail "pedserver B does not see its PED: $OUT"
 
 note "set-up, straight to pedserver: RPV with the one-time password, HSM init, two partitions"
-hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password $OTP; ped vector init; hsm init -label hostile; ped disconnect"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A -password; ped vector init; hsm init -label hostile; ped disconnect"
 [ $RC -eq 0 ] || fail "RPV and HSM init: $OUT"
 hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A; role login -name so; partition create -label target; partition create -label ref; ped disconnect"
 [ $RC -eq 0 ] || fail "SO login and partitions: $OUT"
@@ -89,8 +87,8 @@ secrets() {
 	{
 		echo "pin-so text:$PIN_SO"
 		echo "pin-domain text:$PIN_DOM"
-		echo "one-time-password text:$OTP"
-		echo "one-time-password-b text:$OTP_B"
+		# every one-time password the HSM printed
+		grep -o 'enter following password: [0-9]\{8\}' "$TRANSCRIPT" | awk '{print "one-time-password-" NR " text:" $4}'
 		python3 "$PED_SRCDIR/tests/reliability/ikey_secrets.py" "$IKEY_STORE" "${KEY[so]}=$PIN_SO" "${KEY[dom]}=$PIN_DOM"
 		cat "$T/secrets.seen" 2>/dev/null
 	} | sort -u >"$T/secrets.new"
@@ -107,7 +105,7 @@ ceremony_cmd() {
 	case $1 in
 	login) echo "ped connect -ip 127.0.0.1 -port $2; role login -name so" ;;
 	domain) echo "ped connect -ip 127.0.0.1 -port $2; slot set -slot $3; partition init -label t$RANDOM" ;;
-	otp) echo "ped connect -slot 20 -ip 127.0.0.1 -port $2 -password $OTP_B; slot set -slot 20; ped vector init" ;;
+	otp) echo "ped connect -slot 20 -ip 127.0.0.1 -port $2 -password; slot set -slot 20; ped vector init" ;;
 	esac
 }
 # Before a ceremony: PED B writes onto a blank orange key (a written one would
@@ -125,8 +123,8 @@ hsm_slot_of() { if [ "$1" = otp ]; then echo 20; else echo 0; fi; }
 run_hsmcm() {
 	local start=$EPOCHREALTIME
 	set +e
-	timeout "$HSMCM_TIMEOUT" "${RUN[@]}" "$BIN/hsmcm" -socket "$HSM_SOCK" -c "$2" >"$1" 2>&1
-	RC=$?
+	timeout "$HSMCM_TIMEOUT" "${RUN[@]}" "$BIN/hsmcm" -socket "$HSM_SOCK" -c "$2" 2>&1 | tee -a "$TRANSCRIPT" >"$1"
+	RC=${PIPESTATUS[0]}
 	set -e
 	SECS=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 }

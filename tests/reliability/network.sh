@@ -62,7 +62,8 @@ hsmcm_t() {
 	local t0
 	t0=$(date +%s.%N)
 	set +e
-	OUT=$(ip netns exec $HH timeout -k 5 "$1" "$BIN/hsmcm" -socket "$HSM_SOCK" -c "$2" 2>&1)
+	OUT=$(ip netns exec $HH timeout -k 5 "$1" "$BIN/hsmcm" -socket "$HSM_SOCK" -c "$2" 2>&1 | tee -a "$TRANSCRIPT"
+	      exit "${PIPESTATUS[0]}")
 	RC=$?
 	CER_END=$(date +%s.%N)
 	set -e
@@ -85,7 +86,7 @@ ws_show() { ws timeout 20 "$BIN/pedserver" -mode show -configfile "$T/ws.conf" 2
 PORT=$(ws_show | awk '/Server Port:/{print $3}')
 [ -n "$PORT" ] || fail "no pedserver port"
 {
-	echo "password 13572468"
+	echo "$OPERATOR"
 	echo "write rpv ${KEY[rpk]}"
 	echo "use rpv ${KEY[rpk]}"
 	echo "write \"SETTING SO\" ${KEY[so]}"
@@ -112,7 +113,7 @@ stopp() { kill -TERM "$PED_PID" 2>/dev/null || true; wait_gone 10 "$PED_PID"; }
 startp -policy "$T/P.policy"
 
 note "setup over the clean link: remote RPV, HSM init, a partition with a 3-of-5 PO"
-hsmcm_t 120 "ped connect -ip $WS_IP -port $PORT -password 13572468; ped vector init; hsm init -label netrel; ped disconnect; ped connect -ip $WS_IP -port $PORT; role login -name so; partition create -label p1; slot set -slot 1; partition init -label p1; ped disconnect"
+hsmcm_t 120 "ped connect -ip $WS_IP -port $PORT -password; ped vector init; hsm init -label netrel; ped disconnect; ped connect -ip $WS_IP -port $PORT; role login -name so; partition create -label p1; slot set -slot 1; partition init -label p1; ped disconnect"
 [ $RC -eq 0 ] || fail "setup: $OUT"
 
 # the ceremony, to pedserver at $1:$2 (default: straight across the link)
