@@ -61,10 +61,19 @@ static void secrets_stay_out_of_the_history(void)
 		/* the reference's spelling, and mistyped options the parser refuses */
 		"role createchallenge -name co -challengeSecret abc", "role login -name co -passwrod 1234",
 		"role login -name co -newpw 1234",
+		/* hsm-sim's words: a quote ends a word, the option glued to it is the next */
+		"role login -name \"co\"-challenge 1234", "ped connect -ip \"x\"-password 12345678",
+		"role login -name co \"\"-p 1234", "ped connect -ip x \"-pwd\"", "role login -n \"co\"-CHALLENGESECRET=x",
+		"role login -name co --Pa=1234", "role login -name co -c=1234", "role login -name co\t-challenge\vabc",
+		/* an object's value is for the HSM only */
+		"object create -label o -value s3cret", "OBJECT create -l o -VAL s3cret", "object create -v=s3cret",
 	};
 	static const char *const plain[] = {"slot list", "role login -name co", "ped connect -ip 127.0.0.1 -port 0",
 					    "partition create -label pc", "hsm showinfo",
-					    "partition changepolicy -policy 15 -value 0", "ped set -ip 10.0.0.1 -port 9697", ""};
+					    "partition changepolicy -policy 15 -value 0", "ped set -ip 10.0.0.1 -port 9697", "",
+					    /* a quote inside a word does not start a word: one value */
+					    "role login -name co\"-password", "partition create -label \"my -password\"",
+					    "object create -label o", "hsm changepolicy -policy 15 -value 1"};
 	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
 		CU_ASSERT_TRUE(hsm_ctl_line_has_secret(secret[i]));
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)

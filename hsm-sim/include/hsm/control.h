@@ -33,9 +33,11 @@ char *hsm_ctl_trim(char *s);
  * its spaces (and loses its quotes). Cuts line in place; the word count, or
  * -1 when there are more than max. */
 int hsm_ctl_split_words(char *line, char **argv, int max);
-/* Whether a command line may carry a secret (a challenge or a password) and
- * must stay out of hsmcm's history: any word that the option parser could
- * take for -challenge or -password (any case, prefix or alias). */
+/* Whether a command line may carry a secret (a challenge, a password, an
+ * object's value) and must stay out of hsmcm's history. The line is cut into
+ * words by hsm_ctl_split_words, as hsm-sim cuts it, and any word that the
+ * option parser could take for a secret option (any case, prefix or alias,
+ * -opt=value, a misspelling with chal/pass/pw/secret in it) counts. */
 int hsm_ctl_line_has_secret(const char *line);
 
 #endif
