@@ -1,12 +1,52 @@
-/* The command syntax shared by hsmcm and hsm-sim: scripts cut into commands
- * (hsmcm), commands cut into words (hsm-sim). Here, not in either program,
- * so tests/fuzz/fuzz_hsmcm.c runs the very code both use. */
+/* The command syntax shared by hsmcm and hsm-sim: lines read at the prompt
+ * and scripts cut into commands (hsmcm), commands cut into words (hsm-sim,
+ * and hsmcm's check that keeps secrets out of its history). Here, not in
+ * either program, so tests/fuzz/fuzz_hsmcm.c runs the very code both use. */
 #include "hsm/control.h"
+
+#include "ped/error.h"
 
 #include <ctype.h>
 #include <openssl/crypto.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
+
+int hsm_ctl_read_line(FILE *f, char *buf, size_t size, size_t *len)
+{
+	size_t n = 0;
+	int c, nul = 0, r;
+
+	*len = 0;
+	if (size == 0)
+		return PED_E_INVALID;
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (n < size - 1)
+			buf[n] = (char)c;
+		nul |= c == '\0';
+		if (n < SIZE_MAX)
+			n++;
+	}
+	*len = n;
+	if (c == EOF && ferror(f))
+		r = PED_E_IO;
+	else if (c == EOF && n == 0)
+		r = PED_E_CLOSED;
+	else if (n > size - 1)
+		r = PED_E_RANGE;
+	else if (nul)
+		r = PED_E_INVALID;
+	else
+		r = PED_OK;
+	if (r == PED_OK) {
+		buf[n] = '\0';
+	} else {
+		/* what was read may be part of a secret */
+		OPENSSL_cleanse(buf, size);
+		buf[0] = '\0';
+	}
+	return r;
+}
 
 char *hsm_ctl_trim(char *s)
 {

@@ -1,7 +1,10 @@
 #include "unit.h"
 
 #include "hsm/control.h"
+#include "ped/error.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct cmds {
@@ -80,5 +83,60 @@ static void secrets_stay_out_of_the_history(void)
 		CU_ASSERT_FALSE(hsm_ctl_line_has_secret(plain[i]));
 }
 
+/* hsmcm's prompt: a line is read whole or refused whole, and the next line
+ * is read as it was typed (fgets cut a long one into two commands) */
+static void lines_over_the_limit_are_refused_whole(void)
+{
+	enum { MAX = HSM_CTL_LINE_MAX - 1 };
+	size_t cap = 3 * HSM_CTL_LINE_MAX + 64, off = 0, len;
+	char *in = malloc(cap), line[HSM_CTL_LINE_MAX];
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+	memset(in + off, 'a', MAX); /* the longest line */
+	off += MAX;
+	in[off++] = '\n';
+	memset(in + off, 'b', MAX + 1); /* one too long: its tail was a command */
+	off += MAX + 1;
+	in[off++] = '\n';
+	memcpy(in + off, "slot list\nx\0y\n\n", 15);
+	off += 15;
+	memset(in + off, 'c', MAX + 9); /* too long, at the end without a newline */
+	off += MAX + 9;
+	CU_ASSERT_FATAL(off <= cap);
+	f = fmemopen(in, off, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_OK);
+	CU_ASSERT_EQUAL(len, MAX);
+	CU_ASSERT_EQUAL(strlen(line), MAX);
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_E_RANGE);
+	CU_ASSERT_EQUAL(len, MAX + 1);
+	CU_ASSERT_EQUAL(memchr(line, 'b', sizeof(line)), NULL); /* nothing of it kept */
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_OK);
+	CU_ASSERT_STRING_EQUAL(line, "slot list");
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_E_INVALID); /* x NUL y */
+	CU_ASSERT_EQUAL(line[0], '\0');
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_OK);
+	CU_ASSERT_EQUAL(len, 0);
+	CU_ASSERT_STRING_EQUAL(line, "");
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_E_RANGE);
+	CU_ASSERT_EQUAL(len, MAX + 9);
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_E_CLOSED);
+	fclose(f);
+
+	/* a last line without its newline is a line */
+	char last[] = "hsm showinfo";
+	f = fmemopen(last, strlen(last), "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, 8, &len), PED_E_RANGE); /* and bounded by size */
+	rewind(f);
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_OK);
+	CU_ASSERT_STRING_EQUAL(line, "hsm showinfo");
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_E_CLOSED);
+	fclose(f);
+	free(in);
+}
+
 UNIT_SUITE(hsm_ctl, NULL, NULL, UNIT_TEST(scripts_cut_at_newlines_and_semicolons),
-	   UNIT_TEST(words_split_at_blanks_and_keep_quoted_spaces), UNIT_TEST(secrets_stay_out_of_the_history))
+	   UNIT_TEST(words_split_at_blanks_and_keep_quoted_spaces), UNIT_TEST(secrets_stay_out_of_the_history),
+	   UNIT_TEST(lines_over_the_limit_are_refused_whole))
