@@ -80,9 +80,22 @@ struct script_ctx {
 	int echo;
 };
 
+/* A command is sent whole or not at all: hsm-sim reads at most
+ * HSM_CTL_LINE_MAX bytes and drops the connection over that. */
+static void too_long(const char *what, size_t len, const char *unlike)
+{
+	fprintf(stderr, "hsmcm: %s of %zu characters refused: at most %d; nothing of it was %s\n", what, len,
+		HSM_CTL_LINE_MAX - 1, unlike);
+}
+
 static int script_command(void *arg, char *c)
 {
 	struct script_ctx *x = arg;
+	size_t len = strlen(c);
+	if (len >= HSM_CTL_LINE_MAX) {
+		too_long("command", len, "run");
+		return 1;
+	}
 	if (x->echo)
 		printf("hsmcm:> %s\n", c);
 	return run_command(x->fd, x->in, c) != 0 ? 1 : 0;
@@ -101,10 +114,41 @@ static void history_path(char *out, size_t len)
 		out[0] = '\0';
 }
 
+/* With want 0 prints every history entry; else copies entry want (from 1)
+ * into out and says whether there is one. Entries are read as the prompt
+ * reads lines: one too long or holding a NUL (a file edited by hand) is
+ * counted, never cut into more entries. */
+static int history_walk(FILE *hist, int want, char *out, size_t outlen)
+{
+	char h[HSM_CTL_LINE_MAX];
+	size_t hl;
+	int n = 0, r, found = 0;
+
+	rewind(hist);
+	while ((r = hsm_ctl_read_line(hist, h, sizeof(h), &hl)) != PED_E_CLOSED && r != PED_E_IO) {
+		n++;
+		if (want == 0) {
+			printf("%4d  %s\n", n, r == PED_OK ? h : "(unreadable entry)");
+		} else if (n == want) {
+			if (r == PED_OK) {
+				snprintf(out, outlen, "%s", hsm_ctl_trim(h));
+				found = 1;
+			}
+			break;
+		}
+	}
+	OPENSSL_cleanse(h, sizeof(h));
+	clearerr(hist);
+	fseek(hist, 0, SEEK_END);
+	return found;
+}
+
 static int interactive(int fd, struct ped_framer *in)
 {
 	char line[HSM_CTL_LINE_MAX], hpath[1024];
 	FILE *hist = NULL;
+	size_t len;
+	int r, rc = 0;
 
 	history_path(hpath, sizeof(hpath));
 	if (hpath[0]) {
@@ -116,44 +160,41 @@ static int interactive(int fd, struct ped_framer *in)
 			fchmod(fileno(hist), 0600);
 	}
 	printf("hsmcm %s (OpenPED). Type 'exit' to quit, 'history' for earlier commands.\n\n", PED_VERSION);
-	for (;;) {
+	/* each line is wiped once done with: it may hold a secret */
+	for (;; OPENSSL_cleanse(line, sizeof(line))) {
 		printf("hsmcm:> ");
 		fflush(stdout);
-		if (!fgets(line, sizeof(line), stdin))
+		/* A line over the limit is refused whole: fgets cut it into two
+		 * commands, the second run and recorded (a secret's tail). */
+		r = hsm_ctl_read_line(stdin, line, sizeof(line), &len);
+		if (r == PED_E_CLOSED || r == PED_E_IO)
 			break;
+		if (r == PED_E_RANGE) {
+			too_long("line", len, "run or recorded");
+			continue;
+		}
+		if (r == PED_E_INVALID) {
+			fprintf(stderr, "hsmcm: a line holding a NUL byte is refused; nothing of it was run or recorded\n");
+			continue;
+		}
 		char *c = hsm_ctl_trim(line);
 		if (!*c)
 			continue;
 		if (!strcmp(c, "exit") || !strcmp(c, "quit"))
 			break;
 		if (!strcmp(c, "history")) {
-			char h[HSM_CTL_LINE_MAX];
-			int n = 0;
-			if (hist) {
-				rewind(hist);
-				while (fgets(h, sizeof(h), hist))
-					printf("%4d  %s", ++n, h);
-				fseek(hist, 0, SEEK_END);
-			}
+			if (hist)
+				history_walk(hist, 0, NULL, 0);
 			continue;
 		}
 		if (c[0] == '!' && hist) {
 			/* !N re-runs history entry N */
-			int want = atoi(c + 1), n = 0;
-			char h[HSM_CTL_LINE_MAX];
-			rewind(hist);
-			c = NULL;
-			while (fgets(h, sizeof(h), hist))
-				if (++n == want) {
-					snprintf(line, sizeof(line), "%s", hsm_ctl_trim(h));
-					c = line;
-					break;
-				}
-			fseek(hist, 0, SEEK_END);
-			if (!c) {
+			int want = atoi(c + 1);
+			if (want <= 0 || !history_walk(hist, want, line, sizeof(line))) {
 				printf("no history entry %d\n", want);
 				continue;
 			}
+			c = line;
 			printf("%s\n", c);
 		}
 		/* secrets typed on the command line (challenges) stay out of the history */
@@ -161,12 +202,15 @@ static int interactive(int fd, struct ped_framer *in)
 			fprintf(hist, "%s\n", c);
 			fflush(hist);
 		}
-		if (run_command(fd, in, c) < 0)
-			return 1;
+		if (run_command(fd, in, c) < 0) {
+			rc = 1;
+			break;
+		}
 	}
+	OPENSSL_cleanse(line, sizeof(line));
 	if (hist)
 		fclose(hist);
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -1,10 +1,52 @@
-/* The command syntax shared by hsmcm and hsm-sim: scripts cut into commands
- * (hsmcm), commands cut into words (hsm-sim). Here, not in either program,
- * so tests/fuzz/fuzz_hsmcm.c runs the very code both use. */
+/* The command syntax shared by hsmcm and hsm-sim: lines read at the prompt
+ * and scripts cut into commands (hsmcm), commands cut into words (hsm-sim,
+ * and hsmcm's check that keeps secrets out of its history). Here, not in
+ * either program, so tests/fuzz/fuzz_hsmcm.c runs the very code both use. */
 #include "hsm/control.h"
 
+#include "ped/error.h"
+
 #include <ctype.h>
+#include <openssl/crypto.h>
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
+
+int hsm_ctl_read_line(FILE *f, char *buf, size_t size, size_t *len)
+{
+	size_t n = 0;
+	int c, nul = 0, r;
+
+	*len = 0;
+	if (size == 0)
+		return PED_E_INVALID;
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (n < size - 1)
+			buf[n] = (char)c;
+		nul |= c == '\0';
+		if (n < SIZE_MAX)
+			n++;
+	}
+	*len = n;
+	if (c == EOF && ferror(f))
+		r = PED_E_IO;
+	else if (c == EOF && n == 0)
+		r = PED_E_CLOSED;
+	else if (n > size - 1)
+		r = PED_E_RANGE;
+	else if (nul)
+		r = PED_E_INVALID;
+	else
+		r = PED_OK;
+	if (r == PED_OK) {
+		buf[n] = '\0';
+	} else {
+		/* what was read may be part of a secret */
+		OPENSSL_cleanse(buf, size);
+		buf[0] = '\0';
+	}
+	return r;
+}
 
 char *hsm_ctl_trim(char *s)
 {
@@ -59,4 +101,65 @@ int hsm_ctl_split_words(char *line, char **argv, int max)
 			*p++ = '\0';
 	}
 	return argc;
+}
+
+/* Whether name (len bytes, dashes gone) may be a spelling of one of the
+ * space-separated option names in names: the parser takes any case and any
+ * unique prefix, so every prefix counts here, unique or not. */
+static int spells(const char *name, size_t len, const char *names)
+{
+	for (const char *p = names; *p;) {
+		size_t n = strcspn(p, " ");
+		if (len && len <= n && strncasecmp(p, name, len) == 0)
+			return 1;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return 0;
+}
+
+static int word_is_secret_option(const char *cmd, const char *w)
+{
+	/* The names and aliases of hsm-sim's options that take a secret
+	 * (commands.c: role and ped -password, role -challenge), and object
+	 * create's -value, an object being what only the HSM may see. */
+	static const char secret[] = "password pwd p challenge c challengesecret";
+	/* A mistyped or another tool's spelling (-passwrod, -newpw) is refused
+	 * by the parser, but its value is still a secret. */
+	static const char *const stem[] = {"chal", "pass", "pw", "secret", NULL};
+	size_t n;
+
+	if (w[0] != '-')
+		return 0; /* a command word or a value */
+	w += strspn(w, "-");
+	n = strcspn(w, "="); /* -password=1234: refused by the parser, still a secret */
+	if (spells(w, n, secret) || (cmd && strcasecmp(cmd, "object") == 0 && spells(w, n, "value")))
+		return 1;
+	for (int i = 0; stem[i]; i++)
+		for (const char *p = w; *p; p++)
+			if (strncasecmp(p, stem[i], strlen(stem[i])) == 0)
+				return 1;
+	return 0;
+}
+
+int hsm_ctl_line_has_secret(const char *line)
+{
+	/* a line of HSM_CTL_LINE_MAX - 1 bytes has at most that many / 2 + 1 words */
+	char buf[HSM_CTL_LINE_MAX], *argv[HSM_CTL_LINE_MAX / 2 + 1];
+	size_t len = strlen(line);
+	int argc, r = 1;
+
+	/* longer than hsmcm sends: never recorded, whatever it holds */
+	if (len >= sizeof(buf))
+		return 1;
+	memcpy(buf, line, len + 1);
+	/* the words hsm-sim's parser will see: "co"-challenge is two words */
+	if ((argc = hsm_ctl_split_words(buf, argv, (int)(sizeof(argv) / sizeof(argv[0])))) < 0)
+		goto out;
+	r = 0;
+	for (int i = 0; i < argc && !r; i++)
+		r = word_is_secret_option(argv[0], argv[i]);
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
 }

@@ -1,18 +1,23 @@
 /* libFuzzer target: the hsmcm command syntax end to end, short of a live
- * HSM: a script (hsmcm -c/-f, or a line typed at the prompt) cut into
- * commands as hsmcm does, each command cut into words as hsm-sim does
- * (hsm/control.h), then the words after the command pair parsed against the
- * options hsm-sim's commands take. Input: the script text; -c stops at a NUL
- * as a C string does. */
+ * HSM: the input read line by line as hsmcm's prompt reads it, and as a
+ * script (hsmcm -c/-f) cut into commands as hsmcm does; each command cut
+ * into words as hsm-sim does (hsm/control.h), then the words after the
+ * command pair parsed against the options hsm-sim's commands take. Each
+ * command goes through the history's secret check too, which must keep out
+ * every line in which a command's own option table finds a secret option.
+ * Input: the text typed at the prompt; as a script, -c stops at a NUL as a
+ * C string does. */
 #include "hsm/control.h"
 #include "ped/error.h"
 #include "ped/opts.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,7 +38,7 @@ static void parse_options(int argc, char **argv)
 		{.name = "force", .aliases = "f", .kind = PED_OPT_FLAG},
 		{.name = "name", .aliases = "n", .kind = PED_OPT_STRING},
 		{.name = "password", .aliases = "pwd p", .kind = PED_OPT_OPTIONAL},
-		{.name = "challenge", .aliases = "c", .kind = PED_OPT_STRING},
+		{.name = "challenge", .aliases = "c challengesecret", .kind = PED_OPT_STRING},
 		{.name = "policy", .kind = PED_OPT_INT, .min = 0, .max = 1000},
 		{.name = "value", .kind = PED_OPT_INT, .min = 0, .max = 1000000},
 		{.name = "ip", .aliases = "i", .kind = PED_OPT_STRING},
@@ -51,21 +56,64 @@ static void parse_options(int argc, char **argv)
 		abort(); /* the operator is told what was wrong */
 }
 
-static int command(void *arg, char *c)
+/* The secret-bearing options as hsm-sim's own tables have them
+ * (commands.c: cmd_role, cmd_ped, cmd_object), prefixes resolved against
+ * their neighbours as there: whatever one of them takes as a secret option,
+ * the history's check must refuse. */
+static void secrets_stay_out(const char *line, int argc, char **argv)
 {
-	struct seen *x = arg;
-	char buf[4096], *argv[MAX_ARGS + 1];
-	size_t n = strlen(c);
+	struct ped_opt role[] = {
+		{.name = "name", .aliases = "n", .kind = PED_OPT_STRING},
+		{.name = "password", .aliases = "pwd p", .kind = PED_OPT_OPTIONAL},
+		{.name = "challenge", .aliases = "c challengesecret", .kind = PED_OPT_STRING},
+		{.name = NULL},
+	};
+	struct ped_opt ped[] = {
+		{.name = "ip", .aliases = "i", .kind = PED_OPT_STRING},
+		{.name = "port", .aliases = "p", .kind = PED_OPT_INT, .min = 1, .max = 65535},
+		{.name = "slot", .aliases = "s", .kind = PED_OPT_INT, .min = 0, .max = 100000},
+		{.name = "password", .aliases = "pwd", .kind = PED_OPT_OPTIONAL},
+		{.name = "wait", .kind = PED_OPT_FLAG},
+		{.name = NULL},
+	};
+	struct ped_opt object[] = {
+		{.name = "label", .aliases = "l", .kind = PED_OPT_STRING},
+		{.name = "value", .kind = PED_OPT_STRING},
+		{.name = NULL},
+	};
+	struct ped_opt *o = NULL;
+	const char *secret = "password";
+	char err[256];
+	int first = 2;
+
+	if (argc < 2)
+		return;
+	if (!strcasecmp(argv[0], "role")) {
+		o = role;
+	} else if (!strcasecmp(argv[0], "ped")) {
+		o = ped;
+		first = argc >= 3 && !strcasecmp(argv[1], "vector") ? 3 : 2;
+	} else if (!strcasecmp(argv[0], "object")) {
+		o = object;
+		secret = "value";
+	} else {
+		return;
+	}
+	/* an option found before a later error was typed all the same */
+	(void)ped_opts_parse(o, argc, argv, first, NULL, 0, NULL, err, sizeof(err));
+	if ((ped_opts_seen(o, secret) || (o == role && ped_opts_seen(o, "challenge"))) &&
+	    !hsm_ctl_line_has_secret(line))
+		abort(); /* a secret would go to hsmcm_history */
+}
+
+/* One command as hsm-sim's sim_command reads it, and as the history's check
+ * reads it. */
+static void run_words(const char *c)
+{
+	char buf[HSM_CTL_LINE_MAX], *argv[MAX_ARGS + 1];
 	int argc;
 
-	if (c < x->text || c + n > x->text + x->len || n == 0)
-		abort();
-	if (strchr(c, ';') || strchr(c, '\n') || c[0] == ' ' || c[0] == '\t' || c[n - 1] == ' ' ||
-	    c[n - 1] == '\t' || c[n - 1] == '\r')
-		abort(); /* commands come cut and trimmed */
-	x->commands++;
-
-	/* hsm-sim's sim_command: a bounded copy, then words */
+	/* a bounded copy, then words */
 	snprintf(buf, sizeof(buf), "%s", c);
 	argc = hsm_ctl_split_words(buf, argv, MAX_ARGS);
 	if (argc < -1 || argc > MAX_ARGS)
@@ -84,14 +132,80 @@ static int command(void *arg, char *c)
 	if (argc > 0) {
 		argv[argc] = NULL;
 		parse_options(argc, argv);
+		/* the parser leaves argv as it was: the words once more */
+		secrets_stay_out(c, argc, argv);
+	} else {
+		(void)hsm_ctl_line_has_secret(c);
 	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+static int command(void *arg, char *c)
+{
+	struct seen *x = arg;
+	size_t n = strlen(c);
+
+	if (c < x->text || c + n > x->text + x->len || n == 0)
+		abort();
+	if (strchr(c, ';') || strchr(c, '\n') || c[0] == ' ' || c[0] == '\t' || c[n - 1] == ' ' ||
+	    c[n - 1] == '\t' || c[n - 1] == '\r')
+		abort(); /* commands come cut and trimmed */
+	x->commands++;
+	run_words(c);
 	return 0;
+}
+
+/* hsmcm's prompt: every line whole or refused whole, and the lines read
+ * and refused add up to the input, so none is cut in two or lost. */
+static void prompt_lines(const uint8_t *data, size_t size)
+{
+	char line[HSM_CTL_LINE_MAX];
+	size_t len, consumed = 0;
+	uint8_t *copy;
+	FILE *f;
+	int r;
+
+	if (size == 0 || (copy = malloc(size)) == NULL)
+		return;
+	memcpy(copy, data, size);
+	if ((f = fmemopen(copy, size, "r")) == NULL) {
+		free(copy);
+		return;
+	}
+	while ((r = hsm_ctl_read_line(f, line, sizeof(line), &len)) != PED_E_CLOSED) {
+		consumed += len + 1;
+		if (consumed > size + 1)
+			abort();
+		if (r == PED_E_RANGE && len < sizeof(line))
+			abort();
+		if (r == PED_E_INVALID && (len >= sizeof(line) || !memchr(data + consumed - len - 1, '\0', len)))
+			abort();
+		if (r != PED_OK) {
+			if (r != PED_E_RANGE && r != PED_E_INVALID)
+				abort();
+			if (line[0])
+				abort(); /* nothing of a refused line is kept */
+			continue;
+		}
+		if (strlen(line) != len || len >= sizeof(line) || memchr(line, '\n', len) ||
+		    memcmp(line, data + consumed - len - 1, len) != 0)
+			abort();
+		char *t = hsm_ctl_trim(line);
+		if (*t == ' ' || *t == '\t' || *t == '\r')
+			abort();
+		run_words(t);
+	}
+	/* the last line may lack its newline */
+	if (consumed != size && consumed != size + 1)
+		abort();
+	fclose(f);
+	free(copy);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct seen x = {0};
-	char *text, line[HSM_CTL_LINE_MAX];
+	char *text;
 	size_t n = 0;
 
 	if (size > 1u << 20)
@@ -103,14 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, n);
 	text[n] = '\0';
 
-	/* the prompt reads a line of at most HSM_CTL_LINE_MAX - 1 bytes */
-	snprintf(line, sizeof(line), "%s", text);
-	char *nl = strchr(line, '\n');
-	if (nl)
-		nl[1] = '\0';
-	char *t = hsm_ctl_trim(line);
-	if (*t == ' ' || *t == '\t' || *t == '\r')
-		abort();
+	prompt_lines(data, size);
 
 	x.text = text;
 	x.len = n;

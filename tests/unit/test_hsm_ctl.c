@@ -1,7 +1,10 @@
 #include "unit.h"
 
 #include "hsm/control.h"
+#include "ped/error.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct cmds {
@@ -61,15 +64,79 @@ static void secrets_stay_out_of_the_history(void)
 		/* the reference's spelling, and mistyped options the parser refuses */
 		"role createchallenge -name co -challengeSecret abc", "role login -name co -passwrod 1234",
 		"role login -name co -newpw 1234",
+		/* hsm-sim's words: a quote ends a word, the option glued to it is the next */
+		"role login -name \"co\"-challenge 1234", "ped connect -ip \"x\"-password 12345678",
+		"role login -name co \"\"-p 1234", "ped connect -ip x \"-pwd\"", "role login -n \"co\"-CHALLENGESECRET=x",
+		"role login -name co --Pa=1234", "role login -name co -c=1234", "role login -name co\t-challenge\vabc",
+		/* an object's value is for the HSM only */
+		"object create -label o -value s3cret", "OBJECT create -l o -VAL s3cret", "object create -v=s3cret",
 	};
 	static const char *const plain[] = {"slot list", "role login -name co", "ped connect -ip 127.0.0.1 -port 0",
 					    "partition create -label pc", "hsm showinfo",
-					    "partition changepolicy -policy 15 -value 0", "ped set -ip 10.0.0.1 -port 9697", ""};
+					    "partition changepolicy -policy 15 -value 0", "ped set -ip 10.0.0.1 -port 9697", "",
+					    /* a quote inside a word does not start a word: one value */
+					    "role login -name co\"-password", "partition create -label \"my -password\"",
+					    "object create -label o", "hsm changepolicy -policy 15 -value 1"};
 	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
 		CU_ASSERT_TRUE(hsm_ctl_line_has_secret(secret[i]));
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
 		CU_ASSERT_FALSE(hsm_ctl_line_has_secret(plain[i]));
 }
 
+/* hsmcm's prompt: a line is read whole or refused whole, and the next line
+ * is read as it was typed (fgets cut a long one into two commands) */
+static void lines_over_the_limit_are_refused_whole(void)
+{
+	enum { MAX = HSM_CTL_LINE_MAX - 1 };
+	size_t cap = 3 * HSM_CTL_LINE_MAX + 64, off = 0, len;
+	char *in = malloc(cap), line[HSM_CTL_LINE_MAX];
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+	memset(in + off, 'a', MAX); /* the longest line */
+	off += MAX;
+	in[off++] = '\n';
+	memset(in + off, 'b', MAX + 1); /* one too long: its tail was a command */
+	off += MAX + 1;
+	in[off++] = '\n';
+	memcpy(in + off, "slot list\nx\0y\n\n", 15);
+	off += 15;
+	memset(in + off, 'c', MAX + 9); /* too long, at the end without a newline */
+	off += MAX + 9;
+	CU_ASSERT_FATAL(off <= cap);
+	f = fmemopen(in, off, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_OK);
+	CU_ASSERT_EQUAL(len, MAX);
+	CU_ASSERT_EQUAL(strlen(line), MAX);
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_E_RANGE);
+	CU_ASSERT_EQUAL(len, MAX + 1);
+	CU_ASSERT_EQUAL(memchr(line, 'b', sizeof(line)), NULL); /* nothing of it kept */
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_OK);
+	CU_ASSERT_STRING_EQUAL(line, "slot list");
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_E_INVALID); /* x NUL y */
+	CU_ASSERT_EQUAL(line[0], '\0');
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_OK);
+	CU_ASSERT_EQUAL(len, 0);
+	CU_ASSERT_STRING_EQUAL(line, "");
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_E_RANGE);
+	CU_ASSERT_EQUAL(len, MAX + 9);
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_E_CLOSED);
+	fclose(f);
+
+	/* a last line without its newline is a line */
+	char last[] = "hsm showinfo";
+	f = fmemopen(last, strlen(last), "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, 8, &len), PED_E_RANGE); /* and bounded by size */
+	rewind(f);
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_OK);
+	CU_ASSERT_STRING_EQUAL(line, "hsm showinfo");
+	CU_ASSERT_EQUAL(hsm_ctl_read_line(f, line, sizeof(line), &len), PED_E_CLOSED);
+	fclose(f);
+	free(in);
+}
+
 UNIT_SUITE(hsm_ctl, NULL, NULL, UNIT_TEST(scripts_cut_at_newlines_and_semicolons),
-	   UNIT_TEST(words_split_at_blanks_and_keep_quoted_spaces), UNIT_TEST(secrets_stay_out_of_the_history))
+	   UNIT_TEST(words_split_at_blanks_and_keep_quoted_spaces), UNIT_TEST(secrets_stay_out_of_the_history),
+	   UNIT_TEST(lines_over_the_limit_are_refused_whole))

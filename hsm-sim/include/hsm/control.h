@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum { HSM_CTL_CMD = 0x20, HSM_CTL_OUTPUT = 0x21, HSM_CTL_RESULT = 0x22 };
 
@@ -27,15 +28,24 @@ void hsm_ctl_ped_socket(const char *control_socket, const char *serial, char *ou
  * Calls fn on each non-empty command in order, text cut up in place; stops at
  * the first non-zero fn returns and returns it, else 0. */
 int hsm_ctl_script_each(char *text, int (*fn)(void *arg, char *cmd), void *arg);
+/* One line of f, as hsmcm's prompt reads it: into buf (size bytes), newline
+ * cut, NUL-terminated; *len its length, newline not counted. A line is whole
+ * or not at all: longer than size - 1 bytes it is PED_E_RANGE (*len says how
+ * long), with a NUL byte PED_E_INVALID; either is read to its end and buf
+ * wiped, so the next call reads the next line. PED_OK, those two, PED_E_CLOSED
+ * at the end of f, or PED_E_IO on a read error. */
+int hsm_ctl_read_line(FILE *f, char *buf, size_t size, size_t *len);
 /* s without leading blanks; trailing blanks and newlines cut in place. */
 char *hsm_ctl_trim(char *s);
 /* hsm-sim's words of a command: split at white space, "a quoted word" keeps
  * its spaces (and loses its quotes). Cuts line in place; the word count, or
  * -1 when there are more than max. */
 int hsm_ctl_split_words(char *line, char **argv, int max);
-/* Whether a command line may carry a secret (a challenge or a password) and
- * must stay out of hsmcm's history: any word that the option parser could
- * take for -challenge or -password (any case, prefix or alias). */
+/* Whether a command line may carry a secret (a challenge, a password, an
+ * object's value) and must stay out of hsmcm's history. The line is cut into
+ * words by hsm_ctl_split_words, as hsm-sim cuts it, and any word that the
+ * option parser could take for a secret option (any case, prefix or alias,
+ * -opt=value, a misspelling with chal/pass/pw/secret in it) counts. */
 int hsm_ctl_line_has_secret(const char *line);
 
 #endif
