@@ -46,7 +46,9 @@ set -e
 FAKE="$TOOLS/fake_hsm"
 [ -x "$FAKE" ] || fail "$FAKE not built"
 OPERATOR_OTP=${OPERATOR_OTP:-31415926}
-CRACK_HINT=${CRACK_HINT:-31400000-31499999} # a range around OPERATOR_OTP: 10^5 guesses
+# the 10^5 passwords around OPERATOR_OTP
+otp_block=$((10#$OPERATOR_OTP / 100000 * 100000))
+CRACK_HINT=${CRACK_HINT:-$otp_block-$((otp_block + 99999))}
 CRACK_WINDOW=${CRACK_WINDOW:-20} # seconds the first session is held while the search runs
 PIN_SO1=73915862 PIN_SO2=48201736 PIN_SO3=59302817 PIN_DOM=58204719
 RESULTS="$T/results"
@@ -231,6 +233,10 @@ range_cpu_s=$(sed -n 's/.* range_cpu_s=\([0-9]*\).*/\1/p' <<<"$crack")
 echo "result: fake_hsm_attacks=$(wc -l <"$RESULTS") attack_splits=$SPLITS attack_csps=$CSPS attack_logins=$LOGINS" \
 	"attack_written=$WRITTEN rpk_checks=$RPK_CHECKS rpk_lost=$RPK_LOST" \
 	"crack_s=$(printf '%.0f' "${crack_s:-0}") crack_range_s=${range_s:-0} crack_range_cpu_s=${range_cpu_s:-0}"
+# the search must find the password whenever it ran: else it proves nothing
+if grep 'case=otp-crack ' "$RESULTS" | grep -q ' tag=1 ' && ! grep 'case=otp-crack ' "$RESULTS" | grep -q ' password_found=1 '; then
+	fail "the password search ran on the PED's tag but missed the operator's password $OPERATOR_OTP"
+fi
 [ "$SPLITS" -eq 0 ] || fail "the fake HSM obtained $SPLITS key splits"
 [ "$CSPS" -eq 0 ] || fail "the fake HSM obtained $CSPS CSPs"
 [ "$LOGINS" -eq 0 ] || fail "the fake HSM can log in with $LOGINS of the HSM's credentials"

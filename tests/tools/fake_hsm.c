@@ -52,14 +52,15 @@
  * session on stdout:
  *   attack=NAME ped=SERIAL keyed=0|1 scheme=1e1s|2e2s splits=N csps=N
  *   logins=N so_secret_match=0|1 matches=LIST written=N why=ERROR
- *   [mode=MODE] [password_found=0|1 crack_s=S guesses=N rate=N range_s=S
- *   cpu_s=S range_cpu_s=S threads=N same_session=0|1]
+ *   [mode=MODE] [tag=0|1 password_found=0|1 crack_s=S guesses=N rate=N
+ *   range_s=S cpu_s=S range_cpu_s=S threads=N same_session=0|1]
  * splits: key splits the PED sent; csps: CSP records it sent (SPLITS,
  * REUSED); logins: role credentials of the HSM (so, au, po, co, cu) a
  * recovered secret matches; matches: every credential, domain or RPV
  * matched; written: keys the PED wrote with the attacker's secret; why: how
  * the session ended (CKR_OK: the attacker closed it), or what the PED or
- * pedserver answered; range_s, range_cpu_s: the whole search range at the
+ * pedserver answered; tag: the PED's tag_U was captured (the search ran);
+ * range_s, range_cpu_s: the whole search range at the
  * rate measured, in seconds and CPU seconds. A session pedserver refuses is
  * a result too (keyed=0). Exit 0 when the attack ran, whatever it obtained;
  * 2 on a usage error or when pedserver cannot be reached at all. */
@@ -1013,10 +1014,10 @@ static int attack_otp_crack(void)
 
 	memset(&h, 0, sizeof(h));
 	if ((r = conn_dial(&c, PED_RELAY_AUTH_OTP, 0)) != PED_OK)
-		return refused("otp-crack", &c, r, "password_found=0 tag=0");
+		return refused("otp-crack", &c, r, "tag=0 password_found=0");
 	if ((r = send_hello(&c, &h, PED_KAS_1E1S)) != PED_OK || (r = read_u(&c, &h, O.timeout_ms)) != PED_OK) {
 		set_why(&c, r);
-		print_result("otp-crack", &c, "password_found=0 tag=0");
+		print_result("otp-crack", &c, "tag=0 password_found=0");
 		conn_close(&c);
 		hs_free(&h);
 		return PED_OK;
@@ -1080,8 +1081,8 @@ static int attack_otp_crack(void)
 	 * seconds and in CPU seconds (the second does not depend on the load) */
 	double rate = secs > 0 ? (double)guesses / secs : 0.0, range = (double)O.hint_hi - O.hint_lo + 1;
 	snprintf(extra, sizeof(extra),
-		 "password_found=%d crack_s=%.1f guesses=%llu rate=%.0f range_s=%.0f cpu_s=%.1f range_cpu_s=%.0f threads=%d "
-		 "same_session=%d",
+		 "tag=1 password_found=%d crack_s=%.1f guesses=%llu rate=%.0f range_s=%.0f cpu_s=%.1f range_cpu_s=%.0f "
+		 "threads=%d same_session=%d",
 		 found, secs, (unsigned long long)guesses, rate, rate > 0 ? range / rate : 0.0, cpu,
 		 guesses ? cpu * range / (double)guesses : 0.0, O.threads, same);
 	print_result("otp-crack", &c, extra);
