@@ -77,8 +77,8 @@ printf '%-44s %s\n' "brute-force lockouts / exact" "$(s brute_cases) / $(s brute
 printf '%-44s %s\n' "fake-HSM attacks / splits / CSPs / logins" \
 	"$(s fake_hsm_attacks) / $(s attack_splits) / $(s attack_csps) / $(s attack_logins)"
 printf '%-44s %s\n' "fake-HSM RPK checks / RPK lost" "$(s rpk_checks) / $(s rpk_lost)"
-printf '%-44s %s\n' "one-time password found in s / all 10^8: s, CPU s" \
-	"$(s crack_s) / $(s crack_range_s), $(s crack_range_cpu_s)"
+printf '%-44s %s\n' "password search s: found / all 10^8 / CPU" \
+	"$(s crack_s) / $(s crack_range_s) / $(s crack_range_cpu_s)"
 [ ${#skipped[@]} -gt 0 ] && echo "skipped: ${skipped[*]}"
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "reliability: decoders=$(s decoders) execs=$(s execs) crashes=$(s crashes) faults=$(s faults)" \
