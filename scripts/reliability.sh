@@ -1,6 +1,6 @@
 #!/bin/bash
 # make reliability: every fuzz target for FUZZ_SECONDS, then each fault,
-# hostile-relay, capture, network, endurance and brute-force script; one
+# hostile-relay, capture, network, endurance, brute-force and fake-HSM script; one
 # table and one summary line (docs/security.md explains each figure).
 #
 # Each script ends with "result: key=value ..." lines; figures of the same
@@ -20,6 +20,7 @@ mkdir -p "$logdir"
 
 declare -A SUM
 keys="decoders execs crashes faults survived relay_cases csp_accepted secrets_in_capture net_cases net_passed logins fd_growth rss_growth_kib brute_cases brute_exact data_lost"
+keys+=" fake_hsm_attacks attack_splits attack_csps attack_logins attack_written rpk_checks rpk_lost crack_s crack_range_s crack_range_cpu_s"
 for k in $keys; do SUM[$k]=0; done
 failed=() skipped=()
 
@@ -73,12 +74,19 @@ printf '%-44s %s\n' "secrets found in the capture" "$(s secrets_in_capture)"
 printf '%-44s %s\n' "hostile-network cases / passed" "$(s net_cases) / $(s net_passed)"
 printf '%-44s %s\n' "endurance logins / fd growth / RSS growth KiB" "$(s logins) / $(s fd_growth) / $(s rss_growth_kib)"
 printf '%-44s %s\n' "brute-force lockouts / exact" "$(s brute_cases) / $(s brute_exact)"
+printf '%-44s %s\n' "fake-HSM attacks / splits / CSPs / logins" \
+	"$(s fake_hsm_attacks) / $(s attack_splits) / $(s attack_csps) / $(s attack_logins)"
+printf '%-44s %s\n' "fake-HSM RPK checks / RPK lost" "$(s rpk_checks) / $(s rpk_lost)"
+printf '%-44s %s\n' "password search s: found / all 10^8 / CPU" \
+	"$(s crack_s) / $(s crack_range_s) / $(s crack_range_cpu_s)"
 [ ${#skipped[@]} -gt 0 ] && echo "skipped: ${skipped[*]}"
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "reliability: decoders=$(s decoders) execs=$(s execs) crashes=$(s crashes) faults=$(s faults)" \
 	"survived=$(s survived) relay_cases=$(s relay_cases) csp_accepted=$(s csp_accepted)" \
 	"secrets_in_capture=$(s secrets_in_capture) logins=$(s logins) fd_growth=$(s fd_growth)" \
-	"rss_growth_kib=$(s rss_growth_kib) data_lost=$(s data_lost)"
+	"rss_growth_kib=$(s rss_growth_kib) data_lost=$(s data_lost) attack_splits=$(s attack_splits)" \
+	"attack_csps=$(s attack_csps) attack_logins=$(s attack_logins) rpk_lost=$(s rpk_lost)"
 [ ${#failed[@]} -eq 0 ] && [ "$(s crashes)" -eq 0 ] && [ "$(s csp_accepted)" -eq 0 ] &&
 	[ "$(s secrets_in_capture)" -eq 0 ] && [ "$(s data_lost)" -eq 0 ] && [ "$(s survived)" -eq "$(s faults)" ] &&
-	[ "$(s fd_growth)" -eq 0 ]
+	[ "$(s fd_growth)" -eq 0 ] && [ "$(s attack_splits)" -eq 0 ] && [ "$(s attack_csps)" -eq 0 ] &&
+	[ "$(s attack_logins)" -eq 0 ] && [ "$(s rpk_lost)" -eq 0 ]

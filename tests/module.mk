@@ -19,6 +19,12 @@ $(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBPED)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
+# The fake HSM (tests/tools/fake_hsm.c) reads a stolen orange key with libikey
+# and the real HSM's state file with libhsm, as an attacker with those files would.
+$(BUILD)/tests/fake_hsm: $(OBJ)/tests/tools/fake_hsm.o $(LIBHSM) $(LIBIKEY) $(LIBPED)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
+
 # The clock-jump shim (tests/tools/clockjump.c): a shared object that the fault
 # tests LD_PRELOAD into daemons, so built without sanitizers.
 TEST_TOOLS += $(BUILD)/tests/clockjump.so
