@@ -55,6 +55,7 @@ static int password_session_refuses(struct ped_device *d, const struct serve_ctx
 		return 0;
 	why = req->op == PED_APP_CREATE && req->key_type == PED_KEY_RPV ? "a second RPV keyset"
 	      : req->op == PED_APP_AUTH					   ? "a login"
+	      : req->op == PED_APP_MESSAGE				   ? "text on the PED's screen"
 									   : "a keyset other than the RPV";
 	ped_warn("HSM %s asked for %s over a one-time password session: refused", ctx->hsm, why);
 	fw_log(d, "Refused request");
@@ -77,11 +78,13 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 		ped_warn("malformed request from the HSM");
 		return reply_result(l, PED_E_INVALID);
 	}
-	if (req.op == PED_APP_MESSAGE) {
+	if (req.op == PED_APP_MESSAGE && !(ctx && ctx->password)) {
 		fw_show(d, DEV_P_IDLE, 0, "%s", req.title);
 		return PED_OK;
 	}
 	if (password_session_refuses(d, ctx, &req)) {
+		if (req.op == PED_APP_MESSAGE)
+			return PED_OK; /* a MESSAGE has no reply: not shown, that is all */
 		/* A CREATE's secret follows in a CSP: it is read and dropped, so
 		 * the HSM's next request is not taken for it. */
 		if (req.op == PED_APP_CREATE) {
@@ -147,7 +150,10 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 		ask.rpv_in = st;
 	}
 	struct cer_created c;
-	r = watch_link(d, l) ? cer_create_keyset(d, &ask, req.allow_reuse, secret, slen, &c) : PED_E_CLOSED;
+	/* Reusing a keyset sends its whole secret to the HSM: not over a channel
+	 * whose only secret is 8 digits; the password session writes a new RPV. */
+	int reuse = req.allow_reuse && !(ctx && ctx->password);
+	r = watch_link(d, l) ? cer_create_keyset(d, &ask, reuse, secret, slen, &c) : PED_E_CLOSED;
 	d->session_fd = -1;
 	if (r != PED_OK)
 		r = reply_result(l, r);

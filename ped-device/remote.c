@@ -487,8 +487,8 @@ void mode_remote(struct ped_device *d)
 	memset(&f, 0, sizeof(f));
 	f.fd = -1;
 	for (;;) {
-		if (!attached && d->cfg.pedserver_socket[0])
-			attached = attach(d, &f) == PED_OK;
+		if (!attached && d->cfg.pedserver_socket[0] && (attached = attach(d, &f) == PED_OK) && c.n)
+			report_rpks(f.fd, &c, d->cfg.link_timeout_ms); /* a new pedserver knows none of them */
 		fw_show(d, DEV_P_IDLE, 0, attached ? "Remote PED mode\nAwaiting command..."
 						    : "Remote PED mode\nNo pedserver\nconnected.\n\n< EXIT");
 		struct dev_event ev;

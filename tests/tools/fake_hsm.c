@@ -27,7 +27,7 @@
  *              from the file (the PED's cache or its operator's orange key
  *              supply the PED's side). Then -ask.
  *   rpk-evict  hostile handshakes against a PED that holds the HSM's RPK
- *              (-mode scheme|hello|confirm|alert|cert, or all): OPEN as the
+ *              (-mode scheme|hello|confirm|alert|cert|realcert, or all): OPEN as the
  *              HSM (RPV auth, 2e2s flag unless 1e1s is needed), then a HELLO_V
  *              of the other scheme, a malformed HELLO_V, a wrong CONFIRM_V,
  *              an ALERT after the PED's tag, or a 2e2s HELLO_V with a
@@ -118,6 +118,7 @@ static struct {
 	char ask[512];
 	const char *mode;
 	int timeout_ms;
+	const char *show; /* where to write the identity line an operator is shown */
 } O = {.hint_hi = PW_SPACE - 1, .window = 20, .timeout_ms = 60000,
        .ask = "so,domain,rpv,new-so,new-domain,new-rpv,new-rpv", .mode = "all"};
 
@@ -126,7 +127,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: fake_hsm -connect HOST:PORT -serial HSM_SERIAL -attack otp-known|otp-crack|downgrade|rpk-evict\n"
 		"                [-password DIGITS] [-hint LO-HI] [-threads N] [-window SECONDS]\n"
-		"                [-orange FILE]... [-state FILE] [-ask LIST] [-mode MODE] [-timeout SECONDS]\n");
+		"                [-orange FILE]... [-state FILE] [-ask LIST] [-mode MODE] [-timeout SECONDS]\n"
+		"                [-show FILE]\n");
 	exit(2);
 }
 
@@ -194,27 +196,36 @@ static void append(char *list, size_t cap, const char *name)
 		snprintf(list + n, cap - n, "%s%s", n ? "," : "", name);
 }
 
+/* The real HSM's state file (-state), read once into real_hsm. */
+static int load_real(void)
+{
+	char why[128] = "";
+	int r;
+
+	if (real_hsm)
+		return PED_OK;
+	if (!O.state)
+		return PED_E_INVALID;
+	if (!(real_hsm = calloc(1, sizeof(*real_hsm))))
+		return PED_E_HOST_MEMORY;
+	if ((r = hsm_load(O.state, real_hsm, why, sizeof(why))) != PED_OK) {
+		fprintf(stderr, "fake_hsm: %s: %s\n", O.state, why[0] ? why : ped_strerror(r));
+		free(real_hsm);
+		real_hsm = NULL;
+	}
+	return r;
+}
+
 /* What a recovered secret opens on the real HSM (out: the names, or
  * "none"); each is added to the tally. */
 static void match_secret(const uint8_t *secret, size_t len, char *out, size_t cap)
 {
 	uint8_t v[HSM_VERIFIER_LEN];
-	char why[128] = "", found[128] = "";
+	char found[128] = "";
 
 	snprintf(out, cap, "none");
-	if (!O.state)
+	if (load_real() != PED_OK)
 		return;
-	if (!real_hsm) {
-		if (!(real_hsm = calloc(1, sizeof(*real_hsm))))
-			return;
-		int r = hsm_load(O.state, real_hsm, why, sizeof(why));
-		if (r != PED_OK) {
-			fprintf(stderr, "fake_hsm: %s: %s\n", O.state, why[0] ? why : ped_strerror(r));
-			free(real_hsm);
-			real_hsm = NULL;
-			return;
-		}
-	}
 	const struct hsm *h = real_hsm;
 	hsm_verifier(secret, len, v);
 	if (cred_is(&h->so.cred, v))
@@ -432,6 +443,11 @@ static void hs_free(struct hs *h)
 	OPENSSL_cleanse(h, sizeof(*h));
 }
 
+/* What HELLO_V presents: the self-made HOC and static certificate, unless
+ * these are set (the real HSM's, public, from its state file). */
+static const uint8_t *show_cert, *show_hoc;
+static size_t show_cert_len, show_hoc_len;
+
 /* HELLO_V: scheme 1 with a nonce, 2 with an ephemeral key; the self-made HOC. */
 static int send_hello(struct conn *c, struct hs *h, int scheme)
 {
@@ -446,8 +462,8 @@ static int send_hello(struct conn *c, struct hs *h, int scheme)
 	ped_wbuf_u8(&w, PED_KAS_PROTO_VERSION);
 	ped_wbuf_u8(&w, (uint8_t)scheme);
 	ped_wbuf_lv16(&w, I.id, strlen(I.id));
-	ped_wbuf_lv16(&w, I.cert_der, I.cert_len);
-	ped_wbuf_lv16(&w, I.hoc_der, I.hoc_len);
+	ped_wbuf_lv16(&w, show_cert ? show_cert : I.cert_der, show_cert ? show_cert_len : I.cert_len);
+	ped_wbuf_lv16(&w, show_hoc ? show_hoc : I.hoc_der, show_hoc ? show_hoc_len : I.hoc_len);
 	if (scheme == PED_KAS_1E1S) {
 		if (RAND_bytes(h->nonce, sizeof(h->nonce)) != 1) {
 			ped_wbuf_free(&w);
@@ -1159,7 +1175,8 @@ static int evict_once(const char *mode)
 {
 	struct conn c;
 	struct hs h;
-	int scheme_2e2s = !strcmp(mode, "scheme") || !strcmp(mode, "cert") || !strcmp(mode, "hello");
+	int scheme_2e2s = !strcmp(mode, "scheme") || !strcmp(mode, "cert") || !strcmp(mode, "hello") ||
+			  !strcmp(mode, "realcert");
 	int r;
 	char extra[96];
 
@@ -1175,6 +1192,35 @@ static int evict_once(const char *mode)
 	} else if (!strcmp(mode, "cert")) {
 		/* 2e2s with a certificate from our own HOC */
 		r = send_hello(&c, &h, PED_KAS_2E2S);
+	} else if (!strcmp(mode, "realcert")) {
+		/* 2e2s showing the real HSM's HOC and static certificate (public):
+		 * the PED accepts them and sends its share and tag; without the
+		 * static private key only a wrong CONFIRM_V can follow */
+		if (!real_hsm && (r = load_real()) != PED_OK) {
+			fprintf(stderr, "fake_hsm: realcert needs -state\n");
+			return r;
+		}
+		show_cert = real_hsm->static_cert;
+		show_cert_len = real_hsm->static_cert_len;
+		show_hoc = real_hsm->hoc_cert;
+		show_hoc_len = real_hsm->hoc_cert_len;
+		r = send_hello(&c, &h, PED_KAS_2E2S);
+		show_cert = show_hoc = NULL;
+		for (int i = 0; i < 2 && r == PED_OK; i++) {
+			uint8_t type, *p = NULL;
+			size_t len = 0;
+			if ((r = conn_recv(&c, &type, &p, &len, O.timeout_ms)) == PED_OK && (type != PED_LINK_KAS || !len ||
+									      p[0] == PED_KAS_ALERT))
+				r = PED_E_HANDSHAKE;
+			if (p)
+				OPENSSL_clear_free(p, len ? len : 1);
+		}
+		if (r == PED_OK) {
+			uint8_t bad[1 + PED_KAS_TAG_LEN];
+			bad[0] = PED_KAS_CONFIRM_V;
+			(void)RAND_bytes(bad + 1, PED_KAS_TAG_LEN);
+			(void)send_kas(&c, bad, sizeof(bad));
+		}
 	} else if (!strcmp(mode, "hello")) {
 		/* a HELLO_V cut short: no nonce or key */
 		uint8_t cut[8] = {PED_KAS_HELLO_V, PED_KAS_PROTO_VERSION, PED_KAS_2E2S, 0, 2, 'H', 'S', 0};
@@ -1218,7 +1264,7 @@ static int evict_once(const char *mode)
 
 static int attack_rpk_evict(void)
 {
-	static const char *const modes[] = {"scheme", "hello", "confirm", "alert", "cert"};
+	static const char *const modes[] = {"scheme", "hello", "confirm", "alert", "cert", "realcert"};
 	if (strcmp(O.mode, "all"))
 		return evict_once(O.mode);
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -1264,6 +1310,8 @@ int main(int argc, char **argv)
 			O.orange[O.norange++] = v;
 		} else if (!strcmp(a, "-state")) {
 			O.state = v;
+		} else if (!strcmp(a, "-show")) {
+			O.show = v;
 		} else if (!strcmp(a, "-ask")) {
 			snprintf(O.ask, sizeof(O.ask), "%s", v);
 		} else if (!strcmp(a, "-mode")) {
@@ -1284,6 +1332,18 @@ int main(int argc, char **argv)
 		O.threads = 256;
 	tally_reset();
 	make_identity();
+	if (O.show) {
+		/* the line hsm-sim prints at ped connect -password, for this fake:
+		 * what a phished operator would be shown and compare */
+		char fpr[PED_CERT_FPR_LEN + 1];
+		FILE *f = fopen(O.show, "w");
+		if (!f || ped_cert_fingerprint(I.hoc_der, I.hoc_len, fpr) != PED_OK) {
+			fprintf(stderr, "fake_hsm: cannot write %s\n", O.show);
+			return 2;
+		}
+		fprintf(f, "HSM %s identity: HOC fingerprint %s\n", O.serial, fpr);
+		fclose(f);
+	}
 	int r = PED_OK;
 	if (!strcmp(O.attack, "otp-known"))
 		r = attack_otp_known();
