@@ -59,7 +59,7 @@ int ped_pin_kdf_check(const struct ped_pin_kdf *k, const char **why)
 	case PED_PIN_KDF_SCRYPT:
 		/* each bound before the products, so no shift or product overflows */
 		if (k->log2n < PED_SCRYPT_LOG2N_MIN || k->log2n > PED_SCRYPT_LOG2N_MAX)
-			msg = "scrypt log2 N must be 10 to 20";
+			msg = "scrypt log2 N must be 8 to 20";
 		else if (k->r < 1 || k->r > PED_SCRYPT_R_MAX)
 			msg = "scrypt r must be 1 to 64";
 		else if (k->p < 1 || k->p > PED_SCRYPT_P_MAX)

@@ -71,20 +71,20 @@ set -e
 [ $rc -eq 2 ] || fail "the same key twice: exit $rc: $OUT"
 expect_contains "$OUT" "repeats split 1"
 
-note "a test keyset at the cheap cost, chosen with -pinmaskcost 10"
+note "a test keyset at the cheap cost, chosen with -pinmaskcost 8"
 cat >"$T/b.policy" <<P
 mofn so 1 2
 write "SETTING SO" ${KEY[bso1]} ${KEY[bso2]}
 newpin so $CHEAP_PIN $CHEAP_PIN
 write "SETTING DOMAIN" ${KEY[bdom]}
 P
-start_ped B $BACKUP_SERIAL "$T/b.policy" -pinmaskcost 10
-grep -q "scrypt N=2^10 r=8 p=1, cheaper than the default: for test keysets only" "$T/B.log" ||
+start_ped B $BACKUP_SERIAL "$T/b.policy" -pinmaskcost 8
+grep -q "scrypt N=2^8 r=8 p=1, cheaper than the default: for test keysets only" "$T/B.log" ||
 	fail "the PED did not warn of its cheap cost: $(cat "$T/B.log")"
 hsmcm -c "slot set -slot 20; hsm init -label backup"
 [ $RC -eq 0 ] || fail "backup hsm init: $OUT"
 expect_exit 0 "$BIN/ikey" show "${KEY[bso1]}" -json
-expect_contains "$OUT" '"pin_mask":{"kdf":"scrypt","log2n":10,"r":8,"p":1}'
+expect_contains "$OUT" '"pin_mask":{"kdf":"scrypt","log2n":8,"r":8,"p":1}'
 OUT=$("$TOOLS/pin_thief" -range 24681200 "$CHEAP_PIN" "$IKEY_STORE/${KEY[bso1]}.ikey" \
 	"$IKEY_STORE/${KEY[bso2]}.ikey" 2>&1) || fail "the thief did not find the cheap PIN: $OUT"
 echo "$OUT"

@@ -378,7 +378,7 @@ static void pin_mask_costs_are_bounded_when_read(void)
 		{PED_PIN_KDF_SCRYPT, 18, 8, 1},    /* 256 MiB: over the cap */
 		{PED_PIN_KDF_SCRYPT, 16, 8, 255},  /* time */
 		{PED_PIN_KDF_SCRYPT, 16, 0, 1},    /* r = 0 */
-		{PED_PIN_KDF_SCRYPT, 9, 8, 1},     /* under the cheapest a PED writes */
+		{PED_PIN_KDF_SCRYPT, 7, 8, 1},     /* under the cheapest a PED writes */
 		{PED_PIN_KDF_HKDF, 16, 8, 1},
 		{PED_PIN_KDF_NONE, 0, 0, 0},       /* a PIN without a mask */
 		{7, 16, 8, 1},                     /* unknown */

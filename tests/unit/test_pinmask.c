@@ -133,9 +133,9 @@ static void costs_are_bounded(void)
 		struct ped_pin_kdf k;
 		const char *why;
 	} bad[] = {
-		{{PED_PIN_KDF_SCRYPT, 9, 8, 1}, "scrypt log2 N must be 10 to 20"},
-		{{PED_PIN_KDF_SCRYPT, 21, 1, 1}, "scrypt log2 N must be 10 to 20"},
-		{{PED_PIN_KDF_SCRYPT, 255, 255, 255}, "scrypt log2 N must be 10 to 20"},
+		{{PED_PIN_KDF_SCRYPT, 7, 8, 1}, "scrypt log2 N must be 8 to 20"},
+		{{PED_PIN_KDF_SCRYPT, 21, 1, 1}, "scrypt log2 N must be 8 to 20"},
+		{{PED_PIN_KDF_SCRYPT, 255, 255, 255}, "scrypt log2 N must be 8 to 20"},
 		{{PED_PIN_KDF_SCRYPT, 16, 0, 1}, "scrypt r must be 1 to 64"},
 		{{PED_PIN_KDF_SCRYPT, 10, 65, 1}, "scrypt r must be 1 to 64"},
 		{{PED_PIN_KDF_SCRYPT, 16, 8, 0}, "scrypt p must be 1 to 16"},

@@ -47,8 +47,8 @@ struct ped_pin_kdf {
 #define PED_SCRYPT_R_DEFAULT 8
 #define PED_SCRYPT_P_DEFAULT 1
 /* The cheapest cost a PED writes: for test and CI keysets chosen on purpose
- * (about 1/64 of the default). */
-#define PED_SCRYPT_LOG2N_MIN 10
+ * (about 1/300 of the default's time). */
+#define PED_SCRYPT_LOG2N_MIN 8
 /* What a key file may ask of a PED that reads it: N*r bounds the memory
  * (128 * N * r bytes: 128 MiB, twice the default) and N*r*p the time (four
  * times the default). Anything beyond is refused before any derivation. */
