@@ -87,9 +87,17 @@ static void json_key(const struct ikey_store *st, const char *serial, const stru
 		       "\"index\":%u,\"pin\":%s,\"created\":%llu",
 		       ikey_type_name(k->s.type), ikey_type_colour(k->s.type), ks, k->s.m, k->s.n,
 		       k->s.index, k->s.pin_set ? "true" : "false", (unsigned long long)k->s.created);
+		if (k->s.pin_set && k->s.mask.id == PED_PIN_KDF_SCRYPT)
+			printf(",\"pin_mask\":{\"kdf\":\"scrypt\",\"log2n\":%u,\"r\":%u,\"p\":%u}",
+			       k->s.mask.log2n, k->s.mask.r, k->s.mask.p);
+		else if (k->s.pin_set)
+			printf(",\"pin_mask\":{\"kdf\":\"hkdf-sha512\"}");
+		else
+			printf(",\"pin_mask\":null");
 		if (k->s.type == IKEY_RPV)
 			printf(",\"rpv_static_key\":%s", k->s.static_priv ? "true" : "false");
 	}
+	printf(",\"format\":%u", k->format);
 	printf(",\"inserted\":");
 	if (inserted)
 		json_string(where);
@@ -184,6 +192,8 @@ static int cmd_show(const struct ikey_store *st, const char *serial)
 		fprintf(stderr, "ikey show: key %s: %s\n", serial, why);
 	} else {
 		printf("Serial:    %s\n", k.serial);
+		printf("Format:    %u%s\n", k.format,
+		       k.format != IKEY_FORMAT ? " (rewritten in the current format at the next write)" : "");
 		printf("Label:     %s\n", k.label[0] ? k.label : "-");
 		if (k.s.type == IKEY_BLANK) {
 			printf("Contents:  blank\n");
@@ -197,6 +207,14 @@ static int cmd_show(const struct ikey_store *st, const char *serial)
 			printf("Keyset:    %s\n", ks);
 			printf("Split:     %u of %u, quorum M = %u\n", k.s.index, k.s.n, k.s.m);
 			printf("PIN:       %s\n", k.s.pin_set ? "yes" : "no");
+			if (k.s.pin_set) {
+				char cost[64];
+				/* format 1's fast mask lets two keys of the set test PINs offline */
+				printf("PIN mask:  %s%s\n", ped_pin_kdf_describe(&k.s.mask, cost, sizeof(cost)),
+				       k.s.mask.id == PED_PIN_KDF_HKDF
+					       ? ": fast, replace with a duplicate set (docs/pinmask.md)"
+					       : "");
+			}
 			printf("Created:   %s\n", when);
 			if (k.s.type == IKEY_RPV)
 				printf("RPV key:   %s\n", k.s.static_priv ? "static key and certificates present"

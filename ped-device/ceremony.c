@@ -42,8 +42,10 @@ static void reading_title(const char *title, char *out, size_t len)
 		snprintf(out, len, "%s", title);
 }
 
+/* kdf_out (if given) gets the scrypt cost of the first split read that has
+ * one: the keyset's, for the duplicates made of it. */
 static int read_keyset(struct ped_device *d, const struct cer_ask *a, const char *first_title,
-		       const char *title, struct ped_app_splits *sp)
+		       const char *title, struct ped_app_splits *sp, struct ped_pin_kdf *kdf_out)
 {
 	struct ikey_quorum q;
 	struct ikey k;
@@ -91,10 +93,17 @@ static int read_keyset(struct ped_device *d, const struct cer_ask *a, const char
 		memcpy(s->keyset_id, k.s.keyset_id, sizeof(s->keyset_id));
 		s->share_len = k.s.share_len;
 		memcpy(s->share, k.s.share, k.s.share_len);
-		/* A wrong PIN gives a wrong share: only the HSM can tell. */
-		if (k.s.pin_set)
-			ped_pin_mask(pin, k.s.keyset_id, k.s.index, s->share, s->share_len);
+		/* A wrong PIN gives a wrong share: only the HSM can tell. A mask
+		 * that could not be derived (memory) is no guess, and must not
+		 * reach the HSM as one: the ceremony fails instead. */
+		if (k.s.pin_set && (r = ped_pin_mask(pin, &k.s.mask, k.s.keyset_id, k.s.index, s->share,
+						     s->share_len)) != PED_OK) {
+			fw_log(d, "PIN mask failed");
+			goto out;
+		}
 		OPENSSL_cleanse(pin, sizeof(pin));
+		if (kdf_out && kdf_out->id != PED_PIN_KDF_SCRYPT && k.s.mask.id == PED_PIN_KDF_SCRYPT)
+			*kdf_out = k.s.mask;
 		sp->count++;
 		if (a->rpv_out && k.s.static_priv && k.s.static_cert && k.s.hoc_cert &&
 		    k.s.static_cert_len <= IKEY_CERT_MAX && k.s.hoc_cert_len <= IKEY_CERT_MAX) {
@@ -121,7 +130,7 @@ out:
 
 int cer_read_keyset(struct ped_device *d, const struct cer_ask *a, struct ped_app_splits *sp)
 {
-	return read_keyset(d, a, a->title, a->title, sp);
+	return read_keyset(d, a, a->title, a->title, sp, NULL);
 }
 
 /* Appends text to out as new lines wrapped at spaces, each at most one
@@ -233,9 +242,17 @@ int cer_write_key(struct ped_device *d, const struct cer_ask *a, const char *tex
 		if ((r = ikey_secret_copy(&k.s, s)) != PED_OK)
 			goto out;
 		if (with_pin) {
+			/* s->mask is the keyset's cost; a key left without a PIN has no mask */
 			k.s.pin_set = pin[0] != '\0';
+			if (!k.s.pin_set)
+				memset(&k.s.mask, 0, sizeof(k.s.mask));
 			k.s.created = (uint64_t)time(NULL);
-			ped_pin_mask(pin, k.s.keyset_id, k.s.index, k.s.share, k.s.share_len);
+			if ((r = ped_pin_mask(pin, &k.s.mask, k.s.keyset_id, k.s.index, k.s.share,
+					      k.s.share_len)) != PED_OK) {
+				/* never a key marked with a PIN over a share left clear */
+				fw_log(d, "PIN mask failed");
+				goto out;
+			}
 		}
 		OPENSSL_cleanse(pin, sizeof(pin));
 		if ((r = ikey_save(&d->store, &k)) != PED_OK) {
@@ -257,8 +274,8 @@ out:
 
 /* Writes splits 1..n (shares[i-1]) of a keyset, each with its own PIN. */
 static int write_set(struct ped_device *d, const struct cer_ask *a, const uint8_t keyset[16],
-		     unsigned m, unsigned n, const uint8_t *shares, size_t len,
-		     char (*written)[IKEY_SERIAL_LEN + 1], size_t *nwritten)
+		     const struct ped_pin_kdf *kdf, unsigned m, unsigned n, const uint8_t *shares,
+		     size_t len, char (*written)[IKEY_SERIAL_LEN + 1], size_t *nwritten)
 {
 	struct ikey_secret s;
 	char text[256];
@@ -271,6 +288,7 @@ static int write_set(struct ped_device *d, const struct cer_ask *a, const uint8_
 		s.m = (uint8_t)m;
 		s.n = (uint8_t)n;
 		s.index = (uint8_t)i;
+		s.mask = *kdf;
 		s.share = (uint8_t *)(uintptr_t)(shares + (i - 1) * len);
 		s.share_len = len;
 		if (a->type == IKEY_RPV && a->rpv_in && a->rpv_in->set) {
@@ -293,8 +311,9 @@ static int write_set(struct ped_device *d, const struct cer_ask *a, const uint8_
 /* The questions carry ask_title (chapter 5: "READING SO PIN..." after a
  * reused keyset was read), the writes, Stage 3, a's own ("SETTING ..."). */
 static int duplicates(struct ped_device *d, const struct cer_ask *a, const char *ask_title,
-		      const char *first_question, const uint8_t keyset[16], unsigned m, unsigned n,
-		      const uint8_t *shares, size_t len, char (*written)[IKEY_SERIAL_LEN + 1], size_t *nwritten)
+		      const char *first_question, const uint8_t keyset[16],
+		      const struct ped_pin_kdf *kdf, unsigned m, unsigned n, const uint8_t *shares,
+		      size_t len, char (*written)[IKEY_SERIAL_LEN + 1], size_t *nwritten)
 {
 	char text[256];
 	int r, yes;
@@ -303,7 +322,7 @@ static int duplicates(struct ped_device *d, const struct cer_ask *a, const char 
 	for (;;) {
 		if ((yes = dlg_yesno(d, DEV_P_DUPLICATE, a->type, text)) <= 0)
 			return yes;
-		if ((r = write_set(d, a, keyset, m, n, shares, len, written, nwritten)) != PED_OK)
+		if ((r = write_set(d, a, keyset, kdf, m, n, shares, len, written, nwritten)) != PED_OK)
 			return r;
 		snprintf(text, sizeof(text), "SLOT\n%s\nWould you like to\nmake another\nduplicate set?(Y/N)",
 			 ask_title);
@@ -318,6 +337,9 @@ int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_r
 	uint8_t *shares = NULL;
 	size_t shares_len = 0;
 	struct ped_app_splits sp;
+	/* A new keyset takes the PED's cost; a reused one keeps its own, unless
+	 * its keys have none (no PINs, or format 1's fast mask) */
+	struct ped_pin_kdf kdf = d->cfg.pin_kdf;
 	char text[256], rtitle[96];
 	int r, m = 1, n = 1;
 
@@ -338,7 +360,7 @@ int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_r
 		}
 		if (yes) {
 			struct ped_share ps[PED_APP_MAX_SPLITS];
-			if ((r = read_keyset(d, a, a->title, rtitle, &sp)) != PED_OK)
+			if ((r = read_keyset(d, a, a->title, rtitle, &sp, &kdf)) != PED_OK)
 				goto out;
 			size_t slen = sp.s[0].share_len;
 			for (unsigned i = 0; i < sp.count; i++)
@@ -361,8 +383,8 @@ int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_r
 							 shares + (x - 1) * slen)) != PED_OK)
 					goto out;
 			r = duplicates(d, a, rtitle, "Are you duplicating\nthis keyset? (Y/N)\nWarning: You will\nneed all N keys!",
-				       out->info.keyset_id, out->info.m, out->info.n, shares, slen, written,
-				       &nwritten);
+				       out->info.keyset_id, &kdf, out->info.m, out->info.n, shares, slen,
+				       written, &nwritten);
 			if (r > 0)
 				r = PED_OK;
 			goto out;
@@ -387,11 +409,11 @@ int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_r
 	}
 	if ((r = ped_shamir_split(secret, len, (unsigned)m, (unsigned)n, shares)) != PED_OK)
 		goto out;
-	if ((r = write_set(d, a, out->info.keyset_id, (unsigned)m, (unsigned)n, shares, len, written,
-			   &nwritten)) != PED_OK)
+	if ((r = write_set(d, a, out->info.keyset_id, &kdf, (unsigned)m, (unsigned)n, shares, len,
+			   written, &nwritten)) != PED_OK)
 		goto out;
 	r = duplicates(d, a, a->title, "Are you duplicating\nthis keyset?(Y/N)", out->info.keyset_id,
-		       (unsigned)m, (unsigned)n, shares, len, written, &nwritten);
+		       &kdf, (unsigned)m, (unsigned)n, shares, len, written, &nwritten);
 	if (r > 0)
 		r = PED_OK;
 out:

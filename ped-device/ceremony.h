@@ -46,9 +46,11 @@ int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_r
 
 /* Writes one key (Admin mode's Duplicate uses it too): asks for a key,
  * warns once for a blank key and twice for a key holding a secret. With
- * with_pin, asks for a new PIN and masks s's share with it (s->share must be
- * the unmasked split); without, writes s as it is. avoid lists serials that
- * must not be written (count of them in navoid). */
+ * with_pin, asks for a new PIN and masks s's share with it under s->mask,
+ * the keyset's cost (s->share must be the unmasked split); without, writes
+ * s as it is, mask and cost included, so a duplicate unmasks with the PIN
+ * of its source. avoid lists serials that must not be written (count of
+ * them in navoid). */
 int cer_write_key(struct ped_device *d, const struct cer_ask *a, const char *insert_text,
 		  struct ikey_secret *s, int with_pin, char (*avoid)[IKEY_SERIAL_LEN + 1],
 		  size_t navoid, char written[IKEY_SERIAL_LEN + 1]);

@@ -59,6 +59,8 @@ int dev_init(struct ped_device *d, const struct dev_config *cfg, const char *sto
 
 	memset(d, 0, sizeof(*d));
 	d->cfg = *cfg;
+	if (d->cfg.pin_kdf.id == PED_PIN_KDF_NONE)
+		ped_pin_kdf_default(&d->cfg.pin_kdf);
 	d->slot.fd = -1;
 	d->wake[0] = d->wake[1] = -1;
 	d->ui_notify = -1;

@@ -78,6 +78,8 @@ struct dev_config {
 	char start_mode[16];    /* "menu", "usb", "admin", "remote" */
 	char update_key[512];   /* PEM public key that signs software updates */
 	char update_file[512];  /* the software update image offered in Admin mode */
+	/* PIN mask cost of the keysets this PED creates (id 0: the default) */
+	struct ped_pin_kdf pin_kdf;
 };
 
 struct ped_device {

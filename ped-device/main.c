@@ -15,6 +15,7 @@
 #include "ped/fileio.h"
 #include "ped/log.h"
 #include "ped/opts.h"
+#include "ped/pinmask.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 
 #define USAGE "ped-device [-headless [-script FILE] [-policy FILE] [-events FILE]] [-mode menu|usb|admin|remote]\n" \
 	      "           [-hsm SOCKET] [-pedserver SOCKET] [-store DIR] [-control PATH] [-configfile FILE] [-keytimeout S]\n" \
+	      "           [-pinmaskcost LOG2N]\n" \
 	      "       ped-device -dump-screen | -send REQUEST [-control PATH]"
 
 static struct ped_cfg_setting schema[] = {
@@ -39,6 +41,13 @@ static struct ped_cfg_setting schema[] = {
 	{.name = "store", .type = PED_CFG_STRING, .sdflt = "", .help = "iKey store directory"},
 	{.name = "update_key", .type = PED_CFG_STRING, .sdflt = "", .help = "PEM public key for software updates"},
 	{.name = "update_file", .type = PED_CFG_STRING, .sdflt = "", .help = "software update image"},
+	{.name = "pin_mask_log2n", .type = PED_CFG_INT, .min = PED_SCRYPT_LOG2N_MIN, .max = PED_SCRYPT_LOG2N_MAX,
+	 .dflt = PED_SCRYPT_LOG2N_DEFAULT,
+	 .help = "scrypt cost of new keysets' PIN masks, log2 N (8 only for test keysets)"},
+	{.name = "pin_mask_r", .type = PED_CFG_INT, .min = 1, .max = PED_SCRYPT_R_MAX, .dflt = PED_SCRYPT_R_DEFAULT,
+	 .help = "scrypt block size r of new keysets' PIN masks"},
+	{.name = "pin_mask_p", .type = PED_CFG_INT, .min = 1, .max = PED_SCRYPT_P_MAX, .dflt = PED_SCRYPT_P_DEFAULT,
+	 .help = "scrypt parallelism p of new keysets' PIN masks"},
 	{.name = NULL},
 };
 
@@ -92,6 +101,8 @@ int main(int argc, char **argv)
 		{.name = "control", .kind = PED_OPT_STRING, .arg = "PATH", .help = "control socket"},
 		{.name = "configfile", .aliases = "c", .kind = PED_OPT_STRING, .arg = "FILE", .help = "configuration file"},
 		{.name = "keytimeout", .kind = PED_OPT_INT, .min = 1, .max = 86400, .arg = "S", .help = "key action timeout"},
+		{.name = "pinmaskcost", .kind = PED_OPT_INT, .min = PED_SCRYPT_LOG2N_MIN, .max = PED_SCRYPT_LOG2N_MAX,
+		 .arg = "LOG2N", .help = "scrypt cost (log2 N) of new keysets' PIN masks (default 16; 8 for test keysets)"},
 		{.name = "expecttimeout", .kind = PED_OPT_INT, .min = 1, .max = 86400, .arg = "S", .help = "script expect timeout (default 30)"},
 		{.name = "logfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "log file"},
 		{.name = "verbose", .aliases = "v", .kind = PED_OPT_FLAG, .help = "trace logging"},
@@ -166,6 +177,23 @@ int main(int argc, char **argv)
 		 modes[ped_opts_num(opts, "mode", dc.hsm_socket[0] ? 1 : 0)]);
 	snprintf(dc.update_key, sizeof(dc.update_key), "%s", ped_config_str(&cfg, "update_key"));
 	snprintf(dc.update_file, sizeof(dc.update_file), "%s", ped_config_str(&cfg, "update_file"));
+	ped_pin_kdf_scrypt(&dc.pin_kdf,
+			   (unsigned)ped_opts_num(opts, "pinmaskcost", ped_config_int(&cfg, "pin_mask_log2n")),
+			   (unsigned)ped_config_int(&cfg, "pin_mask_r"), (unsigned)ped_config_int(&cfg, "pin_mask_p"));
+	const char *why = NULL;
+	char cost[64];
+	if (ped_pin_kdf_check(&dc.pin_kdf, &why) != PED_OK) {
+		fprintf(stderr, "ped-device: PIN mask cost: %s\n", why);
+		rc = 2;
+		goto out;
+	}
+	ped_pin_kdf_describe(&dc.pin_kdf, cost, sizeof(cost));
+	/* a cheap cost is a choice for test keysets: say so wherever the log goes */
+	if ((uint64_t)dc.pin_kdf.r * dc.pin_kdf.p << dc.pin_kdf.log2n <
+	    (uint64_t)PED_SCRYPT_R_DEFAULT * PED_SCRYPT_P_DEFAULT << PED_SCRYPT_LOG2N_DEFAULT)
+		ped_warn("PIN masks of new keysets: %s, cheaper than the default: for test keysets only", cost);
+	else
+		ped_info("PIN masks of new keysets: %s", cost);
 
 	if (ped_opts_seen(opts, "script")) {
 		if (read_text(ped_opts_str(opts, "script", ""), &text, &tlen, "script") != PED_OK)

@@ -24,12 +24,14 @@ cleanup() {
 trap cleanup EXIT
 die() { echo "bench: $*" >&2; exit 1; }
 wait_for() { local n=0; until "$@" >/dev/null 2>&1; do n=$((n + 1)); [ $n -gt 1000 ] && return 1; sleep 0.01; done; }
-for t in bench_floor bench_driver; do [ -x "$TOOLS/$t" ] || die "$TOOLS/$t is missing: make first"; done
+for t in bench_floor bench_driver pin_thief; do [ -x "$TOOLS/$t" ] || die "$TOOLS/$t is missing: make first"; done
 
 # keys: orange, SO 1 of 1, domain, PO 3 of 5 with PINs, CO 16 of 16 with PINs
+# (at the cheap PIN mask cost, -pinmaskcost 8: the latency targets are the
+# path's), and CU 1 of 2 with one PIN at the default cost (docs/pinmask.md)
 declare -A K
 new() { K[$1]=$("$BIN/ikey" new -label "$1") || die "ikey"; }
-for l in rpk so dom pdom; do new $l; done
+for l in rpk so dom pdom cu1 cu2; do new $l; done
 for i in 1 2 3 4 5; do new po$i; done
 for i in $(seq 1 16); do new co$i; done
 {
@@ -63,7 +65,7 @@ wait_for test -S "$T/ped-496771.sock" || die "hsm-sim did not start"
 "$BIN/pedclient" -mode start -admin 0 -listenport -1 -logfilename "$T/pc.log" -configfile "$T/pc.conf" >/dev/null || die "pedclient"
 port=$("$BIN/pedserver" -mode show -configfile "$T/ps.conf" | awk '/Server Port:/{print $3}')
 "$BIN/ped-device" -headless -mode remote -policy "$T/ped.policy" -events /dev/null -control "$T/ped.ctl" \
-	>"$T/ped.log" 2>&1 &
+	-pinmaskcost 8 >"$T/ped.log" 2>&1 &
 pids+=($!)
 PED_PID=$!
 attached() { "$BIN/pedserver" -mode show -configfile "$T/ps.conf" | grep -q "Ped2 Connection Status:   Connected"; }
@@ -200,6 +202,44 @@ for n in hsm-sim:$SCALE_HSM pedclient:$pc_pid pedserver:${SPID[0]}; do
 	RL[${n%%:*}]=$(rss ${n#*:}); PL[${n%%:*}]=$(priv ${n#*:})
 done
 
+# The default PIN mask cost: a PED without -pinmaskcost makes a CU keyset,
+# 1 of 2 with one PIN on both keys; logins with it, and the offline search
+# a thief holding both key files runs (tests/tools/pin_thief: CPU time, one
+# core), against the format 1 (HKDF) vectors in the same run.
+CU_PIN=13572468
+kill -TERM "$PED_PID" 2>/dev/null
+for _ in $(seq 500); do kill -0 "$PED_PID" 2>/dev/null || break; sleep 0.01; done
+wait_for eval '! attached' || die "pedserver still sees the first PED"
+{
+	echo "use rpv ${K[rpk]}"
+	for i in $(seq 1 16); do echo "pin ${K[co$i]} $((12345000 + i))"; done
+	printf 'use "CO LOGIN"'; for i in $(seq 1 16); do printf ' %s' "${K[co$i]}"; done; echo
+	echo "mofn \"SETTING CU\" 1 2"
+	echo "write \"SETTING CU\" ${K[cu1]} ${K[cu2]}"
+	echo "newpin \"SETTING CU\" $CU_PIN $CU_PIN"
+	echo "pin ${K[cu1]} $CU_PIN"
+	echo "use \"CU LOGIN\" ${K[cu1]}"
+} >"$T/ped2.policy"
+"$BIN/ped-device" -headless -mode remote -policy "$T/ped2.policy" -events /dev/null -control "$T/ped2.ctl" \
+	>"$T/ped2.log" 2>&1 &
+pids+=($!)
+wait_for attached || die "the default-cost PED did not attach"
+drop # the idle measure's session
+"$BIN/hsmcm" -socket "$T/hsm.sock" -c "$connect; slot set -slot 1; role login -name co; role init -name cu; ped disconnect" \
+	>"$T/cu.out" 2>&1 || { cat "$T/cu.out" >&2; die "CU keyset at the default cost"; }
+ndef=$((RUNS / 20 > 5 ? RUNS / 20 : 5))
+read -r ldef ldefp < <("$TOOLS/bench_driver" "$T/hsm.sock" -setup "$connect" -setup "slot set -slot 1" "$ndef" \
+	"role login -name cu" "role logout") || die "default-cost login bench"
+drop
+rate() { sed -n 's/.*guesses_per_core_s=\([0-9.]*\).*/\1/p'; }
+thief_def=$("$TOOLS/pin_thief" -range $((CU_PIN - 9)) $CU_PIN "$IKEY_STORE/${K[cu1]}.ikey" "$IKEY_STORE/${K[cu2]}.ikey" | rate)
+[ -n "$thief_def" ] || die "pin_thief on the default-cost keyset"
+thief_v1=$("$TOOLS/pin_thief" -range 73000000 73519246 "$top/tests/vectors/ikey-v1/0F1E2D3C4B5A6978.ikey" \
+	"$top/tests/vectors/ikey-v1/8796A5B4C3D2E1F0.ikey" | rate)
+[ -n "$thief_v1" ] || die "pin_thief on the format 1 vectors"
+mask_ms=$(awk -v r="$thief_def" 'BEGIN { printf "%.0f", 1000 / r / 2 }')
+thief_ratio=$(awk -v a="$thief_v1" -v b="$thief_def" 'BEGIN { printf "%.0f", a / b }')
+
 ratio=$(awk -v a="$hs" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
 printf '\n%-34s %10s %10s %s\n' "measure" "median ms" "p99 ms" "target"
 printf '%-34s %10s %10s %s\n' "crypto floor (2e2s, in-process)" "$floor" "$floor99" ""
@@ -207,6 +247,10 @@ printf '%-34s %10s %10s %s\n' "ped connect to channel ready" "$hs" "$hs99" "rati
 printf '%-34s %10s %10s %s\n' "login 1 of 1, no PIN" "$l1" "$l1p" ""
 printf '%-34s %10s %10s %s\n' "login 3 of 5 with PINs" "$l3" "$l3p" "< 10 ms"
 printf '%-34s %10s %10s %s\n' "login 16 of 16 with PINs" "$l16" "$l16p" "< 50 ms"
+printf '%-34s %10s %10s %s\n' "login 1 of 2, PIN at default cost" "$ldef" "$ldefp" "(scrypt N=2^16 r=8 p=1; PINs above: N=2^8)"
+printf '\noffline PIN search, stolen 1-of-2 keyset (pin_thief, guesses per core-second):\n'
+printf '  default cost %s (one mask %s ms of CPU), format 1 HKDF %s: %sx fewer guesses\n' \
+	"$thief_def" "$mask_ms" "$thief_v1" "$thief_ratio"
 printf '\n%-12s %9s %9s %9s %9s %14s %9s\n' "KiB" "RSS idle" "own idle" "RSS K=$kmax" "own K=$kmax" "CPU idle ${BENCH_IDLE_SECONDS:-10} s" "wake-ups"
 for n in hsm-sim pedserver pedclient ped-device; do
 	printf '%-12s %9s %9s %9s %9s %14s %9s\n' "$n" "${R[$n]}" "${P[$n]}" "${RL[$n]:--}" "${PL[$n]:--}" "${IC[$n]}" "${IW[$n]}"
@@ -232,6 +276,9 @@ cat >"$top/$build/bench.json" <<EOF
   "login_3of5_p99_ms": $l3p,
   "login_16of16_median_ms": $l16,
   "login_16of16_p99_ms": $l16p,
+  "login_1of2_default_cost_median_ms": $ldef,
+  "login_1of2_default_cost_p99_ms": $ldefp,
+  "offline_pin_guesses_per_core_s": {"default_cost": $thief_def, "format1_hkdf": $thief_v1},
   "scale": [$scale_json],
   "rss_idle_kib": {"hsm-sim": ${R[hsm-sim]}, "pedserver": ${R[pedserver]}, "pedclient": ${R[pedclient]}, "ped-device": ${R[ped-device]}},
   "rss_load_kib": {"hsm-sim": ${RL[hsm-sim]}, "pedclient": ${RL[pedclient]}, "pedserver": ${RL[pedserver]}},

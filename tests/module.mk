@@ -25,6 +25,11 @@ $(BUILD)/tests/fake_hsm: $(OBJ)/tests/tools/fake_hsm.o $(LIBHSM) $(LIBIKEY) $(LI
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
+# The offline PIN search reads key files the way the PED does.
+$(BUILD)/tests/pin_thief: $(OBJ)/tests/tools/pin_thief.o $(LIBIKEY) $(LIBPED)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
+
 # The clock-jump shim (tests/tools/clockjump.c): a shared object that the fault
 # tests LD_PRELOAD into daemons, so built without sanitizers.
 TEST_TOOLS += $(BUILD)/tests/clockjump.so

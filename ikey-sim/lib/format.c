@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define MAGIC "OPIK"
-#define VERSION 1
+#define VERSION_HKDF_MASK 1 /* read only */
 #define HASH_LEN 32
 
 const char *ikey_type_name(enum ikey_type t)
@@ -65,6 +65,10 @@ static int secret_valid(const struct ikey_secret *s)
 		return 0;
 	if (s->pin_set > 1 || !s->share || s->share_len == 0 || s->share_len > IKEY_SHARE_MAX)
 		return 0;
+	/* a PIN names its mask, within the bounds a reader accepts; no PIN, none */
+	if ((s->pin_set ? s->mask.id == PED_PIN_KDF_NONE : s->mask.id != PED_PIN_KDF_NONE) ||
+	    ped_pin_kdf_check(&s->mask, NULL) != PED_OK)
+		return 0;
 	if (s->static_priv && (s->type != IKEY_RPV || !s->static_cert || !s->hoc_cert ||
 			       s->static_cert_len > IKEY_CERT_MAX || s->hoc_cert_len > IKEY_CERT_MAX))
 		return 0;
@@ -85,7 +89,7 @@ int ikey_encode(const struct ikey *k, uint8_t **buf, size_t *len)
 		return PED_E_INVALID;
 	ped_wbuf_init(&w, IKEY_FILE_MAX);
 	ped_wbuf_bytes(&w, MAGIC, 4);
-	ped_wbuf_u8(&w, VERSION);
+	ped_wbuf_u8(&w, IKEY_FORMAT);
 	ped_wbuf_u8(&w, s->type == IKEY_BLANK ? 0 : 1);
 	ped_wbuf_u16(&w, 0);
 	ped_wbuf_bytes(&w, serial, sizeof(serial));
@@ -97,6 +101,12 @@ int ikey_encode(const struct ikey *k, uint8_t **buf, size_t *len)
 		ped_wbuf_u8(&w, s->n);
 		ped_wbuf_u8(&w, s->index);
 		ped_wbuf_u8(&w, s->pin_set);
+		if (s->pin_set) {
+			ped_wbuf_u8(&w, s->mask.id);
+			ped_wbuf_u8(&w, s->mask.log2n);
+			ped_wbuf_u8(&w, s->mask.r);
+			ped_wbuf_u8(&w, s->mask.p);
+		}
 		ped_wbuf_u64(&w, s->created);
 		ped_wbuf_lv16(&w, s->share, s->share_len);
 		ped_wbuf_u8(&w, s->static_priv ? 1 : 0);
@@ -145,10 +155,11 @@ int ikey_decode(const uint8_t *buf, size_t len, struct ikey *k, char *why, size_
 		snprintf(why, whylen, "truncated (%zu bytes)", len);
 		return PED_E_CORRUPT;
 	}
-	if (buf[4] != VERSION) {
+	if (buf[4] != VERSION_HKDF_MASK && buf[4] != IKEY_FORMAT) {
 		snprintf(why, whylen, "unsupported format version %u", buf[4]);
 		return PED_E_CORRUPT;
 	}
+	k->format = buf[4];
 	if (len > IKEY_FILE_MAX) {
 		snprintf(why, whylen, "too large (%zu bytes)", len);
 		return PED_E_CORRUPT;
@@ -180,6 +191,16 @@ int ikey_decode(const uint8_t *buf, size_t len, struct ikey *k, char *why, size_
 		s->n = ped_rbuf_u8(&rb);
 		s->index = ped_rbuf_u8(&rb);
 		s->pin_set = ped_rbuf_u8(&rb);
+		if (s->pin_set == 1 && k->format == VERSION_HKDF_MASK) {
+			s->mask.id = PED_PIN_KDF_HKDF;
+		} else if (s->pin_set == 1) {
+			/* checked with secret_valid below, before anyone derives with it:
+			 * a hostile cost never reaches scrypt */
+			s->mask.id = ped_rbuf_u8(&rb);
+			s->mask.log2n = ped_rbuf_u8(&rb);
+			s->mask.r = ped_rbuf_u8(&rb);
+			s->mask.p = ped_rbuf_u8(&rb);
+		}
 		s->created = ped_rbuf_u64(&rb);
 		if ((p = ped_rbuf_lv16(&rb, IKEY_SHARE_MAX, &n)) != NULL) {
 			s->share = dup_field(p, n);

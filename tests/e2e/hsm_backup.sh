@@ -43,7 +43,8 @@ use "PO LOGIN" ${KEY[bpo]}
 write "SETTING CO" ${KEY[bco]}
 use "CO LOGIN" ${KEY[bco]}
 P
-start_ped A $HSM_SERIAL "$T/a.policy"
+# SO keys with PINs, logged in again and again: the cheap test cost, on purpose
+start_ped A $HSM_SERIAL "$T/a.policy" -pinmaskcost 8
 start_ped B $BACKUP_SERIAL "$T/b.policy"
 
 cat >"$T/main.cmds" <<C

@@ -15,7 +15,8 @@ write "SETTING SO" ${KEY[s1]} ${KEY[s2]} ${KEY[s3]} ${KEY[s4]} ${KEY[s5]}
 newpin so 11111111 22222222 33333333 44444444 55555555
 write "SETTING DOMAIN" ${KEY[dom]}
 P
-start_ped A $HSM_SERIAL "$T/init.policy"
+# five keys with PINs, read six times: the cheap test cost, on purpose
+start_ped A $HSM_SERIAL "$T/init.policy" -pinmaskcost 8
 hsmcm -c "hsm init -label main"
 [ $RC -eq 0 ] || fail "hsm init: $OUT"
 kill -TERM $PED_A_PID

@@ -20,7 +20,9 @@ ped_local() { # NAME SERIAL POLICY: a fresh local PED, the previous one of that 
 	local pid_var="PED_$1_PID"
 	if [ -n "${!pid_var:-}" ]; then kill -TERM "${!pid_var}"; wait_gone 10 "${!pid_var}"; fi
 	rm -f "$T/$1.events"
-	start_ped "$1" "$2" "$3"
+	# PO keysets with PINs, logged in many times: the cheap test cost, on
+	# purpose (tests/e2e/pin_offline.sh logs in at the default)
+	start_ped "$1" "$2" "$3" -pinmaskcost 8
 }
 
 note "local RPV initialization, duplicates at creation with their own PINs, a duplicate split counts once"
@@ -50,6 +52,10 @@ expect_contains "$OUT" "HSM slot 0 listening to local PED (PED id=0)."
 key_is rpk '"type":"RPV"[^}]*"rpv_static_key":true' || fail "orange key: $(json)"
 for k in po1 po2 pd1 pd2; do key_is $k '"m":2,"n":2' || fail "$k is not a 2-of-2 split"; done
 key_is pd1 '"index":1' && key_is po1 '"index":1' || fail "pd1 does not duplicate split 1"
+# the duplicates carry the keyset's PIN mask cost, the one the PED was told to use
+for k in po1 po2 pd1 pd2; do
+	key_is $k '"pin_mask":{"kdf":"scrypt","log2n":8,"r":8,"p":1}' || fail "$k: not the keyset's mask cost"
+done
 [ "$(json | grep -o '"keyset":"[0-9a-f]*"' | sort | uniq -c | awk '$1 == 4' | wc -l)" = 1 ] ||
 	fail "the four PO keys are not one keyset"
 grep -q 'This split was' "$T/L.events" || fail "the duplicate of split 1 was not refused"

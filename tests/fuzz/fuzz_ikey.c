@@ -1,7 +1,10 @@
 /* libFuzzer target: the iKey file parser. The first byte chooses between the
  * input as it is and the input with a correct SHA-256 appended, so the body
- * parser behind the checksum is explored too. A file that parses must encode
- * back to the same bytes (the format has one encoding per key). */
+ * parser behind the checksum is explored too. A file of the current format
+ * that parses must encode back to the same bytes (the format has one
+ * encoding per key); a format 1 file encodes as the current format, which
+ * must parse to the same key and encode to the same bytes again. A PIN mask
+ * cost that parses is within the bounds a PED derives with. */
 #include "ikey/ikey.h"
 #include "ped/error.h"
 
@@ -37,8 +40,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(buf);
 		return 0;
 	}
-	if (ikey_encode(&k, &again, &len) != PED_OK || len != n || memcmp(again, buf, n) != 0)
+	if (k.s.type != IKEY_BLANK && ped_pin_kdf_check(&k.s.mask, NULL) != PED_OK)
 		abort();
+	if (ikey_encode(&k, &again, &len) != PED_OK)
+		abort();
+	if (k.format == IKEY_FORMAT && (len != n || memcmp(again, buf, n) != 0))
+		abort();
+	if (k.format != IKEY_FORMAT) {
+		struct ikey k2;
+		uint8_t *third = NULL;
+		size_t len3 = 0;
+		if (again[4] != IKEY_FORMAT || ikey_decode(again, len, &k2, why, sizeof(why)) != PED_OK)
+			abort();
+		if (k2.s.mask.id != k.s.mask.id || k2.s.share_len != k.s.share_len ||
+		    (k.s.share_len && memcmp(k2.s.share, k.s.share, k.s.share_len) != 0) ||
+		    ikey_encode(&k2, &third, &len3) != PED_OK || len3 != len || memcmp(third, again, len) != 0)
+			abort();
+		OPENSSL_clear_free(third, len3);
+		ikey_clear(&k2);
+	}
 	OPENSSL_clear_free(again, len);
 	ikey_clear(&k);
 	free(buf);

@@ -64,7 +64,9 @@ reuse "SETTING PO" yes
 use "SETTING PO" ${KEY[so]}
 use "SO LOGIN" ${KEY[so]}
 P
-start_remote_ped A A "$T/A.policy"
+# hundreds of logins with PINs: the cheap test cost, on purpose (the relay,
+# not the mask, is under test)
+start_remote_ped A A "$T/A.policy" -pinmaskcost 8
 wait_for 10 shown A "Ped2 Connection Status:   Connected" || fail "pedserver does not see the PED: $OUT"
 # PED B writes the backup HSM's RPV onto its own orange key
 printf '%s\nreuse rpv no\nwrite rpv %s\n' "$OPERATOR" "${KEY[rpk2]}" >"$T/B.policy"

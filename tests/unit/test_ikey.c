@@ -4,6 +4,7 @@
 
 #include "ikey_fixture.h"
 #include "ped/error.h"
+#include "ped/fileio.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -28,6 +29,7 @@ static int same_secret(const struct ikey_secret *a, const struct ikey_secret *b)
 {
 	return a->type == b->type && !memcmp(a->keyset_id, b->keyset_id, sizeof(a->keyset_id)) &&
 	       a->m == b->m && a->n == b->n && a->index == b->index && a->pin_set == b->pin_set &&
+	       !memcmp(&a->mask, &b->mask, sizeof(a->mask)) &&
 	       a->created == b->created && a->share_len == b->share_len &&
 	       !memcmp(a->share, b->share, a->share_len) && !!a->static_priv == !!b->static_priv &&
 	       (!a->static_priv || (!memcmp(a->static_priv, b->static_priv, IKEY_SCALAR_LEN) &&
@@ -99,9 +101,9 @@ static void every_damaged_byte_is_detected(void)
 	CU_ASSERT_EQUAL(ikey_decode((const uint8_t *)"PK\003\004 a zip file", 18, &back, why, sizeof(why)),
 			PED_E_CORRUPT);
 	CU_ASSERT_STRING_EQUAL(why, "not an iKey file (bad magic)");
-	buf[4] = 2;
+	buf[4] = 3;
 	CU_ASSERT_EQUAL(ikey_decode(buf, len, &back, why, sizeof(why)), PED_E_CORRUPT);
-	CU_ASSERT_STRING_EQUAL(why, "unsupported format version 2");
+	CU_ASSERT_STRING_EQUAL(why, "unsupported format version 3");
 	OPENSSL_clear_free(buf, len);
 	ikey_clear(&k);
 }
@@ -346,7 +348,114 @@ static void non_canonical_files_are_refused(void)
 	ikey_clear(&k);
 }
 
-UNIT_SUITE(ikey, setup, NULL, UNIT_TEST(non_canonical_files_are_refused), UNIT_TEST(every_field_round_trips),
+/* A key with a PIN names its mask and cost, and a reader bounds the cost
+ * before any derivation: a hostile file must not make a PED allocate
+ * gigabytes or spin for minutes when its PIN is typed. */
+static void pin_mask_costs_are_bounded_when_read(void)
+{
+	struct ikey k, back;
+	uint8_t *buf;
+	size_t len;
+	char why[160];
+	unsigned int hl;
+	fixture_imprint(&k, "0123456789ABCDEF", IKEY_SO, 1, 2, 1, 1);
+	ped_pin_kdf_default(&k.s.mask);
+	CU_ASSERT_EQUAL_FATAL(ikey_encode(&k, &buf, &len), PED_OK);
+	CU_ASSERT_EQUAL(buf[4], IKEY_FORMAT);
+	CU_ASSERT_EQUAL_FATAL(ikey_decode(buf, len, &back, why, sizeof(why)), PED_OK);
+	CU_ASSERT(back.s.mask.id == PED_PIN_KDF_SCRYPT && back.s.mask.log2n == 16 && back.s.mask.r == 8 &&
+		  back.s.mask.p == 1);
+	CU_ASSERT_EQUAL(back.format, IKEY_FORMAT);
+	ikey_clear(&back);
+	/* the mask fields follow the PIN flag: type, keyset, M, N, index, PIN set */
+	size_t at = 16 + 2 + strlen(k.label) + 1 + PED_KEYSET_ID_LEN + 4;
+	CU_ASSERT_EQUAL_FATAL(buf[at - 1], 1);
+	CU_ASSERT_EQUAL_FATAL(buf[at], PED_PIN_KDF_SCRYPT);
+	CU_ASSERT_EQUAL_FATAL(buf[at + 1], 16);
+	static const uint8_t hostile[][4] = {
+		{PED_PIN_KDF_SCRYPT, 40, 8, 1},    /* N = 2^40 */
+		{PED_PIN_KDF_SCRYPT, 20, 255, 1},  /* 32 GiB */
+		{PED_PIN_KDF_SCRYPT, 18, 8, 1},    /* 256 MiB: over the cap */
+		{PED_PIN_KDF_SCRYPT, 16, 8, 255},  /* time */
+		{PED_PIN_KDF_SCRYPT, 16, 0, 1},    /* r = 0 */
+		{PED_PIN_KDF_SCRYPT, 7, 8, 1},     /* under the cheapest a PED writes */
+		{PED_PIN_KDF_HKDF, 16, 8, 1},
+		{PED_PIN_KDF_NONE, 0, 0, 0},       /* a PIN without a mask */
+		{7, 16, 8, 1},                     /* unknown */
+	};
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		uint8_t saved[4];
+		memcpy(saved, buf + at, 4);
+		memcpy(buf + at, hostile[i], 4);
+		EVP_Digest(buf, len - 32, buf + len - 32, &hl, EVP_sha256(), NULL);
+		CU_ASSERT_EQUAL(ikey_decode(buf, len, &back, why, sizeof(why)), PED_E_CORRUPT);
+		CU_ASSERT_STRING_EQUAL(why, "malformed contents");
+		memcpy(buf + at, saved, 4);
+	}
+	OPENSSL_clear_free(buf, len);
+	/* nor is such a cost ever written */
+	k.s.mask.log2n = 18;
+	CU_ASSERT_EQUAL(ikey_encode(&k, &buf, &len), PED_E_INVALID);
+	k.s.pin_set = 0; /* a mask without a PIN */
+	ped_pin_kdf_default(&k.s.mask);
+	CU_ASSERT_EQUAL(ikey_encode(&k, &buf, &len), PED_E_INVALID);
+	ikey_clear(&k);
+}
+
+/* Format 1 files (tests/vectors/ikey-v1: a 1-of-2 SO keyset, PIN 73519246,
+ * secret 00 01 .. 1f, written by the code of 9415ae8) still read and unmask
+ * with HKDF; reading never rewrites them; a duplicate copies the HKDF mask
+ * with the share, so it unmasks with the same PIN; a new write is format 2. */
+static void format_1_keys_still_unmask_and_duplicate(void)
+{
+	static const char *serials[2] = {"0F1E2D3C4B5A6978", "8796A5B4C3D2E1F0"};
+	char src[1200], dst[1200], cmd[2600], why[160], blank[17];
+	uint8_t *before = NULL, *after = NULL;
+	size_t blen = 0, alen = 0;
+	struct ikey k, dup;
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(src, sizeof(src), "%s/tests/vectors/ikey-v1/%s.ikey", unit_source_dir(), serials[i]);
+		snprintf(cmd, sizeof(cmd), "cp '%s' '%s/'", src, st.dir);
+		CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+		CU_ASSERT_EQUAL_FATAL(ikey_load(&st, serials[i], &k, why, sizeof(why)), PED_OK);
+		CU_ASSERT_EQUAL(k.format, 1);
+		CU_ASSERT_EQUAL(k.s.pin_set, 1);
+		CU_ASSERT_EQUAL(k.s.mask.id, PED_PIN_KDF_HKDF);
+		CU_ASSERT_EQUAL(k.s.index, i + 1);
+		CU_ASSERT_EQUAL_FATAL(k.s.share_len, 32);
+		uint8_t share[32];
+		memcpy(share, k.s.share, 32);
+		CU_ASSERT_EQUAL(ped_pin_mask("73519246", &k.s.mask, k.s.keyset_id, k.s.index, share, 32), PED_OK);
+		for (int j = 0; j < 32; j++)
+			CU_ASSERT_EQUAL(share[j], j);
+		ikey_clear(&k);
+	}
+	snprintf(dst, sizeof(dst), "%s/%s.ikey", st.dir, serials[0]);
+	CU_ASSERT_EQUAL_FATAL(ped_file_read_bounded(dst, IKEY_FILE_MAX, &before, &blen), PED_OK);
+
+	CU_ASSERT_EQUAL_FATAL(ikey_new_blank(&st, "copy of a format 1 key", blank), PED_OK);
+	CU_ASSERT_EQUAL(ikey_duplicate(&st, serials[0], blank), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(ikey_load(&st, blank, &dup, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL(dup.format, IKEY_FORMAT);
+	CU_ASSERT_EQUAL(dup.s.mask.id, PED_PIN_KDF_HKDF);
+	CU_ASSERT_EQUAL(ped_pin_mask("73519246", &dup.s.mask, dup.s.keyset_id, dup.s.index, dup.s.share,
+				     dup.s.share_len),
+			PED_OK);
+	for (int j = 0; j < 32; j++)
+		CU_ASSERT_EQUAL(dup.s.share[j], j);
+	ikey_clear(&dup);
+
+	/* the source, only read, is the same file byte for byte */
+	CU_ASSERT_EQUAL_FATAL(ped_file_read_bounded(dst, IKEY_FILE_MAX, &after, &alen), PED_OK);
+	CU_ASSERT(alen == blen && memcmp(after, before, blen) == 0);
+	CU_ASSERT_EQUAL(after[4], 1);
+	OPENSSL_free(before);
+	OPENSSL_free(after);
+}
+
+UNIT_SUITE(ikey, setup, NULL, UNIT_TEST(pin_mask_costs_are_bounded_when_read),
+	   UNIT_TEST(format_1_keys_still_unmask_and_duplicate), UNIT_TEST(non_canonical_files_are_refused), UNIT_TEST(every_field_round_trips),
 	   UNIT_TEST(every_damaged_byte_is_detected),
 	   UNIT_TEST(store_files_are_private_and_named_by_serial),
 	   UNIT_TEST(duplicate_is_exact_and_counts_once), UNIT_TEST(killed_writer_leaves_old_or_new),

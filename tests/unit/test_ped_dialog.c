@@ -12,6 +12,7 @@
 
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,6 +31,8 @@ static void fresh_device(int key_timeout_ms)
 	memset(&c, 0, sizeof(c));
 	c.key_timeout_ms = key_timeout_ms;
 	c.link_timeout_ms = 1000;
+	/* the cheap cost, chosen on purpose: these tests are about dialogues */
+	ped_pin_kdf_scrypt(&c.pin_kdf, PED_SCRYPT_LOG2N_MIN, PED_SCRYPT_R_DEFAULT, PED_SCRYPT_P_DEFAULT);
 	snprintf(store, sizeof(store), "%s/store%d", unit_tmpdir(), counter++);
 	CU_ASSERT_EQUAL_FATAL(dev_init(&dev, &c, store), PED_OK);
 }
@@ -86,7 +89,8 @@ static void insert(const char *serial)
 /* ---- a ceremony in its own thread ---- */
 
 struct job {
-	int create;
+	int create; /* 1 create, 0 read, 2 write one key as it is (Admin mode's Duplicate) */
+	struct ikey_secret *dup_of;
 	struct cer_ask ask;
 	uint8_t secret[32];
 	struct cer_created created;
@@ -98,7 +102,11 @@ struct job {
 static void *run_job(void *arg)
 {
 	struct job *j = arg;
-	if (j->create)
+	char written[IKEY_SERIAL_LEN + 1];
+	if (j->create == 2)
+		j->r = cer_write_key(&dev, &j->ask, "PED Key mode\nDuplicate onto?", j->dup_of, 0, NULL, 0,
+				     written);
+	else if (j->create)
 		j->r = cer_create_keyset(&dev, &j->ask, 1, j->secret, sizeof(j->secret), &j->created);
 	else
 		j->r = cer_read_keyset(&dev, &j->ask, &j->splits);
@@ -198,6 +206,13 @@ static void create_then_login(void)
 	CU_ASSERT_EQUAL(ikey_load(&dev.store, k[0], &key, NULL, 0), PED_OK);
 	CU_ASSERT_EQUAL(key.s.type, IKEY_SO);
 	CU_ASSERT_EQUAL(key.s.pin_set, 1);
+	/* masked at the cost the PED was configured with, named on the key */
+	CU_ASSERT_EQUAL(memcmp(&key.s.mask, &dev.cfg.pin_kdf, sizeof(key.s.mask)), 0);
+	CU_ASSERT_EQUAL(key.format, IKEY_FORMAT);
+	ikey_clear(&key);
+	CU_ASSERT_EQUAL(ikey_load(&dev.store, k[1], &key, NULL, 0), PED_OK);
+	CU_ASSERT_EQUAL(key.s.pin_set, 0); /* no PIN, no mask */
+	CU_ASSERT_EQUAL(key.s.mask.id, PED_PIN_KDF_NONE);
 	ikey_clear(&key);
 
 	/* a non-blank key asks twice before it is overwritten: No keeps it */
@@ -264,6 +279,10 @@ static void reuse_returns_the_secret_and_duplicates_every_split(void)
 	CU_ASSERT(see("READING SO PIN... Enter PED PIN:"));
 	press("4321\n");
 	CU_ASSERT(see("READING SO PIN... Are you duplicating this keyset? (Y/N) Warning: You will need all N keys!"));
+	/* the PED's cost has changed since the keyset was made: the duplicates
+	 * keep the keyset's */
+	struct ped_pin_kdf made_with = dev.cfg.pin_kdf;
+	dev.cfg.pin_kdf.log2n++;
 	press("Y");
 	for (int i = 0; i < 3; i++) {
 		/* the writes are Stage 3 under the setting title (they said READING) */
@@ -271,7 +290,7 @@ static void reuse_returns_the_secret_and_duplicates_every_split(void)
 		insert(k[3 + i]);
 		press("\n");
 		CU_ASSERT(see("blank."));
-		press("Y\n\n");
+		press(i ? "Y\n\n" : "Y5678\n5678\n");
 	}
 	CU_ASSERT(see("Would you like to make another duplicate set?(Y/N)"));
 	press("N");
@@ -291,7 +310,94 @@ static void reuse_returns_the_secret_and_duplicates_every_split(void)
 	CU_ASSERT_EQUAL(ped_shamir_combine(ps, 2, 2, 32, secret), PED_OK);
 	CU_ASSERT_EQUAL(memcmp(secret, j.secret, 32), 0);
 	ikey_clear(&a);
+	CU_ASSERT_EQUAL(ikey_load(&dev.store, k[3], &a, NULL, 0), PED_OK);
+	CU_ASSERT_EQUAL(a.s.pin_set, 1);
+	CU_ASSERT_EQUAL(memcmp(&a.s.mask, &made_with, sizeof(made_with)), 0);
+	ikey_clear(&a);
 	ikey_clear(&b);
+	dev_free(&dev);
+}
+
+/* Format 1 keys (HKDF masks, tests/vectors/ikey-v1: 1 of 2, PIN 73519246,
+ * secret 00 01 .. 1f) log in as before. A duplicate set of such a keyset
+ * gets the PED's scrypt cost: a new write never makes the fast mask. A
+ * duplicate of one key (Admin mode) copies its HKDF mask with the share,
+ * so it unmasks with the same PIN. */
+static void format_1_keysets_read_and_duplicate(void)
+{
+	static const char *v1[2] = {"0F1E2D3C4B5A6978", "8796A5B4C3D2E1F0"};
+	char k[3][IKEY_SERIAL_LEN + 1], cmd[3000];
+	struct job r, w;
+	struct ikey a;
+
+	fresh_device(5000);
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "cp '%s/tests/vectors/ikey-v1/%s.ikey' '%s/'", unit_source_dir(), v1[i],
+			 dev.store.dir);
+		CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		new_key(k[i]);
+	start(&r, 1, IKEY_SO, "SETTING SO PIN...");
+	CU_ASSERT(see("reuse an existing keyset? (Y/N)"));
+	press("Y");
+	CU_ASSERT(see("Insert a SO / HSM Admin PED Key (BLUE)"));
+	insert(v1[1]);
+	press("\n");
+	CU_ASSERT(see("Enter PED PIN:"));
+	press("73519246\n");
+	CU_ASSERT(see("Are you duplicating this keyset?"));
+	press("Y");
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT(see("PED Key (BLUE)"));
+		insert(k[i]);
+		press("\n");
+		CU_ASSERT(see("blank."));
+		press("Y24682468\n24682468\n");
+	}
+	CU_ASSERT(see("make another duplicate set?"));
+	press("N");
+	CU_ASSERT_EQUAL_FATAL(finish(&r), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(r.created.secret_len, 32);
+	for (int i = 0; i < 32; i++)
+		CU_ASSERT_EQUAL(r.created.secret[i], i);
+	for (int i = 0; i < 2; i++) {
+		memset(&a, 0, sizeof(a));
+		CU_ASSERT_EQUAL_FATAL(ikey_load(&dev.store, k[i], &a, NULL, 0), PED_OK);
+		CU_ASSERT_EQUAL(memcmp(&a.s.mask, &dev.cfg.pin_kdf, sizeof(a.s.mask)), 0);
+		CU_ASSERT_EQUAL(ped_pin_mask("24682468", &a.s.mask, a.s.keyset_id, a.s.index, a.s.share,
+					     a.s.share_len),
+				PED_OK);
+		for (int j = 0; j < 32; j++)
+			CU_ASSERT_EQUAL(a.s.share[j], j);
+		ikey_clear(&a);
+	}
+
+	/* Admin mode's Duplicate: the key as it is, HKDF mask and all */
+	struct ikey src;
+	memset(&src, 0, sizeof(src));
+	CU_ASSERT_EQUAL_FATAL(ikey_load(&dev.store, v1[0], &src, NULL, 0), PED_OK);
+	memset(&w, 0, sizeof(w));
+	w.create = 2;
+	w.dup_of = &src.s;
+	w.ask = (struct cer_ask){IKEY_SO, "PED Key mode", "", "", NULL, NULL};
+	pthread_create(&w.th, NULL, run_job, &w);
+	CU_ASSERT(see("PED Key mode Duplicate onto?"));
+	insert(k[2]);
+	press("\n");
+	CU_ASSERT(see("blank."));
+	press("Y");
+	CU_ASSERT_EQUAL(finish(&w), PED_OK);
+	memset(&a, 0, sizeof(a));
+	CU_ASSERT_EQUAL_FATAL(ikey_load(&dev.store, k[2], &a, NULL, 0), PED_OK);
+	CU_ASSERT_EQUAL(a.format, IKEY_FORMAT);
+	CU_ASSERT_EQUAL(a.s.mask.id, PED_PIN_KDF_HKDF);
+	CU_ASSERT_EQUAL(ped_pin_mask("73519246", &a.s.mask, a.s.keyset_id, a.s.index, a.s.share, a.s.share_len),
+			PED_OK);
+	for (int j = 0; j < 32; j++)
+		CU_ASSERT_EQUAL(a.s.share[j], j);
+	ikey_clear(&a);
+	ikey_clear(&src);
 	dev_free(&dev);
 }
 
@@ -400,6 +506,7 @@ static void scripts_and_policies_are_checked_line_by_line(void)
 
 UNIT_SUITE(ped_dialog, setup, NULL, UNIT_TEST(create_then_login),
 	   UNIT_TEST(reuse_returns_the_secret_and_duplicates_every_split),
+	   UNIT_TEST(format_1_keysets_read_and_duplicate),
 	   UNIT_TEST(key_actions_time_out_and_clear_held_resets), UNIT_TEST(session_end_ends_the_prompt),
 	   UNIT_TEST(log_key_and_clear_held_in_modes_and_menus),
 	   UNIT_TEST(scripts_and_policies_are_checked_line_by_line))

@@ -25,6 +25,9 @@
 #define IKEY_SCALAR_LEN 66
 #define IKEY_FILE_MAX 16384
 #define IKEY_MAX_SPLITS 16
+/* Format 2 names the PIN mask and its cost; format 1 (HKDF masks) is still
+ * read, and becomes format 2 only when the key is written again. */
+#define IKEY_FORMAT 2
 
 enum ikey_type {
 	IKEY_BLANK = 0,
@@ -40,6 +43,10 @@ struct ikey_secret {
 	uint8_t keyset_id[PED_KEYSET_ID_LEN];
 	uint8_t m, n, index; /* 1 <= m <= n <= 16, 1 <= index <= n */
 	uint8_t pin_set;
+	/* How the share is masked: scrypt and its cost for the whole keyset,
+	 * HKDF for keys read from format 1 files, NONE without a PIN. A copy of
+	 * the secret (a duplicate) carries it, so it unmasks with the same PIN. */
+	struct ped_pin_kdf mask;
 	uint64_t created; /* seconds since the epoch */
 	uint8_t *share;   /* PIN-masked; OPENSSL_malloc'd */
 	size_t share_len;
@@ -52,6 +59,7 @@ struct ikey_secret {
 };
 
 struct ikey {
+	uint8_t format; /* the version the file was read in; ikey_encode writes IKEY_FORMAT */
 	char serial[IKEY_SERIAL_LEN + 1];
 	char label[IKEY_LABEL_MAX + 1];
 	struct ikey_secret s; /* s.type == IKEY_BLANK: blank key */
