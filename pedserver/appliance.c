@@ -77,14 +77,18 @@ static int save(struct ped_config *cfg)
 	return r;
 }
 
+/* Our private key (client) and the appliances we trust (server): no one
+ * else may enter either. */
 static int cert_dir(const char *sub, char *out, size_t len)
 {
-	char d[1024];
+	char d[1024], why[1500];
 	int r;
 	snprintf(d, sizeof(d), "cert/%s", sub);
 	if ((r = ped_data_path(d, out, len)) != PED_OK)
 		return r;
-	return ped_mkdir_p(out, 0700);
+	if ((r = ped_dir_private(out, PED_DIR_SECRET, why, sizeof(why))) != PED_OK)
+		printf("%s\n", why);
+	return r;
 }
 
 static int do_register(struct ped_config *cfg, const char *name, const char *cert, const char *ip, int port)

@@ -378,8 +378,12 @@ int main(int argc, char **argv)
 	const char *pcs = ped_config_str(&cfg, "pedclient_socket");
 	if (pcs && *pcs)
 		snprintf(sim.pedclient_socket, sizeof(sim.pedclient_socket), "%s", pcs);
-	else if (ped_runtime_path("pedclient.sock", sim.pedclient_socket, sizeof(sim.pedclient_socket)) != PED_OK)
-		snprintf(sim.pedclient_socket, sizeof(sim.pedclient_socket), "/tmp/pedclient.sock");
+	else if (ped_runtime_path("pedclient.sock", sim.pedclient_socket, sizeof(sim.pedclient_socket)) != PED_OK) {
+		/* no Remote PED rather than a /tmp name another user could own */
+		sim.pedclient_socket[0] = '\0';
+		fprintf(stderr, "hsm-sim: no runtime directory for pedclient's socket: Remote PED is off (set "
+				"pedclient_socket or XDG_RUNTIME_DIR)\n");
+	}
 	pthread_mutex_init(&sim.mu, NULL);
 	ped_cond_init_monotonic(&sim.idle_cv);
 
