@@ -367,8 +367,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hsm-sim: no data directory for the state\n");
 		return 1;
 	}
-	if (ped_mkdir_p(state_dir, 0700) != PED_OK) {
-		fprintf(stderr, "hsm-sim: cannot create %s: %s\n", state_dir, strerror(errno));
+	/* The HSM's verifiers and failure counters: a directory someone else
+	 * can change would let them roll the HSM back or swap its state. */
+	if (ped_dir_private(state_dir, PED_DIR_SECRET, err, sizeof(err)) != PED_OK) {
+		fprintf(stderr, "hsm-sim: %s (give -state a directory of your own, mode 0700)\n", err);
 		return 1;
 	}
 	snprintf(sim.state_dir, sizeof(sim.state_dir), "%s", state_dir);
