@@ -15,6 +15,7 @@
 #include "ped/relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,9 +233,9 @@ static int mode_start(void)
 {
 	static struct client_settings s;
 	static char logfile[1024];
-	char msg[512];
+	char msg[512], why[1200];
 	pid_t child;
-	int r;
+	int r, fd;
 
 	if (ped_opts_seen(opts, "winservice")) {
 		printf("-winservice: Windows services do not exist on this platform; use -mode start, or -mode start -foreground under a service manager.\n");
@@ -266,13 +267,13 @@ static int mode_start(void)
 		return 1;
 	}
 	if (!s.foreground) {
-		FILE *f = fopen(logfile, "a");
-		if (!f) {
-			printf("Cannot write the log file %s: %s\n", logfile, strerror(errno));
+		/* created as the logger would: 0600, not through a link */
+		if (ped_file_open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0600, &fd, why, sizeof(why)) != PED_OK) {
+			printf("Cannot write the log file %s\n", why);
 			fail_line("Startup failed.", PED_E_FILE);
 			return 1;
 		}
-		fclose(f);
+		close(fd);
 	}
 	fflush(stdout);
 	r = ped_daemon_start(s.foreground, (int)ped_config_int(&cfg, "PStartupTimeout") * 1000, &child, msg,

@@ -13,6 +13,7 @@
 #include "ped/pidfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,9 +224,9 @@ static int mode_start(void)
 {
 	struct server_settings s;
 	static char logfile[1024];
-	char msg[512];
+	char msg[512], why[1200];
 	pid_t child;
-	int r;
+	int r, fd;
 
 	memset(&s, 0, sizeof(s));
 	snprintf(s.ip, sizeof(s.ip), "%s", ped_config_str(&cfg, "ServerIP"));
@@ -257,14 +258,14 @@ static int mode_start(void)
 		return 1;
 	}
 	if (!s.foreground) {
-		/* Say now if the log cannot be written, not after the fork. */
-		FILE *f = fopen(logfile, "a");
-		if (!f) {
-			printf("Cannot write the log file %s: %s\n", logfile, strerror(errno));
+		/* Say now if the log cannot be written, not after the fork; and
+		 * create it as the logger would (0600, not through a link). */
+		if (ped_file_open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0600, &fd, why, sizeof(why)) != PED_OK) {
+			printf("Cannot write the log file %s\n", why);
 			fail_line("Startup failed.", PED_E_FILE);
 			return 1;
 		}
-		fclose(f);
+		close(fd);
 		printf("Starting background process\n");
 	}
 	fflush(stdout);
