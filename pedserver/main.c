@@ -477,15 +477,11 @@ int main(int argc, char **argv)
 		case M_STOP: rc = mode_stop(); break;
 		case M_SHOW: rc = mode_show(); break;
 		case M_CONFIG: rc = mode_config(); break;
-		default: {
-			uint16_t port = 0;
-			if (admin_port(&port) != PED_OK)
-				port = 0;
+		default:
 			rc = appliance_connect(&cfg, ped_opts_num(opts, "mode", 0) == M_CONNECT,
-					       ped_opts_str(opts, "name", NULL), "127.0.0.1", port,
+					       ped_opts_str(opts, "name", NULL),
 					       (int)ped_config_int(&cfg, "SocketReadTimeout") * 1000);
 			break;
-		}
 		}
 	}
 	ped_config_free(&cfg);
