@@ -7,6 +7,7 @@
 #   wrote its lock file through their link (truncated, then the holder's
 #   name written) and they could swap root's keys;
 # - logs: the start-up check fopen(logfile, "a") created them 0644.
+# hsm-sim's state directory now follows the key store's rule.
 # Each must now be refused (or made 0600) before anything is written.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/user_lib.sh"
@@ -68,6 +69,17 @@ if [ -S "$T/ped.ctl" ]; then
 fi
 intact "PED started on another user's store"
 expect_contains "$(cat "$T/ped.out" "$T/ped.log" 2>/dev/null)" "refusing to use it"
+
+note "the same rule for hsm-sim's state (verifiers, failure counters): another user's directory is refused"
+as_other mkdir -m 700 "$T/other/state"
+set +e
+OUT=$(timeout 30 "$BIN/hsm-sim" -daemon -state "$T/other/state" -socket "$T/hsm.sock" -logfile "$T/hsm.log" 2>&1)
+rc=$?
+set -e
+pid=$(sed -n 's/^hsm-sim started (pid \([0-9]*\)).*/\1/p' <<<"$OUT")
+[ -z "$pid" ] || { track "$pid"; kill -TERM "$pid"; }
+[ $rc -ne 0 ] || fail "hsm-sim kept its state in another user's directory: $OUT"
+expect_contains "$OUT" "refusing to use it"
 
 note "finding 5: a store of root's that others may enter is refused too; 0700 is required"
 mkdir -m 755 "$T/open-keys"
