@@ -359,18 +359,21 @@ int main(int argc, char **argv)
 		snprintf(sim.socket_path, sizeof(sim.socket_path), "%s", ped_opts_str(opts, "socket", ""));
 	else if (hsm_ctl_default_socket(sim.socket_path, sizeof(sim.socket_path)) != PED_OK) {
 		fprintf(stderr, "hsm-sim: no runtime directory for the control socket\n");
+		ped_config_free(&cfg);
 		return 1;
 	}
 	if (ped_opts_seen(opts, "state"))
 		snprintf(state_dir, sizeof(state_dir), "%s", ped_opts_str(opts, "state", ""));
 	else if (ped_data_path("hsm-sim", state_dir, sizeof(state_dir)) != PED_OK) {
 		fprintf(stderr, "hsm-sim: no data directory for the state\n");
+		ped_config_free(&cfg);
 		return 1;
 	}
 	/* The HSM's verifiers and failure counters: a directory someone else
 	 * can change would let them roll the HSM back or swap its state. */
 	if (ped_dir_private(state_dir, PED_DIR_SECRET, err, sizeof(err)) != PED_OK) {
 		fprintf(stderr, "hsm-sim: %s (give -state a directory of your own, mode 0700)\n", err);
+		ped_config_free(&cfg);
 		return 1;
 	}
 	snprintf(sim.state_dir, sizeof(sim.state_dir), "%s", state_dir);
