@@ -227,9 +227,13 @@ int main(int argc, char **argv)
 	if (ped_opts_seen(opts, "events")) {
 		/* 0600: it records what the PED shows and which keys are used */
 		const char *ev = ped_opts_str(opts, "events", "");
-		int efd = open(ev, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (efd < 0 || !(dev.events = fdopen(efd, "a"))) {
-			fprintf(stderr, "ped-device: cannot open the event log %s: %s\n", ev, strerror(errno));
+		char why[1100];
+		int efd = -1;
+		if (ped_file_open(ev, O_WRONLY | O_CREAT | O_APPEND, 0600, &efd, why, sizeof(why)) != PED_OK ||
+		    !(dev.events = fdopen(efd, "a"))) {
+			if (efd >= 0)
+				snprintf(why, sizeof(why), "%s: %s", ev, strerror(errno));
+			fprintf(stderr, "ped-device: cannot open the event log %s\n", why);
 			if (efd >= 0)
 				close(efd);
 			goto out_dev;

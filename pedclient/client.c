@@ -70,7 +70,8 @@ struct session {
 static struct {
 	const struct client_settings *s;
 	struct ped_evloop *loop;
-	int hsm_lfd, adm_fd;
+	int hsm_lfd, adm_fd, adm_ufd;
+	char adm_upath[1024]; /* the Unix admin socket */
 	struct ped_admin_server *admin;
 	uint16_t adm_port;
 	struct session ss[MAX_SESSIONS];
@@ -600,9 +601,15 @@ static const char *state_name(enum state st)
 	return n[st];
 }
 
-static int on_admin_request(void *arg, const char *line, FILE *o)
+static int on_admin_request(void *arg, const char *line, int trusted, FILE *o)
 {
 	(void)arg;
+	if (!strcasecmp(line, "stop") && !trusted) {
+		ped_warn("refused 'stop' from the admin port: only pedclient's user or root may ask, on %s", C.adm_upath);
+		fprintf(o, "'stop' is taken only from pedclient's own user or root, on the admin socket %s\n",
+			C.adm_upath);
+		return PED_E_ACTION_PROHIBITED;
+	}
 	if (!strcasecmp(line, "stop")) {
 		ped_info("stop requested on the admin port");
 		ped_evloop_stop(C.loop);
@@ -734,7 +741,7 @@ int client_run(const struct client_settings *s)
 		C.ss[i].hsm_fd = C.ss[i].srv_fd = -1;
 	for (int i = 0; i < MAX_PARKED; i++)
 		C.pk[i].fd = -1;
-	C.tls_lfd = -1;
+	C.tls_lfd = C.adm_ufd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = ped_pidfile_create(s->pidfile, &pf, msg, sizeof(msg))) != PED_OK)
 		ped_daemon_fail(r, "%s", msg);
@@ -753,6 +760,13 @@ int client_run(const struct client_settings *s)
 		unlink(s->hsm_socket);
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "cannot publish the admin port in the runtime directory");
+	}
+	if ((r = ped_admin_socket_path("pedclient", C.adm_upath, sizeof(C.adm_upath))) != PED_OK ||
+	    (r = ped_unix_listen(C.adm_upath, 0600, &C.adm_ufd)) != PED_OK) {
+		unlink(s->hsm_socket);
+		ped_admin_port_unpublish("pedclient");
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "cannot listen on the admin socket %s: %s", C.adm_upath, strerror(errno));
 	}
 	if (s->listen_port >= 0) {
 		if (access(s->cert, R_OK) != 0 && (r = ped_tls_make_identity("pedclient", s->cert, s->key)) != PED_OK) {
@@ -776,8 +790,8 @@ int client_run(const struct client_settings *s)
 			 C.tls_port, s->cert, s->trusted);
 	}
 	ped_evloop_add_fd(C.loop, C.hsm_lfd, PED_EV_READ, on_accept, NULL);
-	if ((r = ped_admin_server_new(C.loop, C.adm_fd, on_admin_request, NULL, ms(C.s->read_timeout_s), &C.admin)) !=
-	    PED_OK)
+	if ((r = ped_admin_server_new(C.loop, C.adm_fd, C.adm_ufd, on_admin_request, NULL, ms(C.s->read_timeout_s),
+				      &C.admin)) != PED_OK)
 		ped_daemon_fail(r, "cannot serve the admin port");
 	ped_evloop_add_signal(C.loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(C.loop, SIGINT, on_term, NULL);
@@ -799,6 +813,8 @@ int client_run(const struct client_settings *s)
 	close(C.hsm_lfd);
 	ped_admin_server_free(C.admin);
 	close(C.adm_fd);
+	close(C.adm_ufd);
+	unlink(C.adm_upath);
 	unlink(s->hsm_socket);
 	ped_admin_port_unpublish("pedclient");
 	ped_evloop_free(C.loop);

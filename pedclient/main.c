@@ -15,6 +15,7 @@
 #include "ped/relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,44 +160,65 @@ static int apply_options(void)
 	return PED_OK;
 }
 
-static void runtime_default(const char *setting, const char *file, char *out, size_t len)
+/* A setting's path, else the file in the runtime or data directory, which
+ * must be private. There is no fallback: a fixed /tmp name belonged to
+ * whoever made it first, who thereby became our TLS identity and chose
+ * the pedservers we trust. */
+static int runtime_default(const char *setting, const char *file, char *out, size_t len)
 {
 	const char *v = setting ? ped_config_str(&cfg, setting) : NULL;
-	if (v && *v)
-		snprintf(out, len, "%s", v);
-	else if (ped_runtime_path(file, out, len) != PED_OK)
-		snprintf(out, len, "/tmp/%s", file);
-}
-
-static void data_default(const char *setting, const char *rel, char *out, size_t len)
-{
-	const char *v = ped_config_str(&cfg, setting);
-	char dir[1024];
 	if (v && *v) {
 		snprintf(out, len, "%s", v);
-		return;
+		return PED_OK;
+	}
+	if (ped_runtime_path(file, out, len) == PED_OK)
+		return PED_OK;
+	printf("No private runtime directory for %s (set XDG_RUNTIME_DIR, or %s) : 0x%08x %s\n", file,
+	       setting ? setting : "its setting", ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
+	return PED_E_FILE;
+}
+
+/* rel is a file (.pem) or a directory under the data directory; the one
+ * that holds it, or that it is, is made and checked: the private key's
+ * lets no one else in, the registered certificates' no one else write. */
+static int data_default(const char *setting, const char *rel, mode_t forbid, char *out, size_t len)
+{
+	const char *v = ped_config_str(&cfg, setting);
+	char dir[1024], why[1600];
+	if (v && *v) {
+		snprintf(out, len, "%s", v);
+		return PED_OK;
 	}
 	if (ped_data_path(rel, out, len) != PED_OK) {
-		snprintf(out, len, "/tmp/%s", rel);
-		return;
+		printf("No private data directory for %s (set XDG_DATA_HOME, or %s) : 0x%08x %s\n", rel, setting,
+		       ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
+		return PED_E_FILE;
 	}
-	/* make the directory that holds it (or that it is) */
 	snprintf(dir, sizeof(dir), "%s", out);
 	if (strstr(rel, ".pem")) {
 		char *slash = strrchr(dir, '/');
 		if (slash)
 			*slash = '\0';
 	}
-	(void)ped_mkdir_p(dir, 0700);
+	if (ped_dir_private(dir, forbid, why, sizeof(why)) != PED_OK) {
+		printf("%s (or set %s) : 0x%08x %s\n", why, setting, ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
+		return PED_E_FILE;
+	}
+	return PED_OK;
 }
 
-static void log_path(char *out, size_t len)
+static int log_path(char *out, size_t len)
 {
 	const char *v = ped_config_str(&cfg, "LogFileName");
-	if (v && *v)
+	if (v && *v) {
 		snprintf(out, len, "%s", v);
-	else if (ped_data_path("pedclient.log", out, len) != PED_OK)
-		runtime_default(NULL, "pedclient.log", out, len);
+		return PED_OK;
+	}
+	if (ped_data_path("pedclient.log", out, len) == PED_OK)
+		return PED_OK;
+	printf("No private data directory for pedclient.log (set XDG_DATA_HOME, or LogFileName) : 0x%08x %s\n",
+	       ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
+	return PED_E_FILE;
 }
 
 static int save(void)
@@ -210,9 +232,10 @@ static int save(void)
 static int mode_start(void)
 {
 	static struct client_settings s;
-	char msg[512], logfile[1024];
+	static char logfile[1024];
+	char msg[512], why[1200];
 	pid_t child;
-	int r;
+	int r, fd;
 
 	if (ped_opts_seen(opts, "winservice")) {
 		printf("-winservice: Windows services do not exist on this platform; use -mode start, or -mode start -foreground under a service manager.\n");
@@ -228,25 +251,29 @@ static int mode_start(void)
 	s.shutdown_timeout_s = (int)ped_config_int(&cfg, "ShutdownTimeout");
 	s.ping_interval_s = (int)ped_config_int(&cfg, "PingInterval");
 	s.ping_timeout_s = (int)ped_config_int(&cfg, "PingTimeout");
-	runtime_default("HsmSocket", "pedclient.sock", s.hsm_socket, sizeof(s.hsm_socket));
-	runtime_default("PidFile", "pedclient.pid", s.pidfile, sizeof(s.pidfile));
 	snprintf(s.config_path, sizeof(s.config_path), "%s", cfg.path);
 	snprintf(s.listen_ip, sizeof(s.listen_ip), "%s", ped_config_str(&cfg, "ListenIP"));
 	s.listen_port = (int)ped_config_int(&cfg, "ListenPort");
-	data_default("Certificate", "cert/pedclient/pedclient.pem", s.cert, sizeof(s.cert));
-	data_default("PrivateKey", "cert/pedclient/pedclientKey.pem", s.key, sizeof(s.key));
-	data_default("RegisteredPedServers", "cert/pedservers", s.trusted, sizeof(s.trusted));
 	s.foreground = ped_opts_seen(opts, "foreground");
-
-	log_path(logfile, sizeof(logfile));
+	if (runtime_default("HsmSocket", "pedclient.sock", s.hsm_socket, sizeof(s.hsm_socket)) != PED_OK ||
+	    runtime_default("PidFile", "pedclient.pid", s.pidfile, sizeof(s.pidfile)) != PED_OK ||
+	    (s.listen_port >= 0 && /* PED-initiated mode's identity and trust */
+	     (data_default("Certificate", "cert/pedclient/pedclient.pem", PED_DIR_SECRET, s.cert, sizeof(s.cert)) != PED_OK ||
+	      data_default("PrivateKey", "cert/pedclient/pedclientKey.pem", PED_DIR_SECRET, s.key, sizeof(s.key)) != PED_OK ||
+	      data_default("RegisteredPedServers", "cert/pedservers", PED_DIR_NOWRITE, s.trusted, sizeof(s.trusted)) !=
+		      PED_OK)) ||
+	    (!s.foreground && log_path(logfile, sizeof(logfile)) != PED_OK)) {
+		fail_line("Startup failed.", PED_E_FILE);
+		return 1;
+	}
 	if (!s.foreground) {
-		FILE *f = fopen(logfile, "a");
-		if (!f) {
-			printf("Cannot write the log file %s: %s\n", logfile, strerror(errno));
+		/* created as the logger would: 0600, not through a link */
+		if (ped_file_open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0600, &fd, why, sizeof(why)) != PED_OK) {
+			printf("Cannot write the log file %s\n", why);
 			fail_line("Startup failed.", PED_E_FILE);
 			return 1;
 		}
-		fclose(f);
+		close(fd);
 	}
 	fflush(stdout);
 	r = ped_daemon_start(s.foreground, (int)ped_config_int(&cfg, "PStartupTimeout") * 1000, &child, msg,
@@ -278,7 +305,10 @@ static int mode_stop(void)
 {
 	char pidfile[1024];
 	int killed = 0, r;
-	runtime_default("PidFile", "pedclient.pid", pidfile, sizeof(pidfile));
+	if (runtime_default("PidFile", "pedclient.pid", pidfile, sizeof(pidfile)) != PED_OK) {
+		fail_line("Shutdown failed.", PED_E_FILE);
+		return 1;
+	}
 	r = ped_daemon_stop(pidfile, (int)ped_config_int(&cfg, "PShutdownTimeout") * 1000, &killed);
 	if (r == PED_E_NOT_FOUND) {
 		printf("PED Client is not running.\n");

@@ -77,14 +77,18 @@ static int save(struct ped_config *cfg)
 	return r;
 }
 
+/* Our private key (client) and the appliances we trust (server): no one
+ * else may enter either. */
 static int cert_dir(const char *sub, char *out, size_t len)
 {
-	char d[1024];
+	char d[1024], why[1500];
 	int r;
 	snprintf(d, sizeof(d), "cert/%s", sub);
 	if ((r = ped_data_path(d, out, len)) != PED_OK)
 		return r;
-	return ped_mkdir_p(out, 0700);
+	if ((r = ped_dir_private(out, PED_DIR_SECRET, why, sizeof(why))) != PED_OK)
+		printf("%s\n", why);
+	return r;
 }
 
 static int do_register(struct ped_config *cfg, const char *name, const char *cert, const char *ip, int port)
@@ -257,8 +261,9 @@ int appliance_lookup(struct ped_config *cfg, const char *name, char *ip, size_t 
 	return PED_OK;
 }
 
-int appliance_connect(struct ped_config *cfg, int connect, const char *name, const char *admin_host,
-		      uint16_t admin_port, int timeout_ms)
+/* On the admin socket, where pedserver knows the asker is its own user or
+ * root: the TCP admin port, open to every local user, takes no connect. */
+int appliance_connect(struct ped_config *cfg, int connect, const char *name, int timeout_ms)
 {
 	char line[128], out[1024];
 	int r;
@@ -275,8 +280,8 @@ int appliance_connect(struct ped_config *cfg, int connect, const char *name, con
 	if (connect)
 		printf("Connecting to Luna SA. Please wait....\n");
 	fflush(stdout);
-	if ((r = ped_admin_query(admin_host, admin_port, line, out, sizeof(out), timeout_ms)) != PED_OK) {
-		if (r == PED_E_CLOSED || r == PED_E_SOCKET || r == PED_E_NOT_FOUND)
+	if ((r = ped_admin_query_local("pedserver", line, out, sizeof(out), timeout_ms)) != PED_OK) {
+		if (r == PED_E_CLOSED || r == PED_E_SOCKET || r == PED_E_NOT_FOUND || r == PED_E_FILE)
 			printf("Ped Server is not running : 0x%08x %s\n", ped_err_code(PED_E_SOCKET), ped_err_name(PED_E_SOCKET));
 		else
 			printf("%s", out);
@@ -289,7 +294,7 @@ int appliance_connect(struct ped_config *cfg, int connect, const char *name, con
 	/* The daemon dials up to 20 times; follow it until it has an answer. */
 	snprintf(line, sizeof(line), "status %s", name);
 	for (int i = 0; i < 600; i++) {
-		if ((r = ped_admin_query(admin_host, admin_port, line, out, sizeof(out), timeout_ms)) != PED_OK)
+		if ((r = ped_admin_query_local("pedserver", line, out, sizeof(out), timeout_ms)) != PED_OK)
 			break;
 		if (!strncmp(out, "connected", 9)) {
 			printf("Successfully connected to Luna SA.\n");

@@ -13,10 +13,9 @@ enum { APPLIANCE_REGISTER, APPLIANCE_LIST, APPLIANCE_DELETE };
 int appliance_command(int op, struct ped_config *cfg, const char *name, const char *cert, const char *ip,
 		      int port);
 int appliance_regen(struct ped_config *cfg, const char *cn, int force);
-/* Asks the running daemon (admin port) to dial the appliance, or to end
+/* Asks the running daemon (on its admin socket) to dial the appliance, or to end
  * the link, and reports as the reference prints it. */
-int appliance_connect(struct ped_config *cfg, int connect, const char *name, const char *admin_host,
-		      uint16_t admin_port, int timeout_ms);
+int appliance_connect(struct ped_config *cfg, int connect, const char *name, int timeout_ms);
 /* A registered appliance's address and the path of its certificate. */
 int appliance_lookup(struct ped_config *cfg, const char *name, char *ip, size_t iplen, int *port, char *cert,
 		     size_t certlen);

@@ -13,6 +13,7 @@
 #include "ped/pidfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,34 +172,44 @@ static int apply_options(void)
 	return PED_OK;
 }
 
-static void runtime_default(const char *setting, const char *file, char *out, size_t len)
+/* A setting's path, else the file in the runtime directory. There is no
+ * fallback: a fixed /tmp name would belong to whoever made it first. */
+static int runtime_default(const char *setting, const char *file, char *out, size_t len)
 {
 	const char *v = ped_config_str(&cfg, setting);
-	if (v && *v)
+	if (v && *v) {
 		snprintf(out, len, "%s", v);
-	else if (ped_runtime_path(file, out, len) != PED_OK)
-		snprintf(out, len, "/tmp/%s", file);
+		return PED_OK;
+	}
+	if (ped_runtime_path(file, out, len) == PED_OK)
+		return PED_OK;
+	printf("No private runtime directory for %s (set XDG_RUNTIME_DIR, or %s) : 0x%08x %s\n", file, setting,
+	       ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
+	return PED_E_FILE;
 }
 
 /* The documented non-root pitfall: never log into the current directory. */
-static void log_path(char *out, size_t len)
+static int log_path(char *out, size_t len)
 {
 	const char *v = ped_config_str(&cfg, "LogFileName");
-	if (v && *v)
+	if (v && *v) {
 		snprintf(out, len, "%s", v);
-	else if (ped_data_path("pedserver.log", out, len) != PED_OK)
-		runtime_default("", "pedserver.log", out, len);
+		return PED_OK;
+	}
+	if (ped_data_path("pedserver.log", out, len) == PED_OK)
+		return PED_OK;
+	printf("No private data directory for pedserver.log (set XDG_DATA_HOME, or LogFileName) : 0x%08x %s\n",
+	       ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
+	return PED_E_FILE;
 }
 
-static void open_log(int to_stderr)
+static void open_log(int to_stderr, const char *path)
 {
-	static char path[1024];
 	unsigned mask = 0;
 	mask |= ped_config_int(&cfg, "LogInfo") ? PED_LOG_INFO : 0;
 	mask |= ped_config_int(&cfg, "LogWarning") ? PED_LOG_WARNING : 0;
 	mask |= ped_config_int(&cfg, "LogError") ? PED_LOG_ERROR : 0;
 	mask |= ped_config_int(&cfg, "LogTrace") ? PED_LOG_TRACE : 0;
-	log_path(path, sizeof(path));
 	struct ped_log_config lc = {"pedserver", mask, to_stderr ? NULL : path,
 				    (size_t)ped_config_int(&cfg, "MaxLogFileSize") * 1024u};
 	ped_log_open(&lc);
@@ -212,9 +223,10 @@ static void fail_line(const char *what, int r)
 static int mode_start(void)
 {
 	struct server_settings s;
-	char msg[512], logfile[1024];
+	static char logfile[1024];
+	char msg[512], why[1200];
 	pid_t child;
-	int r;
+	int r, fd;
 
 	memset(&s, 0, sizeof(s));
 	snprintf(s.ip, sizeof(s.ip), "%s", ped_config_str(&cfg, "ServerIP"));
@@ -235,22 +247,25 @@ static int mode_start(void)
 	s.usb.scan_interval_ms = (int)ped_config_int(&cfg, "UsbScanInterval") * 1000;
 	s.usb.write_timeout_ms = s.write_timeout_s * 1000;
 	s.usb.write_delay_us = s.ped_write_delay_us;
-	runtime_default("PedSocket", "pedserver-ped.sock", s.ped_socket, sizeof(s.ped_socket));
-	runtime_default("PidFile", "pedserver.pid", s.pidfile, sizeof(s.pidfile));
 	s.foreground = ped_opts_seen(opts, "foreground");
 	snprintf(s.config_path, sizeof(s.config_path), "%s", cfg.path);
 
 	printf("Ped Server launched in startup mode.\n");
-	log_path(logfile, sizeof(logfile));
+	if (runtime_default("PedSocket", "pedserver-ped.sock", s.ped_socket, sizeof(s.ped_socket)) != PED_OK ||
+	    runtime_default("PidFile", "pedserver.pid", s.pidfile, sizeof(s.pidfile)) != PED_OK ||
+	    (!s.foreground && log_path(logfile, sizeof(logfile)) != PED_OK)) {
+		fail_line("Startup failed.", PED_E_FILE);
+		return 1;
+	}
 	if (!s.foreground) {
-		/* Say now if the log cannot be written, not after the fork. */
-		FILE *f = fopen(logfile, "a");
-		if (!f) {
-			printf("Cannot write the log file %s: %s\n", logfile, strerror(errno));
+		/* Say now if the log cannot be written, not after the fork; and
+		 * create it as the logger would (0600, not through a link). */
+		if (ped_file_open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0600, &fd, why, sizeof(why)) != PED_OK) {
+			printf("Cannot write the log file %s\n", why);
 			fail_line("Startup failed.", PED_E_FILE);
 			return 1;
 		}
-		fclose(f);
+		close(fd);
 		printf("Starting background process\n");
 	}
 	fflush(stdout);
@@ -267,7 +282,7 @@ static int mode_start(void)
 		printf("Ped Server Process created, exiting this process.\n");
 		return 0;
 	}
-	open_log(s.foreground);
+	open_log(s.foreground, logfile);
 	r = server_run(&s);
 	ped_config_free(&cfg);
 	ped_log_close();
@@ -278,8 +293,11 @@ static int mode_stop(void)
 {
 	char pidfile[1024];
 	int killed = 0, r;
-	runtime_default("PidFile", "pedserver.pid", pidfile, sizeof(pidfile));
 	printf("Ped Server launched in shutdown mode.\n");
+	if (runtime_default("PidFile", "pedserver.pid", pidfile, sizeof(pidfile)) != PED_OK) {
+		fail_line("Shutdown failed.", PED_E_FILE);
+		return 1;
+	}
 	r = ped_daemon_stop(pidfile, (int)ped_config_int(&cfg, "BgProcessShutdownTimeout") * 1000, &killed);
 	if (r == PED_E_NOT_FOUND) {
 		printf("Ped Server is not running.\n");
@@ -459,15 +477,11 @@ int main(int argc, char **argv)
 		case M_STOP: rc = mode_stop(); break;
 		case M_SHOW: rc = mode_show(); break;
 		case M_CONFIG: rc = mode_config(); break;
-		default: {
-			uint16_t port = 0;
-			if (admin_port(&port) != PED_OK)
-				port = 0;
+		default:
 			rc = appliance_connect(&cfg, ped_opts_num(opts, "mode", 0) == M_CONNECT,
-					       ped_opts_str(opts, "name", NULL), "127.0.0.1", port,
+					       ped_opts_str(opts, "name", NULL),
 					       (int)ped_config_int(&cfg, "SocketReadTimeout") * 1000);
 			break;
-		}
 		}
 	}
 	ped_config_free(&cfg);

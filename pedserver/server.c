@@ -69,7 +69,8 @@ struct conn {
 static struct {
 	const struct server_settings *s;
 	struct ped_evloop *loop;
-	int srv_fd, adm_fd, dev_fd;
+	int srv_fd, adm_fd, dev_fd, adm_ufd;
+	char adm_upath[1024]; /* the Unix admin socket */
 	struct ped_admin_server *admin;
 	uint16_t srv_port, adm_port;
 	struct conn pending[MAX_PENDING];
@@ -729,12 +730,29 @@ static int outbound_request(const char *line, FILE *out)
 	return PED_OK;
 }
 
-static int on_admin_request(void *arg, const char *line, FILE *out)
+/* Stopping pedserver, or making it dial an appliance, is more than the
+ * denial of service the admin port was documented to allow: any local user
+ * could point the PED at a registered appliance of their choosing. */
+static int changes_state(const char *line)
+{
+	return !strcasecmp(line, "stop") || !strncasecmp(line, "connect ", 8) || !strncasecmp(line, "disconnect ", 11);
+}
+
+static int on_admin_request(void *arg, const char *line, int trusted, FILE *out)
 {
 	(void)arg;
 	if (!strcasecmp(line, "show")) {
 		show(out);
 		return PED_OK;
+	}
+	if (changes_state(line) && !trusted) {
+		char cmd[16];
+		snprintf(cmd, sizeof(cmd), "%.*s", (int)strcspn(line, " "), line);
+		ped_warn("refused '%s' from the admin port: only pedserver's user or root may ask, on %s", cmd,
+			 S.adm_upath);
+		fprintf(out, "'%s' is taken only from pedserver's own user or root, on the admin socket %s\n", cmd,
+			S.adm_upath);
+		return PED_E_ACTION_PROHIBITED;
 	}
 	if (!strcasecmp(line, "stop")) {
 		ped_info("stop requested on the admin port");
@@ -819,7 +837,7 @@ int server_run(const struct server_settings *s)
 	memset(&pf, 0, sizeof(pf));
 	pf.fd = -1; /* no PID file yet (fd 0 may be a real one) */
 	S.s = s;
-	S.srv_fd = S.adm_fd = S.dev_fd = -1;
+	S.srv_fd = S.adm_fd = S.dev_fd = S.adm_ufd = -1;
 	conn_init(&S.ped);
 	conn_init(&S.client);
 	for (int i = 0; i < MAX_PENDING; i++)
@@ -846,6 +864,13 @@ int server_run(const struct server_settings *s)
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "cannot publish the admin port in the runtime directory");
 	}
+	if ((r = ped_admin_socket_path("pedserver", S.adm_upath, sizeof(S.adm_upath))) != PED_OK ||
+	    (r = ped_unix_listen(S.adm_upath, 0600, &S.adm_ufd)) != PED_OK) {
+		unlink(s->ped_socket);
+		ped_admin_port_unpublish("pedserver");
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "cannot listen on the admin socket %s: %s", S.adm_upath, strerror(errno));
+	}
 	if (pipe(S.dial_pipe) != 0) {
 		unlink(s->ped_socket);
 		ped_pidfile_remove(&pf);
@@ -855,16 +880,16 @@ int server_run(const struct server_settings *s)
 	ped_evloop_add_fd(S.loop, S.dial_pipe[0], PED_EV_READ, on_dialed, NULL);
 	ped_evloop_add_fd(S.loop, S.srv_fd, PED_EV_READ, on_accept, NULL);
 	ped_evloop_add_fd(S.loop, S.dev_fd, PED_EV_READ, on_accept, NULL);
-	if ((r = ped_admin_server_new(S.loop, S.adm_fd, on_admin_request, NULL, ms(S.s->read_timeout_s), &S.admin)) !=
-	    PED_OK)
+	if ((r = ped_admin_server_new(S.loop, S.adm_fd, S.adm_ufd, on_admin_request, NULL, ms(S.s->read_timeout_s),
+				      &S.admin)) != PED_OK)
 		ped_daemon_fail(r, "cannot serve the admin port");
 	ped_evloop_add_signal(S.loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(S.loop, SIGINT, on_term, NULL);
 	ped_timer_init(&S.tick, on_tick, NULL);
 	usb_ped_start(S.loop, &s->usb, on_usb_ped);
 	S.started = S.idle_since = ped_now_ms();
-	ped_info("serving on %s:%u, admin %s:%u, PED port %s", srv_ip, S.srv_port, adm_ip, S.adm_port,
-		 s->ped_socket);
+	ped_info("serving on %s:%u, admin %s:%u and %s, PED port %s", srv_ip, S.srv_port, adm_ip, S.adm_port,
+		 S.adm_upath, s->ped_socket);
 	ped_daemon_ready(s->foreground);
 	ped_evloop_run(S.loop);
 
@@ -880,6 +905,8 @@ int server_run(const struct server_settings *s)
 	close(S.srv_fd);
 	ped_admin_server_free(S.admin);
 	close(S.adm_fd);
+	close(S.adm_ufd);
+	unlink(S.adm_upath);
 	close(S.dev_fd);
 	unlink(s->ped_socket);
 	ped_admin_port_unpublish("pedserver");

@@ -1,4 +1,5 @@
 /* Admin port: request line, text answer, result line, close. */
+#define _GNU_SOURCE /* struct ucred */
 #include "ped/admin.h"
 
 #include "ped/error.h"
@@ -19,6 +20,7 @@
 
 struct admin_conn {
 	int fd; /* -1: free */
+	int trusted; /* the daemon's own user or root, by the kernel's word */
 	uint64_t since, deadline;
 	char in[PED_ADMIN_LINE_MAX + 1];
 	size_t have;
@@ -28,7 +30,7 @@ struct admin_conn {
 
 struct ped_admin_server {
 	struct ped_evloop *loop;
-	int lfd;
+	int lfd, ufd; /* the TCP port, the Unix admin socket (-1: none) */
 	ped_admin_fn fn;
 	void *arg;
 	int timeout_ms;
@@ -96,7 +98,7 @@ static void conn_answer(struct ped_admin_server *a, struct admin_conn *c, size_t
 		conn_close(a, c);
 		return;
 	}
-	int r = a->fn(a->arg, c->in, out);
+	int r = a->fn(a->arg, c->in, c->trusted, out);
 	fprintf(out, "RESULT %d\n", r);
 	fclose(out);
 	conn_flush(a, c);
@@ -136,6 +138,17 @@ static void on_conn(struct ped_evloop *loop, int fd, unsigned events, void *arg)
 	schedule(a);
 }
 
+/* On the Unix socket the kernel tells who connected (SO_PEERCRED); on the
+ * TCP port nobody is known, so no connection there is trusted. */
+static int peer_is_trusted(int lfd, int fd, const struct ped_admin_server *a)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (lfd != a->ufd || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
+		return 0;
+	return cred.uid == geteuid() || cred.uid == 0;
+}
+
 static void on_listen(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
 {
 	struct ped_admin_server *a = arg;
@@ -143,13 +156,16 @@ static void on_listen(struct ped_evloop *loop, int lfd, unsigned events, void *a
 	(void)loop;
 	(void)events;
 	while (ped_accept(lfd, &fd) == PED_OK) {
+		/* a free slot, else the oldest, sparing the owner's own requests:
+		 * silent TCP connections must not push out a stop or connect */
 		struct admin_conn *c = &a->c[0];
 		for (int i = 0; i < ADMIN_CONNS; i++) {
 			if (a->c[i].fd < 0) {
 				c = &a->c[i];
 				break;
 			}
-			if (a->c[i].since < c->since)
+			if (c->trusted > a->c[i].trusted ||
+			    (c->trusted == a->c[i].trusted && a->c[i].since < c->since))
 				c = &a->c[i];
 		}
 		conn_close(a, c);
@@ -159,33 +175,40 @@ static void on_listen(struct ped_evloop *loop, int lfd, unsigned events, void *a
 			continue;
 		}
 		c->fd = fd;
+		c->trusted = peer_is_trusted(lfd, fd, a);
 		c->since = ped_now_ms();
 		c->deadline = c->since + (uint64_t)a->timeout_ms;
 	}
 	schedule(a);
 }
 
-int ped_admin_server_new(struct ped_evloop *loop, int listen_fd, ped_admin_fn fn, void *arg, int timeout_ms,
-			 struct ped_admin_server **out)
+int ped_admin_server_new(struct ped_evloop *loop, int listen_fd, int unix_fd, ped_admin_fn fn, void *arg,
+			 int timeout_ms, struct ped_admin_server **out)
 {
 	struct ped_admin_server *a = calloc(1, sizeof(*a));
+	int r;
 	if (!a)
 		return PED_E_HOST_MEMORY;
 	a->loop = loop;
 	a->lfd = listen_fd;
+	a->ufd = unix_fd;
 	a->fn = fn;
 	a->arg = arg;
 	a->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
 	for (int i = 0; i < ADMIN_CONNS; i++)
 		a->c[i].fd = -1;
 	ped_timer_init(&a->timer, on_deadline, a);
-	int r = ped_evloop_add_fd(loop, listen_fd, PED_EV_READ, on_listen, a);
-	if (r != PED_OK) {
-		free(a);
-		return r;
+	if ((r = ped_evloop_add_fd(loop, listen_fd, PED_EV_READ, on_listen, a)) != PED_OK)
+		goto fail;
+	if (unix_fd >= 0 && (r = ped_evloop_add_fd(loop, unix_fd, PED_EV_READ, on_listen, a)) != PED_OK) {
+		ped_evloop_del_fd(loop, listen_fd);
+		goto fail;
 	}
 	*out = a;
 	return PED_OK;
+fail:
+	free(a);
+	return r;
 }
 
 void ped_admin_server_free(struct ped_admin_server *a)
@@ -199,21 +222,18 @@ void ped_admin_server_free(struct ped_admin_server *a)
 		conn_close(a, &a->c[i]);
 	ped_timer_stop(a->loop, &a->timer);
 	ped_evloop_del_fd(a->loop, a->lfd);
+	if (a->ufd >= 0)
+		ped_evloop_del_fd(a->loop, a->ufd);
 	free(a);
 }
 
-int ped_admin_query(const char *host, uint16_t port, const char *line, char *out, size_t cap,
-		    int timeout_ms)
+/* Sends line on fd (closed here) and collects the answer. */
+static int query_fd(int fd, const char *line, char *out, size_t cap, int timeout_ms)
 {
 	char req[PED_ADMIN_LINE_MAX + 2];
 	size_t have = 0;
-	int fd, r;
+	int r;
 
-	if (cap == 0 || strlen(line) > PED_ADMIN_LINE_MAX)
-		return PED_E_INVALID;
-	out[0] = '\0';
-	if ((r = ped_tcp_connect(host, port, timeout_ms, &fd)) != PED_OK)
-		return r;
 	snprintf(req, sizeof(req), "%s\n", line);
 	if ((r = ped_write_all(fd, req, strlen(req), timeout_ms)) != PED_OK)
 		goto out;
@@ -246,6 +266,41 @@ out:
 	return r;
 }
 
+int ped_admin_query(const char *host, uint16_t port, const char *line, char *out, size_t cap,
+		    int timeout_ms)
+{
+	int fd, r;
+
+	if (cap == 0 || strlen(line) > PED_ADMIN_LINE_MAX)
+		return PED_E_INVALID;
+	out[0] = '\0';
+	if ((r = ped_tcp_connect(host, port, timeout_ms, &fd)) != PED_OK)
+		return r;
+	return query_fd(fd, line, out, cap, timeout_ms);
+}
+
+int ped_admin_socket_path(const char *name, char *path, size_t len)
+{
+	char file[128];
+	snprintf(file, sizeof(file), "%s-admin.sock", name);
+	return ped_runtime_path(file, path, len);
+}
+
+int ped_admin_query_local(const char *name, const char *line, char *out, size_t cap, int timeout_ms)
+{
+	char path[1024];
+	int fd, r;
+
+	if (cap == 0 || strlen(line) > PED_ADMIN_LINE_MAX)
+		return PED_E_INVALID;
+	out[0] = '\0';
+	if ((r = ped_admin_socket_path(name, path, sizeof(path))) != PED_OK)
+		return r;
+	if ((r = ped_unix_connect(path, &fd)) != PED_OK)
+		return r;
+	return query_fd(fd, line, out, cap, timeout_ms);
+}
+
 static int port_file(const char *name, char *path, size_t len)
 {
 	char file[128];
@@ -269,7 +324,7 @@ int ped_admin_port_lookup(const char *name, uint16_t *port)
 	size_t len = 0;
 	int r;
 	if ((r = port_file(name, path, sizeof(path))) != PED_OK ||
-	    (r = ped_file_read_bounded(path, 16, &data, &len)) != PED_OK)
+	    (r = ped_file_read_nofollow(path, 16, &data, &len)) != PED_OK)
 		return r;
 	char buf[17];
 	memcpy(buf, data, len);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -40,7 +41,7 @@ int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t
 	if (snprintf(tmp, sizeof(tmp), "%s%s%ld.%u", path, PED_FILE_TMP_MARK, (long)getpid(),
 		     counter++) >= (int)sizeof(tmp))
 		return PED_E_INVALID;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return PED_E_FILE;
 	/* The umask may have narrowed the mode; secrets need exactly 0600. */
@@ -75,14 +76,15 @@ out:
 	return r;
 }
 
-int ped_file_read_bounded(const char *path, size_t max, uint8_t **out, size_t *out_len)
+static int read_bounded(const char *path, int flags, size_t max, uint8_t **out, size_t *out_len)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
 	size_t have = 0, cap;
 	int fd, r = PED_E_FILE;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted at the path must not hang the reader */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags);
 	if (fd < 0)
 		return errno == ENOENT ? PED_E_NOT_FOUND : PED_E_FILE;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
@@ -122,6 +124,16 @@ out:
 	return r;
 }
 
+int ped_file_read_bounded(const char *path, size_t max, uint8_t **out, size_t *out_len)
+{
+	return read_bounded(path, 0, max, out, out_len);
+}
+
+int ped_file_read_nofollow(const char *path, size_t max, uint8_t **out, size_t *out_len)
+{
+	return read_bounded(path, O_NOFOLLOW, max, out, out_len);
+}
+
 int ped_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[4096];
@@ -143,22 +155,236 @@ int ped_mkdir_p(const char *path, mode_t mode)
 	return PED_OK;
 }
 
-/* Our PID files, sockets and admin-port files go in dir: it must be ours
- * and not writable by anyone else, or another local user who made it first
- * (/tmp/openped-UID) could replace them. */
-static int private_dir(const char *dir)
+/* May a directory we pass through on the way to a private one be trusted:
+ * only root or we can change which entries it holds? In a sticky directory
+ * others may add entries, but not rename or remove ours or root's, so what
+ * we go through must then be ours or root's (checked entry by entry). */
+static int passable(const struct stat *st)
 {
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return 0;
+	return !(st->st_mode & 022) || (st->st_mode & S_ISVTX);
+}
+
+/* Resolves path one component at a time, as the kernel does, following
+ * symbolic links, and checks every directory and link on the way: a link
+ * or directory that another user could replace would let them redirect
+ * everything we later open below it. Leaves the final directory's stat in
+ * *last. */
+static int walk_path(const char *path, struct stat *last, char *why, size_t whylen)
+{
+	char todo[2 * PATH_MAX], cur[PATH_MAX] = "", next[PATH_MAX + NAME_MAX + 2], target[PATH_MAX];
+	char rest[2 * PATH_MAX];
+	struct stat parent, st;
+	int links = 0;
+	uid_t me = geteuid();
+
+	if (path[0] == '/') {
+		if (snprintf(todo, sizeof(todo), "%s", path) >= (int)sizeof(todo))
+			goto too_long;
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)) || snprintf(todo, sizeof(todo), "%s/%s", cwd, path) >= (int)sizeof(todo))
+			goto too_long;
+	}
+	if (stat("/", &parent) != 0 || !passable(&parent)) {
+		snprintf(why, whylen, "/ is not root's, or others may write to it");
+		return PED_E_FILE;
+	}
+	for (char *p = todo;;) {
+		char *comp;
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		comp = p;
+		p += strcspn(p, "/");
+		if (*p)
+			*p++ = '\0';
+		if (!strcmp(comp, "."))
+			continue;
+		if (!strcmp(comp, "..")) {
+			char *slash = strrchr(cur, '/');
+			if (slash)
+				*slash = '\0';
+			if (stat(cur[0] ? cur : "/", &parent) != 0) {
+				snprintf(why, whylen, "%s: %s", cur[0] ? cur : "/", strerror(errno));
+				return PED_E_FILE;
+			}
+			continue;
+		}
+		if (snprintf(next, sizeof(next), "%s/%s", cur, comp) >= (int)sizeof(cur))
+			goto too_long;
+		if (lstat(next, &st) != 0) {
+			snprintf(why, whylen, "%s: %s", next, strerror(errno));
+			return PED_E_FILE;
+		}
+		if ((parent.st_mode & 022) && st.st_uid != 0 && st.st_uid != me) {
+			snprintf(why, whylen, "%s belongs to uid %ld in a directory others may write to", next,
+				 (long)st.st_uid);
+			return PED_E_FILE;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			ssize_t n = readlink(next, target, sizeof(target) - 1);
+			if (++links > 40 || n <= 0) {
+				snprintf(why, whylen, "%s: %s", next, n <= 0 ? strerror(errno) : "too many links");
+				return PED_E_FILE;
+			}
+			target[n] = '\0';
+			if (snprintf(rest, sizeof(rest), "%s/%s", target, p) >= (int)sizeof(todo))
+				goto too_long;
+			memcpy(todo, rest, strlen(rest) + 1);
+			p = todo;
+			if (target[0] == '/') {
+				cur[0] = '\0';
+				if (stat("/", &parent) != 0) {
+					snprintf(why, whylen, "/: %s", strerror(errno));
+					return PED_E_FILE;
+				}
+			}
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(why, whylen, "%s is not a directory", next);
+			return PED_E_FILE;
+		}
+		if (!passable(&st)) {
+			snprintf(why, whylen, "%s (uid %ld, mode %04o) may be changed by another user", next,
+				 (long)st.st_uid, (unsigned)(st.st_mode & 07777));
+			return PED_E_FILE;
+		}
+		memcpy(cur, next, strlen(next) + 1);
+		parent = st;
+	}
+	*last = parent;
+	return PED_OK;
+too_long:
+	snprintf(why, whylen, "%s: path too long", path);
+	return PED_E_INVALID;
+}
+
+int ped_dir_check_private(const char *dir, mode_t forbid, char *why, size_t whylen)
+{
+	char scratch[64];
 	struct stat st;
-	if (ped_mkdir_p(dir, 0700) != PED_OK)
+	int r;
+
+	if (!why || !whylen) {
+		why = scratch;
+		whylen = sizeof(scratch);
+	}
+	why[0] = '\0';
+	if ((r = walk_path(dir, &st, why, whylen)) != PED_OK)
+		goto refuse;
+	if (st.st_uid != geteuid() || (st.st_mode & forbid)) {
+		snprintf(why, whylen, "%s is uid %ld's with mode %04o", dir, (long)st.st_uid,
+			 (unsigned)(st.st_mode & 07777));
+		r = PED_E_FILE;
+		goto refuse;
+	}
+	return PED_OK;
+refuse:
+	{
+		/* one wording for every refusal, so people and tests can find it */
+		char detail[512];
+		snprintf(detail, sizeof(detail), "%s", why);
+		snprintf(why, whylen, "%s: not a directory of uid %ld that only it may %s; refusing to use it (%s)",
+			 dir, (long)geteuid(), (forbid & 044) ? "enter" : "write to", detail);
+	}
+	errno = EPERM;
+	return r;
+}
+
+int ped_dir_private(const char *dir, mode_t forbid, char *why, size_t whylen)
+{
+	if (ped_mkdir_p(dir, 0700) != PED_OK) {
+		if (why && whylen)
+			snprintf(why, whylen, "cannot create %s: %s", dir, strerror(errno));
 		return PED_E_FILE;
-	if (lstat(dir, &st) != 0)
-		return PED_E_FILE;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
-		ped_error("%s: not a directory of uid %ld that only it may write to; refusing to use it", dir,
-			  (long)geteuid());
+	}
+	return ped_dir_check_private(dir, forbid, why, whylen);
+}
+
+int ped_file_open(const char *path, int flags, mode_t mode, int *fd_out, char *why, size_t whylen)
+{
+	char scratch[64];
+	struct stat st;
+	int fd, saved;
+
+	if (!why || !whylen) {
+		why = scratch;
+		whylen = sizeof(scratch);
+	}
+	why[0] = '\0';
+	*fd_out = -1;
+	/* O_NOFOLLOW: a link planted at the path is refused, not written
+	 * through; O_NONBLOCK: a FIFO there fails instead of hanging us; and
+	 * O_TRUNC only once we know the file is ours. */
+	fd = open(path, (flags & ~O_TRUNC) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+	if (fd < 0) {
+		saved = errno;
+		snprintf(why, whylen, "%s: %s", path,
+			 saved == ELOOP ? "a symbolic link; refusing to follow it" : strerror(saved));
+		errno = saved;
+		return saved == ENOENT ? PED_E_NOT_FOUND : PED_E_FILE;
+	}
+	if (fstat(fd, &st) != 0) {
+		saved = errno;
+		snprintf(why, whylen, "%s: %s", path, strerror(saved));
+		goto fail;
+	}
+	saved = EPERM;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s: not a regular file; refusing to use it", path);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(why, whylen, "%s: owned by uid %ld, not %ld; refusing to use it", path, (long)st.st_uid,
+			 (long)geteuid());
+		goto fail;
+	}
+	/* a second name would be a way into it from elsewhere */
+	if (st.st_nlink != 1) {
+		snprintf(why, whylen, "%s: has %ld links; refusing to use it", path, (long)st.st_nlink);
+		goto fail;
+	}
+	/* Created at the mode, narrowed by the umask; one made by an older
+	 * version (logs were 0644) is brought to the mode too. */
+	if ((flags & O_CREAT) && (st.st_mode & 07777) != mode && fchmod(fd, mode) != 0) {
+		saved = errno;
+		snprintf(why, whylen, "%s: %s", path, strerror(saved));
+		goto fail;
+	}
+	if ((flags & O_TRUNC) && ftruncate(fd, 0) != 0) {
+		saved = errno;
+		snprintf(why, whylen, "%s: %s", path, strerror(saved));
+		goto fail;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+		saved = errno;
+		snprintf(why, whylen, "%s: %s", path, strerror(saved));
+		goto fail;
+	}
+	*fd_out = fd;
+	return PED_OK;
+fail:
+	close(fd);
+	errno = saved;
+	return PED_E_FILE;
+}
+
+/* Refusals are logged by the caller's ped_error: the CLI shows them on
+ * stderr, a daemon in its log. */
+static int private_subdir(const char *dir, const char *name, const char *what, char *out, size_t len)
+{
+	char why[1024];
+	if (ped_dir_private(dir, PED_DIR_NOWRITE, why, sizeof(why)) != PED_OK) {
+		ped_error("%s; %s", why, what);
 		errno = EPERM;
 		return PED_E_FILE;
 	}
+	if ((size_t)snprintf(out, len, "%s/%s", dir, name) >= len)
+		return PED_E_INVALID;
 	return PED_OK;
 }
 
@@ -166,32 +392,43 @@ int ped_runtime_path(const char *name, char *out, size_t len)
 {
 	const char *rt = getenv("XDG_RUNTIME_DIR");
 	char dir[768];
-	int r;
-	if (rt && *rt)
+	struct stat st;
+
+	if (rt && *rt) {
 		snprintf(dir, sizeof(dir), "%s/openped", rt);
-	else
-		snprintf(dir, sizeof(dir), "/tmp/openped-%ld", (long)getuid());
-	if ((r = private_dir(dir)) != PED_OK)
-		return r;
-	if ((size_t)snprintf(out, len, "%s/%s", dir, name) >= len)
-		return PED_E_INVALID;
-	return PED_OK;
+		return private_subdir(dir, name, "set XDG_RUNTIME_DIR to a directory of yours that no one else may write to",
+				      out, len);
+	}
+	/* Where logind puts it when XDG_RUNTIME_DIR did not reach us (su, cron).
+	 * Never a shared /tmp: whoever made the name first would own it. */
+	snprintf(dir, sizeof(dir), "/run/user/%ld", (long)geteuid());
+	if (stat(dir, &st) == 0) {
+		snprintf(dir, sizeof(dir), "/run/user/%ld/openped", (long)geteuid());
+		return private_subdir(dir, name, "set XDG_RUNTIME_DIR to a directory of yours that no one else may write to",
+				      out, len);
+	}
+	ped_error("no runtime directory: XDG_RUNTIME_DIR is not set and /run/user/%ld does not exist; set "
+		  "XDG_RUNTIME_DIR to a directory of yours that no one else may write to (or give each path: "
+		  "PID file, sockets)",
+		  (long)geteuid());
+	errno = ENOENT;
+	return PED_E_FILE;
 }
 
 int ped_data_path(const char *name, char *out, size_t len)
 {
 	const char *dh = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
 	char dir[768];
-	int r;
 	if (dh && *dh)
 		snprintf(dir, sizeof(dir), "%s/openped", dh);
 	else if (home && *home)
 		snprintf(dir, sizeof(dir), "%s/.local/share/openped", home);
-	else /* not a /tmp/.local that the first user to come would own */
-		snprintf(dir, sizeof(dir), "/tmp/openped-data-%ld", (long)getuid());
-	if ((r = private_dir(dir)) != PED_OK)
-		return r;
-	if ((size_t)snprintf(out, len, "%s/%s", dir, name) >= len)
-		return PED_E_INVALID;
-	return PED_OK;
+	else {
+		ped_error("no data directory: neither XDG_DATA_HOME nor HOME is set; set XDG_DATA_HOME to a "
+			  "directory of yours that no one else may write to");
+		errno = ENOENT;
+		return PED_E_FILE;
+	}
+	return private_subdir(dir, name, "set XDG_DATA_HOME (or HOME) to a directory of yours that no one else may write to",
+			      out, len);
 }

@@ -1,6 +1,7 @@
 #include "ped/log.h"
 
 #include "ped/error.h"
+#include "ped/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,9 +46,11 @@ static const char *level_name(enum ped_log_level level)
 static int open_file(void)
 {
 	struct stat st;
-	int fd = open(log_state.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int fd;
 
-	if (fd < 0)
+	/* Not through a planted link, only our own file, and 0600 even if an
+	 * older version made it 0644. No logging here: we hold the log lock. */
+	if (ped_file_open(log_state.path, O_WRONLY | O_CREAT | O_APPEND, 0600, &fd, NULL, 0) != PED_OK)
 		return PED_E_FILE;
 	if (fstat(fd, &st) != 0) {
 		close(fd);

@@ -4,10 +4,13 @@
 
 #include "ped/error.h"
 #include "ped/evloop.h"
+#include "ped/fileio.h"
+#include "ped/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -201,10 +204,21 @@ int ped_unix_connect(const char *path, int *fd_out)
 int ped_unix_listen(const char *path, mode_t mode, int *fd_out)
 {
 	struct sockaddr_un sa;
+	char dir[sizeof(sa.sun_path)], why[1024];
 	int fd = -1, probe, saved;
 
 	if (unix_addr(path, &sa) != PED_OK)
 		return PED_E_SOCKET;
+	/* Only in a directory no one else can write to: elsewhere another user
+	 * could put their own socket at the path, or a link that our chmod
+	 * below would follow. (No one can connect between bind and chmod:
+	 * connect is refused until listen.) */
+	memcpy(dir, path, strlen(path) + 1);
+	if (ped_dir_check_private(dirname(dir), PED_DIR_NOWRITE, why, sizeof(why)) != PED_OK) {
+		ped_error("%s: %s", path, why);
+		errno = EPERM;
+		return PED_E_SOCKET;
+	}
 	/* Someone listening? Then the path is in use; otherwise it is stale. */
 	if (ped_unix_connect(path, &probe) == PED_OK) {
 		close(probe);

@@ -1,6 +1,7 @@
 #include "ped/pidfile.h"
 
 #include "ped/error.h"
+#include "ped/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,7 @@ static pid_t locker_of(int fd)
 int ped_pidfile_create(const char *path, struct ped_pidfile *pf, char *msg, size_t msglen)
 {
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	char buf[32];
+	char buf[32], why[600];
 	int fd, n;
 
 	pf->fd = -1;
@@ -35,9 +36,11 @@ int ped_pidfile_create(const char *path, struct ped_pidfile *pf, char *msg, size
 	 * file must still be the one at the path; if not, open it again. */
 	for (int tries = 0;; tries++) {
 		struct stat held, at;
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			snprintf(msg, msglen, "cannot open PID file %s: %s", path, strerror(errno));
+		/* Not through a link, and only a file of ours: root once truncated
+		 * whatever file a link planted at the path named. 0644 so that
+		 * anyone may see who holds it. */
+		if (ped_file_open(path, O_RDWR | O_CREAT, 0644, &fd, why, sizeof(why)) != PED_OK) {
+			snprintf(msg, msglen, "cannot open PID file %s", why);
 			return PED_E_PIDFILE;
 		}
 		if (fcntl(fd, F_SETLK, &fl) != 0) {
@@ -46,7 +49,7 @@ int ped_pidfile_create(const char *path, struct ped_pidfile *pf, char *msg, size
 			close(fd);
 			return PED_E_PIDFILE;
 		}
-		if (fstat(fd, &held) == 0 && stat(path, &at) == 0 && held.st_dev == at.st_dev &&
+		if (fstat(fd, &held) == 0 && lstat(path, &at) == 0 && held.st_dev == at.st_dev &&
 		    held.st_ino == at.st_ino)
 			break;
 		close(fd);
@@ -79,11 +82,19 @@ void ped_pidfile_remove(struct ped_pidfile *pf)
 
 int ped_pidfile_read(const char *path, pid_t *pid)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Another user's file may be read (root stopping a service's daemon),
+	 * but never through a link: one to some other locked file would have
+	 * us signal whichever process holds that lock. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
 	pid_t holder;
 
 	if (fd < 0)
 		return PED_E_NOT_FOUND;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return PED_E_NOT_FOUND;
+	}
 	holder = locker_of(fd);
 	close(fd);
 	if (holder <= 0)

@@ -359,16 +359,21 @@ int main(int argc, char **argv)
 		snprintf(sim.socket_path, sizeof(sim.socket_path), "%s", ped_opts_str(opts, "socket", ""));
 	else if (hsm_ctl_default_socket(sim.socket_path, sizeof(sim.socket_path)) != PED_OK) {
 		fprintf(stderr, "hsm-sim: no runtime directory for the control socket\n");
+		ped_config_free(&cfg);
 		return 1;
 	}
 	if (ped_opts_seen(opts, "state"))
 		snprintf(state_dir, sizeof(state_dir), "%s", ped_opts_str(opts, "state", ""));
 	else if (ped_data_path("hsm-sim", state_dir, sizeof(state_dir)) != PED_OK) {
 		fprintf(stderr, "hsm-sim: no data directory for the state\n");
+		ped_config_free(&cfg);
 		return 1;
 	}
-	if (ped_mkdir_p(state_dir, 0700) != PED_OK) {
-		fprintf(stderr, "hsm-sim: cannot create %s: %s\n", state_dir, strerror(errno));
+	/* The HSM's verifiers and failure counters: a directory someone else
+	 * can change would let them roll the HSM back or swap its state. */
+	if (ped_dir_private(state_dir, PED_DIR_SECRET, err, sizeof(err)) != PED_OK) {
+		fprintf(stderr, "hsm-sim: %s (give -state a directory of your own, mode 0700)\n", err);
+		ped_config_free(&cfg);
 		return 1;
 	}
 	snprintf(sim.state_dir, sizeof(sim.state_dir), "%s", state_dir);
@@ -378,8 +383,12 @@ int main(int argc, char **argv)
 	const char *pcs = ped_config_str(&cfg, "pedclient_socket");
 	if (pcs && *pcs)
 		snprintf(sim.pedclient_socket, sizeof(sim.pedclient_socket), "%s", pcs);
-	else if (ped_runtime_path("pedclient.sock", sim.pedclient_socket, sizeof(sim.pedclient_socket)) != PED_OK)
-		snprintf(sim.pedclient_socket, sizeof(sim.pedclient_socket), "/tmp/pedclient.sock");
+	else if (ped_runtime_path("pedclient.sock", sim.pedclient_socket, sizeof(sim.pedclient_socket)) != PED_OK) {
+		/* no Remote PED rather than a /tmp name another user could own */
+		sim.pedclient_socket[0] = '\0';
+		fprintf(stderr, "hsm-sim: no runtime directory for pedclient's socket: Remote PED is off (set "
+				"pedclient_socket or XDG_RUNTIME_DIR)\n");
+	}
 	pthread_mutex_init(&sim.mu, NULL);
 	ped_cond_init_monotonic(&sim.idle_cv);
 

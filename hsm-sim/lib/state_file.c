@@ -265,7 +265,7 @@ int hsm_load(const char *path, struct hsm *h, char *why, size_t whylen)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int r = ped_file_read_bounded(path, STATE_MAX, &buf, &len);
+	int r = ped_file_read_nofollow(path, STATE_MAX, &buf, &len);
 
 	if (r == PED_E_NOT_FOUND) {
 		snprintf(why, whylen, "%s: no such file", path);

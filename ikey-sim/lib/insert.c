@@ -4,6 +4,7 @@
 #include "ikey/ikey.h"
 
 #include "ped/error.h"
+#include "ped/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,7 +45,8 @@ int ikey_insert(const struct ikey_store *st, const char *serial, const char *hol
 	if (access(key, F_OK) != 0)
 		return PED_E_NOT_FOUND;
 	lock_path(st, serial, path, sizeof(path));
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+	/* never through a link: we write the holder's name into it */
+	if (ped_file_open(path, O_RDWR | O_CREAT, 0600, &fd, NULL, 0) != PED_OK)
 		return PED_E_FILE;
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		read_holder(fd, holder_out, holder_len);
@@ -83,7 +85,7 @@ int ikey_inserted_where(const struct ikey_store *st, const char *serial, char *w
 	if (ikey_serial_normalise(serial, canon) != PED_OK)
 		return 0;
 	lock_path(st, canon, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
 		return 0;
 	held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 	if (held)

@@ -3,6 +3,7 @@
 
 #include "ped/error.h"
 #include "ped/fileio.h"
+#include "ped/log.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -21,7 +22,8 @@
 int ikey_store_open(const char *dir, struct ikey_store *st)
 {
 	const char *env = getenv("IKEY_STORE"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-	int n;
+	char why[1500];
+	int n, r;
 
 	if (dir && *dir)
 		n = snprintf(st->dir, sizeof(st->dir), "%s", dir);
@@ -31,11 +33,17 @@ int ikey_store_open(const char *dir, struct ikey_store *st)
 		n = snprintf(st->dir, sizeof(st->dir), "%s/openped/ikeys", xdg);
 	else if (home && *home)
 		n = snprintf(st->dir, sizeof(st->dir), "%s/.local/share/openped/ikeys", home);
-	else
+	else {
+		ped_error("no key store: give -store DIR or set IKEY_STORE, XDG_DATA_HOME or HOME");
 		return PED_E_INVALID;
+	}
 	if (n < 0 || (size_t)n >= sizeof(st->dir))
 		return PED_E_INVALID;
-	return ped_mkdir_p(st->dir, 0700);
+	/* A store another user made, or can change, lets them choose the files
+	 * we write (lock files) and swap our keys: ours, 0700, or refused. */
+	if ((r = ped_dir_private(st->dir, PED_DIR_SECRET, why, sizeof(why))) != PED_OK)
+		ped_error("%s (chmod 700 a store of your own)", why);
+	return r;
 }
 
 int ikey_serial_normalise(const char *serial, char out[IKEY_SERIAL_LEN + 1])
@@ -156,7 +164,7 @@ int ikey_load(const struct ikey_store *st, const char *serial, struct ikey *k, c
 		return r;
 	}
 	key_path(st, s, path, sizeof(path));
-	r = ped_file_read_bounded(path, IKEY_FILE_MAX, &buf, &len);
+	r = ped_file_read_nofollow(path, IKEY_FILE_MAX, &buf, &len);
 	if (r == PED_E_NOT_FOUND) {
 		snprintf(why, whylen, "no such key");
 		return r;

@@ -24,7 +24,7 @@ _disk_cleanup() {
 	_cleanup
 }
 trap _disk_cleanup EXIT
-mkdir -p "$MNT/keys" "$MNT/state"
+mkdir -m 700 "$MNT/keys" "$MNT/state" # a store and a state directory must be private
 rmdir "$IKEY_STORE" 2>/dev/null
 ln -sfn "$MNT/keys" "$IKEY_STORE"
 ln -sfn "$MNT/state" "$T/state"

@@ -108,7 +108,7 @@ keys_ok() {
 hsm_state_loads() {
 	local d="$T/loadcheck"
 	rm -rf "$d"; mkdir -p "$d"
-	mkdir -p "$d/state"
+	mkdir -m 700 "$d/state" # a state directory must be private
 	cp -a "$T/state/." "$d/state/"
 	"$BIN/hsm-sim" -state "$d/state" -socket "$d/hsm.sock" -logfile "$d/hsm.log" &
 	local p=$!

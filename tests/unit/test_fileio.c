@@ -4,6 +4,7 @@
 #include "ped/fileio.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,5 +59,132 @@ static void bounded_read_refuses_oversize(void)
 	CU_ASSERT_EQUAL(ped_file_read_bounded(unit_tmpdir(), 10, &data, &len), PED_E_FILE);
 }
 
+static int refused(const char *dir, mode_t forbid, const char *needle)
+{
+	char why[2048];
+	int r = ped_dir_check_private(dir, forbid, why, sizeof(why));
+	if (r == PED_OK)
+		return 0;
+	if (!strstr(why, "refusing to use it") || (needle && !strstr(why, needle))) {
+		fprintf(stderr, "unexpected reason: %s\n", why);
+		return 0;
+	}
+	return 1;
+}
+
+static void private_dir_is_ours_and_out_of_others_reach(void)
+{
+	char base[400], d[500], e[500], l[500];
+	struct stat st;
+	snprintf(base, sizeof(base), "%s/priv", unit_tmpdir());
+	snprintf(d, sizeof(d), "%s/a/b", base);
+	CU_ASSERT_EQUAL(ped_dir_private(d, PED_DIR_SECRET, NULL, 0), PED_OK);
+	CU_ASSERT_EQUAL(stat(d, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0700);
+	/* readable by others: fine for a runtime directory, not for a store */
+	chmod(d, 0755);
+	CU_ASSERT_EQUAL(ped_dir_check_private(d, PED_DIR_NOWRITE, NULL, 0), PED_OK);
+	CU_ASSERT(refused(d, PED_DIR_SECRET, "mode 0755"));
+	chmod(d, 0777);
+	CU_ASSERT(refused(d, PED_DIR_NOWRITE, "that only it may write to"));
+	chmod(d, 0700);
+	/* reached through a link in a directory of ours: followed and checked */
+	snprintf(l, sizeof(l), "%s/link", base);
+	CU_ASSERT_EQUAL_FATAL(symlink("a/./b/../b", l), 0);
+	CU_ASSERT_EQUAL(ped_dir_check_private(l, PED_DIR_SECRET, NULL, 0), PED_OK);
+	/* a parent others may write to could swap it for theirs */
+	snprintf(d, sizeof(d), "%s/open", base);
+	snprintf(e, sizeof(e), "%s/open/mine", base);
+	CU_ASSERT_EQUAL(ped_dir_private(e, PED_DIR_SECRET, NULL, 0), PED_OK);
+	chmod(d, 0777);
+	CU_ASSERT(refused(e, PED_DIR_SECRET, "may be changed by another user"));
+	/* unless sticky, like /tmp: others cannot rename what is ours there */
+	chmod(d, 01777);
+	CU_ASSERT_EQUAL(ped_dir_check_private(e, PED_DIR_SECRET, NULL, 0), PED_OK);
+	CU_ASSERT(refused("/nonexistent-dir/x", PED_DIR_NOWRITE, "No such file"));
+	if (geteuid() != 0)
+		return; /* the rest makes files of another uid */
+	/* another user's directory, or their link in a sticky directory */
+	snprintf(e, sizeof(e), "%s/theirs", base);
+	CU_ASSERT_EQUAL(mkdir(e, 0700), 0);
+	CU_ASSERT_EQUAL(chown(e, 65534, 65534), 0);
+	CU_ASSERT(refused(e, PED_DIR_NOWRITE, NULL));
+	snprintf(l, sizeof(l), "%s/open/their-link", base);
+	snprintf(e, sizeof(e), "%s/open/mine", base);
+	CU_ASSERT_EQUAL(symlink(e, l), 0);
+	CU_ASSERT_EQUAL(ped_dir_check_private(l, PED_DIR_SECRET, NULL, 0), PED_OK);
+	CU_ASSERT_EQUAL(lchown(l, 65534, 65534), 0);
+	CU_ASSERT(refused(l, PED_DIR_SECRET, "belongs to uid 65534"));
+}
+
+static void files_are_opened_only_when_ours_and_plain(void)
+{
+	char dir[400], p[500], q[500];
+	struct stat st;
+	int fd = -1;
+	char why[1024];
+	snprintf(dir, sizeof(dir), "%s/open", unit_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(ped_mkdir_p(dir, 0700), PED_OK);
+	snprintf(p, sizeof(p), "%s/f", dir);
+	mode_t old = umask(0);
+	CU_ASSERT_EQUAL(ped_file_open(p, O_WRONLY | O_CREAT | O_APPEND, 0600, &fd, NULL, 0), PED_OK);
+	umask(old);
+	CU_ASSERT(fd >= 0 && write(fd, "abc", 3) == 3);
+	close(fd);
+	CU_ASSERT_EQUAL(stat(p, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+	/* an existing file at a looser mode is brought to the mode */
+	chmod(p, 0644);
+	CU_ASSERT_EQUAL(ped_file_open(p, O_WRONLY | O_CREAT | O_APPEND, 0600, &fd, NULL, 0), PED_OK);
+	close(fd);
+	CU_ASSERT_EQUAL(stat(p, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+	/* a link: refused, O_TRUNC never reaches its target */
+	snprintf(q, sizeof(q), "%s/link", dir);
+	CU_ASSERT_EQUAL(symlink(p, q), 0);
+	CU_ASSERT_EQUAL(ped_file_open(q, O_RDWR | O_CREAT | O_TRUNC, 0600, &fd, why, sizeof(why)), PED_E_FILE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "symbolic link"));
+	CU_ASSERT_EQUAL(stat(p, &st), 0);
+	CU_ASSERT_EQUAL(st.st_size, 3);
+	unlink(q);
+	/* a second name for the file */
+	CU_ASSERT_EQUAL(link(p, q), 0);
+	CU_ASSERT_EQUAL(ped_file_open(q, O_RDWR | O_TRUNC, 0600, &fd, why, sizeof(why)), PED_E_FILE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "2 links"));
+	unlink(q);
+	/* a FIFO: refused at once, not waited on */
+	CU_ASSERT_EQUAL(mkfifo(q, 0600), 0);
+	CU_ASSERT_EQUAL(ped_file_open(q, O_WRONLY | O_CREAT | O_APPEND, 0600, &fd, NULL, 0), PED_E_FILE);
+	unlink(q);
+	/* O_TRUNC on our own file, after the checks */
+	CU_ASSERT_EQUAL(ped_file_open(p, O_RDWR | O_TRUNC, 0600, &fd, NULL, 0), PED_OK);
+	close(fd);
+	CU_ASSERT_EQUAL(stat(p, &st), 0);
+	CU_ASSERT_EQUAL(st.st_size, 0);
+	CU_ASSERT_EQUAL(ped_file_open(q, O_RDONLY, 0, &fd, NULL, 0), PED_E_NOT_FOUND);
+	if (geteuid() != 0)
+		return;
+	CU_ASSERT_EQUAL(chown(p, 65534, 65534), 0);
+	CU_ASSERT_EQUAL(ped_file_open(p, O_WRONLY | O_APPEND, 0600, &fd, why, sizeof(why)), PED_E_FILE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "owned by uid 65534"));
+}
+
+static void nofollow_read_refuses_a_link(void)
+{
+	char p[500], q[500];
+	uint8_t *data;
+	size_t len;
+	snprintf(p, sizeof(p), "%s/nf", unit_tmpdir());
+	snprintf(q, sizeof(q), "%s/nf-link", unit_tmpdir());
+	CU_ASSERT_EQUAL(ped_file_write_atomic(p, "x", 1, 0600), PED_OK);
+	CU_ASSERT_EQUAL(symlink(p, q), 0);
+	CU_ASSERT_EQUAL(ped_file_read_bounded(q, 10, &data, &len), PED_OK);
+	OPENSSL_clear_free(data, len);
+	CU_ASSERT_EQUAL(ped_file_read_nofollow(q, 10, &data, &len), PED_E_FILE);
+	CU_ASSERT_EQUAL(ped_file_read_nofollow(p, 10, &data, &len), PED_OK);
+	OPENSSL_clear_free(data, len);
+}
+
 UNIT_SUITE(fileio, NULL, NULL, UNIT_TEST(atomic_write_replaces_whole_file_with_mode),
-	   UNIT_TEST(bounded_read_refuses_oversize))
+	   UNIT_TEST(bounded_read_refuses_oversize), UNIT_TEST(private_dir_is_ours_and_out_of_others_reach),
+	   UNIT_TEST(files_are_opened_only_when_ours_and_plain), UNIT_TEST(nofollow_read_refuses_a_link))

@@ -21,10 +21,42 @@ int ped_file_read_bounded(const char *path, size_t max, uint8_t **out, size_t *o
 /* mkdir -p with mode for every created component. */
 int ped_mkdir_p(const char *path, mode_t mode);
 
+/* Reads like ped_file_read_bounded but refuses a symbolic link at path:
+ * for files in a private directory (keys, HSM state), where a link can only
+ * be a mistake or an attack. */
+int ped_file_read_nofollow(const char *path, size_t max, uint8_t **out, size_t *out_len);
+
+/* Mode bits a private directory must not have: PED_DIR_NOWRITE lets others
+ * read and enter it (runtime and data directories, where sockets and
+ * certificates must be reachable), PED_DIR_SECRET lets no one else in (the
+ * key store, HSM state, private keys). */
+#define PED_DIR_NOWRITE 022
+#define PED_DIR_SECRET 077
+
+/* Whether dir is private: a directory of our effective uid with none of the
+ * forbid bits, reached from / only through directories and links that no
+ * other user can change (root's or ours, writable by no one else unless
+ * sticky, and then only our or root's entries). Otherwise PED_E_FILE, errno
+ * EPERM and why says what is wrong and ends "refusing to use it". why may
+ * be NULL. */
+int ped_dir_check_private(const char *dir, mode_t forbid, char *why, size_t whylen);
+/* The same after creating dir (and missing parents) with mode 0700. */
+int ped_dir_private(const char *dir, mode_t forbid, char *why, size_t whylen);
+
+/* Opens or creates a file we write in place (PID file, log, lock): never
+ * through a symbolic link (O_NOFOLLOW), never a FIFO or device, only a
+ * regular file of ours with one link; with O_CREAT, at exactly mode (an
+ * existing file is brought to it); O_TRUNC is applied only after those
+ * checks. PED_OK and *fd, or PED_E_NOT_FOUND / PED_E_FILE with errno and
+ * why (may be NULL) saying why. */
+int ped_file_open(const char *path, int flags, mode_t mode, int *fd, char *why, size_t whylen);
+
 /* Where programs keep sockets and PID files: $XDG_RUNTIME_DIR/openped, else
- * /tmp/openped-UID; and state: $XDG_DATA_HOME/openped, else
- * ~/.local/share/openped. The directory is created (mode 0700) and name
- * appended. */
+ * /run/user/UID/openped; and state: $XDG_DATA_HOME/openped, else
+ * ~/.local/share/openped. Never a shared /tmp: without those, or when the
+ * directory is not private (ped_dir_private, PED_DIR_NOWRITE), the error is
+ * logged saying what to set, and PED_E_FILE returned; there is no fallback.
+ * The directory is created (mode 0700) and name appended. */
 int ped_runtime_path(const char *name, char *out, size_t len);
 int ped_data_path(const char *name, char *out, size_t len);
 
