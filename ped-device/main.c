@@ -180,10 +180,10 @@ int main(int argc, char **argv)
 	ped_pin_kdf_scrypt(&dc.pin_kdf,
 			   (unsigned)ped_opts_num(opts, "pinmaskcost", ped_config_int(&cfg, "pin_mask_log2n")),
 			   (unsigned)ped_config_int(&cfg, "pin_mask_r"), (unsigned)ped_config_int(&cfg, "pin_mask_p"));
-	const char *why = NULL;
+	const char *cost_why = NULL;
 	char cost[64];
-	if (ped_pin_kdf_check(&dc.pin_kdf, &why) != PED_OK) {
-		fprintf(stderr, "ped-device: PIN mask cost: %s\n", why);
+	if (ped_pin_kdf_check(&dc.pin_kdf, &cost_why) != PED_OK) {
+		fprintf(stderr, "ped-device: PIN mask cost: %s\n", cost_why);
 		rc = 2;
 		goto out;
 	}
