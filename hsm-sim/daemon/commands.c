@@ -338,37 +338,22 @@ static uint8_t *login_flag(struct login *lg, enum hsm_role role, int pi)
 	return &lg->so;
 }
 
-static struct hsm_role_state *role_state_of(struct hsm *h, struct hsm_partition *p, enum hsm_role r)
+static int store_save(void *arg)
 {
-	switch (r) {
-	case HSM_ROLE_SO: return &h->so;
-	case HSM_ROLE_AU: return &h->au;
-	case HSM_ROLE_PO: return &p->po;
-	case HSM_ROLE_CO: return &p->co;
-	case HSM_ROLE_CU: return &p->cu;
-	}
-	return NULL;
+	return sim_save(arg);
 }
 
-/* The failure an attempt would add is on disk before the secret is checked,
- * as a smart card spends a try before verifying: when the save after a wrong
- * secret fails (disk full), the rollback to the saved state then cannot give
- * the guess back, nor undo a zeroization into "not counted". An attempt
- * whose failure cannot be recorded is not made. */
-static int record_attempt(struct session *s, struct sim_hsm *hs, struct hsm_role_state *rs)
+/* The lock-step of count before check (hsm_attempt_record) goes through sim_save. */
+static void store_of(struct sim_hsm *hs, struct hsm_store *st)
 {
-	int r;
+	st->save = store_save;
+	st->arg = hs;
+}
 
-	if (rs->failures >= HSM_FAILURES_MAX)
-		return PED_OK;
-	rs->failures++;
-	if ((r = sim_save(hs)) != PED_OK) { /* memory is back to the saved count */
-		sess_out(s, "Error: the HSM cannot save its state, so it cannot count this login attempt; "
-			    "the attempt is refused.");
-		return r;
-	}
-	rs->failures--;
-	return PED_OK;
+static void tell_unrecorded(struct session *s)
+{
+	sess_out(s, "Error: the HSM cannot save its state, so it cannot count this login attempt; "
+		    "the attempt is refused.");
 }
 
 /* Asks the PED for the role's keys and applies chapter 8's rules. */
@@ -377,10 +362,10 @@ int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition
 int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition *p,
 		     const struct role_info *ri)
 {
-	struct hsm_role_state *rs = role_state_of(&hs->h, p, ri->role);
+	struct hsm_role_state *rs = hsm_role_state_of(&hs->h, p, ri->role);
 	struct ped_app_splits sp;
 	struct hsm_login_result res;
-	uint8_t secret[HSM_SECRET_LEN];
+	struct hsm_store st;
 	int r;
 
 	if (!rs || !rs->cred.set) {
@@ -410,18 +395,10 @@ int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition
 		r = PED_E_CALLBACK_ERROR;
 		goto out;
 	}
-	r = hsm_combine(&rs->cred, &sp, secret);
-	if (r == PED_E_CALLBACK_ERROR)
-		goto out;
-	int rr = record_attempt(s, hs, rs);
-	if (rr != PED_OK) {
-		r = rr;
-		goto out;
-	}
-	if (r != PED_OK)
-		memset(secret, 0, sizeof(secret)); /* a wrong secret: counted below */
-	hsm_login(&hs->h, p, ri->role, secret, sizeof(secret), &res);
-	r = res.err;
+	store_of(hs, &st);
+	r = hsm_ped_login(&hs->h, p, ri->role, &sp, &st, &res);
+	if (res.unrecorded)
+		tell_unrecorded(s);
 	if (res.hsm_zeroized)
 		sess_out(s, "Too many failed HSM SO logins: the HSM has been ZEROIZED.");
 	else if (res.partition_zeroized)
@@ -436,12 +413,8 @@ int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition
 	}
 	if (res.hsm_zeroized || res.partition_zeroized)
 		sim_logins_end(s, hs, !res.hsm_zeroized);
-	int r2 = sim_save(hs);
-	if (r == PED_OK)
-		r = r2;
 out:
 	OPENSSL_cleanse(&sp, sizeof(sp));
-	OPENSSL_cleanse(secret, sizeof(secret));
 	return r;
 }
 
@@ -493,7 +466,7 @@ static int cmd_role(struct session *s, int argc, char **argv)
 	if ((r = role_target(s, ri, &hs, &p, &pi)) != PED_OK)
 		return r;
 	lg = sim_login(s, hs);
-	struct hsm_role_state *rs = role_state_of(&hs->h, p, ri->role);
+	struct hsm_role_state *rs = hsm_role_state_of(&hs->h, p, ri->role);
 
 	if (!strcasecmp(verb, "login")) {
 		if (!hs->h.initialized || (p && !p->initialized)) {
@@ -502,39 +475,28 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		}
 		/* Activation (policy 22) with a challenge secret: the PED secret is
 		 * cached at the first login; later logins need only the challenge. */
-		int activation = p && p->allow_activation && rs->challenge_set &&
-				 (ri->role == HSM_ROLE_CO || ri->role == HSM_ROLE_CU);
+		int activation = hsm_activation_applies(p, ri->role);
 		if (activation) {
 			const char *ch = ped_opts_str(o, "password", ped_opts_str(o, "challenge", NULL));
+			struct hsm_login_result res;
+			struct hsm_store st;
 			if (!ch) {
 				sess_out(s, "Option -password was not supplied.  It is required.");
 				return PED_E_ARGUMENTS_BAD;
 			}
-			if (rs->locked)
-				return PED_E_PIN_LOCKED;
-			uint8_t v[HSM_VERIFIER_LEN];
-			hsm_verifier((const uint8_t *)ch, strlen(ch), v);
-			/* partition policy 15 at 1 (the default): a wrong challenge is
-			 * refused but not counted, only failed PED key logins are */
-			int counted = !p->ignore_failed_challenges;
-			if (counted && (r = record_attempt(s, hs, rs)) != PED_OK)
-				return r;
-			if (CRYPTO_memcmp(v, rs->challenge_verifier, sizeof(v)) != 0) {
-				if (!counted)
-					return PED_E_PIN_INCORRECT;
-				struct hsm_login_result res;
-				hsm_login(&hs->h, p, ri->role, NULL, 0, &res);
-				if (res.locked)
-					sess_out(s, "Too many failed logins: the role is locked.");
-				(void)sim_save(hs);
-				return PED_E_PIN_INCORRECT;
-			}
-			if (rs->activated) {
+			store_of(hs, &st);
+			r = hsm_challenge_login(&hs->h, p, ri->role, ch, strlen(ch), &st, &res);
+			if (res.unrecorded)
+				tell_unrecorded(s);
+			if (res.locked)
+				sess_out(s, "Too many failed logins: the role is locked.");
+			if (r == PED_OK) {
 				sess_out(s, "User is activated, PED is not required.");
-				rs->failures = 0;
 				*login_flag(lg, ri->role, pi) = 1;
 				return sim_save(hs);
 			}
+			if (r != HSM_CHALLENGE_NEEDS_PED)
+				return r;
 		}
 		s->release_lock = 1;
 		r = sim_authenticate(s, hs, p, ri);
@@ -545,10 +507,10 @@ static int cmd_role(struct session *s, int argc, char **argv)
 		 * the login counts against the credentials as they are now (which
 		 * sim_authenticate checked), and policy 22 as it is now. */
 		lg = sim_login(s, hs);
-		activation = activation && p->allow_activation && rs->challenge_set;
+		activation = activation && hsm_activation_applies(p, ri->role);
 		*login_flag(lg, ri->role, pi) = 1;
 		if (activation) {
-			rs->activated = 1;
+			hsm_activate(p, ri->role);
 			sess_out(s, "Role %s activated: the PED key secret is cached%s.", ri->name,
 				 p->allow_auto_activation ? " and survives a restart (auto-activation)" : "");
 			return sim_save(hs);
