@@ -235,9 +235,12 @@ int pedport_describe(struct pedport *pt, char *out, size_t len)
 static int take(struct pedport *pt)
 {
 	int r = PED_OK;
-	if (pt->all->stopping)
-		return PED_E_CANCEL; /* hsm-sim is shutting down: no new PED wait */
+	/* read under mu: pedports_abort sets it before it looks at the port */
 	pthread_mutex_lock(&pt->mu);
+	if (atomic_load(&pt->all->stopping)) {
+		pthread_mutex_unlock(&pt->mu);
+		return PED_E_CANCEL; /* hsm-sim is shutting down: no new PED wait */
+	}
 	if (pt->remote_state == REMOTE_KEYING) {
 		struct timespec until;
 		ped_cond_deadline(&until, pt->all->ped_timeout_ms);
