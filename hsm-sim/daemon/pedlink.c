@@ -261,7 +261,7 @@ static int take(struct pedport *pt)
 	uint64_t now = ped_now_ms();
 	if (pt->busy) {
 		/* another session's ceremony has this PED, and uses the link outside
-		 * ped_mu: nothing here may close it */
+		 * mu: nothing here may close it */
 		pthread_mutex_unlock(&pt->mu);
 		return PED_E_BUSY;
 	}

@@ -224,14 +224,6 @@ void sim_hold_init(struct sim_hold *k, struct sim *sim)
 	k->sim = sim;
 }
 
-int sim_holds(const struct sim_hold *k, const struct sim_hsm *hs)
-{
-	for (int i = 0; i < k->n; i++)
-		if (k->hs[i] == hs)
-			return !k->released;
-	return 0;
-}
-
 void sim_hold(struct sim_hold *k, struct sim_hsm *a, struct sim_hsm *b)
 {
 	struct sim_hsm *want[SIM_HOLD_MAX + 2];

@@ -117,8 +117,6 @@ void sim_hold_init(struct sim_hold *k, struct sim *sim);
  * when an earlier one must come before them. Blocks until they are free;
  * once the model is closed (shutdown), forever. */
 void sim_hold(struct sim_hold *k, struct sim_hsm *a, struct sim_hsm *b);
-/* Whether k holds hs's lock. */
-int sim_holds(const struct sim_hold *k, const struct sim_hsm *hs);
 /* A wait on people: gives every lock k holds back, and takes them again. */
 void sim_hold_release(struct sim_hold *k);
 void sim_hold_retake(struct sim_hold *k);
