@@ -13,8 +13,11 @@ void sim_outf(const struct sim_out *o, const char *fmt, ...)
 	if (!o || !o->line)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
 	o->line(o->arg, line);
-	OPENSSL_cleanse(line, sizeof(line)); /* a one-time password is told this way */
+	/* a one-time password is told this way: wipe what was written */
+	OPENSSL_cleanse(line, (size_t)n < sizeof(line) ? (size_t)n + 1 : sizeof(line));
 }
