@@ -213,7 +213,7 @@ int hsm_combine(const struct hsm_credential *c, const struct ped_app_splits *sp,
 	return r == PED_OK ? PED_OK : PED_E_PIN_INCORRECT;
 }
 
-static struct hsm_role_state *role_state(struct hsm *h, struct hsm_partition *p, enum hsm_role role)
+struct hsm_role_state *hsm_role_state_of(struct hsm *h, struct hsm_partition *p, enum hsm_role role)
 {
 	switch (role) {
 	case HSM_ROLE_SO: return &h->so;
@@ -240,7 +240,7 @@ static uint32_t limit_of(const struct hsm_partition *p, enum hsm_role role)
 void hsm_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const uint8_t *secret,
 	       size_t len, struct hsm_login_result *res)
 {
-	struct hsm_role_state *rs = role_state(h, p, role);
+	struct hsm_role_state *rs = hsm_role_state_of(h, p, role);
 	uint8_t v[HSM_VERIFIER_LEN];
 	uint32_t limit = limit_of(p, role);
 
@@ -290,6 +290,119 @@ void hsm_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const
 		res->locked = 1;
 		break;
 	}
+}
+
+int hsm_attempt_record(struct hsm_role_state *rs, const struct hsm_store *st)
+{
+	int r;
+
+	if (rs->failures >= HSM_FAILURES_MAX)
+		return PED_OK;
+	rs->failures++;
+	if ((r = st->save(st->arg)) != PED_OK)
+		return r; /* memory is what the store left: the saved count, or this one */
+	rs->failures--;
+	return PED_OK;
+}
+
+int hsm_ped_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const struct ped_app_splits *sp,
+		  const struct hsm_store *st, struct hsm_login_result *res)
+{
+	struct hsm_role_state *rs = hsm_role_state_of(h, p, role);
+	uint8_t secret[HSM_SECRET_LEN];
+	int r, right;
+
+	memset(res, 0, sizeof(*res));
+	if (!rs) {
+		res->err = PED_E_USER_NOT_LOGGED_IN;
+		return res->err;
+	}
+	r = hsm_combine(&rs->cred, sp, secret);
+	if (r == PED_E_CALLBACK_ERROR) {
+		res->err = r;
+		goto out;
+	}
+	right = r == PED_OK;
+	if ((r = hsm_attempt_record(rs, st)) != PED_OK) {
+		res->unrecorded = 1;
+		res->err = r;
+		goto out;
+	}
+	/* a wrong secret (another keyset, too few splits) counts as one */
+	hsm_login(h, p, role, right ? secret : NULL, right ? sizeof(secret) : 0, res);
+	r = st->save(st->arg);
+	if (res->err == PED_OK)
+		res->err = r;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return res->err;
+}
+
+int hsm_activation_applies(const struct hsm_partition *p, enum hsm_role role)
+{
+	if (!p || !p->allow_activation || (role != HSM_ROLE_CO && role != HSM_ROLE_CU))
+		return 0;
+	return role == HSM_ROLE_CO ? p->co.challenge_set : p->cu.challenge_set;
+}
+
+int hsm_activation_persists(const struct hsm_partition *p)
+{
+	return p->allow_activation && p->allow_auto_activation;
+}
+
+void hsm_activate(struct hsm_partition *p, enum hsm_role role)
+{
+	if (role == HSM_ROLE_CO)
+		p->co.activated = 1;
+	else if (role == HSM_ROLE_CU)
+		p->cu.activated = 1;
+}
+
+int hsm_challenge_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const char *challenge,
+			size_t len, const struct hsm_store *st, struct hsm_login_result *res)
+{
+	struct hsm_role_state *rs = hsm_role_state_of(h, p, role);
+	uint8_t v[HSM_VERIFIER_LEN];
+	int counted, r;
+
+	memset(res, 0, sizeof(*res));
+	if (!rs || !hsm_activation_applies(p, role)) {
+		res->err = PED_E_USER_NOT_LOGGED_IN;
+		return res->err;
+	}
+	if (rs->locked) {
+		res->err = PED_E_PIN_LOCKED;
+		return res->err;
+	}
+	hsm_verifier((const uint8_t *)challenge, len, v);
+	/* partition policy 15 at 1 (the default): a wrong challenge is refused
+	 * but not counted; only failed PED key logins are */
+	counted = !p->ignore_failed_challenges;
+	if (counted && (r = hsm_attempt_record(rs, st)) != PED_OK) {
+		res->unrecorded = 1;
+		res->err = r;
+		goto out;
+	}
+	if (CRYPTO_memcmp(v, rs->challenge_verifier, sizeof(v)) != 0) {
+		if (counted) {
+			hsm_login(h, p, role, NULL, 0, res);
+			(void)st->save(st->arg);
+		}
+		res->err = PED_E_PIN_INCORRECT;
+		goto out;
+	}
+	if (!rs->activated) {
+		res->err = PED_OK;
+		r = HSM_CHALLENGE_NEEDS_PED;
+		goto done;
+	}
+	rs->failures = 0;
+	res->err = PED_OK;
+out:
+	r = res->err;
+done:
+	OPENSSL_cleanse(v, sizeof(v));
+	return r;
 }
 
 struct hsm_partition *hsm_partition_find(struct hsm *h, const char *name)

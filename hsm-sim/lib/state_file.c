@@ -123,7 +123,7 @@ int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len)
 		ped_wbuf_u8(&w, p->allow_activation);
 		ped_wbuf_u8(&w, p->allow_auto_activation);
 		ped_wbuf_u8(&w, p->ignore_failed_challenges);
-		int keep = p->allow_activation && p->allow_auto_activation;
+		int keep = hsm_activation_persists(p);
 		ped_wbuf_u8(&w, (uint8_t)(keep && p->co.activated));
 		ped_wbuf_u8(&w, (uint8_t)(keep && p->cu.activated));
 		ped_wbuf_u32(&w, p->nobjects);

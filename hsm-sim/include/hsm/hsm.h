@@ -154,11 +154,64 @@ struct hsm_login_result {
 	int hsm_zeroized;    /* the SO limit was reached */
 	int partition_zeroized;
 	int locked;          /* CO/CU locked by this failure */
+	int unrecorded;      /* the attempt's count could not be saved: it was not made */
 };
 /* Applies chapter 8's rules: a right-type key with a wrong secret or PIN counts
  * one failure; success resets the count. p is NULL for HSM roles (SO, AU). */
 void hsm_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const uint8_t *secret,
 	       size_t len, struct hsm_login_result *res);
+
+/* The role's state: h->so, h->au, or p's PO, CO or CU (NULL without p). */
+struct hsm_role_state *hsm_role_state_of(struct hsm *h, struct hsm_partition *p, enum hsm_role role);
+
+/* Where the rules below put a count before they act on it: save writes the
+ * HSM's state and returns PED_OK, or an error after which the HSM in memory
+ * is back to its last saved state (or, if even that could not be read, left
+ * as it was: a count made stays made). */
+struct hsm_store {
+	int (*save)(void *arg);
+	void *arg;
+};
+
+/* Count before check: the failure an attempt would add is saved before the
+ * secret is checked, as a smart card spends a try before verifying, so a
+ * failed save after a wrong secret can neither give the guess back nor undo
+ * a zeroization. PED_OK: the attempt may be made (the count in memory is as
+ * before; the check adds the failure if it is one). Otherwise the store's
+ * error: the attempt is not made. A count at HSM_FAILURES_MAX is not saved. */
+int hsm_attempt_record(struct hsm_role_state *rs, const struct hsm_store *st);
+
+/* A login with the splits a PED read for the role (chapter 8): splits the
+ * PED cannot have sent are PED_E_CALLBACK_ERROR and count nothing; otherwise
+ * the attempt is counted before the check (hsm_attempt_record: on its error
+ * res->unrecorded is set and nothing else happens), another keyset's or too
+ * few splits are a wrong secret, hsm_login applies the limits, and the HSM
+ * is saved. Returns res->err, or the save's error after a right secret. */
+int hsm_ped_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const struct ped_app_splits *sp,
+		  const struct hsm_store *st, struct hsm_login_result *res);
+
+/* Activation (partition policy 22): the CO or CU of a partition that allows
+ * it, once given a challenge secret, logs in with the challenge; the first
+ * login after activation also needs the PED keys, and caches their secret. */
+int hsm_activation_applies(const struct hsm_partition *p, enum hsm_role role);
+/* Auto-activation (policy 23, with 22): a cached secret survives a restart. */
+int hsm_activation_persists(const struct hsm_partition *p);
+/* The PED login of an activating role succeeded: its secret is now cached. */
+void hsm_activate(struct hsm_partition *p, enum hsm_role role);
+
+/* hsm_challenge_login: the challenge was right but the PED secret is not
+ * cached, so the PED keys are needed as well. */
+#define HSM_CHALLENGE_NEEDS_PED 1
+/* A login with the challenge secret, where hsm_activation_applies. A locked
+ * role is PED_E_PIN_LOCKED. Partition policy 15 at 1 (the default): a wrong
+ * challenge is refused but not counted; at 0 it is counted before the check
+ * (as hsm_attempt_record, res->unrecorded on the store's error), counts as a
+ * failed login (res->locked when it locks the roles) and is saved. A right
+ * challenge of an activated role logs in without the PED: PED_OK, its count
+ * reset in memory (the caller saves with the login); of one not activated,
+ * HSM_CHALLENGE_NEEDS_PED. */
+int hsm_challenge_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const char *challenge,
+			size_t len, const struct hsm_store *st, struct hsm_login_result *res);
 
 struct hsm_partition *hsm_partition_find(struct hsm *h, const char *name);
 int hsm_partition_create(struct hsm *h, const char *name, struct hsm_partition **out);

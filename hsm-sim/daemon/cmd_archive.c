@@ -1,23 +1,18 @@
 /* partition archive backup|restore|list|delete: chapter 12 with a backup HSM
  * slot, and the -append / -replace / -add rules of the archive references.
  * Nothing changes on either side until every credential has been presented
- * and the domains match. */
-#include "sim.h"
+ * and the domains match. A backup or restore holds the command locks of
+ * both HSMs, taken in index order. */
+#include "command.h"
 
 #include "ped/error.h"
-#include "ped/opts.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
-
-struct role_info;
-int sim_authenticate(struct session *s, struct sim_hsm *hs, struct hsm_partition *p,
-		     const struct role_info *ri);
-
-/* The role table lives in commands.c; these reach it by name. */
-const struct role_info *sim_role(const char *name);
 
 static int same_object(const struct hsm_object *a, const struct hsm_object *b)
 {
@@ -44,7 +39,7 @@ static uint64_t next_handle(const struct hsm_partition *p)
 
 /* Copies src's objects into dst: add (new handles for all), or by OUID
  * (replace_changed: overwrite an object whose fingerprint differs). */
-static int copy_objects(struct session *s, struct hsm_partition *dst, const struct hsm_partition *src,
+static int copy_objects(struct cmd_ctx *c, struct hsm_partition *dst, const struct hsm_partition *src,
 			int by_id, int replace_changed, const char *what)
 {
 	uint32_t need = 0;
@@ -52,7 +47,7 @@ static int copy_objects(struct session *s, struct hsm_partition *dst, const stru
 		if (!by_id || !by_ouid(dst, src->objects[i].ouid))
 			need++;
 	if (dst->nobjects + need > HSM_MAX_OBJECTS) {
-		sess_out(s, "Error: not enough room in %s for %u objects", what, need);
+		cmd_out(c, "Error: not enough room in %s for %u objects", what, need);
 		return PED_E_RANGE;
 	}
 	uint32_t copied = 0;
@@ -73,14 +68,14 @@ static int copy_objects(struct session *s, struct hsm_partition *dst, const stru
 			*t = *o;
 			t->handle = h;
 		}
-		sess_out(s, "Cloned object %llu to partition %s (new handle %llu).",
+		cmd_out(c, "Cloned object %llu to partition %s (new handle %llu).",
 			 (unsigned long long)o->handle, what, (unsigned long long)t->handle);
 		copied++;
 	}
 	return (int)copied;
 }
 
-static int backup(struct session *s, struct sim_hsm *src_hs, struct hsm_partition *src, int src_pi,
+static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partition *src, int src_pi,
 		  struct sim_hsm *bh, int slot, const char *name, int append, int replace)
 {
 	struct hsm_partition *existing = hsm_partition_find(&bh->h, name), *tmp = NULL, *target;
@@ -90,8 +85,8 @@ static int backup(struct session *s, struct sim_hsm *src_hs, struct hsm_partitio
 
 	if (!(tmp = calloc(1, sizeof(*tmp))))
 		return PED_E_HOST_MEMORY;
-	sess_out(s, "Logging in as the SO on slot %d.", slot);
-	if ((r = sim_authenticate(s, bh, NULL, sim_role("so"))) != PED_OK)
+	cmd_out(c, "Logging in as the SO on slot %d.", slot);
+	if ((r = auth_ped_login(&c->who, bh, NULL, auth_role("so"), NULL)) != PED_OK)
 		goto out;
 	if (!existing) {
 		uint8_t secret[HSM_SECRET_LEN];
@@ -99,52 +94,52 @@ static int backup(struct session *s, struct sim_hsm *src_hs, struct hsm_partitio
 		snprintf(tmp->name, sizeof(tmp->name), "%s", name);
 		snprintf(tmp->label, sizeof(tmp->label), "%s", name);
 		hsm_partition_defaults(tmp);
-		sess_out(s, "Creating partition %s on slot %d.", name, slot);
-		sess_out(s, "Please attend to the PED.");
-		if ((r = pedport_create(s, bh, PED_KEY_SO, "SETTING PO PIN...", "Partition SO", "BLUE", 1,
+		cmd_out(c, "Creating partition %s on slot %d.", name, slot);
+		cmd_out(c, "Please attend to the PED.");
+		if ((r = pedport_create(cmd_ped(c, bh), c->who.out, PED_KEY_SO, "SETTING PO PIN...", "Partition SO", "BLUE", 1,
 					secret, &info)) != PED_OK)
 			goto out;
 		hsm_credential_set(&tmp->po.cred, secret, sizeof(secret), info.m, info.n, info.keyset_id);
 		OPENSSL_cleanse(secret, sizeof(secret)); /* before any exit below leaves it on the stack */
 		tmp->initialized = 1;
-		sess_out(s, "Logging into the container %s on slot %d as the user.", name, slot);
-		if ((r = sim_authenticate(s, bh, tmp, sim_role("po"))) != PED_OK)
+		cmd_out(c, "Logging into the container %s on slot %d as the user.", name, slot);
+		if ((r = auth_ped_login(&c->who, bh, tmp, auth_role("po"), NULL)) != PED_OK)
 			goto out;
-		sess_out(s, "Creating Domain for the partition %s on slot %d.", name, slot);
-		sess_out(s, "Please attend to the PED.");
-		if ((r = pedport_create(s, bh, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", 1, secret,
+		cmd_out(c, "Creating Domain for the partition %s on slot %d.", name, slot);
+		cmd_out(c, "Please attend to the PED.");
+		if ((r = pedport_create(cmd_ped(c, bh), c->who.out, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", 1, secret,
 					&info)) != PED_OK)
 			goto out;
 		hsm_credential_set(&tmp->domain, secret, sizeof(secret), info.m, info.n, info.keyset_id);
 		OPENSSL_cleanse(secret, sizeof(secret));
 		if (!hsm_same_domain(&tmp->domain, &src->domain)) {
-			sess_out(s, "Error: the domain presented is not the source partition's domain.");
+			cmd_out(c, "Error: the domain presented is not the source partition's domain.");
 			r = PED_E_CERTIFICATE_INVALID;
 			goto out;
 		}
-		sess_out(s, "Logging into the container %s on slot %d as the user.", name, slot);
-		if ((r = sim_authenticate(s, bh, tmp, sim_role("po"))) != PED_OK)
+		cmd_out(c, "Logging into the container %s on slot %d as the user.", name, slot);
+		if ((r = auth_ped_login(&c->who, bh, tmp, auth_role("po"), NULL)) != PED_OK)
 			goto out;
-		sess_out(s, "Initializing the Crypto Officer of %s on slot %d.", name, slot);
-		sess_out(s, "Please attend to the PED.");
-		if ((r = pedport_create(s, bh, PED_KEY_USER, "SETTING CO PIN...", "Crypto Officer", "BLACK", 1,
+		cmd_out(c, "Initializing the Crypto Officer of %s on slot %d.", name, slot);
+		cmd_out(c, "Please attend to the PED.");
+		if ((r = pedport_create(cmd_ped(c, bh), c->who.out, PED_KEY_USER, "SETTING CO PIN...", "Crypto Officer", "BLACK", 1,
 					secret, &info)) != PED_OK)
 			goto out;
 		hsm_credential_set(&tmp->co.cred, secret, sizeof(secret), info.m, info.n, info.keyset_id);
 		OPENSSL_cleanse(secret, sizeof(secret));
-		sess_out(s, "Logging into the container %s on slot %d as the Crypto Officer.", name, slot);
-		if ((r = sim_authenticate(s, bh, tmp, sim_role("co"))) != PED_OK)
+		cmd_out(c, "Logging into the container %s on slot %d as the Crypto Officer.", name, slot);
+		if ((r = auth_ped_login(&c->who, bh, tmp, auth_role("co"), NULL)) != PED_OK)
 			goto out;
 		target = tmp;
 	} else {
-		sess_out(s, "Logging into the container %s on slot %d as the user.", name, slot);
-		if ((r = sim_authenticate(s, bh, existing, sim_role("po"))) != PED_OK)
+		cmd_out(c, "Logging into the container %s on slot %d as the user.", name, slot);
+		if ((r = auth_ped_login(&c->who, bh, existing, auth_role("po"), NULL)) != PED_OK)
 			goto out;
-		sess_out(s, "Logging into the container %s on slot %d as the Crypto Officer.", name, slot);
-		if ((r = sim_authenticate(s, bh, existing, sim_role("co"))) != PED_OK)
+		cmd_out(c, "Logging into the container %s on slot %d as the Crypto Officer.", name, slot);
+		if ((r = auth_ped_login(&c->who, bh, existing, auth_role("co"), NULL)) != PED_OK)
 			goto out;
 		if (!hsm_same_domain(&existing->domain, &src->domain)) {
-			sess_out(s, "Error: backup partition %s is in another cloning domain.", name);
+			cmd_out(c, "Error: backup partition %s is in another cloning domain.", name);
 			r = PED_E_CERTIFICATE_INVALID;
 			goto out;
 		}
@@ -155,10 +150,10 @@ static int backup(struct session *s, struct sim_hsm *src_hs, struct hsm_partitio
 			hsm_partition_clear_objects(target); /* -replace (the default): a new backup */
 		(void)replace;
 	}
-	sess_out(s, "Verifying that all objects can be backed up...");
-	sess_out(s, "%u objects will be backed up.", src->nobjects);
-	sess_out(s, "Backing up objects...");
-	n = copy_objects(s, target, src, append, append && replace, name);
+	cmd_out(c, "Verifying that all objects can be backed up...");
+	cmd_out(c, "%u objects will be backed up.", src->nobjects);
+	cmd_out(c, "Backing up objects...");
+	n = copy_objects(c, target, src, append, append && replace, name);
 	if (n < 0) {
 		r = n;
 		goto out;
@@ -168,50 +163,50 @@ static int backup(struct session *s, struct sim_hsm *src_hs, struct hsm_partitio
 	} else {
 		struct hsm_partition *np;
 		if ((r = hsm_partition_create(&bh->h, name, &np)) != PED_OK) {
-			sess_out(s, "Error: no room for another backup partition on slot %d", slot);
+			cmd_out(c, "Error: no room for another backup partition on slot %d", slot);
 			goto out;
 		}
 		hsm_partition_move(np, target);
 	}
 	if ((r = sim_save(bh)) != PED_OK)
 		goto out;
-	sess_out(s, "Backup Complete.");
-	sess_out(s, "%d objects have been backed up to partition %s", n, name);
-	sess_out(s, "on slot %d.", slot);
+	cmd_out(c, "Backup Complete.");
+	cmd_out(c, "%d objects have been backed up to partition %s", n, name);
+	cmd_out(c, "on slot %d.", slot);
 out:
 	hsm_partition_clear_objects(tmp);
 	OPENSSL_clear_free(tmp, sizeof(*tmp));
 	return r;
 }
 
-static int restore(struct session *s, struct sim_hsm *hs, struct hsm_partition *p,
+static int restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p,
 		   struct sim_hsm *bh, int slot, const char *name, int replace)
 {
 	struct hsm_partition *bp = hsm_partition_find(&bh->h, name), *copy;
 	int r, n;
 
 	if (!bp) {
-		sess_out(s, "Error: no backup partition %s on slot %d", name, slot);
+		cmd_out(c, "Error: no backup partition %s on slot %d", name, slot);
 		return PED_E_ARGUMENTS_BAD;
 	}
-	sess_out(s, "Logging into the container %s on slot %d as the user.", name, slot);
-	if ((r = sim_authenticate(s, bh, bp, sim_role("co"))) != PED_OK)
+	cmd_out(c, "Logging into the container %s on slot %d as the user.", name, slot);
+	if ((r = auth_ped_login(&c->who, bh, bp, auth_role("co"), NULL)) != PED_OK)
 		return r;
 	if (!hsm_same_domain(&bp->domain, &p->domain)) {
-		sess_out(s, "Error: backup %s and the target partition are in different cloning domains.", name);
+		cmd_out(c, "Error: backup %s and the target partition are in different cloning domains.", name);
 		return PED_E_CERTIFICATE_INVALID;
 	}
 	if (!(copy = OPENSSL_zalloc(sizeof(*copy))) || hsm_partition_copy(copy, p) != PED_OK) {
 		OPENSSL_free(copy);
 		return PED_E_HOST_MEMORY;
 	}
-	sess_out(s, "Restoring objects...");
-	n = copy_objects(s, copy, bp, replace, replace, p->label[0] ? p->label : p->name);
+	cmd_out(c, "Restoring objects...");
+	n = copy_objects(c, copy, bp, replace, replace, p->label[0] ? p->label : p->name);
 	if (n >= 0) {
 		hsm_partition_move(p, copy);
 		r = sim_save(hs);
 		if (r == PED_OK)
-			sess_out(s, "Restore Complete. %d objects have been restored.", n);
+			cmd_out(c, "Restore Complete. %d objects have been restored.", n);
 	} else {
 		r = n;
 	}
@@ -220,7 +215,7 @@ static int restore(struct session *s, struct sim_hsm *hs, struct hsm_partition *
 	return r;
 }
 
-int cmd_archive(struct session *s, int argc, char **argv)
+static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 {
 	struct ped_opt o[] = {{.name = "slot", .aliases = "s", .kind = PED_OPT_INT, .min = 0, .max = 100000, .help = "backup HSM slot"},
 			      {.name = "partition", .aliases = "par", .kind = PED_OPT_STRING, .help = "backup partition name"},
@@ -231,62 +226,67 @@ int cmd_archive(struct session *s, int argc, char **argv)
 	char err[256];
 	int r;
 
+	/* as for partition's other commands, the current slot must exist */
+	if (!cmd_current(c, NULL, NULL))
+		return PED_E_TOKEN_NOT_PRESENT;
 	if (argc < 3) {
-		sess_out(s, "Usage: partition archive backup|restore|list|delete -slot N ...");
+		cmd_out(c, "Usage: partition archive backup|restore|list|delete -slot N ...");
 		return PED_E_ARGUMENTS_BAD;
 	}
 	r = ped_opts_parse(o, argc, argv, 3, NULL, 0, NULL, err, sizeof(err));
 	if (r != PED_OK) {
-		sess_out(s, "Error: %s", r == PED_OPTS_HELP ? "see the chapter 12 reference" : err);
+		cmd_out(c, "Error: %s", r == PED_OPTS_HELP ? "see the chapter 12 reference" : err);
 		return PED_E_ARGUMENTS_BAD;
 	}
 	if (!ped_opts_seen(o, "slot")) {
-		sess_out(s, "Error: -slot (the backup HSM's slot) is required");
+		cmd_out(c, "Error: -slot (the backup HSM's slot) is required");
 		return PED_E_ARGUMENTS_BAD;
 	}
 	int slot = (int)ped_opts_num(o, "slot", 0);
-	struct hsm_partition *bpart;
-	struct sim_hsm *bh = sim_slot(s->sim, slot, &bpart, NULL);
-	if (!bh || bpart || !bh->h.is_backup) {
-		sess_out(s, "Error: slot %d is not a backup HSM", slot);
+	/* the backup HSM's lock besides the current slot's HSM's, in index order */
+	struct sim_hsm *bh = sim_hsm_of_slot(c->sim, slot);
+	if (bh)
+		sim_hold(&c->hold, bh, NULL);
+	if (!bh || slot != bh->base_slot || !bh->h.is_backup) {
+		cmd_out(c, "Error: slot %d is not a backup HSM", slot);
 		return PED_E_ARGUMENTS_BAD;
 	}
 	const char *verb = argv[2];
 	if (!strcasecmp(verb, "list")) {
 		for (uint32_t i = 0; i < bh->h.npartitions; i++)
-			sess_out(s, "Partition: %s  Objects: %u", bh->h.partitions[i].name,
+			cmd_out(c, "Partition: %s  Objects: %u", bh->h.partitions[i].name,
 				 bh->h.partitions[i].nobjects);
-		sess_out(s, "%u backup partitions on slot %d.", bh->h.npartitions, slot);
+		cmd_out(c, "%u backup partitions on slot %d.", bh->h.npartitions, slot);
 		return PED_OK;
 	}
 	if (!strcasecmp(verb, "delete")) {
 		const char *name = ped_opts_str(o, "partition", NULL);
 		if (!name || !hsm_partition_find(&bh->h, name)) {
-			sess_out(s, "Error: -partition must name a backup on slot %d", slot);
+			cmd_out(c, "Error: -partition must name a backup on slot %d", slot);
 			return PED_E_ARGUMENTS_BAD;
 		}
-		sess_out(s, "Logging in as the SO on slot %d.", slot);
-		if ((r = sim_authenticate(s, bh, NULL, sim_role("so"))) != PED_OK)
+		cmd_out(c, "Logging in as the SO on slot %d.", slot);
+		if ((r = auth_ped_login(&c->who, bh, NULL, auth_role("so"), NULL)) != PED_OK)
 			return r;
 		struct hsm_partition *dp = hsm_partition_find(&bh->h, name);
 		if (!dp)
 			return PED_E_ARGUMENTS_BAD;
 		hsm_partition_delete(&bh->h, (uint32_t)(dp - bh->h.partitions));
 		/* the partitions after it moved down a slot: no login may follow them */
-		sim_logins_end(s, bh, 0);
-		sess_out(s, "Backup partition %s deleted.", name);
+		sim_logins_end(c->who.logins, bh, 0);
+		cmd_out(c, "Backup partition %s deleted.", name);
 		return sim_save(bh);
 	}
 	/* backup and restore work on the current slot's partition, as its CO */
 	struct hsm_partition *p;
 	int pi = 0;
-	struct sim_hsm *hs = sim_slot(s->sim, s->slot, &p, &pi);
-	if (!hs || !p) {
-		sess_out(s, "Error: select the application partition's slot first");
+	struct sim_hsm *hs = sim_hsm_of_slot(c->sim, *c->slot);
+	if (!hs || !sim_slot_resolve(hs, *c->slot, &p, &pi) || !p) {
+		cmd_out(c, "Error: select the application partition's slot first");
 		return PED_E_ARGUMENTS_BAD;
 	}
-	if (!sim_login(s, hs)->co[pi]) {
-		sess_out(s, "Error: log in as the Crypto Officer of the partition first");
+	if (!sim_login(c->who.logins, hs)->co[pi]) {
+		cmd_out(c, "Error: log in as the Crypto Officer of the partition first");
 		return PED_E_USER_NOT_LOGGED_IN;
 	}
 	if (!strcasecmp(verb, "backup")) {
@@ -302,20 +302,22 @@ int cmd_archive(struct session *s, int argc, char **argv)
 			snprintf(name, sizeof(name), "%.20s_%.8s", p->name, date);
 		}
 		if (!hsm_label_valid(name)) {
-			sess_out(s, "Error: bad backup partition name");
+			cmd_out(c, "Error: bad backup partition name");
 			return PED_E_ARGUMENTS_BAD;
 		}
-		return backup(s, hs, p, pi, bh, slot, name, ped_opts_seen(o, "append"),
+		return backup(c, hs, p, pi, bh, slot, name, ped_opts_seen(o, "append"),
 			      ped_opts_seen(o, "replace"));
 	}
 	if (!strcasecmp(verb, "restore")) {
 		if (!ped_opts_seen(o, "partition")) {
-			sess_out(s, "Error: -partition is required");
+			cmd_out(c, "Error: -partition is required");
 			return PED_E_ARGUMENTS_BAD;
 		}
-		return restore(s, hs, p, bh, slot, ped_opts_str(o, "partition", ""),
+		return restore(c, hs, p, bh, slot, ped_opts_str(o, "partition", ""),
 			       ped_opts_seen(o, "replace"));
 	}
-	sess_out(s, "Error: unknown archive command '%s'", verb);
+	cmd_out(c, "Error: unknown archive command '%s'", verb);
 	return PED_E_ARGUMENTS_BAD;
 }
+
+SIM_COMMAND(archive, "partition", "par", "archive", 3, cmd_archive)

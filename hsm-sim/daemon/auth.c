@@ -1,0 +1,160 @@
+/* Roles, logins and the PED login (auth.h). */
+#include "auth.h"
+
+#include "ped/error.h"
+
+#include <openssl/crypto.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct role_info roles[] = {
+	{"so", HSM_ROLE_SO, PED_KEY_SO, "SO LOGIN...", "SETTING SO PIN...", "SO / HSM Admin", "BLUE"},
+	{"po", HSM_ROLE_PO, PED_KEY_SO, "PO LOGIN...", "SETTING PO PIN...", "Partition SO", "BLUE"},
+	{"co", HSM_ROLE_CO, PED_KEY_USER, "CO LOGIN...", "SETTING CO PIN...", "Crypto Officer", "BLACK"},
+	{"cu", HSM_ROLE_CU, PED_KEY_USER, "CU LOGIN...", "SETTING CU PIN...", "Crypto User", "BLACK"},
+	{"au", HSM_ROLE_AU, PED_KEY_AUDIT, "AU LOGIN...", "SETTING AU PIN...", "Audit User", "WHITE"},
+};
+
+const struct role_info *auth_role(const char *name)
+{
+	static const struct {
+		const char *alias, *name;
+	} aliases[] = {{"crypto officer", "co"}, {"crypto user", "cu"}, {"partition so", "po"},
+		       {"auditor", "au"}, {"audit", "au"}, {"admin", "so"}};
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (!strcasecmp(name, aliases[i].alias))
+			name = aliases[i].name;
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (!strcasecmp(name, roles[i].name))
+			return &roles[i];
+	return NULL;
+}
+
+uint8_t *auth_login_flag(struct sim_login *lg, enum hsm_role role, int pi)
+{
+	switch (role) {
+	case HSM_ROLE_SO: return &lg->so;
+	case HSM_ROLE_AU: return &lg->au;
+	case HSM_ROLE_PO: return &lg->po[pi];
+	case HSM_ROLE_CO: return &lg->co[pi];
+	case HSM_ROLE_CU: return &lg->cu[pi];
+	}
+	return &lg->so;
+}
+
+int auth_need_either(const struct auth_ctx *a, struct sim_login *lg, enum hsm_role r1, enum hsm_role r2, int pi,
+		     const char *who)
+{
+	if (*auth_login_flag(lg, r1, pi) || *auth_login_flag(lg, r2, pi))
+		return PED_OK;
+	sim_outf(a->out, "Error: log in as %s first", who);
+	return PED_E_USER_NOT_LOGGED_IN;
+}
+
+int auth_need(const struct auth_ctx *a, struct sim_login *lg, enum hsm_role role, int pi, const char *who)
+{
+	return auth_need_either(a, lg, role, role, pi, who);
+}
+
+static void tell_unrecorded(const struct auth_ctx *a)
+{
+	sim_outf(a->out, "Error: the HSM cannot save its state, so it cannot count this login attempt; "
+			 "the attempt is refused.");
+}
+
+int auth_ped_login(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_partition *p,
+		   const struct role_info *ri, struct sim_hold *release)
+{
+	struct hsm_role_state *rs = hsm_role_state_of(&hs->h, p, ri->role);
+	struct ped_app_splits sp;
+	struct hsm_login_result res;
+	struct hsm_store st;
+	char pname[HSM_LABEL_MAX + 1] = "";
+	uint8_t keyset[16];
+	int r;
+
+	if (!rs || !rs->cred.set) {
+		sim_outf(a->out, "Error: role %s is not initialized", ri->name);
+		return PED_E_USER_NOT_LOGGED_IN;
+	}
+	if (rs->locked)
+		return PED_E_PIN_LOCKED;
+	sim_outf(a->out, "Please attend to the PED.");
+	if (ri->role == HSM_ROLE_SO) {
+		uint32_t left = HSM_SO_MAX_FAILURES - hs->h.so.failures;
+		sim_outf(a->out, "Caution: You have only %u so login attempts left. If you fail %u", left, left);
+		sim_outf(a->out, "more consecutive login attempts (i.e. with no successful");
+		sim_outf(a->out, "logins in between) the HSM will be ZEROIZED!!!");
+	}
+	memset(&sp, 0, sizeof(sp));
+	if (p)
+		memcpy(pname, p->name, sizeof(pname));
+	memcpy(keyset, rs->cred.keyset_id, sizeof(keyset));
+	/* A login waits on people: other sessions' commands run meanwhile. */
+	if (release)
+		sim_hold_release(release);
+	r = pedport_auth(pedport_of(a->peds, hs), a->out, ri->key_type, ri->login_title, ri->prompt, ri->colour, &sp);
+	if (release)
+		sim_hold_retake(release);
+	if (r != PED_OK)
+		goto out;
+	/* What the PED read is for the role as it was: check it still is. */
+	if ((p && strcmp(pname, p->name)) || !rs->cred.set || memcmp(keyset, rs->cred.keyset_id, sizeof(keyset))) {
+		sim_outf(a->out, "Error: the role changed while the PED was being read; try again.");
+		r = PED_E_CALLBACK_ERROR;
+		goto out;
+	}
+	sim_store(hs, &st);
+	r = hsm_ped_login(&hs->h, p, ri->role, &sp, &st, &res);
+	if (res.unrecorded)
+		tell_unrecorded(a);
+	if (res.hsm_zeroized)
+		sim_outf(a->out, "Too many failed HSM SO logins: the HSM has been ZEROIZED.");
+	else if (res.partition_zeroized)
+		sim_outf(a->out, "Too many failed Partition SO logins: the partition has been ZEROIZED.");
+	else if (res.locked)
+		sim_outf(a->out, "Too many failed logins: the role is locked.");
+	if (res.partition_zeroized) {
+		struct sim_login *own = sim_login(a->logins, hs);
+		for (int i = 0; i < HSM_MAX_PARTITIONS; i++)
+			if (&hs->h.partitions[i] == p) /* not a backup's partition still being made */
+				own->po[i] = own->co[i] = own->cu[i] = 0;
+	}
+	if (res.hsm_zeroized || res.partition_zeroized)
+		sim_logins_end(a->logins, hs, !res.hsm_zeroized);
+out:
+	OPENSSL_cleanse(&sp, sizeof(sp));
+	return r;
+}
+
+int auth_challenge_login(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_partition *p, int pi,
+			 const struct role_info *ri, const char *challenge)
+{
+	struct hsm_login_result res;
+	struct hsm_store st;
+	int r;
+
+	sim_store(hs, &st);
+	r = hsm_challenge_login(&hs->h, p, ri->role, challenge, strlen(challenge), &st, &res);
+	if (res.unrecorded)
+		tell_unrecorded(a);
+	if (res.locked)
+		sim_outf(a->out, "Too many failed logins: the role is locked.");
+	if (r != PED_OK)
+		return r;
+	sim_outf(a->out, "User is activated, PED is not required.");
+	*auth_login_flag(sim_login(a->logins, hs), ri->role, pi) = 1;
+	return sim_save(hs);
+}
+
+int auth_new_credential(const struct auth_ctx *a, struct sim_hsm *hs, int key_type, const char *title,
+			const char *prompt, const char *colour, struct hsm_credential *c)
+{
+	uint8_t secret[HSM_SECRET_LEN];
+	struct ped_app_created info;
+	int r = pedport_create(pedport_of(a->peds, hs), a->out, key_type, title, prompt, colour, 1, secret, &info);
+	if (r == PED_OK)
+		hsm_credential_set(c, secret, HSM_SECRET_LEN, info.m, info.n, info.keyset_id);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}

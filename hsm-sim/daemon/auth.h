@@ -1,0 +1,54 @@
+/* Roles and authentication: what the PED shows and which keys it wants per
+ * role, what a session has logged in to, and the PED login that feeds
+ * chapter 8's rules (libhsm). Above the PED port and the model; below the
+ * commands. Everything here runs under the HSM's command lock. */
+#ifndef HSM_SIM_AUTH_H
+#define HSM_SIM_AUTH_H
+
+#include "out.h"
+#include "pedlink.h"
+#include "sim.h"
+
+/* Who acts: where their output goes, their logins, the PED ports. */
+struct auth_ctx {
+	const struct sim_out *out;
+	struct sim_logins *logins;
+	struct pedports *peds;
+};
+
+/* What the PED shows and which key it wants, per role. */
+struct role_info {
+	const char *name;
+	enum hsm_role role;
+	int key_type;
+	const char *login_title, *set_title, *prompt, *colour;
+};
+
+/* so, po, co, cu, au, or one of their long names (any case); NULL if none. */
+const struct role_info *auth_role(const char *name);
+/* The session's flag for role (of partition pi). */
+uint8_t *auth_login_flag(struct sim_login *lg, enum hsm_role role, int pi);
+/* PED_OK when either login is held; else one error naming who to log in as. */
+int auth_need_either(const struct auth_ctx *a, struct sim_login *lg, enum hsm_role r1, enum hsm_role r2, int pi,
+		     const char *who);
+int auth_need(const struct auth_ctx *a, struct sim_login *lg, enum hsm_role role, int pi, const char *who);
+
+/* Asks the PED for the role's keys and applies chapter 8's rules to them
+ * (hsm_ped_login), then tells what happened and ends the logins a
+ * zeroization took. With release, the command gives its HSM locks back
+ * while the PED is read (another session's command may then run) and takes
+ * them again after; a role that changed meanwhile is refused
+ * (PED_E_CALLBACK_ERROR). Without it, the locks stay held throughout. */
+int auth_ped_login(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_partition *p,
+		   const struct role_info *ri, struct sim_hold *release);
+/* A login with the challenge secret where activation applies
+ * (hsm_challenge_login): PED_OK when logged in without the PED (the login
+ * is recorded and saved), HSM_CHALLENGE_NEEDS_PED, or an error. */
+int auth_challenge_login(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_partition *p, int pi,
+			 const struct role_info *ri, const char *challenge);
+/* A new credential: a keyset the PED writes for a fresh secret (or one the
+ * operator reuses). The locks stay held. */
+int auth_new_credential(const struct auth_ctx *a, struct sim_hsm *hs, int key_type, const char *title,
+			const char *prompt, const char *colour, struct hsm_credential *c);
+
+#endif

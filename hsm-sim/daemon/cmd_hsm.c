@@ -1,0 +1,138 @@
+/* hsm init | zeroize | showinfo | showpolicies | changepolicy (chapter 8). */
+#include "command.h"
+
+#include "ped/error.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
+{
+	struct hsm_partition *p;
+	struct sim_hsm *hs = cmd_current(c, &p, NULL);
+	struct sim_login *lg;
+	int r;
+
+	if (!hs)
+		return PED_E_TOKEN_NOT_PRESENT;
+	lg = sim_login(c->who.logins, hs);
+	if (argc >= 2 && !strcasecmp(argv[1], "init")) {
+		struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "HSM label"},
+				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+				      {.name = NULL}};
+		char label[HSM_LABEL_MAX + 1];
+		struct hsm_credential so, dom;
+		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+			return r;
+		if (p) {
+			cmd_out(c, "Error: hsm init runs on the admin partition's slot");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (!ped_opts_seen(o, "label")) {
+			cmd_out(c, "Error: -label is required");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if ((r = cmd_label(c, ped_opts_str(o, "label", ""), label, 0)) != PED_OK)
+			return r;
+		if (hs->h.initialized && !lg->so) {
+			cmd_out(c, "Error: the HSM is initialized; log in as HSM SO to re-initialize it");
+			return PED_E_USER_NOT_LOGGED_IN;
+		}
+		memset(&so, 0, sizeof(so));
+		memset(&dom, 0, sizeof(dom));
+		cmd_out(c, "Please attend to the PED.");
+		if ((r = auth_new_credential(&c->who, hs, PED_KEY_SO, "SETTING SO PIN...", "SO / HSM Admin", "BLUE", &so)) != PED_OK)
+			return r;
+		if ((r = auth_new_credential(&c->who, hs, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", &dom)) != PED_OK)
+			return r;
+		if (hs->h.initialized)
+			hsm_zeroize(&hs->h);
+		hs->h.so.cred = so;
+		hs->h.so.failures = 0;
+		hs->h.domain = dom;
+		snprintf(hs->h.label, sizeof(hs->h.label), "%s", label);
+		hs->h.initialized = 1;
+		sim_logins_end(c->who.logins, hs, 0);
+		if ((r = sim_save(hs)) != PED_OK)
+			return r;
+		cmd_out(c, "Successfully initialized the HSM.");
+		return PED_OK;
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "zeroize")) {
+		hsm_zeroize(&hs->h);
+		sim_logins_end(c->who.logins, hs, 0);
+		if ((r = sim_save(hs)) != PED_OK)
+			return r;
+		cmd_out(c, "The HSM was successfully zeroized.");
+		return PED_OK;
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "showinfo")) {
+		cmd_out(c, "Label -> %s", hs->h.label);
+		cmd_out(c, "Serial Number -> %s", hs->h.serial);
+		cmd_out(c, "HSM Initialized -> %s", hs->h.initialized ? "yes" : "no (zeroized)");
+		cmd_out(c, "SO failed logins -> %u of %u", hs->h.so.failures, HSM_SO_MAX_FAILURES);
+		cmd_out(c, "Remote PED vector -> %s", hs->h.rpv_set ? "initialized" : "not initialized");
+		cmd_out(c, "Partitions -> %u", hs->h.npartitions);
+		return PED_OK;
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "showpolicies")) {
+		cmd_out(c, "HSM policies:");
+		cmd_out(c, "  15: Enable SO reset of partition PIN -> %u", hs->h.so_resets_partition_pin);
+		return PED_OK;
+	}
+	if (argc >= 2 && !strcasecmp(argv[1], "changepolicy")) {
+		struct ped_opt o[] = {{.name = "policy", .aliases = "p", .kind = PED_OPT_INT, .min = 0, .max = 255, .help = "policy number"},
+				      {.name = "value", .aliases = "v", .kind = PED_OPT_INT, .min = 0, .max = 1, .help = "0 or 1"},
+				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+				      {.name = NULL}};
+		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+			return r;
+		if (!ped_opts_seen(o, "policy") || !ped_opts_seen(o, "value")) {
+			cmd_out(c, "Error: give -policy N and -value 0|1");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (ped_opts_num(o, "policy", 0) != 15) {
+			cmd_out(c, "Error: HSM policy %ld is not one this HSM has (15: Enable SO reset of partition PIN)",
+				 ped_opts_num(o, "policy", 0));
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (p) {
+			cmd_out(c, "Error: HSM policies are changed on the admin partition's slot");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if ((r = auth_need(&c->who, lg, HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
+			return r;
+		uint8_t v = (uint8_t)ped_opts_num(o, "value", 0);
+		if (v == hs->h.so_resets_partition_pin) {
+			cmd_out(c, "HSM policy 15 is already %u.", v);
+			return PED_OK;
+		}
+		/* "HSM policy 15 is destructive when turned on. All partitions on
+		 * the HSM and their contents will be erased." */
+		if (v && hs->h.npartitions) {
+			if (!ped_opts_seen(o, "force")) {
+				cmd_out(c, "CAUTION: turning on HSM policy 15 erases all %u partitions of this HSM and "
+					    "their contents. Give -force to proceed.", hs->h.npartitions);
+				return PED_E_ARGUMENTS_BAD;
+			}
+			hsm_erase_partitions(&hs->h);
+			memset(lg->po, 0, sizeof(lg->po));
+			memset(lg->co, 0, sizeof(lg->co));
+			memset(lg->cu, 0, sizeof(lg->cu));
+			sim_logins_end(c->who.logins, hs, 1);
+			cmd_out(c, "All partitions and their contents were erased.");
+		}
+		hs->h.so_resets_partition_pin = v;
+		if ((r = sim_save(hs)) != PED_OK)
+			return r;
+		cmd_out(c, "HSM policy 15 (Enable SO reset of partition PIN) is now %u.", v);
+		return PED_OK;
+	}
+	cmd_out(c, "Usage: hsm init -label L | hsm zeroize | hsm showinfo | hsm showpolicies | "
+		    "hsm changepolicy -policy 15 -value 0|1 [-force]");
+	return PED_E_ARGUMENTS_BAD;
+}
+
+
+SIM_COMMAND(hsm, "hsm", NULL, NULL, 1, cmd_hsm)

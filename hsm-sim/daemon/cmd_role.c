@@ -1,0 +1,221 @@
+/* role init | login | logout | changepw | resetpw | createchallenge | deactivate
+ * (chapter 8). */
+#include "command.h"
+
+#include "ped/error.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* HSM policy 15 at 0: "the partition SO cannot reset the CO's credential";
+ * a lost black key leaves only partition re-initialization. */
+static int may_replace_co(struct cmd_ctx *c, const struct sim_hsm *hs)
+{
+	if (hs->h.so_resets_partition_pin)
+		return PED_OK;
+	cmd_out(c, "Error: HSM policy 15 (Enable SO reset of partition PIN) is 0: the Partition SO "
+		    "cannot reset the Crypto Officer's credential.");
+	return PED_E_ACTION_PROHIBITED;
+}
+
+static int role_target(struct cmd_ctx *c, const struct role_info *ri, struct sim_hsm **hsp,
+		       struct hsm_partition **pp, int *pi)
+{
+	*hsp = cmd_current(c, pp, pi);
+	if (!*hsp)
+		return PED_E_TOKEN_NOT_PRESENT;
+	int hsm_role = ri->role == HSM_ROLE_SO || ri->role == HSM_ROLE_AU;
+	if (hsm_role && *pp) {
+		cmd_out(c, "Error: role %s belongs to the admin partition's slot", ri->name);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (!hsm_role && !*pp) {
+		cmd_out(c, "Error: role %s belongs to an application partition's slot", ri->name);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	return PED_OK;
+}
+
+static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
+{
+	struct ped_opt o[] = {{.name = "name", .aliases = "n", .kind = PED_OPT_STRING, .help = "role: so po co cu au"},
+			      {.name = "password", .aliases = "pwd p", .kind = PED_OPT_OPTIONAL, .help = "challenge secret"},
+			      {.name = "challenge", .aliases = "c challengesecret", .kind = PED_OPT_STRING,
+			       .help = "new challenge secret"},
+			      {.name = NULL}};
+	const struct role_info *ri;
+	struct sim_hsm *hs;
+	struct hsm_partition *p;
+	struct sim_login *lg;
+	int pi = 0, r;
+
+	if (argc < 2) {
+		cmd_out(c, "Usage: role init|login|logout|changepw|resetpw|createchallenge|deactivate -name R");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+		return r;
+	const char *verb = argv[1];
+	if (!strcasecmp(verb, "logout") && !ped_opts_seen(o, "name")) {
+		hs = cmd_current(c, &p, &pi);
+		if (hs)
+			memset(sim_login(c->who.logins, hs), 0, sizeof(struct sim_login));
+		return PED_OK;
+	}
+	if (!ped_opts_seen(o, "name") || !(ri = auth_role(ped_opts_str(o, "name", "")))) {
+		cmd_out(c, "Error: -name must be so, po, co, cu or au");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = role_target(c, ri, &hs, &p, &pi)) != PED_OK)
+		return r;
+	lg = sim_login(c->who.logins, hs);
+	struct hsm_role_state *rs = hsm_role_state_of(&hs->h, p, ri->role);
+
+	if (!strcasecmp(verb, "login")) {
+		if (!hs->h.initialized || (p && !p->initialized)) {
+			cmd_out(c, "Error: not initialized");
+			return PED_E_USER_NOT_LOGGED_IN;
+		}
+		/* Activation (policy 22) with a challenge secret: the PED secret is
+		 * cached at the first login; later logins need only the challenge. */
+		int activation = hsm_activation_applies(p, ri->role);
+		if (activation) {
+			const char *ch = ped_opts_str(o, "password", ped_opts_str(o, "challenge", NULL));
+			if (!ch) {
+				cmd_out(c, "Option -password was not supplied.  It is required.");
+				return PED_E_ARGUMENTS_BAD;
+			}
+			r = auth_challenge_login(&c->who, hs, p, pi, ri, ch);
+			if (r != HSM_CHALLENGE_NEEDS_PED)
+				return r;
+		}
+		/* The PED is read with this HSM's lock given back: the login waits
+		 * on people, and other sessions' commands run meanwhile. */
+		if ((r = auth_ped_login(&c->who, hs, p, ri, &c->hold)) != PED_OK)
+			return r;
+		/* Another session may have changed the HSM while the PED was read:
+		 * the login counts against the credentials as they are now (which
+		 * auth_ped_login checked), and policy 22 as it is now. */
+		lg = sim_login(c->who.logins, hs);
+		activation = activation && hsm_activation_applies(p, ri->role);
+		*auth_login_flag(lg, ri->role, pi) = 1;
+		if (activation) {
+			hsm_activate(p, ri->role);
+			cmd_out(c, "Role %s activated: the PED key secret is cached%s.", ri->name,
+				 p->allow_auto_activation ? " and survives a restart (auto-activation)" : "");
+			return sim_save(hs);
+		}
+		return PED_OK;
+	}
+	if (!strcasecmp(verb, "logout")) {
+		*auth_login_flag(lg, ri->role, pi) = 0;
+		return PED_OK;
+	}
+	if (!strcasecmp(verb, "init")) {
+		if (ri->role == HSM_ROLE_SO || ri->role == HSM_ROLE_PO) {
+			cmd_out(c, "Error: the %s is set by %s init", ri->name, p ? "partition" : "hsm");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (ri->role == HSM_ROLE_AU && (r = auth_need(&c->who, lg, HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
+			return r;
+		if (ri->role == HSM_ROLE_CO && (r = auth_need(&c->who, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
+			return r;
+		if (ri->role == HSM_ROLE_CU && (r = auth_need(&c->who, lg, HSM_ROLE_CO, pi, "Crypto Officer")) != PED_OK)
+			return r;
+		/* over an existing CO this is a reset of its credential */
+		if (ri->role == HSM_ROLE_CO && rs->cred.set && (r = may_replace_co(c, hs)) != PED_OK)
+			return r;
+		struct hsm_credential cred;
+		cmd_out(c, "Please attend to the PED.");
+		if ((r = auth_new_credential(&c->who, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &cred)) != PED_OK)
+			return r;
+		if (rs->cred.set) { /* a new keyset for a role in use: its sessions end */
+			*auth_login_flag(lg, ri->role, pi) = 0;
+			sim_logins_end(c->who.logins, hs, 1);
+		}
+		memset(rs, 0, sizeof(*rs));
+		rs->cred = cred;
+		return sim_save(hs);
+	}
+	if (!strcasecmp(verb, "changepw")) {
+		if ((r = auth_need(&c->who, lg, ri->role, pi, ri->name)) != PED_OK)
+			return r;
+		/* the old keyset first, then the new one */
+		if ((r = auth_ped_login(&c->who, hs, p, ri, NULL)) != PED_OK) {
+			*auth_login_flag(lg, ri->role, pi) = 0;
+			return r;
+		}
+		struct hsm_credential cred;
+		if ((r = auth_new_credential(&c->who, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &cred)) != PED_OK)
+			return r;
+		rs->cred = cred;
+		rs->failures = 0;
+		rs->activated = 0; /* the cached secret is the old keyset's */
+		return sim_save(hs);
+	}
+	if (!strcasecmp(verb, "resetpw")) {
+		if (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU) {
+			cmd_out(c, "Error: resetpw applies to co and cu");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if ((r = auth_need(&c->who, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO, pi,
+				    ri->role == HSM_ROLE_CO ? "Partition SO" : "Crypto Officer")) != PED_OK)
+			return r;
+		if (ri->role == HSM_ROLE_CO && (r = may_replace_co(c, hs)) != PED_OK)
+			return r;
+		struct hsm_credential cred;
+		cmd_out(c, "Please attend to the PED.");
+		if ((r = auth_new_credential(&c->who, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &cred)) != PED_OK)
+			return r;
+		rs->cred = cred;
+		rs->failures = 0;
+		rs->locked = 0;
+		/* the cached secret would let the old challenge in without a key */
+		rs->activated = 0;
+		*auth_login_flag(lg, ri->role, pi) = 0;
+		sim_logins_end(c->who.logins, hs, 1); /* whoever held the lost keyset's login */
+		return sim_save(hs);
+	}
+	if (!strcasecmp(verb, "createchallenge")) {
+		const char *ch = ped_opts_str(o, "challenge", ped_opts_str(o, "password", NULL));
+		if (!p || (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU)) {
+			cmd_out(c, "Error: challenges are for co and cu on a partition");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if ((r = auth_need_either(&c->who, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO, ri->role, pi,
+				       ri->role == HSM_ROLE_CO ? "Partition SO or Crypto Officer"
+							       : "Crypto Officer or Crypto User")) != PED_OK)
+			return r;
+		if (!ch || strlen(ch) < 8 || strlen(ch) > 255 || ch[0] == ' ') {
+			cmd_out(c, "Error: a challenge secret is 8-255 characters, not starting with a space (-challenge)");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		hsm_verifier((const uint8_t *)ch, strlen(ch), rs->challenge_verifier);
+		rs->challenge_set = 1;
+		/* Set by the Partition SO (or the CO for the CU), the challenge is
+		 * known to someone else: the role's next login needs its PED key. */
+		if (!*auth_login_flag(lg, ri->role, pi) && rs->activated) {
+			rs->activated = 0;
+			cmd_out(c, "Role %s deactivated: its next login needs its PED key.", ri->name);
+		}
+		return sim_save(hs);
+	}
+	if (!strcasecmp(verb, "deactivate")) {
+		/* CO and CU may deactivate their own or each other's role; the Partition SO both. */
+		if (!p || (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU)) {
+			cmd_out(c, "Error: activation applies to co and cu on a partition");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (!*auth_login_flag(lg, HSM_ROLE_CO, pi) && !*auth_login_flag(lg, HSM_ROLE_CU, pi) &&
+		    (r = auth_need(&c->who, lg, HSM_ROLE_PO, pi, "Partition SO, Crypto Officer or Crypto User")) != PED_OK)
+			return r;
+		rs->activated = 0;
+		*auth_login_flag(lg, ri->role, pi) = 0;
+		cmd_out(c, "Role %s deactivated: the cached PED key secret is deleted.", ri->name);
+		return sim_save(hs);
+	}
+	cmd_out(c, "Error: unknown role command '%s'", verb);
+	return PED_E_ARGUMENTS_BAD;
+}
+
+SIM_COMMAND(role, "role", NULL, NULL, 2, cmd_role)

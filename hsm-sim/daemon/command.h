@@ -1,0 +1,64 @@
+/* The operator commands, in lunacm's syntax (chapters 5, 8 and 12): one file
+ * per command family, each registering itself, so commands.c needs no list
+ * (as pedtool's commands do):
+ *
+ *   SIM_COMMAND(id, "name", "alias" or NULL, "verb" or NULL, rank, fn)
+ *
+ * A command with a verb runs for "name verb ..." (partition archive), ahead
+ * of the family's own entry. Commands see their session only through a
+ * struct cmd_ctx: output goes to an interface (out.h), not to a socket, and
+ * each command takes the command locks of the HSMs it touches itself
+ * (cmd_current, or sim_hold on ctx->hold); what it holds is given back when
+ * it returns. */
+#ifndef HSM_SIM_COMMAND_H
+#define HSM_SIM_COMMAND_H
+
+#include "auth.h"
+#include "out.h"
+#include "sim.h"
+
+#include "ped/opts.h"
+
+struct cmd_ctx {
+	struct sim *sim;
+	struct auth_ctx who;  /* output, the session's logins, the PED ports */
+	int *slot;            /* the session's current slot */
+	struct sim_hold hold; /* the HSM command locks this command holds */
+};
+
+struct sim_command {
+	const char *name, *alias, *verb;
+	int rank; /* place in the list an unknown command shows */
+	int (*run)(struct cmd_ctx *c, int argc, char **argv); /* argv[0] is the name */
+};
+
+void sim_command_register(const struct sim_command *cmd);
+
+#define SIM_COMMAND(id, cname, calias, cverb, crank, fn)                                        \
+	static const struct sim_command id##_sim_cmd = {cname, calias, cverb, crank, fn};        \
+	__attribute__((constructor)) static void id##_sim_register(void)                         \
+	{                                                                                         \
+		sim_command_register(&id##_sim_cmd);                                              \
+	}
+
+#define CMD_LINE_MAX 4096 /* the longest command line */
+
+/* Runs one command line; the result code (PED_OK or an error). The line is
+ * wiped from the copy cut into words (it may carry a secret). */
+int cmd_run(struct cmd_ctx *c, const char *line);
+
+#define cmd_out(c, ...) sim_outf((c)->who.out, __VA_ARGS__)
+
+/* Parses options after the command words, telling the error itself; 1 after
+ * printing -help. */
+int cmd_parse(struct cmd_ctx *c, struct ped_opt *opts, int argc, char **argv, int first);
+/* Labels longer than 32 characters are cut to 32, as documented. */
+int cmd_label(struct cmd_ctx *c, const char *in, char out[HSM_LABEL_MAX + 1], int partition);
+/* Takes the command lock of the current slot's HSM; that HSM, with *p the
+ * slot's partition (NULL: its admin slot) and *pi its index, or NULL when
+ * there is no such slot now. */
+struct sim_hsm *cmd_current(struct cmd_ctx *c, struct hsm_partition **p, int *pi);
+/* The port of hs's PED. */
+struct pedport *cmd_ped(struct cmd_ctx *c, const struct sim_hsm *hs);
+
+#endif

@@ -1,0 +1,138 @@
+/* Sessions on the control socket (session.h): the thread, the protocol the
+ * first frame picks, and hsmcm's shell protocol with its output. */
+#include "session.h"
+
+#include "command.h"
+#include "out.h"
+
+#include "hsm/control.h"
+#include "ped/error.h"
+#include "ped/frame.h"
+#include "ped/log.h"
+#include "ped/thread.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SESSION_IO_TIMEOUT_MS 10000
+
+_Static_assert(HSM_CTL_LINE_MAX <= CMD_LINE_MAX, "a control frame's line fits a command line");
+_Static_assert(HSM_CTL_LINE_MAX <= SIM_OUT_LINE_MAX, "an output line fits a control frame");
+
+struct session {
+	struct session_server *srv;
+	int fd;
+	struct ped_framer in;
+	int slot;                  /* the current slot (slot set) */
+	struct sim_logins logins;  /* what this session has logged in to */
+};
+
+/* A protocol: serves the session from its first frame on; the frame is the
+ * caller's (wiped and freed after). Returns when the session ends. */
+struct session_protocol {
+	uint8_t first_type;
+	const char *name;
+	void (*serve)(struct session *s, uint8_t type, uint8_t *msg, size_t len);
+};
+
+/* ---- hsmcm's shell: HSM_CTL_CMD in, HSM_CTL_OUTPUT lines and a result out --- */
+
+static void shell_line(void *arg, const char *text)
+{
+	struct session *s = arg;
+	(void)ped_frame_send(s->fd, HSM_CTL_OUTPUT, text, strlen(text), SESSION_IO_TIMEOUT_MS);
+}
+
+/* One command: its output, then its result. PED_OK while the session goes on. */
+static int shell_command(struct session *s, const uint8_t *msg, size_t len)
+{
+	struct sim *sim = s->srv->sim;
+	struct sim_out out = {shell_line, s};
+	struct cmd_ctx c;
+	char line[HSM_CTL_LINE_MAX + 1];
+	int r, counted = 0;
+
+	memcpy(line, msg, len);
+	line[len] = '\0';
+	memset(&c, 0, sizeof(c));
+	c.sim = sim;
+	c.who = (struct auth_ctx){&out, &s->logins, s->srv->peds};
+	c.slot = &s->slot;
+	if (!sim_op_begin(sim)) {
+		sim_outf(&out, "Error: hsm-sim is shutting down.");
+		r = PED_E_DEVICE_ERROR;
+	} else {
+		counted = 1;
+		r = cmd_run(&c, line);
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	uint32_t code = ped_err_code(r);
+	uint8_t b[4] = {(uint8_t)(code >> 24), (uint8_t)(code >> 16), (uint8_t)(code >> 8), (uint8_t)code};
+	int sent = ped_frame_send(s->fd, HSM_CTL_RESULT, b, sizeof(b), SESSION_IO_TIMEOUT_MS);
+	if (counted)
+		sim_op_end(sim); /* shutdown waits until the operator has this command's result */
+	return sent;
+}
+
+static int shell_frame_ok(uint8_t type, const uint8_t *msg, size_t len)
+{
+	return type == HSM_CTL_CMD && len <= HSM_CTL_LINE_MAX && !memchr(msg, '\0', len);
+}
+
+static void shell_serve(struct session *s, uint8_t type, uint8_t *msg, size_t len)
+{
+	int more = shell_frame_ok(type, msg, len) && shell_command(s, msg, len) == PED_OK;
+	while (more) {
+		if (ped_framer_recv(&s->in, &type, &msg, &len, -1) != PED_OK)
+			break;
+		more = shell_frame_ok(type, msg, len) && shell_command(s, msg, len) == PED_OK;
+		OPENSSL_clear_free(msg, len ? len : 1);
+	}
+}
+
+static const struct session_protocol protocols[] = {
+	{HSM_CTL_CMD, "hsmcm", shell_serve},
+};
+
+/* ---- the thread ---------------------------------------------------------- */
+
+static void *session_thread(void *arg)
+{
+	struct session *s = arg;
+	uint8_t type, *msg = NULL;
+	size_t len = 0;
+
+	ped_framer_init(&s->in, s->fd, HSM_CTL_LINE_MAX);
+	if (ped_framer_recv(&s->in, &type, &msg, &len, -1) == PED_OK) {
+		for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+			if (protocols[i].first_type == type) {
+				protocols[i].serve(s, type, msg, len);
+				break;
+			}
+		OPENSSL_clear_free(msg, len ? len : 1);
+	}
+	ped_framer_free(&s->in);
+	close(s->fd);
+	OPENSSL_cleanse(s, sizeof(*s));
+	free(s);
+	return NULL;
+}
+
+void session_start(struct session_server *srv, int fd)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return;
+	}
+	s->srv = srv;
+	s->fd = fd;
+	s->slot = srv->sim->hsms[0].base_slot;
+	if (ped_thread_spawn(session_thread, s) != PED_OK) {
+		ped_error("cannot start a thread for a session");
+		close(fd);
+		free(s);
+	}
+}

@@ -1,0 +1,21 @@
+/* Connections on hsm-sim's control socket, each served in a thread of its
+ * own so that a command may wait on its PED without holding up the event
+ * loop. The first frame's type decides what a connection speaks: today
+ * hsmcm's command protocol (hsm/control.h); another protocol plugs into the
+ * table in session.c. Each command counts as an operation in flight
+ * (sim_op_begin) until its result is sent, which shutdown waits for. */
+#ifndef HSM_SIM_SESSION_H
+#define HSM_SIM_SESSION_H
+
+#include "pedlink.h"
+#include "sim.h"
+
+struct session_server {
+	struct sim *sim;
+	struct pedports *peds;
+};
+
+/* Serves the connection fd (non-blocking) until it ends; takes it over. */
+void session_start(struct session_server *srv, int fd);
+
+#endif

@@ -1,0 +1,348 @@
+/* The data model: HSMs and slots, saving, logins, command locks, and the
+ * operations in flight that shutdown waits for (sim.h). */
+#include "sim.h"
+
+#include "ped/error.h"
+#include "ped/evloop.h"
+#include "ped/log.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void sim_init(struct sim *sim)
+{
+	pthread_mutex_init(&sim->mu, NULL);
+	ped_cond_init_monotonic(&sim->idle_cv);
+}
+
+struct sim_hsm *sim_add(struct sim *sim, const char *serial, int base_slot, int backup)
+{
+	if (sim->nhsms >= SIM_MAX_HSMS)
+		return NULL;
+	struct sim_hsm *hs = &sim->hsms[sim->nhsms];
+	hs->index = sim->nhsms++;
+	snprintf(hs->h.serial, sizeof(hs->h.serial), "%s", serial);
+	hs->base_slot = base_slot;
+	hs->h.is_backup = (uint8_t)backup;
+	pthread_cond_init(&hs->free_cv, NULL);
+	return hs;
+}
+
+/* Under sim->mu: what slot list shows of hs, from its state now. */
+static void publish(struct sim_hsm *hs)
+{
+	struct sim_slot_view *v = &hs->view;
+	memcpy(v->serial, hs->h.serial, sizeof(v->serial));
+	v->backup = hs->h.is_backup;
+	memcpy(v->label, hs->h.label, sizeof(v->label));
+	v->npartitions = hs->h.npartitions;
+	for (uint32_t j = 0; j < hs->h.npartitions && j < HSM_MAX_PARTITIONS; j++) {
+		const struct hsm_partition *p = &hs->h.partitions[j];
+		memcpy(v->partition[j], p->label[0] ? p->label : p->name, sizeof(v->partition[j]));
+	}
+}
+
+int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
+{
+	for (int i = 0; i < sim->nhsms; i++) {
+		struct sim_hsm *hs = &sim->hsms[i];
+		char serial[HSM_SERIAL_MAX + 1], why[160];
+		int backup = hs->h.is_backup, r;
+		memcpy(serial, hs->h.serial, sizeof(serial));
+		snprintf(hs->state_path, sizeof(hs->state_path), "%.990s/hsm-%s.state", state_dir, serial);
+		r = hsm_load(hs->state_path, &hs->h, why, sizeof(why));
+		if (r == PED_OK) {
+			if (strcmp(hs->h.serial, serial)) {
+				snprintf(err, errlen, "%s holds HSM %s, not %s", hs->state_path, hs->h.serial, serial);
+				return PED_E_CORRUPT;
+			}
+			publish(hs);
+			continue;
+		}
+		if (r != PED_E_NOT_FOUND && access(hs->state_path, F_OK) == 0) {
+			/* refuse, never half-load or overwrite a damaged state */
+			snprintf(err, errlen, "%s: %s", hs->state_path, why[0] ? why : ped_strerror(r));
+			return r;
+		}
+		if ((r = hsm_create(&hs->h, serial)) != PED_OK) {
+			snprintf(err, errlen, "cannot create HSM %s: %s", serial, ped_strerror(r));
+			return r;
+		}
+		hs->h.is_backup = (uint8_t)backup;
+		if ((r = sim_save(hs)) != PED_OK) {
+			snprintf(err, errlen, "cannot write %s", hs->state_path);
+			return r;
+		}
+		publish(hs);
+		ped_info("HSM %s created (zeroized) in %s", serial, hs->state_path);
+	}
+	return PED_OK;
+}
+
+int sim_save(struct sim_hsm *hs)
+{
+	int r = hsm_save(&hs->h, hs->state_path), e = errno;
+	if (r == PED_OK)
+		return r;
+	ped_error("cannot save HSM %s to %s: %s (%s)", hs->h.serial, hs->state_path, ped_strerror(r), strerror(e));
+	/* What is not on disk does not exist: the running HSM goes back to its
+	 * last saved state, so it never shows or uses a change (a partition, a
+	 * role, an init) that a restart would lose. */
+	struct hsm *old = calloc(1, sizeof(*old));
+	char why[160];
+	if (old && hsm_load(hs->state_path, old, why, sizeof(why)) == PED_OK) {
+		uint8_t backup = hs->h.is_backup;
+		hsm_cleanse(&hs->h);
+		memcpy(&hs->h, old, sizeof(*old));
+		hs->h.is_backup = backup;
+		OPENSSL_cleanse(old, sizeof(*old)); /* its objects now belong to hs->h */
+		ped_warn("HSM %s: back to the state last saved", hs->h.serial);
+	} else if (old) {
+		hsm_cleanse(old);
+	}
+	free(old);
+	errno = e;
+	return r;
+}
+
+static int store_save(void *arg)
+{
+	return sim_save(arg);
+}
+
+void sim_store(struct sim_hsm *hs, struct hsm_store *st)
+{
+	st->save = store_save;
+	st->arg = hs;
+}
+
+void sim_wipe(struct sim *sim)
+{
+	for (int i = 0; i < sim->nhsms; i++)
+		hsm_cleanse(&sim->hsms[i].h);
+}
+
+/* ---- slots ---------------------------------------------------------------- */
+
+struct sim_hsm *sim_hsm_of_slot(struct sim *sim, int slot)
+{
+	for (int i = 0; i < sim->nhsms; i++) {
+		int k = slot - sim->hsms[i].base_slot;
+		if (k >= 0 && k < SIM_SLOTS_PER_HSM)
+			return &sim->hsms[i];
+	}
+	return NULL;
+}
+
+int sim_slot_resolve(struct sim_hsm *hs, int slot, struct hsm_partition **p, int *pi)
+{
+	int k = slot - hs->base_slot;
+	if (p)
+		*p = NULL;
+	if (pi)
+		*pi = 0;
+	if (k == 0)
+		return 1;
+	if (k < 0 || k >= SIM_SLOTS_PER_HSM || (uint32_t)(k - 1) >= hs->h.npartitions)
+		return 0;
+	if (p)
+		*p = &hs->h.partitions[k - 1];
+	if (pi)
+		*pi = k - 1;
+	return 1;
+}
+
+int sim_slot_exists(struct sim *sim, int slot)
+{
+	struct sim_hsm *hs = sim_hsm_of_slot(sim, slot);
+	int k = hs ? slot - hs->base_slot : -1;
+	if (k < 0)
+		return 0;
+	pthread_mutex_lock(&sim->mu);
+	int ok = k == 0 || (uint32_t)(k - 1) < hs->view.npartitions;
+	pthread_mutex_unlock(&sim->mu);
+	return ok;
+}
+
+void sim_slot_view(struct sim *sim, int i, struct sim_slot_view *out)
+{
+	pthread_mutex_lock(&sim->mu);
+	*out = sim->hsms[i].view;
+	pthread_mutex_unlock(&sim->mu);
+}
+
+/* ---- logins --------------------------------------------------------------- */
+
+struct sim_login *sim_login(struct sim_logins *t, struct sim_hsm *hs)
+{
+	struct sim_login *lg = &t->hsm[hs->index];
+	if (lg->epoch != hs->epoch) {
+		/* another session re-initialized or zeroized what these were for */
+		OPENSSL_cleanse(lg, sizeof(*lg));
+		lg->epoch = hs->epoch;
+	}
+	return lg;
+}
+
+void sim_logins_end(struct sim_logins *t, struct sim_hsm *hs, int keep_own)
+{
+	struct sim_login *lg = sim_login(t, hs);
+	if (!keep_own)
+		memset(lg, 0, sizeof(*lg));
+	hs->epoch++;
+	lg->epoch = hs->epoch;
+}
+
+/* ---- command locks -------------------------------------------------------- */
+
+/* Under sim->mu. */
+static void lock_hsm(struct sim *sim, struct sim_hsm *hs)
+{
+	while (hs->held || sim->closed)
+		pthread_cond_wait(&hs->free_cv, &sim->mu);
+	hs->held = 1;
+	sim->nheld++;
+}
+
+static void unlock_hsm(struct sim *sim, struct sim_hsm *hs)
+{
+	publish(hs); /* the holder's last word on it */
+	hs->held = 0;
+	sim->nheld--;
+	pthread_cond_signal(&hs->free_cv);
+	if (sim->stopping)
+		pthread_cond_broadcast(&sim->idle_cv);
+}
+
+void sim_hold_init(struct sim_hold *k, struct sim *sim)
+{
+	memset(k, 0, sizeof(*k));
+	k->sim = sim;
+}
+
+void sim_hold(struct sim_hold *k, struct sim_hsm *a, struct sim_hsm *b)
+{
+	struct sim_hsm *want[SIM_HOLD_MAX + 2];
+	int n = 0, m = 0, held = k->released ? 0 : k->n, keep = 0;
+
+	for (int i = 0; i < k->n; i++)
+		want[n++] = k->hs[i];
+	if (a)
+		want[n++] = a;
+	if (b)
+		want[n++] = b;
+	/* the set, in index order, each once */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && want[j]->index < want[j - 1]->index; j--) {
+			struct sim_hsm *t = want[j];
+			want[j] = want[j - 1];
+			want[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++)
+		if (!m || want[m - 1] != want[i])
+			want[m++] = want[i];
+	if (m > SIM_HOLD_MAX)
+		abort(); /* a command touches two HSMs at most */
+	pthread_mutex_lock(&k->sim->mu);
+	/* Locks held that a new one must come before are given back, and all
+	 * are taken in order: never one after a later one. */
+	while (keep < held && keep < m && k->hs[keep] == want[keep])
+		keep++;
+	for (int i = held - 1; i >= keep; i--)
+		unlock_hsm(k->sim, k->hs[i]);
+	for (int i = keep; i < m; i++)
+		lock_hsm(k->sim, want[i]);
+	pthread_mutex_unlock(&k->sim->mu);
+	for (int i = 0; i < m; i++)
+		k->hs[i] = want[i];
+	k->n = m;
+	k->released = 0;
+}
+
+void sim_hold_release(struct sim_hold *k)
+{
+	if (k->released || !k->n)
+		return;
+	pthread_mutex_lock(&k->sim->mu);
+	for (int i = k->n - 1; i >= 0; i--)
+		unlock_hsm(k->sim, k->hs[i]);
+	pthread_mutex_unlock(&k->sim->mu);
+	k->released = 1;
+}
+
+void sim_hold_retake(struct sim_hold *k)
+{
+	if (!k->released)
+		return;
+	pthread_mutex_lock(&k->sim->mu);
+	for (int i = 0; i < k->n; i++)
+		lock_hsm(k->sim, k->hs[i]);
+	pthread_mutex_unlock(&k->sim->mu);
+	k->released = 0;
+}
+
+void sim_hold_drop(struct sim_hold *k)
+{
+	sim_hold_release(k);
+	k->n = 0;
+	k->released = 0;
+}
+
+/* ---- operations in flight and shutdown ------------------------------------ */
+
+int sim_op_begin(struct sim *sim)
+{
+	pthread_mutex_lock(&sim->mu);
+	int ok = !sim->stopping;
+	if (ok)
+		sim->ops++;
+	pthread_mutex_unlock(&sim->mu);
+	return ok;
+}
+
+void sim_op_end(struct sim *sim)
+{
+	pthread_mutex_lock(&sim->mu);
+	if (--sim->ops == 0)
+		pthread_cond_broadcast(&sim->idle_cv);
+	pthread_mutex_unlock(&sim->mu);
+}
+
+void sim_stop(struct sim *sim)
+{
+	pthread_mutex_lock(&sim->mu);
+	sim->stopping = 1;
+	pthread_mutex_unlock(&sim->mu);
+}
+
+int sim_quiesce(struct sim *sim, int timeout_ms, int *left)
+{
+	struct timespec until;
+	int ok;
+
+	pthread_mutex_lock(&sim->mu);
+	sim->stopping = 1;
+	ped_cond_deadline(&until, timeout_ms);
+	while (sim->nheld > 0)
+		if (pthread_cond_timedwait(&sim->idle_cv, &sim->mu, &until) != 0)
+			break;
+	if (sim->nheld == 0) {
+		/* Commands still in flight end on their aborted PED wait, and may
+		 * take their HSM's lock again to do so; each operator gets the
+		 * result before we go. */
+		ped_cond_deadline(&until, timeout_ms);
+		while (sim->ops > 0)
+			if (pthread_cond_timedwait(&sim->idle_cv, &sim->mu, &until) != 0)
+				break;
+	}
+	ok = sim->nheld == 0;
+	if (ok)
+		sim->closed = 1; /* a straggler waits on its lock for good: the HSMs may go */
+	*left = sim->ops;
+	pthread_mutex_unlock(&sim->mu);
+	return ok;
+}
