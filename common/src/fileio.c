@@ -334,6 +334,18 @@ int ped_file_open(const char *path, int flags, mode_t mode, int *fd_out, char *w
 		goto fail;
 	}
 	saved = EPERM;
+	/* A log or event log may be a character device (the reference's own
+	 * workaround is -logfilename /dev/null): appended to, never truncated,
+	 * chmod'ed or renamed, it is no file of anyone's to spoil. */
+	if (S_ISCHR(st.st_mode) && (flags & O_APPEND) && !(flags & O_TRUNC)) {
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+			saved = errno;
+			snprintf(why, whylen, "%s: %s", path, strerror(saved));
+			goto fail;
+		}
+		*fd_out = fd;
+		return PED_OK;
+	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(why, whylen, "%s: not a regular file; refusing to use it", path);
 		goto fail;

@@ -29,8 +29,9 @@ static struct {
 	size_t max_size;
 	int fd;        /* -1: stderr */
 	off_t size;    /* bytes in the current file */
+	int rotates;   /* a regular file: a device (/dev/null) is never renamed */
 	int failed;    /* file unusable: fell back to stderr */
-} log_state = {"ped", PED_LOG_DEFAULT_MASK, "", 0, -1, 0, 0};
+} log_state = {"ped", PED_LOG_DEFAULT_MASK, "", 0, -1, 0, 0, 0};
 
 static const char *level_name(enum ped_log_level level)
 {
@@ -58,6 +59,7 @@ static int open_file(void)
 	}
 	log_state.fd = fd;
 	log_state.size = st.st_size;
+	log_state.rotates = S_ISREG(st.st_mode);
 	return PED_OK;
 }
 
@@ -129,7 +131,7 @@ static void rotate_if_needed(size_t line_len)
 {
 	char old[LOG_PATH_MAX + 2];
 
-	if (log_state.fd < 0 || log_state.max_size == 0)
+	if (log_state.fd < 0 || log_state.max_size == 0 || !log_state.rotates)
 		return;
 	if ((size_t)log_state.size + line_len <= log_state.max_size || log_state.size == 0)
 		return;

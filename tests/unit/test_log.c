@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 static char path[512];
@@ -204,7 +205,35 @@ static void unwritable_file_is_an_error(void)
 	CU_ASSERT_EQUAL(ped_log_get_mask(), 0);
 }
 
-UNIT_SUITE(log, NULL, NULL, UNIT_TEST(levels_switch_one_by_one),
+/* A character device as the log (the reference's -logfilename /dev/null):
+ * written to, never renamed by rotation. Root makes a null device of its own
+ * to try it on; anyone else may use /dev/null, which they cannot rename. */
+static void a_device_log_is_never_rotated(void)
+{
+	char dev[600], rotated[620];
+	struct stat st;
+
+	if (geteuid() == 0) {
+		snprintf(dev, sizeof(dev), "%s/null", unit_tmpdir());
+		unlink(dev);
+		CU_ASSERT_EQUAL_FATAL(mknod(dev, S_IFCHR | 0666, makedev(1, 3)), 0);
+	} else {
+		snprintf(dev, sizeof(dev), "/dev/null");
+	}
+	struct ped_log_config cfg = {"testd", PED_LOG_INFO, dev, 100};
+	CU_ASSERT_EQUAL_FATAL(ped_log_open(&cfg), PED_OK);
+	for (int i = 0; i < 50; i++)
+		ped_info("line %d of a log nobody keeps", i);
+	ped_log_close();
+	CU_ASSERT_EQUAL(stat(dev, &st), 0);
+	CU_ASSERT_TRUE(S_ISCHR(st.st_mode));
+	snprintf(rotated, sizeof(rotated), "%s.1", dev);
+	CU_ASSERT_NOT_EQUAL(access(rotated, F_OK), 0);
+	if (geteuid() == 0)
+		unlink(dev);
+}
+
+UNIT_SUITE(log, NULL, NULL, UNIT_TEST(levels_switch_one_by_one), UNIT_TEST(a_device_log_is_never_rotated),
 	   UNIT_TEST(line_format_carries_time_level_and_function),
 	   UNIT_TEST(rotation_keeps_whole_lines),
 	   UNIT_TEST(threads_share_one_log_without_losing_lines),
