@@ -1006,6 +1006,10 @@ static void run_answerer(struct ped_device *d, const struct policy *p)
 	if (!a)
 		return;
 	a->group = -1;
+	/* what the transcript holds already was printed before this PED came
+	 * on: the operator would not type an old password */
+	if (p->password_file[0])
+		a->nused_pw = transcript_passwords(p->password_file, a->used_pw, TRANSCRIPT_PASSWORDS);
 	for (;;) {
 		pthread_mutex_lock(&d->mu);
 		while (!d->quit && !(d->waiting && d->qlen == 0 && d->screen_gen != acted) &&

@@ -82,6 +82,24 @@ int transcript_password(const char *path, const char *serial, const char (*used)
 	return r;
 }
 
+size_t transcript_passwords(const char *path, char (*out)[9], size_t max)
+{
+	char *text, *p;
+	size_t n = 0;
+
+	if (read_tail(path, &text) != PED_OK)
+		return 0;
+	for (p = text; n < max && (p = strstr(p, PASSWORD_MARK)) != NULL;) {
+		p += sizeof(PASSWORD_MARK) - 1;
+		if (strspn(p, "0123456789") == 8 && !(p[8] >= '0' && p[8] <= '9')) {
+			memcpy(out[n], p, 8);
+			out[n++][8] = '\0';
+		}
+	}
+	OPENSSL_clear_free(text, TRANSCRIPT_TAIL + 1);
+	return n;
+}
+
 int transcript_identity(const char *path, const char *serial, const char *fpr)
 {
 	char *text, *p, head[64];

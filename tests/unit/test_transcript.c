@@ -43,6 +43,13 @@ static void the_password_follows_its_hsms_identity(void)
 	write_transcript(ID_A PW("55556666"), "a");
 	CU_ASSERT_EQUAL(transcript_password(path, "154438865288", (const char (*)[9])used, 1, pw), PED_OK);
 	CU_ASSERT_STRING_EQUAL(pw, "55556666");
+	/* what a PED coming on finds is stale: every password so far */
+	char stale[8][9];
+	CU_ASSERT_EQUAL(transcript_passwords(path, stale, 8), 3);
+	CU_ASSERT_STRING_EQUAL(stale[0], "04488248");
+	CU_ASSERT_STRING_EQUAL(stale[2], "55556666");
+	CU_ASSERT_EQUAL(transcript_passwords(path, stale, 2), 2);
+	CU_ASSERT_EQUAL(transcript_password(path, "154438865288", (const char (*)[9])stale, 3, pw), PED_E_NOT_FOUND);
 	/* not an 8-digit password: nothing */
 	write_transcript(ID_A PW("123456789") ID_B PW("1234"), "a");
 	CU_ASSERT_EQUAL(transcript_password(path, "154438865288", NULL, 0, pw), PED_E_NOT_FOUND);
