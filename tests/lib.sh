@@ -49,12 +49,16 @@ note() { echo "--- $*"; }
 # Remember a background process so it is stopped at exit.
 track() { _pids+=("$1"); }
 
-# wait_for SECONDS COMMAND...: poll COMMAND until it succeeds.
+# wait_for SECONDS COMMAND...: poll COMMAND until it succeeds, for at least
+# SECONDS (EPOCHREALTIME: $SECONDS ticks whole seconds, so "1" could be gone
+# in a few milliseconds).
 wait_for() {
 	local limit=$1; shift
-	local deadline=$((SECONDS + limit))
+	local now=${EPOCHREALTIME/[.,]/}
+	local deadline=$((10#$now + limit * 1000000))
 	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $deadline ] && return 1
+		now=${EPOCHREALTIME/[.,]/}
+		[ $((10#$now)) -ge $deadline ] && return 1
 		sleep 0.02
 	done
 }

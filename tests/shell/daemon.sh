@@ -32,11 +32,12 @@ expect_exit 1 "$TESTD" -port "$port"
 expect_contains "$OUT" "RC_SOCKET_ERROR"
 expect_contains "$OUT" "cannot listen on 127.0.0.1:$port"
 
-note "SIGTERM stops it within a second and removes the PID file"
+note "SIGTERM stops it and removes the PID file"
 start=$EPOCHREALTIME
 kill -TERM "$pid"
-wait_gone 1 "$pid" || fail "daemon still running 1 s after SIGTERM"
-wait_for 1 test ! -e "$T/testd.pid" || fail "PID file left behind"
+# a bound, not a speed target (make bench times things): it stops, and soon
+wait_gone 10 "$pid" || fail "daemon still running 10 s after SIGTERM"
+wait_for 5 test ! -e "$T/testd.pid" || fail "PID file left behind"
 note "stopped in $(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.3f", b-a}') s"
 
 note "a stale PID file (dead process) is taken over"
