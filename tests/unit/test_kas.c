@@ -374,7 +374,7 @@ static void hello_peek_shows_what_v_offers(void)
 			  hsm.rpv_key);
 		CU_ASSERT_EQUAL_FATAL(ped_kas_start(p.v, &out), PED_OK);
 		CU_ASSERT_EQUAL(ped_kas_hello_peek(out.msg[0], out.len[0], &sch, id, &hoc), PED_OK);
-		CU_ASSERT_EQUAL(sch, s);
+		CU_ASSERT_EQUAL((int)sch, s);
 		CU_ASSERT_STRING_EQUAL(id, "HSM:150000");
 		CU_ASSERT_PTR_NOT_NULL_FATAL(hoc);
 		CU_ASSERT_EQUAL(X509_cmp(hoc, hsm.hoc), 0);
