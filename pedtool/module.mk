@@ -1,3 +1,2 @@
 # pedtool: one file per sub-command (cmd_*.c), registered by constructor.
 $(eval $(call program,pedtool,pedtool/main.c $(wildcard pedtool/cmd_*.c),))
-ALL_OBJS += $(patsubst %.c,$(OBJ)/%.o,pedtool/main.c $(wildcard pedtool/cmd_*.c))
