@@ -2,12 +2,12 @@
  * Input: one byte choosing the end point and state, then messages as
  * u16 length || bytes. Real messages from a fresh handshake put the end point
  * in the chosen state first, so the later parsers are reached too. */
+#include "../../pedtool/legacy.h"
 #include "ped/buf.h"
 #include "ped/cert.h"
 #include "ped/ec.h"
 #include "ped/error.h"
 #include "ped/kas.h"
-#include "ped/legacy.h"
 
 #include <stdint.h>
 #include <stdlib.h>

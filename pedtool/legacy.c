@@ -1,4 +1,4 @@
-#include "ped/legacy.h"
+#include "legacy.h"
 
 #include "ped/buf.h"
 #include "ped/error.h"
