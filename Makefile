@@ -10,8 +10,10 @@
 #                   endurance, brute force: one table (FUZZ_SECONDS, default 20)
 #   make deps       install the Debian packages the build and tests need
 #
-# Each program folder has a module.mk that names its programs and sources; this
-# file only knows the conventions.
+# Each program folder has a module.mk that names its programs, its library and
+# their sources (the program and static_lib macros below); this file knows the
+# conventions and the libraries' link order. docs/architecture.md, "Adding a
+# program" and "Adding a test".
 
 VERSION      := 0.1.0
 BUILD        ?= build
