@@ -445,17 +445,11 @@ static int read_cert(struct ped_rbuf *rb, X509 **out)
 	return ped_cert_from_der(der, n, out);
 }
 
+/* Section 4: printable ASCII, never empty; it reaches logs and screens. */
 static int read_id(struct ped_rbuf *rb, char id[PED_KAS_ID_MAX + 1])
 {
-	size_t n = 0;
-	const uint8_t *p = ped_rbuf_lv16(rb, PED_KAS_ID_MAX, &n);
-	if (!p || n == 0)
+	if (ped_rbuf_text16(rb, id, PED_KAS_ID_MAX) != PED_OK || !id[0])
 		return PED_E_HANDSHAKE;
-	for (size_t i = 0; i < n; i++) /* section 4: printable ASCII; it reaches logs and screens */
-		if (p[i] < 0x20 || p[i] > 0x7e)
-			return PED_E_HANDSHAKE;
-	memcpy(id, p, n);
-	id[n] = '\0';
 	return PED_OK;
 }
 
