@@ -151,10 +151,12 @@ int ped_wbuf_take(struct ped_wbuf *w, uint8_t **p, size_t *len)
 
 void ped_wbuf_free(struct ped_wbuf *w)
 {
-	if (w->fixed)
-		OPENSSL_cleanse(w->p, w->cap);
-	else
+	if (w->fixed) {
+		if (w->p)
+			OPENSSL_cleanse(w->p, w->cap);
+	} else {
 		OPENSSL_clear_free(w->p, w->cap);
+	}
 	memset(w, 0, sizeof(*w));
 }
 
