@@ -8,8 +8,8 @@
  *   policy.c    the policy language: parse, the rule for a screen (policy.h)
  *   transcript.c  what the operator reads off the HSM's shell (transcript.h)
  *
- * The answerer uses the policy and the transcript; nothing below it knows
- * of scripts. */
+ * The script runner calls the answerer, the answerer reads the policy and
+ * the transcript, and none of them calls back up. */
 #ifndef PED_DEVICE_HEADLESS_H
 #define PED_DEVICE_HEADLESS_H
 
