@@ -10,8 +10,10 @@
 #                   endurance, brute force: one table (FUZZ_SECONDS, default 20)
 #   make deps       install the Debian packages the build and tests need
 #
-# Each program folder has a module.mk that names its programs and sources; this
-# file only knows the conventions.
+# Each program folder has a module.mk that names its programs, its library and
+# their sources (the program and static_lib macros below); this file knows the
+# conventions and the libraries' link order. docs/architecture.md, "Adding a
+# program" and "Adding a test".
 
 VERSION      := 0.1.0
 BUILD        ?= build
@@ -37,7 +39,6 @@ CFLAGS       += -std=c11 $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD
 LDFLAGS      += $(SANFLAGS)
 LDLIBS       += $(PKG_LIBS) -lpthread
 
-LIBPED       := $(LIBDIR)/libped.a
 PREFIX       ?= /usr/local
 DESTDIR      ?=
 SYSCONFDIR   ?=
@@ -47,26 +48,41 @@ TEST_TOOLS   :=
 .PHONY: all deps check check-asan check-valgrind bench reliability demo demo-tui fuzz clean programs-list install uninstall
 all:
 
-# --- the shared library ----------------------------------------------------
-LIBPED_SRCS  := $(wildcard common/src/*.c)
-LIBPED_OBJS  := $(LIBPED_SRCS:%.c=$(OBJ)/%.o)
-
-$(LIBPED): $(LIBPED_OBJS)
-	@mkdir -p $(@D)
-	rm -f $@
-	$(AR) rcs $@ $^
-
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-# program NAME, SOURCES, EXTRA-LIBS: one binary in build/bin linked with libped
+# --- libraries and programs --------------------------------------------------
+# Every static library by name, each before those it uses: link lines take
+# the libraries they need in this order, whatever order a module.mk names
+# them in or the module.mk files are read in. A folder's module.mk builds
+# its library with static_lib; libped (common/) is built here.
+LIBRARIES    := peddevice hsm ikey pedtool ped
+
+# lib_files NAMES: build/lib/libNAME.a for each name, in link order.
+lib_files     = $(patsubst %,$(LIBDIR)/lib%.a,$(filter $(1),$(LIBRARIES)))
+
+# static_lib NAME, SOURCES: build/lib/libNAME.a from SOURCES' objects.
+define static_lib
+$$(if $$(filter $(1),$$(LIBRARIES)),,$$(error static_lib $(1): name it in LIBRARIES in the top Makefile))
+ALL_OBJS += $$(patsubst %.c,$$(OBJ)/%.o,$(2))
+$(LIBDIR)/lib$(1).a: $$(patsubst %.c,$$(OBJ)/%.o,$(2))
+	@mkdir -p $$(@D)
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+
+# program NAME, SOURCES, LIBRARIES: build/bin/NAME from SOURCES, linked with
+# the libraries named (by NAME, as in LIBRARIES) and libped.
 define program
 PROGRAMS += $(BIN)/$(1)
-$(BIN)/$(1): $$(patsubst %.c,$(OBJ)/%.o,$(2)) $(LIBPED)
+ALL_OBJS += $$(patsubst %.c,$$(OBJ)/%.o,$(2))
+$(BIN)/$(1): $$(patsubst %.c,$$(OBJ)/%.o,$(2)) $$(call lib_files,$(3) ped)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(3) $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
+
+$(eval $(call static_lib,ped,$(wildcard common/src/*.c)))
 
 include $(sort $(wildcard */module.mk))
 
@@ -127,4 +143,4 @@ programs-list:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIBPED_OBJS:.o=.d) $(ALL_OBJS:.o=.d)
+-include $(ALL_OBJS:.o=.d)

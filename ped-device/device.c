@@ -155,6 +155,20 @@ void dev_press(struct ped_device *d, int key)
 	dev_push(d, DEV_EV_KEY, key);
 }
 
+void dev_type(struct ped_device *d, const char *digits)
+{
+	for (const char *p = digits; *p; p++)
+		dev_press(d, *p == 'E' ? DEV_KEY_ENTER : *p);
+}
+
+int dev_quitting(struct ped_device *d)
+{
+	pthread_mutex_lock(&d->mu);
+	int q = d->quit;
+	pthread_mutex_unlock(&d->mu);
+	return q;
+}
+
 const char *dev_json(const char *s, char *out, size_t n)
 {
 	size_t o = 0;

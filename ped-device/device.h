@@ -123,10 +123,15 @@ int dev_init(struct ped_device *d, const struct dev_config *cfg, const char *sto
 void dev_free(struct ped_device *d);
 int dev_start(struct ped_device *d); /* starts the firmware thread */
 void dev_stop(struct ped_device *d);  /* asks it to quit and joins it */
+/* 1 once the device is asked to quit (the program is ending): both sides
+ * stop what they wait for. */
+int dev_quitting(struct ped_device *d);
 
 /* Front-end side. */
 void dev_push(struct ped_device *d, enum dev_event_type type, int key);
 void dev_press(struct ped_device *d, int key);
+/* Presses each of digits in turn, 'E' standing for Enter. */
+void dev_type(struct ped_device *d, const char *digits);
 /* s as the inside of a JSON string (for the event log), cut to fit out. */
 const char *dev_json(const char *s, char *out, size_t n);
 /* Inserts a key into the port (removing any key there); 0 or an error with why. */

@@ -52,10 +52,7 @@ int dlg_confirm_exit(struct ped_device *d)
 			    "\n** WARNING **\nExiting now will\ninvalidate the RPK.\nConfirm? YES/NO");
 	if (yes == 1)
 		return 1;
-	pthread_mutex_lock(&d->mu);
-	int quitting = d->quit;
-	pthread_mutex_unlock(&d->mu);
-	return quitting;
+	return dev_quitting(d);
 }
 
 int dlg_enter(struct ped_device *d, enum dev_prompt p, int type, const char *text)

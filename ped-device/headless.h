@@ -1,6 +1,15 @@
 /* Headless PED for CI: a script of expectations and answers, and an
  * automatic answerer that picks keys by type from a policy file
- * (docs/ped-device.md has both languages). */
+ * (docs/ped-device.md has both languages). What main.c and the tests call;
+ * behind it, one way only:
+ *
+ *   script.c    the script language: parse, run; hands over to the answerer
+ *   answerer.c  answers the PED's prompts as a policy says (answerer.h)
+ *   policy.c    the policy language: parse, the rule for a screen (policy.h)
+ *   transcript.c  what the operator reads off the HSM's shell (transcript.h)
+ *
+ * The script runner calls the answerer, the answerer reads the policy and
+ * the transcript, and none of them calls back up. */
 #ifndef PED_DEVICE_HEADLESS_H
 #define PED_DEVICE_HEADLESS_H
 

@@ -275,10 +275,7 @@ void *fw_main(void *arg)
 	else if (!strcmp(start, "remote"))
 		mode_remote(d);
 	for (;;) {
-		pthread_mutex_lock(&d->mu);
-		int quit = d->quit;
-		pthread_mutex_unlock(&d->mu);
-		if (quit)
+		if (dev_quitting(d))
 			break;
 		int k = dlg_menu(d, MAIN_MENU, "1470");
 		if (k < 0)

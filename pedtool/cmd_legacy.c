@@ -1,9 +1,9 @@
 /* The legacy scheme for `pedtool handshake -scheme legacy`: both ends of the
  * firmware-7.4.2 channel in this process, with a random RPV. */
 #include "command.h"
+#include "legacy.h"
 
 #include "ped/error.h"
-#include "ped/legacy.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>

@@ -2,11 +2,12 @@
 
 UNIT_RUNNER  := $(BUILD)/tests/unit-tests
 UNIT_SRCS    := tests/unit/main.c tests/unit/kas_fixture.c tests/unit/ikey_fixture.c $(wildcard tests/unit/test_*.c)
-# Program libraries that units test (ikey-sim, hsm-sim, ...) add themselves here.
-UNIT_LIBS    +=
 ALL_OBJS     += $(UNIT_SRCS:%.c=$(OBJ)/%.o)
+# The unit runner and the fuzz targets link every library (a program's
+# library holds the code its tests reach); only what they use is pulled in.
+TEST_LIBS    := $(call lib_files,$(LIBRARIES))
 
-$(UNIT_RUNNER): $(UNIT_SRCS:%.c=$(OBJ)/%.o) $(UNIT_LIBS) $(LIBPED)
+$(UNIT_RUNNER): $(UNIT_SRCS:%.c=$(OBJ)/%.o) $(TEST_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
@@ -15,18 +16,18 @@ TEST_TOOL_SRCS := $(filter-out tests/tools/clockjump.c,$(wildcard tests/tools/*.
 TEST_TOOLS     += $(TEST_TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
 ALL_OBJS       += $(TEST_TOOL_SRCS:%.c=$(OBJ)/%.o)
 
-$(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(LIBPED)
+$(BUILD)/tests/%: $(OBJ)/tests/tools/%.o $(call lib_files,ped)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
 # The fake HSM (tests/tools/fake_hsm.c) reads a stolen orange key with libikey
 # and the real HSM's state file with libhsm, as an attacker with those files would.
-$(BUILD)/tests/fake_hsm: $(OBJ)/tests/tools/fake_hsm.o $(LIBHSM) $(LIBIKEY) $(LIBPED)
+$(BUILD)/tests/fake_hsm: $(OBJ)/tests/tools/fake_hsm.o $(call lib_files,hsm ikey ped)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
 # The offline PIN search reads key files the way the PED does.
-$(BUILD)/tests/pin_thief: $(OBJ)/tests/tools/pin_thief.o $(LIBIKEY) $(LIBPED)
+$(BUILD)/tests/pin_thief: $(OBJ)/tests/tools/pin_thief.o $(call lib_files,ikey ped)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
@@ -50,7 +51,7 @@ fuzz: deps
 
 fuzz-targets: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
-$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_LIBS) $(LIBPED)
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c $(TEST_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $+ $(LDFLAGS) $(LDLIBS)
 
@@ -65,7 +66,7 @@ ALL_OBJS     += $(FUZZ_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/tests/fuzz/replay_main.o
 # kept, so their .d files keep pointing at objects that exist
 .SECONDARY: $(FUZZ_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/tests/fuzz/replay_main.o
 
-$(BUILD)/fuzz-replay/%: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/replay_main.o $(FUZZ_LIBS) $(LIBPED)
+$(BUILD)/fuzz-replay/%: $(OBJ)/tests/fuzz/fuzz_%.o $(OBJ)/tests/fuzz/replay_main.o $(TEST_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 

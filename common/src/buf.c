@@ -11,6 +11,14 @@ void ped_wbuf_init(struct ped_wbuf *w, size_t max)
 	w->max = max;
 }
 
+void ped_wbuf_init_fixed(struct ped_wbuf *w, uint8_t *mem, size_t cap)
+{
+	memset(w, 0, sizeof(*w));
+	w->p = mem;
+	w->cap = w->max = cap;
+	w->fixed = 1;
+}
+
 static uint8_t *room(struct ped_wbuf *w, size_t n)
 {
 	size_t cap;
@@ -22,6 +30,7 @@ static uint8_t *room(struct ped_wbuf *w, size_t n)
 		w->err = PED_E_INVALID;
 		return NULL;
 	}
+	/* a fixed writer has cap == max: it never gets here */
 	if (w->len + n > w->cap) {
 		cap = w->cap ? w->cap : 256;
 		while (cap < w->len + n)
@@ -53,26 +62,22 @@ void ped_wbuf_u8(struct ped_wbuf *w, uint8_t v)
 void ped_wbuf_u16(struct ped_wbuf *w, uint16_t v)
 {
 	uint8_t *p = room(w, 2);
-	if (p) {
-		p[0] = (uint8_t)(v >> 8);
-		p[1] = (uint8_t)v;
-	}
+	if (p)
+		ped_be16_put(p, v);
 }
 
 void ped_wbuf_u32(struct ped_wbuf *w, uint32_t v)
 {
 	uint8_t *p = room(w, 4);
 	if (p)
-		for (int i = 0; i < 4; i++)
-			p[i] = (uint8_t)(v >> (24 - 8 * i));
+		ped_be32_put(p, v);
 }
 
 void ped_wbuf_u64(struct ped_wbuf *w, uint64_t v)
 {
 	uint8_t *p = room(w, 8);
 	if (p)
-		for (int i = 0; i < 8; i++)
-			p[i] = (uint8_t)(v >> (56 - 8 * i));
+		ped_be64_put(p, v);
 }
 
 void ped_wbuf_bytes(struct ped_wbuf *w, const void *b, size_t n)
@@ -82,18 +87,36 @@ void ped_wbuf_bytes(struct ped_wbuf *w, const void *b, size_t n)
 		memcpy(p, b, n);
 }
 
+/* A length over its field's maximum is an error, never a truncated length. */
+static int lv_fits(struct ped_wbuf *w, size_t n, uint32_t field_max)
+{
+	if (n > field_max) {
+		w->err = w->err ? w->err : PED_E_INVALID;
+		return 0;
+	}
+	return 1;
+}
+
+void ped_wbuf_lv8(struct ped_wbuf *w, const void *b, size_t n)
+{
+	if (!lv_fits(w, n, UINT8_MAX))
+		return;
+	ped_wbuf_u8(w, (uint8_t)n);
+	ped_wbuf_bytes(w, b, n);
+}
+
 void ped_wbuf_lv16(struct ped_wbuf *w, const void *b, size_t n)
 {
-	if (n > 0xffff) {
-		w->err = w->err ? w->err : PED_E_INVALID;
+	if (!lv_fits(w, n, UINT16_MAX))
 		return;
-	}
 	ped_wbuf_u16(w, (uint16_t)n);
 	ped_wbuf_bytes(w, b, n);
 }
 
 void ped_wbuf_lv32(struct ped_wbuf *w, const void *b, size_t n)
 {
+	if (!lv_fits(w, n, UINT32_MAX))
+		return;
 	ped_wbuf_u32(w, (uint32_t)n);
 	ped_wbuf_bytes(w, b, n);
 }
@@ -107,6 +130,10 @@ int ped_wbuf_take(struct ped_wbuf *w, uint8_t **p, size_t *len)
 	}
 	*p = w->p;
 	*len = w->len;
+	if (w->fixed) {
+		memset(w, 0, sizeof(*w));
+		return PED_OK;
+	}
 	/* the caller frees with the length it was told; keep no spare capacity */
 	if (w->cap > w->len && w->len) {
 		uint8_t *exact = OPENSSL_malloc(w->len);
@@ -124,7 +151,12 @@ int ped_wbuf_take(struct ped_wbuf *w, uint8_t **p, size_t *len)
 
 void ped_wbuf_free(struct ped_wbuf *w)
 {
-	OPENSSL_clear_free(w->p, w->cap);
+	if (w->fixed) {
+		if (w->p)
+			OPENSSL_cleanse(w->p, w->cap);
+	} else {
+		OPENSSL_clear_free(w->p, w->cap);
+	}
 	memset(w, 0, sizeof(*w));
 }
 
@@ -155,34 +187,77 @@ uint8_t ped_rbuf_u8(struct ped_rbuf *r)
 uint16_t ped_rbuf_u16(struct ped_rbuf *r)
 {
 	const uint8_t *p = ped_rbuf_bytes(r, 2);
-	return p ? (uint16_t)(p[0] << 8 | p[1]) : 0;
+	return p ? ped_be16_get(p) : 0;
 }
 
 uint32_t ped_rbuf_u32(struct ped_rbuf *r)
 {
 	const uint8_t *p = ped_rbuf_bytes(r, 4);
-	return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3] : 0;
+	return p ? ped_be32_get(p) : 0;
 }
 
 uint64_t ped_rbuf_u64(struct ped_rbuf *r)
 {
 	const uint8_t *p = ped_rbuf_bytes(r, 8);
-	uint64_t v = 0;
-	if (p)
-		for (int i = 0; i < 8; i++)
-			v = v << 8 | p[i];
-	return v;
+	return p ? ped_be64_get(p) : 0;
 }
 
-const uint8_t *ped_rbuf_lv16(struct ped_rbuf *r, size_t max, size_t *n)
+/* The bytes after a length already read (l), if it is at most max. */
+static const uint8_t *lv_body(struct ped_rbuf *r, size_t l, size_t max, size_t *n)
 {
-	size_t l = ped_rbuf_u16(r);
 	if (r->err || l > max) {
 		r->err = PED_E_INVALID;
 		return NULL;
 	}
 	*n = l;
 	return ped_rbuf_bytes(r, l);
+}
+
+const uint8_t *ped_rbuf_lv8(struct ped_rbuf *r, size_t max, size_t *n)
+{
+	size_t l = ped_rbuf_u8(r);
+	return lv_body(r, l, max, n);
+}
+
+const uint8_t *ped_rbuf_lv16(struct ped_rbuf *r, size_t max, size_t *n)
+{
+	size_t l = ped_rbuf_u16(r);
+	return lv_body(r, l, max, n);
+}
+
+const uint8_t *ped_rbuf_lv32(struct ped_rbuf *r, size_t max, size_t *n)
+{
+	size_t l = ped_rbuf_u32(r);
+	return lv_body(r, l, max, n);
+}
+
+static int text(struct ped_rbuf *r, const uint8_t *p, size_t n, char *out)
+{
+	out[0] = '\0';
+	if (!p)
+		return r->err;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e) {
+			r->err = PED_E_INVALID;
+			return r->err;
+		}
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return PED_OK;
+}
+
+int ped_rbuf_text8(struct ped_rbuf *r, char *out, size_t max)
+{
+	size_t n = 0;
+	const uint8_t *p = ped_rbuf_lv8(r, max, &n);
+	return text(r, p, n, out);
+}
+
+int ped_rbuf_text16(struct ped_rbuf *r, char *out, size_t max)
+{
+	size_t n = 0;
+	const uint8_t *p = ped_rbuf_lv16(r, max, &n);
+	return text(r, p, n, out);
 }
 
 int ped_rbuf_end(const struct ped_rbuf *r)

@@ -1,5 +1,6 @@
 #include "ped/frame.h"
 
+#include "ped/buf.h"
 #include "ped/error.h"
 
 #include <openssl/crypto.h>
@@ -19,10 +20,7 @@ void ped_frame_header_encode(uint8_t type, uint32_t len, uint8_t out[PED_FRAME_H
 	out[1] = PED_FRAME_MAGIC1;
 	out[2] = PED_FRAME_VERSION;
 	out[3] = type;
-	out[4] = (uint8_t)(len >> 24);
-	out[5] = (uint8_t)(len >> 16);
-	out[6] = (uint8_t)(len >> 8);
-	out[7] = (uint8_t)len;
+	ped_be32_put(out + 4, len);
 }
 
 int ped_frame_encode(uint8_t type, const void *payload, size_t len, uint8_t *out, size_t cap,
@@ -42,8 +40,7 @@ int ped_frame_encode(uint8_t type, const void *payload, size_t len, uint8_t *out
 int ped_frame_header_check(const uint8_t header[PED_FRAME_HEADER_LEN], uint32_t max_payload,
 			   uint8_t *type, uint32_t *len)
 {
-	uint32_t l = (uint32_t)header[4] << 24 | (uint32_t)header[5] << 16 |
-		     (uint32_t)header[6] << 8 | header[7];
+	uint32_t l = ped_be32_get(header + 4);
 
 	if (header[0] != PED_FRAME_MAGIC0 || header[1] != PED_FRAME_MAGIC1)
 		return PED_E_FRAME_MAGIC;

@@ -89,12 +89,8 @@ static int fail(struct ped_kas *k, int err, struct ped_kas_out *out, int send_al
 
 void ped_kas_alert_encode(int err, uint8_t out[PED_KAS_ALERT_LEN])
 {
-	uint32_t c = ped_err_code(err);
 	out[0] = PED_KAS_ALERT;
-	out[1] = (uint8_t)(c >> 24);
-	out[2] = (uint8_t)(c >> 16);
-	out[3] = (uint8_t)(c >> 8);
-	out[4] = (uint8_t)c;
+	ped_be32_put(out + 1, ped_err_code(err));
 }
 
 int ped_kas_alert_error(const uint8_t *msg, size_t len)
@@ -102,7 +98,7 @@ int ped_kas_alert_error(const uint8_t *msg, size_t len)
 	int r;
 	if (len != PED_KAS_ALERT_LEN || msg[0] != PED_KAS_ALERT)
 		return PED_E_HANDSHAKE;
-	r = ped_err_from_code((uint32_t)msg[1] << 24 | (uint32_t)msg[2] << 16 | (uint32_t)msg[3] << 8 | msg[4]);
+	r = ped_err_from_code(ped_be32_get(msg + 1));
 	return r == PED_OK || r == PED_E_GENERAL ? PED_E_HANDSHAKE : r;
 }
 
@@ -234,7 +230,6 @@ static int fixed_info(struct ped_kas *k, const uint8_t *keyshare, size_t keyshar
 {
 	struct ped_wbuf w;
 	uint8_t th[64], ver[2] = {0, PED_KAS_PROTO_VERSION}, lbits[4];
-	uint32_t l = PED_KAS_DKM_LEN * 8;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned int thl = 0;
 	const char *alg = k->p.scheme == PED_KAS_1E1S ? ALG_1E1S : ALG_2E2S;
@@ -246,10 +241,7 @@ static int fixed_info(struct ped_kas *k, const uint8_t *keyshare, size_t keyshar
 		return PED_E_CRYPTO;
 	}
 	EVP_MD_CTX_free(md);
-	lbits[0] = (uint8_t)(l >> 24);
-	lbits[1] = (uint8_t)(l >> 16);
-	lbits[2] = (uint8_t)(l >> 8);
-	lbits[3] = (uint8_t)l;
+	ped_be32_put(lbits, PED_KAS_DKM_LEN * 8);
 	ped_wbuf_init(&w, 4096);
 	ped_wbuf_lv32(&w, alg, strlen(alg));
 	ped_wbuf_lv32(&w, id_u(k), strlen(id_u(k)));
@@ -453,17 +445,11 @@ static int read_cert(struct ped_rbuf *rb, X509 **out)
 	return ped_cert_from_der(der, n, out);
 }
 
+/* Section 4: printable ASCII, never empty; it reaches logs and screens. */
 static int read_id(struct ped_rbuf *rb, char id[PED_KAS_ID_MAX + 1])
 {
-	size_t n = 0;
-	const uint8_t *p = ped_rbuf_lv16(rb, PED_KAS_ID_MAX, &n);
-	if (!p || n == 0)
+	if (ped_rbuf_text16(rb, id, PED_KAS_ID_MAX) != PED_OK || !id[0])
 		return PED_E_HANDSHAKE;
-	for (size_t i = 0; i < n; i++) /* section 4: printable ASCII; it reaches logs and screens */
-		if (p[i] < 0x20 || p[i] > 0x7e)
-			return PED_E_HANDSHAKE;
-	memcpy(id, p, n);
-	id[n] = '\0';
 	return PED_OK;
 }
 

@@ -1,6 +1,7 @@
 /* Secure link over a socket: framing, handshake pump, records. */
 #include "ped/link.h"
 
+#include "ped/buf.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
 #include "ped/log.h"
@@ -355,9 +356,7 @@ int ped_link_recv(struct ped_link *l, uint8_t *rectype, uint8_t **pt, size_t *le
 		goto out;
 	if (*rectype == PED_REC_CLOSE) {
 		if (close_code)
-			*close_code = plen >= 4 ? ((uint32_t)plain[0] << 24 | (uint32_t)plain[1] << 16 |
-						   (uint32_t)plain[2] << 8 | plain[3])
-						: 0;
+			*close_code = plen >= 4 ? ped_be32_get(plain) : 0;
 		r = PED_E_CLOSED;
 		goto out;
 	}
@@ -379,8 +378,8 @@ out:
 static void end_channel(struct ped_link *l, int reason)
 {
 	if (l->ch && l->in.fd >= 0 && ped_channel_alive(l->ch)) {
-		uint32_t c = ped_err_code(reason);
-		uint8_t b[4] = {(uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
+		uint8_t b[4];
+		ped_be32_put(b, ped_err_code(reason));
 		int saved = l->timeout_ms;
 		l->timeout_ms = 200;
 		(void)ped_link_send(l, PED_REC_CLOSE, b, sizeof(b));

@@ -1,5 +1,6 @@
 #include "ped/record.h"
 
+#include "ped/buf.h"
 #include "ped/error.h"
 #include "ped/kwp.h"
 
@@ -92,18 +93,15 @@ uint64_t ped_channel_rx_seq(const struct ped_channel *ch)
 static void put_header(uint8_t *h, uint8_t type, uint64_t seq, uint32_t len)
 {
 	h[0] = type;
-	for (int i = 0; i < 8; i++)
-		h[1 + i] = (uint8_t)(seq >> (56 - 8 * i));
-	for (int i = 0; i < 4; i++)
-		h[9 + i] = (uint8_t)(len >> (24 - 8 * i));
+	ped_be64_put(h + 1, seq);
+	ped_be32_put(h + 9, len);
 }
 
 static int ctr(struct direction *d, uint64_t seq, const uint8_t *in, size_t len, uint8_t *out)
 {
 	uint8_t iv[16] = {0};
 	int n = 0;
-	for (int i = 0; i < 8; i++)
-		iv[i] = (uint8_t)(seq >> (56 - 8 * i));
+	ped_be64_put(iv, seq);
 	if (EVP_CipherInit_ex(d->cipher, NULL, NULL, NULL, iv, -1) != 1)
 		return PED_E_CRYPTO;
 	if (len && (EVP_CipherUpdate(d->cipher, out, &n, in, (int)len) != 1 || (size_t)n != len))
@@ -167,7 +165,7 @@ int ped_channel_open(struct ped_channel *ch, const uint8_t *rec, size_t len, uin
 		return PED_E_CHANNEL_CLOSED;
 	if (len < PED_RECORD_OVERHEAD)
 		return die(ch, PED_E_BAD_RECORD);
-	ct_len = (uint32_t)rec[9] << 24 | (uint32_t)rec[10] << 16 | (uint32_t)rec[11] << 8 | rec[12];
+	ct_len = ped_be32_get(rec + 9);
 	if ((size_t)ct_len != len - PED_RECORD_OVERHEAD)
 		return die(ch, PED_E_BAD_RECORD);
 	if ((r = mac(&ch->rx, rec, PED_RECORD_HEADER_LEN + ct_len, tag)) != PED_OK)
@@ -175,8 +173,7 @@ int ped_channel_open(struct ped_channel *ch, const uint8_t *rec, size_t len, uin
 	if (CRYPTO_memcmp(tag, rec + PED_RECORD_HEADER_LEN + ct_len, PED_RECORD_TAG_LEN) != 0)
 		return die(ch, PED_E_BAD_RECORD);
 	/* Authentic: now the sequence number can be trusted and compared. */
-	for (int i = 0; i < 8; i++)
-		seq = seq << 8 | rec[1 + i];
+	seq = ped_be64_get(rec + 1);
 	if (seq != ch->rx.seq)
 		return die(ch, PED_E_REPLAY);
 	if (rec[0] < PED_REC_DATA || rec[0] > PED_REC_CSP)

@@ -1,6 +1,7 @@
 /* Relay control messages: one fixed layout, bounded both ways. */
 #include "ped/relay.h"
 
+#include "ped/buf.h"
 #include "ped/error.h"
 #include "ped/link.h"
 
@@ -23,71 +24,47 @@ const char *ped_relay_type_name(uint8_t type)
 	return "unknown";
 }
 
-static int put_lv8(uint8_t *out, size_t cap, size_t *pos, const char *s, size_t max)
-{
-	size_t n = strlen(s);
-	if (n > max || *pos + 1 + n > cap)
-		return PED_E_INVALID;
-	out[(*pos)++] = (uint8_t)n;
-	memcpy(out + *pos, s, n);
-	*pos += n;
-	return PED_OK;
-}
-
 int ped_relay_encode(const struct ped_relay_msg *m, uint8_t *out, size_t cap, size_t *len)
 {
-	size_t pos = 0;
-	if (cap < 10)
-		return PED_E_INVALID;
-	out[pos++] = m->role;
-	out[pos++] = m->purpose;
-	out[pos++] = m->auth;
-	out[pos++] = m->flags;
-	out[pos++] = (uint8_t)(m->port >> 8);
-	out[pos++] = (uint8_t)m->port;
-	for (int s = 24; s >= 0; s -= 8)
-		out[pos++] = (uint8_t)(m->code >> s);
-	if (put_lv8(out, cap, &pos, m->id, PED_RELAY_ID_MAX) != PED_OK ||
-	    put_lv8(out, cap, &pos, m->version, PED_RELAY_VERSION_MAX) != PED_OK ||
-	    put_lv8(out, cap, &pos, m->host, PED_RELAY_HOST_MAX) != PED_OK ||
-	    put_lv8(out, cap, &pos, m->info, PED_RELAY_INFO_MAX) != PED_OK)
-		return PED_E_INVALID;
-	*len = pos;
-	return PED_OK;
-}
+	struct ped_wbuf w;
+	uint8_t *p;
 
-static int get_lv8(const uint8_t *p, size_t len, size_t *pos, char *out, size_t max)
-{
-	if (*pos >= len)
+	if (strlen(m->id) > PED_RELAY_ID_MAX || strlen(m->version) > PED_RELAY_VERSION_MAX ||
+	    strlen(m->host) > PED_RELAY_HOST_MAX || strlen(m->info) > PED_RELAY_INFO_MAX)
 		return PED_E_INVALID;
-	size_t n = p[(*pos)++];
-	if (n > max || n > len - *pos)
-		return PED_E_INVALID;
-	for (size_t i = 0; i < n; i++)
-		if (p[*pos + i] < 0x20 || p[*pos + i] > 0x7e)
-			return PED_E_INVALID;
-	memcpy(out, p + *pos, n);
-	out[n] = '\0';
-	*pos += n;
-	return PED_OK;
+	ped_wbuf_init_fixed(&w, out, cap);
+	ped_wbuf_u8(&w, m->role);
+	ped_wbuf_u8(&w, m->purpose);
+	ped_wbuf_u8(&w, m->auth);
+	ped_wbuf_u8(&w, m->flags);
+	ped_wbuf_u16(&w, m->port);
+	ped_wbuf_u32(&w, m->code);
+	ped_wbuf_lv8(&w, m->id, strlen(m->id));
+	ped_wbuf_lv8(&w, m->version, strlen(m->version));
+	ped_wbuf_lv8(&w, m->host, strlen(m->host));
+	ped_wbuf_lv8(&w, m->info, strlen(m->info));
+	return ped_wbuf_take(&w, &p, len);
 }
 
 int ped_relay_decode(const uint8_t *p, size_t len, struct ped_relay_msg *m)
 {
-	size_t pos = 10;
+	struct ped_rbuf r;
+
 	memset(m, 0, sizeof(*m));
-	if (len < 10 || len > PED_RELAY_MSG_MAX)
+	if (len > PED_RELAY_MSG_MAX)
 		return PED_E_INVALID;
-	m->role = p[0];
-	m->purpose = p[1];
-	m->auth = p[2];
-	m->flags = p[3];
-	m->port = (uint16_t)(p[4] << 8 | p[5]);
-	m->code = (uint32_t)p[6] << 24 | (uint32_t)p[7] << 16 | (uint32_t)p[8] << 8 | p[9];
-	if (get_lv8(p, len, &pos, m->id, PED_RELAY_ID_MAX) != PED_OK ||
-	    get_lv8(p, len, &pos, m->version, PED_RELAY_VERSION_MAX) != PED_OK ||
-	    get_lv8(p, len, &pos, m->host, PED_RELAY_HOST_MAX) != PED_OK ||
-	    get_lv8(p, len, &pos, m->info, PED_RELAY_INFO_MAX) != PED_OK || pos != len) {
+	ped_rbuf_init(&r, p, len);
+	m->role = ped_rbuf_u8(&r);
+	m->purpose = ped_rbuf_u8(&r);
+	m->auth = ped_rbuf_u8(&r);
+	m->flags = ped_rbuf_u8(&r);
+	m->port = ped_rbuf_u16(&r);
+	m->code = ped_rbuf_u32(&r);
+	ped_rbuf_text8(&r, m->id, PED_RELAY_ID_MAX);
+	ped_rbuf_text8(&r, m->version, PED_RELAY_VERSION_MAX);
+	ped_rbuf_text8(&r, m->host, PED_RELAY_HOST_MAX);
+	ped_rbuf_text8(&r, m->info, PED_RELAY_INFO_MAX);
+	if (ped_rbuf_end(&r) != PED_OK) {
 		memset(m, 0, sizeof(*m));
 		return PED_E_INVALID;
 	}

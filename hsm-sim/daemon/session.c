@@ -6,6 +6,7 @@
 #include "out.h"
 
 #include "hsm/control.h"
+#include "ped/buf.h"
 #include "ped/error.h"
 #include "ped/frame.h"
 #include "ped/log.h"
@@ -68,8 +69,8 @@ static int shell_command(struct session *s, const uint8_t *msg, size_t len)
 		r = cmd_run(&c, line);
 	}
 	OPENSSL_cleanse(line, sizeof(line));
-	uint32_t code = ped_err_code(r);
-	uint8_t b[4] = {(uint8_t)(code >> 24), (uint8_t)(code >> 16), (uint8_t)(code >> 8), (uint8_t)code};
+	uint8_t b[4];
+	ped_be32_put(b, ped_err_code(r));
 	int sent = ped_frame_send(s->fd, HSM_CTL_RESULT, b, sizeof(b), SESSION_IO_TIMEOUT_MS);
 	if (counted)
 		sim_op_end(sim); /* shutdown waits until the operator has this command's result */

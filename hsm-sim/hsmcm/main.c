@@ -4,6 +4,7 @@
  *   hsmcm -c "cmd; cmd" | -f FILE        scripted: stops at the first failure, exit 1
  */
 #include "hsm/control.h"
+#include "ped/buf.h"
 #include "ped/error.h"
 #include "ped/fileio.h"
 #include "ped/link.h"
@@ -57,7 +58,7 @@ static int run_command(int fd, struct ped_framer *in, const char *line)
 			continue;
 		}
 		if (type == HSM_CTL_RESULT && len == 4) {
-			uint32_t code = (uint32_t)msg[0] << 24 | (uint32_t)msg[1] << 16 | (uint32_t)msg[2] << 8 | msg[3];
+			uint32_t code = ped_be32_get(msg);
 			OPENSSL_free(msg);
 			if (code == 0) {
 				printf("\nCommand Result : No Error\n\n");

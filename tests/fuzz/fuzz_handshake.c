@@ -2,11 +2,12 @@
  * Input: one byte choosing the end point and state, then messages as
  * u16 length || bytes. Real messages from a fresh handshake put the end point
  * in the chosen state first, so the later parsers are reached too. */
+#include "../../pedtool/legacy.h"
+#include "ped/buf.h"
 #include "ped/cert.h"
 #include "ped/ec.h"
 #include "ped/error.h"
 #include "ped/kas.h"
-#include "ped/legacy.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ static void feed(struct ped_kas *k, const uint8_t *d, size_t n)
 {
 	struct ped_kas_out out;
 	while (n >= 2) {
-		size_t l = (size_t)d[0] << 8 | d[1];
+		size_t l = ped_be16_get(d);
 		d += 2;
 		n -= 2;
 		if (l > n)

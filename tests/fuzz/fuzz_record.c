@@ -1,5 +1,6 @@
 /* libFuzzer target: record decoding on a channel with fixed keys, after a
  * few genuine records, and CSP unwrapping of whatever opens. */
+#include "ped/buf.h"
 #include "ped/error.h"
 #include "ped/record.h"
 
@@ -23,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	/* Records as u16 length || bytes, opened in order until one fails. */
 	while (off + 2 <= size && ped_channel_alive(ch)) {
-		size_t l = (size_t)data[off] << 8 | data[off + 1];
+		size_t l = ped_be16_get(data + off);
 		uint8_t *pt = NULL, *csp = NULL, type = 0;
 		size_t pl = 0, cl = 0;
 		off += 2;

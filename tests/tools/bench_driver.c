@@ -9,6 +9,7 @@
  * runs, so K drivers start together and their setup (a handshake each)
  * stays out of the measured time. */
 #include "hsm/control.h"
+#include "ped/buf.h"
 #include "ped/error.h"
 #include "ped/link.h"
 #include "ped/net.h"
@@ -48,7 +49,7 @@ static int run(const char *cmd)
 		if ((r = ped_framer_recv(&in, &type, &msg, &len, 300000)) != PED_OK)
 			break;
 		if (type == HSM_CTL_RESULT && len == 4) {
-			uint32_t code = (uint32_t)msg[0] << 24 | (uint32_t)msg[1] << 16 | (uint32_t)msg[2] << 8 | msg[3];
+			uint32_t code = ped_be32_get(msg);
 			OPENSSL_free(msg);
 			if (code)
 				fprintf(stderr, "bench_driver: '%s': %s\n", cmd, ped_err_name(ped_err_from_code(code)));

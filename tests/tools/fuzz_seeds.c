@@ -1,5 +1,6 @@
 /* Writes seed corpora for the handshake and record fuzz targets from real
  * traffic: fuzz_seeds DIR  (creates DIR/handshake and DIR/record). */
+#include "ped/buf.h"
 #include "ped/cert.h"
 #include "ped/ec.h"
 #include "ped/error.h"
@@ -22,8 +23,9 @@ static void put(const char *dir, const char *name, uint8_t mode, uint8_t *const 
 	if (mode != 0xff)
 		fputc(mode, f);
 	for (int i = 0; i < n; i++) {
-		fputc((int)(len[i] >> 8), f);
-		fputc((int)(len[i] & 0xff), f);
+		uint8_t l[2];
+		ped_be16_put(l, (uint16_t)len[i]);
+		fwrite(l, 1, sizeof(l), f);
 		fwrite(msg[i], 1, len[i], f);
 	}
 	fclose(f);

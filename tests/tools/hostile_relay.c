@@ -24,6 +24,8 @@
  * (default: from the clock); the choice is printed on stderr as "target: ..." and what was done as
  * "mutated: ...". -dump F appends every byte the relay read, both ways: what
  * a wire tap between the relays would see. */
+#include "ped/buf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -116,19 +118,6 @@ static void die(const char *what)
 	exit(2);
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 static void write_all(int fd, const uint8_t *p, size_t n)
 {
 	while (n) {
@@ -159,7 +148,7 @@ static void load_reference(const char *path)
 		r->adjacent = h[1] & 1;
 		/* bit 1: the first channel frame of another connection */
 		r->session = (nref ? ref[nref - 1].session : 0) + (nref && (h[1] & 2) ? 1 : 0);
-		r->len = be32(h + 2);
+		r->len = ped_be32_get(h + 2);
 		if (r->len < HDR || r->len > HDR + MAX_PAYLOAD || !(r->bytes = malloc(r->len)) ||
 		    fread(r->bytes, 1, r->len, f) != r->len) {
 			fprintf(stderr, "hostile_relay: %s: damaged reference\n", path);
@@ -235,7 +224,7 @@ static void record_frame(int dir, const uint8_t *f, size_t len)
 	if (last_recorded_seq >= 0 && (long long)cur_seq != last_recorded_seq)
 		h[1] |= 2;
 	last_recorded_seq = cur_seq;
-	put32(h + 2, (uint32_t)len);
+	ped_be32_put(h + 2, (uint32_t)len);
 	fwrite(h, 1, 6, record_f);
 	fwrite(f, 1, len, record_f);
 	fflush(record_f);
@@ -275,7 +264,7 @@ static void mutate(struct dirstate *ds, int dir, int out, uint8_t *f, size_t len
 		uint32_t keep = plen ? (uint32_t)rnd_below(plen) : 0;
 		if (rnd_below(2)) {
 			/* a well-formed frame holding a cut message */
-			put32(f + 4, keep);
+			ped_be32_put(f + 4, keep);
 			write_all(out, f, HDR + keep);
 			fprintf(stderr, "mutated: truncate %s #%zu to %u of %u bytes, length rewritten\n",
 				dir_name(dir), target_idx, keep, plen);
@@ -437,7 +426,7 @@ static int on_read(struct pair *p, int i)
 		}
 		if (ds->have < HDR)
 			return 1;
-		uint32_t len = be32(ds->buf + 4);
+		uint32_t len = ped_be32_get(ds->buf + 4);
 		if (ds->buf[0] != 0x50 || ds->buf[1] != 0x44 || ds->buf[2] != 1 || len > MAX_PAYLOAD) {
 			fprintf(stderr, "hostile_relay: %s: bad frame header, passing bytes through\n", dir_name(i));
 			ds->raw = 1;

@@ -1,7 +1,7 @@
 #include "unit.h"
 
+#include "../../pedtool/legacy.h"
 #include "ped/error.h"
-#include "ped/legacy.h"
 
 #include <openssl/crypto.h>
 #include <string.h>

@@ -3,8 +3,10 @@
  * Every function in the suite that can fail returns 0 (PED_OK) or one of the
  * negative codes below. Codes that the reference documentation names carry
  * the documented name and 32-bit value, so hsmcm can print
- * "Command Result : 0x8000002e (CKR_PED_UNPLUGGED)". The negative numbers are
- * stable: they travel in relay ERROR frames, so never renumber an entry. */
+ * "Command Result : 0x8000002e (CKR_PED_UNPLUGGED)". Our own codes' values are
+ * 0xe0000000 + |number|. The 32-bit codes travel on the wire (a relay BYE's
+ * code, a handshake ALERT, a CLOSE record, hsm-sim's command results), so
+ * never renumber an entry or change a code. */
 #ifndef PED_ERROR_H
 #define PED_ERROR_H
 

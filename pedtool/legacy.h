@@ -1,7 +1,8 @@
 /* The legacy channel for HSM firmware 7.4.2 and older (chapter 5, "Secure
  * Communication Between the Remote PED and ... Firmware 7.4.2 and Older").
- * Selectable for compatibility, off by default: its integrity is an unkeyed
- * SHA-256 inside the OFB stream, weaker than the records of ped/record.h.
+ * Off by default: its integrity is an unkeyed SHA-256 inside the OFB stream,
+ * weaker than the records of ped/record.h. Only pedtool runs it today
+ * (`pedtool handshake -scheme legacy`), so it lives here, not in libped.
  *
  *   V -> U  DH_V    V's finite-field DH public value (RFC 7919 ffdhe2048)
  *   U -> V  DH_U    U's public value; both compute Z and
@@ -10,9 +11,10 @@
  *   U -> V  NONCE2  {R2 || R1}Ke
  *   V -> U  NONCE3  {pad || R2}Ke                  V checked R1, U checks R2
  *
- * then AES-256-OFB streams with IV R1 || R2 (V to U) and R2 || R1 (U to V). */
-#ifndef PED_LEGACY_H
-#define PED_LEGACY_H
+ * then an AES-256-OFB stream each way, its IV hashed from R1 and R2 with the
+ * direction (docs/protocol.md, section 7). */
+#ifndef PEDTOOL_LEGACY_H
+#define PEDTOOL_LEGACY_H
 
 #include "ped/kas.h"
 

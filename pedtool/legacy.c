@@ -1,4 +1,4 @@
-#include "ped/legacy.h"
+#include "legacy.h"
 
 #include "ped/buf.h"
 #include "ped/error.h"
@@ -83,13 +83,11 @@ static int push(struct ped_kas_out *out, uint8_t type, const uint8_t *body, size
 static int fail(struct ped_legacy *l, int err, struct ped_kas_out *out, int alert)
 {
 	uint8_t code[4];
-	uint32_t c = ped_err_code(err);
 	l->state = L_FAILED;
 	l->error = err;
 	OPENSSL_cleanse(l->ke, sizeof(l->ke));
 	if (alert && out && out->count < 2) {
-		for (int i = 0; i < 4; i++)
-			code[i] = (uint8_t)(c >> (24 - 8 * i));
+		ped_be32_put(code, ped_err_code(err));
 		push(out, PED_LEGACY_ALERT, code, 4);
 	}
 	return err;
@@ -224,10 +222,7 @@ int ped_legacy_input(struct ped_legacy *l, const uint8_t *msg, size_t len, struc
 	if (len == 0)
 		return fail(l, PED_E_HANDSHAKE, out, 1);
 	if (msg[0] == PED_LEGACY_ALERT) {
-		uint32_t c = len == 5 ? (uint32_t)msg[1] << 24 | (uint32_t)msg[2] << 16 |
-						(uint32_t)msg[3] << 8 | msg[4]
-				      : 0;
-		r = len == 5 ? ped_err_from_code(c) : PED_E_HANDSHAKE;
+		r = len == 5 ? ped_err_from_code(ped_be32_get(msg + 1)) : PED_E_HANDSHAKE;
 		return fail(l, r == PED_E_GENERAL ? PED_E_HANDSHAKE : r, out, 0);
 	}
 	switch (l->state) {
@@ -303,8 +298,7 @@ static int digest(uint64_t seq, const uint8_t *p, size_t n, uint8_t out[32])
 	uint8_t s[8];
 	unsigned int ol = 0;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	for (int i = 0; i < 8; i++)
-		s[i] = (uint8_t)(seq >> (56 - 8 * i));
+	ped_be64_put(s, seq);
 	int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, s, 8) == 1 &&
 		 EVP_DigestUpdate(md, p, n) == 1 && EVP_DigestFinal_ex(md, out, &ol) == 1;
 	EVP_MD_CTX_free(md);
@@ -326,10 +320,8 @@ int ped_legacy_seal(struct ped_legacy *l, const uint8_t *pt, size_t len, uint8_t
 		OPENSSL_free(buf);
 		return PED_E_HOST_MEMORY;
 	}
-	for (int i = 0; i < 8; i++)
-		buf[i] = (uint8_t)(l->tx_seq >> (56 - 8 * i));
-	for (int i = 0; i < 4; i++)
-		buf[8 + i] = (uint8_t)(len >> (24 - 8 * i));
+	ped_be64_put(buf, l->tx_seq);
+	ped_be32_put(buf + 8, (uint32_t)len);
 	if (len)
 		memcpy(plain, pt, len);
 	if (digest(l->tx_seq, pt, len, plain + len) != PED_OK ||
@@ -359,10 +351,9 @@ int ped_legacy_open(struct ped_legacy *l, const uint8_t *rec, size_t len, uint8_
 	if (len < PED_LEGACY_OVERHEAD || len - PED_LEGACY_OVERHEAD > MAX_RECORD)
 		goto bad;
 	body = len - PED_LEGACY_OVERHEAD;
-	if (((size_t)rec[8] << 24 | (size_t)rec[9] << 16 | (size_t)rec[10] << 8 | rec[11]) != body)
+	if (ped_be32_get(rec + 8) != body)
 		goto bad;
-	for (int i = 0; i < 8; i++)
-		seq = seq << 8 | rec[i];
+	seq = ped_be64_get(rec);
 	if (seq != l->rx_seq) {
 		l->state = L_FAILED;
 		return PED_E_REPLAY;
