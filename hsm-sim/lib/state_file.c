@@ -212,7 +212,10 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 		if (buf[4] >= 3) {
 			pt->co.activated = ped_rbuf_u8(&r);
 			pt->cu.activated = ped_rbuf_u8(&r);
-			if (pt->co.activated > 1 || pt->cu.activated > 1)
+			/* the cache reaches the file only with auto-activation on
+			 * (policy 23): a file that holds one without it is not ours */
+			if (pt->co.activated > 1 || pt->cu.activated > 1 ||
+			    ((pt->co.activated || pt->cu.activated) && !hsm_activation_persists(pt)))
 				r.err = PED_E_INVALID;
 		}
 		pt->nobjects = ped_rbuf_u32(&r);
