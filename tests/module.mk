@@ -1,7 +1,8 @@
 # Tests: the CUnit runner (every tests/unit/test_*.c), test tools, fuzz targets.
 
 UNIT_RUNNER  := $(BUILD)/tests/unit-tests
-UNIT_SRCS    := tests/unit/main.c tests/unit/kas_fixture.c tests/unit/ikey_fixture.c $(wildcard tests/unit/test_*.c)
+UNIT_SRCS    := tests/unit/main.c tests/unit/kas_fixture.c tests/unit/ikey_fixture.c \
+                tests/unit/keys_fixture.c $(wildcard tests/unit/test_*.c)
 # Program libraries that units test (ikey-sim, hsm-sim, ...) add themselves here.
 UNIT_LIBS    +=
 ALL_OBJS     += $(UNIT_SRCS:%.c=$(OBJ)/%.o)
