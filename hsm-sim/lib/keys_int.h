@@ -1,11 +1,12 @@
 /* libhsm's keys, inside: what object.c, attrs.c, keymat.c, objcodec.c,
- * keypolicy.c share. Not for the rest of hsm-sim, which sees
- * hsm/object.h and hsm/keypolicy.h. */
+ * keypolicy.c, mech.c, op.c and keymgmt.c share. Not for the rest of
+ * hsm-sim, which sees hsm/object.h, hsm/mech.h and hsm/keypolicy.h. */
 #ifndef HSM_KEYS_INT_H
 #define HSM_KEYS_INT_H
 
 #include "hsm/ck.h"
 #include "hsm/keypolicy.h"
+#include "hsm/mech.h"
 #include "hsm/object.h"
 
 #include <openssl/evp.h>
@@ -99,6 +100,52 @@ CK_RV kmat_ec_pub(const struct kcurve *c, const uint8_t *pt, size_t len, EVP_PKE
 /* The bits of an RSA or EC key object, bytes of a secret key's value. */
 CK_ULONG kmat_key_size(const struct hsm_obj *o);
 
+/* Mechanisms (mech.c). */
+enum kmfamily {
+	KM_PAIRGEN,
+	KM_KEYGEN,
+	KM_RSA_RAW,    /* CKM_RSA_PKCS, CKM_RSA_X_509 */
+	KM_RSA_OAEP,
+	KM_RSA_PSS,    /* on a hash the caller made */
+	KM_RSA_MD,     /* CKM_SHA*_RSA_PKCS */
+	KM_RSA_PSS_MD, /* CKM_SHA*_RSA_PKCS_PSS */
+	KM_ECDSA,      /* on a hash the caller made */
+	KM_ECDSA_MD,
+	KM_ECDH,
+	KM_HMAC,
+	KM_AES, /* ECB, CBC, CBC-PAD, CTR, GCM */
+	KM_KW,  /* AES key wrap, with and without padding */
+	KM_DIGEST,
+};
+
+struct kmech {
+	CK_MECHANISM_TYPE type;
+	const char *name;
+	enum kmfamily family;
+	CK_ULONG min, max;
+	CK_FLAGS flags;
+	CK_MECHANISM_TYPE hash; /* CKM_SHA*: combined, HMAC and digest mechanisms; 0 */
+};
+
+const struct kmech *kmech_find(CK_MECHANISM_TYPE type);
+
+/* Operations (op.c) for the key management functions: kop_prepare takes
+ * the key material and the parameter without any usage or policy check
+ * (the caller made its own), kop_bound gives the most a one-shot run of
+ * inlen bytes writes, kop_run does it. */
+CK_RV kop_prepare(const struct kmech *km, CK_FLAGS fn, const CK_MECHANISM *m,
+		  const struct hsm_obj *key, struct hsm_op **out);
+CK_RV kop_bound(struct hsm_op *op, size_t inlen, size_t *bound);
+CK_RV kop_run(struct hsm_op *op, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+/* Whether key may serve m for fn: its usage attribute
+ * (CKR_KEY_FUNCTION_NOT_PERMITTED), its type (inconsistent), its
+ * CKA_ALLOWED_MECHANISMS (CKR_MECHANISM_INVALID). */
+CK_RV kkey_fits(const struct hsm_obj *key, const struct kmech *m, CK_FLAGS fn, CK_RV inconsistent);
+CK_RV kkey_allows(const struct hsm_obj *key, CK_MECHANISM_TYPE type);
+
+/* OpenSSL's digest for a CKM_SHA* mechanism or CKG_MGF1_* (NULL if none). */
+const EVP_MD *kmd_of_mech(CK_MECHANISM_TYPE m);
+const EVP_MD *kmd_of_mgf(CK_RSA_PKCS_MGF_TYPE mgf);
 /* The time of a CK_DATE (midnight UTC), 0 for an empty date. */
 int64_t kdate_time(const struct hsm_attr *a, int end);
 

@@ -687,50 +687,6 @@ static void round_trip(const struct hsm_obj *o, const uint8_t *secret, size_t se
 	OPENSSL_clear_free(sec2, sl2);
 }
 
-/* An OpenSSL key as a public or private key object, through C_CreateObject. */
-static struct hsm_obj *import_key(EVP_PKEY *k, int priv)
-{
-	static const char *const rsa_names[] = {
-		OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,         OSSL_PKEY_PARAM_RSA_D,
-		OSSL_PKEY_PARAM_RSA_FACTOR1,   OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
-		OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
-	static const CK_ATTRIBUTE_TYPE rsa_types[] = {CKA_MODULUS,    CKA_PUBLIC_EXPONENT,
-						      CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
-						      CKA_PRIME_2,    CKA_EXPONENT_1,
-						      CKA_EXPONENT_2, CKA_COEFFICIENT};
-	uint8_t v[8][512], pt[140];
-	size_t n = 0, ptl = 0, plen;
-	CK_ATTRIBUTE t[12] = {KF_U(CKA_CLASS, priv ? &c_priv : &c_pub)};
-	struct hsm_obj *o;
-
-	if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA) {
-		t[1] = (CK_ATTRIBUTE)KF_U(CKA_KEY_TYPE, &k_rsa);
-		for (size_t i = 0; i < (priv ? 8u : 2u); i++) {
-			size_t l = bn(k, rsa_names[i], v[i]);
-			t[2 + n++] = (CK_ATTRIBUTE)KF_D(rsa_types[i], v[i], l);
-		}
-	} else {
-		char group[32];
-		EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL);
-		t[1] = (CK_ATTRIBUTE)KF_U(CKA_KEY_TYPE, &k_ec);
-		t[2] = (CK_ATTRIBUTE)KF_D(CKA_EC_PARAMS,
-					  kf_ec_params(strcmp(group, "secp521r1") == 0 ? "P-521" : "P-256",
-						       &plen),
-					  plen);
-		if (priv) {
-			t[3] = (CK_ATTRIBUTE)KF_D(CKA_VALUE, v[0], bn(k, OSSL_PKEY_PARAM_PRIV_KEY, v[0]));
-		} else {
-			EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &ptl);
-			t[3] = (CK_ATTRIBUTE)KF_D(CKA_EC_POINT, pt, ptl);
-		}
-		n = 2;
-	}
-	t[2 + n] = (CK_ATTRIBUTE)KF_D(CKA_LABEL, "imported", 8);
-	o = make(t, 3 + n, CKR_OK);
-	OPENSSL_cleanse(v, sizeof(v));
-	return o;
-}
-
 /* The secret of a key object, for looking for it in encodings. */
 static size_t secret_of(const struct hsm_obj *o, CK_ATTRIBUTE_TYPE type, uint8_t *buf)
 {
@@ -762,14 +718,14 @@ static void encode_each_kind(void)
 	RAND_bytes(gen, sizeof(gen));
 	round_trip(o = kf_secret(NULL, CKK_GENERIC_SECRET, gen, sizeof(gen), NULL, 0), gen, sizeof(gen));
 	hsm_obj_free(o);
-	round_trip(o = import_key(rsa, 0), NULL, 0);
+	round_trip(o = kf_import(NULL, rsa, 0, NULL, 0), NULL, 0);
 	hsm_obj_free(o);
-	o = import_key(rsa, 1);
+	o = kf_import(NULL, rsa, 1, NULL, 0);
 	round_trip(o, d, secret_of(o, CKA_PRIVATE_EXPONENT, d));
 	hsm_obj_free(o);
-	round_trip(o = import_key(p521, 0), NULL, 0);
+	round_trip(o = kf_import(NULL, p521, 0, NULL, 0), NULL, 0);
 	hsm_obj_free(o);
-	o = import_key(p521, 1);
+	o = kf_import(NULL, p521, 1, NULL, 0);
 	round_trip(o, d, secret_of(o, CKA_VALUE, d));
 	hsm_obj_free(o);
 	OPENSSL_cleanse(d, sizeof(d));
