@@ -110,7 +110,11 @@ struct part {
 
 static int corrupt(char *why, size_t whylen, char which, const char *what)
 {
-	snprintf(why, whylen, "object: %s%s", which == 'P' ? "public part: " : which == 'S' ? "secret part: " : "", what);
+	snprintf(why, whylen, "object: %s%s",
+		 which == 'P'	? "public part: "
+		 : which == 'S' ? "secret part: "
+				: "",
+		 what);
 	return PED_E_CORRUPT;
 }
 
@@ -137,9 +141,10 @@ static int parse_part(const uint8_t *buf, size_t len, char which, struct part *p
 		struct raw *a = &p->attrs[i];
 		a->type = ped_rbuf_u32(&r);
 		a->len = ped_rbuf_u32(&r);
-		if (r.err || a->len > HSM_ATTR_MAX)
+		if (a->len > HSM_ATTR_MAX)
+			return corrupt(why, whylen, which, "an attribute over its bound");
+		if ((a->val = ped_rbuf_bytes(&r, a->len)) == NULL)
 			break;
-		a->val = ped_rbuf_bytes(&r, a->len);
 		if (i > 0 && a->type <= p->attrs[i - 1].type)
 			return corrupt(why, whylen, which, "attributes out of order");
 	}

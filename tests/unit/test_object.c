@@ -765,6 +765,18 @@ static void decode_refuses_damage(void)
 			pub[i] ^= 1;
 			break;
 		}
+	/* one more attribute whose length runs past the end, its header the last bytes */
+	{
+		uint8_t *longer = OPENSSL_malloc(pl + 8);
+		const uint8_t tail[8] = {0x40, 0x00, 0x06, 0x00, 0x00, 0x80, 0x00, 0x00};
+		memcpy(longer, pub, pl);
+		memcpy(longer + pl, tail, 8);
+		longer[15]++; /* the count */
+		CU_ASSERT_EQUAL(hsm_obj_decode(longer, pl + 8, sec, sl, &back, why, sizeof(why)),
+				PED_E_CORRUPT);
+		CU_ASSERT_PTR_NULL(back);
+		OPENSSL_free(longer);
+	}
 	CU_ASSERT_EQUAL(hsm_obj_decode(pub, pl, sec, sl, &back, NULL, 0), PED_OK);
 	CU_ASSERT_PTR_NULL(back->pkey);
 	hsm_obj_free(back);
