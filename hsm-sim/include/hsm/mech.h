@@ -16,8 +16,9 @@
  * nothing; the operation stays active for the next call. Any other result
  * than CKR_OK ends the operation, as does a final or one-shot call that
  * returns output; hsm_op_active says whether the session still has one.
- * Lengths: update and final give the exact length, except a CBC-PAD
- * decryption's update, whose length query may ask for one block more.
+ * Lengths: update and final give the exact length; a one-shot RSA or
+ * CBC-PAD decryption asked with out NULL gives a bound (the exact length
+ * comes with CKR_BUFFER_TOO_SMALL, or with the plaintext).
  * AES-GCM decryption gives nothing before its final call, which checks the
  * tag before any plaintext is returned (PKCS#11 2.40, as SoftHSM2 does).
  *
