@@ -146,6 +146,9 @@ CK_RV kkey_allows(const struct hsm_obj *key, CK_MECHANISM_TYPE type);
 /* OpenSSL's digest for a CKM_SHA* mechanism or CKG_MGF1_* (NULL if none). */
 const EVP_MD *kmd_of_mech(CK_MECHANISM_TYPE m);
 const EVP_MD *kmd_of_mgf(CK_RSA_PKCS_MGF_TYPE mgf);
+/* A big-endian u64 (objcodec.c). */
+uint64_t kbe64(const uint8_t *p);
+
 /* The time of a CK_DATE (midnight UTC), 0 for an empty date. */
 int64_t kdate_time(const struct hsm_attr *a, int end);
 

@@ -136,26 +136,29 @@ CK_RV hsm_mech_info(const struct hsm_key_env *env, CK_MECHANISM_TYPE type, CK_ME
 	return CKR_OK;
 }
 
+/* The hashes: as a digest mechanism and as an MGF1 function. */
+static const struct {
+	CK_MECHANISM_TYPE mech;
+	CK_RSA_PKCS_MGF_TYPE mgf;
+	const EVP_MD *(*md)(void);
+} hashes[] = {
+	{CKM_SHA_1, CKG_MGF1_SHA1, EVP_sha1},       {CKM_SHA224, CKG_MGF1_SHA224, EVP_sha224},
+	{CKM_SHA256, CKG_MGF1_SHA256, EVP_sha256}, {CKM_SHA384, CKG_MGF1_SHA384, EVP_sha384},
+	{CKM_SHA512, CKG_MGF1_SHA512, EVP_sha512},
+};
+
 const EVP_MD *kmd_of_mech(CK_MECHANISM_TYPE m)
 {
-	switch (m) {
-	case CKM_SHA_1: return EVP_sha1();
-	case CKM_SHA224: return EVP_sha224();
-	case CKM_SHA256: return EVP_sha256();
-	case CKM_SHA384: return EVP_sha384();
-	case CKM_SHA512: return EVP_sha512();
-	}
+	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++)
+		if (hashes[i].mech == m)
+			return hashes[i].md();
 	return NULL;
 }
 
 const EVP_MD *kmd_of_mgf(CK_RSA_PKCS_MGF_TYPE mgf)
 {
-	switch (mgf) {
-	case CKG_MGF1_SHA1: return EVP_sha1();
-	case CKG_MGF1_SHA224: return EVP_sha224();
-	case CKG_MGF1_SHA256: return EVP_sha256();
-	case CKG_MGF1_SHA384: return EVP_sha384();
-	case CKG_MGF1_SHA512: return EVP_sha512();
-	}
+	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++)
+		if (hashes[i].mgf == mgf)
+			return hashes[i].md();
 	return NULL;
 }

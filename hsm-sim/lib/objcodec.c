@@ -153,7 +153,7 @@ static int parse_part(const uint8_t *buf, size_t len, char which, struct part *p
 	return PED_OK;
 }
 
-static uint64_t be64(const uint8_t *p)
+uint64_t kbe64(const uint8_t *p)
 {
 	uint64_t v = 0;
 	for (int i = 0; i < 8; i++)
@@ -163,7 +163,7 @@ static uint64_t be64(const uint8_t *p)
 
 static int ulong_of(const uint8_t *p, CK_ULONG *v)
 {
-	uint64_t x = be64(p);
+	uint64_t x = kbe64(p);
 
 	if (x == UINT64_MAX) {
 		*v = CK_UNAVAILABLE_INFORMATION;

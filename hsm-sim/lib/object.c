@@ -198,6 +198,17 @@ oom:
 
 /* --- templates ------------------------------------------------------------- */
 
+/* A template there is, and not too long. */
+static CK_RV template_ok(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	if (n > 0 && !t)
+		return kfail(CKR_ARGUMENTS_BAD, "no template");
+	if (n > HSM_TEMPLATE_MAX)
+		return kfail(CKR_TEMPLATE_INCONSISTENT, "%lu attributes, more than the %d a template holds",
+			     n, HSM_TEMPLATE_MAX);
+	return CKR_OK;
+}
+
 static CK_RV template_ulong(const CK_ATTRIBUTE *t, CK_ULONG n, CK_ATTRIBUTE_TYPE type, CK_ULONG *v)
 {
 	int seen = 0;
@@ -224,11 +235,8 @@ CK_RV ktemplate_class(const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_CLASS *cls, C
 {
 	CK_RV rv;
 
-	if (n > 0 && !t)
-		return kfail(CKR_ARGUMENTS_BAD, "no template");
-	if (n > HSM_TEMPLATE_MAX)
-		return kfail(CKR_TEMPLATE_INCONSISTENT, "%lu attributes, more than the %d a template holds",
-			     n, HSM_TEMPLATE_MAX);
+	if ((rv = template_ok(t, n)) != CKR_OK)
+		return rv;
 	if ((rv = template_ulong(t, n, CKA_CLASS, cls)) != CKR_OK)
 		return rv;
 	return template_ulong(t, n, CKA_KEY_TYPE, kt);
@@ -326,11 +334,8 @@ CK_RV kobj_apply_template(struct hsm_obj *o, enum korigin origin, const CK_ATTRI
 	const struct hsm_attr_rule *rules = hsm_attr_rules(&nrules);
 	CK_RV rv;
 
-	if (n > 0 && !t)
-		return kfail(CKR_ARGUMENTS_BAD, "no template");
-	if (n > HSM_TEMPLATE_MAX)
-		return kfail(CKR_TEMPLATE_INCONSISTENT, "%lu attributes, more than the %d a template holds",
-			     n, HSM_TEMPLATE_MAX);
+	if ((rv = template_ok(t, n)) != CKR_OK)
+		return rv;
 	for (CK_ULONG i = 0; i < n; i++) {
 		const struct hsm_attr_rule *r;
 		const struct hsm_attr *cur;
@@ -536,11 +541,8 @@ static CK_RV apply_changes(const struct hsm_key_env *env, const struct hsm_obj *
 	int src_modifiable = hsm_obj_bool(src, CKA_MODIFIABLE);
 	CK_RV rv;
 
-	if (n > 0 && !t)
-		return kfail(CKR_ARGUMENTS_BAD, "no template");
-	if (n > HSM_TEMPLATE_MAX)
-		return kfail(CKR_TEMPLATE_INCONSISTENT, "%lu attributes, more than the %d a template holds",
-			     n, HSM_TEMPLATE_MAX);
+	if ((rv = template_ok(t, n)) != CKR_OK)
+		return rv;
 	for (CK_ULONG i = 0; i < n; i++) {
 		const struct hsm_attr_rule *r;
 		uint8_t *v;
@@ -575,6 +577,17 @@ static CK_RV apply_changes(const struct hsm_key_env *env, const struct hsm_obj *
 	return check_size(dst);
 }
 
+/* Copying, changing, destroying: the partition (policy 28), then the
+ * object's own say (CKA_COPYABLE, CKA_MODIFIABLE, CKA_DESTROYABLE). */
+static CK_RV may(const struct hsm_key_env *env, const struct hsm_obj *o, CK_ATTRIBUTE_TYPE flag)
+{
+	CK_RV rv = hsm_kp_check(env, HSM_KP_DO_MANAGE, o, 0);
+
+	if (rv == CKR_OK && !hsm_obj_bool(o, flag))
+		rv = kfail(CKR_ACTION_PROHIBITED, "%s is false", hsm_attr_name(flag));
+	return rv;
+}
+
 CK_RV hsm_obj_copy(const struct hsm_key_env *env, const struct hsm_obj *src, const CK_ATTRIBUTE *t,
 		   CK_ULONG n, struct hsm_obj **out)
 {
@@ -582,11 +595,7 @@ CK_RV hsm_obj_copy(const struct hsm_key_env *env, const struct hsm_obj *src, con
 	CK_RV rv;
 
 	*out = NULL;
-	if ((rv = hsm_kp_check(env, HSM_KP_DO_MANAGE, src, 0)) != CKR_OK)
-		return rv;
-	if (!hsm_obj_bool(src, CKA_COPYABLE))
-		return kfail(CKR_ACTION_PROHIBITED, "CKA_COPYABLE is false");
-	if ((rv = kobj_dup(src, &o)) != CKR_OK)
+	if ((rv = may(env, src, CKA_COPYABLE)) != CKR_OK || (rv = kobj_dup(src, &o)) != CKR_OK)
 		return rv;
 	o->handle = CK_INVALID_HANDLE;
 	o->ouid = 0;
@@ -604,11 +613,7 @@ CK_RV hsm_obj_set(const struct hsm_key_env *env, struct hsm_obj *o, const CK_ATT
 	struct hsm_obj *next = NULL;
 	CK_RV rv;
 
-	if ((rv = hsm_kp_check(env, HSM_KP_DO_MANAGE, o, 0)) != CKR_OK)
-		return rv;
-	if (!hsm_obj_bool(o, CKA_MODIFIABLE))
-		return kfail(CKR_ACTION_PROHIBITED, "CKA_MODIFIABLE is false");
-	if ((rv = kobj_dup(o, &next)) != CKR_OK)
+	if ((rv = may(env, o, CKA_MODIFIABLE)) != CKR_OK || (rv = kobj_dup(o, &next)) != CKR_OK)
 		return rv;
 	if ((rv = apply_changes(env, o, next, t, n, 0)) == CKR_OK) {
 		/* all of it or none: o takes next's attributes */
@@ -693,11 +698,5 @@ int hsm_obj_match(const struct hsm_obj *o, const CK_ATTRIBUTE *t, CK_ULONG n)
 
 CK_RV hsm_obj_destroy_check(const struct hsm_key_env *env, const struct hsm_obj *o)
 {
-	CK_RV rv;
-
-	if ((rv = hsm_kp_check(env, HSM_KP_DO_MANAGE, o, 0)) != CKR_OK)
-		return rv;
-	if (!hsm_obj_bool(o, CKA_DESTROYABLE))
-		return kfail(CKR_ACTION_PROHIBITED, "CKA_DESTROYABLE is false");
-	return CKR_OK;
+	return may(env, o, CKA_DESTROYABLE);
 }

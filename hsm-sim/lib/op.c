@@ -693,20 +693,12 @@ static CK_RV start(struct hsm_op *op)
 	return rv;
 }
 
-static uint64_t be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* Blocks AES-CTR may still make before its counter bits wrap (PKCS#11
  * wraps within them, OpenSSL across all 128: we stop before). */
 static uint64_t ctr_room(const struct hsm_op *op)
 {
 	unsigned bits = op->ctr_bits;
-	uint64_t low = be64(op->iv + 8), high, mask;
+	uint64_t low = kbe64(op->iv + 8), high, mask;
 
 	if (bits >= 128)
 		return UINT64_MAX;
@@ -714,7 +706,7 @@ static uint64_t ctr_room(const struct hsm_op *op)
 		mask = (UINT64_C(1) << bits) - 1;
 		return mask - (low & mask) + 1;
 	}
-	high = be64(op->iv);
+	high = kbe64(op->iv);
 	mask = bits == 64 ? 0 : (UINT64_C(1) << (bits - 64)) - 1;
 	if ((high & mask) != mask || low == 0)
 		return UINT64_MAX;
@@ -857,6 +849,13 @@ static CK_RV unpad(const struct hsm_op *op, size_t *len)
 	return CKR_OK;
 }
 
+/* ECB and CBC without padding take whole blocks only. */
+static CK_RV not_whole_blocks(const struct hsm_op *op)
+{
+	return kfail(encrypting(op) ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
+		     "AES-%s: not a whole number of blocks", mode_name(op->mode));
+}
+
 /* The exact output of the final call, or the error it will be. */
 static CK_RV final_len(const struct hsm_op *op, size_t *len)
 {
@@ -869,10 +868,7 @@ static CK_RV final_len(const struct hsm_op *op, size_t *len)
 	switch (op->mode) {
 	case AM_ECB:
 	case AM_CBC:
-		if (pending)
-			return kfail(encrypting(op) ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
-				     "AES-%s: not a whole number of blocks", mode_name(op->mode));
-		return CKR_OK;
+		return pending ? not_whole_blocks(op) : CKR_OK;
 	case AM_CBC_PAD:
 		if (encrypting(op)) {
 			*len = 16;
@@ -1083,10 +1079,7 @@ static CK_RV oneshot_len(const struct hsm_op *op, size_t inlen, size_t *len, int
 	case AM_ECB:
 	case AM_CBC:
 		*len = inlen;
-		if (inlen % 16)
-			return kfail(encrypting(op) ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
-				     "AES-%s: not a whole number of blocks", mode_name(op->mode));
-		return CKR_OK;
+		return inlen % 16 ? not_whole_blocks(op) : CKR_OK;
 	case AM_CBC_PAD:
 		if (encrypting(op)) {
 			*len = inlen / 16 * 16 + 16;

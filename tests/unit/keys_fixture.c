@@ -161,13 +161,7 @@ EVP_PKEY *kf_spki(const struct hsm_obj *o)
 CK_RV kf_sign(const struct hsm_key_env *env, CK_MECHANISM *m, const struct hsm_obj *key,
 	      const void *data, size_t len, uint8_t *sig, CK_ULONG *siglen)
 {
-	struct hsm_op *op = NULL;
-	CK_RV rv = hsm_op_init(env, CKF_SIGN, m, key, &op);
-
-	if (rv == CKR_OK)
-		rv = hsm_op_oneshot(op, data, len, sig, siglen);
-	hsm_op_free(op);
-	return rv;
+	return kf_crypt(env, CKF_SIGN, m, key, data, len, sig, siglen);
 }
 
 CK_RV kf_verify(const struct hsm_key_env *env, CK_MECHANISM *m, const struct hsm_obj *key,
