@@ -1072,6 +1072,8 @@ static void wrap_secret_keys(void)
 			CKR_MECHANISM_INVALID);
 	plain = kf_secret(NULL, CKK_GENERIC_SECRET, kk, 32, (CK_ATTRIBUTE[]){KF_B(CKA_WRAP, 1)}, 1);
 	CU_ASSERT_EQUAL(wrap(NULL, &kwp, plain, k, out, &n), CKR_WRAPPING_KEY_TYPE_INCONSISTENT);
+	hsm_obj_free(plain);
+	plain = NULL;
 	CU_ASSERT_EQUAL(wrap(NULL, &oaep, w, k, out, &n), CKR_WRAPPING_KEY_TYPE_INCONSISTENT);
 	/* CKA_WRAP_WITH_TRUSTED: only under a CKA_TRUSTED key, which the SO makes */
 	struct hsm_key_env so;
@@ -1106,6 +1108,7 @@ static void wrap_secret_keys(void)
 							KF_U(CKA_KEY_TYPE, &(CK_KEY_TYPE){CKK_AES})},
 				       2, &plain),
 			CKR_KEY_FUNCTION_NOT_PERMITTED);
+	CU_ASSERT_PTR_NULL(plain);
 	hsm_obj_free(w);
 	hsm_obj_free(k);
 	hsm_obj_free(locked);

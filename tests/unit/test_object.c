@@ -284,9 +284,11 @@ static void get_attribute_cases(void)
 	CU_ASSERT_EQUAL(t[2].ulValueLen, CK_UNAVAILABLE_INFORMATION); /* not an AES key's */
 	CU_ASSERT_EQUAL(t[3].ulValueLen, CK_UNAVAILABLE_INFORMATION); /* too small */
 	CU_ASSERT_EQUAL(t[4].ulValueLen, sizeof(CK_ULONG));           /* length asked */
-	/* without the sensitive one: the next code */
+	/* without the sensitive one: the next code (each call gets its
+	 * buffers' sizes again: the last one wrote over them) */
 	t[1].type = CKA_LABEL;
-	t[1].ulValueLen = sizeof(label);
+	t[0].ulValueLen = t[1].ulValueLen = t[2].ulValueLen = sizeof(label);
+	t[3].ulValueLen = sizeof(small);
 	CU_ASSERT_EQUAL(hsm_obj_get(o, t, KF_N(t)), CKR_ATTRIBUTE_TYPE_INVALID);
 	t[3].ulValueLen = sizeof(small);
 	CU_ASSERT_EQUAL(hsm_obj_get(o, &t[3], 1), CKR_BUFFER_TOO_SMALL);
@@ -509,6 +511,7 @@ static void certificates_and_bounds(void)
 	t[1].ulValueLen = HSM_ATTR_MAX;
 	hsm_obj_free(make(t, 2, CKR_OK));
 	OPENSSL_free(der);
+	OPENSSL_free(subj);
 	len = make_cert(HSM_ATTR_MAX - 2048, &der, &subj, &subj_len);
 	name[0] = 0x30; /* a DER SEQUENCE of 16380 bytes */
 	name[1] = 0x82;
@@ -604,12 +607,13 @@ static void copy_rules(void)
 	CU_ASSERT_NOT_EQUAL(c->ouid, o->ouid);
 	CU_ASSERT(hsm_obj_match(c, &(CK_ATTRIBUTE)KF_D(CKA_LABEL, "copy", 4), 1));
 	CU_ASSERT_FALSE(hsm_obj_match(o, &(CK_ATTRIBUTE)KF_D(CKA_LABEL, "copy", 4), 1));
+	hsm_obj_free(c);
 	/* a copy is never less protected */
 	CU_ASSERT_EQUAL(hsm_obj_copy(NULL, o, &(CK_ATTRIBUTE)KF_B(CKA_SENSITIVE, 0), 1, &c),
 			CKR_ATTRIBUTE_READ_ONLY);
 	CU_ASSERT_EQUAL(hsm_obj_copy(NULL, o, &(CK_ATTRIBUTE)KF_B(CKA_LOCAL, 1), 1, &c),
 			CKR_ATTRIBUTE_READ_ONLY);
-	hsm_obj_free(c);
+	CU_ASSERT_PTR_NULL(c);
 	/* a source not modifiable: only the copy attributes, never modifiable again */
 	CU_ASSERT_EQUAL(set1(o, (CK_ATTRIBUTE)KF_B(CKA_COPYABLE, 1)), CKR_OK);
 	hsm_obj_free(o);
