@@ -83,10 +83,15 @@ static void reset_stream(struct hsm_op *op)
 	op->started = 0;
 }
 
-/* The operation is over: nothing of it stays but the shell to free. */
+/* The operation is over: nothing of it stays but the shell to free, its
+ * key wiped now rather than when the session gets round to freeing it. */
 static CK_RV end(struct hsm_op *op, CK_RV rv)
 {
 	reset_stream(op);
+	OPENSSL_cleanse(op->key, sizeof(op->key));
+	op->keylen = 0;
+	EVP_PKEY_free(op->pkey);
+	op->pkey = NULL;
 	op->active = 0;
 	return rv;
 }
