@@ -4,13 +4,14 @@
 set -eu
 
 # Build: compilers, pkg-config and the -dev packages of every library we link.
+# libp11-kit-dev: the packaged PKCS#11 header libhsm's keys use (hsm-sim/include/hsm/ck.h).
 # Tests: CUnit, tmux (ncurses UI), valgrind, iproute2 (namespaces), clang's
 # sanitizer and libFuzzer runtimes, the openssl CLI (cross-checks of pedtool),
 # umockdev (the USB PED test bed: library, headers and its preload), tcpdump
 # (tests/reliability/capture.sh: a ceremony captured on loopback), strace
 # (tests/e2e/daemon_abuse.sh: a daemon held back until its start times out).
 PACKAGES="build-essential clang libclang-rt-14-dev pkg-config
-libssl-dev openssl libusb-1.0-0-dev libncurses-dev libconfig-dev libcunit1-dev
+libssl-dev openssl libp11-kit-dev libusb-1.0-0-dev libncurses-dev libconfig-dev libcunit1-dev
 tmux valgrind iproute2 procps python3 groff-base man-db libumockdev-dev umockdev tcpdump strace"
 
 missing=""

@@ -1,7 +1,8 @@
 # Tests: the CUnit runner (every tests/unit/test_*.c), test tools, fuzz targets.
 
 UNIT_RUNNER  := $(BUILD)/tests/unit-tests
-UNIT_SRCS    := tests/unit/main.c tests/unit/kas_fixture.c tests/unit/ikey_fixture.c $(wildcard tests/unit/test_*.c)
+UNIT_SRCS    := tests/unit/main.c tests/unit/kas_fixture.c tests/unit/ikey_fixture.c \
+                tests/unit/keys_fixture.c $(wildcard tests/unit/test_*.c)
 ALL_OBJS     += $(UNIT_SRCS:%.c=$(OBJ)/%.o)
 # The unit runner and the fuzz targets link every library (a program's
 # library holds the code its tests reach); only what they use is pulled in.
