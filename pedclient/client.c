@@ -202,7 +202,7 @@ static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *ar
 	gethostname(h.info, sizeof(h.info) - 1);
 	/* The socket stays non-blocking: a pedserver that stops reading must
 	 * cost this session its write timeout, not stall every session. */
-	if (ped_relay_send(fd, PED_RELAY_HELLO, &h, ms(C.s->write_timeout_s)) != PED_OK) {
+	if (ped_relay_send(fd, PED_RELAY_HELLO, &h, ms(C.s->d.write_timeout_s)) != PED_OK) {
 		end(x, PED_E_SOCKET, "write to pedserver failed");
 		return;
 	}
@@ -214,7 +214,7 @@ static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *ar
 
 static int forward(int fd, uint8_t type, const uint8_t *p, size_t len)
 {
-	return ped_frame_send(fd, type, p, len, ms(C.s->write_timeout_s));
+	return ped_frame_send(fd, type, p, len, ms(C.s->d.write_timeout_s));
 }
 
 static void on_server(struct ped_evloop *loop, int fd, unsigned events, void *arg);
@@ -264,7 +264,7 @@ static void on_parked(struct ped_evloop *loop, int fd, unsigned events, void *ar
 				return;
 			continue;
 		} else if (type == PED_RELAY_PING) {
-			(void)ped_relay_send_code(k->fd, PED_RELAY_PONG, 0, ms(C.s->write_timeout_s));
+			(void)ped_relay_send_code(k->fd, PED_RELAY_PONG, 0, ms(C.s->d.write_timeout_s));
 		} else if (type != PED_RELAY_PONG) {
 			ped_warn("unexpected %s frame from PED-initiated link %s: ignored", ped_relay_type_name(type), k->cn);
 		}
@@ -294,7 +294,7 @@ static int use_parked(struct session *x)
 		snprintf(x->server, sizeof(x->server), "PED-initiated %.60s", k->cn);
 		memset(k, 0, sizeof(*k));
 		k->fd = -1;
-		if (ped_relay_send(x->srv_fd, PED_RELAY_HELLO, &h, ms(C.s->write_timeout_s)) != PED_OK) {
+		if (ped_relay_send(x->srv_fd, PED_RELAY_HELLO, &h, ms(C.s->d.write_timeout_s)) != PED_OK) {
 			end(x, PED_E_PED_UNPLUGGED, "the PED-initiated link broke");
 			return 1;
 		}
@@ -314,7 +314,7 @@ static void *tls_accept_thread(void *arg)
 	res->fd = -1;
 	if (ped_tls_context(1, C.s->cert, C.s->key, C.s->trusted, &ctx, res->why, sizeof(res->why)) != PED_OK)
 		close(fd);
-	else if (ped_tls_proxy(ctx, fd, 1, ms(C.s->read_timeout_s), &res->fd, res->cn, sizeof(res->cn), res->why,
+	else if (ped_tls_proxy(ctx, fd, 1, ms(C.s->d.read_timeout_s), &res->fd, res->cn, sizeof(res->cn), res->why,
 			       sizeof(res->why)) != PED_OK)
 		res->fd = -1;
 	SSL_CTX_free(ctx);
@@ -384,7 +384,7 @@ static void on_tls_ready(struct ped_evloop *loop, int pfd, unsigned events, void
 	k->since = ped_now_ms();
 	ped_evloop_add_fd(loop, k->fd, PED_EV_READ, on_parked, k);
 	/* The first frame confirms to pedserver that its certificate was accepted. */
-	(void)ped_relay_send_code(k->fd, PED_RELAY_PING, 0, ms(C.s->write_timeout_s));
+	(void)ped_relay_send_code(k->fd, PED_RELAY_PING, 0, ms(C.s->d.write_timeout_s));
 	ped_info("PED-initiated link from %s (certificate %s) established", res->peer, res->cn);
 	free(res);
 }
@@ -405,7 +405,7 @@ static void hsm_frame(struct session *x, uint8_t type, const uint8_t *p, size_t 
 		snprintf(host, sizeof(host), "%s", h.host);
 		if (!host[0]) {
 			struct ped_mapping m;
-			if (mappings_for_serial(C.s->config_path, h.id, &m) != PED_OK) {
+			if (mappings_for_serial(C.s->d.config_path, h.id, &m) != PED_OK) {
 				if (use_parked(x))
 					return;
 				if (C.pk_seen) {
@@ -474,7 +474,7 @@ static void server_frame(struct session *x, uint8_t type, const uint8_t *p, size
 			return;
 		}
 		snprintf(x->ped_serial, sizeof(x->ped_serial), "%s", m.id);
-		if (ped_relay_send(x->hsm_fd, PED_RELAY_WELCOME, &m, ms(C.s->write_timeout_s)) != PED_OK) {
+		if (ped_relay_send(x->hsm_fd, PED_RELAY_WELCOME, &m, ms(C.s->d.write_timeout_s)) != PED_OK) {
 			end(x, PED_OK, "the HSM went away");
 			return;
 		}
@@ -498,7 +498,7 @@ static void server_frame(struct session *x, uint8_t type, const uint8_t *p, size
 				 x->server);
 			end(x, PED_E_FRAME_TYPE, "malformed frame from pedserver");
 		} else if (type == PED_RELAY_PING) {
-			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_PONG, 0, ms(C.s->write_timeout_s));
+			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_PONG, 0, ms(C.s->d.write_timeout_s));
 		}
 		return;
 	default:
@@ -630,9 +630,9 @@ static int on_admin_request(void *arg, const char *line, int trusted, FILE *o)
 	fprintf(o, "  Software Version:         %s\n", PEDCLIENT_SOFTWARE_VERSION);
 	fprintf(o, "  HSM Socket:               %s\n", C.s->hsm_socket);
 	fprintf(o, "  Admin Port:               %u\n", C.adm_port);
-	fprintf(o, "  External Admin Interface: %s\n", C.s->eadmin ? "Yes" : "No");
+	fprintf(o, "  External Admin Interface: %s\n", C.s->d.eadmin ? "Yes" : "No");
 	fprintf(o, "  Up Time:                  %llu (secs)\n", (unsigned long long)((now - C.started) / 1000));
-	fprintf(o, "  Idle Timeout Value:       %d (secs)%s\n", C.s->idle_timeout_s,
+	fprintf(o, "  Idle Timeout Value:       %d (secs)%s\n", C.s->d.idle_timeout_s,
 		C.s->ignore_idle ? " (ignored)" : "");
 	if (C.tls_lfd >= 0)
 		fprintf(o, "  PED-initiated Port:       %u (TLS 1.3, certificates in %s)\n", C.tls_port, C.s->trusted);
@@ -666,13 +666,13 @@ static void schedule(void)
 		if (x->st == S_FREE)
 			continue;
 		if (x->st != S_RELAY) {
-			ped_deadline_min(&due, x->state_since + (uint64_t)ms(C.s->read_timeout_s) + 1);
+			ped_deadline_min(&due, x->state_since + (uint64_t)ms(C.s->d.read_timeout_s) + 1);
 			continue;
 		}
-		ped_deadline_min(&due, x->last_rx + (uint64_t)ms(C.s->ping_interval_s + C.s->ping_timeout_s) + 1);
+		ped_deadline_min(&due, x->last_rx + (uint64_t)ms(C.s->d.ping_interval_s + C.s->d.ping_timeout_s) + 1);
 		if (!C.s->ignore_idle)
-			ped_deadline_min(&due, x->last_data + (uint64_t)ms(C.s->idle_timeout_s) + 1);
-		ped_deadline_min(&due, x->last_ping + (uint64_t)ms(C.s->ping_interval_s));
+			ped_deadline_min(&due, x->last_data + (uint64_t)ms(C.s->d.idle_timeout_s) + 1);
+		ped_deadline_min(&due, x->last_ping + (uint64_t)ms(C.s->d.ping_interval_s));
 	}
 	ped_timer_at(C.loop, &C.tick, due);
 }
@@ -688,31 +688,31 @@ static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
 		if (x->st == S_FREE)
 			continue;
 		if (x->st == S_AWAIT_LINK) {
-			if (now - x->state_since > (uint64_t)ms(C.s->read_timeout_s)) {
+			if (now - x->state_since > (uint64_t)ms(C.s->d.read_timeout_s)) {
 				ped_warn("HSM %s asked for its Remote PED: no PED id is assigned to it and no pedserver "
-					 "dialed in within %d s", x->hello.id, C.s->read_timeout_s);
+					 "dialed in within %d s", x->hello.id, C.s->d.read_timeout_s);
 				end(x, PED_E_NOT_FOUND, "no PED id assigned, no PED-initiated link");
 			}
 			continue;
 		}
 		if (x->st != S_RELAY) {
-			if (now - x->state_since > (uint64_t)ms(C.s->read_timeout_s))
+			if (now - x->state_since > (uint64_t)ms(C.s->d.read_timeout_s))
 				end(x, x->st == S_HELLO ? PED_E_TIMED_OUT : PED_E_PED_UNPLUGGED,
 				    x->st == S_HELLO ? "no greeting from the HSM" : "pedserver did not answer in time");
 			continue;
 		}
-		if (now - x->last_rx > (uint64_t)ms(C.s->ping_interval_s + C.s->ping_timeout_s)) {
+		if (now - x->last_rx > (uint64_t)ms(C.s->d.ping_interval_s + C.s->d.ping_timeout_s)) {
 			ped_warn("pedserver %s stopped answering pings", x->server);
 			end(x, PED_E_PED_UNPLUGGED, "ping timeout");
 			continue;
 		}
-		if (!C.s->ignore_idle && now - x->last_data > (uint64_t)ms(C.s->idle_timeout_s)) {
+		if (!C.s->ignore_idle && now - x->last_data > (uint64_t)ms(C.s->d.idle_timeout_s)) {
 			end(x, PED_E_PED_UNPLUGGED, "idle timeout");
 			continue;
 		}
-		if (now - x->last_ping >= (uint64_t)ms(C.s->ping_interval_s)) {
+		if (now - x->last_ping >= (uint64_t)ms(C.s->d.ping_interval_s)) {
 			x->last_ping = now;
-			if (ped_relay_send_code(x->srv_fd, PED_RELAY_PING, 0, ms(C.s->write_timeout_s)) != PED_OK)
+			if (ped_relay_send_code(x->srv_fd, PED_RELAY_PING, 0, ms(C.s->d.write_timeout_s)) != PED_OK)
 				end(x, PED_E_PED_UNPLUGGED, "write to pedserver failed");
 		}
 	}
@@ -743,18 +743,18 @@ int client_run(const struct client_settings *s)
 		C.pk[i].fd = -1;
 	C.tls_lfd = C.adm_ufd = -1;
 	signal(SIGPIPE, SIG_IGN);
-	if ((r = ped_pidfile_create(s->pidfile, &pf, msg, sizeof(msg))) != PED_OK)
+	if ((r = ped_pidfile_create(s->d.pidfile, &pf, msg, sizeof(msg))) != PED_OK)
 		ped_daemon_fail(r, "%s", msg);
 	unlink(s->hsm_socket); /* the PID file is ours, so no live pedclient uses it */
 	if ((r = ped_unix_listen(s->hsm_socket, 0660, &C.hsm_lfd)) != PED_OK) {
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "cannot listen on the HSM socket %s: %s", s->hsm_socket, strerror(errno));
 	}
-	const char *adm_ip = s->eadmin ? "0.0.0.0" : "127.0.0.1";
-	if ((r = ped_tcp_listen(adm_ip, (uint16_t)s->admin_port, &C.adm_fd, &C.adm_port)) != PED_OK) {
+	const char *adm_ip = s->d.eadmin ? "0.0.0.0" : "127.0.0.1";
+	if ((r = ped_tcp_listen(adm_ip, (uint16_t)s->d.admin_port, &C.adm_fd, &C.adm_port)) != PED_OK) {
 		unlink(s->hsm_socket);
 		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on admin port %s:%d: %s", adm_ip, s->admin_port, strerror(errno));
+		ped_daemon_fail(r, "cannot listen on admin port %s:%d: %s", adm_ip, s->d.admin_port, strerror(errno));
 	}
 	if ((r = ped_admin_port_publish("pedclient", C.adm_port)) != PED_OK) {
 		unlink(s->hsm_socket);
@@ -790,7 +790,7 @@ int client_run(const struct client_settings *s)
 			 C.tls_port, s->cert, s->trusted);
 	}
 	ped_evloop_add_fd(C.loop, C.hsm_lfd, PED_EV_READ, on_accept, NULL);
-	if ((r = ped_admin_server_new(C.loop, C.adm_fd, C.adm_ufd, on_admin_request, NULL, ms(C.s->read_timeout_s),
+	if ((r = ped_admin_server_new(C.loop, C.adm_fd, C.adm_ufd, on_admin_request, NULL, ms(C.s->d.read_timeout_s),
 				      &C.admin)) != PED_OK)
 		ped_daemon_fail(r, "cannot serve the admin port");
 	ped_evloop_add_signal(C.loop, SIGTERM, on_term, NULL);
@@ -798,10 +798,10 @@ int client_run(const struct client_settings *s)
 	ped_timer_init(&C.tick, on_tick, NULL);
 	C.started = ped_now_ms();
 	ped_info("serving HSMs on %s, admin %s:%u", s->hsm_socket, adm_ip, C.adm_port);
-	ped_daemon_ready(s->foreground);
+	ped_daemon_ready(s->d.foreground);
 	ped_evloop_run(C.loop);
 
-	C.stop_by = ped_now_ms() + (uint64_t)ms(s->shutdown_timeout_s);
+	C.stop_by = ped_now_ms() + (uint64_t)ms(s->d.shutdown_timeout_s);
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		end(&C.ss[i], PED_E_PED_CLIENT_NOT_RUNNING, "pedclient is stopping");
 	for (int i = 0; i < MAX_PARKED; i++)

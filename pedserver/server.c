@@ -114,7 +114,7 @@ static void conn_close(struct conn *c)
 
 static int send_to(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 {
-	return ped_frame_send(c->fd, type, p, len, ms(S.s->write_timeout_s));
+	return ped_frame_send(c->fd, type, p, len, ms(S.s->d.write_timeout_s));
 }
 
 /* While stopping, goodbyes share the internal shutdown timeout: peers that
@@ -124,7 +124,7 @@ static void bye(struct conn *c, int err)
 {
 	if (conn_open(c))
 		(void)ped_relay_send_code(c->fd, PED_RELAY_BYE, ped_err_code(err),
-					  ped_budget_ms(S.stop_by, ms(S.s->write_timeout_s)));
+					  ped_budget_ms(S.stop_by, ms(S.s->d.write_timeout_s)));
 }
 
 /* Ends the client's session; tells the PED so it returns to waiting. */
@@ -180,7 +180,7 @@ static void status_reply(struct conn *c)
 		snprintf(m.version, sizeof(m.version), "%s", S.ped.hello.version);
 	}
 	snprintf(m.info, sizeof(m.info), "pedserver %s", PEDSERVER_SOFTWARE_VERSION);
-	(void)ped_relay_send(c->fd, PED_RELAY_STATUS, &m, ms(S.s->write_timeout_s));
+	(void)ped_relay_send(c->fd, PED_RELAY_STATUS, &m, ms(S.s->d.write_timeout_s));
 }
 
 /* The first message on a new connection says who it is. */
@@ -250,7 +250,7 @@ static void greet(struct conn *c, const struct ped_relay_msg *h)
 	o.flags = h->flags & PED_RELAY_F_2E2S;
 	snprintf(o.id, sizeof(o.id), "%s", h->id);
 	snprintf(o.host, sizeof(o.host), "%.64s", c->peer);
-	if (ped_relay_send(c->fd, PED_RELAY_WELCOME, &w, ms(S.s->write_timeout_s)) != PED_OK) {
+	if (ped_relay_send(c->fd, PED_RELAY_WELCOME, &w, ms(S.s->d.write_timeout_s)) != PED_OK) {
 		ped_warn("client %s went away before its session began", c->peer);
 		conn_close(c);
 		return;
@@ -260,7 +260,7 @@ static void greet(struct conn *c, const struct ped_relay_msg *h)
 	S.client.since = S.client.last_rx = S.client.last_ping = S.client.last_data = now;
 	schedule(); /* pings and the idle timeout */
 	ped_info("client %s (HSM %s) connected; PED %s serves it", S.client.peer, h->id, S.ped.hello.id);
-	if (ped_relay_send(S.ped.fd, PED_RELAY_OPEN, &o, ms(S.s->write_timeout_s)) != PED_OK)
+	if (ped_relay_send(S.ped.fd, PED_RELAY_OPEN, &o, ms(S.s->d.write_timeout_s)) != PED_OK)
 		ped_gone("write to the PED failed");
 }
 
@@ -299,7 +299,7 @@ static void pending_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t
 			ped_info("connected to appliance %s over TLS", o->name);
 		}
 		if (type == PED_RELAY_PING)
-			(void)ped_relay_send_code(c->fd, PED_RELAY_PONG, 0, ms(S.s->write_timeout_s));
+			(void)ped_relay_send_code(c->fd, PED_RELAY_PONG, 0, ms(S.s->d.write_timeout_s));
 		return;
 	}
 	if (type != PED_RELAY_HELLO || ped_relay_decode(p, len, &h) != PED_OK) {
@@ -341,7 +341,7 @@ static void ped_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t len
 		return;
 	}
 	if (type == PED_RELAY_PING) {
-		(void)ped_relay_send_code(S.ped.fd, PED_RELAY_PONG, 0, ms(S.s->write_timeout_s));
+		(void)ped_relay_send_code(S.ped.fd, PED_RELAY_PONG, 0, ms(S.s->d.write_timeout_s));
 	} else if (type == PED_RELAY_STATUS) {
 		struct ped_relay_msg m;
 		if (ped_relay_decode(p, len, &m) == PED_OK)
@@ -382,7 +382,7 @@ static void client_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t 
 			 S.client.peer);
 		end_session(PED_E_FRAME_TYPE, "malformed frame from the client");
 	} else if (type == PED_RELAY_PING) {
-		(void)ped_relay_send_code(S.client.fd, PED_RELAY_PONG, 0, ms(S.s->write_timeout_s));
+		(void)ped_relay_send_code(S.client.fd, PED_RELAY_PONG, 0, ms(S.s->d.write_timeout_s));
 	} else if (type == PED_RELAY_BYE) {
 		end_session(PED_OK, "the client ended it");
 	} else if (type != PED_RELAY_PONG) {
@@ -514,12 +514,12 @@ static void show(FILE *o)
 	fprintf(o, "  Server Port:              %u\n", S.srv_port);
 	fprintf(o, "  External Server Interface: %s\n", yes_no(S.s->eserver));
 	fprintf(o, "  Admin Port:               %u\n", S.adm_port);
-	fprintf(o, "  External Admin Interface: %s\n", yes_no(S.s->eadmin));
+	fprintf(o, "  External Admin Interface: %s\n", yes_no(S.s->d.eadmin));
 	fprintf(o, "\n");
 	fprintf(o, "  Server Up Time:           %llu (secs)\n", (unsigned long long)up);
 	fprintf(o, "  Server Idle Time:         %llu (secs) (%u%%)\n", (unsigned long long)idle,
 		up ? (unsigned)(idle * 100 / up) : (conn_open(&S.client) ? 0 : 100));
-	fprintf(o, "  Idle Timeout Value:       %d (secs)\n", S.s->idle_timeout_s);
+	fprintf(o, "  Idle Timeout Value:       %d (secs)\n", S.s->d.idle_timeout_s);
 	fprintf(o, "\n");
 	fprintf(o, "  Current Connection Time:   %llu (secs)\n", (unsigned long long)(cur / 1000));
 	fprintf(o, "  Current Connection Idle Time: %llu (secs)\n", (unsigned long long)(cur_idle / 1000));
@@ -579,7 +579,7 @@ static int start_dial(int idx, char *why, size_t whylen)
 	struct dial_job *j = NULL;
 	SSL_CTX *ctx = NULL;
 
-	if ((r = ped_config_load(&cfg, S.s->config_path, none, err, sizeof(err))) != PED_OK) {
+	if ((r = ped_config_load(&cfg, S.s->d.config_path, none, err, sizeof(err))) != PED_OK) {
 		snprintf(why, whylen, "%.190s", err);
 		return r;
 	}
@@ -599,7 +599,7 @@ static int start_dial(int idx, char *why, size_t whylen)
 		r = PED_E_HOST_MEMORY;
 		goto out;
 	}
-	*j = (struct dial_job){idx, "", port, ms(S.s->read_timeout_s), S.out[idx].refused > 0, ctx};
+	*j = (struct dial_job){idx, "", port, ms(S.s->d.read_timeout_s), S.out[idx].refused > 0, ctx};
 	snprintf(j->ip, sizeof(j->ip), "%s", ip);
 	if (ped_thread_spawn(dial_thread, j) != PED_OK) {
 		free(j);
@@ -675,7 +675,7 @@ static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *ar
 		snprintf(h.id, sizeof(h.id), "%s", S.ped.hello.id);
 	snprintf(h.version, sizeof(h.version), "%s", PEDSERVER_SOFTWARE_VERSION);
 	gethostname(h.info, sizeof(h.info) - 1);
-	if (ped_relay_send(res.fd, PED_RELAY_HELLO, &h, ms(S.s->write_timeout_s)) != PED_OK) {
+	if (ped_relay_send(res.fd, PED_RELAY_HELLO, &h, ms(S.s->d.write_timeout_s)) != PED_OK) {
 		conn_close(c);
 		redial(res.idx);
 		return;
@@ -773,11 +773,11 @@ static void schedule(void)
 	uint64_t due = 0;
 	for (int i = 0; i < MAX_PENDING; i++)
 		if (conn_open(&S.pending[i]) && !S.pending[i].outbound)
-			ped_deadline_min(&due, S.pending[i].since + (uint64_t)ms(S.s->read_timeout_s) + 1);
+			ped_deadline_min(&due, S.pending[i].since + (uint64_t)ms(S.s->d.read_timeout_s) + 1);
 	if (conn_open(&S.client)) {
-		ped_deadline_min(&due, S.client.last_rx + (uint64_t)ms(S.s->ping_interval_s + S.s->ping_timeout_s) + 1);
-		ped_deadline_min(&due, S.client.last_data + (uint64_t)ms(S.s->idle_timeout_s) + 1);
-		ped_deadline_min(&due, S.client.last_ping + (uint64_t)ms(S.s->ping_interval_s));
+		ped_deadline_min(&due, S.client.last_rx + (uint64_t)ms(S.s->d.ping_interval_s + S.s->d.ping_timeout_s) + 1);
+		ped_deadline_min(&due, S.client.last_data + (uint64_t)ms(S.s->d.idle_timeout_s) + 1);
+		ped_deadline_min(&due, S.client.last_ping + (uint64_t)ms(S.s->d.ping_interval_s));
 	}
 	ped_timer_at(S.loop, &S.tick, due);
 }
@@ -786,24 +786,24 @@ static void check_timeouts(uint64_t now)
 {
 	for (int i = 0; i < MAX_PENDING; i++) {
 		struct conn *c = &S.pending[i];
-		if (conn_open(c) && !c->outbound && now - c->since > (uint64_t)ms(S.s->read_timeout_s)) {
-			ped_warn("%s sent no greeting in %d s: closing", c->peer, S.s->read_timeout_s);
+		if (conn_open(c) && !c->outbound && now - c->since > (uint64_t)ms(S.s->d.read_timeout_s)) {
+			ped_warn("%s sent no greeting in %d s: closing", c->peer, S.s->d.read_timeout_s);
 			conn_close(c);
 		}
 	}
 	if (!conn_open(&S.client))
 		return;
-	if (now - S.client.last_rx > (uint64_t)ms(S.s->ping_interval_s + S.s->ping_timeout_s)) {
+	if (now - S.client.last_rx > (uint64_t)ms(S.s->d.ping_interval_s + S.s->d.ping_timeout_s)) {
 		end_session(PED_E_TIMED_OUT, "ping timeout");
 		return;
 	}
-	if (now - S.client.last_data > (uint64_t)ms(S.s->idle_timeout_s)) {
+	if (now - S.client.last_data > (uint64_t)ms(S.s->d.idle_timeout_s)) {
 		end_session(PED_E_TIMED_OUT, "idle timeout");
 		return;
 	}
-	if (now - S.client.last_ping >= (uint64_t)ms(S.s->ping_interval_s)) {
+	if (now - S.client.last_ping >= (uint64_t)ms(S.s->d.ping_interval_s)) {
 		S.client.last_ping = now;
-		if (ped_relay_send_code(S.client.fd, PED_RELAY_PING, 0, ms(S.s->write_timeout_s)) != PED_OK)
+		if (ped_relay_send_code(S.client.fd, PED_RELAY_PING, 0, ms(S.s->d.write_timeout_s)) != PED_OK)
 			end_session(PED_E_SOCKET, "write to the client failed");
 	}
 }
@@ -830,7 +830,7 @@ int server_run(const struct server_settings *s)
 	struct ped_pidfile pf;
 	char msg[512];
 	const char *srv_ip = s->ip[0] ? s->ip : s->eserver ? "0.0.0.0" : "127.0.0.1";
-	const char *adm_ip = s->eadmin ? "0.0.0.0" : "127.0.0.1";
+	const char *adm_ip = s->d.eadmin ? "0.0.0.0" : "127.0.0.1";
 	int r;
 
 	memset(&S, 0, sizeof(S));
@@ -844,15 +844,15 @@ int server_run(const struct server_settings *s)
 		conn_init(&S.pending[i]);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((r = ped_pidfile_create(s->pidfile, &pf, msg, sizeof(msg))) != PED_OK)
+	if ((r = ped_pidfile_create(s->d.pidfile, &pf, msg, sizeof(msg))) != PED_OK)
 		ped_daemon_fail(r, "%s", msg);
 	if ((r = ped_tcp_listen(srv_ip, (uint16_t)s->port, &S.srv_fd, &S.srv_port)) != PED_OK) {
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "cannot listen on server port %s:%d: %s", srv_ip, s->port, strerror(errno));
 	}
-	if ((r = ped_tcp_listen(adm_ip, (uint16_t)s->admin_port, &S.adm_fd, &S.adm_port)) != PED_OK) {
+	if ((r = ped_tcp_listen(adm_ip, (uint16_t)s->d.admin_port, &S.adm_fd, &S.adm_port)) != PED_OK) {
 		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on admin port %s:%d: %s", adm_ip, s->admin_port, strerror(errno));
+		ped_daemon_fail(r, "cannot listen on admin port %s:%d: %s", adm_ip, s->d.admin_port, strerror(errno));
 	}
 	unlink(s->ped_socket); /* a live pedserver holds the PID file, so this one is stale */
 	if ((r = ped_unix_listen(s->ped_socket, 0600, &S.dev_fd)) != PED_OK) {
@@ -880,7 +880,7 @@ int server_run(const struct server_settings *s)
 	ped_evloop_add_fd(S.loop, S.dial_pipe[0], PED_EV_READ, on_dialed, NULL);
 	ped_evloop_add_fd(S.loop, S.srv_fd, PED_EV_READ, on_accept, NULL);
 	ped_evloop_add_fd(S.loop, S.dev_fd, PED_EV_READ, on_accept, NULL);
-	if ((r = ped_admin_server_new(S.loop, S.adm_fd, S.adm_ufd, on_admin_request, NULL, ms(S.s->read_timeout_s),
+	if ((r = ped_admin_server_new(S.loop, S.adm_fd, S.adm_ufd, on_admin_request, NULL, ms(S.s->d.read_timeout_s),
 				      &S.admin)) != PED_OK)
 		ped_daemon_fail(r, "cannot serve the admin port");
 	ped_evloop_add_signal(S.loop, SIGTERM, on_term, NULL);
@@ -890,11 +890,11 @@ int server_run(const struct server_settings *s)
 	S.started = S.idle_since = ped_now_ms();
 	ped_info("serving on %s:%u, admin %s:%u and %s, PED port %s", srv_ip, S.srv_port, adm_ip, S.adm_port,
 		 S.adm_upath, s->ped_socket);
-	ped_daemon_ready(s->foreground);
+	ped_daemon_ready(s->d.foreground);
 	ped_evloop_run(S.loop);
 
 	S.stopping = 1;
-	S.stop_by = ped_now_ms() + (uint64_t)ms(s->shutdown_timeout_s);
+	S.stop_by = ped_now_ms() + (uint64_t)ms(s->d.shutdown_timeout_s);
 	end_session(PED_E_PED_UNPLUGGED, "pedserver is stopping");
 	bye(&S.ped, PED_OK);
 	conn_close(&S.ped);
