@@ -13,9 +13,8 @@
 #include "ped/link.h"
 #include "ped/log.h"
 #include "ped/net.h"
-#include "ped/pidfile.h"
 #include "ped/relay.h"
-#include "ped/thread.h"
+#include "ped/runtime.h"
 #include "ped/tls.h"
 
 #include <errno.h>
@@ -48,8 +47,10 @@ struct parked {
 	uint64_t since;
 };
 
-struct tls_result {
-	int fd;
+/* A TLS handshake with a pedserver that dialed in: a worker's job. */
+struct tls_job {
+	struct ped_work work;
+	int fd; /* the accepted socket; then the link's plain end, or -1 and why */
 	char cn[80], why[200], peer[96];
 };
 
@@ -69,11 +70,9 @@ struct session {
 
 static struct {
 	const struct client_settings *s;
+	struct ped_runtime rt;
 	struct ped_evloop *loop;
-	int hsm_lfd, adm_fd, adm_ufd;
-	char adm_upath[1024]; /* the Unix admin socket */
-	struct ped_admin_server *admin;
-	uint16_t adm_port;
+	int hsm_lfd;
 	struct session ss[MAX_SESSIONS];
 	uint64_t started;
 	struct ped_timer tick;
@@ -81,15 +80,8 @@ static struct {
 	uint16_t tls_port;
 	struct parked pk[MAX_PARKED];
 	int pk_seen; /* a pedserver has dialed in: it dials again after each session */
-	int tls_pipe[2];
-	int tls_handshakes; /* threads started and not yet reported */
 	uint64_t stop_by;   /* stopping: the ShutdownTimeout deadline, shared by its goodbyes */
 } C;
-
-static int ms(int seconds)
-{
-	return seconds * 1000;
-}
 
 static void schedule(void);
 
@@ -202,7 +194,7 @@ static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *ar
 	gethostname(h.info, sizeof(h.info) - 1);
 	/* The socket stays non-blocking: a pedserver that stops reading must
 	 * cost this session its write timeout, not stall every session. */
-	if (ped_relay_send(fd, PED_RELAY_HELLO, &h, ms(C.s->d.write_timeout_s)) != PED_OK) {
+	if (ped_relay_send(fd, PED_RELAY_HELLO, &h, ped_ms(C.s->d.write_timeout_s)) != PED_OK) {
 		end(x, PED_E_SOCKET, "write to pedserver failed");
 		return;
 	}
@@ -214,7 +206,7 @@ static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *ar
 
 static int forward(int fd, uint8_t type, const uint8_t *p, size_t len)
 {
-	return ped_frame_send(fd, type, p, len, ms(C.s->d.write_timeout_s));
+	return ped_frame_send(fd, type, p, len, ped_ms(C.s->d.write_timeout_s));
 }
 
 static void on_server(struct ped_evloop *loop, int fd, unsigned events, void *arg);
@@ -264,7 +256,7 @@ static void on_parked(struct ped_evloop *loop, int fd, unsigned events, void *ar
 				return;
 			continue;
 		} else if (type == PED_RELAY_PING) {
-			(void)ped_relay_send_code(k->fd, PED_RELAY_PONG, 0, ms(C.s->d.write_timeout_s));
+			(void)ped_relay_send_code(k->fd, PED_RELAY_PONG, 0, ped_ms(C.s->d.write_timeout_s));
 		} else if (type != PED_RELAY_PONG) {
 			ped_warn("unexpected %s frame from PED-initiated link %s: ignored", ped_relay_type_name(type), k->cn);
 		}
@@ -294,7 +286,7 @@ static int use_parked(struct session *x)
 		snprintf(x->server, sizeof(x->server), "PED-initiated %.60s", k->cn);
 		memset(k, 0, sizeof(*k));
 		k->fd = -1;
-		if (ped_relay_send(x->srv_fd, PED_RELAY_HELLO, &h, ms(C.s->d.write_timeout_s)) != PED_OK) {
+		if (ped_relay_send(x->srv_fd, PED_RELAY_HELLO, &h, ped_ms(C.s->d.write_timeout_s)) != PED_OK) {
 			end(x, PED_E_PED_UNPLUGGED, "the PED-initiated link broke");
 			return 1;
 		}
@@ -306,21 +298,21 @@ static int use_parked(struct session *x)
 	return 0;
 }
 
-static void *tls_accept_thread(void *arg)
+static void tls_run(struct ped_work *w)
 {
-	struct tls_result *res = arg;
+	struct tls_job *j = (struct tls_job *)w;
 	SSL_CTX *ctx = NULL;
-	int fd = res->fd;
-	res->fd = -1;
-	if (ped_tls_context(1, C.s->cert, C.s->key, C.s->trusted, &ctx, res->why, sizeof(res->why)) != PED_OK)
+	int fd = j->fd;
+	j->fd = -1;
+	if (ped_tls_context(1, C.s->cert, C.s->key, C.s->trusted, &ctx, j->why, sizeof(j->why)) != PED_OK)
 		close(fd);
-	else if (ped_tls_proxy(ctx, fd, 1, ms(C.s->d.read_timeout_s), &res->fd, res->cn, sizeof(res->cn), res->why,
-			       sizeof(res->why)) != PED_OK)
-		res->fd = -1;
+	else if (ped_tls_proxy(ctx, fd, 1, ped_ms(C.s->d.read_timeout_s), &j->fd, j->cn, sizeof(j->cn), j->why,
+			       sizeof(j->why)) != PED_OK)
+		j->fd = -1;
 	SSL_CTX_free(ctx);
-	(void)!write(C.tls_pipe[1], &res, sizeof(res));
-	return NULL;
 }
+
+static void tls_done(struct ped_work *w);
 
 static void on_tls_accept(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
 {
@@ -329,7 +321,7 @@ static void on_tls_accept(struct ped_evloop *loop, int lfd, unsigned events, voi
 	(void)events;
 	(void)arg;
 	while (ped_accept(lfd, &fd) == PED_OK) {
-		if (C.tls_handshakes >= MAX_TLS_HANDSHAKES) {
+		if (C.rt.workers.busy >= MAX_TLS_HANDSHAKES) {
 			char peer[96];
 			ped_sock_peer_name(fd, peer, sizeof(peer));
 			ped_trace("refused a TLS connection from %s: %d handshakes in progress", peer,
@@ -337,31 +329,25 @@ static void on_tls_accept(struct ped_evloop *loop, int lfd, unsigned events, voi
 			close(fd);
 			continue;
 		}
-		struct tls_result *res = calloc(1, sizeof(*res));
-		if (!res) {
+		struct tls_job *j = calloc(1, sizeof(*j));
+		if (!j) {
 			close(fd);
 			continue;
 		}
-		res->fd = fd;
-		ped_sock_peer_name(fd, res->peer, sizeof(res->peer));
+		j->work = (struct ped_work){.run = tls_run, .done = tls_done};
+		j->fd = fd;
+		ped_sock_peer_name(fd, j->peer, sizeof(j->peer));
 		(void)ped_set_nonblock(fd, 0);
-		if (ped_thread_spawn(tls_accept_thread, res) != PED_OK) {
+		if (ped_work_start(&C.rt.workers, &j->work) != PED_OK) {
 			close(fd);
-			free(res);
-			continue;
+			free(j);
 		}
-		C.tls_handshakes++;
 	}
 }
 
-static void on_tls_ready(struct ped_evloop *loop, int pfd, unsigned events, void *arg)
+static void tls_done(struct ped_work *w)
 {
-	struct tls_result *res = NULL;
-	(void)events;
-	(void)arg;
-	if (read(pfd, &res, sizeof(res)) != (ssize_t)sizeof(res) || !res)
-		return;
-	C.tls_handshakes--;
+	struct tls_job *res = (struct tls_job *)w;
 	if (res->fd < 0) {
 		ped_warn("refused a PED-initiated connection from %s: %s", res->peer, res->why);
 		free(res);
@@ -382,9 +368,9 @@ static void on_tls_ready(struct ped_evloop *loop, int pfd, unsigned events, void
 	snprintf(k->cn, sizeof(k->cn), "%s", res->cn);
 	ped_framer_init(&k->in, k->fd, PED_FRAME_MAX_PAYLOAD);
 	k->since = ped_now_ms();
-	ped_evloop_add_fd(loop, k->fd, PED_EV_READ, on_parked, k);
+	ped_evloop_add_fd(C.loop, k->fd, PED_EV_READ, on_parked, k);
 	/* The first frame confirms to pedserver that its certificate was accepted. */
-	(void)ped_relay_send_code(k->fd, PED_RELAY_PING, 0, ms(C.s->d.write_timeout_s));
+	(void)ped_relay_send_code(k->fd, PED_RELAY_PING, 0, ped_ms(C.s->d.write_timeout_s));
 	ped_info("PED-initiated link from %s (certificate %s) established", res->peer, res->cn);
 	free(res);
 }
@@ -474,7 +460,7 @@ static void server_frame(struct session *x, uint8_t type, const uint8_t *p, size
 			return;
 		}
 		snprintf(x->ped_serial, sizeof(x->ped_serial), "%s", m.id);
-		if (ped_relay_send(x->hsm_fd, PED_RELAY_WELCOME, &m, ms(C.s->d.write_timeout_s)) != PED_OK) {
+		if (ped_relay_send(x->hsm_fd, PED_RELAY_WELCOME, &m, ped_ms(C.s->d.write_timeout_s)) != PED_OK) {
 			end(x, PED_OK, "the HSM went away");
 			return;
 		}
@@ -498,7 +484,7 @@ static void server_frame(struct session *x, uint8_t type, const uint8_t *p, size
 				 x->server);
 			end(x, PED_E_FRAME_TYPE, "malformed frame from pedserver");
 		} else if (type == PED_RELAY_PING) {
-			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_PONG, 0, ms(C.s->d.write_timeout_s));
+			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_PONG, 0, ped_ms(C.s->d.write_timeout_s));
 		}
 		return;
 	default:
@@ -605,9 +591,9 @@ static int on_admin_request(void *arg, const char *line, int trusted, FILE *o)
 {
 	(void)arg;
 	if (!strcasecmp(line, "stop") && !trusted) {
-		ped_warn("refused 'stop' from the admin port: only pedclient's user or root may ask, on %s", C.adm_upath);
+		ped_warn("refused 'stop' from the admin port: only pedclient's user or root may ask, on %s", C.rt.adm_upath);
 		fprintf(o, "'stop' is taken only from pedclient's own user or root, on the admin socket %s\n",
-			C.adm_upath);
+			C.rt.adm_upath);
 		return PED_E_ACTION_PROHIBITED;
 	}
 	if (!strcasecmp(line, "stop")) {
@@ -629,7 +615,7 @@ static int on_admin_request(void *arg, const char *line, int trusted, FILE *o)
 	fprintf(o, "  Hostname:                 %s\n", host);
 	fprintf(o, "  Software Version:         %s\n", PEDCLIENT_SOFTWARE_VERSION);
 	fprintf(o, "  HSM Socket:               %s\n", C.s->hsm_socket);
-	fprintf(o, "  Admin Port:               %u\n", C.adm_port);
+	fprintf(o, "  Admin Port:               %u\n", C.rt.adm_port);
 	fprintf(o, "  External Admin Interface: %s\n", C.s->d.eadmin ? "Yes" : "No");
 	fprintf(o, "  Up Time:                  %llu (secs)\n", (unsigned long long)((now - C.started) / 1000));
 	fprintf(o, "  Idle Timeout Value:       %d (secs)%s\n", C.s->d.idle_timeout_s,
@@ -666,13 +652,13 @@ static void schedule(void)
 		if (x->st == S_FREE)
 			continue;
 		if (x->st != S_RELAY) {
-			ped_deadline_min(&due, x->state_since + (uint64_t)ms(C.s->d.read_timeout_s) + 1);
+			ped_deadline_min(&due, x->state_since + (uint64_t)ped_ms(C.s->d.read_timeout_s) + 1);
 			continue;
 		}
-		ped_deadline_min(&due, x->last_rx + (uint64_t)ms(C.s->d.ping_interval_s + C.s->d.ping_timeout_s) + 1);
+		ped_deadline_min(&due, x->last_rx + (uint64_t)ped_ms(C.s->d.ping_interval_s + C.s->d.ping_timeout_s) + 1);
 		if (!C.s->ignore_idle)
-			ped_deadline_min(&due, x->last_data + (uint64_t)ms(C.s->d.idle_timeout_s) + 1);
-		ped_deadline_min(&due, x->last_ping + (uint64_t)ms(C.s->d.ping_interval_s));
+			ped_deadline_min(&due, x->last_data + (uint64_t)ped_ms(C.s->d.idle_timeout_s) + 1);
+		ped_deadline_min(&due, x->last_ping + (uint64_t)ped_ms(C.s->d.ping_interval_s));
 	}
 	ped_timer_at(C.loop, &C.tick, due);
 }
@@ -688,7 +674,7 @@ static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
 		if (x->st == S_FREE)
 			continue;
 		if (x->st == S_AWAIT_LINK) {
-			if (now - x->state_since > (uint64_t)ms(C.s->d.read_timeout_s)) {
+			if (now - x->state_since > (uint64_t)ped_ms(C.s->d.read_timeout_s)) {
 				ped_warn("HSM %s asked for its Remote PED: no PED id is assigned to it and no pedserver "
 					 "dialed in within %d s", x->hello.id, C.s->d.read_timeout_s);
 				end(x, PED_E_NOT_FOUND, "no PED id assigned, no PED-initiated link");
@@ -696,129 +682,69 @@ static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
 			continue;
 		}
 		if (x->st != S_RELAY) {
-			if (now - x->state_since > (uint64_t)ms(C.s->d.read_timeout_s))
+			if (now - x->state_since > (uint64_t)ped_ms(C.s->d.read_timeout_s))
 				end(x, x->st == S_HELLO ? PED_E_TIMED_OUT : PED_E_PED_UNPLUGGED,
 				    x->st == S_HELLO ? "no greeting from the HSM" : "pedserver did not answer in time");
 			continue;
 		}
-		if (now - x->last_rx > (uint64_t)ms(C.s->d.ping_interval_s + C.s->d.ping_timeout_s)) {
+		if (now - x->last_rx > (uint64_t)ped_ms(C.s->d.ping_interval_s + C.s->d.ping_timeout_s)) {
 			ped_warn("pedserver %s stopped answering pings", x->server);
 			end(x, PED_E_PED_UNPLUGGED, "ping timeout");
 			continue;
 		}
-		if (!C.s->ignore_idle && now - x->last_data > (uint64_t)ms(C.s->d.idle_timeout_s)) {
+		if (!C.s->ignore_idle && now - x->last_data > (uint64_t)ped_ms(C.s->d.idle_timeout_s)) {
 			end(x, PED_E_PED_UNPLUGGED, "idle timeout");
 			continue;
 		}
-		if (now - x->last_ping >= (uint64_t)ms(C.s->d.ping_interval_s)) {
+		if (now - x->last_ping >= (uint64_t)ped_ms(C.s->d.ping_interval_s)) {
 			x->last_ping = now;
-			if (ped_relay_send_code(x->srv_fd, PED_RELAY_PING, 0, ms(C.s->d.write_timeout_s)) != PED_OK)
+			if (ped_relay_send_code(x->srv_fd, PED_RELAY_PING, 0, ped_ms(C.s->d.write_timeout_s)) != PED_OK)
 				end(x, PED_E_PED_UNPLUGGED, "write to pedserver failed");
 		}
 	}
 	schedule();
 }
 
-static void on_term(struct ped_evloop *loop, int signo, void *arg)
-{
-	(void)arg;
-	ped_info("signal %d: stopping", signo);
-	(void)ped_daemon_notify("STOPPING=1");
-	ped_evloop_stop(loop);
-}
-
 int client_run(const struct client_settings *s)
 {
-	struct ped_pidfile pf;
-	char msg[512];
 	int r;
 
 	memset(&C, 0, sizeof(C));
-	memset(&pf, 0, sizeof(pf));
-	pf.fd = -1; /* no PID file yet (fd 0 may be a real one) */
 	C.s = s;
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		C.ss[i].hsm_fd = C.ss[i].srv_fd = -1;
 	for (int i = 0; i < MAX_PARKED; i++)
 		C.pk[i].fd = -1;
-	C.tls_lfd = C.adm_ufd = -1;
-	signal(SIGPIPE, SIG_IGN);
-	if ((r = ped_pidfile_create(s->d.pidfile, &pf, msg, sizeof(msg))) != PED_OK)
-		ped_daemon_fail(r, "%s", msg);
-	unlink(s->hsm_socket); /* the PID file is ours, so no live pedclient uses it */
-	if ((r = ped_unix_listen(s->hsm_socket, 0660, &C.hsm_lfd)) != PED_OK) {
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on the HSM socket %s: %s", s->hsm_socket, strerror(errno));
-	}
-	const char *adm_ip = s->d.eadmin ? "0.0.0.0" : "127.0.0.1";
-	if ((r = ped_tcp_listen(adm_ip, (uint16_t)s->d.admin_port, &C.adm_fd, &C.adm_port)) != PED_OK) {
-		unlink(s->hsm_socket);
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on admin port %s:%d: %s", adm_ip, s->d.admin_port, strerror(errno));
-	}
-	if ((r = ped_admin_port_publish("pedclient", C.adm_port)) != PED_OK) {
-		unlink(s->hsm_socket);
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot publish the admin port in the runtime directory");
-	}
-	if ((r = ped_admin_socket_path("pedclient", C.adm_upath, sizeof(C.adm_upath))) != PED_OK ||
-	    (r = ped_unix_listen(C.adm_upath, 0600, &C.adm_ufd)) != PED_OK) {
-		unlink(s->hsm_socket);
-		ped_admin_port_unpublish("pedclient");
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on the admin socket %s: %s", C.adm_upath, strerror(errno));
-	}
+	C.tls_lfd = C.hsm_lfd = -1;
+
+	ped_runtime_begin(&C.rt, "pedclient", &s->d);
+	ped_runtime_unix_listen(&C.rt, s->hsm_socket, 0660, &C.hsm_lfd, "the HSM socket");
+	ped_runtime_admin(&C.rt, on_admin_request, NULL);
 	if (s->listen_port >= 0) {
-		if (access(s->cert, R_OK) != 0 && (r = ped_tls_make_identity("pedclient", s->cert, s->key)) != PED_OK) {
-			unlink(s->hsm_socket);
-			ped_pidfile_remove(&pf);
-			ped_daemon_fail(r, "cannot make the PED-initiated certificate %s", s->cert);
-		}
-		if (pipe(C.tls_pipe) != 0 ||
-		    (r = ped_tcp_listen(s->listen_ip, (uint16_t)s->listen_port, &C.tls_lfd, &C.tls_port)) != PED_OK) {
-			unlink(s->hsm_socket);
-			ped_pidfile_remove(&pf);
-			ped_daemon_fail(PED_E_SOCKET, "cannot listen on the PED-initiated port %s:%d: %s", s->listen_ip,
-					s->listen_port, strerror(errno));
-		}
+		if (access(s->cert, R_OK) != 0 && (r = ped_tls_make_identity("pedclient", s->cert, s->key)) != PED_OK)
+			ped_runtime_fail(&C.rt, r, "cannot make the PED-initiated certificate %s", s->cert);
+		ped_runtime_tcp_listen(&C.rt, s->listen_ip, s->listen_port, &C.tls_lfd, &C.tls_port,
+				       "the PED-initiated port");
 	}
-	C.loop = ped_evloop_new();
+	C.loop = C.rt.loop;
 	if (C.tls_lfd >= 0) {
 		ped_evloop_add_fd(C.loop, C.tls_lfd, PED_EV_READ, on_tls_accept, NULL);
-		ped_evloop_add_fd(C.loop, C.tls_pipe[0], PED_EV_READ, on_tls_ready, NULL);
 		ped_info("PED-initiated mode: TLS on %s:%u, certificate %s, registered pedservers in %s", s->listen_ip,
 			 C.tls_port, s->cert, s->trusted);
 	}
 	ped_evloop_add_fd(C.loop, C.hsm_lfd, PED_EV_READ, on_accept, NULL);
-	if ((r = ped_admin_server_new(C.loop, C.adm_fd, C.adm_ufd, on_admin_request, NULL, ms(C.s->d.read_timeout_s),
-				      &C.admin)) != PED_OK)
-		ped_daemon_fail(r, "cannot serve the admin port");
-	ped_evloop_add_signal(C.loop, SIGTERM, on_term, NULL);
-	ped_evloop_add_signal(C.loop, SIGINT, on_term, NULL);
 	ped_timer_init(&C.tick, on_tick, NULL);
 	C.started = ped_now_ms();
-	ped_info("serving HSMs on %s, admin %s:%u", s->hsm_socket, adm_ip, C.adm_port);
-	ped_daemon_ready(s->d.foreground);
-	ped_evloop_run(C.loop);
+	ped_info("serving HSMs on %s, admin %s:%u", s->hsm_socket, C.rt.adm_ip, C.rt.adm_port);
+	ped_runtime_run(&C.rt);
 
-	C.stop_by = ped_now_ms() + (uint64_t)ms(s->d.shutdown_timeout_s);
+	C.stop_by = ped_now_ms() + (uint64_t)ped_ms(s->d.shutdown_timeout_s);
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		end(&C.ss[i], PED_E_PED_CLIENT_NOT_RUNNING, "pedclient is stopping");
 	for (int i = 0; i < MAX_PARKED; i++)
 		if (C.pk[i].fd >= 0)
 			drop_parked(&C.pk[i], "pedclient is stopping");
-	if (C.tls_lfd >= 0)
-		close(C.tls_lfd);
 	ped_timer_stop(C.loop, &C.tick);
-	close(C.hsm_lfd);
-	ped_admin_server_free(C.admin);
-	close(C.adm_fd);
-	close(C.adm_ufd);
-	unlink(C.adm_upath);
-	unlink(s->hsm_socket);
-	ped_admin_port_unpublish("pedclient");
-	ped_evloop_free(C.loop);
-	ped_pidfile_remove(&pf);
-	ped_info("stopped");
+	ped_runtime_end(&C.rt);
 	return 0;
 }

@@ -12,9 +12,8 @@
 #include "ped/link.h"
 #include "ped/log.h"
 #include "ped/net.h"
-#include "ped/pidfile.h"
 #include "ped/relay.h"
-#include "ped/thread.h"
+#include "ped/runtime.h"
 #include "ped/tls.h"
 
 #include "appliance.h"
@@ -44,15 +43,14 @@ struct outbound {
 	char why[200];
 };
 
+/* Dialing an appliance, up to DIAL_ATTEMPTS times: a worker's job. */
 struct dial_job {
+	struct ped_work work;
 	int idx;
 	char ip[65];
 	int port, timeout_ms, pause_first;
 	SSL_CTX *ctx;
-};
-
-struct dial_result {
-	int fd, idx;
+	int fd; /* the result: the TLS link's plain end, or -1 and why */
 	char why[200];
 };
 
@@ -68,28 +66,22 @@ struct conn {
 
 static struct {
 	const struct server_settings *s;
+	struct ped_runtime rt;
 	struct ped_evloop *loop;
-	int srv_fd, adm_fd, dev_fd, adm_ufd;
-	char adm_upath[1024]; /* the Unix admin socket */
-	struct ped_admin_server *admin;
-	uint16_t srv_port, adm_port;
+	int srv_fd, dev_fd;
+	uint16_t srv_port;
 	struct conn pending[MAX_PENDING];
 	struct conn ped, client;
 	char rpks[PED_RELAY_INFO_MAX + 1]; /* HSM serials whose RPV the PED holds */
 	uint64_t started, idle_since, total_conn_ms, total_conn_idle_ms;
 	struct ped_timer tick;
 	struct outbound out[MAX_OUTBOUND];
-	int dial_pipe[2];
 	int stopping;
 	uint64_t stop_by; /* stopping: the InternalShutdownTimeout deadline (0 before) */
 } S;
 
 static void redial(int idx);
-
-static int ms(int seconds)
-{
-	return seconds * 1000;
-}
+static void dial_done(struct ped_work *w);
 
 static void conn_init(struct conn *c)
 {
@@ -114,7 +106,7 @@ static void conn_close(struct conn *c)
 
 static int send_to(struct conn *c, uint8_t type, const uint8_t *p, size_t len)
 {
-	return ped_frame_send(c->fd, type, p, len, ms(S.s->d.write_timeout_s));
+	return ped_frame_send(c->fd, type, p, len, ped_ms(S.s->d.write_timeout_s));
 }
 
 /* While stopping, goodbyes share the internal shutdown timeout: peers that
@@ -124,7 +116,7 @@ static void bye(struct conn *c, int err)
 {
 	if (conn_open(c))
 		(void)ped_relay_send_code(c->fd, PED_RELAY_BYE, ped_err_code(err),
-					  ped_budget_ms(S.stop_by, ms(S.s->d.write_timeout_s)));
+					  ped_budget_ms(S.stop_by, ped_ms(S.s->d.write_timeout_s)));
 }
 
 /* Ends the client's session; tells the PED so it returns to waiting. */
@@ -180,7 +172,7 @@ static void status_reply(struct conn *c)
 		snprintf(m.version, sizeof(m.version), "%s", S.ped.hello.version);
 	}
 	snprintf(m.info, sizeof(m.info), "pedserver %s", PEDSERVER_SOFTWARE_VERSION);
-	(void)ped_relay_send(c->fd, PED_RELAY_STATUS, &m, ms(S.s->d.write_timeout_s));
+	(void)ped_relay_send(c->fd, PED_RELAY_STATUS, &m, ped_ms(S.s->d.write_timeout_s));
 }
 
 /* The first message on a new connection says who it is. */
@@ -250,7 +242,7 @@ static void greet(struct conn *c, const struct ped_relay_msg *h)
 	o.flags = h->flags & PED_RELAY_F_2E2S;
 	snprintf(o.id, sizeof(o.id), "%s", h->id);
 	snprintf(o.host, sizeof(o.host), "%.64s", c->peer);
-	if (ped_relay_send(c->fd, PED_RELAY_WELCOME, &w, ms(S.s->d.write_timeout_s)) != PED_OK) {
+	if (ped_relay_send(c->fd, PED_RELAY_WELCOME, &w, ped_ms(S.s->d.write_timeout_s)) != PED_OK) {
 		ped_warn("client %s went away before its session began", c->peer);
 		conn_close(c);
 		return;
@@ -260,7 +252,7 @@ static void greet(struct conn *c, const struct ped_relay_msg *h)
 	S.client.since = S.client.last_rx = S.client.last_ping = S.client.last_data = now;
 	schedule(); /* pings and the idle timeout */
 	ped_info("client %s (HSM %s) connected; PED %s serves it", S.client.peer, h->id, S.ped.hello.id);
-	if (ped_relay_send(S.ped.fd, PED_RELAY_OPEN, &o, ms(S.s->d.write_timeout_s)) != PED_OK)
+	if (ped_relay_send(S.ped.fd, PED_RELAY_OPEN, &o, ped_ms(S.s->d.write_timeout_s)) != PED_OK)
 		ped_gone("write to the PED failed");
 }
 
@@ -299,7 +291,7 @@ static void pending_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t
 			ped_info("connected to appliance %s over TLS", o->name);
 		}
 		if (type == PED_RELAY_PING)
-			(void)ped_relay_send_code(c->fd, PED_RELAY_PONG, 0, ms(S.s->d.write_timeout_s));
+			(void)ped_relay_send_code(c->fd, PED_RELAY_PONG, 0, ped_ms(S.s->d.write_timeout_s));
 		return;
 	}
 	if (type != PED_RELAY_HELLO || ped_relay_decode(p, len, &h) != PED_OK) {
@@ -341,7 +333,7 @@ static void ped_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t len
 		return;
 	}
 	if (type == PED_RELAY_PING) {
-		(void)ped_relay_send_code(S.ped.fd, PED_RELAY_PONG, 0, ms(S.s->d.write_timeout_s));
+		(void)ped_relay_send_code(S.ped.fd, PED_RELAY_PONG, 0, ped_ms(S.s->d.write_timeout_s));
 	} else if (type == PED_RELAY_STATUS) {
 		struct ped_relay_msg m;
 		if (ped_relay_decode(p, len, &m) == PED_OK)
@@ -382,7 +374,7 @@ static void client_frame(struct conn *c, uint8_t type, const uint8_t *p, size_t 
 			 S.client.peer);
 		end_session(PED_E_FRAME_TYPE, "malformed frame from the client");
 	} else if (type == PED_RELAY_PING) {
-		(void)ped_relay_send_code(S.client.fd, PED_RELAY_PONG, 0, ms(S.s->d.write_timeout_s));
+		(void)ped_relay_send_code(S.client.fd, PED_RELAY_PONG, 0, ped_ms(S.s->d.write_timeout_s));
 	} else if (type == PED_RELAY_BYE) {
 		end_session(PED_OK, "the client ended it");
 	} else if (type != PED_RELAY_PONG) {
@@ -513,7 +505,7 @@ static void show(FILE *o)
 	fprintf(o, "Operating Information:\n");
 	fprintf(o, "  Server Port:              %u\n", S.srv_port);
 	fprintf(o, "  External Server Interface: %s\n", yes_no(S.s->eserver));
-	fprintf(o, "  Admin Port:               %u\n", S.adm_port);
+	fprintf(o, "  Admin Port:               %u\n", S.rt.adm_port);
 	fprintf(o, "  External Admin Interface: %s\n", yes_no(S.s->d.eadmin));
 	fprintf(o, "\n");
 	fprintf(o, "  Server Up Time:           %llu (secs)\n", (unsigned long long)up);
@@ -532,26 +524,23 @@ static void show(FILE *o)
 
 /* ---- PED-initiated mode ---------------------------------------------------- */
 
-static void *dial_thread(void *arg)
+static void dial_run(struct ped_work *w)
 {
-	struct dial_job *j = arg;
-	struct dial_result res = {-1, j->idx, ""};
-	for (int i = 0; i < DIAL_ATTEMPTS && res.fd < 0; i++) {
+	struct dial_job *j = (struct dial_job *)w;
+	for (int i = 0; i < DIAL_ATTEMPTS && j->fd < 0; i++) {
 		int fd, plain;
 		char cn[80];
 		if (i || j->pause_first)
 			usleep(DIAL_PAUSE_MS * 1000);
 		if (ped_tcp_connect(j->ip, (uint16_t)j->port, 2000, &fd) != PED_OK) {
-			snprintf(res.why, sizeof(res.why), "cannot reach %s:%d: %s", j->ip, j->port, strerror(errno));
+			snprintf(j->why, sizeof(j->why), "cannot reach %s:%d: %s", j->ip, j->port, strerror(errno));
 			continue;
 		}
-		if (ped_tls_proxy(j->ctx, fd, 0, j->timeout_ms, &plain, cn, sizeof(cn), res.why, sizeof(res.why)) == PED_OK)
-			res.fd = plain;
+		if (ped_tls_proxy(j->ctx, fd, 0, j->timeout_ms, &plain, cn, sizeof(cn), j->why, sizeof(j->why)) == PED_OK)
+			j->fd = plain;
 	}
 	SSL_CTX_free(j->ctx);
-	free(j);
-	(void)!write(S.dial_pipe[1], &res, sizeof(res));
-	return NULL;
+	j->ctx = NULL;
 }
 
 static int find_out(const char *name, int create)
@@ -599,9 +588,10 @@ static int start_dial(int idx, char *why, size_t whylen)
 		r = PED_E_HOST_MEMORY;
 		goto out;
 	}
-	*j = (struct dial_job){idx, "", port, ms(S.s->d.read_timeout_s), S.out[idx].refused > 0, ctx};
+	*j = (struct dial_job){{.run = dial_run, .done = dial_done}, idx, "", port, ped_ms(S.s->d.read_timeout_s),
+			       S.out[idx].refused > 0, ctx, -1, ""};
 	snprintf(j->ip, sizeof(j->ip), "%s", ip);
-	if (ped_thread_spawn(dial_thread, j) != PED_OK) {
+	if (ped_work_start(&S.rt.workers, &j->work) != PED_OK) {
 		free(j);
 		r = PED_E_HOST_MEMORY;
 	} else {
@@ -637,35 +627,35 @@ static void redial(int idx)
 	}
 }
 
-static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+static void dial_done(struct ped_work *w)
 {
-	struct dial_result res;
-	(void)events;
-	(void)arg;
-	if (read(fd, &res, sizeof(res)) != (ssize_t)sizeof(res) || res.idx < 0 || res.idx >= MAX_OUTBOUND)
-		return;
-	struct outbound *o = &S.out[res.idx];
-	if (res.fd < 0) {
+	struct dial_job *res = (struct dial_job *)w;
+	struct outbound *o = &S.out[res->idx];
+	struct conn *c = NULL;
+	int fd = res->fd, idx = res->idx;
+
+	if (fd < 0) {
 		o->state = OUT_FAILED;
-		snprintf(o->why, sizeof(o->why), "%s", res.why);
-		ped_warn("appliance %s: gave up after %d attempts: %s", o->name, DIAL_ATTEMPTS, res.why);
+		snprintf(o->why, sizeof(o->why), "%s", res->why);
+		ped_warn("appliance %s: gave up after %d attempts: %s", o->name, DIAL_ATTEMPTS, res->why);
+		free(res);
 		return;
 	}
-	struct conn *c = NULL;
+	free(res);
 	for (int i = 0; i < MAX_PENDING && !c; i++)
 		if (!conn_open(&S.pending[i]))
 			c = &S.pending[i];
 	if (!o->wanted || !c) {
-		close(res.fd);
+		close(fd);
 		return;
 	}
 	conn_init(c);
-	c->fd = res.fd;
-	c->outbound = res.idx + 1;
+	c->fd = fd;
+	c->outbound = idx + 1;
 	snprintf(c->peer, sizeof(c->peer), "appliance %s", o->name);
-	ped_framer_init(&c->in, res.fd, PED_FRAME_MAX_PAYLOAD);
+	ped_framer_init(&c->in, fd, PED_FRAME_MAX_PAYLOAD);
 	c->since = c->last_rx = ped_now_ms();
-	ped_evloop_add_fd(loop, res.fd, PED_EV_READ, on_pending, c);
+	ped_evloop_add_fd(S.loop, fd, PED_EV_READ, on_pending, c);
 	/* Announce ourselves; the appliance's pedclient keeps the link for its HSMs. */
 	struct ped_relay_msg h;
 	memset(&h, 0, sizeof(h));
@@ -675,9 +665,9 @@ static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *ar
 		snprintf(h.id, sizeof(h.id), "%s", S.ped.hello.id);
 	snprintf(h.version, sizeof(h.version), "%s", PEDSERVER_SOFTWARE_VERSION);
 	gethostname(h.info, sizeof(h.info) - 1);
-	if (ped_relay_send(res.fd, PED_RELAY_HELLO, &h, ms(S.s->d.write_timeout_s)) != PED_OK) {
+	if (ped_relay_send(fd, PED_RELAY_HELLO, &h, ped_ms(S.s->d.write_timeout_s)) != PED_OK) {
 		conn_close(c);
-		redial(res.idx);
+		redial(idx);
 		return;
 	}
 	/* Connected once the appliance confirms (its first PING). */
@@ -749,9 +739,9 @@ static int on_admin_request(void *arg, const char *line, int trusted, FILE *out)
 		char cmd[16];
 		snprintf(cmd, sizeof(cmd), "%.*s", (int)strcspn(line, " "), line);
 		ped_warn("refused '%s' from the admin port: only pedserver's user or root may ask, on %s", cmd,
-			 S.adm_upath);
+			 S.rt.adm_upath);
 		fprintf(out, "'%s' is taken only from pedserver's own user or root, on the admin socket %s\n", cmd,
-			S.adm_upath);
+			S.rt.adm_upath);
 		return PED_E_ACTION_PROHIBITED;
 	}
 	if (!strcasecmp(line, "stop")) {
@@ -773,11 +763,11 @@ static void schedule(void)
 	uint64_t due = 0;
 	for (int i = 0; i < MAX_PENDING; i++)
 		if (conn_open(&S.pending[i]) && !S.pending[i].outbound)
-			ped_deadline_min(&due, S.pending[i].since + (uint64_t)ms(S.s->d.read_timeout_s) + 1);
+			ped_deadline_min(&due, S.pending[i].since + (uint64_t)ped_ms(S.s->d.read_timeout_s) + 1);
 	if (conn_open(&S.client)) {
-		ped_deadline_min(&due, S.client.last_rx + (uint64_t)ms(S.s->d.ping_interval_s + S.s->d.ping_timeout_s) + 1);
-		ped_deadline_min(&due, S.client.last_data + (uint64_t)ms(S.s->d.idle_timeout_s) + 1);
-		ped_deadline_min(&due, S.client.last_ping + (uint64_t)ms(S.s->d.ping_interval_s));
+		ped_deadline_min(&due, S.client.last_rx + (uint64_t)ped_ms(S.s->d.ping_interval_s + S.s->d.ping_timeout_s) + 1);
+		ped_deadline_min(&due, S.client.last_data + (uint64_t)ped_ms(S.s->d.idle_timeout_s) + 1);
+		ped_deadline_min(&due, S.client.last_ping + (uint64_t)ped_ms(S.s->d.ping_interval_s));
 	}
 	ped_timer_at(S.loop, &S.tick, due);
 }
@@ -786,24 +776,24 @@ static void check_timeouts(uint64_t now)
 {
 	for (int i = 0; i < MAX_PENDING; i++) {
 		struct conn *c = &S.pending[i];
-		if (conn_open(c) && !c->outbound && now - c->since > (uint64_t)ms(S.s->d.read_timeout_s)) {
+		if (conn_open(c) && !c->outbound && now - c->since > (uint64_t)ped_ms(S.s->d.read_timeout_s)) {
 			ped_warn("%s sent no greeting in %d s: closing", c->peer, S.s->d.read_timeout_s);
 			conn_close(c);
 		}
 	}
 	if (!conn_open(&S.client))
 		return;
-	if (now - S.client.last_rx > (uint64_t)ms(S.s->d.ping_interval_s + S.s->d.ping_timeout_s)) {
+	if (now - S.client.last_rx > (uint64_t)ped_ms(S.s->d.ping_interval_s + S.s->d.ping_timeout_s)) {
 		end_session(PED_E_TIMED_OUT, "ping timeout");
 		return;
 	}
-	if (now - S.client.last_data > (uint64_t)ms(S.s->d.idle_timeout_s)) {
+	if (now - S.client.last_data > (uint64_t)ped_ms(S.s->d.idle_timeout_s)) {
 		end_session(PED_E_TIMED_OUT, "idle timeout");
 		return;
 	}
-	if (now - S.client.last_ping >= (uint64_t)ms(S.s->d.ping_interval_s)) {
+	if (now - S.client.last_ping >= (uint64_t)ped_ms(S.s->d.ping_interval_s)) {
 		S.client.last_ping = now;
-		if (ped_relay_send_code(S.client.fd, PED_RELAY_PING, 0, ms(S.s->d.write_timeout_s)) != PED_OK)
+		if (ped_relay_send_code(S.client.fd, PED_RELAY_PING, 0, ped_ms(S.s->d.write_timeout_s)) != PED_OK)
 			end_session(PED_E_SOCKET, "write to the client failed");
 	}
 }
@@ -817,84 +807,34 @@ static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
 	schedule();
 }
 
-static void on_term(struct ped_evloop *loop, int signo, void *arg)
-{
-	(void)arg;
-	ped_info("signal %d: stopping", signo);
-	(void)ped_daemon_notify("STOPPING=1");
-	ped_evloop_stop(loop);
-}
-
 int server_run(const struct server_settings *s)
 {
-	struct ped_pidfile pf;
-	char msg[512];
 	const char *srv_ip = s->ip[0] ? s->ip : s->eserver ? "0.0.0.0" : "127.0.0.1";
-	const char *adm_ip = s->d.eadmin ? "0.0.0.0" : "127.0.0.1";
-	int r;
 
 	memset(&S, 0, sizeof(S));
-	memset(&pf, 0, sizeof(pf));
-	pf.fd = -1; /* no PID file yet (fd 0 may be a real one) */
 	S.s = s;
-	S.srv_fd = S.adm_fd = S.dev_fd = S.adm_ufd = -1;
+	S.srv_fd = S.dev_fd = -1;
 	conn_init(&S.ped);
 	conn_init(&S.client);
 	for (int i = 0; i < MAX_PENDING; i++)
 		conn_init(&S.pending[i]);
-	signal(SIGPIPE, SIG_IGN);
 
-	if ((r = ped_pidfile_create(s->d.pidfile, &pf, msg, sizeof(msg))) != PED_OK)
-		ped_daemon_fail(r, "%s", msg);
-	if ((r = ped_tcp_listen(srv_ip, (uint16_t)s->port, &S.srv_fd, &S.srv_port)) != PED_OK) {
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on server port %s:%d: %s", srv_ip, s->port, strerror(errno));
-	}
-	if ((r = ped_tcp_listen(adm_ip, (uint16_t)s->d.admin_port, &S.adm_fd, &S.adm_port)) != PED_OK) {
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on admin port %s:%d: %s", adm_ip, s->d.admin_port, strerror(errno));
-	}
-	unlink(s->ped_socket); /* a live pedserver holds the PID file, so this one is stale */
-	if ((r = ped_unix_listen(s->ped_socket, 0600, &S.dev_fd)) != PED_OK) {
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on the PED port %s: %s", s->ped_socket, strerror(errno));
-	}
-	if ((r = ped_admin_port_publish("pedserver", S.adm_port)) != PED_OK) {
-		unlink(s->ped_socket);
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot publish the admin port in the runtime directory");
-	}
-	if ((r = ped_admin_socket_path("pedserver", S.adm_upath, sizeof(S.adm_upath))) != PED_OK ||
-	    (r = ped_unix_listen(S.adm_upath, 0600, &S.adm_ufd)) != PED_OK) {
-		unlink(s->ped_socket);
-		ped_admin_port_unpublish("pedserver");
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on the admin socket %s: %s", S.adm_upath, strerror(errno));
-	}
-	if (pipe(S.dial_pipe) != 0) {
-		unlink(s->ped_socket);
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(PED_E_GENERAL, "cannot make a pipe: %s", strerror(errno));
-	}
-	S.loop = ped_evloop_new();
-	ped_evloop_add_fd(S.loop, S.dial_pipe[0], PED_EV_READ, on_dialed, NULL);
+	ped_runtime_begin(&S.rt, "pedserver", &s->d);
+	ped_runtime_tcp_listen(&S.rt, srv_ip, s->port, &S.srv_fd, &S.srv_port, "server port");
+	ped_runtime_admin(&S.rt, on_admin_request, NULL);
+	ped_runtime_unix_listen(&S.rt, s->ped_socket, 0600, &S.dev_fd, "the PED port");
+	S.loop = S.rt.loop;
 	ped_evloop_add_fd(S.loop, S.srv_fd, PED_EV_READ, on_accept, NULL);
 	ped_evloop_add_fd(S.loop, S.dev_fd, PED_EV_READ, on_accept, NULL);
-	if ((r = ped_admin_server_new(S.loop, S.adm_fd, S.adm_ufd, on_admin_request, NULL, ms(S.s->d.read_timeout_s),
-				      &S.admin)) != PED_OK)
-		ped_daemon_fail(r, "cannot serve the admin port");
-	ped_evloop_add_signal(S.loop, SIGTERM, on_term, NULL);
-	ped_evloop_add_signal(S.loop, SIGINT, on_term, NULL);
 	ped_timer_init(&S.tick, on_tick, NULL);
 	usb_ped_start(S.loop, &s->usb, on_usb_ped);
 	S.started = S.idle_since = ped_now_ms();
-	ped_info("serving on %s:%u, admin %s:%u and %s, PED port %s", srv_ip, S.srv_port, adm_ip, S.adm_port,
-		 S.adm_upath, s->ped_socket);
-	ped_daemon_ready(s->d.foreground);
-	ped_evloop_run(S.loop);
+	ped_info("serving on %s:%u, admin %s:%u and %s, PED port %s", srv_ip, S.srv_port, S.rt.adm_ip, S.rt.adm_port,
+		 S.rt.adm_upath, s->ped_socket);
+	ped_runtime_run(&S.rt);
 
 	S.stopping = 1;
-	S.stop_by = ped_now_ms() + (uint64_t)ms(s->d.shutdown_timeout_s);
+	S.stop_by = ped_now_ms() + (uint64_t)ped_ms(s->d.shutdown_timeout_s);
 	end_session(PED_E_PED_UNPLUGGED, "pedserver is stopping");
 	bye(&S.ped, PED_OK);
 	conn_close(&S.ped);
@@ -902,16 +842,6 @@ int server_run(const struct server_settings *s)
 		conn_close(&S.pending[i]);
 	ped_timer_stop(S.loop, &S.tick);
 	usb_ped_stop();
-	close(S.srv_fd);
-	ped_admin_server_free(S.admin);
-	close(S.adm_fd);
-	close(S.adm_ufd);
-	unlink(S.adm_upath);
-	close(S.dev_fd);
-	unlink(s->ped_socket);
-	ped_admin_port_unpublish("pedserver");
-	ped_evloop_free(S.loop);
-	ped_pidfile_remove(&pf);
-	ped_info("stopped");
+	ped_runtime_end(&S.rt);
 	return 0;
 }
