@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static void keep_fd(struct ped_runtime *rt, int fd)
@@ -101,9 +102,43 @@ void ped_runtime_unix_listen(struct ped_runtime *rt, const char *path, mode_t mo
 	keep_fd(rt, *fd);
 }
 
-void ped_runtime_admin(struct ped_runtime *rt, ped_admin_fn fn, void *arg)
+static int changes_state(const struct ped_runtime *rt, const char *line)
+{
+	if (!strcasecmp(line, "stop"))
+		return 1;
+	for (const char *const *c = rt->admin_changes; c && *c; c++)
+		if (!strncasecmp(line, *c, strlen(*c)))
+			return 1;
+	return 0;
+}
+
+static int on_admin(void *arg, const char *line, int trusted, FILE *out)
+{
+	struct ped_runtime *rt = arg;
+	if (changes_state(rt, line) && !trusted) {
+		char cmd[16];
+		snprintf(cmd, sizeof(cmd), "%.*s", (int)strcspn(line, " "), line);
+		ped_warn("refused '%s' from the admin port: only %s's user or root may ask, on %s", cmd, rt->name,
+			 rt->adm_upath);
+		fprintf(out, "'%s' is taken only from %s's own user or root, on the admin socket %s\n", cmd, rt->name,
+			rt->adm_upath);
+		return PED_E_ACTION_PROHIBITED;
+	}
+	if (!strcasecmp(line, "stop")) {
+		ped_info("stop requested on the admin port");
+		ped_evloop_stop(rt->loop);
+		return PED_OK;
+	}
+	return rt->admin_fn(rt->admin_arg, line, trusted, out);
+}
+
+void ped_runtime_admin(struct ped_runtime *rt, ped_admin_fn fn, void *arg, const char *const *changes)
 {
 	int r;
+
+	rt->admin_fn = fn;
+	rt->admin_arg = arg;
+	rt->admin_changes = changes;
 
 	/* Whoever reaches the port may read; changes come on the socket. */
 	rt->adm_ip = rt->conf->eadmin ? "0.0.0.0" : "127.0.0.1";
@@ -116,9 +151,33 @@ void ped_runtime_admin(struct ped_runtime *rt, ped_admin_fn fn, void *arg)
 	if ((r = ped_admin_socket_path(rt->name, rt->adm_upath, sizeof(rt->adm_upath))) != PED_OK)
 		ped_runtime_fail(rt, r, "cannot listen on the admin socket %s: %s", rt->adm_upath, strerror(errno));
 	unix_listen(rt, rt->adm_upath, 0600, &rt->adm_ufd, "the admin socket");
-	if ((r = ped_admin_server_new(rt->loop, rt->adm_fd, rt->adm_ufd, fn, arg, ped_ms(rt->conf->read_timeout_s),
+	if ((r = ped_admin_server_new(rt->loop, rt->adm_fd, rt->adm_ufd, on_admin, rt, ped_ms(rt->conf->read_timeout_s),
 				      &rt->admin)) != PED_OK)
 		ped_runtime_fail(rt, r, "cannot serve the admin port");
+}
+
+static void on_listener(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+{
+	struct ped_runtime_listener *l = arg;
+	char peer[96];
+	int cfd;
+	(void)loop;
+	(void)events;
+	while (ped_accept(fd, &cfd) == PED_OK) {
+		ped_sock_peer_name(cfd, peer, sizeof(peer));
+		l->fn(cfd, peer, l->arg);
+	}
+}
+
+void ped_runtime_serve(struct ped_runtime *rt, int fd, ped_accept_fn *fn, void *arg)
+{
+	struct ped_runtime_listener *l;
+	if (rt->nlisteners == PED_RUNTIME_MAX_FDS)
+		ped_runtime_fail(rt, PED_E_GENERAL, "too many listeners");
+	l = &rt->listeners[rt->nlisteners++];
+	*l = (struct ped_runtime_listener){fd, fn, arg};
+	if (ped_evloop_add_fd(rt->loop, fd, PED_EV_READ, on_listener, l) != PED_OK)
+		ped_runtime_fail(rt, PED_E_HOST_MEMORY, "out of memory");
 }
 
 static void on_term(struct ped_evloop *loop, int signo, void *arg)

@@ -44,6 +44,10 @@ static inline int ped_ms(int seconds)
 #define PED_RUNTIME_MAX_FDS 8
 #define PED_RUNTIME_MAX_PATHS 4
 
+/* A connection accepted on a listener: non-blocking, close-on-exec, and
+ * the peer's name for logs ("10.0.0.5:4711", "unix"). */
+typedef void ped_accept_fn(int fd, const char *peer, void *arg);
+
 struct ped_runtime {
 	const char *name; /* "pedserver": the admin socket's and port file's name */
 	const struct ped_daemon_conf *conf;
@@ -51,6 +55,9 @@ struct ped_runtime {
 	struct ped_workers workers;
 	struct ped_pidfile pf;
 	struct ped_admin_server *admin;
+	ped_admin_fn admin_fn;
+	void *admin_arg;
+	const char *const *admin_changes;
 	int adm_fd, adm_ufd;
 	uint16_t adm_port;
 	const char *adm_ip;
@@ -60,6 +67,12 @@ struct ped_runtime {
 	size_t nfds;
 	char paths[PED_RUNTIME_MAX_PATHS][1024]; /* socket files to remove */
 	size_t npaths;
+	struct ped_runtime_listener {
+		int fd;
+		ped_accept_fn *fn;
+		void *arg;
+	} listeners[PED_RUNTIME_MAX_FDS];
+	size_t nlisteners;
 };
 
 void ped_runtime_begin(struct ped_runtime *rt, const char *name, const struct ped_daemon_conf *conf);
@@ -71,8 +84,15 @@ void ped_runtime_tcp_listen(struct ped_runtime *rt, const char *host, int port, 
  * (the PID file is ours, so no live daemon of ours uses it). */
 void ped_runtime_unix_listen(struct ped_runtime *rt, const char *path, mode_t mode, int *fd, const char *what);
 /* The admin port (localhost unless ExternalAdmin), its number published in
- * the runtime directory, and the admin socket beside it, served by fn. */
-void ped_runtime_admin(struct ped_runtime *rt, ped_admin_fn fn, void *arg);
+ * the runtime directory, and the admin socket beside it. "stop" is served
+ * here; fn serves the rest. Requests that change what the daemon does,
+ * "stop" and those starting with one of changes (NULL-terminated, "connect
+ * "), are taken only on the admin socket from the daemon's own user or
+ * root: anyone who reaches the port may read, not steer. */
+void ped_runtime_admin(struct ped_runtime *rt, ped_admin_fn fn, void *arg, const char *const *changes);
+/* Accepts every connection that comes to the listener fd, in the loop, and
+ * hands each to fn. */
+void ped_runtime_serve(struct ped_runtime *rt, int fd, ped_accept_fn *fn, void *arg);
 /* Unwinds what was set up and reports err and the message to the starting command. */
 __attribute__((noreturn)) void ped_runtime_fail(struct ped_runtime *rt, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
