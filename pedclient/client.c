@@ -319,6 +319,14 @@ static void tls_run(struct ped_work *w)
 
 static void tls_done(struct ped_work *w);
 
+static void tls_drop(struct ped_work *w)
+{
+	struct tls_job *j = (struct tls_job *)w;
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j);
+}
+
 /* A pedserver dialing in: its TLS handshake runs on a worker. */
 static void on_tls_port(int fd, const char *peer, void *arg)
 {
@@ -333,7 +341,7 @@ static void on_tls_port(int fd, const char *peer, void *arg)
 		close(fd);
 		return;
 	}
-	j->work = (struct ped_work){.run = tls_run, .done = tls_done};
+	j->work = (struct ped_work){.run = tls_run, .done = tls_done, .drop = tls_drop};
 	j->fd = fd;
 	snprintf(j->peer, sizeof(j->peer), "%s", peer);
 	(void)ped_set_nonblock(fd, 0);

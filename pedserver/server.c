@@ -82,6 +82,7 @@ static struct {
 
 static void redial(int idx);
 static void dial_done(struct ped_work *w);
+static void dial_drop(struct ped_work *w);
 static void schedule(void);
 
 static void conn_init(struct conn *c)
@@ -611,8 +612,13 @@ static int start_dial(int idx, char *why, size_t whylen)
 		r = PED_E_HOST_MEMORY;
 		goto out;
 	}
-	*j = (struct dial_job){{.run = dial_run, .done = dial_done}, idx, "", port, ped_ms(S.s->d.read_timeout_s),
-			       S.out[idx].refused > 0, ctx, -1, ""};
+	*j = (struct dial_job){.work = {.run = dial_run, .done = dial_done, .drop = dial_drop},
+			       .idx = idx,
+			       .port = port,
+			       .timeout_ms = ped_ms(S.s->d.read_timeout_s),
+			       .pause_first = S.out[idx].refused > 0,
+			       .ctx = ctx,
+			       .fd = -1};
 	snprintf(j->ip, sizeof(j->ip), "%s", ip);
 	if (ped_work_start(&S.rt.workers, &j->work) != PED_OK) {
 		free(j);
@@ -648,6 +654,15 @@ static void redial(int idx)
 		snprintf(S.out[idx].why, sizeof(S.out[idx].why), "%s", why);
 		ped_warn("appliance %s: %s", S.out[idx].name, why);
 	}
+}
+
+static void dial_drop(struct ped_work *w)
+{
+	struct dial_job *j = (struct dial_job *)w;
+	if (j->fd >= 0)
+		close(j->fd);
+	SSL_CTX_free(j->ctx);
+	free(j);
 }
 
 static void dial_done(struct ped_work *w)

@@ -15,8 +15,9 @@ static void *work_thread(void *arg)
 {
 	struct ped_work *w = arg;
 	w->run(w);
-	/* The loop may be gone at exit: then the pipe is closed and w is left. */
-	(void)!write(w->pool->pipe[1], &w, sizeof(w));
+	/* The loop may be gone (a stop): then no one reads the pipe. */
+	if (write(w->pool->pipe[1], &w, sizeof(w)) != (ssize_t)sizeof(w) && w->drop)
+		w->drop(w);
 	return NULL;
 }
 
@@ -59,9 +60,16 @@ int ped_work_start(struct ped_workers *ws, struct ped_work *w)
 
 void ped_workers_free(struct ped_workers *ws)
 {
+	struct ped_work *w;
 	if (ws->pipe[0] < 0)
 		return;
 	ped_evloop_del_fd(ws->loop, ws->pipe[0]);
+	(void)fcntl(ws->pipe[0], F_SETFL, O_NONBLOCK);
+	while (read(ws->pipe[0], &w, sizeof(w)) == (ssize_t)sizeof(w)) {
+		ws->busy--;
+		if (w->drop)
+			w->drop(w);
+	}
 	close(ws->pipe[0]);
 	/* A thread still running writes here once it is done: its end stays
 	 * open until exit, so that write never reaches a file opened since. */

@@ -10,6 +10,7 @@
 #include "ped/worker.h"
 
 #include <openssl/crypto.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -330,7 +331,36 @@ static void worker_results_come_back_to_the_loop(void)
 	ped_evloop_free(l);
 }
 
+static int dropped;
+
+static void job_drop(struct ped_work *w)
+{
+	(void)w;
+	dropped++;
+}
+
+/* A stop while a job's result waits in the pipe: the job is dropped, not lost. */
+static void a_result_never_taken_is_dropped(void)
+{
+	struct ped_workers ws;
+	struct job j;
+	struct ped_evloop *l = ped_evloop_new();
+	dropped = jobs_done = 0;
+	CU_ASSERT_EQUAL_FATAL(ped_workers_init(&ws, l), PED_OK);
+	memset(&j, 0, sizeof(j));
+	j.work = (struct ped_work){.run = job_run, .done = job_done, .drop = job_drop};
+	CU_ASSERT_EQUAL(ped_work_start(&ws, &j.work), PED_OK);
+	struct pollfd p = {ws.pipe[0], POLLIN, 0};
+	CU_ASSERT_EQUAL(poll(&p, 1, 5000), 1); /* done, not taken */
+	ped_workers_free(&ws);
+	CU_ASSERT_EQUAL(dropped, 1);
+	CU_ASSERT_EQUAL(jobs_done, 0);
+	CU_ASSERT_EQUAL(ws.busy, 0);
+	ped_evloop_free(l);
+}
+
 UNIT_SUITE(leg, NULL, NULL, UNIT_TEST(frames_go_to_their_handlers), UNIT_TEST(a_handler_that_closes_stops_the_pump),
 	   UNIT_TEST(a_new_table_takes_the_next_frame), UNIT_TEST(the_end_of_the_stream_is_reported_once),
 	   UNIT_TEST(a_moved_leg_keeps_what_it_read), UNIT_TEST(ping_and_idle_deadlines),
-	   UNIT_TEST(keepalive_frames_in_a_session), UNIT_TEST(worker_results_come_back_to_the_loop))
+	   UNIT_TEST(keepalive_frames_in_a_session), UNIT_TEST(worker_results_come_back_to_the_loop),
+	   UNIT_TEST(a_result_never_taken_is_dropped))

@@ -20,6 +20,9 @@ struct ped_workers;
 struct ped_work {
 	void (*run)(struct ped_work *w);  /* on the worker thread */
 	void (*done)(struct ped_work *w); /* then in the loop's thread */
+	/* Instead of done() when the loop is gone (the daemon stopped while
+	 * the job ran): frees the job and what it holds; any thread. */
+	void (*drop)(struct ped_work *w);
 	struct ped_workers *pool;
 };
 
@@ -33,8 +36,9 @@ struct ped_workers {
 int ped_workers_init(struct ped_workers *ws, struct ped_evloop *loop);
 /* Starts w; PED_E_HOST_MEMORY if no thread could (w is still the caller's). */
 int ped_work_start(struct ped_workers *ws, struct ped_work *w);
-/* Jobs still running are left to finish into a closed pipe: their done()
- * never runs, and the pipe's writing end stays open until exit. */
+/* Jobs done but not yet taken are dropped; jobs still running drop
+ * themselves when they end (their done() never runs), and the pipe's
+ * writing end stays open until exit for them. */
 void ped_workers_free(struct ped_workers *ws);
 
 #endif
