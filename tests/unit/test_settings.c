@@ -7,6 +7,7 @@
 
 #include "ped/config.h"
 #include "ped/error.h"
+#include "ped/fileio.h"
 #include "ped/service.h"
 
 #include <stdio.h>
@@ -69,10 +70,7 @@ static void service_for(const struct ped_setting *t, const char *name)
 static void write_conf(const char *text)
 {
 	snprintf(path, sizeof(path), "%s/settings.conf", unit_tmpdir());
-	FILE *f = fopen(path, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fputs(text, f);
-	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(ped_file_write_atomic(path, text, strlen(text), 0600), PED_OK);
 }
 
 /* What the layer prints (stdout, stderr) goes to /dev/null while it runs. */
