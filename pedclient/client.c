@@ -10,12 +10,12 @@
 #include "ped/daemon.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
+#include "ped/leg.h"
 #include "ped/link.h"
 #include "ped/log.h"
 #include "ped/net.h"
-#include "ped/pidfile.h"
 #include "ped/relay.h"
-#include "ped/thread.h"
+#include "ped/runtime.h"
 #include "ped/tls.h"
 
 #include <errno.h>
@@ -40,58 +40,68 @@
 
 /* A pedserver that dialed in (PED-initiated mode), waiting for an HSM. */
 struct parked {
-	int fd;
-	struct ped_framer in;
+	struct ped_leg leg;
 	char cn[80];
 	char ped[PED_RELAY_ID_MAX + 1];
 	int greeted;
-	uint64_t since;
 };
 
-struct tls_result {
-	int fd;
+/* A TLS handshake with a pedserver that dialed in: a worker's job. */
+struct tls_job {
+	struct ped_work work;
+	int fd; /* the accepted socket; then the link's plain end, or -1 and why */
 	char cn[80], why[200], peer[96];
 };
 
 /* S_AWAIT_LINK: an HSM with no PED id waits for a pedserver to dial in again. */
 enum state { S_FREE, S_HELLO, S_AWAIT_LINK, S_DIALING, S_WELCOME, S_RELAY };
 
+/* One HSM's session: its leg, and the leg to its pedserver, whose clocks
+ * the ping and idle rules read. */
 struct session {
 	enum state st;
-	int hsm_fd, srv_fd;
-	struct ped_framer hsm_in, srv_in;
+	struct ped_leg hsm, srv;
+	int dial_fd;                /* S_DIALING: the connection being made */
 	struct ped_relay_msg hello; /* the HSM's */
 	char server[96];            /* host:port */
 	char ped_serial[PED_RELAY_ID_MAX + 1];
-	uint64_t since, state_since, last_rx, last_ping, last_data;
+	uint64_t state_since;
 	struct addrinfo *addrs, *next_addr; /* pedserver's addresses, the next to try */
 };
 
 static struct {
 	const struct client_settings *s;
+	struct ped_runtime rt;
 	struct ped_evloop *loop;
-	int hsm_lfd, adm_fd, adm_ufd;
-	char adm_upath[1024]; /* the Unix admin socket */
-	struct ped_admin_server *admin;
-	uint16_t adm_port;
+	int hsm_lfd;
 	struct session ss[MAX_SESSIONS];
 	uint64_t started;
 	struct ped_timer tick;
+	struct ped_leg_policy keepalive; /* each session's pedserver: pings, idle timeout */
 	int tls_lfd;
 	uint16_t tls_port;
 	struct parked pk[MAX_PARKED];
 	int pk_seen; /* a pedserver has dialed in: it dials again after each session */
-	int tls_pipe[2];
-	int tls_handshakes; /* threads started and not yet reported */
 	uint64_t stop_by;   /* stopping: the ShutdownTimeout deadline, shared by its goodbyes */
 } C;
 
-static int ms(int seconds)
+static void schedule(void);
+static int use_parked(struct session *x);
+static const struct ped_leg_dispatch hsm_table, server_table;
+
+static int wtimeout(void)
 {
-	return seconds * 1000;
+	return ped_ms(C.s->d.write_timeout_s);
 }
 
-static void schedule(void);
+static void session_init(struct session *x)
+{
+	memset(x, 0, sizeof(*x));
+	ped_leg_init(&x->hsm);
+	ped_leg_init(&x->srv);
+	x->dial_fd = -1;
+	x->st = S_FREE;
+}
 
 static void set_state(struct session *x, enum state st)
 {
@@ -106,28 +116,20 @@ static void end(struct session *x, int err, const char *why)
 		return;
 	ped_info("session for HSM %s with %s ended: %s", x->hello.id[0] ? x->hello.id : "?",
 		 x->server[0] ? x->server : "no server", why);
-	if (x->hsm_fd >= 0) {
-		if (err != PED_OK)
-			(void)ped_relay_send_code(x->hsm_fd, PED_RELAY_BYE, ped_err_code(err), ped_budget_ms(C.stop_by, 200));
-		ped_evloop_del_fd(C.loop, x->hsm_fd);
-		close(x->hsm_fd);
-		ped_framer_free(&x->hsm_in);
+	if (ped_leg_is_open(&x->hsm) && err != PED_OK)
+		(void)ped_leg_send_code(&x->hsm, PED_RELAY_BYE, ped_err_code(err), ped_budget_ms(C.stop_by, 200));
+	ped_leg_close(&x->hsm);
+	if (x->dial_fd >= 0) {
+		ped_evloop_del_fd(C.loop, x->dial_fd);
+		close(x->dial_fd);
 	}
-	if (x->srv_fd >= 0) {
-		if (x->st == S_WELCOME || x->st == S_RELAY)
-			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_BYE, 0, ped_budget_ms(C.stop_by, 200));
-		ped_evloop_del_fd(C.loop, x->srv_fd);
-		close(x->srv_fd);
-		ped_framer_free(&x->srv_in);
-	}
+	if (ped_leg_is_open(&x->srv) && (x->st == S_WELCOME || x->st == S_RELAY))
+		(void)ped_leg_send_code(&x->srv, PED_RELAY_BYE, 0, ped_budget_ms(C.stop_by, 200));
+	ped_leg_close(&x->srv);
 	if (x->addrs)
 		freeaddrinfo(x->addrs);
-	memset(x, 0, sizeof(*x));
-	x->hsm_fd = x->srv_fd = -1;
-	x->st = S_FREE;
+	session_init(x);
 }
-
-static void on_server(struct ped_evloop *loop, int fd, unsigned events, void *arg);
 
 /* A non-blocking connect, so one slow pedserver holds up no other session,
  * to the session's next address that takes one; the rest are kept for
@@ -147,7 +149,7 @@ static int dial_next(struct session *x)
 			close(fd);
 			continue;
 		}
-		x->srv_fd = fd;
+		x->dial_fd = fd;
 		return PED_OK;
 	}
 	return PED_E_SOCKET;
@@ -169,28 +171,9 @@ static int dial(struct session *x, const char *host, int port)
 	return dial_next(x);
 }
 
-static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+/* Our HELLO to pedserver, for the HSM of x. */
+static int hello_server(struct session *x)
 {
-	struct session *x = arg;
-	int err = 0;
-	socklen_t el = sizeof(err);
-	(void)events;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
-		int e = err ? err : errno;
-		ped_evloop_del_fd(loop, fd);
-		close(fd);
-		x->srv_fd = -1;
-		if (dial_next(x) == PED_OK) {
-			ped_trace("pedserver %s: %s at one address, trying the next", x->server, strerror(e));
-			ped_evloop_add_fd(loop, x->srv_fd, PED_EV_WRITE, on_dialed, x);
-			return;
-		}
-		ped_warn("cannot reach pedserver %s: %s", x->server, strerror(e));
-		end(x, PED_E_SOCKET, "pedserver unreachable");
-		return;
-	}
-	freeaddrinfo(x->addrs);
-	x->addrs = x->next_addr = NULL;
 	struct ped_relay_msg h;
 	memset(&h, 0, sizeof(h));
 	h.role = PED_RELAY_ROLE_CLIENT;
@@ -200,105 +183,119 @@ static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *ar
 	snprintf(h.id, sizeof(h.id), "%s", x->hello.id);
 	snprintf(h.version, sizeof(h.version), "%s", PEDCLIENT_SOFTWARE_VERSION);
 	gethostname(h.info, sizeof(h.info) - 1);
+	return ped_leg_send_msg(&x->srv, PED_RELAY_HELLO, &h, wtimeout());
+}
+
+static void on_dialed(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+{
+	struct session *x = arg;
+	int err = 0;
+	socklen_t el = sizeof(err);
+	(void)events;
+	ped_evloop_del_fd(loop, fd);
+	x->dial_fd = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+		int e = err ? err : errno;
+		close(fd);
+		if (dial_next(x) == PED_OK) {
+			ped_trace("pedserver %s: %s at one address, trying the next", x->server, strerror(e));
+			ped_evloop_add_fd(loop, x->dial_fd, PED_EV_WRITE, on_dialed, x);
+			return;
+		}
+		ped_warn("cannot reach pedserver %s: %s", x->server, strerror(e));
+		end(x, PED_E_SOCKET, "pedserver unreachable");
+		return;
+	}
+	freeaddrinfo(x->addrs);
+	x->addrs = x->next_addr = NULL;
 	/* The socket stays non-blocking: a pedserver that stops reading must
 	 * cost this session its write timeout, not stall every session. */
-	if (ped_relay_send(fd, PED_RELAY_HELLO, &h, ms(C.s->write_timeout_s)) != PED_OK) {
+	ped_leg_open(&x->srv, fd, x->server, loop, &server_table, x);
+	if (hello_server(x) != PED_OK) {
 		end(x, PED_E_SOCKET, "write to pedserver failed");
 		return;
 	}
-	ped_framer_init(&x->srv_in, fd, PED_FRAME_MAX_PAYLOAD);
-	ped_evloop_del_fd(loop, fd);
-	ped_evloop_add_fd(loop, fd, PED_EV_READ, on_server, x);
 	set_state(x, S_WELCOME);
 }
 
-static int forward(int fd, uint8_t type, const uint8_t *p, size_t len)
-{
-	return ped_frame_send(fd, type, p, len, ms(C.s->write_timeout_s));
-}
-
-static void on_server(struct ped_evloop *loop, int fd, unsigned events, void *arg);
-static int use_parked(struct session *x);
-
 /* ---- PED-initiated mode ---------------------------------------------------- */
+
+static void parked_init(struct parked *k)
+{
+	memset(k, 0, sizeof(*k));
+	ped_leg_init(&k->leg);
+}
 
 static void drop_parked(struct parked *k, const char *why)
 {
 	ped_info("PED-initiated link from %s closed: %s", k->cn, why);
-	ped_evloop_del_fd(C.loop, k->fd);
-	close(k->fd);
-	ped_framer_free(&k->in);
-	memset(k, 0, sizeof(*k));
-	k->fd = -1;
+	ped_leg_close(&k->leg);
+	parked_init(k);
 }
 
-static void on_parked(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+static void parked_unknown(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
 {
-	struct parked *k = arg;
-	(void)loop;
-	(void)fd;
-	(void)events;
-	for (;;) {
-		uint8_t type, *p = NULL;
-		size_t len = 0;
-		struct ped_relay_msg m;
-		int r = ped_framer_recv(&k->in, &type, &p, &len, 0);
-		if (r == PED_E_TIMED_OUT)
-			return;
-		if (r != PED_OK) {
-			drop_parked(k, r == PED_E_CLOSED ? "pedserver hung up" : ped_strerror(r));
-			return;
-		}
-		if (type == PED_RELAY_HELLO && ped_relay_decode(p, len, &m) == PED_OK && m.role == PED_RELAY_ROLE_SERVER) {
-			k->greeted = 1;
-			C.pk_seen = 1;
-			snprintf(k->ped, sizeof(k->ped), "%s", m.id);
-			ped_info("pedserver %s dialed in (PED %s): ready for this host's HSMs", k->cn, m.id[0] ? m.id : "-");
-			OPENSSL_clear_free(p, len ? len : 1);
-			/* The HSM that waited longest takes it; k is the session's then. */
-			struct session *w = NULL;
-			for (int i = 0; i < MAX_SESSIONS; i++)
-				if (C.ss[i].st == S_AWAIT_LINK && (!w || C.ss[i].state_since < w->state_since))
-					w = &C.ss[i];
-			if (w && use_parked(w) && k->fd < 0)
-				return;
-			continue;
-		} else if (type == PED_RELAY_PING) {
-			(void)ped_relay_send_code(k->fd, PED_RELAY_PONG, 0, ms(C.s->write_timeout_s));
-		} else if (type != PED_RELAY_PONG) {
-			ped_warn("unexpected %s frame from PED-initiated link %s: ignored", ped_relay_type_name(type), k->cn);
-		}
-		OPENSSL_clear_free(p, len ? len : 1);
-	}
+	struct parked *k = l->ctx;
+	(void)p;
+	(void)len;
+	ped_warn("unexpected %s frame from PED-initiated link %s: ignored", ped_relay_type_name(type), k->cn);
 }
+
+static void parked_hello(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct parked *k = l->ctx;
+	struct ped_relay_msg m;
+	if (ped_relay_decode(p, len, &m) != PED_OK || m.role != PED_RELAY_ROLE_SERVER) {
+		parked_unknown(l, type, p, len);
+		return;
+	}
+	k->greeted = 1;
+	C.pk_seen = 1;
+	snprintf(k->ped, sizeof(k->ped), "%s", m.id);
+	ped_info("pedserver %s dialed in (PED %s): ready for this host's HSMs", k->cn, m.id[0] ? m.id : "-");
+	/* The HSM that waited longest takes it; k is the session's then. */
+	struct session *w = NULL;
+	for (int i = 0; i < MAX_SESSIONS; i++)
+		if (C.ss[i].st == S_AWAIT_LINK && (!w || C.ss[i].state_since < w->state_since))
+			w = &C.ss[i];
+	if (w)
+		(void)use_parked(w);
+}
+
+static void parked_ping(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	(void)p;
+	(void)len;
+	if (type == PED_RELAY_PING)
+		(void)ped_leg_send_code(l, PED_RELAY_PONG, 0, wtimeout());
+}
+
+static void parked_ended(struct ped_leg *l, int err)
+{
+	drop_parked(l->ctx, err == PED_E_CLOSED ? "pedserver hung up" : ped_strerror(err));
+}
+
+static const struct ped_leg_dispatch parked_table = {
+	.on = {[PED_RELAY_HELLO] = parked_hello, [PED_RELAY_PING] = parked_ping, [PED_RELAY_PONG] = parked_ping},
+	.unknown = parked_unknown,
+	.gone = parked_ended,
+};
 
 /* An HSM with no PED id mapping takes a pedserver that dialed in. */
 static int use_parked(struct session *x)
 {
 	for (int i = 0; i < MAX_PARKED; i++) {
 		struct parked *k = &C.pk[i];
-		if (k->fd < 0 || !k->greeted)
+		if (!ped_leg_is_open(&k->leg) || !k->greeted)
 			continue;
-		struct ped_relay_msg h;
-		memset(&h, 0, sizeof(h));
-		h.role = PED_RELAY_ROLE_CLIENT;
-		h.purpose = PED_RELAY_SESSION;
-		h.auth = x->hello.auth;
-	h.flags = x->hello.flags & PED_RELAY_F_2E2S;
-		snprintf(h.id, sizeof(h.id), "%s", x->hello.id);
-		snprintf(h.version, sizeof(h.version), "%s", PEDCLIENT_SOFTWARE_VERSION);
-		gethostname(h.info, sizeof(h.info) - 1);
-		ped_evloop_del_fd(C.loop, k->fd);
-		x->srv_fd = k->fd;
-		x->srv_in = k->in;
 		snprintf(x->server, sizeof(x->server), "PED-initiated %.60s", k->cn);
-		memset(k, 0, sizeof(*k));
-		k->fd = -1;
-		if (ped_relay_send(x->srv_fd, PED_RELAY_HELLO, &h, ms(C.s->write_timeout_s)) != PED_OK) {
+		ped_leg_move(&x->srv, &k->leg, &server_table, x);
+		snprintf(x->srv.peer, sizeof(x->srv.peer), "%s", x->server);
+		parked_init(k);
+		if (hello_server(x) != PED_OK) {
 			end(x, PED_E_PED_UNPLUGGED, "the PED-initiated link broke");
 			return 1;
 		}
-		ped_evloop_add_fd(C.loop, x->srv_fd, PED_EV_READ, on_server, x);
 		set_state(x, S_WELCOME);
 		ped_info("HSM %s: using %s", x->hello.id, x->server);
 		return 1;
@@ -306,70 +303,65 @@ static int use_parked(struct session *x)
 	return 0;
 }
 
-static void *tls_accept_thread(void *arg)
+static void tls_run(struct ped_work *w)
 {
-	struct tls_result *res = arg;
+	struct tls_job *j = (struct tls_job *)w;
 	SSL_CTX *ctx = NULL;
-	int fd = res->fd;
-	res->fd = -1;
-	if (ped_tls_context(1, C.s->cert, C.s->key, C.s->trusted, &ctx, res->why, sizeof(res->why)) != PED_OK)
+	int fd = j->fd;
+	j->fd = -1;
+	if (ped_tls_context(1, C.s->cert, C.s->key, C.s->trusted, &ctx, j->why, sizeof(j->why)) != PED_OK)
 		close(fd);
-	else if (ped_tls_proxy(ctx, fd, 1, ms(C.s->read_timeout_s), &res->fd, res->cn, sizeof(res->cn), res->why,
-			       sizeof(res->why)) != PED_OK)
-		res->fd = -1;
+	else if (ped_tls_proxy(ctx, fd, 1, ped_ms(C.s->d.read_timeout_s), &j->fd, j->cn, sizeof(j->cn), j->why,
+			       sizeof(j->why)) != PED_OK)
+		j->fd = -1;
 	SSL_CTX_free(ctx);
-	(void)!write(C.tls_pipe[1], &res, sizeof(res));
-	return NULL;
 }
 
-static void on_tls_accept(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
+static void tls_done(struct ped_work *w);
+
+static void tls_drop(struct ped_work *w)
 {
-	int fd;
-	(void)loop;
-	(void)events;
+	struct tls_job *j = (struct tls_job *)w;
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j);
+}
+
+/* A pedserver dialing in: its TLS handshake runs on a worker. */
+static void on_tls_port(int fd, const char *peer, void *arg)
+{
+	struct tls_job *j;
 	(void)arg;
-	while (ped_accept(lfd, &fd) == PED_OK) {
-		if (C.tls_handshakes >= MAX_TLS_HANDSHAKES) {
-			char peer[96];
-			ped_sock_peer_name(fd, peer, sizeof(peer));
-			ped_trace("refused a TLS connection from %s: %d handshakes in progress", peer,
-				  MAX_TLS_HANDSHAKES);
-			close(fd);
-			continue;
-		}
-		struct tls_result *res = calloc(1, sizeof(*res));
-		if (!res) {
-			close(fd);
-			continue;
-		}
-		res->fd = fd;
-		ped_sock_peer_name(fd, res->peer, sizeof(res->peer));
-		(void)ped_set_nonblock(fd, 0);
-		if (ped_thread_spawn(tls_accept_thread, res) != PED_OK) {
-			close(fd);
-			free(res);
-			continue;
-		}
-		C.tls_handshakes++;
+	if (C.rt.workers.busy >= MAX_TLS_HANDSHAKES) {
+		ped_trace("refused a TLS connection from %s: %d handshakes in progress", peer, MAX_TLS_HANDSHAKES);
+		close(fd);
+		return;
+	}
+	if (!(j = calloc(1, sizeof(*j)))) {
+		close(fd);
+		return;
+	}
+	j->work = (struct ped_work){.run = tls_run, .done = tls_done, .drop = tls_drop};
+	j->fd = fd;
+	snprintf(j->peer, sizeof(j->peer), "%s", peer);
+	(void)ped_set_nonblock(fd, 0);
+	if (ped_work_start(&C.rt.workers, &j->work) != PED_OK) {
+		close(fd);
+		free(j);
 	}
 }
 
-static void on_tls_ready(struct ped_evloop *loop, int pfd, unsigned events, void *arg)
+static void tls_done(struct ped_work *w)
 {
-	struct tls_result *res = NULL;
-	(void)events;
-	(void)arg;
-	if (read(pfd, &res, sizeof(res)) != (ssize_t)sizeof(res) || !res)
-		return;
-	C.tls_handshakes--;
+	struct tls_job *res = (struct tls_job *)w;
+	struct parked *k = NULL;
 	if (res->fd < 0) {
 		ped_warn("refused a PED-initiated connection from %s: %s", res->peer, res->why);
 		free(res);
 		return;
 	}
-	struct parked *k = NULL;
 	for (int i = 0; i < MAX_PARKED && !k; i++)
-		if (C.pk[i].fd < 0)
+		if (!ped_leg_is_open(&C.pk[i].leg))
 			k = &C.pk[i];
 	if (!k) {
 		ped_warn("refused a PED-initiated connection from %s: %d links already", res->peer, MAX_PARKED);
@@ -377,215 +369,215 @@ static void on_tls_ready(struct ped_evloop *loop, int pfd, unsigned events, void
 		free(res);
 		return;
 	}
-	memset(k, 0, sizeof(*k));
-	k->fd = res->fd;
+	parked_init(k);
 	snprintf(k->cn, sizeof(k->cn), "%s", res->cn);
-	ped_framer_init(&k->in, k->fd, PED_FRAME_MAX_PAYLOAD);
-	k->since = ped_now_ms();
-	ped_evloop_add_fd(loop, k->fd, PED_EV_READ, on_parked, k);
+	ped_leg_open(&k->leg, res->fd, res->peer, C.loop, &parked_table, k);
 	/* The first frame confirms to pedserver that its certificate was accepted. */
-	(void)ped_relay_send_code(k->fd, PED_RELAY_PING, 0, ms(C.s->write_timeout_s));
+	(void)ped_leg_send_code(&k->leg, PED_RELAY_PING, 0, wtimeout());
 	ped_info("PED-initiated link from %s (certificate %s) established", res->peer, res->cn);
 	free(res);
 }
 
-static void hsm_frame(struct session *x, uint8_t type, const uint8_t *p, size_t len)
+/* ---- the HSM: its greeting, then channel frames and its goodbye ----------- */
+
+static void hsm_bad_greeting(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
 {
-	if (x->st == S_HELLO) {
-		struct ped_relay_msg h;
-		if (type != PED_RELAY_HELLO || ped_relay_decode(p, len, &h) != PED_OK || h.role != PED_RELAY_ROLE_HSM ||
-		    !h.id[0]) {
-			ped_warn("malformed greeting (%s frame) on the HSM socket: closing", ped_relay_type_name(type));
-			end(x, PED_E_INVALID, "malformed greeting");
-			return;
-		}
-		x->hello = h;
-		char host[PED_RELAY_HOST_MAX + 1];
-		int port = h.port;
-		snprintf(host, sizeof(host), "%s", h.host);
-		if (!host[0]) {
-			struct ped_mapping m;
-			if (mappings_for_serial(C.s->config_path, h.id, &m) != PED_OK) {
-				if (use_parked(x))
-					return;
-				if (C.pk_seen) {
-					/* a session just ended: its pedserver is dialing in again */
-					set_state(x, S_AWAIT_LINK);
-					ped_info("HSM %s: waiting for a pedserver to dial in", h.id);
-					return;
-				}
-				ped_warn("HSM %s asked for its Remote PED, but no PED id is assigned to it", h.id);
-				end(x, PED_E_NOT_FOUND, "no PED id assigned");
+	(void)p;
+	(void)len;
+	ped_warn("malformed greeting (%s frame) on the HSM socket: closing", ped_relay_type_name(type));
+	end(l->ctx, PED_E_INVALID, "malformed greeting");
+}
+
+static void hsm_hello(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct session *x = l->ctx;
+	struct ped_relay_msg h;
+	if (ped_relay_decode(p, len, &h) != PED_OK || h.role != PED_RELAY_ROLE_HSM || !h.id[0]) {
+		hsm_bad_greeting(l, type, p, len);
+		return;
+	}
+	x->hello = h;
+	ped_leg_set_dispatch(l, &hsm_table);
+	char host[PED_RELAY_HOST_MAX + 1];
+	int port = h.port;
+	snprintf(host, sizeof(host), "%s", h.host);
+	if (!host[0]) {
+		struct ped_mapping m;
+		if (mappings_for_serial(C.s->d.config_path, h.id, &m) != PED_OK) {
+			if (use_parked(x))
+				return;
+			if (C.pk_seen) {
+				/* a session just ended: its pedserver is dialing in again */
+				set_state(x, S_AWAIT_LINK);
+				ped_info("HSM %s: waiting for a pedserver to dial in", h.id);
 				return;
 			}
-			snprintf(host, sizeof(host), "%s", m.ip);
-			port = m.port;
-			ped_info("HSM %s: PED id %d maps to %s:%d", h.id, m.id, host, port);
-		}
-		snprintf(x->server, sizeof(x->server), "%s:%d", host, port);
-		if (dial(x, host, port) != PED_OK) {
-			ped_warn("cannot reach pedserver %s for HSM %s", x->server, h.id);
-			end(x, PED_E_SOCKET, "pedserver unreachable");
+			ped_warn("HSM %s asked for its Remote PED, but no PED id is assigned to it", h.id);
+			end(x, PED_E_NOT_FOUND, "no PED id assigned");
 			return;
 		}
-		ped_evloop_add_fd(C.loop, x->srv_fd, PED_EV_WRITE, on_dialed, x);
-		set_state(x, S_DIALING);
-		ped_info("HSM %s: connecting to pedserver %s", h.id, x->server);
+		snprintf(host, sizeof(host), "%s", m.ip);
+		port = m.port;
+		ped_info("HSM %s: PED id %d maps to %s:%d", h.id, m.id, host, port);
+	}
+	snprintf(x->server, sizeof(x->server), "%s:%d", host, port);
+	if (dial(x, host, port) != PED_OK) {
+		ped_warn("cannot reach pedserver %s for HSM %s", x->server, h.id);
+		end(x, PED_E_SOCKET, "pedserver unreachable");
 		return;
 	}
-	if (type == PED_LINK_KAS || type == PED_LINK_RECORD) {
-		if (x->st != S_RELAY) {
-			ped_warn("HSM %s sent a %s frame before its session began: closing", x->hello.id,
-				 ped_relay_type_name(type));
-			end(x, PED_E_INVALID, "out-of-order frame from the HSM");
-			return;
-		}
-		x->last_data = ped_now_ms();
-		if (forward(x->srv_fd, type, p, len) != PED_OK)
-			end(x, PED_E_PED_UNPLUGGED, "write to pedserver failed");
+	ped_evloop_add_fd(C.loop, x->dial_fd, PED_EV_WRITE, on_dialed, x);
+	set_state(x, S_DIALING);
+	ped_info("HSM %s: connecting to pedserver %s", h.id, x->server);
+}
+
+static void hsm_data(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct session *x = l->ctx;
+	if (x->st != S_RELAY) {
+		ped_warn("HSM %s sent a %s frame before its session began: closing", x->hello.id,
+			 ped_relay_type_name(type));
+		end(x, PED_E_INVALID, "out-of-order frame from the HSM");
 		return;
 	}
-	if (type == PED_RELAY_BYE) {
-		end(x, PED_OK, "the HSM ended it");
-		return;
-	}
+	x->srv.last_data = ped_now_ms();
+	if (ped_leg_send(&x->srv, type, p, len, wtimeout()) != PED_OK)
+		end(x, PED_E_PED_UNPLUGGED, "write to pedserver failed");
+}
+
+static void hsm_bye(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	(void)type;
+	(void)p;
+	(void)len;
+	end(l->ctx, PED_OK, "the HSM ended it");
+}
+
+static void hsm_unknown(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct session *x = l->ctx;
+	(void)p;
+	(void)len;
 	ped_warn("unexpected %s frame from HSM %s: ignored", ped_relay_type_name(type), x->hello.id);
 }
 
-static void server_frame(struct session *x, uint8_t type, const uint8_t *p, size_t len)
+static void hsm_ended(struct ped_leg *l, int err)
 {
+	end(l->ctx, PED_OK, err == PED_E_CLOSED ? "the HSM closed its end" : ped_strerror(err));
+}
+
+static const struct ped_leg_dispatch hsm_greeting_table = {
+	.on = {[PED_RELAY_HELLO] = hsm_hello},
+	.unknown = hsm_bad_greeting,
+	.gone = hsm_ended,
+};
+
+static const struct ped_leg_dispatch hsm_table = {
+	.on = {[PED_LINK_KAS] = hsm_data, [PED_LINK_RECORD] = hsm_data, [PED_RELAY_BYE] = hsm_bye},
+	.unknown = hsm_unknown,
+	.gone = hsm_ended,
+};
+
+/* ---- pedserver: its welcome, channel frames, pings, its goodbye ----------- */
+
+static void server_data(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct session *x = l->ctx;
+	if (x->st != S_RELAY) {
+		ped_warn("pedserver %s sent a %s frame before welcoming: closing", x->server, ped_relay_type_name(type));
+		end(x, PED_E_PED_UNPLUGGED, "out-of-order frame from pedserver");
+		return;
+	}
+	l->last_data = ped_now_ms();
+	if (ped_leg_send(&x->hsm, type, p, len, wtimeout()) != PED_OK)
+		end(x, PED_OK, "write to the HSM failed");
+}
+
+static void server_welcome(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct session *x = l->ctx;
 	struct ped_relay_msg m;
-	if (type == PED_LINK_KAS || type == PED_LINK_RECORD) {
-		if (x->st != S_RELAY) {
-			ped_warn("pedserver %s sent a %s frame before welcoming: closing", x->server,
-				 ped_relay_type_name(type));
-			end(x, PED_E_PED_UNPLUGGED, "out-of-order frame from pedserver");
-			return;
-		}
-		x->last_data = ped_now_ms();
-		if (forward(x->hsm_fd, type, p, len) != PED_OK)
-			end(x, PED_OK, "write to the HSM failed");
+	(void)type;
+	if (x->st != S_WELCOME || ped_relay_decode(p, len, &m) != PED_OK) {
+		end(x, PED_E_PED_UNPLUGGED, "malformed welcome from pedserver");
 		return;
 	}
-	switch (type) {
-	case PED_RELAY_WELCOME:
-		if (x->st != S_WELCOME || ped_relay_decode(p, len, &m) != PED_OK) {
-			end(x, PED_E_PED_UNPLUGGED, "malformed welcome from pedserver");
-			return;
-		}
-		snprintf(x->ped_serial, sizeof(x->ped_serial), "%s", m.id);
-		if (ped_relay_send(x->hsm_fd, PED_RELAY_WELCOME, &m, ms(C.s->write_timeout_s)) != PED_OK) {
-			end(x, PED_OK, "the HSM went away");
-			return;
-		}
-		set_state(x, S_RELAY);
-		x->last_data = x->last_ping = ped_now_ms();
-		ped_info("HSM %s: Remote PED %s via pedserver %s", x->hello.id, m.id, x->server);
-		return;
-	case PED_RELAY_BYE: {
-		int err = ped_relay_decode(p, len, &m) == PED_OK ? ped_err_from_code(m.code) : PED_E_PED_UNPLUGGED;
-		if (err == PED_OK)
-			err = PED_E_PED_UNPLUGGED;
-		ped_warn("pedserver %s ended the session for HSM %s: %s", x->server, x->hello.id, ped_err_name(err));
-		end(x, err, "pedserver ended it");
+	snprintf(x->ped_serial, sizeof(x->ped_serial), "%s", m.id);
+	if (ped_leg_send_msg(&x->hsm, PED_RELAY_WELCOME, &m, wtimeout()) != PED_OK) {
+		end(x, PED_OK, "the HSM went away");
 		return;
 	}
-	case PED_RELAY_PING:
-	case PED_RELAY_PONG:
-		if (ped_relay_decode(p, len, &m) != PED_OK) {
-			/* a channel frame whose type byte was damaged into PING or PONG */
-			ped_warn("malformed %s frame from pedserver %s: ending the session", ped_relay_type_name(type),
-				 x->server);
-			end(x, PED_E_FRAME_TYPE, "malformed frame from pedserver");
-		} else if (type == PED_RELAY_PING) {
-			(void)ped_relay_send_code(x->srv_fd, PED_RELAY_PONG, 0, ms(C.s->write_timeout_s));
-		}
-		return;
-	default:
-		/* Ignoring it would leave the HSM waiting, for its whole PED timeout,
-		 * for a message that this frame may have been: end the session. */
-		ped_warn("unexpected %s frame from pedserver %s: ending the session", ped_relay_type_name(type),
+	set_state(x, S_RELAY);
+	ped_leg_session_start(l, ped_now_ms());
+	ped_info("HSM %s: Remote PED %s via pedserver %s", x->hello.id, m.id, x->server);
+}
+
+static void server_bye(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct session *x = l->ctx;
+	struct ped_relay_msg m;
+	(void)type;
+	int err = ped_relay_decode(p, len, &m) == PED_OK ? ped_err_from_code(m.code) : PED_E_PED_UNPLUGGED;
+	if (err == PED_OK)
+		err = PED_E_PED_UNPLUGGED;
+	ped_warn("pedserver %s ended the session for HSM %s: %s", x->server, x->hello.id, ped_err_name(err));
+	end(x, err, "pedserver ended it");
+}
+
+static void server_keepalive(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct session *x = l->ctx;
+	if (ped_leg_keepalive_frame(l, type, p, len, wtimeout()) != PED_OK) {
+		/* a channel frame whose type byte was damaged into PING or PONG */
+		ped_warn("malformed %s frame from pedserver %s: ending the session", ped_relay_type_name(type),
 			 x->server);
-		end(x, PED_E_FRAME_TYPE, "unexpected frame from pedserver");
+		end(x, PED_E_FRAME_TYPE, "malformed frame from pedserver");
 	}
 }
 
-static void pump(struct session *x, struct ped_framer *in, int from_hsm)
+/* Ignoring it would leave the HSM waiting, for its whole PED timeout, for a
+ * message that this frame may have been: end the session. */
+static void server_unknown(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
 {
-	int fd = in->fd;
-	for (;;) {
-		uint8_t type, *p = NULL;
-		size_t len = 0;
-		int r = ped_framer_recv(in, &type, &p, &len, 0);
-		if (r == PED_E_TIMED_OUT)
-			return;
-		if (r != PED_OK) {
-			if (from_hsm)
-				end(x, PED_OK, r == PED_E_CLOSED ? "the HSM closed its end" : ped_strerror(r));
-			else
-				end(x, PED_E_PED_UNPLUGGED, r == PED_E_CLOSED ? "pedserver closed the connection"
-										: ped_strerror(r));
-			return;
-		}
-		if (!from_hsm)
-			x->last_rx = ped_now_ms();
-		/* headers only: payloads may be channel records */
-		ped_trace("frame %s (0x%02x), %zu bytes, from %s", ped_relay_type_name(type), type, len,
-			  from_hsm ? "the HSM" : x->server);
-		if (from_hsm)
-			hsm_frame(x, type, p, len);
-		else
-			server_frame(x, type, p, len);
-		OPENSSL_clear_free(p, len ? len : 1);
-		if (x->st == S_FREE || (from_hsm ? x->hsm_fd : x->srv_fd) != fd)
-			return;
-	}
+	struct session *x = l->ctx;
+	(void)p;
+	(void)len;
+	ped_warn("unexpected %s frame from pedserver %s: ending the session", ped_relay_type_name(type), x->server);
+	end(x, PED_E_FRAME_TYPE, "unexpected frame from pedserver");
 }
 
-static void on_hsm(struct ped_evloop *loop, int fd, unsigned events, void *arg)
+/* The pump marks pedserver alive per whole frame: bytes that trickle in
+ * without ever making one do not keep the session alive. */
+static void server_ended(struct ped_leg *l, int err)
 {
-	struct session *x = arg;
-	(void)loop;
-	(void)fd;
-	(void)events;
-	pump(x, &x->hsm_in, 1);
+	end(l->ctx, PED_E_PED_UNPLUGGED, err == PED_E_CLOSED ? "pedserver closed the connection" : ped_strerror(err));
 }
 
-static void on_server(struct ped_evloop *loop, int fd, unsigned events, void *arg)
-{
-	struct session *x = arg;
-	(void)loop;
-	(void)fd;
-	(void)events;
-	/* pump() marks pedserver alive per whole frame: bytes that trickle in
-	 * without ever making one must not keep the session alive */
-	pump(x, &x->srv_in, 0);
-}
+static const struct ped_leg_dispatch server_table = {
+	.on = {[PED_LINK_KAS] = server_data, [PED_LINK_RECORD] = server_data, [PED_RELAY_WELCOME] = server_welcome,
+	       [PED_RELAY_BYE] = server_bye, [PED_RELAY_PING] = server_keepalive, [PED_RELAY_PONG] = server_keepalive},
+	.unknown = server_unknown,
+	.gone = server_ended,
+};
 
-static void on_accept(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
+/* An HSM asking for a session. */
+static void on_hsm_socket(int fd, const char *peer, void *arg)
 {
-	int fd;
-	(void)events;
+	struct session *x = NULL;
+	(void)peer;
 	(void)arg;
-	while (ped_accept(lfd, &fd) == PED_OK) {
-		struct session *x = NULL;
-		for (int i = 0; i < MAX_SESSIONS && !x; i++)
-			if (C.ss[i].st == S_FREE)
-				x = &C.ss[i];
-		if (!x) {
-			ped_warn("refused an HSM connection: %d sessions already", MAX_SESSIONS);
-			(void)ped_relay_send_code(fd, PED_RELAY_BYE, ped_err_code(PED_E_BUSY), 200);
-			close(fd);
-			continue;
-		}
-		memset(x, 0, sizeof(*x));
-		x->hsm_fd = fd;
-		x->srv_fd = -1;
-		ped_framer_init(&x->hsm_in, fd, PED_FRAME_MAX_PAYLOAD);
-		x->since = ped_now_ms();
-		set_state(x, S_HELLO);
-		ped_evloop_add_fd(loop, fd, PED_EV_READ, on_hsm, x);
+	for (int i = 0; i < MAX_SESSIONS && !x; i++)
+		if (C.ss[i].st == S_FREE)
+			x = &C.ss[i];
+	if (!x) {
+		ped_warn("refused an HSM connection: %d sessions already", MAX_SESSIONS);
+		(void)ped_relay_send_code(fd, PED_RELAY_BYE, ped_err_code(PED_E_BUSY), 200);
+		close(fd);
+		return;
 	}
+	session_init(x);
+	ped_leg_open(&x->hsm, fd, "the HSM", C.loop, &hsm_greeting_table, x);
+	set_state(x, S_HELLO);
 }
 
 static const char *state_name(enum state st)
@@ -604,17 +596,7 @@ static const char *state_name(enum state st)
 static int on_admin_request(void *arg, const char *line, int trusted, FILE *o)
 {
 	(void)arg;
-	if (!strcasecmp(line, "stop") && !trusted) {
-		ped_warn("refused 'stop' from the admin port: only pedclient's user or root may ask, on %s", C.adm_upath);
-		fprintf(o, "'stop' is taken only from pedclient's own user or root, on the admin socket %s\n",
-			C.adm_upath);
-		return PED_E_ACTION_PROHIBITED;
-	}
-	if (!strcasecmp(line, "stop")) {
-		ped_info("stop requested on the admin port");
-		ped_evloop_stop(C.loop);
-		return PED_OK;
-	}
+	(void)trusted;
 	if (strcasecmp(line, "show") != 0) {
 		fprintf(o, "unknown request\n");
 		return PED_E_INVALID;
@@ -629,17 +611,17 @@ static int on_admin_request(void *arg, const char *line, int trusted, FILE *o)
 	fprintf(o, "  Hostname:                 %s\n", host);
 	fprintf(o, "  Software Version:         %s\n", PEDCLIENT_SOFTWARE_VERSION);
 	fprintf(o, "  HSM Socket:               %s\n", C.s->hsm_socket);
-	fprintf(o, "  Admin Port:               %u\n", C.adm_port);
-	fprintf(o, "  External Admin Interface: %s\n", C.s->eadmin ? "Yes" : "No");
+	fprintf(o, "  Admin Port:               %u\n", C.rt.adm_port);
+	fprintf(o, "  External Admin Interface: %s\n", C.s->d.eadmin ? "Yes" : "No");
 	fprintf(o, "  Up Time:                  %llu (secs)\n", (unsigned long long)((now - C.started) / 1000));
-	fprintf(o, "  Idle Timeout Value:       %d (secs)%s\n", C.s->idle_timeout_s,
+	fprintf(o, "  Idle Timeout Value:       %d (secs)%s\n", C.s->d.idle_timeout_s,
 		C.s->ignore_idle ? " (ignored)" : "");
 	if (C.tls_lfd >= 0)
 		fprintf(o, "  PED-initiated Port:       %u (TLS 1.3, certificates in %s)\n", C.tls_port, C.s->trusted);
 	else
 		fprintf(o, "  PED-initiated Port:       off\n");
 	for (int i = 0; i < MAX_PARKED; i++)
-		if (C.pk[i].fd >= 0)
+		if (ped_leg_is_open(&C.pk[i].leg))
 			fprintf(o, "  PED-initiated link:       %s, PED %s, %s\n", C.pk[i].cn, C.pk[i].ped[0] ? C.pk[i].ped : "-",
 				C.pk[i].greeted ? "ready" : "greeting");
 	fprintf(o, "\nRemote PED Sessions:        %d\n", n);
@@ -650,8 +632,8 @@ static int on_admin_request(void *arg, const char *line, int trusted, FILE *o)
 		fprintf(o, "  HSM %s -> pedserver %s, PED %s: %s, %llu (secs), idle %llu (secs)\n",
 			x->hello.id[0] ? x->hello.id : "?", x->server[0] ? x->server : "-",
 			x->ped_serial[0] ? x->ped_serial : "-", state_name(x->st),
-			(unsigned long long)((now - x->since) / 1000),
-			(unsigned long long)(x->st == S_RELAY ? (now - x->last_data) / 1000 : 0));
+			(unsigned long long)((now - x->hsm.since) / 1000),
+			(unsigned long long)(x->st == S_RELAY ? (now - x->srv.last_data) / 1000 : 0));
 	}
 	return PED_OK;
 }
@@ -665,16 +647,39 @@ static void schedule(void)
 		const struct session *x = &C.ss[i];
 		if (x->st == S_FREE)
 			continue;
-		if (x->st != S_RELAY) {
-			ped_deadline_min(&due, x->state_since + (uint64_t)ms(C.s->read_timeout_s) + 1);
-			continue;
-		}
-		ped_deadline_min(&due, x->last_rx + (uint64_t)ms(C.s->ping_interval_s + C.s->ping_timeout_s) + 1);
-		if (!C.s->ignore_idle)
-			ped_deadline_min(&due, x->last_data + (uint64_t)ms(C.s->idle_timeout_s) + 1);
-		ped_deadline_min(&due, x->last_ping + (uint64_t)ms(C.s->ping_interval_s));
+		if (x->st != S_RELAY)
+			ped_deadline_min(&due, x->state_since + (uint64_t)ped_ms(C.s->d.read_timeout_s) + 1);
+		else
+			ped_leg_deadline(&x->srv, &C.keepalive, &due);
 	}
 	ped_timer_at(C.loop, &C.tick, due);
+}
+
+static void check_session(struct session *x, uint64_t now)
+{
+	if (x->st == S_AWAIT_LINK) {
+		if (now - x->state_since > (uint64_t)ped_ms(C.s->d.read_timeout_s)) {
+			ped_warn("HSM %s asked for its Remote PED: no PED id is assigned to it and no pedserver "
+				 "dialed in within %d s", x->hello.id, C.s->d.read_timeout_s);
+			end(x, PED_E_NOT_FOUND, "no PED id assigned, no PED-initiated link");
+		}
+		return;
+	}
+	if (x->st != S_RELAY) {
+		if (now - x->state_since > (uint64_t)ped_ms(C.s->d.read_timeout_s))
+			end(x, x->st == S_HELLO ? PED_E_TIMED_OUT : PED_E_PED_UNPLUGGED,
+			    x->st == S_HELLO ? "no greeting from the HSM" : "pedserver did not answer in time");
+		return;
+	}
+	switch (ped_leg_keepalive(&x->srv, &C.keepalive, now)) {
+	case PED_LEG_PING_TIMEOUT:
+		ped_warn("pedserver %s stopped answering pings", x->server);
+		end(x, PED_E_PED_UNPLUGGED, "ping timeout");
+		break;
+	case PED_LEG_IDLE_TIMEOUT: end(x, PED_E_PED_UNPLUGGED, "idle timeout"); break;
+	case PED_LEG_PING_FAILED: end(x, PED_E_PED_UNPLUGGED, "write to pedserver failed"); break;
+	case PED_LEG_ALIVE: break;
+	}
 }
 
 static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
@@ -683,142 +688,54 @@ static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
 	(void)loop;
 	(void)t;
 	(void)arg;
-	for (int i = 0; i < MAX_SESSIONS; i++) {
-		struct session *x = &C.ss[i];
-		if (x->st == S_FREE)
-			continue;
-		if (x->st == S_AWAIT_LINK) {
-			if (now - x->state_since > (uint64_t)ms(C.s->read_timeout_s)) {
-				ped_warn("HSM %s asked for its Remote PED: no PED id is assigned to it and no pedserver "
-					 "dialed in within %d s", x->hello.id, C.s->read_timeout_s);
-				end(x, PED_E_NOT_FOUND, "no PED id assigned, no PED-initiated link");
-			}
-			continue;
-		}
-		if (x->st != S_RELAY) {
-			if (now - x->state_since > (uint64_t)ms(C.s->read_timeout_s))
-				end(x, x->st == S_HELLO ? PED_E_TIMED_OUT : PED_E_PED_UNPLUGGED,
-				    x->st == S_HELLO ? "no greeting from the HSM" : "pedserver did not answer in time");
-			continue;
-		}
-		if (now - x->last_rx > (uint64_t)ms(C.s->ping_interval_s + C.s->ping_timeout_s)) {
-			ped_warn("pedserver %s stopped answering pings", x->server);
-			end(x, PED_E_PED_UNPLUGGED, "ping timeout");
-			continue;
-		}
-		if (!C.s->ignore_idle && now - x->last_data > (uint64_t)ms(C.s->idle_timeout_s)) {
-			end(x, PED_E_PED_UNPLUGGED, "idle timeout");
-			continue;
-		}
-		if (now - x->last_ping >= (uint64_t)ms(C.s->ping_interval_s)) {
-			x->last_ping = now;
-			if (ped_relay_send_code(x->srv_fd, PED_RELAY_PING, 0, ms(C.s->write_timeout_s)) != PED_OK)
-				end(x, PED_E_PED_UNPLUGGED, "write to pedserver failed");
-		}
-	}
+	for (int i = 0; i < MAX_SESSIONS; i++)
+		if (C.ss[i].st != S_FREE)
+			check_session(&C.ss[i], now);
 	schedule();
-}
-
-static void on_term(struct ped_evloop *loop, int signo, void *arg)
-{
-	(void)arg;
-	ped_info("signal %d: stopping", signo);
-	(void)ped_daemon_notify("STOPPING=1");
-	ped_evloop_stop(loop);
 }
 
 int client_run(const struct client_settings *s)
 {
-	struct ped_pidfile pf;
-	char msg[512];
 	int r;
 
 	memset(&C, 0, sizeof(C));
-	memset(&pf, 0, sizeof(pf));
-	pf.fd = -1; /* no PID file yet (fd 0 may be a real one) */
 	C.s = s;
+	C.keepalive = (struct ped_leg_policy){ped_ms(s->d.ping_interval_s), ped_ms(s->d.ping_timeout_s),
+					      s->ignore_idle ? 0 : ped_ms(s->d.idle_timeout_s), ped_ms(s->d.write_timeout_s)};
 	for (int i = 0; i < MAX_SESSIONS; i++)
-		C.ss[i].hsm_fd = C.ss[i].srv_fd = -1;
+		session_init(&C.ss[i]);
 	for (int i = 0; i < MAX_PARKED; i++)
-		C.pk[i].fd = -1;
-	C.tls_lfd = C.adm_ufd = -1;
-	signal(SIGPIPE, SIG_IGN);
-	if ((r = ped_pidfile_create(s->pidfile, &pf, msg, sizeof(msg))) != PED_OK)
-		ped_daemon_fail(r, "%s", msg);
-	unlink(s->hsm_socket); /* the PID file is ours, so no live pedclient uses it */
-	if ((r = ped_unix_listen(s->hsm_socket, 0660, &C.hsm_lfd)) != PED_OK) {
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on the HSM socket %s: %s", s->hsm_socket, strerror(errno));
-	}
-	const char *adm_ip = s->eadmin ? "0.0.0.0" : "127.0.0.1";
-	if ((r = ped_tcp_listen(adm_ip, (uint16_t)s->admin_port, &C.adm_fd, &C.adm_port)) != PED_OK) {
-		unlink(s->hsm_socket);
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on admin port %s:%d: %s", adm_ip, s->admin_port, strerror(errno));
-	}
-	if ((r = ped_admin_port_publish("pedclient", C.adm_port)) != PED_OK) {
-		unlink(s->hsm_socket);
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot publish the admin port in the runtime directory");
-	}
-	if ((r = ped_admin_socket_path("pedclient", C.adm_upath, sizeof(C.adm_upath))) != PED_OK ||
-	    (r = ped_unix_listen(C.adm_upath, 0600, &C.adm_ufd)) != PED_OK) {
-		unlink(s->hsm_socket);
-		ped_admin_port_unpublish("pedclient");
-		ped_pidfile_remove(&pf);
-		ped_daemon_fail(r, "cannot listen on the admin socket %s: %s", C.adm_upath, strerror(errno));
-	}
+		parked_init(&C.pk[i]);
+	C.tls_lfd = C.hsm_lfd = -1;
+
+	ped_runtime_begin(&C.rt, "pedclient", &s->d);
+	ped_runtime_unix_listen(&C.rt, s->hsm_socket, 0660, &C.hsm_lfd, "the HSM socket");
+	ped_runtime_admin(&C.rt, on_admin_request, NULL, NULL);
 	if (s->listen_port >= 0) {
-		if (access(s->cert, R_OK) != 0 && (r = ped_tls_make_identity("pedclient", s->cert, s->key)) != PED_OK) {
-			unlink(s->hsm_socket);
-			ped_pidfile_remove(&pf);
-			ped_daemon_fail(r, "cannot make the PED-initiated certificate %s", s->cert);
-		}
-		if (pipe(C.tls_pipe) != 0 ||
-		    (r = ped_tcp_listen(s->listen_ip, (uint16_t)s->listen_port, &C.tls_lfd, &C.tls_port)) != PED_OK) {
-			unlink(s->hsm_socket);
-			ped_pidfile_remove(&pf);
-			ped_daemon_fail(PED_E_SOCKET, "cannot listen on the PED-initiated port %s:%d: %s", s->listen_ip,
-					s->listen_port, strerror(errno));
-		}
+		if (access(s->cert, R_OK) != 0 && (r = ped_tls_make_identity("pedclient", s->cert, s->key)) != PED_OK)
+			ped_runtime_fail(&C.rt, r, "cannot make the PED-initiated certificate %s", s->cert);
+		ped_runtime_tcp_listen(&C.rt, s->listen_ip, s->listen_port, &C.tls_lfd, &C.tls_port,
+				       "the PED-initiated port");
 	}
-	C.loop = ped_evloop_new();
+	C.loop = C.rt.loop;
 	if (C.tls_lfd >= 0) {
-		ped_evloop_add_fd(C.loop, C.tls_lfd, PED_EV_READ, on_tls_accept, NULL);
-		ped_evloop_add_fd(C.loop, C.tls_pipe[0], PED_EV_READ, on_tls_ready, NULL);
+		ped_runtime_serve(&C.rt, C.tls_lfd, on_tls_port, NULL);
 		ped_info("PED-initiated mode: TLS on %s:%u, certificate %s, registered pedservers in %s", s->listen_ip,
 			 C.tls_port, s->cert, s->trusted);
 	}
-	ped_evloop_add_fd(C.loop, C.hsm_lfd, PED_EV_READ, on_accept, NULL);
-	if ((r = ped_admin_server_new(C.loop, C.adm_fd, C.adm_ufd, on_admin_request, NULL, ms(C.s->read_timeout_s),
-				      &C.admin)) != PED_OK)
-		ped_daemon_fail(r, "cannot serve the admin port");
-	ped_evloop_add_signal(C.loop, SIGTERM, on_term, NULL);
-	ped_evloop_add_signal(C.loop, SIGINT, on_term, NULL);
+	ped_runtime_serve(&C.rt, C.hsm_lfd, on_hsm_socket, NULL);
 	ped_timer_init(&C.tick, on_tick, NULL);
 	C.started = ped_now_ms();
-	ped_info("serving HSMs on %s, admin %s:%u", s->hsm_socket, adm_ip, C.adm_port);
-	ped_daemon_ready(s->foreground);
-	ped_evloop_run(C.loop);
+	ped_info("serving HSMs on %s, admin %s:%u", s->hsm_socket, C.rt.adm_ip, C.rt.adm_port);
+	ped_runtime_run(&C.rt);
 
-	C.stop_by = ped_now_ms() + (uint64_t)ms(s->shutdown_timeout_s);
+	C.stop_by = ped_now_ms() + (uint64_t)ped_ms(s->d.shutdown_timeout_s);
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		end(&C.ss[i], PED_E_PED_CLIENT_NOT_RUNNING, "pedclient is stopping");
 	for (int i = 0; i < MAX_PARKED; i++)
-		if (C.pk[i].fd >= 0)
+		if (ped_leg_is_open(&C.pk[i].leg))
 			drop_parked(&C.pk[i], "pedclient is stopping");
-	if (C.tls_lfd >= 0)
-		close(C.tls_lfd);
 	ped_timer_stop(C.loop, &C.tick);
-	close(C.hsm_lfd);
-	ped_admin_server_free(C.admin);
-	close(C.adm_fd);
-	close(C.adm_ufd);
-	unlink(C.adm_upath);
-	unlink(s->hsm_socket);
-	ped_admin_port_unpublish("pedclient");
-	ped_evloop_free(C.loop);
-	ped_pidfile_remove(&pf);
-	ped_info("stopped");
+	ped_runtime_end(&C.rt);
 	return 0;
 }

@@ -3,22 +3,19 @@
 #ifndef PEDCLIENT_CLIENT_H
 #define PEDCLIENT_CLIENT_H
 
+#include "ped/runtime.h"
+
 #define PEDCLIENT_SOFTWARE_VERSION PED_VERSION " (100)"
 
 struct client_settings {
-	int admin_port, eadmin;
-	int idle_timeout_s, ignore_idle;
-	int read_timeout_s, write_timeout_s, shutdown_timeout_s;
-	int ping_interval_s, ping_timeout_s;
+	struct ped_daemon_conf d; /* every daemon's; config_path is re-read for PED id mappings at each request */
+	int ignore_idle;
 	char hsm_socket[1024];
-	char pidfile[1024];
-	char config_path[1024]; /* re-read for PED id mappings at each request */
 	/* PED-initiated mode: a TLS 1.3 listener for pedservers that dial in */
 	char listen_ip[64];
 	int listen_port;        /* 0: any free port; -1: off */
 	char cert[1024], key[1024]; /* our certificate, made at first start if missing */
 	char trusted[1024];     /* directory of registered pedserver certificates (*.pem) */
-	int foreground;
 };
 
 int client_run(const struct client_settings *s);

@@ -5,24 +5,21 @@
 
 #include "usb.h"
 
+#include "ped/runtime.h"
+
 #include <stdint.h>
 
 #define PEDSERVER_SOFTWARE_VERSION PED_VERSION " (100)"
 #define PEDSERVER_PROTOCOL_VERSION "1.0.0-0"
 
 struct server_settings {
+	struct ped_daemon_conf d; /* every daemon's; config_path: PED-initiated mode reads appliances and certificates there */
 	char ip[64];           /* server port interface; "" with eserver: all */
-	int port, admin_port;  /* 0: ephemeral */
-	int eserver, eadmin;   /* listen beyond localhost */
-	int idle_timeout_s;
-	int read_timeout_s, write_timeout_s, shutdown_timeout_s;
-	int ping_interval_s, ping_timeout_s;
+	int port;              /* 0: ephemeral */
+	int eserver;           /* listen beyond localhost */
 	int ped_write_delay_us;  /* between bulk OUT transfers to a USB PED */
 	struct usb_ped_settings usb;
 	char ped_socket[1024]; /* where the PED attaches */
-	char pidfile[1024];
-	char config_path[1024]; /* PED-initiated mode reads appliances and certificates from it */
-	int foreground;
 };
 
 /* Runs in the process that serves; returns the exit status. */

@@ -64,7 +64,7 @@ wait_for test -S "$T/ped-496771.sock" || die "hsm-sim did not start"
 "$BIN/pedserver" -mode start -port 0 -admin 0 -logfile "$T/ps.log" -configfile "$T/ps.conf" >/dev/null || die "pedserver"
 "$BIN/pedclient" -mode start -admin 0 -listenport -1 -logfilename "$T/pc.log" -configfile "$T/pc.conf" >/dev/null || die "pedclient"
 port=$("$BIN/pedserver" -mode show -configfile "$T/ps.conf" | awk '/Server Port:/{print $3}')
-"$BIN/ped-device" -headless -mode remote -policy "$T/ped.policy" -events /dev/null -control "$T/ped.ctl" \
+"$BIN/ped-device" -headless -mode remote -policy "$T/ped.policy" -events "$T/ped.events" -control "$T/ped.ctl" \
 	-pinmaskcost 8 >"$T/ped.log" 2>&1 &
 pids+=($!)
 PED_PID=$!
@@ -220,7 +220,7 @@ wait_for eval '! attached' || die "pedserver still sees the first PED"
 	echo "pin ${K[cu1]} $CU_PIN"
 	echo "use \"CU LOGIN\" ${K[cu1]}"
 } >"$T/ped2.policy"
-"$BIN/ped-device" -headless -mode remote -policy "$T/ped2.policy" -events /dev/null -control "$T/ped2.ctl" \
+"$BIN/ped-device" -headless -mode remote -policy "$T/ped2.policy" -events "$T/ped2.events" -control "$T/ped2.ctl" \
 	>"$T/ped2.log" 2>&1 &
 pids+=($!)
 wait_for attached || die "the default-cost PED did not attach"

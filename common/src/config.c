@@ -211,18 +211,13 @@ static config_setting_t *ensure_setting(config_t *tree, const char *name, int ty
 	return cs;
 }
 
-int ped_config_set(struct ped_config *c, const char *name, const char *value, char *err,
-		   size_t errlen)
+/* Checks value for s as the file's would be: a number in range (decimal or
+ * 0x hex), a boolean (true, false, 0, 1), or any string. */
+static int parse_value(const struct ped_cfg_setting *s, const char *value, long *out, char *err, size_t errlen)
 {
-	struct ped_cfg_setting *s = ped_config_find(c, name);
-	config_setting_t *cs;
 	char *end;
 	long v = 0;
 
-	if (!s) {
-		snprintf(err, errlen, "unknown setting '%s'", name);
-		return PED_E_CONFIG;
-	}
 	if (s->type != PED_CFG_STRING) {
 		if (s->type == PED_CFG_BOOL && (!strcasecmp(value, "true") || !strcasecmp(value, "false")))
 			v = !strcasecmp(value, "true");
@@ -245,6 +240,27 @@ int ped_config_set(struct ped_config *c, const char *name, const char *value, ch
 			return PED_E_CONFIG;
 		}
 	}
+	*out = v;
+	return PED_OK;
+}
+
+static struct ped_cfg_setting *known(struct ped_config *c, const char *name, char *err, size_t errlen)
+{
+	struct ped_cfg_setting *s = ped_config_find(c, name);
+	if (!s)
+		snprintf(err, errlen, "unknown setting '%s'", name);
+	return s;
+}
+
+int ped_config_set(struct ped_config *c, const char *name, const char *value, char *err,
+		   size_t errlen)
+{
+	struct ped_cfg_setting *s = known(c, name, err, errlen);
+	config_setting_t *cs;
+	long v = 0;
+
+	if (!s || parse_value(s, value, &v, err, errlen) != PED_OK)
+		return PED_E_CONFIG;
 	cs = ensure_setting(&c->tree, s->name,
 			    s->type == PED_CFG_INT ? CONFIG_TYPE_INT
 			    : s->type == PED_CFG_BOOL ? CONFIG_TYPE_BOOL : CONFIG_TYPE_STRING);
@@ -261,6 +277,20 @@ int ped_config_set(struct ped_config *c, const char *name, const char *value, ch
 	s->num = v;
 	s->str = s->type == PED_CFG_STRING ? config_setting_get_string(cs) : s->str;
 	s->from_file = 1;
+	return PED_OK;
+}
+
+int ped_config_override(struct ped_config *c, const char *name, const char *value, char *err,
+			size_t errlen)
+{
+	struct ped_cfg_setting *s = known(c, name, err, errlen);
+	long v = 0;
+
+	if (!s || parse_value(s, value, &v, err, errlen) != PED_OK)
+		return PED_E_CONFIG;
+	s->num = v;
+	if (s->type == PED_CFG_STRING)
+		s->str = value;
 	return PED_OK;
 }
 

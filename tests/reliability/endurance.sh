@@ -43,7 +43,7 @@ use "SO LOGIN" ${KEY[so]}
 write "SETTING DOMAIN" ${KEY[dom]}
 P
 "${RUN[@]}" "$BIN/ped-device" -headless -mode remote -pedserver "$(ped_socket_of A)" -policy "$T/A.policy" \
-	-control "$T/A.ctl" -events /dev/null >"$T/A.ped.log" 2>&1 &
+	-control "$T/A.ctl" -events "$T/A.events" >"$T/A.ped.log" 2>&1 &
 PED_PID=$!
 track $PED_PID
 wait_for 20 shown A "Ped2 Connection Status:   Connected" || fail "the PED did not attach: $(cat "$T/A.ped.log")"

@@ -39,6 +39,11 @@ int ped_config_load(struct ped_config *c, const char *path, struct ped_cfg_setti
 /* Sets one setting from text with the schema's checks; PED_E_CONFIG with err. */
 int ped_config_set(struct ped_config *c, const char *name, const char *value, char *err,
 		   size_t errlen);
+/* The same checks, for this run only: the value is not put in the tree, so
+ * a save writes the file as it was read plus what was set. value must
+ * outlive c (a word of argv). */
+int ped_config_override(struct ped_config *c, const char *name, const char *value, char *err,
+			size_t errlen);
 /* Writes the tree back to its file atomically, mode 0600. */
 int ped_config_save(struct ped_config *c, char *err, size_t errlen);
 /* Every schema setting as "name = value" lines. */
