@@ -2,6 +2,7 @@
 #include "command.h"
 
 #include "hsm/control.h"
+#include "hsm/result.h"
 #include "ped/error.h"
 
 #include <openssl/crypto.h>
@@ -62,12 +63,30 @@ static void unknown(struct cmd_ctx *c, const char *word)
 	cmd_out(c, "Error: unknown command '%s' (%s)", word, names);
 }
 
+/* What a command printed: whether it said why it failed. */
+struct watch {
+	const struct sim_out *inner;
+	int errors;
+};
+
+static void watch_line(void *arg, const char *text)
+{
+	struct watch *w = arg;
+	if (!strncmp(text, "Error", 5))
+		w->errors++;
+	if (w->inner && w->inner->line)
+		w->inner->line(w->inner->arg, text);
+}
+
 int cmd_run(struct cmd_ctx *c, const char *line)
 {
 	char buf[CMD_LINE_MAX + 1];
 	char *argv[MAX_ARGS];
 	int argc, r = PED_OK;
+	struct watch w = {c->who.out, 0};
+	struct sim_out watched = {watch_line, &w};
 
+	c->who.out = &watched;
 	sim_hold_init(&c->hold, c->sim);
 	snprintf(buf, sizeof(buf), "%s", line);
 	argc = hsm_ctl_split_words(buf, argv, MAX_ARGS);
@@ -85,6 +104,11 @@ int cmd_run(struct cmd_ctx *c, const char *line)
 	}
 	sim_hold_drop(&c->hold);
 	OPENSSL_cleanse(buf, sizeof(buf)); /* the line may carry -password or -challenge */
+	/* The result code will be the reference's (hsm_result_code): a failure
+	 * the command did not explain keeps its detail in a message line. */
+	if (r != PED_OK && !w.errors && !hsm_result_is_reference(r))
+		cmd_out(c, "Error: %s.", hsm_result_detail(r));
+	c->who.out = w.inner;
 	return r;
 }
 

@@ -6,6 +6,7 @@
 #include "out.h"
 
 #include "hsm/control.h"
+#include "hsm/result.h"
 #include "ped/buf.h"
 #include "ped/error.h"
 #include "ped/frame.h"
@@ -70,7 +71,7 @@ static int shell_command(struct session *s, const uint8_t *msg, size_t len)
 	}
 	OPENSSL_cleanse(line, sizeof(line));
 	uint8_t b[4];
-	ped_be32_put(b, ped_err_code(r));
+	ped_be32_put(b, hsm_result_code(r)); /* the reference's codes only */
 	int sent = ped_frame_send(s->fd, HSM_CTL_RESULT, b, sizeof(b), SESSION_IO_TIMEOUT_MS);
 	if (counted)
 		sim_op_end(sim); /* shutdown waits until the operator has this command's result */

@@ -4,6 +4,7 @@
  *   hsmcm -c "cmd; cmd" | -f FILE        scripted: stops at the first failure, exit 1
  */
 #include "hsm/control.h"
+#include "hsm/result.h"
 #include "ped/buf.h"
 #include "ped/error.h"
 #include "ped/fileio.h"
@@ -63,7 +64,7 @@ static int run_command(int fd, struct ped_framer *in, const char *line)
 			if (code == 0) {
 				printf("\nCommand Result : No Error\n\n");
 			} else {
-				const char *name = ped_err_name(ped_err_from_code(code));
+				const char *name = hsm_result_name(code);
 				printf("\nError in execution: %s.\n\nCommand Result : 0x%x (%s)\n\n", name, code, name);
 			}
 			fflush(stdout);

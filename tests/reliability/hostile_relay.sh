@@ -132,10 +132,11 @@ run_hsmcm() {
 }
 
 # Back to idle: the session closed on the HSM's side, pedserver free, the PED awaiting a command.
-# ped disconnect is refused (PED_E_BUSY) while the session key is being computed: ask again.
+# ped disconnect is refused (the Remote PED is in use: CKR_DEVICE_ERROR) while
+# the session key is being computed: ask again.
 disconnected() {
 	hsmcm -c "ped disconnect -slot $1"
-	! grep -q PED_E_BUSY <<<"$OUT"
+	! grep -q "the Remote PED is in use" <<<"$OUT"
 }
 # settled [SECONDS [CEREMONY]]: its session closed by the HSM, its pedserver free again.
 settled() {
