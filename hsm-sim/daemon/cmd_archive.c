@@ -14,65 +14,30 @@
 #include <strings.h>
 #include <time.h>
 
-static int same_object(const struct hsm_object *a, const struct hsm_object *b)
+struct cloned_ctx {
+	struct cmd_ctx *c;
+	const char *to;
+};
+
+static void tell_cloned(void *arg, uint64_t from, uint64_t to)
 {
-	return a->len == b->len && !strcmp(a->label, b->label) &&
-	       CRYPTO_memcmp(a->value, b->value, a->len) == 0;
+	struct cloned_ctx *x = arg;
+	cmd_out(x->c, "Cloned object %llu to partition %s (new handle %llu).", (unsigned long long)from, x->to,
+		(unsigned long long)to);
 }
 
-static struct hsm_object *by_ouid(struct hsm_partition *p, uint64_t ouid)
-{
-	for (uint32_t i = 0; i < p->nobjects; i++)
-		if (p->objects[i].ouid == ouid)
-			return &p->objects[i];
-	return NULL;
-}
-
-static uint64_t next_handle(const struct hsm_partition *p)
-{
-	uint64_t h = 1;
-	for (uint32_t i = 0; i < p->nobjects; i++)
-		if (p->objects[i].handle >= h)
-			h = p->objects[i].handle + 1;
-	return h;
-}
-
-/* Copies src's objects into dst: add (new handles for all), or by OUID
- * (replace_changed: overwrite an object whose fingerprint differs). */
+/* src's objects into dst (hsm_clone_objects), told as the reference tells them. */
 static int copy_objects(struct cmd_ctx *c, struct hsm_partition *dst, const struct hsm_partition *src,
-			int by_id, int replace_changed, const char *what)
+			enum hsm_clone_mode mode, const uint64_t *handles, size_t nhandles, const char *what)
 {
-	uint32_t need = 0;
-	for (uint32_t i = 0; i < src->nobjects; i++)
-		if (!by_id || !by_ouid(dst, src->objects[i].ouid))
-			need++;
-	if (dst->nobjects + need > HSM_MAX_OBJECTS) {
-		cmd_out(c, "Error: not enough room in %s for %u objects", what, need);
-		return PED_E_RANGE;
-	}
-	uint32_t copied = 0;
-	for (uint32_t i = 0; i < src->nobjects; i++) {
-		const struct hsm_object *o = &src->objects[i];
-		struct hsm_object *t = by_id ? by_ouid(dst, o->ouid) : NULL;
-		if (t) {
-			if (!replace_changed || same_object(t, o))
-				continue;
-			uint64_t h = t->handle;
-			*t = *o;
-			t->handle = h;
-		} else {
-			uint64_t h = next_handle(dst);
-			int r = hsm_object_add(dst, &t);
-			if (r != PED_OK)
-				return r;
-			*t = *o;
-			t->handle = h;
-		}
-		cmd_out(c, "Cloned object %llu to partition %s (new handle %llu).",
-			 (unsigned long long)o->handle, what, (unsigned long long)t->handle);
-		copied++;
-	}
-	return (int)copied;
+	struct cloned_ctx x = {c, what};
+	int n = hsm_clone_objects(dst, src, mode, handles, nhandles, tell_cloned, &x);
+	if (n == PED_E_RANGE)
+		cmd_out(c, "Error: not enough room in %s for %u objects", what,
+			hsm_clone_room(dst, src, mode, handles, nhandles));
+	else if (n == PED_E_CERTIFICATE_INVALID)
+		cmd_out(c, "Error: %s is in another cloning domain.", what);
+	return n;
 }
 
 static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partition *src, int src_pi,
@@ -153,7 +118,9 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 	cmd_out(c, "Verifying that all objects can be backed up...");
 	cmd_out(c, "%u objects will be backed up.", src->nobjects);
 	cmd_out(c, "Backing up objects...");
-	n = copy_objects(c, target, src, append, append && replace, name);
+	n = copy_objects(c, target, src,
+			 !append ? HSM_CLONE_ALL : replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING, NULL, 0,
+			 name);
 	if (n < 0) {
 		r = n;
 		goto out;
@@ -201,7 +168,8 @@ static int restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *
 		return PED_E_HOST_MEMORY;
 	}
 	cmd_out(c, "Restoring objects...");
-	n = copy_objects(c, copy, bp, replace, replace, p->label[0] ? p->label : p->name);
+	n = copy_objects(c, copy, bp, replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_ALL, NULL, 0,
+			 p->label[0] ? p->label : p->name);
 	if (n >= 0) {
 		hsm_partition_move(p, copy);
 		r = sim_save(hs);

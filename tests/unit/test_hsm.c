@@ -416,6 +416,54 @@ static void objects_grow_copy_and_move(void)
 	hsm_partition_clear_objects(&b);
 }
 
+static void counted(void *arg, uint64_t from, uint64_t to)
+{
+	(void)from;
+	(void)to;
+	(*(int *)arg)++;
+}
+
+/* Backup, restore and partition clone move objects through one function:
+ * within a cloning domain only, all, the missing ones, or those too that
+ * changed, every one with a new handle in the target. */
+static void cloning_stays_within_a_domain(void)
+{
+	struct hsm_partition a = {0}, b = {0}, c = {0};
+	struct hsm_object *o;
+	struct keyset d1, d2;
+	int told = 0;
+	make_keyset(&d1, 1, 1);
+	make_keyset(&d2, 1, 1);
+	hsm_credential_set(&a.domain, d1.secret, HSM_SECRET_LEN, 1, 1, d1.id);
+	hsm_credential_set(&b.domain, d1.secret, HSM_SECRET_LEN, 1, 1, d1.id);
+	hsm_credential_set(&c.domain, d2.secret, HSM_SECRET_LEN, 1, 1, d2.id);
+	for (uint64_t i = 1; i <= 3; i++) {
+		CU_ASSERT_EQUAL_FATAL(hsm_object_add(&a, &o), PED_OK);
+		o->handle = 10 * i;
+		o->ouid = i;
+		o->len = 1;
+		o->value[0] = (uint8_t)i;
+	}
+	CU_ASSERT_EQUAL(hsm_clone_objects(&c, &a, HSM_CLONE_ALL, NULL, 0, NULL, NULL), PED_E_CERTIFICATE_INVALID);
+	CU_ASSERT_EQUAL(c.nobjects, 0);
+	const uint64_t one[] = {20}, none[] = {99};
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, none, 1, NULL, NULL), PED_E_NOT_FOUND);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, one, 1, counted, &told), 1);
+	CU_ASSERT_EQUAL(told, 1);
+	CU_ASSERT_TRUE(b.nobjects == 1 && b.objects[0].ouid == 2 && b.objects[0].handle == 1);
+	/* objects the target holds are not cloned again */
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, NULL, 0, NULL, NULL), 2);
+	CU_ASSERT_EQUAL(b.nobjects, 3);
+	a.objects[0].value[0] = 0x77;
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, NULL, 0, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING_OR_CHANGED, NULL, 0, NULL, NULL), 1);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_ALL, NULL, 0, NULL, NULL), 3);
+	CU_ASSERT_EQUAL(b.nobjects, 6);
+	hsm_partition_clear_objects(&a);
+	hsm_partition_clear_objects(&b);
+	hsm_partition_clear_objects(&c);
+}
+
 /* A cached PED secret reaches the disk only with policies 22 and 23. */
 static void activation_is_saved_only_with_auto_activation(void)
 {
@@ -447,6 +495,6 @@ static void activation_is_saved_only_with_auto_activation(void)
 
 UNIT_SUITE(hsm, setup, teardown, UNIT_TEST(identity_is_a_valid_chain),
 	   UNIT_TEST(splits_combine_and_verify), UNIT_TEST(three_wrong_so_logins_zeroize_that_hsm_only),
-	   UNIT_TEST(partition_limits), UNIT_TEST(objects_grow_copy_and_move),
+	   UNIT_TEST(partition_limits), UNIT_TEST(objects_grow_copy_and_move), UNIT_TEST(cloning_stays_within_a_domain),
 	   UNIT_TEST(state_files_round_trip_and_refuse_damage), UNIT_TEST(older_state_files_still_load),
 	   UNIT_TEST(activation_is_saved_only_with_auto_activation))

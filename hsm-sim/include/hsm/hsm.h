@@ -137,6 +137,30 @@ void hsm_partition_move(struct hsm_partition *dst, struct hsm_partition *src);
 /* Deletes the partition at index i, its objects wiped, the later ones moving down. */
 void hsm_partition_delete(struct hsm *h, uint32_t i);
 
+/* Cloning (lib/clone.c): the one way objects move between partitions,
+ * for backup, restore and partition clone alike, so that what an object is
+ * changes in one place. Which objects of src move: */
+enum hsm_clone_mode {
+	HSM_CLONE_ALL,               /* every one, each with a new handle in dst */
+	HSM_CLONE_MISSING,           /* those whose OUID dst does not hold */
+	HSM_CLONE_MISSING_OR_CHANGED /* those, and those dst holds in another version (overwritten) */
+};
+/* The object of p with this handle, or NULL. */
+const struct hsm_object *hsm_object_by_handle(const struct hsm_partition *p, uint64_t handle);
+/* How many objects hsm_clone_objects would add to dst. */
+uint32_t hsm_clone_room(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
+			const uint64_t *handles, size_t nhandles);
+/* Clones src's objects into dst under the domain rule: the two partitions
+ * must share a cloning domain (PED_E_CERTIFICATE_INVALID otherwise). With
+ * handles, only src's objects of those handles (PED_E_NOT_FOUND if one is
+ * not there). cloned (may be NULL) hears of each object cloned, by its
+ * handle in src and in dst. The number cloned, or PED_E_RANGE when dst has
+ * no room for them all (nothing is cloned then). A failure part way leaves
+ * dst part done: callers clone into a copy and keep it only whole. */
+int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
+		      const uint64_t *handles, size_t nhandles,
+		      void (*cloned)(void *arg, uint64_t from, uint64_t to), void *arg);
+
 /* Credentials */
 void hsm_verifier(const uint8_t *secret, size_t len, uint8_t out[HSM_VERIFIER_LEN]);
 void hsm_credential_set(struct hsm_credential *c, const uint8_t *secret, size_t len, uint8_t m,
