@@ -5,6 +5,7 @@
  * both HSMs, taken in index order. */
 #include "command.h"
 
+#include "hsm/result.h"
 #include "ped/error.h"
 
 #include <openssl/crypto.h>
@@ -41,7 +42,8 @@ static int copy_objects(struct cmd_ctx *c, struct hsm_partition *dst, const stru
 }
 
 static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partition *src, int src_pi,
-		  struct sim_hsm *bh, int slot, const char *name, int append, int replace)
+		  struct sim_hsm *bh, int slot, const char *name, int append, int replace, const uint64_t *handles,
+		  size_t nhandles)
 {
 	struct hsm_partition *existing = hsm_partition_find(&bh->h, name), *tmp = NULL, *target;
 	int r, n;
@@ -116,11 +118,11 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 		(void)replace;
 	}
 	cmd_out(c, "Verifying that all objects can be backed up...");
-	cmd_out(c, "%u objects will be backed up.", src->nobjects);
+	cmd_out(c, "%u objects will be backed up.", handles ? (unsigned)nhandles : src->nobjects);
 	cmd_out(c, "Backing up objects...");
 	n = copy_objects(c, target, src,
-			 !append ? HSM_CLONE_ALL : replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING, NULL, 0,
-			 name);
+			 !append ? HSM_CLONE_ALL : replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING, handles,
+			 nhandles, name);
 	if (n < 0) {
 		r = n;
 		goto out;
@@ -190,9 +192,22 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 			      {.name = "append", .aliases = "a", .kind = PED_OPT_FLAG, .help = "backup: add new objects only"},
 			      {.name = "replace", .aliases = "rep r", .kind = PED_OPT_FLAG, .help = "replace (see the reference)"},
 			      {.name = "add", .kind = PED_OPT_FLAG, .help = "restore: add the objects"},
+			      {.name = "objects", .aliases = "o", .kind = PED_OPT_STRING,
+			       .help = "backup: handles (3,4,6), or 0 or all"},
+			      {.name = "smkonly", .aliases = "smk", .kind = PED_OPT_FLAG, .help = "backup the SKS master key only"},
+			      /* passwords of password-authenticated HSMs: these use the PED */
+			      {.name = "password", .aliases = "pas", .kind = PED_OPT_OPTIONAL,
+			       .help = "the backup partition's password (PED here)"},
+			      {.name = "sopassword", .aliases = "sop", .kind = PED_OPT_OPTIONAL,
+			       .help = "the backup HSM SO's password (PED here)"},
+			      {.name = "domain", .aliases = "do", .kind = PED_OPT_STRING, .help = "domain string (PED here)"},
+			      {.name = "defaultdomain", .aliases = "def", .kind = PED_OPT_FLAG, .help = "default domain (PED here)"},
+			      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no prompting"},
+			      {.name = "debug", .aliases = "deb", .kind = PED_OPT_FLAG, .help = "more error information"},
 			      {.name = NULL}};
-	char err[256];
-	int r;
+	uint64_t handles[HSM_MAX_OBJECTS];
+	size_t nhandles = 0;
+	int r, some = 0;
 
 	/* as for partition's other commands, the current slot must exist */
 	if (!cmd_current(c, NULL, NULL))
@@ -201,11 +216,13 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "Usage: partition archive backup|restore|list|delete -slot N ...");
 		return PED_E_ARGUMENTS_BAD;
 	}
-	r = ped_opts_parse(o, argc, argv, 3, NULL, 0, NULL, err, sizeof(err));
-	if (r != PED_OK) {
-		cmd_out(c, "Error: %s", r == PED_OPTS_HELP ? "see the chapter 12 reference" : err);
-		return PED_E_ARGUMENTS_BAD;
-	}
+	if ((r = cmd_parse(c, o, argc, argv, 3)) != PED_OK)
+		return r == 1 ? PED_OK : r;
+	/* this HSM's partitions authenticate with the PED: a password given is not used */
+	if (ped_opts_seen(o, "password") || ped_opts_seen(o, "sopassword") || ped_opts_seen(o, "domain") ||
+	    ped_opts_seen(o, "defaultdomain"))
+		cmd_out(c, "The partitions of these HSMs are PED-authenticated: the PED is asked for the keys; "
+			   "-password, -sopassword and -domain are not used.");
 	if (!ped_opts_seen(o, "slot")) {
 		cmd_out(c, "Error: -slot (the backup HSM's slot) is required");
 		return PED_E_ARGUMENTS_BAD;
@@ -259,6 +276,14 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	}
 	if (!strcasecmp(verb, "backup")) {
 		char name[HSM_LABEL_MAX + 1];
+		if (ped_opts_seen(o, "smkonly")) {
+			cmd_out(c, "Error: -smkonly backs up the SKS master key (SMK) of a V1 partition; the partitions "
+				   "of this HSM are V0 partitions and hold no SMK. Back up their objects instead.");
+			return HSM_E_FUNCTION_NOT_SUPPORTED;
+		}
+		if (ped_opts_seen(o, "objects") &&
+		    (r = cmd_handles(c, p, ped_opts_str(o, "objects", ""), handles, &nhandles, &some)) != PED_OK)
+			return r;
 		if (ped_opts_seen(o, "partition")) {
 			snprintf(name, sizeof(name), "%s", ped_opts_str(o, "partition", ""));
 		} else {
@@ -274,7 +299,7 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 			return PED_E_ARGUMENTS_BAD;
 		}
 		return backup(c, hs, p, pi, bh, slot, name, ped_opts_seen(o, "append"),
-			      ped_opts_seen(o, "replace"));
+			      ped_opts_seen(o, "replace"), some ? handles : NULL, nhandles);
 	}
 	if (!strcasecmp(verb, "restore")) {
 		if (!ped_opts_seen(o, "partition")) {
@@ -288,4 +313,4 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND(archive, "partition", "par", "archive", 3, cmd_archive)
+SIM_COMMAND_VERBS(archive, "partition", "par", "archive", 3, cmd_archive, "backup restore list delete")

@@ -20,6 +20,9 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 	if (argc >= 2 && !strcasecmp(argv[1], "init")) {
 		struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "HSM label"},
 				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+				      /* the reference's ways to ask for a PED: ours always uses one */
+				      {.name = "iped", .kind = PED_OPT_FLAG, .help = "initialize with the PED (always)"},
+				      {.name = "initwithped", .kind = PED_OPT_FLAG, .help = "the same as -iped"},
 				      {.name = NULL}};
 		char label[HSM_LABEL_MAX + 1];
 		struct hsm_credential so, dom;
@@ -81,7 +84,8 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "  15: Enable SO reset of partition PIN -> %u", hs->h.so_resets_partition_pin);
 		return PED_OK;
 	}
-	if (argc >= 2 && !strcasecmp(argv[1], "changepolicy")) {
+	/* changehsmpolicy: lunacm's name (chapter 12); changepolicy: lunash's */
+	if (argc >= 2 && (!strcasecmp(argv[1], "changepolicy") || !strcasecmp(argv[1], "changehsmpolicy"))) {
 		struct ped_opt o[] = {{.name = "policy", .aliases = "p", .kind = PED_OPT_INT, .min = 0, .max = 255, .help = "policy number"},
 				      {.name = "value", .aliases = "v", .kind = PED_OPT_INT, .min = 0, .max = 1, .help = "0 or 1"},
 				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
@@ -130,9 +134,9 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		return PED_OK;
 	}
 	cmd_out(c, "Usage: hsm init -label L | hsm zeroize | hsm showinfo | hsm showpolicies | "
-		    "hsm changepolicy -policy 15 -value 0|1 [-force]");
+		    "hsm changehsmpolicy -policy N -value 0|1 [-force]");
 	return PED_E_ARGUMENTS_BAD;
 }
 
 
-SIM_COMMAND(hsm, "hsm", NULL, NULL, 1, cmd_hsm)
+SIM_COMMAND_VERBS(hsm, "hsm", NULL, NULL, 1, cmd_hsm, "init zeroize showinfo showpolicies changepolicy changehsmpolicy")

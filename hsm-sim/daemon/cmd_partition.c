@@ -128,4 +128,4 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND(partition, "partition", "par", NULL, 3, cmd_partition)
+SIM_COMMAND_VERBS(partition, "partition", "par", NULL, 3, cmd_partition, "create init changepolicy showpolicies contents")

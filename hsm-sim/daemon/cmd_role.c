@@ -218,4 +218,4 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND(role, "role", NULL, NULL, 2, cmd_role)
+SIM_COMMAND_VERBS(role, "role", NULL, NULL, 2, cmd_role, "init login logout changepw resetpw createchallenge deactivate")

@@ -58,4 +58,4 @@ static int cmd_slot(struct cmd_ctx *c, int argc, char **argv)
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND(slot, "slot", NULL, NULL, 0, cmd_slot)
+SIM_COMMAND_VERBS(slot, "slot", NULL, NULL, 0, cmd_slot, "list set")
