@@ -2,7 +2,10 @@
  * (chapter 8). */
 #include "command.h"
 
+#include "hsm/control.h"
 #include "ped/error.h"
+
+#include <openssl/crypto.h>
 
 #include <string.h>
 #include <strings.h>
@@ -72,6 +75,7 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 	struct hsm_role_state *rs = hsm_role_state_of(&hs->h, p, ri->role);
 
 	if (!strcasecmp(verb, "login")) {
+		char asked[HSM_CTL_ANSWER_MAX] = "";
 		if (!hs->h.initialized || (p && !p->initialized)) {
 			cmd_out(c, "Error: not initialized");
 			return PED_E_USER_NOT_LOGGED_IN;
@@ -79,16 +83,34 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 		/* Activation (policy 22) with a challenge secret: the PED secret is
 		 * cached at the first login; later logins need only the challenge. */
 		int activation = hsm_activation_applies(p, ri->role);
-		if (activation) {
-			const char *ch = ped_opts_str(o, "password", ped_opts_str(o, "challenge", NULL));
-			if (!ch) {
-				cmd_out(c, "Option -password was not supplied.  It is required.");
+		const char *ch = ped_opts_str(o, "password", ped_opts_str(o, "challenge", NULL));
+		if (activation && !ch) {
+			/* as lunacm: asked for, without echo, when a terminal is there */
+			cmd_out(c, "Option -password was not supplied.  It is required.");
+			if (!cmd_can_ask(c))
 				return PED_E_ARGUMENTS_BAD;
+			r = cmd_ask(c, "Enter the password:", 1, asked, sizeof(asked));
+			/* the locks were given back while the operator typed: look again */
+			if (r == PED_OK)
+				r = role_target(c, ri, &hs, &p, &pi);
+			if (r == PED_OK && (!hs->h.initialized || (p && !p->initialized))) {
+				cmd_out(c, "Error: not initialized");
+				r = PED_E_USER_NOT_LOGGED_IN;
 			}
+			if (r != PED_OK) {
+				OPENSSL_cleanse(asked, sizeof(asked));
+				return r;
+			}
+			activation = hsm_activation_applies(p, ri->role);
+			ch = asked;
+		}
+		if (activation) {
 			r = auth_challenge_login(&c->who, hs, p, pi, ri, ch);
+			OPENSSL_cleanse(asked, sizeof(asked));
 			if (r != HSM_CHALLENGE_NEEDS_PED)
 				return r;
 		}
+		OPENSSL_cleanse(asked, sizeof(asked));
 		/* The PED is read with this HSM's lock given back: the login waits
 		 * on people, and other sessions' commands run meanwhile. */
 		if ((r = auth_ped_login(&c->who, hs, p, ri, &c->hold)) != PED_OK)
@@ -177,6 +199,7 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 		return sim_save(hs);
 	}
 	if (!strcasecmp(verb, "createchallenge")) {
+		char asked[HSM_CTL_ANSWER_MAX] = "", again[HSM_CTL_ANSWER_MAX] = "";
 		const char *ch = ped_opts_str(o, "challenge", ped_opts_str(o, "password", NULL));
 		if (!p || (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU)) {
 			cmd_out(c, "Error: challenges are for co and cu on a partition");
@@ -186,11 +209,37 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 				       ri->role == HSM_ROLE_CO ? "Partition SO or Crypto Officer"
 							       : "Crypto Officer or Crypto User")) != PED_OK)
 			return r;
+		if (!ch && cmd_can_ask(c)) {
+			/* lunacm asks for the secret (chapter 8), twice, without echo */
+			r = cmd_ask(c, "Enter the challenge secret:", 1, asked, sizeof(asked));
+			if (r == PED_OK)
+				r = cmd_ask(c, "Re-enter the challenge secret:", 1, again, sizeof(again));
+			if (r == PED_OK && strcmp(asked, again)) {
+				cmd_out(c, "Error: the two entries differ; the challenge secret was not set.");
+				r = PED_E_ARGUMENTS_BAD;
+			}
+			OPENSSL_cleanse(again, sizeof(again));
+			/* the locks were given back while the operator typed: look again */
+			if (r == PED_OK && (r = role_target(c, ri, &hs, &p, &pi)) == PED_OK) {
+				lg = sim_login(c->who.logins, hs);
+				rs = hsm_role_state_of(&hs->h, p, ri->role);
+				r = auth_need_either(&c->who, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO, ri->role,
+						     pi, ri->role == HSM_ROLE_CO ? "Partition SO or Crypto Officer"
+										 : "Crypto Officer or Crypto User");
+			}
+			if (r != PED_OK) {
+				OPENSSL_cleanse(asked, sizeof(asked));
+				return r;
+			}
+			ch = asked;
+		}
 		if (!ch || strlen(ch) < 8 || strlen(ch) > 255 || ch[0] == ' ') {
 			cmd_out(c, "Error: a challenge secret is 8-255 characters, not starting with a space (-challenge)");
+			OPENSSL_cleanse(asked, sizeof(asked));
 			return PED_E_ARGUMENTS_BAD;
 		}
 		hsm_verifier((const uint8_t *)ch, strlen(ch), rs->challenge_verifier);
+		OPENSSL_cleanse(asked, sizeof(asked));
 		rs->challenge_set = 1;
 		/* Set by the Partition SO (or the CO for the CU), the challenge is
 		 * known to someone else: the role's next login needs its PED key. */

@@ -67,6 +67,18 @@ int cmd_run(struct cmd_ctx *c, const char *line);
 int cmd_parse(struct cmd_ctx *c, struct ped_opt *opts, int argc, char **argv, int first);
 /* Labels longer than 32 characters are cut to 32, as documented. */
 int cmd_label(struct cmd_ctx *c, const char *in, char out[HSM_LABEL_MAX + 1], int partition);
+/* Asks the operator at hsmcm's terminal (sim_ask), with this command's HSM
+ * locks given back meanwhile: the caller checks again what it relies on.
+ * Tells why there was no answer. */
+int cmd_ask(struct cmd_ctx *c, const char *prompt, int secret, char *answer, size_t size);
+/* Whether the operator can answer a prompt (hsmcm has a terminal). */
+int cmd_can_ask(const struct cmd_ctx *c);
+/* A destructive command's confirmation, as the reference asks it ("Type
+ * 'proceed' to continue, or 'quit' to quit now"): PED_OK with force or
+ * "proceed"; PED_E_CANCEL on anything else; PED_E_ARGUMENTS_BAD, told,
+ * without force when no terminal can answer. The locks are given back
+ * while the operator answers (cmd_ask). */
+int cmd_confirm(struct cmd_ctx *c, int force, const char *what);
 /* -objects: "0" or "all" (*some 0), or handles of p's objects separated by
  * commas, into out (up to HSM_MAX_OBJECTS, *n of them, *some 1). Tells an
  * error itself. */

@@ -197,13 +197,19 @@ static void watch_line(void *arg, const char *text)
 		w->inner->line(w->inner->arg, text);
 }
 
+static int watch_ask(void *arg, const char *prompt, int secret, char *answer, size_t size)
+{
+	struct watch *w = arg;
+	return w->inner->ask(w->inner->arg, prompt, secret, answer, size);
+}
+
 int cmd_run(struct cmd_ctx *c, const char *line)
 {
 	char buf[CMD_LINE_MAX + 1];
 	char **argv = c->argv;
 	int argc, r = PED_OK, bad = 0;
 	struct watch w = {c->who.out, 0};
-	struct sim_out watched = {watch_line, &w};
+	struct sim_out watched = {watch_line, &w, c->who.out && c->who.out->ask ? watch_ask : NULL};
 
 	c->who.out = &watched;
 	sim_hold_init(&c->hold, c->sim);
@@ -374,6 +380,47 @@ int cmd_handles(struct cmd_ctx *c, const struct hsm_partition *p, const char *li
 	}
 	*some = 1;
 	return PED_OK;
+}
+
+int cmd_ask(struct cmd_ctx *c, const char *prompt, int secret, char *answer, size_t size)
+{
+	/* a prompt waits on a person: other sessions' commands run meanwhile */
+	sim_hold_release(&c->hold);
+	int r = sim_ask(c->who.out, prompt, secret, answer, size);
+	sim_hold_retake(&c->hold);
+	if (r == PED_E_INVALID)
+		cmd_out(c, "Error: the answer is longer than %zu characters", size - 1);
+	else if (r == PED_E_CANCEL)
+		cmd_out(c, "Error: no answer was given.");
+	else if (r == PED_E_TIMED_OUT)
+		cmd_out(c, "Error: no answer came in time.");
+	return r;
+}
+
+int cmd_can_ask(const struct cmd_ctx *c)
+{
+	return c->who.out && c->who.out->ask;
+}
+
+int cmd_confirm(struct cmd_ctx *c, int force, const char *what)
+{
+	char a[HSM_CTL_ANSWER_MAX];
+	int r;
+
+	if (force)
+		return PED_OK;
+	if (!cmd_can_ask(c)) {
+		cmd_out(c, "Error: %s asks for confirmation and no terminal can answer: give -force.", what);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	cmd_out(c, "Are you sure you wish to continue?");
+	if ((r = cmd_ask(c, "Type 'proceed' to continue, or 'quit' to quit now ->", 0, a, sizeof(a))) != PED_OK)
+		return r;
+	r = strcasecmp(hsm_ctl_trim(a), "proceed") ? PED_E_CANCEL : PED_OK;
+	if (r != PED_OK)
+		cmd_out(c, "Command aborted: %s was not confirmed.", what);
+	OPENSSL_cleanse(a, sizeof(a));
+	return r;
 }
 
 int cmd_label(struct cmd_ctx *c, const char *in, char out[HSM_LABEL_MAX + 1], int partition)
