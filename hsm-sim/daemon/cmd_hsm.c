@@ -63,6 +63,20 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		return PED_OK;
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "zeroize")) {
+		/* As the reference: no login (whoever reaches the HSM can destroy
+		 * its contents, never read them; a lost SO key must not keep the
+		 * HSM from being zeroized), a confirmation unless -force. */
+		struct ped_opt o[] = {{.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+				      {.name = NULL}};
+		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+			return r == 1 ? PED_OK : r;
+		cmd_out(c, "You are about to zeroize HSM %s. All partitions and their contents, the HSM SO, the "
+			   "domain and the Remote PED vector will be erased; the policies return to their defaults.",
+			hs->h.serial);
+		if ((r = cmd_confirm(c, ped_opts_seen(o, "force"), "hsm zeroize")) != PED_OK)
+			return r;
+		/* the lock was given back while the operator answered: the HSM is
+		 * still the slot's (an HSM never leaves its slots) */
 		hsm_zeroize(&hs->h);
 		sim_logins_end(c->who.logins, hs, 0);
 		if ((r = sim_save(hs)) != PED_OK)
@@ -133,7 +147,7 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "HSM policy 15 (Enable SO reset of partition PIN) is now %u.", v);
 		return PED_OK;
 	}
-	cmd_out(c, "Usage: hsm init -label L | hsm zeroize | hsm showinfo | hsm showpolicies | "
+	cmd_out(c, "Usage: hsm init -label L | hsm zeroize [-force] | hsm showinfo | hsm showpolicies | "
 		    "hsm changehsmpolicy -policy N -value 0|1 [-force]");
 	return PED_E_ARGUMENTS_BAD;
 }
