@@ -4,8 +4,55 @@
 
 #include "ped/error.h"
 
+#include <openssl/crypto.h>
+#include <stdio.h>
+
 #include <string.h>
 #include <strings.h>
+
+/* Re-initializing an initialized partition (chapter 6): the objects and the
+ * Crypto Officer and Crypto User go, the Partition SO's credential and the
+ * cloning domain stay, and the PED asks for the current Partition SO key
+ * (a login, counted as one) rather than writing new blue and red keys. */
+static int reinit(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi, struct ped_opt *o)
+{
+	char label[HSM_LABEL_MAX + 1], name[HSM_LABEL_MAX + 1];
+	int r;
+
+	if (!ped_opts_seen(o, "label")) {
+		cmd_out(c, "Error: give the partition's label (the same or a new one): -label L");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = cmd_label(c, ped_opts_str(o, "label", ""), label, 1)) != PED_OK)
+		return r;
+	memcpy(name, p->name, sizeof(name));
+	cmd_out(c, "You are about to re-initialize partition %s. All its objects, and its Crypto Officer and "
+		   "Crypto User, will be erased; its Partition SO and cloning domain stay.", p->label[0] ? p->label : name);
+	if ((r = cmd_confirm(c, ped_opts_seen(o, "force"), "partition init")) != PED_OK)
+		return r;
+	/* the lock was given back while the operator answered: the slot again */
+	struct sim_hsm *again = cmd_current(c, &p, &pi);
+	if (again != hs || !p || strcmp(p->name, name) || !p->initialized) {
+		cmd_out(c, "Error: the partition changed meanwhile; nothing was done.");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	/* "You are prompted for the current Partition SO credential." */
+	if ((r = auth_ped_login(&c->who, hs, p, auth_role("po"), NULL)) != PED_OK)
+		return r;
+	if (!p->initialized) /* that login zeroized it: too many failures */
+		return PED_E_PIN_INCORRECT;
+	hsm_partition_clear_objects(p);
+	OPENSSL_cleanse(&p->co, sizeof(p->co));
+	OPENSSL_cleanse(&p->cu, sizeof(p->cu));
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	struct sim_login *lg = sim_login(c->who.logins, hs);
+	lg->co[pi] = lg->cu[pi] = 0;
+	sim_logins_end(c->who.logins, hs, 1); /* whoever was the CO or CU elsewhere */
+	if ((r = sim_save(hs)) != PED_OK)
+		return r;
+	cmd_out(c, "Partition re-initialized: the Partition SO and the cloning domain are kept.");
+	return PED_OK;
+}
 
 static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 {
@@ -48,19 +95,18 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "partition label"},
 				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
 				      {.name = NULL}};
-		char label[HSM_LABEL_MAX + 1];
+		char label[HSM_LABEL_MAX + 1], name[HSM_LABEL_MAX + 1];
 		struct hsm_credential po, dom;
 		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
-			return r;
+			return r == 1 ? PED_OK : r;
+		if (p->initialized)
+			return reinit(c, hs, p, pi, o);
 		if ((r = cmd_label(c, ped_opts_str(o, "label", p->name), label, 1)) != PED_OK)
-			return r;
-		if (p->initialized && (r = auth_need(&c->who, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
 			return r;
 		cmd_out(c, "Please attend to the PED.");
 		if ((r = auth_new_credential(&c->who, hs, PED_KEY_SO, "SETTING PO PIN...", "Partition SO", "BLUE", &po)) != PED_OK ||
 		    (r = auth_new_credential(&c->who, hs, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", &dom)) != PED_OK)
 			return r;
-		char name[HSM_LABEL_MAX + 1];
 		memcpy(name, p->name, sizeof(name));
 		hsm_zeroize_partition(p);
 		memcpy(p->name, name, sizeof(name));
