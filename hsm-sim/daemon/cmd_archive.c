@@ -185,6 +185,24 @@ static int restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *
 	return r;
 }
 
+/* HSM policy 7 ("Allow cloning") on either end of a cloning, and 16 ("Allow
+ * network replication") on the HSM of the user partition backed up or
+ * restored; the reference lists both as backup and restore prerequisites. */
+int cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_partition)
+{
+	if (!hs->h.allow_cloning) {
+		cmd_out(c, "Error: HSM policy 7 (Allow cloning) is 0 on HSM %s: nothing is cloned into or out of it.",
+			hs->h.serial);
+		return PED_E_ACTION_PROHIBITED;
+	}
+	if (user_partition && !hs->h.network_replication) {
+		cmd_out(c, "Error: HSM policy 16 (Allow network replication) is 0 on HSM %s: its partitions are not "
+			   "backed up or restored.", hs->h.serial);
+		return PED_E_ACTION_PROHIBITED;
+	}
+	return PED_OK;
+}
+
 static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 {
 	struct ped_opt o[] = {{.name = "slot", .aliases = "s", .kind = PED_OPT_INT, .min = 0, .max = 100000, .help = "backup HSM slot"},
@@ -270,10 +288,12 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "Error: select the application partition's slot first");
 		return PED_E_ARGUMENTS_BAD;
 	}
-	if (!sim_login(c->who.logins, hs)->co[pi]) {
-		cmd_out(c, "Error: log in as the Crypto Officer of the partition first");
-		return PED_E_USER_NOT_LOGGED_IN;
-	}
+	if ((r = auth_need(&c->who, sim_login(c->who.logins, hs), HSM_ROLE_CO, pi, "the Crypto Officer of the partition")) !=
+	    PED_OK)
+		return r;
+	/* cloning out of or into the user partition's HSM: HSM policies 7 and 16 (chapter 12) */
+	if ((r = cloning_allowed(c, hs, 1)) != PED_OK || (r = cloning_allowed(c, bh, 0)) != PED_OK)
+		return r;
 	if (!strcasecmp(verb, "backup")) {
 		char name[HSM_LABEL_MAX + 1];
 		if (ped_opts_seen(o, "smkonly")) {

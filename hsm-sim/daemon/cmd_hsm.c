@@ -7,6 +7,26 @@
 #include <string.h>
 #include <strings.h>
 
+/* The HSM policies this HSM has (the reference's numbers and names). */
+static const struct {
+	uint32_t number;
+	const char *name;
+} hsm_policies[] = {
+	{HSM_HPOLICY_ALLOW_CLONING, "Allow cloning"},
+	{HSM_HPOLICY_SO_RESETS_PARTITION_PIN, "Enable SO reset of partition PIN"},
+	{HSM_HPOLICY_NETWORK_REPLICATION, "Allow network replication"},
+	{HSM_HPOLICY_FORCE_PIN_CHANGE, "Force user PIN change after set/reset"},
+	{HSM_HPOLICY_RESTRICTED_RESTORE, "Enable Restricted Restore"},
+};
+
+static const char *policy_name(uint32_t number)
+{
+	for (size_t i = 0; i < sizeof(hsm_policies) / sizeof(hsm_policies[0]); i++)
+		if (hsm_policies[i].number == number)
+			return hsm_policies[i].name;
+	return NULL;
+}
+
 static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 {
 	struct hsm_partition *p;
@@ -95,7 +115,11 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "showpolicies")) {
 		cmd_out(c, "HSM policies:");
-		cmd_out(c, "  15: Enable SO reset of partition PIN -> %u", hs->h.so_resets_partition_pin);
+		for (size_t i = 0; i < sizeof(hsm_policies) / sizeof(hsm_policies[0]); i++) {
+			int v = hsm_policy_value(&hs->h, hsm_policies[i].number);
+			if (v >= 0)
+				cmd_out(c, "  %u: %s -> %d", hsm_policies[i].number, hsm_policies[i].name, v);
+		}
 		return PED_OK;
 	}
 	/* changehsmpolicy: lunacm's name (chapter 12); changepolicy: lunash's */
@@ -105,14 +129,15 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
 				      {.name = NULL}};
 		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
-			return r;
+			return r == 1 ? PED_OK : r;
 		if (!ped_opts_seen(o, "policy") || !ped_opts_seen(o, "value")) {
 			cmd_out(c, "Error: give -policy N and -value 0|1");
 			return PED_E_ARGUMENTS_BAD;
 		}
-		if (ped_opts_num(o, "policy", 0) != 15) {
-			cmd_out(c, "Error: HSM policy %ld is not one this HSM has (15: Enable SO reset of partition PIN)",
-				 ped_opts_num(o, "policy", 0));
+		uint32_t num = (uint32_t)ped_opts_num(o, "policy", 0), v = (uint32_t)ped_opts_num(o, "value", 0);
+		const char *name = policy_name(num);
+		if (!name) {
+			cmd_out(c, "Error: HSM policy %u is not one this HSM has (7, 15, 16, 21, and 55 on a backup HSM)", num);
 			return PED_E_ARGUMENTS_BAD;
 		}
 		if (p) {
@@ -121,30 +146,33 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		}
 		if ((r = auth_need(&c->who, lg, HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
 			return r;
-		uint8_t v = (uint8_t)ped_opts_num(o, "value", 0);
-		if (v == hs->h.so_resets_partition_pin) {
-			cmd_out(c, "HSM policy 15 is already %u.", v);
+		if (hsm_policy_value(&hs->h, num) < 0) {
+			/* the reference: a policy that does not apply "will fail with the error CKR_CANCEL" */
+			cmd_out(c, "Error: HSM policy %u (%s) applies to backup HSMs only.", num, name);
+			return PED_E_CANCEL;
+		}
+		if ((uint32_t)hsm_policy_value(&hs->h, num) == v) {
+			cmd_out(c, "HSM policy %u is already %u.", num, v);
 			return PED_OK;
 		}
-		/* "HSM policy 15 is destructive when turned on. All partitions on
-		 * the HSM and their contents will be erased." */
-		if (v && hs->h.npartitions) {
+		/* Destructive: "All partitions on the HSM and their contents will be erased." */
+		if (hsm_policy_erases(&hs->h, num, v)) {
 			if (!ped_opts_seen(o, "force")) {
-				cmd_out(c, "CAUTION: turning on HSM policy 15 erases all %u partitions of this HSM and "
-					    "their contents. Give -force to proceed.", hs->h.npartitions);
+				cmd_out(c, "CAUTION: turning %s HSM policy %u erases all %u partitions of this HSM and "
+					    "their contents. Give -force to proceed.", v ? "on" : "off", num, hs->h.npartitions);
 				return PED_E_ARGUMENTS_BAD;
 			}
-			hsm_erase_partitions(&hs->h);
 			memset(lg->po, 0, sizeof(lg->po));
 			memset(lg->co, 0, sizeof(lg->co));
 			memset(lg->cu, 0, sizeof(lg->cu));
 			sim_logins_end(c->who.logins, hs, 1);
 			cmd_out(c, "All partitions and their contents were erased.");
 		}
-		hs->h.so_resets_partition_pin = v;
+		if ((r = hsm_set_policy(&hs->h, num, v)) != PED_OK)
+			return r;
 		if ((r = sim_save(hs)) != PED_OK)
 			return r;
-		cmd_out(c, "HSM policy 15 (Enable SO reset of partition PIN) is now %u.", v);
+		cmd_out(c, "HSM policy %u (%s) is now %u.", num, name, v);
 		return PED_OK;
 	}
 	cmd_out(c, "Usage: hsm init -label L | hsm zeroize [-force] | hsm showinfo | hsm showpolicies | "

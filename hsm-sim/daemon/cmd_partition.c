@@ -143,7 +143,7 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		}
 		r = hsm_partition_set_policy(p, policy, value);
 		if (r != PED_OK) {
-			cmd_out(c, "Error: %s", r == PED_E_RANGE ? "value out of range for this policy" : "no such policy (15, 20, 22, 23)");
+			cmd_out(c, "Error: %s", r == PED_E_RANGE ? "value out of range for this policy" : "no such policy (15, 20, 22, 23, 25, 26)");
 			return PED_E_ARGUMENTS_BAD;
 		}
 		if ((r = sim_save(hs)) != PED_OK)
@@ -157,13 +157,15 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "20: Max failed user logins allowed : %u", p->max_failed_user_logins);
 		cmd_out(c, "22: Allow activation : %u", p->allow_activation);
 		cmd_out(c, "23: Allow auto-activation : %u", p->allow_auto_activation);
+		cmd_out(c, "25: Minimum PIN length (inverted: 255 minus min length) : %u", p->min_pin_policy);
+		cmd_out(c, "26: Maximum PIN length : %u", p->max_pin_length);
 		return PED_OK;
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "contents")) {
 		if ((r = auth_need_either(&c->who, lg, HSM_ROLE_CO, HSM_ROLE_CU, pi, "Crypto Officer or Crypto User")) != PED_OK)
 			return r;
 		cmd_out(c, "The '%s' is currently logged in. Looking for objects accessible to them.",
-			 *auth_login_flag(lg, HSM_ROLE_CO, pi) ? "Crypto Officer" : "Crypto User");
+			 *auth_login_flag(lg, HSM_ROLE_CO, pi) == AUTH_LOGGED_IN ? "Crypto Officer" : "Crypto User");
 		for (uint32_t i = 0; i < p->nobjects; i++)
 			cmd_out(c, "Object Label: %s  Handle: %llu", p->objects[i].label,
 				 (unsigned long long)p->objects[i].handle);

@@ -84,6 +84,10 @@ int cmd_confirm(struct cmd_ctx *c, int force, const char *what);
  * error itself. */
 int cmd_handles(struct cmd_ctx *c, const struct hsm_partition *p, const char *list, uint64_t *out, size_t *n,
 		int *some);
+/* HSM policies 7 and 16 for a cloning that moves objects into or out of
+ * hs (user_partition: a backup's source or a restore's target, where 16
+ * applies too); PED_E_ACTION_PROHIBITED, told, when one is off. */
+int cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_partition);
 /* Takes the command lock of the current slot's HSM; that HSM, with *p the
  * slot's partition (NULL: its admin slot) and *pi its index, or NULL when
  * there is no such slot now. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void sim_init(struct sim *sim)
@@ -60,6 +61,12 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 				snprintf(err, errlen, "%s holds HSM %s, not %s", hs->state_path, hs->h.serial, serial);
 				return PED_E_CORRUPT;
 			}
+			/* power on: cached secrets survive only auto-activated, and a
+			 * power-off of two hours at most (chapter 8) */
+			unsigned dropped = hsm_power_on(&hs->h, (int64_t)time(NULL));
+			if (dropped)
+				ped_info("HSM %s: %u cached activation(s) dropped at power-on (no auto-activation, or "
+					 "off for more than %d s)", serial, dropped, HSM_AUTO_ACTIVATION_WINDOW_S);
 			publish(hs);
 			continue;
 		}
@@ -85,6 +92,8 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 
 int sim_save(struct sim_hsm *hs)
 {
+	/* the wall clock, as the power-off time a restart measures from */
+	hs->h.saved_at = (int64_t)time(NULL);
 	int r = hsm_save(&hs->h, hs->state_path), e = errno;
 	if (r == PED_OK)
 		return r;
@@ -118,6 +127,12 @@ void sim_store(struct sim_hsm *hs, struct hsm_store *st)
 {
 	st->save = store_save;
 	st->arg = hs;
+}
+
+void sim_power_off(struct sim *sim)
+{
+	for (int i = 0; i < sim->nhsms; i++)
+		(void)sim_save(&sim->hsms[i]);
 }
 
 void sim_wipe(struct sim *sim)

@@ -73,6 +73,9 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen);
 int sim_save(struct sim_hsm *hs);
 /* The store the chapter 8 rules save through (sim_save on hs). */
 void sim_store(struct sim_hsm *hs, struct hsm_store *st);
+/* Shutdown, once sim_quiesce said no lock is held: saves every HSM, so that
+ * its state file holds the power-off time (auto-activation's window). */
+void sim_power_off(struct sim *sim);
 /* Wipes every HSM's memory; once sim_quiesce said so. */
 void sim_wipe(struct sim *sim);
 
