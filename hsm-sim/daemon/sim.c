@@ -7,6 +7,7 @@
 #include "ped/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,11 +40,13 @@ static void publish(struct sim_hsm *hs)
 	struct sim_slot_view *v = &hs->view;
 	memcpy(v->serial, hs->h.serial, sizeof(v->serial));
 	v->backup = hs->h.is_backup;
+	v->initialized = hs->h.initialized;
 	memcpy(v->label, hs->h.label, sizeof(v->label));
 	v->npartitions = hs->h.npartitions;
 	for (uint32_t j = 0; j < hs->h.npartitions && j < HSM_MAX_PARTITIONS; j++) {
 		const struct hsm_partition *p = &hs->h.partitions[j];
 		memcpy(v->partition[j], p->label[0] ? p->label : p->name, sizeof(v->partition[j]));
+		v->partition_initialized[j] = p->initialized;
 	}
 }
 
@@ -181,6 +184,17 @@ int sim_slot_exists(struct sim *sim, int slot)
 	int ok = k == 0 || (uint32_t)(k - 1) < hs->view.npartitions;
 	pthread_mutex_unlock(&sim->mu);
 	return ok;
+}
+
+void sim_partition_serial(const char *hsm_serial, uint32_t index, char *out, size_t len)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(hsm_serial, &end, 10);
+	if (!errno && !*end && *hsm_serial && n < ULLONG_MAX - HSM_MAX_PARTITIONS)
+		snprintf(out, len, "%llu", n + 1 + index);
+	else
+		snprintf(out, len, "%s-%u", hsm_serial, index + 1);
 }
 
 void sim_slot_view(struct sim *sim, int i, struct sim_slot_view *out)

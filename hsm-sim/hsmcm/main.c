@@ -116,7 +116,8 @@ static int answer_prompt(int fd, const uint8_t *msg, size_t len)
 	return r;
 }
 
-static int run_command(int fd, struct ped_framer *in, const char *line)
+/* quiet: the result line is not printed (hsmcm's own slot list at start) */
+static int run_command_as(int fd, struct ped_framer *in, const char *line, int quiet)
 {
 	uint8_t type, *msg = NULL;
 	size_t len = 0;
@@ -149,7 +150,9 @@ static int run_command(int fd, struct ped_framer *in, const char *line)
 		if (type == HSM_CTL_RESULT && len == 4) {
 			uint32_t code = ped_be32_get(msg);
 			OPENSSL_free(msg);
-			if (code == 0) {
+			if (quiet && code == 0) {
+				printf("\n");
+			} else if (code == 0) {
 				printf("\nCommand Result : No Error\n\n");
 			} else {
 				const char *name = hsm_result_name(code);
@@ -162,6 +165,11 @@ static int run_command(int fd, struct ped_framer *in, const char *line)
 		fprintf(stderr, "hsmcm: unexpected message from hsm-sim\n");
 		return -1;
 	}
+}
+
+static int run_command(int fd, struct ped_framer *in, const char *line)
+{
+	return run_command_as(fd, in, line, 0);
 }
 
 struct script_ctx {
@@ -250,6 +258,10 @@ static int interactive(int fd, struct ped_framer *in)
 			fchmod(fileno(hist), 0600);
 	}
 	printf("hsmcm %s (OpenPED). Type 'exit' to quit, 'history' for earlier commands.\n\n", PED_VERSION);
+	/* as lunacm starts: the slots there are */
+	printf("\tAvailable HSMs:\n\n");
+	if (run_command_as(fd, in, "slot list", 1) < 0)
+		return 1;
 	/* each line is wiped once done with: it may hold a secret */
 	for (;; OPENSSL_cleanse(line, sizeof(line))) {
 		printf("hsmcm:> ");
