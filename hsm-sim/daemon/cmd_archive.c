@@ -15,32 +15,6 @@
 #include <strings.h>
 #include <time.h>
 
-struct cloned_ctx {
-	struct cmd_ctx *c;
-	const char *to;
-};
-
-static void tell_cloned(void *arg, uint64_t from, uint64_t to)
-{
-	struct cloned_ctx *x = arg;
-	cmd_out(x->c, "Cloned object %llu to partition %s (new handle %llu).", (unsigned long long)from, x->to,
-		(unsigned long long)to);
-}
-
-/* src's objects into dst (hsm_clone_objects), told as the reference tells them. */
-static int copy_objects(struct cmd_ctx *c, struct hsm_partition *dst, const struct hsm_partition *src,
-			enum hsm_clone_mode mode, const uint64_t *handles, size_t nhandles, const char *what)
-{
-	struct cloned_ctx x = {c, what};
-	int n = hsm_clone_objects(dst, src, mode, handles, nhandles, tell_cloned, &x);
-	if (n == PED_E_RANGE)
-		cmd_out(c, "Error: not enough room in %s for %u objects", what,
-			hsm_clone_room(dst, src, mode, handles, nhandles));
-	else if (n == PED_E_CERTIFICATE_INVALID)
-		cmd_out(c, "Error: %s is in another cloning domain.", what);
-	return n;
-}
-
 static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partition *src, int src_pi,
 		  struct sim_hsm *bh, int slot, const char *name, int append, int replace, const uint64_t *handles,
 		  size_t nhandles)
@@ -120,7 +94,7 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 	cmd_out(c, "Verifying that all objects can be backed up...");
 	cmd_out(c, "%u objects will be backed up.", handles ? (unsigned)nhandles : src->nobjects);
 	cmd_out(c, "Backing up objects...");
-	n = copy_objects(c, target, src,
+	n = cmd_clone_objects(c, target, src,
 			 !append ? HSM_CLONE_ALL : replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING, handles,
 			 nhandles, name);
 	if (n < 0) {
@@ -170,7 +144,7 @@ static int restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *
 		return PED_E_HOST_MEMORY;
 	}
 	cmd_out(c, "Restoring objects...");
-	n = copy_objects(c, copy, bp, replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_ALL, NULL, 0,
+	n = cmd_clone_objects(c, copy, bp, replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_ALL, NULL, 0,
 			 p->label[0] ? p->label : p->name);
 	if (n >= 0) {
 		hsm_partition_move(p, copy);
@@ -183,24 +157,6 @@ static int restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *
 	hsm_partition_clear_objects(copy);
 	OPENSSL_clear_free(copy, sizeof(*copy));
 	return r;
-}
-
-/* HSM policy 7 ("Allow cloning") on either end of a cloning, and 16 ("Allow
- * network replication") on the HSM of the user partition backed up or
- * restored; the reference lists both as backup and restore prerequisites. */
-int cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_partition)
-{
-	if (!hs->h.allow_cloning) {
-		cmd_out(c, "Error: HSM policy 7 (Allow cloning) is 0 on HSM %s: nothing is cloned into or out of it.",
-			hs->h.serial);
-		return PED_E_ACTION_PROHIBITED;
-	}
-	if (user_partition && !hs->h.network_replication) {
-		cmd_out(c, "Error: HSM policy 16 (Allow network replication) is 0 on HSM %s: its partitions are not "
-			   "backed up or restored.", hs->h.serial);
-		return PED_E_ACTION_PROHIBITED;
-	}
-	return PED_OK;
 }
 
 static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)

@@ -105,6 +105,16 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		return PED_OK;
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "showinfo")) {
+		/* the reference's lines, then ours (scripts read both) */
+		cmd_out(c, "HSM Label -> %s", hs->h.label[0] ? hs->h.label : "(uninitialized)");
+		cmd_out(c, "HSM Manufacturer -> OpenPED");
+		cmd_out(c, "HSM Model -> OpenPED HSM simulator %s%s", PED_VERSION, hs->h.is_backup ? " (backup HSM)" : "");
+		cmd_out(c, "HSM Firmware Version -> %s", PED_VERSION);
+		cmd_out(c, "HSM Status -> %s", hs->h.initialized ? "OK" : "Zeroized");
+		cmd_out(c, "Slot Id -> %d", hs->base_slot);
+		cmd_out(c, "Role Status -> %s", lg->so ? "HSM SO logged in" : "none logged in");
+		cmd_out(c, "RPV Initialized -> %s", hs->h.rpv_set ? "Yes" : "No");
+		cmd_out(c, "Audit Role Initialized -> %s", hs->h.au.cred.set ? "Yes" : "No");
 		cmd_out(c, "Label -> %s", hs->h.label);
 		cmd_out(c, "Serial Number -> %s", hs->h.serial);
 		cmd_out(c, "HSM Initialized -> %s", hs->h.initialized ? "yes" : "no (zeroized)");

@@ -54,6 +54,193 @@ static int reinit(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p
 	return PED_OK;
 }
 
+/* partition delete (the HSM SO, on the admin slot): the lost Partition SO
+ * key procedure's "Have the HSM SO delete the partition" (chapter 5). The
+ * partitions after it move down a slot, as the reference renumbers slots. */
+static int delete_partition(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int argc, char **argv)
+{
+	struct ped_opt o[] = {{.name = "label", .aliases = "l partition par name", .kind = PED_OPT_STRING,
+			       .help = "the partition's label (or name)"},
+			      {.name = "slot", .aliases = "s", .kind = PED_OPT_INT, .min = 0, .max = 100000, .help = "its slot"},
+			      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+			      {.name = NULL}};
+	struct hsm_partition *dp = NULL;
+	char name[HSM_LABEL_MAX + 1];
+	int r;
+
+	if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+		return r == 1 ? PED_OK : r;
+	if (p) {
+		cmd_out(c, "Error: partition delete runs on the admin partition's slot");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = auth_need(&c->who, sim_login(c->who.logins, hs), HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
+		return r;
+	if (ped_opts_seen(o, "slot")) {
+		int slot = (int)ped_opts_num(o, "slot", 0);
+		if (slot == hs->base_slot || !sim_slot_resolve(hs, slot, &dp, NULL) || !dp) {
+			cmd_out(c, "Error: slot %d is not an application partition of HSM %s", slot, hs->h.serial);
+			return PED_E_ARGUMENTS_BAD;
+		}
+	} else if (ped_opts_seen(o, "label")) {
+		const char *l = ped_opts_str(o, "label", "");
+		for (uint32_t i = 0; i < hs->h.npartitions && !dp; i++)
+			if (!strcmp(hs->h.partitions[i].label, l) || !strcmp(hs->h.partitions[i].name, l))
+				dp = &hs->h.partitions[i];
+		if (!dp) {
+			cmd_out(c, "Error: HSM %s has no partition labelled %s", hs->h.serial, l);
+			return PED_E_ARGUMENTS_BAD;
+		}
+	} else {
+		cmd_out(c, "Error: give the partition: -label L or -slot N");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	memcpy(name, dp->name, sizeof(name));
+	cmd_out(c, "You are about to delete partition %s and all its contents.", dp->label[0] ? dp->label : name);
+	if ((r = cmd_confirm(c, ped_opts_seen(o, "force"), "partition delete")) != PED_OK)
+		return r;
+	/* the lock was given back while the operator answered: find it again */
+	if (!(dp = hsm_partition_find(&hs->h, name))) {
+		cmd_out(c, "Error: the partition is gone already");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	hsm_partition_delete(&hs->h, (uint32_t)(dp - hs->h.partitions));
+	/* the partitions after it moved down a slot: no partition login may follow them */
+	struct sim_login *lg = sim_login(c->who.logins, hs);
+	memset(lg->po, 0, sizeof(lg->po));
+	memset(lg->co, 0, sizeof(lg->co));
+	memset(lg->cu, 0, sizeof(lg->cu));
+	sim_logins_end(c->who.logins, hs, 1);
+	if ((r = sim_save(hs)) != PED_OK)
+		return r;
+	cmd_out(c, "Partition %s deleted.", name);
+	return PED_OK;
+}
+
+/* partition clone -slot N -objects LIST|all (chapter 3): the current
+ * partition's CO clones objects into another partition of the same cloning
+ * domain, presenting that partition's Crypto Officer key; objects the target
+ * already holds are not cloned. The target's HSM's lock too, in index order. */
+static int clone_partition(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi, int argc,
+			   char **argv)
+{
+	struct ped_opt o[] = {{.name = "slot", .aliases = "s", .kind = PED_OPT_INT, .min = 0, .max = 100000, .help = "target slot"},
+			      {.name = "objects", .aliases = "o", .kind = PED_OPT_STRING, .help = "handles (3,4,6), or 0 or all"},
+			      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no prompting"},
+			      {.name = NULL}};
+	uint64_t handles[HSM_MAX_OBJECTS];
+	size_t nhandles = 0;
+	char name[HSM_LABEL_MAX + 1], what[HSM_LABEL_MAX + 1];
+	struct hsm_partition *tp = NULL, *copy = NULL;
+	int r, some = 0, tpi = 0;
+
+	if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+		return r == 1 ? PED_OK : r;
+	if (!ped_opts_seen(o, "slot") || !ped_opts_seen(o, "objects")) {
+		cmd_out(c, "Error: give -slot (the target partition's slot) and -objects (handles, or all)");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = auth_need(&c->who, sim_login(c->who.logins, hs), HSM_ROLE_CO, pi, "Crypto Officer")) != PED_OK)
+		return r;
+	int slot = (int)ped_opts_num(o, "slot", 0);
+	struct sim_hsm *ths = sim_hsm_of_slot(c->sim, slot);
+	if (!ths) {
+		cmd_out(c, "Error: no slot %d", slot);
+		return PED_E_TOKEN_NOT_PRESENT;
+	}
+	/* both HSMs' locks, in index order: the source's may be given back and taken again */
+	memcpy(name, p->name, sizeof(name));
+	sim_hold(&c->hold, hs, ths);
+	if (!sim_slot_resolve(hs, *c->slot, &p, &pi) || !p || strcmp(p->name, name)) {
+		cmd_out(c, "Error: the partition changed meanwhile; nothing was cloned.");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (ths->h.is_backup || !sim_slot_resolve(ths, slot, &tp, &tpi) || !tp) {
+		cmd_out(c, "Error: slot %d is not an application partition (backups: partition archive)", slot);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (tp == p) {
+		cmd_out(c, "Error: slot %d is this partition", slot);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = cloning_allowed(c, hs, 0)) != PED_OK || (r = cloning_allowed(c, ths, 0)) != PED_OK)
+		return r;
+	if ((r = cmd_handles(c, p, ped_opts_str(o, "objects", "all"), handles, &nhandles, &some)) != PED_OK)
+		return r;
+	if (!tp->initialized || !tp->co.cred.set) {
+		cmd_out(c, "Error: the partition at slot %d has no Crypto Officer", slot);
+		return PED_E_USER_NOT_LOGGED_IN;
+	}
+	if (!hsm_same_domain(&tp->domain, &p->domain)) {
+		cmd_out(c, "Error: the partition at slot %d is in another cloning domain.", slot);
+		return PED_E_CERTIFICATE_INVALID;
+	}
+	snprintf(what, sizeof(what), "%s", tp->label[0] ? tp->label : tp->name);
+	/* "Present the target partition's Crypto Officer credential when prompted." */
+	cmd_out(c, "Logging into the container %s on slot %d as the Crypto Officer.", what, slot);
+	if ((r = auth_ped_login(&c->who, ths, tp, auth_role("co"), NULL)) != PED_OK)
+		return r;
+	if (!(copy = OPENSSL_zalloc(sizeof(*copy))) || hsm_partition_copy(copy, tp) != PED_OK) {
+		OPENSSL_free(copy);
+		return PED_E_HOST_MEMORY;
+	}
+	int n = cmd_clone_objects(c, copy, p, HSM_CLONE_MISSING, some ? handles : NULL, nhandles, what);
+	if (n >= 0) {
+		hsm_partition_move(tp, copy); /* all or nothing */
+		if ((r = sim_save(ths)) == PED_OK)
+			cmd_out(c, "Clone Complete. %d objects have been cloned to partition %s on slot %d.", n, what, slot);
+	} else {
+		r = n;
+	}
+	hsm_partition_clear_objects(copy);
+	OPENSSL_clear_free(copy, sizeof(*copy));
+	return r;
+}
+
+static void role_line(struct cmd_ctx *c, const char *who, const struct hsm_role_state *rs, uint32_t limit, int chal)
+{
+	if (!rs->cred.set) {
+		cmd_out(c, "%s -> not initialized", who);
+		return;
+	}
+	cmd_out(c, "%s -> initialized (%u of %u keys), %u failed logins of %u%s%s%s%s", who, rs->cred.m, rs->cred.n,
+		rs->failures, limit, rs->locked ? ", locked" : "", chal && rs->challenge_set ? ", challenge set" : "",
+		chal && rs->challenge_expired ? " (to be changed: HSM policy 21)" : "",
+		chal && rs->activated ? ", activated" : "");
+}
+
+/* partition showinfo: the partition as the reference shows it, with its
+ * roles and its storage. Needs no login. */
+static int showinfo(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi)
+{
+	struct sim_login *lg = sim_login(c->who.logins, hs);
+	char serial[32];
+	size_t used = 0;
+	for (uint32_t i = 0; i < p->nobjects; i++)
+		used += p->objects[i].len;
+	sim_partition_serial(hs->h.serial, (uint32_t)pi, serial, sizeof(serial));
+	cmd_out(c, "Partition Label -> %s", p->label[0] ? p->label : "(not initialized)");
+	cmd_out(c, "Partition Name -> %s", p->name);
+	cmd_out(c, "Partition Manufacturer -> OpenPED");
+	cmd_out(c, "Partition Model -> OpenPED HSM simulator %s", PED_VERSION);
+	cmd_out(c, "Partition Serial Number -> %s", serial);
+	cmd_out(c, "Partition Status -> %s", p->initialized ? "OK" : "Not initialized");
+	cmd_out(c, "HSM Serial Number -> %s", hs->h.serial);
+	cmd_out(c, "Slot Id -> %d", hs->base_slot + 1 + pi);
+	cmd_out(c, "Role Status -> %s", lg->co[pi] ? "Crypto Officer logged in" : lg->cu[pi] ? "Crypto User logged in"
+					 : lg->po[pi] ? "Partition SO logged in" : "none logged in");
+	role_line(c, "Partition SO", &p->po, HSM_PO_MAX_FAILURES, 0);
+	role_line(c, "Crypto Officer", &p->co, p->max_failed_user_logins, 1);
+	role_line(c, "Crypto User", &p->cu, p->max_failed_user_logins, 1);
+	cmd_out(c, "Partition Storage:");
+	cmd_out(c, "    Total Storage Space: %u", (unsigned)(HSM_MAX_OBJECTS * HSM_OBJECT_MAX));
+	cmd_out(c, "    Used Storage Space: %zu", used);
+	cmd_out(c, "    Free Storage Space: %zu", (size_t)HSM_MAX_OBJECTS * HSM_OBJECT_MAX - used);
+	cmd_out(c, "    Object Count: %u", p->nobjects);
+	cmd_out(c, "    Overhead: 0");
+	return PED_OK;
+}
+
 static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 {
 	struct hsm_partition *p;
@@ -87,10 +274,16 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "New partition created in slot %d.", hs->base_slot + (int)hs->h.npartitions);
 		return PED_OK;
 	}
+	if (argc >= 2 && !strcasecmp(argv[1], "delete"))
+		return delete_partition(c, hs, p, argc, argv);
 	if (!p) {
 		cmd_out(c, "Error: select an application partition's slot first");
 		return PED_E_ARGUMENTS_BAD;
 	}
+	if (argc >= 2 && !strcasecmp(argv[1], "clone"))
+		return clone_partition(c, hs, p, pi, argc, argv);
+	if (argc >= 2 && !strcasecmp(argv[1], "showinfo"))
+		return showinfo(c, hs, p, pi);
 	if (argc >= 2 && !strcasecmp(argv[1], "init")) {
 		struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "partition label"},
 				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
@@ -172,8 +365,9 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "Number of objects: %u", p->nobjects);
 		return PED_OK;
 	}
-	cmd_out(c, "Usage: partition create|init|changepolicy|showpolicies|contents|archive ...");
+	cmd_out(c, "Usage: partition create|init|delete|clone|showinfo|changepolicy|showpolicies|contents|archive ...");
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND_VERBS(partition, "partition", "par", NULL, 3, cmd_partition, "create init changepolicy showpolicies contents")
+SIM_COMMAND_VERBS(partition, "partition", "par", NULL, 3, cmd_partition,
+		  "create init delete clone showinfo changepolicy showpolicies contents")

@@ -423,6 +423,49 @@ int cmd_confirm(struct cmd_ctx *c, int force, const char *what)
 	return r;
 }
 
+struct cloned_ctx {
+	struct cmd_ctx *c;
+	const char *to;
+};
+
+static void tell_cloned(void *arg, uint64_t from, uint64_t to)
+{
+	struct cloned_ctx *x = arg;
+	cmd_out(x->c, "Cloned object %llu to partition %s (new handle %llu).", (unsigned long long)from, x->to,
+		(unsigned long long)to);
+}
+
+int cmd_clone_objects(struct cmd_ctx *c, struct hsm_partition *dst, const struct hsm_partition *src,
+			enum hsm_clone_mode mode, const uint64_t *handles, size_t nhandles, const char *what)
+{
+	struct cloned_ctx x = {c, what};
+	int n = hsm_clone_objects(dst, src, mode, handles, nhandles, tell_cloned, &x);
+	if (n == PED_E_RANGE)
+		cmd_out(c, "Error: not enough room in %s for %u objects", what,
+			hsm_clone_room(dst, src, mode, handles, nhandles));
+	else if (n == PED_E_CERTIFICATE_INVALID)
+		cmd_out(c, "Error: %s is in another cloning domain.", what);
+	return n;
+}
+
+/* HSM policy 7 ("Allow cloning") on either end of a cloning, and 16 ("Allow
+ * network replication") on the HSM of the user partition backed up or
+ * restored; the reference lists both as backup and restore prerequisites. */
+int cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_partition)
+{
+	if (!hs->h.allow_cloning) {
+		cmd_out(c, "Error: HSM policy 7 (Allow cloning) is 0 on HSM %s: nothing is cloned into or out of it.",
+			hs->h.serial);
+		return PED_E_ACTION_PROHIBITED;
+	}
+	if (user_partition && !hs->h.network_replication) {
+		cmd_out(c, "Error: HSM policy 16 (Allow network replication) is 0 on HSM %s: its partitions are not "
+			   "backed up or restored.", hs->h.serial);
+		return PED_E_ACTION_PROHIBITED;
+	}
+	return PED_OK;
+}
+
 int cmd_label(struct cmd_ctx *c, const char *in, char out[HSM_LABEL_MAX + 1], int partition)
 {
 	snprintf(out, HSM_LABEL_MAX + 1, "%s", in);
