@@ -89,6 +89,7 @@ static int cmd_ped_family(struct cmd_ctx *c, int argc, char **argv)
 			snprintf(hs->h.ped_ip, sizeof(hs->h.ped_ip), "%s", ip);
 		if (ped_opts_seen(o, "port"))
 			hs->h.ped_port = (uint16_t)ped_opts_num(o, "port", 1503);
+		c->success_style = 1; /* chapter 5: "Command Result : 0 (Success)" */
 		return sim_save(hs); /* on failure the HSM is back to its saved state */
 	}
 	if (vector && (first == 2 || !strncasecmp(argv[2], "init", strlen(argv[2])))) {

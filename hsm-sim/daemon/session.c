@@ -101,9 +101,11 @@ static int shell_command(struct session *s, const uint8_t *msg, size_t len, int 
 		r = cmd_run(&c, line);
 	}
 	OPENSSL_cleanse(line, sizeof(line));
-	uint8_t b[4];
+	uint8_t b[5];
 	ped_be32_put(b, hsm_result_code(r)); /* the reference's codes only */
-	int sent = ped_frame_send(s->fd, HSM_CTL_RESULT, b, sizeof(b), SESSION_IO_TIMEOUT_MS);
+	b[4] = HSM_CTL_RESULT_SUCCESS;
+	int sent = ped_frame_send(s->fd, HSM_CTL_RESULT, b, r == PED_OK && c.success_style ? 5 : 4,
+				  SESSION_IO_TIMEOUT_MS);
 	if (counted)
 		sim_op_end(sim); /* shutdown waits until the operator has this command's result */
 	return sent;

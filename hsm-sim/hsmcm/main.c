@@ -147,11 +147,14 @@ static int run_command_as(int fd, struct ped_framer *in, const char *line, int q
 			}
 			continue;
 		}
-		if (type == HSM_CTL_RESULT && len == 4) {
+		if (type == HSM_CTL_RESULT && (len == 4 || len == 5)) {
 			uint32_t code = ped_be32_get(msg);
+			int success = len == 5 && (msg[4] & HSM_CTL_RESULT_SUCCESS);
 			OPENSSL_free(msg);
 			if (quiet && code == 0) {
 				printf("\n");
+			} else if (code == 0 && success) {
+				printf("\nCommand Result : 0 (Success)\n\n");
 			} else if (code == 0) {
 				printf("\nCommand Result : No Error\n\n");
 			} else {

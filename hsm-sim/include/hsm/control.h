@@ -10,7 +10,10 @@
  *                                      HSM_CTL_CMD_TTY command
  *   hsmcm -> hsm-sim   HSM_CTL_ANSWER  u8 status (0: answered, 1: not), then
  *                                      the answer; one per prompt
- *   hsm-sim -> hsmcm   HSM_CTL_RESULT  u32 result code: the command is done
+ *   hsm-sim -> hsmcm   HSM_CTL_RESULT  u32 result code: the command is done,
+ *                                      then optionally u8 HSM_CTL_RESULT_SUCCESS
+ *                                      (a success the reference prints as
+ *                                      "Command Result : 0 (Success)": ped set)
  *
  * One command at a time per connection; the connection is the session
  * (current slot, roles logged in), as a lunacm session is. */
@@ -30,6 +33,7 @@ enum {
 	HSM_CTL_ANSWER = 0x25,
 };
 #define HSM_CTL_PROMPT_SECRET 0x01
+#define HSM_CTL_RESULT_SUCCESS 0x01
 #define HSM_CTL_ANSWER_MAX 256 /* an answer's longest text (a challenge: 255) */
 
 #define HSM_CTL_LINE_MAX 4096
