@@ -248,7 +248,7 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	    PED_OK)
 		return r;
 	/* cloning out of or into the user partition's HSM: HSM policies 7 and 16 (chapter 12) */
-	if ((r = cloning_allowed(c, hs, 1)) != PED_OK || (r = cloning_allowed(c, bh, 0)) != PED_OK)
+	if ((r = cmd_cloning_allowed(c, hs, 1)) != PED_OK || (r = cmd_cloning_allowed(c, bh, 0)) != PED_OK)
 		return r;
 	if (!strcasecmp(verb, "backup")) {
 		char name[HSM_LABEL_MAX + 1];

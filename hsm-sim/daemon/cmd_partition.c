@@ -163,7 +163,7 @@ static int clone_partition(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_par
 		cmd_out(c, "Error: slot %d is this partition", slot);
 		return PED_E_ARGUMENTS_BAD;
 	}
-	if ((r = cloning_allowed(c, hs, 0)) != PED_OK || (r = cloning_allowed(c, ths, 0)) != PED_OK)
+	if ((r = cmd_cloning_allowed(c, hs, 0)) != PED_OK || (r = cmd_cloning_allowed(c, ths, 0)) != PED_OK)
 		return r;
 	if ((r = cmd_handles(c, p, ped_opts_str(o, "objects", "all"), handles, &nhandles, &some)) != PED_OK)
 		return r;

@@ -93,7 +93,7 @@ int cmd_clone_objects(struct cmd_ctx *c, struct hsm_partition *dst, const struct
 /* HSM policies 7 and 16 for a cloning that moves objects into or out of
  * hs (user_partition: a backup's source or a restore's target, where 16
  * applies too); PED_E_ACTION_PROHIBITED, told, when one is off. */
-int cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_partition);
+int cmd_cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_partition);
 /* Takes the command lock of the current slot's HSM; that HSM, with *p the
  * slot's partition (NULL: its admin slot) and *pi its index, or NULL when
  * there is no such slot now. */

@@ -451,7 +451,7 @@ int cmd_clone_objects(struct cmd_ctx *c, struct hsm_partition *dst, const struct
 /* HSM policy 7 ("Allow cloning") on either end of a cloning, and 16 ("Allow
  * network replication") on the HSM of the user partition backed up or
  * restored; the reference lists both as backup and restore prerequisites. */
-int cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_partition)
+int cmd_cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_partition)
 {
 	if (!hs->h.allow_cloning) {
 		cmd_out(c, "Error: HSM policy 7 (Allow cloning) is 0 on HSM %s: nothing is cloned into or out of it.",
