@@ -1,6 +1,7 @@
 /* Roles, logins and the PED login (auth.h). */
 #include "auth.h"
 
+#include "hsm/result.h"
 #include "ped/error.h"
 
 #include <openssl/crypto.h>
@@ -45,10 +46,26 @@ uint8_t *auth_login_flag(struct sim_login *lg, enum hsm_role role, int pi)
 int auth_need_either(const struct auth_ctx *a, struct sim_login *lg, enum hsm_role r1, enum hsm_role r2, int pi,
 		     const char *who)
 {
-	if (*auth_login_flag(lg, r1, pi) || *auth_login_flag(lg, r2, pi))
+	uint8_t f1 = *auth_login_flag(lg, r1, pi), f2 = *auth_login_flag(lg, r2, pi);
+	if (f1 == AUTH_LOGGED_IN || f2 == AUTH_LOGGED_IN)
 		return PED_OK;
+	if (f1 == AUTH_MUST_CHANGE || f2 == AUTH_MUST_CHANGE) {
+		const struct role_info *ri = auth_role(f1 == AUTH_MUST_CHANGE ? (r1 == HSM_ROLE_CO ? "co" : "cu")
+									 : (r2 == HSM_ROLE_CO ? "co" : "cu"));
+		sim_outf(a->out, "Error: the %s's challenge secret was set by another role: HSM policy 21 (Force user "
+				 "PIN change after set/reset) wants it changed before anything else (role changepw -name "
+				 "%s -oldpw OLD -newpw NEW).", ri->prompt, ri->name);
+		return HSM_E_PIN_EXPIRED;
+	}
 	sim_outf(a->out, "Error: log in as %s first", who);
 	return PED_E_USER_NOT_LOGGED_IN;
+}
+
+uint8_t auth_login_value(const struct sim_hsm *hs, const struct hsm_partition *p, enum hsm_role role)
+{
+	const struct hsm_role_state *rs =
+		p && role == HSM_ROLE_CO ? &p->co : p && role == HSM_ROLE_CU ? &p->cu : NULL;
+	return rs && rs->challenge_expired && hs->h.force_pin_change ? AUTH_MUST_CHANGE : AUTH_LOGGED_IN;
 }
 
 int auth_need(const struct auth_ctx *a, struct sim_login *lg, enum hsm_role role, int pi, const char *who)
@@ -143,7 +160,7 @@ int auth_challenge_login(const struct auth_ctx *a, struct sim_hsm *hs, struct hs
 	if (r != PED_OK)
 		return r;
 	sim_outf(a->out, "User is activated, PED is not required.");
-	*auth_login_flag(sim_login(a->logins, hs), ri->role, pi) = 1;
+	*auth_login_flag(sim_login(a->logins, hs), ri->role, pi) = auth_login_value(hs, p, ri->role);
 	return sim_save(hs);
 }
 

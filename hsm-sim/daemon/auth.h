@@ -24,14 +24,25 @@ struct role_info {
 	const char *login_title, *set_title, *prompt, *colour;
 };
 
+/* A session's login flag for a role: not logged in (0), logged in, or
+ * logged in with a challenge secret another role set, which HSM policy 21
+ * makes it change before anything else (AUTH_MUST_CHANGE). */
+#define AUTH_LOGGED_IN 1
+#define AUTH_MUST_CHANGE 2
+
 /* so, po, co, cu, au, or one of their long names (any case); NULL if none. */
 const struct role_info *auth_role(const char *name);
 /* The session's flag for role (of partition pi). */
 uint8_t *auth_login_flag(struct sim_login *lg, enum hsm_role role, int pi);
-/* PED_OK when either login is held; else one error naming who to log in as. */
+/* PED_OK when either login is held; else one error naming who to log in as
+ * (HSM_E_PIN_EXPIRED, told, when one is held but must change its challenge). */
 int auth_need_either(const struct auth_ctx *a, struct sim_login *lg, enum hsm_role r1, enum hsm_role r2, int pi,
 		     const char *who);
 int auth_need(const struct auth_ctx *a, struct sim_login *lg, enum hsm_role role, int pi, const char *who);
+
+/* The flag a login of role gives now: AUTH_MUST_CHANGE when its challenge
+ * was set by another role and HSM policy 21 is on, else AUTH_LOGGED_IN. */
+uint8_t auth_login_value(const struct sim_hsm *hs, const struct hsm_partition *p, enum hsm_role role);
 
 /* Asks the PED for the role's keys and applies chapter 8's rules to them
  * (hsm_ped_login), then tells what happened and ends the logins a

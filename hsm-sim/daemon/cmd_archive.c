@@ -5,6 +5,7 @@
  * both HSMs, taken in index order. */
 #include "command.h"
 
+#include "hsm/result.h"
 #include "ped/error.h"
 
 #include <openssl/crypto.h>
@@ -14,69 +15,9 @@
 #include <strings.h>
 #include <time.h>
 
-static int same_object(const struct hsm_object *a, const struct hsm_object *b)
-{
-	return a->len == b->len && !strcmp(a->label, b->label) &&
-	       CRYPTO_memcmp(a->value, b->value, a->len) == 0;
-}
-
-static struct hsm_object *by_ouid(struct hsm_partition *p, uint64_t ouid)
-{
-	for (uint32_t i = 0; i < p->nobjects; i++)
-		if (p->objects[i].ouid == ouid)
-			return &p->objects[i];
-	return NULL;
-}
-
-static uint64_t next_handle(const struct hsm_partition *p)
-{
-	uint64_t h = 1;
-	for (uint32_t i = 0; i < p->nobjects; i++)
-		if (p->objects[i].handle >= h)
-			h = p->objects[i].handle + 1;
-	return h;
-}
-
-/* Copies src's objects into dst: add (new handles for all), or by OUID
- * (replace_changed: overwrite an object whose fingerprint differs). */
-static int copy_objects(struct cmd_ctx *c, struct hsm_partition *dst, const struct hsm_partition *src,
-			int by_id, int replace_changed, const char *what)
-{
-	uint32_t need = 0;
-	for (uint32_t i = 0; i < src->nobjects; i++)
-		if (!by_id || !by_ouid(dst, src->objects[i].ouid))
-			need++;
-	if (dst->nobjects + need > HSM_MAX_OBJECTS) {
-		cmd_out(c, "Error: not enough room in %s for %u objects", what, need);
-		return PED_E_RANGE;
-	}
-	uint32_t copied = 0;
-	for (uint32_t i = 0; i < src->nobjects; i++) {
-		const struct hsm_object *o = &src->objects[i];
-		struct hsm_object *t = by_id ? by_ouid(dst, o->ouid) : NULL;
-		if (t) {
-			if (!replace_changed || same_object(t, o))
-				continue;
-			uint64_t h = t->handle;
-			*t = *o;
-			t->handle = h;
-		} else {
-			uint64_t h = next_handle(dst);
-			int r = hsm_object_add(dst, &t);
-			if (r != PED_OK)
-				return r;
-			*t = *o;
-			t->handle = h;
-		}
-		cmd_out(c, "Cloned object %llu to partition %s (new handle %llu).",
-			 (unsigned long long)o->handle, what, (unsigned long long)t->handle);
-		copied++;
-	}
-	return (int)copied;
-}
-
 static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partition *src, int src_pi,
-		  struct sim_hsm *bh, int slot, const char *name, int append, int replace)
+		  struct sim_hsm *bh, int slot, const char *name, int append, int replace, const uint64_t *handles,
+		  size_t nhandles)
 {
 	struct hsm_partition *existing = hsm_partition_find(&bh->h, name), *tmp = NULL, *target;
 	int r, n;
@@ -151,9 +92,11 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 		(void)replace;
 	}
 	cmd_out(c, "Verifying that all objects can be backed up...");
-	cmd_out(c, "%u objects will be backed up.", src->nobjects);
+	cmd_out(c, "%u objects will be backed up.", handles ? (unsigned)nhandles : src->nobjects);
 	cmd_out(c, "Backing up objects...");
-	n = copy_objects(c, target, src, append, append && replace, name);
+	n = cmd_clone_objects(c, target, src,
+			 !append ? HSM_CLONE_ALL : replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING, handles,
+			 nhandles, name);
 	if (n < 0) {
 		r = n;
 		goto out;
@@ -201,7 +144,8 @@ static int restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *
 		return PED_E_HOST_MEMORY;
 	}
 	cmd_out(c, "Restoring objects...");
-	n = copy_objects(c, copy, bp, replace, replace, p->label[0] ? p->label : p->name);
+	n = cmd_clone_objects(c, copy, bp, replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_ALL, NULL, 0,
+			 p->label[0] ? p->label : p->name);
 	if (n >= 0) {
 		hsm_partition_move(p, copy);
 		r = sim_save(hs);
@@ -222,9 +166,22 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 			      {.name = "append", .aliases = "a", .kind = PED_OPT_FLAG, .help = "backup: add new objects only"},
 			      {.name = "replace", .aliases = "rep r", .kind = PED_OPT_FLAG, .help = "replace (see the reference)"},
 			      {.name = "add", .kind = PED_OPT_FLAG, .help = "restore: add the objects"},
+			      {.name = "objects", .aliases = "o", .kind = PED_OPT_STRING,
+			       .help = "backup: handles (3,4,6), or 0 or all"},
+			      {.name = "smkonly", .aliases = "smk", .kind = PED_OPT_FLAG, .help = "backup the SKS master key only"},
+			      /* passwords of password-authenticated HSMs: these use the PED */
+			      {.name = "password", .aliases = "pas", .kind = PED_OPT_OPTIONAL,
+			       .help = "the backup partition's password (PED here)"},
+			      {.name = "sopassword", .aliases = "sop", .kind = PED_OPT_OPTIONAL,
+			       .help = "the backup HSM SO's password (PED here)"},
+			      {.name = "domain", .aliases = "do", .kind = PED_OPT_STRING, .help = "domain string (PED here)"},
+			      {.name = "defaultdomain", .aliases = "def", .kind = PED_OPT_FLAG, .help = "default domain (PED here)"},
+			      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no prompting"},
+			      {.name = "debug", .aliases = "deb", .kind = PED_OPT_FLAG, .help = "more error information"},
 			      {.name = NULL}};
-	char err[256];
-	int r;
+	uint64_t handles[HSM_MAX_OBJECTS];
+	size_t nhandles = 0;
+	int r, some = 0;
 
 	/* as for partition's other commands, the current slot must exist */
 	if (!cmd_current(c, NULL, NULL))
@@ -233,11 +190,13 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "Usage: partition archive backup|restore|list|delete -slot N ...");
 		return PED_E_ARGUMENTS_BAD;
 	}
-	r = ped_opts_parse(o, argc, argv, 3, NULL, 0, NULL, err, sizeof(err));
-	if (r != PED_OK) {
-		cmd_out(c, "Error: %s", r == PED_OPTS_HELP ? "see the chapter 12 reference" : err);
-		return PED_E_ARGUMENTS_BAD;
-	}
+	if ((r = cmd_parse(c, o, argc, argv, 3)) != PED_OK)
+		return r == 1 ? PED_OK : r;
+	/* this HSM's partitions authenticate with the PED: a password given is not used */
+	if (ped_opts_seen(o, "password") || ped_opts_seen(o, "sopassword") || ped_opts_seen(o, "domain") ||
+	    ped_opts_seen(o, "defaultdomain"))
+		cmd_out(c, "The partitions of these HSMs are PED-authenticated: the PED is asked for the keys; "
+			   "-password, -sopassword and -domain are not used.");
 	if (!ped_opts_seen(o, "slot")) {
 		cmd_out(c, "Error: -slot (the backup HSM's slot) is required");
 		return PED_E_ARGUMENTS_BAD;
@@ -285,12 +244,22 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "Error: select the application partition's slot first");
 		return PED_E_ARGUMENTS_BAD;
 	}
-	if (!sim_login(c->who.logins, hs)->co[pi]) {
-		cmd_out(c, "Error: log in as the Crypto Officer of the partition first");
-		return PED_E_USER_NOT_LOGGED_IN;
-	}
+	if ((r = auth_need(&c->who, sim_login(c->who.logins, hs), HSM_ROLE_CO, pi, "the Crypto Officer of the partition")) !=
+	    PED_OK)
+		return r;
+	/* cloning out of or into the user partition's HSM: HSM policies 7 and 16 (chapter 12) */
+	if ((r = cmd_cloning_allowed(c, hs, 1)) != PED_OK || (r = cmd_cloning_allowed(c, bh, 0)) != PED_OK)
+		return r;
 	if (!strcasecmp(verb, "backup")) {
 		char name[HSM_LABEL_MAX + 1];
+		if (ped_opts_seen(o, "smkonly")) {
+			cmd_out(c, "Error: -smkonly backs up the SKS master key (SMK) of a V1 partition; the partitions "
+				   "of this HSM are V0 partitions and hold no SMK. Back up their objects instead.");
+			return HSM_E_FUNCTION_NOT_SUPPORTED;
+		}
+		if (ped_opts_seen(o, "objects") &&
+		    (r = cmd_handles(c, p, ped_opts_str(o, "objects", ""), handles, &nhandles, &some)) != PED_OK)
+			return r;
 		if (ped_opts_seen(o, "partition")) {
 			snprintf(name, sizeof(name), "%s", ped_opts_str(o, "partition", ""));
 		} else {
@@ -306,7 +275,7 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 			return PED_E_ARGUMENTS_BAD;
 		}
 		return backup(c, hs, p, pi, bh, slot, name, ped_opts_seen(o, "append"),
-			      ped_opts_seen(o, "replace"));
+			      ped_opts_seen(o, "replace"), some ? handles : NULL, nhandles);
 	}
 	if (!strcasecmp(verb, "restore")) {
 		if (!ped_opts_seen(o, "partition")) {
@@ -320,4 +289,4 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND(archive, "partition", "par", "archive", 3, cmd_archive)
+SIM_COMMAND_VERBS(archive, "partition", "par", "archive", 3, cmd_archive, "backup restore list delete")

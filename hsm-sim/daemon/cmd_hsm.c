@@ -7,6 +7,26 @@
 #include <string.h>
 #include <strings.h>
 
+/* The HSM policies this HSM has (the reference's numbers and names). */
+static const struct {
+	uint32_t number;
+	const char *name;
+} hsm_policies[] = {
+	{HSM_HPOLICY_ALLOW_CLONING, "Allow cloning"},
+	{HSM_HPOLICY_SO_RESETS_PARTITION_PIN, "Enable SO reset of partition PIN"},
+	{HSM_HPOLICY_NETWORK_REPLICATION, "Allow network replication"},
+	{HSM_HPOLICY_FORCE_PIN_CHANGE, "Force user PIN change after set/reset"},
+	{HSM_HPOLICY_RESTRICTED_RESTORE, "Enable Restricted Restore"},
+};
+
+static const char *policy_name(uint32_t number)
+{
+	for (size_t i = 0; i < sizeof(hsm_policies) / sizeof(hsm_policies[0]); i++)
+		if (hsm_policies[i].number == number)
+			return hsm_policies[i].name;
+	return NULL;
+}
+
 static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 {
 	struct hsm_partition *p;
@@ -20,6 +40,9 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 	if (argc >= 2 && !strcasecmp(argv[1], "init")) {
 		struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "HSM label"},
 				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+				      /* the reference's ways to ask for a PED: ours always uses one */
+				      {.name = "iped", .kind = PED_OPT_FLAG, .help = "initialize with the PED (always)"},
+				      {.name = "initwithped", .kind = PED_OPT_FLAG, .help = "the same as -iped"},
 				      {.name = NULL}};
 		char label[HSM_LABEL_MAX + 1];
 		struct hsm_credential so, dom;
@@ -60,6 +83,20 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		return PED_OK;
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "zeroize")) {
+		/* As the reference: no login (whoever reaches the HSM can destroy
+		 * its contents, never read them; a lost SO key must not keep the
+		 * HSM from being zeroized), a confirmation unless -force. */
+		struct ped_opt o[] = {{.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+				      {.name = NULL}};
+		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+			return r == 1 ? PED_OK : r;
+		cmd_out(c, "You are about to zeroize HSM %s. All partitions and their contents, the HSM SO, the "
+			   "domain and the Remote PED vector will be erased; the policies return to their defaults.",
+			hs->h.serial);
+		if ((r = cmd_confirm(c, ped_opts_seen(o, "force"), "hsm zeroize")) != PED_OK)
+			return r;
+		/* the lock was given back while the operator answered: the HSM is
+		 * still the slot's (an HSM never leaves its slots) */
 		hsm_zeroize(&hs->h);
 		sim_logins_end(c->who.logins, hs, 0);
 		if ((r = sim_save(hs)) != PED_OK)
@@ -68,6 +105,16 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		return PED_OK;
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "showinfo")) {
+		/* the reference's lines, then ours (scripts read both) */
+		cmd_out(c, "HSM Label -> %s", hs->h.label[0] ? hs->h.label : "(uninitialized)");
+		cmd_out(c, "HSM Manufacturer -> OpenPED");
+		cmd_out(c, "HSM Model -> OpenPED HSM simulator %s%s", PED_VERSION, hs->h.is_backup ? " (backup HSM)" : "");
+		cmd_out(c, "HSM Firmware Version -> %s", PED_VERSION);
+		cmd_out(c, "HSM Status -> %s", hs->h.initialized ? "OK" : "Zeroized");
+		cmd_out(c, "Slot Id -> %d", hs->base_slot);
+		cmd_out(c, "Role Status -> %s", lg->so ? "HSM SO logged in" : "none logged in");
+		cmd_out(c, "RPV Initialized -> %s", hs->h.rpv_set ? "Yes" : "No");
+		cmd_out(c, "Audit Role Initialized -> %s", hs->h.au.cred.set ? "Yes" : "No");
 		cmd_out(c, "Label -> %s", hs->h.label);
 		cmd_out(c, "Serial Number -> %s", hs->h.serial);
 		cmd_out(c, "HSM Initialized -> %s", hs->h.initialized ? "yes" : "no (zeroized)");
@@ -78,23 +125,29 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "showpolicies")) {
 		cmd_out(c, "HSM policies:");
-		cmd_out(c, "  15: Enable SO reset of partition PIN -> %u", hs->h.so_resets_partition_pin);
+		for (size_t i = 0; i < sizeof(hsm_policies) / sizeof(hsm_policies[0]); i++) {
+			int v = hsm_policy_value(&hs->h, hsm_policies[i].number);
+			if (v >= 0)
+				cmd_out(c, "  %u: %s -> %d", hsm_policies[i].number, hsm_policies[i].name, v);
+		}
 		return PED_OK;
 	}
-	if (argc >= 2 && !strcasecmp(argv[1], "changepolicy")) {
+	/* changehsmpolicy: lunacm's name (chapter 12); changepolicy: lunash's */
+	if (argc >= 2 && (!strcasecmp(argv[1], "changepolicy") || !strcasecmp(argv[1], "changehsmpolicy"))) {
 		struct ped_opt o[] = {{.name = "policy", .aliases = "p", .kind = PED_OPT_INT, .min = 0, .max = 255, .help = "policy number"},
 				      {.name = "value", .aliases = "v", .kind = PED_OPT_INT, .min = 0, .max = 1, .help = "0 or 1"},
 				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
 				      {.name = NULL}};
 		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
-			return r;
+			return r == 1 ? PED_OK : r;
 		if (!ped_opts_seen(o, "policy") || !ped_opts_seen(o, "value")) {
 			cmd_out(c, "Error: give -policy N and -value 0|1");
 			return PED_E_ARGUMENTS_BAD;
 		}
-		if (ped_opts_num(o, "policy", 0) != 15) {
-			cmd_out(c, "Error: HSM policy %ld is not one this HSM has (15: Enable SO reset of partition PIN)",
-				 ped_opts_num(o, "policy", 0));
+		uint32_t num = (uint32_t)ped_opts_num(o, "policy", 0), v = (uint32_t)ped_opts_num(o, "value", 0);
+		const char *name = policy_name(num);
+		if (!name) {
+			cmd_out(c, "Error: HSM policy %u is not one this HSM has (7, 15, 16, 21, and 55 on a backup HSM)", num);
 			return PED_E_ARGUMENTS_BAD;
 		}
 		if (p) {
@@ -103,36 +156,39 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		}
 		if ((r = auth_need(&c->who, lg, HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
 			return r;
-		uint8_t v = (uint8_t)ped_opts_num(o, "value", 0);
-		if (v == hs->h.so_resets_partition_pin) {
-			cmd_out(c, "HSM policy 15 is already %u.", v);
+		if (hsm_policy_value(&hs->h, num) < 0) {
+			/* the reference: a policy that does not apply "will fail with the error CKR_CANCEL" */
+			cmd_out(c, "Error: HSM policy %u (%s) applies to backup HSMs only.", num, name);
+			return PED_E_CANCEL;
+		}
+		if ((uint32_t)hsm_policy_value(&hs->h, num) == v) {
+			cmd_out(c, "HSM policy %u is already %u.", num, v);
 			return PED_OK;
 		}
-		/* "HSM policy 15 is destructive when turned on. All partitions on
-		 * the HSM and their contents will be erased." */
-		if (v && hs->h.npartitions) {
+		/* Destructive: "All partitions on the HSM and their contents will be erased." */
+		if (hsm_policy_erases(&hs->h, num, v)) {
 			if (!ped_opts_seen(o, "force")) {
-				cmd_out(c, "CAUTION: turning on HSM policy 15 erases all %u partitions of this HSM and "
-					    "their contents. Give -force to proceed.", hs->h.npartitions);
+				cmd_out(c, "CAUTION: turning %s HSM policy %u erases all %u partitions of this HSM and "
+					    "their contents. Give -force to proceed.", v ? "on" : "off", num, hs->h.npartitions);
 				return PED_E_ARGUMENTS_BAD;
 			}
-			hsm_erase_partitions(&hs->h);
 			memset(lg->po, 0, sizeof(lg->po));
 			memset(lg->co, 0, sizeof(lg->co));
 			memset(lg->cu, 0, sizeof(lg->cu));
 			sim_logins_end(c->who.logins, hs, 1);
 			cmd_out(c, "All partitions and their contents were erased.");
 		}
-		hs->h.so_resets_partition_pin = v;
+		if ((r = hsm_set_policy(&hs->h, num, v)) != PED_OK)
+			return r;
 		if ((r = sim_save(hs)) != PED_OK)
 			return r;
-		cmd_out(c, "HSM policy 15 (Enable SO reset of partition PIN) is now %u.", v);
+		cmd_out(c, "HSM policy %u (%s) is now %u.", num, name, v);
 		return PED_OK;
 	}
-	cmd_out(c, "Usage: hsm init -label L | hsm zeroize | hsm showinfo | hsm showpolicies | "
-		    "hsm changepolicy -policy 15 -value 0|1 [-force]");
+	cmd_out(c, "Usage: hsm init -label L | hsm zeroize [-force] | hsm showinfo | hsm showpolicies | "
+		    "hsm changehsmpolicy -policy N -value 0|1 [-force]");
 	return PED_E_ARGUMENTS_BAD;
 }
 
 
-SIM_COMMAND(hsm, "hsm", NULL, NULL, 1, cmd_hsm)
+SIM_COMMAND_VERBS(hsm, "hsm", NULL, NULL, 1, cmd_hsm, "init zeroize showinfo showpolicies changepolicy changehsmpolicy")

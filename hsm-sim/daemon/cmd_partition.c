@@ -4,8 +4,242 @@
 
 #include "ped/error.h"
 
+#include <openssl/crypto.h>
+#include <stdio.h>
+
 #include <string.h>
 #include <strings.h>
+
+/* Re-initializing an initialized partition (chapter 6): the objects and the
+ * Crypto Officer and Crypto User go, the Partition SO's credential and the
+ * cloning domain stay, and the PED asks for the current Partition SO key
+ * (a login, counted as one) rather than writing new blue and red keys. */
+static int reinit(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi, struct ped_opt *o)
+{
+	char label[HSM_LABEL_MAX + 1], name[HSM_LABEL_MAX + 1];
+	int r;
+
+	if (!ped_opts_seen(o, "label")) {
+		cmd_out(c, "Error: give the partition's label (the same or a new one): -label L");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = cmd_label(c, ped_opts_str(o, "label", ""), label, 1)) != PED_OK)
+		return r;
+	memcpy(name, p->name, sizeof(name));
+	cmd_out(c, "You are about to re-initialize partition %s. All its objects, and its Crypto Officer and "
+		   "Crypto User, will be erased; its Partition SO and cloning domain stay.", p->label[0] ? p->label : name);
+	if ((r = cmd_confirm(c, ped_opts_seen(o, "force"), "partition init")) != PED_OK)
+		return r;
+	/* the lock was given back while the operator answered: the slot again */
+	struct sim_hsm *again = cmd_current(c, &p, &pi);
+	if (again != hs || !p || strcmp(p->name, name) || !p->initialized) {
+		cmd_out(c, "Error: the partition changed meanwhile; nothing was done.");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	/* "You are prompted for the current Partition SO credential." */
+	if ((r = auth_ped_login(&c->who, hs, p, auth_role("po"), NULL)) != PED_OK)
+		return r;
+	if (!p->initialized) /* that login zeroized it: too many failures */
+		return PED_E_PIN_INCORRECT;
+	hsm_partition_clear_objects(p);
+	OPENSSL_cleanse(&p->co, sizeof(p->co));
+	OPENSSL_cleanse(&p->cu, sizeof(p->cu));
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	struct sim_login *lg = sim_login(c->who.logins, hs);
+	lg->co[pi] = lg->cu[pi] = 0;
+	sim_logins_end(c->who.logins, hs, 1); /* whoever was the CO or CU elsewhere */
+	if ((r = sim_save(hs)) != PED_OK)
+		return r;
+	cmd_out(c, "Partition re-initialized: the Partition SO and the cloning domain are kept.");
+	return PED_OK;
+}
+
+/* partition delete (the HSM SO, on the admin slot): the lost Partition SO
+ * key procedure's "Have the HSM SO delete the partition" (chapter 5). The
+ * partitions after it move down a slot, as the reference renumbers slots. */
+static int delete_partition(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int argc, char **argv)
+{
+	struct ped_opt o[] = {{.name = "label", .aliases = "l partition par name", .kind = PED_OPT_STRING,
+			       .help = "the partition's label (or name)"},
+			      {.name = "slot", .aliases = "s", .kind = PED_OPT_INT, .min = 0, .max = 100000, .help = "its slot"},
+			      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+			      {.name = NULL}};
+	struct hsm_partition *dp = NULL;
+	char name[HSM_LABEL_MAX + 1];
+	int r;
+
+	if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+		return r == 1 ? PED_OK : r;
+	if (p) {
+		cmd_out(c, "Error: partition delete runs on the admin partition's slot");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = auth_need(&c->who, sim_login(c->who.logins, hs), HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
+		return r;
+	if (ped_opts_seen(o, "slot")) {
+		int slot = (int)ped_opts_num(o, "slot", 0);
+		if (slot == hs->base_slot || !sim_slot_resolve(hs, slot, &dp, NULL) || !dp) {
+			cmd_out(c, "Error: slot %d is not an application partition of HSM %s", slot, hs->h.serial);
+			return PED_E_ARGUMENTS_BAD;
+		}
+	} else if (ped_opts_seen(o, "label")) {
+		const char *l = ped_opts_str(o, "label", "");
+		for (uint32_t i = 0; i < hs->h.npartitions && !dp; i++)
+			if (!strcmp(hs->h.partitions[i].label, l) || !strcmp(hs->h.partitions[i].name, l))
+				dp = &hs->h.partitions[i];
+		if (!dp) {
+			cmd_out(c, "Error: HSM %s has no partition labelled %s", hs->h.serial, l);
+			return PED_E_ARGUMENTS_BAD;
+		}
+	} else {
+		cmd_out(c, "Error: give the partition: -label L or -slot N");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	memcpy(name, dp->name, sizeof(name));
+	cmd_out(c, "You are about to delete partition %s and all its contents.", dp->label[0] ? dp->label : name);
+	if ((r = cmd_confirm(c, ped_opts_seen(o, "force"), "partition delete")) != PED_OK)
+		return r;
+	/* the lock was given back while the operator answered: find it again */
+	if (!(dp = hsm_partition_find(&hs->h, name))) {
+		cmd_out(c, "Error: the partition is gone already");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	hsm_partition_delete(&hs->h, (uint32_t)(dp - hs->h.partitions));
+	/* the partitions after it moved down a slot: no partition login may follow them */
+	struct sim_login *lg = sim_login(c->who.logins, hs);
+	memset(lg->po, 0, sizeof(lg->po));
+	memset(lg->co, 0, sizeof(lg->co));
+	memset(lg->cu, 0, sizeof(lg->cu));
+	sim_logins_end(c->who.logins, hs, 1);
+	if ((r = sim_save(hs)) != PED_OK)
+		return r;
+	cmd_out(c, "Partition %s deleted.", name);
+	return PED_OK;
+}
+
+/* partition clone -slot N -objects LIST|all (chapter 3): the current
+ * partition's CO clones objects into another partition of the same cloning
+ * domain, presenting that partition's Crypto Officer key; objects the target
+ * already holds are not cloned. The target's HSM's lock too, in index order. */
+static int clone_partition(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi, int argc,
+			   char **argv)
+{
+	struct ped_opt o[] = {{.name = "slot", .aliases = "s", .kind = PED_OPT_INT, .min = 0, .max = 100000, .help = "target slot"},
+			      {.name = "objects", .aliases = "o", .kind = PED_OPT_STRING, .help = "handles (3,4,6), or 0 or all"},
+			      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no prompting"},
+			      {.name = NULL}};
+	uint64_t handles[HSM_MAX_OBJECTS];
+	size_t nhandles = 0;
+	char name[HSM_LABEL_MAX + 1], what[HSM_LABEL_MAX + 1];
+	struct hsm_partition *tp = NULL, *copy = NULL;
+	int r, some = 0, tpi = 0;
+
+	if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+		return r == 1 ? PED_OK : r;
+	if (!ped_opts_seen(o, "slot") || !ped_opts_seen(o, "objects")) {
+		cmd_out(c, "Error: give -slot (the target partition's slot) and -objects (handles, or all)");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = auth_need(&c->who, sim_login(c->who.logins, hs), HSM_ROLE_CO, pi, "Crypto Officer")) != PED_OK)
+		return r;
+	int slot = (int)ped_opts_num(o, "slot", 0);
+	struct sim_hsm *ths = sim_hsm_of_slot(c->sim, slot);
+	if (!ths) {
+		cmd_out(c, "Error: no slot %d", slot);
+		return PED_E_TOKEN_NOT_PRESENT;
+	}
+	/* both HSMs' locks, in index order: the source's may be given back and taken again */
+	memcpy(name, p->name, sizeof(name));
+	sim_hold(&c->hold, hs, ths);
+	if (!sim_slot_resolve(hs, *c->slot, &p, &pi) || !p || strcmp(p->name, name)) {
+		cmd_out(c, "Error: the partition changed meanwhile; nothing was cloned.");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (ths->h.is_backup || !sim_slot_resolve(ths, slot, &tp, &tpi) || !tp) {
+		cmd_out(c, "Error: slot %d is not an application partition (backups: partition archive)", slot);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (tp == p) {
+		cmd_out(c, "Error: slot %d is this partition", slot);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = cmd_cloning_allowed(c, hs, 0)) != PED_OK || (r = cmd_cloning_allowed(c, ths, 0)) != PED_OK)
+		return r;
+	if ((r = cmd_handles(c, p, ped_opts_str(o, "objects", "all"), handles, &nhandles, &some)) != PED_OK)
+		return r;
+	if (!tp->initialized || !tp->co.cred.set) {
+		cmd_out(c, "Error: the partition at slot %d has no Crypto Officer", slot);
+		return PED_E_USER_NOT_LOGGED_IN;
+	}
+	if (!hsm_same_domain(&tp->domain, &p->domain)) {
+		cmd_out(c, "Error: the partition at slot %d is in another cloning domain.", slot);
+		return PED_E_CERTIFICATE_INVALID;
+	}
+	snprintf(what, sizeof(what), "%s", tp->label[0] ? tp->label : tp->name);
+	/* "Present the target partition's Crypto Officer credential when prompted." */
+	cmd_out(c, "Logging into the container %s on slot %d as the Crypto Officer.", what, slot);
+	if ((r = auth_ped_login(&c->who, ths, tp, auth_role("co"), NULL)) != PED_OK)
+		return r;
+	if (!(copy = OPENSSL_zalloc(sizeof(*copy))) || hsm_partition_copy(copy, tp) != PED_OK) {
+		OPENSSL_free(copy);
+		return PED_E_HOST_MEMORY;
+	}
+	int n = cmd_clone_objects(c, copy, p, HSM_CLONE_MISSING, some ? handles : NULL, nhandles, what);
+	if (n >= 0) {
+		hsm_partition_move(tp, copy); /* all or nothing */
+		if ((r = sim_save(ths)) == PED_OK)
+			cmd_out(c, "Clone Complete. %d objects have been cloned to partition %s on slot %d.", n, what, slot);
+	} else {
+		r = n;
+	}
+	hsm_partition_clear_objects(copy);
+	OPENSSL_clear_free(copy, sizeof(*copy));
+	return r;
+}
+
+static void role_line(struct cmd_ctx *c, const char *who, const struct hsm_role_state *rs, uint32_t limit, int chal)
+{
+	if (!rs->cred.set) {
+		cmd_out(c, "%s -> not initialized", who);
+		return;
+	}
+	cmd_out(c, "%s -> initialized (%u of %u keys), %u failed logins of %u%s%s%s%s", who, rs->cred.m, rs->cred.n,
+		rs->failures, limit, rs->locked ? ", locked" : "", chal && rs->challenge_set ? ", challenge set" : "",
+		chal && rs->challenge_expired ? " (to be changed: HSM policy 21)" : "",
+		chal && rs->activated ? ", activated" : "");
+}
+
+/* partition showinfo: the partition as the reference shows it, with its
+ * roles and its storage. Needs no login. */
+static int showinfo(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi)
+{
+	struct sim_login *lg = sim_login(c->who.logins, hs);
+	char serial[32];
+	size_t used = 0;
+	for (uint32_t i = 0; i < p->nobjects; i++)
+		used += p->objects[i].len;
+	sim_partition_serial(hs->h.serial, (uint32_t)pi, serial, sizeof(serial));
+	cmd_out(c, "Partition Label -> %s", p->label[0] ? p->label : "(not initialized)");
+	cmd_out(c, "Partition Name -> %s", p->name);
+	cmd_out(c, "Partition Manufacturer -> OpenPED");
+	cmd_out(c, "Partition Model -> OpenPED HSM simulator %s", PED_VERSION);
+	cmd_out(c, "Partition Serial Number -> %s", serial);
+	cmd_out(c, "Partition Status -> %s", p->initialized ? "OK" : "Not initialized");
+	cmd_out(c, "HSM Serial Number -> %s", hs->h.serial);
+	cmd_out(c, "Slot Id -> %d", hs->base_slot + 1 + pi);
+	cmd_out(c, "Role Status -> %s", lg->co[pi] ? "Crypto Officer logged in" : lg->cu[pi] ? "Crypto User logged in"
+					 : lg->po[pi] ? "Partition SO logged in" : "none logged in");
+	role_line(c, "Partition SO", &p->po, HSM_PO_MAX_FAILURES, 0);
+	role_line(c, "Crypto Officer", &p->co, p->max_failed_user_logins, 1);
+	role_line(c, "Crypto User", &p->cu, p->max_failed_user_logins, 1);
+	cmd_out(c, "Partition Storage:");
+	cmd_out(c, "    Total Storage Space: %u", (unsigned)(HSM_MAX_OBJECTS * HSM_OBJECT_MAX));
+	cmd_out(c, "    Used Storage Space: %zu", used);
+	cmd_out(c, "    Free Storage Space: %zu", (size_t)HSM_MAX_OBJECTS * HSM_OBJECT_MAX - used);
+	cmd_out(c, "    Object Count: %u", p->nobjects);
+	cmd_out(c, "    Overhead: 0");
+	return PED_OK;
+}
 
 static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 {
@@ -40,27 +274,32 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "New partition created in slot %d.", hs->base_slot + (int)hs->h.npartitions);
 		return PED_OK;
 	}
+	if (argc >= 2 && !strcasecmp(argv[1], "delete"))
+		return delete_partition(c, hs, p, argc, argv);
 	if (!p) {
 		cmd_out(c, "Error: select an application partition's slot first");
 		return PED_E_ARGUMENTS_BAD;
 	}
+	if (argc >= 2 && !strcasecmp(argv[1], "clone"))
+		return clone_partition(c, hs, p, pi, argc, argv);
+	if (argc >= 2 && !strcasecmp(argv[1], "showinfo"))
+		return showinfo(c, hs, p, pi);
 	if (argc >= 2 && !strcasecmp(argv[1], "init")) {
 		struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "partition label"},
 				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
 				      {.name = NULL}};
-		char label[HSM_LABEL_MAX + 1];
+		char label[HSM_LABEL_MAX + 1], name[HSM_LABEL_MAX + 1];
 		struct hsm_credential po, dom;
 		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
-			return r;
+			return r == 1 ? PED_OK : r;
+		if (p->initialized)
+			return reinit(c, hs, p, pi, o);
 		if ((r = cmd_label(c, ped_opts_str(o, "label", p->name), label, 1)) != PED_OK)
-			return r;
-		if (p->initialized && (r = auth_need(&c->who, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
 			return r;
 		cmd_out(c, "Please attend to the PED.");
 		if ((r = auth_new_credential(&c->who, hs, PED_KEY_SO, "SETTING PO PIN...", "Partition SO", "BLUE", &po)) != PED_OK ||
 		    (r = auth_new_credential(&c->who, hs, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", &dom)) != PED_OK)
 			return r;
-		char name[HSM_LABEL_MAX + 1];
 		memcpy(name, p->name, sizeof(name));
 		hsm_zeroize_partition(p);
 		memcpy(p->name, name, sizeof(name));
@@ -97,7 +336,7 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		}
 		r = hsm_partition_set_policy(p, policy, value);
 		if (r != PED_OK) {
-			cmd_out(c, "Error: %s", r == PED_E_RANGE ? "value out of range for this policy" : "no such policy (15, 20, 22, 23)");
+			cmd_out(c, "Error: %s", r == PED_E_RANGE ? "value out of range for this policy" : "no such policy (15, 20, 22, 23, 25, 26)");
 			return PED_E_ARGUMENTS_BAD;
 		}
 		if ((r = sim_save(hs)) != PED_OK)
@@ -111,21 +350,24 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "20: Max failed user logins allowed : %u", p->max_failed_user_logins);
 		cmd_out(c, "22: Allow activation : %u", p->allow_activation);
 		cmd_out(c, "23: Allow auto-activation : %u", p->allow_auto_activation);
+		cmd_out(c, "25: Minimum PIN length (inverted: 255 minus min length) : %u", p->min_pin_policy);
+		cmd_out(c, "26: Maximum PIN length : %u", p->max_pin_length);
 		return PED_OK;
 	}
 	if (argc >= 2 && !strcasecmp(argv[1], "contents")) {
 		if ((r = auth_need_either(&c->who, lg, HSM_ROLE_CO, HSM_ROLE_CU, pi, "Crypto Officer or Crypto User")) != PED_OK)
 			return r;
 		cmd_out(c, "The '%s' is currently logged in. Looking for objects accessible to them.",
-			 *auth_login_flag(lg, HSM_ROLE_CO, pi) ? "Crypto Officer" : "Crypto User");
+			 *auth_login_flag(lg, HSM_ROLE_CO, pi) == AUTH_LOGGED_IN ? "Crypto Officer" : "Crypto User");
 		for (uint32_t i = 0; i < p->nobjects; i++)
 			cmd_out(c, "Object Label: %s  Handle: %llu", p->objects[i].label,
 				 (unsigned long long)p->objects[i].handle);
 		cmd_out(c, "Number of objects: %u", p->nobjects);
 		return PED_OK;
 	}
-	cmd_out(c, "Usage: partition create|init|changepolicy|showpolicies|contents|archive ...");
+	cmd_out(c, "Usage: partition create|init|delete|clone|showinfo|changepolicy|showpolicies|contents|archive ...");
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND(partition, "partition", "par", NULL, 3, cmd_partition)
+SIM_COMMAND_VERBS(partition, "partition", "par", NULL, 3, cmd_partition,
+		  "create init delete clone showinfo changepolicy showpolicies contents")

@@ -43,7 +43,9 @@ static int cmd_ped_family(struct cmd_ctx *c, int argc, char **argv)
 			      {.name = "password", .aliases = "pwd", .kind = PED_OPT_OPTIONAL, .help = "one-time password"},
 			      {.name = "wait", .kind = PED_OPT_FLAG, .help = "return once the session key is computed"},
 			      {.name = NULL}};
-	int r, first = argc >= 3 && !strcasecmp(argv[1], "vector") ? 3 : 2;
+	/* "ped vector" alone initializes the RPV, as chapter 5 runs it (rotating the orange key) */
+	int vector = argc >= 2 && !strcasecmp(argv[1], "vector");
+	int r, first = vector && argc >= 3 && argv[2][0] != '-' ? 3 : 2;
 	if (argc < 2) {
 		cmd_out(c, "Usage: ped connect|disconnect|get|set|vector init");
 		return PED_E_ARGUMENTS_BAD;
@@ -87,9 +89,10 @@ static int cmd_ped_family(struct cmd_ctx *c, int argc, char **argv)
 			snprintf(hs->h.ped_ip, sizeof(hs->h.ped_ip), "%s", ip);
 		if (ped_opts_seen(o, "port"))
 			hs->h.ped_port = (uint16_t)ped_opts_num(o, "port", 1503);
+		c->success_style = 1; /* chapter 5: "Command Result : 0 (Success)" */
 		return sim_save(hs); /* on failure the HSM is back to its saved state */
 	}
-	if (!strcasecmp(argv[1], "vector") && first == 3 && !strcasecmp(argv[2], "init")) {
+	if (vector && (first == 2 || !strncasecmp(argv[2], "init", strlen(argv[2])))) {
 		/* A zeroized HSM has no SO yet: remote RPV initialization happens then. */
 		if (hs->h.initialized && (r = auth_need(&c->who, sim_login(c->who.logins, hs), HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
 			return r;
@@ -187,8 +190,12 @@ static int cmd_ped_family(struct cmd_ctx *c, int argc, char **argv)
 			cmd_out(c, "Remote PED connection closed.");
 		return r;
 	}
+	if (vector) {
+		cmd_out(c, "Error: unknown ped vector command '%s' (init)", argv[2]);
+		return PED_E_ARGUMENTS_BAD;
+	}
 	cmd_out(c, "Error: unknown ped command '%s'", argv[1]);
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND(ped, "ped", NULL, NULL, 5, cmd_ped_family)
+SIM_COMMAND_VERBS(ped, "ped", NULL, NULL, 5, cmd_ped_family, "connect disconnect get set vector")

@@ -2,7 +2,11 @@
  * (chapter 8). */
 #include "command.h"
 
+#include "hsm/control.h"
+#include "hsm/result.h"
 #include "ped/error.h"
+
+#include <openssl/crypto.h>
 
 #include <string.h>
 #include <strings.h>
@@ -36,12 +40,82 @@ static int role_target(struct cmd_ctx *c, const struct role_info *ri, struct sim
 	return PED_OK;
 }
 
+/* A challenge secret as the partition's policies 25 and 26 allow it. */
+static int challenge_ok(struct cmd_ctx *c, const struct hsm_partition *p, const char *ch)
+{
+	if (!ch || ch[0] == ' ') {
+		cmd_out(c, "Error: give the challenge secret (-challenge), not starting with a space");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (!hsm_pin_length_ok(p, strlen(ch))) {
+		cmd_out(c, "Error: a challenge secret of this partition is %d-%d characters (partition policies 25 "
+			   "and 26)", HSM_PIN_MAX_ABSOLUTE - p->min_pin_policy, p->max_pin_length);
+		return HSM_E_PIN_LEN_RANGE;
+	}
+	return PED_OK;
+}
+
+/* After a login: what HSM policy 21 asks of the role, if anything. */
+static void tell_must_change(struct cmd_ctx *c, struct sim_login *lg, const struct role_info *ri, int pi)
+{
+	if (*auth_login_flag(lg, ri->role, pi) == AUTH_MUST_CHANGE)
+		cmd_out(c, "The %s's challenge secret was set by another role: change it now (role changepw -name %s "
+			   "-oldpw OLD -newpw NEW); HSM policy 21 allows nothing else until then.", ri->prompt, ri->name);
+}
+
+/* role changepw -oldpw -newpw: the role changes its own challenge secret
+ * (HSM policy 21's "change the credential"); no PED. */
+static int change_challenge(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi,
+			    const struct role_info *ri, struct ped_opt *o)
+{
+	struct sim_login *lg = sim_login(c->who.logins, hs);
+	struct hsm_role_state *rs = hsm_role_state_of(&hs->h, p, ri->role);
+	const char *old = ped_opts_str(o, "oldpw", NULL), *nw = ped_opts_str(o, "newpw", NULL);
+	uint8_t v[HSM_VERIFIER_LEN];
+	int r;
+
+	if (!p || (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU) || !rs || !rs->challenge_set) {
+		cmd_out(c, "Error: -oldpw and -newpw change the challenge secret of a co or cu that has one");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (!*auth_login_flag(lg, ri->role, pi)) {
+		cmd_out(c, "Error: log in as %s first", ri->prompt);
+		return PED_E_USER_NOT_LOGGED_IN;
+	}
+	if (!old || !nw) {
+		cmd_out(c, "Error: give both -oldpw and -newpw");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	hsm_verifier((const uint8_t *)old, strlen(old), v);
+	r = CRYPTO_memcmp(v, rs->challenge_verifier, sizeof(v)) ? PED_E_PIN_INCORRECT : PED_OK;
+	OPENSSL_cleanse(v, sizeof(v));
+	if (r != PED_OK) {
+		cmd_out(c, "Error: -oldpw is not the current challenge secret");
+		return r;
+	}
+	if (!strcmp(old, nw)) {
+		cmd_out(c, "Error: the new challenge secret is the old one");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = challenge_ok(c, p, nw)) != PED_OK)
+		return r;
+	hsm_verifier((const uint8_t *)nw, strlen(nw), rs->challenge_verifier);
+	rs->challenge_expired = 0;
+	*auth_login_flag(lg, ri->role, pi) = AUTH_LOGGED_IN;
+	if ((r = sim_save(hs)) != PED_OK)
+		return r;
+	cmd_out(c, "The %s's challenge secret is changed.", ri->prompt);
+	return PED_OK;
+}
+
 static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 {
 	struct ped_opt o[] = {{.name = "name", .aliases = "n", .kind = PED_OPT_STRING, .help = "role: so po co cu au"},
 			      {.name = "password", .aliases = "pwd p", .kind = PED_OPT_OPTIONAL, .help = "challenge secret"},
 			      {.name = "challenge", .aliases = "c challengesecret", .kind = PED_OPT_STRING,
 			       .help = "new challenge secret"},
+			      {.name = "oldpw", .kind = PED_OPT_STRING, .help = "changepw: the current challenge secret"},
+			      {.name = "newpw", .kind = PED_OPT_STRING, .help = "changepw: the new challenge secret"},
 			      {.name = NULL}};
 	const struct role_info *ri;
 	struct sim_hsm *hs;
@@ -72,6 +146,7 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 	struct hsm_role_state *rs = hsm_role_state_of(&hs->h, p, ri->role);
 
 	if (!strcasecmp(verb, "login")) {
+		char asked[HSM_CTL_ANSWER_MAX] = "";
 		if (!hs->h.initialized || (p && !p->initialized)) {
 			cmd_out(c, "Error: not initialized");
 			return PED_E_USER_NOT_LOGGED_IN;
@@ -79,16 +154,36 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 		/* Activation (policy 22) with a challenge secret: the PED secret is
 		 * cached at the first login; later logins need only the challenge. */
 		int activation = hsm_activation_applies(p, ri->role);
-		if (activation) {
-			const char *ch = ped_opts_str(o, "password", ped_opts_str(o, "challenge", NULL));
-			if (!ch) {
-				cmd_out(c, "Option -password was not supplied.  It is required.");
+		const char *ch = ped_opts_str(o, "password", ped_opts_str(o, "challenge", NULL));
+		if (activation && !ch) {
+			/* as lunacm: asked for, without echo, when a terminal is there */
+			cmd_out(c, "Option -password was not supplied.  It is required.");
+			if (!cmd_can_ask(c))
 				return PED_E_ARGUMENTS_BAD;
+			r = cmd_ask(c, "Enter the password:", 1, asked, sizeof(asked));
+			/* the locks were given back while the operator typed: look again */
+			if (r == PED_OK)
+				r = role_target(c, ri, &hs, &p, &pi);
+			if (r == PED_OK && (!hs->h.initialized || (p && !p->initialized))) {
+				cmd_out(c, "Error: not initialized");
+				r = PED_E_USER_NOT_LOGGED_IN;
 			}
+			if (r != PED_OK) {
+				OPENSSL_cleanse(asked, sizeof(asked));
+				return r;
+			}
+			activation = hsm_activation_applies(p, ri->role);
+			ch = asked;
+		}
+		if (activation) {
 			r = auth_challenge_login(&c->who, hs, p, pi, ri, ch);
+			OPENSSL_cleanse(asked, sizeof(asked));
+			if (r == PED_OK)
+				tell_must_change(c, sim_login(c->who.logins, hs), ri, pi);
 			if (r != HSM_CHALLENGE_NEEDS_PED)
 				return r;
 		}
+		OPENSSL_cleanse(asked, sizeof(asked));
 		/* The PED is read with this HSM's lock given back: the login waits
 		 * on people, and other sessions' commands run meanwhile. */
 		if ((r = auth_ped_login(&c->who, hs, p, ri, &c->hold)) != PED_OK)
@@ -98,7 +193,8 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 		 * auth_ped_login checked), and policy 22 as it is now. */
 		lg = sim_login(c->who.logins, hs);
 		activation = activation && hsm_activation_applies(p, ri->role);
-		*auth_login_flag(lg, ri->role, pi) = 1;
+		*auth_login_flag(lg, ri->role, pi) = auth_login_value(hs, p, ri->role);
+		tell_must_change(c, lg, ri, pi);
 		if (activation) {
 			hsm_activate(p, ri->role);
 			cmd_out(c, "Role %s activated: the PED key secret is cached%s.", ri->name,
@@ -137,6 +233,8 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 		rs->cred = cred;
 		return sim_save(hs);
 	}
+	if (!strcasecmp(verb, "changepw") && (ped_opts_seen(o, "oldpw") || ped_opts_seen(o, "newpw")))
+		return change_challenge(c, hs, p, pi, ri, o);
 	if (!strcasecmp(verb, "changepw")) {
 		if ((r = auth_need(&c->who, lg, ri->role, pi, ri->name)) != PED_OK)
 			return r;
@@ -177,27 +275,65 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 		return sim_save(hs);
 	}
 	if (!strcasecmp(verb, "createchallenge")) {
+		char asked[HSM_CTL_ANSWER_MAX] = "", again[HSM_CTL_ANSWER_MAX] = "";
 		const char *ch = ped_opts_str(o, "challenge", ped_opts_str(o, "password", NULL));
 		if (!p || (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU)) {
 			cmd_out(c, "Error: challenges are for co and cu on a partition");
 			return PED_E_ARGUMENTS_BAD;
 		}
-		if ((r = auth_need_either(&c->who, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO, ri->role, pi,
+		/* the role itself may set its own challenge: that is the change policy 21 wants */
+		if (*auth_login_flag(lg, ri->role, pi) != AUTH_MUST_CHANGE &&
+		    (r = auth_need_either(&c->who, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO, ri->role, pi,
 				       ri->role == HSM_ROLE_CO ? "Partition SO or Crypto Officer"
 							       : "Crypto Officer or Crypto User")) != PED_OK)
 			return r;
-		if (!ch || strlen(ch) < 8 || strlen(ch) > 255 || ch[0] == ' ') {
-			cmd_out(c, "Error: a challenge secret is 8-255 characters, not starting with a space (-challenge)");
-			return PED_E_ARGUMENTS_BAD;
+		if (!ch && cmd_can_ask(c)) {
+			/* lunacm asks for the secret (chapter 8), twice, without echo */
+			r = cmd_ask(c, "Enter the challenge secret:", 1, asked, sizeof(asked));
+			if (r == PED_OK)
+				r = cmd_ask(c, "Re-enter the challenge secret:", 1, again, sizeof(again));
+			if (r == PED_OK && strcmp(asked, again)) {
+				cmd_out(c, "Error: the two entries differ; the challenge secret was not set.");
+				r = PED_E_ARGUMENTS_BAD;
+			}
+			OPENSSL_cleanse(again, sizeof(again));
+			/* the locks were given back while the operator typed: look again */
+			if (r == PED_OK && (r = role_target(c, ri, &hs, &p, &pi)) == PED_OK) {
+				lg = sim_login(c->who.logins, hs);
+				rs = hsm_role_state_of(&hs->h, p, ri->role);
+				if (*auth_login_flag(lg, ri->role, pi) != AUTH_MUST_CHANGE)
+					r = auth_need_either(&c->who, lg, ri->role == HSM_ROLE_CO ? HSM_ROLE_PO : HSM_ROLE_CO,
+							     ri->role, pi,
+							     ri->role == HSM_ROLE_CO ? "Partition SO or Crypto Officer"
+										     : "Crypto Officer or Crypto User");
+			}
+			if (r != PED_OK) {
+				OPENSSL_cleanse(asked, sizeof(asked));
+				return r;
+			}
+			ch = asked;
+		}
+		if ((r = challenge_ok(c, p, ch)) != PED_OK) {
+			OPENSSL_cleanse(asked, sizeof(asked));
+			return r;
 		}
 		hsm_verifier((const uint8_t *)ch, strlen(ch), rs->challenge_verifier);
+		OPENSSL_cleanse(asked, sizeof(asked));
 		rs->challenge_set = 1;
+		int by_self = *auth_login_flag(lg, ri->role, pi) != 0;
 		/* Set by the Partition SO (or the CO for the CU), the challenge is
-		 * known to someone else: the role's next login needs its PED key. */
-		if (!*auth_login_flag(lg, ri->role, pi) && rs->activated) {
+		 * known to someone else: the role's next login needs its PED key,
+		 * and with HSM policy 21 the role must change the challenge. */
+		if (!by_self && rs->activated) {
 			rs->activated = 0;
 			cmd_out(c, "Role %s deactivated: its next login needs its PED key.", ri->name);
 		}
+		rs->challenge_expired = !by_self && hs->h.force_pin_change;
+		if (by_self)
+			*auth_login_flag(lg, ri->role, pi) = AUTH_LOGGED_IN;
+		if (rs->challenge_expired)
+			cmd_out(c, "HSM policy 21 (Force user PIN change after set/reset) is on: the %s must change this "
+				   "challenge secret before anything else.", ri->prompt);
 		return sim_save(hs);
 	}
 	if (!strcasecmp(verb, "deactivate")) {
@@ -218,4 +354,4 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND(role, "role", NULL, NULL, 2, cmd_role)
+SIM_COMMAND_VERBS(role, "role", NULL, NULL, 2, cmd_role, "init login logout changepw resetpw createchallenge deactivate")

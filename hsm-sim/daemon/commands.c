@@ -2,15 +2,17 @@
 #include "command.h"
 
 #include "hsm/control.h"
+#include "hsm/result.h"
 #include "ped/error.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define MAX_ARGS 32
 #define MAX_COMMANDS 16
 
 static const struct sim_command *commands[MAX_COMMANDS];
@@ -22,22 +24,140 @@ void sim_command_register(const struct sim_command *cmd)
 		commands[command_count++] = cmd;
 }
 
+/* A word made for the command, among its words (NULL when they are full). */
+__attribute__((format(printf, 2, 3))) static char *keep(struct cmd_ctx *c, const char *fmt, ...)
+{
+	size_t room = sizeof(c->words) - c->words_used;
+	char *w = c->words + c->words_used;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(w, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room) {
+		OPENSSL_cleanse(w, room);
+		return NULL;
+	}
+	c->words_used += (size_t)n + 1;
+	return w;
+}
+
+/* Whether word is one of the space-separated words of list (prefix: a
+ * prefix of one); with out, which one. */
+static int in_list(const char *list, const char *word, int prefix, const char **out, size_t *outlen)
+{
+	size_t wl = strlen(word);
+	for (const char *p = list; p && *p;) {
+		size_t n = strcspn(p, " ");
+		if (n && (prefix ? wl && wl < n : wl == n) && !strncasecmp(p, word, wl)) {
+			if (out) {
+				*out = p;
+				*outlen = n;
+			}
+			return 1;
+		}
+		p += n;
+		p += strspn(p, " ");
+	}
+	return 0;
+}
+
+/* argv[i] made whole: an exact word of list stays, a unique prefix becomes
+ * its word, an ambiguous one is an error (-1, told). */
+static int whole_word(struct cmd_ctx *c, char **argv, int i, const char *list)
+{
+	const char *hit = NULL, *p;
+	size_t hitlen = 0, n, matches = 0;
+	char word[64];
+
+	if (!list || in_list(list, argv[i], 0, NULL, NULL))
+		return 0;
+	for (p = list; *p;) {
+		const char *one;
+		size_t onelen;
+		n = strcspn(p, " ");
+		char w[64];
+		snprintf(w, sizeof(w), "%.*s", (int)n, p);
+		if (in_list(w, argv[i], 1, &one, &onelen)) {
+			hit = p;
+			hitlen = n;
+			matches++;
+		}
+		p += n;
+		p += strspn(p, " ");
+	}
+	if (matches == 1) {
+		snprintf(word, sizeof(word), "%.*s", (int)hitlen, hit);
+		char *w = keep(c, "%s", word);
+		if (w)
+			argv[i] = w;
+	} else if (matches > 1) {
+		cmd_out(c, "Error: '%s' is ambiguous (%s)", argv[i], list);
+		return -1;
+	}
+	return 0;
+}
+
 static int named(const struct sim_command *cmd, const char *word)
 {
 	return !strcasecmp(word, cmd->name) || (cmd->alias && !strcasecmp(word, cmd->alias));
 }
 
-static const struct sim_command *lookup(int argc, char **argv)
+/* The command argv names, its words made whole; NULL and *err set when a
+ * word is ambiguous (told), NULL alone when there is no such command. */
+static const struct sim_command *lookup(struct cmd_ctx *c, int argc, char **argv, int *err)
 {
-	const struct sim_command *family = NULL;
+	const struct sim_command *family = NULL, *hit = NULL;
+	char verbs[512] = "";
+	size_t used = 0, n = 0;
+
+	*err = 0;
+	/* the command's name: exact, or a unique prefix of one name */
+	for (size_t i = 0; i < command_count && !hit; i++)
+		if (named(commands[i], argv[0]))
+			hit = commands[i];
+	if (!hit) {
+		for (size_t i = 0; i < command_count; i++) {
+			const struct sim_command *cmd = commands[i];
+			if (cmd->verb || strncasecmp(cmd->name, argv[0], strlen(argv[0])))
+				continue;
+			hit = cmd;
+			n++;
+		}
+		if (n > 1) {
+			cmd_out(c, "Error: '%s' is ambiguous", argv[0]);
+			*err = 1;
+			return NULL;
+		}
+		if (!hit)
+			return NULL;
+		char *whole = keep(c, "%s", hit->name);
+		if (whole)
+			argv[0] = whole;
+	}
+	/* the family's verbs, its own and its verb commands' */
 	for (size_t i = 0; i < command_count; i++) {
 		const struct sim_command *cmd = commands[i];
-		if (!named(cmd, argv[0]))
+		if (!named(cmd, argv[0]) && strcasecmp(cmd->name, hit->name))
 			continue;
 		if (!cmd->verb)
 			family = cmd;
-		else if (argc >= 2 && !strcasecmp(argv[1], cmd->verb))
+		const char *add = cmd->verb ? cmd->verb : cmd->verbs;
+		if (add && used < sizeof(verbs))
+			used += (size_t)snprintf(verbs + used, sizeof(verbs) - used, "%s%s", used ? " " : "", add);
+	}
+	if (argc >= 2 && whole_word(c, argv, 1, verbs) < 0) {
+		*err = 1;
+		return NULL;
+	}
+	for (size_t i = 0; i < command_count; i++) {
+		const struct sim_command *cmd = commands[i];
+		if (cmd->verb && !strcasecmp(cmd->name, hit->name) && argc >= 2 && !strcasecmp(argv[1], cmd->verb)) {
+			if (argc >= 3 && whole_word(c, argv, 2, cmd->verbs) < 0) {
+				*err = 1;
+				return NULL;
+			}
 			return cmd;
+		}
 	}
 	return family;
 }
@@ -62,22 +182,49 @@ static void unknown(struct cmd_ctx *c, const char *word)
 	cmd_out(c, "Error: unknown command '%s' (%s)", word, names);
 }
 
+/* What a command printed: whether it said why it failed. */
+struct watch {
+	const struct sim_out *inner;
+	int errors;
+};
+
+static void watch_line(void *arg, const char *text)
+{
+	struct watch *w = arg;
+	if (!strncmp(text, "Error", 5))
+		w->errors++;
+	if (w->inner && w->inner->line)
+		w->inner->line(w->inner->arg, text);
+}
+
+static int watch_ask(void *arg, const char *prompt, int secret, char *answer, size_t size)
+{
+	struct watch *w = arg;
+	return w->inner->ask(w->inner->arg, prompt, secret, answer, size);
+}
+
 int cmd_run(struct cmd_ctx *c, const char *line)
 {
 	char buf[CMD_LINE_MAX + 1];
-	char *argv[MAX_ARGS];
-	int argc, r = PED_OK;
+	char **argv = c->argv;
+	int argc, r = PED_OK, bad = 0;
+	struct watch w = {c->who.out, 0};
+	struct sim_out watched = {watch_line, &w, c->who.out && c->who.out->ask ? watch_ask : NULL};
 
+	c->who.out = &watched;
 	sim_hold_init(&c->hold, c->sim);
 	snprintf(buf, sizeof(buf), "%s", line);
-	argc = hsm_ctl_split_words(buf, argv, MAX_ARGS);
+	c->words_used = 0;
+	argc = hsm_ctl_split_words(buf, argv, CMD_MAX_ARGS);
 	if (argc < 0) {
 		cmd_out(c, "Error: too many words");
 		r = PED_E_ARGUMENTS_BAD;
 	} else if (argc > 0) {
-		const struct sim_command *cmd = lookup(argc, argv);
+		const struct sim_command *cmd = lookup(c, argc, argv, &bad);
 		if (cmd) {
 			r = cmd->run(c, argc, argv);
+		} else if (bad) {
+			r = PED_E_ARGUMENTS_BAD;
 		} else {
 			unknown(c, argv[0]);
 			r = PED_E_ARGUMENTS_BAD;
@@ -85,13 +232,104 @@ int cmd_run(struct cmd_ctx *c, const char *line)
 	}
 	sim_hold_drop(&c->hold);
 	OPENSSL_cleanse(buf, sizeof(buf)); /* the line may carry -password or -challenge */
+	OPENSSL_cleanse(c->words, sizeof(c->words));
+	OPENSSL_cleanse(c->argv, sizeof(c->argv));
+	/* The result code will be the reference's (hsm_result_code): a failure
+	 * the command did not explain keeps its detail in a message line. */
+	if (r != PED_OK && !w.errors && !hsm_result_is_reference(r))
+		cmd_out(c, "Error: %s.", hsm_result_detail(r));
+	c->who.out = w.inner;
 	return r;
+}
+
+/* The option word w (dashes gone) names, as ped_opts finds it: a name or
+ * alias, else a unique prefix of one. */
+static struct ped_opt *option_of(struct ped_opt *opts, const char *w)
+{
+	struct ped_opt *found = NULL;
+	int n = 0;
+	for (struct ped_opt *o = opts; o->name; o++)
+		if (!strcasecmp(o->name, w) || in_list(o->aliases, w, 0, NULL, NULL))
+			return o;
+	for (struct ped_opt *o = opts; o->name; o++)
+		if ((strlen(w) < strlen(o->name) && !strncasecmp(o->name, w, strlen(w))) ||
+		    in_list(o->aliases, w, 1, NULL, NULL)) {
+			found = o;
+			n++;
+		}
+	return n == 1 ? found : NULL;
+}
+
+/* An option named without its dash: its exact name or alias only. */
+static struct ped_opt *bare_option(struct ped_opt *opts, const char *w)
+{
+	for (struct ped_opt *o = opts; o->name; o++)
+		if (!strcasecmp(o->name, w) || in_list(o->aliases, w, 0, NULL, NULL))
+			return o;
+	return NULL;
+}
+
+/* Whether o takes the word after it (argv[i + 1]) as its value. */
+static int takes_value(struct ped_opt *opts, const struct ped_opt *o, int argc, char **argv, int i)
+{
+	if (o->kind == PED_OPT_FLAG)
+		return 0;
+	if (o->kind == PED_OPT_OPTIONAL)
+		return i + 1 < argc && argv[i + 1][0] != '-' && !bare_option(opts, argv[i + 1]);
+	return 1;
 }
 
 int cmd_parse(struct cmd_ctx *c, struct ped_opt *opts, int argc, char **argv, int first)
 {
-	char err[256];
-	int r = ped_opts_parse(opts, argc, argv, first, NULL, 0, NULL, err, sizeof(err));
+	char err[256], *w2[CMD_MAX_ARGS];
+	int n = 0, joinable = -1, r;
+
+	/* lunacm's forms rewritten into ped_opts' */
+	for (int i = 0; i < argc && n < CMD_MAX_ARGS; i++) {
+		char *w = argv[i];
+		struct ped_opt *o;
+		if (c->words_used + 2 * strlen(w) + 4 > sizeof(c->words)) {
+			cmd_out(c, "Error: the command line is too long");
+			OPENSSL_cleanse(w2, sizeof(w2));
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (i < first) {
+			w2[n++] = w;
+			continue;
+		}
+		if (w[0] == '-' && w[1]) {
+			w2[n++] = w;
+			joinable = -1;
+			o = option_of(opts, w + ((w[1] == '-' && w[2]) ? 2 : 1));
+			if (o && takes_value(opts, o, argc, argv, i) && i + 1 < argc) {
+				w2[n++] = argv[++i];
+				joinable = o->kind == PED_OPT_STRING ? n - 1 : -1;
+			}
+			continue;
+		}
+		if ((o = bare_option(opts, w)) != NULL) { /* "slot set slot 1" */
+			char *d = keep(c, "-%s", w);
+			if (!d)
+				break;
+			w2[n++] = d;
+			joinable = -1;
+			if (takes_value(opts, o, argc, argv, i) && i + 1 < argc) {
+				w2[n++] = argv[++i];
+				joinable = o->kind == PED_OPT_STRING ? n - 1 : -1;
+			}
+			continue;
+		}
+		if (joinable >= 0) { /* "-name Crypto Officer" */
+			char *j = keep(c, "%s %s", w2[joinable], w);
+			if (j) {
+				w2[joinable] = j;
+				continue;
+			}
+		}
+		w2[n++] = w;
+	}
+	r = ped_opts_parse(opts, n, w2, first, NULL, 0, NULL, err, sizeof(err));
+	OPENSSL_cleanse(w2, sizeof(w2));
 	if (r == PED_OPTS_HELP) {
 		for (const struct ped_opt *o = opts; o->name; o++)
 			cmd_out(c, "  -%-12s %s", o->name, o->help ? o->help : "");
@@ -100,6 +338,130 @@ int cmd_parse(struct cmd_ctx *c, struct ped_opt *opts, int argc, char **argv, in
 	if (r != PED_OK) {
 		cmd_out(c, "Error: %s", err);
 		return PED_E_ARGUMENTS_BAD;
+	}
+	return PED_OK;
+}
+
+int cmd_handles(struct cmd_ctx *c, const struct hsm_partition *p, const char *list, uint64_t *out, size_t *n,
+		int *some)
+{
+	const char *q = list;
+
+	*n = 0;
+	*some = 0;
+	if (!strcasecmp(list, "all") || !strcmp(list, "0"))
+		return PED_OK;
+	while (*q) {
+		char *end;
+		errno = 0;
+		unsigned long long h = strtoull(q, &end, 10);
+		if (end == q || errno || (*end && *end != ',') || !h) {
+			cmd_out(c, "Error: -objects takes object handles separated by commas (3,4,6), or 0 or all");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (!hsm_object_by_handle(p, h)) {
+			cmd_out(c, "Error: no object with handle %llu in this partition", h);
+			return PED_E_ARGUMENTS_BAD;
+		}
+		if (*n == HSM_MAX_OBJECTS) {
+			cmd_out(c, "Error: more than %d handles", HSM_MAX_OBJECTS);
+			return PED_E_ARGUMENTS_BAD;
+		}
+		int dup = 0;
+		for (size_t i = 0; i < *n; i++)
+			dup |= out[i] == h;
+		if (!dup)
+			out[(*n)++] = h;
+		q = *end ? end + 1 : end;
+	}
+	if (!*n) {
+		cmd_out(c, "Error: -objects names no object");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	*some = 1;
+	return PED_OK;
+}
+
+int cmd_ask(struct cmd_ctx *c, const char *prompt, int secret, char *answer, size_t size)
+{
+	/* a prompt waits on a person: other sessions' commands run meanwhile */
+	sim_hold_release(&c->hold);
+	int r = sim_ask(c->who.out, prompt, secret, answer, size);
+	sim_hold_retake(&c->hold);
+	if (r == PED_E_INVALID)
+		cmd_out(c, "Error: the answer is longer than %zu characters", size - 1);
+	else if (r == PED_E_CANCEL)
+		cmd_out(c, "Error: no answer was given.");
+	else if (r == PED_E_TIMED_OUT)
+		cmd_out(c, "Error: no answer came in time.");
+	return r;
+}
+
+int cmd_can_ask(const struct cmd_ctx *c)
+{
+	return c->who.out && c->who.out->ask;
+}
+
+int cmd_confirm(struct cmd_ctx *c, int force, const char *what)
+{
+	char a[HSM_CTL_ANSWER_MAX];
+	int r;
+
+	if (force)
+		return PED_OK;
+	if (!cmd_can_ask(c)) {
+		cmd_out(c, "Error: %s asks for confirmation and no terminal can answer: give -force.", what);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	cmd_out(c, "Are you sure you wish to continue?");
+	if ((r = cmd_ask(c, "Type 'proceed' to continue, or 'quit' to quit now ->", 0, a, sizeof(a))) != PED_OK)
+		return r;
+	r = strcasecmp(hsm_ctl_trim(a), "proceed") ? PED_E_CANCEL : PED_OK;
+	if (r != PED_OK)
+		cmd_out(c, "Command aborted: %s was not confirmed.", what);
+	OPENSSL_cleanse(a, sizeof(a));
+	return r;
+}
+
+struct cloned_ctx {
+	struct cmd_ctx *c;
+	const char *to;
+};
+
+static void tell_cloned(void *arg, uint64_t from, uint64_t to)
+{
+	struct cloned_ctx *x = arg;
+	cmd_out(x->c, "Cloned object %llu to partition %s (new handle %llu).", (unsigned long long)from, x->to,
+		(unsigned long long)to);
+}
+
+int cmd_clone_objects(struct cmd_ctx *c, struct hsm_partition *dst, const struct hsm_partition *src,
+			enum hsm_clone_mode mode, const uint64_t *handles, size_t nhandles, const char *what)
+{
+	struct cloned_ctx x = {c, what};
+	int n = hsm_clone_objects(dst, src, mode, handles, nhandles, tell_cloned, &x);
+	if (n == PED_E_RANGE)
+		cmd_out(c, "Error: not enough room in %s for %u objects", what,
+			hsm_clone_room(dst, src, mode, handles, nhandles));
+	else if (n == PED_E_CERTIFICATE_INVALID)
+		cmd_out(c, "Error: %s is in another cloning domain.", what);
+	return n;
+}
+
+/* HSM policy 7 ("Allow cloning") on either end of a cloning, and 16 ("Allow
+ * network replication") on the HSM of the user partition backed up or
+ * restored; the reference lists both as backup and restore prerequisites. */
+int cmd_cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_partition)
+{
+	if (!hs->h.allow_cloning) {
+		cmd_out(c, "Error: HSM policy 7 (Allow cloning) is 0 on HSM %s: nothing is cloned into or out of it.",
+			hs->h.serial);
+		return PED_E_ACTION_PROHIBITED;
+	}
+	if (user_partition && !hs->h.network_replication) {
+		cmd_out(c, "Error: HSM policy 16 (Allow network replication) is 0 on HSM %s: its partitions are not "
+			   "backed up or restored.", hs->h.serial);
+		return PED_E_ACTION_PROHIBITED;
 	}
 	return PED_OK;
 }

@@ -271,6 +271,8 @@ int main(int argc, char **argv)
 	unlink(socket_path);
 	for (int i = 0; i < peds.n; i++)
 		unlink(peds.port[i].path);
+	if (locked)
+		sim_power_off(&sim); /* no command holds an HSM, and none will */
 	if (locked && !helpers_left) {
 		pedports_free(&peds);
 		sim_wipe(&sim);

@@ -5,14 +5,24 @@
 #ifndef HSM_SIM_OUT_H
 #define HSM_SIM_OUT_H
 
+#include <stddef.h>
+
 #define SIM_OUT_LINE_MAX 4096 /* a longer line is cut */
 
 struct sim_out {
 	void (*line)(void *arg, const char *text); /* NULL: the output is dropped */
 	void *arg;
+	/* Asks the operator and waits for the answer (NUL-terminated, at most
+	 * size - 1 bytes), typed without echo when secret; NULL when no one can
+	 * answer (hsmcm without a terminal): sim_ask is then PED_E_UNSUPPORTED. */
+	int (*ask)(void *arg, const char *prompt, int secret, char *answer, size_t size);
 };
 
 /* One line (no newline needed). */
 void sim_outf(const struct sim_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The operator's answer to prompt: PED_OK, PED_E_UNSUPPORTED (no one can
+ * answer), PED_E_CANCEL (they did not), or the transport's error. The
+ * answer is wiped on failure; the caller wipes it after use. */
+int sim_ask(const struct sim_out *o, const char *prompt, int secret, char *answer, size_t size);
 
 #endif

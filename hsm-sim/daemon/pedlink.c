@@ -2,6 +2,7 @@
  * (pedlink.h). */
 #include "pedlink.h"
 
+#include "hsm/result.h"
 #include "ped/app.h"
 #include "ped/cert.h"
 #include "ped/ec.h"
@@ -293,6 +294,20 @@ static int take(struct pedport *pt)
 	return r;
 }
 
+/* take(), telling the operator why the PED cannot be used when the result
+ * code alone (the reference's, hsm/result.h) would not say it. */
+static int take_told(struct pedport *pt, const struct sim_out *o)
+{
+	int r = take(pt);
+	if (r == PED_E_BUSY)
+		sim_outf(o, "Error: the PED of HSM %s is busy with another session's operation; try again when "
+			    "it ends.", pt->hs->h.serial);
+	else if (r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE)
+		sim_outf(o, "Error: the Remote PED session key was not computed: %s. Connect again (ped connect) "
+			    "with the right orange key or one-time password.", hsm_result_detail(r));
+	return r;
+}
+
 /* Why the relays ended a Remote PED session, from the BYE that came in the
  * channel's place (pedclient's ping timeout, the PED gone, ...). */
 const char *pedport_bye_reason(const struct ped_link *l)
@@ -397,7 +412,7 @@ int pedport_auth(struct pedport *pt, const struct sim_out *o, int key_type, cons
 	size_t len = 0;
 	int r;
 
-	if ((r = take(pt)) != PED_OK)
+	if ((r = take_told(pt, o)) != PED_OK)
 		return r;
 	if (otp_session_refuses(pt, o, key_type)) {
 		r = PED_E_DEVICE_ERROR;
@@ -424,7 +439,7 @@ static int create_keyset(struct pedport *pt, const struct sim_out *o, int key_ty
 	size_t len = 0, slen = 0;
 	int r;
 
-	if ((r = take(pt)) != PED_OK)
+	if ((r = take_told(pt, o)) != PED_OK)
 		return r;
 	if (otp_session_refuses(pt, o, key_type)) {
 		r = PED_E_DEVICE_ERROR;

@@ -3,6 +3,7 @@
  * HSM's port (remoteped.h). */
 #include "remoteped.h"
 
+#include "hsm/result.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
 #include "ped/frame.h"
@@ -146,7 +147,7 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 	/* pedclient's own read timeout bounds the dial; allow it and a little more. */
 	if ((r = ped_relay_send(fd, PED_RELAY_HELLO, &h, pt->all->link_timeout_ms)) != PED_OK ||
 	    (r = ped_framer_recv(&j->in, &type, &msg, &len, pt->all->link_timeout_ms + 5000)) != PED_OK) {
-		sim_outf(o, "Error: no answer from pedclient: %s", ped_strerror(r));
+		sim_outf(o, "Error: no answer from pedclient: %s", hsm_result_detail(r));
 		r = r == PED_E_TIMED_OUT ? PED_E_TIMED_OUT : PED_E_PED_UNPLUGGED;
 		goto fail_fd;
 	}
@@ -163,7 +164,7 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 		else if (r == PED_E_SOCKET)
 			sim_outf(o, "Error: pedserver %s%s%d cannot be reached.", host, *host ? ":" : "port ", port);
 		else
-			sim_outf(o, "Error: the Remote PED is not available: %s", ped_strerror(r));
+			sim_outf(o, "Error: the Remote PED is not available: %s", hsm_result_detail(r));
 		goto fail_fd;
 	}
 	if (type != PED_RELAY_WELCOME || ped_relay_decode(msg, len, &w) != PED_OK) {
@@ -318,5 +319,5 @@ void remoteped_rekey_end(struct pedport *pt, const struct sim_out *o, int r)
 			 pt->hs->h.rpv_2e2s ? "full secure channel, 2e2s" : "RPV, 1e1s");
 	else
 		sim_outf(o, "Warning: the Remote PED connection was not re-established: %s. "
-			    "The RPV is initialized; ped connect keys a new session with it.", ped_strerror(r));
+			    "The RPV is initialized; ped connect keys a new session with it.", hsm_result_detail(r));
 }

@@ -6,6 +6,7 @@
 #include "out.h"
 
 #include "hsm/control.h"
+#include "hsm/result.h"
 #include "ped/buf.h"
 #include "ped/error.h"
 #include "ped/frame.h"
@@ -46,11 +47,42 @@ static void shell_line(void *arg, const char *text)
 	(void)ped_frame_send(s->fd, HSM_CTL_OUTPUT, text, strlen(text), SESSION_IO_TIMEOUT_MS);
 }
 
-/* One command: its output, then its result. PED_OK while the session goes on. */
-static int shell_command(struct session *s, const uint8_t *msg, size_t len)
+/* A prompt for the operator at hsmcm's terminal, and their answer: the
+ * session's next frame, within the PED timeout (a prompt waits on a person
+ * as the PED does). */
+static int shell_ask(void *arg, const char *prompt, int secret, char *answer, size_t size)
+{
+	struct session *s = arg;
+	uint8_t head[1 + SIM_OUT_LINE_MAX], type, *msg = NULL;
+	size_t pl = strnlen(prompt, SIM_OUT_LINE_MAX - 1), len = 0;
+	int r;
+
+	head[0] = secret ? HSM_CTL_PROMPT_SECRET : 0;
+	memcpy(head + 1, prompt, pl);
+	if ((r = ped_frame_send(s->fd, HSM_CTL_PROMPT, head, 1 + pl, SESSION_IO_TIMEOUT_MS)) != PED_OK)
+		return r;
+	if ((r = ped_framer_recv(&s->in, &type, &msg, &len, s->srv->peds->ped_timeout_ms)) != PED_OK)
+		return r;
+	if (type != HSM_CTL_ANSWER || len < 1 || memchr(msg + 1, '\0', len - 1))
+		r = PED_E_FRAME_TYPE;
+	else if (msg[0] != 0)
+		r = PED_E_CANCEL;
+	else if (len - 1 >= size)
+		r = PED_E_INVALID;
+	else {
+		memcpy(answer, msg + 1, len - 1);
+		answer[len - 1] = '\0';
+	}
+	OPENSSL_clear_free(msg, len ? len : 1);
+	return r;
+}
+
+/* One command: its output, then its result. PED_OK while the session goes on.
+ * tty: hsmcm can answer prompts. */
+static int shell_command(struct session *s, const uint8_t *msg, size_t len, int tty)
 {
 	struct sim *sim = s->srv->sim;
-	struct sim_out out = {shell_line, s};
+	struct sim_out out = {shell_line, s, tty ? shell_ask : NULL};
 	struct cmd_ctx c;
 	char line[HSM_CTL_LINE_MAX + 1];
 	int r, counted = 0;
@@ -69,9 +101,11 @@ static int shell_command(struct session *s, const uint8_t *msg, size_t len)
 		r = cmd_run(&c, line);
 	}
 	OPENSSL_cleanse(line, sizeof(line));
-	uint8_t b[4];
-	ped_be32_put(b, ped_err_code(r));
-	int sent = ped_frame_send(s->fd, HSM_CTL_RESULT, b, sizeof(b), SESSION_IO_TIMEOUT_MS);
+	uint8_t b[5];
+	ped_be32_put(b, hsm_result_code(r)); /* the reference's codes only */
+	b[4] = HSM_CTL_RESULT_SUCCESS;
+	int sent = ped_frame_send(s->fd, HSM_CTL_RESULT, b, r == PED_OK && c.success_style ? 5 : 4,
+				  SESSION_IO_TIMEOUT_MS);
 	if (counted)
 		sim_op_end(sim); /* shutdown waits until the operator has this command's result */
 	return sent;
@@ -79,22 +113,23 @@ static int shell_command(struct session *s, const uint8_t *msg, size_t len)
 
 static int shell_frame_ok(uint8_t type, const uint8_t *msg, size_t len)
 {
-	return type == HSM_CTL_CMD && len <= HSM_CTL_LINE_MAX && !memchr(msg, '\0', len);
+	return (type == HSM_CTL_CMD || type == HSM_CTL_CMD_TTY) && len <= HSM_CTL_LINE_MAX && !memchr(msg, '\0', len);
 }
 
 static void shell_serve(struct session *s, uint8_t type, uint8_t *msg, size_t len)
 {
-	int more = shell_frame_ok(type, msg, len) && shell_command(s, msg, len) == PED_OK;
+	int more = shell_frame_ok(type, msg, len) && shell_command(s, msg, len, type == HSM_CTL_CMD_TTY) == PED_OK;
 	while (more) {
 		if (ped_framer_recv(&s->in, &type, &msg, &len, -1) != PED_OK)
 			break;
-		more = shell_frame_ok(type, msg, len) && shell_command(s, msg, len) == PED_OK;
+		more = shell_frame_ok(type, msg, len) && shell_command(s, msg, len, type == HSM_CTL_CMD_TTY) == PED_OK;
 		OPENSSL_clear_free(msg, len ? len : 1);
 	}
 }
 
 static const struct session_protocol protocols[] = {
 	{HSM_CTL_CMD, "hsmcm", shell_serve},
+	{HSM_CTL_CMD_TTY, "hsmcm", shell_serve},
 };
 
 /* ---- the thread ---------------------------------------------------------- */

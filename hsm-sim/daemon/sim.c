@@ -7,10 +7,12 @@
 #include "ped/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void sim_init(struct sim *sim)
@@ -38,11 +40,13 @@ static void publish(struct sim_hsm *hs)
 	struct sim_slot_view *v = &hs->view;
 	memcpy(v->serial, hs->h.serial, sizeof(v->serial));
 	v->backup = hs->h.is_backup;
+	v->initialized = hs->h.initialized;
 	memcpy(v->label, hs->h.label, sizeof(v->label));
 	v->npartitions = hs->h.npartitions;
 	for (uint32_t j = 0; j < hs->h.npartitions && j < HSM_MAX_PARTITIONS; j++) {
 		const struct hsm_partition *p = &hs->h.partitions[j];
 		memcpy(v->partition[j], p->label[0] ? p->label : p->name, sizeof(v->partition[j]));
+		v->partition_initialized[j] = p->initialized;
 	}
 }
 
@@ -60,6 +64,12 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 				snprintf(err, errlen, "%s holds HSM %s, not %s", hs->state_path, hs->h.serial, serial);
 				return PED_E_CORRUPT;
 			}
+			/* power on: cached secrets survive only auto-activated, and a
+			 * power-off of two hours at most (chapter 8) */
+			unsigned dropped = hsm_power_on(&hs->h, (int64_t)time(NULL));
+			if (dropped)
+				ped_info("HSM %s: %u cached activation(s) dropped at power-on (no auto-activation, or "
+					 "off for more than %d s)", serial, dropped, HSM_AUTO_ACTIVATION_WINDOW_S);
 			publish(hs);
 			continue;
 		}
@@ -85,6 +95,8 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 
 int sim_save(struct sim_hsm *hs)
 {
+	/* the wall clock, as the power-off time a restart measures from */
+	hs->h.saved_at = (int64_t)time(NULL);
 	int r = hsm_save(&hs->h, hs->state_path), e = errno;
 	if (r == PED_OK)
 		return r;
@@ -118,6 +130,12 @@ void sim_store(struct sim_hsm *hs, struct hsm_store *st)
 {
 	st->save = store_save;
 	st->arg = hs;
+}
+
+void sim_power_off(struct sim *sim)
+{
+	for (int i = 0; i < sim->nhsms; i++)
+		(void)sim_save(&sim->hsms[i]);
 }
 
 void sim_wipe(struct sim *sim)
@@ -166,6 +184,17 @@ int sim_slot_exists(struct sim *sim, int slot)
 	int ok = k == 0 || (uint32_t)(k - 1) < hs->view.npartitions;
 	pthread_mutex_unlock(&sim->mu);
 	return ok;
+}
+
+void sim_partition_serial(const char *hsm_serial, uint32_t index, char *out, size_t len)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(hsm_serial, &end, 10);
+	if (!errno && !*end && *hsm_serial && n < ULLONG_MAX - HSM_MAX_PARTITIONS)
+		snprintf(out, len, "%llu", n + 1 + index);
+	else
+		snprintf(out, len, "%s-%u", hsm_serial, index + 1);
 }
 
 void sim_slot_view(struct sim *sim, int i, struct sim_slot_view *out)

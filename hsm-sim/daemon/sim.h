@@ -28,9 +28,11 @@
 struct sim_slot_view {
 	char serial[HSM_SERIAL_MAX + 1];
 	int backup;
+	int initialized;
 	char label[HSM_LABEL_MAX + 1];
 	uint32_t npartitions;
 	char partition[HSM_MAX_PARTITIONS][HSM_LABEL_MAX + 1]; /* its label, or its name */
+	uint8_t partition_initialized[HSM_MAX_PARTITIONS];
 };
 
 struct sim_hsm {
@@ -73,6 +75,9 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen);
 int sim_save(struct sim_hsm *hs);
 /* The store the chapter 8 rules save through (sim_save on hs). */
 void sim_store(struct sim_hsm *hs, struct hsm_store *st);
+/* Shutdown, once sim_quiesce said no lock is held: saves every HSM, so that
+ * its state file holds the power-off time (auto-activation's window). */
+void sim_power_off(struct sim *sim);
 /* Wipes every HSM's memory; once sim_quiesce said so. */
 void sim_wipe(struct sim *sim);
 
@@ -83,6 +88,10 @@ struct sim_hsm *sim_hsm_of_slot(struct sim *sim, int slot);
 int sim_slot_resolve(struct sim_hsm *hs, int slot, struct hsm_partition **p, int *pi);
 /* Without any command lock, from the views: whether the slot exists. */
 int sim_slot_exists(struct sim *sim, int slot);
+/* A partition's serial number: the HSM's, plus the partition's place
+ * after the admin partition (1 for the first), as the reference's serials
+ * follow their HSM's; into out (at least 24 bytes). */
+void sim_partition_serial(const char *hsm_serial, uint32_t index, char *out, size_t len);
 /* A copy of HSM i's view. */
 void sim_slot_view(struct sim *sim, int i, struct sim_slot_view *out);
 

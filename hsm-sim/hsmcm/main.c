@@ -4,6 +4,7 @@
  *   hsmcm -c "cmd; cmd" | -f FILE        scripted: stops at the first failure, exit 1
  */
 #include "hsm/control.h"
+#include "hsm/result.h"
 #include "ped/buf.h"
 #include "ped/error.h"
 #include "ped/fileio.h"
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,13 +38,92 @@ static void lost(int r)
 	fflush(stdout);
 }
 
-static int run_command(int fd, struct ped_framer *in, const char *line)
+/* Standard input is a terminal: hsm-sim may ask the operator (a missing
+ * -password, a challenge, a confirmation), secrets without echo. */
+static int tty;
+
+/* A secret typed at the terminal: no echo, a '*' for each character as
+ * lunacm shows, backspace erases one; Enter ends it, ^C or ^D cancels.
+ * Returns 0, or -1 (cancelled, or not a terminal). */
+static int read_secret(char *buf, size_t size)
+{
+	struct termios old, raw;
+	size_t n = 0;
+	int c, r = -1;
+
+	if (tcgetattr(STDIN_FILENO, &old) != 0)
+		return -1;
+	raw = old;
+	/* no echo, a character at a time, ^C a character (no signal leaves the terminal silent) */
+	raw.c_lflag &= ~(tcflag_t)(ECHO | ICANON | ISIG);
+	raw.c_cc[VMIN] = 1;
+	raw.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) != 0)
+		return -1;
+	for (;;) {
+		c = getc(stdin);
+		if (c == EOF || c == 3 || c == 4)
+			break;
+		if (c == '\n' || c == '\r') {
+			r = 0;
+			break;
+		}
+		if (c == 0x7f || c == '\b') {
+			if (n) {
+				buf[--n] = '\0';
+				fputs("\b \b", stdout);
+			}
+		} else if (n + 1 < size && c >= 0x20) {
+			buf[n++] = (char)c;
+			putchar('*');
+		}
+		fflush(stdout);
+	}
+	buf[n] = '\0';
+	(void)tcsetattr(STDIN_FILENO, TCSANOW, &old);
+	putchar('\n');
+	fflush(stdout);
+	if (r != 0)
+		OPENSSL_cleanse(buf, size);
+	return r;
+}
+
+/* hsm-sim's prompt (flags, text): the operator's answer goes back. */
+static int answer_prompt(int fd, const uint8_t *msg, size_t len)
+{
+	uint8_t out[1 + HSM_CTL_ANSWER_MAX];
+	char *a = (char *)out + 1;
+	size_t alen = 0;
+	int secret = len >= 1 && (msg[0] & HSM_CTL_PROMPT_SECRET), r;
+
+	out[0] = 1; /* not answered */
+	if (len >= 1 && tty) {
+		printf("\n\t%.*s ", (int)(len - 1), (const char *)msg + 1);
+		fflush(stdout);
+		if (secret) {
+			if (read_secret(a, HSM_CTL_ANSWER_MAX) == 0)
+				out[0] = 0;
+		} else if (hsm_ctl_read_line(stdin, a, HSM_CTL_ANSWER_MAX, &alen) == PED_OK) {
+			out[0] = 0;
+		} else {
+			clearerr(stdin);
+		}
+		if (out[0] == 0)
+			alen = strlen(a);
+	}
+	r = ped_frame_send(fd, HSM_CTL_ANSWER, out, 1 + alen, 10000);
+	OPENSSL_cleanse(out, sizeof(out));
+	return r;
+}
+
+/* quiet: the result line is not printed (hsmcm's own slot list at start) */
+static int run_command_as(int fd, struct ped_framer *in, const char *line, int quiet)
 {
 	uint8_t type, *msg = NULL;
 	size_t len = 0;
 	int r;
 
-	if ((r = ped_frame_send(fd, HSM_CTL_CMD, line, strlen(line), 10000)) != PED_OK) {
+	if ((r = ped_frame_send(fd, tty ? HSM_CTL_CMD_TTY : HSM_CTL_CMD, line, strlen(line), 10000)) != PED_OK) {
 		lost(r);
 		return -1;
 	}
@@ -57,13 +138,27 @@ static int run_command(int fd, struct ped_framer *in, const char *line)
 			OPENSSL_free(msg);
 			continue;
 		}
-		if (type == HSM_CTL_RESULT && len == 4) {
-			uint32_t code = ped_be32_get(msg);
+		if (type == HSM_CTL_PROMPT) {
+			r = answer_prompt(fd, msg, len);
 			OPENSSL_free(msg);
-			if (code == 0) {
+			if (r != PED_OK) {
+				lost(r);
+				return -1;
+			}
+			continue;
+		}
+		if (type == HSM_CTL_RESULT && (len == 4 || len == 5)) {
+			uint32_t code = ped_be32_get(msg);
+			int success = len == 5 && (msg[4] & HSM_CTL_RESULT_SUCCESS);
+			OPENSSL_free(msg);
+			if (quiet && code == 0) {
+				printf("\n");
+			} else if (code == 0 && success) {
+				printf("\nCommand Result : 0 (Success)\n\n");
+			} else if (code == 0) {
 				printf("\nCommand Result : No Error\n\n");
 			} else {
-				const char *name = ped_err_name(ped_err_from_code(code));
+				const char *name = hsm_result_name(code);
 				printf("\nError in execution: %s.\n\nCommand Result : 0x%x (%s)\n\n", name, code, name);
 			}
 			fflush(stdout);
@@ -73,6 +168,11 @@ static int run_command(int fd, struct ped_framer *in, const char *line)
 		fprintf(stderr, "hsmcm: unexpected message from hsm-sim\n");
 		return -1;
 	}
+}
+
+static int run_command(int fd, struct ped_framer *in, const char *line)
+{
+	return run_command_as(fd, in, line, 0);
 }
 
 struct script_ctx {
@@ -161,6 +261,10 @@ static int interactive(int fd, struct ped_framer *in)
 			fchmod(fileno(hist), 0600);
 	}
 	printf("hsmcm %s (OpenPED). Type 'exit' to quit, 'history' for earlier commands.\n\n", PED_VERSION);
+	/* as lunacm starts: the slots there are */
+	printf("\tAvailable HSMs:\n\n");
+	if (run_command_as(fd, in, "slot list", 1) < 0)
+		return 1;
 	/* each line is wiped once done with: it may hold a secret */
 	for (;; OPENSSL_cleanse(line, sizeof(line))) {
 		printf("hsmcm:> ");
@@ -228,6 +332,7 @@ int main(int argc, char **argv)
 	int fd, r, rc;
 
 	signal(SIGPIPE, SIG_IGN); /* hsm-sim going away is an error to print, not a silent death */
+	tty = isatty(STDIN_FILENO);
 	r = ped_opts_parse(opts, argc, argv, 1, NULL, 0, NULL, err, sizeof(err));
 	if (r == PED_OPTS_HELP) {
 		ped_opts_usage(stdout, USAGE, opts);

@@ -137,6 +137,8 @@ void hsm_partition_defaults(struct hsm_partition *p)
 {
 	p->max_failed_user_logins = HSM_USER_MAX_FAILURES_DEFAULT;
 	p->ignore_failed_challenges = 1;
+	p->min_pin_policy = HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE; /* 247: 8 characters */
+	p->max_pin_length = HSM_PIN_MAX_ABSOLUTE;
 }
 
 void hsm_zeroize(struct hsm *h)
@@ -149,7 +151,12 @@ void hsm_zeroize(struct hsm *h)
 	h->rpv_set = 0;
 	h->rpv_2e2s = 0;
 	h->initialized = 0;
-	h->so_resets_partition_pin = 0; /* policies back to their defaults */
+	/* policies back to their defaults */
+	h->so_resets_partition_pin = 0;
+	h->allow_cloning = 1;
+	h->network_replication = 1;
+	h->force_pin_change = 1;
+	h->restricted_restore = 0;
 	/* Partitions and their objects go with the HSM's domain. */
 	hsm_erase_partitions(h);
 }
@@ -352,10 +359,32 @@ int hsm_activation_persists(const struct hsm_partition *p)
 
 void hsm_activate(struct hsm_partition *p, enum hsm_role role)
 {
-	if (role == HSM_ROLE_CO)
-		p->co.activated = 1;
-	else if (role == HSM_ROLE_CU)
-		p->cu.activated = 1;
+	struct hsm_role_state *rs = role == HSM_ROLE_CO ? &p->co : role == HSM_ROLE_CU ? &p->cu : NULL;
+	if (!rs)
+		return;
+	rs->activated = 1;
+	/* "Auto-activation takes effect for each affected role the next time
+	 * the role is authenticated" */
+	rs->auto_activated = p->allow_auto_activation;
+}
+
+unsigned hsm_power_on(struct hsm *h, int64_t now)
+{
+	unsigned dropped = 0;
+	int in_window = h->saved_at > 0 && now >= h->saved_at && now - h->saved_at <= HSM_AUTO_ACTIVATION_WINDOW_S;
+
+	for (uint32_t i = 0; i < h->npartitions && i < HSM_MAX_PARTITIONS; i++) {
+		struct hsm_partition *p = &h->partitions[i];
+		struct hsm_role_state *rs[] = {&p->co, &p->cu};
+		for (int j = 0; j < 2; j++) {
+			int keep = in_window && hsm_activation_persists(p) && rs[j]->auto_activated;
+			if (rs[j]->activated && !keep)
+				dropped++;
+			if (!keep)
+				rs[j]->activated = rs[j]->auto_activated = 0;
+		}
+	}
+	return dropped;
 }
 
 int hsm_challenge_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const char *challenge,
@@ -397,6 +426,8 @@ int hsm_challenge_login(struct hsm *h, struct hsm_partition *p, enum hsm_role ro
 		goto done;
 	}
 	rs->failures = 0;
+	/* authenticated: auto-activation (policy 23) takes effect now if on */
+	rs->auto_activated = p->allow_auto_activation;
 	res->err = PED_OK;
 out:
 	r = res->err;
@@ -457,12 +488,25 @@ int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t 
 		/* Off deletes the cached secrets; policy 23 keeps its value and
 		 * takes effect again when activation is re-enabled (chapter 8). */
 		if (!value)
-			p->co.activated = p->cu.activated = 0;
+			p->co.activated = p->cu.activated = p->co.auto_activated = p->cu.auto_activated = 0;
 		return PED_OK;
 	case HSM_POLICY_ALLOW_AUTO_ACTIVATION:
 		if (value > 1)
 			return PED_E_RANGE;
 		p->allow_auto_activation = (uint8_t)value;
+		/* on: it takes effect at each role's next authentication */
+		p->co.auto_activated = p->cu.auto_activated = 0;
+		return PED_OK;
+	case HSM_POLICY_MIN_PIN_LENGTH:
+		/* 255 minus the shortest length: never under the absolute 8, never over policy 26 */
+		if (value > HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE || HSM_PIN_MAX_ABSOLUTE - value > p->max_pin_length)
+			return PED_E_RANGE;
+		p->min_pin_policy = (uint8_t)value;
+		return PED_OK;
+	case HSM_POLICY_MAX_PIN_LENGTH:
+		if (value > HSM_PIN_MAX_ABSOLUTE || value < (uint32_t)(HSM_PIN_MAX_ABSOLUTE - p->min_pin_policy))
+			return PED_E_RANGE;
+		p->max_pin_length = (uint8_t)value;
 		return PED_OK;
 	case HSM_POLICY_IGNORE_FAILED_CHALLENGES:
 		if (value > 1)
@@ -473,6 +517,55 @@ int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t 
 		return PED_OK;
 	}
 	return PED_E_NOT_FOUND;
+}
+
+int hsm_pin_length_ok(const struct hsm_partition *p, size_t len)
+{
+	return len >= (size_t)(HSM_PIN_MAX_ABSOLUTE - p->min_pin_policy) && len <= p->max_pin_length;
+}
+
+int hsm_policy_value(const struct hsm *h, uint32_t policy)
+{
+	switch (policy) {
+	case HSM_HPOLICY_ALLOW_CLONING: return h->allow_cloning;
+	case HSM_HPOLICY_SO_RESETS_PARTITION_PIN: return h->so_resets_partition_pin;
+	case HSM_HPOLICY_NETWORK_REPLICATION: return h->network_replication;
+	case HSM_HPOLICY_FORCE_PIN_CHANGE: return h->force_pin_change;
+	case HSM_HPOLICY_RESTRICTED_RESTORE: return h->is_backup ? h->restricted_restore : -1;
+	}
+	return -1;
+}
+
+int hsm_policy_erases(const struct hsm *h, uint32_t policy, uint32_t value)
+{
+	int now = hsm_policy_value(h, policy);
+	if (now < 0 || value > 1 || (uint32_t)now == value || !h->npartitions)
+		return 0;
+	/* "Allow cloning" is destructive both ways; 15 when turned on */
+	return policy == HSM_HPOLICY_ALLOW_CLONING || (policy == HSM_HPOLICY_SO_RESETS_PARTITION_PIN && value);
+}
+
+int hsm_set_policy(struct hsm *h, uint32_t policy, uint32_t value)
+{
+	uint8_t *v;
+	switch (policy) {
+	case HSM_HPOLICY_ALLOW_CLONING: v = &h->allow_cloning; break;
+	case HSM_HPOLICY_SO_RESETS_PARTITION_PIN: v = &h->so_resets_partition_pin; break;
+	case HSM_HPOLICY_NETWORK_REPLICATION: v = &h->network_replication; break;
+	case HSM_HPOLICY_FORCE_PIN_CHANGE: v = &h->force_pin_change; break;
+	case HSM_HPOLICY_RESTRICTED_RESTORE:
+		if (!h->is_backup)
+			return PED_E_CANCEL;
+		v = &h->restricted_restore;
+		break;
+	default: return PED_E_NOT_FOUND;
+	}
+	if (value > 1)
+		return PED_E_RANGE;
+	if (hsm_policy_erases(h, policy, value))
+		hsm_erase_partitions(h);
+	*v = (uint8_t)value;
+	return PED_OK;
 }
 
 uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t policy, uint32_t value)

@@ -118,22 +118,43 @@ static int spells(const char *name, size_t len, const char *names)
 	return 0;
 }
 
-static int word_is_secret_option(const char *cmd, const char *w)
+/* Whether name (len bytes) is exactly one of names. */
+static int is_one_of(const char *name, size_t len, const char *names)
 {
-	/* The names and aliases of hsm-sim's options that take a secret
-	 * (commands.c: role and ped -password, role -challenge), and object
-	 * create's -value, an object being what only the HSM may see. */
-	static const char secret[] = "password pwd p challenge c challengesecret";
+	for (const char *p = names; *p;) {
+		size_t n = strcspn(p, " ");
+		if (len == n && strncasecmp(p, name, len) == 0)
+			return 1;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return 0;
+}
+
+/* The names and aliases of hsm-sim's options that take a secret
+ * (commands.c: role and ped -password, role -challenge, partition
+ * archive's -password, -sopassword and -domain, a domain being a secret of
+ * password-authenticated HSMs), and object create's -value, an object
+ * being what only the HSM may see. */
+static const char secret_options[] = "password pwd p pas challenge c challengesecret sopassword sop domain do";
+
+static int word_is_secret_option(const char *cmd, const char *w, int bare_allowed)
+{
 	/* A mistyped or another tool's spelling (-passwrod, -newpw) is refused
 	 * by the parser, but its value is still a secret. */
 	static const char *const stem[] = {"chal", "pass", "pw", "secret", NULL};
+	int object = cmd && strcasecmp(cmd, "object") == 0;
 	size_t n;
 
-	if (w[0] != '-')
-		return 0; /* a command word or a value */
+	if (w[0] != '-') {
+		/* hsm-sim takes an option's exact name without its dash as the
+		 * option ("role login -name co password 1234") */
+		n = strlen(w);
+		return bare_allowed && (is_one_of(w, n, secret_options) || (object && is_one_of(w, n, "value")));
+	}
 	w += strspn(w, "-");
 	n = strcspn(w, "="); /* -password=1234: refused by the parser, still a secret */
-	if (spells(w, n, secret) || (cmd && strcasecmp(cmd, "object") == 0 && spells(w, n, "value")))
+	if (spells(w, n, secret_options) || (object && spells(w, n, "value")))
 		return 1;
 	for (int i = 0; stem[i]; i++)
 		for (const char *p = w; *p; p++)
@@ -158,7 +179,7 @@ int hsm_ctl_line_has_secret(const char *line)
 		goto out;
 	r = 0;
 	for (int i = 0; i < argc && !r; i++)
-		r = word_is_secret_option(argv[0], argv[i]);
+		r = word_is_secret_option(argv[0], argv[i], i >= 2);
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return r;

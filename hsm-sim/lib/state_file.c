@@ -69,16 +69,19 @@ static void put_role(struct ped_wbuf *w, const struct hsm_role_state *rs)
 	ped_wbuf_u8(w, rs->locked);
 	ped_wbuf_u8(w, rs->challenge_set);
 	ped_wbuf_bytes(w, rs->challenge_verifier, sizeof(rs->challenge_verifier));
+	ped_wbuf_u8(w, rs->challenge_expired);
 }
 
-static void get_role(struct ped_rbuf *r, struct hsm_role_state *rs)
+static void get_role(struct ped_rbuf *r, struct hsm_role_state *rs, unsigned version)
 {
 	get_cred(r, &rs->cred);
 	rs->failures = ped_rbuf_u32(r);
 	rs->locked = ped_rbuf_u8(r);
 	rs->challenge_set = ped_rbuf_u8(r);
 	get_fixed(r, rs->challenge_verifier, sizeof(rs->challenge_verifier));
-	if (rs->locked > 1 || rs->challenge_set > 1 || rs->failures > HSM_FAILURES_MAX)
+	if (version >= 7)
+		rs->challenge_expired = ped_rbuf_u8(r);
+	if (rs->locked > 1 || rs->challenge_set > 1 || rs->failures > HSM_FAILURES_MAX || rs->challenge_expired > 1)
 		r->err = PED_E_INVALID;
 }
 
@@ -109,6 +112,11 @@ int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len)
 	put_str(&w, h->ped_ip);
 	ped_wbuf_u16(&w, h->ped_port);
 	ped_wbuf_u8(&w, h->so_resets_partition_pin);
+	ped_wbuf_u8(&w, h->allow_cloning);
+	ped_wbuf_u8(&w, h->network_replication);
+	ped_wbuf_u8(&w, h->force_pin_change);
+	ped_wbuf_u8(&w, h->restricted_restore);
+	ped_wbuf_u64(&w, (uint64_t)h->saved_at);
 	ped_wbuf_u32(&w, h->npartitions);
 	for (uint32_t i = 0; i < h->npartitions && i < HSM_MAX_PARTITIONS; i++) {
 		const struct hsm_partition *p = &h->partitions[i];
@@ -123,9 +131,13 @@ int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len)
 		ped_wbuf_u8(&w, p->allow_activation);
 		ped_wbuf_u8(&w, p->allow_auto_activation);
 		ped_wbuf_u8(&w, p->ignore_failed_challenges);
+		ped_wbuf_u8(&w, p->min_pin_policy);
+		ped_wbuf_u8(&w, p->max_pin_length);
+		/* a cache reaches the file only auto-activated (policy 23 on
+		 * when the role last authenticated, and still on) */
 		int keep = hsm_activation_persists(p);
-		ped_wbuf_u8(&w, (uint8_t)(keep && p->co.activated));
-		ped_wbuf_u8(&w, (uint8_t)(keep && p->cu.activated));
+		ped_wbuf_u8(&w, (uint8_t)(keep && p->co.activated && p->co.auto_activated));
+		ped_wbuf_u8(&w, (uint8_t)(keep && p->cu.activated && p->cu.auto_activated));
 		ped_wbuf_u32(&w, p->nobjects);
 		for (uint32_t j = 0; j < p->nobjects && j < HSM_MAX_OBJECTS; j++) {
 			ped_wbuf_u64(&w, p->objects[j].handle);
@@ -169,8 +181,8 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 	get_str(&r, h->label, HSM_LABEL_MAX);
 	h->initialized = ped_rbuf_u8(&r);
 	h->is_backup = ped_rbuf_u8(&r);
-	get_role(&r, &h->so);
-	get_role(&r, &h->au);
+	get_role(&r, &h->so, buf[4]);
+	get_role(&r, &h->au, buf[4]);
 	get_cred(&r, &h->domain);
 	get_fixed(&r, h->hoc_priv, sizeof(h->hoc_priv));
 	get_fixed(&r, h->static_priv, sizeof(h->static_priv));
@@ -192,6 +204,18 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 	}
 	if (buf[4] >= 5 && (h->so_resets_partition_pin = ped_rbuf_u8(&r)) > 1)
 		r.err = PED_E_INVALID;
+	/* the HSM policies of version 7, at their defaults before */
+	h->allow_cloning = h->network_replication = h->force_pin_change = 1;
+	if (buf[4] >= 7) {
+		h->allow_cloning = ped_rbuf_u8(&r);
+		h->network_replication = ped_rbuf_u8(&r);
+		h->force_pin_change = ped_rbuf_u8(&r);
+		h->restricted_restore = ped_rbuf_u8(&r);
+		h->saved_at = (int64_t)ped_rbuf_u64(&r);
+		if (h->allow_cloning > 1 || h->network_replication > 1 || h->force_pin_change > 1 ||
+		    h->restricted_restore > 1 || h->saved_at < 0)
+			r.err = PED_E_INVALID;
+	}
 	h->npartitions = ped_rbuf_u32(&r);
 	if (h->npartitions > HSM_MAX_PARTITIONS || h->initialized > 1 || h->is_backup > 1 ||
 	    h->rpv_set > 1)
@@ -202,16 +226,26 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 		get_str(&r, pt->label, HSM_LABEL_MAX);
 		pt->initialized = ped_rbuf_u8(&r);
 		get_cred(&r, &pt->domain);
-		get_role(&r, &pt->po);
-		get_role(&r, &pt->co);
-		get_role(&r, &pt->cu);
+		get_role(&r, &pt->po, buf[4]);
+		get_role(&r, &pt->co, buf[4]);
+		get_role(&r, &pt->cu, buf[4]);
 		pt->max_failed_user_logins = ped_rbuf_u32(&r);
 		pt->allow_activation = ped_rbuf_u8(&r);
 		pt->allow_auto_activation = ped_rbuf_u8(&r);
 		pt->ignore_failed_challenges = buf[4] >= 6 ? ped_rbuf_u8(&r) : 1;
+		pt->min_pin_policy = HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE;
+		pt->max_pin_length = HSM_PIN_MAX_ABSOLUTE;
+		if (buf[4] >= 7) {
+			pt->min_pin_policy = ped_rbuf_u8(&r);
+			pt->max_pin_length = ped_rbuf_u8(&r);
+			if (pt->min_pin_policy > HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE ||
+			    HSM_PIN_MAX_ABSOLUTE - pt->min_pin_policy > pt->max_pin_length)
+				r.err = PED_E_INVALID;
+		}
 		if (buf[4] >= 3) {
-			pt->co.activated = ped_rbuf_u8(&r);
-			pt->cu.activated = ped_rbuf_u8(&r);
+			/* a cached secret in the file is an auto-activated one */
+			pt->co.activated = pt->co.auto_activated = ped_rbuf_u8(&r);
+			pt->cu.activated = pt->cu.auto_activated = ped_rbuf_u8(&r);
 			/* the cache reaches the file only with auto-activation on
 			 * (policy 23): a file that holds one without it is not ours */
 			if (pt->co.activated > 1 || pt->cu.activated > 1 ||

@@ -21,7 +21,8 @@ write "SETTING CO" ${KEY[co]}
 use "CO LOGIN" ${KEY[co]}
 P
 start_ped A $HSM_SERIAL "$T/a.policy"
-hsmcm -c "hsm init -label act; role login -name so; partition create -label p1; slot set -slot 1; partition init -label p1; role login -name po; role init -name co; role createchallenge -name co -challenge \"open sesame\"; partition changepolicy -policy 22 -value 1"
+# HSM policy 21 off: the CO uses the challenge the Partition SO set (hsm_policy21.sh covers it on)
+hsmcm -c "hsm init -label act; role login -name so; hsm changehsmpolicy -policy 21 -value 0; partition create -label p1; slot set -slot 1; partition init -label p1; role login -name po; role init -name co; role createchallenge -name co -challenge \"open sesame\"; partition changepolicy -policy 22 -value 1"
 [ $RC -eq 0 ] || fail "setup: $OUT"
 logins() { grep -c '"title":"CO LOGIN..."' "$T/A.events" || true; }
 

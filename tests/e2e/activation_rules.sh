@@ -31,7 +31,8 @@ P
 }
 ped_down() { kill -TERM "$PED_A_PID"; wait_gone 10 "$PED_A_PID"; }
 ped_up co
-hsmcm -c "hsm init -label rules; role login -name so; hsm changepolicy -policy 15 -value 1;
+# HSM policy 21 off: the CO uses the challenge the Partition SO set (hsm_policy21.sh covers it on)
+hsmcm -c "hsm init -label rules; role login -name so; hsm changepolicy -policy 15 -value 1; hsm changehsmpolicy -policy 21 -value 0;
 partition create -label p1; slot set -slot 1; partition init -label p1; role login -name po; role init -name co;
 role createchallenge -name co -challengeSecret \"open sesame\"; partition changepolicy -policy 22 -value 1;
 partition changepolicy -policy 20 -value 3; partition showpolicies"

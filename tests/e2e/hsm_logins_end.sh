@@ -25,7 +25,7 @@ session_run "role login -name so"
 expect_contains "$(cat "$T/session.out")" "Command Result : No Error"
 
 note "session B zeroizes the HSM and initializes it with a new SO keyset"
-hsmcm -c "hsm zeroize; hsm init -label second"
+hsmcm -c "hsm zeroize -force; hsm init -label second"
 [ $RC -eq 0 ] || fail "zeroize and init: $OUT"
 
 note "session A's SO login ended with the keyset it was made with"

@@ -100,7 +100,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		within "$ms" 1500 6000 || case_fail "key timeout (2 s) fired after $ms ms"
 		;;
 	ceremony) # the jump lands mid-ceremony
-		hsmcm -c "hsm zeroize"
+		hsmcm -c "hsm zeroize -force"
 		prepare_ceremony "$T/c.out"
 		ped_restart "$CER_POLICY"
 		( exec timeout 120 "$BIN/hsmcm" -socket "$HSM_SOCK" -f "$CER_CMDS" >"$T/c.out" 2>&1 ) &

@@ -59,7 +59,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		FAULTS=$((FAULTS + 1))
 		k=$((1 + RANDOM % 12)) # the fault comes before step k (1..12: a write follows)
 		hsmcm -c "ped disconnect"
-		hsmcm -c "hsm zeroize"
+		hsmcm -c "hsm zeroize -force"
 		[ $RC -eq 0 ] || fail "zeroize: $OUT"
 		rm -f "$MNT"/keys/*.ikey "$MNT"/keys/*.lock # the last case's keys, checked already
 		prepare_ceremony "$T/round.out"

@@ -181,7 +181,7 @@ check_objects() {
 # fresh_ceremony: zeroize the HSM and run the whole ceremony with new keys: it must succeed.
 fresh_ceremony() {
 	hsmcm -c "ped disconnect"
-	hsmcm -c "hsm zeroize"
+	hsmcm -c "hsm zeroize -force"
 	[ $RC -eq 0 ] || { case_fail "hsm zeroize: $OUT"; return 1; }
 	prepare_ceremony
 	ped_restart "$CER_POLICY"

@@ -53,7 +53,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	target=${TARGETS[RANDOM % 4]}
 	delay_ms=$((RANDOM % span_ms))
 	hsmcm -c "ped disconnect"
-	hsmcm -c "hsm zeroize"
+	hsmcm -c "hsm zeroize -force"
 	[ $RC -eq 0 ] || fail "round $round: zeroize before the ceremony: $OUT"
 	prepare_ceremony "$T/round.out"
 	ped_restart "$CER_POLICY"

@@ -132,10 +132,11 @@ run_hsmcm() {
 }
 
 # Back to idle: the session closed on the HSM's side, pedserver free, the PED awaiting a command.
-# ped disconnect is refused (PED_E_BUSY) while the session key is being computed: ask again.
+# ped disconnect is refused (the Remote PED is in use: CKR_DEVICE_ERROR) while
+# the session key is being computed: ask again.
 disconnected() {
 	hsmcm -c "ped disconnect -slot $1"
-	! grep -q PED_E_BUSY <<<"$OUT"
+	! grep -q "the Remote PED is in use" <<<"$OUT"
 }
 # settled [SECONDS [CEREMONY]]: its session closed by the HSM, its pedserver free again.
 settled() {
@@ -188,7 +189,7 @@ for cer in $CEREMONIES; do
 	stop_relay
 	if [ "$cer" = otp ]; then
 		# back to a zeroized backup HSM, without an RPV, for the tampered rounds
-		hsmcm -c "slot set -slot 20; hsm zeroize; hsm showinfo"
+		hsmcm -c "slot set -slot 20; hsm zeroize -force; hsm showinfo"
 		expect_contains "$OUT" "Remote PED vector -> not initialized"
 	fi
 	grep 'channel frames' "$T/relay.log" | sed "s/^/    $cer: /"
@@ -249,7 +250,7 @@ for c in $CASES; do
 			if [ "${verdict%%+*}" = ACCEPTED ] || [ "${verdict#*STATE-CHANGED}" != "$verdict" ]; then
 				accepted=$((accepted + 1))
 				# a backup HSM given an RPV takes no more one-time passwords: zeroize it again
-				[ "$cer" != otp ] || hsmcm -c "slot set -slot 20; hsm zeroize"
+				[ "$cer" != otp ] || hsmcm -c "slot set -slot 20; hsm zeroize -force"
 			fi
 			secrets
 			if ! python3 "$PED_SRCDIR/tests/reliability/scan_secrets.py" "$T/secrets" "$T/relay.dump" >"$T/scan.out"; then

@@ -1,6 +1,7 @@
 #include "unit.h"
 
 #include "hsm/hsm.h"
+#include "ped/buf.h"
 #include "ped/cert.h"
 #include "ped/error.h"
 #include "ped/shamir.h"
@@ -233,6 +234,89 @@ static void partition_limits(void)
 	CU_ASSERT_TRUE(hsm_label_valid("my partition"));
 }
 
+/* The file as version 6 wrote it: that writer, frozen here (an old format
+ * never changes), so that files of every older version can be made from it
+ * by taking out what each version added. */
+static void v6_str(struct ped_wbuf *w, const char *s)
+{
+	ped_wbuf_lv16(w, s, strlen(s));
+}
+
+static void v6_cred(struct ped_wbuf *w, const struct hsm_credential *c)
+{
+	ped_wbuf_u8(w, c->set);
+	ped_wbuf_u8(w, c->m);
+	ped_wbuf_u8(w, c->n);
+	ped_wbuf_bytes(w, c->keyset_id, sizeof(c->keyset_id));
+	ped_wbuf_bytes(w, c->verifier, sizeof(c->verifier));
+}
+
+static void v6_role(struct ped_wbuf *w, const struct hsm_role_state *rs)
+{
+	v6_cred(w, &rs->cred);
+	ped_wbuf_u32(w, rs->failures);
+	ped_wbuf_u8(w, rs->locked);
+	ped_wbuf_u8(w, rs->challenge_set);
+	ped_wbuf_bytes(w, rs->challenge_verifier, sizeof(rs->challenge_verifier));
+}
+
+static int encode_v6(const struct hsm *x, uint8_t **buf, size_t *len)
+{
+	struct ped_wbuf w;
+	uint8_t hash[32];
+	unsigned int hl = 0;
+
+	ped_wbuf_init(&w, 4u << 20);
+	ped_wbuf_bytes(&w, "OPHS", 4);
+	ped_wbuf_u8(&w, 6);
+	v6_str(&w, x->serial);
+	v6_str(&w, x->label);
+	ped_wbuf_u8(&w, x->initialized);
+	ped_wbuf_u8(&w, x->is_backup);
+	v6_role(&w, &x->so);
+	v6_role(&w, &x->au);
+	v6_cred(&w, &x->domain);
+	ped_wbuf_bytes(&w, x->hoc_priv, sizeof(x->hoc_priv));
+	ped_wbuf_bytes(&w, x->static_priv, sizeof(x->static_priv));
+	ped_wbuf_lv16(&w, x->hoc_cert, x->hoc_cert_len);
+	ped_wbuf_lv16(&w, x->static_cert, x->static_cert_len);
+	ped_wbuf_u8(&w, x->rpv_set);
+	ped_wbuf_bytes(&w, x->rpv, sizeof(x->rpv));
+	ped_wbuf_u8(&w, x->rpv_2e2s);
+	v6_str(&w, x->ped_ip);
+	ped_wbuf_u16(&w, x->ped_port);
+	ped_wbuf_u8(&w, x->so_resets_partition_pin);
+	ped_wbuf_u32(&w, x->npartitions);
+	for (uint32_t i = 0; i < x->npartitions; i++) {
+		const struct hsm_partition *p = &x->partitions[i];
+		v6_str(&w, p->name);
+		v6_str(&w, p->label);
+		ped_wbuf_u8(&w, p->initialized);
+		v6_cred(&w, &p->domain);
+		v6_role(&w, &p->po);
+		v6_role(&w, &p->co);
+		v6_role(&w, &p->cu);
+		ped_wbuf_u32(&w, p->max_failed_user_logins);
+		ped_wbuf_u8(&w, p->allow_activation);
+		ped_wbuf_u8(&w, p->allow_auto_activation);
+		ped_wbuf_u8(&w, p->ignore_failed_challenges);
+		int keep = hsm_activation_persists(p);
+		ped_wbuf_u8(&w, (uint8_t)(keep && p->co.activated));
+		ped_wbuf_u8(&w, (uint8_t)(keep && p->cu.activated));
+		ped_wbuf_u32(&w, p->nobjects);
+		for (uint32_t j = 0; j < p->nobjects; j++) {
+			ped_wbuf_u64(&w, p->objects[j].handle);
+			ped_wbuf_u64(&w, p->objects[j].ouid);
+			v6_str(&w, p->objects[j].label);
+			ped_wbuf_lv16(&w, p->objects[j].value, p->objects[j].len);
+		}
+	}
+	if (w.err == 0 && EVP_Digest(w.p, w.len, hash, &hl, EVP_sha256(), NULL) != 1)
+		w.err = PED_E_CRYPTO;
+	ped_wbuf_bytes(&w, hash, sizeof(hash));
+	return ped_wbuf_take(&w, buf, len);
+}
+
 /* The file as version v (3 or 4) wrote it: version 4 added ped_ip (lv16,
  * empty here) and ped_port (u16) after the RPV and its 2e2s flag, version 5
  * the HSM policy 15 byte after them. */
@@ -269,7 +353,7 @@ static void older_state_files_still_load(void)
 	h->ped_ip[0] = '\0';
 	h->ped_port = 0;
 	h->so_resets_partition_pin = 0;
-	CU_ASSERT_EQUAL_FATAL(hsm_encode(h, &buf, &len), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(encode_v6(h, &buf, &len), PED_OK);
 	for (int v = 3; v <= 4; v++) {
 		old = older_version(buf, len, h->rpv, v, &old_len);
 		CU_ASSERT_EQUAL(hsm_decode(old, old_len, back, why, sizeof(why)), PED_OK);
@@ -295,10 +379,34 @@ static void older_state_files_still_load(void)
 	p->max_failed_user_logins = 7;
 	p->allow_activation = p->allow_auto_activation = 1;
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, HSM_POLICY_IGNORE_FAILED_CHALLENGES, 0), PED_OK);
-	CU_ASSERT_EQUAL_FATAL(hsm_encode(h, &buf, &len), PED_OK);
+	/* version 6 loads with version 7's settings at their defaults */
+	h->allow_cloning = h->network_replication = h->force_pin_change = 0;
+	h->saved_at = 1234;
+	p->min_pin_policy = 240;
+	p->co.challenge_expired = 1;
+	CU_ASSERT_EQUAL_FATAL(encode_v6(h, &buf, &len), PED_OK);
 	CU_ASSERT_EQUAL(hsm_decode(buf, len, back, why, sizeof(why)), PED_OK);
 	CU_ASSERT_EQUAL(back->partitions[0].ignore_failed_challenges, 0);
+	CU_ASSERT_TRUE(back->allow_cloning && back->network_replication && back->force_pin_change);
+	CU_ASSERT_FALSE(back->restricted_restore);
+	CU_ASSERT_EQUAL(back->saved_at, 0); /* unknown: a cached secret will not survive */
+	CU_ASSERT_EQUAL(back->partitions[0].min_pin_policy, 247);
+	CU_ASSERT_EQUAL(back->partitions[0].max_pin_length, 255);
+	CU_ASSERT_FALSE(back->partitions[0].co.challenge_expired);
 	hsm_cleanse(back);
+	/* and version 7 keeps them */
+	{
+		uint8_t *b7;
+		size_t l7;
+		CU_ASSERT_EQUAL_FATAL(hsm_encode(h, &b7, &l7), PED_OK);
+		CU_ASSERT_EQUAL(hsm_decode(b7, l7, back, why, sizeof(why)), PED_OK);
+		CU_ASSERT_FALSE(back->allow_cloning || back->network_replication || back->force_pin_change);
+		CU_ASSERT_EQUAL(back->saved_at, 1234);
+		CU_ASSERT_EQUAL(back->partitions[0].min_pin_policy, 240);
+		CU_ASSERT_TRUE(back->partitions[0].co.challenge_expired);
+		hsm_cleanse(back);
+		OPENSSL_clear_free(b7, l7);
+	}
 	static const uint8_t policies[] = {0, 0, 0, 7, 1, 1, 0};
 	size_t at = 0;
 	for (size_t i = 0; !at && i + sizeof(policies) <= len; i++)
@@ -416,7 +524,58 @@ static void objects_grow_copy_and_move(void)
 	hsm_partition_clear_objects(&b);
 }
 
-/* A cached PED secret reaches the disk only with policies 22 and 23. */
+static void counted(void *arg, uint64_t from, uint64_t to)
+{
+	(void)from;
+	(void)to;
+	(*(int *)arg)++;
+}
+
+/* Backup, restore and partition clone move objects through one function:
+ * within a cloning domain only, all, the missing ones, or those too that
+ * changed, every one with a new handle in the target. */
+static void cloning_stays_within_a_domain(void)
+{
+	struct hsm_partition a = {0}, b = {0}, c = {0};
+	struct hsm_object *o;
+	struct keyset d1, d2;
+	int told = 0;
+	make_keyset(&d1, 1, 1);
+	make_keyset(&d2, 1, 1);
+	hsm_credential_set(&a.domain, d1.secret, HSM_SECRET_LEN, 1, 1, d1.id);
+	hsm_credential_set(&b.domain, d1.secret, HSM_SECRET_LEN, 1, 1, d1.id);
+	hsm_credential_set(&c.domain, d2.secret, HSM_SECRET_LEN, 1, 1, d2.id);
+	for (uint64_t i = 1; i <= 3; i++) {
+		CU_ASSERT_EQUAL_FATAL(hsm_object_add(&a, &o), PED_OK);
+		o->handle = 10 * i;
+		o->ouid = i;
+		o->len = 1;
+		o->value[0] = (uint8_t)i;
+	}
+	CU_ASSERT_EQUAL(hsm_clone_objects(&c, &a, HSM_CLONE_ALL, NULL, 0, NULL, NULL), PED_E_CERTIFICATE_INVALID);
+	CU_ASSERT_EQUAL(c.nobjects, 0);
+	const uint64_t one[] = {20}, none[] = {99};
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, none, 1, NULL, NULL), PED_E_NOT_FOUND);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, one, 1, counted, &told), 1);
+	CU_ASSERT_EQUAL(told, 1);
+	CU_ASSERT_TRUE(b.nobjects == 1 && b.objects[0].ouid == 2 && b.objects[0].handle == 1);
+	/* objects the target holds are not cloned again */
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, NULL, 0, NULL, NULL), 2);
+	CU_ASSERT_EQUAL(b.nobjects, 3);
+	a.objects[0].value[0] = 0x77;
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, NULL, 0, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING_OR_CHANGED, NULL, 0, NULL, NULL), 1);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_ALL, NULL, 0, NULL, NULL), 3);
+	CU_ASSERT_EQUAL(b.nobjects, 6);
+	hsm_partition_clear_objects(&a);
+	hsm_partition_clear_objects(&b);
+	hsm_partition_clear_objects(&c);
+}
+
+/* A cached PED secret reaches the disk only with policies 22 and 23, and
+ * only once the role authenticated with policy 23 on ("takes effect ... the
+ * next time the role is authenticated"); a restart keeps it only within
+ * two hours of the power-off. */
 static void activation_is_saved_only_with_auto_activation(void)
 {
 	struct keyset so;
@@ -427,26 +586,126 @@ static void activation_is_saved_only_with_auto_activation(void)
 	hsm_partition_create(h, "par1", &p);
 	p->initialized = 1;
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 22, 1), PED_OK);
-	p->co.activated = p->cu.activated = 1;
+	hsm_activate(p, HSM_ROLE_CO);
+	hsm_activate(p, HSM_ROLE_CU);
 	snprintf(path, sizeof(path), "%s/hsm-150002.state", unit_tmpdir());
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
 	CU_ASSERT_FALSE(back->partitions[0].co.activated); /* a restart forgets it */
 	hsm_cleanse(back);
+	/* policy 23 turned on after activation: not before the next authentication */
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 23, 1), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
-	CU_ASSERT_TRUE(back->partitions[0].co.activated && back->partitions[0].cu.activated);
+	CU_ASSERT_FALSE(back->partitions[0].co.activated || back->partitions[0].cu.activated);
 	hsm_cleanse(back);
+	hsm_activate(p, HSM_ROLE_CO); /* the CO authenticates */
+	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_TRUE(back->partitions[0].co.activated && !back->partitions[0].cu.activated);
+	hsm_cleanse(back);
+	/* the power was off from saved_at: two hours at most */
+	h->saved_at = 1000000;
+	CU_ASSERT_EQUAL(hsm_power_on(h, 1000000 + HSM_AUTO_ACTIVATION_WINDOW_S), 1); /* the CU's: not re-authenticated */
+	CU_ASSERT_TRUE(p->co.activated && !p->cu.activated);
+	CU_ASSERT_EQUAL(hsm_power_on(h, 1000000 + HSM_AUTO_ACTIVATION_WINDOW_S + 1), 1);
+	CU_ASSERT_FALSE(p->co.activated);
+	hsm_activate(p, HSM_ROLE_CO);
+	CU_ASSERT_EQUAL(hsm_power_on(h, 999999), 1); /* a power-off in the future: not trusted */
+	hsm_activate(p, HSM_ROLE_CO);
+	h->saved_at = 0;
+	CU_ASSERT_EQUAL(hsm_power_on(h, 1000000), 1); /* unknown */
+	hsm_activate(p, HSM_ROLE_CO);
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 22, 0), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
 	CU_ASSERT_FALSE(back->partitions[0].co.activated);
+	hsm_cleanse(back);
 	OPENSSL_clear_free(back, sizeof(*back));
+}
+
+/* State files that earlier versions of hsm-sim wrote (the fuzz corpus keeps
+ * them, after a byte that says whether to append the SHA-256) still load,
+ * the later settings at their defaults. */
+static void files_of_earlier_versions_load(void)
+{
+	static const char *const files[] = {"hsm-v4-ped-set", "hsm-v5", "hsm-v6-partition-policy15", "regress-v2-loads-as-v5"};
+	struct hsm *back = OPENSSL_zalloc(sizeof(*back));
+	static uint8_t buf[1 << 16];
+	char path[1024], why[160];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/hsm_state/%s", unit_source_dir(), files[i]);
+		FILE *f = fopen(path, "rb");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		size_t n = fread(buf, 1, sizeof(buf) - 32, f);
+		fclose(f);
+		CU_ASSERT_FATAL(n > 1);
+		unsigned int hl;
+		uint8_t sel = buf[0];
+		memmove(buf, buf + 1, --n);
+		if (sel & 1) {
+			CU_ASSERT_FATAL(EVP_Digest(buf, n, buf + n, &hl, EVP_sha256(), NULL) == 1);
+			n += 32;
+		}
+		CU_ASSERT_TRUE(buf[4] < HSM_STATE_VERSION);
+		int r = hsm_decode(buf, n, back, why, sizeof(why));
+		CU_ASSERT_EQUAL(r, PED_OK);
+		if (r != PED_OK)
+			fprintf(stderr, "%s: %s\n", files[i], why);
+		CU_ASSERT_TRUE(back->allow_cloning && back->network_replication && back->force_pin_change);
+		for (uint32_t j = 0; j < back->npartitions; j++)
+			CU_ASSERT_TRUE(back->partitions[j].min_pin_policy == 247 && back->partitions[j].max_pin_length == 255);
+		hsm_cleanse(back);
+	}
+	OPENSSL_clear_free(back, sizeof(*back));
+}
+
+/* HSM policies 7, 16, 21 and 55, and partition policies 25 and 26, as the
+ * reference has them: defaults, ranges, what does not apply, what erases. */
+static void hsm_and_pin_length_policies(void)
+{
+	struct keyset so;
+	struct hsm_partition *p;
+	init_hsm(h, &so);
+	CU_ASSERT_EQUAL(hsm_policy_value(h, 7), 1);
+	CU_ASSERT_EQUAL(hsm_policy_value(h, 16), 1);
+	CU_ASSERT_EQUAL(hsm_policy_value(h, 21), 1);
+	CU_ASSERT_EQUAL(hsm_policy_value(h, 55), -1); /* not a backup HSM */
+	CU_ASSERT_EQUAL(hsm_set_policy(h, 55, 1), PED_E_CANCEL);
+	CU_ASSERT_EQUAL(hsm_set_policy(h, 12, 1), PED_E_NOT_FOUND);
+	CU_ASSERT_EQUAL(hsm_set_policy(h, 21, 2), PED_E_RANGE);
+	CU_ASSERT_EQUAL_FATAL(hsm_partition_create(h, "p1", &p), PED_OK);
+	CU_ASSERT_FALSE(hsm_policy_erases(h, 21, 0));
+	CU_ASSERT_EQUAL(hsm_set_policy(h, 21, 0), PED_OK);
+	CU_ASSERT_EQUAL(h->npartitions, 1);
+	CU_ASSERT_TRUE(hsm_policy_erases(h, 7, 0)); /* "Allow cloning" is destructive */
+	CU_ASSERT_EQUAL(hsm_set_policy(h, 7, 0), PED_OK);
+	CU_ASSERT_EQUAL(h->npartitions, 0);
+	CU_ASSERT_EQUAL(hsm_policy_value(h, 7), 0);
+	hsm_zeroize(h);
+	CU_ASSERT_TRUE(h->allow_cloning && h->force_pin_change);
+	h->is_backup = 1;
+	CU_ASSERT_EQUAL(hsm_policy_value(h, 55), 0);
+	CU_ASSERT_EQUAL(hsm_set_policy(h, 55, 1), PED_OK);
+	h->is_backup = 0;
+
+	CU_ASSERT_EQUAL_FATAL(hsm_partition_create(h, "p2", &p), PED_OK);
+	CU_ASSERT_TRUE(hsm_pin_length_ok(p, 8) && hsm_pin_length_ok(p, 255));
+	CU_ASSERT_FALSE(hsm_pin_length_ok(p, 7));
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 25, 248), PED_E_RANGE); /* 7: under the capability */
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 25, 245), PED_OK);     /* 10 characters */
+	CU_ASSERT_FALSE(hsm_pin_length_ok(p, 9));
+	CU_ASSERT_TRUE(hsm_pin_length_ok(p, 10));
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 26, 9), PED_E_RANGE); /* under the minimum */
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 26, 12), PED_OK);
+	CU_ASSERT_FALSE(hsm_pin_length_ok(p, 13));
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 25, 240), PED_E_RANGE); /* 15 over the maximum 12 */
 }
 
 UNIT_SUITE(hsm, setup, teardown, UNIT_TEST(identity_is_a_valid_chain),
 	   UNIT_TEST(splits_combine_and_verify), UNIT_TEST(three_wrong_so_logins_zeroize_that_hsm_only),
-	   UNIT_TEST(partition_limits), UNIT_TEST(objects_grow_copy_and_move),
+	   UNIT_TEST(partition_limits), UNIT_TEST(objects_grow_copy_and_move), UNIT_TEST(cloning_stays_within_a_domain),
 	   UNIT_TEST(state_files_round_trip_and_refuse_damage), UNIT_TEST(older_state_files_still_load),
-	   UNIT_TEST(activation_is_saved_only_with_auto_activation))
+	   UNIT_TEST(activation_is_saved_only_with_auto_activation), UNIT_TEST(hsm_and_pin_length_policies),
+	   UNIT_TEST(files_of_earlier_versions_load))

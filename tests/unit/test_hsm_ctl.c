@@ -70,13 +70,21 @@ static void secrets_stay_out_of_the_history(void)
 		"role login -name co --Pa=1234", "role login -name co -c=1234", "role login -name co\t-challenge\vabc",
 		/* an object's value is for the HSM only */
 		"object create -label o -value s3cret", "OBJECT create -l o -VAL s3cret", "object create -v=s3cret",
+		/* partition archive's secrets, and option names without their dash */
+		"partition archive restore -slot 20 -partition bk -password ClientPassword",
+		"par ar backup -slot 2 -sopassword backupSOpwd", "par ar b -s 2 -domain clientdomain",
+		"role login -name co password 1234", "role createchallenge -name co challenge abc",
+		"object create -label o value s3cret",
 	};
 	static const char *const plain[] = {"slot list", "role login -name co", "ped connect -ip 127.0.0.1 -port 0",
 					    "partition create -label pc", "hsm showinfo",
 					    "partition changepolicy -policy 15 -value 0", "ped set -ip 10.0.0.1 -port 9697", "",
 					    /* a quote inside a word does not start a word: one value */
 					    "role login -name co\"-password", "partition create -label \"my -password\"",
-					    "object create -label o", "hsm changepolicy -policy 15 -value 1"};
+					    "object create -label o", "hsm changepolicy -policy 15 -value 1",
+					    /* lunacm's forms that carry nothing secret */
+					    "slot set slot 1", "ped connect ip 192.20.10.190", "role login -name Crypto Officer",
+					    "ped c -ip 10.0.0.1", "par ar r -slot 20 -partition bk -replace"};
 	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
 		CU_ASSERT_TRUE(hsm_ctl_line_has_secret(secret[i]));
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)

@@ -2,8 +2,18 @@
  * carrying frames (common/frame.h).
  *
  *   hsmcm -> hsm-sim   HSM_CTL_CMD     one command line, as typed
+ *                      HSM_CTL_CMD_TTY the same, from an hsmcm that can answer
+ *                                      prompts (its standard input is a terminal)
  *   hsm-sim -> hsmcm   HSM_CTL_OUTPUT  a line of output (any number, in order)
- *                      HSM_CTL_RESULT  u32 result code: the command is done
+ *                      HSM_CTL_PROMPT  u8 flags (HSM_CTL_PROMPT_SECRET: no
+ *                                      echo), then the prompt; only during a
+ *                                      HSM_CTL_CMD_TTY command
+ *   hsmcm -> hsm-sim   HSM_CTL_ANSWER  u8 status (0: answered, 1: not), then
+ *                                      the answer; one per prompt
+ *   hsm-sim -> hsmcm   HSM_CTL_RESULT  u32 result code: the command is done,
+ *                                      then optionally u8 HSM_CTL_RESULT_SUCCESS
+ *                                      (a success the reference prints as
+ *                                      "Command Result : 0 (Success)": ped set)
  *
  * One command at a time per connection; the connection is the session
  * (current slot, roles logged in), as a lunacm session is. */
@@ -14,7 +24,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { HSM_CTL_CMD = 0x20, HSM_CTL_OUTPUT = 0x21, HSM_CTL_RESULT = 0x22 };
+enum {
+	HSM_CTL_CMD = 0x20,
+	HSM_CTL_OUTPUT = 0x21,
+	HSM_CTL_RESULT = 0x22,
+	HSM_CTL_CMD_TTY = 0x23,
+	HSM_CTL_PROMPT = 0x24,
+	HSM_CTL_ANSWER = 0x25,
+};
+#define HSM_CTL_PROMPT_SECRET 0x01
+#define HSM_CTL_RESULT_SUCCESS 0x01
+#define HSM_CTL_ANSWER_MAX 256 /* an answer's longest text (a challenge: 255) */
 
 #define HSM_CTL_LINE_MAX 4096
 

@@ -18,9 +18,12 @@
 #define HSM_VERIFIER_LEN 32
 #define HSM_LABEL_MAX 32
 #define HSM_SERIAL_MAX 16
-/* State files: 6 added partition policy 15, 5 HSM policy 15, 4 the ped set
- * defaults, 3 cached activation; versions 2 to 6 are read, and written as 6. */
-#define HSM_STATE_VERSION 6
+/* State files: 7 added HSM policies 7, 16, 21 and 55, the time of the last
+ * save, partition policies 25 and 26 and each role's forced challenge
+ * change (policy 21); 6 partition policy 15, 5 HSM policy 15, 4 the ped set
+ * defaults, 3 cached activation; versions 2 to 7 are read, and written as 7.
+ * An older file loads with the later settings at their defaults. */
+#define HSM_STATE_VERSION 7
 #define HSM_PED_HOST_MAX 63
 #define HSM_MAX_PARTITIONS 16
 #define HSM_MAX_OBJECTS 64
@@ -34,11 +37,25 @@
 #define HSM_USER_MAX_FAILURES_DEFAULT 10
 #define HSM_FAILURES_MAX 1000 /* bound of a saved failure count */
 
-/* Partition policies we implement (chapter 8 numbering). */
+/* Partition policies we implement (chapter 7 numbering). */
 #define HSM_POLICY_IGNORE_FAILED_CHALLENGES 15
 #define HSM_POLICY_MAX_FAILED_USER_LOGINS 20
 #define HSM_POLICY_ALLOW_ACTIVATION 22
 #define HSM_POLICY_ALLOW_AUTO_ACTIVATION 23
+#define HSM_POLICY_MIN_PIN_LENGTH 25 /* 255 minus the shortest challenge */
+#define HSM_POLICY_MAX_PIN_LENGTH 26
+#define HSM_PIN_MIN_ABSOLUTE 8       /* capability 25: 247 */
+#define HSM_PIN_MAX_ABSOLUTE 255     /* capability 26 */
+
+/* HSM policies we implement (the reference's numbering). */
+#define HSM_HPOLICY_ALLOW_CLONING 7
+#define HSM_HPOLICY_SO_RESETS_PARTITION_PIN 15
+#define HSM_HPOLICY_NETWORK_REPLICATION 16
+#define HSM_HPOLICY_FORCE_PIN_CHANGE 21
+#define HSM_HPOLICY_RESTRICTED_RESTORE 55
+
+/* Auto-activation survives a power loss of up to two hours (chapter 8). */
+#define HSM_AUTO_ACTIVATION_WINDOW_S 7200
 
 enum hsm_role { HSM_ROLE_SO, HSM_ROLE_PO, HSM_ROLE_CO, HSM_ROLE_CU, HSM_ROLE_AU };
 
@@ -56,9 +73,15 @@ struct hsm_role_state {
 	uint8_t challenge_set;
 	uint8_t challenge_verifier[HSM_VERIFIER_LEN];
 	/* CO, CU: the PED secret is cached (activation, policy 22). It reaches
-	 * the state file only with auto-activation (policy 23): without it a
+	 * the state file only with auto-activation (policy 23), and only once
+	 * the role authenticated with policy 23 on (auto_activated: "takes
+	 * effect ... the next time the role is authenticated"): without it a
 	 * restart forgets it, as a power cycle does. */
 	uint8_t activated;
+	uint8_t auto_activated; /* in memory; the file's cached flag means both */
+	/* HSM policy 21: the challenge secret was set by another role and must
+	 * be changed by this one before it does anything else */
+	uint8_t challenge_expired;
 };
 
 struct hsm_object {
@@ -79,6 +102,8 @@ struct hsm_partition {
 	uint8_t allow_activation;        /* policy 22 */
 	uint8_t allow_auto_activation;   /* policy 23 */
 	uint8_t ignore_failed_challenges; /* policy 15, default 1 */
+	uint8_t min_pin_policy;          /* policy 25: 255 - the shortest challenge, default 247 */
+	uint8_t max_pin_length;          /* policy 26, default 255 */
 	/* Objects live on the heap, grown as they are made: most partitions hold
 	 * few, and 64 HSMs of 16 partitions of HSM_MAX_OBJECTS would otherwise
 	 * pin 21 MiB. A partition owns its array: copy with hsm_partition_copy,
@@ -108,6 +133,13 @@ struct hsm {
 	/* HSM policy 15, "Enable SO reset of partition PIN" (default 0): with it
 	 * the Partition SO may reset the Crypto Officer's credential */
 	uint8_t so_resets_partition_pin;
+	uint8_t allow_cloning;             /* HSM policy 7, default 1 */
+	uint8_t network_replication;       /* HSM policy 16, default 1 */
+	uint8_t force_pin_change;          /* HSM policy 21, default 1 */
+	uint8_t restricted_restore;        /* HSM policy 55 (backup HSMs), default 0 */
+	/* when the state was last saved (seconds since the epoch, 0: unknown):
+	 * the power-off time a restart measures auto-activation's window from */
+	int64_t saved_at;
 	uint32_t npartitions;
 	struct hsm_partition partitions[HSM_MAX_PARTITIONS];
 };
@@ -115,7 +147,8 @@ struct hsm {
 /* Makes a new, zeroized HSM with a fresh identity (HOC and static key) in h,
  * which holds nothing (zeroed, or released with hsm_cleanse). */
 int hsm_create(struct hsm *h, const char *serial);
-/* Zeroizes: every role, domain, RPV and partition goes; the identity stays. */
+/* Zeroizes: every role, domain, RPV and partition goes, the policies return
+ * to their defaults; the identity stays. */
 void hsm_zeroize(struct hsm *h);
 /* Erases every partition and its objects (HSM zeroization, HSM policy 15). */
 void hsm_erase_partitions(struct hsm *h);
@@ -136,6 +169,30 @@ int hsm_partition_copy(struct hsm_partition *dst, const struct hsm_partition *sr
 void hsm_partition_move(struct hsm_partition *dst, struct hsm_partition *src);
 /* Deletes the partition at index i, its objects wiped, the later ones moving down. */
 void hsm_partition_delete(struct hsm *h, uint32_t i);
+
+/* Cloning (lib/clone.c): the one way objects move between partitions,
+ * for backup, restore and partition clone alike, so that what an object is
+ * changes in one place. Which objects of src move: */
+enum hsm_clone_mode {
+	HSM_CLONE_ALL,               /* every one, each with a new handle in dst */
+	HSM_CLONE_MISSING,           /* those whose OUID dst does not hold */
+	HSM_CLONE_MISSING_OR_CHANGED /* those, and those dst holds in another version (overwritten) */
+};
+/* The object of p with this handle, or NULL. */
+const struct hsm_object *hsm_object_by_handle(const struct hsm_partition *p, uint64_t handle);
+/* How many objects hsm_clone_objects would add to dst. */
+uint32_t hsm_clone_room(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
+			const uint64_t *handles, size_t nhandles);
+/* Clones src's objects into dst under the domain rule: the two partitions
+ * must share a cloning domain (PED_E_CERTIFICATE_INVALID otherwise). With
+ * handles, only src's objects of those handles (PED_E_NOT_FOUND if one is
+ * not there). cloned (may be NULL) hears of each object cloned, by its
+ * handle in src and in dst. The number cloned, or PED_E_RANGE when dst has
+ * no room for them all (nothing is cloned then). A failure part way leaves
+ * dst part done: callers clone into a copy and keep it only whole. */
+int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
+		      const uint64_t *handles, size_t nhandles,
+		      void (*cloned)(void *arg, uint64_t from, uint64_t to), void *arg);
 
 /* Credentials */
 void hsm_verifier(const uint8_t *secret, size_t len, uint8_t out[HSM_VERIFIER_LEN]);
@@ -196,8 +253,14 @@ int hsm_ped_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, co
 int hsm_activation_applies(const struct hsm_partition *p, enum hsm_role role);
 /* Auto-activation (policy 23, with 22): a cached secret survives a restart. */
 int hsm_activation_persists(const struct hsm_partition *p);
-/* The PED login of an activating role succeeded: its secret is now cached. */
+/* The PED login of an activating role succeeded: its secret is now cached,
+ * and auto-activated if policy 23 is on. */
 void hsm_activate(struct hsm_partition *p, enum hsm_role role);
+/* The HSM powers on at now (seconds since the epoch) after a power-off at
+ * h->saved_at: a cached secret survives only with auto-activation, and only
+ * if the power was off for at most HSM_AUTO_ACTIVATION_WINDOW_S (an unknown
+ * or future power-off time counts as longer). Returns how many it dropped. */
+unsigned hsm_power_on(struct hsm *h, int64_t now);
 
 /* hsm_challenge_login: the challenge was right but the PED secret is not
  * cached, so the PED keys are needed as well. */
@@ -217,8 +280,21 @@ struct hsm_partition *hsm_partition_find(struct hsm *h, const char *name);
 int hsm_partition_create(struct hsm *h, const char *name, struct hsm_partition **out);
 /* Labels: 1-32 printable characters (chapter 8, "Name, Label, and Password Requirements"). */
 int hsm_label_valid(const char *label);
-/* Policy change with range checks: 15, 22 and 23 (0-1), 20 (1-10). */
+/* Policy change with range checks: 15, 22 and 23 (0-1), 20 (1-10), 25
+ * (255 minus a shortest length of 8 to policy 26's value), 26 (policy 25's
+ * length to 255). */
 int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t value);
+/* Whether a challenge secret of len characters is within policies 25 and 26. */
+int hsm_pin_length_ok(const struct hsm_partition *p, size_t len);
+/* HSM policies 7, 15, 16, 21 and 55 (0 or 1): PED_E_NOT_FOUND for another
+ * number, PED_E_CANCEL for 55 on an HSM that is not a backup HSM (the
+ * reference's answer to a policy that does not apply), PED_E_RANGE for a
+ * value over 1. A destructive change (7 either way, 15 OFF-to-ON) erases
+ * the partitions: hsm_policy_erases says whether it would. */
+int hsm_set_policy(struct hsm *h, uint32_t policy, uint32_t value);
+int hsm_policy_erases(const struct hsm *h, uint32_t policy, uint32_t value);
+/* The value of HSM policy policy, or -1 if the HSM has no such policy. */
+int hsm_policy_value(const struct hsm *h, uint32_t policy);
 /* How many objects that change would erase (15 OFF-to-ON is destructive). */
 uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t policy, uint32_t value);
 /* Whether two domains are the same cloning domain. */
