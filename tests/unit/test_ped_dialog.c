@@ -96,6 +96,7 @@ struct job {
 	struct cer_created created;
 	struct ped_app_splits splits;
 	int r;
+	int done;
 	pthread_t th;
 };
 
@@ -110,7 +111,25 @@ static void *run_job(void *arg)
 		j->r = cer_create_keyset(&dev, &j->ask, 1, j->secret, sizeof(j->secret), &j->created);
 	else
 		j->r = cer_read_keyset(&dev, &j->ask, &j->splits);
+	__atomic_store_n(&j->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
+}
+
+/* Whether the job ends within five seconds. */
+static int ended(struct job *j)
+{
+	uint64_t deadline = ped_now_ms() + 5000;
+	while (!__atomic_load_n(&j->done, __ATOMIC_SEQ_CST)) {
+		if (ped_now_ms() > deadline) {
+			char scr[DEV_LINES * (DEV_COLS + 1) + 1], flat[sizeof(scr)];
+			dev_screen_text(&dev, scr, sizeof(scr));
+			screen_flat(scr, flat, sizeof(flat));
+			fprintf(stderr, "\nthe ceremony did not end; screen: %s\n", flat);
+			return 0;
+		}
+		usleep(20000);
+	}
+	return 1;
 }
 
 static void start(struct job *j, int create, int type, const char *title)
@@ -465,6 +484,64 @@ static void log_key_and_clear_held_in_modes_and_menus(void)
 	dev_free(&dev);
 }
 
+/* A key of another keyset of the same colour inserted first: the operator
+ * removes it and goes on with the right keys (the PED tallies splits by
+ * keyset; only the keyset that reaches its quorum goes to the HSM). It
+ * used to lock the login onto the first key's keyset: every right key was
+ * "not of this keyset", and only Clear got out. */
+static void another_keyset_first_is_set_aside(void)
+{
+	char a[2][IKEY_SERIAL_LEN + 1], b[2][IKEY_SERIAL_LEN + 1];
+	struct job ja, jb, l;
+
+	fresh_device(5000);
+	for (int i = 0; i < 2; i++) {
+		new_key(a[i]);
+		new_key(b[i]);
+	}
+	struct job *jobs[2] = {&ja, &jb};
+	char (*keys[2])[IKEY_SERIAL_LEN + 1] = {a, b};
+	for (int s = 0; s < 2; s++) { /* two SO keysets, 2 of 2, no PINs */
+		start(jobs[s], 1, IKEY_SO, "SETTING SO PIN...");
+		CU_ASSERT(see("reuse an existing"));
+		press("N2\n2\n");
+		for (int i = 0; i < 2; i++) {
+			CU_ASSERT(see("PED Key (BLUE)"));
+			insert(keys[s][i]);
+			press("\n");
+			CU_ASSERT(see("blank."));
+			press("Y\n\n");
+		}
+		CU_ASSERT(see("Are you duplicating"));
+		press("N");
+		CU_ASSERT_EQUAL_FATAL(finish(jobs[s]), PED_OK);
+	}
+
+	start(&l, 0, IKEY_SO, "SO LOGIN...");
+	CU_ASSERT(see("SO LOGIN... Insert a SO / HSM Admin PED Key (BLUE)"));
+	insert(b[0]); /* keyset B, by mistake */
+	press("\n");
+	CU_ASSERT(see("Keys read: 01 of 02"));
+	dev_remove(&dev);
+	insert(a[1]);
+	press("\n");
+	CU_ASSERT(see("Keys read: 01 of 02")); /* A's first: counted, not refused */
+	insert(a[0]);
+	press("\n");
+	CU_ASSERT(ended(&l));
+	dev_push(&dev, DEV_EV_RESET, 0); /* a read still asking (it used to) ends */
+	CU_ASSERT_EQUAL(finish(&l), PED_OK);
+	CU_ASSERT_EQUAL(l.splits.count, 2);
+	CU_ASSERT_EQUAL(memcmp(l.splits.s[0].keyset_id, ja.created.info.keyset_id, 16), 0);
+	CU_ASSERT_EQUAL(memcmp(l.splits.s[1].keyset_id, ja.created.info.keyset_id, 16), 0);
+	struct ped_share ps[2] = {{l.splits.s[0].index, l.splits.s[0].share},
+				  {l.splits.s[1].index, l.splits.s[1].share}};
+	uint8_t secret[32];
+	CU_ASSERT_EQUAL(ped_shamir_combine(ps, 2, 2, 32, secret), PED_OK);
+	CU_ASSERT_EQUAL(memcmp(secret, ja.secret, 32), 0);
+	dev_free(&dev);
+}
+
 static void scripts_and_policies_are_checked_line_by_line(void)
 {
 	struct script s;
@@ -508,5 +585,5 @@ UNIT_SUITE(ped_dialog, setup, NULL, UNIT_TEST(create_then_login),
 	   UNIT_TEST(reuse_returns_the_secret_and_duplicates_every_split),
 	   UNIT_TEST(format_1_keysets_read_and_duplicate),
 	   UNIT_TEST(key_actions_time_out_and_clear_held_resets), UNIT_TEST(session_end_ends_the_prompt),
-	   UNIT_TEST(log_key_and_clear_held_in_modes_and_menus),
+	   UNIT_TEST(log_key_and_clear_held_in_modes_and_menus), UNIT_TEST(another_keyset_first_is_set_aside),
 	   UNIT_TEST(scripts_and_policies_are_checked_line_by_line))
