@@ -86,6 +86,28 @@ static void insert(const char *serial)
 	CU_ASSERT_EQUAL(dev_insert(&dev, serial, why, sizeof(why)), PED_OK);
 }
 
+/* The screen's line n (0-7) as it is shown, blank lines and all. */
+static void screen_line(int n, char *out, size_t len)
+{
+	char scr[DEV_LINES * (DEV_COLS + 1) + 1], *line = scr;
+	dev_screen_text(&dev, scr, sizeof(scr));
+	for (int i = 0; i < n && line; i++) {
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	snprintf(out, len, "%.*s", line ? (int)strcspn(line, "\n") : 0, line ? line : "");
+}
+
+static int line_is(int n, const char *want)
+{
+	char got[DEV_COLS + 2];
+	screen_line(n, got, sizeof(got));
+	if (!strcmp(got, want))
+		return 1;
+	fprintf(stderr, "\nline %d: wanted '%s', got '%s'\n", n, want, got);
+	return 0;
+}
+
 /* ---- a ceremony in its own thread ---- */
 
 struct job {
@@ -484,6 +506,34 @@ static void log_key_and_clear_held_in_modes_and_menus(void)
 	dev_free(&dev);
 }
 
+/* Chapter 5 shows M and N as "M value? (1-16)", a blank line, ">03". */
+static void m_and_n_on_their_own_line(void)
+{
+	char k[IKEY_SERIAL_LEN + 1];
+	struct job j;
+
+	fresh_device(5000);
+	new_key(k);
+	start(&j, 1, IKEY_SO, "SETTING SO PIN...");
+	CU_ASSERT(see("reuse an existing keyset?"));
+	press("N");
+	CU_ASSERT(see("M value? (1-16)"));
+	press("3");
+	CU_ASSERT(see(">03"));
+	CU_ASSERT(line_is(0, "SLOT") && line_is(1, "SETTING SO PIN...") && line_is(2, "M value? (1-16)") &&
+		  line_is(3, "") && line_is(4, ">03"));
+	press("\n");
+	CU_ASSERT(see("N value? (M-16)"));
+	press("05");
+	CU_ASSERT(see(">05"));
+	CU_ASSERT(line_is(2, "N value? (M-16)") && line_is(3, "") && line_is(4, ">05"));
+	press("\n");
+	CU_ASSERT(see("PED Key (BLUE)"));
+	dev_push(&dev, DEV_EV_RESET, 0);
+	CU_ASSERT_EQUAL(finish(&j), PED_E_CANCEL);
+	dev_free(&dev);
+}
+
 /* A key of another keyset of the same colour inserted first: the operator
  * removes it and goes on with the right keys (the PED tallies splits by
  * keyset; only the keyset that reaches its quorum goes to the HSM). It
@@ -585,5 +635,6 @@ UNIT_SUITE(ped_dialog, setup, NULL, UNIT_TEST(create_then_login),
 	   UNIT_TEST(reuse_returns_the_secret_and_duplicates_every_split),
 	   UNIT_TEST(format_1_keysets_read_and_duplicate),
 	   UNIT_TEST(key_actions_time_out_and_clear_held_resets), UNIT_TEST(session_end_ends_the_prompt),
-	   UNIT_TEST(log_key_and_clear_held_in_modes_and_menus), UNIT_TEST(another_keyset_first_is_set_aside),
+	   UNIT_TEST(log_key_and_clear_held_in_modes_and_menus), UNIT_TEST(m_and_n_on_their_own_line),
+	   UNIT_TEST(another_keyset_first_is_set_aside),
 	   UNIT_TEST(scripts_and_policies_are_checked_line_by_line))
