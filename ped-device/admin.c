@@ -25,12 +25,13 @@ static void list_types(struct ped_device *d)
 
 	memset(&k, 0, sizeof(k));
 	fw_inserted(d, serial);
+	/* chapter 5: "Found keys: / Domain / (blank) / Press ENTER." */
 	if (!serial[0])
-		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\nNone\nPress ENTER.");
+		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\nNone\n\nPress ENTER.");
 	else if (ikey_load(&d->store, serial, &k, why, sizeof(why)) != PED_OK)
-		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\nUnreadable\nPress ENTER.");
+		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\nUnreadable\n\nPress ENTER.");
 	else
-		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\n%s\nPress ENTER.",
+		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\n%s\n\nPress ENTER.",
 			 k.s.type == IKEY_BLANK ? "Blank" : ikey_type_name(k.s.type));
 	fw_log(d, "List types");
 	ikey_clear(&k);
@@ -50,6 +51,19 @@ static int login(struct ped_device *d, struct ikey *src)
 		ikey_clear(src);
 		(void)dlg_enter(d, DEV_P_ACK, 0, "PED Key mode\nThis PED Key is\nblank.\nPress ENTER.");
 		return PED_E_INVALID;
+	}
+	if (src->s.pin_set) {
+		/* The device logs in to a key with its PIN. This PED cannot check
+		 * it: a key holds no PIN verifier (docs/pinmask.md), and Duplicate
+		 * copies the masked share as it is, so the copy answers to the
+		 * same PIN and the typed digits are needed for nothing else. */
+		char pin[64];
+		r = dlg_digits(d, DEV_P_PIN, src->s.type, "PED Key mode\nEnter PED PIN:", pin, sizeof(pin));
+		OPENSSL_cleanse(pin, sizeof(pin));
+		if (r != PED_OK) {
+			ikey_clear(src);
+			return r;
+		}
 	}
 	fw_log(d, "Login %s key", ikey_type_name(src->s.type));
 	char text[128];

@@ -592,6 +592,59 @@ static void another_keyset_first_is_set_aside(void)
 	dev_free(&dev);
 }
 
+/* Admin mode: PED Key mode's Login asks a key's PIN, as the device does
+ * (it logged in without); List types shows "Found keys: / SO / (blank) /
+ * Press ENTER." as chapter 5 does. */
+static void ped_key_mode_login_pin_and_list_types(void)
+{
+	char k[IKEY_SERIAL_LEN + 1];
+	struct job j;
+
+	fresh_device(5000);
+	new_key(k);
+	start(&j, 1, IKEY_SO, "SETTING SO PIN...");
+	CU_ASSERT(see("reuse an existing"));
+	press("N1\n1\n");
+	CU_ASSERT(see("PED Key (BLUE)"));
+	insert(k);
+	press("\n");
+	CU_ASSERT(see("blank."));
+	press("Y");
+	CU_ASSERT(see("Enter new PED PIN:"));
+	press("24681357\n24681357\n");
+	CU_ASSERT(see("Are you duplicating"));
+	press("N");
+	CU_ASSERT_EQUAL_FATAL(finish(&j), PED_OK);
+
+	snprintf(dev.cfg.start_mode, sizeof(dev.cfg.start_mode), "admin");
+	CU_ASSERT_EQUAL_FATAL(dev_start(&dev), PED_OK);
+	CU_ASSERT(see("Admin mode..."));
+	press("1");
+	CU_ASSERT(see("3 List types"));
+	press("3");
+	CU_ASSERT(see("Found keys:"));
+	CU_ASSERT(line_is(0, "PED Key mode") && line_is(1, "Found keys:") && line_is(2, "SO") && line_is(3, "") &&
+		  line_is(4, "Press ENTER."));
+	press("\n");
+	CU_ASSERT(see("1 Login"));
+	press("1");
+	CU_ASSERT(see("to log in to."));
+	press("\n");
+	CU_ASSERT(see("PED Key mode Enter PED PIN:"));
+	pthread_mutex_lock(&dev.mu);
+	enum dev_prompt p = dev.prompt;
+	pthread_mutex_unlock(&dev.mu);
+	CU_ASSERT_EQUAL(p, DEV_P_PIN); /* digits logged as "digit" */
+	press("24681357");
+	CU_ASSERT(see("********"));
+	press("\n");
+	CU_ASSERT(see("Logged in. PED Key is for SO."));
+	press("\n");
+	CU_ASSERT(see("7 Duplicate"));
+	dev_stop(&dev);
+	dev_free(&dev);
+}
+
 static void scripts_and_policies_are_checked_line_by_line(void)
 {
 	struct script s;
@@ -636,5 +689,5 @@ UNIT_SUITE(ped_dialog, setup, NULL, UNIT_TEST(create_then_login),
 	   UNIT_TEST(format_1_keysets_read_and_duplicate),
 	   UNIT_TEST(key_actions_time_out_and_clear_held_resets), UNIT_TEST(session_end_ends_the_prompt),
 	   UNIT_TEST(log_key_and_clear_held_in_modes_and_menus), UNIT_TEST(m_and_n_on_their_own_line),
-	   UNIT_TEST(another_keyset_first_is_set_aside),
+	   UNIT_TEST(another_keyset_first_is_set_aside), UNIT_TEST(ped_key_mode_login_pin_and_list_types),
 	   UNIT_TEST(scripts_and_policies_are_checked_line_by_line))
