@@ -67,6 +67,7 @@ int dev_init(struct ped_device *d, const struct dev_config *cfg, const char *sto
 	d->session_fd = -1;
 	d->t0_ms = ped_now_ms();
 	snprintf(d->holder, sizeof(d->holder), "ped-device:%ld", (long)getpid());
+	snprintf(d->version, sizeof(d->version), "%s", PED_VERSION);
 	if ((r = ikey_store_open(store_dir, &d->store)) != PED_OK)
 		return r;
 	if (pipe(d->wake) != 0)
@@ -404,6 +405,13 @@ static struct dev_event wait_event(struct ped_device *d, int link_fd, int timeou
 struct dev_event fw_wait(struct ped_device *d, int link_fd, int timeout_ms)
 {
 	return wait_event(d, link_fd, timeout_ms, link_fd < 0);
+}
+
+void fw_version(struct ped_device *d, char out[DEV_VERSION_MAX + 1])
+{
+	pthread_mutex_lock(&d->mu);
+	memcpy(out, d->version, DEV_VERSION_MAX + 1);
+	pthread_mutex_unlock(&d->mu);
 }
 
 struct dev_event fw_wait_operator(struct ped_device *d, int timeout_ms)

@@ -20,6 +20,7 @@
 #define DEV_COLS 20
 #define DEV_LOG_MAX 32
 #define DEV_QUEUE_MAX 256
+#define DEV_VERSION_MAX 14 /* "PED V." and the version fill a line */
 
 /* Keypad keys: digits are '0'..'9'. */
 enum dev_key {
@@ -78,6 +79,7 @@ struct dev_config {
 	char start_mode[16];    /* "menu", "usb", "admin", "remote" */
 	char update_key[512];   /* PEM public key that signs software updates */
 	char update_file[512];  /* the software update image offered in Admin mode */
+	char firmware_file[512]; /* the installed image (Software Update saves it), or "" */
 	/* PIN mask cost of the keysets this PED creates (id 0: the default) */
 	struct ped_pin_kdf pin_kdf;
 };
@@ -111,6 +113,9 @@ struct ped_device {
 	unsigned nlog;
 
 	struct dev_config cfg;
+	/* the firmware version the PED shows ("PED V.x"): the saved image's, or
+	 * the program's; firmware thread writes it, under mu */
+	char version[DEV_VERSION_MAX + 1];
 	FILE *events;
 	uint64_t t0_ms;
 	int quit;
@@ -156,6 +161,8 @@ void fw_show(struct ped_device *d, enum dev_prompt prompt, int prompt_type, cons
 	__attribute__((format(printf, 4, 5)));
 /* Waits for a front-end event, or input on link_fd (>= 0), up to timeout_ms. */
 struct dev_event fw_wait(struct ped_device *d, int link_fd, int timeout_ms);
+/* The version the PED shows, "0.1.0" (copied under mu). */
+void fw_version(struct ped_device *d, char out[DEV_VERSION_MAX + 1]);
 /* Waits for the operator, up to timeout_ms; input on d->session_fd comes back
  * as DEV_EV_LINK. Unlike fw_wait, the PED counts as waiting on the operator. */
 struct dev_event fw_wait_operator(struct ped_device *d, int timeout_ms);

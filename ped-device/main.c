@@ -41,6 +41,8 @@ static struct ped_cfg_setting schema[] = {
 	{.name = "store", .type = PED_CFG_STRING, .sdflt = "", .help = "iKey store directory"},
 	{.name = "update_key", .type = PED_CFG_STRING, .sdflt = "", .help = "PEM public key for software updates"},
 	{.name = "update_file", .type = PED_CFG_STRING, .sdflt = "", .help = "software update image"},
+	{.name = "firmware_file", .type = PED_CFG_STRING, .sdflt = "",
+	 .help = "where Software Update saves the image the PED runs (empty: ped-firmware.img in the data directory)"},
 	{.name = "pin_mask_log2n", .type = PED_CFG_INT, .min = PED_SCRYPT_LOG2N_MIN, .max = PED_SCRYPT_LOG2N_MAX,
 	 .dflt = PED_SCRYPT_LOG2N_DEFAULT,
 	 .help = "scrypt cost of new keysets' PIN masks, log2 N (8 only for test keysets)"},
@@ -177,6 +179,7 @@ int main(int argc, char **argv)
 		 modes[ped_opts_num(opts, "mode", dc.hsm_socket[0] ? 1 : 0)]);
 	snprintf(dc.update_key, sizeof(dc.update_key), "%s", ped_config_str(&cfg, "update_key"));
 	snprintf(dc.update_file, sizeof(dc.update_file), "%s", ped_config_str(&cfg, "update_file"));
+	snprintf(dc.firmware_file, sizeof(dc.firmware_file), "%s", ped_config_str(&cfg, "firmware_file"));
 	ped_pin_kdf_scrypt(&dc.pin_kdf,
 			   (unsigned)ped_opts_num(opts, "pinmaskcost", ped_config_int(&cfg, "pin_mask_log2n")),
 			   (unsigned)ped_config_int(&cfg, "pin_mask_r"), (unsigned)ped_config_int(&cfg, "pin_mask_p"));

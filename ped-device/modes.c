@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAIN_MENU "Select Mode\n1 Local PED-SCP\n4 Admin\n7 Remote PED\n0 Local PED-USB\n\nPED V." PED_VERSION
+#define MAIN_MENU "Select Mode\n1 Local PED-SCP\n4 Admin\n7 Remote PED\n0 Local PED-USB\n\nPED V.%s"
 #define RETRY_MS 500
 
 /* Sends a reply to the HSM: an error as RESULT, else what the ceremony made. */
@@ -262,31 +262,46 @@ static void mode_scp(struct ped_device *d)
 	(void)dlg_menu(d, "Local PED-SCP\nNot supported for\nthis HSM generation.\nUse Local PED-USB.\n\n< EXIT", "");
 }
 
+/* Power-on: "BOOT V..., loading PED..." (the boot loader is this program;
+ * the PED's version is that of the image it runs). */
+static void boot(struct ped_device *d)
+{
+	admin_boot(d);
+	fw_show(d, DEV_P_NONE, 0, "BOOT V.%s\nloading PED...", PED_VERSION);
+}
 
 void *fw_main(void *arg)
 {
 	struct ped_device *d = arg;
 	const char *start = d->cfg.start_mode;
+	int k = !strcmp(start, "usb") ? '0' : !strcmp(start, "admin") ? '4' : !strcmp(start, "remote") ? '7' : 'M';
 
-	if (!strcmp(start, "usb"))
-		mode_local_usb(d);
-	else if (!strcmp(start, "admin"))
-		mode_admin(d);
-	else if (!strcmp(start, "remote"))
-		mode_remote(d);
+	boot(d);
 	for (;;) {
 		if (dev_quitting(d))
 			break;
-		int k = dlg_menu(d, MAIN_MENU, "1470");
-		if (k < 0)
-			break;
+		if (k == 'M') {
+			char v[DEV_VERSION_MAX + 1], text[160];
+			fw_version(d, v);
+			snprintf(text, sizeof(text), MAIN_MENU, v);
+			if ((k = dlg_menu(d, text, "1470")) < 0)
+				break;
+		}
 		switch (k) {
 		case '1': mode_scp(d); break;
-		case '4': mode_admin(d); break;
+		case '4':
+			if (mode_admin(d)) {
+				/* a software update was saved: the PED restarts with it */
+				boot(d);
+				k = '0';
+				continue;
+			}
+			break;
 		case '7': mode_remote(d); break;
 		case '0': mode_local_usb(d); break;
 		default: break;
 		}
+		k = 'M';
 	}
 	fw_show(d, DEV_P_NONE, 0, "PED off");
 	return NULL;

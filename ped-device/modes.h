@@ -5,8 +5,11 @@
 #include "device.h"
 
 /* Admin mode: PED Key (Login, Logout, List types, Duplicate), Backup
- * Devices, Software Update, Self Test. */
-void mode_admin(struct ped_device *d);
+ * Devices, Software Update, Self Test. 1 when a software update was saved:
+ * the PED then boots it. */
+int mode_admin(struct ped_device *d);
+/* At power-on: the version of the saved software image, if any (admin.c). */
+void admin_boot(struct ped_device *d);
 /* Remote PED: attached to pedserver, serving the HSM sessions it opens. */
 void mode_remote(struct ped_device *d);
 struct rpk_cache;

@@ -49,7 +49,7 @@ static int attach(struct ped_device *d, struct ped_framer *f)
 	h.role = PED_RELAY_ROLE_PED;
 	h.purpose = PED_RELAY_SESSION;
 	snprintf(h.id, sizeof(h.id), "%s", d->holder);
-	snprintf(h.version, sizeof(h.version), "%s", PED_VERSION);
+	fw_version(d, h.version); /* the firmware it runs: pedserver -mode show */
 	if ((r = ped_relay_send(fd, PED_RELAY_HELLO, &h, d->cfg.link_timeout_ms)) != PED_OK) {
 		close(fd);
 		return r;
