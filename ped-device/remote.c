@@ -1,9 +1,12 @@
 /* Remote PED mode: the PED attaches to pedserver and waits. When pedserver
- * opens a session for an HSM, the PED computes the session key, with the
- * RPV from the orange key(s) or the one-time password the HSM printed, and
- * then serves that HSM's requests exactly as over a local cable. Between
- * sessions the PED stays attached; RPVs it has read stay in its memory
- * until the operator leaves Remote PED mode ("invalidate the RPK"). */
+ * opens a session for an HSM, the PED waits for the HSM's first handshake
+ * message, which an HSM keyed with the RPV sends with the first command that
+ * needs the PED (docs/protocol.md, section 11); it then computes the session
+ * key, with the RPV it holds or reads from the orange key(s), or with the
+ * one-time password the HSM printed, and serves that HSM's requests exactly
+ * as over a local cable. Between sessions the PED stays attached; RPVs it
+ * has read stay in its memory until the operator leaves Remote PED mode
+ * ("invalidate the RPK"). */
 #include "ceremony.h"
 #include "rpk_cache.h"
 #include "dialog.h"
@@ -239,10 +242,34 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	dev_event_log(d, "session", "\"hsm\":\"%s\",\"auth\":\"%s\"", dev_json(open->id, js, sizeof(js)),
 		      password ? "password" : "rpv");
 	fw_log(d, "Session HSM %.12s", open->id);
-	/* The HSM's HELLO_V first: after it nothing comes from the HSM until
-	 * the PED answers, so input on the link while the operator is asked for
-	 * the secret means the session ended (ped disconnect, a timeout), and
-	 * the prompt goes rather than wait for an answer nobody will take. */
+	/* The HSM's HELLO_V first. An HSM keyed with the RPV sends it with the
+	 * first command that needs the PED, so the orange key is asked for then
+	 * (chapter 5: "Issue the first command ... The Luna PED prompts for an
+	 * orange PED key"); until then the PED awaits a command. After HELLO_V
+	 * nothing comes from the HSM until the PED answers, so input on the link
+	 * while the operator is asked for the secret means the session ended
+	 * (ped disconnect, a timeout), and the prompt goes rather than wait for
+	 * an answer nobody will take. */
+	while (!ped_framer_pending(f)) {
+		fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nAwaiting command...");
+		struct dev_event ev = fw_wait(d, f->fd, -1);
+		if (ev.type == DEV_EV_QUIT) {
+			r = PED_E_CANCEL;
+			goto out;
+		}
+		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_LOG)
+			dlg_show_log(d, f->fd);
+		else if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK && dlg_confirm_exit(d)) {
+			/* leaving the mode ends the session: the HSM is told why */
+			ped_info("session with HSM %s ended before its key: the operator left the mode", open->id);
+			dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(PED_E_CANCEL));
+			(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(PED_E_PED_UNPLUGGED),
+						  d->cfg.link_timeout_ms);
+			r = PED_E_CANCEL;
+			goto out;
+		} else if (ev.type == DEV_EV_LINK)
+			break;
+	}
 	r = ped_framer_recv(f, &type, &hello, &hello_len, d->cfg.link_timeout_ms);
 	if (r != PED_OK || type != PED_LINK_KAS) {
 		r = ended_before_key(d, f, open->id, r, type, hello, hello_len);

@@ -183,6 +183,19 @@ static void status_reply(struct conn *c)
 	(void)ped_relay_send(c->fd, PED_RELAY_STATUS, &m, ms(S.s->write_timeout_s));
 }
 
+/* Whether the PED's last STATUS named serial among the RPKs it holds. */
+static int rpk_held(const char *serial)
+{
+	size_t n = strlen(serial);
+	for (const char *p = S.rpks; n && *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == n && !memcmp(p, serial, n))
+			return 1;
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
 /* The first message on a new connection says who it is. */
 static void greet(struct conn *c, const struct ped_relay_msg *h)
 {
@@ -244,6 +257,8 @@ static void greet(struct conn *c, const struct ped_relay_msg *h)
 	snprintf(w.id, sizeof(w.id), "%s", S.ped.hello.id);
 	snprintf(w.version, sizeof(w.version), "%s", S.ped.hello.version);
 	snprintf(w.info, sizeof(w.info), "pedserver %s", PEDSERVER_SOFTWARE_VERSION);
+	if (rpk_held(h->id))
+		w.flags |= PED_RELAY_F_RPK_HELD; /* the HSM need not ask for the orange key */
 	memset(&o, 0, sizeof(o));
 	o.role = PED_RELAY_ROLE_SERVER;
 	o.auth = h->auth;
