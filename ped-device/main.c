@@ -96,7 +96,8 @@ int main(int argc, char **argv)
 		{.name = "policy", .kind = PED_OPT_STRING, .arg = "FILE", .help = "answerer policy"},
 		{.name = "events", .kind = PED_OPT_STRING, .arg = "FILE", .help = "JSON-lines event log"},
 		{.name = "notes", .kind = PED_OPT_STRING, .arg = "FILE", .help = "show the last lines of FILE (the HSM shell's output) under the keys"},
-		{.name = "mode", .kind = PED_OPT_ENUM, .choices = modes, .help = "mode at power-on"},
+		{.name = "mode", .kind = PED_OPT_ENUM, .choices = modes,
+		 .help = "start in this mode (default: Local PED mode, the first HSM command choosing)"},
 		{.name = "hsm", .kind = PED_OPT_STRING, .arg = "SOCKET", .help = "HSM local PED link"},
 		{.name = "pedserver", .kind = PED_OPT_STRING, .arg = "SOCKET", .help = "pedserver's PED port (Remote PED)"},
 		{.name = "store", .kind = PED_OPT_STRING, .arg = "DIR", .help = "iKey store"},
@@ -175,8 +176,9 @@ int main(int argc, char **argv)
 		snprintf(dc.pedserver_socket, sizeof(dc.pedserver_socket), "%s", pss);
 	else if (ped_runtime_path("pedserver-ped.sock", dc.pedserver_socket, sizeof(dc.pedserver_socket)) != PED_OK)
 		dc.pedserver_socket[0] = '\0';
-	snprintf(dc.start_mode, sizeof(dc.start_mode), "%s",
-		 modes[ped_opts_num(opts, "mode", dc.hsm_socket[0] ? 1 : 0)]);
+	dc.pedserver_explicit = pss && *pss;
+	/* power-on: "Local PED mode / Awaiting command...", the first HSM command choosing the mode */
+	snprintf(dc.start_mode, sizeof(dc.start_mode), "%s", modes[ped_opts_num(opts, "mode", 1)]);
 	snprintf(dc.update_key, sizeof(dc.update_key), "%s", ped_config_str(&cfg, "update_key"));
 	snprintf(dc.update_file, sizeof(dc.update_file), "%s", ped_config_str(&cfg, "update_file"));
 	snprintf(dc.firmware_file, sizeof(dc.firmware_file), "%s", ped_config_str(&cfg, "firmware_file"));

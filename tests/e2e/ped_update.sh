@@ -123,6 +123,7 @@ saved || fail "no image saved after Success"
 send press enter
 shows "Local PED mode"
 grep -q '"text":"BOOT V.[^"]*\\nloading PED...' "$T/ped.events" || fail "no boot screen after the update"
+version_shown 0.2.0
 kill_ped
 start
 version_shown 0.2.0

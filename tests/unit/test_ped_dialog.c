@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include "../../ped-device/ceremony.h"
+#include "../../ped-device/dialog.h"
 #include "../../ped-device/headless.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
@@ -492,9 +493,9 @@ static void log_key_and_clear_held_in_modes_and_menus(void)
 	CU_ASSERT(see("PED log (empty) Press ENTER."));
 	press("\n");
 	CU_ASSERT(shows("No pedserver"));
+	/* no RPK held: < leaves at once, without "Exiting now will invalidate
+	 * the RPK" (it asked even then) */
 	press("<");
-	CU_ASSERT(see("invalidate the RPK."));
-	press("Y");
 	CU_ASSERT(see("Select Mode"));
 	dev_push(&dev, DEV_EV_RESET, 0);
 	press("4");
@@ -503,6 +504,38 @@ static void log_key_and_clear_held_in_modes_and_menus(void)
 	press("9");
 	CU_ASSERT(see("Self Test"));
 	dev_stop(&dev);
+	dev_free(&dev);
+}
+
+/* "Exiting now will invalidate the RPK. Confirm? YES/NO" (asked when an
+ * RPK is held) leaves only on Yes: nobody answering before the key timeout
+ * keeps the mode, as No does. */
+static int confirm_result;
+static void *confirm_exit_thread(void *arg)
+{
+	(void)arg;
+	confirm_result = dlg_confirm_exit(&dev);
+	return NULL;
+}
+
+static void unanswered_exit_warning_keeps_the_mode(void)
+{
+	pthread_t th;
+	fresh_device(300);
+	pthread_create(&th, NULL, confirm_exit_thread, NULL);
+	CU_ASSERT(see("invalidate the RPK. Confirm? YES/NO"));
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(confirm_result, 0);
+	pthread_create(&th, NULL, confirm_exit_thread, NULL);
+	CU_ASSERT(see("invalidate the RPK."));
+	press("N");
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(confirm_result, 0);
+	pthread_create(&th, NULL, confirm_exit_thread, NULL);
+	CU_ASSERT(see("invalidate the RPK."));
+	press("Y");
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(confirm_result, 1);
 	dev_free(&dev);
 }
 
@@ -689,5 +722,6 @@ UNIT_SUITE(ped_dialog, setup, NULL, UNIT_TEST(create_then_login),
 	   UNIT_TEST(format_1_keysets_read_and_duplicate),
 	   UNIT_TEST(key_actions_time_out_and_clear_held_resets), UNIT_TEST(session_end_ends_the_prompt),
 	   UNIT_TEST(log_key_and_clear_held_in_modes_and_menus), UNIT_TEST(m_and_n_on_their_own_line),
-	   UNIT_TEST(another_keyset_first_is_set_aside), UNIT_TEST(ped_key_mode_login_pin_and_list_types),
+	   UNIT_TEST(unanswered_exit_warning_keeps_the_mode), UNIT_TEST(another_keyset_first_is_set_aside),
+	   UNIT_TEST(ped_key_mode_login_pin_and_list_types),
 	   UNIT_TEST(scripts_and_policies_are_checked_line_by_line))
