@@ -75,6 +75,9 @@ enum dev_prompt {
 struct dev_config {
 	int key_timeout_ms;     /* key actions (default 200 s) */
 	int link_timeout_ms;    /* each exchange with the HSM */
+	/* how long "Token found" stays before a ceremony's prompt: "briefly"
+	 * for eyes (the ncurses PED); 0 headless, whose event log has it */
+	int token_found_ms;
 	char hsm_socket[512];   /* Local PED-USB: the HSM's local PED link */
 	char pedserver_socket[512]; /* Remote PED: where pedserver expects its PED */
 	/* pedserver_socket was given (option or configuration), not the

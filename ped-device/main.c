@@ -26,6 +26,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* "The PED briefly displays ... Token found" before each ceremony's prompt */
+#define TOKEN_FOUND_MS 400
+
 #define USAGE "ped-device [-headless [-script FILE] [-policy FILE] [-events FILE]] [-mode menu|usb|admin|remote]\n" \
 	      "           [-hsm SOCKET] [-pedserver SOCKET] [-store DIR] [-control PATH] [-configfile FILE] [-keytimeout S]\n" \
 	      "           [-pinmaskcost LOG2N]\n" \
@@ -169,6 +172,7 @@ int main(int argc, char **argv)
 	memset(&dc, 0, sizeof(dc));
 	dc.key_timeout_ms = (int)ped_opts_num(opts, "keytimeout", ped_config_int(&cfg, "key_timeout")) * 1000;
 	dc.link_timeout_ms = (int)ped_config_int(&cfg, "link_timeout") * 1000;
+	dc.token_found_ms = headless ? 0 : TOKEN_FOUND_MS;
 	snprintf(dc.hsm_socket, sizeof(dc.hsm_socket), "%s",
 		 ped_opts_str(opts, "hsm", ped_config_str(&cfg, "hsm_socket")));
 	const char *pss = ped_opts_str(opts, "pedserver", ped_config_str(&cfg, "pedserver_socket"));

@@ -20,8 +20,6 @@
 #define RETRY_MS 500
 /* pedserver refused this PED because another one is attached: try again, slowly */
 #define BUSY_RETRY_MS 5000
-/* "The PED briefly displays ... Token found" before each ceremony's prompt */
-#define TOKEN_FOUND_MS 400
 
 /* Sends a reply to the HSM: an error as RESULT, else what the ceremony made. */
 static int reply_result(struct ped_link *l, int err)
@@ -106,7 +104,8 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 	/* chapter 5: "The PED briefly displays the following message before
 	 * prompting you for the appropriate PED key: Remote PED mode / Token found" */
 	fw_show(d, DEV_P_NONE, 0, "%s PED mode\nToken found", ctx ? "Remote" : "Local");
-	fw_pause(d, TOKEN_FOUND_MS);
+	if (d->cfg.token_found_ms > 0)
+		fw_pause(d, d->cfg.token_found_ms);
 	pthread_mutex_lock(&d->mu);
 	d->ceremony++;
 	pthread_mutex_unlock(&d->mu);
