@@ -1,17 +1,19 @@
 /* Admin mode (chapter 5, "Admin Mode Functions"): identify and duplicate
- * PED keys without an HSM, software update check, self test. */
+ * PED keys without an HSM, software update, self test. */
 #include "ceremony.h"
 #include "dialog.h"
 #include "modes.h"
 
 #include "ped/error.h"
 #include "ped/fileio.h"
+#include "ped/log.h"
 #include "ped/net.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,12 +27,13 @@ static void list_types(struct ped_device *d)
 
 	memset(&k, 0, sizeof(k));
 	fw_inserted(d, serial);
+	/* chapter 5: "Found keys: / Domain / (blank) / Press ENTER." */
 	if (!serial[0])
-		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\nNone\nPress ENTER.");
+		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\nNone\n\nPress ENTER.");
 	else if (ikey_load(&d->store, serial, &k, why, sizeof(why)) != PED_OK)
-		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\nUnreadable\nPress ENTER.");
+		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\nUnreadable\n\nPress ENTER.");
 	else
-		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\n%s\nPress ENTER.",
+		snprintf(text, sizeof(text), "PED Key mode\nFound keys:\n%s\n\nPress ENTER.",
 			 k.s.type == IKEY_BLANK ? "Blank" : ikey_type_name(k.s.type));
 	fw_log(d, "List types");
 	ikey_clear(&k);
@@ -50,6 +53,19 @@ static int login(struct ped_device *d, struct ikey *src)
 		ikey_clear(src);
 		(void)dlg_enter(d, DEV_P_ACK, 0, "PED Key mode\nThis PED Key is\nblank.\nPress ENTER.");
 		return PED_E_INVALID;
+	}
+	if (src->s.pin_set) {
+		/* The device logs in to a key with its PIN. This PED cannot check
+		 * it: a key holds no PIN verifier (docs/pinmask.md), and Duplicate
+		 * copies the masked share as it is, so the copy answers to the
+		 * same PIN and the typed digits are needed for nothing else. */
+		char pin[64];
+		r = dlg_digits(d, DEV_P_PIN, src->s.type, "PED Key mode\nEnter PED PIN:", pin, sizeof(pin));
+		OPENSSL_cleanse(pin, sizeof(pin));
+		if (r != PED_OK) {
+			ikey_clear(src);
+			return r;
+		}
 	}
 	fw_log(d, "Login %s key", ikey_type_name(src->s.type));
 	char text[128];
@@ -103,24 +119,101 @@ static void pedkey_mode(struct ped_device *d)
 	ikey_clear(&src);
 }
 
-/* The update image is FILE, its ECDSA-SHA-512 signature FILE.sig (DER),
- * checked against the update key the PED trusts. */
-static int verify_update(const struct dev_config *cfg, char *why, size_t len)
+/* A software image starts with the line "OPENPED-PED-IMAGE VERSION"; the
+ * version (1 to DEV_VERSION_MAX of 0-9 A-Z a-z . -) is what the PED shows
+ * once the image is saved. 0 and the version, or PED_E_CORRUPT. */
+static int image_version(const uint8_t *img, size_t len, char out[DEV_VERSION_MAX + 1])
 {
-	uint8_t *img = NULL, *sig = NULL;
-	size_t ilen = 0, slen = 0;
+	static const char magic[] = "OPENPED-PED-IMAGE ";
+	size_t m = sizeof(magic) - 1, n = 0;
+
+	if (len < m || memcmp(img, magic, m))
+		return PED_E_CORRUPT;
+	while (m + n < len && img[m + n] != '\n' && n <= DEV_VERSION_MAX) {
+		uint8_t c = img[m + n];
+		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '.' ||
+		      c == '-'))
+			return PED_E_CORRUPT;
+		n++;
+	}
+	if (n == 0 || n > DEV_VERSION_MAX || m + n >= len)
+		return PED_E_CORRUPT;
+	memcpy(out, img + m, n);
+	out[n] = '\0';
+	return PED_OK;
+}
+
+/* Where the saved image lives: firmware_file, else ped-firmware.img in the
+ * data directory. To save (create), the data directory is made if need be
+ * (ped_data_path); to read, a missing data directory, or one that is not
+ * private, means no saved image: the PED runs the program's own version. */
+static int image_path(const struct dev_config *cfg, int create, char *out, size_t len)
+{
+	const char *dh = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	char dir[768];
+
+	if (cfg->firmware_file[0]) {
+		snprintf(out, len, "%s", cfg->firmware_file);
+		return PED_OK;
+	}
+	if (create)
+		return ped_data_path("ped-firmware.img", out, len);
+	if (dh && *dh)
+		snprintf(dir, sizeof(dir), "%s/openped", dh);
+	else if (home && *home)
+		snprintf(dir, sizeof(dir), "%s/.local/share/openped", home);
+	else
+		return PED_E_NOT_FOUND;
+	if (access(dir, F_OK) != 0 || ped_dir_check_private(dir, PED_DIR_NOWRITE, NULL, 0) != PED_OK)
+		return PED_E_NOT_FOUND;
+	snprintf(out, len, "%s/ped-firmware.img", dir);
+	return PED_OK;
+}
+
+void admin_boot(struct ped_device *d)
+{
+	char path[1024], v[DEV_VERSION_MAX + 1];
+	uint8_t *img = NULL;
+	size_t len = 0;
+	int r;
+
+	if (image_path(&d->cfg, 0, path, sizeof(path)) != PED_OK)
+		return;
+	r = ped_file_read_nofollow(path, UPDATE_MAX, &img, &len);
+	if (r == PED_OK && (r = image_version(img, len, v)) == PED_OK) {
+		pthread_mutex_lock(&d->mu);
+		memcpy(d->version, v, sizeof(v));
+		pthread_mutex_unlock(&d->mu);
+		ped_info("running the saved software image %s, version %s", path, v);
+	} else if (r != PED_E_NOT_FOUND) {
+		ped_warn("the saved software image %s is unusable (%s): running version %s", path, ped_strerror(r),
+			 PED_VERSION);
+	}
+	if (img)
+		OPENSSL_clear_free(img, len);
+}
+
+/* The update image is FILE, its ECDSA-SHA-512 signature FILE.sig (DER),
+ * checked against the update key the PED trusts. The "upload": the image
+ * comes into the PED's memory, and only there, until it is saved. */
+static int upload_image(const struct dev_config *cfg, uint8_t **img, size_t *ilen, char *why, size_t len)
+{
+	uint8_t *sig = NULL;
+	size_t slen = 0;
 	char sigpath[600];
 	EVP_PKEY *key = NULL;
 	EVP_MD_CTX *ctx = NULL;
 	FILE *f = NULL;
 	int r = PED_E_CORRUPT;
 
+	*img = NULL;
+	*ilen = 0;
 	if (!cfg->update_file[0] || !cfg->update_key[0]) {
 		snprintf(why, len, "No image.");
 		return PED_E_NOT_FOUND;
 	}
 	snprintf(sigpath, sizeof(sigpath), "%s.sig", cfg->update_file);
-	if (ped_file_read_bounded(cfg->update_file, UPDATE_MAX, &img, &ilen) != PED_OK ||
+	if (ped_file_read_bounded(cfg->update_file, UPDATE_MAX, img, ilen) != PED_OK ||
 	    ped_file_read_bounded(sigpath, 1024, &sig, &slen) != PED_OK) {
 		snprintf(why, len, "Image unreadable.");
 		r = PED_E_FILE;
@@ -133,8 +226,13 @@ static int verify_update(const struct dev_config *cfg, char *why, size_t len)
 	}
 	if (!(ctx = EVP_MD_CTX_new()) ||
 	    EVP_DigestVerifyInit(ctx, NULL, EVP_sha512(), NULL, key) != 1 ||
-	    EVP_DigestVerify(ctx, sig, slen, img, ilen) != 1) {
+	    EVP_DigestVerify(ctx, sig, slen, *img, *ilen) != 1) {
 		snprintf(why, len, "Bad signature.");
+		goto out;
+	}
+	char v[DEV_VERSION_MAX + 1];
+	if (image_version(*img, *ilen, v) != PED_OK) {
+		snprintf(why, len, "Not a PED image.");
 		goto out;
 	}
 	r = PED_OK;
@@ -143,24 +241,68 @@ out:
 		fclose(f);
 	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_free(key);
-	free(img);
-	free(sig);
+	if (r != PED_OK && *img) {
+		OPENSSL_free(*img);
+		*img = NULL;
+		*ilen = 0;
+	}
+	OPENSSL_free(sig);
 	return r;
 }
 
-static void software_update(struct ped_device *d)
+/* Chapter 5's sequence: "Upload Image? YES/NO", "Uploading image", the
+ * power-failure warning and "Save Image? YES/NO", "Success". Nothing is
+ * written before Yes to Save: a refusal, a failed check or a PED stopped
+ * before then keeps the image it runs; the save itself is atomic
+ * (ped_file_write_atomic), so a PED stopped during it runs the old image
+ * or the new one, never a mix. 1 when the new image is saved: the PED
+ * boots it. */
+static int software_update(struct ped_device *d)
 {
-	char why[64] = "", text[160];
+	char why[64] = "", text[160], path[1024], v[DEV_VERSION_MAX + 1];
+	uint8_t *img = NULL;
+	size_t ilen = 0;
+	int r, saved = 0;
+
 	if (dlg_yesno(d, DEV_P_CONFIRM, 0, "Software update\nUpload Image? YES/NO") != 1)
-		return;
-	fw_show(d, DEV_P_NONE, 0, "Software update\nVerifying image...");
-	int r = verify_update(&d->cfg, why, sizeof(why));
-	fw_log(d, "Update %s", r == PED_OK ? "verified" : "refused");
-	if (r == PED_OK)
-		snprintf(text, sizeof(text), "Software update\nSuccess\nImage verified.\nPress ENTER");
-	else
-		snprintf(text, sizeof(text), "Software update\nFailed\n%s\nPress ENTER", why);
-	(void)dlg_enter(d, DEV_P_ACK, 0, text);
+		return 0;
+	fw_show(d, DEV_P_NONE, 0, "Software update\nUploading image");
+	dev_event_log(d, "update", "\"stage\":\"upload\"");
+	r = upload_image(&d->cfg, &img, &ilen, why, sizeof(why));
+	if (r == PED_OK && image_path(&d->cfg, 1, path, sizeof(path)) != PED_OK) {
+		snprintf(why, sizeof(why), "Nowhere to save.");
+		r = PED_E_FILE;
+	}
+	if (r != PED_OK) {
+		fw_log(d, "Update refused");
+		dev_event_log(d, "update", "\"stage\":\"refused\"");
+		snprintf(text, sizeof(text), "Software update\nFailure (VERIFY)\n%s\nPress ENTER", why);
+		(void)dlg_enter(d, DEV_P_ACK, 0, text);
+		goto out;
+	}
+	(void)image_version(img, ilen, v);
+	if (dlg_yesno(d, DEV_P_CONFIRM, 0,
+		      "Software update\n** WARNING **\nA power failure\nduring save is\nunsupported!\nSave Image? YES/NO") != 1) {
+		fw_log(d, "Update not saved");
+		dev_event_log(d, "update", "\"stage\":\"not-saved\"");
+		goto out;
+	}
+	fw_show(d, DEV_P_NONE, 0, "Software update\nSaving image");
+	if ((r = ped_file_write_atomic(path, img, ilen, 0600)) != PED_OK) {
+		ped_warn("software update: cannot save %s: %s", path, ped_strerror(r));
+		fw_log(d, "Update save failed");
+		(void)dlg_enter(d, DEV_P_ACK, 0, "Software update\nFailure (SAVE)\nPress ENTER");
+		goto out;
+	}
+	saved = 1;
+	ped_info("software update: image version %s saved to %s", v, path);
+	fw_log(d, "Update saved %s", v);
+	dev_event_log(d, "update", "\"stage\":\"saved\",\"version\":\"%s\"", v);
+	(void)dlg_enter(d, DEV_P_ACK, 0, "Software update\nSuccess\nPress ENTER");
+out:
+	if (img)
+		OPENSSL_free(img);
+	return saved;
 }
 
 /* Self test: every button, the display, the HSM cable (link), key reading. */
@@ -209,23 +351,29 @@ static void self_test(struct ped_device *d)
 	int pass = strcmp(buttons, "FAIL") && strcmp(display, "FAIL") && strcmp(cable, "FAIL") &&
 		   strcmp(keyread, "FAIL");
 	fw_log(d, "Self test %s", pass ? "PASS" : "FAIL");
-	snprintf(text, sizeof(text), "Self Test %s\nButtons:  %s\nDisplay:  %s\nCable:    %s\nKey read: %s\nPress ENTER.",
-		 pass ? "PASS" : "FAIL", buttons, display, cable, keyread);
+	char v[DEV_VERSION_MAX + 1];
+	fw_version(d, v);
+	snprintf(text, sizeof(text),
+		 "Self Test %s\nButtons:  %s\nDisplay:  %s\nCable:    %s\nKey read: %s\nPED V.%s\nPress ENTER.",
+		 pass ? "PASS" : "FAIL", buttons, display, cable, keyread, v);
 	(void)dlg_enter(d, DEV_P_ACK, 0, text);
 }
 
-void mode_admin(struct ped_device *d)
+int mode_admin(struct ped_device *d)
 {
 	for (;;) {
 		int k = dlg_menu(d, ADMIN_MENU, "1579");
 		if (k < 0 || k == DEV_KEY_BACK)
-			return;
+			return 0;
 		switch (k) {
 		case '1': pedkey_mode(d); break;
 		case '5':
 			(void)dlg_menu(d, "Backup Devices\nNot applicable to\nthis HSM generation.\n\n< EXIT", "");
 			break;
-		case '7': software_update(d); break;
+		case '7':
+			if (software_update(d))
+				return 1;
+			break;
 		case '9': self_test(d); break;
 		default: break;
 		}

@@ -42,22 +42,62 @@ static void reading_title(const char *title, char *out, size_t len)
 		snprintf(out, len, "%s", title);
 }
 
+/* The splits read of one keyset. A login tallies by keyset: the first key
+ * does not decide which keyset is read, so a key of another keyset of the
+ * same colour (inserted first by mistake) is removed and the reading goes
+ * on with the right keys; the first keyset to reach its quorum is the one
+ * returned, and the splits of the others are wiped unsent. */
+#define MAX_TALLIES 4
+struct tally {
+	struct ikey_quorum q;
+	struct ped_app_splits sp;
+	struct ped_pin_kdf kdf;     /* the scrypt cost of its first split with one */
+	struct cer_rpv_static rpv;  /* what its orange keys carry for 2e2s */
+	uint64_t used;              /* when a key of it was last read */
+};
+
+/* The tally of k's keyset; a new one (the least recently used making room)
+ * when none has it yet. */
+static struct tally *tally_for(struct tally *t, const struct ikey *k, uint64_t now)
+{
+	struct tally *free_one = NULL, *oldest = NULL;
+	for (int i = 0; i < MAX_TALLIES; i++) {
+		if (!t[i].q.started) {
+			if (!free_one)
+				free_one = &t[i];
+			continue;
+		}
+		if (!memcmp(t[i].q.keyset_id, k->s.keyset_id, sizeof(t[i].q.keyset_id)))
+			return &t[i];
+		if (!oldest || t[i].used < oldest->used)
+			oldest = &t[i];
+	}
+	struct tally *n = free_one ? free_one : oldest;
+	OPENSSL_cleanse(n, sizeof(*n));
+	ikey_quorum_init(&n->q);
+	n->used = now;
+	return n;
+}
+
 /* kdf_out (if given) gets the scrypt cost of the first split read that has
  * one: the keyset's, for the duplicates made of it. */
 static int read_keyset(struct ped_device *d, const struct cer_ask *a, const char *first_title,
 		       const char *title, struct ped_app_splits *sp, struct ped_pin_kdf *kdf_out)
 {
-	struct ikey_quorum q;
+	struct tally *t = NULL, *cur = NULL;
 	struct ikey k;
 	char text[256], pin[PIN_CAP];
+	uint64_t reads = 0;
 	int r;
 
 	memset(&k, 0, sizeof(k));
 	memset(sp, 0, sizeof(*sp));
-	ikey_quorum_init(&q);
+	pin[0] = '\0';
+	if (!(t = OPENSSL_secure_zalloc(sizeof(*t) * MAX_TALLIES)))
+		return PED_E_HOST_MEMORY;
 	for (;;) {
-		insert_text(text, sizeof(text), a, q.count ? title : first_title, "Keys read", q.count,
-			    q.m);
+		insert_text(text, sizeof(text), a, reads ? title : first_title, "Keys read", cur ? cur->q.count : 0,
+			    cur ? cur->q.m : 0);
 		if ((r = dlg_insert(d, DEV_P_INSERT_READ, a->type, text, &k)) != PED_OK)
 			goto out;
 		if ((int)k.s.type != a->type) {
@@ -71,7 +111,8 @@ static int read_keyset(struct ped_device *d, const struct cer_ask *a, const char
 				goto out;
 			continue;
 		}
-		r = ikey_quorum_add(&q, &k.s);
+		struct tally *kt = tally_for(t, &k, reads + 1);
+		r = ikey_quorum_add(&kt->q, &k.s);
 		if (r != PED_OK) {
 			ikey_clear(&k);
 			if ((r = notice(d, a->type, title,
@@ -80,13 +121,17 @@ static int read_keyset(struct ped_device *d, const struct cer_ask *a, const char
 				goto out;
 			continue;
 		}
+		if (cur && kt != cur)
+			fw_log(d, "Another keyset");
+		cur = kt;
+		cur->used = ++reads;
 		pin[0] = '\0';
 		if (k.s.pin_set) {
 			snprintf(text, sizeof(text), "SLOT\n%s\nEnter PED PIN:", title);
 			if ((r = dlg_digits(d, DEV_P_PIN, a->type, text, pin, sizeof(pin))) != PED_OK)
 				goto out;
 		}
-		struct ped_app_split *s = &sp->s[sp->count];
+		struct ped_app_split *s = &cur->sp.s[cur->sp.count];
 		s->index = k.s.index;
 		s->m = k.s.m;
 		s->n = k.s.n;
@@ -102,27 +147,33 @@ static int read_keyset(struct ped_device *d, const struct cer_ask *a, const char
 			goto out;
 		}
 		OPENSSL_cleanse(pin, sizeof(pin));
-		if (kdf_out && kdf_out->id != PED_PIN_KDF_SCRYPT && k.s.mask.id == PED_PIN_KDF_SCRYPT)
-			*kdf_out = k.s.mask;
-		sp->count++;
+		if (cur->kdf.id != PED_PIN_KDF_SCRYPT && k.s.mask.id == PED_PIN_KDF_SCRYPT)
+			cur->kdf = k.s.mask;
+		cur->sp.count++;
 		if (a->rpv_out && k.s.static_priv && k.s.static_cert && k.s.hoc_cert &&
 		    k.s.static_cert_len <= IKEY_CERT_MAX && k.s.hoc_cert_len <= IKEY_CERT_MAX) {
-			memcpy(a->rpv_out->scalar, k.s.static_priv, IKEY_SCALAR_LEN);
-			memcpy(a->rpv_out->cert, k.s.static_cert, k.s.static_cert_len);
-			a->rpv_out->cert_len = k.s.static_cert_len;
-			memcpy(a->rpv_out->hoc, k.s.hoc_cert, k.s.hoc_cert_len);
-			a->rpv_out->hoc_len = k.s.hoc_cert_len;
-			a->rpv_out->set = 1;
+			memcpy(cur->rpv.scalar, k.s.static_priv, IKEY_SCALAR_LEN);
+			memcpy(cur->rpv.cert, k.s.static_cert, k.s.static_cert_len);
+			cur->rpv.cert_len = k.s.static_cert_len;
+			memcpy(cur->rpv.hoc, k.s.hoc_cert, k.s.hoc_cert_len);
+			cur->rpv.hoc_len = k.s.hoc_cert_len;
+			cur->rpv.set = 1;
 		}
-		fw_log(d, "Read %s %u/%u", ikey_type_name(k.s.type), q.count, q.m);
+		fw_log(d, "Read %s %u/%u", ikey_type_name(k.s.type), cur->q.count, cur->q.m);
 		ikey_clear(&k);
-		if (ikey_quorum_complete(&q))
+		if (ikey_quorum_complete(&cur->q))
 			break;
 	}
+	*sp = cur->sp;
+	if (kdf_out && kdf_out->id != PED_PIN_KDF_SCRYPT && cur->kdf.id == PED_PIN_KDF_SCRYPT)
+		*kdf_out = cur->kdf;
+	if (a->rpv_out && cur->rpv.set)
+		*a->rpv_out = cur->rpv;
 	r = PED_OK;
 out:
 	ikey_clear(&k);
 	OPENSSL_cleanse(pin, sizeof(pin));
+	OPENSSL_secure_clear_free(t, sizeof(*t) * MAX_TALLIES);
 	if (r != PED_OK)
 		OPENSSL_cleanse(sp, sizeof(*sp));
 	return r;

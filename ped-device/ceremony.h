@@ -29,8 +29,10 @@ struct cer_ask {
 };
 
 /* Reads a quorum of splits, each unmasked with the PIN typed for it. A key of
- * the wrong type, another keyset's key or a split already read is refused on
- * screen and asked for again; nothing of that reaches the HSM. */
+ * the wrong type or a split already read is refused on screen and asked for
+ * again. Splits are tallied by keyset: the first keyset to reach its quorum
+ * is returned, whichever key came first; the others' splits never reach
+ * the HSM. */
 int cer_read_keyset(struct ped_device *d, const struct cer_ask *a, struct ped_app_splits *sp);
 
 struct cer_created {

@@ -67,6 +67,7 @@ int dev_init(struct ped_device *d, const struct dev_config *cfg, const char *sto
 	d->session_fd = -1;
 	d->t0_ms = ped_now_ms();
 	snprintf(d->holder, sizeof(d->holder), "ped-device:%ld", (long)getpid());
+	snprintf(d->version, sizeof(d->version), "%s", PED_VERSION);
 	if ((r = ikey_store_open(store_dir, &d->store)) != PED_OK)
 		return r;
 	if (pipe(d->wake) != 0)
@@ -353,7 +354,7 @@ static int pop(struct ped_device *d, struct dev_event *ev)
 	return got;
 }
 
-static struct dev_event wait_event(struct ped_device *d, int link_fd, int timeout_ms, int on_operator)
+static struct dev_event wait_event(struct ped_device *d, const int *fds, int n, int timeout_ms, int on_operator)
 {
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : ped_now_ms() + (uint64_t)timeout_ms;
 	struct dev_event ev = {DEV_EV_NONE, 0};
@@ -368,15 +369,17 @@ static struct dev_event wait_event(struct ped_device *d, int link_fd, int timeou
 			ev.type = DEV_EV_QUIT;
 			break;
 		}
-		struct pollfd p[2] = {{.fd = d->wake[0], .events = POLLIN},
-				      {.fd = link_fd, .events = POLLIN}};
+		/* poll skips descriptors below 0 */
+		struct pollfd p[1 + DEV_LINKS_MAX] = {{.fd = d->wake[0], .events = POLLIN}};
+		for (int i = 0; i < n; i++)
+			p[1 + i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
 		uint64_t now = ped_now_ms();
 		int wait = timeout_ms < 0 ? -1 : now >= deadline ? 0 : (int)(deadline - now);
 		pthread_mutex_lock(&d->mu);
 		d->waiting = on_operator;
 		pthread_cond_broadcast(&d->changed);
 		pthread_mutex_unlock(&d->mu);
-		int r = poll(p, link_fd >= 0 ? 2 : 1, wait);
+		int r = poll(p, (nfds_t)(1 + n), wait);
 		pthread_mutex_lock(&d->mu);
 		d->waiting = 0;
 		pthread_mutex_unlock(&d->mu);
@@ -388,8 +391,13 @@ static struct dev_event wait_event(struct ped_device *d, int link_fd, int timeou
 			ev.type = DEV_EV_TIMEOUT;
 			break;
 		}
-		if (link_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+		int ready = -1;
+		for (int i = 0; i < n && ready < 0; i++)
+			if (fds[i] >= 0 && (p[1 + i].revents & (POLLIN | POLLHUP | POLLERR)))
+				ready = i;
+		if (ready >= 0) {
 			ev.type = DEV_EV_LINK;
+			ev.key = ready;
 			break;
 		}
 	}
@@ -403,10 +411,38 @@ static struct dev_event wait_event(struct ped_device *d, int link_fd, int timeou
 
 struct dev_event fw_wait(struct ped_device *d, int link_fd, int timeout_ms)
 {
-	return wait_event(d, link_fd, timeout_ms, link_fd < 0);
+	return wait_event(d, &link_fd, 1, timeout_ms, link_fd < 0);
+}
+
+struct dev_event fw_wait_links(struct ped_device *d, const int *fds, int n, int timeout_ms)
+{
+	int any = 0;
+	if (n > DEV_LINKS_MAX)
+		n = DEV_LINKS_MAX;
+	for (int i = 0; i < n; i++)
+		any |= fds[i] >= 0;
+	return wait_event(d, fds, n, timeout_ms, !any);
+}
+
+void fw_pause(struct ped_device *d, int ms)
+{
+	struct timespec until;
+	ped_cond_deadline(&until, ms);
+	pthread_mutex_lock(&d->mu);
+	while (!d->quit)
+		if (pthread_cond_timedwait(&d->changed, &d->mu, &until) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&d->mu);
+}
+
+void fw_version(struct ped_device *d, char out[DEV_VERSION_MAX + 1])
+{
+	pthread_mutex_lock(&d->mu);
+	memcpy(out, d->version, DEV_VERSION_MAX + 1);
+	pthread_mutex_unlock(&d->mu);
 }
 
 struct dev_event fw_wait_operator(struct ped_device *d, int timeout_ms)
 {
-	return wait_event(d, d->session_fd, timeout_ms, 1);
+	return wait_event(d, &d->session_fd, 1, timeout_ms, 1);
 }

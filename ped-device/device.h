@@ -20,6 +20,8 @@
 #define DEV_COLS 20
 #define DEV_LOG_MAX 32
 #define DEV_QUEUE_MAX 256
+#define DEV_VERSION_MAX 14 /* "PED V." and the version fill a line */
+#define DEV_LINKS_MAX 2
 
 /* Keypad keys: digits are '0'..'9'. */
 enum dev_key {
@@ -38,7 +40,7 @@ enum dev_event_type {
 	DEV_EV_REMOVE,
 	DEV_EV_RESET, /* Clear held five seconds */
 	DEV_EV_QUIT,
-	DEV_EV_LINK,    /* the HSM link has input */
+	DEV_EV_LINK,    /* a link has input (fw_wait_links: key is its index) */
 	DEV_EV_TIMEOUT,
 };
 
@@ -73,11 +75,19 @@ enum dev_prompt {
 struct dev_config {
 	int key_timeout_ms;     /* key actions (default 200 s) */
 	int link_timeout_ms;    /* each exchange with the HSM */
+	/* how long "Token found" stays before a ceremony's prompt: "briefly"
+	 * for eyes (the ncurses PED); 0 headless, whose event log has it */
+	int token_found_ms;
 	char hsm_socket[512];   /* Local PED-USB: the HSM's local PED link */
 	char pedserver_socket[512]; /* Remote PED: where pedserver expects its PED */
+	/* pedserver_socket was given (option or configuration), not the
+	 * runtime directory's default: a PED cabled to an HSM (hsm_socket)
+	 * watches pedserver too only then, or in Remote PED mode */
+	int pedserver_explicit;
 	char start_mode[16];    /* "menu", "usb", "admin", "remote" */
 	char update_key[512];   /* PEM public key that signs software updates */
 	char update_file[512];  /* the software update image offered in Admin mode */
+	char firmware_file[512]; /* the installed image (Software Update saves it), or "" */
 	/* PIN mask cost of the keysets this PED creates (id 0: the default) */
 	struct ped_pin_kdf pin_kdf;
 };
@@ -111,6 +121,9 @@ struct ped_device {
 	unsigned nlog;
 
 	struct dev_config cfg;
+	/* the firmware version the PED shows ("PED V.x"): the saved image's, or
+	 * the program's; firmware thread writes it, under mu */
+	char version[DEV_VERSION_MAX + 1];
 	FILE *events;
 	uint64_t t0_ms;
 	int quit;
@@ -156,6 +169,14 @@ void fw_show(struct ped_device *d, enum dev_prompt prompt, int prompt_type, cons
 	__attribute__((format(printf, 4, 5)));
 /* Waits for a front-end event, or input on link_fd (>= 0), up to timeout_ms. */
 struct dev_event fw_wait(struct ped_device *d, int link_fd, int timeout_ms);
+/* Waits for a front-end event, or input on any of n links (fds < 0 are
+ * skipped), up to timeout_ms; DEV_EV_LINK's key is the index of the link. */
+struct dev_event fw_wait_links(struct ped_device *d, const int *fds, int n, int timeout_ms);
+/* Shows what is on the screen for ms ("briefly"): neither waits on the
+ * operator nor takes events, which stay queued for what comes next. */
+void fw_pause(struct ped_device *d, int ms);
+/* The version the PED shows, "0.1.0" (copied under mu). */
+void fw_version(struct ped_device *d, char out[DEV_VERSION_MAX + 1]);
 /* Waits for the operator, up to timeout_ms; input on d->session_fd comes back
  * as DEV_EV_LINK. Unlike fw_wait, the PED counts as waiting on the operator. */
 struct dev_event fw_wait_operator(struct ped_device *d, int timeout_ms);

@@ -5,6 +5,7 @@
 
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A keypad key from an event; insert and remove events come back as key 0. */
@@ -98,7 +99,11 @@ int dlg_number(struct ped_device *d, enum dev_prompt p, int type, const char *te
 	int key, r;
 
 	for (;;) {
-		fw_show(d, p, type, "%s\n>%s", text, digits);
+		/* chapter 5: "M value? (1-16)", a blank line, then ">03" */
+		if (n)
+			fw_show(d, p, type, "%s\n\n>%02d", text, atoi(digits));
+		else
+			fw_show(d, p, type, "%s\n\n>", text);
 		if ((r = next_key(d, &key, d->cfg.key_timeout_ms)) != PED_OK)
 			return r;
 		if (key >= '0' && key <= '9' && n < 2) {

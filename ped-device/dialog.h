@@ -21,7 +21,8 @@ int dlg_enter(struct ped_device *d, enum dev_prompt p, int type, const char *tex
 /* Shows text, waits for Enter with a key inserted, and loads it into k
  * (unreadable keys are reported and asked for again). */
 int dlg_insert(struct ped_device *d, enum dev_prompt p, int type, const char *text, struct ikey *k);
-/* A number with up to two digits shown as ">03"; re-asked until min..max. */
+/* A number with up to two digits shown as ">03" on its own line, after a
+ * blank one; re-asked until min..max. */
 int dlg_number(struct ped_device *d, enum dev_prompt p, int type, const char *text, int min,
 	       int max, int *val);
 /* Digits shown as stars under text; '<' erases one, Clear erases all. */

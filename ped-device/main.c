@@ -26,6 +26,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* "The PED briefly displays ... Token found" before each ceremony's prompt */
+#define TOKEN_FOUND_MS 400
+
 #define USAGE "ped-device [-headless [-script FILE] [-policy FILE] [-events FILE]] [-mode menu|usb|admin|remote]\n" \
 	      "           [-hsm SOCKET] [-pedserver SOCKET] [-store DIR] [-control PATH] [-configfile FILE] [-keytimeout S]\n" \
 	      "           [-pinmaskcost LOG2N]\n" \
@@ -41,6 +44,8 @@ static struct ped_cfg_setting schema[] = {
 	{.name = "store", .type = PED_CFG_STRING, .sdflt = "", .help = "iKey store directory"},
 	{.name = "update_key", .type = PED_CFG_STRING, .sdflt = "", .help = "PEM public key for software updates"},
 	{.name = "update_file", .type = PED_CFG_STRING, .sdflt = "", .help = "software update image"},
+	{.name = "firmware_file", .type = PED_CFG_STRING, .sdflt = "",
+	 .help = "where Software Update saves the image the PED runs (empty: ped-firmware.img in the data directory)"},
 	{.name = "pin_mask_log2n", .type = PED_CFG_INT, .min = PED_SCRYPT_LOG2N_MIN, .max = PED_SCRYPT_LOG2N_MAX,
 	 .dflt = PED_SCRYPT_LOG2N_DEFAULT,
 	 .help = "scrypt cost of new keysets' PIN masks, log2 N (8 only for test keysets)"},
@@ -94,7 +99,8 @@ int main(int argc, char **argv)
 		{.name = "policy", .kind = PED_OPT_STRING, .arg = "FILE", .help = "answerer policy"},
 		{.name = "events", .kind = PED_OPT_STRING, .arg = "FILE", .help = "JSON-lines event log"},
 		{.name = "notes", .kind = PED_OPT_STRING, .arg = "FILE", .help = "show the last lines of FILE (the HSM shell's output) under the keys"},
-		{.name = "mode", .kind = PED_OPT_ENUM, .choices = modes, .help = "mode at power-on"},
+		{.name = "mode", .kind = PED_OPT_ENUM, .choices = modes,
+		 .help = "start in this mode (default: Local PED mode, the first HSM command choosing)"},
 		{.name = "hsm", .kind = PED_OPT_STRING, .arg = "SOCKET", .help = "HSM local PED link"},
 		{.name = "pedserver", .kind = PED_OPT_STRING, .arg = "SOCKET", .help = "pedserver's PED port (Remote PED)"},
 		{.name = "store", .kind = PED_OPT_STRING, .arg = "DIR", .help = "iKey store"},
@@ -166,6 +172,7 @@ int main(int argc, char **argv)
 	memset(&dc, 0, sizeof(dc));
 	dc.key_timeout_ms = (int)ped_opts_num(opts, "keytimeout", ped_config_int(&cfg, "key_timeout")) * 1000;
 	dc.link_timeout_ms = (int)ped_config_int(&cfg, "link_timeout") * 1000;
+	dc.token_found_ms = headless ? 0 : TOKEN_FOUND_MS;
 	snprintf(dc.hsm_socket, sizeof(dc.hsm_socket), "%s",
 		 ped_opts_str(opts, "hsm", ped_config_str(&cfg, "hsm_socket")));
 	const char *pss = ped_opts_str(opts, "pedserver", ped_config_str(&cfg, "pedserver_socket"));
@@ -173,10 +180,12 @@ int main(int argc, char **argv)
 		snprintf(dc.pedserver_socket, sizeof(dc.pedserver_socket), "%s", pss);
 	else if (ped_runtime_path("pedserver-ped.sock", dc.pedserver_socket, sizeof(dc.pedserver_socket)) != PED_OK)
 		dc.pedserver_socket[0] = '\0';
-	snprintf(dc.start_mode, sizeof(dc.start_mode), "%s",
-		 modes[ped_opts_num(opts, "mode", dc.hsm_socket[0] ? 1 : 0)]);
+	dc.pedserver_explicit = pss && *pss;
+	/* power-on: "Local PED mode / Awaiting command...", the first HSM command choosing the mode */
+	snprintf(dc.start_mode, sizeof(dc.start_mode), "%s", modes[ped_opts_num(opts, "mode", 1)]);
 	snprintf(dc.update_key, sizeof(dc.update_key), "%s", ped_config_str(&cfg, "update_key"));
 	snprintf(dc.update_file, sizeof(dc.update_file), "%s", ped_config_str(&cfg, "update_file"));
+	snprintf(dc.firmware_file, sizeof(dc.firmware_file), "%s", ped_config_str(&cfg, "firmware_file"));
 	ped_pin_kdf_scrypt(&dc.pin_kdf,
 			   (unsigned)ped_opts_num(opts, "pinmaskcost", ped_config_int(&cfg, "pin_mask_log2n")),
 			   (unsigned)ped_config_int(&cfg, "pin_mask_r"), (unsigned)ped_config_int(&cfg, "pin_mask_p"));

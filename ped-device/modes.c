@@ -1,5 +1,7 @@
-/* The PED firmware's top level: the mode menu, Local PED-USB (attached to an
- * HSM's local PED link), and the requests the HSM sends while attached. */
+/* The PED firmware's top level: power-on, the mode menu, the attached modes
+ * (Local PED-USB on an HSM's local PED link, Remote PED on pedserver's PED
+ * port, the first HSM command choosing between them), and the requests the
+ * HSM sends while attached. */
 #include "ceremony.h"
 #include "dialog.h"
 #include "modes.h"
@@ -14,8 +16,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAIN_MENU "Select Mode\n1 Local PED-SCP\n4 Admin\n7 Remote PED\n0 Local PED-USB\n\nPED V." PED_VERSION
+#define MAIN_MENU "Select Mode\n1 Local PED-SCP\n4 Admin\n7 Remote PED\n0 Local PED-USB\n\nPED V.%s"
 #define RETRY_MS 500
+/* pedserver refused this PED because another one is attached: try again, slowly */
+#define BUSY_RETRY_MS 5000
 
 /* Sends a reply to the HSM: an error as RESULT, else what the ceremony made. */
 static int reply_result(struct ped_link *l, int err)
@@ -97,6 +101,11 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 		}
 		return reply_result(l, PED_E_ACTION_PROHIBITED);
 	}
+	/* chapter 5: "The PED briefly displays the following message before
+	 * prompting you for the appropriate PED key: Remote PED mode / Token found" */
+	fw_show(d, DEV_P_NONE, 0, "%s PED mode\nToken found", ctx ? "Remote" : "Local");
+	if (d->cfg.token_found_ms > 0)
+		fw_pause(d, d->cfg.token_found_ms);
 	pthread_mutex_lock(&d->mu);
 	d->ceremony++;
 	pthread_mutex_unlock(&d->mu);
@@ -208,39 +217,99 @@ static int attach(struct ped_device *d, struct ped_link *l)
 	return PED_OK;
 }
 
-/* Local PED-USB: the cable to the HSM is the HSM's local PED socket. */
-static void mode_local_usb(struct ped_device *d)
+int mode_leave_ok(struct ped_device *d, const struct rpk_cache *c)
+{
+	return c->n ? dlg_confirm_exit(d) : 1;
+}
+
+/* The idle screen of a mode, and whether anything can send it a command. */
+static void show_idle(struct ped_device *d, int mode, int local_up, int remote_up)
+{
+	if (mode == PED_MODE_REMOTE)
+		fw_show(d, DEV_P_IDLE, 0, remote_up ? "Remote PED mode\nAwaiting command..."
+						    : "Remote PED mode\nNo pedserver\nconnected.\n\n< EXIT");
+	else
+		fw_show(d, DEV_P_IDLE, 0, local_up || remote_up ? "Local PED mode\nAwaiting command..."
+								: "Local PED mode\nNo HSM connected.\n\n< EXIT");
+}
+
+/* Local PED-USB and Remote PED. The PED watches both of its cables, the
+ * HSM's local PED link (hsm_socket) and pedserver's PED port, and "switches
+ * to the appropriate mode upon receiving the first command from the HSM"
+ * (chapter 5): a request on the local link makes it Local PED mode, a
+ * session pedserver opens Remote PED mode. It serves one HSM at a time: a
+ * command on the other cable waits while a ceremony or a Remote PED session
+ * (ped connect to ped disconnect) is under way. A PED cabled to an HSM
+ * watches pedserver too when its socket was given, or in Remote PED mode.
+ * The RPKs read stay until the operator leaves with <. */
+static void mode_attached(struct ped_device *d, int mode)
 {
 	struct ped_link link;
-	int attached = 0, lost = 0, r;
+	struct ped_framer f;
+	struct rpk_cache c;
+	int local_up = 0, remote_up = 0, busy_told = 0, r;
+	uint64_t local_at = 0, remote_at = 0;
+	int use_local = d->cfg.hsm_socket[0] != '\0';
+	int use_remote = d->cfg.pedserver_socket[0] && (d->cfg.pedserver_explicit || mode == PED_MODE_REMOTE || !use_local);
 
 	fw_log_clear(d);
 	memset(&link, 0, sizeof(link));
 	link.in.fd = -1;
+	memset(&f, 0, sizeof(f));
+	f.fd = -1;
+	memset(&c, 0, sizeof(c));
+	dev_event_log(d, "mode", "\"mode\":\"%s\"", mode == PED_MODE_REMOTE ? "remote" : "local");
 	for (;;) {
 		/* After a lost link, wait a retry interval: an HSM that takes
 		 * the handshake and drops the PED (a Remote PED session is open)
 		 * would otherwise be redialled in a tight loop. */
-		if (!attached && d->cfg.hsm_socket[0] && !lost)
-			attached = attach(d, &link) == PED_OK;
-		lost = 0;
-		fw_show(d, DEV_P_IDLE, 0, attached ? "Local PED mode\nAwaiting command..."
-						    : "Local PED mode\nNo HSM connected.\n\n< EXIT");
-		struct dev_event ev = fw_wait(d, attached ? ped_link_fd(&link) : -1, attached ? -1 : RETRY_MS);
+		uint64_t now = ped_now_ms();
+		if (use_local && !local_up && now >= local_at) {
+			local_up = attach(d, &link) == PED_OK;
+			local_at = now + RETRY_MS;
+		}
+		if (use_remote && !remote_up && now >= remote_at) {
+			remote_up = remote_attach(d, &f, &c) == PED_OK;
+			remote_at = now + RETRY_MS;
+		}
+		show_idle(d, mode, local_up, remote_up);
+		struct dev_event ev;
+		int fds[DEV_LINKS_MAX] = {local_up ? ped_link_fd(&link) : -1, remote_up ? f.fd : -1};
+		if (local_up && ped_framer_pending(&link.in))
+			ev = (struct dev_event){DEV_EV_LINK, 0};
+		else if (remote_up && ped_framer_pending(&f))
+			ev = (struct dev_event){DEV_EV_LINK, 1};
+		else {
+			uint64_t next = UINT64_MAX;
+			if (use_local && !local_up)
+				next = local_at;
+			if (use_remote && !remote_up && remote_at < next)
+				next = remote_at;
+			now = ped_now_ms();
+			ev = fw_wait_links(d, fds, DEV_LINKS_MAX,
+					   next == UINT64_MAX ? -1 : next > now ? (int)(next - now) : 0);
+		}
 		if (ev.type == DEV_EV_QUIT)
 			break;
 		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_LOG) {
-			dlg_show_log(d, attached ? ped_link_fd(&link) : -1);
+			/* a command on either cable takes the log down */
+			dlg_show_log(d, fds[0] >= 0 ? fds[0] : fds[1]);
 		} else if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
-			/* The firmware warns here too, though no RPK is in use locally. */
-			if (dlg_confirm_exit(d))
+			if (mode_leave_ok(d, &c))
 				break;
-		} else if (ev.type == DEV_EV_LINK) {
+		} else if (ev.type == DEV_EV_LINK && ev.key == 0) {
 			uint8_t rt, *msg = NULL;
 			size_t len = 0;
 			r = ped_link_recv(&link, &rt, &msg, &len, d->cfg.link_timeout_ms, NULL);
-			if (r == PED_OK && rt == PED_REC_DATA)
+			if (r == PED_OK && rt == PED_REC_DATA) {
+				if (mode != PED_MODE_LOCAL) {
+					/* the first command came from the local link */
+					mode = PED_MODE_LOCAL;
+					fw_log_clear(d);
+					dev_event_log(d, "mode", "\"mode\":\"local\"");
+				}
 				r = mode_serve_request(d, &link, msg, len, NULL);
+			}
 			if (msg)
 				OPENSSL_clear_free(msg, len ? len : 1);
 			if (r != PED_OK && r != PED_E_INVALID) {
@@ -248,13 +317,35 @@ static void mode_local_usb(struct ped_device *d)
 				fw_log(d, "Link lost");
 				dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(r));
 				ped_link_close(&link, r);
-				attached = 0;
-				lost = 1;
+				local_up = 0;
+				local_at = ped_now_ms() + RETRY_MS;
+			}
+		} else if (ev.type == DEV_EV_LINK && ev.key == 1) {
+			r = remote_frame(d, &f, &c, &mode);
+			if (r == PED_E_BUSY) {
+				/* another PED is attached to that pedserver: say it once */
+				if (!busy_told)
+					ped_warn("pedserver already serves another PED");
+				busy_told = 1;
+			} else if (r == PED_OK) {
+				busy_told = 0;
+			}
+			if (r != PED_OK) {
+				remote_detach(d, &f, r);
+				remote_up = 0;
+				remote_at = ped_now_ms() + (r == PED_E_BUSY ? BUSY_RETRY_MS : RETRY_MS);
+				if (r == PED_E_CANCEL)
+					break;
 			}
 		}
 	}
-	if (attached)
+	if (local_up)
 		ped_link_close(&link, PED_OK);
+	if (remote_up)
+		remote_detach(d, &f, PED_OK);
+	/* Leaving the mode invalidates every RPK the PED held. */
+	rpk_cache_forget(&c, NULL);
+	OPENSSL_cleanse(&c, sizeof(c));
 }
 
 static void mode_scp(struct ped_device *d)
@@ -262,31 +353,48 @@ static void mode_scp(struct ped_device *d)
 	(void)dlg_menu(d, "Local PED-SCP\nNot supported for\nthis HSM generation.\nUse Local PED-USB.\n\n< EXIT", "");
 }
 
+/* Power-on: "BOOT V..., loading PED..." (the boot loader is this program;
+ * the PED's version is that of the image it runs), then "Local PED mode /
+ * Awaiting command...". */
+static void boot(struct ped_device *d)
+{
+	admin_boot(d);
+	fw_show(d, DEV_P_NONE, 0, "BOOT V.%s\nloading PED...", PED_VERSION);
+}
 
 void *fw_main(void *arg)
 {
 	struct ped_device *d = arg;
 	const char *start = d->cfg.start_mode;
+	/* -mode: the operator chose that mode (from the menu) */
+	int k = !strcmp(start, "menu") ? 'M' : !strcmp(start, "admin") ? '4' : !strcmp(start, "remote") ? '7' : '0';
 
-	if (!strcmp(start, "usb"))
-		mode_local_usb(d);
-	else if (!strcmp(start, "admin"))
-		mode_admin(d);
-	else if (!strcmp(start, "remote"))
-		mode_remote(d);
+	boot(d);
 	for (;;) {
 		if (dev_quitting(d))
 			break;
-		int k = dlg_menu(d, MAIN_MENU, "1470");
-		if (k < 0)
-			break;
+		if (k == 'M') {
+			char v[DEV_VERSION_MAX + 1], text[160];
+			fw_version(d, v);
+			snprintf(text, sizeof(text), MAIN_MENU, v);
+			if ((k = dlg_menu(d, text, "1470")) < 0)
+				break;
+		}
 		switch (k) {
 		case '1': mode_scp(d); break;
-		case '4': mode_admin(d); break;
-		case '7': mode_remote(d); break;
-		case '0': mode_local_usb(d); break;
+		case '4':
+			if (mode_admin(d)) {
+				/* a software update was saved: the PED restarts with it */
+				boot(d);
+				k = '0';
+				continue;
+			}
+			break;
+		case '7': mode_attached(d, PED_MODE_REMOTE); break;
+		case '0': mode_attached(d, PED_MODE_LOCAL); break;
 		default: break;
 		}
+		k = 'M';
 	}
 	fw_show(d, DEV_P_NONE, 0, "PED off");
 	return NULL;

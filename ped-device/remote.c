@@ -1,9 +1,13 @@
-/* Remote PED mode: the PED attaches to pedserver and waits. When pedserver
- * opens a session for an HSM, the PED computes the session key, with the
- * RPV from the orange key(s) or the one-time password the HSM printed, and
- * then serves that HSM's requests exactly as over a local cable. Between
- * sessions the PED stays attached; RPVs it has read stay in its memory
- * until the operator leaves Remote PED mode ("invalidate the RPK"). */
+/* Remote PED: the PED attaches to pedserver and waits (modes.c watches the
+ * attachment in Local and Remote PED mode alike). When pedserver opens a
+ * session for an HSM, the PED waits for the HSM's first handshake message,
+ * which an HSM keyed with the RPV sends with the first command that needs
+ * the PED (docs/protocol.md, section 11); it then computes the session key,
+ * with the RPV it holds or reads from the orange key(s), or with the
+ * one-time password the HSM printed, and serves that HSM's requests exactly
+ * as over a local cable. Between sessions the PED stays attached; RPVs it
+ * has read stay in its memory until the operator leaves the mode ("invalidate
+ * the RPK"). */
 #include "ceremony.h"
 #include "rpk_cache.h"
 #include "dialog.h"
@@ -23,8 +27,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RETRY_MS 500
-
 /* Tells pedserver which HSMs' RPVs the PED holds (serials only). */
 static void report_rpks(int fd, const struct rpk_cache *c, int timeout_ms)
 {
@@ -38,7 +40,7 @@ static void report_rpks(int fd, const struct rpk_cache *c, int timeout_ms)
 	(void)ped_relay_send(fd, PED_RELAY_STATUS, &m, timeout_ms);
 }
 
-static int attach(struct ped_device *d, struct ped_framer *f)
+int remote_attach(struct ped_device *d, struct ped_framer *f, const struct rpk_cache *c)
 {
 	struct ped_relay_msg h;
 	int fd, r;
@@ -49,7 +51,7 @@ static int attach(struct ped_device *d, struct ped_framer *f)
 	h.role = PED_RELAY_ROLE_PED;
 	h.purpose = PED_RELAY_SESSION;
 	snprintf(h.id, sizeof(h.id), "%s", d->holder);
-	snprintf(h.version, sizeof(h.version), "%s", PED_VERSION);
+	fw_version(d, h.version); /* the firmware it runs: pedserver -mode show */
 	if ((r = ped_relay_send(fd, PED_RELAY_HELLO, &h, d->cfg.link_timeout_ms)) != PED_OK) {
 		close(fd);
 		return r;
@@ -58,7 +60,25 @@ static int attach(struct ped_device *d, struct ped_framer *f)
 	ped_info("attached to pedserver at %s", d->cfg.pedserver_socket);
 	fw_log(d, "pedserver attached");
 	dev_event_log(d, "pedserver", "\"attached\":true");
+	if (c->n)
+		report_rpks(f->fd, c, d->cfg.link_timeout_ms); /* a new pedserver knows none of them */
 	return PED_OK;
+}
+
+void remote_detach(struct ped_device *d, struct ped_framer *f, int why)
+{
+	if (f->fd < 0)
+		return;
+	if (why == PED_OK) /* the operator left the mode: say so */
+		(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, 0, 200);
+	else {
+		ped_info("pedserver link ended: %s", ped_strerror(why));
+		fw_log(d, "pedserver lost");
+		dev_event_log(d, "pedserver", "\"attached\":false,\"why\":\"%s\"", ped_err_name(why));
+	}
+	close(f->fd);
+	ped_framer_free(f);
+	f->fd = -1;
 }
 
 /* The one-time password the HSM printed, typed by the operator. */
@@ -239,10 +259,34 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	dev_event_log(d, "session", "\"hsm\":\"%s\",\"auth\":\"%s\"", dev_json(open->id, js, sizeof(js)),
 		      password ? "password" : "rpv");
 	fw_log(d, "Session HSM %.12s", open->id);
-	/* The HSM's HELLO_V first: after it nothing comes from the HSM until
-	 * the PED answers, so input on the link while the operator is asked for
-	 * the secret means the session ended (ped disconnect, a timeout), and
-	 * the prompt goes rather than wait for an answer nobody will take. */
+	/* The HSM's HELLO_V first. An HSM keyed with the RPV sends it with the
+	 * first command that needs the PED, so the orange key is asked for then
+	 * (chapter 5: "Issue the first command ... The Luna PED prompts for an
+	 * orange PED key"); until then the PED awaits a command. After HELLO_V
+	 * nothing comes from the HSM until the PED answers, so input on the link
+	 * while the operator is asked for the secret means the session ended
+	 * (ped disconnect, a timeout), and the prompt goes rather than wait for
+	 * an answer nobody will take. */
+	while (!ped_framer_pending(f)) {
+		fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nAwaiting command...");
+		struct dev_event ev = fw_wait(d, f->fd, -1);
+		if (ev.type == DEV_EV_QUIT) {
+			r = PED_E_CANCEL;
+			goto out;
+		}
+		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_LOG)
+			dlg_show_log(d, f->fd);
+		else if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK && mode_leave_ok(d, c)) {
+			/* leaving the mode ends the session: the HSM is told why */
+			ped_info("session with HSM %s ended before its key: the operator left the mode", open->id);
+			dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(PED_E_CANCEL));
+			(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(PED_E_PED_UNPLUGGED),
+						  d->cfg.link_timeout_ms);
+			r = PED_E_CANCEL;
+			goto out;
+		} else if (ev.type == DEV_EV_LINK)
+			break;
+	}
 	r = ped_framer_recv(f, &type, &hello, &hello_len, d->cfg.link_timeout_ms);
 	if (r != PED_OK || type != PED_LINK_KAS) {
 		r = ended_before_key(d, f, open->id, r, type, hello, hello_len);
@@ -409,7 +453,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	dev_event_log(d, "attached", "\"hsm\":\"%s\",\"remote\":true,\"scheme\":\"%s\"",
 		      dev_json(link.peer_id, js, sizeof(js)),
 		      p.scheme == PED_KAS_2E2S ? "2e2s" : "1e1s");
-	fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nToken found");
+	fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nAwaiting command...");
 
 	struct serve_ctx ctx = {c, open->id, password, 0};
 	for (;;) {
@@ -424,15 +468,15 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		}
 		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_LOG) {
 			dlg_show_log(d, ped_link_fd(&link));
-			fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nToken found");
+			fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nAwaiting command...");
 			continue;
 		}
 		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
-			if (dlg_confirm_exit(d)) {
+			if (mode_leave_ok(d, c)) {
 				r = PED_E_CANCEL;
 				break;
 			}
-			fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nToken found");
+			fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nAwaiting command...");
 			continue;
 		}
 		if (ev.type != DEV_EV_LINK)
@@ -448,7 +492,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		if (msg)
 			OPENSSL_clear_free(msg, len ? len : 1);
 		if (r == PED_OK || r == PED_E_INVALID) {
-			fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nToken found");
+			fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nAwaiting command...");
 			continue;
 		}
 		break;
@@ -476,79 +520,33 @@ out:
 	return r;
 }
 
-void mode_remote(struct ped_device *d)
+int remote_frame(struct ped_device *d, struct ped_framer *f, struct rpk_cache *c, int *mode)
 {
-	struct ped_framer f;
-	struct rpk_cache c;
-	int attached = 0, r;
+	uint8_t type, *p = NULL;
+	size_t len = 0;
+	struct ped_relay_msg m;
+	int r = ped_framer_recv(f, &type, &p, &len, d->cfg.link_timeout_ms);
 
-	fw_log_clear(d);
-	memset(&c, 0, sizeof(c));
-	memset(&f, 0, sizeof(f));
-	f.fd = -1;
-	for (;;) {
-		if (!attached && d->cfg.pedserver_socket[0] && (attached = attach(d, &f) == PED_OK) && c.n)
-			report_rpks(f.fd, &c, d->cfg.link_timeout_ms); /* a new pedserver knows none of them */
-		fw_show(d, DEV_P_IDLE, 0, attached ? "Remote PED mode\nAwaiting command..."
-						    : "Remote PED mode\nNo pedserver\nconnected.\n\n< EXIT");
-		struct dev_event ev;
-		if (attached && ped_framer_pending(&f))
-			ev.type = DEV_EV_LINK;
-		else
-			ev = fw_wait(d, attached ? f.fd : -1, attached ? -1 : RETRY_MS);
-		if (ev.type == DEV_EV_QUIT)
-			break;
-		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_LOG) {
-			dlg_show_log(d, attached ? f.fd : -1);
-			continue;
+	if (r == PED_OK && type == PED_RELAY_OPEN && ped_relay_decode(p, len, &m) == PED_OK) {
+		OPENSSL_free(p);
+		p = NULL;
+		if (*mode != PED_MODE_REMOTE) {
+			/* the first command came from a Remote PED session */
+			*mode = PED_MODE_REMOTE;
+			fw_log_clear(d);
+			dev_event_log(d, "mode", "\"mode\":\"remote\"");
 		}
-		if (ev.type == DEV_EV_KEY && ev.key == DEV_KEY_BACK) {
-			if (dlg_confirm_exit(d))
-				break;
-			continue;
-		}
-		if (ev.type != DEV_EV_LINK)
-			continue;
-		uint8_t type, *p = NULL;
-		size_t len = 0;
-		struct ped_relay_msg m;
-		r = ped_framer_recv(&f, &type, &p, &len, d->cfg.link_timeout_ms);
-		if (r == PED_OK && type == PED_RELAY_OPEN && ped_relay_decode(p, len, &m) == PED_OK) {
-			OPENSSL_free(p);
-			p = NULL;
-			r = session(d, &f, &m, &c);
-		} else if (r == PED_OK && type == PED_RELAY_PING) {
-			r = ped_relay_send_code(f.fd, PED_RELAY_PONG, 0, d->cfg.link_timeout_ms);
-		} else if (r == PED_OK && type == PED_RELAY_BYE) {
-			struct ped_relay_msg b;
-			if (ped_relay_decode(p, len, &b) == PED_OK && ped_err_from_code(b.code) == PED_E_BUSY) {
-				ped_warn("pedserver already serves another PED");
-				r = PED_E_BUSY;
-			}
-		} else if (r == PED_OK) {
-			ped_trace("ignored a %s frame from pedserver", ped_relay_type_name(type));
-		}
-		if (p)
-			OPENSSL_clear_free(p, len ? len : 1);
-		if (r != PED_OK) {
-			ped_info("pedserver link ended: %s", ped_strerror(r));
-			fw_log(d, "pedserver lost");
-			dev_event_log(d, "pedserver", "\"attached\":false,\"why\":\"%s\"", ped_err_name(r));
-			if (f.fd >= 0)
-				close(f.fd);
-			ped_framer_free(&f);
-			f.fd = -1;
-			attached = 0;
-			if (r == PED_E_CANCEL)
-				break;
-		}
+		r = session(d, f, &m, c);
+	} else if (r == PED_OK && type == PED_RELAY_PING) {
+		r = ped_relay_send_code(f->fd, PED_RELAY_PONG, 0, d->cfg.link_timeout_ms);
+	} else if (r == PED_OK && type == PED_RELAY_BYE) {
+		struct ped_relay_msg b;
+		if (ped_relay_decode(p, len, &b) == PED_OK && ped_err_from_code(b.code) == PED_E_BUSY)
+			r = PED_E_BUSY;
+	} else if (r == PED_OK) {
+		ped_trace("ignored a %s frame from pedserver", ped_relay_type_name(type));
 	}
-	if (attached) {
-		(void)ped_relay_send_code(f.fd, PED_RELAY_BYE, 0, 200);
-		close(f.fd);
-		ped_framer_free(&f);
-	}
-	/* Leaving Remote PED mode invalidates every RPK the PED held. */
-	rpk_cache_forget(&c, NULL);
-	OPENSSL_cleanse(&c, sizeof(c));
+	if (p)
+		OPENSSL_clear_free(p, len ? len : 1);
+	return r;
 }

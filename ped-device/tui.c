@@ -148,8 +148,10 @@ static void draw(struct tui *t)
 		return;
 	}
 	dev_screen_text(t->d, scr, sizeof(scr));
+	char version[DEV_VERSION_MAX + 1];
+	fw_version(t->d, version);
 	attron(A_BOLD);
-	mvprintw(0, 1, "Open PED  PED V.%s", PED_VERSION);
+	mvprintw(0, 1, "Open PED  PED V.%s", version);
 	attroff(A_BOLD);
 	/* the display */
 	mvaddch(PAD_Y - 1, 1, ACS_ULCORNER);

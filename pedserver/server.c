@@ -182,6 +182,19 @@ static void status_reply(struct conn *c)
 	(void)ped_leg_send_msg(&c->leg, PED_RELAY_STATUS, &m, wtimeout());
 }
 
+/* Whether the PED's last STATUS named serial among the RPKs it holds. */
+static int rpk_held(const char *serial)
+{
+	size_t n = strlen(serial);
+	for (const char *p = S.rpks; n && *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == n && !memcmp(p, serial, n))
+			return 1;
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
 /* ---- the PED: channel frames to the client, its status, its goodbye ------ */
 
 static void ped_data(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
@@ -341,6 +354,8 @@ static void greet_client(struct conn *c, const struct ped_relay_msg *h)
 	snprintf(w.id, sizeof(w.id), "%s", S.ped.hello.id);
 	snprintf(w.version, sizeof(w.version), "%s", S.ped.hello.version);
 	snprintf(w.info, sizeof(w.info), "pedserver %s", PEDSERVER_SOFTWARE_VERSION);
+	if (rpk_held(h->id))
+		w.flags |= PED_RELAY_F_RPK_HELD; /* the HSM need not ask for the orange key */
 	memset(&o, 0, sizeof(o));
 	o.role = PED_RELAY_ROLE_SERVER;
 	o.auth = h->auth;

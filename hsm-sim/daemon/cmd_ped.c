@@ -171,9 +171,11 @@ static int cmd_ped_family(struct cmd_ctx *c, int argc, char **argv)
 			cmd_out(c, "HSM %s identity: HOC fingerprint %s", hs->h.serial, fpr);
 			cmd_out(c, "Please attend to the PED and enter following password: %s", pw);
 		}
-		r = remoteped_connect(pt, c->who.out, host, port, otp);
-		if (r == PED_OK && !otp)
-			cmd_out(c, "Please attend to the PED: present the orange RPK to compute the session key.");
+		/* Keyed with the RPV, the session waits for the first command
+		 * that needs the PED, which asks for the orange key then (chapter
+		 * 5); -wait keys it now. Either says "present the orange RPK" only
+		 * when the PED does not hold it already. */
+		r = remoteped_connect(pt, c->who.out, host, port, otp, ped_opts_seen(o, "wait") ? REMOTEPED_KEY_NOW : 0);
 		OPENSSL_cleanse(pw, sizeof(pw));
 		/* -wait (ours): scripts and benchmarks return once the channel is up */
 		if (r == PED_OK && ped_opts_seen(o, "wait"))

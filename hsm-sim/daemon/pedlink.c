@@ -172,7 +172,7 @@ static void *attach_thread(void *arg)
 		goto out;
 	}
 	pthread_mutex_lock(&pt->mu);
-	if (pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_UP) {
+	if (pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_UP || pt->remote_state == REMOTE_DEFERRED) {
 		pthread_mutex_unlock(&pt->mu);
 		ped_warn("HSM %s: a Remote PED session is open; local PED %s ignored", pt->hs->h.serial, l.peer_id);
 		ped_link_close(&l, PED_E_BUSY);
@@ -217,10 +217,12 @@ int pedport_describe(struct pedport *pt, char *out, size_t len)
 {
 	int remote = 0;
 	pthread_mutex_lock(&pt->mu);
-	if (pt->remote_state == REMOTE_UP || pt->remote_state == REMOTE_KEYING) {
+	if (pt->remote_state == REMOTE_UP || pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_DEFERRED) {
 		snprintf(out, len, "Remote PED %.40s via pedserver %.60s%s%s", pt->remote_ped, pt->remote_server,
 			 pt->remote_otp ? ", one-time password session" : "",
-			 pt->remote_state == REMOTE_KEYING ? " (computing the session key)" : "");
+			 pt->remote_state == REMOTE_KEYING	? " (computing the session key)"
+			 : pt->remote_state == REMOTE_DEFERRED ? " (session key at the first PED operation)"
+								: "");
 		remote = 1;
 	} else if (pt->attached && (pt->busy || link_alive(&pt->link))) {
 		snprintf(out, len, "Local PED attached.");
@@ -232,8 +234,9 @@ int pedport_describe(struct pedport *pt, char *out, size_t len)
 }
 
 /* Takes the link for one exchange; PED_E_PED_UNPLUGGED when there is none.
- * A Remote PED session still being keyed is waited for. */
-static int take(struct pedport *pt)
+ * A Remote PED session still being keyed is waited for; one whose keying
+ * waits for the first PED operation (REMOTE_DEFERRED) is keyed now. */
+static int take(struct pedport *pt, const struct sim_out *o)
 {
 	int r = PED_OK;
 	/* read under mu: pedports_abort sets it before it looks at the port */
@@ -241,6 +244,17 @@ static int take(struct pedport *pt)
 	if (atomic_load(&pt->all->stopping)) {
 		pthread_mutex_unlock(&pt->mu);
 		return PED_E_CANCEL; /* hsm-sim is shutting down: no new PED wait */
+	}
+	if (pt->remote_state == REMOTE_DEFERRED) {
+		/* chapter 5: "Issue the first command that requires authentication.
+		 * ... The Luna PED prompts for an orange PED key." */
+		int say = !pt->remote_rpk_held;
+		pt->remote_state = REMOTE_KEYING;
+		pthread_cond_broadcast(&pt->cv);
+		pthread_mutex_unlock(&pt->mu);
+		if (say)
+			sim_outf(o, "Please attend to the PED: present the orange RPK to compute the session key.");
+		pthread_mutex_lock(&pt->mu);
 	}
 	if (pt->remote_state == REMOTE_KEYING) {
 		struct timespec until;
@@ -298,7 +312,7 @@ static int take(struct pedport *pt)
  * code alone (the reference's, hsm/result.h) would not say it. */
 static int take_told(struct pedport *pt, const struct sim_out *o)
 {
-	int r = take(pt);
+	int r = take(pt, o);
 	if (r == PED_E_BUSY)
 		sim_outf(o, "Error: the PED of HSM %s is busy with another session's operation; try again when "
 			    "it ends.", pt->hs->h.serial);

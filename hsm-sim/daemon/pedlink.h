@@ -25,7 +25,9 @@
 
 struct pedports;
 
-enum { REMOTE_NONE, REMOTE_KEYING, REMOTE_UP, REMOTE_FAILED };
+/* REMOTE_DEFERRED: pedserver accepted the session, and it is keyed with
+ * the first PED operation (take()), when the PED asks for the orange key. */
+enum { REMOTE_NONE, REMOTE_KEYING, REMOTE_UP, REMOTE_FAILED, REMOTE_DEFERRED };
 
 struct pedport {
 	struct sim_hsm *hs;
@@ -51,6 +53,7 @@ struct pedport {
 	char remote_host[64];    /* as ped connect gave it ("": the PED id mapping) */
 	int remote_host_port;
 	int remote_otp;          /* keyed with the one-time password, not the RPV */
+	int remote_rpk_held;     /* pedserver's WELCOME: the PED holds this HSM's RPK */
 	/* the HSM's identity as OpenSSL objects, made at first use, under mu */
 	EVP_PKEY *id_key;
 	X509 *id_cert, *id_hoc;

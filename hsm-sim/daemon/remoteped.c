@@ -37,7 +37,15 @@ static void *keying_thread(void *arg)
 	struct ped_link l;
 	int r;
 
-	if ((r = pedport_kas_begin(pt, &k)) == PED_OK) {
+	memset(&k, 0, sizeof(k));
+	/* A deferred session is keyed when the first PED operation asks for it
+	 * (take()), or not at all: ped disconnect, hsm-sim stopping. */
+	pthread_mutex_lock(&pt->mu);
+	while (pt->remote_state == REMOTE_DEFERRED && !pt->keying_cancelled && !atomic_load(&pt->all->stopping))
+		pthread_cond_wait(&pt->cv, &pt->mu);
+	r = pt->remote_state == REMOTE_KEYING && !pt->keying_cancelled ? PED_OK : PED_E_CANCEL;
+	pthread_mutex_unlock(&pt->mu);
+	if (r == PED_OK && (r = pedport_kas_begin(pt, &k)) == PED_OK) {
 		k.p.scheme = j->full ? PED_KAS_2E2S : PED_KAS_1E1S;
 		k.p.secret = j->secret;
 		k.p.secret_len = j->secret_len;
@@ -102,7 +110,8 @@ static void *keying_thread(void *arg)
 	return NULL;
 }
 
-int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *host, int port, const char *otp)
+int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *host, int port, const char *otp,
+		      unsigned flags)
 {
 	struct keying_job *j = NULL;
 	struct ped_relay_msg h, w;
@@ -111,7 +120,8 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 	int fd = -1, r;
 
 	pthread_mutex_lock(&pt->mu);
-	int open_already = pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_UP;
+	int open_already = pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_UP ||
+			   pt->remote_state == REMOTE_DEFERRED;
 	pthread_mutex_unlock(&pt->mu);
 	if (open_already) {
 		sim_outf(o, "Error: a Remote PED session is already open for HSM %s (%s); ped disconnect first.",
@@ -174,8 +184,17 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 	}
 	OPENSSL_free(msg);
 	msg = NULL;
+	/* A session keyed with the RPV waits for the first PED operation, where
+	 * the PED asks for the orange key (docs/protocol.md, section 11), unless
+	 * the PED holds the RPK already (nobody is asked) or the caller wants
+	 * the key now (ped connect -wait, the re-keying after ped vector init).
+	 * A password session is keyed at once: the operator types the password
+	 * ped connect printed. */
+	int held = (w.flags & PED_RELAY_F_RPK_HELD) != 0;
+	int defer = !otp && !held && !(flags & REMOTEPED_KEY_NOW);
 	pthread_mutex_lock(&pt->mu);
-	pt->remote_state = REMOTE_KEYING;
+	pt->remote_state = defer ? REMOTE_DEFERRED : REMOTE_KEYING;
+	pt->remote_rpk_held = held;
 	pt->keying_fd = fd;
 	pt->keying_cancelled = 0;
 	snprintf(pt->remote_ped, sizeof(pt->remote_ped), "%s", w.id);
@@ -198,7 +217,14 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 		r = PED_E_HOST_MEMORY;
 		goto fail_fd;
 	}
-	ped_info("HSM %s: Remote PED %s accepted by pedserver; computing the session key", pt->hs->h.serial, w.id);
+	if (defer) {
+		ped_info("HSM %s: Remote PED %s accepted by pedserver; the session key is computed at the first PED "
+			 "operation", pt->hs->h.serial, w.id);
+	} else {
+		ped_info("HSM %s: Remote PED %s accepted by pedserver; computing the session key", pt->hs->h.serial, w.id);
+		if (!otp && !held && !(flags & REMOTEPED_QUIET))
+			sim_outf(o, "Please attend to the PED: present the orange RPK to compute the session key.");
+	}
 	return PED_OK;
 
 fail_fd:
@@ -216,7 +242,7 @@ int remoteped_disconnect(struct pedport *pt)
 {
 	int r = PED_OK;
 	pthread_mutex_lock(&pt->mu);
-	if (pt->remote_state == REMOTE_KEYING) {
+	if (pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_DEFERRED) {
 		/* The operator need not wait out the key timeout for an orange key
 		 * nobody will present, or a link that went quiet: ending the
 		 * socket fails the handshake at once, and the keying thread closes
@@ -227,10 +253,10 @@ int remoteped_disconnect(struct pedport *pt)
 			shutdown(pt->keying_fd, SHUT_RDWR);
 		pthread_cond_broadcast(&pt->cv); /* a keyed session waiting for the local PED */
 		ped_cond_deadline(&until, pt->all->link_timeout_ms);
-		while (pt->remote_state == REMOTE_KEYING)
+		while (pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_DEFERRED)
 			if (pthread_cond_timedwait(&pt->cv, &pt->mu, &until) != 0)
 				break;
-		r = pt->remote_state == REMOTE_KEYING ? PED_E_BUSY : PED_OK;
+		r = pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_DEFERRED ? PED_E_BUSY : PED_OK;
 		pthread_mutex_unlock(&pt->mu);
 		return r;
 	}
@@ -278,6 +304,10 @@ int remoteped_wait(struct pedport *pt)
 	int r = PED_OK;
 	ped_cond_deadline(&until, pt->all->ped_timeout_ms);
 	pthread_mutex_lock(&pt->mu);
+	if (pt->remote_state == REMOTE_DEFERRED) { /* the caller wants the key now */
+		pt->remote_state = REMOTE_KEYING;
+		pthread_cond_broadcast(&pt->cv);
+	}
 	while (pt->remote_state == REMOTE_KEYING)
 		if (pthread_cond_timedwait(&pt->cv, &pt->mu, &until) != 0)
 			break;
@@ -309,7 +339,8 @@ int remoteped_rekey_begin(struct pedport *pt, const struct sim_out *o)
 	pthread_mutex_unlock(&pt->mu);
 	ped_info("HSM %s: RPV initialized: keying the Remote PED session again with it", pt->hs->h.serial);
 	sim_outf(o, "Re-establishing the Remote PED connection with the new RPV...");
-	return remoteped_connect(pt, o, host, port, NULL);
+	/* the PED wrote the new RPV and holds it: it asks for no orange key */
+	return remoteped_connect(pt, o, host, port, NULL, REMOTEPED_KEY_NOW | REMOTEPED_QUIET);
 }
 
 void remoteped_rekey_end(struct pedport *pt, const struct sim_out *o, int r)

@@ -9,14 +9,21 @@
 #include "out.h"
 #include "pedlink.h"
 
+/* remoteped_connect's flags */
+#define REMOTEPED_KEY_NOW 1u /* key the session now, not at the first PED operation */
+#define REMOTEPED_QUIET 2u   /* say nothing of the orange key: the PED holds it */
 /* Asks pedclient for a Remote PED session to host:port (host "" lets
- * pedclient use the PED id assigned to this HSM) and starts keying it with
- * the RPV, or with otp (8 digits) to initialize the RPV remotely. Returns
- * once pedserver has accepted; the PED then computes the session key. Under
- * the HSM's command lock (it reads the RPV). */
-int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *host, int port, const char *otp);
-/* Waits (up to the PED timeout) until the session key is computed; its
- * error if that failed. Needs no command lock. */
+ * pedclient use the PED id assigned to this HSM) and keys it with the RPV,
+ * or with otp (8 digits) to initialize the RPV remotely. Returns once
+ * pedserver has accepted. A password session, or one whose RPK the PED
+ * holds, or with REMOTEPED_KEY_NOW, is keyed at once (the PED computes the
+ * session key); otherwise at the first PED operation (REMOTE_DEFERRED),
+ * when the PED asks for the orange key. Under the HSM's command lock (it
+ * reads the RPV). */
+int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *host, int port, const char *otp,
+		      unsigned flags);
+/* Waits (up to the PED timeout) until the session key is computed, keying
+ * a deferred session now; its error if that failed. Needs no command lock. */
 int remoteped_wait(struct pedport *pt);
 /* ped disconnect: ends the session (or its keying); PED_E_PED_UNPLUGGED
  * when there is none, PED_E_BUSY when a ceremony would not give it back. */

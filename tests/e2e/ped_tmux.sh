@@ -1,6 +1,8 @@
 #!/bin/bash
-# The ncurses PED through tmux: the mode menu (Clear held does nothing there), hsm init with a blue 2-of-3
-# keyset with PINs and a red 1-of-1 (procedure 4), a login, Admin mode's List types and Duplicate, and resizing.
+# The ncurses PED through tmux: power-on in Local PED mode, < to the mode menu (Clear held does nothing
+# there), hsm init with a blue 2-of-3 keyset with PINs and a red 1-of-1 (procedure 4; M and N as ">02" on
+# a line of their own), "Token found" before the prompt, a login, leaving the mode (no RPK held: no
+# warning), Admin mode's List types ("Found keys:", the type, a blank line) and Duplicate, and resizing.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 set -e
@@ -34,10 +36,16 @@ trap 'cleanup_tmux; _cleanup' EXIT
 new_keys k1 k2 k3 k4 spare
 start_hsm
 tm new-session -d -s "$S" -x 80 -y 24 \
-	"$BIN/ped-device -mode menu -hsm $T/ped-$HSM_SERIAL.sock -control $T/tui.ctl -keytimeout 60; sleep 30"
+	"$BIN/ped-device -hsm $T/ped-$HSM_SERIAL.sock -control $T/tui.ctl -keytimeout 60; sleep 30"
 tm set-option -t "$S" remain-on-exit on >/dev/null
 
-note "the mode menu"
+# below_line TEXT: the display line under the one holding TEXT (the pane's box drawn around it)
+below_line() { screen | grep -A1 -F -- "$1" | tail -n 1 | sed 's/^ *x \(.\{20\}\).*/\1/; s/ *$//'; }
+
+note "power-on: Local PED mode, awaiting a command; < is the mode menu"
+tm_wait "Local PED mode"
+tm_wait "Awaiting command..."
+keys BSpace
 tm_wait "Select Mode"
 for l in "1 Local PED-SCP" "4 Admin" "7 Remote PED" "0 Local PED-USB" "PED V."; do tm_wait "$l"; done
 # Clear held (F5): "no effect ... when a menu is open" (it turned the PED off)
@@ -55,7 +63,10 @@ track $!
 tm_wait "reuse an existing"
 keys n
 tm_wait "M value? (1-16)"
-keys 2 Enter
+keys 2
+tm_wait ">02"
+[ -z "$(below_line "M value? (1-16)")" ] || fail "no blank line between 'M value?' and '>02': $(screen)"
+keys Enter
 tm_wait "N value? (M-16)"
 keys 3 Enter
 tm_wait "PED Key (BLUE)"
@@ -108,6 +119,7 @@ wait_for 20 test -s "$T/init.rc" || fail "hsm init did not finish"
 note "a login: two keys, one with a PIN"
 ( timeout 120 "$BIN/hsmcm" -socket "$HSM_SOCK" -c "role login -name so" >"$T/login.out" 2>&1; echo $? >"$T/login.rc" ) &
 track $!
+tm_wait "Token found"
 tm_wait "SO LOGIN..."
 pick "${KEY[k1]}"
 keys Enter
@@ -122,9 +134,7 @@ tm_wait "Awaiting command..."
 
 note "Admin mode: identify a key, then duplicate it onto a blank key"
 keys BSpace
-tm_wait "invalidate the RPK."
-keys y
-tm_wait "Select Mode"
+tm_wait "Select Mode" # no RPK held in Local PED mode: no "invalidate the RPK" warning
 keys 4
 for l in "Admin mode..." "1 PED Key" "5 Backup Devices" "7 Software Update" "9 Self Test"; do tm_wait "$l"; done
 keys F5
@@ -134,6 +144,7 @@ pick "${KEY[k3]}"
 keys 3
 tm_wait "Found keys:"
 tm_wait "Domain"
+[ -z "$(below_line "Domain")" ] || fail "no blank line before 'Press ENTER.': $(screen)"
 keys Enter
 keys 1
 tm_wait "to log in to."

@@ -140,7 +140,7 @@ hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A; role login -name so; ped disc
 grep '"event":"screen"' "$T/A.events" | grep '"key_type":"RPV"' | grep -q "COMPUTE SESSION KEY" ||
 	fail "a restarted PED keyed the session without its orange key"
 
-note "ped disconnect while the PED waits for the orange key ends the keying at once, twice over"
+note "ped disconnect while the PED waits for the orange key (asked by the first command) ends the keying at once, twice over"
 start_pedserver B -pinginterval 1 -pingtimeout 2
 cat >"$T/orange.script" <<S
 expect -timeout 20 "COMPUTE SESSION KEY. Insert a RPK / Remote PED Key (ORANGE)"
@@ -161,12 +161,16 @@ for round in 1 2; do
 	before=$(prompts)
 	hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_B"
 	[ $RC -eq 0 ] || fail "connect $round: $OUT"
+	( exec "$BIN/hsmcm" -socket "$HSM_SOCK" -c "role login -name so" >"$T/login.out" 2>&1 ) &
+	LPID=$!
 	wait_for 20 eval '[ "$(prompts)" -gt "$before" ]' || fail "round $round: the PED did not ask for the orange key: $(tail -n 3 "$T/O.events")"
 	start=$SECONDS
 	hsmcm -c "ped disconnect"
 	[ $RC -eq 0 ] || fail "round $round: ped disconnect during keying: $OUT"
 	expect_contains "$OUT" "Remote PED connection closed."
 	[ $((SECONDS - start)) -le 5 ] || fail "round $round: ped disconnect took $((SECONDS - start)) s"
+	wait "$LPID" && fail "round $round: the login succeeded without a session key"
+	expect_contains "$(cat "$T/login.out")" "CKR_PED_UNPLUGGED"
 	wait_for 10 shown B "Client Information:         Not Available" || fail "round $round: session still shown: $OUT"
 	hsmcm -c "ped get"
 	expect_contains "$OUT" "listening to local PED"

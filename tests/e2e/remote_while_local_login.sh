@@ -36,8 +36,9 @@ LOGIN_PID=$!
 wait_for 20 grep -q '"event":"request"' "$T/L.events" || fail "the login never reached the local PED: $(cat "$T/login.out")"
 
 note "meanwhile a Remote PED session is keyed for the same HSM"
-hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A"
-[ $RC -eq 0 ] || fail "ped connect: $OUT"
+# -wait keys it now (a plain ped connect keys it at the first PED operation)
+( exec timeout 120 "$BIN/hsmcm" -socket "$HSM_SOCK" -c "ped connect -ip 127.0.0.1 -port $PORT_A -wait" >"$T/connect.out" 2>&1 ) &
+CONNECT_PID=$!
 wait_for 30 grep -q '"remote":true' "$T/R.events" || fail "the Remote PED session was not keyed: $(cat "$T/R.ped.log")"
 alive "$LOGIN_PID" || fail "the login ended while its PED was taken: $(cat "$T/login.out")"
 hsmcm -c "ped get"
@@ -53,6 +54,7 @@ set -e
 [ $rc -eq 0 ] || fail "the login broke when the Remote PED was keyed (rc $rc): $(cat "$T/login.out")"
 expect_contains "$(cat "$T/login.out")" "Command Result : No Error"
 expect_not_contains "$(cat "$T/hsm.log")" "PED link lost"
+wait "$CONNECT_PID" || fail "ped connect -wait: $(cat "$T/connect.out")"
 
 note "then the Remote PED takes the HSM's PED port"
 wait_for 20 eval 'hsmcm -c "ped get"; grep -q "listening to remote PED" <<<"$OUT"' || fail "the Remote PED never took over: $OUT"

@@ -16,6 +16,7 @@ wait_for 20 test -S "$T/ped-496771.sock" || fail "hsm-sim did not start with con
 expect_exit 0 "$BIN/hsmcm" -socket "$T/hsm.sock" -c "slot list"
 expect_contains "$OUT" "154438865288"
 
-printf 'expect -timeout 10 "Select Mode"\n' >"$T/menu.script"
+# power-on: Local PED mode (the first HSM command chooses the mode); < is the mode menu
+printf 'expect -timeout 10 "Local PED mode"\npress <\nexpect -timeout 10 "Select Mode"\n' >"$T/menu.script"
 expect_exit 0 "$BIN/ped-device" -headless -configfile "$C/ped-device.conf" -script "$T/menu.script" -control "$T/ped.ctl"
 echo "conf files ok"

@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include "../../ped-device/ceremony.h"
+#include "../../ped-device/dialog.h"
 #include "../../ped-device/headless.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
@@ -86,6 +87,28 @@ static void insert(const char *serial)
 	CU_ASSERT_EQUAL(dev_insert(&dev, serial, why, sizeof(why)), PED_OK);
 }
 
+/* The screen's line n (0-7) as it is shown, blank lines and all. */
+static void screen_line(int n, char *out, size_t len)
+{
+	char scr[DEV_LINES * (DEV_COLS + 1) + 1], *line = scr;
+	dev_screen_text(&dev, scr, sizeof(scr));
+	for (int i = 0; i < n && line; i++) {
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	snprintf(out, len, "%.*s", line ? (int)strcspn(line, "\n") : 0, line ? line : "");
+}
+
+static int line_is(int n, const char *want)
+{
+	char got[DEV_COLS + 2];
+	screen_line(n, got, sizeof(got));
+	if (!strcmp(got, want))
+		return 1;
+	fprintf(stderr, "\nline %d: wanted '%s', got '%s'\n", n, want, got);
+	return 0;
+}
+
 /* ---- a ceremony in its own thread ---- */
 
 struct job {
@@ -96,6 +119,7 @@ struct job {
 	struct cer_created created;
 	struct ped_app_splits splits;
 	int r;
+	int done;
 	pthread_t th;
 };
 
@@ -110,7 +134,25 @@ static void *run_job(void *arg)
 		j->r = cer_create_keyset(&dev, &j->ask, 1, j->secret, sizeof(j->secret), &j->created);
 	else
 		j->r = cer_read_keyset(&dev, &j->ask, &j->splits);
+	__atomic_store_n(&j->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
+}
+
+/* Whether the job ends within five seconds. */
+static int ended(struct job *j)
+{
+	uint64_t deadline = ped_now_ms() + 5000;
+	while (!__atomic_load_n(&j->done, __ATOMIC_SEQ_CST)) {
+		if (ped_now_ms() > deadline) {
+			char scr[DEV_LINES * (DEV_COLS + 1) + 1], flat[sizeof(scr)];
+			dev_screen_text(&dev, scr, sizeof(scr));
+			screen_flat(scr, flat, sizeof(flat));
+			fprintf(stderr, "\nthe ceremony did not end; screen: %s\n", flat);
+			return 0;
+		}
+		usleep(20000);
+	}
+	return 1;
 }
 
 static void start(struct job *j, int create, int type, const char *title)
@@ -451,9 +493,9 @@ static void log_key_and_clear_held_in_modes_and_menus(void)
 	CU_ASSERT(see("PED log (empty) Press ENTER."));
 	press("\n");
 	CU_ASSERT(shows("No pedserver"));
+	/* no RPK held: < leaves at once, without "Exiting now will invalidate
+	 * the RPK" (it asked even then) */
 	press("<");
-	CU_ASSERT(see("invalidate the RPK."));
-	press("Y");
 	CU_ASSERT(see("Select Mode"));
 	dev_push(&dev, DEV_EV_RESET, 0);
 	press("4");
@@ -461,6 +503,177 @@ static void log_key_and_clear_held_in_modes_and_menus(void)
 	dev_push(&dev, DEV_EV_RESET, 0);
 	press("9");
 	CU_ASSERT(see("Self Test"));
+	dev_stop(&dev);
+	dev_free(&dev);
+}
+
+/* "Exiting now will invalidate the RPK. Confirm? YES/NO" (asked when an
+ * RPK is held) leaves only on Yes: nobody answering before the key timeout
+ * keeps the mode, as No does. */
+static int confirm_result;
+static void *confirm_exit_thread(void *arg)
+{
+	(void)arg;
+	confirm_result = dlg_confirm_exit(&dev);
+	return NULL;
+}
+
+static void unanswered_exit_warning_keeps_the_mode(void)
+{
+	pthread_t th;
+	fresh_device(300);
+	pthread_create(&th, NULL, confirm_exit_thread, NULL);
+	CU_ASSERT(see("invalidate the RPK. Confirm? YES/NO"));
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(confirm_result, 0);
+	pthread_create(&th, NULL, confirm_exit_thread, NULL);
+	CU_ASSERT(see("invalidate the RPK."));
+	press("N");
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(confirm_result, 0);
+	pthread_create(&th, NULL, confirm_exit_thread, NULL);
+	CU_ASSERT(see("invalidate the RPK."));
+	press("Y");
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(confirm_result, 1);
+	dev_free(&dev);
+}
+
+/* Chapter 5 shows M and N as "M value? (1-16)", a blank line, ">03". */
+static void m_and_n_on_their_own_line(void)
+{
+	char k[IKEY_SERIAL_LEN + 1];
+	struct job j;
+
+	fresh_device(5000);
+	new_key(k);
+	start(&j, 1, IKEY_SO, "SETTING SO PIN...");
+	CU_ASSERT(see("reuse an existing keyset?"));
+	press("N");
+	CU_ASSERT(see("M value? (1-16)"));
+	press("3");
+	CU_ASSERT(see(">03"));
+	CU_ASSERT(line_is(0, "SLOT") && line_is(1, "SETTING SO PIN...") && line_is(2, "M value? (1-16)") &&
+		  line_is(3, "") && line_is(4, ">03"));
+	press("\n");
+	CU_ASSERT(see("N value? (M-16)"));
+	press("05");
+	CU_ASSERT(see(">05"));
+	CU_ASSERT(line_is(2, "N value? (M-16)") && line_is(3, "") && line_is(4, ">05"));
+	press("\n");
+	CU_ASSERT(see("PED Key (BLUE)"));
+	dev_push(&dev, DEV_EV_RESET, 0);
+	CU_ASSERT_EQUAL(finish(&j), PED_E_CANCEL);
+	dev_free(&dev);
+}
+
+/* A key of another keyset of the same colour inserted first: the operator
+ * removes it and goes on with the right keys (the PED tallies splits by
+ * keyset; only the keyset that reaches its quorum goes to the HSM). It
+ * used to lock the login onto the first key's keyset: every right key was
+ * "not of this keyset", and only Clear got out. */
+static void another_keyset_first_is_set_aside(void)
+{
+	char a[2][IKEY_SERIAL_LEN + 1], b[2][IKEY_SERIAL_LEN + 1];
+	struct job ja, jb, l;
+
+	fresh_device(5000);
+	for (int i = 0; i < 2; i++) {
+		new_key(a[i]);
+		new_key(b[i]);
+	}
+	struct job *jobs[2] = {&ja, &jb};
+	char (*keys[2])[IKEY_SERIAL_LEN + 1] = {a, b};
+	for (int s = 0; s < 2; s++) { /* two SO keysets, 2 of 2, no PINs */
+		start(jobs[s], 1, IKEY_SO, "SETTING SO PIN...");
+		CU_ASSERT(see("reuse an existing"));
+		press("N2\n2\n");
+		for (int i = 0; i < 2; i++) {
+			CU_ASSERT(see("PED Key (BLUE)"));
+			insert(keys[s][i]);
+			press("\n");
+			CU_ASSERT(see("blank."));
+			press("Y\n\n");
+		}
+		CU_ASSERT(see("Are you duplicating"));
+		press("N");
+		CU_ASSERT_EQUAL_FATAL(finish(jobs[s]), PED_OK);
+	}
+
+	start(&l, 0, IKEY_SO, "SO LOGIN...");
+	CU_ASSERT(see("SO LOGIN... Insert a SO / HSM Admin PED Key (BLUE)"));
+	insert(b[0]); /* keyset B, by mistake */
+	press("\n");
+	CU_ASSERT(see("Keys read: 01 of 02"));
+	dev_remove(&dev);
+	insert(a[1]);
+	press("\n");
+	CU_ASSERT(see("Keys read: 01 of 02")); /* A's first: counted, not refused */
+	insert(a[0]);
+	press("\n");
+	CU_ASSERT(ended(&l));
+	dev_push(&dev, DEV_EV_RESET, 0); /* a read still asking (it used to) ends */
+	CU_ASSERT_EQUAL(finish(&l), PED_OK);
+	CU_ASSERT_EQUAL(l.splits.count, 2);
+	CU_ASSERT_EQUAL(memcmp(l.splits.s[0].keyset_id, ja.created.info.keyset_id, 16), 0);
+	CU_ASSERT_EQUAL(memcmp(l.splits.s[1].keyset_id, ja.created.info.keyset_id, 16), 0);
+	struct ped_share ps[2] = {{l.splits.s[0].index, l.splits.s[0].share},
+				  {l.splits.s[1].index, l.splits.s[1].share}};
+	uint8_t secret[32];
+	CU_ASSERT_EQUAL(ped_shamir_combine(ps, 2, 2, 32, secret), PED_OK);
+	CU_ASSERT_EQUAL(memcmp(secret, ja.secret, 32), 0);
+	dev_free(&dev);
+}
+
+/* Admin mode: PED Key mode's Login asks a key's PIN, as the device does
+ * (it logged in without); List types shows "Found keys: / SO / (blank) /
+ * Press ENTER." as chapter 5 does. */
+static void ped_key_mode_login_pin_and_list_types(void)
+{
+	char k[IKEY_SERIAL_LEN + 1];
+	struct job j;
+
+	fresh_device(5000);
+	new_key(k);
+	start(&j, 1, IKEY_SO, "SETTING SO PIN...");
+	CU_ASSERT(see("reuse an existing"));
+	press("N1\n1\n");
+	CU_ASSERT(see("PED Key (BLUE)"));
+	insert(k);
+	press("\n");
+	CU_ASSERT(see("blank."));
+	press("Y");
+	CU_ASSERT(see("Enter new PED PIN:"));
+	press("24681357\n24681357\n");
+	CU_ASSERT(see("Are you duplicating"));
+	press("N");
+	CU_ASSERT_EQUAL_FATAL(finish(&j), PED_OK);
+
+	snprintf(dev.cfg.start_mode, sizeof(dev.cfg.start_mode), "admin");
+	CU_ASSERT_EQUAL_FATAL(dev_start(&dev), PED_OK);
+	CU_ASSERT(see("Admin mode..."));
+	press("1");
+	CU_ASSERT(see("3 List types"));
+	press("3");
+	CU_ASSERT(see("Found keys:"));
+	CU_ASSERT(line_is(0, "PED Key mode") && line_is(1, "Found keys:") && line_is(2, "SO") && line_is(3, "") &&
+		  line_is(4, "Press ENTER."));
+	press("\n");
+	CU_ASSERT(see("1 Login"));
+	press("1");
+	CU_ASSERT(see("to log in to."));
+	press("\n");
+	CU_ASSERT(see("PED Key mode Enter PED PIN:"));
+	pthread_mutex_lock(&dev.mu);
+	enum dev_prompt p = dev.prompt;
+	pthread_mutex_unlock(&dev.mu);
+	CU_ASSERT_EQUAL(p, DEV_P_PIN); /* digits logged as "digit" */
+	press("24681357");
+	CU_ASSERT(see("********"));
+	press("\n");
+	CU_ASSERT(see("Logged in. PED Key is for SO."));
+	press("\n");
+	CU_ASSERT(see("7 Duplicate"));
 	dev_stop(&dev);
 	dev_free(&dev);
 }
@@ -508,5 +721,7 @@ UNIT_SUITE(ped_dialog, setup, NULL, UNIT_TEST(create_then_login),
 	   UNIT_TEST(reuse_returns_the_secret_and_duplicates_every_split),
 	   UNIT_TEST(format_1_keysets_read_and_duplicate),
 	   UNIT_TEST(key_actions_time_out_and_clear_held_resets), UNIT_TEST(session_end_ends_the_prompt),
-	   UNIT_TEST(log_key_and_clear_held_in_modes_and_menus),
+	   UNIT_TEST(log_key_and_clear_held_in_modes_and_menus), UNIT_TEST(m_and_n_on_their_own_line),
+	   UNIT_TEST(unanswered_exit_warning_keeps_the_mode), UNIT_TEST(another_keyset_first_is_set_aside),
+	   UNIT_TEST(ped_key_mode_login_pin_and_list_types),
 	   UNIT_TEST(scripts_and_policies_are_checked_line_by_line))

@@ -44,6 +44,9 @@ enum ped_relay_auth { PED_RELAY_AUTH_NONE = 0, PED_RELAY_AUTH_RPV = 1, PED_RELAY
 /* HELLO (HSM, pedclient) and OPEN flag: key the session with the Full
  * Unified 2e2s scheme, the RPV static key from the orange key */
 #define PED_RELAY_F_2E2S 0x04u
+/* WELCOME flag: the PED holds the RPK of the HSM named in the HELLO (its
+ * last STATUS said so): keying the session asks its operator for nothing */
+#define PED_RELAY_F_RPK_HELD 0x08u
 
 #define PED_RELAY_ID_MAX 64
 #define PED_RELAY_VERSION_MAX 32
