@@ -56,8 +56,10 @@ kill -TERM "$PED_A_PID" "$PED_B_PID"; wait_gone 10 "$PED_A_PID"; wait_gone 10 "$
 # the Remote PED at the operator's workstation
 start_pedserver W
 start_pedclient
+# The CO logs in with its challenge, so the HSM's session is never keyed (the
+# orange key is asked at the first PED operation): only the backup HSM's is.
 cat >"$T/r.policy" <<P
-use rpv ${KEY[rpkA]} / ${KEY[rpkB]}
+use rpv ${KEY[rpkB]}
 use "SO LOGIN" ${KEY[bso]}
 write "SETTING PO" ${KEY[bpo]}
 use "PO LOGIN" ${KEY[bpo]} / ${KEY[bpo]}
