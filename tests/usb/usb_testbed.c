@@ -8,13 +8,14 @@
  * frame the PED sends ends an IN transfer (a short or zero-length packet);
  * each OUT transfer carries one frame. A control socket plugs and unplugs
  * the device and injects faults:
- *   unplug | plug | stall-in | stall-out | short on|off | stats
+ *   unplug | plug | stall-in | stall-out | short on|off | busy N | stats
  *
  * Usage: LD_PRELOAD=libumockdev-preload.so.0 usb_testbed -ped PATH -control PATH -env FILE [-vid ID -pid ID]
  * (under the preload itself, as umockdev-wrapper would run it: its uevents
  * find the device in the test bed's sysfs). FILE receives UMOCKDEV_DIR=...;
  * run the host under the same preload with that variable. */
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib.h>
@@ -55,8 +56,21 @@ static struct {
 	GQueue done;          /* URBs to reap */
 	GQueue held;          /* REAPURBNDELAY clients waiting briefly */
 	int stall_in, stall_out, short_reads;
+	int busy_claims; /* claims to refuse with EBUSY, as when another program holds the PED */
 	unsigned long n_in, n_out, n_zlp_out, n_zlp_missing, n_stalls, n_clear_halt, n_claims, n_releases;
 } B;
+
+/* umockdev answers ioctls on its own worker thread while the PED's socket and
+ * the control socket are served on the main loop: every touch of B's state
+ * holds this lock. umockdev's testbed calls (add, remove, uevent) are made
+ * without it, as they may wait for that worker. */
+static GRecMutex B_lock;
+#define LOCKED(stmt)                         \
+	do {                                 \
+		g_rec_mutex_lock(&B_lock);   \
+		stmt;                        \
+		g_rec_mutex_unlock(&B_lock); \
+	} while (0)
 
 static void urb_free(struct urb *u)
 {
@@ -154,11 +168,9 @@ static void ped_close(void)
 	watch_ped_listen();
 }
 
-static gboolean on_ped(gint fd, GIOCondition cond, gpointer arg)
+static gboolean ped_readable(gint fd)
 {
 	guint8 buf[4096];
-	(void)cond;
-	(void)arg;
 	ssize_t n = read(fd, buf, sizeof(buf));
 	if (n <= 0) {
 		if (n < 0 && errno == EINTR)
@@ -174,6 +186,15 @@ static gboolean on_ped(gint fd, GIOCondition cond, gpointer arg)
 	return G_SOURCE_CONTINUE;
 }
 
+static gboolean on_ped(gint fd, GIOCondition cond, gpointer arg)
+{
+	gboolean r;
+	(void)cond;
+	(void)arg;
+	LOCKED(r = ped_readable(fd));
+	return r;
+}
+
 /* The PED powers up with the plug: its connection is taken only then. */
 static gboolean on_ped_accept(gint fd, GIOCondition cond, gpointer arg)
 {
@@ -182,9 +203,11 @@ static gboolean on_ped_accept(gint fd, GIOCondition cond, gpointer arg)
 	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
 		return G_SOURCE_CONTINUE;
+	g_rec_mutex_lock(&B_lock);
 	B.ped_fd = c;
 	B.ped_watch = g_unix_fd_add(c, G_IO_IN | G_IO_HUP | G_IO_ERR, on_ped, NULL);
 	B.ped_lwatch = 0;
+	g_rec_mutex_unlock(&B_lock);
 	return G_SOURCE_REMOVE;
 }
 
@@ -233,14 +256,18 @@ static void reap_ready(void)
 static gboolean on_hold_expired(gpointer arg)
 {
 	struct held *h = arg;
-	g_queue_remove(&B.held, h);
-	umockdev_ioctl_client_complete(h->client, -1, B.plugged ? EAGAIN : ENODEV);
-	g_object_unref(h->client);
-	g_free(h);
+	g_rec_mutex_lock(&B_lock);
+	/* reap_ready may have taken it between the timer firing and the lock */
+	if (g_queue_remove(&B.held, h)) {
+		umockdev_ioctl_client_complete(h->client, -1, B.plugged ? EAGAIN : ENODEV);
+		g_object_unref(h->client);
+		g_free(h);
+	}
+	g_rec_mutex_unlock(&B_lock);
 	return G_SOURCE_REMOVE;
 }
 
-static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client, gpointer arg)
+static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client, gpointer arg)
 {
 	UMockdevIoctlData *ioarg = umockdev_ioctl_client_get_arg(client);
 	gulong req = umockdev_ioctl_client_get_request(client);
@@ -266,6 +293,11 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
 		return TRUE;
 	case USBDEVFS_CLAIMINTERFACE:
 	case USBDEVFS_DISCONNECT_CLAIM:
+		if (B.busy_claims > 0) {
+			B.busy_claims--;
+			umockdev_ioctl_client_complete(client, -1, EBUSY);
+			return TRUE;
+		}
 		B.n_claims++;
 		umockdev_ioctl_client_complete(client, 0, 0);
 		return TRUE;
@@ -357,6 +389,13 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
 	}
 }
 
+static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client, gpointer arg)
+{
+	gboolean r;
+	LOCKED(r = handle_ioctl(handler, client, arg));
+	return r;
+}
+
 static void plug(void)
 {
 	char desc[2048];
@@ -396,22 +435,30 @@ static void plug(void)
 		g_clear_error(&err);
 		return;
 	}
+	/* plugged before the node appears: a host quick to open it (an "add"
+	 * uevent sent by the testbed itself) must not be told ENODEV */
+	LOCKED(B.plugged = 1);
 	if (!umockdev_testbed_add_from_string(B.tb, desc, &err)) {
 		fprintf(stderr, "usb_testbed: cannot add the device: %s\n", err ? err->message : "?");
 		g_clear_error(&err);
+		LOCKED(B.plugged = 0);
 		return;
 	}
+	g_rec_mutex_lock(&B_lock);
 	g_free(B.syspath);
 	B.syspath = g_strdup("/sys/devices/pci0000:00/usb1/1-1");
-	B.plugged = 1;
-	umockdev_testbed_uevent(B.tb, B.syspath, "add");
 	watch_ped_listen();
+	g_rec_mutex_unlock(&B_lock);
+	umockdev_testbed_uevent(B.tb, B.syspath, "add");
 }
 
 static void unplug(void)
 {
-	if (!B.plugged)
+	g_rec_mutex_lock(&B_lock);
+	if (!B.plugged) {
+		g_rec_mutex_unlock(&B_lock);
 		return;
+	}
 	B.plugged = 0;
 	/* what was in flight ends as on a real unplug */
 	while (!g_queue_is_empty(&B.in_pending)) {
@@ -421,6 +468,7 @@ static void unplug(void)
 	}
 	reap_ready();
 	ped_close();
+	g_rec_mutex_unlock(&B_lock);
 	umockdev_testbed_uevent(B.tb, B.syspath, "remove");
 	umockdev_testbed_remove_device(B.tb, B.syspath);
 }
@@ -442,19 +490,21 @@ static gboolean on_control(gint lfd, GIOCondition cond, gpointer arg)
 	else if (!strcmp(line, "plug"))
 		plug();
 	else if (!strcmp(line, "stall-in"))
-		B.stall_in = 1, serve_in();
+		LOCKED(B.stall_in = 1; serve_in());
 	else if (!strcmp(line, "stall-out"))
-		B.stall_out = 1;
+		LOCKED(B.stall_out = 1);
+	else if (!strncmp(line, "busy ", 5))
+		LOCKED(B.busy_claims = atoi(line + 5));
 	else if (!strcmp(line, "short on"))
-		B.short_reads = 1;
+		LOCKED(B.short_reads = 1);
 	else if (!strcmp(line, "short off"))
-		B.short_reads = 0;
+		LOCKED(B.short_reads = 0);
 	else if (!strcmp(line, "stats"))
-		snprintf(reply, sizeof(reply),
+		LOCKED(snprintf(reply, sizeof(reply),
 			 "plugged=%d ped=%d in=%lu out=%lu zlp_out=%lu zlp_missing=%lu stalls=%lu clear_halt=%lu "
 			 "claims=%lu releases=%lu\n",
 			 B.plugged, B.ped_fd >= 0, B.n_in, B.n_out, B.n_zlp_out, B.n_zlp_missing, B.n_stalls,
-			 B.n_clear_halt, B.n_claims, B.n_releases);
+			 B.n_clear_halt, B.n_claims, B.n_releases));
 	else
 		snprintf(reply, sizeof(reply), "unknown command\n");
 	if (write_all(c, (const guint8 *)reply, strlen(reply)) != 0)
@@ -484,8 +534,23 @@ static gboolean on_term(gpointer loop)
 	return G_SOURCE_REMOVE;
 }
 
+/* A crash of the test bed is a test failure to explain: its stack, on stderr. */
+static void on_crash(int signo)
+{
+	void *frames[64];
+	int n = backtrace(frames, 64);
+	static const char msg[] = "usb_testbed: crashed; stack:\n";
+	(void)!write(2, msg, sizeof(msg) - 1);
+	backtrace_symbols_fd(frames, n, 2);
+	signal(signo, SIG_DFL);
+	raise(signo);
+}
+
 int main(int argc, char **argv)
 {
+	signal(SIGSEGV, on_crash);
+	signal(SIGBUS, on_crash);
+	signal(SIGABRT, on_crash);
 	const char *ped = NULL, *ctl = NULL, *env = NULL;
 	B.vid = 0x1209;
 	B.pid = 0x0001;
