@@ -43,6 +43,7 @@ static struct {
 	libusb_hotplug_callback_handle hp;
 	struct ped_timer scan, delay, timeouts;
 	int arrived; /* hotplug: a matching device came; open it after the event round */
+	int open_failing; /* the last attempt to open a present PED failed: retrying, quietly */
 	int left;    /* hotplug: the open device went away */
 
 	/* the open PED */
@@ -469,6 +470,20 @@ static int find_interface(libusb_device *dev, int *iface, uint8_t *in, uint8_t *
 	return found;
 }
 
+/* A PED that is present but cannot be opened (udev not done with its
+ * permissions, another program holding it, a device still settling after a
+ * re-plug) is retried every scan interval; the first failure is an error,
+ * the repeats are traced so a stuck device does not flood the log. */
+#define open_failed(fmt, ...)                                                                         \
+	do {                                                                                          \
+		if (U.open_failing)                                                                   \
+			ped_trace("USB PED %s: " fmt " (retrying)", U.name, __VA_ARGS__);            \
+		else                                                                                  \
+			ped_error("USB PED %s: " fmt " (retrying every %d ms)", U.name, __VA_ARGS__, \
+				  U.set.scan_interval_ms);                                            \
+	} while (0)
+
+/* 1: opened; 0: not a PED; -1: a PED that cannot be opened now (retried). */
 static int open_device(libusb_device *dev)
 {
 	struct libusb_device_descriptor dd;
@@ -483,13 +498,13 @@ static int open_device(libusb_device *dev)
 		return 0;
 	}
 	if ((r = libusb_open(dev, &U.h)) != 0) {
-		ped_error("USB PED %s: cannot open: %s", U.name, libusb_strerror(r));
+		open_failed("cannot open: %s", libusb_strerror(r));
 		U.h = NULL;
-		return 0;
+		return -1;
 	}
 	libusb_set_auto_detach_kernel_driver(U.h, 1);
 	if ((r = libusb_claim_interface(U.h, U.iface)) != 0) {
-		ped_error("USB PED %s: cannot claim interface %d: %s", U.name, U.iface, libusb_strerror(r));
+		open_failed("cannot claim interface %d: %s", U.iface, libusb_strerror(r));
 		goto fail;
 	}
 	if (!(U.in = libusb_alloc_transfer(0)) || !(U.out = libusb_alloc_transfer(0)) ||
@@ -510,6 +525,7 @@ static int open_device(libusb_device *dev)
 	ped_frame_decoder_init(&U.dec, PED_FRAME_MAX_PAYLOAD);
 	ped_evloop_add_fd(U.loop, U.bridge, PED_EV_READ, on_bridge, NULL);
 	ped_info("USB PED %s: interface %d, bulk IN 0x%02x, bulk OUT 0x%02x", U.name, U.iface, U.ep_in, U.ep_out);
+	U.open_failing = 0;
 	U.attach(sv[1], U.name);
 	ped_timer_stop(U.loop, &U.scan);
 	submit_in();
@@ -520,7 +536,7 @@ fail:
 	U.in = U.out = NULL;
 	libusb_close(U.h);
 	U.h = NULL;
-	return 0;
+	return -1;
 }
 
 static void try_open(void)
@@ -533,9 +549,16 @@ static void try_open(void)
 		ped_warn("USB: cannot list devices: %s", libusb_strerror((int)n));
 		return;
 	}
+	int failed = 0;
 	for (ssize_t i = 0; i < n && !U.h; i++)
-		open_device(list[i]);
+		failed |= open_device(list[i]) < 0;
 	libusb_free_device_list(list, 1);
+	if (!U.h && failed) {
+		U.open_failing = 1;
+		/* with hotplug no event comes again for a device already there */
+		if (U.hotplug)
+			schedule_scan(U.set.scan_interval_ms);
+	}
 }
 
 static void on_scan(struct ped_evloop *loop, struct ped_timer *t, void *arg)

@@ -117,6 +117,16 @@ wait_for 20 shown U "Ped2 Connection Status:   Connected" || fail "the re-plugge
 expect_contains "$OUT" "Firmware Version:        0.1.0"
 login "login after the re-plug"
 
+note "re-plugged while another program holds it: retried until it can be claimed"
+usb unplug
+wait_for 10 shown U "Ped2 Connection Status:   Disconnected" || fail "still connected after the unplug: $OUT"
+usb "busy 2"
+usb plug
+wait_for 20 shown U "Ped2 Connection Status:   Connected" || fail "a PED that was busy at the plug is never served: $OUT"
+grep -q "cannot claim interface 0: Resource busy (retrying every" "$T/U.log" || fail "the busy claim was not reported"
+[ "$(grep -c "ERROR.*cannot claim interface 0: Resource busy" "$T/U.log")" -eq 1 ] || fail "the retries were logged as errors each time"
+login "login after a busy re-plug"
+
 note "unplugged mid-session: the session ends with an error, pedserver stays up"
 hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_U"
 [ $RC -eq 0 ] || fail "ped connect: $OUT"
