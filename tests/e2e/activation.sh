@@ -10,16 +10,7 @@ set -e
 
 new_keys so hdom po pdom co
 start_hsm
-cat >"$T/a.policy" <<P
-write "SETTING SO" ${KEY[so]}
-use "SO LOGIN" ${KEY[so]}
-reuse "SETTING DOMAIN" no no
-write "SETTING DOMAIN" ${KEY[hdom]} ${KEY[pdom]}
-write "SETTING PO" ${KEY[po]}
-use "PO LOGIN" ${KEY[po]}
-write "SETTING CO" ${KEY[co]}
-use "CO LOGIN" ${KEY[co]}
-P
+all_roles_policy >"$T/a.policy"
 start_ped A $HSM_SERIAL "$T/a.policy"
 # HSM policy 21 off: the CO uses the challenge the Partition SO set (hsm_policy21.sh covers it on)
 hsmcm -c "hsm init -label act; role login -name so; hsm changehsmpolicy -policy 21 -value 0; partition create -label p1; slot set -slot 1; partition init -label p1; role login -name po; role init -name co; role createchallenge -name co -challenge \"open sesame\"; partition changepolicy -policy 22 -value 1"

@@ -15,16 +15,7 @@ export CLOCKJUMP_FILE="$T/offset"
 
 new_keys so hdom po pdom co
 start_hsm
-cat >"$T/a.policy" <<P
-write "SETTING SO" ${KEY[so]}
-use "SO LOGIN" ${KEY[so]}
-reuse "SETTING DOMAIN" no no
-write "SETTING DOMAIN" ${KEY[hdom]} ${KEY[pdom]}
-write "SETTING PO" ${KEY[po]}
-use "PO LOGIN" ${KEY[po]}
-write "SETTING CO" ${KEY[co]}
-use "CO LOGIN" ${KEY[co]}
-P
+all_roles_policy >"$T/a.policy"
 start_ped A $HSM_SERIAL "$T/a.policy"
 # the CO sets its own challenge: nothing for HSM policy 21 to ask
 hsmcm -c "hsm init -label auto; role login -name so; partition create -label p1; slot set -slot 1; partition init -label p1; role login -name po; role init -name co; partition changepolicy -policy 22 -value 1; role login -name co; role createchallenge -name co -challenge \"open sesame\"; role logout; role login -name co -password \"open sesame\""

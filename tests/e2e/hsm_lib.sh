@@ -81,3 +81,19 @@ session_close() {
 	wait "$SESSION_PID" || true
 	OUT=$(cat "$T/session.out")
 }
+
+# The policy of a PED that writes and uses one key per role: the SO, the HSM's
+# and the partition's domains, the Partition SO and the Crypto Officer (after
+# `new_keys so hdom po pdom co`).
+all_roles_policy() {
+	cat <<P
+write "SETTING SO" ${KEY[so]}
+use "SO LOGIN" ${KEY[so]}
+reuse "SETTING DOMAIN" no no
+write "SETTING DOMAIN" ${KEY[hdom]} ${KEY[pdom]}
+write "SETTING PO" ${KEY[po]}
+use "PO LOGIN" ${KEY[po]}
+write "SETTING CO" ${KEY[co]}
+use "CO LOGIN" ${KEY[co]}
+P
+}

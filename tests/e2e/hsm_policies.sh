@@ -11,16 +11,7 @@ set -e
 
 new_keys so hdom po pdom co bso bdom
 start_hsm
-cat >"$T/a.policy" <<P
-write "SETTING SO" ${KEY[so]}
-use "SO LOGIN" ${KEY[so]}
-reuse "SETTING DOMAIN" no no
-write "SETTING DOMAIN" ${KEY[hdom]} ${KEY[pdom]}
-write "SETTING PO" ${KEY[po]}
-use "PO LOGIN" ${KEY[po]}
-write "SETTING CO" ${KEY[co]}
-use "CO LOGIN" ${KEY[co]}
-P
+all_roles_policy >"$T/a.policy"
 printf 'write "SETTING SO" %s\nuse "SO LOGIN" %s\nwrite "SETTING DOMAIN" %s\n' "${KEY[bso]}" "${KEY[bso]}" "${KEY[bdom]}" >"$T/b.policy"
 start_ped A $HSM_SERIAL "$T/a.policy"
 start_ped B $BACKUP_SERIAL "$T/b.policy"

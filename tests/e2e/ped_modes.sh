@@ -17,16 +17,7 @@
 set -e
 
 new_keys so dom rpk
-start_hsm
-cat >"$T/init.policy" <<P
-write "SETTING SO" ${KEY[so]}
-write "SETTING DOMAIN" ${KEY[dom]}
-write rpv ${KEY[rpk]}
-P
-start_ped L $HSM_SERIAL "$T/init.policy"
-hsmcm -c "hsm init -label modes; role login -name so; ped vector init"
-[ $RC -eq 0 ] || fail "setup: $OUT"
-kill -TERM "$PED_L_PID"; wait_gone 10 "$PED_L_PID"
+init_hsm_with_rpv modes
 start_pedserver A
 start_pedclient
 

@@ -13,16 +13,7 @@
 set -e
 
 new_keys so dom rpk
-start_hsm
-cat >"$T/init.policy" <<P
-write "SETTING SO" ${KEY[so]}
-write "SETTING DOMAIN" ${KEY[dom]}
-write rpv ${KEY[rpk]}
-P
-start_ped L $HSM_SERIAL "$T/init.policy"
-hsmcm -c "hsm init -label first; role login -name so; ped vector init"
-[ $RC -eq 0 ] || fail "setup: $OUT"
-kill -TERM "$PED_L_PID"; wait_gone 10 "$PED_L_PID"
+init_hsm_with_rpv first
 start_pedserver A
 start_pedclient
 printf 'use rpv %s\nuse so %s\n' "${KEY[rpk]}" "${KEY[so]}" >"$T/R.policy"

@@ -78,3 +78,25 @@ shown() {
 	pedserver_cmd "$1" -mode show
 	grep -qF -- "$2" <<<"$OUT"
 }
+
+# An initialized HSM (label $1) whose PED wrote the orange key (RPV set), then
+# went away: where each Remote PED test starts, after `new_keys so dom rpk`.
+# Lines after the label go into the local PED's policy between the domain
+# and the RPV.
+init_hsm_with_rpv() {
+	local label=$1
+	shift
+	start_hsm
+	{
+		echo "write \"SETTING SO\" ${KEY[so]}"
+		echo "write \"SETTING DOMAIN\" ${KEY[dom]}"
+		local line
+		for line in "$@"; do echo "$line"; done
+		echo "write rpv ${KEY[rpk]}"
+	} >"$T/init.policy"
+	start_ped L "$HSM_SERIAL" "$T/init.policy"
+	hsmcm -c "hsm init -label $label; role login -name so; ped vector init"
+	[ $RC -eq 0 ] || fail "setup: $OUT"
+	kill -TERM "$PED_L_PID"
+	wait_gone 10 "$PED_L_PID"
+}

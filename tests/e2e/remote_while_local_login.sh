@@ -9,17 +9,7 @@
 set -e
 
 new_keys so dom rpk
-start_hsm
-cat >"$T/init.policy" <<P
-write "SETTING SO" ${KEY[so]}
-write "SETTING DOMAIN" ${KEY[dom]}
-use "SO LOGIN" ${KEY[so]}
-write rpv ${KEY[rpk]}
-P
-start_ped L $HSM_SERIAL "$T/init.policy"
-hsmcm -c "hsm init -label busy; role login -name so; ped vector init"
-[ $RC -eq 0 ] || fail "setup: $OUT"
-kill -TERM "$PED_L_PID"; wait_gone 10 "$PED_L_PID"
+init_hsm_with_rpv busy "use \"SO LOGIN\" ${KEY[so]}"
 
 # The local PED now has an operator who acts only when told (no answerer).
 : >"$T/L.events"
