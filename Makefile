@@ -42,10 +42,14 @@ LDLIBS       += $(PKG_LIBS) -lpthread
 PREFIX       ?= /usr/local
 DESTDIR      ?=
 SYSCONFDIR   ?=
+# Where the programs look for the system configuration (SYSCONFDIR/openped):
+# built in, so make and make install take the same PREFIX (install checks).
+SYSCONF_BUILT := $(if $(SYSCONFDIR),$(SYSCONFDIR),$(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc))
+SYSCONF_STAMP := $(BUILD)/sysconfdir
 PROGRAMS     :=
 TEST_TOOLS   :=
 
-.PHONY: all deps check check-asan check-valgrind bench reliability demo demo-tui fuzz clean programs-list install uninstall
+.PHONY: FORCE all deps check check-asan check-valgrind bench reliability demo demo-tui fuzz clean programs-list install uninstall
 all:
 
 $(OBJ)/%.o: %.c
@@ -83,6 +87,14 @@ $(BIN)/$(1): $$(patsubst %.c,$$(OBJ)/%.o,$(2)) $$(call lib_files,$(3) ped)
 endef
 
 $(eval $(call static_lib,ped,$(wildcard common/src/*.c)))
+# The stamp changes only with SYSCONFDIR, so only then is fileio.o rebuilt;
+# make install reads it to check it installs where the build looks.
+$(SYSCONF_STAMP): FORCE
+	@mkdir -p $(@D)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(SYSCONF_BUILT)" ] || echo "$(SYSCONF_BUILT)" >$@
+$(OBJ)/common/src/fileio.o: $(SYSCONF_STAMP)
+$(OBJ)/common/src/fileio.o: CPPFLAGS += -DPED_SYSCONFDIR=\"$(SYSCONF_BUILT)\"
+FORCE:
 
 include $(sort $(wildcard */module.mk))
 

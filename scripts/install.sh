@@ -54,6 +54,13 @@ do_install() {
 	for p in $USER_PROGRAMS $DAEMONS; do
 		[ -x "$top/$build/bin/$p" ] || { echo "install: $build/bin/$p is missing: run make first" >&2; exit 1; }
 	done
+	# The programs look for SYSCONFDIR/openped/NAME.conf: it is built in.
+	built=$(cat "$top/$build/sysconfdir" 2>/dev/null || true)
+	if [ "$built" != "$SYSCONFDIR" ]; then
+		echo "install: $build was built to read its configuration from ${built:-?}/openped, not" \
+			"$SYSCONFDIR/openped: run make with the same PREFIX (and SYSCONFDIR) first" >&2
+		exit 1
+	fi
 	if [ -f "$manifest" ]; then
 		# a reinstall: keep the record of the directories an earlier install made
 		grep '^dir ' "$manifest" >>"$newlist" || true

@@ -178,8 +178,8 @@ int ped_service_configure(struct ped_service *svc, int may_create)
 	snprintf(name, sizeof(name), "%s.conf", svc->name);
 	if (file)
 		snprintf(path, sizeof(path), "%s", file);
-	else if (ped_data_path(name, path, sizeof(path)) != PED_OK)
-		path[0] = '\0';
+	else /* the user's, else the system's (make install's) */
+		(void)ped_config_default_path(name, path, sizeof(path), NULL);
 	r = ped_config_load(&svc->cfg, path, svc->schema, svc->err, sizeof(svc->err));
 	/* Defaults until a saving command creates the file. */
 	if (r == PED_E_NOT_FOUND && (!file || may_create))

@@ -158,7 +158,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	const char *cpath = ped_opts_str(opts, "configfile", NULL);
-	r = ped_config_load(&cfg, cpath ? cpath : "", schema, err, sizeof(err));
+	char dpath[1024] = "";
+	if (!cpath) /* the user's hsm-sim.conf, else the system's */
+		(void)ped_config_default_path("hsm-sim.conf", dpath, sizeof(dpath), NULL);
+	r = ped_config_load(&cfg, cpath ? cpath : dpath, schema, err, sizeof(err));
 	if (r != PED_OK && (cpath || (r != PED_E_NOT_FOUND && r != PED_E_FILE))) {
 		fprintf(stderr, "hsm-sim: %s\n", err);
 		return 1;
