@@ -162,7 +162,10 @@ int main(int argc, char **argv)
 		lc.mask |= PED_LOG_TRACE;
 	if (!headless && !lc.file)
 		lc.mask = 0; /* stderr is the screen */
-	ped_log_open(&lc);
+	if (ped_log_open(&lc) != PED_OK) {
+		fprintf(stderr, "ped-device: cannot write the log file %s: %s\n", lc.file, strerror(errno));
+		return 1;
+	}
 
 	const char *cpath = ped_opts_str(opts, "configfile", NULL);
 	char dpath[1024] = "";
