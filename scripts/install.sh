@@ -6,7 +6,8 @@
 #
 # Programs go to PREFIX/bin (ped-device, ikey, pedtool, hsmcm) and
 # PREFIX/sbin (the daemons), man pages to PREFIX/share/man, the service
-# units and the sysusers file to PREFIX/lib/systemd and PREFIX/lib/sysusers.d,
+# units, the sysusers and tmpfiles files and the USB PED's udev rule to
+# PREFIX/lib/systemd, sysusers.d, tmpfiles.d and udev/rules.d,
 # the configuration files to SYSCONFDIR/openped. A configuration file the
 # operator edited is never overwritten: the new one lands beside it as
 # NAME.dist. A manifest lists every file and directory installed, so
@@ -79,6 +80,8 @@ do_install() {
 	done
 	rm -f "$tmp"
 	put 644 "$top/conf/openped.sysusers" "$PREFIX/lib/sysusers.d/openped.conf"
+	put 644 "$top/conf/openped.tmpfiles" "$PREFIX/lib/tmpfiles.d/openped.conf"
+	put 644 "$top/conf/openped.udev" "$PREFIX/lib/udev/rules.d/60-openped.rules"
 	for f in "$top/README.md" "$top"/docs/*.md; do put 644 "$f" "$PREFIX/share/doc/openped/$(basename "$f")"; done
 	mkdirs "$SYSCONFDIR/openped"
 	for c in $CONFS; do

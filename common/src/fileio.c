@@ -509,8 +509,21 @@ int ped_runtime_path(const char *name, char *out, size_t len)
 
 	if (rt && *rt) {
 		snprintf(dir, sizeof(dir), "%s/openped", rt);
-		return private_subdir(dir, name, "set XDG_RUNTIME_DIR to a directory of yours that no one else may write to",
-				      out, len);
+		int r = private_subdir(dir, name, "set XDG_RUNTIME_DIR to a directory of yours that no one else may write to",
+				       out, len);
+		/* A member's login session has XDG_RUNTIME_DIR too: what the
+		 * services made in the system's directory (a socket, a PID file)
+		 * is found there when the session has none of its own, so the
+		 * documented command lines reach the installed services. A name
+		 * of the session's own wins; a daemon started by hand whose name
+		 * the service holds is told it runs (its PID file). */
+		if (r == PED_OK && lstat(out, &st) != 0 && errno == ENOENT &&
+		    (size_t)snprintf(dir, sizeof(dir), "%s/%s", PED_SYSTEM_RUNTIME_DIR, name) < sizeof(dir) &&
+		    lstat(dir, &st) == 0 && ped_dir_check_group(PED_SYSTEM_RUNTIME_DIR, PED_SYSTEM_GROUP, NULL, 0) == PED_OK) {
+			if ((size_t)snprintf(out, len, "%s", dir) >= len)
+				return PED_E_INVALID;
+		}
+		return r;
 	}
 	/* A system installation's, for the services' user and the group's
 	 * members: where they reach the services. Another user goes on to

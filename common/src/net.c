@@ -235,7 +235,11 @@ int ped_unix_listen(const char *path, mode_t mode, int *fd_out)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 		return PED_E_SOCKET;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		if (shared && lchown(path, (uid_t)-1, group) == 0)
+		/* The services' user makes it the group's already (its primary
+		 * group): no chown then, which their units' system call filter
+		 * (~@privileged) refuses. */
+		struct stat st;
+		if (shared && ((lstat(path, &st) == 0 && st.st_gid == group) || lchown(path, (uid_t)-1, group) == 0))
 			mode |= (mode & 0600) >> 3;
 		if (chmod(path, mode) == 0 && listen(fd, 64) == 0) {
 			*fd_out = fd;
