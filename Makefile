@@ -9,6 +9,9 @@
 #   make reliability fuzzing, faults, hostile relay and network, capture,
 #                   endurance, brute force: one table (FUZZ_SECONDS, default 20)
 #   make deps       install the Debian packages the build and tests need
+#   make deb        the Debian package (dpkg-buildpackage -us -uc -b, into ..)
+#   make check-deb  build it in a scratch copy, lintian, install it into a
+#                   scratch root and run each program there (slow: not in check)
 #
 # Each program folder has a module.mk that names its programs, its library and
 # their sources (the program and static_lib macros below); this file knows the
@@ -49,7 +52,7 @@ SYSCONF_STAMP := $(BUILD)/sysconfdir
 PROGRAMS     :=
 TEST_TOOLS   :=
 
-.PHONY: FORCE all deps check check-asan check-valgrind bench reliability demo demo-tui fuzz clean programs-list install uninstall
+.PHONY: FORCE all programs deb check-deb deps check check-asan check-valgrind bench reliability demo demo-tui fuzz clean programs-list install uninstall
 all:
 
 $(OBJ)/%.o: %.c
@@ -99,6 +102,8 @@ FORCE:
 include $(sort $(wildcard */module.mk))
 
 all: $(PROGRAMS) $(TEST_TOOLS) $(UNIT_RUNNER)
+# The programs alone, for a package build (no test tools, no CUnit runner).
+programs: $(PROGRAMS)
 
 # --- setup and the two README commands --------------------------------------
 deps:
@@ -145,6 +150,12 @@ demo-tui: deps
 # install copies what BUILD holds, so it never rebuilds with other flags.
 install:
 	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" SYSCONFDIR="$(SYSCONFDIR)" scripts/install.sh install $(BUILD)
+
+deb: deps
+	dpkg-buildpackage -us -uc -b
+
+check-deb: deps
+	@PED_TESTS=tests/package/deb.sh tests/check.sh $(BUILD)
 
 uninstall:
 	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" SYSCONFDIR="$(SYSCONFDIR)" scripts/install.sh uninstall $(BUILD)
