@@ -226,6 +226,7 @@ int main(int argc, char **argv)
 	}
 	r = ped_daemon_start(foreground, 10000, &child, msg, sizeof(msg));
 	if (r != PED_DAEMON_CHILD) {
+		ped_config_free(&cfg); /* the parent's copy: the child serves */
 		if (r != PED_OK) {
 			fprintf(stderr, "hsm-sim: cannot start: %s\n", msg);
 			return 1;
