@@ -9,6 +9,9 @@
 #   make reliability fuzzing, faults, hostile relay and network, capture,
 #                   endurance, brute force: one table (FUZZ_SECONDS, default 20)
 #   make deps       install the Debian packages the build and tests need
+#   make deb        the Debian package (dpkg-buildpackage -us -uc -b, into ..)
+#   make check-deb  build it in a scratch copy, lintian, install it into a
+#                   scratch root and run each program there (slow: not in check)
 #
 # Each program folder has a module.mk that names its programs, its library and
 # their sources (the program and static_lib macros below); this file knows the
@@ -42,10 +45,14 @@ LDLIBS       += $(PKG_LIBS) -lpthread
 PREFIX       ?= /usr/local
 DESTDIR      ?=
 SYSCONFDIR   ?=
+# Where the programs look for the system configuration (SYSCONFDIR/openped):
+# built in, so make and make install take the same PREFIX (install checks).
+SYSCONF_BUILT := $(if $(SYSCONFDIR),$(SYSCONFDIR),$(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc))
+SYSCONF_STAMP := $(BUILD)/sysconfdir
 PROGRAMS     :=
 TEST_TOOLS   :=
 
-.PHONY: all deps check check-asan check-valgrind bench reliability demo demo-tui fuzz clean programs-list install uninstall
+.PHONY: FORCE all programs deb check-deb deps check check-asan check-valgrind bench reliability demo demo-tui fuzz clean programs-list install uninstall
 all:
 
 $(OBJ)/%.o: %.c
@@ -83,10 +90,20 @@ $(BIN)/$(1): $$(patsubst %.c,$$(OBJ)/%.o,$(2)) $$(call lib_files,$(3) ped)
 endef
 
 $(eval $(call static_lib,ped,$(wildcard common/src/*.c)))
+# The stamp changes only with SYSCONFDIR, so only then is fileio.o rebuilt;
+# make install reads it to check it installs where the build looks.
+$(SYSCONF_STAMP): FORCE
+	@mkdir -p $(@D)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(SYSCONF_BUILT)" ] || echo "$(SYSCONF_BUILT)" >$@
+$(OBJ)/common/src/fileio.o: $(SYSCONF_STAMP)
+$(OBJ)/common/src/fileio.o: CPPFLAGS += -DPED_SYSCONFDIR=\"$(SYSCONF_BUILT)\"
+FORCE:
 
 include $(sort $(wildcard */module.mk))
 
 all: $(PROGRAMS) $(TEST_TOOLS) $(UNIT_RUNNER)
+# The programs alone, for a package build (no test tools, no CUnit runner).
+programs: $(PROGRAMS)
 
 # --- setup and the two README commands --------------------------------------
 deps:
@@ -133,6 +150,12 @@ demo-tui: deps
 # install copies what BUILD holds, so it never rebuilds with other flags.
 install:
 	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" SYSCONFDIR="$(SYSCONFDIR)" scripts/install.sh install $(BUILD)
+
+deb: deps
+	dpkg-buildpackage -us -uc -b
+
+check-deb: deps
+	@PED_TESTS=tests/package/deb.sh tests/check.sh $(BUILD)
 
 uninstall:
 	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" SYSCONFDIR="$(SYSCONFDIR)" scripts/install.sh uninstall $(BUILD)

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* "The PED briefly displays ... Token found" before each ceremony's prompt */
@@ -161,10 +162,16 @@ int main(int argc, char **argv)
 		lc.mask |= PED_LOG_TRACE;
 	if (!headless && !lc.file)
 		lc.mask = 0; /* stderr is the screen */
-	ped_log_open(&lc);
+	if (ped_log_open(&lc) != PED_OK) {
+		fprintf(stderr, "ped-device: cannot write the log file %s: %s\n", lc.file, strerror(errno));
+		return 1;
+	}
 
 	const char *cpath = ped_opts_str(opts, "configfile", NULL);
-	r = ped_config_load(&cfg, cpath ? cpath : "", schema, err, sizeof(err));
+	char dpath[1024] = "";
+	if (!cpath) /* the user's ped-device.conf, else the system's */
+		(void)ped_config_default_path("ped-device.conf", dpath, sizeof(dpath), NULL);
+	r = ped_config_load(&cfg, cpath ? cpath : dpath, schema, err, sizeof(err));
 	if (r != PED_OK && (cpath || (r != PED_E_NOT_FOUND && r != PED_E_FILE))) {
 		fprintf(stderr, "ped-device: %s\n", err);
 		goto out;
@@ -254,7 +261,14 @@ int main(int argc, char **argv)
 	sigaddset(&term, SIGINT);
 	if (headless) /* before any thread starts, so that all inherit it */
 		pthread_sigmask(SIG_BLOCK, &term, NULL);
-	if ((r = control_start(&dev, control_path, &ctl)) != PED_OK) {
+	/* A member of the services' group, whose runtime directory is theirs
+	 * (/run/openped, where only the services write): no control socket. */
+	struct stat cst;
+	size_t sysdir = strlen(PED_SYSTEM_RUNTIME_DIR "/");
+	if (!ped_opts_seen(opts, "control") && !strncmp(control_path, PED_SYSTEM_RUNTIME_DIR "/", sysdir) &&
+	    stat(PED_SYSTEM_RUNTIME_DIR, &cst) == 0 && cst.st_uid != geteuid())
+		ped_info("no control socket: %s is the services' (give -control PATH for one)", PED_SYSTEM_RUNTIME_DIR);
+	else if ((r = control_start(&dev, control_path, &ctl)) != PED_OK) {
 		fprintf(stderr, "ped-device: control socket %s: %s\n", control_path, ped_strerror(r));
 		goto out_dev;
 	}

@@ -10,9 +10,15 @@ set -eu
 # umockdev (the USB PED test bed: library, headers and its preload), tcpdump
 # (tests/reliability/capture.sh: a ceremony captured on loopback), strace
 # (tests/e2e/daemon_abuse.sh: a daemon held back until its start times out).
+# Installation: systemd (systemd-analyze security and verify on the units,
+# systemd-sysusers and systemd-tmpfiles in tests/e2e/installed.sh),
+# util-linux (unshare, setpriv: the installed services as their own user
+# in namespaces), dpkg-dev, debhelper, fakeroot and lintian (the Debian
+# package, make deb and tests/shell/deb.sh).
 PACKAGES="build-essential clang libclang-rt-14-dev pkg-config
 libssl-dev openssl libp11-kit-dev libusb-1.0-0-dev libncurses-dev libconfig-dev libcunit1-dev
-tmux valgrind iproute2 procps python3 groff-base man-db libumockdev-dev umockdev tcpdump strace"
+tmux valgrind iproute2 procps python3 groff-base man-db libumockdev-dev umockdev tcpdump strace
+systemd util-linux dpkg-dev debhelper fakeroot lintian"
 
 missing=""
 for p in $PACKAGES; do

@@ -6,7 +6,8 @@
 #
 # Programs go to PREFIX/bin (ped-device, ikey, pedtool, hsmcm) and
 # PREFIX/sbin (the daemons), man pages to PREFIX/share/man, the service
-# units and the sysusers file to PREFIX/lib/systemd and PREFIX/lib/sysusers.d,
+# units, the sysusers and tmpfiles files and the USB PED's udev rule to
+# PREFIX/lib/systemd, sysusers.d, tmpfiles.d and udev/rules.d,
 # the configuration files to SYSCONFDIR/openped. A configuration file the
 # operator edited is never overwritten: the new one lands beside it as
 # NAME.dist. A manifest lists every file and directory installed, so
@@ -54,6 +55,13 @@ do_install() {
 	for p in $USER_PROGRAMS $DAEMONS; do
 		[ -x "$top/$build/bin/$p" ] || { echo "install: $build/bin/$p is missing: run make first" >&2; exit 1; }
 	done
+	# The programs look for SYSCONFDIR/openped/NAME.conf: it is built in.
+	built=$(cat "$top/$build/sysconfdir" 2>/dev/null || true)
+	if [ "$built" != "$SYSCONFDIR" ]; then
+		echo "install: $build was built to read its configuration from ${built:-?}/openped, not" \
+			"$SYSCONFDIR/openped: run make with the same PREFIX (and SYSCONFDIR) first" >&2
+		exit 1
+	fi
 	if [ -f "$manifest" ]; then
 		# a reinstall: keep the record of the directories an earlier install made
 		grep '^dir ' "$manifest" >>"$newlist" || true
@@ -72,6 +80,8 @@ do_install() {
 	done
 	rm -f "$tmp"
 	put 644 "$top/conf/openped.sysusers" "$PREFIX/lib/sysusers.d/openped.conf"
+	put 644 "$top/conf/openped.tmpfiles" "$PREFIX/lib/tmpfiles.d/openped.conf"
+	put 644 "$top/conf/openped.udev" "$PREFIX/lib/udev/rules.d/60-openped.rules"
 	for f in "$top/README.md" "$top"/docs/*.md; do put 644 "$f" "$PREFIX/share/doc/openped/$(basename "$f")"; done
 	mkdirs "$SYSCONFDIR/openped"
 	for c in $CONFS; do

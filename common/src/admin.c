@@ -9,9 +9,11 @@
 
 #include <openssl/crypto.h>
 #include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* Connections served at once; a further one replaces the oldest, so local
@@ -31,6 +33,8 @@ struct admin_conn {
 struct ped_admin_server {
 	struct ped_evloop *loop;
 	int lfd, ufd; /* the TCP port, the Unix admin socket (-1: none) */
+	int group_trusted; /* the admin socket is in the system runtime directory: */
+	gid_t group;       /* members of this group steer the system services too */
 	ped_admin_fn fn;
 	void *arg;
 	int timeout_ms;
@@ -143,10 +147,41 @@ static void on_conn(struct ped_evloop *loop, int fd, unsigned events, void *arg)
 static int peer_is_trusted(int lfd, int fd, const struct ped_admin_server *a)
 {
 	struct ucred cred;
+	gid_t groups[256];
 	socklen_t len = sizeof(cred);
 	if (lfd != a->ufd || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
 		return 0;
-	return cred.uid == geteuid() || cred.uid == 0;
+	if (cred.uid == geteuid() || cred.uid == 0)
+		return 1;
+	/* A system service's: the members of its group, as the kernel saw
+	 * them when they connected (SO_PEERGROUPS: supplementary groups too). */
+	if (!a->group_trusted)
+		return 0;
+	if (cred.gid == a->group)
+		return 1;
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+		return 0;
+	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == a->group)
+			return 1;
+	return 0;
+}
+
+/* The admin socket's directory is the system runtime directory: its
+ * group's members use the services (docs/security.md). */
+static void trust_group_of(struct ped_admin_server *a, int unix_fd)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	char dir[sizeof(sa.sun_path) + 1];
+
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(unix_fd, (struct sockaddr *)&sa, &len) != 0 || sa.sun_family != AF_UNIX || !sa.sun_path[0])
+		return;
+	memcpy(dir, sa.sun_path, sizeof(sa.sun_path));
+	dir[sizeof(sa.sun_path)] = '\0';
+	a->group_trusted = ped_dir_group_shared(dirname(dir), &a->group);
 }
 
 static void on_listen(struct ped_evloop *loop, int lfd, unsigned events, void *arg)
@@ -200,6 +235,8 @@ int ped_admin_server_new(struct ped_evloop *loop, int listen_fd, int unix_fd, pe
 	ped_timer_init(&a->timer, on_deadline, a);
 	if ((r = ped_evloop_add_fd(loop, listen_fd, PED_EV_READ, on_listen, a)) != PED_OK)
 		goto fail;
+	if (unix_fd >= 0)
+		trust_group_of(a, unix_fd);
 	if (unix_fd >= 0 && (r = ped_evloop_add_fd(loop, unix_fd, PED_EV_READ, on_listen, a)) != PED_OK) {
 		ped_evloop_del_fd(loop, listen_fd);
 		goto fail;
@@ -314,7 +351,10 @@ int ped_admin_port_publish(const char *name, uint16_t port)
 	int r, n = snprintf(buf, sizeof(buf), "%u\n", port);
 	if ((r = port_file(name, path, sizeof(path))) != PED_OK)
 		return r;
-	return ped_file_write_atomic(path, buf, (size_t)n, 0600);
+	/* the system services': their group's members' -mode show reads it */
+	char dir[sizeof(path)];
+	memcpy(dir, path, sizeof(path));
+	return ped_file_write_atomic(path, buf, (size_t)n, ped_dir_group_shared(dirname(dir), NULL) ? 0640 : 0600);
 }
 
 int ped_admin_port_lookup(const char *name, uint16_t *port)

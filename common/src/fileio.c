@@ -5,14 +5,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <openssl/crypto.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifndef PED_SYSCONFDIR
+#define PED_SYSCONFDIR "/usr/local/etc"
+#endif
 
 static int fsync_dir_of(const char *path)
 {
@@ -295,6 +301,101 @@ refuse:
 	return r;
 }
 
+/* The group's id and the uid of the user of the same name (-1: none). */
+static int group_ids(const char *group, gid_t *gid, uid_t *owner)
+{
+	char buf[4096];
+	struct group gr, *g = NULL;
+	struct passwd pw, *p = NULL;
+
+	if (getgrnam_r(group, &gr, buf, sizeof(buf), &g) != 0 || !g)
+		return PED_E_NOT_FOUND;
+	*gid = g->gr_gid;
+	*owner = (uid_t)-1;
+	if (getpwnam_r(group, &pw, buf, sizeof(buf), &p) == 0 && p)
+		*owner = p->pw_uid;
+	return PED_OK;
+}
+
+static int in_group(gid_t gid)
+{
+	gid_t list[256];
+	int n;
+
+	if (getegid() == gid)
+		return 1;
+	if ((n = getgroups((int)(sizeof(list) / sizeof(list[0])), list)) < 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (list[i] == gid)
+			return 1;
+	return 0;
+}
+
+int ped_dir_check_group(const char *dir, const char *group, char *why, size_t whylen)
+{
+	char scratch[64], parent[PATH_MAX], detail[1200];
+	struct stat st;
+	gid_t gid;
+	uid_t owner;
+
+	if (!why || !whylen) {
+		why = scratch;
+		whylen = sizeof(scratch);
+	}
+	why[0] = '\0';
+	detail[0] = '\0';
+	if (group_ids(group, &gid, &owner) != PED_OK) {
+		snprintf(detail, sizeof(detail), "there is no group %s", group);
+		goto refuse;
+	}
+	if (strlen(dir) >= sizeof(parent)) {
+		snprintf(detail, sizeof(detail), "path too long");
+		goto refuse;
+	}
+	/* the way there as for a directory of our own; the last step is theirs */
+	memcpy(parent, dir, strlen(dir) + 1);
+	if (walk_path(dirname(parent), &st, detail, sizeof(detail)) != PED_OK)
+		goto refuse;
+	if (lstat(dir, &st) != 0) {
+		snprintf(detail, sizeof(detail), "%s", strerror(errno));
+		goto refuse;
+	}
+	if (!S_ISDIR(st.st_mode) || (st.st_uid != 0 && st.st_uid != owner) || st.st_gid != gid ||
+	    (st.st_mode & 002) || !(st.st_mode & 010)) {
+		snprintf(detail, sizeof(detail), "%s (uid %ld, gid %ld, mode %04o)",
+			 S_ISDIR(st.st_mode) ? "a directory" : "not a directory", (long)st.st_uid, (long)st.st_gid,
+			 (unsigned)(st.st_mode & 07777));
+		goto refuse;
+	}
+	if (geteuid() != owner && !in_group(gid)) {
+		snprintf(detail, sizeof(detail), "uid %ld is not a member of group %s", (long)geteuid(), group);
+		goto refuse;
+	}
+	return PED_OK;
+refuse:
+	snprintf(why, whylen,
+		 "%s: not a directory of root or user %s, of group %s, that the group may enter, no one else may "
+		 "write to, and we may use; refusing to use it (%s)",
+		 dir, group, group, detail);
+	errno = EPERM;
+	return PED_E_FILE;
+}
+
+int ped_dir_group_shared(const char *dir, gid_t *gid_out)
+{
+	struct stat st;
+	gid_t gid;
+	uid_t owner;
+
+	if (group_ids(PED_SYSTEM_GROUP, &gid, &owner) != PED_OK || stat(dir, &st) != 0 || st.st_gid != gid ||
+	    !(st.st_mode & 010) || (st.st_mode & 002))
+		return 0;
+	if (gid_out)
+		*gid_out = gid;
+	return 1;
+}
+
 int ped_dir_private(const char *dir, mode_t forbid, char *why, size_t whylen)
 {
 	if (ped_mkdir_p(dir, 0700) != PED_OK) {
@@ -408,8 +509,31 @@ int ped_runtime_path(const char *name, char *out, size_t len)
 
 	if (rt && *rt) {
 		snprintf(dir, sizeof(dir), "%s/openped", rt);
-		return private_subdir(dir, name, "set XDG_RUNTIME_DIR to a directory of yours that no one else may write to",
-				      out, len);
+		int r = private_subdir(dir, name, "set XDG_RUNTIME_DIR to a directory of yours that no one else may write to",
+				       out, len);
+		/* A member's login session has XDG_RUNTIME_DIR too: what the
+		 * services made in the system's directory (a socket, a PID file)
+		 * is found there when the session has none of its own, so the
+		 * documented command lines reach the installed services. A name
+		 * of the session's own wins; a daemon started by hand whose name
+		 * the service holds is told it runs (its PID file). */
+		if (r == PED_OK && lstat(out, &st) != 0 && errno == ENOENT &&
+		    (size_t)snprintf(dir, sizeof(dir), "%s/%s", PED_SYSTEM_RUNTIME_DIR, name) < sizeof(dir) &&
+		    lstat(dir, &st) == 0 && ped_dir_check_group(PED_SYSTEM_RUNTIME_DIR, PED_SYSTEM_GROUP, NULL, 0) == PED_OK) {
+			if ((size_t)snprintf(out, len, "%s", dir) >= len)
+				return PED_E_INVALID;
+		}
+		return r;
+	}
+	/* A system installation's, for the services' user and the group's
+	 * members: where they reach the services. Another user goes on to
+	 * their own. */
+	if (lstat(PED_SYSTEM_RUNTIME_DIR, &st) == 0 &&
+	    (ped_dir_check_group(PED_SYSTEM_RUNTIME_DIR, PED_SYSTEM_GROUP, NULL, 0) == PED_OK ||
+	     ped_dir_check_private(PED_SYSTEM_RUNTIME_DIR, PED_DIR_NOWRITE, NULL, 0) == PED_OK)) {
+		if ((size_t)snprintf(out, len, "%s/%s", PED_SYSTEM_RUNTIME_DIR, name) >= len)
+			return PED_E_INVALID;
+		return PED_OK;
 	}
 	/* Where logind puts it when XDG_RUNTIME_DIR did not reach us (su, cron).
 	 * Never a shared /tmp: whoever made the name first would own it. */
@@ -419,10 +543,11 @@ int ped_runtime_path(const char *name, char *out, size_t len)
 		return private_subdir(dir, name, "set XDG_RUNTIME_DIR to a directory of yours that no one else may write to",
 				      out, len);
 	}
-	ped_error("no runtime directory: XDG_RUNTIME_DIR is not set and /run/user/%ld does not exist; set "
+	ped_error("no runtime directory: XDG_RUNTIME_DIR is not set, " PED_SYSTEM_RUNTIME_DIR
+		  " is not the %s group's or you are not a member, and /run/user/%ld does not exist; set "
 		  "XDG_RUNTIME_DIR to a directory of yours that no one else may write to (or give each path: "
 		  "PID file, sockets)",
-		  (long)geteuid());
+		  PED_SYSTEM_GROUP, (long)geteuid());
 	errno = ENOENT;
 	return PED_E_FILE;
 }
@@ -443,4 +568,27 @@ int ped_data_path(const char *name, char *out, size_t len)
 	}
 	return private_subdir(dir, name, "set XDG_DATA_HOME (or HOME) to a directory of yours that no one else may write to",
 			      out, len);
+}
+
+int ped_config_default_path(const char *name, char *out, size_t len, int *system)
+{
+	char sys[1024];
+	struct stat st;
+	int have_user;
+
+	if (system)
+		*system = 0;
+	have_user = ped_data_path(name, out, len) == PED_OK;
+	if (have_user && stat(out, &st) == 0)
+		return PED_OK;
+	if ((size_t)snprintf(sys, sizeof(sys), "%s/openped/%s", PED_SYSCONFDIR, name) < sizeof(sys) &&
+	    stat(sys, &st) == 0 && S_ISREG(st.st_mode) && strlen(sys) < len) {
+		memcpy(out, sys, strlen(sys) + 1);
+		if (system)
+			*system = 1;
+		return PED_OK;
+	}
+	if (!have_user && len)
+		out[0] = '\0';
+	return PED_OK;
 }

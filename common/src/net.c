@@ -214,11 +214,17 @@ int ped_unix_listen(const char *path, mode_t mode, int *fd_out)
 	 * below would follow. (No one can connect between bind and chmod:
 	 * connect is refused until listen.) */
 	memcpy(dir, path, strlen(path) + 1);
-	if (ped_dir_check_private(dirname(dir), PED_DIR_NOWRITE, why, sizeof(why)) != PED_OK) {
+	const char *parent = dirname(dir);
+	if (ped_dir_check_private(parent, PED_DIR_NOWRITE, why, sizeof(why)) != PED_OK) {
 		ped_error("%s: %s", path, why);
 		errno = EPERM;
 		return PED_E_SOCKET;
 	}
+	/* In the system runtime directory (PED_SYSTEM_GROUP's) the group's
+	 * members use the services: the socket is the group's and lets it in
+	 * too (0600 becomes 0660); others are kept out by its mode. */
+	gid_t group;
+	int shared = ped_dir_group_shared(parent, &group);
 	/* Someone listening? Then the path is in use; otherwise it is stale. */
 	if (ped_unix_connect(path, &probe) == PED_OK) {
 		close(probe);
@@ -228,15 +234,22 @@ int ped_unix_listen(const char *path, mode_t mode, int *fd_out)
 	(void)unlink(path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 		return PED_E_SOCKET;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, mode) != 0 ||
-	    listen(fd, 64) != 0) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return PED_E_SOCKET;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		/* The services' user makes it the group's already (its primary
+		 * group): no chown then, which their units' system call filter
+		 * (~@privileged) refuses. */
+		struct stat st;
+		if (shared && ((lstat(path, &st) == 0 && st.st_gid == group) || lchown(path, (uid_t)-1, group) == 0))
+			mode |= (mode & 0600) >> 3;
+		if (chmod(path, mode) == 0 && listen(fd, 64) == 0) {
+			*fd_out = fd;
+			return PED_OK;
+		}
 	}
-	*fd_out = fd;
-	return PED_OK;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return PED_E_SOCKET;
 }
 
 int ped_sock_local_port(int fd, uint16_t *port)

@@ -4,6 +4,7 @@
 
 #include "ped/daemon.h"
 #include "ped/error.h"
+#include "ped/fileio.h"
 #include "ped/log.h"
 #include "ped/net.h"
 
@@ -118,10 +119,13 @@ static int on_admin(void *arg, const char *line, int trusted, FILE *out)
 	if (changes_state(rt, line) && !trusted) {
 		char cmd[16];
 		snprintf(cmd, sizeof(cmd), "%.*s", (int)strcspn(line, " "), line);
-		ped_warn("refused '%s' from the admin port: only %s's user or root may ask, on %s", cmd, rt->name,
-			 rt->adm_upath);
-		fprintf(out, "'%s' is taken only from %s's own user or root, on the admin socket %s\n", cmd, rt->name,
-			rt->adm_upath);
+		ped_warn("refused '%s' from the admin port: only %s's user or root (or, for a system service, a "
+			 "member of group " PED_SYSTEM_GROUP ") may ask, on %s",
+			 cmd, rt->name, rt->adm_upath);
+		fprintf(out,
+			"'%s' is taken only from %s's own user or root (or, for a system service, a member of group "
+			PED_SYSTEM_GROUP "), on the admin socket %s\n",
+			cmd, rt->name, rt->adm_upath);
 		return PED_E_ACTION_PROHIBITED;
 	}
 	if (!strcasecmp(line, "stop")) {

@@ -8,6 +8,7 @@
 #include "ped/fileio.h"
 #include "ped/log.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,8 +179,8 @@ int ped_service_configure(struct ped_service *svc, int may_create)
 	snprintf(name, sizeof(name), "%s.conf", svc->name);
 	if (file)
 		snprintf(path, sizeof(path), "%s", file);
-	else if (ped_data_path(name, path, sizeof(path)) != PED_OK)
-		path[0] = '\0';
+	else /* the user's, else the system's (make install's) */
+		(void)ped_config_default_path(name, path, sizeof(path), NULL);
 	r = ped_config_load(&svc->cfg, path, svc->schema, svc->err, sizeof(svc->err));
 	/* Defaults until a saving command creates the file. */
 	if (r == PED_E_NOT_FOUND && (!file || may_create))
@@ -290,7 +291,7 @@ static int log_path(struct ped_service *svc, char *out, size_t len)
 	return PED_E_FILE;
 }
 
-static void open_log(struct ped_service *svc, const char *file)
+static int open_log(struct ped_service *svc, const char *file)
 {
 	unsigned mask = 0;
 	mask |= ped_service_int(svc, "LogInfo") ? PED_LOG_INFO : 0;
@@ -298,7 +299,7 @@ static void open_log(struct ped_service *svc, const char *file)
 	mask |= ped_service_int(svc, "LogError") ? PED_LOG_ERROR : 0;
 	mask |= ped_service_int(svc, "LogTrace") ? PED_LOG_TRACE : 0;
 	struct ped_log_config lc = {svc->name, mask, file, (size_t)ped_service_int(svc, "MaxLogFileSize") * 1024u};
-	ped_log_open(&lc);
+	return ped_log_open(&lc);
 }
 
 int ped_service_daemon_conf(struct ped_service *svc, struct ped_daemon_conf *d)
@@ -336,7 +337,12 @@ int ped_service_start(struct ped_service *svc, const struct ped_daemon_conf *d, 
 	pid_t child;
 	int r, fd;
 
-	if (!d->foreground) {
+	/* In the foreground (a service manager) the log is stderr, the
+	 * journal, unless a file is asked for; in the background a file,
+	 * LogFileName or the data directory's. */
+	const char *named = ped_service_str(svc, "LogFileName");
+	int to_file = !d->foreground || (named && *named);
+	if (to_file) {
 		if (log_path(svc, logfile, sizeof(logfile)) != PED_OK) {
 			ped_service_fail("Startup failed.", PED_E_FILE);
 			return 1;
@@ -349,13 +355,16 @@ int ped_service_start(struct ped_service *svc, const struct ped_daemon_conf *d, 
 			return 1;
 		}
 		close(fd);
-		if (svc->narrate)
-			printf("Starting background process\n");
 	}
+	if (!d->foreground && svc->narrate)
+		printf("Starting background process\n");
 	fflush(stdout);
 	r = ped_daemon_start(d->foreground, role_ms(svc, PED_SET_STARTUP), &child, msg, sizeof(msg));
 	if (r == PED_DAEMON_CHILD) {
-		open_log(svc, d->foreground ? NULL : logfile);
+		/* changed since the check (a race, or a full disk): no start
+		 * with a log that goes nowhere */
+		if (open_log(svc, to_file ? logfile : NULL) != PED_OK)
+			ped_daemon_fail(PED_E_FILE, "Cannot write the log file %s: %s", logfile, strerror(errno));
 		return -1;
 	}
 	if (r != PED_OK) {

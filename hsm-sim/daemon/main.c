@@ -20,6 +20,7 @@
 #include "ped/thread.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -129,7 +130,7 @@ int main(int argc, char **argv)
 		{.name = "socket", .kind = PED_OPT_STRING, .arg = "PATH", .help = "control socket for hsmcm"},
 		{.name = "daemon", .kind = PED_OPT_FLAG, .help = "run in the background"},
 		{.name = "pidfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "PID file"},
-		{.name = "logfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "log file (default stderr)"},
+		{.name = "logfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "log file (default: stderr; with -daemon hsm-sim.log in the data directory)"},
 		{.name = "verbose", .aliases = "v", .kind = PED_OPT_FLAG, .help = "trace logging"},
 		{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
 		{.name = NULL},
@@ -158,7 +159,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	const char *cpath = ped_opts_str(opts, "configfile", NULL);
-	r = ped_config_load(&cfg, cpath ? cpath : "", schema, err, sizeof(err));
+	char dpath[1024] = "";
+	if (!cpath) /* the user's hsm-sim.conf, else the system's */
+		(void)ped_config_default_path("hsm-sim.conf", dpath, sizeof(dpath), NULL);
+	r = ped_config_load(&cfg, cpath ? cpath : dpath, schema, err, sizeof(err));
 	if (r != PED_OK && (cpath || (r != PED_E_NOT_FOUND && r != PED_E_FILE))) {
 		fprintf(stderr, "hsm-sim: %s\n", err);
 		return 1;
@@ -199,19 +203,42 @@ int main(int argc, char **argv)
 	sim_init(&sim);
 
 	foreground = !ped_opts_seen(opts, "daemon");
+	/* The log: -logfile; else stderr in the foreground (a terminal, or a
+	 * service manager's journal), hsm-sim.log in the data directory with
+	 * -daemon, whose stderr goes nowhere. A log that cannot be written
+	 * stops the start, before the fork, with a reason. */
+	static char logfile[1024];
+	if (ped_opts_seen(opts, "logfile"))
+		snprintf(logfile, sizeof(logfile), "%s", ped_opts_str(opts, "logfile", ""));
+	else if (!foreground && ped_data_path("hsm-sim.log", logfile, sizeof(logfile)) != PED_OK) {
+		fprintf(stderr, "hsm-sim: no data directory for the log (give -logfile FILE)\n");
+		ped_config_free(&cfg);
+		return 1;
+	}
+	if (logfile[0]) {
+		int lfd;
+		if (ped_file_open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0600, &lfd, err, sizeof(err)) != PED_OK) {
+			fprintf(stderr, "hsm-sim: cannot write the log file %s\n", err);
+			ped_config_free(&cfg);
+			return 1;
+		}
+		close(lfd);
+	}
 	r = ped_daemon_start(foreground, 10000, &child, msg, sizeof(msg));
 	if (r != PED_DAEMON_CHILD) {
+		ped_config_free(&cfg); /* the parent's copy: the child serves */
 		if (r != PED_OK) {
 			fprintf(stderr, "hsm-sim: cannot start: %s\n", msg);
 			return 1;
 		}
-		printf("hsm-sim started (pid %ld), control socket %s\n", (long)child, socket_path);
+		printf("hsm-sim started (pid %ld), control socket %s, log %s\n", (long)child, socket_path, logfile);
 		return 0;
 	}
-	struct ped_log_config lc = {"hsm-sim", PED_LOG_DEFAULT_MASK, ped_opts_str(opts, "logfile", NULL), 4u << 20};
+	struct ped_log_config lc = {"hsm-sim", PED_LOG_DEFAULT_MASK, logfile[0] ? logfile : NULL, 4u << 20};
 	if (ped_opts_seen(opts, "verbose"))
 		lc.mask |= PED_LOG_TRACE;
-	ped_log_open(&lc);
+	if (ped_log_open(&lc) != PED_OK)
+		ped_daemon_fail(PED_E_FILE, "cannot write the log file %s: %s", logfile, strerror(errno));
 	if (ped_opts_seen(opts, "pidfile") &&
 	    (r = ped_pidfile_create(ped_opts_str(opts, "pidfile", ""), &pf, msg, sizeof(msg))) != PED_OK)
 		ped_daemon_fail(r, "%s", msg);

@@ -5,8 +5,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -185,6 +187,79 @@ static void nofollow_read_refuses_a_link(void)
 	OPENSSL_clear_free(data, len);
 }
 
+/* The system runtime directory's rule (docs/security.md): root's or the
+ * group's user's, of the group, entered by the group, written by no one
+ * else, and we a member. Here with our own group (as root: root's). */
+static void group_dir_is_the_groups_and_ours_to_use(void)
+{
+	char d[500], l[500], why[2048];
+	struct group *g = getgrgid(getegid());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	char group[64];
+	snprintf(group, sizeof(group), "%s", g->gr_name);
+	snprintf(d, sizeof(d), "%s/sysrun", unit_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(mkdir(d, 0750), 0);
+	CU_ASSERT_EQUAL(chmod(d, 0750), 0);
+	if (geteuid() != 0) {
+		/* only root's or the same-named user's: ours passes only as root */
+		CU_ASSERT_EQUAL(ped_dir_check_group(d, group, why, sizeof(why)), PED_E_FILE);
+		return;
+	}
+	CU_ASSERT_EQUAL(ped_dir_check_group(d, group, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL(chmod(d, 0770), 0); /* the group may write: the brief allows it */
+	CU_ASSERT_EQUAL(ped_dir_check_group(d, group, NULL, 0), PED_OK);
+	CU_ASSERT_EQUAL(chmod(d, 0757), 0); /* others may write */
+	CU_ASSERT_EQUAL(ped_dir_check_group(d, group, why, sizeof(why)), PED_E_FILE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "refusing to use it"));
+	CU_ASSERT_EQUAL(chmod(d, 0700), 0); /* the group may not enter */
+	CU_ASSERT_EQUAL(ped_dir_check_group(d, group, NULL, 0), PED_E_FILE);
+	CU_ASSERT_EQUAL(chmod(d, 0750), 0);
+	CU_ASSERT_EQUAL(ped_dir_check_group(d, "no-such-group-here", why, sizeof(why)), PED_E_FILE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "no group"));
+	/* a link to it is not it */
+	snprintf(l, sizeof(l), "%s/sysrun-link", unit_tmpdir());
+	CU_ASSERT_EQUAL(symlink(d, l), 0);
+	CU_ASSERT_EQUAL(ped_dir_check_group(l, group, NULL, 0), PED_E_FILE);
+	/* another group's, which we are not in */
+	struct group *ng = getgrnam("nogroup");
+	if (ng && ng->gr_gid != getegid()) {
+		CU_ASSERT_EQUAL(chown(d, 0, ng->gr_gid), 0);
+		CU_ASSERT_EQUAL(ped_dir_check_group(d, "nogroup", why, sizeof(why)), PED_E_FILE);
+		CU_ASSERT_PTR_NOT_NULL(strstr(why, "not a member"));
+		/* nor is it shared with ours */
+		CU_ASSERT_EQUAL(ped_dir_check_group(d, group, NULL, 0), PED_E_FILE);
+	}
+}
+
+/* NAME.conf: the user's when there, else the system's, else where the
+ * user's would be made. */
+static void config_default_is_the_users_first(void)
+{
+	char data[500], want[600], out[1024];
+	int sys = -1;
+	const char *old = getenv("XDG_DATA_HOME");
+	char saved[1024] = "";
+	if (old)
+		snprintf(saved, sizeof(saved), "%s", old);
+	snprintf(data, sizeof(data), "%s/cfgdata", unit_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(mkdir(data, 0700), 0);
+	setenv("XDG_DATA_HOME", data, 1);
+	snprintf(want, sizeof(want), "%s/openped/unit-none.conf", data);
+	CU_ASSERT_EQUAL(ped_config_default_path("unit-none.conf", out, sizeof(out), &sys), PED_OK);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	CU_ASSERT_EQUAL(sys, 0);
+	snprintf(want, sizeof(want), "%s/openped/unit-mine.conf", data);
+	CU_ASSERT_EQUAL(ped_file_write_atomic(want, "x = 1;\n", 7, 0600), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_default_path("unit-mine.conf", out, sizeof(out), &sys), PED_OK);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	CU_ASSERT_EQUAL(sys, 0);
+	if (saved[0])
+		setenv("XDG_DATA_HOME", saved, 1);
+	else
+		unsetenv("XDG_DATA_HOME");
+}
+
 UNIT_SUITE(fileio, NULL, NULL, UNIT_TEST(atomic_write_replaces_whole_file_with_mode),
 	   UNIT_TEST(bounded_read_refuses_oversize), UNIT_TEST(private_dir_is_ours_and_out_of_others_reach),
-	   UNIT_TEST(files_are_opened_only_when_ours_and_plain), UNIT_TEST(nofollow_read_refuses_a_link))
+	   UNIT_TEST(files_are_opened_only_when_ours_and_plain), UNIT_TEST(nofollow_read_refuses_a_link),
+	   UNIT_TEST(group_dir_is_the_groups_and_ours_to_use), UNIT_TEST(config_default_is_the_users_first))

@@ -6,7 +6,10 @@
  *
  * Beside it, a Unix admin socket in the runtime directory: there the kernel
  * says who connected, and a connection from the daemon's own user or root
- * is "trusted". Commands that change what the daemon does (stop, connect,
+ * is "trusted"; so is one from a member of PED_SYSTEM_GROUP when the socket
+ * is in a directory of that group (ped_dir_group_shared: the system
+ * services' /run/openped, where the socket is 0660 and only the group may
+ * connect). Commands that change what the daemon does (stop, connect,
  * disconnect) are taken only from trusted connections; anyone who reaches
  * the TCP port gets read-only answers (show, status). */
 #ifndef PED_ADMIN_H
@@ -44,7 +47,8 @@ int ped_admin_query(const char *host, uint16_t port, const char *line, char *out
 int ped_admin_socket_path(const char *name, char *path, size_t len);
 int ped_admin_query_local(const char *name, const char *line, char *out, size_t cap, int timeout_ms);
 
-/* <runtime dir>/<name>.admin holds the bound admin port. */
+/* <runtime dir>/<name>.admin holds the bound admin port (0600; 0640 in the
+ * system runtime directory, for its group's -mode show). */
 int ped_admin_port_publish(const char *name, uint16_t port);
 int ped_admin_port_lookup(const char *name, uint16_t *port);
 void ped_admin_port_unpublish(const char *name);

@@ -52,13 +52,43 @@ int ped_dir_private(const char *dir, mode_t forbid, char *why, size_t whylen);
  * why (may be NULL) saying why. */
 int ped_file_open(const char *path, int flags, mode_t mode, int *fd, char *why, size_t whylen);
 
-/* Where programs keep sockets and PID files: $XDG_RUNTIME_DIR/openped, else
- * /run/user/UID/openped; and state: $XDG_DATA_HOME/openped, else
- * ~/.local/share/openped. Never a shared /tmp: without those, or when the
- * directory is not private (ped_dir_private, PED_DIR_NOWRITE), the error is
- * logged saying what to set, and PED_E_FILE returned; there is no fallback.
- * The directory is created (mode 0700) and name appended. */
+/* A system installation (make install, the Debian package): the services
+ * run as the user PED_SYSTEM_GROUP of the group of that name, with their
+ * sockets in PED_SYSTEM_RUNTIME_DIR (conf/openped.sysusers,
+ * conf/openped.tmpfiles, the units' RuntimeDirectory=), which members of the
+ * group may enter and no one else may write to (docs/security.md). */
+#define PED_SYSTEM_GROUP "openped"
+#define PED_SYSTEM_RUNTIME_DIR "/run/openped"
+
+/* Whether dir is a runtime directory shared with group: a real directory
+ * (no link) owned by root or by the user named like the group, of that
+ * group, which the group may enter and others may not write to, reached
+ * from / only through directories and links as ped_dir_check_private
+ * requires; and we are that user or a member of the group. Otherwise
+ * PED_E_FILE, errno EPERM and why (may be NULL) saying what is wrong. */
+int ped_dir_check_group(const char *dir, const char *group, char *why, size_t whylen);
+/* Whether dir belongs to PED_SYSTEM_GROUP and lets it in: sockets and
+ * files made there are made for the group too (0660, 0640). *gid (may be
+ * NULL) is the group's. 1 or 0. */
+int ped_dir_group_shared(const char *dir, gid_t *gid);
+
+/* Where programs keep sockets and PID files: $XDG_RUNTIME_DIR/openped; else
+ * PED_SYSTEM_RUNTIME_DIR when it passes ped_dir_check_group for
+ * PED_SYSTEM_GROUP (the services' user and the group's members reach the
+ * services there); else /run/user/UID/openped. And state:
+ * $XDG_DATA_HOME/openped, else ~/.local/share/openped. Never a shared
+ * /tmp: without those, or when the directory is not private
+ * (ped_dir_private, PED_DIR_NOWRITE), the error is logged saying what to
+ * set, and PED_E_FILE returned; there is no fallback. A directory of ours
+ * is created (mode 0700); name is appended. */
 int ped_runtime_path(const char *name, char *out, size_t len);
 int ped_data_path(const char *name, char *out, size_t len);
+
+/* The configuration file NAME a program reads when none is named: NAME in
+ * the user's data directory if it is there, else PED_SYSCONFDIR/openped/NAME
+ * if that is there (the system configuration, make install's), else the
+ * user's (where a saving command creates it; "" without a data directory).
+ * *system (may be NULL) says whether it is the system's. PED_OK. */
+int ped_config_default_path(const char *name, char *out, size_t len, int *system);
 
 #endif

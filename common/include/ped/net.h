@@ -18,8 +18,11 @@ int ped_tcp_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out
 /* Accepts one connection, non-blocking and close-on-exec; PED_E_BUSY if none is waiting. */
 int ped_accept(int listen_fd, int *fd_out);
 
-/* Unix stream listener at path with the given mode. A stale socket file is
- * replaced only when nobody listens on it; a live one is PED_E_EXISTS. */
+/* Unix stream listener at path with the given mode, in a directory of ours
+ * no one else may write to. In one shared with PED_SYSTEM_GROUP
+ * (ped_dir_group_shared: the system runtime directory) the group gets the
+ * owner's rights too (0600 becomes 0660). A stale socket file is replaced
+ * only when nobody listens on it; a live one is PED_E_EXISTS. */
 int ped_unix_listen(const char *path, mode_t mode, int *fd_out);
 int ped_unix_connect(const char *path, int *fd_out);
 

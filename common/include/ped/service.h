@@ -60,8 +60,9 @@ void ped_service_fail(const char *what, int err);
  * option: 2, with the message and the usage), else -1 to go on. */
 int ped_service_begin(struct ped_service *svc, int argc, char **argv);
 /* Loads the configuration file (-configfile, else NAME.conf in the data
- * directory; one that is missing is the defaults, an error where it was
- * named unless may_create), then applies the options given for this run.
+ * directory, else in the system's, ped_config_default_path; one that is
+ * missing is the defaults, an error where it was named unless may_create),
+ * then applies the options given for this run.
  * The exit status on failure, else -1. */
 int ped_service_configure(struct ped_service *svc, int may_create);
 void ped_service_end(struct ped_service *svc);

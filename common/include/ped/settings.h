@@ -73,7 +73,8 @@ struct ped_setting {
 /* The log: its file and level switches (-loginfo ...), rotated at a size. */
 #define PED_SETTINGS_LOGGING(prog)                                                                                   \
 	{.name = "LogFileName", .opt = "logfile", .aliases = "logfilename", .type = PED_CFG_STRING, .sdflt = "",      \
-	 .arg = "FILE", .help = "log file (empty: " prog ".log in the user's data directory)"},                     \
+	 .arg = "FILE",                                                                                              \
+	 .help = "log file (empty: stderr with -foreground, else " prog ".log in the user's data directory)"},          \
 	{.name = "LogInfo", .opt = "loginfo", .type = PED_CFG_BOOL, .dflt = 1, .help = "log info messages"},          \
 	{.name = "LogWarning", .opt = "logwarning", .type = PED_CFG_BOOL, .dflt = 1, .help = "log warnings"},         \
 	{.name = "LogError", .opt = "logerror", .type = PED_CFG_BOOL, .dflt = 1, .help = "log errors"},               \
