@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 	ped_log_open(&lc);
 
 	const char *cpath = ped_opts_str(opts, "configfile", NULL);
-	r = ped_config_load(&cfg, cpath ? cpath : "", schema, err, sizeof(err));
+	r = ped_config_load_strict(&cfg, cpath ? cpath : "", schema, NULL, err, sizeof(err));
 	if (r != PED_OK && (cpath || (r != PED_E_NOT_FOUND && r != PED_E_FILE))) {
 		fprintf(stderr, "ped-device: %s\n", err);
 		goto out;

@@ -55,8 +55,9 @@ static const struct ped_opt own[] = {
 };
 
 static const char *const bare[] = {"mode", NULL};
+static const char *const groups[] = {"peds", NULL};
 static struct ped_service svc = {.name = "pedclient", .title = "PED Client", .version = PEDCLIENT_SOFTWARE_VERSION,
-				 .usage = USAGE, .settings = settings, .own = own, .bare = bare};
+				 .usage = USAGE, .settings = settings, .own = own, .bare = bare, .groups = groups};
 static struct ped_opt *const opts = svc.opts;
 static struct ped_config *const cfg = &svc.cfg;
 

@@ -54,10 +54,12 @@ static const struct ped_opt own[] = {
 };
 
 static const char *const bare[] = {"mode", "appliance", "regen", NULL};
+static const char *const groups[] = {"appliances", NULL};
 
 /* The reference's pedserver narrates each step of its start and stop. */
 static struct ped_service svc = {.name = "pedserver", .title = "Ped Server", .version = PEDSERVER_SOFTWARE_VERSION,
-				 .usage = USAGE, .settings = settings, .own = own, .bare = bare, .narrate = 1};
+				 .usage = USAGE, .settings = settings, .own = own, .bare = bare, .groups = groups,
+				 .narrate = 1};
 static struct ped_opt *const opts = svc.opts;
 static struct ped_config *const cfg = &svc.cfg;
 

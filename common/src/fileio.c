@@ -33,6 +33,11 @@ static int fsync_dir_of(const char *path)
 
 int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
+	return ped_file_write_atomic_as(path, data, len, mode, (uid_t)-1, (gid_t)-1);
+}
+
+int ped_file_write_atomic_as(const char *path, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid)
+{
 	static unsigned counter;
 	char tmp[4200];
 	const unsigned char *p = data;
@@ -46,6 +51,9 @@ int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t
 		return PED_E_FILE;
 	/* The umask may have narrowed the mode; secrets need exactly 0600. */
 	if (fchmod(fd, mode) != 0)
+		goto out;
+	/* the owner before the content: a file that cannot keep its owner is not replaced */
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) != 0)
 		goto out;
 	while (len) {
 		ssize_t n = write(fd, p, len);

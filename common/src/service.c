@@ -180,7 +180,7 @@ int ped_service_configure(struct ped_service *svc, int may_create)
 		snprintf(path, sizeof(path), "%s", file);
 	else if (ped_data_path(name, path, sizeof(path)) != PED_OK)
 		path[0] = '\0';
-	r = ped_config_load(&svc->cfg, path, svc->schema, svc->err, sizeof(svc->err));
+	r = ped_config_load_strict(&svc->cfg, path, svc->schema, svc->groups, svc->err, sizeof(svc->err));
 	/* Defaults until a saving command creates the file. */
 	if (r == PED_E_NOT_FOUND && (!file || may_create))
 		r = PED_OK;

@@ -158,7 +158,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	const char *cpath = ped_opts_str(opts, "configfile", NULL);
-	r = ped_config_load(&cfg, cpath ? cpath : "", schema, err, sizeof(err));
+	static const char *const groups[] = {"hsms", NULL};
+	r = ped_config_load_strict(&cfg, cpath ? cpath : "", schema, groups, err, sizeof(err));
 	if (r != PED_OK && (cpath || (r != PED_E_NOT_FOUND && r != PED_E_FILE))) {
 		fprintf(stderr, "hsm-sim: %s\n", err);
 		return 1;

@@ -14,6 +14,10 @@
 #define PED_FILE_TMP_MARK ".tmp."
 
 int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* The same, owned by uid and gid ((uid_t)-1, (gid_t)-1: the writer's): a
+ * file rewritten in place keeps its owner, or is not replaced (PED_E_FILE,
+ * errno EPERM). */
+int ped_file_write_atomic_as(const char *path, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid);
 /* Reads the whole file into an OPENSSL_malloc'd buffer (free with
  * OPENSSL_clear_free: the bytes may be secret). PED_E_NOT_FOUND if missing,
  * PED_E_FILE if unreadable, PED_E_RANGE if larger than max. */

@@ -37,6 +37,7 @@ struct ped_service {
 	const struct ped_setting *settings; /* its table, ending with a NULL name */
 	const struct ped_opt *own;          /* its modes and other options, ending with a NULL name */
 	const char *const *bare;            /* words taken as options in first place ("pedserver mode start") */
+	const char *const *groups;          /* the file's lists the program reads itself ("appliances") */
 	int narrate;                        /* the reference's pedserver: a banner, and each step of start and stop */
 
 	/* made from them */
