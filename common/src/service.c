@@ -30,8 +30,8 @@ static void add_opt(struct ped_service *svc, size_t *n, const struct ped_opt *o)
 static struct ped_opt setting_opt(const struct ped_setting *s)
 {
 	struct ped_opt o = {.name = s->opt, .aliases = s->aliases, .arg = s->arg, .help = s->help};
-	if (s->flags & PED_SET_FLAG_OPT)
-		o.kind = PED_OPT_FLAG;
+	if (s->flags & PED_SET_FLAG_OPT) /* -ignoreidletimeout sets it, -ignoreidletimeout 0 clears it */
+		o.kind = PED_OPT_FLAG01;
 	else if (s->type == PED_CFG_INT) {
 		o.kind = PED_OPT_INT;
 		o.min = s->min;
@@ -100,6 +100,13 @@ static char **words(struct ped_service *svc, int argc, char **argv, int *n)
 		const struct ped_setting *s;
 		if (pairs && argv[i][0] != '-' && i + 1 < argc && svc->npairs < PED_SERVICE_MAX_PAIRS &&
 		    (s = setting_named(svc, argv[i])) != NULL) {
+			if (ped_opts_names_option(svc->opts, argv[i + 1])) {
+				/* "-set LogFileName -show": the value is missing, not "-show" */
+				snprintf(svc->err, sizeof(svc->err), "%s needs a value, not the option %s", s->name,
+					 argv[i + 1]);
+				free(w);
+				return NULL;
+			}
 			svc->pairs[svc->npairs].s = s;
 			svc->pairs[svc->npairs++].value = argv[i + 1];
 			i += 2;
@@ -124,7 +131,12 @@ int ped_service_begin(struct ped_service *svc, int argc, char **argv)
 	ped_stdio_ensure();
 	build(svc);
 	svc->npairs = 0;
+	svc->err[0] = '\0';
 	if (!(w = words(svc, argc, argv, &n))) {
+		if (svc->err[0]) {
+			printf("%s\n%s\n", svc->err, svc->usage);
+			return 2;
+		}
 		ped_service_fail("out of memory", PED_E_HOST_MEMORY);
 		return 1;
 	}
@@ -151,7 +163,7 @@ static const char *given(struct ped_service *svc, const struct ped_setting *s)
 	struct ped_opt *o = s->opt ? ped_opts_get(svc->opts, s->opt) : NULL;
 	if (!o || !o->seen)
 		return NULL;
-	return (s->flags & PED_SET_FLAG_OPT) ? "1" : o->value;
+	return (s->flags & PED_SET_FLAG_OPT) && !o->value ? "1" : o->value;
 }
 
 /* Each setting given on the command line, option or pair, through fn. */

@@ -151,7 +151,7 @@ static void one_table_makes_schema_and_options(void)
 			if (!s->opt)
 				continue;
 			CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-			CU_ASSERT_EQUAL(o->kind, (s->flags & PED_SET_FLAG_OPT) ? PED_OPT_FLAG
+			CU_ASSERT_EQUAL(o->kind, (s->flags & PED_SET_FLAG_OPT) ? PED_OPT_FLAG01
 						 : s->type == PED_CFG_INT  ? PED_OPT_INT
 						 : s->type == PED_CFG_BOOL ? PED_OPT_BOOL01
 									   : PED_OPT_STRING);
