@@ -241,6 +241,33 @@ int appliance_regen(struct ped_config *cfg, const char *cn, int force)
 	return 0;
 }
 
+int appliance_update(struct ped_config *cfg, const char *name, const char *ip, int port)
+{
+	config_setting_t *l = list_of(cfg, 0), *g, *s;
+	int i = find(l, name);
+	if (i < 0) {
+		printf("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
+		       ped_err_name(PED_E_NOT_FOUND));
+		return 1;
+	}
+	if (port > 65525) {
+		printf("-port: value %d out of range (0-65525)\n", port);
+		return 2;
+	}
+	g = config_setting_get_elem(l, (unsigned)i);
+	if (ip) {
+		if (!(s = config_setting_get_member(g, "ip")))
+			s = config_setting_add(g, "ip", CONFIG_TYPE_STRING);
+		config_setting_set_string(s, ip);
+	}
+	if (port >= 0) {
+		if (!(s = config_setting_get_member(g, "port")))
+			s = config_setting_add(g, "port", CONFIG_TYPE_INT);
+		config_setting_set_int(s, port);
+	}
+	return save(cfg) == PED_OK ? 0 : 1;
+}
+
 int appliance_lookup(struct ped_config *cfg, const char *name, char *ip, size_t iplen, int *port, char *cert,
 		     size_t certlen)
 {

@@ -63,6 +63,18 @@ static struct ped_service svc = {.name = "pedserver", .title = "Ped Server", .ve
 static struct ped_opt *const opts = svc.opts;
 static struct ped_config *const cfg = &svc.cfg;
 
+/* -name: a registered appliance (PED-initiated mode), or a message and 0. */
+static int named_appliance(const char *cmd, char *ip, size_t iplen, int *port, char *cert, size_t certlen)
+{
+	const char *name = ped_opts_str(opts, "name", NULL);
+	if (appliance_lookup(cfg, name, ip, iplen, port, cert, certlen) == PED_OK)
+		return 1;
+	printf("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
+	       ped_err_name(PED_E_NOT_FOUND));
+	printf("%s command failed.\n", cmd);
+	return 0;
+}
+
 static int mode_start(void)
 {
 	struct server_settings s;
@@ -70,6 +82,17 @@ static int mode_start(void)
 
 	memset(&s, 0, sizeof(s));
 	ped_service_announce(&svc, "startup");
+	/* -name: serve, then dial that registered appliance (PED-initiated mode) */
+	const char *name = ped_opts_str(opts, "name", NULL);
+	char app_ip[256], cert[1024];
+	int app_port;
+	if (name && !named_appliance("Startup", app_ip, sizeof(app_ip), &app_port, cert, sizeof(cert)))
+		return 1;
+	if (name && ped_opts_seen(opts, "foreground")) {
+		printf("-name dials the appliance once the background process serves; with -foreground, use "
+		       "-mode connect -name %s.\n", name);
+		return 2;
+	}
 	if (ped_service_runtime_path(&svc, "PedSocket", "pedserver-ped.sock", s.ped_socket, sizeof(s.ped_socket)) !=
 		    PED_OK ||
 	    ped_service_daemon_conf(&svc, &s.d) != PED_OK) {
@@ -87,22 +110,11 @@ static int mode_start(void)
 	s.usb.write_timeout_ms = s.d.write_timeout_s * 1000;
 	s.usb.write_delay_us = s.ped_write_delay_us;
 	if ((r = ped_service_start(&svc, &s.d, NULL)) >= 0)
-		return r;
+		return r == 0 && name ? appliance_connect(cfg, 1, name, (int)ped_config_int(cfg, "SocketReadTimeout") * 1000)
+				      : r;
 	r = server_run(&s);
 	ped_service_end(&svc);
 	return r;
-}
-
-/* -name: a registered appliance (PED-initiated mode), or a message and 0. */
-static int named_appliance(const char *cmd, char *ip, size_t iplen, int *port, char *cert, size_t certlen)
-{
-	const char *name = ped_opts_str(opts, "name", NULL);
-	if (appliance_lookup(cfg, name, ip, iplen, port, cert, certlen) == PED_OK)
-		return 1;
-	printf("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
-	       ped_err_name(PED_E_NOT_FOUND));
-	printf("%s command failed.\n", cmd);
-	return 0;
 }
 
 static int mode_show(void)
@@ -133,16 +145,54 @@ static int mode_show(void)
 	return 0;
 }
 
-static int mode_config(void)
+/* -mode config -name N: the registered appliance is what is configured
+ * (chapter 5: "the name of the registered appliance to be configured"):
+ * -set changes its -ip and -port, and nothing of the server's own. */
+static int mode_config_named(const char *name)
 {
 	char ip[256], cert[1024];
-	int app_port, rc, named = ped_opts_seen(opts, "name") && ped_opts_seen(opts, "show");
-	if (named && !named_appliance("Config", ip, sizeof(ip), &app_port, cert, sizeof(cert)))
+	int app_port, rc;
+	if (!named_appliance("Config", ip, sizeof(ip), &app_port, cert, sizeof(cert)))
 		return 1;
+	if (ped_opts_seen(opts, "set")) {
+		for (const struct ped_setting *s = settings; s->name; s++)
+			if (s->opt && strcmp(s->opt, "ip") && strcmp(s->opt, "port") && ped_opts_seen(opts, s->opt)) {
+				printf("With -name, -set changes the appliance's -ip and -port only; -%s is the server's "
+				       "own setting: give it without -name.\n", s->opt);
+				return 2;
+			}
+		if (svc.npairs || (!ped_opts_seen(opts, "ip") && !ped_opts_seen(opts, "port"))) {
+			printf("With -name, -set takes the appliance's -ip and/or -port.\n");
+			return 2;
+		}
+		rc = appliance_update(cfg, name, ped_opts_str(opts, "ip", NULL),
+				      ped_opts_seen(opts, "port") ? (int)ped_opts_num(opts, "port", 0) : -1);
+		if (rc != 0)
+			return rc;
+		named_appliance("Config", ip, sizeof(ip), &app_port, cert, sizeof(cert));
+		printf("Appliance %s updated in %s.\n", name, cfg->path);
+	}
+	if (ped_opts_seen(opts, "show")) {
+		printf("Configuration file: %s\n", cfg->path[0] ? cfg->path : "(none: defaults)");
+		ped_config_show(cfg, stdout);
+	}
+	if (!ped_opts_seen(opts, "show") && !ped_opts_seen(opts, "set")) {
+		printf("Use -show to print the configuration or -set with the settings to change.\n");
+		return 2;
+	}
+	printf("Appliance %s: %s:%d, certificate %s\n", name, ip, app_port, cert);
+	printf("Config command passed.\n");
+	return 0;
+}
+
+static int mode_config(void)
+{
+	int rc;
+	const char *name = ped_opts_str(opts, "name", NULL);
+	if (name)
+		return mode_config_named(name);
 	if ((rc = ped_service_config(&svc)) != 0)
 		return rc;
-	if (named)
-		printf("Appliance %s: %s:%d, certificate %s\n", ped_opts_str(opts, "name", ""), ip, app_port, cert);
 	printf("Config command passed.\n");
 	return 0;
 }
