@@ -183,8 +183,11 @@ static int cmd_ped_family(struct cmd_ctx *c, int argc, char **argv)
 		return r;
 	}
 	if (!strcasecmp(argv[1], "disconnect")) {
-		r = remoteped_disconnect(pt);
-		if (r == PED_E_PED_UNPLUGGED)
+		int had_ended = 0;
+		r = remoteped_disconnect(pt, &had_ended);
+		if (had_ended)
+			cmd_out(c, "The Remote PED session had already ended (pedclient closed it); nothing left to close.");
+		else if (r == PED_E_PED_UNPLUGGED)
 			cmd_out(c, "Error: no Remote PED is connected to slot %d.", slot);
 		else if (r == PED_E_BUSY)
 			cmd_out(c, "Error: the Remote PED is in use; try again when the operation ends.");

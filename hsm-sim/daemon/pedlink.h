@@ -45,6 +45,7 @@ struct pedport {
 	int remote_err;      /* why keying failed */
 	int keying_fd;       /* the socket being keyed, -1 when none */
 	int keying_cancelled; /* ped disconnect came while keying */
+	int keying_ended;    /* ... or the relays ended the session before it was keyed */
 	int closing;         /* ped disconnect waits for a ceremony to give the link back */
 	pthread_cond_t cv;   /* keying done, link given back */
 	uint64_t remote_last_use;
@@ -122,6 +123,13 @@ int pedport_kas_begin(struct pedport *pt, struct pedport_kas *k);
 void pedport_kas_end(struct pedport_kas *k);
 void pedports_helper_begin(struct pedports *pp);
 void pedports_helper_end(struct pedports *pp);
+/* Under mu: a Remote PED session the relays ended while no PED operation
+ * used it (pedserver's idle timeout, a pedserver or pedclient restart:
+ * pedclient's BYE, or its socket closed) is closed here too, so that ped
+ * get and ped connect need no failed operation to learn it. A deferred
+ * session's keying thread is waited for (mu is given up meanwhile). 1 if
+ * the session had ended. */
+int pedport_remote_ended(struct pedport *pt);
 /* Why the relays ended a Remote PED session, from the BYE that came in the
  * channel's place. */
 const char *pedport_bye_reason(const struct ped_link *l);
