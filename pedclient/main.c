@@ -258,6 +258,8 @@ static int mode_testid(void)
 	memset(&h, 0, sizeof(h));
 	h.role = PED_RELAY_ROLE_CLIENT;
 	h.purpose = PED_RELAY_QUERY;
+	/* pedserver says whether it serves this HSM, not whom it serves */
+	snprintf(h.id, sizeof(h.id), "%s", m[k].serial);
 	snprintf(h.version, sizeof(h.version), "%s", PEDCLIENT_SOFTWARE_VERSION);
 	ped_framer_init(&f, fd, PED_FRAME_MAX_PAYLOAD);
 	if ((r = ped_relay_send(fd, PED_RELAY_HELLO, &h, tmo)) == PED_OK &&
@@ -276,8 +278,13 @@ static int mode_testid(void)
 		printf("No PED is attached to it.\n");
 		return 1;
 	}
-	printf("PED %s (firmware %s) is attached%s.\n", st.id, st.version,
-	       st.flags & PED_RELAY_F_BUSY ? " and serving another HSM" : "");
+	if (!(st.flags & PED_RELAY_F_BUSY))
+		printf("PED %s (firmware %s) is attached.\n", st.id, st.version);
+	else if (st.flags & PED_RELAY_F_SERVING_NAMED)
+		printf("PED %s (firmware %s) is attached and serving HSM %s, the HSM PED id %d is assigned to.\n",
+		       st.id, st.version, m[k].serial, id);
+	else
+		printf("PED %s (firmware %s) is attached and serving another HSM.\n", st.id, st.version);
 	return 0;
 }
 

@@ -21,6 +21,8 @@
 
 #include <openssl/crypto.h>
 #include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <strings.h>
 #include <signal.h>
@@ -69,6 +71,7 @@ static struct {
 	struct ped_evloop *loop;
 	int srv_fd, dev_fd;
 	uint16_t srv_port;
+	int srv_external; /* the server port is reachable beyond this host (not bound to loopback) */
 	struct conn pending[MAX_PENDING];
 	struct conn ped, client;
 	char rpks[PED_RELAY_INFO_MAX + 1]; /* HSM serials whose RPV the PED holds */
@@ -167,6 +170,23 @@ static void adopt(struct conn *to, struct conn *from, const struct ped_leg_dispa
 	conn_init(from);
 }
 
+/* -mode show's "External Server Interface" says where the port listens,
+ * not what ExternalServer asked: -ip 127.0.0.1 overrides it. */
+static int bound_beyond_loopback(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) != 127;
+	if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		return !IN6_IS_ADDR_LOOPBACK(a) && !(IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
 static void status_reply(struct conn *c)
 {
 	struct ped_relay_msg m;
@@ -174,6 +194,8 @@ static void status_reply(struct conn *c)
 	m.role = PED_RELAY_ROLE_SERVER;
 	m.flags = (uint8_t)((conn_open(&S.ped) ? PED_RELAY_F_PED_ATTACHED : 0) |
 			    (conn_open(&S.client) ? PED_RELAY_F_BUSY : 0));
+	if (conn_open(&S.client) && c->hello.id[0] && !strcmp(c->hello.id, S.client.hello.id))
+		m.flags |= PED_RELAY_F_SERVING_NAMED;
 	if (conn_open(&S.ped)) {
 		snprintf(m.id, sizeof(m.id), "%s", S.ped.hello.id);
 		snprintf(m.version, sizeof(m.version), "%s", S.ped.hello.version);
@@ -543,7 +565,7 @@ static void show(FILE *o)
 	fprintf(o, "\n");
 	fprintf(o, "Operating Information:\n");
 	fprintf(o, "  Server Port:              %u\n", S.srv_port);
-	fprintf(o, "  External Server Interface: %s\n", yes_no(S.s->eserver));
+	fprintf(o, "  External Server Interface: %s\n", yes_no(S.srv_external));
 	fprintf(o, "  Admin Port:               %u\n", S.rt.adm_port);
 	fprintf(o, "  External Admin Interface: %s\n", yes_no(S.s->d.eadmin));
 	fprintf(o, "\n");
@@ -843,6 +865,7 @@ int server_run(const struct server_settings *s)
 
 	ped_runtime_begin(&S.rt, "pedserver", &s->d);
 	ped_runtime_tcp_listen(&S.rt, srv_ip, s->port, &S.srv_fd, &S.srv_port, "server port");
+	S.srv_external = bound_beyond_loopback(S.srv_fd);
 	/* Making pedserver dial an appliance is more than the denial of service
 	 * the admin port was documented to allow: any local user could point
 	 * the PED at a registered appliance of their choosing. */
