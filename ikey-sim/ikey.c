@@ -39,7 +39,7 @@ static struct ped_opt options[] = {
 	 .help = "how many blank keys (new)"},
 	{.name = "label", .kind = PED_OPT_STRING, .arg = "TEXT", .help = "sticker label (new)"},
 	{.name = "force", .kind = PED_OPT_FLAG, .help = "do not ask (erase)"},
-	{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
+	{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
 	{.name = NULL},
 };
 

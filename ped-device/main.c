@@ -111,10 +111,10 @@ int main(int argc, char **argv)
 		 .arg = "LOG2N", .help = "scrypt cost (log2 N) of new keysets' PIN masks (default 16; 8 for test keysets)"},
 		{.name = "expecttimeout", .kind = PED_OPT_INT, .min = 1, .max = 86400, .arg = "S", .help = "script expect timeout (default 30)"},
 		{.name = "logfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "log file"},
-		{.name = "verbose", .aliases = "v", .kind = PED_OPT_FLAG, .help = "trace logging"},
+		{.name = "verbose", .kind = PED_OPT_FLAG, .help = "trace logging"},
 		{.name = "dump-screen", .kind = PED_OPT_FLAG, .help = "print a running PED's screen"},
 		{.name = "send", .kind = PED_OPT_STRING, .arg = "REQUEST", .help = "send a control request"},
-		{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
+		{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
 		{.name = NULL},
 	};
 	struct ped_config cfg = {0};

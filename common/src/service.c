@@ -67,7 +67,7 @@ static void build(struct ped_service *svc)
 		{.name = "show", .kind = PED_OPT_FLAG, .help = "with -mode config: print the configuration"},
 		{.name = "set", .kind = PED_OPT_FLAG, .help = "with -mode config: store the other options given"},
 		{.name = "foreground", .kind = PED_OPT_FLAG, .help = "with -mode start: serve in this process (service managers)"},
-		{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
+		{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
 	};
 	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
 		add_opt(svc, &n, &shared[i]);

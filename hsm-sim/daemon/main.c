@@ -130,8 +130,8 @@ int main(int argc, char **argv)
 		{.name = "daemon", .kind = PED_OPT_FLAG, .help = "run in the background"},
 		{.name = "pidfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "PID file"},
 		{.name = "logfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "log file (default stderr)"},
-		{.name = "verbose", .aliases = "v", .kind = PED_OPT_FLAG, .help = "trace logging"},
-		{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
+		{.name = "verbose", .kind = PED_OPT_FLAG, .help = "trace logging"},
+		{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
 		{.name = NULL},
 	};
 	struct ped_config cfg = {0};
@@ -222,7 +222,11 @@ int main(int argc, char **argv)
 	}
 	loop = ped_evloop_new();
 	if ((r = ped_unix_listen(socket_path, 0600, &control_fd)) != PED_OK) {
+		pid_t holder;
 		ped_pidfile_remove(&pf);
+		/* as pedserver says it: who holds the socket, not only EADDRINUSE */
+		if (r == PED_E_EXISTS && ped_unix_listener_pid(socket_path, &holder) == PED_OK)
+			ped_daemon_fail(r, "already running as pid %ld (socket %s)", (long)holder, socket_path);
 		ped_daemon_fail(r, "cannot listen on %s: %s", socket_path, strerror(errno));
 	}
 	ped_evloop_add_fd(loop, control_fd, PED_EV_READ, on_control, NULL);

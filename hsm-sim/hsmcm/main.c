@@ -324,7 +324,7 @@ int main(int argc, char **argv)
 		{.name = "socket", .kind = PED_OPT_STRING, .arg = "PATH", .help = "hsm-sim's control socket"},
 		{.name = "c", .kind = PED_OPT_STRING, .arg = "\"CMD; CMD\"", .help = "run these commands and exit"},
 		{.name = "f", .kind = PED_OPT_STRING, .arg = "FILE", .help = "run the commands in FILE and exit"},
-		{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
+		{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
 		{.name = NULL},
 	};
 	struct ped_framer in;
