@@ -359,6 +359,14 @@ int main(int argc, char **argv)
 		ped_opts_usage(stderr, SYNOPSIS, options);
 		return 2;
 	}
+	static const char *const known[] = {"new", "list", "show", "label", "erase", "verify", NULL};
+	int k = 0;
+	while (known[k] && strcasecmp(pos[0], known[k]))
+		k++;
+	if (!known[k]) { /* said before any store is looked for */
+		fprintf(stderr, "ikey: unknown command %s (ikey -help)\n", pos[0]);
+		return 2;
+	}
 	/* only new makes a store: the others use keys that must be there */
 	int makes = !strcasecmp(pos[0], "new");
 	const char *dir = ped_opts_str(options, "store", NULL);

@@ -76,7 +76,7 @@ static int mode_start(void)
 	int r;
 
 	if (ped_opts_seen(opts, "winservice")) {
-		printf("-winservice: Windows services do not exist on this platform; use -mode start, or -mode start -foreground under a service manager.\n");
+		ped_service_err("-winservice: Windows services do not exist on this platform; use -mode start, or -mode start -foreground under a service manager.\n");
 		return 2;
 	}
 	memset(&s, 0, sizeof(s));
@@ -145,7 +145,7 @@ static int find_id(config_setting_t *l, int id)
 static int need_id(const char *mode)
 {
 	if (!ped_opts_seen(opts, "id")) {
-		printf("-mode %s needs -id <PED_ID>.\n", mode);
+		ped_service_err("-mode %s needs -id <PED_ID>.\n", mode);
 		return 0;
 	}
 	return 1;
@@ -178,7 +178,7 @@ static int mode_ids(int mode)
 	if (mode == M_SETID) {
 		const char *ip = ped_opts_str(opts, "id_ip", NULL);
 		if (!ip || !ped_opts_seen(opts, "id_port")) {
-			printf("-mode setid needs -id_ip <hostname> and -id_port <port>.\n");
+			ped_service_err("-mode setid needs -id_ip <hostname> and -id_port <port>.\n");
 			return 2;
 		}
 		config_setting_t *g = i >= 0 ? config_setting_get_elem(l, (unsigned)i)
@@ -192,7 +192,7 @@ static int mode_ids(int mode)
 		return 0;
 	}
 	if (i < 0) {
-		printf("PED id %d is not defined : 0x%08x %s\n", id, ped_err_code(PED_E_NOT_FOUND),
+		ped_service_err("PED id %d is not defined : 0x%08x %s\n", id, ped_err_code(PED_E_NOT_FOUND),
 		       ped_err_name(PED_E_NOT_FOUND));
 		return 1;
 	}
@@ -213,7 +213,7 @@ static int mode_ids(int mode)
 	}
 	const char *serial = ped_opts_str(opts, "id_serialnumber", NULL);
 	if (!serial || !*serial || strlen(serial) > 32) {
-		printf("-mode assignid needs -id_serialnumber <serial>.\n");
+		ped_service_err("-mode assignid needs -id_serialnumber <serial>.\n");
 		return 2;
 	}
 	/* One PED id per HSM: assigning moves it. */
@@ -241,7 +241,7 @@ static int mode_testid(void)
 		if (m[i].id == id)
 			k = i;
 	if (k < 0) {
-		printf("PED id %d is not defined : 0x%08x %s\n", id, ped_err_code(PED_E_NOT_FOUND),
+		ped_service_err("PED id %d is not defined : 0x%08x %s\n", id, ped_err_code(PED_E_NOT_FOUND),
 		       ped_err_name(PED_E_NOT_FOUND));
 		return 1;
 	}
@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 	if ((rc = ped_service_begin(&svc, argc, argv)) >= 0)
 		return rc;
 	if (!ped_opts_seen(opts, "mode")) {
-		printf("%s\n", USAGE);
+		ped_service_err("%s\n", USAGE);
 		return 2;
 	}
 	int mode = (int)ped_opts_num(opts, "mode", 0);

@@ -69,9 +69,9 @@ static int named_appliance(const char *cmd, char *ip, size_t iplen, int *port, c
 	const char *name = ped_opts_str(opts, "name", NULL);
 	if (appliance_lookup(cfg, name, ip, iplen, port, cert, certlen) == PED_OK)
 		return 1;
-	printf("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
+	ped_service_err("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
 	       ped_err_name(PED_E_NOT_FOUND));
-	printf("%s command failed.\n", cmd);
+	ped_service_err("%s command failed.\n", cmd);
 	return 0;
 }
 
@@ -89,7 +89,7 @@ static int mode_start(void)
 	if (name && !named_appliance("Startup", app_ip, sizeof(app_ip), &app_port, cert, sizeof(cert)))
 		return 1;
 	if (name && ped_opts_seen(opts, "foreground")) {
-		printf("-name dials the appliance once the background process serves; with -foreground, use "
+		ped_service_err("-name dials the appliance once the background process serves; with -foreground, use "
 		       "-mode connect -name %s.\n", name);
 		return 2;
 	}
@@ -132,8 +132,8 @@ static int mode_show(void)
 		link[strcspn(link, "\n")] = '\0';
 	}
 	if (r != PED_OK) {
-		printf("Failed to recv query response command: %s %08x\n", ped_err_name(r), ped_err_code(r));
-		printf("Show command failed: Ped Server is not running.\n");
+		ped_service_err("Failed to recv query response command: %s %08x\n", ped_err_name(r), ped_err_code(r));
+		ped_service_err("Show command failed: Ped Server is not running.\n");
 		return 1;
 	}
 	fputs(out, stdout);
@@ -157,12 +157,12 @@ static int mode_config_named(const char *name)
 	if (ped_opts_seen(opts, "set")) {
 		for (const struct ped_setting *s = settings; s->name; s++)
 			if (s->opt && strcmp(s->opt, "ip") && strcmp(s->opt, "port") && ped_opts_seen(opts, s->opt)) {
-				printf("With -name, -set changes the appliance's -ip and -port only; -%s is the server's "
+				ped_service_err("With -name, -set changes the appliance's -ip and -port only; -%s is the server's "
 				       "own setting: give it without -name.\n", s->opt);
 				return 2;
 			}
 		if (svc.npairs || (!ped_opts_seen(opts, "ip") && !ped_opts_seen(opts, "port"))) {
-			printf("With -name, -set takes the appliance's -ip and/or -port.\n");
+			ped_service_err("With -name, -set takes the appliance's -ip and/or -port.\n");
 			return 2;
 		}
 		rc = appliance_update(cfg, name, ped_opts_str(opts, "ip", NULL),
@@ -177,7 +177,7 @@ static int mode_config_named(const char *name)
 		ped_config_show(cfg, stdout);
 	}
 	if (!ped_opts_seen(opts, "show") && !ped_opts_seen(opts, "set")) {
-		printf("Use -show to print the configuration or -set with the settings to change.\n");
+		ped_service_err("Use -show to print the configuration or -set with the settings to change.\n");
 		return 2;
 	}
 	printf("Appliance %s: %s:%d, certificate %s\n", name, ip, app_port, cert);
@@ -205,7 +205,7 @@ int main(int argc, char **argv)
 		return rc;
 	int nsel = ped_opts_seen(opts, "mode") + ped_opts_seen(opts, "appliance") + ped_opts_seen(opts, "regen");
 	if (nsel != 1) {
-		printf("Give exactly one of -mode, -appliance or -regen.\n%s\n", USAGE);
+		ped_service_err("Give exactly one of -mode, -appliance or -regen.\n%s\n", USAGE);
 		return 2;
 	}
 	/* Defaults until -mode config -set or -appliance register creates the file. */

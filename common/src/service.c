@@ -9,15 +9,25 @@
 #include "ped/log.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+void ped_service_err(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
 void ped_service_fail(const char *what, int err)
 {
-	printf("%s : 0x%08x %s\n", what, ped_err_code(err), ped_err_name(err));
+	ped_service_err("%s : 0x%08x %s\n", what, ped_err_code(err), ped_err_name(err));
 }
 
 static void add_opt(struct ped_service *svc, size_t *n, const struct ped_opt *o)
@@ -134,7 +144,7 @@ int ped_service_begin(struct ped_service *svc, int argc, char **argv)
 	svc->err[0] = '\0';
 	if (!(w = words(svc, argc, argv, &n))) {
 		if (svc->err[0]) {
-			printf("%s\n%s\n", svc->err, svc->usage);
+			ped_service_err("%s\n%s\n", svc->err, svc->usage);
 			return 2;
 		}
 		ped_service_fail("out of memory", PED_E_HOST_MEMORY);
@@ -151,7 +161,7 @@ int ped_service_begin(struct ped_service *svc, int argc, char **argv)
 	if (r == PED_OK && ped_opts_seen(svc->opts, "version"))
 		return 0;
 	if (r != PED_OK) {
-		printf("%s\n%s\n", svc->err, svc->usage);
+		ped_service_err("%s\n%s\n", svc->err, svc->usage);
 		return 2;
 	}
 	return -1;
@@ -250,7 +260,7 @@ int ped_service_runtime_path(struct ped_service *svc, const char *setting, const
 	}
 	if (ped_runtime_path(file, out, len) == PED_OK)
 		return PED_OK;
-	printf("No private runtime directory for %s (set XDG_RUNTIME_DIR, or %s) : 0x%08x %s\n", file, setting,
+	ped_service_err("No private runtime directory for %s (set XDG_RUNTIME_DIR, or %s) : 0x%08x %s\n", file, setting,
 	       ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
 	return PED_E_FILE;
 }
@@ -268,7 +278,7 @@ int ped_service_data_path(struct ped_service *svc, const char *setting, const ch
 		return PED_OK;
 	}
 	if (ped_data_path(rel, out, len) != PED_OK) {
-		printf("No private data directory for %s (set XDG_DATA_HOME, or %s) : 0x%08x %s\n", rel, setting,
+		ped_service_err("No private data directory for %s (set XDG_DATA_HOME, or %s) : 0x%08x %s\n", rel, setting,
 		       ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
 		return PED_E_FILE;
 	}
@@ -279,7 +289,7 @@ int ped_service_data_path(struct ped_service *svc, const char *setting, const ch
 			*slash = '\0';
 	}
 	if (ped_dir_private(dir, forbid, why, sizeof(why)) != PED_OK) {
-		printf("%s (or set %s) : 0x%08x %s\n", why, setting, ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
+		ped_service_err("%s (or set %s) : 0x%08x %s\n", why, setting, ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
 		return PED_E_FILE;
 	}
 	return PED_OK;
@@ -297,7 +307,7 @@ static int log_path(struct ped_service *svc, char *out, size_t len)
 	snprintf(file, sizeof(file), "%s.log", svc->name);
 	if (ped_data_path(file, out, len) == PED_OK)
 		return PED_OK;
-	printf("No private data directory for %s (set XDG_DATA_HOME, or LogFileName) : 0x%08x %s\n", file,
+	ped_service_err("No private data directory for %s (set XDG_DATA_HOME, or LogFileName) : 0x%08x %s\n", file,
 	       ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
 	return PED_E_FILE;
 }
@@ -356,7 +366,7 @@ int ped_service_start(struct ped_service *svc, const struct ped_daemon_conf *d, 
 		/* Say now if the log cannot be written, not after the fork; and
 		 * create it as the logger would (0600, not through a link). */
 		if (ped_file_open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0600, &fd, why, sizeof(why)) != PED_OK) {
-			printf("Cannot write the log file %s\n", why);
+			ped_service_err("Cannot write the log file %s\n", why);
 			ped_service_fail("Startup failed.", PED_E_FILE);
 			return 1;
 		}
@@ -371,7 +381,7 @@ int ped_service_start(struct ped_service *svc, const struct ped_daemon_conf *d, 
 		return -1;
 	}
 	if (r != PED_OK) {
-		printf("%s\n", msg);
+		ped_service_err("%s\n", msg);
 		if (svc->narrate)
 			ped_service_fail("Background process failed to start", r);
 		ped_service_fail("Startup failed.", r);
@@ -413,12 +423,12 @@ int ped_service_config(struct ped_service *svc)
 {
 	int r;
 	if (!ped_opts_seen(svc->opts, "show") && !ped_opts_seen(svc->opts, "set")) {
-		printf("Use -show to print the configuration or -set with the settings to change.\n");
+		ped_service_err("Use -show to print the configuration or -set with the settings to change.\n");
 		return 2;
 	}
 	if (ped_opts_seen(svc->opts, "set")) {
 		if (!svc->cfg.path[0]) {
-			printf("No configuration file: give -configfile FILE\n");
+			ped_service_err("No configuration file: give -configfile FILE\n");
 			return 1;
 		}
 		/* The settings given, and only those, join what the file had. */

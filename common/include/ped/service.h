@@ -53,8 +53,13 @@ struct ped_service {
 	char err[1024];
 };
 
-/* "what : 0x%08x NAME", the reference's form of a failure. */
+/* "what : 0x%08x NAME", the reference's form of a failure, on standard
+ * error. */
 void ped_service_fail(const char *what, int err);
+/* An error or a usage message: on standard error, after what standard
+ * output holds so far, so that the two read in order when they share a
+ * terminal or a file. Results and narration stay on standard output. */
+void ped_service_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Builds the options and the schema, then parses argv. Returns an exit
  * status when the program is done (help or version printed: 0; a bad
