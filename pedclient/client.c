@@ -65,6 +65,7 @@ struct session {
 	struct ped_relay_msg hello; /* the HSM's */
 	char server[96];            /* host:port */
 	char ped_serial[PED_RELAY_ID_MAX + 1];
+	int ped_id; /* the PED id mapping dialed, -1: the HSM gave the address */
 	uint64_t state_since;
 	struct addrinfo *addrs, *next_addr; /* pedserver's addresses, the next to try */
 };
@@ -100,6 +101,7 @@ static void session_init(struct session *x)
 	ped_leg_init(&x->hsm);
 	ped_leg_init(&x->srv);
 	x->dial_fd = -1;
+	x->ped_id = -1;
 	x->st = S_FREE;
 }
 
@@ -418,6 +420,7 @@ static void hsm_hello(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t 
 		}
 		snprintf(host, sizeof(host), "%s", m.ip);
 		port = m.port;
+		x->ped_id = m.id;
 		ped_info("HSM %s: PED id %d maps to %s:%d", h.id, m.id, host, port);
 	}
 	snprintf(x->server, sizeof(x->server), "%s:%d", host, port);
@@ -503,6 +506,13 @@ static void server_welcome(struct ped_leg *l, uint8_t type, const uint8_t *p, si
 		return;
 	}
 	snprintf(x->ped_serial, sizeof(x->ped_serial), "%s", m.id);
+	/* the HSM's ped get names the PED id it is served through */
+	m.flags = (uint8_t)(m.flags & ~PED_RELAY_F_PED_ID);
+	m.port = 0;
+	if (x->ped_id >= 0) {
+		m.flags |= PED_RELAY_F_PED_ID;
+		m.port = (uint16_t)x->ped_id;
+	}
 	if (ped_leg_send_msg(&x->hsm, PED_RELAY_WELCOME, &m, wtimeout()) != PED_OK) {
 		end(x, PED_OK, "the HSM went away");
 		return;

@@ -246,9 +246,10 @@ int pedport_remote_ended(struct pedport *pt)
 	return 0;
 }
 
-int pedport_describe(struct pedport *pt, char *out, size_t len)
+int pedport_describe(struct pedport *pt, char *out, size_t len, int *ped_id)
 {
 	int remote = 0;
+	*ped_id = 0;
 	pthread_mutex_lock(&pt->mu);
 	pedport_remote_ended(pt);
 	if (pt->remote_state == REMOTE_UP || pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_DEFERRED) {
@@ -258,6 +259,7 @@ int pedport_describe(struct pedport *pt, char *out, size_t len)
 			 : pt->remote_state == REMOTE_DEFERRED ? " (session key at the first PED operation)"
 								: "");
 		remote = 1;
+		*ped_id = pt->remote_ped_id;
 	} else if (pt->attached && (pt->busy || link_alive(&pt->link))) {
 		snprintf(out, len, "Local PED attached.");
 	} else {

@@ -55,6 +55,7 @@ struct pedport {
 	int remote_host_port;
 	int remote_otp;          /* keyed with the one-time password, not the RPV */
 	int remote_rpk_held;     /* pedserver's WELCOME: the PED holds this HSM's RPK */
+	int remote_ped_id;       /* pedclient's WELCOME: the PED id mapping it dialed, or 100 */
 	/* the HSM's identity as OpenSSL objects, made at first use, under mu */
 	EVP_PKEY *id_key;
 	X509 *id_cert, *id_hoc;
@@ -80,8 +81,11 @@ struct pedport *pedport_of(struct pedports *pp, const struct sim_hsm *hs);
 
 /* A PED connected to the port's socket: the handshake runs in a thread of its own. */
 void pedport_attach(struct pedport *pt, int fd);
-/* One line on the PED this HSM listens to; 1 if it is a Remote PED. */
-int pedport_describe(struct pedport *pt, char *out, size_t len);
+/* One line on the PED this HSM listens to; 1 if it is a Remote PED.
+ * *ped_id: the reference's PED id, 0 for the local PED, for a Remote PED
+ * the id of the mapping pedclient dialed (100 when ped connect gave the
+ * address, as the reference shows it). */
+int pedport_describe(struct pedport *pt, char *out, size_t len, int *ped_id);
 
 /* Ceremonies: each takes the link for one exchange, PED_E_PED_UNPLUGGED when
  * there is none, PED_E_BUSY while another ceremony has it. They read the

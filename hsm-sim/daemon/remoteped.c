@@ -201,6 +201,7 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 	pthread_mutex_lock(&pt->mu);
 	pt->remote_state = defer ? REMOTE_DEFERRED : REMOTE_KEYING;
 	pt->remote_rpk_held = held;
+	pt->remote_ped_id = (w.flags & PED_RELAY_F_PED_ID) ? w.port : 100;
 	pt->keying_fd = fd;
 	pt->keying_cancelled = pt->keying_ended = 0;
 	snprintf(pt->remote_ped, sizeof(pt->remote_ped), "%s", w.id);
@@ -210,7 +211,7 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 	if (*host)
 		snprintf(pt->remote_server, sizeof(pt->remote_server), "%.64s:%d", host, port);
 	else
-		snprintf(pt->remote_server, sizeof(pt->remote_server), "(this HSM's PED id)");
+		snprintf(pt->remote_server, sizeof(pt->remote_server), "of PED id %d", pt->remote_ped_id);
 	pthread_mutex_unlock(&pt->mu);
 
 	pedports_helper_begin(pt->all);

@@ -3,7 +3,9 @@
 #  - pedserver -mode show: "External Server Interface" is where the server
 #    port listens (-ip 127.0.0.1: No), not the ExternalServer setting;
 #  - pedclient -mode testid: a PED serving the HSM the id is assigned to is
-#    not "serving another HSM".
+#    not "serving another HSM";
+#  - ped get names the PED id the session went through (100 only when
+#    ped connect gave the address, as the reference shows it).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 . "$(dirname "$0")/remote_lib.sh"
@@ -49,4 +51,14 @@ expect_not_contains "$OUT" "serving another HSM" "testid for the HSM served"
 expect_contains "$OUT" "serving HSM $HSM_SERIAL, the HSM PED id 5 is assigned to"
 pedclient_cmd -mode testid -id 6
 expect_contains "$OUT" "is attached and serving another HSM" "testid for another HSM"
+
+note "ped get names the PED id of the session"
+hsmcm -c "ped get"
+expect_contains "$OUT" "listening to remote PED (PED id=5)."
+expect_contains "$OUT" "via pedserver of PED id 5"
+hsmcm -c "ped disconnect; ped connect -ip 127.0.0.1 -port $PORT_A -wait; ped get"
+[ $RC -eq 0 ] || fail "a session by address: $OUT"
+expect_contains "$OUT" "listening to remote PED (PED id=100)."
+hsmcm -c "ped disconnect; ped get"
+expect_contains "$OUT" "listening to local PED (PED id=0)."
 echo "status lines ok"
