@@ -156,6 +156,13 @@ int main(int argc, char **argv)
 		return control_request(control_path, ped_opts_str(opts, "send", ""));
 
 	headless = ped_opts_seen(opts, "headless");
+	/* ncurses on no terminal waits for keys that never come: say what to do */
+	if (!headless && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr, "ped-device: standard %s is not a terminal: the ncurses PED needs one; without a "
+				"terminal use -headless (with -policy, -script or -control to answer)\n",
+			isatty(STDIN_FILENO) ? "output" : "input");
+		return 2;
+	}
 	struct ped_log_config lc = {"ped-device", PED_LOG_DEFAULT_MASK, ped_opts_str(opts, "logfile", NULL), 1 << 20};
 	if (ped_opts_seen(opts, "verbose"))
 		lc.mask |= PED_LOG_TRACE;
