@@ -5,6 +5,7 @@
 
 #include "ped/admin.h"
 #include "ped/error.h"
+#include "ped/json.h"
 #include "ped/fileio.h"
 #include "ped/link.h"
 #include "ped/net.h"
@@ -51,6 +52,7 @@ static const struct ped_opt own[] = {
 	{.name = "id_serialnumber", .kind = PED_OPT_STRING, .arg = "SERIAL", .help = "HSM serial number a PED id is assigned to"},
 	{.name = "locallogger", .kind = PED_OPT_FLAG, .help = "use the Remote PED logger (the only one here)"},
 	{.name = "winservice", .kind = PED_OPT_FLAG, .help = "Windows only; refused here"},
+	{.name = "json", .kind = PED_OPT_FLAG, .help = "with -mode show: the status and the PED id mappings as one JSON object"},
 	{.name = NULL},
 };
 
@@ -106,10 +108,35 @@ static int mode_start(void)
 static int mode_show(void)
 {
 	char out[PED_ADMIN_REPLY_MAX];
-	int r = ped_service_query(&svc, "show", out, sizeof(out));
+	int json = ped_opts_seen(opts, "json");
+	int r = ped_service_query(&svc, json ? "show json" : "show", out, sizeof(out));
 	if (r != PED_OK) {
 		ped_service_fail("PED Client is not running", r);
 		return 1;
+	}
+	if (json) {
+		/* the daemon's members, then the mappings of the file */
+		struct ped_mapping m[MAX_MAPPINGS];
+		int n = mappings_load(cfg, m, MAX_MAPPINGS), k = 1;
+		out[strcspn(out, "\n")] = '\0';
+		fputs(out, stdout);
+		ped_json_key(stdout, &k, "mappings");
+		putchar('[');
+		for (int i = 0; i < n; i++) {
+			int f = 0;
+			fputs(i ? ",{" : "{", stdout);
+			ped_json_num(stdout, &f, "id", m[i].id);
+			ped_json_str(stdout, &f, "ip", m[i].ip);
+			ped_json_num(stdout, &f, "port", m[i].port);
+			ped_json_key(stdout, &f, "hsm_serial");
+			if (m[i].serial[0])
+				ped_json_string(stdout, m[i].serial);
+			else
+				fputs("null", stdout);
+			putchar('}');
+		}
+		printf("]}\n");
+		return 0;
 	}
 	fputs(out, stdout);
 	printf("\nPED ID Mappings:\n");

@@ -5,6 +5,7 @@
 
 #include "ped/admin.h"
 #include "ped/error.h"
+#include "ped/json.h"
 #include "ped/service.h"
 
 #include <stdio.h>
@@ -50,6 +51,7 @@ static const struct ped_opt own[] = {
 	{.name = "certificate", .aliases = "cert", .kind = PED_OPT_STRING, .arg = "FILE", .help = "appliance certificate file (PEM)"},
 	{.name = "commonname", .aliases = "cn", .kind = PED_OPT_STRING, .arg = "CN", .help = "client certificate common name"},
 	{.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "suppress prompts"},
+	{.name = "json", .kind = PED_OPT_FLAG, .help = "with -mode show: the status as one JSON object"},
 	{.name = NULL},
 };
 
@@ -121,11 +123,11 @@ static int mode_show(void)
 {
 	char out[PED_ADMIN_REPLY_MAX], ip[256] = "", cert[1024], line[160], link[256] = "";
 	const char *name = ped_opts_str(opts, "name", NULL);
-	int r, app_port = 0;
+	int r, app_port = 0, json = ped_opts_seen(opts, "json");
 	ped_service_announce(&svc, "status");
 	if (name && !named_appliance("Show", ip, sizeof(ip), &app_port, cert, sizeof(cert)))
 		return 1;
-	r = ped_service_query(&svc, "show", out, sizeof(out));
+	r = ped_service_query(&svc, json ? "show json" : "show", out, sizeof(out));
 	if (r == PED_OK && name) {
 		snprintf(line, sizeof(line), "status %s", name);
 		r = ped_service_query(&svc, line, link, sizeof(link));
@@ -135,6 +137,28 @@ static int mode_show(void)
 		ped_service_err("Failed to recv query response command: %s %08x\n", ped_err_name(r), ped_err_code(r));
 		ped_service_err("Show command failed: Ped Server is not running.\n");
 		return 1;
+	}
+	if (json) {
+		/* the daemon's object, and the appliance -name asked about */
+		size_t len = strcspn(out, "\n");
+		if (len < 2 || out[len - 1] != '}') {
+			ped_service_fail("Show command failed: a malformed answer", PED_E_INVALID);
+			return 1;
+		}
+		out[len - 1] = '\0';
+		fputs(out, stdout);
+		if (name) {
+			int n = 1, m = 0; /* n: the daemon's members came before */
+			ped_json_key(stdout, &n, "appliance");
+			putchar('{');
+			ped_json_str(stdout, &m, "name", name);
+			ped_json_str(stdout, &m, "ip", ip);
+			ped_json_num(stdout, &m, "port", app_port);
+			ped_json_str(stdout, &m, "link_status", link);
+			putchar('}');
+		}
+		printf("}\n");
+		return 0;
 	}
 	fputs(out, stdout);
 	if (name)

@@ -9,6 +9,7 @@
 #include "ped/daemon.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
+#include "ped/json.h"
 #include "ped/leg.h"
 #include "ped/link.h"
 #include "ped/log.h"
@@ -583,6 +584,70 @@ static void show(FILE *o)
 		pct(total_idle, total));
 }
 
+/* -mode show -json: the same facts as show(), for scripts; times in
+ * seconds, the RPK serials as a list. */
+static void show_json(FILE *o)
+{
+	uint64_t now = ped_now_ms();
+	char host[256] = "";
+	int n = 0, m;
+	gethostname(host, sizeof(host) - 1);
+	uint64_t up = (now - S.started) / 1000;
+	uint64_t idle = conn_open(&S.client) ? 0 : (now - S.idle_since) / 1000;
+	uint64_t cur = conn_open(&S.client) ? now - S.client.leg.since : 0;
+	uint64_t cur_idle = conn_open(&S.client) ? now - S.client.leg.last_data : 0;
+
+	fputc('{', o);
+	ped_json_str(o, &n, "hostname", host);
+	ped_json_str(o, &n, "ip", S.s->ip[0] ? S.s->ip : S.s->eserver ? "0.0.0.0" : "127.0.0.1");
+	ped_json_str(o, &n, "software_version", PEDSERVER_SOFTWARE_VERSION);
+	ped_json_str(o, &n, "protocol_version", PEDSERVER_PROTOCOL_VERSION);
+	ped_json_key(o, &n, "ped");
+	m = 0;
+	fputc('{', o);
+	ped_json_bool(o, &m, "connected", conn_open(&S.ped));
+	if (conn_open(&S.ped)) {
+		ped_json_str(o, &m, "serial", S.ped.hello.id);
+		ped_json_str(o, &m, "firmware_version", S.ped.hello.version);
+		ped_json_str(o, &m, "attached_on", S.ped.leg.peer);
+	}
+	ped_json_key(o, &m, "rpk_serials");
+	fputc('[', o);
+	for (const char *p = S.rpks; *p;) {
+		char serial[PED_RELAY_INFO_MAX + 1];
+		size_t len = strcspn(p, ",");
+		snprintf(serial, sizeof(serial), "%.*s", (int)len, p);
+		if (p != S.rpks)
+			fputc(',', o);
+		ped_json_string(o, serial);
+		p += len + (p[len] == ',');
+	}
+	fputs("]}", o);
+	ped_json_key(o, &n, "client");
+	if (conn_open(&S.client)) {
+		m = 0;
+		fputc('{', o);
+		ped_json_str(o, &m, "address", S.client.leg.peer);
+		ped_json_str(o, &m, "hsm_serial", S.client.hello.id);
+		ped_json_str(o, &m, "software", S.client.hello.version);
+		ped_json_num(o, &m, "connection_secs", (long long)(cur / 1000));
+		ped_json_num(o, &m, "idle_secs", (long long)(cur_idle / 1000));
+		fputc('}', o);
+	} else {
+		fputs("null", o);
+	}
+	ped_json_num(o, &n, "server_port", S.srv_port);
+	ped_json_bool(o, &n, "external_server", S.srv_external);
+	ped_json_num(o, &n, "admin_port", S.rt.adm_port);
+	ped_json_bool(o, &n, "external_admin", S.s->d.eadmin);
+	ped_json_num(o, &n, "up_secs", (long long)up);
+	ped_json_num(o, &n, "idle_secs", (long long)idle);
+	ped_json_num(o, &n, "idle_timeout_secs", S.s->d.idle_timeout_s);
+	ped_json_num(o, &n, "total_connection_secs", (long long)((S.total_conn_ms + cur) / 1000));
+	ped_json_num(o, &n, "total_connection_idle_secs", (long long)((S.total_conn_idle_ms + cur_idle) / 1000));
+	fputs("}\n", o);
+}
+
 /* ---- PED-initiated mode ---------------------------------------------------- */
 
 static void dial_run(struct ped_work *w)
@@ -799,6 +864,10 @@ static int on_admin_request(void *arg, const char *line, int trusted, FILE *out)
 	(void)trusted;
 	if (!strcasecmp(line, "show")) {
 		show(out);
+		return PED_OK;
+	}
+	if (!strcasecmp(line, "show json")) {
+		show_json(out);
 		return PED_OK;
 	}
 	if (!strncasecmp(line, "connect ", 8) || !strncasecmp(line, "disconnect ", 11) ||

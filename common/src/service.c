@@ -156,7 +156,8 @@ int ped_service_begin(struct ped_service *svc, int argc, char **argv)
 		ped_opts_usage(stdout, svc->usage, svc->opts);
 		return 0;
 	}
-	if (svc->narrate || (r == PED_OK && ped_opts_seen(svc->opts, "version")))
+	/* -json: standard output is the JSON document alone */
+	if ((svc->narrate && !ped_opts_seen(svc->opts, "json")) || (r == PED_OK && ped_opts_seen(svc->opts, "version")))
 		printf("%s Version %s\n", svc->title, svc->version);
 	if (r == PED_OK && ped_opts_seen(svc->opts, "version"))
 		return 0;
@@ -347,7 +348,7 @@ int ped_service_daemon_conf(struct ped_service *svc, struct ped_daemon_conf *d)
 
 void ped_service_announce(struct ped_service *svc, const char *mode)
 {
-	if (svc->narrate)
+	if (svc->narrate && !ped_opts_seen(svc->opts, "json"))
 		printf("%s launched in %s mode.\n", svc->title, mode);
 }
 
