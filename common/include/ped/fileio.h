@@ -48,9 +48,10 @@ int ped_dir_check_private(const char *dir, mode_t forbid, char *why, size_t whyl
 int ped_dir_private(const char *dir, mode_t forbid, char *why, size_t whylen);
 
 /* Opens or creates a file we write in place (PID file, log, lock): never
- * through a symbolic link (O_NOFOLLOW), never a FIFO, only a regular file of
- * ours with one link, or, opened O_APPEND without O_TRUNC (a log), a
- * character device such as /dev/null; with O_CREAT, at exactly mode (an
+ * through a symbolic link (O_NOFOLLOW), only a regular file of ours with
+ * one link, or, opened O_APPEND without O_TRUNC (a log), a character device
+ * such as /dev/null, a FIFO with a reader, or a Unix socket something
+ * listens on (connected to); with O_CREAT, at exactly mode (an
  * existing file is brought to it); O_TRUNC is applied only after those
  * checks. PED_OK and *fd, or PED_E_NOT_FOUND / PED_E_FILE with errno and
  * why (may be NULL) saying why. */
