@@ -162,6 +162,7 @@ int main(int argc, char **argv)
 	r = ped_config_load_strict(&cfg, cpath ? cpath : "", schema, groups, err, sizeof(err));
 	if (r != PED_OK && (cpath || (r != PED_E_NOT_FOUND && r != PED_E_FILE))) {
 		fprintf(stderr, "hsm-sim: %s\n", err);
+		ped_config_free(&cfg);
 		return 1;
 	}
 	if (ped_opts_seen(opts, "socket"))
@@ -220,7 +221,6 @@ int main(int argc, char **argv)
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "%s", err);
 	}
-	loop = ped_evloop_new();
 	if ((r = ped_unix_listen(socket_path, 0600, &control_fd)) != PED_OK) {
 		pid_t holder;
 		ped_pidfile_remove(&pf);
@@ -229,6 +229,7 @@ int main(int argc, char **argv)
 			ped_daemon_fail(r, "already running as pid %ld (socket %s)", (long)holder, socket_path);
 		ped_daemon_fail(r, "cannot listen on %s: %s", socket_path, strerror(errno));
 	}
+	loop = ped_evloop_new(); /* after the listen: a failed start leaves no loop behind */
 	ped_evloop_add_fd(loop, control_fd, PED_EV_READ, on_control, NULL);
 	pedports_init(&peds, &sim);
 	for (int i = 0; i < peds.n; i++) {
