@@ -13,6 +13,7 @@
 #include "ped/error.h"
 #include "ped/opts.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ static struct ped_opt options[] = {
 	 .help = "how many blank keys (new)"},
 	{.name = "label", .kind = PED_OPT_STRING, .arg = "TEXT", .help = "sticker label (new)"},
 	{.name = "force", .kind = PED_OPT_FLAG, .help = "do not ask (erase)"},
-	{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
+	{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
 	{.name = NULL},
 };
 
@@ -106,6 +107,16 @@ static void json_key(const struct ikey_store *st, const char *serial, const stru
 	printf("}");
 }
 
+/* A failed write says where and why: "RC_FILE_ERROR: file error" alone
+ * left the operator to guess at the store's path and its permissions. */
+static void write_failed(const struct ikey_store *st, const char *cmd, const char *what, int r)
+{
+	if (r == PED_E_FILE)
+		fprintf(stderr, "ikey %s: cannot write %s in the store %s: %s\n", cmd, what, st->dir, strerror(errno));
+	else
+		fprintf(stderr, "ikey %s: %s: %s\n", cmd, what, ped_strerror(r));
+}
+
 static int cmd_new(const struct ikey_store *st)
 {
 	long count = ped_opts_num(options, "count", 1);
@@ -115,7 +126,7 @@ static int cmd_new(const struct ikey_store *st)
 
 	for (long i = 0; i < count; i++) {
 		if ((r = ikey_new_blank(st, label, serial)) != PED_OK) {
-			fprintf(stderr, "ikey new: %s\n", ped_strerror(r));
+			write_failed(st, "new", "a new key", r);
 			return 1;
 		}
 		printf("%s\n", serial);
@@ -130,7 +141,7 @@ static int cmd_list(const struct ikey_store *st)
 	int json = ped_opts_seen(options, "json"), damaged = 0;
 
 	if (ikey_store_list(st, &serials, &n) != PED_OK) {
-		fprintf(stderr, "ikey list: cannot read the store %s\n", st->dir);
+		fprintf(stderr, "ikey list: cannot read the store %s: %s\n", st->dir, strerror(errno));
 		return 1;
 	}
 	if (json)
@@ -247,7 +258,9 @@ static int cmd_label(const struct ikey_store *st, const char *serial, const char
 	r = ikey_save(st, &k);
 	ikey_clear(&k);
 	if (r != PED_OK) {
-		fprintf(stderr, "ikey label: cannot write key %s: %s\n", serial, ped_strerror(r));
+		char what[64];
+		snprintf(what, sizeof(what), "key %s", serial);
+		write_failed(st, "label", what, r);
 		return 1;
 	}
 	return 0;
@@ -283,7 +296,9 @@ static int cmd_erase(const struct ikey_store *st, const char *serial)
 	if (r == PED_OK)
 		ikey_clear(&k);
 	if ((r = ikey_erase(st, serial)) != PED_OK) {
-		fprintf(stderr, "ikey erase: %s\n", ped_strerror(r));
+		char what[64];
+		snprintf(what, sizeof(what), "key %s", serial);
+		write_failed(st, "erase", what, r);
 		return 1;
 	}
 	printf("Key %s is blank.\n", serial);
@@ -298,7 +313,7 @@ static int cmd_verify(const struct ikey_store *st)
 	/* Temporaries from writers killed mid-write hold no key: remove them. */
 	ikey_store_clean(st, &removed);
 	if (ikey_store_list(st, &serials, &n) != PED_OK) {
-		fprintf(stderr, "ikey verify: cannot read the store %s\n", st->dir);
+		fprintf(stderr, "ikey verify: cannot read the store %s: %s\n", st->dir, strerror(errno));
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -344,8 +359,22 @@ int main(int argc, char **argv)
 		ped_opts_usage(stderr, SYNOPSIS, options);
 		return 2;
 	}
-	if ((r = ikey_store_open(ped_opts_str(options, "store", NULL), &st)) != PED_OK) {
-		fprintf(stderr, "ikey: cannot open the key store: %s\n", ped_strerror(r));
+	static const char *const known[] = {"new", "list", "show", "label", "erase", "verify", NULL};
+	int k = 0;
+	while (known[k] && strcasecmp(pos[0], known[k]))
+		k++;
+	if (!known[k]) { /* said before any store is looked for */
+		fprintf(stderr, "ikey: unknown command %s (ikey -help)\n", pos[0]);
+		return 2;
+	}
+	/* only new makes a store: the others use keys that must be there */
+	int makes = !strcasecmp(pos[0], "new");
+	const char *dir = ped_opts_str(options, "store", NULL);
+	if ((r = makes ? ikey_store_open(dir, &st) : ikey_store_open_existing(dir, &st)) != PED_OK) {
+		if (r == PED_E_NOT_FOUND)
+			fprintf(stderr, "ikey: no key store at %s (ikey new makes one)\n", st.dir);
+		else
+			fprintf(stderr, "ikey: cannot open the key store: %s\n", ped_strerror(r));
 		return 1;
 	}
 	if (strcasecmp(pos[0], "new") == 0 && npos == 1)

@@ -106,6 +106,8 @@ struct ped_device {
 	 * end with PED_E_CLOSED when it has input: the session they ask for has
 	 * ended (pedserver's BYE), and nobody is left to answer. */
 	int session_fd;
+	int session_live;  /* a Remote PED session with an HSM is open (under mu) */
+	int ceremony_live; /* an HSM's request waits on the keypad or the key port (under mu) */
 
 	struct dev_event queue[DEV_QUEUE_MAX];
 	unsigned qhead, qlen;

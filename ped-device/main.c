@@ -112,10 +112,10 @@ int main(int argc, char **argv)
 		 .arg = "LOG2N", .help = "scrypt cost (log2 N) of new keysets' PIN masks (default 16; 8 for test keysets)"},
 		{.name = "expecttimeout", .kind = PED_OPT_INT, .min = 1, .max = 86400, .arg = "S", .help = "script expect timeout (default 30)"},
 		{.name = "logfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "log file"},
-		{.name = "verbose", .aliases = "v", .kind = PED_OPT_FLAG, .help = "trace logging"},
+		{.name = "verbose", .kind = PED_OPT_FLAG, .help = "trace logging"},
 		{.name = "dump-screen", .kind = PED_OPT_FLAG, .help = "print a running PED's screen"},
 		{.name = "send", .kind = PED_OPT_STRING, .arg = "REQUEST", .help = "send a control request"},
-		{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
+		{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
 		{.name = NULL},
 	};
 	struct ped_config cfg = {0};
@@ -157,6 +157,13 @@ int main(int argc, char **argv)
 		return control_request(control_path, ped_opts_str(opts, "send", ""));
 
 	headless = ped_opts_seen(opts, "headless");
+	/* ncurses on no terminal waits for keys that never come: say what to do */
+	if (!headless && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr, "ped-device: standard %s is not a terminal: the ncurses PED needs one; without a "
+				"terminal use -headless (with -policy, -script or -control to answer)\n",
+			isatty(STDIN_FILENO) ? "output" : "input");
+		return 2;
+	}
 	struct ped_log_config lc = {"ped-device", PED_LOG_DEFAULT_MASK, ped_opts_str(opts, "logfile", NULL), 1 << 20};
 	if (ped_opts_seen(opts, "verbose"))
 		lc.mask |= PED_LOG_TRACE;
@@ -171,7 +178,7 @@ int main(int argc, char **argv)
 	char dpath[1024] = "";
 	if (!cpath) /* the user's ped-device.conf, else the system's */
 		(void)ped_config_default_path("ped-device.conf", dpath, sizeof(dpath), NULL);
-	r = ped_config_load(&cfg, cpath ? cpath : dpath, schema, err, sizeof(err));
+	r = ped_config_load_strict(&cfg, cpath ? cpath : dpath, schema, NULL, err, sizeof(err));
 	if (r != PED_OK && (cpath || (r != PED_E_NOT_FOUND && r != PED_E_FILE))) {
 		fprintf(stderr, "ped-device: %s\n", err);
 		goto out;

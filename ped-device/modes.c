@@ -38,8 +38,16 @@ static int reply_result(struct ped_link *l, int err)
  * slipped in, and takes the prompts down (d->session_fd). The reply that
  * follows reads it first and ends with its name (ped_link_send). 1 when the
  * prompts may start: nothing is buffered already. */
+static void ceremony_live(struct ped_device *d, int live)
+{
+	pthread_mutex_lock(&d->mu);
+	d->ceremony_live = live; /* the ncurses PED asks before quitting meanwhile */
+	pthread_mutex_unlock(&d->mu);
+}
+
 static int watch_link(struct ped_device *d, struct ped_link *l)
 {
+	ceremony_live(d, 1);
 	d->session_fd = ped_link_fd(l);
 	return !ped_framer_pending(&l->in);
 }
@@ -118,6 +126,7 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 		struct ped_app_splits sp;
 		r = watch_link(d, l) ? cer_read_keyset(d, &ask, &sp) : PED_E_CLOSED;
 		d->session_fd = -1;
+		ceremony_live(d, 0);
 		if (r == PED_OK && (r = ped_app_encode_splits(&sp, &out, &olen)) == PED_OK)
 			r = ped_link_send_csp(l, out, olen);
 		else if (r != PED_OK)
@@ -164,6 +173,7 @@ int mode_serve_request(struct ped_device *d, struct ped_link *l, const uint8_t *
 	int reuse = req.allow_reuse && !(ctx && ctx->password);
 	r = watch_link(d, l) ? cer_create_keyset(d, &ask, reuse, secret, slen, &c) : PED_E_CLOSED;
 	d->session_fd = -1;
+	ceremony_live(d, 0);
 	if (r != PED_OK)
 		r = reply_result(l, r);
 	else if (c.info.reused) {

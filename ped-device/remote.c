@@ -536,7 +536,13 @@ int remote_frame(struct ped_device *d, struct ped_framer *f, struct rpk_cache *c
 			fw_log_clear(d);
 			dev_event_log(d, "mode", "\"mode\":\"remote\"");
 		}
+		pthread_mutex_lock(&d->mu);
+		d->session_live = 1; /* the ncurses PED asks before quitting now */
+		pthread_mutex_unlock(&d->mu);
 		r = session(d, f, &m, c);
+		pthread_mutex_lock(&d->mu);
+		d->session_live = 0;
+		pthread_mutex_unlock(&d->mu);
 	} else if (r == PED_OK && type == PED_RELAY_PING) {
 		r = ped_relay_send_code(f->fd, PED_RELAY_PONG, 0, d->cfg.link_timeout_ms);
 	} else if (r == PED_OK && type == PED_RELAY_BYE) {

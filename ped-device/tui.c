@@ -54,6 +54,7 @@ struct tui {
 	struct listed keys[LIST_MAX];
 	size_t nkeys, sel;
 	char status[80];
+	int quit_asked; /* q came while something was live: the next q quits */
 	uint64_t clear_first, clear_last;
 	uint64_t mouse_clear_down;
 	int notify[2];
@@ -148,6 +149,7 @@ static void draw(struct tui *t)
 		return;
 	}
 	dev_screen_text(t->d, scr, sizeof(scr));
+	int no_pedserver = strstr(scr, "No pedserver") != NULL; /* before the lines are cut apart below */
 	char version[DEV_VERSION_MAX + 1];
 	fw_version(t->d, version);
 	attron(A_BOLD);
@@ -198,14 +200,36 @@ static void draw(struct tui *t)
 			mvprintw(rows - 2 - NOTES_LINES + i, 1, "%s%.*s", i ? "     " : "HSM: ", cols - 7, t->notes[i]);
 		attroff(A_BOLD);
 	}
-	mvprintw(rows - 2, 1, "%s", t->status);
+	if (!t->status[0] && no_pedserver)
+		/* which socket: the operator's pedserver may be serving another one */
+		mvprintw(rows - 2, 1, "No pedserver at %.*s", cols - 18, t->d->cfg.pedserver_socket);
+	else
+		mvprintw(rows - 2, 1, "%s", t->status);
 	mvprintw(rows - 1, 1, "0-9 y n Enter  Esc=Clear (hold 5s / F5 reset)  Bksp=<  >=log  F10/q quit");
 	refresh();
+}
+
+/* Quitting the PED in the middle of a ceremony or a Remote PED session
+ * fails the HSM's command (CKR_PED_UNPLUGGED) and loses what the keys
+ * held so far: q asks first then, and a second q quits. */
+static int may_quit(struct tui *t)
+{
+	struct ped_device *d = t->d;
+	pthread_mutex_lock(&d->mu);
+	int session = d->session_live, ceremony = d->ceremony_live;
+	pthread_mutex_unlock(&d->mu);
+	if ((!session && !ceremony) || t->quit_asked)
+		return 1;
+	t->quit_asked = 1;
+	snprintf(t->status, sizeof(t->status), "%s is live: q again quits (the HSM's command fails)",
+		 session ? "A Remote PED session" : "A ceremony");
+	return 0;
 }
 
 static void press(struct tui *t, int key)
 {
 	t->status[0] = '\0';
+	t->quit_asked = 0;
 	dev_press(t->d, key);
 }
 
@@ -363,8 +387,8 @@ int tui_run(struct ped_device *d, const char *notes)
 				on_mouse(&t);
 			else if (ch == KEY_RESIZE)
 				clear();
-			else if (ch == KEY_F(10) || ch == 'q')
-				quit = 1;
+			else if (ch == KEY_F(10) || ch == 'q' || ch == 'Q')
+				quit = may_quit(&t);
 			else if (ch == 12) /* ^L */
 				clear();
 		}

@@ -10,6 +10,7 @@
 #include "ped/daemon.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
+#include "ped/json.h"
 #include "ped/leg.h"
 #include "ped/link.h"
 #include "ped/log.h"
@@ -65,6 +66,7 @@ struct session {
 	struct ped_relay_msg hello; /* the HSM's */
 	char server[96];            /* host:port */
 	char ped_serial[PED_RELAY_ID_MAX + 1];
+	int ped_id; /* the PED id mapping dialed, -1: the HSM gave the address */
 	uint64_t state_since;
 	struct addrinfo *addrs, *next_addr; /* pedserver's addresses, the next to try */
 };
@@ -100,6 +102,7 @@ static void session_init(struct session *x)
 	ped_leg_init(&x->hsm);
 	ped_leg_init(&x->srv);
 	x->dial_fd = -1;
+	x->ped_id = -1;
 	x->st = S_FREE;
 }
 
@@ -418,6 +421,7 @@ static void hsm_hello(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t 
 		}
 		snprintf(host, sizeof(host), "%s", m.ip);
 		port = m.port;
+		x->ped_id = m.id;
 		ped_info("HSM %s: PED id %d maps to %s:%d", h.id, m.id, host, port);
 	}
 	snprintf(x->server, sizeof(x->server), "%s:%d", host, port);
@@ -503,6 +507,13 @@ static void server_welcome(struct ped_leg *l, uint8_t type, const uint8_t *p, si
 		return;
 	}
 	snprintf(x->ped_serial, sizeof(x->ped_serial), "%s", m.id);
+	/* the HSM's ped get names the PED id it is served through */
+	m.flags = (uint8_t)(m.flags & ~PED_RELAY_F_PED_ID);
+	m.port = 0;
+	if (x->ped_id >= 0) {
+		m.flags |= PED_RELAY_F_PED_ID;
+		m.port = (uint16_t)x->ped_id;
+	}
 	if (ped_leg_send_msg(&x->hsm, PED_RELAY_WELCOME, &m, wtimeout()) != PED_OK) {
 		end(x, PED_OK, "the HSM went away");
 		return;
@@ -593,10 +604,68 @@ static const char *state_name(enum state st)
 	return n[st];
 }
 
+/* -mode show -json: what the status block says, for scripts. The PED id
+ * mappings, from the file, the command line adds. Ends without its '}'. */
+static void show_json(FILE *o)
+{
+	uint64_t now = ped_now_ms();
+	char host[256] = "";
+	int n = 0, m;
+	gethostname(host, sizeof(host) - 1);
+	fputc('{', o);
+	ped_json_str(o, &n, "hostname", host);
+	ped_json_str(o, &n, "software_version", PEDCLIENT_SOFTWARE_VERSION);
+	ped_json_str(o, &n, "hsm_socket", C.s->hsm_socket);
+	ped_json_num(o, &n, "admin_port", C.rt.adm_port);
+	ped_json_bool(o, &n, "external_admin", C.s->d.eadmin);
+	ped_json_num(o, &n, "up_secs", (long long)((now - C.started) / 1000));
+	ped_json_num(o, &n, "idle_timeout_secs", C.s->d.idle_timeout_s);
+	ped_json_bool(o, &n, "ignore_idle_timeout", C.s->ignore_idle);
+	ped_json_key(o, &n, "ped_initiated_port");
+	if (C.tls_lfd >= 0)
+		fprintf(o, "%u", C.tls_port);
+	else
+		fputs("null", o);
+	ped_json_key(o, &n, "ped_initiated_links");
+	fputc('[', o);
+	for (int i = 0, k = 0; i < MAX_PARKED; i++)
+		if (ped_leg_is_open(&C.pk[i].leg)) {
+			m = 0;
+			fputs(k++ ? ",{" : "{", o);
+			ped_json_str(o, &m, "cn", C.pk[i].cn);
+			ped_json_str(o, &m, "ped", C.pk[i].ped);
+			ped_json_bool(o, &m, "ready", C.pk[i].greeted);
+			fputc('}', o);
+		}
+	fputc(']', o);
+	ped_json_key(o, &n, "sessions");
+	fputc('[', o);
+	for (int i = 0, k = 0; i < MAX_SESSIONS; i++) {
+		struct session *x = &C.ss[i];
+		if (x->st == S_FREE)
+			continue;
+		m = 0;
+		fputs(k++ ? ",{" : "{", o);
+		ped_json_str(o, &m, "hsm_serial", x->hello.id);
+		ped_json_str(o, &m, "pedserver", x->server);
+		ped_json_str(o, &m, "ped_serial", x->ped_serial);
+		ped_json_str(o, &m, "state", state_name(x->st));
+		ped_json_num(o, &m, "secs", (long long)((now - x->hsm.since) / 1000));
+		ped_json_num(o, &m, "idle_secs",
+			     (long long)(x->st == S_RELAY ? (now - x->srv.last_data) / 1000 : 0));
+		fputc('}', o);
+	}
+	fputs("]\n", o);
+}
+
 static int on_admin_request(void *arg, const char *line, int trusted, FILE *o)
 {
 	(void)arg;
 	(void)trusted;
+	if (!strcasecmp(line, "show json")) {
+		show_json(o);
+		return PED_OK;
+	}
 	if (strcasecmp(line, "show") != 0) {
 		fprintf(o, "unknown request\n");
 		return PED_E_INVALID;

@@ -5,6 +5,7 @@
 
 #include "ped/admin.h"
 #include "ped/error.h"
+#include "ped/json.h"
 #include "ped/fileio.h"
 #include "ped/link.h"
 #include "ped/net.h"
@@ -51,12 +52,14 @@ static const struct ped_opt own[] = {
 	{.name = "id_serialnumber", .kind = PED_OPT_STRING, .arg = "SERIAL", .help = "HSM serial number a PED id is assigned to"},
 	{.name = "locallogger", .kind = PED_OPT_FLAG, .help = "use the Remote PED logger (the only one here)"},
 	{.name = "winservice", .kind = PED_OPT_FLAG, .help = "Windows only; refused here"},
+	{.name = "json", .kind = PED_OPT_FLAG, .help = "with -mode show: the status and the PED id mappings as one JSON object"},
 	{.name = NULL},
 };
 
 static const char *const bare[] = {"mode", NULL};
+static const char *const groups[] = {"peds", NULL};
 static struct ped_service svc = {.name = "pedclient", .title = "PED Client", .version = PEDCLIENT_SOFTWARE_VERSION,
-				 .usage = USAGE, .settings = settings, .own = own, .bare = bare};
+				 .usage = USAGE, .settings = settings, .own = own, .bare = bare, .groups = groups};
 static struct ped_opt *const opts = svc.opts;
 static struct ped_config *const cfg = &svc.cfg;
 
@@ -75,7 +78,7 @@ static int mode_start(void)
 	int r;
 
 	if (ped_opts_seen(opts, "winservice")) {
-		printf("-winservice: Windows services do not exist on this platform; use -mode start, or -mode start -foreground under a service manager.\n");
+		ped_service_err("-winservice: Windows services do not exist on this platform; use -mode start, or -mode start -foreground under a service manager.\n");
 		return 2;
 	}
 	memset(&s, 0, sizeof(s));
@@ -105,10 +108,35 @@ static int mode_start(void)
 static int mode_show(void)
 {
 	char out[PED_ADMIN_REPLY_MAX];
-	int r = ped_service_query(&svc, "show", out, sizeof(out));
+	int json = ped_opts_seen(opts, "json");
+	int r = ped_service_query(&svc, json ? "show json" : "show", out, sizeof(out));
 	if (r != PED_OK) {
 		ped_service_fail("PED Client is not running", r);
 		return 1;
+	}
+	if (json) {
+		/* the daemon's members, then the mappings of the file */
+		struct ped_mapping m[MAX_MAPPINGS];
+		int n = mappings_load(cfg, m, MAX_MAPPINGS), k = 1;
+		out[strcspn(out, "\n")] = '\0';
+		fputs(out, stdout);
+		ped_json_key(stdout, &k, "mappings");
+		putchar('[');
+		for (int i = 0; i < n; i++) {
+			int f = 0;
+			fputs(i ? ",{" : "{", stdout);
+			ped_json_num(stdout, &f, "id", m[i].id);
+			ped_json_str(stdout, &f, "ip", m[i].ip);
+			ped_json_num(stdout, &f, "port", m[i].port);
+			ped_json_key(stdout, &f, "hsm_serial");
+			if (m[i].serial[0])
+				ped_json_string(stdout, m[i].serial);
+			else
+				fputs("null", stdout);
+			putchar('}');
+		}
+		printf("]}\n");
+		return 0;
 	}
 	fputs(out, stdout);
 	printf("\nPED ID Mappings:\n");
@@ -144,7 +172,7 @@ static int find_id(config_setting_t *l, int id)
 static int need_id(const char *mode)
 {
 	if (!ped_opts_seen(opts, "id")) {
-		printf("-mode %s needs -id <PED_ID>.\n", mode);
+		ped_service_err("-mode %s needs -id <PED_ID>.\n", mode);
 		return 0;
 	}
 	return 1;
@@ -177,7 +205,7 @@ static int mode_ids(int mode)
 	if (mode == M_SETID) {
 		const char *ip = ped_opts_str(opts, "id_ip", NULL);
 		if (!ip || !ped_opts_seen(opts, "id_port")) {
-			printf("-mode setid needs -id_ip <hostname> and -id_port <port>.\n");
+			ped_service_err("-mode setid needs -id_ip <hostname> and -id_port <port>.\n");
 			return 2;
 		}
 		config_setting_t *g = i >= 0 ? config_setting_get_elem(l, (unsigned)i)
@@ -191,7 +219,7 @@ static int mode_ids(int mode)
 		return 0;
 	}
 	if (i < 0) {
-		printf("PED id %d is not defined : 0x%08x %s\n", id, ped_err_code(PED_E_NOT_FOUND),
+		ped_service_err("PED id %d is not defined : 0x%08x %s\n", id, ped_err_code(PED_E_NOT_FOUND),
 		       ped_err_name(PED_E_NOT_FOUND));
 		return 1;
 	}
@@ -212,7 +240,7 @@ static int mode_ids(int mode)
 	}
 	const char *serial = ped_opts_str(opts, "id_serialnumber", NULL);
 	if (!serial || !*serial || strlen(serial) > 32) {
-		printf("-mode assignid needs -id_serialnumber <serial>.\n");
+		ped_service_err("-mode assignid needs -id_serialnumber <serial>.\n");
 		return 2;
 	}
 	/* One PED id per HSM: assigning moves it. */
@@ -240,7 +268,7 @@ static int mode_testid(void)
 		if (m[i].id == id)
 			k = i;
 	if (k < 0) {
-		printf("PED id %d is not defined : 0x%08x %s\n", id, ped_err_code(PED_E_NOT_FOUND),
+		ped_service_err("PED id %d is not defined : 0x%08x %s\n", id, ped_err_code(PED_E_NOT_FOUND),
 		       ped_err_name(PED_E_NOT_FOUND));
 		return 1;
 	}
@@ -257,6 +285,8 @@ static int mode_testid(void)
 	memset(&h, 0, sizeof(h));
 	h.role = PED_RELAY_ROLE_CLIENT;
 	h.purpose = PED_RELAY_QUERY;
+	/* pedserver says whether it serves this HSM, not whom it serves */
+	snprintf(h.id, sizeof(h.id), "%s", m[k].serial);
 	snprintf(h.version, sizeof(h.version), "%s", PEDCLIENT_SOFTWARE_VERSION);
 	ped_framer_init(&f, fd, PED_FRAME_MAX_PAYLOAD);
 	if ((r = ped_relay_send(fd, PED_RELAY_HELLO, &h, tmo)) == PED_OK &&
@@ -275,8 +305,13 @@ static int mode_testid(void)
 		printf("No PED is attached to it.\n");
 		return 1;
 	}
-	printf("PED %s (firmware %s) is attached%s.\n", st.id, st.version,
-	       st.flags & PED_RELAY_F_BUSY ? " and serving another HSM" : "");
+	if (!(st.flags & PED_RELAY_F_BUSY))
+		printf("PED %s (firmware %s) is attached.\n", st.id, st.version);
+	else if (st.flags & PED_RELAY_F_SERVING_NAMED)
+		printf("PED %s (firmware %s) is attached and serving HSM %s, the HSM PED id %d is assigned to.\n",
+		       st.id, st.version, m[k].serial, id);
+	else
+		printf("PED %s (firmware %s) is attached and serving another HSM.\n", st.id, st.version);
 	return 0;
 }
 
@@ -287,7 +322,7 @@ int main(int argc, char **argv)
 	if ((rc = ped_service_begin(&svc, argc, argv)) >= 0)
 		return rc;
 	if (!ped_opts_seen(opts, "mode")) {
-		printf("%s\n", USAGE);
+		ped_service_err("%s\n", USAGE);
 		return 2;
 	}
 	int mode = (int)ped_opts_num(opts, "mode", 0);

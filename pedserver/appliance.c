@@ -7,6 +7,7 @@
 #include "ped/ec.h"
 #include "ped/fileio.h"
 #include "ped/admin.h"
+#include "ped/service.h"
 #include "ped/tls.h"
 
 #include <openssl/pem.h>
@@ -73,7 +74,7 @@ static int save(struct ped_config *cfg)
 	char err[512];
 	int r = ped_config_save(cfg, err, sizeof(err));
 	if (r != PED_OK)
-		printf("%s : 0x%08x %s\n", err, ped_err_code(r), ped_err_name(r));
+		ped_service_err("%s : 0x%08x %s\n", err, ped_err_code(r), ped_err_name(r));
 	return r;
 }
 
@@ -87,7 +88,7 @@ static int cert_dir(const char *sub, char *out, size_t len)
 	if ((r = ped_data_path(d, out, len)) != PED_OK)
 		return r;
 	if ((r = ped_dir_private(out, PED_DIR_SECRET, why, sizeof(why))) != PED_OK)
-		printf("%s\n", why);
+		ped_service_err("%s\n", why);
 	return r;
 }
 
@@ -100,36 +101,36 @@ static int do_register(struct ped_config *cfg, const char *name, const char *cer
 	int r = 1;
 
 	if (!name || !cert || !ip) {
-		printf("-appliance register needs -name, -certificate and -ip.\n");
+		ped_service_err("-appliance register needs -name, -certificate and -ip.\n");
 		return 2;
 	}
 	if (!valid_name(name)) {
-		printf("Invalid appliance name '%s': 1-32 letters, digits, '-', '_' or '.'.\n", name);
+		ped_service_err("Invalid appliance name '%s': 1-32 letters, digits, '-', '_' or '.'.\n", name);
 		return 2;
 	}
 	if (port < 0 || port > 65525) {
-		printf("-port: value %d out of range (0-65525)\n", port);
+		ped_service_err("-port: value %d out of range (0-65525)\n", port);
 		return 2;
 	}
 	config_setting_t *l = list_of(cfg, 1);
 	if (find(l, name) >= 0) {
-		printf("An appliance named '%s' is already registered.\n", name);
+		ped_service_err("An appliance named '%s' is already registered.\n", name);
 		return 1;
 	}
 	if (!(c = read_cert(cert))) {
-		printf("Cannot read a PEM certificate from %s : 0x%08x %s\n", cert, ped_err_code(PED_E_FILE),
+		ped_service_err("Cannot read a PEM certificate from %s : 0x%08x %s\n", cert, ped_err_code(PED_E_FILE),
 		       ped_err_name(PED_E_FILE));
 		return 1;
 	}
 	common_name(c, cn, sizeof(cn));
 	if (cert_dir("server", dir, sizeof(dir)) != PED_OK ||
 	    ped_file_read_bounded(cert, 65536, &pem, &len) != PED_OK) {
-		printf("Cannot copy the certificate : 0x%08x %s\n", ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
+		ped_service_err("Cannot copy the certificate : 0x%08x %s\n", ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
 		goto out;
 	}
 	snprintf(copy, sizeof(copy), "%s/%s.pem", dir, name);
 	if (ped_file_write_atomic(copy, pem, len, 0600) != PED_OK) {
-		printf("Cannot write %s : 0x%08x %s\n", copy, ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
+		ped_service_err("Cannot write %s : 0x%08x %s\n", copy, ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
 		goto out;
 	}
 	config_setting_t *g = config_setting_add(l, NULL, CONFIG_TYPE_GROUP);
@@ -170,13 +171,13 @@ static int do_list(struct ped_config *cfg)
 static int do_delete(struct ped_config *cfg, const char *name)
 {
 	if (!name) {
-		printf("-appliance delete needs -name.\n");
+		ped_service_err("-appliance delete needs -name.\n");
 		return 2;
 	}
 	config_setting_t *l = list_of(cfg, 0);
 	int i = find(l, name);
 	if (i < 0) {
-		printf("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
+		ped_service_err("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
 		       ped_err_name(PED_E_NOT_FOUND));
 		return 1;
 	}
@@ -209,22 +210,22 @@ int appliance_regen(struct ped_config *cfg, const char *cn, int force)
 	int r;
 
 	if (!cn || !*cn || strlen(cn) > 64 || strchr(cn, '/')) {
-		printf("-regen needs -commonname (1-64 characters, no '/').\n");
+		ped_service_err("-regen needs -commonname (1-64 characters, no '/').\n");
 		return 2;
 	}
 	if (cert_dir("client", dir, sizeof(dir)) != PED_OK) {
-		printf("Cannot create the certificate directory : 0x%08x %s\n", ped_err_code(PED_E_FILE),
+		ped_service_err("Cannot create the certificate directory : 0x%08x %s\n", ped_err_code(PED_E_FILE),
 		       ped_err_name(PED_E_FILE));
 		return 1;
 	}
 	snprintf(keypath, sizeof(keypath), "%s/%sKey.pem", dir, cn);
 	snprintf(certpath, sizeof(certpath), "%s/%s.pem", dir, cn);
 	if (!force && access(certpath, F_OK) == 0) {
-		printf("%s exists; existing links keep working until they end. Use -force to replace it.\n", certpath);
+		ped_service_err("%s exists; existing links keep working until they end. Use -force to replace it.\n", certpath);
 		return 1;
 	}
 	if ((r = ped_tls_make_identity(cn, certpath, keypath)) != PED_OK) {
-		printf("Cannot make the client certificate : 0x%08x %s\n", ped_err_code(r), ped_err_name(r));
+		ped_service_err("Cannot make the client certificate : 0x%08x %s\n", ped_err_code(r), ped_err_name(r));
 		return 1;
 	}
 	/* -mode connect presents this certificate. */
@@ -232,13 +233,40 @@ int appliance_regen(struct ped_config *cfg, const char *cn, int force)
 	if (cfg->path[0] && (ped_config_set(cfg, "ClientCertificate", certpath, err, sizeof(err)) != PED_OK ||
 			     ped_config_set(cfg, "ClientKey", keypath, err, sizeof(err)) != PED_OK ||
 			     ped_config_save(cfg, err, sizeof(err)) != PED_OK)) {
-		printf("%s\n", err);
+		ped_service_err("%s\n", err);
 		return 1;
 	}
 	printf("Private Key created and written to: %s\n", keypath);
 	printf("Certificate created and written to: %s\n", certpath);
 	printf("Successfully regenerated the client certificate.\n");
 	return 0;
+}
+
+int appliance_update(struct ped_config *cfg, const char *name, const char *ip, int port)
+{
+	config_setting_t *l = list_of(cfg, 0), *g, *s;
+	int i = find(l, name);
+	if (i < 0) {
+		ped_service_err("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
+		       ped_err_name(PED_E_NOT_FOUND));
+		return 1;
+	}
+	if (port > 65525) {
+		ped_service_err("-port: value %d out of range (0-65525)\n", port);
+		return 2;
+	}
+	g = config_setting_get_elem(l, (unsigned)i);
+	if (ip) {
+		if (!(s = config_setting_get_member(g, "ip")))
+			s = config_setting_add(g, "ip", CONFIG_TYPE_STRING);
+		config_setting_set_string(s, ip);
+	}
+	if (port >= 0) {
+		if (!(s = config_setting_get_member(g, "port")))
+			s = config_setting_add(g, "port", CONFIG_TYPE_INT);
+		config_setting_set_int(s, port);
+	}
+	return save(cfg) == PED_OK ? 0 : 1;
 }
 
 int appliance_lookup(struct ped_config *cfg, const char *name, char *ip, size_t iplen, int *port, char *cert,
@@ -268,11 +296,11 @@ int appliance_connect(struct ped_config *cfg, int connect, const char *name, int
 	char line[128], out[1024];
 	int r;
 	if (!name) {
-		printf("-mode %s needs -name.\n", connect ? "connect" : "disconnect");
+		ped_service_err("-mode %s needs -name.\n", connect ? "connect" : "disconnect");
 		return 2;
 	}
 	if (find(list_of(cfg, 0), name) < 0) {
-		printf("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
+		ped_service_err("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
 		       ped_err_name(PED_E_NOT_FOUND));
 		return 1;
 	}
@@ -282,9 +310,9 @@ int appliance_connect(struct ped_config *cfg, int connect, const char *name, int
 	fflush(stdout);
 	if ((r = ped_admin_query_local("pedserver", line, out, sizeof(out), timeout_ms)) != PED_OK) {
 		if (r == PED_E_CLOSED || r == PED_E_SOCKET || r == PED_E_NOT_FOUND || r == PED_E_FILE)
-			printf("Ped Server is not running : 0x%08x %s\n", ped_err_code(PED_E_SOCKET), ped_err_name(PED_E_SOCKET));
+			ped_service_err("Ped Server is not running : 0x%08x %s\n", ped_err_code(PED_E_SOCKET), ped_err_name(PED_E_SOCKET));
 		else
-			printf("%s", out);
+			ped_service_err("%s", out);
 		return 1;
 	}
 	if (!connect) {
@@ -301,11 +329,11 @@ int appliance_connect(struct ped_config *cfg, int connect, const char *name, int
 			return 0;
 		}
 		if (!strncmp(out, "failed", 6)) {
-			printf("Failed to connect to Luna SA: %s", out + 6);
+			ped_service_err("Failed to connect to Luna SA: %s", out + 6);
 			return 1;
 		}
 		usleep(100000);
 	}
-	printf("Failed to connect to Luna SA : 0x%08x %s\n", ped_err_code(PED_E_TIMED_OUT), ped_err_name(PED_E_TIMED_OUT));
+	ped_service_err("Failed to connect to Luna SA : 0x%08x %s\n", ped_err_code(PED_E_TIMED_OUT), ped_err_name(PED_E_TIMED_OUT));
 	return 1;
 }

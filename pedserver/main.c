@@ -5,6 +5,7 @@
 
 #include "ped/admin.h"
 #include "ped/error.h"
+#include "ped/json.h"
 #include "ped/service.h"
 
 #include <stdio.h>
@@ -50,16 +51,31 @@ static const struct ped_opt own[] = {
 	{.name = "certificate", .aliases = "cert", .kind = PED_OPT_STRING, .arg = "FILE", .help = "appliance certificate file (PEM)"},
 	{.name = "commonname", .aliases = "cn", .kind = PED_OPT_STRING, .arg = "CN", .help = "client certificate common name"},
 	{.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "suppress prompts"},
+	{.name = "json", .kind = PED_OPT_FLAG, .help = "with -mode show: the status as one JSON object"},
 	{.name = NULL},
 };
 
 static const char *const bare[] = {"mode", "appliance", "regen", NULL};
+static const char *const groups[] = {"appliances", NULL};
 
 /* The reference's pedserver narrates each step of its start and stop. */
 static struct ped_service svc = {.name = "pedserver", .title = "Ped Server", .version = PEDSERVER_SOFTWARE_VERSION,
-				 .usage = USAGE, .settings = settings, .own = own, .bare = bare, .narrate = 1};
+				 .usage = USAGE, .settings = settings, .own = own, .bare = bare, .groups = groups,
+				 .narrate = 1};
 static struct ped_opt *const opts = svc.opts;
 static struct ped_config *const cfg = &svc.cfg;
+
+/* -name: a registered appliance (PED-initiated mode), or a message and 0. */
+static int named_appliance(const char *cmd, char *ip, size_t iplen, int *port, char *cert, size_t certlen)
+{
+	const char *name = ped_opts_str(opts, "name", NULL);
+	if (appliance_lookup(cfg, name, ip, iplen, port, cert, certlen) == PED_OK)
+		return 1;
+	ped_service_err("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
+	       ped_err_name(PED_E_NOT_FOUND));
+	ped_service_err("%s command failed.\n", cmd);
+	return 0;
+}
 
 static int mode_start(void)
 {
@@ -68,6 +84,17 @@ static int mode_start(void)
 
 	memset(&s, 0, sizeof(s));
 	ped_service_announce(&svc, "startup");
+	/* -name: serve, then dial that registered appliance (PED-initiated mode) */
+	const char *name = ped_opts_str(opts, "name", NULL);
+	char app_ip[256], cert[1024];
+	int app_port;
+	if (name && !named_appliance("Startup", app_ip, sizeof(app_ip), &app_port, cert, sizeof(cert)))
+		return 1;
+	if (name && ped_opts_seen(opts, "foreground")) {
+		ped_service_err("-name dials the appliance once the background process serves; with -foreground, use "
+		       "-mode connect -name %s.\n", name);
+		return 2;
+	}
 	if (ped_service_runtime_path(&svc, "PedSocket", "pedserver-ped.sock", s.ped_socket, sizeof(s.ped_socket)) !=
 		    PED_OK ||
 	    ped_service_daemon_conf(&svc, &s.d) != PED_OK) {
@@ -85,42 +112,53 @@ static int mode_start(void)
 	s.usb.write_timeout_ms = s.d.write_timeout_s * 1000;
 	s.usb.write_delay_us = s.ped_write_delay_us;
 	if ((r = ped_service_start(&svc, &s.d, NULL)) >= 0)
-		return r;
+		return r == 0 && name ? appliance_connect(cfg, 1, name, (int)ped_config_int(cfg, "SocketReadTimeout") * 1000)
+				      : r;
 	r = server_run(&s);
 	ped_service_end(&svc);
 	return r;
-}
-
-/* -name: a registered appliance (PED-initiated mode), or a message and 0. */
-static int named_appliance(const char *cmd, char *ip, size_t iplen, int *port, char *cert, size_t certlen)
-{
-	const char *name = ped_opts_str(opts, "name", NULL);
-	if (appliance_lookup(cfg, name, ip, iplen, port, cert, certlen) == PED_OK)
-		return 1;
-	printf("No appliance named '%s' is registered : 0x%08x %s\n", name, ped_err_code(PED_E_NOT_FOUND),
-	       ped_err_name(PED_E_NOT_FOUND));
-	printf("%s command failed.\n", cmd);
-	return 0;
 }
 
 static int mode_show(void)
 {
 	char out[PED_ADMIN_REPLY_MAX], ip[256] = "", cert[1024], line[160], link[256] = "";
 	const char *name = ped_opts_str(opts, "name", NULL);
-	int r, app_port = 0;
+	int r, app_port = 0, json = ped_opts_seen(opts, "json");
 	ped_service_announce(&svc, "status");
 	if (name && !named_appliance("Show", ip, sizeof(ip), &app_port, cert, sizeof(cert)))
 		return 1;
-	r = ped_service_query(&svc, "show", out, sizeof(out));
+	r = ped_service_query(&svc, json ? "show json" : "show", out, sizeof(out));
 	if (r == PED_OK && name) {
 		snprintf(line, sizeof(line), "status %s", name);
 		r = ped_service_query(&svc, line, link, sizeof(link));
 		link[strcspn(link, "\n")] = '\0';
 	}
 	if (r != PED_OK) {
-		printf("Failed to recv query response command: %s %08x\n", ped_err_name(r), ped_err_code(r));
-		printf("Show command failed: Ped Server is not running.\n");
+		ped_service_err("Failed to recv query response command: %s %08x\n", ped_err_name(r), ped_err_code(r));
+		ped_service_err("Show command failed: Ped Server is not running.\n");
 		return 1;
+	}
+	if (json) {
+		/* the daemon's object, and the appliance -name asked about */
+		size_t len = strcspn(out, "\n");
+		if (len < 2 || out[len - 1] != '}') {
+			ped_service_fail("Show command failed: a malformed answer", PED_E_INVALID);
+			return 1;
+		}
+		out[len - 1] = '\0';
+		fputs(out, stdout);
+		if (name) {
+			int n = 1, m = 0; /* n: the daemon's members came before */
+			ped_json_key(stdout, &n, "appliance");
+			putchar('{');
+			ped_json_str(stdout, &m, "name", name);
+			ped_json_str(stdout, &m, "ip", ip);
+			ped_json_num(stdout, &m, "port", app_port);
+			ped_json_str(stdout, &m, "link_status", link);
+			putchar('}');
+		}
+		printf("}\n");
+		return 0;
 	}
 	fputs(out, stdout);
 	if (name)
@@ -131,16 +169,54 @@ static int mode_show(void)
 	return 0;
 }
 
-static int mode_config(void)
+/* -mode config -name N: the registered appliance is what is configured
+ * (chapter 5: "the name of the registered appliance to be configured"):
+ * -set changes its -ip and -port, and nothing of the server's own. */
+static int mode_config_named(const char *name)
 {
 	char ip[256], cert[1024];
-	int app_port, rc, named = ped_opts_seen(opts, "name") && ped_opts_seen(opts, "show");
-	if (named && !named_appliance("Config", ip, sizeof(ip), &app_port, cert, sizeof(cert)))
+	int app_port, rc;
+	if (!named_appliance("Config", ip, sizeof(ip), &app_port, cert, sizeof(cert)))
 		return 1;
+	if (ped_opts_seen(opts, "set")) {
+		for (const struct ped_setting *s = settings; s->name; s++)
+			if (s->opt && strcmp(s->opt, "ip") && strcmp(s->opt, "port") && ped_opts_seen(opts, s->opt)) {
+				ped_service_err("With -name, -set changes the appliance's -ip and -port only; -%s is the server's "
+				       "own setting: give it without -name.\n", s->opt);
+				return 2;
+			}
+		if (svc.npairs || (!ped_opts_seen(opts, "ip") && !ped_opts_seen(opts, "port"))) {
+			ped_service_err("With -name, -set takes the appliance's -ip and/or -port.\n");
+			return 2;
+		}
+		rc = appliance_update(cfg, name, ped_opts_str(opts, "ip", NULL),
+				      ped_opts_seen(opts, "port") ? (int)ped_opts_num(opts, "port", 0) : -1);
+		if (rc != 0)
+			return rc;
+		named_appliance("Config", ip, sizeof(ip), &app_port, cert, sizeof(cert));
+		printf("Appliance %s updated in %s.\n", name, cfg->path);
+	}
+	if (ped_opts_seen(opts, "show")) {
+		printf("Configuration file: %s\n", cfg->path[0] ? cfg->path : "(none: defaults)");
+		ped_config_show(cfg, stdout);
+	}
+	if (!ped_opts_seen(opts, "show") && !ped_opts_seen(opts, "set")) {
+		ped_service_err("Use -show to print the configuration or -set with the settings to change.\n");
+		return 2;
+	}
+	printf("Appliance %s: %s:%d, certificate %s\n", name, ip, app_port, cert);
+	printf("Config command passed.\n");
+	return 0;
+}
+
+static int mode_config(void)
+{
+	int rc;
+	const char *name = ped_opts_str(opts, "name", NULL);
+	if (name)
+		return mode_config_named(name);
 	if ((rc = ped_service_config(&svc)) != 0)
 		return rc;
-	if (named)
-		printf("Appliance %s: %s:%d, certificate %s\n", ped_opts_str(opts, "name", ""), ip, app_port, cert);
 	printf("Config command passed.\n");
 	return 0;
 }
@@ -153,7 +229,7 @@ int main(int argc, char **argv)
 		return rc;
 	int nsel = ped_opts_seen(opts, "mode") + ped_opts_seen(opts, "appliance") + ped_opts_seen(opts, "regen");
 	if (nsel != 1) {
-		printf("Give exactly one of -mode, -appliance or -regen.\n%s\n", USAGE);
+		ped_service_err("Give exactly one of -mode, -appliance or -regen.\n%s\n", USAGE);
 		return 2;
 	}
 	/* Defaults until -mode config -set or -appliance register creates the file. */

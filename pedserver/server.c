@@ -9,6 +9,7 @@
 #include "ped/daemon.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
+#include "ped/json.h"
 #include "ped/leg.h"
 #include "ped/link.h"
 #include "ped/log.h"
@@ -21,6 +22,8 @@
 
 #include <openssl/crypto.h>
 #include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <strings.h>
 #include <signal.h>
@@ -69,6 +72,7 @@ static struct {
 	struct ped_evloop *loop;
 	int srv_fd, dev_fd;
 	uint16_t srv_port;
+	int srv_external; /* the server port is reachable beyond this host (not bound to loopback) */
 	struct conn pending[MAX_PENDING];
 	struct conn ped, client;
 	char rpks[PED_RELAY_INFO_MAX + 1]; /* HSM serials whose RPV the PED holds */
@@ -167,6 +171,23 @@ static void adopt(struct conn *to, struct conn *from, const struct ped_leg_dispa
 	conn_init(from);
 }
 
+/* -mode show's "External Server Interface" says where the port listens,
+ * not what ExternalServer asked: -ip 127.0.0.1 overrides it. */
+static int bound_beyond_loopback(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) != 127;
+	if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		return !IN6_IS_ADDR_LOOPBACK(a) && !(IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
 static void status_reply(struct conn *c)
 {
 	struct ped_relay_msg m;
@@ -174,6 +195,8 @@ static void status_reply(struct conn *c)
 	m.role = PED_RELAY_ROLE_SERVER;
 	m.flags = (uint8_t)((conn_open(&S.ped) ? PED_RELAY_F_PED_ATTACHED : 0) |
 			    (conn_open(&S.client) ? PED_RELAY_F_BUSY : 0));
+	if (conn_open(&S.client) && c->hello.id[0] && !strcmp(c->hello.id, S.client.hello.id))
+		m.flags |= PED_RELAY_F_SERVING_NAMED;
 	if (conn_open(&S.ped)) {
 		snprintf(m.id, sizeof(m.id), "%s", S.ped.hello.id);
 		snprintf(m.version, sizeof(m.version), "%s", S.ped.hello.version);
@@ -543,7 +566,7 @@ static void show(FILE *o)
 	fprintf(o, "\n");
 	fprintf(o, "Operating Information:\n");
 	fprintf(o, "  Server Port:              %u\n", S.srv_port);
-	fprintf(o, "  External Server Interface: %s\n", yes_no(S.s->eserver));
+	fprintf(o, "  External Server Interface: %s\n", yes_no(S.srv_external));
 	fprintf(o, "  Admin Port:               %u\n", S.rt.adm_port);
 	fprintf(o, "  External Admin Interface: %s\n", yes_no(S.s->d.eadmin));
 	fprintf(o, "\n");
@@ -559,6 +582,70 @@ static void show(FILE *o)
 	fprintf(o, "  Total Connection Time:     %llu (secs)\n", (unsigned long long)(total / 1000));
 	fprintf(o, "  Total Connection Idle Time: %llu (secs) (%u%%)\n", (unsigned long long)(total_idle / 1000),
 		pct(total_idle, total));
+}
+
+/* -mode show -json: the same facts as show(), for scripts; times in
+ * seconds, the RPK serials as a list. */
+static void show_json(FILE *o)
+{
+	uint64_t now = ped_now_ms();
+	char host[256] = "";
+	int n = 0, m;
+	gethostname(host, sizeof(host) - 1);
+	uint64_t up = (now - S.started) / 1000;
+	uint64_t idle = conn_open(&S.client) ? 0 : (now - S.idle_since) / 1000;
+	uint64_t cur = conn_open(&S.client) ? now - S.client.leg.since : 0;
+	uint64_t cur_idle = conn_open(&S.client) ? now - S.client.leg.last_data : 0;
+
+	fputc('{', o);
+	ped_json_str(o, &n, "hostname", host);
+	ped_json_str(o, &n, "ip", S.s->ip[0] ? S.s->ip : S.s->eserver ? "0.0.0.0" : "127.0.0.1");
+	ped_json_str(o, &n, "software_version", PEDSERVER_SOFTWARE_VERSION);
+	ped_json_str(o, &n, "protocol_version", PEDSERVER_PROTOCOL_VERSION);
+	ped_json_key(o, &n, "ped");
+	m = 0;
+	fputc('{', o);
+	ped_json_bool(o, &m, "connected", conn_open(&S.ped));
+	if (conn_open(&S.ped)) {
+		ped_json_str(o, &m, "serial", S.ped.hello.id);
+		ped_json_str(o, &m, "firmware_version", S.ped.hello.version);
+		ped_json_str(o, &m, "attached_on", S.ped.leg.peer);
+	}
+	ped_json_key(o, &m, "rpk_serials");
+	fputc('[', o);
+	for (const char *p = S.rpks; *p;) {
+		char serial[PED_RELAY_INFO_MAX + 1];
+		size_t len = strcspn(p, ",");
+		snprintf(serial, sizeof(serial), "%.*s", (int)len, p);
+		if (p != S.rpks)
+			fputc(',', o);
+		ped_json_string(o, serial);
+		p += len + (p[len] == ',');
+	}
+	fputs("]}", o);
+	ped_json_key(o, &n, "client");
+	if (conn_open(&S.client)) {
+		m = 0;
+		fputc('{', o);
+		ped_json_str(o, &m, "address", S.client.leg.peer);
+		ped_json_str(o, &m, "hsm_serial", S.client.hello.id);
+		ped_json_str(o, &m, "software", S.client.hello.version);
+		ped_json_num(o, &m, "connection_secs", (long long)(cur / 1000));
+		ped_json_num(o, &m, "idle_secs", (long long)(cur_idle / 1000));
+		fputc('}', o);
+	} else {
+		fputs("null", o);
+	}
+	ped_json_num(o, &n, "server_port", S.srv_port);
+	ped_json_bool(o, &n, "external_server", S.srv_external);
+	ped_json_num(o, &n, "admin_port", S.rt.adm_port);
+	ped_json_bool(o, &n, "external_admin", S.s->d.eadmin);
+	ped_json_num(o, &n, "up_secs", (long long)up);
+	ped_json_num(o, &n, "idle_secs", (long long)idle);
+	ped_json_num(o, &n, "idle_timeout_secs", S.s->d.idle_timeout_s);
+	ped_json_num(o, &n, "total_connection_secs", (long long)((S.total_conn_ms + cur) / 1000));
+	ped_json_num(o, &n, "total_connection_idle_secs", (long long)((S.total_conn_idle_ms + cur_idle) / 1000));
+	fputs("}\n", o);
 }
 
 /* ---- PED-initiated mode ---------------------------------------------------- */
@@ -779,6 +866,10 @@ static int on_admin_request(void *arg, const char *line, int trusted, FILE *out)
 		show(out);
 		return PED_OK;
 	}
+	if (!strcasecmp(line, "show json")) {
+		show_json(out);
+		return PED_OK;
+	}
 	if (!strncasecmp(line, "connect ", 8) || !strncasecmp(line, "disconnect ", 11) ||
 	    !strncasecmp(line, "status ", 7))
 		return outbound_request(line, out);
@@ -843,6 +934,7 @@ int server_run(const struct server_settings *s)
 
 	ped_runtime_begin(&S.rt, "pedserver", &s->d);
 	ped_runtime_tcp_listen(&S.rt, srv_ip, s->port, &S.srv_fd, &S.srv_port, "server port");
+	S.srv_external = bound_beyond_loopback(S.srv_fd);
 	/* Making pedserver dial an appliance is more than the denial of service
 	 * the admin port was documented to allow: any local user could point
 	 * the PED at a registered appliance of their choosing. */

@@ -71,19 +71,22 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return PEDTOOL_EXIT_USAGE;
 	}
-	if (strcasecmp(argv[1], "-version") == 0 || strcasecmp(argv[1], "--version") == 0) {
+	/* the words every program of the suite takes (-v is never verbose) */
+	if (strcasecmp(argv[1], "-version") == 0 || strcasecmp(argv[1], "--version") == 0 ||
+	    strcasecmp(argv[1], "-v") == 0) {
 		printf("pedtool %s (%s)\n", PED_VERSION, OpenSSL_version(OPENSSL_VERSION));
 		return 0;
 	}
-	if (strcasecmp(argv[1], "-help") == 0 || strcasecmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "-?") == 0) {
+	if (strcasecmp(argv[1], "-help") == 0 || strcasecmp(argv[1], "--help") == 0 ||
+	    strcasecmp(argv[1], "-h") == 0 || strcmp(argv[1], "-?") == 0) {
 		usage(stdout);
 		return 0;
 	}
 	for (size_t i = 0; i < command_count; i++) {
 		if (strcasecmp(argv[1], commands[i]->name) != 0)
 			continue;
-		if (argc > 2 && (strcasecmp(argv[2], "-help") == 0 || strcasecmp(argv[2], "-h") == 0)) {
+		if (argc > 2 && (strcasecmp(argv[2], "-help") == 0 || strcasecmp(argv[2], "--help") == 0 ||
+				 strcasecmp(argv[2], "-h") == 0)) {
 			printf("Usage: %s\n%s\n", commands[i]->usage, commands[i]->summary);
 			return 0;
 		}

@@ -3,11 +3,15 @@
 #include "ped/error.h"
 #include "ped/fileio.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CONFIG_MAX_FILE (1024 * 1024)
 
@@ -163,9 +167,10 @@ int ped_config_load(struct ped_config *c, const char *path, struct ped_cfg_setti
 				 base_name(path), inc);
 			return PED_E_CONFIG;
 		}
-		/* Parse from memory: the file was read once, within the bound. */
+		/* Parse from memory: the file was read once, within the bound;
+		 * the text stays for a save to edit. */
 		r = config_read_string(&c->tree, text) == CONFIG_TRUE ? PED_OK : PED_E_CONFIG;
-		free(text);
+		c->text = text;
 	}
 	if (r != PED_OK) {
 		snprintf(err, errlen, "%s:%d: %s", base_name(path), config_error_line(&c->tree),
@@ -178,6 +183,114 @@ int ped_config_load(struct ped_config *c, const char *path, struct ped_cfg_setti
 			return r;
 	}
 	return PED_OK;
+}
+
+/* Edit distance between a and b, case-insensitive; names longer than 64
+ * are as far as their length. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[65];
+	if (la > 64 || lb > 64)
+		return la > lb ? la : lb;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+			size_t best = diag + cost;
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* The known name at this level (the schema's names under prefix, the
+ * program's groups at the top) nearest to name. */
+static const char *nearest(const struct ped_cfg_setting *schema, const char *const *groups, const char *prefix,
+			   const char *name, char *buf, size_t buflen)
+{
+	size_t plen = strlen(prefix), best = SIZE_MAX;
+	const char *found = NULL;
+	for (const struct ped_cfg_setting *s = schema; s->name; s++) {
+		if (plen && (strncmp(s->name, prefix, plen) || s->name[plen] != '.'))
+			continue;
+		const char *rest = s->name + (plen ? plen + 1 : 0);
+		char part[128];
+		snprintf(part, sizeof(part), "%.*s", (int)strcspn(rest, "."), rest);
+		size_t d = distance(name, part);
+		if (d < best) {
+			best = d;
+			snprintf(buf, buflen, "%s", part);
+			found = buf;
+		}
+	}
+	for (const char *const *g = groups; !plen && g && *g; g++) {
+		size_t d = distance(name, *g);
+		if (d < best) {
+			best = d;
+			snprintf(buf, buflen, "%s", *g);
+			found = buf;
+		}
+	}
+	return found;
+}
+
+/* Every member of group g (path prefix) is known: a schema name, a group
+ * of dotted schema names (checked in turn) or, at the top, one of groups. */
+static int check_known(struct ped_config *c, config_setting_t *g, const char *prefix, const char *const *groups,
+		       int depth, char *err, size_t errlen)
+{
+	for (int i = 0; i < config_setting_length(g); i++) {
+		config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *n = config_setting_name(m);
+		char full[300], near[128];
+		int known = 0, parent = 0;
+		if (!n)
+			continue;
+		snprintf(full, sizeof(full), "%s%s%s", prefix, *prefix ? "." : "", n);
+		for (const struct ped_cfg_setting *s = c->settings; s->name && !known; s++) {
+			size_t fl = strlen(full);
+			known = !strcmp(s->name, full);
+			parent |= !strncmp(s->name, full, fl) && s->name[fl] == '.';
+		}
+		for (const char *const *gr = groups; !*prefix && gr && *gr && !known; gr++)
+			known = !strcmp(*gr, n);
+		if (known)
+			continue;
+		if (parent && config_setting_type(m) == CONFIG_TYPE_GROUP && depth < 8) {
+			int r = check_known(c, m, full, groups, depth + 1, err, errlen);
+			if (r != PED_OK)
+				return r;
+			continue;
+		}
+		const char *best = nearest(c->settings, groups, prefix, n, near, sizeof(near));
+		size_t d = best ? distance(n, best) : SIZE_MAX;
+		if (best && (d <= 2 || d <= strlen(n) / 3))
+			snprintf(err, errlen, "%s:%d: unknown setting '%s' (did you mean '%s'?)", base_name(c->path),
+				 config_setting_source_line(m), full, best);
+		else
+			snprintf(err, errlen, "%s:%d: unknown setting '%s' (not one of this program's; the nearest is '%s')",
+				 base_name(c->path), config_setting_source_line(m), full, best ? best : "none");
+		return PED_E_CONFIG;
+	}
+	return PED_OK;
+}
+
+int ped_config_load_strict(struct ped_config *c, const char *path, struct ped_cfg_setting *schema,
+			   const char *const *groups, char *err, size_t errlen)
+{
+	int r = ped_config_load(c, path, schema, err, errlen);
+	if (r == PED_OK)
+		r = check_known(c, config_root_setting(&c->tree), "", groups, 0, err, errlen);
+	return r;
 }
 
 /* Finds or creates the setting at a dotted path, creating groups on the way.
@@ -294,21 +407,318 @@ int ped_config_override(struct ped_config *c, const char *name, const char *valu
 	return PED_OK;
 }
 
-int ped_config_save(struct ped_config *c, char *err, size_t errlen)
+/* ---- the file as text: what a save edits ----------------------------------
+ *
+ * libconfig writes a whole tree and drops every comment; a save instead
+ * edits the file's text where the tree changed. The scanner below finds
+ * top-level settings in text libconfig has already parsed (it is no
+ * parser: brackets are only matched, skipping strings and comments), within
+ * the file's bound and without recursion. */
+
+struct span {
+	size_t start;            /* the line's start when only blanks precede the name, else the name */
+	size_t name, name_len;
+	size_t value, value_end;
+	size_t end;              /* past the terminator (';' or ','), if any */
+};
+
+#define NOPOS SIZE_MAX
+#define SCAN_MAX_DEPTH 256
+
+static size_t skip_blank(const char *t, size_t len, size_t i)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&buf, &len);
+	while (i < len) {
+		char ch = t[i];
+		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v') {
+			i++;
+		} else if (ch == '#' || (ch == '/' && i + 1 < len && t[i + 1] == '/')) {
+			while (i < len && t[i] != '\n')
+				i++;
+		} else if (ch == '/' && i + 1 < len && t[i + 1] == '*') {
+			for (i += 2; i < len && !(t[i] == '*' && i + 1 < len && t[i + 1] == '/'); i++)
+				;
+			i = i < len ? i + 2 : len;
+		} else {
+			break;
+		}
+	}
+	return i;
+}
+
+/* Past the string literal at t[i] == '"'; NOPOS if it does not end. */
+static size_t skip_string(const char *t, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (t[i] == '\\')
+			i++;
+		else if (t[i] == '"')
+			return i + 1;
+	}
+	return NOPOS;
+}
+
+static int name_char(char ch, int first)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '*' ||
+	       (!first && ((ch >= '0' && ch <= '9') || ch == '-' || ch == '_'));
+}
+
+/* Past the value at t[i]: adjacent strings, a bracketed group, list or
+ * array, or a scalar word. NOPOS if there is none. */
+static size_t skip_value(const char *t, size_t len, size_t i)
+{
+	if (i >= len)
+		return NOPOS;
+	if (t[i] == '"') {
+		size_t end;
+		do {
+			if ((end = skip_string(t, len, i)) == NOPOS)
+				return NOPOS;
+			i = skip_blank(t, len, end);
+		} while (i < len && t[i] == '"');
+		return end;
+	}
+	if (t[i] == '{' || t[i] == '(' || t[i] == '[') {
+		int depth = 0;
+		while (i < len) {
+			char ch = t[i];
+			if (ch == '"') {
+				if ((i = skip_string(t, len, i)) == NOPOS)
+					return NOPOS;
+				continue;
+			}
+			if (ch == '#' || (ch == '/' && i + 1 < len && (t[i + 1] == '/' || t[i + 1] == '*'))) {
+				i = skip_blank(t, len, i);
+				continue;
+			}
+			if (ch == '{' || ch == '(' || ch == '[') {
+				if (++depth > SCAN_MAX_DEPTH)
+					return NOPOS;
+			} else if (ch == '}' || ch == ')' || ch == ']') {
+				if (--depth == 0)
+					return i + 1;
+			}
+			i++;
+		}
+		return NOPOS;
+	}
+	size_t s = i;
+	while (i < len && (isalnum((unsigned char)t[i]) || t[i] == '+' || t[i] == '-' || t[i] == '.' || t[i] == '_'))
+		i++;
+	return i > s ? i : NOPOS;
+}
+
+/* The next top-level setting from *pos: 1 and its span, 0 at the end, -1
+ * where the text is not a setting. */
+static int scan_next(const char *t, size_t len, size_t *pos, struct span *s)
+{
+	size_t i = skip_blank(t, len, *pos), k;
+
+	if (i >= len)
+		return 0;
+	if (!name_char(t[i], 1))
+		return -1;
+	s->name = i;
+	while (i < len && name_char(t[i], 0))
+		i++;
+	s->name_len = i - s->name;
+	i = skip_blank(t, len, i);
+	if (i >= len || (t[i] != '=' && t[i] != ':'))
+		return -1;
+	s->value = skip_blank(t, len, i + 1);
+	if ((s->value_end = skip_value(t, len, s->value)) == NOPOS)
+		return -1;
+	k = skip_blank(t, len, s->value_end);
+	s->end = k < len && (t[k] == ';' || t[k] == ',') ? k + 1 : s->value_end;
+	for (k = s->name; k > 0 && (t[k - 1] == ' ' || t[k - 1] == '\t'); k--)
+		;
+	s->start = k == 0 || t[k - 1] == '\n' ? k : s->name;
+	*pos = s->end;
+	return 1;
+}
+
+/* The top-level setting name in t: 1 and its span, 0 if absent, -1 if t is not settings. */
+static int find_span(const char *t, size_t len, const char *name, size_t nlen, struct span *s)
+{
+	size_t pos = 0;
+	int r;
+	while ((r = scan_next(t, len, &pos, s)) == 1)
+		if (s->name_len == nlen && !memcmp(t + s->name, name, nlen))
+			return 1;
+	return r;
+}
+
+int ped_config_edit(const char *text, size_t len, const char *name, const char *literal, size_t litlen,
+		    char **out, size_t *outlen)
+{
+	struct span s;
+	size_t nlen = strlen(name);
+	FILE *m;
 	int r;
 
-	if (!mem)
+	*out = NULL;
+	*outlen = 0;
+	if (len > CONFIG_MAX_FILE || litlen > CONFIG_MAX_FILE || nlen == 0 || nlen > 256)
+		return PED_E_CONFIG;
+	if ((r = find_span(text, len, name, nlen, &s)) < 0)
+		return PED_E_CONFIG;
+	if (!(m = open_memstream(out, outlen)))
 		return PED_E_HOST_MEMORY;
-	config_write(&c->tree, mem);
-	fclose(mem);
-	r = ped_file_write_atomic(c->path, buf, len, 0600);
-	free(buf);
+	if (r == 1 && literal) {
+		fwrite(text, 1, s.value, m);
+		fwrite(literal, 1, litlen, m);
+		fwrite(text + s.value_end, 1, len - s.value_end, m);
+	} else if (r == 1) {
+		/* the setting's lines go, a comment that shares its last line stays */
+		size_t e = s.end;
+		while (e < len && (text[e] == ' ' || text[e] == '\t' || text[e] == '\r'))
+			e++;
+		if (e < len && text[e] == '\n' && s.start != s.name)
+			e = s.end; /* something precedes it on its line: keep the newline */
+		else if (e < len && text[e] == '\n')
+			e++;
+		else
+			e = s.end;
+		fwrite(text, 1, s.start, m);
+		fwrite(text + e, 1, len - e, m);
+	} else {
+		fwrite(text, 1, len, m);
+		if (literal) {
+			if (len && text[len - 1] != '\n')
+				fputc('\n', m);
+			fprintf(m, "%s = %.*s;\n", name, (int)litlen, literal);
+		}
+	}
+	if (fclose(m) != 0) {
+		free(*out);
+		*out = NULL;
+		return PED_E_HOST_MEMORY;
+	}
+	return PED_OK;
+}
+
+/* The tree as libconfig writes it, NUL-terminated; NULL without memory. */
+static char *render(config_t *tree, size_t *len)
+{
+	char *buf = NULL;
+	FILE *mem = open_memstream(&buf, len);
+	if (!mem)
+		return NULL;
+	config_write(tree, mem);
+	if (fclose(mem) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Edits text (malloc'd, *len) in place: name's setting replaced, added or removed. */
+static int edit_in(char **text, size_t *len, const char *name, const char *lit, size_t litlen)
+{
+	char *out;
+	size_t olen;
+	int r = ped_config_edit(*text, *len, name, lit, litlen, &out, &olen);
+	if (r == PED_OK) {
+		free(*text);
+		*text = out;
+		*len = olen;
+	}
+	return r;
+}
+
+/* The file's new text: each top-level setting whose value, as libconfig
+ * writes it, differs between the file as read and the tree now. */
+static int edited_text(struct ped_config *c, char **text, size_t *len)
+{
+	config_t orig;
+	char *now = NULL, *was = NULL, name[260];
+	size_t nowlen = 0, waslen = 0, pos;
+	struct span s, o;
+	int r = PED_E_HOST_MEMORY, f;
+
+	config_init(&orig);
+	*len = c->text ? strlen(c->text) : 0;
+	if (!(*text = malloc(*len + 1)))
+		goto out;
+	memcpy(*text, c->text ? c->text : "", *len + 1);
+	if (c->text && config_read_string(&orig, c->text) != CONFIG_TRUE) {
+		r = PED_E_CONFIG;
+		goto out;
+	}
+	if (!(now = render(&c->tree, &nowlen)) || !(was = render(&orig, &waslen)))
+		goto out;
+	r = PED_E_CONFIG;
+	for (pos = 0; (f = scan_next(now, nowlen, &pos, &s)) == 1;) {
+		if (s.name_len >= sizeof(name))
+			goto out;
+		memcpy(name, now + s.name, s.name_len);
+		name[s.name_len] = '\0';
+		if ((f = find_span(was, waslen, name, s.name_len, &o)) < 0)
+			goto out;
+		if (f == 1 && o.value_end - o.value == s.value_end - s.value &&
+		    !memcmp(was + o.value, now + s.value, s.value_end - s.value))
+			continue; /* unchanged: the file's own text stays */
+		if (edit_in(text, len, name, now + s.value, s.value_end - s.value) != PED_OK)
+			goto out;
+	}
+	if (f < 0)
+		goto out;
+	for (pos = 0; (f = scan_next(was, waslen, &pos, &o)) == 1;) {
+		if (o.name_len >= sizeof(name))
+			goto out;
+		memcpy(name, was + o.name, o.name_len);
+		name[o.name_len] = '\0';
+		if ((f = find_span(now, nowlen, name, o.name_len, &s)) < 0)
+			goto out;
+		if (f == 0 && edit_in(text, len, name, NULL, 0) != PED_OK)
+			goto out;
+	}
+	r = f < 0 ? PED_E_CONFIG : PED_OK;
+out:
+	free(now);
+	free(was);
+	config_destroy(&orig);
+	if (r != PED_OK) {
+		free(*text);
+		*text = NULL;
+	}
+	return r;
+}
+
+int ped_config_save(struct ped_config *c, char *err, size_t errlen)
+{
+	struct stat st;
+	mode_t mode = 0600;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = edited_text(c, &text, &len)) != PED_OK) {
+		snprintf(err, errlen, "cannot write %s: %s", c->path,
+			 r == PED_E_CONFIG ? "its text could not be edited" : ped_strerror(r));
+		return r;
+	}
+	if (len > CONFIG_MAX_FILE) {
+		free(text);
+		snprintf(err, errlen, "cannot write %s: larger than %d bytes", c->path, CONFIG_MAX_FILE);
+		return PED_E_CONFIG;
+	}
+	/* The file keeps its mode and owner: a service's account must still
+	 * read the file root edited for it. */
+	if (stat(c->path, &st) == 0 && S_ISREG(st.st_mode)) {
+		mode = st.st_mode & 07777;
+		if (st.st_uid != geteuid() || st.st_gid != getegid()) {
+			uid = st.st_uid;
+			gid = st.st_gid;
+		}
+	}
+	r = ped_file_write_atomic_as(c->path, text, len, mode, uid, gid);
 	if (r != PED_OK)
-		snprintf(err, errlen, "cannot write %s: %s", c->path, strerror(errno));
+		snprintf(err, errlen, "cannot write %s: %s%s", c->path, strerror(errno),
+			 errno == EPERM ? " (it would no longer be owned by its owner)" : "");
+	free(text);
 	return r;
 }
 
@@ -325,5 +735,7 @@ void ped_config_show(const struct ped_config *c, FILE *f)
 void ped_config_free(struct ped_config *c)
 {
 	config_destroy(&c->tree);
+	free(c->text);
+	c->text = NULL;
 	c->settings = NULL;
 }

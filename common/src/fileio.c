@@ -13,7 +13,9 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #ifndef PED_SYSCONFDIR
@@ -39,6 +41,11 @@ static int fsync_dir_of(const char *path)
 
 int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
+	return ped_file_write_atomic_as(path, data, len, mode, (uid_t)-1, (gid_t)-1);
+}
+
+int ped_file_write_atomic_as(const char *path, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid)
+{
 	static unsigned counter;
 	char tmp[4200];
 	const unsigned char *p = data;
@@ -52,6 +59,9 @@ int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t
 		return PED_E_FILE;
 	/* The umask may have narrowed the mode; secrets need exactly 0600. */
 	if (fchmod(fd, mode) != 0)
+		goto out;
+	/* the owner before the content: a file that cannot keep its owner is not replaced */
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) != 0)
 		goto out;
 	while (len) {
 		ssize_t n = write(fd, p, len);
@@ -406,6 +416,38 @@ int ped_dir_private(const char *dir, mode_t forbid, char *why, size_t whylen)
 	return ped_dir_check_private(dir, forbid, why, whylen);
 }
 
+/* A log sent to a Unix socket (a collector listening there): open() cannot
+ * open one, connect() does; stream or datagram, whichever it is. */
+static int open_log_socket(const char *path, int *fd_out, char *why, size_t whylen)
+{
+	struct sockaddr_un sa;
+	int fd = -1, saved = ENAMETOOLONG;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) < sizeof(sa.sun_path)) {
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		for (int i = 0; i < 2; i++) {
+			if ((fd = socket(AF_UNIX, (i ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0)) < 0) {
+				saved = errno;
+				break;
+			}
+			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+				*fd_out = fd;
+				return PED_OK;
+			}
+			saved = errno;
+			close(fd);
+			fd = -1;
+			if (saved != EPROTOTYPE)
+				break;
+		}
+	}
+	snprintf(why, whylen, "%s: a socket nobody listens on: %s", path, strerror(saved));
+	errno = saved;
+	return PED_E_FILE;
+}
+
 int ped_file_open(const char *path, int flags, mode_t mode, int *fd_out, char *why, size_t whylen)
 {
 	char scratch[64];
@@ -422,6 +464,14 @@ int ped_file_open(const char *path, int flags, mode_t mode, int *fd_out, char *w
 	 * through; O_NONBLOCK: a FIFO there fails instead of hanging us; and
 	 * O_TRUNC only once we know the file is ours. */
 	fd = open(path, (flags & ~O_TRUNC) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+	int is_log = (flags & O_APPEND) && !(flags & O_TRUNC);
+	if (fd < 0 && errno == ENXIO && is_log && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		return open_log_socket(path, fd_out, why, whylen);
+	if (fd < 0 && errno == ENXIO && is_log && lstat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		snprintf(why, whylen, "%s: a FIFO nobody reads", path);
+		errno = ENXIO;
+		return PED_E_FILE;
+	}
 	if (fd < 0) {
 		saved = errno;
 		snprintf(why, whylen, "%s: %s", path,
@@ -436,9 +486,10 @@ int ped_file_open(const char *path, int flags, mode_t mode, int *fd_out, char *w
 	}
 	saved = EPERM;
 	/* A log or event log may be a character device (the reference's own
-	 * workaround is -logfilename /dev/null): appended to, never truncated,
-	 * chmod'ed or renamed, it is no file of anyone's to spoil. */
-	if (S_ISCHR(st.st_mode) && (flags & O_APPEND) && !(flags & O_TRUNC)) {
+	 * workaround is -logfilename /dev/null) or a FIFO a reader holds open:
+	 * appended to, never truncated, chmod'ed or renamed, it is no file of
+	 * anyone's to spoil. */
+	if ((S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) && is_log) {
 		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
 			saved = errno;
 			snprintf(why, whylen, "%s: %s", path, strerror(saved));

@@ -29,7 +29,7 @@ static struct {
 	size_t max_size;
 	int fd;        /* -1: stderr */
 	off_t size;    /* bytes in the current file */
-	int rotates;   /* a regular file: a device (/dev/null) is never renamed */
+	int rotates;   /* a regular file: a device (/dev/null), FIFO or socket is never renamed */
 	int failed;    /* file unusable: fell back to stderr */
 } log_state = {"ped", PED_LOG_DEFAULT_MASK, "", 0, -1, 0, 0, 0};
 

@@ -252,6 +252,22 @@ int ped_unix_listen(const char *path, mode_t mode, int *fd_out)
 	return PED_E_SOCKET;
 }
 
+int ped_unix_listener_pid(const char *path, pid_t *pid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd, r = PED_E_NOT_FOUND;
+
+	if (ped_unix_connect(path, &fd) != PED_OK)
+		return PED_E_NOT_FOUND;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred) && cred.pid > 0) {
+		*pid = cred.pid;
+		r = PED_OK;
+	}
+	close(fd);
+	return r;
+}
+
 int ped_sock_local_port(int fd, uint16_t *port)
 {
 	struct sockaddr_storage ss;

@@ -145,6 +145,20 @@ static int take_value(struct ped_opt *o, const char *v, char *err, size_t errlen
 	return PED_OK;
 }
 
+/* The word names an option of the table (or asks for help): -show, --port. */
+int ped_opts_names_option(struct ped_opt *opts, const char *w)
+{
+	char scratch[16];
+	if (w[0] != '-' || w[1] == '\0')
+		return 0;
+	w += (w[1] == '-' && w[2]) ? 2 : 1;
+	if (is_help(w))
+		return 1;
+	if (!((w[0] >= 'a' && w[0] <= 'z') || (w[0] >= 'A' && w[0] <= 'Z')))
+		return 0; /* -1, -0x10: numbers */
+	return lookup(opts, w, scratch, sizeof(scratch)) != NULL;
+}
+
 int ped_opts_parse(struct ped_opt *opts, int argc, char **argv, int first, const char **pos,
 		   size_t maxpos, size_t *npos, char *err, size_t errlen)
 {
@@ -172,14 +186,53 @@ int ped_opts_parse(struct ped_opt *opts, int argc, char **argv, int first, const
 			continue;
 		}
 		w += (w[1] == '-' && w[2]) ? 2 : 1;
+		/* -name=value: the value is whatever follows the '=' */
+		const char *eq = strchr(w, '='), *inline_value = NULL;
+		char name[64];
+		if (eq) {
+			if ((size_t)(eq - w) >= sizeof(name)) {
+				snprintf(err, errlen, "unknown option -%.40s... (see -help)", w);
+				return PED_E_OPTION;
+			}
+			memcpy(name, w, (size_t)(eq - w));
+			name[eq - w] = '\0';
+			w = name;
+			inline_value = eq + 1;
+		}
 		if (is_help(w))
 			return PED_OPTS_HELP;
 		if ((o = lookup(opts, w, err, errlen)) == NULL)
 			return PED_E_OPTION;
 		o->seen = 1;
 		o->value = NULL;
+		if (inline_value) {
+			if (o->kind == PED_OPT_FLAG) {
+				snprintf(err, errlen, "-%s takes no value", o->name);
+				return PED_E_OPTION;
+			}
+			if (o->kind == PED_OPT_FLAG01 || o->kind == PED_OPT_OPTIONAL) {
+				if (o->kind == PED_OPT_FLAG01 && strcmp(inline_value, "0") && strcmp(inline_value, "1")) {
+					snprintf(err, errlen, "-%s: value must be 0 or 1, not '%s'", o->name, inline_value);
+					return PED_E_RANGE;
+				}
+				o->value = inline_value;
+				o->num = o->kind == PED_OPT_FLAG01 ? inline_value[0] - '0' : 0;
+				continue;
+			}
+			if ((r = take_value(o, inline_value, err, errlen)) != PED_OK)
+				return r;
+			continue;
+		}
 		if (o->kind == PED_OPT_FLAG)
 			continue;
+		if (o->kind == PED_OPT_FLAG01) {
+			o->num = 1;
+			if (i + 1 < argc && (!strcmp(argv[i + 1], "0") || !strcmp(argv[i + 1], "1"))) {
+				o->value = argv[++i];
+				o->num = o->value[0] - '0';
+			}
+			continue;
+		}
 		if (o->kind == PED_OPT_OPTIONAL) {
 			if (i + 1 < argc && argv[i + 1][0] != '-')
 				o->value = argv[++i];
@@ -188,6 +241,12 @@ int ped_opts_parse(struct ped_opt *opts, int argc, char **argv, int first, const
 		if (i + 1 >= argc) {
 			snprintf(err, errlen, "-%s needs a value%s%s", o->name, o->arg ? " " : "",
 				 o->arg ? o->arg : "");
+			return PED_E_OPTION;
+		}
+		if (ped_opts_names_option(opts, argv[i + 1])) {
+			snprintf(err, errlen, "-%s needs a value%s%s, not the option %s (a value that is an option's "
+					      "name is given as -%s=%s)",
+				 o->name, o->arg ? " " : "", o->arg ? o->arg : "", argv[i + 1], o->name, argv[i + 1]);
 			return PED_E_OPTION;
 		}
 		if ((r = take_value(o, argv[++i], err, errlen)) != PED_OK)
@@ -267,8 +326,9 @@ void ped_opts_usage(FILE *f, const char *synopsis, const struct ped_opt *opts)
 				for (int i = 0; o->choices[i]; i++)
 					fprintf(mem, "%s%s", i ? "|" : "", o->choices[i]);
 			} else {
-				fprintf(mem, o->kind == PED_OPT_OPTIONAL ? " [%s]" : " %s",
-					o->arg ? o->arg : (o->kind == PED_OPT_BOOL01 ? "0|1" : "VALUE"));
+				fprintf(mem, o->kind == PED_OPT_OPTIONAL || o->kind == PED_OPT_FLAG01 ? " [%s]" : " %s",
+					o->arg ? o->arg
+					: (o->kind == PED_OPT_BOOL01 || o->kind == PED_OPT_FLAG01) ? "0|1" : "VALUE");
 			}
 		}
 		fclose(mem);

@@ -10,15 +10,25 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+void ped_service_err(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
 void ped_service_fail(const char *what, int err)
 {
-	printf("%s : 0x%08x %s\n", what, ped_err_code(err), ped_err_name(err));
+	ped_service_err("%s : 0x%08x %s\n", what, ped_err_code(err), ped_err_name(err));
 }
 
 static void add_opt(struct ped_service *svc, size_t *n, const struct ped_opt *o)
@@ -31,8 +41,8 @@ static void add_opt(struct ped_service *svc, size_t *n, const struct ped_opt *o)
 static struct ped_opt setting_opt(const struct ped_setting *s)
 {
 	struct ped_opt o = {.name = s->opt, .aliases = s->aliases, .arg = s->arg, .help = s->help};
-	if (s->flags & PED_SET_FLAG_OPT)
-		o.kind = PED_OPT_FLAG;
+	if (s->flags & PED_SET_FLAG_OPT) /* -ignoreidletimeout sets it, -ignoreidletimeout 0 clears it */
+		o.kind = PED_OPT_FLAG01;
 	else if (s->type == PED_CFG_INT) {
 		o.kind = PED_OPT_INT;
 		o.min = s->min;
@@ -68,7 +78,7 @@ static void build(struct ped_service *svc)
 		{.name = "show", .kind = PED_OPT_FLAG, .help = "with -mode config: print the configuration"},
 		{.name = "set", .kind = PED_OPT_FLAG, .help = "with -mode config: store the other options given"},
 		{.name = "foreground", .kind = PED_OPT_FLAG, .help = "with -mode start: serve in this process (service managers)"},
-		{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
+		{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
 	};
 	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
 		add_opt(svc, &n, &shared[i]);
@@ -101,6 +111,13 @@ static char **words(struct ped_service *svc, int argc, char **argv, int *n)
 		const struct ped_setting *s;
 		if (pairs && argv[i][0] != '-' && i + 1 < argc && svc->npairs < PED_SERVICE_MAX_PAIRS &&
 		    (s = setting_named(svc, argv[i])) != NULL) {
+			if (ped_opts_names_option(svc->opts, argv[i + 1])) {
+				/* "-set LogFileName -show": the value is missing, not "-show" */
+				snprintf(svc->err, sizeof(svc->err), "%s needs a value, not the option %s", s->name,
+					 argv[i + 1]);
+				free(w);
+				return NULL;
+			}
 			svc->pairs[svc->npairs].s = s;
 			svc->pairs[svc->npairs++].value = argv[i + 1];
 			i += 2;
@@ -125,7 +142,12 @@ int ped_service_begin(struct ped_service *svc, int argc, char **argv)
 	ped_stdio_ensure();
 	build(svc);
 	svc->npairs = 0;
+	svc->err[0] = '\0';
 	if (!(w = words(svc, argc, argv, &n))) {
+		if (svc->err[0]) {
+			ped_service_err("%s\n%s\n", svc->err, svc->usage);
+			return 2;
+		}
 		ped_service_fail("out of memory", PED_E_HOST_MEMORY);
 		return 1;
 	}
@@ -135,12 +157,13 @@ int ped_service_begin(struct ped_service *svc, int argc, char **argv)
 		ped_opts_usage(stdout, svc->usage, svc->opts);
 		return 0;
 	}
-	if (svc->narrate || (r == PED_OK && ped_opts_seen(svc->opts, "version")))
+	/* -json: standard output is the JSON document alone */
+	if ((svc->narrate && !ped_opts_seen(svc->opts, "json")) || (r == PED_OK && ped_opts_seen(svc->opts, "version")))
 		printf("%s Version %s\n", svc->title, svc->version);
 	if (r == PED_OK && ped_opts_seen(svc->opts, "version"))
 		return 0;
 	if (r != PED_OK) {
-		printf("%s\n%s\n", svc->err, svc->usage);
+		ped_service_err("%s\n%s\n", svc->err, svc->usage);
 		return 2;
 	}
 	return -1;
@@ -152,7 +175,7 @@ static const char *given(struct ped_service *svc, const struct ped_setting *s)
 	struct ped_opt *o = s->opt ? ped_opts_get(svc->opts, s->opt) : NULL;
 	if (!o || !o->seen)
 		return NULL;
-	return (s->flags & PED_SET_FLAG_OPT) ? "1" : o->value;
+	return (s->flags & PED_SET_FLAG_OPT) && !o->value ? "1" : o->value;
 }
 
 /* Each setting given on the command line, option or pair, through fn. */
@@ -181,7 +204,7 @@ int ped_service_configure(struct ped_service *svc, int may_create)
 		snprintf(path, sizeof(path), "%s", file);
 	else /* the user's, else the system's (make install's) */
 		(void)ped_config_default_path(name, path, sizeof(path), NULL);
-	r = ped_config_load(&svc->cfg, path, svc->schema, svc->err, sizeof(svc->err));
+	r = ped_config_load_strict(&svc->cfg, path, svc->schema, svc->groups, svc->err, sizeof(svc->err));
 	/* Defaults until a saving command creates the file. */
 	if (r == PED_E_NOT_FOUND && (!file || may_create))
 		r = PED_OK;
@@ -239,7 +262,7 @@ int ped_service_runtime_path(struct ped_service *svc, const char *setting, const
 	}
 	if (ped_runtime_path(file, out, len) == PED_OK)
 		return PED_OK;
-	printf("No private runtime directory for %s (set XDG_RUNTIME_DIR, or %s) : 0x%08x %s\n", file, setting,
+	ped_service_err("No private runtime directory for %s (set XDG_RUNTIME_DIR, or %s) : 0x%08x %s\n", file, setting,
 	       ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
 	return PED_E_FILE;
 }
@@ -257,7 +280,7 @@ int ped_service_data_path(struct ped_service *svc, const char *setting, const ch
 		return PED_OK;
 	}
 	if (ped_data_path(rel, out, len) != PED_OK) {
-		printf("No private data directory for %s (set XDG_DATA_HOME, or %s) : 0x%08x %s\n", rel, setting,
+		ped_service_err("No private data directory for %s (set XDG_DATA_HOME, or %s) : 0x%08x %s\n", rel, setting,
 		       ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
 		return PED_E_FILE;
 	}
@@ -268,7 +291,7 @@ int ped_service_data_path(struct ped_service *svc, const char *setting, const ch
 			*slash = '\0';
 	}
 	if (ped_dir_private(dir, forbid, why, sizeof(why)) != PED_OK) {
-		printf("%s (or set %s) : 0x%08x %s\n", why, setting, ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
+		ped_service_err("%s (or set %s) : 0x%08x %s\n", why, setting, ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
 		return PED_E_FILE;
 	}
 	return PED_OK;
@@ -286,7 +309,7 @@ static int log_path(struct ped_service *svc, char *out, size_t len)
 	snprintf(file, sizeof(file), "%s.log", svc->name);
 	if (ped_data_path(file, out, len) == PED_OK)
 		return PED_OK;
-	printf("No private data directory for %s (set XDG_DATA_HOME, or LogFileName) : 0x%08x %s\n", file,
+	ped_service_err("No private data directory for %s (set XDG_DATA_HOME, or LogFileName) : 0x%08x %s\n", file,
 	       ped_err_code(PED_E_FILE), ped_err_name(PED_E_FILE));
 	return PED_E_FILE;
 }
@@ -326,7 +349,7 @@ int ped_service_daemon_conf(struct ped_service *svc, struct ped_daemon_conf *d)
 
 void ped_service_announce(struct ped_service *svc, const char *mode)
 {
-	if (svc->narrate)
+	if (svc->narrate && !ped_opts_seen(svc->opts, "json"))
 		printf("%s launched in %s mode.\n", svc->title, mode);
 }
 
@@ -350,7 +373,7 @@ int ped_service_start(struct ped_service *svc, const struct ped_daemon_conf *d, 
 		/* Say now if the log cannot be written, not after the fork; and
 		 * create it as the logger would (0600, not through a link). */
 		if (ped_file_open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0600, &fd, why, sizeof(why)) != PED_OK) {
-			printf("Cannot write the log file %s\n", why);
+			ped_service_err("Cannot write the log file %s\n", why);
 			ped_service_fail("Startup failed.", PED_E_FILE);
 			return 1;
 		}
@@ -368,7 +391,7 @@ int ped_service_start(struct ped_service *svc, const struct ped_daemon_conf *d, 
 		return -1;
 	}
 	if (r != PED_OK) {
-		printf("%s\n", msg);
+		ped_service_err("%s\n", msg);
 		if (svc->narrate)
 			ped_service_fail("Background process failed to start", r);
 		ped_service_fail("Startup failed.", r);
@@ -410,12 +433,12 @@ int ped_service_config(struct ped_service *svc)
 {
 	int r;
 	if (!ped_opts_seen(svc->opts, "show") && !ped_opts_seen(svc->opts, "set")) {
-		printf("Use -show to print the configuration or -set with the settings to change.\n");
+		ped_service_err("Use -show to print the configuration or -set with the settings to change.\n");
 		return 2;
 	}
 	if (ped_opts_seen(svc->opts, "set")) {
 		if (!svc->cfg.path[0]) {
-			printf("No configuration file: give -configfile FILE\n");
+			ped_service_err("No configuration file: give -configfile FILE\n");
 			return 1;
 		}
 		/* The settings given, and only those, join what the file had. */

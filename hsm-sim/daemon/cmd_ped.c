@@ -64,10 +64,10 @@ static int cmd_ped_family(struct cmd_ctx *c, int argc, char **argv)
 	pt = cmd_ped(c, hs);
 	if (!strcasecmp(argv[1], "get")) {
 		char what[160];
-		int remote = pedport_describe(pt, what, sizeof(what));
-		/* the reference's words: PED id 0 is the local PED, 100 the Remote PED */
-		cmd_out(c, "HSM slot %d listening to %s PED (PED id=%d).", slot, remote ? "remote" : "local",
-			 remote ? 100 : 0);
+		int ped_id, remote = pedport_describe(pt, what, sizeof(what), &ped_id);
+		/* the reference's words: PED id 0 is the local PED, 100 a Remote PED
+		 * by address; one found through a PED id mapping has that id */
+		cmd_out(c, "HSM slot %d listening to %s PED (PED id=%d).", slot, remote ? "remote" : "local", ped_id);
 		cmd_out(c, "%s", what);
 		if (hs->h.ped_ip[0] || hs->h.ped_port)
 			cmd_out(c, "Default Remote PED server (ped set): %s:%d", hs->h.ped_ip[0] ? hs->h.ped_ip : "(PED id)",
@@ -183,8 +183,11 @@ static int cmd_ped_family(struct cmd_ctx *c, int argc, char **argv)
 		return r;
 	}
 	if (!strcasecmp(argv[1], "disconnect")) {
-		r = remoteped_disconnect(pt);
-		if (r == PED_E_PED_UNPLUGGED)
+		int had_ended = 0;
+		r = remoteped_disconnect(pt, &had_ended);
+		if (had_ended)
+			cmd_out(c, "The Remote PED session had already ended (pedclient closed it); nothing left to close.");
+		else if (r == PED_E_PED_UNPLUGGED)
 			cmd_out(c, "Error: no Remote PED is connected to slot %d.", slot);
 		else if (r == PED_E_BUSY)
 			cmd_out(c, "Error: the Remote PED is in use; try again when the operation ends.");

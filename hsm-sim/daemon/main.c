@@ -131,8 +131,8 @@ int main(int argc, char **argv)
 		{.name = "daemon", .kind = PED_OPT_FLAG, .help = "run in the background"},
 		{.name = "pidfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "PID file"},
 		{.name = "logfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "log file (default: stderr; with -daemon hsm-sim.log in the data directory)"},
-		{.name = "verbose", .aliases = "v", .kind = PED_OPT_FLAG, .help = "trace logging"},
-		{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
+		{.name = "verbose", .kind = PED_OPT_FLAG, .help = "trace logging"},
+		{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
 		{.name = NULL},
 	};
 	struct ped_config cfg = {0};
@@ -162,9 +162,11 @@ int main(int argc, char **argv)
 	char dpath[1024] = "";
 	if (!cpath) /* the user's hsm-sim.conf, else the system's */
 		(void)ped_config_default_path("hsm-sim.conf", dpath, sizeof(dpath), NULL);
-	r = ped_config_load(&cfg, cpath ? cpath : dpath, schema, err, sizeof(err));
+	static const char *const groups[] = {"hsms", NULL};
+	r = ped_config_load_strict(&cfg, cpath ? cpath : dpath, schema, groups, err, sizeof(err));
 	if (r != PED_OK && (cpath || (r != PED_E_NOT_FOUND && r != PED_E_FILE))) {
 		fprintf(stderr, "hsm-sim: %s\n", err);
+		ped_config_free(&cfg);
 		return 1;
 	}
 	if (ped_opts_seen(opts, "socket"))
@@ -246,11 +248,15 @@ int main(int argc, char **argv)
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "%s", err);
 	}
-	loop = ped_evloop_new();
 	if ((r = ped_unix_listen(socket_path, 0600, &control_fd)) != PED_OK) {
+		pid_t holder;
 		ped_pidfile_remove(&pf);
+		/* as pedserver says it: who holds the socket, not only EADDRINUSE */
+		if (r == PED_E_EXISTS && ped_unix_listener_pid(socket_path, &holder) == PED_OK)
+			ped_daemon_fail(r, "already running as pid %ld (socket %s)", (long)holder, socket_path);
 		ped_daemon_fail(r, "cannot listen on %s: %s", socket_path, strerror(errno));
 	}
+	loop = ped_evloop_new(); /* after the listen: a failed start leaves no loop behind */
 	ped_evloop_add_fd(loop, control_fd, PED_EV_READ, on_control, NULL);
 	pedports_init(&peds, &sim);
 	for (int i = 0; i < peds.n; i++) {

@@ -213,10 +213,45 @@ void pedport_attach(struct pedport *pt, int fd)
 	}
 }
 
-int pedport_describe(struct pedport *pt, char *out, size_t len)
+/* Something (a BYE, the end of the stream) to read on a socket nothing
+ * should cross while idle. */
+static int fd_readable(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, 0) > 0;
+}
+
+int pedport_remote_ended(struct pedport *pt)
+{
+	if (pt->remote_state == REMOTE_UP && pt->remote && pt->attached && !pt->busy && !link_alive(&pt->link)) {
+		ped_warn("HSM %s: the Remote PED session ended: pedclient closed it (pedserver's idle timeout, or a "
+			 "relay restarted)", pt->hs->h.serial);
+		ped_link_close(&pt->link, PED_E_PED_UNPLUGGED);
+		pt->attached = pt->remote = 0;
+		pt->remote_state = REMOTE_NONE;
+		return 1;
+	}
+	/* After WELCOME nothing crosses until the HSM's HELLO_V
+	 * (docs/protocol.md, section 11): anything to read is the end. */
+	if (pt->remote_state == REMOTE_DEFERRED && pt->keying_fd >= 0 && fd_readable(pt->keying_fd)) {
+		struct timespec until;
+		pt->keying_cancelled = pt->keying_ended = 1;
+		pthread_cond_broadcast(&pt->cv);
+		ped_cond_deadline(&until, pt->all->link_timeout_ms);
+		while (pt->remote_state == REMOTE_DEFERRED)
+			if (pthread_cond_timedwait(&pt->cv, &pt->mu, &until) != 0)
+				break;
+		return 1;
+	}
+	return 0;
+}
+
+int pedport_describe(struct pedport *pt, char *out, size_t len, int *ped_id)
 {
 	int remote = 0;
+	*ped_id = 0;
 	pthread_mutex_lock(&pt->mu);
+	pedport_remote_ended(pt);
 	if (pt->remote_state == REMOTE_UP || pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_DEFERRED) {
 		snprintf(out, len, "Remote PED %.40s via pedserver %.60s%s%s", pt->remote_ped, pt->remote_server,
 			 pt->remote_otp ? ", one-time password session" : "",
@@ -224,6 +259,7 @@ int pedport_describe(struct pedport *pt, char *out, size_t len)
 			 : pt->remote_state == REMOTE_DEFERRED ? " (session key at the first PED operation)"
 								: "");
 		remote = 1;
+		*ped_id = pt->remote_ped_id;
 	} else if (pt->attached && (pt->busy || link_alive(&pt->link))) {
 		snprintf(out, len, "Local PED attached.");
 	} else {

@@ -45,6 +45,7 @@ struct pedport {
 	int remote_err;      /* why keying failed */
 	int keying_fd;       /* the socket being keyed, -1 when none */
 	int keying_cancelled; /* ped disconnect came while keying */
+	int keying_ended;    /* ... or the relays ended the session before it was keyed */
 	int closing;         /* ped disconnect waits for a ceremony to give the link back */
 	pthread_cond_t cv;   /* keying done, link given back */
 	uint64_t remote_last_use;
@@ -54,6 +55,7 @@ struct pedport {
 	int remote_host_port;
 	int remote_otp;          /* keyed with the one-time password, not the RPV */
 	int remote_rpk_held;     /* pedserver's WELCOME: the PED holds this HSM's RPK */
+	int remote_ped_id;       /* pedclient's WELCOME: the PED id mapping it dialed, or 100 */
 	/* the HSM's identity as OpenSSL objects, made at first use, under mu */
 	EVP_PKEY *id_key;
 	X509 *id_cert, *id_hoc;
@@ -79,8 +81,11 @@ struct pedport *pedport_of(struct pedports *pp, const struct sim_hsm *hs);
 
 /* A PED connected to the port's socket: the handshake runs in a thread of its own. */
 void pedport_attach(struct pedport *pt, int fd);
-/* One line on the PED this HSM listens to; 1 if it is a Remote PED. */
-int pedport_describe(struct pedport *pt, char *out, size_t len);
+/* One line on the PED this HSM listens to; 1 if it is a Remote PED.
+ * *ped_id: the reference's PED id, 0 for the local PED, for a Remote PED
+ * the id of the mapping pedclient dialed (100 when ped connect gave the
+ * address, as the reference shows it). */
+int pedport_describe(struct pedport *pt, char *out, size_t len, int *ped_id);
 
 /* Ceremonies: each takes the link for one exchange, PED_E_PED_UNPLUGGED when
  * there is none, PED_E_BUSY while another ceremony has it. They read the
@@ -122,6 +127,13 @@ int pedport_kas_begin(struct pedport *pt, struct pedport_kas *k);
 void pedport_kas_end(struct pedport_kas *k);
 void pedports_helper_begin(struct pedports *pp);
 void pedports_helper_end(struct pedports *pp);
+/* Under mu: a Remote PED session the relays ended while no PED operation
+ * used it (pedserver's idle timeout, a pedserver or pedclient restart:
+ * pedclient's BYE, or its socket closed) is closed here too, so that ped
+ * get and ped connect need no failed operation to learn it. A deferred
+ * session's keying thread is waited for (mu is given up meanwhile). 1 if
+ * the session had ended. */
+int pedport_remote_ended(struct pedport *pt);
 /* Why the relays ended a Remote PED session, from the BYE that came in the
  * channel's place. */
 const char *pedport_bye_reason(const struct ped_link *l);

@@ -78,8 +78,12 @@ static void *keying_thread(void *arg)
 		if (r == PED_OK)
 			ped_link_close(&l, PED_OK);
 		pt->remote_state = REMOTE_NONE;
-		ped_info("HSM %s: Remote PED %s session closed by the operator before it was keyed", pt->hs->h.serial,
-			 pt->remote_ped);
+		if (pt->keying_ended)
+			ped_warn("HSM %s: the Remote PED session ended before it was keyed: pedclient closed it "
+				 "(pedserver's idle timeout, or a relay restarted)", pt->hs->h.serial);
+		else
+			ped_info("HSM %s: Remote PED %s session closed by the operator before it was keyed",
+				 pt->hs->h.serial, pt->remote_ped);
 	} else if (r == PED_OK) {
 		if (pt->attached)
 			ped_link_close(&pt->link, PED_E_PED_UNPLUGGED); /* the local PED is ignored now */
@@ -120,6 +124,8 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 	int fd = -1, r;
 
 	pthread_mutex_lock(&pt->mu);
+	/* one the relays ended is no longer open: chapter 5's recovery is ped connect */
+	pedport_remote_ended(pt);
 	int open_already = pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_UP ||
 			   pt->remote_state == REMOTE_DEFERRED;
 	pthread_mutex_unlock(&pt->mu);
@@ -195,8 +201,9 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 	pthread_mutex_lock(&pt->mu);
 	pt->remote_state = defer ? REMOTE_DEFERRED : REMOTE_KEYING;
 	pt->remote_rpk_held = held;
+	pt->remote_ped_id = (w.flags & PED_RELAY_F_PED_ID) ? w.port : 100;
 	pt->keying_fd = fd;
-	pt->keying_cancelled = 0;
+	pt->keying_cancelled = pt->keying_ended = 0;
 	snprintf(pt->remote_ped, sizeof(pt->remote_ped), "%s", w.id);
 	snprintf(pt->remote_host, sizeof(pt->remote_host), "%s", host);
 	pt->remote_host_port = port;
@@ -204,7 +211,7 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 	if (*host)
 		snprintf(pt->remote_server, sizeof(pt->remote_server), "%.64s:%d", host, port);
 	else
-		snprintf(pt->remote_server, sizeof(pt->remote_server), "(this HSM's PED id)");
+		snprintf(pt->remote_server, sizeof(pt->remote_server), "of PED id %d", pt->remote_ped_id);
 	pthread_mutex_unlock(&pt->mu);
 
 	pedports_helper_begin(pt->all);
@@ -238,10 +245,15 @@ fail:
 	return r;
 }
 
-int remoteped_disconnect(struct pedport *pt)
+int remoteped_disconnect(struct pedport *pt, int *had_ended)
 {
 	int r = PED_OK;
 	pthread_mutex_lock(&pt->mu);
+	/* a session the relays ended is closed now; what the operator asked for is done */
+	if ((*had_ended = pedport_remote_ended(pt)) != 0) {
+		pthread_mutex_unlock(&pt->mu);
+		return PED_OK;
+	}
 	if (pt->remote_state == REMOTE_KEYING || pt->remote_state == REMOTE_DEFERRED) {
 		/* The operator need not wait out the key timeout for an orange key
 		 * nobody will present, or a link that went quiet: ending the

@@ -26,8 +26,9 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
  * a deferred session now; its error if that failed. Needs no command lock. */
 int remoteped_wait(struct pedport *pt);
 /* ped disconnect: ends the session (or its keying); PED_E_PED_UNPLUGGED
- * when there is none, PED_E_BUSY when a ceremony would not give it back. */
-int remoteped_disconnect(struct pedport *pt);
+ * when there is none, PED_E_BUSY when a ceremony would not give it back.
+ * *had_ended: the relays had ended it already (PED_OK). */
+int remoteped_disconnect(struct pedport *pt, int *had_ended);
 /* After ped vector init, under the command lock: a Remote PED session keyed
  * with the password or the old RPV is closed and keyed again, with the new
  * RPV, to the same pedserver. PED_E_NOT_FOUND when there was none (nothing

@@ -7,6 +7,7 @@
 #include "hsm/result.h"
 #include "ped/buf.h"
 #include "ped/error.h"
+#include "ped/json.h"
 #include "ped/fileio.h"
 #include "ped/link.h"
 #include "ped/net.h"
@@ -23,16 +24,38 @@
 #include <string.h>
 #include <unistd.h>
 
-#define USAGE "hsmcm [-socket PATH] [-c \"cmd; cmd\" | -f FILE]"
+#define USAGE "hsmcm [-socket PATH] [-c \"cmd; cmd\" | -f FILE] [-json]"
 #define SCRIPT_MAX (1u << 20)
 #define HISTORY_MAX 500
 
 /* hsm-sim went away mid-command (killed, crashed): the command's outcome is
  * unknown, reported as the device error it is, with a CKR name like any other
  * failure, so scripts that look for "Command Result" see it. */
+/* -json: each command's outcome is one JSON object on a line of its own
+ * (command, output lines, code, result name, success), and nothing else
+ * reaches standard output; hsm-sim's questions go to standard error. */
+static int json;
+
+static void json_result(const char *command, const char *lines, uint32_t code, int success)
+{
+	int n = 0;
+	putchar('{');
+	ped_json_str(stdout, &n, "command", command);
+	ped_json_key(stdout, &n, "output");
+	printf("[%s]", lines ? lines : "");
+	ped_json_num(stdout, &n, "code", code);
+	ped_json_str(stdout, &n, "result", code ? hsm_result_name(code) : "No Error");
+	ped_json_bool(stdout, &n, "success", code == 0);
+	ped_json_bool(stdout, &n, "reference_success", success); /* "0 (Success)" rather than "No Error" */
+	printf("}\n");
+	fflush(stdout);
+}
+
 static void lost(int r)
 {
 	fprintf(stderr, "hsmcm: lost hsm-sim: %s\n", ped_strerror(r));
+	if (json)
+		return; /* the command's object is written by the caller */
 	printf("\nError in execution: %s.\n\nCommand Result : 0x%x (%s)\n\n", ped_err_name(PED_E_DEVICE_ERROR),
 	       ped_err_code(PED_E_DEVICE_ERROR), ped_err_name(PED_E_DEVICE_ERROR));
 	fflush(stdout);
@@ -98,8 +121,9 @@ static int answer_prompt(int fd, const uint8_t *msg, size_t len)
 
 	out[0] = 1; /* not answered */
 	if (len >= 1 && tty) {
-		printf("\n\t%.*s ", (int)(len - 1), (const char *)msg + 1);
-		fflush(stdout);
+		FILE *to = json ? stderr : stdout;
+		fprintf(to, "\n\t%.*s ", (int)(len - 1), (const char *)msg + 1);
+		fflush(to);
 		if (secret) {
 			if (read_secret(a, HSM_CTL_ANSWER_MAX) == 0)
 				out[0] = 0;
@@ -120,21 +144,35 @@ static int answer_prompt(int fd, const uint8_t *msg, size_t len)
 static int run_command_as(int fd, struct ped_framer *in, const char *line, int quiet)
 {
 	uint8_t type, *msg = NULL;
-	size_t len = 0;
-	int r;
+	size_t len = 0, olen = 0;
+	char *lines = NULL;
+	int r, rc = -1, nlines = 0;
+	FILE *out = json && !quiet ? open_memstream(&lines, &olen) : NULL;
 
+	if (json && !quiet && !out)
+		return -1;
 	if ((r = ped_frame_send(fd, tty ? HSM_CTL_CMD_TTY : HSM_CTL_CMD, line, strlen(line), 10000)) != PED_OK) {
 		lost(r);
-		return -1;
+		goto out;
 	}
 	for (;;) {
 		if ((r = ped_framer_recv(in, &type, &msg, &len, -1)) != PED_OK) {
 			lost(r);
-			return -1;
+			goto out;
 		}
 		if (type == HSM_CTL_OUTPUT) {
-			printf("\t%.*s\n", (int)len, (const char *)msg);
-			fflush(stdout);
+			if (out) {
+				char *text = strndup((const char *)msg, len);
+				if (text) {
+					if (nlines++)
+						fputc(',', out);
+					ped_json_string(out, text);
+					free(text);
+				}
+			} else if (!json) {
+				printf("\t%.*s\n", (int)len, (const char *)msg);
+				fflush(stdout);
+			}
 			OPENSSL_free(msg);
 			continue;
 		}
@@ -143,7 +181,7 @@ static int run_command_as(int fd, struct ped_framer *in, const char *line, int q
 			OPENSSL_free(msg);
 			if (r != PED_OK) {
 				lost(r);
-				return -1;
+				goto out;
 			}
 			continue;
 		}
@@ -151,7 +189,13 @@ static int run_command_as(int fd, struct ped_framer *in, const char *line, int q
 			uint32_t code = ped_be32_get(msg);
 			int success = len == 5 && (msg[4] & HSM_CTL_RESULT_SUCCESS);
 			OPENSSL_free(msg);
-			if (quiet && code == 0) {
+			if (out) {
+				fclose(out);
+				out = NULL;
+				json_result(line, lines, code, success);
+			} else if (json) {
+				;
+			} else if (quiet && code == 0) {
 				printf("\n");
 			} else if (code == 0 && success) {
 				printf("\nCommand Result : 0 (Success)\n\n");
@@ -162,12 +206,21 @@ static int run_command_as(int fd, struct ped_framer *in, const char *line, int q
 				printf("\nError in execution: %s.\n\nCommand Result : 0x%x (%s)\n\n", name, code, name);
 			}
 			fflush(stdout);
-			return code == 0 ? 0 : 1;
+			rc = code == 0 ? 0 : 1;
+			goto out;
 		}
 		OPENSSL_free(msg);
 		fprintf(stderr, "hsmcm: unexpected message from hsm-sim\n");
-		return -1;
+		goto out;
 	}
+out:
+	if (out) {
+		fclose(out);
+		/* hsm-sim lost mid-command: the outcome is the device error */
+		json_result(line, lines, (uint32_t)ped_err_code(PED_E_DEVICE_ERROR), 0);
+	}
+	free(lines);
+	return rc;
 }
 
 static int run_command(int fd, struct ped_framer *in, const char *line)
@@ -197,7 +250,7 @@ static int script_command(void *arg, char *c)
 		too_long("command", len, "run");
 		return 1;
 	}
-	if (x->echo)
+	if (x->echo && !json)
 		printf("hsmcm:> %s\n", c);
 	return run_command(x->fd, x->in, c) != 0 ? 1 : 0;
 }
@@ -324,7 +377,8 @@ int main(int argc, char **argv)
 		{.name = "socket", .kind = PED_OPT_STRING, .arg = "PATH", .help = "hsm-sim's control socket"},
 		{.name = "c", .kind = PED_OPT_STRING, .arg = "\"CMD; CMD\"", .help = "run these commands and exit"},
 		{.name = "f", .kind = PED_OPT_STRING, .arg = "FILE", .help = "run the commands in FILE and exit"},
-		{.name = "version", .kind = PED_OPT_FLAG, .help = "print the version"},
+		{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
+		{.name = "json", .kind = PED_OPT_FLAG, .help = "with -c or -f: each command's result as a JSON object on a line"},
 		{.name = NULL},
 	};
 	struct ped_framer in;
@@ -345,6 +399,11 @@ int main(int argc, char **argv)
 	if (ped_opts_seen(opts, "version")) {
 		printf("hsmcm %s\n", PED_VERSION);
 		return 0;
+	}
+	json = ped_opts_seen(opts, "json");
+	if (json && !ped_opts_seen(opts, "c") && !ped_opts_seen(opts, "f")) {
+		fprintf(stderr, "hsmcm: -json is for -c or -f (the interactive shell is for people)\n%s\n", USAGE);
+		return 2;
 	}
 	if (ped_opts_seen(opts, "socket"))
 		snprintf(path, sizeof(path), "%s", ped_opts_str(opts, "socket", ""));

@@ -19,7 +19,7 @@
 
 #define SUFFIX ".ikey"
 
-int ikey_store_open(const char *dir, struct ikey_store *st)
+static int store_open(const char *dir, struct ikey_store *st, int create)
 {
 	const char *env = getenv("IKEY_STORE"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
 	char why[1500];
@@ -39,11 +39,25 @@ int ikey_store_open(const char *dir, struct ikey_store *st)
 	}
 	if (n < 0 || (size_t)n >= sizeof(st->dir))
 		return PED_E_INVALID;
+	/* Reading a store that is not there is a mistake (a mistyped -store),
+	 * not an empty store: only a command that writes makes one. */
+	if (!create && access(st->dir, F_OK) != 0 && errno == ENOENT)
+		return PED_E_NOT_FOUND;
 	/* A store another user made, or can change, lets them choose the files
 	 * we write (lock files) and swap our keys: ours, 0700, or refused. */
 	if ((r = ped_dir_private(st->dir, PED_DIR_SECRET, why, sizeof(why))) != PED_OK)
 		ped_error("%s (chmod 700 a store of your own)", why);
 	return r;
+}
+
+int ikey_store_open(const char *dir, struct ikey_store *st)
+{
+	return store_open(dir, st, 1);
+}
+
+int ikey_store_open_existing(const char *dir, struct ikey_store *st)
+{
+	return store_open(dir, st, 0);
 }
 
 int ikey_serial_normalise(const char *serial, char out[IKEY_SERIAL_LEN + 1])
@@ -141,7 +155,9 @@ int ikey_save(const struct ikey_store *st, const struct ikey *k)
 		return r;
 	key_path(st, serial, path, sizeof(path));
 	r = ped_file_write_atomic(path, buf, len, 0600);
+	int saved = errno; /* the caller says why the write failed */
 	OPENSSL_clear_free(buf, len);
+	errno = saved;
 	return r;
 }
 

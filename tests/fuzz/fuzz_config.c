@@ -4,7 +4,10 @@
  * they use: numbers with negative, hex and wide ranges, booleans, strings,
  * and a dotted path into a group. What loads must obey the schema; then
  * "-mode config -set" is played on every setting with the file's "probe"
- * string as the value, and what is saved must load back to the same values. */
+ * string as the value, and what is saved must load back to the same values.
+ * A save that changes nothing leaves the file as it was, byte for byte; the
+ * text edit on any input is bounded, and on a file libconfig reads it keeps
+ * the file readable with the edit made. The strict loader names a line. */
 #include "ped/config.h"
 #include "ped/error.h"
 
@@ -56,6 +59,58 @@ static int scratch(void)
 	return 0;
 }
 
+/* The edit on the raw input: never out of bounds; on text libconfig
+ * parses, the result parses too, with probe set to 1 or gone. */
+static void check_edit(const uint8_t *data, size_t size)
+{
+	char *text = malloc(size + 1), *out = NULL;
+	size_t olen = 0;
+	config_t t;
+	int parsed, val = 0;
+
+	if (!text)
+		return;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	config_init(&t);
+	parsed = strlen(text) == size && config_read_string(&t, text) == CONFIG_TRUE;
+	config_destroy(&t);
+	for (int removal = 0; removal < 2; removal++) {
+		if (ped_config_edit(text, size, "probe", removal ? NULL : "1", removal ? 0 : 1, &out, &olen) != PED_OK)
+			continue;
+		char *z = malloc(olen + 1);
+		if (!z)
+			abort();
+		memcpy(z, out, olen);
+		z[olen] = '\0';
+		config_init(&t);
+		if (parsed && config_read_string(&t, z) != CONFIG_TRUE)
+			abort();
+		if (parsed && !removal && (config_lookup_int(&t, "probe", &val) != CONFIG_TRUE || val != 1))
+			abort();
+		if (parsed && removal && config_lookup(&t, "probe"))
+			abort();
+		config_destroy(&t);
+		free(z);
+		free(out);
+	}
+	free(text);
+}
+
+static int same_as_file(const uint8_t *data, size_t size)
+{
+	FILE *f = fopen(path, "rb");
+	int same = 1, ch;
+	size_t i = 0;
+	if (!f)
+		return 0;
+	while ((ch = fgetc(f)) != EOF)
+		if (i >= size || data[i++] != (uint8_t)ch)
+			same = 0;
+	fclose(f);
+	return same && i == size;
+}
+
 static void check_schema(const struct ped_cfg_setting *s)
 {
 	for (; s->name; s++) {
@@ -78,6 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 64 * 1024 || scratch() != 0)
 		return 0;
+	check_edit(data, size);
 	if ((f = fopen(path, "wb")) == NULL)
 		return 0;
 	if (fwrite(data, 1, size, f) != size) {
@@ -97,6 +153,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_schema(a);
 	snprintf(probe, sizeof(probe), "%s", ped_config_str(&ca, "probe"));
+	/* nothing changed: the operator's file stays as written */
+	if (ped_config_save(&ca, err, sizeof(err)) == PED_OK && !same_as_file(data, size))
+		abort();
+	{
+		struct ped_config cs;
+		static const char *const groups[] = {"list", NULL};
+		memcpy(b, tmpl, sizeof(b));
+		err[0] = '\0';
+		if (ped_config_load_strict(&cs, path, b, groups, err, sizeof(err)) != PED_OK &&
+		    (!err[0] || !strstr(err, "unknown setting")))
+			abort();
+		ped_config_free(&cs);
+	}
 
 	for (size_t i = 0; i < NSET; i++) {
 		err[0] = '\0';

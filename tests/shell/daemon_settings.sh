@@ -2,7 +2,7 @@
 # The settings every daemon shares (ped/settings.h) behave the same on
 # pedserver and pedclient: "-mode config -set Setting value", as the
 # reference's troubleshooting writes it, and "-set -option value" store
-# each in the file, which keeps what it does not know; -show reads it back.
+# each in the file, which keeps its comments; -show reads it back.
 . "$(dirname "$0")/../lib.sh"
 set -e
 export XDG_RUNTIME_DIR="$T/run" XDG_DATA_HOME="$T/data"
@@ -27,9 +27,9 @@ for d in pedserver pedclient; do
 	conf="$T/$d.conf"
 	for s in $shared ${lifecycle[$d]}; do
 		v=$(value "$s")
-		echo 'Vendor = "kept";' >"$conf"
+		echo '# the operator note, kept' >"$conf"
 		expect_exit 0 "$BIN/$d" -mode config -set "$s" "$v" -configfile "$conf"
-		grep -q 'Vendor = "kept"' "$conf" || fail "$d -set $s: the unknown setting was lost"
+		grep -q "^# the operator note, kept" "$conf" || fail "$d -set $s: the comment was lost"
 		expect_exit 0 "$BIN/$d" -mode config -show -configfile "$conf"
 		expect_contains "$OUT" "$(shown_as "$s" "$v")"
 	done

@@ -69,6 +69,20 @@ expect_exit 0 "${IK[@]}" verify
 expect_contains "$OUT" "1 unfinished writes removed"
 [ ! -e "$IKEY_STORE/${serials[2]}.ikey.tmp.999.0" ] || fail "temporary file left"
 
+note "a store that is not there is an error, never made by a command that reads (issue 32, item 8)"
+for cmd in list verify "show 0123456789ABCDEF" "label 0123456789ABCDEF x" "erase 0123456789ABCDEF -force"; do
+	# shellcheck disable=SC2086 # the command's words
+	expect_exit 1 "${IK[@]}" -store "$T/nothere" $cmd
+	expect_contains "$OUT" "no key store at $T/nothere" "ikey $cmd"
+	[ ! -e "$T/nothere" ] || fail "ikey $cmd made the store it was to read"
+done
+
+note "a write that fails names the store and the cause"
+# a file size limit fails the write for root too (SIGXFSZ ignored: EFBIG)
+OUT=$(trap '' XFSZ; ulimit -f 0; exec "${IK[@]}" new 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "ikey new under a zero file size limit exited $rc: $OUT"
+expect_contains "$OUT" "cannot write a new key in the store $IKEY_STORE: File too large"
+
 note "usage errors"
 expect_exit 2 "${IK[@]}" frobnicate
 expect_exit 2 "${IK[@]}" new -count 0

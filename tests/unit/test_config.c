@@ -86,6 +86,7 @@ static void set_and_save_keep_unknown_settings(void)
 	char text[2048];
 	write_conf("# operator notes are kept\nServerPort = 1503;\nVendorThing = \"keep me\";\n"
 		   "extra = { depth = 3; };\n");
+	CU_ASSERT_EQUAL_FATAL(chmod(path, 0640), 0);
 	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
 	CU_ASSERT_EQUAL(ped_config_set(&c, "PedWriteLay", "10001", err, sizeof(err)), PED_E_CONFIG);
 	CU_ASSERT_STRING_EQUAL(err, "setting 'PedWriteLay': value 10001 out of range 0-10000");
@@ -97,12 +98,13 @@ static void set_and_save_keep_unknown_settings(void)
 	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
 	ped_config_free(&c);
 	CU_ASSERT_EQUAL(stat(path, &st), 0);
-	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0640); /* the mode it had */
 	FILE *f = fopen(path, "r");
 	size_t n = fread(text, 1, sizeof(text) - 1, f);
 	text[n] = '\0';
 	fclose(f);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "VendorThing = \"keep me\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "# operator notes are kept\nServerPort = 1503;\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "depth = 3"));
 	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
 	CU_ASSERT_EQUAL(ped_config_int(&c, "PedWriteLay"), 50);
@@ -166,6 +168,95 @@ static void include_is_refused(void)
 	ped_config_free(&c);
 }
 
-UNIT_SUITE(config, NULL, NULL, UNIT_TEST(include_is_refused), UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
+static char *read_back(void)
+{
+	static char text[4096];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	text[n] = '\0';
+	if (f)
+		fclose(f);
+	return text;
+}
+
+/* issue 32, item 10: libconfig's writer dropped every comment and reordered
+ * nothing but lost the operator's layout; a save now edits the text. */
+static void save_edits_the_text_in_place(void)
+{
+	static const char before[] = "# Ped Server settings\n"
+				     "ServerPort = 1503;   # the operator's port\n"
+				     "\n"
+				     "/* logging */\n"
+				     "logging = { info = true; file = \"a.log\"; };\n"
+				     "PedWriteLay: 0\n"
+				     "// end\n";
+	struct ped_config c;
+	write_conf(before);
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK); /* nothing changed: not a byte */
+	CU_ASSERT_STRING_EQUAL(read_back(), before);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "ServerPort", "1600", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "PedWriteLay", "7", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	CU_ASSERT_STRING_EQUAL(read_back(), "# Ped Server settings\n"
+					    "ServerPort = 1600;   # the operator's port\n"
+					    "\n"
+					    "/* logging */\n"
+					    "logging = { info = true; file = \"a.log\"; };\n"
+					    "PedWriteLay: 7\n"
+					    "// end\n");
+	ped_config_free(&c);
+	/* a setting the file lacks is appended; a removed one goes with its line */
+	write_conf("# a comment\nPedWriteLay = 1; /* no newline at the end */");
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "logging.file", "x \"y\".log", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(read_back(), "# a comment\nPedWriteLay = 1; /* no newline at the end */\nlogging = "));
+	ped_config_free(&c);
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_STRING_EQUAL(ped_config_str(&c, "logging.file"), "x \"y\".log");
+	ped_config_free(&c);
+
+	char *out = NULL;
+	size_t olen = 0;
+	static const char two[] = "a = 1; # one\nb = ( 1, \"x;)\" /* ) */ );\nc = 3;\n";
+	CU_ASSERT_EQUAL(ped_config_edit(two, strlen(two), "b", NULL, 0, &out, &olen), PED_OK);
+	CU_ASSERT_EQUAL(olen, strlen("a = 1; # one\nc = 3;\n"));
+	CU_ASSERT_EQUAL(memcmp(out, "a = 1; # one\nc = 3;\n", olen), 0);
+	free(out);
+	CU_ASSERT_EQUAL(ped_config_edit(two, strlen(two), "c", "\"z\"", 3, &out, &olen), PED_OK);
+	CU_ASSERT_EQUAL(memcmp(out + olen - 9, "c = \"z\";\n", 9), 0);
+	free(out);
+	CU_ASSERT_EQUAL(ped_config_edit("a = (", 5, "a", "1", 1, &out, &olen), PED_E_CONFIG);
+	CU_ASSERT_PTR_NULL(out);
+}
+
+/* issue 32, item 6: a misspelt setting was read as its default in silence. */
+static void a_programs_own_file_refuses_unknown_settings(void)
+{
+	static const char *const groups[] = {"appliances", NULL};
+	struct ped_config c;
+	write_conf("# comment\nServerPrt = 1503;\n");
+	CU_ASSERT_EQUAL(ped_config_load_strict(&c, path, schema, groups, err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "test.conf:2: unknown setting 'ServerPrt' (did you mean 'ServerPort'?)");
+	ped_config_free(&c);
+	write_conf("logging = { inf = true; };\n");
+	CU_ASSERT_EQUAL(ped_config_load_strict(&c, path, schema, groups, err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_STRING_EQUAL(err, "test.conf:1: unknown setting 'logging.inf' (did you mean 'info'?)");
+	ped_config_free(&c);
+	write_conf("ped_timeout = 5;\n");
+	CU_ASSERT_EQUAL(ped_config_load_strict(&c, path, schema, groups, err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "test.conf:1: unknown setting 'ped_timeout' (not one of this program's"));
+	ped_config_free(&c);
+	write_conf("ServerPort = 1;\nlogging = { file = \"f\"; };\nappliances = ( { anything = 1; } );\n");
+	CU_ASSERT_EQUAL(ped_config_load_strict(&c, path, schema, groups, err, sizeof(err)), PED_OK);
+	ped_config_free(&c);
+	/* the lax loader (readers of one list) still reads such a file */
+	write_conf("ServerPrt = 1503;\n");
+	CU_ASSERT_EQUAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	ped_config_free(&c);
+}
+
+UNIT_SUITE(config, NULL, NULL, UNIT_TEST(save_edits_the_text_in_place), UNIT_TEST(a_programs_own_file_refuses_unknown_settings), UNIT_TEST(include_is_refused), UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
 	   UNIT_TEST(every_type_is_read), UNIT_TEST(errors_name_file_line_and_setting),
 	   UNIT_TEST(set_and_save_keep_unknown_settings))

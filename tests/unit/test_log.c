@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/un.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -233,7 +236,64 @@ static void a_device_log_is_never_rotated(void)
 		unlink(dev);
 }
 
+/* Issue 32, item 3: only regular files rotate; a FIFO a reader holds and a
+ * socket a collector listens on are written, never renamed. */
+static void a_fifo_or_socket_log_is_never_rotated(void)
+{
+	char where[600], rotated[620], buf[8192];
+	struct stat st;
+	int rd, s;
+
+	snprintf(where, sizeof(where), "%s/log.fifo", unit_tmpdir());
+	unlink(where);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(where, 0600), 0);
+	rd = open(where, O_RDONLY | O_NONBLOCK);
+	CU_ASSERT_FATAL(rd >= 0);
+	struct ped_log_config cfg = {"testd", PED_LOG_INFO, where, 100};
+	CU_ASSERT_EQUAL_FATAL(ped_log_open(&cfg), PED_OK);
+	for (int i = 0; i < 20; i++)
+		ped_info("line %d through a FIFO", i);
+	ped_log_close();
+	ssize_t n = read(rd, buf, sizeof(buf) - 1);
+	CU_ASSERT(n > 0);
+	buf[n > 0 ? n : 0] = '\0';
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "line 19 through a FIFO"));
+	close(rd);
+	CU_ASSERT_EQUAL(lstat(where, &st), 0);
+	CU_ASSERT_TRUE(S_ISFIFO(st.st_mode));
+	snprintf(rotated, sizeof(rotated), "%s.1", where);
+	CU_ASSERT_NOT_EQUAL(access(rotated, F_OK), 0);
+	unlink(where);
+
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(where, sizeof(where), "%s/log.sock", unit_tmpdir());
+	unlink(where);
+	CU_ASSERT_FATAL(strlen(where) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, where, strlen(where) + 1);
+	s = socket(AF_UNIX, SOCK_DGRAM, 0);
+	CU_ASSERT_FATAL(s >= 0);
+	CU_ASSERT_EQUAL_FATAL(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	CU_ASSERT_EQUAL_FATAL(ped_log_open(&cfg), PED_OK);
+	/* fewer than a datagram socket queues (10): nobody reads meanwhile */
+	for (int i = 0; i < 5; i++)
+		ped_info("line %d through a socket", i);
+	ped_log_close();
+	int got = 0;
+	while ((n = recv(s, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		buf[n] = '\0';
+		got += strstr(buf, "through a socket") != NULL;
+	}
+	CU_ASSERT_EQUAL(got, 5);
+	close(s);
+	CU_ASSERT_EQUAL(lstat(where, &st), 0);
+	CU_ASSERT_TRUE(S_ISSOCK(st.st_mode));
+	snprintf(rotated, sizeof(rotated), "%s.1", where);
+	CU_ASSERT_NOT_EQUAL(access(rotated, F_OK), 0);
+	unlink(where);
+}
+
 UNIT_SUITE(log, NULL, NULL, UNIT_TEST(levels_switch_one_by_one), UNIT_TEST(a_device_log_is_never_rotated),
+	   UNIT_TEST(a_fifo_or_socket_log_is_never_rotated),
 	   UNIT_TEST(line_format_carries_time_level_and_function),
 	   UNIT_TEST(rotation_keeps_whole_lines),
 	   UNIT_TEST(threads_share_one_log_without_losing_lines),

@@ -22,6 +22,7 @@ static struct ped_opt table[] = {
 	{.name = "set", .kind = PED_OPT_FLAG},
 	{.name = "show", .kind = PED_OPT_FLAG},
 	{.name = "password", .kind = PED_OPT_OPTIONAL, .arg = "PIN"},
+	{.name = "ignoreidletimeout", .kind = PED_OPT_FLAG01},
 	{.name = NULL},
 };
 
@@ -130,6 +131,49 @@ static void peek_finds_the_mode_first(void)
 	CU_ASSERT_PTR_NULL(ped_opts_peek(5, argv, "ip", NULL));
 }
 
+/* Issue 32, item 5: "-logfile -show" stored the file "-show". */
+static void a_value_is_never_the_next_option(void)
+{
+	CU_ASSERT_EQUAL(parse("-mode config -set -logfile -show", NULL, 0, NULL), PED_E_OPTION);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "-logfilename needs a value"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "-logfilename=-show"));
+	/* a prefix, another spelling or help is an option too */
+	CU_ASSERT_EQUAL(parse("-ip -sh", NULL, 0, NULL), PED_E_OPTION);
+	CU_ASSERT_EQUAL(parse("-ip --PORT", NULL, 0, NULL), PED_E_OPTION);
+	CU_ASSERT_EQUAL(parse("-ip -help", NULL, 0, NULL), PED_E_OPTION);
+	/* the documented way to give such a value */
+	CU_ASSERT_EQUAL(parse("-logfile=-show", NULL, 0, NULL), PED_OK);
+	CU_ASSERT_STRING_EQUAL(ped_opts_str(table, "logfilename", NULL), "-show");
+	CU_ASSERT_EQUAL(parse("-port=1600 -ip=", NULL, 0, NULL), PED_OK);
+	CU_ASSERT_EQUAL(ped_opts_num(table, "port", 0), 1600);
+	CU_ASSERT_STRING_EQUAL(ped_opts_str(table, "ip", NULL), "");
+	CU_ASSERT_EQUAL(parse("-show=1", NULL, 0, NULL), PED_E_OPTION);
+	/* what is no option stays a value: numbers, unknown words */
+	CU_ASSERT_EQUAL(parse("-ip -nothing -port 1", NULL, 0, NULL), PED_OK);
+	CU_ASSERT_STRING_EQUAL(ped_opts_str(table, "ip", NULL), "-nothing");
+	CU_ASSERT_EQUAL(parse("-logfile -1", NULL, 0, NULL), PED_OK);
+	CU_ASSERT_TRUE(ped_opts_names_option(table, "-MODE"));
+	CU_ASSERT_FALSE(ped_opts_names_option(table, "-"));
+	CU_ASSERT_FALSE(ped_opts_names_option(table, "value"));
+}
+
+/* "-ignoreidletimeout 0" must clear what "-ignoreidletimeout" set. */
+static void a_flag_takes_an_optional_0_or_1(void)
+{
+	CU_ASSERT_EQUAL(parse("-ignoreidletimeout -port 1", NULL, 0, NULL), PED_OK);
+	CU_ASSERT_EQUAL(ped_opts_num(table, "ignoreidletimeout", -1), 1);
+	CU_ASSERT_PTR_NULL(ped_opts_str(table, "ignoreidletimeout", NULL));
+	CU_ASSERT_EQUAL(parse("-ignoreidletimeout 0", NULL, 0, NULL), PED_OK);
+	CU_ASSERT_EQUAL(ped_opts_num(table, "ignoreidletimeout", -1), 0);
+	CU_ASSERT_STRING_EQUAL(ped_opts_str(table, "ignoreidletimeout", NULL), "0");
+	CU_ASSERT_EQUAL(parse("-ignoreidletimeout=1", NULL, 0, NULL), PED_OK);
+	CU_ASSERT_EQUAL(ped_opts_num(table, "ignoreidletimeout", -1), 1);
+	CU_ASSERT_EQUAL(parse("-ignoreidletimeout=2", NULL, 0, NULL), PED_E_RANGE);
+	/* a word that is not 0 or 1 is not its value */
+	CU_ASSERT_EQUAL(parse("-ignoreidletimeout 2", NULL, 0, NULL), PED_E_OPTION);
+}
+
 UNIT_SUITE(opts, NULL, NULL, UNIT_TEST(documented_lines_parse),
 	   UNIT_TEST(names_are_case_insensitive_and_abbreviable), UNIT_TEST(errors_name_the_problem),
-	   UNIT_TEST(help_optional_and_positionals), UNIT_TEST(peek_finds_the_mode_first))
+	   UNIT_TEST(help_optional_and_positionals), UNIT_TEST(peek_finds_the_mode_first),
+	   UNIT_TEST(a_value_is_never_the_next_option), UNIT_TEST(a_flag_takes_an_optional_0_or_1))

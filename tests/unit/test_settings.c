@@ -151,7 +151,7 @@ static void one_table_makes_schema_and_options(void)
 			if (!s->opt)
 				continue;
 			CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-			CU_ASSERT_EQUAL(o->kind, (s->flags & PED_SET_FLAG_OPT) ? PED_OPT_FLAG
+			CU_ASSERT_EQUAL(o->kind, (s->flags & PED_SET_FLAG_OPT) ? PED_OPT_FLAG01
 						 : s->type == PED_CFG_INT  ? PED_OPT_INT
 						 : s->type == PED_CFG_BOOL ? PED_OPT_BOOL01
 									   : PED_OPT_STRING);
@@ -194,7 +194,7 @@ static void options_override_the_file_for_one_run(void)
 {
 	struct ped_daemon_conf d;
 	service_for(client_like, "client");
-	write_conf("PingInterval = 3;\nVendor = \"kept\";\n");
+	write_conf("PingInterval = 3;\n# kept\n");
 	CU_ASSERT_EQUAL_FATAL(run("-mode start -pinginterval 7 -ignoreidletimeout -logfile /x/y.log -pidfile /x/y.pid"),
 			      -1);
 	CU_ASSERT_EQUAL(ped_service_int(&svc, "PingInterval"), 7);
@@ -245,7 +245,7 @@ static void set_stores_every_shared_setting(void)
 						;
 				CU_ASSERT_PTR_NOT_NULL_FATAL(s->name);
 				service_for(tables[t], t ? "client" : "server");
-				write_conf("Vendor = \"kept\";\n");
+				write_conf("# kept\n");
 				some_value(s, value, sizeof(value));
 				if (pair)
 					snprintf(line, sizeof(line), "-mode config -set %s %s", s->name, value);

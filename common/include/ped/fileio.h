@@ -14,6 +14,10 @@
 #define PED_FILE_TMP_MARK ".tmp."
 
 int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* The same, owned by uid and gid ((uid_t)-1, (gid_t)-1: the writer's): a
+ * file rewritten in place keeps its owner, or is not replaced (PED_E_FILE,
+ * errno EPERM). */
+int ped_file_write_atomic_as(const char *path, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid);
 /* Reads the whole file into an OPENSSL_malloc'd buffer (free with
  * OPENSSL_clear_free: the bytes may be secret). PED_E_NOT_FOUND if missing,
  * PED_E_FILE if unreadable, PED_E_RANGE if larger than max. */
@@ -44,9 +48,10 @@ int ped_dir_check_private(const char *dir, mode_t forbid, char *why, size_t whyl
 int ped_dir_private(const char *dir, mode_t forbid, char *why, size_t whylen);
 
 /* Opens or creates a file we write in place (PID file, log, lock): never
- * through a symbolic link (O_NOFOLLOW), never a FIFO, only a regular file of
- * ours with one link, or, opened O_APPEND without O_TRUNC (a log), a
- * character device such as /dev/null; with O_CREAT, at exactly mode (an
+ * through a symbolic link (O_NOFOLLOW), only a regular file of ours with
+ * one link, or, opened O_APPEND without O_TRUNC (a log), a character device
+ * such as /dev/null, a FIFO with a reader, or a Unix socket something
+ * listens on (connected to); with O_CREAT, at exactly mode (an
  * existing file is brought to it); O_TRUNC is applied only after those
  * checks. PED_OK and *fd, or PED_E_NOT_FOUND / PED_E_FILE with errno and
  * why (may be NULL) saying why. */

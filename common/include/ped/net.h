@@ -25,6 +25,10 @@ int ped_accept(int listen_fd, int *fd_out);
  * only when nobody listens on it; a live one is PED_E_EXISTS. */
 int ped_unix_listen(const char *path, mode_t mode, int *fd_out);
 int ped_unix_connect(const char *path, int *fd_out);
+/* The process listening on the Unix socket at path (SO_PEERCRED): what
+ * "already running as pid N" names when ped_unix_listen found the path in
+ * use. PED_E_NOT_FOUND when nobody listens there. */
+int ped_unix_listener_pid(const char *path, pid_t *pid);
 
 int ped_set_nonblock(int fd, int on);
 int ped_sock_local_port(int fd, uint16_t *port);

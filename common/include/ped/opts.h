@@ -8,7 +8,11 @@
  * Option names are case-insensitive; an option is found by its name, an
  * alias or documented short form, or any unique prefix of a name or alias.
  * Numbers are checked against their range and the error says the range. A
- * repeated option takes its last value. -help, -h and -? always ask for help. */
+ * repeated option takes its last value. -help, -h and -? always ask for help.
+ *
+ * A value is the next word, or follows '=' (-logfile=FILE). The next word is
+ * not taken as a value when it is itself an option of the table (-logfile
+ * -show would store "-show"): such a value is written -logfile=-show. */
 #ifndef PED_OPTS_H
 #define PED_OPTS_H
 
@@ -22,6 +26,7 @@ enum ped_opt_kind {
 	PED_OPT_BOOL01,   /* 0 or 1 */
 	PED_OPT_ENUM,     /* one of choices, case-insensitive; num = its index */
 	PED_OPT_OPTIONAL, /* value if the next word does not start with '-' */
+	PED_OPT_FLAG01,   /* a flag (num 1), or 0|1 after it: -ignoreidletimeout 0 */
 };
 
 struct ped_opt {
@@ -47,6 +52,8 @@ struct ped_opt {
 int ped_opts_parse(struct ped_opt *opts, int argc, char **argv, int first, const char **pos,
 		   size_t maxpos, size_t *npos, char *err, size_t errlen);
 
+/* 1 if word is an option of the table (-show, --port, -help), not a value. */
+int ped_opts_names_option(struct ped_opt *opts, const char *word);
 /* The option named name (canonical), or NULL. */
 struct ped_opt *ped_opts_get(struct ped_opt *opts, const char *name);
 /* Seen and its value / number, with a default. */

@@ -41,6 +41,14 @@ enum ped_relay_auth { PED_RELAY_AUTH_NONE = 0, PED_RELAY_AUTH_RPV = 1, PED_RELAY
 /* STATUS flags */
 #define PED_RELAY_F_PED_ATTACHED 0x01u
 #define PED_RELAY_F_BUSY 0x02u
+/* STATUS flag, with BUSY: the HSM served is the one the query's HELLO
+ * names (pedclient -mode testid names the HSM the PED id is assigned to).
+ * Only a yes or no: the query is unauthenticated, and names no one else. */
+#define PED_RELAY_F_SERVING_NAMED 0x10u
+/* WELCOME flag, as pedclient relays it to the HSM: port is the PED id of
+ * the mapping pedclient dialed (the HSM gave no address), which ped get
+ * names; without it the HSM gave the address (the reference's PED id 100) */
+#define PED_RELAY_F_PED_ID 0x20u
 /* HELLO (HSM, pedclient) and OPEN flag: key the session with the Full
  * Unified 2e2s scheme, the RPV static key from the orange key */
 #define PED_RELAY_F_2E2S 0x04u

@@ -37,6 +37,7 @@ struct ped_service {
 	const struct ped_setting *settings; /* its table, ending with a NULL name */
 	const struct ped_opt *own;          /* its modes and other options, ending with a NULL name */
 	const char *const *bare;            /* words taken as options in first place ("pedserver mode start") */
+	const char *const *groups;          /* the file's lists the program reads itself ("appliances") */
 	int narrate;                        /* the reference's pedserver: a banner, and each step of start and stop */
 
 	/* made from them */
@@ -52,8 +53,13 @@ struct ped_service {
 	char err[1024];
 };
 
-/* "what : 0x%08x NAME", the reference's form of a failure. */
+/* "what : 0x%08x NAME", the reference's form of a failure, on standard
+ * error. */
 void ped_service_fail(const char *what, int err);
+/* An error or a usage message: on standard error, after what standard
+ * output holds so far, so that the two read in order when they share a
+ * terminal or a file. Results and narration stay on standard output. */
+void ped_service_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Builds the options and the schema, then parses argv. Returns an exit
  * status when the program is done (help or version printed: 0; a bad

@@ -19,7 +19,7 @@
 #include "ped/config.h"
 
 /* flags */
-#define PED_SET_FLAG_OPT 0x01u /* the option takes no value and sets the boolean (-ignoreidletimeout) */
+#define PED_SET_FLAG_OPT 0x01u /* the option alone sets the boolean (-ignoreidletimeout), 0 after it clears it */
 /* What the daemon layer needs of settings whose names differ by daemon (the
  * reference names pedserver's BgProcessStartupTimeout, pedclient's
  * PStartupTimeout): how long -mode start waits for the background process,

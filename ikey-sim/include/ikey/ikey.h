@@ -76,6 +76,9 @@ const char *ikey_type_colour(enum ikey_type t);
 /* Store location: dir if given, else $IKEY_STORE, else $XDG_DATA_HOME/openped/ikeys,
  * else ~/.local/share/openped/ikeys. Created with mode 0700. */
 int ikey_store_open(const char *dir, struct ikey_store *st);
+/* The same for commands that only read: a store that does not exist is
+ * PED_E_NOT_FOUND (st->dir names it), never made. */
+int ikey_store_open_existing(const char *dir, struct ikey_store *st);
 /* Serials of every key file in the store, sorted; free with free(). */
 int ikey_store_list(const struct ikey_store *st, char (**serials)[IKEY_SERIAL_LEN + 1], size_t *n);
 /* Removes temporary files left by writers that were killed mid-write. */

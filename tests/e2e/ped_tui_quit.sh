@@ -1,0 +1,56 @@
+#!/bin/bash
+# Issue 32, item 15, the ncurses PED: started without a terminal it says to
+# use -headless instead of waiting for keys that never come; "No pedserver
+# connected." comes with the socket it tried; q asks before quitting while
+# a ceremony is live, and a second q quits.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/hsm_lib.sh"
+set -e
+
+note "no terminal: an error that names -headless, at once"
+export XDG_RUNTIME_DIR="$T/run"
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+set +e
+timeout 10 "$BIN/ped-device" -hsm "$T/none.sock" -control "$T/nt.ctl" </dev/null >"$T/nt.out" 2>"$T/nt.err"
+rc=$?
+set -e
+[ $rc -eq 2 ] || fail "ped-device without a terminal exited $rc (124: it waited): $(cat "$T/nt.out" "$T/nt.err")"
+grep -q -- "-headless" "$T/nt.err" || fail "no word of -headless: $(cat "$T/nt.err")"
+
+command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
+export TMUX_TMPDIR="$T"
+S=pedq
+tm() { tmux -L "$S" "$@"; }
+screen() { tm capture-pane -p -t "$S"; }
+tm_wait() {
+	wait_for 20 eval "screen | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
+}
+keys() { tm send-keys -t "$S" "$@"; }
+cleanup_tmux() { tm kill-server 2>/dev/null || true; }
+trap 'cleanup_tmux; _cleanup' EXIT
+
+note "Remote PED mode with no pedserver names the socket it tried"
+tm new-session -d -s "$S" -x 80 -y 24 \
+	"$BIN/ped-device -mode remote -pedserver $T/nope/ped.sock -control $T/r.ctl; echo EXITED; sleep 30"
+tm_wait "No pedserver"
+tm_wait "No pedserver at $T/nope/ped.sock"
+keys q
+tm_wait "EXITED" # nothing live: q quits at once
+cleanup_tmux
+
+note "q during a ceremony asks first; a second q quits"
+new_keys k1
+start_hsm
+tm new-session -d -s "$S" -x 80 -y 24 \
+	"$BIN/ped-device -hsm $T/ped-$HSM_SERIAL.sock -control $T/tui.ctl -keytimeout 60; echo EXITED; sleep 30"
+tm_wait "Awaiting command..."
+( timeout 120 "$BIN/hsmcm" -socket "$HSM_SOCK" -c "hsm init -label q" >"$T/init.out" 2>&1 ) &
+track $!
+tm_wait "reuse an existing"
+keys q
+tm_wait "A ceremony is live: q again quits"
+! screen | grep -q EXITED || fail "the first q quit during a ceremony"
+tm_wait "reuse an existing"
+keys q
+tm_wait "EXITED"
+echo "ped tui quit ok"
