@@ -82,6 +82,10 @@ $(BIN)/$(1): $$(patsubst %.c,$$(OBJ)/%.o,$(2)) $$(call lib_files,$(3) ped)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 
+# libped's application protocol codec (ped/p11wire.h) and libhsm use
+# p11-kit's packaged PKCS#11 header: its include directory only, no library.
+CPPFLAGS     += $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
+
 $(eval $(call static_lib,ped,$(wildcard common/src/*.c)))
 
 include $(sort $(wildcard */module.mk))
