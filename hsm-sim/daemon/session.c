@@ -91,7 +91,7 @@ static int shell_command(struct session *s, const uint8_t *msg, size_t len, int 
 	line[len] = '\0';
 	memset(&c, 0, sizeof(c));
 	c.sim = sim;
-	c.who = (struct auth_ctx){&out, &s->logins, s->srv->peds};
+	c.who = (struct auth_ctx){&out, &s->logins, s->srv->peds, 0};
 	c.slot = &s->slot;
 	if (!sim_op_begin(sim)) {
 		sim_outf(&out, "Error: hsm-sim is shutting down.");

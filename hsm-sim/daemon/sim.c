@@ -226,6 +226,44 @@ void sim_logins_end(struct sim_logins *t, struct sim_hsm *hs, int keep_own)
 	lg->epoch = hs->epoch;
 }
 
+void sim_logins_attach(struct sim *sim, struct sim_logins *t)
+{
+	pthread_mutex_lock(&sim->mu);
+	t->next_attached = sim->attached;
+	sim->attached = t;
+	pthread_mutex_unlock(&sim->mu);
+}
+
+void sim_logins_detach(struct sim *sim, struct sim_logins *t)
+{
+	pthread_mutex_lock(&sim->mu);
+	for (struct sim_logins **pp = &sim->attached; *pp; pp = &(*pp)->next_attached)
+		if (*pp == t) {
+			*pp = t->next_attached;
+			break;
+		}
+	t->next_attached = NULL;
+	pthread_mutex_unlock(&sim->mu);
+}
+
+void sim_role_logout(struct sim *sim, struct sim_hsm *hs, enum hsm_role role, int pi)
+{
+	if (pi < 0 || pi >= HSM_MAX_PARTITIONS)
+		return;
+	pthread_mutex_lock(&sim->mu);
+	for (struct sim_logins *t = sim->attached; t; t = t->next_attached) {
+		struct sim_login *lg = sim_login(t, hs);
+		switch (role) {
+		case HSM_ROLE_SO: lg->so = 0; break;
+		case HSM_ROLE_AU: lg->au = 0; break;
+		case HSM_ROLE_PO: lg->po[pi] = 0; break;
+		case HSM_ROLE_CO: lg->co[pi] = 0; break;
+		case HSM_ROLE_CU: lg->cu[pi] = 0; break;
+		}
+	}
+	pthread_mutex_unlock(&sim->mu);
+}
+
 /* ---- command locks -------------------------------------------------------- */
 
 /* Under sim->mu. */
