@@ -88,11 +88,11 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 			goto out;
 		target = tmp;
 		if (!append)
-			hsm_partition_clear_objects(target); /* -replace (the default): a new backup */
+			hsm_part_obj_clear(target); /* -replace (the default): a new backup */
 		(void)replace;
 	}
 	cmd_out(c, "Verifying that all objects can be backed up...");
-	cmd_out(c, "%u objects will be backed up.", handles ? (unsigned)nhandles : src->nobjects);
+	cmd_out(c, "%u objects will be backed up.", handles ? (unsigned)nhandles : src->nobjs);
 	cmd_out(c, "Backing up objects...");
 	n = cmd_clone_objects(c, target, src,
 			 !append ? HSM_CLONE_ALL : replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING, handles,
@@ -117,7 +117,7 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 	cmd_out(c, "%d objects have been backed up to partition %s", n, name);
 	cmd_out(c, "on slot %d.", slot);
 out:
-	hsm_partition_clear_objects(tmp);
+	hsm_part_obj_clear(tmp);
 	OPENSSL_clear_free(tmp, sizeof(*tmp));
 	return r;
 }
@@ -154,7 +154,7 @@ static int restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *
 	} else {
 		r = n;
 	}
-	hsm_partition_clear_objects(copy);
+	hsm_part_obj_clear(copy);
 	OPENSSL_clear_free(copy, sizeof(*copy));
 	return r;
 }
@@ -214,7 +214,7 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	if (!strcasecmp(verb, "list")) {
 		for (uint32_t i = 0; i < bh->h.npartitions; i++)
 			cmd_out(c, "Partition: %s  Objects: %u", bh->h.partitions[i].name,
-				 bh->h.partitions[i].nobjects);
+				 bh->h.partitions[i].nobjs);
 		cmd_out(c, "%u backup partitions on slot %d.", bh->h.npartitions, slot);
 		return PED_OK;
 	}

@@ -41,7 +41,7 @@ static int reinit(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p
 		return r;
 	if (!p->initialized) /* that login zeroized it: too many failures */
 		return PED_E_PIN_INCORRECT;
-	hsm_partition_clear_objects(p);
+	hsm_part_obj_clear(p);
 	OPENSSL_cleanse(&p->co, sizeof(p->co));
 	OPENSSL_cleanse(&p->cu, sizeof(p->cu));
 	snprintf(p->label, sizeof(p->label), "%s", label);
@@ -192,7 +192,7 @@ static int clone_partition(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_par
 	} else {
 		r = n;
 	}
-	hsm_partition_clear_objects(copy);
+	hsm_part_obj_clear(copy);
 	OPENSSL_clear_free(copy, sizeof(*copy));
 	return r;
 }
@@ -215,9 +215,7 @@ static int showinfo(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition 
 {
 	struct sim_login *lg = sim_login(c->who.logins, hs);
 	char serial[32];
-	size_t used = 0;
-	for (uint32_t i = 0; i < p->nobjects; i++)
-		used += p->objects[i].len;
+	size_t used = hsm_part_obj_bytes(p);
 	sim_partition_serial(hs->h.serial, (uint32_t)pi, serial, sizeof(serial));
 	cmd_out(c, "Partition Label -> %s", p->label[0] ? p->label : "(not initialized)");
 	cmd_out(c, "Partition Name -> %s", p->name);
@@ -233,10 +231,10 @@ static int showinfo(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition 
 	role_line(c, "Crypto Officer", &p->co, p->max_failed_user_logins, 1);
 	role_line(c, "Crypto User", &p->cu, p->max_failed_user_logins, 1);
 	cmd_out(c, "Partition Storage:");
-	cmd_out(c, "    Total Storage Space: %u", (unsigned)(HSM_MAX_OBJECTS * HSM_OBJECT_MAX));
+	cmd_out(c, "    Total Storage Space: %u", HSM_PARTITION_BYTES);
 	cmd_out(c, "    Used Storage Space: %zu", used);
-	cmd_out(c, "    Free Storage Space: %zu", (size_t)HSM_MAX_OBJECTS * HSM_OBJECT_MAX - used);
-	cmd_out(c, "    Object Count: %u", p->nobjects);
+	cmd_out(c, "    Free Storage Space: %zu", (size_t)HSM_PARTITION_BYTES - used);
+	cmd_out(c, "    Object Count: %u", p->nobjs);
 	cmd_out(c, "    Overhead: 0");
 	return PED_OK;
 }
@@ -359,10 +357,12 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 			return r;
 		cmd_out(c, "The '%s' is currently logged in. Looking for objects accessible to them.",
 			 *auth_login_flag(lg, HSM_ROLE_CO, pi) == AUTH_LOGGED_IN ? "Crypto Officer" : "Crypto User");
-		for (uint32_t i = 0; i < p->nobjects; i++)
-			cmd_out(c, "Object Label: %s  Handle: %llu", p->objects[i].label,
-				 (unsigned long long)p->objects[i].handle);
-		cmd_out(c, "Number of objects: %u", p->nobjects);
+		for (uint32_t i = 0; i < p->nobjs; i++) {
+			const struct hsm_attr *l = hsm_obj_attr(p->objs[i], CKA_LABEL);
+			cmd_out(c, "Object Label: %.*s  Handle: %llu", l ? (int)l->len : 0, l ? (const char *)l->val : "",
+				(unsigned long long)p->objs[i]->handle);
+		}
+		cmd_out(c, "Number of objects: %u", p->nobjs);
 		return PED_OK;
 	}
 	cmd_out(c, "Usage: partition create|init|delete|clone|showinfo|changepolicy|showpolicies|contents|archive ...");

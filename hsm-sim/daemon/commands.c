@@ -359,7 +359,7 @@ int cmd_handles(struct cmd_ctx *c, const struct hsm_partition *p, const char *li
 			cmd_out(c, "Error: -objects takes object handles separated by commas (3,4,6), or 0 or all");
 			return PED_E_ARGUMENTS_BAD;
 		}
-		if (!hsm_object_by_handle(p, h)) {
+		if (!hsm_part_obj_find(p, h)) {
 			cmd_out(c, "Error: no object with handle %llu in this partition", h);
 			return PED_E_ARGUMENTS_BAD;
 		}

@@ -7,29 +7,19 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
-static int same_object(const struct hsm_object *a, const struct hsm_object *b)
+/* Whether two objects hold the same attributes with the same values. */
+static int same_object(const struct hsm_obj *a, const struct hsm_obj *b)
 {
-	return a->len == b->len && !strcmp(a->label, b->label) && CRYPTO_memcmp(a->value, b->value, a->len) == 0;
+	if (a->nattrs != b->nattrs)
+		return 0;
+	for (size_t i = 0; i < a->nattrs; i++)
+		if (a->attrs[i].type != b->attrs[i].type || a->attrs[i].len != b->attrs[i].len ||
+		    (a->attrs[i].len && CRYPTO_memcmp(a->attrs[i].val, b->attrs[i].val, a->attrs[i].len)))
+			return 0;
+	return 1;
 }
 
-static struct hsm_object *by_ouid(struct hsm_partition *p, uint64_t ouid)
-{
-	for (uint32_t i = 0; i < p->nobjects; i++)
-		if (p->objects[i].ouid == ouid)
-			return &p->objects[i];
-	return NULL;
-}
-
-static uint64_t next_handle(const struct hsm_partition *p)
-{
-	uint64_t h = 1;
-	for (uint32_t i = 0; i < p->nobjects; i++)
-		if (p->objects[i].handle >= h)
-			h = p->objects[i].handle + 1;
-	return h;
-}
-
-static int selected(const struct hsm_object *o, const uint64_t *handles, size_t nhandles)
+static int selected(const struct hsm_obj *o, const uint64_t *handles, size_t nhandles)
 {
 	if (!handles)
 		return 1;
@@ -39,21 +29,13 @@ static int selected(const struct hsm_object *o, const uint64_t *handles, size_t 
 	return 0;
 }
 
-const struct hsm_object *hsm_object_by_handle(const struct hsm_partition *p, uint64_t handle)
-{
-	for (uint32_t i = 0; i < p->nobjects; i++)
-		if (p->objects[i].handle == handle)
-			return &p->objects[i];
-	return NULL;
-}
-
 uint32_t hsm_clone_room(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
 			const uint64_t *handles, size_t nhandles)
 {
 	uint32_t need = 0;
-	for (uint32_t i = 0; i < src->nobjects; i++)
-		if (selected(&src->objects[i], handles, nhandles) &&
-		    (mode == HSM_CLONE_ALL || !by_ouid(dst, src->objects[i].ouid)))
+	for (uint32_t i = 0; i < src->nobjs; i++)
+		if (selected(src->objs[i], handles, nhandles) &&
+		    (mode == HSM_CLONE_ALL || !hsm_part_obj_by_ouid(dst, src->objs[i]->ouid)))
 			need++;
 	return need;
 }
@@ -68,28 +50,37 @@ int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src
 	if (!hsm_same_domain(&dst->domain, &src->domain))
 		return PED_E_CERTIFICATE_INVALID;
 	for (size_t i = 0; handles && i < nhandles; i++)
-		if (!hsm_object_by_handle(src, handles[i]))
+		if (!hsm_part_obj_find(src, handles[i]))
 			return PED_E_NOT_FOUND;
-	if (dst->nobjects + hsm_clone_room(dst, src, mode, handles, nhandles) > HSM_MAX_OBJECTS)
+	if (dst->nobjs + hsm_clone_room(dst, src, mode, handles, nhandles) > HSM_MAX_OBJECTS)
 		return PED_E_RANGE;
-	for (uint32_t i = 0; i < src->nobjects; i++) {
-		const struct hsm_object *o = &src->objects[i];
-		struct hsm_object *t = mode == HSM_CLONE_ALL ? NULL : by_ouid(dst, o->ouid);
+	for (uint32_t i = 0; i < src->nobjs; i++) {
+		const struct hsm_obj *o = src->objs[i];
+		struct hsm_obj *t = mode == HSM_CLONE_ALL ? NULL : hsm_part_obj_by_ouid(dst, o->ouid), *n = NULL;
 		if (!selected(o, handles, nhandles))
 			continue;
+		if (t && (mode != HSM_CLONE_MISSING_OR_CHANGED || same_object(t, o)))
+			continue;
+		if (hsm_obj_dup(o, &n) != CKR_OK)
+			return PED_E_HOST_MEMORY;
 		if (t) {
-			if (mode != HSM_CLONE_MISSING_OR_CHANGED || same_object(t, o))
-				continue;
-			uint64_t h = t->handle;
-			*t = *o;
-			t->handle = h;
+			/* another version of an object dst holds: overwritten, its handle kept */
+			for (uint32_t j = 0; j < dst->nobjs; j++)
+				if (dst->objs[j] == t) {
+					n->handle = t->handle;
+					dst->objs[j] = n;
+					hsm_obj_free(t);
+					t = n;
+					break;
+				}
 		} else {
-			uint64_t h = next_handle(dst);
-			int r = hsm_object_add(dst, &t);
+			/* HSM_CLONE_ALL: a copy beside the one dst holds, as a new object */
+			if (mode == HSM_CLONE_ALL && hsm_part_obj_by_ouid(dst, n->ouid))
+				n->ouid = 0;
+			int r = hsm_part_obj_add(dst, n);
 			if (r != PED_OK)
 				return r;
-			*t = *o;
-			t->handle = h;
+			t = n;
 		}
 		if (cloned)
 			cloned(arg, o->handle, t->handle);

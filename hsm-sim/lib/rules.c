@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,60 +56,135 @@ out:
 	return r;
 }
 
-void hsm_partition_clear_objects(struct hsm_partition *p)
+/* --- the object store ------------------------------------------------------ */
+
+void hsm_part_obj_clear(struct hsm_partition *p)
 {
-	if (p->objects)
-		OPENSSL_clear_free(p->objects, (size_t)p->objects_cap * sizeof(*p->objects));
-	p->objects = NULL;
-	p->nobjects = p->objects_cap = 0;
+	for (uint32_t i = 0; i < p->nobjs; i++)
+		hsm_obj_free(p->objs[i]);
+	OPENSSL_clear_free(p->objs, (size_t)p->objs_cap * sizeof(*p->objs));
+	p->objs = NULL;
+	p->nobjs = p->objs_cap = 0;
 }
 
-int hsm_object_add(struct hsm_partition *p, struct hsm_object **out)
+void hsm_partition_key_env(const struct hsm *h, const struct hsm_partition *p, struct hsm_key_env *env)
 {
-	if (p->nobjects >= HSM_MAX_OBJECTS)
-		return PED_E_RANGE;
-	if (p->nobjects == p->objects_cap) {
-		/* grow by hand: realloc would leave the old copy's values in freed memory */
-		uint32_t cap = p->objects_cap ? p->objects_cap * 2 : 4;
-		if (cap > HSM_MAX_OBJECTS)
-			cap = HSM_MAX_OBJECTS;
-		struct hsm_object *o = OPENSSL_zalloc((size_t)cap * sizeof(*o));
-		if (!o)
-			return PED_E_HOST_MEMORY;
-		if (p->nobjects)
-			memcpy(o, p->objects, (size_t)p->nobjects * sizeof(*o));
-		uint32_t n = p->nobjects;
-		hsm_partition_clear_objects(p);
-		p->objects = o;
-		p->objects_cap = cap;
-		p->nobjects = n;
-	}
-	*out = &p->objects[p->nobjects++];
-	memset(*out, 0, sizeof(**out));
+	hsm_key_env_init(env);
+	env->pol = p->kp;
+	env->hsm_cloning = h->allow_cloning;
+}
+
+size_t hsm_part_obj_bytes(const struct hsm_partition *p)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < p->nobjs; i++)
+		n += hsm_obj_size(p->objs[i]);
+	return n;
+}
+
+struct hsm_obj *hsm_part_obj_find(const struct hsm_partition *p, CK_OBJECT_HANDLE h)
+{
+	for (uint32_t i = 0; h && i < p->nobjs; i++)
+		if (p->objs[i]->handle == h)
+			return p->objs[i];
+	return NULL;
+}
+
+struct hsm_obj *hsm_part_obj_by_ouid(const struct hsm_partition *p, uint64_t ouid)
+{
+	for (uint32_t i = 0; ouid && i < p->nobjs; i++)
+		if (p->objs[i]->ouid == ouid)
+			return p->objs[i];
+	return NULL;
+}
+
+/* Room for one more pointer (PED_E_HOST_MEMORY). */
+static int objs_grow(struct hsm_partition *p)
+{
+	if (p->nobjs < p->objs_cap)
+		return PED_OK;
+	uint32_t cap = p->objs_cap ? p->objs_cap * 2 : 8;
+	if (cap > HSM_MAX_OBJECTS)
+		cap = HSM_MAX_OBJECTS;
+	struct hsm_obj **a = OPENSSL_zalloc((size_t)cap * sizeof(*a));
+	if (!a)
+		return PED_E_HOST_MEMORY;
+	if (p->nobjs)
+		memcpy(a, p->objs, (size_t)p->nobjs * sizeof(*a));
+	OPENSSL_clear_free(p->objs, (size_t)p->objs_cap * sizeof(*p->objs));
+	p->objs = a;
+	p->objs_cap = cap;
 	return PED_OK;
+}
+
+int hsm_part_obj_add(struct hsm_partition *p, struct hsm_obj *o)
+{
+	int r = PED_E_RANGE;
+
+	if (!p->next_handle)
+		p->next_handle = 1;
+	if (p->nobjs >= HSM_MAX_OBJECTS || p->next_handle >= HSM_HANDLE_SESSION_BIT ||
+	    hsm_obj_size(o) > HSM_PARTITION_BYTES - hsm_part_obj_bytes(p))
+		goto fail;
+	while (!o->ouid || hsm_part_obj_by_ouid(p, o->ouid)) {
+		if (o->ouid) {
+			r = PED_E_EXISTS;
+			goto fail;
+		}
+		if (RAND_bytes((unsigned char *)&o->ouid, sizeof(o->ouid)) != 1) {
+			r = PED_E_CRYPTO;
+			goto fail;
+		}
+	}
+	if ((r = objs_grow(p)) != PED_OK)
+		goto fail;
+	o->handle = p->next_handle++;
+	p->objs[p->nobjs++] = o;
+	return PED_OK;
+fail:
+	hsm_obj_free(o);
+	return r;
+}
+
+void hsm_part_obj_remove(struct hsm_partition *p, CK_OBJECT_HANDLE h)
+{
+	for (uint32_t i = 0; h && i < p->nobjs; i++) {
+		if (p->objs[i]->handle != h)
+			continue;
+		hsm_obj_free(p->objs[i]);
+		memmove(&p->objs[i], &p->objs[i + 1], (size_t)(p->nobjs - i - 1) * sizeof(*p->objs));
+		p->objs[--p->nobjs] = NULL;
+		return;
+	}
 }
 
 int hsm_partition_copy(struct hsm_partition *dst, const struct hsm_partition *src)
 {
 	*dst = *src;
-	dst->objects = NULL;
-	dst->objects_cap = 0;
-	if (!src->nobjects)
+	dst->objs = NULL;
+	dst->nobjs = dst->objs_cap = 0;
+	if (!src->nobjs)
 		return PED_OK;
-	if (!(dst->objects = OPENSSL_malloc((size_t)src->nobjects * sizeof(*dst->objects)))) {
-		OPENSSL_cleanse(dst, sizeof(*dst));
-		return PED_E_HOST_MEMORY;
+	if (!(dst->objs = OPENSSL_zalloc((size_t)src->nobjs * sizeof(*dst->objs))))
+		goto oom;
+	dst->objs_cap = src->nobjs;
+	for (uint32_t i = 0; i < src->nobjs; i++) {
+		if (hsm_obj_dup(src->objs[i], &dst->objs[i]) != CKR_OK)
+			goto oom;
+		dst->nobjs++;
 	}
-	memcpy(dst->objects, src->objects, (size_t)src->nobjects * sizeof(*dst->objects));
-	dst->objects_cap = src->nobjects;
 	return PED_OK;
+oom:
+	hsm_part_obj_clear(dst);
+	OPENSSL_cleanse(dst, sizeof(*dst));
+	return PED_E_HOST_MEMORY;
 }
 
 void hsm_partition_move(struct hsm_partition *dst, struct hsm_partition *src)
 {
 	if (dst == src)
 		return;
-	hsm_partition_clear_objects(dst);
+	hsm_part_obj_clear(dst);
 	*dst = *src;
 	OPENSSL_cleanse(src, sizeof(*src));
 }
@@ -117,7 +193,7 @@ void hsm_partition_delete(struct hsm *h, uint32_t i)
 {
 	if (i >= h->npartitions)
 		return;
-	hsm_partition_clear_objects(&h->partitions[i]);
+	hsm_part_obj_clear(&h->partitions[i]);
 	memmove(&h->partitions[i], &h->partitions[i + 1], (h->npartitions - i - 1) * sizeof(h->partitions[0]));
 	h->npartitions--;
 	OPENSSL_cleanse(&h->partitions[h->npartitions], sizeof(h->partitions[0]));
@@ -127,7 +203,7 @@ void hsm_zeroize_partition(struct hsm_partition *p)
 {
 	char name[HSM_LABEL_MAX + 1];
 	memcpy(name, p->name, sizeof(name));
-	hsm_partition_clear_objects(p);
+	hsm_part_obj_clear(p);
 	OPENSSL_cleanse(p, sizeof(*p));
 	memcpy(p->name, name, sizeof(name));
 	hsm_partition_defaults(p);
@@ -139,6 +215,8 @@ void hsm_partition_defaults(struct hsm_partition *p)
 	p->ignore_failed_challenges = 1;
 	p->min_pin_policy = HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE; /* 247: 8 characters */
 	p->max_pin_length = HSM_PIN_MAX_ABSOLUTE;
+	hsm_kp_defaults(&p->kp);
+	p->next_handle = 1;
 }
 
 void hsm_zeroize(struct hsm *h)
@@ -147,6 +225,8 @@ void hsm_zeroize(struct hsm *h)
 	OPENSSL_cleanse(&h->so, sizeof(h->so));
 	OPENSSL_cleanse(&h->au, sizeof(h->au));
 	OPENSSL_cleanse(&h->domain, sizeof(h->domain));
+	OPENSSL_cleanse(h->domain_key, sizeof(h->domain_key));
+	h->domain_key_set = 0;
 	OPENSSL_cleanse(h->rpv, sizeof(h->rpv));
 	h->rpv_set = 0;
 	h->rpv_2e2s = 0;
@@ -164,7 +244,7 @@ void hsm_zeroize(struct hsm *h)
 void hsm_erase_partitions(struct hsm *h)
 {
 	for (uint32_t i = 0; i < h->npartitions && i < HSM_MAX_PARTITIONS; i++)
-		hsm_partition_clear_objects(&h->partitions[i]);
+		hsm_part_obj_clear(&h->partitions[i]);
 	OPENSSL_cleanse(h->partitions, h->npartitions * sizeof(h->partitions[0]));
 	h->npartitions = 0;
 }
@@ -172,7 +252,7 @@ void hsm_erase_partitions(struct hsm *h)
 void hsm_cleanse(struct hsm *h)
 {
 	for (uint32_t i = 0; i < HSM_MAX_PARTITIONS; i++)
-		hsm_partition_clear_objects(&h->partitions[i]);
+		hsm_part_obj_clear(&h->partitions[i]);
 	OPENSSL_cleanse(h, sizeof(*h));
 }
 
@@ -512,7 +592,7 @@ int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t 
 		if (value > 1)
 			return PED_E_RANGE;
 		if (hsm_partition_policy_erases(p, policy, value))
-			hsm_partition_clear_objects(p);
+			hsm_part_obj_clear(p);
 		p->ignore_failed_challenges = (uint8_t)value;
 		return PED_OK;
 	}
@@ -572,7 +652,7 @@ uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t pol
 {
 	/* "Destructive OFF-to-ON" */
 	if (policy == HSM_POLICY_IGNORE_FAILED_CHALLENGES && value == 1 && !p->ignore_failed_challenges)
-		return p->nobjects;
+		return p->nobjs;
 	return 0;
 }
 

@@ -14,7 +14,11 @@
 #define MAGIC "OPHS"
 #define VERSION HSM_STATE_VERSION
 #define HASH_LEN 32
-#define STATE_MAX (4u * 1024 * 1024)
+/* 16 partitions of HSM_PARTITION_BYTES of values, with each attribute's
+ * and object's framing */
+#define STATE_MAX (32u * 1024 * 1024)
+#define PART_MAX (2u * HSM_OBJ_MAX + 16u * HSM_TEMPLATE_MAX) /* an object's encoded part */
+#define OLD_OBJECT_MAX 256 /* an object's value before version 8 */
 
 static void put_str(struct ped_wbuf *w, const char *s)
 {
@@ -85,6 +89,124 @@ static void get_role(struct ped_rbuf *r, struct hsm_role_state *rs, unsigned ver
 		r->err = PED_E_INVALID;
 }
 
+/* Key policies: count:u8, then (number:u8 value:u8) for each of hsm_kp_table(). */
+static void put_key_policies(struct ped_wbuf *w, const struct hsm_key_policies *kp)
+{
+	size_t n;
+	const struct hsm_kp_desc *t = hsm_kp_table(&n);
+	ped_wbuf_u8(w, (uint8_t)n);
+	for (size_t i = 0; i < n; i++) {
+		ped_wbuf_u8(w, t[i].number);
+		ped_wbuf_u8(w, kp->v[t[i].number]);
+	}
+}
+
+/* A number missing takes its default; one we do not know, or twice, is damage. */
+static void get_key_policies(struct ped_rbuf *r, struct hsm_key_policies *kp)
+{
+	uint8_t seen[HSM_KP_SLOTS] = {0}, n = ped_rbuf_u8(r);
+	hsm_kp_defaults(kp);
+	for (unsigned i = 0; i < n && !r->err; i++) {
+		uint8_t num = ped_rbuf_u8(r), v = ped_rbuf_u8(r);
+		if (r->err)
+			break;
+		if (!hsm_kp_find(num) || seen[num]) {
+			r->err = PED_E_INVALID;
+			break;
+		}
+		seen[num] = 1;
+		kp->v[num] = v;
+	}
+	if (!r->err && hsm_kp_valid(kp) != PED_OK)
+		r->err = PED_E_INVALID;
+}
+
+/* An object: handle:u64 pub:lv32 sec:lv32 (hsm_obj_encode's two parts; sec
+ * empty for an object without secret material). */
+static void put_object(struct ped_wbuf *w, const struct hsm_obj *o)
+{
+	uint8_t *pub = NULL, *sec = NULL;
+	size_t publen = 0, seclen = 0;
+	int r = hsm_obj_encode(o, &pub, &publen, &sec, &seclen);
+	if (r != PED_OK) {
+		w->err = r;
+		return;
+	}
+	ped_wbuf_u64(w, o->handle);
+	ped_wbuf_lv32(w, pub, publen);
+	ped_wbuf_lv32(w, sec, seclen);
+	OPENSSL_clear_free(pub, publen);
+	OPENSSL_clear_free(sec, seclen);
+}
+
+/* A loaded object into pt with its own handle: handles and OUIDs unique,
+ * every handle below the partition's next one. */
+static void put_loaded(struct ped_rbuf *r, struct hsm_partition *pt, struct hsm_obj *o, uint64_t handle)
+{
+	uint64_t next = pt->next_handle;
+	int e;
+
+	if (!handle || handle >= next || hsm_part_obj_find(pt, handle)) {
+		hsm_obj_free(o);
+		r->err = PED_E_INVALID;
+		return;
+	}
+	pt->next_handle = handle;
+	e = hsm_part_obj_add(pt, o); /* frees o on failure */
+	pt->next_handle = next;
+	if (e != PED_OK)
+		r->err = e == PED_E_HOST_MEMORY ? e : PED_E_INVALID;
+}
+
+static void get_object(struct ped_rbuf *r, struct hsm_partition *pt, char *why, size_t whylen)
+{
+	size_t publen = 0, seclen = 0;
+	uint64_t handle = ped_rbuf_u64(r);
+	const uint8_t *pub = ped_rbuf_lv32(r, PART_MAX, &publen), *sec = ped_rbuf_lv32(r, PART_MAX, &seclen);
+	struct hsm_obj *o = NULL;
+	int e;
+
+	if (r->err)
+		return;
+	if ((e = hsm_obj_decode(pub, publen, seclen ? sec : NULL, seclen, &o, why, whylen)) != PED_OK) {
+		r->err = e == PED_E_HOST_MEMORY ? e : PED_E_INVALID;
+		return;
+	}
+	put_loaded(r, pt, o, handle);
+}
+
+/* An object before version 8: handle:u64 ouid:u64 label:lv16 value:lv16,
+ * which becomes a data object. */
+static void get_old_object(struct ped_rbuf *r, struct hsm_partition *pt)
+{
+	char label[HSM_LABEL_MAX + 1] = "";
+	size_t n = 0;
+	uint64_t handle = ped_rbuf_u64(r), ouid = ped_rbuf_u64(r);
+	get_str(r, label, HSM_LABEL_MAX);
+	const uint8_t *v = ped_rbuf_lv16(r, OLD_OBJECT_MAX, &n);
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
+			    {CKA_TOKEN, &yes, sizeof(yes)},
+			    {CKA_PRIVATE, &yes, sizeof(yes)},
+			    {CKA_LABEL, label, strlen(label)},
+			    {CKA_VALUE, (void *)v, n}};
+	struct hsm_obj *o = NULL;
+
+	if (r->err)
+		return;
+	if (hsm_obj_create(NULL, t, sizeof(t) / sizeof(t[0]), &o) != CKR_OK) {
+		r->err = PED_E_INVALID;
+		return;
+	}
+	if (ouid)
+		o->ouid = ouid;
+	/* handles of old files came from the largest plus one */
+	if (handle >= pt->next_handle && handle < HSM_HANDLE_SESSION_BIT - 1)
+		pt->next_handle = handle + 1;
+	put_loaded(r, pt, o, handle);
+}
+
 int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len)
 {
 	struct ped_wbuf w;
@@ -138,13 +260,11 @@ int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len)
 		int keep = hsm_activation_persists(p);
 		ped_wbuf_u8(&w, (uint8_t)(keep && p->co.activated && p->co.auto_activated));
 		ped_wbuf_u8(&w, (uint8_t)(keep && p->cu.activated && p->cu.auto_activated));
-		ped_wbuf_u32(&w, p->nobjects);
-		for (uint32_t j = 0; j < p->nobjects && j < HSM_MAX_OBJECTS; j++) {
-			ped_wbuf_u64(&w, p->objects[j].handle);
-			ped_wbuf_u64(&w, p->objects[j].ouid);
-			put_str(&w, p->objects[j].label);
-			ped_wbuf_lv16(&w, p->objects[j].value, p->objects[j].len);
-		}
+		put_key_policies(&w, &p->kp);
+		ped_wbuf_u64(&w, p->next_handle);
+		ped_wbuf_u32(&w, p->nobjs);
+		for (uint32_t j = 0; j < p->nobjs && j < HSM_MAX_OBJECTS && !w.err; j++)
+			put_object(&w, p->objs[j]);
 	}
 	if (w.err == 0 && EVP_Digest(w.p, w.len, hash, &hl, EVP_sha256(), NULL) != 1)
 		w.err = PED_E_CRYPTO;
@@ -160,6 +280,7 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 	unsigned int hl = 0;
 	size_t n;
 	const uint8_t *p;
+	char objwhy[120] = "";
 
 	memset(h, 0, sizeof(*h));
 	if (len < 5 + HASH_LEN || memcmp(buf, MAGIC, 4) != 0) {
@@ -252,25 +373,25 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 			    ((pt->co.activated || pt->cu.activated) && !hsm_activation_persists(pt)))
 				r.err = PED_E_INVALID;
 		}
-		pt->nobjects = ped_rbuf_u32(&r);
-		if (pt->nobjects > HSM_MAX_OBJECTS || pt->initialized > 1 || pt->allow_activation > 1 ||
+		hsm_kp_defaults(&pt->kp);
+		pt->next_handle = 1;
+		if (buf[4] >= 8) {
+			get_key_policies(&r, &pt->kp);
+			pt->next_handle = ped_rbuf_u64(&r);
+			if (!pt->next_handle || pt->next_handle > HSM_HANDLE_SESSION_BIT)
+				r.err = PED_E_INVALID;
+		}
+		uint32_t nobjs = ped_rbuf_u32(&r);
+		if (nobjs > HSM_MAX_OBJECTS || pt->initialized > 1 || pt->allow_activation > 1 ||
 		    pt->allow_auto_activation > 1 || pt->ignore_failed_challenges > 1 ||
 		    pt->max_failed_user_logins < 1 ||
 		    pt->max_failed_user_logins > HSM_USER_MAX_FAILURES_DEFAULT)
 			r.err = PED_E_INVALID;
-		uint32_t nobjects = pt->nobjects;
-		pt->nobjects = 0;
-		for (uint32_t j = 0; j < nobjects && !r.err; j++) {
-			struct hsm_object *o;
-			if ((r.err = hsm_object_add(pt, &o)) != PED_OK)
-				break;
-			o->handle = ped_rbuf_u64(&r);
-			o->ouid = ped_rbuf_u64(&r);
-			get_str(&r, o->label, HSM_LABEL_MAX);
-			if ((p = ped_rbuf_lv16(&r, HSM_OBJECT_MAX, &n)) != NULL) {
-				memcpy(o->value, p, n);
-				o->len = n;
-			}
+		for (uint32_t j = 0; j < nobjs && !r.err; j++) {
+			if (buf[4] >= 8)
+				get_object(&r, pt, objwhy, sizeof(objwhy));
+			else
+				get_old_object(&r, pt);
 		}
 	}
 	if (r.err == PED_E_HOST_MEMORY) {
@@ -280,7 +401,7 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 	}
 	if (ped_rbuf_end(&r) != PED_OK || !h->serial[0]) {
 		hsm_cleanse(h);
-		snprintf(why, whylen, "malformed contents");
+		snprintf(why, whylen, "malformed contents%s%s", objwhy[0] ? ": " : "", objwhy);
 		return PED_E_CORRUPT;
 	}
 	return PED_OK;

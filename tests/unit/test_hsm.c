@@ -1,4 +1,5 @@
 #include "unit.h"
+#include "keys_fixture.h"
 
 #include "hsm/hsm.h"
 #include "ped/buf.h"
@@ -178,16 +179,14 @@ static void partition_limits(void)
 		hsm_credential_set(&p->co.cred, co.secret, HSM_SECRET_LEN, 1, 1, co.id);
 		hsm_credential_set(&p->cu.cred, cu.secret, HSM_SECRET_LEN, 1, 1, cu.id);
 		p->initialized = 1;
-		struct hsm_object *o;
-		CU_ASSERT_EQUAL_FATAL(hsm_object_add(p, &o), PED_OK);
-		o->len = 1;
+		CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(p, kf_data("k", "v", 1, 0)), PED_OK);
 	}
 	/* Partition SO: 10 wrong zeroize that partition, not the other */
 	for (int i = 0; i < 10; i++)
 		hsm_login(h, p1, HSM_ROLE_PO, bad, sizeof(bad), &res);
 	CU_ASSERT_TRUE(res.partition_zeroized);
 	CU_ASSERT_FALSE(p1->initialized);
-	CU_ASSERT_EQUAL(p1->nobjects, 0);
+	CU_ASSERT_EQUAL(p1->nobjs, 0);
 	CU_ASSERT_STRING_EQUAL(p1->name, "p1");
 	CU_ASSERT_TRUE(p2->initialized);
 	CU_ASSERT_TRUE(h->initialized);
@@ -224,9 +223,9 @@ static void partition_limits(void)
 	CU_ASSERT_EQUAL(p2->ignore_failed_challenges, 1);
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 15, 2), PED_E_RANGE);
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 15, 0), PED_OK);
-	CU_ASSERT_EQUAL(p2->nobjects, 1);
+	CU_ASSERT_EQUAL(p2->nobjs, 1);
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p2, 15, 1), PED_OK);
-	CU_ASSERT_EQUAL(p2->nobjects, 0);
+	CU_ASSERT_EQUAL(p2->nobjs, 0);
 	CU_ASSERT_TRUE(p2->initialized); /* the objects go, not the roles */
 	CU_ASSERT_FALSE(hsm_label_valid(""));
 	CU_ASSERT_FALSE(hsm_label_valid("123456789012345678901234567890123"));
@@ -303,12 +302,15 @@ static int encode_v6(const struct hsm *x, uint8_t **buf, size_t *len)
 		int keep = hsm_activation_persists(p);
 		ped_wbuf_u8(&w, (uint8_t)(keep && p->co.activated));
 		ped_wbuf_u8(&w, (uint8_t)(keep && p->cu.activated));
-		ped_wbuf_u32(&w, p->nobjects);
-		for (uint32_t j = 0; j < p->nobjects; j++) {
-			ped_wbuf_u64(&w, p->objects[j].handle);
-			ped_wbuf_u64(&w, p->objects[j].ouid);
-			v6_str(&w, p->objects[j].label);
-			ped_wbuf_lv16(&w, p->objects[j].value, p->objects[j].len);
+		/* objects were a label and a value: data objects here */
+		ped_wbuf_u32(&w, p->nobjs);
+		for (uint32_t j = 0; j < p->nobjs; j++) {
+			const struct hsm_attr *l = hsm_obj_attr(p->objs[j], CKA_LABEL);
+			const struct hsm_attr *v = hsm_obj_attr(p->objs[j], CKA_VALUE);
+			ped_wbuf_u64(&w, p->objs[j]->handle);
+			ped_wbuf_u64(&w, p->objs[j]->ouid);
+			ped_wbuf_lv16(&w, l->val, l->len);
+			ped_wbuf_lv16(&w, v->val, v->len);
 		}
 	}
 	if (w.err == 0 && EVP_Digest(w.p, w.len, hash, &hl, EVP_sha256(), NULL) != 1)
@@ -442,9 +444,11 @@ static void state_files_round_trip_and_refuse_damage(void)
 	init_hsm(h, &so);
 	hsm_partition_create(h, "par1", &p);
 	p->initialized = 1;
-	struct hsm_object *o;
-	CU_ASSERT_EQUAL_FATAL(hsm_object_add(p, &o), PED_OK);
-	*o = (struct hsm_object){42, 0x1122334455667788ull, "key one", {1, 2, 3}, 3};
+	struct hsm_obj *o = kf_data("key one", "\1\2\3", 3, 0x1122334455667788ull);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(p, o), PED_OK);
+	hsm_part_obj_remove(p, o->handle); /* handles are not given twice */
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(p, o = kf_data("key one", "\1\2\3", 3, 0x1122334455667788ull)), PED_OK);
+	CU_ASSERT_EQUAL(o->handle, 2);
 	h->rpv_set = 1;
 	RAND_bytes(h->rpv, sizeof(h->rpv));
 	snprintf(h->ped_ip, sizeof(h->ped_ip), "192.124.106.100");
@@ -464,8 +468,10 @@ static void state_files_round_trip_and_refuse_damage(void)
 		CU_ASSERT_TRUE(again_len == len && !memcmp(again, buf, len));
 		OPENSSL_clear_free(again, again_len);
 		CU_ASSERT_EQUAL_FATAL(back->npartitions, 1);
-		CU_ASSERT_EQUAL_FATAL(back->partitions[0].nobjects, 1);
-		CU_ASSERT_EQUAL(memcmp(&back->partitions[0].objects[0], o, sizeof(*o)), 0);
+		CU_ASSERT_EQUAL_FATAL(back->partitions[0].nobjs, 1);
+		const struct hsm_obj *bo = back->partitions[0].objs[0];
+		CU_ASSERT_TRUE(bo->handle == 2 && bo->ouid == o->ouid && kf_same_attrs(bo, o));
+		CU_ASSERT_EQUAL(back->partitions[0].next_handle, 3);
 		CU_ASSERT_EQUAL(memcmp(back->static_priv, h->static_priv, sizeof(h->static_priv)), 0);
 		CU_ASSERT_EQUAL(memcmp(back->rpv, h->rpv, sizeof(h->rpv)), 0);
 		CU_ASSERT_STRING_EQUAL(back->ped_ip, "192.124.106.100");
@@ -490,38 +496,73 @@ static void state_files_round_trip_and_refuse_damage(void)
 	OPENSSL_clear_free(back, sizeof(*back));
 }
 
-/* Objects grow on the heap up to HSM_MAX_OBJECTS; copies are deep and moves
- * leave the source empty, so no two partitions ever share an array. */
+/* The object store: objects grow on the heap up to HSM_MAX_OBJECTS and
+ * HSM_PARTITION_BYTES; handles count up from 1 and are never given twice;
+ * OUIDs are unique; copies are deep and moves leave the source empty, so no
+ * two partitions ever share an object. */
 static void objects_grow_copy_and_move(void)
 {
 	struct hsm_partition a = {0}, b = {0}, c = {0};
-	struct hsm_object *o;
+	uint8_t v = 0;
+	hsm_partition_defaults(&a);
 	for (uint32_t i = 0; i < HSM_MAX_OBJECTS; i++) {
-		CU_ASSERT_EQUAL_FATAL(hsm_object_add(&a, &o), PED_OK);
-		o->handle = i + 1;
-		o->len = 1;
-		o->value[0] = (uint8_t)i;
+		v = (uint8_t)i;
+		CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(&a, kf_data("o", &v, 1, 0)), PED_OK);
 	}
-	CU_ASSERT_EQUAL(hsm_object_add(&a, &o), PED_E_RANGE);
-	CU_ASSERT_EQUAL(a.nobjects, HSM_MAX_OBJECTS);
+	CU_ASSERT_EQUAL(hsm_part_obj_add(&a, kf_data("o", &v, 1, 0)), PED_E_RANGE); /* freed */
+	CU_ASSERT_EQUAL(a.nobjs, HSM_MAX_OBJECTS);
 	for (uint32_t i = 0; i < HSM_MAX_OBJECTS; i++)
-		CU_ASSERT_TRUE(a.objects[i].handle == i + 1 && a.objects[i].value[0] == (uint8_t)i);
+		CU_ASSERT_TRUE(a.objs[i]->handle == i + 1 && a.objs[i]->ouid != 0 &&
+			       hsm_obj_attr(a.objs[i], CKA_VALUE)->val[0] == (uint8_t)i);
+	CU_ASSERT_PTR_EQUAL(hsm_part_obj_find(&a, 7), a.objs[6]);
+	CU_ASSERT_PTR_NULL(hsm_part_obj_find(&a, 0));
+	CU_ASSERT_PTR_NULL(hsm_part_obj_find(&a, HSM_MAX_OBJECTS + 1));
+	CU_ASSERT_PTR_EQUAL(hsm_part_obj_by_ouid(&a, a.objs[9]->ouid), a.objs[9]);
+	hsm_part_obj_remove(&a, 7);
+	hsm_part_obj_remove(&a, 7); /* gone: nothing */
+	CU_ASSERT_PTR_NULL(hsm_part_obj_find(&a, 7));
+	CU_ASSERT_EQUAL(a.nobjs, HSM_MAX_OBJECTS - 1);
+	CU_ASSERT_EQUAL(a.objs[6]->handle, 8); /* the order stays */
+	/* an OUID the partition holds is refused */
+	CU_ASSERT_EQUAL(hsm_part_obj_add(&a, kf_data("o", &v, 1, a.objs[0]->ouid)), PED_E_EXISTS);
+	CU_ASSERT_EQUAL(hsm_part_obj_add(&a, kf_data("o", &v, 1, 0)), PED_OK);
+	CU_ASSERT_EQUAL(a.objs[a.nobjs - 1]->handle, HSM_MAX_OBJECTS + 1);
 	CU_ASSERT_EQUAL_FATAL(hsm_partition_copy(&b, &a), PED_OK);
-	CU_ASSERT_PTR_NOT_EQUAL(b.objects, a.objects);
-	b.objects[0].value[0] = 0xee;
-	CU_ASSERT_EQUAL(a.objects[0].value[0], 0);
+	CU_ASSERT_PTR_NOT_EQUAL(b.objs, a.objs);
+	CU_ASSERT_PTR_NOT_EQUAL(b.objs[0], a.objs[0]);
+	CU_ASSERT_TRUE(b.objs[0]->handle == 1 && b.objs[0]->ouid == a.objs[0]->ouid && kf_same_attrs(b.objs[0], a.objs[0]));
+	hsm_part_obj_remove(&b, 1);
+	CU_ASSERT_PTR_NOT_NULL(hsm_part_obj_find(&a, 1));
 	hsm_partition_move(&c, &b);
-	CU_ASSERT_PTR_NULL(b.objects);
-	CU_ASSERT_EQUAL(b.nobjects, 0);
-	CU_ASSERT_EQUAL(c.nobjects, HSM_MAX_OBJECTS);
-	CU_ASSERT_EQUAL(c.objects[0].value[0], 0xee);
-	hsm_partition_move(&c, &a); /* c's own array is wiped and freed first */
-	CU_ASSERT_EQUAL(c.objects[0].value[0], 0);
+	CU_ASSERT_PTR_NULL(b.objs);
+	CU_ASSERT_EQUAL(b.nobjs, 0);
+	CU_ASSERT_EQUAL(c.nobjs, HSM_MAX_OBJECTS - 1);
+	hsm_partition_move(&c, &a); /* c's own objects are wiped and freed first */
+	CU_ASSERT_EQUAL(c.nobjs, HSM_MAX_OBJECTS);
 	hsm_zeroize_partition(&c);
-	CU_ASSERT_PTR_NULL(c.objects);
-	CU_ASSERT_EQUAL(c.nobjects, 0);
-	hsm_partition_clear_objects(&a);
-	hsm_partition_clear_objects(&b);
+	CU_ASSERT_PTR_NULL(c.objs);
+	CU_ASSERT_EQUAL(c.nobjs, 0);
+	CU_ASSERT_EQUAL(c.next_handle, 1);
+	hsm_part_obj_clear(&a);
+	hsm_part_obj_clear(&b);
+
+	/* no small size limit: a few 32 KiB values fit, then the partition's
+	 * storage is full */
+	static uint8_t big[HSM_ATTR_MAX];
+	uint32_t n = 0;
+	int r;
+	hsm_partition_defaults(&a);
+	while ((r = hsm_part_obj_add(&a, kf_data("big", big, sizeof(big), 0))) == PED_OK)
+		n++;
+	CU_ASSERT_EQUAL(r, PED_E_RANGE);
+	CU_ASSERT_EQUAL(n, HSM_PARTITION_BYTES / (sizeof(big) + 3));
+	CU_ASSERT_TRUE(hsm_part_obj_bytes(&a) <= HSM_PARTITION_BYTES);
+	hsm_part_obj_clear(&a);
+	/* handles stay below 2^62 */
+	a.next_handle = HSM_HANDLE_SESSION_BIT - 1;
+	CU_ASSERT_EQUAL(hsm_part_obj_add(&a, kf_data("o", &v, 1, 0)), PED_OK);
+	CU_ASSERT_EQUAL(hsm_part_obj_add(&a, kf_data("o", &v, 1, 0)), PED_E_RANGE);
+	hsm_part_obj_clear(&a);
 }
 
 static void counted(void *arg, uint64_t from, uint64_t to)
@@ -537,39 +578,42 @@ static void counted(void *arg, uint64_t from, uint64_t to)
 static void cloning_stays_within_a_domain(void)
 {
 	struct hsm_partition a = {0}, b = {0}, c = {0};
-	struct hsm_object *o;
 	struct keyset d1, d2;
 	int told = 0;
+	hsm_partition_defaults(&a);
+	hsm_partition_defaults(&b);
+	hsm_partition_defaults(&c);
 	make_keyset(&d1, 1, 1);
 	make_keyset(&d2, 1, 1);
 	hsm_credential_set(&a.domain, d1.secret, HSM_SECRET_LEN, 1, 1, d1.id);
 	hsm_credential_set(&b.domain, d1.secret, HSM_SECRET_LEN, 1, 1, d1.id);
 	hsm_credential_set(&c.domain, d2.secret, HSM_SECRET_LEN, 1, 1, d2.id);
 	for (uint64_t i = 1; i <= 3; i++) {
-		CU_ASSERT_EQUAL_FATAL(hsm_object_add(&a, &o), PED_OK);
-		o->handle = 10 * i;
-		o->ouid = i;
-		o->len = 1;
-		o->value[0] = (uint8_t)i;
+		uint8_t v = (uint8_t)i;
+		a.next_handle = 10 * i;
+		CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(&a, kf_data("o", &v, 1, i)), PED_OK);
 	}
 	CU_ASSERT_EQUAL(hsm_clone_objects(&c, &a, HSM_CLONE_ALL, NULL, 0, NULL, NULL), PED_E_CERTIFICATE_INVALID);
-	CU_ASSERT_EQUAL(c.nobjects, 0);
+	CU_ASSERT_EQUAL(c.nobjs, 0);
 	const uint64_t one[] = {20}, none[] = {99};
 	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, none, 1, NULL, NULL), PED_E_NOT_FOUND);
 	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, one, 1, counted, &told), 1);
 	CU_ASSERT_EQUAL(told, 1);
-	CU_ASSERT_TRUE(b.nobjects == 1 && b.objects[0].ouid == 2 && b.objects[0].handle == 1);
+	CU_ASSERT_TRUE(b.nobjs == 1 && b.objs[0]->ouid == 2 && b.objs[0]->handle == 1);
 	/* objects the target holds are not cloned again */
 	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, NULL, 0, NULL, NULL), 2);
-	CU_ASSERT_EQUAL(b.nobjects, 3);
-	a.objects[0].value[0] = 0x77;
+	CU_ASSERT_EQUAL(b.nobjs, 3);
+	uint8_t changed = 0x77;
+	CK_ATTRIBUTE t[] = {KF_D(CKA_VALUE, &changed, 1)};
+	CU_ASSERT_EQUAL(hsm_obj_set(NULL, a.objs[0], t, 1), CKR_OK);
 	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, NULL, 0, NULL, NULL), 0);
 	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING_OR_CHANGED, NULL, 0, NULL, NULL), 1);
+	CU_ASSERT_EQUAL(hsm_obj_attr(hsm_part_obj_by_ouid(&b, 1), CKA_VALUE)->val[0], 0x77);
 	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_ALL, NULL, 0, NULL, NULL), 3);
-	CU_ASSERT_EQUAL(b.nobjects, 6);
-	hsm_partition_clear_objects(&a);
-	hsm_partition_clear_objects(&b);
-	hsm_partition_clear_objects(&c);
+	CU_ASSERT_EQUAL(b.nobjs, 6);
+	hsm_part_obj_clear(&a);
+	hsm_part_obj_clear(&b);
+	hsm_part_obj_clear(&c);
 }
 
 /* A cached PED secret reaches the disk only with policies 22 and 23, and

@@ -9,6 +9,8 @@
 #ifndef HSM_HSM_H
 #define HSM_HSM_H
 
+#include "hsm/keypolicy.h"
+#include "hsm/object.h"
 #include "ped/app.h"
 
 #include <stddef.h>
@@ -18,16 +20,26 @@
 #define HSM_VERIFIER_LEN 32
 #define HSM_LABEL_MAX 32
 #define HSM_SERIAL_MAX 16
-/* State files: 7 added HSM policies 7, 16, 21 and 55, the time of the last
- * save, partition policies 25 and 26 and each role's forced challenge
- * change (policy 21); 6 partition policy 15, 5 HSM policy 15, 4 the ped set
- * defaults, 3 cached activation; versions 2 to 7 are read, and written as 7.
- * An older file loads with the later settings at their defaults. */
-#define HSM_STATE_VERSION 7
+/* State files: 8 made objects PKCS#11 objects (hsm/object.h) and added the
+ * partitions' key policies and next handle; 7 added HSM policies 7, 16, 21
+ * and 55, the time of the last save, partition policies 25 and 26 and each
+ * role's forced challenge change (policy 21); 6 partition policy 15, 5 HSM
+ * policy 15, 4 the ped set defaults, 3 cached activation; versions 2 to 8
+ * are read, and written as 8. An older file loads with the later settings
+ * at their defaults, its objects (a label and a value) as data objects. */
+#define HSM_STATE_VERSION 8
 #define HSM_PED_HOST_MAX 63
 #define HSM_MAX_PARTITIONS 16
-#define HSM_MAX_OBJECTS 64
-#define HSM_OBJECT_MAX 256
+/* A partition's token objects: at most HSM_MAX_OBJECTS of them, whose
+ * values (hsm_obj_size) add up to at most HSM_PARTITION_BYTES; each object
+ * is bounded by HSM_OBJ_MAX (64 KiB: a 4096-bit RSA key, a 16 KiB
+ * certificate fit). */
+#define HSM_MAX_OBJECTS 1024
+#define HSM_PARTITION_BYTES (1024u * 1024u)
+/* Token-object handles count up from 1 and stay below 2^62; handles with
+ * this bit set are the session layer's (session objects, kept outside the
+ * partition). */
+#define HSM_HANDLE_SESSION_BIT (1ull << 62)
 #define HSM_CERT_MAX 4096
 #define HSM_SCALAR_LEN 66
 
@@ -84,14 +96,6 @@ struct hsm_role_state {
 	uint8_t challenge_expired;
 };
 
-struct hsm_object {
-	uint64_t handle;
-	uint64_t ouid; /* identity kept across backup and restore; handles are per partition */
-	char label[HSM_LABEL_MAX + 1];
-	uint8_t value[HSM_OBJECT_MAX];
-	size_t len;
-};
-
 struct hsm_partition {
 	char name[HSM_LABEL_MAX + 1];  /* fixed at creation */
 	char label[HSM_LABEL_MAX + 1]; /* set by partition init */
@@ -104,12 +108,20 @@ struct hsm_partition {
 	uint8_t ignore_failed_challenges; /* policy 15, default 1 */
 	uint8_t min_pin_policy;          /* policy 25: 255 - the shortest challenge, default 247 */
 	uint8_t max_pin_length;          /* policy 26, default 255 */
-	/* Objects live on the heap, grown as they are made: most partitions hold
-	 * few, and 64 HSMs of 16 partitions of HSM_MAX_OBJECTS would otherwise
-	 * pin 21 MiB. A partition owns its array: copy with hsm_partition_copy,
-	 * hand over with hsm_partition_move, never by assignment. */
-	uint32_t nobjects, objects_cap;
-	struct hsm_object *objects;
+	struct hsm_key_policies kp;      /* the key policies (hsm/keypolicy.h), from hsm_kp_defaults */
+	/* The cloning domain's key: HKDF-SHA-256 of the domain secret (info
+	 * "OPENPED-DOMAIN-CLONE-v1"), made whenever the domain is set from the
+	 * red key. Objects cloned travel sealed under it. A partition from a
+	 * state file before version 8 has none (domain_key_set 0): cloning from
+	 * or into it is refused until its domain is initialized again. */
+	uint8_t domain_key_set;
+	uint8_t domain_key[HSM_SECRET_LEN];
+	/* Token objects, in the order they were added; the partition owns them
+	 * (hsm_part_obj_*) and their array: copy with hsm_partition_copy, hand
+	 * over with hsm_partition_move, never by assignment. */
+	uint64_t next_handle; /* the handle the next object added gets: 1 up, below 2^62 */
+	uint32_t nobjs, objs_cap;
+	struct hsm_obj **objs;
 };
 
 struct hsm {
@@ -119,6 +131,8 @@ struct hsm {
 	uint8_t is_backup; /* a backup HSM: holds archived partitions */
 	struct hsm_role_state so, au;
 	struct hsm_credential domain;
+	uint8_t domain_key_set; /* the HSM's domain's cloning key, as a partition's */
+	uint8_t domain_key[HSM_SECRET_LEN];
 	/* the HSM's identity: its root (HOC) and static ECDH key, made once */
 	uint8_t hoc_priv[HSM_SCALAR_LEN], static_priv[HSM_SCALAR_LEN];
 	uint8_t hoc_cert[HSM_CERT_MAX], static_cert[HSM_CERT_MAX];
@@ -158,11 +172,29 @@ void hsm_partition_defaults(struct hsm_partition *p);
 /* Wipes everything and frees the objects: h is then empty, ready for reuse. */
 void hsm_cleanse(struct hsm *h);
 
-/* Objects: a zeroed new object at the end of p (PED_E_RANGE when p holds
- * HSM_MAX_OBJECTS, PED_E_HOST_MEMORY). */
-int hsm_object_add(struct hsm_partition *p, struct hsm_object **out);
-/* Wipes and frees every object of p. */
-void hsm_partition_clear_objects(struct hsm_partition *p);
+/* The partition's token objects (the object store).
+ *
+ * hsm_part_obj_add takes o (the partition owns it from then on, also on
+ * failure, when it is freed) and gives it the next handle, and an OUID when
+ * it has none. PED_E_RANGE when p holds HSM_MAX_OBJECTS, when o would take
+ * its values over HSM_PARTITION_BYTES or when the handles ran out;
+ * PED_E_EXISTS when p holds an object of that OUID; PED_E_HOST_MEMORY. */
+int hsm_part_obj_add(struct hsm_partition *p, struct hsm_obj *o);
+/* The object of p with handle h, or NULL. */
+struct hsm_obj *hsm_part_obj_find(const struct hsm_partition *p, CK_OBJECT_HANDLE h);
+/* The object of p with this OUID, or NULL. */
+struct hsm_obj *hsm_part_obj_by_ouid(const struct hsm_partition *p, uint64_t ouid);
+/* Takes the object of handle h out of p, wipes and frees it (nothing when
+ * there is none). */
+void hsm_part_obj_remove(struct hsm_partition *p, CK_OBJECT_HANDLE h);
+/* Wipes and frees every object of p (its next handle stays: a handle is
+ * never given twice in a partition's life, until it is zeroized). */
+void hsm_part_obj_clear(struct hsm_partition *p);
+/* What the key library needs of p and its HSM for a call (hsm/keypolicy.h):
+ * p's key policies, HSM policy 7; not the Partition SO, the clock. */
+void hsm_partition_key_env(const struct hsm *h, const struct hsm_partition *p, struct hsm_key_env *env);
+/* The values of p's objects added up (hsm_obj_size). */
+size_t hsm_part_obj_bytes(const struct hsm_partition *p);
 /* dst (holding no objects) becomes a deep copy of src. */
 int hsm_partition_copy(struct hsm_partition *dst, const struct hsm_partition *src);
 /* dst's objects are wiped and dst takes src's contents; src is left empty. */
@@ -178,8 +210,6 @@ enum hsm_clone_mode {
 	HSM_CLONE_MISSING,           /* those whose OUID dst does not hold */
 	HSM_CLONE_MISSING_OR_CHANGED /* those, and those dst holds in another version (overwritten) */
 };
-/* The object of p with this handle, or NULL. */
-const struct hsm_object *hsm_object_by_handle(const struct hsm_partition *p, uint64_t handle);
 /* How many objects hsm_clone_objects would add to dst. */
 uint32_t hsm_clone_room(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
 			const uint64_t *handles, size_t nhandles);
