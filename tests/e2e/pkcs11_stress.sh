@@ -12,7 +12,8 @@ command -v pkcs11-tool >/dev/null || skip "pkcs11-tool (opensc) is not installed
 
 p11_start
 p11_init_hsm
-stress() { client "$TOOLS/p11_stress" "$MODULE" "$TOKEN" "$@"; }
+# our own tool: built like the module (its sanitizer runtime, or under valgrind)
+stress() { "${RUN[@]}" "$TOOLS/p11_stress" "$MODULE" "$TOKEN" "$@"; }
 client pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --login --keypairgen --key-type EC:prime256v1 \
 	--usage-sign --label sk --id 21 >"$T/gen.out" 2>&1 || fail "keypairgen: $(cat "$T/gen.out")"
 
