@@ -33,10 +33,19 @@ void p11_config_defaults(struct p11_config *c)
 	c->keygen_timeout = 2700000;
 }
 
+/* The system's, when the build's default (PREFIX/etc) is not there: one
+ * build installed with PREFIX=/usr reads /etc/openped. */
+#define P11_SYSTEM_CONF "/etc/openped/openped-pkcs11.conf"
+
 void p11_config_path(char *out, size_t len)
 {
 	const char *env = getenv(P11_CONF_ENV);
-	snprintf(out, len, "%s", env && *env ? env : P11_DEFAULT_CONF);
+	if (env && *env)
+		snprintf(out, len, "%s", env);
+	else if (access(P11_DEFAULT_CONF, F_OK) != 0 && access(P11_SYSTEM_CONF, F_OK) == 0)
+		snprintf(out, len, "%s", P11_SYSTEM_CONF);
+	else
+		snprintf(out, len, "%s", P11_DEFAULT_CONF);
 }
 
 int p11_default_socket(char *out, size_t len)

@@ -292,12 +292,13 @@ CK_RV p11_call_run(struct p11_module *m, struct p11_call *c, long timeout_ms)
 {
 	struct p11_conn *conn = NULL;
 	uint8_t type;
-	uint32_t id, want = ped_be32_get(c->w.p);
+	uint32_t id, want;
 	int reused, r, tries = 0;
 	CK_RV rv;
 
 	if ((rv = p11w_wbuf_rv(&c->w)) != CKR_OK)
 		return rv == CKR_HOST_MEMORY ? rv : CKR_DATA_LEN_RANGE; /* more than one frame holds */
+	want = ped_be32_get(c->w.p); /* the call id p11_call_begin wrote */
 	if (timeout_ms > 24L * 3600 * 1000)
 		timeout_ms = 24L * 3600 * 1000;
 again:

@@ -107,7 +107,8 @@ CK_RV p11_slots_number(const struct p11_config *c, const struct p11w_slot *in, u
 				add(out, &in[k], next_free(c, &next));
 		i = j;
 	}
-	qsort(out->s, out->n, sizeof(*out->s), by_id);
+	if (out->n)
+		qsort(out->s, out->n, sizeof(*out->s), by_id);
 	return CKR_OK;
 }
 

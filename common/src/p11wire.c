@@ -632,7 +632,7 @@ CK_RV p11w_get_template(struct ped_rbuf *r, enum p11w_tpl_mode mode, struct p11w
 		(void)wire_value_len(a->type, wl, &hl);
 		if ((rv = value_to_host(a->type, v, wl, t->store + off)) != CKR_OK)
 			goto out;
-		a->pValue = hl ? t->store + off : t->store; /* an empty value keeps a pointer */
+		a->pValue = hl ? t->store + off : NULL; /* an empty value: (NULL, 0) */
 		a->ulValueLen = (CK_ULONG)hl;
 		off += hl;
 	}
@@ -659,6 +659,9 @@ static int rv_rank(CK_RV rv)
 		return 0;
 	}
 }
+
+/* Where an empty value with a buffer points: nothing is ever written. */
+static uint8_t empty_value[1];
 
 CK_RV p11w_getattr_serve(struct p11w_template *t, p11w_getattr_fn get, void *ctx)
 {
@@ -687,6 +690,7 @@ CK_RV p11w_getattr_serve(struct p11w_template *t, p11w_getattr_fn get, void *ctx
 	if (need > P11W_DATA_MAX)
 		return CKR_DEVICE_MEMORY; /* the values would not fit one reply */
 	OPENSSL_clear_free(t->store, t->store_len);
+	t->store = NULL;
 	t->store_len = 0;
 	if (need && (t->store = OPENSSL_zalloc(need)) == NULL)
 		return CKR_HOST_MEMORY;
@@ -697,7 +701,8 @@ CK_RV p11w_getattr_serve(struct p11w_template *t, p11w_getattr_fn get, void *ctx
 		CK_ULONG l = first[i] = t->attrs[i].ulValueLen;
 		if (t->req[i].present && l != CK_UNAVAILABLE_INFORMATION && l <= t->req[i].capacity &&
 		    l <= P11W_DATA_MAX) {
-			t->attrs[i].pValue = t->store + off;
+			/* an empty value still has a buffer: the caller gave one */
+			t->attrs[i].pValue = l ? t->store + off : (void *)empty_value;
 			off += l;
 		} else {
 			t->attrs[i].pValue = NULL;

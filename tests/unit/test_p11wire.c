@@ -457,9 +457,46 @@ static void get_attribute_value_end_to_end(void)
 	hsm_obj_free(o);
 }
 
+/* Empty values: an object's empty CKA_LABEL asked with a buffer comes
+ * back empty (not unavailable), and nothing of the template is freed twice
+ * (the fuzz seed getattr-empty-value found both). */
+static CK_RV empty_get(void *ctx, CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	(void)ctx;
+	for (CK_ULONG i = 0; i < n; i++)
+		t[i].ulValueLen = 0;
+	return CKR_OK;
+}
+
+static void getattr_of_empty_values(void)
+{
+	char label[4];
+	CK_ATTRIBUTE q[] = {{CKA_LABEL, label, sizeof(label)}, {CKA_ID, NULL, 0}};
+	struct ped_wbuf w;
+	struct ped_rbuf r;
+	struct p11w_template d;
+
+	ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
+	CU_ASSERT_EQUAL(p11w_put_template(&w, q, 2, P11W_TPL_LENGTHS), CKR_OK);
+	take(&w, &r);
+	CU_ASSERT_EQUAL_FATAL(p11w_get_template(&r, P11W_TPL_LENGTHS, &d), CKR_OK);
+	CU_ASSERT_EQUAL(p11w_getattr_serve(&d, empty_get, NULL), CKR_OK);
+	CU_ASSERT_PTR_NOT_NULL(d.attrs[0].pValue);
+	CU_ASSERT_PTR_NULL(d.attrs[1].pValue);
+	ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
+	CU_ASSERT_EQUAL(p11w_put_attr_results(&w, &d), CKR_OK);
+	p11w_template_free(&d);
+	take(&w, &r);
+	q[0].ulValueLen = sizeof(label);
+	CU_ASSERT_EQUAL(p11w_get_attr_results(&r, q, 2), CKR_OK);
+	CU_ASSERT_EQUAL(q[0].ulValueLen, 0);
+	CU_ASSERT_EQUAL(q[1].ulValueLen, 0);
+	CU_ASSERT_EQUAL(p11w_end(&r), CKR_OK);
+}
+
 static void mechanisms_of_every_kind(void)
 {
-	uint8_t iv[12] = {1, 2, 3}, aad[5] = "head", pub[65] = {4};
+	uint8_t iv[12] = {1, 2, 3}, cbc_iv[16] = {1, 2, 3}, aad[5] = "head", pub[65] = {4};
 	CK_GCM_PARAMS gcm = {.pIv = iv, .ulIvLen = sizeof(iv), .ulIvBits = 96, .pAAD = aad, .ulAADLen = 4, .ulTagBits = 128};
 	CK_AES_CTR_PARAMS ctr = {.ulCounterBits = 32, .cb = {9}};
 	CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
@@ -467,7 +504,7 @@ static void mechanisms_of_every_kind(void)
 	CK_ECDH1_DERIVE_PARAMS ecdh = {CKD_NULL, 0, NULL, sizeof(pub), pub};
 	CK_MECHANISM ms[] = {
 		{CKM_SHA256, NULL, 0},
-		{CKM_AES_CBC_PAD, iv, 16},
+		{CKM_AES_CBC_PAD, cbc_iv, 16},
 		{CKM_AES_GCM, &gcm, sizeof(gcm)},
 		{CKM_AES_CTR, &ctr, sizeof(ctr)},
 		{CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof(pss)},
@@ -491,7 +528,7 @@ static void mechanisms_of_every_kind(void)
 		CU_ASSERT_EQUAL(d.m.ulParameterLen, ms[i].ulParameterLen);
 		switch (kinds[i]) {
 		case P11W_PARAM_RAW:
-			CU_ASSERT(!memcmp(d.m.pParameter, iv, 16));
+			CU_ASSERT(!memcmp(d.m.pParameter, cbc_iv, 16));
 			break;
 		case P11W_PARAM_GCM:
 			CU_ASSERT(d.u.gcm.ulIvLen == 12 && !memcmp(d.u.gcm.pIv, iv, 12));
@@ -626,5 +663,5 @@ static void infos_and_lists(void)
 UNIT_SUITE(p11wire, NULL, cleanup, UNIT_TEST(greeting_round_trip_and_bounds), UNIT_TEST(headers_and_function_numbers),
 	   UNIT_TEST(scalars_pins_and_bytes), UNIT_TEST(output_buffers_follow_the_two_call_convention),
 	   UNIT_TEST(attribute_forms_table), UNIT_TEST(template_values_round_trip),
-	   UNIT_TEST(template_values_are_checked_both_ways), UNIT_TEST(get_attribute_value_end_to_end),
+	   UNIT_TEST(template_values_are_checked_both_ways), UNIT_TEST(get_attribute_value_end_to_end), UNIT_TEST(getattr_of_empty_values),
 	   UNIT_TEST(mechanisms_of_every_kind), UNIT_TEST(infos_and_lists))

@@ -1,0 +1,101 @@
+# Helpers for the PKCS#11 suites: hsm-sim with an initialized HSM and a
+# partition "p1" with its Crypto Officer, a headless PED that answers every
+# login (local, then Remote through pedclient and pedserver), and the module
+# configured for that hsm-sim. Source after ../lib.sh; sources hsm_lib.sh
+# and remote_lib.sh.
+#
+#   p11_start            hsm-sim, or skip when it does not serve the
+#                        application protocol (it closes on APP_HELLO)
+#   p11_init_hsm         the HSM, its RPV (orange key), partition p1 and its CO,
+#                        through hsmcm and the local PED "L"
+#   p11_go_remote        the local PED stops; a Remote PED "R" through
+#                        pedserver A and pedclient serves the HSM from now on
+#   client CMD...        runs a client (pkcs11-tool, p11tool, openssl) with
+#                        the module's configuration, under the sanitizer
+#                        runtime or valgrind when the build asks for it
+#   ped_logins NAME      how many CO logins PED NAME has served
+. "$(dirname "${BASH_SOURCE[0]}")/hsm_lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/remote_lib.sh"
+
+MODULE="$PED_BUILD/lib/libopenped-pkcs11.so"
+TOKEN=p1
+export OPENPED_PKCS11_CONF="$T/openped-pkcs11.conf"
+export OPENPED_PKCS11_LOG="$T/pkcs11.log"
+cat >"$OPENPED_PKCS11_CONF" <<C
+# the module's configuration for this suite: hsm-sim's socket, and PED
+# timeouts short enough that a lost PED fails the suite, not its timeout
+Module = {
+  Socket = "$HSM_SOCK";
+  PEDTimeout1 = 20000;
+  PEDTimeout2 = 40000;
+  PEDTimeout3 = 10000;
+};
+C
+
+[ -f "$MODULE" ] || fail "$MODULE is missing: run make"
+
+# The clients are other people's programs: a module built with ASan needs
+# the sanitizer's runtime loaded first; their own leaks are not ours.
+CLIENT_ENV=()
+CLIENT_RUN=()
+if nm -D "$MODULE" 2>/dev/null | grep -q ' U __asan_'; then
+	rt=$(clang -print-file-name=libclang_rt.asan-x86_64.so 2>/dev/null)
+	[ -f "$rt" ] || skip "the module is built with ASan but clang's shared ASan runtime is not installed"
+	CLIENT_ENV=(LD_PRELOAD="$rt" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0")
+elif [ "${PED_VALGRIND:-0}" = 1 ]; then
+	# memory errors in the module fail the suite; the clients' leaks are theirs
+	CLIENT_RUN=(valgrind -q --error-exitcode=99 --leak-check=no --log-file="$T/valgrind.%p.log")
+fi
+
+client() { env "${CLIENT_ENV[@]}" "${CLIENT_RUN[@]}" "$@"; }
+
+p11_start() {
+	new_keys so hdom po pdom co rpk
+	start_hsm
+	local probe
+	probe=$("$TOOLS/p11_hello" "$HSM_SOCK") && return 0
+	[ $? -eq 3 ] && skip "hsm-sim does not serve the application protocol yet"
+	fail "hsm-sim's application protocol: $probe"
+}
+
+p11_init_hsm() {
+	cat >"$T/L.policy" <<P
+write "SETTING SO" ${KEY[so]}
+reuse "SETTING DOMAIN" no no
+write "SETTING DOMAIN" ${KEY[hdom]} ${KEY[pdom]}
+write rpv ${KEY[rpk]}
+write "SETTING PO" ${KEY[po]}
+write "SETTING CO" ${KEY[co]}
+P
+	start_ped L $HSM_SERIAL "$T/L.policy"
+	hsmcm -c "hsm init -label p11; role login -name so; ped vector init; partition create -label $TOKEN; slot set -slot 1; partition init -label $TOKEN; role login -name po; role init -name co"
+	[ $RC -eq 0 ] || fail "initializing the HSM and partition $TOKEN: $OUT"
+}
+
+p11_go_remote() {
+	kill -TERM "$PED_L_PID"
+	wait_gone 10 "$PED_L_PID"
+	start_pedserver A
+	start_pedclient
+	echo "use rpv ${KEY[rpk]}" >"$T/R.policy"
+	start_remote_ped R A "$T/R.policy"
+	hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A"
+	[ $RC -eq 0 ] || fail "ped connect: $OUT"
+	wait_for 30 grep -q '"remote":true' "$T/R.events" || fail "the Remote PED session was not keyed: $(cat "$T/R.ped.log")"
+}
+
+ped_logins() {
+	local f="$T/$1.events"
+	[ -f "$f" ] || { echo 0; return; }
+	grep -c '"title":"CO LOGIN' "$f" || true
+}
+
+# p11_verify PUBDER DATA SIG: a SHA-256 signature (DER, as openssl writes
+# it) checked by openssl with the public key alone, outside the module.
+p11_verify() {
+	local pub=$1 data=$2 sig=$3
+	openssl pkey -pubin -inform DER -in "$pub" -out "$pub.pem" 2>"$T/openssl.err" ||
+		fail "not a public key: $(cat "$T/openssl.err")"
+	openssl dgst -sha256 -verify "$pub.pem" -signature "$sig" "$data" >"$T/verify.out" 2>&1 ||
+		fail "openssl does not verify the signature: $(cat "$T/verify.out")"
+}

@@ -1,0 +1,197 @@
+/* Drives libopenped-pkcs11.so the way a busy application does, for the
+ * PKCS#11 suites (tests/e2e/pkcs11_stress.sh):
+ *
+ *   p11_stress MODULE TOKEN sign KEY THREADS SECONDS
+ *       logs the Crypto Officer in (through the PED), then THREADS threads,
+ *       each with its own session, sign with the EC private key labelled KEY
+ *       for SECONDS; "signed N" and exit 0, or the first failure and exit 1
+ *   p11_stress MODULE TOKEN sessions
+ *       "sessions N": the token's open sessions, all applications together
+ *   p11_stress MODULE TOKEN logout-wait KEY FILE
+ *       logs in, signs, then waits for FILE to appear (an operator's role
+ *       logout meanwhile) and signs again: "after: 0x..." with the code of
+ *       that call, exit 0 if it is CKR_USER_NOT_LOGGED_IN
+ *
+ * The module is loaded with dlopen, as applications load it. */
+#include <p11-kit/pkcs11.h>
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static CK_FUNCTION_LIST_PTR f;
+static CK_SLOT_ID slot;
+static const char *key_label;
+static int seconds;
+static atomic_long signed_count;
+static atomic_int failed;
+
+static int fail(const char *what, CK_RV rv)
+{
+	fprintf(stderr, "p11_stress: %s: 0x%lx\n", what, (unsigned long)rv);
+	atomic_store(&failed, 1);
+	return 1;
+}
+
+static int find_slot(const char *label)
+{
+	CK_SLOT_ID list[64];
+	CK_ULONG n = 64;
+	CK_TOKEN_INFO ti;
+	char want[32];
+	CK_RV rv;
+
+	memset(want, ' ', sizeof(want));
+	memcpy(want, label, strlen(label) < 32 ? strlen(label) : 32);
+	if ((rv = f->C_GetSlotList(CK_TRUE, list, &n)) != CKR_OK)
+		return fail("C_GetSlotList", rv);
+	for (CK_ULONG i = 0; i < n; i++)
+		if (f->C_GetTokenInfo(list[i], &ti) == CKR_OK && !memcmp(ti.label, want, 32)) {
+			slot = list[i];
+			return 0;
+		}
+	fprintf(stderr, "p11_stress: no token %s\n", label);
+	return 1;
+}
+
+static CK_RV find_key(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *key)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, (void *)key_label, strlen(key_label)}};
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	if ((rv = f->C_FindObjectsInit(s, t, 2)) != CKR_OK)
+		return rv;
+	rv = f->C_FindObjects(s, key, 1, &n);
+	(void)f->C_FindObjectsFinal(s);
+	return rv == CKR_OK && n != 1 ? CKR_KEY_HANDLE_INVALID : rv;
+}
+
+static CK_RV sign_once(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key)
+{
+	CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+	CK_BYTE hash[32], sig[256];
+	CK_ULONG n = sizeof(sig);
+	CK_RV rv;
+
+	memset(hash, 0x5a, sizeof(hash));
+	if ((rv = f->C_SignInit(s, &m, key)) != CKR_OK)
+		return rv;
+	return f->C_Sign(s, hash, sizeof(hash), sig, &n);
+}
+
+static void *signer(void *arg)
+{
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE key;
+	CK_RV rv;
+	time_t end = time(NULL) + seconds;
+
+	(void)arg;
+	if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s)) != CKR_OK) {
+		fail("C_OpenSession", rv);
+		return NULL;
+	}
+	if ((rv = find_key(s, &key)) != CKR_OK) {
+		fail("finding the key", rv);
+		goto out;
+	}
+	while (time(NULL) < end && !atomic_load(&failed)) {
+		if ((rv = sign_once(s, key)) != CKR_OK) {
+			fail("signing", rv);
+			break;
+		}
+		atomic_fetch_add(&signed_count, 1);
+	}
+out:
+	if ((rv = f->C_CloseSession(s)) != CKR_OK)
+		fail("C_CloseSession", rv);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	CK_C_INITIALIZE_ARGS init = {.flags = CKF_OS_LOCKING_OK};
+	CK_RV (*get)(CK_FUNCTION_LIST_PTR_PTR);
+	CK_SESSION_HANDLE s = 0;
+	CK_OBJECT_HANDLE key;
+	CK_RV rv;
+	void *lib;
+	int code = 1;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: p11_stress MODULE TOKEN sign KEY THREADS SECONDS | sessions | logout-wait KEY FILE\n");
+		return 2;
+	}
+	if ((lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		fprintf(stderr, "p11_stress: %s\n", dlerror());
+		return 1;
+	}
+	*(void **)&get = dlsym(lib, "C_GetFunctionList");
+	if (!get || get(&f) != CKR_OK || (rv = f->C_Initialize(&init)) != CKR_OK) {
+		fprintf(stderr, "p11_stress: cannot initialize %s\n", argv[1]);
+		return 1;
+	}
+	if (find_slot(argv[2]))
+		goto out;
+	if (!strcmp(argv[3], "sessions")) {
+		CK_TOKEN_INFO ti;
+		if ((rv = f->C_GetTokenInfo(slot, &ti)) != CKR_OK) {
+			fail("C_GetTokenInfo", rv);
+			goto out;
+		}
+		printf("sessions %lu\n", (unsigned long)ti.ulSessionCount);
+		code = 0;
+		goto out;
+	}
+	if (argc < 6)
+		goto out;
+	key_label = argv[4];
+	if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s)) != CKR_OK) {
+		fail("C_OpenSession", rv);
+		goto out;
+	}
+	rv = f->C_Login(s, CKU_USER, NULL, 0);
+	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+		fail("C_Login through the PED", rv);
+		goto out;
+	}
+	if (!strcmp(argv[3], "sign") && argc == 7) {
+		int nthreads = atoi(argv[5]);
+		pthread_t t[64];
+		seconds = atoi(argv[6]);
+		if (nthreads < 1 || nthreads > 64)
+			goto out;
+		for (int i = 0; i < nthreads; i++)
+			pthread_create(&t[i], NULL, signer, NULL);
+		printf("signing\n");
+		fflush(stdout);
+		for (int i = 0; i < nthreads; i++)
+			pthread_join(t[i], NULL);
+		printf("signed %ld\n", atomic_load(&signed_count));
+		code = atomic_load(&failed) ? 1 : 0;
+	} else if (!strcmp(argv[3], "logout-wait")) {
+		if ((rv = find_key(s, &key)) != CKR_OK || (rv = sign_once(s, key)) != CKR_OK) {
+			fail("signing before the logout", rv);
+			goto out;
+		}
+		printf("signed before\n");
+		fflush(stdout);
+		while (access(argv[5], F_OK) != 0)
+			usleep(20000);
+		rv = sign_once(s, key);
+		printf("after: 0x%lx\n", (unsigned long)rv);
+		code = rv == CKR_USER_NOT_LOGGED_IN ? 0 : 1;
+	}
+out:
+	if (s)
+		(void)f->C_CloseSession(s);
+	(void)f->C_Finalize(NULL);
+	return code;
+}
