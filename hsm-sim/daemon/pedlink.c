@@ -235,10 +235,16 @@ int pedport_describe(struct pedport *pt, char *out, size_t len)
 
 /* Takes the link for one exchange; PED_E_PED_UNPLUGGED when there is none.
  * A Remote PED session still being keyed is waited for; one whose keying
- * waits for the first PED operation (REMOTE_DEFERRED) is keyed now. */
-static int take(struct pedport *pt, const struct sim_out *o, int wait_ms)
+ * waits for the first PED operation (REMOTE_DEFERRED) is keyed now. With
+ * queue, a PED another ceremony has is waited for too (up to wait_ms):
+ * applications' logins take turns on the one PED; an operator is told it
+ * is busy (PED_E_BUSY). */
+static int take(struct pedport *pt, const struct sim_out *o, int wait_ms, int queue)
 {
 	int r = PED_OK;
+	struct timespec queue_until;
+
+	ped_cond_deadline(&queue_until, wait_ms);
 	/* read under mu: pedports_abort sets it before it looks at the port */
 	pthread_mutex_lock(&pt->mu);
 	if (atomic_load(&pt->all->stopping)) {
@@ -272,6 +278,13 @@ static int take(struct pedport *pt, const struct sim_out *o, int wait_ms)
 		pt->remote_state = REMOTE_NONE;
 		pthread_mutex_unlock(&pt->mu);
 		return r;
+	}
+	while (queue && pt->busy && !pt->closing && !atomic_load(&pt->all->stopping))
+		if (pthread_cond_timedwait(&pt->cv, &pt->mu, &queue_until) != 0)
+			break;
+	if (atomic_load(&pt->all->stopping)) {
+		pthread_mutex_unlock(&pt->mu);
+		return PED_E_CANCEL;
 	}
 	uint64_t now = ped_now_ms();
 	if (pt->busy) {
@@ -310,9 +323,9 @@ static int take(struct pedport *pt, const struct sim_out *o, int wait_ms)
 
 /* take(), telling the operator why the PED cannot be used when the result
  * code alone (the reference's, hsm/result.h) would not say it. */
-static int take_told(struct pedport *pt, const struct sim_out *o, int wait_ms)
+static int take_told(struct pedport *pt, const struct sim_out *o, int wait_ms, int queue)
 {
-	int r = take(pt, o, wait_ms);
+	int r = take(pt, o, wait_ms, queue);
 	if (r == PED_E_BUSY)
 		sim_outf(o, "Error: the PED of HSM %s is busy with another session's operation; try again when "
 			    "it ends.", pt->hs->h.serial);
@@ -457,7 +470,7 @@ int pedport_auth_within(struct pedport *pt, const struct sim_out *o, int wait_ms
 	size_t len = 0;
 	int wait = wait_of(pt, wait_ms), r;
 
-	if ((r = take_told(pt, o, wait)) != PED_OK)
+	if ((r = take_told(pt, o, wait, wait_ms > 0)) != PED_OK)
 		return r;
 	if (otp_session_refuses(pt, o, key_type)) {
 		r = PED_E_DEVICE_ERROR;
@@ -484,7 +497,7 @@ static int create_keyset(struct pedport *pt, const struct sim_out *o, int wait_m
 	size_t len = 0, slen = 0;
 	int wait = wait_of(pt, wait_ms), r;
 
-	if ((r = take_told(pt, o, wait)) != PED_OK)
+	if ((r = take_told(pt, o, wait, wait_ms > 0)) != PED_OK)
 		return r;
 	if (otp_session_refuses(pt, o, key_type)) {
 		r = PED_E_DEVICE_ERROR;

@@ -87,10 +87,11 @@ int pedport_describe(struct pedport *pt, char *out, size_t len);
  * HSM's identity and serial, which never change. */
 int pedport_auth(struct pedport *pt, const struct sim_out *o, int key_type, const char *title,
 		 const char *prompt, const char *colour, struct ped_app_splits *sp);
-/* The same with the PED wait bounded by wait_ms when that is less than
- * ped_timeout (0: ped_timeout): an application's request has its own
- * timeout. Running out of it is PED_E_TIMEOUT, and the link is dropped
- * (the PED attaches again). */
+/* The same for an application's request, which has its own timeout: with
+ * wait_ms > 0, a PED busy with another ceremony is waited for (they take
+ * turns), and the whole wait is bounded by wait_ms when that is less than
+ * ped_timeout. Running out of time on the PED is PED_E_TIMEOUT, and the
+ * link is dropped (the PED attaches again). */
 int pedport_auth_within(struct pedport *pt, const struct sim_out *o, int wait_ms, int key_type, const char *title,
 			const char *prompt, const char *colour, struct ped_app_splits *sp);
 /* Creates a keyset for a fresh random secret, or adopts the one the operator

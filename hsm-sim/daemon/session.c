@@ -1,7 +1,9 @@
 /* Sessions on the control socket (session.h): the thread, the protocol the
- * first frame picks, and hsmcm's shell protocol with its output. */
+ * first frame picks (hsmcm's shell protocol with its output, here; the
+ * application protocol, app.c). */
 #include "session.h"
 
+#include "app.h"
 #include "command.h"
 #include "out.h"
 
@@ -127,9 +129,18 @@ static void shell_serve(struct session *s, uint8_t type, uint8_t *msg, size_t le
 	}
 }
 
+/* ---- applications (the PKCS#11 module): APP_HELLO, then requests ---------- */
+
+static void app_proto(struct session *s, uint8_t type, uint8_t *msg, size_t len)
+{
+	(void)type;
+	app_serve(s->srv->sim, s->srv->peds, s->fd, &s->in, msg, len);
+}
+
 static const struct session_protocol protocols[] = {
 	{HSM_CTL_CMD, "hsmcm", shell_serve},
 	{HSM_CTL_CMD_TTY, "hsmcm", shell_serve},
+	{P11W_APP_HELLO, "application", app_proto},
 };
 
 /* ---- the thread ---------------------------------------------------------- */
