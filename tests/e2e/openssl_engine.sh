@@ -25,7 +25,7 @@ dynamic_path = $engine
 MODULE_PATH = $MODULE
 init = 0
 C
-head -c 4096 /dev/urandom >"$T/data"
+head -c 4096 /dev/urandom >"$T/input"
 
 round() {
 	local k=$1 ped=$2 id=$3 before
@@ -37,11 +37,11 @@ round() {
 	before=$(ped_logins "$ped")
 	note "$ped PED: openssl signs with pkcs11:token=$TOKEN;object=$k"
 	OPENSSL_CONF="$T/openssl.cnf" client openssl dgst -sha256 -engine pkcs11 -keyform engine \
-		-sign "pkcs11:token=$TOKEN;object=$k;type=private" -out "$T/$k.sig" "$T/data" >"$T/sign.out" 2>&1 ||
+		-sign "pkcs11:token=$TOKEN;object=$k;type=private" -out "$T/$k.sig" "$T/input" >"$T/sign.out" 2>&1 ||
 		fail "openssl with the engine: $(cat "$T/sign.out")"
 	[ "$(ped_logins "$ped")" -gt "$before" ] || fail "the engine's login did not go through the $ped PED"
 	note "$ped PED: openssl verifies with the public key alone"
-	p11_verify "$T/$k.pub" "$T/data" "$T/$k.sig"
+	p11_verify "$T/$k.pub" "$T/input" "$T/$k.sig"
 }
 
 round ek1 L 11

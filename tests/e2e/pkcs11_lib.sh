@@ -66,6 +66,9 @@ write "SETTING DOMAIN" ${KEY[hdom]} ${KEY[pdom]}
 write rpv ${KEY[rpk]}
 write "SETTING PO" ${KEY[po]}
 write "SETTING CO" ${KEY[co]}
+use "SO LOGIN" ${KEY[so]}
+use "PO LOGIN" ${KEY[po]}
+use "CO LOGIN" ${KEY[co]}
 P
 	start_ped L $HSM_SERIAL "$T/L.policy"
 	hsmcm -c "hsm init -label p11; role login -name so; ped vector init; partition create -label $TOKEN; slot set -slot 1; partition init -label $TOKEN; role login -name po; role init -name co"
@@ -81,7 +84,8 @@ p11_go_remote() {
 	start_remote_ped R A "$T/R.policy"
 	hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A"
 	[ $RC -eq 0 ] || fail "ped connect: $OUT"
-	wait_for 30 grep -q '"remote":true' "$T/R.events" || fail "the Remote PED session was not keyed: $(cat "$T/R.ped.log")"
+	# keyed with the orange key at the first command that needs the PED (chapter 5)
+	wait_for 30 grep -q '"event":"session"' "$T/R.events" || fail "pedserver opened no session: $(cat "$T/R.ped.log")"
 }
 
 ped_logins() {

@@ -23,7 +23,8 @@ for i in 1 2 3 4 5 6 7 8; do
 	stress sign sk 4 10 >"$T/stress.$i.out" 2>&1 &
 	pids+=($!)
 done
-stress sign sk 4 30 >"$T/victim.out" 2>&1 &
+# exec: $! must be the process itself, not a subshell around it
+(exec "${RUN[@]}" "$TOOLS/p11_stress" "$MODULE" "$TOKEN" sign sk 4 30 >"$T/victim.out" 2>&1) &
 victim=$!
 # once it signs (logged in, threads started), it is always inside a call
 wait_for 60 grep -q '^signing' "$T/victim.out" || fail "the ninth process never signed: $(cat "$T/victim.out")"

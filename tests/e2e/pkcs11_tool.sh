@@ -12,7 +12,7 @@ command -v pkcs11-tool >/dev/null || skip "pkcs11-tool (opensc) is not installed
 p11_start
 p11_init_hsm
 tool() { client pkcs11-tool --module "$MODULE" "$@"; }
-head -c 1000 /dev/urandom >"$T/data"
+head -c 1000 /dev/urandom >"$T/input"
 
 note "slots: partition $TOKEN, then the HSM's admin partition, then the backup HSM"
 OUT=$(tool -L 2>&1) || fail "pkcs11-tool -L: $OUT"
@@ -33,11 +33,11 @@ round() {
 	[ "$(ped_logins "$ped")" -gt "$before" ] || fail "the login did not go through the $ped PED"
 	note "$ped PED: a signature with $k, verified by openssl with its public key"
 	tool --token-label "$TOKEN" --login --sign --mechanism ECDSA-SHA256 --id "$3" \
-		--signature-format openssl --input-file "$T/data" --output-file "$T/$k.sig" >"$T/sign.out" 2>&1 ||
+		--signature-format openssl --input-file "$T/input" --output-file "$T/$k.sig" >"$T/sign.out" 2>&1 ||
 		fail "sign: $(cat "$T/sign.out")"
 	tool --token-label "$TOKEN" --read-object --type pubkey --id "$3" --output-file "$T/$k.pub" \
 		>"$T/read.out" 2>&1 || fail "read the public key: $(cat "$T/read.out")"
-	p11_verify "$T/$k.pub" "$T/data" "$T/$k.sig"
+	p11_verify "$T/$k.pub" "$T/input" "$T/$k.sig"
 	note "$ped PED: pkcs11-tool --test"
 	tool --token-label "$TOKEN" --login --test >"$T/test.out" 2>&1 || fail "pkcs11-tool --test: $(cat "$T/test.out")"
 }
