@@ -355,6 +355,7 @@ static const char *who(struct sim_login *lg, int pi)
 void apps_list(struct sim *sim, const struct sim_out *out)
 {
 	struct app *all[LIST_MAX];
+	int conns[LIST_MAX];
 	struct {
 		CK_SESSION_HANDLE handle;
 		int slot, pi, rw;
@@ -369,6 +370,7 @@ void apps_list(struct sim *sim, const struct sim_out *out)
 			continue;
 		}
 		a->refs++;
+		conns[n] = a->conns;
 		all[n++] = a;
 	}
 	pthread_mutex_unlock(&reg_mu);
@@ -389,7 +391,7 @@ void apps_list(struct sim *sim, const struct sim_out *out)
 		pthread_mutex_unlock(&a->mu);
 		sessions += total;
 		sim_outf(out, "Application %u: %s (pid %u), connections %d, sessions %zu, session objects %zu", a->no,
-			 a->name, a->pid, a->conns, total, objs);
+			 a->name, a->pid, conns[i], total, objs);
 		for (size_t j = 0; j < ns; j++) {
 			struct sim_hold k;
 			const char *role;
