@@ -391,8 +391,11 @@ CK_RV app_set_pin(struct app_call *c)
 	if (old_present) {
 		/* the role's own challenge secret (role changepw -oldpw -newpw) */
 		struct auth_ctx who = {&c->out, &c->a->logins, c->peds, 0};
-		if (role == HSM_ROLE_PO)
-			return CKR_ARGUMENTS_BAD; /* the Partition SO has no challenge */
+		struct hsm_role_state *rs = hsm_role_state_of(&c->hs->h, c->p, ri->role);
+		/* the old PIN is not one the role has: the Partition SO has no
+		 * challenge, nor a CO or CU before one is set */
+		if (role == HSM_ROLE_PO || !rs || !rs->challenge_set)
+			return CKR_PIN_INCORRECT;
 		if ((rv = pin_text(old, old_len, o)) != CKR_OK || (rv = pin_text(nw, new_len, n)) != CKR_OK) {
 			OPENSSL_cleanse(o, sizeof(o));
 			return rv;
