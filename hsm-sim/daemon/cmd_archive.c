@@ -51,8 +51,10 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 		if ((r = pedport_create(cmd_ped(c, bh), c->who.out, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", 1, secret,
 					&info)) != PED_OK)
 			goto out;
-		hsm_credential_set(&tmp->domain, secret, sizeof(secret), info.m, info.n, info.keyset_id);
+		r = hsm_partition_set_domain(tmp, secret, sizeof(secret), info.m, info.n, info.keyset_id);
 		OPENSSL_cleanse(secret, sizeof(secret));
+		if (r != PED_OK)
+			goto out;
 		if (!hsm_same_domain(&tmp->domain, &src->domain)) {
 			cmd_out(c, "Error: the domain presented is not the source partition's domain.");
 			r = PED_E_CERTIFICATE_INVALID;

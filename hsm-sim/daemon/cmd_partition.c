@@ -295,14 +295,18 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		if ((r = cmd_label(c, ped_opts_str(o, "label", p->name), label, 1)) != PED_OK)
 			return r;
 		cmd_out(c, "Please attend to the PED.");
+		uint8_t dkey[HSM_KEY_LEN];
 		if ((r = auth_new_credential(&c->who, hs, PED_KEY_SO, "SETTING PO PIN...", "Partition SO", "BLUE", &po)) != PED_OK ||
-		    (r = auth_new_credential(&c->who, hs, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", &dom)) != PED_OK)
+		    (r = auth_new_domain(&c->who, hs, &dom, dkey)) != PED_OK)
 			return r;
 		memcpy(name, p->name, sizeof(name));
 		hsm_zeroize_partition(p);
 		memcpy(p->name, name, sizeof(name));
 		p->po.cred = po;
 		p->domain = dom;
+		memcpy(p->domain_key, dkey, sizeof(dkey));
+		p->domain_key_set = 1;
+		OPENSSL_cleanse(dkey, sizeof(dkey));
 		snprintf(p->label, sizeof(p->label), "%s", label);
 		p->initialized = 1;
 		lg->po[pi] = lg->co[pi] = lg->cu[pi] = 0;

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -217,6 +218,105 @@ void hsm_partition_defaults(struct hsm_partition *p)
 	p->max_pin_length = HSM_PIN_MAX_ABSOLUTE;
 	hsm_kp_defaults(&p->kp);
 	p->next_handle = 1;
+	hsm_partition_erase_defaults(p);
+}
+
+void hsm_partition_erase_defaults(struct hsm_partition *p)
+{
+	size_t n;
+	const struct hsm_kp_desc *t = hsm_kp_table(&n);
+	memset(p->policy_erase, 0, sizeof(p->policy_erase));
+	for (size_t i = 0; i < n; i++)
+		p->policy_erase[t[i].number] = (uint8_t)((t[i].erase_off_to_on ? HSM_ERASE_OFF_TO_ON : 0) |
+							 (t[i].erase_on_to_off ? HSM_ERASE_ON_TO_OFF : 0));
+	p->policy_erase[HSM_POLICY_IGNORE_FAILED_CHALLENGES] = HSM_ERASE_OFF_TO_ON; /* "Destructive OFF-to-ON" */
+}
+
+int hsm_set_device_secret(struct hsm *h, const uint8_t secret[HSM_DEVICE_SECRET_LEN])
+{
+	int r = hsm_storage_key(secret, h->serial, h->kek);
+	h->kek_set = r == PED_OK;
+	return r;
+}
+
+int hsm_partition_set_domain(struct hsm_partition *p, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+			     const uint8_t keyset_id[16])
+{
+	int r = hsm_domain_key(secret, len, p->domain_key);
+	if (r != PED_OK)
+		return r;
+	hsm_credential_set(&p->domain, secret, len, m, n, keyset_id);
+	p->domain_key_set = 1;
+	return PED_OK;
+}
+
+int hsm_set_domain(struct hsm *h, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+		   const uint8_t keyset_id[16])
+{
+	int r = hsm_domain_key(secret, len, h->domain_key);
+	if (r != PED_OK)
+		return r;
+	hsm_credential_set(&h->domain, secret, len, m, n, keyset_id);
+	h->domain_key_set = 1;
+	return PED_OK;
+}
+
+/* A text field as compared: nothing after its end counts. */
+static void tidy(char *s, size_t size)
+{
+	size_t n = strnlen(s, size);
+	memset(s + n, 0, size - n);
+}
+
+/* Two partitions' fields, their objects aside. */
+static int same_partition(const struct hsm_partition *a, const struct hsm_partition *b)
+{
+	struct hsm_partition x = *a, y = *b;
+	int same;
+	x.objs = y.objs = NULL;
+	x.objs_cap = y.objs_cap = 0;
+	tidy(x.name, sizeof(x.name));
+	tidy(y.name, sizeof(y.name));
+	tidy(x.label, sizeof(x.label));
+	tidy(y.label, sizeof(y.label));
+	same = !memcmp(&x, &y, sizeof(x)) && a->nobjs == b->nobjs;
+	OPENSSL_cleanse(&x, sizeof(x));
+	OPENSSL_cleanse(&y, sizeof(y));
+	for (uint32_t i = 0; same && i < a->nobjs; i++) {
+		const struct hsm_obj *o = a->objs[i], *q = b->objs[i];
+		same = o->handle == q->handle && o->ouid == q->ouid && o->nattrs == q->nattrs;
+		for (size_t j = 0; same && j < o->nattrs; j++)
+			same = o->attrs[j].type == q->attrs[j].type && o->attrs[j].len == q->attrs[j].len &&
+			       (!o->attrs[j].len || !memcmp(o->attrs[j].val, q->attrs[j].val, o->attrs[j].len));
+	}
+	return same;
+}
+
+int hsm_same_state(const struct hsm *a, const struct hsm *b)
+{
+	/* every field before the partitions, the storage key aside */
+	size_t head = offsetof(struct hsm, partitions);
+	struct hsm *x = OPENSSL_malloc(head), *y = OPENSSL_malloc(head);
+	int same = x && y;
+	if (same) {
+		memcpy(x, a, head);
+		memcpy(y, b, head);
+		x->kek_set = y->kek_set = 0;
+		tidy(x->serial, sizeof(x->serial));
+		tidy(y->serial, sizeof(y->serial));
+		tidy(x->label, sizeof(x->label));
+		tidy(y->label, sizeof(y->label));
+		tidy(x->ped_ip, sizeof(x->ped_ip));
+		tidy(y->ped_ip, sizeof(y->ped_ip));
+		OPENSSL_cleanse(x->kek, sizeof(x->kek));
+		OPENSSL_cleanse(y->kek, sizeof(y->kek));
+		same = !memcmp(x, y, head) && a->npartitions == b->npartitions;
+	}
+	OPENSSL_clear_free(x, head);
+	OPENSSL_clear_free(y, head);
+	for (uint32_t i = 0; same && i < a->npartitions && i < HSM_MAX_PARTITIONS; i++)
+		same = same_partition(&a->partitions[i], &b->partitions[i]);
+	return same;
 }
 
 void hsm_zeroize(struct hsm *h)
@@ -650,8 +750,12 @@ int hsm_set_policy(struct hsm *h, uint32_t policy, uint32_t value)
 
 uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t policy, uint32_t value)
 {
-	/* "Destructive OFF-to-ON" */
-	if (policy == HSM_POLICY_IGNORE_FAILED_CHALLENGES && value == 1 && !p->ignore_failed_challenges)
+	/* "Destructive OFF-to-ON" unless a template said otherwise */
+	if (policy == HSM_POLICY_IGNORE_FAILED_CHALLENGES && value == 1 && !p->ignore_failed_challenges &&
+	    (p->policy_erase[policy] & HSM_ERASE_OFF_TO_ON))
+		return p->nobjs;
+	if (policy == HSM_POLICY_IGNORE_FAILED_CHALLENGES && value == 0 && p->ignore_failed_challenges &&
+	    (p->policy_erase[policy] & HSM_ERASE_ON_TO_OFF))
 		return p->nobjs;
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "ped/buf.h"
 #include "ped/cert.h"
 #include "ped/error.h"
+#include "ped/fileio.h"
 #include "ped/shamir.h"
 
 #include <openssl/crypto.h>
@@ -16,11 +17,24 @@
 
 static struct hsm *h, *other;
 
+/* The device secret of the suite's HSMs. */
+static const uint8_t device_secret[HSM_DEVICE_SECRET_LEN] = "the 32-byte device secret, test.";
+
 static int setup(void)
 {
 	h = OPENSSL_zalloc(sizeof(*h));
 	other = OPENSSL_zalloc(sizeof(*other));
-	return !h || !other || hsm_create(h, "150001") || hsm_create(other, "150002");
+	return !h || !other || hsm_create(h, "150001") || hsm_create(other, "150002") ||
+	       hsm_set_device_secret(h, device_secret) || hsm_set_device_secret(other, device_secret);
+}
+
+/* x with h's storage key, ready to decode h's files (a refused file or
+ * hsm_cleanse takes the key away). */
+static struct hsm *keyed(struct hsm *x)
+{
+	memcpy(x->kek, h->kek, sizeof(x->kek));
+	x->kek_set = 1;
+	return x;
 }
 
 static int teardown(void)
@@ -358,14 +372,14 @@ static void older_state_files_still_load(void)
 	CU_ASSERT_EQUAL_FATAL(encode_v6(h, &buf, &len), PED_OK);
 	for (int v = 3; v <= 4; v++) {
 		old = older_version(buf, len, h->rpv, v, &old_len);
-		CU_ASSERT_EQUAL(hsm_decode(old, old_len, back, why, sizeof(why)), PED_OK);
+		CU_ASSERT_EQUAL(hsm_decode(old, old_len, keyed(back), why, sizeof(why)), PED_OK);
 		CU_ASSERT_STRING_EQUAL(back->serial, h->serial);
 		CU_ASSERT_EQUAL(memcmp(back->rpv, h->rpv, sizeof(h->rpv)), 0);
 		CU_ASSERT_EQUAL(back->ped_port, 0);
 		CU_ASSERT_EQUAL(back->so_resets_partition_pin, 0);
 		hsm_cleanse(back);
 		old[4] = HSM_STATE_VERSION + 1; /* a version from the future is refused, not misread */
-		CU_ASSERT_EQUAL(hsm_decode(old, old_len, back, why, sizeof(why)), PED_E_CORRUPT);
+		CU_ASSERT_EQUAL(hsm_decode(old, old_len, keyed(back), why, sizeof(why)), PED_E_CORRUPT);
 		char want[64];
 		snprintf(want, sizeof(want), "unsupported state version %d", HSM_STATE_VERSION + 1);
 		CU_ASSERT_STRING_EQUAL(why, want);
@@ -387,7 +401,7 @@ static void older_state_files_still_load(void)
 	p->min_pin_policy = 240;
 	p->co.challenge_expired = 1;
 	CU_ASSERT_EQUAL_FATAL(encode_v6(h, &buf, &len), PED_OK);
-	CU_ASSERT_EQUAL(hsm_decode(buf, len, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL(hsm_decode(buf, len, keyed(back), why, sizeof(why)), PED_OK);
 	CU_ASSERT_EQUAL(back->partitions[0].ignore_failed_challenges, 0);
 	CU_ASSERT_TRUE(back->allow_cloning && back->network_replication && back->force_pin_change);
 	CU_ASSERT_FALSE(back->restricted_restore);
@@ -401,7 +415,7 @@ static void older_state_files_still_load(void)
 		uint8_t *b7;
 		size_t l7;
 		CU_ASSERT_EQUAL_FATAL(hsm_encode(h, &b7, &l7), PED_OK);
-		CU_ASSERT_EQUAL(hsm_decode(b7, l7, back, why, sizeof(why)), PED_OK);
+		CU_ASSERT_EQUAL(hsm_decode(b7, l7, keyed(back), why, sizeof(why)), PED_OK);
 		CU_ASSERT_FALSE(back->allow_cloning || back->network_replication || back->force_pin_change);
 		CU_ASSERT_EQUAL(back->saved_at, 1234);
 		CU_ASSERT_EQUAL(back->partitions[0].min_pin_policy, 240);
@@ -420,7 +434,7 @@ static void older_state_files_still_load(void)
 	buf[4] = 5;
 	unsigned int hl;
 	CU_ASSERT_FATAL(EVP_Digest(buf, len - 32, buf + len - 32, &hl, EVP_sha256(), NULL) == 1);
-	CU_ASSERT_EQUAL(hsm_decode(buf, len, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL(hsm_decode(buf, len, keyed(back), why, sizeof(why)), PED_OK);
 	CU_ASSERT_EQUAL(back->partitions[0].max_failed_user_logins, 7);
 	CU_ASSERT_EQUAL(back->partitions[0].ignore_failed_challenges, 1);
 	OPENSSL_clear_free(buf, len + 1);
@@ -458,14 +472,16 @@ static void state_files_round_trip_and_refuse_damage(void)
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
 	CU_ASSERT_EQUAL(stat(path, &sb), 0);
 	CU_ASSERT_EQUAL(sb.st_mode & 0777, 0600);
-	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, keyed(back), why, sizeof(why)), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_encode(h, &buf, &len), PED_OK);
 	{
-		/* what loads is what was saved: the same bytes again, the object whole */
+		/* what loads is what was saved, the object whole (the bytes differ:
+		 * every seal has its own nonce) */
 		uint8_t *again = NULL;
 		size_t again_len = 0;
+		CU_ASSERT_TRUE(hsm_same_state(back, h));
 		CU_ASSERT_EQUAL_FATAL(hsm_encode(back, &again, &again_len), PED_OK);
-		CU_ASSERT_TRUE(again_len == len && !memcmp(again, buf, len));
+		CU_ASSERT_TRUE(again_len == len && memcmp(again, buf, len));
 		OPENSSL_clear_free(again, again_len);
 		CU_ASSERT_EQUAL_FATAL(back->npartitions, 1);
 		CU_ASSERT_EQUAL_FATAL(back->partitions[0].nobjs, 1);
@@ -481,12 +497,12 @@ static void state_files_round_trip_and_refuse_damage(void)
 	hsm_cleanse(back);
 	for (size_t i = 0; i < len; i += 7) {
 		buf[i] ^= 0x20;
-		CU_ASSERT_EQUAL(hsm_decode(buf, len, back, why, sizeof(why)), PED_E_CORRUPT);
+		CU_ASSERT_EQUAL(hsm_decode(buf, len, keyed(back), why, sizeof(why)), PED_E_CORRUPT);
 		buf[i] ^= 0x20;
 	}
 	for (size_t cut = 0; cut < len; cut += 97)
-		CU_ASSERT_EQUAL(hsm_decode(buf, cut, back, why, sizeof(why)), PED_E_CORRUPT);
-	CU_ASSERT_EQUAL(hsm_decode((const uint8_t *)"OPIK....", 8, back, why, sizeof(why)), PED_E_CORRUPT);
+		CU_ASSERT_EQUAL(hsm_decode(buf, cut, keyed(back), why, sizeof(why)), PED_E_CORRUPT);
+	CU_ASSERT_EQUAL(hsm_decode((const uint8_t *)"OPIK....", 8, keyed(back), why, sizeof(why)), PED_E_CORRUPT);
 	CU_ASSERT_STRING_EQUAL(why, "not an HSM state file");
 	/* a refused file leaves nothing half-loaded */
 	CU_ASSERT_FALSE(back->initialized);
@@ -634,18 +650,18 @@ static void activation_is_saved_only_with_auto_activation(void)
 	hsm_activate(p, HSM_ROLE_CU);
 	snprintf(path, sizeof(path), "%s/hsm-150002.state", unit_tmpdir());
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
-	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, keyed(back), why, sizeof(why)), PED_OK);
 	CU_ASSERT_FALSE(back->partitions[0].co.activated); /* a restart forgets it */
 	hsm_cleanse(back);
 	/* policy 23 turned on after activation: not before the next authentication */
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 23, 1), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
-	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, keyed(back), why, sizeof(why)), PED_OK);
 	CU_ASSERT_FALSE(back->partitions[0].co.activated || back->partitions[0].cu.activated);
 	hsm_cleanse(back);
 	hsm_activate(p, HSM_ROLE_CO); /* the CO authenticates */
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
-	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, keyed(back), why, sizeof(why)), PED_OK);
 	CU_ASSERT_TRUE(back->partitions[0].co.activated && !back->partitions[0].cu.activated);
 	hsm_cleanse(back);
 	/* the power was off from saved_at: two hours at most */
@@ -662,7 +678,7 @@ static void activation_is_saved_only_with_auto_activation(void)
 	hsm_activate(p, HSM_ROLE_CO);
 	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, 22, 0), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
-	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, keyed(back), why, sizeof(why)), PED_OK);
 	CU_ASSERT_FALSE(back->partitions[0].co.activated);
 	hsm_cleanse(back);
 	OPENSSL_clear_free(back, sizeof(*back));
@@ -693,7 +709,7 @@ static void files_of_earlier_versions_load(void)
 			n += 32;
 		}
 		CU_ASSERT_TRUE(buf[4] < HSM_STATE_VERSION);
-		int r = hsm_decode(buf, n, back, why, sizeof(why));
+		int r = hsm_decode(buf, n, keyed(back), why, sizeof(why));
 		CU_ASSERT_EQUAL(r, PED_OK);
 		if (r != PED_OK)
 			fprintf(stderr, "%s: %s\n", files[i], why);
@@ -702,6 +718,143 @@ static void files_of_earlier_versions_load(void)
 			CU_ASSERT_TRUE(back->partitions[j].min_pin_policy == 247 && back->partitions[j].max_pin_length == 255);
 		hsm_cleanse(back);
 	}
+	OPENSSL_clear_free(back, sizeof(*back));
+}
+
+/* Whether needle's bytes are anywhere in hay. */
+static int holds(const uint8_t *hay, size_t n, const uint8_t *needle, size_t m)
+{
+	for (size_t i = 0; m && i + m <= n; i++)
+		if (!memcmp(hay + i, needle, m))
+			return 1;
+	return 0;
+}
+
+static int holds_attr(const uint8_t *hay, size_t n, const struct hsm_obj *o, CK_ATTRIBUTE_TYPE type)
+{
+	const struct hsm_attr *a = hsm_obj_attr(o, type);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_FATAL(a->len >= 16);
+	return holds(hay, n, a->val, a->len);
+}
+
+/* At rest: a state file alone reveals no key. Keys generated by libhsm (an
+ * AES key, an EC and a 2048-bit RSA private key), the HSM's own secrets
+ * (HOC and static keys, RPV) and the cloning keys are nowhere in the file
+ * in clear; what loads is what was saved; another device secret, none, or
+ * a byte changed anywhere (the checksum made good again) is refused. */
+static void state_files_seal_every_secret(void)
+{
+	struct keyset so, dom;
+	struct hsm_partition *p;
+	struct hsm *back = OPENSSL_zalloc(sizeof(*back));
+	struct hsm_obj *aes = NULL, *ecpub = NULL, *ecpriv = NULL, *rsapub = NULL, *rsapriv = NULL;
+	char path[600], why[400];
+	uint8_t *file = NULL, *buf = NULL;
+	size_t flen = 0, len = 0;
+	CK_ULONG len32 = 32;
+	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
+	CK_ATTRIBUTE at[] = {KF_B(CKA_TOKEN, 1), KF_U(CKA_VALUE_LEN, &len32), KF_D(CKA_LABEL, "aes", 3)};
+	CK_ATTRIBUTE tok[] = {KF_B(CKA_TOKEN, 1)};
+
+	init_hsm(h, &so);
+	make_keyset(&dom, 1, 1);
+	CU_ASSERT_EQUAL_FATAL(hsm_set_domain(h, dom.secret, HSM_SECRET_LEN, 1, 1, dom.id), PED_OK);
+	h->rpv_set = 1;
+	RAND_bytes(h->rpv, sizeof(h->rpv));
+	CU_ASSERT_EQUAL_FATAL(hsm_partition_create(h, "sealed", &p), PED_OK);
+	p->initialized = 1;
+	CU_ASSERT_EQUAL_FATAL(hsm_partition_set_domain(p, dom.secret, HSM_SECRET_LEN, 1, 1, dom.id), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_generate_key(NULL, &gen, at, KF_N(at), &aes), CKR_OK);
+	kf_ec_pair(NULL, "P-521", tok, 1, tok, 1, &ecpub, &ecpriv);
+	kf_rsa_pair(NULL, 2048, tok, 1, tok, 1, &rsapub, &rsapriv);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(p, aes), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(p, ecpub), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(p, ecpriv), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(p, rsapub), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(p, rsapriv), PED_OK);
+	snprintf(path, sizeof(path), "%s/hsm-150001.state", unit_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(hsm_save(h, path), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(ped_file_read_bounded(path, 1u << 24, &file, &flen), PED_OK);
+	/* grep the file for every secret */
+	CU_ASSERT_FALSE(holds_attr(file, flen, aes, CKA_VALUE));
+	CU_ASSERT_FALSE(holds_attr(file, flen, ecpriv, CKA_VALUE));
+	CU_ASSERT_FALSE(holds_attr(file, flen, rsapriv, CKA_PRIVATE_EXPONENT));
+	CU_ASSERT_FALSE(holds_attr(file, flen, rsapriv, CKA_PRIME_1));
+	CU_ASSERT_FALSE(holds_attr(file, flen, rsapriv, CKA_PRIME_2));
+	CU_ASSERT_FALSE(holds_attr(file, flen, rsapriv, CKA_COEFFICIENT));
+	CU_ASSERT_FALSE(holds(file, flen, h->hoc_priv, sizeof(h->hoc_priv)));
+	CU_ASSERT_FALSE(holds(file, flen, h->static_priv, sizeof(h->static_priv)));
+	CU_ASSERT_FALSE(holds(file, flen, h->rpv, sizeof(h->rpv)));
+	CU_ASSERT_FALSE(holds(file, flen, h->domain_key, sizeof(h->domain_key)));
+	CU_ASSERT_FALSE(holds(file, flen, p->domain_key, sizeof(p->domain_key)));
+	CU_ASSERT_FALSE(holds(file, flen, dom.secret, sizeof(dom.secret)));
+	/* the public halves are there: only secrets are sealed */
+	CU_ASSERT_TRUE(holds_attr(file, flen, rsapub, CKA_MODULUS));
+	/* loaded back: the same keys */
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, keyed(back), why, sizeof(why)), PED_OK);
+	CU_ASSERT_TRUE(hsm_same_state(back, h));
+	CU_ASSERT_TRUE(back->domain_key_set && back->partitions[0].domain_key_set);
+	hsm_cleanse(back);
+	/* another device secret, or none: refused, saying so */
+	uint8_t wrong[HSM_DEVICE_SECRET_LEN] = "another HSM's device secret....";
+	snprintf(back->serial, sizeof(back->serial), "%s", h->serial);
+	CU_ASSERT_EQUAL(hsm_set_device_secret(back, wrong), PED_OK);
+	CU_ASSERT_EQUAL(hsm_decode(file, flen, back, why, sizeof(why)), PED_E_CORRUPT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "device secret"));
+	CU_ASSERT_FALSE(back->kek_set || back->npartitions);
+	CU_ASSERT_EQUAL(hsm_decode(file, flen, back, why, sizeof(why)), PED_E_CORRUPT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "device secret"));
+	/* the whole file is bound to the storage key: a verifier changed in
+	 * clear, its checksum made good, does not load */
+	size_t at_v = 0;
+	for (size_t i = 0; !at_v && i + HSM_VERIFIER_LEN <= flen; i++)
+		if (!memcmp(file + i, h->so.cred.verifier, HSM_VERIFIER_LEN))
+			at_v = i;
+	CU_ASSERT_FATAL(at_v != 0);
+	file[at_v] ^= 1;
+	unsigned int hl;
+	CU_ASSERT_FATAL(EVP_Digest(file, flen - 32, file + flen - 32, &hl, EVP_sha256(), NULL) == 1);
+	CU_ASSERT_EQUAL(hsm_decode(file, flen, keyed(back), why, sizeof(why)), PED_E_CORRUPT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "device secret"));
+	/* hsm_encode writes nothing without a storage key */
+	back->kek_set = 0;
+	CU_ASSERT_EQUAL(hsm_encode(back, &buf, &len), PED_E_INVALID);
+	hsm_cleanse(back);
+	OPENSSL_clear_free(file, flen);
+	OPENSSL_clear_free(back, sizeof(*back));
+	hsm_zeroize(h);
+}
+
+/* The fuzz target's version 8 seeds (tests/tools/hsm_seeds) open under its
+ * device secret and hold what the seed writer put there: the fuzzer starts
+ * past the seals. */
+static void sealed_seeds_open(void)
+{
+	struct hsm *back = OPENSSL_zalloc(sizeof(*back));
+	static uint8_t buf[1 << 16];
+	char path[1024], why[400];
+	FILE *f;
+	size_t n;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/hsm_state/hsm-v8-keys", unit_source_dir());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(path, "rb"));
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	CU_ASSERT_FATAL(n > 1 && buf[0] == 0);
+	snprintf(back->serial, sizeof(back->serial), "150099");
+	CU_ASSERT_EQUAL_FATAL(hsm_set_device_secret(back, (const uint8_t *)"openped fuzz device secret 32 b"), PED_OK);
+	int r = hsm_decode(buf + 1, n - 1, back, why, sizeof(why));
+	CU_ASSERT_EQUAL(r, PED_OK);
+	if (r == PED_OK) {
+		CU_ASSERT_TRUE(back->domain_key_set && back->npartitions == 2);
+		CU_ASSERT_TRUE(back->partitions[0].domain_key_set && back->partitions[0].nobjs == 4);
+		CU_ASSERT_FALSE(back->partitions[1].domain_key_set);
+		CU_ASSERT_EQUAL(back->partitions[0].kp.v[HSM_KP_DATES], 1);
+	} else {
+		fprintf(stderr, "hsm-v8-keys: %s\n", why);
+	}
+	hsm_cleanse(back);
 	OPENSSL_clear_free(back, sizeof(*back));
 }
 
@@ -752,4 +905,5 @@ UNIT_SUITE(hsm, setup, teardown, UNIT_TEST(identity_is_a_valid_chain),
 	   UNIT_TEST(partition_limits), UNIT_TEST(objects_grow_copy_and_move), UNIT_TEST(cloning_stays_within_a_domain),
 	   UNIT_TEST(state_files_round_trip_and_refuse_damage), UNIT_TEST(older_state_files_still_load),
 	   UNIT_TEST(activation_is_saved_only_with_auto_activation), UNIT_TEST(hsm_and_pin_length_policies),
-	   UNIT_TEST(files_of_earlier_versions_load))
+	   UNIT_TEST(files_of_earlier_versions_load), UNIT_TEST(sealed_seeds_open),
+	   UNIT_TEST(state_files_seal_every_secret))

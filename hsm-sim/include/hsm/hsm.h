@@ -11,6 +11,7 @@
 
 #include "hsm/keypolicy.h"
 #include "hsm/object.h"
+#include "hsm/seal.h"
 #include "ped/app.h"
 
 #include <stddef.h>
@@ -20,8 +21,9 @@
 #define HSM_VERIFIER_LEN 32
 #define HSM_LABEL_MAX 32
 #define HSM_SERIAL_MAX 16
-/* State files: 8 made objects PKCS#11 objects (hsm/object.h) and added the
- * partitions' key policies and next handle; 7 added HSM policies 7, 16, 21
+/* State files: 8 made objects PKCS#11 objects (hsm/object.h), sealed every
+ * secret under the storage key (hsm/seal.h) and added the partitions' key
+ * policies, destructive directions, cloning keys and next handle; 7 added HSM policies 7, 16, 21
  * and 55, the time of the last save, partition policies 25 and 26 and each
  * role's forced challenge change (policy 21); 6 partition policy 15, 5 HSM
  * policy 15, 4 the ped set defaults, 3 cached activation; versions 2 to 8
@@ -40,6 +42,9 @@
  * this bit set are the session layer's (session objects, kept outside the
  * partition). */
 #define HSM_HANDLE_SESSION_BIT (1ull << 62)
+/* A policy change that erases the partition's objects (policy_erase). */
+#define HSM_ERASE_OFF_TO_ON 1u
+#define HSM_ERASE_ON_TO_OFF 2u
 #define HSM_CERT_MAX 4096
 #define HSM_SCALAR_LEN 66
 
@@ -109,6 +114,10 @@ struct hsm_partition {
 	uint8_t min_pin_policy;          /* policy 25: 255 - the shortest challenge, default 247 */
 	uint8_t max_pin_length;          /* policy 26, default 255 */
 	struct hsm_key_policies kp;      /* the key policies (hsm/keypolicy.h), from hsm_kp_defaults */
+	/* Which changes of each policy (by number) erase every object:
+	 * HSM_ERASE_* bits, the table's directions unless a template said
+	 * otherwise at partition init. */
+	uint8_t policy_erase[HSM_KP_SLOTS];
 	/* The cloning domain's key: HKDF-SHA-256 of the domain secret (info
 	 * "OPENPED-DOMAIN-CLONE-v1"), made whenever the domain is set from the
 	 * red key. Objects cloned travel sealed under it. A partition from a
@@ -151,6 +160,11 @@ struct hsm {
 	uint8_t network_replication;       /* HSM policy 16, default 1 */
 	uint8_t force_pin_change;          /* HSM policy 21, default 1 */
 	uint8_t restricted_restore;        /* HSM policy 55 (backup HSMs), default 0 */
+	/* The storage key: HKDF of the device secret (hsm/seal.h,
+	 * hsm_set_device_secret), under which the state file's secrets are
+	 * sealed. Never encoded; kept by hsm_decode. */
+	uint8_t kek_set;
+	uint8_t kek[HSM_KEY_LEN];
 	/* when the state was last saved (seconds since the epoch, 0: unknown):
 	 * the power-off time a restart measures auto-activation's window from */
 	int64_t saved_at;
@@ -169,6 +183,9 @@ void hsm_erase_partitions(struct hsm *h);
 void hsm_zeroize_partition(struct hsm_partition *p);
 /* A partition's policies as created: every place that makes one uses it. */
 void hsm_partition_defaults(struct hsm_partition *p);
+/* The destructive directions of the table (policy_erase), as a partition
+ * created or initialized without a template has them. */
+void hsm_partition_erase_defaults(struct hsm_partition *p);
 /* Wipes everything and frees the objects: h is then empty, ready for reuse. */
 void hsm_cleanse(struct hsm *h);
 
@@ -330,12 +347,41 @@ uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t pol
 /* Whether two domains are the same cloning domain. */
 int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b);
 
+/* The storage key of h from its device secret and h->serial: set it before
+ * hsm_encode (which needs it) and hsm_decode (which keeps it). */
+int hsm_set_device_secret(struct hsm *h, const uint8_t secret[HSM_DEVICE_SECRET_LEN]);
+
+/* Domains: the credential (its verifier) and the cloning key derived from
+ * the secret the red key carries (hsm_domain_key), set together. */
+int hsm_partition_set_domain(struct hsm_partition *p, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+			     const uint8_t keyset_id[16]);
+int hsm_set_domain(struct hsm *h, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+		   const uint8_t keyset_id[16]);
+
+/* Whether a and b hold the same state, objects compared by value (handle,
+ * OUID, attributes): what a state file keeps. The storage key is not
+ * compared. */
+int hsm_same_state(const struct hsm *a, const struct hsm *b);
+
 /* State files: versioned, SHA-256 checked, written atomically with mode 0600;
  * a damaged file is refused whole (PED_E_CORRUPT with why), never half-loaded.
- * Decoding and loading fill an empty h (zeroed, or released with hsm_cleanse). */
+ * Version 8 seals every secret with AES-256-GCM under h's storage key: each
+ * object's secret part (additional data: the serial, the partition's name,
+ * the object's public part), each partition's cloning key, and the HSM's
+ * own secrets (HOC and static private keys, RPV, domain key), whose
+ * additional data is every byte of the file before them, so that the whole
+ * file is authenticated under the storage key. hsm_encode needs the key
+ * (PED_E_INVALID without); hsm_decode refuses a version 8 file without it or
+ * with another HSM's (PED_E_CORRUPT, why names the device secret).
+ * Decoding and loading fill an empty h (zeroed, or released with
+ * hsm_cleanse) but for its storage key, which they keep; a refused file
+ * leaves h empty, the key gone too. */
 int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len);
 int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t whylen);
 int hsm_save(const struct hsm *h, const char *path);
 int hsm_load(const char *path, struct hsm *h, char *why, size_t whylen);
+/* hsm_load with the device secret beside the file (hsm-SERIAL.device for
+ * hsm-SERIAL.state): what whoever holds the whole state directory can do. */
+int hsm_load_beside(const char *path, struct hsm *h, char *why, size_t whylen);
 
 #endif
