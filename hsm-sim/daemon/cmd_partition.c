@@ -41,6 +41,25 @@ static int reinit(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p
 		return r;
 	if (!p->initialized) /* that login zeroized it: too many failures */
 		return PED_E_PIN_INCORRECT;
+	if (!p->domain_key_set) {
+		/* a partition from before state version 8 has its domain's verifier
+		 * only: its red key, presented once (reused, not written), gives the
+		 * cloning key that backup, restore and clone need */
+		struct hsm_credential dom;
+		uint8_t dkey[HSM_KEY_LEN];
+		cmd_out(c, "This partition has no cloning key yet (it predates state version 8): present its red "
+			   "domain key, answering Yes to reuse it.");
+		if ((r = auth_new_domain(&c->who, hs, &dom, dkey)) != PED_OK)
+			return r;
+		if (!hsm_same_domain(&dom, &p->domain)) {
+			OPENSSL_cleanse(dkey, sizeof(dkey));
+			cmd_out(c, "Error: the red key presented is not this partition's domain; nothing was done.");
+			return PED_E_CERTIFICATE_INVALID;
+		}
+		memcpy(p->domain_key, dkey, sizeof(dkey));
+		p->domain_key_set = 1;
+		OPENSSL_cleanse(dkey, sizeof(dkey));
+	}
 	hsm_part_obj_clear(p);
 	OPENSSL_cleanse(&p->co, sizeof(p->co));
 	OPENSSL_cleanse(&p->cu, sizeof(p->cu));
@@ -184,7 +203,7 @@ static int clone_partition(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_par
 		OPENSSL_free(copy);
 		return PED_E_HOST_MEMORY;
 	}
-	int n = cmd_clone_objects(c, copy, p, HSM_CLONE_MISSING, some ? handles : NULL, nhandles, what);
+	int n = cmd_clone_objects(c, ths, copy, hs, p, HSM_CLONE_MISSING, some ? handles : NULL, nhandles, what);
 	if (n >= 0) {
 		hsm_partition_move(tp, copy); /* all or nothing */
 		if ((r = sim_save(ths)) == PED_OK)

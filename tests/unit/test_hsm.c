@@ -591,45 +591,188 @@ static void counted(void *arg, uint64_t from, uint64_t to)
 /* Backup, restore and partition clone move objects through one function:
  * within a cloning domain only, all, the missing ones, or those too that
  * changed, every one with a new handle in the target. */
+static void refused_told(void *arg, const struct hsm_obj *o, CK_RV rv)
+{
+	*(uint64_t *)arg = o->handle;
+	CU_ASSERT_EQUAL(rv, CKR_ACTION_PROHIBITED);
+}
+
 static void cloning_stays_within_a_domain(void)
 {
-	struct hsm_partition a = {0}, b = {0}, c = {0};
+	struct hsm_partition a = {0}, b = {0}, c = {0}, f = {0};
 	struct keyset d1, d2;
 	int told = 0;
 	hsm_partition_defaults(&a);
 	hsm_partition_defaults(&b);
 	hsm_partition_defaults(&c);
+	hsm_partition_defaults(&f);
 	make_keyset(&d1, 1, 1);
 	make_keyset(&d2, 1, 1);
-	hsm_credential_set(&a.domain, d1.secret, HSM_SECRET_LEN, 1, 1, d1.id);
-	hsm_credential_set(&b.domain, d1.secret, HSM_SECRET_LEN, 1, 1, d1.id);
-	hsm_credential_set(&c.domain, d2.secret, HSM_SECRET_LEN, 1, 1, d2.id);
+	CU_ASSERT_EQUAL(hsm_partition_set_domain(&a, d1.secret, HSM_SECRET_LEN, 1, 1, d1.id), PED_OK);
+	CU_ASSERT_EQUAL(hsm_partition_set_domain(&b, d1.secret, HSM_SECRET_LEN, 1, 1, d1.id), PED_OK);
+	CU_ASSERT_EQUAL(hsm_partition_set_domain(&c, d2.secret, HSM_SECRET_LEN, 1, 1, d2.id), PED_OK);
+	CU_ASSERT_EQUAL(memcmp(a.domain_key, b.domain_key, HSM_KEY_LEN), 0);
+	CU_ASSERT_NOT_EQUAL(memcmp(a.domain_key, c.domain_key, HSM_KEY_LEN), 0);
 	for (uint64_t i = 1; i <= 3; i++) {
 		uint8_t v = (uint8_t)i;
 		a.next_handle = 10 * i;
 		CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(&a, kf_data("o", &v, 1, i)), PED_OK);
 	}
-	CU_ASSERT_EQUAL(hsm_clone_objects(&c, &a, HSM_CLONE_ALL, NULL, 0, NULL, NULL), PED_E_CERTIFICATE_INVALID);
+	struct hsm_clone_ctx count = {NULL, NULL, counted, NULL, &told};
+	CU_ASSERT_EQUAL(hsm_clone_objects(&c, &a, HSM_CLONE_ALL, NULL, 0, NULL), PED_E_CERTIFICATE_INVALID);
 	CU_ASSERT_EQUAL(c.nobjs, 0);
+	/* a domain whose verifier matches but whose key is not the domain's
+	 * (a verifier alone proves nothing): the first object fails to open */
+	f.domain = a.domain;
+	f.domain_key_set = 1;
+	RAND_bytes(f.domain_key, sizeof(f.domain_key));
+	CU_ASSERT_EQUAL(hsm_clone_objects(&f, &a, HSM_CLONE_ALL, NULL, 0, NULL), PED_E_CERTIFICATE_INVALID);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&a, &f, HSM_CLONE_ALL, NULL, 0, NULL), 0); /* f holds nothing */
+	/* a partition without a cloning key (from before state version 8) */
+	f.domain_key_set = 0;
+	CU_ASSERT_EQUAL(hsm_clone_objects(&f, &a, HSM_CLONE_ALL, NULL, 0, NULL), PED_E_UNSUPPORTED);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &f, HSM_CLONE_ALL, NULL, 0, NULL), PED_E_UNSUPPORTED);
+	hsm_part_obj_clear(&f);
 	const uint64_t one[] = {20}, none[] = {99};
-	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, none, 1, NULL, NULL), PED_E_NOT_FOUND);
-	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, one, 1, counted, &told), 1);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, none, 1, NULL), PED_E_NOT_FOUND);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, one, 1, &count), 1);
 	CU_ASSERT_EQUAL(told, 1);
 	CU_ASSERT_TRUE(b.nobjs == 1 && b.objs[0]->ouid == 2 && b.objs[0]->handle == 1);
+	CU_ASSERT_TRUE(kf_same_attrs(b.objs[0], a.objs[1]));
 	/* objects the target holds are not cloned again */
-	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, NULL, 0, NULL, NULL), 2);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, NULL, 0, NULL), 2);
 	CU_ASSERT_EQUAL(b.nobjs, 3);
 	uint8_t changed = 0x77;
 	CK_ATTRIBUTE t[] = {KF_D(CKA_VALUE, &changed, 1)};
 	CU_ASSERT_EQUAL(hsm_obj_set(NULL, a.objs[0], t, 1), CKR_OK);
-	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, NULL, 0, NULL, NULL), 0);
-	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING_OR_CHANGED, NULL, 0, NULL, NULL), 1);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING, NULL, 0, NULL), 0);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_MISSING_OR_CHANGED, NULL, 0, NULL), 1);
 	CU_ASSERT_EQUAL(hsm_obj_attr(hsm_part_obj_by_ouid(&b, 1), CKA_VALUE)->val[0], 0x77);
-	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_ALL, NULL, 0, NULL, NULL), 3);
+	CU_ASSERT_EQUAL(hsm_part_obj_by_ouid(&b, 1)->handle, 2); /* overwritten in place */
+	CU_ASSERT_EQUAL(hsm_clone_objects(&b, &a, HSM_CLONE_ALL, NULL, 0, NULL), 3);
 	CU_ASSERT_EQUAL(b.nobjs, 6);
+
+	/* the policies: HSM policy 7 off refuses every object, public ones too;
+	 * partition policy 4 off a secret key, 0 off a private key, at either
+	 * end; the object is named and nothing moves */
+	struct hsm_key_env off, on;
+	uint64_t refused = 0;
+	hsm_key_env_init(&off);
+	hsm_key_env_init(&on);
+	off.hsm_cloning = 0;
+	struct hsm_clone_ctx pol = {&off, &on, NULL, refused_told, &refused};
+	hsm_part_obj_clear(&c);
+	hsm_partition_defaults(&c);
+	CU_ASSERT_EQUAL(hsm_partition_set_domain(&c, d1.secret, HSM_SECRET_LEN, 1, 1, d1.id), PED_OK);
+	CU_ASSERT_EQUAL(hsm_clone_objects(&c, &a, HSM_CLONE_ALL, NULL, 0, &pol), PED_E_ACTION_PROHIBITED);
+	CU_ASSERT_EQUAL(refused, 10);
+	CU_ASSERT_EQUAL(c.nobjs, 0);
+	uint8_t key[16] = {1, 2, 3};
+	struct hsm_obj *aes = kf_secret(NULL, CKK_AES, key, sizeof(key), NULL, 0);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(&a, aes), PED_OK);
+	off.hsm_cloning = 1;
+	off.pol.v[HSM_KP_SECRET_CLONING] = 0;
+	CU_ASSERT_EQUAL(hsm_clone_objects(&c, &a, HSM_CLONE_ALL, NULL, 0, &pol), PED_E_ACTION_PROHIBITED);
+	CU_ASSERT_EQUAL(refused, aes->handle);
+	CU_ASSERT_EQUAL(c.nobjs, 0);
+	pol.src_env = &on;
+	pol.dst_env = &off; /* the target's policy 4 (chapter 12: a restore's prerequisite) */
+	CU_ASSERT_EQUAL(hsm_clone_objects(&c, &a, HSM_CLONE_ALL, NULL, 0, &pol), PED_E_ACTION_PROHIBITED);
+	const uint64_t data_only[] = {10, 20};
+	CU_ASSERT_EQUAL(hsm_clone_objects(&c, &a, HSM_CLONE_ALL, data_only, 2, &pol), 2); /* data objects go */
+	pol.dst_env = &on;
+	CU_ASSERT_EQUAL(hsm_clone_objects(&c, &a, HSM_CLONE_MISSING, NULL, 0, &pol), 2);
+	CU_ASSERT_TRUE(kf_same_attrs(hsm_part_obj_by_ouid(&c, aes->ouid), aes));
 	hsm_part_obj_clear(&a);
 	hsm_part_obj_clear(&b);
 	hsm_part_obj_clear(&c);
+}
+
+/* Restored keys work (issue #27): key pairs made by libhsm are backed up
+ * (into a backup HSM's partition, saved and loaded again as a state file)
+ * and restored into another partition of the same domain; the restored
+ * private keys sign and their signatures verify with the original public
+ * keys, and a signature made before the backup verifies with the restored
+ * public key. Into another domain: refused, nothing restored. */
+static void restored_keys_sign_and_verify(void)
+{
+	struct hsm *bk = OPENSSL_zalloc(sizeof(*bk)), *back = OPENSSL_zalloc(sizeof(*back));
+	struct hsm_partition src = {0}, dst = {0}, alien = {0}, *bp;
+	struct hsm_obj *rsapub = NULL, *rsapriv = NULL, *ecpub = NULL, *ecpriv = NULL;
+	struct keyset dom, dom2;
+	uint8_t before[512], after[512];
+	CK_ULONG blen, alen;
+	char path[600], why[400];
+	static const char msg[] = "signed before the backup";
+	CK_MECHANISM rsa = {CKM_SHA256_RSA_PKCS, NULL, 0}, ecdsa = {CKM_ECDSA_SHA256, NULL, 0};
+	CK_ATTRIBUTE pubt[] = {KF_B(CKA_TOKEN, 1), KF_B(CKA_VERIFY, 1)};
+	CK_ATTRIBUTE privt[] = {KF_B(CKA_TOKEN, 1), KF_B(CKA_SIGN, 1)};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bk);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	make_keyset(&dom, 1, 1);
+	make_keyset(&dom2, 1, 1);
+	hsm_partition_defaults(&src);
+	hsm_partition_defaults(&dst);
+	hsm_partition_defaults(&alien);
+	CU_ASSERT_EQUAL(hsm_partition_set_domain(&src, dom.secret, HSM_SECRET_LEN, 1, 1, dom.id), PED_OK);
+	CU_ASSERT_EQUAL(hsm_partition_set_domain(&dst, dom.secret, HSM_SECRET_LEN, 1, 1, dom.id), PED_OK);
+	CU_ASSERT_EQUAL(hsm_partition_set_domain(&alien, dom2.secret, HSM_SECRET_LEN, 1, 1, dom2.id), PED_OK);
+	kf_rsa_pair(NULL, 2048, pubt, KF_N(pubt), privt, KF_N(privt), &rsapub, &rsapriv);
+	kf_ec_pair(NULL, "P-256", pubt, KF_N(pubt), privt, KF_N(privt), &ecpub, &ecpriv);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(&src, rsapub), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(&src, rsapriv), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(&src, ecpub), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(&src, ecpriv), PED_OK);
+	blen = sizeof(before);
+	CU_ASSERT_EQUAL_FATAL(kf_sign(NULL, &rsa, rsapriv, msg, sizeof(msg), before, &blen), CKR_OK);
+
+	/* backup: into the backup HSM's partition, which is saved and loaded */
+	CU_ASSERT_EQUAL_FATAL(hsm_create(bk, "150077"), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_set_device_secret(bk, device_secret), PED_OK);
+	bk->is_backup = 1;
+	CU_ASSERT_EQUAL_FATAL(hsm_partition_create(bk, "bk", &bp), PED_OK);
+	CU_ASSERT_EQUAL(hsm_partition_set_domain(bp, dom.secret, HSM_SECRET_LEN, 1, 1, dom.id), PED_OK);
+	CU_ASSERT_EQUAL(hsm_clone_objects(bp, &src, HSM_CLONE_ALL, NULL, 0, NULL), 4);
+	snprintf(path, sizeof(path), "%s/hsm-150077.state", unit_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(hsm_save(bk, path), PED_OK);
+	memcpy(back->kek, bk->kek, sizeof(back->kek));
+	back->kek_set = 1;
+	CU_ASSERT_EQUAL_FATAL(hsm_load(path, back, why, sizeof(why)), PED_OK);
+	bp = &back->partitions[0];
+	CU_ASSERT_TRUE(bp->domain_key_set && bp->nobjs == 4);
+
+	/* another domain: refused, nothing restored */
+	CU_ASSERT_EQUAL(hsm_clone_objects(&alien, bp, HSM_CLONE_MISSING, NULL, 0, NULL), PED_E_CERTIFICATE_INVALID);
+	CU_ASSERT_EQUAL(alien.nobjs, 0);
+	/* restore into another partition of the domain */
+	CU_ASSERT_EQUAL_FATAL(hsm_clone_objects(&dst, bp, HSM_CLONE_MISSING, NULL, 0, NULL), 4);
+	const struct hsm_obj *rpriv = hsm_part_obj_by_ouid(&dst, rsapriv->ouid);
+	const struct hsm_obj *rpub = hsm_part_obj_by_ouid(&dst, rsapub->ouid);
+	const struct hsm_obj *epriv = hsm_part_obj_by_ouid(&dst, ecpriv->ouid);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rpriv);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rpub);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(epriv);
+	CU_ASSERT_TRUE(hsm_obj_bool(rpriv, CKA_LOCAL)); /* kept across cloning (policy 17) */
+	/* the signature made before verifies with the restored public key */
+	CU_ASSERT_EQUAL(kf_verify(NULL, &rsa, rpub, msg, sizeof(msg), before, blen), CKR_OK);
+	/* the restored private keys sign; the original public keys verify */
+	alen = sizeof(after);
+	CU_ASSERT_EQUAL(kf_sign(NULL, &rsa, rpriv, msg, sizeof(msg), after, &alen), CKR_OK);
+	CU_ASSERT_EQUAL(kf_verify(NULL, &rsa, rsapub, msg, sizeof(msg), after, alen), CKR_OK);
+	alen = sizeof(after);
+	CU_ASSERT_EQUAL(kf_sign(NULL, &ecdsa, epriv, msg, sizeof(msg), after, &alen), CKR_OK);
+	CU_ASSERT_EQUAL(kf_verify(NULL, &ecdsa, ecpub, msg, sizeof(msg), after, alen), CKR_OK);
+	/* restoring again adds nothing: the target holds them (same OUID) */
+	CU_ASSERT_EQUAL(hsm_clone_objects(&dst, bp, HSM_CLONE_MISSING, NULL, 0, NULL), 0);
+	CU_ASSERT_EQUAL(dst.nobjs, 4);
+	hsm_part_obj_clear(&src);
+	hsm_part_obj_clear(&dst);
+	hsm_part_obj_clear(&alien);
+	hsm_cleanse(bk);
+	hsm_cleanse(back);
+	OPENSSL_clear_free(bk, sizeof(*bk));
+	OPENSSL_clear_free(back, sizeof(*back));
 }
 
 /* A cached PED secret reaches the disk only with policies 22 and 23, and
@@ -903,6 +1046,7 @@ static void hsm_and_pin_length_policies(void)
 UNIT_SUITE(hsm, setup, teardown, UNIT_TEST(identity_is_a_valid_chain),
 	   UNIT_TEST(splits_combine_and_verify), UNIT_TEST(three_wrong_so_logins_zeroize_that_hsm_only),
 	   UNIT_TEST(partition_limits), UNIT_TEST(objects_grow_copy_and_move), UNIT_TEST(cloning_stays_within_a_domain),
+	   UNIT_TEST(restored_keys_sign_and_verify),
 	   UNIT_TEST(state_files_round_trip_and_refuse_damage), UNIT_TEST(older_state_files_still_load),
 	   UNIT_TEST(activation_is_saved_only_with_auto_activation), UNIT_TEST(hsm_and_pin_length_policies),
 	   UNIT_TEST(files_of_earlier_versions_load), UNIT_TEST(sealed_seeds_open),

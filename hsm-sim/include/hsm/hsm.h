@@ -230,16 +230,36 @@ enum hsm_clone_mode {
 /* How many objects hsm_clone_objects would add to dst. */
 uint32_t hsm_clone_room(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
 			const uint64_t *handles, size_t nhandles);
-/* Clones src's objects into dst under the domain rule: the two partitions
- * must share a cloning domain (PED_E_CERTIFICATE_INVALID otherwise). With
- * handles, only src's objects of those handles (PED_E_NOT_FOUND if one is
- * not there). cloned (may be NULL) hears of each object cloned, by its
- * handle in src and in dst. The number cloned, or PED_E_RANGE when dst has
- * no room for them all (nothing is cloned then). A failure part way leaves
- * dst part done: callers clone into a copy and keep it only whole. */
+/* What a cloning is told and tells. */
+struct hsm_clone_ctx {
+	/* the policies of each end (hsm_partition_key_env; NULL: defaults):
+	 * an object is cloned only if both allow it (HSM policy 7, partition
+	 * policies 0 and 4: hsm_kp_check HSM_KP_DO_CLONE) */
+	const struct hsm_key_env *src_env, *dst_env;
+	/* each object cloned, by its handle in src and in dst */
+	void (*cloned)(void *arg, uint64_t from, uint64_t to);
+	/* the object a policy kept from cloning (rv: why), before nothing moved */
+	void (*refused)(void *arg, const struct hsm_obj *o, CK_RV rv);
+	void *arg;
+};
+/* Clones src's objects into dst within one cloning domain. Each object
+ * travels as its public part and its secret part sealed (AES-256-GCM) under
+ * src's cloning key, the public part and OUID as additional data, and is
+ * opened under dst's: the verifiers are compared first, and a partition of
+ * another domain fails to open the first object. With handles, only src's
+ * objects of those handles. Returns the number cloned, or:
+ *   PED_E_CERTIFICATE_INVALID  another domain (verifier or authentication);
+ *   PED_E_UNSUPPORTED          src or dst has no cloning key (a partition
+ *                              from before state version 8: partition init);
+ *   PED_E_ACTION_PROHIBITED    a policy keeps an object from cloning (told
+ *                              to ctx->refused; nothing was cloned);
+ *   PED_E_NOT_FOUND            a handle src does not hold;
+ *   PED_E_RANGE                no room in dst for them all (nothing cloned).
+ * A failure part way leaves dst part done: callers clone into a copy and
+ * keep it only whole. Cloning into a partition is not creation: policy 28
+ * does not apply. */
 int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
-		      const uint64_t *handles, size_t nhandles,
-		      void (*cloned)(void *arg, uint64_t from, uint64_t to), void *arg);
+		      const uint64_t *handles, size_t nhandles, const struct hsm_clone_ctx *ctx);
 
 /* Credentials */
 void hsm_verifier(const uint8_t *secret, size_t len, uint8_t out[HSM_VERIFIER_LEN]);
