@@ -4,8 +4,10 @@
 
 #include "ped/error.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <string.h>
 #include <strings.h>
@@ -258,6 +260,145 @@ static int showinfo(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition 
 	return PED_OK;
 }
 
+/* "33,37,40": numbers separated by commas into out (at most max); how many,
+ * or -1 (told). */
+static int number_list(struct cmd_ctx *c, const char *what, const char *list, uint32_t *out, int max)
+{
+	int n = 0;
+	const char *q = list;
+	while (*q) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(q, &end, 10);
+		if (end == q || errno || v > 1000000 || (*end && *end != ',') || *q == '-' || *q == '+') {
+			cmd_out(c, "Error: -%s takes numbers separated by commas (33,37,40)", what);
+			return -1;
+		}
+		if (n == max) {
+			cmd_out(c, "Error: more than %d policies at once", max);
+			return -1;
+		}
+		out[n++] = (uint32_t)v;
+		q = *end ? end + 1 : end;
+	}
+	if (!n)
+		cmd_out(c, "Error: -%s names nothing", what);
+	return n ? n : -1;
+}
+
+/* The words of a policy's destructive directions (chapter 6's). */
+static const char *destructive_words(uint8_t bits)
+{
+	switch (bits & (HSM_ERASE_OFF_TO_ON | HSM_ERASE_ON_TO_OFF)) {
+	case HSM_ERASE_OFF_TO_ON: return "Destructive OFF-to-ON";
+	case HSM_ERASE_ON_TO_OFF: return "Destructive ON-to-OFF";
+	case HSM_ERASE_OFF_TO_ON | HSM_ERASE_ON_TO_OFF: return "Destructive ON-to-OFF and OFF-to-ON";
+	}
+	return "Not destructive";
+}
+
+#define MAX_CHANGES 32
+
+/* partition changepolicy -policy N[,N...] -value V[,V...] [-force]
+ * (chapter 6): the Partition SO changes policies, all or nothing; a change
+ * that erases the partition's objects (its direction in the partition's
+ * destructive settings) asks for confirmation unless -force. */
+static int changepolicy(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi, int argc, char **argv)
+{
+	struct ped_opt o[] = {{.name = "policy", .aliases = "p", .kind = PED_OPT_STRING, .help = "policy number(s): 33 or 33,37,40"},
+			      {.name = "value", .aliases = "v", .kind = PED_OPT_STRING, .help = "new value(s): 0 or 0,1,1"},
+			      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+			      {.name = NULL}};
+	uint32_t pol[MAX_CHANGES], val[MAX_CHANGES];
+	char name[HSM_LABEL_MAX + 1];
+	size_t bad = 0;
+	int r, n, nv, erase = 0;
+
+	if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+		return r == 1 ? PED_OK : r;
+	if (!ped_opts_seen(o, "policy") || !ped_opts_seen(o, "value")) {
+		cmd_out(c, "Error: -policy and -value are required");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((n = number_list(c, "policy", ped_opts_str(o, "policy", ""), pol, MAX_CHANGES)) < 0 ||
+	    (nv = number_list(c, "value", ped_opts_str(o, "value", ""), val, MAX_CHANGES)) < 0)
+		return PED_E_ARGUMENTS_BAD;
+	if (n != nv) {
+		cmd_out(c, "Error: %d policies and %d values: give one value per policy", n, nv);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = auth_need(&c->who, sim_login(c->who.logins, hs), HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
+		return r;
+	if ((r = hsm_partition_set_policies(p, pol, val, (size_t)n, 1, &erase, &bad)) != PED_OK) {
+		struct hsm_ppolicy d;
+		if (r == PED_E_NOT_FOUND)
+			cmd_out(c, "Error: partition policy %u is not one this HSM has (partition showpolicies lists them)",
+				pol[bad]);
+		else if (r == PED_E_ACTION_PROHIBITED)
+			cmd_out(c, "Error: partition policies 0 (Allow private key cloning) and 1 (Allow private key "
+				   "wrapping) may not be on at the same time.");
+		else if (hsm_partition_policy(pol[bad], &d))
+			cmd_out(c, "Error: %u is out of range for partition policy %u (%s)", val[bad], pol[bad], d.name);
+		return r == PED_E_ACTION_PROHIBITED ? r : PED_E_ARGUMENTS_BAD;
+	}
+	if (erase && p->nobjs) {
+		for (int i = 0; i < n; i++)
+			if (hsm_partition_policy_destructive(p, pol[i], val[i]))
+				cmd_out(c, "CAUTION: turning %s partition policy %u erases all %u objects of this partition.",
+					val[i] ? "on" : "off", pol[i], p->nobjs);
+		memcpy(name, p->name, sizeof(name));
+		if ((r = cmd_confirm(c, ped_opts_seen(o, "force"), "partition changepolicy")) != PED_OK)
+			return r;
+		/* the lock was given back while the operator answered */
+		struct sim_hsm *again = cmd_current(c, &p, &pi);
+		if (again != hs || !p || strcmp(p->name, name)) {
+			cmd_out(c, "Error: the partition changed meanwhile; nothing was done.");
+			return PED_E_ARGUMENTS_BAD;
+		}
+	}
+	uint32_t before = p->nobjs;
+	if ((r = hsm_partition_set_policies(p, pol, val, (size_t)n, 0, &erase, &bad)) != PED_OK)
+		return r == PED_E_ACTION_PROHIBITED ? r : PED_E_ARGUMENTS_BAD;
+	if ((r = sim_save(hs)) != PED_OK)
+		return r;
+	if (erase && before)
+		cmd_out(c, "All %u objects of the partition were erased.", before);
+	return PED_OK;
+}
+
+/* partition showpolicies [-verbose] [-exporttemplate FILE]: every partition
+ * policy this HSM has, with its value; -verbose adds which changes erase the
+ * objects. No login needed. */
+static int showpolicies(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi, int argc, char **argv)
+{
+	struct ped_opt o[] = {{.name = "verbose", .aliases = "v", .kind = PED_OPT_FLAG, .help = "the destructive directions too"},
+			      {.name = NULL}};
+	unsigned nums[HSM_KP_SLOTS];
+	size_t n = hsm_partition_policies(nums, HSM_KP_SLOTS);
+	int r, verbose;
+	(void)pi;
+
+	if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+		return r == 1 ? PED_OK : r;
+	verbose = ped_opts_seen(o, "verbose");
+	cmd_out(c, "Partition policies for partition %s:", p->label[0] ? p->label : p->name);
+	for (size_t i = 0; i < n; i++) {
+		struct hsm_ppolicy d;
+		hsm_partition_policy(nums[i], &d);
+		int v = hsm_partition_policy_value(p, nums[i]);
+		if (verbose)
+			cmd_out(c, "%u: %s : %d : %s (default %u)", nums[i], d.name, v,
+				destructive_words(p->policy_erase[nums[i]]), d.def);
+		else
+			cmd_out(c, "%u: %s : %d", nums[i], d.name, v);
+	}
+	/* the capability the HSM SO allows: HSM policy 7 over 0 and 4 */
+	if (!hs->h.allow_cloning)
+		cmd_out(c, "HSM policy 7 (Allow cloning) is 0: nothing is cloned into or out of this partition, "
+			   "whatever policies 0 and 4 say.");
+	return PED_OK;
+}
+
 static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 {
 	struct hsm_partition *p;
@@ -335,46 +476,10 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "Partition initialized.");
 		return PED_OK;
 	}
-	if (argc >= 2 && !strcasecmp(argv[1], "changepolicy")) {
-		struct ped_opt o[] = {{.name = "policy", .kind = PED_OPT_INT, .min = 0, .max = 1000, .help = "policy number"},
-				      {.name = "value", .kind = PED_OPT_INT, .min = 0, .max = 1000000, .help = "new value"},
-				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
-				      {.name = NULL}};
-		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
-			return r;
-		if (!ped_opts_seen(o, "policy") || !ped_opts_seen(o, "value")) {
-			cmd_out(c, "Error: -policy and -value are required");
-			return PED_E_ARGUMENTS_BAD;
-		}
-		if ((r = auth_need(&c->who, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
-			return r;
-		uint32_t policy = (uint32_t)ped_opts_num(o, "policy", 0), value = (uint32_t)ped_opts_num(o, "value", 0);
-		uint32_t erased = hsm_partition_policy_erases(p, policy, value);
-		if (erased && !ped_opts_seen(o, "force")) {
-			cmd_out(c, "CAUTION: turning on partition policy 15 erases all %u objects of this partition. "
-				    "Give -force to proceed.", erased);
-			return PED_E_ARGUMENTS_BAD;
-		}
-		r = hsm_partition_set_policy(p, policy, value);
-		if (r != PED_OK) {
-			cmd_out(c, "Error: %s", r == PED_E_RANGE ? "value out of range for this policy" : "no such policy (15, 20, 22, 23, 25, 26)");
-			return PED_E_ARGUMENTS_BAD;
-		}
-		if ((r = sim_save(hs)) != PED_OK)
-			return r;
-		if (erased)
-			cmd_out(c, "All %u objects of the partition were erased.", erased);
-		return PED_OK;
-	}
-	if (argc >= 2 && !strcasecmp(argv[1], "showpolicies")) {
-		cmd_out(c, "15: Ignore failed challenge responses : %u", p->ignore_failed_challenges);
-		cmd_out(c, "20: Max failed user logins allowed : %u", p->max_failed_user_logins);
-		cmd_out(c, "22: Allow activation : %u", p->allow_activation);
-		cmd_out(c, "23: Allow auto-activation : %u", p->allow_auto_activation);
-		cmd_out(c, "25: Minimum PIN length (inverted: 255 minus min length) : %u", p->min_pin_policy);
-		cmd_out(c, "26: Maximum PIN length : %u", p->max_pin_length);
-		return PED_OK;
-	}
+	if (argc >= 2 && !strcasecmp(argv[1], "changepolicy"))
+		return changepolicy(c, hs, p, pi, argc, argv);
+	if (argc >= 2 && !strcasecmp(argv[1], "showpolicies"))
+		return showpolicies(c, hs, p, pi, argc, argv);
 	if (argc >= 2 && !strcasecmp(argv[1], "contents")) {
 		if ((r = auth_need_either(&c->who, lg, HSM_ROLE_CO, HSM_ROLE_CU, pi, "Crypto Officer or Crypto User")) != PED_OK)
 			return r;

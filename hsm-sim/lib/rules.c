@@ -696,7 +696,110 @@ int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t 
 		p->ignore_failed_challenges = (uint8_t)value;
 		return PED_OK;
 	}
+	if (hsm_kp_find(policy)) {
+		int erase = hsm_partition_policy_destructive(p, policy, value), r;
+		if ((r = hsm_kp_set(&p->kp, policy, value, NULL)) != PED_OK)
+			return r;
+		if (erase)
+			hsm_part_obj_clear(p);
+		return PED_OK;
+	}
 	return PED_E_NOT_FOUND;
+}
+
+/* The partition policies, by number: the key policies (hsm_kp_table) and
+ * the others, with the reference's names (chapter 6's table and template). */
+static const struct hsm_ppolicy other_policies[] = {
+	{HSM_POLICY_IGNORE_FAILED_CHALLENGES, "Ignore failed challenge responses", 1, 1},
+	{HSM_POLICY_MAX_FAILED_USER_LOGINS, "Max failed user logins allowed", HSM_USER_MAX_FAILURES_DEFAULT,
+	 HSM_USER_MAX_FAILURES_DEFAULT},
+	{HSM_POLICY_ALLOW_ACTIVATION, "Allow activation", 0, 1},
+	{HSM_POLICY_ALLOW_AUTO_ACTIVATION, "Allow auto-activation", 0, 1},
+	{HSM_POLICY_MIN_PIN_LENGTH, "Minimum pin length (inverted 255 - min)", HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE,
+	 HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE},
+	{HSM_POLICY_MAX_PIN_LENGTH, "Maximum pin length", HSM_PIN_MAX_ABSOLUTE, HSM_PIN_MAX_ABSOLUTE},
+};
+#define NOTHER (sizeof(other_policies) / sizeof(other_policies[0]))
+
+int hsm_partition_policy(unsigned number, struct hsm_ppolicy *out)
+{
+	const struct hsm_kp_desc *d;
+
+	for (size_t i = 0; i < NOTHER; i++)
+		if (other_policies[i].number == number) {
+			if (out)
+				*out = other_policies[i];
+			return 1;
+		}
+	if (number >= HSM_KP_SLOTS || !(d = hsm_kp_find(number)))
+		return 0;
+	if (out)
+		*out = (struct hsm_ppolicy){d->number, d->name, d->def, 1};
+	return 1;
+}
+
+size_t hsm_partition_policies(unsigned *numbers, size_t max)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < HSM_KP_SLOTS; i++)
+		if (hsm_partition_policy(i, NULL) && n < max)
+			numbers[n++] = i;
+	return n;
+}
+
+int hsm_partition_policy_value(const struct hsm_partition *p, unsigned number)
+{
+	switch (number) {
+	case HSM_POLICY_IGNORE_FAILED_CHALLENGES: return p->ignore_failed_challenges;
+	case HSM_POLICY_MAX_FAILED_USER_LOGINS: return (int)p->max_failed_user_logins;
+	case HSM_POLICY_ALLOW_ACTIVATION: return p->allow_activation;
+	case HSM_POLICY_ALLOW_AUTO_ACTIVATION: return p->allow_auto_activation;
+	case HSM_POLICY_MIN_PIN_LENGTH: return p->min_pin_policy;
+	case HSM_POLICY_MAX_PIN_LENGTH: return p->max_pin_length;
+	}
+	return hsm_kp_find(number) && number < HSM_KP_SLOTS ? p->kp.v[number] : -1;
+}
+
+int hsm_partition_policy_destructive(const struct hsm_partition *p, unsigned number, unsigned value)
+{
+	int now = hsm_partition_policy_value(p, number);
+	if (now < 0 || (unsigned)now == value || number >= HSM_KP_SLOTS)
+		return 0;
+	/* OFF-to-ON: from 0 to anything else; ON-to-OFF: back to 0 */
+	if (!now)
+		return (p->policy_erase[number] & HSM_ERASE_OFF_TO_ON) != 0;
+	if (!value)
+		return (p->policy_erase[number] & HSM_ERASE_ON_TO_OFF) != 0;
+	return 0;
+}
+
+int hsm_partition_set_policies(struct hsm_partition *p, const uint32_t *policy, const uint32_t *value, size_t n,
+			       int dry_run, int *destructive, size_t *bad)
+{
+	/* tried first on the policies alone: all or nothing */
+	struct hsm_partition *t = OPENSSL_malloc(sizeof(*t));
+	int r = PED_OK, erase = 0;
+
+	if (!t)
+		return PED_E_HOST_MEMORY;
+	memcpy(t, p, sizeof(*t));
+	t->objs = NULL;
+	t->nobjs = t->objs_cap = 0;
+	for (size_t i = 0; i < n && r == PED_OK; i++) {
+		erase |= hsm_partition_policy_destructive(t, policy[i], value[i]);
+		if ((r = hsm_partition_set_policy(t, policy[i], value[i])) != PED_OK && bad)
+			*bad = i;
+	}
+	OPENSSL_clear_free(t, sizeof(*t));
+	if (destructive)
+		*destructive = erase;
+	if (r != PED_OK || dry_run)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		(void)hsm_partition_set_policy(p, policy[i], value[i]);
+	if (erase)
+		hsm_part_obj_clear(p);
+	return PED_OK;
 }
 
 int hsm_pin_length_ok(const struct hsm_partition *p, size_t len)
@@ -750,14 +853,7 @@ int hsm_set_policy(struct hsm *h, uint32_t policy, uint32_t value)
 
 uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t policy, uint32_t value)
 {
-	/* "Destructive OFF-to-ON" unless a template said otherwise */
-	if (policy == HSM_POLICY_IGNORE_FAILED_CHALLENGES && value == 1 && !p->ignore_failed_challenges &&
-	    (p->policy_erase[policy] & HSM_ERASE_OFF_TO_ON))
-		return p->nobjs;
-	if (policy == HSM_POLICY_IGNORE_FAILED_CHALLENGES && value == 0 && p->ignore_failed_challenges &&
-	    (p->policy_erase[policy] & HSM_ERASE_ON_TO_OFF))
-		return p->nobjs;
-	return 0;
+	return hsm_partition_policy_destructive(p, policy, value) ? p->nobjs : 0;
 }
 
 int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b)

@@ -864,6 +864,62 @@ static void files_of_earlier_versions_load(void)
 	OPENSSL_clear_free(back, sizeof(*back));
 }
 
+/* Every partition policy: the key policies of hsm_kp_table and 15, 20, 22,
+ * 23, 25, 26, at their defaults on a new partition; several changes at
+ * once, all or nothing; the destructive directions are the partition's
+ * own (a template may change them). */
+static void partition_policies_with_their_effects(void)
+{
+	struct hsm_partition p = {0};
+	unsigned nums[HSM_KP_SLOTS];
+	size_t n, nkp, bad = 99;
+	int erase = -1;
+	const struct hsm_kp_desc *t = hsm_kp_table(&nkp);
+	hsm_partition_defaults(&p);
+	n = hsm_partition_policies(nums, HSM_KP_SLOTS);
+	CU_ASSERT_EQUAL(n, nkp + 6);
+	for (size_t i = 0; i < n; i++) {
+		struct hsm_ppolicy d;
+		CU_ASSERT_TRUE_FATAL(hsm_partition_policy(nums[i], &d));
+		CU_ASSERT_EQUAL(hsm_partition_policy_value(&p, nums[i]), (int)d.def);
+	}
+	for (size_t i = 0; i < nkp; i++) {
+		CU_ASSERT_TRUE(hsm_partition_policy(t[i].number, NULL));
+		CU_ASSERT_EQUAL(hsm_partition_policy_destructive(&p, t[i].number, !t[i].def),
+				t[i].def ? t[i].erase_on_to_off : t[i].erase_off_to_on);
+	}
+	CU_ASSERT_FALSE(hsm_partition_policy(3, NULL)); /* masking: not implemented */
+	CU_ASSERT_EQUAL(hsm_partition_policy_value(&p, 3), -1);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(&p, kf_data("o", "v", 1, 0)), PED_OK);
+	/* all or nothing: the third change is refused, nothing changed */
+	uint32_t pol[] = {0, 1, 20}, val[] = {0, 1, 11};
+	CU_ASSERT_EQUAL(hsm_partition_set_policies(&p, pol, val, 3, 0, &erase, &bad), PED_E_RANGE);
+	CU_ASSERT_EQUAL(bad, 2);
+	CU_ASSERT_TRUE(p.kp.v[0] == 1 && p.kp.v[1] == 0 && p.nobjs == 1);
+	/* 1 on before 0 off: never both on */
+	uint32_t pol2[] = {1, 0}, val2[] = {1, 0};
+	CU_ASSERT_EQUAL(hsm_partition_set_policies(&p, pol2, val2, 2, 0, &erase, &bad), PED_E_ACTION_PROHIBITED);
+	CU_ASSERT_EQUAL(bad, 0);
+	/* 0 off then 1 on: 1 OFF-to-ON erases */
+	val[2] = 5;
+	CU_ASSERT_EQUAL(hsm_partition_set_policies(&p, pol, val, 3, 1, &erase, &bad), PED_OK); /* dry run */
+	CU_ASSERT_TRUE(erase && p.nobjs == 1 && p.kp.v[0] == 1);
+	CU_ASSERT_EQUAL(hsm_partition_set_policies(&p, pol, val, 3, 0, &erase, &bad), PED_OK);
+	CU_ASSERT_TRUE(erase && p.nobjs == 0 && p.kp.v[0] == 0 && p.kp.v[1] == 1 && p.max_failed_user_logins == 5);
+	/* a direction the partition's settings turn off (a template's) erases nothing */
+	p.policy_erase[HSM_KP_NON_FIPS] = 0;
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(&p, HSM_KP_NON_FIPS, 0), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(&p, kf_data("o", "v", 1, 0)), PED_OK);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(&p, HSM_KP_NON_FIPS, 1), PED_OK);
+	CU_ASSERT_EQUAL(p.nobjs, 1);
+	/* and one it turns on erases where the table would not */
+	p.policy_erase[HSM_KP_SIGN_NON_LOCAL] = HSM_ERASE_ON_TO_OFF;
+	CU_ASSERT_EQUAL(hsm_partition_policy_erases(&p, HSM_KP_SIGN_NON_LOCAL, 0), 1);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(&p, HSM_KP_SIGN_NON_LOCAL, 0), PED_OK);
+	CU_ASSERT_EQUAL(p.nobjs, 0);
+	hsm_part_obj_clear(&p);
+}
+
 /* Whether needle's bytes are anywhere in hay. */
 static int holds(const uint8_t *hay, size_t n, const uint8_t *needle, size_t m)
 {
@@ -1050,4 +1106,4 @@ UNIT_SUITE(hsm, setup, teardown, UNIT_TEST(identity_is_a_valid_chain),
 	   UNIT_TEST(state_files_round_trip_and_refuse_damage), UNIT_TEST(older_state_files_still_load),
 	   UNIT_TEST(activation_is_saved_only_with_auto_activation), UNIT_TEST(hsm_and_pin_length_policies),
 	   UNIT_TEST(files_of_earlier_versions_load), UNIT_TEST(sealed_seeds_open),
-	   UNIT_TEST(state_files_seal_every_secret))
+	   UNIT_TEST(state_files_seal_every_secret), UNIT_TEST(partition_policies_with_their_effects))

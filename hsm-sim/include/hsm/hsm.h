@@ -347,10 +347,36 @@ struct hsm_partition *hsm_partition_find(struct hsm *h, const char *name);
 int hsm_partition_create(struct hsm *h, const char *name, struct hsm_partition **out);
 /* Labels: 1-32 printable characters (chapter 8, "Name, Label, and Password Requirements"). */
 int hsm_label_valid(const char *label);
+/* Partition policies (chapter 6): the key policies (hsm/keypolicy.h) and
+ * 15, 20, 22, 23, 25, 26, each with its number, the reference's name, its
+ * default and its largest value. */
+struct hsm_ppolicy {
+	unsigned number;
+	const char *name;
+	unsigned def, max;
+};
+/* Whether this HSM's partitions have that policy; *out (may be NULL) it. */
+int hsm_partition_policy(unsigned number, struct hsm_ppolicy *out);
+/* Their numbers in order into numbers (at most max); how many. */
+size_t hsm_partition_policies(unsigned *numbers, size_t max);
+/* p's value of the policy, -1 when there is no such policy. */
+int hsm_partition_policy_value(const struct hsm_partition *p, unsigned number);
+/* Whether changing it to value erases every object of p: its direction
+ * (OFF-to-ON from 0, ON-to-OFF to 0) is in p->policy_erase. */
+int hsm_partition_policy_destructive(const struct hsm_partition *p, unsigned number, unsigned value);
 /* Policy change with range checks: 15, 22 and 23 (0-1), 20 (1-10), 25
  * (255 minus a shortest length of 8 to policy 26's value), 26 (policy 25's
- * length to 255). */
+ * length to 255), the key policies through hsm_kp_set (0-1, never 0 and 1
+ * on together: PED_E_ACTION_PROHIBITED). A destructive change erases p's
+ * objects. PED_E_NOT_FOUND for a number that is no policy here. */
 int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t value);
+/* Several changes, in order, all or nothing (lunacm's "-policy 33,37,40
+ * -value 0,1,1"): each checked as hsm_partition_set_policy on the values
+ * the earlier ones leave. On failure *bad is the change refused and p is
+ * untouched; *destructive says whether they erase the objects (erased then
+ * unless dry_run, which changes nothing). */
+int hsm_partition_set_policies(struct hsm_partition *p, const uint32_t *policy, const uint32_t *value, size_t n,
+			       int dry_run, int *destructive, size_t *bad);
 /* Whether a challenge secret of len characters is within policies 25 and 26. */
 int hsm_pin_length_ok(const struct hsm_partition *p, size_t len);
 /* HSM policies 7, 15, 16, 21 and 55 (0 or 1): PED_E_NOT_FOUND for another
@@ -362,7 +388,7 @@ int hsm_set_policy(struct hsm *h, uint32_t policy, uint32_t value);
 int hsm_policy_erases(const struct hsm *h, uint32_t policy, uint32_t value);
 /* The value of HSM policy policy, or -1 if the HSM has no such policy. */
 int hsm_policy_value(const struct hsm *h, uint32_t policy);
-/* How many objects that change would erase (15 OFF-to-ON is destructive). */
+/* How many objects that change would erase (hsm_partition_policy_destructive). */
 uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t policy, uint32_t value);
 /* Whether two domains are the same cloning domain. */
 int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b);
