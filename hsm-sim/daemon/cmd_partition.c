@@ -2,6 +2,7 @@
  * partition archive is cmd_archive.c). */
 #include "command.h"
 
+#include "hsm/template.h"
 #include "ped/error.h"
 
 #include <errno.h>
@@ -286,6 +287,37 @@ static int number_list(struct cmd_ctx *c, const char *what, const char *list, ui
 	return n ? n : -1;
 }
 
+/* A policy template from hsmcm's side: read, parsed and tried on a new
+ * partition's defaults, or told why not. */
+static int read_template(struct cmd_ctx *c, const char *path, struct hsm_ppt *t)
+{
+	struct hsm_partition *x = OPENSSL_zalloc(sizeof(*x));
+	uint8_t *text = NULL;
+	size_t len = 0;
+	char why[512];
+	int r;
+
+	if (!x)
+		return PED_E_HOST_MEMORY;
+	if ((r = sim_file_get(c->who.out, path, HSM_PPT_MAX, &text, &len, why, sizeof(why))) != PED_OK) {
+		cmd_out(c, "Error: cannot read the policy template: %s", why);
+		r = r == PED_E_RANGE || r == PED_E_UNSUPPORTED ? PED_E_ARGUMENTS_BAD : PED_E_FILE;
+	} else if ((r = hsm_ppt_parse((const char *)text, len, t, why, sizeof(why))) != PED_OK) {
+		cmd_out(c, "Error: policy template %s: %s", path, why);
+		r = PED_E_ARGUMENTS_BAD;
+	} else {
+		hsm_partition_defaults(x);
+		if ((r = hsm_ppt_apply(x, t, why, sizeof(why))) != PED_OK) {
+			cmd_out(c, "Error: policy template %s: %s; the partition is not initialized.", path, why);
+			if (r != PED_E_ACTION_PROHIBITED)
+				r = PED_E_ARGUMENTS_BAD;
+		}
+	}
+	OPENSSL_clear_free(text, len);
+	OPENSSL_clear_free(x, sizeof(*x));
+	return r;
+}
+
 /* The words of a policy's destructive directions (chapter 6's). */
 static const char *destructive_words(uint8_t bits)
 {
@@ -372,15 +404,32 @@ static int changepolicy(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partit
 static int showpolicies(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi, int argc, char **argv)
 {
 	struct ped_opt o[] = {{.name = "verbose", .aliases = "v", .kind = PED_OPT_FLAG, .help = "the destructive directions too"},
+			      {.name = "exporttemplate", .aliases = "exportpolicies export", .kind = PED_OPT_STRING,
+			       .help = "write the policies as a template file (on hsmcm's side)"},
 			      {.name = NULL}};
 	unsigned nums[HSM_KP_SLOTS];
 	size_t n = hsm_partition_policies(nums, HSM_KP_SLOTS);
 	int r, verbose;
-	(void)pi;
 
 	if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
 		return r == 1 ? PED_OK : r;
 	verbose = ped_opts_seen(o, "verbose");
+	if (ped_opts_seen(o, "exporttemplate")) {
+		const char *path = ped_opts_str(o, "exporttemplate", "");
+		char serial[32], why[512], *text = NULL;
+		size_t len = 0;
+		sim_partition_serial(hs->h.serial, (uint32_t)pi, serial, sizeof(serial));
+		if ((r = hsm_ppt_export(p, serial, &text, &len)) != PED_OK)
+			return r;
+		r = sim_file_put(c->who.out, path, text, len, why, sizeof(why));
+		OPENSSL_free(text);
+		if (r != PED_OK) {
+			cmd_out(c, "Error: the template was not written: %s", why);
+			return r == PED_E_UNSUPPORTED ? PED_E_ARGUMENTS_BAD : PED_E_FILE;
+		}
+		cmd_out(c, "Partition policies for Partition: %s written to %s", p->label[0] ? p->label : p->name, path);
+		return PED_OK;
+	}
 	cmd_out(c, "Partition policies for partition %s:", p->label[0] ? p->label : p->name);
 	for (size_t i = 0; i < n; i++) {
 		struct hsm_ppolicy d;
@@ -445,14 +494,29 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 	if (argc >= 2 && !strcasecmp(argv[1], "init")) {
 		struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "partition label"},
 				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+				      {.name = "applytemplate", .aliases = "apply", .kind = PED_OPT_STRING,
+				       .help = "a partition policy template file (on hsmcm's side)"},
 				      {.name = NULL}};
 		char label[HSM_LABEL_MAX + 1], name[HSM_LABEL_MAX + 1];
 		struct hsm_credential po, dom;
+		struct hsm_ppt ppt;
+		int have_ppt;
 		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
 			return r == 1 ? PED_OK : r;
+		have_ppt = ped_opts_seen(o, "applytemplate");
+		if (p->initialized && have_ppt) {
+			/* chapter 6: "Policy templates cannot be used to alter settings for an initialized partition" */
+			cmd_out(c, "Error: a policy template applies when a partition is first initialized (or once it "
+				   "is zeroized), not to an initialized partition: change its policies with partition "
+				   "changepolicy.");
+			return PED_E_ARGUMENTS_BAD;
+		}
 		if (p->initialized)
 			return reinit(c, hs, p, pi, o);
 		if ((r = cmd_label(c, ped_opts_str(o, "label", p->name), label, 1)) != PED_OK)
+			return r;
+		/* the template is read and checked before the PED writes any key */
+		if (have_ppt && (r = read_template(c, ped_opts_str(o, "applytemplate", ""), &ppt)) != PED_OK)
 			return r;
 		cmd_out(c, "Please attend to the PED.");
 		uint8_t dkey[HSM_KEY_LEN];
@@ -462,6 +526,13 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		memcpy(name, p->name, sizeof(name));
 		hsm_zeroize_partition(p);
 		memcpy(p->name, name, sizeof(name));
+		if (have_ppt) {
+			char why[256];
+			if ((r = hsm_ppt_apply(p, &ppt, why, sizeof(why))) != PED_OK) {
+				cmd_out(c, "Error: the policy template: %s", why); /* checked before: not reached */
+				return r;
+			}
+		}
 		p->po.cred = po;
 		p->domain = dom;
 		memcpy(p->domain_key, dkey, sizeof(dkey));

@@ -203,13 +203,25 @@ static int watch_ask(void *arg, const char *prompt, int secret, char *answer, si
 	return w->inner->ask(w->inner->arg, prompt, secret, answer, size);
 }
 
+static int watch_get(void *arg, const char *path, size_t max, uint8_t **data, size_t *len, char *why, size_t whylen)
+{
+	struct watch *w = arg;
+	return sim_file_get(w->inner, path, max, data, len, why, whylen);
+}
+
+static int watch_put(void *arg, const char *path, const void *data, size_t len, char *why, size_t whylen)
+{
+	struct watch *w = arg;
+	return sim_file_put(w->inner, path, data, len, why, whylen);
+}
+
 int cmd_run(struct cmd_ctx *c, const char *line)
 {
 	char buf[CMD_LINE_MAX + 1];
 	char **argv = c->argv;
 	int argc, r = PED_OK, bad = 0;
 	struct watch w = {c->who.out, 0};
-	struct sim_out watched = {watch_line, &w, c->who.out && c->who.out->ask ? watch_ask : NULL};
+	struct sim_out watched = {watch_line, &w, c->who.out && c->who.out->ask ? watch_ask : NULL, watch_get, watch_put};
 
 	c->who.out = &watched;
 	sim_hold_init(&c->hold, c->sim);
