@@ -27,6 +27,11 @@ $(BUILD)/tests/fake_hsm: $(OBJ)/tests/tools/fake_hsm.o $(call lib_files,hsm ikey
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
+# The seed writer of the fuzz targets that read sealed HSM state.
+$(BUILD)/tests/hsm_seeds: $(OBJ)/tests/tools/hsm_seeds.o $(call lib_files,hsm ped)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
+
 # The offline PIN search reads key files the way the PED does.
 $(BUILD)/tests/pin_thief: $(OBJ)/tests/tools/pin_thief.o $(call lib_files,ikey ped)
 	@mkdir -p $(@D)

@@ -263,3 +263,16 @@ int auth_new_credential(const struct auth_ctx *a, struct sim_hsm *hs, int key_ty
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return r;
 }
+
+int auth_new_domain(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_credential *c,
+		    uint8_t key[HSM_KEY_LEN])
+{
+	uint8_t secret[HSM_SECRET_LEN];
+	struct ped_app_created info;
+	int r = pedport_create(pedport_of(a->peds, hs), a->out, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", 1,
+			       secret, &info);
+	if (r == PED_OK && (r = hsm_domain_key(secret, sizeof(secret), key)) == PED_OK)
+		hsm_credential_set(c, secret, HSM_SECRET_LEN, info.m, info.n, info.keyset_id);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}

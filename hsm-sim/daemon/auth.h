@@ -79,5 +79,9 @@ int auth_change_challenge(const struct auth_ctx *a, struct sim_hsm *hs, struct h
  * operator reuses). The locks stay held. */
 int auth_new_credential(const struct auth_ctx *a, struct sim_hsm *hs, int key_type, const char *title,
 			const char *prompt, const char *colour, struct hsm_credential *c);
+/* A new cloning domain (the red key): its credential and the cloning key
+ * derived from its secret (hsm_domain_key). */
+int auth_new_domain(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_credential *c,
+		    uint8_t key[HSM_KEY_LEN]);
 
 #endif

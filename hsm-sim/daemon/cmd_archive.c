@@ -21,7 +21,6 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 {
 	struct hsm_partition *existing = hsm_partition_find(&bh->h, name), *tmp = NULL, *target;
 	int r, n;
-	(void)src_hs;
 	(void)src_pi;
 
 	if (!(tmp = calloc(1, sizeof(*tmp))))
@@ -51,8 +50,10 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 		if ((r = pedport_create(cmd_ped(c, bh), c->who.out, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", 1, secret,
 					&info)) != PED_OK)
 			goto out;
-		hsm_credential_set(&tmp->domain, secret, sizeof(secret), info.m, info.n, info.keyset_id);
+		r = hsm_partition_set_domain(tmp, secret, sizeof(secret), info.m, info.n, info.keyset_id);
 		OPENSSL_cleanse(secret, sizeof(secret));
+		if (r != PED_OK)
+			goto out;
 		if (!hsm_same_domain(&tmp->domain, &src->domain)) {
 			cmd_out(c, "Error: the domain presented is not the source partition's domain.");
 			r = PED_E_CERTIFICATE_INVALID;
@@ -94,7 +95,7 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 	cmd_out(c, "Verifying that all objects can be backed up...");
 	cmd_out(c, "%u objects will be backed up.", handles ? (unsigned)nhandles : src->nobjs);
 	cmd_out(c, "Backing up objects...");
-	n = cmd_clone_objects(c, target, src,
+	n = cmd_clone_objects(c, bh, target, src_hs, src,
 			 !append ? HSM_CLONE_ALL : replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING, handles,
 			 nhandles, name);
 	if (n < 0) {
@@ -144,7 +145,7 @@ static int restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *
 		return PED_E_HOST_MEMORY;
 	}
 	cmd_out(c, "Restoring objects...");
-	n = cmd_clone_objects(c, copy, bp, replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_ALL, NULL, 0,
+	n = cmd_clone_objects(c, hs, copy, bh, bp, replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING, NULL, 0,
 			 p->label[0] ? p->label : p->name);
 	if (n >= 0) {
 		hsm_partition_move(p, copy);

@@ -1,6 +1,7 @@
 /* object create: a token data object (CKO_DATA), to have something to back up. */
 #include "command.h"
 
+#include "hsm/result.h"
 #include "ped/error.h"
 
 #include <openssl/crypto.h>
@@ -52,7 +53,7 @@ static int cmd_object(struct cmd_ctx *c, int argc, char **argv)
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	if (rv != CKR_OK) {
 		cmd_out(c, "Error: the object was not created: %s (%s)", hsm_ck_why(), hsm_ck_name(rv));
-		return ped_err_from_code((uint32_t)rv);
+		return hsm_result_from_ck((uint32_t)rv);
 	}
 	if ((r = hsm_part_obj_add(p, ob)) != PED_OK) {
 		cmd_out(c, "Error: %s", r == PED_E_RANGE ? "the partition holds its maximum of objects" : ped_strerror(r));

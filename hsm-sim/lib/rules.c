@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -217,6 +218,105 @@ void hsm_partition_defaults(struct hsm_partition *p)
 	p->max_pin_length = HSM_PIN_MAX_ABSOLUTE;
 	hsm_kp_defaults(&p->kp);
 	p->next_handle = 1;
+	hsm_partition_erase_defaults(p);
+}
+
+void hsm_partition_erase_defaults(struct hsm_partition *p)
+{
+	size_t n;
+	const struct hsm_kp_desc *t = hsm_kp_table(&n);
+	memset(p->policy_erase, 0, sizeof(p->policy_erase));
+	for (size_t i = 0; i < n; i++)
+		p->policy_erase[t[i].number] = (uint8_t)((t[i].erase_off_to_on ? HSM_ERASE_OFF_TO_ON : 0) |
+							 (t[i].erase_on_to_off ? HSM_ERASE_ON_TO_OFF : 0));
+	p->policy_erase[HSM_POLICY_IGNORE_FAILED_CHALLENGES] = HSM_ERASE_OFF_TO_ON; /* "Destructive OFF-to-ON" */
+}
+
+int hsm_set_device_secret(struct hsm *h, const uint8_t secret[HSM_DEVICE_SECRET_LEN])
+{
+	int r = hsm_storage_key(secret, h->serial, h->kek);
+	h->kek_set = r == PED_OK;
+	return r;
+}
+
+int hsm_partition_set_domain(struct hsm_partition *p, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+			     const uint8_t keyset_id[16])
+{
+	int r = hsm_domain_key(secret, len, p->domain_key);
+	if (r != PED_OK)
+		return r;
+	hsm_credential_set(&p->domain, secret, len, m, n, keyset_id);
+	p->domain_key_set = 1;
+	return PED_OK;
+}
+
+int hsm_set_domain(struct hsm *h, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+		   const uint8_t keyset_id[16])
+{
+	int r = hsm_domain_key(secret, len, h->domain_key);
+	if (r != PED_OK)
+		return r;
+	hsm_credential_set(&h->domain, secret, len, m, n, keyset_id);
+	h->domain_key_set = 1;
+	return PED_OK;
+}
+
+/* A text field as compared: nothing after its end counts. */
+static void tidy(char *s, size_t size)
+{
+	size_t n = strnlen(s, size);
+	memset(s + n, 0, size - n);
+}
+
+/* Two partitions' fields, their objects aside. */
+static int same_partition(const struct hsm_partition *a, const struct hsm_partition *b)
+{
+	struct hsm_partition x = *a, y = *b;
+	int same;
+	x.objs = y.objs = NULL;
+	x.objs_cap = y.objs_cap = 0;
+	tidy(x.name, sizeof(x.name));
+	tidy(y.name, sizeof(y.name));
+	tidy(x.label, sizeof(x.label));
+	tidy(y.label, sizeof(y.label));
+	same = !memcmp(&x, &y, sizeof(x)) && a->nobjs == b->nobjs;
+	OPENSSL_cleanse(&x, sizeof(x));
+	OPENSSL_cleanse(&y, sizeof(y));
+	for (uint32_t i = 0; same && i < a->nobjs; i++) {
+		const struct hsm_obj *o = a->objs[i], *q = b->objs[i];
+		same = o->handle == q->handle && o->ouid == q->ouid && o->nattrs == q->nattrs;
+		for (size_t j = 0; same && j < o->nattrs; j++)
+			same = o->attrs[j].type == q->attrs[j].type && o->attrs[j].len == q->attrs[j].len &&
+			       (!o->attrs[j].len || !memcmp(o->attrs[j].val, q->attrs[j].val, o->attrs[j].len));
+	}
+	return same;
+}
+
+int hsm_same_state(const struct hsm *a, const struct hsm *b)
+{
+	/* every field before the partitions, the storage key aside */
+	size_t head = offsetof(struct hsm, partitions);
+	struct hsm *x = OPENSSL_malloc(head), *y = OPENSSL_malloc(head);
+	int same = x && y;
+	if (same) {
+		memcpy(x, a, head);
+		memcpy(y, b, head);
+		x->kek_set = y->kek_set = 0;
+		tidy(x->serial, sizeof(x->serial));
+		tidy(y->serial, sizeof(y->serial));
+		tidy(x->label, sizeof(x->label));
+		tidy(y->label, sizeof(y->label));
+		tidy(x->ped_ip, sizeof(x->ped_ip));
+		tidy(y->ped_ip, sizeof(y->ped_ip));
+		OPENSSL_cleanse(x->kek, sizeof(x->kek));
+		OPENSSL_cleanse(y->kek, sizeof(y->kek));
+		same = !memcmp(x, y, head) && a->npartitions == b->npartitions;
+	}
+	OPENSSL_clear_free(x, head);
+	OPENSSL_clear_free(y, head);
+	for (uint32_t i = 0; same && i < a->npartitions && i < HSM_MAX_PARTITIONS; i++)
+		same = same_partition(&a->partitions[i], &b->partitions[i]);
+	return same;
 }
 
 void hsm_zeroize(struct hsm *h)
@@ -596,7 +696,110 @@ int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t 
 		p->ignore_failed_challenges = (uint8_t)value;
 		return PED_OK;
 	}
+	if (hsm_kp_find(policy)) {
+		int erase = hsm_partition_policy_destructive(p, policy, value), r;
+		if ((r = hsm_kp_set(&p->kp, policy, value, NULL)) != PED_OK)
+			return r;
+		if (erase)
+			hsm_part_obj_clear(p);
+		return PED_OK;
+	}
 	return PED_E_NOT_FOUND;
+}
+
+/* The partition policies, by number: the key policies (hsm_kp_table) and
+ * the others, with the reference's names (chapter 6's table and template). */
+static const struct hsm_ppolicy other_policies[] = {
+	{HSM_POLICY_IGNORE_FAILED_CHALLENGES, "Ignore failed challenge responses", 1, 1},
+	{HSM_POLICY_MAX_FAILED_USER_LOGINS, "Max failed user logins allowed", HSM_USER_MAX_FAILURES_DEFAULT,
+	 HSM_USER_MAX_FAILURES_DEFAULT},
+	{HSM_POLICY_ALLOW_ACTIVATION, "Allow activation", 0, 1},
+	{HSM_POLICY_ALLOW_AUTO_ACTIVATION, "Allow auto-activation", 0, 1},
+	{HSM_POLICY_MIN_PIN_LENGTH, "Minimum pin length (inverted 255 - min)", HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE,
+	 HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE},
+	{HSM_POLICY_MAX_PIN_LENGTH, "Maximum pin length", HSM_PIN_MAX_ABSOLUTE, HSM_PIN_MAX_ABSOLUTE},
+};
+#define NOTHER (sizeof(other_policies) / sizeof(other_policies[0]))
+
+int hsm_partition_policy(unsigned number, struct hsm_ppolicy *out)
+{
+	const struct hsm_kp_desc *d;
+
+	for (size_t i = 0; i < NOTHER; i++)
+		if (other_policies[i].number == number) {
+			if (out)
+				*out = other_policies[i];
+			return 1;
+		}
+	if (number >= HSM_KP_SLOTS || !(d = hsm_kp_find(number)))
+		return 0;
+	if (out)
+		*out = (struct hsm_ppolicy){d->number, d->name, d->def, 1};
+	return 1;
+}
+
+size_t hsm_partition_policies(unsigned *numbers, size_t max)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < HSM_KP_SLOTS; i++)
+		if (hsm_partition_policy(i, NULL) && n < max)
+			numbers[n++] = i;
+	return n;
+}
+
+int hsm_partition_policy_value(const struct hsm_partition *p, unsigned number)
+{
+	switch (number) {
+	case HSM_POLICY_IGNORE_FAILED_CHALLENGES: return p->ignore_failed_challenges;
+	case HSM_POLICY_MAX_FAILED_USER_LOGINS: return (int)p->max_failed_user_logins;
+	case HSM_POLICY_ALLOW_ACTIVATION: return p->allow_activation;
+	case HSM_POLICY_ALLOW_AUTO_ACTIVATION: return p->allow_auto_activation;
+	case HSM_POLICY_MIN_PIN_LENGTH: return p->min_pin_policy;
+	case HSM_POLICY_MAX_PIN_LENGTH: return p->max_pin_length;
+	}
+	return hsm_kp_find(number) && number < HSM_KP_SLOTS ? p->kp.v[number] : -1;
+}
+
+int hsm_partition_policy_destructive(const struct hsm_partition *p, unsigned number, unsigned value)
+{
+	int now = hsm_partition_policy_value(p, number);
+	if (now < 0 || (unsigned)now == value || number >= HSM_KP_SLOTS)
+		return 0;
+	/* OFF-to-ON: from 0 to anything else; ON-to-OFF: back to 0 */
+	if (!now)
+		return (p->policy_erase[number] & HSM_ERASE_OFF_TO_ON) != 0;
+	if (!value)
+		return (p->policy_erase[number] & HSM_ERASE_ON_TO_OFF) != 0;
+	return 0;
+}
+
+int hsm_partition_set_policies(struct hsm_partition *p, const uint32_t *policy, const uint32_t *value, size_t n,
+			       int dry_run, int *destructive, size_t *bad)
+{
+	/* tried first on the policies alone: all or nothing */
+	struct hsm_partition *t = OPENSSL_malloc(sizeof(*t));
+	int r = PED_OK, erase = 0;
+
+	if (!t)
+		return PED_E_HOST_MEMORY;
+	memcpy(t, p, sizeof(*t));
+	t->objs = NULL;
+	t->nobjs = t->objs_cap = 0;
+	for (size_t i = 0; i < n && r == PED_OK; i++) {
+		erase |= hsm_partition_policy_destructive(t, policy[i], value[i]);
+		if ((r = hsm_partition_set_policy(t, policy[i], value[i])) != PED_OK && bad)
+			*bad = i;
+	}
+	OPENSSL_clear_free(t, sizeof(*t));
+	if (destructive)
+		*destructive = erase;
+	if (r != PED_OK || dry_run)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		(void)hsm_partition_set_policy(p, policy[i], value[i]);
+	if (erase)
+		hsm_part_obj_clear(p);
+	return PED_OK;
 }
 
 int hsm_pin_length_ok(const struct hsm_partition *p, size_t len)
@@ -650,10 +853,7 @@ int hsm_set_policy(struct hsm *h, uint32_t policy, uint32_t value)
 
 uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t policy, uint32_t value)
 {
-	/* "Destructive OFF-to-ON" */
-	if (policy == HSM_POLICY_IGNORE_FAILED_CHALLENGES && value == 1 && !p->ignore_failed_challenges)
-		return p->nobjs;
-	return 0;
+	return hsm_partition_policy_destructive(p, policy, value) ? p->nobjs : 0;
 }
 
 int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b)

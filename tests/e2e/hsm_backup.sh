@@ -77,6 +77,9 @@ role init -name co
 role login -name co
 partition archive restore -slot 20 -partition bk1
 partition contents
+# again: p2 holds those objects (same OUID), which a restore skips (chapter 12)
+partition archive restore -slot 20 -partition bk1
+partition contents
 C
 note "one hsmcm -f script: init, partition, CO, login, objects, backup, restore"
 hsmcm -f "$T/main.cmds"
@@ -90,6 +93,8 @@ expect_contains "$OUT" "3 objects have been backed up to partition bk1"
 expect_contains "$OUT" "Partition: bk1  Objects: 3"
 expect_contains "$OUT" "Restore Complete. 3 objects have been restored."
 expect_contains "$OUT" "Object Label: gamma"
+expect_contains "$OUT" "Restore Complete. 0 objects have been restored."
+expect_not_contains "$OUT" "Number of objects: 6"
 expect_not_contains "$OUT" "Error in execution"
 
 note "the keys were written as asked: 2-of-3 blue with PINs, 1-of-1 red"

@@ -11,6 +11,7 @@
 
 #include "hsm/keypolicy.h"
 #include "hsm/object.h"
+#include "hsm/seal.h"
 #include "ped/app.h"
 
 #include <stddef.h>
@@ -20,8 +21,9 @@
 #define HSM_VERIFIER_LEN 32
 #define HSM_LABEL_MAX 32
 #define HSM_SERIAL_MAX 16
-/* State files: 8 made objects PKCS#11 objects (hsm/object.h) and added the
- * partitions' key policies and next handle; 7 added HSM policies 7, 16, 21
+/* State files: 8 made objects PKCS#11 objects (hsm/object.h), sealed every
+ * secret under the storage key (hsm/seal.h) and added the partitions' key
+ * policies, destructive directions, cloning keys and next handle; 7 added HSM policies 7, 16, 21
  * and 55, the time of the last save, partition policies 25 and 26 and each
  * role's forced challenge change (policy 21); 6 partition policy 15, 5 HSM
  * policy 15, 4 the ped set defaults, 3 cached activation; versions 2 to 8
@@ -40,6 +42,9 @@
  * this bit set are the session layer's (session objects, kept outside the
  * partition). */
 #define HSM_HANDLE_SESSION_BIT (1ull << 62)
+/* A policy change that erases the partition's objects (policy_erase). */
+#define HSM_ERASE_OFF_TO_ON 1u
+#define HSM_ERASE_ON_TO_OFF 2u
 #define HSM_CERT_MAX 4096
 #define HSM_SCALAR_LEN 66
 
@@ -109,6 +114,10 @@ struct hsm_partition {
 	uint8_t min_pin_policy;          /* policy 25: 255 - the shortest challenge, default 247 */
 	uint8_t max_pin_length;          /* policy 26, default 255 */
 	struct hsm_key_policies kp;      /* the key policies (hsm/keypolicy.h), from hsm_kp_defaults */
+	/* Which changes of each policy (by number) erase every object:
+	 * HSM_ERASE_* bits, the table's directions unless a template said
+	 * otherwise at partition init. */
+	uint8_t policy_erase[HSM_KP_SLOTS];
 	/* The cloning domain's key: HKDF-SHA-256 of the domain secret (info
 	 * "OPENPED-DOMAIN-CLONE-v1"), made whenever the domain is set from the
 	 * red key. Objects cloned travel sealed under it. A partition from a
@@ -151,6 +160,11 @@ struct hsm {
 	uint8_t network_replication;       /* HSM policy 16, default 1 */
 	uint8_t force_pin_change;          /* HSM policy 21, default 1 */
 	uint8_t restricted_restore;        /* HSM policy 55 (backup HSMs), default 0 */
+	/* The storage key: HKDF of the device secret (hsm/seal.h,
+	 * hsm_set_device_secret), under which the state file's secrets are
+	 * sealed. Never encoded; kept by hsm_decode. */
+	uint8_t kek_set;
+	uint8_t kek[HSM_KEY_LEN];
 	/* when the state was last saved (seconds since the epoch, 0: unknown):
 	 * the power-off time a restart measures auto-activation's window from */
 	int64_t saved_at;
@@ -169,6 +183,9 @@ void hsm_erase_partitions(struct hsm *h);
 void hsm_zeroize_partition(struct hsm_partition *p);
 /* A partition's policies as created: every place that makes one uses it. */
 void hsm_partition_defaults(struct hsm_partition *p);
+/* The destructive directions of the table (policy_erase), as a partition
+ * created or initialized without a template has them. */
+void hsm_partition_erase_defaults(struct hsm_partition *p);
 /* Wipes everything and frees the objects: h is then empty, ready for reuse. */
 void hsm_cleanse(struct hsm *h);
 
@@ -213,16 +230,36 @@ enum hsm_clone_mode {
 /* How many objects hsm_clone_objects would add to dst. */
 uint32_t hsm_clone_room(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
 			const uint64_t *handles, size_t nhandles);
-/* Clones src's objects into dst under the domain rule: the two partitions
- * must share a cloning domain (PED_E_CERTIFICATE_INVALID otherwise). With
- * handles, only src's objects of those handles (PED_E_NOT_FOUND if one is
- * not there). cloned (may be NULL) hears of each object cloned, by its
- * handle in src and in dst. The number cloned, or PED_E_RANGE when dst has
- * no room for them all (nothing is cloned then). A failure part way leaves
- * dst part done: callers clone into a copy and keep it only whole. */
+/* What a cloning is told and tells. */
+struct hsm_clone_ctx {
+	/* the policies of each end (hsm_partition_key_env; NULL: defaults):
+	 * an object is cloned only if both allow it (HSM policy 7, partition
+	 * policies 0 and 4: hsm_kp_check HSM_KP_DO_CLONE) */
+	const struct hsm_key_env *src_env, *dst_env;
+	/* each object cloned, by its handle in src and in dst */
+	void (*cloned)(void *arg, uint64_t from, uint64_t to);
+	/* the object a policy kept from cloning (rv: why), before nothing moved */
+	void (*refused)(void *arg, const struct hsm_obj *o, CK_RV rv);
+	void *arg;
+};
+/* Clones src's objects into dst within one cloning domain. Each object
+ * travels as its public part and its secret part sealed (AES-256-GCM) under
+ * src's cloning key, the public part and OUID as additional data, and is
+ * opened under dst's: the verifiers are compared first, and a partition of
+ * another domain fails to open the first object. With handles, only src's
+ * objects of those handles. Returns the number cloned, or:
+ *   PED_E_CERTIFICATE_INVALID  another domain (verifier or authentication);
+ *   PED_E_UNSUPPORTED          src or dst has no cloning key (a partition
+ *                              from before state version 8: partition init);
+ *   PED_E_ACTION_PROHIBITED    a policy keeps an object from cloning (told
+ *                              to ctx->refused; nothing was cloned);
+ *   PED_E_NOT_FOUND            a handle src does not hold;
+ *   PED_E_RANGE                no room in dst for them all (nothing cloned).
+ * A failure part way leaves dst part done: callers clone into a copy and
+ * keep it only whole. Cloning into a partition is not creation: policy 28
+ * does not apply. */
 int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
-		      const uint64_t *handles, size_t nhandles,
-		      void (*cloned)(void *arg, uint64_t from, uint64_t to), void *arg);
+		      const uint64_t *handles, size_t nhandles, const struct hsm_clone_ctx *ctx);
 
 /* Credentials */
 void hsm_verifier(const uint8_t *secret, size_t len, uint8_t out[HSM_VERIFIER_LEN]);
@@ -310,10 +347,36 @@ struct hsm_partition *hsm_partition_find(struct hsm *h, const char *name);
 int hsm_partition_create(struct hsm *h, const char *name, struct hsm_partition **out);
 /* Labels: 1-32 printable characters (chapter 8, "Name, Label, and Password Requirements"). */
 int hsm_label_valid(const char *label);
+/* Partition policies (chapter 6): the key policies (hsm/keypolicy.h) and
+ * 15, 20, 22, 23, 25, 26, each with its number, the reference's name, its
+ * default and its largest value. */
+struct hsm_ppolicy {
+	unsigned number;
+	const char *name;
+	unsigned def, max;
+};
+/* Whether this HSM's partitions have that policy; *out (may be NULL) it. */
+int hsm_partition_policy(unsigned number, struct hsm_ppolicy *out);
+/* Their numbers in order into numbers (at most max); how many. */
+size_t hsm_partition_policies(unsigned *numbers, size_t max);
+/* p's value of the policy, -1 when there is no such policy. */
+int hsm_partition_policy_value(const struct hsm_partition *p, unsigned number);
+/* Whether changing it to value erases every object of p: its direction
+ * (OFF-to-ON from 0, ON-to-OFF to 0) is in p->policy_erase. */
+int hsm_partition_policy_destructive(const struct hsm_partition *p, unsigned number, unsigned value);
 /* Policy change with range checks: 15, 22 and 23 (0-1), 20 (1-10), 25
  * (255 minus a shortest length of 8 to policy 26's value), 26 (policy 25's
- * length to 255). */
+ * length to 255), the key policies through hsm_kp_set (0-1, never 0 and 1
+ * on together: PED_E_ACTION_PROHIBITED). A destructive change erases p's
+ * objects. PED_E_NOT_FOUND for a number that is no policy here. */
 int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t value);
+/* Several changes, in order, all or nothing (lunacm's "-policy 33,37,40
+ * -value 0,1,1"): each checked as hsm_partition_set_policy on the values
+ * the earlier ones leave. On failure *bad is the change refused and p is
+ * untouched; *destructive says whether they erase the objects (erased then
+ * unless dry_run, which changes nothing). */
+int hsm_partition_set_policies(struct hsm_partition *p, const uint32_t *policy, const uint32_t *value, size_t n,
+			       int dry_run, int *destructive, size_t *bad);
 /* Whether a challenge secret of len characters is within policies 25 and 26. */
 int hsm_pin_length_ok(const struct hsm_partition *p, size_t len);
 /* HSM policies 7, 15, 16, 21 and 55 (0 or 1): PED_E_NOT_FOUND for another
@@ -325,17 +388,46 @@ int hsm_set_policy(struct hsm *h, uint32_t policy, uint32_t value);
 int hsm_policy_erases(const struct hsm *h, uint32_t policy, uint32_t value);
 /* The value of HSM policy policy, or -1 if the HSM has no such policy. */
 int hsm_policy_value(const struct hsm *h, uint32_t policy);
-/* How many objects that change would erase (15 OFF-to-ON is destructive). */
+/* How many objects that change would erase (hsm_partition_policy_destructive). */
 uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t policy, uint32_t value);
 /* Whether two domains are the same cloning domain. */
 int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b);
 
+/* The storage key of h from its device secret and h->serial: set it before
+ * hsm_encode (which needs it) and hsm_decode (which keeps it). */
+int hsm_set_device_secret(struct hsm *h, const uint8_t secret[HSM_DEVICE_SECRET_LEN]);
+
+/* Domains: the credential (its verifier) and the cloning key derived from
+ * the secret the red key carries (hsm_domain_key), set together. */
+int hsm_partition_set_domain(struct hsm_partition *p, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+			     const uint8_t keyset_id[16]);
+int hsm_set_domain(struct hsm *h, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+		   const uint8_t keyset_id[16]);
+
+/* Whether a and b hold the same state, objects compared by value (handle,
+ * OUID, attributes): what a state file keeps. The storage key is not
+ * compared. */
+int hsm_same_state(const struct hsm *a, const struct hsm *b);
+
 /* State files: versioned, SHA-256 checked, written atomically with mode 0600;
  * a damaged file is refused whole (PED_E_CORRUPT with why), never half-loaded.
- * Decoding and loading fill an empty h (zeroed, or released with hsm_cleanse). */
+ * Version 8 seals every secret with AES-256-GCM under h's storage key: each
+ * object's secret part (additional data: the serial, the partition's name,
+ * the object's public part), each partition's cloning key, and the HSM's
+ * own secrets (HOC and static private keys, RPV, domain key), whose
+ * additional data is every byte of the file before them, so that the whole
+ * file is authenticated under the storage key. hsm_encode needs the key
+ * (PED_E_INVALID without); hsm_decode refuses a version 8 file without it or
+ * with another HSM's (PED_E_CORRUPT, why names the device secret).
+ * Decoding and loading fill an empty h (zeroed, or released with
+ * hsm_cleanse) but for its storage key, which they keep; a refused file
+ * leaves h empty, the key gone too. */
 int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len);
 int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t whylen);
 int hsm_save(const struct hsm *h, const char *path);
 int hsm_load(const char *path, struct hsm *h, char *why, size_t whylen);
+/* hsm_load with the device secret beside the file (hsm-SERIAL.device for
+ * hsm-SERIAL.state): what whoever holds the whole state directory can do. */
+int hsm_load_beside(const char *path, struct hsm *h, char *why, size_t whylen);
 
 #endif
