@@ -34,20 +34,15 @@ C
 
 [ -f "$MODULE" ] || fail "$MODULE is missing: run make"
 
-# The clients are other people's programs: a module built with ASan needs
-# the sanitizer's runtime loaded first; their own leaks are not ours.
-CLIENT_ENV=()
+# The clients are other people's programs: an ASan module runs in them
+# with the sanitizer's runtime preloaded (so_client, ../lib.sh); under
+# valgrind the module's memory errors fail the suite, the clients' leaks
+# are theirs.
 CLIENT_RUN=()
-if nm -D "$MODULE" 2>/dev/null | grep -q ' U __asan_'; then
-	rt=$(clang -print-file-name=libclang_rt.asan-x86_64.so 2>/dev/null)
-	[ -f "$rt" ] || skip "the module is built with ASan but clang's shared ASan runtime is not installed"
-	CLIENT_ENV=(LD_PRELOAD="$rt" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0")
-elif [ "${PED_VALGRIND:-0}" = 1 ]; then
-	# memory errors in the module fail the suite; the clients' leaks are theirs
+if [ "${PED_VALGRIND:-0}" = 1 ]; then
 	CLIENT_RUN=(valgrind -q --error-exitcode=99 --leak-check=no --log-file="$T/valgrind.%p.log")
 fi
-
-client() { env "${CLIENT_ENV[@]}" "${CLIENT_RUN[@]}" "$@"; }
+client() { so_client "$MODULE" "${CLIENT_RUN[@]}" "$@"; }
 
 p11_start() {
 	new_keys so hdom po pdom co rpk
