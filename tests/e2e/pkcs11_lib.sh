@@ -40,7 +40,8 @@ C
 # are theirs.
 CLIENT_RUN=()
 if [ "${PED_VALGRIND:-0}" = 1 ]; then
-	CLIENT_RUN=(valgrind -q --error-exitcode=99 --leak-check=no --log-file="$T/valgrind.%p.log")
+	CLIENT_RUN=(valgrind -q --error-exitcode=99 --leak-check=no --log-file="$T/valgrind.%p.log"
+		--suppressions="$(dirname "${BASH_SOURCE[0]}")/pkcs11.supp")
 fi
 client() { so_client "$MODULE" "${CLIENT_RUN[@]}" "$@"; }
 

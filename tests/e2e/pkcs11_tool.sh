@@ -22,8 +22,8 @@ expect_contains "$OUT" "token label        : p11"
 [ "$(grep -c '^Slot ' <<<"$OUT")" -ge 3 ] || fail "fewer slots than partition, admin and backup HSM: $OUT"
 grep -A2 '^Slot 0 ' <<<"$OUT" | grep -q "token label        : $TOKEN" || fail "slot 0 is not partition $TOKEN: $OUT"
 
-# run_client_round NAME PED: key pair, signature, verification, --test, each
-# login on PED (its events counted)
+# round KEY PED ID: key pair, signature, verification, --test, each login
+# on PED (its events counted)
 round() {
 	local k=$1 ped=$2 before
 	before=$(ped_logins "$ped")
