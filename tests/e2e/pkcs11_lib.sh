@@ -86,12 +86,17 @@ ped_logins() {
 	grep -c '"title":"CO LOGIN' "$f" || true
 }
 
-# p11_verify PUBDER DATA SIG: a SHA-256 signature (DER, as openssl writes
-# it) checked by openssl with the public key alone, outside the module.
+# p11_pubkey LABEL PEM: the public key LABEL of the token as PEM, read by
+# p11tool (pkcs11-tool 0.23's --read-object of an EC key frees memory it
+# then reads: an ASan build of the module would report it as ours).
+p11_pubkey() {
+	client p11tool --provider "$MODULE" --batch --export-pubkey "pkcs11:token=$TOKEN;object=$1;type=public" \
+		>"$2" 2>"$T/export.err" || fail "exporting the public key $1: $(cat "$T/export.err")"
+}
+
+# p11_verify PEM DATA SIG: a SHA-256 signature (DER, as openssl writes it)
+# checked by openssl with the public key alone, outside the module.
 p11_verify() {
-	local pub=$1 data=$2 sig=$3
-	openssl pkey -pubin -inform DER -in "$pub" -out "$pub.pem" 2>"$T/openssl.err" ||
-		fail "not a public key: $(cat "$T/openssl.err")"
-	openssl dgst -sha256 -verify "$pub.pem" -signature "$sig" "$data" >"$T/verify.out" 2>&1 ||
+	openssl dgst -sha256 -verify "$1" -signature "$3" "$2" >"$T/verify.out" 2>&1 ||
 		fail "openssl does not verify the signature: $(cat "$T/verify.out")"
 }

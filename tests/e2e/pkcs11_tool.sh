@@ -7,7 +7,9 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/pkcs11_lib.sh"
 set -e
-command -v pkcs11-tool >/dev/null || skip "pkcs11-tool (opensc) is not installed: make deps"
+for c in pkcs11-tool p11tool; do
+	command -v $c >/dev/null || skip "$c is not installed: make deps"
+done
 
 p11_start
 p11_init_hsm
@@ -35,9 +37,8 @@ round() {
 	tool --token-label "$TOKEN" --login --sign --mechanism ECDSA-SHA256 --id "$3" \
 		--signature-format openssl --input-file "$T/data" --output-file "$T/$k.sig" >"$T/sign.out" 2>&1 ||
 		fail "sign: $(cat "$T/sign.out")"
-	tool --token-label "$TOKEN" --read-object --type pubkey --id "$3" --output-file "$T/$k.pub" \
-		>"$T/read.out" 2>&1 || fail "read the public key: $(cat "$T/read.out")"
-	p11_verify "$T/$k.pub" "$T/data" "$T/$k.sig"
+	p11_pubkey "$k" "$T/$k.pem"
+	p11_verify "$T/$k.pem" "$T/data" "$T/$k.sig"
 	note "$ped PED: pkcs11-tool --test"
 	tool --token-label "$TOKEN" --login --test >"$T/test.out" 2>&1 || fail "pkcs11-tool --test: $(cat "$T/test.out")"
 }
