@@ -80,7 +80,7 @@ SHARED_MODULES :=
 
 $(PIC_OBJ)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -ffunction-sections -fdata-sections -c -o $@ $<
 
 # static_pic_lib NAME, SOURCES: build/lib/libNAME.a from SOURCES' PIC
 # objects: what a shared object is made of, for the unit tests to link.
@@ -96,13 +96,16 @@ endef
 # shared_module NAME, SOURCES, MAPFILE, LIBS: build/lib/NAME.so from
 # SOURCES' PIC objects and libped_pic.a, exporting what the version script
 # MAPFILE says, linked with LIBS. Undefined symbols are an error, but in a
-# sanitizer build (the runtime comes with the program that loads it).
+# sanitizer build (the runtime comes with the program that loads it). What
+# nothing exported reaches is left out (--gc-sections): a libped object the
+# module needs one function of brings none of its others (no signal
+# handling, no printing).
 define shared_module
 SHARED_MODULES += $(LIBDIR)/$(1).so
 ALL_OBJS += $$(patsubst %.c,$$(PIC_OBJ)/%.o,$(2))
 $(LIBDIR)/$(1).so: $$(patsubst %.c,$$(PIC_OBJ)/%.o,$(2)) $(LIBDIR)/libped_pic.a $(3)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -shared -Wl,-soname,$(1).so -Wl,--version-script=$(3) \
+	$$(CC) $$(LDFLAGS) -shared -Wl,-soname,$(1).so -Wl,--version-script=$(3) -Wl,--gc-sections \
 	  $$(if $$(SANFLAGS),,-Wl,-z,defs) -o $$@ $$(filter %.o %.a,$$^) $(4)
 endef
 

@@ -251,11 +251,14 @@ out:
 
 /* ---- the PED's ceremonies ------------------------------------------------ */
 
-/* A PIN argument: absent (NULL_PTR) runs the PED; present is a challenge
- * secret, bounded. */
-static CK_RV pin_ok(CK_UTF8CHAR_PTR pin, CK_ULONG len)
+/* A PIN argument: absent runs the PED; present is a challenge secret,
+ * bounded. An empty PIN is absent too: applications that know a PIN pad
+ * (a protected authentication path) pass "" as often as NULL_PTR. */
+static CK_RV pin_ok(CK_UTF8CHAR_PTR *pin, CK_ULONG len)
 {
-	return pin && len > P11W_PIN_MAX ? CKR_PIN_LEN_RANGE : CKR_OK;
+	if (len == 0)
+		*pin = NULL;
+	return *pin && len > P11W_PIN_MAX ? CKR_PIN_LEN_RANGE : CKR_OK;
 }
 
 P11_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pLabel)
@@ -264,7 +267,7 @@ P11_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG u
 	struct p11_slot s;
 
 	NEED(pLabel);
-	if ((rv = pin_ok(pPin, ulPinLen)) != CKR_OK || (rv = hsm_slot(m, slotID, &s)) != CKR_OK)
+	if ((rv = pin_ok(&pPin, ulPinLen)) != CKR_OK || (rv = hsm_slot(m, slotID, &s)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_INIT_TOKEN);
 	p11w_put_ulong(&c.w, s.hsm_slot);
@@ -280,7 +283,7 @@ P11_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_
 {
 	ENTER();
 
-	if ((rv = pin_ok(pPin, ulPinLen)) != CKR_OK)
+	if ((rv = pin_ok(&pPin, ulPinLen)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_INIT_PIN);
 	p11w_put_ulong(&c.w, hSession);
@@ -296,7 +299,7 @@ P11_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, C
 {
 	ENTER();
 
-	if ((rv = pin_ok(pOldPin, ulOldLen)) != CKR_OK || (rv = pin_ok(pNewPin, ulNewLen)) != CKR_OK)
+	if ((rv = pin_ok(&pOldPin, ulOldLen)) != CKR_OK || (rv = pin_ok(&pNewPin, ulNewLen)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_SET_PIN);
 	p11w_put_ulong(&c.w, hSession);
@@ -312,7 +315,7 @@ P11_EXPORT CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_U
 {
 	ENTER();
 
-	if ((rv = pin_ok(pPin, ulPinLen)) != CKR_OK)
+	if ((rv = pin_ok(&pPin, ulPinLen)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_LOGIN);
 	p11w_put_ulong(&c.w, hSession);

@@ -32,6 +32,11 @@ $(BUILD)/tests/hsm_seeds: $(OBJ)/tests/tools/hsm_seeds.o $(call lib_files,hsm pe
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
+# The stand-in for hsm-sim's application protocol keeps its objects in libhsm.
+$(BUILD)/tests/p11_standin: $(OBJ)/tests/tools/p11_standin.o $(call lib_files,hsm ped)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
+
 # The offline PIN search reads key files the way the PED does.
 $(BUILD)/tests/pin_thief: $(OBJ)/tests/tools/pin_thief.o $(call lib_files,ikey ped)
 	@mkdir -p $(@D)

@@ -630,9 +630,11 @@ CK_RV p11w_get_template(struct ped_rbuf *r, enum p11w_tpl_mode mode, struct p11w
 			continue;
 		v = ped_rbuf_lv32(r, P11W_VALUE_MAX, &wl);
 		(void)wire_value_len(a->type, wl, &hl);
-		if ((rv = value_to_host(a->type, v, wl, t->store + off)) != CKR_OK)
+		/* an empty value is (NULL, 0), and then the store may be NULL */
+		uint8_t *dst = hl ? t->store + off : NULL;
+		if ((rv = value_to_host(a->type, v, wl, dst)) != CKR_OK)
 			goto out;
-		a->pValue = hl ? t->store + off : NULL; /* an empty value: (NULL, 0) */
+		a->pValue = dst;
 		a->ulValueLen = (CK_ULONG)hl;
 		off += hl;
 	}
@@ -946,6 +948,12 @@ CK_RV p11w_get_mechanism(struct ped_rbuf *r, struct p11w_mech *out)
 	kind = ped_rbuf_u8(r);
 	if (r->err)
 		goto out;
+	/* a well-formed parameter of another kind than its mechanism takes
+	 * (raw bytes for AES-GCM) is the caller's mistake, not the message's */
+	if (kind != P11W_PARAM_NONE && kind <= P11W_PARAM_ECDH1 && kind != p11w_mech_param_kind(out->m.mechanism)) {
+		rv = CKR_MECHANISM_PARAM_INVALID;
+		goto out;
+	}
 	switch (kind) {
 	case P11W_PARAM_NONE:
 		break;

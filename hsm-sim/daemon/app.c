@@ -238,7 +238,7 @@ void app_request(struct sim *sim, struct pedports *peds, struct app *a, const ui
 	c.a = a;
 	c.r = &r;
 	c.w = &res;
-	c.out = (struct sim_out){log_line, a, NULL};
+	c.out = (struct sim_out){.line = log_line, .arg = a}; /* no one to ask, no files */
 	sim_hold_init(&c.hold, sim);
 	if (p11w_get_request_header(&r, &id, &fn) != CKR_OK) {
 		fn = 0;

@@ -7,7 +7,9 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/pkcs11_lib.sh"
 set -e
-command -v pkcs11-tool >/dev/null || skip "pkcs11-tool (opensc) is not installed: make deps"
+for c in pkcs11-tool p11tool; do
+	command -v $c >/dev/null || skip "$c is not installed: make deps"
+done
 engine=$(find /usr/lib -path '*engines-3/pkcs11.so' 2>/dev/null | head -n 1)
 [ -n "$engine" ] || skip "the OpenSSL pkcs11 engine (libengine-pkcs11-openssl) is not installed: make deps"
 
@@ -32,8 +34,7 @@ round() {
 	client pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --login --keypairgen \
 		--key-type EC:prime256v1 --usage-sign --label "$k" --id "$id" >"$T/gen.out" 2>&1 ||
 		fail "keypairgen: $(cat "$T/gen.out")"
-	client pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --read-object --type pubkey --id "$id" \
-		--output-file "$T/$k.pub" >"$T/read.out" 2>&1 || fail "read the public key: $(cat "$T/read.out")"
+	p11_pubkey "$k" "$T/$k.pem"
 	before=$(ped_logins "$ped")
 	note "$ped PED: openssl signs with pkcs11:token=$TOKEN;object=$k"
 	OPENSSL_CONF="$T/openssl.cnf" client openssl dgst -sha256 -engine pkcs11 -keyform engine \
@@ -41,7 +42,7 @@ round() {
 		fail "openssl with the engine: $(cat "$T/sign.out")"
 	[ "$(ped_logins "$ped")" -gt "$before" ] || fail "the engine's login did not go through the $ped PED"
 	note "$ped PED: openssl verifies with the public key alone"
-	p11_verify "$T/$k.pub" "$T/input" "$T/$k.sig"
+	p11_verify "$T/$k.pem" "$T/input" "$T/$k.sig"
 }
 
 round ek1 L 11

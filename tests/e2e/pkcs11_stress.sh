@@ -12,19 +12,21 @@ command -v pkcs11-tool >/dev/null || skip "pkcs11-tool (opensc) is not installed
 
 p11_start
 p11_init_hsm
-# our own tool: built like the module (its sanitizer runtime, or under valgrind)
-stress() { "${RUN[@]}" "$TOOLS/p11_stress" "$MODULE" "$TOKEN" "$@"; }
+# our own tool: built like the module (its sanitizer runtime, or under
+# valgrind); an array, not a function, so that $! of one in the background
+# is the tool itself, which the kill must reach
+STRESS=("${RUN[@]}" "$TOOLS/p11_stress" "$MODULE" "$TOKEN")
+stress() { "${STRESS[@]}" "$@"; }
 client pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --login --keypairgen --key-type EC:prime256v1 \
 	--usage-sign --label sk --id 21 >"$T/gen.out" 2>&1 || fail "keypairgen: $(cat "$T/gen.out")"
 
 note "8 processes x 4 threads signing for 10 s, a ninth killed mid-call"
 pids=()
 for i in 1 2 3 4 5 6 7 8; do
-	stress sign sk 4 10 >"$T/stress.$i.out" 2>&1 &
+	"${STRESS[@]}" sign sk 4 10 >"$T/stress.$i.out" 2>&1 &
 	pids+=($!)
 done
-# exec: $! must be the process itself, not a subshell around it
-(exec "${RUN[@]}" "$TOOLS/p11_stress" "$MODULE" "$TOKEN" sign sk 4 30 >"$T/victim.out" 2>&1) &
+"${STRESS[@]}" sign sk 4 30 >"$T/victim.out" 2>&1 &
 victim=$!
 # once it signs (logged in, threads started), it is always inside a call
 wait_for 60 grep -q '^signing' "$T/victim.out" || fail "the ninth process never signed: $(cat "$T/victim.out")"
@@ -41,7 +43,7 @@ OUT=$(client pkcs11-tool --module "$MODULE" -L 2>&1) || fail "pkcs11-tool -L aft
 expect_contains "$OUT" "token label        : $TOKEN"
 
 note "an operator's role logout is seen by the application's next call"
-stress logout-wait sk "$T/logged-out" >"$T/logout.out" 2>&1 &
+"${STRESS[@]}" logout-wait sk "$T/logged-out" >"$T/logout.out" 2>&1 &
 app=$!
 wait_for 60 grep -q "signed before" "$T/logout.out" || fail "the application did not sign: $(cat "$T/logout.out")"
 hsmcm -c "slot set -slot 1; role login -name co; role logout"

@@ -7,7 +7,9 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/pkcs11_lib.sh"
 set -e
-command -v pkcs11-tool >/dev/null || skip "pkcs11-tool (opensc) is not installed: make deps"
+for c in pkcs11-tool p11tool; do
+	command -v $c >/dev/null || skip "$c is not installed: make deps"
+done
 
 p11_start
 p11_init_hsm
@@ -22,8 +24,8 @@ expect_contains "$OUT" "token label        : p11"
 [ "$(grep -c '^Slot ' <<<"$OUT")" -ge 3 ] || fail "fewer slots than partition, admin and backup HSM: $OUT"
 grep -A2 '^Slot 0 ' <<<"$OUT" | grep -q "token label        : $TOKEN" || fail "slot 0 is not partition $TOKEN: $OUT"
 
-# run_client_round NAME PED: key pair, signature, verification, --test, each
-# login on PED (its events counted)
+# round KEY PED ID: key pair, signature, verification, --test, each login
+# on PED (its events counted)
 round() {
 	local k=$1 ped=$2 before
 	before=$(ped_logins "$ped")
@@ -35,9 +37,8 @@ round() {
 	tool --token-label "$TOKEN" --login --sign --mechanism ECDSA-SHA256 --id "$3" \
 		--signature-format openssl --input-file "$T/input" --output-file "$T/$k.sig" >"$T/sign.out" 2>&1 ||
 		fail "sign: $(cat "$T/sign.out")"
-	tool --token-label "$TOKEN" --read-object --type pubkey --id "$3" --output-file "$T/$k.pub" \
-		>"$T/read.out" 2>&1 || fail "read the public key: $(cat "$T/read.out")"
-	p11_verify "$T/$k.pub" "$T/input" "$T/$k.sig"
+	p11_pubkey "$k" "$T/$k.pem"
+	p11_verify "$T/$k.pem" "$T/input" "$T/$k.sig"
 	note "$ped PED: pkcs11-tool --test"
 	tool --token-label "$TOKEN" --login --test >"$T/test.out" 2>&1 || fail "pkcs11-tool --test: $(cat "$T/test.out")"
 }

@@ -22,7 +22,8 @@ expect_exit 0 "$BIN/ped-device" -headless -configfile "$C/ped-device.conf" -scri
 # the module's: C_Initialize accepts it as it is (pkcs11-tool loads the module with it)
 if command -v pkcs11-tool >/dev/null; then
 	# (it exits 1 for "No slots.": no hsm-sim here)
-	OUT=$(OPENPED_PKCS11_CONF="$C/openped-pkcs11.conf" pkcs11-tool --module "$PED_BUILD/lib/libopenped-pkcs11.so" --show-info 2>&1) || true
+	m="$PED_BUILD/lib/libopenped-pkcs11.so"
+	OUT=$(OPENPED_PKCS11_CONF="$C/openped-pkcs11.conf" so_client "$m" pkcs11-tool --module "$m" --show-info 2>&1) || true
 	expect_contains "$OUT" "Open PED PKCS#11 module"
 	expect_not_contains "$OUT" "C_Initialize failed"
 fi

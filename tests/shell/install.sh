@@ -30,7 +30,7 @@ grep -qx "module: $mod" "$D/usr/local/share/p11-kit/modules/openped.module" ||
 	fail "module file: $(cat "$D/usr/local/share/p11-kit/modules/openped.module")"
 [ -f "$D/usr/local/etc/openped/openped-pkcs11.conf" ] || fail "the module's configuration is not installed"
 if command -v pkcs11-tool >/dev/null; then
-	OUT=$(OPENPED_PKCS11_CONF="$D/usr/local/etc/openped/openped-pkcs11.conf" pkcs11-tool --module "$D$mod" -I 2>&1) || true
+	OUT=$(OPENPED_PKCS11_CONF="$D/usr/local/etc/openped/openped-pkcs11.conf" so_client "$D$mod" pkcs11-tool --module "$D$mod" -I 2>&1) || true
 	expect_contains "$OUT" "Open PED PKCS#11 module"
 fi
 # with PREFIX=/usr it lands where p11-kit looks, named by its bare name

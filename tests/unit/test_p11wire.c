@@ -294,6 +294,15 @@ static void template_values_round_trip(void)
 	CU_ASSERT(d.attrs[3].ulValueLen == sizeof(mechs) && !memcmp(d.attrs[3].pValue, mechs, sizeof(mechs)));
 	CU_ASSERT(d.attrs[4].pValue == NULL && d.attrs[4].ulValueLen == 0);
 	p11w_template_free(&d);
+
+	/* only empty values: nothing to store (the fuzz seed template-all-empty) */
+	CK_ATTRIBUTE empty = {CKA_LABEL, "", 0};
+	ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
+	CU_ASSERT_EQUAL(p11w_put_template(&w, &empty, 1, P11W_TPL_VALUES), CKR_OK);
+	take(&w, &r);
+	CU_ASSERT_EQUAL_FATAL(p11w_get_template(&r, P11W_TPL_VALUES, &d), CKR_OK);
+	CU_ASSERT(d.count == 1 && d.attrs[0].pValue == NULL && d.attrs[0].ulValueLen == 0);
+	p11w_template_free(&d);
 }
 
 static void template_values_are_checked_both_ways(void)
@@ -589,6 +598,11 @@ static void mechanisms_of_every_kind(void)
 	msg[8] = 7;
 	ped_rbuf_init(&r, msg, msg_len);
 	CU_ASSERT_EQUAL(p11w_get_mechanism(&r, &d), CKR_ARGUMENTS_BAD);
+	/* raw bytes for AES-GCM (the fuzz seed gcm-as-raw) */
+	static const uint8_t gcm_raw[] = {0, 0, 0, 0, 0, 0, 0x10, 0x87, 1, 0, 0, 0, 2, 0xaa, 0xbb};
+	ped_rbuf_init(&r, gcm_raw, sizeof(gcm_raw));
+	CU_ASSERT_EQUAL(p11w_get_mechanism(&r, &d), CKR_MECHANISM_PARAM_INVALID);
+	CU_ASSERT_PTR_NULL(d.store);
 }
 
 static void infos_and_lists(void)

@@ -720,6 +720,10 @@ static void logins_through_the_ped(void)
 	/* NULL_PTR: the PED; the HSM may wait PEDTimeout1 + PEDTimeout2 */
 	CU_ASSERT_EQUAL(C_Login(s, CKU_USER, NULL, 0), CKR_OK);
 	CU_ASSERT(!fk.pin_present && fk.ped_ms == 3000 && fk.user_type == CKU_USER);
+	/* "" is a PIN pad login too, as applications pass it */
+	fk.pin_present = 1;
+	CU_ASSERT_EQUAL(C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "", 0), CKR_OK);
+	CU_ASSERT(!fk.pin_present);
 	CU_ASSERT_EQUAL(C_Login(s, P11W_CKU_CRYPTO_USER, (CK_UTF8CHAR_PTR) "open sesame", 11), CKR_OK);
 	CU_ASSERT(fk.pin_present && fk.user_type == P11W_CKU_CRYPTO_USER);
 	/* the HSM's results, and the reference's vendor codes mapped */

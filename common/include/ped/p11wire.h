@@ -309,6 +309,9 @@ struct p11w_mech {
 	uint8_t *store;
 	size_t store_len;
 };
+/* CKR_OK, CKR_ARGUMENTS_BAD (malformed, an unknown kind),
+ * CKR_MECHANISM_PARAM_INVALID (a parameter of another kind than the
+ * mechanism's: p11w_mech_param_kind), CKR_HOST_MEMORY. */
 CK_RV p11w_get_mechanism(struct ped_rbuf *r, struct p11w_mech *out);
 void p11w_mech_free(struct p11w_mech *m);
 
