@@ -177,6 +177,8 @@ CK_RV app_get_token_info(struct app_call *c)
 		info.flags |= pin_flags(&p->co, p->max_failed_user_logins, 0) | pin_flags(&p->po, HSM_PO_MAX_FAILURES, 1);
 		if (p->co.challenge_set && p->co.challenge_expired && h->force_pin_change)
 			info.flags |= CKF_USER_PIN_TO_BE_CHANGED;
+		if (!p->kp.v[HSM_KP_KEY_MANAGEMENT]) /* policy 28: no object is made, changed or destroyed */
+			info.flags |= CKF_WRITE_PROTECTED;
 		info.ulMaxPinLen = p->max_pin_length;
 		info.ulMinPinLen = (CK_ULONG)(HSM_PIN_MAX_ABSOLUTE - p->min_pin_policy);
 	} else {
