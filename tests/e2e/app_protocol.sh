@@ -217,6 +217,15 @@ wait_for 30 grep -q "no answer from the PED within the caller's 4000 ms" "$T/hsm
 	fail "the PED wait was not bounded by the request's: $(tail -n 20 "$T/hsm.log")"
 wait_for 10 eval 'apps; grep -q "Applications -> 0" <<<"$OUT"' || fail "the killed client's application stayed: $OUT"
 expect_contains "$OUT" "Sessions -> 0"
+
+note "a PED that does not answer within the request's PED timeout: CKR_TIMEOUT (the module's CKR_FUNCTION_CANCELED)"
+# hsm-sim dropped the link of the unanswered ceremony: the PED attaches again
+wait_for 30 eval '[ "$(grep -c "\"event\":\"attached\"" "$T/Q.events")" -ge 2 ]' || fail "the PED did not attach again"
+calls "w@W open 1 rw =sw
+w@W login \$sw user - 1500
+w@W info \$sw"
+line "login: CKR_TIMEOUT"
+line "info: CKR_OK state 2"
 kill -TERM "$PED_Q_PID"
 wait_gone 10 "$PED_Q_PID"
 
