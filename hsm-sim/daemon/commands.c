@@ -452,8 +452,8 @@ static void tell_refused(void *arg, const struct hsm_obj *o, CK_RV rv)
 	struct cloned_ctx *x = arg;
 	char label[HSM_LABEL_LEN_MAX + 1];
 	cmd_obj_label(o, label, sizeof(label));
-	cmd_out(x->c, "Error: object %llu (\"%s\", %s) may not be cloned: %s. Nothing was cloned.",
-		(unsigned long long)o->handle, label, cmd_class_name(o), rv == CKR_OK ? "" : hsm_ck_why());
+	cmd_out(x->c, "Object %llu (\"%s\", %s) skipped: %s (%s).", (unsigned long long)o->handle, label,
+		cmd_class_name(o), rv == CKR_OK ? "" : hsm_ck_why(), hsm_ck_name(rv));
 }
 
 int cmd_clone_objects(struct cmd_ctx *c, struct sim_hsm *dst_hs, struct hsm_partition *dst, struct sim_hsm *src_hs,
