@@ -27,6 +27,11 @@ $(BUILD)/tests/fake_hsm: $(OBJ)/tests/tools/fake_hsm.o $(call lib_files,hsm ikey
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
+# Real keys in a state file, for the end-to-end suites (hsm_keys.c).
+$(BUILD)/tests/hsm_keys: $(OBJ)/tests/tools/hsm_keys.o $(call lib_files,hsm ped)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
+
 # The seed writer of the fuzz targets that read sealed HSM state.
 $(BUILD)/tests/hsm_seeds: $(OBJ)/tests/tools/hsm_seeds.o $(call lib_files,hsm ped)
 	@mkdir -p $(@D)

@@ -188,7 +188,7 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	if (!cmd_current(c, NULL, NULL))
 		return PED_E_TOKEN_NOT_PRESENT;
 	if (argc < 3) {
-		cmd_out(c, "Usage: partition archive backup|restore|list|delete -slot N ...");
+		cmd_out(c, "Usage: partition archive backup|restore|list|contents|delete -slot N ...");
 		return PED_E_ARGUMENTS_BAD;
 	}
 	if ((r = cmd_parse(c, o, argc, argv, 3)) != PED_OK)
@@ -217,6 +217,24 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 			cmd_out(c, "Partition: %s  Objects: %u", bh->h.partitions[i].name,
 				 bh->h.partitions[i].nobjs);
 		cmd_out(c, "%u backup partitions on slot %d.", bh->h.npartitions, slot);
+		return PED_OK;
+	}
+	if (!strcasecmp(verb, "contents")) {
+		/* what a backup holds, as partition contents shows a partition's:
+		 * its Crypto Officer's to see, as its objects are to restore */
+		const char *name = ped_opts_str(o, "partition", NULL);
+		struct hsm_partition *bp = name ? hsm_partition_find(&bh->h, name) : NULL;
+		if (!bp) {
+			cmd_out(c, "Error: -partition must name a backup on slot %d", slot);
+			return PED_E_ARGUMENTS_BAD;
+		}
+		cmd_out(c, "Logging into the container %s on slot %d as the Crypto Officer.", name, slot);
+		if ((r = auth_ped_login(&c->who, bh, bp, auth_role("co"), NULL)) != PED_OK)
+			return r;
+		if (!(bp = hsm_partition_find(&bh->h, name)))
+			return PED_E_ARGUMENTS_BAD;
+		cmd_out(c, "Backup partition %s on slot %d:", name, slot);
+		cmd_list_objects(c, bp);
 		return PED_OK;
 	}
 	if (!strcasecmp(verb, "delete")) {
@@ -290,4 +308,4 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND_VERBS(archive, "partition", "par", "archive", 3, cmd_archive, "backup restore list delete")
+SIM_COMMAND_VERBS(archive, "partition", "par", "archive", 3, cmd_archive, "backup restore list contents delete")

@@ -556,12 +556,7 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 			return r;
 		cmd_out(c, "The '%s' is currently logged in. Looking for objects accessible to them.",
 			 *auth_login_flag(lg, HSM_ROLE_CO, pi) == AUTH_LOGGED_IN ? "Crypto Officer" : "Crypto User");
-		for (uint32_t i = 0; i < p->nobjs; i++) {
-			const struct hsm_attr *l = hsm_obj_attr(p->objs[i], CKA_LABEL);
-			cmd_out(c, "Object Label: %.*s  Handle: %llu", l ? (int)l->len : 0, l ? (const char *)l->val : "",
-				(unsigned long long)p->objs[i]->handle);
-		}
-		cmd_out(c, "Number of objects: %u", p->nobjs);
+		cmd_list_objects(c, p);
 		return PED_OK;
 	}
 	cmd_out(c, "Usage: partition create|init|delete|clone|showinfo|changepolicy|showpolicies|contents|archive ...");

@@ -97,6 +97,9 @@ void cmd_obj_label(const struct hsm_obj *o, char *out, size_t size);
 /* Its class and key type as the reference shows them ("Private Key", "RSA"). */
 const char *cmd_class_name(const struct hsm_obj *o);
 const char *cmd_key_type_name(const struct hsm_obj *o);
+/* p's objects, one line each (label, handle, class, key type, CKA_ID in
+ * hex, OUID), then their number: partition contents and archive contents. */
+void cmd_list_objects(struct cmd_ctx *c, const struct hsm_partition *p);
 /* HSM policies 7 and 16 for a cloning that moves objects into or out of
  * hs (user_partition: a backup's source or a restore's target, where 16
  * applies too); PED_E_ACTION_PROHIBITED, told, when one is off. */

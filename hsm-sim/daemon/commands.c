@@ -452,8 +452,8 @@ static void tell_refused(void *arg, const struct hsm_obj *o, CK_RV rv)
 	struct cloned_ctx *x = arg;
 	char label[HSM_LABEL_LEN_MAX + 1];
 	cmd_obj_label(o, label, sizeof(label));
-	cmd_out(x->c, "Error: object %llu (\"%s\", %s) may not be cloned: %s. Nothing was cloned.",
-		(unsigned long long)o->handle, label, cmd_class_name(o), rv == CKR_OK ? "" : hsm_ck_why());
+	cmd_out(x->c, "Object %llu (\"%s\", %s) skipped: %s (%s).", (unsigned long long)o->handle, label,
+		cmd_class_name(o), rv == CKR_OK ? "" : hsm_ck_why(), hsm_ck_name(rv));
 }
 
 int cmd_clone_objects(struct cmd_ctx *c, struct sim_hsm *dst_hs, struct hsm_partition *dst, struct sim_hsm *src_hs,
@@ -500,6 +500,26 @@ const char *cmd_class_name(const struct hsm_obj *o)
 	case CKO_SECRET_KEY: return "Symmetric Key";
 	}
 	return "Object";
+}
+
+void cmd_list_objects(struct cmd_ctx *c, const struct hsm_partition *p)
+{
+	for (uint32_t i = 0; i < p->nobjs; i++) {
+		const struct hsm_obj *o = p->objs[i];
+		const struct hsm_attr *id = hsm_obj_attr(o, CKA_ID);
+		char label[HSM_LABEL_LEN_MAX + 1], hex[2 * 64 + 4] = "";
+		const char *kt = cmd_key_type_name(o);
+		size_t n = id ? id->len : 0;
+		cmd_obj_label(o, label, sizeof(label));
+		for (size_t j = 0; j < n && j < 64; j++)
+			snprintf(hex + 2 * j, sizeof(hex) - 2 * j, "%02x", id->val[j]);
+		if (n > 64)
+			snprintf(hex + 128, sizeof(hex) - 128, "...");
+		cmd_out(c, "Object Label: %s  Handle: %llu  Object Type: %s%s%s  ID: %s  Object UID: %016llx", label,
+			(unsigned long long)o->handle, cmd_class_name(o), *kt ? "  Key Type: " : "", kt, n ? hex : "(none)",
+			(unsigned long long)o->ouid);
+	}
+	cmd_out(c, "Number of objects: %u", p->nobjs);
 }
 
 const char *cmd_key_type_name(const struct hsm_obj *o)

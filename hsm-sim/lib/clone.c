@@ -118,29 +118,26 @@ int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src
 			return PED_E_NOT_FOUND;
 	if (dst->nobjs + hsm_clone_room(dst, src, mode, handles, nhandles) > HSM_MAX_OBJECTS)
 		return PED_E_RANGE;
-	/* Policies before anything moves: an object the source's policies
-	 * (HSM policy 7, partition policies 0 and 4) or the target's keep from
-	 * cloning refuses the whole cloning, as the reference's backup "fails
-	 * if [uncloneable] keys are encountered". */
 	for (uint32_t i = 0; i < src->nobjs; i++) {
 		const struct hsm_obj *o = src->objs[i];
+		struct hsm_obj *t = mode == HSM_CLONE_ALL ? NULL : hsm_part_obj_by_ouid(dst, o->ouid), *n = NULL;
 		CK_RV rv;
+		int r;
 		if (!selected(o, handles, nhandles))
 			continue;
+		/* An object the source's policies (HSM policy 7, partition
+		 * policies 0 and 4) or the target's keep from cloning is told and
+		 * skipped, the others cloned: "the backup operation proceeds, but
+		 * skips over any private keys" (001, "Private Keys could be lost"),
+		 * and a restore into a partition that disallows them "recovers all
+		 * other objects". */
 		if ((rv = hsm_kp_check(ctx->src_env, HSM_KP_DO_CLONE, o, 0)) == CKR_OK)
 			rv = hsm_kp_check(ctx->dst_env, HSM_KP_DO_CLONE, o, 0);
 		if (rv != CKR_OK) {
 			if (ctx->refused)
 				ctx->refused(ctx->arg, o, rv);
-			return ped_err_from_code((uint32_t)rv);
-		}
-	}
-	for (uint32_t i = 0; i < src->nobjs; i++) {
-		const struct hsm_obj *o = src->objs[i];
-		struct hsm_obj *t = mode == HSM_CLONE_ALL ? NULL : hsm_part_obj_by_ouid(dst, o->ouid), *n = NULL;
-		int r;
-		if (!selected(o, handles, nhandles))
 			continue;
+		}
 		if (t && mode != HSM_CLONE_MISSING_OR_CHANGED)
 			continue;
 		if ((r = carry(dst, src, o, &n)) != PED_OK)

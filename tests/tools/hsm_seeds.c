@@ -1,7 +1,8 @@
 /* Writes the seeds of the fuzz targets that read sealed HSM state:
- * hsm_seeds DIR  (creates DIR/hsm_state/hsm-v8-*). Every HSM here has the
- * fuzz targets' device secret (fuzz_hsm_state.c, FUZZ_DEVICE_SECRET), so
- * the seeds' sealed parts open there and the fuzzer explores past them. */
+ * hsm_seeds DIR creates DIR/hsm_state/hsm-v8-... and DIR/objstore/...
+ * Every HSM here has the fuzz targets' device secret (fuzz_hsm_state.c,
+ * FUZZ_DEVICE_SECRET), so the seeds' sealed parts open there and the
+ * fuzzer explores past them. */
 #include "hsm/hsm.h"
 #include "hsm/mech.h"
 #include "ped/error.h"
@@ -58,6 +59,83 @@ static int objects(struct hsm_partition *p)
 	return 0;
 }
 
+/* An objstore seed: op records (fuzz_objstore.c) in a file. */
+static int put_raw(const char *dir, const char *name, const uint8_t *b, size_t n)
+{
+	char path[1024];
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!(f = fopen(path, "wb")))
+		return -1;
+	fwrite(b, 1, n, f);
+	return fclose(f);
+}
+
+static void lv16(uint8_t *b, size_t *n, const uint8_t *v, size_t len)
+{
+	b[(*n)++] = (uint8_t)(len >> 8);
+	b[(*n)++] = (uint8_t)len;
+	memcpy(b + *n, v, len);
+	*n += len;
+}
+
+static void u64be(uint8_t *b, size_t *n, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--)
+		b[(*n)++] = (uint8_t)(v >> (8 * i));
+}
+
+/* The partition's objects as 'O' records, then operations on them. */
+static int objstore_seeds(const char *root, const struct hsm_partition *p)
+{
+	char dir[1024];
+	static uint8_t b[1 << 16];
+	size_t n = 0;
+	snprintf(dir, sizeof(dir), "%s/objstore", root);
+	mkdir(dir, 0755);
+	for (uint32_t i = 0; i < p->nobjs; i++) {
+		uint8_t *pub = NULL, *sec = NULL;
+		size_t pl = 0, sl = 0;
+		if (hsm_obj_encode(p->objs[i], &pub, &pl, &sec, &sl) != PED_OK || n + pl + sl + 8 > sizeof(b))
+			return -1;
+		b[n++] = 'O';
+		lv16(b, &n, pub, pl);
+		lv16(b, &n, sec, sl);
+		OPENSSL_clear_free(pub, pl);
+		OPENSSL_clear_free(sec, sl);
+	}
+	if (put_raw(dir, "keys", b, n))
+		return -1;
+	/* then: copied, saved and loaded, cloned (missing, all, changed), a
+	 * handle removed and found, swapped, cloned back, cleared */
+	static const uint8_t tail[] = {'P', 'W', 'C', 1, 0, 'C', 0, 0, 'C', 2, 0, 'S', 'W', 'S', 'X', 'W'};
+	memcpy(b + n, tail, sizeof(tail));
+	b[n + sizeof(tail)] = 'R';
+	size_t m = n + sizeof(tail) + 1;
+	u64be(b, &m, 2);
+	b[m++] = 'F';
+	u64be(b, &m, 3);
+	if (put_raw(dir, "keys-cloned-saved", b, m))
+		return -1;
+	/* data objects, handles near the end of their range */
+	n = 0;
+	b[n++] = 'N';
+	u64be(b, &n, (1ull << 62) - 2);
+	for (int i = 0; i < 3; i++) {
+		b[n++] = 'D';
+		b[n++] = 4;
+		memcpy(b + n, "data", 4);
+		n += 4;
+		lv16(b, &n, (const uint8_t *)"value", 5);
+	}
+	b[n++] = 'C';
+	b[n++] = 1;
+	b[n++] = 1;
+	u64be(b, &n, (1ull << 62) - 2);
+	b[n++] = 'W';
+	return put_raw(dir, "data-handles-at-the-end", b, n);
+}
+
 int main(int argc, char **argv)
 {
 	char dir[900];
@@ -95,7 +173,7 @@ int main(int argc, char **argv)
 	if (hsm_partition_create(h, "old", &q))
 		goto out;
 	hsm_credential_set(&q->domain, secret, sizeof(secret), 1, 1, id);
-	if (hsm_encode(h, &buf, &len) || put(dir, "hsm-v8-keys", buf, len))
+	if (hsm_encode(h, &buf, &len) || put(dir, "hsm-v8-keys", buf, len) || objstore_seeds(argv[1], p))
 		goto out;
 	OPENSSL_clear_free(buf, len);
 	buf = NULL;

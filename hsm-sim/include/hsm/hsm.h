@@ -238,7 +238,7 @@ struct hsm_clone_ctx {
 	const struct hsm_key_env *src_env, *dst_env;
 	/* each object cloned, by its handle in src and in dst */
 	void (*cloned)(void *arg, uint64_t from, uint64_t to);
-	/* the object a policy kept from cloning (rv: why), before nothing moved */
+	/* an object a policy keeps from cloning (rv: why): skipped */
 	void (*refused)(void *arg, const struct hsm_obj *o, CK_RV rv);
 	void *arg;
 };
@@ -247,12 +247,13 @@ struct hsm_clone_ctx {
  * src's cloning key, the public part and OUID as additional data, and is
  * opened under dst's: the verifiers are compared first, and a partition of
  * another domain fails to open the first object. With handles, only src's
- * objects of those handles. Returns the number cloned, or:
+ * objects of those handles. An object either end's policies keep from
+ * cloning (hsm_kp_check HSM_KP_DO_CLONE) is told to ctx->refused and
+ * skipped, the others cloned, as the reference skips private keys when
+ * private key cloning is off. Returns the number cloned, or:
  *   PED_E_CERTIFICATE_INVALID  another domain (verifier or authentication);
  *   PED_E_UNSUPPORTED          src or dst has no cloning key (a partition
  *                              from before state version 8: partition init);
- *   PED_E_ACTION_PROHIBITED    a policy keeps an object from cloning (told
- *                              to ctx->refused; nothing was cloned);
  *   PED_E_NOT_FOUND            a handle src does not hold;
  *   PED_E_RANGE                no room in dst for them all (nothing cloned).
  * A failure part way leaves dst part done: callers clone into a copy and
