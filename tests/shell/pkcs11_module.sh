@@ -14,12 +14,15 @@ others=$(grep -v '^C_' <<<"$exported" || true)
 [ -z "$others" ] || fail "exported besides the C_ functions: $others"
 
 undefined=$(nm -D --undefined-only "$M" | awk '{print $2}' | sed 's/@.*//')
+# A sanitizer build keeps every function its metadata names (no section
+# is collected) and brings the runtime's references: only its exports count.
+if grep -q '^__asan_' <<<"$undefined"; then
+	echo "pkcs11 module symbols ok (sanitizer build: exports only)"
+	exit 0
+fi
 for f in printf fprintf dprintf puts fputs perror vfprintf exit _exit abort signal sigaction raise; do
 	! grep -qx "$f" <<<"$undefined" || fail "the module references $f"
 done
-# (a sanitizer build brings its runtime's own references)
-if ! grep -q '^__asan_' <<<"$undefined"; then
-	needed=$(readelf -d "$M" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
-	expect_eq "$needed" "libc.so.6 libconfig.so.9 libcrypto.so.3 " "libraries the module needs"
-fi
+needed=$(readelf -d "$M" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+expect_eq "$needed" "libc.so.6 libconfig.so.9 libcrypto.so.3 " "libraries the module needs"
 echo "pkcs11 module symbols ok"
