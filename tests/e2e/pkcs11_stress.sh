@@ -30,15 +30,26 @@ done
 victim=$!
 # once it signs (logged in, threads started), it is always inside a call
 wait_for 60 grep -q '^signing' "$T/victim.out" || fail "the ninth process never signed: $(cat "$T/victim.out")"
+# the kill must land while the others sign, or it proves nothing about them
+for p in "${pids[@]}"; do
+	kill -0 "$p" 2>/dev/null || fail "a signer ended before the ninth was killed: $(cat "$T"/stress.*.out)"
+done
 kill -KILL "$victim"
 wait "$victim" 2>/dev/null || true
 for i in "${!pids[@]}"; do
 	wait "${pids[$i]}" || fail "process $((i + 1)): $(cat "$T/stress.$((i + 1)).out")"
 	grep -q '^signed [1-9]' "$T/stress.$((i + 1)).out" || fail "process $((i + 1)) signed nothing"
+	# "signed N in S s": the load lasted the whole 10 s
+	awk '/^signed / { ok = $4 >= 10 } END { exit !ok }' "$T/stress.$((i + 1)).out" ||
+		fail "process $((i + 1)) did not sign for 10 s: $(cat "$T/stress.$((i + 1)).out")"
 done
 
 note "no session left behind, and hsm-sim serves the next application"
 wait_for 10 eval '[ "$(stress sessions)" = "sessions 0" ]' || fail "sessions left in hsm-sim: $(stress sessions)"
+# hsm-sim's own count, every application and slot: nothing of the nine left
+# (the killed one's connections end when the kernel closes them)
+wait_for 10 eval 'hsmcm -c "application list"; grep -qxP "\\tSessions -> 0" <<<"$OUT" && grep -qxP "\\tApplications -> 0" <<<"$OUT"' ||
+	fail "hsm-sim still holds applications or sessions: $OUT"
 OUT=$(client pkcs11-tool --module "$MODULE" -L 2>&1) || fail "pkcs11-tool -L after the stress: $OUT"
 expect_contains "$OUT" "token label        : $TOKEN"
 
