@@ -13,6 +13,14 @@
  *       logs in, signs, then waits for FILE to appear (an operator's role
  *       logout meanwhile) and signs again: "after: 0x..." with the code of
  *       that call, exit 0 if it is CKR_USER_NOT_LOGGED_IN
+ *   p11_stress MODULE TOKEN genx KEY
+ *       logs in and makes a P-256 key pair labelled KEY on the token whose
+ *       private key is neither sensitive nor unextractable (pkcs11-tool
+ *       makes none): "genx: 0x..." with C_GenerateKeyPair's result
+ *   p11_stress MODULE TOKEN value KEY priv|secret
+ *       logs in and asks the CKA_VALUE of the private or secret key
+ *       labelled KEY: "value: CKR_OK HEX" or "value: 0x... (none)"; exit 0
+ *       either way (what the answer must be is the suite's to say)
  *
  * The module is loaded with dlopen, as applications load it. */
 #include <p11-kit/pkcs11.h>
@@ -61,9 +69,11 @@ static int find_slot(const char *label)
 	return 1;
 }
 
+static CK_OBJECT_CLASS key_class = CKO_PRIVATE_KEY;
+
 static CK_RV find_key(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *key)
 {
-	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_OBJECT_CLASS cls = key_class;
 	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, (void *)key_label, strlen(key_label)}};
 	CK_ULONG n = 0;
 	CK_RV rv;
@@ -165,10 +175,10 @@ int main(int argc, char **argv)
 		code = 0;
 		goto out;
 	}
-	if (argc < 6)
+	if (argc < 5)
 		goto out;
 	key_label = argv[4];
-	if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s)) != CKR_OK) {
+	if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | (strcmp(argv[3], "genx") ? 0 : CKF_RW_SESSION), NULL, NULL, &s)) != CKR_OK) {
 		fail("C_OpenSession", rv);
 		goto out;
 	}
@@ -197,7 +207,7 @@ int main(int argc, char **argv)
 			pthread_join(t[i], NULL);
 		printf("signed %ld in %.2f s\n", atomic_load(&signed_count), now_s() - start);
 		code = atomic_load(&failed) ? 1 : 0;
-	} else if (!strcmp(argv[3], "logout-wait")) {
+	} else if (!strcmp(argv[3], "logout-wait") && argc == 6) {
 		if ((rv = find_key(s, &key)) != CKR_OK || (rv = sign_once(s, key)) != CKR_OK) {
 			fail("signing before the logout", rv);
 			goto out;
@@ -209,6 +219,43 @@ int main(int argc, char **argv)
 		rv = sign_once(s, key);
 		printf("after: 0x%lx\n", (unsigned long)rv);
 		code = rv == CKR_USER_NOT_LOGGED_IN ? 0 : 1;
+	} else if (!strcmp(argv[3], "genx")) {
+		/* DER of the OID of prime256v1 */
+		static CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+		CK_MECHANISM m = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+		CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+		CK_OBJECT_HANDLE pub, priv;
+		CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &yes, sizeof(yes)},
+				     {CKA_EC_PARAMS, p256, sizeof(p256)},
+				     {CKA_VERIFY, &yes, sizeof(yes)},
+				     {CKA_LABEL, argv[4], strlen(argv[4])}};
+		CK_ATTRIBUTE kt[] = {{CKA_TOKEN, &yes, sizeof(yes)},
+				     {CKA_PRIVATE, &yes, sizeof(yes)},
+				     {CKA_SIGN, &yes, sizeof(yes)},
+				     {CKA_SENSITIVE, &no, sizeof(no)},
+				     {CKA_EXTRACTABLE, &yes, sizeof(yes)},
+				     {CKA_LABEL, argv[4], strlen(argv[4])}};
+		rv = f->C_GenerateKeyPair(s, &m, pt, 4, kt, 6, &pub, &priv);
+		printf("genx: 0x%lx\n", (unsigned long)rv);
+		code = rv == CKR_OK ? 0 : 1;
+	} else if (!strcmp(argv[3], "value") && argc == 6) {
+		CK_BYTE v[1024];
+		CK_ATTRIBUTE a = {CKA_VALUE, v, sizeof(v)};
+		key_class = !strcmp(argv[5], "secret") ? CKO_SECRET_KEY : CKO_PRIVATE_KEY;
+		if ((rv = find_key(s, &key)) != CKR_OK) {
+			fail("finding the key", rv);
+			goto out;
+		}
+		rv = f->C_GetAttributeValue(s, key, &a, 1);
+		if (rv == CKR_OK && a.ulValueLen <= sizeof(v)) {
+			printf("value: CKR_OK ");
+			for (CK_ULONG i = 0; i < a.ulValueLen; i++)
+				printf("%02x", v[i]);
+			printf("\n");
+		} else {
+			printf("value: 0x%lx (none)\n", (unsigned long)rv);
+		}
+		code = 0;
 	}
 out:
 	if (s)
