@@ -17,6 +17,10 @@
  *       logs in and makes a P-256 key pair labelled KEY on the token whose
  *       private key is neither sensitive nor unextractable (pkcs11-tool
  *       makes none): "genx: 0x..." with C_GenerateKeyPair's result
+ *   p11_stress MODULE TOKEN gen KEY BITS
+ *       logs in ("logged in"), then makes RSA key pairs of BITS on the
+ *       token, labelled KEY, one after another until one fails: "generated
+ *       N" after each; exit 1 at the first failure (hsm-sim killed under it)
  *   p11_stress MODULE TOKEN value KEY priv|secret
  *       logs in and asks the CKA_VALUE of the private or secret key
  *       labelled KEY: "value: CKR_OK HEX" or "value: 0x... (none)"; exit 0
@@ -178,7 +182,8 @@ int main(int argc, char **argv)
 	if (argc < 5)
 		goto out;
 	key_label = argv[4];
-	if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | (strcmp(argv[3], "genx") ? 0 : CKF_RW_SESSION), NULL, NULL, &s)) != CKR_OK) {
+	if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | (strncmp(argv[3], "gen", 3) ? 0 : CKF_RW_SESSION), NULL,
+				   NULL, &s)) != CKR_OK) {
 		fail("C_OpenSession", rv);
 		goto out;
 	}
@@ -219,6 +224,31 @@ int main(int argc, char **argv)
 		rv = sign_once(s, key);
 		printf("after: 0x%lx\n", (unsigned long)rv);
 		code = rv == CKR_USER_NOT_LOGGED_IN ? 0 : 1;
+	} else if (!strcmp(argv[3], "gen") && argc == 6) {
+		CK_MECHANISM m = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+		CK_BBOOL yes = CK_TRUE;
+		CK_ULONG bits = strtoul(argv[5], NULL, 10);
+		CK_BYTE e[] = {1, 0, 1};
+		CK_OBJECT_HANDLE pub, priv;
+		CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &yes, sizeof(yes)},
+				     {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+				     {CKA_PUBLIC_EXPONENT, e, sizeof(e)},
+				     {CKA_VERIFY, &yes, sizeof(yes)},
+				     {CKA_LABEL, argv[4], strlen(argv[4])}};
+		CK_ATTRIBUTE kt[] = {{CKA_TOKEN, &yes, sizeof(yes)},
+				     {CKA_PRIVATE, &yes, sizeof(yes)},
+				     {CKA_SIGN, &yes, sizeof(yes)},
+				     {CKA_LABEL, argv[4], strlen(argv[4])}};
+		printf("logged in\n");
+		fflush(stdout);
+		for (long n = 1;; n++) {
+			if ((rv = f->C_GenerateKeyPair(s, &m, pt, 5, kt, 4, &pub, &priv)) != CKR_OK) {
+				fail("C_GenerateKeyPair", rv);
+				break;
+			}
+			printf("generated %ld\n", n);
+			fflush(stdout);
+		}
 	} else if (!strcmp(argv[3], "genx")) {
 		/* DER of the OID of prime256v1 */
 		static CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
