@@ -42,7 +42,8 @@ round() {
 	note "$ped PED: pkcs11-tool --test, with an RSA pair for the parts that test RSA alone"
 	tool --token-label "$TOKEN" --login --keypairgen --key-type rsa:2048 --usage-sign --usage-decrypt \
 		--label "$k-rsa" --id "${3}ff" >"$T/gen.out" 2>&1 || fail "keypairgen RSA: $(cat "$T/gen.out")"
-	tool --token-label "$TOKEN" --login --test >"$T/test.out" 2>&1 || fail "pkcs11-tool --test: $(cat "$T/test.out")"
+	# as the issue writes it: no slot named, the first token (p1, slot 0)
+	tool --login --test >"$T/test.out" 2>&1 || fail "pkcs11-tool --test: $(cat "$T/test.out")"
 	# exit 0 is not enough: a part it cannot run is skipped with a word
 	# ("Signatures: not implemented" without CKF_HW); every part must run
 	expect_not_contains "$(cat "$T/test.out")" "not implemented" "pkcs11-tool --test"
