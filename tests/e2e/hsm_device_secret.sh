@@ -76,6 +76,7 @@ grep -q "readable or writable by others" "$T/refused.out" "$T/refused.log" ||
 
 note "the right device secret: the HSM as it was"
 chmod 600 "$dev"
+stop_ped A # it would reattach and race B for the link
 start_hsm
 start_ped B $HSM_SERIAL "$T/a.policy"
 hsmcm -c "slot set -slot 1; role login -name co; partition contents"

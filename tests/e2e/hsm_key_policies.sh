@@ -140,6 +140,7 @@ expect_contains "$OUT" "28: Allow Key Management Functions : 0"
 before=$OUT
 kill -TERM "$HSM_PID"; wait_gone 20 "$HSM_PID"
 rm -f "$T/ped-$BACKUP_SERIAL.sock"
+stop_ped A # it would reattach and race B for the link
 start_hsm
 start_ped B $HSM_SERIAL "$T/a.policy"
 hsmcm -c "slot set -slot 1; partition showpolicies -verbose"

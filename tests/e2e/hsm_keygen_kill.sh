@@ -36,6 +36,8 @@ use "CO LOGIN" ${KEY[co]}
 P
 n=0
 run() {
+	# the last run's PED would reattach, racing the new one for the link
+	stop_ped "A$n"
 	n=$((n + 1))
 	rm -f "$T/ped-$HSM_SERIAL.sock" "$T/ped-$BACKUP_SERIAL.sock" "$HSM_SOCK"
 	start_hsm

@@ -46,6 +46,9 @@ sed -e "s|^use \"CO LOGIN\".*|use \"CO LOGIN\" ${KEY[co1]} / ${KEY[co1]} / ${KEY
 sed -e 's|^reuse "SETTING DOMAIN".*|reuse "SETTING DOMAIN" yes|' "$T/b.policy" >"$T/b2.policy"
 peds() {
 	local suffix=${1#1}
+	# round 1's PEDs would reattach to the restarted hsm-sim with round 1's
+	# policy, racing round 2's for the link
+	stop_ped A$(($1 - 1)) B$(($1 - 1))
 	start_ped "A$1" $HSM_SERIAL "$T/a${suffix}.policy"
 	start_ped "B$1" $BACKUP_SERIAL "$T/b${suffix}.policy"
 }

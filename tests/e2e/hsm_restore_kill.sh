@@ -42,6 +42,8 @@ printf 'use "CO LOGIN" %s\n' "${KEY[bco]}" >"$T/b2.policy"
 sed -e 's|^reuse "SETTING DOMAIN".*|reuse "SETTING DOMAIN" yes|' "$T/b.policy" >"$T/b3.policy"
 n=0
 run() { # hsm-sim and a PED on each HSM, their policies
+	# the last run's PEDs would reattach with their policy, racing the new ones
+	stop_ped "A$n" "B$n"
 	n=$((n + 1))
 	rm -f "$T/ped-$HSM_SERIAL.sock" "$T/ped-$BACKUP_SERIAL.sock" "$HSM_SOCK"
 	start_hsm
