@@ -202,6 +202,8 @@ int main(int argc, char **argv)
 	foreground = !ped_opts_seen(opts, "daemon");
 	r = ped_daemon_start(foreground, 10000, &child, msg, sizeof(msg));
 	if (r != PED_DAEMON_CHILD) {
+		/* the parent of -daemon ends here: the child has its own copy */
+		ped_config_free(&cfg);
 		if (r != PED_OK) {
 			fprintf(stderr, "hsm-sim: cannot start: %s\n", msg);
 			return 1;
