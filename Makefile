@@ -64,7 +64,7 @@ $(OBJ)/%.o: %.c
 # the libraries they need in this order, whatever order a module.mk names
 # them in or the module.mk files are read in. A folder's module.mk builds
 # its library with static_lib; libped (common/) is built here.
-LIBRARIES    := peddevice hsm ikey pedtool ped
+LIBRARIES    := peddevice hsmd hsm ikey pedtool p11mod ped
 
 # lib_files NAMES: build/lib/libNAME.a for each name, in link order.
 lib_files     = $(patsubst %,$(LIBDIR)/lib%.a,$(filter $(1),$(LIBRARIES)))
@@ -79,6 +79,43 @@ $(LIBDIR)/lib$(1).a: $$(patsubst %.c,$$(OBJ)/%.o,$(2))
 	$$(AR) rcs $$@ $$^
 endef
 
+# Shared objects (the PKCS#11 module) are made of PIC objects, compiled
+# apart under build/obj/pic with every symbol hidden unless the code says
+# it is exported, and of libped's own PIC copy, libped_pic.a.
+PIC_OBJ      := $(OBJ)/pic
+SHARED_MODULES :=
+
+$(PIC_OBJ)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -ffunction-sections -fdata-sections -c -o $@ $<
+
+# static_pic_lib NAME, SOURCES: build/lib/libNAME.a from SOURCES' PIC
+# objects: what a shared object is made of, for the unit tests to link.
+define static_pic_lib
+$$(if $$(filter $(1),$$(LIBRARIES)),,$$(error static_pic_lib $(1): name it in LIBRARIES in the top Makefile))
+ALL_OBJS += $$(patsubst %.c,$$(PIC_OBJ)/%.o,$(2))
+$(LIBDIR)/lib$(1).a: $$(patsubst %.c,$$(PIC_OBJ)/%.o,$(2))
+	@mkdir -p $$(@D)
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+
+# shared_module NAME, SOURCES, MAPFILE, LIBS: build/lib/NAME.so from
+# SOURCES' PIC objects and libped_pic.a, exporting what the version script
+# MAPFILE says, linked with LIBS. Undefined symbols are an error, but in a
+# sanitizer build (the runtime comes with the program that loads it). What
+# nothing exported reaches is left out (--gc-sections): a libped object the
+# module needs one function of brings none of its others (no signal
+# handling, no printing).
+define shared_module
+SHARED_MODULES += $(LIBDIR)/$(1).so
+ALL_OBJS += $$(patsubst %.c,$$(PIC_OBJ)/%.o,$(2))
+$(LIBDIR)/$(1).so: $$(patsubst %.c,$$(PIC_OBJ)/%.o,$(2)) $(LIBDIR)/libped_pic.a $(3)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -shared -Wl,-soname,$(1).so -Wl,--version-script=$(3) -Wl,--gc-sections \
+	  $$(if $$(SANFLAGS),,-Wl,-z,defs) -o $$@ $$(filter %.o %.a,$$^) $(4)
+endef
+
 # program NAME, SOURCES, LIBRARIES: build/bin/NAME from SOURCES, linked with
 # the libraries named (by NAME, as in LIBRARIES) and libped.
 define program
@@ -89,6 +126,10 @@ $(BIN)/$(1): $$(patsubst %.c,$$(OBJ)/%.o,$(2)) $$(call lib_files,$(3) ped)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 
+# libped's application protocol codec (ped/p11wire.h) and libhsm use
+# p11-kit's packaged PKCS#11 header: its include directory only, no library.
+CPPFLAGS     += $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
+
 $(eval $(call static_lib,ped,$(wildcard common/src/*.c)))
 # The stamp changes only with SYSCONFDIR, so only then is fileio.o rebuilt;
 # make install reads it to check it installs where the build looks.
@@ -97,13 +138,21 @@ $(SYSCONF_STAMP): FORCE
 	@[ "$$(cat $@ 2>/dev/null)" = "$(SYSCONF_BUILT)" ] || echo "$(SYSCONF_BUILT)" >$@
 $(OBJ)/common/src/fileio.o: $(SYSCONF_STAMP)
 $(OBJ)/common/src/fileio.o: CPPFLAGS += -DPED_SYSCONFDIR=\"$(SYSCONF_BUILT)\"
+$(PIC_OBJ)/common/src/fileio.o: $(SYSCONF_STAMP)
+$(PIC_OBJ)/common/src/fileio.o: CPPFLAGS += -DPED_SYSCONFDIR=\"$(SYSCONF_BUILT)\"
 FORCE:
+ALL_OBJS += $(patsubst %.c,$(PIC_OBJ)/%.o,$(wildcard common/src/*.c))
+$(LIBDIR)/libped_pic.a: $(patsubst %.c,$(PIC_OBJ)/%.o,$(wildcard common/src/*.c))
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
 
 include $(sort $(wildcard */module.mk))
 
-all: $(PROGRAMS) $(TEST_TOOLS) $(UNIT_RUNNER)
-# The programs alone, for a package build (no test tools, no CUnit runner).
-programs: $(PROGRAMS)
+all: $(PROGRAMS) $(SHARED_MODULES) $(TEST_TOOLS) $(UNIT_RUNNER)
+# The programs and the PKCS#11 module alone, for a package build (no test
+# tools, no CUnit runner).
+programs: $(PROGRAMS) $(SHARED_MODULES)
 
 # --- setup and the two README commands --------------------------------------
 deps:

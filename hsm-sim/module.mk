@@ -8,3 +8,8 @@ CPPFLAGS     += $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
 $(eval $(call static_lib,hsm,$(wildcard hsm-sim/lib/*.c)))
 $(eval $(call program,hsm-sim,$(wildcard hsm-sim/daemon/*.c),hsm))
 $(eval $(call program,hsmcm,hsm-sim/hsmcm/main.c,hsm))
+# The daemon's code but main.c, as a library for the fuzz target of its
+# application protocol (tests/fuzz/fuzz_p11server.c). hsm-sim links the
+# objects themselves: each command registers itself (a constructor), which
+# nothing would pull out of an archive.
+$(eval $(call static_lib,hsmd,$(filter-out hsm-sim/daemon/main.c,$(wildcard hsm-sim/daemon/*.c))))

@@ -8,7 +8,11 @@
 # PREFIX/sbin (the daemons), man pages to PREFIX/share/man, the service
 # units, the sysusers and tmpfiles files and the USB PED's udev rule to
 # PREFIX/lib/systemd, sysusers.d, tmpfiles.d and udev/rules.d,
-# the configuration files to SYSCONFDIR/openped. A configuration file the
+# the configuration files to SYSCONFDIR/openped. The PKCS#11 module goes to
+# the multiarch pkcs11 directory, PREFIX/lib/TRIPLET/pkcs11 (p11-kit's own
+# module directory when PREFIX is /usr), and its p11-kit module file to
+# PREFIX/share/p11-kit/modules/openped.module, naming it by its full path
+# when it is not in p11-kit's directory. A configuration file the
 # operator edited is never overwritten: the new one lands beside it as
 # NAME.dist. A manifest lists every file and directory installed, so
 # uninstall removes exactly those (an edited configuration file stays).
@@ -27,7 +31,15 @@ manifest=$root$share/install-manifest
 
 USER_PROGRAMS="ped-device ikey pedtool hsmcm"
 DAEMONS="pedserver pedclient hsm-sim"
-CONFS="pedserver pedclient hsm-sim ped-device"
+CONFS="pedserver pedclient hsm-sim ped-device openped-pkcs11"
+MODULE=libopenped-pkcs11.so
+
+# The multiarch triplet (x86_64-linux-gnu), as Debian lays out libraries.
+triplet() {
+	dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || ${CC:-cc} -print-multiarch 2>/dev/null || true
+}
+t=$(triplet)
+pkcs11dir=$PREFIX/lib${t:+/$t}/pkcs11
 
 newlist=$(mktemp)
 trap 'rm -f "$newlist"' EXIT
@@ -62,6 +74,7 @@ do_install() {
 			"$SYSCONFDIR/openped: run make with the same PREFIX (and SYSCONFDIR) first" >&2
 		exit 1
 	fi
+	[ -f "$top/$build/lib/$MODULE" ] || { echo "install: $build/lib/$MODULE is missing: run make first" >&2; exit 1; }
 	if [ -f "$manifest" ]; then
 		# a reinstall: keep the record of the directories an earlier install made
 		grep '^dir ' "$manifest" >>"$newlist" || true
@@ -82,6 +95,17 @@ do_install() {
 	put 644 "$top/conf/openped.sysusers" "$PREFIX/lib/sysusers.d/openped.conf"
 	put 644 "$top/conf/openped.tmpfiles" "$PREFIX/lib/tmpfiles.d/openped.conf"
 	put 644 "$top/conf/openped.udev" "$PREFIX/lib/udev/rules.d/60-openped.rules"
+	put 644 "$top/$build/lib/$MODULE" "$pkcs11dir/$MODULE"
+	# p11-kit finds a bare name in its own module directory only
+	p11dir=$(pkg-config p11-kit-1 --variable p11_module_path 2>/dev/null || true)
+	tmp=$(mktemp)
+	if [ "$pkcs11dir" = "$p11dir" ]; then
+		cp "$top/conf/openped.module" "$tmp"
+	else
+		sed "s|^module: .*|module: $pkcs11dir/$MODULE|" "$top/conf/openped.module" >"$tmp"
+	fi
+	put 644 "$tmp" "$PREFIX/share/p11-kit/modules/openped.module"
+	rm -f "$tmp"
 	for f in "$top/README.md" "$top"/docs/*.md; do put 644 "$f" "$PREFIX/share/doc/openped/$(basename "$f")"; done
 	mkdirs "$SYSCONFDIR/openped"
 	for c in $CONFS; do

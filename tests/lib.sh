@@ -75,6 +75,22 @@ alive() {
 # wait_gone SECONDS PID: poll until PID has exited.
 wait_gone() { wait_for "$1" eval "! alive $2"; }
 
+# so_client SO CMD...: runs CMD, a program not built here (pkcs11-tool,
+# p11tool, openssl), that loads our shared object SO. An ASan build of SO
+# needs clang's shared sanitizer runtime loaded first, and the program's
+# own leaks are not ours to count.
+so_client() {
+	local so=$1 rt
+	shift
+	if nm -D "$so" 2>/dev/null | grep -q ' U __asan_'; then
+		rt=$(clang -print-file-name=libclang_rt.asan-x86_64.so 2>/dev/null)
+		[ -f "$rt" ] || fail "$so is an ASan build and clang's shared ASan runtime is missing"
+		LD_PRELOAD="$rt" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0" "$@"
+	else
+		"$@"
+	fi
+}
+
 expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
 expect_contains() { grep -qF -- "$2" <<<"$1" || fail "${3:-output} does not contain '$2': $1"; }
 expect_not_contains() { ! grep -qF -- "$2" <<<"$1" || fail "${3:-output} contains '$2': $1"; }

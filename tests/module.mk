@@ -27,6 +27,21 @@ $(BUILD)/tests/fake_hsm: $(OBJ)/tests/tools/fake_hsm.o $(call lib_files,hsm ikey
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
+# Real keys in a state file, for the end-to-end suites (hsm_keys.c).
+$(BUILD)/tests/hsm_keys: $(OBJ)/tests/tools/hsm_keys.o $(call lib_files,hsm ped)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
+
+# The seed writer of the fuzz targets that read sealed HSM state.
+$(BUILD)/tests/hsm_seeds: $(OBJ)/tests/tools/hsm_seeds.o $(call lib_files,hsm ped)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
+
+# The stand-in for hsm-sim's application protocol keeps its objects in libhsm.
+$(BUILD)/tests/p11_standin: $(OBJ)/tests/tools/p11_standin.o $(call lib_files,hsm ped)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
+
 # The offline PIN search reads key files the way the PED does.
 $(BUILD)/tests/pin_thief: $(OBJ)/tests/tools/pin_thief.o $(call lib_files,ikey ped)
 	@mkdir -p $(@D)

@@ -110,7 +110,8 @@ int auth_ped_login(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_part
 	/* A login waits on people: other sessions' commands run meanwhile. */
 	if (release)
 		sim_hold_release(release);
-	r = pedport_auth(pedport_of(a->peds, hs), a->out, ri->key_type, ri->login_title, ri->prompt, ri->colour, &sp);
+	r = pedport_auth_within(pedport_of(a->peds, hs), a->out, a->ped_wait_ms, ri->key_type, ri->login_title,
+				ri->prompt, ri->colour, &sp);
 	if (release)
 		sim_hold_retake(release);
 	if (r != PED_OK)
@@ -164,13 +165,113 @@ int auth_challenge_login(const struct auth_ctx *a, struct sim_hsm *hs, struct hs
 	return sim_save(hs);
 }
 
+int auth_challenge_ok(const struct auth_ctx *a, const struct hsm_partition *p, const char *ch)
+{
+	if (!ch || ch[0] == ' ') {
+		sim_outf(a->out, "Error: give the challenge secret (-challenge), not starting with a space");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (!hsm_pin_length_ok(p, strlen(ch))) {
+		sim_outf(a->out, "Error: a challenge secret of this partition is %d-%d characters (partition policies 25 "
+				 "and 26)", HSM_PIN_MAX_ABSOLUTE - p->min_pin_policy, p->max_pin_length);
+		return HSM_E_PIN_LEN_RANGE;
+	}
+	return PED_OK;
+}
+
+int auth_set_challenge(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_partition *p, int pi,
+		       const struct role_info *ri, const char *ch, int by_self)
+{
+	struct hsm_role_state *rs = hsm_role_state_of(&hs->h, p, ri->role);
+	int r;
+
+	if (!p || !rs || (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU)) {
+		sim_outf(a->out, "Error: challenges are for co and cu on a partition");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = auth_challenge_ok(a, p, ch)) != PED_OK)
+		return r;
+	hsm_verifier((const uint8_t *)ch, strlen(ch), rs->challenge_verifier);
+	rs->challenge_set = 1;
+	/* Set by the Partition SO (or the CO for the CU), the challenge is
+	 * known to someone else: the role's next login needs its PED key,
+	 * and with HSM policy 21 the role must change the challenge. */
+	if (!by_self && rs->activated) {
+		rs->activated = 0;
+		sim_outf(a->out, "Role %s deactivated: its next login needs its PED key.", ri->name);
+	}
+	rs->challenge_expired = !by_self && hs->h.force_pin_change;
+	if (by_self)
+		*auth_login_flag(sim_login(a->logins, hs), ri->role, pi) = AUTH_LOGGED_IN;
+	if (rs->challenge_expired)
+		sim_outf(a->out, "HSM policy 21 (Force user PIN change after set/reset) is on: the %s must change this "
+				 "challenge secret before anything else.", ri->prompt);
+	return sim_save(hs);
+}
+
+int auth_change_challenge(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_partition *p, int pi,
+			  const struct role_info *ri, const char *old, const char *nw)
+{
+	struct sim_login *lg = sim_login(a->logins, hs);
+	struct hsm_role_state *rs = hsm_role_state_of(&hs->h, p, ri->role);
+	uint8_t v[HSM_VERIFIER_LEN];
+	int r;
+
+	if (!p || (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU) || !rs || !rs->challenge_set) {
+		sim_outf(a->out, "Error: -oldpw and -newpw change the challenge secret of a co or cu that has one");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (!*auth_login_flag(lg, ri->role, pi)) {
+		sim_outf(a->out, "Error: log in as %s first", ri->prompt);
+		return PED_E_USER_NOT_LOGGED_IN;
+	}
+	if (!old || !nw) {
+		sim_outf(a->out, "Error: give both -oldpw and -newpw");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	hsm_verifier((const uint8_t *)old, strlen(old), v);
+	r = CRYPTO_memcmp(v, rs->challenge_verifier, sizeof(v)) ? PED_E_PIN_INCORRECT : PED_OK;
+	OPENSSL_cleanse(v, sizeof(v));
+	if (r != PED_OK) {
+		sim_outf(a->out, "Error: -oldpw is not the current challenge secret");
+		return r;
+	}
+	if (!strcmp(old, nw)) {
+		sim_outf(a->out, "Error: the new challenge secret is the old one");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = auth_challenge_ok(a, p, nw)) != PED_OK)
+		return r;
+	hsm_verifier((const uint8_t *)nw, strlen(nw), rs->challenge_verifier);
+	rs->challenge_expired = 0;
+	*auth_login_flag(lg, ri->role, pi) = AUTH_LOGGED_IN;
+	if ((r = sim_save(hs)) != PED_OK)
+		return r;
+	sim_outf(a->out, "The %s's challenge secret is changed.", ri->prompt);
+	return PED_OK;
+}
+
 int auth_new_credential(const struct auth_ctx *a, struct sim_hsm *hs, int key_type, const char *title,
 			const char *prompt, const char *colour, struct hsm_credential *c)
 {
 	uint8_t secret[HSM_SECRET_LEN];
 	struct ped_app_created info;
-	int r = pedport_create(pedport_of(a->peds, hs), a->out, key_type, title, prompt, colour, 1, secret, &info);
+	int r = pedport_create_within(pedport_of(a->peds, hs), a->out, a->ped_wait_ms, key_type, title, prompt, colour,
+				      1, secret, &info);
 	if (r == PED_OK)
+		hsm_credential_set(c, secret, HSM_SECRET_LEN, info.m, info.n, info.keyset_id);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+int auth_new_domain(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_credential *c,
+		    uint8_t key[HSM_KEY_LEN])
+{
+	uint8_t secret[HSM_SECRET_LEN];
+	struct ped_app_created info;
+	int r = pedport_create(pedport_of(a->peds, hs), a->out, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", 1,
+			       secret, &info);
+	if (r == PED_OK && (r = hsm_domain_key(secret, sizeof(secret), key)) == PED_OK)
 		hsm_credential_set(c, secret, HSM_SECRET_LEN, info.m, info.n, info.keyset_id);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return r;

@@ -9,11 +9,14 @@
 #include "pedlink.h"
 #include "sim.h"
 
-/* Who acts: where their output goes, their logins, the PED ports. */
+/* Who acts: where their output goes, their logins, the PED ports, and how
+ * long their ceremonies may wait on the PED (0: the port's ped_timeout; an
+ * application's request brings its own, docs/protocol.md section 13). */
 struct auth_ctx {
 	const struct sim_out *out;
 	struct sim_logins *logins;
 	struct pedports *peds;
+	int ped_wait_ms;
 };
 
 /* What the PED shows and which key it wants, per role. */
@@ -57,9 +60,28 @@ int auth_ped_login(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_part
  * is recorded and saved), HSM_CHALLENGE_NEEDS_PED, or an error. */
 int auth_challenge_login(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_partition *p, int pi,
 			 const struct role_info *ri, const char *challenge);
+/* A challenge secret as the partition's policies 25 and 26 allow it:
+ * PED_OK, PED_E_ARGUMENTS_BAD (none, or starting with a space) or
+ * HSM_E_PIN_LEN_RANGE, told. */
+int auth_challenge_ok(const struct auth_ctx *a, const struct hsm_partition *p, const char *ch);
+/* role createchallenge: the CO's or CU's challenge secret set to ch (checked
+ * with auth_challenge_ok), by the role itself (by_self: the change HSM
+ * policy 21 asks for) or by another (the Partition SO for the CO, the CO
+ * for the CU): then the role's cached PED secret goes and, with policy 21,
+ * the role must change the challenge. Saved. */
+int auth_set_challenge(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_partition *p, int pi,
+		       const struct role_info *ri, const char *ch, int by_self);
+/* role changepw -oldpw -newpw: a logged-in CO or CU changes its own
+ * challenge secret (old must be it). Saved. */
+int auth_change_challenge(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_partition *p, int pi,
+			  const struct role_info *ri, const char *old, const char *nw);
 /* A new credential: a keyset the PED writes for a fresh secret (or one the
  * operator reuses). The locks stay held. */
 int auth_new_credential(const struct auth_ctx *a, struct sim_hsm *hs, int key_type, const char *title,
 			const char *prompt, const char *colour, struct hsm_credential *c);
+/* A new cloning domain (the red key): its credential and the cloning key
+ * derived from its secret (hsm_domain_key). */
+int auth_new_domain(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_credential *c,
+		    uint8_t key[HSM_KEY_LEN]);
 
 #endif

@@ -21,7 +21,6 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 {
 	struct hsm_partition *existing = hsm_partition_find(&bh->h, name), *tmp = NULL, *target;
 	int r, n;
-	(void)src_hs;
 	(void)src_pi;
 
 	if (!(tmp = calloc(1, sizeof(*tmp))))
@@ -51,8 +50,10 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 		if ((r = pedport_create(cmd_ped(c, bh), c->who.out, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", 1, secret,
 					&info)) != PED_OK)
 			goto out;
-		hsm_credential_set(&tmp->domain, secret, sizeof(secret), info.m, info.n, info.keyset_id);
+		r = hsm_partition_set_domain(tmp, secret, sizeof(secret), info.m, info.n, info.keyset_id);
 		OPENSSL_cleanse(secret, sizeof(secret));
+		if (r != PED_OK)
+			goto out;
 		if (!hsm_same_domain(&tmp->domain, &src->domain)) {
 			cmd_out(c, "Error: the domain presented is not the source partition's domain.");
 			r = PED_E_CERTIFICATE_INVALID;
@@ -88,13 +89,13 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 			goto out;
 		target = tmp;
 		if (!append)
-			hsm_partition_clear_objects(target); /* -replace (the default): a new backup */
+			hsm_part_obj_clear(target); /* -replace (the default): a new backup */
 		(void)replace;
 	}
 	cmd_out(c, "Verifying that all objects can be backed up...");
-	cmd_out(c, "%u objects will be backed up.", handles ? (unsigned)nhandles : src->nobjects);
+	cmd_out(c, "%u objects will be backed up.", handles ? (unsigned)nhandles : src->nobjs);
 	cmd_out(c, "Backing up objects...");
-	n = cmd_clone_objects(c, target, src,
+	n = cmd_clone_objects(c, bh, target, src_hs, src,
 			 !append ? HSM_CLONE_ALL : replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING, handles,
 			 nhandles, name);
 	if (n < 0) {
@@ -117,7 +118,7 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 	cmd_out(c, "%d objects have been backed up to partition %s", n, name);
 	cmd_out(c, "on slot %d.", slot);
 out:
-	hsm_partition_clear_objects(tmp);
+	hsm_part_obj_clear(tmp);
 	OPENSSL_clear_free(tmp, sizeof(*tmp));
 	return r;
 }
@@ -144,7 +145,7 @@ static int restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *
 		return PED_E_HOST_MEMORY;
 	}
 	cmd_out(c, "Restoring objects...");
-	n = cmd_clone_objects(c, copy, bp, replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_ALL, NULL, 0,
+	n = cmd_clone_objects(c, hs, copy, bh, bp, replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING, NULL, 0,
 			 p->label[0] ? p->label : p->name);
 	if (n >= 0) {
 		hsm_partition_move(p, copy);
@@ -154,7 +155,7 @@ static int restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *
 	} else {
 		r = n;
 	}
-	hsm_partition_clear_objects(copy);
+	hsm_part_obj_clear(copy);
 	OPENSSL_clear_free(copy, sizeof(*copy));
 	return r;
 }
@@ -187,7 +188,7 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	if (!cmd_current(c, NULL, NULL))
 		return PED_E_TOKEN_NOT_PRESENT;
 	if (argc < 3) {
-		cmd_out(c, "Usage: partition archive backup|restore|list|delete -slot N ...");
+		cmd_out(c, "Usage: partition archive backup|restore|list|contents|delete -slot N ...");
 		return PED_E_ARGUMENTS_BAD;
 	}
 	if ((r = cmd_parse(c, o, argc, argv, 3)) != PED_OK)
@@ -214,8 +215,26 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	if (!strcasecmp(verb, "list")) {
 		for (uint32_t i = 0; i < bh->h.npartitions; i++)
 			cmd_out(c, "Partition: %s  Objects: %u", bh->h.partitions[i].name,
-				 bh->h.partitions[i].nobjects);
+				 bh->h.partitions[i].nobjs);
 		cmd_out(c, "%u backup partitions on slot %d.", bh->h.npartitions, slot);
+		return PED_OK;
+	}
+	if (!strcasecmp(verb, "contents")) {
+		/* what a backup holds, as partition contents shows a partition's:
+		 * its Crypto Officer's to see, as its objects are to restore */
+		const char *name = ped_opts_str(o, "partition", NULL);
+		struct hsm_partition *bp = name ? hsm_partition_find(&bh->h, name) : NULL;
+		if (!bp) {
+			cmd_out(c, "Error: -partition must name a backup on slot %d", slot);
+			return PED_E_ARGUMENTS_BAD;
+		}
+		cmd_out(c, "Logging into the container %s on slot %d as the Crypto Officer.", name, slot);
+		if ((r = auth_ped_login(&c->who, bh, bp, auth_role("co"), NULL)) != PED_OK)
+			return r;
+		if (!(bp = hsm_partition_find(&bh->h, name)))
+			return PED_E_ARGUMENTS_BAD;
+		cmd_out(c, "Backup partition %s on slot %d:", name, slot);
+		cmd_list_objects(c, bp);
 		return PED_OK;
 	}
 	if (!strcasecmp(verb, "delete")) {
@@ -289,4 +308,4 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND_VERBS(archive, "partition", "par", "archive", 3, cmd_archive, "backup restore list delete")
+SIM_COMMAND_VERBS(archive, "partition", "par", "archive", 3, cmd_archive, "backup restore list contents delete")

@@ -3,6 +3,7 @@
 
 #include "ped/error.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -67,13 +68,17 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "Please attend to the PED.");
 		if ((r = auth_new_credential(&c->who, hs, PED_KEY_SO, "SETTING SO PIN...", "SO / HSM Admin", "BLUE", &so)) != PED_OK)
 			return r;
-		if ((r = auth_new_credential(&c->who, hs, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", &dom)) != PED_OK)
+		uint8_t dkey[HSM_KEY_LEN];
+		if ((r = auth_new_domain(&c->who, hs, &dom, dkey)) != PED_OK)
 			return r;
 		if (hs->h.initialized)
 			hsm_zeroize(&hs->h);
 		hs->h.so.cred = so;
 		hs->h.so.failures = 0;
 		hs->h.domain = dom;
+		memcpy(hs->h.domain_key, dkey, sizeof(dkey));
+		hs->h.domain_key_set = 1;
+		OPENSSL_cleanse(dkey, sizeof(dkey));
 		snprintf(hs->h.label, sizeof(hs->h.label), "%s", label);
 		hs->h.initialized = 1;
 		sim_logins_end(c->who.logins, hs, 0);

@@ -2,10 +2,13 @@
  * partition archive is cmd_archive.c). */
 #include "command.h"
 
+#include "hsm/template.h"
 #include "ped/error.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <string.h>
 #include <strings.h>
@@ -41,7 +44,26 @@ static int reinit(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p
 		return r;
 	if (!p->initialized) /* that login zeroized it: too many failures */
 		return PED_E_PIN_INCORRECT;
-	hsm_partition_clear_objects(p);
+	if (!p->domain_key_set) {
+		/* a partition from before state version 8 has its domain's verifier
+		 * only: its red key, presented once (reused, not written), gives the
+		 * cloning key that backup, restore and clone need */
+		struct hsm_credential dom;
+		uint8_t dkey[HSM_KEY_LEN];
+		cmd_out(c, "This partition has no cloning key yet (it predates state version 8): present its red "
+			   "domain key, answering Yes to reuse it.");
+		if ((r = auth_new_domain(&c->who, hs, &dom, dkey)) != PED_OK)
+			return r;
+		if (!hsm_same_domain(&dom, &p->domain)) {
+			OPENSSL_cleanse(dkey, sizeof(dkey));
+			cmd_out(c, "Error: the red key presented is not this partition's domain; nothing was done.");
+			return PED_E_CERTIFICATE_INVALID;
+		}
+		memcpy(p->domain_key, dkey, sizeof(dkey));
+		p->domain_key_set = 1;
+		OPENSSL_cleanse(dkey, sizeof(dkey));
+	}
+	hsm_part_obj_clear(p);
 	OPENSSL_cleanse(&p->co, sizeof(p->co));
 	OPENSSL_cleanse(&p->cu, sizeof(p->cu));
 	snprintf(p->label, sizeof(p->label), "%s", label);
@@ -184,7 +206,7 @@ static int clone_partition(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_par
 		OPENSSL_free(copy);
 		return PED_E_HOST_MEMORY;
 	}
-	int n = cmd_clone_objects(c, copy, p, HSM_CLONE_MISSING, some ? handles : NULL, nhandles, what);
+	int n = cmd_clone_objects(c, ths, copy, hs, p, HSM_CLONE_MISSING, some ? handles : NULL, nhandles, what);
 	if (n >= 0) {
 		hsm_partition_move(tp, copy); /* all or nothing */
 		if ((r = sim_save(ths)) == PED_OK)
@@ -192,7 +214,7 @@ static int clone_partition(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_par
 	} else {
 		r = n;
 	}
-	hsm_partition_clear_objects(copy);
+	hsm_part_obj_clear(copy);
 	OPENSSL_clear_free(copy, sizeof(*copy));
 	return r;
 }
@@ -215,9 +237,7 @@ static int showinfo(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition 
 {
 	struct sim_login *lg = sim_login(c->who.logins, hs);
 	char serial[32];
-	size_t used = 0;
-	for (uint32_t i = 0; i < p->nobjects; i++)
-		used += p->objects[i].len;
+	size_t used = hsm_part_obj_bytes(p);
 	sim_partition_serial(hs->h.serial, (uint32_t)pi, serial, sizeof(serial));
 	cmd_out(c, "Partition Label -> %s", p->label[0] ? p->label : "(not initialized)");
 	cmd_out(c, "Partition Name -> %s", p->name);
@@ -233,11 +253,198 @@ static int showinfo(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition 
 	role_line(c, "Crypto Officer", &p->co, p->max_failed_user_logins, 1);
 	role_line(c, "Crypto User", &p->cu, p->max_failed_user_logins, 1);
 	cmd_out(c, "Partition Storage:");
-	cmd_out(c, "    Total Storage Space: %u", (unsigned)(HSM_MAX_OBJECTS * HSM_OBJECT_MAX));
+	cmd_out(c, "    Total Storage Space: %u", HSM_PARTITION_BYTES);
 	cmd_out(c, "    Used Storage Space: %zu", used);
-	cmd_out(c, "    Free Storage Space: %zu", (size_t)HSM_MAX_OBJECTS * HSM_OBJECT_MAX - used);
-	cmd_out(c, "    Object Count: %u", p->nobjects);
+	cmd_out(c, "    Free Storage Space: %zu", (size_t)HSM_PARTITION_BYTES - used);
+	cmd_out(c, "    Object Count: %u", p->nobjs);
 	cmd_out(c, "    Overhead: 0");
+	return PED_OK;
+}
+
+/* "33,37,40": numbers separated by commas into out (at most max); how many,
+ * or -1 (told). */
+static int number_list(struct cmd_ctx *c, const char *what, const char *list, uint32_t *out, int max)
+{
+	int n = 0;
+	const char *q = list;
+	while (*q) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(q, &end, 10);
+		if (end == q || errno || v > 1000000 || (*end && *end != ',') || *q == '-' || *q == '+') {
+			cmd_out(c, "Error: -%s takes numbers separated by commas (33,37,40)", what);
+			return -1;
+		}
+		if (n == max) {
+			cmd_out(c, "Error: more than %d policies at once", max);
+			return -1;
+		}
+		out[n++] = (uint32_t)v;
+		q = *end ? end + 1 : end;
+	}
+	if (!n)
+		cmd_out(c, "Error: -%s names nothing", what);
+	return n ? n : -1;
+}
+
+/* A policy template from hsmcm's side: read, parsed and tried on a new
+ * partition's defaults, or told why not. */
+static int read_template(struct cmd_ctx *c, const char *path, struct hsm_ppt *t)
+{
+	struct hsm_partition *x = OPENSSL_zalloc(sizeof(*x));
+	uint8_t *text = NULL;
+	size_t len = 0;
+	char why[512];
+	int r;
+
+	if (!x)
+		return PED_E_HOST_MEMORY;
+	if ((r = sim_file_get(c->who.out, path, HSM_PPT_MAX, &text, &len, why, sizeof(why))) != PED_OK) {
+		cmd_out(c, "Error: cannot read the policy template: %s", why);
+		r = r == PED_E_RANGE || r == PED_E_UNSUPPORTED ? PED_E_ARGUMENTS_BAD : PED_E_FILE;
+	} else if ((r = hsm_ppt_parse((const char *)text, len, t, why, sizeof(why))) != PED_OK) {
+		cmd_out(c, "Error: policy template %s: %s", path, why);
+		r = PED_E_ARGUMENTS_BAD;
+	} else {
+		hsm_partition_defaults(x);
+		if ((r = hsm_ppt_apply(x, t, why, sizeof(why))) != PED_OK) {
+			cmd_out(c, "Error: policy template %s: %s; the partition is not initialized.", path, why);
+			if (r != PED_E_ACTION_PROHIBITED)
+				r = PED_E_ARGUMENTS_BAD;
+		}
+	}
+	OPENSSL_clear_free(text, len);
+	OPENSSL_clear_free(x, sizeof(*x));
+	return r;
+}
+
+/* The words of a policy's destructive directions (chapter 6's). */
+static const char *destructive_words(uint8_t bits)
+{
+	switch (bits & (HSM_ERASE_OFF_TO_ON | HSM_ERASE_ON_TO_OFF)) {
+	case HSM_ERASE_OFF_TO_ON: return "Destructive OFF-to-ON";
+	case HSM_ERASE_ON_TO_OFF: return "Destructive ON-to-OFF";
+	case HSM_ERASE_OFF_TO_ON | HSM_ERASE_ON_TO_OFF: return "Destructive ON-to-OFF and OFF-to-ON";
+	}
+	return "Not destructive";
+}
+
+#define MAX_CHANGES 32
+
+/* partition changepolicy -policy N[,N...] -value V[,V...] [-force]
+ * (chapter 6): the Partition SO changes policies, all or nothing; a change
+ * that erases the partition's objects (its direction in the partition's
+ * destructive settings) asks for confirmation unless -force. */
+static int changepolicy(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi, int argc, char **argv)
+{
+	struct ped_opt o[] = {{.name = "policy", .aliases = "p", .kind = PED_OPT_STRING, .help = "policy number(s): 33 or 33,37,40"},
+			      {.name = "value", .aliases = "v", .kind = PED_OPT_STRING, .help = "new value(s): 0 or 0,1,1"},
+			      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+			      {.name = NULL}};
+	uint32_t pol[MAX_CHANGES], val[MAX_CHANGES];
+	char name[HSM_LABEL_MAX + 1];
+	size_t bad = 0;
+	int r, n, nv, erase = 0;
+
+	if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+		return r == 1 ? PED_OK : r;
+	if (!ped_opts_seen(o, "policy") || !ped_opts_seen(o, "value")) {
+		cmd_out(c, "Error: -policy and -value are required");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((n = number_list(c, "policy", ped_opts_str(o, "policy", ""), pol, MAX_CHANGES)) < 0 ||
+	    (nv = number_list(c, "value", ped_opts_str(o, "value", ""), val, MAX_CHANGES)) < 0)
+		return PED_E_ARGUMENTS_BAD;
+	if (n != nv) {
+		cmd_out(c, "Error: %d policies and %d values: give one value per policy", n, nv);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = auth_need(&c->who, sim_login(c->who.logins, hs), HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
+		return r;
+	if ((r = hsm_partition_set_policies(p, pol, val, (size_t)n, 1, &erase, &bad)) != PED_OK) {
+		struct hsm_ppolicy d;
+		if (r == PED_E_NOT_FOUND)
+			cmd_out(c, "Error: partition policy %u is not one this HSM has (partition showpolicies lists them)",
+				pol[bad]);
+		else if (r == PED_E_ACTION_PROHIBITED)
+			cmd_out(c, "Error: partition policies 0 (Allow private key cloning) and 1 (Allow private key "
+				   "wrapping) may not be on at the same time.");
+		else if (hsm_partition_policy(pol[bad], &d))
+			cmd_out(c, "Error: %u is out of range for partition policy %u (%s)", val[bad], pol[bad], d.name);
+		return r == PED_E_ACTION_PROHIBITED ? r : PED_E_ARGUMENTS_BAD;
+	}
+	if (erase && p->nobjs) {
+		for (int i = 0; i < n; i++)
+			if (hsm_partition_policy_destructive(p, pol[i], val[i]))
+				cmd_out(c, "CAUTION: turning %s partition policy %u erases all %u objects of this partition.",
+					val[i] ? "on" : "off", pol[i], p->nobjs);
+		memcpy(name, p->name, sizeof(name));
+		if ((r = cmd_confirm(c, ped_opts_seen(o, "force"), "partition changepolicy")) != PED_OK)
+			return r;
+		/* the lock was given back while the operator answered */
+		struct sim_hsm *again = cmd_current(c, &p, &pi);
+		if (again != hs || !p || strcmp(p->name, name)) {
+			cmd_out(c, "Error: the partition changed meanwhile; nothing was done.");
+			return PED_E_ARGUMENTS_BAD;
+		}
+	}
+	uint32_t before = p->nobjs;
+	if ((r = hsm_partition_set_policies(p, pol, val, (size_t)n, 0, &erase, &bad)) != PED_OK)
+		return r == PED_E_ACTION_PROHIBITED ? r : PED_E_ARGUMENTS_BAD;
+	if ((r = sim_save(hs)) != PED_OK)
+		return r;
+	if (erase && before)
+		cmd_out(c, "All %u objects of the partition were erased.", before);
+	return PED_OK;
+}
+
+/* partition showpolicies [-verbose] [-exporttemplate FILE]: every partition
+ * policy this HSM has, with its value; -verbose adds which changes erase the
+ * objects. No login needed. */
+static int showpolicies(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi, int argc, char **argv)
+{
+	struct ped_opt o[] = {{.name = "verbose", .aliases = "v", .kind = PED_OPT_FLAG, .help = "the destructive directions too"},
+			      {.name = "exporttemplate", .aliases = "exportpolicies export", .kind = PED_OPT_STRING,
+			       .help = "write the policies as a template file (on hsmcm's side)"},
+			      {.name = NULL}};
+	unsigned nums[HSM_KP_SLOTS];
+	size_t n = hsm_partition_policies(nums, HSM_KP_SLOTS);
+	int r, verbose;
+
+	if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
+		return r == 1 ? PED_OK : r;
+	verbose = ped_opts_seen(o, "verbose");
+	if (ped_opts_seen(o, "exporttemplate")) {
+		const char *path = ped_opts_str(o, "exporttemplate", "");
+		char serial[32], why[512], *text = NULL;
+		size_t len = 0;
+		sim_partition_serial(hs->h.serial, (uint32_t)pi, serial, sizeof(serial));
+		if ((r = hsm_ppt_export(p, serial, &text, &len)) != PED_OK)
+			return r;
+		r = sim_file_put(c->who.out, path, text, len, why, sizeof(why));
+		OPENSSL_free(text);
+		if (r != PED_OK) {
+			cmd_out(c, "Error: the template was not written: %s", why);
+			return r == PED_E_UNSUPPORTED ? PED_E_ARGUMENTS_BAD : PED_E_FILE;
+		}
+		cmd_out(c, "Partition policies for Partition: %s written to %s", p->label[0] ? p->label : p->name, path);
+		return PED_OK;
+	}
+	cmd_out(c, "Partition policies for partition %s:", p->label[0] ? p->label : p->name);
+	for (size_t i = 0; i < n; i++) {
+		struct hsm_ppolicy d;
+		hsm_partition_policy(nums[i], &d);
+		int v = hsm_partition_policy_value(p, nums[i]);
+		if (verbose)
+			cmd_out(c, "%u: %s : %d : %s (default %u)", nums[i], d.name, v,
+				destructive_words(p->policy_erase[nums[i]]), d.def);
+		else
+			cmd_out(c, "%u: %s : %d", nums[i], d.name, v);
+	}
+	/* the capability the HSM SO allows: HSM policy 7 over 0 and 4 */
+	if (!hs->h.allow_cloning)
+		cmd_out(c, "HSM policy 7 (Allow cloning) is 0: nothing is cloned into or out of this partition, "
+			   "whatever policies 0 and 4 say.");
 	return PED_OK;
 }
 
@@ -287,24 +494,50 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 	if (argc >= 2 && !strcasecmp(argv[1], "init")) {
 		struct ped_opt o[] = {{.name = "label", .aliases = "l", .kind = PED_OPT_STRING, .help = "partition label"},
 				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
+				      {.name = "applytemplate", .aliases = "apply", .kind = PED_OPT_STRING,
+				       .help = "a partition policy template file (on hsmcm's side)"},
 				      {.name = NULL}};
 		char label[HSM_LABEL_MAX + 1], name[HSM_LABEL_MAX + 1];
 		struct hsm_credential po, dom;
+		struct hsm_ppt ppt;
+		int have_ppt;
 		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
 			return r == 1 ? PED_OK : r;
+		have_ppt = ped_opts_seen(o, "applytemplate");
+		if (p->initialized && have_ppt) {
+			/* chapter 6: "Policy templates cannot be used to alter settings for an initialized partition" */
+			cmd_out(c, "Error: a policy template applies when a partition is first initialized (or once it "
+				   "is zeroized), not to an initialized partition: change its policies with partition "
+				   "changepolicy.");
+			return PED_E_ARGUMENTS_BAD;
+		}
 		if (p->initialized)
 			return reinit(c, hs, p, pi, o);
 		if ((r = cmd_label(c, ped_opts_str(o, "label", p->name), label, 1)) != PED_OK)
 			return r;
+		/* the template is read and checked before the PED writes any key */
+		if (have_ppt && (r = read_template(c, ped_opts_str(o, "applytemplate", ""), &ppt)) != PED_OK)
+			return r;
 		cmd_out(c, "Please attend to the PED.");
+		uint8_t dkey[HSM_KEY_LEN];
 		if ((r = auth_new_credential(&c->who, hs, PED_KEY_SO, "SETTING PO PIN...", "Partition SO", "BLUE", &po)) != PED_OK ||
-		    (r = auth_new_credential(&c->who, hs, PED_KEY_DOMAIN, "SETTING DOMAIN...", "Domain", "RED", &dom)) != PED_OK)
+		    (r = auth_new_domain(&c->who, hs, &dom, dkey)) != PED_OK)
 			return r;
 		memcpy(name, p->name, sizeof(name));
 		hsm_zeroize_partition(p);
 		memcpy(p->name, name, sizeof(name));
+		if (have_ppt) {
+			char why[256];
+			if ((r = hsm_ppt_apply(p, &ppt, why, sizeof(why))) != PED_OK) {
+				cmd_out(c, "Error: the policy template: %s", why); /* checked before: not reached */
+				return r;
+			}
+		}
 		p->po.cred = po;
 		p->domain = dom;
+		memcpy(p->domain_key, dkey, sizeof(dkey));
+		p->domain_key_set = 1;
+		OPENSSL_cleanse(dkey, sizeof(dkey));
 		snprintf(p->label, sizeof(p->label), "%s", label);
 		p->initialized = 1;
 		lg->po[pi] = lg->co[pi] = lg->cu[pi] = 0;
@@ -314,55 +547,16 @@ static int cmd_partition(struct cmd_ctx *c, int argc, char **argv)
 		cmd_out(c, "Partition initialized.");
 		return PED_OK;
 	}
-	if (argc >= 2 && !strcasecmp(argv[1], "changepolicy")) {
-		struct ped_opt o[] = {{.name = "policy", .kind = PED_OPT_INT, .min = 0, .max = 1000, .help = "policy number"},
-				      {.name = "value", .kind = PED_OPT_INT, .min = 0, .max = 1000000, .help = "new value"},
-				      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no confirmation"},
-				      {.name = NULL}};
-		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
-			return r;
-		if (!ped_opts_seen(o, "policy") || !ped_opts_seen(o, "value")) {
-			cmd_out(c, "Error: -policy and -value are required");
-			return PED_E_ARGUMENTS_BAD;
-		}
-		if ((r = auth_need(&c->who, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
-			return r;
-		uint32_t policy = (uint32_t)ped_opts_num(o, "policy", 0), value = (uint32_t)ped_opts_num(o, "value", 0);
-		uint32_t erased = hsm_partition_policy_erases(p, policy, value);
-		if (erased && !ped_opts_seen(o, "force")) {
-			cmd_out(c, "CAUTION: turning on partition policy 15 erases all %u objects of this partition. "
-				    "Give -force to proceed.", erased);
-			return PED_E_ARGUMENTS_BAD;
-		}
-		r = hsm_partition_set_policy(p, policy, value);
-		if (r != PED_OK) {
-			cmd_out(c, "Error: %s", r == PED_E_RANGE ? "value out of range for this policy" : "no such policy (15, 20, 22, 23, 25, 26)");
-			return PED_E_ARGUMENTS_BAD;
-		}
-		if ((r = sim_save(hs)) != PED_OK)
-			return r;
-		if (erased)
-			cmd_out(c, "All %u objects of the partition were erased.", erased);
-		return PED_OK;
-	}
-	if (argc >= 2 && !strcasecmp(argv[1], "showpolicies")) {
-		cmd_out(c, "15: Ignore failed challenge responses : %u", p->ignore_failed_challenges);
-		cmd_out(c, "20: Max failed user logins allowed : %u", p->max_failed_user_logins);
-		cmd_out(c, "22: Allow activation : %u", p->allow_activation);
-		cmd_out(c, "23: Allow auto-activation : %u", p->allow_auto_activation);
-		cmd_out(c, "25: Minimum PIN length (inverted: 255 minus min length) : %u", p->min_pin_policy);
-		cmd_out(c, "26: Maximum PIN length : %u", p->max_pin_length);
-		return PED_OK;
-	}
+	if (argc >= 2 && !strcasecmp(argv[1], "changepolicy"))
+		return changepolicy(c, hs, p, pi, argc, argv);
+	if (argc >= 2 && !strcasecmp(argv[1], "showpolicies"))
+		return showpolicies(c, hs, p, pi, argc, argv);
 	if (argc >= 2 && !strcasecmp(argv[1], "contents")) {
 		if ((r = auth_need_either(&c->who, lg, HSM_ROLE_CO, HSM_ROLE_CU, pi, "Crypto Officer or Crypto User")) != PED_OK)
 			return r;
 		cmd_out(c, "The '%s' is currently logged in. Looking for objects accessible to them.",
 			 *auth_login_flag(lg, HSM_ROLE_CO, pi) == AUTH_LOGGED_IN ? "Crypto Officer" : "Crypto User");
-		for (uint32_t i = 0; i < p->nobjects; i++)
-			cmd_out(c, "Object Label: %s  Handle: %llu", p->objects[i].label,
-				 (unsigned long long)p->objects[i].handle);
-		cmd_out(c, "Number of objects: %u", p->nobjects);
+		cmd_list_objects(c, p);
 		return PED_OK;
 	}
 	cmd_out(c, "Usage: partition create|init|delete|clone|showinfo|changepolicy|showpolicies|contents|archive ...");

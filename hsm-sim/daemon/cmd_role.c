@@ -40,72 +40,12 @@ static int role_target(struct cmd_ctx *c, const struct role_info *ri, struct sim
 	return PED_OK;
 }
 
-/* A challenge secret as the partition's policies 25 and 26 allow it. */
-static int challenge_ok(struct cmd_ctx *c, const struct hsm_partition *p, const char *ch)
-{
-	if (!ch || ch[0] == ' ') {
-		cmd_out(c, "Error: give the challenge secret (-challenge), not starting with a space");
-		return PED_E_ARGUMENTS_BAD;
-	}
-	if (!hsm_pin_length_ok(p, strlen(ch))) {
-		cmd_out(c, "Error: a challenge secret of this partition is %d-%d characters (partition policies 25 "
-			   "and 26)", HSM_PIN_MAX_ABSOLUTE - p->min_pin_policy, p->max_pin_length);
-		return HSM_E_PIN_LEN_RANGE;
-	}
-	return PED_OK;
-}
-
 /* After a login: what HSM policy 21 asks of the role, if anything. */
 static void tell_must_change(struct cmd_ctx *c, struct sim_login *lg, const struct role_info *ri, int pi)
 {
 	if (*auth_login_flag(lg, ri->role, pi) == AUTH_MUST_CHANGE)
 		cmd_out(c, "The %s's challenge secret was set by another role: change it now (role changepw -name %s "
 			   "-oldpw OLD -newpw NEW); HSM policy 21 allows nothing else until then.", ri->prompt, ri->name);
-}
-
-/* role changepw -oldpw -newpw: the role changes its own challenge secret
- * (HSM policy 21's "change the credential"); no PED. */
-static int change_challenge(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, int pi,
-			    const struct role_info *ri, struct ped_opt *o)
-{
-	struct sim_login *lg = sim_login(c->who.logins, hs);
-	struct hsm_role_state *rs = hsm_role_state_of(&hs->h, p, ri->role);
-	const char *old = ped_opts_str(o, "oldpw", NULL), *nw = ped_opts_str(o, "newpw", NULL);
-	uint8_t v[HSM_VERIFIER_LEN];
-	int r;
-
-	if (!p || (ri->role != HSM_ROLE_CO && ri->role != HSM_ROLE_CU) || !rs || !rs->challenge_set) {
-		cmd_out(c, "Error: -oldpw and -newpw change the challenge secret of a co or cu that has one");
-		return PED_E_ARGUMENTS_BAD;
-	}
-	if (!*auth_login_flag(lg, ri->role, pi)) {
-		cmd_out(c, "Error: log in as %s first", ri->prompt);
-		return PED_E_USER_NOT_LOGGED_IN;
-	}
-	if (!old || !nw) {
-		cmd_out(c, "Error: give both -oldpw and -newpw");
-		return PED_E_ARGUMENTS_BAD;
-	}
-	hsm_verifier((const uint8_t *)old, strlen(old), v);
-	r = CRYPTO_memcmp(v, rs->challenge_verifier, sizeof(v)) ? PED_E_PIN_INCORRECT : PED_OK;
-	OPENSSL_cleanse(v, sizeof(v));
-	if (r != PED_OK) {
-		cmd_out(c, "Error: -oldpw is not the current challenge secret");
-		return r;
-	}
-	if (!strcmp(old, nw)) {
-		cmd_out(c, "Error: the new challenge secret is the old one");
-		return PED_E_ARGUMENTS_BAD;
-	}
-	if ((r = challenge_ok(c, p, nw)) != PED_OK)
-		return r;
-	hsm_verifier((const uint8_t *)nw, strlen(nw), rs->challenge_verifier);
-	rs->challenge_expired = 0;
-	*auth_login_flag(lg, ri->role, pi) = AUTH_LOGGED_IN;
-	if ((r = sim_save(hs)) != PED_OK)
-		return r;
-	cmd_out(c, "The %s's challenge secret is changed.", ri->prompt);
-	return PED_OK;
 }
 
 static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
@@ -132,8 +72,16 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 	const char *verb = argv[1];
 	if (!strcasecmp(verb, "logout") && !ped_opts_seen(o, "name")) {
 		hs = cmd_current(c, &p, &pi);
-		if (hs)
+		if (hs) {
 			memset(sim_login(c->who.logins, hs), 0, sizeof(struct sim_login));
+			/* the slot's roles end for the applications too, as on the device */
+			static const enum hsm_role hsm_roles[] = {HSM_ROLE_SO, HSM_ROLE_AU},
+						   partition_roles[] = {HSM_ROLE_PO, HSM_ROLE_CO, HSM_ROLE_CU};
+			for (size_t i = 0; !p && i < sizeof(hsm_roles) / sizeof(hsm_roles[0]); i++)
+				sim_role_logout(c->sim, hs, hsm_roles[i], 0);
+			for (size_t i = 0; p && i < sizeof(partition_roles) / sizeof(partition_roles[0]); i++)
+				sim_role_logout(c->sim, hs, partition_roles[i], pi);
+		}
 		return PED_OK;
 	}
 	if (!ped_opts_seen(o, "name") || !(ri = auth_role(ped_opts_str(o, "name", "")))) {
@@ -205,6 +153,9 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 	}
 	if (!strcasecmp(verb, "logout")) {
 		*auth_login_flag(lg, ri->role, pi) = 0;
+		/* an operator's logout ends the role's logins of applications too
+		 * (the PKCS#11 module's): their next call is not logged in */
+		sim_role_logout(c->sim, hs, ri->role, pi);
 		return PED_OK;
 	}
 	if (!strcasecmp(verb, "init")) {
@@ -234,7 +185,10 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 		return sim_save(hs);
 	}
 	if (!strcasecmp(verb, "changepw") && (ped_opts_seen(o, "oldpw") || ped_opts_seen(o, "newpw")))
-		return change_challenge(c, hs, p, pi, ri, o);
+		/* the role changes its own challenge secret (HSM policy 21's
+		 * "change the credential"); no PED */
+		return auth_change_challenge(&c->who, hs, p, pi, ri, ped_opts_str(o, "oldpw", NULL),
+					     ped_opts_str(o, "newpw", NULL));
 	if (!strcasecmp(verb, "changepw")) {
 		if ((r = auth_need(&c->who, lg, ri->role, pi, ri->name)) != PED_OK)
 			return r;
@@ -313,28 +267,10 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 			}
 			ch = asked;
 		}
-		if ((r = challenge_ok(c, p, ch)) != PED_OK) {
-			OPENSSL_cleanse(asked, sizeof(asked));
-			return r;
-		}
-		hsm_verifier((const uint8_t *)ch, strlen(ch), rs->challenge_verifier);
-		OPENSSL_cleanse(asked, sizeof(asked));
-		rs->challenge_set = 1;
 		int by_self = *auth_login_flag(lg, ri->role, pi) != 0;
-		/* Set by the Partition SO (or the CO for the CU), the challenge is
-		 * known to someone else: the role's next login needs its PED key,
-		 * and with HSM policy 21 the role must change the challenge. */
-		if (!by_self && rs->activated) {
-			rs->activated = 0;
-			cmd_out(c, "Role %s deactivated: its next login needs its PED key.", ri->name);
-		}
-		rs->challenge_expired = !by_self && hs->h.force_pin_change;
-		if (by_self)
-			*auth_login_flag(lg, ri->role, pi) = AUTH_LOGGED_IN;
-		if (rs->challenge_expired)
-			cmd_out(c, "HSM policy 21 (Force user PIN change after set/reset) is on: the %s must change this "
-				   "challenge secret before anything else.", ri->prompt);
-		return sim_save(hs);
+		r = auth_set_challenge(&c->who, hs, p, pi, ri, ch, by_self);
+		OPENSSL_cleanse(asked, sizeof(asked));
+		return r;
 	}
 	if (!strcasecmp(verb, "deactivate")) {
 		/* CO and CU may deactivate their own or each other's role; the Partition SO both. */

@@ -85,11 +85,21 @@ int cmd_confirm(struct cmd_ctx *c, int force, const char *what);
  * error itself. */
 int cmd_handles(struct cmd_ctx *c, const struct hsm_partition *p, const char *list, uint64_t *out, size_t *n,
 		int *some);
-/* src's objects into dst (hsm_clone_objects), each told as the reference
- * tells it ("Cloned object 99 to partition what (new handle 19)."); a
- * refusal is told too. The number cloned, or the error. */
-int cmd_clone_objects(struct cmd_ctx *c, struct hsm_partition *dst, const struct hsm_partition *src,
-		      enum hsm_clone_mode mode, const uint64_t *handles, size_t nhandles, const char *what);
+/* src's objects (of src_hs) into dst (of dst_hs) by hsm_clone_objects,
+ * under both ends' policies, each told as the reference tells it ("Cloned
+ * object 99 to partition what (new handle 19)."); a refusal is told too,
+ * naming the object a policy keeps. The number cloned, or the error. */
+int cmd_clone_objects(struct cmd_ctx *c, struct sim_hsm *dst_hs, struct hsm_partition *dst, struct sim_hsm *src_hs,
+		      const struct hsm_partition *src, enum hsm_clone_mode mode, const uint64_t *handles,
+		      size_t nhandles, const char *what);
+/* An object's CKA_LABEL, printable, into out. */
+void cmd_obj_label(const struct hsm_obj *o, char *out, size_t size);
+/* Its class and key type as the reference shows them ("Private Key", "RSA"). */
+const char *cmd_class_name(const struct hsm_obj *o);
+const char *cmd_key_type_name(const struct hsm_obj *o);
+/* p's objects, one line each (label, handle, class, key type, CKA_ID in
+ * hex, OUID), then their number: partition contents and archive contents. */
+void cmd_list_objects(struct cmd_ctx *c, const struct hsm_partition *p);
 /* HSM policies 7 and 16 for a cloning that moves objects into or out of
  * hs (user_partition: a backup's source or a restore's target, where 16
  * applies too); PED_E_ACTION_PROHIBITED, told, when one is off. */

@@ -203,13 +203,25 @@ static int watch_ask(void *arg, const char *prompt, int secret, char *answer, si
 	return w->inner->ask(w->inner->arg, prompt, secret, answer, size);
 }
 
+static int watch_get(void *arg, const char *path, size_t max, uint8_t **data, size_t *len, char *why, size_t whylen)
+{
+	struct watch *w = arg;
+	return sim_file_get(w->inner, path, max, data, len, why, whylen);
+}
+
+static int watch_put(void *arg, const char *path, const void *data, size_t len, char *why, size_t whylen)
+{
+	struct watch *w = arg;
+	return sim_file_put(w->inner, path, data, len, why, whylen);
+}
+
 int cmd_run(struct cmd_ctx *c, const char *line)
 {
 	char buf[CMD_LINE_MAX + 1];
 	char **argv = c->argv;
 	int argc, r = PED_OK, bad = 0;
 	struct watch w = {c->who.out, 0};
-	struct sim_out watched = {watch_line, &w, c->who.out && c->who.out->ask ? watch_ask : NULL};
+	struct sim_out watched = {watch_line, &w, c->who.out && c->who.out->ask ? watch_ask : NULL, watch_get, watch_put};
 
 	c->who.out = &watched;
 	sim_hold_init(&c->hold, c->sim);
@@ -359,7 +371,7 @@ int cmd_handles(struct cmd_ctx *c, const struct hsm_partition *p, const char *li
 			cmd_out(c, "Error: -objects takes object handles separated by commas (3,4,6), or 0 or all");
 			return PED_E_ARGUMENTS_BAD;
 		}
-		if (!hsm_object_by_handle(p, h)) {
+		if (!hsm_part_obj_find(p, h)) {
 			cmd_out(c, "Error: no object with handle %llu in this partition", h);
 			return PED_E_ARGUMENTS_BAD;
 		}
@@ -435,17 +447,90 @@ static void tell_cloned(void *arg, uint64_t from, uint64_t to)
 		(unsigned long long)to);
 }
 
-int cmd_clone_objects(struct cmd_ctx *c, struct hsm_partition *dst, const struct hsm_partition *src,
-			enum hsm_clone_mode mode, const uint64_t *handles, size_t nhandles, const char *what)
+static void tell_refused(void *arg, const struct hsm_obj *o, CK_RV rv)
+{
+	struct cloned_ctx *x = arg;
+	char label[HSM_LABEL_LEN_MAX + 1];
+	cmd_obj_label(o, label, sizeof(label));
+	cmd_out(x->c, "Object %llu (\"%s\", %s) skipped: %s (%s).", (unsigned long long)o->handle, label,
+		cmd_class_name(o), rv == CKR_OK ? "" : hsm_ck_why(), hsm_ck_name(rv));
+}
+
+int cmd_clone_objects(struct cmd_ctx *c, struct sim_hsm *dst_hs, struct hsm_partition *dst, struct sim_hsm *src_hs,
+		      const struct hsm_partition *src, enum hsm_clone_mode mode, const uint64_t *handles,
+		      size_t nhandles, const char *what)
 {
 	struct cloned_ctx x = {c, what};
-	int n = hsm_clone_objects(dst, src, mode, handles, nhandles, tell_cloned, &x);
+	struct hsm_key_env se, de;
+	hsm_partition_key_env(&src_hs->h, src, &se);
+	hsm_partition_key_env(&dst_hs->h, dst, &de);
+	struct hsm_clone_ctx ctx = {&se, &de, tell_cloned, tell_refused, &x};
+	int n = hsm_clone_objects(dst, src, mode, handles, nhandles, &ctx);
 	if (n == PED_E_RANGE)
 		cmd_out(c, "Error: not enough room in %s for %u objects", what,
 			hsm_clone_room(dst, src, mode, handles, nhandles));
 	else if (n == PED_E_CERTIFICATE_INVALID)
 		cmd_out(c, "Error: %s is in another cloning domain.", what);
+	else if (n == PED_E_UNSUPPORTED) {
+		cmd_out(c, "Error: %s has no cloning key (a partition from before state version 8): initialize the "
+			   "partition's domain again (partition init).",
+			!src->domain_key_set ? "the source partition" : what);
+		n = PED_E_CERTIFICATE_INVALID;
+	}
 	return n;
+}
+
+void cmd_obj_label(const struct hsm_obj *o, char *out, size_t size)
+{
+	const struct hsm_attr *l = hsm_obj_attr(o, CKA_LABEL);
+	size_t n = 0;
+	/* what a client put there, shown printable */
+	for (size_t i = 0; l && i < l->len && n + 1 < size; i++)
+		out[n++] = l->val[i] >= 0x20 && l->val[i] < 0x7f ? (char)l->val[i] : '?';
+	out[n] = '\0';
+}
+
+const char *cmd_class_name(const struct hsm_obj *o)
+{
+	switch (o->cls) {
+	case CKO_DATA: return "Data";
+	case CKO_CERTIFICATE: return "Certificate";
+	case CKO_PUBLIC_KEY: return "Public Key";
+	case CKO_PRIVATE_KEY: return "Private Key";
+	case CKO_SECRET_KEY: return "Symmetric Key";
+	}
+	return "Object";
+}
+
+void cmd_list_objects(struct cmd_ctx *c, const struct hsm_partition *p)
+{
+	for (uint32_t i = 0; i < p->nobjs; i++) {
+		const struct hsm_obj *o = p->objs[i];
+		const struct hsm_attr *id = hsm_obj_attr(o, CKA_ID);
+		char label[HSM_LABEL_LEN_MAX + 1], hex[2 * 64 + 4] = "";
+		const char *kt = cmd_key_type_name(o);
+		size_t n = id ? id->len : 0;
+		cmd_obj_label(o, label, sizeof(label));
+		for (size_t j = 0; j < n && j < 64; j++)
+			snprintf(hex + 2 * j, sizeof(hex) - 2 * j, "%02x", id->val[j]);
+		if (n > 64)
+			snprintf(hex + 128, sizeof(hex) - 128, "...");
+		cmd_out(c, "Object Label: %s  Handle: %llu  Object Type: %s%s%s  ID: %s  Object UID: %016llx", label,
+			(unsigned long long)o->handle, cmd_class_name(o), *kt ? "  Key Type: " : "", kt, n ? hex : "(none)",
+			(unsigned long long)o->ouid);
+	}
+	cmd_out(c, "Number of objects: %u", p->nobjs);
+}
+
+const char *cmd_key_type_name(const struct hsm_obj *o)
+{
+	switch (o->key_type) {
+	case CKK_RSA: return "RSA";
+	case CKK_EC: return "EC";
+	case CKK_AES: return "AES";
+	case CKK_GENERIC_SECRET: return "Generic";
+	}
+	return "";
 }
 
 /* HSM policy 7 ("Allow cloning") on either end of a cloning, and 16 ("Allow

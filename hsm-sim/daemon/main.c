@@ -3,6 +3,7 @@
  *
  *   hsm-sim [-configfile FILE] [-state DIR] [-socket PATH] [-daemon] [-pidfile FILE]
  */
+#include "apps.h"
 #include "pedlink.h"
 #include "session.h"
 #include "sim.h"
@@ -309,6 +310,7 @@ int main(int argc, char **argv)
 	if (locked && !helpers_left) {
 		pedports_free(&peds);
 		sim_wipe(&sim);
+		apps_wipe(); /* the applications' session objects and operations */
 	}
 	close(control_fd);
 	ped_evloop_free(loop);

@@ -36,3 +36,24 @@ int sim_ask(const struct sim_out *o, const char *prompt, int secret, char *answe
 		OPENSSL_cleanse(answer, size);
 	return r;
 }
+
+int sim_file_get(const struct sim_out *o, const char *path, size_t max, uint8_t **data, size_t *len, char *why,
+		 size_t whylen)
+{
+	*data = NULL;
+	*len = 0;
+	if (!o || !o->file_get) {
+		snprintf(why, whylen, "this session cannot read files on the operator's side");
+		return PED_E_UNSUPPORTED;
+	}
+	return o->file_get(o->arg, path, max, data, len, why, whylen);
+}
+
+int sim_file_put(const struct sim_out *o, const char *path, const void *data, size_t len, char *why, size_t whylen)
+{
+	if (!o || !o->file_put) {
+		snprintf(why, whylen, "this session cannot write files on the operator's side");
+		return PED_E_UNSUPPORTED;
+	}
+	return o->file_put(o->arg, path, data, len, why, whylen);
+}

@@ -6,6 +6,7 @@
 #define HSM_SIM_OUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SIM_OUT_LINE_MAX 4096 /* a longer line is cut */
 
@@ -16,6 +17,11 @@ struct sim_out {
 	 * size - 1 bytes), typed without echo when secret; NULL when no one can
 	 * answer (hsmcm without a terminal): sim_ask is then PED_E_UNSUPPORTED. */
 	int (*ask)(void *arg, const char *prompt, int secret, char *answer, size_t size);
+	/* Files on the operator's side (hsmcm's): the file at path read into
+	 * *data (OPENSSL_malloc'd, at most max bytes), or data written there;
+	 * why says why not. NULL when the front end has no files. */
+	int (*file_get)(void *arg, const char *path, size_t max, uint8_t **data, size_t *len, char *why, size_t whylen);
+	int (*file_put)(void *arg, const char *path, const void *data, size_t len, char *why, size_t whylen);
 };
 
 /* One line (no newline needed). */
@@ -24,5 +30,10 @@ void sim_outf(const struct sim_out *o, const char *fmt, ...) __attribute__((form
  * answer), PED_E_CANCEL (they did not), or the transport's error. The
  * answer is wiped on failure; the caller wipes it after use. */
 int sim_ask(const struct sim_out *o, const char *prompt, int secret, char *answer, size_t size);
+
+/* The operator's files through o (PED_E_UNSUPPORTED when it has none). */
+int sim_file_get(const struct sim_out *o, const char *path, size_t max, uint8_t **data, size_t *len, char *why,
+		 size_t whylen);
+int sim_file_put(const struct sim_out *o, const char *path, const void *data, size_t len, char *why, size_t whylen);
 
 #endif

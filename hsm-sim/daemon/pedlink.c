@@ -271,10 +271,16 @@ int pedport_describe(struct pedport *pt, char *out, size_t len, int *ped_id)
 
 /* Takes the link for one exchange; PED_E_PED_UNPLUGGED when there is none.
  * A Remote PED session still being keyed is waited for; one whose keying
- * waits for the first PED operation (REMOTE_DEFERRED) is keyed now. */
-static int take(struct pedport *pt, const struct sim_out *o)
+ * waits for the first PED operation (REMOTE_DEFERRED) is keyed now. With
+ * queue, a PED another ceremony has is waited for too (up to wait_ms):
+ * applications' logins take turns on the one PED; an operator is told it
+ * is busy (PED_E_BUSY). */
+static int take(struct pedport *pt, const struct sim_out *o, int wait_ms, int queue)
 {
 	int r = PED_OK;
+	struct timespec queue_until;
+
+	ped_cond_deadline(&queue_until, wait_ms);
 	/* read under mu: pedports_abort sets it before it looks at the port */
 	pthread_mutex_lock(&pt->mu);
 	if (atomic_load(&pt->all->stopping)) {
@@ -294,7 +300,7 @@ static int take(struct pedport *pt, const struct sim_out *o)
 	}
 	if (pt->remote_state == REMOTE_KEYING) {
 		struct timespec until;
-		ped_cond_deadline(&until, pt->all->ped_timeout_ms);
+		ped_cond_deadline(&until, wait_ms);
 		while (pt->remote_state == REMOTE_KEYING)
 			if (pthread_cond_timedwait(&pt->cv, &pt->mu, &until) != 0)
 				break;
@@ -308,6 +314,13 @@ static int take(struct pedport *pt, const struct sim_out *o)
 		pt->remote_state = REMOTE_NONE;
 		pthread_mutex_unlock(&pt->mu);
 		return r;
+	}
+	while (queue && pt->busy && !pt->closing && !atomic_load(&pt->all->stopping))
+		if (pthread_cond_timedwait(&pt->cv, &pt->mu, &queue_until) != 0)
+			break;
+	if (atomic_load(&pt->all->stopping)) {
+		pthread_mutex_unlock(&pt->mu);
+		return PED_E_CANCEL;
 	}
 	uint64_t now = ped_now_ms();
 	if (pt->busy) {
@@ -346,9 +359,9 @@ static int take(struct pedport *pt, const struct sim_out *o)
 
 /* take(), telling the operator why the PED cannot be used when the result
  * code alone (the reference's, hsm/result.h) would not say it. */
-static int take_told(struct pedport *pt, const struct sim_out *o)
+static int take_told(struct pedport *pt, const struct sim_out *o, int wait_ms, int queue)
 {
-	int r = take(pt, o);
+	int r = take(pt, o, wait_ms, queue);
 	if (r == PED_E_BUSY)
 		sim_outf(o, "Error: the PED of HSM %s is busy with another session's operation; try again when "
 			    "it ends.", pt->hs->h.serial);
@@ -426,9 +439,34 @@ static int send_request(struct pedport *pt, uint8_t op, int key_type, const char
 }
 
 /* The PED's answer: a CSP or a DATA record. */
-static int await(struct pedport *pt, uint8_t *rt, uint8_t **msg, size_t *len)
+static int await(struct pedport *pt, uint8_t *rt, uint8_t **msg, size_t *len, int wait_ms)
 {
-	return ped_link_recv(&pt->link, rt, msg, len, pt->all->ped_timeout_ms, NULL);
+	return ped_link_recv(&pt->link, rt, msg, len, wait_ms, NULL);
+}
+
+/* How long a ceremony waits on the PED: the port's ped_timeout, or less
+ * when its caller says so (an application's request, bounded by its own
+ * timeout). */
+static int wait_of(const struct pedport *pt, int wait_ms)
+{
+	return wait_ms > 0 && wait_ms < pt->all->ped_timeout_ms ? wait_ms : pt->all->ped_timeout_ms;
+}
+
+/* give(), for a ceremony whose wait its caller bounded below the port's
+ * ped_timeout: running out of that time is the PED's timeout
+ * (PED_E_TIMEOUT), not a lost link, though the link goes all the same (the
+ * PED is still in the ceremony, and its late answer would be taken for the
+ * next one's; it attaches again). */
+static int give_within(struct pedport *pt, int r, int wait_ms)
+{
+	int limited = wait_ms > 0 && wait_ms < pt->all->ped_timeout_ms && r == PED_E_TIMED_OUT;
+	r = give(pt, r);
+	if (limited && r == PED_E_PED_UNPLUGGED) {
+		ped_info("HSM %s: no answer from the PED within the caller's %d ms: the ceremony is cancelled",
+			 pt->hs->h.serial, wait_ms);
+		r = PED_E_TIMEOUT;
+	}
+	return r;
 }
 
 static int result_of(const uint8_t *msg, size_t len)
@@ -458,18 +496,24 @@ static int otp_session_refuses(struct pedport *pt, const struct sim_out *o, int 
 int pedport_auth(struct pedport *pt, const struct sim_out *o, int key_type, const char *title,
 		 const char *prompt, const char *colour, struct ped_app_splits *sp)
 {
+	return pedport_auth_within(pt, o, 0, key_type, title, prompt, colour, sp);
+}
+
+int pedport_auth_within(struct pedport *pt, const struct sim_out *o, int wait_ms, int key_type, const char *title,
+			const char *prompt, const char *colour, struct ped_app_splits *sp)
+{
 	uint8_t rt, *msg = NULL;
 	size_t len = 0;
-	int r;
+	int wait = wait_of(pt, wait_ms), r;
 
-	if ((r = take_told(pt, o)) != PED_OK)
+	if ((r = take_told(pt, o, wait, wait_ms > 0)) != PED_OK)
 		return r;
 	if (otp_session_refuses(pt, o, key_type)) {
 		r = PED_E_DEVICE_ERROR;
 		goto out;
 	}
 	if ((r = send_request(pt, PED_APP_AUTH, key_type, title, prompt, colour, 0)) != PED_OK ||
-	    (r = await(pt, &rt, &msg, &len)) != PED_OK)
+	    (r = await(pt, &rt, &msg, &len, wait)) != PED_OK)
 		goto out;
 	if (rt == PED_REC_CSP)
 		r = ped_app_decode_splits(msg, len, sp) == PED_OK ? PED_OK : PED_E_CALLBACK_ERROR;
@@ -478,18 +522,18 @@ int pedport_auth(struct pedport *pt, const struct sim_out *o, int key_type, cons
 out:
 	if (msg)
 		OPENSSL_clear_free(msg, len ? len : 1);
-	return give(pt, r);
+	return give_within(pt, r, wait_ms);
 }
 
-static int create_keyset(struct pedport *pt, const struct sim_out *o, int key_type, const char *title,
+static int create_keyset(struct pedport *pt, const struct sim_out *o, int wait_ms, int key_type, const char *title,
 			 const char *prompt, const char *colour, int allow_reuse, uint8_t secret[HSM_SECRET_LEN],
 			 struct ped_app_created *info, const uint8_t *extra, size_t extra_len)
 {
 	uint8_t rt, *msg = NULL, *sm = NULL;
 	size_t len = 0, slen = 0;
-	int r;
+	int wait = wait_of(pt, wait_ms), r;
 
-	if ((r = take_told(pt, o)) != PED_OK)
+	if ((r = take_told(pt, o, wait, wait_ms > 0)) != PED_OK)
 		return r;
 	if (otp_session_refuses(pt, o, key_type)) {
 		r = PED_E_DEVICE_ERROR;
@@ -503,7 +547,7 @@ static int create_keyset(struct pedport *pt, const struct sim_out *o, int key_ty
 	    (r = ped_app_encode_secret(PED_APP_SECRET, secret, HSM_SECRET_LEN, &sm, &slen)) != PED_OK ||
 	    (r = ped_link_send_csp(&pt->link, sm, slen)) != PED_OK ||
 	    (extra && (r = ped_link_send_csp(&pt->link, extra, extra_len)) != PED_OK) ||
-	    (r = await(pt, &rt, &msg, &len)) != PED_OK)
+	    (r = await(pt, &rt, &msg, &len, wait)) != PED_OK)
 		goto out;
 	if (rt == PED_REC_CSP) {
 		const uint8_t *adopted;
@@ -525,14 +569,21 @@ out:
 		OPENSSL_clear_free(msg, len ? len : 1);
 	if (r != PED_OK)
 		OPENSSL_cleanse(secret, HSM_SECRET_LEN);
-	return give(pt, r);
+	return give_within(pt, r, wait_ms);
 }
 
 int pedport_create(struct pedport *pt, const struct sim_out *o, int key_type, const char *title,
 		   const char *prompt, const char *colour, int allow_reuse, uint8_t secret[HSM_SECRET_LEN],
 		   struct ped_app_created *info)
 {
-	return create_keyset(pt, o, key_type, title, prompt, colour, allow_reuse, secret, info, NULL, 0);
+	return pedport_create_within(pt, o, 0, key_type, title, prompt, colour, allow_reuse, secret, info);
+}
+
+int pedport_create_within(struct pedport *pt, const struct sim_out *o, int wait_ms, int key_type, const char *title,
+			  const char *prompt, const char *colour, int allow_reuse, uint8_t secret[HSM_SECRET_LEN],
+			  struct ped_app_created *info)
+{
+	return create_keyset(pt, o, wait_ms, key_type, title, prompt, colour, allow_reuse, secret, info, NULL, 0);
 }
 
 int pedport_create_rpv(struct pedport *pt, const struct sim_out *o, uint8_t secret[HSM_SECRET_LEN],
@@ -554,7 +605,7 @@ int pedport_create_rpv(struct pedport *pt, const struct sim_out *o, uint8_t secr
 	    (r = ped_cert_to_der(cert, &der, &der_len)) != PED_OK ||
 	    (r = ped_app_encode_rpv_key(scalar, der, der_len, pt->hs->h.hoc_cert, pt->hs->h.hoc_cert_len, &msg, &mlen)) != PED_OK)
 		goto out;
-	r = create_keyset(pt, o, PED_KEY_RPV, "SETTING RPV...", "RPK / Remote", "ORANGE", 1, secret, info, msg, mlen);
+	r = create_keyset(pt, o, 0, PED_KEY_RPV, "SETTING RPV...", "RPK / Remote", "ORANGE", 1, secret, info, msg, mlen);
 out:
 	OPENSSL_cleanse(scalar, sizeof(scalar));
 	if (msg)

@@ -92,11 +92,21 @@ int pedport_describe(struct pedport *pt, char *out, size_t len, int *ped_id);
  * HSM's identity and serial, which never change. */
 int pedport_auth(struct pedport *pt, const struct sim_out *o, int key_type, const char *title,
 		 const char *prompt, const char *colour, struct ped_app_splits *sp);
+/* The same for an application's request, which has its own timeout: with
+ * wait_ms > 0, a PED busy with another ceremony is waited for (they take
+ * turns), and the whole wait is bounded by wait_ms when that is less than
+ * ped_timeout. Running out of time on the PED is PED_E_TIMEOUT, and the
+ * link is dropped (the PED attaches again). */
+int pedport_auth_within(struct pedport *pt, const struct sim_out *o, int wait_ms, int key_type, const char *title,
+			const char *prompt, const char *colour, struct ped_app_splits *sp);
 /* Creates a keyset for a fresh random secret, or adopts the one the operator
  * chose to reuse; secret gets the credential's secret either way. */
 int pedport_create(struct pedport *pt, const struct sim_out *o, int key_type, const char *title,
 		   const char *prompt, const char *colour, int allow_reuse, uint8_t secret[HSM_SECRET_LEN],
 		   struct ped_app_created *info);
+int pedport_create_within(struct pedport *pt, const struct sim_out *o, int wait_ms, int key_type, const char *title,
+			  const char *prompt, const char *colour, int allow_reuse, uint8_t secret[HSM_SECRET_LEN],
+			  struct ped_app_created *info);
 /* ped vector init: the RPV keyset, with a fresh RPV static key and its
  * certificate (signed by this HSM's HOC) written onto the orange keys.
  * Under the HSM's command lock (it reads the HOC's key). */

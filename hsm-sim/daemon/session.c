@@ -1,7 +1,9 @@
 /* Sessions on the control socket (session.h): the thread, the protocol the
- * first frame picks, and hsmcm's shell protocol with its output. */
+ * first frame picks (hsmcm's shell protocol with its output, here; the
+ * application protocol, app.c). */
 #include "session.h"
 
+#include "app.h"
 #include "command.h"
 #include "out.h"
 
@@ -14,6 +16,7 @@
 #include "ped/thread.h"
 
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,12 +80,80 @@ static int shell_ask(void *arg, const char *prompt, int secret, char *answer, si
 	return r;
 }
 
+/* A file request to hsmcm and its reply (HSM_CTL_FILE_REPLY): PED_OK and
+ * the reply's bytes after the status, or why hsmcm could not. */
+static int shell_file(struct session *s, uint8_t type, const uint8_t *req, size_t reqlen, uint8_t **data, size_t *len,
+		      size_t max, char *why, size_t whylen)
+{
+	uint8_t rtype, *msg = NULL;
+	size_t mlen = 0;
+	int r;
+
+	*data = NULL;
+	*len = 0;
+	if ((r = ped_frame_send(s->fd, type, req, reqlen, SESSION_IO_TIMEOUT_MS)) != PED_OK ||
+	    (r = ped_framer_recv(&s->in, &rtype, &msg, &mlen, SESSION_IO_TIMEOUT_MS)) != PED_OK) {
+		snprintf(why, whylen, "hsmcm did not answer: %s", ped_strerror(r));
+		return r;
+	}
+	if (rtype != HSM_CTL_FILE_REPLY || mlen < 1) {
+		snprintf(why, whylen, "hsmcm answered something else");
+		r = PED_E_FRAME_TYPE;
+	} else if (msg[0] != 0) {
+		/* hsmcm's words: printable only */
+		size_t n = mlen - 1 < whylen - 1 ? mlen - 1 : whylen - 1;
+		for (size_t i = 0; i < n; i++)
+			why[i] = msg[1 + i] >= 0x20 && msg[1 + i] < 0x7f ? (char)msg[1 + i] : '?';
+		why[n] = '\0';
+		r = PED_E_FILE;
+	} else if (mlen - 1 > max) {
+		snprintf(why, whylen, "larger than %zu bytes", max);
+		r = PED_E_RANGE;
+	} else if (mlen > 1) {
+		if (!(*data = OPENSSL_memdup(msg + 1, mlen - 1)))
+			r = PED_E_HOST_MEMORY;
+		else
+			*len = mlen - 1;
+	}
+	OPENSSL_clear_free(msg, mlen ? mlen : 1);
+	return r;
+}
+
+static int shell_file_get(void *arg, const char *path, size_t max, uint8_t **data, size_t *len, char *why,
+			  size_t whylen)
+{
+	return shell_file(arg, HSM_CTL_FILE_GET, (const uint8_t *)path, strnlen(path, HSM_CTL_LINE_MAX), data, len,
+			  max < HSM_CTL_FILE_MAX ? max : HSM_CTL_FILE_MAX, why, whylen);
+}
+
+static int shell_file_put(void *arg, const char *path, const void *data, size_t len, char *why, size_t whylen)
+{
+	size_t pl = strnlen(path, HSM_CTL_LINE_MAX);
+	uint8_t *req, *got = NULL;
+	size_t glen = 0;
+	int r;
+
+	if (len > HSM_CTL_FILE_MAX) {
+		snprintf(why, whylen, "larger than %u bytes", HSM_CTL_FILE_MAX);
+		return PED_E_RANGE;
+	}
+	if (!(req = OPENSSL_malloc(2 + pl + len)))
+		return PED_E_HOST_MEMORY;
+	ped_be16_put(req, (uint16_t)pl);
+	memcpy(req + 2, path, pl);
+	memcpy(req + 2 + pl, data, len);
+	r = shell_file(arg, HSM_CTL_FILE_PUT, req, 2 + pl + len, &got, &glen, 0, why, whylen);
+	OPENSSL_free(req);
+	OPENSSL_clear_free(got, glen);
+	return r;
+}
+
 /* One command: its output, then its result. PED_OK while the session goes on.
  * tty: hsmcm can answer prompts. */
 static int shell_command(struct session *s, const uint8_t *msg, size_t len, int tty)
 {
 	struct sim *sim = s->srv->sim;
-	struct sim_out out = {shell_line, s, tty ? shell_ask : NULL};
+	struct sim_out out = {shell_line, s, tty ? shell_ask : NULL, shell_file_get, shell_file_put};
 	struct cmd_ctx c;
 	char line[HSM_CTL_LINE_MAX + 1];
 	int r, counted = 0;
@@ -91,7 +162,7 @@ static int shell_command(struct session *s, const uint8_t *msg, size_t len, int 
 	line[len] = '\0';
 	memset(&c, 0, sizeof(c));
 	c.sim = sim;
-	c.who = (struct auth_ctx){&out, &s->logins, s->srv->peds};
+	c.who = (struct auth_ctx){&out, &s->logins, s->srv->peds, 0};
 	c.slot = &s->slot;
 	if (!sim_op_begin(sim)) {
 		sim_outf(&out, "Error: hsm-sim is shutting down.");
@@ -127,9 +198,18 @@ static void shell_serve(struct session *s, uint8_t type, uint8_t *msg, size_t le
 	}
 }
 
+/* ---- applications (the PKCS#11 module): APP_HELLO, then requests ---------- */
+
+static void app_proto(struct session *s, uint8_t type, uint8_t *msg, size_t len)
+{
+	(void)type;
+	app_serve(s->srv->sim, s->srv->peds, s->fd, &s->in, msg, len);
+}
+
 static const struct session_protocol protocols[] = {
 	{HSM_CTL_CMD, "hsmcm", shell_serve},
 	{HSM_CTL_CMD_TTY, "hsmcm", shell_serve},
+	{P11W_APP_HELLO, "application", app_proto},
 };
 
 /* ---- the thread ---------------------------------------------------------- */

@@ -1,9 +1,11 @@
 /* Connections on hsm-sim's control socket, each served in a thread of its
  * own so that a command may wait on its PED without holding up the event
- * loop. The first frame's type decides what a connection speaks: today
- * hsmcm's command protocol (hsm/control.h); another protocol plugs into the
- * table in session.c. Each command counts as an operation in flight
- * (sim_op_begin) until its result is sent, which shutdown waits for. */
+ * loop. The first frame's type decides what a connection speaks: hsmcm's
+ * command protocol (hsm/control.h) or the PKCS#11 module's application
+ * protocol (app.h, APP_HELLO); another protocol plugs into the table in
+ * session.c. Each command (or application request) counts as an operation
+ * in flight (sim_op_begin) until its result is sent, which shutdown waits
+ * for. */
 #ifndef HSM_SIM_SESSION_H
 #define HSM_SIM_SESSION_H
 

@@ -50,14 +50,62 @@ static void publish(struct sim_hsm *hs)
 	}
 }
 
+/* The HSM's device secret (hsm-SERIAL.device): read, or made when the
+ * HSM has no state sealed under one yet (a new HSM, or a state file of
+ * version 7 or older, whose secrets are in clear until its next save).
+ * Into hs's storage key. */
+static int open_device(struct sim_hsm *hs, const char *state_dir, int state_exists, char *err, size_t errlen)
+{
+	char path[1100], why[400] = "";
+	uint8_t secret[HSM_DEVICE_SECRET_LEN];
+	int r;
+
+	snprintf(path, sizeof(path), "%.990s/hsm-%s.device", state_dir, hs->h.serial);
+	r = hsm_device_read(path, secret, why, sizeof(why));
+	if (r == PED_E_NOT_FOUND && state_exists) {
+		/* only a state file without sealed secrets may get a new device secret */
+		struct hsm *probe = calloc(1, sizeof(*probe));
+		char pwhy[400] = "";
+		int pr = probe ? hsm_load(hs->state_path, probe, pwhy, sizeof(pwhy)) : PED_E_HOST_MEMORY;
+		if (probe)
+			hsm_cleanse(probe);
+		free(probe);
+		if (pr != PED_OK) {
+			snprintf(err, errlen, "%s: %s; its device secret %s is missing, so it cannot be opened "
+				 "(restore that file, or move the state file away to start a new HSM)",
+				 hs->state_path, pwhy[0] ? pwhy : ped_strerror(pr), path);
+			return PED_E_CORRUPT;
+		}
+	}
+	if (r == PED_E_NOT_FOUND) {
+		if ((r = hsm_device_create(path, secret, why, sizeof(why))) != PED_OK) {
+			snprintf(err, errlen, "cannot make the device secret of HSM %s: %s", hs->h.serial, why);
+			return r;
+		}
+		ped_info("HSM %s: device secret made in %s", hs->h.serial, path);
+	} else if (r != PED_OK) {
+		snprintf(err, errlen, "%s", why[0] ? why : ped_strerror(r));
+		return r;
+	}
+	r = hsm_set_device_secret(&hs->h, secret);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (r != PED_OK)
+		snprintf(err, errlen, "HSM %s: cannot derive its storage key", hs->h.serial);
+	return r;
+}
+
 int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 {
 	for (int i = 0; i < sim->nhsms; i++) {
 		struct sim_hsm *hs = &sim->hsms[i];
-		char serial[HSM_SERIAL_MAX + 1], why[160];
-		int backup = hs->h.is_backup, r;
+		char serial[HSM_SERIAL_MAX + 1], why[400];
+		int backup = hs->h.is_backup, r, exists;
+		uint8_t kek[HSM_KEY_LEN];
 		memcpy(serial, hs->h.serial, sizeof(serial));
 		snprintf(hs->state_path, sizeof(hs->state_path), "%.990s/hsm-%s.state", state_dir, serial);
+		exists = access(hs->state_path, F_OK) == 0;
+		if ((r = open_device(hs, state_dir, exists, err, errlen)) != PED_OK)
+			return r;
 		r = hsm_load(hs->state_path, &hs->h, why, sizeof(why));
 		if (r == PED_OK) {
 			if (strcmp(hs->h.serial, serial)) {
@@ -73,15 +121,21 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 			publish(hs);
 			continue;
 		}
-		if (r != PED_E_NOT_FOUND && access(hs->state_path, F_OK) == 0) {
+		if (r != PED_E_NOT_FOUND && (exists || access(hs->state_path, F_OK) == 0)) {
 			/* refuse, never half-load or overwrite a damaged state */
 			snprintf(err, errlen, "%s: %s", hs->state_path, why[0] ? why : ped_strerror(r));
 			return r;
 		}
+		/* no state file: a new HSM, sealed under the device secret read above */
+		memcpy(kek, hs->h.kek, sizeof(kek));
 		if ((r = hsm_create(&hs->h, serial)) != PED_OK) {
+			OPENSSL_cleanse(kek, sizeof(kek));
 			snprintf(err, errlen, "cannot create HSM %s: %s", serial, ped_strerror(r));
 			return r;
 		}
+		memcpy(hs->h.kek, kek, sizeof(kek));
+		hs->h.kek_set = 1;
+		OPENSSL_cleanse(kek, sizeof(kek));
 		hs->h.is_backup = (uint8_t)backup;
 		if ((r = sim_save(hs)) != PED_OK) {
 			snprintf(err, errlen, "cannot write %s", hs->state_path);
@@ -105,7 +159,11 @@ int sim_save(struct sim_hsm *hs)
 	 * last saved state, so it never shows or uses a change (a partition, a
 	 * role, an init) that a restart would lose. */
 	struct hsm *old = calloc(1, sizeof(*old));
-	char why[160];
+	char why[400];
+	if (old) {
+		memcpy(old->kek, hs->h.kek, sizeof(old->kek));
+		old->kek_set = hs->h.kek_set;
+	}
 	if (old && hsm_load(hs->state_path, old, why, sizeof(why)) == PED_OK) {
 		uint8_t backup = hs->h.is_backup;
 		hsm_cleanse(&hs->h);
@@ -224,6 +282,44 @@ void sim_logins_end(struct sim_logins *t, struct sim_hsm *hs, int keep_own)
 		memset(lg, 0, sizeof(*lg));
 	hs->epoch++;
 	lg->epoch = hs->epoch;
+}
+
+void sim_logins_attach(struct sim *sim, struct sim_logins *t)
+{
+	pthread_mutex_lock(&sim->mu);
+	t->next_attached = sim->attached;
+	sim->attached = t;
+	pthread_mutex_unlock(&sim->mu);
+}
+
+void sim_logins_detach(struct sim *sim, struct sim_logins *t)
+{
+	pthread_mutex_lock(&sim->mu);
+	for (struct sim_logins **pp = &sim->attached; *pp; pp = &(*pp)->next_attached)
+		if (*pp == t) {
+			*pp = t->next_attached;
+			break;
+		}
+	t->next_attached = NULL;
+	pthread_mutex_unlock(&sim->mu);
+}
+
+void sim_role_logout(struct sim *sim, struct sim_hsm *hs, enum hsm_role role, int pi)
+{
+	if (pi < 0 || pi >= HSM_MAX_PARTITIONS)
+		return;
+	pthread_mutex_lock(&sim->mu);
+	for (struct sim_logins *t = sim->attached; t; t = t->next_attached) {
+		struct sim_login *lg = sim_login(t, hs);
+		switch (role) {
+		case HSM_ROLE_SO: lg->so = 0; break;
+		case HSM_ROLE_AU: lg->au = 0; break;
+		case HSM_ROLE_PO: lg->po[pi] = 0; break;
+		case HSM_ROLE_CO: lg->co[pi] = 0; break;
+		case HSM_ROLE_CU: lg->cu[pi] = 0; break;
+		}
+	}
+	pthread_mutex_unlock(&sim->mu);
 }
 
 /* ---- command locks -------------------------------------------------------- */

@@ -60,6 +60,7 @@ struct sim {
 	int ops;                /* operations in flight (sim_op_begin) */
 	int stopping;           /* no operation begins */
 	int closed;             /* no lock is given any more: the HSMs may be wiped */
+	struct sim_logins *attached; /* logins that outlive a command (under mu) */
 };
 
 /* Before any other call. */
@@ -103,6 +104,7 @@ struct sim_login {
 };
 struct sim_logins {
 	struct sim_login hsm[SIM_MAX_HSMS];
+	struct sim_logins *next_attached; /* sim's list of attached tables */
 };
 /* Under hs's command lock: this session's logins to hs, none if hs's
  * credentials changed since they were made. */
@@ -111,6 +113,15 @@ struct sim_login *sim_login(struct sim_logins *t, struct sim_hsm *hs);
  * it end; this one's (t) too unless keep_own (it keeps what the caller
  * leaves in it). */
 void sim_logins_end(struct sim_logins *t, struct sim_hsm *hs, int keep_own);
+/* Logins that outlive a command: an application's (apps.c) for as long as
+ * it runs. An operator's role logout reaches them (sim_role_logout), and
+ * the epoch ends them as it ends every session's. */
+void sim_logins_attach(struct sim *sim, struct sim_logins *t);
+void sim_logins_detach(struct sim *sim, struct sim_logins *t);
+/* Under hs's command lock: role's logins end in every attached table, on
+ * partition pi for the partition's roles (PO, CO, CU), on the HSM for SO
+ * and AU. */
+void sim_role_logout(struct sim *sim, struct sim_hsm *hs, enum hsm_role role, int pi);
 
 /* The command locks a command holds: two HSMs at most (a backup). */
 #define SIM_HOLD_MAX 2

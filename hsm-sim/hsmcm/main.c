@@ -140,6 +140,65 @@ static int answer_prompt(int fd, const uint8_t *msg, size_t len)
 	return r;
 }
 
+/* hsm-sim's file request (HSM_CTL_FILE_GET or _PUT) for this command: the
+ * file read or written here, on the operator's side, as lunacm does. */
+static int answer_file(int fd, uint8_t type, const uint8_t *msg, size_t len, const char *line)
+{
+	char path[HSM_CTL_LINE_MAX + 1], why[512] = "";
+	uint8_t *data = NULL, *out;
+	size_t dlen = 0, pl;
+	const uint8_t *content = NULL;
+	int r, status = 1;
+
+	if (type == HSM_CTL_FILE_PUT) {
+		pl = len >= 2 ? ped_be16_get(msg) : (size_t)-1;
+		if (pl == (size_t)-1 || pl > len - 2 || pl > HSM_CTL_LINE_MAX)
+			return PED_E_FRAME_TRUNCATED;
+		memcpy(path, msg + 2, pl);
+		content = msg + 2 + pl;
+		dlen = len - 2 - pl;
+	} else {
+		if (len > HSM_CTL_LINE_MAX)
+			return PED_E_FRAME_OVERSIZE;
+		memcpy(path, msg, len);
+		pl = len;
+	}
+	path[pl] = '\0';
+	if (!pl || memchr(path, '\0', pl) || !hsm_ctl_path_typed(line, path)) {
+		snprintf(why, sizeof(why), "hsmcm serves only a file named in the command");
+	} else if (type == HSM_CTL_FILE_GET) {
+		r = ped_file_read_bounded(path, HSM_CTL_FILE_MAX, &data, &dlen);
+		if (r == PED_OK)
+			status = 0;
+		else
+			snprintf(why, sizeof(why), "%.400s: %s", path,
+				 r == PED_E_RANGE ? "too large" : r == PED_E_NOT_FOUND ? "no such file" : strerror(errno));
+	} else if (ped_file_write_atomic(path, content, dlen, 0600) == PED_OK) {
+		status = 0;
+		dlen = 0;
+	} else {
+		snprintf(why, sizeof(why), "%.400s: %s", path, strerror(errno));
+	}
+	if (status) {
+		dlen = strlen(why);
+		content = (const uint8_t *)why;
+	} else if (type == HSM_CTL_FILE_GET) {
+		content = data;
+	}
+	if (!(out = OPENSSL_malloc(1 + dlen))) {
+		OPENSSL_clear_free(data, dlen);
+		return PED_E_HOST_MEMORY;
+	}
+	out[0] = (uint8_t)status;
+	if (dlen)
+		memcpy(out + 1, content, dlen);
+	r = ped_frame_send(fd, HSM_CTL_FILE_REPLY, out, 1 + dlen, 10000);
+	OPENSSL_clear_free(out, 1 + dlen);
+	if (type == HSM_CTL_FILE_GET && data)
+		OPENSSL_clear_free(data, dlen);
+	return r;
+}
+
 /* quiet: the result line is not printed (hsmcm's own slot list at start) */
 static int run_command_as(int fd, struct ped_framer *in, const char *line, int quiet)
 {
@@ -182,6 +241,15 @@ static int run_command_as(int fd, struct ped_framer *in, const char *line, int q
 			if (r != PED_OK) {
 				lost(r);
 				goto out;
+			}
+			continue;
+		}
+		if (type == HSM_CTL_FILE_GET || type == HSM_CTL_FILE_PUT) {
+			r = answer_file(fd, type, msg, len, line);
+			OPENSSL_free(msg);
+			if (r != PED_OK) {
+				lost(r);
+				return -1;
 			}
 			continue;
 		}

@@ -129,7 +129,10 @@ CK_RV hsm_mech_info(const struct hsm_key_env *env, CK_MECHANISM_TYPE type, CK_ME
 		return kfail(CKR_MECHANISM_INVALID, "mechanism 0x%lx: not here", type);
 	info->ulMinKeySize = m->min;
 	info->ulMaxKeySize = m->max;
-	info->flags = f;
+	/* every mechanism runs inside the HSM, never in the module: CKF_HW,
+	 * as the reference HSM reports (pkcs11-tool --test tests signatures
+	 * only with mechanisms that have it) */
+	info->flags = f | CKF_HW;
 	/* FIPS (policy 43 off): HMAC keys of 112 bits at least */
 	if (m->family == KM_HMAC && !kenv(env)->pol.v[HSM_KP_NON_FIPS])
 		info->ulMinKeySize = 14;

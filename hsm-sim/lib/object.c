@@ -196,6 +196,11 @@ oom:
 	return kfail(CKR_HOST_MEMORY, "out of memory");
 }
 
+CK_RV hsm_obj_dup(const struct hsm_obj *o, struct hsm_obj **out)
+{
+	return kobj_dup(o, out);
+}
+
 /* --- templates ------------------------------------------------------------- */
 
 /* A template there is, and not too long. */

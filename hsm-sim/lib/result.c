@@ -64,6 +64,14 @@ static const struct extra *extra_of(int err)
 	return NULL;
 }
 
+int hsm_result_from_ck(uint32_t rv)
+{
+	for (size_t i = 0; i < NEXTRAS; i++)
+		if (extras[i].code == rv)
+			return extras[i].value;
+	return ped_err_from_code(rv);
+}
+
 int hsm_result_is_reference(int err)
 {
 	/* libped gives its own codes 0xe0000000 + |err|; the documented ones are below */

@@ -8,6 +8,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,60 +57,135 @@ out:
 	return r;
 }
 
-void hsm_partition_clear_objects(struct hsm_partition *p)
+/* --- the object store ------------------------------------------------------ */
+
+void hsm_part_obj_clear(struct hsm_partition *p)
 {
-	if (p->objects)
-		OPENSSL_clear_free(p->objects, (size_t)p->objects_cap * sizeof(*p->objects));
-	p->objects = NULL;
-	p->nobjects = p->objects_cap = 0;
+	for (uint32_t i = 0; i < p->nobjs; i++)
+		hsm_obj_free(p->objs[i]);
+	OPENSSL_clear_free(p->objs, (size_t)p->objs_cap * sizeof(*p->objs));
+	p->objs = NULL;
+	p->nobjs = p->objs_cap = 0;
 }
 
-int hsm_object_add(struct hsm_partition *p, struct hsm_object **out)
+void hsm_partition_key_env(const struct hsm *h, const struct hsm_partition *p, struct hsm_key_env *env)
 {
-	if (p->nobjects >= HSM_MAX_OBJECTS)
-		return PED_E_RANGE;
-	if (p->nobjects == p->objects_cap) {
-		/* grow by hand: realloc would leave the old copy's values in freed memory */
-		uint32_t cap = p->objects_cap ? p->objects_cap * 2 : 4;
-		if (cap > HSM_MAX_OBJECTS)
-			cap = HSM_MAX_OBJECTS;
-		struct hsm_object *o = OPENSSL_zalloc((size_t)cap * sizeof(*o));
-		if (!o)
-			return PED_E_HOST_MEMORY;
-		if (p->nobjects)
-			memcpy(o, p->objects, (size_t)p->nobjects * sizeof(*o));
-		uint32_t n = p->nobjects;
-		hsm_partition_clear_objects(p);
-		p->objects = o;
-		p->objects_cap = cap;
-		p->nobjects = n;
-	}
-	*out = &p->objects[p->nobjects++];
-	memset(*out, 0, sizeof(**out));
+	hsm_key_env_init(env);
+	env->pol = p->kp;
+	env->hsm_cloning = h->allow_cloning;
+}
+
+size_t hsm_part_obj_bytes(const struct hsm_partition *p)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < p->nobjs; i++)
+		n += hsm_obj_size(p->objs[i]);
+	return n;
+}
+
+struct hsm_obj *hsm_part_obj_find(const struct hsm_partition *p, CK_OBJECT_HANDLE h)
+{
+	for (uint32_t i = 0; h && i < p->nobjs; i++)
+		if (p->objs[i]->handle == h)
+			return p->objs[i];
+	return NULL;
+}
+
+struct hsm_obj *hsm_part_obj_by_ouid(const struct hsm_partition *p, uint64_t ouid)
+{
+	for (uint32_t i = 0; ouid && i < p->nobjs; i++)
+		if (p->objs[i]->ouid == ouid)
+			return p->objs[i];
+	return NULL;
+}
+
+/* Room for one more pointer (PED_E_HOST_MEMORY). */
+static int objs_grow(struct hsm_partition *p)
+{
+	if (p->nobjs < p->objs_cap)
+		return PED_OK;
+	uint32_t cap = p->objs_cap ? p->objs_cap * 2 : 8;
+	if (cap > HSM_MAX_OBJECTS)
+		cap = HSM_MAX_OBJECTS;
+	struct hsm_obj **a = OPENSSL_zalloc((size_t)cap * sizeof(*a));
+	if (!a)
+		return PED_E_HOST_MEMORY;
+	if (p->nobjs)
+		memcpy(a, p->objs, (size_t)p->nobjs * sizeof(*a));
+	OPENSSL_clear_free(p->objs, (size_t)p->objs_cap * sizeof(*p->objs));
+	p->objs = a;
+	p->objs_cap = cap;
 	return PED_OK;
+}
+
+int hsm_part_obj_add(struct hsm_partition *p, struct hsm_obj *o)
+{
+	int r = PED_E_RANGE;
+
+	if (!p->next_handle)
+		p->next_handle = 1;
+	if (p->nobjs >= HSM_MAX_OBJECTS || p->next_handle >= HSM_HANDLE_SESSION_BIT ||
+	    hsm_obj_size(o) > HSM_PARTITION_BYTES - hsm_part_obj_bytes(p))
+		goto fail;
+	while (!o->ouid || hsm_part_obj_by_ouid(p, o->ouid)) {
+		if (o->ouid) {
+			r = PED_E_EXISTS;
+			goto fail;
+		}
+		if (RAND_bytes((unsigned char *)&o->ouid, sizeof(o->ouid)) != 1) {
+			r = PED_E_CRYPTO;
+			goto fail;
+		}
+	}
+	if ((r = objs_grow(p)) != PED_OK)
+		goto fail;
+	o->handle = p->next_handle++;
+	p->objs[p->nobjs++] = o;
+	return PED_OK;
+fail:
+	hsm_obj_free(o);
+	return r;
+}
+
+void hsm_part_obj_remove(struct hsm_partition *p, CK_OBJECT_HANDLE h)
+{
+	for (uint32_t i = 0; h && i < p->nobjs; i++) {
+		if (p->objs[i]->handle != h)
+			continue;
+		hsm_obj_free(p->objs[i]);
+		memmove(&p->objs[i], &p->objs[i + 1], (size_t)(p->nobjs - i - 1) * sizeof(*p->objs));
+		p->objs[--p->nobjs] = NULL;
+		return;
+	}
 }
 
 int hsm_partition_copy(struct hsm_partition *dst, const struct hsm_partition *src)
 {
 	*dst = *src;
-	dst->objects = NULL;
-	dst->objects_cap = 0;
-	if (!src->nobjects)
+	dst->objs = NULL;
+	dst->nobjs = dst->objs_cap = 0;
+	if (!src->nobjs)
 		return PED_OK;
-	if (!(dst->objects = OPENSSL_malloc((size_t)src->nobjects * sizeof(*dst->objects)))) {
-		OPENSSL_cleanse(dst, sizeof(*dst));
-		return PED_E_HOST_MEMORY;
+	if (!(dst->objs = OPENSSL_zalloc((size_t)src->nobjs * sizeof(*dst->objs))))
+		goto oom;
+	dst->objs_cap = src->nobjs;
+	for (uint32_t i = 0; i < src->nobjs; i++) {
+		if (hsm_obj_dup(src->objs[i], &dst->objs[i]) != CKR_OK)
+			goto oom;
+		dst->nobjs++;
 	}
-	memcpy(dst->objects, src->objects, (size_t)src->nobjects * sizeof(*dst->objects));
-	dst->objects_cap = src->nobjects;
 	return PED_OK;
+oom:
+	hsm_part_obj_clear(dst);
+	OPENSSL_cleanse(dst, sizeof(*dst));
+	return PED_E_HOST_MEMORY;
 }
 
 void hsm_partition_move(struct hsm_partition *dst, struct hsm_partition *src)
 {
 	if (dst == src)
 		return;
-	hsm_partition_clear_objects(dst);
+	hsm_part_obj_clear(dst);
 	*dst = *src;
 	OPENSSL_cleanse(src, sizeof(*src));
 }
@@ -117,7 +194,7 @@ void hsm_partition_delete(struct hsm *h, uint32_t i)
 {
 	if (i >= h->npartitions)
 		return;
-	hsm_partition_clear_objects(&h->partitions[i]);
+	hsm_part_obj_clear(&h->partitions[i]);
 	memmove(&h->partitions[i], &h->partitions[i + 1], (h->npartitions - i - 1) * sizeof(h->partitions[0]));
 	h->npartitions--;
 	OPENSSL_cleanse(&h->partitions[h->npartitions], sizeof(h->partitions[0]));
@@ -127,7 +204,7 @@ void hsm_zeroize_partition(struct hsm_partition *p)
 {
 	char name[HSM_LABEL_MAX + 1];
 	memcpy(name, p->name, sizeof(name));
-	hsm_partition_clear_objects(p);
+	hsm_part_obj_clear(p);
 	OPENSSL_cleanse(p, sizeof(*p));
 	memcpy(p->name, name, sizeof(name));
 	hsm_partition_defaults(p);
@@ -139,6 +216,107 @@ void hsm_partition_defaults(struct hsm_partition *p)
 	p->ignore_failed_challenges = 1;
 	p->min_pin_policy = HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE; /* 247: 8 characters */
 	p->max_pin_length = HSM_PIN_MAX_ABSOLUTE;
+	hsm_kp_defaults(&p->kp);
+	p->next_handle = 1;
+	hsm_partition_erase_defaults(p);
+}
+
+void hsm_partition_erase_defaults(struct hsm_partition *p)
+{
+	size_t n;
+	const struct hsm_kp_desc *t = hsm_kp_table(&n);
+	memset(p->policy_erase, 0, sizeof(p->policy_erase));
+	for (size_t i = 0; i < n; i++)
+		p->policy_erase[t[i].number] = (uint8_t)((t[i].erase_off_to_on ? HSM_ERASE_OFF_TO_ON : 0) |
+							 (t[i].erase_on_to_off ? HSM_ERASE_ON_TO_OFF : 0));
+	p->policy_erase[HSM_POLICY_IGNORE_FAILED_CHALLENGES] = HSM_ERASE_OFF_TO_ON; /* "Destructive OFF-to-ON" */
+}
+
+int hsm_set_device_secret(struct hsm *h, const uint8_t secret[HSM_DEVICE_SECRET_LEN])
+{
+	int r = hsm_storage_key(secret, h->serial, h->kek);
+	h->kek_set = r == PED_OK;
+	return r;
+}
+
+int hsm_partition_set_domain(struct hsm_partition *p, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+			     const uint8_t keyset_id[16])
+{
+	int r = hsm_domain_key(secret, len, p->domain_key);
+	if (r != PED_OK)
+		return r;
+	hsm_credential_set(&p->domain, secret, len, m, n, keyset_id);
+	p->domain_key_set = 1;
+	return PED_OK;
+}
+
+int hsm_set_domain(struct hsm *h, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+		   const uint8_t keyset_id[16])
+{
+	int r = hsm_domain_key(secret, len, h->domain_key);
+	if (r != PED_OK)
+		return r;
+	hsm_credential_set(&h->domain, secret, len, m, n, keyset_id);
+	h->domain_key_set = 1;
+	return PED_OK;
+}
+
+/* A text field as compared: nothing after its end counts. */
+static void tidy(char *s, size_t size)
+{
+	size_t n = strnlen(s, size);
+	memset(s + n, 0, size - n);
+}
+
+/* Two partitions' fields, their objects aside. */
+static int same_partition(const struct hsm_partition *a, const struct hsm_partition *b)
+{
+	struct hsm_partition x = *a, y = *b;
+	int same;
+	x.objs = y.objs = NULL;
+	x.objs_cap = y.objs_cap = 0;
+	tidy(x.name, sizeof(x.name));
+	tidy(y.name, sizeof(y.name));
+	tidy(x.label, sizeof(x.label));
+	tidy(y.label, sizeof(y.label));
+	same = !memcmp(&x, &y, sizeof(x)) && a->nobjs == b->nobjs;
+	OPENSSL_cleanse(&x, sizeof(x));
+	OPENSSL_cleanse(&y, sizeof(y));
+	for (uint32_t i = 0; same && i < a->nobjs; i++) {
+		const struct hsm_obj *o = a->objs[i], *q = b->objs[i];
+		same = o->handle == q->handle && o->ouid == q->ouid && o->nattrs == q->nattrs;
+		for (size_t j = 0; same && j < o->nattrs; j++)
+			same = o->attrs[j].type == q->attrs[j].type && o->attrs[j].len == q->attrs[j].len &&
+			       (!o->attrs[j].len || !memcmp(o->attrs[j].val, q->attrs[j].val, o->attrs[j].len));
+	}
+	return same;
+}
+
+int hsm_same_state(const struct hsm *a, const struct hsm *b)
+{
+	/* every field before the partitions, the storage key aside */
+	size_t head = offsetof(struct hsm, partitions);
+	struct hsm *x = OPENSSL_malloc(head), *y = OPENSSL_malloc(head);
+	int same = x && y;
+	if (same) {
+		memcpy(x, a, head);
+		memcpy(y, b, head);
+		x->kek_set = y->kek_set = 0;
+		tidy(x->serial, sizeof(x->serial));
+		tidy(y->serial, sizeof(y->serial));
+		tidy(x->label, sizeof(x->label));
+		tidy(y->label, sizeof(y->label));
+		tidy(x->ped_ip, sizeof(x->ped_ip));
+		tidy(y->ped_ip, sizeof(y->ped_ip));
+		OPENSSL_cleanse(x->kek, sizeof(x->kek));
+		OPENSSL_cleanse(y->kek, sizeof(y->kek));
+		same = !memcmp(x, y, head) && a->npartitions == b->npartitions;
+	}
+	OPENSSL_clear_free(x, head);
+	OPENSSL_clear_free(y, head);
+	for (uint32_t i = 0; same && i < a->npartitions && i < HSM_MAX_PARTITIONS; i++)
+		same = same_partition(&a->partitions[i], &b->partitions[i]);
+	return same;
 }
 
 void hsm_zeroize(struct hsm *h)
@@ -147,6 +325,8 @@ void hsm_zeroize(struct hsm *h)
 	OPENSSL_cleanse(&h->so, sizeof(h->so));
 	OPENSSL_cleanse(&h->au, sizeof(h->au));
 	OPENSSL_cleanse(&h->domain, sizeof(h->domain));
+	OPENSSL_cleanse(h->domain_key, sizeof(h->domain_key));
+	h->domain_key_set = 0;
 	OPENSSL_cleanse(h->rpv, sizeof(h->rpv));
 	h->rpv_set = 0;
 	h->rpv_2e2s = 0;
@@ -164,7 +344,7 @@ void hsm_zeroize(struct hsm *h)
 void hsm_erase_partitions(struct hsm *h)
 {
 	for (uint32_t i = 0; i < h->npartitions && i < HSM_MAX_PARTITIONS; i++)
-		hsm_partition_clear_objects(&h->partitions[i]);
+		hsm_part_obj_clear(&h->partitions[i]);
 	OPENSSL_cleanse(h->partitions, h->npartitions * sizeof(h->partitions[0]));
 	h->npartitions = 0;
 }
@@ -172,7 +352,7 @@ void hsm_erase_partitions(struct hsm *h)
 void hsm_cleanse(struct hsm *h)
 {
 	for (uint32_t i = 0; i < HSM_MAX_PARTITIONS; i++)
-		hsm_partition_clear_objects(&h->partitions[i]);
+		hsm_part_obj_clear(&h->partitions[i]);
 	OPENSSL_cleanse(h, sizeof(*h));
 }
 
@@ -512,11 +692,114 @@ int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t 
 		if (value > 1)
 			return PED_E_RANGE;
 		if (hsm_partition_policy_erases(p, policy, value))
-			hsm_partition_clear_objects(p);
+			hsm_part_obj_clear(p);
 		p->ignore_failed_challenges = (uint8_t)value;
 		return PED_OK;
 	}
+	if (hsm_kp_find(policy)) {
+		int erase = hsm_partition_policy_destructive(p, policy, value), r;
+		if ((r = hsm_kp_set(&p->kp, policy, value, NULL)) != PED_OK)
+			return r;
+		if (erase)
+			hsm_part_obj_clear(p);
+		return PED_OK;
+	}
 	return PED_E_NOT_FOUND;
+}
+
+/* The partition policies, by number: the key policies (hsm_kp_table) and
+ * the others, with the reference's names (chapter 6's table and template). */
+static const struct hsm_ppolicy other_policies[] = {
+	{HSM_POLICY_IGNORE_FAILED_CHALLENGES, "Ignore failed challenge responses", 1, 1},
+	{HSM_POLICY_MAX_FAILED_USER_LOGINS, "Max failed user logins allowed", HSM_USER_MAX_FAILURES_DEFAULT,
+	 HSM_USER_MAX_FAILURES_DEFAULT},
+	{HSM_POLICY_ALLOW_ACTIVATION, "Allow activation", 0, 1},
+	{HSM_POLICY_ALLOW_AUTO_ACTIVATION, "Allow auto-activation", 0, 1},
+	{HSM_POLICY_MIN_PIN_LENGTH, "Minimum pin length (inverted 255 - min)", HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE,
+	 HSM_PIN_MAX_ABSOLUTE - HSM_PIN_MIN_ABSOLUTE},
+	{HSM_POLICY_MAX_PIN_LENGTH, "Maximum pin length", HSM_PIN_MAX_ABSOLUTE, HSM_PIN_MAX_ABSOLUTE},
+};
+#define NOTHER (sizeof(other_policies) / sizeof(other_policies[0]))
+
+int hsm_partition_policy(unsigned number, struct hsm_ppolicy *out)
+{
+	const struct hsm_kp_desc *d;
+
+	for (size_t i = 0; i < NOTHER; i++)
+		if (other_policies[i].number == number) {
+			if (out)
+				*out = other_policies[i];
+			return 1;
+		}
+	if (number >= HSM_KP_SLOTS || !(d = hsm_kp_find(number)))
+		return 0;
+	if (out)
+		*out = (struct hsm_ppolicy){d->number, d->name, d->def, 1};
+	return 1;
+}
+
+size_t hsm_partition_policies(unsigned *numbers, size_t max)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < HSM_KP_SLOTS; i++)
+		if (hsm_partition_policy(i, NULL) && n < max)
+			numbers[n++] = i;
+	return n;
+}
+
+int hsm_partition_policy_value(const struct hsm_partition *p, unsigned number)
+{
+	switch (number) {
+	case HSM_POLICY_IGNORE_FAILED_CHALLENGES: return p->ignore_failed_challenges;
+	case HSM_POLICY_MAX_FAILED_USER_LOGINS: return (int)p->max_failed_user_logins;
+	case HSM_POLICY_ALLOW_ACTIVATION: return p->allow_activation;
+	case HSM_POLICY_ALLOW_AUTO_ACTIVATION: return p->allow_auto_activation;
+	case HSM_POLICY_MIN_PIN_LENGTH: return p->min_pin_policy;
+	case HSM_POLICY_MAX_PIN_LENGTH: return p->max_pin_length;
+	}
+	return hsm_kp_find(number) && number < HSM_KP_SLOTS ? p->kp.v[number] : -1;
+}
+
+int hsm_partition_policy_destructive(const struct hsm_partition *p, unsigned number, unsigned value)
+{
+	int now = hsm_partition_policy_value(p, number);
+	if (now < 0 || (unsigned)now == value || number >= HSM_KP_SLOTS)
+		return 0;
+	/* OFF-to-ON: from 0 to anything else; ON-to-OFF: back to 0 */
+	if (!now)
+		return (p->policy_erase[number] & HSM_ERASE_OFF_TO_ON) != 0;
+	if (!value)
+		return (p->policy_erase[number] & HSM_ERASE_ON_TO_OFF) != 0;
+	return 0;
+}
+
+int hsm_partition_set_policies(struct hsm_partition *p, const uint32_t *policy, const uint32_t *value, size_t n,
+			       int dry_run, int *destructive, size_t *bad)
+{
+	/* tried first on the policies alone: all or nothing */
+	struct hsm_partition *t = OPENSSL_malloc(sizeof(*t));
+	int r = PED_OK, erase = 0;
+
+	if (!t)
+		return PED_E_HOST_MEMORY;
+	memcpy(t, p, sizeof(*t));
+	t->objs = NULL;
+	t->nobjs = t->objs_cap = 0;
+	for (size_t i = 0; i < n && r == PED_OK; i++) {
+		erase |= hsm_partition_policy_destructive(t, policy[i], value[i]);
+		if ((r = hsm_partition_set_policy(t, policy[i], value[i])) != PED_OK && bad)
+			*bad = i;
+	}
+	OPENSSL_clear_free(t, sizeof(*t));
+	if (destructive)
+		*destructive = erase;
+	if (r != PED_OK || dry_run)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		(void)hsm_partition_set_policy(p, policy[i], value[i]);
+	if (erase)
+		hsm_part_obj_clear(p);
+	return PED_OK;
 }
 
 int hsm_pin_length_ok(const struct hsm_partition *p, size_t len)
@@ -570,10 +853,7 @@ int hsm_set_policy(struct hsm *h, uint32_t policy, uint32_t value)
 
 uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t policy, uint32_t value)
 {
-	/* "Destructive OFF-to-ON" */
-	if (policy == HSM_POLICY_IGNORE_FAILED_CHALLENGES && value == 1 && !p->ignore_failed_challenges)
-		return p->nobjects;
-	return 0;
+	return hsm_partition_policy_destructive(p, policy, value) ? p->nobjs : 0;
 }
 
 int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b)

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -183,4 +184,19 @@ int hsm_ctl_line_has_secret(const char *line)
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return r;
+}
+
+int hsm_ctl_path_typed(const char *line, const char *path)
+{
+	char copy[HSM_CTL_LINE_MAX + 1], *argv[64];
+	int argc, found = 0;
+	if (!*path || strlen(line) > HSM_CTL_LINE_MAX)
+		return 0;
+	snprintf(copy, sizeof(copy), "%s", line);
+	argc = hsm_ctl_split_words(copy, argv, 64);
+	/* the command's name and its first word (partition showpolicies) are no path */
+	for (int i = 2; i < argc && !found; i++)
+		found = !strcmp(argv[i], path) && argv[i][0] != '-';
+	OPENSSL_cleanse(copy, sizeof(copy));
+	return found;
 }

@@ -69,12 +69,16 @@ object create -label beta -value two
 object create -label gamma -value three
 partition archive backup -slot 20 -partition bk1
 partition archive list -slot 20
+partition archive contents -slot 20 -partition bk1
 # p2: the same domain (p1's red key reused); restore the backup into it
 slot set -slot 2
 partition init -label p2
 role login -name po
 role init -name co
 role login -name co
+partition archive restore -slot 20 -partition bk1
+partition contents
+# again: p2 holds those objects (same OUID), which a restore skips (chapter 12)
 partition archive restore -slot 20 -partition bk1
 partition contents
 C
@@ -88,8 +92,16 @@ expect_contains "$OUT" "Logging in as the SO on slot 20."
 expect_contains "$OUT" "Creating Domain for the partition bk1 on slot 20."
 expect_contains "$OUT" "3 objects have been backed up to partition bk1"
 expect_contains "$OUT" "Partition: bk1  Objects: 3"
+expect_contains "$OUT" "Backup partition bk1 on slot 20:"
+# each object: label, handle, class, ID, OUID, the backup's and the restored copy alike
+grep -q "Object Label: beta  Handle: [0-9]*  Object Type: Data  ID: (none)  Object UID: [0-9a-f]\{16\}" <<<"$OUT" ||
+	fail "contents lines: $OUT"
+ouid=$(grep -o "Object Label: gamma .*Object UID: [0-9a-f]*" <<<"$OUT" | head -n 1 | sed 's/.*UID: //')
+[ "$(grep -c "Object Label: gamma .*Object UID: $ouid" <<<"$OUT")" -ge 2 ] || fail "the OUID is not kept: $OUT"
 expect_contains "$OUT" "Restore Complete. 3 objects have been restored."
 expect_contains "$OUT" "Object Label: gamma"
+expect_contains "$OUT" "Restore Complete. 0 objects have been restored."
+expect_not_contains "$OUT" "Number of objects: 6"
 expect_not_contains "$OUT" "Error in execution"
 
 note "the keys were written as asked: 2-of-3 blue with PINs, 1-of-1 red"

@@ -40,6 +40,20 @@ start_ped() {
 	wait_for 20 grep -q '"event":"attached"' "$T/$name.events" || { cat "$T/$name.log" >&2; fail "PED $name did not attach"; }
 }
 
+# stop_ped NAME...: the headless PEDs of those names stop. A PED whose HSM
+# went away retries its link, as one cabled to a rebooting HSM does: a
+# suite that restarts hsm-sim with new PEDs stops the old ones first, or
+# an old PED (another policy) may take the link before the new one.
+stop_ped() {
+	local name pid
+	for name in "$@"; do
+		eval "pid=\${PED_${name}_PID:-}"
+		[ -n "$pid" ] || continue
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_gone 20 "$pid" || fail "PED $name did not stop"
+	done
+}
+
 # Everything hsmcm printed, as the operator read it: a PED policy's
 # "password $TRANSCRIPT" and "identity $TRANSCRIPT" take the one-time
 # password and the HSM's identity from it ($OPERATOR holds both lines).

@@ -19,4 +19,12 @@ expect_contains "$OUT" "154438865288"
 # power-on: Local PED mode (the first HSM command chooses the mode); < is the mode menu
 printf 'expect -timeout 10 "Local PED mode"\npress <\nexpect -timeout 10 "Select Mode"\n' >"$T/menu.script"
 expect_exit 0 "$BIN/ped-device" -headless -configfile "$C/ped-device.conf" -script "$T/menu.script" -control "$T/ped.ctl"
+# the module's: C_Initialize accepts it as it is (pkcs11-tool loads the module with it)
+if command -v pkcs11-tool >/dev/null; then
+	# (it exits 1 for "No slots.": no hsm-sim here)
+	m="$PED_BUILD/lib/libopenped-pkcs11.so"
+	OUT=$(OPENPED_PKCS11_CONF="$C/openped-pkcs11.conf" so_client "$m" pkcs11-tool --module "$m" --show-info 2>&1) || true
+	expect_contains "$OUT" "Open PED PKCS#11 module"
+	expect_not_contains "$OUT" "C_Initialize failed"
+fi
 echo "conf files ok"

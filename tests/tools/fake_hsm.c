@@ -199,7 +199,7 @@ static void append(char *list, size_t cap, const char *name)
 /* The real HSM's state file (-state), read once into real_hsm. */
 static int load_real(void)
 {
-	char why[128] = "";
+	char why[512] = "";
 	int r;
 
 	if (real_hsm)
@@ -208,7 +208,7 @@ static int load_real(void)
 		return PED_E_INVALID;
 	if (!(real_hsm = calloc(1, sizeof(*real_hsm))))
 		return PED_E_HOST_MEMORY;
-	if ((r = hsm_load(O.state, real_hsm, why, sizeof(why))) != PED_OK) {
+	if ((r = hsm_load_beside(O.state, real_hsm, why, sizeof(why))) != PED_OK) {
 		fprintf(stderr, "fake_hsm: %s: %s\n", O.state, why[0] ? why : ped_strerror(r));
 		free(real_hsm);
 		real_hsm = NULL;
@@ -1121,7 +1121,7 @@ static int stolen_rpv(uint8_t *rpv, size_t *len)
 		FILE *f = fopen(O.orange[i], "rb");
 		uint8_t buf[IKEY_FILE_MAX + 1];
 		size_t bl = f ? fread(buf, 1, sizeof(buf), f) : 0;
-		char why[128] = "";
+		char why[512] = "";
 		if (f)
 			fclose(f);
 		if (!f || ikey_decode(buf, bl, &k[n], why, sizeof(why)) != PED_OK || k[n].s.type != IKEY_RPV) {

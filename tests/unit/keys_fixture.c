@@ -52,6 +52,33 @@ struct hsm_obj *kf_secret(const struct hsm_key_env *env, CK_KEY_TYPE kt, const v
 	return o;
 }
 
+struct hsm_obj *kf_data(const char *label, const void *value, size_t len, uint64_t ouid)
+{
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE t[] = {KF_U(CKA_CLASS, &cls), KF_B(CKA_TOKEN, 1), KF_B(CKA_PRIVATE, 1),
+			    KF_D(CKA_LABEL, label, strlen(label)), KF_D(CKA_VALUE, value, len)};
+	struct hsm_obj *o = NULL;
+	CK_RV rv = hsm_obj_create(NULL, t, KF_N(t), &o);
+
+	if (rv != CKR_OK)
+		fprintf(stderr, "kf_data: %s: %s\n", hsm_ck_name(rv), hsm_ck_why());
+	CU_ASSERT_EQUAL(rv, CKR_OK);
+	if (o && ouid)
+		o->ouid = ouid;
+	return o;
+}
+
+int kf_same_attrs(const struct hsm_obj *a, const struct hsm_obj *b)
+{
+	if (!a || !b || a->nattrs != b->nattrs)
+		return 0;
+	for (size_t i = 0; i < a->nattrs; i++)
+		if (a->attrs[i].type != b->attrs[i].type || a->attrs[i].len != b->attrs[i].len ||
+		    (a->attrs[i].len && memcmp(a->attrs[i].val, b->attrs[i].val, a->attrs[i].len)))
+			return 0;
+	return 1;
+}
+
 static size_t bn(EVP_PKEY *k, const char *name, uint8_t *buf)
 {
 	BIGNUM *b = NULL;

@@ -24,6 +24,11 @@ const uint8_t *kf_ec_params(const char *curve, size_t *len);
  * failure (the test fails). */
 struct hsm_obj *kf_secret(const struct hsm_key_env *env, CK_KEY_TYPE kt, const void *value, size_t len,
 			  const CK_ATTRIBUTE *extra, CK_ULONG n);
+/* A token data object (CKA_TOKEN and CKA_PRIVATE true) with label and
+ * value, its OUID ouid (0: a new one); NULL on failure (the test fails). */
+struct hsm_obj *kf_data(const char *label, const void *value, size_t len, uint64_t ouid);
+/* Whether a and b hold the same attributes with the same values. */
+int kf_same_attrs(const struct hsm_obj *a, const struct hsm_obj *b);
 /* An OpenSSL RSA or EC key as a public (priv 0) or private key object,
  * through C_CreateObject, with the extra attributes. */
 struct hsm_obj *kf_import(const struct hsm_key_env *env, EVP_PKEY *k, int priv, const CK_ATTRIBUTE *extra,

@@ -145,6 +145,18 @@ static void lines_over_the_limit_are_refused_whole(void)
 	free(in);
 }
 
-UNIT_SUITE(hsm_ctl, NULL, NULL, UNIT_TEST(scripts_cut_at_newlines_and_semicolons),
+/* hsmcm serves hsm-sim a file only if the operator named it in the command. */
+static void files_only_as_typed(void)
+{
+	CU_ASSERT_TRUE(hsm_ctl_path_typed("partition init -label p -applytemplate /tmp/t.ppt", "/tmp/t.ppt"));
+	CU_ASSERT_TRUE(hsm_ctl_path_typed("par showpol -export \"my templates/p1\"", "my templates/p1"));
+	CU_ASSERT_FALSE(hsm_ctl_path_typed("partition init -label p -applytemplate /tmp/t.ppt", "/etc/passwd"));
+	CU_ASSERT_FALSE(hsm_ctl_path_typed("partition init -label p", "-label"));
+	CU_ASSERT_FALSE(hsm_ctl_path_typed("partition init", "init"));
+	CU_ASSERT_FALSE(hsm_ctl_path_typed("partition init -label x", ""));
+	CU_ASSERT_FALSE(hsm_ctl_path_typed("partition init -label x", "/tmp/t.ppt"));
+}
+
+UNIT_SUITE(hsm_ctl, NULL, NULL, UNIT_TEST(files_only_as_typed), UNIT_TEST(scripts_cut_at_newlines_and_semicolons),
 	   UNIT_TEST(words_split_at_blanks_and_keep_quoted_spaces), UNIT_TEST(secrets_stay_out_of_the_history),
 	   UNIT_TEST(lines_over_the_limit_are_refused_whole))

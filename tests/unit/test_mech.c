@@ -157,21 +157,22 @@ static void mechanism_list_and_info(void)
 	CU_ASSERT_EQUAL(hsm_mech_list(NULL, list, &n), CKR_OK);
 	for (CK_ULONG i = 0; i < n; i++) {
 		CU_ASSERT_EQUAL(hsm_mech_info(NULL, list[i], &info), CKR_OK);
-		CU_ASSERT(info.flags != 0);
+		CU_ASSERT(info.flags & CKF_HW);
+		CU_ASSERT(info.flags & ~(CK_FLAGS)CKF_HW);
 		CU_ASSERT_PTR_NOT_NULL(hsm_mech_name(list[i]));
 	}
 	CU_ASSERT_EQUAL(hsm_mech_info(NULL, CKM_RSA_PKCS_KEY_PAIR_GEN, &info), CKR_OK);
 	CU_ASSERT(info.ulMinKeySize == 2048 && info.ulMaxKeySize == 4096 &&
-		  info.flags == CKF_GENERATE_KEY_PAIR);
+		  info.flags == (CKF_HW | CKF_GENERATE_KEY_PAIR));
 	CU_ASSERT_EQUAL(hsm_mech_info(NULL, CKM_ECDSA, &info), CKR_OK);
 	CU_ASSERT(info.ulMinKeySize == 256 && info.ulMaxKeySize == 521);
-	CU_ASSERT_EQUAL(info.flags, CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE |
+	CU_ASSERT_EQUAL(info.flags, CKF_HW | CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE |
 					    CKF_EC_UNCOMPRESS);
 	CU_ASSERT_EQUAL(hsm_mech_info(NULL, CKM_AES_CBC_PAD, &info), CKR_OK);
 	CU_ASSERT(info.ulMinKeySize == 16 && info.ulMaxKeySize == 32 &&
-		  info.flags == (CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP));
+		  info.flags == (CKF_HW | CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP));
 	CU_ASSERT_EQUAL(hsm_mech_info(NULL, CKM_SHA256, &info), CKR_OK);
-	CU_ASSERT_EQUAL(info.flags, CKF_DIGEST);
+	CU_ASSERT_EQUAL(info.flags, CKF_HW | CKF_DIGEST);
 	CU_ASSERT_EQUAL(hsm_mech_info(NULL, CKM_DES3_CBC, &info), CKR_MECHANISM_INVALID);
 	CU_ASSERT_STRING_EQUAL(hsm_mech_name(CKM_AES_KEY_WRAP_PAD), "CKM_AES_KEY_WRAP_PAD");
 	CU_ASSERT_PTR_NULL(hsm_mech_name(CKM_DES3_CBC));

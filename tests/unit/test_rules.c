@@ -2,6 +2,7 @@
  * per role, the limits and their consequences, policy 20, count before
  * check, activation and auto-activation, challenges under policy 15. */
 #include "unit.h"
+#include "keys_fixture.h"
 
 #include "hsm/hsm.h"
 #include "ped/error.h"
@@ -164,9 +165,8 @@ static void po_zeroizes_its_partition_at_ten(void)
 	struct cred so, po, co, cu;
 	struct hsm_login_result res;
 	struct hsm_partition *p = fresh(&so, &po, &co, &cu);
-	struct hsm_object *o;
 
-	CU_ASSERT_EQUAL_FATAL(hsm_object_add(p, &o), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(hsm_part_obj_add(p, kf_data("k", "v", 1, 0)), PED_OK);
 	fail_n(p, HSM_ROLE_PO, HSM_PO_MAX_FAILURES - 1, &res);
 	CU_ASSERT_FALSE(res.partition_zeroized);
 	CU_ASSERT_TRUE(p->initialized);
@@ -175,7 +175,7 @@ static void po_zeroizes_its_partition_at_ten(void)
 	CU_ASSERT_FALSE(res.hsm_zeroized);
 	CU_ASSERT_FALSE(p->initialized);
 	CU_ASSERT_FALSE(p->co.cred.set);
-	CU_ASSERT_EQUAL(p->nobjects, 0);
+	CU_ASSERT_EQUAL(p->nobjs, 0);
 	CU_ASSERT_STRING_EQUAL(p->name, "par");
 	/* the HSM and its SO stay */
 	CU_ASSERT_TRUE(h->initialized);

@@ -10,6 +10,15 @@
  *                                      HSM_CTL_CMD_TTY command
  *   hsmcm -> hsm-sim   HSM_CTL_ANSWER  u8 status (0: answered, 1: not), then
  *                                      the answer; one per prompt
+ *   hsm-sim -> hsmcm   HSM_CTL_FILE_GET the path of a file the command reads
+ *                                      on hsmcm's side (a policy template)
+ *                      HSM_CTL_FILE_PUT u16 path length, the path, then the
+ *                                      bytes of a file the command writes there
+ *   hsmcm -> hsm-sim   HSM_CTL_FILE_REPLY u8 status (0: done), then the file
+ *                                      read (GET) or why it failed; one per
+ *                                      request. hsmcm serves only a path that
+ *                                      is a word of the command it is running:
+ *                                      hsm-sim cannot reach any other file.
  *   hsm-sim -> hsmcm   HSM_CTL_RESULT  u32 result code: the command is done,
  *                                      then optionally u8 HSM_CTL_RESULT_SUCCESS
  *                                      (a success the reference prints as
@@ -31,7 +40,11 @@ enum {
 	HSM_CTL_CMD_TTY = 0x23,
 	HSM_CTL_PROMPT = 0x24,
 	HSM_CTL_ANSWER = 0x25,
+	HSM_CTL_FILE_GET = 0x26,
+	HSM_CTL_FILE_PUT = 0x27,
+	HSM_CTL_FILE_REPLY = 0x28,
 };
+#define HSM_CTL_FILE_MAX 16384 /* a file's bytes either way */
 #define HSM_CTL_PROMPT_SECRET 0x01
 #define HSM_CTL_RESULT_SUCCESS 0x01
 #define HSM_CTL_ANSWER_MAX 256 /* an answer's longest text (a challenge: 255) */
@@ -67,5 +80,9 @@ int hsm_ctl_split_words(char *line, char **argv, int max);
  * option parser could take for a secret option (any case, prefix or alias,
  * -opt=value, a misspelling with chal/pass/pw/secret in it) counts. */
 int hsm_ctl_line_has_secret(const char *line);
+/* Whether path is a word the operator typed in line after the command's
+ * first two words (not an option): the only file hsmcm reads or writes for
+ * hsm-sim (HSM_CTL_FILE_GET, HSM_CTL_FILE_PUT). */
+int hsm_ctl_path_typed(const char *line, const char *path);
 
 #endif

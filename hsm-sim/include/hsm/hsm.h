@@ -9,6 +9,9 @@
 #ifndef HSM_HSM_H
 #define HSM_HSM_H
 
+#include "hsm/keypolicy.h"
+#include "hsm/object.h"
+#include "hsm/seal.h"
 #include "ped/app.h"
 
 #include <stddef.h>
@@ -18,16 +21,30 @@
 #define HSM_VERIFIER_LEN 32
 #define HSM_LABEL_MAX 32
 #define HSM_SERIAL_MAX 16
-/* State files: 7 added HSM policies 7, 16, 21 and 55, the time of the last
- * save, partition policies 25 and 26 and each role's forced challenge
- * change (policy 21); 6 partition policy 15, 5 HSM policy 15, 4 the ped set
- * defaults, 3 cached activation; versions 2 to 7 are read, and written as 7.
- * An older file loads with the later settings at their defaults. */
-#define HSM_STATE_VERSION 7
+/* State files: 8 made objects PKCS#11 objects (hsm/object.h), sealed every
+ * secret under the storage key (hsm/seal.h) and added the partitions' key
+ * policies, destructive directions, cloning keys and next handle; 7 added HSM policies 7, 16, 21
+ * and 55, the time of the last save, partition policies 25 and 26 and each
+ * role's forced challenge change (policy 21); 6 partition policy 15, 5 HSM
+ * policy 15, 4 the ped set defaults, 3 cached activation; versions 2 to 8
+ * are read, and written as 8. An older file loads with the later settings
+ * at their defaults, its objects (a label and a value) as data objects. */
+#define HSM_STATE_VERSION 8
 #define HSM_PED_HOST_MAX 63
 #define HSM_MAX_PARTITIONS 16
-#define HSM_MAX_OBJECTS 64
-#define HSM_OBJECT_MAX 256
+/* A partition's token objects: at most HSM_MAX_OBJECTS of them, whose
+ * values (hsm_obj_size) add up to at most HSM_PARTITION_BYTES; each object
+ * is bounded by HSM_OBJ_MAX (64 KiB: a 4096-bit RSA key, a 16 KiB
+ * certificate fit). */
+#define HSM_MAX_OBJECTS 1024
+#define HSM_PARTITION_BYTES (1024u * 1024u)
+/* Token-object handles count up from 1 and stay below 2^62; handles with
+ * this bit set are the session layer's (session objects, kept outside the
+ * partition). */
+#define HSM_HANDLE_SESSION_BIT (1ull << 62)
+/* A policy change that erases the partition's objects (policy_erase). */
+#define HSM_ERASE_OFF_TO_ON 1u
+#define HSM_ERASE_ON_TO_OFF 2u
 #define HSM_CERT_MAX 4096
 #define HSM_SCALAR_LEN 66
 
@@ -84,14 +101,6 @@ struct hsm_role_state {
 	uint8_t challenge_expired;
 };
 
-struct hsm_object {
-	uint64_t handle;
-	uint64_t ouid; /* identity kept across backup and restore; handles are per partition */
-	char label[HSM_LABEL_MAX + 1];
-	uint8_t value[HSM_OBJECT_MAX];
-	size_t len;
-};
-
 struct hsm_partition {
 	char name[HSM_LABEL_MAX + 1];  /* fixed at creation */
 	char label[HSM_LABEL_MAX + 1]; /* set by partition init */
@@ -104,12 +113,24 @@ struct hsm_partition {
 	uint8_t ignore_failed_challenges; /* policy 15, default 1 */
 	uint8_t min_pin_policy;          /* policy 25: 255 - the shortest challenge, default 247 */
 	uint8_t max_pin_length;          /* policy 26, default 255 */
-	/* Objects live on the heap, grown as they are made: most partitions hold
-	 * few, and 64 HSMs of 16 partitions of HSM_MAX_OBJECTS would otherwise
-	 * pin 21 MiB. A partition owns its array: copy with hsm_partition_copy,
-	 * hand over with hsm_partition_move, never by assignment. */
-	uint32_t nobjects, objects_cap;
-	struct hsm_object *objects;
+	struct hsm_key_policies kp;      /* the key policies (hsm/keypolicy.h), from hsm_kp_defaults */
+	/* Which changes of each policy (by number) erase every object:
+	 * HSM_ERASE_* bits, the table's directions unless a template said
+	 * otherwise at partition init. */
+	uint8_t policy_erase[HSM_KP_SLOTS];
+	/* The cloning domain's key: HKDF-SHA-256 of the domain secret (info
+	 * "OPENPED-DOMAIN-CLONE-v1"), made whenever the domain is set from the
+	 * red key. Objects cloned travel sealed under it. A partition from a
+	 * state file before version 8 has none (domain_key_set 0): cloning from
+	 * or into it is refused until its domain is initialized again. */
+	uint8_t domain_key_set;
+	uint8_t domain_key[HSM_SECRET_LEN];
+	/* Token objects, in the order they were added; the partition owns them
+	 * (hsm_part_obj_*) and their array: copy with hsm_partition_copy, hand
+	 * over with hsm_partition_move, never by assignment. */
+	uint64_t next_handle; /* the handle the next object added gets: 1 up, below 2^62 */
+	uint32_t nobjs, objs_cap;
+	struct hsm_obj **objs;
 };
 
 struct hsm {
@@ -119,6 +140,8 @@ struct hsm {
 	uint8_t is_backup; /* a backup HSM: holds archived partitions */
 	struct hsm_role_state so, au;
 	struct hsm_credential domain;
+	uint8_t domain_key_set; /* the HSM's domain's cloning key, as a partition's */
+	uint8_t domain_key[HSM_SECRET_LEN];
 	/* the HSM's identity: its root (HOC) and static ECDH key, made once */
 	uint8_t hoc_priv[HSM_SCALAR_LEN], static_priv[HSM_SCALAR_LEN];
 	uint8_t hoc_cert[HSM_CERT_MAX], static_cert[HSM_CERT_MAX];
@@ -137,6 +160,11 @@ struct hsm {
 	uint8_t network_replication;       /* HSM policy 16, default 1 */
 	uint8_t force_pin_change;          /* HSM policy 21, default 1 */
 	uint8_t restricted_restore;        /* HSM policy 55 (backup HSMs), default 0 */
+	/* The storage key: HKDF of the device secret (hsm/seal.h,
+	 * hsm_set_device_secret), under which the state file's secrets are
+	 * sealed. Never encoded; kept by hsm_decode. */
+	uint8_t kek_set;
+	uint8_t kek[HSM_KEY_LEN];
 	/* when the state was last saved (seconds since the epoch, 0: unknown):
 	 * the power-off time a restart measures auto-activation's window from */
 	int64_t saved_at;
@@ -155,14 +183,35 @@ void hsm_erase_partitions(struct hsm *h);
 void hsm_zeroize_partition(struct hsm_partition *p);
 /* A partition's policies as created: every place that makes one uses it. */
 void hsm_partition_defaults(struct hsm_partition *p);
+/* The destructive directions of the table (policy_erase), as a partition
+ * created or initialized without a template has them. */
+void hsm_partition_erase_defaults(struct hsm_partition *p);
 /* Wipes everything and frees the objects: h is then empty, ready for reuse. */
 void hsm_cleanse(struct hsm *h);
 
-/* Objects: a zeroed new object at the end of p (PED_E_RANGE when p holds
- * HSM_MAX_OBJECTS, PED_E_HOST_MEMORY). */
-int hsm_object_add(struct hsm_partition *p, struct hsm_object **out);
-/* Wipes and frees every object of p. */
-void hsm_partition_clear_objects(struct hsm_partition *p);
+/* The partition's token objects (the object store).
+ *
+ * hsm_part_obj_add takes o (the partition owns it from then on, also on
+ * failure, when it is freed) and gives it the next handle, and an OUID when
+ * it has none. PED_E_RANGE when p holds HSM_MAX_OBJECTS, when o would take
+ * its values over HSM_PARTITION_BYTES or when the handles ran out;
+ * PED_E_EXISTS when p holds an object of that OUID; PED_E_HOST_MEMORY. */
+int hsm_part_obj_add(struct hsm_partition *p, struct hsm_obj *o);
+/* The object of p with handle h, or NULL. */
+struct hsm_obj *hsm_part_obj_find(const struct hsm_partition *p, CK_OBJECT_HANDLE h);
+/* The object of p with this OUID, or NULL. */
+struct hsm_obj *hsm_part_obj_by_ouid(const struct hsm_partition *p, uint64_t ouid);
+/* Takes the object of handle h out of p, wipes and frees it (nothing when
+ * there is none). */
+void hsm_part_obj_remove(struct hsm_partition *p, CK_OBJECT_HANDLE h);
+/* Wipes and frees every object of p (its next handle stays: a handle is
+ * never given twice in a partition's life, until it is zeroized). */
+void hsm_part_obj_clear(struct hsm_partition *p);
+/* What the key library needs of p and its HSM for a call (hsm/keypolicy.h):
+ * p's key policies, HSM policy 7; not the Partition SO, the clock. */
+void hsm_partition_key_env(const struct hsm *h, const struct hsm_partition *p, struct hsm_key_env *env);
+/* The values of p's objects added up (hsm_obj_size). */
+size_t hsm_part_obj_bytes(const struct hsm_partition *p);
 /* dst (holding no objects) becomes a deep copy of src. */
 int hsm_partition_copy(struct hsm_partition *dst, const struct hsm_partition *src);
 /* dst's objects are wiped and dst takes src's contents; src is left empty. */
@@ -178,21 +227,40 @@ enum hsm_clone_mode {
 	HSM_CLONE_MISSING,           /* those whose OUID dst does not hold */
 	HSM_CLONE_MISSING_OR_CHANGED /* those, and those dst holds in another version (overwritten) */
 };
-/* The object of p with this handle, or NULL. */
-const struct hsm_object *hsm_object_by_handle(const struct hsm_partition *p, uint64_t handle);
 /* How many objects hsm_clone_objects would add to dst. */
 uint32_t hsm_clone_room(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
 			const uint64_t *handles, size_t nhandles);
-/* Clones src's objects into dst under the domain rule: the two partitions
- * must share a cloning domain (PED_E_CERTIFICATE_INVALID otherwise). With
- * handles, only src's objects of those handles (PED_E_NOT_FOUND if one is
- * not there). cloned (may be NULL) hears of each object cloned, by its
- * handle in src and in dst. The number cloned, or PED_E_RANGE when dst has
- * no room for them all (nothing is cloned then). A failure part way leaves
- * dst part done: callers clone into a copy and keep it only whole. */
+/* What a cloning is told and tells. */
+struct hsm_clone_ctx {
+	/* the policies of each end (hsm_partition_key_env; NULL: defaults):
+	 * an object is cloned only if both allow it (HSM policy 7, partition
+	 * policies 0 and 4: hsm_kp_check HSM_KP_DO_CLONE) */
+	const struct hsm_key_env *src_env, *dst_env;
+	/* each object cloned, by its handle in src and in dst */
+	void (*cloned)(void *arg, uint64_t from, uint64_t to);
+	/* an object a policy keeps from cloning (rv: why): skipped */
+	void (*refused)(void *arg, const struct hsm_obj *o, CK_RV rv);
+	void *arg;
+};
+/* Clones src's objects into dst within one cloning domain. Each object
+ * travels as its public part and its secret part sealed (AES-256-GCM) under
+ * src's cloning key, the public part and OUID as additional data, and is
+ * opened under dst's: the verifiers are compared first, and a partition of
+ * another domain fails to open the first object. With handles, only src's
+ * objects of those handles. An object either end's policies keep from
+ * cloning (hsm_kp_check HSM_KP_DO_CLONE) is told to ctx->refused and
+ * skipped, the others cloned, as the reference skips private keys when
+ * private key cloning is off. Returns the number cloned, or:
+ *   PED_E_CERTIFICATE_INVALID  another domain (verifier or authentication);
+ *   PED_E_UNSUPPORTED          src or dst has no cloning key (a partition
+ *                              from before state version 8: partition init);
+ *   PED_E_NOT_FOUND            a handle src does not hold;
+ *   PED_E_RANGE                no room in dst for them all (nothing cloned).
+ * A failure part way leaves dst part done: callers clone into a copy and
+ * keep it only whole. Cloning into a partition is not creation: policy 28
+ * does not apply. */
 int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
-		      const uint64_t *handles, size_t nhandles,
-		      void (*cloned)(void *arg, uint64_t from, uint64_t to), void *arg);
+		      const uint64_t *handles, size_t nhandles, const struct hsm_clone_ctx *ctx);
 
 /* Credentials */
 void hsm_verifier(const uint8_t *secret, size_t len, uint8_t out[HSM_VERIFIER_LEN]);
@@ -280,10 +348,36 @@ struct hsm_partition *hsm_partition_find(struct hsm *h, const char *name);
 int hsm_partition_create(struct hsm *h, const char *name, struct hsm_partition **out);
 /* Labels: 1-32 printable characters (chapter 8, "Name, Label, and Password Requirements"). */
 int hsm_label_valid(const char *label);
+/* Partition policies (chapter 6): the key policies (hsm/keypolicy.h) and
+ * 15, 20, 22, 23, 25, 26, each with its number, the reference's name, its
+ * default and its largest value. */
+struct hsm_ppolicy {
+	unsigned number;
+	const char *name;
+	unsigned def, max;
+};
+/* Whether this HSM's partitions have that policy; *out (may be NULL) it. */
+int hsm_partition_policy(unsigned number, struct hsm_ppolicy *out);
+/* Their numbers in order into numbers (at most max); how many. */
+size_t hsm_partition_policies(unsigned *numbers, size_t max);
+/* p's value of the policy, -1 when there is no such policy. */
+int hsm_partition_policy_value(const struct hsm_partition *p, unsigned number);
+/* Whether changing it to value erases every object of p: its direction
+ * (OFF-to-ON from 0, ON-to-OFF to 0) is in p->policy_erase. */
+int hsm_partition_policy_destructive(const struct hsm_partition *p, unsigned number, unsigned value);
 /* Policy change with range checks: 15, 22 and 23 (0-1), 20 (1-10), 25
  * (255 minus a shortest length of 8 to policy 26's value), 26 (policy 25's
- * length to 255). */
+ * length to 255), the key policies through hsm_kp_set (0-1, never 0 and 1
+ * on together: PED_E_ACTION_PROHIBITED). A destructive change erases p's
+ * objects. PED_E_NOT_FOUND for a number that is no policy here. */
 int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t value);
+/* Several changes, in order, all or nothing (lunacm's "-policy 33,37,40
+ * -value 0,1,1"): each checked as hsm_partition_set_policy on the values
+ * the earlier ones leave. On failure *bad is the change refused and p is
+ * untouched; *destructive says whether they erase the objects (erased then
+ * unless dry_run, which changes nothing). */
+int hsm_partition_set_policies(struct hsm_partition *p, const uint32_t *policy, const uint32_t *value, size_t n,
+			       int dry_run, int *destructive, size_t *bad);
 /* Whether a challenge secret of len characters is within policies 25 and 26. */
 int hsm_pin_length_ok(const struct hsm_partition *p, size_t len);
 /* HSM policies 7, 15, 16, 21 and 55 (0 or 1): PED_E_NOT_FOUND for another
@@ -295,17 +389,46 @@ int hsm_set_policy(struct hsm *h, uint32_t policy, uint32_t value);
 int hsm_policy_erases(const struct hsm *h, uint32_t policy, uint32_t value);
 /* The value of HSM policy policy, or -1 if the HSM has no such policy. */
 int hsm_policy_value(const struct hsm *h, uint32_t policy);
-/* How many objects that change would erase (15 OFF-to-ON is destructive). */
+/* How many objects that change would erase (hsm_partition_policy_destructive). */
 uint32_t hsm_partition_policy_erases(const struct hsm_partition *p, uint32_t policy, uint32_t value);
 /* Whether two domains are the same cloning domain. */
 int hsm_same_domain(const struct hsm_credential *a, const struct hsm_credential *b);
 
+/* The storage key of h from its device secret and h->serial: set it before
+ * hsm_encode (which needs it) and hsm_decode (which keeps it). */
+int hsm_set_device_secret(struct hsm *h, const uint8_t secret[HSM_DEVICE_SECRET_LEN]);
+
+/* Domains: the credential (its verifier) and the cloning key derived from
+ * the secret the red key carries (hsm_domain_key), set together. */
+int hsm_partition_set_domain(struct hsm_partition *p, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+			     const uint8_t keyset_id[16]);
+int hsm_set_domain(struct hsm *h, const uint8_t *secret, size_t len, uint8_t m, uint8_t n,
+		   const uint8_t keyset_id[16]);
+
+/* Whether a and b hold the same state, objects compared by value (handle,
+ * OUID, attributes): what a state file keeps. The storage key is not
+ * compared. */
+int hsm_same_state(const struct hsm *a, const struct hsm *b);
+
 /* State files: versioned, SHA-256 checked, written atomically with mode 0600;
  * a damaged file is refused whole (PED_E_CORRUPT with why), never half-loaded.
- * Decoding and loading fill an empty h (zeroed, or released with hsm_cleanse). */
+ * Version 8 seals every secret with AES-256-GCM under h's storage key: each
+ * object's secret part (additional data: the serial, the partition's name,
+ * the object's public part), each partition's cloning key, and the HSM's
+ * own secrets (HOC and static private keys, RPV, domain key), whose
+ * additional data is every byte of the file before them, so that the whole
+ * file is authenticated under the storage key. hsm_encode needs the key
+ * (PED_E_INVALID without); hsm_decode refuses a version 8 file without it or
+ * with another HSM's (PED_E_CORRUPT, why names the device secret).
+ * Decoding and loading fill an empty h (zeroed, or released with
+ * hsm_cleanse) but for its storage key, which they keep; a refused file
+ * leaves h empty, the key gone too. */
 int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len);
 int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t whylen);
 int hsm_save(const struct hsm *h, const char *path);
 int hsm_load(const char *path, struct hsm *h, char *why, size_t whylen);
+/* hsm_load with the device secret beside the file (hsm-SERIAL.device for
+ * hsm-SERIAL.state): what whoever holds the whole state directory can do. */
+int hsm_load_beside(const char *path, struct hsm *h, char *why, size_t whylen);
 
 #endif

@@ -147,6 +147,10 @@ int hsm_obj_match(const struct hsm_obj *o, const CK_ATTRIBUTE *t, CK_ULONG n);
 CK_RV hsm_obj_destroy_check(const struct hsm_key_env *env, const struct hsm_obj *o);
 /* Wipes every value and frees; NULL is fine. */
 void hsm_obj_free(struct hsm_obj *o);
+/* A deep copy of o, the same object: its OUID and handle kept, its values
+ * copied, its key shared (one more reference). For the partition model's
+ * copies (a partition changed aside, then kept whole), not C_CopyObject. */
+CK_RV hsm_obj_dup(const struct hsm_obj *o, struct hsm_obj **out);
 
 /* C_GetObjectSize: the bytes of its values. */
 CK_ULONG hsm_obj_size(const struct hsm_obj *o);

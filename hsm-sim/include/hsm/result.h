@@ -22,7 +22,9 @@
 	X(HSM_E_PIN_LEN_RANGE, -1003, "CKR_PIN_LEN_RANGE", 0x000000a2u,                                  \
 	  "the secret's length is outside the partition's PIN length policies (25, 26)")               \
 	X(HSM_E_PIN_EXPIRED, -1004, "CKR_PIN_EXPIRED", 0x000000a3u,                                      \
-	  "the credential was set by another role and must be changed first (HSM policy 21)")
+	  "the credential was set by another role and must be changed first (HSM policy 21)")              \
+	X(HSM_E_TOKEN_WRITE_PROTECTED, -1005, "CKR_TOKEN_WRITE_PROTECTED", 0x000000e2u,                  \
+	  "the partition's objects are read-only (partition policy 28)")
 
 enum hsm_result {
 #define HSM_RESULT_ENUM(sym, val, name, code, desc) sym = (val),
@@ -37,6 +39,9 @@ int hsm_result_is_reference(int err);
 uint32_t hsm_result_code(int err);
 /* The reference's name of a 32-bit result code ("CKR_DEVICE_ERROR"). */
 const char *hsm_result_name(uint32_t code);
+/* The code of a function's err for a PKCS#11 result of the data plane
+ * (CK_RV): one of the HSM_E_* above, or ped_err_from_code's. */
+int hsm_result_from_ck(uint32_t rv);
 /* What err means, in words, without any code name: the message line that
  * keeps the detail a mapped result code no longer carries. */
 const char *hsm_result_detail(int err);

@@ -1,0 +1,33 @@
+/* hsm-sim's application protocol (docs/protocol.md, section 13): the
+ * PKCS#11 module's connections. session.c hands a connection whose first
+ * frame is APP_HELLO to app_serve; each request is decoded, run by the
+ * function it names (app_token.c, app_session.c, app_objects.c,
+ * app_crypto.c) for the connection's application (apps.h) and answered.
+ * Everything the module asks, the HSM decides here: sessions, who is
+ * logged in and what each role may do, object visibility, the key
+ * policies and attribute rules of libhsm. */
+#ifndef HSM_SIM_APP_H
+#define HSM_SIM_APP_H
+
+#include "apps.h"
+#include "pedlink.h"
+#include "sim.h"
+
+#include "ped/buf.h"
+#include "ped/link.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Serves the connection fd after its first frame, hello (APP_HELLO's
+ * payload), read through in; returns when the connection ends. */
+void app_serve(struct sim *sim, struct pedports *peds, int fd, struct ped_framer *in, const uint8_t *hello,
+	       size_t len);
+
+/* One APP_REQUEST payload of application a: the APP_REPLY payload into
+ * reply (a writer of P11W_PAYLOAD_MAX). What app_serve does per frame; the
+ * fuzz target calls it with a made-up application. */
+void app_request(struct sim *sim, struct pedports *peds, struct app *a, const uint8_t *req, size_t len,
+		 struct ped_wbuf *reply);
+
+#endif

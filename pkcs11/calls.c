@@ -1,0 +1,995 @@
+/* The C_ functions that ask hsm-sim, one request and one reply each
+ * (docs/protocol.md, section 13, "Functions"). Each checks its arguments
+ * as PKCS#11 says before anything is sent, numbers slots, and hands the
+ * HSM's answer back; the two-call convention is the HSM's (it had the
+ * caller's capacity), except for lists the module holds whole (slots,
+ * mechanisms). No lock is held while a call waits on hsm-sim. */
+#include "p11.h"
+
+#include <openssl/crypto.h>
+#include <string.h>
+
+/* Entering and leaving a call: a reference to the module, single exit. */
+#define ENTER()                                  \
+	struct p11_module *m;                    \
+	CK_RV rv = p11_module_get(&m);           \
+	struct p11_call c;                       \
+	memset(&c, 0, sizeof(c));                \
+	if (rv != CKR_OK)                        \
+		return rv
+
+#define LEAVE()               \
+	p11_call_end(&c);     \
+	p11_module_put(m);    \
+	return rv
+
+/* A pointer the caller must give, or CKR_ARGUMENTS_BAD. */
+#define NEED(p)                          \
+	do {                             \
+		if (!(p)) {              \
+			rv = CKR_ARGUMENTS_BAD; \
+			goto out;        \
+		}                        \
+	} while (0)
+
+/* The request built in c.w is sent; rv is what the application sees. */
+static CK_RV run(struct p11_module *m, struct p11_call *c, long timeout_ms, int ped)
+{
+	CK_RV rv = p11_call_run(m, c, timeout_ms);
+	if (rv != CKR_OK)
+		return rv;
+	return p11_rv_present(&m->cfg, c->rv, ped);
+}
+
+/* The results of a call the HSM answered CKR_OK, decoded to the end. */
+static CK_RV results(struct p11_module *m, struct p11_call *c, CK_RV dec)
+{
+	if (dec != CKR_OK || p11w_end(&c->r) != CKR_OK) {
+		p11_log(m, "%s: malformed results", p11w_fn_name(c->fn));
+		return dec == CKR_HOST_MEMORY ? dec : CKR_DEVICE_ERROR;
+	}
+	return CKR_OK;
+}
+
+/* Milliseconds the HSM may give the PED, and the module's wait for its answer. */
+static uint32_t ped_ms(const struct p11_module *m)
+{
+	long t = m->cfg.ped_timeout[0] + m->cfg.ped_timeout[1];
+	return t > (long)UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+}
+
+static long ped_wait_ms(const struct p11_module *m)
+{
+	return (long)ped_ms(m) + m->cfg.ped_timeout[2];
+}
+
+/* ---- slots --------------------------------------------------------------- */
+
+/* A fresh slot table from hsm-sim (an empty one when it is not there: an
+ * application that loads every module sees no slot of ours, not an error). */
+static CK_RV refresh_slots(struct p11_module *m)
+{
+	struct p11_call c;
+	struct p11w_slot *s = NULL;
+	struct p11_slot_table t = {NULL, 0}, old;
+	uint32_t n = 0;
+	CK_RV rv;
+
+	p11_call_begin(m, &c, P11W_FN_GET_SLOT_LIST);
+	rv = p11_call_run(m, &c, m->cfg.default_timeout);
+	if (rv == CKR_DEVICE_REMOVED) {
+		rv = CKR_OK;
+		goto swap;
+	}
+	if (rv != CKR_OK)
+		goto out;
+	if ((rv = p11_rv_present(&m->cfg, c.rv, 0)) != CKR_OK)
+		goto out;
+	if ((rv = results(m, &c, p11w_get_slot_list(&c.r, &s, &n))) != CKR_OK)
+		goto out;
+	if ((rv = p11_slots_number(&m->cfg, s, n, &t)) != CKR_OK)
+		goto out;
+swap:
+	p11_mutex_lock(&m->locking, m->mu);
+	old = m->slots;
+	m->slots = t;
+	p11_mutex_unlock(&m->locking, m->mu);
+	p11_slots_free(&old);
+out:
+	OPENSSL_free(s);
+	p11_call_end(&c);
+	return rv;
+}
+
+/* hsm-sim's slot for the application's id: CKR_SLOT_ID_INVALID for one
+ * it does not have (after a look at hsm-sim's list, if it was never
+ * fetched or the id is not in it). */
+static CK_RV hsm_slot(struct p11_module *m, CK_SLOT_ID id, struct p11_slot *out)
+{
+	const struct p11_slot *s;
+	CK_RV rv;
+
+	for (int tries = 0; tries < 2; tries++) {
+		p11_mutex_lock(&m->locking, m->mu);
+		if ((s = p11_slots_find(&m->slots, id)) != NULL)
+			*out = *s;
+		p11_mutex_unlock(&m->locking, m->mu);
+		if (s)
+			return CKR_OK;
+		if (tries == 0 && (rv = refresh_slots(m)) != CKR_OK)
+			return rv;
+	}
+	return CKR_SLOT_ID_INVALID;
+}
+
+P11_EXPORT CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PTR pulCount)
+{
+	ENTER();
+	CK_ULONG n = 0;
+	int empty;
+
+	NEED(pulCount);
+	p11_mutex_lock(&m->locking, m->mu);
+	empty = m->slots.s == NULL;
+	p11_mutex_unlock(&m->locking, m->mu);
+	/* the list changes only on the length query (or the first call), so the
+	 * two calls of the convention see the same slots */
+	if ((!pSlotList || empty) && (rv = refresh_slots(m)) != CKR_OK)
+		goto out;
+	p11_mutex_lock(&m->locking, m->mu);
+	for (size_t i = 0; i < m->slots.n; i++) {
+		if (tokenPresent && !m->slots.s[i].token_present)
+			continue;
+		if (pSlotList && n < *pulCount)
+			pSlotList[n] = m->slots.s[i].id;
+		n++;
+	}
+	p11_mutex_unlock(&m->locking, m->mu);
+	rv = pSlotList && n > *pulCount ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+	*pulCount = n;
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
+{
+	ENTER();
+	struct p11_slot s;
+
+	NEED(pInfo);
+	if ((rv = hsm_slot(m, slotID, &s)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_GET_SLOT_INFO);
+	p11w_put_ulong(&c.w, s.hsm_slot);
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	rv = results(m, &c, p11w_get_slot_info(&c.r, pInfo));
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
+{
+	ENTER();
+	struct p11_slot s;
+
+	NEED(pInfo);
+	if ((rv = hsm_slot(m, slotID, &s)) != CKR_OK)
+		goto out;
+	if (!s.token_present) {
+		rv = CKR_TOKEN_NOT_PRESENT;
+		goto out;
+	}
+	p11_call_begin(m, &c, P11W_FN_GET_TOKEN_INFO);
+	p11w_put_ulong(&c.w, s.hsm_slot);
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	if ((rv = results(m, &c, p11w_get_token_info(&c.r, pInfo))) != CKR_OK)
+		goto out;
+	/* logins go through the PED: that is this module's promise */
+	pInfo->flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList,
+				    CK_ULONG_PTR pulCount)
+{
+	ENTER();
+	struct p11_slot s;
+	CK_ULONG *list = NULL;
+	uint32_t n = 0;
+
+	NEED(pulCount);
+	if ((rv = hsm_slot(m, slotID, &s)) != CKR_OK)
+		goto out;
+	if (!s.token_present) {
+		rv = CKR_TOKEN_NOT_PRESENT;
+		goto out;
+	}
+	p11_call_begin(m, &c, P11W_FN_GET_MECHANISM_LIST);
+	p11w_put_ulong(&c.w, s.hsm_slot);
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	if ((list = OPENSSL_malloc(P11W_MECHS_MAX * sizeof(*list))) == NULL) {
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
+	if ((rv = results(m, &c, p11w_get_ulong_list(&c.r, P11W_MECHS_MAX, list, P11W_MECHS_MAX, &n))) != CKR_OK)
+		goto out;
+	if (pMechanismList && *pulCount < n)
+		rv = CKR_BUFFER_TOO_SMALL;
+	else if (pMechanismList)
+		memcpy(pMechanismList, list, n * sizeof(*list));
+	*pulCount = n;
+out:
+	OPENSSL_free(list);
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)
+{
+	ENTER();
+	struct p11_slot s;
+
+	NEED(pInfo);
+	if ((rv = hsm_slot(m, slotID, &s)) != CKR_OK)
+		goto out;
+	if (!s.token_present) {
+		rv = CKR_TOKEN_NOT_PRESENT;
+		goto out;
+	}
+	p11_call_begin(m, &c, P11W_FN_GET_MECHANISM_INFO);
+	p11w_put_ulong(&c.w, s.hsm_slot);
+	p11w_put_ulong(&c.w, type);
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	rv = results(m, &c, p11w_get_mechanism_info(&c.r, pInfo));
+out:
+	LEAVE();
+}
+
+/* ---- the PED's ceremonies ------------------------------------------------ */
+
+/* A PIN argument: absent runs the PED; present is a challenge secret,
+ * bounded. An empty PIN is absent too: applications that know a PIN pad
+ * (a protected authentication path) pass "" as often as NULL_PTR. */
+static CK_RV pin_ok(CK_UTF8CHAR_PTR *pin, CK_ULONG len)
+{
+	if (len == 0)
+		*pin = NULL;
+	return *pin && len > P11W_PIN_MAX ? CKR_PIN_LEN_RANGE : CKR_OK;
+}
+
+P11_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pLabel)
+{
+	ENTER();
+	struct p11_slot s;
+
+	NEED(pLabel);
+	if ((rv = pin_ok(&pPin, ulPinLen)) != CKR_OK || (rv = hsm_slot(m, slotID, &s)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_INIT_TOKEN);
+	p11w_put_ulong(&c.w, s.hsm_slot);
+	p11w_put_pin(&c.w, pPin, ulPinLen);
+	ped_wbuf_bytes(&c.w, pLabel, 32);
+	ped_wbuf_u32(&c.w, ped_ms(m));
+	rv = run(m, &c, ped_wait_ms(m), 1);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
+{
+	ENTER();
+
+	if ((rv = pin_ok(&pPin, ulPinLen)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_INIT_PIN);
+	p11w_put_ulong(&c.w, hSession);
+	p11w_put_pin(&c.w, pPin, ulPinLen);
+	ped_wbuf_u32(&c.w, ped_ms(m));
+	rv = run(m, &c, ped_wait_ms(m), 1);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOldLen,
+			  CK_UTF8CHAR_PTR pNewPin, CK_ULONG ulNewLen)
+{
+	ENTER();
+
+	if ((rv = pin_ok(&pOldPin, ulOldLen)) != CKR_OK || (rv = pin_ok(&pNewPin, ulNewLen)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_SET_PIN);
+	p11w_put_ulong(&c.w, hSession);
+	p11w_put_pin(&c.w, pOldPin, ulOldLen);
+	p11w_put_pin(&c.w, pNewPin, ulNewLen);
+	ped_wbuf_u32(&c.w, ped_ms(m));
+	rv = run(m, &c, ped_wait_ms(m), 1);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen)
+{
+	ENTER();
+
+	if ((rv = pin_ok(&pPin, ulPinLen)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_LOGIN);
+	p11w_put_ulong(&c.w, hSession);
+	p11w_put_ulong(&c.w, userType);
+	p11w_put_pin(&c.w, pPin, ulPinLen);
+	ped_wbuf_u32(&c.w, ped_ms(m));
+	rv = run(m, &c, ped_wait_ms(m), 1);
+out:
+	LEAVE();
+}
+
+/* ---- sessions and objects ------------------------------------------------ */
+
+/* A call whose arguments are handles and whose result is nothing. */
+static CK_RV handles_call(uint16_t fn, int n, CK_ULONG a, CK_ULONG b)
+{
+	ENTER();
+
+	p11_call_begin(m, &c, fn);
+	p11w_put_ulong(&c.w, a);
+	if (n > 1)
+		p11w_put_ulong(&c.w, b);
+	rv = run(m, &c, m->cfg.default_timeout, 0);
+	LEAVE();
+}
+
+/* A call whose result is one handle or ulong. */
+static CK_RV ulong_result(struct p11_module *m, struct p11_call *c, CK_ULONG *out)
+{
+	CK_ULONG v = p11w_get_ulong(&c->r);
+	CK_RV rv = results(m, c, p11w_rbuf_rv(&c->r));
+	if (rv == CKR_OK)
+		*out = v;
+	return rv;
+}
+
+P11_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, CK_NOTIFY Notify,
+			       CK_SESSION_HANDLE_PTR phSession)
+{
+	ENTER();
+	struct p11_slot s;
+
+	(void)pApplication, (void)Notify; /* this module never calls back */
+	NEED(phSession);
+	if (!(flags & CKF_SERIAL_SESSION)) {
+		rv = CKR_SESSION_PARALLEL_NOT_SUPPORTED;
+		goto out;
+	}
+	if ((rv = hsm_slot(m, slotID, &s)) != CKR_OK)
+		goto out;
+	if (!s.token_present) {
+		rv = CKR_TOKEN_NOT_PRESENT;
+		goto out;
+	}
+	p11_call_begin(m, &c, P11W_FN_OPEN_SESSION);
+	p11w_put_ulong(&c.w, s.hsm_slot);
+	p11w_put_ulong(&c.w, flags);
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	rv = ulong_result(m, &c, phSession);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
+{
+	return handles_call(P11W_FN_CLOSE_SESSION, 1, hSession, 0);
+}
+
+P11_EXPORT CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
+{
+	ENTER();
+	struct p11_slot s;
+
+	if ((rv = hsm_slot(m, slotID, &s)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_CLOSE_ALL_SESSIONS);
+	p11w_put_ulong(&c.w, s.hsm_slot);
+	rv = run(m, &c, m->cfg.default_timeout, 0);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
+{
+	ENTER();
+	const struct p11_slot *s;
+	CK_SLOT_ID id = 0;
+	int found = 0;
+
+	NEED(pInfo);
+	p11_call_begin(m, &c, P11W_FN_GET_SESSION_INFO);
+	p11w_put_ulong(&c.w, hSession);
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	if ((rv = results(m, &c, p11w_get_session_info(&c.r, pInfo))) != CKR_OK)
+		goto out;
+	/* hsm-sim's slot number, as the application numbers it */
+	for (int tries = 0; tries < 2 && !found; tries++) {
+		if (tries && (rv = refresh_slots(m)) != CKR_OK)
+			goto out;
+		p11_mutex_lock(&m->locking, m->mu);
+		if ((s = p11_slots_find_hsm(&m->slots, pInfo->slotID)) != NULL) {
+			id = s->id;
+			found = 1;
+		}
+		p11_mutex_unlock(&m->locking, m->mu);
+	}
+	if (!found) {
+		rv = CKR_DEVICE_ERROR;
+		goto out;
+	}
+	pInfo->slotID = id;
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_Logout(CK_SESSION_HANDLE hSession)
+{
+	return handles_call(P11W_FN_LOGOUT, 1, hSession, 0);
+}
+
+/* A template argument: NULL only with no attribute. */
+static CK_RV template_ok(CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+	return !t && n ? CKR_ARGUMENTS_BAD : CKR_OK;
+}
+
+P11_EXPORT CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+				CK_OBJECT_HANDLE_PTR phObject)
+{
+	ENTER();
+
+	NEED(phObject);
+	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_CREATE_OBJECT);
+	p11w_put_ulong(&c.w, hSession);
+	if ((rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_VALUES)) != CKR_OK)
+		goto out;
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	rv = ulong_result(m, &c, phObject);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
+			      CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject)
+{
+	ENTER();
+
+	NEED(phNewObject);
+	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_COPY_OBJECT);
+	p11w_put_ulong(&c.w, hSession);
+	p11w_put_ulong(&c.w, hObject);
+	if ((rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_VALUES)) != CKR_OK)
+		goto out;
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	rv = ulong_result(m, &c, phNewObject);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
+{
+	return handles_call(P11W_FN_DESTROY_OBJECT, 2, hSession, hObject);
+}
+
+P11_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
+{
+	ENTER();
+
+	NEED(pulSize);
+	p11_call_begin(m, &c, P11W_FN_GET_OBJECT_SIZE);
+	p11w_put_ulong(&c.w, hSession);
+	p11w_put_ulong(&c.w, hObject);
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	rv = ulong_result(m, &c, pulSize);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+				     CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+	ENTER();
+	CK_RV dec;
+
+	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_GET_ATTRIBUTE_VALUE);
+	p11w_put_ulong(&c.w, hSession);
+	p11w_put_ulong(&c.w, hObject);
+	if ((rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_LENGTHS)) != CKR_OK)
+		goto out;
+	if ((rv = p11_call_run(m, &c, m->cfg.default_timeout)) != CKR_OK)
+		goto out;
+	rv = p11_rv_present(&m->cfg, c.rv, 0);
+	if (!p11w_reply_has_results(P11W_FN_GET_ATTRIBUTE_VALUE, c.rv))
+		goto out;
+	if ((dec = results(m, &c, p11w_get_attr_results(&c.r, pTemplate, ulCount))) != CKR_OK)
+		rv = dec;
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+				     CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+	ENTER();
+
+	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_SET_ATTRIBUTE_VALUE);
+	p11w_put_ulong(&c.w, hSession);
+	p11w_put_ulong(&c.w, hObject);
+	if ((rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_VALUES)) != CKR_OK)
+		goto out;
+	rv = run(m, &c, m->cfg.default_timeout, 0);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+	ENTER();
+
+	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_FIND_OBJECTS_INIT);
+	p11w_put_ulong(&c.w, hSession);
+	if ((rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_VALUES)) != CKR_OK)
+		goto out;
+	rv = run(m, &c, m->cfg.default_timeout, 0);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject, CK_ULONG ulMaxObjectCount,
+			       CK_ULONG_PTR pulObjectCount)
+{
+	ENTER();
+	uint32_t max = ulMaxObjectCount > P11W_FIND_MAX ? P11W_FIND_MAX : (uint32_t)ulMaxObjectCount, n = 0;
+
+	NEED(pulObjectCount);
+	NEED(phObject || !ulMaxObjectCount);
+	p11_call_begin(m, &c, P11W_FN_FIND_OBJECTS);
+	p11w_put_ulong(&c.w, hSession);
+	ped_wbuf_u32(&c.w, max);
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	if ((rv = results(m, &c, p11w_get_ulong_list(&c.r, P11W_FIND_MAX, phObject, max, &n))) != CKR_OK)
+		goto out;
+	*pulObjectCount = n;
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
+{
+	return handles_call(P11W_FN_FIND_OBJECTS_FINAL, 1, hSession, 0);
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+/* EncryptInit, DecryptInit, SignInit, VerifyInit (key), DigestInit (none). */
+static CK_RV op_init(uint16_t fn, CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, int with_key, CK_OBJECT_HANDLE key)
+{
+	ENTER();
+
+	NEED(mech);
+	p11_call_begin(m, &c, fn);
+	p11w_put_ulong(&c.w, h);
+	if ((rv = p11w_put_mechanism(&c.w, mech)) != CKR_OK)
+		goto out;
+	if (with_key)
+		p11w_put_ulong(&c.w, key);
+	rv = run(m, &c, m->cfg.default_timeout, 0);
+out:
+	LEAVE();
+}
+
+/* A call with output (one-shot, update, final; with input unless final):
+ * the HSM applies the two-call convention with the caller's capacity. */
+static CK_RV op_out(uint16_t fn, CK_SESSION_HANDLE h, int with_in, const CK_BYTE *in, CK_ULONG inlen,
+		    CK_RV too_long, CK_BYTE_PTR out, CK_ULONG_PTR outlen)
+{
+	ENTER();
+	struct p11w_out o;
+
+	NEED(outlen);
+	NEED(in || !inlen);
+	if (with_in && inlen > P11W_DATA_MAX) {
+		rv = too_long;
+		goto out;
+	}
+	p11_call_begin(m, &c, fn);
+	p11w_put_ulong(&c.w, h);
+	if (with_in)
+		p11w_put_bytes(&c.w, in, inlen);
+	p11w_put_out(&c.w, out, *outlen);
+	o.present = out != NULL;
+	o.capacity = out ? *outlen : 0;
+	if ((rv = p11_call_run(m, &c, m->cfg.default_timeout)) != CKR_OK)
+		goto out;
+	rv = p11_rv_present(&m->cfg, c.rv, 0);
+	if (p11w_reply_has_results(fn, c.rv)) {
+		CK_ULONG len = 0;
+		CK_RV dec = results(m, &c, p11w_get_out_result(&c.r, &o, out, &len));
+		if (dec != CKR_OK)
+			rv = dec;
+		else
+			*outlen = len;
+	}
+out:
+	LEAVE();
+}
+
+/* SignUpdate, VerifyUpdate, DigestUpdate: input only, in as many requests
+ * as it takes. */
+static CK_RV op_in(uint16_t fn, CK_SESSION_HANDLE h, const CK_BYTE *in, CK_ULONG inlen)
+{
+	ENTER();
+	CK_ULONG off = 0;
+
+	NEED(in || !inlen);
+	do {
+		CK_ULONG n = inlen - off > P11W_DATA_MAX ? P11W_DATA_MAX : inlen - off;
+		p11_call_end(&c);
+		p11_call_begin(m, &c, fn);
+		p11w_put_ulong(&c.w, h);
+		p11w_put_bytes(&c.w, in ? in + off : NULL, n);
+		if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+			goto out;
+		off += n;
+	} while (off < inlen);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	return op_init(P11W_FN_ENCRYPT_INIT, h, pMechanism, 1, hKey);
+}
+
+P11_EXPORT CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pOut,
+			   CK_ULONG_PTR pulOutLen)
+{
+	return op_out(P11W_FN_ENCRYPT, h, 1, pData, ulDataLen, CKR_DATA_LEN_RANGE, pOut, pulOutLen);
+}
+
+P11_EXPORT CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR pPart, CK_ULONG ulPartLen, CK_BYTE_PTR pOut,
+				 CK_ULONG_PTR pulOutLen)
+{
+	return op_out(P11W_FN_ENCRYPT_UPDATE, h, 1, pPart, ulPartLen, CKR_DATA_LEN_RANGE, pOut, pulOutLen);
+}
+
+P11_EXPORT CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR pOut, CK_ULONG_PTR pulOutLen)
+{
+	return op_out(P11W_FN_ENCRYPT_FINAL, h, 0, NULL, 0, CKR_OK, pOut, pulOutLen);
+}
+
+P11_EXPORT CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	return op_init(P11W_FN_DECRYPT_INIT, h, pMechanism, 1, hKey);
+}
+
+P11_EXPORT CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR pIn, CK_ULONG ulInLen, CK_BYTE_PTR pOut,
+			   CK_ULONG_PTR pulOutLen)
+{
+	return op_out(P11W_FN_DECRYPT, h, 1, pIn, ulInLen, CKR_ENCRYPTED_DATA_LEN_RANGE, pOut, pulOutLen);
+}
+
+P11_EXPORT CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR pIn, CK_ULONG ulInLen, CK_BYTE_PTR pOut,
+				 CK_ULONG_PTR pulOutLen)
+{
+	return op_out(P11W_FN_DECRYPT_UPDATE, h, 1, pIn, ulInLen, CKR_ENCRYPTED_DATA_LEN_RANGE, pOut, pulOutLen);
+}
+
+P11_EXPORT CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR pOut, CK_ULONG_PTR pulOutLen)
+{
+	return op_out(P11W_FN_DECRYPT_FINAL, h, 0, NULL, 0, CKR_OK, pOut, pulOutLen);
+}
+
+P11_EXPORT CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism)
+{
+	return op_init(P11W_FN_DIGEST_INIT, h, pMechanism, 0, 0);
+}
+
+P11_EXPORT CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pDigest,
+			  CK_ULONG_PTR pulDigestLen)
+{
+	return op_out(P11W_FN_DIGEST, h, 1, pData, ulDataLen, CKR_DATA_LEN_RANGE, pDigest, pulDigestLen);
+}
+
+P11_EXPORT CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+{
+	return op_in(P11W_FN_DIGEST_UPDATE, h, pPart, ulPartLen);
+}
+
+P11_EXPORT CK_RV C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hKey)
+{
+	return handles_call(P11W_FN_DIGEST_KEY, 2, h, hKey);
+}
+
+P11_EXPORT CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen)
+{
+	return op_out(P11W_FN_DIGEST_FINAL, h, 0, NULL, 0, CKR_OK, pDigest, pulDigestLen);
+}
+
+P11_EXPORT CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	return op_init(P11W_FN_SIGN_INIT, h, pMechanism, 1, hKey);
+}
+
+P11_EXPORT CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
+			CK_ULONG_PTR pulSignatureLen)
+{
+	return op_out(P11W_FN_SIGN, h, 1, pData, ulDataLen, CKR_DATA_LEN_RANGE, pSignature, pulSignatureLen);
+}
+
+P11_EXPORT CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+{
+	return op_in(P11W_FN_SIGN_UPDATE, h, pPart, ulPartLen);
+}
+
+P11_EXPORT CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
+{
+	return op_out(P11W_FN_SIGN_FINAL, h, 0, NULL, 0, CKR_OK, pSignature, pulSignatureLen);
+}
+
+P11_EXPORT CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+	return op_init(P11W_FN_VERIFY_INIT, h, pMechanism, 1, hKey);
+}
+
+P11_EXPORT CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
+			  CK_ULONG ulSignatureLen)
+{
+	ENTER();
+
+	NEED(pData || !ulDataLen);
+	NEED(pSignature || !ulSignatureLen);
+	if (ulSignatureLen > P11W_VALUE_MAX) {
+		rv = CKR_SIGNATURE_LEN_RANGE;
+		goto out;
+	}
+	if (ulDataLen > P11W_DATA_MAX - ulSignatureLen) {
+		rv = CKR_DATA_LEN_RANGE;
+		goto out;
+	}
+	p11_call_begin(m, &c, P11W_FN_VERIFY);
+	p11w_put_ulong(&c.w, h);
+	p11w_put_bytes(&c.w, pData, ulDataLen);
+	p11w_put_bytes(&c.w, pSignature, ulSignatureLen);
+	rv = run(m, &c, m->cfg.default_timeout, 0);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+{
+	return op_in(P11W_FN_VERIFY_UPDATE, h, pPart, ulPartLen);
+}
+
+P11_EXPORT CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
+{
+	ENTER();
+
+	NEED(pSignature || !ulSignatureLen);
+	if (ulSignatureLen > P11W_DATA_MAX) {
+		rv = CKR_SIGNATURE_LEN_RANGE;
+		goto out;
+	}
+	p11_call_begin(m, &c, P11W_FN_VERIFY_FINAL);
+	p11w_put_ulong(&c.w, h);
+	p11w_put_bytes(&c.w, pSignature, ulSignatureLen);
+	rv = run(m, &c, m->cfg.default_timeout, 0);
+out:
+	LEAVE();
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+P11_EXPORT CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_ATTRIBUTE_PTR pTemplate,
+			       CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+	ENTER();
+
+	NEED(pMechanism);
+	NEED(phKey);
+	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_GENERATE_KEY);
+	p11w_put_ulong(&c.w, h);
+	if ((rv = p11w_put_mechanism(&c.w, pMechanism)) != CKR_OK ||
+	    (rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_VALUES)) != CKR_OK)
+		goto out;
+	if ((rv = run(m, &c, m->cfg.keygen_timeout, 0)) != CKR_OK)
+		goto out;
+	rv = ulong_result(m, &c, phKey);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism,
+				   CK_ATTRIBUTE_PTR pPublicKeyTemplate, CK_ULONG ulPublicKeyAttributeCount,
+				   CK_ATTRIBUTE_PTR pPrivateKeyTemplate, CK_ULONG ulPrivateKeyAttributeCount,
+				   CK_OBJECT_HANDLE_PTR phPublicKey, CK_OBJECT_HANDLE_PTR phPrivateKey)
+{
+	ENTER();
+	CK_ULONG pub, priv;
+
+	NEED(pMechanism);
+	NEED(phPublicKey);
+	NEED(phPrivateKey);
+	if ((rv = template_ok(pPublicKeyTemplate, ulPublicKeyAttributeCount)) != CKR_OK ||
+	    (rv = template_ok(pPrivateKeyTemplate, ulPrivateKeyAttributeCount)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_GENERATE_KEY_PAIR);
+	p11w_put_ulong(&c.w, h);
+	if ((rv = p11w_put_mechanism(&c.w, pMechanism)) != CKR_OK ||
+	    (rv = p11w_put_template(&c.w, pPublicKeyTemplate, ulPublicKeyAttributeCount, P11W_TPL_VALUES)) != CKR_OK ||
+	    (rv = p11w_put_template(&c.w, pPrivateKeyTemplate, ulPrivateKeyAttributeCount, P11W_TPL_VALUES)) != CKR_OK)
+		goto out;
+	if ((rv = run(m, &c, m->cfg.keygen_timeout, 0)) != CKR_OK)
+		goto out;
+	pub = p11w_get_ulong(&c.r);
+	priv = p11w_get_ulong(&c.r);
+	if ((rv = results(m, &c, p11w_rbuf_rv(&c.r))) != CKR_OK)
+		goto out;
+	*phPublicKey = pub;
+	*phPrivateKey = priv;
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hWrappingKey,
+			   CK_OBJECT_HANDLE hKey, CK_BYTE_PTR pWrappedKey, CK_ULONG_PTR pulWrappedKeyLen)
+{
+	ENTER();
+	struct p11w_out o;
+
+	NEED(pMechanism);
+	NEED(pulWrappedKeyLen);
+	p11_call_begin(m, &c, P11W_FN_WRAP_KEY);
+	p11w_put_ulong(&c.w, h);
+	if ((rv = p11w_put_mechanism(&c.w, pMechanism)) != CKR_OK)
+		goto out;
+	p11w_put_ulong(&c.w, hWrappingKey);
+	p11w_put_ulong(&c.w, hKey);
+	p11w_put_out(&c.w, pWrappedKey, *pulWrappedKeyLen);
+	o.present = pWrappedKey != NULL;
+	o.capacity = pWrappedKey ? *pulWrappedKeyLen : 0;
+	if ((rv = p11_call_run(m, &c, m->cfg.default_timeout)) != CKR_OK)
+		goto out;
+	rv = p11_rv_present(&m->cfg, c.rv, 0);
+	if (p11w_reply_has_results(P11W_FN_WRAP_KEY, c.rv)) {
+		CK_ULONG len = 0;
+		CK_RV dec = results(m, &c, p11w_get_out_result(&c.r, &o, pWrappedKey, &len));
+		if (dec != CKR_OK)
+			rv = dec;
+		else
+			*pulWrappedKeyLen = len;
+	}
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hUnwrappingKey,
+			     CK_BYTE_PTR pWrappedKey, CK_ULONG ulWrappedKeyLen, CK_ATTRIBUTE_PTR pTemplate,
+			     CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+	ENTER();
+
+	NEED(pMechanism);
+	NEED(phKey);
+	NEED(pWrappedKey || !ulWrappedKeyLen);
+	if ((rv = template_ok(pTemplate, ulAttributeCount)) != CKR_OK)
+		goto out;
+	if (ulWrappedKeyLen > P11W_VALUE_MAX) {
+		rv = CKR_WRAPPED_KEY_LEN_RANGE;
+		goto out;
+	}
+	p11_call_begin(m, &c, P11W_FN_UNWRAP_KEY);
+	p11w_put_ulong(&c.w, h);
+	if ((rv = p11w_put_mechanism(&c.w, pMechanism)) != CKR_OK)
+		goto out;
+	p11w_put_ulong(&c.w, hUnwrappingKey);
+	p11w_put_bytes(&c.w, pWrappedKey, ulWrappedKeyLen);
+	if ((rv = p11w_put_template(&c.w, pTemplate, ulAttributeCount, P11W_TPL_VALUES)) != CKR_OK)
+		goto out;
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	rv = ulong_result(m, &c, phKey);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hBaseKey,
+			     CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+	ENTER();
+
+	NEED(pMechanism);
+	NEED(phKey);
+	if ((rv = template_ok(pTemplate, ulAttributeCount)) != CKR_OK)
+		goto out;
+	p11_call_begin(m, &c, P11W_FN_DERIVE_KEY);
+	p11w_put_ulong(&c.w, h);
+	if ((rv = p11w_put_mechanism(&c.w, pMechanism)) != CKR_OK)
+		goto out;
+	p11w_put_ulong(&c.w, hBaseKey);
+	if ((rv = p11w_put_template(&c.w, pTemplate, ulAttributeCount, P11W_TPL_VALUES)) != CKR_OK)
+		goto out;
+	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		goto out;
+	rv = ulong_result(m, &c, phKey);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
+{
+	ENTER();
+	CK_ULONG off = 0;
+
+	NEED(pSeed || !ulSeedLen);
+	do {
+		CK_ULONG n = ulSeedLen - off > P11W_DATA_MAX ? P11W_DATA_MAX : ulSeedLen - off;
+		p11_call_end(&c);
+		p11_call_begin(m, &c, P11W_FN_SEED_RANDOM);
+		p11w_put_ulong(&c.w, h);
+		p11w_put_bytes(&c.w, pSeed ? pSeed + off : NULL, n);
+		if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+			goto out;
+		off += n;
+	} while (off < ulSeedLen);
+out:
+	LEAVE();
+}
+
+P11_EXPORT CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pRandomData, CK_ULONG ulRandomLen)
+{
+	ENTER();
+	CK_ULONG off = 0;
+
+	NEED(pRandomData || !ulRandomLen);
+	do {
+		CK_ULONG n = ulRandomLen - off > P11W_DATA_MAX ? P11W_DATA_MAX : ulRandomLen - off;
+		const uint8_t *p;
+		size_t got = 0;
+		p11_call_end(&c);
+		p11_call_begin(m, &c, P11W_FN_GENERATE_RANDOM);
+		p11w_put_ulong(&c.w, h);
+		ped_wbuf_u32(&c.w, (uint32_t)n);
+		if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+			goto out;
+		p = p11w_get_bytes(&c.r, P11W_DATA_MAX, &got);
+		if ((rv = results(m, &c, p11w_rbuf_rv(&c.r))) != CKR_OK)
+			goto out;
+		if (got != n) {
+			rv = CKR_DEVICE_ERROR;
+			goto out;
+		}
+		if (n)
+			memcpy(pRandomData + off, p, n);
+		off += n;
+	} while (off < ulRandomLen);
+out:
+	LEAVE();
+}

@@ -1,0 +1,336 @@
+/* Connections to hsm-sim: one call in flight per connection, so a C_Login
+ * waiting on a PED holds up no other thread; idle ones kept for the next
+ * call (at least one, so that hsm-sim keeps the application's sessions:
+ * they end with its last connection). Every connection carries the
+ * application's id in its APP_HELLO. */
+#include "p11.h"
+
+#include "ped/error.h"
+#include "ped/frame.h"
+#include "ped/link.h"
+#include "ped/net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GREETING_TIMEOUT_MS 10000
+#define SEND_TIMEOUT_MS 10000
+
+struct p11_conn {
+	int fd;
+	struct ped_framer in;
+	struct p11_conn *next;
+};
+
+void p11_log(const struct p11_module *m, const char *fmt, ...)
+{
+	char line[1024], when[32];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	int fd, n;
+
+	if (!m || !m->cfg.log[0])
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line), "%s.%03ldZ openped-pkcs11[%ld] ", when, ts.tv_nsec / 1000000,
+		     (long)getpid());
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(line))
+		n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line) - 1)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	/* one append per line: lines of several threads and processes stay whole */
+	fd = open(m->cfg.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	(void)!write(fd, line, (size_t)n);
+	close(fd);
+}
+
+static void conn_close(struct p11_conn *c)
+{
+	if (!c)
+		return;
+	ped_framer_free(&c->in);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}
+
+/* A frame whole, never raising SIGPIPE in the application. */
+static int send_frame(int fd, uint8_t type, const uint8_t *p, size_t len)
+{
+	uint8_t *buf;
+	size_t off = 0, total = PED_FRAME_HEADER_LEN + len;
+	int r = PED_OK;
+
+	if (len > P11W_PAYLOAD_MAX)
+		return PED_E_FRAME_OVERSIZE;
+	if ((buf = OPENSSL_malloc(total)) == NULL)
+		return PED_E_HOST_MEMORY;
+	ped_frame_header_encode(type, (uint32_t)len, buf);
+	if (len)
+		memcpy(buf + PED_FRAME_HEADER_LEN, p, len);
+	while (off < total) {
+		ssize_t n = send(fd, buf + off, total - off, MSG_NOSIGNAL);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pf = {.fd = fd, .events = POLLOUT};
+			int pr = poll(&pf, 1, SEND_TIMEOUT_MS);
+			if (pr > 0 || (pr < 0 && errno == EINTR))
+				continue;
+			r = pr == 0 ? PED_E_TIMED_OUT : PED_E_SOCKET;
+			break;
+		}
+		r = PED_E_SOCKET;
+		break;
+	}
+	OPENSSL_clear_free(buf, total);
+	return r;
+}
+
+static void program_name(char *out, size_t len)
+{
+	char buf[P11W_NAME_MAX + 1] = "";
+	int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	for (char *p = buf; *p; p++)
+		if (*p == '\n')
+			*p = '\0';
+		else if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	snprintf(out, len, "%s", buf[0] ? buf : "application");
+}
+
+/* A new connection, greeted. CKR_DEVICE_REMOVED when hsm-sim is not there
+ * or does not speak this protocol (today's hsm-sim closes on APP_HELLO). */
+static CK_RV conn_open(struct p11_module *m, struct p11_conn **out)
+{
+	struct p11w_hello h;
+	struct p11w_welcome wl;
+	struct ped_wbuf w;
+	struct p11_conn *c;
+	uint8_t type, *msg = NULL;
+	size_t len = 0;
+	CK_RV rv = CKR_DEVICE_REMOVED;
+	int r;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return CKR_HOST_MEMORY;
+	c->fd = -1;
+	if (!m->cfg.socket[0] || ped_unix_connect(m->cfg.socket, &c->fd) != PED_OK) {
+		p11_log(m, "cannot reach hsm-sim at %s: %s", m->cfg.socket[0] ? m->cfg.socket : "(no socket)",
+			strerror(errno));
+		free(c);
+		return CKR_DEVICE_REMOVED;
+	}
+	ped_framer_init(&c->in, c->fd, P11W_PAYLOAD_MAX);
+	memset(&h, 0, sizeof(h));
+	h.version = P11W_VERSION;
+	memcpy(h.app_id, m->app_id, sizeof(h.app_id));
+	h.pid = (uint32_t)m->pid;
+	program_name(h.name, sizeof(h.name));
+	ped_wbuf_init(&w, 256);
+	if ((rv = p11w_put_hello(&w, &h)) != CKR_OK)
+		goto out;
+	r = send_frame(c->fd, P11W_APP_HELLO, w.p, w.len);
+	rv = CKR_DEVICE_REMOVED;
+	if (r != PED_OK)
+		goto out;
+	r = ped_framer_recv(&c->in, &type, &msg, &len, GREETING_TIMEOUT_MS);
+	if (r != PED_OK) {
+		p11_log(m, "hsm-sim at %s does not serve the application protocol (%s)", m->cfg.socket,
+			ped_strerror(r));
+		goto out;
+	}
+	if (type != P11W_APP_WELCOME || p11w_get_welcome(msg, len, &wl) != CKR_OK) {
+		p11_log(m, "hsm-sim at %s: no APP_WELCOME", m->cfg.socket);
+		goto out;
+	}
+	if (wl.version != P11W_VERSION) {
+		p11_log(m, "hsm-sim at %s speaks version %u of the application protocol, not %u", m->cfg.socket,
+			wl.version, P11W_VERSION);
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+	rv = CKR_OK;
+out:
+	OPENSSL_cleanse(&h, sizeof(h));
+	ped_wbuf_free(&w);
+	if (msg)
+		OPENSSL_clear_free(msg, len ? len : 1);
+	conn_close(c);
+	return rv;
+}
+
+/* A connection for one call: an idle one (*reused 1) or a new one. */
+static CK_RV pool_get(struct p11_module *m, struct p11_conn **out, int *reused)
+{
+	struct p11_conn *c;
+	CK_RV rv;
+
+	p11_mutex_lock(&m->locking, m->mu);
+	if ((c = m->idle) != NULL) {
+		m->idle = c->next;
+		m->nidle--;
+	}
+	p11_mutex_unlock(&m->locking, m->mu);
+	*reused = c != NULL;
+	if (!c && (rv = conn_open(m, &c)) != CKR_OK)
+		return rv;
+	p11_mutex_lock(&m->locking, m->mu);
+	if (atomic_load(&m->finalized)) {
+		p11_mutex_unlock(&m->locking, m->mu);
+		conn_close(c);
+		return CKR_CRYPTOKI_NOT_INITIALIZED;
+	}
+	c->next = m->busy;
+	m->busy = c;
+	p11_mutex_unlock(&m->locking, m->mu);
+	*out = c;
+	return CKR_OK;
+}
+
+static void unlink_busy(struct p11_module *m, struct p11_conn *c)
+{
+	for (struct p11_conn **p = &m->busy; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+}
+
+/* The call is done with c: idle again when keep (and room), else closed. */
+static void pool_put(struct p11_module *m, struct p11_conn *c, int keep)
+{
+	p11_mutex_lock(&m->locking, m->mu);
+	unlink_busy(m, c);
+	if (keep && !atomic_load(&m->finalized) && m->nidle < P11_IDLE_MAX) {
+		c->next = m->idle;
+		m->idle = c;
+		m->nidle++;
+		c = NULL;
+	}
+	p11_mutex_unlock(&m->locking, m->mu);
+	conn_close(c);
+}
+
+void p11_pool_shutdown(struct p11_module *m)
+{
+	struct p11_conn *idle;
+
+	p11_mutex_lock(&m->locking, m->mu);
+	/* a call waiting on hsm-sim (a PED) returns now; its owner closes it */
+	for (struct p11_conn *c = m->busy; c; c = c->next)
+		shutdown(c->fd, SHUT_RDWR);
+	idle = m->idle;
+	m->idle = NULL;
+	m->nidle = 0;
+	p11_mutex_unlock(&m->locking, m->mu);
+	while (idle) {
+		struct p11_conn *next = idle->next;
+		conn_close(idle);
+		idle = next;
+	}
+}
+
+void p11_pool_forget(struct p11_module *m)
+{
+	/* no lock: in the child, the threads that held it are gone */
+	struct p11_conn *lists[2] = {m->idle, m->busy};
+	for (int i = 0; i < 2; i++)
+		while (lists[i]) {
+			struct p11_conn *next = lists[i]->next;
+			conn_close(lists[i]); /* close, never shutdown: the parent's socket lives on */
+			lists[i] = next;
+		}
+	m->idle = m->busy = NULL;
+	m->nidle = 0;
+}
+
+void p11_call_begin(struct p11_module *m, struct p11_call *c, uint16_t fn)
+{
+	memset(c, 0, sizeof(*c));
+	c->fn = fn;
+	ped_wbuf_init(&c->w, P11W_PAYLOAD_MAX);
+	p11w_put_request_header(&c->w, atomic_fetch_add(&m->call_id, 1) + 1, fn);
+}
+
+static int idempotent(uint16_t fn)
+{
+	return fn >= P11W_FN_GET_SLOT_LIST && fn <= P11W_FN_GET_MECHANISM_INFO;
+}
+
+CK_RV p11_call_run(struct p11_module *m, struct p11_call *c, long timeout_ms)
+{
+	struct p11_conn *conn = NULL;
+	uint8_t type;
+	uint32_t id, want;
+	int reused, r, tries = 0;
+	CK_RV rv;
+
+	if ((rv = p11w_wbuf_rv(&c->w)) != CKR_OK)
+		return rv == CKR_HOST_MEMORY ? rv : CKR_DATA_LEN_RANGE; /* more than one frame holds */
+	want = ped_be32_get(c->w.p); /* the call id p11_call_begin wrote */
+	if (timeout_ms > 24L * 3600 * 1000)
+		timeout_ms = 24L * 3600 * 1000;
+again:
+	if ((rv = pool_get(m, &conn, &reused)) != CKR_OK)
+		return rv;
+	r = send_frame(conn->fd, P11W_APP_REQUEST, c->w.p, c->w.len);
+	if (r == PED_OK)
+		r = ped_framer_recv(&conn->in, &type, &c->reply, &c->reply_len, (int)timeout_ms);
+	if (r != PED_OK) {
+		pool_put(m, conn, 0);
+		if (atomic_load(&m->finalized))
+			return CKR_CRYPTOKI_NOT_INITIALIZED;
+		/* an idle connection hsm-sim dropped (restarted): once more, afresh */
+		if (reused && idempotent(c->fn) && tries++ == 0 && r != PED_E_TIMED_OUT)
+			goto again;
+		p11_log(m, "%s: %s", p11w_fn_name(c->fn), ped_strerror(r));
+		return CKR_DEVICE_ERROR;
+	}
+	ped_rbuf_init(&c->r, c->reply, c->reply_len);
+	if (type != P11W_APP_REPLY || p11w_get_reply_header(&c->r, &id, &c->rv) != CKR_OK || id != want) {
+		p11_log(m, "%s: a reply that is not this call's", p11w_fn_name(c->fn));
+		pool_put(m, conn, 0);
+		return CKR_DEVICE_ERROR;
+	}
+	pool_put(m, conn, 1);
+	return CKR_OK;
+}
+
+void p11_call_end(struct p11_call *c)
+{
+	ped_wbuf_free(&c->w);
+	if (c->reply)
+		OPENSSL_clear_free(c->reply, c->reply_len ? c->reply_len : 1);
+	memset(c, 0, sizeof(*c));
+}
