@@ -4,6 +4,7 @@
  *   hsm-sim [-configfile FILE] [-state DIR] [-socket PATH] [-daemon] [-pidfile FILE]
  */
 #include "apps.h"
+#include "audit.h"
 #include "pedlink.h"
 #include "session.h"
 #include "sim.h"
@@ -37,6 +38,8 @@ static struct ped_cfg_setting schema[] = {
 	 .help = "seconds for a PED handshake and each send"},
 	{.name = "remote_idle_timeout", .type = PED_CFG_INT, .min = 1, .max = 86400, .dflt = 1800,
 	 .help = "seconds before an idle remote PED connection ends"},
+	{.name = "audit_spool_max", .type = PED_CFG_INT, .min = 65536, .max = 1073741824, .dflt = AUDIT_SPOOL_MAX_DEFAULT,
+	 .help = "bytes of audit records an HSM keeps for pedclient; when full, audited work is refused"},
 	{.name = "pedclient_socket", .type = PED_CFG_STRING, .sdflt = "",
 	 .help = "where pedclient serves this host's HSMs (empty: pedclient.sock in the runtime directory)"},
 	{.name = NULL},
@@ -119,7 +122,10 @@ static int load_hsms(struct ped_config *cfg, const char *state_dir, char *err, s
 			}
 		(void)sim_add(&sim, serial, slot, !strcmp(type, "backup"));
 	}
-	return sim_open(&sim, state_dir, err, errlen);
+	int r = sim_open(&sim, state_dir, err, errlen);
+	if (r == PED_OK)
+		r = audit_open_all(&sim, (uint64_t)ped_config_int(cfg, "audit_spool_max"), err, errlen);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -251,6 +257,7 @@ int main(int argc, char **argv)
 	 * State files are only ever replaced whole, so what is on disk is good
 	 * either way; but an HSM is wiped only once no command can touch it. */
 	sim_stop(&sim);
+	audit_wake_all(&sim);
 	for (int i = 0; i < peds.n; i++) {
 		close(peds.port[i].listen_fd); /* no new PED attaches */
 		peds.port[i].listen_fd = -1;
@@ -277,6 +284,7 @@ int main(int argc, char **argv)
 	if (locked && !helpers_left) {
 		pedports_free(&peds);
 		sim_wipe(&sim);
+		audit_close_all(&sim);
 		apps_wipe(); /* the applications' session objects and operations */
 	}
 	close(control_fd);

@@ -403,12 +403,25 @@ int hsm_audit_verify_buf(const uint8_t key[HSM_AUDIT_SECRET_LEN], const uint8_t 
 		if (!nl) {
 			/* the writer ends every record with its newline: a line
 			 * without one was cut */
+			uint64_t seq;
+			size_t d = 0;
+			while (d < n && d < 20 && line[d] >= '0' && line[d] <= '9')
+				d++;
+			if (d < n && line[d] == '|' && decimal(line, d, 20, &seq) == 0)
+				v->bad_seq = seq;
 			snprintf(v->why, sizeof(v->why), "line %llu: truncated record (no end of line)",
 				 (unsigned long long)lineno);
 			r = PED_E_CORRUPT;
 			goto out;
 		}
 		if ((r = hsm_audit_parse(line, n, &rec, &bodylen, why, sizeof(why))) != PED_OK) {
+			/* name it by the number it starts with, if it has one */
+			uint64_t seq;
+			size_t d = 0;
+			while (d < n && d < 20 && line[d] >= '0' && line[d] <= '9')
+				d++;
+			if (d < n && line[d] == '|' && decimal(line, d, 20, &seq) == 0)
+				v->bad_seq = seq;
 			snprintf(v->why, sizeof(v->why), "line %llu: not a record (%s)", (unsigned long long)lineno, why);
 			goto out;
 		}

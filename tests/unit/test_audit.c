@@ -169,10 +169,12 @@ static void verify_names_the_first_bad_record(void)
 	m[1] = 'X';
 	CU_ASSERT_EQUAL(verify(buf, len, &v), PED_E_CORRUPT);
 	CU_ASSERT_EQUAL(v.bad_line, 3);
+	CU_ASSERT_EQUAL(v.bad_seq, 3); /* named by the number it starts with */
 	/* truncated in the middle of the last record */
 	len = join(buf, all, NREC);
 	CU_ASSERT_EQUAL(verify(buf, len - 40, &v), PED_E_CORRUPT);
 	CU_ASSERT_EQUAL(v.bad_line, 6);
+	CU_ASSERT_EQUAL(v.bad_seq, 6);
 	CU_ASSERT_EQUAL(v.records, 5);
 	/* another log secret: the first record already fails */
 	uint8_t saved = key[0];
