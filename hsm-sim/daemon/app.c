@@ -1,6 +1,7 @@
 /* The application protocol (app.h): the greeting, one request at a time,
  * the table of functions, and the steps they share (app_int.h). */
 #include "app_int.h"
+#include "audit.h"
 
 #include "hsm/ck.h"
 #include "hsm/result.h"
@@ -211,6 +212,44 @@ static const app_fn functions[P11W_FN_MAX + 1] = {
 	[P11W_FN_GENERATE_RANDOM] = app_generate_random,
 };
 
+/* The HSM's audit log (audit.h): logins, keys made and removed, and each
+ * operation's key (its first use, and every use). Reads make no record. */
+static void audit_call(struct app_call *c, CK_RV rv)
+{
+	struct sim_hsm *hs = c->s ? c->s->hs : c->hs;
+	int slot = c->s ? c->s->slot : -1, r = rv == CKR_OK ? PED_OK : hsm_result_from_ck((uint32_t)rv);
+	const char *name = p11w_fn_name(c->fn) ? p11w_fn_name(c->fn) : "?";
+
+	if (!hs || rv == CKR_BUFFER_TOO_SMALL)
+		return;
+	switch (c->fn) {
+	case P11W_FN_LOGIN:
+	case P11W_FN_LOGOUT:
+		audit_event(hs, HSM_AUDIT_ACCESS, r, "app", slot, 0, name, "application %u", c->a->no);
+		break;
+	case P11W_FN_CREATE_OBJECT:
+	case P11W_FN_COPY_OBJECT:
+	case P11W_FN_DESTROY_OBJECT:
+	case P11W_FN_SET_ATTRIBUTE_VALUE:
+	case P11W_FN_GENERATE_KEY:
+	case P11W_FN_GENERATE_KEY_PAIR:
+	case P11W_FN_WRAP_KEY:
+	case P11W_FN_UNWRAP_KEY:
+	case P11W_FN_DERIVE_KEY:
+		audit_event(hs, HSM_AUDIT_KEYMANAGE, r, "app", slot, c->audit_obj, name, "application %u", c->a->no);
+		break;
+	case P11W_FN_ENCRYPT_INIT:
+	case P11W_FN_DECRYPT_INIT:
+	case P11W_FN_SIGN_INIT:
+	case P11W_FN_VERIFY_INIT:
+		if (c->audit_obj)
+			audit_key_used(hs, r, "app", slot, c->audit_obj, c->audit_ouid, name);
+		break;
+	default:
+		break;
+	}
+}
+
 /* A ceremony's lines (what hsmcm's operator would read) go to the log. */
 static void log_line(void *arg, const char *text)
 {
@@ -249,6 +288,7 @@ void app_request(struct sim *sim, struct pedports *peds, struct app *a, const ui
 		c.fn = fn;
 		rv = functions[fn](&c);
 	}
+	audit_call(&c, rv);
 	app_done(&c);
 	if (p11w_reply_has_results(fn, rv) && p11w_wbuf_rv(&res) != CKR_OK)
 		rv = p11w_wbuf_rv(&res) == CKR_HOST_MEMORY ? CKR_HOST_MEMORY : CKR_DEVICE_MEMORY; /* no room in one reply */

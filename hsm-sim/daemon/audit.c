@@ -837,3 +837,13 @@ void audit_wake_all(struct sim *sim)
 		pthread_mutex_unlock(&lg->mu);
 	}
 }
+
+int audit_stopping(struct sim_hsm *hs)
+{
+	struct audit_log *lg = log_of(hs);
+	int st;
+	pthread_mutex_lock(&lg->mu);
+	st = lg->stopping;
+	pthread_mutex_unlock(&lg->mu);
+	return st;
+}

@@ -101,5 +101,15 @@ void audit_set_connected(struct sim_hsm *hs, int on);
 int audit_wait(struct sim_hsm *hs, uint64_t after, int ms);
 /* Wakes every waiter (shutdown). */
 void audit_wake_all(struct sim *sim);
+/* Whether this HSM's log was stopped (audit_wake_all). */
+int audit_stopping(struct sim_hsm *hs);
+
+/* The delivery (audit_link.c): a thread per HSM hands its spooled records
+ * to pedclient at socket, in order, and takes them out of the spool once
+ * pedclient says they are on disk; with pedclient down it tries again every
+ * second, the records waiting in the spool. io_ms bounds each exchange.
+ * audit_link_stop after audit_wake_all, before the HSMs are wiped. */
+int audit_link_start(struct sim *sim, const char *socket, int io_ms);
+void audit_link_stop(struct sim *sim);
 
 #endif

@@ -246,6 +246,11 @@ int main(int argc, char **argv)
 		ped_info("HSM %s (slot %d%s): local PED link %s", hs->h.serial, hs->base_slot,
 			 hs->h.is_backup ? ", backup HSM" : "", pt->path);
 	}
+	if ((r = audit_link_start(&sim, peds.pedclient_socket, peds.link_timeout_ms)) != PED_OK) {
+		unlink(socket_path);
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "cannot start the audit log's delivery");
+	}
 	ped_evloop_add_signal(loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(loop, SIGINT, on_term, NULL);
 	ped_info("serving on %s", socket_path);
@@ -258,6 +263,7 @@ int main(int argc, char **argv)
 	 * either way; but an HSM is wiped only once no command can touch it. */
 	sim_stop(&sim);
 	audit_wake_all(&sim);
+	audit_link_stop(&sim); /* each exchange ends within link_timeout */
 	for (int i = 0; i < peds.n; i++) {
 		close(peds.port[i].listen_fd); /* no new PED attaches */
 		peds.port[i].listen_fd = -1;
