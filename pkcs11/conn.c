@@ -288,6 +288,14 @@ static int idempotent(uint16_t fn)
 	return fn >= P11W_FN_GET_SLOT_LIST && fn <= P11W_FN_GET_MECHANISM_INFO;
 }
 
+/* The calls an HSM holds while a Remote PED operation runs with its audit
+ * log on (hsm-sim's app.c, crypto_fn): what ProbeTimeout bounds. */
+static int crypto_call(uint16_t fn)
+{
+	return (fn >= P11W_FN_ENCRYPT_INIT && fn <= P11W_FN_DECRYPT_FINAL) || fn == P11W_FN_DIGEST_KEY ||
+	       (fn >= P11W_FN_SIGN_INIT && fn <= P11W_FN_GENERATE_RANDOM);
+}
+
 CK_RV p11_call_run(struct p11_module *m, struct p11_call *c, long timeout_ms)
 {
 	struct p11_conn *conn = NULL;
@@ -301,6 +309,8 @@ CK_RV p11_call_run(struct p11_module *m, struct p11_call *c, long timeout_ms)
 	want = ped_be32_get(c->w.p); /* the call id p11_call_begin wrote */
 	if (timeout_ms > 24L * 3600 * 1000)
 		timeout_ms = 24L * 3600 * 1000;
+	if (m->cfg.probe_timeout > 0 && m->cfg.probe_timeout < timeout_ms && crypto_call(c->fn))
+		timeout_ms = m->cfg.probe_timeout;
 again:
 	if ((rv = pool_get(m, &conn, &reused)) != CKR_OK)
 		return rv;

@@ -250,6 +250,33 @@ static void audit_call(struct app_call *c, CK_RV rv)
 	}
 }
 
+/* The crypto functions: with the HSM's audit log on they wait while a
+ * Remote PED operation is in progress on that HSM, as the reference blocks
+ * crypto on every application partition then (docs/pkcs11.md). */
+static int crypto_fn(uint16_t fn)
+{
+	return (fn >= P11W_FN_ENCRYPT_INIT && fn <= P11W_FN_DECRYPT_FINAL) ||
+	       (fn >= P11W_FN_DIGEST_KEY && fn <= P11W_FN_DIGEST_KEY) ||
+	       (fn >= P11W_FN_SIGN_INIT && fn <= P11W_FN_GENERATE_RANDOM);
+}
+
+static void wait_remote_ped(struct app_call *c)
+{
+	struct ped_rbuf peek = *c->r;
+	CK_SESSION_HANDLE h = p11w_get_ulong(&peek);
+	struct app_session *s = apps_session_get(c->a, h);
+	struct sim_hsm *hs = s ? s->hs : NULL; /* a session's HSM never changes */
+	if (s)
+		apps_session_put(c->a, s);
+	if (!hs || !audit_on(hs))
+		return;
+	/* a Remote PED ceremony can last its whole PED timeout: the call waits
+	 * as long (the module's ProbeTimeout gives up sooner) */
+	if (pedport_remote_wait(pedport_of(c->peds, hs), c->peds->ped_timeout_ms))
+		ped_warn("application %u: a Remote PED operation still runs after %d ms: crypto goes on", c->a->no,
+			 c->peds->ped_timeout_ms);
+}
+
 /* A ceremony's lines (what hsmcm's operator would read) go to the log. */
 static void log_line(void *arg, const char *text)
 {
@@ -286,6 +313,8 @@ void app_request(struct sim *sim, struct pedports *peds, struct app *a, const ui
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	} else {
 		c.fn = fn;
+		if (crypto_fn(fn))
+			wait_remote_ped(&c);
 		rv = functions[fn](&c);
 	}
 	audit_call(&c, rv);
