@@ -147,7 +147,7 @@ bad:
 	snprintf(why, whylen, "%s: damaged", lg->path);
 	r = PED_E_CORRUPT;
 out:
-	free(buf);
+	OPENSSL_clear_free(buf, len);
 	OPENSSL_clear_free(pt, ptlen);
 	return r;
 }
@@ -189,7 +189,7 @@ static int scan_spool(struct audit_log *lg, char *why, size_t whylen)
 		r = ped_file_write_atomic(lg->spool, buf, pos, 0600);
 		ped_warn("audit spool %s: a partial record at the end was dropped", lg->spool);
 	}
-	free(buf);
+	OPENSSL_clear_free(buf, len);
 	return r;
 }
 
@@ -309,6 +309,8 @@ out:
 	return r;
 }
 
+static int vevent(struct audit_log *lg, int force, unsigned cls, int result, const char *who, int slot,
+		  uint64_t object, const char *event, const char *fmt, va_list ap) __attribute__((format(printf, 9, 0)));
 static int vevent(struct audit_log *lg, int force, unsigned cls, int result, const char *who, int slot,
 		  uint64_t object, const char *event, const char *fmt, va_list ap)
 {
@@ -621,7 +623,7 @@ int audit_verify(struct sim_hsm *hs, const char *path, int external, const struc
 		}
 		sim_outf(out, "Log file being verified %s.", files[i]);
 		r = hsm_audit_verify_buf(key, buf, len, &v, each_record, &vc);
-		free(buf);
+		OPENSSL_clear_free(buf, len);
 		if (r != PED_OK) {
 			if (v.bad_seq)
 				sim_outf(out, "Verify failed on record %llu (%s, line %llu): %s", (unsigned long long)v.bad_seq,
@@ -717,7 +719,7 @@ int audit_spool_read(struct sim_hsm *hs, uint64_t after, size_t max, char **buf,
 	if (r != PED_OK)
 		return r;
 	if (!(res = malloc(max ? max : 1))) {
-		free(all);
+		OPENSSL_clear_free(all, alen);
 		return PED_E_HOST_MEMORY;
 	}
 	while (pos < alen) {
@@ -738,7 +740,7 @@ int audit_spool_read(struct sim_hsm *hs, uint64_t after, size_t max, char **buf,
 		}
 		pos += n;
 	}
-	free(all);
+	OPENSSL_clear_free(all, alen);
 	if (!used) {
 		free(res);
 		return PED_OK;
@@ -791,7 +793,7 @@ int audit_acked(struct sim_hsm *hs, uint64_t seq)
 		lg->spool_records = recs;
 	}
 	pthread_mutex_unlock(&lg->mu);
-	free(all);
+	OPENSSL_clear_free(all, alen);
 	free(keep);
 	return r;
 }

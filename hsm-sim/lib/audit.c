@@ -45,6 +45,7 @@ int hsm_audit_class_by_name(const char *name)
 	return -1;
 }
 
+static void why_set(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void why_set(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;

@@ -101,15 +101,24 @@ hsmcm -c "role login -name au; role changepw -name au; role logout; role login -
 [ $RC -eq 0 ] || fail "changepw: $OUT"
 
 note "another HSM, another white key: its own secret does not verify this log, the imported one does"
-hsmcm -c "role login -name au; audit export -file $T/main.lws -password 'twelve chars'"
+hsmcm -c "role login -name au; audit export -file $T/main.lws -password twelvechars1"
 [ $RC -eq 0 ] || fail "export: $OUT"
+note "pedtool audit-verify: the log off the HSM, with only the exported secret"
+expect_exit 0 "$BIN/pedtool" audit-verify -lws "$T/main.lws" -password twelvechars1 -file "$T/log"
+expect_contains "$OUT" "Verified messages 1 to $n"
+set +e # expect_exit's own substitution fails by design here
+expect_exit 1 "$BIN/pedtool" audit-verify -lws "$T/main.lws" -password twelvechars1 -file "$T/deleted.log"
+expect_contains "$OUT" "Verify failed on record 4"
+expect_exit 1 "$BIN/pedtool" audit-verify -lws "$T/main.lws" -password wrongpassword -file "$T/log"
+set -e
+
 hsmcm -c "slot set -slot 20; hsm init -label bk; role login -name so; role init -name au; role logout
 role login -name au; audit verify -file $T/log -external"
 [ $RC -ne 0 ] || fail "another white key verified the log: $OUT"
 expect_contains "$OUT" "Verify failed on record 1"
-hsmcm -c "slot set -slot 20; role login -name au; audit import -file $T/main.lws -password 'wrong password'"
+hsmcm -c "slot set -slot 20; role login -name au; audit import -file $T/main.lws -password wrongpassword"
 [ $RC -ne 0 ] || fail "a wrong password imported"
-hsmcm -c "slot set -slot 20; role login -name au; audit import -file $T/main.lws -password 'twelve chars'; audit verify -file $T/log -external"
+hsmcm -c "slot set -slot 20; role login -name au; audit import -file $T/main.lws -password twelvechars1; audit verify -file $T/log -external"
 [ $RC -eq 0 ] || fail "imported secret: $OUT"
 expect_contains "$OUT" "Verifying log from HSM with serial $HSM_SERIAL on HSM with serial $BACKUP_SERIAL"
 
