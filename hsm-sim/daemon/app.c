@@ -6,6 +6,7 @@
 #include "hsm/ck.h"
 #include "hsm/result.h"
 #include "ped/error.h"
+#include "ped/evloop.h"
 #include "ped/frame.h"
 #include "ped/log.h"
 
@@ -282,16 +283,43 @@ static struct sim_hsm *request_hsm(struct app_call *c)
 	return hs;
 }
 
-static void wait_remote_ped(struct app_call *c)
+/* CKR_OK once no Remote PED operation holds crypto on the call's HSM;
+ * CKR_DEVICE_ERROR when one still does after the application's
+ * ProbeTimeout. hsm-sim answers then, on the connection the call came on,
+ * so the application keeps its connection, sessions and logins and signs
+ * again once the ceremony is over (a module that gave up and closed the
+ * connection would end the application in hsm-sim). */
+static CK_RV wait_remote_ped(struct app_call *c)
 {
 	struct sim_hsm *hs = request_hsm(c);
-	if (!hs || !audit_on(hs))
-		return;
+	struct pedport *pt;
+	uint64_t t0;
+	int limit = c->peds->ped_timeout_ms, probe = 0;
+	if (!hs || !audit_on(hs) || !pedport_remote_busy(pt = pedport_of(c->peds, hs)))
+		return CKR_OK;
+	if (c->a->probe_ms > 0 && c->a->probe_ms < (uint32_t)limit) {
+		limit = (int)c->a->probe_ms;
+		probe = 1;
+	}
+	/* said when it starts, so that an operator (and a suite) sees why an
+	 * application stands still */
+	ped_info("application %u: %s waits for the Remote PED operation on HSM %s (audit log on)", c->a->no,
+		 p11w_fn_name(c->fn) ? p11w_fn_name(c->fn) : "?", hs->h.serial);
+	t0 = ped_now_ms();
 	/* a Remote PED ceremony can last its whole PED timeout: the call waits
-	 * as long (the module's ProbeTimeout gives up sooner) */
-	if (pedport_remote_wait(pedport_of(c->peds, hs), c->peds->ped_timeout_ms))
-		ped_warn("application %u: a Remote PED operation still runs after %d ms: crypto goes on", c->a->no,
-			 c->peds->ped_timeout_ms);
+	 * as long, or as the application's ProbeTimeout says */
+	if (!pedport_remote_wait(pt, limit)) {
+		ped_info("application %u: crypto resumes after %llu ms", c->a->no,
+			 (unsigned long long)(ped_now_ms() - t0));
+		return CKR_OK;
+	}
+	if (probe) {
+		ped_info("application %u: ProbeTimeout (%d ms) passed during the Remote PED operation: "
+			 "CKR_DEVICE_ERROR", c->a->no, limit);
+		return CKR_DEVICE_ERROR;
+	}
+	ped_warn("application %u: a Remote PED operation still runs after %d ms: crypto goes on", c->a->no, limit);
+	return CKR_OK;
 }
 
 /* A ceremony's lines (what hsmcm's operator would read) go to the log. */
@@ -331,10 +359,10 @@ void app_request(struct sim *sim, struct pedports *peds, struct app *a, const ui
 	} else {
 		struct sim_hsm *hs = audited_fn(fn) ? request_hsm(&c) : NULL;
 		c.fn = fn;
-		if (crypto_fn(fn))
-			wait_remote_ped(&c);
+		rv = crypto_fn(fn) ? wait_remote_ped(&c) : CKR_OK;
 		/* a full log refuses what it would have to record (docs/audit.md) */
-		rv = hs && audit_full(hs) ? CKR_DEVICE_MEMORY : functions[fn](&c);
+		if (rv == CKR_OK)
+			rv = hs && audit_full(hs) ? CKR_DEVICE_MEMORY : functions[fn](&c);
 	}
 	audit_call(&c, rv);
 	app_done(&c);

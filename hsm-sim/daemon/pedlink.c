@@ -598,6 +598,15 @@ void pedports_abort(struct pedports *pp)
 	}
 }
 
+int pedport_remote_busy(struct pedport *pt)
+{
+	int on;
+	pthread_mutex_lock(&pt->mu);
+	on = (pt->remote && pt->busy) || pt->remote_state == REMOTE_KEYING;
+	pthread_mutex_unlock(&pt->mu);
+	return on;
+}
+
 int pedport_remote_wait(struct pedport *pt, int ms)
 {
 	struct timespec until;
