@@ -11,6 +11,14 @@
  *       logs in, signs, then waits for FILE to appear (an operator's role
  *       logout meanwhile) and signs again: "after: 0x..." with the code of
  *       that call, exit 0 if it is CKR_USER_NOT_LOGGED_IN
+ *   p11_stress MODULE TOKEN probe KEY FILE [THEN]
+ *       logs in, signs, then waits for FILE to appear (a Remote PED
+ *       ceremony started meanwhile) and signs again: "signing at T", then
+ *       "after: 0x... at T took MS" (T: ms since the epoch, so that the
+ *       suite orders the call's end against what it did meanwhile); with
+ *       THEN, waits for it too and signs once more in the same session:
+ *       "again: 0x...". Exit 0 whatever the codes
+ *       (tests/e2e/audit_crypto_wait.sh)
  *
  * The module is loaded with dlopen, as applications load it. */
 #include <p11-kit/pkcs11.h>
@@ -73,6 +81,13 @@ static CK_RV find_key(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *key)
 	return rv == CKR_OK && n != 1 ? CKR_KEY_HANDLE_INVALID : rv;
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static CK_RV sign_once(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key)
 {
 	CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
@@ -126,7 +141,7 @@ int main(int argc, char **argv)
 	int code = 1;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: p11_stress MODULE TOKEN sign KEY THREADS SECONDS | sessions | logout-wait KEY FILE\n");
+		fprintf(stderr, "usage: p11_stress MODULE TOKEN sign KEY THREADS SECONDS | sessions | logout-wait KEY FILE | probe KEY FILE [THEN]\n");
 		return 2;
 	}
 	if ((lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL)) == NULL) {
@@ -188,6 +203,29 @@ int main(int argc, char **argv)
 		rv = sign_once(s, key);
 		printf("after: 0x%lx\n", (unsigned long)rv);
 		code = rv == CKR_USER_NOT_LOGGED_IN ? 0 : 1;
+	} else if (!strcmp(argv[3], "probe")) {
+		long long t0;
+		if ((rv = find_key(s, &key)) != CKR_OK || (rv = sign_once(s, key)) != CKR_OK) {
+			fail("signing before the ceremony", rv);
+			goto out;
+		}
+		printf("signed before\n");
+		fflush(stdout);
+		while (access(argv[5], F_OK) != 0)
+			usleep(20000);
+		t0 = now_ms();
+		printf("signing at %lld\n", t0);
+		fflush(stdout);
+		rv = sign_once(s, key);
+		printf("after: 0x%lx at %lld took %lld\n", (unsigned long)rv, now_ms(), now_ms() - t0);
+		fflush(stdout);
+		if (argc > 6) {
+			while (access(argv[6], F_OK) != 0)
+				usleep(20000);
+			rv = sign_once(s, key);
+			printf("again: 0x%lx\n", (unsigned long)rv);
+		}
+		code = 0;
 	}
 out:
 	if (s)
