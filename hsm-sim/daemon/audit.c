@@ -28,7 +28,6 @@
 #define STATE_MAX 4096
 #define FIRST_MAX 256 /* keys whose first use is remembered */
 #define VERIFY_FILE_MAX (64u * 1024 * 1024)
-#define VERIFY_FILES_MAX 4096
 
 struct audit_log {
 	pthread_mutex_t mu;
@@ -268,13 +267,15 @@ static int64_t now_locked(const struct audit_log *lg)
 	return (int64_t)time(NULL) + lg->time_offset;
 }
 
+static const uint8_t zero_mac[HSM_AUDIT_MAC_LEN];
+
 /* Seals rec as the next record and appends it to the spool (fsync'd
  * before it counts). Under mu. */
 static int append_locked(struct audit_log *lg, struct hsm_audit_rec *rec)
 {
 	char line[HSM_AUDIT_LINE_MAX + 2], why[200];
 	size_t len;
-	int fd = -1, r;
+	int fd = -1, r = PED_OK;
 
 	if (lg->spool_bytes + HSM_AUDIT_LINE_MAX > lg->spool_max) {
 		r = HSM_E_DEVICE_MEMORY;
@@ -283,7 +284,14 @@ static int append_locked(struct audit_log *lg, struct hsm_audit_rec *rec)
 	rec->seq = lg->next_seq;
 	rec->time = now_locked(lg);
 	snprintf(rec->serial, sizeof(rec->serial), "%s", lg->serial);
-	memcpy(rec->prev, lg->last_mac, sizeof(rec->prev));
+	/* last_mac zero: no record yet under this secret, this one starts the
+	 * chain from the genesis value, so that its removal shows */
+	if (CRYPTO_memcmp(lg->last_mac, zero_mac, sizeof(zero_mac)) == 0)
+		r = hsm_audit_genesis(lg->secret, rec->serial, rec->seq, rec->prev);
+	else
+		memcpy(rec->prev, lg->last_mac, sizeof(rec->prev));
+	if (r != PED_OK)
+		goto out;
 	if ((r = hsm_audit_seal(lg->secret, rec, line, sizeof(line), &len)) != PED_OK)
 		goto out;
 	if ((r = ped_file_open(lg->spool, O_WRONLY | O_APPEND | O_CREAT, 0600, &fd, why, sizeof(why))) != PED_OK) {
@@ -396,7 +404,8 @@ int audit_set_white(struct sim_hsm *hs, const uint8_t *white, size_t len)
 	if ((r = hsm_audit_secret(white, len, secret)) != PED_OK)
 		return r;
 	pthread_mutex_lock(&lg->mu);
-	/* a new Auditor's secret starts a new chain (PREV zero); the numbers go on */
+	/* a new Auditor's secret starts a new chain (last_mac zero: the next record
+	 * chains from the genesis value); the numbers go on */
 	restart = !lg->secret_set || CRYPTO_memcmp(secret, lg->secret, sizeof(secret)) != 0;
 	if (restart && lg->secret_set)
 		memset(lg->last_mac, 0, sizeof(lg->last_mac));
@@ -524,67 +533,89 @@ static void each_record(void *arg, const struct hsm_audit_rec *r)
 		 (unsigned long long)r->object, r->event, r->msg);
 }
 
-static int by_name(const void *a, const void *b)
+/* What the HSM knows of the end of its log, taken before the files are
+ * read (pedclient fsyncs a record before it acknowledges it, so the files
+ * read after hold at least every record delivered by then): the last
+ * record delivered, the newest record, and the spool. */
+struct log_end {
+	uint64_t delivered, newest;
+	uint8_t newest_mac[HSM_AUDIT_MAC_LEN];
+};
+
+/* The MAC of this HSM's record seq, if it knows it: its newest record's,
+ * or one the spool holds (its own MAC, or the PREV of the record after). */
+static int known_mac(struct audit_log *lg, const struct log_end *e, uint64_t seq, uint8_t mac[HSM_AUDIT_MAC_LEN])
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	uint8_t *all = NULL;
+	size_t alen = 0, pos = 0;
+	int found = 0;
+
+	if (seq == e->newest) {
+		memcpy(mac, e->newest_mac, HSM_AUDIT_MAC_LEN);
+		return 1;
+	}
+	pthread_mutex_lock(&lg->mu);
+	if (ped_file_read_nofollow(lg->spool, lg->spool_max + HSM_AUDIT_LINE_MAX, &all, &alen) != PED_OK)
+		alen = 0;
+	pthread_mutex_unlock(&lg->mu);
+	while (!found && pos < alen) {
+		const uint8_t *nl = memchr(all + pos, '\n', alen - pos);
+		struct hsm_audit_rec rec;
+		size_t n, body;
+		if (!nl)
+			break;
+		n = (size_t)(nl - (all + pos)) + 1;
+		if (hsm_audit_parse((const char *)all + pos, n, &rec, &body, NULL, 0) == PED_OK) {
+			if (rec.seq == seq)
+				memcpy(mac, rec.mac, HSM_AUDIT_MAC_LEN), found = 1;
+			else if (rec.seq == seq + 1)
+				memcpy(mac, rec.prev, HSM_AUDIT_MAC_LEN), found = 1;
+		}
+		pos += n;
+	}
+	OPENSSL_clear_free(all, alen);
+	return found;
 }
 
-/* The files to verify: path itself, or the log files in it (*.log) in
- * name order, which pedclient makes the order of their records. */
-static int list_files(const char *path, char ***files, size_t *n)
+/* Verifies one file into v: PED_OK, or the failure said to out. */
+static int verify_file(const uint8_t *key, const char *file, struct hsm_audit_verify *v, struct verify_ctx *vc)
 {
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	char **v = NULL;
-	size_t cnt = 0;
-
-	*files = NULL;
-	*n = 0;
-	if (stat(path, &st) != 0)
-		return PED_E_NOT_FOUND;
-	if (!S_ISDIR(st.st_mode)) {
-		if (!(v = calloc(1, sizeof(*v))) || !(v[0] = strdup(path))) {
-			free(v);
-			return PED_E_HOST_MEMORY;
-		}
-		*files = v;
-		*n = 1;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+	/* read, never written: verification leaves the files as they are */
+	if ((r = ped_file_read_bounded(file, VERIFY_FILE_MAX, &buf, &len)) != PED_OK) {
+		sim_outf(vc->out, "Error: cannot read %s: %s", file, ped_strerror(r));
+		return r;
+	}
+	sim_outf(vc->out, "Log file being verified %s.", file);
+	r = hsm_audit_verify_buf(key, buf, len, v, each_record, vc);
+	OPENSSL_clear_free(buf, len);
+	if (r == PED_OK)
 		return PED_OK;
-	}
-	if (!(d = opendir(path)))
-		return PED_E_FILE;
-	while ((e = readdir(d)) != NULL) {
-		size_t l = strlen(e->d_name);
-		if (l < 5 || strcmp(e->d_name + l - 4, ".log") || cnt == VERIFY_FILES_MAX)
-			continue;
-		char **nv = realloc(v, (cnt + 1) * sizeof(*v));
-		if (!nv)
-			break;
-		v = nv;
-		size_t need = strlen(path) + l + 2;
-		if (!(v[cnt] = malloc(need)))
-			break;
-		snprintf(v[cnt], need, "%s/%s", path, e->d_name);
-		cnt++;
-	}
-	closedir(d);
-	qsort(v, cnt, sizeof(*v), by_name);
-	*files = v;
-	*n = cnt;
-	return PED_OK;
+	if (v->bad_seq)
+		sim_outf(vc->out, "Verify failed on record %llu (%s, line %llu): %s", (unsigned long long)v->bad_seq, file,
+			 (unsigned long long)v->bad_line, v->why);
+	else
+		sim_outf(vc->out, "Verify failed at line %llu of %s: %s", (unsigned long long)v->bad_line, file, v->why);
+	if (v->records)
+		sim_outf(vc->out, "Verified messages %llu to %llu before it.", (unsigned long long)v->first_seq,
+			 (unsigned long long)v->last_seq);
+	return PED_E_CORRUPT;
 }
 
 int audit_verify(struct sim_hsm *hs, const char *path, int external, const struct sim_out *out)
 {
 	struct audit_log *lg = log_of(hs);
-	uint8_t key[HSM_AUDIT_SECRET_LEN];
+	uint8_t key[HSM_AUDIT_SECRET_LEN], mac[HSM_AUDIT_MAC_LEN];
 	struct hsm_audit_verify v;
+	struct hsm_audit_files f;
+	struct log_end end;
 	struct verify_ctx vc = {out, external ? NULL : hs->h.serial, 0};
-	char **files = NULL, src[HSM_AUDIT_SERIAL_MAX + 1] = "";
-	size_t nfiles = 0;
+	char src[HSM_AUDIT_SERIAL_MAX + 1] = "";
 	int r;
 
+	memset(&f, 0, sizeof(f));
 	if (!lg)
 		return PED_E_INVALID;
 	/* another HSM's log: with the secret imported from it, else with this
@@ -599,46 +630,43 @@ int audit_verify(struct sim_hsm *hs, const char *path, int external, const struc
 	}
 	memcpy(key, imported ? lg->imported : lg->secret, sizeof(key));
 	memcpy(src, imported ? lg->imported_serial : "another HSM", imported ? sizeof(src) : sizeof("another HSM"));
+	end.delivered = lg->delivered;
+	end.newest = lg->next_seq - 1;
+	memcpy(end.newest_mac, lg->last_mac, sizeof(end.newest_mac));
 	pthread_mutex_unlock(&lg->mu);
 	if (external && !imported)
 		sim_outf(out, "Make sure that the log's HSM has the same white Auditor key, or import its log secret.");
 
 	memset(&v, 0, sizeof(v));
-	if ((r = list_files(path, &files, &nfiles)) != PED_OK || nfiles == 0) {
+	if ((r = hsm_audit_files(path, external ? (imported ? src : NULL) : hs->h.serial, &f)) != PED_OK) {
 		sim_outf(out, "Error: no log file at %s", path);
-		r = r == PED_OK ? PED_E_NOT_FOUND : r;
+		r = r == PED_E_NOT_FOUND ? r : PED_E_NOT_FOUND;
 		goto out;
 	}
 	if (external)
 		sim_outf(out, "Verifying log from HSM with serial %s on HSM with serial %s", src, hs->h.serial);
 	else
 		sim_outf(out, "Verifying log on HSM with serial %s", hs->h.serial);
-	for (size_t i = 0; i < nfiles; i++) {
+	/* one file of several: its first record links to the file before */
+	if (f.prev) {
 		uint8_t *buf = NULL;
 		size_t len = 0;
-		/* read, never written: verification leaves the files as they are */
-		if ((r = ped_file_read_bounded(files[i], VERIFY_FILE_MAX, &buf, &len)) != PED_OK) {
-			sim_outf(out, "Error: cannot read %s: %s", files[i], ped_strerror(r));
-			goto out;
-		}
-		sim_outf(out, "Log file being verified %s.", files[i]);
-		r = hsm_audit_verify_buf(key, buf, len, &v, each_record, &vc);
+		if ((r = ped_file_read_bounded(f.prev, VERIFY_FILE_MAX, &buf, &len)) == PED_OK)
+			r = hsm_audit_verify_link(key, buf, len, &v);
+		else
+			snprintf(v.why, sizeof(v.why), "%s", ped_strerror(r));
 		OPENSSL_clear_free(buf, len);
 		if (r != PED_OK) {
-			if (v.bad_seq)
-				sim_outf(out, "Verify failed on record %llu (%s, line %llu): %s", (unsigned long long)v.bad_seq,
-					 files[i], (unsigned long long)v.bad_line, v.why);
-			else
-				sim_outf(out, "Verify failed at line %llu of %s: %s", (unsigned long long)v.bad_line,
-					 files[i], v.why);
-			if (v.have_last)
-				sim_outf(out, "Verified messages %llu to %llu before it.", (unsigned long long)v.first_seq,
-					 (unsigned long long)v.last_seq);
+			sim_outf(out, "Verify failed: the file before it, %s, does not link to it: %s", f.prev, v.why);
 			r = PED_E_CORRUPT;
 			goto out;
 		}
+		sim_outf(out, "Linked to record %llu, the last of %s.", (unsigned long long)v.last_seq, f.prev);
 	}
-	if (!v.have_last) {
+	for (size_t i = 0; i < f.n; i++)
+		if ((r = verify_file(key, f.files[i], &v, &vc)) != PED_OK)
+			goto out;
+	if (!v.records) {
 		sim_outf(out, "Error: no records in %s", path);
 		r = PED_E_CORRUPT;
 		goto out;
@@ -649,13 +677,39 @@ int audit_verify(struct sim_hsm *hs, const char *path, int external, const struc
 		r = PED_E_CORRUPT;
 		goto out;
 	}
+	/* The chain cannot show records cut from its end; the HSM knows where
+	 * its log ends. Checked on its own log's newest file (or directory). */
+	if (!external && f.newest) {
+		if (v.last_seq < end.delivered) {
+			sim_outf(out, "Verify failed after record %llu: the HSM handed records up to %llu to pedclient; "
+				      "record%s %llu%s%.0llu %s missing (cut from the end of %s, or written elsewhere)",
+				 (unsigned long long)v.last_seq, (unsigned long long)end.delivered,
+				 end.delivered > v.last_seq + 1 ? "s" : "", (unsigned long long)v.last_seq + 1,
+				 end.delivered > v.last_seq + 1 ? " to " : "",
+				 end.delivered > v.last_seq + 1 ? (unsigned long long)end.delivered : 0ull,
+				 end.delivered > v.last_seq + 1 ? "are" : "is", f.files[f.n - 1]);
+			sim_outf(out, "Verified messages %llu to %llu before it.", (unsigned long long)v.first_seq,
+				 (unsigned long long)v.last_seq);
+			r = PED_E_CORRUPT;
+			goto out;
+		}
+		if (v.last_seq > end.newest ||
+		    (known_mac(lg, &end, v.last_seq, mac) && CRYPTO_memcmp(mac, v.last_mac, sizeof(mac)) != 0)) {
+			sim_outf(out, "Verify failed on record %llu: it is not the record %llu this HSM wrote",
+				 (unsigned long long)v.last_seq, (unsigned long long)v.last_seq);
+			r = PED_E_CORRUPT;
+			goto out;
+		}
+		sim_outf(out, "The log reaches record %llu, the last the HSM handed to pedclient%s.",
+			 (unsigned long long)v.last_seq,
+			 end.newest > v.last_seq ? "; the newer ones wait in its spool" : "");
+	}
 	sim_outf(out, "Verified messages %llu to %llu", (unsigned long long)v.first_seq, (unsigned long long)v.last_seq);
 	r = PED_OK;
 out:
-	for (size_t i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
+	hsm_audit_files_free(&f);
 	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(&end, sizeof(end));
 	return r;
 }
 

@@ -12,13 +12,18 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define LOG_INFO "OPENPED-AUDIT-LOG-v1"
+#define GENESIS_LABEL "OPENPED-AUDIT-GENESIS-v1"
+#define FILES_MAX 4096
 #define NFIELDS 13
 #define LWS_MAGIC "OPLWS\x00\x00\x01"
 #define LWS_MAGIC_LEN 8
@@ -135,6 +140,25 @@ int hsm_audit_wanted(uint32_t mask, unsigned cls, int failed)
 int hsm_audit_secret(const uint8_t *white, size_t len, uint8_t out[HSM_AUDIT_SECRET_LEN])
 {
 	return hsm_hkdf(white, len, LOG_INFO, sizeof(LOG_INFO) - 1, out);
+}
+
+int hsm_audit_genesis(const uint8_t key[HSM_AUDIT_SECRET_LEN], const char *serial, uint64_t seq,
+		      uint8_t out[HSM_AUDIT_MAC_LEN])
+{
+	uint8_t msg[sizeof(GENESIS_LABEL) + HSM_AUDIT_SERIAL_MAX + 1 + 8];
+	size_t sl = strlen(serial), n = 0;
+	int r;
+
+	if (sl > HSM_AUDIT_SERIAL_MAX)
+		return PED_E_INVALID;
+	memcpy(msg, GENESIS_LABEL, sizeof(GENESIS_LABEL)); /* its NUL separates it */
+	n = sizeof(GENESIS_LABEL);
+	memcpy(msg + n, serial, sl + 1);
+	n += sl + 1;
+	ped_be64_put(msg + n, seq);
+	n += 8;
+	r = ped_hmac_sha512(key, HSM_AUDIT_SECRET_LEN, msg, n, out);
+	return r == PED_OK ? PED_OK : PED_E_CRYPTO;
 }
 
 /* Text fields: printable ASCII, no separator, never empty. */
@@ -380,16 +404,15 @@ int hsm_audit_check_mac(const uint8_t key[HSM_AUDIT_SECRET_LEN], const char *lin
 	return ok ? PED_OK : PED_E_BAD_RECORD;
 }
 
-static const uint8_t zero_mac[HSM_AUDIT_MAC_LEN];
-
 int hsm_audit_verify_buf(const uint8_t key[HSM_AUDIT_SECRET_LEN], const uint8_t *buf, size_t len,
 			 struct hsm_audit_verify *v, void (*each)(void *arg, const struct hsm_audit_rec *r),
 			 void *arg)
 {
 	struct hsm_audit_rec rec;
+	uint8_t genesis[HSM_AUDIT_MAC_LEN];
 	size_t pos = 0, bodylen;
 	uint64_t lineno = 0;
-	int r = PED_OK;
+	int r = PED_OK, starts;
 
 	while (pos < len) {
 		const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
@@ -433,23 +456,38 @@ int hsm_audit_verify_buf(const uint8_t key[HSM_AUDIT_SECRET_LEN], const uint8_t 
 				 (unsigned long long)rec.seq);
 			goto out;
 		}
-		/* A chain starts with PREV zero (a new Auditor); otherwise it
-		 * links to the record before, one number on. */
-		if (v->have_last && CRYPTO_memcmp(rec.prev, zero_mac, sizeof(zero_mac)) != 0 &&
-		    (rec.seq != v->last_seq + 1 || CRYPTO_memcmp(rec.prev, v->last_mac, sizeof(rec.prev)) != 0)) {
+		/* A chain starts with the genesis value for its SEQ (a new
+		 * Auditor's secret); any other record links to the record
+		 * before, one number on, which must have been seen: SEQ never
+		 * repeats nor skips, across chains too. */
+		if ((r = hsm_audit_genesis(key, rec.serial, rec.seq, genesis)) != PED_OK)
+			goto out;
+		starts = CRYPTO_memcmp(rec.prev, genesis, sizeof(genesis)) == 0;
+		if (v->have_last &&
+		    (rec.seq != v->last_seq + 1 || (!starts && CRYPTO_memcmp(rec.prev, v->last_mac, sizeof(rec.prev)) != 0))) {
+			if (rec.seq > v->last_seq + 1)
+				snprintf(v->why, sizeof(v->why),
+					 "record %llu: does not follow record %llu (record%s %llu%s%.0llu missing here: removed or moved)",
+					 (unsigned long long)rec.seq, (unsigned long long)v->last_seq,
+					 rec.seq > v->last_seq + 2 ? "s" : "", (unsigned long long)v->last_seq + 1,
+					 rec.seq > v->last_seq + 2 ? " to " : "",
+					 rec.seq > v->last_seq + 2 ? (unsigned long long)rec.seq - 1 : 0ull);
+			else
+				snprintf(v->why, sizeof(v->why),
+					 "record %llu: does not follow record %llu (a record removed, reordered or inserted)",
+					 (unsigned long long)rec.seq, (unsigned long long)v->last_seq);
+			r = PED_E_INVALID;
+			goto out;
+		}
+		if (!v->have_last && !starts) {
 			snprintf(v->why, sizeof(v->why),
-				 "record %llu: does not follow record %llu (a record removed, reordered or inserted)",
-				 (unsigned long long)rec.seq, (unsigned long long)v->last_seq);
+				 "record %llu: is not the first record of the log, and the record before it was not "
+				 "verified (records removed at the start, or verify from the first file)",
+				 (unsigned long long)rec.seq);
 			r = PED_E_INVALID;
 			goto out;
 		}
-		if (v->have_last && rec.seq <= v->last_seq) {
-			snprintf(v->why, sizeof(v->why), "record %llu: comes after record %llu",
-				 (unsigned long long)rec.seq, (unsigned long long)v->last_seq);
-			r = PED_E_INVALID;
-			goto out;
-		}
-		if (!v->have_last)
+		if (!v->records)
 			v->first_seq = rec.seq;
 		v->have_last = 1;
 		v->last_seq = rec.seq;
@@ -463,6 +501,167 @@ int hsm_audit_verify_buf(const uint8_t key[HSM_AUDIT_SECRET_LEN], const uint8_t 
 out:
 	OPENSSL_cleanse(&rec, sizeof(rec));
 	return r;
+}
+
+int hsm_audit_verify_link(const uint8_t key[HSM_AUDIT_SECRET_LEN], const uint8_t *buf, size_t len,
+			  struct hsm_audit_verify *v)
+{
+	struct hsm_audit_rec rec;
+	size_t start, bodylen;
+	char why[96] = "";
+	int r;
+
+	/* the last line, its newline included */
+	if (len == 0 || buf[len - 1] != '\n') {
+		snprintf(v->why, sizeof(v->why), "the previous file does not end with a whole record");
+		return PED_E_CORRUPT;
+	}
+	for (start = len - 1; start > 0 && buf[start - 1] != '\n'; start--)
+		;
+	if ((r = hsm_audit_parse((const char *)buf + start, len - start, &rec, &bodylen, why, sizeof(why))) != PED_OK) {
+		snprintf(v->why, sizeof(v->why), "the previous file's last line is not a record (%s)", why);
+		goto out;
+	}
+	if ((r = hsm_audit_check_mac(key, (const char *)buf + start, bodylen, &rec)) != PED_OK) {
+		snprintf(v->why, sizeof(v->why), "the previous file's last record (%llu): its MAC does not match",
+			 (unsigned long long)rec.seq);
+		goto out;
+	}
+	v->have_last = 1;
+	v->last_seq = rec.seq;
+	memcpy(v->last_mac, rec.mac, sizeof(v->last_mac));
+out:
+	OPENSSL_cleanse(&rec, sizeof(rec));
+	return r;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* pedclient's name for a log file: hsm_SERIAL_FIRSTSEQ.log (with serial, of
+ * that HSM); any NAME.log without a pattern. */
+static int log_name(const char *name, const char *pattern)
+{
+	size_t l = strlen(name), pl = pattern ? strlen(pattern) : 0;
+	if (l < 5 || strcmp(name + l - 4, ".log"))
+		return 0;
+	return !pattern || (l > pl + 4 && !strncmp(name, pattern, pl));
+}
+
+/* The log files of dir whose names fit pattern, in name order. */
+static int list_dir(const char *dir, const char *pattern, char ***out, size_t *n)
+{
+	DIR *d;
+	struct dirent *e;
+	char **v = NULL;
+	size_t cnt = 0;
+	int r = PED_OK;
+
+	*out = NULL;
+	*n = 0;
+	if (!(d = opendir(dir)))
+		return PED_E_FILE;
+	while ((e = readdir(d)) != NULL) {
+		size_t need = strlen(dir) + strlen(e->d_name) + 2;
+		char **nv;
+		if (!log_name(e->d_name, pattern))
+			continue;
+		if (cnt == FILES_MAX || !(nv = realloc(v, (cnt + 1) * sizeof(*v))) || !(nv[cnt] = malloc(need))) {
+			if (cnt < FILES_MAX && nv)
+				v = nv;
+			r = cnt == FILES_MAX ? PED_E_RANGE : PED_E_HOST_MEMORY;
+			break;
+		}
+		v = nv;
+		snprintf(v[cnt++], need, "%s/%s", dir, e->d_name);
+	}
+	closedir(d);
+	if (r != PED_OK) {
+		for (size_t i = 0; i < cnt; i++)
+			free(v[i]);
+		free(v);
+		return r;
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), by_name);
+	*out = v;
+	*n = cnt;
+	return PED_OK;
+}
+
+void hsm_audit_files_free(struct hsm_audit_files *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->files[i]);
+	free(f->files);
+	free(f->prev);
+	memset(f, 0, sizeof(*f));
+}
+
+int hsm_audit_files(const char *path, const char *serial, struct hsm_audit_files *f)
+{
+	char pattern[HSM_AUDIT_SERIAL_MAX + 8], *dir = NULL, **sib = NULL;
+	const char *base, *slash;
+	size_t nsib = 0;
+	struct stat st;
+	int r;
+
+	memset(f, 0, sizeof(*f));
+	if (serial && strlen(serial) <= HSM_AUDIT_SERIAL_MAX)
+		snprintf(pattern, sizeof(pattern), "hsm_%s_", serial);
+	else
+		snprintf(pattern, sizeof(pattern), "hsm_");
+	if (stat(path, &st) != 0)
+		return PED_E_NOT_FOUND;
+	if (S_ISDIR(st.st_mode)) {
+		if ((r = list_dir(path, serial ? pattern : NULL, &f->files, &f->n)) != PED_OK)
+			return r;
+		f->newest = 1;
+		return f->n ? PED_OK : PED_E_NOT_FOUND;
+	}
+	if (!(f->files = calloc(1, sizeof(*f->files))) || !(f->files[0] = strdup(path))) {
+		free(f->files);
+		f->files = NULL;
+		return PED_E_HOST_MEMORY;
+	}
+	f->n = 1;
+	/* a file pedclient wrote: its place among its HSM's files */
+	slash = strrchr(path, '/');
+	base = slash ? slash + 1 : path;
+	if (!log_name(base, "hsm_"))
+		return PED_OK;
+	{
+		/* hsm_SERIAL_: the name up to its last '_' */
+		const char *us = strrchr(base, '_');
+		size_t pl = (size_t)(us - base) + 1;
+		if (pl >= sizeof(pattern))
+			return PED_OK;
+		memcpy(pattern, base, pl);
+		pattern[pl] = 0;
+	}
+	if (!(dir = slash ? strndup(path, (size_t)(slash - path) ? (size_t)(slash - path) : 1) : strdup(".")))
+		return PED_E_HOST_MEMORY;
+	r = list_dir(dir, pattern, &sib, &nsib);
+	free(dir);
+	if (r != PED_OK)
+		return PED_OK; /* the file alone: no link, no end */
+	f->newest = 1;
+	for (size_t i = 0; i < nsib; i++) {
+		const char *b = strrchr(sib[i], '/') + 1;
+		int c = strcmp(b, base);
+		if (c < 0) {
+			free(f->prev);
+			f->prev = strdup(sib[i]);
+		} else if (c > 0) {
+			f->newest = 0;
+		}
+	}
+	for (size_t i = 0; i < nsib; i++)
+		free(sib[i]);
+	free(sib);
+	return PED_OK;
 }
 
 static int pbkdf2(const char *password, const uint8_t salt[LWS_SALT_LEN], uint32_t iter, uint8_t out[HSM_KEY_LEN])

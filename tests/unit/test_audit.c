@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NREC 6
 
@@ -20,8 +21,10 @@ static size_t lens[NREC];
 static void make_log(void)
 {
 	struct hsm_audit_rec r;
-	uint8_t prev[HSM_AUDIT_MAC_LEN] = {0};
+	uint8_t prev[HSM_AUDIT_MAC_LEN];
 	memset(key, 0x42, sizeof(key));
+	/* the first record chains from the genesis value, as hsm-sim seals it */
+	CU_ASSERT_EQUAL_FATAL(hsm_audit_genesis(key, "154438865288", 1, prev), PED_OK);
 	for (int i = 0; i < NREC; i++) {
 		memset(&r, 0, sizeof(r));
 		r.seq = (uint64_t)i + 1;
@@ -126,9 +129,149 @@ static void verify_whole_log(void)
 	CU_ASSERT_EQUAL(hsm_audit_verify_buf(key, (uint8_t *)buf, half, &v, NULL, NULL), PED_OK);
 	CU_ASSERT_EQUAL(hsm_audit_verify_buf(key, (uint8_t *)buf + half, len - half, &v, NULL, NULL), PED_OK);
 	CU_ASSERT_EQUAL(v.records, NREC);
-	/* a file that starts mid-log verifies on its own: each record carries its link */
-	CU_ASSERT_EQUAL(verify(buf + half, len - half, &v), PED_OK);
+	/* a file that starts mid-log does not verify on its own: nothing shows
+	 * that the records before it are not gone ... */
+	CU_ASSERT_EQUAL(verify(buf + half, len - half, &v), PED_E_INVALID);
+	CU_ASSERT_EQUAL(v.bad_seq, 4);
+	CU_ASSERT(strstr(v.why, "not the first record of the log") != NULL);
+	/* ... but it does linked to the last record of the file before it */
+	memset(&v, 0, sizeof(v));
+	CU_ASSERT_EQUAL(hsm_audit_verify_link(key, (uint8_t *)buf, half, &v), PED_OK);
+	CU_ASSERT_EQUAL(v.last_seq, 3);
+	CU_ASSERT_EQUAL(v.records, 0);
+	CU_ASSERT_EQUAL(hsm_audit_verify_buf(key, (uint8_t *)buf + half, len - half, &v, NULL, NULL), PED_OK);
 	CU_ASSERT_EQUAL(v.first_seq, 4);
+	CU_ASSERT_EQUAL(v.records, 3);
+	/* and not to another file: the link is checked */
+	memset(&v, 0, sizeof(v));
+	CU_ASSERT_EQUAL(hsm_audit_verify_link(key, (uint8_t *)buf, lens[0] + lens[1], &v), PED_OK);
+	CU_ASSERT_EQUAL(hsm_audit_verify_buf(key, (uint8_t *)buf + half, len - half, &v, NULL, NULL), PED_E_INVALID);
+	CU_ASSERT_EQUAL(v.bad_seq, 4);
+	/* a previous file whose last record is cut or forged links to nothing */
+	memset(&v, 0, sizeof(v));
+	CU_ASSERT_EQUAL(hsm_audit_verify_link(key, (uint8_t *)buf, half - 1, &v), PED_E_CORRUPT);
+	buf[half - 3] = buf[half - 3] == '0' ? '1' : '0'; /* another hex digit of the MAC: still a record */
+	CU_ASSERT_EQUAL(hsm_audit_verify_link(key, (uint8_t *)buf, half, &v), PED_E_BAD_RECORD);
+	CU_ASSERT_EQUAL(v.have_last, 0);
+}
+
+/* Issue 29: the first record's removal (which left a chain that verified
+ * from record 2 on) and a genesis value that is another HSM's, another
+ * secret's or another number's. */
+static void verify_catches_the_first_record_removed(void)
+{
+	static char buf[NREC * HSM_AUDIT_LINE_MAX];
+	struct hsm_audit_verify v;
+	uint8_t g1[HSM_AUDIT_MAC_LEN], g2[HSM_AUDIT_MAC_LEN];
+	make_log();
+	int first_gone[] = {1, 2, 3, 4, 5};
+	size_t len = join(buf, first_gone, 5);
+	CU_ASSERT_EQUAL(verify(buf, len, &v), PED_E_INVALID);
+	CU_ASSERT_EQUAL(v.bad_seq, 2);
+	CU_ASSERT_EQUAL(v.bad_line, 1);
+	CU_ASSERT_EQUAL(v.records, 0);
+	/* the first two gone, and the first swapped with the second */
+	int two_gone[] = {2, 3, 4, 5};
+	len = join(buf, two_gone, 4);
+	CU_ASSERT_EQUAL(verify(buf, len, &v), PED_E_INVALID);
+	CU_ASSERT_EQUAL(v.bad_seq, 3);
+	int swapped[] = {1, 0, 2, 3, 4, 5};
+	len = join(buf, swapped, NREC);
+	CU_ASSERT_EQUAL(verify(buf, len, &v), PED_E_INVALID);
+	CU_ASSERT_EQUAL(v.bad_seq, 2);
+	/* the genesis value is bound to the secret, the serial and the number */
+	CU_ASSERT_EQUAL(hsm_audit_genesis(key, "154438865288", 1, g1), PED_OK);
+	CU_ASSERT_EQUAL(hsm_audit_genesis(key, "154438865288", 2, g2), PED_OK);
+	CU_ASSERT(memcmp(g1, g2, sizeof(g1)) != 0);
+	CU_ASSERT_EQUAL(hsm_audit_genesis(key, "154438865289", 1, g2), PED_OK);
+	CU_ASSERT(memcmp(g1, g2, sizeof(g1)) != 0);
+	key[0] ^= 1;
+	CU_ASSERT_EQUAL(hsm_audit_genesis(key, "154438865288", 1, g2), PED_OK);
+	key[0] ^= 1;
+	CU_ASSERT(memcmp(g1, g2, sizeof(g1)) != 0);
+	CU_ASSERT_EQUAL(hsm_audit_genesis(key, "12345678901234567", 1, g2), PED_E_INVALID);
+	/* a record that still chains from zeros, the old start, starts nothing */
+	struct hsm_audit_rec r;
+	char line[HSM_AUDIT_LINE_MAX];
+	size_t n;
+	memset(&r, 0, sizeof(r));
+	r.seq = 1;
+	r.time = 1796000000;
+	snprintf(r.serial, sizeof(r.serial), "154438865288");
+	snprintf(r.who, sizeof(r.who), "-");
+	snprintf(r.event, sizeof(r.event), "e");
+	snprintf(r.msg, sizeof(r.msg), "m");
+	CU_ASSERT_EQUAL_FATAL(hsm_audit_seal(key, &r, line, sizeof(line), &n), PED_OK);
+	CU_ASSERT_EQUAL(verify(line, n, &v), PED_E_INVALID);
+	/* a gap names the records missing */
+	int gap[] = {0, 1, 4, 5};
+	len = join(buf, gap, 4);
+	CU_ASSERT_EQUAL(verify(buf, len, &v), PED_E_INVALID);
+	CU_ASSERT_EQUAL(v.bad_seq, 5);
+	CU_ASSERT(strstr(v.why, "records 3 to 4 missing") != NULL);
+}
+
+static void touch(const char *dir, const char *name)
+{
+	char p[600];
+	FILE *o;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if ((o = fopen(p, "w")) != NULL)
+		fclose(o);
+}
+
+/* Which files a path means, the file before a single one and whether it is
+ * the newest (the end that the HSM's count checks). */
+static void log_files_of_a_path(void)
+{
+	char dir[512], p[600];
+	struct hsm_audit_files f;
+	snprintf(dir, sizeof(dir), "%s/auditfiles", unit_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
+	touch(dir, "hsm_154438865288_00000000000000000031.log");
+	touch(dir, "hsm_154438865288_00000000000000000001.log");
+	touch(dir, "hsm_154438865288_00000000000000000017.log");
+	touch(dir, "hsm_496771_00000000000000000001.log");
+	touch(dir, "notes.txt");
+	/* a directory: that HSM's files in log order, the last the newest */
+	CU_ASSERT_EQUAL_FATAL(hsm_audit_files(dir, "154438865288", &f), PED_OK);
+	CU_ASSERT_EQUAL(f.n, 3);
+	CU_ASSERT(strstr(f.files[0], "_00000000000000000001.log") != NULL);
+	CU_ASSERT(strstr(f.files[2], "_00000000000000000031.log") != NULL);
+	CU_ASSERT_PTR_NULL(f.prev);
+	CU_ASSERT_EQUAL(f.newest, 1);
+	hsm_audit_files_free(&f);
+	/* no serial: every .log */
+	CU_ASSERT_EQUAL(hsm_audit_files(dir, NULL, &f), PED_OK);
+	CU_ASSERT_EQUAL(f.n, 4);
+	hsm_audit_files_free(&f);
+	CU_ASSERT_EQUAL(hsm_audit_files(dir, "999", &f), PED_E_NOT_FOUND);
+	hsm_audit_files_free(&f);
+	/* a middle file: the one before it, not the newest */
+	snprintf(p, sizeof(p), "%s/hsm_154438865288_00000000000000000017.log", dir);
+	CU_ASSERT_EQUAL_FATAL(hsm_audit_files(p, "154438865288", &f), PED_OK);
+	CU_ASSERT_EQUAL(f.n, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.prev);
+	CU_ASSERT(strstr(f.prev, "_00000000000000000001.log") != NULL);
+	CU_ASSERT_EQUAL(f.newest, 0);
+	hsm_audit_files_free(&f);
+	/* the last: the newest; the first: nothing before it */
+	snprintf(p, sizeof(p), "%s/hsm_154438865288_00000000000000000031.log", dir);
+	CU_ASSERT_EQUAL_FATAL(hsm_audit_files(p, "154438865288", &f), PED_OK);
+	CU_ASSERT(f.prev && strstr(f.prev, "_00000000000000000017.log") != NULL);
+	CU_ASSERT_EQUAL(f.newest, 1);
+	hsm_audit_files_free(&f);
+	snprintf(p, sizeof(p), "%s/hsm_154438865288_00000000000000000001.log", dir);
+	CU_ASSERT_EQUAL_FATAL(hsm_audit_files(p, "154438865288", &f), PED_OK);
+	CU_ASSERT_PTR_NULL(f.prev);
+	CU_ASSERT_EQUAL(f.newest, 0);
+	hsm_audit_files_free(&f);
+	/* a file not named as pedclient names them: alone */
+	snprintf(p, sizeof(p), "%s/notes.txt", dir);
+	CU_ASSERT_EQUAL_FATAL(hsm_audit_files(p, "154438865288", &f), PED_OK);
+	CU_ASSERT_PTR_NULL(f.prev);
+	CU_ASSERT_EQUAL(f.newest, 0);
+	hsm_audit_files_free(&f);
 }
 
 static void verify_names_the_first_bad_record(void)
@@ -268,5 +411,6 @@ static void lws_wrap_unwrap(void)
 }
 
 UNIT_SUITE(audit, NULL, NULL, UNIT_TEST(seal_parse_round_trip), UNIT_TEST(parse_refuses_malformed),
-	   UNIT_TEST(verify_whole_log), UNIT_TEST(verify_names_the_first_bad_record), UNIT_TEST(evmask_lunacm_syntax),
+	   UNIT_TEST(verify_whole_log), UNIT_TEST(verify_names_the_first_bad_record),
+	   UNIT_TEST(verify_catches_the_first_record_removed), UNIT_TEST(log_files_of_a_path), UNIT_TEST(evmask_lunacm_syntax),
 	   UNIT_TEST(same_white_key_same_log_secret), UNIT_TEST(lws_wrap_unwrap))

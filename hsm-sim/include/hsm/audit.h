@@ -8,11 +8,16 @@
  * SEQ counts from 1 on each HSM and never repeats; TIME is UTC
  * (2026-12-03T16:40:01Z); SLOT is a slot number or '-', OBJECT a handle
  * (0: none), RC the command's 32-bit result (0x00000000), PREV the MAC of
- * the record before (128 hex digits, zeros for the first record of a
- * chain), MAC HMAC-SHA-512 under the log secret over every byte of the line
- * before "|MAC". So each record is checked on its own, and its link to the
- * one before by PREV and SEQ: a record removed, reordered, altered or
- * inserted breaks the MAC, the link or the count at that record.
+ * the record before (128 hex digits; for the first record of a chain the
+ * genesis value, hsm_audit_genesis), MAC HMAC-SHA-512 under the log secret
+ * over every byte of the line before "|MAC". So each record is checked on
+ * its own, and its link to the one before by PREV and SEQ: a record
+ * removed, reordered, altered or inserted breaks the MAC, the link or the
+ * count at that record. The first record too: the genesis value is bound
+ * to the log secret, the serial and that record's SEQ, so the record after
+ * a removed first record starts no chain. Records cut from the end leave a
+ * well-formed chain: only a count kept elsewhere finds them (the HSM's own,
+ * audit verify; pedtool audit-verify -last).
  *
  * The log secret is HKDF-SHA-256 of the Auditor's white-key secret (info
  * "OPENPED-AUDIT-LOG-v1"), so two HSMs whose Auditors were initialized
@@ -82,8 +87,14 @@ int hsm_audit_wanted(uint32_t mask, unsigned cls, int failed);
 /* The log secret from the Auditor's white-key secret. */
 int hsm_audit_secret(const uint8_t *white, size_t len, uint8_t out[HSM_AUDIT_SECRET_LEN]);
 
-/* Makes r's line: r->prev is the previous record's MAC (zeros to start a
- * chain); r->mac is computed under key. Text fields are made printable
+/* The PREV of a chain's first record: HMAC-SHA-512 under the log secret of
+ * "OPENPED-AUDIT-GENESIS-v1", NUL, the serial, NUL, and SEQ as 8 bytes
+ * big-endian. */
+int hsm_audit_genesis(const uint8_t key[HSM_AUDIT_SECRET_LEN], const char *serial, uint64_t seq,
+		      uint8_t out[HSM_AUDIT_MAC_LEN]);
+
+/* Makes r's line: r->prev is the previous record's MAC (the genesis value
+ * to start a chain); r->mac is computed under key. Text fields are made printable
  * ('|' and control characters become '?'). *len is the line's length, its
  * newline included; PED_E_RANGE if it does not fit size. */
 int hsm_audit_seal(const uint8_t key[HSM_AUDIT_SECRET_LEN], struct hsm_audit_rec *r, char *line, size_t size,
@@ -104,13 +115,19 @@ int hsm_audit_check_mac(const uint8_t key[HSM_AUDIT_SECRET_LEN], const char *lin
  * bad record: PED_E_CORRUPT (not a record, a partial last line),
  * PED_E_BAD_RECORD (its MAC is not the log secret's: altered, or another
  * HSM's secret), or PED_E_INVALID (SEQ or PREV does not follow the record
- * before: one removed, reordered or inserted), with v->bad_seq, v->bad_line
- * (1-based, in this buffer) and v->why set. each, when set, is told every
- * good record. */
+ * before: one removed, reordered or inserted; or the first record verified
+ * neither starts a chain nor follows the record v was primed with), with
+ * v->bad_seq, v->bad_line (1-based, in this buffer) and v->why set. each,
+ * when set, is told every good record.
+ *
+ * A file that does not start the log is verified after priming v with the
+ * record before it (have_last, last_seq, last_mac: hsm_audit_verify_link on
+ * the previous file), else its first record is refused: nothing shows that
+ * the records before it were not removed. */
 struct hsm_audit_verify {
 	uint64_t records;   /* good records so far */
 	uint64_t first_seq, last_seq;
-	int have_last;
+	int have_last;      /* last_seq and last_mac hold a record (verified, or primed) */
 	uint8_t last_mac[HSM_AUDIT_MAC_LEN];
 	uint64_t bad_seq;   /* the bad record's SEQ as written (0: unreadable) */
 	uint64_t bad_line;
@@ -119,6 +136,27 @@ struct hsm_audit_verify {
 int hsm_audit_verify_buf(const uint8_t key[HSM_AUDIT_SECRET_LEN], const uint8_t *buf, size_t len,
 			 struct hsm_audit_verify *v, void (*each)(void *arg, const struct hsm_audit_rec *r),
 			 void *arg);
+/* Primes v with the last record of buf (the file before the one to
+ * verify), its MAC checked under key: PED_OK, or PED_E_CORRUPT /
+ * PED_E_BAD_RECORD with v->why. */
+int hsm_audit_verify_link(const uint8_t key[HSM_AUDIT_SECRET_LEN], const uint8_t *buf, size_t len,
+			  struct hsm_audit_verify *v);
+
+/* The log files to verify at path: a directory's NAME.log files (with
+ * serial, only pedclient's hsm_SERIAL_*.log of that HSM), in name order,
+ * which pedclient makes log order; or the file path. For a file named as
+ * pedclient names them, *prev is the one before it in its directory (NULL:
+ * none) and *newest whether none comes after it; a directory's last file is
+ * its newest. PED_E_NOT_FOUND when there is nothing at path. Free with
+ * hsm_audit_files_free. */
+struct hsm_audit_files {
+	char **files;
+	size_t n;
+	char *prev;
+	int newest;
+};
+int hsm_audit_files(const char *path, const char *serial, struct hsm_audit_files *f);
+void hsm_audit_files_free(struct hsm_audit_files *f);
 
 /* The wrapped log secret (audit export, audit import, pedtool audit-verify):
  * the secret sealed (AES-256-GCM, hsm/seal.h) under a key PBKDF2-HMAC-
