@@ -299,7 +299,8 @@ static const char *who_of(struct cmd_ctx *c, struct sim_hsm *hs, int argc, char 
 	struct sim_login *lg = sim_login(c->who.logins, hs);
 	if (!p)
 		return lg->so ? "so" : lg->au ? "au" : "-";
-	return lg->po[pi] ? "po" : lg->co[pi] ? "co" : lg->cu[pi] ? "cu" : "-";
+	/* the HSM SO works on a partition's slot too (partition init) */
+	return lg->po[pi] ? "po" : lg->co[pi] ? "co" : lg->cu[pi] ? "cu" : lg->so ? "so" : "-";
 }
 
 /* The record of a command that ran: its family and verb, the options that
