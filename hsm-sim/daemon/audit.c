@@ -639,8 +639,10 @@ int audit_verify(struct sim_hsm *hs, const char *path, int external, const struc
 
 	memset(&v, 0, sizeof(v));
 	if ((r = hsm_audit_files(path, external ? (imported ? src : NULL) : hs->h.serial, &f)) != PED_OK) {
-		sim_outf(out, "Error: no log file at %s", path);
-		r = r == PED_E_NOT_FOUND ? r : PED_E_NOT_FOUND;
+		if (r == PED_E_NOT_FOUND)
+			sim_outf(out, "Error: no log file at %s", path);
+		else
+			sim_outf(out, "Error: cannot list the log files at %s: %s", path, ped_strerror(r));
 		goto out;
 	}
 	if (external)
