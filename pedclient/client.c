@@ -4,12 +4,15 @@
  * link frames both ways untouched, pings the server, and ends the session
  * on a dead server, an idle timeout, or either side leaving. */
 #include "client.h"
+#include "auditlog.h"
 
 #include "ped/admin.h"
+#include "ped/auditwire.h"
 #include "ped/config.h"
 #include "ped/daemon.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
+#include "ped/fileio.h"
 #include "ped/json.h"
 #include "ped/leg.h"
 #include "ped/link.h"
@@ -55,7 +58,8 @@ struct tls_job {
 };
 
 /* S_AWAIT_LINK: an HSM with no PED id waits for a pedserver to dial in again. */
-enum state { S_FREE, S_HELLO, S_AWAIT_LINK, S_DIALING, S_WELCOME, S_RELAY };
+/* S_LOG: an HSM handing over its audit records (auditlog.c). */
+enum state { S_FREE, S_HELLO, S_AWAIT_LINK, S_DIALING, S_WELCOME, S_RELAY, S_LOG };
 
 /* One HSM's session: its leg, and the leg to its pedserver, whose clocks
  * the ping and idle rules read. */
@@ -69,6 +73,7 @@ struct session {
 	int ped_id; /* the PED id mapping dialed, -1: the HSM gave the address */
 	uint64_t state_since;
 	struct addrinfo *addrs, *next_addr; /* pedserver's addresses, the next to try */
+	struct auditlog log;                /* S_LOG */
 };
 
 static struct {
@@ -122,6 +127,8 @@ static void end(struct session *x, int err, const char *why)
 	if (ped_leg_is_open(&x->hsm) && err != PED_OK)
 		(void)ped_leg_send_code(&x->hsm, PED_RELAY_BYE, ped_err_code(err), ped_budget_ms(C.stop_by, 200));
 	ped_leg_close(&x->hsm);
+	if (x->st == S_LOG)
+		auditlog_close(&x->log);
 	if (x->dial_fd >= 0) {
 		ped_evloop_del_fd(C.loop, x->dial_fd);
 		close(x->dial_fd);
@@ -470,8 +477,62 @@ static void hsm_ended(struct ped_leg *l, int err)
 	end(l->ctx, PED_OK, err == PED_E_CLOSED ? "the HSM closed its end" : ped_strerror(err));
 }
 
+/* ---- an HSM's audit records (docs/protocol.md, section 14) ---------------- */
+
+static const struct ped_leg_dispatch log_table;
+
+static void log_records(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct session *x = l->ctx;
+	uint8_t ack[8];
+	uint64_t last = 0;
+	(void)type;
+	int r = auditlog_write(&x->log, p, len, &last);
+	/* what is on disk is acknowledged even when the rest was refused: the
+	 * HSM resends from there */
+	ped_audit_seq_encode(last, ack);
+	if (ped_leg_send(l, PED_AUDIT_ACK, ack, sizeof(ack), wtimeout()) != PED_OK || r != PED_OK)
+		end(x, r != PED_OK ? r : PED_E_SOCKET, r != PED_OK ? "audit records refused" : "write to the HSM failed");
+}
+
+static void hsm_audit_open(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct session *x = l->ctx;
+	struct ped_audit_open o;
+	char dir[512];
+	uint8_t ready[8];
+	if (ped_audit_open_decode(p, len, &o) != PED_OK) {
+		hsm_bad_greeting(l, type, p, len);
+		return;
+	}
+	if (o.dir[0])
+		snprintf(dir, sizeof(dir), "%s", o.dir);
+	else if (ped_data_path("audit", dir, sizeof(dir)) != PED_OK) {
+		end(x, PED_E_FILE, "no log directory");
+		return;
+	}
+	snprintf(x->hello.id, sizeof(x->hello.id), "%s", o.serial);
+	if (auditlog_open(&x->log, dir, o.serial, o.interval, o.size) != PED_OK) {
+		auditlog_close(&x->log);
+		end(x, PED_E_FILE, "cannot open the audit log");
+		return;
+	}
+	set_state(x, S_LOG);
+	ped_leg_set_dispatch(l, &log_table);
+	ped_audit_seq_encode(x->log.last, ready);
+	ped_info("HSM %s: audit log in %s, %llu record(s) held", o.serial, dir, (unsigned long long)x->log.last);
+	if (ped_leg_send(l, PED_AUDIT_READY, ready, sizeof(ready), wtimeout()) != PED_OK)
+		end(x, PED_E_SOCKET, "write to the HSM failed");
+}
+
+static const struct ped_leg_dispatch log_table = {
+	.on = {[PED_AUDIT_RECORDS] = log_records, [PED_RELAY_BYE] = hsm_bye},
+	.unknown = hsm_unknown,
+	.gone = hsm_ended,
+};
+
 static const struct ped_leg_dispatch hsm_greeting_table = {
-	.on = {[PED_RELAY_HELLO] = hsm_hello},
+	.on = {[PED_RELAY_HELLO] = hsm_hello, [PED_AUDIT_OPEN] = hsm_audit_open},
 	.unknown = hsm_bad_greeting,
 	.gone = hsm_ended,
 };
@@ -600,6 +661,7 @@ static const char *state_name(enum state st)
 		[S_DIALING] = "connecting",
 		[S_WELCOME] = "waiting for pedserver",
 		[S_RELAY] = "connected",
+		[S_LOG] = "audit log",
 	};
 	return n[st];
 }
@@ -714,7 +776,7 @@ static void schedule(void)
 	uint64_t due = 0;
 	for (int i = 0; i < MAX_SESSIONS; i++) {
 		const struct session *x = &C.ss[i];
-		if (x->st == S_FREE)
+		if (x->st == S_FREE || x->st == S_LOG) /* a log link waits on its HSM as long as it likes */
 			continue;
 		if (x->st != S_RELAY)
 			ped_deadline_min(&due, x->state_since + (uint64_t)ped_ms(C.s->d.read_timeout_s) + 1);
@@ -726,6 +788,8 @@ static void schedule(void)
 
 static void check_session(struct session *x, uint64_t now)
 {
+	if (x->st == S_LOG)
+		return;
 	if (x->st == S_AWAIT_LINK) {
 		if (now - x->state_since > (uint64_t)ped_ms(C.s->d.read_timeout_s)) {
 			ped_warn("HSM %s asked for its Remote PED: no PED id is assigned to it and no pedserver "

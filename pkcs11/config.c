@@ -138,6 +138,8 @@ int p11_config_load(struct p11_config *c, const char *path, char *err, size_t er
 		 .help = "ms more the module waits for the HSM's answer"},
 		{.name = "Module.DefaultTimeout", .type = PED_CFG_INT, .min = 1, .max = MS_MAX, .dflt = 500000,
 		 .help = "ms for any other call"},
+		{.name = "Module.ProbeTimeout", .type = PED_CFG_INT, .min = 0, .max = MS_MAX, .dflt = 0,
+		 .help = "ms a crypto call waits for an HSM busy with a Remote PED operation (0: as DefaultTimeout)"},
 		{.name = "Module.KeypairGenTimeout", .type = PED_CFG_INT, .min = 1, .max = MS_MAX, .dflt = 2700000,
 		 .help = "ms for a key pair generation"},
 		{.name = "Module.PedVendorCodes", .type = PED_CFG_BOOL, .dflt = 0,
@@ -163,6 +165,7 @@ int p11_config_load(struct p11_config *c, const char *path, char *err, size_t er
 	}
 	c->default_timeout = ped_config_int(&cfg, "Module.DefaultTimeout");
 	c->keygen_timeout = ped_config_int(&cfg, "Module.KeypairGenTimeout");
+	c->probe_timeout = ped_config_int(&cfg, "Module.ProbeTimeout");
 	c->vendor_codes = (int)ped_config_int(&cfg, "Module.PedVendorCodes");
 	snprintf(c->socket, sizeof(c->socket), "%s", ped_config_str(&cfg, "Module.Socket"));
 	snprintf(c->log, sizeof(c->log), "%s", ped_config_str(&cfg, "Module.LogFile"));

@@ -155,6 +155,7 @@ static CK_RV conn_open(struct p11_module *m, struct p11_conn **out)
 	h.version = P11W_VERSION;
 	memcpy(h.app_id, m->app_id, sizeof(h.app_id));
 	h.pid = (uint32_t)m->pid;
+	h.probe_ms = (uint32_t)m->cfg.probe_timeout;
 	program_name(h.name, sizeof(h.name));
 	ped_wbuf_init(&w, 256);
 	if ((rv = p11w_put_hello(&w, &h)) != CKR_OK)
@@ -288,6 +289,14 @@ static int idempotent(uint16_t fn)
 	return fn >= P11W_FN_GET_SLOT_LIST && fn <= P11W_FN_GET_MECHANISM_INFO;
 }
 
+/* The calls an HSM holds while a Remote PED operation runs with its audit
+ * log on (hsm-sim's app.c, crypto_fn): what ProbeTimeout bounds. */
+static int crypto_call(uint16_t fn)
+{
+	return (fn >= P11W_FN_ENCRYPT_INIT && fn <= P11W_FN_DECRYPT_FINAL) || fn == P11W_FN_DIGEST_KEY ||
+	       (fn >= P11W_FN_SIGN_INIT && fn <= P11W_FN_GENERATE_RANDOM);
+}
+
 CK_RV p11_call_run(struct p11_module *m, struct p11_call *c, long timeout_ms)
 {
 	struct p11_conn *conn = NULL;
@@ -301,6 +310,12 @@ CK_RV p11_call_run(struct p11_module *m, struct p11_call *c, long timeout_ms)
 	want = ped_be32_get(c->w.p); /* the call id p11_call_begin wrote */
 	if (timeout_ms > 24L * 3600 * 1000)
 		timeout_ms = 24L * 3600 * 1000;
+	/* hsm-sim answers CKR_DEVICE_ERROR itself at ProbeTimeout (it has it
+	 * from the hello), keeping this connection and the application's
+	 * sessions; the module gives up only if that answer does not come */
+	if (m->cfg.probe_timeout > 0 && crypto_call(c->fn) &&
+	    m->cfg.probe_timeout + m->cfg.ped_timeout[2] < timeout_ms)
+		timeout_ms = m->cfg.probe_timeout + m->cfg.ped_timeout[2];
 again:
 	if ((rv = pool_get(m, &conn, &reused)) != CKR_OK)
 		return rv;

@@ -38,6 +38,11 @@ struct p11_config {
 	size_t nuser_slots;
 	long ped_timeout[3];  /* Module.PEDTimeout1..3, ms */
 	long default_timeout; /* Module.DefaultTimeout, ms: any other call */
+	/* Module.ProbeTimeout, ms (0: none): a crypto call gives up after it,
+	 * CKR_DEVICE_ERROR, while its HSM (audit logging on) holds crypto for a
+	 * Remote PED operation, as the reference client's ProbeTimeout lets HA
+	 * fail over */
+	long probe_timeout;
 	long keygen_timeout;  /* Module.KeypairGenTimeout, ms */
 	int vendor_codes;     /* Module.PedVendorCodes */
 	char socket[1024];    /* Module.Socket: hsm-sim's control socket */

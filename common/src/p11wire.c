@@ -113,6 +113,7 @@ CK_RV p11w_put_hello(struct ped_wbuf *w, const struct p11w_hello *h)
 	ped_wbuf_bytes(w, h->app_id, sizeof(h->app_id));
 	ped_wbuf_u32(w, h->pid);
 	ped_wbuf_lv8(w, h->name, strlen(h->name));
+	ped_wbuf_u32(w, h->probe_ms);
 	return p11w_wbuf_rv(w);
 }
 
@@ -128,6 +129,9 @@ CK_RV p11w_get_hello(const uint8_t *p, size_t len, struct p11w_hello *h)
 		memcpy(h->app_id, id, sizeof(h->app_id));
 	h->pid = ped_rbuf_u32(&r);
 	(void)ped_rbuf_text8(&r, h->name, P11W_NAME_MAX);
+	/* an older module's hello ends here */
+	if (!r.err && r.off < r.len)
+		h->probe_ms = ped_rbuf_u32(&r);
 	if (p11w_end(&r) != CKR_OK) {
 		OPENSSL_cleanse(h, sizeof(*h));
 		return CKR_ARGUMENTS_BAD;

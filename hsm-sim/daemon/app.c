@@ -1,10 +1,12 @@
 /* The application protocol (app.h): the greeting, one request at a time,
  * the table of functions, and the steps they share (app_int.h). */
 #include "app_int.h"
+#include "audit.h"
 
 #include "hsm/ck.h"
 #include "hsm/result.h"
 #include "ped/error.h"
+#include "ped/evloop.h"
 #include "ped/frame.h"
 #include "ped/log.h"
 
@@ -211,6 +213,115 @@ static const app_fn functions[P11W_FN_MAX + 1] = {
 	[P11W_FN_GENERATE_RANDOM] = app_generate_random,
 };
 
+/* The HSM's audit log (audit.h): logins, keys made and removed, and each
+ * operation's key (its first use, and every use). Reads make no record. */
+static void audit_call(struct app_call *c, CK_RV rv)
+{
+	struct sim_hsm *hs = c->s ? c->s->hs : c->hs;
+	int slot = c->s ? c->s->slot : -1, r = rv == CKR_OK ? PED_OK : hsm_result_from_ck((uint32_t)rv);
+	const char *name = p11w_fn_name(c->fn) ? p11w_fn_name(c->fn) : "?";
+
+	if (!hs || rv == CKR_BUFFER_TOO_SMALL)
+		return;
+	switch (c->fn) {
+	case P11W_FN_LOGIN:
+	case P11W_FN_LOGOUT:
+		audit_event(hs, HSM_AUDIT_ACCESS, r, "app", slot, 0, name, "application %u", c->a->no);
+		break;
+	case P11W_FN_CREATE_OBJECT:
+	case P11W_FN_COPY_OBJECT:
+	case P11W_FN_DESTROY_OBJECT:
+	case P11W_FN_SET_ATTRIBUTE_VALUE:
+	case P11W_FN_GENERATE_KEY:
+	case P11W_FN_GENERATE_KEY_PAIR:
+	case P11W_FN_WRAP_KEY:
+	case P11W_FN_UNWRAP_KEY:
+	case P11W_FN_DERIVE_KEY:
+		audit_event(hs, HSM_AUDIT_KEYMANAGE, r, "app", slot, c->audit_obj, name, "application %u", c->a->no);
+		break;
+	case P11W_FN_ENCRYPT_INIT:
+	case P11W_FN_DECRYPT_INIT:
+	case P11W_FN_SIGN_INIT:
+	case P11W_FN_VERIFY_INIT:
+		if (c->audit_obj)
+			audit_key_used(hs, r, "app", slot, c->audit_obj, c->audit_ouid, name);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The crypto functions: with the HSM's audit log on they wait while a
+ * Remote PED operation is in progress on that HSM, as the reference blocks
+ * crypto on every application partition then (docs/pkcs11.md). */
+static int crypto_fn(uint16_t fn)
+{
+	return (fn >= P11W_FN_ENCRYPT_INIT && fn <= P11W_FN_DECRYPT_FINAL) ||
+	       (fn >= P11W_FN_DIGEST_KEY && fn <= P11W_FN_DIGEST_KEY) ||
+	       (fn >= P11W_FN_SIGN_INIT && fn <= P11W_FN_GENERATE_RANDOM);
+}
+
+/* The functions audit_call records. */
+static int audited_fn(uint16_t fn)
+{
+	return fn == P11W_FN_LOGIN || fn == P11W_FN_LOGOUT || fn == P11W_FN_CREATE_OBJECT || fn == P11W_FN_COPY_OBJECT ||
+	       fn == P11W_FN_DESTROY_OBJECT || fn == P11W_FN_SET_ATTRIBUTE_VALUE || fn == P11W_FN_ENCRYPT_INIT ||
+	       fn == P11W_FN_DECRYPT_INIT || fn == P11W_FN_SIGN_INIT || fn == P11W_FN_VERIFY_INIT ||
+	       (fn >= P11W_FN_GENERATE_KEY && fn <= P11W_FN_DERIVE_KEY);
+}
+
+/* The HSM of the session the request names first (every session
+ * function's first argument), or NULL. */
+static struct sim_hsm *request_hsm(struct app_call *c)
+{
+	struct ped_rbuf peek = *c->r;
+	CK_SESSION_HANDLE h = p11w_get_ulong(&peek);
+	struct app_session *s = apps_session_get(c->a, h);
+	struct sim_hsm *hs = s ? s->hs : NULL; /* a session's HSM never changes */
+	if (s)
+		apps_session_put(c->a, s);
+	return hs;
+}
+
+/* CKR_OK once no Remote PED operation holds crypto on the call's HSM;
+ * CKR_DEVICE_ERROR when one still does after the application's
+ * ProbeTimeout. hsm-sim answers then, on the connection the call came on,
+ * so the application keeps its connection, sessions and logins and signs
+ * again once the ceremony is over (a module that gave up and closed the
+ * connection would end the application in hsm-sim). */
+static CK_RV wait_remote_ped(struct app_call *c)
+{
+	struct sim_hsm *hs = request_hsm(c);
+	struct pedport *pt;
+	uint64_t t0;
+	int limit = c->peds->ped_timeout_ms, probe = 0;
+	if (!hs || !audit_on(hs) || !pedport_remote_busy(pt = pedport_of(c->peds, hs)))
+		return CKR_OK;
+	if (c->a->probe_ms > 0 && c->a->probe_ms < (uint32_t)limit) {
+		limit = (int)c->a->probe_ms;
+		probe = 1;
+	}
+	/* said when it starts, so that an operator (and a suite) sees why an
+	 * application stands still */
+	ped_info("application %u: %s waits for the Remote PED operation on HSM %s (audit log on)", c->a->no,
+		 p11w_fn_name(c->fn) ? p11w_fn_name(c->fn) : "?", hs->h.serial);
+	t0 = ped_now_ms();
+	/* a Remote PED ceremony can last its whole PED timeout: the call waits
+	 * as long, or as the application's ProbeTimeout says */
+	if (!pedport_remote_wait(pt, limit)) {
+		ped_info("application %u: crypto resumes after %llu ms", c->a->no,
+			 (unsigned long long)(ped_now_ms() - t0));
+		return CKR_OK;
+	}
+	if (probe) {
+		ped_info("application %u: ProbeTimeout (%d ms) passed during the Remote PED operation: "
+			 "CKR_DEVICE_ERROR", c->a->no, limit);
+		return CKR_DEVICE_ERROR;
+	}
+	ped_warn("application %u: a Remote PED operation still runs after %d ms: crypto goes on", c->a->no, limit);
+	return CKR_OK;
+}
+
 /* A ceremony's lines (what hsmcm's operator would read) go to the log. */
 static void log_line(void *arg, const char *text)
 {
@@ -246,9 +357,14 @@ void app_request(struct sim *sim, struct pedports *peds, struct app *a, const ui
 	} else if (fn > P11W_FN_MAX || !functions[fn]) {
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	} else {
+		struct sim_hsm *hs = audited_fn(fn) ? request_hsm(&c) : NULL;
 		c.fn = fn;
-		rv = functions[fn](&c);
+		rv = crypto_fn(fn) ? wait_remote_ped(&c) : CKR_OK;
+		/* a full log refuses what it would have to record (docs/audit.md) */
+		if (rv == CKR_OK)
+			rv = hs && audit_full(hs) ? CKR_DEVICE_MEMORY : functions[fn](&c);
 	}
+	audit_call(&c, rv);
 	app_done(&c);
 	if (p11w_reply_has_results(fn, rv) && p11w_wbuf_rv(&res) != CKR_OK)
 		rv = p11w_wbuf_rv(&res) == CKR_HOST_MEMORY ? CKR_HOST_MEMORY : CKR_DEVICE_MEMORY; /* no room in one reply */

@@ -83,6 +83,10 @@ CK_RV app_op_init(struct app_call *c)
 	if (f->key && ((rv = may_use_keys(c)) != CKR_OK || (rv = app_obj_get(c, kh, 1, &key)) != CKR_OK))
 		goto out;
 	private = key && app_obj_private(key);
+	if (key) {
+		c->audit_obj = kh;
+		c->audit_ouid = key->ouid;
+	}
 	app_key_env(c, &env);
 	/* copies what it needs: the key may go while the operation lives */
 	rv = hsm_op_init(&env, f->flag, &m.m, key, &op);
@@ -288,8 +292,10 @@ CK_RV app_generate_key(struct app_call *c)
 		goto out;
 	rv = app_obj_keep(c, o, &out);
 	o = NULL;
-	if (rv == CKR_OK)
+	if (rv == CKR_OK) {
 		p11w_put_ulong(c->w, out);
+		c->audit_obj = out;
+	}
 out:
 	hsm_obj_free(o);
 	p11w_template_free(&t);
@@ -333,6 +339,7 @@ CK_RV app_generate_key_pair(struct app_call *c)
 	if (rv == CKR_OK) {
 		p11w_put_ulong(c->w, out[0]);
 		p11w_put_ulong(c->w, out[1]);
+		c->audit_obj = out[1];
 	}
 out:
 	hsm_obj_free(pub);
@@ -421,8 +428,10 @@ CK_RV app_unwrap_key(struct app_call *c)
 		goto out;
 	rv = app_obj_keep(c, o, &out);
 	o = NULL;
-	if (rv == CKR_OK)
+	if (rv == CKR_OK) {
 		p11w_put_ulong(c->w, out);
+		c->audit_obj = out;
+	}
 out:
 	hsm_obj_free(o);
 	p11w_template_free(&t);
@@ -457,8 +466,10 @@ CK_RV app_derive_key(struct app_call *c)
 		goto out;
 	rv = app_obj_keep(c, o, &out);
 	o = NULL;
-	if (rv == CKR_OK)
+	if (rv == CKR_OK) {
 		p11w_put_ulong(c->w, out);
+		c->audit_obj = out;
+	}
 out:
 	hsm_obj_free(o);
 	p11w_template_free(&t);

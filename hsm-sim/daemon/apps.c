@@ -292,6 +292,7 @@ struct app *apps_connect(struct sim *sim, const struct p11w_hello *h)
 		memcpy(a->id, h->app_id, sizeof(a->id));
 		a->pid = h->pid;
 		snprintf(a->name, sizeof(a->name), "%s", h->name);
+		a->probe_ms = h->probe_ms;
 		a->no = ++reg_next_no;
 		a->sim = sim;
 		pthread_mutex_init(&a->mu, NULL);

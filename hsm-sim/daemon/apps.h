@@ -75,6 +75,7 @@ struct app {
 	uint8_t id[P11W_APP_ID_LEN]; /* a bearer secret: never logged nor shown */
 	uint32_t pid;
 	char name[P11W_NAME_MAX + 1];
+	uint32_t probe_ms; /* its module's ProbeTimeout (0: none) */
 	unsigned no; /* what listings and the log call it */
 	struct sim *sim;
 	/* under the registry's lock */

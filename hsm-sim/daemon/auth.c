@@ -251,15 +251,25 @@ int auth_change_challenge(const struct auth_ctx *a, struct sim_hsm *hs, struct h
 	return PED_OK;
 }
 
-int auth_new_credential(const struct auth_ctx *a, struct sim_hsm *hs, int key_type, const char *title,
-			const char *prompt, const char *colour, struct hsm_credential *c)
+int auth_new_credential_secret(const struct auth_ctx *a, struct sim_hsm *hs, int key_type, const char *title,
+			       const char *prompt, const char *colour, struct hsm_credential *c,
+			       uint8_t secret[HSM_SECRET_LEN])
 {
-	uint8_t secret[HSM_SECRET_LEN];
 	struct ped_app_created info;
 	int r = pedport_create_within(pedport_of(a->peds, hs), a->out, a->ped_wait_ms, key_type, title, prompt, colour,
 				      1, secret, &info);
 	if (r == PED_OK)
 		hsm_credential_set(c, secret, HSM_SECRET_LEN, info.m, info.n, info.keyset_id);
+	else
+		OPENSSL_cleanse(secret, HSM_SECRET_LEN);
+	return r;
+}
+
+int auth_new_credential(const struct auth_ctx *a, struct sim_hsm *hs, int key_type, const char *title,
+			const char *prompt, const char *colour, struct hsm_credential *c)
+{
+	uint8_t secret[HSM_SECRET_LEN];
+	int r = auth_new_credential_secret(a, hs, key_type, title, prompt, colour, c, secret);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return r;
 }

@@ -79,6 +79,11 @@ int auth_change_challenge(const struct auth_ctx *a, struct sim_hsm *hs, struct h
  * operator reuses). The locks stay held. */
 int auth_new_credential(const struct auth_ctx *a, struct sim_hsm *hs, int key_type, const char *title,
 			const char *prompt, const char *colour, struct hsm_credential *c);
+/* The same, with the keyset's secret in secret for the caller to use and
+ * wipe: the Auditor's, from which the log secret is derived (audit.h). */
+int auth_new_credential_secret(const struct auth_ctx *a, struct sim_hsm *hs, int key_type, const char *title,
+			       const char *prompt, const char *colour, struct hsm_credential *c,
+			       uint8_t secret[HSM_SECRET_LEN]);
 /* A new cloning domain (the red key): its credential and the cloning key
  * derived from its secret (hsm_domain_key). */
 int auth_new_domain(const struct auth_ctx *a, struct sim_hsm *hs, struct hsm_credential *c,

@@ -1,5 +1,6 @@
 /* role init | login | logout | changepw | resetpw | createchallenge | deactivate
  * (chapter 8). */
+#include "audit.h"
 #include "command.h"
 
 #include "hsm/control.h"
@@ -173,8 +174,10 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 		if (ri->role == HSM_ROLE_CO && rs->cred.set && (r = may_replace_co(c, hs)) != PED_OK)
 			return r;
 		struct hsm_credential cred;
+		uint8_t white[HSM_SECRET_LEN];
 		cmd_out(c, "Please attend to the PED.");
-		if ((r = auth_new_credential(&c->who, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &cred)) != PED_OK)
+		if ((r = auth_new_credential_secret(&c->who, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &cred,
+						    white)) != PED_OK)
 			return r;
 		if (rs->cred.set) { /* a new keyset for a role in use: its sessions end */
 			*auth_login_flag(lg, ri->role, pi) = 0;
@@ -182,7 +185,13 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 		}
 		memset(rs, 0, sizeof(*rs));
 		rs->cred = cred;
-		return sim_save(hs);
+		r = sim_save(hs);
+		/* the Auditor's white key makes the log secret: the same keyset on
+		 * two HSMs, the same secret, so each verifies the other's logs */
+		if (r == PED_OK && ri->role == HSM_ROLE_AU && (r = audit_set_white(hs, white, sizeof(white))) != PED_OK)
+			cmd_out(c, "Error: the Auditor is set but its log secret could not be saved.");
+		OPENSSL_cleanse(white, sizeof(white));
+		return r;
 	}
 	if (!strcasecmp(verb, "changepw") && (ped_opts_seen(o, "oldpw") || ped_opts_seen(o, "newpw")))
 		/* the role changes its own challenge secret (HSM policy 21's

@@ -1,6 +1,8 @@
 /* The command table and what every command family shares (command.h). */
 #include "command.h"
 
+#include "audit.h"
+
 #include "hsm/control.h"
 #include "hsm/result.h"
 #include "ped/error.h"
@@ -215,6 +217,121 @@ static int watch_put(void *arg, const char *path, const void *data, size_t len, 
 	return sim_file_put(w->inner, path, data, len, why, whylen);
 }
 
+
+/* ---- the Auditor and the log ---------------------------------------------- */
+
+static int word_is(int argc, char **argv, int i, const char *w)
+{
+	return argc > i && !strcasecmp(argv[i], w);
+}
+
+/* What a session logged in as the Auditor may run (the reference's
+ * restriction): the audit commands, hsm showinfo, the ped commands but ped
+ * vector, its own role's login, logout and changepw; slot list and set,
+ * which touch no HSM. */
+static int auditor_allowed(int argc, char **argv)
+{
+	if (word_is(argc, argv, 0, "audit") || word_is(argc, argv, 0, "slot"))
+		return 1;
+	if (word_is(argc, argv, 0, "hsm"))
+		return word_is(argc, argv, 1, "showinfo");
+	if (word_is(argc, argv, 0, "ped"))
+		return !word_is(argc, argv, 1, "vector");
+	if (word_is(argc, argv, 0, "role")) {
+		if (word_is(argc, argv, 1, "login") || word_is(argc, argv, 1, "logout"))
+			return 1;
+		for (int i = 2; word_is(argc, argv, 1, "changepw") && i < argc; i++)
+			if (!strcasecmp(argv[i], "au") || !strcasecmp(argv[i], "auditor") || !strcasecmp(argv[i], "audit"))
+				return 1;
+	}
+	return 0;
+}
+
+/* The Auditor's own login and logout run on a full log: someone has to be
+ * able to look at it (their records cannot be kept then: hsm-sim's log
+ * says so). */
+static int auditor_login(int argc, char **argv)
+{
+	const char *name = NULL;
+	const struct role_info *ri;
+	if (!word_is(argc, argv, 0, "role") || !(word_is(argc, argv, 1, "login") || word_is(argc, argv, 1, "logout")))
+		return 0;
+	for (int i = 2; i + 1 < argc; i++)
+		if (!strcasecmp(argv[i] + (argv[i][0] == '-'), "name"))
+			name = argv[i + 1];
+	return name && (ri = auth_role(name)) && ri->role == HSM_ROLE_AU;
+}
+
+/* Commands that change nothing make no record (and run when the log is
+ * full); the audit commands record their own events. */
+static int read_only(int argc, char **argv)
+{
+	static const char *const verbs[] = {"showinfo", "showpolicies", "contents", "list", "get", "show"};
+	if (word_is(argc, argv, 0, "slot") || word_is(argc, argv, 0, "application") || word_is(argc, argv, 0, "audit"))
+		return 1;
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (word_is(argc, argv, 1, verbs[i]) ||
+		    (word_is(argc, argv, 1, "archive") && word_is(argc, argv, 2, verbs[i])))
+			return 1;
+	return 0;
+}
+
+static const char *option_value(int argc, char **argv, const char *name)
+{
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcasecmp(argv[i] + (argv[i][0] == '-'), name))
+			return argv[i + 1];
+	return NULL;
+}
+
+/* Who did it: the role a role command names, else the session's login on
+ * the slot (under hs's lock). */
+static const char *who_of(struct cmd_ctx *c, struct sim_hsm *hs, int argc, char **argv)
+{
+	struct hsm_partition *p = NULL;
+	const struct role_info *ri;
+	const char *name;
+	int pi = 0;
+	if (word_is(argc, argv, 0, "role") && (name = option_value(argc, argv, "name")) && (ri = auth_role(name)))
+		return ri->name;
+	if (!sim_slot_resolve(hs, *c->slot, &p, &pi))
+		return "-";
+	struct sim_login *lg = sim_login(c->who.logins, hs);
+	if (!p)
+		return lg->so ? "so" : lg->au ? "au" : "-";
+	/* the HSM SO works on a partition's slot too (partition init) */
+	return lg->po[pi] ? "po" : lg->co[pi] ? "co" : lg->cu[pi] ? "cu" : lg->so ? "so" : "-";
+}
+
+/* The record of a command that ran: its family and verb, the options that
+ * name what it acted on (never a secret: no password, challenge or PIN). */
+static void record_command(struct cmd_ctx *c, struct sim_hsm *hs, int argc, char **argv, int r, const char *before)
+{
+	static const char *const named[] = {"name", "label", "partition", "slot", "objects", "policy", "value"};
+	char event[HSM_AUDIT_EVENT_MAX + 1], msg[HSM_AUDIT_MSG_MAX + 1];
+	size_t used = 0;
+	int verbs = word_is(argc, argv, 1, "archive") ? 3 : 2;
+	unsigned cls = HSM_AUDIT_MANAGE;
+
+	if (word_is(argc, argv, 0, "role") &&
+	    (word_is(argc, argv, 1, "login") || word_is(argc, argv, 1, "logout") || word_is(argc, argv, 1, "deactivate")))
+		cls = HSM_AUDIT_ACCESS;
+	else if (word_is(argc, argv, 0, "object"))
+		cls = HSM_AUDIT_KEYMANAGE;
+	snprintf(event, sizeof(event), "%s%s%s%s%s", argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "",
+		 verbs == 3 && argc > 2 ? " " : "", verbs == 3 && argc > 2 ? argv[2] : "");
+	msg[0] = 0;
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		const char *v = option_value(argc, argv, named[i]);
+		if (v && used < sizeof(msg))
+			used += (size_t)snprintf(msg + used, sizeof(msg) - used, "%s-%s %s", used ? " " : "", named[i], v);
+	}
+	sim_hold(&c->hold, hs, NULL);
+	const char *who = who_of(c, hs, argc, argv);
+	/* a logout leaves no login behind: who it was comes from before */
+	audit_event(hs, cls, r, strcmp(who, "-") ? who : before, *c->slot, 0, event, "%s", msg[0] ? msg : "-");
+}
+
 int cmd_run(struct cmd_ctx *c, const char *line)
 {
 	char buf[CMD_LINE_MAX + 1];
@@ -233,8 +350,42 @@ int cmd_run(struct cmd_ctx *c, const char *line)
 		r = PED_E_ARGUMENTS_BAD;
 	} else if (argc > 0) {
 		const struct sim_command *cmd = lookup(c, argc, argv, &bad);
+		struct sim_hsm *hs = cmd && !word_is(argc, argv, 0, "slot") ? sim_hsm_of_slot(c->sim, *c->slot) : NULL;
+		int ro = cmd ? read_only(argc, argv) : 1, au_set = 0;
+		const char *before = "-";
+		if (hs) {
+			/* the Auditor's restriction, and a full log, before anything runs */
+			sim_hold(&c->hold, hs, NULL);
+			au_set = hs->h.au.cred.set;
+			before = who_of(c, hs, 1, argv);
+			if (sim_login(c->who.logins, hs)->au && !auditor_allowed(argc, argv)) {
+				cmd_out(c, "Error: the Auditor may run only the audit commands, hsm showinfo and the ped "
+					   "commands but ped vector (role logout first)");
+				r = PED_E_ACTION_PROHIBITED;
+				cmd = NULL;
+				sim_hold_drop(&c->hold);
+				record_command(c, hs, argc, argv, r, before);
+			} else if (!ro && audit_full(hs) && !auditor_login(argc, argv)) {
+				cmd_out(c, "Error: the HSM's audit log is full: nothing that is logged runs until pedclient "
+					   "takes the records (audit status)");
+				r = HSM_E_DEVICE_MEMORY;
+				cmd = NULL;
+			}
+			sim_hold_drop(&c->hold);
+			if (!cmd)
+				hs = NULL;
+		}
 		if (cmd) {
 			r = cmd->run(c, argc, argv);
+			if (hs) {
+				if (!ro)
+					record_command(c, hs, argc, argv, r, before);
+				sim_hold(&c->hold, hs, NULL);
+				/* a zeroization took the Auditor, and its log secret with it */
+				if (au_set && !hs->h.au.cred.set)
+					audit_forget(hs);
+			}
+		} else if (r != PED_OK) {
 		} else if (bad) {
 			r = PED_E_ARGUMENTS_BAD;
 		} else {

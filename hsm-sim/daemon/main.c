@@ -4,6 +4,7 @@
  *   hsm-sim [-configfile FILE] [-state DIR] [-socket PATH] [-daemon] [-pidfile FILE]
  */
 #include "apps.h"
+#include "audit.h"
 #include "pedlink.h"
 #include "session.h"
 #include "sim.h"
@@ -38,6 +39,8 @@ static struct ped_cfg_setting schema[] = {
 	 .help = "seconds for a PED handshake and each send"},
 	{.name = "remote_idle_timeout", .type = PED_CFG_INT, .min = 1, .max = 86400, .dflt = 1800,
 	 .help = "seconds before an idle remote PED connection ends"},
+	{.name = "audit_spool_max", .type = PED_CFG_INT, .min = 65536, .max = 1073741824, .dflt = AUDIT_SPOOL_MAX_DEFAULT,
+	 .help = "bytes of audit records an HSM keeps for pedclient; when full, audited work is refused"},
 	{.name = "pedclient_socket", .type = PED_CFG_STRING, .sdflt = "",
 	 .help = "where pedclient serves this host's HSMs (empty: pedclient.sock in the runtime directory)"},
 	{.name = NULL},
@@ -120,7 +123,10 @@ static int load_hsms(struct ped_config *cfg, const char *state_dir, char *err, s
 			}
 		(void)sim_add(&sim, serial, slot, !strcmp(type, "backup"));
 	}
-	return sim_open(&sim, state_dir, err, errlen);
+	int r = sim_open(&sim, state_dir, err, errlen);
+	if (r == PED_OK)
+		r = audit_open_all(&sim, (uint64_t)ped_config_int(cfg, "audit_spool_max"), err, errlen);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -273,6 +279,11 @@ int main(int argc, char **argv)
 		ped_info("HSM %s (slot %d%s): local PED link %s", hs->h.serial, hs->base_slot,
 			 hs->h.is_backup ? ", backup HSM" : "", pt->path);
 	}
+	if ((r = audit_link_start(&sim, peds.pedclient_socket, peds.link_timeout_ms)) != PED_OK) {
+		unlink(socket_path);
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "cannot start the audit log's delivery");
+	}
 	ped_evloop_add_signal(loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(loop, SIGINT, on_term, NULL);
 	ped_info("serving on %s", socket_path);
@@ -284,6 +295,8 @@ int main(int argc, char **argv)
 	 * State files are only ever replaced whole, so what is on disk is good
 	 * either way; but an HSM is wiped only once no command can touch it. */
 	sim_stop(&sim);
+	audit_wake_all(&sim);
+	audit_link_stop(&sim); /* each exchange ends within link_timeout */
 	for (int i = 0; i < peds.n; i++) {
 		close(peds.port[i].listen_fd); /* no new PED attaches */
 		peds.port[i].listen_fd = -1;
@@ -310,6 +323,7 @@ int main(int argc, char **argv)
 	if (locked && !helpers_left) {
 		pedports_free(&peds);
 		sim_wipe(&sim);
+		audit_close_all(&sim);
 		apps_wipe(); /* the applications' session objects and operations */
 	}
 	close(control_fd);

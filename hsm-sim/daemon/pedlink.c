@@ -633,3 +633,27 @@ void pedports_abort(struct pedports *pp)
 		pthread_mutex_unlock(&pt->mu);
 	}
 }
+
+int pedport_remote_busy(struct pedport *pt)
+{
+	int on;
+	pthread_mutex_lock(&pt->mu);
+	on = (pt->remote && pt->busy) || pt->remote_state == REMOTE_KEYING;
+	pthread_mutex_unlock(&pt->mu);
+	return on;
+}
+
+int pedport_remote_wait(struct pedport *pt, int ms)
+{
+	struct timespec until;
+	int on;
+	ped_cond_deadline(&until, ms);
+	pthread_mutex_lock(&pt->mu);
+	while ((on = (pt->remote && pt->busy) || pt->remote_state == REMOTE_KEYING) && !atomic_load(&pt->all->stopping))
+		if (pthread_cond_timedwait(&pt->cv, &pt->mu, &until) != 0) {
+			on = (pt->remote && pt->busy) || pt->remote_state == REMOTE_KEYING;
+			break;
+		}
+	pthread_mutex_unlock(&pt->mu);
+	return on;
+}

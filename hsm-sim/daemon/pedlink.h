@@ -148,4 +148,12 @@ int pedport_remote_ended(struct pedport *pt);
  * channel's place. */
 const char *pedport_bye_reason(const struct ped_link *l);
 
+/* A Remote PED operation in progress on pt: a ceremony owns the remote link,
+ * or it is being keyed. With audit logging on, applications' crypto waits
+ * while one is (docs/pkcs11.md): this waits up to ms for it to end (or
+ * hsm-sim to stop); 1 if one is still in progress, 0 if none. */
+int pedport_remote_wait(struct pedport *pt, int ms);
+/* Whether one is in progress now, without waiting. */
+int pedport_remote_busy(struct pedport *pt);
+
 #endif

@@ -35,8 +35,11 @@ struct sim_slot_view {
 	uint8_t partition_initialized[HSM_MAX_PARTITIONS];
 };
 
+struct audit_log;
+
 struct sim_hsm {
 	struct hsm h;        /* under the command lock */
+	struct audit_log *audit; /* its log (audit.h), with its own lock */
 	int index;           /* in sim->hsms: the lock order */
 	int base_slot;       /* the admin partition's slot; partition i is base_slot + 1 + i */
 	char state_path[1024];

@@ -51,8 +51,19 @@ peds() {
 	stop_ped A$(($1 - 1)) B$(($1 - 1))
 	start_ped "A$1" $HSM_SERIAL "$T/a${suffix}.policy"
 	start_ped "B$1" $BACKUP_SERIAL "$T/b${suffix}.policy"
+	eval 'PEDS="$PED_A'"$1"'_PID $PED_B'"$1"'_PID"'
 }
+# The PEDs stop with hsm-sim: a PED left running attaches again to the next
+# hsm-sim (as a PED left plugged in does), and when it is there before the
+# new one, it answers the CO logins with the first policy's key: a flaky
+# CKR_PIN_INCORRECT under load.
 stop_hsm() {
+	local p
+	for p in $PEDS; do
+		kill -TERM "$p"
+		wait_gone 20 "$p" || fail "PED $p did not stop"
+	done
+	PEDS=
 	kill -TERM "$HSM_PID"; wait_gone 20 "$HSM_PID" || fail "hsm-sim did not stop"
 	rm -f "$T/ped-$BACKUP_SERIAL.sock"
 }
@@ -111,4 +122,6 @@ note "no state file holds a key's raw bytes"
 "$TOOLS/hsm_keys" grep "$T/out/secrets.hex" "$T"/state/*.state || fail "a key is in a state file in clear"
 "$TOOLS/hsm_keys" count "$T/state/hsm-$BACKUP_SERIAL.state" >"$T/count"
 grep -qx "keys 5" "$T/count" || fail "the backup: $(cat "$T/count")"
+# only the PEDs of each hsm-sim's own run came to its PED ports
+expect_not_contains "$(cat "$T/hsm.log")" "a PED is already attached; refusing"
 echo "keys backed up and restored: ok"

@@ -50,7 +50,18 @@ run() { # hsm-sim and a PED on each HSM, their policies
 	start_ped "A$n" $HSM_SERIAL "$1"
 	start_ped "B$n" $BACKUP_SERIAL "$2"
 }
+# The run's PEDs stop with it: left running, one attaches again to the next
+# run's hsm-sim and, there before the new one, answers with its old policy
+# (as in hsm_keys_backup.sh).
+stop_peds() {
+	local p
+	for p in $(eval echo "\$PED_A${n}_PID \$PED_B${n}_PID"); do
+		kill -TERM "$p"
+		wait_gone 20 "$p" || fail "PED $p did not stop"
+	done
+}
 stop_hsm() {
+	stop_peds
 	kill -TERM "$HSM_PID"; wait_gone 20 "$HSM_PID" || fail "hsm-sim did not stop"
 }
 STATE="$T/state/hsm-$HSM_SERIAL.state" BSTATE="$T/state/hsm-$BACKUP_SERIAL.state"
@@ -93,6 +104,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	kill -KILL "$HSM_PID"
 	wait "$HSM_PID" 2>/dev/null || true
 	wait "$client" 2>/dev/null || true
+	stop_peds
 	"$TOOLS/hsm_keys" count "$STATE" >"$T/count" || fail "round $round (${delay} ms): the state does not load"
 	"$TOOLS/hsm_keys" count "$BSTATE" >"$T/bcount" || fail "round $round: the backup HSM's state does not load"
 	grep -qx "big $NOBJ" "$T/bcount" || fail "round $round: the backup changed: $(cat "$T/bcount")"
@@ -106,4 +118,6 @@ for round in $(seq 1 "$ROUNDS"); do
 	echo "round $round: killed at ${delay} ms, p2 holds $got"
 done
 "$TOOLS/hsm_keys" grep "$T/out/secrets.hex" "$T"/state/*.state || fail "a key is in a state file in clear"
+# only each run's own PEDs came to its hsm-sim's PED ports
+expect_not_contains "$(cat "$T/hsm.log")" "a PED is already attached; refusing"
 echo "kill -9 during a restore: the last saved state, whole (outcomes: ${!seen[*]})"

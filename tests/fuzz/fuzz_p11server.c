@@ -79,7 +79,7 @@ static int setup(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready, trace;
-	struct p11w_hello h = {P11W_VERSION, {0x5a}, 1, "fuzz"};
+	struct p11w_hello h = {P11W_VERSION, {0x5a}, 1, "fuzz", 0};
 	struct hsm_partition *p;
 	struct sim_login *lg;
 	struct app *a;

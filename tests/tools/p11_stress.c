@@ -25,6 +25,14 @@
  *       logs in and asks the CKA_VALUE of the private or secret key
  *       labelled KEY: "value: CKR_OK HEX" or "value: 0x... (none)"; exit 0
  *       either way (what the answer must be is the suite's to say)
+ *   p11_stress MODULE TOKEN probe KEY FILE [THEN]
+ *       logs in, signs, then waits for FILE to appear (a Remote PED
+ *       ceremony started meanwhile) and signs again: "signing at T", then
+ *       "after: 0x... at T took MS" (T: ms since the epoch, so that the
+ *       suite orders the call's end against what it did meanwhile); with
+ *       THEN, waits for it too and signs once more in the same session:
+ *       "again: 0x...". Exit 0 whatever the codes
+ *       (tests/e2e/audit_crypto_wait.sh)
  *
  * The module is loaded with dlopen, as applications load it. */
 #include <p11-kit/pkcs11.h>
@@ -103,6 +111,13 @@ static int before_deadline(void)
 	return t.tv_sec < deadline.tv_sec || (t.tv_sec == deadline.tv_sec && t.tv_nsec < deadline.tv_nsec);
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static CK_RV sign_once(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key)
 {
 	CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
@@ -155,7 +170,7 @@ int main(int argc, char **argv)
 	int code = 1;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: p11_stress MODULE TOKEN sign KEY THREADS SECONDS | sessions | logout-wait KEY FILE\n");
+		fprintf(stderr, "usage: p11_stress MODULE TOKEN sign KEY THREADS SECONDS | sessions | logout-wait KEY FILE | probe KEY FILE [THEN]\n");
 		return 2;
 	}
 	if ((lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL)) == NULL) {
@@ -284,6 +299,29 @@ int main(int argc, char **argv)
 			printf("\n");
 		} else {
 			printf("value: 0x%lx (none)\n", (unsigned long)rv);
+		}
+		code = 0;
+	} else if (!strcmp(argv[3], "probe")) {
+		long long t0;
+		if ((rv = find_key(s, &key)) != CKR_OK || (rv = sign_once(s, key)) != CKR_OK) {
+			fail("signing before the ceremony", rv);
+			goto out;
+		}
+		printf("signed before\n");
+		fflush(stdout);
+		while (access(argv[5], F_OK) != 0)
+			usleep(20000);
+		t0 = now_ms();
+		printf("signing at %lld\n", t0);
+		fflush(stdout);
+		rv = sign_once(s, key);
+		printf("after: 0x%lx at %lld took %lld\n", (unsigned long)rv, now_ms(), now_ms() - t0);
+		fflush(stdout);
+		if (argc > 6) {
+			while (access(argv[6], F_OK) != 0)
+				usleep(20000);
+			rv = sign_once(s, key);
+			printf("again: 0x%lx\n", (unsigned long)rv);
 		}
 		code = 0;
 	}

@@ -34,7 +34,7 @@ static int cleanup(void)
 
 static void greeting_round_trip_and_bounds(void)
 {
-	struct p11w_hello h = {.version = P11W_VERSION, .pid = 4242}, g;
+	struct p11w_hello h = {.version = P11W_VERSION, .pid = 4242, .probe_ms = 1500}, g;
 	struct p11w_welcome wl = {.version = 1, .max_payload = P11W_PAYLOAD_MAX}, wg;
 	struct ped_wbuf w;
 	struct ped_rbuf r;
@@ -44,16 +44,22 @@ static void greeting_round_trip_and_bounds(void)
 	ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
 	CU_ASSERT_EQUAL(p11w_put_hello(&w, &h), CKR_OK);
 	take(&w, &r);
-	/* u16 version, 16 bytes id, u32 pid, lv8 name */
-	CU_ASSERT_EQUAL(msg_len, 2 + 16 + 4 + 1 + strlen("pkcs11-tool"));
+	/* u16 version, 16 bytes id, u32 pid, lv8 name, u32 probe timeout */
+	CU_ASSERT_EQUAL(msg_len, 2 + 16 + 4 + 1 + strlen("pkcs11-tool") + 4);
 	CU_ASSERT_EQUAL(p11w_get_hello(msg, msg_len, &g), CKR_OK);
 	CU_ASSERT_EQUAL(g.version, P11W_VERSION);
 	CU_ASSERT_EQUAL(g.pid, 4242);
 	CU_ASSERT(!memcmp(g.app_id, h.app_id, sizeof(h.app_id)));
 	CU_ASSERT_STRING_EQUAL(g.name, "pkcs11-tool");
-	/* every truncation and a trailing byte are refused */
+	CU_ASSERT_EQUAL(g.probe_ms, 1500);
+	/* an older module's hello (no probe timeout) is one without: 0 */
+	CU_ASSERT_EQUAL(p11w_get_hello(msg, msg_len - 4, &g), CKR_OK);
+	CU_ASSERT_EQUAL(g.probe_ms, 0);
+	CU_ASSERT_STRING_EQUAL(g.name, "pkcs11-tool");
+	/* every other truncation and a trailing byte are refused */
 	for (size_t n = 0; n < msg_len; n++)
-		CU_ASSERT_EQUAL(p11w_get_hello(msg, n, &g), CKR_ARGUMENTS_BAD);
+		if (n != msg_len - 4)
+			CU_ASSERT_EQUAL(p11w_get_hello(msg, n, &g), CKR_ARGUMENTS_BAD);
 	uint8_t longer[128];
 	memcpy(longer, msg, msg_len);
 	longer[msg_len] = 0;

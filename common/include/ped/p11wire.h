@@ -128,6 +128,11 @@ struct p11w_hello {
 	uint8_t app_id[P11W_APP_ID_LEN]; /* a bearer secret: never log it */
 	uint32_t pid;
 	char name[P11W_NAME_MAX + 1]; /* printable */
+	/* the module's ProbeTimeout, ms (0: none): how long hsm-sim may hold
+	 * this application's crypto for a Remote PED operation before it
+	 * answers CKR_DEVICE_ERROR (docs/pkcs11.md). Optional on the wire: a
+	 * hello without it means 0. */
+	uint32_t probe_ms;
 };
 
 struct p11w_welcome {

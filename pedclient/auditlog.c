@@ -1,0 +1,199 @@
+/* pedclient as the HSMs' logging daemon: the records an HSM hands over
+ * (ped/auditwire.h) written to hsm_SERIAL_FIRSTSEQ.log files under the log
+ * directory, in order and once each, fsync'd before they are acknowledged,
+ * and rotated by size and age as the HSM's audit config says. */
+#include "auditlog.h"
+
+#include "ped/auditwire.h"
+#include "ped/error.h"
+#include "ped/fileio.h"
+#include "ped/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void file_name(const struct auditlog *a, uint64_t first, char *out, size_t size)
+{
+	snprintf(out, size, "%s/hsm_%s_%020llu.log", a->dir, a->serial, (unsigned long long)first);
+}
+
+/* The newest file of this HSM (the largest first number), or 0. */
+static uint64_t newest(const struct auditlog *a)
+{
+	char prefix[64];
+	uint64_t best = 0;
+	DIR *d = opendir(a->dir);
+	struct dirent *e;
+	size_t pl = (size_t)snprintf(prefix, sizeof(prefix), "hsm_%s_", a->serial);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name);
+		uint64_t n = 0;
+		if (l != pl + 24 || strncmp(e->d_name, prefix, pl) || strcmp(e->d_name + l - 4, ".log"))
+			continue;
+		for (size_t i = pl; i < l - 4; i++)
+			n = e->d_name[i] >= '0' && e->d_name[i] <= '9' ? n * 10 + (uint64_t)(e->d_name[i] - '0') : 0;
+		if (n > best)
+			best = n;
+	}
+	closedir(d);
+	return best;
+}
+
+/* Opens the file that starts at first (made if new), at its end. */
+static int open_file(struct auditlog *a, uint64_t first)
+{
+	char path[sizeof(a->dir) + 64], why[200];
+	struct stat st;
+	int r;
+	file_name(a, first, path, sizeof(path));
+	if ((r = ped_file_open(path, O_RDWR | O_APPEND | O_CREAT, 0600, &a->fd, why, sizeof(why))) != PED_OK) {
+		ped_error("audit log: %s", why);
+		return r;
+	}
+	if (fstat(a->fd, &st) != 0) {
+		close(a->fd);
+		a->fd = -1;
+		return PED_E_FILE;
+	}
+	a->first = first;
+	a->bytes = (uint64_t)st.st_size;
+	a->opened = st.st_size ? (int64_t)st.st_mtime : (int64_t)time(NULL);
+	return PED_OK;
+}
+
+/* The last whole record of the open file: a torn line at its end (a crash
+ * while writing: never acknowledged, so the HSM still has it) is cut. */
+static int find_last(struct auditlog *a)
+{
+	char buf[2 * PED_AUDIT_LINE_MAX];
+	off_t end = lseek(a->fd, 0, SEEK_END), from;
+	ssize_t n;
+	if (end <= 0) {
+		a->last = a->first ? a->first - 1 : 0;
+		return PED_OK;
+	}
+	from = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+	if ((n = pread(a->fd, buf, sizeof(buf), from)) <= 0)
+		return PED_E_FILE;
+	ssize_t stop = n;
+	if (buf[n - 1] != '\n') {
+		while (stop > 0 && buf[stop - 1] != '\n')
+			stop--;
+		if (ftruncate(a->fd, from + stop) != 0 || fsync(a->fd) != 0)
+			return PED_E_FILE;
+		ped_warn("audit log of HSM %s: a partial record at the end was cut", a->serial);
+		a->bytes = (uint64_t)(from + stop);
+	}
+	if (stop == 0) {
+		a->last = a->first - 1;
+		return PED_OK;
+	}
+	ssize_t start = stop - 1;
+	while (start > 0 && buf[start - 1] != '\n')
+		start--;
+	if (ped_audit_line_seq(buf + start, (size_t)(stop - start), &a->last) != PED_OK) {
+		ped_error("audit log of HSM %s: its last line is not a record", a->serial);
+		return PED_E_CORRUPT;
+	}
+	return PED_OK;
+}
+
+int auditlog_open(struct auditlog *a, const char *dir, const char *serial, uint32_t interval, uint64_t size)
+{
+	char why[200];
+	uint64_t first;
+	int r;
+	memset(a, 0, sizeof(*a));
+	a->fd = -1;
+	snprintf(a->dir, sizeof(a->dir), "%s", dir);
+	snprintf(a->serial, sizeof(a->serial), "%s", serial);
+	a->interval = interval;
+	a->size = size;
+	if (ped_mkdir_p(dir, 0700) != PED_OK || ped_dir_private(dir, 0022, why, sizeof(why)) != PED_OK) {
+		ped_error("audit log directory %s: %s", dir, why[0] ? why : strerror(errno));
+		return PED_E_FILE;
+	}
+	first = newest(a);
+	if (!first)
+		return PED_OK; /* nothing yet: the first record names the first file */
+	if ((r = open_file(a, first)) != PED_OK)
+		return r;
+	return find_last(a);
+}
+
+void auditlog_close(struct auditlog *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+}
+
+static int rotate_due(const struct auditlog *a, size_t add)
+{
+	if (a->fd < 0)
+		return 1;
+	if (!a->bytes)
+		return 0;
+	return (a->size && a->bytes + add > a->size) ||
+	       (a->interval && (int64_t)time(NULL) - a->opened >= (int64_t)a->interval);
+}
+
+int auditlog_write(struct auditlog *a, const uint8_t *p, size_t len, uint64_t *acked)
+{
+	size_t pos = 0;
+	int r = PED_OK, wrote = 0;
+
+	while (pos < len) {
+		const uint8_t *nl = memchr(p + pos, '\n', len - pos);
+		size_t n;
+		uint64_t seq;
+		if (!nl || (n = (size_t)(nl - (p + pos)) + 1) > PED_AUDIT_LINE_MAX ||
+		    ped_audit_line_seq((const char *)p + pos, n, &seq) != PED_OK) {
+			r = PED_E_INVALID;
+			break;
+		}
+		if (seq <= a->last) { /* resent: it is written already */
+			pos += n;
+			continue;
+		}
+		if (a->last && seq != a->last + 1) {
+			ped_error("HSM %s: record %llu after %llu: refused (a gap)", a->serial, (unsigned long long)seq,
+				  (unsigned long long)a->last);
+			r = PED_E_INVALID;
+			break;
+		}
+		if (rotate_due(a, n)) {
+			if (a->fd >= 0 && fsync(a->fd) != 0) {
+				r = PED_E_IO;
+				break;
+			}
+			auditlog_close(a);
+			if ((r = open_file(a, seq)) != PED_OK)
+				break;
+			ped_info("audit log of HSM %s: file from record %llu", a->serial, (unsigned long long)seq);
+		}
+		if (write(a->fd, p + pos, n) != (ssize_t)n) {
+			ped_error("audit log of HSM %s: %s", a->serial, strerror(errno));
+			/* what was half written is cut at the next open (find_last) */
+			r = PED_E_IO;
+			break;
+		}
+		a->bytes += n;
+		a->last = seq;
+		wrote = 1;
+		pos += n;
+	}
+	if (wrote && fsync(a->fd) != 0)
+		r = PED_E_IO;
+	*acked = a->last;
+	return r;
+}
