@@ -7,7 +7,8 @@
  *       every operation below for SECONDS; one line per operation:
  *       "OP ops_per_s". "openssl" runs the same operations in-process with
  *       OpenSSL 3 (the floor), no module at all. PIN "-" logs in with
- *       NULL_PTR (a PED login on libopenped-pkcs11.so).
+ *       NULL_PTR (a PED login on libopenped-pkcs11.so). A TOKEN with
+ *       "%d" names a token per process: "bench%d" is bench0, bench1, ...
  *   bench_p11 login MODULE TOKEN PIN RUNS
  *       RUNS times: C_Login, find the token's key, sign once (timed), then
  *       C_Logout (not timed); prints "login_to_sign median_ms p99_ms".
@@ -85,18 +86,13 @@ static int find_slot(const char *label)
 
 	memset(want, ' ', sizeof(want));
 	memcpy(want, label, strlen(label) < 32 ? strlen(label) : 32);
-	/* SoftHSM2 rereads its token files at each call and, while another
-	 * process holds them, sometimes lists no token: a few tries */
-	for (int tries = 0; tries < 20; tries++, usleep(50000)) {
-		n = 64;
-		if ((rv = f->C_GetSlotList(CK_TRUE, list, &n)) != CKR_OK)
-			return fail("C_GetSlotList", rv);
-		for (CK_ULONG i = 0; i < n; i++)
-			if (f->C_GetTokenInfo(list[i], &ti) == CKR_OK && !memcmp(ti.label, want, 32)) {
-				slot = list[i];
-				return 0;
-			}
-	}
+	if ((rv = f->C_GetSlotList(CK_TRUE, list, &n)) != CKR_OK)
+		return fail("C_GetSlotList", rv);
+	for (CK_ULONG i = 0; i < n; i++)
+		if (f->C_GetTokenInfo(list[i], &ti) == CKR_OK && !memcmp(ti.label, want, 32)) {
+			slot = list[i];
+			return 0;
+		}
 	fprintf(stderr, "bench_p11: no token %s\n", label);
 	return 1;
 }
@@ -353,14 +349,22 @@ static int make_signature(struct worker *w)
 }
 
 /* One process of PROCS: ready and rates go up `up`, each start comes down `down`. */
-static int child(const char *module, const char *token, const char *pin, int nthreads, double seconds, int up,
-		 int down)
+static int child(const char *module, const char *token_fmt, int index, const char *pin, int nthreads,
+		 double seconds, int up, int down)
 {
+	char token[64];
 	static struct worker w[MAX_THREADS];
 	CK_SESSION_HANDLE s = 0;
 	CK_RV rv;
 	char go;
 
+	/* "bench%d": a token per process (SoftHSM2's file store is not safe
+	 * for two processes changing one token: its token file came out
+	 * unreadable, the label gone) */
+	if (strstr(token_fmt, "%d"))
+		snprintf(token, sizeof(token), "bench%d", index);
+	else
+		snprintf(token, sizeof(token), "%s", token_fmt);
 	if (strcmp(module, "openssl") && module_load(module, token))
 		return 1;
 	if (f) {
@@ -410,6 +414,7 @@ static int cmd_ops(char **argv)
 	int up[8][2], down[8][2];
 	pid_t pid[8];
 	int code = 0, started = 0;
+	char c;
 
 	if (procs < 1 || procs > 8 || nthreads < 1 || nthreads > MAX_THREADS || seconds <= 0) {
 		fprintf(stderr, "bench_p11: 1-8 processes of 1-%d threads, seconds > 0\n", MAX_THREADS);
@@ -425,17 +430,22 @@ static int cmd_ops(char **argv)
 		if (pid[p] == 0) {
 			close(up[p][0]);
 			close(down[p][1]);
-			_exit(child(argv[1], argv[2], argv[3], nthreads, seconds, up[p][1], down[p][0]));
+			_exit(child(argv[1], argv[2], p, argv[3], nthreads, seconds, up[p][1], down[p][0]));
 		}
 		close(up[p][1]);
 		close(down[p][0]);
 		started++;
+		/* one process sets up at a time: SoftHSM2 started in two at once
+		 * sometimes finds its token files held and lists no token */
+		if (read(up[p][0], &c, 1) != 1) {
+			code = 1;
+			goto out;
+		}
 	}
 	for (int op = 0; op < OP_COUNT && !code; op++) {
 		double total = 0, rate;
-		char c;
 		/* every process ready (keys made, the previous operation over) before any starts */
-		for (int p = 0; p < procs; p++)
+		for (int p = 0; p < procs && op > 0; p++)
 			if (read(up[p][0], &c, 1) != 1)
 				code = 1;
 		for (int p = 0; p < procs && !code; p++)
