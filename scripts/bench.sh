@@ -197,8 +197,8 @@ for k in $SCALE_KS; do
 	# seconds a login costs, both from this run; efficiency is how close
 	# the measured rate comes to it
 	bound=$(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n=$((n * k)) -v cores="$(nproc)" \
-		'BEGIN { printf "%.1f", c > 0 ? cores * n * hz / c : 0 }')
-	eff=$(awk -v a="$lps" -v b="$bound" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+		'BEGIN { printf "%.1f", (c > 0 ? cores * n * hz / c : 0) }')
+	eff=$(awk -v a="$lps" -v b="$bound" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	printf 'scale K=%-3d %6d logins  %8s logins/s  %8s CPU s/login  %8s bound/s  %5s efficiency  %d errors\n' \
 		$k $((n * k)) "$lps" "$cpl" "$bound" "$eff" "$errors"
 	scale_json="$scale_json${scale_json:+, }{\"k\": $k, \"logins_per_s\": $lps, \"cpu_s_per_login\": $cpl, \"cpu_bound_logins_per_s\": $bound, \"efficiency\": $eff, \"errors\": $errors}"
