@@ -209,6 +209,35 @@ for n in hsm-sim:$SCALE_HSM pedclient:$pc_pid pedserver:${SPID[0]}; do
 	RL[${n%%:*}]=$(rss ${n#*:}); PL[${n%%:*}]=$(priv ${n#*:})
 done
 
+# Memory per HSM: one hsm-sim holding K = 256 HSMs (made, zeroized, idle)
+# against one holding a single HSM, same run: (256 - 1) HSMs' difference.
+many_hsms() {
+	local dir=$1 n=$2 i
+	mkdir -p "$dir"
+	{
+		echo "hsms = ("
+		for i in $(seq 0 $((n - 1))); do
+			printf '  { serial = "%d"; slot = %d; type = "hsm"; }%s\n' $((800000 + i)) $((i * 20)) "$([ $i -lt $((n - 1)) ] && echo ,)"
+		done
+		echo ");"
+	} >"$dir/hsm.conf"
+	"$BIN/hsm-sim" -configfile "$dir/hsm.conf" -state "$dir/state" -socket "$dir/hsm.sock" -logfile "$dir/hsm.log" &
+	pids+=($!)
+	MANY_PID=$!
+	# each new HSM writes its state file (two fsyncs): allow a minute
+	for i in $(seq 6000); do [ -S "$dir/hsm.sock" ] && return 0; sleep 0.01; done
+	return 1
+}
+HSMS_MAX=${BENCH_HSMS_MAX:-256}
+many_hsms "$T/one" 1 || die "hsm-sim with one HSM did not start"
+rss_one=$(rss $MANY_PID) priv_one=$(priv $MANY_PID)
+kill -TERM $MANY_PID
+many_hsms "$T/many" "$HSMS_MAX" || die "hsm-sim with $HSMS_MAX HSMs did not start"
+rss_many=$(rss $MANY_PID) priv_many=$(priv $MANY_PID)
+kill -TERM $MANY_PID
+per_hsm_rss=$(awk -v a="$rss_many" -v b="$rss_one" -v n="$HSMS_MAX" 'BEGIN { printf "%.1f", (a - b) / (n - 1) }')
+per_hsm_priv=$(awk -v a="$priv_many" -v b="$priv_one" -v n="$HSMS_MAX" 'BEGIN { printf "%.1f", (a - b) / (n - 1) }')
+
 # The default PIN mask cost: a PED without -pinmaskcost makes a CU keyset,
 # 1 of 2 with one PIN on both keys; logins with it, and the offline search
 # a thief holding both key files runs (tests/tools/pin_thief: CPU time, one
@@ -268,6 +297,8 @@ for n in hsm-sim pedserver pedclient ped-device; do
 done
 rss_floor=$(cat "$T/floor.rss")
 printf '%-12s %9s %9s\n' "crypto floor" "$rss_floor" "-"
+printf 'hsm-sim with %d HSMs: VmRSS %s KiB, own %s KiB; per HSM (against one HSM): %s KiB, own %s KiB\n' \
+	"$HSMS_MAX" "$rss_many" "$priv_many" "$per_hsm_rss" "$per_hsm_priv"
 echo "(own: Private_Dirty, the memory the process alone holds; target < 4096 idle, < 16384 under load."
 echo " crypto floor: VmRSS of bench_floor after its handshakes, what any process running this cryptography"
 echo " with this OpenSSL has resident, libcrypto's text included;"
@@ -299,6 +330,7 @@ cat >"$top/$build/bench.json" <<EOF
   "private_idle_kib": {"hsm-sim": ${P[hsm-sim]}, "pedserver": ${P[pedserver]}, "pedclient": ${P[pedclient]}, "ped-device": ${P[ped-device]}},
   "private_load_kib": {"hsm-sim": ${PL[hsm-sim]}, "pedclient": ${PL[pedclient]}, "pedserver": ${PL[pedserver]}},
   "rss_floor_kib": $rss_floor,
+  "hsms_max": {"hsms": $HSMS_MAX, "rss_kib": $rss_many, "private_kib": $priv_many, "rss_per_hsm_kib": $per_hsm_rss, "private_per_hsm_kib": $per_hsm_priv},
   "idle_cpu_s": {"hsm-sim": ${IC[hsm-sim]}, "pedserver": ${IC[pedserver]}, "pedclient": ${IC[pedclient]}, "ped-device": ${IC[ped-device]}},
   "idle_wakeups": {"hsm-sim": ${IW[hsm-sim]}, "pedserver": ${IW[pedserver]}, "pedclient": ${IW[pedclient]}, "ped-device": ${IW[ped-device]}}
 }
