@@ -304,10 +304,16 @@ static int worker_init(struct worker *w, const char *pin)
 
 	memset(w->data, 0xa5, sizeof(w->data));
 	if (!f) {
-		w->ec = EVP_PKEY_CTX_new(k_ec, NULL);
-		w->rsa = EVP_PKEY_CTX_new(k_rsa, NULL);
-		w->rsa_pub = EVP_PKEY_CTX_new(k_rsa, NULL);
+		/* a copy of each key per thread: threads sharing one RSA key
+		 * queue on its blinding lock, a cost of that sharing, not of
+		 * the cryptography the floor stands for */
+		EVP_PKEY *ec = EVP_PKEY_dup(k_ec), *rsa = EVP_PKEY_dup(k_rsa);
+		w->ec = ec ? EVP_PKEY_CTX_new(ec, NULL) : NULL;
+		w->rsa = rsa ? EVP_PKEY_CTX_new(rsa, NULL) : NULL;
+		w->rsa_pub = rsa ? EVP_PKEY_CTX_new(rsa, NULL) : NULL;
 		w->aes = EVP_CIPHER_CTX_new();
+		EVP_PKEY_free(ec); /* the contexts hold their references */
+		EVP_PKEY_free(rsa);
 		return w->ec && w->rsa && w->rsa_pub && w->aes ? 0 : fail("OpenSSL contexts", 0);
 	}
 	if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &w->s)) != CKR_OK)
