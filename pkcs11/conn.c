@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,24 +74,31 @@ static void conn_close(struct p11_conn *c)
 	free(c);
 }
 
-/* A frame whole, never raising SIGPIPE in the application. */
+/* A frame whole, never raising SIGPIPE in the application; header and
+ * payload in one sendmsg, the payload not copied (a copy of a 4 KiB
+ * C_Encrypt's data, wiped after, was a tenth of the module's time). */
 static int send_frame(int fd, uint8_t type, const uint8_t *p, size_t len)
 {
-	uint8_t *buf;
-	size_t off = 0, total = PED_FRAME_HEADER_LEN + len;
-	int r = PED_OK;
+	uint8_t hdr[PED_FRAME_HEADER_LEN];
+	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)p, len}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
 
 	if (len > P11W_PAYLOAD_MAX)
 		return PED_E_FRAME_OVERSIZE;
-	if ((buf = OPENSSL_malloc(total)) == NULL)
-		return PED_E_HOST_MEMORY;
-	ped_frame_header_encode(type, (uint32_t)len, buf);
-	if (len)
-		memcpy(buf + PED_FRAME_HEADER_LEN, p, len);
-	while (off < total) {
-		ssize_t n = send(fd, buf + off, total - off, MSG_NOSIGNAL);
+	ped_frame_header_encode(type, (uint32_t)len, hdr);
+	while (mh.msg_iovlen) {
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 		if (n > 0) {
-			off += (size_t)n;
+			size_t done = (size_t)n;
+			while (mh.msg_iovlen && done >= mh.msg_iov->iov_len) {
+				done -= mh.msg_iov->iov_len;
+				mh.msg_iov++;
+				mh.msg_iovlen--;
+			}
+			if (mh.msg_iovlen) {
+				mh.msg_iov->iov_base = (uint8_t *)mh.msg_iov->iov_base + done;
+				mh.msg_iov->iov_len -= done;
+			}
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -100,14 +108,11 @@ static int send_frame(int fd, uint8_t type, const uint8_t *p, size_t len)
 			int pr = poll(&pf, 1, SEND_TIMEOUT_MS);
 			if (pr > 0 || (pr < 0 && errno == EINTR))
 				continue;
-			r = pr == 0 ? PED_E_TIMED_OUT : PED_E_SOCKET;
-			break;
+			return pr == 0 ? PED_E_TIMED_OUT : PED_E_SOCKET;
 		}
-		r = PED_E_SOCKET;
-		break;
+		return PED_E_SOCKET;
 	}
-	OPENSSL_clear_free(buf, total);
-	return r;
+	return PED_OK;
 }
 
 static void program_name(char *out, size_t len)

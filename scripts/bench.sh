@@ -193,14 +193,50 @@ for k in $SCALE_KS; do
 	for i in $(seq 0 $((k - 1))); do "$BIN/hsmcm" -socket "$S/hsm.sock" -c "ped disconnect -slot $((i * 20))" >/dev/null 2>&1; done
 	lps=$(awk -v n=$((n * k)) -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
 	cpl=$(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n=$((n * k)) 'BEGIN { printf "%.5f", c / hz / n }')
-	printf 'scale K=%-3d %6d logins  %8s logins/s  %8s CPU s/login  %d errors\n' $k $((n * k)) "$lps" "$cpl" "$errors"
-	scale_json="$scale_json${scale_json:+, }{\"k\": $k, \"logins_per_s\": $lps, \"cpu_s_per_login\": $cpl, \"errors\": $errors}"
+	# what the cores could do if the path never waited: cores over the CPU
+	# seconds a login costs, both from this run; efficiency is how close
+	# the measured rate comes to it
+	bound=$(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n=$((n * k)) -v cores="$(nproc)" \
+		'BEGIN { printf "%.1f", (c > 0 ? cores * n * hz / c : 0) }')
+	eff=$(awk -v a="$lps" -v b="$bound" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	printf 'scale K=%-3d %6d logins  %8s logins/s  %8s CPU s/login  %8s bound/s  %5s efficiency  %d errors\n' \
+		$k $((n * k)) "$lps" "$cpl" "$bound" "$eff" "$errors"
+	scale_json="$scale_json${scale_json:+, }{\"k\": $k, \"logins_per_s\": $lps, \"cpu_s_per_login\": $cpl, \"cpu_bound_logins_per_s\": $bound, \"efficiency\": $eff, \"errors\": $errors}"
 done
 pc_pid=$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")
 declare -A RL PL
 for n in hsm-sim:$SCALE_HSM pedclient:$pc_pid pedserver:${SPID[0]}; do
 	RL[${n%%:*}]=$(rss ${n#*:}); PL[${n%%:*}]=$(priv ${n#*:})
 done
+
+# Memory per HSM: one hsm-sim holding K = 256 HSMs (made, zeroized, idle)
+# against one holding a single HSM, same run: (256 - 1) HSMs' difference.
+many_hsms() {
+	local dir=$1 n=$2 i
+	mkdir -p "$dir"
+	{
+		echo "hsms = ("
+		for i in $(seq 0 $((n - 1))); do
+			printf '  { serial = "%d"; slot = %d; type = "hsm"; }%s\n' $((800000 + i)) $((i * 20)) "$([ $i -lt $((n - 1)) ] && echo ,)"
+		done
+		echo ");"
+	} >"$dir/hsm.conf"
+	"$BIN/hsm-sim" -configfile "$dir/hsm.conf" -state "$dir/state" -socket "$dir/hsm.sock" -logfile "$dir/hsm.log" &
+	pids+=($!)
+	MANY_PID=$!
+	# each new HSM writes its state file (two fsyncs): allow a minute
+	for i in $(seq 6000); do [ -S "$dir/hsm.sock" ] && return 0; sleep 0.01; done
+	return 1
+}
+HSMS_MAX=${BENCH_HSMS_MAX:-256}
+many_hsms "$T/one" 1 || die "hsm-sim with one HSM did not start"
+rss_one=$(rss $MANY_PID) priv_one=$(priv $MANY_PID)
+kill -TERM $MANY_PID
+many_hsms "$T/many" "$HSMS_MAX" || die "hsm-sim with $HSMS_MAX HSMs did not start"
+rss_many=$(rss $MANY_PID) priv_many=$(priv $MANY_PID)
+kill -TERM $MANY_PID
+per_hsm_rss=$(awk -v a="$rss_many" -v b="$rss_one" -v n="$HSMS_MAX" 'BEGIN { printf "%.1f", (a - b) / (n - 1) }')
+per_hsm_priv=$(awk -v a="$priv_many" -v b="$priv_one" -v n="$HSMS_MAX" 'BEGIN { printf "%.1f", (a - b) / (n - 1) }')
 
 # The default PIN mask cost: a PED without -pinmaskcost makes a CU keyset,
 # 1 of 2 with one PIN on both keys; logins with it, and the offline search
@@ -240,6 +276,10 @@ thief_v1=$("$TOOLS/pin_thief" -range 73000000 73519246 "$top/tests/vectors/ikey-
 mask_ms=$(awk -v r="$thief_def" 'BEGIN { printf "%.0f", 1000 / r / 2 }')
 thief_ratio=$(awk -v a="$thief_v1" -v b="$thief_def" 'BEGIN { printf "%.0f", a / b }')
 
+# rows 4 and 5: applications through the PKCS#11 module, against the
+# OpenSSL floor and SoftHSM2 (scripts/bench_p11.sh, its own hsm-sim and PED)
+"$top/scripts/bench_p11.sh" "$build" "$T/p11" >/dev/null || die "the PKCS#11 rows"
+
 ratio=$(awk -v a="$hs" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
 printf '\n%-34s %10s %10s %s\n' "measure" "median ms" "p99 ms" "target"
 printf '%-34s %10s %10s %s\n' "crypto floor (2e2s, in-process)" "$floor" "$floor99" ""
@@ -257,10 +297,14 @@ for n in hsm-sim pedserver pedclient ped-device; do
 done
 rss_floor=$(cat "$T/floor.rss")
 printf '%-12s %9s %9s\n' "crypto floor" "$rss_floor" "-"
+printf 'hsm-sim with %d HSMs: VmRSS %s KiB, own %s KiB; per HSM (against one HSM): %s KiB, own %s KiB\n' \
+	"$HSMS_MAX" "$rss_many" "$priv_many" "$per_hsm_rss" "$per_hsm_priv"
 echo "(own: Private_Dirty, the memory the process alone holds; target < 4096 idle, < 16384 under load."
 echo " crypto floor: VmRSS of bench_floor after its handshakes, what any process running this cryptography"
 echo " with this OpenSSL has resident, libcrypto's text included;"
 echo " wake-ups: context switches in the idle window, a Remote PED session open, pinged every PingInterval)"
+echo
+cat "$T/p11.txt"
 
 cat >"$top/$build/bench.json" <<EOF
 {
@@ -280,11 +324,13 @@ cat >"$top/$build/bench.json" <<EOF
   "login_1of2_default_cost_p99_ms": $ldefp,
   "offline_pin_guesses_per_core_s": {"default_cost": $thief_def, "format1_hkdf": $thief_v1},
   "scale": [$scale_json],
+  "pkcs11": $(cat "$T/p11.json"),
   "rss_idle_kib": {"hsm-sim": ${R[hsm-sim]}, "pedserver": ${R[pedserver]}, "pedclient": ${R[pedclient]}, "ped-device": ${R[ped-device]}},
   "rss_load_kib": {"hsm-sim": ${RL[hsm-sim]}, "pedclient": ${RL[pedclient]}, "pedserver": ${RL[pedserver]}},
   "private_idle_kib": {"hsm-sim": ${P[hsm-sim]}, "pedserver": ${P[pedserver]}, "pedclient": ${P[pedclient]}, "ped-device": ${P[ped-device]}},
   "private_load_kib": {"hsm-sim": ${PL[hsm-sim]}, "pedclient": ${PL[pedclient]}, "pedserver": ${PL[pedserver]}},
   "rss_floor_kib": $rss_floor,
+  "hsms_max": {"hsms": $HSMS_MAX, "rss_kib": $rss_many, "private_kib": $priv_many, "rss_per_hsm_kib": $per_hsm_rss, "private_per_hsm_kib": $per_hsm_priv},
   "idle_cpu_s": {"hsm-sim": ${IC[hsm-sim]}, "pedserver": ${IC[pedserver]}, "pedclient": ${IC[pedclient]}, "ped-device": ${IC[ped-device]}},
   "idle_wakeups": {"hsm-sim": ${IW[hsm-sim]}, "pedserver": ${IW[pedserver]}, "pedclient": ${IW[pedclient]}, "ped-device": ${IW[ped-device]}}
 }

@@ -12,7 +12,8 @@ set -eu
 # (tests/e2e/daemon_abuse.sh: a daemon held back until its start times out),
 # and the PKCS#11 clients the module's suites drive (tests/e2e/pkcs11_tool.sh,
 # p11tool.sh, openssl_engine.sh): OpenSC's pkcs11-tool, GnuTLS's p11tool and
-# OpenSSL's pkcs11 engine (libp11).
+# OpenSSL's pkcs11 engine (libp11); make bench: SoftHSM2, the module the
+# PKCS#11 rows are measured against (scripts/bench_p11.sh).
 # Installation: systemd (systemd-analyze security and verify on the units,
 # systemd-sysusers and systemd-tmpfiles in tests/e2e/installed.sh),
 # util-linux (unshare, setpriv: the installed services as their own user
@@ -21,7 +22,7 @@ set -eu
 PACKAGES="build-essential clang libclang-rt-14-dev pkg-config
 libssl-dev openssl libp11-kit-dev libusb-1.0-0-dev libncurses-dev libconfig-dev libcunit1-dev
 tmux valgrind iproute2 procps python3 groff-base man-db libumockdev-dev umockdev tcpdump strace
-opensc gnutls-bin libengine-pkcs11-openssl
+opensc gnutls-bin libengine-pkcs11-openssl softhsm2
 systemd util-linux dpkg-dev debhelper fakeroot lintian"
 
 missing=""

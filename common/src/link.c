@@ -91,25 +91,14 @@ int ped_framer_recv(struct ped_framer *f, uint8_t *type, uint8_t **payload, size
 int ped_frame_send(int fd, uint8_t type, const void *payload, size_t len, int timeout_ms)
 {
 	uint8_t hdr[PED_FRAME_HEADER_LEN];
-	int r;
 
 	if (len > PED_FRAME_MAX_PAYLOAD)
 		return PED_E_FRAME_OVERSIZE;
 	ped_frame_header_encode(type, (uint32_t)len, hdr);
-	/* One write for a small frame: a header sent alone waits for the peer's
-	 * delayed ACK (Nagle), 40 ms a message on TCP. */
-	if (len <= 8192) {
-		uint8_t one[PED_FRAME_HEADER_LEN + 8192];
-		memcpy(one, hdr, sizeof(hdr));
-		if (len)
-			memcpy(one + sizeof(hdr), payload, len);
-		r = ped_write_all(fd, one, sizeof(hdr) + len, timeout_ms);
-		OPENSSL_cleanse(one, sizeof(hdr) + len);
-		return r;
-	}
-	if ((r = ped_write_all(fd, hdr, sizeof(hdr), timeout_ms)) != PED_OK)
-		return r;
-	return ped_write_all(fd, payload, len, timeout_ms);
+	/* One writev for header and payload: a header sent alone waits for the
+	 * peer's delayed ACK (Nagle), 40 ms a message on TCP; and the payload,
+	 * often a record or a reply with secrets, is not copied to be wiped. */
+	return ped_write2_all(fd, hdr, sizeof(hdr), payload, len, timeout_ms);
 }
 
 static int send_out(int fd, struct ped_kas_out *out, int timeout_ms)

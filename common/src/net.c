@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int ped_set_nonblock(int fd, int on)
@@ -343,6 +344,39 @@ int ped_write_all(int fd, const void *buf, size_t len, int timeout_ms)
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return PED_E_SOCKET;
+		if ((r = wait_fd(fd, POLLOUT, remaining(deadline, timeout_ms))) != PED_OK)
+			return r;
+	}
+	return PED_OK;
+}
+
+int ped_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen, int timeout_ms)
+{
+	struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
+	struct iovec *v = iov;
+	int nv = blen ? 2 : 1;
+	uint64_t deadline = ped_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	int r;
+
+	while (nv) {
+		ssize_t n = writev(fd, v, nv);
+		if (n > 0) {
+			size_t done = (size_t)n;
+			while (nv && done >= v->iov_len) {
+				done -= v->iov_len;
+				v++;
+				nv--;
+			}
+			if (nv) {
+				v->iov_base = (unsigned char *)v->iov_base + done;
+				v->iov_len -= done;
+			}
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

@@ -20,7 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIM_MAX_HSMS 64
+/* An HSM costs its memory only once configured (the tables below are
+ * static, their pages untouched until used): 256 for issue #33's memory
+ * row, an hsm-sim holding K = 256 HSMs. */
+#define SIM_MAX_HSMS 256
 #define SIM_SLOTS_PER_HSM 16 /* the admin partition, then up to 15 application partitions */
 
 /* What slot list shows of an HSM, as it was when its lock was last given

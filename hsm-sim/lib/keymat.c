@@ -167,6 +167,49 @@ static CK_RV put_spki(struct hsm_obj *o)
 	return put_computed(o, CKA_PUBLIC_KEY_INFO, buf, (size_t)n);
 }
 
+/* A DER length of at most 255 bytes (an EC SubjectPublicKeyInfo's largest,
+ * P-521's, is 155). */
+static size_t der_len(uint8_t *p, size_t len)
+{
+	if (len < 0x80) {
+		p[0] = (uint8_t)len;
+		return 1;
+	}
+	p[0] = 0x81;
+	p[1] = (uint8_t)len;
+	return 2;
+}
+
+/* An EC key's SubjectPublicKeyInfo (RFC 5480: id-ecPublicKey, the named
+ * curve, the uncompressed point), built here: i2d_PUBKEY looks its encoder
+ * up among the providers at every call, which was 43% of the HSM's time in
+ * a P-256 C_GenerateKeyPair (make bench, issue #33). The bytes are
+ * i2d_PUBKEY's (tests/unit/test_object.c compares them on every curve). */
+static CK_RV put_ec_spki(struct hsm_obj *o, const struct kcurve *c, const uint8_t *pt)
+{
+	static const uint8_t ec_public_key[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+	size_t n = 1 + 2 * c->field_len, alg = sizeof(ec_public_key) + c->oid_len;
+	size_t bits = n + 1, inner = 2 + alg + 1 + (bits < 0x80 ? 1 : 2) + bits;
+	size_t total = 1 + (inner < 0x80 ? 1 : 2) + inner, off = 0;
+	uint8_t *der;
+
+	if ((der = OPENSSL_malloc(total)) == NULL)
+		return kfail(CKR_HOST_MEMORY, "out of memory");
+	der[off++] = 0x30;
+	off += der_len(der + off, inner);
+	der[off++] = 0x30;
+	off += der_len(der + off, alg);
+	memcpy(der + off, ec_public_key, sizeof(ec_public_key));
+	off += sizeof(ec_public_key);
+	memcpy(der + off, c->oid, c->oid_len);
+	off += c->oid_len;
+	der[off++] = 0x03;
+	off += der_len(der + off, bits);
+	der[off++] = 0x00; /* no unused bits */
+	memcpy(der + off, pt, n);
+	return put_computed(o, CKA_PUBLIC_KEY_INFO, der, total);
+}
+
 /* --- RSA ------------------------------------------------------------------- */
 
 static const CK_ATTRIBUTE_TYPE crt_attrs[5] = {CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1,
@@ -302,7 +345,7 @@ static CK_RV ec_pub_finish(struct hsm_obj *o, const struct kcurve *c)
 	if ((rv = kmat_ec_pub(c, pt, n, &o->pkey)) != CKR_OK)
 		return rv;
 	if (pt != a->val) /* stored as given: already DER */
-		return put_spki(o);
+		return put_ec_spki(o, c, pt);
 	if ((der = OPENSSL_malloc(hdr + n)) == NULL)
 		return kfail(CKR_HOST_MEMORY, "out of memory");
 	der[0] = 0x04;
@@ -315,7 +358,7 @@ static CK_RV ec_pub_finish(struct hsm_obj *o, const struct kcurve *c)
 	memcpy(der + hdr, pt, n);
 	if ((rv = kobj_put_owned(o, CKA_EC_POINT, der, hdr + n)) != CKR_OK)
 		return rv;
-	return put_spki(o);
+	return put_ec_spki(o, c, der + hdr);
 }
 
 static CK_RV ec_priv_finish(struct hsm_obj *o, const struct kcurve *c)
@@ -351,7 +394,7 @@ static CK_RV ec_priv_finish(struct hsm_obj *o, const struct kcurve *c)
 		goto out;
 	if ((rv = fromdata("EC", EVP_PKEY_KEYPAIR, params, &o->pkey)) != CKR_OK)
 		goto out;
-	rv = put_spki(o);
+	rv = put_ec_spki(o, c, pt);
 out:
 	OSSL_PARAM_free(params); /* secrets came from secure BNs: cleansed */
 	OSSL_PARAM_BLD_free(bld);

@@ -1316,8 +1316,39 @@ static void random_bytes(void)
 	CU_ASSERT_EQUAL(hsm_random(NULL, 1), CKR_ARGUMENTS_BAD);
 }
 
+/* The EC SubjectPublicKeyInfo the HSM builds itself is byte for byte
+ * OpenSSL's (i2d_PUBKEY), on every curve, on both halves of a pair. */
+static void ec_spki_is_openssls(void)
+{
+	static const uint8_t oids[3][10] = {{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07},
+					    {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22},
+					    {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}};
+	static const size_t oid_lens[3] = {10, 7, 7};
+	CK_MECHANISM eg = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+
+	for (int i = 0; i < 3; i++) {
+		CK_ATTRIBUTE t[] = {KF_D(CKA_EC_PARAMS, oids[i], oid_lens[i])};
+		struct hsm_obj *pub = NULL, *priv = NULL;
+		uint8_t *der = NULL;
+		int n;
+
+		CU_ASSERT_EQUAL_FATAL(hsm_generate_key_pair(NULL, &eg, t, 1, NULL, 0, &pub, &priv), CKR_OK);
+		n = i2d_PUBKEY(priv->pkey, &der);
+		CU_ASSERT_FATAL(n > 0);
+		for (int half = 0; half < 2; half++) {
+			const struct hsm_attr *a = hsm_obj_attr(half ? priv : pub, CKA_PUBLIC_KEY_INFO);
+			CU_ASSERT_FATAL(a != NULL);
+			CU_ASSERT_EQUAL(a->len, (CK_ULONG)n);
+			CU_ASSERT(a->len == (CK_ULONG)n && memcmp(a->val, der, (size_t)n) == 0);
+		}
+		OPENSSL_free(der);
+		hsm_obj_free(pub);
+		hsm_obj_free(priv);
+	}
+}
+
 UNIT_SUITE(mech, setup, teardown, UNIT_TEST(mechanism_list_and_info), UNIT_TEST(generate_secret_keys),
-	   UNIT_TEST(generate_pairs), UNIT_TEST(rsa_signatures_verify_with_openssl),
+	   UNIT_TEST(generate_pairs), UNIT_TEST(ec_spki_is_openssls), UNIT_TEST(rsa_signatures_verify_with_openssl),
 	   UNIT_TEST(rsa_raw_mechanisms), UNIT_TEST(rsa_4096), UNIT_TEST(ecdsa_verifies_with_openssl),
 	   UNIT_TEST(hmac_against_evp), UNIT_TEST(two_call_convention), UNIT_TEST(aes_gcm),
 	   UNIT_TEST(aes_cbc_pad_with_openssl_enc), UNIT_TEST(aes_cbc_ecb_ctr_with_openssl_enc),

@@ -1,10 +1,17 @@
 #include "unit.h"
 
 #include "ped/error.h"
+#include "ped/frame.h"
+#include "ped/link.h"
 #include "ped/net.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,6 +93,66 @@ static void unix_socket_mode_and_stale_file(void)
 	CU_ASSERT_EQUAL(ped_unix_connect(path, &cfd), PED_E_SOCKET);
 }
 
-UNIT_SUITE(net, NULL, NULL, UNIT_TEST(tcp_port_zero_reports_the_bound_port),
+struct reader {
+	int fd;
+	uint8_t *got;
+	size_t len;
+	int r;
+};
+
+static void *read_frames(void *arg)
+{
+	struct reader *rd = arg;
+	struct ped_framer in;
+	uint8_t type, *p = NULL;
+	size_t n = 0;
+
+	ped_framer_init(&in, rd->fd, PED_FRAME_MAX_PAYLOAD);
+	/* an empty frame first, then the large one */
+	rd->r = ped_framer_recv(&in, &type, &p, &n, 5000);
+	if (rd->r == PED_OK && (type != 7 || n != 0))
+		rd->r = PED_E_INVALID;
+	OPENSSL_free(p);
+	p = NULL;
+	if (rd->r == PED_OK && (rd->r = ped_framer_recv(&in, &type, &p, &n, 5000)) == PED_OK) {
+		rd->got = p;
+		rd->len = n;
+	}
+	ped_framer_free(&in);
+	return NULL;
+}
+
+/* A frame goes out as one writev of header and payload: whole, whatever
+ * the kernel takes per call (a non-blocking socket with a small buffer
+ * takes it in many pieces, some splitting the header from the payload). */
+static void frame_send_in_pieces(void)
+{
+	size_t big = 48 * 1024;
+	uint8_t *payload = malloc(big);
+	int sv[2], small = 4096;
+	struct reader rd = {0};
+	pthread_t t;
+
+	CU_ASSERT_FATAL(payload != NULL);
+	for (size_t i = 0; i < big; i++)
+		payload[i] = (uint8_t)(i * 7 + 3);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	CU_ASSERT_EQUAL(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	CU_ASSERT_EQUAL(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	rd.fd = sv[1];
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, read_frames, &rd), 0);
+	CU_ASSERT_EQUAL(ped_frame_send(sv[0], 7, NULL, 0, 5000), PED_OK);
+	CU_ASSERT_EQUAL(ped_frame_send(sv[0], 9, payload, big, 5000), PED_OK);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(rd.r, PED_OK);
+	CU_ASSERT_EQUAL(rd.len, big);
+	CU_ASSERT(rd.got && rd.len == big && memcmp(rd.got, payload, big) == 0);
+	OPENSSL_free(rd.got);
+	free(payload);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+UNIT_SUITE(net, NULL, NULL, UNIT_TEST(frame_send_in_pieces), UNIT_TEST(tcp_port_zero_reports_the_bound_port),
 	   UNIT_TEST(refused_connection_is_a_socket_error), UNIT_TEST(ipv6_loopback_works),
 	   UNIT_TEST(unix_socket_mode_and_stale_file))

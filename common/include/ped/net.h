@@ -40,6 +40,10 @@ void ped_sock_local_name(int fd, char *buf, size_t len);
  * each waits at most timeout_ms in total (< 0: forever). read_full returns
  * PED_E_CLOSED on end of stream before len bytes. */
 int ped_write_all(int fd, const void *buf, size_t len, int timeout_ms);
+/* a, then b, as one writev where the kernel takes both: a frame's header
+ * and payload leave together (no Nagle wait between them on TCP) with no
+ * copy of the payload to make and wipe. */
+int ped_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen, int timeout_ms);
 int ped_read_full(int fd, void *buf, size_t len, int timeout_ms);
 
 #endif
