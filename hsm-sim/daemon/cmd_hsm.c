@@ -71,8 +71,9 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		uint8_t dkey[HSM_KEY_LEN];
 		if ((r = auth_new_domain(&c->who, hs, &dom, dkey)) != PED_OK)
 			return r;
+		/* a soft init: the Auditor and its log stay (hsm zeroize takes them) */
 		if (hs->h.initialized)
-			hsm_zeroize(&hs->h);
+			hsm_reinit(&hs->h);
 		hs->h.so.cred = so;
 		hs->h.so.failures = 0;
 		hs->h.domain = dom;
@@ -96,7 +97,8 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		if ((r = cmd_parse(c, o, argc, argv, 2)) != PED_OK)
 			return r == 1 ? PED_OK : r;
 		cmd_out(c, "You are about to zeroize HSM %s. All partitions and their contents, the HSM SO, the "
-			   "domain and the Remote PED vector will be erased; the policies return to their defaults.",
+			   "Auditor and the audit log secret, the domain and the Remote PED vector will be erased; "
+			   "the policies return to their defaults.",
 			hs->h.serial);
 		if ((r = cmd_confirm(c, ped_opts_seen(o, "force"), "hsm zeroize")) != PED_OK)
 			return r;

@@ -341,6 +341,16 @@ void hsm_zeroize(struct hsm *h)
 	hsm_erase_partitions(h);
 }
 
+void hsm_reinit(struct hsm *h)
+{
+	/* The Auditor is no role of the SO's: the copy keeps it (and with it the
+	 * log the daemon keeps under its white key) while the rest goes. */
+	struct hsm_role_state au = h->au;
+	hsm_zeroize(h);
+	h->au = au;
+	OPENSSL_cleanse(&au, sizeof(au));
+}
+
 void hsm_erase_partitions(struct hsm *h)
 {
 	for (uint32_t i = 0; i < h->npartitions && i < HSM_MAX_PARTITIONS; i++)

@@ -173,6 +173,29 @@ static void three_wrong_so_logins_zeroize_that_hsm_only(void)
 	CU_ASSERT_FALSE(h->initialized);
 }
 
+/* hsm init over an initialized HSM keeps the Auditor; zeroization
+ * (also by three wrong SO logins) takes it. */
+static void soft_init_keeps_the_auditor_zeroize_does_not(void)
+{
+	struct keyset so, au;
+	struct hsm_login_result res;
+	struct hsm_partition *p;
+	init_hsm(h, &so);
+	make_keyset(&au, 1, 1);
+	hsm_credential_set(&h->au.cred, au.secret, HSM_SECRET_LEN, 1, 1, au.id);
+	CU_ASSERT_EQUAL_FATAL(hsm_partition_create(h, "p1", &p), PED_OK);
+	hsm_reinit(h);
+	CU_ASSERT_FALSE(h->initialized);
+	CU_ASSERT_EQUAL(h->npartitions, 0);
+	CU_ASSERT_FALSE(h->so.cred.set);
+	CU_ASSERT_TRUE(h->au.cred.set);
+	h->initialized = 1;
+	hsm_login(h, NULL, HSM_ROLE_AU, au.secret, HSM_SECRET_LEN, &res);
+	CU_ASSERT_EQUAL(res.err, PED_OK);
+	hsm_zeroize(h);
+	CU_ASSERT_FALSE(h->au.cred.set);
+}
+
 static void partition_limits(void)
 {
 	struct keyset so, po, co, cu;
@@ -1104,6 +1127,7 @@ static void hsm_and_pin_length_policies(void)
 
 UNIT_SUITE(hsm, setup, teardown, UNIT_TEST(identity_is_a_valid_chain),
 	   UNIT_TEST(splits_combine_and_verify), UNIT_TEST(three_wrong_so_logins_zeroize_that_hsm_only),
+	   UNIT_TEST(soft_init_keeps_the_auditor_zeroize_does_not),
 	   UNIT_TEST(partition_limits), UNIT_TEST(objects_grow_copy_and_move), UNIT_TEST(cloning_stays_within_a_domain),
 	   UNIT_TEST(restored_keys_sign_and_verify),
 	   UNIT_TEST(state_files_round_trip_and_refuse_damage), UNIT_TEST(older_state_files_still_load),

@@ -178,6 +178,10 @@ int hsm_create(struct hsm *h, const char *serial);
 /* Zeroizes: every role, domain, RPV and partition goes, the policies return
  * to their defaults; the identity stays. */
 void hsm_zeroize(struct hsm *h);
+/* A soft re-initialization (hsm init over an initialized HSM): as
+ * hsm_zeroize, but the Auditor stays, as on the reference, whose audit
+ * trail the HSM SO cannot wipe by re-initializing. */
+void hsm_reinit(struct hsm *h);
 /* Erases every partition and its objects (HSM zeroization, HSM policy 15). */
 void hsm_erase_partitions(struct hsm *h);
 void hsm_zeroize_partition(struct hsm_partition *p);
