@@ -415,7 +415,7 @@ int audit_set_white(struct sim_hsm *hs, const uint8_t *white, size_t len)
 	pthread_mutex_unlock(&lg->mu);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	if (r == PED_OK)
-		forced_event(lg, HSM_AUDIT_LOGMANAGE, "so", "audit init", "the Auditor's log secret is set%s",
+		forced_event(lg, HSM_AUDIT_LOGMANAGE, "au", "audit init", "the Auditor's log secret is set%s",
 			     restart ? "" : " (the same white key)");
 	return r;
 }

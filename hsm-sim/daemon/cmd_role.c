@@ -164,8 +164,19 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 			cmd_out(c, "Error: the %s is set by %s init", ri->name, p ? "partition" : "hsm");
 			return PED_E_ARGUMENTS_BAD;
 		}
-		if (ri->role == HSM_ROLE_AU && (r = auth_need(&c->who, lg, HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
-			return r;
+		/* As the reference: "The Auditor role cannot be initialized by
+		 * another role", so nobody is logged in on the admin partition; the
+		 * PED ceremony (a new white keyset) is what it takes. */
+		if (ri->role == HSM_ROLE_AU && !hs->h.initialized) {
+			cmd_out(c, "Error: the HSM is not initialized (hsm init first)");
+			return PED_E_USER_NOT_LOGGED_IN;
+		}
+		if (ri->role == HSM_ROLE_AU && (lg->so || lg->au)) {
+			cmd_out(c, "Error: the Auditor cannot be initialized by another role, and the %s is logged in: "
+				   "log out first (role logout), then run role init -name au",
+				lg->so ? "HSM SO" : "Auditor");
+			return HSM_E_USER_ALREADY_LOGGED_IN;
+		}
 		if (ri->role == HSM_ROLE_CO && (r = auth_need(&c->who, lg, HSM_ROLE_PO, pi, "Partition SO")) != PED_OK)
 			return r;
 		if (ri->role == HSM_ROLE_CU && (r = auth_need(&c->who, lg, HSM_ROLE_CO, pi, "Crypto Officer")) != PED_OK)

@@ -240,7 +240,8 @@ static int auditor_allowed(int argc, char **argv)
 	if (word_is(argc, argv, 0, "role")) {
 		if (word_is(argc, argv, 1, "login") || word_is(argc, argv, 1, "logout"))
 			return 1;
-		for (int i = 2; word_is(argc, argv, 1, "changepw") && i < argc; i++)
+		/* role init -name au reaches its own refusal ("log out first") */
+		for (int i = 2; (word_is(argc, argv, 1, "changepw") || word_is(argc, argv, 1, "init")) && i < argc; i++)
 			if (!strcasecmp(argv[i], "au") || !strcasecmp(argv[i], "auditor") || !strcasecmp(argv[i], "audit"))
 				return 1;
 	}

@@ -31,7 +31,7 @@ use "PO LOGIN" ${KEY[po]}
 use "CO LOGIN" ${KEY[co]}
 P
 start_ped L $HSM_SERIAL "$T/L.policy"
-hsmcm -c "hsm init -label p11; role login -name so; ped vector init; role init -name au; role logout
+hsmcm -c "hsm init -label p11; role login -name so; ped vector init; role logout; role init -name au
 role login -name au; audit config evmask all; role logout
 role login -name so; partition create -label $TOKEN; slot set -slot 1; partition init -label $TOKEN
 role login -name po; role init -name co"

@@ -20,7 +20,7 @@ sed 's/^audit_spool_max = .*/audit_spool_max = 65536;/' "$PED_SRCDIR/conf/hsm-si
 grep -q '^audit_spool_max = 65536;' "$T/hsm-sim.conf" || fail "conf/hsm-sim.conf has no audit_spool_max"
 start_hsm -configfile "$T/hsm-sim.conf"
 start_ped A $HSM_SERIAL "$T/a.policy"
-hsmcm -c "hsm init -label main; role login -name so; role init -name au; role logout
+hsmcm -c "hsm init -label main; role init -name au
 role login -name au; audit config evmask all"
 [ $RC -eq 0 ] || fail "setup: $OUT"
 

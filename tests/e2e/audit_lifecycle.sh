@@ -1,5 +1,7 @@
 #!/bin/bash
-# The Auditor's lifecycle against the HSM's (as the reference's): the
+# The Auditor's lifecycle against the HSM's (as the reference's): "the
+# Auditor role cannot be initialized by another role" (role init -name au
+# with the HSM SO or the Auditor logged in is refused: log out first); the
 # Auditor and the log (its secret and configuration) survive "hsm init", a
 # soft re-initialization the HSM SO can run, and "hsm init" is itself a
 # logged event; "hsm zeroize" (the factory reset) destroys them.
@@ -25,10 +27,24 @@ start_ped A $HSM_SERIAL "$T/a.policy"
 SPOOL="$T/state/hsm-$HSM_SERIAL.auditq"
 MASK="event mask        : access,manage,keymanage,usage,first,external,logmanage,success,failure"
 
-note "an HSM with an Auditor and the log on"
-hsmcm -c "hsm init -label first; role login -name so; role init -name au; role logout
-role login -name au; audit config evmask all; role logout"
+note "role init -name au while the HSM SO is logged in: refused, log out first"
+hsmcm -c "hsm init -label first; role login -name so; role init -name au"
+[ $RC -ne 0 ] || fail "another role initialized the Auditor: $OUT"
+expect_contains "$OUT" "Error: the Auditor cannot be initialized by another role, and the HSM SO is logged in: log out first"
+expect_contains "$OUT" "CKR_USER_ALREADY_LOGGED_IN"
+hsmcm -c "hsm showinfo"
+expect_contains "$OUT" "Audit Role Initialized -> No"
+
+note "logged out, the Auditor is made (the PED's white keyset) and turns the log on"
+hsmcm -c "role login -name so; role logout; role init -name au
+role login -name au; audit config evmask all"
 [ $RC -eq 0 ] || fail "setup: $OUT"
+
+note "nor may the Auditor re-initialize itself while logged in"
+hsmcm -c "role login -name au; role init -name au"
+[ $RC -ne 0 ] || fail "the logged-in Auditor re-initialized the role: $OUT"
+expect_contains "$OUT" "the Auditor is logged in: log out first"
+grep -q '|manage|F|au|0|0|0x00000100|role init|-name au|' "$SPOOL" || fail "no record of the refusal: $(cat "$SPOOL")"
 
 note "hsm init again: partitions go, the Auditor and the log stay; the init is logged"
 hsmcm -c "role login -name so; partition create -label p1; hsm init -label second -force"

@@ -23,7 +23,7 @@ start_pedclient
 start_hsm
 start_ped A $HSM_SERIAL "$T/a.policy"
 
-hsmcm -c "hsm init -label main; role login -name so; role init -name au; role logout
+hsmcm -c "hsm init -label main; role init -name au
 role login -name au; audit config evmask all path $LOGS size 16k interval never"
 [ $RC -eq 0 ] || fail "setup: $OUT"
 # Every record but the one the asking login itself made (it is written

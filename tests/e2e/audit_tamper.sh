@@ -28,7 +28,7 @@ start_ped A $HSM_SERIAL "$T/a.policy"
 
 # Access records off: the Auditor's logins for the checks below add nothing,
 # so the log the HSM knows ends where the copies end.
-cmds="hsm init -label main; role login -name so; role init -name au; role logout
+cmds="hsm init -label main; role init -name au
 role login -name au; audit config evmask m,k,u,r,x,g,s,f size 16k interval never
 audit export -file $T/main.lws -password twelvechars1"
 for i in $(seq 1 70); do cmds="$cmds; audit logmsg -message filler number $i of seventy"; done

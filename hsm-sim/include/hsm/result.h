@@ -24,7 +24,9 @@
 	X(HSM_E_PIN_EXPIRED, -1004, "CKR_PIN_EXPIRED", 0x000000a3u,                                      \
 	  "the credential was set by another role and must be changed first (HSM policy 21)")              \
 	X(HSM_E_TOKEN_WRITE_PROTECTED, -1005, "CKR_TOKEN_WRITE_PROTECTED", 0x000000e2u,                  \
-	  "the partition's objects are read-only (partition policy 28)")
+	  "the partition's objects are read-only (partition policy 28)")                                 \
+	X(HSM_E_USER_ALREADY_LOGGED_IN, -1006, "CKR_USER_ALREADY_LOGGED_IN", 0x00000100u,                \
+	  "a role is logged in: log out first")
 
 enum hsm_result {
 #define HSM_RESULT_ENUM(sym, val, name, code, desc) sym = (val),
