@@ -1,9 +1,8 @@
 # hsm-sim: the HSM simulator's library (libhsm: state, rules, state files,
 # control channel), the hsm-sim daemon and the hsmcm shell.
 CPPFLAGS     += -Ihsm-sim/include
-# The PKCS#11 types and constants libhsm's key headers use: p11-kit's header
-# only (no library to link), so only its include directory.
-CPPFLAGS     += $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
+# libhsm's key headers use p11-kit's PKCS#11 header: the top-level Makefile
+# adds its include directory for everyone (libped's p11wire needs it too).
 
 $(eval $(call static_lib,hsm,$(wildcard hsm-sim/lib/*.c)))
 $(eval $(call program,hsm-sim,$(wildcard hsm-sim/daemon/*.c),hsm))
