@@ -15,8 +15,11 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -197,6 +200,18 @@ fail:
 	return PED_E_CERTIFICATE_INVALID;
 }
 
+/* A link cut while a session waits (a command on the PED, an idle pool
+ * connection) shows up within about 25 s on either side, as the
+ * reference client's TCPKeepAlive = 1 does, instead of never. */
+static void keepalive(int fd)
+{
+	int on = 1, idle = 10, intvl = 5, cnt = 3;
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 /* SSL_connect or SSL_accept, or (step 2) reading until the server's
  * ticket, within the deadline. 1 done, 0 failed, -1 timed out. */
 static int drive(SSL *ssl, int fd, int step, const int *ticket, uint64_t deadline)
@@ -238,6 +253,7 @@ int ped_tls_dial(SSL_CTX *ctx, const char *host, uint16_t port, int timeout_ms, 
 		snprintf(why, whylen, "cannot reach %s port %u", host, (unsigned)port);
 		return PED_E_SOCKET;
 	}
+	keepalive(fd);
 	if (!(ssl = SSL_new(ctx)) || SSL_set_fd(ssl, fd) != 1) {
 		ssl_why(why, whylen, "cannot start TLS");
 		r = PED_E_CRYPTO;
@@ -299,6 +315,7 @@ int ped_tls_accept(SSL_CTX *ctx, const struct ped_tls_pins *pins, int fd, int ti
 	*plain = -1;
 	if (name && namelen)
 		name[0] = '\0';
+	keepalive(fd);
 	if (!(ssl = SSL_new(ctx)) || SSL_set_fd(ssl, fd) != 1) {
 		ssl_why(why, whylen, "cannot start TLS");
 		r = PED_E_CRYPTO;
