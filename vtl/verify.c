@@ -65,7 +65,7 @@ int vtl_verify_server(const struct ped_net_client *nc, size_t i, int timeout_ms,
 	int e;
 
 	ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
-	if ((e = ped_netcfg_dial(nc, i, timeout_ms, &c.fd, why, whylen)) != PED_OK)
+	if ((e = ped_netcfg_dial(nc, i, timeout_ms, &c.fd, NULL, why, whylen)) != PED_OK)
 		goto out;
 	ped_framer_init(&c.in, c.fd, P11W_PAYLOAD_MAX);
 	/* the application id is a bearer secret: a fresh one, never shown */

@@ -134,8 +134,8 @@ int ped_netcfg_find(const struct ped_net_client *nc, const char *name)
 	return -1;
 }
 
-int ped_netcfg_dial(const struct ped_net_client *nc, size_t i, int timeout_ms, int *plain, char *why,
-		    size_t whylen)
+int ped_netcfg_dial(const struct ped_net_client *nc, size_t i, int timeout_ms, int *plain, pthread_t *tid,
+		    char *why, size_t whylen)
 {
 	struct ped_tls_pins pins = {0};
 	SSL_CTX *ctx = NULL;
@@ -154,7 +154,7 @@ int ped_netcfg_dial(const struct ped_net_client *nc, size_t i, int timeout_ms, i
 		goto out;
 	if ((r = ped_tls_pinned_context(0, nc->cert, nc->key, &pins, &ctx, why, whylen)) != PED_OK)
 		goto out;
-	r = ped_tls_dial(ctx, nc->s[i].name, nc->s[i].port, timeout_ms, plain, why, whylen);
+	r = ped_tls_dial(ctx, nc->s[i].name, nc->s[i].port, timeout_ms, plain, tid, why, whylen);
 	SSL_CTX_set_app_data(ctx, NULL); /* the handshake is over: the pins go */
 out:
 	SSL_CTX_free(ctx);

@@ -18,6 +18,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +135,13 @@ static void *proxy_thread(void *arg)
 	(void)ped_set_nonblock(p->net, 1);
 	(void)ped_set_nonblock(p->plain, 1); /* so the 30 s limit below holds */
 	SSL_clear_mode(p->ssl, SSL_MODE_AUTO_RETRY);
+	/* A write to a link the peer reset raises SIGPIPE in the writing
+	 * thread: blocked here, it is an EPIPE, whatever the program (the
+	 * PKCS#11 module runs in applications that never ignore it). */
+	sigset_t pipe;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	(void)pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	for (;;) {
 		struct pollfd f[2] = {{.fd = p->net, .events = POLLIN}, {.fd = p->plain, .events = POLLIN}};
 		if (!SSL_pending(p->ssl) && poll(f, 2, -1) < 0) {
@@ -221,6 +230,11 @@ fail:
 
 int ped_tls_proxy_start(SSL *ssl, int fd, int *plain, char *why, size_t whylen)
 {
+	return ped_tls_proxy_start_tid(ssl, fd, plain, NULL, why, whylen);
+}
+
+int ped_tls_proxy_start_tid(SSL *ssl, int fd, int *plain, pthread_t *tid, char *why, size_t whylen)
+{
 	struct proxy *p = NULL;
 	int sp[2] = {-1, -1};
 
@@ -231,7 +245,7 @@ int ped_tls_proxy_start(SSL *ssl, int fd, int *plain, char *why, size_t whylen)
 	}
 	*p = (struct proxy){ssl, fd, sp[1]};
 	atomic_fetch_add(&proxies_live, 1);
-	if (ped_thread_spawn(proxy_thread, p) != PED_OK) {
+	if ((tid ? ped_thread_spawn_joinable(proxy_thread, p, tid) : ped_thread_spawn(proxy_thread, p)) != PED_OK) {
 		atomic_fetch_sub(&proxies_live, 1);
 		snprintf(why, whylen, "cannot start the TLS thread");
 		free(p);

@@ -241,8 +241,8 @@ static int drive(SSL *ssl, int fd, int step, const int *ticket, uint64_t deadlin
 	}
 }
 
-int ped_tls_dial(SSL_CTX *ctx, const char *host, uint16_t port, int timeout_ms, int *plain, char *why,
-		 size_t whylen)
+int ped_tls_dial(SSL_CTX *ctx, const char *host, uint16_t port, int timeout_ms, int *plain, pthread_t *tid,
+		 char *why, size_t whylen)
 {
 	SSL *ssl = NULL;
 	int fd = -1, ticket = 0, d, r;
@@ -297,7 +297,7 @@ int ped_tls_dial(SSL_CTX *ctx, const char *host, uint16_t port, int timeout_ms, 
 		goto fail;
 	}
 	SSL_set_app_data(ssl, NULL);
-	return ped_tls_proxy_start(ssl, fd, plain, why, whylen);
+	return ped_tls_proxy_start_tid(ssl, fd, plain, tid, why, whylen);
 fail:
 	SSL_free(ssl);
 	close(fd);

@@ -410,7 +410,7 @@ static int connect_server(const char *host, int *fd)
 			host, conf);
 		return PED_E_NOT_FOUND;
 	}
-	if ((r = ped_netcfg_dial(&nc, (size_t)i, 10000, fd, why, sizeof(why))) != PED_OK)
+	if ((r = ped_netcfg_dial(&nc, (size_t)i, 10000, fd, NULL, why, sizeof(why))) != PED_OK)
 		fprintf(stderr, "hsmcm: cannot reach hsm-sim on %s: %s\n", host, why);
 	return r;
 }

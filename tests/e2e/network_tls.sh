@@ -59,6 +59,32 @@ OUT=$("${RUN[@]}" "$BIN/hsmcm" -server 127.0.0.1 -c "slot list") || fail "hsmcm 
 expect_contains "$OUT" "Label ->                $TOKEN"
 grep -q 'network client ws1 connected from 127.0.0.1' "$T/hsm.log" || fail "no connection logged"
 
+note "the PKCS#11 module: the network partition first (chapter 13), a login through the PED and a signature over TLS"
+if command -v pkcs11-tool >/dev/null; then
+	tool() { client pkcs11-tool --module "$MODULE" "$@"; }
+	# the network alone: no local hsm-sim for this client
+	sed 's|Socket = .*|Socket = "'"$T"'/nothing.sock";|' "$WS1" >"$T/ws1/net-only.conf"
+	OUT=$(OPENPED_PKCS11_CONF="$T/ws1/net-only.conf" tool -L 2>&1) || fail "pkcs11-tool -L, network only: $OUT"
+	expect_contains "$OUT" "Slot 0 (0x0)"
+	expect_contains "$OUT" "token label        : $TOKEN"
+	expect_not_contains "$OUT" "Slot 1 (0x1)" # a network HSM shows its application partitions only
+	# network and local: the network's partition is slot 0, the local HSM's slots after it
+	OUT=$(tool -L 2>&1) || fail "pkcs11-tool -L: $OUT"
+	expect_eq "$(grep -c "token label        : $TOKEN\$" <<<"$OUT")" 2 "partitions named $TOKEN (network, local)"
+	expect_contains "$OUT" "Slot 2 (0x2)" # the local admin slot
+	OUT=$(OPENPED_PKCS11_CONF="$T/ws1/net-only.conf" tool --slot 0 --login --keypairgen --key-type EC:prime256v1 \
+		--usage-sign --id 4e01 --label netkey 2>&1) || fail "keypairgen over the network: $OUT"
+	printf 'signed across the network' >"$T/tosign"
+	OUT=$(OPENPED_PKCS11_CONF="$T/ws1/net-only.conf" tool --slot 0 --login --sign --mechanism ECDSA-SHA256 --id 4e01 \
+		-i "$T/tosign" -o "$T/sig" 2>&1) || fail "sign over the network: $OUT"
+	[ -s "$T/sig" ] || fail "no signature"
+	# the key is the local partition's too: the same HSM, reached either way
+	OUT=$(tool --slot 1 --login --list-objects --type privkey 2>&1) || fail "list locally: $OUT"
+	expect_contains "$OUT" "netkey"
+else
+	note "(pkcs11-tool is not installed: the module's part is skipped)"
+fi
+
 serving() { # both sides still serve: the registered client sees its partition
 	OPENPED_PKCS11_CONF="$WS1" vtl verify >"$T/verify.out" 2>&1 || fail "$1: ws1 no longer served: $(cat "$T/verify.out")"
 	grep -q " $TOKEN" "$T/verify.out" || fail "$1: $(cat "$T/verify.out")"

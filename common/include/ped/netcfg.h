@@ -17,6 +17,7 @@
 #ifndef PED_NETCFG_H
 #define PED_NETCFG_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,7 +53,7 @@ int ped_netcfg_find(const struct ped_net_client *nc, const char *name);
 /* A host name or address as a server's name may be. */
 int ped_netcfg_host_ok(const char *host);
 /* A TLS link to server i (ped_tls_dial): *plain carries the frames. */
-int ped_netcfg_dial(const struct ped_net_client *nc, size_t i, int timeout_ms, int *plain, char *why,
-		    size_t whylen);
+int ped_netcfg_dial(const struct ped_net_client *nc, size_t i, int timeout_ms, int *plain, pthread_t *tid,
+		    char *why, size_t whylen);
 
 #endif

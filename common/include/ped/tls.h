@@ -6,6 +6,7 @@
 #define PED_TLS_H
 
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <stddef.h>
 
 /* A TLS 1.3 context with our certificate and key (PEM files) that accepts
@@ -23,6 +24,8 @@ int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, 
 /* The proxy thread of ped_tls_proxy for a session whose handshake is done
  * (ped/tlsnet.h): takes ssl and fd over, even on failure. */
 int ped_tls_proxy_start(SSL *ssl, int fd, int *plain, char *why, size_t whylen);
+/* The same with a joinable thread (*tid), for a shared object. */
+int ped_tls_proxy_start_tid(SSL *ssl, int fd, int *plain, pthread_t *tid, char *why, size_t whylen);
 /* Closes the plain end of a proxy and waits (up to timeout_ms) until its
  * thread is done with OpenSSL: what a client program does before exit(). */
 void ped_tls_proxy_close(int plain, int timeout_ms);

@@ -9,6 +9,7 @@
 #define PED_TLSNET_H
 
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <openssl/x509.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,14 +49,15 @@ int ped_tls_pinned_context(int server, const char *cert, const char *key, const 
 /* Client: TCP to host:port, the handshake, then a wait for the server's
  * word that it accepted our certificate (its session ticket, or its alert:
  * in TLS 1.3 a client's handshake ends before the server has checked the
- * client). On success *plain carries the cleartext (ped_tls_proxy_start).
+ * client). On success *plain carries the cleartext (ped_tls_proxy_start;
+ * with tid, on a thread the caller joins once it has closed *plain).
  * Errors, with why for people:
  *   PED_E_SOCKET               nothing answers at host:port
  *   PED_E_CERTIFICATE_INVALID  the server's certificate is not the registered
  *                              one, or the server refused ours (why says which)
  *   PED_E_TIMED_OUT            no answer within timeout_ms */
-int ped_tls_dial(SSL_CTX *ctx, const char *host, uint16_t port, int timeout_ms, int *plain, char *why,
-		 size_t whylen);
+int ped_tls_dial(SSL_CTX *ctx, const char *host, uint16_t port, int timeout_ms, int *plain, pthread_t *tid,
+		 char *why, size_t whylen);
 /* Server: the handshake on an accepted socket (taken over), within
  * timeout_ms; *plain as above, name the client's registered name. */
 int ped_tls_accept(SSL_CTX *ctx, const struct ped_tls_pins *pins, int fd, int timeout_ms, int *plain, char *name,
