@@ -73,6 +73,7 @@ start_ped B $BACKUP_SERIAL "$T/b.policy"
 hsmcm -c "hsm init -label main; role login -name so; ped vector init; partition create -label SA52_P1; partition create -label restored
 slot set -slot 1; partition init -label SA52_P1; role login -name po; role init -name co; partition changepolicy -policy 22 -value 1; role login -name co; role createchallenge -name co -challenge userpin1; role logout; role login -name co -password userpin1; object create -label master-key -value k1; object create -label signing-key -value k2
 slot set -slot 2; partition init -label restored; role login -name po; role init -name co; partition changepolicy -policy 22 -value 1; role login -name co; role createchallenge -name co -challenge userpin2; role logout; role login -name co -password userpin2
+slot set -slot 0; role login -name so; hsm changehsmpolicy -policy 16 -value 0
 slot set -slot 20; hsm init -label BackupHSM; role login -name so; ped vector init"
 [ $RC -eq 0 ] || fail "set-up: $OUT"
 set +e
@@ -127,6 +128,23 @@ wait_for 10 grep -q 'listening on' "$T/tcpdump.log" || fail "tcpdump: $(cat "$T/
 ws "$BIN/vtl" verify >"$T/out" 2>&1 || fail "verify: $(cat "$T/out")"
 grep -q 'SA52_P1' "$T/out" || fail "verify: $(cat "$T/out")"
 grep -q 'restored' "$T/out" || fail "verify: $(cat "$T/out")"
+
+note "HSM policy 16 (Allow network replication) off: the backup across the link is refused"
+net_hsmcm -c "slot set slot 1; role login -name co -password userpin1; partition archive backup -slot 20 -par SAbck1"
+[ $RC -ne 0 ] || fail "a backup with HSM policy 16 off: $OUT"
+expect_contains "$OUT" "HSM policy 16 (Allow network replication) is 0 on HSM $HSM_SERIAL"
+expect_contains "$OUT" "CKR_ACTION_PROHIBITED"
+expect_not_contains "$OUT" "Creating partition"
+# the HSM SO turns it on, at the HSM's own PED (a new one: its events
+# file starts empty, so "attached" is this one's)
+rm -f "$T/A.events"
+start_ped A $HSM_SERIAL "$T/a.policy"
+hsmcm -c "role login -name so; hsm changehsmpolicy -policy 16 -value 1; role logout"
+[ $RC -eq 0 ] || fail "policy 16 on: $OUT"
+set +e
+kill -TERM "$PED_A_PID"
+wait_gone 10 "$PED_A_PID"
+set -e
 
 note "seed 001 from the workstation's hsmcm: login, ped connect -slot 20, partition archive backup"
 net_hsmcm -c "slot set slot 1; ped get; ped connect ip 10.232.0.1 port $port; ped get; role login -name Crypto Officer -password userpin1; ped disconnect; ped connect ip 10.232.0.1 port $port -slot 20; ped get -slot 20; partition archive backup -slot 20 -par SAbck1"
