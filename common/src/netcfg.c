@@ -149,7 +149,8 @@ int ped_netcfg_dial(const struct ped_net_client *nc, size_t i, int timeout_ms, i
 		snprintf(why, whylen, "no client certificate in %s: make one with vtl createCert", nc->path);
 		return PED_E_CERTIFICATE_INVALID;
 	}
-	if ((r = ped_tls_read_cert(nc->s[i].cert, &c, why, whylen)) != PED_OK ||
+	if ((r = ped_tls_key_private(nc->key, why, whylen)) != PED_OK ||
+	    (r = ped_tls_read_cert(nc->s[i].cert, &c, why, whylen)) != PED_OK ||
 	    (r = ped_tls_pins_add(&pins, nc->s[i].name, c)) != PED_OK)
 		goto out;
 	if ((r = ped_tls_pinned_context(0, nc->cert, nc->key, &pins, &ctx, why, whylen)) != PED_OK)

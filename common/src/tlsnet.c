@@ -10,6 +10,7 @@
 #include "ped/tls.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -20,6 +21,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -354,6 +356,21 @@ fail:
 	close(fd);
 	ERR_clear_error();
 	return r;
+}
+
+int ped_tls_key_private(const char *path, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0) {
+		snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+		return PED_E_FILE;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		snprintf(why, whylen, "%s must be a file of ours that no one else can read (chmod 600)", path);
+		return PED_E_FILE;
+	}
+	return PED_OK;
 }
 
 int ped_tls_fingerprint(X509 *cert, char out[20])

@@ -57,7 +57,7 @@ static int ensure_identity(const struct net_paths *p, char *err, size_t errlen)
 	if ((r = ped_dir_private(p->clients, PED_DIR_NOWRITE, err, errlen)) != PED_OK)
 		return r;
 	if (access(p->cert, F_OK) == 0 && access(p->key, F_OK) == 0)
-		return PED_OK;
+		return ped_tls_key_private(p->key, err, errlen);
 	(void)gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
 	snprintf(cn, sizeof(cn), "hsm-sim %s", host);

@@ -143,6 +143,17 @@ cp "$T/server.key.good" "$T/state/network/server.key"
 cp "$T/server.good" "$T/ws1/cert/server/127.0.0.1.pem"
 serving "after an expired server certificate"
 
+note "a private key others can read is refused, on either side"
+chmod 644 "$T/state/network/server.key"
+expect_exit 1 sim_client list
+expect_contains "$OUT" "server.key must be a file of ours that no one else can read"
+chmod 600 "$T/state/network/server.key"
+chmod 640 "$T/ws1/cert/client/ws1Key.pem"
+expect_exit 1 vtl verify
+expect_contains "$OUT" "ws1Key.pem must be a file of ours that no one else can read"
+chmod 600 "$T/ws1/cert/client/ws1Key.pem"
+serving "after the keys' modes"
+
 note "hsm-sim -client list and remove: a removed client is refused from its next connection"
 OUT=$(sim_client list)
 expect_contains "$OUT" "2 registered client(s)"

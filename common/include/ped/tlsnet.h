@@ -66,6 +66,10 @@ int ped_tls_accept(SSL_CTX *ctx, const struct ped_tls_pins *pins, int fd, int ti
 /* A P-521 key and a self-signed certificate for cn valid for days from
  * now (negative: an expired one, for tests), key 0600, both atomic. */
 int ped_tls_make_cert(const char *cn, long days, const char *cert_path, const char *key_path);
+/* A private key file that is ours and readable by nobody else (mode
+ * 0600 or stricter, no link): PED_E_FILE with why otherwise. A key others
+ * can read is a certificate anyone can present. */
+int ped_tls_key_private(const char *path, char *why, size_t whylen);
 /* "AB12 ..." : SHA-256 of the certificate's DER, first 8 bytes, as the HOC's. */
 int ped_tls_fingerprint(X509 *cert, char out[20]);
 
