@@ -8,11 +8,16 @@
 # seed's steps from its hsmcm: slot set, ped connect to the workstation, the
 # Crypto Officer's login, ped disconnect, ped connect -slot to the backup
 # HSM, partition archive backup; then restores the backup to another
-# partition and finds the objects there. tcpdump watches the TLS link the
-# whole time: none of the challenges, commands or labels crosses in clear
-# (a canary sent in clear on the same port must be seen, so a capture that
-# missed the traffic fails). Finally the link is cut: hsmcm fails with a
-# named error, and once the link is back a new session works.
+# partition and finds the objects there. Before that: HSM policy 16 off
+# refuses the backup, and the link cut in the middle of a backup (the
+# backup HSM's partition made, its Crypto Officer's key not yet there)
+# fails it with CKR_PED_UNPLUGGED on the HSM and a lost link in hsmcm,
+# leaving no partition on the backup HSM; the seed's session is the retry.
+# tcpdump watches the TLS link the whole time: none of the challenges,
+# commands or labels crosses in clear (a canary sent in clear on the same
+# port must be seen, so a capture that missed the traffic fails). Finally
+# the link is cut between sessions: hsmcm fails naming the host and port,
+# and once the link is back a new session works.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 set -e
@@ -47,7 +52,7 @@ net_hsmcm() {
 }
 
 note "the HSM host: hsm-sim -network on the default port; set-up with PEDs cabled to each HSM"
-new_keys so hdom po po2 dom co co2 rpkA bso bdom rpkB bpo bco
+new_keys so hdom po po2 dom co co2 rpkA bso bdom rpkB bpo bpo2 bco
 ip netns exec $HH "${RUN[@]}" "$BIN/hsm-sim" -network -state "$T/state" -socket "$HSM_SOCK" -pidfile "$T/hsm.pid" \
 	-logfile "$T/hsm.log" &
 track $!
@@ -82,13 +87,13 @@ wait_gone 10 "$PED_A_PID"
 wait_gone 10 "$PED_B_PID"
 set -e
 : >"$T/pedclient.conf"
-ip netns exec $HH "$BIN/pedclient" -mode start -admin 0 -listenport -1 -configfile "$T/pedclient.conf" \
+ip netns exec $HH "$BIN/pedclient" -mode start -admin 0 -listenport -1 -pinginterval 1 -pingtimeout 1 -configfile "$T/pedclient.conf" \
 	-logfilename "$T/pedclient.log" >"$T/out" 2>&1 || fail "pedclient: $(cat "$T/out")"
 track "$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")"
 
 note "the workstation: pedserver and the Remote PED"
 : >"$T/ws.conf"
-ws "$BIN/pedserver" -mode start -ip 10.232.0.1 -port 0 -admin 0 -configfile "$T/ws.conf" -logfile "$T/ws.log" \
+ws "$BIN/pedserver" -mode start -ip 10.232.0.1 -port 0 -admin 0 -pinginterval 1 -pingtimeout 1 -configfile "$T/ws.conf" -logfile "$T/ws.log" \
 	>"$T/out" 2>&1 || fail "pedserver: $(cat "$T/out")"
 track "$(cat "$WSRUN/openped/pedserver.pid")"
 ws "$BIN/pedserver" -mode show -configfile "$T/ws.conf" >"$T/out" 2>&1 || fail "show: $(cat "$T/out")"
@@ -104,11 +109,17 @@ use "SETTING DOMAIN" ${KEY[dom]}
 write "SETTING CO" ${KEY[bco]}
 use "CO LOGIN" ${KEY[bco]}
 P
-OPENPED_PKCS11_CONF="$WSCONF" XDG_RUNTIME_DIR="$WSRUN" ip netns exec $WS "${RUN[@]}" "$BIN/ped-device" -headless -mode remote \
-	-pedserver "$WSRUN/openped/pedserver-ped.sock" -policy "$T/r.policy" -control "$T/R.ctl" -events "$T/R.events" \
-	-keytimeout 30 >"$T/R.log" 2>&1 &
-track $!
-wait_for 20 grep -q '"attached":true' "$T/R.events" || fail "the PED did not attach: $(cat "$T/R.log")"
+start_r() { # the Remote PED on the workstation, with policy $1
+	rm -f "$T/R.events"
+	# not through ws(): a backgrounded function is a subshell, and $! would be its pid
+	OPENPED_PKCS11_CONF="$WSCONF" XDG_RUNTIME_DIR="$WSRUN" ip netns exec $WS "${RUN[@]}" "$BIN/ped-device" -headless \
+		-mode remote -pedserver "$WSRUN/openped/pedserver-ped.sock" -policy "$1" -control "$T/R.ctl" \
+		-events "$T/R.events" -keytimeout 60 >"$T/R.log" 2>&1 &
+	R_PID=$!
+	track $R_PID
+	wait_for 20 grep -q '"attached":true' "$T/R.events" || fail "the PED did not attach: $(cat "$T/R.log")"
+}
+start_r "$T/r.policy"
 
 note "registration: vtl createCert, hsm-sim -client register, vtl addServer (port 1792 by default)"
 ws "$BIN/vtl" createCert -n workstation >"$T/out" 2>&1 || fail "createCert: $(cat "$T/out")"
@@ -146,6 +157,50 @@ set +e
 kill -TERM "$PED_A_PID"
 wait_gone 10 "$PED_A_PID"
 set -e
+
+note "the link cut in the middle of a backup: a named error, no partition half made on the backup HSM"
+# the backup's black key is held elsewhere for now (its lock taken, as
+# another PED holds an inserted key): the backup waits there, after the
+# partition was made on the backup HSM, and the link is cut
+lock="$IKEY_STORE/${KEY[bco]}.lock"
+[ -e "$lock" ] || install -m 600 /dev/null "$lock"
+# one process holding the lock (flock on its fd, then exec): killing it frees the key
+( exec 9<>"$lock"; flock -x 9; exec sleep 300 ) &
+LOCK_PID=$!
+track $LOCK_PID
+( OPENPED_PKCS11_CONF="$WSCONF" exec timeout 120 ip netns exec $WS "$BIN/hsmcm" -server 10.232.0.2 -c \
+	"slot set slot 1; role login -name co -password userpin1; ped connect ip 10.232.0.1 port $port -slot 20; partition archive backup -slot 20 -par SAbck1" \
+	>"$T/cut.out" 2>&1 ) &
+CPID=$!
+wait_for 60 grep -qE 'SETTING CO|CO LOGIN' "$T/R.events" || fail "the backup never reached its CO: $(cat "$T/cut.out")"
+ip -n $WS link set vws$$ down
+wait_for 20 grep -q 'CKR_PED_UNPLUGGED' "$T/hsm.log" || fail "hsm-sim did not see the PED go: $(tail -n 5 "$T/hsm.log")"
+wait_for 60 eval "! alive $CPID" || fail "hsmcm hangs on the cut link"
+if wait $CPID; then fail "hsmcm exited 0 over a cut link: $(cat "$T/cut.out")"; fi
+expect_contains "$(cat "$T/cut.out")" "Creating partition SAbck1 on slot 20."
+expect_contains "$(cat "$T/cut.out")" "hsmcm: lost hsm-sim"
+expect_contains "$(cat "$T/cut.out")" "Command Result : 0x30 (CKR_DEVICE_ERROR)"
+grep -q "HSM $BACKUP_SERIAL: the Remote PED session ended: CKR_PED_UNPLUGGED" "$T/hsm.log" ||
+	fail "hsm.log: $(tail -n 3 "$T/hsm.log")"
+# on the HSM host: the partition the backup had made is gone with it
+hsmcm -c "partition archive list -slot 20"
+[ $RC -eq 0 ] || fail "archive list: $OUT"
+expect_contains "$OUT" "0 backup partitions on slot 20."
+
+note "the link back, the key free: the retry is the seed's session"
+ip -n $WS link set vws$$ up
+kill -TERM $LOCK_PID
+set +e
+wait_gone 10 $LOCK_PID
+kill -TERM $R_PID 2>/dev/null
+wait_gone 10 $R_PID
+set -e
+wait_for 20 eval 'ws "$BIN/pedserver" -mode show -configfile "$T/ws.conf" | grep -q "Client Information:         Not Available"' ||
+	fail "pedserver still holds the dead session"
+# the first attempt wrote the backup partition's blue key before the cut:
+# the retry's new partition gets a blank one
+sed "s/${KEY[bpo]}/${KEY[bpo2]}/g" "$T/r.policy" >"$T/r2.policy"
+start_r "$T/r2.policy"
 
 note "seed 001 from the workstation's hsmcm: login, ped connect -slot 20, partition archive backup"
 net_hsmcm -c "slot set slot 1; ped get; ped connect ip 10.232.0.1 port $port; ped get; role login -name Crypto Officer -password userpin1; ped disconnect; ped connect ip 10.232.0.1 port $port -slot 20; ped get -slot 20; partition archive backup -slot 20 -par SAbck1"
