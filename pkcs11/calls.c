@@ -33,6 +33,24 @@
 	} while (0)
 
 /* The request built in c.w is sent; rv is what the application sees. */
+/* A session handle of the application's: the call goes to its endpoint
+ * with hsm-sim's handle. One no endpoint has goes to the local hsm-sim as
+ * 0, which is no session's (hsm-sim counts them from 1): the answer is
+ * CKR_SESSION_HANDLE_INVALID, as for any handle it does not know. */
+static void put_session(const struct p11_module *m, struct p11_call *c, CK_SESSION_HANDLE h)
+{
+	CK_ULONG ep = h >> P11_EP_SHIFT;
+
+	if (ep > m->cfg.net.n) {
+		c->ep = P11_EP_LOCAL;
+		h = 0;
+	} else {
+		c->ep = (uint8_t)ep;
+		h &= ~((CK_ULONG)0xff << P11_EP_SHIFT);
+	}
+	p11w_put_ulong(&c->w, h);
+}
+
 static CK_RV run(struct p11_module *m, struct p11_call *c, long timeout_ms, int ped)
 {
 	CK_RV rv = p11_call_run(m, c, timeout_ms);
@@ -69,35 +87,61 @@ static long ped_wait_ms(const struct p11_module *m)
  * application that loads every module sees no slot of ours, not an error). */
 static CK_RV refresh_slots(struct p11_module *m)
 {
-	struct p11_call c;
-	struct p11w_slot *s = NULL;
+	struct p11w_slot *all = NULL;
 	struct p11_slot_table t = {NULL, 0}, old;
-	uint32_t n = 0;
-	CK_RV rv;
+	uint32_t nall = 0;
+	CK_RV rv = CKR_OK;
 
-	p11_call_begin(m, &c, P11W_FN_GET_SLOT_LIST);
-	rv = p11_call_run(m, &c, m->cfg.default_timeout);
-	if (rv == CKR_DEVICE_REMOVED) {
-		rv = CKR_OK;
-		goto swap;
+	/* chapter 13's order: the network servers' partitions first, server by
+	 * server as registered, then the HSMs of this host */
+	for (size_t k = 0; k <= m->cfg.net.n; k++) {
+		uint8_t ep = (uint8_t)(k < m->cfg.net.n ? k + 1 : P11_EP_LOCAL);
+		struct p11_call c;
+		struct p11w_slot *s = NULL, *grown;
+		uint32_t n = 0;
+
+		p11_call_begin(m, &c, P11W_FN_GET_SLOT_LIST);
+		c.ep = ep;
+		rv = p11_call_run(m, &c, m->cfg.default_timeout);
+		if (rv == CKR_DEVICE_REMOVED) {
+			/* not there (logged): its slots are not shown, the others are */
+			p11_call_end(&c);
+			rv = CKR_OK;
+			continue;
+		}
+		if (rv == CKR_OK)
+			rv = p11_rv_present(&m->cfg, c.rv, 0);
+		if (rv == CKR_OK)
+			rv = results(m, &c, p11w_get_slot_list(&c.r, &s, &n));
+		p11_call_end(&c);
+		if (rv == CKR_OK && n > P11W_SLOTS_MAX * P11_EP_MAX - nall)
+			rv = CKR_DEVICE_ERROR;
+		if (rv == CKR_OK && n && !(grown = OPENSSL_realloc(all, (nall + n) * sizeof(*all))))
+			rv = CKR_HOST_MEMORY;
+		else if (rv == CKR_OK && n)
+			all = grown;
+		for (uint32_t i = 0; rv == CKR_OK && i < n; i++) {
+			/* a network HSM shows a client its application partitions
+			 * only: its admin partition and backup HSMs stay its own */
+			if (ep != P11_EP_LOCAL && (s[i].kind != P11W_SLOT_PARTITION || !s[i].token_present))
+				continue;
+			all[nall] = s[i];
+			all[nall].hsm_index = P11_EP_INDEX(ep, s[i].hsm_index);
+			nall++;
+		}
+		OPENSSL_free(s);
+		if (rv != CKR_OK)
+			goto out;
 	}
-	if (rv != CKR_OK)
+	if ((rv = p11_slots_number(&m->cfg, all, nall, &t)) != CKR_OK)
 		goto out;
-	if ((rv = p11_rv_present(&m->cfg, c.rv, 0)) != CKR_OK)
-		goto out;
-	if ((rv = results(m, &c, p11w_get_slot_list(&c.r, &s, &n))) != CKR_OK)
-		goto out;
-	if ((rv = p11_slots_number(&m->cfg, s, n, &t)) != CKR_OK)
-		goto out;
-swap:
 	p11_mutex_lock(&m->locking, m->mu);
 	old = m->slots;
 	m->slots = t;
 	p11_mutex_unlock(&m->locking, m->mu);
 	p11_slots_free(&old);
 out:
-	OPENSSL_free(s);
-	p11_call_end(&c);
+	OPENSSL_free(all);
 	return rv;
 }
 
@@ -160,6 +204,7 @@ P11_EXPORT CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 	if ((rv = hsm_slot(m, slotID, &s)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_GET_SLOT_INFO);
+	c.ep = s.ep;
 	p11w_put_ulong(&c.w, s.hsm_slot);
 	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
 		goto out;
@@ -181,6 +226,7 @@ P11_EXPORT CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 		goto out;
 	}
 	p11_call_begin(m, &c, P11W_FN_GET_TOKEN_INFO);
+	c.ep = s.ep;
 	p11w_put_ulong(&c.w, s.hsm_slot);
 	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
 		goto out;
@@ -208,6 +254,7 @@ P11_EXPORT CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMe
 		goto out;
 	}
 	p11_call_begin(m, &c, P11W_FN_GET_MECHANISM_LIST);
+	c.ep = s.ep;
 	p11w_put_ulong(&c.w, s.hsm_slot);
 	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
 		goto out;
@@ -240,6 +287,7 @@ P11_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, C
 		goto out;
 	}
 	p11_call_begin(m, &c, P11W_FN_GET_MECHANISM_INFO);
+	c.ep = s.ep;
 	p11w_put_ulong(&c.w, s.hsm_slot);
 	p11w_put_ulong(&c.w, type);
 	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
@@ -270,6 +318,7 @@ P11_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG u
 	if ((rv = pin_ok(&pPin, ulPinLen)) != CKR_OK || (rv = hsm_slot(m, slotID, &s)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_INIT_TOKEN);
+	c.ep = s.ep;
 	p11w_put_ulong(&c.w, s.hsm_slot);
 	p11w_put_pin(&c.w, pPin, ulPinLen);
 	ped_wbuf_bytes(&c.w, pLabel, 32);
@@ -286,7 +335,7 @@ P11_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_
 	if ((rv = pin_ok(&pPin, ulPinLen)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_INIT_PIN);
-	p11w_put_ulong(&c.w, hSession);
+	put_session(m, &c, hSession);
 	p11w_put_pin(&c.w, pPin, ulPinLen);
 	ped_wbuf_u32(&c.w, ped_ms(m));
 	rv = run(m, &c, ped_wait_ms(m), 1);
@@ -302,7 +351,7 @@ P11_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, C
 	if ((rv = pin_ok(&pOldPin, ulOldLen)) != CKR_OK || (rv = pin_ok(&pNewPin, ulNewLen)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_SET_PIN);
-	p11w_put_ulong(&c.w, hSession);
+	put_session(m, &c, hSession);
 	p11w_put_pin(&c.w, pOldPin, ulOldLen);
 	p11w_put_pin(&c.w, pNewPin, ulNewLen);
 	ped_wbuf_u32(&c.w, ped_ms(m));
@@ -318,7 +367,7 @@ P11_EXPORT CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_U
 	if ((rv = pin_ok(&pPin, ulPinLen)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_LOGIN);
-	p11w_put_ulong(&c.w, hSession);
+	put_session(m, &c, hSession);
 	p11w_put_ulong(&c.w, userType);
 	p11w_put_pin(&c.w, pPin, ulPinLen);
 	ped_wbuf_u32(&c.w, ped_ms(m));
@@ -335,7 +384,7 @@ static CK_RV handles_call(uint16_t fn, int n, CK_ULONG a, CK_ULONG b)
 	ENTER();
 
 	p11_call_begin(m, &c, fn);
-	p11w_put_ulong(&c.w, a);
+	put_session(m, &c, a); /* every caller's first handle is its session */
 	if (n > 1)
 		p11w_put_ulong(&c.w, b);
 	rv = run(m, &c, m->cfg.default_timeout, 0);
@@ -371,11 +420,18 @@ P11_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pA
 		goto out;
 	}
 	p11_call_begin(m, &c, P11W_FN_OPEN_SESSION);
+	c.ep = s.ep;
 	p11w_put_ulong(&c.w, s.hsm_slot);
 	p11w_put_ulong(&c.w, flags);
 	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
 		goto out;
 	rv = ulong_result(m, &c, phSession);
+	if (rv == CKR_OK && (*phSession >> P11_EP_SHIFT) != 0) {
+		p11_log(m, "OpenSession: a session handle the module cannot tag");
+		rv = CKR_DEVICE_ERROR;
+	} else if (rv == CKR_OK) {
+		*phSession |= (CK_ULONG)s.ep << P11_EP_SHIFT;
+	}
 out:
 	LEAVE();
 }
@@ -393,6 +449,7 @@ P11_EXPORT CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
 	if ((rv = hsm_slot(m, slotID, &s)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_CLOSE_ALL_SESSIONS);
+	c.ep = s.ep;
 	p11w_put_ulong(&c.w, s.hsm_slot);
 	rv = run(m, &c, m->cfg.default_timeout, 0);
 out:
@@ -408,7 +465,7 @@ P11_EXPORT CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PT
 
 	NEED(pInfo);
 	p11_call_begin(m, &c, P11W_FN_GET_SESSION_INFO);
-	p11w_put_ulong(&c.w, hSession);
+	put_session(m, &c, hSession);
 	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
 		goto out;
 	if ((rv = results(m, &c, p11w_get_session_info(&c.r, pInfo))) != CKR_OK)
@@ -418,7 +475,7 @@ P11_EXPORT CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PT
 		if (tries && (rv = refresh_slots(m)) != CKR_OK)
 			goto out;
 		p11_mutex_lock(&m->locking, m->mu);
-		if ((s = p11_slots_find_hsm(&m->slots, pInfo->slotID)) != NULL) {
+		if ((s = p11_slots_find_hsm(&m->slots, c.ep, pInfo->slotID)) != NULL) {
 			id = s->id;
 			found = 1;
 		}
@@ -453,7 +510,7 @@ P11_EXPORT CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTe
 	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_CREATE_OBJECT);
-	p11w_put_ulong(&c.w, hSession);
+	put_session(m, &c, hSession);
 	if ((rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_VALUES)) != CKR_OK)
 		goto out;
 	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
@@ -472,7 +529,7 @@ P11_EXPORT CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObje
 	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_COPY_OBJECT);
-	p11w_put_ulong(&c.w, hSession);
+	put_session(m, &c, hSession);
 	p11w_put_ulong(&c.w, hObject);
 	if ((rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_VALUES)) != CKR_OK)
 		goto out;
@@ -494,7 +551,7 @@ P11_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hO
 
 	NEED(pulSize);
 	p11_call_begin(m, &c, P11W_FN_GET_OBJECT_SIZE);
-	p11w_put_ulong(&c.w, hSession);
+	put_session(m, &c, hSession);
 	p11w_put_ulong(&c.w, hObject);
 	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
 		goto out;
@@ -512,7 +569,7 @@ P11_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDL
 	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_GET_ATTRIBUTE_VALUE);
-	p11w_put_ulong(&c.w, hSession);
+	put_session(m, &c, hSession);
 	p11w_put_ulong(&c.w, hObject);
 	if ((rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_LENGTHS)) != CKR_OK)
 		goto out;
@@ -535,7 +592,7 @@ P11_EXPORT CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDL
 	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_SET_ATTRIBUTE_VALUE);
-	p11w_put_ulong(&c.w, hSession);
+	put_session(m, &c, hSession);
 	p11w_put_ulong(&c.w, hObject);
 	if ((rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_VALUES)) != CKR_OK)
 		goto out;
@@ -551,7 +608,7 @@ P11_EXPORT CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR 
 	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_FIND_OBJECTS_INIT);
-	p11w_put_ulong(&c.w, hSession);
+	put_session(m, &c, hSession);
 	if ((rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_VALUES)) != CKR_OK)
 		goto out;
 	rv = run(m, &c, m->cfg.default_timeout, 0);
@@ -568,7 +625,7 @@ P11_EXPORT CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR 
 	NEED(pulObjectCount);
 	NEED(phObject || !ulMaxObjectCount);
 	p11_call_begin(m, &c, P11W_FN_FIND_OBJECTS);
-	p11w_put_ulong(&c.w, hSession);
+	put_session(m, &c, hSession);
 	ped_wbuf_u32(&c.w, max);
 	if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
 		goto out;
@@ -593,7 +650,7 @@ static CK_RV op_init(uint16_t fn, CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, in
 
 	NEED(mech);
 	p11_call_begin(m, &c, fn);
-	p11w_put_ulong(&c.w, h);
+	put_session(m, &c, h);
 	if ((rv = p11w_put_mechanism(&c.w, mech)) != CKR_OK)
 		goto out;
 	if (with_key)
@@ -618,7 +675,7 @@ static CK_RV op_out(uint16_t fn, CK_SESSION_HANDLE h, int with_in, const CK_BYTE
 		goto out;
 	}
 	p11_call_begin(m, &c, fn);
-	p11w_put_ulong(&c.w, h);
+	put_session(m, &c, h);
 	if (with_in)
 		p11w_put_bytes(&c.w, in, inlen);
 	p11w_put_out(&c.w, out, *outlen);
@@ -651,7 +708,7 @@ static CK_RV op_in(uint16_t fn, CK_SESSION_HANDLE h, const CK_BYTE *in, CK_ULONG
 		CK_ULONG n = inlen - off > P11W_DATA_MAX ? P11W_DATA_MAX : inlen - off;
 		p11_call_end(&c);
 		p11_call_begin(m, &c, fn);
-		p11w_put_ulong(&c.w, h);
+		put_session(m, &c, h);
 		p11w_put_bytes(&c.w, in ? in + off : NULL, n);
 		if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
 			goto out;
@@ -773,7 +830,7 @@ P11_EXPORT CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDat
 		goto out;
 	}
 	p11_call_begin(m, &c, P11W_FN_VERIFY);
-	p11w_put_ulong(&c.w, h);
+	put_session(m, &c, h);
 	p11w_put_bytes(&c.w, pData, ulDataLen);
 	p11w_put_bytes(&c.w, pSignature, ulSignatureLen);
 	rv = run(m, &c, m->cfg.default_timeout, 0);
@@ -796,7 +853,7 @@ P11_EXPORT CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR pSignature, CK_U
 		goto out;
 	}
 	p11_call_begin(m, &c, P11W_FN_VERIFY_FINAL);
-	p11w_put_ulong(&c.w, h);
+	put_session(m, &c, h);
 	p11w_put_bytes(&c.w, pSignature, ulSignatureLen);
 	rv = run(m, &c, m->cfg.default_timeout, 0);
 out:
@@ -815,7 +872,7 @@ P11_EXPORT CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism,
 	if ((rv = template_ok(pTemplate, ulCount)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_GENERATE_KEY);
-	p11w_put_ulong(&c.w, h);
+	put_session(m, &c, h);
 	if ((rv = p11w_put_mechanism(&c.w, pMechanism)) != CKR_OK ||
 	    (rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_VALUES)) != CKR_OK)
 		goto out;
@@ -841,7 +898,7 @@ P11_EXPORT CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechan
 	    (rv = template_ok(pPrivateKeyTemplate, ulPrivateKeyAttributeCount)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_GENERATE_KEY_PAIR);
-	p11w_put_ulong(&c.w, h);
+	put_session(m, &c, h);
 	if ((rv = p11w_put_mechanism(&c.w, pMechanism)) != CKR_OK ||
 	    (rv = p11w_put_template(&c.w, pPublicKeyTemplate, ulPublicKeyAttributeCount, P11W_TPL_VALUES)) != CKR_OK ||
 	    (rv = p11w_put_template(&c.w, pPrivateKeyTemplate, ulPrivateKeyAttributeCount, P11W_TPL_VALUES)) != CKR_OK)
@@ -867,7 +924,7 @@ P11_EXPORT CK_RV C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, CK_
 	NEED(pMechanism);
 	NEED(pulWrappedKeyLen);
 	p11_call_begin(m, &c, P11W_FN_WRAP_KEY);
-	p11w_put_ulong(&c.w, h);
+	put_session(m, &c, h);
 	if ((rv = p11w_put_mechanism(&c.w, pMechanism)) != CKR_OK)
 		goto out;
 	p11w_put_ulong(&c.w, hWrappingKey);
@@ -906,7 +963,7 @@ P11_EXPORT CK_RV C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, C
 		goto out;
 	}
 	p11_call_begin(m, &c, P11W_FN_UNWRAP_KEY);
-	p11w_put_ulong(&c.w, h);
+	put_session(m, &c, h);
 	if ((rv = p11w_put_mechanism(&c.w, pMechanism)) != CKR_OK)
 		goto out;
 	p11w_put_ulong(&c.w, hUnwrappingKey);
@@ -930,7 +987,7 @@ P11_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR pMechanism, C
 	if ((rv = template_ok(pTemplate, ulAttributeCount)) != CKR_OK)
 		goto out;
 	p11_call_begin(m, &c, P11W_FN_DERIVE_KEY);
-	p11w_put_ulong(&c.w, h);
+	put_session(m, &c, h);
 	if ((rv = p11w_put_mechanism(&c.w, pMechanism)) != CKR_OK)
 		goto out;
 	p11w_put_ulong(&c.w, hBaseKey);
@@ -953,7 +1010,7 @@ P11_EXPORT CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pSeed, CK_ULONG u
 		CK_ULONG n = ulSeedLen - off > P11W_DATA_MAX ? P11W_DATA_MAX : ulSeedLen - off;
 		p11_call_end(&c);
 		p11_call_begin(m, &c, P11W_FN_SEED_RANDOM);
-		p11w_put_ulong(&c.w, h);
+		put_session(m, &c, h);
 		p11w_put_bytes(&c.w, pSeed ? pSeed + off : NULL, n);
 		if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
 			goto out;
@@ -975,7 +1032,7 @@ P11_EXPORT CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR pRandomData, 
 		size_t got = 0;
 		p11_call_end(&c);
 		p11_call_begin(m, &c, P11W_FN_GENERATE_RANDOM);
-		p11w_put_ulong(&c.w, h);
+		put_session(m, &c, h);
 		ped_wbuf_u32(&c.w, (uint32_t)n);
 		if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
 			goto out;

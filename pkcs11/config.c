@@ -173,6 +173,9 @@ int p11_config_load(struct p11_config *c, const char *path, char *err, size_t er
 				 P11_USER_SLOTS_MAX, &c->nuser_slots, err, errlen);
 	if (r != PED_OK)
 		goto out;
+	/* the network servers vtl keeps in the same file */
+	if ((r = ped_netcfg_load(&c->net, path, err, errlen)) != PED_OK)
+		goto out;
 	if (!c->socket[0] && p11_default_socket(c->socket, sizeof(c->socket)) != 0) {
 		snprintf(err, errlen, "no socket for hsm-sim: set Module.Socket, or XDG_RUNTIME_DIR");
 		/* not fatal: there is no hsm-sim to reach, so no slot either */

@@ -2,13 +2,17 @@
  * waiting on a PED holds up no other thread; idle ones kept for the next
  * call (at least one, so that hsm-sim keeps the application's sessions:
  * they end with its last connection). Every connection carries the
- * application's id in its APP_HELLO. */
+ * application's id in its APP_HELLO. A pool per endpoint: the local
+ * control socket, and each network server over TLS (ped/netcfg.h), whose
+ * proxy thread is joined when its connection closes, so that no thread of
+ * ours runs once C_Finalize has returned and the module may be unloaded. */
 #include "p11.h"
 
 #include "ped/error.h"
 #include "ped/frame.h"
 #include "ped/link.h"
 #include "ped/net.h"
+#include "ped/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,9 +32,20 @@
 
 struct p11_conn {
 	int fd;
+	uint8_t ep;
+	int tls;       /* a network server's: fd is a TLS proxy's plain end */
+	pthread_t tid; /* that proxy's thread */
 	struct ped_framer in;
 	struct p11_conn *next;
 };
+
+/* What the log calls an endpoint. */
+static const char *ep_name(const struct p11_module *m, uint8_t ep)
+{
+	if (ep == P11_EP_LOCAL)
+		return m->cfg.socket[0] ? m->cfg.socket : "(no socket)";
+	return m->cfg.net.s[ep - 1].name;
+}
 
 void p11_log(const struct p11_module *m, const char *fmt, ...)
 {
@@ -64,14 +79,22 @@ void p11_log(const struct p11_module *m, const char *fmt, ...)
 	close(fd);
 }
 
-static void conn_close(struct p11_conn *c)
+/* join 0: in a child after fork, where the proxy thread does not exist */
+static void conn_free(struct p11_conn *c, int join)
 {
 	if (!c)
 		return;
 	ped_framer_free(&c->in);
 	if (c->fd >= 0)
-		close(c->fd);
+		close(c->fd); /* a proxy sees the end of its plain side and stops */
+	if (c->tls && join)
+		(void)pthread_join(c->tid, NULL);
 	free(c);
+}
+
+static void conn_close(struct p11_conn *c)
+{
+	conn_free(c, 1);
 }
 
 /* A frame whole, never raising SIGPIPE in the application; header and
@@ -134,7 +157,7 @@ static void program_name(char *out, size_t len)
 
 /* A new connection, greeted. CKR_DEVICE_REMOVED when hsm-sim is not there
  * or does not speak this protocol (today's hsm-sim closes on APP_HELLO). */
-static CK_RV conn_open(struct p11_module *m, struct p11_conn **out)
+static CK_RV conn_open(struct p11_module *m, uint8_t ep, struct p11_conn **out)
 {
 	struct p11w_hello h;
 	struct p11w_welcome wl;
@@ -149,7 +172,18 @@ static CK_RV conn_open(struct p11_module *m, struct p11_conn **out)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return CKR_HOST_MEMORY;
 	c->fd = -1;
-	if (!m->cfg.socket[0] || ped_unix_connect(m->cfg.socket, &c->fd) != PED_OK) {
+	c->ep = ep;
+	if (ep != P11_EP_LOCAL) {
+		char why[512];
+		if (ep > m->cfg.net.n ||
+		    ped_netcfg_dial(&m->cfg.net, ep - 1u, GREETING_TIMEOUT_MS, &c->fd, &c->tid, why, sizeof(why)) != PED_OK) {
+			p11_log(m, "cannot reach network server %s: %s", ep <= m->cfg.net.n ? ep_name(m, ep) : "?",
+				ep <= m->cfg.net.n ? why : "no such server");
+			free(c);
+			return CKR_DEVICE_REMOVED;
+		}
+		c->tls = 1;
+	} else if (!m->cfg.socket[0] || ped_unix_connect(m->cfg.socket, &c->fd) != PED_OK) {
 		p11_log(m, "cannot reach hsm-sim at %s: %s", m->cfg.socket[0] ? m->cfg.socket : "(no socket)",
 			strerror(errno));
 		free(c);
@@ -171,16 +205,16 @@ static CK_RV conn_open(struct p11_module *m, struct p11_conn **out)
 		goto out;
 	r = ped_framer_recv(&c->in, &type, &msg, &len, GREETING_TIMEOUT_MS);
 	if (r != PED_OK) {
-		p11_log(m, "hsm-sim at %s does not serve the application protocol (%s)", m->cfg.socket,
+		p11_log(m, "hsm-sim at %s does not serve the application protocol (%s)", ep_name(m, ep),
 			ped_strerror(r));
 		goto out;
 	}
 	if (type != P11W_APP_WELCOME || p11w_get_welcome(msg, len, &wl) != CKR_OK) {
-		p11_log(m, "hsm-sim at %s: no APP_WELCOME", m->cfg.socket);
+		p11_log(m, "hsm-sim at %s: no APP_WELCOME", ep_name(m, ep));
 		goto out;
 	}
 	if (wl.version != P11W_VERSION) {
-		p11_log(m, "hsm-sim at %s speaks version %u of the application protocol, not %u", m->cfg.socket,
+		p11_log(m, "hsm-sim at %s speaks version %u of the application protocol, not %u", ep_name(m, ep),
 			wl.version, P11W_VERSION);
 		goto out;
 	}
@@ -197,19 +231,21 @@ out:
 }
 
 /* A connection for one call: an idle one (*reused 1) or a new one. */
-static CK_RV pool_get(struct p11_module *m, struct p11_conn **out, int *reused)
+static CK_RV pool_get(struct p11_module *m, uint8_t ep, struct p11_conn **out, int *reused)
 {
 	struct p11_conn *c;
 	CK_RV rv;
 
+	if (ep >= P11_EP_MAX)
+		return CKR_DEVICE_REMOVED;
 	p11_mutex_lock(&m->locking, m->mu);
-	if ((c = m->idle) != NULL) {
-		m->idle = c->next;
-		m->nidle--;
+	if ((c = m->idle[ep]) != NULL) {
+		m->idle[ep] = c->next;
+		m->nidle[ep]--;
 	}
 	p11_mutex_unlock(&m->locking, m->mu);
 	*reused = c != NULL;
-	if (!c && (rv = conn_open(m, &c)) != CKR_OK)
+	if (!c && (rv = conn_open(m, ep, &c)) != CKR_OK)
 		return rv;
 	p11_mutex_lock(&m->locking, m->mu);
 	if (atomic_load(&m->finalized)) {
@@ -217,8 +253,8 @@ static CK_RV pool_get(struct p11_module *m, struct p11_conn **out, int *reused)
 		conn_close(c);
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	}
-	c->next = m->busy;
-	m->busy = c;
+	c->next = m->busy[ep];
+	m->busy[ep] = c;
 	p11_mutex_unlock(&m->locking, m->mu);
 	*out = c;
 	return CKR_OK;
@@ -226,7 +262,7 @@ static CK_RV pool_get(struct p11_module *m, struct p11_conn **out, int *reused)
 
 static void unlink_busy(struct p11_module *m, struct p11_conn *c)
 {
-	for (struct p11_conn **p = &m->busy; *p; p = &(*p)->next)
+	for (struct p11_conn **p = &m->busy[c->ep]; *p; p = &(*p)->next)
 		if (*p == c) {
 			*p = c->next;
 			break;
@@ -238,10 +274,10 @@ static void pool_put(struct p11_module *m, struct p11_conn *c, int keep)
 {
 	p11_mutex_lock(&m->locking, m->mu);
 	unlink_busy(m, c);
-	if (keep && !atomic_load(&m->finalized) && m->nidle < P11_IDLE_MAX) {
-		c->next = m->idle;
-		m->idle = c;
-		m->nidle++;
+	if (keep && !atomic_load(&m->finalized) && m->nidle[c->ep] < P11_IDLE_MAX) {
+		c->next = m->idle[c->ep];
+		m->idle[c->ep] = c;
+		m->nidle[c->ep]++;
 		c = NULL;
 	}
 	p11_mutex_unlock(&m->locking, m->mu);
@@ -250,35 +286,41 @@ static void pool_put(struct p11_module *m, struct p11_conn *c, int keep)
 
 void p11_pool_shutdown(struct p11_module *m)
 {
-	struct p11_conn *idle;
+	for (int ep = 0; ep < P11_EP_MAX; ep++) {
+		struct p11_conn *idle;
 
-	p11_mutex_lock(&m->locking, m->mu);
-	/* a call waiting on hsm-sim (a PED) returns now; its owner closes it */
-	for (struct p11_conn *c = m->busy; c; c = c->next)
-		shutdown(c->fd, SHUT_RDWR);
-	idle = m->idle;
-	m->idle = NULL;
-	m->nidle = 0;
-	p11_mutex_unlock(&m->locking, m->mu);
-	while (idle) {
-		struct p11_conn *next = idle->next;
-		conn_close(idle);
-		idle = next;
+		p11_mutex_lock(&m->locking, m->mu);
+		/* a call waiting on hsm-sim (a PED) returns now; its owner closes it */
+		for (struct p11_conn *c = m->busy[ep]; c; c = c->next)
+			shutdown(c->fd, SHUT_RDWR);
+		idle = m->idle[ep];
+		m->idle[ep] = NULL;
+		m->nidle[ep] = 0;
+		p11_mutex_unlock(&m->locking, m->mu);
+		while (idle) {
+			struct p11_conn *next = idle->next;
+			conn_close(idle);
+			idle = next;
+		}
 	}
 }
 
 void p11_pool_forget(struct p11_module *m)
 {
 	/* no lock: in the child, the threads that held it are gone */
-	struct p11_conn *lists[2] = {m->idle, m->busy};
-	for (int i = 0; i < 2; i++)
-		while (lists[i]) {
-			struct p11_conn *next = lists[i]->next;
-			conn_close(lists[i]); /* close, never shutdown: the parent's socket lives on */
-			lists[i] = next;
-		}
-	m->idle = m->busy = NULL;
-	m->nidle = 0;
+	for (int ep = 0; ep < P11_EP_MAX; ep++) {
+		struct p11_conn *lists[2] = {m->idle[ep], m->busy[ep]};
+		for (int i = 0; i < 2; i++)
+			while (lists[i]) {
+				struct p11_conn *next = lists[i]->next;
+				/* close, never shutdown: the parent's socket lives on (and
+				 * its TLS thread, which is the parent's, is not joined) */
+				conn_free(lists[i], 0);
+				lists[i] = next;
+			}
+		m->idle[ep] = m->busy[ep] = NULL;
+		m->nidle[ep] = 0;
+	}
 }
 
 void p11_call_begin(struct p11_module *m, struct p11_call *c, uint16_t fn)
@@ -322,7 +364,7 @@ CK_RV p11_call_run(struct p11_module *m, struct p11_call *c, long timeout_ms)
 	    m->cfg.probe_timeout + m->cfg.ped_timeout[2] < timeout_ms)
 		timeout_ms = m->cfg.probe_timeout + m->cfg.ped_timeout[2];
 again:
-	if ((rv = pool_get(m, &conn, &reused)) != CKR_OK)
+	if ((rv = pool_get(m, c->ep, &conn, &reused)) != CKR_OK)
 		return rv;
 	r = send_frame(conn->fd, P11W_APP_REQUEST, c->w.p, c->w.len);
 	if (r == PED_OK)

@@ -9,5 +9,5 @@ P11_SYSCONFDIR := $(or $(SYSCONFDIR),$(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX
 $(OBJ)/pic/pkcs11/config.o: CPPFLAGS += -DP11_DEFAULT_CONF=\"$(P11_SYSCONFDIR)/openped/openped-pkcs11.conf\"
 
 $(eval $(call static_pic_lib,p11mod,$(P11_SRCS)))
-P11_LIBS := $(shell $(PKG_CONFIG) --libs libcrypto libconfig 2>/dev/null) -lpthread
+P11_LIBS := $(shell $(PKG_CONFIG) --libs libssl libcrypto libconfig 2>/dev/null) -lpthread
 $(eval $(call shared_module,libopenped-pkcs11,$(P11_SRCS),pkcs11/exports.map,$(P11_LIBS)))

@@ -6,6 +6,7 @@
 #ifndef P11_H
 #define P11_H
 
+#include "ped/netcfg.h"
 #include "ped/p11wire.h"
 
 #include <stdatomic.h>
@@ -21,7 +22,19 @@
 #define P11_CONF_ENV "OPENPED_PKCS11_CONF"
 #define P11_LOG_ENV "OPENPED_PKCS11_LOG"
 #define P11_USER_SLOTS_MAX 64
-#define P11_IDLE_MAX 8 /* idle connections kept; in-flight ones are not bounded */
+#define P11_IDLE_MAX 8 /* idle connections kept per endpoint; in-flight ones are not bounded */
+
+/* Endpoints: 0 is hsm-sim's control socket on this host, 1..16 the network
+ * servers in the order vtl registered them (Network.ServerName00 is 1).
+ * A session handle the application holds carries its endpoint in its top
+ * byte (0 for the local one: handles are hsm-sim's as they were), so each
+ * call goes where its session lives. */
+#define P11_EP_LOCAL 0
+#define P11_EP_MAX (PED_NET_SERVERS_MAX + 1)
+#define P11_EP_SHIFT (sizeof(CK_ULONG) * 8 - 8)
+/* In the list handed to p11_slots_number, a network slot's hsm_index
+ * carries its endpoint above bit 16 (its HSMs are not the local ones). */
+#define P11_EP_INDEX(ep, index) (((uint32_t)(ep) << 16) | ((index) & 0xffffu))
 
 /* ---- configuration (config.c) -------------------------------------------- */
 
@@ -47,6 +60,7 @@ struct p11_config {
 	int vendor_codes;     /* Module.PedVendorCodes */
 	char socket[1024];    /* Module.Socket: hsm-sim's control socket */
 	char log[1024];       /* Module.LogFile, or P11_LOG_ENV: "" for none */
+	struct ped_net_client net; /* Network: servers vtl registered (ped/netcfg.h) */
 };
 
 /* The defaults, then the file at path; a missing file leaves the
@@ -71,6 +85,7 @@ struct p11_slot {
 	uint8_t kind;        /* P11W_SLOT_* */
 	uint8_t token_present;
 	uint32_t hsm_index;
+	uint8_t ep; /* the endpoint that serves it */
 	char serial[P11W_SERIAL_MAX + 1];
 };
 
@@ -86,7 +101,7 @@ struct p11_slot_table {
 CK_RV p11_slots_number(const struct p11_config *c, const struct p11w_slot *in, uint32_t n,
 		       struct p11_slot_table *out);
 const struct p11_slot *p11_slots_find(const struct p11_slot_table *t, CK_SLOT_ID id);
-const struct p11_slot *p11_slots_find_hsm(const struct p11_slot_table *t, CK_SLOT_ID hsm_slot);
+const struct p11_slot *p11_slots_find_hsm(const struct p11_slot_table *t, uint8_t ep, CK_SLOT_ID hsm_slot);
 void p11_slots_free(struct p11_slot_table *t);
 
 /* ---- locks (lock.c) ------------------------------------------------------ */
@@ -117,9 +132,9 @@ struct p11_module {
 	pid_t pid;
 	struct p11_locking locking;
 	void *mu;                  /* over what follows: short holds, never across I/O */
-	struct p11_conn *idle;     /* connections ready for a call */
-	struct p11_conn *busy;     /* connections a call holds */
-	size_t nidle;
+	struct p11_conn *idle[P11_EP_MAX]; /* connections ready for a call, per endpoint */
+	struct p11_conn *busy[P11_EP_MAX]; /* connections a call holds */
+	size_t nidle[P11_EP_MAX];
 	struct p11_slot_table slots;
 	atomic_uint call_id;
 	atomic_int finalized; /* C_Finalize ran: calls in flight end */
@@ -137,6 +152,7 @@ void p11_log(const struct p11_module *m, const char *fmt, ...) __attribute__((fo
  * then in r (the HSM's code in rv). p11_call_end wipes both. */
 struct p11_call {
 	uint16_t fn;
+	uint8_t ep; /* where it goes: P11_EP_LOCAL unless a slot or session says */
 	struct ped_wbuf w;
 	uint8_t *reply;
 	size_t reply_len;

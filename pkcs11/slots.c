@@ -58,6 +58,7 @@ static void add(struct p11_slot_table *t, const struct p11w_slot *s, CK_SLOT_ID 
 	e->kind = s->kind;
 	e->token_present = s->token_present;
 	e->hsm_index = s->hsm_index;
+	e->ep = (uint8_t)(s->hsm_index >> 16);
 	memcpy(e->serial, s->serial, sizeof(e->serial));
 }
 
@@ -120,10 +121,10 @@ const struct p11_slot *p11_slots_find(const struct p11_slot_table *t, CK_SLOT_ID
 	return NULL;
 }
 
-const struct p11_slot *p11_slots_find_hsm(const struct p11_slot_table *t, CK_SLOT_ID hsm_slot)
+const struct p11_slot *p11_slots_find_hsm(const struct p11_slot_table *t, uint8_t ep, CK_SLOT_ID hsm_slot)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (t->s[i].hsm_slot == hsm_slot)
+		if (t->s[i].ep == ep && t->s[i].hsm_slot == hsm_slot)
 			return &t->s[i];
 	return NULL;
 }

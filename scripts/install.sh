@@ -29,7 +29,7 @@ root=$DESTDIR
 share=$PREFIX/share/openped
 manifest=$root$share/install-manifest
 
-USER_PROGRAMS="ped-device ikey pedtool hsmcm"
+USER_PROGRAMS="ped-device ikey pedtool hsmcm vtl"
 DAEMONS="pedserver pedclient hsm-sim"
 CONFS="pedserver pedclient hsm-sim ped-device openped-pkcs11"
 MODULE=libopenped-pkcs11.so

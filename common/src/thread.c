@@ -43,7 +43,7 @@ static void *run(void *p)
 	return NULL;
 }
 
-int ped_thread_spawn(void *(*fn)(void *), void *arg)
+static int spawn(void *(*fn)(void *), void *arg, pthread_t *joinable)
 {
 	struct start *s;
 	pthread_attr_t a;
@@ -56,12 +56,25 @@ int ped_thread_spawn(void *(*fn)(void *), void *arg)
 	*s = (struct start){fn, arg};
 	if (pthread_attr_init(&a) != 0)
 		goto out;
-	if (pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED) == 0 && pthread_create(&th, &a, run, s) == 0) {
+	if (pthread_attr_setdetachstate(&a, joinable ? PTHREAD_CREATE_JOINABLE : PTHREAD_CREATE_DETACHED) == 0 &&
+	    pthread_create(&th, &a, run, s) == 0) {
 		s = NULL;
 		r = PED_OK;
+		if (joinable)
+			*joinable = th;
 	}
 	pthread_attr_destroy(&a);
 out:
 	free(s);
 	return r;
+}
+
+int ped_thread_spawn(void *(*fn)(void *), void *arg)
+{
+	return spawn(fn, arg, NULL);
+}
+
+int ped_thread_spawn_joinable(void *(*fn)(void *), void *arg, pthread_t *th)
+{
+	return spawn(fn, arg, th);
 }

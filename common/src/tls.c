@@ -18,6 +18,9 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +107,9 @@ struct proxy {
 	int net, plain;
 };
 
+/* what a process that exits must not pull OpenSSL from under */
+static atomic_int proxies_live;
+
 static int ssl_write_all(SSL *ssl, int fd, const uint8_t *buf, int n)
 {
 	for (;;) {
@@ -129,6 +135,13 @@ static void *proxy_thread(void *arg)
 	(void)ped_set_nonblock(p->net, 1);
 	(void)ped_set_nonblock(p->plain, 1); /* so the 30 s limit below holds */
 	SSL_clear_mode(p->ssl, SSL_MODE_AUTO_RETRY);
+	/* A write to a link the peer reset raises SIGPIPE in the writing
+	 * thread: blocked here, it is an EPIPE, whatever the program (the
+	 * PKCS#11 module runs in applications that never ignore it). */
+	sigset_t pipe;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	(void)pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	for (;;) {
 		struct pollfd f[2] = {{.fd = p->net, .events = POLLIN}, {.fd = p->plain, .events = POLLIN}};
 		if (!SSL_pending(p->ssl) && poll(f, 2, -1) < 0) {
@@ -157,9 +170,13 @@ static void *proxy_thread(void *arg)
 	(void)SSL_shutdown(p->ssl);
 	SSL_free(p->ssl);
 	close(p->net);
-	close(p->plain);
+	int plain = p->plain;
 	free(p);
 	ERR_clear_error();
+	atomic_fetch_sub(&proxies_live, 1);
+	/* last: ped_tls_proxy_close waits for this end of file, after which
+	 * the thread is done with OpenSSL and a process may exit */
+	close(plain);
 	return NULL;
 }
 
@@ -167,8 +184,7 @@ int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, 
 		  char *why, size_t whylen)
 {
 	SSL *ssl = NULL;
-	struct proxy *p = NULL;
-	int sp[2] = {-1, -1}, r;
+	int r;
 	uint64_t deadline = ped_now_ms() + (uint64_t)timeout_ms;
 
 	if (peer_cn && cnlen)
@@ -204,12 +220,33 @@ int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, 
 	}
 	if (peer_cn && cnlen)
 		X509_NAME_get_text_by_NID(X509_get_subject_name(pc), NID_commonName, peer_cn, (int)cnlen);
+	return ped_tls_proxy_start(ssl, fd, plain, why, whylen);
+fail:
+	SSL_free(ssl);
+	close(fd);
+	ERR_clear_error();
+	return PED_E_CERTIFICATE_INVALID;
+}
+
+int ped_tls_proxy_start(SSL *ssl, int fd, int *plain, char *why, size_t whylen)
+{
+	return ped_tls_proxy_start_tid(ssl, fd, plain, NULL, why, whylen);
+}
+
+int ped_tls_proxy_start_tid(SSL *ssl, int fd, int *plain, pthread_t *tid, char *why, size_t whylen)
+{
+	struct proxy *p = NULL;
+	int sp[2] = {-1, -1};
+
+	(void)ped_set_nonblock(fd, 0);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0 || !(p = malloc(sizeof(*p)))) {
 		snprintf(why, whylen, "out of resources");
 		goto fail;
 	}
 	*p = (struct proxy){ssl, fd, sp[1]};
-	if (ped_thread_spawn(proxy_thread, p) != PED_OK) {
+	atomic_fetch_add(&proxies_live, 1);
+	if ((tid ? ped_thread_spawn_joinable(proxy_thread, p, tid) : ped_thread_spawn(proxy_thread, p)) != PED_OK) {
+		atomic_fetch_sub(&proxies_live, 1);
 		snprintf(why, whylen, "cannot start the TLS thread");
 		free(p);
 		goto fail;
@@ -227,6 +264,11 @@ fail:
 	}
 	ERR_clear_error();
 	return PED_E_CERTIFICATE_INVALID;
+}
+
+int ped_tls_proxies_live(void)
+{
+	return atomic_load(&proxies_live);
 }
 
 /* Through ped_file_write_atomic: the key is 0600 from its first byte, a
@@ -270,4 +312,25 @@ out:
 	X509_free(c);
 	ERR_clear_error();
 	return r;
+}
+
+void ped_tls_proxy_close(int plain, int timeout_ms)
+{
+	uint64_t until = ped_now_ms() + (uint64_t)timeout_ms;
+	uint8_t buf[512];
+
+	if (plain < 0)
+		return;
+	(void)shutdown(plain, SHUT_WR);
+	for (;;) {
+		uint64_t now = ped_now_ms();
+		struct pollfd pf = {.fd = plain, .events = POLLIN};
+		if (now >= until || poll(&pf, 1, (int)(until - now)) <= 0)
+			break;
+		ssize_t n = read(plain, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(plain);
 }

@@ -1,10 +1,14 @@
 /* hsm-sim: hosts the HSMs of its configuration, each with its local PED
- * link, and serves hsmcm sessions on its control socket.
+ * link, and serves hsmcm sessions on its control socket (and, with
+ * -network, to registered clients over TLS: netserve.h).
  *
  *   hsm-sim [-configfile FILE] [-state DIR] [-socket PATH] [-daemon] [-pidfile FILE]
+ *           [-network [-port N]]
+ *   hsm-sim [-state DIR] -client register -name NAME -cert FILE | list | remove -name NAME | server
  */
 #include "apps.h"
 #include "audit.h"
+#include "netserve.h"
 #include "pedlink.h"
 #include "session.h"
 #include "sim.h"
@@ -20,6 +24,7 @@
 #include "ped/opts.h"
 #include "ped/pidfile.h"
 #include "ped/thread.h"
+#include "ped/tlsnet.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +35,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define USAGE "hsm-sim [-configfile FILE] [-state DIR] [-socket PATH] [-daemon] [-pidfile FILE] [-logfile FILE]"
+#define USAGE                                                                                              \
+	"hsm-sim [-configfile FILE] [-state DIR] [-socket PATH] [-daemon] [-pidfile FILE] [-logfile FILE]\n" \
+	"        [-network [-port N]]\n"                                                                     \
+	"hsm-sim [-state DIR] -client register -name NAME -cert FILE | list | remove -name NAME | server"
 
 static struct ped_cfg_setting schema[] = {
 	{.name = "ped_timeout", .type = PED_CFG_INT, .min = 1, .max = 86400, .dflt = 3600,
@@ -43,8 +51,16 @@ static struct ped_cfg_setting schema[] = {
 	 .help = "bytes of audit records an HSM keeps for pedclient; when full, audited work is refused"},
 	{.name = "pedclient_socket", .type = PED_CFG_STRING, .sdflt = "",
 	 .help = "where pedclient serves this host's HSMs (empty: pedclient.sock in the runtime directory)"},
+	{.name = "network", .type = PED_CFG_BOOL, .dflt = 0,
+	 .help = "serve the HSMs to registered clients over TLS (as -network)"},
+	{.name = "network_port", .type = PED_CFG_INT, .min = 0, .max = 65535, .dflt = PED_NET_DEFAULT_PORT,
+	 .help = "TCP port of the TLS listener (0: any, logged)"},
+	{.name = "network_address", .type = PED_CFG_STRING, .sdflt = "",
+	 .help = "address the TLS listener binds (empty: every address)"},
 	{.name = NULL},
 };
+
+static const char *const client_verbs[] = {"register", "list", "remove", "server", NULL};
 
 static struct sim sim;
 static struct pedports peds;
@@ -140,9 +156,17 @@ int main(int argc, char **argv)
 		{.name = "logfile", .kind = PED_OPT_STRING, .arg = "FILE", .help = "log file (default: stderr; with -daemon hsm-sim.log in the data directory)"},
 		{.name = "verbose", .kind = PED_OPT_FLAG, .help = "trace logging"},
 		{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
+		{.name = "network", .kind = PED_OPT_FLAG, .help = "serve registered clients over TLS"},
+		{.name = "port", .kind = PED_OPT_INT, .min = 0, .max = 65535, .arg = "N",
+		 .help = "the TLS listener's port (default 1792; 0: any)"},
+		{.name = "client", .kind = PED_OPT_ENUM, .choices = client_verbs, .arg = "VERB",
+		 .help = "register, list or remove a network client; server: our certificate"},
+		{.name = "name", .kind = PED_OPT_STRING, .arg = "NAME", .help = "the client's name (-client)"},
+		{.name = "cert", .kind = PED_OPT_STRING, .arg = "FILE", .help = "the client's certificate (-client register)"},
 		{.name = NULL},
 	};
 	struct ped_config cfg = {0};
+	uint16_t net_port = 0;
 	struct ped_pidfile pf;
 	struct ped_evloop *loop = NULL;
 	char err[2048], msg[256], state_dir[1024];
@@ -197,6 +221,20 @@ int main(int argc, char **argv)
 		ped_config_free(&cfg);
 		return 1;
 	}
+	if (ped_opts_seen(opts, "client")) {
+		/* the registry is files under the state: no daemon needed, and a
+		 * running one reads it again at its next connection */
+		r = netserve_admin(state_dir, client_verbs[ped_opts_num(opts, "client", 0)],
+				   ped_opts_str(opts, "name", NULL), ped_opts_str(opts, "cert", NULL), stdout, err,
+				   sizeof(err));
+		if (r != PED_OK)
+			fprintf(stderr, "hsm-sim: %s\n", err);
+		ped_config_free(&cfg);
+		return r == PED_OK ? 0 : 1;
+	}
+	int network = ped_opts_seen(opts, "network") || ped_config_int(&cfg, "network");
+	net_port = (uint16_t)(ped_opts_seen(opts, "port") ? ped_opts_num(opts, "port", 0)
+							   : ped_config_int(&cfg, "network_port"));
 	peds.ped_timeout_ms = (int)ped_config_int(&cfg, "ped_timeout") * 1000;
 	peds.link_timeout_ms = (int)ped_config_int(&cfg, "link_timeout") * 1000;
 	peds.remote_idle_timeout_s = (int)ped_config_int(&cfg, "remote_idle_timeout");
@@ -284,6 +322,14 @@ int main(int argc, char **argv)
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "cannot start the audit log's delivery");
 	}
+	if (network && (r = netserve_start(loop, &server, state_dir, ped_config_str(&cfg, "network_address"), net_port,
+					    peds.link_timeout_ms, &net_port, err, sizeof(err))) != PED_OK) {
+		unlink(socket_path);
+		for (int i = 0; i < peds.n; i++)
+			unlink(peds.port[i].path);
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "%s", err);
+	}
 	ped_evloop_add_signal(loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(loop, SIGINT, on_term, NULL);
 	ped_info("serving on %s", socket_path);
@@ -297,6 +343,7 @@ int main(int argc, char **argv)
 	sim_stop(&sim);
 	audit_wake_all(&sim);
 	audit_link_stop(&sim); /* each exchange ends within link_timeout */
+	int net_left = network ? netserve_stop(loop) : 0;
 	for (int i = 0; i < peds.n; i++) {
 		close(peds.port[i].listen_fd); /* no new PED attaches */
 		peds.port[i].listen_fd = -1;
@@ -335,7 +382,7 @@ int main(int argc, char **argv)
 			 peds.link_timeout_ms);
 	ped_info("stopped");
 	ped_log_close();
-	if (helpers_left || !locked)
+	if (helpers_left || !locked || net_left)
 		_exit(0); /* exit() would run OpenSSL's cleanup under threads still in it */
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* hsmcm: the operator shell of hsm-sim, in lunacm's syntax.
  *
- *   hsmcm [-socket PATH]                 interactive, "hsmcm:>" prompt
+ *   hsmcm [-socket PATH | -server HOST]  interactive, "hsmcm:>" prompt
  *   hsmcm -c "cmd; cmd" | -f FILE        scripted: stops at the first failure, exit 1
  */
 #include "hsm/control.h"
@@ -11,7 +11,9 @@
 #include "ped/fileio.h"
 #include "ped/link.h"
 #include "ped/net.h"
+#include "ped/netcfg.h"
 #include "ped/opts.h"
+#include "ped/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +26,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define USAGE "hsmcm [-socket PATH] [-c \"cmd; cmd\" | -f FILE] [-json]"
+#define USAGE "hsmcm [-socket PATH | -server HOST] [-c \"cmd; cmd\" | -f FILE] [-json]"
+
+#ifndef HSMCM_NETCFG_DEFAULT
+#define HSMCM_NETCFG_DEFAULT "/etc/openped/openped-pkcs11.conf"
+#endif
 #define SCRIPT_MAX (1u << 20)
 #define HISTORY_MAX 500
 
@@ -439,12 +445,37 @@ static int interactive(int fd, struct ped_framer *in)
 	return rc;
 }
 
+/* The same shell on a distant hsm-sim: its link is TLS with the
+ * certificates vtl registered (ped/netcfg.h), the same frames inside. */
+static int connect_server(const char *host, int *fd)
+{
+	struct ped_net_client nc;
+	char conf[1024], why[1024];
+	int i, r;
+
+	ped_netcfg_path(HSMCM_NETCFG_DEFAULT, conf, sizeof(conf));
+	if ((r = ped_netcfg_load(&nc, conf, why, sizeof(why))) != PED_OK) {
+		fprintf(stderr, "hsmcm: %s\n", why);
+		return r;
+	}
+	if ((i = ped_netcfg_find(&nc, host)) < 0) {
+		fprintf(stderr, "hsmcm: %s is not a registered server (vtl addServer -n %s -c server.pem; %s)\n", host,
+			host, conf);
+		return PED_E_NOT_FOUND;
+	}
+	if ((r = ped_netcfg_dial(&nc, (size_t)i, 10000, fd, NULL, why, sizeof(why))) != PED_OK)
+		fprintf(stderr, "hsmcm: cannot reach hsm-sim on %s: %s\n", host, why);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct ped_opt opts[] = {
 		{.name = "socket", .kind = PED_OPT_STRING, .arg = "PATH", .help = "hsm-sim's control socket"},
 		{.name = "c", .kind = PED_OPT_STRING, .arg = "\"CMD; CMD\"", .help = "run these commands and exit"},
 		{.name = "f", .kind = PED_OPT_STRING, .arg = "FILE", .help = "run the commands in FILE and exit"},
+		{.name = "server", .kind = PED_OPT_STRING, .arg = "HOST",
+		 .help = "a network HSM registered with vtl addServer, over TLS"},
 		{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
 		{.name = "json", .kind = PED_OPT_FLAG, .help = "with -c or -f: each command's result as a JSON object on a line"},
 		{.name = NULL},
@@ -473,13 +504,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hsmcm: -json is for -c or -f (the interactive shell is for people)\n%s\n", USAGE);
 		return 2;
 	}
-	if (ped_opts_seen(opts, "socket"))
+	if (ped_opts_seen(opts, "server")) {
+		if (connect_server(ped_opts_str(opts, "server", ""), &fd) != PED_OK)
+			return 1;
+	} else if (ped_opts_seen(opts, "socket"))
 		snprintf(path, sizeof(path), "%s", ped_opts_str(opts, "socket", ""));
 	else if (hsm_ctl_default_socket(path, sizeof(path)) != PED_OK) {
 		fprintf(stderr, "hsmcm: no runtime directory\n");
 		return 1;
 	}
-	if (ped_unix_connect(path, &fd) != PED_OK) {
+	if (!ped_opts_seen(opts, "server") && ped_unix_connect(path, &fd) != PED_OK) {
 		fprintf(stderr, "hsmcm: cannot reach hsm-sim at %s: %s\n", path, strerror(errno));
 		return 1;
 	}
@@ -514,6 +548,9 @@ int main(int argc, char **argv)
 		rc = interactive(fd, &in);
 	}
 	ped_framer_free(&in);
-	close(fd);
+	if (ped_opts_seen(opts, "server"))
+		ped_tls_proxy_close(fd, 2000);
+	else
+		close(fd);
 	return rc;
 }

@@ -439,7 +439,7 @@ static void slot_numbering_as_chapter_13(void)
 	c.user_slots[0] = (struct p11_user_slot){0, "A2"};
 	c.nuser_slots = 1;
 	t = number(&c, two_hsms, 8);
-	CU_ASSERT_PTR_NULL(p11_slots_find_hsm(&t, 1));
+	CU_ASSERT_PTR_NULL(p11_slots_find_hsm(&t, 0, 1));
 	s = p11_slots_find(&t, 0);
 	CU_ASSERT(s && s->hsm_slot == 2);
 	s = p11_slots_find(&t, 1);
@@ -455,7 +455,7 @@ static void slot_numbering_as_chapter_13(void)
 	t = number(&c, two_hsms, 8);
 	s = p11_slots_find(&t, 20);
 	CU_ASSERT(s && s->hsm_slot == 1);
-	CU_ASSERT_PTR_NULL(p11_slots_find_hsm(&t, 2));
+	CU_ASSERT_PTR_NULL(p11_slots_find_hsm(&t, 0, 2));
 	CU_ASSERT(t.s[t.n - 1].id == 20);
 	p11_slots_free(&t);
 

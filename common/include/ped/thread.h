@@ -7,8 +7,14 @@
 #ifndef PED_THREAD_H
 #define PED_THREAD_H
 
+#include <pthread.h>
+
 /* Runs fn(arg) on a new detached thread. PED_E_HOST_MEMORY if it cannot
  * start (fn does not run; arg is still the caller's). */
 int ped_thread_spawn(void *(*fn)(void *), void *arg);
+/* The same on a thread the caller joins (*th): a shared object that must
+ * not be unloaded under its own threads (the PKCS#11 module) waits for
+ * them. */
+int ped_thread_spawn_joinable(void *(*fn)(void *), void *arg, pthread_t *th);
 
 #endif

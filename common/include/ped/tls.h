@@ -6,6 +6,7 @@
 #define PED_TLS_H
 
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <stddef.h>
 
 /* A TLS 1.3 context with our certificate and key (PEM files) that accepts
@@ -19,6 +20,18 @@ int ped_tls_context(int server, const char *cert, const char *key, const char *t
  * peer certificate's common name. */
 int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, char *peer_cn, size_t cnlen,
 		  char *why, size_t whylen);
+
+/* The proxy thread of ped_tls_proxy for a session whose handshake is done
+ * (ped/tlsnet.h): takes ssl and fd over, even on failure. */
+int ped_tls_proxy_start(SSL *ssl, int fd, int *plain, char *why, size_t whylen);
+/* The same with a joinable thread (*tid), for a shared object. */
+int ped_tls_proxy_start_tid(SSL *ssl, int fd, int *plain, pthread_t *tid, char *why, size_t whylen);
+/* Closes the plain end of a proxy and waits (up to timeout_ms) until its
+ * thread is done with OpenSSL: what a client program does before exit(). */
+void ped_tls_proxy_close(int plain, int timeout_ms);
+/* Proxy threads still running: a daemon that would exit() under one of
+ * them (OpenSSL's cleanup) ends with _exit instead. */
+int ped_tls_proxies_live(void);
 
 /* A self-signed P-521 certificate for cn, written as PEM (the key mode 0600, atomically). */
 int ped_tls_make_identity(const char *cn, const char *cert_path, const char *key_path);

@@ -1,0 +1,254 @@
+#!/bin/bash
+# Seed 001's backup session across two hosts (issue #30, test 1): the HSM
+# host (hsm-sim -network, pedclient) and the operator's workstation (hsmcm
+# and vtl over the mutually authenticated TLS link, pedserver and the
+# Remote PED) in two network namespaces joined by a veth pair. The
+# workstation registers with the HSM (vtl createCert, hsm-sim -client
+# register, vtl addServer on the documented default port), then runs the
+# seed's steps from its hsmcm: slot set, ped connect to the workstation, the
+# Crypto Officer's login, ped disconnect, ped connect -slot to the backup
+# HSM, partition archive backup; then restores the backup to another
+# partition and finds the objects there. Before that: HSM policy 16 off
+# refuses the backup, and the link cut in the middle of a backup (the
+# backup HSM's partition made, its Crypto Officer's key not yet there)
+# fails it with CKR_PED_UNPLUGGED on the HSM and a lost link in hsmcm,
+# leaving no partition on the backup HSM; the seed's session is the retry.
+# tcpdump watches the TLS link the whole time: none of the challenges,
+# commands or labels crosses in clear (a canary sent in clear on the same
+# port must be seen, so a capture that missed the traffic fails). Finally
+# the link is cut between sessions: hsmcm fails naming the host and port,
+# and once the link is back a new session works.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/hsm_lib.sh"
+set -e
+export XDG_RUNTIME_DIR="$T/run" XDG_DATA_HOME="$T/data"
+mkdir -p "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME"
+
+[ "$(id -u)" = 0 ] || skip "network namespaces need root"
+command -v ip >/dev/null || skip "no ip command (iproute2)"
+WS=pednws$$ HH=pednhh$$
+ip netns add $WS 2>/dev/null || skip "cannot create network namespaces here"
+ip netns add $HH || { ip netns del $WS; skip "cannot create a second network namespace"; }
+cleanup_ns() { ip netns del $WS 2>/dev/null; ip netns del $HH 2>/dev/null; }
+trap '_cleanup; cleanup_ns' EXIT
+ip link add vws$$ type veth peer name vhh$$
+ip link set vws$$ netns $WS
+ip link set vhh$$ netns $HH
+ip -n $WS addr add 10.232.0.1/24 dev vws$$
+ip -n $HH addr add 10.232.0.2/24 dev vhh$$
+for n in $WS $HH; do ip -n $n link set lo up; done
+ip -n $WS link set vws$$ up
+ip -n $HH link set vhh$$ up
+WSRUN="$T/ws-run" WSCONF="$T/ws/openped-pkcs11.conf"
+mkdir -p "$WSRUN" "$T/ws"
+ws() { OPENPED_PKCS11_CONF="$WSCONF" XDG_RUNTIME_DIR="$WSRUN" ip netns exec $WS "$@"; }
+# hsmcm on the workstation, over TLS; output in $OUT (and the transcript), status in $RC
+net_hsmcm() {
+	set +e
+	OUT=$(OPENPED_PKCS11_CONF="$WSCONF" timeout 120 ip netns exec $WS "${RUN[@]}" "$BIN/hsmcm" -server 10.232.0.2 "$@" 2>&1 |
+		tee -a "$TRANSCRIPT"; exit "${PIPESTATUS[0]}")
+	RC=$?
+	set -e
+}
+
+note "the HSM host: hsm-sim -network on the default port; set-up with PEDs cabled to each HSM"
+new_keys so hdom po po2 dom co co2 rpkA bso bdom rpkB bpo bpo2 bco
+ip netns exec $HH "${RUN[@]}" "$BIN/hsm-sim" -network -state "$T/state" -socket "$HSM_SOCK" -pidfile "$T/hsm.pid" \
+	-logfile "$T/hsm.log" &
+track $!
+HSM_PID=$!
+wait_for 20 grep -q 'serving TLS on \* port 1792' "$T/hsm.log" || fail "no TLS listener on 1792: $(cat "$T/hsm.log")"
+cat >"$T/a.policy" <<P
+write "SETTING SO" ${KEY[so]}
+use "SO LOGIN" ${KEY[so]}
+reuse "SETTING DOMAIN" no no yes
+write "SETTING DOMAIN" ${KEY[hdom]} ${KEY[dom]}
+use "READING DOMAIN" ${KEY[dom]}
+use "SETTING DOMAIN" ${KEY[dom]}
+write rpv ${KEY[rpkA]}
+write "SETTING PO" ${KEY[po]} ${KEY[po2]}
+use "PO LOGIN" ${KEY[po]} / ${KEY[po2]}
+write "SETTING CO" ${KEY[co]} ${KEY[co2]}
+use "CO LOGIN" ${KEY[co]} / ${KEY[co]} / ${KEY[co2]} / ${KEY[co2]}
+P
+printf 'write "SETTING SO" %s\nuse "SO LOGIN" %s\nreuse "SETTING DOMAIN" no\nwrite "SETTING DOMAIN" %s\nwrite rpv %s\n' \
+	"${KEY[bso]}" "${KEY[bso]}" "${KEY[bdom]}" "${KEY[rpkB]}" >"$T/b.policy"
+start_ped A $HSM_SERIAL "$T/a.policy"
+start_ped B $BACKUP_SERIAL "$T/b.policy"
+hsmcm -c "hsm init -label main; role login -name so; ped vector init; partition create -label SA52_P1; partition create -label restored
+slot set -slot 1; partition init -label SA52_P1; role login -name po; role init -name co; partition changepolicy -policy 22 -value 1; role login -name co; role createchallenge -name co -challenge userpin1; role logout; role login -name co -password userpin1; object create -label master-key -value k1; object create -label signing-key -value k2
+slot set -slot 2; partition init -label restored; role login -name po; role init -name co; partition changepolicy -policy 22 -value 1; role login -name co; role createchallenge -name co -challenge userpin2; role logout; role login -name co -password userpin2
+slot set -slot 0; role login -name so; hsm changehsmpolicy -policy 16 -value 0
+slot set -slot 20; hsm init -label BackupHSM; role login -name so; ped vector init"
+[ $RC -eq 0 ] || fail "set-up: $OUT"
+set +e
+kill -TERM "$PED_A_PID" "$PED_B_PID"
+wait_gone 10 "$PED_A_PID"
+wait_gone 10 "$PED_B_PID"
+set -e
+: >"$T/pedclient.conf"
+ip netns exec $HH "$BIN/pedclient" -mode start -admin 0 -listenport -1 -pinginterval 1 -pingtimeout 1 -configfile "$T/pedclient.conf" \
+	-logfilename "$T/pedclient.log" >"$T/out" 2>&1 || fail "pedclient: $(cat "$T/out")"
+track "$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")"
+
+note "the workstation: pedserver and the Remote PED"
+: >"$T/ws.conf"
+ws "$BIN/pedserver" -mode start -ip 10.232.0.1 -port 0 -admin 0 -pinginterval 1 -pingtimeout 1 -configfile "$T/ws.conf" -logfile "$T/ws.log" \
+	>"$T/out" 2>&1 || fail "pedserver: $(cat "$T/out")"
+track "$(cat "$WSRUN/openped/pedserver.pid")"
+ws "$BIN/pedserver" -mode show -configfile "$T/ws.conf" >"$T/out" 2>&1 || fail "show: $(cat "$T/out")"
+port=$(awk '/Server Port:/{print $3}' "$T/out")
+cat >"$T/r.policy" <<P
+use rpv ${KEY[rpkB]}
+use "SO LOGIN" ${KEY[bso]}
+write "SETTING PO" ${KEY[bpo]}
+use "PO LOGIN" ${KEY[bpo]} / ${KEY[bpo]}
+reuse "SETTING DOMAIN" yes
+use "READING DOMAIN" ${KEY[dom]}
+use "SETTING DOMAIN" ${KEY[dom]}
+write "SETTING CO" ${KEY[bco]}
+use "CO LOGIN" ${KEY[bco]}
+P
+start_r() { # the Remote PED on the workstation, with policy $1
+	rm -f "$T/R.events"
+	# not through ws(): a backgrounded function is a subshell, and $! would be its pid
+	OPENPED_PKCS11_CONF="$WSCONF" XDG_RUNTIME_DIR="$WSRUN" ip netns exec $WS "${RUN[@]}" "$BIN/ped-device" -headless \
+		-mode remote -pedserver "$WSRUN/openped/pedserver-ped.sock" -policy "$1" -control "$T/R.ctl" \
+		-events "$T/R.events" -keytimeout 60 >"$T/R.log" 2>&1 &
+	R_PID=$!
+	track $R_PID
+	wait_for 20 grep -q '"attached":true' "$T/R.events" || fail "the PED did not attach: $(cat "$T/R.log")"
+}
+start_r "$T/r.policy"
+
+note "registration: vtl createCert, hsm-sim -client register, vtl addServer (port 1792 by default)"
+ws "$BIN/vtl" createCert -n workstation >"$T/out" 2>&1 || fail "createCert: $(cat "$T/out")"
+cp "$T/ws/cert/client/workstation.pem" "$T/workstation.pem" # what scp would carry to the HSM host
+"$BIN/hsm-sim" -state "$T/state" -client register -name workstation -cert "$T/workstation.pem" >"$T/out" 2>&1 ||
+	fail "register: $(cat "$T/out")"
+cp "$T/state/network/server.pem" "$T/server.pem" # and back
+ws "$BIN/vtl" addServer -n 10.232.0.2 -c "$T/server.pem" >"$T/out" 2>&1 || fail "addServer: $(cat "$T/out")"
+ws "$BIN/vtl" listServers >"$T/out" 2>&1
+grep -q '10.232.0.2 *1792' "$T/out" || fail "listServers: $(cat "$T/out")"
+
+note "tcpdump on the TLS link"
+ip netns exec $HH tcpdump -i vhh$$ --immediate-mode -U -s 0 -w "$T/tls.pcap" tcp port 1792 >"$T/tcpdump.log" 2>&1 &
+TCPDUMP_PID=$!
+track $TCPDUMP_PID
+wait_for 10 grep -q 'listening on' "$T/tcpdump.log" || fail "tcpdump: $(cat "$T/tcpdump.log")"
+ws "$BIN/vtl" verify >"$T/out" 2>&1 || fail "verify: $(cat "$T/out")"
+grep -q 'SA52_P1' "$T/out" || fail "verify: $(cat "$T/out")"
+grep -q 'restored' "$T/out" || fail "verify: $(cat "$T/out")"
+
+note "HSM policy 16 (Allow network replication) off: the backup across the link is refused"
+net_hsmcm -c "slot set slot 1; role login -name co -password userpin1; partition archive backup -slot 20 -par SAbck1"
+[ $RC -ne 0 ] || fail "a backup with HSM policy 16 off: $OUT"
+expect_contains "$OUT" "HSM policy 16 (Allow network replication) is 0 on HSM $HSM_SERIAL"
+expect_contains "$OUT" "Error in execution: CKR_ACTION_PROHIBITED."
+expect_contains "$OUT" "Command Result : 0x1b (CKR_ACTION_PROHIBITED)"
+expect_not_contains "$OUT" "Creating partition"
+# the HSM SO turns it on, at the HSM's own PED (a new one: its events
+# file starts empty, so "attached" is this one's)
+rm -f "$T/A.events"
+start_ped A $HSM_SERIAL "$T/a.policy"
+hsmcm -c "role login -name so; hsm changehsmpolicy -policy 16 -value 1; role logout"
+[ $RC -eq 0 ] || fail "policy 16 on: $OUT"
+set +e
+kill -TERM "$PED_A_PID"
+wait_gone 10 "$PED_A_PID"
+set -e
+
+note "the link cut in the middle of a backup: a named error, no partition half made on the backup HSM"
+# the backup's black key is held elsewhere for now (its lock taken, as
+# another PED holds an inserted key): the backup waits there, after the
+# partition was made on the backup HSM, and the link is cut
+lock="$IKEY_STORE/${KEY[bco]}.lock"
+[ -e "$lock" ] || install -m 600 /dev/null "$lock"
+# one process holding the lock (flock on its fd, then exec): killing it frees the key
+( exec 9<>"$lock"; flock -x 9; exec sleep 300 ) &
+LOCK_PID=$!
+track $LOCK_PID
+( OPENPED_PKCS11_CONF="$WSCONF" exec timeout 120 ip netns exec $WS "$BIN/hsmcm" -server 10.232.0.2 -c \
+	"slot set slot 1; role login -name co -password userpin1; ped connect ip 10.232.0.1 port $port -slot 20; partition archive backup -slot 20 -par SAbck1" \
+	>"$T/cut.out" 2>&1 ) &
+CPID=$!
+wait_for 60 grep -qE 'SETTING CO|CO LOGIN' "$T/R.events" || fail "the backup never reached its CO: $(cat "$T/cut.out")"
+ip -n $WS link set vws$$ down
+wait_for 20 grep -q 'CKR_PED_UNPLUGGED' "$T/hsm.log" || fail "hsm-sim did not see the PED go: $(tail -n 5 "$T/hsm.log")"
+wait_for 60 eval "! alive $CPID" || fail "hsmcm hangs on the cut link"
+if wait $CPID; then fail "hsmcm exited 0 over a cut link: $(cat "$T/cut.out")"; fi
+expect_contains "$(cat "$T/cut.out")" "Creating partition SAbck1 on slot 20."
+expect_contains "$(cat "$T/cut.out")" "hsmcm: lost hsm-sim"
+expect_contains "$(cat "$T/cut.out")" "Command Result : 0x30 (CKR_DEVICE_ERROR)"
+grep -q "HSM $BACKUP_SERIAL: the Remote PED session ended: CKR_PED_UNPLUGGED" "$T/hsm.log" ||
+	fail "hsm.log: $(tail -n 3 "$T/hsm.log")"
+# on the HSM host: the partition the backup had made is gone with it
+hsmcm -c "partition archive list -slot 20"
+[ $RC -eq 0 ] || fail "archive list: $OUT"
+expect_contains "$OUT" "0 backup partitions on slot 20."
+
+note "the link back, the key free: the retry is the seed's session"
+ip -n $WS link set vws$$ up
+kill -TERM $LOCK_PID
+set +e
+wait_gone 10 $LOCK_PID
+kill -TERM $R_PID 2>/dev/null
+wait_gone 10 $R_PID
+set -e
+wait_for 20 eval 'ws "$BIN/pedserver" -mode show -configfile "$T/ws.conf" | grep -q "Client Information:         Not Available"' ||
+	fail "pedserver still holds the dead session"
+# the first attempt wrote the backup partition's blue key before the cut:
+# the retry's new partition gets a blank one
+sed "s/${KEY[bpo]}/${KEY[bpo2]}/g" "$T/r.policy" >"$T/r2.policy"
+start_r "$T/r2.policy"
+
+note "seed 001 from the workstation's hsmcm: login, ped connect -slot 20, partition archive backup"
+net_hsmcm -c "slot set slot 1; ped get; ped connect ip 10.232.0.1 port $port; ped get; role login -name Crypto Officer -password userpin1; ped disconnect; ped connect ip 10.232.0.1 port $port -slot 20; ped get -slot 20; partition archive backup -slot 20 -par SAbck1"
+[ $RC -eq 0 ] || fail "the backup over the link: $OUT"
+for l in "HSM slot 1 listening to remote PED (PED id=100)." "via pedserver 10.232.0.1:$port" \
+	"User is activated, PED is not required." "HSM slot 20 listening to remote PED (PED id=100)." \
+	"Creating partition SAbck1 on slot 20." "Backup Complete." "2 objects have been backed up to partition SAbck1"; do
+	expect_contains "$OUT" "$l" "the backup's transcript"
+done
+grep -q 'network client workstation connected from 10.232.0.1' "$T/hsm.log" || fail "hsm-sim did not log the client"
+
+note "restore to another partition of the same domain; its objects are there"
+net_hsmcm -c "slot set -slot 2; role login -name co -password userpin2; ped get -slot 20; partition archive restore -slot 20 -partition SAbck1; partition contents"
+[ $RC -eq 0 ] || fail "the restore over the link: $OUT"
+expect_contains "$OUT" "Restore Complete. 2 objects have been restored."
+expect_contains "$OUT" "master-key"
+expect_contains "$OUT" "signing-key"
+
+note "the capture: no challenge, command or label in clear; a canary sent in clear is seen"
+ip netns exec $WS bash -c 'exec 3<>/dev/tcp/10.232.0.2/1792; printf "canary-in-clear-7f3a" >&3; sleep 0.2; exec 3>&-' || true
+wait_for 10 grep -q 'refused: TLS handshake failed' "$T/hsm.log" || fail "the canary connection was not seen"
+wait_for 10 grep -q canary-in-clear "$T/tls.pcap" || fail "tcpdump did not write the canary: $(cat "$T/tcpdump.log")"
+kill -TERM $TCPDUMP_PID
+wait_gone 10 $TCPDUMP_PID
+{
+	echo "canary text:canary-in-clear-7f3a"
+	for s in userpin1 userpin2 "partition archive backup" "Command Result" SA52_P1 SAbck1 master-key signing-key \
+		"Crypto Officer" BackupHSM; do
+		echo "${s// /_} text:$s"
+	done
+} >"$T/secrets"
+set +e
+python3 "$PED_SRCDIR/tests/reliability/scan_secrets.py" "$T/secrets" "$T/tls.pcap" >"$T/scan.out" 2>&1
+set -e
+grep -q 'FOUND canary' "$T/scan.out" || fail "the capture missed the link's traffic: $(cat "$T/scan.out")"
+found=$(grep 'FOUND' "$T/scan.out" | grep -v 'FOUND canary' || true)
+# for make reliability's table (tests/reliability/capture_tls.sh runs this suite)
+echo "result: secrets_in_capture=$(grep -c . <<<"$found" || true)"
+[ -z "$found" ] || fail "in clear on the TLS link: $found"
+alive "$HSM_PID" || fail "hsm-sim ended"
+
+note "the link cut: hsmcm fails with a named error; back up, a new session works"
+ip -n $WS link set vws$$ down
+net_hsmcm -c "slot list"
+[ $RC -ne 0 ] || fail "hsmcm reached the HSM over a cut link"
+expect_contains "$OUT" "cannot reach hsm-sim on 10.232.0.2: cannot reach 10.232.0.2 port 1792"
+ip -n $WS link set vws$$ up
+net_hsmcm -c "slot list"
+[ $RC -eq 0 ] || fail "after the link came back: $OUT"
+expect_contains "$OUT" "SA52_P1"
+echo "network two hosts ok"
