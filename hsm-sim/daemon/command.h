@@ -31,6 +31,7 @@ struct cmd_ctx {
 	int *slot;            /* the session's current slot */
 	struct sim_hold hold; /* the HSM command locks this command holds */
 	int success_style;    /* a success the reference words "0 (Success)" (ped set) */
+	int network;          /* a registered network client's shell: partitions only */
 	/* words the command line was rewritten into (whole verbs, -options,
 	 * values of several words): they live, and are wiped, with the command */
 	char words[2 * CMD_LINE_MAX + 2 * CMD_MAX_ARGS];

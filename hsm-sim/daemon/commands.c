@@ -248,6 +248,23 @@ static int auditor_allowed(int argc, char **argv)
 	return 0;
 }
 
+/* What a network client may run: as the reference's NTLS clients, it works
+ * with application partitions (and a backup HSM named by -slot); the HSM's
+ * administration (hsm, audit, ped vector, anything on an admin slot: an HSM
+ * zeroize needs no login) stays on the HSM's own host. */
+static int network_allowed(struct cmd_ctx *c, int argc, char **argv)
+{
+	struct sim_hsm *hs;
+	if (word_is(argc, argv, 0, "slot"))
+		return 1;
+	if (word_is(argc, argv, 0, "hsm"))
+		return word_is(argc, argv, 1, "showinfo");
+	if (word_is(argc, argv, 0, "audit") || (word_is(argc, argv, 0, "ped") && word_is(argc, argv, 1, "vector")))
+		return 0;
+	hs = sim_hsm_of_slot(c->sim, *c->slot);
+	return hs && *c->slot != hs->base_slot;
+}
+
 /* The Auditor's own login and logout run on a full log: someone has to be
  * able to look at it (their records cannot be kept then: hsm-sim's log
  * says so). */
@@ -349,6 +366,10 @@ int cmd_run(struct cmd_ctx *c, const char *line)
 	if (argc < 0) {
 		cmd_out(c, "Error: too many words");
 		r = PED_E_ARGUMENTS_BAD;
+	} else if (argc > 0 && c->network && !network_allowed(c, argc, argv)) {
+		cmd_out(c, "Error: a network client administers application partitions only (slot set -slot N "
+			   "first); the HSM's administration is on its own host");
+		r = PED_E_ACTION_PROHIBITED;
 	} else if (argc > 0) {
 		const struct sim_command *cmd = lookup(c, argc, argv, &bad);
 		struct sim_hsm *hs = cmd && !word_is(argc, argv, 0, "slot") ? sim_hsm_of_slot(c->sim, *c->slot) : NULL;

@@ -228,7 +228,7 @@ static void *handshake_thread(void *arg)
 		goto out;
 	}
 	ped_info("network client %s connected from %s", name, h->peer);
-	session_start(net.srv, plain);
+	session_start_network(net.srv, plain);
 out:
 	if (ctx)
 		SSL_CTX_set_app_data(ctx, NULL); /* pins go; each session's SSL keeps the context */

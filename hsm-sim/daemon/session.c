@@ -31,6 +31,7 @@ struct session {
 	int fd;
 	struct ped_framer in;
 	int slot;                  /* the current slot (slot set) */
+	int network;               /* a network client's: partitions only */
 	struct sim_logins logins;  /* what this session has logged in to */
 };
 
@@ -164,6 +165,7 @@ static int shell_command(struct session *s, const uint8_t *msg, size_t len, int 
 	c.sim = sim;
 	c.who = (struct auth_ctx){&out, &s->logins, s->srv->peds, 0};
 	c.slot = &s->slot;
+	c.network = s->network;
 	if (!sim_op_begin(sim)) {
 		sim_outf(&out, "Error: hsm-sim is shutting down.");
 		r = PED_E_DEVICE_ERROR;
@@ -236,7 +238,7 @@ static void *session_thread(void *arg)
 	return NULL;
 }
 
-void session_start(struct session_server *srv, int fd)
+static void start(struct session_server *srv, int fd, int network)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -245,10 +247,21 @@ void session_start(struct session_server *srv, int fd)
 	}
 	s->srv = srv;
 	s->fd = fd;
+	s->network = network;
 	s->slot = srv->sim->hsms[0].base_slot;
 	if (ped_thread_spawn(session_thread, s) != PED_OK) {
 		ped_error("cannot start a thread for a session");
 		close(fd);
 		free(s);
 	}
+}
+
+void session_start(struct session_server *srv, int fd)
+{
+	start(srv, fd, 0);
+}
+
+void session_start_network(struct session_server *srv, int fd)
+{
+	start(srv, fd, 1);
 }

@@ -19,5 +19,8 @@ struct session_server {
 
 /* Serves the connection fd (non-blocking) until it ends; takes it over. */
 void session_start(struct session_server *srv, int fd);
+/* The same for a registered client over the network (netserve): its shell
+ * administers application partitions only (cmd_ctx.network). */
+void session_start_network(struct session_server *srv, int fd);
 
 #endif

@@ -59,6 +59,17 @@ OUT=$("${RUN[@]}" "$BIN/hsmcm" -server 127.0.0.1 -c "slot list") || fail "hsmcm 
 expect_contains "$OUT" "Label ->                $TOKEN"
 grep -q 'network client ws1 connected from 127.0.0.1' "$T/hsm.log" || fail "no connection logged"
 
+note "a network client administers partitions only: no zeroize, no admin slot, no audit"
+OUT=$("${RUN[@]}" "$BIN/hsmcm" -server 127.0.0.1 -c "hsm zeroize -force" 2>&1) && fail "a network client zeroized the HSM: $OUT"
+expect_contains "$OUT" "a network client administers application partitions only"
+OUT=$("${RUN[@]}" "$BIN/hsmcm" -server 127.0.0.1 -c "slot set -slot 1; hsm zeroize -force" 2>&1) &&
+	fail "a network client zeroized the HSM from a partition slot: $OUT"
+OUT=$("${RUN[@]}" "$BIN/hsmcm" -server 127.0.0.1 -c "role login -name so" 2>&1) && fail "admin slot login over the network: $OUT"
+expect_contains "$OUT" "a network client administers application partitions only"
+OUT=$("${RUN[@]}" "$BIN/hsmcm" -server 127.0.0.1 -c "hsm showinfo") || fail "hsm showinfo over the network: $OUT"
+OUT=$("${RUN[@]}" "$BIN/hsmcm" -server 127.0.0.1 -c "slot list") || fail "the server stopped serving: $OUT"
+expect_contains "$OUT" "Label ->                $TOKEN"
+
 note "the PKCS#11 module: the network partition first (chapter 13), a login through the PED and a signature over TLS"
 if command -v pkcs11-tool >/dev/null; then
 	tool() { client pkcs11-tool --module "$MODULE" "$@"; }
