@@ -314,8 +314,10 @@ int hsm_attempt_record(struct hsm_role_state *rs, const struct hsm_store *st);
  * PED cannot have sent are PED_E_CALLBACK_ERROR and count nothing; otherwise
  * the attempt is counted before the check (hsm_attempt_record: on its error
  * res->unrecorded is set and nothing else happens), another keyset's or too
- * few splits are a wrong secret, hsm_login applies the limits, and the HSM
- * is saved. Returns res->err, or the save's error after a right secret. */
+ * few splits are a wrong secret, hsm_login applies the limits, and the
+ * result is saved: the counts alone (st->save_counts) unless it zeroized,
+ * then the whole HSM. Returns res->err, or the save's error after a right
+ * secret. */
 int hsm_ped_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const struct ped_app_splits *sp,
 		  const struct hsm_store *st, struct hsm_login_result *res);
 
