@@ -30,6 +30,7 @@ struct sim_hsm *sim_add(struct sim *sim, const char *serial, int base_slot, int 
 	snprintf(hs->h.serial, sizeof(hs->h.serial), "%s", serial);
 	hs->base_slot = base_slot;
 	hs->h.is_backup = (uint8_t)backup;
+	hs->lrec.slot = -1;
 	pthread_cond_init(&hs->free_cv, NULL);
 	return hs;
 }
@@ -103,10 +104,16 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 		uint8_t kek[HSM_KEY_LEN];
 		memcpy(serial, hs->h.serial, sizeof(serial));
 		snprintf(hs->state_path, sizeof(hs->state_path), "%.990s/hsm-%s.state", state_dir, serial);
+		if (hsm_lrec_path(hs->state_path, hs->lrec_path, sizeof(hs->lrec_path)) != PED_OK) {
+			snprintf(err, errlen, "%s: no room for its login record's name", hs->state_path);
+			return PED_E_INVALID;
+		}
 		exists = access(hs->state_path, F_OK) == 0;
 		if ((r = open_device(hs, state_dir, exists, err, errlen)) != PED_OK)
 			return r;
-		r = hsm_load(hs->state_path, &hs->h, why, sizeof(why));
+		/* the counts of the last logins are in the login record */
+		r = hsm_load_with_record(hs->state_path, hs->lrec_path, &hs->h, hs->state_sum, &hs->lrec, why,
+					 sizeof(why));
 		if (r == PED_OK) {
 			if (strcmp(hs->h.serial, serial)) {
 				snprintf(err, errlen, "%s holds HSM %s, not %s", hs->state_path, hs->h.serial, serial);
@@ -151,9 +158,14 @@ int sim_save(struct sim_hsm *hs)
 {
 	/* the wall clock, as the power-off time a restart measures from */
 	hs->h.saved_at = (int64_t)time(NULL);
-	int r = hsm_save(&hs->h, hs->state_path), e = errno;
-	if (r == PED_OK)
+	int r = hsm_save_sum(&hs->h, hs->state_path, hs->state_sum), e = errno;
+	if (r == PED_OK) {
+		/* the state file holds the counts now: the record, older, is stale */
+		hsm_lrec_take(&hs->h, &hs->lrec);
+		memcpy(hs->lrec.state_sum, hs->state_sum, sizeof(hs->state_sum));
+		hs->lrec.written_at = hs->h.saved_at;
 		return r;
+	}
 	ped_error("cannot save HSM %s to %s: %s (%s)", hs->h.serial, hs->state_path, ped_strerror(r), strerror(e));
 	/* What is not on disk does not exist: the running HSM goes back to its
 	 * last saved state, so it never shows or uses a change (a partition, a
@@ -164,8 +176,11 @@ int sim_save(struct sim_hsm *hs)
 		memcpy(old->kek, hs->h.kek, sizeof(old->kek));
 		old->kek_set = hs->h.kek_set;
 	}
-	if (old && hsm_load(hs->state_path, old, why, sizeof(why)) == PED_OK) {
+	struct hsm_lrec rec;
+	if (old && hsm_load_with_record(hs->state_path, hs->lrec_path, old, hs->state_sum, &rec, why, sizeof(why)) ==
+		       PED_OK) {
 		uint8_t backup = hs->h.is_backup;
+		hs->lrec = rec;
 		hsm_cleanse(&hs->h);
 		memcpy(&hs->h, old, sizeof(*old));
 		hs->h.is_backup = backup;
@@ -179,15 +194,46 @@ int sim_save(struct sim_hsm *hs)
 	return r;
 }
 
+int sim_save_counts(struct sim_hsm *hs)
+{
+	struct hsm_lrec now = hs->lrec;
+	int r, e;
+
+	hsm_lrec_take(&hs->h, &now);
+	if (hsm_lrec_same(&now, &hs->lrec))
+		return PED_OK; /* on disk already (a failure counted before the check) */
+	now.written_at = (int64_t)time(NULL);
+	memcpy(now.state_sum, hs->state_sum, sizeof(hs->state_sum));
+	r = hsm_lrec_write(hs->lrec_path, &hs->h, &now);
+	if (r == PED_OK) {
+		hs->lrec = now;
+		hs->h.saved_at = now.written_at; /* as a restart would read it */
+		return r;
+	}
+	e = errno;
+	ped_error("cannot save HSM %s's login counts to %s: %s (%s)", hs->h.serial, hs->lrec_path, ped_strerror(r),
+		  strerror(e));
+	/* what is not on disk does not exist: the counts the disk holds */
+	hsm_lrec_give(&hs->h, &hs->lrec);
+	errno = e;
+	return r;
+}
+
 static int store_save(void *arg)
 {
 	return sim_save(arg);
+}
+
+static int store_save_counts(void *arg)
+{
+	return sim_save_counts(arg);
 }
 
 void sim_store(struct sim_hsm *hs, struct hsm_store *st)
 {
 	st->save = store_save;
 	st->arg = hs;
+	st->save_counts = store_save_counts;
 }
 
 void sim_power_off(struct sim *sim)

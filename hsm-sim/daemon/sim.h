@@ -15,6 +15,7 @@
 #define HSM_SIM_SIM_H
 
 #include "hsm/hsm.h"
+#include "hsm/lrec.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -46,6 +47,12 @@ struct sim_hsm {
 	int index;           /* in sim->hsms: the lock order */
 	int base_slot;       /* the admin partition's slot; partition i is base_slot + 1 + i */
 	char state_path[1024];
+	char lrec_path[1040]; /* its login record (hsm/lrec.h) */
+	/* Under the command lock: the login record as the disk holds it, with
+	 * the counts a restart would load (the record's, or the state file's
+	 * when it is newer), and the state file's SHA-256. */
+	struct hsm_lrec lrec;
+	uint8_t state_sum[HSM_STATE_SUM_LEN];
 	/* Bumps when credentials are wiped or replaced (hsm init or zeroize, a
 	 * partition re-initialized or zeroized, a role re-initialized or reset):
 	 * every other session's logins to this HSM end (sim_login). Under the
@@ -80,6 +87,11 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen);
 /* Saves hs. On failure the HSM goes back to its last saved state: what is
  * not on disk does not exist. Under hs's command lock. */
 int sim_save(struct sim_hsm *hs);
+/* Saves only the roles' failure counts and locks, in the login record (one
+ * small write and an fdatasync, hsm/lrec.h): all a login changes when it
+ * zeroizes nothing. On error (logged) the counts in memory go back to what
+ * the disk holds. */
+int sim_save_counts(struct sim_hsm *hs);
 /* The store the chapter 8 rules save through (sim_save on hs). */
 void sim_store(struct sim_hsm *hs, struct hsm_store *st);
 /* Shutdown, once sim_quiesce said no lock is held: saves every HSM, so that

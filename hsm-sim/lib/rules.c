@@ -489,6 +489,17 @@ void hsm_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const
 	}
 }
 
+static int save_counts(const struct hsm_store *st)
+{
+	return st->save_counts ? st->save_counts(st->arg) : st->save(st->arg);
+}
+
+/* After hsm_login: a zeroization is a new state, anything else counts. */
+static int save_result(const struct hsm_store *st, const struct hsm_login_result *res)
+{
+	return res->hsm_zeroized || res->partition_zeroized ? st->save(st->arg) : save_counts(st);
+}
+
 int hsm_attempt_record(struct hsm_role_state *rs, const struct hsm_store *st)
 {
 	int r;
@@ -496,7 +507,7 @@ int hsm_attempt_record(struct hsm_role_state *rs, const struct hsm_store *st)
 	if (rs->failures >= HSM_FAILURES_MAX)
 		return PED_OK;
 	rs->failures++;
-	if ((r = st->save(st->arg)) != PED_OK)
+	if ((r = save_counts(st)) != PED_OK)
 		return r; /* memory is what the store left: the saved count, or this one */
 	rs->failures--;
 	return PED_OK;
@@ -527,7 +538,7 @@ int hsm_ped_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, co
 	}
 	/* a wrong secret (another keyset, too few splits) counts as one */
 	hsm_login(h, p, role, right ? secret : NULL, right ? sizeof(secret) : 0, res);
-	r = st->save(st->arg);
+	r = save_result(st, res);
 	if (res->err == PED_OK)
 		res->err = r;
 out:
@@ -605,7 +616,7 @@ int hsm_challenge_login(struct hsm *h, struct hsm_partition *p, enum hsm_role ro
 	if (CRYPTO_memcmp(v, rs->challenge_verifier, sizeof(v)) != 0) {
 		if (counted) {
 			hsm_login(h, p, role, NULL, 0, res);
-			(void)st->save(st->arg);
+			(void)save_result(st, res);
 		}
 		res->err = PED_E_PIN_INCORRECT;
 		goto out;

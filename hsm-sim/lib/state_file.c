@@ -663,7 +663,7 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 	return PED_OK;
 }
 
-int hsm_save(const struct hsm *h, const char *path)
+int hsm_save_sum(const struct hsm *h, const char *path, uint8_t sum[HSM_STATE_SUM_LEN])
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -671,11 +671,23 @@ int hsm_save(const struct hsm *h, const char *path)
 	if (r != PED_OK)
 		return r;
 	r = ped_file_write_atomic(path, buf, len, 0600);
+	if (r == PED_OK && sum)
+		memcpy(sum, buf + len - HASH_LEN, HASH_LEN); /* the file's own SHA-256 */
 	OPENSSL_clear_free(buf, len);
 	return r;
 }
 
+int hsm_save(const struct hsm *h, const char *path)
+{
+	return hsm_save_sum(h, path, NULL);
+}
+
 int hsm_load(const char *path, struct hsm *h, char *why, size_t whylen)
+{
+	return hsm_load_sum(path, h, NULL, why, whylen);
+}
+
+int hsm_load_sum(const char *path, struct hsm *h, uint8_t sum[HSM_STATE_SUM_LEN], char *why, size_t whylen)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -694,6 +706,8 @@ int hsm_load(const char *path, struct hsm *h, char *why, size_t whylen)
 		return r;
 	}
 	r = hsm_decode(buf, len, h, why, whylen);
+	if (r == PED_OK && sum)
+		memcpy(sum, buf + len - HASH_LEN, HASH_LEN);
 	OPENSSL_clear_free(buf, len);
 	return r;
 }

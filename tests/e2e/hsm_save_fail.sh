@@ -6,7 +6,9 @@
 # PED's "cannot insert key" names its cause too (it said only "file error").
 # And a failed login whose count cannot be saved: the rollback gave the guess
 # back (and undid the SO-limit zeroization), so guessing never reached the
-# limit. Now the attempt is on disk before the keys are checked, or not made.
+# limit. Now the attempt is on disk before the keys are checked, or not made;
+# and a full store no longer stops the count (the login record's room is
+# made when it is first written).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 set -e
@@ -58,18 +60,28 @@ kill -TERM "$PED_A_PID"; wait_gone 10 "$PED_A_PID"
 printf 'use "SO LOGIN" %s\n' "${KEY[bso]}" >"$T/a.policy" # the other HSM's blue key: a wrong one here
 : >"$T/A.events"
 start_ped A $HSM_SERIAL "$T/a.policy"
-dd if=/dev/zero of="$MNT/fill" bs=64k 2>/dev/null || true
+# The count goes to the login record, written in place in room made at its
+# first write (the SO's login above): a full store does not stop it, a
+# read-only one does.
+mount -o remount,ro "$MNT" || fail "remount ro"
 for i in 1 2 3 4; do
 	hsmcm -c "role login -name so"
 	[ $RC -ne 0 ] || fail "a wrong SO key logged in: $OUT"
 	expect_contains "$OUT" "cannot count this login attempt"
 	expect_not_contains "$OUT" "CKR_PIN_INCORRECT"
 done
-rm -f "$MNT/fill"
+grep -q "Read-only file system" "$T/hsm.log" || fail "the cause is not logged: $(tail -n 3 "$T/hsm.log")"
+mount -o remount,rw "$MNT" || fail "remount rw"
 hsmcm -c "hsm showinfo"
 expect_contains "$OUT" "HSM Initialized -> yes"
 expect_contains "$OUT" "SO failed logins -> 0 of 3"
-for i in 1 2 3; do
+dd if=/dev/zero of="$MNT/fill" bs=64k 2>/dev/null || true
+hsmcm -c "role login -name so"
+expect_contains "$OUT" "CKR_PIN_INCORRECT"
+hsmcm -c "hsm showinfo"
+expect_contains "$OUT" "SO failed logins -> 1 of 3"
+rm -f "$MNT/fill"
+for i in 2 3; do
 	hsmcm -c "role login -name so"
 	expect_contains "$OUT" "CKR_PIN_INCORRECT"
 done

@@ -29,7 +29,7 @@ static int fake_save(void *arg)
 
 static struct hsm *h;
 static struct fake_store fs;
-static const struct hsm_store store = {fake_save, &fs};
+static const struct hsm_store store = {fake_save, &fs, NULL};
 
 /* Each role's credential: a 1-of-1 keyset, whose only split is the secret. */
 struct cred {
@@ -380,10 +380,54 @@ static void wrong_challenges_count_only_under_policy_15_off(void)
 	CU_ASSERT_EQUAL(hsm_challenge_login(h, p, HSM_ROLE_CU, ch, strlen(ch), &store, &res), PED_E_PIN_LOCKED);
 }
 
+/* A store with both saves: which one each step uses. */
+static int counts_saves;
+static int fake_save_counts(void *arg)
+{
+	counts_saves++;
+	return fake_save(arg);
+}
+
+static void counts_go_to_the_small_save_zeroizations_to_the_whole(void)
+{
+	struct cred so, po, co, cu, stranger;
+	struct hsm_login_result res;
+	struct ped_app_splits sp;
+	const struct hsm_store both = {fake_save, &fs, fake_save_counts};
+	struct hsm_partition *p = fresh(&so, &po, &co, &cu);
+
+	give(&(struct hsm_role_state){0}, &stranger);
+	/* a right login: the count before the check, the reset after */
+	counts_saves = 0;
+	splits_of(&co, &sp);
+	CU_ASSERT_EQUAL(hsm_ped_login(h, p, HSM_ROLE_CO, &sp, &both, &res), PED_OK);
+	CU_ASSERT_EQUAL(counts_saves, 2);
+	CU_ASSERT_EQUAL(fs.saves, 2);
+	/* a wrong one, and the one that locks: counts too */
+	splits_of(&stranger, &sp);
+	counts_saves = fs.saves = 0;
+	p->max_failed_user_logins = 2;
+	for (int i = 0; i < 2; i++)
+		CU_ASSERT_EQUAL(hsm_ped_login(h, p, HSM_ROLE_CO, &sp, &both, &res), PED_E_PIN_INCORRECT);
+	CU_ASSERT_TRUE(res.locked);
+	CU_ASSERT_EQUAL(counts_saves, fs.saves);
+	/* the SO's third: its count small, the zeroization a whole save */
+	counts_saves = fs.saves = 0;
+	fs.watch = &h->so;
+	for (int i = 0; i < HSM_SO_MAX_FAILURES; i++)
+		CU_ASSERT_EQUAL(hsm_ped_login(h, NULL, HSM_ROLE_SO, &sp, &both, &res), PED_E_PIN_INCORRECT);
+	CU_ASSERT_TRUE(res.hsm_zeroized);
+	CU_ASSERT_EQUAL(fs.saves - counts_saves, 1);
+	CU_ASSERT_EQUAL(fs.saved_failures, 0); /* the whole save was the zeroized state's */
+	fs.watch = NULL;
+	OPENSSL_cleanse(&sp, sizeof(sp));
+}
+
 UNIT_SUITE(rules, setup, teardown, UNIT_TEST(failures_count_per_role_and_reset_on_success),
 	   UNIT_TEST(so_zeroizes_the_hsm_at_three), UNIT_TEST(po_zeroizes_its_partition_at_ten),
 	   UNIT_TEST(co_lock_locks_cu_and_cu_lock_only_cu), UNIT_TEST(policy_20_lowers_the_user_limit),
 	   UNIT_TEST(the_count_is_saved_before_the_check),
 	   UNIT_TEST(a_limit_whose_consequence_was_lost_applies_next),
 	   UNIT_TEST(activation_caches_the_ped_secret),
-	   UNIT_TEST(wrong_challenges_count_only_under_policy_15_off))
+	   UNIT_TEST(wrong_challenges_count_only_under_policy_15_off),
+	   UNIT_TEST(counts_go_to_the_small_save_zeroizations_to_the_whole))

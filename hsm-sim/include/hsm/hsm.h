@@ -300,6 +300,10 @@ struct hsm_role_state *hsm_role_state_of(struct hsm *h, struct hsm_partition *p,
 struct hsm_store {
 	int (*save)(void *arg);
 	void *arg;
+	/* Saves only the roles' failure counts and locks (a login record,
+	 * hsm/lrec.h), as durably, the same way back on error; what a login
+	 * that zeroizes nothing changes. NULL: save. */
+	int (*save_counts)(void *arg);
 };
 
 /* Count before check: the failure an attempt would add is saved before the
@@ -314,8 +318,10 @@ int hsm_attempt_record(struct hsm_role_state *rs, const struct hsm_store *st);
  * PED cannot have sent are PED_E_CALLBACK_ERROR and count nothing; otherwise
  * the attempt is counted before the check (hsm_attempt_record: on its error
  * res->unrecorded is set and nothing else happens), another keyset's or too
- * few splits are a wrong secret, hsm_login applies the limits, and the HSM
- * is saved. Returns res->err, or the save's error after a right secret. */
+ * few splits are a wrong secret, hsm_login applies the limits, and the
+ * result is saved: the counts alone (st->save_counts) unless it zeroized,
+ * then the whole HSM. Returns res->err, or the save's error after a right
+ * secret. */
 int hsm_ped_login(struct hsm *h, struct hsm_partition *p, enum hsm_role role, const struct ped_app_splits *sp,
 		  const struct hsm_store *st, struct hsm_login_result *res);
 
@@ -431,6 +437,11 @@ int hsm_encode(const struct hsm *h, uint8_t **buf, size_t *len);
 int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t whylen);
 int hsm_save(const struct hsm *h, const char *path);
 int hsm_load(const char *path, struct hsm *h, char *why, size_t whylen);
+/* The same, giving the SHA-256 the file ends with (its checksum over all
+ * before it): which state file this is, for the login record (hsm/lrec.h). */
+#define HSM_STATE_SUM_LEN 32
+int hsm_save_sum(const struct hsm *h, const char *path, uint8_t sum[HSM_STATE_SUM_LEN]);
+int hsm_load_sum(const char *path, struct hsm *h, uint8_t sum[HSM_STATE_SUM_LEN], char *why, size_t whylen);
 /* hsm_load with the device secret beside the file (hsm-SERIAL.device for
  * hsm-SERIAL.state): what whoever holds the whole state directory can do. */
 int hsm_load_beside(const char *path, struct hsm *h, char *why, size_t whylen);
