@@ -876,7 +876,9 @@ int audit_wait(struct sim_hsm *hs, uint64_t after, int ms)
 	}
 	pthread_mutex_lock(&lg->mu);
 	while (lg->next_seq <= after + 1 && !lg->stopping)
-		if (pthread_cond_timedwait(&lg->cv, &lg->mu, &until) != 0)
+		if (ms < 0)
+			pthread_cond_wait(&lg->cv, &lg->mu);
+		else if (pthread_cond_timedwait(&lg->cv, &lg->mu, &until) != 0)
 			break;
 	more = lg->next_seq > after + 1;
 	pthread_mutex_unlock(&lg->mu);

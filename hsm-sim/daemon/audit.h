@@ -97,7 +97,8 @@ int audit_spool_read(struct sim_hsm *hs, uint64_t after, size_t max, char **buf,
 /* pedclient wrote every record up to seq: they leave the spool. */
 int audit_acked(struct sim_hsm *hs, uint64_t seq);
 void audit_set_connected(struct sim_hsm *hs, int on);
-/* Waits (up to ms) for a record after SEQ after; 1 if there is one. */
+/* Waits (up to ms; ms < 0: until one comes or shutdown) for a record after
+ * SEQ after; 1 if there is one. */
 int audit_wait(struct sim_hsm *hs, uint64_t after, int ms);
 /* Wakes every waiter (shutdown). */
 void audit_wake_all(struct sim *sim);

@@ -94,7 +94,9 @@ static int deliver(struct courier *k)
 		if ((r = audit_spool_read(hs, sent, BATCH_MAX, &batch, &len, &last)) != PED_OK)
 			break;
 		if (!len) {
-			audit_wait(hs, sent, RETRY_MS);
+			/* an idle HSM sleeps until its next record (a configuration
+			 * change is one): no timer wakes it */
+			audit_wait(hs, sent, -1);
 			continue;
 		}
 		r = ped_frame_send(fd, PED_AUDIT_RECORDS, batch, len, k->io_ms);
@@ -126,7 +128,7 @@ static void *courier_main(void *arg)
 		struct audit_status st;
 		audit_get(k->hs, &st);
 		if (st.next_seq - 1 <= st.delivered) {
-			audit_wait(k->hs, st.next_seq - 1, RETRY_MS); /* nothing to hand over */
+			audit_wait(k->hs, st.next_seq - 1, -1); /* nothing to hand over until a record comes */
 			continue;
 		}
 		int r = deliver(k);
