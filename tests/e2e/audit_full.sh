@@ -42,7 +42,7 @@ hsmcm -c "hsm showinfo"
 
 note "pedclient takes the records: the HSM works again, and nothing was lost"
 start_pedclient
-drained() { hsmcm -c "role login -name au; audit status"; grep -q "HSM Logging Status : OK" <<<"$OUT"; }
+drained() { hsmcm -c "role login -name au; audit status"; grep -q "Waiting for pedclient : 0 record(s)" <<<"$OUT"; }
 wait_for 30 drained || fail "the spool did not drain: $OUT"
 hsmcm -c "role login -name so; partition create -label p1"
 [ $RC -eq 0 ] || fail "after draining: $OUT"
