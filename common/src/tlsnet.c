@@ -11,11 +11,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -24,6 +27,7 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int ped_tls_name_ok(const char *name)
@@ -131,6 +135,122 @@ void ped_tls_pins_free(struct ped_tls_pins *p)
 	memset(p, 0, sizeof(*p));
 }
 
+void ped_tls_print_cert(FILE *out, const char *label, X509 *c)
+{
+	char fpr[20] = "?", cn[128] = "", until[64] = "?";
+	const ASN1_TIME *na = X509_get0_notAfter(c);
+	struct tm tm;
+
+	(void)ped_tls_fingerprint(c, fpr);
+	X509_NAME_get_text_by_NID(X509_get_subject_name(c), NID_commonName, cn, sizeof(cn));
+	if (ASN1_TIME_to_tm(na, &tm) == 1)
+		strftime(until, sizeof(until), "%Y-%m-%d", &tm);
+	fprintf(out, "%-20s %s  CN=%s  until %s%s\n", label, fpr, cn, until,
+		X509_cmp_current_time(na) <= 0 ? " (expired)" : "");
+}
+
+int ped_tls_registry_add(const char *dir, const char *name, const char *cert_file, FILE *out, char *err,
+			 size_t errlen)
+{
+	struct ped_tls_pins pins = {0};
+	X509 *c = NULL;
+	BIO *b = NULL;
+	BUF_MEM *m = NULL;
+	char path[1400];
+	int r;
+
+	if (!name || !ped_tls_name_ok(name)) {
+		snprintf(err, errlen, "a client's name is 1-%d of A-Z a-z 0-9 . _ - (not starting with . or -)",
+			 PED_TLS_NAME_MAX);
+		return PED_E_INVALID;
+	}
+	if (!cert_file) {
+		snprintf(err, errlen, "registering a client needs its name and its certificate file");
+		return PED_E_INVALID;
+	}
+	if ((r = ped_tls_read_cert(cert_file, &c, err, errlen)) != PED_OK)
+		goto out;
+	if (X509_cmp_current_time(X509_get0_notAfter(c)) <= 0) {
+		snprintf(err, errlen, "%s has expired: the client must make a new one (vtl createCert)", cert_file);
+		r = PED_E_CERTIFICATE_INVALID;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s.pem", dir, name);
+	if (access(path, F_OK) == 0) {
+		snprintf(err, errlen, "a client named %s is registered already (remove it first)", name);
+		r = PED_E_EXISTS;
+		goto out;
+	}
+	(void)ped_tls_pins_load_dir(&pins, dir);
+	const char *other = ped_tls_pins_find(&pins, c);
+	if (other) {
+		snprintf(err, errlen, "this certificate is registered already, as %s", other);
+		r = PED_E_EXISTS;
+		goto out;
+	}
+	/* what we keep is what we parsed, re-encoded: no stray bytes around it */
+	r = PED_E_CRYPTO;
+	if (!(b = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(b, c) || BIO_get_mem_ptr(b, &m) != 1 || !m)
+		goto out;
+	if ((r = ped_file_write_atomic(path, m->data, m->length, 0644)) != PED_OK) {
+		snprintf(err, errlen, "cannot write %s: %s", path, ped_strerror(r));
+		goto out;
+	}
+	ped_tls_print_cert(out, name, c);
+	fprintf(out, "client %s registered\n", name);
+out:
+	ped_tls_pins_free(&pins);
+	BIO_free(b);
+	X509_free(c);
+	ERR_clear_error();
+	return r;
+}
+
+int ped_tls_registry_remove(const char *dir, const char *name, FILE *out, char *err, size_t errlen)
+{
+	char path[1400];
+
+	if (!name || !ped_tls_name_ok(name)) {
+		snprintf(err, errlen, "removing a client needs its name");
+		return PED_E_INVALID;
+	}
+	snprintf(path, sizeof(path), "%s/%s.pem", dir, name);
+	if (unlink(path) != 0) {
+		snprintf(err, errlen, "no client named %s", name);
+		return PED_E_NOT_FOUND;
+	}
+	fprintf(out, "client %s removed\n", name);
+	return PED_OK;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ped_tls_registry_list(const char *dir, FILE *out)
+{
+	struct ped_tls_pins pins = {0};
+	char **order = NULL;
+
+	(void)ped_tls_pins_load_dir(&pins, dir);
+	if (pins.n && !(order = calloc(pins.n, sizeof(*order)))) {
+		ped_tls_pins_free(&pins);
+		return PED_E_HOST_MEMORY;
+	}
+	for (size_t i = 0; i < pins.n; i++)
+		order[i] = pins.name[i];
+	qsort(order, pins.n, sizeof(*order), name_cmp);
+	fprintf(out, "%zu registered client(s)\n", pins.n);
+	for (size_t i = 0; i < pins.n; i++)
+		for (size_t j = 0; j < pins.n; j++)
+			if (order[i] == pins.name[j])
+				ped_tls_print_cert(out, pins.name[j], pins.cert[j]);
+	free(order);
+	ped_tls_pins_free(&pins);
+	return PED_OK;
+}
+
 /* The peer's own certificate decides, and nothing else: pinned (X509_cmp
  * compares the whole DER), and not expired. A chain a pinned certificate
  * would sign is not enough, and no CA can vouch for anyone. */
@@ -171,8 +291,20 @@ static int ticket_cb(SSL *ssl, SSL_SESSION *sess)
 	return 0; /* not kept: every link makes a full handshake */
 }
 
-int ped_tls_pinned_context(int server, const char *cert, const char *key, const struct ped_tls_pins *pins,
-			   SSL_CTX **out, char *why, size_t whylen)
+/* A key file that wants a password is refused, not asked about on
+ * whatever terminal there is (OpenSSL's default). */
+static int no_password_cb(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return 0;
+}
+
+/* Our certificate and key: from key_file, or key itself when given. */
+static int pinned_context(int server, const char *cert, const char *key_file, EVP_PKEY *key,
+			  const struct ped_tls_pins *pins, SSL_CTX **out, char *why, size_t whylen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 
@@ -181,8 +313,10 @@ int ped_tls_pinned_context(int server, const char *cert, const char *key, const 
 		ssl_why(why, whylen, "cannot make a TLS context");
 		goto fail;
 	}
+	SSL_CTX_set_default_passwd_cb(ctx, no_password_cb);
 	if (SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+	    (key ? SSL_CTX_use_PrivateKey(ctx, key) : SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM)) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
 		ssl_why(why, whylen, "cannot load our certificate and key");
 		goto fail;
 	}
@@ -200,6 +334,23 @@ int ped_tls_pinned_context(int server, const char *cert, const char *key, const 
 fail:
 	SSL_CTX_free(ctx);
 	return PED_E_CERTIFICATE_INVALID;
+}
+
+int ped_tls_pinned_context(int server, const char *cert, const char *key, const struct ped_tls_pins *pins,
+			   SSL_CTX **out, char *why, size_t whylen)
+{
+	return pinned_context(server, cert, key, NULL, pins, out, why, whylen);
+}
+
+int ped_tls_pinned_context_pkey(int server, const char *cert, EVP_PKEY *key, const struct ped_tls_pins *pins,
+				SSL_CTX **out, char *why, size_t whylen)
+{
+	if (!key) {
+		*out = NULL;
+		snprintf(why, whylen, "no private key");
+		return PED_E_INVALID;
+	}
+	return pinned_context(server, cert, NULL, key, pins, out, why, whylen);
 }
 
 /* A link cut while a session waits (a command on the PED, an idle pool
@@ -386,21 +537,60 @@ int ped_tls_fingerprint(X509 *cert, char out[20])
 	return r;
 }
 
-/* Through ped_file_write_atomic: the key is 0600 from its first byte. */
-static int write_pem(const char *path, EVP_PKEY *key, X509 *c)
+/* scrypt's cost for an encrypted key: N = 2^14, r = 8, p = 1 (16 MiB, a
+ * tenth of a second; within OpenSSL's default memory bound for reading it
+ * back). */
+#define KEY_SCRYPT_N 16384
+#define KEY_SCRYPT_R 8
+#define KEY_SCRYPT_P 1
+
+/* key as an encrypted PKCS#8 PEM into b: PBES2, scrypt, AES-256-CBC. */
+static int write_encrypted_key(BIO *b, EVP_PKEY *key, const char *pass, size_t passlen)
+{
+	X509_ALGOR *pbe = NULL;
+	PKCS8_PRIV_KEY_INFO *p8inf = NULL;
+	X509_SIG *p8 = NULL;
+	int ok = 0;
+
+	if (passlen > INT_MAX)
+		return 0;
+	if (!(pbe = PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), NULL, 0, NULL, KEY_SCRYPT_N, KEY_SCRYPT_R,
+					  KEY_SCRYPT_P)) ||
+	    !(p8inf = EVP_PKEY2PKCS8(key)))
+		goto out;
+	if (!(p8 = PKCS8_set0_pbe(pass, (int)passlen, p8inf, pbe)))
+		goto out;
+	pbe = NULL; /* p8 has it */
+	ok = PEM_write_bio_PKCS8(b, p8) == 1;
+out:
+	X509_ALGOR_free(pbe);
+	PKCS8_PRIV_KEY_INFO_free(p8inf);
+	X509_SIG_free(p8);
+	return ok;
+}
+
+/* Through ped_file_write_atomic: the key is 0600 from its first byte;
+ * encrypted under pass when there is one. */
+static int write_pem(const char *path, EVP_PKEY *key, X509 *c, const char *pass, size_t passlen)
 {
 	BIO *b = BIO_new(BIO_s_secmem()); /* wiped when freed */
 	BUF_MEM *m = NULL;
-	int r = PED_E_CRYPTO;
+	int r = PED_E_CRYPTO, ok;
 
-	if (b && (key ? PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) : PEM_write_bio_X509(b, c)) &&
-	    BIO_get_mem_ptr(b, &m) == 1 && m)
+	if (!b)
+		return r;
+	if (key && pass)
+		ok = write_encrypted_key(b, key, pass, passlen);
+	else
+		ok = key ? PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) : PEM_write_bio_X509(b, c);
+	if (ok && BIO_get_mem_ptr(b, &m) == 1 && m)
 		r = ped_file_write_atomic(path, m->data, m->length, key ? 0600 : 0644);
 	BIO_free(b);
 	return r;
 }
 
-int ped_tls_make_cert(const char *cn, long days, const char *cert_path, const char *key_path)
+static int make_cert(const char *cn, long days, const char *cert_path, const char *key_path, const char *pass,
+		     size_t passlen)
 {
 	EVP_PKEY *key = NULL;
 	X509 *c = NULL;
@@ -422,12 +612,73 @@ int ped_tls_make_cert(const char *cn, long days, const char *cert_path, const ch
 	    !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) ||
 	    !X509_set_issuer_name(c, nm) || !X509_sign(c, key, EVP_sha512()))
 		goto out;
-	if ((r = write_pem(key_path, key, NULL)) == PED_OK)
-		r = write_pem(cert_path, NULL, c);
+	if ((r = write_pem(key_path, key, NULL, pass, passlen)) == PED_OK)
+		r = write_pem(cert_path, NULL, c, NULL, 0);
 out:
 	BN_free(bn);
 	EVP_PKEY_free(key);
 	X509_free(c);
+	ERR_clear_error();
+	return r;
+}
+
+int ped_tls_make_cert(const char *cn, long days, const char *cert_path, const char *key_path)
+{
+	return make_cert(cn, days, cert_path, key_path, NULL, 0);
+}
+
+int ped_tls_make_cert_encrypted(const char *cn, long days, const char *cert_path, const char *key_path,
+				const char *pass, size_t passlen)
+{
+	if (!pass || passlen == 0)
+		return PED_E_INVALID;
+	return make_cert(cn, days, cert_path, key_path, pass, passlen);
+}
+
+/* A key file is small: more is not one. */
+#define KEY_PEM_MAX 16384
+
+int ped_tls_read_key_encrypted(const char *path, const char *pass, size_t passlen, EVP_PKEY **out, char *why,
+			       size_t whylen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	BIO *b = NULL;
+	X509_SIG *p8 = NULL;
+	PKCS8_PRIV_KEY_INFO *p8inf = NULL;
+	int r;
+
+	*out = NULL;
+	if (!pass || passlen == 0 || passlen > INT_MAX) {
+		snprintf(why, whylen, "no password");
+		return PED_E_INVALID;
+	}
+	if ((r = ped_file_read_nofollow(path, KEY_PEM_MAX, &buf, &len)) != PED_OK) {
+		snprintf(why, whylen, "cannot read %s: %s", path, ped_strerror(r));
+		r = PED_E_FILE;
+		goto out;
+	}
+	r = PED_E_FILE;
+	if (len > INT_MAX || !(b = BIO_new_mem_buf(buf, (int)len)) ||
+	    !(p8 = PEM_read_bio_PKCS8(b, NULL, NULL, NULL))) {
+		snprintf(why, whylen, "%s holds no encrypted private key", path);
+		goto out;
+	}
+	if (!(p8inf = PKCS8_decrypt(p8, pass, (int)passlen))) {
+		snprintf(why, whylen, "the password does not open %s", path);
+		r = PED_E_PIN_INCORRECT;
+		goto out;
+	}
+	if (!(*out = EVP_PKCS82PKEY(p8inf))) {
+		snprintf(why, whylen, "%s holds no usable private key", path);
+		goto out;
+	}
+	r = PED_OK;
+out:
+	PKCS8_PRIV_KEY_INFO_free(p8inf);
+	X509_SIG_free(p8);
+	BIO_free(b);
+	OPENSSL_clear_free(buf, len ? len : 1);
 	ERR_clear_error();
 	return r;
 }

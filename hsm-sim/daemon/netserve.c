@@ -69,136 +69,40 @@ static int ensure_identity(const struct net_paths *p, char *err, size_t errlen)
 	return PED_OK;
 }
 
-static void print_cert(FILE *out, const char *label, X509 *c)
-{
-	char fpr[20] = "?", cn[128] = "", until[64] = "?";
-	const ASN1_TIME *na = X509_get0_notAfter(c);
-	struct tm tm;
-
-	(void)ped_tls_fingerprint(c, fpr);
-	X509_NAME_get_text_by_NID(X509_get_subject_name(c), NID_commonName, cn, sizeof(cn));
-	if (ASN1_TIME_to_tm(na, &tm) == 1)
-		strftime(until, sizeof(until), "%Y-%m-%d", &tm);
-	fprintf(out, "%-20s %s  CN=%s  until %s%s\n", label, fpr, cn, until,
-		X509_cmp_current_time(na) <= 0 ? " (expired)" : "");
-}
-
-static int client_register(const struct net_paths *p, const char *name, const char *cert, FILE *out, char *err,
-			   size_t errlen)
-{
-	struct ped_tls_pins pins = {0};
-	X509 *c = NULL;
-	BIO *b = NULL;
-	BUF_MEM *m = NULL;
-	char path[1400];
-	int r;
-
-	if (!name || !ped_tls_name_ok(name)) {
-		snprintf(err, errlen, "a client's name is 1-%d of A-Z a-z 0-9 . _ - (not starting with . or -)",
-			 PED_TLS_NAME_MAX);
-		return PED_E_INVALID;
-	}
-	if (!cert) {
-		snprintf(err, errlen, "-client register needs -name NAME -cert FILE");
-		return PED_E_INVALID;
-	}
-	if ((r = ped_tls_read_cert(cert, &c, err, errlen)) != PED_OK)
-		goto out;
-	if (X509_cmp_current_time(X509_get0_notAfter(c)) <= 0) {
-		snprintf(err, errlen, "%s has expired: the client must make a new one (vtl createCert)", cert);
-		r = PED_E_CERTIFICATE_INVALID;
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/%s.pem", p->clients, name);
-	if (access(path, F_OK) == 0) {
-		snprintf(err, errlen, "a client named %s is registered already (-client remove it first)", name);
-		r = PED_E_EXISTS;
-		goto out;
-	}
-	(void)ped_tls_pins_load_dir(&pins, p->clients);
-	const char *other = ped_tls_pins_find(&pins, c);
-	if (other) {
-		snprintf(err, errlen, "this certificate is registered already, as %s", other);
-		r = PED_E_EXISTS;
-		goto out;
-	}
-	/* what we keep is what we parsed, re-encoded: no stray bytes around it */
-	r = PED_E_CRYPTO;
-	if (!(b = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(b, c) || BIO_get_mem_ptr(b, &m) != 1 || !m)
-		goto out;
-	if ((r = ped_file_write_atomic(path, m->data, m->length, 0644)) != PED_OK) {
-		snprintf(err, errlen, "cannot write %s: %s", path, ped_strerror(r));
-		goto out;
-	}
-	print_cert(out, name, c);
-	fprintf(out, "client %s registered\n", name);
-out:
-	ped_tls_pins_free(&pins);
-	BIO_free(b);
-	X509_free(c);
-	ERR_clear_error();
-	return r;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int netserve_admin(const char *state_dir, const char *verb, const char *name, const char *cert, FILE *out,
 		   char *err, size_t errlen)
 {
 	struct net_paths p;
-	struct ped_tls_pins pins = {0};
 	X509 *c = NULL;
 	int r;
 
 	paths(state_dir, &p);
 	if ((r = ensure_identity(&p, err, errlen)) != PED_OK)
 		return r;
-	if (!strcmp(verb, "register"))
-		return client_register(&p, name, cert, out, err, errlen);
+	if (!strcmp(verb, "register")) {
+		if (!cert) {
+			snprintf(err, errlen, "-client register needs -name NAME -cert FILE");
+			return PED_E_INVALID;
+		}
+		return ped_tls_registry_add(p.clients, name, cert, out, err, errlen);
+	}
 	if (!strcmp(verb, "server")) {
 		if ((r = ped_tls_read_cert(p.cert, &c, err, errlen)) == PED_OK) {
-			print_cert(out, "server", c);
+			ped_tls_print_cert(out, "server", c);
 			fprintf(out, "certificate: %s\n", p.cert);
 		}
 		X509_free(c);
 		return r;
 	}
 	if (!strcmp(verb, "remove")) {
-		char path[1400];
 		if (!name || !ped_tls_name_ok(name)) {
 			snprintf(err, errlen, "-client remove needs -name NAME");
 			return PED_E_INVALID;
 		}
-		snprintf(path, sizeof(path), "%s/%s.pem", p.clients, name);
-		if (unlink(path) != 0) {
-			snprintf(err, errlen, "no client named %s", name);
-			return PED_E_NOT_FOUND;
-		}
-		fprintf(out, "client %s removed\n", name);
-		return PED_OK;
+		return ped_tls_registry_remove(p.clients, name, out, err, errlen);
 	}
-	if (!strcmp(verb, "list")) {
-		char **order = NULL;
-		(void)ped_tls_pins_load_dir(&pins, p.clients);
-		if (pins.n && !(order = calloc(pins.n, sizeof(*order)))) {
-			ped_tls_pins_free(&pins);
-			return PED_E_HOST_MEMORY;
-		}
-		for (size_t i = 0; i < pins.n; i++)
-			order[i] = pins.name[i];
-		qsort(order, pins.n, sizeof(*order), name_cmp);
-		fprintf(out, "%zu registered client(s)\n", pins.n);
-		for (size_t i = 0; i < pins.n; i++)
-			for (size_t j = 0; j < pins.n; j++)
-				if (order[i] == pins.name[j])
-					print_cert(out, pins.name[j], pins.cert[j]);
-		free(order);
-		ped_tls_pins_free(&pins);
-		return PED_OK;
-	}
+	if (!strcmp(verb, "list"))
+		return ped_tls_registry_list(p.clients, out);
 	snprintf(err, errlen, "-client takes register, list, remove or server, not '%s'", verb);
 	return PED_E_INVALID;
 }

@@ -4,11 +4,13 @@
 #include "unit.h"
 
 #include "ped/error.h"
+#include "ped/fileio.h"
 #include "ped/net.h"
 #include "ped/netcfg.h"
 #include "ped/tls.h"
 #include "ped/tlsnet.h"
 
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,7 +277,92 @@ static void servers_keep_their_order_and_the_file_its_rest(void)
 	CU_ASSERT_EQUAL(a.n, 0);
 }
 
+static int holds(const uint8_t *p, size_t n, const char *s)
+{
+	size_t k = strlen(s);
+	for (size_t i = 0; i + k <= n; i++)
+		if (!memcmp(p + i, s, k))
+			return 1;
+	return 0;
+}
+
+/* rbs's key: encrypted (PKCS#8, scrypt, AES-256) under its password, 0600;
+ * the password opens it and serves a TLS context, another does not. */
+static void an_encrypted_key_opens_with_its_password_only(void)
+{
+	char cert[600], key[600], why[320];
+	struct ped_tls_pins pins = {0};
+	EVP_PKEY *k = NULL;
+	SSL_CTX *ctx = NULL;
+	struct stat st;
+	uint8_t *pem = NULL;
+	size_t len = 0;
+
+	snprintf(cert, sizeof(cert), "%s/enc.pem", dir);
+	snprintf(key, sizeof(key), "%s/enc.key", dir);
+	CU_ASSERT_EQUAL(ped_tls_make_cert_encrypted("enc", 30, cert, key, "", 0), PED_E_INVALID);
+	CU_ASSERT_EQUAL_FATAL(ped_tls_make_cert_encrypted("enc", 30, cert, key, "correct horse", 13), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(stat(key, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+	CU_ASSERT_EQUAL_FATAL(ped_file_read_bounded(key, 16384, &pem, &len), PED_OK);
+	CU_ASSERT_TRUE(holds(pem, len, "BEGIN ENCRYPTED PRIVATE KEY"));
+	CU_ASSERT_FALSE(holds(pem, len, "BEGIN PRIVATE KEY"));
+	OPENSSL_clear_free(pem, len);
+	/* a file loader without the password gets nothing */
+	CU_ASSERT_NOT_EQUAL(ped_tls_pinned_context(1, cert, key, &pins, &ctx, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL(ped_tls_read_key_encrypted(key, "wrong horse", 11, &k, why, sizeof(why)), PED_E_PIN_INCORRECT);
+	CU_ASSERT_PTR_NULL(k);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "the password does not open"));
+	CU_ASSERT_EQUAL(ped_tls_read_key_encrypted(key, "correct hors", 12, &k, why, sizeof(why)), PED_E_PIN_INCORRECT);
+	CU_ASSERT_EQUAL_FATAL(ped_tls_read_key_encrypted(key, "correct horse", 13, &k, why, sizeof(why)), PED_OK);
+	CU_ASSERT_EQUAL(ped_tls_pinned_context_pkey(1, cert, k, &pins, &ctx, why, sizeof(why)), PED_OK);
+	SSL_CTX_free(ctx);
+	ctx = NULL;
+	/* a plain key file is not what this reads */
+	char pc[600], pk[600];
+	ident("plain", 30, pc, pk);
+	EVP_PKEY *k2 = NULL;
+	CU_ASSERT_EQUAL(ped_tls_read_key_encrypted(pk, "correct horse", 13, &k2, why, sizeof(why)), PED_E_FILE);
+	/* nor another certificate's key */
+	CU_ASSERT_NOT_EQUAL(ped_tls_pinned_context_pkey(1, pc, k, &pins, &ctx, why, sizeof(why)), PED_OK);
+	SSL_CTX_free(ctx);
+	EVP_PKEY_free(k);
+}
+
+/* The client registry hsm-sim -client and rbs --register share. */
+static void the_registry_refuses_twice_and_expired(void)
+{
+	char reg[600], ca[600], ka[600], cb[600], kb[600], ce[600], ke[600], err[512];
+	FILE *out = fopen("/dev/null", "w");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	snprintf(reg, sizeof(reg), "%s/registry", dir);
+	CU_ASSERT_EQUAL_FATAL(mkdir(reg, 0700), 0);
+	ident("rega", 30, ca, ka);
+	ident("regb", 30, cb, kb);
+	ident("rege", -1, ce, ke);
+	CU_ASSERT_EQUAL(ped_tls_registry_add(reg, "a", ca, out, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_tls_registry_add(reg, "a", cb, out, err, sizeof(err)), PED_E_EXISTS);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "registered already"));
+	CU_ASSERT_EQUAL(ped_tls_registry_add(reg, "b", ca, out, err, sizeof(err)), PED_E_EXISTS);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "this certificate is registered already, as a"));
+	CU_ASSERT_EQUAL(ped_tls_registry_add(reg, "e", ce, out, err, sizeof(err)), PED_E_CERTIFICATE_INVALID);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "has expired"));
+	CU_ASSERT_EQUAL(ped_tls_registry_add(reg, "../x", cb, out, err, sizeof(err)), PED_E_INVALID);
+	CU_ASSERT_EQUAL(ped_tls_registry_add(reg, "b", NULL, out, err, sizeof(err)), PED_E_INVALID);
+	CU_ASSERT_EQUAL(ped_tls_registry_add(reg, "b", cb, out, err, sizeof(err)), PED_OK);
+	struct ped_tls_pins pins = {0};
+	CU_ASSERT_EQUAL(ped_tls_pins_load_dir(&pins, reg), PED_OK);
+	CU_ASSERT_EQUAL(pins.n, 2);
+	ped_tls_pins_free(&pins);
+	CU_ASSERT_EQUAL(ped_tls_registry_remove(reg, "a", out, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_tls_registry_remove(reg, "a", out, err, sizeof(err)), PED_E_NOT_FOUND);
+	CU_ASSERT_EQUAL(ped_tls_registry_list(reg, out), PED_OK);
+	fclose(out);
+}
+
 UNIT_SUITE(tlsnet, init, NULL, UNIT_TEST(names_are_file_names), UNIT_TEST(certificates_are_pinned_whole),
 	   UNIT_TEST(a_registered_pair_links), UNIT_TEST(an_unregistered_client_is_told),
 	   UNIT_TEST(another_server_is_refused), UNIT_TEST(an_expired_client_is_told),
-	   UNIT_TEST(nobody_listening_is_a_socket_error), UNIT_TEST(servers_keep_their_order_and_the_file_its_rest))
+	   UNIT_TEST(nobody_listening_is_a_socket_error), UNIT_TEST(servers_keep_their_order_and_the_file_its_rest),
+	   UNIT_TEST(an_encrypted_key_opens_with_its_password_only), UNIT_TEST(the_registry_refuses_twice_and_expired))

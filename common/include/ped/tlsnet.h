@@ -8,11 +8,13 @@
 #ifndef PED_TLSNET_H
 #define PED_TLSNET_H
 
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <openssl/x509.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* hsm-sim's documented port (the reference's NTLS port). */
 #define PED_NET_DEFAULT_PORT 1792
@@ -41,10 +43,26 @@ int ped_tls_pins_load_dir(struct ped_tls_pins *p, const char *dir);
 const char *ped_tls_pins_find(const struct ped_tls_pins *p, X509 *cert);
 void ped_tls_pins_free(struct ped_tls_pins *p);
 
+/* A registry of the clients a server accepts (hsm-sim -client, rbs
+ * --register): one DIR/NAME.pem per client. Adding refuses a bad name, an
+ * expired certificate, a name or a certificate registered already (err
+ * says which); what is kept is the certificate parsed and re-encoded,
+ * written atomically. Each prints what it did on out. */
+int ped_tls_registry_add(const char *dir, const char *name, const char *cert_file, FILE *out, char *err,
+			 size_t errlen);
+int ped_tls_registry_remove(const char *dir, const char *name, FILE *out, char *err, size_t errlen);
+/* "N registered client(s)", then one line each by name. */
+int ped_tls_registry_list(const char *dir, FILE *out);
+/* One line: label, fingerprint, CN, the last day, "(expired)". */
+void ped_tls_print_cert(FILE *out, const char *label, X509 *c);
+
 /* A TLS 1.3 context with our certificate and key that accepts only a peer
  * presenting one of pins' certificates, unexpired (pins must outlive it). */
 int ped_tls_pinned_context(int server, const char *cert, const char *key, const struct ped_tls_pins *pins,
 			   SSL_CTX **out, char *why, size_t whylen);
+/* The same with the key in memory (one a password unlocked: rbs). */
+int ped_tls_pinned_context_pkey(int server, const char *cert, EVP_PKEY *key, const struct ped_tls_pins *pins,
+				SSL_CTX **out, char *why, size_t whylen);
 
 /* Client: TCP to host:port, the handshake, then a wait for the server's
  * word that it accepted our certificate (its session ticket, or its alert:
@@ -66,6 +84,17 @@ int ped_tls_accept(SSL_CTX *ctx, const struct ped_tls_pins *pins, int fd, int ti
 /* A P-521 key and a self-signed certificate for cn valid for days from
  * now (negative: an expired one, for tests), key 0600, both atomic. */
 int ped_tls_make_cert(const char *cn, long days, const char *cert_path, const char *key_path);
+/* The same with the key encrypted under a password (PKCS#8, PBES2:
+ * scrypt and AES-256-CBC), for a host whose key must be useless on its
+ * own (rbs). An empty password is PED_E_INVALID. */
+int ped_tls_make_cert_encrypted(const char *cn, long days, const char *cert_path, const char *key_path,
+				const char *pass, size_t passlen);
+/* The key of such a file (bounded, no link followed), decrypted: PED_E_PIN_INCORRECT
+ * when the password does not open it, PED_E_FILE when the file cannot be
+ * read or holds no encrypted key; why for people. */
+int ped_tls_read_key_encrypted(const char *path, const char *pass, size_t passlen, EVP_PKEY **out, char *why,
+			       size_t whylen);
+
 /* A private key file that is ours and readable by nobody else (mode
  * 0600 or stricter, no link): PED_E_FILE with why otherwise. A key others
  * can read is a certificate anyone can present. */
