@@ -66,11 +66,19 @@ CK_RV app_use(struct app_call *c, CK_SESSION_HANDLE h, unsigned how)
 	return how & APP_USE_HSM ? app_hold(c) : CKR_OK;
 }
 
+int app_hsm_in_scope(const struct app_call *c, const struct sim_hsm *hs)
+{
+	/* a serial never changes once the HSM is added: no lock */
+	if (!hs || (c->scope->network && hs->h.is_backup))
+		return 0;
+	return !c->scope->served || hsm_ctl_restrict_has(c->scope->served, hs->h.serial);
+}
+
 CK_RV app_use_slot(struct app_call *c, CK_SLOT_ID slot)
 {
 	struct sim_hsm *hs;
 
-	if (slot > 100000 || (hs = sim_hsm_of_slot(c->sim, (int)slot)) == NULL)
+	if (slot > 100000 || (hs = sim_hsm_of_slot(c->sim, (int)slot)) == NULL || !app_hsm_in_scope(c, hs))
 		return CKR_SLOT_ID_INVALID;
 	c->hs = hs;
 	sim_hold(&c->hold, hs, NULL);
@@ -330,9 +338,17 @@ static void log_line(void *arg, const char *text)
 		ped_info("application %u: %s", a->no, text);
 }
 
-void app_request(struct sim *sim, struct pedports *peds, struct app *a, const uint8_t *req, size_t len,
-		 struct ped_wbuf *reply)
+/* What a narrowed session (HSM_CTL_RESTRICT) may ask: which slots there
+ * are and what is in them; a Backup HSM's work goes through the shell. */
+static int narrowed_fn(uint16_t fn)
 {
+	return fn == P11W_FN_GET_SLOT_LIST || fn == P11W_FN_GET_SLOT_INFO || fn == P11W_FN_GET_TOKEN_INFO;
+}
+
+void app_request(struct sim *sim, struct pedports *peds, const struct app_scope *scope, struct app *a,
+		 const uint8_t *req, size_t len, struct ped_wbuf *reply)
+{
+	static const struct app_scope everything = {0, NULL};
 	struct ped_rbuf r;
 	struct ped_wbuf res;
 	struct app_call c;
@@ -346,6 +362,7 @@ void app_request(struct sim *sim, struct pedports *peds, struct app *a, const ui
 	memset(&c, 0, sizeof(c));
 	c.sim = sim;
 	c.peds = peds;
+	c.scope = scope ? scope : &everything;
 	c.a = a;
 	c.r = &r;
 	c.w = &res;
@@ -356,6 +373,8 @@ void app_request(struct sim *sim, struct pedports *peds, struct app *a, const ui
 		rv = CKR_ARGUMENTS_BAD;
 	} else if (fn > P11W_FN_MAX || !functions[fn]) {
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	} else if (c.scope->served && !narrowed_fn(fn)) {
+		rv = CKR_ACTION_PROHIBITED;
 	} else {
 		struct sim_hsm *hs = audited_fn(fn) ? request_hsm(&c) : NULL;
 		c.fn = fn;
@@ -391,8 +410,8 @@ static int send_welcome(int fd)
 	return r;
 }
 
-void app_serve(struct sim *sim, struct pedports *peds, int fd, struct ped_framer *in, const uint8_t *hello,
-	       size_t len)
+void app_serve(struct sim *sim, struct pedports *peds, const struct app_scope *scope, int fd, struct ped_framer *in,
+	       const uint8_t *hello, size_t len)
 {
 	struct p11w_hello h;
 	struct app *a;
@@ -433,7 +452,7 @@ void app_serve(struct sim *sim, struct pedports *peds, int fd, struct ped_framer
 			break;
 		}
 		ped_wbuf_init(&reply, P11W_PAYLOAD_MAX);
-		app_request(sim, peds, a, msg, mlen, &reply);
+		app_request(sim, peds, scope, a, msg, mlen, &reply);
 		OPENSSL_clear_free(msg, mlen ? mlen : 1);
 		r = reply.err ? PED_E_INVALID
 			      : ped_frame_send(fd, P11W_APP_REPLY, reply.p, reply.len, APP_IO_TIMEOUT_MS);

@@ -16,18 +16,29 @@
 #include "ped/buf.h"
 #include "ped/link.h"
 
+#include "hsm/control.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 /* Serves the connection fd after its first frame, hello (APP_HELLO's
  * payload), read through in; returns when the connection ends. */
-void app_serve(struct sim *sim, struct pedports *peds, int fd, struct ped_framer *in, const uint8_t *hello,
-	       size_t len);
+/* What a connection may reach: a registered network client (netserve)
+ * sees application partitions only; a session a relay narrowed
+ * (HSM_CTL_RESTRICT: rbs) sees the HSMs it names only, and asks only for
+ * the slot list and a slot's or token's information. NULL: everything. */
+struct app_scope {
+	int network;
+	const struct hsm_ctl_restrict *served; /* NULL: not narrowed */
+};
+
+void app_serve(struct sim *sim, struct pedports *peds, const struct app_scope *scope, int fd, struct ped_framer *in,
+	       const uint8_t *hello, size_t len);
 
 /* One APP_REQUEST payload of application a: the APP_REPLY payload into
  * reply (a writer of P11W_PAYLOAD_MAX). What app_serve does per frame; the
  * fuzz target calls it with a made-up application. */
-void app_request(struct sim *sim, struct pedports *peds, struct app *a, const uint8_t *req, size_t len,
-		 struct ped_wbuf *reply);
+void app_request(struct sim *sim, struct pedports *peds, const struct app_scope *scope, struct app *a,
+		 const uint8_t *req, size_t len, struct ped_wbuf *reply);
 
 #endif

@@ -15,6 +15,7 @@
 struct app_call {
 	struct sim *sim;
 	struct pedports *peds;
+	const struct app_scope *scope; /* never NULL: what the connection may reach */
 	struct app *a;
 	uint16_t fn;
 	struct ped_rbuf *r; /* the arguments */
@@ -46,6 +47,8 @@ CK_RV app_args_end(struct app_call *c);
  * how asks; a session whose partition went (deleted, or another in its
  * slot) is closed and invalid. app_done gives back everything. */
 CK_RV app_use(struct app_call *c, CK_SESSION_HANDLE h, unsigned how);
+/* Whether the connection may see and reach hs (its scope). */
+int app_hsm_in_scope(const struct app_call *c, const struct sim_hsm *hs);
 /* The HSM of hsm-sim's slot, its lock taken, the slot resolved (c->p, c->pi):
  * CKR_SLOT_ID_INVALID for no such slot, CKR_TOKEN_NOT_PRESENT for a
  * partition slot no partition holds. */

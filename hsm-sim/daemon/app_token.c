@@ -66,7 +66,13 @@ CK_RV app_get_slot_list(struct app_call *c)
 	 * then every slot the HSM has room for a partition in */
 	for (int i = 0; i < c->sim->nhsms; i++) {
 		int base = c->sim->hsms[i].base_slot;
+		if (!app_hsm_in_scope(c, &c->sim->hsms[i]))
+			continue;
 		sim_slot_view(c->sim, i, &v);
+		/* this host's Backup HSMs are its own to use; across the network
+		 * only rbs serves one */
+		if (v.backup && c->scope->network)
+			continue;
 		s[n] = (struct p11w_slot){(CK_SLOT_ID)base, 1, v.backup ? P11W_SLOT_BACKUP : P11W_SLOT_ADMIN, (uint32_t)i, ""};
 		serial_of(&v, 0, s[n++].serial);
 		for (int k = 1; !v.backup && k <= PARTITION_SLOTS; k++) {
@@ -93,7 +99,7 @@ static int slot_kind(struct app_call *c, CK_SLOT_ID slot, int *present)
 	int k, kind;
 
 	*present = 0;
-	if (!hs)
+	if (!hs || !app_hsm_in_scope(c, hs))
 		return 0;
 	sim_slot_view(c->sim, hs->index, &v);
 	k = (int)slot - hs->base_slot;

@@ -205,6 +205,8 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	int slot = (int)ped_opts_num(o, "slot", 0);
 	/* the backup HSM's lock besides the current slot's HSM's, in index order */
 	struct sim_hsm *bh = sim_hsm_of_slot(c->sim, slot);
+	if (!cmd_hsm_served(c, bh)) /* as if it were not there: a narrowed session learns nothing of it */
+		bh = NULL;
 	if (bh)
 		sim_hold(&c->hold, bh, NULL);
 	if (!bh || slot != bh->base_slot || !bh->h.is_backup) {

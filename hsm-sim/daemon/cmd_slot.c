@@ -52,6 +52,8 @@ static int cmd_slot(struct cmd_ctx *c, int argc, char **argv)
 		struct sim_slot_view v;
 		for (int backups = 0; backups < 2; backups++)
 			for (int i = 0; i < c->sim->nhsms; i++) {
+				if (!cmd_hsm_served(c, &c->sim->hsms[i]))
+					continue;
 				sim_slot_view(c->sim, i, &v);
 				if (v.backup == backups)
 					list_hsm(c, i, &v);
@@ -71,7 +73,7 @@ static int cmd_slot(struct cmd_ctx *c, int argc, char **argv)
 			return PED_E_ARGUMENTS_BAD;
 		}
 		int slot = (int)ped_opts_num(o, "slot", 0);
-		if (!sim_slot_exists(c->sim, slot)) {
+		if (!sim_slot_exists(c->sim, slot) || !cmd_hsm_served(c, sim_hsm_of_slot(c->sim, slot))) {
 			cmd_out(c, "Error: no slot %d", slot);
 			return PED_E_TOKEN_NOT_PRESENT;
 		}

@@ -22,6 +22,8 @@
 
 #include "ped/opts.h"
 
+#include "hsm/control.h"
+
 #define CMD_LINE_MAX 4096 /* the longest command line */
 #define CMD_MAX_ARGS 32   /* words of a command line */
 
@@ -32,6 +34,9 @@ struct cmd_ctx {
 	struct sim_hold hold; /* the HSM command locks this command holds */
 	int success_style;    /* a success the reference words "0 (Success)" (ped set) */
 	int network;          /* a registered network client's shell: partitions only */
+	/* a relay narrowed the session to these HSMs (HSM_CTL_RESTRICT: rbs);
+	 * NULL: not narrowed */
+	const struct hsm_ctl_restrict *served;
 	/* words the command line was rewritten into (whole verbs, -options,
 	 * values of several words): they live, and are wiped, with the command */
 	char words[2 * CMD_LINE_MAX + 2 * CMD_MAX_ARGS];
@@ -109,6 +114,9 @@ int cmd_cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_pa
  * slot's partition (NULL: its admin slot) and *pi its index, or NULL when
  * there is no such slot now. */
 struct sim_hsm *cmd_current(struct cmd_ctx *c, struct hsm_partition **p, int *pi);
+/* Whether the session may see and reach hs: always, unless a relay
+ * narrowed it to other HSMs (cmd_ctx.served). */
+int cmd_hsm_served(const struct cmd_ctx *c, const struct sim_hsm *hs);
 /* The port of hs's PED. */
 struct pedport *cmd_ped(struct cmd_ctx *c, const struct sim_hsm *hs);
 

@@ -265,6 +265,29 @@ static int network_allowed(struct cmd_ctx *c, int argc, char **argv)
 	return hs && *c->slot != hs->base_slot;
 }
 
+int cmd_hsm_served(const struct cmd_ctx *c, const struct sim_hsm *hs)
+{
+	/* a serial never changes once the HSM is added: no lock */
+	return hs && (!c->served || hsm_ctl_restrict_has(c->served, hs->h.serial));
+}
+
+/* What a session narrowed to some HSMs (rbs serving its Backup HSMs) may
+ * run, argv's words made whole: what a remote backup needs and no more.
+ * slot list and slot set (which show and take served HSMs only), hsm
+ * showinfo and partition archive on the current slot's HSM, which is a
+ * served one; archive's -slot is checked by the command. The HSM's other
+ * administration stays with its own host. */
+static int served_allowed(struct cmd_ctx *c, int argc, char **argv)
+{
+	if (word_is(argc, argv, 0, "slot"))
+		return 1;
+	if (!cmd_hsm_served(c, sim_hsm_of_slot(c->sim, *c->slot)))
+		return 0;
+	if (word_is(argc, argv, 0, "hsm"))
+		return word_is(argc, argv, 1, "showinfo");
+	return word_is(argc, argv, 0, "partition") && word_is(argc, argv, 1, "archive");
+}
+
 /* The Auditor's own login and logout run on a full log: someone has to be
  * able to look at it (their records cannot be kept then: hsm-sim's log
  * says so). */
@@ -372,6 +395,12 @@ int cmd_run(struct cmd_ctx *c, const char *line)
 		r = PED_E_ACTION_PROHIBITED;
 	} else if (argc > 0) {
 		const struct sim_command *cmd = lookup(c, argc, argv, &bad);
+		if (cmd && c->served && !served_allowed(c, argc, argv)) {
+			cmd_out(c, "Error: this session reaches only the Backup HSMs the Remote Backup Service serves "
+				   "(slot list, slot set, hsm showinfo, partition archive)");
+			r = PED_E_ACTION_PROHIBITED;
+			cmd = NULL;
+		}
 		struct sim_hsm *hs = cmd && !word_is(argc, argv, 0, "slot") ? sim_hsm_of_slot(c->sim, *c->slot) : NULL;
 		int ro = cmd ? read_only(argc, argv) : 1, au_set = 0;
 		const char *before = "-";

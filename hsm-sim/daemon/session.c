@@ -25,6 +25,8 @@
 
 _Static_assert(HSM_CTL_LINE_MAX <= CMD_LINE_MAX, "a control frame's line fits a command line");
 _Static_assert(HSM_CTL_LINE_MAX <= SIM_OUT_LINE_MAX, "an output line fits a control frame");
+_Static_assert(HSM_CTL_SERIAL_MAX == HSM_SERIAL_MAX, "a restriction names any HSM serial");
+_Static_assert(HSM_CTL_RESTRICT_LEN_MAX <= HSM_CTL_LINE_MAX, "a restriction fits the first frame");
 
 struct session {
 	struct session_server *srv;
@@ -32,6 +34,8 @@ struct session {
 	struct ped_framer in;
 	int slot;                  /* the current slot (slot set) */
 	int network;               /* a network client's: partitions only */
+	int narrowed;              /* a relay's (HSM_CTL_RESTRICT): served HSMs only */
+	struct hsm_ctl_restrict served;
 	struct sim_logins logins;  /* what this session has logged in to */
 };
 
@@ -166,6 +170,7 @@ static int shell_command(struct session *s, const uint8_t *msg, size_t len, int 
 	c.who = (struct auth_ctx){&out, &s->logins, s->srv->peds, 0};
 	c.slot = &s->slot;
 	c.network = s->network;
+	c.served = s->narrowed ? &s->served : NULL;
 	if (!sim_op_begin(sim)) {
 		sim_outf(&out, "Error: hsm-sim is shutting down.");
 		r = PED_E_DEVICE_ERROR;
@@ -204,8 +209,9 @@ static void shell_serve(struct session *s, uint8_t type, uint8_t *msg, size_t le
 
 static void app_proto(struct session *s, uint8_t type, uint8_t *msg, size_t len)
 {
+	struct app_scope scope = {s->network, s->narrowed ? &s->served : NULL};
 	(void)type;
-	app_serve(s->srv->sim, s->srv->peds, s->fd, &s->in, msg, len);
+	app_serve(s->srv->sim, s->srv->peds, &scope, s->fd, &s->in, msg, len);
 }
 
 static const struct session_protocol protocols[] = {
@@ -216,6 +222,28 @@ static const struct session_protocol protocols[] = {
 
 /* ---- the thread ---------------------------------------------------------- */
 
+/* A relay's HSM_CTL_RESTRICT: the session reaches the HSMs it names only,
+ * from its first command on (its slot: the first of them this hsm-sim has).
+ * PED_OK, or the session ends (logged). */
+static int narrow(struct session *s, const uint8_t *msg, size_t len)
+{
+	struct sim *sim = s->srv->sim;
+
+	if (s->narrowed || hsm_ctl_restrict_decode(msg, len, &s->served) != PED_OK) {
+		ped_warn("a session's restriction is malformed or comes twice: closed");
+		return PED_E_FRAME_TYPE;
+	}
+	s->narrowed = 1;
+	s->slot = -1; /* no slot until one served is found */
+	for (int i = 0; i < sim->nhsms; i++)
+		if (hsm_ctl_restrict_has(&s->served, sim->hsms[i].h.serial)) {
+			s->slot = sim->hsms[i].base_slot;
+			break;
+		}
+	ped_info("a session narrowed to %zu HSM(s)%s", s->served.n, s->slot < 0 ? ", none of them here" : "");
+	return PED_OK;
+}
+
 static void *session_thread(void *arg)
 {
 	struct session *s = arg;
@@ -223,7 +251,21 @@ static void *session_thread(void *arg)
 	size_t len = 0;
 
 	ped_framer_init(&s->in, s->fd, HSM_CTL_LINE_MAX);
-	if (ped_framer_recv(&s->in, &type, &msg, &len, -1) == PED_OK) {
+	int r = ped_framer_recv(&s->in, &type, &msg, &len, -1);
+	if (r == PED_OK && type == HSM_CTL_RESTRICT) {
+		r = narrow(s, msg, len);
+		OPENSSL_clear_free(msg, len ? len : 1);
+		msg = NULL;
+		len = 0;
+		if (r == PED_OK)
+			r = ped_framer_recv(&s->in, &type, &msg, &len, -1);
+		if (r == PED_OK && type == HSM_CTL_RESTRICT) { /* never widened, never narrowed twice */
+			ped_warn("a session's restriction came twice: closed");
+			OPENSSL_clear_free(msg, len ? len : 1);
+			r = PED_E_FRAME_TYPE;
+		}
+	}
+	if (r == PED_OK) {
 		for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
 			if (protocols[i].first_type == type) {
 				protocols[i].serve(s, type, msg, len);

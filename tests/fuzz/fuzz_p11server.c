@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len > size - off)
 			len = size - off;
 		ped_wbuf_init(&reply, P11W_PAYLOAD_MAX);
-		app_request(&sim, &peds, a, data + off, len, &reply);
+		app_request(&sim, &peds, NULL, a, data + off, len, &reply);
 		/* a reply always fits one frame and starts with the call's id */
 		if (reply.err || reply.len < 8 || reply.len > P11W_PAYLOAD_MAX ||
 		    (len >= 4 && memcmp(reply.p, data + off, 4)))

@@ -157,6 +157,48 @@ static void files_only_as_typed(void)
 	CU_ASSERT_FALSE(hsm_ctl_path_typed("partition init -label x", "/tmp/t.ppt"));
 }
 
+/* HSM_CTL_RESTRICT: what rbs sends, hsm-sim reads back; anything else,
+ * malformed or widening, is refused whole. */
+static void a_restriction_round_trips_and_nothing_else_passes(void)
+{
+	struct hsm_ctl_restrict a = {2, {"496771", "1234567890123456"}}, b;
+	uint8_t buf[HSM_CTL_RESTRICT_LEN_MAX];
+	size_t len;
+
+	CU_ASSERT_EQUAL_FATAL(hsm_ctl_restrict_encode(&a, buf, sizeof(buf), &len), PED_OK);
+	CU_ASSERT_EQUAL(len, 1 + 1 + 6 + 1 + 16);
+	CU_ASSERT_EQUAL_FATAL(hsm_ctl_restrict_decode(buf, len, &b), PED_OK);
+	CU_ASSERT_EQUAL(b.n, 2);
+	CU_ASSERT_STRING_EQUAL(b.serial[0], "496771");
+	CU_ASSERT_TRUE(hsm_ctl_restrict_has(&b, "1234567890123456"));
+	CU_ASSERT_FALSE(hsm_ctl_restrict_has(&b, "49677"));
+	CU_ASSERT_FALSE(hsm_ctl_restrict_has(NULL, "496771"));
+	/* a byte more or less, or a count that lies */
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_decode(buf, len - 1, &b), PED_E_INVALID);
+	CU_ASSERT_EQUAL(b.n, 0);
+	buf[len] = '1';
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_decode(buf, len + 1, &b), PED_E_INVALID);
+	buf[0] = 3;
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_decode(buf, len, &b), PED_E_INVALID);
+	buf[0] = 0;
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_decode(buf, 1, &b), PED_E_INVALID);
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_decode(buf, 0, &b), PED_E_INVALID);
+	/* not digits, empty, too long, twice */
+	static const uint8_t letters[] = {1, 3, '4', 'x', '6'}, empty[] = {1, 0}, twice[] = {2, 1, '7', 1, '7'};
+	uint8_t longer[2 + 17] = {1, 17};
+	memset(longer + 2, '1', 17);
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_decode(letters, sizeof(letters), &b), PED_E_INVALID);
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_decode(empty, sizeof(empty), &b), PED_E_INVALID);
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_decode(longer, sizeof(longer), &b), PED_E_INVALID);
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_decode(twice, sizeof(twice), &b), PED_E_INVALID);
+	/* nor does the encoder make such a frame */
+	struct hsm_ctl_restrict bad = {2, {"7", "7"}}, none = {0, {{0}}};
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_encode(&bad, buf, sizeof(buf), &len), PED_E_INVALID);
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_encode(&none, buf, sizeof(buf), &len), PED_E_INVALID);
+	CU_ASSERT_EQUAL(hsm_ctl_restrict_encode(&a, buf, 5, &len), PED_E_RANGE);
+}
+
 UNIT_SUITE(hsm_ctl, NULL, NULL, UNIT_TEST(files_only_as_typed), UNIT_TEST(scripts_cut_at_newlines_and_semicolons),
 	   UNIT_TEST(words_split_at_blanks_and_keep_quoted_spaces), UNIT_TEST(secrets_stay_out_of_the_history),
-	   UNIT_TEST(lines_over_the_limit_are_refused_whole))
+	   UNIT_TEST(lines_over_the_limit_are_refused_whole),
+	   UNIT_TEST(a_restriction_round_trips_and_nothing_else_passes))

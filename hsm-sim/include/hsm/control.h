@@ -25,7 +25,18 @@
  *                                      "Command Result : 0 (Success)": ped set)
  *
  * One command at a time per connection; the connection is the session
- * (current slot, roles logged in), as a lunacm session is. */
+ * (current slot, roles logged in), as a lunacm session is.
+ *
+ * A relay that serves some of this host's HSMs to others (rbs, the Remote
+ * Backup Service) narrows the session before its client says anything:
+ *
+ *   relay -> hsm-sim   HSM_CTL_RESTRICT the session's first frame: u8 count
+ *                      (1 to HSM_CTL_RESTRICT_MAX), then per HSM u8 length
+ *                      (1 to HSM_CTL_SERIAL_MAX) and its serial (digits). The
+ *                      session then sees and reaches those HSMs only, and of
+ *                      their commands only what a remote backup needs; it
+ *                      can never be widened (a second one ends the session).
+ *                      Then the client's first frame picks the protocol. */
 #ifndef HSM_CONTROL_H
 #define HSM_CONTROL_H
 
@@ -43,6 +54,16 @@ enum {
 	HSM_CTL_FILE_GET = 0x26,
 	HSM_CTL_FILE_PUT = 0x27,
 	HSM_CTL_FILE_REPLY = 0x28,
+	HSM_CTL_RESTRICT = 0x29,
+};
+#define HSM_CTL_RESTRICT_MAX 16 /* HSMs one relayed session may reach */
+#define HSM_CTL_SERIAL_MAX 16   /* an HSM serial's digits (HSM_SERIAL_MAX) */
+/* the longest HSM_CTL_RESTRICT payload */
+#define HSM_CTL_RESTRICT_LEN_MAX (1 + HSM_CTL_RESTRICT_MAX * (1 + HSM_CTL_SERIAL_MAX))
+
+struct hsm_ctl_restrict {
+	size_t n;
+	char serial[HSM_CTL_RESTRICT_MAX][HSM_CTL_SERIAL_MAX + 1];
 };
 #define HSM_CTL_FILE_MAX 16384 /* a file's bytes either way */
 #define HSM_CTL_PROMPT_SECRET 0x01
@@ -50,6 +71,16 @@ enum {
 #define HSM_CTL_ANSWER_MAX 256 /* an answer's longest text (a challenge: 255) */
 
 #define HSM_CTL_LINE_MAX 4096
+
+/* HSM_CTL_RESTRICT's payload from r into out (size bytes), *len its
+ * length: PED_E_INVALID for no serial, too many, one that is not 1-16
+ * digits, or one named twice; PED_E_RANGE when out is too small. */
+int hsm_ctl_restrict_encode(const struct hsm_ctl_restrict *r, uint8_t *out, size_t size, size_t *len);
+/* The payload back into out, under the same rules, with nothing left
+ * over: PED_OK or PED_E_INVALID (out then names nothing). */
+int hsm_ctl_restrict_decode(const uint8_t *msg, size_t len, struct hsm_ctl_restrict *out);
+/* Whether r names serial. */
+int hsm_ctl_restrict_has(const struct hsm_ctl_restrict *r, const char *serial);
 
 /* Default control socket: $XDG_RUNTIME_DIR/openped/hsm-sim.sock (or /tmp/openped-UID/...). */
 int hsm_ctl_default_socket(char *out, size_t len);
