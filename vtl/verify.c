@@ -94,30 +94,41 @@ int vtl_verify_server(const struct ped_net_client *nc, size_t i, int timeout_ms,
 			e = PED_E_FRAME_TYPE;
 		goto out;
 	}
-	fprintf(out, "The following partitions were found on %s:\n", nc->s[i].name);
-	fprintf(out, "  Slot  Serial #          Label\n");
-	fprintf(out, "  ====  ================  ================================\n");
-	/* as from any client: the application partitions only (chapter 13) */
-	for (uint32_t k = 0; k < n; k++) {
-		CK_TOKEN_INFO ti;
-		char label[sizeof(ti.label) + 1];
-		if (sl[k].kind != P11W_SLOT_PARTITION || !sl[k].token_present)
-			continue;
-		ped_wbuf_free(&w);
-		ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
-		p11w_put_request_header(&w, ++c.call, P11W_FN_GET_TOKEN_INFO);
-		p11w_put_ulong(&w, sl[k].slot);
-		if ((e = call(&c, &w, &r, &rv, timeout_ms)) != PED_OK || rv != CKR_OK ||
-		    p11w_get_token_info(&r, &ti) != CKR_OK) {
-			snprintf(why, whylen, "%s: no token information for slot %lu", nc->s[i].name,
-				 (unsigned long)sl[k].slot);
-			if (e == PED_OK)
-				e = PED_E_FRAME_TYPE;
-			goto out;
+	/* as from any client: the application partitions (chapter 13), then
+	 * the Backup HSMs a Remote Backup Server serves (hsm-sim shows its
+	 * own to no network client) */
+	for (int backups = 0; backups < 2; backups++) {
+		uint8_t kind = backups ? P11W_SLOT_BACKUP : P11W_SLOT_PARTITION;
+		int any = 0;
+		for (uint32_t k = 0; k < n; k++)
+			any |= sl[k].kind == kind && sl[k].token_present;
+		if (backups && !any)
+			break;
+		fprintf(out, "The following %s were found on %s:\n", backups ? "Backup HSMs" : "partitions",
+			nc->s[i].name);
+		fprintf(out, "  Slot  Serial #          Label\n");
+		fprintf(out, "  ====  ================  ================================\n");
+		for (uint32_t k = 0; k < n; k++) {
+			CK_TOKEN_INFO ti;
+			char label[sizeof(ti.label) + 1];
+			if (sl[k].kind != kind || !sl[k].token_present)
+				continue;
+			ped_wbuf_free(&w);
+			ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
+			p11w_put_request_header(&w, ++c.call, P11W_FN_GET_TOKEN_INFO);
+			p11w_put_ulong(&w, sl[k].slot);
+			if ((e = call(&c, &w, &r, &rv, timeout_ms)) != PED_OK || rv != CKR_OK ||
+			    p11w_get_token_info(&r, &ti) != CKR_OK) {
+				snprintf(why, whylen, "%s: no token information for slot %lu", nc->s[i].name,
+					 (unsigned long)sl[k].slot);
+				if (e == PED_OK)
+					e = PED_E_FRAME_TYPE;
+				goto out;
+			}
+			memcpy(label, ti.label, sizeof(ti.label));
+			trim(label, sizeof(ti.label));
+			fprintf(out, "  %4u  %-16s  %s\n", (*slot)++, sl[k].serial, label);
 		}
-		memcpy(label, ti.label, sizeof(ti.label));
-		trim(label, sizeof(ti.label));
-		fprintf(out, "  %4u  %-16s  %s\n", (*slot)++, sl[k].serial, label);
 	}
 	e = PED_OK;
 out:
