@@ -64,7 +64,7 @@ $(OBJ)/%.o: %.c
 # the libraries they need in this order, whatever order a module.mk names
 # them in or the module.mk files are read in. A folder's module.mk builds
 # its library with static_lib; libped (common/) is built here.
-LIBRARIES    := peddevice hsmd hsm ikey pedtool p11mod ped
+LIBRARIES    := peddevice hsmd rbs hsm ikey pedtool p11mod ped
 
 # lib_files NAMES: build/lib/libNAME.a for each name, in link order.
 lib_files     = $(patsubst %,$(LIBDIR)/lib%.a,$(filter $(1),$(LIBRARIES)))
