@@ -99,11 +99,14 @@ int vtl_verify_server(const struct ped_net_client *nc, size_t i, int timeout_ms,
 	 * own to no network client) */
 	for (int backups = 0; backups < 2; backups++) {
 		uint8_t kind = backups ? P11W_SLOT_BACKUP : P11W_SLOT_PARTITION;
-		int any = 0;
-		for (uint32_t k = 0; k < n; k++)
+		int any = 0, backup_hsms = 0;
+		for (uint32_t k = 0; k < n; k++) {
 			any |= sl[k].kind == kind && sl[k].token_present;
-		if (backups && !any)
-			break;
+			backup_hsms |= sl[k].kind == P11W_SLOT_BACKUP && sl[k].token_present;
+		}
+		/* an RBS serves Backup HSMs alone: no empty table of partitions */
+		if (!any && (backups || backup_hsms))
+			continue;
 		fprintf(out, "The following %s were found on %s:\n", backups ? "Backup HSMs" : "partitions",
 			nc->s[i].name);
 		fprintf(out, "  Slot  Serial #          Label\n");
