@@ -4,7 +4,7 @@
 #   scripts/install.sh install|uninstall BUILD
 #   (PREFIX, DESTDIR and SYSCONFDIR come from the environment)
 #
-# Programs go to PREFIX/bin (ped-device, ikey, pedtool, hsmcm) and
+# Programs go to PREFIX/bin (ped-device, ikey, pedtool, hsmcm, vtl, rbs) and
 # PREFIX/sbin (the daemons), man pages to PREFIX/share/man, the service
 # units, the sysusers and tmpfiles files and the USB PED's udev rule to
 # PREFIX/lib/systemd, sysusers.d, tmpfiles.d and udev/rules.d,
@@ -29,7 +29,7 @@ root=$DESTDIR
 share=$PREFIX/share/openped
 manifest=$root$share/install-manifest
 
-USER_PROGRAMS="ped-device ikey pedtool hsmcm vtl"
+USER_PROGRAMS="ped-device ikey pedtool hsmcm vtl rbs"
 DAEMONS="pedserver pedclient hsm-sim"
 CONFS="pedserver pedclient hsm-sim ped-device openped-pkcs11"
 MODULE=libopenped-pkcs11.so

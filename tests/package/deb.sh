@@ -27,7 +27,8 @@ cat "$T/lintian.out"
 
 note "contents"
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$T/contents"
-for f in /usr/bin/ped-device /usr/bin/ikey /usr/bin/pedtool /usr/bin/hsmcm /usr/sbin/pedserver /usr/sbin/pedclient \
+for f in /usr/bin/ped-device /usr/bin/ikey /usr/bin/pedtool /usr/bin/hsmcm /usr/bin/vtl /usr/bin/rbs \
+	/usr/share/man/man1/rbs.1.gz /usr/sbin/pedserver /usr/sbin/pedclient \
 	/usr/sbin/hsm-sim /usr/share/man/man8/pedserver.8.gz /usr/share/man/man1/ped-device.1.gz \
 	/usr/share/man/man5/openped.conf.5.gz /etc/openped/pedserver.conf /etc/openped/pedclient.conf \
 	/etc/openped/hsm-sim.conf /etc/openped/ped-device.conf /usr/lib/sysusers.d/openped.conf \
@@ -55,7 +56,7 @@ expect_eq "$(sha256sum /etc/passwd)" "$host_passwd" "the host's /etc/passwd"
 grep -q '^openped:' "$R/etc/passwd" || fail "the package made no openped user in its root: $(cat "$T/dpkg.out")"
 gid=$(awk -F: '$1 == "openped" { print $3 }' "$R/etc/group")
 expect_eq "$(stat -c '%g %a' "$R/run/openped" 2>&1)" "$gid 750" "the root's /run/openped (tmpfiles, after sysusers)"
-for p in usr/bin/ped-device usr/bin/ikey usr/bin/pedtool usr/bin/hsmcm usr/sbin/pedserver usr/sbin/pedclient \
+for p in usr/bin/ped-device usr/bin/ikey usr/bin/pedtool usr/bin/hsmcm usr/bin/vtl usr/bin/rbs usr/sbin/pedserver usr/sbin/pedclient \
 	usr/sbin/hsm-sim; do
 	out=$("$R/$p" -version 2>&1) || fail "$p -version: $out"
 	expect_contains "$out" "0.1.0" "$p -version"

@@ -9,7 +9,7 @@ for f in "$M"/*.[158]; do
 	w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$f" 2>&1 >/dev/null)
 	[ -z "$w" ] || fail "$(basename "$f"): $w"
 done
-for p in ped-device:1 ikey:1 pedtool:1 hsmcm:1 vtl:1 pedserver:8 pedclient:8 hsm-sim:8; do
+for p in ped-device:1 ikey:1 pedtool:1 hsmcm:1 vtl:1 rbs:1 pedserver:8 pedclient:8 hsm-sim:8; do
 	prog=${p%:*} page="$M/${p%:*}.${p#*:}"
 	[ -f "$page" ] || fail "no man page for $prog"
 	text=$(LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$page" 2>/dev/null | col -b)
