@@ -157,6 +157,30 @@ expect_contains "$OUT" "backup" # still initialized: nothing reached it
 hsmcm -c "slot set -slot 1; partition contents"
 [ $RC -ne 0 ] || expect_contains "$OUT" "alpha"
 
+note "hsm-sim enforces the restriction itself: on its control socket, as rbs opens it"
+restricted() { python3 "$(dirname "$0")/hsm_restrict.py" "$HSM_SOCK" "$@"; }
+if command -v python3 >/dev/null; then
+	OUT=$(restricted "$BACKUP_SERIAL" "slot list" "slot set -slot 0" "slot set -slot 1" "hsm zeroize -force" \
+		"partition archive list -slot 0") || fail "restricted session: $OUT"
+	expect_contains "$OUT" "Serial Number ->        $BACKUP_SERIAL"
+	expect_not_contains "$OUT" "Serial Number ->        $HSM_SERIAL"
+	expect_contains "$OUT" "no slot 0"
+	expect_contains "$OUT" "no slot 1"
+	expect_contains "$OUT" "reaches only the Backup HSMs"
+	expect_contains "$OUT" "slot 0 is not a backup HSM"
+	expect_eq "$(grep -c '^result 0x0$' <<<"$OUT")" 1 "commands that succeeded (slot list only)"
+	# never widened: a second restriction ends the session unanswered
+	OUT=$(restricted "$BACKUP_SERIAL,twice" "slot list") || fail "twice: $OUT"
+	expect_eq "$OUT" "closed" "a second restriction"
+	# an HSM this hsm-sim does not have: nothing to see, nothing to run
+	OUT=$(restricted 99 "slot list" "hsm showinfo") || fail "none here: $OUT"
+	expect_not_contains "$OUT" "Slot Id ->"
+	expect_contains "$OUT" "reaches only the Backup HSMs"
+	wait_for 10 grep -q "a session's restriction came twice: closed" "$T/hsm.log" || fail "not logged by hsm-sim"
+else
+	note "(python3 is not installed: the direct check is skipped; rbs's sessions above went through it)"
+fi
+
 note "the Backup HSM's PED: a Remote PED through this host's pedserver and pedclient"
 start_pedserver A
 start_pedclient
