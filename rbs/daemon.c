@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <poll.h>
@@ -128,7 +129,7 @@ static void relay(int client, int hsm, const char *name)
 			why = strerror(errno);
 			break;
 		}
-		int moved = 0, ended = 0;
+		int ended = 0;
 		for (int i = 0; i < 2 && !ended; i++) {
 			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
@@ -141,13 +142,10 @@ static void relay(int client, int hsm, const char *name)
 			} else if (write_all(pf[1 - i].fd, buf, (size_t)k) != PED_OK) {
 				why = i ? "the client does not read" : "hsm-sim does not read";
 				ended = 1;
-			} else {
-				moved = 1;
 			}
 		}
 		if (ended)
 			break;
-		(void)moved;
 	}
 	OPENSSL_clear_free(buf, RELAY_CHUNK); /* it carried the session's bytes */
 	ped_info("client %s: session ended (%s)", name, why);
@@ -306,7 +304,7 @@ static int end_sessions(int timeout_ms)
 	return left;
 }
 
-int rbs_daemon(const struct rbs_daemon_conf *dc, const char *pass, size_t passlen)
+int rbs_daemon(const struct rbs_daemon_conf *dc, char *pass, size_t passlen)
 {
 	struct ped_pidfile pf;
 	struct ped_evloop *loop = NULL;
@@ -329,7 +327,9 @@ int rbs_daemon(const struct rbs_daemon_conf *dc, const char *pass, size_t passle
 	}
 	(void)ped_tls_fingerprint(c, fpr);
 	X509_free(c);
-	if ((r = ped_tls_read_key_encrypted(dc->paths->key, pass, passlen, &rbs.key, err, sizeof(err))) != PED_OK) {
+	r = ped_tls_read_key_encrypted(dc->paths->key, pass, passlen, &rbs.key, err, sizeof(err));
+	OPENSSL_cleanse(pass, passlen); /* the key is open: the daemon keeps no password */
+	if (r != PED_OK) {
 		if (r == PED_E_PIN_INCORRECT)
 			fprintf(stderr, "rbs: wrong RBS password: %s\n", err);
 		else

@@ -355,6 +355,11 @@ int main(int argc, char **argv)
 		else
 			logfile[0] = '\0';
 		dc.logfile = logfile[0] ? logfile : NULL;
+		/* no password asked for a key that is not there */
+		if (ped_tls_key_private(paths.key, err, sizeof(err)) != PED_OK) {
+			fprintf(stderr, "rbs: %s (rbs --genkey makes it)\n", err);
+			return 1;
+		}
 		if ((r = rbs_password(pwfile, pwfd, 0, pass, sizeof(pass), &plen, err, sizeof(err))) != PED_OK) {
 			fprintf(stderr, "rbs: %s\n", err);
 			return 1;

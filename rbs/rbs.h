@@ -85,7 +85,8 @@ struct rbs_daemon_conf {
 	int idle_timeout_ms; /* a session with no traffic either way ends (0: never) */
 	int verbose;
 };
-/* Unlocks the key with pass, then serves until SIGTERM; the exit status. */
-int rbs_daemon(const struct rbs_daemon_conf *dc, const char *pass, size_t passlen);
+/* Unlocks the key with pass (wiped then), then serves until SIGTERM; the
+ * exit status. */
+int rbs_daemon(const struct rbs_daemon_conf *dc, char *pass, size_t passlen);
 
 #endif
