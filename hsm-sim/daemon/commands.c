@@ -272,20 +272,32 @@ int cmd_hsm_served(const struct cmd_ctx *c, const struct sim_hsm *hs)
 }
 
 /* What a session narrowed to some HSMs (rbs serving its Backup HSMs) may
- * run, argv's words made whole: what a remote backup needs and no more.
- * slot list and slot set (which show and take served HSMs only), hsm
- * showinfo and partition archive on the current slot's HSM, which is a
- * served one; archive's -slot is checked by the command. The HSM's other
- * administration stays with its own host. */
-static int served_allowed(struct cmd_ctx *c, int argc, char **argv)
+ * run: what a remote backup needs and no more. slot list and slot set
+ * (which show and take served HSMs only), hsm showinfo and the partition
+ * archive commands on the current slot's HSM, which is a served one
+ * (archive's -slot is checked by the command). The HSM's other
+ * administration stays with its own host. A command of the cloning
+ * protocol's backup half belongs here too. */
+static const struct served_command {
+	const char *name, *verb; /* verb NULL: any */
+} served_commands[] = {{"slot", NULL}, {"hsm", "showinfo"}, {"partition", "archive"}};
+
+/* cmd is what lookup found (its name whole, whatever alias was typed);
+ * argv[1] is the verb made whole. */
+static int served_allowed(struct cmd_ctx *c, const struct sim_command *cmd, int argc, char **argv)
 {
-	if (word_is(argc, argv, 0, "slot"))
-		return 1;
-	if (!cmd_hsm_served(c, sim_hsm_of_slot(c->sim, *c->slot)))
+	const struct served_command *hit = NULL;
+	for (size_t i = 0; i < sizeof(served_commands) / sizeof(served_commands[0]) && !hit; i++) {
+		const struct served_command *sc = &served_commands[i];
+		if (strcasecmp(cmd->name, sc->name))
+			continue;
+		if (!sc->verb || (cmd->verb ? !strcasecmp(cmd->verb, sc->verb) : word_is(argc, argv, 1, sc->verb)))
+			hit = sc;
+	}
+	if (!hit)
 		return 0;
-	if (word_is(argc, argv, 0, "hsm"))
-		return word_is(argc, argv, 1, "showinfo");
-	return word_is(argc, argv, 0, "partition") && word_is(argc, argv, 1, "archive");
+	/* slot list and set touch no HSM; the rest works on the current slot's */
+	return !strcasecmp(hit->name, "slot") || cmd_hsm_served(c, sim_hsm_of_slot(c->sim, *c->slot));
 }
 
 /* The Auditor's own login and logout run on a full log: someone has to be
@@ -395,7 +407,7 @@ int cmd_run(struct cmd_ctx *c, const char *line)
 		r = PED_E_ACTION_PROHIBITED;
 	} else if (argc > 0) {
 		const struct sim_command *cmd = lookup(c, argc, argv, &bad);
-		if (cmd && c->served && !served_allowed(c, argc, argv)) {
+		if (cmd && c->served && !served_allowed(c, cmd, argc, argv)) {
 			cmd_out(c, "Error: this session reaches only the Backup HSMs the Remote Backup Service serves "
 				   "(slot list, slot set, hsm showinfo, partition archive)");
 			r = PED_E_ACTION_PROHIBITED;

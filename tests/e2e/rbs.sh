@@ -161,14 +161,15 @@ note "hsm-sim enforces the restriction itself: on its control socket, as rbs ope
 restricted() { python3 "$(dirname "$0")/hsm_restrict.py" "$HSM_SOCK" "$@"; }
 if command -v python3 >/dev/null; then
 	OUT=$(restricted "$BACKUP_SERIAL" "slot list" "slot set -slot 0" "slot set -slot 1" "hsm zeroize -force" \
-		"partition archive list -slot 0") || fail "restricted session: $OUT"
+		"partition archive list -slot 0" "par ar l -slot 20" "par sh") || fail "restricted session: $OUT"
 	expect_contains "$OUT" "Serial Number ->        $BACKUP_SERIAL"
 	expect_not_contains "$OUT" "Serial Number ->        $HSM_SERIAL"
 	expect_contains "$OUT" "no slot 0"
 	expect_contains "$OUT" "no slot 1"
 	expect_contains "$OUT" "reaches only the Backup HSMs"
 	expect_contains "$OUT" "slot 0 is not a backup HSM"
-	expect_eq "$(grep -c '^result 0x0$' <<<"$OUT")" 1 "commands that succeeded (slot list only)"
+	expect_contains "$OUT" "Partition: bk1  Objects: 1" # the lunacm abbreviations are the same commands
+	expect_eq "$(grep -c '^result 0x0$' <<<"$OUT")" 2 "commands that succeeded (slot list, archive list)"
 	# never widened: a second restriction ends the session unanswered
 	OUT=$(restricted "$BACKUP_SERIAL,twice" "slot list") || fail "twice: $OUT"
 	expect_eq "$OUT" "closed" "a second restriction"
