@@ -9,7 +9,7 @@ import socket
 import struct
 import sys
 
-CMD, OUTPUT, RESULT, RESTRICT = 0x20, 0x21, 0x22, 0x29
+CMD, OUTPUT, RESULT, RESTRICT = 0x20, 0x21, 0x22, 0x2f
 
 
 def frame(t, payload):

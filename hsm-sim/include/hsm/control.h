@@ -54,7 +54,8 @@ enum {
 	HSM_CTL_FILE_GET = 0x26,
 	HSM_CTL_FILE_PUT = 0x27,
 	HSM_CTL_FILE_REPLY = 0x28,
-	HSM_CTL_RESTRICT = 0x29,
+	/* 0x29-0x2e: the cloning relay between two hsm-sims (branch clone) */
+	HSM_CTL_RESTRICT = 0x2f,
 };
 #define HSM_CTL_RESTRICT_MAX 16 /* HSMs one relayed session may reach */
 #define HSM_CTL_SERIAL_MAX 16   /* an HSM serial's digits (HSM_SERIAL_MAX) */
