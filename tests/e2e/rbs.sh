@@ -107,6 +107,8 @@ printf 'wrong horse\n' >"$T/bad.pw"
 chmod 600 "$T/bad.pw"
 expect_exit 1 rbs --daemon -port 0 -password-file "$T/bad.pw"
 expect_contains "$OUT" "wrong RBS password"
+expect_exit 1 rbs --daemon -port 0 -password-fd 3 3< <(printf 'wrong horse again\n')
+expect_contains "$OUT" "wrong RBS password"
 printf 'correct horse\n' >"$T/rbs.pw"
 chmod 644 "$T/rbs.pw"
 expect_exit 1 rbs --daemon -port 0 -password-file "$T/rbs.pw"
