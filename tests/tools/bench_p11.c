@@ -16,7 +16,8 @@
  * Operations: ECDSA P-256 sign of a SHA-256 hash, RSA-2048 PKCS#1 v1.5
  * sign and verify of a SHA-256 DigestInfo, AES-256-GCM encryption of 4 KiB
  * (a 12-byte IV, 16-byte tag), C_GenerateKeyPair P-256 (and destroying
- * the pair, so a long run does not fill the token). Each process makes its
+ * the pair, so a long run does not fill the token); BENCH_P11_ONLY=OP runs
+ * that one alone (for a profiler). Each process makes its
  * own session keys before the clock starts; the processes start every
  * operation together (pipes to the parent), and each thread's rate is what
  * it completed over the time it ran. The module is loaded with dlopen, as
@@ -61,6 +62,13 @@ static unsigned char k_aes[32];
 static unsigned char digest_info[sizeof(sha256_prefix) + 32];
 static unsigned char rsa_sig[256];
 static size_t rsa_sig_len;
+
+/* Whether op runs in this invocation (BENCH_P11_ONLY). */
+static int op_wanted(int op)
+{
+	const char *only = getenv("BENCH_P11_ONLY");
+	return !only || !*only || !strcmp(only, op_names[op]);
+}
 
 static int fail(const char *what, unsigned long rv)
 {
@@ -388,6 +396,8 @@ static int child(const char *module, const char *token_fmt, int index, const cha
 		return 1;
 	for (int op = 0; op < OP_COUNT; op++) {
 		double sum = 0;
+		if (!op_wanted(op))
+			continue;
 		if (write(up, "r", 1) != 1 || read(down, &go, 1) != 1)
 			return 1;
 		for (int i = 0; i < nthreads; i++) {
@@ -448,10 +458,12 @@ static int cmd_ops(char **argv)
 			goto out;
 		}
 	}
-	for (int op = 0; op < OP_COUNT && !code; op++) {
+	for (int op = 0, first = 1; op < OP_COUNT && !code; op++) {
 		double total = 0, rate;
+		if (!op_wanted(op))
+			continue;
 		/* every process ready (keys made, the previous operation over) before any starts */
-		for (int p = 0; p < procs && op > 0; p++)
+		for (int p = 0; p < procs && !first; p++)
 			if (read(up[p][0], &c, 1) != 1)
 				code = 1;
 		for (int p = 0; p < procs && !code; p++)
@@ -462,6 +474,7 @@ static int cmd_ops(char **argv)
 				code = 1;
 			total += rate;
 		}
+		first = 0;
 		if (!code)
 			printf("%s %.1f\n", op_names[op], total);
 		fflush(stdout);
