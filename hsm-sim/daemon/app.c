@@ -9,9 +9,12 @@
 #include "ped/evloop.h"
 #include "ped/frame.h"
 #include "ped/log.h"
+#include "ped/net.h"
 
 #include <openssl/crypto.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #define APP_IO_TIMEOUT_MS 10000
 #define APP_SERVER_NAME "hsm-sim " PED_VERSION
@@ -289,9 +292,8 @@ static struct sim_hsm *request_hsm(struct app_call *c)
  * so the application keeps its connection, sessions and logins and signs
  * again once the ceremony is over (a module that gave up and closed the
  * connection would end the application in hsm-sim). */
-static CK_RV wait_remote_ped(struct app_call *c)
+static CK_RV wait_remote_ped(struct app_call *c, struct sim_hsm *hs)
 {
-	struct sim_hsm *hs = request_hsm(c);
 	struct pedport *pt;
 	uint64_t t0;
 	int limit = c->peds->ped_timeout_ms, probe = 0;
@@ -357,12 +359,14 @@ void app_request(struct sim *sim, struct pedports *peds, struct app *a, const ui
 	} else if (fn > P11W_FN_MAX || !functions[fn]) {
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	} else {
-		struct sim_hsm *hs = audited_fn(fn) ? request_hsm(&c) : NULL;
+		/* one look-up of the session for both checks: each takes the
+		 * application's lock and walks its sessions */
+		struct sim_hsm *hs = audited_fn(fn) || crypto_fn(fn) ? request_hsm(&c) : NULL;
 		c.fn = fn;
-		rv = crypto_fn(fn) ? wait_remote_ped(&c) : CKR_OK;
+		rv = crypto_fn(fn) ? wait_remote_ped(&c, hs) : CKR_OK;
 		/* a full log refuses what it would have to record (docs/audit.md) */
 		if (rv == CKR_OK)
-			rv = hs && audit_full(hs) ? CKR_DEVICE_MEMORY : functions[fn](&c);
+			rv = hs && audited_fn(fn) && audit_full(hs) ? CKR_DEVICE_MEMORY : functions[fn](&c);
 	}
 	audit_call(&c, rv);
 	app_done(&c);
@@ -391,6 +395,19 @@ static int send_welcome(int fd)
 	return r;
 }
 
+/* Requests are read with no deadline, so the connection's thread can wait
+ * in read itself rather than in a poll before it: one system call less per
+ * request. A reply that cannot leave still gives up after
+ * APP_IO_TIMEOUT_MS (the send timeout, then ped_frame_send's own). Left
+ * non-blocking if the timeout cannot be set. */
+static void blocking_reads(struct ped_framer *in)
+{
+	struct timeval tv = {APP_IO_TIMEOUT_MS / 1000, (APP_IO_TIMEOUT_MS % 1000) * 1000};
+
+	if (setsockopt(in->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 && ped_set_nonblock(in->fd, 0) == PED_OK)
+		in->blocking = 1;
+}
+
 void app_serve(struct sim *sim, struct pedports *peds, int fd, struct ped_framer *in, const uint8_t *hello,
 	       size_t len)
 {
@@ -413,6 +430,7 @@ void app_serve(struct sim *sim, struct pedports *peds, int fd, struct ped_framer
 		return;
 	}
 	OPENSSL_cleanse(&h, sizeof(h));
+	blocking_reads(in);
 	in->dec.max_payload = P11W_PAYLOAD_MAX;
 	for (;;) {
 		uint8_t type, *msg = NULL;
