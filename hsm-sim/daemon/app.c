@@ -12,6 +12,7 @@
 #include "ped/net.h"
 
 #include <openssl/crypto.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -59,6 +60,11 @@ CK_RV app_use(struct app_call *c, CK_SESSION_HANDLE h, unsigned how)
 
 	if ((s = c->s = apps_session_get(c->a, h)) == NULL)
 		return CKR_SESSION_HANDLE_INVALID;
+	/* what application list shows: requests, a WithInit one */
+	if (!c->counted) {
+		atomic_fetch_add(&s->requests, 1);
+		c->counted = 1;
+	}
 	if (how & APP_USE_OPS) {
 		pthread_mutex_lock(&s->mu);
 		c->s_locked = 1;
@@ -332,6 +338,61 @@ static void log_line(void *arg, const char *text)
 		ped_info("application %u: %s", a->no, text);
 }
 
+/* Clears what one function's run left in c, for the next. */
+static void call_reset(struct app_call *c)
+{
+	app_done(c);
+	c->hs = NULL;
+	c->pi = 0;
+	c->audit_obj = c->audit_ouid = 0;
+}
+
+/* One function on its arguments: the Remote PED wait and the full log's
+ * refusal where they apply, the function, its audit record. */
+static CK_RV run_fn(struct app_call *c, uint16_t fn, struct ped_rbuf *args)
+{
+	struct sim_hsm *hs;
+	CK_RV rv;
+
+	c->fn = fn;
+	c->r = args;
+	/* one look-up of the session for both checks: each takes the
+	 * application's lock and walks its sessions */
+	hs = audited_fn(fn) || crypto_fn(fn) ? request_hsm(c) : NULL;
+	rv = crypto_fn(fn) ? wait_remote_ped(c, hs) : CKR_OK;
+	/* a full log refuses what it would have to record (docs/audit.md) */
+	if (rv == CKR_OK)
+		rv = hs && audited_fn(fn) && audit_full(hs) ? CKR_DEVICE_MEMORY : functions[fn](c);
+	audit_call(c, rv);
+	call_reset(c);
+	return rv;
+}
+
+/* WithInit: the operation's init, exactly as its own request would run
+ * (checks, audit record), then, if it succeeded, the call on the rest of
+ * the request. *fn becomes the call's: the reply carries its results. */
+static CK_RV with_init(struct app_call *c, struct ped_rbuf *r, uint16_t *fn)
+{
+	struct p11w_with_init wi;
+	struct ped_rbuf init, peek;
+	CK_SESSION_HANDLE h;
+	CK_RV rv;
+
+	if (p11w_get_with_init(r, &wi) != CKR_OK)
+		return CKR_ARGUMENTS_BAD;
+	ped_rbuf_init(&init, wi.init_args, wi.init_len);
+	/* one session for both, or the request is malformed */
+	peek = init;
+	h = p11w_get_ulong(&peek);
+	peek = *r;
+	if (h != p11w_get_ulong(&peek) || p11w_rbuf_rv(&peek) != CKR_OK)
+		return CKR_ARGUMENTS_BAD;
+	if ((rv = run_fn(c, wi.init_fn, &init)) != CKR_OK)
+		return rv;
+	*fn = wi.fn;
+	return run_fn(c, wi.fn, r);
+}
+
 void app_request(struct sim *sim, struct pedports *peds, struct app *a, const uint8_t *req, size_t len,
 		 struct ped_wbuf *reply)
 {
@@ -356,19 +417,13 @@ void app_request(struct sim *sim, struct pedports *peds, struct app *a, const ui
 	if (p11w_get_request_header(&r, &id, &fn) != CKR_OK) {
 		fn = 0;
 		rv = CKR_ARGUMENTS_BAD;
+	} else if (fn == P11W_FN_WITH_INIT) {
+		rv = with_init(&c, &r, &fn);
 	} else if (fn > P11W_FN_MAX || !functions[fn]) {
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 	} else {
-		/* one look-up of the session for both checks: each takes the
-		 * application's lock and walks its sessions */
-		struct sim_hsm *hs = audited_fn(fn) || crypto_fn(fn) ? request_hsm(&c) : NULL;
-		c.fn = fn;
-		rv = crypto_fn(fn) ? wait_remote_ped(&c, hs) : CKR_OK;
-		/* a full log refuses what it would have to record (docs/audit.md) */
-		if (rv == CKR_OK)
-			rv = hs && audited_fn(fn) && audit_full(hs) ? CKR_DEVICE_MEMORY : functions[fn](&c);
+		rv = run_fn(&c, fn, &r);
 	}
-	audit_call(&c, rv);
 	app_done(&c);
 	if (p11w_reply_has_results(fn, rv) && p11w_wbuf_rv(&res) != CKR_OK)
 		rv = p11w_wbuf_rv(&res) == CKR_HOST_MEMORY ? CKR_HOST_MEMORY : CKR_DEVICE_MEMORY; /* no room in one reply */
