@@ -389,14 +389,19 @@ CK_RV p11_call_run(struct p11_module *m, struct p11_call *c, long timeout_ms)
 	    m->cfg.probe_timeout + m->cfg.ped_timeout[2] < timeout_ms)
 		timeout_ms = m->cfg.probe_timeout + m->cfg.ped_timeout[2];
 again:
-	if ((rv = pool_get(m, c->ep, &conn, &reused)) != CKR_OK)
+	if ((rv = pool_get(m, c->ep, &conn, &reused)) != CKR_OK) {
+		p11_defer_forget(m);
 		return rv;
+	}
 	conn_wait_in_read(conn, timeout_ms);
 	r = send_frame(conn->fd, P11W_APP_REQUEST, c->w.p, c->w.len);
 	if (r == PED_OK)
 		r = ped_framer_recv(&conn->in, &type, &c->reply, &c->reply_len, (int)timeout_ms);
 	if (r != PED_OK) {
 		pool_put(m, conn, 0);
+		/* what hsm-sim holds for the application is no longer known:
+		 * no init is answered here until the HSM has again */
+		p11_defer_forget(m);
 		if (atomic_load(&m->finalized))
 			return CKR_CRYPTOKI_NOT_INITIALIZED;
 		/* an idle connection hsm-sim dropped (restarted): once more, afresh */
@@ -409,6 +414,7 @@ again:
 	if (type != P11W_APP_REPLY || p11w_get_reply_header(&c->r, &id, &c->rv) != CKR_OK || id != want) {
 		p11_log(m, "%s: a reply that is not this call's", p11w_fn_name(c->fn));
 		pool_put(m, conn, 0);
+		p11_defer_forget(m);
 		return CKR_DEVICE_ERROR;
 	}
 	pool_put(m, conn, 1);
