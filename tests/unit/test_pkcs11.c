@@ -998,7 +998,7 @@ static void one_round_trip_per_operation(void)
 {
 	CK_SESSION_HANDLE s, s2;
 	CK_RV irv, srv;
-	CK_BYTE iv[12] = {0}, data[32] = {0}, out[64];
+	CK_BYTE iv[16] = {0}, data[32] = {0}, out[64];
 	CK_GCM_PARAMS gp = {.pIv = iv, .ulIvLen = 12, .ulIvBits = 96, .ulTagBits = 128};
 	CK_MECHANISM gcm = {CKM_AES_GCM, &gp, sizeof(gp)}, ecdsa = {CKM_ECDSA, NULL, 0};
 	CK_ULONG n;
