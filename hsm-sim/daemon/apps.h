@@ -130,7 +130,8 @@ struct app_obj *apps_obj_find(struct app *a, CK_OBJECT_HANDLE h);
 void apps_obj_remove(struct app *a, CK_OBJECT_HANDLE h);
 
 /* hsmcm's application list: each application (name, pid, connections),
- * its sessions and who it is logged in as. Takes the locks it needs. */
+ * its sessions, who it is logged in as and the requests each session
+ * served. Takes the locks it needs. */
 void apps_list(struct sim *sim, const struct sim_out *out);
 /* Shutdown, once no command runs: wipes what the applications hold. */
 void apps_wipe(void);
