@@ -1,5 +1,6 @@
 /* The C_ functions that ask hsm-sim, one request and one reply each
- * (docs/protocol.md, section 13, "Functions"). Each checks its arguments
+ * (docs/protocol.md, section 13, "Functions"), except an init the HSM
+ * already accepted, which goes with its operation's first call (defer.c). Each checks its arguments
  * as PKCS#11 says before anything is sent, numbers slots, and hands the
  * HSM's answer back; the two-call convention is the HSM's (it had the
  * caller's capacity), except for lists the module holds whole (slots,
@@ -324,6 +325,7 @@ P11_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR pPin, CK_ULONG u
 	ped_wbuf_bytes(&c.w, pLabel, 32);
 	ped_wbuf_u32(&c.w, ped_ms(m));
 	rv = run(m, &c, ped_wait_ms(m), 1);
+	p11_defer_forget(m); /* roles and keys the ceremony changed */
 out:
 	LEAVE();
 }
@@ -339,6 +341,7 @@ P11_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_
 	p11w_put_pin(&c.w, pPin, ulPinLen);
 	ped_wbuf_u32(&c.w, ped_ms(m));
 	rv = run(m, &c, ped_wait_ms(m), 1);
+	p11_defer_forget(m); /* roles and keys the ceremony changed */
 out:
 	LEAVE();
 }
@@ -356,6 +359,7 @@ P11_EXPORT CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, C
 	p11w_put_pin(&c.w, pNewPin, ulNewLen);
 	ped_wbuf_u32(&c.w, ped_ms(m));
 	rv = run(m, &c, ped_wait_ms(m), 1);
+	p11_defer_forget(m); /* roles and keys the ceremony changed */
 out:
 	LEAVE();
 }
@@ -431,6 +435,7 @@ P11_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pA
 		rv = CKR_DEVICE_ERROR;
 	} else if (rv == CKR_OK) {
 		*phSession |= (CK_ULONG)s.ep << P11_EP_SHIFT;
+		p11_defer_opened(m, *phSession);
 	}
 out:
 	LEAVE();
@@ -438,7 +443,30 @@ out:
 
 P11_EXPORT CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
 {
-	return handles_call(P11W_FN_CLOSE_SESSION, 1, hSession, 0);
+	CK_RV rv = handles_call(P11W_FN_CLOSE_SESSION, 1, hSession, 0);
+	struct p11_module *m;
+
+	/* whatever the answer: nothing deferred outlives the attempt */
+	if (p11_module_get(&m) == CKR_OK) {
+		p11_defer_closed(m, hSession);
+		p11_module_put(m);
+	}
+	return rv;
+}
+
+/* fn changed what the HSM would answer an init: forgotten, whatever its
+ * answer (everything, or one key's inits). */
+static void defer_forget(int all, CK_OBJECT_HANDLE key)
+{
+	struct p11_module *m;
+
+	if (p11_module_get(&m) != CKR_OK)
+		return;
+	if (all)
+		p11_defer_forget(m);
+	else
+		p11_defer_forget_key(m, key);
+	p11_module_put(m);
 }
 
 P11_EXPORT CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
@@ -452,6 +480,7 @@ P11_EXPORT CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
 	c.ep = s.ep;
 	p11w_put_ulong(&c.w, s.hsm_slot);
 	rv = run(m, &c, m->cfg.default_timeout, 0);
+	p11_defer_forget(m);
 out:
 	LEAVE();
 }
@@ -492,7 +521,9 @@ out:
 
 P11_EXPORT CK_RV C_Logout(CK_SESSION_HANDLE hSession)
 {
-	return handles_call(P11W_FN_LOGOUT, 1, hSession, 0);
+	CK_RV rv = handles_call(P11W_FN_LOGOUT, 1, hSession, 0);
+	defer_forget(1, 0); /* private keys' inits would now fail */
+	return rv;
 }
 
 /* A template argument: NULL only with no attribute. */
@@ -542,7 +573,9 @@ out:
 
 P11_EXPORT CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 {
-	return handles_call(P11W_FN_DESTROY_OBJECT, 2, hSession, hObject);
+	CK_RV rv = handles_call(P11W_FN_DESTROY_OBJECT, 2, hSession, hObject);
+	defer_forget(0, hObject);
+	return rv;
 }
 
 P11_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
@@ -597,6 +630,8 @@ P11_EXPORT CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDL
 	if ((rv = p11w_put_template(&c.w, pTemplate, ulCount, P11W_TPL_VALUES)) != CKR_OK)
 		goto out;
 	rv = run(m, &c, m->cfg.default_timeout, 0);
+	/* a usage flag or allowed mechanisms may have changed */
+	p11_defer_forget_key(m, hObject);
 out:
 	LEAVE();
 }
@@ -643,21 +678,56 @@ P11_EXPORT CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
 
 /* ---- operations ---------------------------------------------------------- */
 
-/* EncryptInit, DecryptInit, SignInit, VerifyInit (key), DigestInit (none). */
+/* EncryptInit, DecryptInit, SignInit, VerifyInit (key), DigestInit (none).
+ * One the HSM already accepted on this session is answered here, its
+ * arguments kept for the operation's first call (defer.c). */
 static CK_RV op_init(uint16_t fn, CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, int with_key, CK_OBJECT_HANDLE key)
 {
 	ENTER();
+	size_t args;
 
 	NEED(mech);
 	p11_call_begin(m, &c, fn);
+	args = c.w.len; /* the arguments start after the request's header */
 	put_session(m, &c, h);
 	if ((rv = p11w_put_mechanism(&c.w, mech)) != CKR_OK)
 		goto out;
 	if (with_key)
 		p11w_put_ulong(&c.w, key);
-	rv = run(m, &c, m->cfg.default_timeout, 0);
+	/* (an encoding that failed goes on to p11_call_run, which says why) */
+	if (p11w_wbuf_rv(&c.w) == CKR_OK &&
+	    p11_defer_init(m, h, fn, mech, with_key ? key : 0, c.w.p + args, c.w.len - args, &rv))
+		goto out;
+	rv = p11_call_run(m, &c, m->cfg.default_timeout);
+	if (rv == CKR_OK) {
+		p11_defer_init_done(m, h, fn, mech, with_key ? key : 0, c.rv);
+		rv = p11_rv_present(&m->cfg, c.rv, 0);
+	}
 out:
 	LEAVE();
+}
+
+/* An operation's call: the init deferred for it, if any, goes in front of
+ * it in one request (WithInit); the answer tells defer.c whether the
+ * operation goes on. */
+static void op_call_begin(struct p11_module *m, struct p11_call *c, uint16_t fn, CK_SESSION_HANDLE h,
+			  struct p11_deferred *d)
+{
+	int carried = p11_defer_take(m, h, fn, d);
+
+	p11_call_begin(m, c, carried ? P11W_FN_WITH_INIT : fn);
+	c->fn = fn; /* its timeouts and log lines are the call's */
+	if (carried)
+		p11w_put_with_init(&c->w, d->init_fn, d->args, d->len, fn);
+	put_session(m, c, h);
+}
+
+static CK_RV op_call_run(struct p11_module *m, struct p11_call *c, CK_SESSION_HANDLE h, struct p11_deferred *d,
+			 int length_only)
+{
+	CK_RV rv = p11_call_run(m, c, m->cfg.default_timeout);
+	p11_defer_call_done(m, h, c->fn, d, rv == CKR_OK, rv == CKR_OK ? c->rv : rv, length_only);
+	return rv;
 }
 
 /* A call with output (one-shot, update, final; with input unless final):
@@ -667,6 +737,7 @@ static CK_RV op_out(uint16_t fn, CK_SESSION_HANDLE h, int with_in, const CK_BYTE
 {
 	ENTER();
 	struct p11w_out o;
+	struct p11_deferred d;
 
 	NEED(outlen);
 	NEED(in || !inlen);
@@ -674,14 +745,13 @@ static CK_RV op_out(uint16_t fn, CK_SESSION_HANDLE h, int with_in, const CK_BYTE
 		rv = too_long;
 		goto out;
 	}
-	p11_call_begin(m, &c, fn);
-	put_session(m, &c, h);
+	op_call_begin(m, &c, fn, h, &d);
 	if (with_in)
 		p11w_put_bytes(&c.w, in, inlen);
 	p11w_put_out(&c.w, out, *outlen);
 	o.present = out != NULL;
 	o.capacity = out ? *outlen : 0;
-	if ((rv = p11_call_run(m, &c, m->cfg.default_timeout)) != CKR_OK)
+	if ((rv = op_call_run(m, &c, h, &d, !out)) != CKR_OK)
 		goto out;
 	rv = p11_rv_present(&m->cfg, c.rv, 0);
 	if (p11w_reply_has_results(fn, c.rv)) {
@@ -702,15 +772,15 @@ static CK_RV op_in(uint16_t fn, CK_SESSION_HANDLE h, const CK_BYTE *in, CK_ULONG
 {
 	ENTER();
 	CK_ULONG off = 0;
+	struct p11_deferred d;
 
 	NEED(in || !inlen);
 	do {
 		CK_ULONG n = inlen - off > P11W_DATA_MAX ? P11W_DATA_MAX : inlen - off;
 		p11_call_end(&c);
-		p11_call_begin(m, &c, fn);
-		put_session(m, &c, h);
+		op_call_begin(m, &c, fn, h, &d); /* a deferred init goes with the first part */
 		p11w_put_bytes(&c.w, in ? in + off : NULL, n);
-		if ((rv = run(m, &c, m->cfg.default_timeout, 0)) != CKR_OK)
+		if ((rv = op_call_run(m, &c, h, &d, 0)) != CKR_OK || (rv = p11_rv_present(&m->cfg, c.rv, 0)) != CKR_OK)
 			goto out;
 		off += n;
 	} while (off < inlen);
@@ -780,7 +850,14 @@ P11_EXPORT CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR pPart, CK_ULONG
 
 P11_EXPORT CK_RV C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE hKey)
 {
-	return handles_call(P11W_FN_DIGEST_KEY, 2, h, hKey);
+	ENTER();
+	struct p11_deferred d;
+
+	op_call_begin(m, &c, P11W_FN_DIGEST_KEY, h, &d);
+	p11w_put_ulong(&c.w, hKey);
+	if ((rv = op_call_run(m, &c, h, &d, 0)) == CKR_OK)
+		rv = p11_rv_present(&m->cfg, c.rv, 0);
+	LEAVE();
 }
 
 P11_EXPORT CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen)
@@ -818,6 +895,7 @@ P11_EXPORT CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDat
 			  CK_ULONG ulSignatureLen)
 {
 	ENTER();
+	struct p11_deferred d;
 
 	NEED(pData || !ulDataLen);
 	NEED(pSignature || !ulSignatureLen);
@@ -829,11 +907,11 @@ P11_EXPORT CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDat
 		rv = CKR_DATA_LEN_RANGE;
 		goto out;
 	}
-	p11_call_begin(m, &c, P11W_FN_VERIFY);
-	put_session(m, &c, h);
+	op_call_begin(m, &c, P11W_FN_VERIFY, h, &d);
 	p11w_put_bytes(&c.w, pData, ulDataLen);
 	p11w_put_bytes(&c.w, pSignature, ulSignatureLen);
-	rv = run(m, &c, m->cfg.default_timeout, 0);
+	if ((rv = op_call_run(m, &c, h, &d, 0)) == CKR_OK)
+		rv = p11_rv_present(&m->cfg, c.rv, 0);
 out:
 	LEAVE();
 }
@@ -846,16 +924,17 @@ P11_EXPORT CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR pPart, CK_ULONG
 P11_EXPORT CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
 {
 	ENTER();
+	struct p11_deferred d;
 
 	NEED(pSignature || !ulSignatureLen);
 	if (ulSignatureLen > P11W_DATA_MAX) {
 		rv = CKR_SIGNATURE_LEN_RANGE;
 		goto out;
 	}
-	p11_call_begin(m, &c, P11W_FN_VERIFY_FINAL);
-	put_session(m, &c, h);
+	op_call_begin(m, &c, P11W_FN_VERIFY_FINAL, h, &d);
 	p11w_put_bytes(&c.w, pSignature, ulSignatureLen);
-	rv = run(m, &c, m->cfg.default_timeout, 0);
+	if ((rv = op_call_run(m, &c, h, &d, 0)) == CKR_OK)
+		rv = p11_rv_present(&m->cfg, c.rv, 0);
 out:
 	LEAVE();
 }

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@ struct p11_conn {
 	uint8_t ep;
 	int tls;       /* a network server's: fd is a TLS proxy's plain end */
 	pthread_t tid; /* that proxy's thread */
+	long rcv_ms;   /* fd's receive timeout (SO_RCVTIMEO) once in.blocking */
 	struct ped_framer in;
 	struct p11_conn *next;
 };
@@ -110,7 +112,9 @@ static int send_frame(int fd, uint8_t type, const uint8_t *p, size_t len)
 		return PED_E_FRAME_OVERSIZE;
 	ped_frame_header_encode(type, (uint32_t)len, hdr);
 	while (mh.msg_iovlen) {
-		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		/* never blocking in sendmsg, whatever the socket's mode: a
+		 * peer that stops reading costs SEND_TIMEOUT_MS, no more */
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			size_t done = (size_t)n;
 			while (mh.msg_iovlen && done >= mh.msg_iov->iov_len) {
@@ -228,6 +232,27 @@ out:
 		OPENSSL_clear_free(msg, len ? len : 1);
 	conn_close(c);
 	return rv;
+}
+
+/* A reply awaited within timeout_ms waits in read itself, the socket
+ * blocking with that receive timeout (ped_framer's blocking): one system
+ * call less per call than a poll before the read. The timeout is set
+ * again only when a call waits longer or shorter than the last; if it
+ * cannot be, the connection keeps polling. */
+static void conn_wait_in_read(struct p11_conn *c, long timeout_ms)
+{
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+
+	if (c->in.blocking && c->rcv_ms == timeout_ms)
+		return;
+	if (timeout_ms <= 0 || setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    ped_set_nonblock(c->fd, 0) != PED_OK) {
+		(void)ped_set_nonblock(c->fd, 1);
+		c->in.blocking = 0;
+		return;
+	}
+	c->rcv_ms = timeout_ms;
+	c->in.blocking = 1;
 }
 
 /* A connection for one call: an idle one (*reused 1) or a new one. */
@@ -364,13 +389,19 @@ CK_RV p11_call_run(struct p11_module *m, struct p11_call *c, long timeout_ms)
 	    m->cfg.probe_timeout + m->cfg.ped_timeout[2] < timeout_ms)
 		timeout_ms = m->cfg.probe_timeout + m->cfg.ped_timeout[2];
 again:
-	if ((rv = pool_get(m, c->ep, &conn, &reused)) != CKR_OK)
+	if ((rv = pool_get(m, c->ep, &conn, &reused)) != CKR_OK) {
+		p11_defer_forget(m);
 		return rv;
+	}
+	conn_wait_in_read(conn, timeout_ms);
 	r = send_frame(conn->fd, P11W_APP_REQUEST, c->w.p, c->w.len);
 	if (r == PED_OK)
 		r = ped_framer_recv(&conn->in, &type, &c->reply, &c->reply_len, (int)timeout_ms);
 	if (r != PED_OK) {
 		pool_put(m, conn, 0);
+		/* what hsm-sim holds for the application is no longer known:
+		 * no init is answered here until the HSM has again */
+		p11_defer_forget(m);
 		if (atomic_load(&m->finalized))
 			return CKR_CRYPTOKI_NOT_INITIALIZED;
 		/* an idle connection hsm-sim dropped (restarted): once more, afresh */
@@ -383,6 +414,7 @@ again:
 	if (type != P11W_APP_REPLY || p11w_get_reply_header(&c->r, &id, &c->rv) != CKR_OK || id != want) {
 		p11_log(m, "%s: a reply that is not this call's", p11w_fn_name(c->fn));
 		pool_put(m, conn, 0);
+		p11_defer_forget(m);
 		return CKR_DEVICE_ERROR;
 	}
 	pool_put(m, conn, 1);

@@ -29,6 +29,7 @@ static void module_free(struct p11_module *m)
 {
 	p11_pool_forget(m); /* what C_Finalize left: nothing, or a child's copies */
 	p11_slots_free(&m->slots);
+	p11_defer_free(m);
 	p11_mutex_free(&m->locking, m->mu);
 	OPENSSL_cleanse(m->app_id, sizeof(m->app_id));
 	free(m);
@@ -57,6 +58,7 @@ static void atfork_child(void)
 	 * callbacks are not called in a child that has not initialized */
 	p11_pool_forget(m);
 	p11_slots_free(&m->slots);
+	p11_defer_free(m);
 	if (!m->locking.create && m->mu) {
 		pthread_mutex_t *pm = m->mu;
 		free(pm);

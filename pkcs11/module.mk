@@ -2,7 +2,7 @@
 # client of hsm-sim's application protocol (docs/protocol.md, section 13).
 # Its code is also libp11mod.a for the unit tests (tests/unit/test_pkcs11.c).
 P11_SRCS := pkcs11/main.c pkcs11/calls.c pkcs11/conn.c pkcs11/config.c pkcs11/slots.c \
-            pkcs11/lock.c pkcs11/rv.c
+            pkcs11/lock.c pkcs11/rv.c pkcs11/defer.c
 
 # The default configuration file: SYSCONFDIR/openped, as make install puts it.
 P11_SYSCONFDIR := $(or $(SYSCONFDIR),$(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc))

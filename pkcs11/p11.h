@@ -125,6 +125,7 @@ void p11_mutex_unlock(const struct p11_locking *l, void *m);
 /* ---- the module and its connections (main.c, conn.c) --------------------- */
 
 struct p11_conn;
+struct p11_defer;
 
 struct p11_module {
 	struct p11_config cfg;
@@ -136,6 +137,7 @@ struct p11_module {
 	struct p11_conn *busy[P11_EP_MAX]; /* connections a call holds */
 	size_t nidle[P11_EP_MAX];
 	struct p11_slot_table slots;
+	struct p11_defer *defer;   /* deferred inits (defer.c), under mu */
 	atomic_uint call_id;
 	atomic_int finalized; /* C_Finalize ran: calls in flight end */
 	int refs;             /* under the module's global lock (main.c) */
@@ -173,6 +175,48 @@ void p11_pool_shutdown(struct p11_module *m);
 /* In a child after fork: the inherited sockets closed without a word to
  * hsm-sim (the parent's stay open), memory freed. */
 void p11_pool_forget(struct p11_module *m);
+
+/* ---- deferred inits (defer.c) -------------------------------------------- */
+
+/* An operation's init that the HSM already accepted on this session (the
+ * same key, mechanism type and parameter shape) is answered by the module
+ * and sent with the operation's first call (WithInit): one round trip per
+ * operation (docs/pkcs11.md, "One round trip per operation"). */
+#define P11_OPS 5 /* encrypt, decrypt, digest, sign, verify */
+
+/* An init on its way with a call. */
+struct p11_deferred {
+	uint16_t init_fn;
+	CK_OBJECT_HANDLE key;
+	uint64_t shape[6];
+	uint8_t *args; /* the init's arguments; NULL: none carried */
+	size_t len;
+};
+
+/* C_OpenSession made h (no operation), C_CloseSession ended it (and the
+ * session objects it made, whichever session used them). */
+void p11_defer_opened(struct p11_module *m, CK_SESSION_HANDLE h);
+void p11_defer_closed(struct p11_module *m, CK_SESSION_HANDLE h);
+/* Everything the HSM accepted is forgotten (C_Logout, C_CloseAllSessions,
+ * the token's ceremonies, a lost connection), or what it accepted for key
+ * (C_DestroyObject, C_SetAttributeValue). */
+void p11_defer_forget(struct p11_module *m);
+void p11_defer_forget_key(struct p11_module *m, CK_OBJECT_HANDLE key);
+void p11_defer_free(struct p11_module *m);
+/* C_xInit (init_fn), its request's arguments in args: 1 and *rv when the
+ * module answers (CKR_OK: deferred, args kept; CKR_OPERATION_ACTIVE: one
+ * is pending), 0 when the init must go to the HSM, which
+ * p11_defer_init_done is then told the answer of. */
+int p11_defer_init(struct p11_module *m, CK_SESSION_HANDLE h, uint16_t init_fn, const CK_MECHANISM *mech,
+		   CK_OBJECT_HANDLE key, const uint8_t *args, size_t len, CK_RV *rv);
+void p11_defer_init_done(struct p11_module *m, CK_SESSION_HANDLE h, uint16_t init_fn, const CK_MECHANISM *mech,
+			 CK_OBJECT_HANDLE key, CK_RV rv);
+/* An operation's call fn: 1 and *out when a deferred init goes with it. */
+int p11_defer_take(struct p11_module *m, CK_SESSION_HANDLE h, uint16_t fn, struct p11_deferred *out);
+/* fn's answer (answered 0: none came), rv the HSM's; length_only: the
+ * call asked a length. Frees what *carried holds. */
+void p11_defer_call_done(struct p11_module *m, CK_SESSION_HANDLE h, uint16_t fn, struct p11_deferred *carried,
+			 int answered, CK_RV rv, int length_only);
 
 /* ---- results (rv.c) ------------------------------------------------------ */
 

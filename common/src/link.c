@@ -46,6 +46,9 @@ int ped_framer_recv(struct ped_framer *f, uint8_t *type, uint8_t **payload, size
 	struct ped_frame fr;
 	size_t used;
 	int r;
+	/* f->blocking: the first read waits by itself (EAGAIN: its receive
+	 * timeout passed, and the poll below says what is left) */
+	int must_poll = !f->blocking;
 
 	*payload = NULL;
 	*len = 0;
@@ -65,18 +68,24 @@ int ped_framer_recv(struct ped_framer *f, uint8_t *type, uint8_t **payload, size
 				return PED_OK;
 			}
 		}
-		struct pollfd p = {.fd = f->fd, .events = POLLIN};
-		int wait = timeout_ms < 0 ? -1 : remaining_ms(deadline);
-		r = poll(&p, 1, wait);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return PED_E_SOCKET;
+		if (must_poll) {
+			struct pollfd p = {.fd = f->fd, .events = POLLIN};
+			int wait = timeout_ms < 0 ? -1 : remaining_ms(deadline);
+			r = poll(&p, 1, wait);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				return PED_E_SOCKET;
+			}
+			if (r == 0)
+				return PED_E_TIMED_OUT;
 		}
-		if (r == 0)
-			return PED_E_TIMED_OUT;
 		ssize_t n = read(f->fd, f->buf, sizeof(f->buf));
+		if (timeout_ms >= 0)
+			must_poll = 1; /* the deadline rules the rest of the frame */
 		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				must_poll = 1;
 			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
 			return errno == ECONNRESET ? PED_E_CLOSED : PED_E_SOCKET;

@@ -85,11 +85,46 @@ static const char *const fn_names[P11W_FN_MAX + 1] = {
 	[P11W_FN_DERIVE_KEY] = "DeriveKey",
 	[P11W_FN_SEED_RANDOM] = "SeedRandom",
 	[P11W_FN_GENERATE_RANDOM] = "GenerateRandom",
+	[P11W_FN_WITH_INIT] = "WithInit",
 };
 
 const char *p11w_fn_name(unsigned fn)
 {
 	return fn <= P11W_FN_MAX ? fn_names[fn] : NULL;
+}
+
+uint16_t p11w_op_init_fn(unsigned fn)
+{
+	static const uint16_t inits[] = {P11W_FN_ENCRYPT_INIT, P11W_FN_DECRYPT_INIT, P11W_FN_DIGEST_INIT,
+					 P11W_FN_SIGN_INIT, P11W_FN_VERIFY_INIT};
+	/* each operation's calls follow its init: three, four for a digest */
+	for (size_t i = 0; i < sizeof(inits) / sizeof(inits[0]); i++) {
+		unsigned calls = inits[i] == P11W_FN_DIGEST_INIT ? 4 : 3;
+		if (fn > inits[i] && fn <= inits[i] + calls)
+			return inits[i];
+	}
+	return 0;
+}
+
+void p11w_put_with_init(struct ped_wbuf *w, uint16_t init_fn, const uint8_t *init_args, size_t init_len,
+			uint16_t fn)
+{
+	ped_wbuf_u16(w, init_fn);
+	ped_wbuf_lv32(w, init_args, init_len);
+	ped_wbuf_u16(w, fn);
+}
+
+CK_RV p11w_get_with_init(struct ped_rbuf *r, struct p11w_with_init *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->init_fn = ped_rbuf_u16(r);
+	out->init_args = ped_rbuf_lv32(r, P11W_PAYLOAD_MAX, &out->init_len);
+	out->fn = ped_rbuf_u16(r);
+	/* an init's arguments start with its session's handle */
+	if (p11w_rbuf_rv(r) != CKR_OK || !out->init_args || out->init_len < 8 || !out->init_fn ||
+	    p11w_op_init_fn(out->fn) != out->init_fn)
+		return CKR_ARGUMENTS_BAD;
+	return CKR_OK;
 }
 
 /* ---- greeting ------------------------------------------------------------ */

@@ -9,9 +9,13 @@
 #include "ped/evloop.h"
 #include "ped/frame.h"
 #include "ped/log.h"
+#include "ped/net.h"
 
 #include <openssl/crypto.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #define APP_IO_TIMEOUT_MS 10000
 #define APP_SERVER_NAME "hsm-sim " PED_VERSION
@@ -56,6 +60,11 @@ CK_RV app_use(struct app_call *c, CK_SESSION_HANDLE h, unsigned how)
 
 	if ((s = c->s = apps_session_get(c->a, h)) == NULL)
 		return CKR_SESSION_HANDLE_INVALID;
+	/* what application list shows: requests, a WithInit one */
+	if (!c->counted) {
+		atomic_fetch_add(&s->requests, 1);
+		c->counted = 1;
+	}
 	if (how & APP_USE_OPS) {
 		pthread_mutex_lock(&s->mu);
 		c->s_locked = 1;
@@ -297,9 +306,8 @@ static struct sim_hsm *request_hsm(struct app_call *c)
  * so the application keeps its connection, sessions and logins and signs
  * again once the ceremony is over (a module that gave up and closed the
  * connection would end the application in hsm-sim). */
-static CK_RV wait_remote_ped(struct app_call *c)
+static CK_RV wait_remote_ped(struct app_call *c, struct sim_hsm *hs)
 {
-	struct sim_hsm *hs = request_hsm(c);
 	struct pedport *pt;
 	uint64_t t0;
 	int limit = c->peds->ped_timeout_ms, probe = 0;
@@ -338,6 +346,61 @@ static void log_line(void *arg, const char *text)
 		ped_info("application %u: %s", a->no, text);
 }
 
+/* Clears what one function's run left in c, for the next. */
+static void call_reset(struct app_call *c)
+{
+	app_done(c);
+	c->hs = NULL;
+	c->pi = 0;
+	c->audit_obj = c->audit_ouid = 0;
+}
+
+/* One function on its arguments: the Remote PED wait and the full log's
+ * refusal where they apply, the function, its audit record. */
+static CK_RV run_fn(struct app_call *c, uint16_t fn, struct ped_rbuf *args)
+{
+	struct sim_hsm *hs;
+	CK_RV rv;
+
+	c->fn = fn;
+	c->r = args;
+	/* one look-up of the session for both checks: each takes the
+	 * application's lock and walks its sessions */
+	hs = audited_fn(fn) || crypto_fn(fn) ? request_hsm(c) : NULL;
+	rv = crypto_fn(fn) ? wait_remote_ped(c, hs) : CKR_OK;
+	/* a full log refuses what it would have to record (docs/audit.md) */
+	if (rv == CKR_OK)
+		rv = hs && audited_fn(fn) && audit_full(hs) ? CKR_DEVICE_MEMORY : functions[fn](c);
+	audit_call(c, rv);
+	call_reset(c);
+	return rv;
+}
+
+/* WithInit: the operation's init, exactly as its own request would run
+ * (checks, audit record), then, if it succeeded, the call on the rest of
+ * the request. *fn becomes the call's: the reply carries its results. */
+static CK_RV with_init(struct app_call *c, struct ped_rbuf *r, uint16_t *fn)
+{
+	struct p11w_with_init wi;
+	struct ped_rbuf init, peek;
+	CK_SESSION_HANDLE h;
+	CK_RV rv;
+
+	if (p11w_get_with_init(r, &wi) != CKR_OK)
+		return CKR_ARGUMENTS_BAD;
+	ped_rbuf_init(&init, wi.init_args, wi.init_len);
+	/* one session for both, or the request is malformed */
+	peek = init;
+	h = p11w_get_ulong(&peek);
+	peek = *r;
+	if (h != p11w_get_ulong(&peek) || p11w_rbuf_rv(&peek) != CKR_OK)
+		return CKR_ARGUMENTS_BAD;
+	if ((rv = run_fn(c, wi.init_fn, &init)) != CKR_OK)
+		return rv;
+	*fn = wi.fn;
+	return run_fn(c, wi.fn, r);
+}
+
 /* What a narrowed session (HSM_CTL_RESTRICT) may ask: which slots there
  * are and what is in them; a Backup HSM's work goes through the shell. */
 static int narrowed_fn(uint16_t fn)
@@ -371,19 +434,15 @@ void app_request(struct sim *sim, struct pedports *peds, const struct app_scope 
 	if (p11w_get_request_header(&r, &id, &fn) != CKR_OK) {
 		fn = 0;
 		rv = CKR_ARGUMENTS_BAD;
+	} else if (c.scope->served && !narrowed_fn(fn)) {
+		rv = CKR_ACTION_PROHIBITED; /* WithInit too: an init is never one of these */
+	} else if (fn == P11W_FN_WITH_INIT) {
+		rv = with_init(&c, &r, &fn);
 	} else if (fn > P11W_FN_MAX || !functions[fn]) {
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
-	} else if (c.scope->served && !narrowed_fn(fn)) {
-		rv = CKR_ACTION_PROHIBITED;
 	} else {
-		struct sim_hsm *hs = audited_fn(fn) ? request_hsm(&c) : NULL;
-		c.fn = fn;
-		rv = crypto_fn(fn) ? wait_remote_ped(&c) : CKR_OK;
-		/* a full log refuses what it would have to record (docs/audit.md) */
-		if (rv == CKR_OK)
-			rv = hs && audit_full(hs) ? CKR_DEVICE_MEMORY : functions[fn](&c);
+		rv = run_fn(&c, fn, &r);
 	}
-	audit_call(&c, rv);
 	app_done(&c);
 	if (p11w_reply_has_results(fn, rv) && p11w_wbuf_rv(&res) != CKR_OK)
 		rv = p11w_wbuf_rv(&res) == CKR_HOST_MEMORY ? CKR_HOST_MEMORY : CKR_DEVICE_MEMORY; /* no room in one reply */
@@ -410,6 +469,19 @@ static int send_welcome(int fd)
 	return r;
 }
 
+/* Requests are read with no deadline, so the connection's thread can wait
+ * in read itself rather than in a poll before it: one system call less per
+ * request. A reply that cannot leave still gives up after
+ * APP_IO_TIMEOUT_MS (the send timeout, then ped_frame_send's own). Left
+ * non-blocking if the timeout cannot be set. */
+static void blocking_reads(struct ped_framer *in)
+{
+	struct timeval tv = {APP_IO_TIMEOUT_MS / 1000, (APP_IO_TIMEOUT_MS % 1000) * 1000};
+
+	if (setsockopt(in->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 && ped_set_nonblock(in->fd, 0) == PED_OK)
+		in->blocking = 1;
+}
+
 void app_serve(struct sim *sim, struct pedports *peds, const struct app_scope *scope, int fd, struct ped_framer *in,
 	       const uint8_t *hello, size_t len)
 {
@@ -432,6 +504,7 @@ void app_serve(struct sim *sim, struct pedports *peds, const struct app_scope *s
 		return;
 	}
 	OPENSSL_cleanse(&h, sizeof(h));
+	blocking_reads(in);
 	in->dec.max_payload = P11W_PAYLOAD_MAX;
 	for (;;) {
 		uint8_t type, *msg = NULL;

@@ -29,6 +29,7 @@ struct app_call {
 	struct hsm_partition *p; /* the slot's partition (under hold), NULL for the admin slot */
 	int pi;
 	int a_locked; /* a->mu held: a session object is in use (app_obj_get) */
+	int counted;  /* the request is in its session's count (app_use) */
 	/* what the call's audit record names (audit.h): the key an operation
 	 * uses or a key made, its handle and OUID (0: none) */
 	uint64_t audit_obj, audit_ouid;

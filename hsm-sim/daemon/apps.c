@@ -360,6 +360,7 @@ void apps_list(struct sim *sim, const struct sim_out *out)
 	struct {
 		CK_SESSION_HANDLE handle;
 		int slot, pi, rw;
+		unsigned long requests;
 		struct sim_hsm *hs;
 	} ss[64];
 	size_t n = 0, more = 0, sessions = 0;
@@ -388,6 +389,7 @@ void apps_list(struct sim *sim, const struct sim_out *out)
 			ss[ns].pi = s->pi;
 			ss[ns].rw = !!(s->flags & CKF_RW_SESSION);
 			ss[ns].hs = s->hs;
+			ss[ns].requests = atomic_load(&s->requests);
 		}
 		pthread_mutex_unlock(&a->mu);
 		sessions += total;
@@ -401,8 +403,8 @@ void apps_list(struct sim *sim, const struct sim_out *out)
 			sim_hold(&k, ss[j].hs, NULL);
 			role = who(sim_login(&a->logins, ss[j].hs), ss[j].pi);
 			sim_hold_drop(&k);
-			sim_outf(out, "  Session %lu: slot %d, %s, %s", (unsigned long)ss[j].handle, ss[j].slot,
-				 ss[j].rw ? "R/W" : "R/O", role);
+			sim_outf(out, "  Session %lu: slot %d, %s, %s, requests %lu", (unsigned long)ss[j].handle, ss[j].slot,
+				 ss[j].rw ? "R/W" : "R/O", role, ss[j].requests);
 		}
 		if (ns < total)
 			sim_outf(out, "  (%zu more sessions)", total - ns);

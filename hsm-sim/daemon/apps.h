@@ -31,6 +31,7 @@
 #include "ped/p11wire.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define APP_SESSIONS_MAX 4096 /* sessions of one application */
@@ -48,6 +49,7 @@ struct app_session {
 	int pi;                        /* the partition's index, -1 for the admin slot */
 	char pname[HSM_LABEL_MAX + 1]; /* its name when the session opened */
 	CK_FLAGS flags;                /* CKF_SERIAL_SESSION, CKF_RW_SESSION */
+	atomic_ulong requests;         /* that used it, a WithInit as one (application list) */
 	/* under mu */
 	pthread_mutex_t mu;
 	struct hsm_op *op[APP_OPS];
@@ -128,7 +130,8 @@ struct app_obj *apps_obj_find(struct app *a, CK_OBJECT_HANDLE h);
 void apps_obj_remove(struct app *a, CK_OBJECT_HANDLE h);
 
 /* hsmcm's application list: each application (name, pid, connections),
- * its sessions and who it is logged in as. Takes the locks it needs. */
+ * its sessions, who it is logged in as and the requests each session
+ * served. Takes the locks it needs. */
 void apps_list(struct sim *sim, const struct sim_out *out);
 /* Shutdown, once no command runs: wipes what the applications hold. */
 void apps_wipe(void);

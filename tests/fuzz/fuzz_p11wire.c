@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 	ped_rbuf_init(&r, data, size);
-	switch (mode % 12) {
+	switch (mode % 13) {
 	case 0:
 		(void)p11w_get_hello(data, size, &h);
 		break;
@@ -112,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2:
 	case 3: {
-		enum p11w_tpl_mode tm = mode % 12 == 2 ? P11W_TPL_VALUES : P11W_TPL_LENGTHS;
+		enum p11w_tpl_mode tm = mode % 13 == 2 ? P11W_TPL_VALUES : P11W_TPL_LENGTHS;
 		if (p11w_get_request_header(&r, &call, &fn) != CKR_OK)
 			break;
 		if (p11w_get_template(&r, tm, &t) == CKR_OK) {
@@ -174,6 +174,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 10:
 		(void)p11w_get_ulong_list(&r, P11W_MECHS_MAX, list, 64, &n);
 		break;
+	case 12: {
+		/* WithInit, after the request's header: the init's arguments
+		 * inside the request, an init's own (a session, a mechanism) */
+		struct p11w_with_init wi;
+		struct ped_rbuf ir;
+		if (p11w_get_request_header(&r, &call, &fn) != CKR_OK || p11w_get_with_init(&r, &wi) != CKR_OK)
+			break;
+		if (wi.init_args < data || wi.init_args + wi.init_len > data + size ||
+		    p11w_op_init_fn(wi.fn) != wi.init_fn)
+			abort();
+		ped_rbuf_init(&ir, wi.init_args, wi.init_len);
+		(void)p11w_get_ulong(&ir);
+		if (p11w_get_mechanism(&ir, &m) == CKR_OK)
+			p11w_mech_free(&m);
+		(void)p11w_get_ulong(&r);
+		break;
+	}
 	case 11: {
 		int present;
 		size_t pl;

@@ -16,7 +16,11 @@
  * Operations: ECDSA P-256 sign of a SHA-256 hash, RSA-2048 PKCS#1 v1.5
  * sign and verify of a SHA-256 DigestInfo, AES-256-GCM encryption of 4 KiB
  * (a 12-byte IV, 16-byte tag), C_GenerateKeyPair P-256 (and destroying
- * the pair, so a long run does not fill the token). Each process makes its
+ * the pair, so a long run does not fill the token); BENCH_P11_ONLY=OP runs
+ * that one alone (for a profiler). With BENCH_P11_CPU_PID=PID (hsm-sim's)
+ * each line also gives the CPU microseconds per operation of the
+ * processes here and of PID, measured over the operation's run only:
+ * "OP ops_per_s module_us hsm_us". Each process makes its
  * own session keys before the clock starts; the processes start every
  * operation together (pipes to the parent), and each thread's rate is what
  * it completed over the time it ran. The module is loaded with dlopen, as
@@ -34,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +66,13 @@ static unsigned char k_aes[32];
 static unsigned char digest_info[sizeof(sha256_prefix) + 32];
 static unsigned char rsa_sig[256];
 static size_t rsa_sig_len;
+
+/* Whether op runs in this invocation (BENCH_P11_ONLY). */
+static int op_wanted(int op)
+{
+	const char *only = getenv("BENCH_P11_ONLY");
+	return !only || !*only || !strcmp(only, op_names[op]);
+}
 
 static int fail(const char *what, unsigned long rv)
 {
@@ -195,6 +207,7 @@ struct worker {
 	unsigned char data[DATA_LEN], out[DATA_LEN + 16];
 	int op;
 	double seconds, rate;
+	long done;
 };
 
 static int floor_op(struct worker *w)
@@ -295,6 +308,7 @@ static void *run(void *arg)
 		t = now_s();
 	}
 	w->rate = t > start ? (double)done / (t - start) : 0;
+	w->done = done;
 	return NULL;
 }
 
@@ -354,6 +368,33 @@ static int make_signature(struct worker *w)
 	return 0;
 }
 
+static double cpu_s(const struct rusage *r)
+{
+	return (double)r->ru_utime.tv_sec + (double)r->ru_stime.tv_sec +
+	       ((double)r->ru_utime.tv_usec + (double)r->ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU seconds of process pid so far (user and system), or -1. */
+static double proc_cpu_s(const char *pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	size_t n;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	/* the fields after the command's closing parenthesis: utime is the 12th */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* One process of PROCS: ready and rates go up `up`, each start comes down `down`. */
 static int child(const char *module, const char *token_fmt, int index, const char *pin, int nthreads,
 		 double seconds, int up, int down)
@@ -387,9 +428,13 @@ static int child(const char *module, const char *token_fmt, int index, const cha
 	if (make_signature(&w[0]))
 		return 1;
 	for (int op = 0; op < OP_COUNT; op++) {
-		double sum = 0;
+		double sum[3] = {0, 0, 0}; /* ops/s, CPU seconds, operations */
+		struct rusage r0, r1;
+		if (!op_wanted(op))
+			continue;
 		if (write(up, "r", 1) != 1 || read(down, &go, 1) != 1)
 			return 1;
+		getrusage(RUSAGE_SELF, &r0);
 		for (int i = 0; i < nthreads; i++) {
 			w[i].op = op;
 			w[i].seconds = seconds;
@@ -397,9 +442,12 @@ static int child(const char *module, const char *token_fmt, int index, const cha
 		}
 		for (int i = 0; i < nthreads; i++) {
 			pthread_join(w[i].t, NULL);
-			sum += w[i].rate;
+			sum[0] += w[i].rate;
+			sum[2] += (double)w[i].done;
 		}
-		if (atomic_load(&failed) || write(up, &sum, sizeof(sum)) != sizeof(sum))
+		getrusage(RUSAGE_SELF, &r1);
+		sum[1] = cpu_s(&r1) - cpu_s(&r0);
+		if (atomic_load(&failed) || write(up, sum, sizeof(sum)) != sizeof(sum))
 			return 1;
 	}
 	for (int i = 0; i < nthreads; i++)
@@ -448,21 +496,33 @@ static int cmd_ops(char **argv)
 			goto out;
 		}
 	}
-	for (int op = 0; op < OP_COUNT && !code; op++) {
-		double total = 0, rate;
+	for (int op = 0, first = 1; op < OP_COUNT && !code; op++) {
+		double total = 0, cpu = 0, ops = 0, got[3], h0 = 0, h1 = 0;
+		const char *hsm = getenv("BENCH_P11_CPU_PID");
+		if (!op_wanted(op))
+			continue;
 		/* every process ready (keys made, the previous operation over) before any starts */
-		for (int p = 0; p < procs && op > 0; p++)
+		for (int p = 0; p < procs && !first; p++)
 			if (read(up[p][0], &c, 1) != 1)
 				code = 1;
+		if (hsm)
+			h0 = proc_cpu_s(hsm);
 		for (int p = 0; p < procs && !code; p++)
 			if (write(down[p][1], "g", 1) != 1)
 				code = 1;
 		for (int p = 0; p < procs && !code; p++) {
-			if (read(up[p][0], &rate, sizeof(rate)) != sizeof(rate))
+			if (read(up[p][0], got, sizeof(got)) != sizeof(got))
 				code = 1;
-			total += rate;
+			total += got[0];
+			cpu += got[1];
+			ops += got[2];
 		}
-		if (!code)
+		if (hsm)
+			h1 = proc_cpu_s(hsm);
+		first = 0;
+		if (!code && hsm && ops > 0)
+			printf("%s %.1f %.1f %.1f\n", op_names[op], total, cpu * 1e6 / ops, (h1 - h0) * 1e6 / ops);
+		else if (!code)
 			printf("%s %.1f\n", op_names[op], total);
 		fflush(stdout);
 	}

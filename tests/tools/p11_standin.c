@@ -578,7 +578,21 @@ static void *connection(void *arg)
 			break;
 		ped_wbuf_init(&res, P11W_PAYLOAD_MAX);
 		pthread_mutex_lock(&mu);
-		rv = serve(a, fn, &r, &res);
+		if (fn == P11W_FN_WITH_INIT) {
+			/* the init as its own request would run, then the call */
+			struct p11w_with_init wi;
+			struct ped_rbuf init;
+			rv = p11w_get_with_init(&r, &wi);
+			if (rv == CKR_OK) {
+				ped_rbuf_init(&init, wi.init_args, wi.init_len);
+				rv = serve(a, wi.init_fn, &init, &res);
+				fn = wi.fn;
+			}
+			if (rv == CKR_OK)
+				rv = serve(a, fn, &r, &res);
+		} else {
+			rv = serve(a, fn, &r, &res);
+		}
 		pthread_mutex_unlock(&mu);
 		ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
 		p11w_put_reply_header(&w, id, rv);

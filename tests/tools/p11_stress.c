@@ -33,6 +33,16 @@
  *       THEN, waits for it too and signs once more in the same session:
  *       "again: 0x...". Exit 0 whatever the codes
  *       (tests/e2e/audit_crypto_wait.sh)
+ *   p11_stress MODULE TOKEN defer KEY DIR
+ *       deferred inits against hsm-sim (tests/e2e/pkcs11_defer.sh): logs
+ *       in, signs once with the EC private key labelled KEY, "ready 1",
+ *       waits for DIR/1; signs 10 times, "ready 2", waits for DIR/2; then
+ *       "own destroyed: init 0x..." (a session key signed with, destroyed,
+ *       then C_SignInit), "logged out: init 0x..." (the same after
+ *       C_Logout), logs in again, signs, calls C_SignInit, "ready 3",
+ *       waits for DIR/3 (another application destroys KEY meanwhile) and
+ *       "after: sign 0x... init 0x..." (C_Sign, then C_SignInit again).
+ *       Exit 0 when every step ran, whatever the codes
  *
  * The module is loaded with dlopen, as applications load it. */
 #include <p11-kit/pkcs11.h>
@@ -131,6 +141,59 @@ static CK_RV sign_once(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key)
 	return f->C_Sign(s, hash, sizeof(hash), sig, &n);
 }
 
+/* Waits for DIR/N, having said "ready N". */
+static void ready(const char *dir, int n)
+{
+	char path[1024];
+
+	printf("ready %d\n", n);
+	fflush(stdout);
+	snprintf(path, sizeof(path), "%s/%d", dir, n);
+	while (access(path, F_OK) != 0)
+		usleep(20000);
+}
+
+static int defer_steps(CK_SESSION_HANDLE s, const char *dir)
+{
+	CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0}, gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+	CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, hash[32], sig[256];
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &no, sizeof(no)}, {CKA_EC_PARAMS, p256, sizeof(p256)}, {CKA_VERIFY, &yes, 1}};
+	CK_ATTRIBUTE kt[] = {{CKA_TOKEN, &no, sizeof(no)}, {CKA_PRIVATE, &yes, 1}, {CKA_SIGN, &yes, 1}};
+	CK_OBJECT_HANDLE key, pub, priv;
+	CK_ULONG n = sizeof(sig);
+	CK_RV rv, rv2;
+
+	memset(hash, 0x5a, sizeof(hash));
+	if ((rv = find_key(s, &key)) != CKR_OK || (rv = sign_once(s, key)) != CKR_OK)
+		return fail("the first signature", rv);
+	ready(dir, 1);
+	for (int i = 0; i < 10; i++)
+		if ((rv = sign_once(s, key)) != CKR_OK)
+			return fail("signing", rv);
+	ready(dir, 2);
+	/* this application's own C_DestroyObject: the next init is the HSM's */
+	if ((rv = f->C_GenerateKeyPair(s, &gen, pt, 3, kt, 3, &pub, &priv)) != CKR_OK ||
+	    (rv = sign_once(s, priv)) != CKR_OK || (rv = sign_once(s, priv)) != CKR_OK ||
+	    (rv = f->C_DestroyObject(s, priv)) != CKR_OK)
+		return fail("a session key", rv);
+	printf("own destroyed: init 0x%lx\n", (unsigned long)f->C_SignInit(s, &ecdsa, priv));
+	/* C_Logout: the key is private, the init says so */
+	if ((rv = sign_once(s, key)) != CKR_OK || (rv = f->C_Logout(s)) != CKR_OK)
+		return fail("C_Logout", rv);
+	printf("logged out: init 0x%lx\n", (unsigned long)f->C_SignInit(s, &ecdsa, key));
+	if ((rv = f->C_Login(s, CKU_USER, NULL, 0)) != CKR_OK)
+		return fail("C_Login again", rv);
+	/* a cached init, then another application destroys the key */
+	if ((rv = sign_once(s, key)) != CKR_OK || (rv = f->C_SignInit(s, &ecdsa, key)) != CKR_OK)
+		return fail("the init before the key goes", rv);
+	ready(dir, 3);
+	rv = f->C_Sign(s, hash, sizeof(hash), sig, &n);
+	rv2 = f->C_SignInit(s, &ecdsa, key);
+	printf("after: sign 0x%lx init 0x%lx\n", (unsigned long)rv, (unsigned long)rv2);
+	return 0;
+}
+
 static void *signer(void *arg)
 {
 	CK_SESSION_HANDLE s;
@@ -197,7 +260,10 @@ int main(int argc, char **argv)
 	if (argc < 5)
 		goto out;
 	key_label = argv[4];
-	if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | (strncmp(argv[3], "gen", 3) ? 0 : CKF_RW_SESSION), NULL,
+	if ((rv = f->C_OpenSession(slot,
+				   CKF_SERIAL_SESSION |
+					   (strncmp(argv[3], "gen", 3) && strcmp(argv[3], "defer") ? 0 : CKF_RW_SESSION),
+				   NULL,
 				   NULL, &s)) != CKR_OK) {
 		fail("C_OpenSession", rv);
 		goto out;
@@ -227,6 +293,8 @@ int main(int argc, char **argv)
 			pthread_join(t[i], NULL);
 		printf("signed %ld in %.2f s\n", atomic_load(&signed_count), now_s() - start);
 		code = atomic_load(&failed) ? 1 : 0;
+	} else if (!strcmp(argv[3], "defer") && argc == 6) {
+		code = defer_steps(s, argv[5]);
 	} else if (!strcmp(argv[3], "logout-wait") && argc == 6) {
 		if ((rv = find_key(s, &key)) != CKR_OK || (rv = sign_once(s, key)) != CKR_OK) {
 			fail("signing before the logout", rv);

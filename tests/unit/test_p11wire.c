@@ -100,7 +100,8 @@ static void headers_and_function_numbers(void)
 	CU_ASSERT_STRING_EQUAL(p11w_fn_name(P11W_FN_GET_ATTRIBUTE_VALUE), "GetAttributeValue");
 	CU_ASSERT_PTR_NULL(p11w_fn_name(28));
 	CU_ASSERT_PTR_NULL(p11w_fn_name(0));
-	CU_ASSERT_PTR_NULL(p11w_fn_name(53));
+	CU_ASSERT_STRING_EQUAL(p11w_fn_name(P11W_FN_WITH_INIT), "WithInit");
+	CU_ASSERT_PTR_NULL(p11w_fn_name(54));
 	for (unsigned f = 1; f <= P11W_FN_MAX; f++)
 		CU_ASSERT(f == 28 || p11w_fn_name(f) != NULL);
 

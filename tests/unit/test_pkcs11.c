@@ -42,6 +42,9 @@ static struct fake {
 	uint32_t ped_ms;            /* the last Login's PED timeout */
 	CK_ULONG user_type;
 	int requests;               /* APP_REQUESTs served */
+	int with_inits;             /* of them WithInit: an init sent with its call */
+	CK_RV init_rv;              /* what SignInit and EncryptInit answer */
+	CK_ULONG last_init_fn;      /* the last init served, alone or with its call */
 	int conns;                  /* connections open */
 	uint8_t ids[64][P11W_APP_ID_LEN]; /* application ids greeted, in order */
 	int nids;
@@ -164,9 +167,29 @@ static void serve(struct ped_rbuf *r, uint16_t fn, struct ped_wbuf *w, uint32_t 
 		p11w_template_free(&t);
 		break;
 	}
-	case P11W_FN_CLOSE_SESSION:
 	case P11W_FN_SIGN_INIT:
+	case P11W_FN_ENCRYPT_INIT:
+		pthread_mutex_lock(&fk.mu);
+		rv = fk.init_rv;
+		fk.last_init_fn = fn;
+		pthread_mutex_unlock(&fk.mu);
+		break;
+	case P11W_FN_ENCRYPT: {
+		struct p11w_out o;
+		size_t n;
+		(void)p11w_get_ulong(r);
+		(void)p11w_get_bytes(r, P11W_DATA_MAX, &n);
+		(void)p11w_get_out(r, &o);
+		if (o.present && o.capacity < n + 16)
+			rv = CKR_BUFFER_TOO_SMALL;
+		p11w_put_out_result(&res, &o, signature, n + 16 < sizeof(signature) ? n + 16 : 16);
+		break;
+	}
+	case P11W_FN_CLOSE_SESSION:
 	case P11W_FN_SIGN_UPDATE:
+	case P11W_FN_LOGOUT:
+	case P11W_FN_DESTROY_OBJECT:
+	case P11W_FN_SET_ATTRIBUTE_VALUE:
 		break;
 	default:
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
@@ -236,7 +259,31 @@ static void *fake_conn(void *arg)
 		fk.requests++;
 		pthread_mutex_unlock(&fk.mu);
 		ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
-		serve(&r, fn, &w, id);
+		if (fn == P11W_FN_WITH_INIT) {
+			/* the init served as on its own; the call only if it succeeded */
+			struct p11w_with_init wi;
+			struct ped_rbuf ir;
+			struct ped_wbuf iw;
+			CK_RV irv = p11w_get_with_init(&r, &wi);
+			uint32_t iid;
+			pthread_mutex_lock(&fk.mu);
+			fk.with_inits++;
+			pthread_mutex_unlock(&fk.mu);
+			if (irv == CKR_OK) {
+				ped_rbuf_init(&ir, wi.init_args, wi.init_len);
+				ped_wbuf_init(&iw, 64);
+				serve(&ir, wi.init_fn, &iw, id);
+				ped_rbuf_init(&ir, iw.p, iw.len);
+				(void)p11w_get_reply_header(&ir, &iid, &irv);
+				ped_wbuf_free(&iw);
+			}
+			if (irv == CKR_OK)
+				serve(&r, wi.fn, &w, id);
+			else
+				p11w_put_reply_header(&w, id, irv);
+		} else {
+			serve(&r, fn, &w, id);
+		}
 		int sent = fake_send(fd, P11W_APP_REPLY, w.p, w.len);
 		ped_wbuf_free(&w);
 		if (sent != PED_OK)
@@ -311,6 +358,7 @@ static void fake_slots(void)
 	fk.login_rv = CKR_OK;
 	fk.login_hold = 0;
 	fk.nids = 0;
+	fk.init_rv = CKR_OK;
 	pthread_mutex_unlock(&fk.mu);
 }
 
@@ -914,9 +962,154 @@ static void fork_starts_uninitialized(void)
 	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
 }
 
+static int with_inits(void)
+{
+	pthread_mutex_lock(&fk.mu);
+	int n = fk.with_inits;
+	pthread_mutex_unlock(&fk.mu);
+	return n;
+}
+
+static void fake_init_rv(CK_RV rv)
+{
+	pthread_mutex_lock(&fk.mu);
+	fk.init_rv = rv;
+	fk.last_init_fn = 0;
+	pthread_mutex_unlock(&fk.mu);
+}
+
+/* Init and sign; how many requests that took. */
+static int sign_once(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_RV *init_rv, CK_RV *sign_rv)
+{
+	CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
+	CK_BYTE sig[64];
+	CK_ULONG n = sizeof(sig);
+	int before = requests();
+	*init_rv = C_SignInit(s, &mech, key);
+	*sign_rv = *init_rv == CKR_OK ? C_Sign(s, (CK_BYTE_PTR) "d", 1, sig, &n) : CKR_OK;
+	return requests() - before;
+}
+
+/* An init the HSM accepted on this session is sent with the operation's
+ * call: one request per operation after the first. Anything that could
+ * change the HSM's answer sends the next init alone again, so its errors
+ * come from C_xInit; a deferred init that fails fails the call. */
+static void one_round_trip_per_operation(void)
+{
+	CK_SESSION_HANDLE s, s2;
+	CK_RV irv, srv;
+	CK_BYTE iv[16] = {0}, data[32] = {0}, out[64];
+	CK_GCM_PARAMS gp = {.pIv = iv, .ulIvLen = 12, .ulIvBits = 96, .ulTagBits = 128};
+	CK_MECHANISM gcm = {CKM_AES_GCM, &gp, sizeof(gp)}, ecdsa = {CKM_ECDSA, NULL, 0};
+	CK_ULONG n;
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE sign_off = {CKA_SIGN, &no, sizeof(no)};
+
+	fake_slots();
+	configure(NULL);
+	CU_ASSERT_EQUAL_FATAL(C_Initialize(NULL), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s2), CKR_OK);
+
+	/* the first init of (session, key, mechanism) goes alone, then one
+	 * request per operation, the init in front of the call */
+	CU_ASSERT_EQUAL(sign_once(s, 5, &irv, &srv), 2);
+	CU_ASSERT_EQUAL(irv, CKR_OK);
+	CU_ASSERT_EQUAL(srv, CKR_OK);
+	int w = with_inits();
+	for (int i = 0; i < 10; i++) {
+		CU_ASSERT_EQUAL(sign_once(s, 5, &irv, &srv), 1);
+		CU_ASSERT_EQUAL(srv, CKR_OK);
+	}
+	CU_ASSERT_EQUAL(with_inits(), w + 10);
+	/* another key, another session: their first inits go alone */
+	CU_ASSERT_EQUAL(sign_once(s, 6, &irv, &srv), 2);
+	CU_ASSERT_EQUAL(sign_once(s2, 5, &irv, &srv), 2);
+
+	/* an operation pending here is active, as the HSM would say */
+	CU_ASSERT_EQUAL(C_SignInit(s, &ecdsa, 5), CKR_OK);
+	CU_ASSERT_EQUAL(C_SignInit(s, &ecdsa, 5), CKR_OPERATION_ACTIVE);
+	n = sizeof(out);
+	CU_ASSERT_EQUAL(C_Sign(s, data, 32, out, &n), CKR_OK);
+
+	/* the key changed by another application meanwhile: the call says
+	 * so, the operation ends, and the next init goes alone */
+	fake_init_rv(CKR_KEY_HANDLE_INVALID);
+	CU_ASSERT_EQUAL(sign_once(s, 5, &irv, &srv), 1);
+	CU_ASSERT_EQUAL(irv, CKR_OK);
+	CU_ASSERT_EQUAL(srv, CKR_KEY_HANDLE_INVALID);
+	CU_ASSERT_EQUAL(sign_once(s, 5, &irv, &srv), 1);
+	CU_ASSERT_EQUAL(irv, CKR_KEY_HANDLE_INVALID); /* from C_SignInit itself */
+	fake_init_rv(CKR_OK);
+	CU_ASSERT_EQUAL(sign_once(s, 5, &irv, &srv), 2);
+	CU_ASSERT_EQUAL(sign_once(s, 5, &irv, &srv), 1);
+
+	/* a first-time error comes from the init, and is not remembered */
+	fake_init_rv(CKR_KEY_FUNCTION_NOT_PERMITTED);
+	CU_ASSERT_EQUAL(sign_once(s, 7, &irv, &srv), 1);
+	CU_ASSERT_EQUAL(irv, CKR_KEY_FUNCTION_NOT_PERMITTED);
+	CU_ASSERT_EQUAL(sign_once(s, 7, &irv, &srv), 1);
+	CU_ASSERT_EQUAL(irv, CKR_KEY_FUNCTION_NOT_PERMITTED);
+	fake_init_rv(CKR_OK);
+
+	/* what this application does to the key or its login ends what the
+	 * module knew: the next init goes alone */
+	CU_ASSERT_EQUAL(C_DestroyObject(s2, 5), CKR_OK);
+	CU_ASSERT_EQUAL(sign_once(s, 5, &irv, &srv), 2);
+	CU_ASSERT_EQUAL(sign_once(s, 5, &irv, &srv), 1);
+	CU_ASSERT_EQUAL(C_SetAttributeValue(s, 5, &sign_off, 1), CKR_OK);
+	CU_ASSERT_EQUAL(sign_once(s, 5, &irv, &srv), 2);
+	CU_ASSERT_EQUAL(C_Logout(s), CKR_OK);
+	CU_ASSERT_EQUAL(sign_once(s, 5, &irv, &srv), 2);
+	CU_ASSERT_EQUAL(sign_once(s2, 5, &irv, &srv), 2);
+
+	/* parameters: the same shape (another IV of the same length) goes
+	 * with the call, another shape alone; the IV travels with the call */
+	int before = requests();
+	n = sizeof(out);
+	CU_ASSERT_EQUAL(C_EncryptInit(s, &gcm, 9), CKR_OK);
+	CU_ASSERT_EQUAL(C_Encrypt(s, data, 16, out, &n), CKR_OK);
+	CU_ASSERT_EQUAL(requests() - before, 2);
+	iv[0] = 1;
+	before = requests();
+	n = sizeof(out);
+	CU_ASSERT_EQUAL(C_EncryptInit(s, &gcm, 9), CKR_OK);
+	iv[0] = 2; /* the caller's buffer may change once the init returned */
+	CU_ASSERT_EQUAL(C_Encrypt(s, data, 16, out, &n), CKR_OK);
+	CU_ASSERT_EQUAL(requests() - before, 1);
+	gp.ulIvLen = 16, gp.ulIvBits = 128;
+	before = requests();
+	n = sizeof(out);
+	CU_ASSERT_EQUAL(C_EncryptInit(s, &gcm, 9), CKR_OK);
+	CU_ASSERT_EQUAL(C_Encrypt(s, data, 16, out, &n), CKR_OK);
+	CU_ASSERT_EQUAL(requests() - before, 2);
+	/* a length query keeps the operation: the call after it goes alone
+	 * (and ends it, so the next init is deferred again) */
+	before = requests();
+	w = with_inits();
+	CU_ASSERT_EQUAL(C_EncryptInit(s, &gcm, 9), CKR_OK);
+	CU_ASSERT_EQUAL(C_Encrypt(s, data, 16, NULL, &n), CKR_OK);
+	CU_ASSERT_EQUAL(n, 32);
+	CU_ASSERT_EQUAL(C_Encrypt(s, data, 16, out, &n), CKR_OK);
+	CU_ASSERT_EQUAL(requests() - before, 2);
+	CU_ASSERT_EQUAL(with_inits() - w, 1);
+	CU_ASSERT_EQUAL(C_EncryptInit(s, &gcm, 9), CKR_OK);
+	n = sizeof(out);
+	CU_ASSERT_EQUAL(C_Encrypt(s, data, 16, out, &n), CKR_OK);
+	CU_ASSERT_EQUAL(requests() - before, 3);
+	CU_ASSERT_EQUAL(with_inits() - w, 2);
+
+	/* a closed session takes its deferred init with it */
+	CU_ASSERT_EQUAL(C_SignInit(s2, &ecdsa, 5), CKR_OK);
+	CU_ASSERT_EQUAL(C_CloseSession(s2), CKR_OK);
+	CU_ASSERT_EQUAL(C_CloseSession(s), CKR_OK);
+	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
+}
+
 UNIT_SUITE(pkcs11, suite_init, suite_cleanup, UNIT_TEST(configuration_file), UNIT_TEST(slot_numbering_as_chapter_13),
 	   UNIT_TEST(results_as_the_application_sees_them), UNIT_TEST(function_table),
 	   UNIT_TEST(initialize_and_finalize_rules), UNIT_TEST(no_hsm_sim_means_no_slot),
 	   UNIT_TEST(slots_tokens_and_sessions), UNIT_TEST(arguments_checked_before_sending),
 	   UNIT_TEST(logins_through_the_ped), UNIT_TEST(two_call_convention_and_attributes),
-	   UNIT_TEST(threads_and_a_ped_wait), UNIT_TEST(fork_starts_uninitialized))
+	   UNIT_TEST(threads_and_a_ped_wait), UNIT_TEST(fork_starts_uninitialized),
+	   UNIT_TEST(one_round_trip_per_operation))

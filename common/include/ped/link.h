@@ -21,12 +21,21 @@
 
 enum { PED_LINK_KAS = 0x10, PED_LINK_RECORD = 0x11 };
 
-/* A frame reader with its own buffer, so bytes after a frame are kept. */
+/* A frame reader with its own buffer, so bytes after a frame are kept.
+ * The buffer holds a PKCS#11 call's 4 KiB of data with its header in one
+ * read: at 4096 such a frame took two reads, and two polls, each way. */
+#define PED_FRAMER_BUF 8192
 struct ped_framer {
 	int fd;
 	struct ped_frame_decoder dec;
-	uint8_t buf[4096];
+	uint8_t buf[PED_FRAMER_BUF];
 	size_t pos, len;
+	/* Set by the owner when fd is a blocking socket whose receive timeout
+	 * (SO_RCVTIMEO, if any) is no longer than the waits it asks for: a
+	 * frame's first read then waits in read itself rather than in a poll
+	 * before it, one system call less per frame; the rest of a frame
+	 * waits in poll, by the deadline. */
+	int blocking;
 };
 
 void ped_framer_init(struct ped_framer *f, int fd, uint32_t max_payload);

@@ -115,11 +115,35 @@ enum p11w_fn {
 	P11W_FN_DERIVE_KEY = 50,
 	P11W_FN_SEED_RANDOM = 51,
 	P11W_FN_GENERATE_RANDOM = 52,
-	P11W_FN_MAX = 52,
+	/* An operation's init and its first call in one request (section 13,
+	 * "An init sent with the call"): p11w_put_with_init */
+	P11W_FN_WITH_INIT = 53,
+	P11W_FN_MAX = 53,
 };
 
 /* "GetSlotList", or NULL for a number this protocol does not define. */
 const char *p11w_fn_name(unsigned fn);
+/* The init function of an operation's call: EncryptInit for Encrypt,
+ * EncryptUpdate and EncryptFinal, DigestInit for DigestKey too, ...; 0
+ * for any other function (an init itself among them). */
+uint16_t p11w_op_init_fn(unsigned fn);
+
+/* WithInit's arguments: the init's function and its arguments (what an
+ * init request carries after its header), then the call's function; the
+ * call's arguments follow (the rest of the request). Both name the same
+ * session. */
+struct p11w_with_init {
+	uint16_t init_fn;
+	const uint8_t *init_args; /* into the request */
+	size_t init_len;
+	uint16_t fn;
+};
+void p11w_put_with_init(struct ped_wbuf *w, uint16_t init_fn, const uint8_t *init_args, size_t init_len,
+			uint16_t fn);
+/* CKR_OK with r at the call's arguments; CKR_ARGUMENTS_BAD for a
+ * truncated request, an init_fn that is no init or a fn that is not one
+ * of its operation's calls (p11w_op_init_fn). */
+CK_RV p11w_get_with_init(struct ped_rbuf *r, struct p11w_with_init *out);
 
 /* ---- greeting ------------------------------------------------------------ */
 
