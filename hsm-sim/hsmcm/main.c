@@ -17,6 +17,7 @@
 #include "hsm/result.h"
 #include "ped/buf.h"
 #include "ped/error.h"
+#include "ped/evloop.h"
 #include "ped/json.h"
 #include "ped/fileio.h"
 #include "ped/link.h"
@@ -214,6 +215,7 @@ static int answer_file(int fd, uint8_t type, const uint8_t *msg, size_t len, con
 #define SOURCES_MAX (2 + PED_NET_SERVERS_MAX)
 #define RELAY_QUEUE_MAX (HSM_MAX_OBJECTS + 8)
 #define RELAY_BYTES_MAX (96u << 20)
+#define RELAY_END_WAIT_MS 30000 /* the other half's end, once one failed */
 
 struct relay_msg {
 	uint8_t *data;
@@ -681,13 +683,29 @@ static int relay_cloning(struct source *a, const char *aline, struct source *b, 
 		first = a;
 		(void)relay_serve(b, a);
 	}
+	uint64_t give_up = 0;
 	while (!a->done || !b->done) {
 		struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN}, {.fd = b->fd, .events = POLLIN}};
-		int pa = !a->done && ped_framer_pending(&a->in), pb = !b->done && ped_framer_pending(&b->in);
+		int pa = !a->done && ped_framer_pending(&a->in), pb = !b->done && ped_framer_pending(&b->in), wait = -1;
+		/* one half failed: the other is told and ends at once, unless its
+		 * link is gone without a word (then a retransmitting TCP would keep
+		 * hsmcm waiting for minutes) */
+		if (first && !give_up)
+			give_up = ped_now_ms() + RELAY_END_WAIT_MS;
+		if (give_up) {
+			uint64_t now = ped_now_ms();
+			if (now >= give_up) {
+				struct source *left = a->done ? b : a;
+				fprintf(stderr, "hsmcm: hsm-sim on %s did not end its half of the cloning: given up\n", left->where);
+				left->lost = left->done = 1;
+				break;
+			}
+			wait = (int)(give_up - now);
+		}
 		if (!pa && !pb) {
 			p[0].fd = a->done ? -1 : a->fd;
 			p[1].fd = b->done ? -1 : b->fd;
-			if (poll(p, 2, -1) < 0 && errno != EINTR)
+			if (poll(p, 2, wait) < 0 && errno != EINTR)
 				break;
 		}
 		if (!a->done && (pa || p[0].revents))
