@@ -267,8 +267,16 @@ static int auditor_allowed(int argc, char **argv)
 static int network_allowed(struct cmd_ctx *c, int argc, char **argv)
 {
 	struct sim_hsm *hs;
+	int at = 0, slot = 0;
 	if (word_is(argc, argv, 0, "slot"))
 		return 1;
+	/* a Backup HSM this hsm-sim serves, named by -slot: the archive
+	 * commands and its Remote PED (a backup relayed by hsmcm, as RBS serves one) */
+	if ((word_is(argc, argv, 0, "partition") || word_is(argc, argv, 0, "par") || word_is(argc, argv, 0, "ped")) &&
+	    hsm_ctl_slot_option(argc, argv, &at, &slot) && (hs = sim_hsm_of_slot(c->sim, slot)) != NULL &&
+	    hs->h.is_backup && slot == hs->base_slot && !(word_is(argc, argv, 1, "vector")))
+		return word_is(argc, argv, 0, "ped") || (argc > 1 && !strncasecmp(argv[1], "archive", strlen(argv[1])) &&
+							  strlen(argv[1]) >= 2);
 	if (word_is(argc, argv, 0, "hsm"))
 		return word_is(argc, argv, 1, "showinfo");
 	if (word_is(argc, argv, 0, "audit") || (word_is(argc, argv, 0, "ped") && word_is(argc, argv, 1, "vector")))

@@ -47,7 +47,7 @@ slot set -slot 2; partition init -label restored; role login -name po; role init
 note "hsm-sim B: one Backup HSM, initialized at its own PED"
 printf 'hsms = ( { serial = "%s"; slot = 0; type = "backup"; } );\n' $B_SERIAL >"$T/b.conf"
 "${RUN[@]}" "$BIN/hsm-sim" -configfile "$T/b.conf" -state "$T/bstate" -socket "$B_SOCK" -pidfile "$T/b.pid" \
-	-logfile "$T/b.log" &
+	-logfile "$T/b.log" -network -port 0 &
 track $!
 B_PID=$!
 wait_for 20 test -S "$T/b/ped-$B_SERIAL.sock" || fail "hsm-sim B did not start: $(cat "$T/b.log")"
@@ -74,6 +74,13 @@ note "registration with A (vtl createCert, hsm-sim -client register, vtl addServ
 	fail "register: $(cat "$T/out")"
 "$BIN/vtl" addServer -n 127.0.0.1 -c "$T/state/network/server.pem" -p "$port" >"$T/out" 2>&1 ||
 	fail "addServer: $(cat "$T/out")"
+# B serves its Backup HSM over TLS too, as a Remote Backup Service does: registered second
+wait_for 20 grep -q 'serving TLS on' "$T/b.log" || fail "B has no TLS listener: $(cat "$T/b.log")"
+bport=$(grep -o 'serving TLS on [^ ]* port [0-9]*' "$T/b.log" | awk '{print $NF}')
+"$BIN/hsm-sim" -state "$T/bstate" -client register -name ws -cert "$T/ws/cert/client/ws.pem" >"$T/out" 2>&1 ||
+	fail "register with B: $(cat "$T/out")"
+"$BIN/vtl" addServer -n localhost -c "$T/bstate/network/server.pem" -p "$bport" >"$T/out" 2>&1 ||
+	fail "addServer B: $(cat "$T/out")"
 relay() { # hsmcm with both: A over TLS, then B's socket
 	set +e
 	OUT=$(timeout 120 "${RUN[@]}" "$BIN/hsmcm" -server 127.0.0.1 -socket "$B_SOCK" "$@" 2>&1 | tee -a "$TRANSCRIPT"
@@ -135,6 +142,21 @@ expect_contains "$OUT" "Cloned object 1 to partition restored"
 expect_contains "$OUT" "Restore Complete. 2 objects have been restored."
 expect_contains "$OUT" "Object Label: master-key"
 expect_contains "$OUT" "Object Label: signing-key"
+stop_bped
+
+note "B over TLS as the second registered server (as RBS serves a Backup HSM): the same slot 21"
+printf 'use "CO LOGIN" %s / %s\n' "${KEY[bco]}" "${KEY[bco]}" >"$T/b-co.policy"
+start_bped "$T/b-co.policy"
+set +e
+OUT=$(timeout 120 "${RUN[@]}" "$BIN/hsmcm" -server 127.0.0.1 -c "slot list; partition archive contents -slot 21 -partition bk1; slot set -slot 2; role login -name co -password userpin2; partition archive restore -slot 21 -partition bk1 -replace" 2>&1)
+RC=$?
+set -e
+[ $RC -eq 0 ] || fail "B over TLS: $OUT"
+grep -A1 'Slot Id ->              21' <<<"$OUT" | grep -q 'Server ->               localhost$' || fail "slot 21 is not B over TLS: $OUT"
+expect_contains "$OUT" "Backup partition bk1 on slot 21:"
+expect_contains "$OUT" "Object Label: master-key"
+expect_contains "$OUT" "Restore Complete. 0 objects have been restored." # the same objects: nothing to replace
+grep -q 'network client ws connected from 127.0.0.1' "$T/b.log" || fail "B saw no network client"
 stop_bped
 
 note "a Backup HSM partition of another domain: refused, nothing kept on B"
