@@ -793,6 +793,7 @@ static int dispatch(const char *line, int quiet)
 			goto out;
 		}
 		rc = relay_cloning(&srcs[cur], aline, s, out, line);
+		OPENSSL_cleanse(aline, sizeof(aline));
 		goto out;
 	}
 	if (join_words(argc, argv, out, sizeof(out)) != 0) {
@@ -804,8 +805,10 @@ static int dispatch(const char *line, int quiet)
 	if (rc == 0 && !strcasecmp(argv[0], "slot") && word_prefix(argv[1], "set", 1))
 		cur = (int)(s - srcs);
 out:
+	/* a command line may carry a secret (a challenge, a password) */
 	OPENSSL_cleanse(buf, sizeof(buf));
 	OPENSSL_cleanse(out, sizeof(out));
+	OPENSSL_cleanse(peer_line, sizeof(peer_line));
 	return rc;
 }
 
