@@ -198,7 +198,8 @@ stop_bped
 
 note "A gone in the middle of a backup: a named error, no partition half made on B"
 # the new partition's black key is held elsewhere (its lock taken, as another
-# PED holds an inserted key): B waits there, its partition made in memory, and A is killed
+# PED holds an inserted key): B waits there, its partition made in memory,
+# and A is killed; B then goes on, and learns A is gone when it wants A's objects
 sed -e "s/${KEY[bpo]}/${KEY[bpo3]}/g" -e "s/${KEY[bco]}/${KEY[bco2]}/g" "$T/b1.policy" >"$T/b4.policy"
 lock="$IKEY_STORE/${KEY[bco2]}.lock"
 [ -e "$lock" ] || install -m 600 /dev/null "$lock"
@@ -211,10 +212,13 @@ start_bped "$T/b4.policy"
 	>"$T/cut.out" 2>&1 ) &
 CPID=$!
 wait_for 60 grep -q 'SETTING CO' "$T/B.events" || fail "the backup never reached B's CO: $(cat "$T/cut.out")"
+# B's PED held still while it waits for the key (it waits only a moment)
+kill -STOP $B_PED
 kill -KILL "$HSM_PID"
 wait_gone 10 "$HSM_PID"
 kill -TERM $LOCK_PID
 wait_gone 10 $LOCK_PID
+kill -CONT $B_PED
 wait_for 60 eval "! alive $CPID" || fail "hsmcm hangs: $(cat "$T/cut.out")"
 if wait $CPID; then fail "hsmcm exited 0 with A gone: $(cat "$T/cut.out")"; fi
 expect_contains "$(cat "$T/cut.out")" "Creating partition bk4 on slot 21."
