@@ -13,6 +13,7 @@ $(eval $(call program,hsmcm,hsm-sim/hsmcm/main.c,hsm))
 # nothing would pull out of an archive.
 $(eval $(call static_lib,hsmd,$(filter-out hsm-sim/daemon/main.c,$(wildcard hsm-sim/daemon/*.c))))
 # hsmcm -server reads the network servers vtl keeps in the PKCS#11
-# module's configuration file: the same default as the module's.
-HSMCM_SYSCONFDIR := $(or $(SYSCONFDIR),$(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc))
-$(OBJ)/hsm-sim/hsmcm/main.o: CPPFLAGS += -DHSMCM_NETCFG_DEFAULT=\"$(HSMCM_SYSCONFDIR)/openped/openped-pkcs11.conf\"
+# module's configuration file: the same default as the module's, the
+# build's SYSCONFDIR; rebuilt when it changes (the stamp, as fileio.o).
+$(OBJ)/hsm-sim/hsmcm/main.o: $(SYSCONF_STAMP)
+$(OBJ)/hsm-sim/hsmcm/main.o: CPPFLAGS += -DHSMCM_NETCFG_DEFAULT=\"$(SYSCONF_BUILT)/openped/openped-pkcs11.conf\"

@@ -4,9 +4,10 @@
 P11_SRCS := pkcs11/main.c pkcs11/calls.c pkcs11/conn.c pkcs11/config.c pkcs11/slots.c \
             pkcs11/lock.c pkcs11/rv.c pkcs11/defer.c
 
-# The default configuration file: SYSCONFDIR/openped, as make install puts it.
-P11_SYSCONFDIR := $(or $(SYSCONFDIR),$(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc))
-$(OBJ)/pic/pkcs11/config.o: CPPFLAGS += -DP11_DEFAULT_CONF=\"$(P11_SYSCONFDIR)/openped/openped-pkcs11.conf\"
+# The default configuration file: SYSCONFDIR/openped, as make install puts
+# it; rebuilt when the build's SYSCONFDIR changes (the stamp, as fileio.o).
+$(OBJ)/pic/pkcs11/config.o: $(SYSCONF_STAMP)
+$(OBJ)/pic/pkcs11/config.o: CPPFLAGS += -DP11_DEFAULT_CONF=\"$(SYSCONF_BUILT)/openped/openped-pkcs11.conf\"
 
 $(eval $(call static_pic_lib,p11mod,$(P11_SRCS)))
 P11_LIBS := $(shell $(PKG_CONFIG) --libs libssl libcrypto libconfig 2>/dev/null) -lpthread

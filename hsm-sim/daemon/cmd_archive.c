@@ -3,6 +3,7 @@
  * Nothing changes on either side until every credential has been presented
  * and the domains match. A backup or restore holds the command locks of
  * both HSMs, taken in index order. */
+#include "archive_peer.h"
 #include "command.h"
 
 #include "hsm/result.h"
@@ -15,14 +16,40 @@
 #include <strings.h>
 #include <time.h>
 
-static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partition *src, int src_pi,
-		  struct sim_hsm *bh, int slot, const char *name, int append, int replace, const uint64_t *handles,
-		  size_t nhandles)
+/* Whether target may take the source's objects: the same cloning domain.
+ * In one process the verifiers say; across two (src NULL) the source's
+ * offer must verify under target's cloning key, and the answer to it is
+ * made (sent once this HSM's PED work is done). */
+static int same_domain(struct hsm_cw *cw, const struct sim_hsm *bh, const struct hsm_partition *target,
+		       const struct hsm_partition *src, const uint8_t *offer, size_t offerlen, uint8_t **accept,
+		       size_t *acceptlen)
+{
+	int r;
+	if (src)
+		return hsm_same_domain(&target->domain, &src->domain) ? PED_OK : PED_E_CERTIFICATE_INVALID;
+	if (!target->domain_key_set)
+		return PED_E_CERTIFICATE_INVALID;
+	hsm_cw_clear(cw);
+	if ((r = hsm_cw_init(cw, HSM_CW_BACKUP, HSM_CW_RECEIVER, target->domain_key, bh->h.serial, target->name)) != PED_OK)
+		return r;
+	r = hsm_cw_accept(cw, offer, offerlen, accept, acceptlen);
+	return r == PED_E_CORRUPT ? PED_E_CERTIFICATE_INVALID : r;
+}
+
+/* A backup into bh: from src (of src_hs) in this process, or, src NULL,
+ * from the partition across hsmcm whose offer is given (this is then the
+ * Backup HSM's half: archive_peer.h). */
+static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partition *src, struct sim_hsm *bh, int slot,
+		  const char *name, int append, int replace, const uint64_t *handles, size_t nhandles,
+		  const uint8_t *offer, size_t offerlen)
 {
 	struct hsm_partition *existing = hsm_partition_find(&bh->h, name), *tmp = NULL, *target;
+	struct hsm_cw cw;
+	uint8_t *accept = NULL;
+	size_t acceptlen = 0;
 	int r, n;
-	(void)src_pi;
 
+	memset(&cw, 0, sizeof(cw));
 	if (!(tmp = calloc(1, sizeof(*tmp))))
 		return PED_E_HOST_MEMORY;
 	cmd_out(c, "Logging in as the SO on slot %d.", slot);
@@ -54,9 +81,9 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 		OPENSSL_cleanse(secret, sizeof(secret));
 		if (r != PED_OK)
 			goto out;
-		if (!hsm_same_domain(&tmp->domain, &src->domain)) {
-			cmd_out(c, "Error: the domain presented is not the source partition's domain.");
-			r = PED_E_CERTIFICATE_INVALID;
+		if ((r = same_domain(&cw, bh, tmp, src, offer, offerlen, &accept, &acceptlen)) != PED_OK) {
+			if (r == PED_E_CERTIFICATE_INVALID)
+				cmd_out(c, "Error: the domain presented is not the source partition's domain.");
 			goto out;
 		}
 		cmd_out(c, "Logging into the container %s on slot %d as the user.", name, slot);
@@ -80,9 +107,9 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 		cmd_out(c, "Logging into the container %s on slot %d as the Crypto Officer.", name, slot);
 		if ((r = auth_ped_login(&c->who, bh, existing, auth_role("co"), NULL)) != PED_OK)
 			goto out;
-		if (!hsm_same_domain(&existing->domain, &src->domain)) {
-			cmd_out(c, "Error: backup partition %s is in another cloning domain.", name);
-			r = PED_E_CERTIFICATE_INVALID;
+		if ((r = same_domain(&cw, bh, existing, src, offer, offerlen, &accept, &acceptlen)) != PED_OK) {
+			if (r == PED_E_CERTIFICATE_INVALID)
+				cmd_out(c, "Error: backup partition %s is in another cloning domain.", name);
 			goto out;
 		}
 		if ((r = hsm_partition_copy(tmp, existing)) != PED_OK) /* work on a copy: all or nothing */
@@ -92,12 +119,18 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 			hsm_part_obj_clear(target); /* -replace (the default): a new backup */
 		(void)replace;
 	}
-	cmd_out(c, "Verifying that all objects can be backed up...");
-	cmd_out(c, "%u objects will be backed up.", handles ? (unsigned)nhandles : src->nobjs);
-	cmd_out(c, "Backing up objects...");
-	n = cmd_clone_objects(c, bh, target, src_hs, src,
-			 !append ? HSM_CLONE_ALL : replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING, handles,
-			 nhandles, name);
+	enum hsm_clone_mode mode = !append ? HSM_CLONE_ALL : replace ? HSM_CLONE_MISSING_OR_CHANGED : HSM_CLONE_MISSING;
+	if (src) {
+		cmd_out(c, "Verifying that all objects can be backed up...");
+		cmd_out(c, "%u objects will be backed up.", handles ? (unsigned)nhandles : src->nobjs);
+		cmd_out(c, "Backing up objects...");
+		n = cmd_clone_objects(c, bh, target, src_hs, src, mode, handles, nhandles, name);
+	} else {
+		/* the source's half tells what it verifies and sends */
+		if ((r = sim_peer_put(c->who.out, accept, acceptlen)) != PED_OK)
+			goto out;
+		n = archive_peer_receive(c, &cw, bh, target, mode, name);
+	}
 	if (n < 0) {
 		r = n;
 		goto out;
@@ -120,6 +153,90 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 out:
 	hsm_part_obj_clear(tmp);
 	OPENSSL_clear_free(tmp, sizeof(*tmp));
+	OPENSSL_free(accept);
+	hsm_cw_clear(&cw);
+	return r;
+}
+
+/* The Backup HSM's half of a restore across two hsm-sims: the backup's
+ * Crypto Officer at this HSM's PED, then its objects, sealed, to the
+ * partition whose offer came through hsmcm. */
+static int restore_send(struct cmd_ctx *c, struct sim_hsm *bh, int slot, const char *name)
+{
+	struct hsm_partition *bp = hsm_partition_find(&bh->h, name);
+	struct hsm_cw cw;
+	uint8_t *offer = NULL, *accept = NULL;
+	size_t offerlen = 0, acceptlen = 0;
+	int r, n;
+
+	memset(&cw, 0, sizeof(cw));
+	if (!bp) {
+		cmd_out(c, "Error: no backup partition %s on slot %d", name, slot);
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if ((r = archive_peer_get(c, HSM_CW_OFFER, &offer, &offerlen)) != PED_OK)
+		return r;
+	cmd_out(c, "Logging into the container %s on slot %d as the user.", name, slot);
+	if ((r = auth_ped_login(&c->who, bh, bp, auth_role("co"), NULL)) != PED_OK)
+		goto out;
+	if (!(bp = hsm_partition_find(&bh->h, name))) {
+		r = PED_E_ARGUMENTS_BAD;
+		goto out;
+	}
+	if (!bp->domain_key_set ||
+	    (r = hsm_cw_init(&cw, HSM_CW_RESTORE, HSM_CW_SENDER, bp->domain_key, bh->h.serial, bp->name)) != PED_OK ||
+	    (r = hsm_cw_accept(&cw, offer, offerlen, &accept, &acceptlen)) != PED_OK) {
+		cmd_out(c, "Error: backup %s and the target partition are in different cloning domains.", name);
+		r = PED_E_CERTIFICATE_INVALID;
+		goto out;
+	}
+	if ((r = sim_peer_put(c->who.out, accept, acceptlen)) != PED_OK)
+		goto out;
+	cmd_out(c, "Restoring objects...");
+	n = archive_peer_send(c, &cw, bh, bp, NULL, 0);
+	r = n < 0 ? n : PED_OK;
+out:
+	OPENSSL_clear_free(offer, offerlen ? offerlen : 1);
+	OPENSSL_free(accept);
+	hsm_cw_clear(&cw);
+	return r;
+}
+
+/* The Backup HSM's half of a backup across two hsm-sims: the source's
+ * offer first (it tells the default name and, against the domain this HSM's
+ * PED presents, the domain), then the PED work of a backup in one process. */
+static int backup_receive(struct cmd_ctx *c, struct sim_hsm *bh, int slot, const char *name, int append, int replace)
+{
+	char serial[HSM_CW_SERIAL_MAX + 1], source[HSM_CW_NAME_MAX + 1], dflt[HSM_LABEL_MAX + 1];
+	uint8_t *offer = NULL;
+	size_t offerlen = 0;
+	int r;
+
+	if ((r = archive_peer_get(c, HSM_CW_OFFER, &offer, &offerlen)) != PED_OK)
+		return r;
+	if (hsm_cw_peek(offer, offerlen, serial, source) != PED_OK) {
+		cmd_out(c, "Error: the source HSM sent something that is not part of this cloning: nothing was kept.");
+		r = HSM_E_ENCRYPTED_DATA_INVALID;
+		goto out;
+	}
+	if (!name) {
+		/* as the source's hsm-sim names a backup in one process */
+		time_t now = time(NULL);
+		struct tm tm;
+		char date[16];
+		gmtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%Y%m%d", &tm);
+		snprintf(dflt, sizeof(dflt), "%.20s_%.8s", source, date);
+		name = dflt;
+	}
+	if (!hsm_label_valid(name)) {
+		cmd_out(c, "Error: bad backup partition name");
+		r = PED_E_ARGUMENTS_BAD;
+		goto out;
+	}
+	r = backup(c, NULL, NULL, bh, slot, name, append, replace, NULL, 0, offer, offerlen);
+out:
+	OPENSSL_clear_free(offer, offerlen ? offerlen : 1);
 	return r;
 }
 
@@ -179,6 +296,8 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 			      {.name = "defaultdomain", .aliases = "def", .kind = PED_OPT_FLAG, .help = "default domain (PED here)"},
 			      {.name = "force", .aliases = "f", .kind = PED_OPT_FLAG, .help = "no prompting"},
 			      {.name = "debug", .aliases = "deb", .kind = PED_OPT_FLAG, .help = "more error information"},
+			      /* hsmcm's, for a Backup HSM of another hsm-sim: this partition's half */
+			      {.name = "peer", .kind = PED_OPT_FLAG, .help = "(hsmcm) the Backup HSM is another hsm-sim's"},
 			      {.name = NULL}};
 	uint64_t handles[HSM_MAX_OBJECTS];
 	size_t nhandles = 0;
@@ -198,23 +317,48 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	    ped_opts_seen(o, "defaultdomain"))
 		cmd_out(c, "The partitions of these HSMs are PED-authenticated: the PED is asked for the keys; "
 			   "-password, -sopassword and -domain are not used.");
-	if (!ped_opts_seen(o, "slot")) {
+	const char *verb = argv[2];
+	int peer = ped_opts_seen(o, "peer");
+	if (peer && strcasecmp(verb, "backup") && strcasecmp(verb, "restore")) {
+		cmd_out(c, "Error: -peer is for backup and restore");
+		return PED_E_ARGUMENTS_BAD;
+	}
+	if (!peer && !ped_opts_seen(o, "slot")) {
 		cmd_out(c, "Error: -slot (the backup HSM's slot) is required");
 		return PED_E_ARGUMENTS_BAD;
 	}
 	int slot = (int)ped_opts_num(o, "slot", 0);
+	if (peer && ped_opts_seen(o, "slot")) {
+		cmd_out(c, "Error: -peer names no -slot: the Backup HSM is another hsm-sim's");
+		return PED_E_ARGUMENTS_BAD;
+	}
 	/* the backup HSM's lock besides the current slot's HSM's, in index order */
-	struct sim_hsm *bh = sim_hsm_of_slot(c->sim, slot);
-	if (!cmd_hsm_served(c, bh)) /* as if it were not there: a narrowed session learns nothing of it */
+	struct sim_hsm *bh = peer ? NULL : sim_hsm_of_slot(c->sim, slot);
+	if (bh && !cmd_hsm_served(c, bh)) /* as if it were not there: a narrowed session learns nothing of it */
 		bh = NULL;
 	if (bh)
 		sim_hold(&c->hold, bh, NULL);
-	if (!bh || slot != bh->base_slot || !bh->h.is_backup) {
+	if (!peer && (!bh || slot != bh->base_slot || !bh->h.is_backup)) {
 		cmd_out(c, "Error: slot %d is not a backup HSM", slot);
 		return PED_E_ARGUMENTS_BAD;
 	}
-	const char *verb = argv[2];
-	if (!strcasecmp(verb, "list")) {
+	if (peer) {
+		;
+	} else if (!strcasecmp(verb, "peerbackup") || !strcasecmp(verb, "peerrestore")) {
+		/* the Backup HSM's half of a cloning across two hsm-sims */
+		if (!archive_peer_session(c))
+			return PED_E_ARGUMENTS_BAD;
+		if ((r = cmd_cloning_allowed(c, bh, 0)) != PED_OK)
+			return r;
+		if (!strcasecmp(verb, "peerbackup"))
+			return backup_receive(c, bh, slot, ped_opts_str(o, "partition", NULL), ped_opts_seen(o, "append"),
+					      ped_opts_seen(o, "replace"));
+		if (!ped_opts_seen(o, "partition")) {
+			cmd_out(c, "Error: -partition is required");
+			return PED_E_ARGUMENTS_BAD;
+		}
+		return restore_send(c, bh, slot, ped_opts_str(o, "partition", ""));
+	} else if (!strcasecmp(verb, "list")) {
 		for (uint32_t i = 0; i < bh->h.npartitions; i++)
 			cmd_out(c, "Partition: %s  Objects: %u", bh->h.partitions[i].name,
 				 bh->h.partitions[i].nobjs);
@@ -269,7 +413,7 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	    PED_OK)
 		return r;
 	/* cloning out of or into the user partition's HSM: HSM policies 7 and 16 (chapter 12) */
-	if ((r = cmd_cloning_allowed(c, hs, 1)) != PED_OK || (r = cmd_cloning_allowed(c, bh, 0)) != PED_OK)
+	if ((r = cmd_cloning_allowed(c, hs, 1)) != PED_OK || (!peer && (r = cmd_cloning_allowed(c, bh, 0)) != PED_OK))
 		return r;
 	if (!strcasecmp(verb, "backup")) {
 		char name[HSM_LABEL_MAX + 1];
@@ -281,6 +425,8 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 		if (ped_opts_seen(o, "objects") &&
 		    (r = cmd_handles(c, p, ped_opts_str(o, "objects", ""), handles, &nhandles, &some)) != PED_OK)
 			return r;
+		if (peer) /* the Backup HSM's half names it */
+			return archive_peer_backup(c, hs, p, some ? handles : NULL, nhandles);
 		if (ped_opts_seen(o, "partition")) {
 			snprintf(name, sizeof(name), "%s", ped_opts_str(o, "partition", ""));
 		} else {
@@ -295,10 +441,12 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 			cmd_out(c, "Error: bad backup partition name");
 			return PED_E_ARGUMENTS_BAD;
 		}
-		return backup(c, hs, p, pi, bh, slot, name, ped_opts_seen(o, "append"),
-			      ped_opts_seen(o, "replace"), some ? handles : NULL, nhandles);
+		return backup(c, hs, p, bh, slot, name, ped_opts_seen(o, "append"), ped_opts_seen(o, "replace"),
+			      some ? handles : NULL, nhandles, NULL, 0);
 	}
 	if (!strcasecmp(verb, "restore")) {
+		if (peer) /* the Backup HSM's half names the backup */
+			return archive_peer_restore(c, hs, p, ped_opts_seen(o, "replace"));
 		if (!ped_opts_seen(o, "partition")) {
 			cmd_out(c, "Error: -partition is required");
 			return PED_E_ARGUMENTS_BAD;
@@ -310,4 +458,5 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 	return PED_E_ARGUMENTS_BAD;
 }
 
-SIM_COMMAND_VERBS(archive, "partition", "par", "archive", 3, cmd_archive, "backup restore list contents delete")
+SIM_COMMAND_VERBS(archive, "partition", "par", "archive", 3, cmd_archive,
+		  "backup restore list contents delete peerbackup peerrestore")

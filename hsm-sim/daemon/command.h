@@ -98,6 +98,11 @@ int cmd_handles(struct cmd_ctx *c, const struct hsm_partition *p, const char *li
 int cmd_clone_objects(struct cmd_ctx *c, struct sim_hsm *dst_hs, struct hsm_partition *dst, struct sim_hsm *src_hs,
 		      const struct hsm_partition *src, enum hsm_clone_mode mode, const uint64_t *handles,
 		      size_t nhandles, const char *what);
+/* The lines cmd_clone_objects tells for an object cloned (its handle in the
+ * source, in the target what) and for one a policy keeps (handle: its
+ * handle where the operator knows it). */
+void cmd_tell_cloned(struct cmd_ctx *c, uint64_t from, uint64_t to, const char *what);
+void cmd_tell_refused(struct cmd_ctx *c, const struct hsm_obj *o, uint64_t handle, CK_RV rv);
 /* An object's CKA_LABEL, printable, into out. */
 void cmd_obj_label(const struct hsm_obj *o, char *out, size_t size);
 /* Its class and key type as the reference shows them ("Private Key", "RSA"). */

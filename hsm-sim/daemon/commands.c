@@ -217,6 +217,18 @@ static int watch_put(void *arg, const char *path, const void *data, size_t len, 
 	return sim_file_put(w->inner, path, data, len, why, whylen);
 }
 
+static int watch_peer_put(void *arg, const uint8_t *msg, size_t len)
+{
+	struct watch *w = arg;
+	return sim_peer_put(w->inner, msg, len);
+}
+
+static int watch_peer_get(void *arg, int timeout_ms, uint8_t **msg, size_t *len)
+{
+	struct watch *w = arg;
+	return sim_peer_get(w->inner, timeout_ms, msg, len);
+}
+
 
 /* ---- the Auditor and the log ---------------------------------------------- */
 
@@ -255,8 +267,16 @@ static int auditor_allowed(int argc, char **argv)
 static int network_allowed(struct cmd_ctx *c, int argc, char **argv)
 {
 	struct sim_hsm *hs;
+	int at = 0, slot = 0;
 	if (word_is(argc, argv, 0, "slot"))
 		return 1;
+	/* a Backup HSM this hsm-sim serves, named by -slot: the archive
+	 * commands and its Remote PED (a backup relayed by hsmcm, as RBS serves one) */
+	if ((word_is(argc, argv, 0, "partition") || word_is(argc, argv, 0, "par") || word_is(argc, argv, 0, "ped")) &&
+	    hsm_ctl_slot_option(argc, argv, &at, &slot) && (hs = sim_hsm_of_slot(c->sim, slot)) != NULL &&
+	    hs->h.is_backup && slot == hs->base_slot && !(word_is(argc, argv, 1, "vector")))
+		return word_is(argc, argv, 0, "ped") || (argc > 1 && !strncasecmp(argv[1], "archive", strlen(argv[1])) &&
+							  strlen(argv[1]) >= 2);
 	if (word_is(argc, argv, 0, "hsm"))
 		return word_is(argc, argv, 1, "showinfo");
 	if (word_is(argc, argv, 0, "audit") || (word_is(argc, argv, 0, "ped") && word_is(argc, argv, 1, "vector")))
@@ -391,7 +411,9 @@ int cmd_run(struct cmd_ctx *c, const char *line)
 	char **argv = c->argv;
 	int argc, r = PED_OK, bad = 0;
 	struct watch w = {c->who.out, 0};
-	struct sim_out watched = {watch_line, &w, c->who.out && c->who.out->ask ? watch_ask : NULL, watch_get, watch_put};
+	int peer = c->who.out && c->who.out->peer_put && c->who.out->peer_get;
+	struct sim_out watched = {watch_line, &w, c->who.out && c->who.out->ask ? watch_ask : NULL, watch_get, watch_put,
+				  peer ? watch_peer_put : NULL, peer ? watch_peer_get : NULL};
 
 	c->who.out = &watched;
 	sim_hold_init(&c->hold, c->sim);
@@ -654,20 +676,30 @@ struct cloned_ctx {
 	const char *to;
 };
 
+void cmd_tell_cloned(struct cmd_ctx *c, uint64_t from, uint64_t to, const char *what)
+{
+	cmd_out(c, "Cloned object %llu to partition %s (new handle %llu).", (unsigned long long)from, what,
+		(unsigned long long)to);
+}
+
+void cmd_tell_refused(struct cmd_ctx *c, const struct hsm_obj *o, uint64_t handle, CK_RV rv)
+{
+	char label[HSM_LABEL_LEN_MAX + 1];
+	cmd_obj_label(o, label, sizeof(label));
+	cmd_out(c, "Object %llu (\"%s\", %s) skipped: %s (%s).", (unsigned long long)handle, label, cmd_class_name(o),
+		rv == CKR_OK ? "" : hsm_ck_why(), hsm_ck_name(rv));
+}
+
 static void tell_cloned(void *arg, uint64_t from, uint64_t to)
 {
 	struct cloned_ctx *x = arg;
-	cmd_out(x->c, "Cloned object %llu to partition %s (new handle %llu).", (unsigned long long)from, x->to,
-		(unsigned long long)to);
+	cmd_tell_cloned(x->c, from, to, x->to);
 }
 
 static void tell_refused(void *arg, const struct hsm_obj *o, CK_RV rv)
 {
 	struct cloned_ctx *x = arg;
-	char label[HSM_LABEL_LEN_MAX + 1];
-	cmd_obj_label(o, label, sizeof(label));
-	cmd_out(x->c, "Object %llu (\"%s\", %s) skipped: %s (%s).", (unsigned long long)o->handle, label,
-		cmd_class_name(o), rv == CKR_OK ? "" : hsm_ck_why(), hsm_ck_name(rv));
+	cmd_tell_refused(x->c, o, o->handle, rv);
 }
 
 int cmd_clone_objects(struct cmd_ctx *c, struct sim_hsm *dst_hs, struct hsm_partition *dst, struct sim_hsm *src_hs,

@@ -57,3 +57,15 @@ int sim_file_put(const struct sim_out *o, const char *path, const void *data, si
 	}
 	return o->file_put(o->arg, path, data, len, why, whylen);
 }
+
+int sim_peer_put(const struct sim_out *o, const uint8_t *msg, size_t len)
+{
+	return o && o->peer_put ? o->peer_put(o->arg, msg, len) : PED_E_UNSUPPORTED;
+}
+
+int sim_peer_get(const struct sim_out *o, int timeout_ms, uint8_t **msg, size_t *len)
+{
+	*msg = NULL;
+	*len = 0;
+	return o && o->peer_get ? o->peer_get(o->arg, timeout_ms, msg, len) : PED_E_UNSUPPORTED;
+}

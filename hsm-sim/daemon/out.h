@@ -22,6 +22,12 @@ struct sim_out {
 	 * why says why not. NULL when the front end has no files. */
 	int (*file_get)(void *arg, const char *path, size_t max, uint8_t **data, size_t *len, char *why, size_t whylen);
 	int (*file_put)(void *arg, const char *path, const void *data, size_t len, char *why, size_t whylen);
+	/* The other half of a cloning across two hsm-sims, through hsmcm
+	 * (HSM_CTL_PEER_*): a message for it, and its next message (*msg
+	 * OPENSSL_malloc'd) within timeout_ms. PED_E_CLOSED when it ended
+	 * without one. NULL unless the session runs such a half. */
+	int (*peer_put)(void *arg, const uint8_t *msg, size_t len);
+	int (*peer_get)(void *arg, int timeout_ms, uint8_t **msg, size_t *len);
 };
 
 /* One line (no newline needed). */
@@ -35,5 +41,9 @@ int sim_ask(const struct sim_out *o, const char *prompt, int secret, char *answe
 int sim_file_get(const struct sim_out *o, const char *path, size_t max, uint8_t **data, size_t *len, char *why,
 		 size_t whylen);
 int sim_file_put(const struct sim_out *o, const char *path, const void *data, size_t len, char *why, size_t whylen);
+
+/* The peer half's messages through o (PED_E_UNSUPPORTED when o has no peer). */
+int sim_peer_put(const struct sim_out *o, const uint8_t *msg, size_t len);
+int sim_peer_get(const struct sim_out *o, int timeout_ms, uint8_t **msg, size_t *len);
 
 #endif

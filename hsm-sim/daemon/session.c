@@ -153,12 +153,49 @@ static int shell_file_put(void *arg, const char *path, const void *data, size_t 
 	return r;
 }
 
+static int shell_peer_put(void *arg, const uint8_t *msg, size_t len)
+{
+	struct session *s = arg;
+	if (len > HSM_CTL_PEER_MAX)
+		return PED_E_RANGE;
+	return ped_frame_send(s->fd, HSM_CTL_PEER_PUT, msg, len, SESSION_IO_TIMEOUT_MS);
+}
+
+/* The other half's next message, relayed by hsmcm: the one frame a session
+ * takes larger than a command line, for as long as it waits for it. */
+static int shell_peer_get(void *arg, int timeout_ms, uint8_t **out, size_t *outlen)
+{
+	struct session *s = arg;
+	uint8_t type, *msg = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = ped_frame_send(s->fd, HSM_CTL_PEER_GET, NULL, 0, SESSION_IO_TIMEOUT_MS)) != PED_OK)
+		return r;
+	s->in.dec.max_payload = 1 + HSM_CTL_PEER_MAX;
+	r = ped_framer_recv(&s->in, &type, &msg, &len, timeout_ms);
+	s->in.dec.max_payload = HSM_CTL_LINE_MAX;
+	if (r != PED_OK)
+		return r;
+	if (type != HSM_CTL_PEER_REPLY || len < 1)
+		r = PED_E_FRAME_TYPE;
+	else if (msg[0] != 0)
+		r = PED_E_CLOSED;
+	else if (!(*out = OPENSSL_memdup(msg + 1, len - 1 ? len - 1 : 1)))
+		r = PED_E_HOST_MEMORY;
+	else
+		*outlen = len - 1;
+	OPENSSL_clear_free(msg, len ? len : 1);
+	return r;
+}
+
 /* One command: its output, then its result. PED_OK while the session goes on.
- * tty: hsmcm can answer prompts. */
-static int shell_command(struct session *s, const uint8_t *msg, size_t len, int tty)
+ * tty: hsmcm can answer prompts; peer: one half of a relayed cloning. */
+static int shell_command(struct session *s, const uint8_t *msg, size_t len, int tty, int peer)
 {
 	struct sim *sim = s->srv->sim;
-	struct sim_out out = {shell_line, s, tty ? shell_ask : NULL, shell_file_get, shell_file_put};
+	struct sim_out out = {shell_line, s, tty ? shell_ask : NULL, shell_file_get, shell_file_put,
+			      peer ? shell_peer_put : NULL, peer ? shell_peer_get : NULL};
 	struct cmd_ctx c;
 	char line[HSM_CTL_LINE_MAX + 1];
 	int r, counted = 0;
@@ -191,16 +228,19 @@ static int shell_command(struct session *s, const uint8_t *msg, size_t len, int 
 
 static int shell_frame_ok(uint8_t type, const uint8_t *msg, size_t len)
 {
-	return (type == HSM_CTL_CMD || type == HSM_CTL_CMD_TTY) && len <= HSM_CTL_LINE_MAX && !memchr(msg, '\0', len);
+	return (type == HSM_CTL_CMD || type == HSM_CTL_CMD_TTY || type == HSM_CTL_CMD_PEER) && len <= HSM_CTL_LINE_MAX &&
+	       !memchr(msg, '\0', len);
 }
 
 static void shell_serve(struct session *s, uint8_t type, uint8_t *msg, size_t len)
 {
-	int more = shell_frame_ok(type, msg, len) && shell_command(s, msg, len, type == HSM_CTL_CMD_TTY) == PED_OK;
+	int more = shell_frame_ok(type, msg, len) &&
+		   shell_command(s, msg, len, type == HSM_CTL_CMD_TTY, type == HSM_CTL_CMD_PEER) == PED_OK;
 	while (more) {
 		if (ped_framer_recv(&s->in, &type, &msg, &len, -1) != PED_OK)
 			break;
-		more = shell_frame_ok(type, msg, len) && shell_command(s, msg, len, type == HSM_CTL_CMD_TTY) == PED_OK;
+		more = shell_frame_ok(type, msg, len) &&
+		       shell_command(s, msg, len, type == HSM_CTL_CMD_TTY, type == HSM_CTL_CMD_PEER) == PED_OK;
 		OPENSSL_clear_free(msg, len ? len : 1);
 	}
 }
@@ -217,6 +257,7 @@ static void app_proto(struct session *s, uint8_t type, uint8_t *msg, size_t len)
 static const struct session_protocol protocols[] = {
 	{HSM_CTL_CMD, "hsmcm", shell_serve},
 	{HSM_CTL_CMD_TTY, "hsmcm", shell_serve},
+	{HSM_CTL_CMD_PEER, "hsmcm", shell_serve},
 	{P11W_APP_HELLO, "application", app_proto},
 };
 

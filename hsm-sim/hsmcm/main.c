@@ -1,12 +1,23 @@
 /* hsmcm: the operator shell of hsm-sim, in lunacm's syntax.
  *
- *   hsmcm [-socket PATH | -server HOST]  interactive, "hsmcm:>" prompt
+ *   hsmcm [-socket PATH] [-server HOST]  interactive, "hsmcm:>" prompt
  *   hsmcm -c "cmd; cmd" | -f FILE        scripted: stops at the first failure, exit 1
- */
+ *
+ * With -server, hsmcm holds a session with every server it reaches at once
+ * (chapter 13's order): HOST first, its slots numbered as HOST numbers
+ * them; then the local hsm-sim (-socket, else the default socket if one
+ * answers); then the other servers registered with vtl (a Remote Backup
+ * Service among them). The slots of each follow those of the ones before
+ * it (hsm_ctl_slot_shift). A command goes to the server of the slot it
+ * names (-slot), else to the current slot's; a backup or restore between a
+ * partition and a Backup HSM of two servers runs as two halves, one on
+ * each, whose sealed messages hsmcm relays (hsm/clonewire.h). */
 #include "hsm/control.h"
+#include "hsm/hsm.h"
 #include "hsm/result.h"
 #include "ped/buf.h"
 #include "ped/error.h"
+#include "ped/evloop.h"
 #include "ped/json.h"
 #include "ped/fileio.h"
 #include "ped/link.h"
@@ -17,6 +28,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <openssl/crypto.h>
@@ -26,7 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define USAGE "hsmcm [-socket PATH | -server HOST] [-c \"cmd; cmd\" | -f FILE] [-json]"
+#define USAGE "hsmcm [-socket PATH] [-server HOST] [-c \"cmd; cmd\" | -f FILE] [-json]"
 
 #ifndef HSMCM_NETCFG_DEFAULT
 #define HSMCM_NETCFG_DEFAULT "/etc/openped/openped-pkcs11.conf"
@@ -54,16 +68,6 @@ static void json_result(const char *command, const char *lines, uint32_t code, i
 	ped_json_bool(stdout, &n, "success", code == 0);
 	ped_json_bool(stdout, &n, "reference_success", success); /* "0 (Success)" rather than "No Error" */
 	printf("}\n");
-	fflush(stdout);
-}
-
-static void lost(int r)
-{
-	fprintf(stderr, "hsmcm: lost hsm-sim: %s\n", ped_strerror(r));
-	if (json)
-		return; /* the command's object is written by the caller */
-	printf("\nError in execution: %s.\n\nCommand Result : 0x%x (%s)\n\n", ped_err_name(PED_E_DEVICE_ERROR),
-	       ped_err_code(PED_E_DEVICE_ERROR), ped_err_name(PED_E_DEVICE_ERROR));
 	fflush(stdout);
 }
 
@@ -205,57 +209,168 @@ static int answer_file(int fd, uint8_t type, const uint8_t *msg, size_t len, con
 	return r;
 }
 
-/* quiet: the result line is not printed (hsmcm's own slot list at start) */
-static int run_command_as(int fd, struct ped_framer *in, const char *line, int quiet)
+/* A session with one server: a TLS link's plain end (vtl's servers) or
+ * a Unix socket (the local hsm-sim). Its slots are shown shifted by offset:
+ * the local slot lo is the first after the servers before it. */
+#define SOURCES_MAX (2 + PED_NET_SERVERS_MAX)
+#define RELAY_QUEUE_MAX (HSM_MAX_OBJECTS + 8)
+#define RELAY_BYTES_MAX (96u << 20)
+#define RELAY_END_WAIT_MS 30000 /* the other half's end, once one failed */
+
+struct relay_msg {
+	uint8_t *data;
+	size_t len;
+};
+
+struct source {
+	char where[PED_NET_HOST_MAX + 1100]; /* the host, or the local socket's path */
+	int fd;
+	int tls;
+	struct ped_framer in;
+	int offset, lo, hi;
+	/* a relayed cloning's half, while it runs */
+	struct relay_msg q[RELAY_QUEUE_MAX]; /* the other half's messages not yet asked for */
+	size_t qhead, qn, qbytes;
+	int want, done, lost;
+	uint32_t code;
+};
+
+static struct source srcs[SOURCES_MAX];
+static int nsrc, cur;
+
+/* What a command printed and its outcome, as the mode wants it (text,
+ * -json, or kept for hsmcm's own use). */
+struct emit {
+	int quiet;       /* the result line is not printed (hsmcm's own slot list at start) */
+	FILE *mem;       /* -json: the output lines, as JSON strings */
+	char *lines;
+	size_t olen;
+	int nlines;
+	char **keep;     /* kept lines (slot list across servers), when not NULL */
+	size_t nkeep;
+};
+
+static int emit_open(struct emit *e, int quiet)
+{
+	memset(e, 0, sizeof(*e));
+	e->quiet = quiet;
+	if (json && !quiet && !(e->mem = open_memstream(&e->lines, &e->olen)))
+		return -1;
+	return 0;
+}
+
+static void emit_line(struct emit *e, const struct source *s, const uint8_t *msg, size_t len)
+{
+	char raw[HSM_CTL_LINE_MAX + 1], text[HSM_CTL_LINE_MAX + 64];
+	size_t n = len < HSM_CTL_LINE_MAX ? len : HSM_CTL_LINE_MAX;
+
+	memcpy(raw, msg, n);
+	raw[n] = '\0';
+	hsm_ctl_slot_shift(raw, s ? s->offset : 0, text, sizeof(text));
+	if (e->keep) {
+		char **k = realloc(e->keep, (e->nkeep + 2) * sizeof(*k));
+		if (k) {
+			e->keep = k;
+			if ((k[e->nkeep] = strdup(text)) != NULL)
+				e->nkeep++;
+			k[e->nkeep] = NULL;
+		}
+	} else if (e->mem) {
+		if (e->nlines++)
+			fputc(',', e->mem);
+		ped_json_string(e->mem, text);
+	} else if (!json) {
+		printf("\t%s\n", text);
+		fflush(stdout);
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(text, sizeof(text));
+}
+
+/* The command's outcome; lost: its server went away (told as today). */
+static void emit_result(struct emit *e, const char *line, uint32_t code, int success, int lost_it)
+{
+	if (e->mem) {
+		fclose(e->mem);
+		e->mem = NULL;
+		json_result(line, e->lines, lost_it ? (uint32_t)ped_err_code(PED_E_DEVICE_ERROR) : code, success);
+	} else if (json || e->keep || lost_it) {
+		;
+	} else if (e->quiet && code == 0) {
+		printf("\n");
+	} else if (code == 0 && success) {
+		printf("\nCommand Result : 0 (Success)\n\n");
+	} else if (code == 0) {
+		printf("\nCommand Result : No Error\n\n");
+	} else {
+		const char *name = hsm_result_name(code);
+		printf("\nError in execution: %s.\n\nCommand Result : 0x%x (%s)\n\n", name, code, name);
+	}
+	fflush(stdout);
+}
+
+static void emit_close(struct emit *e)
+{
+	if (e->mem)
+		fclose(e->mem);
+	free(e->lines);
+	for (size_t i = 0; i < e->nkeep; i++)
+		free(e->keep[i]);
+	free(e->keep);
+	memset(e, 0, sizeof(*e));
+}
+
+static void lost_source(const struct source *s, int r)
+{
+	if (nsrc > 1)
+		fprintf(stderr, "hsmcm: lost hsm-sim on %s: %s\n", s->where, ped_strerror(r));
+	else
+		fprintf(stderr, "hsmcm: lost hsm-sim: %s\n", ped_strerror(r));
+	if (json)
+		return;
+	printf("\nError in execution: %s.\n\nCommand Result : 0x%x (%s)\n\n", ped_err_name(PED_E_DEVICE_ERROR),
+	       ped_err_code(PED_E_DEVICE_ERROR), ped_err_name(PED_E_DEVICE_ERROR));
+	fflush(stdout);
+}
+
+/* One command on server s: -1 when s went away, else 0 (success) or 1.
+ * e says where its output goes; *code_out gets its result. */
+static int run_on(struct source *s, const char *line, struct emit *e, uint32_t *code_out)
 {
 	uint8_t type, *msg = NULL;
-	size_t len = 0, olen = 0;
-	char *lines = NULL;
-	int r, rc = -1, nlines = 0;
-	FILE *out = json && !quiet ? open_memstream(&lines, &olen) : NULL;
+	size_t len = 0;
+	int r, rc = -1;
 
-	if (json && !quiet && !out)
-		return -1;
-	if ((r = ped_frame_send(fd, tty ? HSM_CTL_CMD_TTY : HSM_CTL_CMD, line, strlen(line), 10000)) != PED_OK) {
-		lost(r);
+	if ((r = ped_frame_send(s->fd, tty && !e->keep ? HSM_CTL_CMD_TTY : HSM_CTL_CMD, line, strlen(line), 10000)) !=
+	    PED_OK) {
+		lost_source(s, r);
 		goto out;
 	}
 	for (;;) {
-		if ((r = ped_framer_recv(in, &type, &msg, &len, -1)) != PED_OK) {
-			lost(r);
+		if ((r = ped_framer_recv(&s->in, &type, &msg, &len, -1)) != PED_OK) {
+			lost_source(s, r);
 			goto out;
 		}
 		if (type == HSM_CTL_OUTPUT) {
-			if (out) {
-				char *text = strndup((const char *)msg, len);
-				if (text) {
-					if (nlines++)
-						fputc(',', out);
-					ped_json_string(out, text);
-					free(text);
-				}
-			} else if (!json) {
-				printf("\t%.*s\n", (int)len, (const char *)msg);
-				fflush(stdout);
-			}
+			emit_line(e, s, msg, len);
 			OPENSSL_free(msg);
 			continue;
 		}
 		if (type == HSM_CTL_PROMPT) {
-			r = answer_prompt(fd, msg, len);
+			r = answer_prompt(s->fd, msg, len);
 			OPENSSL_free(msg);
 			if (r != PED_OK) {
-				lost(r);
+				lost_source(s, r);
 				goto out;
 			}
 			continue;
 		}
 		if (type == HSM_CTL_FILE_GET || type == HSM_CTL_FILE_PUT) {
-			r = answer_file(fd, type, msg, len, line);
+			r = answer_file(s->fd, type, msg, len, line);
 			OPENSSL_free(msg);
 			if (r != PED_OK) {
-				lost(r);
-				return -1;
+				lost_source(s, r);
+				goto out;
 			}
 			continue;
 		}
@@ -263,48 +378,446 @@ static int run_command_as(int fd, struct ped_framer *in, const char *line, int q
 			uint32_t code = ped_be32_get(msg);
 			int success = len == 5 && (msg[4] & HSM_CTL_RESULT_SUCCESS);
 			OPENSSL_free(msg);
-			if (out) {
-				fclose(out);
-				out = NULL;
-				json_result(line, lines, code, success);
-			} else if (json) {
-				;
-			} else if (quiet && code == 0) {
-				printf("\n");
-			} else if (code == 0 && success) {
-				printf("\nCommand Result : 0 (Success)\n\n");
-			} else if (code == 0) {
-				printf("\nCommand Result : No Error\n\n");
-			} else {
-				const char *name = hsm_result_name(code);
-				printf("\nError in execution: %s.\n\nCommand Result : 0x%x (%s)\n\n", name, code, name);
-			}
-			fflush(stdout);
+			if (code_out)
+				*code_out = code;
+			emit_result(e, line, code, success, 0);
 			rc = code == 0 ? 0 : 1;
-			goto out;
+			goto done;
 		}
 		OPENSSL_free(msg);
 		fprintf(stderr, "hsmcm: unexpected message from hsm-sim\n");
 		goto out;
 	}
 out:
-	if (out) {
-		fclose(out);
-		/* hsm-sim lost mid-command: the outcome is the device error */
-		json_result(line, lines, (uint32_t)ped_err_code(PED_E_DEVICE_ERROR), 0);
-	}
-	free(lines);
+	/* hsm-sim lost mid-command: the outcome is the device error */
+	emit_result(e, line, 0, 0, 1);
+done:
 	return rc;
 }
 
-static int run_command(int fd, struct ped_framer *in, const char *line)
+/* quiet: the result line is not printed (hsmcm's own slot list at start) */
+static int run_command_as(struct source *s, const char *line, int quiet)
 {
-	return run_command_as(fd, in, line, 0);
+	struct emit e;
+	int rc;
+	if (emit_open(&e, quiet) != 0)
+		return -1;
+	rc = run_on(s, line, &e, NULL);
+	emit_close(&e);
+	return rc;
+}
+
+/* ---- several servers ----------------------------------------------------- */
+
+static int word_prefix(const char *w, const char *full, size_t least)
+{
+	size_t n = strlen(w);
+	return n >= least && n <= strlen(full) && !strncasecmp(w, full, n);
+}
+
+/* The words back into a line, a word with a blank quoted as typed. */
+static int join_words(int argc, char **argv, char *out, size_t outlen)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (int i = 0; i < argc; i++) {
+		int q = strpbrk(argv[i], " \t") != NULL;
+		int n = snprintf(out + o, outlen - o, "%s%s%s%s", i ? " " : "", q ? "\"" : "", argv[i], q ? "\"" : "");
+		if (n < 0 || (size_t)n >= outlen - o)
+			return -1;
+		o += (size_t)n;
+	}
+	return 0;
+}
+
+/* The server whose slots hold global slot g, or NULL. */
+static struct source *source_of(int g)
+{
+	for (int i = 0; i < nsrc; i++)
+		if (g - srcs[i].offset >= srcs[i].lo && g - srcs[i].offset <= srcs[i].hi)
+			return &srcs[i];
+	return NULL;
+}
+
+/* A server's slot span, from its slot list: an HSM's admin slot reserves
+ * the fifteen after it for partitions to come. */
+static void learn_span(struct source *s, struct emit *e)
+{
+	int id = -1;
+	s->lo = INT32_MAX;
+	s->hi = -1;
+	for (size_t i = 0; i < e->nkeep; i++) {
+		const char *l = e->keep[i];
+		if (!strncmp(l, "Slot Id ->", 10))
+			id = atoi(l + 10);
+		else if (id >= 0 && !strncmp(l, "Configuration ->", 16)) {
+			int top = strstr(l, "Admin Partition") ? id + 15 : id;
+			if (id < s->lo)
+				s->lo = id;
+			if (top > s->hi)
+				s->hi = top;
+			id = -1;
+		}
+	}
+	if (s->hi < 0)
+		s->lo = s->hi = 0;
+}
+
+/* Each server's slots after the ones before it. */
+static int number_slots(void)
+{
+	int next = 0;
+	for (int i = 0; i < nsrc; i++) {
+		struct emit e;
+		emit_open(&e, 1);
+		e.keep = calloc(1, sizeof(char *));
+		srcs[i].offset = 0;
+		if (!e.keep || run_on(&srcs[i], "slot list", &e, NULL) != 0) {
+			emit_close(&e);
+			return -1;
+		}
+		learn_span(&srcs[i], &e);
+		emit_close(&e);
+		srcs[i].offset = i == 0 ? 0 : next - srcs[i].lo;
+		next = srcs[i].hi + srcs[i].offset + 1;
+	}
+	return 0;
+}
+
+/* slot list across the servers: each one's slots, with where they are. */
+static int slot_list_all(const char *line, int quiet)
+{
+	struct emit out;
+	char current[64] = "";
+	uint32_t code = 0, first = 0;
+	int rc = 0;
+
+	if (emit_open(&out, quiet) != 0)
+		return -1;
+	for (int i = 0; i < nsrc; i++) {
+		struct emit e;
+		emit_open(&e, 1);
+		e.keep = calloc(1, sizeof(char *));
+		int r = e.keep ? run_on(&srcs[i], "slot list", &e, &code) : -1;
+		if (r < 0) {
+			emit_close(&e);
+			emit_close(&out);
+			return -1;
+		}
+		if (r != 0 && !first)
+			first = code;
+		for (size_t j = 0; j < e.nkeep; j++) {
+			const char *l = e.keep[j];
+			if (!strncmp(l, "Current Slot Id:", 16)) {
+				if (i == cur)
+					snprintf(current, sizeof(current), "%s", l);
+				continue;
+			}
+			emit_line(&out, NULL, (const uint8_t *)l, strlen(l));
+			if (!strncmp(l, "Slot Id ->", 10)) {
+				char where[sizeof(srcs[i].where) + 64];
+				snprintf(where, sizeof(where), "Server ->               %.1200s%s", srcs[i].where,
+					 srcs[i].tls ? "" : " (local hsm-sim)");
+				emit_line(&out, NULL, (const uint8_t *)where, strlen(where));
+			}
+		}
+		emit_close(&e);
+	}
+	if (current[0])
+		emit_line(&out, NULL, (const uint8_t *)current, strlen(current));
+	emit_result(&out, line, first, 0, 0);
+	rc = first ? 1 : 0;
+	emit_close(&out);
+	return rc;
+}
+
+static void relay_drop(struct source *s)
+{
+	for (size_t i = 0; i < s->qn; i++) {
+		struct relay_msg *m = &s->q[(s->qhead + i) % RELAY_QUEUE_MAX];
+		OPENSSL_free(m->data);
+		m->data = NULL;
+	}
+	s->qhead = s->qn = s->qbytes = 0;
+	s->want = s->done = s->lost = 0;
+	s->code = 0;
+}
+
+/* Answers s's request for the other half's next message if there is one,
+ * or if the other half has ended (and can send no more). */
+static int relay_serve(struct source *s, const struct source *other)
+{
+	uint8_t *out;
+	int r;
+
+	if (!s->want || s->done)
+		return PED_OK;
+	if (s->qn) {
+		struct relay_msg *m = &s->q[s->qhead];
+		if (!(out = OPENSSL_malloc(1 + m->len)))
+			return PED_E_HOST_MEMORY;
+		out[0] = 0;
+		memcpy(out + 1, m->data, m->len);
+		r = ped_frame_send(s->fd, HSM_CTL_PEER_REPLY, out, 1 + m->len, 10000);
+		OPENSSL_free(out);
+		s->qbytes -= m->len;
+		OPENSSL_free(m->data);
+		m->data = NULL;
+		s->qhead = (s->qhead + 1) % RELAY_QUEUE_MAX;
+		s->qn--;
+		s->want = 0;
+		return r;
+	}
+	if (other->done) {
+		uint8_t ended = HSM_CTL_PEER_ENDED;
+		s->want = 0;
+		return ped_frame_send(s->fd, HSM_CTL_PEER_REPLY, &ended, 1, 10000);
+	}
+	return PED_OK;
+}
+
+/* One frame from half s of a relayed cloning. */
+static void relay_frame(struct source *s, struct source *other, struct emit *e, const char *line, struct source **first)
+{
+	uint8_t type, *msg = NULL;
+	size_t len = 0;
+	int r = ped_framer_recv(&s->in, &type, &msg, &len, 0);
+
+	if (r == PED_E_TIMED_OUT)
+		return;
+	if (r != PED_OK) {
+		s->lost = s->done = 1;
+		if (!*first)
+			*first = s;
+		fprintf(stderr, "hsmcm: lost hsm-sim on %s: %s\n", s->where, ped_strerror(r));
+		return;
+	}
+	switch (type) {
+	case HSM_CTL_OUTPUT:
+		emit_line(e, s, msg, len);
+		break;
+	case HSM_CTL_PROMPT: {
+		uint8_t no = 1; /* a half asks no one: its options say it all */
+		r = ped_frame_send(s->fd, HSM_CTL_ANSWER, &no, 1, 10000);
+		break;
+	}
+	case HSM_CTL_FILE_GET:
+	case HSM_CTL_FILE_PUT: {
+		static const char why[] = "\001hsmcm serves no file to a half of a cloning";
+		r = ped_frame_send(s->fd, HSM_CTL_FILE_REPLY, why, sizeof(why) - 1, 10000);
+		break;
+	}
+	case HSM_CTL_PEER_PUT:
+		/* opaque: sealed for the other HSM, which alone can read or check it */
+		if (len > HSM_CTL_PEER_MAX || other->qn == RELAY_QUEUE_MAX || other->qbytes + len > RELAY_BYTES_MAX) {
+			fprintf(stderr, "hsmcm: %s sent more than a cloning carries: the cloning is stopped\n", s->where);
+			r = PED_E_RANGE;
+			break;
+		}
+		if (!other->done) {
+			struct relay_msg *m = &other->q[(other->qhead + other->qn) % RELAY_QUEUE_MAX];
+			m->data = msg;
+			m->len = len;
+			msg = NULL;
+			other->qn++;
+			other->qbytes += len;
+		}
+		r = relay_serve(other, s);
+		if (r != PED_OK) {
+			other->lost = other->done = 1;
+			if (!*first)
+				*first = other;
+			r = PED_OK;
+		}
+		break;
+	case HSM_CTL_PEER_GET:
+		s->want = 1;
+		r = relay_serve(s, other);
+		break;
+	case HSM_CTL_RESULT:
+		if (len != 4 && len != 5) {
+			r = PED_E_FRAME_TYPE;
+			break;
+		}
+		s->code = ped_be32_get(msg);
+		s->done = 1;
+		if (s->code && !*first)
+			*first = s;
+		(void)relay_serve(other, s);
+		break;
+	default:
+		r = PED_E_FRAME_TYPE;
+	}
+	OPENSSL_free(msg);
+	if (r != PED_OK) {
+		s->lost = s->done = 1;
+		if (!*first)
+			*first = s;
+		fprintf(stderr, "hsmcm: %s: %s\n", s->where, ped_strerror(r));
+		(void)relay_serve(other, s);
+	}
+	(void)line;
+}
+
+/* A backup or restore between the current slot's partition (on a) and a
+ * Backup HSM of another server (b): each runs its half as a command of its
+ * own session; hsmcm carries their sealed messages and prints their lines
+ * as they come. The outcome is the first half's failure, else success. */
+static int relay_cloning(struct source *a, const char *aline, struct source *b, const char *bline, const char *line)
+{
+	struct source *first = NULL;
+	struct emit e;
+	int r, rc;
+
+	if (emit_open(&e, 0) != 0)
+		return -1;
+	relay_drop(a);
+	relay_drop(b);
+	if ((r = ped_frame_send(b->fd, HSM_CTL_CMD_PEER, bline, strlen(bline), 10000)) != PED_OK) {
+		lost_source(b, r);
+		emit_close(&e);
+		return -1;
+	}
+	if ((r = ped_frame_send(a->fd, HSM_CTL_CMD_PEER, aline, strlen(aline), 10000)) != PED_OK) {
+		a->lost = a->done = 1;
+		first = a;
+		(void)relay_serve(b, a);
+	}
+	uint64_t give_up = 0;
+	while (!a->done || !b->done) {
+		struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN}, {.fd = b->fd, .events = POLLIN}};
+		int pa = !a->done && ped_framer_pending(&a->in), pb = !b->done && ped_framer_pending(&b->in), wait = -1;
+		/* one half failed: the other is told and ends at once, unless its
+		 * link is gone without a word (then a retransmitting TCP would keep
+		 * hsmcm waiting for minutes) */
+		if (first && !give_up)
+			give_up = ped_now_ms() + RELAY_END_WAIT_MS;
+		if (give_up) {
+			uint64_t now = ped_now_ms();
+			if (now >= give_up) {
+				struct source *left = a->done ? b : a;
+				fprintf(stderr, "hsmcm: hsm-sim on %s did not end its half of the cloning: given up\n", left->where);
+				left->lost = left->done = 1;
+				break;
+			}
+			wait = (int)(give_up - now);
+		}
+		if (!pa && !pb) {
+			p[0].fd = a->done ? -1 : a->fd;
+			p[1].fd = b->done ? -1 : b->fd;
+			if (poll(p, 2, wait) < 0 && errno != EINTR)
+				break;
+		}
+		if (!a->done && (pa || p[0].revents))
+			relay_frame(a, b, &e, line, &first);
+		if (!b->done && (pb || p[1].revents))
+			relay_frame(b, a, &e, line, &first);
+	}
+	if (first && first->lost) {
+		if (!json)
+			printf("\nError in execution: %s.\n\nCommand Result : 0x%x (%s)\n\n", ped_err_name(PED_E_DEVICE_ERROR),
+			       ped_err_code(PED_E_DEVICE_ERROR), ped_err_name(PED_E_DEVICE_ERROR));
+		emit_result(&e, line, 0, 0, 1);
+		rc = -1;
+	} else {
+		emit_result(&e, line, first ? first->code : 0, 0, 0);
+		rc = first ? 1 : 0;
+	}
+	emit_close(&e);
+	relay_drop(a);
+	relay_drop(b);
+	return rc;
+}
+
+static void too_long_line(void)
+{
+	fprintf(stderr, "hsmcm: the command, rewritten for its server, is longer than %d characters: not run\n",
+		HSM_CTL_LINE_MAX - 1);
+}
+
+/* A command among several servers: see the head of this file. */
+static int dispatch(const char *line, int quiet)
+{
+	char buf[HSM_CTL_LINE_MAX + 1], num[16], out[HSM_CTL_LINE_MAX + 64], peer_line[HSM_CTL_LINE_MAX + 64];
+	char *argv[64], *argv2[66];
+	int argc, at = 0, g = 0, rc;
+	struct source *s;
+
+	if (nsrc == 1)
+		return run_command_as(&srcs[0], line, quiet);
+	snprintf(buf, sizeof(buf), "%s", line);
+	argc = hsm_ctl_split_words(buf, argv, 64);
+	if (argc >= 2 && !strcasecmp(argv[0], "slot") && word_prefix(argv[1], "list", 1)) {
+		rc = slot_list_all(line, quiet);
+		goto out;
+	}
+	if (argc < 1 || !hsm_ctl_slot_option(argc, argv, &at, &g)) {
+		rc = run_command_as(&srcs[cur], line, quiet);
+		goto out;
+	}
+	s = source_of(g);
+	if (!s)
+		s = &srcs[cur]; /* its own "no slot" error, in these numbers */
+	/* the slot named, in its server's own numbers */
+	char *eq = strchr(argv[at], '=');
+	snprintf(num, sizeof(num), "%d", g - s->offset);
+	if (eq && argv[at][0] == '-') {
+		char opt[HSM_CTL_LINE_MAX];
+		snprintf(opt, sizeof(opt), "%.*s=%s", (int)(eq - argv[at]), argv[at], num);
+		snprintf(peer_line, sizeof(peer_line), "%s", opt);
+		argv[at] = peer_line;
+	} else {
+		argv[at] = num;
+	}
+	int cloning = argc >= 3 && word_prefix(argv[0], "partition", 3) && word_prefix(argv[1], "archive", 2) &&
+		      (word_prefix(argv[2], "backup", 1) || word_prefix(argv[2], "restore", 1));
+	if (cloning && s != &srcs[cur]) {
+		/* the partition's half: no -slot, -peer; the Backup HSM's: its verb */
+		int n = 0, restore = word_prefix(argv[2], "restore", 1);
+		char aline[HSM_CTL_LINE_MAX + 64];
+		for (int i = 0; i < argc; i++) {
+			int opt_word = eq ? i == at : (i == at - 1 || i == at);
+			if (!opt_word)
+				argv2[n++] = argv[i];
+		}
+		argv2[n++] = "-peer";
+		if (join_words(n, argv2, aline, sizeof(aline)) != 0) {
+			too_long_line();
+			rc = 1;
+			goto out;
+		}
+		argv[2] = restore ? "peerrestore" : "peerbackup";
+		if (join_words(argc, argv, out, sizeof(out)) != 0) {
+			too_long_line();
+			rc = 1;
+			goto out;
+		}
+		rc = relay_cloning(&srcs[cur], aline, s, out, line);
+		OPENSSL_cleanse(aline, sizeof(aline));
+		goto out;
+	}
+	if (join_words(argc, argv, out, sizeof(out)) != 0) {
+		too_long_line();
+		rc = 1;
+		goto out;
+	}
+	rc = run_command_as(s, out, quiet);
+	if (rc == 0 && !strcasecmp(argv[0], "slot") && word_prefix(argv[1], "set", 1))
+		cur = (int)(s - srcs);
+out:
+	/* a command line may carry a secret (a challenge, a password) */
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(out, sizeof(out));
+	OPENSSL_cleanse(peer_line, sizeof(peer_line));
+	return rc;
+}
+
+static int run_command(const char *line)
+{
+	return dispatch(line, 0);
 }
 
 struct script_ctx {
-	int fd;
-	struct ped_framer *in;
 	int echo;
 };
 
@@ -326,13 +839,13 @@ static int script_command(void *arg, char *c)
 	}
 	if (x->echo && !json)
 		printf("hsmcm:> %s\n", c);
-	return run_command(x->fd, x->in, c) != 0 ? 1 : 0;
+	return run_command(c) != 0 ? 1 : 0;
 }
 
 /* Commands separated by newlines or ';'; a line starting with '#' is a comment. */
-static int run_script(int fd, struct ped_framer *in, char *text, int echo)
+static int run_script(char *text, int echo)
 {
-	struct script_ctx x = {fd, in, echo};
+	struct script_ctx x = {echo};
 	return hsm_ctl_script_each(text, script_command, &x);
 }
 
@@ -371,7 +884,7 @@ static int history_walk(FILE *hist, int want, char *out, size_t outlen)
 	return found;
 }
 
-static int interactive(int fd, struct ped_framer *in)
+static int interactive(void)
 {
 	char line[HSM_CTL_LINE_MAX], hpath[1024];
 	FILE *hist = NULL;
@@ -390,7 +903,7 @@ static int interactive(int fd, struct ped_framer *in)
 	printf("hsmcm %s (OpenPED). Type 'exit' to quit, 'history' for earlier commands.\n\n", PED_VERSION);
 	/* as lunacm starts: the slots there are */
 	printf("\tAvailable HSMs:\n\n");
-	if (run_command_as(fd, in, "slot list", 1) < 0)
+	if (dispatch("slot list", 1) < 0)
 		return 1;
 	/* each line is wiped once done with: it may hold a secret */
 	for (;; OPENSSL_cleanse(line, sizeof(line))) {
@@ -434,7 +947,7 @@ static int interactive(int fd, struct ped_framer *in)
 			fprintf(hist, "%s\n", c);
 			fflush(hist);
 		}
-		if (run_command(fd, in, c) < 0) {
+		if (run_command(c) < 0) {
 			rc = 1;
 			break;
 		}
@@ -447,7 +960,40 @@ static int interactive(int fd, struct ped_framer *in)
 
 /* The same shell on a distant hsm-sim: its link is TLS with the
  * certificates vtl registered (ped/netcfg.h), the same frames inside. */
-static int connect_server(const char *host, int *fd)
+static int add_server(const struct ped_net_client *nc, size_t i, int timeout_ms, int quiet_failure)
+{
+	struct source *s = &srcs[nsrc];
+	char why[1024];
+	int r;
+
+	if ((r = ped_netcfg_dial(nc, i, timeout_ms, &s->fd, NULL, why, sizeof(why))) != PED_OK) {
+		if (quiet_failure)
+			fprintf(stderr, "hsmcm: %s is not reachable (%s): its slots are not shown\n", nc->s[i].name, why);
+		else
+			fprintf(stderr, "hsmcm: cannot reach hsm-sim on %s: %s\n", nc->s[i].name, why);
+		return r;
+	}
+	snprintf(s->where, sizeof(s->where), "%s", nc->s[i].name);
+	s->tls = 1;
+	nsrc++;
+	return PED_OK;
+}
+
+static int add_local(const char *path, int required)
+{
+	struct source *s = &srcs[nsrc];
+	if (ped_unix_connect(path, &s->fd) != PED_OK) {
+		if (required)
+			fprintf(stderr, "hsmcm: cannot reach hsm-sim at %s: %s\n", path, strerror(errno));
+		return PED_E_SOCKET;
+	}
+	snprintf(s->where, sizeof(s->where), "%s", path);
+	nsrc++;
+	return PED_OK;
+}
+
+/* -server HOST: HOST, the local hsm-sim, the other registered servers. */
+static int connect_servers(const char *host, const char *socket_path, int socket_given)
 {
 	struct ped_net_client nc;
 	char conf[1024], why[1024];
@@ -463,9 +1009,14 @@ static int connect_server(const char *host, int *fd)
 			host, conf);
 		return PED_E_NOT_FOUND;
 	}
-	if ((r = ped_netcfg_dial(&nc, (size_t)i, 10000, fd, NULL, why, sizeof(why))) != PED_OK)
-		fprintf(stderr, "hsmcm: cannot reach hsm-sim on %s: %s\n", host, why);
-	return r;
+	if ((r = add_server(&nc, (size_t)i, 10000, 0)) != PED_OK)
+		return r;
+	if (socket_path[0] && add_local(socket_path, socket_given) != PED_OK && socket_given)
+		return PED_E_SOCKET;
+	for (size_t j = 0; j < nc.n; j++)
+		if ((int)j != i)
+			(void)add_server(&nc, j, 5000, 1);
+	return PED_OK;
 }
 
 int main(int argc, char **argv)
@@ -475,14 +1026,14 @@ int main(int argc, char **argv)
 		{.name = "c", .kind = PED_OPT_STRING, .arg = "\"CMD; CMD\"", .help = "run these commands and exit"},
 		{.name = "f", .kind = PED_OPT_STRING, .arg = "FILE", .help = "run the commands in FILE and exit"},
 		{.name = "server", .kind = PED_OPT_STRING, .arg = "HOST",
-		 .help = "a network HSM registered with vtl addServer, over TLS"},
+		 .help = "a network HSM registered with vtl addServer, over TLS; its slots first, then the local "
+			 "hsm-sim's and the other registered servers'"},
 		{.name = "version", .aliases = "v", .kind = PED_OPT_FLAG, .help = "print the version"},
 		{.name = "json", .kind = PED_OPT_FLAG, .help = "with -c or -f: each command's result as a JSON object on a line"},
 		{.name = NULL},
 	};
-	struct ped_framer in;
-	char err[256], path[1024];
-	int fd, r, rc;
+	char err[256], path[1024] = "";
+	int r, rc;
 
 	signal(SIGPIPE, SIG_IGN); /* hsm-sim going away is an error to print, not a silent death */
 	tty = isatty(STDIN_FILENO);
@@ -504,24 +1055,32 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hsmcm: -json is for -c or -f (the interactive shell is for people)\n%s\n", USAGE);
 		return 2;
 	}
-	if (ped_opts_seen(opts, "server")) {
-		if (connect_server(ped_opts_str(opts, "server", ""), &fd) != PED_OK)
-			return 1;
-	} else if (ped_opts_seen(opts, "socket"))
+	if (ped_opts_seen(opts, "socket"))
 		snprintf(path, sizeof(path), "%s", ped_opts_str(opts, "socket", ""));
-	else if (hsm_ctl_default_socket(path, sizeof(path)) != PED_OK) {
+	else if (hsm_ctl_default_socket(path, sizeof(path)) != PED_OK)
+		path[0] = '\0';
+	if (ped_opts_seen(opts, "server")) {
+		if (connect_servers(ped_opts_str(opts, "server", ""), path, ped_opts_seen(opts, "socket")) != PED_OK) {
+			rc = 1;
+			goto out;
+		}
+	} else if (!path[0]) {
 		fprintf(stderr, "hsmcm: no runtime directory\n");
 		return 1;
-	}
-	if (!ped_opts_seen(opts, "server") && ped_unix_connect(path, &fd) != PED_OK) {
-		fprintf(stderr, "hsmcm: cannot reach hsm-sim at %s: %s\n", path, strerror(errno));
+	} else if (add_local(path, 1) != PED_OK) {
 		return 1;
 	}
-	ped_set_nonblock(fd, 1);
-	ped_framer_init(&in, fd, PED_FRAME_MAX_PAYLOAD);
+	for (int i = 0; i < nsrc; i++) {
+		ped_set_nonblock(srcs[i].fd, 1);
+		ped_framer_init(&srcs[i].in, srcs[i].fd, PED_FRAME_MAX_PAYLOAD);
+	}
+	if (nsrc > 1 && number_slots() != 0) {
+		rc = 1;
+		goto out;
+	}
 	if (ped_opts_seen(opts, "c")) {
 		char *text = strdup(ped_opts_str(opts, "c", ""));
-		rc = text ? run_script(fd, &in, text, 1) : 1;
+		rc = text ? run_script(text, 1) : 1;
 		free(text);
 	} else if (ped_opts_seen(opts, "f")) {
 		uint8_t *buf = NULL;
@@ -535,7 +1094,7 @@ int main(int argc, char **argv)
 				memcpy(text, buf, len);
 				text[len] = '\0';
 				rc = memchr(buf, '\0', len) ? (fprintf(stderr, "hsmcm: NUL byte in script\n"), 1)
-							    : run_script(fd, &in, text, 1);
+							    : run_script(text, 1);
 				OPENSSL_cleanse(text, len);
 				free(text);
 			} else {
@@ -545,12 +1104,15 @@ int main(int argc, char **argv)
 			free(buf);
 		}
 	} else {
-		rc = interactive(fd, &in);
+		rc = interactive();
 	}
-	ped_framer_free(&in);
-	if (ped_opts_seen(opts, "server"))
-		ped_tls_proxy_close(fd, 2000);
-	else
-		close(fd);
+out:
+	for (int i = 0; i < nsrc; i++) {
+		ped_framer_free(&srcs[i].in);
+		if (srcs[i].tls)
+			ped_tls_proxy_close(srcs[i].fd, 2000);
+		else
+			close(srcs[i].fd);
+	}
 	return rc;
 }

@@ -170,3 +170,43 @@ int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src
 	}
 	return (int)copied;
 }
+
+int hsm_clone_place(struct hsm_partition *dst, struct hsm_obj *n, enum hsm_clone_mode mode, uint64_t *placed)
+{
+	struct hsm_obj *t = mode == HSM_CLONE_ALL ? NULL : hsm_part_obj_by_ouid(dst, n->ouid);
+	int r;
+
+	*placed = 0;
+	if ((t && mode != HSM_CLONE_MISSING_OR_CHANGED) || (t && same_object(t, n))) {
+		hsm_obj_free(n);
+		return 0;
+	}
+	if (t) {
+		for (uint32_t j = 0; j < dst->nobjs; j++)
+			if (dst->objs[j] == t) {
+				n->handle = t->handle;
+				dst->objs[j] = n;
+				hsm_obj_free(t);
+				break;
+			}
+	} else {
+		if (hsm_part_obj_by_ouid(dst, n->ouid))
+			n->ouid = 0;
+		if ((r = hsm_part_obj_add(dst, n)) != PED_OK) {
+			hsm_obj_free(n);
+			return r;
+		}
+	}
+	*placed = n->handle;
+	return 1;
+}
+
+uint32_t hsm_clone_room_for(const struct hsm_partition *dst, struct hsm_obj *const *objs, size_t n,
+			    enum hsm_clone_mode mode)
+{
+	uint32_t need = 0;
+	for (size_t i = 0; i < n; i++)
+		if (mode == HSM_CLONE_ALL || !hsm_part_obj_by_ouid((struct hsm_partition *)dst, objs[i]->ouid))
+			need++;
+	return need;
+}

@@ -198,7 +198,57 @@ static void a_restriction_round_trips_and_nothing_else_passes(void)
 	CU_ASSERT_EQUAL(hsm_ctl_restrict_encode(&a, buf, 5, &len), PED_E_RANGE);
 }
 
-UNIT_SUITE(hsm_ctl, NULL, NULL, UNIT_TEST(files_only_as_typed), UNIT_TEST(scripts_cut_at_newlines_and_semicolons),
+/* hsmcm across several servers: slot numbers in a server's lines shifted,
+ * nothing else touched */
+static void slot_numbers_shift_in_output(void)
+{
+	char out[256];
+	CU_ASSERT_EQUAL(hsm_ctl_slot_shift("Slot Id ->              0", 21, out, sizeof(out)), 1);
+	CU_ASSERT_STRING_EQUAL(out, "Slot Id ->              21");
+	hsm_ctl_slot_shift("Current Slot Id: 0     (OpenPED Backup Slot 0.1.0 (PED) Signing With Cloning Mode)", 21, out,
+			   sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "Current Slot Id: 21     (OpenPED Backup Slot 0.1.0 (PED) Signing With Cloning Mode)");
+	hsm_ctl_slot_shift("Creating partition bk on slot 0.", 21, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "Creating partition bk on slot 21.");
+	hsm_ctl_slot_shift("HSM slot 3 listening to remote PED; slot 4", 100, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "HSM slot 103 listening to remote PED; slot 104");
+	CU_ASSERT_EQUAL(hsm_ctl_slot_shift("slots 3, timeslot 4, slot x, slot 5a", 100, out, sizeof(out)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "slots 3, timeslot 4, slot x, slot 5a");
+	CU_ASSERT_EQUAL(hsm_ctl_slot_shift("on slot 7", 0, out, sizeof(out)), 0); /* the first server's: as they are */
+	CU_ASSERT_STRING_EQUAL(out, "on slot 7");
+	char tiny[8];
+	hsm_ctl_slot_shift("on slot 7 and more", 1000, tiny, sizeof(tiny)); /* cut, never overrun */
+	CU_ASSERT_STRING_EQUAL(tiny, "on "); /* a slot number is shifted whole or not written */
+}
+
+static void slot_option_found_in_its_forms(void)
+{
+	char l1[] = "ped connect -ip 10.0.0.1 -slot 21", l2[] = "slot set slot 3", l3[] = "partition archive backup -SL=20 -par x",
+	     l5[] = "partition archive list -s 22", l6[] = "ped get -slot x";
+	char *argv[16];
+	int at = -1, slot = -1, argc;
+
+	argc = hsm_ctl_split_words(l1, argv, 16);
+	CU_ASSERT_TRUE(hsm_ctl_slot_option(argc, argv, &at, &slot));
+	CU_ASSERT_EQUAL(at, 5);
+	CU_ASSERT_EQUAL(slot, 21);
+	argc = hsm_ctl_split_words(l2, argv, 16);
+	CU_ASSERT_TRUE(hsm_ctl_slot_option(argc, argv, &at, &slot));
+	CU_ASSERT_EQUAL(at, 3);
+	CU_ASSERT_EQUAL(slot, 3);
+	argc = hsm_ctl_split_words(l3, argv, 16);
+	CU_ASSERT_TRUE(hsm_ctl_slot_option(argc, argv, &at, &slot));
+	CU_ASSERT_EQUAL(at, 3);
+	CU_ASSERT_EQUAL(slot, 20);
+	argc = hsm_ctl_split_words(l5, argv, 16);
+	CU_ASSERT_TRUE(hsm_ctl_slot_option(argc, argv, &at, &slot));
+	CU_ASSERT_EQUAL(slot, 22);
+	argc = hsm_ctl_split_words(l6, argv, 16);
+	CU_ASSERT_FALSE(hsm_ctl_slot_option(argc, argv, &at, &slot));
+}
+
+UNIT_SUITE(hsm_ctl, NULL, NULL, UNIT_TEST(slot_numbers_shift_in_output), UNIT_TEST(slot_option_found_in_its_forms),
+	   UNIT_TEST(files_only_as_typed), UNIT_TEST(scripts_cut_at_newlines_and_semicolons),
 	   UNIT_TEST(words_split_at_blanks_and_keep_quoted_spaces), UNIT_TEST(secrets_stay_out_of_the_history),
 	   UNIT_TEST(lines_over_the_limit_are_refused_whole),
 	   UNIT_TEST(a_restriction_round_trips_and_nothing_else_passes))

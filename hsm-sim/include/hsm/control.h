@@ -24,6 +24,20 @@
  *                                      (a success the reference prints as
  *                                      "Command Result : 0 (Success)": ped set)
  *
+ *
+ * A cloning between two hsm-sims (a backup or restore whose partition and
+ * Backup HSM are in different processes, hsmcm relaying: hsm/clonewire.h):
+ *   hsmcm -> hsm-sim   HSM_CTL_CMD_PEER one half of it, as a command line
+ *                                      (no prompts); the frames below only
+ *                                      during such a command
+ *   hsm-sim -> hsmcm   HSM_CTL_PEER_PUT a message for the other half,
+ *                                      opaque to hsmcm (at most
+ *                                      HSM_CTL_PEER_MAX bytes)
+ *                      HSM_CTL_PEER_GET (empty) the other half's next message
+ *   hsmcm -> hsm-sim   HSM_CTL_PEER_REPLY u8 status (0: the message follows;
+ *                                      1: the other half ended without one),
+ *                                      then the message; one per GET
+ *
  * One command at a time per connection; the connection is the session
  * (current slot, roles logged in), as a lunacm session is.
  *
@@ -54,7 +68,10 @@ enum {
 	HSM_CTL_FILE_GET = 0x26,
 	HSM_CTL_FILE_PUT = 0x27,
 	HSM_CTL_FILE_REPLY = 0x28,
-	/* 0x29-0x2e: the cloning relay between two hsm-sims (branch clone) */
+	HSM_CTL_CMD_PEER = 0x29,
+	HSM_CTL_PEER_PUT = 0x2a,
+	HSM_CTL_PEER_GET = 0x2b,
+	HSM_CTL_PEER_REPLY = 0x2c,
 	HSM_CTL_RESTRICT = 0x2f,
 };
 #define HSM_CTL_RESTRICT_MAX 16 /* HSMs one relayed session may reach */
@@ -66,6 +83,8 @@ struct hsm_ctl_restrict {
 	size_t n;
 	char serial[HSM_CTL_RESTRICT_MAX][HSM_CTL_SERIAL_MAX + 1];
 };
+#define HSM_CTL_PEER_MAX (60u * 1024u) /* a relayed message (hsm/clonewire.h: HSM_CW_MSG_MAX) */
+#define HSM_CTL_PEER_ENDED 1
 #define HSM_CTL_FILE_MAX 16384 /* a file's bytes either way */
 #define HSM_CTL_PROMPT_SECRET 0x01
 #define HSM_CTL_RESULT_SUCCESS 0x01
@@ -116,5 +135,20 @@ int hsm_ctl_line_has_secret(const char *line);
  * first two words (not an option): the only file hsmcm reads or writes for
  * hsm-sim (HSM_CTL_FILE_GET, HSM_CTL_FILE_PUT). */
 int hsm_ctl_path_typed(const char *line, const char *path);
+
+/* hsmcm with several servers (a network HSM's hsm-sim, the local one, a
+ * Remote Backup Service): each server's slots are shown shifted by an
+ * offset so that they follow the slots of the servers before it.
+ *
+ * hsm_ctl_slot_shift copies the line in to out (outlen bytes, cut at a
+ * character boundary if longer), every slot number it names ("slot 20",
+ * "Slot Id ->   20", "Current Slot Id: 20", any case) shifted by offset.
+ * Returns how many it shifted. */
+int hsm_ctl_slot_shift(const char *in, int offset, char *out, size_t outlen);
+/* The slot a command's words name (-slot N, -slot=N, slot N, -s N, any
+ * case, a prefix of slot of two letters or more), after its first word:
+ * the word holding the number is *at (its value parsed into *slot, 0 to
+ * 100000), and 1; 0 when it names none. */
+int hsm_ctl_slot_option(int argc, char **argv, int *at, int *slot);
 
 #endif

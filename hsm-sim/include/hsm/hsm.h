@@ -265,6 +265,15 @@ struct hsm_clone_ctx {
  * does not apply. */
 int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src, enum hsm_clone_mode mode,
 		      const uint64_t *handles, size_t nhandles, const struct hsm_clone_ctx *ctx);
+/* The receiving end of a cloning across two hsm-sims (hsm/clonewire.h):
+ * one object that arrived, placed in dst as hsm_clone_objects places it
+ * under mode (a new object, another version overwritten with its handle
+ * kept, or nothing when dst holds it already). Takes n over. 1 with
+ * *placed its handle in dst, 0 when nothing changed, or an error. */
+int hsm_clone_place(struct hsm_partition *dst, struct hsm_obj *n, enum hsm_clone_mode mode, uint64_t *placed);
+/* How many of objs hsm_clone_place would add to dst. */
+uint32_t hsm_clone_room_for(const struct hsm_partition *dst, struct hsm_obj *const *objs, size_t n,
+			    enum hsm_clone_mode mode);
 
 /* Credentials */
 void hsm_verifier(const uint8_t *secret, size_t len, uint8_t out[HSM_VERIFIER_LEN]);

@@ -26,7 +26,11 @@
 	X(HSM_E_TOKEN_WRITE_PROTECTED, -1005, "CKR_TOKEN_WRITE_PROTECTED", 0x000000e2u,                  \
 	  "the partition's objects are read-only (partition policy 28)")                                 \
 	X(HSM_E_USER_ALREADY_LOGGED_IN, -1006, "CKR_USER_ALREADY_LOGGED_IN", 0x00000100u,                \
-	  "a role is logged in: log out first")
+	  "a role is logged in: log out first")                                                          \
+	X(HSM_E_ENCRYPTED_DATA_INVALID, -1007, "CKR_ENCRYPTED_DATA_INVALID", 0x00000040u,                \
+	  "a cloning message between two HSMs did not authenticate (altered, dropped, reordered or replayed)") \
+	X(HSM_E_FUNCTION_CANCELED, -1008, "CKR_FUNCTION_CANCELED", 0x00000050u,                          \
+	  "the other HSM of a cloning, or the link to it, went away before the cloning was done")
 
 enum hsm_result {
 #define HSM_RESULT_ENUM(sym, val, name, code, desc) sym = (val),
