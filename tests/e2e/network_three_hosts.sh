@@ -348,7 +348,7 @@ set -e
 grep -q "FOUND canary_hsm .* in $T/hh.pcap" "$T/scan.out" || fail "the capture missed the HSM link's traffic: $(cat "$T/scan.out")"
 grep -q "FOUND canary_rbs .* in $T/rb.pcap" "$T/scan.out" || fail "the capture missed the RBS link's traffic: $(cat "$T/scan.out")"
 found=$(grep 'FOUND' "$T/scan.out" | grep -v 'FOUND canary_' || true)
-# for make reliability's table (tests/reliability/capture_tls.sh runs this suite too)
+# for make reliability's table (tests/reliability/capture_rbs.sh runs this suite)
 echo "result: secrets_in_capture=$(grep -c . <<<"$found" || true)"
 [ -z "$found" ] || fail "in clear on a link: $found"
 alive "$HSM_PID" || fail "the HSM host's hsm-sim ended"
