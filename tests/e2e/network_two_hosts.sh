@@ -225,11 +225,21 @@ lock="$IKEY_STORE/${KEY[bco]}.lock"
 ( exec 9<>"$lock"; flock -x 9; exec sleep 300 ) &
 LOCK_PID=$!
 track $LOCK_PID
+# under load the holder may not have the lock yet: the PED would write the
+# black key and the backup finish before the cut
+wait_for 60 eval '! flock -n "$lock" true' || fail "the key's lock was not taken"
+# only the PED's events from here on count, and hsmcm's output file exists
+# before anything reads it (a fail message's cat, whatever the scheduling)
+r_seen=$(wc -l <"$T/R.events")
+: >"$T/cut.out"
 ( OPENPED_PKCS11_CONF="$WSCONF" XDG_RUNTIME_DIR="$WSRUN" exec timeout 180 ip netns exec $WS "$BIN/hsmcm" -server 10.232.0.2 -c \
 	"slot set slot 1; role login -name co -password userpin1; ped connect ip 127.0.0.1 port $port -slot 16; partition archive backup -slot 16 -par SAbck1" \
-	>"$T/cut.out" 2>&1 ) &
+	>>"$T/cut.out" 2>&1 ) &
 CPID=$!
-wait_for 60 grep -q 'SETTING CO' "$T/R.events" || fail "the backup never reached its CO: $(cat "$T/cut.out")"
+wait_for 120 eval 'tail -n +$((r_seen + 1)) "$T/R.events" | grep -q "SETTING CO"' ||
+	fail "the backup never reached its CO: $(cat "$T/cut.out")"
+wait_for 60 grep -q 'Creating partition SAbck1 on slot 16.' "$T/cut.out" ||
+	fail "hsmcm did not show the backup partition made: $(cat "$T/cut.out")"
 kill -STOP $R_PID
 kill -TERM $LOCK_PID
 # cut at the HSM host's end: the workstation's keepalive probes leave and
