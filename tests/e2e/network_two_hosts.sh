@@ -38,7 +38,9 @@ WS=pednws$$ HH=pednhh$$
 ip netns add $WS 2>/dev/null || skip "cannot create network namespaces here"
 ip netns add $HH || { ip netns del $WS; skip "cannot create a second network namespace"; }
 cleanup_ns() { ip netns del $WS 2>/dev/null; ip netns del $HH 2>/dev/null; }
-trap '_cleanup; cleanup_ns' EXIT
+# a failure while the Remote PED is stopped (SIGSTOP, the cut-link step)
+# must not leave _cleanup waiting for ever on a PED that cannot take SIGTERM
+trap 'kill -CONT ${R_PID:-} 2>/dev/null; _cleanup; cleanup_ns' EXIT
 ip link add vws$$ type veth peer name vhh$$
 ip link set vws$$ netns $WS
 ip link set vhh$$ netns $HH
