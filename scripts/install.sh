@@ -87,8 +87,11 @@ do_install() {
 		put 644 "$m" "$PREFIX/share/man/man${n##*.}/$n"
 	done
 	tmp=$(mktemp)
-	for u in $DAEMONS; do
-		sed -e "s|@BINDIR@|$PREFIX/sbin|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" "$top/conf/$u.service" >"$tmp"
+	# rbs is the operator's program (--genkey, --config) and its --daemon a service
+	for u in $DAEMONS rbs; do
+		bindir=$PREFIX/sbin
+		[ "$u" != rbs ] || bindir=$PREFIX/bin
+		sed -e "s|@BINDIR@|$bindir|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" "$top/conf/$u.service" >"$tmp"
 		put 644 "$tmp" "$PREFIX/lib/systemd/system/$u.service"
 	done
 	rm -f "$tmp"

@@ -71,6 +71,7 @@ install -d -m 700 -o openped -g openped /var/lib/openped
 unit() {
 	local f=/usr/local/lib/systemd/system/$1.service exec envs
 	exec=$(sed -n 's/^ExecStart=//p' "$f")
+	exec=${exec//'${CREDENTIALS_DIRECTORY}'/\/run\/credentials\/$1.service}
 	envs=$(sed -n 's/^Environment=//p' "$f")
 	grep -qx 'User=openped' "$f" || fail "$1.service: not User=openped"
 	# shellcheck disable=SC2086
@@ -141,6 +142,23 @@ as alice -- "mkdir -m 700 ~/run"
 OUT=$(as alice XDG_RUNTIME_DIR="$O/home/alice/run" -- "pedserver -mode show && hsmcm -c 'hsm showinfo'" 2>&1) ||
 	fail "with XDG_RUNTIME_DIR: $OUT"
 expect_contains "$OUT" "Ped2 Connection Status:   Connected"
+
+note "rbs.service: the host's key and choice made by the operator as openped, the password a credential"
+# SYSCONFDIR/openped/rbs.password, root's; systemd copies it for the service
+# (LoadCredential=) into a directory of the service's own, 0400
+printf 'rbs unit password\n' >"$O/rbs.password"
+install -d -m 700 -o openped -g openped /run/credentials/rbs.service
+install -m 400 -o openped -g openped "$O/rbs.password" /run/credentials/rbs.service/rbs-password
+grep -qx 'LoadCredential=rbs-password:/usr/local/etc/openped/rbs.password' /usr/local/lib/systemd/system/rbs.service ||
+	fail "rbs.service takes no rbs-password credential from SYSCONFDIR: $(grep Credential /usr/local/lib/systemd/system/rbs.service)"
+OUT=$(as openped XDG_DATA_HOME=/var/lib XDG_RUNTIME_DIR=/run -- \
+	"printf 'rbs unit password\nrbs unit password\n' | rbs --genkey && printf '1\nX\n' | rbs --config" 2>&1) ||
+	fail "rbs --genkey/--config as openped: $OUT"
+expect_contains "$OUT" "1 Backup HSM(s) served"
+unit rbs
+wait_for 20 grep -q 'serving TLS on' "$O/rbs.journal" || fail "rbs.service: $(cat "$O/rbs.journal")"
+expect_contains "$(cat "$O/rbs.journal")" "1 Backup HSM(s) of hsm-sim at /run/openped/hsm-sim.sock"
+expect_not_contains "$(tr '\0' '\n' </proc/"$(pgrep -u openped -x rbs)"/environ)" "rbs unit password" "rbs's environment"
 
 note "bob (not in the group) is kept out"
 if OUT=$(as bob -- "hsmcm -c 'hsm showinfo'" 2>&1); then fail "a non-member used hsm-sim.service: $OUT"; fi

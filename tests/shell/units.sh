@@ -9,7 +9,7 @@
 #   tmpfiles entry that makes it at boot.
 . "$(dirname "$0")/../lib.sh"
 set -e
-units=(hsm-sim pedserver pedclient)
+units=(hsm-sim pedserver pedclient rbs)
 for u in "${units[@]}"; do
 	sed -e "s|@BINDIR@|/usr/sbin|g" -e "s|@SYSCONFDIR@|/etc|g" "$PED_SRCDIR/conf/$u.service" >"$T/$u.service"
 done
@@ -28,11 +28,17 @@ grep -q '^d /run/openped 0750 openped openped' "$PED_SRCDIR/conf/openped.tmpfile
 	fail "openped.tmpfiles does not make /run/openped for the group"
 grep -q 'GROUP="openped"' "$PED_SRCDIR/conf/openped.udev" || fail "the USB PED is not the openped group's"
 
+note "rbs.service: its password a credential of its own, never on its command line or in its environment"
+grep -qx 'LoadCredential=rbs-password:/etc/openped/rbs.password' "$T/rbs.service" || fail "rbs.service: no rbs-password credential"
+grep -q '^ExecStart=.* -password-file ${CREDENTIALS_DIRECTORY}/rbs-password$' "$T/rbs.service" ||
+	fail "rbs.service does not read the credential: $(grep ExecStart "$T/rbs.service")"
+! grep -qi '^Environment=.*pass' "$T/rbs.service" || fail "rbs.service: a password in the environment"
+
 note "pedserver keeps USB: the USB device nodes and netlink for hotplug, nothing else"
 grep -qx 'DeviceAllow=char-usb_device rw' "$T/pedserver.service" || fail "pedserver.service cannot open a USB PED"
 grep -qx 'DevicePolicy=closed' "$T/pedserver.service" || fail "pedserver.service may open any device"
 grep -q '^RestrictAddressFamilies=.*AF_NETLINK' "$T/pedserver.service" || fail "pedserver.service: no hotplug"
-for u in hsm-sim pedclient; do
+for u in hsm-sim pedclient rbs; do
 	grep -qx 'PrivateDevices=yes' "$T/$u.service" || fail "$u.service sees the devices"
 done
 
