@@ -454,6 +454,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		      dev_json(link.peer_id, js, sizeof(js)),
 		      p.scheme == PED_KAS_2E2S ? "2e2s" : "1e1s");
 	fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nAwaiting command...");
+	dev_return_freed_memory();
 
 	struct serve_ctx ctx = {c, open->id, password, 0};
 	for (;;) {
