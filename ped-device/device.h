@@ -141,6 +141,9 @@ void dev_stop(struct ped_device *d);  /* asks it to quit and joins it */
 /* 1 once the device is asked to quit (the program is ending): both sides
  * stop what they wait for. */
 int dev_quitting(struct ped_device *d);
+/* Once a session's key is computed: the handshake's freed memory goes back
+ * to the system (see device.c). */
+void dev_return_freed_memory(void);
 
 /* Front-end side. */
 void dev_push(struct ped_device *d, enum dev_event_type type, int key);

@@ -19,6 +19,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -132,6 +135,14 @@ int main(int argc, char **argv)
 	/* A pedserver or HSM that goes away (or a USB PED unplugged) is a link
 	 * error to report, not a signal that kills the PED. */
 	signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+	/* One malloc arena for the PED's few threads (firmware, control,
+	 * signals, the front end), which never allocate hard at once: with an
+	 * arena each, what the firmware thread frees after a handshake (its
+	 * OpenSSL temporaries) cannot serve the others and stays resident in
+	 * its own 64 MiB reservation, about 0.25 MiB idle. */
+	(void)mallopt(M_ARENA_MAX, 1);
+#endif
 	r = ped_opts_parse(opts, argc, argv, 1, NULL, 0, NULL, err, sizeof(err));
 	if (r == PED_OPTS_HELP) {
 		ped_opts_usage(stdout, USAGE, opts);

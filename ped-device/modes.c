@@ -224,6 +224,7 @@ static int attach(struct ped_device *d, struct ped_link *l)
 	fw_log(d, "Attached %s", l->peer_id);
 	char js[2 * PED_KAS_ID_MAX + 8];
 	dev_event_log(d, "attached", "\"hsm\":\"%s\"", dev_json(l->peer_id, js, sizeof(js)));
+	dev_return_freed_memory();
 	return PED_OK;
 }
 

@@ -246,7 +246,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	struct ped_link link;
 	struct cer_rpv_static *st = OPENSSL_secure_zalloc(sizeof(*st));
 	EVP_PKEY *skey = NULL;
-	X509 *scert = NULL, *shoc = NULL, *offered_hoc = NULL;
+	X509 *scert = NULL, *shoc = NULL, *offered_hoc = NULL, *offered_cert = NULL;
 	int password = open->auth == PED_RELAY_AUTH_OTP;
 
 	if (!st)
@@ -296,12 +296,22 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	 * one its HOC names must agree: the cache and the operator's checks
 	 * are by serial. */
 	snprintf(want_id, sizeof(want_id), "HSM:%s", open->id);
-	if (ped_kas_hello_peek(hello, hello_len, &offered, hello_id, &offered_hoc) != PED_OK ||
+	if (ped_kas_hello_peek(hello, hello_len, c->hello_cert, c->hello_hoc, &offered, hello_id, &offered_cert,
+			       &offered_hoc) != PED_OK ||
 	    ped_cert_hoc_serial(offered_hoc, hoc_serial, sizeof(hoc_serial)) != PED_OK || strcmp(hello_id, want_id) ||
 	    strcmp(hoc_serial, open->id)) {
 		r = refuse_session(d, f, open->id, PED_E_CERTIFICATE_INVALID, "its identity does not hold together",
 				   "SLOT\nCOMPUTE SESSION KEY.\nRefused: the HSM's\nidentity is not\nconsistent.\nPress ENTER.");
 		goto out;
+	}
+	/* the next session's HELLO_V most likely carries these same two */
+	if (offered_cert != c->hello_cert && X509_up_ref(offered_cert)) {
+		X509_free(c->hello_cert);
+		c->hello_cert = offered_cert;
+	}
+	if (offered_hoc != c->hello_hoc && X509_up_ref(offered_hoc)) {
+		X509_free(c->hello_hoc);
+		c->hello_hoc = offered_hoc;
 	}
 	int ci = rpk_cache_find(c, open->id);
 	d->session_fd = f->fd;
@@ -380,6 +390,8 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	p.id = id;
 	p.secret = secret;
 	p.secret_len = slen;
+	p.peeked_cert = offered_cert;
+	p.peeked_hoc = offered_hoc;
 	if (need_full && cached) {
 		if (!EVP_PKEY_up_ref(c->key[ci]) || !X509_up_ref(c->cert[ci]) || !X509_up_ref(c->hoc[ci])) {
 			r = PED_E_CRYPTO;
@@ -454,6 +466,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		      dev_json(link.peer_id, js, sizeof(js)),
 		      p.scheme == PED_KAS_2E2S ? "2e2s" : "1e1s");
 	fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nAwaiting command...");
+	dev_return_freed_memory();
 
 	struct serve_ctx ctx = {c, open->id, password, 0};
 	for (;;) {
@@ -514,6 +527,7 @@ out:
 	X509_free(scert);
 	X509_free(shoc);
 	X509_free(offered_hoc);
+	X509_free(offered_cert);
 	OPENSSL_secure_clear_free(st, sizeof(*st));
 	if (hello)
 		OPENSSL_clear_free(hello, hello_len ? hello_len : 1);

@@ -46,6 +46,11 @@ void rpk_cache_forget(struct rpk_cache *c, const char *hsm)
 		c->key[c->n] = NULL;
 		c->cert[c->n] = c->hoc[c->n] = NULL;
 	}
+	if (!hsm) {
+		X509_free(c->hello_cert);
+		X509_free(c->hello_hoc);
+		c->hello_cert = c->hello_hoc = NULL;
+	}
 }
 
 int rpk_cache_remember(struct rpk_cache *c, const char *hsm, const uint8_t *rpv, size_t len,

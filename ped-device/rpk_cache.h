@@ -21,6 +21,10 @@ struct rpk_cache {
 	/* ... and as OpenSSL objects, made once: importing a scalar costs a point multiplication */
 	EVP_PKEY *key[MAX_RPKS];
 	X509 *cert[MAX_RPKS], *hoc[MAX_RPKS];
+	/* The certificates of the last HELLO_V (public), as decoded: an HSM
+	 * sends the same two at every session, and decoding them was a tenth of
+	 * the PED's CPU per handshake. Freed with the whole cache. */
+	X509 *hello_cert, *hello_hoc;
 	int n; /* entries 0..n-1, oldest first */
 	unsigned gen; /* changes with every change of the entries */
 };

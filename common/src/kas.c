@@ -436,13 +436,33 @@ err:
 	return fail(k, r, NULL, 0);
 }
 
-static int read_cert(struct ped_rbuf *rb, X509 **out)
+static int encodes_as(X509 *x, const uint8_t *der, size_t n)
+{
+	unsigned char *enc = NULL;
+	int len = i2d_X509(x, &enc);
+	int same = len > 0 && (size_t)len == n && memcmp(enc, der, n) == 0;
+
+	OPENSSL_free(enc);
+	return same;
+}
+
+/* known (may be NULL): a certificate already decoded from these bytes */
+static int read_cert_known(struct ped_rbuf *rb, X509 *known, X509 **out)
 {
 	size_t n = 0;
 	const uint8_t *der = ped_rbuf_lv16(rb, PED_CERT_MAX_DER, &n);
 	if (!der)
 		return PED_E_HANDSHAKE;
+	if (known && encodes_as(known, der, n) && X509_up_ref(known)) {
+		*out = known;
+		return PED_OK;
+	}
 	return ped_cert_from_der(der, n, out);
+}
+
+static int read_cert(struct ped_rbuf *rb, X509 **out)
+{
+	return read_cert_known(rb, NULL, out);
 }
 
 /* Section 4: printable ASCII, never empty; it reaches logs and screens. */
@@ -453,8 +473,8 @@ static int read_id(struct ped_rbuf *rb, char id[PED_KAS_ID_MAX + 1])
 	return PED_OK;
 }
 
-int ped_kas_hello_peek(const uint8_t *msg, size_t len, enum ped_kas_scheme *scheme,
-		       char id[PED_KAS_ID_MAX + 1], X509 **hoc)
+int ped_kas_hello_peek(const uint8_t *msg, size_t len, X509 *known_cert, X509 *known_hoc,
+		       enum ped_kas_scheme *scheme, char id[PED_KAS_ID_MAX + 1], X509 **cert, X509 **hoc)
 {
 	struct ped_rbuf rb;
 	X509 *leaf = NULL;
@@ -462,6 +482,8 @@ int ped_kas_hello_peek(const uint8_t *msg, size_t len, enum ped_kas_scheme *sche
 	int r;
 
 	*hoc = NULL;
+	if (cert)
+		*cert = NULL;
 	if (len == 0 || len > PED_KAS_MSG_MAX)
 		return PED_E_HANDSHAKE;
 	ped_rbuf_init(&rb, msg, len);
@@ -472,18 +494,23 @@ int ped_kas_hello_peek(const uint8_t *msg, size_t len, enum ped_kas_scheme *sche
 		return PED_E_HANDSHAKE;
 	if (read_id(&rb, id) != PED_OK)
 		return PED_E_HANDSHAKE;
-	if ((r = read_cert(&rb, &leaf)) != PED_OK || (r = read_cert(&rb, hoc)) != PED_OK) {
+	if ((r = read_cert_known(&rb, known_cert, &leaf)) != PED_OK ||
+	    (r = read_cert_known(&rb, known_hoc, hoc)) != PED_OK) {
 		X509_free(leaf);
 		return r == PED_E_HANDSHAKE ? r : PED_E_CERTIFICATE_INVALID;
 	}
-	X509_free(leaf);
 	/* the whole message, as u_on_hello will read it: nonce_V or Q_eV, then nothing */
 	if (!ped_rbuf_bytes(&rb, sch == PED_KAS_1E1S ? PED_KAS_NONCE_LEN : PED_EC_POINT_LEN) ||
 	    ped_rbuf_end(&rb) != PED_OK) {
+		X509_free(leaf);
 		X509_free(*hoc);
 		*hoc = NULL;
 		return PED_E_HANDSHAKE;
 	}
+	if (cert)
+		*cert = leaf;
+	else
+		X509_free(leaf);
 	*scheme = (enum ped_kas_scheme)sch;
 	return PED_OK;
 }
@@ -507,8 +534,8 @@ static int u_on_hello(struct ped_kas *k, const uint8_t *msg, size_t len, struct 
 		return fail(k, PED_E_HANDSHAKE, out, 1);
 	if (read_id(&rb, k->peer_id) != PED_OK)
 		return fail(k, PED_E_HANDSHAKE, out, 1);
-	if ((r = read_cert(&rb, &k->peer_cert)) != PED_OK ||
-	    (r = read_cert(&rb, &k->peer_hoc)) != PED_OK)
+	if ((r = read_cert_known(&rb, k->p.peeked_cert, &k->peer_cert)) != PED_OK ||
+	    (r = read_cert_known(&rb, k->p.peeked_hoc, &k->peer_hoc)) != PED_OK)
 		return fail(k, r == PED_E_HANDSHAKE ? r : PED_E_CERTIFICATE_INVALID, out, 1);
 	if (k->p.scheme == PED_KAS_1E1S) {
 		const uint8_t *n = ped_rbuf_bytes(&rb, PED_KAS_NONCE_LEN);

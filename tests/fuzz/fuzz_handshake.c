@@ -33,7 +33,7 @@ static struct ped_kas *make(enum ped_kas_role role, enum ped_kas_scheme s)
 {
 	struct ped_kas *k = NULL;
 	struct ped_kas_params p = {role, s, role == PED_KAS_U ? "PED:1" : "HSM:1", NULL, NULL, NULL,
-				   s == PED_KAS_2E2S ? rpv : NULL, s == PED_KAS_2E2S ? 32 : 0, NULL, NULL};
+				   s == PED_KAS_2E2S ? rpv : NULL, s == PED_KAS_2E2S ? 32 : 0, NULL, NULL, NULL, NULL};
 	if (role == PED_KAS_V) {
 		p.static_key = hsm_key;
 		p.static_cert = hsm_cert;

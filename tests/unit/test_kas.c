@@ -30,9 +30,9 @@ static void make_pair(struct pair *p, enum ped_kas_scheme s, const uint8_t *u_se
 		      const uint8_t *v_secret, size_t vl, X509 *u_anchor, X509 *u_cert, EVP_PKEY *u_key)
 {
 	struct ped_kas_params up = {PED_KAS_U, s, "PED:0000000000000001", NULL, NULL, u_anchor,
-				    u_secret, ul, NULL, NULL};
+				    u_secret, ul, NULL, NULL, NULL, NULL};
 	struct ped_kas_params vp = {PED_KAS_V, s, "HSM:150000", hsm.static_key, hsm.static_cert,
-				    hsm.hoc, v_secret, vl, NULL, NULL};
+				    hsm.hoc, v_secret, vl, NULL, NULL, NULL, NULL};
 	if (s == PED_KAS_2E2S) {
 		up.static_key = u_key;
 		up.static_cert = u_cert;
@@ -350,7 +350,7 @@ static void an_alert_always_ends_the_handshake(void)
 static void parameters_are_checked(void)
 {
 	struct ped_kas *k;
-	struct ped_kas_params p = {PED_KAS_V, PED_KAS_1E1S, "HSM:1", NULL, NULL, NULL, NULL, 0, NULL, NULL};
+	struct ped_kas_params p = {PED_KAS_V, PED_KAS_1E1S, "HSM:1", NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
 	CU_ASSERT_EQUAL(ped_kas_new(&p, &k), PED_E_INVALID); /* V needs its keys */
 	p.role = PED_KAS_U;
 	p.scheme = PED_KAS_2E2S;
@@ -373,7 +373,7 @@ static void hello_peek_shows_what_v_offers(void)
 		make_pair(&p, (enum ped_kas_scheme)s, rpv, sizeof(rpv), rpv, sizeof(rpv), hsm.hoc, hsm.rpv_cert,
 			  hsm.rpv_key);
 		CU_ASSERT_EQUAL_FATAL(ped_kas_start(p.v, &out), PED_OK);
-		CU_ASSERT_EQUAL(ped_kas_hello_peek(out.msg[0], out.len[0], &sch, id, &hoc), PED_OK);
+		CU_ASSERT_EQUAL(ped_kas_hello_peek(out.msg[0], out.len[0], NULL, NULL, &sch, id, NULL, &hoc), PED_OK);
 		CU_ASSERT_EQUAL((int)sch, s);
 		CU_ASSERT_STRING_EQUAL(id, "HSM:150000");
 		CU_ASSERT_PTR_NOT_NULL_FATAL(hoc);
@@ -382,17 +382,79 @@ static void hello_peek_shows_what_v_offers(void)
 		/* every truncation, and another message type, is refused with nothing to free */
 		for (size_t cut = 0; cut < out.len[0]; cut += 7) {
 			hoc = NULL;
-			CU_ASSERT_NOT_EQUAL(ped_kas_hello_peek(out.msg[0], cut, &sch, id, &hoc), PED_OK);
+			CU_ASSERT_NOT_EQUAL(ped_kas_hello_peek(out.msg[0], cut, NULL, NULL, &sch, id, NULL, &hoc), PED_OK);
 			CU_ASSERT_PTR_NULL(hoc);
 		}
 		out.msg[0][0] = PED_KAS_KEYSHARE_U;
-		CU_ASSERT_EQUAL(ped_kas_hello_peek(out.msg[0], out.len[0], &sch, id, &hoc), PED_E_HANDSHAKE);
+		CU_ASSERT_EQUAL(ped_kas_hello_peek(out.msg[0], out.len[0], NULL, NULL, &sch, id, NULL, &hoc), PED_E_HANDSHAKE);
 		ped_kas_out_clear(&out);
 		free_pair(&p);
 	}
 }
 
-UNIT_SUITE(kas, setup, teardown, UNIT_TEST(hello_peek_shows_what_v_offers), UNIT_TEST(local_1e1s_agrees), UNIT_TEST(remote_1e1s_password),
+/* Certificates already decoded (the last session's, the peek's) are taken
+ * only where the HELLO_V carries their very bytes: another HSM's, handed in,
+ * are passed over and the message's own are decoded and checked. */
+static void known_certificates_only_for_their_own_bytes(void)
+{
+	struct ped_kas_out out;
+	enum ped_kas_scheme sch;
+	char id[PED_KAS_ID_MAX + 1];
+	X509 *cert = NULL, *hoc = NULL, *cert2 = NULL, *hoc2 = NULL;
+	struct ped_kas *v = NULL, *u = NULL;
+	int ue, ve;
+
+	struct ped_kas_params vp = {PED_KAS_V, PED_KAS_2E2S, "HSM:150000", hsm.static_key, hsm.static_cert,
+				    hsm.hoc, rpv, sizeof(rpv), NULL, NULL, NULL, NULL};
+	CU_ASSERT_EQUAL_FATAL(ped_kas_new(&vp, &v), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(ped_kas_start(v, &out), PED_OK);
+	CU_ASSERT_EQUAL_FATAL(ped_kas_hello_peek(out.msg[0], out.len[0], NULL, NULL, &sch, id, &cert, &hoc), PED_OK);
+	CU_ASSERT_EQUAL(X509_cmp(cert, hsm.static_cert), 0);
+	CU_ASSERT_EQUAL(X509_cmp(hoc, hsm.hoc), 0);
+	/* the same bytes again: the same objects, not decoded anew */
+	CU_ASSERT_EQUAL(ped_kas_hello_peek(out.msg[0], out.len[0], cert, hoc, &sch, id, &cert2, &hoc2), PED_OK);
+	CU_ASSERT_PTR_EQUAL(cert2, cert);
+	CU_ASSERT_PTR_EQUAL(hoc2, hoc);
+	X509_free(cert2);
+	X509_free(hoc2);
+	/* another HSM's: passed over */
+	CU_ASSERT_EQUAL(ped_kas_hello_peek(out.msg[0], out.len[0], other.static_cert, other.hoc, &sch, id, &cert2,
+					   &hoc2),
+			PED_OK);
+	CU_ASSERT_PTR_NOT_EQUAL(cert2, other.static_cert);
+	CU_ASSERT_PTR_NOT_EQUAL(hoc2, other.hoc);
+	CU_ASSERT_EQUAL(X509_cmp(cert2, hsm.static_cert), 0);
+	CU_ASSERT_EQUAL(X509_cmp(hoc2, hsm.hoc), 0);
+	X509_free(cert2);
+	X509_free(hoc2);
+	ped_kas_out_clear(&out);
+	ped_kas_free(v);
+
+	/* U with the peek's certificates runs on them; with another HSM's it
+	 * decodes the message's own, and either way the handshake agrees */
+	for (int mine = 1; mine >= 0; mine--) {
+		struct ped_kas_params up = {PED_KAS_U, PED_KAS_2E2S, "PED:0000000000000001", hsm.rpv_key,
+					    hsm.rpv_cert, hsm.hoc, rpv, sizeof(rpv), NULL, NULL,
+					    mine ? cert : other.static_cert, mine ? hoc : other.hoc};
+		CU_ASSERT_EQUAL_FATAL(ped_kas_new(&vp, &v), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(ped_kas_new(&up, &u), PED_OK);
+		CU_ASSERT_EQUAL(fixture_run(u, v, NULL, NULL, &ue, &ve), PED_OK);
+		CU_ASSERT_TRUE(ped_kas_done(u));
+		CU_ASSERT_EQUAL(X509_cmp(ped_kas_peer_cert(u), hsm.static_cert), 0);
+		if (mine) {
+			CU_ASSERT_PTR_EQUAL(ped_kas_peer_cert(u), cert);
+		} else {
+			CU_ASSERT_PTR_NOT_EQUAL(ped_kas_peer_cert(u), other.static_cert);
+		}
+		ped_kas_free(u);
+		ped_kas_free(v);
+	}
+	X509_free(cert);
+	X509_free(hoc);
+}
+
+UNIT_SUITE(kas, setup, teardown, UNIT_TEST(hello_peek_shows_what_v_offers),
+	   UNIT_TEST(known_certificates_only_for_their_own_bytes), UNIT_TEST(local_1e1s_agrees), UNIT_TEST(remote_1e1s_password),
 	   UNIT_TEST(hsm_gives_no_password_oracle),
 	   UNIT_TEST(full_unified_2e2s), UNIT_TEST(wrong_certificates_are_refused),
 	   UNIT_TEST(every_flipped_bit_fails), UNIT_TEST(every_truncation_fails),

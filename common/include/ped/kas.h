@@ -56,6 +56,13 @@ struct ped_kas_params {
 	size_t secret_len;
 	ped_kas_trace_fn trace; /* diagnostics only (pedtool -trace): sees every secret */
 	void *trace_arg;
+	/* U, may be NULL: the certificates ped_kas_hello_peek read from the
+	 * HELLO_V this handshake will be given. Where that message carries the
+	 * same DER they are taken as read rather than decoded again (decoding
+	 * V's two P-521 certificates was a tenth of U's handshake CPU); any
+	 * other bytes are decoded as always. */
+	X509 *peeked_cert;
+	X509 *peeked_hoc;
 };
 
 /* Up to two messages to send, in order; ped_kas_out_clear() frees them. */
@@ -85,10 +92,15 @@ void ped_kas_out_clear(struct ped_kas_out *out);
 /* What a HELLO_V says before the handshake runs: the scheme V chose, its
  * identity and its root. Nothing here is authenticated yet; the PED uses it
  * to decide what to ask its operator (which HSM, with which fingerprint)
- * and the handshake then binds the session to that root. *hoc is the
- * caller's to free. PED_E_HANDSHAKE for a malformed message. */
-int ped_kas_hello_peek(const uint8_t *msg, size_t len, enum ped_kas_scheme *scheme,
-		       char id[PED_KAS_ID_MAX + 1], X509 **hoc);
+ * and the handshake then binds the session to that root. *hoc, and *cert
+ * (V's static certificate; cert may be NULL), are the caller's to free;
+ * both can be passed on as peeked_hoc and peeked_cert. known_cert and
+ * known_hoc (may be NULL): certificates an earlier HELLO_V gave, taken
+ * rather than decoded again where this one carries the same DER (an HSM
+ * sends the same two at every session). PED_E_HANDSHAKE for a malformed
+ * message. */
+int ped_kas_hello_peek(const uint8_t *msg, size_t len, X509 *known_cert, X509 *known_hoc,
+		       enum ped_kas_scheme *scheme, char id[PED_KAS_ID_MAX + 1], X509 **cert, X509 **hoc);
 
 /* An ALERT reporting err, for an end that has no handshake left to fail. */
 void ped_kas_alert_encode(int err, uint8_t out[PED_KAS_ALERT_LEN]);
