@@ -45,16 +45,6 @@ int archive_peer_get(struct cmd_ctx *c, uint8_t want, uint8_t **msg, size_t *len
 	return PED_OK;
 }
 
-static int selected(const struct hsm_obj *o, const uint64_t *handles, size_t nhandles)
-{
-	if (!handles)
-		return 1;
-	for (size_t i = 0; i < nhandles; i++)
-		if (handles[i] == o->handle)
-			return 1;
-	return 0;
-}
-
 int archive_peer_send(struct cmd_ctx *c, struct hsm_cw *cw, struct sim_hsm *src_hs, const struct hsm_partition *src,
 		      const uint64_t *handles, size_t nhandles)
 {
@@ -67,7 +57,7 @@ int archive_peer_send(struct cmd_ctx *c, struct hsm_cw *cw, struct sim_hsm *src_
 	for (uint32_t i = 0; i < src->nobjs; i++) {
 		const struct hsm_obj *o = src->objs[i];
 		CK_RV rv;
-		if (!selected(o, handles, nhandles))
+		if (!hsm_clone_selected(o, handles, nhandles))
 			continue;
 		/* what this HSM's policies keep from cloning never leaves it */
 		if ((rv = hsm_kp_check(&env, HSM_KP_DO_CLONE, o, 0)) != CKR_OK) {
@@ -193,40 +183,54 @@ static int partition_keyed(struct cmd_ctx *c, const struct hsm_partition *p)
 	return PED_E_CERTIFICATE_INVALID;
 }
 
-int archive_peer_backup(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, const uint64_t *handles,
-			size_t nhandles)
+/* The partition's half, up to the Backup HSM's answer: the offer out, the
+ * accept in (after the other half's PED work) and checked. On PED_OK cw is
+ * ready for the objects; the caller clears it either way. */
+static int partition_half_open(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, uint8_t purpose,
+			       uint8_t role, struct hsm_cw *cw, const char *answer_of)
 {
-	struct hsm_cw cw;
 	uint8_t *msg = NULL;
 	size_t len = 0;
-	int r, n;
+	int r;
 
+	memset(cw, 0, sizeof(*cw));
 	if (!archive_peer_session(c))
 		return PED_E_ARGUMENTS_BAD;
 	if ((r = partition_keyed(c, p)) != PED_OK)
 		return r;
-	if ((r = hsm_cw_init(&cw, HSM_CW_BACKUP, HSM_CW_SENDER, p->domain_key, hs->h.serial, p->name)) != PED_OK)
+	if ((r = hsm_cw_init(cw, purpose, role, p->domain_key, hs->h.serial, p->name)) != PED_OK)
 		return r;
-	if ((r = hsm_cw_offer(&cw, &msg, &len)) != PED_OK || (r = sim_peer_put(c->who.out, msg, len)) != PED_OK)
+	if ((r = hsm_cw_offer(cw, &msg, &len)) != PED_OK || (r = sim_peer_put(c->who.out, msg, len)) != PED_OK)
 		goto out;
 	OPENSSL_free(msg);
 	msg = NULL;
 	/* the Backup HSM's PED work comes first: its answer once it is done */
 	if ((r = archive_peer_get(c, HSM_CW_ACCEPT, &msg, &len)) != PED_OK)
 		goto out;
-	if ((r = hsm_cw_confirm(&cw, msg, len)) != PED_OK) {
-		cmd_out(c, "Error: the Backup HSM's answer did not verify: it is in another cloning domain or the answer "
-			   "is not to this backup.");
+	if ((r = hsm_cw_confirm(cw, msg, len)) != PED_OK) {
+		cmd_out(c, "Error: %s did not verify: it is in another cloning domain or the answer is not to this %s.",
+			answer_of, purpose == HSM_CW_BACKUP ? "backup" : "restore");
 		r = PED_E_CERTIFICATE_INVALID;
-		goto out;
 	}
+out:
+	OPENSSL_clear_free(msg, len ? len : 1);
+	return r;
+}
+
+int archive_peer_backup(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p, const uint64_t *handles,
+			size_t nhandles)
+{
+	struct hsm_cw cw;
+	int r, n;
+
+	if ((r = partition_half_open(c, hs, p, HSM_CW_BACKUP, HSM_CW_SENDER, &cw, "the Backup HSM's answer")) != PED_OK)
+		goto out;
 	cmd_out(c, "Verifying that all objects can be backed up...");
 	cmd_out(c, "%u objects will be backed up.", handles ? (unsigned)nhandles : p->nobjs);
 	cmd_out(c, "Backing up objects...");
 	n = archive_peer_send(c, &cw, hs, p, handles, nhandles);
 	r = n < 0 ? n : PED_OK;
 out:
-	OPENSSL_clear_free(msg, len ? len : 1);
 	hsm_cw_clear(&cw);
 	return r;
 }
@@ -236,28 +240,10 @@ int archive_peer_restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_parti
 	struct hsm_partition *copy = NULL;
 	const char *what = p->label[0] ? p->label : p->name;
 	struct hsm_cw cw;
-	uint8_t *msg = NULL;
-	size_t len = 0;
 	int r, n;
 
-	if (!archive_peer_session(c))
-		return PED_E_ARGUMENTS_BAD;
-	if ((r = partition_keyed(c, p)) != PED_OK)
-		return r;
-	if ((r = hsm_cw_init(&cw, HSM_CW_RESTORE, HSM_CW_RECEIVER, p->domain_key, hs->h.serial, p->name)) != PED_OK)
-		return r;
-	if ((r = hsm_cw_offer(&cw, &msg, &len)) != PED_OK || (r = sim_peer_put(c->who.out, msg, len)) != PED_OK)
+	if ((r = partition_half_open(c, hs, p, HSM_CW_RESTORE, HSM_CW_RECEIVER, &cw, "the backup's answer")) != PED_OK)
 		goto out;
-	OPENSSL_free(msg);
-	msg = NULL;
-	if ((r = archive_peer_get(c, HSM_CW_ACCEPT, &msg, &len)) != PED_OK)
-		goto out;
-	if ((r = hsm_cw_confirm(&cw, msg, len)) != PED_OK) {
-		cmd_out(c, "Error: the backup's answer did not verify: it is in another cloning domain or the answer is "
-			   "not to this restore.");
-		r = PED_E_CERTIFICATE_INVALID;
-		goto out;
-	}
 	if (!(copy = OPENSSL_zalloc(sizeof(*copy))) || hsm_partition_copy(copy, p) != PED_OK) {
 		r = PED_E_HOST_MEMORY;
 		goto out;
@@ -275,7 +261,6 @@ out:
 		hsm_part_obj_clear(copy);
 		OPENSSL_clear_free(copy, sizeof(*copy));
 	}
-	OPENSSL_clear_free(msg, len ? len : 1);
 	hsm_cw_clear(&cw);
 	return r;
 }

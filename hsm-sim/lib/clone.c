@@ -31,7 +31,7 @@ static int same_object(const struct hsm_obj *a, const struct hsm_obj *b)
 	return 1;
 }
 
-static int selected(const struct hsm_obj *o, const uint64_t *handles, size_t nhandles)
+int hsm_clone_selected(const struct hsm_obj *o, const uint64_t *handles, size_t nhandles)
 {
 	if (!handles)
 		return 1;
@@ -46,7 +46,7 @@ uint32_t hsm_clone_room(struct hsm_partition *dst, const struct hsm_partition *s
 {
 	uint32_t need = 0;
 	for (uint32_t i = 0; i < src->nobjs; i++)
-		if (selected(src->objs[i], handles, nhandles) &&
+		if (hsm_clone_selected(src->objs[i], handles, nhandles) &&
 		    (mode == HSM_CLONE_ALL || !hsm_part_obj_by_ouid(dst, src->objs[i]->ouid)))
 			need++;
 	return need;
@@ -121,9 +121,10 @@ int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src
 	for (uint32_t i = 0; i < src->nobjs; i++) {
 		const struct hsm_obj *o = src->objs[i];
 		struct hsm_obj *t = mode == HSM_CLONE_ALL ? NULL : hsm_part_obj_by_ouid(dst, o->ouid), *n = NULL;
+		uint64_t placed;
 		CK_RV rv;
 		int r;
-		if (!selected(o, handles, nhandles))
+		if (!hsm_clone_selected(o, handles, nhandles))
 			continue;
 		/* An object the source's policies (HSM policy 7, partition
 		 * policies 0 and 4) or the target's keep from cloning is told and
@@ -142,30 +143,12 @@ int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src
 			continue;
 		if ((r = carry(dst, src, o, &n)) != PED_OK)
 			return r;
-		if (t && same_object(t, n)) {
-			hsm_obj_free(n);
-			continue;
-		}
-		if (t) {
-			/* another version of an object dst holds: overwritten, its handle kept */
-			for (uint32_t j = 0; j < dst->nobjs; j++)
-				if (dst->objs[j] == t) {
-					n->handle = t->handle;
-					dst->objs[j] = n;
-					hsm_obj_free(t);
-					t = n;
-					break;
-				}
-		} else {
-			/* HSM_CLONE_ALL into a partition that holds it: a new object beside it */
-			if (hsm_part_obj_by_ouid(dst, n->ouid))
-				n->ouid = 0;
-			if ((r = hsm_part_obj_add(dst, n)) != PED_OK)
-				return r;
-			t = n;
-		}
+		if ((r = hsm_clone_place(dst, n, mode, &placed)) < 0)
+			return r;
+		if (r == 0)
+			continue; /* dst holds it already, the same */
 		if (ctx->cloned)
-			ctx->cloned(ctx->arg, o->handle, t->handle);
+			ctx->cloned(ctx->arg, o->handle, placed);
 		copied++;
 	}
 	return (int)copied;

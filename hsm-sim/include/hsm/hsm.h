@@ -271,6 +271,8 @@ int hsm_clone_objects(struct hsm_partition *dst, const struct hsm_partition *src
  * kept, or nothing when dst holds it already). Takes n over. 1 with
  * *placed its handle in dst, 0 when nothing changed, or an error. */
 int hsm_clone_place(struct hsm_partition *dst, struct hsm_obj *n, enum hsm_clone_mode mode, uint64_t *placed);
+/* Whether o is among handles (nhandles of them); every object when handles is NULL. */
+int hsm_clone_selected(const struct hsm_obj *o, const uint64_t *handles, size_t nhandles);
 /* How many of objs hsm_clone_place would add to dst. */
 uint32_t hsm_clone_room_for(const struct hsm_partition *dst, struct hsm_obj *const *objs, size_t n,
 			    enum hsm_clone_mode mode);
