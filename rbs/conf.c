@@ -26,16 +26,6 @@ void rbs_paths(const char *dir, struct rbs_paths *p)
 	snprintf(p->conf, sizeof(p->conf), "%s/rbs.conf", p->dir);
 }
 
-static int digits(const char *s, size_t n)
-{
-	if (n == 0 || n > HSM_CTL_SERIAL_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
 int rbs_conf_parse(const char *text, size_t len, struct hsm_ctl_restrict *out, char *err, size_t errlen)
 {
 	size_t at = 0;
@@ -70,7 +60,7 @@ int rbs_conf_parse(const char *text, size_t len, struct hsm_ctl_restrict *out, c
 			n--;
 		}
 		w = n;
-		if (!digits(p, w))
+		if (!hsm_ctl_serial_ok(p, w))
 			goto bad;
 		if (out->n == HSM_CTL_RESTRICT_MAX) {
 			snprintf(err, errlen, "line %d: more than %d Backup HSMs", line, HSM_CTL_RESTRICT_MAX);
@@ -106,7 +96,7 @@ int rbs_conf_format(const struct hsm_ctl_restrict *served, char *out, size_t siz
 	if (served->n > HSM_CTL_RESTRICT_MAX)
 		return PED_E_INVALID;
 	for (size_t i = 0; i < served->n; i++) {
-		if (!digits(served->serial[i], strnlen(served->serial[i], HSM_CTL_SERIAL_MAX + 1)))
+		if (!hsm_ctl_serial_ok(served->serial[i], strnlen(served->serial[i], HSM_CTL_SERIAL_MAX + 1)))
 			return PED_E_INVALID;
 		n = snprintf(out + at, size - at, "backup %s\n", served->serial[i]);
 		if (n < 0 || (size_t)n >= size - at)
@@ -183,7 +173,7 @@ void rbs_scan_line(struct rbs_slot_scan *s, const char *line)
 	} else if ((v = value_of(line, "Label")) != NULL) {
 		snprintf(s->cur.label, sizeof(s->cur.label), "%s", v);
 	} else if ((v = value_of(line, "Serial Number")) != NULL) {
-		if (digits(v, strlen(v)))
+		if (hsm_ctl_serial_ok(v, strlen(v)))
 			snprintf(s->cur.serial, sizeof(s->cur.serial), "%s", v);
 	} else if ((v = value_of(line, "Slot Description")) != NULL) {
 		s->cur_backup = !strcmp(v, "Backup Device");

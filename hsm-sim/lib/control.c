@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int serial_ok(const char *s, size_t n)
+int hsm_ctl_serial_ok(const char *s, size_t n)
 {
 	if (n == 0 || n > HSM_CTL_SERIAL_MAX)
 		return 0;
@@ -37,7 +37,7 @@ int hsm_ctl_restrict_encode(const struct hsm_ctl_restrict *r, uint8_t *out, size
 		return PED_E_INVALID;
 	for (size_t i = 0; i < r->n; i++) {
 		size_t n = strnlen(r->serial[i], HSM_CTL_SERIAL_MAX + 1);
-		if (!serial_ok(r->serial[i], n))
+		if (!hsm_ctl_serial_ok(r->serial[i], n))
 			return PED_E_INVALID;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(r->serial[i], r->serial[j]))
@@ -66,7 +66,7 @@ int hsm_ctl_restrict_decode(const uint8_t *msg, size_t len, struct hsm_ctl_restr
 		if (at >= len)
 			goto bad;
 		size_t n = msg[at++];
-		if (n > len - at || !serial_ok((const char *)msg + at, n))
+		if (n > len - at || !hsm_ctl_serial_ok((const char *)msg + at, n))
 			goto bad;
 		memcpy(out->serial[i], msg + at, n);
 		out->serial[i][n] = '\0';

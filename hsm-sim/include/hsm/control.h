@@ -101,6 +101,9 @@ int hsm_ctl_restrict_encode(const struct hsm_ctl_restrict *r, uint8_t *out, size
 int hsm_ctl_restrict_decode(const uint8_t *msg, size_t len, struct hsm_ctl_restrict *out);
 /* Whether r names serial. */
 int hsm_ctl_restrict_has(const struct hsm_ctl_restrict *r, const char *serial);
+/* Whether s[0..n) is an HSM serial as HSM_CTL_RESTRICT carries it: 1 to
+ * HSM_CTL_SERIAL_MAX decimal digits. */
+int hsm_ctl_serial_ok(const char *s, size_t n);
 
 /* Default control socket: $XDG_RUNTIME_DIR/openped/hsm-sim.sock (or /tmp/openped-UID/...). */
 int hsm_ctl_default_socket(char *out, size_t len);
