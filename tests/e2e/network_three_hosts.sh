@@ -23,37 +23,19 @@
 # clear (a canary sent in clear on each must be seen).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
+. "$(dirname "$0")/netns_lib.sh"
 set -e
 # the HSM host's runtime and data; the other two hosts have their own below
 export XDG_RUNTIME_DIR="$T/run" XDG_DATA_HOME="$T/data"
 mkdir -p "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME"
 
-[ "$(id -u)" = 0 ] || skip "network namespaces need root"
-command -v ip >/dev/null || skip "no ip command (iproute2)"
 command -v tcpdump >/dev/null || skip "no tcpdump: the capture of both links is this suite's point"
 HH=ped3hh$$ WS=ped3ws$$ RB=ped3rb$$
-ip netns add $HH 2>/dev/null || skip "cannot create network namespaces here"
-ip netns add $WS || { ip netns del $HH; skip "cannot create a second network namespace"; }
-ip netns add $RB || { ip netns del $HH; ip netns del $WS; skip "cannot create a third network namespace"; }
-cleanup_ns() { for n in $HH $WS $RB; do ip netns del $n 2>/dev/null; done; }
-trap '_cleanup; cleanup_ns' EXIT
+netns_hosts $HH $WS $RB
 # the workstation in the middle: 10.235.1.0/24 to the HSM host, 10.235.2.0/24 to the RBS host
 HHIP=10.235.1.2 WSHIP=10.235.1.1 RBIP=10.235.2.2 WSRIP=10.235.2.1
-ip link add vwh$$ type veth peer name vhh$$
-ip link add vwr$$ type veth peer name vrb$$
-ip link set vwh$$ netns $WS
-ip link set vwr$$ netns $WS
-ip link set vhh$$ netns $HH
-ip link set vrb$$ netns $RB
-ip -n $WS addr add $WSHIP/24 dev vwh$$
-ip -n $WS addr add $WSRIP/24 dev vwr$$
-ip -n $HH addr add $HHIP/24 dev vhh$$
-ip -n $RB addr add $RBIP/24 dev vrb$$
-for n in $HH $WS $RB; do ip -n $n link set lo up; done
-ip -n $WS link set vwh$$ up
-ip -n $WS link set vwr$$ up
-ip -n $HH link set vhh$$ up
-ip -n $RB link set vrb$$ up
+netns_link $WS vwh$$ $WSHIP $HH vhh$$ $HHIP
+netns_link $WS vwr$$ $WSRIP $RB vrb$$ $RBIP
 
 WSRUN="$T/ws-run" WSCONF="$T/ws/openped-pkcs11.conf"
 RBRUN="$T/rb-run" RBDATA="$T/rb-data"

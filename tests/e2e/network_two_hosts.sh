@@ -28,27 +28,17 @@
 # naming the host and port, and once the link is back a new session works.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
+. "$(dirname "$0")/netns_lib.sh"
 set -e
 export XDG_RUNTIME_DIR="$T/run" XDG_DATA_HOME="$T/data"
 mkdir -p "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME"
 
-[ "$(id -u)" = 0 ] || skip "network namespaces need root"
-command -v ip >/dev/null || skip "no ip command (iproute2)"
 WS=pednws$$ HH=pednhh$$
-ip netns add $WS 2>/dev/null || skip "cannot create network namespaces here"
-ip netns add $HH || { ip netns del $WS; skip "cannot create a second network namespace"; }
-cleanup_ns() { ip netns del $WS 2>/dev/null; ip netns del $HH 2>/dev/null; }
+netns_hosts $WS $HH
 # a failure while the Remote PED is stopped (SIGSTOP, the cut-link step)
 # must not leave _cleanup waiting for ever on a PED that cannot take SIGTERM
-trap 'kill -CONT ${R_PID:-} 2>/dev/null; _cleanup; cleanup_ns' EXIT
-ip link add vws$$ type veth peer name vhh$$
-ip link set vws$$ netns $WS
-ip link set vhh$$ netns $HH
-ip -n $WS addr add 10.232.0.1/24 dev vws$$
-ip -n $HH addr add 10.232.0.2/24 dev vhh$$
-for n in $WS $HH; do ip -n $n link set lo up; done
-ip -n $WS link set vws$$ up
-ip -n $HH link set vhh$$ up
+netns_before_cleanup() { kill -CONT ${R_PID:-} 2>/dev/null; }
+netns_link $WS vws$$ 10.232.0.1 $HH vhh$$ 10.232.0.2
 WSRUN="$T/ws-run" WSCONF="$T/ws/openped-pkcs11.conf"
 mkdir -p "$WSRUN" "$T/ws"
 ws() { OPENPED_PKCS11_CONF="$WSCONF" XDG_RUNTIME_DIR="$WSRUN" ip netns exec $WS "$@"; }

@@ -9,25 +9,14 @@
 # reach the host.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
+. "$(dirname "$0")/netns_lib.sh"
 set -e
 export XDG_RUNTIME_DIR="$T/run" XDG_DATA_HOME="$T/data"
 mkdir -p "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME"
 
-[ "$(id -u)" = 0 ] || skip "network namespaces need root"
-command -v ip >/dev/null || skip "no ip command (iproute2)"
 WS=rbsnws$$ RB=rbsnrb$$
-ip netns add $WS 2>/dev/null || skip "cannot create network namespaces here"
-ip netns add $RB || { ip netns del $WS; skip "cannot create a second network namespace"; }
-cleanup_ns() { ip netns del $WS 2>/dev/null; ip netns del $RB 2>/dev/null; }
-trap '_cleanup; cleanup_ns' EXIT
-ip link add vrw$$ type veth peer name vrb$$
-ip link set vrw$$ netns $WS
-ip link set vrb$$ netns $RB
-ip -n $WS addr add 10.233.0.1/24 dev vrw$$
-ip -n $RB addr add 10.233.0.2/24 dev vrb$$
-for n in $WS $RB; do ip -n $n link set lo up; done
-ip -n $WS link set vrw$$ up
-ip -n $RB link set vrb$$ up
+netns_hosts $WS $RB
+netns_link $WS vrw$$ 10.233.0.1 $RB vrb$$ 10.233.0.2
 WSCONF="$T/ws/openped-pkcs11.conf"
 mkdir -p "$T/ws"
 ws() { OPENPED_PKCS11_CONF="$WSCONF" ip netns exec $WS "${RUN[@]}" "$@"; }
