@@ -330,12 +330,31 @@ CK_RV kmat_ec_pub(const struct kcurve *c, const uint8_t *pt, size_t len, EVP_PKE
 	return rv;
 }
 
+/* CKA_EC_POINT as PKCS#11 2.40 stores it: the uncompressed point pt in a
+ * DER OCTET STRING (pt may not point into the attribute it replaces). */
+static CK_RV put_ec_point_der(struct hsm_obj *o, const struct kcurve *c, const uint8_t *pt)
+{
+	size_t n = 1 + 2 * c->field_len, hdr = n < 128 ? 2 : 3;
+	uint8_t *der;
+
+	if ((der = OPENSSL_malloc(hdr + n)) == NULL)
+		return kfail(CKR_HOST_MEMORY, "out of memory");
+	der[0] = 0x04;
+	if (hdr == 2) {
+		der[1] = (uint8_t)n;
+	} else {
+		der[1] = 0x81;
+		der[2] = (uint8_t)n;
+	}
+	memcpy(der + hdr, pt, n);
+	return kobj_put_owned(o, CKA_EC_POINT, der, hdr + n);
+}
+
 static CK_RV ec_pub_finish(struct hsm_obj *o, const struct kcurve *c)
 {
 	const struct hsm_attr *a = hsm_obj_attr(o, CKA_EC_POINT);
 	const uint8_t *pt;
 	size_t n = 1 + 2 * c->field_len, hdr = n < 128 ? 2 : 3;
-	uint8_t *der;
 	CK_RV rv;
 
 	if (!a || !kmat_ec_point(c, a->val, a->len, &pt))
@@ -347,19 +366,9 @@ static CK_RV ec_pub_finish(struct hsm_obj *o, const struct kcurve *c)
 		return rv;
 	if (pt != a->val) /* stored as given: already DER */
 		return put_ec_spki(o, c, pt);
-	if ((der = OPENSSL_malloc(hdr + n)) == NULL)
-		return kfail(CKR_HOST_MEMORY, "out of memory");
-	der[0] = 0x04;
-	if (hdr == 2) {
-		der[1] = (uint8_t)n;
-	} else {
-		der[1] = 0x81;
-		der[2] = (uint8_t)n;
-	}
-	memcpy(der + hdr, pt, n);
-	if ((rv = kobj_put_owned(o, CKA_EC_POINT, der, hdr + n)) != CKR_OK)
+	if ((rv = put_ec_point_der(o, c, pt)) != CKR_OK)
 		return rv;
-	return put_ec_spki(o, c, der + hdr);
+	return put_ec_spki(o, c, hsm_obj_attr(o, CKA_EC_POINT)->val + hdr);
 }
 
 static CK_RV ec_priv_finish(struct hsm_obj *o, const struct kcurve *c)
@@ -404,6 +413,31 @@ out:
 	BN_clear_free(d);
 	BN_CTX_free(bnctx);
 	return rv;
+}
+
+/* The curve's parameters as a key-generation template, made once per curve
+ * and shared (read-only): a generation from a template copies its group,
+ * where naming the curve built the group anew (its Montgomery constants
+ * with a modular inversion) at every C_GenerateKeyPair. */
+static _Atomic(EVP_PKEY *) ec_groups[sizeof(curves) / sizeof(curves[0])];
+
+EVP_PKEY *kmat_ec_group(const struct kcurve *c)
+{
+	_Atomic(EVP_PKEY *) *slot = &ec_groups[c - curves];
+	EVP_PKEY *g, *none = NULL;
+	OSSL_PARAM params[2];
+
+	if ((g = atomic_load(slot)) != NULL)
+		return g;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)c->name, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (fromdata("EC", EVP_PKEY_KEY_PARAMETERS, params, &g) != CKR_OK)
+		return NULL;
+	if (!atomic_compare_exchange_strong(slot, &none, g)) { /* another thread's is kept */
+		EVP_PKEY_free(g);
+		g = none;
+	}
+	return g;
 }
 
 /* --- secret keys, certificates ------------------------------------------- */
@@ -502,11 +536,70 @@ static CK_RV cert_finish(const struct hsm_obj *o)
 	return CKR_OK;
 }
 
+/* The key's public point, uncompressed, whatever form it was made with. */
+static CK_RV pkey_point(EVP_PKEY *pkey, const struct kcurve *c, uint8_t pt[1 + 2 * 66], size_t *len)
+{
+	if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, 1 + 2 * 66,
+					    len) != 1 ||
+	    *len == 0) {
+		ERR_clear_error();
+		return kfail(CKR_GENERAL_ERROR, "the key has no public point");
+	}
+	if (pt[0] != 0x04) {
+		EC_GROUP *g = EC_GROUP_new_by_curve_name(c->nid);
+		EC_POINT *p = g ? EC_POINT_new(g) : NULL;
+		int ok = p && EC_POINT_oct2point(g, p, pt, *len, NULL) == 1 &&
+			 (*len = EC_POINT_point2oct(g, p, POINT_CONVERSION_UNCOMPRESSED, pt,
+						    1 + 2 * 66, NULL)) == 1 + 2 * c->field_len;
+		EC_POINT_free(p);
+		EC_GROUP_free(g);
+		if (!ok)
+			return kfail(CKR_GENERAL_ERROR, "the key's point does not decompress");
+	}
+	if (*len != 1 + 2 * c->field_len)
+		return kfail(CKR_GENERAL_ERROR, "the key's point is not one of %s", c->name);
+	return CKR_OK;
+}
+
+/* A key this HSM has just generated (kmat_put_pkey kept OpenSSL's key on
+ * the object): its attributes came from that key, so it is not rebuilt from
+ * them and checked again; rebuilding both halves of a P-256 pair (two EC
+ * groups made, d x G, a public-key check) was most of hsm-sim's time in a
+ * C_GenerateKeyPair (make bench, issue #33). Only what follows from the key
+ * is computed. */
+static CK_RV generated_finish(struct hsm_obj *o)
+{
+	const struct kcurve *c;
+	uint8_t pt[1 + 2 * 66];
+	size_t len;
+	CK_RV rv;
+
+	switch (o->kind) {
+	case HSM_K_RSA_PUB:
+		if ((rv = put_computed_ulong(o, CKA_MODULUS_BITS,
+					     (CK_ULONG)EVP_PKEY_get_bits(o->pkey))) != CKR_OK)
+			return rv;
+		/* fall through */
+	case HSM_K_RSA_PRIV: return put_spki(o);
+	case HSM_K_EC_PUB:
+	case HSM_K_EC_PRIV:
+		if ((c = kcurve_of(o)) == NULL)
+			return kfail(CKR_TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS is required");
+		if ((rv = pkey_point(o->pkey, c, pt, &len)) != CKR_OK)
+			return rv;
+		if (o->kind == HSM_K_EC_PUB && (rv = put_ec_point_der(o, c, pt)) != CKR_OK)
+			return rv;
+		return put_ec_spki(o, c, pt);
+	}
+	return kfail(CKR_GENERAL_ERROR, "a generated object of no key kind");
+}
+
 CK_RV kmat_finish(struct hsm_obj *o, enum korigin origin)
 {
 	const struct kcurve *c;
 
-	(void)origin;
+	if (origin == KO_GENERATE && o->pkey)
+		return generated_finish(o);
 	EVP_PKEY_free(o->pkey);
 	o->pkey = NULL;
 	switch (o->kind) {
@@ -560,28 +653,12 @@ static CK_RV put_ec_pkey(struct hsm_obj *o, EVP_PKEY *pkey)
 		return rv;
 	if (o->kind == HSM_K_EC_PRIV)
 		return put_param_bn(o, CKA_VALUE, pkey, OSSL_PKEY_PARAM_PRIV_KEY, 0);
-	/* the uncompressed point, whatever form the key was made with */
-	if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt),
-					    &len) != 1 ||
-	    len == 0) {
-		ERR_clear_error();
-		return kfail(CKR_GENERAL_ERROR, "the key has no public point");
-	}
-	if (pt[0] != 0x04) {
-		EC_GROUP *g = EC_GROUP_new_by_curve_name(c->nid);
-		EC_POINT *p = g ? EC_POINT_new(g) : NULL;
-		int ok = p && EC_POINT_oct2point(g, p, pt, len, NULL) == 1 &&
-			 (len = EC_POINT_point2oct(g, p, POINT_CONVERSION_UNCOMPRESSED, pt, sizeof(pt),
-						   NULL)) == 1 + 2 * c->field_len;
-		EC_POINT_free(p);
-		EC_GROUP_free(g);
-		if (!ok)
-			return kfail(CKR_GENERAL_ERROR, "the key's point does not decompress");
-	}
+	if ((rv = pkey_point(pkey, c, pt, &len)) != CKR_OK)
+		return rv;
 	return kobj_put(o, CKA_EC_POINT, pt, len);
 }
 
-CK_RV kmat_put_pkey(struct hsm_obj *o, EVP_PKEY *pkey)
+static CK_RV put_pkey_attrs(struct hsm_obj *o, EVP_PKEY *pkey)
 {
 	CK_RV rv;
 
@@ -598,6 +675,19 @@ CK_RV kmat_put_pkey(struct hsm_obj *o, EVP_PKEY *pkey)
 		if ((rv = put_param_bn(o, crt_attrs[i], pkey, crt_names[i], 1)) != CKR_OK)
 			return rv;
 	return CKR_OK;
+}
+
+CK_RV kmat_put_pkey(struct hsm_obj *o, EVP_PKEY *pkey)
+{
+	CK_RV rv = put_pkey_attrs(o, pkey);
+
+	/* kept for kmat_finish: a generated key is used as made; any other
+	 * origin rebuilds it from the attributes and checks it */
+	if (rv == CKR_OK && EVP_PKEY_up_ref(pkey) == 1) {
+		EVP_PKEY_free(o->pkey);
+		o->pkey = pkey;
+	}
+	return rv;
 }
 
 CK_RV kmat_pkcs8(const struct hsm_obj *o, uint8_t **der, size_t *len)

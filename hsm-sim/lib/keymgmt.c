@@ -124,14 +124,15 @@ out:
 static CK_RV ec_generate(const struct hsm_obj *pub, EVP_PKEY **pkey)
 {
 	const struct kcurve *c = kcurve_of(pub);
+	EVP_PKEY *group;
 	EVP_PKEY_CTX *ctx = NULL;
 	CK_RV rv = CKR_OK;
 
 	if (!c)
 		return kfail(CKR_TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS is required");
-	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
-	    EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_CTX_set_group_name(ctx, c->name) != 1 ||
-	    EVP_PKEY_keygen(ctx, pkey) != 1)
+	if ((group = kmat_ec_group(c)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, group, NULL)) == NULL ||
+	    EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_keygen(ctx, pkey) != 1)
 		rv = kfail(CKR_GENERAL_ERROR, "EC key generation failed");
 	EVP_PKEY_CTX_free(ctx);
 	ERR_clear_error();

@@ -96,6 +96,9 @@ CK_RV kmat_from_pkcs8(const uint8_t *der, size_t len, CK_KEY_TYPE kt, EVP_PKEY *
  * uncompressed point for curve c; 0 if it is neither. */
 int kmat_ec_point(const struct kcurve *c, const uint8_t *p, size_t len, const uint8_t **pt);
 /* An EC public key on curve c from a raw uncompressed point. */
+/* The curve's parameters, made once and kept for the process: a key
+ * generation template (not freed by the caller). */
+EVP_PKEY *kmat_ec_group(const struct kcurve *c);
 CK_RV kmat_ec_pub(const struct kcurve *c, const uint8_t *pt, size_t len, EVP_PKEY **out);
 /* The bits of an RSA or EC key object, bytes of a secret key's value. */
 CK_ULONG kmat_key_size(const struct hsm_obj *o);

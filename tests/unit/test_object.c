@@ -792,9 +792,55 @@ static void decode_refuses_damage(void)
 	OPENSSL_clear_free(sec2, sl2);
 }
 
+/* One attribute of a and b: present in both, the same bytes. */
+static int same_attr(const struct hsm_obj *a, const struct hsm_obj *b, CK_ATTRIBUTE_TYPE t)
+{
+	const struct hsm_attr *x = hsm_obj_attr(a, t), *y = hsm_obj_attr(b, t);
+	return x && y && x->len == y->len && memcmp(x->val, y->val, x->len) == 0;
+}
+
+/* A generated pair keeps OpenSSL's key instead of rebuilding it from its
+ * attributes: what it computes must be what an import of the same key
+ * computes, and the key it keeps the key those attributes describe. */
+static void generated_keys_as_imported(void)
+{
+	static const char *const curves[] = {"P-256", "P-384", "P-521"};
+	struct hsm_obj *pub, *priv, *ipub, *ipriv;
+
+	for (size_t i = 0; i < 4; i++) {
+		if (i < 3)
+			kf_ec_pair(NULL, curves[i], NULL, 0, NULL, 0, &pub, &priv);
+		else
+			kf_rsa_pair(NULL, 2048, NULL, 0, NULL, 0, &pub, &priv);
+		CU_ASSERT_FATAL(pub && priv && pub->pkey && priv->pkey);
+		ipub = kf_import(NULL, pub->pkey, 0, NULL, 0);
+		ipriv = kf_import(NULL, priv->pkey, 1, NULL, 0);
+		CU_ASSERT_FATAL(ipub && ipriv);
+		CU_ASSERT(same_attr(pub, ipub, CKA_PUBLIC_KEY_INFO));
+		CU_ASSERT(same_attr(priv, ipriv, CKA_PUBLIC_KEY_INFO));
+		CU_ASSERT(same_attr(pub, priv, CKA_PUBLIC_KEY_INFO));
+		if (i < 3) {
+			CU_ASSERT(same_attr(pub, ipub, CKA_EC_POINT));
+			CU_ASSERT(same_attr(pub, ipub, CKA_EC_PARAMS));
+			CU_ASSERT(same_attr(priv, ipriv, CKA_VALUE));
+			CU_ASSERT_EQUAL(hsm_obj_attr(pub, CKA_EC_POINT)->val[0], 0x04); /* DER */
+		} else {
+			CU_ASSERT(same_attr(pub, ipub, CKA_MODULUS_BITS));
+			CU_ASSERT(same_attr(priv, ipriv, CKA_PRIVATE_EXPONENT));
+			CU_ASSERT(same_attr(priv, ipriv, CKA_COEFFICIENT));
+		}
+		CU_ASSERT_EQUAL(EVP_PKEY_eq(pub->pkey, ipub->pkey), 1);
+		CU_ASSERT_EQUAL(EVP_PKEY_eq(priv->pkey, ipriv->pkey), 1);
+		hsm_obj_free(ipub);
+		hsm_obj_free(ipriv);
+		hsm_obj_free(pub);
+		hsm_obj_free(priv);
+	}
+}
+
 UNIT_SUITE(object, setup, teardown, UNIT_TEST(table_is_consistent), UNIT_TEST(data_defaults),
 	   UNIT_TEST(secret_key_defaults), UNIT_TEST(template_errors), UNIT_TEST(value_kinds),
 	   UNIT_TEST(get_attribute_cases), UNIT_TEST(sensitive_hiding), UNIT_TEST(rsa_import),
 	   UNIT_TEST(ec_import), UNIT_TEST(certificates_and_bounds), UNIT_TEST(set_rules),
 	   UNIT_TEST(copy_rules), UNIT_TEST(matching), UNIT_TEST(encode_each_kind),
-	   UNIT_TEST(decode_refuses_damage))
+	   UNIT_TEST(decode_refuses_damage), UNIT_TEST(generated_keys_as_imported))
