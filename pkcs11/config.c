@@ -31,6 +31,7 @@ void p11_config_defaults(struct p11_config *c)
 	c->ped_timeout[2] = 20000;
 	c->default_timeout = 500000;
 	c->keygen_timeout = 2700000;
+	c->reply_spin_us = 1000; /* an RSA-2048 signature and the way there and back */
 }
 
 /* The system's, when the build's default (PREFIX/etc) is not there: one
@@ -142,6 +143,8 @@ int p11_config_load(struct p11_config *c, const char *path, char *err, size_t er
 		 .help = "ms a crypto call waits for an HSM busy with a Remote PED operation (0: as DefaultTimeout)"},
 		{.name = "Module.KeypairGenTimeout", .type = PED_CFG_INT, .min = 1, .max = MS_MAX, .dflt = 2700000,
 		 .help = "ms for a key pair generation"},
+		{.name = "Module.ReplySpin", .type = PED_CFG_INT, .min = 0, .max = 100000, .dflt = 1000,
+		 .help = "microseconds a call looks for its reply before it sleeps (0: sleeps at once)"},
 		{.name = "Module.PedVendorCodes", .type = PED_CFG_BOOL, .dflt = 0,
 		 .help = "PED outcomes as the reference's vendor codes (CKR_PED_UNPLUGGED ...)"},
 		{.name = "Module.LogFile", .type = PED_CFG_STRING, .sdflt = "", .help = "errors go here (empty: nowhere)"},
@@ -166,6 +169,7 @@ int p11_config_load(struct p11_config *c, const char *path, char *err, size_t er
 	c->default_timeout = ped_config_int(&cfg, "Module.DefaultTimeout");
 	c->keygen_timeout = ped_config_int(&cfg, "Module.KeypairGenTimeout");
 	c->probe_timeout = ped_config_int(&cfg, "Module.ProbeTimeout");
+	c->reply_spin_us = ped_config_int(&cfg, "Module.ReplySpin");
 	c->vendor_codes = (int)ped_config_int(&cfg, "Module.PedVendorCodes");
 	snprintf(c->socket, sizeof(c->socket), "%s", ped_config_str(&cfg, "Module.Socket"));
 	snprintf(c->log, sizeof(c->log), "%s", ped_config_str(&cfg, "Module.LogFile"));

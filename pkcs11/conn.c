@@ -194,6 +194,7 @@ static CK_RV conn_open(struct p11_module *m, uint8_t ep, struct p11_conn **out)
 		return CKR_DEVICE_REMOVED;
 	}
 	ped_framer_init(&c->in, c->fd, P11W_PAYLOAD_MAX);
+	c->in.spin_us = (unsigned)m->cfg.reply_spin_us;
 	memset(&h, 0, sizeof(h));
 	h.version = P11W_VERSION;
 	memcpy(h.app_id, m->app_id, sizeof(h.app_id));

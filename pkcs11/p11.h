@@ -57,6 +57,7 @@ struct p11_config {
 	 * fail over */
 	long probe_timeout;
 	long keygen_timeout;  /* Module.KeypairGenTimeout, ms */
+	long reply_spin_us;   /* Module.ReplySpin: us a call looks for its reply before it sleeps */
 	int vendor_codes;     /* Module.PedVendorCodes */
 	char socket[1024];    /* Module.Socket: hsm-sim's control socket */
 	char log[1024];       /* Module.LogFile, or P11_LOG_ENV: "" for none */

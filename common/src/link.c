@@ -11,7 +11,10 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 void ped_framer_init(struct ped_framer *f, int fd, uint32_t max_payload)
@@ -39,6 +42,48 @@ static int remaining_ms(uint64_t deadline)
 	return now >= deadline ? 0 : (int)(deadline - now);
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A sched_yield that took longer than this gave the CPU to another
+ * thread: the CPUs are wanted, and looking again costs a context switch. */
+#define SPIN_CONTENDED_US 20
+
+/* f->spin_us: read's result (bytes, 0 at the end, -1 with errno), or -1
+ * with EAGAIN when nothing came in that time. sched_yield between looks:
+ * a thread the peer needs to run on this CPU runs, so the look costs only
+ * CPU time nobody else wanted; once a yield shows that somebody did want
+ * it, one last look and the wait sleeps. */
+static ssize_t spin_read(struct ped_framer *f)
+{
+	uint64_t now = now_us(), until = now + f->spin_us;
+	int last = 0;
+
+	for (;;) {
+		ssize_t n = recv(f->fd, f->buf, sizeof(f->buf), MSG_DONTWAIT);
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			if (n < 0 && errno == ENOTSOCK) { /* a pipe: it waits as it always did */
+				f->spin_us = 0;
+				errno = EAGAIN;
+			}
+			return n;
+		}
+		if (last || now >= until) {
+			errno = EAGAIN;
+			return -1;
+		}
+		uint64_t before = now;
+		sched_yield();
+		now = now_us();
+		last = now - before > SPIN_CONTENDED_US;
+	}
+}
+
 int ped_framer_recv(struct ped_framer *f, uint8_t *type, uint8_t **payload, size_t *len,
 		    int timeout_ms)
 {
@@ -49,6 +94,8 @@ int ped_framer_recv(struct ped_framer *f, uint8_t *type, uint8_t **payload, size
 	/* f->blocking: the first read waits by itself (EAGAIN: its receive
 	 * timeout passed, and the poll below says what is left) */
 	int must_poll = !f->blocking;
+	/* a wait shorter than the spin sleeps as asked */
+	int spin = f->spin_us && (timeout_ms < 0 || (uint64_t)timeout_ms * 1000u >= f->spin_us);
 
 	*payload = NULL;
 	*len = 0;
@@ -68,19 +115,28 @@ int ped_framer_recv(struct ped_framer *f, uint8_t *type, uint8_t **payload, size
 				return PED_OK;
 			}
 		}
-		if (must_poll) {
-			struct pollfd p = {.fd = f->fd, .events = POLLIN};
-			int wait = timeout_ms < 0 ? -1 : remaining_ms(deadline);
-			r = poll(&p, 1, wait);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				return PED_E_SOCKET;
-			}
-			if (r == 0)
-				return PED_E_TIMED_OUT;
+		ssize_t n = -1;
+		int came = 0; /* bytes, the end or an error while spinning */
+		if (spin) {
+			spin = 0; /* a frame's first wait only: the rest is on its way */
+			n = spin_read(f);
+			came = n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 		}
-		ssize_t n = read(f->fd, f->buf, sizeof(f->buf));
+		if (!came) {
+			if (must_poll) {
+				struct pollfd p = {.fd = f->fd, .events = POLLIN};
+				int wait = timeout_ms < 0 ? -1 : remaining_ms(deadline);
+				r = poll(&p, 1, wait);
+				if (r < 0) {
+					if (errno == EINTR)
+						continue;
+					return PED_E_SOCKET;
+				}
+				if (r == 0)
+					return PED_E_TIMED_OUT;
+			}
+			n = read(f->fd, f->buf, sizeof(f->buf));
+		}
 		if (timeout_ms >= 0)
 			must_poll = 1; /* the deadline rules the rest of the frame */
 		if (n < 0) {

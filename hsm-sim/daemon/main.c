@@ -57,6 +57,8 @@ static struct ped_cfg_setting schema[] = {
 	 .help = "TCP port of the TLS listener (0: any, logged)"},
 	{.name = "network_address", .type = PED_CFG_STRING, .sdflt = "",
 	 .help = "address the TLS listener binds (empty: every address)"},
+	{.name = "request_spin_us", .type = PED_CFG_INT, .min = 0, .max = 100000, .dflt = SESSION_SPIN_US_DEFAULT,
+	 .help = "microseconds a session looks for its next request before it sleeps (0: sleeps at once)"},
 	{.name = NULL},
 };
 
@@ -64,7 +66,7 @@ static const char *const client_verbs[] = {"register", "list", "remove", "server
 
 static struct sim sim;
 static struct pedports peds;
-static struct session_server server = {&sim, &peds};
+static struct session_server server = {&sim, &peds, SESSION_SPIN_US_DEFAULT};
 static char socket_path[1024];
 static int control_fd = -1;
 
@@ -235,6 +237,7 @@ int main(int argc, char **argv)
 	int network = ped_opts_seen(opts, "network") || ped_config_int(&cfg, "network");
 	net_port = (uint16_t)(ped_opts_seen(opts, "port") ? ped_opts_num(opts, "port", 0)
 							   : ped_config_int(&cfg, "network_port"));
+	server.spin_us = (unsigned)ped_config_int(&cfg, "request_spin_us");
 	peds.ped_timeout_ms = (int)ped_config_int(&cfg, "ped_timeout") * 1000;
 	peds.link_timeout_ms = (int)ped_config_int(&cfg, "link_timeout") * 1000;
 	peds.remote_idle_timeout_s = (int)ped_config_int(&cfg, "remote_idle_timeout");

@@ -292,6 +292,7 @@ static void *session_thread(void *arg)
 	size_t len = 0;
 
 	ped_framer_init(&s->in, s->fd, HSM_CTL_LINE_MAX);
+	s->in.spin_us = s->srv->spin_us;
 	int r = ped_framer_recv(&s->in, &type, &msg, &len, -1);
 	if (r == PED_OK && type == HSM_CTL_RESTRICT) {
 		r = narrow(s, msg, len);

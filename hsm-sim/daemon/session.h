@@ -12,9 +12,15 @@
 #include "pedlink.h"
 #include "sim.h"
 
+/* An application's next request usually follows its last reply within
+ * microseconds: looked for this long before the session's thread sleeps
+ * (ped_framer.spin_us; hsm-sim.conf request_spin_us). */
+#define SESSION_SPIN_US_DEFAULT 200
+
 struct session_server {
 	struct sim *sim;
 	struct pedports *peds;
+	unsigned spin_us; /* request_spin_us */
 };
 
 /* Serves the connection fd (non-blocking) until it ends; takes it over. */

@@ -299,7 +299,74 @@ static void test_refused_ready_tells_v(void)
 	fixture_identity_free(&v.id);
 }
 
-UNIT_SUITE(link, NULL, NULL, UNIT_TEST(test_alert_after_ready_ends_channel),
+/* A writer that sends one frame (or closes) after a delay. */
+struct late_writer {
+	int fd;
+	unsigned delay_us;
+	int close_only;
+};
+
+static void *late_writer_thread(void *arg)
+{
+	struct late_writer *lw = arg;
+
+	usleep(lw->delay_us);
+	if (lw->close_only)
+		close(lw->fd);
+	else
+		(void)ped_frame_send(lw->fd, 0x42, "late", 4, 1000);
+	return NULL;
+}
+
+/* One frame read through a framer spinning spin_us, the writer delay_us
+ * late (close_only: it closes instead); the recv's result. */
+static int spin_recv(int use_pipe, unsigned spin_us, unsigned delay_us, int close_only, int timeout_ms,
+		     unsigned *spin_after)
+{
+	struct late_writer lw = {-1, delay_us, close_only};
+	struct ped_framer f;
+	pthread_t th;
+	uint8_t type = 0, *msg = NULL;
+	size_t len = 0;
+	int fds[2], r;
+
+	CU_ASSERT_EQUAL_FATAL(use_pipe ? pipe(fds) : socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	lw.fd = fds[1];
+	ped_framer_init(&f, fds[0], 64);
+	f.spin_us = spin_us;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, late_writer_thread, &lw), 0);
+	r = ped_framer_recv(&f, &type, &msg, &len, timeout_ms);
+	if (r == PED_OK) {
+		CU_ASSERT_EQUAL(type, 0x42);
+		CU_ASSERT(len == 4 && !memcmp(msg, "late", 4));
+		OPENSSL_free(msg);
+	}
+	pthread_join(th, NULL);
+	*spin_after = f.spin_us;
+	ped_framer_free(&f);
+	close(fds[0]);
+	if (!close_only)
+		close(fds[1]);
+	return r;
+}
+
+/* ped_framer.spin_us: the frame that comes while it spins, after it gave
+ * up spinning, on a pipe (which cannot be looked at without sleeping: it
+ * waits as before), a close while it spins, a wait shorter than the spin. */
+static void test_framer_spin(void)
+{
+	unsigned after;
+
+	CU_ASSERT_EQUAL(spin_recv(0, 200000, 2000, 0, -1, &after), PED_OK);
+	CU_ASSERT_EQUAL(after, 200000);
+	CU_ASSERT_EQUAL(spin_recv(0, 100, 20000, 0, 5000, &after), PED_OK);
+	CU_ASSERT_EQUAL(spin_recv(1, 200000, 2000, 0, -1, &after), PED_OK);
+	CU_ASSERT_EQUAL(after, 0);
+	CU_ASSERT_EQUAL(spin_recv(0, 200000, 2000, 1, -1, &after), PED_E_CLOSED);
+	CU_ASSERT_EQUAL(spin_recv(0, 200000, 300000, 0, 20, &after), PED_E_TIMED_OUT);
+}
+
+UNIT_SUITE(link, NULL, NULL, UNIT_TEST(test_framer_spin), UNIT_TEST(test_alert_after_ready_ends_channel),
 	   UNIT_TEST(test_duplicate_stops_csp), UNIT_TEST(test_duplicate_stops_answer),
 	   UNIT_TEST(test_turn_by_turn_unaffected), UNIT_TEST(test_refused_ready_tells_v),
 	   UNIT_TEST(test_handshake_after_hello_v))

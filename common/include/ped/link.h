@@ -36,6 +36,13 @@ struct ped_framer {
 	 * before it, one system call less per frame; the rest of a frame
 	 * waits in poll, by the deadline. */
 	int blocking;
+	/* Set by the owner: microseconds a frame's first wait looks for bytes
+	 * without sleeping, giving the CPU to anything runnable between looks,
+	 * before it sleeps in poll or read (0: it sleeps at once). A sleeping
+	 * thread woken by the peer's write costs 40-50 us on a virtual machine
+	 * whose idle CPU halts (bench_wakeup, docs/performance.md): more than
+	 * the request it waited for. */
+	unsigned spin_us;
 };
 
 void ped_framer_init(struct ped_framer *f, int fd, uint32_t max_payload);
