@@ -44,7 +44,9 @@ static uint8_t *room(struct ped_wbuf *w, size_t n)
 		}
 		if (w->len)
 			memcpy(np, w->p, w->len);
-		OPENSSL_clear_free(w->p, w->cap);
+		/* only [0, len) was ever written (room counts a write before it
+		 * is made): wiping the spare capacity too was most of the wipe */
+		OPENSSL_clear_free(w->p, w->len);
 		w->p = np;
 		w->cap = cap;
 	}
@@ -134,28 +136,19 @@ int ped_wbuf_take(struct ped_wbuf *w, uint8_t **p, size_t *len)
 		memset(w, 0, sizeof(*w));
 		return PED_OK;
 	}
-	/* the caller frees with the length it was told; keep no spare capacity */
-	if (w->cap > w->len && w->len) {
-		uint8_t *exact = OPENSSL_malloc(w->len);
-		if (!exact) {
-			ped_wbuf_free(w);
-			return PED_E_HOST_MEMORY;
-		}
-		memcpy(exact, w->p, w->len);
-		OPENSSL_clear_free(w->p, w->cap);
-		*p = exact;
-	}
+	/* the caller frees with the length it was told: what it wipes is all
+	 * that was written, and free needs no size */
 	memset(w, 0, sizeof(*w));
 	return PED_OK;
 }
 
 void ped_wbuf_free(struct ped_wbuf *w)
 {
-	if (w->fixed) {
+	if (w->fixed) { /* the caller's memory may hold an earlier message: all of it */
 		if (w->p)
 			OPENSSL_cleanse(w->p, w->cap);
 	} else {
-		OPENSSL_clear_free(w->p, w->cap);
+		OPENSSL_clear_free(w->p, w->len);
 	}
 	memset(w, 0, sizeof(*w));
 }
