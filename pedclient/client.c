@@ -81,7 +81,9 @@ static struct {
 	struct ped_runtime rt;
 	struct ped_evloop *loop;
 	int hsm_lfd;
-	struct session ss[MAX_SESSIONS];
+	/* made when first needed and kept (free again when S_FREE): an idle
+	 * pedclient holds none, where 128 written at start-up were 2.3 MiB */
+	struct session *ss[MAX_SESSIONS];
 	uint64_t started;
 	struct ped_timer tick;
 	struct ped_leg_policy keepalive; /* each session's pedserver: pings, idle timeout */
@@ -266,8 +268,8 @@ static void parked_hello(struct ped_leg *l, uint8_t type, const uint8_t *p, size
 	/* The HSM that waited longest takes it; k is the session's then. */
 	struct session *w = NULL;
 	for (int i = 0; i < MAX_SESSIONS; i++)
-		if (C.ss[i].st == S_AWAIT_LINK && (!w || C.ss[i].state_since < w->state_since))
-			w = &C.ss[i];
+		if (C.ss[i] && C.ss[i]->st == S_AWAIT_LINK && (!w || C.ss[i]->state_since < w->state_since))
+			w = C.ss[i];
 	if (w)
 		(void)use_parked(w);
 }
@@ -639,10 +641,13 @@ static void on_hsm_socket(int fd, const char *peer, void *arg)
 	(void)peer;
 	(void)arg;
 	for (int i = 0; i < MAX_SESSIONS && !x; i++)
-		if (C.ss[i].st == S_FREE)
-			x = &C.ss[i];
+		if (C.ss[i] && C.ss[i]->st == S_FREE)
+			x = C.ss[i];
+	for (int i = 0; i < MAX_SESSIONS && !x; i++)
+		if (!C.ss[i] && (C.ss[i] = malloc(sizeof(*C.ss[i]))) != NULL)
+			x = C.ss[i];
 	if (!x) {
-		ped_warn("refused an HSM connection: %d sessions already", MAX_SESSIONS);
+		ped_warn("refused an HSM connection: %d sessions already, or no memory", MAX_SESSIONS);
 		(void)ped_relay_send_code(fd, PED_RELAY_BYE, ped_err_code(PED_E_BUSY), 200);
 		close(fd);
 		return;
@@ -703,8 +708,8 @@ static void show_json(FILE *o)
 	ped_json_key(o, &n, "sessions");
 	fputc('[', o);
 	for (int i = 0, k = 0; i < MAX_SESSIONS; i++) {
-		struct session *x = &C.ss[i];
-		if (x->st == S_FREE)
+		struct session *x = C.ss[i];
+		if (!x || x->st == S_FREE)
 			continue;
 		m = 0;
 		fputs(k++ ? ",{" : "{", o);
@@ -737,7 +742,7 @@ static int on_admin_request(void *arg, const char *line, int trusted, FILE *o)
 	gethostname(host, sizeof(host) - 1);
 	int n = 0;
 	for (int i = 0; i < MAX_SESSIONS; i++)
-		n += C.ss[i].st != S_FREE;
+		n += C.ss[i] && C.ss[i]->st != S_FREE;
 	fprintf(o, "Client Information:\n");
 	fprintf(o, "  Hostname:                 %s\n", host);
 	fprintf(o, "  Software Version:         %s\n", PEDCLIENT_SOFTWARE_VERSION);
@@ -757,8 +762,8 @@ static int on_admin_request(void *arg, const char *line, int trusted, FILE *o)
 				C.pk[i].greeted ? "ready" : "greeting");
 	fprintf(o, "\nRemote PED Sessions:        %d\n", n);
 	for (int i = 0; i < MAX_SESSIONS; i++) {
-		struct session *x = &C.ss[i];
-		if (x->st == S_FREE)
+		struct session *x = C.ss[i];
+		if (!x || x->st == S_FREE)
 			continue;
 		fprintf(o, "  HSM %s -> pedserver %s, PED %s: %s, %llu (secs), idle %llu (secs)\n",
 			x->hello.id[0] ? x->hello.id : "?", x->server[0] ? x->server : "-",
@@ -775,8 +780,8 @@ static void schedule(void)
 {
 	uint64_t due = 0;
 	for (int i = 0; i < MAX_SESSIONS; i++) {
-		const struct session *x = &C.ss[i];
-		if (x->st == S_FREE || x->st == S_LOG) /* a log link waits on its HSM as long as it likes */
+		const struct session *x = C.ss[i];
+		if (!x || x->st == S_FREE || x->st == S_LOG) /* a log link waits on its HSM as long as it likes */
 			continue;
 		if (x->st != S_RELAY)
 			ped_deadline_min(&due, x->state_since + (uint64_t)ped_ms(C.s->d.read_timeout_s) + 1);
@@ -822,8 +827,8 @@ static void on_tick(struct ped_evloop *loop, struct ped_timer *t, void *arg)
 	(void)t;
 	(void)arg;
 	for (int i = 0; i < MAX_SESSIONS; i++)
-		if (C.ss[i].st != S_FREE)
-			check_session(&C.ss[i], now);
+		if (C.ss[i] && C.ss[i]->st != S_FREE)
+			check_session(C.ss[i], now);
 	schedule();
 }
 
@@ -835,8 +840,6 @@ int client_run(const struct client_settings *s)
 	C.s = s;
 	C.keepalive = (struct ped_leg_policy){ped_ms(s->d.ping_interval_s), ped_ms(s->d.ping_timeout_s),
 					      s->ignore_idle ? 0 : ped_ms(s->d.idle_timeout_s), ped_ms(s->d.write_timeout_s)};
-	for (int i = 0; i < MAX_SESSIONS; i++)
-		session_init(&C.ss[i]);
 	for (int i = 0; i < MAX_PARKED; i++)
 		parked_init(&C.pk[i]);
 	C.tls_lfd = C.hsm_lfd = -1;
@@ -864,11 +867,18 @@ int client_run(const struct client_settings *s)
 
 	C.stop_by = ped_now_ms() + (uint64_t)ped_ms(s->d.shutdown_timeout_s);
 	for (int i = 0; i < MAX_SESSIONS; i++)
-		end(&C.ss[i], PED_E_PED_CLIENT_NOT_RUNNING, "pedclient is stopping");
+		if (C.ss[i])
+			end(C.ss[i], PED_E_PED_CLIENT_NOT_RUNNING, "pedclient is stopping");
 	for (int i = 0; i < MAX_PARKED; i++)
 		if (ped_leg_is_open(&C.pk[i].leg))
 			drop_parked(&C.pk[i], "pedclient is stopping");
 	ped_timer_stop(C.loop, &C.tick);
 	ped_runtime_end(&C.rt);
+	for (int i = 0; i < MAX_SESSIONS; i++)
+		if (C.ss[i]) {
+			OPENSSL_cleanse(C.ss[i], sizeof(*C.ss[i]));
+			free(C.ss[i]);
+			C.ss[i] = NULL;
+		}
 	return 0;
 }

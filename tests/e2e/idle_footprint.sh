@@ -59,5 +59,12 @@ else
 	anon=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { anon = (NF < 6 || $6 == "[heap]") } /^Rss:/ && anon { n += $2 } END { print n + 0 }' 		"/proc/$PED_A_PID/smaps")
 	note "ped-device: $anon KiB anonymous and heap resident, idle with a session keyed"
 	[ "$anon" -le 840 ] || fail "an idle PED holds $anon KiB of anonymous memory resident after five handshakes (at most 840)"
+	# pedclient made its 128 sessions' table at start-up, every page of it
+	# written: 2.3 MiB of anonymous memory before any HSM asked
+	pc=$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")
+	anon=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { anon = (NF < 6 || $6 == "[heap]") } /^Rss:/ && anon { n += $2 } END { print n + 0 }' \
+		"/proc/$pc/smaps")
+	note "pedclient: $anon KiB anonymous and heap resident, idle with a session open"
+	[ "$anon" -le 1024 ] || fail "an idle pedclient holds $anon KiB of anonymous memory resident with one session (at most 1024)"
 fi
 echo "PASS"
