@@ -207,6 +207,25 @@ static int full_channel_params(const struct cer_rpv_static *st, EVP_PKEY **key, 
 	return PED_OK;
 }
 
+/* The secure channel's own verdict on a record: forged or damaged (it fails
+ * authentication), replayed, out of turn, or the channel already ended by
+ * one of those. The frame carrying it came whole from pedserver, whose link
+ * is in step: only the session is lost, not the attachment. */
+static int channel_verdict(int r)
+{
+	return r == PED_E_BAD_RECORD || r == PED_E_REPLAY || r == PED_E_CHANNEL_CLOSED;
+}
+
+/* Ends a session on the channel's verdict. The channel is dead, so no CLOSE
+ * can carry it: the BYE has pedserver end the session for the HSM at once
+ * (CKR_PED_UNPLUGGED there). Dropping the pedserver link instead left
+ * pedserver with no PED until the PED attached again, and the HSM's next
+ * ped connect in that half second was refused. */
+static int end_on_channel_verdict(struct ped_device *d, struct ped_framer *f, int why)
+{
+	return ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(why), d->cfg.link_timeout_ms);
+}
+
 /* Ends a session before its key: tells the HSM's side why (BYE), and the
  * operator, who presses Enter. PED_OK: the PED stays attached. */
 static int refuse_session(struct ped_device *d, struct ped_framer *f, const char *hsm, int why, const char *log,
@@ -440,9 +459,12 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 			ped_warn("HSM %s sent a record before the session key: ending the session", open->id);
 			(void)ped_relay_send_code(f->fd, PED_RELAY_BYE, ped_err_code(r), d->cfg.link_timeout_ms);
 		}
-		/* pedserver ended the session (a relay frame) or went away. */
+		/* pedserver ended the session (a relay frame) or went away; or a
+		 * record came before READY left (a forged or copied one). */
 		ped_info("session with HSM %s ended before its key was computed: %s", open->id, ped_strerror(r));
 		dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(r));
+		if (channel_verdict(r))
+			r = end_on_channel_verdict(d, f, r);
 		r = r == PED_E_FRAME_TYPE ? PED_OK : r;
 		goto out;
 	}
@@ -520,6 +542,8 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	fw_log(d, "Session ended");
 	dev_event_log(d, "detached", "\"why\":\"%s\"", ped_err_name(why));
 	ped_link_release(&link, r == PED_E_CANCEL ? PED_E_PED_UNPLUGGED : PED_OK, f);
+	if (channel_verdict(r))
+		r = end_on_channel_verdict(d, f, r);
 	r = ended_by_relay ? PED_OK : r;
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));

@@ -18,10 +18,15 @@
 # After each tampered session: hsmcm got a documented error within the
 # timeout (no hang), no login or CSP was accepted (the ceremony's command
 # failed, hsm-sim's state files are byte for byte unchanged), none of the
-# test's secrets is in the bytes the relay saw, every daemon is alive, and a
-# clean ceremony straight to pedserver still works.
+# test's secrets is in the bytes the relay saw, every daemon is alive, the
+# PED stayed attached to its pedserver (only the session ends), and a clean
+# ceremony straight to pedserver still works.
+# A round whose ceremony ended before the relay reached its frame tried
+# nothing: it is NOT-REACHED, with why (pedserver's refusal, or how far the
+# session got and what the daemons logged), and fails the run.
 # Ends with "result: relay_cases=N csp_accepted=N"; exit 0 only if no
-# tampered session had a login or CSP accepted and every daemon survived.
+# tampered session had a login or CSP accepted, every daemon survived and
+# every round reached its frame.
 # SEED fixes the first round's seed (printed either way) to repeat a run.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../e2e/hsm_lib.sh"
@@ -138,13 +143,50 @@ disconnected() {
 	hsmcm -c "ped disconnect -slot $1"
 	! grep -q "the Remote PED is in use" <<<"$OUT"
 }
-# settled [SECONDS [CEREMONY]]: its session closed by the HSM, its pedserver free again.
+# settled [SECONDS [CEREMONY]]: its session closed by the HSM, its pedserver
+# free again with its PED attached (the next round must not start without
+# one: it would be refused before its frame).
 settled() {
 	local cer=${2:-login}
 	wait_for "${1:-20}" disconnected "$(hsm_slot_of "$cer")"
-	wait_for "${1:-20}" shown "$(server_of "$cer")" "Client Information:         Not Available"
+	wait_for "${1:-20}" shown "$(server_of "$cer")" "Client Information:         Not Available" &&
+		wait_for "${1:-20}" shown "$(server_of "$cer")" "Ped2 Connection Status:   Connected"
 }
-settle() { settled 20 "${1:-login}" || fail "pedserver still serves a client: $OUT"; }
+settle() { settled 20 "${1:-login}" || fail "pedserver still serves a client or has no PED: $OUT"; }
+
+# Times the PED of a ceremony's pedserver left it (its event log).
+ped_detaches() { grep -c '"event":"pedserver","attached":false' "$T/$(server_of "$1").events" || true; }
+
+# Where each daemon's log ends now: log_mark, then since_mark LOG gives
+# what LOG got since.
+declare -A MARK
+log_mark() {
+	local l
+	for l in A B pedclient hsm; do MARK[$l]=$(stat -c %s "$T/$l.log" 2>/dev/null || echo 0); done
+}
+since_mark() { tail -c +"$((${MARK[$1]} + 1))" "$T/$1.log" 2>/dev/null || true; }
+
+# The last warning or error LOG got since log_mark, without its time stamp.
+warned_since() { since_mark "$1" | grep -v '^[^ ]* [^ ]* INFO ' | tail -n 1 | cut -d' ' -f2-; }
+
+# why_unreached CEREMONY: why the round's ceremony ended before the relay's
+# target, from the relay's count and the daemons' lines of the round.
+why_unreached() {
+	local srv why frames
+	srv=$(server_of "$1")
+	why=$(since_mark "$srv" | sed -n 's/.*refused client [^(]*(HSM [^)]*): //p' | head -n 1)
+	if [ -n "$why" ]; then
+		echo "pedserver $srv refused the session: $why"
+		return
+	fi
+	if ! grep -q "connection accepted" "$T/relay.log"; then
+		echo "pedclient never reached the relay: $(warned_since pedclient)"
+		return
+	fi
+	frames=$(sed -n 's/.*channel frames \(c2s [0-9]* s2c [0-9]*\).*/\1/p' "$T/relay.log")
+	echo "the session ended after ${frames:-no} channel frames; last warnings: $(warned_since "$srv");" \
+		"$(warned_since pedclient); $(warned_since hsm)"
+}
 
 state_sum() { (cd "$T/state" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
 
@@ -200,7 +242,7 @@ python3 "$PED_SRCDIR/tests/reliability/scan_secrets.py" "$T/secrets" "$T/relay.d
 	fail "secrets on the wire of a good session: $(cat "$T/scan.out")"
 clean_ceremony "the reference sessions"
 
-cases=0 accepted=0 leaked=0 hangs=0 dead=0 slow=0 stucks=0 unreached=0 round_seed=$SEED
+cases=0 accepted=0 leaked=0 hangs=0 dead=0 slow=0 stucks=0 unreached=0 detached=0 round_seed=$SEED
 declare -A outcome
 for c in $CASES; do
 	for cer in $CEREMONIES; do
@@ -214,13 +256,15 @@ for c in $CASES; do
 			only_first=()
 			[ "$cer" != otp ] || only_first=(-first-session)
 			start_relay "$cer" "$c" "$round_seed" -reference "$T/ref-$cer.bin" "${only_first[@]}"
+			detaches=$(ped_detaches "$cer")
+			log_mark
 			run_hsmcm "$T/round.out" "$(ceremony_cmd "$cer" "$RELAY_PORT" $TARGET_SLOT)"
 			rc=$RC out=$(cat "$T/round.out")
 			# the session must end when the HSM closes its end, the relay still in place
 			stuck=0
 			settled 10 "$cer" || stuck=1
 			stop_relay
-			[ $stuck = 0 ] || settled 10 "$cer" || fail "pedserver still serves a client after the relay closed: $OUT"
+			[ $stuck = 0 ] || settled 10 "$cer" || fail "pedserver still serves a client or has no PED after the relay closed: $OUT"
 			target=$(sed -n 's/^target: //p' "$T/relay.log")
 			mutated=$(sed -n 's/^mutated: //p' "$T/relay.log" | tr '\n' ' ')
 			err=$(grep -o '\(CKR\|PED_E\|RC\)_[A-Z_]*' <<<"$out" | tail -n 1 || true)
@@ -236,9 +280,15 @@ for c in $CASES; do
 				verdict=SLOW
 				slow=$((slow + 1))
 			fi
+			unreached_why=
 			if [ -z "$mutated" ]; then
 				verdict="$verdict+NOT-REACHED"
 				unreached=$((unreached + 1))
+				unreached_why=$(why_unreached "$cer")
+			fi
+			if [ "$(ped_detaches "$cer")" != "$detaches" ]; then
+				verdict="$verdict+PED-DETACHED"
+				detached=$((detached + 1))
 			fi
 			if [ $stuck = 1 ]; then
 				verdict="$verdict+STUCK"
@@ -264,6 +314,9 @@ for c in $CASES; do
 			fi
 			printf '%-9s %-6s round %d seed %-10s %-5s %5ss %-28s | %s| %s\n' "$c" "$cer" "$r" "$round_seed" \
 				"$verdict" "$SECS" "${err:-rc=$rc}" "$mutated" "$target"
+			[ -z "$unreached_why" ] || echo "    not reached: $unreached_why"
+			[ "${verdict#*PED-DETACHED}" = "$verdict" ] ||
+				echo "    the PED left pedserver $(server_of "$cer"): $(grep 'pedserver link ended' "$T/$(server_of "$cer").ped.log" | tail -n 1)"
 			[ "$verdict" = ok ] || { echo "    hsmcm said: $out"; sed 's/^/    relay: /' "$T/relay.log"; }
 			outcome["$c"]="${outcome[$c]:+${outcome[$c]} }$verdict"
 			if [ "$verdict" != ok ]; then
@@ -291,7 +344,7 @@ daemons_alive || { dead=$((dead + 1)); echo "a daemon died"; }
 for c in $CASES; do
 	echo "case $c:$(tr ' ' '\n' <<<"${outcome[$c]:-}" | sort | uniq -c | awk '{printf " %s x%d", $2, $1}')"
 done
-echo "hangs=$hangs slow=$slow stuck=$stucks not_reached=$unreached secrets_on_wire=$leaked daemons_died=$dead"
+echo "hangs=$hangs slow=$slow stuck=$stucks not_reached=$unreached ped_detached=$detached secrets_on_wire=$leaked daemons_died=$dead"
 echo "result: relay_cases=$cases csp_accepted=$accepted"
 [ "$accepted" -eq 0 ] && [ "$dead" -eq 0 ] && [ "$hangs" -eq 0 ] && [ "$leaked" -eq 0 ] &&
-	[ "$slow" -eq 0 ] && [ "$stucks" -eq 0 ] && [ "$unreached" -eq 0 ]
+	[ "$slow" -eq 0 ] && [ "$stucks" -eq 0 ] && [ "$unreached" -eq 0 ] && [ "$detached" -eq 0 ]

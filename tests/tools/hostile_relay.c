@@ -5,7 +5,7 @@
  * untouched, so the relays' own checks (PING, BYE) still run.
  *
  *   hostile_relay -connect HOST:PORT [-listen PORT] [-portfile F] -case CASE
- *                 [-seed N] [-reference F] [-record F] [-dump F]
+ *                 [-seed N] [-reference F] [-target c2s:N|s2c:N] [-record F] [-dump F]
  *
  * Cases: pass (relay only), record (relay and write every channel frame to
  * -record F, the reference of later cases), bitflip, truncate, duplicate,
@@ -21,7 +21,9 @@
  * keeps the target in the first connection that carried the channel: a
  * ceremony that ends its session and keys another (ped vector init over the
  * one-time password session) has its outcome decided in the first. -seed picks it
- * (default: from the clock); the choice is printed on stderr as "target: ..." and what was done as
+ * (default: from the clock); -target names it instead (no reference needed,
+ * but by replay), so that a suite can tamper with one known frame every run.
+ * The choice is printed on stderr as "target: ..." and what was done as
  * "mutated: ...". -dump F appends every byte the relay read, both ways: what
  * a wire tap between the relays would see. */
 #include "ped/buf.h"
@@ -214,6 +216,23 @@ static void pick_target(void)
 	fprintf(stderr, "target: case=%s frame %zu of %zu (%zu candidates): %s #%zu type 0x%02x len %u\n",
 		case_names[mcase], g, nref, nc, dir_name(target_dir), target_idx, ref[g].bytes[3],
 		ref[g].len - HDR);
+}
+
+/* -target DIR:N, DIR c2s or s2c: 0 when it names a frame. */
+static int given_target(const char *v)
+{
+	char *end;
+	unsigned long idx;
+	if (strncmp(v, "c2s:", 4) && strncmp(v, "s2c:", 4))
+		return -1;
+	errno = 0;
+	idx = strtoul(v + 4, &end, 10);
+	if (errno || end == v + 4 || *end || idx >= MAX_REF)
+		return -1;
+	target_dir = v[0] == 's';
+	target_idx = idx;
+	fprintf(stderr, "target: case=%s given: %s #%zu\n", case_names[mcase], dir_name(target_dir), target_idx);
+	return 0;
 }
 
 static void record_frame(int dir, const uint8_t *f, size_t len)
@@ -478,13 +497,14 @@ static _Noreturn void usage(void)
 {
 	fprintf(stderr, "usage: hostile_relay -connect HOST:PORT [-listen PORT] [-portfile F] -case "
 			"pass|record|bitflip|truncate|duplicate|replay|reorder|forge|retype [-seed N] [-reference F] "
-			"[-record F] [-dump F] [-late] [-first-session]\n");
+			"[-target c2s:N|s2c:N] [-record F] [-dump F] [-late] [-first-session]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *connect_to = NULL, *portfile = NULL, *reference = NULL, *record = NULL, *dump = NULL;
+	const char *target = NULL;
 	char host[256], *colon = NULL;
 	int listen_port = 0, lfd, one = 1;
 	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
@@ -501,6 +521,8 @@ int main(int argc, char **argv)
 			portfile = v;
 		else if (!strcmp(a, "-reference"))
 			reference = v;
+		else if (!strcmp(a, "-target"))
+			target = v;
 		else if (!strcmp(a, "-record"))
 			record = v;
 		else if (!strcmp(a, "-dump"))
@@ -533,10 +555,15 @@ int main(int argc, char **argv)
 		rnd();
 	fprintf(stderr, "hostile_relay: case %s seed %llu\n", case_names[mcase], (unsigned long long)seed);
 	if (mcase >= C_BITFLIP) {
-		if (!reference)
+		/* a replay sends the recorded frame: it needs the recording either way */
+		if (!reference && (!target || mcase == C_REPLAY))
 			usage();
-		load_reference(reference);
-		pick_target();
+		if (reference)
+			load_reference(reference);
+		if (target && given_target(target))
+			usage();
+		if (!target)
+			pick_target();
 	}
 	if (record && (record_f = fopen(record, "wb")) == NULL)
 		die(record);
