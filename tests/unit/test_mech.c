@@ -1347,6 +1347,42 @@ static void ec_spki_is_openssls(void)
 	}
 }
 
+/* A verification's context is kept by the thread for the next one on the
+ * same key and parameters (op.c, kept_pctx): another key, another salt
+ * length, another mechanism, each verify as themselves. */
+static void kept_contexts_follow_key_and_parameters(void)
+{
+	CK_ATTRIBUTE pubx[] = {KF_B(CKA_VERIFY, 1)}, privx[] = {KF_B(CKA_SIGN, 1)};
+	CK_RSA_PKCS_PSS_PARAMS p32 = {CKM_SHA256, CKG_MGF1_SHA256, 32}, p20 = {CKM_SHA256, CKG_MGF1_SHA256, 20};
+	CK_MECHANISM pk = {CKM_RSA_PKCS, NULL, 0}, pss32 = {CKM_RSA_PKCS_PSS, &p32, sizeof(p32)},
+		     pss20 = {CKM_RSA_PKCS_PSS, &p20, sizeof(p20)};
+	struct hsm_obj *pub2 = NULL, *priv2 = NULL;
+	uint8_t s1[256], s2[256], sp[256], h[32];
+	CK_ULONG n1 = sizeof(s1), n2 = sizeof(s2), np = sizeof(sp);
+
+	memcpy(h, msg, sizeof(h));
+	kf_rsa_pair(NULL, 2048, pubx, 1, privx, 1, &pub2, &priv2);
+	CU_ASSERT_EQUAL_FATAL(kf_sign(NULL, &pk, rsa_priv, h, sizeof(h), s1, &n1), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(kf_sign(NULL, &pk, priv2, h, sizeof(h), s2, &n2), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(kf_sign(NULL, &pss32, rsa_priv, h, sizeof(h), sp, &np), CKR_OK);
+	for (int round = 0; round < 2; round++) {
+		CU_ASSERT_EQUAL(kf_verify(NULL, &pk, rsa_pub, h, sizeof(h), s1, n1), CKR_OK);
+		CU_ASSERT_EQUAL(kf_verify(NULL, &pk, rsa_pub, h, sizeof(h), s1, n1), CKR_OK);
+		CU_ASSERT_EQUAL(kf_verify(NULL, &pk, pub2, h, sizeof(h), s1, n1), CKR_SIGNATURE_INVALID);
+		CU_ASSERT_EQUAL(kf_verify(NULL, &pk, pub2, h, sizeof(h), s2, n2), CKR_OK);
+		CU_ASSERT_EQUAL(kf_verify(NULL, &pk, rsa_pub, h, sizeof(h), s2, n2), CKR_SIGNATURE_INVALID);
+		CU_ASSERT_EQUAL(kf_verify(NULL, &pss32, rsa_pub, h, sizeof(h), sp, np), CKR_OK);
+		CU_ASSERT_EQUAL(kf_verify(NULL, &pss20, rsa_pub, h, sizeof(h), sp, np), CKR_SIGNATURE_INVALID);
+		CU_ASSERT_EQUAL(kf_verify(NULL, &pk, rsa_pub, h, sizeof(h), sp, np), CKR_SIGNATURE_INVALID);
+		CU_ASSERT_EQUAL(kf_verify(NULL, &pss32, rsa_pub, h, sizeof(h), sp, np), CKR_OK);
+	}
+	/* the kept context holds its key: the object may go, the next verification
+	 * with another key is right */
+	hsm_obj_free(pub2);
+	hsm_obj_free(priv2);
+	CU_ASSERT_EQUAL(kf_verify(NULL, &pk, rsa_pub, h, sizeof(h), s1, n1), CKR_OK);
+}
+
 UNIT_SUITE(mech, setup, teardown, UNIT_TEST(mechanism_list_and_info), UNIT_TEST(generate_secret_keys),
 	   UNIT_TEST(generate_pairs), UNIT_TEST(ec_spki_is_openssls), UNIT_TEST(rsa_signatures_verify_with_openssl),
 	   UNIT_TEST(rsa_raw_mechanisms), UNIT_TEST(rsa_4096), UNIT_TEST(ecdsa_verifies_with_openssl),
@@ -1354,4 +1390,5 @@ UNIT_SUITE(mech, setup, teardown, UNIT_TEST(mechanism_list_and_info), UNIT_TEST(
 	   UNIT_TEST(aes_cbc_pad_with_openssl_enc), UNIT_TEST(aes_cbc_ecb_ctr_with_openssl_enc),
 	   UNIT_TEST(rsa_encryption_with_openssl_pkeyutl), UNIT_TEST(digests), UNIT_TEST(init_checks),
 	   UNIT_TEST(wrap_secret_keys), UNIT_TEST(wrap_private_keys), UNIT_TEST(kwp_vectors),
-	   UNIT_TEST(ecdh_agrees_with_openssl), UNIT_TEST(random_bytes))
+	   UNIT_TEST(ecdh_agrees_with_openssl), UNIT_TEST(random_bytes),
+	   UNIT_TEST(kept_contexts_follow_key_and_parameters))
