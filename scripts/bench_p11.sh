@@ -96,6 +96,16 @@ for r in $(seq "$ROUNDS"); do
 		fi
 	done
 done
+# The floor under any operation sent to another process: a 4 KiB request
+# and a 4 KiB reply between two threads through ped_framer, sleeping in
+# each wait and looking first as the module and hsm-sim do (their spins)
+ipc=""
+for cfg in "1 0" "1 200" "8 0" "8 200"; do
+	read -r rt us < <("$TOOLS/bench_wakeup" $cfg "$SECONDS_PER") || die "bench_wakeup $cfg"
+	ipc="$ipc${ipc:+, }{\"pairs\": ${cfg% *}, \"spin_us\": ${cfg#* }, \"round_trips_per_s\": $rt, \"cpu_us_per_round_trip\": $us}"
+	ipc_txt="${ipc_txt:-}$(printf '%-24s %3s %10s %10s\n' "ipc 4k round trip" "${cfg% *}" "spin ${cfg#* }" "$rt") ($us us CPU)
+"
+done
 read -r l_med l_p99 < <("$TOOLS/bench_p11" login "$MODULE" p11 - "$LOGINS" | awk '{print $2, $3}') ||
 	die "C_Login through the PED to the first signature"
 [ -n "$l_med" ] || die "C_Login through the PED to the first signature"
@@ -118,9 +128,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
 	echo " slower than in-process OpenSSL; /SoftHSM2: how many times faster than SoftHSM2${sh_skip:+; SoftHSM2 skipped: $sh_skip})"
 	printf 'C_Login through the PED (3 of 5, PINs) to the first signature: median %s ms, p99 %s ms (%s logins)\n' \
 		"$l_med" "$l_p99" "$LOGINS"
+	echo "Round trips between two threads (bench_wakeup; 4 KiB each way; pairs; spin: each wait looks that many us"
+	echo " before it sleeps), the floor under an operation sent to hsm-sim:"
+	printf '%s' "$ipc_txt"
 } >"$out.txt"
 cat >"$out.json" <<EOF
 {"rounds": $ROUNDS, "seconds": $SECONDS_PER, "softhsm2_skipped": $( [ -n "$sh_skip" ] && printf '"%s"' "$sh_skip" || echo null), "ops": [$json],
-   "login_3of5_to_first_sign_median_ms": $l_med, "login_3of5_to_first_sign_p99_ms": $l_p99}
+   "login_3of5_to_first_sign_median_ms": $l_med, "login_3of5_to_first_sign_p99_ms": $l_p99,
+   "ipc_round_trips": [$ipc]}
 EOF
 cat "$out.txt"

@@ -54,4 +54,13 @@ if [ -f "$softhsm" ] && command -v softhsm2-util >/dev/null; then
 else
 	note "SoftHSM2 is not installed: its part is skipped (make deps installs softhsm2)"
 fi
+# the IPC floor beside the table: round trips, sleeping and looking first
+for cfg in "1 0" "2 200"; do
+	"${RUN[@]}" "$TOOLS/bench_wakeup" $cfg 0.05 >"$T/ipc.out" 2>&1 || fail "bench_wakeup $cfg: $(cat "$T/ipc.out")"
+	grep -Eq '^[1-9][0-9]* [0-9]+\.[0-9]+$' "$T/ipc.out" || fail "bench_wakeup $cfg: $(cat "$T/ipc.out")"
+done
+set +e
+"$TOOLS/bench_wakeup" 0 0 1 >/dev/null 2>&1
+[ $? -eq 2 ] || fail "bench_wakeup with no pair did not refuse (exit 2)"
+set -e
 echo "bench_p11 smoke ok"
