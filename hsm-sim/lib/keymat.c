@@ -575,11 +575,6 @@ static CK_RV generated_finish(struct hsm_obj *o)
 	CK_RV rv;
 
 	switch (o->kind) {
-	case HSM_K_RSA_PUB:
-		if ((rv = put_computed_ulong(o, CKA_MODULUS_BITS,
-					     (CK_ULONG)EVP_PKEY_get_bits(o->pkey))) != CKR_OK)
-			return rv;
-		/* fall through */
 	case HSM_K_RSA_PRIV: return put_spki(o);
 	case HSM_K_EC_PUB:
 	case HSM_K_EC_PRIV:
@@ -587,9 +582,25 @@ static CK_RV generated_finish(struct hsm_obj *o)
 			return kfail(CKR_TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS is required");
 		if ((rv = pkey_point(o->pkey, c, pt, &len)) != CKR_OK)
 			return rv;
-		if (o->kind == HSM_K_EC_PUB && (rv = put_ec_point_der(o, c, pt)) != CKR_OK)
-			return rv;
+		if (o->kind == HSM_K_EC_PUB) {
+			/* the public half holds no private key: it may outlive the
+			 * private object (a kept verification context, another
+			 * session's operation), and the private key must not */
+			EVP_PKEY *group = kmat_ec_group(c), *pub = group ? EVP_PKEY_dup(group) : NULL;
+			/* the curve's template copied (its group copied, not built
+			 * from the name) and the point set: no private part */
+			if (!pub || EVP_PKEY_set1_encoded_public_key(pub, pt, len) != 1) {
+				EVP_PKEY_free(pub);
+				ERR_clear_error();
+				return kfail(CKR_GENERAL_ERROR, "no public key for the generated pair");
+			}
+			EVP_PKEY_free(o->pkey);
+			o->pkey = pub;
+			if ((rv = put_ec_point_der(o, c, pt)) != CKR_OK)
+				return rv;
+		}
 		return put_ec_spki(o, c, pt);
+	default: break;
 	}
 	return kfail(CKR_GENERAL_ERROR, "a generated object of no key kind");
 }
@@ -598,7 +609,9 @@ CK_RV kmat_finish(struct hsm_obj *o, enum korigin origin)
 {
 	const struct kcurve *c;
 
-	if (origin == KO_GENERATE && o->pkey)
+	/* an RSA public half is rebuilt from n and e (cheap beside the
+	 * generation): it must not hold the private key either */
+	if (origin == KO_GENERATE && o->pkey && o->kind != HSM_K_RSA_PUB)
 		return generated_finish(o);
 	EVP_PKEY_free(o->pkey);
 	o->pkey = NULL;

@@ -11,6 +11,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -831,6 +832,13 @@ static void generated_keys_as_imported(void)
 		}
 		CU_ASSERT_EQUAL(EVP_PKEY_eq(pub->pkey, ipub->pkey), 1);
 		CU_ASSERT_EQUAL(EVP_PKEY_eq(priv->pkey, ipriv->pkey), 1);
+		/* the public half's key holds no private part: it may outlive the
+		 * private object */
+		BIGNUM *secret = NULL;
+		CU_ASSERT_NOT_EQUAL(EVP_PKEY_get_bn_param(pub->pkey, i < 3 ? OSSL_PKEY_PARAM_PRIV_KEY : OSSL_PKEY_PARAM_RSA_D,
+							  &secret), 1);
+		BN_clear_free(secret);
+		ERR_clear_error();
 		hsm_obj_free(ipub);
 		hsm_obj_free(ipriv);
 		hsm_obj_free(pub);
