@@ -38,7 +38,7 @@ WARNFLAGS    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototyp
 CPPFLAGS     += -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
                 -DPED_VERSION=\"$(VERSION)\" -Icommon/include
 CFLAGS       ?=
-CFLAGS       += -std=c11 $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
+CFLAGS       += -std=c11 -ffunction-sections -fdata-sections $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS      += $(SANFLAGS)
 LDLIBS       += $(PKG_LIBS) -lpthread
 
@@ -123,7 +123,7 @@ PROGRAMS += $(BIN)/$(1)
 ALL_OBJS += $$(patsubst %.c,$$(OBJ)/%.o,$(2))
 $(BIN)/$(1): $$(patsubst %.c,$$(OBJ)/%.o,$(2)) $$(call lib_files,$(3) ped)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -Wl,--gc-sections -o $$@ $$^ $$(LDLIBS)
 endef
 
 # libped's application protocol codec (ped/p11wire.h) and libhsm use
