@@ -187,20 +187,26 @@ static int passable(const struct stat *st)
  * or directory that another user could replace would let them redirect
  * everything we later open below it. Leaves the final directory's stat in
  * *last. */
-static int walk_path(const char *path, struct stat *last, char *why, size_t whylen)
+struct walk_bufs {
+	char todo[2 * PATH_MAX], cur[PATH_MAX], next[PATH_MAX + NAME_MAX + 2], target[PATH_MAX];
+	char rest[2 * PATH_MAX], cwd[PATH_MAX];
+};
+
+static int walk(const char *path, struct stat *last, char *why, size_t whylen, struct walk_bufs *b)
 {
-	char todo[2 * PATH_MAX], cur[PATH_MAX] = "", next[PATH_MAX + NAME_MAX + 2], target[PATH_MAX];
-	char rest[2 * PATH_MAX];
+	char *todo = b->todo, *cur = b->cur, *next = b->next, *target = b->target, *rest = b->rest;
 	struct stat parent, st;
 	int links = 0;
 	uid_t me = geteuid();
 
+	cur[0] = '\0';
+
 	if (path[0] == '/') {
-		if (snprintf(todo, sizeof(todo), "%s", path) >= (int)sizeof(todo))
+		if (snprintf(todo, sizeof(b->todo), "%s", path) >= (int)sizeof(b->todo))
 			goto too_long;
 	} else {
-		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd)) || snprintf(todo, sizeof(todo), "%s/%s", cwd, path) >= (int)sizeof(todo))
+		if (!getcwd(b->cwd, sizeof(b->cwd)) ||
+		    snprintf(todo, sizeof(b->todo), "%s/%s", b->cwd, path) >= (int)sizeof(b->todo))
 			goto too_long;
 	}
 	if (stat("/", &parent) != 0 || !passable(&parent)) {
@@ -229,7 +235,7 @@ static int walk_path(const char *path, struct stat *last, char *why, size_t whyl
 			}
 			continue;
 		}
-		if (snprintf(next, sizeof(next), "%s/%s", cur, comp) >= (int)sizeof(cur))
+		if (snprintf(next, sizeof(b->next), "%s/%s", cur, comp) >= (int)sizeof(b->cur))
 			goto too_long;
 		if (lstat(next, &st) != 0) {
 			snprintf(why, whylen, "%s: %s", next, strerror(errno));
@@ -241,13 +247,13 @@ static int walk_path(const char *path, struct stat *last, char *why, size_t whyl
 			return PED_E_FILE;
 		}
 		if (S_ISLNK(st.st_mode)) {
-			ssize_t n = readlink(next, target, sizeof(target) - 1);
+			ssize_t n = readlink(next, target, sizeof(b->target) - 1);
 			if (++links > 40 || n <= 0) {
 				snprintf(why, whylen, "%s: %s", next, n <= 0 ? strerror(errno) : "too many links");
 				return PED_E_FILE;
 			}
 			target[n] = '\0';
-			if (snprintf(rest, sizeof(rest), "%s/%s", target, p) >= (int)sizeof(todo))
+			if (snprintf(rest, sizeof(b->rest), "%s/%s", target, p) >= (int)sizeof(b->todo))
 				goto too_long;
 			memcpy(todo, rest, strlen(rest) + 1);
 			p = todo;
@@ -277,6 +283,23 @@ static int walk_path(const char *path, struct stat *last, char *why, size_t whyl
 too_long:
 	snprintf(why, whylen, "%s: path too long", path);
 	return PED_E_INVALID;
+}
+
+/* The walk's 29 KiB of paths live on the heap: a stack page, once touched,
+ * stays with its thread for the thread's life, and this runs on the
+ * daemons' main threads. */
+static int walk_path(const char *path, struct stat *last, char *why, size_t whylen)
+{
+	struct walk_bufs *b = malloc(sizeof(*b));
+	int r;
+
+	if (!b) {
+		snprintf(why, whylen, "%s: out of memory", path);
+		return PED_E_HOST_MEMORY;
+	}
+	r = walk(path, last, why, whylen, b);
+	free(b);
+	return r;
 }
 
 int ped_dir_check_private(const char *dir, mode_t forbid, char *why, size_t whylen)
