@@ -15,7 +15,9 @@
 #include "ped/log.h"
 #include "ped/thread.h"
 
+#include <malloc.h>
 #include <openssl/crypto.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,9 @@ _Static_assert(HSM_CTL_LINE_MAX <= CMD_LINE_MAX, "a control frame's line fits a 
 _Static_assert(HSM_CTL_LINE_MAX <= SIM_OUT_LINE_MAX, "an output line fits a control frame");
 _Static_assert(HSM_CTL_SERIAL_MAX == HSM_SERIAL_MAX, "a restriction names any HSM serial");
 _Static_assert(HSM_CTL_RESTRICT_LEN_MAX <= HSM_CTL_LINE_MAX, "a restriction fits the first frame");
+
+/* Sessions whose threads are running (session_thread). */
+static atomic_uint live_sessions;
 
 struct session {
 	struct session_server *srv;
@@ -319,6 +324,14 @@ static void *session_thread(void *arg)
 	close(s->fd);
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);
+	/* This thread's OpenSSL state (its DRBGs, its error queue) goes now,
+	 * not after we return; and when no session is left, what the bursts
+	 * of them freed goes back to the system, a thread's arena included:
+	 * an idle hsm-sim holds what its HSMs need, not what its busiest
+	 * minute did (docs/performance.md, "Memory"). */
+	OPENSSL_thread_stop();
+	if (atomic_fetch_sub(&live_sessions, 1) == 1)
+		(void)malloc_trim(0);
 	return NULL;
 }
 
@@ -333,7 +346,9 @@ static void start(struct session_server *srv, int fd, int network)
 	s->fd = fd;
 	s->network = network;
 	s->slot = srv->sim->hsms[0].base_slot;
+	atomic_fetch_add(&live_sessions, 1);
 	if (ped_thread_spawn(session_thread, s) != PED_OK) {
+		atomic_fetch_sub(&live_sessions, 1);
 		ped_error("cannot start a thread for a session");
 		close(fd);
 		free(s);
