@@ -54,6 +54,11 @@ static uint8_t *room(struct ped_wbuf *w, size_t n)
 	return w->p + w->len - n;
 }
 
+uint8_t *ped_wbuf_room(struct ped_wbuf *w, size_t n)
+{
+	return room(w, n);
+}
+
 void ped_wbuf_u8(struct ped_wbuf *w, uint8_t v)
 {
 	uint8_t *p = room(w, 1);
@@ -151,6 +156,16 @@ void ped_wbuf_free(struct ped_wbuf *w)
 		OPENSSL_clear_free(w->p, w->len);
 	}
 	memset(w, 0, sizeof(*w));
+}
+
+void ped_wbuf_truncate(struct ped_wbuf *w, size_t n)
+{
+	if (n > w->len)
+		n = w->len;
+	if (w->p && w->len > n)
+		OPENSSL_cleanse(w->p + n, w->len - n);
+	w->len = n;
+	w->err = 0;
 }
 
 void ped_rbuf_init(struct ped_rbuf *r, const uint8_t *p, size_t len)

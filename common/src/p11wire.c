@@ -217,6 +217,12 @@ void p11w_put_reply_header(struct ped_wbuf *w, uint32_t call_id, CK_RV rv)
 	ped_wbuf_u32(w, (uint32_t)rv);
 }
 
+void p11w_set_reply_header(uint8_t *at, uint32_t call_id, CK_RV rv)
+{
+	ped_be32_put(at, call_id);
+	ped_be32_put(at + 4, (uint32_t)rv);
+}
+
 CK_RV p11w_get_reply_header(struct ped_rbuf *r, uint32_t *call_id, CK_RV *rv)
 {
 	*call_id = ped_rbuf_u32(r);
@@ -356,6 +362,31 @@ void p11w_put_out_result(struct ped_wbuf *w, const struct p11w_out *o, const voi
 	p11w_put_ulong(w, len);
 	if (o->present && len != CK_UNAVAILABLE_INFORMATION && (uint64_t)len <= o->capacity)
 		ped_wbuf_lv32(w, data, len);
+}
+
+uint8_t *p11w_out_begin(struct ped_wbuf *w, CK_ULONG cap, size_t *at)
+{
+	*at = w->len;
+	p11w_put_ulong(w, 0);
+	ped_wbuf_u32(w, 0);
+	return ped_wbuf_room(w, cap);
+}
+
+void p11w_out_end(struct ped_wbuf *w, size_t at, CK_ULONG len, int written)
+{
+	struct ped_wbuf head;
+
+	if (w->err || at + 12 > w->len)
+		return;
+	if (!written || len > w->len - at - 12) {
+		ped_wbuf_truncate(w, at);
+		p11w_put_ulong(w, len);
+		return;
+	}
+	ped_wbuf_truncate(w, at + 12 + len);
+	ped_wbuf_init_fixed(&head, w->p + at, 12);
+	p11w_put_ulong(&head, len);
+	ped_wbuf_u32(&head, (uint32_t)len);
 }
 
 CK_RV p11w_get_out_result(struct ped_rbuf *r, const struct p11w_out *o, void *dst, CK_ULONG *len)

@@ -413,22 +413,24 @@ void app_request(struct sim *sim, struct pedports *peds, const struct app_scope 
 {
 	static const struct app_scope everything = {0, NULL};
 	struct ped_rbuf r;
-	struct ped_wbuf res;
 	struct app_call c;
 	uint32_t id = 0;
 	uint16_t fn = 0;
+	size_t start = reply->len;
 	CK_RV rv;
 
 	ped_rbuf_init(&r, req, len);
-	/* the reply's header comes first: results fit what is left */
-	ped_wbuf_init(&res, P11W_PAYLOAD_MAX - 8);
+	/* The results go straight after the reply's header, which is written
+	 * when the call's answer is known: no copy of them, no second buffer
+	 * to wipe (a 4 KiB encryption's output was written three times). */
+	p11w_put_reply_header(reply, 0, 0);
 	memset(&c, 0, sizeof(c));
 	c.sim = sim;
 	c.peds = peds;
 	c.scope = scope ? scope : &everything;
 	c.a = a;
 	c.r = &r;
-	c.w = &res;
+	c.w = reply;
 	c.out = (struct sim_out){.line = log_line, .arg = a}; /* no one to ask, no files */
 	sim_hold_init(&c.hold, sim);
 	if (p11w_get_request_header(&r, &id, &fn) != CKR_OK) {
@@ -444,12 +446,11 @@ void app_request(struct sim *sim, struct pedports *peds, const struct app_scope 
 		rv = run_fn(&c, fn, &r);
 	}
 	app_done(&c);
-	if (p11w_reply_has_results(fn, rv) && p11w_wbuf_rv(&res) != CKR_OK)
-		rv = p11w_wbuf_rv(&res) == CKR_HOST_MEMORY ? CKR_HOST_MEMORY : CKR_DEVICE_MEMORY; /* no room in one reply */
-	p11w_put_reply_header(reply, id, rv);
-	if (p11w_reply_has_results(fn, rv) && res.len)
-		ped_wbuf_bytes(reply, res.p, res.len);
-	ped_wbuf_free(&res);
+	if (p11w_reply_has_results(fn, rv) && p11w_wbuf_rv(reply) != CKR_OK)
+		rv = p11w_wbuf_rv(reply) == CKR_HOST_MEMORY ? CKR_HOST_MEMORY : CKR_DEVICE_MEMORY; /* no room in one reply */
+	if (reply->err || !p11w_reply_has_results(fn, rv))
+		ped_wbuf_truncate(reply, start + P11W_REPLY_HEADER_LEN);
+	p11w_set_reply_header(reply->p + start, id, rv);
 	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
 		ped_trace("application %u: %s: %s", a->no, p11w_fn_name(fn) ? p11w_fn_name(fn) : "?", hsm_ck_name(rv));
 }
@@ -486,6 +487,7 @@ void app_serve(struct sim *sim, struct pedports *peds, const struct app_scope *s
 	       const uint8_t *hello, size_t len)
 {
 	struct p11w_hello h;
+	struct ped_wbuf reply;
 	struct app *a;
 
 	/* A version this server does not speak is told ours, then closed. */
@@ -506,10 +508,10 @@ void app_serve(struct sim *sim, struct pedports *peds, const struct app_scope *s
 	OPENSSL_cleanse(&h, sizeof(h));
 	blocking_reads(in);
 	in->dec.max_payload = P11W_PAYLOAD_MAX;
+	ped_wbuf_init(&reply, P11W_PAYLOAD_MAX);
 	for (;;) {
 		uint8_t type, *msg = NULL;
 		size_t mlen = 0;
-		struct ped_wbuf reply;
 		int r;
 
 		if (ped_framer_recv(in, &type, &msg, &mlen, -1) != PED_OK)
@@ -524,15 +526,15 @@ void app_serve(struct sim *sim, struct pedports *peds, const struct app_scope *s
 			OPENSSL_clear_free(msg, mlen ? mlen : 1);
 			break;
 		}
-		ped_wbuf_init(&reply, P11W_PAYLOAD_MAX);
 		app_request(sim, peds, scope, a, msg, mlen, &reply);
 		OPENSSL_clear_free(msg, mlen ? mlen : 1);
 		r = reply.err ? PED_E_INVALID
 			      : ped_frame_send(fd, P11W_APP_REPLY, reply.p, reply.len, APP_IO_TIMEOUT_MS);
-		ped_wbuf_free(&reply);
+		ped_wbuf_truncate(&reply, 0); /* wiped; its block serves the next reply */
 		sim_op_end(sim);
 		if (r != PED_OK)
 			break;
 	}
+	ped_wbuf_free(&reply);
 	apps_disconnect(a);
 }

@@ -36,8 +36,9 @@ void app_serve(struct sim *sim, struct pedports *peds, const struct app_scope *s
 	       const uint8_t *hello, size_t len);
 
 /* One APP_REQUEST payload of application a: the APP_REPLY payload into
- * reply (a writer of P11W_PAYLOAD_MAX). What app_serve does per frame; the
- * fuzz target calls it with a made-up application. */
+ * reply (a writer of P11W_PAYLOAD_MAX, empty: app_serve reuses one, emptied
+ * with ped_wbuf_truncate). What app_serve does per frame; the fuzz target
+ * calls it with a made-up application. */
 void app_request(struct sim *sim, struct pedports *peds, const struct app_scope *scope, struct app *a,
 		 const uint8_t *req, size_t len, struct ped_wbuf *reply);
 

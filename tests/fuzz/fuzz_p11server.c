@@ -83,6 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hsm_partition *p;
 	struct sim_login *lg;
 	struct app *a;
+	struct ped_wbuf reply;
 	size_t off = 1;
 
 	if (!ready) {
@@ -111,13 +112,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 3: lg->po[0] = AUTH_LOGGED_IN; break;
 	case 4: lg->co[0] = AUTH_MUST_CHANGE; break;
 	}
+	/* one reply writer for every request, emptied after each, as app_serve's */
+	ped_wbuf_init(&reply, P11W_PAYLOAD_MAX);
 	for (int n = 0; n < MAX_REQUESTS && off + 2 <= size; n++) {
 		size_t len = ped_be16_get(data + off);
-		struct ped_wbuf reply;
 		off += 2;
 		if (len > size - off)
 			len = size - off;
-		ped_wbuf_init(&reply, P11W_PAYLOAD_MAX);
 		app_request(&sim, &peds, NULL, a, data + off, len, &reply);
 		/* a reply always fits one frame and starts with the call's id */
 		if (reply.err || reply.len < 8 || reply.len > P11W_PAYLOAD_MAX ||
@@ -127,9 +128,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "%s: 0x%x\n", len >= 6 && p11w_fn_name(ped_be16_get(data + off + 4))
 						      ? p11w_fn_name(ped_be16_get(data + off + 4)) : "?",
 				ped_be32_get(reply.p + 4));
-		ped_wbuf_free(&reply);
+		ped_wbuf_truncate(&reply, 0);
 		off += len;
 	}
+	ped_wbuf_free(&reply);
 	apps_disconnect(a); /* the application ends: everything it held goes */
 	return 0;
 }

@@ -228,6 +228,46 @@ static void output_buffers_follow_the_two_call_convention(void)
 	CU_ASSERT_EQUAL(p11w_get_out_result(&r, &got, NULL, &len), CKR_OK);
 	CU_ASSERT_EQUAL(len, 3);
 
+	/* made in place (hsm-sim's replies): the same bytes as
+	 * p11w_put_out_result, after what the reply already holds, the room
+	 * left over wiped away */
+	{
+		struct ped_wbuf a, b;
+		size_t at;
+		uint8_t *room;
+		ped_wbuf_init(&a, 64);
+		ped_wbuf_init(&b, 64);
+		ped_wbuf_u32(&a, 0x11223344);
+		ped_wbuf_u32(&b, 0x11223344);
+		p11w_put_out_result(&a, &o, "abcdef", 6);
+		room = p11w_out_begin(&b, 8, &at);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(room);
+		CU_ASSERT_EQUAL(at, 4);
+		memcpy(room, "abcdefXY", 8);
+		p11w_out_end(&b, at, 6, 1);
+		CU_ASSERT(a.len == b.len && !memcmp(a.p, b.p, a.len));
+		/* too small: the length alone */
+		ped_wbuf_free(&a);
+		ped_wbuf_free(&b);
+		ped_wbuf_init(&a, 64);
+		ped_wbuf_init(&b, 64);
+		p11w_put_out_result(&a, &o, "0123456789", 10);
+		CU_ASSERT_PTR_NOT_NULL(p11w_out_begin(&b, 8, &at));
+		p11w_out_end(&b, at, 10, 0);
+		CU_ASSERT(a.len == b.len && !memcmp(a.p, b.p, a.len));
+		ped_wbuf_free(&a);
+		ped_wbuf_free(&b);
+		/* no room: the writer's error, which the reply turns into its rv */
+		ped_wbuf_init(&b, 16);
+		CU_ASSERT_PTR_NULL(p11w_out_begin(&b, 8, &at));
+		CU_ASSERT(b.err != 0);
+		p11w_out_end(&b, at, 8, 1);
+		CU_ASSERT(b.err != 0);
+		ped_wbuf_truncate(&b, 0);
+		CU_ASSERT(b.err == 0 && b.len == 0);
+		ped_wbuf_free(&b);
+	}
+
 	/* a server that sends bytes of another length than it says */
 	static const uint8_t liar[] = {0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 3, 'a', 'b', 'c'};
 	ped_rbuf_init(&r, liar, sizeof(liar));

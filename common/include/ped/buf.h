@@ -72,6 +72,10 @@ void ped_wbuf_u16(struct ped_wbuf *w, uint16_t v);
 void ped_wbuf_u32(struct ped_wbuf *w, uint32_t v);
 void ped_wbuf_u64(struct ped_wbuf *w, uint64_t v);
 void ped_wbuf_bytes(struct ped_wbuf *w, const void *b, size_t n);
+/* n bytes at the end for the caller to fill in now (they count as
+ * written: what it does not fill, it truncates away); NULL, and the error
+ * set, if they do not fit. */
+uint8_t *ped_wbuf_room(struct ped_wbuf *w, size_t n);
 /* Length then bytes; a length that does not fit its field is an error. */
 void ped_wbuf_lv8(struct ped_wbuf *w, const void *b, size_t n);
 void ped_wbuf_lv16(struct ped_wbuf *w, const void *b, size_t n);
@@ -81,6 +85,10 @@ void ped_wbuf_lv32(struct ped_wbuf *w, const void *b, size_t n);
 int ped_wbuf_take(struct ped_wbuf *w, uint8_t **p, size_t *len);
 /* Wipes what was written; frees it unless the writer is fixed. */
 void ped_wbuf_free(struct ped_wbuf *w);
+/* Keeps the first n bytes written (n at most the length) and wipes the
+ * rest; a write that did not fit is forgotten. The block stays, for the
+ * next message: a server's reply writer, reused (ped_wbuf_truncate(w, 0)). */
+void ped_wbuf_truncate(struct ped_wbuf *w, size_t n);
 
 void ped_rbuf_init(struct ped_rbuf *r, const uint8_t *p, size_t len);
 uint8_t ped_rbuf_u8(struct ped_rbuf *r);

@@ -177,6 +177,10 @@ void p11w_put_request_header(struct ped_wbuf *w, uint32_t call_id, uint16_t fn);
 CK_RV p11w_get_request_header(struct ped_rbuf *r, uint32_t *call_id, uint16_t *fn);
 /* rv travels as a u32: every PKCS#11 and vendor code fits. */
 void p11w_put_reply_header(struct ped_wbuf *w, uint32_t call_id, CK_RV rv);
+/* A reply's header, its call's id and CK_RV: written first, filled in last
+ * (p11w_set_reply_header, at the header's first byte). */
+#define P11W_REPLY_HEADER_LEN 8
+void p11w_set_reply_header(uint8_t *at, uint32_t call_id, CK_RV rv);
 CK_RV p11w_get_reply_header(struct ped_rbuf *r, uint32_t *call_id, CK_RV *rv);
 /* Whether a reply with this rv carries fn's results (section 13:
  * CKR_OK; CKR_BUFFER_TOO_SMALL where fn reports a length; and for
@@ -221,6 +225,15 @@ void p11w_put_out(struct ped_wbuf *w, const void *p, CK_ULONG capacity);
 CK_RV p11w_get_out(struct ped_rbuf *r, struct p11w_out *o);
 /* The result: u64 length, then lv32 bytes when o is present and the length
  * fits its capacity (the HSM applied the two-call convention with it). */
+/* p11w_put_out_result with the output made in place, where the reply
+ * carries it (no copy of a 4 KiB encryption): p11w_out_begin makes room
+ * for up to cap bytes at *at and says where to write them (NULL when they
+ * do not fit: the writer's error is set); p11w_out_end then tells the
+ * length: with written, the first len (at most cap) bytes written are the
+ * output; without, the length alone, as for CKR_BUFFER_TOO_SMALL. For a
+ * caller's buffer that is present (p11w_out.present). */
+uint8_t *p11w_out_begin(struct ped_wbuf *w, CK_ULONG cap, size_t *at);
+void p11w_out_end(struct ped_wbuf *w, size_t at, CK_ULONG len, int written);
 void p11w_put_out_result(struct ped_wbuf *w, const struct p11w_out *o, const void *data, CK_ULONG len);
 /* Copies the bytes into dst (o's capacity) and sets *len; bytes that do not
  * match the length, or come when none may, are CKR_ARGUMENTS_BAD. */
