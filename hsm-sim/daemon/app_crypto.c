@@ -65,7 +65,7 @@ CK_RV app_op_init(struct app_call *c)
 	struct hsm_key_env env;
 	struct hsm_obj *key = NULL;
 	struct hsm_op *op = NULL;
-	int private = 0;
+	int private = 0, user_ok = 0;
 	CK_RV rv;
 
 	if (!f)
@@ -83,6 +83,7 @@ CK_RV app_op_init(struct app_call *c)
 	if (f->key && ((rv = may_use_keys(c)) != CKR_OK || (rv = app_obj_get(c, kh, 1, &key)) != CKR_OK))
 		goto out;
 	private = key && app_obj_private(key);
+	user_ok = private && app_need_user(c) == CKR_OK;
 	if (key) {
 		c->audit_obj = kh;
 		c->audit_ouid = key->ouid;
@@ -97,6 +98,7 @@ CK_RV app_op_init(struct app_call *c)
 	}
 	c->s->op[f->kind] = op;
 	c->s->op_private[f->kind] = (uint8_t)private;
+	c->user_checked = user_ok;
 out:
 	p11w_mech_free(&m);
 	return rv;
@@ -108,7 +110,9 @@ static CK_RV still_logged_in(struct app_call *c, enum app_op k)
 {
 	CK_RV rv;
 
-	if (!c->s->op_private[k])
+	/* with its init in one request (WithInit), the init's look stands: a
+	 * logout between the two is one after the request */
+	if (!c->s->op_private[k] || c->user_checked)
 		return CKR_OK;
 	if ((rv = app_hold(c)) != CKR_OK)
 		return rv;
@@ -135,28 +139,35 @@ static CK_RV run(struct hsm_op *op, int mode, const uint8_t *in, size_t inlen, u
 #define OUT_MAX (P11W_PAYLOAD_MAX - 64)
 
 /* A call with output under PKCS#11's two-call convention, with the
- * caller's capacity: the length first (nothing consumed), then a buffer of
- * that length or of the capacity, whichever is less (never the caller's
- * claim). *buf is OPENSSL_malloc'd or NULL. */
+ * caller's capacity, its result into w: the length first (nothing
+ * consumed), then output of that length or of the capacity, whichever is
+ * less (never the caller's claim), made where the reply carries it. */
 static CK_RV run_out(struct hsm_op *op, int mode, const uint8_t *in, size_t inlen, const struct p11w_out *o,
-		     uint8_t **buf, size_t *size, CK_ULONG *len)
+		     struct ped_wbuf *w)
 {
-	CK_ULONG need = 0, cap;
+	CK_ULONG need = 0, cap, len;
 	CK_RV rv = run(op, mode, in, inlen, NULL, &need);
+	uint8_t *dst;
+	size_t at;
 
-	*buf = NULL;
-	*size = 0;
-	*len = need;
-	if (rv != CKR_OK || !o->present)
+	if (rv != CKR_OK)
 		return rv;
+	if (!o->present) {
+		p11w_put_out_result(w, o, NULL, need);
+		return rv;
+	}
 	cap = o->capacity < need ? (CK_ULONG)o->capacity : need;
 	if (cap > OUT_MAX)
 		cap = OUT_MAX;
-	if ((*buf = OPENSSL_malloc(cap ? cap : 1)) == NULL)
+	if ((dst = p11w_out_begin(w, cap, &at)) == NULL)
 		return CKR_HOST_MEMORY;
-	*size = cap ? cap : 1;
-	*len = cap;
-	return run(op, mode, in, inlen, *buf, len);
+	len = cap;
+	rv = run(op, mode, in, inlen, dst, &len);
+	if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL)
+		p11w_out_end(w, at, len, rv == CKR_OK);
+	else
+		ped_wbuf_truncate(w, at); /* whatever it wrote before it failed */
+	return rv;
 }
 
 CK_RV app_op_data(struct app_call *c)
@@ -167,9 +178,6 @@ CK_RV app_op_data(struct app_call *c)
 	size_t inlen = 0;
 	struct p11w_out o = {0, 0};
 	struct hsm_op *op;
-	uint8_t *buf = NULL;
-	size_t size = 0;
-	CK_ULONG len = 0;
 	CK_RV rv;
 
 	if (!f)
@@ -185,7 +193,7 @@ CK_RV app_op_data(struct app_call *c)
 	if ((rv = still_logged_in(c, f->kind)) != CKR_OK)
 		return rv;
 	if (f->out)
-		rv = run_out(op, f->mode, in, inlen, &o, &buf, &size, &len);
+		rv = run_out(op, f->mode, in, inlen, &o, c->w);
 	else
 		rv = hsm_op_update(op, in, inlen, NULL, NULL);
 	if (!hsm_op_active(op)) {
@@ -193,10 +201,6 @@ CK_RV app_op_data(struct app_call *c)
 		c->s->op[f->kind] = NULL;
 		c->s->op_private[f->kind] = 0;
 	}
-	if (f->out && (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL))
-		p11w_put_out_result(c->w, &o, buf, len);
-	if (buf)
-		OPENSSL_clear_free(buf, size);
 	return rv;
 }
 

@@ -30,6 +30,9 @@ struct app_call {
 	int pi;
 	int a_locked; /* a->mu held: a session object is in use (app_obj_get) */
 	int counted;  /* the request is in its session's count (app_use) */
+	/* WithInit: the init, a moment ago in this request, found the user
+	 * logged in to use its private key (the call need not look again) */
+	int user_checked;
 	/* what the call's audit record names (audit.h): the key an operation
 	 * uses or a key made, its handle and OUID (0: none) */
 	uint64_t audit_obj, audit_ouid;
