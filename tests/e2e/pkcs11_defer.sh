@@ -19,11 +19,12 @@ STRESS=("${RUN[@]}" "$TOOLS/p11_stress" "$MODULE" "$TOKEN")
 client pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --login --keypairgen --key-type EC:prime256v1 \
 	--usage-sign --label dk --id 31 >"$T/gen.out" 2>&1 || fail "keypairgen: $(cat "$T/gen.out")"
 
-# The requests hsm-sim counted on the p11_stress application's session.
+# The requests hsm-sim counted on the p11_stress application's session,
+# found by its pid: under valgrind its name is valgrind's (memcheck-amd64-)
 requests() {
 	hsmcm -c "application list"
 	[ $RC -eq 0 ] || fail "application list: $OUT"
-	awk '/^\tApplication [0-9]+: p11_stress/ { app = 1; next } /^\tApplication / { app = 0 }
+	awk -v pid="(pid $app)" '/^\tApplication [0-9]+: / { app = index($0, pid) > 0; next }
 		app && /Session [0-9]+:.*requests / { sub(/.*requests /, ""); print; exit }' <<<"$OUT"
 }
 
