@@ -38,6 +38,8 @@ WARNFLAGS    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototyp
 CPPFLAGS     += -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
                 -DPED_VERSION=\"$(VERSION)\" -Icommon/include
 CFLAGS       ?=
+# each function and datum in a section of its own: the programs and the
+# PKCS#11 module link with --gc-sections and keep only what is reached
 CFLAGS       += -std=c11 -ffunction-sections -fdata-sections $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS      += $(SANFLAGS)
 LDLIBS       += $(PKG_LIBS) -lpthread
@@ -87,7 +89,7 @@ SHARED_MODULES :=
 
 $(PIC_OBJ)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -ffunction-sections -fdata-sections -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
 # static_pic_lib NAME, SOURCES: build/lib/libNAME.a from SOURCES' PIC
 # objects: what a shared object is made of, for the unit tests to link.

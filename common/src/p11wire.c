@@ -211,16 +211,17 @@ CK_RV p11w_get_request_header(struct ped_rbuf *r, uint32_t *call_id, uint16_t *f
 	return p11w_rbuf_rv(r);
 }
 
-void p11w_put_reply_header(struct ped_wbuf *w, uint32_t call_id, CK_RV rv)
-{
-	ped_wbuf_u32(w, call_id);
-	ped_wbuf_u32(w, (uint32_t)rv);
-}
-
 void p11w_set_reply_header(uint8_t *at, uint32_t call_id, CK_RV rv)
 {
 	ped_be32_put(at, call_id);
 	ped_be32_put(at + 4, (uint32_t)rv);
+}
+
+void p11w_put_reply_header(struct ped_wbuf *w, uint32_t call_id, CK_RV rv)
+{
+	uint8_t *at = ped_wbuf_room(w, P11W_REPLY_HEADER_LEN);
+	if (at)
+		p11w_set_reply_header(at, call_id, rv);
 }
 
 CK_RV p11w_get_reply_header(struct ped_rbuf *r, uint32_t *call_id, CK_RV *rv)
@@ -364,6 +365,9 @@ void p11w_put_out_result(struct ped_wbuf *w, const struct p11w_out *o, const voi
 		ped_wbuf_lv32(w, data, len);
 }
 
+/* An output result's head: its u64 length, then the bytes' u32 length. */
+#define OUT_HEAD_LEN 12
+
 uint8_t *p11w_out_begin(struct ped_wbuf *w, CK_ULONG cap, size_t *at)
 {
 	*at = w->len;
@@ -376,15 +380,15 @@ void p11w_out_end(struct ped_wbuf *w, size_t at, CK_ULONG len, int written)
 {
 	struct ped_wbuf head;
 
-	if (w->err || at + 12 > w->len)
+	if (w->err || at + OUT_HEAD_LEN > w->len)
 		return;
-	if (!written || len > w->len - at - 12) {
+	if (!written || len > w->len - at - OUT_HEAD_LEN) {
 		ped_wbuf_truncate(w, at);
 		p11w_put_ulong(w, len);
 		return;
 	}
-	ped_wbuf_truncate(w, at + 12 + len);
-	ped_wbuf_init_fixed(&head, w->p + at, 12);
+	ped_wbuf_truncate(w, at + OUT_HEAD_LEN + len);
+	ped_wbuf_init_fixed(&head, w->p + at, OUT_HEAD_LEN);
 	p11w_put_ulong(&head, len);
 	ped_wbuf_u32(&head, (uint32_t)len);
 }
