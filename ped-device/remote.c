@@ -264,12 +264,15 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	struct ped_kas_params p;
 	struct ped_link link;
 	struct cer_rpv_static *st = OPENSSL_secure_zalloc(sizeof(*st));
-	EVP_PKEY *skey = NULL;
+	EVP_PKEY *skey = NULL, *eph = NULL;
 	X509 *scert = NULL, *shoc = NULL, *offered_hoc = NULL, *offered_cert = NULL;
 	int password = open->auth == PED_RELAY_AUTH_OTP;
 
 	if (!st)
 		return PED_E_HOST_MEMORY;
+	/* Our ephemeral key for this session's handshake, made while the HSM
+	 * makes its HELLO_V (failing, the handshake makes one itself) */
+	(void)ped_ec_generate(&eph);
 
 	pthread_mutex_lock(&d->mu);
 	d->ceremony++;
@@ -411,6 +414,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	p.secret_len = slen;
 	p.peeked_cert = offered_cert;
 	p.peeked_hoc = offered_hoc;
+	p.ephemeral = eph;
 	if (need_full && cached) {
 		if (!EVP_PKEY_up_ref(c->key[ci]) || !X509_up_ref(c->cert[ci]) || !X509_up_ref(c->hoc[ci])) {
 			r = PED_E_CRYPTO;
@@ -437,6 +441,8 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		p.hoc = ci >= 0 ? c->hoc[ci] : NULL;
 	}
 	r = ped_link_handshake_after(&link, f, &p, hello, hello_len, d->cfg.link_timeout_ms);
+	EVP_PKEY_free(eph); /* used, or not to be used again */
+	eph = NULL;
 	if (r != PED_OK) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		if (r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE || r == PED_E_CERTIFICATE_INVALID) {
@@ -548,6 +554,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));
 	EVP_PKEY_free(skey);
+	EVP_PKEY_free(eph);
 	X509_free(scert);
 	X509_free(shoc);
 	X509_free(offered_hoc);

@@ -177,10 +177,10 @@ static int cmd_handshake(int argc, char **argv)
 					    s == PED_KAS_2E2S ? rpv_key : NULL,
 					    s == PED_KAS_2E2S ? rpv_cert : NULL,
 					    s == PED_KAS_2E2S ? hoc : NULL, secret_len ? secret : NULL,
-					    secret_len, trace ? on_trace : NULL, &log, NULL, NULL};
+					    secret_len, trace ? on_trace : NULL, &log, NULL, NULL, 0, NULL};
 		struct ped_kas_params vp = {PED_KAS_V, s, "HSM:000000", hsm_key, hsm_cert, hoc,
 					    secret_len ? secret : NULL, secret_len,
-					    trace ? on_trace : NULL, &log, NULL, NULL};
+					    trace ? on_trace : NULL, &log, NULL, NULL, 0, NULL};
 		if (ped_kas_new(&up, &u) != PED_OK || ped_kas_new(&vp, &v) != PED_OK)
 			goto out;
 	}

@@ -18,6 +18,7 @@ enum kas_state {
 	ST_WAIT_KEYSHARE, /* V */
 	ST_WAIT_CONFIRM_U, /* V */
 	ST_WAIT_CONFIRM_V, /* U */
+	ST_DERIVE_DUE,   /* U, keyshare_first: KEYSHARE_U out, derivation next */
 	ST_DONE,
 	ST_FAILED,
 };
@@ -38,6 +39,8 @@ struct ped_kas {
 	uint8_t q_ev[PED_EC_POINT_LEN]; /* 2e2s */
 	uint8_t *hello;                 /* HELLO_V as sent, for the transcript */
 	size_t hello_len;
+	uint8_t *keyshare; /* U, keyshare_first: KEYSHARE_U as sent, until U derives */
+	size_t keyshare_len;
 	uint8_t *dkm; /* PED_KAS_DKM_LEN, cleansed once split */
 	int have_keys;
 	struct ped_channel_keys keys;
@@ -133,6 +136,9 @@ int ped_kas_new(const struct ped_kas_params *p, struct ped_kas **out)
 		X509_up_ref(p->static_cert);
 	if (p->hoc)
 		X509_up_ref(p->hoc);
+	if (p->ephemeral && EVP_PKEY_up_ref(p->ephemeral))
+		k->eph = p->ephemeral; /* else one is made when needed */
+	k->p.ephemeral = NULL;
 	*out = k;
 	return PED_OK;
 }
@@ -144,6 +150,7 @@ void ped_kas_free(struct ped_kas *k)
 	OPENSSL_clear_free(k->secret, k->p.secret_len);
 	OPENSSL_clear_free(k->dkm, PED_KAS_DKM_LEN);
 	OPENSSL_clear_free(k->hello, k->hello_len);
+	OPENSSL_clear_free(k->keyshare, k->keyshare_len);
 	EVP_PKEY_free(k->p.static_key);
 	X509_free(k->p.static_cert);
 	X509_free(k->p.hoc);
@@ -158,6 +165,11 @@ void ped_kas_free(struct ped_kas *k)
 int ped_kas_done(const struct ped_kas *k)
 {
 	return k->state == ST_DONE;
+}
+
+int ped_kas_pending(const struct ped_kas *k)
+{
+	return k->state == ST_DERIVE_DUE;
 }
 
 int ped_kas_error(const struct ped_kas *k)
@@ -416,7 +428,7 @@ int ped_kas_start(struct ped_kas *k, struct ped_kas_out *out)
 		trace(k, "nonce_v", k->nonce_v, sizeof(k->nonce_v));
 		ped_wbuf_bytes(&w, k->nonce_v, sizeof(k->nonce_v));
 	} else {
-		if ((r = ped_ec_generate(&k->eph)) != PED_OK ||
+		if ((!k->eph && (r = ped_ec_generate(&k->eph)) != PED_OK) ||
 		    (r = ped_ec_pub_export(k->eph, k->q_ev)) != PED_OK)
 			goto err;
 		ped_wbuf_bytes(&w, k->q_ev, sizeof(k->q_ev));
@@ -561,7 +573,8 @@ static int u_on_hello(struct ped_kas *k, const uint8_t *msg, size_t len, struct 
 	if ((k->hello = OPENSSL_memdup(msg, len)) == NULL)
 		return fail(k, PED_E_HOST_MEMORY, out, 0);
 	k->hello_len = len;
-	if ((r = ped_ec_generate(&k->eph)) != PED_OK || (r = ped_ec_pub_export(k->eph, k->q_eu)) != PED_OK ||
+	if ((!k->eph && (r = ped_ec_generate(&k->eph)) != PED_OK) ||
+	    (r = ped_ec_pub_export(k->eph, k->q_eu)) != PED_OK ||
 	    (r = own_keys_trace(k)) != PED_OK)
 		return fail(k, r, out, 1);
 
@@ -575,6 +588,19 @@ static int u_on_hello(struct ped_kas *k, const uint8_t *msg, size_t len, struct 
 	}
 	if ((r = ped_wbuf_take(&w, &ks, &ks_len)) != PED_OK)
 		return fail(k, r, out, 1);
+	if (k->p.keyshare_first) {
+		/* derived from in ped_kas_continue, once it is on its way */
+		if ((k->keyshare = OPENSSL_memdup(ks, ks_len)) == NULL) {
+			OPENSSL_clear_free(ks, ks_len);
+			return fail(k, PED_E_HOST_MEMORY, out, 1);
+		}
+		k->keyshare_len = ks_len;
+		out->msg[0] = ks;
+		out->len[0] = ks_len;
+		out->count = 1;
+		k->state = ST_DERIVE_DUE;
+		return PED_OK;
+	}
 	if ((r = derive(k, ks, ks_len)) != PED_OK) {
 		OPENSSL_clear_free(ks, ks_len);
 		return fail(k, r, out, 1);
@@ -585,6 +611,28 @@ static int u_on_hello(struct ped_kas *k, const uint8_t *msg, size_t len, struct 
 	/* U proves the secret first in both schemes: a V that answered a bare
 	 * KEYSHARE_U with tag_V would hand whoever plays the PED an offline test
 	 * of the 10^8 one-time passwords. */
+	if ((r = push_confirm(k, 'U', out)) != PED_OK)
+		return r;
+	k->state = ST_WAIT_CONFIRM_V;
+	return PED_OK;
+}
+
+int ped_kas_continue(struct ped_kas *k, struct ped_kas_out *out)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (k->state == ST_FAILED)
+		return k->error;
+	if (k->state != ST_DERIVE_DUE)
+		return PED_E_INVALID;
+	r = derive(k, k->keyshare, k->keyshare_len);
+	OPENSSL_clear_free(k->keyshare, k->keyshare_len);
+	k->keyshare = NULL;
+	k->keyshare_len = 0;
+	if (r != PED_OK)
+		return fail(k, r, out, 1);
+	/* U proves the secret first, as when both leave together */
 	if ((r = push_confirm(k, 'U', out)) != PED_OK)
 		return r;
 	k->state = ST_WAIT_CONFIRM_V;

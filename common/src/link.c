@@ -207,6 +207,11 @@ static int kas_step(struct ped_kas *k, int fd, const uint8_t *msg, size_t len, i
 	int r = ped_kas_input(k, msg, len, &out);
 	/* An error still leaves an ALERT in out for the peer. */
 	int r2 = send_out(fd, &out, timeout_ms);
+	if (r == PED_OK && r2 == PED_OK && ped_kas_pending(k)) {
+		/* KEYSHARE_U is on its way: V works on it while U derives */
+		r = ped_kas_continue(k, &out);
+		r2 = send_out(fd, &out, timeout_ms);
+	}
 	return r != PED_OK ? r : r2;
 }
 
@@ -224,7 +229,9 @@ static int handshake(struct ped_link *l, struct ped_framer *f, const struct ped_
 	memset(&keys, 0, sizeof(keys));
 	l->in = *f;
 	l->timeout_ms = timeout_ms;
-	if ((r = ped_kas_new(p, &k)) != PED_OK)
+	struct ped_kas_params kp = *p;
+	kp.keyshare_first = 1;
+	if ((r = ped_kas_new(&kp, &k)) != PED_OK)
 		goto out;
 	if (p->role == PED_KAS_V) {
 		if ((r = ped_kas_start(k, &out)) != PED_OK || (r = send_out(fd, &out, timeout_ms)) != PED_OK)

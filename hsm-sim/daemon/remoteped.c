@@ -4,6 +4,7 @@
 #include "remoteped.h"
 
 #include "hsm/result.h"
+#include "ped/ec.h"
 #include "ped/error.h"
 #include "ped/evloop.h"
 #include "ped/frame.h"
@@ -27,6 +28,7 @@ struct keying_job {
 	uint8_t secret[HSM_SECRET_LEN];
 	size_t secret_len;
 	int full; /* 2e2s with the RPV static key on the orange key */
+	EVP_PKEY *eph; /* 2e2s: our ephemeral key, made while pedclient reached the PED */
 };
 
 static void *keying_thread(void *arg)
@@ -49,6 +51,7 @@ static void *keying_thread(void *arg)
 		k.p.scheme = j->full ? PED_KAS_2E2S : PED_KAS_1E1S;
 		k.p.secret = j->secret;
 		k.p.secret_len = j->secret_len;
+		k.p.ephemeral = j->eph;
 		/* The operator has the PED's whole key timeout to present the orange key or type the password. */
 		r = ped_link_handshake_on(&l, &j->in, &k.p, pt->all->ped_timeout_ms);
 	}
@@ -108,6 +111,7 @@ static void *keying_thread(void *arg)
 	pthread_cond_broadcast(&pt->cv);
 	pthread_mutex_unlock(&pt->mu);
 	pedport_kas_end(&k);
+	EVP_PKEY_free(j->eph);
 	OPENSSL_cleanse(j->secret, sizeof(j->secret));
 	free(j);
 	pedports_helper_end(pt->all);
@@ -161,8 +165,13 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 	snprintf(h.host, sizeof(h.host), "%s", host);
 	ped_framer_init(&j->in, fd, PED_FRAME_MAX_PAYLOAD);
 	/* pedclient's own read timeout bounds the dial; allow it and a little more. */
-	if ((r = ped_relay_send(fd, PED_RELAY_HELLO, &h, pt->all->link_timeout_ms)) != PED_OK ||
-	    (r = ped_framer_recv(&j->in, &type, &msg, &len, pt->all->link_timeout_ms + 5000)) != PED_OK) {
+	r = ped_relay_send(fd, PED_RELAY_HELLO, &h, pt->all->link_timeout_ms);
+	/* The handshake's ephemeral key is made while pedclient dials: it is
+	 * then off the path from ped connect to the session key. Failing here,
+	 * the handshake makes one itself. */
+	if (r == PED_OK && j->full)
+		(void)ped_ec_generate(&j->eph);
+	if (r != PED_OK || (r = ped_framer_recv(&j->in, &type, &msg, &len, pt->all->link_timeout_ms + 5000)) != PED_OK) {
 		sim_outf(o, "Error: no answer from pedclient: %s", hsm_result_detail(r));
 		r = r == PED_E_TIMED_OUT ? PED_E_TIMED_OUT : PED_E_PED_UNPLUGGED;
 		goto fail_fd;
@@ -240,6 +249,7 @@ fail_fd:
 	ped_framer_free(&j->in);
 	close(fd);
 fail:
+	EVP_PKEY_free(j->eph);
 	OPENSSL_cleanse(j->secret, sizeof(j->secret));
 	free(j);
 	return r;

@@ -33,7 +33,7 @@ static struct ped_kas *make(enum ped_kas_role role, enum ped_kas_scheme s)
 {
 	struct ped_kas *k = NULL;
 	struct ped_kas_params p = {role, s, role == PED_KAS_U ? "PED:1" : "HSM:1", NULL, NULL, NULL,
-				   s == PED_KAS_2E2S ? rpv : NULL, s == PED_KAS_2E2S ? 32 : 0, NULL, NULL, NULL, NULL};
+				   s == PED_KAS_2E2S ? rpv : NULL, s == PED_KAS_2E2S ? 32 : 0, NULL, NULL, NULL, NULL, 0, NULL};
 	if (role == PED_KAS_V) {
 		p.static_key = hsm_key;
 		p.static_cert = hsm_cert;
@@ -43,6 +43,7 @@ static struct ped_kas *make(enum ped_kas_role role, enum ped_kas_scheme s)
 		p.static_cert = rpv_cert;
 		p.hoc = hoc;
 	}
+	p.keyshare_first = role == PED_KAS_U; /* as ped_link runs U */
 	if (ped_kas_new(&p, &k) != PED_OK)
 		abort();
 	return k;
@@ -61,6 +62,12 @@ static void feed(struct ped_kas *k, const uint8_t *d, size_t n)
 		if (r > 0 || out.count > 2)
 			abort();
 		ped_kas_out_clear(&out);
+		if (ped_kas_pending(k)) {
+			r = ped_kas_continue(k, &out);
+			if (r > 0 || out.count > 1)
+				abort();
+			ped_kas_out_clear(&out);
+		}
 		d += l;
 		n -= l;
 	}
@@ -113,6 +120,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ped_kas_start(v, &out);
 		if (out.count == 1)
 			ped_kas_input(u, out.msg[0], out.len[0], &out2);
+		if (ped_kas_pending(u)) { /* KEYSHARE_U is out2's; CONFIRM_U follows */
+			struct ped_kas_out oc;
+			ped_kas_continue(u, &oc);
+			ped_kas_out_clear(&oc);
+		}
 		if (out2.count >= 1) {
 			struct ped_kas_out o3;
 			ped_kas_input(v, out2.msg[0], out2.len[0], &o3);

@@ -103,9 +103,9 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < runs; i++) {
 		struct ped_kas_params up = {PED_KAS_U, PED_KAS_2E2S, "PED:1", rpv_key, rpv_cert, hoc, rpv,
-					    sizeof(rpv), NULL, NULL, NULL, NULL};
+					    sizeof(rpv), NULL, NULL, NULL, NULL, 0, NULL};
 		struct ped_kas_params vp = {PED_KAS_V, PED_KAS_2E2S, "HSM:1", hsm_key, hsm_cert, hoc, rpv,
-					    sizeof(rpv), NULL, NULL, NULL, NULL};
+					    sizeof(rpv), NULL, NULL, NULL, NULL, 0, NULL};
 		struct ped_kas *u = NULL, *v = NULL;
 		struct ped_kas_out out = {0};
 		struct ped_channel_keys ku, kv;

@@ -53,9 +53,9 @@ int main(int argc, char **argv)
 		struct ped_kas_out o1, o2, o3;
 		struct ped_kas_params up = {PED_KAS_U, s, "PED:1", s == 2 ? rpv_key : NULL,
 					    s == 2 ? rpv_cert : NULL, s == 2 ? hoc : NULL,
-					    s == 2 ? rpv : NULL, s == 2 ? 32 : 0, NULL, NULL, NULL, NULL};
+					    s == 2 ? rpv : NULL, s == 2 ? 32 : 0, NULL, NULL, NULL, NULL, 0, NULL};
 		struct ped_kas_params vp = {PED_KAS_V, s, "HSM:1", hsm_key, hsm_cert, hoc,
-					    s == 2 ? rpv : NULL, s == 2 ? 32 : 0, NULL, NULL, NULL, NULL};
+					    s == 2 ? rpv : NULL, s == 2 ? 32 : 0, NULL, NULL, NULL, NULL, 0, NULL};
 		char name[32];
 		uint8_t mode_hello = (uint8_t)(s == 2 ? 0 : 1), mode_ks = (uint8_t)(s == 2 ? 2 : 3);
 		ped_kas_new(&up, &u);

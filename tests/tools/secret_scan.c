@@ -151,9 +151,9 @@ static int handshake(enum ped_kas_scheme s, const char *label, const unsigned ch
 	OPENSSL_cleanse(scalar, sizeof(scalar));
 	struct ped_kas_params up = {PED_KAS_U, s, "PED:1", s == PED_KAS_2E2S ? rpv_key : NULL,
 				    s == PED_KAS_2E2S ? rpv_cert : NULL, s == PED_KAS_2E2S ? hoc : NULL,
-				    secret, slen, on_trace, (void *)label, NULL, NULL};
+				    secret, slen, on_trace, (void *)label, NULL, NULL, 0, NULL};
 	struct ped_kas_params vp = {PED_KAS_V, s, "HSM:1", hsm_key, hsm_cert, hoc, secret, slen,
-				    on_trace, (void *)label, NULL, NULL};
+				    on_trace, (void *)label, NULL, NULL, 0, NULL};
 	if (ped_kas_new(&up, &u) || ped_kas_new(&vp, &v) || ped_kas_start(v, &out) ||
 	    pump(v, u, &out) || !ped_kas_done(u) || !ped_kas_done(v) || ped_kas_take_keys(u, &ku) ||
 	    ped_kas_take_keys(v, &kv))

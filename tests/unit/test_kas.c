@@ -1,6 +1,7 @@
 #include "unit.h"
 
 #include "kas_fixture.h"
+#include "ped/ec.h"
 #include "ped/error.h"
 
 #include <openssl/crypto.h>
@@ -30,9 +31,9 @@ static void make_pair(struct pair *p, enum ped_kas_scheme s, const uint8_t *u_se
 		      const uint8_t *v_secret, size_t vl, X509 *u_anchor, X509 *u_cert, EVP_PKEY *u_key)
 {
 	struct ped_kas_params up = {PED_KAS_U, s, "PED:0000000000000001", NULL, NULL, u_anchor,
-				    u_secret, ul, NULL, NULL, NULL, NULL};
+				    u_secret, ul, NULL, NULL, NULL, NULL, 0, NULL};
 	struct ped_kas_params vp = {PED_KAS_V, s, "HSM:150000", hsm.static_key, hsm.static_cert,
-				    hsm.hoc, v_secret, vl, NULL, NULL, NULL, NULL};
+				    hsm.hoc, v_secret, vl, NULL, NULL, NULL, NULL, 0, NULL};
 	if (s == PED_KAS_2E2S) {
 		up.static_key = u_key;
 		up.static_cert = u_cert;
@@ -350,7 +351,7 @@ static void an_alert_always_ends_the_handshake(void)
 static void parameters_are_checked(void)
 {
 	struct ped_kas *k;
-	struct ped_kas_params p = {PED_KAS_V, PED_KAS_1E1S, "HSM:1", NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
+	struct ped_kas_params p = {PED_KAS_V, PED_KAS_1E1S, "HSM:1", NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL};
 	CU_ASSERT_EQUAL(ped_kas_new(&p, &k), PED_E_INVALID); /* V needs its keys */
 	p.role = PED_KAS_U;
 	p.scheme = PED_KAS_2E2S;
@@ -405,7 +406,7 @@ static void known_certificates_only_for_their_own_bytes(void)
 	int ue, ve;
 
 	struct ped_kas_params vp = {PED_KAS_V, PED_KAS_2E2S, "HSM:150000", hsm.static_key, hsm.static_cert,
-				    hsm.hoc, rpv, sizeof(rpv), NULL, NULL, NULL, NULL};
+				    hsm.hoc, rpv, sizeof(rpv), NULL, NULL, NULL, NULL, 0, NULL};
 	CU_ASSERT_EQUAL_FATAL(ped_kas_new(&vp, &v), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(ped_kas_start(v, &out), PED_OK);
 	CU_ASSERT_EQUAL_FATAL(ped_kas_hello_peek(out.msg[0], out.len[0], NULL, NULL, &sch, id, &cert, &hoc), PED_OK);
@@ -435,7 +436,7 @@ static void known_certificates_only_for_their_own_bytes(void)
 	for (int mine = 1; mine >= 0; mine--) {
 		struct ped_kas_params up = {PED_KAS_U, PED_KAS_2E2S, "PED:0000000000000001", hsm.rpv_key,
 					    hsm.rpv_cert, hsm.hoc, rpv, sizeof(rpv), NULL, NULL,
-					    mine ? cert : other.static_cert, mine ? hoc : other.hoc};
+					    mine ? cert : other.static_cert, mine ? hoc : other.hoc, 0, NULL};
 		CU_ASSERT_EQUAL_FATAL(ped_kas_new(&vp, &v), PED_OK);
 		CU_ASSERT_EQUAL_FATAL(ped_kas_new(&up, &u), PED_OK);
 		CU_ASSERT_EQUAL(fixture_run(u, v, NULL, NULL, &ue, &ve), PED_OK);
@@ -453,7 +454,114 @@ static void known_certificates_only_for_their_own_bytes(void)
 	X509_free(hoc);
 }
 
-UNIT_SUITE(kas, setup, teardown, UNIT_TEST(hello_peek_shows_what_v_offers),
+/* keyshare_first (what ped_link's handshakes use): U's KEYSHARE_U leaves
+ * alone, V works on it while U derives, and ped_kas_continue gives the
+ * CONFIRM_U that went with it before; the ephemeral keys made ahead are the
+ * ones the messages carry, and a handshake holds its own reference. */
+static void keyshare_first_with_keys_made_ahead(void)
+{
+	for (int s = PED_KAS_1E1S; s <= PED_KAS_2E2S; s++) {
+		EVP_PKEY *ue = NULL, *ve = NULL;
+		uint8_t q_u[PED_EC_POINT_LEN], q_v[PED_EC_POINT_LEN];
+		struct ped_kas_out hello, ks, confirm_u, none, confirm_v, done;
+		struct pair p;
+		const uint8_t *secret = s == PED_KAS_2E2S ? rpv : (const uint8_t *)"12345678";
+		size_t sl = s == PED_KAS_2E2S ? sizeof(rpv) : 8;
+		struct ped_kas_params up = {PED_KAS_U, s, "PED:0000000000000001", NULL, NULL, hsm.hoc,
+					    secret, sl, NULL, NULL, NULL, NULL, 1, NULL};
+		struct ped_kas_params vp = {PED_KAS_V, s, "HSM:150000", hsm.static_key, hsm.static_cert,
+					    hsm.hoc, secret, sl, NULL, NULL, NULL, NULL, 0, NULL};
+
+		CU_ASSERT_EQUAL_FATAL(ped_ec_generate(&ue), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(ped_ec_generate(&ve), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(ped_ec_pub_export(ue, q_u), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(ped_ec_pub_export(ve, q_v), PED_OK);
+		if (s == PED_KAS_2E2S) {
+			up.static_key = hsm.rpv_key;
+			up.static_cert = hsm.rpv_cert;
+		}
+		up.ephemeral = ue;
+		vp.ephemeral = ve;
+		CU_ASSERT_EQUAL_FATAL(ped_kas_new(&up, &p.u), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(ped_kas_new(&vp, &p.v), PED_OK);
+		EVP_PKEY_free(ue); /* the handshakes hold their own */
+		EVP_PKEY_free(ve);
+
+		CU_ASSERT_FALSE(ped_kas_pending(p.u));
+		CU_ASSERT_EQUAL(ped_kas_continue(p.u, &none), PED_E_INVALID); /* nothing due yet */
+		CU_ASSERT_EQUAL_FATAL(ped_kas_start(p.v, &hello), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(ped_kas_input(p.u, hello.msg[0], hello.len[0], &ks), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(ks.count, 1);
+		CU_ASSERT_EQUAL(ks.msg[0][0], PED_KAS_KEYSHARE_U);
+		CU_ASSERT_TRUE(ped_kas_pending(p.u));
+		CU_ASSERT_FALSE(ped_kas_done(p.u));
+		/* the keys made ahead are the ones on the wire: Q_eU after U's id,
+		 * Q_eV at HELLO_V's end (2e2s; 1e1s sends a nonce there) */
+		CU_ASSERT(memcmp(ks.msg[0] + 1 + 2 + strlen("PED:0000000000000001"), q_u, sizeof(q_u)) == 0);
+		if (s == PED_KAS_2E2S)
+			CU_ASSERT(memcmp(hello.msg[0] + hello.len[0] - sizeof(q_v), q_v, sizeof(q_v)) == 0);
+		/* V takes KEYSHARE_U while U has not derived yet, and says nothing */
+		CU_ASSERT_EQUAL(ped_kas_input(p.v, ks.msg[0], ks.len[0], &none), PED_OK);
+		CU_ASSERT_EQUAL(none.count, 0);
+		CU_ASSERT_EQUAL_FATAL(ped_kas_continue(p.u, &confirm_u), PED_OK);
+		CU_ASSERT_FALSE(ped_kas_pending(p.u));
+		CU_ASSERT_EQUAL_FATAL(confirm_u.count, 1);
+		CU_ASSERT_EQUAL(confirm_u.msg[0][0], PED_KAS_CONFIRM_U);
+		CU_ASSERT_EQUAL(ped_kas_continue(p.u, &none), PED_E_INVALID); /* once */
+		CU_ASSERT_EQUAL_FATAL(ped_kas_input(p.v, confirm_u.msg[0], confirm_u.len[0], &confirm_v), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(confirm_v.count, 1);
+		CU_ASSERT_EQUAL(ped_kas_input(p.u, confirm_v.msg[0], confirm_v.len[0], &done), PED_OK);
+		expect_matching_keys(&p);
+		ped_kas_out_clear(&hello);
+		ped_kas_out_clear(&ks);
+		ped_kas_out_clear(&confirm_u);
+		ped_kas_out_clear(&confirm_v);
+		ped_kas_out_clear(&done);
+		free_pair(&p);
+	}
+}
+
+/* While U's derivation is due, V's ALERT still ends U's handshake, and
+ * anything else is out of turn. */
+static void keyshare_first_waits_for_nothing_but_continue(void)
+{
+	for (int alert = 0; alert <= 1; alert++) {
+		struct ped_kas_out hello, ks, out;
+		struct pair p;
+		uint8_t a[PED_KAS_ALERT_LEN];
+		struct ped_kas_params up = {PED_KAS_U, PED_KAS_1E1S, "PED:0000000000000001", NULL, NULL, hsm.hoc,
+					    NULL, 0, NULL, NULL, NULL, NULL, 1, NULL};
+		struct ped_kas_params vp = {PED_KAS_V, PED_KAS_1E1S, "HSM:150000", hsm.static_key, hsm.static_cert,
+					    hsm.hoc, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL};
+
+		CU_ASSERT_EQUAL_FATAL(ped_kas_new(&up, &p.u), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(ped_kas_new(&vp, &p.v), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(ped_kas_start(p.v, &hello), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(ped_kas_input(p.u, hello.msg[0], hello.len[0], &ks), PED_OK);
+		CU_ASSERT_TRUE_FATAL(ped_kas_pending(p.u));
+		if (alert) {
+			ped_kas_alert_encode(PED_E_BUSY, a);
+			CU_ASSERT_EQUAL(ped_kas_input(p.u, a, sizeof(a), &out), PED_E_BUSY);
+			CU_ASSERT_EQUAL(out.count, 0);
+		} else {
+			/* HELLO_V again, out of turn: refused with an ALERT */
+			CU_ASSERT_EQUAL(ped_kas_input(p.u, hello.msg[0], hello.len[0], &out), PED_E_HANDSHAKE);
+			CU_ASSERT_EQUAL_FATAL(out.count, 1);
+			CU_ASSERT_EQUAL(out.msg[0][0], PED_KAS_ALERT);
+		}
+		ped_kas_out_clear(&out);
+		CU_ASSERT_FALSE(ped_kas_pending(p.u));
+		CU_ASSERT_NOT_EQUAL(ped_kas_continue(p.u, &out), PED_OK);
+		CU_ASSERT_EQUAL(out.count, 0);
+		CU_ASSERT_FALSE(ped_kas_done(p.u));
+		ped_kas_out_clear(&hello);
+		ped_kas_out_clear(&ks);
+		free_pair(&p);
+	}
+}
+
+UNIT_SUITE(kas, setup, teardown, UNIT_TEST(keyshare_first_with_keys_made_ahead),
+	   UNIT_TEST(keyshare_first_waits_for_nothing_but_continue), UNIT_TEST(hello_peek_shows_what_v_offers),
 	   UNIT_TEST(known_certificates_only_for_their_own_bytes), UNIT_TEST(local_1e1s_agrees), UNIT_TEST(remote_1e1s_password),
 	   UNIT_TEST(hsm_gives_no_password_oracle),
 	   UNIT_TEST(full_unified_2e2s), UNIT_TEST(wrong_certificates_are_refused),

@@ -29,7 +29,7 @@ static void *v_thread(void *arg)
 {
 	struct v_side *v = arg;
 	struct ped_kas_params p = {PED_KAS_V, PED_KAS_1E1S, "HSM:1", v->id.static_key, v->id.static_cert,
-				   v->id.hoc, NULL, 0, NULL, NULL, NULL, NULL};
+				   v->id.hoc, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL};
 	v->r = ped_link_handshake(&v->l, v->fd, &p, 5000);
 	return NULL;
 }
@@ -39,7 +39,7 @@ static void pair(struct v_side *v, struct ped_link *u)
 {
 	int sv[2];
 	pthread_t t;
-	struct ped_kas_params p = {PED_KAS_U, PED_KAS_1E1S, "PED:1", NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
+	struct ped_kas_params p = {PED_KAS_U, PED_KAS_1E1S, "PED:1", NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL};
 
 	signal(SIGPIPE, SIG_IGN); /* a CLOSE to an end already closed, as the daemons do */
 	memset(v, 0, sizeof(*v));
@@ -178,7 +178,7 @@ static void test_handshake_after_hello_v(void)
 	struct v_side v;
 	struct ped_link u;
 	struct ped_framer f;
-	struct ped_kas_params p = {PED_KAS_U, PED_KAS_1E1S, "PED:1", NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
+	struct ped_kas_params p = {PED_KAS_U, PED_KAS_1E1S, "PED:1", NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL};
 	uint8_t type, *hello = NULL, rt, *pt = NULL;
 	size_t hello_len = 0, len = 0;
 	static const uint8_t req[] = {0x01, 1, 0};
@@ -279,7 +279,7 @@ static void test_refused_ready_tells_v(void)
 	struct dup_relay d;
 	pthread_t tv, tr;
 	int su[2], sv[2];
-	struct ped_kas_params p = {PED_KAS_U, PED_KAS_1E1S, "PED:1", NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
+	struct ped_kas_params p = {PED_KAS_U, PED_KAS_1E1S, "PED:1", NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL};
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&v, 0, sizeof(v));
