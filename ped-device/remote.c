@@ -271,8 +271,13 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	if (!st)
 		return PED_E_HOST_MEMORY;
 	/* Our ephemeral key for this session's handshake, made while the HSM
-	 * makes its HELLO_V (failing, the handshake makes one itself) */
-	(void)ped_ec_generate(&eph);
+	 * makes its HELLO_V (failing, the handshake makes one itself). Only
+	 * when the HSM keys the session at once, which it does when this PED
+	 * holds its RPK: a deferred session can wait hours for its first
+	 * command, and an ephemeral key lives no longer than its handshake
+	 * needs. A password session waits for the operator anyway. */
+	if (!password && rpk_cache_find(c, open->id) >= 0)
+		(void)ped_ec_generate(&eph);
 
 	pthread_mutex_lock(&d->mu);
 	d->ceremony++;

@@ -13,7 +13,7 @@ $(UNIT_RUNNER): $(UNIT_SRCS:%.c=$(OBJ)/%.o) $(TEST_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $+ $(LDLIBS)
 
 # Test tools: small programs the shell tests drive (tests/tools/NAME.c).
-TEST_TOOL_SRCS := $(filter-out tests/tools/clockjump.c,$(wildcard tests/tools/*.c))
+TEST_TOOL_SRCS := $(filter-out tests/tools/clockjump.c tests/tools/keyspy.c,$(wildcard tests/tools/*.c))
 TEST_TOOLS     += $(TEST_TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
 ALL_OBJS       += $(TEST_TOOL_SRCS:%.c=$(OBJ)/%.o)
 
@@ -53,6 +53,12 @@ TEST_TOOLS += $(BUILD)/tests/clockjump.so
 $(BUILD)/tests/clockjump.so: tests/tools/clockjump.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -fPIC -shared -Wall -Wextra -Werror -o $@ $< -ldl
+
+# The key-lifetime shim (tests/tools/keyspy.c), preloaded the same way.
+TEST_TOOLS += $(BUILD)/tests/keyspy.so
+$(BUILD)/tests/keyspy.so: tests/tools/keyspy.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -fPIC -shared -Wall -Wextra -Werror -o $@ $< -ldl -lcrypto
 
 # Fuzz targets (tests/fuzz/fuzz_NAME.c) with libFuzzer; each has a seed corpus
 # in tests/fuzz/corpus/NAME. FUZZ_SECONDS per target; 0 builds only.

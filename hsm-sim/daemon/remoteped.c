@@ -207,6 +207,12 @@ int remoteped_connect(struct pedport *pt, const struct sim_out *o, const char *h
 	 * ped connect printed. */
 	int held = (w.flags & PED_RELAY_F_RPK_HELD) != 0;
 	int defer = !otp && !held && !(flags & REMOTEPED_KEY_NOW);
+	if (defer) {
+		/* the session may wait hours for its first PED operation: the
+		 * handshake makes its ephemeral key then, not now */
+		EVP_PKEY_free(j->eph);
+		j->eph = NULL;
+	}
 	pthread_mutex_lock(&pt->mu);
 	pt->remote_state = defer ? REMOTE_DEFERRED : REMOTE_KEYING;
 	pt->remote_rpk_held = held;
