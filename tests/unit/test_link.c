@@ -299,6 +299,105 @@ static void test_refused_ready_tells_v(void)
 	fixture_identity_free(&v.id);
 }
 
+/* A V that plays its part up to KEYSHARE_U, then sends `hostile` at once,
+ * while U (which sends KEYSHARE_U before it derives) is still deriving, and
+ * records the frames U sends afterwards. */
+enum hostile_frame { HOSTILE_CONFIRM_V, HOSTILE_ALERT, HOSTILE_RECORD, HOSTILE_HELLO_AGAIN, HOSTILE_COUNT };
+
+struct hostile_v {
+	struct hsm_identity id;
+	int fd;
+	enum hostile_frame what;
+	int got_keyshare, confirm_u, records; /* what U sent */
+};
+
+static void *hostile_v_thread(void *arg)
+{
+	struct hostile_v *h = arg;
+	struct ped_kas_params p = {PED_KAS_V, PED_KAS_1E1S, "HSM:1", h->id.static_key, h->id.static_cert,
+				   h->id.hoc, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL};
+	struct ped_kas *k = NULL;
+	struct ped_kas_out out = {0};
+	struct ped_framer f;
+	uint8_t type, *msg = NULL, junk[1 + PED_KAS_TAG_LEN];
+	size_t len = 0;
+
+	ped_framer_init(&f, h->fd, PED_FRAME_MAX_PAYLOAD);
+	if (ped_kas_new(&p, &k) != PED_OK || ped_kas_start(k, &out) != PED_OK || out.count != 1 ||
+	    ped_frame_send(h->fd, PED_LINK_KAS, out.msg[0], out.len[0], 1000) != PED_OK)
+		goto out;
+	if (ped_framer_recv(&f, &type, &msg, &len, 5000) != PED_OK || type != PED_LINK_KAS)
+		goto out;
+	h->got_keyshare = 1;
+	OPENSSL_free(msg);
+	msg = NULL;
+	switch (h->what) {
+	case HOSTILE_CONFIRM_V: /* a guess at tag_V */
+		junk[0] = 0x04;
+		memset(junk + 1, 0x5a, PED_KAS_TAG_LEN);
+		(void)ped_frame_send(h->fd, PED_LINK_KAS, junk, sizeof(junk), 1000);
+		break;
+	case HOSTILE_ALERT: {
+		uint8_t a[PED_KAS_ALERT_LEN];
+		ped_kas_alert_encode(PED_E_PIN_INCORRECT, a);
+		(void)ped_frame_send(h->fd, PED_LINK_KAS, a, sizeof(a), 1000);
+		break;
+	}
+	case HOSTILE_RECORD:
+		memset(junk, 0xa5, sizeof(junk));
+		(void)ped_frame_send(h->fd, PED_LINK_RECORD, junk, sizeof(junk), 1000);
+		break;
+	default: /* HELLO_V once more, as a relay replaying it would */
+		(void)ped_frame_send(h->fd, PED_LINK_KAS, out.msg[0], out.len[0], 1000);
+		break;
+	}
+	/* everything U sends until it closes */
+	while (ped_framer_recv(&f, &type, &msg, &len, 5000) == PED_OK) {
+		if (type == PED_LINK_KAS && len == 1 + PED_KAS_TAG_LEN && msg[0] == 0x03)
+			h->confirm_u++;
+		if (type == PED_LINK_RECORD)
+			h->records++;
+		OPENSSL_clear_free(msg, len ? len : 1);
+		msg = NULL;
+	}
+out:
+	ped_kas_out_clear(&out);
+	ped_kas_free(k);
+	ped_framer_free(&f);
+	close(h->fd);
+	return NULL;
+}
+
+/* Frames V sends out of turn while U derives wait in U's socket: U reads
+ * them after its CONFIRM_U and fails, and never sends READY or any record. */
+static void test_out_of_turn_while_u_derives(void)
+{
+	struct ped_kas_params p = {PED_KAS_U, PED_KAS_1E1S, "PED:1", NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL};
+	static const int want[HOSTILE_COUNT] = {PED_E_KEY_CONFIRM, PED_E_PIN_INCORRECT, PED_E_FRAME_TYPE,
+						PED_E_HANDSHAKE};
+
+	signal(SIGPIPE, SIG_IGN);
+	for (int w = 0; w < HOSTILE_COUNT; w++) {
+		struct hostile_v h;
+		struct ped_link u;
+		pthread_t t;
+		int sv[2];
+
+		memset(&h, 0, sizeof(h));
+		h.what = (enum hostile_frame)w;
+		CU_ASSERT_EQUAL_FATAL(fixture_identity(&h.id, "1"), PED_OK);
+		CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		h.fd = sv[1];
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, hostile_v_thread, &h), 0);
+		CU_ASSERT_EQUAL(ped_link_handshake(&u, sv[0], &p, 5000), want[w]);
+		pthread_join(t, NULL);
+		CU_ASSERT_EQUAL(h.got_keyshare, 1);
+		CU_ASSERT(h.confirm_u <= 1);
+		CU_ASSERT_EQUAL(h.records, 0);
+		fixture_identity_free(&h.id);
+	}
+}
+
 /* A writer that sends one frame (or closes) after a delay. */
 struct late_writer {
 	int fd;
@@ -369,4 +468,4 @@ static void test_framer_spin(void)
 UNIT_SUITE(link, NULL, NULL, UNIT_TEST(test_framer_spin), UNIT_TEST(test_alert_after_ready_ends_channel),
 	   UNIT_TEST(test_duplicate_stops_csp), UNIT_TEST(test_duplicate_stops_answer),
 	   UNIT_TEST(test_turn_by_turn_unaffected), UNIT_TEST(test_refused_ready_tells_v),
-	   UNIT_TEST(test_handshake_after_hello_v))
+	   UNIT_TEST(test_handshake_after_hello_v), UNIT_TEST(test_out_of_turn_while_u_derives))
