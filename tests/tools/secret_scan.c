@@ -113,6 +113,8 @@ static void on_trace(void *arg, const char *name, const uint8_t *v, size_t len)
 		}
 }
 
+/* Delivers out to `to`, and what it answers back, as ped_link does: a U
+ * that sent KEYSHARE_U before deriving derives once it is delivered. */
 static int pump(struct ped_kas *from, struct ped_kas *to, struct ped_kas_out *out)
 {
 	int r = PED_OK;
@@ -124,14 +126,25 @@ static int pump(struct ped_kas *from, struct ped_kas *to, struct ped_kas_out *ou
 			r = r ? r : r2;
 		}
 		ped_kas_out_clear(&next);
+		if (r == PED_OK && ped_kas_pending(to)) {
+			r = ped_kas_continue(to, &next);
+			if (next.count) {
+				int r2 = pump(to, from, &next);
+				r = r ? r : r2;
+			}
+			ped_kas_out_clear(&next);
+		}
 	}
 	return r;
 }
 
+/* One handshake of scheme s; as_link: as ped_link runs it (U sends
+ * KEYSHARE_U before it derives, and both ends made their ephemeral keys
+ * ahead), else each step in turn with the keys made inside. */
 static int handshake(enum ped_kas_scheme s, const char *label, const unsigned char *secret,
-		     size_t slen, const unsigned char *csp, size_t csp_len)
+		     size_t slen, const unsigned char *csp, size_t csp_len, int as_link)
 {
-	EVP_PKEY *hoc_key = NULL, *hsm_key = NULL, *rpv_key = NULL;
+	EVP_PKEY *hoc_key = NULL, *hsm_key = NULL, *rpv_key = NULL, *u_eph = NULL, *v_eph = NULL;
 	X509 *hoc = NULL, *hsm_cert = NULL, *rpv_cert = NULL;
 	struct ped_kas *u = NULL, *v = NULL;
 	struct ped_kas_out out = {0};
@@ -154,6 +167,13 @@ static int handshake(enum ped_kas_scheme s, const char *label, const unsigned ch
 				    secret, slen, on_trace, (void *)label, NULL, NULL, 0, NULL};
 	struct ped_kas_params vp = {PED_KAS_V, s, "HSM:1", hsm_key, hsm_cert, hoc, secret, slen,
 				    on_trace, (void *)label, NULL, NULL, 0, NULL};
+	if (as_link) {
+		if (ped_ec_generate(&u_eph) || ped_ec_generate(&v_eph))
+			goto out;
+		up.keyshare_first = 1;
+		up.ephemeral = u_eph;
+		vp.ephemeral = v_eph;
+	}
 	if (ped_kas_new(&up, &u) || ped_kas_new(&vp, &v) || ped_kas_start(v, &out) ||
 	    pump(v, u, &out) || !ped_kas_done(u) || !ped_kas_done(v) || ped_kas_take_keys(u, &ku) ||
 	    ped_kas_take_keys(v, &kv))
@@ -181,6 +201,8 @@ out:
 	EVP_PKEY_free(hoc_key);
 	EVP_PKEY_free(hsm_key);
 	EVP_PKEY_free(rpv_key);
+	EVP_PKEY_free(u_eph);
+	EVP_PKEY_free(v_eph);
 	X509_free(hoc);
 	X509_free(hsm_cert);
 	X509_free(rpv_cert);
@@ -213,9 +235,12 @@ int main(void)
 	keep("shamir secret", shamir_secret, sizeof(shamir_secret));
 	keep("pin", (const unsigned char *)pins[0], strlen(pins[0]));
 
-	if (handshake(PED_KAS_2E2S, "2e2s", rpv, sizeof(rpv), csp, sizeof(csp)) ||
-	    handshake(PED_KAS_1E1S, "1e1s", password, sizeof(password), csp, sizeof(csp)) ||
-	    handshake(PED_KAS_1E1S, "local", NULL, 0, csp, sizeof(csp))) {
+	if (handshake(PED_KAS_2E2S, "2e2s", rpv, sizeof(rpv), csp, sizeof(csp), 0) ||
+	    handshake(PED_KAS_1E1S, "1e1s", password, sizeof(password), csp, sizeof(csp), 0) ||
+	    handshake(PED_KAS_1E1S, "local", NULL, 0, csp, sizeof(csp), 0) ||
+	    handshake(PED_KAS_2E2S, "2e2s link", rpv, sizeof(rpv), csp, sizeof(csp), 1) ||
+	    handshake(PED_KAS_1E1S, "1e1s link", password, sizeof(password), csp, sizeof(csp), 1) ||
+	    handshake(PED_KAS_1E1S, "local link", NULL, 0, csp, sizeof(csp), 1)) {
 		fprintf(stderr, "secret_scan: a handshake failed\n");
 		return 2;
 	}
