@@ -18,6 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static EVP_PKEY *hoc_key, *hsm_key, *rpv_key;
 static X509 *hoc, *hsm_cert, *rpv_cert;
 static const uint8_t rpv[32] = {1, 2, 3};
+/* U sends KEYSHARE_U before it derives, as ped_link runs it; the first
+ * byte's bit 3 runs U in one step instead, as pedtool and the floor do */
+static int u_split;
 
 static void init(void)
 {
@@ -43,7 +46,7 @@ static struct ped_kas *make(enum ped_kas_role role, enum ped_kas_scheme s)
 		p.static_cert = rpv_cert;
 		p.hoc = hoc;
 	}
-	p.keyshare_first = role == PED_KAS_U; /* as ped_link runs U */
+	p.keyshare_first = role == PED_KAS_U && u_split;
 	if (ped_kas_new(&p, &k) != PED_OK)
 		abort();
 	return k;
@@ -97,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	init();
 	mode = data[0] % 8;
+	u_split = !(data[0] & 8);
 	data++;
 	size--;
 	if (mode >= 6) {
