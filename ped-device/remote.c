@@ -16,6 +16,7 @@
 #include "ped/cert.h"
 #include "ped/ec.h"
 #include "ped/error.h"
+#include "ped/evloop.h"
 #include "ped/link.h"
 #include "ped/log.h"
 #include "ped/net.h"
@@ -275,9 +276,14 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	 * when the HSM keys the session at once, which it does when this PED
 	 * holds its RPK: a deferred session can wait hours for its first
 	 * command, and an ephemeral key lives no longer than its handshake
-	 * needs. A password session waits for the operator anyway. */
-	if (!password && rpk_cache_find(c, open->id) >= 0)
-		(void)ped_ec_generate(&eph);
+	 * needs. A password session waits for the operator anyway. That the
+	 * HSM keys at once is only likely: it decides by WELCOME's flag, which
+	 * the relays set from what this PED last reported, and anyone who
+	 * reaches pedserver can open a session and never key it. So the key
+	 * goes if HELLO_V has not come within one exchange's time. */
+	uint64_t eph_until = 0;
+	if (!password && rpk_cache_find(c, open->id) >= 0 && ped_ec_generate(&eph) == PED_OK)
+		eph_until = ped_now_ms() + (uint64_t)d->cfg.link_timeout_ms;
 
 	pthread_mutex_lock(&d->mu);
 	d->ceremony++;
@@ -295,8 +301,19 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 	 * (ped disconnect, a timeout), and the prompt goes rather than wait for
 	 * an answer nobody will take. */
 	while (!ped_framer_pending(f)) {
+		int wait = -1;
+		if (eph) {
+			uint64_t now = ped_now_ms();
+			if (now >= eph_until) {
+				/* the HSM waits for a command: the handshake makes its own key then */
+				EVP_PKEY_free(eph);
+				eph = NULL;
+			} else {
+				wait = (int)(eph_until - now);
+			}
+		}
 		fw_show(d, DEV_P_IDLE, 0, "Remote PED mode\nAwaiting command...");
-		struct dev_event ev = fw_wait(d, f->fd, -1);
+		struct dev_event ev = fw_wait(d, f->fd, wait);
 		if (ev.type == DEV_EV_QUIT) {
 			r = PED_E_CANCEL;
 			goto out;

@@ -15,6 +15,8 @@
 . "$(dirname "$0")/remote_lib.sh"
 set -e
 SHIM="$TOOLS/keyspy.so"
+PEER="$PED_SRCDIR/tests/e2e/relay_peer.py"
+LINK_TIMEOUT=5
 [ -e "$SHIM" ] || fail "$SHIM not built"
 # An ASan build wants its runtime first; the shim is loaded before it.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
@@ -33,7 +35,9 @@ KEYSPY_FILE="$T/hsm.keys" LD_PRELOAD="$SHIM" start_hsm
 start_pedserver A
 start_pedclient
 printf 'use rpv %s\nuse so %s\n' "${KEY[rpk]}" "${KEY[so]}" >"$T/R.policy"
-KEYSPY_FILE="$T/ped.keys" LD_PRELOAD="$SHIM" start_remote_ped R A "$T/R.policy"
+# a short exchange time: a key made ahead lives no longer (below)
+printf 'link_timeout = %d;\n' "$LINK_TIMEOUT" >"$T/R.conf"
+KEYSPY_FILE="$T/ped.keys" LD_PRELOAD="$SHIM" start_remote_ped R A "$T/R.policy" -configfile "$T/R.conf"
 screens() { grep '"event":"screen"' "$T/R.events" | sed 's/.*"text":"\(.*\)"}$/\1/; s/\(\\n\)*$//; s|\\n| / |g'; }
 hsm0=$(live "$T/hsm.keys") ped0=$(live "$T/ped.keys")
 
@@ -72,12 +76,34 @@ expect_eq "$(($(made "$T/ped.keys") - ped1))" 1 "ephemeral keys the PED made for
 hsmcm -c "role login -name so"
 [ $RC -eq 0 ] || fail "role login in the second session: $OUT"
 
+note "the PED holds the RPK but no HELLO_V comes: the key made ahead is gone after one exchange's time"
+# Whether the HSM keys at once is the HSM's choice, from a WELCOME flag the
+# relays set: pedserver's list of the PED's RPKs may be stale or cut short,
+# and anyone who reaches pedserver may open a session and never key it. The
+# PED made its key ahead and held it for as long as such a session waited.
+hsmcm -c "ped disconnect"
+[ $RC -eq 0 ] || fail "ped disconnect of the second session: $OUT"
+ped2=$(made "$T/ped.keys") sessions=$(grep -c '"event":"session"' "$T/R.events" || true)
+python3 "$PEER" "tcp:127.0.0.1:$PORT_A" hello 3 1 1 "$HSM_SERIAL" expect WELCOME silent $((LINK_TIMEOUT * 4)) \
+	>"$T/peer.out" 2>&1 &
+peer=$!
+track $peer
+wait_for 10 eval '[ "$(grep -c "\"event\":\"session\"" "$T/R.events")" -gt "$sessions" ]' ||
+	fail "pedserver opened no session for the client that never keys: $(cat "$T/peer.out")"
+wait_for 10 eval '[ "$(made "$T/ped.keys")" -gt "$ped2" ]' || fail "the PED made no key ahead: the case is not tested"
+wait_for $((LINK_TIMEOUT + 5)) eval '[ "$(live "$T/ped.keys")" = "$ped0" ]' ||
+	fail "the PED still holds its key made ahead $((LINK_TIMEOUT + 5)) s after the session opened: $(live "$T/ped.keys") (was $ped0)"
+grep -q '"event":"detached"' <(tail -n +"$(grep -n '"event":"session"' "$T/R.events" | tail -n 1 | cut -d: -f1)" "$T/R.events") &&
+	fail "the session ended: the key went with it, not on its own"
+kill "$peer" 2>/dev/null || true
+wait "$peer" 2>/dev/null || true
+
 note "ped disconnect of a deferred session: nothing was made, nothing is left"
 kill -TERM "$PED_R_PID"
 wait_gone 10 "$PED_R_PID"
 : >"$T/R.events" && : >"$T/ped.keys"
 KEYSPY_FILE="$T/ped.keys" LD_PRELOAD="$SHIM" start_remote_ped R A "$T/R.policy"
-hsmcm -c "ped disconnect; ped connect -ip 127.0.0.1 -port $PORT_A"
+hsmcm -c "ped connect -ip 127.0.0.1 -port $PORT_A"
 [ $RC -eq 0 ] || fail "third ped connect: $OUT"
 wait_for 10 eval '[ "$(screens | tail -n 1)" = "Remote PED mode / Awaiting command..." ]' ||
 	fail "the new PED does not await a command: $(screens | tail -n 3)"
