@@ -55,6 +55,10 @@ static void *keying_thread(void *arg)
 		/* The operator has the PED's whole key timeout to present the orange key or type the password. */
 		r = ped_link_handshake_on(&l, &j->in, &k.p, pt->all->ped_timeout_ms);
 	}
+	/* Used, or never to be: it goes with its handshake, not with this
+	 * thread, which may yet wait the PED timeout for a local ceremony. */
+	EVP_PKEY_free(j->eph);
+	j->eph = NULL;
 	pthread_mutex_lock(&pt->mu);
 	/* ped disconnect shuts the socket down while keying_fd names it: the
 	 * descriptor is closed only after it is withdrawn, under mu, so the
@@ -111,7 +115,6 @@ static void *keying_thread(void *arg)
 	pthread_cond_broadcast(&pt->cv);
 	pthread_mutex_unlock(&pt->mu);
 	pedport_kas_end(&k);
-	EVP_PKEY_free(j->eph);
 	OPENSSL_cleanse(j->secret, sizeof(j->secret));
 	free(j);
 	pedports_helper_end(pt->all);

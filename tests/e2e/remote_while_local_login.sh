@@ -3,13 +3,26 @@
 # PED replaced the PED link at once, under the ceremony that was using it
 # outside the PED lock: the login broke. Now the keyed session waits for
 # the ceremony to give the link back, then takes its place.
+# Meanwhile hsm-sim holds no ephemeral key: its handshake is over (the key
+# it made ahead stayed alive until the link was given back, up to the PED
+# timeout). tests/tools/keyspy.c counts them, as in remote_key_ahead.sh.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 . "$(dirname "$0")/remote_lib.sh"
 set -e
+SHIM="$TOOLS/keyspy.so"
+[ -e "$SHIM" ] || fail "$SHIM not built"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+live() { if [ -s "$1" ]; then tail -n 1 "$1" | cut -d' ' -f2; else echo 0; fi; }
+made() { grep -c '^+' "$1" || true; }
 
 new_keys so dom rpk
 init_hsm_with_rpv busy "use \"SO LOGIN\" ${KEY[so]}"
+# hsm-sim again, now with the shim
+kill -TERM "$HSM_PID"
+wait_gone 20 "$HSM_PID"
+KEYSPY_FILE="$T/hsm.keys" LD_PRELOAD="$SHIM" start_hsm
+hsm0=$(live "$T/hsm.keys")
 
 # The local PED now has an operator who acts only when told (no answerer).
 : >"$T/L.events"
@@ -33,6 +46,10 @@ wait_for 30 grep -q '"remote":true' "$T/R.events" || fail "the Remote PED sessio
 alive "$LOGIN_PID" || fail "the login ended while its PED was taken: $(cat "$T/login.out")"
 hsmcm -c "ped get"
 expect_contains "$OUT" "computing the session key"
+[ "$(made "$T/hsm.keys")" -ge 1 ] || fail "hsm-sim made no ephemeral key: is the shim loaded?"
+wait_for 10 eval '[ "$(live "$T/hsm.keys")" = "$hsm0" ]' ||
+	fail "hsm-sim holds an ephemeral key while its keyed session waits for the local PED: $(live "$T/hsm.keys") (was $hsm0)"
+alive "$LOGIN_PID" || fail "the login ended before the keys were counted: $(cat "$T/login.out")"
 
 note "the operator finishes the login on the local PED: it succeeds"
 "$BIN/ped-device" -send "insert ${KEY[so]}" -control "$T/L.ctl" >/dev/null
