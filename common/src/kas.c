@@ -330,6 +330,11 @@ static int derive(struct ped_kas *k, const uint8_t *keyshare, size_t keyshare_le
 	OPENSSL_cleanse(k->dkm + PED_MACKEY_LEN, PED_KAS_DKM_LEN - PED_MACKEY_LEN);
 	r = PED_OK;
 out:
+	/* Z is all the ephemeral key was for (its public half is kept as
+	 * bytes): it goes now, not with the handshake, which V keeps while it
+	 * waits for READY, up to an operator's time */
+	EVP_PKEY_free(k->eph);
+	k->eph = NULL;
 	OPENSSL_cleanse(&u2v, sizeof(u2v));
 	OPENSSL_cleanse(&v2u, sizeof(v2u));
 	OPENSSL_clear_free(z, zlen);

@@ -458,6 +458,24 @@ static void known_certificates_only_for_their_own_bytes(void)
  * alone, V works on it while U derives, and ped_kas_continue gives the
  * CONFIRM_U that went with it before; the ephemeral keys made ahead are the
  * ones the messages carry, and a handshake holds its own reference. */
+/* Keys marked with eph_mark() count in eph_gone when their last reference goes. */
+static int eph_index = -1, eph_gone;
+static char eph_marker;
+
+static void eph_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	if (ptr == &eph_marker)
+		eph_gone++;
+}
+
+static void eph_mark(EVP_PKEY *k)
+{
+	if (eph_index < 0)
+		eph_index = EVP_PKEY_get_ex_new_index(0, NULL, NULL, NULL, eph_free_cb);
+	CU_ASSERT_FATAL(eph_index >= 0 && EVP_PKEY_set_ex_data(k, eph_index, &eph_marker) == 1);
+}
+
 static void keyshare_first_with_keys_made_ahead(void)
 {
 	for (int s = PED_KAS_1E1S; s <= PED_KAS_2E2S; s++) {
@@ -482,10 +500,14 @@ static void keyshare_first_with_keys_made_ahead(void)
 		}
 		up.ephemeral = ue;
 		vp.ephemeral = ve;
+		eph_mark(ue);
+		eph_mark(ve);
+		eph_gone = 0;
 		CU_ASSERT_EQUAL_FATAL(ped_kas_new(&up, &p.u), PED_OK);
 		CU_ASSERT_EQUAL_FATAL(ped_kas_new(&vp, &p.v), PED_OK);
 		EVP_PKEY_free(ue); /* the handshakes hold their own */
 		EVP_PKEY_free(ve);
+		CU_ASSERT_EQUAL(eph_gone, 0);
 
 		CU_ASSERT_FALSE(ped_kas_pending(p.u));
 		CU_ASSERT_EQUAL(ped_kas_continue(p.u, &none), PED_E_INVALID); /* nothing due yet */
@@ -503,7 +525,11 @@ static void keyshare_first_with_keys_made_ahead(void)
 		/* V takes KEYSHARE_U while U has not derived yet, and says nothing */
 		CU_ASSERT_EQUAL(ped_kas_input(p.v, ks.msg[0], ks.len[0], &none), PED_OK);
 		CU_ASSERT_EQUAL(none.count, 0);
+		/* each end's ephemeral key goes once it has derived, though the
+		 * handshake itself lives on until confirmation and READY */
+		CU_ASSERT_EQUAL(eph_gone, 1);
 		CU_ASSERT_EQUAL_FATAL(ped_kas_continue(p.u, &confirm_u), PED_OK);
+		CU_ASSERT_EQUAL(eph_gone, 2);
 		CU_ASSERT_FALSE(ped_kas_pending(p.u));
 		CU_ASSERT_EQUAL_FATAL(confirm_u.count, 1);
 		CU_ASSERT_EQUAL(confirm_u.msg[0][0], PED_KAS_CONFIRM_U);
