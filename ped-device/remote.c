@@ -229,10 +229,13 @@ static int end_on_channel_verdict(struct ped_device *d, struct ped_framer *f, in
 
 /* Ends a session before its key: tells the HSM's side why (BYE), and the
  * operator, who presses Enter. PED_OK: the PED stays attached. */
-static int refuse_session(struct ped_device *d, struct ped_framer *f, const char *hsm, int why, const char *log,
-			  const char *screen)
+static int refuse_session(struct ped_device *d, struct ped_framer *f, EVP_PKEY **eph, const char *hsm, int why,
+			  const char *log, const char *screen)
 {
 	char js[2 * PED_KAS_ID_MAX + 8];
+	/* no handshake follows, and the screen below waits for its operator */
+	EVP_PKEY_free(*eph);
+	*eph = NULL;
 	ped_warn("session with HSM %s refused: %s", hsm, log);
 	fw_log(d, "Session refused");
 	dev_event_log(d, "session-refused", "\"hsm\":\"%s\",\"why\":\"%s\"", dev_json(hsm, js, sizeof(js)), log);
@@ -344,7 +347,7 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 			       &offered_hoc) != PED_OK ||
 	    ped_cert_hoc_serial(offered_hoc, hoc_serial, sizeof(hoc_serial)) != PED_OK || strcmp(hello_id, want_id) ||
 	    strcmp(hoc_serial, open->id)) {
-		r = refuse_session(d, f, open->id, PED_E_CERTIFICATE_INVALID, "its identity does not hold together",
+		r = refuse_session(d, f, &eph, open->id, PED_E_CERTIFICATE_INVALID, "its identity does not hold together",
 				   "SLOT\nCOMPUTE SESSION KEY.\nRefused: the HSM's\nidentity is not\nconsistent.\nPress ENTER.");
 		goto out;
 	}
@@ -416,13 +419,13 @@ static int session(struct ped_device *d, struct ped_framer *f, const struct ped_
 		goto out;
 	}
 	if (need_full && offered != PED_KAS_2E2S) {
-		r = refuse_session(d, f, open->id, PED_E_CERTIFICATE_INVALID,
+		r = refuse_session(d, f, &eph, open->id, PED_E_CERTIFICATE_INVALID,
 				   "it offered 1e1s; this PED holds its HOC, so it must prove its key (2e2s)",
 				   "SLOT\nCOMPUTE SESSION KEY.\nRefused: the HSM\ndid not prove its\nkey.\nPress ENTER.");
 		goto out;
 	}
 	if (!need_full && offered == PED_KAS_2E2S) {
-		r = refuse_session(d, f, open->id, PED_E_CERTIFICATE_INVALID, "it asks for 2e2s; this RPK has no key for it",
+		r = refuse_session(d, f, &eph, open->id, PED_E_CERTIFICATE_INVALID, "it asks for 2e2s; this RPK has no key for it",
 				   "SLOT\nCOMPUTE SESSION KEY.\nThis RPK has no\nkey for 2e2s.\nPress ENTER.");
 		goto out;
 	}

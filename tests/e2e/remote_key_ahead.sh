@@ -112,4 +112,42 @@ expect_eq "$(made "$T/ped.keys")" 0 "ephemeral keys the new PED made for a sessi
 hsmcm -c "ped disconnect"
 [ $RC -eq 0 ] || fail "ped disconnect of the waiting session: $OUT"
 expect_eq "$(live "$T/hsm.keys")" "$hsm0" "ephemeral keys alive in hsm-sim after ped disconnect"
+
+note "a session the PED refuses: the key made ahead goes before the refusal waits for its operator"
+# The refusal's screen waits for ENTER, up to the key timeout: this PED's
+# operator acts only when the test says (ped-device -send), as a person would.
+kill -TERM "$PED_R_PID"
+wait_gone 10 "$PED_R_PID"
+: >"$T/ped.keys"
+KEYSPY_FILE="$T/ped.keys" LD_PRELOAD="$SHIM" "${RUN[@]}" "$BIN/ped-device" -headless -mode remote \
+	-pedserver "$(ped_socket_of A)" -control "$T/M.ctl" -events "$T/M.events" -keytimeout 120 >"$T/M.ped.log" 2>&1 &
+PED_M_PID=$!
+track $PED_M_PID
+wait_for 20 grep -q '"attached":true' "$T/M.events" || fail "the PED did not attach: $(cat "$T/M.ped.log")"
+send() { "$BIN/ped-device" -send "$*" -control "$T/M.ctl" >/dev/null; }
+asks() { [ "$("$BIN/ped-device" -send prompt -control "$T/M.ctl" 2>/dev/null | head -n 1)" = "$1" ]; }
+shows() { "$BIN/ped-device" -send screen -control "$T/M.ctl" 2>/dev/null | grep -q "$1"; }
+(exec timeout 60 "${RUN[@]}" "$BIN/hsmcm" -socket "$HSM_SOCK" -c "ped connect -ip 127.0.0.1 -port $PORT_A -wait" \
+	>"$T/m.connect" 2>&1) &
+connect=$!
+wait_for 30 asks "insert-read RPV" || fail "the PED did not ask for the orange key: $(tail -n 3 "$T/M.events")"
+send insert "${KEY[rpk]}"
+send press enter
+wait "$connect" || fail "ped connect with the orange key: $(cat "$T/m.connect")"
+send remove
+hsmcm -c "ped disconnect"
+[ $RC -eq 0 ] || fail "ped disconnect after the orange key: $OUT"
+wait_for 10 shown A "Ped2 RPK Serial Numbers   ($HSM_SERIAL)" || fail "the PED reports no RPK: $OUT"
+wait_for 10 shown A "Client Information:         Not Available" || fail "pedserver still serves hsm-sim: $OUT"
+made0=$(made "$T/ped.keys")
+# an HSM that offers 1e1s where the PED holds its HOC (tests/tools/fake_hsm)
+"${RUN[@]}" "$TOOLS/fake_hsm" -connect "127.0.0.1:$PORT_A" -serial "$HSM_SERIAL" -attack rpk-evict -mode scheme \
+	-timeout 30 >"$T/fake.out" 2>&1 &
+fake=$!
+track $fake
+wait_for 30 shows "Refused" || fail "the PED did not refuse the session: $(tail -n 3 "$T/M.events")"
+[ "$(made "$T/ped.keys")" -gt "$made0" ] || fail "the PED made no key ahead: the case is not tested"
+expect_eq "$(live "$T/ped.keys")" 0 "ephemeral keys alive in the PED while its refusal waits for ENTER"
+send press enter
+wait "$fake" 2>/dev/null || true
 echo "remote key ahead ok"
