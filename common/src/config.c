@@ -425,8 +425,13 @@ struct span {
 #define NOPOS SIZE_MAX
 #define SCAN_MAX_DEPTH 256
 
-static size_t skip_blank(const char *t, size_t len, size_t i)
+/* Past blanks and comments from t[i]. *open (if given) says whether the
+ * text ended inside a block comment, which libconfig reads as running to
+ * the end of the file. */
+static size_t skip_blank_open(const char *t, size_t len, size_t i, int *open)
 {
+	if (open)
+		*open = 0;
 	while (i < len) {
 		char ch = t[i];
 		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v') {
@@ -437,12 +442,19 @@ static size_t skip_blank(const char *t, size_t len, size_t i)
 		} else if (ch == '/' && i + 1 < len && t[i + 1] == '*') {
 			for (i += 2; i < len && !(t[i] == '*' && i + 1 < len && t[i + 1] == '/'); i++)
 				;
+			if (i >= len && open)
+				*open = 1;
 			i = i < len ? i + 2 : len;
 		} else {
 			break;
 		}
 	}
 	return i;
+}
+
+static size_t skip_blank(const char *t, size_t len, size_t i)
+{
+	return skip_blank_open(t, len, i, NULL);
 }
 
 /* Past the string literal at t[i] == '"'; NOPOS if it does not end. */
@@ -537,14 +549,16 @@ static int scan_next(const char *t, size_t len, size_t *pos, struct span *s)
 	return 1;
 }
 
-/* The top-level setting name in t: 1 and its span, 0 if absent, -1 if t is not settings. */
-static int find_span(const char *t, size_t len, const char *name, size_t nlen, struct span *s)
+/* The top-level setting name in t: 1 and its span, 0 if absent (*tail:
+ * where the last setting ends), -1 if t is not settings. */
+static int find_span(const char *t, size_t len, const char *name, size_t nlen, struct span *s, size_t *tail)
 {
 	size_t pos = 0;
 	int r;
 	while ((r = scan_next(t, len, &pos, s)) == 1)
 		if (s->name_len == nlen && !memcmp(t + s->name, name, nlen))
 			return 1;
+	*tail = pos;
 	return r;
 }
 
@@ -552,15 +566,15 @@ int ped_config_edit(const char *text, size_t len, const char *name, const char *
 		    char **out, size_t *outlen)
 {
 	struct span s;
-	size_t nlen = strlen(name);
+	size_t nlen = strlen(name), tail = 0;
 	FILE *m;
-	int r;
+	int r, open_comment;
 
 	*out = NULL;
 	*outlen = 0;
 	if (len > CONFIG_MAX_FILE || litlen > CONFIG_MAX_FILE || nlen == 0 || nlen > 256)
 		return PED_E_CONFIG;
-	if ((r = find_span(text, len, name, nlen, &s)) < 0)
+	if ((r = find_span(text, len, name, nlen, &s, &tail)) < 0)
 		return PED_E_CONFIG;
 	if (!(m = open_memstream(out, outlen)))
 		return PED_E_HOST_MEMORY;
@@ -584,7 +598,10 @@ int ped_config_edit(const char *text, size_t len, const char *name, const char *
 	} else {
 		fwrite(text, 1, len, m);
 		if (literal) {
-			if (len && text[len - 1] != '\n')
+			skip_blank_open(text, len, tail, &open_comment);
+			if (open_comment)
+				fputs("*/\n", m); /* else the setting would land inside it */
+			else if (len && text[len - 1] != '\n')
 				fputc('\n', m);
 			fprintf(m, "%s = %.*s;\n", name, (int)litlen, literal);
 		}
@@ -632,7 +649,7 @@ static int edited_text(struct ped_config *c, char **text, size_t *len)
 {
 	config_t orig;
 	char *now = NULL, *was = NULL, name[260];
-	size_t nowlen = 0, waslen = 0, pos;
+	size_t nowlen = 0, waslen = 0, pos, tail;
 	struct span s, o;
 	int r = PED_E_HOST_MEMORY, f;
 
@@ -653,7 +670,7 @@ static int edited_text(struct ped_config *c, char **text, size_t *len)
 			goto out;
 		memcpy(name, now + s.name, s.name_len);
 		name[s.name_len] = '\0';
-		if ((f = find_span(was, waslen, name, s.name_len, &o)) < 0)
+		if ((f = find_span(was, waslen, name, s.name_len, &o, &tail)) < 0)
 			goto out;
 		if (f == 1 && o.value_end - o.value == s.value_end - s.value &&
 		    !memcmp(was + o.value, now + s.value, s.value_end - s.value))
@@ -668,7 +685,7 @@ static int edited_text(struct ped_config *c, char **text, size_t *len)
 			goto out;
 		memcpy(name, was + o.name, o.name_len);
 		name[o.name_len] = '\0';
-		if ((f = find_span(now, nowlen, name, o.name_len, &s)) < 0)
+		if ((f = find_span(now, nowlen, name, o.name_len, &s, &tail)) < 0)
 			goto out;
 		if (f == 0 && edit_in(text, len, name, NULL, 0) != PED_OK)
 			goto out;

@@ -231,6 +231,40 @@ static void save_edits_the_text_in_place(void)
 	CU_ASSERT_PTR_NULL(out);
 }
 
+/* fuzz config (make reliability): libconfig reads a block comment left
+ * open as running to the end of the file, so a setting appended after it
+ * was saved inside the comment and lost on the next load. */
+static void a_setting_appended_after_an_open_comment_is_kept(void)
+{
+	struct ped_config c;
+	char *out = NULL;
+	size_t olen = 0;
+	config_t t;
+	int val = 0;
+
+	write_conf("ServerPort = 1600;\n/* notes to self");
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "logging.file", "b.log", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	ped_config_free(&c);
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_STRING_EQUAL(ped_config_str(&c, "logging.file"), "b.log");
+	CU_ASSERT_EQUAL(ped_config_int(&c, "ServerPort"), 1600);
+	ped_config_free(&c);
+
+	/* the fuzzer's input: an open comment holding what looks like a setting */
+	static const char open_text[] = "/* \x14" "be = \n \x14";
+	CU_ASSERT_EQUAL_FATAL(ped_config_edit(open_text, strlen(open_text), "probe", "1", 1, &out, &olen), PED_OK);
+	char *z = strndup(out, olen);
+	config_init(&t);
+	CU_ASSERT_EQUAL(config_read_string(&t, z), CONFIG_TRUE);
+	CU_ASSERT_EQUAL(config_lookup_int(&t, "probe", &val), CONFIG_TRUE);
+	CU_ASSERT_EQUAL(val, 1);
+	config_destroy(&t);
+	free(z);
+	free(out);
+}
+
 /* issue 32, item 6: a misspelt setting was read as its default in silence. */
 static void a_programs_own_file_refuses_unknown_settings(void)
 {
@@ -257,6 +291,6 @@ static void a_programs_own_file_refuses_unknown_settings(void)
 	ped_config_free(&c);
 }
 
-UNIT_SUITE(config, NULL, NULL, UNIT_TEST(save_edits_the_text_in_place), UNIT_TEST(a_programs_own_file_refuses_unknown_settings), UNIT_TEST(include_is_refused), UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
+UNIT_SUITE(config, NULL, NULL, UNIT_TEST(save_edits_the_text_in_place), UNIT_TEST(a_setting_appended_after_an_open_comment_is_kept), UNIT_TEST(a_programs_own_file_refuses_unknown_settings), UNIT_TEST(include_is_refused), UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
 	   UNIT_TEST(every_type_is_read), UNIT_TEST(errors_name_file_line_and_setting),
 	   UNIT_TEST(set_and_save_keep_unknown_settings))
