@@ -475,6 +475,73 @@ static int name_char(char ch, int first)
 	       (!first && ((ch >= '0' && ch <= '9') || ch == '-' || ch == '_'));
 }
 
+static size_t later(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+static size_t digits_end(const char *t, size_t len, size_t i)
+{
+	while (i < len && t[i] >= '0' && t[i] <= '9')
+		i++;
+	return i;
+}
+
+/* Past an optional L or LL (a 64-bit integer). */
+static size_t long_suffix_end(const char *t, size_t len, size_t i)
+{
+	for (int n = 0; n < 2 && i < len && t[i] == 'L'; n++)
+		i++;
+	return i;
+}
+
+/* Past an exponent [eE][-+]?[0-9]+ at t[i]; i if there is none. */
+static size_t exponent_end(const char *t, size_t len, size_t i)
+{
+	size_t j = i + 1, k;
+	if (i >= len || (t[i] != 'e' && t[i] != 'E'))
+		return i;
+	if (j < len && (t[j] == '-' || t[j] == '+'))
+		j++;
+	k = digits_end(t, len, j);
+	return k > j ? k : i;
+}
+
+/* Past the scalar at t[i] as libconfig's scanner reads it: the longest of
+ * its boolean, integer, hex and float tokens, so "1x = 2" is the value 1
+ * and a setting x, not one word. NOPOS if no scalar starts there. */
+static size_t scalar_end(const char *t, size_t len, size_t i)
+{
+	size_t best = i, j = i, k, m;
+
+	if (isalpha((unsigned char)t[i])) {
+		/* a longer word is a name, which is no value */
+		for (k = i; k < len && name_char(t[k], k == i); k++)
+			;
+		if ((k - i == 4 && !strncasecmp(t + i, "true", 4)) || (k - i == 5 && !strncasecmp(t + i, "false", 5)))
+			return k;
+		return NOPOS;
+	}
+	if (t[i] == '0' && i + 2 < len && (t[i + 1] == 'x' || t[i + 1] == 'X') && isxdigit((unsigned char)t[i + 2])) {
+		for (k = i + 2; k < len && isxdigit((unsigned char)t[k]); k++)
+			;
+		best = long_suffix_end(t, len, k);
+	}
+	if (t[j] == '-' || t[j] == '+')
+		j++;
+	k = digits_end(t, len, j);
+	if (k > j) {
+		/* an integer, then a float with digits first and an exponent */
+		best = later(best, long_suffix_end(t, len, k));
+		m = k < len && t[k] == '.' ? digits_end(t, len, k + 1) : k;
+		if (exponent_end(t, len, m) > m)
+			best = later(best, exponent_end(t, len, m));
+	}
+	if (k < len && t[k] == '.') /* a float with a point, digits and exponent optional */
+		best = later(best, exponent_end(t, len, digits_end(t, len, k + 1)));
+	return best > i ? best : NOPOS;
+}
+
 /* Past the value at t[i]: adjacent strings, a bracketed group, list or
  * array, or a scalar word. NOPOS if there is none. */
 static size_t skip_value(const char *t, size_t len, size_t i)
@@ -514,10 +581,7 @@ static size_t skip_value(const char *t, size_t len, size_t i)
 		}
 		return NOPOS;
 	}
-	size_t s = i;
-	while (i < len && (isalnum((unsigned char)t[i]) || t[i] == '+' || t[i] == '-' || t[i] == '.' || t[i] == '_'))
-		i++;
-	return i > s ? i : NOPOS;
+	return scalar_end(t, len, i);
 }
 
 /* The next top-level setting from *pos: 1 and its span, 0 at the end, -1
@@ -581,6 +645,9 @@ int ped_config_edit(const char *text, size_t len, const char *name, const char *
 	if (r == 1 && literal) {
 		fwrite(text, 1, s.value, m);
 		fwrite(literal, 1, litlen, m);
+		/* "x = .5L = 1" holds a setting L: "1L" would be one integer */
+		if (s.value_end < len && (name_char(text[s.value_end], 0) || text[s.value_end] == '.'))
+			fputc(' ', m);
 		fwrite(text + s.value_end, 1, len - s.value_end, m);
 	} else if (r == 1) {
 		/* the setting's lines go, a comment that shares its last line stays */
@@ -702,6 +769,39 @@ out:
 	return r;
 }
 
+/* The file is written only if it reads back as the settings in memory:
+ * libconfig's writer puts out some values its reader refuses (a float too
+ * large for a double becomes "inf.0"), and a file that no longer loads
+ * would stop the program at its next start. */
+static int reads_back(struct ped_config *c, const char *text, char *err, size_t errlen)
+{
+	config_t back;
+	char *want = NULL, *got = NULL;
+	size_t wlen = 0, glen = 0;
+	int r = PED_E_HOST_MEMORY;
+
+	config_init(&back);
+	if (config_read_string(&back, text) != CONFIG_TRUE) {
+		snprintf(err, errlen, "cannot write %s: the edited file would not load (line %d: %s); left as it was",
+			 c->path, config_error_line(&back), config_error_text(&back));
+		r = PED_E_CONFIG;
+		goto out;
+	}
+	if (!(want = render(&c->tree, &wlen)) || !(got = render(&back, &glen)))
+		goto out;
+	if (wlen != glen || memcmp(want, got, wlen) != 0) {
+		snprintf(err, errlen, "cannot write %s: the edited file would not load as set; left as it was", c->path);
+		r = PED_E_CONFIG;
+		goto out;
+	}
+	r = PED_OK;
+out:
+	free(want);
+	free(got);
+	config_destroy(&back);
+	return r;
+}
+
 int ped_config_save(struct ped_config *c, char *err, size_t errlen)
 {
 	struct stat st;
@@ -721,6 +821,10 @@ int ped_config_save(struct ped_config *c, char *err, size_t errlen)
 		free(text);
 		snprintf(err, errlen, "cannot write %s: larger than %d bytes", c->path, CONFIG_MAX_FILE);
 		return PED_E_CONFIG;
+	}
+	if ((r = reads_back(c, text, err, errlen)) != PED_OK) {
+		free(text);
+		return r;
 	}
 	/* The file keeps its mode and owner: a service's account must still
 	 * read the file root edited for it. */

@@ -265,6 +265,59 @@ static void a_setting_appended_after_an_open_comment_is_kept(void)
 	free(out);
 }
 
+/* fuzz config: libconfig reads "x = .65ServerPort = 1" as two settings,
+ * the float .65 and ServerPort; the edit took ".65ServerPort" for x's
+ * value and wrote "x = 1 = 1", a file that no longer loads. */
+static void a_value_ends_where_libconfig_ends_it(void)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"x = .65rverPort = \"x\";\n", "x = 1 rverPort = \"x\";\n"},
+		{"x = 1ex = 2;", "x = 1 ex = 2;"},
+		{"x = .5L = 1;", "x = 1 L = 1;"},
+		{"x = 1LLL = 2", "x = 1 L = 2"},
+		{"x = 0x1FLg = 2", "x = 1 g = 2"},
+		{"x = 1.e5y = 2", "x = 1 y = 2"},
+		{"x = +.e3;", "x = 1;"},
+		{"x = TRUE b = 1", "x = 1 b = 1"},
+		{"x = 7;", "x = 1;"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = NULL;
+		size_t olen = 0;
+		CU_ASSERT_EQUAL_FATAL(ped_config_edit(cases[i].text, strlen(cases[i].text), "x", "1", 1, &out, &olen), PED_OK);
+		CU_ASSERT_EQUAL(olen, strlen(cases[i].want));
+		CU_ASSERT_NSTRING_EQUAL(out, cases[i].want, olen);
+		free(out);
+		config_t t; /* both texts are settings libconfig reads */
+		config_init(&t);
+		CU_ASSERT_EQUAL(config_read_string(&t, cases[i].text), CONFIG_TRUE);
+		CU_ASSERT_EQUAL(config_read_string(&t, cases[i].want), CONFIG_TRUE);
+		config_destroy(&t);
+	}
+}
+
+/* fuzz config: a float too large for a double reads as infinity, which
+ * libconfig's writer puts out as "inf.0" and its reader refuses. Editing
+ * the group that holds it saved a file the program could not load again. */
+static void a_save_that_would_not_load_back_leaves_the_file(void)
+{
+	static const char before[] = "logging = { maxsize = 5; huge = 52e52876; file = \"a.log\"; };\n";
+	struct ped_config c;
+
+	write_conf(before);
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "logging.file", "b.log", err, sizeof(err)), PED_OK);
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "would not load"));
+	CU_ASSERT_STRING_EQUAL(read_back(), before);
+	ped_config_free(&c);
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	ped_config_free(&c);
+}
+
 /* issue 32, item 6: a misspelt setting was read as its default in silence. */
 static void a_programs_own_file_refuses_unknown_settings(void)
 {
@@ -291,6 +344,6 @@ static void a_programs_own_file_refuses_unknown_settings(void)
 	ped_config_free(&c);
 }
 
-UNIT_SUITE(config, NULL, NULL, UNIT_TEST(save_edits_the_text_in_place), UNIT_TEST(a_setting_appended_after_an_open_comment_is_kept), UNIT_TEST(a_programs_own_file_refuses_unknown_settings), UNIT_TEST(include_is_refused), UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
+UNIT_SUITE(config, NULL, NULL, UNIT_TEST(save_edits_the_text_in_place), UNIT_TEST(a_setting_appended_after_an_open_comment_is_kept), UNIT_TEST(a_value_ends_where_libconfig_ends_it), UNIT_TEST(a_save_that_would_not_load_back_leaves_the_file), UNIT_TEST(a_programs_own_file_refuses_unknown_settings), UNIT_TEST(include_is_refused), UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
 	   UNIT_TEST(every_type_is_read), UNIT_TEST(errors_name_file_line_and_setting),
 	   UNIT_TEST(set_and_save_keep_unknown_settings))
