@@ -652,15 +652,17 @@ int ped_config_edit(const char *text, size_t len, const char *name, const char *
 	} else if (r == 1) {
 		/* the setting's lines go, a comment that shares its last line stays */
 		size_t e = s.end;
+		int own_line = s.start == 0 || text[s.start - 1] == '\n';
 		while (e < len && (text[e] == ' ' || text[e] == '\t' || text[e] == '\r'))
 			e++;
-		if (e < len && text[e] == '\n' && s.start != s.name)
-			e = s.end; /* something precedes it on its line: keep the newline */
-		else if (e < len && text[e] == '\n')
-			e++;
+		if (own_line && e < len && text[e] == '\n')
+			e++; /* its line goes with it */
 		else
-			e = s.end;
+			e = s.end; /* something precedes or follows it on its line: the newline stays */
 		fwrite(text, 1, s.start, m);
+		/* "d = 0xff probe = 1 F = 2" must not become "0xffF" */
+		if (s.start > 0 && e < len && !isspace((unsigned char)text[s.start - 1]) && !isspace((unsigned char)text[e]))
+			fputc(' ', m);
 		fwrite(text + e, 1, len - e, m);
 	} else {
 		fwrite(text, 1, len, m);

@@ -283,6 +283,14 @@ static void a_value_ends_where_libconfig_ends_it(void)
 		{"x = TRUE b = 1", "x = 1 b = 1"},
 		{"x = 7;", "x = 1;"},
 	};
+	static const struct {
+		const char *text, *want;
+	} removals[] = {
+		{"d= 0xffx=\"\"F=2", "d= 0xff F=2"},
+		{"d = 5\nx = 1; # stays\ne = 6\n", "d = 5\n # stays\ne = 6\n"},
+		{"d = 5\n  x = 1;  \ne = 6\n", "d = 5\ne = 6\n"},
+		{"d = 5 x = 1\n", "d = 5 \n"},
+	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *out = NULL;
 		size_t olen = 0;
@@ -294,6 +302,18 @@ static void a_value_ends_where_libconfig_ends_it(void)
 		config_init(&t);
 		CU_ASSERT_EQUAL(config_read_string(&t, cases[i].text), CONFIG_TRUE);
 		CU_ASSERT_EQUAL(config_read_string(&t, cases[i].want), CONFIG_TRUE);
+		config_destroy(&t);
+	}
+	for (size_t i = 0; i < sizeof(removals) / sizeof(removals[0]); i++) {
+		char *out = NULL;
+		size_t olen = 0;
+		CU_ASSERT_EQUAL_FATAL(ped_config_edit(removals[i].text, strlen(removals[i].text), "x", NULL, 0, &out, &olen), PED_OK);
+		CU_ASSERT_EQUAL(olen, strlen(removals[i].want));
+		CU_ASSERT_NSTRING_EQUAL(out, removals[i].want, olen);
+		free(out);
+		config_t t;
+		config_init(&t);
+		CU_ASSERT_EQUAL(config_read_string(&t, removals[i].want), CONFIG_TRUE);
 		config_destroy(&t);
 	}
 }
