@@ -41,7 +41,9 @@ CFLAGS       ?=
 # each function and datum in a section of its own: the programs and the
 # PKCS#11 module link with --gc-sections and keep only what is reached
 CFLAGS       += -std=c11 -ffunction-sections -fdata-sections $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
-LDFLAGS      += $(SANFLAGS)
+# a library no object calls is not loaded: libssl is dlopened when TLS is
+# first used (common/include/ped/libssl.h), and clang does not drop it alone
+LDFLAGS      += $(SANFLAGS) -Wl,--as-needed
 LDLIBS       += $(PKG_LIBS) -lpthread
 
 PREFIX       ?= /usr/local

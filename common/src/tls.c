@@ -57,11 +57,14 @@ static int add_trusted_file(X509_STORE *st, const char *path, int *count)
 int ped_tls_context(int server, const char *cert, const char *key, const char *trusted, SSL_CTX **out,
 		    char *why, size_t whylen)
 {
-	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	SSL_CTX *ctx = NULL;
 	struct stat sb;
 	int count = 0;
 
 	*out = NULL;
+	if (ped_libssl_load(why, whylen) != PED_OK)
+		return PED_E_CRYPTO;
+	ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)) {
 		ssl_why(why, whylen, "cannot make a TLS context");
 		goto fail;

@@ -306,9 +306,12 @@ static int no_password_cb(char *buf, int size, int rwflag, void *u)
 static int pinned_context(int server, const char *cert, const char *key_file, EVP_PKEY *key,
 			  const struct ped_tls_pins *pins, SSL_CTX **out, char *why, size_t whylen)
 {
-	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	SSL_CTX *ctx = NULL;
 
 	*out = NULL;
+	if (ped_libssl_load(why, whylen) != PED_OK)
+		return PED_E_CRYPTO;
+	ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)) {
 		ssl_why(why, whylen, "cannot make a TLS context");
 		goto fail;

@@ -24,6 +24,7 @@ for f in printf fprintf dprintf puts fputs perror vfprintf exit _exit abort sign
 	! grep -qx "$f" <<<"$undefined" || fail "the module references $f"
 done
 needed=$(readelf -d "$M" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
-# libssl: TLS to the network servers vtl registers
-expect_eq "$needed" "libc.so.6 libconfig.so.9 libcrypto.so.3 libssl.so.3 " "libraries the module needs"
+# libssl is loaded only for TLS to the network servers vtl registers
+# (ped/libssl.h): an application using a local hsm-sim does not map it
+expect_eq "$needed" "libc.so.6 libconfig.so.9 libcrypto.so.3 " "libraries the module needs"
 echo "pkcs11 module symbols ok"

@@ -5,7 +5,8 @@
 #ifndef PED_TLS_H
 #define PED_TLS_H
 
-#include <openssl/ssl.h>
+#include "ped/libssl.h"
+
 #include <pthread.h>
 #include <stddef.h>
 

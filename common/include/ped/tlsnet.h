@@ -8,8 +8,9 @@
 #ifndef PED_TLSNET_H
 #define PED_TLSNET_H
 
+#include "ped/libssl.h"
+
 #include <openssl/evp.h>
-#include <openssl/ssl.h>
 #include <pthread.h>
 #include <openssl/x509.h>
 #include <stddef.h>
