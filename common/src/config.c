@@ -514,6 +514,12 @@ static size_t scalar_end(const char *t, size_t len, size_t i)
 {
 	size_t best = i, j = i, k, m;
 
+	/* what libconfig's writer puts out for a float that is not finite
+	 * ("inf.0", "-nan.0"): no file that loads holds one, but the text
+	 * rendered from a tree may, and a save compares such texts */
+	k = i + (t[i] == '-' || t[i] == '+');
+	if (k + 5 <= len && (!strncmp(t + k, "inf.0", 5) || !strncmp(t + k, "nan.0", 5)))
+		return k + 5;
 	if (isalpha((unsigned char)t[i])) {
 		/* a longer word is a name, which is no value */
 		for (k = i; k < len && name_char(t[k], k == i); k++)
@@ -626,17 +632,18 @@ static int find_span(const char *t, size_t len, const char *name, size_t nlen, s
 	return r;
 }
 
-int ped_config_edit(const char *text, size_t len, const char *name, const char *literal, size_t litlen,
-		    char **out, size_t *outlen)
+/* ped_config_edit with a name of nlen bytes, not NUL-terminated. */
+static int edit_text(const char *text, size_t len, const char *name, size_t nlen, const char *literal, size_t litlen,
+		     char **out, size_t *outlen)
 {
 	struct span s;
-	size_t nlen = strlen(name), tail = 0;
+	size_t tail = 0;
 	FILE *m;
 	int r, open_comment;
 
 	*out = NULL;
 	*outlen = 0;
-	if (len > CONFIG_MAX_FILE || litlen > CONFIG_MAX_FILE || nlen == 0 || nlen > 256)
+	if (len > CONFIG_MAX_FILE || litlen > CONFIG_MAX_FILE || nlen == 0 || nlen > CONFIG_MAX_FILE)
 		return PED_E_CONFIG;
 	if ((r = find_span(text, len, name, nlen, &s, &tail)) < 0)
 		return PED_E_CONFIG;
@@ -672,7 +679,7 @@ int ped_config_edit(const char *text, size_t len, const char *name, const char *
 				fputs("*/\n", m); /* else the setting would land inside it */
 			else if (len && text[len - 1] != '\n')
 				fputc('\n', m);
-			fprintf(m, "%s = %.*s;\n", name, (int)litlen, literal);
+			fprintf(m, "%.*s = %.*s;\n", (int)nlen, name, (int)litlen, literal);
 		}
 	}
 	if (fclose(m) != 0) {
@@ -681,6 +688,12 @@ int ped_config_edit(const char *text, size_t len, const char *name, const char *
 		return PED_E_HOST_MEMORY;
 	}
 	return PED_OK;
+}
+
+int ped_config_edit(const char *text, size_t len, const char *name, const char *literal, size_t litlen,
+		    char **out, size_t *outlen)
+{
+	return edit_text(text, len, name, strlen(name), literal, litlen, out, outlen);
 }
 
 /* The tree as libconfig writes it, NUL-terminated; NULL without memory. */
@@ -699,11 +712,11 @@ static char *render(config_t *tree, size_t *len)
 }
 
 /* Edits text (malloc'd, *len) in place: name's setting replaced, added or removed. */
-static int edit_in(char **text, size_t *len, const char *name, const char *lit, size_t litlen)
+static int edit_in(char **text, size_t *len, const char *name, size_t nlen, const char *lit, size_t litlen)
 {
 	char *out;
 	size_t olen;
-	int r = ped_config_edit(*text, *len, name, lit, litlen, &out, &olen);
+	int r = edit_text(*text, *len, name, nlen, lit, litlen, &out, &olen);
 	if (r == PED_OK) {
 		free(*text);
 		*text = out;
@@ -717,7 +730,7 @@ static int edit_in(char **text, size_t *len, const char *name, const char *lit, 
 static int edited_text(struct ped_config *c, char **text, size_t *len)
 {
 	config_t orig;
-	char *now = NULL, *was = NULL, name[260];
+	char *now = NULL, *was = NULL;
 	size_t nowlen = 0, waslen = 0, pos, tail;
 	struct span s, o;
 	int r = PED_E_HOST_MEMORY, f;
@@ -735,28 +748,20 @@ static int edited_text(struct ped_config *c, char **text, size_t *len)
 		goto out;
 	r = PED_E_CONFIG;
 	for (pos = 0; (f = scan_next(now, nowlen, &pos, &s)) == 1;) {
-		if (s.name_len >= sizeof(name))
-			goto out;
-		memcpy(name, now + s.name, s.name_len);
-		name[s.name_len] = '\0';
-		if ((f = find_span(was, waslen, name, s.name_len, &o, &tail)) < 0)
+		if ((f = find_span(was, waslen, now + s.name, s.name_len, &o, &tail)) < 0)
 			goto out;
 		if (f == 1 && o.value_end - o.value == s.value_end - s.value &&
 		    !memcmp(was + o.value, now + s.value, s.value_end - s.value))
 			continue; /* unchanged: the file's own text stays */
-		if (edit_in(text, len, name, now + s.value, s.value_end - s.value) != PED_OK)
+		if (edit_in(text, len, now + s.name, s.name_len, now + s.value, s.value_end - s.value) != PED_OK)
 			goto out;
 	}
 	if (f < 0)
 		goto out;
 	for (pos = 0; (f = scan_next(was, waslen, &pos, &o)) == 1;) {
-		if (o.name_len >= sizeof(name))
+		if ((f = find_span(now, nowlen, was + o.name, o.name_len, &s, &tail)) < 0)
 			goto out;
-		memcpy(name, was + o.name, o.name_len);
-		name[o.name_len] = '\0';
-		if ((f = find_span(now, nowlen, name, o.name_len, &s, &tail)) < 0)
-			goto out;
-		if (f == 0 && edit_in(text, len, name, NULL, 0) != PED_OK)
+		if (f == 0 && edit_in(text, len, was + o.name, o.name_len, NULL, 0) != PED_OK)
 			goto out;
 	}
 	r = f < 0 ? PED_E_CONFIG : PED_OK;

@@ -153,8 +153,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_schema(a);
 	snprintf(probe, sizeof(probe), "%s", ped_config_str(&ca, "probe"));
-	/* nothing changed: the operator's file stays as written */
-	if (ped_config_save(&ca, err, sizeof(err)) == PED_OK && !same_as_file(data, size))
+	/* nothing changed: the save works and the operator's file stays as
+	 * written (the check that a save loads back must not refuse it) */
+	if (ped_config_save(&ca, err, sizeof(err)) != PED_OK || !same_as_file(data, size))
 		abort();
 	{
 		struct ped_config cs;

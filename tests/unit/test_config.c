@@ -335,6 +335,28 @@ static void a_save_that_would_not_load_back_leaves_the_file(void)
 	CU_ASSERT_STRING_EQUAL(read_back(), before);
 	ped_config_free(&c);
 	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	/* with nothing changed the file saves, as it was */
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	CU_ASSERT_STRING_EQUAL(read_back(), before);
+	ped_config_free(&c);
+	write_conf("huge = -52e52876;\nServerPort = 7;\n");
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "ServerPort", "8", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	CU_ASSERT_STRING_EQUAL(read_back(), "huge = -52e52876;\nServerPort = 8;\n");
+	ped_config_free(&c);
+	/* a setting named longer than the edit's old 256-byte limit */
+	char text[400];
+	snprintf(text, sizeof(text), "%0300d = 1;\nServerPort = 7;\n", 0);
+	memset(text, 'D', 300);
+	write_conf(text);
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "ServerPort", "8", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	text[strlen(text) - 3] = '8';
+	CU_ASSERT_STRING_EQUAL(read_back(), text);
 	ped_config_free(&c);
 }
 
