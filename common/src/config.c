@@ -776,35 +776,75 @@ out:
 	return r;
 }
 
+/* a and b hold the same values: the same type, format and value (a float
+ * to the bit), a group's members by name in any order, a list's or array's
+ * elements in order. libconfig moves a setting whose type -set changes to
+ * the end of its group, where the edited text does not (it keeps the file's
+ * order); and its writer puts out a float to 15 digits, so two renderings
+ * can match where the values do not. */
+static int same_setting(const config_setting_t *a, const config_setting_t *b, int depth)
+{
+	int t = config_setting_type(a), n = config_setting_length(a);
+
+	if (t != config_setting_type(b) || config_setting_get_format(a) != config_setting_get_format(b))
+		return 0;
+	switch (t) {
+	case CONFIG_TYPE_INT:
+		return config_setting_get_int(a) == config_setting_get_int(b);
+	case CONFIG_TYPE_INT64:
+		return config_setting_get_int64(a) == config_setting_get_int64(b);
+	case CONFIG_TYPE_BOOL:
+		return config_setting_get_bool(a) == config_setting_get_bool(b);
+	case CONFIG_TYPE_FLOAT: {
+		double x = config_setting_get_float(a), y = config_setting_get_float(b);
+		return memcmp(&x, &y, sizeof(x)) == 0;
+	}
+	case CONFIG_TYPE_STRING: {
+		const char *x = config_setting_get_string(a), *y = config_setting_get_string(b);
+		return x && y ? strcmp(x, y) == 0 : x == y;
+	}
+	case CONFIG_TYPE_GROUP:
+	case CONFIG_TYPE_LIST:
+	case CONFIG_TYPE_ARRAY:
+		if (n != config_setting_length(b) || depth > SCAN_MAX_DEPTH)
+			return 0;
+		for (int i = 0; i < n; i++) {
+			config_setting_t *x = config_setting_get_elem(a, (unsigned)i), *y;
+			if (t == CONFIG_TYPE_GROUP)
+				y = config_setting_name(x) ? config_setting_get_member(b, config_setting_name(x)) : NULL;
+			else
+				y = config_setting_get_elem(b, (unsigned)i);
+			if (!x || !y || !same_setting(x, y, depth + 1))
+				return 0;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
 /* The file is written only if it reads back as the settings in memory:
  * libconfig's writer puts out some values its reader refuses (a float too
- * large for a double becomes "inf.0"), and a file that no longer loads
- * would stop the program at its next start. */
+ * large for a double becomes "inf.0") or reads as another value (a float
+ * of more than 15 digits in a group the edit rewrites), and a file that no
+ * longer loads would stop the program at its next start. */
 static int reads_back(struct ped_config *c, const char *text, char *err, size_t errlen)
 {
 	config_t back;
-	char *want = NULL, *got = NULL;
-	size_t wlen = 0, glen = 0;
-	int r = PED_E_HOST_MEMORY;
+	int r = PED_E_CONFIG;
 
 	config_init(&back);
 	if (config_read_string(&back, text) != CONFIG_TRUE) {
 		snprintf(err, errlen, "cannot write %s: the edited file would not load (line %d: %s); left as it was",
 			 c->path, config_error_line(&back), config_error_text(&back));
-		r = PED_E_CONFIG;
 		goto out;
 	}
-	if (!(want = render(&c->tree, &wlen)) || !(got = render(&back, &glen)))
-		goto out;
-	if (wlen != glen || memcmp(want, got, wlen) != 0) {
+	if (!same_setting(config_root_setting(&c->tree), config_root_setting(&back), 0)) {
 		snprintf(err, errlen, "cannot write %s: the edited file would not load as set; left as it was", c->path);
-		r = PED_E_CONFIG;
 		goto out;
 	}
 	r = PED_OK;
 out:
-	free(want);
-	free(got);
 	config_destroy(&back);
 	return r;
 }

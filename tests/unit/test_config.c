@@ -360,6 +360,51 @@ static void a_save_that_would_not_load_back_leaves_the_file(void)
 	ped_config_free(&c);
 }
 
+/* A boolean the file holds as 0 or 1, or a number it holds as 64-bit
+ * (5L): -set stores the new value under the schema's type, which libconfig
+ * can only do by removing the setting and adding it again, at the end of
+ * its group. The edited text keeps it where it was, so a check of the
+ * read-back that compares in order refused every such save. The check
+ * compares values, not renderings. */
+static void a_set_that_changes_the_type_saves_in_place(void)
+{
+	struct ped_config c;
+
+	write_conf("logging = { info = 0; file = \"a.log\"; };\nServerPort = 7L;\nPedWriteLay = 1;\n");
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "ServerPort", "8", err, sizeof(err)), PED_OK);
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	CU_ASSERT_STRING_EQUAL(read_back(), "logging = { info = 0; file = \"a.log\"; };\nServerPort = 8;\nPedWriteLay = 1;\n");
+	ped_config_free(&c);
+	write_conf("info = 0;\nServerPort = 7;\n");
+	struct ped_cfg_setting top[] = {
+		{.name = "info", .type = PED_CFG_BOOL, .dflt = 0},
+		{.name = "ServerPort", .type = PED_CFG_INT, .min = 0, .max = 65535, .dflt = 1503},
+		{.name = NULL},
+	};
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, top, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "info", "1", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_OK);
+	CU_ASSERT_STRING_EQUAL(read_back(), "info = true;\nServerPort = 7;\n");
+	ped_config_free(&c);
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, top, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_int(&c, "info"), 1);
+	ped_config_free(&c);
+	/* a group the edit rewrites comes out of libconfig's writer, which
+	 * keeps 15 digits of a float: 0.12345678901234567 would come back as
+	 * 0.123456789012346, a value its renderings cannot tell apart */
+	static const char lossy[] = "logging = { file = \"a.log\"; ratio = 0.12345678901234567; };\n";
+	write_conf(lossy);
+	CU_ASSERT_EQUAL_FATAL(ped_config_load(&c, path, schema, err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_set(&c, "logging.file", "b.log", err, sizeof(err)), PED_OK);
+	CU_ASSERT_EQUAL(ped_config_save(&c, err, sizeof(err)), PED_E_CONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "would not load as set"));
+	CU_ASSERT_STRING_EQUAL(read_back(), lossy);
+	ped_config_free(&c);
+}
+
 /* issue 32, item 6: a misspelt setting was read as its default in silence. */
 static void a_programs_own_file_refuses_unknown_settings(void)
 {
@@ -386,6 +431,6 @@ static void a_programs_own_file_refuses_unknown_settings(void)
 	ped_config_free(&c);
 }
 
-UNIT_SUITE(config, NULL, NULL, UNIT_TEST(save_edits_the_text_in_place), UNIT_TEST(a_setting_appended_after_an_open_comment_is_kept), UNIT_TEST(a_value_ends_where_libconfig_ends_it), UNIT_TEST(a_save_that_would_not_load_back_leaves_the_file), UNIT_TEST(a_programs_own_file_refuses_unknown_settings), UNIT_TEST(include_is_refused), UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
+UNIT_SUITE(config, NULL, NULL, UNIT_TEST(save_edits_the_text_in_place), UNIT_TEST(a_setting_appended_after_an_open_comment_is_kept), UNIT_TEST(a_value_ends_where_libconfig_ends_it), UNIT_TEST(a_save_that_would_not_load_back_leaves_the_file), UNIT_TEST(a_set_that_changes_the_type_saves_in_place), UNIT_TEST(a_programs_own_file_refuses_unknown_settings), UNIT_TEST(include_is_refused), UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
 	   UNIT_TEST(every_type_is_read), UNIT_TEST(errors_name_file_line_and_setting),
 	   UNIT_TEST(set_and_save_keep_unknown_settings))
