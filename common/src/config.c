@@ -725,15 +725,92 @@ static int edit_in(char **text, size_t *len, const char *name, size_t nlen, cons
 	return r;
 }
 
-/* The file's new text: each top-level setting whose value, as libconfig
- * writes it, differs between the file as read and the tree now. */
+static int merge_settings(char **text, size_t *len, const char *now, size_t nowlen, const char *was, size_t waslen,
+			  int depth);
+
+/* The group whose span in text is g, edited member by member: its inside
+ * goes through merge_settings and is put back between its braces. */
+static int merge_group(char **text, size_t *len, const struct span *g, const char *now, size_t nowlen,
+		       const char *was, size_t waslen, int depth)
+{
+	size_t in = g->value + 1, inlen = g->value_end - g->value - 2, newlen = inlen;
+	char *inner = malloc(inlen + 1), *out;
+	int r;
+
+	if (!inner)
+		return PED_E_HOST_MEMORY;
+	memcpy(inner, *text + in, inlen);
+	inner[inlen] = '\0';
+	if ((r = merge_settings(&inner, &newlen, now, nowlen, was, waslen, depth + 1)) != PED_OK) {
+		free(inner);
+		return r;
+	}
+	if (!(out = malloc(*len - inlen + newlen + 1))) {
+		free(inner);
+		return PED_E_HOST_MEMORY;
+	}
+	memcpy(out, *text, in);
+	memcpy(out + in, inner, newlen);
+	memcpy(out + in + newlen, *text + in + inlen, *len - in - inlen);
+	*len = *len - inlen + newlen;
+	out[*len] = '\0';
+	free(inner);
+	free(*text);
+	*text = out;
+	return PED_OK;
+}
+
+/* Makes the settings in text (a file, or the inside of a group's braces)
+ * say what now says where it differs from was; now and was are
+ * libconfig's renderings of the tree and of the file as read. A setting
+ * that did not change keeps the file's own text; a group that did is
+ * edited member by member, so its comments stay; any other value is
+ * replaced, and a setting that went is removed with its line. */
+static int merge_settings(char **text, size_t *len, const char *now, size_t nowlen, const char *was, size_t waslen,
+			  int depth)
+{
+	size_t pos, tail;
+	struct span s, o, t;
+	int f, r;
+
+	if (depth > SCAN_MAX_DEPTH)
+		return PED_E_CONFIG;
+	for (pos = 0; (f = scan_next(now, nowlen, &pos, &s)) == 1;) {
+		if ((f = find_span(was, waslen, now + s.name, s.name_len, &o, &tail)) < 0)
+			return PED_E_CONFIG;
+		if (f == 1 && o.value_end - o.value == s.value_end - s.value &&
+		    !memcmp(was + o.value, now + s.value, s.value_end - s.value))
+			continue; /* unchanged: the file's own text stays */
+		if (f == 1 && now[s.value] == '{' && was[o.value] == '{' &&
+		    find_span(*text, *len, now + s.name, s.name_len, &t, &tail) == 1 && (*text)[t.value] == '{') {
+			r = merge_group(text, len, &t, now + s.value + 1, s.value_end - s.value - 2, was + o.value + 1,
+					o.value_end - o.value - 2, depth);
+			if (r != PED_OK)
+				return r;
+			continue;
+		}
+		if (edit_in(text, len, now + s.name, s.name_len, now + s.value, s.value_end - s.value) != PED_OK)
+			return PED_E_CONFIG;
+	}
+	if (f < 0)
+		return PED_E_CONFIG;
+	for (pos = 0; (f = scan_next(was, waslen, &pos, &o)) == 1;) {
+		if ((f = find_span(now, nowlen, was + o.name, o.name_len, &s, &tail)) < 0)
+			return PED_E_CONFIG;
+		if (f == 0 && edit_in(text, len, was + o.name, o.name_len, NULL, 0) != PED_OK)
+			return PED_E_CONFIG;
+	}
+	return f < 0 ? PED_E_CONFIG : PED_OK;
+}
+
+/* The file's new text: the file as read, with the settings that differ
+ * between it and the tree now edited in (merge_settings). */
 static int edited_text(struct ped_config *c, char **text, size_t *len)
 {
 	config_t orig;
 	char *now = NULL, *was = NULL;
-	size_t nowlen = 0, waslen = 0, pos, tail;
-	struct span s, o;
-	int r = PED_E_HOST_MEMORY, f;
+	size_t nowlen = 0, waslen = 0;
+	int r = PED_E_HOST_MEMORY;
 
 	config_init(&orig);
 	*len = c->text ? strlen(c->text) : 0;
@@ -746,25 +823,7 @@ static int edited_text(struct ped_config *c, char **text, size_t *len)
 	}
 	if (!(now = render(&c->tree, &nowlen)) || !(was = render(&orig, &waslen)))
 		goto out;
-	r = PED_E_CONFIG;
-	for (pos = 0; (f = scan_next(now, nowlen, &pos, &s)) == 1;) {
-		if ((f = find_span(was, waslen, now + s.name, s.name_len, &o, &tail)) < 0)
-			goto out;
-		if (f == 1 && o.value_end - o.value == s.value_end - s.value &&
-		    !memcmp(was + o.value, now + s.value, s.value_end - s.value))
-			continue; /* unchanged: the file's own text stays */
-		if (edit_in(text, len, now + s.name, s.name_len, now + s.value, s.value_end - s.value) != PED_OK)
-			goto out;
-	}
-	if (f < 0)
-		goto out;
-	for (pos = 0; (f = scan_next(was, waslen, &pos, &o)) == 1;) {
-		if ((f = find_span(now, nowlen, was + o.name, o.name_len, &s, &tail)) < 0)
-			goto out;
-		if (f == 0 && edit_in(text, len, was + o.name, o.name_len, NULL, 0) != PED_OK)
-			goto out;
-	}
-	r = f < 0 ? PED_E_CONFIG : PED_OK;
+	r = merge_settings(text, len, now, nowlen, was, waslen, 0);
 out:
 	free(now);
 	free(was);
