@@ -36,7 +36,7 @@ static CK_RV manage(const struct hsm_key_env *env)
 CK_RV hsm_generate_key(const struct hsm_key_env *env, const CK_MECHANISM *m, const CK_ATTRIBUTE *t,
 		       CK_ULONG n, struct hsm_obj **out)
 {
-	struct kfinish f = {KO_GENERATE, env, 1, 0, 0, 0};
+	struct kfinish f = {KO_GENERATE, env, 1, 0, 0, 0, NULL};
 	const struct kmech *km;
 	struct hsm_obj *o = NULL;
 	CK_ULONG len;
@@ -143,7 +143,7 @@ CK_RV hsm_generate_key_pair(const struct hsm_key_env *env, const CK_MECHANISM *m
 			    const CK_ATTRIBUTE *pubt, CK_ULONG npub, const CK_ATTRIBUTE *privt,
 			    CK_ULONG npriv, struct hsm_obj **pub, struct hsm_obj **priv)
 {
-	struct kfinish f = {KO_GENERATE, env, 1, 0, 0, 0};
+	struct kfinish f = {KO_GENERATE, env, 1, 0, 0, 0, NULL};
 	const struct kmech *km;
 	struct hsm_obj *pu = NULL, *pr = NULL;
 	EVP_PKEY *pkey = NULL;
@@ -168,7 +168,10 @@ CK_RV hsm_generate_key_pair(const struct hsm_key_env *env, const CK_MECHANISM *m
 		goto out;
 	if ((rv = kt == CKK_RSA ? rsa_generate(pu, &pkey) : ec_generate(pu, &pkey)) != CKR_OK ||
 	    (rv = kmat_put_pkey(pu, pkey)) != CKR_OK || (rv = kmat_put_pkey(pr, pkey)) != CKR_OK ||
-	    (rv = kobj_finish(pu, &f)) != CKR_OK || (rv = kobj_finish(pr, &f)) != CKR_OK)
+	    (rv = kobj_finish(pu, &f)) != CKR_OK)
+		goto out;
+	f.pair = pu;
+	if ((rv = kobj_finish(pr, &f)) != CKR_OK)
 		goto out;
 	*pub = pu;
 	*priv = pr;
@@ -384,7 +387,7 @@ CK_RV hsm_unwrap_key(const struct hsm_key_env *env, const CK_MECHANISM *m,
 		     const struct hsm_obj *unwrapping, const CK_BYTE *in, CK_ULONG inlen,
 		     const CK_ATTRIBUTE *t, CK_ULONG n, struct hsm_obj **out)
 {
-	struct kfinish f = {KO_UNWRAP, env, 0, CK_UNAVAILABLE_INFORMATION, 0, 0};
+	struct kfinish f = {KO_UNWRAP, env, 0, CK_UNAVAILABLE_INFORMATION, 0, 0, NULL};
 	const struct kmech *km;
 	struct hsm_op *op = NULL;
 	struct hsm_obj *o = NULL;
@@ -468,7 +471,7 @@ CK_RV hsm_derive_key(const struct hsm_key_env *env, const CK_MECHANISM *m,
 		     const struct hsm_obj *base, const CK_ATTRIBUTE *t, CK_ULONG n,
 		     struct hsm_obj **out)
 {
-	struct kfinish f = {KO_DERIVE, env, 0, CK_UNAVAILABLE_INFORMATION, 0, 0};
+	struct kfinish f = {KO_DERIVE, env, 0, CK_UNAVAILABLE_INFORMATION, 0, 0, NULL};
 	const struct kmech *km;
 	struct hsm_obj *o = NULL;
 	EVP_PKEY *peer = NULL;

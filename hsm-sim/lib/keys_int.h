@@ -64,6 +64,9 @@ struct kfinish {
 	int local;                     /* CKA_LOCAL */
 	CK_MECHANISM_TYPE gen_mech;    /* CKA_KEY_GEN_MECHANISM, or CK_UNAVAILABLE_INFORMATION */
 	int base_always_sensitive, base_never_extractable; /* KO_DERIVE: the base key's */
+	/* KO_GENERATE, a pair's private half: the public half, finished (an EC
+	 * pair's point is read from its CKA_EC_POINT, not from OpenSSL again) */
+	const struct hsm_obj *pair;
 };
 /* Defaults, the attributes the token sets, the key material checked and
  * its derived attributes (CKA_PUBLIC_KEY_INFO, CKA_MODULUS_BITS,
@@ -84,7 +87,7 @@ struct kcurve {
 const struct kcurve *kcurve_from_params(const uint8_t *p, size_t len);
 const struct kcurve *kcurve_of(const struct hsm_obj *o);
 /* Checks an object's key material and sets pkey and the derived attributes. */
-CK_RV kmat_finish(struct hsm_obj *o, enum korigin origin);
+CK_RV kmat_finish(struct hsm_obj *o, const struct kfinish *f);
 /* Puts the attributes of pkey (public or key pair) into o, an RSA or EC
  * object of the same type. */
 CK_RV kmat_put_pkey(struct hsm_obj *o, EVP_PKEY *pkey);

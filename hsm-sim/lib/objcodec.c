@@ -233,7 +233,7 @@ static const struct raw *find_raw(const struct part *p, uint32_t type)
 int hsm_obj_decode(const uint8_t *pub, size_t publen, const uint8_t *sec, size_t seclen,
 		   struct hsm_obj **out, char *why, size_t whylen)
 {
-	struct kfinish f = {KO_DECODE, NULL, 0, CK_UNAVAILABLE_INFORMATION, 0, 0};
+	struct kfinish f = {KO_DECODE, NULL, 0, CK_UNAVAILABLE_INFORMATION, 0, 0, NULL};
 	struct part *pp = NULL, *sp = NULL;
 	const struct raw *rc, *rk;
 	CK_ULONG cls, kt = CK_UNAVAILABLE_INFORMATION;

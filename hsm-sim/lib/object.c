@@ -474,7 +474,7 @@ CK_RV kobj_finish(struct hsm_obj *o, const struct kfinish *f)
 	CK_RV rv;
 
 	if ((rv = put_defaults(o)) != CKR_OK || (rv = put_token_set(o, f)) != CKR_OK ||
-	    (rv = check_values(o, f)) != CKR_OK || (rv = kmat_finish(o, f->origin)) != CKR_OK)
+	    (rv = check_values(o, f)) != CKR_OK || (rv = kmat_finish(o, f)) != CKR_OK)
 		return rv;
 	if (f->origin != KO_DECODE &&
 	    (rv = hsm_kp_check(f->env, HSM_KP_DO_PURPOSES, o, 0)) != CKR_OK)
@@ -489,7 +489,7 @@ CK_RV kobj_finish(struct hsm_obj *o, const struct kfinish *f)
 CK_RV hsm_obj_create(const struct hsm_key_env *env, const CK_ATTRIBUTE *t, CK_ULONG n,
 		     struct hsm_obj **out)
 {
-	struct kfinish f = {KO_CREATE, env, 0, CK_UNAVAILABLE_INFORMATION, 0, 0};
+	struct kfinish f = {KO_CREATE, env, 0, CK_UNAVAILABLE_INFORMATION, 0, 0, NULL};
 	CK_OBJECT_CLASS cls;
 	CK_KEY_TYPE kt;
 	struct hsm_obj *o = NULL;

@@ -1341,6 +1341,20 @@ static void ec_spki_is_openssls(void)
 			CU_ASSERT_EQUAL(a->len, (CK_ULONG)n);
 			CU_ASSERT(a->len == (CK_ULONG)n && memcmp(a->val, der, (size_t)n) == 0);
 		}
+		/* the point is read from OpenSSL once a pair: the public half's
+		 * CKA_EC_POINT is that point as a DER OCTET STRING, and its own
+		 * key the same point */
+		uint8_t pt[1 + 2 * 66], pub_pt[1 + 2 * 66];
+		size_t ptlen = 0, pub_ptlen = 0, hdr = i == 2 ? 3 : 2;
+		const struct hsm_attr *ecp = hsm_obj_attr(pub, CKA_EC_POINT);
+		CU_ASSERT_FATAL(EVP_PKEY_get_octet_string_param(priv->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+								pt, sizeof(pt), &ptlen) == 1);
+		CU_ASSERT_FATAL(EVP_PKEY_get_octet_string_param(pub->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+								pub_pt, sizeof(pub_pt), &pub_ptlen) == 1);
+		CU_ASSERT_FATAL(ecp != NULL && ecp->len == hdr + ptlen);
+		CU_ASSERT(ecp->val[0] == 0x04 && ecp->val[hdr - 1] == ptlen &&
+			  memcmp(ecp->val + hdr, pt, ptlen) == 0);
+		CU_ASSERT(pub_ptlen == ptlen && memcmp(pub_pt, pt, ptlen) == 0);
 		OPENSSL_free(der);
 		hsm_obj_free(pub);
 		hsm_obj_free(priv);
