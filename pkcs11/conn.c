@@ -246,8 +246,11 @@ static void conn_wait_in_read(struct p11_conn *c, long timeout_ms)
 
 	if (c->in.blocking && c->rcv_ms == timeout_ms)
 		return;
+	/* a blocking socket stays so: calls with two timeouts in turn (a key
+	 * pair's, then its destruction's) cost one setsockopt, not also the
+	 * fcntl pair that clears O_NONBLOCK */
 	if (timeout_ms <= 0 || setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-	    ped_set_nonblock(c->fd, 0) != PED_OK) {
+	    (!c->in.blocking && ped_set_nonblock(c->fd, 0) != PED_OK)) {
 		(void)ped_set_nonblock(c->fd, 1);
 		c->in.blocking = 0;
 		return;

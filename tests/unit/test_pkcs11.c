@@ -9,6 +9,7 @@
 
 #include "../../pkcs11/p11.h"
 #include "ped/error.h"
+#include "ped/evloop.h"
 #include "ped/frame.h"
 #include "ped/link.h"
 #include "ped/net.h"
@@ -49,6 +50,7 @@ static struct fake {
 	uint8_t ids[64][P11W_APP_ID_LEN]; /* application ids greeted, in order */
 	int nids;
 	CK_ULONG next_session;
+	uint16_t stall_fn;          /* a call never answered (0: none) */
 } fk = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .listen_fd = -1};
 
 static const char signature[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -257,7 +259,10 @@ static void *fake_conn(void *arg)
 			break;
 		pthread_mutex_lock(&fk.mu);
 		fk.requests++;
+		int stall = fk.stall_fn && fn == fk.stall_fn;
 		pthread_mutex_unlock(&fk.mu);
+		if (stall)
+			continue; /* until the module gives up and closes */
 		ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
 		if (fn == P11W_FN_WITH_INIT) {
 			/* the init served as on its own; the call only if it succeeded */
@@ -1106,10 +1111,43 @@ static void one_round_trip_per_operation(void)
 	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
 }
 
+/* Each call waits for its reply as long as its own timeout, whatever the
+ * call before it on the connection waited (conn.c sets the socket's
+ * receive timeout when it changes): a key pair the HSM never answers fails
+ * at KeypairGenTimeout, after calls that may wait DefaultTimeout (5 s). */
+static void each_call_waits_its_own_timeout(void)
+{
+	static const CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+	CK_ATTRIBUTE pubt[] = {{CKA_EC_PARAMS, (void *)p256, sizeof(p256)}};
+	CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+	CK_OBJECT_HANDLE pub, priv;
+	CK_SESSION_HANDLE s;
+	CK_TOKEN_INFO ti;
+
+	fake_slots();
+	configure("DefaultTimeout = 5000; KeypairGenTimeout = 200;");
+	CU_ASSERT_EQUAL_FATAL(C_Initialize(NULL), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
+	CU_ASSERT_EQUAL(C_GetTokenInfo(0, &ti), CKR_OK);
+	pthread_mutex_lock(&fk.mu);
+	fk.stall_fn = P11W_FN_GENERATE_KEY_PAIR;
+	pthread_mutex_unlock(&fk.mu);
+	uint64_t t0 = ped_now_ms();
+	CU_ASSERT_EQUAL(C_GenerateKeyPair(s, &gen, pubt, 1, NULL, 0, &pub, &priv), CKR_DEVICE_ERROR);
+	uint64_t waited = ped_now_ms() - t0;
+	CU_ASSERT(waited >= 150 && waited < 4000);
+	pthread_mutex_lock(&fk.mu);
+	fk.stall_fn = 0;
+	pthread_mutex_unlock(&fk.mu);
+	/* and the next call, on a new connection, is answered */
+	CU_ASSERT_EQUAL(C_GetTokenInfo(0, &ti), CKR_OK);
+	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
+}
+
 UNIT_SUITE(pkcs11, suite_init, suite_cleanup, UNIT_TEST(configuration_file), UNIT_TEST(slot_numbering_as_chapter_13),
 	   UNIT_TEST(results_as_the_application_sees_them), UNIT_TEST(function_table),
 	   UNIT_TEST(initialize_and_finalize_rules), UNIT_TEST(no_hsm_sim_means_no_slot),
 	   UNIT_TEST(slots_tokens_and_sessions), UNIT_TEST(arguments_checked_before_sending),
 	   UNIT_TEST(logins_through_the_ped), UNIT_TEST(two_call_convention_and_attributes),
 	   UNIT_TEST(threads_and_a_ped_wait), UNIT_TEST(fork_starts_uninitialized),
-	   UNIT_TEST(one_round_trip_per_operation))
+	   UNIT_TEST(one_round_trip_per_operation), UNIT_TEST(each_call_waits_its_own_timeout))
