@@ -389,12 +389,19 @@ static int changepolicy(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partit
 		}
 	}
 	uint32_t before = p->nobjs;
+	int co_was = p->co.locked, cu_was = p->cu.locked;
 	if ((r = hsm_partition_set_policies(p, pol, val, (size_t)n, 0, &erase, &bad)) != PED_OK)
 		return r == PED_E_ACTION_PROHIBITED ? r : PED_E_ARGUMENTS_BAD;
 	if ((r = sim_save(hs)) != PED_OK)
 		return r;
 	if (erase && before)
 		cmd_out(c, "All %u objects of the partition were erased.", before);
+	if (p->co.locked && !co_was)
+		cmd_out(c, "The Crypto Officer's %u consecutive failed logins reach the new limit of %u: the Crypto "
+			   "Officer and the Crypto User are locked.", p->co.failures, p->max_failed_user_logins);
+	else if (p->cu.locked && !cu_was)
+		cmd_out(c, "The Crypto User's %u consecutive failed logins reach the new limit of %u: the Crypto User "
+			   "is locked.", p->cu.failures, p->max_failed_user_logins);
 	return PED_OK;
 }
 

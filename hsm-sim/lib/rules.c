@@ -681,6 +681,15 @@ int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t 
 		if (value < 1 || value > HSM_USER_MAX_FAILURES_DEFAULT)
 			return PED_E_RANGE;
 		p->max_failed_user_logins = value;
+		/* A role whose consecutive failures already reach the new limit is
+		 * locked now, with the consequence of reaching it at a login (CO:
+		 * the CO and the CU, chapter 8): left unlocked it would show "5
+		 * failed logins of 3" and its next login, the right key included,
+		 * would be refused as CKR_PIN_INCORRECT and lock it then. */
+		if (p->co.cred.set && p->co.failures >= value)
+			p->co.locked = p->cu.locked = 1;
+		if (p->cu.cred.set && p->cu.failures >= value)
+			p->cu.locked = 1;
 		return PED_OK;
 	case HSM_POLICY_ALLOW_ACTIVATION:
 		if (value > 1)

@@ -229,6 +229,47 @@ static void policy_20_lowers_the_user_limit(void)
 	CU_ASSERT_EQUAL(res.remaining, HSM_PO_MAX_FAILURES - 3);
 }
 
+/* Policy 20 lowered to a role's consecutive failures or under: the role is
+ * locked then, as reaching the limit at a login would lock it, not left
+ * showing "5 failed logins of 3" to refuse its right key as a wrong one. */
+static void policy_20_lowered_under_the_count_locks_now(void)
+{
+	struct cred so, po, co, cu;
+	struct hsm_login_result res;
+	struct hsm_partition *p = fresh(&so, &po, &co, &cu);
+
+	fail_n(p, HSM_ROLE_CU, 2, &res);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, HSM_POLICY_MAX_FAILED_USER_LOGINS, 3), PED_OK);
+	CU_ASSERT_FALSE(p->cu.locked); /* under the new limit: nothing changes */
+	CU_ASSERT_FALSE(p->co.locked);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, HSM_POLICY_MAX_FAILED_USER_LOGINS, 2), PED_OK);
+	CU_ASSERT_TRUE(p->cu.locked);
+	CU_ASSERT_FALSE(p->co.locked);
+	CU_ASSERT_EQUAL(ped_login(p, HSM_ROLE_CU, &cu, &res), PED_E_PIN_LOCKED);
+	CU_ASSERT_EQUAL(ped_login(p, HSM_ROLE_CO, &co, &res), PED_OK);
+
+	/* the CO's count: the CO and the CU, as chapter 8's CO lockout */
+	p = fresh(&so, &po, &co, &cu);
+	fail_n(p, HSM_ROLE_CO, 5, &res);
+	CU_ASSERT_FALSE(p->co.locked);
+	CU_ASSERT_EQUAL(hsm_partition_set_policy(p, HSM_POLICY_MAX_FAILED_USER_LOGINS, 3), PED_OK);
+	CU_ASSERT_TRUE(p->co.locked);
+	CU_ASSERT_TRUE(p->cu.locked);
+	CU_ASSERT_EQUAL(ped_login(p, HSM_ROLE_CO, &co, &res), PED_E_PIN_LOCKED);
+	CU_ASSERT_EQUAL(ped_login(p, HSM_ROLE_CU, &cu, &res), PED_E_PIN_LOCKED);
+
+	/* the same change, all or nothing through the list form */
+	p = fresh(&so, &po, &co, &cu);
+	fail_n(p, HSM_ROLE_CO, 4, &res);
+	uint32_t pol[] = {HSM_POLICY_MAX_FAILED_USER_LOGINS}, val[] = {4};
+	int erase = 0;
+	CU_ASSERT_EQUAL(hsm_partition_set_policies(p, pol, val, 1, 1, &erase, NULL), PED_OK);
+	CU_ASSERT_FALSE(p->co.locked); /* a dry run changes nothing */
+	CU_ASSERT_EQUAL(hsm_partition_set_policies(p, pol, val, 1, 0, &erase, NULL), PED_OK);
+	CU_ASSERT_TRUE(p->co.locked);
+	CU_ASSERT_FALSE(erase);
+}
+
 static void the_count_is_saved_before_the_check(void)
 {
 	struct cred so, po, co, cu;
@@ -426,6 +467,7 @@ static void counts_go_to_the_small_save_zeroizations_to_the_whole(void)
 UNIT_SUITE(rules, setup, teardown, UNIT_TEST(failures_count_per_role_and_reset_on_success),
 	   UNIT_TEST(so_zeroizes_the_hsm_at_three), UNIT_TEST(po_zeroizes_its_partition_at_ten),
 	   UNIT_TEST(co_lock_locks_cu_and_cu_lock_only_cu), UNIT_TEST(policy_20_lowers_the_user_limit),
+	   UNIT_TEST(policy_20_lowered_under_the_count_locks_now),
 	   UNIT_TEST(the_count_is_saved_before_the_check),
 	   UNIT_TEST(a_limit_whose_consequence_was_lost_applies_next),
 	   UNIT_TEST(activation_caches_the_ped_secret),

@@ -390,7 +390,9 @@ int hsm_partition_policy_destructive(const struct hsm_partition *p, unsigned num
  * (255 minus a shortest length of 8 to policy 26's value), 26 (policy 25's
  * length to 255), the key policies through hsm_kp_set (0-1, never 0 and 1
  * on together: PED_E_ACTION_PROHIBITED). A destructive change erases p's
- * objects. PED_E_NOT_FOUND for a number that is no policy here. */
+ * objects. Policy 20 lowered to a user role's consecutive failures or
+ * under locks it as a login reaching the limit would (CO: CO and CU).
+ * PED_E_NOT_FOUND for a number that is no policy here. */
 int hsm_partition_set_policy(struct hsm_partition *p, uint32_t policy, uint32_t value);
 /* Several changes, in order, all or nothing (lunacm's "-policy 33,37,40
  * -value 0,1,1"): each checked as hsm_partition_set_policy on the values
