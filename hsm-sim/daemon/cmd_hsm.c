@@ -153,7 +153,10 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		}
 		uint32_t num = (uint32_t)ped_opts_num(o, "policy", 0), v = (uint32_t)ped_opts_num(o, "value", 0);
 		const char *name = policy_name(num);
-		if (!name) {
+		/* chapter 12: policy 12 "does not apply to the Luna Backup HSM 7.
+		 * Attempts to change this policy will fail with the error CKR_CANCEL" */
+		int not_on_backup = num == HSM_HPOLICY_NON_FIPS && hs->h.is_backup;
+		if (!name && !not_on_backup) {
 			cmd_out(c, "Error: HSM policy %u is not one this HSM has (7, 15, 16, 21, and 55 on a backup HSM)", num);
 			return PED_E_ARGUMENTS_BAD;
 		}
@@ -163,6 +166,10 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		}
 		if ((r = auth_need(&c->who, lg, HSM_ROLE_SO, 0, "HSM SO")) != PED_OK)
 			return r;
+		if (not_on_backup) {
+			cmd_out(c, "Error: HSM policy %u (Allow non-FIPS algorithms) does not apply to a backup HSM.", num);
+			return PED_E_CANCEL;
+		}
 		if (hsm_policy_value(&hs->h, num) < 0) {
 			/* the reference: a policy that does not apply "will fail with the error CKR_CANCEL" */
 			cmd_out(c, "Error: HSM policy %u (%s) applies to backup HSMs only.", num, name);

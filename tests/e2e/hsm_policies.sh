@@ -1,7 +1,7 @@
 #!/bin/bash
-# HSM policies 7 (Allow cloning, destructive), 16 (Allow network
-# replication), 21 (Force user PIN change after set/reset, on by default:
-# a challenge secret set by another role must be changed by its role before
+# HSM policies 7 (Allow cloning, destructive), 12 (not on a backup HSM:
+# CKR_CANCEL), 16 (Allow network replication), 21 (Force user PIN change
+# after set/reset, on by default: a challenge secret set by another role must be changed by its role before
 # anything else, a restore included), 55 (Enable Restricted Restore, backup
 # HSMs only: elsewhere CKR_CANCEL), and partition policies 25 and 26 (the
 # challenge secret's length).
@@ -29,6 +29,12 @@ expect_contains "$OUT" "Command Result : 0x1 (CKR_CANCEL)"
 hsmcm -c "slot set -slot 20; role login -name so; hsm changehsmpolicy -policy 55 -value 1; hsm showpolicies"
 [ $RC -eq 0 ] || fail "policy 55 on the backup HSM: $OUT"
 expect_contains "$OUT" "55: Enable Restricted Restore -> 1"
+
+note "policy 12 (Allow non-FIPS algorithms) does not apply to a backup HSM: CKR_CANCEL (chapter 12)"
+hsmcm -c "slot set -slot 20; role login -name so; hsm changehsmpolicy -policy 12 -value 0"
+[ $RC -ne 0 ] || fail "policy 12 on the backup HSM: $OUT"
+expect_contains "$OUT" "does not apply to a backup HSM"
+expect_contains "$OUT" "Command Result : 0x1 (CKR_CANCEL)"
 
 note "policy 21: the CO must change the challenge the Partition SO set before anything else"
 hsmcm -c "slot set -slot 1; role login -name po; role createchallenge -name co -challenge \"open sesame\""

@@ -70,6 +70,8 @@
 #define HSM_HPOLICY_NETWORK_REPLICATION 16
 #define HSM_HPOLICY_FORCE_PIN_CHANGE 21
 #define HSM_HPOLICY_RESTRICTED_RESTORE 55
+/* not kept here: on a backup HSM changing it is CKR_CANCEL (chapter 12) */
+#define HSM_HPOLICY_NON_FIPS 12
 
 /* Auto-activation survives a power loss of up to two hours (chapter 8). */
 #define HSM_AUTO_ACTIVATION_WINDOW_S 7200
