@@ -121,7 +121,8 @@ int p11_config_load(struct p11_config *c, const char *path, char *err, size_t er
 {
 	/* the schema holds the values it loads: one per call, on the stack */
 	struct ped_cfg_setting schema[] = {
-		{.name = "Presentation.OneBaseSlotId", .type = PED_CFG_INT, .min = 0, .max = INT_MAX, .dflt = 0,
+		/* the reference: "Any submitted number other than zero is treated as 1" */
+		{.name = "Presentation.OneBaseSlotId", .type = PED_CFG_INT, .min = LONG_MIN, .max = LONG_MAX, .dflt = 0,
 		 .help = "slots numbered from 1 (any number but 0) or from 0"},
 		{.name = "Presentation.ShowUserSlots", .type = PED_CFG_STRING, .sdflt = "",
 		 .help = "SLOT(SERIAL), ...: partitions put at those slots"},

@@ -404,6 +404,17 @@ static void configuration_file(void)
 	CU_ASSERT(c.user_slots[0].slot == 5 && !strcmp(c.user_slots[0].serial, "154438865288001"));
 	CU_ASSERT(c.user_slots[1].slot == 9 && !strcmp(c.user_slots[1].serial, "496771"));
 
+	/* any number but 0, a negative or a large one too, is 1 (chapter 13) */
+	static const char *const ones[] = {"-1", "-2147483648", "9000000000L"};
+	for (size_t i = 0; i < sizeof(ones) / sizeof(ones[0]); i++) {
+		f = fopen(path, "w");
+		CU_ASSERT_FATAL(f != NULL);
+		fprintf(f, "Presentation = { OneBaseSlotId = %s; };\n", ones[i]);
+		fclose(f);
+		CU_ASSERT_EQUAL(p11_config_load(&c, path, err, sizeof(err)), PED_OK);
+		CU_ASSERT_EQUAL(c.one_base, 1);
+	}
+
 	/* a bad file names its line; a missing one is the defaults */
 	f = fopen(path, "w");
 	fputs("Presentation = {\n  ShowEmptySlots = \"maybe\";\n};\n", f);
