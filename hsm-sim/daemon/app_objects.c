@@ -80,7 +80,7 @@ CK_RV app_may_make(struct app_call *c, const CK_ATTRIBUTE *t, CK_ULONG n)
 static CK_RV keep_all(struct app_call *c, struct hsm_obj **o, size_t n, CK_OBJECT_HANDLE *out)
 {
 	CK_OBJECT_HANDLE made[2] = {0, 0};
-	int token = 0, r;
+	int token = 0, closed, r;
 	CK_RV rv = CKR_OK;
 	size_t i;
 
@@ -88,7 +88,15 @@ static CK_RV keep_all(struct app_call *c, struct hsm_obj **o, size_t n, CK_OBJEC
 		struct hsm_obj *obj = o[i];
 		o[i] = NULL;
 		if (hsm_obj_bool(obj, CKA_TOKEN)) {
-			if (!(c->s->flags & CKF_RW_SESSION)) {
+			/* C_CloseSession from another thread while the key was
+			 * made outside the lock: the call keeps nothing */
+			pthread_mutex_lock(&c->a->mu);
+			closed = c->s->closed;
+			pthread_mutex_unlock(&c->a->mu);
+			if (closed) {
+				hsm_obj_free(obj);
+				rv = CKR_SESSION_CLOSED;
+			} else if (!(c->s->flags & CKF_RW_SESSION)) {
 				hsm_obj_free(obj);
 				rv = CKR_SESSION_READ_ONLY;
 			} else if ((r = hsm_part_obj_add(c->p, obj)) != PED_OK) { /* takes obj */
@@ -98,8 +106,12 @@ static CK_RV keep_all(struct app_call *c, struct hsm_obj **o, size_t n, CK_OBJEC
 				token = 1;
 			}
 		} else {
+			/* a session object goes with its session: none for a
+			 * session closed meanwhile (it would outlive it, usable
+			 * from the application's other sessions) */
 			pthread_mutex_lock(&c->a->mu);
-			rv = apps_obj_add(c->a, c->s->handle, c->s->slot, obj, &made[i]);
+			rv = c->s->closed ? CKR_SESSION_CLOSED
+					  : apps_obj_add(c->a, c->s->handle, c->s->slot, obj, &made[i]);
 			pthread_mutex_unlock(&c->a->mu);
 			if (rv != CKR_OK)
 				hsm_obj_free(obj);
