@@ -730,6 +730,39 @@ static CK_RV op_call_run(struct p11_module *m, struct p11_call *c, CK_SESSION_HA
 	return rv;
 }
 
+/* PKCS#11: a one-shot, update or verification call that fails ends its
+ * operation (but for CKR_BUFFER_TOO_SMALL and a length query). One the
+ * module refuses itself, its input or signature too long for a request,
+ * never reaches hsm-sim, whose operation would stay active: the next
+ * C_xInit would be CKR_OPERATION_ACTIVE. It is ended with the operation's
+ * final call (an init still deferred goes with it), whose result is
+ * thrown away; for an operation that never began hsm-sim answers
+ * CKR_OPERATION_NOT_INITIALIZED, which is as good. */
+static void op_abandon(struct p11_module *m, uint16_t fn, CK_SESSION_HANDLE h)
+{
+	static const uint8_t present[1];
+	struct p11_call c;
+	struct p11_deferred d;
+	uint16_t final;
+
+	switch (p11w_op_init_fn(fn)) {
+	case P11W_FN_ENCRYPT_INIT: final = P11W_FN_ENCRYPT_FINAL; break;
+	case P11W_FN_DECRYPT_INIT: final = P11W_FN_DECRYPT_FINAL; break;
+	case P11W_FN_DIGEST_INIT: final = P11W_FN_DIGEST_FINAL; break;
+	case P11W_FN_SIGN_INIT: final = P11W_FN_SIGN_FINAL; break;
+	case P11W_FN_VERIFY_INIT: final = P11W_FN_VERIFY_FINAL; break;
+	default: return;
+	}
+	memset(&c, 0, sizeof(c));
+	op_call_begin(m, &c, final, h, &d);
+	if (final == P11W_FN_VERIFY_FINAL)
+		p11w_put_bytes(&c.w, NULL, 0);
+	else
+		p11w_put_out(&c.w, present, P11W_DATA_MAX);
+	(void)op_call_run(m, &c, h, &d, 0);
+	p11_call_end(&c);
+}
+
 /* A call with output (one-shot, update, final; with input unless final):
  * the HSM applies the two-call convention with the caller's capacity. */
 static CK_RV op_out(uint16_t fn, CK_SESSION_HANDLE h, int with_in, const CK_BYTE *in, CK_ULONG inlen,
@@ -743,6 +776,7 @@ static CK_RV op_out(uint16_t fn, CK_SESSION_HANDLE h, int with_in, const CK_BYTE
 	NEED(in || !inlen);
 	if (with_in && inlen > P11W_DATA_MAX) {
 		rv = too_long;
+		op_abandon(m, fn, h);
 		goto out;
 	}
 	op_call_begin(m, &c, fn, h, &d);
@@ -901,10 +935,12 @@ P11_EXPORT CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR pData, CK_ULONG ulDat
 	NEED(pSignature || !ulSignatureLen);
 	if (ulSignatureLen > P11W_VALUE_MAX) {
 		rv = CKR_SIGNATURE_LEN_RANGE;
+		op_abandon(m, P11W_FN_VERIFY, h);
 		goto out;
 	}
 	if (ulDataLen > P11W_DATA_MAX - ulSignatureLen) {
 		rv = CKR_DATA_LEN_RANGE;
+		op_abandon(m, P11W_FN_VERIFY, h);
 		goto out;
 	}
 	op_call_begin(m, &c, P11W_FN_VERIFY, h, &d);
@@ -929,6 +965,7 @@ P11_EXPORT CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR pSignature, CK_U
 	NEED(pSignature || !ulSignatureLen);
 	if (ulSignatureLen > P11W_DATA_MAX) {
 		rv = CKR_SIGNATURE_LEN_RANGE;
+		op_abandon(m, P11W_FN_VERIFY_FINAL, h);
 		goto out;
 	}
 	op_call_begin(m, &c, P11W_FN_VERIFY_FINAL, h, &d);

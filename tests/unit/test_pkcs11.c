@@ -46,6 +46,7 @@ static struct fake {
 	int with_inits;             /* of them WithInit: an init sent with its call */
 	CK_RV init_rv;              /* what SignInit and EncryptInit answer */
 	CK_ULONG last_init_fn;      /* the last init served, alone or with its call */
+	int finals;                 /* operations' final calls served */
 	int conns;                  /* connections open */
 	uint8_t ids[64][P11W_APP_ID_LEN]; /* application ids greeted, in order */
 	int nids;
@@ -157,6 +158,25 @@ static void serve(struct ped_rbuf *r, uint16_t fn, struct ped_wbuf *w, uint32_t 
 		p11w_put_out_result(&res, &o, signature, sizeof(signature) - 1);
 		break;
 	}
+	case P11W_FN_SIGN_FINAL:
+	case P11W_FN_DECRYPT_FINAL: {
+		struct p11w_out o;
+		size_t l = fn == P11W_FN_SIGN_FINAL ? sizeof(signature) - 1 : 0;
+		(void)p11w_get_ulong(r);
+		(void)p11w_get_out(r, &o);
+		if (o.present && o.capacity < l)
+			rv = CKR_BUFFER_TOO_SMALL;
+		p11w_put_out_result(&res, &o, signature, l);
+		pthread_mutex_lock(&fk.mu);
+		fk.finals++;
+		pthread_mutex_unlock(&fk.mu);
+		break;
+	}
+	case P11W_FN_VERIFY_FINAL:
+		pthread_mutex_lock(&fk.mu);
+		fk.finals++;
+		pthread_mutex_unlock(&fk.mu);
+		break;
 	case P11W_FN_GET_ATTRIBUTE_VALUE: {
 		struct p11w_template t;
 		(void)p11w_get_ulong(r);
@@ -365,6 +385,14 @@ static void fake_slots(void)
 	fk.nids = 0;
 	fk.init_rv = CKR_OK;
 	pthread_mutex_unlock(&fk.mu);
+}
+
+static int finals(void)
+{
+	pthread_mutex_lock(&fk.mu);
+	int n = fk.finals;
+	pthread_mutex_unlock(&fk.mu);
+	return n;
 }
 
 static int requests(void)
@@ -761,15 +789,22 @@ static void arguments_checked_before_sending(void)
 	CU_ASSERT_EQUAL(C_WaitForSlotEvent(CKF_DONT_BLOCK, NULL, NULL), CKR_NO_EVENT);
 	CU_ASSERT_EQUAL(C_SignRecoverInit(s, &wrong, 1), CKR_FUNCTION_NOT_SUPPORTED);
 	CU_ASSERT_EQUAL(C_GetFunctionStatus(s), CKR_FUNCTION_NOT_PARALLEL);
-	/* inputs larger than one request may carry */
+	CU_ASSERT_EQUAL(requests(), before); /* none of these reached hsm-sim */
+	/* inputs larger than one request may carry: refused here, and, as
+	 * PKCS#11 has a call that fails end its operation, the HSM's is ended
+	 * with its final call (the next init would be CKR_OPERATION_ACTIVE) */
 	static CK_BYTE big[P11W_DATA_MAX + 1];
+	int f = finals();
 	n = sizeof(buf);
 	CU_ASSERT_EQUAL(C_Sign(s, big, sizeof(big), buf, &n), CKR_DATA_LEN_RANGE);
 	CU_ASSERT_EQUAL(C_Decrypt(s, big, sizeof(big), buf, &n), CKR_ENCRYPTED_DATA_LEN_RANGE);
-	CU_ASSERT_EQUAL(requests(), before); /* none of these reached hsm-sim */
+	CU_ASSERT_EQUAL(C_Verify(s, buf, 4, big, P11W_VALUE_MAX + 1), CKR_SIGNATURE_LEN_RANGE);
+	CU_ASSERT_EQUAL(C_VerifyFinal(s, big, sizeof(big)), CKR_SIGNATURE_LEN_RANGE);
+	CU_ASSERT_EQUAL(finals() - f, 4);
+	CU_ASSERT_EQUAL(requests(), before + 4);
 	/* an update that large goes in pieces */
 	CU_ASSERT_EQUAL(C_SignUpdate(s, big, sizeof(big)), CKR_OK);
-	CU_ASSERT_EQUAL(requests(), before + 2);
+	CU_ASSERT_EQUAL(requests(), before + 6);
 	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
 }
 
@@ -1045,6 +1080,15 @@ static void one_round_trip_per_operation(void)
 	/* an operation pending here is active, as the HSM would say */
 	CU_ASSERT_EQUAL(C_SignInit(s, &ecdsa, 5), CKR_OK);
 	CU_ASSERT_EQUAL(C_SignInit(s, &ecdsa, 5), CKR_OPERATION_ACTIVE);
+	n = sizeof(out);
+	CU_ASSERT_EQUAL(C_Sign(s, data, 32, out, &n), CKR_OK);
+	/* a call refused for its length ends the operation, an init still
+	 * deferred with it: the next init is not CKR_OPERATION_ACTIVE */
+	static CK_BYTE big[P11W_DATA_MAX + 1];
+	CU_ASSERT_EQUAL(C_SignInit(s, &ecdsa, 5), CKR_OK);
+	n = sizeof(out);
+	CU_ASSERT_EQUAL(C_Sign(s, big, sizeof(big), out, &n), CKR_DATA_LEN_RANGE);
+	CU_ASSERT_EQUAL(C_SignInit(s, &ecdsa, 5), CKR_OK);
 	n = sizeof(out);
 	CU_ASSERT_EQUAL(C_Sign(s, data, 32, out, &n), CKR_OK);
 
