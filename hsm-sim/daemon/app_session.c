@@ -198,5 +198,10 @@ CK_RV app_logout(struct app_call *c)
 		lg->po[c->pi] = lg->co[c->pi] = lg->cu[c->pi] = 0;
 	else
 		lg->so = lg->au = 0;
+	/* PKCS#11: "all private session objects from sessions belonging to
+	 * the application are destroyed", not kept for the next login */
+	pthread_mutex_lock(&c->a->mu);
+	apps_obj_drop_private(c->a, c->s->slot);
+	pthread_mutex_unlock(&c->a->mu);
 	return CKR_OK;
 }

@@ -221,6 +221,21 @@ CK_RV apps_obj_add(struct app *a, CK_SESSION_HANDLE session, int slot, struct hs
 	return CKR_OK;
 }
 
+void apps_obj_drop_private(struct app *a, int slot)
+{
+	struct app_obj **pp = &a->objs;
+	while (*pp) {
+		struct app_obj *o = *pp;
+		if (o->slot == slot && hsm_obj_bool(o->o, CKA_PRIVATE)) {
+			*pp = o->next;
+			a->nobjs--;
+			obj_free(o);
+		} else {
+			pp = &o->next;
+		}
+	}
+}
+
 struct app_obj *apps_obj_find(struct app *a, CK_OBJECT_HANDLE h)
 {
 	if (!(h & APP_OBJ_SESSION_BIT))

@@ -128,6 +128,9 @@ CK_RV apps_obj_add(struct app *a, CK_SESSION_HANDLE session, int slot, struct hs
 struct app_obj *apps_obj_find(struct app *a, CK_OBJECT_HANDLE h);
 /* Frees the object (wiped). */
 void apps_obj_remove(struct app *a, CK_OBJECT_HANDLE h);
+/* C_Logout: the private session objects of a's sessions on slot go
+ * (wiped). */
+void apps_obj_drop_private(struct app *a, int slot);
 
 /* hsmcm's application list: each application (name, pid, connections),
  * its sessions, who it is logged in as and the requests each session

@@ -218,4 +218,71 @@ static void session_closed_while_a_key_is_made(void)
 	}
 }
 
-UNIT_SUITE(app_server, suite_init, suite_cleanup, UNIT_TEST(session_closed_while_a_key_is_made))
+/* A session-only data object, private or not: its handle, or 0. */
+static CK_OBJECT_HANDLE data_object(struct app *a, CK_SESSION_HANDLE h, CK_BBOOL private)
+{
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_TOKEN, &no, sizeof(no)},
+			    {CKA_PRIVATE, &private, sizeof(private)}, {CKA_VALUE, "secret", 6}};
+	struct ped_wbuf args, reply;
+	struct ped_rbuf res;
+	CK_OBJECT_HANDLE o = 0;
+
+	ped_wbuf_init(&args, 1024);
+	ped_wbuf_init(&reply, P11W_PAYLOAD_MAX);
+	p11w_put_ulong(&args, h);
+	(void)p11w_put_template(&args, t, 4, P11W_TPL_VALUES);
+	if (call(a, P11W_FN_CREATE_OBJECT, &args, &reply, &res) == CKR_OK)
+		o = p11w_get_ulong(&res);
+	ped_wbuf_free(&args);
+	ped_wbuf_free(&reply);
+	return o;
+}
+
+/* A call whose arguments are the session's handle and an object's (0: none). */
+static CK_RV handles(struct app *a, uint16_t fn, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o)
+{
+	struct ped_wbuf args, reply;
+	struct ped_rbuf res;
+	CK_RV rv;
+
+	ped_wbuf_init(&args, 64);
+	ped_wbuf_init(&reply, P11W_PAYLOAD_MAX);
+	p11w_put_ulong(&args, h);
+	if (o)
+		p11w_put_ulong(&args, o);
+	rv = call(a, fn, &args, &reply, &res);
+	ped_wbuf_free(&args);
+	ped_wbuf_free(&reply);
+	return rv;
+}
+
+/* PKCS#11's C_Logout: "all private session objects from sessions
+ * belonging to the application are destroyed". They were kept, hidden
+ * while nobody was logged in, and there again at the next login. */
+static void logout_destroys_private_session_objects(void)
+{
+	struct app *a = co_app(0x50);
+	CK_SESSION_HANDLE h, h2;
+	CK_OBJECT_HANDLE secret, open;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_NOT_EQUAL_FATAL(h = open_rw(a), CK_INVALID_HANDLE);
+	CU_ASSERT_NOT_EQUAL_FATAL(h2 = open_rw(a), CK_INVALID_HANDLE);
+	CU_ASSERT_NOT_EQUAL_FATAL(secret = data_object(a, h, CK_TRUE), 0);
+	CU_ASSERT_NOT_EQUAL_FATAL(open = data_object(a, h2, CK_FALSE), 0);
+	CU_ASSERT_EQUAL(handles(a, P11W_FN_GET_OBJECT_SIZE, h2, secret), CKR_OK);
+	CU_ASSERT_EQUAL(handles(a, P11W_FN_LOGOUT, h2, 0), CKR_OK);
+	pthread_mutex_lock(&a->mu);
+	CU_ASSERT_EQUAL(a->nobjs, 1);
+	pthread_mutex_unlock(&a->mu);
+	/* logged in again: the private one is gone, the public one stays */
+	sim_login(&a->logins, hs)->co[0] = AUTH_LOGGED_IN;
+	CU_ASSERT_EQUAL(handles(a, P11W_FN_GET_OBJECT_SIZE, h, secret), CKR_OBJECT_HANDLE_INVALID);
+	CU_ASSERT_EQUAL(handles(a, P11W_FN_GET_OBJECT_SIZE, h, open), CKR_OK);
+	apps_disconnect(a);
+}
+
+UNIT_SUITE(app_server, suite_init, suite_cleanup, UNIT_TEST(session_closed_while_a_key_is_made),
+	   UNIT_TEST(logout_destroys_private_session_objects))
