@@ -435,7 +435,7 @@ P11_EXPORT CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pA
 		rv = CKR_DEVICE_ERROR;
 	} else if (rv == CKR_OK) {
 		*phSession |= (CK_ULONG)s.ep << P11_EP_SHIFT;
-		p11_defer_opened(m, *phSession);
+		p11_defer_opened(m, *phSession, s.hsm_slot);
 	}
 out:
 	LEAVE();
@@ -480,6 +480,11 @@ P11_EXPORT CK_RV C_CloseAllSessions(CK_SLOT_ID slotID)
 	c.ep = s.ep;
 	p11w_put_ulong(&c.w, s.hsm_slot);
 	rv = run(m, &c, m->cfg.default_timeout, 0);
+	/* what the module kept of each session goes with it (else with the
+	 * module only, at C_Finalize: a long-lived application that closes
+	 * its sessions this way grew by each) */
+	if (rv == CKR_OK)
+		p11_defer_closed_slot(m, s.ep, s.hsm_slot);
 	p11_defer_forget(m);
 out:
 	LEAVE();

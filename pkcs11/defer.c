@@ -51,6 +51,7 @@ struct pending {
 
 struct dsession {
 	CK_SESSION_HANDLE h;
+	CK_SLOT_ID hsm_slot; /* its slot, hsm-sim's number on its endpoint (h's top byte) */
 	uint8_t state[P11_OPS];
 	struct pending pend[P11_OPS];
 	struct accepted acc[ACCEPTED_MAX];
@@ -200,7 +201,7 @@ static void each_session(struct p11_module *m, void (*fn)(struct dsession *, con
 			fn(s, arg);
 }
 
-void p11_defer_opened(struct p11_module *m, CK_SESSION_HANDLE h)
+void p11_defer_opened(struct p11_module *m, CK_SESSION_HANDLE h, CK_SLOT_ID hsm_slot)
 {
 	struct dsession **pp, *s;
 
@@ -214,6 +215,7 @@ void p11_defer_opened(struct p11_module *m, CK_SESSION_HANDLE h)
 		goto out;
 	s = *pp;
 	s->h = h;
+	s->hsm_slot = hsm_slot;
 	/* a new session has no operation */
 	memset(s->state, OP_IDLE, sizeof(s->state));
 out:
@@ -237,6 +239,36 @@ void p11_defer_closed(struct p11_module *m, CK_SESSION_HANDLE h)
 	/* its session objects went with it, wherever they were used */
 	each_session(m, drop_session_objects, NULL);
 	p11_mutex_unlock(&m->locking, m->mu);
+}
+
+void p11_defer_closed_slot(struct p11_module *m, uint8_t ep, CK_SLOT_ID hsm_slot)
+{
+	p11_mutex_lock(&m->locking, m->mu);
+	for (int i = 0; m->defer && i < BUCKETS; i++)
+		for (struct dsession **pp = &m->defer->b[i]; *pp;) {
+			struct dsession *s = *pp;
+			if ((uint8_t)(s->h >> P11_EP_SHIFT) == ep && s->hsm_slot == hsm_slot) {
+				*pp = s->next;
+				session_free(s);
+			} else {
+				pp = &s->next;
+			}
+		}
+	/* their session objects went with them */
+	each_session(m, drop_session_objects, NULL);
+	p11_mutex_unlock(&m->locking, m->mu);
+}
+
+size_t p11_defer_sessions(struct p11_module *m)
+{
+	size_t n = 0;
+
+	p11_mutex_lock(&m->locking, m->mu);
+	for (int i = 0; m->defer && i < BUCKETS; i++)
+		for (const struct dsession *s = m->defer->b[i]; s; s = s->next)
+			n++;
+	p11_mutex_unlock(&m->locking, m->mu);
+	return n;
 }
 
 static void forget_session(struct dsession *s, const void *arg)

@@ -194,10 +194,15 @@ struct p11_deferred {
 	size_t len;
 };
 
-/* C_OpenSession made h (no operation), C_CloseSession ended it (and the
- * session objects it made, whichever session used them). */
-void p11_defer_opened(struct p11_module *m, CK_SESSION_HANDLE h);
+/* C_OpenSession made h on hsm-sim's slot hsm_slot (no operation),
+ * C_CloseSession ended it (and the session objects it made, whichever
+ * session used them), C_CloseAllSessions every session of endpoint ep's
+ * slot hsm_slot. */
+void p11_defer_opened(struct p11_module *m, CK_SESSION_HANDLE h, CK_SLOT_ID hsm_slot);
 void p11_defer_closed(struct p11_module *m, CK_SESSION_HANDLE h);
+void p11_defer_closed_slot(struct p11_module *m, uint8_t ep, CK_SLOT_ID hsm_slot);
+/* The sessions the module keeps what it knows of (the unit tests'). */
+size_t p11_defer_sessions(struct p11_module *m);
 /* Everything the HSM accepted is forgotten (C_Logout, C_CloseAllSessions,
  * the token's ceremonies, a lost connection), or what it accepted for key
  * (C_DestroyObject, C_SetAttributeValue). */
