@@ -68,7 +68,7 @@ struct session {
 	struct ped_leg hsm, srv;
 	int dial_fd;                /* S_DIALING: the connection being made */
 	struct ped_relay_msg hello; /* the HSM's */
-	char server[96];            /* host:port */
+	char server[PED_MAPPING_HOST_MAX + 8]; /* host:port */
 	char ped_serial[PED_RELAY_ID_MAX + 1];
 	int ped_id; /* the PED id mapping dialed, -1: the HSM gave the address */
 	uint64_t state_since;
@@ -302,7 +302,7 @@ static int use_parked(struct session *x)
 			continue;
 		snprintf(x->server, sizeof(x->server), "PED-initiated %.60s", k->cn);
 		ped_leg_move(&x->srv, &k->leg, &server_table, x);
-		snprintf(x->srv.peer, sizeof(x->srv.peer), "%s", x->server);
+		snprintf(x->srv.peer, sizeof(x->srv.peer), "%.*s", (int)sizeof(x->srv.peer) - 1, x->server);
 		parked_init(k);
 		if (hello_server(x) != PED_OK) {
 			end(x, PED_E_PED_UNPLUGGED, "the PED-initiated link broke");
@@ -410,7 +410,7 @@ static void hsm_hello(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t 
 	}
 	x->hello = h;
 	ped_leg_set_dispatch(l, &hsm_table);
-	char host[PED_RELAY_HOST_MAX + 1];
+	char host[PED_MAPPING_HOST_MAX + 1]; /* the HSM's (PED_RELAY_HOST_MAX) or a mapping's */
 	int port = h.port;
 	snprintf(host, sizeof(host), "%s", h.host);
 	if (!host[0]) {

@@ -21,13 +21,18 @@ struct client_settings {
 int client_run(const struct client_settings *s);
 
 /* PED id mappings (mappings.c), read from the configuration file. */
+/* A mapping's pedserver: any DNS name (253 characters) or address. It is
+ * pedclient that dials it, so the HSM's HELLO limit (PED_RELAY_HOST_MAX)
+ * does not apply; setid refuses a longer or empty one rather than let a
+ * mapping dial a truncated name. */
+#define PED_MAPPING_HOST_MAX 253
 struct ped_mapping {
 	int id;
-	char ip[65];
+	char ip[PED_MAPPING_HOST_MAX + 1];
 	int port;
 	char serial[33]; /* the HSM it is assigned to, or "" */
 };
-#define MAX_MAPPINGS 64
+#define MAX_MAPPINGS 64 /* setid refuses more: a mapping past them would never be found */
 struct ped_config;
 int mappings_load(struct ped_config *cfg, struct ped_mapping *m, int max);
 /* The mapping assigned to an HSM serial; PED_E_NOT_FOUND if none. */

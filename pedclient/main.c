@@ -208,6 +208,15 @@ static int mode_ids(int mode)
 			ped_service_err("-mode setid needs -id_ip <hostname> and -id_port <port>.\n");
 			return 2;
 		}
+		if (!*ip || strlen(ip) > PED_MAPPING_HOST_MAX) {
+			ped_service_err("-id_ip: a host name or address of 1 to %d characters.\n", PED_MAPPING_HOST_MAX);
+			return 2;
+		}
+		if (i < 0 && l && config_setting_length(l) >= MAX_MAPPINGS) {
+			ped_service_err("At most %d PED ids can be mapped: delete one first (-mode deleteid) : 0x%08x %s\n",
+					MAX_MAPPINGS, ped_err_code(PED_E_RANGE), ped_err_name(PED_E_RANGE));
+			return 1;
+		}
 		config_setting_t *g = i >= 0 ? config_setting_get_elem(l, (unsigned)i)
 					     : config_setting_add(l, NULL, CONFIG_TYPE_GROUP);
 		set_int(g, "id", id);

@@ -42,6 +42,31 @@ grep -q 'serial = ""' "$T/pedclient.conf" || fail "release not stored"
 pedclient_cmd -mode deleteid -id 1234
 [ $RC -eq 0 ] || fail "deleteid: $OUT"
 grep -q '1234' "$T/pedclient.conf" && fail "mapping not deleted"
+
+note "setid keeps a long host name whole, refuses an empty one and a 65th mapping"
+# A mapping held 64 characters: a longer name was stored whole, but dialled cut short.
+long=pedserver-number-one.operations.datacentre-east.example-corporation.internal
+pedclient_cmd -mode setid -id 5 -id_ip "$long" -id_port 1
+[ $RC -eq 0 ] || fail "setid with a ${#long}-character name: $OUT"
+pedclient_cmd -mode testid -id 5
+expect_contains "$OUT" "Testing PED id 5: pedserver $long:1"
+pedclient_cmd -mode setid -id 5 -id_ip "$(printf 'a%.0s' $(seq 254))" -id_port 1
+[ $RC -eq 2 ] || fail "a 254-character name accepted: $OUT"
+pedclient_cmd -mode setid -id 6 -id_ip "" -id_port 1
+[ $RC -eq 2 ] || fail "an empty -id_ip accepted: $OUT"
+expect_contains "$OUT" "-id_ip: a host name or address of 1 to 253 characters."
+# Only the first 64 mappings were read: a 65th was stored and assigned, never found.
+for i in $(seq 2 64); do pedclient_cmd -mode setid -id $((1000 + i)) -id_ip 127.0.0.1 -id_port 1; done
+pedclient_cmd -mode setid -id 1065 -id_ip 127.0.0.1 -id_port 1
+[ $RC -ne 0 ] || fail "a 65th mapping accepted: $OUT"
+expect_contains "$OUT" "At most 64 PED ids can be mapped"
+grep -q 'id = 1065;' "$T/pedclient.conf" && fail "the refused mapping was stored"
+pedclient_cmd -mode setid -id 1064 -id_ip 127.0.0.2 -id_port 2
+[ $RC -eq 0 ] || fail "changing the 64th mapping: $OUT"
+pedclient_cmd -mode testid -id 1064
+expect_contains "$OUT" "Testing PED id 1064: pedserver 127.0.0.2:2"
+for i in 5 $(seq 1002 1064); do pedclient_cmd -mode deleteid -id "$i"; done
+grep -q 'id = ' "$T/pedclient.conf" && fail "mappings left: $(cat "$T/pedclient.conf")"
 pedclient_cmd -mode config -show
 expect_contains "$OUT" "IdleTimeout = 1800"
 pedclient_cmd -mode config -set -idletimeout 4 -pinginterval 1 -pingtimeout 1 -socketwritetimeout 2
