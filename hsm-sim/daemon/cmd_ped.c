@@ -118,6 +118,13 @@ static int cmd_ped_family(struct cmd_ctx *c, int argc, char **argv)
 	if (!strcasecmp(argv[1], "connect")) {
 		char pw[9] = "";
 		const char *otp = NULL;
+		/* pedclient is told at most that many characters: a longer name
+		 * was cut short there and another host dialled, while this
+		 * said it could not reach the name given */
+		if (ped_opts_seen(o, "ip") && strlen(ped_opts_str(o, "ip", "")) > HSM_PED_HOST_MAX) {
+			cmd_out(c, "Error: the address is longer than %d characters", HSM_PED_HOST_MAX);
+			return PED_E_ARGUMENTS_BAD;
+		}
 		if (ped_opts_seen(o, "password")) {
 			/* The one-time password keys the session that initializes the RPV remotely. */
 			if (hs->h.initialized || hs->h.rpv_set) {
