@@ -35,6 +35,7 @@ struct audit_log {
 	char path[1024], spool[1024];
 	const char *serial;
 	const uint8_t *kek;
+	const uint8_t *prev_kek; /* at start only: the key before a zeroization's (sim.h) */
 	struct audit_config cfg;
 	uint8_t secret_set;
 	uint8_t secret[HSM_AUDIT_SECRET_LEN];
@@ -101,6 +102,7 @@ out:
 
 static int load_state(struct audit_log *lg, char *why, size_t whylen)
 {
+	int reseal = 0;
 	uint8_t *buf = NULL, *pt = NULL, aad[64];
 	size_t len = 0, ptlen = 0, aadlen, dirlen;
 	struct ped_rbuf rb;
@@ -116,8 +118,12 @@ static int load_state(struct audit_log *lg, char *why, size_t whylen)
 	}
 	aadlen = (size_t)snprintf((char *)aad, sizeof(aad), "%s%s", STATE_MAGIC, lg->serial);
 	r = PED_E_CORRUPT;
+	if (len >= 8 && !memcmp(buf, STATE_MAGIC, 8) && lg->prev_kek &&
+	    hsm_open(lg->kek, aad, aadlen, buf + 8, len - 8, &pt, &ptlen) != PED_OK &&
+	    hsm_open(lg->prev_kek, aad, aadlen, buf + 8, len - 8, &pt, &ptlen) == PED_OK)
+		reseal = 1; /* a zeroization cut short before it sealed this again */
 	if (len < 8 || memcmp(buf, STATE_MAGIC, 8) ||
-	    hsm_open(lg->kek, aad, aadlen, buf + 8, len - 8, &pt, &ptlen) != PED_OK) {
+	    (!pt && hsm_open(lg->kek, aad, aadlen, buf + 8, len - 8, &pt, &ptlen) != PED_OK)) {
 		snprintf(why, whylen, "%s: not this HSM's audit log state, or damaged", lg->path);
 		goto out;
 	}
@@ -140,7 +146,9 @@ static int load_state(struct audit_log *lg, char *why, size_t whylen)
 	lg->cfg.dir[dirlen] = 0;
 	memcpy(lg->last_mac, mac, HSM_AUDIT_MAC_LEN);
 	memcpy(lg->secret, secret, HSM_AUDIT_SECRET_LEN);
-	r = PED_OK;
+	r = reseal ? save_state(lg) : PED_OK;
+	if (r != PED_OK)
+		snprintf(why, whylen, "%s: cannot seal it under the HSM's new storage key", lg->path);
 	goto out;
 bad:
 	snprintf(why, whylen, "%s: damaged", lg->path);
@@ -206,6 +214,7 @@ int audit_open_all(struct sim *sim, uint64_t spool_max, char *err, size_t errlen
 		hs->audit = lg;
 		lg->serial = hs->h.serial;
 		lg->kek = hs->h.kek;
+		lg->prev_kek = hs->prev_kek_set ? hs->prev_kek : NULL;
 		lg->spool_max = spool_max;
 		lg->next_seq = 1;
 		/* hsm-SERIAL.audit and hsm-SERIAL.auditq beside hsm-SERIAL.state */
@@ -214,7 +223,11 @@ int audit_open_all(struct sim *sim, uint64_t spool_max, char *err, size_t errlen
 			return PED_E_INVALID;
 		snprintf(lg->path, sizeof(lg->path), "%.*s.audit", (int)(base - 6), hs->state_path);
 		snprintf(lg->spool, sizeof(lg->spool), "%.*s.auditq", (int)(base - 6), hs->state_path);
-		if ((r = load_state(lg, err, errlen)) != PED_OK || (r = scan_spool(lg, err, errlen)) != PED_OK)
+		r = load_state(lg, err, errlen);
+		lg->prev_kek = NULL;
+		OPENSSL_cleanse(hs->prev_kek, sizeof(hs->prev_kek));
+		hs->prev_kek_set = 0;
+		if (r != PED_OK || (r = scan_spool(lg, err, errlen)) != PED_OK)
 			return r;
 	}
 	return PED_OK;
@@ -431,6 +444,16 @@ void audit_forget(struct sim_hsm *hs)
 	lg->secret_set = 0;
 	lg->cfg.evmask = 0;
 	memset(lg->last_mac, 0, sizeof(lg->last_mac));
+	(void)save_state(lg);
+	pthread_mutex_unlock(&lg->mu);
+}
+
+void audit_resealed(struct sim_hsm *hs)
+{
+	struct audit_log *lg = log_of(hs);
+	if (!lg || access(lg->path, F_OK) != 0)
+		return;
+	pthread_mutex_lock(&lg->mu);
 	(void)save_state(lg);
 	pthread_mutex_unlock(&lg->mu);
 }

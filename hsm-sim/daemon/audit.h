@@ -76,6 +76,9 @@ int audit_set_white(struct sim_hsm *hs, const uint8_t *white, size_t len);
 /* The HSM was zeroized: the Auditor and with it the log secret are gone
  * (the records written stay, and verify with an exported secret). */
 void audit_forget(struct sim_hsm *hs);
+/* The HSM's storage key was replaced (a zeroization, sim_save): the audit
+ * state, if there is one, is sealed again under the new one. */
+void audit_resealed(struct sim_hsm *hs);
 
 int audit_get(struct sim_hsm *hs, struct audit_status *st);
 int audit_configure(struct sim_hsm *hs, const struct audit_config *cfg);

@@ -2,12 +2,19 @@
  * operations in flight that shutdown waits for (sim.h). */
 #include "sim.h"
 
+#include "audit.h"
+#include "hsm/seal.h"
+
 #include "ped/error.h"
 #include "ped/evloop.h"
+#include "ped/fileio.h"
 #include "ped/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
+#include <openssl/rand.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +58,75 @@ static void publish(struct sim_hsm *hs)
 	}
 }
 
+/* fsync of the directory holding path: a rename there is on disk. */
+static int sync_dir_of(const char *path)
+{
+	char copy[1100];
+	int fd, r;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* A zeroization replaces the device secret (sim_save): the new one is
+ * written as hsm-SERIAL.device.new, the state sealed under it, then it is
+ * renamed over hsm-SERIAL.device. A crash in between leaves both: the one
+ * the state file opens under is the HSM's, the other goes. With the new
+ * one, the login record (MAC'd under the old key, and stale: the state
+ * file is newer) goes too, and the old storage key is kept for the audit
+ * state until audit_open_all has sealed it again. */
+static int finish_rotation(struct sim_hsm *hs, int state_exists, char *err, size_t errlen)
+{
+	char np[1200], why[400] = "";
+	uint8_t secret[HSM_DEVICE_SECRET_LEN];
+	struct hsm *probe;
+	int opens = 0;
+
+	snprintf(np, sizeof(np), "%s.new", hs->dev_path);
+	if (access(np, F_OK) != 0)
+		return PED_OK;
+	if (state_exists && hsm_device_read(np, secret, why, sizeof(why)) == PED_OK &&
+	    (probe = calloc(1, sizeof(*probe))) != NULL) {
+		char pwhy[400] = "";
+		memcpy(probe->serial, hs->h.serial, sizeof(probe->serial));
+		opens = hsm_set_device_secret(probe, secret) == PED_OK &&
+			hsm_load(hs->state_path, probe, pwhy, sizeof(pwhy)) == PED_OK;
+		hsm_cleanse(probe);
+		free(probe);
+	}
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (!opens) {
+		/* cut short before the state was sealed under it: never used */
+		if (unlink(np) != 0 && errno != ENOENT) {
+			snprintf(err, errlen, "cannot remove %s: %s", np, strerror(errno));
+			return PED_E_IO;
+		}
+		ped_warn("HSM %s: %s was never used (a zeroization cut short before its save); removed",
+			 hs->h.serial, np);
+		return PED_OK;
+	}
+	if (hsm_device_read(hs->dev_path, secret, why, sizeof(why)) == PED_OK) {
+		if (hsm_storage_key(secret, hs->h.serial, hs->prev_kek) == PED_OK)
+			hs->prev_kek_set = 1;
+	}
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (rename(np, hs->dev_path) != 0 || sync_dir_of(hs->dev_path) != 0) {
+		snprintf(err, errlen, "cannot rename %s to %s: %s", np, hs->dev_path, strerror(errno));
+		return PED_E_IO;
+	}
+	if (unlink(hs->lrec_path) != 0 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove the stale login record %s: %s", hs->lrec_path, strerror(errno));
+		return PED_E_IO;
+	}
+	ped_warn("HSM %s: the device secret a zeroization made is now in %s (its replacement was cut short)",
+		 hs->h.serial, hs->dev_path);
+	return PED_OK;
+}
+
 /* The HSM's device secret (hsm-SERIAL.device): read, or made when the
  * HSM has no state sealed under one yet (a new HSM, or a state file of
  * version 7 or older, whose secrets are in clear until its next save).
@@ -62,6 +138,9 @@ static int open_device(struct sim_hsm *hs, const char *state_dir, int state_exis
 	int r;
 
 	snprintf(path, sizeof(path), "%.990s/hsm-%s.device", state_dir, hs->h.serial);
+	snprintf(hs->dev_path, sizeof(hs->dev_path), "%s", path);
+	if ((r = finish_rotation(hs, state_exists, err, errlen)) != PED_OK)
+		return r;
 	r = hsm_device_read(path, secret, why, sizeof(why));
 	if (r == PED_E_NOT_FOUND && state_exists) {
 		/* only a state file without sealed secrets may get a new device secret */
@@ -125,6 +204,7 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 			if (dropped)
 				ped_info("HSM %s: %u cached activation(s) dropped at power-on (no auto-activation, or "
 					 "off for more than %d s)", serial, dropped, HSM_AUTO_ACTIVATION_WINDOW_S);
+			hs->saved_initialized = hs->h.initialized;
 			publish(hs);
 			continue;
 		}
@@ -154,17 +234,97 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 	return PED_OK;
 }
 
+/* A zeroization's save: a new device secret, so that no copy of the state
+ * as it was (a backup of the file, one sent with a bug report, the file
+ * itself put back) opens under the device secret the HSM keeps, as a real
+ * HSM's zeroization destroys the key its storage was encrypted under.
+ * Written as hsm-SERIAL.device.new and the storage key switched to it;
+ * the caller saves, then rotation_done renames it (finish_rotation takes
+ * over after a crash). */
+static int rotation_begin(struct sim_hsm *hs, uint8_t old_kek[HSM_KEY_LEN])
+{
+	char np[1200];
+	uint8_t secret[HSM_DEVICE_SECRET_LEN];
+	int r = PED_E_CRYPTO, e = 0;
+
+	snprintf(np, sizeof(np), "%s.new", hs->dev_path);
+	if (!hs->dev_path[0] || !hs->h.kek_set)
+		return PED_E_INVALID;
+	(void)unlink(np);
+	if (RAND_priv_bytes(secret, sizeof(secret)) == 1) {
+		r = ped_file_write_atomic(np, secret, sizeof(secret), 0600);
+		e = errno;
+	}
+	if (r == PED_OK) {
+		memcpy(old_kek, hs->h.kek, HSM_KEY_LEN);
+		if ((r = hsm_set_device_secret(&hs->h, secret)) != PED_OK) {
+			memcpy(hs->h.kek, old_kek, HSM_KEY_LEN);
+			hs->h.kek_set = 1;
+			(void)unlink(np);
+		}
+	}
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (r != PED_OK)
+		ped_error("HSM %s: cannot make a new device secret in %s: %s", hs->h.serial, np,
+			  e ? strerror(e) : ped_strerror(r));
+	errno = e;
+	return r;
+}
+
+static void rotation_done(struct sim_hsm *hs)
+{
+	char np[1200];
+
+	snprintf(np, sizeof(np), "%s.new", hs->dev_path);
+	/* the login record is MAC'd under the old key (and stale) */
+	if (unlink(hs->lrec_path) != 0 && errno != ENOENT)
+		ped_error("HSM %s: cannot remove %s: %s", hs->h.serial, hs->lrec_path, strerror(errno));
+	hs->lrec.slot = -1;
+	hs->lrec.seq = 0;
+	audit_resealed(hs);
+	if (rename(np, hs->dev_path) != 0 || sync_dir_of(hs->dev_path) != 0)
+		ped_error("HSM %s: cannot rename %s to %s: %s (the next start does)", hs->h.serial, np,
+			  hs->dev_path, strerror(errno));
+	else
+		ped_info("HSM %s zeroized: a new device secret in %s; no earlier copy of its state opens under it",
+			 hs->h.serial, hs->dev_path);
+}
+
 int sim_save(struct sim_hsm *hs)
 {
-	/* the wall clock, as the power-off time a restart measures from */
-	hs->h.saved_at = (int64_t)time(NULL);
-	int r = hsm_save_sum(&hs->h, hs->state_path, hs->state_sum), e = errno;
+	uint8_t old_kek[HSM_KEY_LEN];
+	int rotate = hs->saved_initialized && !hs->h.initialized;
+
+	int r = PED_E_IO, e = 0;
+
+	if (rotate && rotation_begin(hs, old_kek) != PED_OK) {
+		/* nothing saved: the HSM goes back to the state last saved */
+		e = errno;
+		rotate = 0;
+	} else {
+		/* the wall clock, as the power-off time a restart measures from */
+		hs->h.saved_at = (int64_t)time(NULL);
+		r = hsm_save_sum(&hs->h, hs->state_path, hs->state_sum);
+		e = errno;
+	}
 	if (r == PED_OK) {
 		/* the state file holds the counts now: the record, older, is stale */
 		hsm_lrec_take(&hs->h, &hs->lrec);
 		memcpy(hs->lrec.state_sum, hs->state_sum, sizeof(hs->state_sum));
 		hs->lrec.written_at = hs->h.saved_at;
+		hs->saved_initialized = hs->h.initialized;
+		if (rotate)
+			rotation_done(hs);
+		OPENSSL_cleanse(old_kek, sizeof(old_kek));
 		return r;
+	}
+	if (rotate) {
+		char np[1200];
+		snprintf(np, sizeof(np), "%s.new", hs->dev_path);
+		memcpy(hs->h.kek, old_kek, sizeof(old_kek));
+		hs->h.kek_set = 1;
+		(void)unlink(np);
+		OPENSSL_cleanse(old_kek, sizeof(old_kek));
 	}
 	ped_error("cannot save HSM %s to %s: %s (%s)", hs->h.serial, hs->state_path, ped_strerror(r), strerror(e));
 	/* What is not on disk does not exist: the running HSM goes back to its

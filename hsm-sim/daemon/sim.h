@@ -48,6 +48,16 @@ struct sim_hsm {
 	int base_slot;       /* the admin partition's slot; partition i is base_slot + 1 + i */
 	char state_path[1024];
 	char lrec_path[1040]; /* its login record (hsm/lrec.h) */
+	char dev_path[1100];  /* its device secret, hsm-SERIAL.device */
+	/* The state file on disk is of an initialized HSM: the save that
+	 * zeroizes it replaces the device secret (sim_save). Under the
+	 * command lock. */
+	uint8_t saved_initialized;
+	/* After a start that finished a replacement a crash cut short: the
+	 * storage key before it, for an audit state not yet sealed again
+	 * (audit_open_all); wiped once the audit state is read. */
+	uint8_t prev_kek_set;
+	uint8_t prev_kek[HSM_KEY_LEN];
 	/* Under the command lock: the login record as the disk holds it, with
 	 * the counts a restart would load (the record's, or the state file's
 	 * when it is newer), and the state file's SHA-256. */
