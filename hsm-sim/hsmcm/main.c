@@ -1019,6 +1019,28 @@ static int connect_servers(const char *host, const char *socket_path, int socket
 	return PED_OK;
 }
 
+static int command_has_secret(void *arg, char *cmd)
+{
+	(void)arg;
+	return hsm_ctl_line_has_secret(cmd);
+}
+
+/* Whether any command of a -c script carries a secret (the history's
+ * check, command by command: object create's -value is one only there). */
+static int script_has_secret(const char *text)
+{
+	char *copy = strdup(text);
+	size_t n = strlen(text);
+	int r = 1;
+
+	if (copy) {
+		r = hsm_ctl_script_each(copy, command_has_secret, NULL) != 0;
+		OPENSSL_cleanse(copy, n);
+		free(copy);
+	}
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct ped_opt opts[] = {
@@ -1032,7 +1054,8 @@ int main(int argc, char **argv)
 		{.name = "json", .kind = PED_OPT_FLAG, .help = "with -c or -f: each command's result as a JSON object on a line"},
 		{.name = NULL},
 	};
-	char err[256], path[1024] = "";
+	char err[256], path[1024] = "", *script = NULL;
+	size_t script_len = 0;
 	int r, rc;
 
 	signal(SIGPIPE, SIG_IGN); /* hsm-sim going away is an error to print, not a silent death */
@@ -1050,6 +1073,20 @@ int main(int argc, char **argv)
 		printf("hsmcm %s\n", PED_VERSION);
 		return 0;
 	}
+	/* A secret in -c (a -password, a challenge, an object's -value) is on
+	 * the command line, which every local user reads (ps, /proc/PID/cmdline)
+	 * for as long as hsmcm runs, a PED ceremony included: the commands are
+	 * copied and the argument wiped in place before anything else. */
+	if (ped_opts_seen(opts, "c")) {
+		char *v = (char *)ped_opts_str(opts, "c", "");
+		if (!(script = strdup(v))) {
+			fprintf(stderr, "hsmcm: out of memory\n");
+			return 1;
+		}
+		script_len = strlen(script);
+		if (script_has_secret(script))
+			OPENSSL_cleanse(v, strlen(v));
+	}
 	json = ped_opts_seen(opts, "json");
 	if (json && !ped_opts_seen(opts, "c") && !ped_opts_seen(opts, "f")) {
 		fprintf(stderr, "hsmcm: -json is for -c or -f (the interactive shell is for people)\n%s\n", USAGE);
@@ -1066,9 +1103,11 @@ int main(int argc, char **argv)
 		}
 	} else if (!path[0]) {
 		fprintf(stderr, "hsmcm: no runtime directory\n");
-		return 1;
+		rc = 1;
+		goto out;
 	} else if (add_local(path, 1) != PED_OK) {
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	for (int i = 0; i < nsrc; i++) {
 		ped_set_nonblock(srcs[i].fd, 1);
@@ -1078,10 +1117,8 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	if (ped_opts_seen(opts, "c")) {
-		char *text = strdup(ped_opts_str(opts, "c", ""));
-		rc = text ? run_script(text, 1) : 1;
-		free(text);
+	if (script) {
+		rc = run_script(script, 1);
 	} else if (ped_opts_seen(opts, "f")) {
 		uint8_t *buf = NULL;
 		size_t len = 0;
@@ -1107,6 +1144,10 @@ int main(int argc, char **argv)
 		rc = interactive();
 	}
 out:
+	if (script) {
+		OPENSSL_cleanse(script, script_len);
+		free(script);
+	}
 	for (int i = 0; i < nsrc; i++) {
 		ped_framer_free(&srcs[i].in);
 		if (srcs[i].tls)
