@@ -11,6 +11,7 @@
 #include "tui.h"
 
 #include "ped/config.h"
+#include "ped/daemon.h"
 #include "ped/error.h"
 #include "ped/fileio.h"
 #include "ped/log.h"
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
 	 * its own 64 MiB reservation, about 0.25 MiB idle. */
 	(void)mallopt(M_ARENA_MAX, 1);
 #endif
+	ped_no_core_dumps(); /* the splits and PINs the PED holds */
 	r = ped_opts_parse(opts, argc, argv, 1, NULL, 0, NULL, err, sizeof(err));
 	if (r == PED_OPTS_HELP) {
 		ped_opts_usage(stdout, USAGE, opts);

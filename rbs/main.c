@@ -254,6 +254,7 @@ int main(int argc, char **argv)
 	int r, nmodes = 0;
 
 	ped_stdio_ensure();
+	ped_no_core_dumps();
 	signal(SIGPIPE, SIG_IGN); /* a peer that leaves is an error to handle */
 	r = ped_opts_parse(opts, argc, argv, 1, NULL, 0, NULL, err, sizeof(err));
 	if (r == PED_OPTS_HELP) {

@@ -140,6 +140,7 @@ int ped_service_begin(struct ped_service *svc, int argc, char **argv)
 	int n, r;
 
 	ped_stdio_ensure();
+	ped_no_core_dumps();
 	build(svc);
 	svc->npairs = 0;
 	svc->err[0] = '\0';

@@ -176,6 +176,7 @@ int main(int argc, char **argv)
 	int r, foreground;
 
 	ped_stdio_ensure();
+	ped_no_core_dumps();
 	memset(&pf, 0, sizeof(pf));
 	pf.fd = -1; /* no PID file yet (fd 0 may be a real one) */
 	r = ped_opts_parse(opts, argc, argv, 1, NULL, 0, NULL, err, sizeof(err));

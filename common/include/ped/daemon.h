@@ -17,6 +17,13 @@
 
 /* First thing in main: opens /dev/null on whichever of fds 0-2 are closed. */
 void ped_stdio_ensure(void);
+/* For a program that holds keys (hsm-sim, the PED, rbs, pedclient,
+ * pedserver): no core dump, whatever ulimit -c said. A core file, or one
+ * kept by a crash handler (systemd-coredump, apport, which honour the
+ * limit), would hold every key the process had in memory in clear (the
+ * HSMs' storage keys, the splits a PED holds), beyond the reach of a
+ * zeroization. Soft and hard limit 0. */
+void ped_no_core_dumps(void);
 /* foreground: no fork; returns PED_DAEMON_CHILD at once, and ready/fail only log.
  * A child that does not report within timeout_ms is stopped (and reaped). */
 int ped_daemon_start(int foreground, int timeout_ms, pid_t *child, char *msg, size_t msglen);
