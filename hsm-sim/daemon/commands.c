@@ -393,8 +393,16 @@ static void record_command(struct cmd_ctx *c, struct sim_hsm *hs, int argc, char
 		cls = HSM_AUDIT_KEYMANAGE;
 	snprintf(event, sizeof(event), "%s%s%s%s%s", argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "",
 		 verbs == 3 && argc > 2 ? " " : "", verbs == 3 && argc > 2 ? argv[2] : "");
+	/* object create's -value is the object itself, for the HSM's eyes only
+	 * (hsmcm keeps it out of its history): the log, read by the Auditor and
+	 * kept on pedclient's host, names the object by its label. A policy's
+	 * -value is recorded. A command may be a prefix ("obj create"). */
+	size_t l0 = strlen(argv[0]);
+	int object = l0 >= 1 && !strncasecmp(argv[0], "object", l0);
 	msg[0] = 0;
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		if (object && !strcmp(named[i], "value"))
+			continue;
 		const char *v = option_value(argc, argv, named[i]);
 		if (v && used < sizeof(msg))
 			used += (size_t)snprintf(msg + used, sizeof(msg) - used, "%s-%s %s", used ? " " : "", named[i], v);
