@@ -259,6 +259,19 @@ void p11_defer_closed_slot(struct p11_module *m, uint8_t ep, CK_SLOT_ID hsm_slot
 	p11_mutex_unlock(&m->locking, m->mu);
 }
 
+size_t p11_defer_pending(struct p11_module *m)
+{
+	size_t n = 0;
+
+	p11_mutex_lock(&m->locking, m->mu);
+	for (int i = 0; m->defer && i < BUCKETS; i++)
+		for (const struct dsession *s = m->defer->b[i]; s; s = s->next)
+			for (int k = 0; k < P11_OPS; k++)
+				n += s->pend[k].args != NULL;
+	p11_mutex_unlock(&m->locking, m->mu);
+	return n;
+}
+
 size_t p11_defer_sessions(struct p11_module *m)
 {
 	size_t n = 0;
@@ -357,8 +370,14 @@ void p11_defer_init_done(struct p11_module *m, CK_SESSION_HANDLE h, uint16_t ini
 		session_forget(s);
 		goto out;
 	}
-	if (rv == CKR_OK || rv == CKR_OPERATION_ACTIVE)
+	if (rv == CKR_OK || rv == CKR_OPERATION_ACTIVE) {
+		/* an init another thread deferred on this session while this
+		 * one was at the HSM (two threads on one session) is not the
+		 * operation the HSM runs: dropped, not left to leak when the
+		 * next init is deferred */
+		pending_clear(&s->pend[k]);
 		s->state[k] = OP_UNKNOWN; /* an operation runs: its calls will say when it ends */
+	}
 	if (!shaped)
 		goto out;
 	acc_drop_if(s, same, &a);

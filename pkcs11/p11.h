@@ -203,6 +203,8 @@ void p11_defer_closed(struct p11_module *m, CK_SESSION_HANDLE h);
 void p11_defer_closed_slot(struct p11_module *m, uint8_t ep, CK_SLOT_ID hsm_slot);
 /* The sessions the module keeps what it knows of (the unit tests'). */
 size_t p11_defer_sessions(struct p11_module *m);
+/* The inits it holds back, not yet sent (the unit tests'). */
+size_t p11_defer_pending(struct p11_module *m);
 /* Everything the HSM accepted is forgotten (C_Logout, C_CloseAllSessions,
  * the token's ceremonies, a lost connection), or what it accepted for key
  * (C_DestroyObject, C_SetAttributeValue). */

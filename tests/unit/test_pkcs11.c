@@ -52,6 +52,8 @@ static struct fake {
 	int nids;
 	CK_ULONG next_session;
 	uint16_t stall_fn;          /* a call never answered (0: none) */
+	uint16_t hold_fn;           /* a call answered once this is 0 again */
+	int held;                   /* a hold_fn call is waiting */
 } fk = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .listen_fd = -1};
 
 static const char signature[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -284,6 +286,15 @@ static void *fake_conn(void *arg)
 		pthread_mutex_unlock(&fk.mu);
 		if (stall)
 			continue; /* until the module gives up and closes */
+		pthread_mutex_lock(&fk.mu);
+		if (fk.hold_fn && fn == fk.hold_fn) {
+			fk.held = 1;
+			pthread_cond_broadcast(&fk.cv);
+			while (fk.hold_fn == fn)
+				pthread_cond_wait(&fk.cv, &fk.mu);
+			fk.held = 0;
+		}
+		pthread_mutex_unlock(&fk.mu);
 		ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
 		if (fn == P11W_FN_WITH_INIT) {
 			/* the init served as on its own; the call only if it succeeded */
@@ -1233,6 +1244,61 @@ static void close_all_sessions_keeps_nothing_of_them(void)
 	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
 }
 
+static CK_RV held_init_rv;
+
+static void *sign_init_key6(void *arg)
+{
+	CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
+	held_init_rv = C_SignInit(*(CK_SESSION_HANDLE *)arg, &mech, 6);
+	return NULL;
+}
+
+/* Two threads on one session (which PKCS#11 leaves to the application to
+ * avoid): an init deferred while another thread's init was at the HSM is
+ * dropped when that one comes back accepted, the HSM running that one's
+ * operation; kept, it was overwritten (leaked) by the next deferred init. */
+static void an_init_deferred_during_another_is_dropped(void)
+{
+	CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0};
+	CK_SESSION_HANDLE s;
+	struct p11_module *m;
+	pthread_t t;
+	CK_RV irv, srv;
+
+	fake_slots();
+	configure(NULL);
+	CU_ASSERT_EQUAL_FATAL(C_Initialize(NULL), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(p11_module_get(&m), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
+	CU_ASSERT_EQUAL(sign_once(s, 5, &irv, &srv), 2); /* key 5 accepted: its next init waits */
+	pthread_mutex_lock(&fk.mu);
+	fk.hold_fn = P11W_FN_SIGN_INIT;
+	pthread_mutex_unlock(&fk.mu);
+	/* key 6 was never accepted: its init goes to the HSM and is held there */
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, sign_init_key6, &s), 0);
+	pthread_mutex_lock(&fk.mu);
+	while (!fk.held)
+		pthread_cond_wait(&fk.cv, &fk.mu);
+	pthread_mutex_unlock(&fk.mu);
+	CU_ASSERT_EQUAL(C_SignInit(s, &ecdsa, 5), CKR_OK); /* deferred meanwhile */
+	CU_ASSERT_EQUAL(p11_defer_pending(m), 1);
+	pthread_mutex_lock(&fk.mu);
+	fk.hold_fn = 0;
+	pthread_cond_broadcast(&fk.cv);
+	pthread_mutex_unlock(&fk.mu);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(held_init_rv, CKR_OK);
+	CU_ASSERT_EQUAL(p11_defer_pending(m), 0);
+	CK_BYTE sig[64];
+	CK_ULONG n = sizeof(sig);
+	int w = with_inits();
+	CU_ASSERT_EQUAL(C_Sign(s, (CK_BYTE_PTR) "d", 1, sig, &n), CKR_OK); /* the HSM's operation */
+	CU_ASSERT_EQUAL(with_inits(), w);
+	CU_ASSERT_EQUAL(C_CloseSession(s), CKR_OK);
+	p11_module_put(m);
+	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
+}
+
 UNIT_SUITE(pkcs11, suite_init, suite_cleanup, UNIT_TEST(configuration_file), UNIT_TEST(slot_numbering_as_chapter_13),
 	   UNIT_TEST(results_as_the_application_sees_them), UNIT_TEST(function_table),
 	   UNIT_TEST(initialize_and_finalize_rules), UNIT_TEST(no_hsm_sim_means_no_slot),
@@ -1240,4 +1306,4 @@ UNIT_SUITE(pkcs11, suite_init, suite_cleanup, UNIT_TEST(configuration_file), UNI
 	   UNIT_TEST(logins_through_the_ped), UNIT_TEST(two_call_convention_and_attributes),
 	   UNIT_TEST(threads_and_a_ped_wait), UNIT_TEST(fork_starts_uninitialized),
 	   UNIT_TEST(one_round_trip_per_operation), UNIT_TEST(each_call_waits_its_own_timeout),
-	   UNIT_TEST(close_all_sessions_keeps_nothing_of_them))
+	   UNIT_TEST(close_all_sessions_keeps_nothing_of_them), UNIT_TEST(an_init_deferred_during_another_is_dropped))
