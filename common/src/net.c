@@ -155,12 +155,61 @@ int ped_tcp_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out
 	return PED_OK;
 }
 
+/* A descriptor kept in reserve for when we have none left. A listener whose
+ * accept fails with EMFILE stays readable: every daemon's loop, which polls
+ * it level-triggered, would wake at once, fail again and spin at 100% CPU
+ * for as long as the peers keep their connections. So the reserve is
+ * given up to accept the waiting connection and close it at once (the
+ * peer sees it end), then taken again. */
+static int reserve_fd = -1;
+
+static void reserve_take(void)
+{
+	if (__atomic_load_n(&reserve_fd, __ATOMIC_ACQUIRE) >= 0)
+		return;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int none = -1;
+	if (fd >= 0 && !__atomic_compare_exchange_n(&reserve_fd, &none, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		close(fd); /* another thread took one first */
+}
+
+/* Out of descriptors: the oldest waiting connection is refused. */
+static int shed(int listen_fd, int err)
+{
+	static uint64_t last_warned;
+	int spare = __atomic_exchange_n(&reserve_fd, -1, __ATOMIC_ACQ_REL);
+	int shed_one = 0;
+
+	if (spare >= 0) {
+		close(spare);
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			shed_one = 1;
+		}
+		reserve_take();
+	}
+	uint64_t now = ped_now_ms(), then = __atomic_load_n(&last_warned, __ATOMIC_RELAXED);
+	if ((!then || now - then >= 10000) &&
+	    __atomic_compare_exchange_n(&last_warned, &then, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		ped_warn("cannot accept a connection: %s; %s", strerror(err),
+			 shed_one ? "it was closed (raise the limit of open files, ulimit -n)"
+				  : "no descriptor in reserve to refuse it");
+	}
+	errno = err;
+	return PED_E_BUSY;
+}
+
 int ped_accept(int listen_fd, int *fd_out)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	int fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int fd;
 
+	reserve_take();
+	fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+		return shed(listen_fd, errno);
 	if (fd < 0)
 		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? PED_E_BUSY
 										   : PED_E_SOCKET;
