@@ -33,6 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define USAGE                                                                                              \
@@ -69,6 +72,7 @@ static struct pedports peds;
 static struct session_server server = {&sim, &peds, SESSION_SPIN_US_DEFAULT};
 static char socket_path[1024];
 static int control_fd = -1;
+static int state_lock_fd = -1; /* held until the process ends */
 
 static void on_control(struct ped_evloop *loop, int fd, unsigned ev, void *arg)
 {
@@ -99,6 +103,63 @@ static void on_term(struct ped_evloop *loop, int signo, void *arg)
 	(void)arg;
 	ped_info("stopping");
 	ped_evloop_stop(loop);
+}
+
+/* The pid holding an flock on the file st describes (from /proc/locks:
+ * "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"), or 0. */
+static pid_t flock_holder(const struct stat *st)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	pid_t found = 0;
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char kind[16];
+		long pid;
+		unsigned maj, min;
+		unsigned long long ino;
+		const char *p = strchr(line, ':');
+		if (p && sscanf(p + 1, "%15s %*s %*s %ld %x:%x:%llu", kind, &pid, &maj, &min, &ino) == 5 &&
+		    !strcmp(kind, "FLOCK") && ino == (unsigned long long)st->st_ino && maj == major(st->st_dev) &&
+		    min == minor(st->st_dev))
+			found = (pid_t)pid;
+	}
+	fclose(f);
+	return found;
+}
+
+/* An flock on the state directory itself, held until the process ends (a
+ * killed hsm-sim's goes with it). The directory, not a file in it: a file
+ * held open for writing would keep the state's file system from being
+ * remounted read-only, and a file would be left behind. */
+static int lock_state_dir(const char *dir, char *msg, size_t msglen)
+{
+	struct stat st;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(msg, msglen, "cannot open the state directory %s: %s", dir, strerror(errno));
+		return PED_E_FILE;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		if (e != EWOULDBLOCK) { /* a file system without locks: run as before */
+			ped_warn("cannot lock the state directory %s (%s): nothing stops a second hsm-sim using it",
+				 dir, strerror(e));
+			close(fd);
+			return PED_OK;
+		}
+		pid_t holder = fstat(fd, &st) == 0 ? flock_holder(&st) : 0;
+		close(fd);
+		if (holder > 0)
+			snprintf(msg, msglen, "the state directory %s is in use by another hsm-sim (pid %ld)", dir,
+				 (long)holder);
+		else
+			snprintf(msg, msglen, "the state directory %s is in use by another hsm-sim", dir);
+		return PED_E_EXISTS;
+	}
+	state_lock_fd = fd;
+	return PED_OK;
 }
 
 /* hsms = ( { serial = "..."; slot = N; type = "hsm" | "backup"; }, ... ); */
@@ -293,6 +354,13 @@ int main(int argc, char **argv)
 	if (ped_opts_seen(opts, "pidfile") &&
 	    (r = ped_pidfile_create(ped_opts_str(opts, "pidfile", ""), &pf, msg, sizeof(msg))) != PED_OK)
 		ped_daemon_fail(r, "%s", msg);
+	/* One hsm-sim per state directory: each keeps its HSMs in memory and
+	 * saves them whole, so a second one on the same files would write over
+	 * the first's acknowledged changes (and its failure counts). */
+	if ((r = lock_state_dir(state_dir, err, sizeof(err))) != PED_OK) {
+		ped_pidfile_remove(&pf);
+		ped_daemon_fail(r, "%s", err);
+	}
 	if ((r = load_hsms(&cfg, state_dir, err, sizeof(err))) != PED_OK) {
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "%s", err);
