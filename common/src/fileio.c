@@ -97,14 +97,20 @@ static int read_bounded(const char *path, int flags, size_t max, uint8_t **out, 
 	struct stat st;
 	uint8_t *buf = NULL;
 	size_t have = 0, cap;
-	int fd, r = PED_E_FILE;
+	int fd, r = PED_E_FILE, saved;
 
 	/* O_NONBLOCK: a FIFO planted at the path must not hang the reader */
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags);
 	if (fd < 0)
 		return errno == ENOENT ? PED_E_NOT_FOUND : PED_E_FILE;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+	if (fstat(fd, &st) != 0)
 		goto out;
+	if (!S_ISREG(st.st_mode)) {
+		/* errno is the callers' reason: not a stale one ("No such file
+		 * or directory" for a directory at a state file's name) */
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		goto out;
+	}
 	if ((size_t)st.st_size > max) {
 		r = PED_E_RANGE;
 		goto out;
@@ -134,9 +140,11 @@ static int read_bounded(const char *path, int flags, size_t max, uint8_t **out, 
 	buf = NULL;
 	r = PED_OK;
 out:
+	saved = errno;
 	if (buf)
 		OPENSSL_clear_free(buf, cap);
 	close(fd);
+	errno = saved;
 	return r;
 }
 

@@ -210,7 +210,10 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 		}
 		if (r != PED_E_NOT_FOUND && (exists || access(hs->state_path, F_OK) == 0)) {
 			/* refuse, never half-load or overwrite a damaged state */
-			snprintf(err, errlen, "%s: %s", hs->state_path, why[0] ? why : ped_strerror(r));
+			if (!strncmp(why, hs->state_path, strlen(hs->state_path))) /* it names the file already */
+				snprintf(err, errlen, "%s", why);
+			else
+				snprintf(err, errlen, "%s: %s", hs->state_path, why[0] ? why : ped_strerror(r));
 			return r;
 		}
 		/* no state file: a new HSM, sealed under the device secret read above */

@@ -40,6 +40,15 @@ static void defaults_apply_to_missing_settings(void)
 	ped_config_free(&c);
 }
 
+/* A directory given as the file: said so, not "cannot open ...: Success". */
+static void a_directory_is_named_as_one(void)
+{
+	struct ped_config c;
+	CU_ASSERT_EQUAL(ped_config_load(&c, unit_tmpdir(), schema, err, sizeof(err)), PED_E_FILE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "Is a directory"));
+	ped_config_free(&c);
+}
+
 static void every_type_is_read(void)
 {
 	struct ped_config c;
@@ -458,6 +467,6 @@ static void a_programs_own_file_refuses_unknown_settings(void)
 	ped_config_free(&c);
 }
 
-UNIT_SUITE(config, NULL, NULL, UNIT_TEST(save_edits_the_text_in_place), UNIT_TEST(a_setting_appended_after_an_open_comment_is_kept), UNIT_TEST(a_value_ends_where_libconfig_ends_it), UNIT_TEST(a_save_that_would_not_load_back_leaves_the_file), UNIT_TEST(a_set_that_changes_the_type_saves_in_place), UNIT_TEST(comments_inside_a_changed_group_stay), UNIT_TEST(a_programs_own_file_refuses_unknown_settings), UNIT_TEST(include_is_refused), UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings),
+UNIT_SUITE(config, NULL, NULL, UNIT_TEST(save_edits_the_text_in_place), UNIT_TEST(a_setting_appended_after_an_open_comment_is_kept), UNIT_TEST(a_value_ends_where_libconfig_ends_it), UNIT_TEST(a_save_that_would_not_load_back_leaves_the_file), UNIT_TEST(a_set_that_changes_the_type_saves_in_place), UNIT_TEST(comments_inside_a_changed_group_stay), UNIT_TEST(a_programs_own_file_refuses_unknown_settings), UNIT_TEST(include_is_refused), UNIT_TEST(set_refuses_a_path_through_a_non_group), UNIT_TEST(defaults_apply_to_missing_settings), UNIT_TEST(a_directory_is_named_as_one),
 	   UNIT_TEST(every_type_is_read), UNIT_TEST(errors_name_file_line_and_setting),
 	   UNIT_TEST(set_and_save_keep_unknown_settings))

@@ -4,6 +4,7 @@
 #include "ped/fileio.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <openssl/crypto.h>
@@ -59,6 +60,26 @@ static void bounded_read_refuses_oversize(void)
 	snprintf(path, sizeof(path), "%s/none", unit_tmpdir());
 	CU_ASSERT_EQUAL(ped_file_read_bounded(path, 10, &data, &len), PED_E_NOT_FOUND);
 	CU_ASSERT_EQUAL(ped_file_read_bounded(unit_tmpdir(), 10, &data, &len), PED_E_FILE);
+}
+
+/* A directory or a FIFO where a file should be is named as such: errno is
+ * what callers print, and it used to be whatever came before ("Success"
+ * for a configuration file, "No such file or directory" for a state file
+ * that was a directory). */
+static void bounded_read_says_why_it_refuses(void)
+{
+	char path[500];
+	uint8_t *data = NULL;
+	size_t len = 0;
+	errno = ENOENT;
+	CU_ASSERT_EQUAL(ped_file_read_nofollow(unit_tmpdir(), 10, &data, &len), PED_E_FILE);
+	CU_ASSERT_EQUAL(errno, EISDIR);
+	snprintf(path, sizeof(path), "%s/fifo", unit_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(ped_file_read_bounded(path, 10, &data, &len), PED_E_FILE);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	unlink(path);
 }
 
 static int refused(const char *dir, mode_t forbid, const char *needle)
@@ -260,6 +281,7 @@ static void config_default_is_the_users_first(void)
 }
 
 UNIT_SUITE(fileio, NULL, NULL, UNIT_TEST(atomic_write_replaces_whole_file_with_mode),
-	   UNIT_TEST(bounded_read_refuses_oversize), UNIT_TEST(private_dir_is_ours_and_out_of_others_reach),
+	   UNIT_TEST(bounded_read_refuses_oversize), UNIT_TEST(bounded_read_says_why_it_refuses),
+	   UNIT_TEST(private_dir_is_ours_and_out_of_others_reach),
 	   UNIT_TEST(files_are_opened_only_when_ours_and_plain), UNIT_TEST(nofollow_read_refuses_a_link),
 	   UNIT_TEST(group_dir_is_the_groups_and_ours_to_use), UNIT_TEST(config_default_is_the_users_first))
