@@ -282,11 +282,30 @@ static int64_t now_locked(const struct audit_log *lg)
 
 static const uint8_t zero_mac[HSM_AUDIT_MAC_LEN];
 
+/* All of it, or errno says why not (a short count leaves errno alone). */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return PED_E_IO;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return PED_OK;
+}
+
 /* Seals rec as the next record and appends it to the spool (fsync'd
  * before it counts). Under mu. */
 static int append_locked(struct audit_log *lg, struct hsm_audit_rec *rec)
 {
 	char line[HSM_AUDIT_LINE_MAX + 2], why[200];
+	struct stat st;
 	size_t len;
 	int fd = -1, r = PED_OK;
 
@@ -311,9 +330,22 @@ static int append_locked(struct audit_log *lg, struct hsm_audit_rec *rec)
 		ped_error("audit spool: %s", why);
 		goto out;
 	}
-	if (write(fd, line, len) != (ssize_t)len || fsync(fd) != 0) {
+	if (fstat(fd, &st) != 0) {
 		ped_error("audit spool %s: %s", lg->spool, strerror(errno));
-		/* a torn line is dropped at the next start (scan_spool) */
+		r = PED_E_IO;
+		goto out;
+	}
+	if (write_all(fd, line, len) != PED_OK || fsync(fd) != 0) {
+		int e = errno;
+		ped_error("audit spool %s: %s", lg->spool, strerror(e));
+		/* The record is not kept: cut what of it got in. A full disk
+		 * takes part of a line; left there, the next record would
+		 * finish that line, one no one can read, and the record it
+		 * took would never be delivered (pedclient refuses the gap, at
+		 * every try). A record written whole whose fsync failed goes
+		 * too: the next one takes its sequence number. */
+		if (ftruncate(fd, st.st_size) != 0 || fsync(fd) != 0)
+			ped_error("audit spool %s: cannot cut a record not kept: %s", lg->spool, strerror(errno));
 		r = PED_E_IO;
 		goto out;
 	}
