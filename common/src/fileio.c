@@ -92,17 +92,44 @@ out:
 	return r;
 }
 
+static int spare_fd = -1;
+
+void ped_fd_spare_take(void)
+{
+	if (__atomic_load_n(&spare_fd, __ATOMIC_ACQUIRE) >= 0)
+		return;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), none = -1;
+	if (fd >= 0 && !__atomic_compare_exchange_n(&spare_fd, &none, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		close(fd); /* another thread took one first */
+}
+
+int ped_fd_spare_give(void)
+{
+	int fd = __atomic_exchange_n(&spare_fd, -1, __ATOMIC_ACQ_REL);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 static int read_bounded(const char *path, int flags, size_t max, uint8_t **out, size_t *out_len)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
 	size_t have = 0, cap;
-	int fd, r = PED_E_FILE, saved;
+	int fd, r = PED_E_FILE, saved, spare = 0;
 
 	/* O_NONBLOCK: a FIFO planted at the path must not hang the reader */
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags);
-	if (fd < 0)
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && (spare = ped_fd_spare_give()))
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags);
+	if (fd < 0) {
+		saved = errno;
+		if (spare)
+			ped_fd_spare_take();
+		errno = saved;
 		return errno == ENOENT ? PED_E_NOT_FOUND : PED_E_FILE;
+	}
 	if (fstat(fd, &st) != 0)
 		goto out;
 	if (!S_ISREG(st.st_mode)) {
@@ -144,6 +171,8 @@ out:
 	if (buf)
 		OPENSSL_clear_free(buf, cap);
 	close(fd);
+	if (spare)
+		ped_fd_spare_take();
 	errno = saved;
 	return r;
 }

@@ -155,39 +155,25 @@ int ped_tcp_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out
 	return PED_OK;
 }
 
-/* A descriptor kept in reserve for when we have none left. A listener whose
- * accept fails with EMFILE stays readable: every daemon's loop, which polls
- * it level-triggered, would wake at once, fail again and spin at 100% CPU
- * for as long as the peers keep their connections. So the reserve is
+/* Out of descriptors, accept() fails with EMFILE and the listener stays
+ * readable: every daemon's loop, which polls it level-triggered, would wake
+ * at once, fail again and spin at 100% CPU for as long as the peers keep
+ * their connections. So the descriptor kept in reserve (ped/fileio.h) is
  * given up to accept the waiting connection and close it at once (the
  * peer sees it end), then taken again. */
-static int reserve_fd = -1;
-
-static void reserve_take(void)
-{
-	if (__atomic_load_n(&reserve_fd, __ATOMIC_ACQUIRE) >= 0)
-		return;
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	int none = -1;
-	if (fd >= 0 && !__atomic_compare_exchange_n(&reserve_fd, &none, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		close(fd); /* another thread took one first */
-}
-
 /* Out of descriptors: the oldest waiting connection is refused. */
 static int shed(int listen_fd, int err)
 {
 	static uint64_t last_warned;
-	int spare = __atomic_exchange_n(&reserve_fd, -1, __ATOMIC_ACQ_REL);
 	int shed_one = 0;
 
-	if (spare >= 0) {
-		close(spare);
+	if (ped_fd_spare_give()) {
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0) {
 			close(fd);
 			shed_one = 1;
 		}
-		reserve_take();
+		ped_fd_spare_take();
 	}
 	uint64_t now = ped_now_ms(), then = __atomic_load_n(&last_warned, __ATOMIC_RELAXED);
 	if ((!then || now - then >= 10000) &&
@@ -206,7 +192,7 @@ int ped_accept(int listen_fd, int *fd_out)
 	socklen_t len = sizeof(ss);
 	int fd;
 
-	reserve_take();
+	ped_fd_spare_take();
 	fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
 		return shed(listen_fd, errno);

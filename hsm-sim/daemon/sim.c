@@ -350,6 +350,8 @@ int sim_save(struct sim_hsm *hs)
 		OPENSSL_cleanse(old, sizeof(*old)); /* its objects now belong to hs->h */
 		ped_warn("HSM %s: back to the state last saved", hs->h.serial);
 	} else if (old) {
+		ped_error("HSM %s: cannot read back the state last saved (%s): the change stays in memory, unsaved",
+			  hs->h.serial, why);
 		hsm_cleanse(old);
 	}
 	free(old);

@@ -22,6 +22,15 @@ int ped_file_write_atomic_as(const char *path, const void *data, size_t len, mod
  * OPENSSL_clear_free: the bytes may be secret). PED_E_NOT_FOUND if missing,
  * PED_E_FILE if unreadable, PED_E_RANGE if larger than max. */
 int ped_file_read_bounded(const char *path, size_t max, uint8_t **out, size_t *out_len);
+/* A descriptor kept in reserve for when the process has none left
+ * (EMFILE, ENFILE). A daemon takes one (ped_accept does, at its first
+ * connection); ped_fd_spare_give closes it for a caller about to open what
+ * it must (1 if there was one), who takes it again once done. A bounded
+ * read out of descriptors uses it: hsm-sim reading back the state it
+ * could not save. Thread-safe; a process that never takes one has none. */
+void ped_fd_spare_take(void);
+int ped_fd_spare_give(void);
+
 /* mkdir -p with mode for every created component. */
 int ped_mkdir_p(const char *path, mode_t mode);
 
