@@ -161,7 +161,6 @@ int ped_tcp_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out
  * their connections. So the descriptor kept in reserve (ped/fileio.h) is
  * given up to accept the waiting connection and close it at once (the
  * peer sees it end), then taken again. */
-/* Out of descriptors: the oldest waiting connection is refused. */
 static int shed(int listen_fd, int err)
 {
 	static uint64_t last_warned;
