@@ -4,6 +4,7 @@
 
 #include "ped/error.h"
 #include "ped/evloop.h"
+#include "ped/log.h"
 #include "ped/pidfile.h"
 
 #include <errno.h>
@@ -70,6 +71,20 @@ void ped_no_core_dumps(void)
 {
 	struct rlimit none = {0, 0};
 	(void)setrlimit(RLIMIT_CORE, &none);
+}
+
+static void on_hup(struct ped_evloop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)signo;
+	(void)arg;
+	if (ped_log_reopen() == PED_OK)
+		ped_info("SIGHUP: the log file reopened");
+}
+
+void ped_daemon_hup_reopens_log(struct ped_evloop *loop)
+{
+	(void)ped_evloop_add_signal(loop, SIGHUP, on_hup, NULL);
 }
 
 void ped_stdio_ensure(void)

@@ -196,6 +196,7 @@ int ped_runtime_run(struct ped_runtime *rt)
 {
 	ped_evloop_add_signal(rt->loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(rt->loop, SIGINT, on_term, NULL);
+	ped_daemon_hup_reopens_log(rt->loop);
 	ped_daemon_ready(rt->conf->foreground);
 	return ped_evloop_run(rt->loop);
 }

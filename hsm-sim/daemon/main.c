@@ -404,6 +404,7 @@ int main(int argc, char **argv)
 	}
 	ped_evloop_add_signal(loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(loop, SIGINT, on_term, NULL);
+	ped_daemon_hup_reopens_log(loop);
 	ped_info("serving on %s", socket_path);
 	ped_daemon_ready(foreground);
 	ped_evloop_run(loop);

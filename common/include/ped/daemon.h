@@ -24,6 +24,11 @@ void ped_stdio_ensure(void);
  * HSMs' storage keys, the splits a PED holds), beyond the reach of a
  * zeroization. Soft and hard limit 0. */
 void ped_no_core_dumps(void);
+struct ped_evloop;
+/* SIGHUP reopens the log file (-logfile): an outside rotation (logrotate's
+ * move, then HUP) goes on in a new file. Without this the signal's default
+ * ended the daemon on the spot, no clean stop, its files left behind. */
+void ped_daemon_hup_reopens_log(struct ped_evloop *loop);
 /* foreground: no fork; returns PED_DAEMON_CHILD at once, and ready/fail only log.
  * A child that does not report within timeout_ms is stopped (and reaped). */
 int ped_daemon_start(int foreground, int timeout_ms, pid_t *child, char *msg, size_t msglen);
