@@ -379,6 +379,7 @@ int rbs_daemon(const struct rbs_daemon_conf *dc, char *pass, size_t passlen)
 	ped_evloop_add_signal(loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(loop, SIGINT, on_term, NULL);
 	ped_daemon_hup_reopens_log(loop);
+	ped_tls_log_to(ped_log_write); /* a link whose peer was unregistered is logged */
 	ped_info("serving TLS on %s port %u (server certificate %s, %s), %zu Backup HSM(s) of hsm-sim at %s",
 		 dc->address ? dc->address : "*", (unsigned)bound, dc->paths->cert, fpr, served.n, dc->hsm_socket);
 	ped_daemon_ready(dc->foreground);

@@ -6,6 +6,7 @@
 #include "ped/error.h"
 #include "ped/fileio.h"
 #include "ped/log.h"
+#include "ped/tls.h"
 #include "ped/net.h"
 
 #include <errno.h>
@@ -197,6 +198,7 @@ int ped_runtime_run(struct ped_runtime *rt)
 	ped_evloop_add_signal(rt->loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(rt->loop, SIGINT, on_term, NULL);
 	ped_daemon_hup_reopens_log(rt->loop);
+	ped_tls_log_to(ped_log_write); /* a link whose peer was unregistered is logged */
 	ped_daemon_ready(rt->conf->foreground);
 	return ped_evloop_run(rt->loop);
 }

@@ -7,8 +7,10 @@
 #include "ped/error.h"
 #include "ped/evloop.h"
 #include "ped/fileio.h"
+#include "ped/log.h"
 #include "ped/net.h"
 #include "ped/thread.h"
+#include "ped/tlsnet.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -105,10 +107,66 @@ fail:
 	return PED_E_CERTIFICATE_INVALID;
 }
 
+/* A client's registration, as a server's proxy last found it holding the
+ * certificate the client presented (ped_tls_proxy_start_watched). */
+struct proxy_watch {
+	char path[1400], name[PED_TLS_NAME_MAX + 1];
+	X509 *cert;
+	struct stat st;
+	int known;
+};
+
 struct proxy {
 	SSL *ssl;
 	int net, plain;
+	struct proxy_watch *watch; /* NULL: nothing to check */
 };
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Whether the registration still stands: the file unchanged since it was
+ * last read (one stat), or read again and holding the very certificate the
+ * peer presented. A registration removed or replaced ends the link at the
+ * peer's next word, not at its next connection, which an application's
+ * pooled link may never make. */
+static int still_registered(struct proxy_watch *w)
+{
+	struct stat st;
+	X509 *c = NULL;
+	char why[1600];
+	int ok;
+
+	if (stat(w->path, &st) != 0)
+		return 0;
+	if (w->known && same_file(&st, &w->st))
+		return 1;
+	ok = ped_tls_read_cert(w->path, &c, why, sizeof(why)) == PED_OK && X509_cmp(c, w->cert) == 0;
+	X509_free(c);
+	ERR_clear_error();
+	w->st = st; /* read after this stat: a change since is seen next time */
+	w->known = ok;
+	return ok;
+}
+
+static void watch_free(struct proxy_watch *w)
+{
+	if (w) {
+		X509_free(w->cert);
+		free(w);
+	}
+}
+
+static void (*tls_log)(enum ped_log_level, const char *, const char *, ...);
+
+void ped_tls_log_to(void (*fn)(enum ped_log_level, const char *, const char *, ...))
+{
+	tls_log = fn;
+}
 
 /* what a process that exits must not pull OpenSSL from under */
 static atomic_int proxies_live;
@@ -154,6 +212,13 @@ static void *proxy_thread(void *arg)
 		}
 		if (SSL_pending(p->ssl) || (f[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			int n = SSL_read(p->ssl, buf, sizeof(buf));
+			if (n > 0 && p->watch && !still_registered(p->watch)) {
+				if (tls_log)
+					tls_log(PED_LOG_WARNING, __func__,
+						"network client %s: its registration was removed or replaced: link closed",
+						p->watch->name);
+				break;
+			}
 			if (n > 0) {
 				if (ped_write_all(p->plain, buf, (size_t)n, 30000) != PED_OK)
 					break;
@@ -174,6 +239,7 @@ static void *proxy_thread(void *arg)
 	SSL_free(p->ssl);
 	close(p->net);
 	int plain = p->plain;
+	watch_free(p->watch);
 	free(p);
 	ERR_clear_error();
 	atomic_fetch_sub(&proxies_live, 1);
@@ -236,7 +302,45 @@ int ped_tls_proxy_start(SSL *ssl, int fd, int *plain, char *why, size_t whylen)
 	return ped_tls_proxy_start_tid(ssl, fd, plain, NULL, why, whylen);
 }
 
+static int proxy_start(SSL *ssl, int fd, int *plain, pthread_t *tid, struct proxy_watch *w, char *why,
+		       size_t whylen);
+
 int ped_tls_proxy_start_tid(SSL *ssl, int fd, int *plain, pthread_t *tid, char *why, size_t whylen)
+{
+	return proxy_start(ssl, fd, plain, tid, NULL, why, whylen);
+}
+
+int ped_tls_proxy_start_watched(SSL *ssl, int fd, int *plain, const char *dir, const char *name, char *why,
+				size_t whylen)
+{
+	struct proxy_watch *w = calloc(1, sizeof(*w));
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+
+	if (!w || !peer || !X509_up_ref(peer)) {
+		free(w);
+		snprintf(why, whylen, "out of resources");
+		SSL_free(ssl);
+		close(fd);
+		ERR_clear_error();
+		return PED_E_CERTIFICATE_INVALID;
+	}
+	w->cert = peer;
+	snprintf(w->path, sizeof(w->path), "%s/%s.pem", dir, name);
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	/* removed or replaced while the handshake ran: as if at the next word */
+	if (!still_registered(w)) {
+		snprintf(why, whylen, "client certificate no longer registered (removed during the handshake)");
+		watch_free(w);
+		SSL_free(ssl);
+		close(fd);
+		ERR_clear_error();
+		return PED_E_CERTIFICATE_INVALID;
+	}
+	return proxy_start(ssl, fd, plain, NULL, w, why, whylen);
+}
+
+static int proxy_start(SSL *ssl, int fd, int *plain, pthread_t *tid, struct proxy_watch *w, char *why,
+		       size_t whylen)
 {
 	struct proxy *p = NULL;
 	int sp[2] = {-1, -1};
@@ -246,11 +350,13 @@ int ped_tls_proxy_start_tid(SSL *ssl, int fd, int *plain, pthread_t *tid, char *
 		snprintf(why, whylen, "out of resources");
 		goto fail;
 	}
-	*p = (struct proxy){ssl, fd, sp[1]};
+	*p = (struct proxy){ssl, fd, sp[1], w};
+	w = NULL; /* p's */
 	atomic_fetch_add(&proxies_live, 1);
 	if ((tid ? ped_thread_spawn_joinable(proxy_thread, p, tid) : ped_thread_spawn(proxy_thread, p)) != PED_OK) {
 		atomic_fetch_sub(&proxies_live, 1);
 		snprintf(why, whylen, "cannot start the TLS thread");
+		w = p->watch;
 		free(p);
 		goto fail;
 	}
@@ -259,6 +365,7 @@ int ped_tls_proxy_start_tid(SSL *ssl, int fd, int *plain, pthread_t *tid, char *
 	*plain = sp[0];
 	return PED_OK;
 fail:
+	watch_free(w);
 	SSL_free(ssl);
 	close(fd);
 	if (sp[0] >= 0) {

@@ -94,6 +94,12 @@ int ped_tls_pins_load_dir(struct ped_tls_pins *p, const char *dir)
 	struct dirent *e;
 	int r = PED_OK;
 
+	free(p->dir);
+	if (!(p->dir = strdup(dir))) {
+		if (d)
+			closedir(d);
+		return PED_E_HOST_MEMORY;
+	}
 	if (!d)
 		return PED_OK;
 	while ((e = readdir(d)) != NULL) {
@@ -132,6 +138,7 @@ void ped_tls_pins_free(struct ped_tls_pins *p)
 		X509_free(p->cert[i]);
 	free(p->cert);
 	free(p->name);
+	free(p->dir);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -504,6 +511,8 @@ int ped_tls_accept(SSL_CTX *ctx, const struct ped_tls_pins *pins, int fd, int ti
 	}
 	if (name && namelen)
 		snprintf(name, namelen, "%s", who);
+	if (pins->dir) /* a registry: its client's link lasts as long as its registration */
+		return ped_tls_proxy_start_watched(ssl, fd, plain, pins->dir, who, why, whylen);
 	return ped_tls_proxy_start(ssl, fd, plain, why, whylen);
 fail:
 	SSL_free(ssl);

@@ -20,6 +20,7 @@
 #include "ped/evloop.h"
 #include "ped/fileio.h"
 #include "ped/log.h"
+#include "ped/tls.h"
 #include "ped/net.h"
 #include "ped/opts.h"
 #include "ped/pidfile.h"
@@ -405,6 +406,7 @@ int main(int argc, char **argv)
 	ped_evloop_add_signal(loop, SIGTERM, on_term, NULL);
 	ped_evloop_add_signal(loop, SIGINT, on_term, NULL);
 	ped_daemon_hup_reopens_log(loop);
+	ped_tls_log_to(ped_log_write); /* a link whose peer was unregistered is logged */
 	ped_info("serving on %s", socket_path);
 	ped_daemon_ready(foreground);
 	ped_evloop_run(loop);

@@ -240,9 +240,21 @@ wait_for 10 grep -q "the client refused this server's certificate" "$T/rbs.log" 
 cp "$T/server.good" "$T/ws1/cert/server/127.0.0.1.pem"
 serving "after a wrong RBS certificate"
 
-note "rbs --remove-client: refused from the next connection"
+note "rbs --remove-client: refused from the next connection, and a session open ends"
+mkfifo "$T/ws1.in"
+timeout 120 "${RUN[@]}" "$BIN/hsmcm" -server 127.0.0.1 <"$T/ws1.in" >"$T/ws1.out" 2>&1 &
+SHELL_PID=$!
+track $SHELL_PID
+exec 7>"$T/ws1.in"
+echo "slot list" >&7
+wait_for 20 grep -q "Serial Number ->        $BACKUP_SERIAL" "$T/ws1.out" || fail "the open session: $(cat "$T/ws1.out")"
 OUT=$(rbs --remove-client ws1) || fail "remove-client: $OUT"
 expect_contains "$OUT" "client ws1 removed"
+echo "hsm showinfo" >&7
+wait_gone 20 "$SHELL_PID" || fail "the removed client's open session goes on: $(cat "$T/ws1.out")"
+exec 7>&-
+expect_eq "$(grep -c 'Command Result : No Error' "$T/ws1.out")" 1 "commands served to ws1's open session"
+grep -q 'ws1: its registration was removed or replaced: link closed' "$T/rbs.log" || fail "not logged on rbs"
 expect_exit 1 vtl verify
 expect_contains "$OUT" "it is not registered there"
 rbs --register -name ws1 -cert "$T/ws1/cert/client/ws1.pem" >/dev/null || fail "register again"

@@ -6,9 +6,15 @@
 #define PED_TLS_H
 
 #include "ped/libssl.h"
+#include "ped/log.h"
 
 #include <pthread.h>
 #include <stddef.h>
+
+/* Where tls.c logs (ped_log_write, set by the daemons; unset, it logs
+ * nothing, as in the PKCS#11 module, which prints nothing): a watched
+ * link closed because its peer's registration went. */
+void ped_tls_log_to(void (*fn)(enum ped_log_level, const char *, const char *, ...));
 
 /* A TLS 1.3 context with our certificate and key (PEM files) that accepts
  * only a peer presenting one of the certificates in trusted (a PEM file, or
@@ -27,6 +33,13 @@ int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, 
 int ped_tls_proxy_start(SSL *ssl, int fd, int *plain, char *why, size_t whylen);
 /* The same with a joinable thread (*tid), for a shared object. */
 int ped_tls_proxy_start_tid(SSL *ssl, int fd, int *plain, pthread_t *tid, char *why, size_t whylen);
+/* The same for a server whose client registered as dir/name.pem (ped/tlsnet.h
+ * registries): before passing on anything the client sends, the proxy
+ * checks that the file still holds the certificate the client presented
+ * (one stat while the file is unchanged) and ends the link otherwise, so
+ * removing a registration cuts the client's live links too. */
+int ped_tls_proxy_start_watched(SSL *ssl, int fd, int *plain, const char *dir, const char *name, char *why,
+				size_t whylen);
 /* Closes the plain end of a proxy and waits (up to timeout_ms) until its
  * thread is done with OpenSSL: what a client program does before exit(). */
 void ped_tls_proxy_close(int plain, int timeout_ms);

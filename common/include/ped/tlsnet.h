@@ -27,6 +27,7 @@ struct ped_tls_pins {
 	size_t n;
 	X509 **cert;
 	char (*name)[PED_TLS_NAME_MAX + 1];
+	char *dir; /* the registry they were loaded from (ped_tls_pins_load_dir), or NULL */
 };
 
 /* Names a client or a server may have: 1-64 of [A-Za-z0-9._-], not
@@ -38,7 +39,8 @@ int ped_tls_read_cert(const char *path, X509 **out, char *why, size_t whylen);
 int ped_tls_parse_cert(const uint8_t *pem, size_t len, X509 **out);
 /* Adds one pinned certificate under name. */
 int ped_tls_pins_add(struct ped_tls_pins *p, const char *name, X509 *cert);
-/* Every NAME.pem in dir (a missing dir pins nothing). */
+/* Every NAME.pem in dir (a missing dir pins nothing). ped_tls_accept then
+ * keeps each link it accepts only while its client's file stays. */
 int ped_tls_pins_load_dir(struct ped_tls_pins *p, const char *dir);
 /* The name a certificate is pinned under, or NULL. */
 const char *ped_tls_pins_find(const struct ped_tls_pins *p, X509 *cert);
