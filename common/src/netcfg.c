@@ -5,10 +5,14 @@
 #include "ped/error.h"
 #include "ped/tlsnet.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Setting names are made at run time: a schema on the stack of each call. */
 #define NC_FIXED 2
@@ -134,6 +138,33 @@ int ped_netcfg_find(const struct ped_net_client *nc, const char *name)
 	return -1;
 }
 
+/* A pinned certificate is what the client trusts: a file, and its folder,
+ * that only we or root can change. Anyone else who could rewrite it could
+ * pin their own server (and read every command and challenge secret). */
+static int pin_unchangeable(const char *path, char *why, size_t whylen)
+{
+	char real[PATH_MAX], *slash;
+	struct stat st;
+
+	if (!realpath(path, real) || stat(real, &st) != 0) {
+		snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+		return PED_E_FILE;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
+		snprintf(why, whylen, "%s (the server's registered certificate) must be a file of ours or root's "
+				      "that no one else can change (chmod 644)", path);
+		return PED_E_FILE;
+	}
+	if ((slash = strrchr(real, '/')) != NULL)
+		*(slash == real ? slash + 1 : slash) = '\0';
+	if (stat(real, &st) != 0 || (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
+		snprintf(why, whylen, "%s (the folder of the server's registered certificate) must be ours or root's "
+				      "and writable by no one else (chmod 755)", real);
+		return PED_E_FILE;
+	}
+	return PED_OK;
+}
+
 int ped_netcfg_dial(const struct ped_net_client *nc, size_t i, int timeout_ms, int *plain, pthread_t *tid,
 		    char *why, size_t whylen)
 {
@@ -150,6 +181,7 @@ int ped_netcfg_dial(const struct ped_net_client *nc, size_t i, int timeout_ms, i
 		return PED_E_CERTIFICATE_INVALID;
 	}
 	if ((r = ped_tls_key_private(nc->key, why, whylen)) != PED_OK ||
+	    (r = pin_unchangeable(nc->s[i].cert, why, whylen)) != PED_OK ||
 	    (r = ped_tls_read_cert(nc->s[i].cert, &c, why, whylen)) != PED_OK ||
 	    (r = ped_tls_pins_add(&pins, nc->s[i].name, c)) != PED_OK)
 		goto out;

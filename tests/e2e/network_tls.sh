@@ -165,6 +165,20 @@ expect_contains "$OUT" "ws1Key.pem must be a file of ours that no one else can r
 chmod 600 "$T/ws1/cert/client/ws1Key.pem"
 serving "after the keys' modes"
 
+note "a pinned server certificate, or its folder, that others can change is refused"
+pin="$T/ws1/cert/server/127.0.0.1.pem"
+chmod 666 "$pin"
+expect_exit 1 vtl verify
+expect_contains "$OUT" "127.0.0.1.pem (the server's registered certificate) must be a file of ours or root's that no one else can change"
+expect_not_contains "$OUT" "$TOKEN"
+chmod 644 "$pin"
+chmod 777 "$(dirname "$pin")"
+expect_exit 1 env OPENPED_PKCS11_CONF="$WS1" "$BIN/hsmcm" -server 127.0.0.1 -c "slot list"
+expect_contains "$OUT" "writable by no one else"
+expect_not_contains "$OUT" "Slot Id"
+chmod 755 "$(dirname "$pin")"
+serving "after the pin's modes"
+
 note "hsm-sim -client list and remove: a removed client is refused from its next connection"
 OUT=$(sim_client list)
 expect_contains "$OUT" "2 registered client(s)"
