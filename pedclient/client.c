@@ -6,6 +6,7 @@
 #include "client.h"
 #include "auditlog.h"
 
+#include "ped/hsgate.h"
 #include "ped/admin.h"
 #include "ped/auditwire.h"
 #include "ped/config.h"
@@ -39,8 +40,10 @@
 #define MAX_SESSIONS 128 /* one per HSM slot on this host */
 #define MAX_PARKED 8
 /* TLS handshakes in progress at once, each a thread: the port is open to
- * the network and a handshake is unauthenticated until it completes. */
-#define MAX_TLS_HANDSHAKES 16
+ * the network and a handshake is unauthenticated until it completes.
+ * PED_HSGATE_MAX wait at once, the oldest cut for a newer one
+ * (ped/hsgate.h); beyond twice that many threads a connection is closed. */
+#define MAX_TLS_HANDSHAKES (2 * PED_HSGATE_MAX)
 
 /* A pedserver that dialed in (PED-initiated mode), waiting for an HSM. */
 struct parked {
@@ -54,6 +57,7 @@ struct parked {
 struct tls_job {
 	struct ped_work work;
 	int fd; /* the accepted socket; then the link's plain end, or -1 and why */
+	int slot; /* its place in C.gate */
 	char cn[80], why[200], peer[96];
 };
 
@@ -91,6 +95,7 @@ static struct {
 	uint16_t tls_port;
 	struct parked pk[MAX_PARKED];
 	int pk_seen; /* a pedserver has dialed in: it dials again after each session */
+	struct ped_hsgate gate; /* the TLS port's handshakes */
 	uint64_t stop_by;   /* stopping: the ShutdownTimeout deadline, shared by its goodbyes */
 } C;
 
@@ -326,6 +331,7 @@ static void tls_run(struct ped_work *w)
 	else if (ped_tls_proxy(ctx, fd, 1, ped_ms(C.s->d.read_timeout_s), &j->fd, j->cn, sizeof(j->cn), j->why,
 			       sizeof(j->why)) != PED_OK)
 		j->fd = -1;
+	ped_hsgate_leave(&C.gate, j->slot);
 	SSL_CTX_free(ctx);
 }
 
@@ -353,11 +359,22 @@ static void on_tls_port(int fd, const char *peer, void *arg)
 		close(fd);
 		return;
 	}
+	char cut[96];
+	if ((j->slot = ped_hsgate_enter(&C.gate, fd, peer, cut, sizeof(cut))) < 0) {
+		ped_trace("refused a TLS connection from %s: %d handshakes in progress", peer, PED_HSGATE_MAX);
+		close(fd);
+		free(j);
+		return;
+	}
+	if (cut[0])
+		ped_warn("cut short the TLS handshake of %s, the longest of %d waiting (for %s)", cut, PED_HSGATE_MAX,
+			 peer);
 	j->work = (struct ped_work){.run = tls_run, .done = tls_done, .drop = tls_drop};
 	j->fd = fd;
 	snprintf(j->peer, sizeof(j->peer), "%s", peer);
 	(void)ped_set_nonblock(fd, 0);
 	if (ped_work_start(&C.rt.workers, &j->work) != PED_OK) {
+		ped_hsgate_leave(&C.gate, j->slot);
 		close(fd);
 		free(j);
 	}
@@ -843,6 +860,7 @@ int client_run(const struct client_settings *s)
 	for (int i = 0; i < MAX_PARKED; i++)
 		parked_init(&C.pk[i]);
 	C.tls_lfd = C.hsm_lfd = -1;
+	ped_hsgate_init(&C.gate);
 
 	ped_runtime_begin(&C.rt, "pedclient", &s->d);
 	ped_runtime_unix_listen(&C.rt, s->hsm_socket, 0660, &C.hsm_lfd, "the HSM socket");

@@ -8,6 +8,7 @@
 #include "ped/error.h"
 #include "ped/evloop.h"
 #include "ped/fileio.h"
+#include "ped/hsgate.h"
 #include "ped/link.h"
 #include "ped/log.h"
 #include "ped/net.h"
@@ -31,9 +32,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Half-open handshakes cost a thread each: beyond this many at once a
+/* Half-open handshakes cost a thread each: beyond PED_HSGATE_MAX waiting
+ * the oldest is cut (ped/hsgate.h); beyond twice that many threads a
  * connection is closed at once (and logged). */
-#define RBS_HANDSHAKES_MAX 16
 /* Sessions relayed at once. */
 #define RBS_SESSIONS_MAX 64
 #define RELAY_CHUNK 16384
@@ -43,6 +44,7 @@ static struct {
 	EVP_PKEY *key;
 	int listen_fd;
 	atomic_int handshakes;
+	struct ped_hsgate gate;
 	pthread_mutex_t mu;
 	int stopping;                    /* under mu */
 	int fds[RBS_SESSIONS_MAX][2];    /* under mu: each session's two ends */
@@ -51,7 +53,7 @@ static struct {
 } rbs = {.listen_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .gone = PTHREAD_COND_INITIALIZER};
 
 struct conn {
-	int fd;
+	int fd, slot;
 	char peer[96];
 };
 
@@ -203,11 +205,13 @@ static void *conn_thread(void *arg)
 	    PED_OK) {
 		ped_error("client %s: %s", h->peer, why);
 		close(h->fd);
+		ped_hsgate_leave(&rbs.gate, h->slot);
 		atomic_fetch_sub(&rbs.handshakes, 1);
 		goto out;
 	}
 	r = ped_tls_accept(ctx, &pins, h->fd, rbs.dc->handshake_timeout_ms, &plain, name, sizeof(name), why,
 			   sizeof(why));
+	ped_hsgate_leave(&rbs.gate, h->slot);
 	atomic_fetch_sub(&rbs.handshakes, 1);
 	if (r != PED_OK) {
 		ped_warn("client %s refused: %s", h->peer, why);
@@ -245,20 +249,25 @@ static void on_accept(struct ped_evloop *loop, int fd, unsigned ev, void *arg)
 	(void)arg;
 	while (ped_accept(fd, &cfd) == PED_OK) {
 		struct conn *h = calloc(1, sizeof(*h));
-		char peer[96];
+		char peer[96], cut[96];
+		int slot;
 		ped_sock_peer_name(cfd, peer, sizeof(peer));
-		if (!h || atomic_fetch_add(&rbs.handshakes, 1) >= RBS_HANDSHAKES_MAX) {
-			if (h)
-				atomic_fetch_sub(&rbs.handshakes, 1);
-			ped_warn("client %s refused: %d handshakes in progress already", peer, RBS_HANDSHAKES_MAX);
+		if (!h || (slot = ped_hsgate_enter(&rbs.gate, cfd, peer, cut, sizeof(cut))) < 0) {
+			ped_warn("client %s refused: %d handshakes in progress already", peer, PED_HSGATE_MAX);
 			free(h);
 			close(cfd);
 			continue;
 		}
+		if (cut[0])
+			ped_warn("client %s: handshake cut short, the longest of %d waiting (for %s)", cut,
+				 PED_HSGATE_MAX, peer);
+		atomic_fetch_add(&rbs.handshakes, 1);
 		h->fd = cfd;
+		h->slot = slot;
 		snprintf(h->peer, sizeof(h->peer), "%s", peer);
 		if (ped_thread_spawn(conn_thread, h) != PED_OK) {
 			ped_error("cannot start a thread for client %s", peer);
+			ped_hsgate_leave(&rbs.gate, slot);
 			atomic_fetch_sub(&rbs.handshakes, 1);
 			close(cfd);
 			free(h);
@@ -319,6 +328,7 @@ int rbs_daemon(const struct rbs_daemon_conf *dc, char *pass, size_t passlen)
 	rbs.dc = dc;
 	for (int i = 0; i < RBS_SESSIONS_MAX; i++)
 		rbs.fds[i][0] = rbs.fds[i][1] = -1;
+	ped_hsgate_init(&rbs.gate);
 	/* before the fork: a wrong password is the starting command's error */
 	if ((r = ped_tls_key_private(dc->paths->key, err, sizeof(err))) != PED_OK ||
 	    (r = ped_tls_read_cert(dc->paths->cert, &c, err, sizeof(err))) != PED_OK) {

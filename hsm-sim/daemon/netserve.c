@@ -4,6 +4,7 @@
 #include "ped/cert.h"
 #include "ped/error.h"
 #include "ped/fileio.h"
+#include "ped/hsgate.h"
 #include "ped/log.h"
 #include "ped/net.h"
 #include "ped/thread.h"
@@ -21,9 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A flood of half-open handshakes costs a thread each: beyond this many at
- * once a connection is closed at once (and the operator told). */
-#define NET_HANDSHAKES_MAX 16
+/* A flood of half-open handshakes costs a thread each: beyond
+ * PED_HSGATE_MAX waiting at once the oldest is cut (ped/hsgate.h), so
+ * connections that never finish their handshake keep no registered client
+ * out; beyond twice that many threads, a connection is closed at once. */
 
 struct net_paths {
 	char dir[1100], clients[1200], cert[1200], key[1200];
@@ -35,6 +37,7 @@ static struct {
 	int listen_fd;
 	int timeout_ms;
 	atomic_int handshakes;
+	struct ped_hsgate gate;
 } net = {.listen_fd = -1};
 
 static void paths(const char *state_dir, struct net_paths *p)
@@ -108,7 +111,7 @@ int netserve_admin(const char *state_dir, const char *verb, const char *name, co
 }
 
 struct handshake {
-	int fd;
+	int fd, slot;
 	char peer[96];
 };
 
@@ -134,6 +137,7 @@ static void *handshake_thread(void *arg)
 	ped_info("network client %s connected from %s", name, h->peer);
 	session_start_network(net.srv, plain);
 out:
+	ped_hsgate_leave(&net.gate, h->slot);
 	if (ctx)
 		SSL_CTX_set_app_data(ctx, NULL); /* pins go; each session's SSL keeps the context */
 	SSL_CTX_free(ctx);
@@ -152,21 +156,26 @@ static void on_accept(struct ped_evloop *loop, int fd, unsigned ev, void *arg)
 	(void)arg;
 	while (ped_accept(fd, &cfd) == PED_OK) {
 		struct handshake *h = calloc(1, sizeof(*h));
-		char peer[96];
+		char peer[96], cut[96];
+		int slot;
 		ped_sock_peer_name(cfd, peer, sizeof(peer));
-		if (!h || atomic_fetch_add(&net.handshakes, 1) >= NET_HANDSHAKES_MAX) {
-			if (h)
-				atomic_fetch_sub(&net.handshakes, 1);
+		if (!h || (slot = ped_hsgate_enter(&net.gate, cfd, peer, cut, sizeof(cut))) < 0) {
 			ped_warn("network client %s refused: %d handshakes in progress already", peer,
-				 NET_HANDSHAKES_MAX);
+				 PED_HSGATE_MAX);
 			free(h);
 			close(cfd);
 			continue;
 		}
+		if (cut[0])
+			ped_warn("network client %s: handshake cut short, the longest of %d waiting (for %s)", cut,
+				 PED_HSGATE_MAX, peer);
+		atomic_fetch_add(&net.handshakes, 1);
 		h->fd = cfd;
+		h->slot = slot;
 		snprintf(h->peer, sizeof(h->peer), "%s", peer);
 		if (ped_thread_spawn(handshake_thread, h) != PED_OK) {
 			ped_error("cannot start a thread for network client %s", peer);
+			ped_hsgate_leave(&net.gate, slot);
 			atomic_fetch_sub(&net.handshakes, 1);
 			close(cfd);
 			free(h);
@@ -183,6 +192,7 @@ int netserve_start(struct ped_evloop *loop, struct session_server *srv, const ch
 
 	net.srv = srv;
 	net.timeout_ms = timeout_ms;
+	ped_hsgate_init(&net.gate);
 	paths(state_dir, &net.p);
 	if ((r = ensure_identity(&net.p, err, errlen)) != PED_OK)
 		return r;

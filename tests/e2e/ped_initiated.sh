@@ -66,6 +66,32 @@ pedserver_cmd S -mode show -name hsmhost
 expect_contains "$OUT" "Link Status:              not connected"
 wait_for 10 eval 'pedclient_cmd -mode show; ! grep -q "PED-initiated link:" <<<"$OUT"' || { cat "$T/S.log" "$T/pedclient.log" >&2; fail "link still there: $OUT"; }
 
+note "16 silent connections to pedclient's TLS port keep no registered pedserver out"
+CPID=$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")
+threads() { ls "/proc/$CPID/task" | wc -l; }
+base=$(threads)
+python3 - "$tlsport" "$T/flood.done" <<'PY' &
+import os, socket, sys, time
+port, done = int(sys.argv[1]), sys.argv[2]
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+deadline = time.time() + 60
+while not os.path.exists(done) and time.time() < deadline:
+    time.sleep(0.05)
+PY
+FLOOD=$!
+track $FLOOD
+wait_for 10 eval '[ "$(threads)" -ge $((base + 16)) ]' || fail "the flood holds no handshake ($(threads) threads, $base before)"
+pedserver_cmd S -mode connect -name hsmhost
+[ $RC -eq 0 ] || fail "connect during the flood: $OUT $(tail -5 "$T/pedclient.log")"
+wait_for 10 eval 'pedclient_cmd -mode show; grep -q "PED-initiated link:       ps-workstation" <<<"$OUT"' ||
+	fail "link not parked during the flood: $OUT"
+grep -q 'cut short the TLS handshake of' "$T/pedclient.log" || fail "no cut logged"
+touch "$T/flood.done"
+wait_gone 20 "$FLOOD"
+pedserver_cmd S -mode disconnect -name hsmhost
+[ $RC -eq 0 ] || fail "disconnect: $OUT"
+wait_for 10 eval 'pedclient_cmd -mode show; ! grep -q "PED-initiated link:" <<<"$OUT"' || fail "link still there: $OUT"
+
 note "a pedserver whose certificate is not registered is refused"
 rm "$XDG_DATA_HOME/openped/cert/pedservers/ps-workstation.pem"
 cp "$appcert" "$XDG_DATA_HOME/openped/cert/pedservers/other.pem" # something registered, not pedserver's
