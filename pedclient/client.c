@@ -328,8 +328,8 @@ static void tls_run(struct ped_work *w)
 	j->fd = -1;
 	if (ped_tls_context(1, C.s->cert, C.s->key, C.s->trusted, &ctx, j->why, sizeof(j->why)) != PED_OK)
 		close(fd);
-	else if (ped_tls_proxy(ctx, fd, 1, ped_ms(C.s->d.read_timeout_s), &j->fd, j->cn, sizeof(j->cn), j->why,
-			       sizeof(j->why)) != PED_OK)
+	else if (ped_tls_proxy_trusted(ctx, fd, 1, ped_ms(C.s->d.read_timeout_s), C.s->trusted, &j->fd, j->cn,
+				       sizeof(j->cn), j->why, sizeof(j->why)) != PED_OK)
 		j->fd = -1;
 	ped_hsgate_leave(&C.gate, j->slot);
 	SSL_CTX_free(ctx);

@@ -56,12 +56,13 @@ static int add_trusted_file(X509_STORE *st, const char *path, int *count)
 	return PED_OK;
 }
 
+static int load_trusted(X509_STORE *st, const char *trusted);
+
 int ped_tls_context(int server, const char *cert, const char *key, const char *trusted, SSL_CTX **out,
 		    char *why, size_t whylen)
 {
 	SSL_CTX *ctx = NULL;
-	struct stat sb;
-	int count = 0;
+	int count;
 
 	*out = NULL;
 	if (ped_libssl_load(why, whylen) != PED_OK)
@@ -76,35 +77,66 @@ int ped_tls_context(int server, const char *cert, const char *key, const char *t
 		ssl_why(why, whylen, "cannot load our certificate and key");
 		goto fail;
 	}
-	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
-	if (stat(trusted, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		DIR *d = opendir(trusted);
-		struct dirent *e;
-		while (d && (e = readdir(d)) != NULL) {
-			size_t n = strlen(e->d_name);
-			if (n > 4 && !strcmp(e->d_name + n - 4, ".pem")) {
-				char p[1200];
-				snprintf(p, sizeof(p), "%s/%s", trusted, e->d_name);
-				(void)add_trusted_file(st, p, &count);
-			}
-		}
-		if (d)
-			closedir(d);
-	} else {
-		(void)add_trusted_file(st, trusted, &count);
-	}
-	if (count == 0) {
+	if ((count = load_trusted(SSL_CTX_get_cert_store(ctx), trusted)) == 0) {
 		snprintf(why, whylen, "no trusted peer certificate in %s", trusted);
 		goto fail;
 	}
 	/* Registered certificates are self-signed: trusting exactly them is the policy. */
-	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_PARTIAL_CHAIN);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, ped_cert_verify_cb);
 	*out = ctx;
 	return PED_OK;
 fail:
 	SSL_CTX_free(ctx);
 	return PED_E_CERTIFICATE_INVALID;
+}
+
+/* Every certificate of trusted (a PEM file, or each *.pem of a directory)
+ * into st; how many. With sig, a digest of what was read (the files'
+ * identities, sizes and times), to tell later whether anything changed. */
+static int load_trusted_sig(X509_STORE *st, const char *trusted, uint64_t *sig)
+{
+	struct stat sb;
+	int count = 0;
+	uint64_t h = 1469598103934665603ULL;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ULL)
+#define MIXST(s) (MIX((s).st_dev), MIX((s).st_ino), MIX((s).st_size), MIX((s).st_mtim.tv_sec), \
+		  MIX((s).st_mtim.tv_nsec), MIX((s).st_ctim.tv_sec), MIX((s).st_ctim.tv_nsec))
+
+	if (stat(trusted, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		DIR *d = opendir(trusted);
+		struct dirent *e;
+		MIXST(sb);
+		while (d && (e = readdir(d)) != NULL) {
+			size_t n = strlen(e->d_name);
+			if (n > 4 && !strcmp(e->d_name + n - 4, ".pem")) {
+				char p[1200];
+				struct stat fs;
+				snprintf(p, sizeof(p), "%s/%s", trusted, e->d_name);
+				if (stat(p, &fs) == 0)
+					MIXST(fs);
+				if (st)
+					(void)add_trusted_file(st, p, &count);
+			}
+		}
+		if (d)
+			closedir(d);
+	} else {
+		if (stat(trusted, &sb) == 0)
+			MIXST(sb);
+		if (st)
+			(void)add_trusted_file(st, trusted, &count);
+	}
+#undef MIXST
+#undef MIX
+	if (sig)
+		*sig = h;
+	return count;
+}
+
+static int load_trusted(X509_STORE *st, const char *trusted)
+{
+	return load_trusted_sig(st, trusted, NULL);
 }
 
 /* A client's registration, as a server's proxy last found it holding the
@@ -114,6 +146,12 @@ struct proxy_watch {
 	X509 *cert;
 	struct stat st;
 	int known;
+	/* or, for a PED-initiated link (ped_tls_proxy_trusted): the trusted
+	 * file or folder (path) the peer's chain must still verify against,
+	 * and a digest of it as last read */
+	int trusted;
+	STACK_OF(X509) *chain;
+	uint64_t sig;
 };
 
 struct proxy {
@@ -153,10 +191,42 @@ static int still_registered(struct proxy_watch *w)
 	return ok;
 }
 
+/* The same for a trusted file or folder: the peer's certificate must still
+ * verify as it did in the handshake (nothing read while nothing changed). */
+static int still_trusted(struct proxy_watch *w)
+{
+	X509_STORE *st = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	uint64_t sig;
+	int ok = 0;
+
+	(void)load_trusted_sig(NULL, w->path, &sig);
+	if (w->known && sig == w->sig)
+		return 1;
+	if ((st = X509_STORE_new()) && (ctx = X509_STORE_CTX_new()) && load_trusted(st, w->path) > 0 &&
+	    X509_STORE_CTX_init(ctx, st, w->cert, w->chain) == 1) {
+		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
+		X509_STORE_CTX_set_verify_cb(ctx, ped_cert_verify_cb);
+		ok = X509_verify_cert(ctx) == 1;
+	}
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	ERR_clear_error();
+	w->sig = sig; /* taken before the read: a change since is seen next time */
+	w->known = ok;
+	return ok;
+}
+
+static int watch_ok(struct proxy_watch *w)
+{
+	return w->trusted ? still_trusted(w) : still_registered(w);
+}
+
 static void watch_free(struct proxy_watch *w)
 {
 	if (w) {
 		X509_free(w->cert);
+		sk_X509_pop_free(w->chain, X509_free);
 		free(w);
 	}
 }
@@ -212,10 +282,11 @@ static void *proxy_thread(void *arg)
 		}
 		if (SSL_pending(p->ssl) || (f[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			int n = SSL_read(p->ssl, buf, sizeof(buf));
-			if (n > 0 && p->watch && !still_registered(p->watch)) {
+			if (n > 0 && p->watch && !watch_ok(p->watch)) {
 				if (tls_log)
 					tls_log(PED_LOG_WARNING, __func__,
-						"network client %s: its registration was removed or replaced: link closed",
+						"%s %s: its registration was removed or replaced: link closed",
+						p->watch->trusted ? "PED-initiated peer" : "network client",
 						p->watch->name);
 				break;
 			}
@@ -249,8 +320,17 @@ static void *proxy_thread(void *arg)
 	return NULL;
 }
 
+static int proxy_start(SSL *ssl, int fd, int *plain, pthread_t *tid, struct proxy_watch *w, char *why,
+		       size_t whylen);
+
 int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, char *peer_cn, size_t cnlen,
 		  char *why, size_t whylen)
+{
+	return ped_tls_proxy_trusted(ctx, fd, server, timeout_ms, NULL, plain, peer_cn, cnlen, why, whylen);
+}
+
+int ped_tls_proxy_trusted(SSL_CTX *ctx, int fd, int server, int timeout_ms, const char *trusted, int *plain,
+			  char *peer_cn, size_t cnlen, char *why, size_t whylen)
 {
 	SSL *ssl = NULL;
 	int r;
@@ -289,7 +369,25 @@ int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, 
 	}
 	if (peer_cn && cnlen)
 		X509_NAME_get_text_by_NID(X509_get_subject_name(pc), NID_commonName, peer_cn, (int)cnlen);
-	return ped_tls_proxy_start(ssl, fd, plain, why, whylen);
+	if (!trusted)
+		return ped_tls_proxy_start(ssl, fd, plain, why, whylen);
+	/* the link lasts as long as the peer's certificate stays trusted there */
+	struct proxy_watch *w = calloc(1, sizeof(*w));
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+	if (!w || !X509_up_ref(pc) || (w->cert = pc, chain && !(w->chain = X509_chain_up_ref(chain)))) {
+		snprintf(why, whylen, "out of resources");
+		watch_free(w);
+		goto fail;
+	}
+	w->trusted = 1;
+	snprintf(w->path, sizeof(w->path), "%s", trusted);
+	X509_NAME_get_text_by_NID(X509_get_subject_name(pc), NID_commonName, w->name, (int)sizeof(w->name));
+	if (!still_trusted(w)) {
+		snprintf(why, whylen, "TLS peer's certificate no longer registered (removed during the handshake)");
+		watch_free(w);
+		goto fail;
+	}
+	return proxy_start(ssl, fd, plain, NULL, w, why, whylen);
 fail:
 	SSL_free(ssl);
 	close(fd);
@@ -301,9 +399,6 @@ int ped_tls_proxy_start(SSL *ssl, int fd, int *plain, char *why, size_t whylen)
 {
 	return ped_tls_proxy_start_tid(ssl, fd, plain, NULL, why, whylen);
 }
-
-static int proxy_start(SSL *ssl, int fd, int *plain, pthread_t *tid, struct proxy_watch *w, char *why,
-		       size_t whylen);
 
 int ped_tls_proxy_start_tid(SSL *ssl, int fd, int *plain, pthread_t *tid, char *why, size_t whylen)
 {

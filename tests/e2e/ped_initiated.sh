@@ -92,6 +92,21 @@ pedserver_cmd S -mode disconnect -name hsmhost
 [ $RC -eq 0 ] || fail "disconnect: $OUT"
 wait_for 10 eval 'pedclient_cmd -mode show; ! grep -q "PED-initiated link:" <<<"$OUT"' || fail "link still there: $OUT"
 
+note "a pedserver's registration removed while its link is parked: the link is not used"
+pedserver_cmd S -mode connect -name hsmhost
+[ $RC -eq 0 ] || fail "connect: $OUT"
+wait_for 10 eval 'pedclient_cmd -mode show; grep -q "PED-initiated link:       ps-workstation, PED .*, ready" <<<"$OUT"' ||
+	fail "link not parked: $OUT"
+mv "$XDG_DATA_HOME/openped/cert/pedservers/ps-workstation.pem" "$T/ps-workstation.pem"
+hsmcm -c "ped connect; ped get; ped disconnect"
+[ $RC -ne 0 ] || fail "a session ran over the link of a pedserver no longer registered: $OUT"
+expect_not_contains "$OUT" "remote PED ped-device"
+grep -q 'PED-initiated peer ps-workstation: its registration was removed or replaced: link closed' "$T/pedclient.log" ||
+	fail "not logged: $(tail -5 "$T/pedclient.log")"
+mv "$T/ps-workstation.pem" "$XDG_DATA_HOME/openped/cert/pedservers/ps-workstation.pem"
+pedserver_cmd S -mode disconnect -name hsmhost
+wait_for 10 eval 'pedclient_cmd -mode show; ! grep -q "PED-initiated link:" <<<"$OUT"' || fail "link still there: $OUT"
+
 note "a pedserver whose certificate is not registered is refused"
 rm "$XDG_DATA_HOME/openped/cert/pedservers/ps-workstation.pem"
 cp "$appcert" "$XDG_DATA_HOME/openped/cert/pedservers/other.pem" # something registered, not pedserver's

@@ -37,6 +37,7 @@
 	X(SSL_get_error) \
 	X(SSL_get_ex_data) \
 	X(SSL_get_ex_data_X509_STORE_CTX_idx) \
+	X(SSL_get_peer_cert_chain) \
 	X(SSL_get_verify_result) \
 	X(SSL_new) \
 	X(SSL_peek) \
@@ -91,6 +92,7 @@ void ped_libssl_SSL_free(SSL *ssl);
 #define SSL_get_error (ped_libssl()->SSL_get_error)
 #define SSL_get_ex_data (ped_libssl()->SSL_get_ex_data)
 #define SSL_get_ex_data_X509_STORE_CTX_idx (ped_libssl()->SSL_get_ex_data_X509_STORE_CTX_idx)
+#define SSL_get_peer_cert_chain (ped_libssl()->SSL_get_peer_cert_chain)
 #define SSL_get_verify_result (ped_libssl()->SSL_get_verify_result)
 #define SSL_new (ped_libssl()->SSL_new)
 #define SSL_peek (ped_libssl()->SSL_peek)

@@ -28,6 +28,13 @@ int ped_tls_context(int server, const char *cert, const char *key, const char *t
 int ped_tls_proxy(SSL_CTX *ctx, int fd, int server, int timeout_ms, int *plain, char *peer_cn, size_t cnlen,
 		  char *why, size_t whylen);
 
+/* The same, and then the link lasts only as long as the peer's certificate
+ * still verifies against trusted (checked before passing on anything the
+ * peer sends; nothing is read again while trusted is unchanged): removing
+ * a registration cuts the links it let in. */
+int ped_tls_proxy_trusted(SSL_CTX *ctx, int fd, int server, int timeout_ms, const char *trusted, int *plain,
+			  char *peer_cn, size_t cnlen, char *why, size_t whylen);
+
 /* The proxy thread of ped_tls_proxy for a session whose handshake is done
  * (ped/tlsnet.h): takes ssl and fd over, even on failure. */
 int ped_tls_proxy_start(SSL *ssl, int fd, int *plain, char *why, size_t whylen);
