@@ -147,26 +147,6 @@ static int rotate_due(const struct auditlog *a, size_t add)
 	       (a->interval && (int64_t)time(NULL) - a->opened >= (int64_t)a->interval);
 }
 
-/* A record whole, or errno says why not: a full disk first takes part of a
- * line (a short count, errno untouched: the log said "File exists", left
- * from the log directory's mkdir), and only the next write says ENOSPC. */
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return PED_E_IO;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return PED_OK;
-}
-
 int auditlog_write(struct auditlog *a, const uint8_t *p, size_t len, uint64_t *acked)
 {
 	size_t pos = 0;
@@ -201,7 +181,7 @@ int auditlog_write(struct auditlog *a, const uint8_t *p, size_t len, uint64_t *a
 				break;
 			ped_info("audit log of HSM %s: file from record %llu", a->serial, (unsigned long long)seq);
 		}
-		if (write_all(a->fd, p + pos, n) != PED_OK) {
+		if (ped_file_write_all(a->fd, p + pos, n) != PED_OK) {
 			ped_error("audit log of HSM %s: %s", a->serial, strerror(errno));
 			/* what was half written is cut at the next open (find_last) */
 			r = PED_E_IO;

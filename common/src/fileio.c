@@ -44,6 +44,25 @@ int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t
 	return ped_file_write_atomic_as(path, data, len, mode, (uid_t)-1, (gid_t)-1);
 }
 
+int ped_file_write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return PED_E_IO;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return PED_OK;
+}
+
 int ped_file_write_atomic_as(const char *path, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid)
 {
 	static unsigned counter;
@@ -63,16 +82,7 @@ int ped_file_write_atomic_as(const char *path, const void *data, size_t len, mod
 	/* the owner before the content: a file that cannot keep its owner is not replaced */
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) != 0)
 		goto out;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto out;
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) != 0)
+	if (ped_file_write_all(fd, p, len) != PED_OK || fsync(fd) != 0)
 		goto out;
 	if (close(fd) != 0) {
 		fd = -1;

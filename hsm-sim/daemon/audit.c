@@ -282,24 +282,6 @@ static int64_t now_locked(const struct audit_log *lg)
 
 static const uint8_t zero_mac[HSM_AUDIT_MAC_LEN];
 
-/* All of it, or errno says why not (a short count leaves errno alone). */
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return PED_E_IO;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return PED_OK;
-}
-
 /* Seals rec as the next record and appends it to the spool (fsync'd
  * before it counts). Under mu. */
 static int append_locked(struct audit_log *lg, struct hsm_audit_rec *rec)
@@ -335,7 +317,7 @@ static int append_locked(struct audit_log *lg, struct hsm_audit_rec *rec)
 		r = PED_E_IO;
 		goto out;
 	}
-	if (write_all(fd, line, len) != PED_OK || fsync(fd) != 0) {
+	if (ped_file_write_all(fd, line, len) != PED_OK || fsync(fd) != 0) {
 		int e = errno;
 		ped_error("audit spool %s: %s", lg->spool, strerror(e));
 		/* The record is not kept: cut what of it got in. A full disk

@@ -14,6 +14,11 @@
 #define PED_FILE_TMP_MARK ".tmp."
 
 int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* All of n bytes to a file descriptor (retried after EINTR and short
+ * counts), or PED_E_IO with errno saying why: a full disk first takes part
+ * of the data and leaves errno alone, and only the next write says ENOSPC
+ * (a short count with nothing behind it is EIO). */
+int ped_file_write_all(int fd, const void *p, size_t n);
 /* The same, owned by uid and gid ((uid_t)-1, (gid_t)-1: the writer's): a
  * file rewritten in place keeps its owner, or is not replaced (PED_E_FILE,
  * errno EPERM). */
