@@ -175,10 +175,8 @@ int hsm_clone_place(struct hsm_partition *dst, struct hsm_obj *n, enum hsm_clone
 	} else {
 		if (hsm_part_obj_by_ouid(dst, n->ouid))
 			n->ouid = 0;
-		if ((r = hsm_part_obj_add(dst, n)) != PED_OK) {
-			hsm_obj_free(n);
-			return r;
-		}
+		if ((r = hsm_part_obj_add(dst, n)) != PED_OK)
+			return r; /* it freed n */
 	}
 	*placed = n->handle;
 	return 1;

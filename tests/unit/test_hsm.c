@@ -601,6 +601,12 @@ static void objects_grow_copy_and_move(void)
 	a.next_handle = HSM_HANDLE_SESSION_BIT - 1;
 	CU_ASSERT_EQUAL(hsm_part_obj_add(&a, kf_data("o", &v, 1, 0)), PED_OK);
 	CU_ASSERT_EQUAL(hsm_part_obj_add(&a, kf_data("o", &v, 1, 0)), PED_E_RANGE);
+	/* a cloned object the partition has no room for is freed once, by
+	 * hsm_part_obj_add (hsm_clone_place freed it again: make reliability's
+	 * objstore fuzz target) */
+	uint64_t placed = 0;
+	CU_ASSERT_EQUAL(hsm_clone_place(&a, kf_data("o", &v, 1, 0), HSM_CLONE_ALL, &placed), PED_E_RANGE);
+	CU_ASSERT_EQUAL(a.nobjs, 1);
 	hsm_part_obj_clear(&a);
 }
 
