@@ -12,7 +12,9 @@
 # the multiarch pkcs11 directory, PREFIX/lib/TRIPLET/pkcs11 (p11-kit's own
 # module directory when PREFIX is /usr), and its p11-kit module file to
 # PREFIX/share/p11-kit/modules/openped.module, naming it by its full path
-# when it is not in p11-kit's directory. A configuration file the
+# when it is not in p11-kit's directory (p11-kit reads that file only when
+# PREFIX is /usr: otherwise install says how to link it into
+# /etc/pkcs11/modules). A configuration file the
 # operator edited is never overwritten: the new one lands beside it as
 # NAME.dist. A manifest lists every file and directory installed, so
 # uninstall removes exactly those (an edited configuration file stays).
@@ -109,6 +111,13 @@ do_install() {
 	fi
 	put 644 "$tmp" "$PREFIX/share/p11-kit/modules/openped.module"
 	rm -f "$tmp"
+	# p11-kit reads module files from its own directories only
+	p11conf=$(pkg-config p11-kit-1 --variable p11_module_configs 2>/dev/null || true)
+	if [ "$PREFIX/share/p11-kit/modules" != "${p11conf:-/usr/share/p11-kit/modules}" ]; then
+		echo "install: p11-kit does not read $PREFIX/share/p11-kit/modules; for p11-kit and GnuTLS" \
+			"to load the module: mkdir -p /etc/pkcs11/modules && ln -s" \
+			"$PREFIX/share/p11-kit/modules/openped.module /etc/pkcs11/modules/"
+	fi
 	for f in "$top/README.md" "$top"/docs/*.md; do put 644 "$f" "$PREFIX/share/doc/openped/$(basename "$f")"; done
 	mkdirs "$SYSCONFDIR/openped"
 	for c in $CONFS; do

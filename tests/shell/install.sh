@@ -29,6 +29,11 @@ mod="/usr/local/lib${t:+/$t}/pkcs11/libopenped-pkcs11.so"
 grep -qx "module: $mod" "$D/usr/local/share/p11-kit/modules/openped.module" ||
 	fail "module file: $(cat "$D/usr/local/share/p11-kit/modules/openped.module")"
 [ -f "$D/usr/local/etc/openped/openped-pkcs11.conf" ] || fail "the module's configuration is not installed"
+# p11-kit reads module files from its own directories, never from
+# /usr/local/share/p11-kit/modules: install says how to link it in.
+# Before, it said nothing, and p11-kit list-modules had no openped.
+expect_contains "$(cat "$T/out")" "p11-kit does not read /usr/local/share/p11-kit/modules" "install's output"
+expect_contains "$(cat "$T/out")" "ln -s /usr/local/share/p11-kit/modules/openped.module /etc/pkcs11/modules/" "install's output"
 if command -v pkcs11-tool >/dev/null; then
 	OUT=$(OPENPED_PKCS11_CONF="$D/usr/local/etc/openped/openped-pkcs11.conf" so_client "$D$mod" pkcs11-tool --module "$D$mod" -I 2>&1) || true
 	expect_contains "$OUT" "Open PED PKCS#11 module"
@@ -41,6 +46,7 @@ make --no-print-directory -C "$PED_SRCDIR" BUILD="$(basename "$PED_BUILD")" DEST
 p11dir=$(pkg-config p11-kit-1 --variable p11_module_path)
 [ -f "$T/usr-dest$p11dir/libopenped-pkcs11.so" ] || fail "not in p11-kit's module directory $p11dir"
 grep -qx "module: libopenped-pkcs11.so" "$T/usr-dest/usr/share/p11-kit/modules/openped.module" || fail "module file under /usr"
+expect_not_contains "$(cat "$T/out")" "p11-kit does not read" "install's output with PREFIX=/usr"
 [ -f "$T/usr-dest/usr/local/etc/openped/openped-pkcs11.conf" ] || fail "configuration not in SYSCONFDIR/openped"
 
 echo "# edited by the operator" >>"$D/usr/local/etc/openped/pedclient.conf"
