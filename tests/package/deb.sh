@@ -61,4 +61,34 @@ for p in usr/bin/ped-device usr/bin/ikey usr/bin/pedtool usr/bin/hsmcm usr/bin/v
 	out=$("$R/$p" -version 2>&1) || fail "$p -version: $out"
 	expect_contains "$out" "0.1.0" "$p -version"
 done
+
+note "the units' maintainer scripts: reload, try-restart on upgrade, purge"
+# Before: dh_installsystemd (debhelper 13.11) looked in lib/systemd/system
+# only, found none of the units in usr/lib and wrote no script for them:
+# no daemon-reload on removal, and a purge left the operator's enablement
+# links pointing at units that were gone.
+for u in hsm-sim pedclient pedserver rbs; do
+	grep -q "deb-systemd-helper purge.*'$u.service'" "$T/control/postrm" 2>/dev/null ||
+		fail "postrm does not purge $u.service's state: $(cat "$T/control/postrm" 2>&1)"
+	grep -q "deb-systemd-helper update-state '$u.service'" "$T/control/postinst" ||
+		fail "postinst does not record $u.service's state"
+done
+grep -q "daemon-reload" "$T/control/postrm" || fail "postrm reloads no systemd on removal"
+# an upgrade restarts the services that run, starts none that do not and
+# never only stops them
+grep -q "deb-systemd-invoke try-restart 'hsm-sim.service'" "$T/control/postinst" ||
+	fail "postinst restarts no running service after an upgrade: $(cat "$T/control/postinst")"
+[ ! -f "$T/control/preinst" ] || ! grep -q "deb-systemd-invoke stop" "$T/control/preinst" ||
+	fail "preinst stops the services before an upgrade, and nothing starts them again"
+if command -v systemctl >/dev/null; then
+	systemctl --root="$R" enable hsm-sim.service pedserver.service >/dev/null 2>&1 || fail "systemctl --root enable"
+	[ -L "$R/etc/systemd/system/multi-user.target.wants/hsm-sim.service" ] || fail "systemctl --root made no link"
+	dpkg --root="$R" --force-script-chrootless --force-depends --log=/dev/null -i "$deb" >"$T/dpkg.out" 2>&1 ||
+		fail "dpkg -i over itself: $(cat "$T/dpkg.out")"
+	[ -L "$R/etc/systemd/system/multi-user.target.wants/hsm-sim.service" ] || fail "an upgrade dropped the enablement"
+	dpkg --root="$R" --force-script-chrootless --force-depends --log=/dev/null --purge openped >"$T/dpkg.out" 2>&1 ||
+		fail "dpkg --purge: $(cat "$T/dpkg.out")"
+	[ -z "$(find "$R/etc/systemd" -name '*.service' 2>/dev/null)" ] ||
+		fail "purge left enablement links: $(find "$R/etc/systemd" -name '*.service')"
+fi
 echo "deb ok"
