@@ -11,18 +11,9 @@
 . "$(dirname "$0")/remote_lib.sh"
 set -e
 MNT="$T/mnt"
-mkdir -p "$MNT"
-mount -t tmpfs -o size=64k,mode=0700 tmpfs "$MNT" 2>/dev/null || skip "cannot mount a tmpfs (mount not permitted)"
-trap 'set +e; for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait_gone 10 "$p"; done; umount "$MNT" || umount -l "$MNT"; _cleanup' EXIT
+small_disks 64k "$MNT"
 
-new_keys so dom au
-cat >"$T/a.policy" <<P
-write "SETTING SO" ${KEY[so]}
-use "SO LOGIN" ${KEY[so]}
-write "SETTING DOMAIN" ${KEY[dom]}
-write "SETTING AU" ${KEY[au]}
-use "AU LOGIN" ${KEY[au]}
-P
+auditor_keys "$T/a.policy"
 LOGS="$MNT/logs"
 start_pedclient
 start_hsm

@@ -8,14 +8,7 @@
 . "$(dirname "$0")/remote_lib.sh"
 set -e
 
-new_keys so dom au
-cat >"$T/a.policy" <<P
-write "SETTING SO" ${KEY[so]}
-use "SO LOGIN" ${KEY[so]}
-write "SETTING DOMAIN" ${KEY[dom]}
-write "SETTING AU" ${KEY[au]}
-use "AU LOGIN" ${KEY[au]}
-P
+auditor_keys "$T/a.policy"
 sed 's/^audit_spool_max = .*/audit_spool_max = 65536;/' "$PED_SRCDIR/conf/hsm-sim.conf" >"$T/hsm-sim.conf"
 grep -q '^audit_spool_max = 65536;' "$T/hsm-sim.conf" || fail "conf/hsm-sim.conf has no audit_spool_max"
 start_hsm -configfile "$T/hsm-sim.conf"

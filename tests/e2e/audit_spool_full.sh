@@ -12,20 +12,11 @@
 . "$(dirname "$0")/remote_lib.sh"
 set -e
 MNT="$T/mnt"
-mkdir -p "$MNT"
-mount -t tmpfs -o size=256k,mode=0700 tmpfs "$MNT" 2>/dev/null || skip "cannot mount a tmpfs (mount not permitted)"
-trap 'set +e; for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait_gone 10 "$p"; done; umount "$MNT" || umount -l "$MNT"; _cleanup' EXIT
+small_disks 256k "$MNT"
 mkdir -m 700 "$MNT/state" # a state directory must be private
 ln -s "$MNT/state" "$T/state"
 
-new_keys so dom au
-cat >"$T/a.policy" <<P
-write "SETTING SO" ${KEY[so]}
-use "SO LOGIN" ${KEY[so]}
-write "SETTING DOMAIN" ${KEY[dom]}
-write "SETTING AU" ${KEY[au]}
-use "AU LOGIN" ${KEY[au]}
-P
+auditor_keys "$T/a.policy"
 LOGS="$T/logs"
 start_hsm
 start_ped A $HSM_SERIAL "$T/a.policy"

@@ -13,14 +13,7 @@
 . "$(dirname "$0")/remote_lib.sh"
 set -e
 
-new_keys so dom au
-cat >"$T/a.policy" <<P
-write "SETTING SO" ${KEY[so]}
-use "SO LOGIN" ${KEY[so]}
-write "SETTING DOMAIN" ${KEY[dom]}
-write "SETTING AU" ${KEY[au]}
-use "AU LOGIN" ${KEY[au]}
-P
+auditor_keys "$T/a.policy"
 LOGS="$XDG_DATA_HOME/openped/audit" # pedclient's own directory: the whole log is there
 start_pedclient
 start_hsm

@@ -16,6 +16,39 @@ new_keys() {
 	done
 }
 
+# small_disks SIZE DIR...: a tmpfs of SIZE (mode 0700) on each DIR (made),
+# for a full disk on cue; the daemons are stopped before they are
+# unmounted at exit. No mount permitted: SKIP.
+_small_disks=()
+small_disks() {
+	local size=$1 d
+	shift
+	for d in "$@"; do
+		mkdir -p "$d"
+		if ! mount -t tmpfs -o "size=$size,mode=0700" tmpfs "$d" 2>/dev/null; then
+			for m in "${_small_disks[@]}"; do umount "$m"; done
+			[ ${#_small_disks[@]} -eq 0 ] && skip "cannot mount a tmpfs (mount not permitted)"
+			fail "cannot mount a second tmpfs on $d"
+		fi
+		_small_disks+=("$d")
+	done
+	trap 'set +e; for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait_gone 10 "$p"; done
+		for m in "${_small_disks[@]}"; do umount "$m" || umount -l "$m"; done; _cleanup' EXIT
+}
+
+# auditor_keys POLICY_FILE: keys so, dom and au, and a headless PED policy
+# that writes and presents them (the HSM SO, the domain, the Auditor).
+auditor_keys() {
+	new_keys so dom au
+	cat >"$1" <<P
+write "SETTING SO" ${KEY[so]}
+use "SO LOGIN" ${KEY[so]}
+write "SETTING DOMAIN" ${KEY[dom]}
+write "SETTING AU" ${KEY[au]}
+use "AU LOGIN" ${KEY[au]}
+P
+}
+
 start_hsm() {
 	"${RUN[@]}" "$BIN/hsm-sim" -state "$T/state" -socket "$HSM_SOCK" -pidfile "$T/hsm.pid" \
 		-logfile "$T/hsm.log" "$@" &

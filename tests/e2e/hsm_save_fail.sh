@@ -14,10 +14,7 @@
 set -e
 # the state and the key store each on a small tmpfs, filled apart
 MNT="$T/mnt" MNTK="$T/mntk"
-mkdir -p "$MNT" "$MNTK"
-mount -t tmpfs -o size=4m,mode=0700 tmpfs "$MNT" 2>/dev/null || skip "cannot mount a tmpfs (mount not permitted)"
-if ! mount -t tmpfs -o size=4m,mode=0700 tmpfs "$MNTK"; then umount "$MNT"; fail "second tmpfs"; fi
-trap 'set +e; for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait_gone 10 "$p"; done; for m in "$MNT" "$MNTK"; do umount "$m" || umount -l "$m"; done; _cleanup' EXIT
+small_disks 4m "$MNT" "$MNTK"
 mkdir -m 700 "$MNT/state" "$MNTK/keys" # a store and a state directory must be private
 ln -s "$MNT/state" "$T/state"
 ln -s "$MNTK/keys" "$IKEY_STORE"
