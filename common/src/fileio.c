@@ -22,7 +22,7 @@
 #define PED_SYSCONFDIR "/usr/local/etc"
 #endif
 
-static int fsync_dir_of(const char *path)
+int ped_file_sync_dir_of(const char *path)
 {
 	char copy[4096];
 	int fd, r = PED_OK;
@@ -91,7 +91,7 @@ int ped_file_write_atomic_as(const char *path, const void *data, size_t len, mod
 	fd = -1;
 	if (rename(tmp, path) != 0)
 		goto out;
-	r = fsync_dir_of(path);
+	r = ped_file_sync_dir_of(path);
 	return r;
 out:
 	saved = errno;

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <openssl/rand.h>
 #include <openssl/crypto.h>
@@ -58,20 +57,6 @@ static void publish(struct sim_hsm *hs)
 	}
 }
 
-/* fsync of the directory holding path: a rename there is on disk. */
-static int sync_dir_of(const char *path)
-{
-	char copy[1100];
-	int fd, r;
-
-	snprintf(copy, sizeof(copy), "%s", path);
-	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 /* A zeroization replaces the device secret (sim_save): the new one is
  * written as hsm-SERIAL.device.new, the state sealed under it, then it is
  * renamed over hsm-SERIAL.device. A crash in between leaves both: the one
@@ -114,7 +99,7 @@ static int finish_rotation(struct sim_hsm *hs, int state_exists, char *err, size
 			hs->prev_kek_set = 1;
 	}
 	OPENSSL_cleanse(secret, sizeof(secret));
-	if (rename(np, hs->dev_path) != 0 || sync_dir_of(hs->dev_path) != 0) {
+	if (rename(np, hs->dev_path) != 0 || ped_file_sync_dir_of(hs->dev_path) != PED_OK) {
 		snprintf(err, errlen, "cannot rename %s to %s: %s", np, hs->dev_path, strerror(errno));
 		return PED_E_IO;
 	}
@@ -285,7 +270,7 @@ static void rotation_done(struct sim_hsm *hs)
 	hs->lrec.slot = -1;
 	hs->lrec.seq = 0;
 	audit_resealed(hs);
-	if (rename(np, hs->dev_path) != 0 || sync_dir_of(hs->dev_path) != 0)
+	if (rename(np, hs->dev_path) != 0 || ped_file_sync_dir_of(hs->dev_path) != PED_OK)
 		ped_error("HSM %s: cannot rename %s to %s: %s (the next start does)", hs->h.serial, np,
 			  hs->dev_path, strerror(errno));
 	else

@@ -14,6 +14,9 @@
 #define PED_FILE_TMP_MARK ".tmp."
 
 int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* fsync of the directory holding path: a rename there is on disk.
+ * PED_OK, or PED_E_FILE (errno says why). */
+int ped_file_sync_dir_of(const char *path);
 /* All of n bytes to a file descriptor (retried after EINTR and short
  * counts), or PED_E_IO with errno saying why: a full disk first takes part
  * of the data and leaves errno alone, and only the next write says ENOSPC
