@@ -198,8 +198,9 @@ static void *conn_thread(void *arg)
 	char why[320], name[PED_TLS_NAME_MAX + 1];
 	int plain = -1, hsm = -1, slot = -1, r;
 
-	/* the registry is read at each connection: a client registered or
-	 * removed counts from its next one */
+	/* the registry is read at each connection: a client registered counts
+	 * from its next one; one removed also loses the links it has open
+	 * (ped_tls_proxy_start_watched) */
 	(void)ped_tls_pins_load_dir(&pins, rbs.dc->paths->clients);
 	if ((r = ped_tls_pinned_context_pkey(1, rbs.dc->paths->cert, rbs.key, &pins, &ctx, why, sizeof(why))) !=
 	    PED_OK) {
