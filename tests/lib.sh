@@ -75,6 +75,26 @@ alive() {
 # wait_gone SECONDS PID: poll until PID has exited.
 wait_gone() { wait_for "$1" eval "! alive $2"; }
 
+# silent_flood PID PORT: 16 connections to PORT on loopback that say
+# nothing, held until $T/flood.done exists (or 60 s; FLOOD is the holder's
+# pid); returns once PID runs a handshake thread for each of them.
+silent_flood() {
+	local pid=$1 port=$2 base
+	base=$(ls "/proc/$pid/task" | wc -l)
+	python3 - "$port" "$T/flood.done" <<'PY' &
+import os, socket, sys, time
+port, done = int(sys.argv[1]), sys.argv[2]
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+deadline = time.time() + 60
+while not os.path.exists(done) and time.time() < deadline:
+    time.sleep(0.05)
+PY
+	FLOOD=$!
+	track $FLOOD
+	wait_for 10 eval '[ "$(ls /proc/'"$pid"'/task | wc -l)" -ge $((base + 16)) ]' ||
+		fail "the 16 silent connections hold no handshake ($(ls "/proc/$pid/task" | wc -l) threads, $base before)"
+}
+
 # so_client SO CMD...: runs CMD, a program not built here (pkcs11-tool,
 # p11tool, openssl), that loads our shared object SO. An ASan build of SO
 # needs clang's shared sanitizer runtime loaded first, and the program's

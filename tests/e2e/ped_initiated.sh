@@ -68,19 +68,7 @@ wait_for 10 eval 'pedclient_cmd -mode show; ! grep -q "PED-initiated link:" <<<"
 
 note "16 silent connections to pedclient's TLS port keep no registered pedserver out"
 CPID=$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")
-threads() { ls "/proc/$CPID/task" | wc -l; }
-base=$(threads)
-python3 - "$tlsport" "$T/flood.done" <<'PY' &
-import os, socket, sys, time
-port, done = int(sys.argv[1]), sys.argv[2]
-held = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
-deadline = time.time() + 60
-while not os.path.exists(done) and time.time() < deadline:
-    time.sleep(0.05)
-PY
-FLOOD=$!
-track $FLOOD
-wait_for 10 eval '[ "$(threads)" -ge $((base + 16)) ]' || fail "the flood holds no handshake ($(threads) threads, $base before)"
+silent_flood "$CPID" "$tlsport"
 pedserver_cmd S -mode connect -name hsmhost
 [ $RC -eq 0 ] || fail "connect during the flood: $OUT $(tail -5 "$T/pedclient.log")"
 wait_for 10 eval 'pedclient_cmd -mode show; grep -q "PED-initiated link:       ps-workstation" <<<"$OUT"' ||
