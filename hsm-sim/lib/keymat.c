@@ -572,12 +572,13 @@ static CK_RV pkey_point(EVP_PKEY *pkey, const struct kcurve *c, uint8_t pt[1 + 2
 static CK_RV generated_finish(struct hsm_obj *o, const struct hsm_obj *pair)
 {
 	const struct kcurve *c;
-	const struct hsm_obj *has_point = o->kind == HSM_K_EC_PUB ? o : pair;
-	const struct hsm_attr *a;
-	const uint8_t *p = NULL;
+	/* the pair's point: in the public half's CKA_EC_POINT (DER, put there
+	 * by put_ec_pkey); a private half with no pair reads it from its key */
+	const struct hsm_obj *holder = o->kind == HSM_K_EC_PUB ? o : pair;
+	const struct hsm_attr *a = holder ? hsm_obj_attr(holder, CKA_EC_POINT) : NULL;
+	const uint8_t *p;
 	uint8_t pt[1 + 2 * 66];
 	size_t len;
-	int der_kept = 0; /* the public half's CKA_EC_POINT is already DER */
 	CK_RV rv;
 
 	switch (o->kind) {
@@ -587,11 +588,11 @@ static CK_RV generated_finish(struct hsm_obj *o, const struct hsm_obj *pair)
 		if ((c = kcurve_of(o)) == NULL)
 			return kfail(CKR_TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS is required");
 		len = 1 + 2 * c->field_len;
-		if (has_point && (a = hsm_obj_attr(has_point, CKA_EC_POINT)) != NULL &&
-		    kmat_ec_point(c, a->val, a->len, &p)) {
+		if (a && kmat_ec_point(c, a->val, a->len, &p))
 			memcpy(pt, p, len);
-			der_kept = has_point == o && p != a->val;
-		} else if ((rv = pkey_point(o->pkey, c, pt, &len)) != CKR_OK)
+		else if (o->kind == HSM_K_EC_PUB)
+			return kfail(CKR_GENERAL_ERROR, "the generated public key has no CKA_EC_POINT");
+		else if ((rv = pkey_point(o->pkey, c, pt, &len)) != CKR_OK)
 			return rv;
 		if (o->kind == HSM_K_EC_PUB) {
 			/* the public half holds no private key: it may outlive the
@@ -607,8 +608,6 @@ static CK_RV generated_finish(struct hsm_obj *o, const struct hsm_obj *pair)
 			}
 			EVP_PKEY_free(o->pkey);
 			o->pkey = pub;
-			if (!der_kept && (rv = put_ec_point_der(o, c, pt)) != CKR_OK)
-				return rv;
 		}
 		return put_ec_spki(o, c, pt);
 	default: break;
