@@ -118,12 +118,11 @@ static int load_state(struct audit_log *lg, char *why, size_t whylen)
 	}
 	aadlen = (size_t)snprintf((char *)aad, sizeof(aad), "%s%s", STATE_MAGIC, lg->serial);
 	r = PED_E_CORRUPT;
-	if (len >= 8 && !memcmp(buf, STATE_MAGIC, 8) && lg->prev_kek &&
-	    hsm_open(lg->kek, aad, aadlen, buf + 8, len - 8, &pt, &ptlen) != PED_OK &&
+	if (len >= 8 && !memcmp(buf, STATE_MAGIC, 8) &&
+	    hsm_open(lg->kek, aad, aadlen, buf + 8, len - 8, &pt, &ptlen) != PED_OK && lg->prev_kek &&
 	    hsm_open(lg->prev_kek, aad, aadlen, buf + 8, len - 8, &pt, &ptlen) == PED_OK)
 		reseal = 1; /* a zeroization cut short before it sealed this again */
-	if (len < 8 || memcmp(buf, STATE_MAGIC, 8) ||
-	    (!pt && hsm_open(lg->kek, aad, aadlen, buf + 8, len - 8, &pt, &ptlen) != PED_OK)) {
+	if (!pt) {
 		snprintf(why, whylen, "%s: not this HSM's audit log state, or damaged", lg->path);
 		goto out;
 	}

@@ -13,7 +13,7 @@
 . "$(dirname "$0")/hsm_lib.sh"
 set -e
 
-new_keys so dom po pdom co so2 dom2
+new_keys so dom po pdom co so2 dom2 au
 cat >"$T/a.policy" <<P
 write "SETTING SO" ${KEY[so]}
 use "SO LOGIN" ${KEY[so]}
@@ -79,14 +79,19 @@ note "three wrong HSM SO logins zeroize it: the device secret goes too"
 cat >"$T/b.policy" <<P
 write "SETTING SO" ${KEY[so2]}
 write "SETTING DOMAIN" ${KEY[dom2]}
+write "SETTING AU" ${KEY[au]}
 use "SO LOGIN" ${KEY[so]}
 P
 start_hsm
 start_ped C $HSM_SERIAL "$T/b.policy"
-hsmcm -c "hsm init -label again"
+# an Auditor: the HSM keeps an audit log state, sealed like the state
+hsmcm -c "hsm init -label again; role init -name au"
 [ $RC -eq 0 ] || fail "hsm init: $OUT"
 cp "$state" "$T/old2.state"
 cp "$dev" "$T/old2.device"
+audit="$T/state/hsm-$HSM_SERIAL.audit"
+[ -e "$audit" ] || fail "no audit log state after hsm init"
+cp "$audit" "$T/old2.audit" # sealed under the old device secret
 for i in 1 2 3; do hsmcm -c "role login -name so"; done
 expect_contains "$OUT" "ZEROIZED"
 hsmcm -c "hsm showinfo"
@@ -102,15 +107,23 @@ run_hsm
 
 note "a crash after the new state, before the rename: the new device secret is taken"
 cp "$T/zeroized2.state" "$state"
-# the state sealed under the new secret, the old one still in place
+# the state sealed under the new secret, the old one still in place, and
+# the audit log state not sealed again yet
 mv "$dev" "$dev.new"
 cp -p "$T/old2.device" "$dev"
 chmod 600 "$dev"
+cp "$T/old2.audit" "$audit"
 start_hsm
 hsmcm -c "hsm showinfo"
 [ $RC -eq 0 ] || fail "after a crash mid-rotation: $OUT $(cat "$T/hsm.log")"
 [ ! -e "$dev.new" ] || fail "$dev.new not taken"
 ! cmp -s "$dev" "$T/old2.device" || fail "the old device secret kept"
+! cmp -s "$audit" "$T/old2.audit" || fail "the audit log state was not sealed again under the new secret"
+stop_hsm
+note "and the audit log state sealed again opens at the next start"
+start_hsm
+hsmcm -c "hsm showinfo"
+[ $RC -eq 0 ] || fail "after the audit state was sealed again: $OUT $(cat "$T/hsm.log")"
 stop_hsm
 note "a crash before the new state: the old device secret stays"
 head -c 32 /dev/urandom >"$dev.new"
