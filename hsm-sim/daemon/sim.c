@@ -90,7 +90,8 @@ static int finish_rotation(struct sim_hsm *hs, int state_exists, char *err, size
 			snprintf(err, errlen, "cannot remove %s: %s", np, strerror(errno));
 			return PED_E_IO;
 		}
-		ped_warn("HSM %s: %s was never used (a zeroization cut short before its save); removed",
+		ped_warn("HSM %s: %s was never used (a zeroization or the HSM's creation cut short before its "
+			 "save); removed",
 			 hs->h.serial, np);
 		return PED_OK;
 	}
@@ -127,6 +128,28 @@ static int open_device(struct sim_hsm *hs, const char *state_dir, int state_exis
 	if ((r = finish_rotation(hs, state_exists, err, errlen)) != PED_OK)
 		return r;
 	r = hsm_device_read(path, secret, why, sizeof(why));
+	if (r == PED_OK && !state_exists) {
+		/* an HSM whose state is gone is not a new HSM: a wrong mount or a
+		 * half-restored backup would otherwise become one, zeroized, and
+		 * be initialized over before the state is found again */
+		OPENSSL_cleanse(secret, sizeof(secret));
+		snprintf(err, errlen, "%s: missing, but HSM %s's device secret %s is there: restore the state "
+			 "file, or remove the device secret to start HSM %s anew (zeroized)",
+			 hs->state_path, hs->h.serial, path, hs->h.serial);
+		return PED_E_NOT_FOUND;
+	}
+	if (r == PED_E_NOT_FOUND && !state_exists) {
+		/* a new HSM: its secret becomes hsm-SERIAL.device only once the
+		 * state is sealed under it (creation_done), so that a start cut
+		 * short leaves nothing the rule above would refuse */
+		char np[1200];
+		snprintf(np, sizeof(np), "%s.new", path);
+		if ((r = hsm_device_create(np, secret, why, sizeof(why))) != PED_OK) {
+			snprintf(err, errlen, "cannot make the device secret of HSM %s: %s", hs->h.serial, why);
+			return r;
+		}
+		goto set;
+	}
 	if (r == PED_E_NOT_FOUND && state_exists) {
 		/* only a state file without sealed secrets may get a new device secret */
 		struct hsm *probe = calloc(1, sizeof(*probe));
@@ -152,11 +175,27 @@ static int open_device(struct sim_hsm *hs, const char *state_dir, int state_exis
 		snprintf(err, errlen, "%s", why[0] ? why : ped_strerror(r));
 		return r;
 	}
+set:
 	r = hsm_set_device_secret(&hs->h, secret);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	if (r != PED_OK)
 		snprintf(err, errlen, "HSM %s: cannot derive its storage key", hs->h.serial);
 	return r;
+}
+
+/* A new HSM's state is on disk, sealed under hsm-SERIAL.device.new: that
+ * is now its device secret (a crash before this rename is finished by the
+ * next start's finish_rotation, which finds the state opening under it). */
+static int creation_done(struct sim_hsm *hs, char *err, size_t errlen)
+{
+	char np[1200];
+
+	snprintf(np, sizeof(np), "%s.new", hs->dev_path);
+	if (rename(np, hs->dev_path) != 0 || ped_file_sync_dir_of(hs->dev_path) != PED_OK) {
+		snprintf(err, errlen, "cannot rename %s to %s: %s", np, hs->dev_path, strerror(errno));
+		return PED_E_IO;
+	}
+	return PED_OK;
 }
 
 int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
@@ -216,8 +255,11 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot write %s", hs->state_path);
 			return r;
 		}
+		if ((r = creation_done(hs, err, errlen)) != PED_OK)
+			return r;
 		publish(hs);
-		ped_info("HSM %s created (zeroized) in %s", serial, hs->state_path);
+		ped_info("HSM %s created (zeroized) in %s; its device secret in %s", serial, hs->state_path,
+			 hs->dev_path);
 	}
 	return PED_OK;
 }

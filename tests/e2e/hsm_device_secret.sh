@@ -74,12 +74,42 @@ run_hsm
 grep -q "readable or writable by others" "$T/refused.out" "$T/refused.log" ||
 	fail "no clear message: $(cat "$T/refused.out" "$T/refused.log")"
 
-note "the right device secret: the HSM as it was"
+note "the state file gone, its device secret there: refused, no new HSM made"
 chmod 600 "$dev"
+mv "$state" "$T/moved.state"
+run_hsm
+[ $HSM_RC -ne 0 ] || fail "hsm-sim made a new HSM where the state file had gone"
+[ $HSM_RC -ne 124 ] || fail "hsm-sim did not stop on a missing state file"
+grep -q "hsm-$HSM_SERIAL.state: missing, but HSM $HSM_SERIAL's device secret .* is there" \
+	"$T/refused.out" "$T/refused.log" || fail "no clear message: $(cat "$T/refused.out" "$T/refused.log")"
+[ ! -e "$state" ] || fail "a new state file was made"
+cmp -s "$dev" "$T/saved.device" || fail "the device secret changed"
+mv "$T/moved.state" "$state"
+
+note "the right device secret: the HSM as it was"
 stop_ped A # it would reattach and race B for the link
 start_hsm
 start_ped B $HSM_SERIAL "$T/a.policy"
 hsmcm -c "slot set -slot 1; role login -name co; partition contents"
 [ $RC -eq 0 ] || fail "after the restart: $OUT"
 expect_contains "$OUT" "Object Label: k"
+
+note "a first start cut short before its state was saved: its device secret is dropped, the HSM made"
+stop_ped B
+kill -TERM "$HSM_PID"; wait_gone 20 "$HSM_PID" || fail "hsm-sim did not stop"
+rm -f "$T/ped-$BACKUP_SERIAL.sock" "$T/ped-$HSM_SERIAL.sock"
+mv "$T/state" "$T/state.old"
+mkdir -m 700 "$T/state"
+head -c 32 /dev/urandom >"$T/state/hsm-$HSM_SERIAL.device.new"
+chmod 600 "$T/state/hsm-$HSM_SERIAL.device.new"
+cp "$T/state/hsm-$HSM_SERIAL.device.new" "$T/cut.device"
+start_hsm
+grep -q "hsm-$HSM_SERIAL.device.new was never used" "$T/hsm.log" || fail "no word of it: $(cat "$T/hsm.log")"
+[ ! -e "$T/state/hsm-$HSM_SERIAL.device.new" ] || fail "hsm-$HSM_SERIAL.device.new left behind"
+for f in "$T/state/hsm-$HSM_SERIAL.state" "$T/state/hsm-$HSM_SERIAL.device"; do
+	[ -f "$f" ] || fail "no $f"
+done
+! cmp -s "$T/state/hsm-$HSM_SERIAL.device" "$T/cut.device" || fail "the unused device secret was taken"
+hsmcm -c "hsm showinfo"
+[ $RC -eq 0 ] || fail "the new HSM: $OUT"
 echo "device secret: ok"
