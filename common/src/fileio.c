@@ -3,6 +3,7 @@
 #include "ped/error.h"
 #include "ped/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -42,6 +43,50 @@ int ped_file_sync_dir_of(const char *path)
 int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	return ped_file_write_atomic_as(path, data, len, mode, (uid_t)-1, (gid_t)-1);
+}
+
+/* NAME SUFFIX .tmp. digits . digits, as ped_file_write_atomic_as names them */
+static int is_temp_name(const char *name, const char *suffix)
+{
+	const char *m = strstr(name, PED_FILE_TMP_MARK), *p;
+	size_t sl = strlen(suffix);
+
+	for (; m; m = strstr(m + 1, PED_FILE_TMP_MARK)) {
+		if ((size_t)(m - name) < sl + 1 || memcmp(m - sl, suffix, sl))
+			continue;
+		p = m + strlen(PED_FILE_TMP_MARK);
+		if (!(*p >= '0' && *p <= '9'))
+			continue;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p++ != '.' || !(*p >= '0' && *p <= '9'))
+			continue;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (!*p)
+			return 1;
+	}
+	return 0;
+}
+
+int ped_file_remove_temps(const char *dir, const char *suffix, size_t *removed)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4200];
+
+	*removed = 0;
+	if (!d)
+		return PED_E_FILE;
+	while ((e = readdir(d)) != NULL) {
+		if (!is_temp_name(e->d_name, suffix) ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		if (unlink(path) == 0)
+			(*removed)++;
+	}
+	closedir(d);
+	return PED_OK;
 }
 
 int ped_file_write_all(int fd, const void *p, size_t n)

@@ -362,6 +362,12 @@ int main(int argc, char **argv)
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "%s", err);
 	}
+	/* under the lock no one else writes here: a temporary file is a save
+	 * killed before its rename, and may hold a device secret a zeroization
+	 * has since replaced */
+	size_t strays = 0;
+	if (state_lock_fd >= 0 && ped_file_remove_temps(state_dir, "", &strays) == PED_OK && strays)
+		ped_info("removed %zu temporary file(s) of saves cut short from %s", strays, state_dir);
 	if ((r = load_hsms(&cfg, state_dir, err, sizeof(err))) != PED_OK) {
 		ped_pidfile_remove(&pf);
 		ped_daemon_fail(r, "%s", err);

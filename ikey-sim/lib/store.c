@@ -124,22 +124,7 @@ int ikey_store_list(const struct ikey_store *st, char (**serials)[IKEY_SERIAL_LE
 
 int ikey_store_clean(const struct ikey_store *st, size_t *removed)
 {
-	DIR *d = opendir(st->dir);
-	struct dirent *e;
-	char path[2048];
-
-	*removed = 0;
-	if (!d)
-		return PED_E_FILE;
-	while ((e = readdir(d)) != NULL) {
-		if (!strstr(e->d_name, SUFFIX PED_FILE_TMP_MARK))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", st->dir, e->d_name);
-		if (unlink(path) == 0)
-			(*removed)++;
-	}
-	closedir(d);
-	return PED_OK;
+	return ped_file_remove_temps(st->dir, SUFFIX, removed);
 }
 
 int ikey_save(const struct ikey_store *st, const struct ikey *k)

@@ -103,7 +103,13 @@ mkdir -m 700 "$T/state"
 head -c 32 /dev/urandom >"$T/state/hsm-$HSM_SERIAL.device.new"
 chmod 600 "$T/state/hsm-$HSM_SERIAL.device.new"
 cp "$T/state/hsm-$HSM_SERIAL.device.new" "$T/cut.device"
+# and a save killed before its rename: the temporary file of an old device secret
+cp -p "$T/saved.device" "$T/state/hsm-$HSM_SERIAL.device.tmp.4242.0"
+echo keep >"$T/state/notes.tmp.txt"
 start_hsm
+grep -q "removed 1 temporary file(s) of saves cut short" "$T/hsm.log" || fail "no word of the stray: $(cat "$T/hsm.log")"
+[ ! -e "$T/state/hsm-$HSM_SERIAL.device.tmp.4242.0" ] || fail "a stray temporary device secret stayed"
+[ -e "$T/state/notes.tmp.txt" ] || fail "a file not of a save was removed"
 grep -q "hsm-$HSM_SERIAL.device.new was never used" "$T/hsm.log" || fail "no word of it: $(cat "$T/hsm.log")"
 [ ! -e "$T/state/hsm-$HSM_SERIAL.device.new" ] || fail "hsm-$HSM_SERIAL.device.new left behind"
 for f in "$T/state/hsm-$HSM_SERIAL.state" "$T/state/hsm-$HSM_SERIAL.device"; do

@@ -280,7 +280,45 @@ static void config_default_is_the_users_first(void)
 		unsetenv("XDG_DATA_HOME");
 }
 
+/* a writer killed between its temporary file and the rename leaves the
+ * file; only names of that exact shape go, and only with the suffix asked */
+static void stray_temporary_files_are_removed_and_nothing_else(void)
+{
+	static const char *const gone[] = {"hsm-1.state.tmp.123.0", "hsm-1.device.new.tmp.99999.17",
+					   "a.ikey.tmp.1.2"};
+	static const char *const kept[] = {"hsm-1.state", "notes.tmp.txt", "x.tmp.12", "x.tmp.12.",
+					   "x.tmp..3", "x.tmp.1.2.bak", "x.tmp.a.1"};
+	char dir[600], p[700];
+	size_t removed = 9;
+
+	snprintf(dir, sizeof(dir), "%s/strays", unit_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0700), 0);
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, gone[i]);
+		CU_ASSERT_EQUAL(ped_file_write_atomic(p, "x", 1, 0600), PED_OK);
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, kept[i]);
+		CU_ASSERT_EQUAL(ped_file_write_atomic(p, "x", 1, 0600), PED_OK);
+	}
+	CU_ASSERT_EQUAL(ped_file_remove_temps(dir, ".ikey", &removed), PED_OK);
+	CU_ASSERT_EQUAL(removed, 1);
+	CU_ASSERT_EQUAL(ped_file_remove_temps(dir, "", &removed), PED_OK);
+	CU_ASSERT_EQUAL(removed, 2);
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, gone[i]);
+		CU_ASSERT_NOT_EQUAL(access(p, F_OK), 0);
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, kept[i]);
+		CU_ASSERT_EQUAL(access(p, F_OK), 0);
+	}
+	snprintf(p, sizeof(p), "%s/none", dir);
+	CU_ASSERT_EQUAL(ped_file_remove_temps(p, "", &removed), PED_E_FILE);
+}
+
 UNIT_SUITE(fileio, NULL, NULL, UNIT_TEST(atomic_write_replaces_whole_file_with_mode),
+	   UNIT_TEST(stray_temporary_files_are_removed_and_nothing_else),
 	   UNIT_TEST(bounded_read_refuses_oversize), UNIT_TEST(bounded_read_says_why_it_refuses),
 	   UNIT_TEST(private_dir_is_ours_and_out_of_others_reach),
 	   UNIT_TEST(files_are_opened_only_when_ours_and_plain), UNIT_TEST(nofollow_read_refuses_a_link),

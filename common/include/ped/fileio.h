@@ -14,6 +14,11 @@
 #define PED_FILE_TMP_MARK ".tmp."
 
 int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Removes the temporary files in dir of writes that never finished (a
+ * writer killed): names ending SUFFIX.tmp.PID.N (suffix "" for any). Only
+ * for a directory no other process writes to now (its owner's lock held).
+ * PED_OK and *removed, or PED_E_FILE if dir cannot be read. */
+int ped_file_remove_temps(const char *dir, const char *suffix, size_t *removed);
 /* fsync of the directory holding path: a rename there is on disk.
  * PED_OK, or PED_E_FILE (errno says why). */
 int ped_file_sync_dir_of(const char *path);
