@@ -24,8 +24,9 @@ static void file_name(const struct auditlog *a, uint64_t first, char *out, size_
 	snprintf(out, size, "%s/hsm_%s_%020llu.log", a->dir, a->serial, (unsigned long long)first);
 }
 
-/* The newest file of this HSM (the largest first number), or 0. */
-static uint64_t newest(const struct auditlog *a)
+/* The newest file of this HSM (the largest first number) before the one
+ * that starts at below (0: of all), or 0. */
+static uint64_t newest(const struct auditlog *a, uint64_t below)
 {
 	char prefix[64];
 	uint64_t best = 0;
@@ -41,7 +42,7 @@ static uint64_t newest(const struct auditlog *a)
 			continue;
 		for (size_t i = pl; i < l - 4; i++)
 			n = e->d_name[i] >= '0' && e->d_name[i] <= '9' ? n * 10 + (uint64_t)(e->d_name[i] - '0') : 0;
-		if (n > best)
+		if (n > best && (!below || n < below))
 			best = n;
 	}
 	closedir(d);
@@ -70,8 +71,45 @@ static int open_file(struct auditlog *a, uint64_t first)
 	return PED_OK;
 }
 
-/* The last whole record of the open file: a torn line at its end (a crash
- * while writing: never acknowledged, so the HSM still has it) is cut. */
+/* The number and MAC of the record line that ends buf at stop. */
+static int last_line(const char *buf, ssize_t stop, uint64_t *seq, uint8_t mac[PED_AUDIT_MAC_LEN])
+{
+	ssize_t start = stop - 1;
+	while (start > 0 && buf[start - 1] != '\n')
+		start--;
+	if (ped_audit_line_seq(buf + start, (size_t)(stop - start), seq) != PED_OK ||
+	    ped_audit_line_mac(buf + start, (size_t)(stop - start), mac) != PED_OK)
+		return PED_E_CORRUPT;
+	return PED_OK;
+}
+
+/* An empty newest file (a crash right after a rotation made it) holds no
+ * record: the one before it is the last of the file before, whose MAC
+ * AUDIT_READY carries. Left zero when that file does not end with it. */
+static void mac_from_file_before(struct auditlog *a)
+{
+	char path[sizeof(a->dir) + 64], buf[2 * PED_AUDIT_LINE_MAX];
+	uint64_t before = newest(a, a->first), seq = 0;
+	uint8_t mac[PED_AUDIT_MAC_LEN];
+	off_t end, from;
+	ssize_t n;
+	int fd;
+	if (!before)
+		return;
+	file_name(a, before, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	from = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+	if (end > 0 && (n = pread(fd, buf, sizeof(buf), from)) > 0 && buf[n - 1] == '\n' &&
+	    last_line(buf, n, &seq, mac) == PED_OK && seq == a->last)
+		memcpy(a->last_mac, mac, sizeof(mac));
+	close(fd);
+}
+
+/* The last whole record of the open file, its number and MAC: a torn line
+ * at its end (a crash while writing: never acknowledged, so the HSM still
+ * has it) is cut. */
 static int find_last(struct auditlog *a)
 {
 	char buf[2 * PED_AUDIT_LINE_MAX];
@@ -79,6 +117,7 @@ static int find_last(struct auditlog *a)
 	ssize_t n;
 	if (end <= 0) {
 		a->last = a->first ? a->first - 1 : 0;
+		mac_from_file_before(a);
 		return PED_OK;
 	}
 	from = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
@@ -95,12 +134,10 @@ static int find_last(struct auditlog *a)
 	}
 	if (stop == 0) {
 		a->last = a->first - 1;
+		mac_from_file_before(a);
 		return PED_OK;
 	}
-	ssize_t start = stop - 1;
-	while (start > 0 && buf[start - 1] != '\n')
-		start--;
-	if (ped_audit_line_seq(buf + start, (size_t)(stop - start), &a->last) != PED_OK) {
+	if (last_line(buf, stop, &a->last, a->last_mac) != PED_OK) {
 		ped_error("audit log of HSM %s: its last line is not a record", a->serial);
 		return PED_E_CORRUPT;
 	}
@@ -110,6 +147,7 @@ static int find_last(struct auditlog *a)
 int auditlog_open(struct auditlog *a, const char *dir, const char *serial, uint32_t interval, uint64_t size)
 {
 	char why[200];
+	struct stat st;
 	uint64_t first;
 	int r;
 	memset(a, 0, sizeof(*a));
@@ -118,11 +156,15 @@ int auditlog_open(struct auditlog *a, const char *dir, const char *serial, uint3
 	snprintf(a->serial, sizeof(a->serial), "%s", serial);
 	a->interval = interval;
 	a->size = size;
-	if (ped_mkdir_p(dir, 0700) != PED_OK || ped_dir_private(dir, 0022, why, sizeof(why)) != PED_OK) {
+	why[0] = 0;
+	if (ped_mkdir_p(dir, 0700) != PED_OK || ped_dir_private(dir, 0022, why, sizeof(why)) != PED_OK ||
+	    stat(dir, &st) != 0) {
 		ped_error("audit log directory %s: %s", dir, why[0] ? why : strerror(errno));
 		return PED_E_FILE;
 	}
-	first = newest(a);
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	first = newest(a, 0);
 	if (!first)
 		return PED_OK; /* nothing yet: the first record names the first file */
 	if ((r = open_file(a, first)) != PED_OK)
@@ -152,22 +194,36 @@ int auditlog_write(struct auditlog *a, const uint8_t *p, size_t len, uint64_t *a
 	size_t pos = 0;
 	int r = PED_OK, wrote = 0;
 
+	a->why[0] = 0;
 	while (pos < len) {
 		const uint8_t *nl = memchr(p + pos, '\n', len - pos);
+		uint8_t mac[PED_AUDIT_MAC_LEN];
 		size_t n;
 		uint64_t seq;
 		if (!nl || (n = (size_t)(nl - (p + pos)) + 1) > PED_AUDIT_LINE_MAX ||
-		    ped_audit_line_seq((const char *)p + pos, n, &seq) != PED_OK) {
+		    ped_audit_line_seq((const char *)p + pos, n, &seq) != PED_OK ||
+		    ped_audit_line_mac((const char *)p + pos, n, mac) != PED_OK) {
+			snprintf(a->why, sizeof(a->why), "a line that is not a record");
 			r = PED_E_INVALID;
 			break;
 		}
-		if (seq <= a->last) { /* resent: it is written already */
-			pos += n;
+		if (seq == a->last && !memcmp(mac, a->last_mac, sizeof(mac))) {
+			pos += n; /* the last record, sent again: it is written already */
 			continue;
 		}
+		if (seq <= a->last) {
+			/* not the record the log holds under that number: an
+			 * HSM's resend never is, another HSM's records are */
+			snprintf(a->why, sizeof(a->why),
+				 "record %llu, but the log holds records up to %llu (another HSM with serial %s?)",
+				 (unsigned long long)seq, (unsigned long long)a->last, a->serial);
+			r = PED_E_INVALID;
+			break;
+		}
 		if (a->last && seq != a->last + 1) {
-			ped_error("HSM %s: record %llu after %llu: refused (a gap)", a->serial, (unsigned long long)seq,
-				  (unsigned long long)a->last);
+			snprintf(a->why, sizeof(a->why), "record %llu after %llu (a gap: records %llu to %llu are not in the log)",
+				 (unsigned long long)seq, (unsigned long long)a->last, (unsigned long long)a->last + 1,
+				 (unsigned long long)seq - 1);
 			r = PED_E_INVALID;
 			break;
 		}
@@ -189,6 +245,7 @@ int auditlog_write(struct auditlog *a, const uint8_t *p, size_t len, uint64_t *a
 		}
 		a->bytes += n;
 		a->last = seq;
+		memcpy(a->last_mac, mac, sizeof(a->last_mac));
 		wrote = 1;
 		pos += n;
 	}

@@ -30,6 +30,7 @@
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -500,6 +501,24 @@ static void hsm_ended(struct ped_leg *l, int err)
 
 static const struct ped_leg_dispatch log_table;
 
+/* Ends x's log session with an error pedclient logs and tells the HSM
+ * (BYE with the code and why, which hsm-sim logs and audit status shows). */
+static void log_refuse(struct session *x, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void log_refuse(struct session *x, int err, const char *fmt, ...)
+{
+	struct ped_relay_msg m;
+	va_list ap;
+	memset(&m, 0, sizeof(m));
+	m.code = ped_err_code(err);
+	va_start(ap, fmt);
+	vsnprintf(m.info, sizeof(m.info), fmt, ap);
+	va_end(ap);
+	ped_error("HSM %s: audit records refused: %s", x->hello.id, m.info);
+	if (ped_leg_is_open(&x->hsm))
+		(void)ped_relay_send(x->hsm.fd, PED_RELAY_BYE, &m, ped_budget_ms(C.stop_by, 200));
+	end(x, PED_OK, "audit records refused");
+}
+
 static void log_records(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
 {
 	struct session *x = l->ctx;
@@ -510,16 +529,44 @@ static void log_records(struct ped_leg *l, uint8_t type, const uint8_t *p, size_
 	/* what is on disk is acknowledged even when the rest was refused: the
 	 * HSM resends from there */
 	ped_audit_seq_encode(last, ack);
-	if (ped_leg_send(l, PED_AUDIT_ACK, ack, sizeof(ack), wtimeout()) != PED_OK || r != PED_OK)
-		end(x, r != PED_OK ? r : PED_E_SOCKET, r != PED_OK ? "audit records refused" : "write to the HSM failed");
+	if (ped_leg_send(l, PED_AUDIT_ACK, ack, sizeof(ack), wtimeout()) != PED_OK)
+		end(x, PED_E_SOCKET, "write to the HSM failed");
+	else if (r != PED_OK && x->log.why[0])
+		log_refuse(x, r, "%s", x->log.why);
+	else if (r != PED_OK)
+		end(x, r, "audit records refused");
+}
+
+/* Whether leg's peer is gone (its end closed, unread): a session whose HSM
+ * reconnects before pedclient has seen the old connection's end. */
+static int leg_gone(const struct ped_leg *leg)
+{
+	char c;
+	ssize_t n;
+	if (!ped_leg_is_open(leg))
+		return 1;
+	n = recv(leg->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Another session writing serial's log in the directory of lg, or NULL. */
+static struct session *log_writer(const struct session *self, const struct auditlog *lg)
+{
+	for (int i = 0; i < MAX_SESSIONS; i++) {
+		struct session *o = C.ss[i];
+		if (o && o != self && o->st == S_LOG && !strcmp(o->log.serial, lg->serial) && o->log.dev == lg->dev &&
+		    o->log.ino == lg->ino)
+			return o;
+	}
+	return NULL;
 }
 
 static void hsm_audit_open(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
 {
-	struct session *x = l->ctx;
+	struct session *x = l->ctx, *other;
 	struct ped_audit_open o;
 	char dir[512];
-	uint8_t ready[8];
+	uint8_t ready[PED_AUDIT_READY_LEN];
 	if (ped_audit_open_decode(p, len, &o) != PED_OK) {
 		hsm_bad_greeting(l, type, p, len);
 		return;
@@ -536,16 +583,42 @@ static void hsm_audit_open(struct ped_leg *l, uint8_t type, const uint8_t *p, si
 		end(x, PED_E_FILE, "cannot open the audit log");
 		return;
 	}
+	/* One writer per HSM log: two HSMs given one serial would write each
+	 * other's numbers (and each take the other's records for its own). A
+	 * session whose HSM has gone is ended first. */
+	if ((other = log_writer(x, &x->log)) != NULL && leg_gone(&other->hsm)) {
+		end(other, PED_OK, "the HSM closed its end");
+		other = NULL;
+	}
+	if (other) {
+		auditlog_close(&x->log);
+		log_refuse(x, PED_E_EXISTS, "another HSM with serial %s is logging into that directory now", o.serial);
+		return;
+	}
 	set_state(x, S_LOG);
 	ped_leg_set_dispatch(l, &log_table);
-	ped_audit_seq_encode(x->log.last, ready);
+	ped_audit_ready_encode(x->log.last, x->log.last_mac, ready);
 	ped_info("HSM %s: audit log in %s, %llu record(s) held", o.serial, dir, (unsigned long long)x->log.last);
 	if (ped_leg_send(l, PED_AUDIT_READY, ready, sizeof(ready), wtimeout()) != PED_OK)
 		end(x, PED_E_SOCKET, "write to the HSM failed");
 }
 
+/* The HSM ends its delivery; with a reason when it refuses the log it
+ * found (not its own, or records missing from it). */
+static void log_bye(struct ped_leg *l, uint8_t type, const uint8_t *p, size_t len)
+{
+	struct session *x = l->ctx;
+	struct ped_relay_msg m;
+	if (ped_relay_decode(p, len, &m) == PED_OK && m.code && m.info[0]) {
+		ped_error("HSM %s refuses its audit log in %s: %s", x->hello.id, x->log.dir, m.info);
+		end(x, PED_OK, "the HSM refused the log");
+		return;
+	}
+	hsm_bye(l, type, p, len);
+}
+
 static const struct ped_leg_dispatch log_table = {
-	.on = {[PED_AUDIT_RECORDS] = log_records, [PED_RELAY_BYE] = hsm_bye},
+	.on = {[PED_AUDIT_RECORDS] = log_records, [PED_RELAY_BYE] = log_bye},
 	.unknown = hsm_unknown,
 	.gone = hsm_ended,
 };

@@ -62,6 +62,49 @@ int ped_audit_seq_decode(const uint8_t *p, size_t len, uint64_t *seq)
 	return PED_OK;
 }
 
+void ped_audit_ready_encode(uint64_t seq, const uint8_t mac[PED_AUDIT_MAC_LEN], uint8_t out[PED_AUDIT_READY_LEN])
+{
+	ped_be64_put(out, seq);
+	memcpy(out + 8, mac, PED_AUDIT_MAC_LEN);
+}
+
+int ped_audit_ready_decode(const uint8_t *p, size_t len, uint64_t *seq, uint8_t mac[PED_AUDIT_MAC_LEN])
+{
+	if (len != PED_AUDIT_READY_LEN)
+		return PED_E_INVALID;
+	*seq = ped_be64_get(p);
+	memcpy(mac, p + 8, PED_AUDIT_MAC_LEN);
+	return PED_OK;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int ped_audit_line_mac(const char *line, size_t len, uint8_t mac[PED_AUDIT_MAC_LEN])
+{
+	const size_t hex = 2 * PED_AUDIT_MAC_LEN;
+	if (len && line[len - 1] == '\n')
+		len--;
+	if (len < hex + 1 || line[len - hex - 1] != '|')
+		return PED_E_INVALID;
+	line += len - hex;
+	for (size_t i = 0; i < PED_AUDIT_MAC_LEN; i++) {
+		int hi = hexval(line[2 * i]), lo = hexval(line[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return PED_E_INVALID;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return PED_OK;
+}
+
 int ped_audit_line_seq(const char *line, size_t len, uint64_t *seq)
 {
 	uint64_t v = 0;

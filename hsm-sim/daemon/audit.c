@@ -47,6 +47,7 @@ struct audit_log {
 	int64_t time_offset;
 	uint64_t spool_bytes, spool_records, spool_max;
 	int connected, stopping;
+	char refused[AUDIT_REFUSED_MAX];
 	uint64_t first_used[FIRST_MAX];
 	size_t nfirst;
 };
@@ -488,6 +489,7 @@ int audit_get(struct sim_hsm *hs, struct audit_status *st)
 	st->full = on_locked(lg) && lg->spool_bytes + HSM_AUDIT_LINE_MAX > lg->spool_max;
 	st->connected = lg->connected;
 	st->time_offset = lg->time_offset;
+	memcpy(st->refused, lg->refused, sizeof(st->refused));
 	pthread_mutex_unlock(&lg->mu);
 	return PED_OK;
 }
@@ -586,13 +588,21 @@ static int known_mac(struct audit_log *lg, const struct log_end *e, uint64_t seq
 	size_t alen = 0, pos = 0;
 	int found = 0;
 
+	uint8_t genesis[HSM_AUDIT_MAC_LEN];
+	int have_genesis = 0;
+
 	if (seq == e->newest) {
+		/* zero after a zeroization: the record is written, its MAC
+		 * forgotten with the secret */
 		memcpy(mac, e->newest_mac, HSM_AUDIT_MAC_LEN);
-		return 1;
+		return CRYPTO_memcmp(mac, zero_mac, sizeof(zero_mac)) != 0;
 	}
 	pthread_mutex_lock(&lg->mu);
 	if (ped_file_read_nofollow(lg->spool, lg->spool_max + HSM_AUDIT_LINE_MAX, &all, &alen) != PED_OK)
 		alen = 0;
+	/* a record that starts a chain (a new Auditor's) links to no record
+	 * before it: its PREV is no MAC */
+	have_genesis = lg->secret_set && hsm_audit_genesis(lg->secret, lg->serial, seq + 1, genesis) == PED_OK;
 	pthread_mutex_unlock(&lg->mu);
 	while (!found && pos < alen) {
 		const uint8_t *nl = memchr(all + pos, '\n', alen - pos);
@@ -604,12 +614,14 @@ static int known_mac(struct audit_log *lg, const struct log_end *e, uint64_t seq
 		if (hsm_audit_parse((const char *)all + pos, n, &rec, &body, NULL, 0) == PED_OK) {
 			if (rec.seq == seq)
 				memcpy(mac, rec.mac, HSM_AUDIT_MAC_LEN), found = 1;
-			else if (rec.seq == seq + 1)
+			else if (rec.seq == seq + 1 &&
+				 !(have_genesis && CRYPTO_memcmp(rec.prev, genesis, sizeof(genesis)) == 0))
 				memcpy(mac, rec.prev, HSM_AUDIT_MAC_LEN), found = 1;
 		}
 		pos += n;
 	}
 	OPENSSL_clear_free(all, alen);
+	OPENSSL_cleanse(genesis, sizeof(genesis));
 	return found;
 }
 
@@ -904,6 +916,29 @@ void audit_set_connected(struct sim_hsm *hs, int on)
 	pthread_mutex_lock(&lg->mu);
 	lg->connected = on;
 	pthread_mutex_unlock(&lg->mu);
+}
+
+void audit_set_refused(struct sim_hsm *hs, const char *why)
+{
+	struct audit_log *lg = log_of(hs);
+	pthread_mutex_lock(&lg->mu);
+	snprintf(lg->refused, sizeof(lg->refused), "%s", why ? why : "");
+	pthread_mutex_unlock(&lg->mu);
+}
+
+int audit_own_mac(struct sim_hsm *hs, uint64_t seq, uint8_t mac[HSM_AUDIT_MAC_LEN])
+{
+	struct audit_log *lg = log_of(hs);
+	struct log_end e;
+	int found;
+	pthread_mutex_lock(&lg->mu);
+	e.delivered = lg->delivered;
+	e.newest = lg->next_seq - 1;
+	memcpy(e.newest_mac, lg->last_mac, sizeof(e.newest_mac));
+	pthread_mutex_unlock(&lg->mu);
+	found = e.newest && seq && seq <= e.newest && known_mac(lg, &e, seq, mac);
+	OPENSSL_cleanse(&e, sizeof(e));
+	return found;
 }
 
 int audit_wait(struct sim_hsm *hs, uint64_t after, int ms)

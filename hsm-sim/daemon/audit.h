@@ -21,6 +21,8 @@
 /* The spool's bound by default; hsm-sim -auditspool sets it. */
 #define AUDIT_SPOOL_MAX_DEFAULT (4u * 1024 * 1024)
 #define AUDIT_DIR_MAX 255
+/* Why the delivery stopped, as audit status shows it. */
+#define AUDIT_REFUSED_MAX 640
 
 /* Rotation intervals of audit config interval (seconds; 0: never). */
 #define AUDIT_HOURLY 3600u
@@ -45,6 +47,7 @@ struct audit_status {
 	int full;              /* the spool is full: audited work is refused */
 	int connected;         /* pedclient takes the records now */
 	int64_t time_offset;
+	char refused[AUDIT_REFUSED_MAX]; /* why the delivery stopped, last time ("": it did not) */
 };
 
 /* Each HSM's log, read (or made empty) from beside its state file. After
@@ -100,6 +103,12 @@ int audit_spool_read(struct sim_hsm *hs, uint64_t after, size_t max, char **buf,
 /* pedclient wrote every record up to seq: they leave the spool. */
 int audit_acked(struct sim_hsm *hs, uint64_t seq);
 void audit_set_connected(struct sim_hsm *hs, int on);
+/* Why pedclient does not take the records (audit status shows it), or
+ * NULL once it does. */
+void audit_set_refused(struct sim_hsm *hs, const char *why);
+/* The MAC of this HSM's record seq, when it knows it (the newest record, or
+ * one its spool holds or follows): 1, else 0. */
+int audit_own_mac(struct sim_hsm *hs, uint64_t seq, uint8_t mac[HSM_AUDIT_MAC_LEN]);
 /* Waits (up to ms; ms < 0: until one comes or shutdown) for a record after
  * SEQ after; 1 if there is one. */
 int audit_wait(struct sim_hsm *hs, uint64_t after, int ms);

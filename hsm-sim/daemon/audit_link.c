@@ -8,10 +8,12 @@
 #include "ped/link.h"
 #include "ped/log.h"
 #include "ped/net.h"
+#include "ped/relay.h"
 
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,16 +32,73 @@ struct courier {
 static struct courier couriers[SIM_MAX_HSMS];
 static char socket_path[1024];
 
-/* One frame of type want, its payload a sequence number. */
-static int recv_seq(struct ped_framer *f, uint8_t want, int ms, uint64_t *seq)
+/* What pedclient said when it refused (its BYE), for the log and audit
+ * status. */
+struct refusal {
+	char why[AUDIT_REFUSED_MAX];
+	char brief[PED_RELAY_INFO_MAX + 1]; /* the HSM's refusal, told pedclient */
+};
+
+/* One frame of type want (AUDIT_READY: with the MAC of that record, into
+ * mac), its payload a sequence number; pedclient's BYE is the error it
+ * carries, its reason in rf. */
+static int recv_seq(struct ped_framer *f, uint8_t want, int ms, uint64_t *seq, uint8_t *mac, struct refusal *rf)
 {
 	uint8_t type = 0, *p = NULL;
 	size_t len = 0;
+	struct ped_relay_msg m;
 	int r = ped_framer_recv(f, &type, &p, &len, ms);
-	if (r == PED_OK)
-		r = type == want ? ped_audit_seq_decode(p, len, seq) : PED_E_FRAME_TYPE;
+	if (r == PED_OK && type == PED_RELAY_BYE && ped_relay_decode(p, len, &m) == PED_OK) {
+		r = m.code ? ped_err_from_code(m.code) : PED_E_CLOSED;
+		if (m.info[0])
+			snprintf(rf->why, sizeof(rf->why), "pedclient refuses the audit records: %s", m.info);
+	} else if (r == PED_OK && type != want)
+		r = PED_E_FRAME_TYPE;
+	else if (r == PED_OK)
+		r = want == PED_AUDIT_READY ? ped_audit_ready_decode(p, len, seq, mac) : ped_audit_seq_decode(p, len, seq);
 	if (p)
 		OPENSSL_clear_free(p, len ? len : 1);
+	return r;
+}
+
+/* Whether pedclient's log, which it says ends at record held (its MAC
+ * mac), is this HSM's log as far as the HSM handed it over: else why, and
+ * nothing is taken from pedclient's word. */
+static int check_held(struct sim_hsm *hs, const struct audit_status *st, const char *dir, uint64_t held,
+		      const uint8_t mac[HSM_AUDIT_MAC_LEN], struct refusal *rf)
+{
+	uint8_t own[HSM_AUDIT_MAC_LEN];
+	const char *serial = hs->h.serial;
+	int r = PED_OK;
+	if (!held)
+		return PED_OK; /* nothing of this HSM there: the records follow from the last delivered */
+	if (held >= st->next_seq) {
+		snprintf(rf->why, sizeof(rf->why),
+			 "pedclient's log of HSM %s in %s reaches record %llu, but this HSM has written %llu: it is not "
+			 "this HSM's log (another HSM with serial %s logs there?)",
+			 serial, dir, (unsigned long long)held, (unsigned long long)(st->next_seq - 1), serial);
+		snprintf(rf->brief, sizeof(rf->brief), "the log reaches record %llu, but this HSM has written %llu",
+			 (unsigned long long)held, (unsigned long long)(st->next_seq - 1));
+		r = PED_E_CORRUPT;
+	} else if (held < st->delivered) {
+		snprintf(rf->why, sizeof(rf->why),
+			 "pedclient's log of HSM %s in %s ends at record %llu, but pedclient took records up to %llu: "
+			 "records %llu to %llu are not in it (removed, cut or rolled back, or written elsewhere)",
+			 serial, dir, (unsigned long long)held, (unsigned long long)st->delivered,
+			 (unsigned long long)held + 1, (unsigned long long)st->delivered);
+		snprintf(rf->brief, sizeof(rf->brief), "the log ends at record %llu, but pedclient took records up to %llu",
+			 (unsigned long long)held, (unsigned long long)st->delivered);
+		r = PED_E_CORRUPT;
+	} else if (audit_own_mac(hs, held, own) && CRYPTO_memcmp(own, mac, sizeof(own)) != 0) {
+		snprintf(rf->why, sizeof(rf->why),
+			 "pedclient's record %llu in %s is not this HSM's record %llu (another HSM with serial %s "
+			 "logs there, or the file was altered)",
+			 (unsigned long long)held, dir, (unsigned long long)held, serial);
+		snprintf(rf->brief, sizeof(rf->brief), "record %llu of the log is not this HSM's record %llu",
+			 (unsigned long long)held, (unsigned long long)held);
+		r = PED_E_CORRUPT;
+	}
+	OPENSSL_cleanse(own, sizeof(own));
 	return r;
 }
 
@@ -50,13 +109,13 @@ static int same_cfg(const struct audit_config *a, const struct audit_config *b)
 
 /* One connection: OPEN, READY, then batches until an error, a change of
  * configuration or shutdown. */
-static int deliver(struct courier *k)
+static int deliver(struct courier *k, struct refusal *rf)
 {
 	struct sim_hsm *hs = k->hs;
 	struct audit_status st;
 	struct ped_audit_open o;
 	struct ped_framer f;
-	uint8_t *body = NULL;
+	uint8_t *body = NULL, held_mac[HSM_AUDIT_MAC_LEN];
 	size_t blen = 0;
 	uint64_t sent, held = 0;
 	int fd = -1, r;
@@ -73,9 +132,20 @@ static int deliver(struct courier *k)
 	o.size = st.cfg.size;
 	if ((r = ped_audit_open_encode(&o, &body, &blen)) != PED_OK ||
 	    (r = ped_frame_send(fd, PED_AUDIT_OPEN, body, blen, k->io_ms)) != PED_OK ||
-	    (r = recv_seq(&f, PED_AUDIT_READY, k->io_ms, &held)) != PED_OK)
+	    (r = recv_seq(&f, PED_AUDIT_READY, k->io_ms, &held, held_mac, rf)) != PED_OK ||
+	    (r = check_held(hs, &st, o.dir[0] ? o.dir : "pedclient's log directory", held, held_mac, rf)) != PED_OK) {
+		if (rf->brief[0]) { /* pedclient logs why too */
+			struct ped_relay_msg m;
+			memset(&m, 0, sizeof(m));
+			m.code = ped_err_code(r);
+			snprintf(m.info, sizeof(m.info), "%s", rf->brief);
+			(void)ped_relay_send(fd, PED_RELAY_BYE, &m, k->io_ms);
+		}
 		goto out;
-	/* what pedclient holds already leaves the spool; the rest follows it */
+	}
+	audit_set_refused(hs, NULL);
+	/* what pedclient holds already leaves the spool (it is this HSM's:
+	 * check_held); the rest follows it */
 	if (held > st.delivered && held < st.next_seq)
 		(void)audit_acked(hs, held);
 	sent = held > st.delivered && held < st.next_seq ? held : st.delivered;
@@ -101,12 +171,14 @@ static int deliver(struct courier *k)
 		}
 		r = ped_frame_send(fd, PED_AUDIT_RECORDS, batch, len, k->io_ms);
 		free(batch);
-		if (r != PED_OK || (r = recv_seq(&f, PED_AUDIT_ACK, k->io_ms, &ack)) != PED_OK)
+		if (r != PED_OK || (r = recv_seq(&f, PED_AUDIT_ACK, k->io_ms, &ack, NULL, rf)) != PED_OK)
 			break;
 		if (ack > sent && ack <= last)
 			(void)audit_acked(hs, ack);
 		if (ack < last) {
-			/* pedclient took part of it and refused the rest */
+			/* pedclient took part of it and refused the rest (its
+			 * BYE, which says why, follows) */
+			(void)recv_seq(&f, PED_AUDIT_ACK, k->io_ms, &ack, NULL, rf);
 			r = PED_E_INVALID;
 			break;
 		}
@@ -123,24 +195,32 @@ out:
 static void *courier_main(void *arg)
 {
 	struct courier *k = arg;
-	int told = 0;
+	char told[AUDIT_REFUSED_MAX] = "";
 	while (!audit_stopping(k->hs)) {
 		struct audit_status st;
+		struct refusal rf = {"", ""};
 		audit_get(k->hs, &st);
 		if (st.next_seq - 1 <= st.delivered) {
 			audit_wait(k->hs, st.next_seq - 1, -1); /* nothing to hand over until a record comes */
 			continue;
 		}
-		int r = deliver(k);
-		if (r != PED_OK && !told) {
-			ped_warn("HSM %s: pedclient does not take the audit records (%s): they wait in the spool",
-				 k->hs->h.serial, ped_strerror(r));
-			told = 1;
+		int r = deliver(k, &rf);
+		if (r != PED_OK && !rf.why[0])
+			snprintf(rf.why, sizeof(rf.why), "pedclient does not take the audit records (%s)", ped_strerror(r));
+		/* each reason said once, not at every try */
+		if (r != PED_OK && strcmp(told, rf.why)) {
+			if (r == PED_E_CORRUPT || r == PED_E_EXISTS || r == PED_E_INVALID)
+				ped_error("HSM %s: %s; they wait in the spool", k->hs->h.serial, rf.why);
+			else
+				ped_warn("HSM %s: %s: they wait in the spool", k->hs->h.serial, rf.why);
+			snprintf(told, sizeof(told), "%s", rf.why);
 		} else if (r == PED_OK) {
-			told = 0;
+			told[0] = 0;
 		}
-		if (r != PED_OK)
+		if (r != PED_OK) {
+			audit_set_refused(k->hs, rf.why);
 			audit_wait(k->hs, UINT64_MAX - 1, RETRY_MS); /* a pause that shutdown ends */
+		}
 	}
 	return NULL;
 }

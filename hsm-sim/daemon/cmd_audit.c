@@ -144,6 +144,8 @@ static int audit_status(struct cmd_ctx *c, struct sim_hsm *hs)
 	cmd_out(c, "Waiting for pedclient : %llu record(s), %llu of %llu bytes", (unsigned long long)st.spooled,
 		(unsigned long long)st.spool_bytes, (unsigned long long)st.spool_max);
 	cmd_out(c, "pedclient          : %s", st.connected ? "connected" : "not connected");
+	if (!st.connected && st.refused[0])
+		cmd_out(c, "Last delivery      : %s", st.refused);
 	return PED_OK;
 }
 

@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include "hsm/audit.h"
+#include "ped/auditwire.h"
 #include "ped/error.h"
 
 #include <stdio.h>
@@ -410,7 +411,45 @@ static void lws_wrap_unwrap(void)
 	free(f);
 }
 
-UNIT_SUITE(audit, NULL, NULL, UNIT_TEST(seal_parse_round_trip), UNIT_TEST(parse_refuses_malformed),
+/* pedclient reads a record's number and MAC without the key
+ * (ped/auditwire.h): the MAC it reports in AUDIT_READY is the one sealed. */
+static void wire_reads_the_sealed_mac(void)
+{
+	struct hsm_audit_rec r;
+	size_t body;
+	uint8_t mac[PED_AUDIT_MAC_LEN], zero[PED_AUDIT_MAC_LEN] = {0}, ready[PED_AUDIT_READY_LEN];
+	uint64_t seq = 0;
+	char bad[HSM_AUDIT_LINE_MAX];
+	make_log();
+	CU_ASSERT_EQUAL(PED_AUDIT_MAC_LEN, HSM_AUDIT_MAC_LEN);
+	CU_ASSERT_EQUAL_FATAL(hsm_audit_parse(lines[2], lens[2], &r, &body, NULL, 0), PED_OK);
+	CU_ASSERT_EQUAL(ped_audit_line_mac(lines[2], lens[2], mac), PED_OK);
+	CU_ASSERT(memcmp(mac, r.mac, sizeof(mac)) == 0);
+	CU_ASSERT_EQUAL(ped_audit_line_mac(lines[2], lens[2] - 1, mac), PED_OK); /* without its newline */
+	CU_ASSERT(memcmp(mac, r.mac, sizeof(mac)) == 0);
+	/* not a MAC: a digit short, a non-hex digit, no bar before it */
+	CU_ASSERT_EQUAL(ped_audit_line_mac(lines[2], lens[2] - 2, mac), PED_E_INVALID);
+	memcpy(bad, lines[2], lens[2]);
+	bad[lens[2] - 2] = 'g';
+	CU_ASSERT_EQUAL(ped_audit_line_mac(bad, lens[2], mac), PED_E_INVALID);
+	memcpy(bad, lines[2], lens[2]);
+	bad[lens[2] - 2 - 2 * PED_AUDIT_MAC_LEN] = 'x';
+	CU_ASSERT_EQUAL(ped_audit_line_mac(bad, lens[2], mac), PED_E_INVALID);
+	CU_ASSERT_EQUAL(ped_audit_line_mac("1|ab\n", 5, mac), PED_E_INVALID);
+	/* READY: exactly the number and the MAC */
+	ped_audit_ready_encode(3, r.mac, ready);
+	memset(mac, 0, sizeof(mac));
+	CU_ASSERT_EQUAL(ped_audit_ready_decode(ready, sizeof(ready), &seq, mac), PED_OK);
+	CU_ASSERT_EQUAL(seq, 3);
+	CU_ASSERT(memcmp(mac, r.mac, sizeof(mac)) == 0);
+	CU_ASSERT_EQUAL(ped_audit_ready_decode(ready, 8, &seq, mac), PED_E_INVALID);
+	CU_ASSERT_EQUAL(ped_audit_ready_decode(ready, sizeof(ready) - 1, &seq, mac), PED_E_INVALID);
+	ped_audit_ready_encode(0, zero, ready);
+	CU_ASSERT_EQUAL(ped_audit_ready_decode(ready, sizeof(ready), &seq, mac), PED_OK);
+	CU_ASSERT_EQUAL(seq, 0);
+}
+
+UNIT_SUITE(audit, NULL, NULL, UNIT_TEST(wire_reads_the_sealed_mac), UNIT_TEST(seal_parse_round_trip), UNIT_TEST(parse_refuses_malformed),
 	   UNIT_TEST(verify_whole_log), UNIT_TEST(verify_names_the_first_bad_record),
 	   UNIT_TEST(verify_catches_the_first_record_removed), UNIT_TEST(log_files_of_a_path), UNIT_TEST(evmask_lunacm_syntax),
 	   UNIT_TEST(same_white_key_same_log_secret), UNIT_TEST(lws_wrap_unwrap))
