@@ -49,14 +49,25 @@ static uint64_t newest(const struct auditlog *a, uint64_t below)
 	return best;
 }
 
-/* Opens the file that starts at first (made if new), at its end. */
+/* Opens the file that starts at first (made if new, its name synced to
+ * the directory before any record in it is acknowledged: an fsync'd file
+ * whose directory entry a crash loses loses its records), at its end. */
 static int open_file(struct auditlog *a, uint64_t first)
 {
 	char path[sizeof(a->dir) + 64], why[200];
 	struct stat st;
 	int r;
 	file_name(a, first, path, sizeof(path));
-	if ((r = ped_file_open(path, O_RDWR | O_APPEND | O_CREAT, 0600, &a->fd, why, sizeof(why))) != PED_OK) {
+	r = ped_file_open(path, O_RDWR | O_APPEND, 0600, &a->fd, why, sizeof(why));
+	if (r == PED_E_NOT_FOUND &&
+	    (r = ped_file_open(path, O_RDWR | O_APPEND | O_CREAT, 0600, &a->fd, why, sizeof(why))) == PED_OK &&
+	    ped_file_sync_dir_of(path) != PED_OK) {
+		ped_error("audit log %s: cannot sync its directory: %s", path, strerror(errno));
+		close(a->fd);
+		a->fd = -1;
+		return PED_E_FILE;
+	}
+	if (r != PED_OK) {
 		ped_error("audit log: %s", why);
 		return r;
 	}

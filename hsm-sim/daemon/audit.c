@@ -289,7 +289,7 @@ static int append_locked(struct audit_log *lg, struct hsm_audit_rec *rec)
 	char line[HSM_AUDIT_LINE_MAX + 2], why[200];
 	struct stat st;
 	size_t len;
-	int fd = -1, r = PED_OK;
+	int fd = -1, r = PED_OK, created = 0;
 
 	if (lg->spool_bytes + HSM_AUDIT_LINE_MAX > lg->spool_max) {
 		r = HSM_E_DEVICE_MEMORY;
@@ -308,7 +308,13 @@ static int append_locked(struct audit_log *lg, struct hsm_audit_rec *rec)
 		goto out;
 	if ((r = hsm_audit_seal(lg->secret, rec, line, sizeof(line), &len)) != PED_OK)
 		goto out;
-	if ((r = ped_file_open(lg->spool, O_WRONLY | O_APPEND | O_CREAT, 0600, &fd, why, sizeof(why))) != PED_OK) {
+	/* a spool made here has its name synced to the directory with the
+	 * record: an fsync'd file a crash takes out of its directory loses
+	 * the records the commands reported */
+	r = ped_file_open(lg->spool, O_WRONLY | O_APPEND, 0600, &fd, why, sizeof(why));
+	if (r == PED_E_NOT_FOUND)
+		created = (r = ped_file_open(lg->spool, O_WRONLY | O_APPEND | O_CREAT, 0600, &fd, why, sizeof(why))) == PED_OK;
+	if (r != PED_OK) {
 		ped_error("audit spool: %s", why);
 		goto out;
 	}
@@ -317,7 +323,8 @@ static int append_locked(struct audit_log *lg, struct hsm_audit_rec *rec)
 		r = PED_E_IO;
 		goto out;
 	}
-	if (ped_file_write_all(fd, line, len) != PED_OK || fsync(fd) != 0) {
+	if (ped_file_write_all(fd, line, len) != PED_OK || fsync(fd) != 0 ||
+	    (created && ped_file_sync_dir_of(lg->spool) != PED_OK)) {
 		int e = errno;
 		ped_error("audit spool %s: %s", lg->spool, strerror(e));
 		/* The record is not kept: cut what of it got in. A full disk
