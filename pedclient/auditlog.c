@@ -72,6 +72,16 @@ static int open_file(struct auditlog *a, uint64_t first)
 		return r;
 	}
 	if (fstat(a->fd, &st) != 0) {
+		ped_error("audit log %s: %s", path, strerror(errno));
+		close(a->fd);
+		a->fd = -1;
+		return PED_E_FILE;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		/* a FIFO or a socket put there (ped_file_open takes them for a
+		 * daemon's own log) would take records that no fsync keeps */
+		snprintf(a->why, sizeof(a->why), "%s in the log directory is not a regular file", strrchr(path, '/') + 1);
+		ped_error("audit log of HSM %s: %s", a->serial, a->why);
 		close(a->fd);
 		a->fd = -1;
 		return PED_E_FILE;
@@ -149,7 +159,9 @@ static int find_last(struct auditlog *a)
 		return PED_OK;
 	}
 	if (last_line(buf, stop, &a->last, a->last_mac) != PED_OK) {
-		ped_error("audit log of HSM %s: its last line is not a record", a->serial);
+		snprintf(a->why, sizeof(a->why), "the last line of hsm_%s_%020llu.log is not a record", a->serial,
+			 (unsigned long long)a->first);
+		ped_error("audit log of HSM %s: %s", a->serial, a->why);
 		return PED_E_CORRUPT;
 	}
 	return PED_OK;
@@ -200,12 +212,45 @@ static int rotate_due(const struct auditlog *a, size_t add)
 	       (a->interval && (int64_t)time(NULL) - a->opened >= (int64_t)a->interval);
 }
 
+/* The log as of its last fsync: what may be acknowledged. */
+struct sync_point {
+	uint64_t first, bytes, last;
+	uint8_t mac[PED_AUDIT_MAC_LEN];
+};
+
+static void sync_point_take(const struct auditlog *a, struct sync_point *sp)
+{
+	sp->first = a->first;
+	sp->bytes = a->bytes;
+	sp->last = a->last;
+	memcpy(sp->mac, a->last_mac, sizeof(sp->mac));
+}
+
+/* An fsync failed: what was written since the last one may not be on disk
+ * (the kernel may have dropped it with the error), so it is not
+ * acknowledged and is cut from the file, to be written again when the HSM
+ * resends it. */
+static void back_to(struct auditlog *a, const struct sync_point *sp, int err)
+{
+	uint64_t keep = a->fd >= 0 && a->first == sp->first ? sp->bytes : 0;
+	snprintf(a->why, sizeof(a->why), "the log file could not be synced (%s): records %llu to %llu not taken",
+		 strerror(err), (unsigned long long)sp->last + 1, (unsigned long long)a->last);
+	ped_error("audit log of HSM %s: %s", a->serial, a->why);
+	if (a->fd >= 0 && ftruncate(a->fd, (off_t)keep) != 0)
+		ped_error("audit log of HSM %s: cannot cut the records not synced: %s", a->serial, strerror(errno));
+	a->bytes = keep;
+	a->last = sp->last;
+	memcpy(a->last_mac, sp->mac, sizeof(a->last_mac));
+}
+
 int auditlog_write(struct auditlog *a, const uint8_t *p, size_t len, uint64_t *acked)
 {
+	struct sync_point sp;
 	size_t pos = 0;
 	int r = PED_OK, wrote = 0;
 
 	a->why[0] = 0;
+	sync_point_take(a, &sp);
 	while (pos < len) {
 		const uint8_t *nl = memchr(p + pos, '\n', len - pos);
 		uint8_t mac[PED_AUDIT_MAC_LEN];
@@ -239,10 +284,15 @@ int auditlog_write(struct auditlog *a, const uint8_t *p, size_t len, uint64_t *a
 			break;
 		}
 		if (rotate_due(a, n)) {
-			if (a->fd >= 0 && fsync(a->fd) != 0) {
+			if (a->fd >= 0 && wrote && fsync(a->fd) != 0) {
+				back_to(a, &sp, errno);
+				wrote = 0;
 				r = PED_E_IO;
 				break;
 			}
+			if (wrote)
+				sync_point_take(a, &sp);
+			wrote = 0;
 			auditlog_close(a);
 			if ((r = open_file(a, seq)) != PED_OK)
 				break;
@@ -260,8 +310,10 @@ int auditlog_write(struct auditlog *a, const uint8_t *p, size_t len, uint64_t *a
 		wrote = 1;
 		pos += n;
 	}
-	if (wrote && fsync(a->fd) != 0)
+	if (wrote && fsync(a->fd) != 0) {
+		back_to(a, &sp, errno);
 		r = PED_E_IO;
+	}
 	*acked = a->last;
 	return r;
 }

@@ -580,7 +580,10 @@ static void hsm_audit_open(struct ped_leg *l, uint8_t type, const uint8_t *p, si
 	snprintf(x->hello.id, sizeof(x->hello.id), "%s", o.serial);
 	if (auditlog_open(&x->log, dir, o.serial, o.interval, o.size) != PED_OK) {
 		auditlog_close(&x->log);
-		end(x, PED_E_FILE, "cannot open the audit log");
+		if (x->log.why[0])
+			log_refuse(x, PED_E_FILE, "%s", x->log.why);
+		else
+			end(x, PED_E_FILE, "cannot open the audit log");
 		return;
 	}
 	/* One writer per HSM log: two HSMs given one serial would write each

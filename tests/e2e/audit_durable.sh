@@ -78,4 +78,53 @@ n=$(awk '{print $1}' <<<"$res")
 note "hsm-sim: the spool it made named on disk before the command reported"
 res=$(synced_after_creating "$T/hsm.trace" "$T/state/hsm-$HSM_SERIAL.auditq" .auditq "$T/state") || fail "hsm-sim: $res"
 echo "    $res"
+
+# stop_pedclient: the traced pedclient (and its strace) stop
+stop_pedclient() {
+	local pid
+	pid=$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")
+	kill -TERM "$pid"
+	wait_gone 20 "$pid" || fail "pedclient did not stop"
+}
+note "an fsync that fails acknowledges nothing it was to keep"
+stop_pedclient
+hsmcm -c "role login -name au; audit status"
+D0=$(awk '/^[[:space:]]*Delivered/{print $NF}' <<<"$OUT")
+# once it has started, every fsync of this pedclient fails: nothing it
+# writes from now is known to be on disk
+start_pedclient
+PC=$(cat "$XDG_RUNTIME_DIR/openped/pedclient.pid")
+strace -f -o "$T/inject.trace" -e trace=fsync -e inject=fsync:error=EIO -p "$PC" 2>"$T/strace.err" &
+track $!
+wait_for 20 grep -q "Process $PC attached" "$T/strace.err" || fail "strace did not attach: $(cat "$T/strace.err")"
+hsmcm -c "role login -name au; audit logmsg -message while fsync fails"
+[ $RC -eq 0 ] || fail "logmsg: $OUT"
+# (the old code acknowledged them: they left the spool)
+wait_for 30 eval 'grep -q "could not be synced" "$T/hsm.log" || ! grep -q "|while fsync fails|" "$T/state/hsm-$HSM_SERIAL.auditq"' ||
+	fail "no delivery attempted: $(tail -n 5 "$T/hsm.log")"
+hsmcm -c "role login -name au; audit status"
+D=$(awk '/^[[:space:]]*Delivered/{print $NF}' <<<"$OUT")
+[ "$D" = "$D0" ] || fail "records acknowledged while every fsync failed: delivered $D0, then $D"
+expect_contains "$OUT" "could not be synced (Input/output error)"
+! grep -q "|while fsync fails|" "$LOGS"/hsm_*.log || fail "the records not synced were left in the file"
+stop_pedclient
+start_pedclient
+wait_for 30 delivered || fail "records not delivered after the failure: $OUT"
+[ "$(cat "$LOGS"/hsm_*.log | grep -c "|while fsync fails|")" = 1 ] || fail "the record is not there exactly once"
+hsmcm -c "role login -name au; audit verify -file $LOGS"
+[ $RC -eq 0 ] || fail "verify after the failure: $OUT"
+
+note "a FIFO in the log directory takes no record"
+mkdir -m 700 "$T/logs2"
+mkfifo -m 600 "$T/logs2/hsm_${HSM_SERIAL}_00000000000000000001.log"
+hsmcm -c "role login -name au; audit config path $T/logs2; audit logmsg -message into a fifo"
+[ $RC -eq 0 ] || fail "path: $OUT"
+wait_for 30 eval 'grep -q "is not a regular file" "$T/hsm.log" || ! grep -q "|into a fifo|" "$T/state/hsm-$HSM_SERIAL.auditq"' ||
+	fail "no delivery attempted: $(tail -n 5 "$T/hsm.log")"
+hsmcm -c "role login -name au; audit status"
+D=$(awk '/^[[:space:]]*Delivered/{print $NF}' <<<"$OUT")
+n=$(grep "|into a fifo|" "$T/state/hsm-$HSM_SERIAL.auditq" | cut -d'|' -f1)
+[ -n "$n" ] || fail "the record was acknowledged into a FIFO and left the spool (delivered up to $D)"
+[ "$D" -lt "$n" ] || fail "record $n acknowledged into a FIFO (delivered up to $D)"
+expect_contains "$OUT" "is not a regular file"
 echo "audit durable ok"
