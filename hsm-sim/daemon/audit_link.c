@@ -192,10 +192,29 @@ out:
 	return r;
 }
 
+/* A refusal that stays (a log that is not this HSM's, a second HSM of the
+ * serial, a directory pedclient cannot use) is asked again less and less
+ * often, up to once a minute, so that pedclient's log does not get its
+ * reason every second; a change of the configuration (another directory)
+ * asks at once. */
+#define REFUSED_RETRY_MAX_MS 60000
+
+static void pause_for(struct courier *k, const struct audit_config *cfg, int ms)
+{
+	for (int waited = 0; waited < ms && !audit_stopping(k->hs); waited += RETRY_MS) {
+		struct audit_status now;
+		audit_wait(k->hs, UINT64_MAX - 1, RETRY_MS); /* a pause that shutdown ends */
+		audit_get(k->hs, &now);
+		if (!same_cfg(&now.cfg, cfg))
+			break;
+	}
+}
+
 static void *courier_main(void *arg)
 {
 	struct courier *k = arg;
 	char told[AUDIT_REFUSED_MAX] = "";
+	int backoff = RETRY_MS;
 	while (!audit_stopping(k->hs)) {
 		struct audit_status st;
 		struct refusal rf = {"", ""};
@@ -204,23 +223,27 @@ static void *courier_main(void *arg)
 			audit_wait(k->hs, st.next_seq - 1, -1); /* nothing to hand over until a record comes */
 			continue;
 		}
-		int r = deliver(k, &rf);
-		if (r != PED_OK && !rf.why[0])
+		int r = deliver(k, &rf), refused = rf.why[0] != 0;
+		if (r != PED_OK && !refused)
 			snprintf(rf.why, sizeof(rf.why), "pedclient does not take the audit records (%s)", ped_strerror(r));
+		if (r == PED_OK) {
+			told[0] = 0;
+			backoff = RETRY_MS;
+			continue;
+		}
 		/* each reason said once, not at every try */
-		if (r != PED_OK && strcmp(told, rf.why)) {
-			if (r == PED_E_CORRUPT || r == PED_E_EXISTS || r == PED_E_INVALID)
+		if (strcmp(told, rf.why)) {
+			if (refused)
 				ped_error("HSM %s: %s; they wait in the spool", k->hs->h.serial, rf.why);
 			else
-				ped_warn("HSM %s: %s: they wait in the spool", k->hs->h.serial, rf.why);
+				ped_warn("HSM %s: %s; they wait in the spool", k->hs->h.serial, rf.why);
 			snprintf(told, sizeof(told), "%s", rf.why);
-		} else if (r == PED_OK) {
-			told[0] = 0;
+			backoff = RETRY_MS;
+		} else if (refused && backoff < REFUSED_RETRY_MAX_MS) {
+			backoff = backoff * 2 < REFUSED_RETRY_MAX_MS ? backoff * 2 : REFUSED_RETRY_MAX_MS;
 		}
-		if (r != PED_OK) {
-			audit_set_refused(k->hs, rf.why);
-			audit_wait(k->hs, UINT64_MAX - 1, RETRY_MS); /* a pause that shutdown ends */
-		}
+		audit_set_refused(k->hs, rf.why);
+		pause_for(k, &st.cfg, refused ? backoff : RETRY_MS);
 	}
 	return NULL;
 }

@@ -94,6 +94,11 @@ wait_for 30 grep -q "HSM $HSM_SERIAL refuses its audit log in .*is not this HSM'
 b_delivered_are_written "$LOGS"/hsm_*.log
 [ "$D" = 0 ] || fail "B delivered up to $D into A's log"
 ! grep -q "|from B number" "$LOGS"/hsm_*.log || fail "B's records were written into A's log"
+# B asks again less and less often (1, 2, 4, 8 s...): not a line in
+# pedclient's log every second for as long as the refusal lasts
+refusals() { grep -c "HSM $HSM_SERIAL refuses its audit log" "$T/pedclient.log" || true; }
+base=$(refusals)
+! wait_for 12 eval '[ $(($(refusals) - base)) -ge 6 ]' || fail "B was refused every second: $(($(refusals) - base)) times"
 
 note "A's log is whole and verifies on A"
 stop_ped A
