@@ -697,8 +697,6 @@ int audit_verify(struct sim_hsm *hs, const char *path, int external, const struc
 	end.newest = lg->next_seq - 1;
 	memcpy(end.newest_mac, lg->last_mac, sizeof(end.newest_mac));
 	pthread_mutex_unlock(&lg->mu);
-	if (external && !imported)
-		sim_outf(out, "Make sure that the log's HSM has the same white Auditor key, or import its log secret.");
 
 	memset(&v, 0, sizeof(v));
 	if ((r = hsm_audit_files(path, external ? (imported ? src : NULL) : hs->h.serial, &f)) != PED_OK) {
@@ -708,9 +706,13 @@ int audit_verify(struct sim_hsm *hs, const char *path, int external, const struc
 			sim_outf(out, "Error: cannot list the log files at %s: %s", path, ped_strerror(r));
 		goto out;
 	}
-	if (external)
+	/* as lunacm: who verifies whose log, then what to make sure of */
+	if (external && imported)
 		sim_outf(out, "Verifying log from HSM with serial %s on HSM with serial %s", src, hs->h.serial);
-	else
+	else if (external) {
+		sim_outf(out, "Verifying log from another HSM on HSM with serial %s", hs->h.serial);
+		sim_outf(out, "Make sure that the log's HSM has the same white Auditor key, or import its log secret.");
+	} else
 		sim_outf(out, "Verifying log on HSM with serial %s", hs->h.serial);
 	/* one file of several: its first record links to the file before */
 	if (f.prev) {

@@ -116,6 +116,9 @@ hsmcm -c "slot set -slot 20; hsm init -label bk; role init -name au
 role login -name au; audit verify -file $T/log -external"
 [ $RC -ne 0 ] || fail "another white key verified the log: $OUT"
 expect_contains "$OUT" "Verify failed on record 1"
+# as lunacm says it: whose log on which HSM, then what to make sure of
+said=$(grep -A1 -F "Verifying log from another HSM on HSM with serial $BACKUP_SERIAL" <<<"$OUT" | tail -n 1)
+expect_contains "$said" "Make sure that the log's HSM has the same white Auditor key, or import its log secret."
 hsmcm -c "slot set -slot 20; role login -name au; audit import -file $T/main.lws -password wrongpassword"
 [ $RC -ne 0 ] || fail "a wrong password imported"
 hsmcm -c "slot set -slot 20; role login -name au; audit import -file $T/main.lws -password twelvechars1; audit verify -file $T/log -external"
