@@ -632,6 +632,36 @@ static int known_mac(struct audit_log *lg, const struct log_end *e, uint64_t seq
 	return found;
 }
 
+/* The first record in from..to that the spool does not hold (and that was
+ * not delivered meanwhile, leaving it), or 0 when it holds them all. */
+static uint64_t spool_missing(struct audit_log *lg, uint64_t from, uint64_t to)
+{
+	uint8_t *all = NULL;
+	size_t alen = 0, pos = 0;
+	uint64_t want = from, delivered;
+
+	pthread_mutex_lock(&lg->mu);
+	if (ped_file_read_nofollow(lg->spool, lg->spool_max + HSM_AUDIT_LINE_MAX, &all, &alen) != PED_OK)
+		alen = 0;
+	delivered = lg->delivered;
+	pthread_mutex_unlock(&lg->mu);
+	if (want <= delivered)
+		want = delivered + 1;
+	while (want <= to && pos < alen) {
+		const uint8_t *nl = memchr(all + pos, '\n', alen - pos);
+		struct hsm_audit_rec rec;
+		size_t n, body;
+		if (!nl)
+			break;
+		n = (size_t)(nl - (all + pos)) + 1;
+		if (hsm_audit_parse((const char *)all + pos, n, &rec, &body, NULL, 0) == PED_OK && rec.seq == want)
+			want++;
+		pos += n;
+	}
+	OPENSSL_clear_free(all, alen);
+	return want <= to ? want : 0;
+}
+
 /* Verifies one file into v: PED_OK, or the failure said to out. */
 static int verify_file(const uint8_t *key, const char *file, struct hsm_audit_verify *v, struct verify_ctx *vc)
 {
@@ -764,6 +794,16 @@ int audit_verify(struct sim_hsm *hs, const char *path, int external, const struc
 		    (known_mac(lg, &end, v.last_seq, mac) && CRYPTO_memcmp(mac, v.last_mac, sizeof(mac)) != 0)) {
 			sim_outf(out, "Verify failed on record %llu: it is not the record %llu this HSM wrote",
 				 (unsigned long long)v.last_seq, (unsigned long long)v.last_seq);
+			r = PED_E_CORRUPT;
+			goto out;
+		}
+		/* the records after the log's end wait in the spool, or were
+		 * taken out of it */
+		uint64_t gone = end.newest > v.last_seq ? spool_missing(lg, v.last_seq + 1, end.newest) : 0;
+		if (gone) {
+			sim_outf(out, "Verify failed after record %llu: record %llu, written by the HSM and not yet handed to "
+				      "pedclient, is not in its spool %s (removed from it)",
+				 (unsigned long long)v.last_seq, (unsigned long long)gone, lg->spool);
 			r = PED_E_CORRUPT;
 			goto out;
 		}
