@@ -1131,8 +1131,9 @@ CK_RV p11w_get_slot_list(struct ped_rbuf *r, struct p11w_slot **out, uint32_t *n
 	*out = NULL;
 	*n = 0;
 	count = ped_rbuf_u32(r);
-	/* each entry takes at least 16 bytes: a count beyond what is left is a lie */
-	if (r->err || count > P11W_SLOTS_MAX || count > (r->len - r->off) / 16)
+	/* each entry takes at least 15 bytes (a slot without a token: no
+	 * serial): a count beyond what is left is a lie */
+	if (r->err || count > P11W_SLOTS_MAX || count > (r->len - r->off) / 15)
 		goto bad;
 	if (count && (s = OPENSSL_zalloc(count * sizeof(*s))) == NULL)
 		return CKR_HOST_MEMORY;

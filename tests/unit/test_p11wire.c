@@ -652,6 +652,34 @@ static void mechanisms_of_every_kind(void)
 	CU_ASSERT_PTR_NULL(d.store);
 }
 
+/* The slot list hsm-sim sends a network client for an HSM with no
+ * partition yet: its admin slot, then fifteen partition slots without a
+ * token, each 15 bytes on the wire (no serial). The decoder's "a count
+ * beyond what is left" bound took 16 bytes an entry, refused this list,
+ * and pkcs11-tool -L and vtl verify failed on a fresh network HSM. */
+static void slot_list_of_empty_slots(void)
+{
+	struct p11w_slot s[16] = {{.slot = 0, .token_present = 1, .kind = P11W_SLOT_ADMIN, .serial = "154438865288"}};
+	struct p11w_slot *gs = NULL;
+	struct ped_wbuf w;
+	struct ped_rbuf r;
+	uint32_t n = 0;
+
+	for (int k = 1; k < 16; k++)
+		s[k] = (struct p11w_slot){.slot = (CK_SLOT_ID)k, .token_present = 0, .kind = P11W_SLOT_PARTITION};
+	ped_wbuf_init(&w, P11W_PAYLOAD_MAX);
+	p11w_put_slot_list(&w, s, 16);
+	take(&w, &r);
+	CU_ASSERT_EQUAL_FATAL(p11w_get_slot_list(&r, &gs, &n), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(n, 16);
+	CU_ASSERT(gs[15].slot == 15 && !gs[15].token_present && gs[15].serial[0] == '\0');
+	OPENSSL_free(gs);
+	/* one entry fewer than the count says is still refused */
+	ped_rbuf_init(&r, msg, msg_len - 15);
+	CU_ASSERT_EQUAL(p11w_get_slot_list(&r, &gs, &n), CKR_ARGUMENTS_BAD);
+	CU_ASSERT_PTR_NULL(gs);
+}
+
 static void infos_and_lists(void)
 {
 	struct p11w_slot s[2] = {{.slot = 1, .token_present = 1, .kind = P11W_SLOT_PARTITION, .hsm_index = 0, .serial = "154438865288001"},
@@ -725,4 +753,5 @@ UNIT_SUITE(p11wire, NULL, cleanup, UNIT_TEST(greeting_round_trip_and_bounds), UN
 	   UNIT_TEST(scalars_pins_and_bytes), UNIT_TEST(output_buffers_follow_the_two_call_convention),
 	   UNIT_TEST(attribute_forms_table), UNIT_TEST(template_values_round_trip),
 	   UNIT_TEST(template_values_are_checked_both_ways), UNIT_TEST(get_attribute_value_end_to_end), UNIT_TEST(getattr_of_empty_values),
-	   UNIT_TEST(mechanisms_of_every_kind), UNIT_TEST(infos_and_lists))
+	   UNIT_TEST(mechanisms_of_every_kind), UNIT_TEST(infos_and_lists),
+	   UNIT_TEST(slot_list_of_empty_slots))
