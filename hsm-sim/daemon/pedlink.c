@@ -269,15 +269,21 @@ int pedport_describe(struct pedport *pt, char *out, size_t len, int *ped_id)
 	return remote;
 }
 
-/* Takes the link for one exchange; PED_E_PED_UNPLUGGED when there is none.
+/* Why take() found no PED to use, for the operator (take_told). */
+enum no_ped { NO_PED_SAID, NO_PED_NONE, NO_PED_REMOTE_IDLE, NO_PED_REMOTE_ENDED, NO_PED_LOCAL_GONE };
+
+/* Takes the link for one exchange; PED_E_PED_UNPLUGGED when there is none
+ * (*why says which case, when the result code alone would not).
  * A Remote PED session still being keyed is waited for; one whose keying
  * waits for the first PED operation (REMOTE_DEFERRED) is keyed now. With
  * queue, a PED another ceremony has is waited for too (up to wait_ms):
  * applications' logins take turns on the one PED; an operator is told it
  * is busy (PED_E_BUSY). */
-static int take(struct pedport *pt, const struct sim_out *o, int wait_ms, int queue)
+static int take(struct pedport *pt, const struct sim_out *o, int wait_ms, int queue, enum no_ped *why)
 {
 	int r = PED_OK;
+
+	*why = NO_PED_SAID;
 	struct timespec queue_until;
 
 	ped_cond_deadline(&queue_until, wait_ms);
@@ -337,13 +343,16 @@ static int take(struct pedport *pt, const struct sim_out *o, int wait_ms, int qu
 		pt->attached = pt->remote = 0;
 		pt->remote_state = REMOTE_NONE;
 		pthread_mutex_unlock(&pt->mu);
+		*why = NO_PED_REMOTE_IDLE;
 		return PED_E_PED_UNPLUGGED;
 	}
 	if (!pt->attached) {
+		*why = NO_PED_NONE;
 		r = PED_E_PED_UNPLUGGED;
 	} else if (!link_alive(&pt->link)) {
 		ped_link_close(&pt->link, PED_E_PED_UNPLUGGED);
 		pt->attached = 0;
+		*why = pt->remote ? NO_PED_REMOTE_ENDED : NO_PED_LOCAL_GONE;
 		if (pt->remote) {
 			ped_warn("HSM %s: the Remote PED session ended", pt->hs->h.serial);
 			pt->remote = 0;
@@ -361,8 +370,23 @@ static int take(struct pedport *pt, const struct sim_out *o, int wait_ms, int qu
  * code alone (the reference's, hsm/result.h) would not say it. */
 static int take_told(struct pedport *pt, const struct sim_out *o, int wait_ms, int queue)
 {
-	int r = take(pt, o, wait_ms, queue);
-	if (r == PED_E_BUSY)
+	enum no_ped why;
+	int r = take(pt, o, wait_ms, queue, &why);
+	/* CKR_PED_UNPLUGGED alone does not say that there never was a PED,
+	 * nor what to do (an operator who forgot to start or cable one) */
+	if (r == PED_E_PED_UNPLUGGED && why == NO_PED_NONE)
+		sim_outf(o, "Error: no PED is attached to HSM %s: attach one to its local PED link (ped-device -hsm %s) "
+			    "or connect a Remote PED (ped connect).", pt->hs->h.serial, pt->path);
+	else if (r == PED_E_PED_UNPLUGGED && why == NO_PED_REMOTE_IDLE)
+		sim_outf(o, "Error: the Remote PED session of HSM %s was idle for more than %d s and is closed; "
+			    "connect again (ped connect).", pt->hs->h.serial, pt->all->remote_idle_timeout_s);
+	else if (r == PED_E_PED_UNPLUGGED && why == NO_PED_REMOTE_ENDED)
+		sim_outf(o, "Error: the Remote PED session of HSM %s has ended; connect again (ped connect).",
+			 pt->hs->h.serial);
+	else if (r == PED_E_PED_UNPLUGGED && why == NO_PED_LOCAL_GONE)
+		sim_outf(o, "Error: the local PED of HSM %s has gone; attach it again (ped-device -hsm %s).",
+			 pt->hs->h.serial, pt->path);
+	else if (r == PED_E_BUSY)
 		sim_outf(o, "Error: the PED of HSM %s is busy with another session's operation; try again when "
 			    "it ends.", pt->hs->h.serial);
 	else if (r == PED_E_KEY_CONFIRM || r == PED_E_HANDSHAKE)

@@ -3,7 +3,8 @@
 # another session's login and a second ped connect answer CKR_DEVICE_ERROR
 # (they printed PED_E_BUSY), a session key that was not computed answers
 # CKR_PED_UNPLUGGED (it printed PED_E_KEY_CONFIRM); the message line before
-# the result keeps the detail.
+# the result keeps the detail, and says what to do when there is no PED at
+# all (it said nothing but CKR_PED_UNPLUGGED).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 . "$(dirname "$0")/remote_lib.sh"
@@ -35,6 +36,19 @@ no_internal_codes "$OUT" "the busy PED's answer"
 kill -TERM "$PED_A_PID"; wait_gone 10 "$PED_A_PID"
 wait "$FIRST" || true
 no_internal_codes "$(cat "$T/first.out")" "the first login's answer"
+
+note "the PED gone, then no PED at all: CKR_PED_UNPLUGGED says so, and what to do"
+# the killed PED's link is found dead at the next PED operation, if not before
+hsmcm -c "role login -name so"
+[ $RC -ne 0 ] || fail "a login with no PED succeeded: $OUT"
+expect_contains "$OUT" "Command Result : 0x8000002e (CKR_PED_UNPLUGGED)"
+grep -qF "Error: the local PED of HSM $HSM_SERIAL has gone; attach it again (ped-device -hsm " <<<"$OUT" ||
+	expect_contains "$OUT" "Error: no PED is attached to HSM $HSM_SERIAL"
+hsmcm -c "role login -name so"
+[ $RC -ne 0 ] || fail "a login with no PED succeeded: $OUT"
+expect_contains "$OUT" "Command Result : 0x8000002e (CKR_PED_UNPLUGGED)"
+expect_contains "$OUT" "Error: no PED is attached to HSM $HSM_SERIAL: attach one to its local PED link (ped-device -hsm "
+expect_contains "$OUT" "or connect a Remote PED (ped connect)."
 
 note "a second ped connect while a session is open"
 start_pedserver A
