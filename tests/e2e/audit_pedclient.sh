@@ -16,8 +16,13 @@ start_pedclient
 start_hsm
 start_ped A $HSM_SERIAL "$T/a.policy"
 
-hsmcm -c "hsm init -label main; role init -name au
-role login -name au; audit config evmask all path $LOGS size 16k interval never"
+# as an operator at hsmcm's prompt: record 1 (the Auditor's log secret set)
+# reaches pedclient, in its own directory, before the Auditor sets the path
+hsmcm -c "hsm init -label main; role init -name au"
+[ $RC -eq 0 ] || fail "setup: $OUT"
+wait_for 20 test -s "$XDG_DATA_HOME/openped/audit/hsm_${HSM_SERIAL}_00000000000000000001.log" ||
+	fail "record 1 was not delivered to pedclient's own directory"
+hsmcm -c "role login -name au; audit config evmask all path $LOGS size 16k interval never"
 [ $RC -eq 0 ] || fail "setup: $OUT"
 # Every record but the one the asking login itself made (it is written
 # just before audit status reads the numbers) is on pedclient's disk.
@@ -52,8 +57,7 @@ wait_for 30 delivered_all || fail "records not delivered after the restart: $OUT
 
 note "every record exactly once, in order, across the rotated files"
 # record 1 (the Auditor's log secret set) came before audit config path:
-# it is in pedclient's own log directory if it was delivered before the
-# path changed, in the new one if not
+# it is in pedclient's own log directory
 DEFAULT_LOGS="$XDG_DATA_HOME/openped/audit"
 shopt -s nullglob
 cat "$DEFAULT_LOGS"/hsm_${HSM_SERIAL}_*.log "$LOGS"/hsm_${HSM_SERIAL}_*.log | cut -d'|' -f1 >"$T/seqs"
@@ -81,6 +85,12 @@ session_close
 expect_not_contains "$OUT" "Command Result : 0x" "verify"
 expect_contains "$OUT" "Verified messages "
 expect_contains "$OUT" "audit logmsg: batch 12 three"
+# the operator guide (section 15): the configured directory alone, its
+# first record not the log's, fails as it says
+hsmcm -c "role login -name au; audit verify -file $LOGS"
+[ $RC -ne 0 ] || fail "the configured directory verified without the log's first record: $OUT"
+expect_contains "$OUT" "Verify failed on record 2 "
+expect_contains "$OUT" "record 2: is not the first record of the log"
 f=$(ls "$LOGS"/hsm_${HSM_SERIAL}_*.log | sed -n 2p)
 hsmcm -c "role login -name au; audit verify -file $f"
 [ $RC -eq 0 ] || fail "verify of $f: $OUT"
