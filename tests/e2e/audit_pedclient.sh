@@ -85,7 +85,7 @@ session_close
 expect_not_contains "$OUT" "Command Result : 0x" "verify"
 expect_contains "$OUT" "Verified messages "
 expect_contains "$OUT" "audit logmsg: batch 12 three"
-# the operator guide (section 15): the configured directory alone, its
+# the operator guide (section 17): the configured directory alone, its
 # first record not the log's, fails as it says
 hsmcm -c "role login -name au; audit verify -file $LOGS"
 [ $RC -ne 0 ] || fail "the configured directory verified without the log's first record: $OUT"
