@@ -66,6 +66,14 @@ grep -q '"scheme":"2e2s"' "$T/A.events" || fail "the orange-key session did not 
 wait_for 5 shown A "Ped2 RPK Count            1" || fail "RPK count: $OUT"
 expect_contains "$OUT" "Ped2 RPK Serial Numbers   ($HSM_SERIAL)"
 expect_contains "$OUT" "HSM Serial Number:        $HSM_SERIAL"
+# the operator guide's section 3 quotes these lines of pedserver -mode show
+guide=$(awk '/^pedserver now shows:$/ { on = 1; next } on && /^```$/ { if (++n == 2) exit; next } on && n == 1' \
+	"$PED_SRCDIR/docs/operator-guide.md" | sed -E 's/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/')
+[ -n "$guide" ] || fail "the operator guide quotes no pedserver -mode show"
+[[ "$(sed -E 's/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/' <<<"$OUT")" == *"$guide"* ]] ||
+	fail "pedserver -mode show is not what the operator guide quotes: $guide
+---
+$OUT"
 
 note "one client at a time: the backup HSM is refused while the session lives"
 hsmcm -c "ped connect -slot 20 -ip 127.0.0.1 -port $PORT_A -password"
