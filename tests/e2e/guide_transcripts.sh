@@ -6,7 +6,8 @@
 # its password at the terminal, the backup HSM connected with -slot, and
 # partition archive backup -slot 20 -par SAbck1 creating the backup
 # partition through the Remote PED. Also chapter 5's PED screens as the
-# remote PED showed them. PED_GUIDE_OUT=FILE keeps the transcript.
+# remote PED showed them. The whole transcript is compared with the guide's
+# (ports and the PED's pid aside). PED_GUIDE_OUT=FILE keeps the transcript.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 . "$(dirname "$0")/remote_lib.sh"
@@ -101,6 +102,15 @@ for l in "Available HSMs:" "Label ->                SA52_P1" "Label ->          
 	"Cloned object 1 to partition SAbck1 (new handle 1)." "2 objects have been backed up to partition SAbck1"; do
 	expect_contains "$out" "$l" "the transcript"
 done
+# the whole transcript as docs/operator-guide.md prints it, but for the
+# port and the PED's pid
+norm() { expand | sed -E 's/[[:space:]]+$//; s/(port|127\.0\.0\.1:)[ ]?[0-9]+/\1 PORT/g; s/ped-device:[0-9]+/ped-device:PID/g'; }
+awk '/^## The 001 session/ { on = 1 } on && /^```$/ { if (++n == 2) exit; next } on && n == 1' \
+	"$PED_SRCDIR/docs/operator-guide.md" | norm >"$T/guide.doc"
+[ -s "$T/guide.doc" ] || fail "no transcript in the operator guide's 001 session"
+printf '%s\n' "$out" | norm | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' >"$T/guide.out"
+diff "$T/guide.doc" "$T/guide.out" >"$T/guide.diff" ||
+	fail "the 001 session is not what docs/operator-guide.md prints: $(cat "$T/guide.diff")"
 expect_not_contains "$out" "userpin1" "the transcript"
 expect_not_contains "$out" "Error in execution" "the transcript"
 # chapter 5's screens, as the Remote PED showed them
