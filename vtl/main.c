@@ -19,6 +19,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,8 +58,18 @@ static int cert_dir(const char *conf, const char *sub, char *out, size_t len, ch
 	else
 		snprintf(dir, sizeof(dir), ".");
 	snprintf(out, len, "%s/cert/%s", dir[0] ? dir : "/", sub);
-	if ((r = ped_mkdir_p(out, 0755)) != PED_OK)
-		snprintf(err, errlen, "cannot make %s: %s", out, ped_strerror(r));
+	errno = 0;
+	if ((r = ped_mkdir_p(out, 0755)) != PED_OK) {
+		int e = errno;
+		/* the installed file is root's: a user says which file is theirs */
+		if (e == EACCES || e == EPERM || e == EROFS)
+			snprintf(err, errlen,
+				 "cannot make %s: %s (the module's configuration %s is not yours to change: name one "
+				 "of your own with -conf FILE or OPENPED_PKCS11_CONF)",
+				 out, strerror(e), conf);
+		else
+			snprintf(err, errlen, "cannot make %s: %s", out, e ? strerror(e) : ped_strerror(r));
+	}
 	return r;
 }
 
