@@ -482,7 +482,8 @@ int hsm_audit_verify_buf(const uint8_t key[HSM_AUDIT_SECRET_LEN], const uint8_t 
 		if (!v->have_last && !starts) {
 			snprintf(v->why, sizeof(v->why),
 				 "record %llu: is not the first record of the log, and the record before it was not "
-				 "verified (records removed at the start, or verify from the first file)",
+				 "verified (records removed at the start, or verify from the first file; the records "
+				 "before an audit config path are where pedclient wrote before it)",
 				 (unsigned long long)rec.seq);
 			r = PED_E_INVALID;
 			goto out;

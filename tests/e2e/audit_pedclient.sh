@@ -91,6 +91,7 @@ hsmcm -c "role login -name au; audit verify -file $LOGS"
 [ $RC -ne 0 ] || fail "the configured directory verified without the log's first record: $OUT"
 expect_contains "$OUT" "Verify failed on record 2 "
 expect_contains "$OUT" "record 2: is not the first record of the log"
+expect_contains "$OUT" "the records before an audit config path are where pedclient wrote before it"
 f=$(ls "$LOGS"/hsm_${HSM_SERIAL}_*.log | sed -n 2p)
 hsmcm -c "role login -name au; audit verify -file $f"
 [ $RC -eq 0 ] || fail "verify of $f: $OUT"

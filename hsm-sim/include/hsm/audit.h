@@ -131,7 +131,7 @@ struct hsm_audit_verify {
 	uint8_t last_mac[HSM_AUDIT_MAC_LEN];
 	uint64_t bad_seq;   /* the bad record's SEQ as written (0: unreadable) */
 	uint64_t bad_line;
-	char why[160];
+	char why[256];
 };
 int hsm_audit_verify_buf(const uint8_t key[HSM_AUDIT_SECRET_LEN], const uint8_t *buf, size_t len,
 			 struct hsm_audit_verify *v, void (*each)(void *arg, const struct hsm_audit_rec *r),
