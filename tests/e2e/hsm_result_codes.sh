@@ -32,6 +32,11 @@ hsmcm -c "role login -name so"
 [ $RC -ne 0 ] || fail "a second login used a busy PED: $OUT"
 expect_contains "$OUT" "Command Result : 0x30 (CKR_DEVICE_ERROR)"
 expect_contains "$OUT" "is busy with another session's operation"
+# as the operator guide's "Result codes" prints it
+guide=$(awk '/^## Result codes/ { on = 1 } on && /^```$/ { if (++n == 2) exit; next } on && n == 1' \
+	"$PED_SRCDIR/docs/operator-guide.md" | expand | sed 's/[[:space:]]*$//')
+[ "$guide" = "$(expand <<<"$OUT" | sed 's/[[:space:]]*$//' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}')" ] ||
+	fail "the busy PED's answer is not what the operator guide prints: $OUT"
 no_internal_codes "$OUT" "the busy PED's answer"
 kill -TERM "$PED_A_PID"; wait_gone 10 "$PED_A_PID"
 wait "$FIRST" || true
