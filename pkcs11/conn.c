@@ -187,9 +187,16 @@ static CK_RV conn_open(struct p11_module *m, uint8_t ep, struct p11_conn **out)
 			return CKR_DEVICE_REMOVED;
 		}
 		c->tls = 1;
-	} else if (!m->cfg.socket[0] || ped_unix_connect(m->cfg.socket, &c->fd) != PED_OK) {
-		p11_log(m, "cannot reach hsm-sim at %s: %s", m->cfg.socket[0] ? m->cfg.socket : "(no socket)",
-			strerror(errno));
+	} else if (!m->cfg.socket[0]) {
+		/* hsm-sim's default socket is in the runtime directory, which this
+		 * process has none of (su, sudo, a container) */
+		p11_log(m, "cannot reach hsm-sim: no socket (XDG_RUNTIME_DIR is not set and /run/user/%ld is not "
+			   "there): set XDG_RUNTIME_DIR as hsm-sim's, or Module.Socket",
+			(long)geteuid());
+		free(c);
+		return CKR_DEVICE_REMOVED;
+	} else if (ped_unix_connect(m->cfg.socket, &c->fd) != PED_OK) {
+		p11_log(m, "cannot reach hsm-sim at %s: %s", m->cfg.socket, strerror(errno));
 		free(c);
 		return CKR_DEVICE_REMOVED;
 	}
