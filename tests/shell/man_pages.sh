@@ -17,4 +17,10 @@ for p in ped-device:1 ikey:1 pedtool:1 hsmcm:1 vtl:1 rbs:1 pedserver:8 pedclient
 		grep -q -- "$o\b" <<<"$text" || fail "$prog: $o is in -help but not in its man page"
 	done
 done
+# hsm-sim(8) names the state file version hsm-sim writes
+v=$(sed -n 's/^#define HSM_STATE_VERSION \([0-9]*\).*/\1/p' "$PED_SRCDIR/hsm-sim/include/hsm/hsm.h")
+[ -n "$v" ] || fail "no HSM_STATE_VERSION in hsm/hsm.h"
+text=$(LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$M/hsm-sim.8" 2>/dev/null | col -b | tr -s ' \t\n' '   ')
+grep -q "version $v, and files of versions 2 to $((v - 1)) still load" <<<"$text" ||
+	fail "hsm-sim(8) does not name state file version $v (hsm/hsm.h) as the one written"
 echo "man pages ok"
