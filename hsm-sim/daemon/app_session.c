@@ -12,6 +12,18 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
+/* Under the HSM's lock: the application's login on the call's slot ends
+ * (C_Logout, and its last session there closed). */
+static void end_login(struct app_call *c)
+{
+	struct sim_login *lg = sim_login(&c->a->logins, c->hs);
+
+	if (c->p)
+		lg->po[c->pi] = lg->co[c->pi] = lg->cu[c->pi] = 0;
+	else
+		lg->so = lg->au = 0;
+}
+
 CK_RV app_open_session(struct app_call *c)
 {
 	CK_SLOT_ID slot = p11w_get_ulong(c->r);
@@ -28,6 +40,14 @@ CK_RV app_open_session(struct app_call *c)
 		return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
 	if ((rv = app_use_slot(c, slot)) != CKR_OK)
 		return rv;
+	/* PKCS#11 (C_CloseSession, C_CloseAllSessions): once the application's
+	 * last session with the token closed, "the login state of the token
+	 * for the application returns to public sessions". A close does not
+	 * wait for the HSM's lock (a call may hold it for long), so the login
+	 * ends here, where it could next be seen: nothing else of it is left
+	 * (its session objects went with their sessions) */
+	if (!apps_has_session(c->a, (int)slot))
+		end_login(c);
 	role = app_role(c, NULL);
 	if (!(flags & CKF_RW_SESSION) && (role == HSM_ROLE_PO || role == HSM_ROLE_SO))
 		return CKR_SESSION_READ_WRITE_SO_EXISTS;
@@ -115,7 +135,7 @@ CK_RV app_login(struct app_call *c)
 {
 	CK_SESSION_HANDLE h = p11w_get_ulong(c->r);
 	CK_USER_TYPE type = p11w_get_ulong(c->r);
-	int present = 0, cur, activation, r;
+	int present = 0, cur, activation, r, closed;
 	size_t len = 0;
 	const uint8_t *pin = p11w_get_pin(c->r, &present, &len);
 	uint32_t ped_ms = ped_rbuf_u32(c->r);
@@ -169,10 +189,17 @@ CK_RV app_login(struct app_call *c)
 	 * with the HSM's lock given back: other calls run meanwhile. */
 	if ((r = auth_ped_login(&who, c->hs, c->p, ri, &c->hold)) != PED_OK)
 		return app_ck_of(r);
-	/* another thread of this application may have logged in meanwhile */
+	/* another thread of this application may have logged in meanwhile, or
+	 * closed the session: a login kept then would outlive the sessions
+	 * and belong to the application's next one */
 	cur = app_role(c, NULL);
 	if (cur >= 0 && cur != (int)ri->role)
 		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+	pthread_mutex_lock(&c->a->mu);
+	closed = c->s->closed;
+	pthread_mutex_unlock(&c->a->mu);
+	if (closed)
+		return CKR_SESSION_CLOSED;
 	*auth_login_flag(sim_login(&c->a->logins, c->hs), ri->role, c->pi) = auth_login_value(c->hs, c->p, ri->role);
 	ped_info("application %u: logged in as %s on slot %d through the PED", c->a->no, ri->prompt, c->s->slot);
 	if (activation && hsm_activation_applies(c->p, ri->role)) {
@@ -186,18 +213,13 @@ CK_RV app_login(struct app_call *c)
 CK_RV app_logout(struct app_call *c)
 {
 	CK_SESSION_HANDLE h = p11w_get_ulong(c->r);
-	struct sim_login *lg;
 	CK_RV rv;
 
 	if ((rv = app_args_end(c)) != CKR_OK || (rv = app_use(c, h, APP_USE_HSM)) != CKR_OK)
 		return rv;
 	if (app_role(c, NULL) < 0)
 		return CKR_USER_NOT_LOGGED_IN;
-	lg = sim_login(&c->a->logins, c->hs);
-	if (c->p)
-		lg->po[c->pi] = lg->co[c->pi] = lg->cu[c->pi] = 0;
-	else
-		lg->so = lg->au = 0;
+	end_login(c);
 	/* PKCS#11: "all private session objects from sessions belonging to
 	 * the application are destroyed", not kept for the next login */
 	pthread_mutex_lock(&c->a->mu);

@@ -113,8 +113,10 @@ void apps_session_put(struct app *a, struct app_session *s);
 CK_RV apps_session_close(struct app *a, CK_SESSION_HANDLE h);
 /* Every session of a on slot. */
 void apps_session_close_slot(struct app *a, int slot);
-/* Whether a has a read-only session on slot (under a->mu or not). */
+/* Whether a has a read-only session on slot, any session there (each
+ * takes a->mu itself). */
 int apps_has_ro_session(struct app *a, int slot);
+int apps_has_session(struct app *a, int slot);
 /* Ends the session's find and operations (under s->mu). */
 void apps_session_reset(struct app_session *s);
 /* Ends the session's find only (under s->mu). */

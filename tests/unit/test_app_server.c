@@ -66,14 +66,18 @@ static int suite_cleanup(void)
 	return 0;
 }
 
-/* An application with the Crypto Officer logged in on the partition. */
-static struct app *co_app(uint8_t id)
+/* An application, with no session yet. */
+static struct app *new_app(uint8_t id)
 {
 	struct p11w_hello h = {P11W_VERSION, {id}, 1, "unit", 0};
-	struct app *a = apps_connect(&sim, &h);
-	if (a)
-		sim_login(&a->logins, hs)->co[0] = AUTH_LOGGED_IN;
-	return a;
+	return apps_connect(&sim, &h);
+}
+
+/* Its Crypto Officer logged in on the partition (where it has a session:
+ * the first session it opens there is a public one). */
+static void co_login(struct app *a)
+{
+	sim_login(&a->logins, hs)->co[0] = AUTH_LOGGED_IN;
 }
 
 /* One request of fn with the arguments in args: its CK_RV, the results
@@ -186,7 +190,7 @@ static void sleep_ms(long ms)
 static void session_closed_while_a_key_is_made(void)
 {
 	for (int token = 0; token < 2; token++) {
-		struct app *a = co_app((uint8_t)(0x40 + token));
+		struct app *a = new_app((uint8_t)(0x40 + token));
 		struct sim_hold hold;
 		struct keygen k;
 		pthread_t t;
@@ -197,6 +201,7 @@ static void session_closed_while_a_key_is_made(void)
 		k.a = a;
 		k.token = token ? CK_TRUE : CK_FALSE;
 		CU_ASSERT_NOT_EQUAL_FATAL(k.h = open_rw(a), CK_INVALID_HANDLE);
+		co_login(a);
 		/* the call waits for the HSM's lock holding the session */
 		sim_hold_init(&hold, &sim);
 		sim_hold(&hold, hs, NULL);
@@ -263,13 +268,14 @@ static CK_RV handles(struct app *a, uint16_t fn, CK_SESSION_HANDLE h, CK_OBJECT_
  * while nobody was logged in, and there again at the next login. */
 static void logout_destroys_private_session_objects(void)
 {
-	struct app *a = co_app(0x50);
+	struct app *a = new_app(0x50);
 	CK_SESSION_HANDLE h, h2;
 	CK_OBJECT_HANDLE secret, open;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_NOT_EQUAL_FATAL(h = open_rw(a), CK_INVALID_HANDLE);
 	CU_ASSERT_NOT_EQUAL_FATAL(h2 = open_rw(a), CK_INVALID_HANDLE);
+	co_login(a);
 	CU_ASSERT_NOT_EQUAL_FATAL(secret = data_object(a, h, CK_TRUE), 0);
 	CU_ASSERT_NOT_EQUAL_FATAL(open = data_object(a, h2, CK_FALSE), 0);
 	CU_ASSERT_EQUAL(handles(a, P11W_FN_GET_OBJECT_SIZE, h2, secret), CKR_OK);
@@ -278,11 +284,52 @@ static void logout_destroys_private_session_objects(void)
 	CU_ASSERT_EQUAL(a->nobjs, 1);
 	pthread_mutex_unlock(&a->mu);
 	/* logged in again: the private one is gone, the public one stays */
-	sim_login(&a->logins, hs)->co[0] = AUTH_LOGGED_IN;
+	co_login(a);
 	CU_ASSERT_EQUAL(handles(a, P11W_FN_GET_OBJECT_SIZE, h, secret), CKR_OBJECT_HANDLE_INVALID);
 	CU_ASSERT_EQUAL(handles(a, P11W_FN_GET_OBJECT_SIZE, h, open), CKR_OK);
 	apps_disconnect(a);
 }
 
+/* PKCS#11's C_CloseSession: "If this function is successful and it
+ * closes the last session between the application and the token, the
+ * login state of the token for the application returns to public
+ * sessions. Any new sessions to the token opened by the application will
+ * be either R/O Public or R/W Public sessions"; C_CloseAllSessions the
+ * same. The login outlived the sessions: an application that closed them
+ * all to be done with the token found its next session logged in as the
+ * Crypto Officer, with no PED asked. */
+static void last_session_closed_ends_the_login(void)
+{
+	for (int all = 0; all < 2; all++) {
+		struct app *a = new_app((uint8_t)(0x60 + all));
+		CK_SESSION_HANDLE h, h2;
+		struct ped_wbuf args, reply;
+		struct ped_rbuf res;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+		CU_ASSERT_NOT_EQUAL_FATAL(h = open_rw(a), CK_INVALID_HANDLE);
+		CU_ASSERT_NOT_EQUAL_FATAL(h2 = open_rw(a), CK_INVALID_HANDLE);
+		co_login(a);
+		/* one of two closed: the login stays */
+		CU_ASSERT_EQUAL(close_session(a, h), CKR_OK);
+		CU_ASSERT_NOT_EQUAL(data_object(a, h2, CK_TRUE), 0);
+		if (all) {
+			ped_wbuf_init(&args, 64);
+			ped_wbuf_init(&reply, P11W_PAYLOAD_MAX);
+			p11w_put_ulong(&args, 1);
+			CU_ASSERT_EQUAL(call(a, P11W_FN_CLOSE_ALL_SESSIONS, &args, &reply, &res), CKR_OK);
+			ped_wbuf_free(&args);
+			ped_wbuf_free(&reply);
+		} else {
+			CU_ASSERT_EQUAL(close_session(a, h2), CKR_OK);
+		}
+		/* the next session is a public one */
+		CU_ASSERT_NOT_EQUAL_FATAL(h = open_rw(a), CK_INVALID_HANDLE);
+		CU_ASSERT_EQUAL(data_object(a, h, CK_TRUE), 0);
+		CU_ASSERT_EQUAL(handles(a, P11W_FN_LOGOUT, h, 0), CKR_USER_NOT_LOGGED_IN);
+		apps_disconnect(a);
+	}
+}
+
 UNIT_SUITE(app_server, suite_init, suite_cleanup, UNIT_TEST(session_closed_while_a_key_is_made),
-	   UNIT_TEST(logout_destroys_private_session_objects))
+	   UNIT_TEST(logout_destroys_private_session_objects), UNIT_TEST(last_session_closed_ends_the_login))
