@@ -122,6 +122,15 @@ P11_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 		rv = CKR_GENERAL_ERROR;
 		goto out;
 	}
+	/* a network server's TLS link runs in a thread of the module's: an
+	 * application that allows none is told so now (PKCS#11), not met by
+	 * threads its calls start */
+	if (pInitArgs && (((CK_C_INITIALIZE_ARGS *)pInitArgs)->flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS) &&
+	    m->cfg.net.n) {
+		p11_log(m, "C_Initialize: CKF_LIBRARY_CANT_CREATE_OS_THREADS, and the network servers' links need threads");
+		rv = CKR_NEED_TO_CREATE_THREADS;
+		goto out;
+	}
 	if (RAND_bytes(m->app_id, sizeof(m->app_id)) != 1) {
 		rv = CKR_GENERAL_ERROR;
 		goto out;

@@ -682,6 +682,23 @@ static void initialize_and_finalize_rules(void)
 	CU_ASSERT_EQUAL(app_locks, 0);
 	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
 
+	/* CKF_LIBRARY_CANT_CREATE_OS_THREADS: the module starts no thread of
+	 * its own for hsm-sim on this host; a network server's TLS link is
+	 * one, so with servers configured C_Initialize says so (PKCS#11:
+	 * CKR_NEED_TO_CREATE_THREADS), where it said CKR_OK and then started
+	 * them in the application's calls */
+	a.flags = CKF_LIBRARY_CANT_CREATE_OS_THREADS;
+	CU_ASSERT_EQUAL_FATAL(C_Initialize(&a), CKR_OK);
+	CU_ASSERT_EQUAL(C_GetSlotList(CK_FALSE, NULL, &n), CKR_OK);
+	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
+	/* (configure's text goes inside Module: this closes it, opens Network) */
+	configure("}; Network = { ServerName00 = \"127.0.0.1\"; ServerCert00 = \"server.pem\";");
+	CU_ASSERT_EQUAL(C_Initialize(&a), CKR_NEED_TO_CREATE_THREADS);
+	CU_ASSERT_EQUAL(C_GetInfo(&info), CKR_CRYPTOKI_NOT_INITIALIZED);
+	a.flags = CKF_OS_LOCKING_OK;
+	CU_ASSERT_EQUAL_FATAL(C_Initialize(&a), CKR_OK);
+	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
+
 	/* a broken configuration file fails C_Initialize */
 	configure("PEDTimeout1 = \"soon\";");
 	CU_ASSERT_EQUAL(C_Initialize(NULL), CKR_GENERAL_ERROR);
