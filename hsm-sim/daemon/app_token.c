@@ -194,7 +194,9 @@ CK_RV app_get_token_info(struct app_call *c)
 		info.ulMaxPinLen = HSM_PIN_MAX_ABSOLUTE;
 		info.ulMinPinLen = HSM_PIN_MIN_ABSOLUTE;
 	}
-	apps_slot_sessions(c->hs, (int)slot, &all, &rw);
+	/* this application's sessions, as PKCS#11 counts them: another's are
+	 * none of its business */
+	apps_own_sessions(c->a, (int)slot, &all, &rw);
 	info.ulMaxSessionCount = info.ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
 	info.ulSessionCount = all;
 	info.ulRwSessionCount = rw;

@@ -16,8 +16,8 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct app *reg_list;
 static unsigned reg_next_no;
 
-/* Sessions per slot, of every application, for GetTokenInfo and
- * InitToken's "no session open": counted without any lock. */
+/* Sessions per slot, of every application, for InitToken's "no session
+ * open": counted without any lock. */
 static atomic_ulong slot_sessions[SIM_MAX_HSMS][SIM_SLOTS_PER_HSM], slot_rw[SIM_MAX_HSMS][SIM_SLOTS_PER_HSM];
 
 static atomic_ulong *count_of(atomic_ulong t[SIM_MAX_HSMS][SIM_SLOTS_PER_HSM], const struct sim_hsm *hs, int slot)
@@ -199,6 +199,20 @@ static int has_session(struct app *a, int slot, int ro_only)
 		found = s->slot == slot && !(ro_only && (s->flags & CKF_RW_SESSION));
 	pthread_mutex_unlock(&a->mu);
 	return found;
+}
+
+void apps_own_sessions(struct app *a, int slot, unsigned long *all, unsigned long *rw)
+{
+	*all = *rw = 0;
+	pthread_mutex_lock(&a->mu);
+	for (struct app_session *s = a->sessions; s; s = s->next) {
+		if (s->slot != slot)
+			continue;
+		(*all)++;
+		if (s->flags & CKF_RW_SESSION)
+			(*rw)++;
+	}
+	pthread_mutex_unlock(&a->mu);
 }
 
 int apps_has_ro_session(struct app *a, int slot)

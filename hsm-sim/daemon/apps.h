@@ -124,6 +124,9 @@ void apps_session_reset_find(struct app_session *s);
 
 /* Every application's sessions on hs's slot: how many, and how many R/W. */
 void apps_slot_sessions(const struct sim_hsm *hs, int slot, unsigned long *all, unsigned long *rw);
+/* a's own sessions on slot (GetTokenInfo's counts: PKCS#11's "sessions
+ * that this application currently has open with the token"); takes a->mu. */
+void apps_own_sessions(struct app *a, int slot, unsigned long *all, unsigned long *rw);
 
 /* Session objects, under a->mu. */
 CK_RV apps_obj_add(struct app *a, CK_SESSION_HANDLE session, int slot, struct hsm_obj *o, CK_OBJECT_HANDLE *out);

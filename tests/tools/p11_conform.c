@@ -187,6 +187,7 @@ static int lists(const char *label, CK_SLOT_ID *slot)
 static void session_states(CK_SLOT_ID slot, CK_SESSION_HANDLE *rw, CK_SESSION_HANDLE *ro)
 {
 	CK_SESSION_INFO si;
+	CK_TOKEN_INFO ti;
 	CK_OBJECT_HANDLE found[4];
 	CK_ULONG n;
 
@@ -197,6 +198,9 @@ static void session_states(CK_SLOT_ID slot, CK_SESSION_HANDLE *rw, CK_SESSION_HA
 	THAT(si.state == CKS_RO_PUBLIC_SESSION);
 	RV(f->C_GetSessionInfo(*rw, &si), CKR_OK);
 	THAT(si.state == CKS_RW_PUBLIC_SESSION && si.slotID == slot);
+	/* "sessions that this application currently has open with the token" */
+	RV(f->C_GetTokenInfo(slot, &ti), CKR_OK);
+	THAT(ti.ulSessionCount == 2 && ti.ulRwSessionCount == 1);
 	RV(f->C_Logout(*rw), CKR_USER_NOT_LOGGED_IN);
 	RV(f->C_Login(*rw, CKU_SO, NULL, 0), CKR_SESSION_READ_ONLY_EXISTS); /* no PED asked */
 	RV(f->C_Login(*rw, 77, NULL, 0), CKR_USER_TYPE_INVALID);

@@ -8,7 +8,9 @@
  *       once the login is done); "signed N in S.SS s" and exit 0, or the
  *       first failure and exit 1
  *   p11_stress MODULE TOKEN sessions
- *       "sessions N": the token's open sessions, all applications together
+ *       "sessions N": the token's ulSessionCount (the stand-in's counts
+ *       every application's; hsm-sim's, as PKCS#11 says, the asking
+ *       application's own: hsmcm's application list has the others)
  *   p11_stress MODULE TOKEN logout-wait KEY FILE
  *       logs in, signs, then waits for FILE to appear (an operator's role
  *       logout meanwhile) and signs again: "after: 0x..." with the code of

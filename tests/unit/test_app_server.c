@@ -331,5 +331,48 @@ static void last_session_closed_ends_the_login(void)
 	}
 }
 
+/* CK_TOKEN_INFO's ulSessionCount and ulRwSessionCount: "number of
+ * sessions that this application currently has open with the token".
+ * They counted every application's: a process saw how many sessions the
+ * others had open on the partition. */
+static void token_info_counts_the_applications_own_sessions(void)
+{
+	struct app *a = new_app(0x70), *b = new_app(0x71);
+	struct ped_wbuf args, reply;
+	struct ped_rbuf res;
+	CK_SESSION_HANDLE h;
+	CK_TOKEN_INFO ti;
+	struct ped_wbuf ro;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_NOT_EQUAL(open_rw(a), CK_INVALID_HANDLE);
+	CU_ASSERT_NOT_EQUAL(open_rw(b), CK_INVALID_HANDLE);
+	CU_ASSERT_NOT_EQUAL(open_rw(b), CK_INVALID_HANDLE);
+	ped_wbuf_init(&ro, 64);
+	ped_wbuf_init(&reply, P11W_PAYLOAD_MAX);
+	p11w_put_ulong(&ro, 1);
+	p11w_put_ulong(&ro, CKF_SERIAL_SESSION);
+	CU_ASSERT_EQUAL(call(b, P11W_FN_OPEN_SESSION, &ro, &reply, &res), CKR_OK);
+	h = p11w_get_ulong(&res);
+	CU_ASSERT_NOT_EQUAL(h, CK_INVALID_HANDLE);
+	ped_wbuf_free(&ro);
+	ped_wbuf_init(&args, 64);
+	p11w_put_ulong(&args, 1);
+	CU_ASSERT_EQUAL_FATAL(call(a, P11W_FN_GET_TOKEN_INFO, &args, &reply, &res), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(p11w_get_token_info(&res, &ti), CKR_OK);
+	CU_ASSERT_EQUAL(ti.ulSessionCount, 1);
+	CU_ASSERT_EQUAL(ti.ulRwSessionCount, 1);
+	CU_ASSERT_EQUAL_FATAL(call(b, P11W_FN_GET_TOKEN_INFO, &args, &reply, &res), CKR_OK);
+	CU_ASSERT_EQUAL_FATAL(p11w_get_token_info(&res, &ti), CKR_OK);
+	CU_ASSERT_EQUAL(ti.ulSessionCount, 3);
+	CU_ASSERT_EQUAL(ti.ulRwSessionCount, 2);
+	ped_wbuf_free(&args);
+	ped_wbuf_free(&reply);
+	apps_disconnect(a);
+	apps_disconnect(b);
+}
+
 UNIT_SUITE(app_server, suite_init, suite_cleanup, UNIT_TEST(session_closed_while_a_key_is_made),
-	   UNIT_TEST(logout_destroys_private_session_objects), UNIT_TEST(last_session_closed_ends_the_login))
+	   UNIT_TEST(logout_destroys_private_session_objects), UNIT_TEST(last_session_closed_ends_the_login),
+	   UNIT_TEST(token_info_counts_the_applications_own_sessions))
