@@ -551,9 +551,10 @@ static void keys(CK_SESSION_HANDLE s)
 	THAT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* the parent's session goes on */
 	CK_MECHANISM sm = {CKM_ECDSA_SHA256, NULL, 0};
+	memset(wrapped, 0x5a, 32);
 	wl = sizeof(buf);
 	RV(f->C_SignInit(s, &sm, priv), CKR_OK);
-	RV(f->C_Sign(s, buf, 32, buf, &wl), CKR_OK);
+	RV(f->C_Sign(s, wrapped, 32, buf, &wl), CKR_OK);
 }
 
 /* C_CloseSession: "If this function is successful and it closes the last
