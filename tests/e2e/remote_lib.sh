@@ -60,6 +60,9 @@ start_remote_ped() {
 	track $!
 	eval "PED_${name}_PID=$!"
 	wait_for 20 grep -q '"attached":true' "$T/$name.events" || { cat "$T/$name.ped.log" >&2; fail "PED $name did not attach to pedserver $server"; }
+	# the PED is attached once pedserver has read its greeting, not when the
+	# PED has sent it: a client before that is told the PED is unplugged
+	wait_for 20 shown "$server" "Ped2 Connection Status:   Connected" || fail "pedserver $server does not see PED $name: $OUT"
 }
 
 # start_scripted_ped NAME PEDSERVER SCRIPT: a headless PED in Remote PED
