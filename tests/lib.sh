@@ -95,17 +95,35 @@ PY
 		fail "the 16 silent connections hold no handshake ($(ls "/proc/$pid/task" | wc -l) threads, $base before)"
 }
 
-# so_client SO CMD...: runs CMD, a program not built here (pkcs11-tool,
-# p11tool, openssl), that loads our shared object SO. An ASan build of SO
+# so_runtime SO: the environment (NAME=value words) a program not built
+# here needs to load our shared object SO: an ASan or TSan build of SO
 # needs clang's shared sanitizer runtime loaded first, and the program's
-# own leaks are not ours to count.
-so_client() {
-	local so=$1 rt
-	shift
-	if nm -D "$so" 2>/dev/null | grep -q ' U __asan_'; then
+# own leaks are not ours to count. Nothing for a plain build.
+so_runtime() {
+	local so=$1 undef rt
+	undef=$(nm -D --undefined-only "$so" 2>/dev/null)
+	if grep -q ' U __asan_' <<<"$undef"; then
 		rt=$(clang -print-file-name=libclang_rt.asan-x86_64.so 2>/dev/null)
 		[ -f "$rt" ] || fail "$so is an ASan build and clang's shared ASan runtime is missing"
-		LD_PRELOAD="$rt" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0" "$@"
+		echo "LD_PRELOAD=$rt ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0"
+	elif grep -q ' U __tsan_' <<<"$undef"; then
+		# gcc's (make check-tsan builds with gcc): clang 14's shared TSan
+		# runtime crashes on start with this glibc, even preloaded in true
+		rt=$(gcc -print-file-name=libtsan.so 2>/dev/null)
+		[ -f "$rt" ] || fail "$so is a TSan build and gcc's shared TSan runtime (libtsan) is missing"
+		echo "LD_PRELOAD=$rt"
+	fi
+}
+
+# so_client SO CMD...: runs CMD, a program not built here (pkcs11-tool,
+# p11tool, openssl), that loads our shared object SO (so_runtime).
+so_client() {
+	local so=$1 e
+	shift
+	e=$(so_runtime "$so") || exit 1
+	if [ -n "$e" ]; then
+		# shellcheck disable=SC2086 # NAME=value words, none with a space
+		env $e "$@"
 	else
 		"$@"
 	fi

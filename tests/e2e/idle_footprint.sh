@@ -69,7 +69,7 @@ done
 # Anonymous and heap pages resident (thread stacks included): the PED's own
 # working set, which no library sharing hides. glibc's allocator only: a
 # sanitizer's allocator keeps its own shadow and quarantine.
-if nm "$BIN/ped-device" 2>/dev/null | grep -q ' __asan_init'; then
+if nm "$BIN/ped-device" 2>/dev/null | grep -q ' __[at]san_init'; then
 	note "SKIP the PED's heap check: built with a sanitizer's allocator"
 else
 	anon=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { anon = (NF < 6 || $6 == "[heap]") } /^Rss:/ && anon { n += $2 } END { print n + 0 }' 		"/proc/$PED_A_PID/smaps")

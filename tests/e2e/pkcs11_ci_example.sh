@@ -18,13 +18,12 @@ grep -q '^MODULE=' "$T/ci.sh" || fail "no CI job in docs/pkcs11.md"
 grep -q 'pkcs11-tool' "$T/ci.sh" || fail "the CI job does not run pkcs11-tool"
 sed -i "s|^MODULE=.*|MODULE=$MODULE|" "$T/ci.sh"
 
-# pkcs11-tool is not built here: with an ASan build of the module it needs
-# the sanitizer's runtime (so_client), given by a wrapper first on PATH
+# pkcs11-tool is not built here: with a sanitizer build of the module it
+# needs the sanitizer's runtime (so_runtime), given by a wrapper first on PATH
 mkdir -p "$T/wrap" "$T/tmp"
-if nm -D "$MODULE" 2>/dev/null | grep -q ' U __asan_'; then
-	rt=$(clang -print-file-name=libclang_rt.asan-x86_64.so 2>/dev/null)
-	printf '#!/bin/sh\nLD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 exec %s "$@"\n' \
-		"$rt" "$(command -v pkcs11-tool)" >"$T/wrap/pkcs11-tool"
+rt_env=$(so_runtime "$MODULE")
+if [ -n "$rt_env" ]; then
+	printf '#!/bin/sh\nexec env %s %s "$@"\n' "$rt_env" "$(command -v pkcs11-tool)" >"$T/wrap/pkcs11-tool"
 	chmod +x "$T/wrap/pkcs11-tool"
 fi
 
