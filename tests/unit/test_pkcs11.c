@@ -56,6 +56,16 @@ static struct fake {
 	int held;                   /* a hold_fn call is waiting */
 } fk = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .listen_fd = -1};
 
+/* The tests set the stand-in's answers under its lock: its connection
+ * threads read them, and a reply on the socket orders nothing for
+ * ThreadSanitizer (make check-tsan). */
+#define FK_SET(field, value)                                                                                           \
+	do {                                                                                                           \
+		pthread_mutex_lock(&fk.mu);                                                                            \
+		fk.field = (value);                                                                                    \
+		pthread_mutex_unlock(&fk.mu);                                                                          \
+	} while (0)
+
 static const char signature[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 static CK_RV fake_getattr(void *ctx, CK_ATTRIBUTE *t, CK_ULONG n)
@@ -256,7 +266,10 @@ static void *fake_conn(void *arg)
 	if (ped_framer_recv(&in, &type, &msg, &len, 5000) != PED_OK || type != P11W_APP_HELLO)
 		goto out;
 	struct p11w_hello h;
-	if (fk.close_on_hello || p11w_get_hello(msg, len, &h) != CKR_OK)
+	pthread_mutex_lock(&fk.mu);
+	int refuse = fk.close_on_hello;
+	pthread_mutex_unlock(&fk.mu);
+	if (refuse || p11w_get_hello(msg, len, &h) != CKR_OK)
 		goto out;
 	pthread_mutex_lock(&fk.mu);
 	if (fk.nids < 64)
@@ -727,14 +740,14 @@ static void no_hsm_sim_means_no_slot(void)
 
 	/* today's hsm-sim: closes the connection on APP_HELLO */
 	fake_slots();
-	fk.close_on_hello = 1;
+	FK_SET(close_on_hello, 1);
 	configure(NULL);
 	CU_ASSERT_EQUAL_FATAL(C_Initialize(NULL), CKR_OK);
 	n = 4;
 	CU_ASSERT_EQUAL(C_GetSlotList(CK_FALSE, list, &n), CKR_OK);
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
-	fk.close_on_hello = 0;
+	FK_SET(close_on_hello, 0);
 }
 
 static void slots_tokens_and_sessions(void)
@@ -847,13 +860,19 @@ static void logins_through_the_ped(void)
 	CU_ASSERT_EQUAL_FATAL(C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
 	/* NULL_PTR: the PED; the HSM may wait PEDTimeout1 + PEDTimeout2 */
 	CU_ASSERT_EQUAL(C_Login(s, CKU_USER, NULL, 0), CKR_OK);
+	pthread_mutex_lock(&fk.mu);
 	CU_ASSERT(!fk.pin_present && fk.ped_ms == 3000 && fk.user_type == CKU_USER);
 	/* "" is a PIN pad login too, as applications pass it */
 	fk.pin_present = 1;
+	pthread_mutex_unlock(&fk.mu);
 	CU_ASSERT_EQUAL(C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR) "", 0), CKR_OK);
+	pthread_mutex_lock(&fk.mu);
 	CU_ASSERT(!fk.pin_present);
+	pthread_mutex_unlock(&fk.mu);
 	CU_ASSERT_EQUAL(C_Login(s, P11W_CKU_CRYPTO_USER, (CK_UTF8CHAR_PTR) "open sesame", 11), CKR_OK);
+	pthread_mutex_lock(&fk.mu);
 	CU_ASSERT(fk.pin_present && fk.user_type == P11W_CKU_CRYPTO_USER);
+	pthread_mutex_unlock(&fk.mu);
 	/* the HSM's results, and the reference's vendor codes mapped */
 	static const struct {
 		CK_RV hsm, app;
@@ -867,7 +886,7 @@ static void logins_through_the_ped(void)
 		{CKR_CANCEL, CKR_FUNCTION_CANCELED},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		fk.login_rv = cases[i].hsm;
+		FK_SET(login_rv, cases[i].hsm);
 		CU_ASSERT_EQUAL(C_Login(s, CKU_SO, NULL, 0), cases[i].app);
 	}
 	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
@@ -875,11 +894,11 @@ static void logins_through_the_ped(void)
 	configure("PedVendorCodes = true;");
 	CU_ASSERT_EQUAL_FATAL(C_Initialize(NULL), CKR_OK);
 	CU_ASSERT_EQUAL_FATAL(C_OpenSession(0, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
-	fk.login_rv = CKR_DEVICE_REMOVED;
+	FK_SET(login_rv, CKR_DEVICE_REMOVED);
 	CU_ASSERT_EQUAL(C_Login(s, CKU_USER, NULL, 0), 0x8000002eUL);
-	fk.login_rv = 0x80000024UL;
+	FK_SET(login_rv, 0x80000024UL);
 	CU_ASSERT_EQUAL(C_Login(s, CKU_USER, NULL, 0), 0x80000024UL);
-	fk.login_rv = CKR_OK;
+	FK_SET(login_rv, CKR_OK);
 	CU_ASSERT_EQUAL(C_Finalize(NULL), CKR_OK);
 }
 
@@ -974,7 +993,7 @@ static void threads_and_a_ped_wait(void)
 	fake_slots();
 	configure(NULL);
 	CU_ASSERT_EQUAL_FATAL(C_Initialize(NULL), CKR_OK);
-	fk.login_hold = 1;
+	FK_SET(login_hold, 1);
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&login, NULL, held_login, NULL), 0);
 	wait_holding(1);
 	for (int i = 0; i < 4; i++) {
