@@ -110,13 +110,15 @@ int ped_file_write_all(int fd, const void *p, size_t n)
 
 int ped_file_write_atomic_as(const char *path, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid)
 {
+	/* the temporary file's name is unique per process: threads saving at
+	 * once (an HSM's state, the audit courier's) each take a number */
 	static unsigned counter;
 	char tmp[4200];
 	const unsigned char *p = data;
 	int fd = -1, r = PED_E_FILE, saved = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s%s%ld.%u", path, PED_FILE_TMP_MARK, (long)getpid(),
-		     counter++) >= (int)sizeof(tmp))
+		     __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)) >= (int)sizeof(tmp))
 		return PED_E_INVALID;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
