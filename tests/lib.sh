@@ -129,6 +129,18 @@ so_client() {
 	fi
 }
 
+# sanitizer_report PID: what a sanitizer build (make check-asan, check-tsan)
+# reported for process PID into its log_path, if anything. A daemon's
+# stderr is /dev/null: this is where a race or memory error it met shows.
+sanitizer_report() {
+	local opts p
+	for opts in "${TSAN_OPTIONS:-}" "${ASAN_OPTIONS:-}"; do
+		p=$(tr ':' '\n' <<<"$opts" | sed -n 's/^log_path=//p' | tail -n 1)
+		[ -n "$p" ] && [ -s "$p.$1" ] && cat "$p.$1"
+	done
+	return 0
+}
+
 expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
 expect_contains() { grep -qF -- "$2" <<<"$1" || fail "${3:-output} does not contain '$2': $1"; }
 expect_not_contains() { ! grep -qF -- "$2" <<<"$1" || fail "${3:-output} contains '$2': $1"; }

@@ -215,8 +215,18 @@ void ped_runtime_end(struct ped_runtime *rt)
 		close(rt->fds[i]);
 	rt->nfds = 0;
 	ped_workers_free(&rt->workers);
+	/* A worker still in its TLS handshake or dial, or a TLS proxy still
+	 * relaying, runs in OpenSSL and reads the daemon's settings: exit()
+	 * would run OpenSSL's atexit cleanup under it (its locks and stores
+	 * freed while it uses them) and the caller would free the settings.
+	 * The process ends here then, as hsm-sim and rbs do. */
+	int busy = rt->workers.busy + ped_tls_proxies_live();
 	ped_evloop_free(rt->loop);
 	rt->loop = NULL;
 	unwind(rt);
 	ped_info("stopped");
+	if (busy) {
+		ped_log_close();
+		_exit(0);
+	}
 }

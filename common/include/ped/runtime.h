@@ -99,7 +99,10 @@ __attribute__((noreturn)) void ped_runtime_fail(struct ped_runtime *rt, int err,
 
 /* Stops on SIGTERM or SIGINT (or ped_evloop_stop); says it is ready first. */
 int ped_runtime_run(struct ped_runtime *rt);
-/* After the daemon's own goodbyes: closes and removes everything, logs "stopped". */
+/* After the daemon's own goodbyes: closes and removes everything, logs
+ * "stopped". With a worker or a TLS proxy thread still running it does
+ * not return: the process ends (_exit(0)), so that no exit handler frees
+ * OpenSSL's state or the caller its settings under that thread. */
 void ped_runtime_end(struct ped_runtime *rt);
 
 #endif
