@@ -111,7 +111,10 @@ so_runtime() {
 		# runtime crashes on start with this glibc, even preloaded in true
 		rt=$(gcc -print-file-name=libtsan.so 2>/dev/null)
 		[ -f "$rt" ] || fail "$so is a TSan build and gcc's shared TSan runtime (libtsan) is missing"
-		echo "LD_PRELOAD=$rt"
+		# SO preloaded too, so never unloaded: TSan's atexit interceptor
+		# registers the handler SO's thread.c gives it without SO's DSO
+		# handle, and once the program dlclosed SO it ran unmapped at exit
+		echo "LD_PRELOAD=$rt:$so"
 	fi
 }
 

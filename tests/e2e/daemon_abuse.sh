@@ -48,6 +48,9 @@ pedclient_cmd -mode show
 tlsport=$(sed -n 's/^ *PED-initiated Port: *\([0-9]*\) .*/\1/p' <<<"$OUT")
 [ -n "$tlsport" ] || fail "no PED-initiated port: $OUT"
 base=$(ls "/proc/$PC_PID/task" | wc -l)
+# a ThreadSanitizer build's runtime starts a thread of its own at the first
+# thread pedclient makes (make check-tsan)
+if nm "$BIN/pedclient" 2>/dev/null | grep -q ' __tsan_init'; then base=$((base + 1)); fi
 for i in $(seq 20 59); do eval "exec $i<>/dev/tcp/127.0.0.1/$tlsport"; done
 pedclient_cmd -mode show # answered after the loop has taken the 40 connections
 [ $RC -eq 0 ] || fail "pedclient -mode show: $OUT"

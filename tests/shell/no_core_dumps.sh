@@ -11,6 +11,10 @@ set -e
 export XDG_RUNTIME_DIR="$T/run" XDG_DATA_HOME="$T/data"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR" "$XDG_DATA_HOME" "$T/state" "$T/cores"
 ulimit -c unlimited 2>/dev/null || skip "cannot raise the core limit here"
+# the crash below is kill -SEGV: a sanitizer build's own SEGV handler would
+# take it and report it (make check-asan, check-tsan); the kernel must
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}handle_segv=0"
 
 core_limit() { awk '/^Max core file size/ {print $5}' "/proc/$1/limits"; }
 
