@@ -31,15 +31,22 @@ static void register_gate(void)
 	(void)atexit(close_gate);
 }
 
+void ped_thread_release_openssl(void (*also)(void))
+{
+	pthread_rwlock_rdlock(&exit_gate);
+	if (also)
+		also();
+	OPENSSL_thread_stop();
+	pthread_rwlock_unlock(&exit_gate);
+}
+
 static void *run(void *p)
 {
 	struct start s = *(struct start *)p;
 
 	free(p);
 	(void)s.fn(s.arg);
-	pthread_rwlock_rdlock(&exit_gate);
-	OPENSSL_thread_stop();
-	pthread_rwlock_unlock(&exit_gate);
+	ped_thread_release_openssl(NULL);
 	return NULL;
 }
 

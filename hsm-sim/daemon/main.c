@@ -463,7 +463,9 @@ int main(int argc, char **argv)
 			 peds.link_timeout_ms);
 	ped_info("stopped");
 	ped_log_close();
-	if (helpers_left || !locked || net_left)
+	/* an application still connected has its session thread, which frees
+	 * its objects and keys when its client goes, maybe during exit() */
+	if (helpers_left || !locked || net_left || session_live())
 		_exit(0); /* exit() would run OpenSSL's cleanup under threads still in it */
 	return 0;
 }

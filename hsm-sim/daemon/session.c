@@ -8,6 +8,7 @@
 #include "out.h"
 
 #include "hsm/control.h"
+#include "hsm/mech.h"
 #include "hsm/result.h"
 #include "ped/buf.h"
 #include "ped/error.h"
@@ -324,15 +325,21 @@ static void *session_thread(void *arg)
 	close(s->fd);
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);
-	/* This thread's OpenSSL state (its DRBGs, its error queue) goes now,
-	 * not after we return; and when no session is left, what the bursts
-	 * of them freed goes back to the system, a thread's arena included:
-	 * an idle hsm-sim holds what its HSMs need, not what its busiest
-	 * minute did (docs/performance.md, "Memory"). */
-	OPENSSL_thread_stop();
+	/* This thread's OpenSSL state (its DRBGs, its error queue, its kept
+	 * context) goes now, not after we return, and behind the exit gate
+	 * (exit may be tearing OpenSSL down); and when no session is left,
+	 * what the bursts of them freed goes back to the system, a thread's
+	 * arena included: an idle hsm-sim holds what its HSMs need, not what
+	 * its busiest minute did (docs/performance.md, "Memory"). */
+	ped_thread_release_openssl(hsm_op_thread_end);
 	if (atomic_fetch_sub(&live_sessions, 1) == 1)
 		(void)malloc_trim(0);
 	return NULL;
+}
+
+unsigned session_live(void)
+{
+	return atomic_load(&live_sessions);
 }
 
 static void start(struct session_server *srv, int fd, int network)

@@ -28,5 +28,9 @@ void session_start(struct session_server *srv, int fd);
 /* The same for a registered client over the network (netserve): its shell
  * administers application partitions only (cmd_ctx.network). */
 void session_start_network(struct session_server *srv, int fd);
+/* How many session threads are running (an operator's hsmcm, an
+ * application's connection): at exit, any of them may still be using
+ * OpenSSL, which exit() would tear down under it. */
+unsigned session_live(void);
 
 #endif

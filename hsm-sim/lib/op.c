@@ -474,6 +474,16 @@ static void kept_init(void)
 	kept_ready = pthread_key_create(&kept_key, kept_free) == 0;
 }
 
+void hsm_op_thread_end(void)
+{
+	struct kept_pctx *k;
+
+	if (pthread_once(&kept_once, kept_init) != 0 || !kept_ready || (k = pthread_getspecific(kept_key)) == NULL)
+		return;
+	(void)pthread_setspecific(kept_key, NULL);
+	kept_free(k);
+}
+
 /* The thread's slot for a kept context, if op's may be kept. */
 static struct kept_pctx *kept_slot(const struct hsm_op *op)
 {

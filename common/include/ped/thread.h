@@ -16,5 +16,11 @@ int ped_thread_spawn(void *(*fn)(void *), void *arg);
  * not be unloaded under its own threads (the PKCS#11 module) waits for
  * them. */
 int ped_thread_spawn_joinable(void *(*fn)(void *), void *arg, pthread_t *th);
+/* For a spawned thread that releases its OpenSSL state before it ends (to
+ * give memory back at once): also() (may be NULL; it frees what the thread
+ * kept of OpenSSL's), then the thread's OpenSSL state, under the same gate
+ * as the release at the thread's end, so neither runs while exit tears
+ * OpenSSL down. */
+void ped_thread_release_openssl(void (*also)(void));
 
 #endif

@@ -82,6 +82,10 @@ CK_RV hsm_op_digest_key(struct hsm_op *op, const struct hsm_key_env *env, const 
 int hsm_op_active(const struct hsm_op *op);
 /* Wipes and frees; NULL is fine. */
 void hsm_op_free(struct hsm_op *op);
+/* Frees what the calling thread keeps for its next public-key operation
+ * (else freed when the thread ends): for a thread that releases its
+ * OpenSSL state itself (ped_thread_release_openssl). */
+void hsm_op_thread_end(void);
 
 /* C_GenerateKey: CKM_AES_KEY_GEN, CKM_GENERIC_SECRET_KEY_GEN (CKA_VALUE_LEN
  * required). The key has CKA_LOCAL, CKA_KEY_GEN_MECHANISM,
