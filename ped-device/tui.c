@@ -320,6 +320,9 @@ int tui_run(struct ped_device *d, const char *notes)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* Ctrl-\ too: its default, a core dump, left the terminal without echo
+	 * and the PED's screen standing */
+	sigaction(SIGQUIT, &sa, NULL);
 	atexit(restore_terminal);
 	pthread_mutex_lock(&d->mu);
 	d->ui_notify = t.notify[1];

@@ -1,0 +1,36 @@
+#!/bin/bash
+# The ncurses PED and the signals a keyboard sends: Ctrl-\ (SIGQUIT) ends it
+# as Ctrl-C does, giving the terminal back (it died with the terminal left
+# without echo, its screen standing, and its control socket left behind).
+. "$(dirname "$0")/../lib.sh"
+set -e
+command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
+export TMUX_TMPDIR="$T"
+export XDG_RUNTIME_DIR="$T/run"
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+S=pedsig
+tm() { tmux -L "$S" "$@"; }
+screen() { tm capture-pane -p -t "$S"; }
+tm_wait() {
+	wait_for 20 eval "screen | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
+}
+keys() { tm send-keys -t "$S" "$@"; }
+cleanup_tmux() { tm kill-server 2>/dev/null || true; }
+trap 'cleanup_tmux; _cleanup' EXIT
+
+# after the PED: its exit status, and whether the terminal echoes again
+AFTER='echo EXIT=$?; if stty -a | grep -q " echo "; then echo TTY=echo; else echo TTY=noecho; fi; sleep 30'
+
+for sig in C-c 'C-\'; do
+	note "$sig at the mode menu: the PED ends and gives the terminal back"
+	tm new-session -d -s "$S" -x 80 -y 24 "$BIN/ped-device -mode menu -control $T/sig.ctl; $AFTER"
+	tm_wait "Select Mode"
+	keys "$sig"
+	tm_wait "EXIT="
+	tm_wait "TTY=echo"
+	! screen | grep -q "Select Mode" || fail "$sig left the PED's screen standing: $(screen)"
+	[ ! -e "$T/sig.ctl" ] || fail "$sig left the control socket behind"
+	cleanup_tmux
+	wait_for 10 eval '! tm has-session -t "$S"' || true
+done
+echo "ped tui signals ok"
