@@ -352,6 +352,10 @@ int tui_run(struct ped_device *d, const char *notes)
 				draw(&t);
 			continue;
 		}
+		/* The terminal went away with no SIGHUP sent here (a PED in a
+		 * session of its own): it polled the dead terminal for ever. */
+		if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+			break;
 		if (p[1].revents) {
 			char b[64];
 			while (read(t.notify[0], b, sizeof(b)) > 0)
