@@ -177,6 +177,12 @@ int main(int argc, char **argv)
 			isatty(STDIN_FILENO) ? "output" : "input");
 		return 2;
 	}
+	if (!headless && !tui_terminal_usable(err, sizeof(err))) {
+		fprintf(stderr, "ped-device: %s: the ncurses PED needs a full-screen terminal (80x24, such as "
+				"xterm or screen); without one use -headless (with -policy, -script or -control to answer)\n",
+			err);
+		return 2;
+	}
 	struct ped_log_config lc = {"ped-device", PED_LOG_DEFAULT_MASK, ped_opts_str(opts, "logfile", NULL), 1 << 20};
 	if (ped_opts_seen(opts, "verbose"))
 		lc.mask |= PED_LOG_TRACE;

@@ -413,3 +413,32 @@ int tui_run(struct ped_device *d, const char *notes)
 	close(t.notify[1]);
 	return 0;
 }
+
+/* Last: term.h defines the terminfo capability names as macros (buttons,
+ * lines, columns), which the code above uses as its own names. */
+#include <term.h>
+
+int tui_terminal_usable(char *why, size_t len)
+{
+	const char *term = getenv("TERM");
+	int err = 0;
+
+	if (!term || !*term) {
+		snprintf(why, len, "TERM is not set");
+		return 0;
+	}
+	/* setupterm with err given reports instead of exiting, as initscr does */
+	if (setupterm(term, STDOUT_FILENO, &err) != OK) {
+		snprintf(why, len, "TERM=%.64s is %s", term,
+			 err == 1    ? "a hard-copy terminal"
+			 : err == 0  ? "unknown here, or too generic to draw a screen on"
+				     : "unknown here (no terminfo database)");
+		return 0;
+	}
+	const char *cup = tigetstr("cup");
+	int ok = cup && cup != (char *)-1;
+	del_curterm(cur_term);
+	if (!ok)
+		snprintf(why, len, "TERM=%.64s cannot move the cursor", term);
+	return ok;
+}

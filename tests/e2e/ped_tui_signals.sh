@@ -15,14 +15,19 @@ tm_wait() {
 	wait_for 20 eval "screen | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
 }
 keys() { tm send-keys -t "$S" "$@"; }
+# a tmux server for each run: a new session right after kill-server can
+# reach the server still going away ("server exited unexpectedly")
+servers=()
 cleanup_tmux() { tm kill-server 2>/dev/null || true; }
-trap 'cleanup_tmux; _cleanup' EXIT
+next_tmux() { cleanup_tmux; S=pedsig${#servers[@]}; servers+=("$S"); }
+trap 'for S in "${servers[@]}"; do cleanup_tmux; done; _cleanup' EXIT
 
 # after the PED: its exit status, and whether the terminal echoes again
 AFTER='echo EXIT=$?; if stty -a | grep -q " echo "; then echo TTY=echo; else echo TTY=noecho; fi; sleep 30'
 
 for sig in C-c 'C-\'; do
 	note "$sig at the mode menu: the PED ends and gives the terminal back"
+	next_tmux
 	tm new-session -d -s "$S" -x 80 -y 24 "$BIN/ped-device -mode menu -control $T/sig.ctl; $AFTER"
 	tm_wait "Select Mode"
 	keys "$sig"
@@ -30,7 +35,5 @@ for sig in C-c 'C-\'; do
 	tm_wait "TTY=echo"
 	! screen | grep -q "Select Mode" || fail "$sig left the PED's screen standing: $(screen)"
 	[ ! -e "$T/sig.ctl" ] || fail "$sig left the control socket behind"
-	cleanup_tmux
-	wait_for 10 eval '! tm has-session -t "$S"' || true
 done
 echo "ped tui signals ok"
