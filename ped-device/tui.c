@@ -260,6 +260,37 @@ static void on_clear_key(struct tui *t)
 	press(t, DEV_KEY_CLEAR);
 }
 
+/* Esc alone is Clear. What else starts with Esc is a key ncurses did not
+ * know from the terminal's terminfo entry, handed back byte by byte:
+ * - the numeric keypad in application mode (keypad() turns it on), Esc O
+ *   p..y and Esc O M, is the digits and Enter. Its bytes were taken one by
+ *   one: Clear, then 'q' (keypad 1) quit, 'r' (2) removed the inserted
+ *   key, 'y' (9) answered Yes, 'n' (.) No;
+ * - any other sequence (Alt-1, Ctrl-Up on some terminals, F13) is dropped
+ *   whole: its digits went to the keypad after a Clear, at a PIN prompt a
+ *   PIN the operator did not type, and a failed login the HSM counts. */
+static void on_escape(struct tui *t)
+{
+	int ch = getch();
+	if (ch == ERR || ch == 27) {
+		if (ch == 27)
+			ungetch(27); /* a run of Esc: Clear held, each its own */
+		on_clear_key(t);
+		return;
+	}
+	if (ch == 'O') { /* SS3 and one byte */
+		ch = getch();
+		if (ch >= 'p' && ch <= 'y')
+			press(t, '0' + (ch - 'p'));
+		else if (ch == 'M')
+			press(t, DEV_KEY_ENTER);
+	} else if (ch == '[') { /* CSI: parameters and intermediates up to the final byte */
+		while ((ch = getch()) != ERR && !(ch >= 0x40 && ch <= 0x7e))
+			;
+	}
+	/* else Alt and a key: no key of the PED */
+}
+
 static void on_mouse(struct tui *t)
 {
 	MEVENT ev;
@@ -366,6 +397,9 @@ int tui_run(struct ped_device *d, const char *notes)
 		while ((ch = getch()) != ERR) {
 			if (ch >= '0' && ch <= '9')
 				press(&t, ch);
+			else if (ch == KEY_C1 || ch == KEY_C3 || ch == KEY_B2 || ch == KEY_A1 || ch == KEY_A3)
+				/* the numeric keypad's 1 3 5 7 9, where terminfo names them */
+				press(&t, ch == KEY_C1 ? '1' : ch == KEY_C3 ? '3' : ch == KEY_B2 ? '5' : ch == KEY_A1 ? '7' : '9');
 			else if (ch == 'y' || ch == 'Y')
 				press(&t, DEV_KEY_YES);
 			else if (ch == 'n' || ch == 'N')
@@ -373,7 +407,7 @@ int tui_run(struct ped_device *d, const char *notes)
 			else if (ch == '\r' || ch == '\n' || ch == KEY_ENTER)
 				press(&t, DEV_KEY_ENTER);
 			else if (ch == 27)
-				on_clear_key(&t);
+				on_escape(&t);
 			else if (ch == KEY_F(5)) {
 				dev_push(d, DEV_EV_RESET, 0);
 				snprintf(t.status, sizeof(t.status), "Clear held: operation reset");
