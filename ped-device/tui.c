@@ -55,6 +55,7 @@ struct tui {
 	size_t nkeys, sel;
 	char status[80];
 	int quit_asked; /* q came while something was live: the next q quits */
+	uint64_t quit_ceremony; /* d->ceremony when it came */
 	uint64_t clear_first, clear_last;
 	uint64_t mouse_clear_down;
 	int notify[2];
@@ -209,19 +210,44 @@ static void draw(struct tui *t)
 	refresh();
 }
 
+#define QUIT_ASKED "q again quits"
+
+/* The question q asked stands while what it was asked about does: the same
+ * ceremony, or the session, still live. It stood after the ceremony ended
+ * (the HSM gone, a timeout), the status line saying a ceremony was live
+ * over "No HSM connected.", and the next ceremony's first q quit without
+ * asking. */
+static void quit_question_check(struct tui *t)
+{
+	struct ped_device *d = t->d;
+	if (!t->quit_asked)
+		return;
+	pthread_mutex_lock(&d->mu);
+	int stands = (d->session_live || d->ceremony_live) && d->ceremony == t->quit_ceremony;
+	pthread_mutex_unlock(&d->mu);
+	if (stands)
+		return;
+	t->quit_asked = 0;
+	if (strstr(t->status, QUIT_ASKED))
+		t->status[0] = '\0';
+}
+
 /* Quitting the PED in the middle of a ceremony or a Remote PED session
  * fails the HSM's command (CKR_PED_UNPLUGGED) and loses what the keys
  * held so far: q asks first then, and a second q quits. */
 static int may_quit(struct tui *t)
 {
 	struct ped_device *d = t->d;
+	quit_question_check(t);
 	pthread_mutex_lock(&d->mu);
 	int session = d->session_live, ceremony = d->ceremony_live;
+	uint64_t which = d->ceremony;
 	pthread_mutex_unlock(&d->mu);
 	if ((!session && !ceremony) || t->quit_asked)
 		return 1;
 	t->quit_asked = 1;
-	snprintf(t->status, sizeof(t->status), "%s is live: q again quits (the HSM's command fails)",
+	t->quit_ceremony = which;
+	snprintf(t->status, sizeof(t->status), "%s is live: " QUIT_ASKED " (the HSM's command fails)",
 		 session ? "A Remote PED session" : "A ceremony");
 	return 0;
 }
@@ -434,6 +460,7 @@ int tui_run(struct ped_device *d, const char *notes)
 				clear();
 		}
 		if (!quit) {
+			quit_question_check(&t);
 			load_notes(&t);
 			draw(&t);
 		}
