@@ -80,6 +80,22 @@ static void restore_terminal(void)
 		endwin();
 }
 
+/* Text from outside the PED (a key's label, the notes file, the HSM's
+ * titles) as the screen can hold it: one printable ASCII cell per byte. A
+ * newline in a key's label moved the rest of it to the start of the next
+ * list line, where it stayed; a tab, a control byte or UTF-8 (ncurses
+ * draws those as several cells, this program running in the C locale)
+ * pushed the line and the display's border out of place. */
+static char *printable(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == '\t')
+			*p = ' ';
+		else if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	return s;
+}
+
 static void load_keys(struct tui *t)
 {
 	char (*serials)[IKEY_SERIAL_LEN + 1] = NULL;
@@ -94,6 +110,7 @@ static void load_keys(struct tui *t)
 		snprintf(l->serial, sizeof(l->serial), "%s", serials[i]);
 		if (ikey_load(&t->d->store, serials[i], &k, NULL, 0) == PED_OK) {
 			snprintf(l->label, sizeof(l->label), "%.23s", k.label);
+			printable(l->label);
 			snprintf(l->what, sizeof(l->what), "%s",
 				 k.s.type == IKEY_BLANK ? "blank" : ikey_type_colour(k.s.type));
 		} else {
@@ -128,8 +145,10 @@ static int load_notes(struct tui *t)
 			memmove(lines, lines + 1, sizeof(lines) - sizeof(lines[0]));
 			lines[NOTES_LINES - 1] = l;
 		}
-		for (int i = 0; i < NOTES_LINES; i++)
+		for (int i = 0; i < NOTES_LINES; i++) {
 			snprintf(t->notes[i], sizeof(t->notes[i]), "%s", lines[i] ? lines[i] : "");
+			printable(t->notes[i]);
+		}
 		t->notes_size = st.st_size;
 		changed = 1;
 	}
@@ -165,6 +184,7 @@ static void draw(struct tui *t)
 		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = '\0';
+		printable(line);
 		mvaddch(PAD_Y + i, 1, ACS_VLINE);
 		attron(A_REVERSE);
 		mvprintw(PAD_Y + i, 2, " %-*s ", DEV_COLS, line);
@@ -205,7 +225,7 @@ static void draw(struct tui *t)
 		/* which socket: the operator's pedserver may be serving another one */
 		mvprintw(rows - 2, 1, "No pedserver at %.*s", cols - 18, t->d->cfg.pedserver_socket);
 	else
-		mvprintw(rows - 2, 1, "%s", t->status);
+		mvprintw(rows - 2, 1, "%s", printable(t->status));
 	mvprintw(rows - 1, 1, "0-9 y n Enter  Esc=Clear (hold 5s / F5 reset)  Bksp=<  >=log  F10/q quit");
 	refresh();
 }
