@@ -161,12 +161,19 @@ void dev_push(struct ped_device *d, enum dev_event_type type, int key)
 void dev_press(struct ped_device *d, int key)
 {
 	if (d->events) {
-		/* The screen shows stars for a PIN or password: the log does too. */
+		/* The screen shows stars for a PIN or password: the log does too.
+		 * A key typed ahead, while the firmware is not waiting on the
+		 * operator (busy, "Token found") or has keys queued before it,
+		 * goes to a prompt not shown yet, a PIN's for all the log can
+		 * know: Enter at "Insert a PED Key" and the PIN typed at once
+		 * had the PIN's digits logged. */
 		pthread_mutex_lock(&d->mu);
 		enum dev_prompt p = d->prompt;
+		int ahead = !d->waiting || d->qlen > 0;
 		pthread_mutex_unlock(&d->mu);
 		int secret = key >= '0' && key <= '9' &&
-			     (p == DEV_P_PIN || p == DEV_P_NEW_PIN || p == DEV_P_CONFIRM_PIN || p == DEV_P_PASSWORD);
+			     (ahead || p == DEV_P_PIN || p == DEV_P_NEW_PIN || p == DEV_P_CONFIRM_PIN ||
+			      p == DEV_P_PASSWORD);
 		dev_event_log(d, "key", "\"key\":\"%s\"", secret ? "digit" : dev_key_name(key));
 	}
 	dev_push(d, DEV_EV_KEY, key);

@@ -13,6 +13,8 @@
 set -e
 command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
 export TMUX_TMPDIR="$T"
+export XDG_RUNTIME_DIR="$T/run"
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 S=pedesc
 tm() { tmux -L "$S" "$@"; }
 screen() { tm capture-pane -p -t "$S"; }
