@@ -156,6 +156,14 @@ static int load_notes(struct tui *t)
 	return changed;
 }
 
+/* The screen cannot show the display and the keypad: no key of the PED
+ * acts then (they did, blind: Yes to an "Overwrite?" nobody could read, a
+ * click on where a button would be), only resizing, redrawing and quitting. */
+static int too_small(void)
+{
+	return LINES < 24 || COLS < 80;
+}
+
 static void draw(struct tui *t)
 {
 	char scr[DEV_LINES * (DEV_COLS + 1) + 1], inserted[IKEY_SERIAL_LEN + 1];
@@ -163,8 +171,9 @@ static void draw(struct tui *t)
 
 	getmaxyx(stdscr, rows, cols);
 	erase();
-	if (rows < 24 || cols < 80) {
-		mvprintw(0, 0, "The PED needs an 80x24 terminal (this one is %dx%d).", cols, rows);
+	if (too_small()) {
+		mvprintw(0, 0, "The PED needs an 80x24 terminal (this one is %dx%d): its keys wait until it is.",
+			 cols, rows);
 		refresh();
 		return;
 	}
@@ -306,7 +315,7 @@ static void on_clear_key(struct tui *t)
 	press(t, DEV_KEY_CLEAR);
 }
 
-/* Esc alone is Clear. What else starts with Esc is a key ncurses did not
+/* Esc alone is Clear (if act: else the key is only read). What else starts with Esc is a key ncurses did not
  * know from the terminal's terminfo entry, handed back byte by byte:
  * - the numeric keypad in application mode (keypad() turns it on), Esc O
  *   p..y and Esc O M, is the digits and Enter. Its bytes were taken one by
@@ -315,20 +324,21 @@ static void on_clear_key(struct tui *t)
  * - any other sequence (Alt-1, Ctrl-Up on some terminals, F13) is dropped
  *   whole: its digits went to the keypad after a Clear, at a PIN prompt a
  *   PIN the operator did not type, and a failed login the HSM counts. */
-static void on_escape(struct tui *t)
+static void on_escape(struct tui *t, int act)
 {
 	int ch = getch();
 	if (ch == ERR || ch == 27) {
 		if (ch == 27)
 			ungetch(27); /* a run of Esc: Clear held, each its own */
-		on_clear_key(t);
+		if (act)
+			on_clear_key(t);
 		return;
 	}
 	if (ch == 'O') { /* SS3 and one byte */
 		ch = getch();
-		if (ch >= 'p' && ch <= 'y')
+		if (act && ch >= 'p' && ch <= 'y')
 			press(t, '0' + (ch - 'p'));
-		else if (ch == 'M')
+		else if (act && ch == 'M')
 			press(t, DEV_KEY_ENTER);
 	} else if (ch == '[') { /* CSI: parameters and intermediates up to the final byte */
 		while ((ch = getch()) != ERR && !(ch >= 0x40 && ch <= 0x7e))
@@ -441,6 +451,11 @@ int tui_run(struct ped_device *d, const char *notes)
 		}
 		int ch;
 		while ((ch = getch()) != ERR) {
+			if (too_small() && ch != KEY_RESIZE && ch != 12 && ch != KEY_F(10) && ch != 'q' && ch != 'Q') {
+				if (ch == 27)
+					on_escape(&t, 0); /* its sequence's q is no q */
+				continue;
+			}
 			if (ch >= '0' && ch <= '9')
 				press(&t, ch);
 			else if (ch == KEY_C1 || ch == KEY_C3 || ch == KEY_B2 || ch == KEY_A1 || ch == KEY_A3)
@@ -453,7 +468,7 @@ int tui_run(struct ped_device *d, const char *notes)
 			else if (ch == '\r' || ch == '\n' || ch == KEY_ENTER)
 				press(&t, DEV_KEY_ENTER);
 			else if (ch == 27)
-				on_escape(&t);
+				on_escape(&t, 1);
 			else if (ch == KEY_F(5)) {
 				dev_push(d, DEV_EV_RESET, 0);
 				snprintf(t.status, sizeof(t.status), "Clear held: operation reset");
