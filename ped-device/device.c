@@ -211,6 +211,15 @@ const char *dev_json(const char *s, char *out, size_t n)
 	return out;
 }
 
+/* The front end draws the key port too: a key inserted or removed through
+ * the control socket, at a prompt that does not change the screen, left
+ * the ncurses PED showing the port as it was. Under d->mu. */
+static void notify_ui(struct ped_device *d)
+{
+	if (d->ui_notify >= 0)
+		(void)!write(d->ui_notify, "k", 1);
+}
+
 int dev_insert(struct ped_device *d, const char *serial, char *why, size_t whylen)
 {
 	char who[128] = "";
@@ -226,6 +235,7 @@ int dev_insert(struct ped_device *d, const char *serial, char *why, size_t whyle
 	int e = errno;
 	if (r == PED_OK)
 		d->inserted = 1;
+	notify_ui(d);
 	pthread_mutex_unlock(&d->mu);
 	if (r == PED_E_BUSY)
 		snprintf(why, whylen, "key %s is inserted in %s", serial, who);
@@ -249,6 +259,7 @@ void dev_remove(struct ped_device *d)
 	if (had) {
 		ikey_remove(&d->slot);
 		d->inserted = 0;
+		notify_ui(d);
 	}
 	pthread_mutex_unlock(&d->mu);
 	if (had) {

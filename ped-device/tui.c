@@ -209,6 +209,10 @@ static void draw(struct tui *t)
 		mvprintw(PAD_Y + buttons[i].y, PAD_X + buttons[i].x, "[%s]", buttons[i].label);
 	/* the key port */
 	fw_inserted(t->d, inserted);
+	/* "Inserted X" holds while X is in the port: the control socket may
+	 * have removed it since */
+	if (!strncmp(t->status, "Inserted ", 9) && strcmp(t->status + 9, inserted))
+		t->status[0] = '\0';
 	mvprintw(PAD_Y + DEV_LINES + 2, 1, "iKey port: %s", inserted[0] ? inserted : "(empty)");
 	mvprintw(PAD_Y + DEV_LINES + 3, 1, "Keys in the store (Up/Down, i insert, r remove):");
 	int list_y = PAD_Y + DEV_LINES + 4, list_h = rows - list_y - 2 - (t->notes_path ? NOTES_LINES + 1 : 0);
@@ -483,8 +487,13 @@ int tui_run(struct ped_device *d, const char *notes)
 			else if (ch == 'i' || ch == KEY_IC)
 				insert_selected(&t);
 			else if (ch == 'r' || ch == KEY_DC) {
+				char was[IKEY_SERIAL_LEN + 1];
+				fw_inserted(d, was);
 				dev_remove(d);
-				snprintf(t.status, sizeof(t.status), "Key removed");
+				if (was[0])
+					snprintf(t.status, sizeof(t.status), "Removed %s", was);
+				else
+					snprintf(t.status, sizeof(t.status), "No key in the port");
 			} else if (ch == KEY_MOUSE)
 				on_mouse(&t);
 			else if (ch == KEY_RESIZE)
