@@ -213,8 +213,9 @@ static int new_pin(struct ped_device *d, int type, const char *title, char pin[P
 		size_t n = strlen(pin) > DEV_COLS ? DEV_COLS : strlen(pin);
 		memset(stars, '*', n);
 		stars[n] = '\0';
-		snprintf(text, sizeof(text), "SLOT\n%s\nEnter new PED PIN:\n%s\nConfirm new PED PIN:", title,
-			 stars);
+		/* chapter 5: no PIN ("press Enter twice") leaves no blank line */
+		snprintf(text, sizeof(text), "SLOT\n%s\nEnter new PED PIN:\n%s%sConfirm new PED PIN:", title,
+			 stars, n ? "\n" : "");
 		if ((r = dlg_digits(d, DEV_P_CONFIRM_PIN, type, text, again, sizeof(again))) != PED_OK)
 			break;
 		int same = strlen(pin) == strlen(again) && CRYPTO_memcmp(pin, again, strlen(pin)) == 0;

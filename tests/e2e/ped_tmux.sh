@@ -86,6 +86,8 @@ keys y
 tm_wait "Enter new PED PIN:"
 keys Enter
 tm_wait "Confirm new PED PIN:"
+# no PIN, as chapter 5 shows it: "Enter new PED PIN:" then "Confirm new PED PIN:", no blank line
+[ "$(below_line "Enter new PED PIN:")" = "Confirm new PED PIN:" ] || fail "no PIN: a line between 'Enter new PED PIN:' and 'Confirm': $(screen)"
 keys Enter
 tm_wait "Keys write: 02 of 03"
 pick "${KEY[k4]}"
