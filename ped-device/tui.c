@@ -319,8 +319,9 @@ static void on_clear_key(struct tui *t)
 	press(t, DEV_KEY_CLEAR);
 }
 
-/* Esc alone is Clear (if act: else the key is only read). What else starts with Esc is a key ncurses did not
- * know from the terminal's terminfo entry, handed back byte by byte:
+/* Esc alone is Clear (with act; without, the key is only read). What else
+ * starts with Esc is a key ncurses did not know from the terminal's
+ * terminfo entry, handed back byte by byte:
  * - the numeric keypad in application mode (keypad() turns it on), Esc O
  *   p..y and Esc O M, is the digits and Enter. Its bytes were taken one by
  *   one: Clear, then 'q' (keypad 1) quit, 'r' (2) removed the inserted
