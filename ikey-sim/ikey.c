@@ -58,6 +58,26 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
+/* A label (or a holder's name) for a terminal: it comes from a key file
+ * and a lock file, anyone's, and was printed as it was, escape sequences
+ * and all (a key could clear the screen, retitle the window, or write the
+ * clipboard of whoever listed it). Control bytes, and C1 controls written
+ * in UTF-8, become '?'; other UTF-8 stays. */
+static const char *shown(const char *s, char *out, size_t len)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p && o + 1 < len; p++) {
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			out[o++] = '?';
+			p++;
+		} else {
+			out[o++] = *p < 0x20 || *p == 0x7f ? '?' : (char)*p;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static void keyset_hex(const struct ikey_secret *s, char out[33])
 {
 	for (int i = 0; i < PED_KEYSET_ID_LEN; i++)
@@ -172,9 +192,10 @@ static int cmd_list(const struct ikey_store *st)
 				ks[8] = '\0';
 				snprintf(split, sizeof(split), "%u of %u (M=%u)", k.s.index, k.s.n, k.s.m);
 			}
+			char lb[sizeof(k.label)], wh[sizeof(where)];
 			printf("%-16s  %-15s  %-8s  %-12s  %-3s  %-22.22s  %s\n", serials[i], contents, ks,
-			       split, k.s.type == IKEY_BLANK ? "-" : k.s.pin_set ? "yes" : "no", where,
-			       k.label);
+			       split, k.s.type == IKEY_BLANK ? "-" : k.s.pin_set ? "yes" : "no",
+			       shown(where, wh, sizeof(wh)), shown(k.label, lb, sizeof(lb)));
 		}
 		damaged += r != PED_OK;
 		if (r == PED_OK)
@@ -205,7 +226,8 @@ static int cmd_show(const struct ikey_store *st, const char *serial)
 		printf("Serial:    %s\n", k.serial);
 		printf("Format:    %u%s\n", k.format,
 		       k.format != IKEY_FORMAT ? " (rewritten in the current format at the next write)" : "");
-		printf("Label:     %s\n", k.label[0] ? k.label : "-");
+		char lb[sizeof(k.label)], wh[sizeof(where)];
+		printf("Label:     %s\n", k.label[0] ? shown(k.label, lb, sizeof(lb)) : "-");
 		if (k.s.type == IKEY_BLANK) {
 			printf("Contents:  blank\n");
 		} else {
@@ -232,7 +254,7 @@ static int cmd_show(const struct ikey_store *st, const char *serial)
 									: "none (legacy RPV)");
 		}
 		printf("Inserted:  %s\n",
-		       ikey_inserted_where(st, k.serial, where, sizeof(where)) ? where : "no");
+		       ikey_inserted_where(st, k.serial, where, sizeof(where)) ? shown(where, wh, sizeof(wh)) : "no");
 	}
 	if (r == PED_OK)
 		ikey_clear(&k);

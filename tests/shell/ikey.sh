@@ -83,6 +83,21 @@ OUT=$(trap '' XFSZ; ulimit -f 0; exec "${IK[@]}" new 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "ikey new under a zero file size limit exited $rc: $OUT"
 expect_contains "$OUT" "cannot write a new key in the store $IKEY_STORE: File too large"
 
+note "a label with escape sequences is listed and shown without them"
+# ESC [2J clears the screen, ESC ]0; retitles the window, ESC ]52; writes the clipboard, U+009B is CSI
+bad=$("${IK[@]}" new -label "$(printf 'a\033[2Jb\033]52;c;SGVsbG8=\007c\302\233d\tcaf\303\251')")
+expect_exit 0 "${IK[@]}" list
+line=$(grep -F "$bad" <<<"$OUT")
+expect_not_contains "$line" "$(printf '\033')" "ikey list's line of the key"
+expect_not_contains "$line" "$(printf '\007')" "ikey list's line of the key"
+expect_not_contains "$line" "$(printf '\302\233')" "ikey list's line of the key"
+expect_contains "$line" "a?[2Jb?]52;c;SGVsbG8=?c?d?caf$(printf '\303\251')" "ikey list's line of the key"
+expect_exit 0 "${IK[@]}" show "$bad"
+expect_not_contains "$OUT" "$(printf '\033')" "ikey show"
+expect_contains "$OUT" "Label:     a?[2Jb?]52;c;SGVsbG8=?c?d?caf$(printf '\303\251')" "ikey show"
+expect_exit 0 "${IK[@]}" list -json
+expect_not_contains "$OUT" "$(printf '\033')" "ikey list -json"
+
 note "usage errors"
 expect_exit 2 "${IK[@]}" frobnicate
 expect_exit 2 "${IK[@]}" new -count 0
