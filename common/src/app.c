@@ -20,7 +20,11 @@ static int get_text(struct ped_rbuf *r, char out[PED_APP_TEXT_MAX + 1])
 	if (!p || memchr(p, '\0', n))
 		return PED_E_INVALID;
 	for (size_t i = 0; i < n; i++)
-		if (p[i] < 0x20 || p[i] == 0x7f) /* text for an 8-line display: printable only */
+		/* text for an 8-line display of ASCII: printable only. A byte
+		 * above 0x7e reached the screens of ped-device -dump-screen and
+		 * the ncurses PED as it came (0xc2 0x9b, a C1 CSI in UTF-8,
+		 * was an escape sequence a hostile HSM wrote to a terminal) */
+		if (p[i] < 0x20 || p[i] >= 0x7f)
 			return PED_E_INVALID;
 	memcpy(out, p, n);
 	out[n] = '\0';

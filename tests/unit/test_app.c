@@ -27,6 +27,14 @@ static void requests_round_trip(void)
 	m[1] = PED_KEY_SO;
 	m[6] = '\n'; /* control characters cannot reach the display */
 	CU_ASSERT_EQUAL(ped_app_decode_request(m, l, &back), PED_E_INVALID);
+	m[6] = 0xc2; /* nor C1 ones written in UTF-8 (U+009B, CSI), nor any byte beyond ASCII */
+	m[7] = 0x9b;
+	CU_ASSERT_EQUAL(ped_app_decode_request(m, l, &back), PED_E_INVALID);
+	m[6] = 'E';
+	m[7] = 0xe9; /* Latin-1 e acute */
+	CU_ASSERT_EQUAL(ped_app_decode_request(m, l, &back), PED_E_INVALID);
+	m[7] = 'T'; /* "SETTING SO PIN..." again */
+	CU_ASSERT_EQUAL(ped_app_decode_request(m, l, &back), PED_OK);
 	OPENSSL_clear_free(m, l);
 	req.op = 0x55;
 	CU_ASSERT_EQUAL(ped_app_encode_request(&req, &m, &l), PED_E_INVALID);
