@@ -22,7 +22,6 @@
 
 #define HOLD_MS 5000
 #define REPEAT_GAP_MS 700
-#define LIST_MAX 64
 #define NOTES_LINES 3
 #define NOTES_POLL_MS 200
 #define NOTES_TAIL 4096
@@ -51,7 +50,7 @@ struct listed {
 
 struct tui {
 	struct ped_device *d;
-	struct listed keys[LIST_MAX];
+	struct listed *keys; /* every key in the store, nkeys of them */
 	size_t nkeys, sel;
 	char status[80];
 	int quit_asked; /* q came while something was live: the next q quits */
@@ -100,10 +99,20 @@ static void load_keys(struct tui *t)
 {
 	char (*serials)[IKEY_SERIAL_LEN + 1] = NULL;
 	size_t n = 0;
-	t->nkeys = 0;
+	struct listed *keys;
 	if (ikey_store_list(&t->d->store, &serials, &n) != PED_OK)
 		return;
-	for (size_t i = 0; i < n && t->nkeys < LIST_MAX; i++) {
+	/* all of them: the list held the first 64, and a store of more (16
+	 * splits of a keyset, its duplicates, other roles) had keys no one
+	 * could pick */
+	if (!(keys = calloc(n ? n : 1, sizeof(*keys)))) {
+		free(serials);
+		return;
+	}
+	free(t->keys);
+	t->keys = keys;
+	t->nkeys = 0;
+	for (size_t i = 0; i < n; i++) {
 		struct ikey k;
 		struct listed *l = &t->keys[t->nkeys++];
 		memset(&k, 0, sizeof(k));
@@ -517,6 +526,7 @@ int tui_run(struct ped_device *d, const char *notes)
 	restore_terminal();
 	close(t.notify[0]);
 	close(t.notify[1]);
+	free(t.keys);
 	return 0;
 }
 
