@@ -312,6 +312,24 @@ static void insert_selected(struct tui *t)
 		snprintf(t->status, sizeof(t->status), "Inserted %s", t->keys[t->sel].serial);
 }
 
+/* Clear held five seconds (Esc held, F5, the drawn Clear held): "This
+ * applies only if the PED is engaged in an operation or is prompting for
+ * action. There is no effect when no command has been issued or when a
+ * menu is open" (chapter 5). The status line said "operation reset" at a
+ * menu or at "Awaiting command..." too, where nothing was. */
+static void hold_clear(struct tui *t)
+{
+	pthread_mutex_lock(&t->d->mu);
+	enum dev_prompt p = t->d->prompt;
+	pthread_mutex_unlock(&t->d->mu);
+	if (p == DEV_P_MENU || p == DEV_P_IDLE) {
+		snprintf(t->status, sizeof(t->status), "Clear held: no operation to reset");
+		return;
+	}
+	dev_push(t->d, DEV_EV_RESET, 0);
+	snprintf(t->status, sizeof(t->status), "Clear held: operation reset");
+}
+
 static void on_clear_key(struct tui *t)
 {
 	uint64_t now = ped_now_ms();
@@ -320,8 +338,7 @@ static void on_clear_key(struct tui *t)
 		t->clear_first = now;
 	t->clear_last = now;
 	if (now - t->clear_first >= HOLD_MS) {
-		dev_push(t->d, DEV_EV_RESET, 0);
-		snprintf(t->status, sizeof(t->status), "Clear held: operation reset");
+		hold_clear(t);
 		t->clear_first = 0;
 		return;
 	}
@@ -378,7 +395,7 @@ static void on_mouse(struct tui *t)
 			uint64_t held = ped_now_ms() - t->mouse_clear_down;
 			t->mouse_clear_down = 0;
 			if (held >= HOLD_MS)
-				dev_push(t->d, DEV_EV_RESET, 0);
+				hold_clear(t);
 			else
 				press(t, DEV_KEY_CLEAR);
 			return;
@@ -484,8 +501,7 @@ int tui_run(struct ped_device *d, const char *notes)
 			else if (ch == 27)
 				on_escape(&t, 1);
 			else if (ch == KEY_F(5)) {
-				dev_push(d, DEV_EV_RESET, 0);
-				snprintf(t.status, sizeof(t.status), "Clear held: operation reset");
+				hold_clear(&t);
 			} else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8 || ch == '<')
 				press(&t, DEV_KEY_BACK);
 			else if (ch == '>')
