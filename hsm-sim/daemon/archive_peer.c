@@ -172,17 +172,6 @@ out:
 	return r;
 }
 
-/* Both halves of the application partition: its cloning key, else the
- * single-process message. */
-static int partition_keyed(struct cmd_ctx *c, const struct hsm_partition *p)
-{
-	if (p->domain_key_set)
-		return PED_OK;
-	cmd_out(c, "Error: the source partition has no cloning key (a partition from before state version 8): "
-		   "initialize the partition's domain again (partition init).");
-	return PED_E_CERTIFICATE_INVALID;
-}
-
 /* The partition's half, up to the Backup HSM's answer: the offer out, the
  * accept in (after the other half's PED work) and checked. On PED_OK cw is
  * ready for the objects; the caller clears it either way. */
@@ -196,7 +185,7 @@ static int partition_half_open(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm
 	memset(cw, 0, sizeof(*cw));
 	if (!archive_peer_session(c))
 		return PED_E_ARGUMENTS_BAD;
-	if ((r = partition_keyed(c, p)) != PED_OK)
+	if ((r = cmd_cloning_key(c, hs, p)) != PED_OK)
 		return r;
 	if ((r = hsm_cw_init(cw, purpose, role, p->domain_key, hs->h.serial, p->name)) != PED_OK)
 		return r;

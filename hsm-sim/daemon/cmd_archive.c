@@ -107,6 +107,10 @@ static int backup(struct cmd_ctx *c, struct sim_hsm *src_hs, struct hsm_partitio
 		cmd_out(c, "Logging into the container %s on slot %d as the Crypto Officer.", name, slot);
 		if ((r = auth_ped_login(&c->who, bh, existing, auth_role("co"), NULL)) != PED_OK)
 			goto out;
+		/* a backup made before state version 8: its red key gives its cloning key */
+		if (hsm_same_domain(&existing->domain, src ? &src->domain : &existing->domain) &&
+		    (r = cmd_cloning_key(c, bh, existing)) != PED_OK)
+			goto out;
 		if ((r = same_domain(&cw, bh, existing, src, offer, offerlen, &accept, &acceptlen)) != PED_OK) {
 			if (r == PED_E_CERTIFICATE_INVALID)
 				cmd_out(c, "Error: backup partition %s is in another cloning domain.", name);
@@ -183,6 +187,9 @@ static int restore_send(struct cmd_ctx *c, struct sim_hsm *bh, int slot, const c
 		r = PED_E_ARGUMENTS_BAD;
 		goto out;
 	}
+	/* a backup made before state version 8: its red key gives its cloning key */
+	if ((r = cmd_cloning_key(c, bh, bp)) != PED_OK)
+		goto out;
 	if (!bp->domain_key_set ||
 	    (r = hsm_cw_init(&cw, HSM_CW_RESTORE, HSM_CW_SENDER, bp->domain_key, bh->h.serial, bp->name)) != PED_OK ||
 	    (r = hsm_cw_accept(&cw, offer, offerlen, &accept, &acceptlen)) != PED_OK) {
@@ -257,6 +264,9 @@ static int restore(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *
 		cmd_out(c, "Error: backup %s and the target partition are in different cloning domains.", name);
 		return PED_E_CERTIFICATE_INVALID;
 	}
+	/* made before state version 8: their red keys give the cloning keys */
+	if ((r = cmd_cloning_key(c, bh, bp)) != PED_OK || (r = cmd_cloning_key(c, hs, p)) != PED_OK)
+		return r;
 	if (!(copy = OPENSSL_zalloc(sizeof(*copy))) || hsm_partition_copy(copy, p) != PED_OK) {
 		OPENSSL_free(copy);
 		return PED_E_HOST_MEMORY;
@@ -441,6 +451,9 @@ static int cmd_archive(struct cmd_ctx *c, int argc, char **argv)
 			cmd_out(c, "Error: bad backup partition name");
 			return PED_E_ARGUMENTS_BAD;
 		}
+		/* a partition from before state version 8: its red key gives its cloning key */
+		if ((r = cmd_cloning_key(c, hs, p)) != PED_OK)
+			return r;
 		return backup(c, hs, p, bh, slot, name, ped_opts_seen(o, "append"), ped_opts_seen(o, "replace"),
 			      some ? handles : NULL, nhandles, NULL, 0);
 	}

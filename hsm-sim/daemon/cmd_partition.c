@@ -44,25 +44,9 @@ static int reinit(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p
 		return r;
 	if (!p->initialized) /* that login zeroized it: too many failures */
 		return PED_E_PIN_INCORRECT;
-	if (!p->domain_key_set) {
-		/* a partition from before state version 8 has its domain's verifier
-		 * only: its red key, presented once (reused, not written), gives the
-		 * cloning key that backup, restore and clone need */
-		struct hsm_credential dom;
-		uint8_t dkey[HSM_KEY_LEN];
-		cmd_out(c, "This partition has no cloning key yet (it predates state version 8): present its red "
-			   "domain key, answering Yes to reuse it.");
-		if ((r = auth_new_domain(&c->who, hs, &dom, dkey)) != PED_OK)
-			return r;
-		if (!hsm_same_domain(&dom, &p->domain)) {
-			OPENSSL_cleanse(dkey, sizeof(dkey));
-			cmd_out(c, "Error: the red key presented is not this partition's domain; nothing was done.");
-			return PED_E_CERTIFICATE_INVALID;
-		}
-		memcpy(p->domain_key, dkey, sizeof(dkey));
-		p->domain_key_set = 1;
-		OPENSSL_cleanse(dkey, sizeof(dkey));
-	}
+	/* a partition from before state version 8: its red key gives the cloning key */
+	if ((r = cmd_cloning_key(c, hs, p)) != PED_OK)
+		return r;
 	hsm_part_obj_clear(p);
 	OPENSSL_cleanse(&p->co, sizeof(p->co));
 	OPENSSL_cleanse(&p->cu, sizeof(p->cu));
@@ -197,6 +181,9 @@ static int clone_partition(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_par
 		cmd_out(c, "Error: the partition at slot %d is in another cloning domain.", slot);
 		return PED_E_CERTIFICATE_INVALID;
 	}
+	/* partitions from before state version 8: their red keys give the cloning keys */
+	if ((r = cmd_cloning_key(c, hs, p)) != PED_OK || (r = cmd_cloning_key(c, ths, tp)) != PED_OK)
+		return r;
 	snprintf(what, sizeof(what), "%s", tp->label[0] ? tp->label : tp->name);
 	/* "Present the target partition's Crypto Officer credential when prompted." */
 	cmd_out(c, "Logging into the container %s on slot %d as the Crypto Officer.", what, slot);

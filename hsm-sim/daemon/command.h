@@ -115,6 +115,12 @@ void cmd_list_objects(struct cmd_ctx *c, const struct hsm_partition *p);
  * hs (user_partition: a backup's source or a restore's target, where 16
  * applies too); PED_E_ACTION_PROHIBITED, told, when one is off. */
 int cmd_cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_partition);
+/* p's cloning key, which backup, restore and clone need. A partition from
+ * before state version 8 keeps its domain's verifier only: its red key,
+ * presented once at hs's PED (reused, not written), gives the key, checked
+ * against the verifier and saved with hs's state; its objects stay.
+ * PED_OK at once when p has the key. */
+int cmd_cloning_key(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p);
 /* Takes the command lock of the current slot's HSM; that HSM, with *p the
  * slot's partition (NULL: its admin slot) and *pi its index, or NULL when
  * there is no such slot now. */

@@ -726,8 +726,8 @@ int cmd_clone_objects(struct cmd_ctx *c, struct sim_hsm *dst_hs, struct hsm_part
 	else if (n == PED_E_CERTIFICATE_INVALID)
 		cmd_out(c, "Error: %s is in another cloning domain.", what);
 	else if (n == PED_E_UNSUPPORTED) {
-		cmd_out(c, "Error: %s has no cloning key (a partition from before state version 8): initialize the "
-			   "partition's domain again (partition init).",
+		cmd_out(c, "Error: %s has no cloning key (a partition from before state version 8, whose red "
+			   "domain key was not presented).",
 			!src->domain_key_set ? "the source partition" : what);
 		n = PED_E_CERTIFICATE_INVALID;
 	}
@@ -803,6 +803,35 @@ int cmd_cloning_allowed(struct cmd_ctx *c, const struct sim_hsm *hs, int user_pa
 		return PED_E_ACTION_PROHIBITED;
 	}
 	return PED_OK;
+}
+
+int cmd_cloning_key(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition *p)
+{
+	struct hsm_credential dom;
+	uint8_t dkey[HSM_KEY_LEN];
+	const char *what = p->label[0] ? p->label : p->name;
+	int r;
+
+	if (p->domain_key_set)
+		return PED_OK;
+	if (!p->domain.set) {
+		cmd_out(c, "Error: partition %s of HSM %s has no cloning domain.", what, hs->h.serial);
+		return PED_E_CERTIFICATE_INVALID;
+	}
+	cmd_out(c, "Partition %s of HSM %s has no cloning key yet (it predates state version 8): present its red "
+		   "domain key at that HSM's PED, answering Yes to reuse it. Its objects stay.", what, hs->h.serial);
+	memset(&dom, 0, sizeof(dom));
+	if ((r = auth_new_domain(&c->who, hs, &dom, dkey)) != PED_OK)
+		return r;
+	if (!hsm_same_domain(&dom, &p->domain)) {
+		OPENSSL_cleanse(dkey, sizeof(dkey));
+		cmd_out(c, "Error: the red key presented is not the domain of partition %s; nothing was done.", what);
+		return PED_E_CERTIFICATE_INVALID;
+	}
+	memcpy(p->domain_key, dkey, sizeof(dkey));
+	p->domain_key_set = 1;
+	OPENSSL_cleanse(dkey, sizeof(dkey));
+	return sim_save(hs);
 }
 
 int cmd_label(struct cmd_ctx *c, const char *in, char out[HSM_LABEL_MAX + 1], int partition)
