@@ -115,7 +115,7 @@ static int finish_rotation(struct sim_hsm *hs, int state_exists, char *err, size
 
 /* The HSM's device secret (hsm-SERIAL.device): read, or made when the
  * HSM has no state sealed under one yet (a new HSM, or a state file of
- * version 7 or older, whose secrets are in clear until its next save).
+ * version 7 or older, whose secrets are in clear until sim_open saves it).
  * Into hs's storage key. */
 static int open_device(struct sim_hsm *hs, const char *state_dir, int state_exists, char *err, size_t errlen)
 {
@@ -229,6 +229,18 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
 				ped_info("HSM %s: %u cached activation(s) dropped at power-on (no auto-activation, or "
 					 "off for more than %d s)", serial, dropped, HSM_AUTO_ACTIVATION_WINDOW_S);
 			hs->saved_initialized = hs->h.initialized;
+			/* an older version's file holds its secrets in clear: sealed
+			 * now, not at a next save that a crash or an HSM only logged
+			 * in to may put off for good */
+			int v = hsm_state_file_version(hs->state_path);
+			if (v > 0 && v < HSM_STATE_VERSION) {
+				if (sim_save(hs) == PED_OK)
+					ped_info("HSM %s: state file of version %d saved as version %d, its secrets "
+						 "sealed under %s", serial, v, HSM_STATE_VERSION, hs->dev_path);
+				else
+					ped_warn("HSM %s: its state file stays version %d (secrets in clear) until a "
+						 "save succeeds", serial, v);
+			}
 			publish(hs);
 			continue;
 		}

@@ -31,10 +31,12 @@
 #include "ped/fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAGIC "OPHS"
 #define VERSION HSM_STATE_VERSION
@@ -743,4 +745,19 @@ int hsm_load_beside(const char *path, struct hsm *h, char *why, size_t whylen)
 		return e;
 	}
 	return hsm_load(path, h, why, whylen);
+}
+
+int hsm_state_file_version(const char *path)
+{
+	uint8_t head[5];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, head, sizeof(head));
+	close(fd);
+	if (n != (ssize_t)sizeof(head) || memcmp(head, MAGIC, 4))
+		return -1;
+	return head[4];
 }

@@ -6,7 +6,10 @@
 # gamma, a CO challenge, policies 22, 23 and 15 = 0 and two failed CO
 # challenges; backup HSM 496771 holds bk1, the backup of p1 made before
 # gamma. The current hsm-sim must start on them with nothing lost, the old
-# keys logging in, and upgrade them.
+# keys logging in, and upgrade them: sealed at once, since the version 7
+# files hold the HSM's private keys, its RPV and the objects in clear and
+# were sealed only at the next save (an HSM only logged in to never saves
+# its state, and a crash skips the save at stop).
 #
 # A partition of version 7 kept its domain's verifier, not the cloning key
 # (derived from the red key's secret) that version 8 seals in the state;
@@ -54,6 +57,14 @@ use "CO LOGIN" ${KEY[bco]}
 P
 
 start_hsm
+note "the version 7 files are sealed at the first start, not at some later save"
+# (they hold the HOC and static private keys, the RPV and the objects in
+# clear; an HSM only logged in to writes its login record, never its state)
+for s in $HSM_SERIAL $BACKUP_SERIAL; do
+	[ "$(od -An -tu1 -j4 -N1 "$T/state/hsm-$s.state" | tr -d ' ')" = 8 ] ||
+		fail "hsm-$s.state is still version $(od -An -tu1 -j4 -N1 "$T/state/hsm-$s.state") after the start"
+	grep -q "HSM $s: state file of version 7 saved as version 8" "$T/hsm.log" || fail "no word of the upgrade: $(cat "$T/hsm.log")"
+done
 note "the version 7 state loads whole"
 hsmcm -c "hsm showinfo; slot set -slot 1; partition showinfo"
 [ $RC -eq 0 ] || fail "showinfo: $OUT"
@@ -88,7 +99,6 @@ kill -TERM "$HSM_PID"
 wait_gone 20 "$HSM_PID" || fail "hsm-sim did not stop"
 rm -f "$T/ped-$BACKUP_SERIAL.sock"
 stop_ped A2 B1
-[ "$(od -An -tu1 -j4 -N1 "$state" | tr -d ' ')" = 8 ] || fail "the state file was not saved as version 8"
 start_hsm
 start_ped A3 $HSM_SERIAL "$T/a2.policy"
 start_ped B3 $BACKUP_SERIAL "$T/b.policy"

@@ -460,5 +460,8 @@ int hsm_load_sum(const char *path, struct hsm *h, uint8_t sum[HSM_STATE_SUM_LEN]
 /* hsm_load with the device secret beside the file (hsm-SERIAL.device for
  * hsm-SERIAL.state): what whoever holds the whole state directory can do. */
 int hsm_load_beside(const char *path, struct hsm *h, char *why, size_t whylen);
+/* The format version of the state file at path (its byte after "OPHS"),
+ * or -1 when it cannot be read or is not a state file. */
+int hsm_state_file_version(const char *path);
 
 #endif
