@@ -149,12 +149,22 @@ int hsm_lrec_read(const char *path, const struct hsm *h, struct hsm_lrec *rec, c
 		snprintf(why, whylen, "%s: %s", path, r == PED_E_RANGE ? "larger than a login record" : strerror(errno));
 		return r == PED_E_RANGE ? PED_E_CORRUPT : r;
 	}
+	unsigned newer = 0;
 	for (int i = 0; i < 2; i++) {
 		size_t off = (size_t)i * HSM_LREC_SLOT;
 		s[i].slot = i;
 		ok[i] = len > off && hsm_lrec_decode(h, buf + off, len - off, &s[i]) == PED_OK;
+		if (!ok[i] && len >= off + 5 && !memcmp(buf + off, MAGIC, 4) && buf[off + 4] > VERSION &&
+		    buf[off + 4] > newer)
+			newer = buf[off + 4];
 	}
 	OPENSSL_clear_free(buf, len);
+	if (!ok[0] && !ok[1] && newer) {
+		/* a downgrade: moved away, the failure counts it holds would be lost */
+		snprintf(why, whylen, "%s: login record version %u is newer than this hsm-sim reads (%d): a later "
+			 "hsm-sim wrote it; run that one (the file is left as it is)", path, newer, VERSION);
+		return PED_E_CORRUPT;
+	}
 	if (!ok[0] && !ok[1]) {
 		snprintf(why, whylen, "%s: neither slot of the login record is valid (altered, or not this HSM's); "
 			 "moved away, the state file's own counts apply", path);

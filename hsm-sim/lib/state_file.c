@@ -563,8 +563,14 @@ int hsm_decode(const uint8_t *buf, size_t len, struct hsm *h, char *why, size_t 
 		return PED_E_CORRUPT;
 	}
 	version = buf[4];
-	if (version < 2 || version > VERSION) {
-		snprintf(why, whylen, "unsupported state version %u", version);
+	if (version > VERSION) {
+		/* a downgrade: never misread, nor written over */
+		snprintf(why, whylen, "state version %u is newer than this hsm-sim reads (2 to %d): a later hsm-sim wrote "
+			 "it; run that one (the file is left as it is)", version, VERSION);
+		return PED_E_CORRUPT;
+	}
+	if (version < 2) {
+		snprintf(why, whylen, "state version %u is no longer read (versions 2 to %d are)", version, VERSION);
 		return PED_E_CORRUPT;
 	}
 	if (EVP_Digest(buf, len - HASH_LEN, hash, &hl, EVP_sha256(), NULL) != 1 ||

@@ -403,8 +403,9 @@ static void older_state_files_still_load(void)
 		hsm_cleanse(back);
 		old[4] = HSM_STATE_VERSION + 1; /* a version from the future is refused, not misread */
 		CU_ASSERT_EQUAL(hsm_decode(old, old_len, keyed(back), why, sizeof(why)), PED_E_CORRUPT);
-		char want[64];
-		snprintf(want, sizeof(want), "unsupported state version %d", HSM_STATE_VERSION + 1);
+		char want[160];
+		snprintf(want, sizeof(want), "state version %d is newer than this hsm-sim reads (2 to %d): a later hsm-sim "
+			 "wrote it; run that one (the file is left as it is)", HSM_STATE_VERSION + 1, HSM_STATE_VERSION);
 		CU_ASSERT_STRING_EQUAL(why, want);
 		OPENSSL_clear_free(old, old_len);
 	}

@@ -159,6 +159,30 @@ static void a_bad_mac_is_no_record(void)
 	OPENSSL_free(other);
 }
 
+/* A record a later hsm-sim wrote (a downgrade) is named as such: told
+ * "altered, or not this HSM's; moved away, the state file's own counts
+ * apply", an operator moving it away would lose the failure counts it
+ * holds. */
+static void a_newer_version_is_named(void)
+{
+	struct hsm_lrec rec, got;
+	char why[300] = "";
+	int fd;
+	uint8_t v = 2;
+
+	fresh(&rec);
+	write_n(&rec, 2);
+	CU_ASSERT_FATAL((fd = open(lpath, O_WRONLY)) >= 0);
+	CU_ASSERT_EQUAL(pwrite(fd, &v, 1, 4), 1);
+	CU_ASSERT_EQUAL(pwrite(fd, &v, 1, HSM_LREC_SLOT + 4), 1);
+	close(fd);
+	memset(&got, 0, sizeof(got));
+	CU_ASSERT_EQUAL(hsm_lrec_read(lpath, h, &got, why, sizeof(why)), PED_E_CORRUPT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "login record version 2 is newer than this hsm-sim reads (1)"));
+	CU_ASSERT_PTR_NULL(strstr(why, "moved away"));
+	unlink(lpath);
+}
+
 static void sequence_numbers_wrap(void)
 {
 	struct hsm_lrec rec, got;
@@ -248,5 +272,5 @@ static void a_record_goes_with_its_state_file(void)
 }
 
 UNIT_SUITE(lrec, setup, teardown, UNIT_TEST(slots_alternate_and_newest_wins),
-	   UNIT_TEST(torn_write_of_either_slot_leaves_the_other), UNIT_TEST(a_bad_mac_is_no_record),
+	   UNIT_TEST(torn_write_of_either_slot_leaves_the_other), UNIT_TEST(a_bad_mac_is_no_record), UNIT_TEST(a_newer_version_is_named),
 	   UNIT_TEST(sequence_numbers_wrap), UNIT_TEST(a_record_goes_with_its_state_file))
