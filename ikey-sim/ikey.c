@@ -305,8 +305,9 @@ static int cmd_erase(const struct ikey_store *st, const char *serial)
 				ikey_clear(&k);
 			return 1;
 		}
+		/* an unreadable key says why: one of a later format is not damaged */
 		printf("Erase key %s (%s)? The secret on it is lost for good. [y/N] ", serial,
-		       r == PED_OK ? ikey_type_name(k.s.type) : "damaged");
+		       r == PED_OK ? ikey_type_name(k.s.type) : why);
 		fflush(stdout);
 		if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
 			printf("Not erased.\n");

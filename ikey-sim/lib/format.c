@@ -155,6 +155,13 @@ int ikey_decode(const uint8_t *buf, size_t len, struct ikey *k, char *why, size_
 		snprintf(why, whylen, "truncated (%zu bytes)", len);
 		return PED_E_CORRUPT;
 	}
+	if (buf[4] > IKEY_FORMAT) {
+		/* a downgrade: the share on it is whole; erased, it is lost */
+		snprintf(why, whylen, "format version %u is newer than this version reads (%d and %d): a later "
+			 "version wrote it, not damaged; read it with that version, do not erase it",
+			 buf[4], VERSION_HKDF_MASK, IKEY_FORMAT);
+		return PED_E_CORRUPT;
+	}
 	if (buf[4] != VERSION_HKDF_MASK && buf[4] != IKEY_FORMAT) {
 		snprintf(why, whylen, "unsupported format version %u", buf[4]);
 		return PED_E_CORRUPT;

@@ -103,7 +103,11 @@ static void every_damaged_byte_is_detected(void)
 	CU_ASSERT_STRING_EQUAL(why, "not an iKey file (bad magic)");
 	buf[4] = 3;
 	CU_ASSERT_EQUAL(ikey_decode(buf, len, &back, why, sizeof(why)), PED_E_CORRUPT);
-	CU_ASSERT_STRING_EQUAL(why, "unsupported format version 3");
+	CU_ASSERT_STRING_EQUAL(why, "format version 3 is newer than this version reads (1 and 2): a later version "
+				    "wrote it, not damaged; read it with that version, do not erase it");
+	buf[4] = 0;
+	CU_ASSERT_EQUAL(ikey_decode(buf, len, &back, why, sizeof(why)), PED_E_CORRUPT);
+	CU_ASSERT_STRING_EQUAL(why, "unsupported format version 0");
 	OPENSSL_clear_free(buf, len);
 	ikey_clear(&k);
 }
