@@ -3,6 +3,7 @@
 
 #include "dialog.h"
 #include "ped/error.h"
+#include "ped/log.h"
 #include "ped/pinmask.h"
 #include "ped/shamir.h"
 
@@ -361,21 +362,37 @@ static int write_set(struct ped_device *d, const struct cer_ask *a, const uint8_
 }
 
 /* The questions carry ask_title (chapter 5: "READING SO PIN..." after a
- * reused keyset was read), the writes, Stage 3, a's own ("SETTING ..."). */
-static int duplicates(struct ped_device *d, const struct cer_ask *a, const char *ask_title,
-		      const char *first_question, const uint8_t keyset[16],
-		      const struct ped_pin_kdf *kdf, unsigned m, unsigned n, const uint8_t *shares,
-		      size_t len, char (*written)[IKEY_SERIAL_LEN + 1], size_t *nwritten)
+ * reused keyset was read), the writes, Stage 3, a's own ("SETTING ...").
+ * Asked once the keyset stands (written, or read to be reused): what goes
+ * wrong here (no answer before the key timeout, Clear held, a duplicate
+ * set left half-written) leaves fewer copies, never a keyset the HSM does
+ * not have. The keys of a new keyset already hold its secret, often over
+ * the role's old keys (role changepw): failing the ceremony now would
+ * leave the role with the old secret and no key that opens it. */
+static void duplicates(struct ped_device *d, const struct cer_ask *a, const char *ask_title,
+		       const char *first_question, const uint8_t keyset[16],
+		       const struct ped_pin_kdf *kdf, unsigned m, unsigned n, const uint8_t *shares,
+		       size_t len, char (*written)[IKEY_SERIAL_LEN + 1], size_t *nwritten)
 {
 	char text[256];
 	int r, yes;
 
 	snprintf(text, sizeof(text), "SLOT\n%s\n%s", ask_title, first_question);
 	for (;;) {
-		if ((yes = dlg_yesno(d, DEV_P_DUPLICATE, a->type, text)) <= 0)
-			return yes;
-		if ((r = write_set(d, a, keyset, kdf, m, n, shares, len, written, nwritten)) != PED_OK)
-			return r;
+		if ((yes = dlg_yesno(d, DEV_P_DUPLICATE, a->type, text)) <= 0) {
+			if (yes < 0) {
+				fw_log(d, "No duplicate set");
+				ped_info("%s: no answer to the duplicate question (%s): the keyset stands",
+					 a->title, ped_strerror(yes));
+			}
+			return;
+		}
+		if ((r = write_set(d, a, keyset, kdf, m, n, shares, len, written, nwritten)) != PED_OK) {
+			fw_log(d, "Duplicates unfinished");
+			ped_info("%s: a duplicate set was left unfinished (%s): the keyset stands",
+				 a->title, ped_strerror(r));
+			return;
+		}
 		snprintf(text, sizeof(text), "SLOT\n%s\nWould you like to\nmake another\nduplicate set?(Y/N)",
 			 ask_title);
 	}
@@ -434,11 +451,10 @@ int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_r
 				if ((r = ped_shamir_eval(ps, sp.count, out->info.m, slen, (uint8_t)x,
 							 shares + (x - 1) * slen)) != PED_OK)
 					goto out;
-			r = duplicates(d, a, rtitle, "Are you duplicating\nthis keyset? (Y/N)\nWarning: You will\nneed all N keys!",
-				       out->info.keyset_id, &kdf, out->info.m, out->info.n, shares, slen,
-				       written, &nwritten);
-			if (r > 0)
-				r = PED_OK;
+			duplicates(d, a, rtitle, "Are you duplicating\nthis keyset? (Y/N)\nWarning: You will\nneed all N keys!",
+				   out->info.keyset_id, &kdf, out->info.m, out->info.n, shares, slen, written,
+				   &nwritten);
+			r = PED_OK;
 			goto out;
 		}
 	}
@@ -464,10 +480,9 @@ int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_r
 	if ((r = write_set(d, a, out->info.keyset_id, &kdf, (unsigned)m, (unsigned)n, shares, len,
 			   written, &nwritten)) != PED_OK)
 		goto out;
-	r = duplicates(d, a, a->title, "Are you duplicating\nthis keyset?(Y/N)", out->info.keyset_id,
-		       &kdf, (unsigned)m, (unsigned)n, shares, len, written, &nwritten);
-	if (r > 0)
-		r = PED_OK;
+	duplicates(d, a, a->title, "Are you duplicating\nthis keyset?(Y/N)", out->info.keyset_id, &kdf,
+		   (unsigned)m, (unsigned)n, shares, len, written, &nwritten);
+	r = PED_OK;
 out:
 	if (shares)
 		OPENSSL_clear_free(shares, shares_len);
