@@ -308,9 +308,13 @@ int cer_write_key(struct ped_device *d, const struct cer_ask *a, const char *tex
 			}
 		}
 		OPENSSL_cleanse(pin, sizeof(pin));
-		if ((r = ikey_save(&d->store, &k)) != PED_OK) {
+		if ((r = fw_save_inserted(d, &k)) != PED_OK) {
 			ikey_clear(&k);
-			if ((r = notice(d, a->type, a->title, "PED Key write\nfailed.")) != PED_OK)
+			if (r == PED_E_TOKEN_NOT_PRESENT)
+				fw_log(d, "Key removed");
+			if ((r = notice(d, a->type, a->title,
+					r == PED_E_TOKEN_NOT_PRESENT ? "The PED Key was\nremoved. Nothing\nwritten."
+								     : "PED Key write\nfailed.")) != PED_OK)
 				goto out;
 			continue;
 		}

@@ -360,6 +360,16 @@ void fw_log_clear(struct ped_device *d)
 	pthread_mutex_unlock(&d->mu);
 }
 
+int fw_save_inserted(struct ped_device *d, const struct ikey *k)
+{
+	int r = PED_E_TOKEN_NOT_PRESENT;
+	pthread_mutex_lock(&d->mu);
+	if (d->inserted && !strcmp(d->slot.serial, k->serial))
+		r = ikey_save(&d->store, k);
+	pthread_mutex_unlock(&d->mu);
+	return r;
+}
+
 void fw_inserted(struct ped_device *d, char serial[IKEY_SERIAL_LEN + 1])
 {
 	pthread_mutex_lock(&d->mu);

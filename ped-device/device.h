@@ -190,6 +190,11 @@ void fw_log(struct ped_device *d, const char *fmt, ...) __attribute__((format(pr
 void fw_log_clear(struct ped_device *d);
 /* The inserted key's serial, or "" */
 void fw_inserted(struct ped_device *d, char serial[IKEY_SERIAL_LEN + 1]);
+/* Writes k onto the key in the port if that is still k (its serial), with
+ * the port held so it cannot change meanwhile: a key taken out after it
+ * was read (at "Overwrite?", at the new PIN) is never written unseen.
+ * PED_E_TOKEN_NOT_PRESENT when the port holds another key or none. */
+int fw_save_inserted(struct ped_device *d, const struct ikey *k);
 
 /* The firmware's entry point (modes.c). */
 void *fw_main(void *arg);
