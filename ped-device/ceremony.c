@@ -482,8 +482,20 @@ int cer_create_keyset(struct ped_device *d, const struct cer_ask *a, int allow_r
 	if ((r = ped_shamir_split(secret, len, (unsigned)m, (unsigned)n, shares)) != PED_OK)
 		goto out;
 	if ((r = write_set(d, a, out->info.keyset_id, &kdf, (unsigned)m, (unsigned)n, shares, len,
-			   written, &nwritten)) != PED_OK)
+			   written, &nwritten)) != PED_OK) {
+		/* Writing stopped (no key before the timeout, Clear held). M
+		 * splits written already open the keyset, and they may have been
+		 * written over the role's own keys (role changepw): the HSM takes
+		 * it, or the role would be left with no key that opens it. Fewer
+		 * open nothing, and the HSM keeps what it had. */
+		if (nwritten < (size_t)m)
+			goto out;
+		fw_log(d, "Keys written: %02zu", nwritten);
+		ped_info("%s: writing stopped after %zu of %d keys (%s): the quorum is written, the keyset stands",
+			 a->title, nwritten, n, ped_strerror(r));
+		r = PED_OK;
 		goto out;
+	}
 	duplicates(d, a, a->title, "Are you duplicating\nthis keyset?(Y/N)", out->info.keyset_id, &kdf,
 		   (unsigned)m, (unsigned)n, shares, len, written, &nwritten);
 	r = PED_OK;
