@@ -93,6 +93,84 @@ static void fewer_than_m_reveal_nothing_useful(void)
 	CU_ASSERT(memcmp(out, secret, 16) != 0);
 }
 
+/* Any M of the N combine to the secret, every subset (not one at random),
+ * for every M and N up to 10; any M - 1 come back as too few. */
+static void every_subset_of_every_m_n(void)
+{
+	uint8_t secret[4], shares[10 * 4], out[4];
+	struct ped_share sel[10];
+	for (unsigned n = 1; n <= 10; n++)
+		for (unsigned m = 1; m <= n; m++) {
+			RAND_bytes(secret, sizeof(secret));
+			CU_ASSERT_EQUAL_FATAL(ped_shamir_split(secret, 4, m, n, shares), PED_OK);
+			for (unsigned set = 1; set < (1u << n); set++) {
+				unsigned k = 0;
+				for (unsigned i = 0; i < n; i++)
+					if (set & (1u << i))
+						sel[k++] = (struct ped_share){(uint8_t)(i + 1), shares + i * 4};
+				int r = ped_shamir_combine(sel, k, m, 4, out);
+				if (k < m) {
+					CU_ASSERT_EQUAL(r, PED_E_SHARE_TOO_FEW);
+				} else if (r != PED_OK || memcmp(out, secret, 4) != 0) {
+					CU_FAIL("a quorum did not give the secret");
+					return;
+				}
+			}
+		}
+}
+
+/* Perfect secrecy, exhaustively for one byte: over every choice of the
+ * M - 1 coefficients, any M - 1 shares take every combination of values
+ * exactly once, whatever the secret. M - 1 splits therefore tell nothing
+ * about it (no value, not even a zero share, is likelier for one secret
+ * than another). M = 2 and 3, N = M + 1, every (M - 1)-subset. */
+static void fewer_than_m_are_uniform_whatever_the_secret(void)
+{
+	static uint16_t seen[65536];
+	const uint8_t secrets[3] = {0x00, 0x5a, 0xff};
+	uint8_t coeffs[2], shares[4];
+	for (unsigned m = 2; m <= 3; m++) {
+		unsigned n = m + 1, combos = m == 2 ? 256 : 65536;
+		for (unsigned sidx = 0; sidx < 3; sidx++)
+			for (unsigned a = 0; a < n; a++)
+				for (unsigned b = a + 1; b < (m == 2 ? a + 2 : n); b++) {
+					memset(seen, 0, sizeof(seen));
+					for (unsigned c = 0; c < combos; c++) {
+						coeffs[0] = (uint8_t)c;
+						coeffs[1] = (uint8_t)(c >> 8);
+						CU_ASSERT_EQUAL_FATAL(ped_shamir_split_with(&secrets[sidx], 1, m, n, coeffs,
+											    shares), PED_OK);
+						unsigned v = m == 2 ? shares[a] : (unsigned)shares[a] << 8 | shares[b];
+						seen[v]++;
+					}
+					unsigned bad = 0;
+					for (unsigned v = 0; v < combos; v++)
+						bad += seen[v] != 1;
+					CU_ASSERT_EQUAL(bad, 0);
+				}
+	}
+}
+
+/* The shares are the polynomial at x = 1..N, in order: never at 0 (that
+ * is the secret) and never twice. M = 2, coefficient 1: share x = x ^ secret. */
+static void shares_are_at_one_to_n(void)
+{
+	const uint8_t secret = 0x42, coeff = 0x01;
+	uint8_t shares[16], out[PED_SHAMIR_MAX_SECRET + 1];
+	CU_ASSERT_EQUAL_FATAL(ped_shamir_split_with(&secret, 1, 2, 16, &coeff, shares), PED_OK);
+	for (unsigned x = 1; x <= 16; x++)
+		CU_ASSERT_EQUAL(shares[x - 1], (uint8_t)(x ^ secret));
+	/* and the bounds of the length and of M in eval */
+	uint8_t big[PED_SHAMIR_MAX_SECRET + 1];
+	memset(big, 7, sizeof(big));
+	CU_ASSERT_EQUAL(ped_shamir_split(big, sizeof(big), 1, 1, out), PED_E_INVALID);
+	CU_ASSERT_EQUAL(ped_shamir_split(big, PED_SHAMIR_MAX_SECRET, 1, 1, out), PED_OK);
+	struct ped_share one = {1, big};
+	CU_ASSERT_EQUAL(ped_shamir_eval(&one, 1, 17, 1, 0, out), PED_E_INVALID);
+	CU_ASSERT_EQUAL(ped_shamir_eval(&one, 1, 0, 1, 0, out), PED_E_INVALID);
+	CU_ASSERT_EQUAL(ped_shamir_eval(&one, 1, 1, sizeof(big), 0, out), PED_E_INVALID);
+}
+
 static void bad_shares_are_refused(void)
 {
 	uint8_t secret[8] = {1, 2, 3, 4, 5, 6, 7, 8}, shares[3 * 8], out[8];
@@ -115,4 +193,5 @@ static void bad_shares_are_refused(void)
 
 UNIT_SUITE(shamir, NULL, NULL, UNIT_TEST(field_matches_fips197), UNIT_TEST(known_answer_shares),
 	   UNIT_TEST(every_m_n_and_subset_size), UNIT_TEST(fewer_than_m_reveal_nothing_useful),
-	   UNIT_TEST(bad_shares_are_refused))
+	   UNIT_TEST(bad_shares_are_refused), UNIT_TEST(every_subset_of_every_m_n),
+	   UNIT_TEST(fewer_than_m_are_uniform_whatever_the_secret), UNIT_TEST(shares_are_at_one_to_n))
