@@ -63,6 +63,8 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 			cmd_out(c, "Error: the HSM is initialized; log in as HSM SO to re-initialize it");
 			return PED_E_USER_NOT_LOGGED_IN;
 		}
+		if (hs->h.initialized && (r = cmd_save_before_keys(c, hs)) != PED_OK)
+			return r;
 		memset(&so, 0, sizeof(so));
 		memset(&dom, 0, sizeof(dom));
 		cmd_out(c, "Please attend to the PED.");

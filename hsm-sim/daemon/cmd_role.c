@@ -184,6 +184,8 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 		/* over an existing CO this is a reset of its credential */
 		if (ri->role == HSM_ROLE_CO && rs->cred.set && (r = may_replace_co(c, hs)) != PED_OK)
 			return r;
+		if (rs->cred.set && (r = cmd_save_before_keys(c, hs)) != PED_OK)
+			return r;
 		struct hsm_credential cred;
 		uint8_t white[HSM_SECRET_LEN];
 		cmd_out(c, "Please attend to the PED.");
@@ -218,6 +220,8 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 			return r;
 		}
 		struct hsm_credential cred;
+		if ((r = cmd_save_before_keys(c, hs)) != PED_OK)
+			return r;
 		if ((r = auth_new_credential(&c->who, hs, ri->key_type, ri->set_title, ri->prompt, ri->colour, &cred)) != PED_OK)
 			return r;
 		rs->cred = cred;
@@ -234,6 +238,8 @@ static int cmd_role(struct cmd_ctx *c, int argc, char **argv)
 				    ri->role == HSM_ROLE_CO ? "Partition SO" : "Crypto Officer")) != PED_OK)
 			return r;
 		if (ri->role == HSM_ROLE_CO && (r = may_replace_co(c, hs)) != PED_OK)
+			return r;
+		if ((r = cmd_save_before_keys(c, hs)) != PED_OK)
 			return r;
 		struct hsm_credential cred;
 		cmd_out(c, "Please attend to the PED.");

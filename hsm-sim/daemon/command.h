@@ -72,6 +72,15 @@ int cmd_run(struct cmd_ctx *c, const char *line);
  * dash ("slot set slot 1", "ped connect ip 10.1.2.3"), and a value of
  * several words need not be quoted ("role login -name Crypto Officer"). */
 int cmd_parse(struct cmd_ctx *c, struct ped_opt *opts, int argc, char **argv, int first);
+/* Before a ceremony writes a new keyset for a role in use (role changepw,
+ * resetpw, init over a role already set, hsm init of an initialized HSM):
+ * saves the state, telling the operator when it cannot. The keys, often
+ * the role's own, are written before the HSM can save the new keyset; a
+ * save failing then took the HSM back to the old keyset while the keys
+ * held the new one, and no key opened the role (every try a failed
+ * login). A store already full refuses the command before the PED writes
+ * anything. */
+int cmd_save_before_keys(struct cmd_ctx *c, struct sim_hsm *hs);
 /* Labels longer than 32 characters are cut to 32, as documented. */
 int cmd_label(struct cmd_ctx *c, const char *in, char out[HSM_LABEL_MAX + 1], int partition);
 /* Asks the operator at hsmcm's terminal (sim_ask), with this command's HSM

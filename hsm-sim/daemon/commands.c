@@ -834,6 +834,14 @@ int cmd_cloning_key(struct cmd_ctx *c, struct sim_hsm *hs, struct hsm_partition 
 	return sim_save(hs);
 }
 
+int cmd_save_before_keys(struct cmd_ctx *c, struct sim_hsm *hs)
+{
+	int r = sim_save(hs);
+	if (r != PED_OK)
+		cmd_out(c, "Error: the HSM's state cannot be saved: no key was written (make room, then try again)");
+	return r;
+}
+
 int cmd_label(struct cmd_ctx *c, const char *in, char out[HSM_LABEL_MAX + 1], int partition)
 {
 	snprintf(out, HSM_LABEL_MAX + 1, "%s", in);
