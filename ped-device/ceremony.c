@@ -265,6 +265,20 @@ int cer_write_key(struct ped_device *d, const struct cer_ask *a, const char *tex
 				goto out;
 			continue;
 		}
+		/* Another split of the keyset being written (a key just read to
+		 * reuse it, or in Admin mode's Duplicate): writing over it would
+		 * lose that split, and with it perhaps the quorum of every role
+		 * the keyset opens. Its own split again is a copy, and allowed. */
+		if (k.s.type != IKEY_BLANK && k.s.type == s->type &&
+		    !memcmp(k.s.keyset_id, s->keyset_id, sizeof(k.s.keyset_id)) && k.s.index != s->index) {
+			char other[64];
+			snprintf(other, sizeof(other), "This PED Key is\nsplit %02u of this\nkeyset. Use another.",
+				 k.s.index);
+			ikey_clear(&k);
+			if ((r = notice(d, a->type, a->title, other)) != PED_OK)
+				goto out;
+			continue;
+		}
 		if (k.s.type == IKEY_BLANK) {
 			snprintf(msg, sizeof(msg), "SLOT\n%s\n  ** WARNING **\nThis PED Key is\nblank.\nOverwrite? YES/NO",
 				 a->title);
