@@ -71,8 +71,23 @@ static int cmd_hsm(struct cmd_ctx *c, int argc, char **argv)
 		if ((r = auth_new_credential(&c->who, hs, PED_KEY_SO, "SETTING SO PIN...", "SO / HSM Admin", "BLUE", &so)) != PED_OK)
 			return r;
 		uint8_t dkey[HSM_KEY_LEN];
-		if ((r = auth_new_domain(&c->who, hs, &dom, dkey)) != PED_OK)
+		if ((r = auth_new_domain(&c->who, hs, &dom, dkey)) != PED_OK) {
+			/* The blue keys already hold the new SO keyset, often written
+			 * over the SO's own: an initialized HSM keeping its old SO
+			 * secret would leave no key that opens the role (and no way
+			 * back but hsm zeroize). It takes the new SO keyset, as role
+			 * changepw would, and nothing else changes. */
+			if (hs->h.initialized) {
+				hs->h.so.cred = so;
+				hs->h.so.failures = 0;
+				int sr = sim_save(hs);
+				cmd_out(c, "Error: the domain was not set: the HSM is not re-initialized. %s",
+					sr == PED_OK ? "The SO logs in with the new blue keyset of this init from now on."
+						     : "The SO's new keyset could not be saved.");
+			}
+			OPENSSL_cleanse(&so, sizeof(so));
 			return r;
+		}
 		/* a soft init: the Auditor and its log stay (hsm zeroize takes them) */
 		if (hs->h.initialized)
 			hsm_reinit(&hs->h);
