@@ -25,6 +25,7 @@ struct answerer {
 	char last_pin[49];
 	size_t newpin_key;   /* nwritten when the last new PIN was typed */
 	int newpin_tries;    /* new PINs typed for that key */
+	char pin_key[IKEY_SERIAL_LEN + 1]; /* the key whose PIN was typed last */
 	unsigned reuse_asked[POL_TYPES + POL_MAX_TITLED]; /* over the answerer's life */
 	unsigned use_asked[POL_TYPES + POL_MAX_TITLED];
 	int group; /* the use group of this ceremony, or -1 before its first read */
@@ -252,6 +253,13 @@ static void answer(struct ped_device *d, const struct policy *p, struct answerer
 		break;
 	case DEV_P_PIN:
 		fw_inserted(d, serial);
+		/* Asked again for the same key: the PED refused the policy's PIN
+		 * (none, or not 4 to 48 digits), and would refuse it for ever. */
+		if (!strcmp(a->pin_key, serial)) {
+			give_up(d, "the PED refuses the policy's PIN for the key");
+			break;
+		}
+		memcpy(a->pin_key, serial, sizeof(a->pin_key));
 		dev_type(d, policy_pin(p, serial));
 		dev_press(d, DEV_KEY_ENTER);
 		break;

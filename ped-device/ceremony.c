@@ -80,6 +80,8 @@ static struct tally *tally_for(struct tally *t, const struct ikey *k, uint64_t n
 	return n;
 }
 
+static void wrap_into(char *out, size_t cap, const char *text);
+
 /* kdf_out (if given) gets the scrypt cost of the first split read that has
  * one: the keyset's, for the duplicates made of it. */
 static int read_keyset(struct ped_device *d, const struct cer_ask *a, const char *first_title,
@@ -127,9 +129,22 @@ static int read_keyset(struct ped_device *d, const struct cer_ask *a, const char
 		cur = kt;
 		cur->used = ++reads;
 		pin[0] = '\0';
-		if (k.s.pin_set) {
+		while (k.s.pin_set) {
+			const char *why = NULL;
+			char msg[128];
 			snprintf(text, sizeof(text), "SLOT\n%s\nEnter PED PIN:", title);
 			if ((r = dlg_digits(d, DEV_P_PIN, a->type, text, pin, sizeof(pin))) != PED_OK)
+				goto out;
+			/* A key's PIN is 4 to 48 digits, not starting with 0 (the
+			 * rule it was set under): anything else, Enter pressed twice
+			 * or a digit short, cannot be it. Asked again, it is no
+			 * failed login at the HSM, and tells nothing of the PIN. */
+			if (pin[0] && ped_pin_validate(pin, &why) == PED_OK)
+				break;
+			OPENSSL_cleanse(pin, sizeof(pin));
+			snprintf(msg, sizeof(msg), "PIN not accepted:");
+			wrap_into(msg, sizeof(msg), why ? why : "PIN must be 4 to 48 digits");
+			if ((r = notice(d, a->type, title, msg)) != PED_OK)
 				goto out;
 		}
 		struct ped_app_split *s = &cur->sp.s[cur->sp.count];
