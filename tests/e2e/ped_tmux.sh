@@ -6,17 +6,10 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 set -e
-command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
+. "$(dirname "$0")/tmux_lib.sh"
 
-export TMUX_TMPDIR="$T"
 S=ped
-tm() { tmux -L "$S" "$@"; }
-screen() { tm capture-pane -p -t "$S"; }
 # tm_wait TEXT: poll the pane until TEXT shows
-tm_wait() {
-	wait_for 20 eval "screen | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
-}
-keys() { tm send-keys -t "$S" "$@"; }
 # pick SERIAL: move the key picker to SERIAL and insert it
 pick() {
 	local i=0 s
@@ -30,8 +23,6 @@ pick() {
 	keys i
 	tm_wait "iKey port: $1"
 }
-cleanup_tmux() { tm kill-server 2>/dev/null || true; }
-trap 'cleanup_tmux; _cleanup' EXIT
 
 new_keys k1 k2 k3 k4 spare
 start_hsm

@@ -11,21 +11,12 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 set -e
-command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
-export TMUX_TMPDIR="$T"
+. "$(dirname "$0")/tmux_lib.sh"
 export XDG_RUNTIME_DIR="$T/run"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 S=pedesc
-tm() { tmux -L "$S" "$@"; }
-screen() { tm capture-pane -p -t "$S"; }
-tm_wait() {
-	wait_for 20 eval "screen | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
-}
-keys() { tm send-keys -t "$S" "$@"; }
 # the display line under "M value? (1-16)" and the blank one: ">", ">02"
 value() { screen | grep -A2 -F "M value? (1-16)" | tail -n 1 | sed 's/^ *x \(.\{20\}\).*/\1/; s/ *$//'; }
-cleanup_tmux() { tm kill-server 2>/dev/null || true; }
-trap 'cleanup_tmux; _cleanup' EXIT
 
 start_hsm
 tm new-session -d -s "$S" -x 80 -y 24 \

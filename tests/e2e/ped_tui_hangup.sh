@@ -5,16 +5,11 @@
 # ever, spinning a core, its control socket still taking requests.
 . "$(dirname "$0")/../lib.sh"
 set -e
-command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
+. "$(dirname "$0")/tmux_lib.sh"
 command -v setsid >/dev/null || skip "setsid is not installed"
-export TMUX_TMPDIR="$T"
 export XDG_RUNTIME_DIR="$T/run"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 S=pedhup
-tm() { tmux -L "$S" "$@"; }
-screen() { tm capture-pane -p -t "$S"; }
-cleanup_tmux() { tm kill-server 2>/dev/null || true; }
-trap 'cleanup_tmux; _cleanup' EXIT
 
 tm new-session -d -s "$S" -x 80 -y 24 "setsid -w $BIN/ped-device -mode menu -control $T/hup.ctl"
 wait_for 20 eval 'screen | grep -q "Select Mode"' || fail "the PED did not start: $(screen)"

@@ -19,17 +19,8 @@ set -e
 [ $rc -eq 2 ] || fail "ped-device without a terminal exited $rc (124: it waited): $(cat "$T/nt.out" "$T/nt.err")"
 grep -q -- "-headless" "$T/nt.err" || fail "no word of -headless: $(cat "$T/nt.err")"
 
-command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
-export TMUX_TMPDIR="$T"
+. "$(dirname "$0")/tmux_lib.sh"
 S=pedq
-tm() { tmux -L "$S" "$@"; }
-screen() { tm capture-pane -p -t "$S"; }
-tm_wait() {
-	wait_for 20 eval "screen | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
-}
-keys() { tm send-keys -t "$S" "$@"; }
-cleanup_tmux() { tm kill-server 2>/dev/null || true; }
-trap 'cleanup_tmux; _cleanup' EXIT
 
 note "Remote PED mode with no pedserver names the socket it tried"
 tm new-session -d -s "$S" -x 80 -y 24 \

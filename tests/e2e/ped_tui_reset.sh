@@ -5,20 +5,11 @@
 # the operation ends.
 . "$(dirname "$0")/../lib.sh"
 set -e
-command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
-export TMUX_TMPDIR="$T"
+. "$(dirname "$0")/tmux_lib.sh"
 export XDG_RUNTIME_DIR="$T/run"
 export IKEY_STORE="$T/keys"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 S=pedreset
-tm() { tmux -L "$S" "$@"; }
-screen() { tm capture-pane -p -t "$S"; }
-tm_wait() {
-	wait_for 20 eval "screen | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
-}
-keys() { tm send-keys -t "$S" "$@"; }
-cleanup_tmux() { tm kill-server 2>/dev/null || true; }
-trap 'cleanup_tmux; _cleanup' EXIT
 
 tm new-session -d -s "$S" -x 80 -y 24 "$BIN/ped-device -mode menu -control $T/t.ctl; sleep 30"
 tm_wait "Select Mode"

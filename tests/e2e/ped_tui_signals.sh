@@ -4,21 +4,13 @@
 # without echo, its screen standing, and its control socket left behind).
 . "$(dirname "$0")/../lib.sh"
 set -e
-command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
-export TMUX_TMPDIR="$T"
+. "$(dirname "$0")/tmux_lib.sh"
 export XDG_RUNTIME_DIR="$T/run"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 S=pedsig
-tm() { tmux -L "$S" "$@"; }
-screen() { tm capture-pane -p -t "$S"; }
-tm_wait() {
-	wait_for 20 eval "screen | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
-}
-keys() { tm send-keys -t "$S" "$@"; }
 # a tmux server for each run: a new session right after kill-server can
 # reach the server still going away ("server exited unexpectedly")
 servers=()
-cleanup_tmux() { tm kill-server 2>/dev/null || true; }
 next_tmux() { cleanup_tmux; S=pedsig${#servers[@]}; servers+=("$S"); }
 trap 'for S in "${servers[@]}"; do cleanup_tmux; done; _cleanup' EXIT
 

@@ -7,24 +7,16 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 set -e
-command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
-export TMUX_TMPDIR="$T"
+. "$(dirname "$0")/tmux_lib.sh"
 export XDG_RUNTIME_DIR="$T/run"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 S=pedsmall
-tm() { tmux -L "$S" "$@"; }
 screen() { tm capture-pane -p -J -t "$S"; }
-tm_wait() {
-	wait_for 20 eval "screen | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
-}
 # the message as one line, however narrow the terminal cut it
 flat_wait() {
 	wait_for 20 eval "screen | tr -d '\n' | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
 }
-keys() { tm send-keys -t "$S" "$@"; }
 value() { screen | grep -A2 -F "M value? (1-16)" | tail -n 1 | sed 's/^ *x \(.\{20\}\).*/\1/; s/ *$//'; }
-cleanup_tmux() { tm kill-server 2>/dev/null || true; }
-trap 'cleanup_tmux; _cleanup' EXIT
 
 start_hsm
 tm new-session -d -s "$S" -x 80 -y 24 \

@@ -6,20 +6,14 @@
 # garbled line and went on taking keys.
 . "$(dirname "$0")/../lib.sh"
 set -e
-command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
-export TMUX_TMPDIR="$T"
+. "$(dirname "$0")/tmux_lib.sh"
 export XDG_RUNTIME_DIR="$T/run"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 S=pedterm
-tm() { tmux -L "$S" "$@"; }
 screen() { tm capture-pane -p -J -t "$S"; }
-tm_wait() {
-	wait_for 20 eval "screen | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
-}
 # a tmux server for each run: a new session right after kill-server can
 # reach the server still going away ("server exited unexpectedly")
 servers=()
-cleanup_tmux() { tm kill-server 2>/dev/null || true; }
 next_tmux() { cleanup_tmux; S=pedterm${#servers[@]}; servers+=("$S"); }
 trap 'for S in "${servers[@]}"; do cleanup_tmux; done; _cleanup' EXIT
 

@@ -8,18 +8,10 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/hsm_lib.sh"
 set -e
-command -v tmux >/dev/null || skip "tmux is not installed (make deps installs it)"
-export TMUX_TMPDIR="$T"
+. "$(dirname "$0")/tmux_lib.sh"
 export XDG_RUNTIME_DIR="$T/run"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 S=pedahead
-tm() { tmux -L "$S" "$@"; }
-screen() { tm capture-pane -p -t "$S"; }
-tm_wait() {
-	wait_for 20 eval "screen | grep -qF -- \"$1\"" || { screen >&2; fail "the PED never showed '$1'"; }
-}
-cleanup_tmux() { tm kill-server 2>/dev/null || true; }
-trap 'cleanup_tmux; _cleanup' EXIT
 
 new_keys so dom
 start_hsm
