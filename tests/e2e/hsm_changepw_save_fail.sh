@@ -53,11 +53,7 @@ press no
 wait-idle
 remove
 S
-"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/chg.script" \
-	-control "$T/S.ctl" -events "$T/S.events" >"$T/S.log" 2>&1 &
-SPID=$!
-track $SPID
-wait_for 20 grep -q '"event":"attached"' "$T/S.events" || fail "scripted PED did not attach"
+play_script S "$T/chg.script"
 
 note "changepw with the state store full: refused before the PED writes"
 session_open

@@ -73,6 +73,19 @@ start_ped() {
 	wait_for 20 grep -q '"event":"attached"' "$T/$name.events" || { cat "$T/$name.log" >&2; fail "PED $name did not attach"; }
 }
 
+# play_script NAME SCRIPT [more options]: a headless PED on the HSM's local
+# link that plays SCRIPT (ped-device -script), its log in $T/NAME.log; SPID
+# is its pid, for `wait "$SPID"` once the script should have run through.
+play_script() {
+	local name=$1 script=$2
+	shift 2
+	"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$script" \
+		-control "$T/$name.ctl" -events "$T/$name.events" "$@" >"$T/$name.log" 2>&1 &
+	SPID=$!
+	track $SPID
+	wait_for 20 grep -q '"event":"attached"' "$T/$name.events" || fail "scripted PED $name did not attach"
+}
+
 # stop_ped NAME...: the headless PEDs of those names stop. A PED whose HSM
 # went away retries its link, as one cabled to a rebooting HSM does: a
 # suite that restarts hsm-sim with new PEDs stops the old ones first, or

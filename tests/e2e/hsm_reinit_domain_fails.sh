@@ -47,11 +47,7 @@ expect "SETTING DOMAIN... Would you like to reuse an existing keyset?"
 wait-idle -timeout 30
 remove
 S
-"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/r.script" \
-	-control "$T/S.ctl" -events "$T/S.events" -keytimeout 2 >"$T/S.log" 2>&1 &
-SPID=$!
-track $SPID
-wait_for 20 grep -q '"event":"attached"' "$T/S.events" || fail "scripted PED did not attach"
+play_script S "$T/r.script" -keytimeout 2
 hsmcm -c "role login -name so; hsm init -label second"
 expect_contains "$OUT" "Command Result : 0x80000024 (CKR_TIMEOUT)"
 INIT_OUT=$OUT

@@ -24,11 +24,7 @@ stop_ped A
 # run_script NAME: a scripted PED (key timeout 2 s) on the HSM's link, which
 # the caller then drives with hsmcm; wait_script NAME checks it ran through.
 run_script() {
-	"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/$1.script" \
-		-control "$T/$1.ctl" -events "$T/$1.events" -keytimeout 2 >"$T/$1.log" 2>&1 &
-	SPID=$!
-	track $SPID
-	wait_for 20 grep -q '"event":"attached"' "$T/$1.events" || fail "PED $1 did not attach"
+	play_script "$1" "$T/$1.script" -keytimeout 2
 }
 wait_script() { wait "$SPID" || fail "script $1 did not run through: $(cat "$T/$1.log")"; }
 

@@ -79,11 +79,7 @@ press no
 wait-idle
 remove
 S
-"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/swap.script" \
-	-control "$T/S.ctl" -events "$T/S.events" >"$T/S.log" 2>&1 &
-SPID=$!
-track $SPID
-wait_for 20 grep -q '"event":"attached"' "$T/S.events" || fail "scripted PED did not attach"
+play_script S "$T/swap.script"
 hsmcm -c "hsm init -label second"
 [ $RC -eq 0 ] || fail "hsm init: $OUT"
 wait "$SPID" || fail "the script did not run through: $(cat "$T/S.log")"

@@ -72,11 +72,7 @@ present() { printf 'remove\ninsert %s\npress enter\nexpect "%s"\n' "$1" "$2"; }
 	echo 'wait-idle'
 	echo 'remove'
 } >"$T/mistakes.script"
-"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/mistakes.script" \
-	-control "$T/S.ctl" -events "$T/S.events" >"$T/S.log" 2>&1 &
-SPID=$!
-track $SPID
-wait_for 20 grep -q '"event":"attached"' "$T/S.events" || fail "scripted PED did not attach"
+play_script S "$T/mistakes.script"
 hsmcm -c "role login -name so"
 [ $RC -eq 0 ] || fail "login after the mistakes: $OUT"
 wait "$SPID" || fail "the script did not run through: $(cat "$T/S.log")"
@@ -95,11 +91,7 @@ stop_ped C
 note "one split read, the second never comes: CKR_TIMEOUT, nothing counted"
 printf 'expect "SO LOGIN"\ninsert %s\npress enter\nexpect "Keys read: 01 of 02"\nremove\nwait-idle -timeout 30\n' \
 	"${KEY[n3]}" >"$T/half.script"
-"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/half.script" \
-	-control "$T/H.ctl" -events "$T/H.events" -keytimeout 2 >"$T/H.log" 2>&1 &
-SPID=$!
-track $SPID
-wait_for 20 grep -q '"event":"attached"' "$T/H.events" || fail "scripted PED did not attach"
+play_script H "$T/half.script" -keytimeout 2
 hsmcm -c "role login -name so"
 expect_contains "$OUT" "Command Result : 0x80000024 (CKR_TIMEOUT)"
 wait "$SPID" || fail "the half script did not run through: $(cat "$T/H.log")"

@@ -44,11 +44,7 @@ wait-idle
 remove
 S
 note "3 of 5 with one wrong PIN: the failure comes after the third key"
-"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/login.script" \
-	-control "$T/S.ctl" -events "$T/S.events" >"$T/S.log" 2>&1 &
-SPID=$!
-track $SPID
-wait_for 20 grep -q '"event":"attached"' "$T/S.events" || fail "scripted PED did not attach"
+play_script S "$T/login.script"
 hsmcm -c "role login -name so"
 [ $RC -ne 0 ] || fail "login with a wrong PIN succeeded"
 expect_contains "$OUT" "Command Result : 0xa0 (CKR_PIN_INCORRECT)"
@@ -60,11 +56,7 @@ expect_contains "$OUT" "SO failed logins -> 1 of 3"
 note "the same three keys with the right PINs log in, and reset the count"
 sed -i 's/pin 99999999/pin 22222222/' "$T/login.script"
 : >"$T/S.events"
-"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/login.script" \
-	-control "$T/S.ctl" -events "$T/S.events" >"$T/S.log" 2>&1 &
-SPID=$!
-track $SPID
-wait_for 20 grep -q '"event":"attached"' "$T/S.events" || fail "scripted PED did not attach"
+play_script S "$T/login.script"
 hsmcm -c "role login -name so"
 [ $RC -eq 0 ] || fail "login with the right PINs: $OUT"
 wait "$SPID" || fail "second script"
@@ -79,11 +71,7 @@ press enter
 expect "Keys read: 01 of 05"
 S
 : >"$T/S.events"
-"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/wrong.script" \
-	-control "$T/S.ctl" -events "$T/S.events" -expecttimeout 300 >"$T/S.log" 2>&1 &
-SPID=$!
-track $SPID
-wait_for 20 grep -q '"event":"attached"' "$T/S.events" || fail "scripted PED did not attach"
+play_script S "$T/wrong.script" -expecttimeout 300
 ( timeout 60 "$BIN/hsmcm" -socket "$HSM_SOCK" -c "role login -name so" >"$T/hsmcm.out" 2>&1 || true ) &
 track $!
 # far sooner than the 300 s expect timeout: the PED waits on a PIN, not on the HSM

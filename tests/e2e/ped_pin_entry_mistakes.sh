@@ -50,11 +50,7 @@ pin 22222222
 wait-idle
 remove
 S
-"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/login.script" \
-	-control "$T/S.ctl" -events "$T/S.events" >"$T/S.log" 2>&1 &
-SPID=$!
-track $SPID
-wait_for 20 grep -q '"event":"attached"' "$T/S.events" || fail "scripted PED did not attach"
+play_script S "$T/login.script"
 hsmcm -c "role login -name so"
 LOGIN_OUT=$OUT
 hsmcm -c "hsm showinfo"

@@ -94,11 +94,7 @@ wait-idle
 remove
 S
 } >"$T/p.script"
-"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/p.script" \
-	-control "$T/S.ctl" -events "$T/S.events" >"$T/S.log" 2>&1 &
-SPID=$!
-track $SPID
-wait_for 20 grep -q '"event":"attached"' "$T/S.events" || fail "scripted PED did not attach"
+play_script S "$T/p.script"
 hsmcm -c "role login -name so; slot set -slot 1; partition init -label p1"
 wait "$SPID" || fail "the script did not run through: $(cat "$T/S.log")"
 [ $RC -eq 0 ] || fail "partition init: $OUT"

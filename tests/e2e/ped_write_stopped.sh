@@ -68,11 +68,7 @@ press enter
 S
 }
 run_changepw() {
-	"${RUN[@]}" "$BIN/ped-device" -headless -hsm "$T/ped-$HSM_SERIAL.sock" -script "$T/$1.script" \
-		-control "$T/$1.ctl" -events "$T/$1.events" -keytimeout 2 >"$T/$1.log" 2>&1 &
-	SPID=$!
-	track $SPID
-	wait_for 20 grep -q '"event":"attached"' "$T/$1.events" || fail "PED $1 did not attach"
+	play_script "$1" "$T/$1.script" -keytimeout 2
 	hsmcm -c "role login -name so; role changepw -name so"
 	wait "$SPID" || fail "script $1 did not run through: $(cat "$T/$1.log")"
 }
