@@ -11,8 +11,12 @@ command -v pkcs11-tool >/dev/null || skip "pkcs11-tool (opensc) is not installed
 M="$PED_BUILD/lib/libopenped-pkcs11.so"
 : >"$T/p11.conf"
 rc=0
-env -u XDG_RUNTIME_DIR OPENPED_PKCS11_CONF="$T/p11.conf" OPENPED_PKCS11_LOG="$T/p11.log" \
-	pkcs11-tool --module "$M" -L >"$T/out" 2>&1 || rc=$?
+# so_client: under a sanitizer build, with its runtime preloaded
+(
+	unset XDG_RUNTIME_DIR
+	export OPENPED_PKCS11_CONF="$T/p11.conf" OPENPED_PKCS11_LOG="$T/p11.log"
+	so_client "$M" pkcs11-tool --module "$M" -L
+) >"$T/out" 2>&1 || rc=$?
 expect_contains "$(cat "$T/out")" "No slots." "pkcs11-tool -L"
 expect_contains "$(cat "$T/p11.log")" \
 	"cannot reach hsm-sim: no socket (XDG_RUNTIME_DIR is not set and /run/user/$(id -u) is not there): set XDG_RUNTIME_DIR as hsm-sim's, or Module.Socket" \
