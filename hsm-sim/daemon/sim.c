@@ -57,6 +57,27 @@ static void publish(struct sim_hsm *hs)
 	}
 }
 
+/* hsm-SERIAL.device.new: a device secret the state is not yet known to be
+ * sealed under (a zeroization's, a new HSM's) */
+#define DEV_NEW_PATH_MAX 1200
+static void dev_new_path(const struct sim_hsm *hs, char np[DEV_NEW_PATH_MAX])
+{
+	snprintf(np, DEV_NEW_PATH_MAX, "%s.new", hs->dev_path);
+}
+
+/* The state is sealed under hsm-SERIAL.device.new: it becomes the HSM's
+ * device secret. PED_E_IO (errno says why) if the rename or the
+ * directory's sync failed. */
+static int install_new_secret(const struct sim_hsm *hs)
+{
+	char np[DEV_NEW_PATH_MAX];
+
+	dev_new_path(hs, np);
+	if (rename(np, hs->dev_path) != 0 || ped_file_sync_dir_of(hs->dev_path) != PED_OK)
+		return PED_E_IO;
+	return PED_OK;
+}
+
 /* A zeroization replaces the device secret (sim_save): the new one is
  * written as hsm-SERIAL.device.new, the state sealed under it, then it is
  * renamed over hsm-SERIAL.device. A crash in between leaves both: the one
@@ -66,12 +87,12 @@ static void publish(struct sim_hsm *hs)
  * state until audit_open_all has sealed it again. */
 static int finish_rotation(struct sim_hsm *hs, int state_exists, char *err, size_t errlen)
 {
-	char np[1200], why[400] = "";
+	char np[DEV_NEW_PATH_MAX], why[400] = "";
 	uint8_t secret[HSM_DEVICE_SECRET_LEN];
 	struct hsm *probe;
 	int opens = 0;
 
-	snprintf(np, sizeof(np), "%s.new", hs->dev_path);
+	dev_new_path(hs, np);
 	if (access(np, F_OK) != 0)
 		return PED_OK;
 	if (state_exists && hsm_device_read(np, secret, why, sizeof(why)) == PED_OK &&
@@ -100,7 +121,7 @@ static int finish_rotation(struct sim_hsm *hs, int state_exists, char *err, size
 			hs->prev_kek_set = 1;
 	}
 	OPENSSL_cleanse(secret, sizeof(secret));
-	if (rename(np, hs->dev_path) != 0 || ped_file_sync_dir_of(hs->dev_path) != PED_OK) {
+	if (install_new_secret(hs) != PED_OK) {
 		snprintf(err, errlen, "cannot rename %s to %s: %s", np, hs->dev_path, strerror(errno));
 		return PED_E_IO;
 	}
@@ -142,8 +163,8 @@ static int open_device(struct sim_hsm *hs, const char *state_dir, int state_exis
 		/* a new HSM: its secret becomes hsm-SERIAL.device only once the
 		 * state is sealed under it (creation_done), so that a start cut
 		 * short leaves nothing the rule above would refuse */
-		char np[1200];
-		snprintf(np, sizeof(np), "%s.new", path);
+		char np[DEV_NEW_PATH_MAX];
+		dev_new_path(hs, np);
 		if ((r = hsm_device_create(np, secret, why, sizeof(why))) != PED_OK) {
 			snprintf(err, errlen, "cannot make the device secret of HSM %s: %s", hs->h.serial, why);
 			return r;
@@ -188,11 +209,8 @@ set:
  * next start's finish_rotation, which finds the state opening under it). */
 static int creation_done(struct sim_hsm *hs, char *err, size_t errlen)
 {
-	char np[1200];
-
-	snprintf(np, sizeof(np), "%s.new", hs->dev_path);
-	if (rename(np, hs->dev_path) != 0 || ped_file_sync_dir_of(hs->dev_path) != PED_OK) {
-		snprintf(err, errlen, "cannot rename %s to %s: %s", np, hs->dev_path, strerror(errno));
+	if (install_new_secret(hs) != PED_OK) {
+		snprintf(err, errlen, "cannot rename %s.new to %s: %s", hs->dev_path, hs->dev_path, strerror(errno));
 		return PED_E_IO;
 	}
 	return PED_OK;
@@ -285,11 +303,11 @@ int sim_open(struct sim *sim, const char *state_dir, char *err, size_t errlen)
  * over after a crash). */
 static int rotation_begin(struct sim_hsm *hs, uint8_t old_kek[HSM_KEY_LEN])
 {
-	char np[1200];
+	char np[DEV_NEW_PATH_MAX];
 	uint8_t secret[HSM_DEVICE_SECRET_LEN];
 	int r = PED_E_CRYPTO, e = 0;
 
-	snprintf(np, sizeof(np), "%s.new", hs->dev_path);
+	dev_new_path(hs, np);
 	if (!hs->dev_path[0] || !hs->h.kek_set)
 		return PED_E_INVALID;
 	(void)unlink(np);
@@ -315,17 +333,14 @@ static int rotation_begin(struct sim_hsm *hs, uint8_t old_kek[HSM_KEY_LEN])
 
 static void rotation_done(struct sim_hsm *hs)
 {
-	char np[1200];
-
-	snprintf(np, sizeof(np), "%s.new", hs->dev_path);
 	/* the login record is MAC'd under the old key (and stale) */
 	if (unlink(hs->lrec_path) != 0 && errno != ENOENT)
 		ped_error("HSM %s: cannot remove %s: %s", hs->h.serial, hs->lrec_path, strerror(errno));
 	hs->lrec.slot = -1;
 	hs->lrec.seq = 0;
 	audit_resealed(hs);
-	if (rename(np, hs->dev_path) != 0 || ped_file_sync_dir_of(hs->dev_path) != PED_OK)
-		ped_error("HSM %s: cannot rename %s to %s: %s (the next start does)", hs->h.serial, np,
+	if (install_new_secret(hs) != PED_OK)
+		ped_error("HSM %s: cannot rename %s.new to %s: %s (the next start does)", hs->h.serial, hs->dev_path,
 			  hs->dev_path, strerror(errno));
 	else
 		ped_info("HSM %s zeroized: a new device secret in %s; no earlier copy of its state opens under it",
@@ -361,8 +376,8 @@ int sim_save(struct sim_hsm *hs)
 		return r;
 	}
 	if (rotate) {
-		char np[1200];
-		snprintf(np, sizeof(np), "%s.new", hs->dev_path);
+		char np[DEV_NEW_PATH_MAX];
+		dev_new_path(hs, np);
 		memcpy(hs->h.kek, old_kek, sizeof(old_kek));
 		hs->h.kek_set = 1;
 		(void)unlink(np);
