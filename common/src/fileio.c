@@ -48,22 +48,14 @@ int ped_file_write_atomic(const char *path, const void *data, size_t len, mode_t
 /* NAME SUFFIX .tmp. digits . digits, as ped_file_write_atomic_as names them */
 static int is_temp_name(const char *name, const char *suffix)
 {
-	const char *m = strstr(name, PED_FILE_TMP_MARK), *p;
-	size_t sl = strlen(suffix);
+	static const char digits[] = "0123456789";
+	size_t sl = strlen(suffix), a, b;
 
-	for (; m; m = strstr(m + 1, PED_FILE_TMP_MARK)) {
+	for (const char *m = strstr(name, PED_FILE_TMP_MARK); m; m = strstr(m + 1, PED_FILE_TMP_MARK)) {
+		const char *p = m + strlen(PED_FILE_TMP_MARK);
 		if ((size_t)(m - name) < sl + 1 || memcmp(m - sl, suffix, sl))
 			continue;
-		p = m + strlen(PED_FILE_TMP_MARK);
-		if (!(*p >= '0' && *p <= '9'))
-			continue;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (*p++ != '.' || !(*p >= '0' && *p <= '9'))
-			continue;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (!*p)
+		if ((a = strspn(p, digits)) && p[a] == '.' && (b = strspn(p + a + 1, digits)) && !p[a + 1 + b])
 			return 1;
 	}
 	return 0;
