@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,21 @@ static int last_line(const char *buf, ssize_t stop, uint64_t *seq, uint8_t mac[P
 	return PED_OK;
 }
 
+/* The end of the file fd (up to sizeof buf bytes, from *from): the bytes
+ * read, 0 for an empty file, -1 if it cannot be read. */
+static ssize_t read_tail(int fd, char (*buf)[2 * PED_AUDIT_LINE_MAX], off_t *from)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+
+	if (end < 0)
+		return -1;
+	if (end == 0)
+		return 0;
+	*from = end > (off_t)sizeof(*buf) ? end - (off_t)sizeof(*buf) : 0;
+	ssize_t n = pread(fd, *buf, sizeof(*buf), *from);
+	return n > 0 ? n : -1;
+}
+
 /* An empty newest file (a crash right after a rotation made it) holds no
  * record: the one before it is the last of the file before, whose MAC
  * AUDIT_READY carries. Left zero when that file does not end with it. */
@@ -112,7 +128,7 @@ static void mac_from_file_before(struct auditlog *a)
 	char path[sizeof(a->dir) + 64], buf[2 * PED_AUDIT_LINE_MAX];
 	uint64_t before = newest(a, a->first), seq = 0;
 	uint8_t mac[PED_AUDIT_MAC_LEN];
-	off_t end, from;
+	off_t from = 0;
 	ssize_t n;
 	int fd;
 	if (!before)
@@ -120,10 +136,8 @@ static void mac_from_file_before(struct auditlog *a)
 	file_name(a, before, path, sizeof(path));
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return;
-	end = lseek(fd, 0, SEEK_END);
-	from = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
-	if (end > 0 && (n = pread(fd, buf, sizeof(buf), from)) > 0 && buf[n - 1] == '\n' &&
-	    last_line(buf, n, &seq, mac) == PED_OK && seq == a->last)
+	if ((n = read_tail(fd, &buf, &from)) > 0 && buf[n - 1] == '\n' && last_line(buf, n, &seq, mac) == PED_OK &&
+	    seq == a->last)
 		memcpy(a->last_mac, mac, sizeof(mac));
 	close(fd);
 }
@@ -134,16 +148,15 @@ static void mac_from_file_before(struct auditlog *a)
 static int find_last(struct auditlog *a)
 {
 	char buf[2 * PED_AUDIT_LINE_MAX];
-	off_t end = lseek(a->fd, 0, SEEK_END), from;
-	ssize_t n;
-	if (end <= 0) {
+	off_t from = 0;
+	ssize_t n = read_tail(a->fd, &buf, &from);
+	if (n <= 0) {
+		if (n < 0)
+			return PED_E_FILE;
 		a->last = a->first ? a->first - 1 : 0;
 		mac_from_file_before(a);
 		return PED_OK;
 	}
-	from = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
-	if ((n = pread(a->fd, buf, sizeof(buf), from)) <= 0)
-		return PED_E_FILE;
 	ssize_t stop = n;
 	if (buf[n - 1] != '\n') {
 		while (stop > 0 && buf[stop - 1] != '\n')
@@ -263,7 +276,7 @@ int auditlog_write(struct auditlog *a, const uint8_t *p, size_t len, uint64_t *a
 			r = PED_E_INVALID;
 			break;
 		}
-		if (seq == a->last && !memcmp(mac, a->last_mac, sizeof(mac))) {
+		if (seq == a->last && !CRYPTO_memcmp(mac, a->last_mac, sizeof(mac))) {
 			pos += n; /* the last record, sent again: it is written already */
 			continue;
 		}
