@@ -587,6 +587,24 @@ struct log_end {
 	uint8_t newest_mac[HSM_AUDIT_MAC_LEN];
 };
 
+/* The spool's next record from *pos, into rec (a line that is not one is
+ * passed over): 1, or 0 at its end. */
+static int spool_next(const uint8_t *all, size_t alen, size_t *pos, struct hsm_audit_rec *rec)
+{
+	while (*pos < alen) {
+		const uint8_t *nl = memchr(all + *pos, '\n', alen - *pos);
+		size_t n, body;
+		if (!nl)
+			return 0;
+		n = (size_t)(nl - (all + *pos)) + 1;
+		int ok = hsm_audit_parse((const char *)all + *pos, n, rec, &body, NULL, 0) == PED_OK;
+		*pos += n;
+		if (ok)
+			return 1;
+	}
+	return 0;
+}
+
 /* The MAC of this HSM's record seq, if it knows it: its newest record's,
  * or one the spool holds (its own MAC, or the PREV of the record after). */
 static int known_mac(struct audit_log *lg, const struct log_end *e, uint64_t seq, uint8_t mac[HSM_AUDIT_MAC_LEN])
@@ -611,21 +629,12 @@ static int known_mac(struct audit_log *lg, const struct log_end *e, uint64_t seq
 	 * before it: its PREV is no MAC */
 	have_genesis = lg->secret_set && hsm_audit_genesis(lg->secret, lg->serial, seq + 1, genesis) == PED_OK;
 	pthread_mutex_unlock(&lg->mu);
-	while (!found && pos < alen) {
-		const uint8_t *nl = memchr(all + pos, '\n', alen - pos);
-		struct hsm_audit_rec rec;
-		size_t n, body;
-		if (!nl)
-			break;
-		n = (size_t)(nl - (all + pos)) + 1;
-		if (hsm_audit_parse((const char *)all + pos, n, &rec, &body, NULL, 0) == PED_OK) {
-			if (rec.seq == seq)
-				memcpy(mac, rec.mac, HSM_AUDIT_MAC_LEN), found = 1;
-			else if (rec.seq == seq + 1 &&
-				 !(have_genesis && CRYPTO_memcmp(rec.prev, genesis, sizeof(genesis)) == 0))
-				memcpy(mac, rec.prev, HSM_AUDIT_MAC_LEN), found = 1;
-		}
-		pos += n;
+	struct hsm_audit_rec rec;
+	while (!found && spool_next(all, alen, &pos, &rec)) {
+		if (rec.seq == seq)
+			memcpy(mac, rec.mac, HSM_AUDIT_MAC_LEN), found = 1;
+		else if (rec.seq == seq + 1 && !(have_genesis && CRYPTO_memcmp(rec.prev, genesis, sizeof(genesis)) == 0))
+			memcpy(mac, rec.prev, HSM_AUDIT_MAC_LEN), found = 1;
 	}
 	OPENSSL_clear_free(all, alen);
 	OPENSSL_cleanse(genesis, sizeof(genesis));
@@ -647,17 +656,10 @@ static uint64_t spool_missing(struct audit_log *lg, uint64_t from, uint64_t to)
 	pthread_mutex_unlock(&lg->mu);
 	if (want <= delivered)
 		want = delivered + 1;
-	while (want <= to && pos < alen) {
-		const uint8_t *nl = memchr(all + pos, '\n', alen - pos);
-		struct hsm_audit_rec rec;
-		size_t n, body;
-		if (!nl)
-			break;
-		n = (size_t)(nl - (all + pos)) + 1;
-		if (hsm_audit_parse((const char *)all + pos, n, &rec, &body, NULL, 0) == PED_OK && rec.seq == want)
+	struct hsm_audit_rec rec;
+	while (want <= to && spool_next(all, alen, &pos, &rec))
+		if (rec.seq == want)
 			want++;
-		pos += n;
-	}
 	OPENSSL_clear_free(all, alen);
 	return want <= to ? want : 0;
 }
