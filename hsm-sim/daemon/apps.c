@@ -191,16 +191,6 @@ void apps_session_close_slot(struct app *a, int slot)
 	pthread_mutex_unlock(&a->mu);
 }
 
-static int has_session(struct app *a, int slot, int ro_only)
-{
-	int found = 0;
-	pthread_mutex_lock(&a->mu);
-	for (struct app_session *s = a->sessions; s && !found; s = s->next)
-		found = s->slot == slot && !(ro_only && (s->flags & CKF_RW_SESSION));
-	pthread_mutex_unlock(&a->mu);
-	return found;
-}
-
 void apps_own_sessions(struct app *a, int slot, unsigned long *all, unsigned long *rw)
 {
 	*all = *rw = 0;
@@ -217,12 +207,16 @@ void apps_own_sessions(struct app *a, int slot, unsigned long *all, unsigned lon
 
 int apps_has_ro_session(struct app *a, int slot)
 {
-	return has_session(a, slot, 1);
+	unsigned long all, rw;
+	apps_own_sessions(a, slot, &all, &rw);
+	return all > rw;
 }
 
 int apps_has_session(struct app *a, int slot)
 {
-	return has_session(a, slot, 0);
+	unsigned long all, rw;
+	apps_own_sessions(a, slot, &all, &rw);
+	return all > 0;
 }
 
 CK_RV apps_obj_add(struct app *a, CK_SESSION_HANDLE session, int slot, struct hsm_obj *o, CK_OBJECT_HANDLE *out)
